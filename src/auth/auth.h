@@ -1,0 +1,125 @@
+/* auth.h - user database, password hashes and server-side SASL.
+ *
+ * User database: DATADIR/users.db (SQLite, WAL). It stores, per user, a
+ * password hash in crypt(3) form (new hashes are yescrypt "$y$"; "$6$"
+ * sha512-crypt and "$argon2id$" are accepted on import and verified) and
+ * SCRAM-SHA-1 / SCRAM-SHA-256 keys (salt, iterations, StoredKey,
+ * ServerKey, RFC 5802 3) derived when the password is set. No plaintext
+ * password is ever written anywhere.
+ *
+ * User names: 1..255 bytes of [a-z0-9._@-] after lowercasing, not starting
+ * with '.' or '-', no "..". '+' is reserved for sub-addressing. Names are
+ * lowercased on login (Cyrus username_tolower).
+ *
+ * SASL: PLAIN (RFC 4616), LOGIN, SCRAM-SHA-1, SCRAM-SHA-256 (RFC 5802,
+ * 7677) and their -PLUS variants with tls-exporter channel binding (RFC
+ * 9266) when TLS 1.3 exporter material is available. Crypto primitives
+ * are OpenSSL's (PBKDF2, HMAC, SHA); comparisons are constant-time.
+ */
+#ifndef DARIUS_AUTH_H
+#define DARIUS_AUTH_H
+
+#include "common.h"
+#include "buf.h"
+
+#define AUTH_MAX_USERNAME 255
+#define AUTH_MAX_PASSWORD 1024
+#define SCRAM_DEFAULT_ITERATIONS 4096
+
+enum auth_error {
+    AUTH_OK = 0,
+    AUTH_ERR_NOUSER = -1,
+    AUTH_ERR_EXISTS = -2,
+    AUTH_ERR_INVALID = -3,   /* bad user name / hash format */
+    AUTH_ERR_IO = -4,
+};
+const char *auth_strerror(int err);
+
+/* ---- user database ---------------------------------------------------- */
+
+int userdb_open(const char *datadir);   /* once per process */
+void userdb_close(void);
+
+/* Lowercase and validate a user name in place-copy; returns false when
+ * invalid. out must hold AUTH_MAX_USERNAME+1 bytes. */
+bool userdb_normalize_name(const char *in, char *out);
+
+int userdb_add(const char *name, const char *password);
+/* Import with an existing crypt(3) hash ($y$, $6$, $argon2id$). SCRAM
+ * keys are then unavailable until the password is next set. */
+int userdb_add_hash(const char *name, const char *hash);
+int userdb_set_password(const char *name, const char *password);
+int userdb_delete(const char *name);
+int userdb_exists(const char *name);    /* 1 yes, 0 no, <0 error */
+int userdb_count(void);
+int userdb_list(void (*cb)(const char *name, void *arg), void *arg);
+
+/* Verify a password. Runs a dummy hash when the user is unknown so timing
+ * does not reveal which users exist. Returns true only on a match. */
+bool userdb_verify_password(const char *name, const char *password);
+
+struct scram_keys {
+    unsigned char salt[32];
+    size_t salt_len;
+    unsigned iterations;
+    unsigned char stored_key[64];
+    unsigned char server_key[64];
+    size_t key_len;   /* 20 for SHA-1, 32 for SHA-256 */
+};
+enum scram_hash { SCRAM_SHA1, SCRAM_SHA256 };
+int userdb_get_scram(const char *name, enum scram_hash h, struct scram_keys *out);
+
+/* ---- password hashing (password.c) ----------------------------------- */
+
+/* New hash of a password (yescrypt). Caller frees. NULL on failure. */
+char *password_hash(const char *password);
+/* Verify against a stored crypt(3)-style hash; constant-time compare. */
+bool password_verify(const char *password, const char *hash);
+/* Is this a hash format we accept on import? */
+bool password_hash_supported(const char *hash);
+
+/* SCRAM key derivation (RFC 5802 3). */
+bool scram_derive_keys(enum scram_hash h, const char *password, const unsigned char *salt, size_t salt_len,
+                       unsigned iterations, struct scram_keys *out);
+
+/* ---- SASL server ------------------------------------------------------ */
+
+enum sasl_result {
+    SASL_CONTINUE,   /* send out as a challenge, wait for client data */
+    SASL_DONE,       /* authenticated; out may hold final server data (SCRAM v=) */
+    SASL_FAIL,       /* authentication failed (bad credentials) */
+    SASL_BADPROT,    /* malformed client message */
+};
+
+struct sasl_params {
+    bool tls;                       /* connection is encrypted */
+    bool allow_plaintext;           /* PLAIN/LOGIN allowed without TLS */
+    /* Channel binding: tls-exporter data, valid when cb_len == 32. */
+    unsigned char cb_data[32];
+    size_t cb_len;
+};
+
+struct sasl_session;
+
+/* Space-separated mechanism list to advertise for these params (PLAIN and
+ * LOGIN omitted when !tls && !allow_plaintext; -PLUS only with cb data). */
+void sasl_mechanisms(const struct sasl_params *p, struct buf *out);
+/* NULL when the mechanism is unknown or not allowed for these params. */
+struct sasl_session *sasl_start(const char *mech, const struct sasl_params *p);
+/* Feed one client message (already base64-decoded; first call may have
+ * in=NULL,len=0 when there was no initial response). */
+enum sasl_result sasl_step(struct sasl_session *s, const unsigned char *in, size_t len, struct buf *out);
+/* After SASL_DONE: the authenticated (normalized) user name, i.e. the
+ * authorization identity. Authorization as another user is refused unless
+ * authcid is an admin (config "admins"). */
+const char *sasl_username(const struct sasl_session *s);
+/* After SASL_FAIL: the user name tried (for logging), or "". */
+const char *sasl_attempted_user(const struct sasl_session *s);
+void sasl_free(struct sasl_session *s);
+
+/* Base64 (RFC 4648) for SASL exchanges: strict decoding (whitespace not
+ * allowed); returns false on bad input. */
+void base64_encode(const unsigned char *in, size_t len, struct buf *out);
+bool base64_decode_strict(const char *in, size_t len, struct buf *out);
+
+#endif

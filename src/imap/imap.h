@@ -1,0 +1,300 @@
+/* imap.h - the IMAP front-end: public entry points for the daemon and the
+ * internal contract shared by the files of src/imap/.
+ *
+ * Files:
+ *   imap-server.c      accept, session list, notify fan-out, shutdown, reload
+ *   imap-reader.c      assembling a command from lines + literals (limits,
+ *                      continuation requests, LITERAL+/-, big literals to files)
+ *   imap-parser.c      tokenizer: atoms, strings, lists, sequence sets, dates
+ *   imap-response.c    writing strings/literals/mailbox names, tagged replies
+ *   imap-session.c     state machine, command dispatch, resumable commands
+ *   imap-sync.c        the selected-mailbox view: MSN<->UID, untagged
+ *                      EXISTS/EXPUNGE/FETCH/VANISHED updates, IDLE
+ *   imap-mailbox-name.c  modified UTF-7, separators, INBOX, validation
+ *   imap-cmd-any.c     CAPABILITY NOOP LOGOUT ID ENABLE
+ *   imap-cmd-auth.c    STARTTLS AUTHENTICATE LOGIN
+ *   imap-cmd-mailbox.c SELECT EXAMINE CREATE DELETE RENAME SUBSCRIBE
+ *                      UNSUBSCRIBE NAMESPACE STATUS
+ *   imap-cmd-list.c    LIST LSUB (LIST-EXTENDED, LIST-STATUS, SPECIAL-USE)
+ *   imap-cmd-append.c  APPEND (MULTIAPPEND, BINARY literals)
+ *   imap-cmd-fetch.c   FETCH, UID FETCH (CHANGEDSINCE, VANISHED)
+ *   imap-cmd-search.c  SEARCH, UID SEARCH (ESEARCH, SEARCHRES, CHARSET)
+ *   imap-cmd-store.c   STORE (UNCHANGEDSINCE), COPY, MOVE, EXPUNGE,
+ *                      UID EXPUNGE, CLOSE, UNSELECT, CHECK
+ *   imap-cmd-idle.c    IDLE
+ */
+#ifndef DARIUS_IMAP_H
+#define DARIUS_IMAP_H
+
+#include "common.h"
+#include "buf.h"
+#include "conn.h"
+#include "storage.h"
+#include <sys/socket.h>
+
+/* ====================== public (used by the daemon) ==================== */
+
+void imap_init(struct event_loop *loop);
+/* TLS context for STARTTLS and implicit TLS; may be NULL (then STARTTLS is
+ * not offered). Reference taken; replaced on reload. */
+void imap_set_tls(struct tls_ctx *tls);
+/* Hand over an accepted socket. implicit_tls: port 993 style. */
+void imap_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool implicit_tls);
+/* Cross-process change hint (from notify.h): wake sessions that have this
+ * mailbox selected (IDLE ones get untagged updates at once). */
+void imap_notify(const char *user, int64_t mailbox_id);
+/* SIGTERM: refuse new input, send "* BYE reason", close everything once
+ * output is flushed. Returns immediately; imap_session_count() reaches 0. */
+void imap_shutdown(const char *reason);
+size_t imap_session_count(void);
+/* Approximate bytes held by all sessions (bench/debug). */
+size_t imap_memory_usage(void);
+
+/* ====================== internal ======================================= */
+
+enum imap_state { IMAP_NOTAUTH, IMAP_AUTH, IMAP_SELECTED, IMAP_LOGOUT };
+
+/* ENABLEd extensions (RFC 5161). */
+enum imap_enabled {
+    EN_CONDSTORE = 1u << 0,
+    EN_QRESYNC = 1u << 1,
+    EN_IMAP4REV2 = 1u << 2,
+    EN_UTF8 = 1u << 3,     /* UTF8=ACCEPT */
+};
+
+/* A command's literal that was too big to keep in memory: its bytes are in
+ * an unlinked temporary file. */
+struct imap_literal_file {
+    int fd;
+    size_t len;
+    bool binary;            /* ~{N} literal (RFC 3516) */
+};
+
+/* A complete command as read from the client: the text with literals
+ * inline ("{N}\r\n" followed by N bytes, or for spilled literals the
+ * marker only, with the data in files[]). */
+struct imap_cmdtext {
+    struct buf text;
+    struct imap_literal_file *files;
+    size_t nfiles;
+};
+
+/* Tokenizer over a command text. */
+struct imap_parser {
+    const char *p, *end;
+    const struct imap_cmdtext *ct;
+    size_t next_file;       /* index into ct->files of the next spilled literal */
+    bool utf8;              /* UTF-8 allowed in quoted strings (rev2 / UTF8=ACCEPT) */
+    const char *error;      /* static text describing the first error */
+};
+
+/* A string token: points into the command text (literals) or into memory
+ * owned by the command (unescaped quoted strings). Not NUL-safe for
+ * literals; len is authoritative. file != NULL for spilled literals. */
+struct imap_str {
+    const char *s;
+    size_t len;
+    bool literal;
+    bool binary;                        /* ~{N} */
+    const struct imap_literal_file *file;
+};
+
+struct seqrange { uint32_t lo, hi; };   /* hi may be UINT32_MAX for '*' */
+struct seqset {
+    struct seqrange *r;
+    size_t n, cap;
+    bool dollar;                        /* "$" (SEARCHRES, RFC 5182) */
+};
+
+struct imap_cmd;
+
+void imap_parser_init(struct imap_parser *ps, const struct imap_cmdtext *ct, size_t offset, bool utf8);
+bool imap_p_sp(struct imap_parser *ps);
+bool imap_p_char(struct imap_parser *ps, char c);        /* consume c if next */
+bool imap_p_peek(struct imap_parser *ps, char c);
+bool imap_p_end(struct imap_parser *ps);                 /* at end of command */
+/* atom: 1*ATOM-CHAR; returns a NUL-terminated copy owned by cmd. */
+char *imap_p_atom(struct imap_parser *ps, struct imap_cmd *cmd);
+/* atom allowing ']' (for tag/flag parsing contexts that need it) */
+char *imap_p_astring_chars(struct imap_parser *ps, struct imap_cmd *cmd);
+bool imap_p_string(struct imap_parser *ps, struct imap_cmd *cmd, struct imap_str *out);   /* quoted | literal */
+bool imap_p_astring(struct imap_parser *ps, struct imap_cmd *cmd, struct imap_str *out);
+bool imap_p_nstring(struct imap_parser *ps, struct imap_cmd *cmd, struct imap_str *out, bool *is_nil);
+/* NUL-terminated copy of an astring (rejects embedded NUL). */
+char *imap_p_astring_cstr(struct imap_parser *ps, struct imap_cmd *cmd);
+bool imap_p_number(struct imap_parser *ps, uint32_t *out);       /* number (u32) */
+bool imap_p_nznumber(struct imap_parser *ps, uint32_t *out);     /* nz-number */
+bool imap_p_number64(struct imap_parser *ps, uint64_t *out);     /* mod-sequence-value */
+bool imap_p_seqset(struct imap_parser *ps, struct seqset *out);  /* sequence-set or "$" */
+bool imap_p_flag(struct imap_parser *ps, struct imap_cmd *cmd, char **out); /* \Flag or keyword */
+bool imap_p_date(struct imap_parser *ps, int64_t *t);            /* date, 1-Feb-1994 or "..." */
+bool imap_p_datetime(struct imap_parser *ps, int64_t *t, int *tz); /* "dd-Mon-yyyy hh:mm:ss +zzzz" */
+/* list-mailbox (atom with % * ] allowed, or string) */
+char *imap_p_list_mailbox(struct imap_parser *ps, struct imap_cmd *cmd);
+
+void seqset_free(struct seqset *s);
+void seqset_add(struct seqset *s, uint32_t lo, uint32_t hi);
+/* Does set contain n, with '*' meaning max? */
+bool seqset_contains(const struct seqset *s, uint32_t n, uint32_t max);
+/* Write a UID set in compact form "1:3,7" from a sorted array. */
+void seqset_write_uids(struct buf *out, const uint32_t *uids, size_t n);
+
+/* Selected-mailbox view (imap-sync.c). */
+struct imap_view {
+    struct mailbox *mb;
+    bool readonly;
+    uint32_t *uids;             /* index = MSN-1 */
+    uint32_t count, cap;
+    uint32_t recent_floor;      /* UIDs above it are \Recent for this session */
+    uint32_t recent_count;
+    uint64_t modseq;            /* highest modseq this session has reported */
+    uint32_t uidnext;           /* UIDNEXT as last reported */
+    bool condstore;             /* CONDSTORE-aware select (RFC 7162 3.1) */
+    char *keywords;             /* keywords last announced in FLAGS */
+    uint32_t *searchres;        /* SEARCHRES saved UIDs ($) */
+    size_t nsearchres;
+    bool pending;               /* a notification arrived; sync at next chance */
+    /* (uid, modseq) pairs of this session's own STOREs not to re-report */
+    struct { uint32_t uid; uint64_t modseq; } *own;
+    size_t nown, ownc;
+};
+
+/* Result of a command handler. */
+enum cmd_result {
+    CMD_DONE,       /* finished; tagged reply written */
+    CMD_MORE,       /* output full: call cmd->resume from on_drain */
+    CMD_WAIT,       /* waiting for client input (AUTHENTICATE, IDLE): the
+                       session routes input lines to cmd->on_line */
+    CMD_DEFER,      /* waiting on a timer (e.g. auth failure delay); the
+                       handler arranges imap_cmd_finish() later */
+};
+
+struct imap_session;
+typedef enum cmd_result (*imap_cmd_fn)(struct imap_session *s, struct imap_cmd *cmd);
+
+struct imap_cmd {
+    char *tag;
+    char name[24];              /* uppercased command name, "UID FETCH" for UID forms */
+    bool uid;                   /* UID prefix */
+    struct imap_cmdtext ct;     /* owned */
+    struct imap_parser ps;      /* positioned after the command name */
+    imap_cmd_fn resume;         /* for CMD_MORE */
+    /* for CMD_WAIT: one client line (without CRLF) */
+    enum cmd_result (*on_line)(struct imap_session *s, struct imap_cmd *cmd, const char *line, size_t len);
+    void *state;                /* handler-private */
+    void (*state_free)(void *state);
+    void **allocs;              /* freed with the command */
+    size_t nallocs, allocs_cap;
+};
+
+void *cmd_alloc(struct imap_cmd *cmd, size_t n);
+char *cmd_strndup(struct imap_cmd *cmd, const char *s, size_t n);
+
+struct imap_session {
+    struct conn *conn;
+    enum imap_state state;
+    bool tls;
+    bool logout;                /* closing after current output */
+    char *user;                 /* normalized login name */
+    bool is_admin;
+    struct mail_user *mu;
+    unsigned enabled;           /* enum imap_enabled */
+    struct imap_view *view;     /* NULL unless SELECTED */
+    struct imap_cmd *cmd;       /* command in progress, or NULL */
+    /* reader state (imap-reader.c) */
+    struct imap_cmdtext pending;
+    size_t literal_left;        /* bytes of literal still to read */
+    int literal_fd;
+    bool literal_to_file;
+    bool literal_nonsync;
+    bool skipping;              /* discarding an oversized command */
+    size_t line_len_so_far;
+    uint64_t timeout_timer;
+    uint64_t last_activity;
+    unsigned auth_failures;
+    bool counted_user;          /* holds a limits_user slot */
+    bool counted_conn;
+    struct imap_session *next, *prev; /* imap-server.c list */
+    char *client_id;            /* from ID, for logs */
+};
+
+/* Responses (imap-response.c). Every write goes through these so literal
+ * framing and back-pressure are uniform. */
+void imap_write(struct imap_session *s, const char *data, size_t len);
+void imap_printf(struct imap_session *s, const char *fmt, ...) ATTR_PRINTF(2, 3);
+/* "* text\r\n" */
+void imap_untagged(struct imap_session *s, const char *fmt, ...) ATTR_PRINTF(2, 3);
+/* "tag OK|NO|BAD text\r\n"; also runs the pre-reply sync when status is
+ * OK/NO (imap_sync_before_reply) unless the command forbids it. */
+void imap_tagged(struct imap_session *s, struct imap_cmd *cmd, const char *status, const char *fmt, ...)
+    ATTR_PRINTF(4, 5);
+/* Append an IMAP string to b: atom-safe text as quoted, otherwise literal
+ * (literal8 never). NULL -> NIL for nstring. */
+void imap_append_string(struct buf *b, const char *s, size_t len);
+void imap_append_nstring(struct buf *b, const char *s);
+void imap_append_astring(struct buf *b, const char *s);
+/* Mailbox name in the session's encoding (mUTF-7 unless UTF8/rev2). */
+void imap_append_mailbox(struct imap_session *s, struct buf *b, const char *internal_name);
+
+/* Mailbox names (imap-mailbox-name.c). */
+char imap_hier_sep(void);        /* '/' (unixhierarchysep yes) or '.' */
+/* Client name -> internal UTF-8 '/' name; INBOX case-folded. Returns false
+ * with a reason when invalid. out must hold STORAGE_MAX_MAILBOX_NAME+1. */
+bool imap_mailbox_from_client(struct imap_session *s, const char *name, size_t len, char *out,
+                              const char **why);
+/* Internal -> client form appended to b (no quoting). */
+void imap_mailbox_to_client(struct imap_session *s, const char *internal, struct buf *b);
+bool mutf7_to_utf8(const char *in, size_t len, struct buf *out);
+void utf8_to_mutf7(const char *in, size_t len, struct buf *out);
+/* LIST pattern match (% and *) on internal names. */
+bool imap_list_match(const char *pattern, const char *name, char sep);
+
+/* Views (imap-sync.c). */
+struct imap_view *imap_view_new(struct mailbox *mb, bool readonly);
+void imap_view_free(struct imap_view *v);
+/* MSN for UID (0 if absent); binary search. */
+uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid);
+/* Resolve a sequence set (MSNs or UIDs) to a sorted, unique UID array
+ * (caller frees). For UID sets, UIDs not in the view are dropped; '*' is
+ * the highest UID / MSN; "$" uses searchres. */
+uint32_t *imap_view_resolve(struct imap_session *s, const struct seqset *set, bool uid, size_t *n);
+/* Send pending untagged updates. allow_expunge=false during non-UID
+ * FETCH/STORE/SEARCH (RFC 9051 7.5.1). */
+void imap_sync(struct imap_session *s, bool allow_expunge);
+/* Remove an expunged UID from the view, sending EXPUNGE or collecting for
+ * VANISHED (QRESYNC). */
+void imap_view_expunged(struct imap_session *s, uint32_t uid);
+void imap_view_flush_vanished(struct imap_session *s);
+/* Remember that this session itself produced (uid, modseq). */
+void imap_view_note_own(struct imap_view *v, uint32_t uid, uint64_t modseq);
+/* FLAGS and PERMANENTFLAGS untagged lines for the view. */
+void imap_view_write_flags(struct imap_session *s);
+void imap_write_flag_list(struct buf *b, uint32_t flags, const char *keywords, bool recent);
+
+/* Capabilities for the current state (imap-cmd-any.c). */
+void imap_capabilities(struct imap_session *s, struct buf *out);
+
+/* Session helpers (imap-session.c). */
+void imap_cmd_finish(struct imap_session *s);  /* after CMD_DEFER/CMD_WAIT completes */
+void imap_session_close(struct imap_session *s, const char *bye);
+void imap_session_login(struct imap_session *s, const char *user); /* common post-auth steps */
+bool imap_session_has_pending(const struct imap_session *s);
+
+/* Command handlers, one per command (declared here, defined per file). */
+#define IMAP_CMD(fn) enum cmd_result fn(struct imap_session *s, struct imap_cmd *cmd)
+IMAP_CMD(cmd_capability); IMAP_CMD(cmd_noop); IMAP_CMD(cmd_logout); IMAP_CMD(cmd_id); IMAP_CMD(cmd_enable);
+IMAP_CMD(cmd_starttls); IMAP_CMD(cmd_authenticate); IMAP_CMD(cmd_login);
+IMAP_CMD(cmd_select); IMAP_CMD(cmd_examine); IMAP_CMD(cmd_create); IMAP_CMD(cmd_delete);
+IMAP_CMD(cmd_rename); IMAP_CMD(cmd_subscribe); IMAP_CMD(cmd_unsubscribe); IMAP_CMD(cmd_namespace);
+IMAP_CMD(cmd_status); IMAP_CMD(cmd_list); IMAP_CMD(cmd_lsub); IMAP_CMD(cmd_append);
+IMAP_CMD(cmd_idle); IMAP_CMD(cmd_check); IMAP_CMD(cmd_close); IMAP_CMD(cmd_unselect);
+IMAP_CMD(cmd_expunge); IMAP_CMD(cmd_search); IMAP_CMD(cmd_fetch); IMAP_CMD(cmd_store);
+IMAP_CMD(cmd_copy); IMAP_CMD(cmd_move);
+
+/* Limits and constants. */
+#define IMAP_MAX_LITERAL_MEM (64 * 1024)   /* larger literals go to a temp file */
+#define IMAP_MAX_CMD_MEM (1024 * 1024)     /* total in-memory command text */
+#define IMAP_MAX_LITERALS 1000             /* per command (MULTIAPPEND) */
+#define IMAP_MAX_TAG 64
+
+#endif

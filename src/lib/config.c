@@ -1,0 +1,262 @@
+/* config.c - imapd.conf-style configuration (see config.h). */
+#include "config.h"
+#include "buf.h"
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+
+/* The option table. Keep in the same order as enum config_key and keep
+ * docs/config.md in step. Defaults follow Cyrus where the option exists. */
+static const struct config_desc descs[CFG__COUNT] = {
+    [CFG_DATADIR] = {"datadir", CFG_T_STRING, "./var", 0, 0, NULL},
+    [CFG_LISTEN_IMAP] = {"listen_imap", CFG_T_STRING, "127.0.0.1:1143", 0, 0, NULL},
+    [CFG_LISTEN_IMAPS] = {"listen_imaps", CFG_T_STRING, "127.0.0.1:1993", 0, 0, NULL},
+    [CFG_USER] = {"user", CFG_T_STRING, "", 0, 0, NULL},
+    [CFG_WORKERS] = {"workers", CFG_T_INT, "0", 0, 256, NULL},
+    [CFG_ADMINS] = {"admins", CFG_T_STRING, "", 0, 0, NULL},
+    [CFG_ALLOWPLAINTEXT] = {"allowplaintext", CFG_T_BOOL, "no", 0, 0, NULL},
+    [CFG_TIMEOUT] = {"timeout", CFG_T_INT, "30", 1, 10080, NULL},
+    [CFG_MAXMESSAGESIZE] = {"maxmessagesize", CFG_T_INT, "52428800", 1024, 2147483647LL, NULL},
+    [CFG_SERVERNAME] = {"servername", CFG_T_STRING, "", 0, 0, NULL},
+    [CFG_SERVERINFO] = {"serverinfo", CFG_T_ENUM, "on", 0, 0, "on|min|off"},
+    [CFG_TLS_SERVER_CERT] = {"tls_server_cert", CFG_T_STRING, "", 0, 0, NULL},
+    [CFG_TLS_SERVER_KEY] = {"tls_server_key", CFG_T_STRING, "", 0, 0, NULL},
+    [CFG_TLS_CIPHERS] = {"tls_ciphers", CFG_T_STRING,
+                         "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!MD5:!DSS", 0, 0, NULL},
+    [CFG_TLS_CIPHERSUITES] = {"tls_ciphersuites", CFG_T_STRING,
+                              "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
+                              0, 0, NULL},
+    [CFG_TLS_SESSION_TIMEOUT] = {"tls_session_timeout", CFG_T_INT, "1440", 0, 10080, NULL},
+    [CFG_UNIXHIERARCHYSEP] = {"unixhierarchysep", CFG_T_BOOL, "yes", 0, 0, NULL},
+    [CFG_MAXCONNECTIONS] = {"maxconnections", CFG_T_INT, "20000", 0, 10000000, NULL},
+    [CFG_MAXLOGINS_PER_HOST] = {"maxlogins_per_host", CFG_T_INT, "0", 0, 10000000, NULL},
+    [CFG_MAXLOGINS_PER_USER] = {"maxlogins_per_user", CFG_T_INT, "0", 0, 10000000, NULL},
+    [CFG_AUTH_FAILURE_DELAY] = {"auth_failure_delay", CFG_T_INT, "2", 0, 60, NULL},
+    [CFG_AUTH_FAILURES_PER_HOST] = {"auth_failures_per_host", CFG_T_INT, "10", 0, 1000000, NULL},
+    [CFG_SEARCH_MAXDEPTH] = {"search_maxdepth", CFG_T_INT, "32", 4, 1000, NULL},
+    [CFG_MAXLINE] = {"maxline", CFG_T_INT, "65536", 8192, 16777216, NULL},
+    [CFG_CONN_MEMORY_LIMIT] = {"conn_memory_limit", CFG_T_INT, "8388608", 65536, 1073741824LL, NULL},
+    [CFG_SYSLOG] = {"syslog", CFG_T_BOOL, "no", 0, 0, NULL},
+    [CFG_SYSLOG_FACILITY] = {"syslog_facility", CFG_T_STRING, "mail", 0, 0, NULL},
+    [CFG_DEBUG] = {"debug", CFG_T_BOOL, "no", 0, 0, NULL},
+};
+
+struct config {
+    char *path;
+    char *str[CFG__COUNT];
+    long long num[CFG__COUNT];
+};
+
+static struct config *current;
+
+const struct config_desc *config_describe(enum config_key k)
+{
+    return (unsigned)k < CFG__COUNT ? &descs[k] : NULL;
+}
+
+int config_parse_bool(const char *s)
+{
+    static const char *yes[] = {"yes", "on", "true", "1", "t", "y"};
+    static const char *no[] = {"no", "off", "false", "0", "f", "n"};
+    for (size_t i = 0; i < ARRAY_SIZE(yes); i++)
+        if (strcasecmp(s, yes[i]) == 0)
+            return 1;
+    for (size_t i = 0; i < ARRAY_SIZE(no); i++)
+        if (strcasecmp(s, no[i]) == 0)
+            return 0;
+    return -1;
+}
+
+static bool enum_ok(const char *choices, const char *v)
+{
+    size_t vl = strlen(v);
+    const char *p = choices;
+    while (*p) {
+        const char *e = strchr(p, '|');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == vl && strncasecmp(p, v, l) == 0)
+            return true;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return false;
+}
+
+static bool set_value(struct config *c, enum config_key k, const char *value, char *err, size_t errlen)
+{
+    const struct config_desc *d = &descs[k];
+    switch (d->type) {
+    case CFG_T_STRING:
+        break;
+    case CFG_T_BOOL: {
+        int b = config_parse_bool(value);
+        if (b < 0) {
+            snprintf(err, errlen, "%s: expected a boolean (yes/no/on/off/true/false/1/0), got \"%s\"",
+                     d->name, value);
+            return false;
+        }
+        c->num[k] = b;
+        break;
+    }
+    case CFG_T_INT: {
+        char *end;
+        errno = 0;
+        long long n = strtoll(value, &end, 10);
+        /* Accept Cyrus-style unit suffixes for sizes: k, m, g. */
+        if (end != value && *end && !end[1]) {
+            switch (tolower((unsigned char)*end)) {
+            case 'k': n *= 1024; end++; break;
+            case 'm': n *= 1024 * 1024; end++; break;
+            case 'g': n *= 1024LL * 1024 * 1024; end++; break;
+            default: break;
+            }
+        }
+        if (errno || end == value || *end) {
+            snprintf(err, errlen, "%s: expected an integer, got \"%s\"", d->name, value);
+            return false;
+        }
+        if (n < d->min || n > d->max) {
+            snprintf(err, errlen, "%s: %lld is out of range (%lld..%lld)", d->name, n, d->min, d->max);
+            return false;
+        }
+        c->num[k] = n;
+        break;
+    }
+    case CFG_T_ENUM:
+        if (!enum_ok(d->choices, value)) {
+            snprintf(err, errlen, "%s: \"%s\" is not one of %s", d->name, value, d->choices);
+            return false;
+        }
+        break;
+    }
+    free(c->str[k]);
+    c->str[k] = xstrdup(value);
+    return true;
+}
+
+bool config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+    for (int k = 0; k < CFG__COUNT; k++)
+        if (strcmp(descs[k].name, key) == 0)
+            return set_value(c, (enum config_key)k, value, err, errlen);
+    snprintf(err, errlen, "%s: unknown option", key);
+    return false;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+struct config *config_load(const char *path, char *err, size_t errlen)
+{
+    struct config *c = xcalloc(1, sizeof(*c));
+    for (int k = 0; k < CFG__COUNT; k++) {
+        char dummy[256];
+        if (!set_value(c, (enum config_key)k, descs[k].def, dummy, sizeof(dummy)))
+            abort(); /* a bad built-in default is a programming error */
+    }
+    if (!path)
+        return c;
+    c->path = xstrdup(path);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        config_free(c);
+        return NULL;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0;
+    bool ok = true;
+    while (getline(&line, &cap, f) >= 0) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *colon = strchr(s, ':');
+        if (!colon) {
+            snprintf(err, errlen, "%s:%d: expected \"key: value\"", path, lineno);
+            ok = false;
+            break;
+        }
+        *colon = '\0';
+        char *key = trim(s);
+        char *value = trim(colon + 1);
+        char sub[512];
+        if (!config_set(c, key, value, sub, sizeof(sub))) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, sub);
+            ok = false;
+            break;
+        }
+    }
+    free(line);
+    fclose(f);
+    if (!ok) {
+        config_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void config_free(struct config *c)
+{
+    if (!c)
+        return;
+    for (int k = 0; k < CFG__COUNT; k++)
+        free(c->str[k]);
+    free(c->path);
+    free(c);
+}
+
+void config_install(struct config *c)
+{
+    struct config *old = current;
+    current = c;
+    config_free(old);
+}
+
+struct config *config_current(void)
+{
+    if (!current) {
+        char err[16];
+        current = config_load(NULL, err, sizeof(err));
+    }
+    return current;
+}
+
+const char *cfg_str(const struct config *c, enum config_key k)
+{
+    return c->str[k] ? c->str[k] : "";
+}
+long long cfg_int(const struct config *c, enum config_key k) { return c->num[k]; }
+bool cfg_bool(const struct config *c, enum config_key k) { return c->num[k] != 0; }
+
+const char *config_str(enum config_key k) { return cfg_str(config_current(), k); }
+long long config_int(enum config_key k) { return cfg_int(config_current(), k); }
+bool config_bool(enum config_key k) { return cfg_bool(config_current(), k); }
+const char *config_path(void) { return config_current()->path; }
+
+bool config_is_admin(const char *user)
+{
+    const char *list = config_str(CFG_ADMINS);
+    size_t ul = strlen(user);
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ' && *e != ',' && *e != '\t')
+            e++;
+        if ((size_t)(e - p) == ul && ul && strncmp(p, user, ul) == 0)
+            return true;
+        p = e;
+    }
+    return false;
+}

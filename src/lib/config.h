@@ -1,0 +1,91 @@
+/* config.h - imapd.conf-style configuration.
+ *
+ * File format (Cyrus compatible): "key: value" per line, '#' starts a
+ * comment line, blank lines ignored, leading/trailing whitespace trimmed.
+ * Booleans accept yes/no/on/off/true/false/1/0. An unknown key or a bad
+ * value is a start-up error naming file, line and key.
+ *
+ * Every option is declared once in config.c's table (name, type, default,
+ * bounds). Call sites use the enum below so a misspelt option is a compile
+ * error. Add new options to both; docs/config.md documents each one.
+ */
+#ifndef DARIUS_CONFIG_H
+#define DARIUS_CONFIG_H
+
+#include "common.h"
+
+enum config_key {
+    CFG_DATADIR,
+    CFG_LISTEN_IMAP,
+    CFG_LISTEN_IMAPS,
+    CFG_USER,
+    CFG_WORKERS,
+    CFG_ADMINS,
+    CFG_ALLOWPLAINTEXT,
+    CFG_TIMEOUT,
+    CFG_MAXMESSAGESIZE,
+    CFG_SERVERNAME,
+    CFG_SERVERINFO,
+    CFG_TLS_SERVER_CERT,
+    CFG_TLS_SERVER_KEY,
+    CFG_TLS_CIPHERS,
+    CFG_TLS_CIPHERSUITES,
+    CFG_TLS_SESSION_TIMEOUT,
+    CFG_UNIXHIERARCHYSEP,
+    CFG_MAXCONNECTIONS,
+    CFG_MAXLOGINS_PER_HOST,
+    CFG_MAXLOGINS_PER_USER,
+    CFG_AUTH_FAILURE_DELAY,
+    CFG_AUTH_FAILURES_PER_HOST,
+    CFG_SEARCH_MAXDEPTH,
+    CFG_MAXLINE,
+    CFG_CONN_MEMORY_LIMIT,
+    CFG_SYSLOG,
+    CFG_SYSLOG_FACILITY,
+    CFG_DEBUG,
+    CFG__COUNT
+};
+
+enum config_type { CFG_T_STRING, CFG_T_INT, CFG_T_BOOL, CFG_T_ENUM };
+
+struct config_desc {
+    const char *name;
+    enum config_type type;
+    const char *def;      /* default, as it would appear in the file */
+    long long min, max;   /* CFG_T_INT bounds */
+    const char *choices;  /* CFG_T_ENUM: "|"-separated allowed values */
+};
+
+struct config;
+
+/* Parse a file. On error returns NULL and writes "FILE:LINE: key: problem"
+ * into err. path NULL means "defaults only" (the embedded configuration). */
+struct config *config_load(const char *path, char *err, size_t errlen);
+/* Apply one "key: value" override (used by the embedded default config and
+ * tests). Returns false and fills err on unknown key or bad value. */
+bool config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen);
+void config_free(struct config *c);
+
+/* The process-wide current configuration (set after load / SIGHUP). */
+void config_install(struct config *c);  /* takes ownership, frees previous */
+struct config *config_current(void);
+
+const char *config_str(enum config_key k);      /* never NULL; "" when unset */
+long long config_int(enum config_key k);
+bool config_bool(enum config_key k);
+const char *config_path(void);                  /* file it came from, or NULL */
+
+const char *cfg_str(const struct config *c, enum config_key k);
+long long cfg_int(const struct config *c, enum config_key k);
+bool cfg_bool(const struct config *c, enum config_key k);
+
+const struct config_desc *config_describe(enum config_key k);
+
+/* True when the user name appears in the "admins" list (space or comma
+ * separated, as in Cyrus). */
+bool config_is_admin(const char *user);
+
+/* Parse a boolean word; returns -1 when not a boolean. */
+int config_parse_bool(const char *s);
+
+#endif

@@ -1,0 +1,103 @@
+/* mime.h - the one MIME parser (RFC 5322, 2045, 2046, 2047, 2231, 2183).
+ *
+ * Used for ENVELOPE, BODYSTRUCTURE, BODY[section], BINARY[] and SEARCH.
+ * It never fails on malformed mail: missing or wrong boundaries, bare LF,
+ * 8-bit headers, bad encodings are tolerated the way real servers do; a
+ * nesting depth limit (MIME_MAX_DEPTH) turns deeper parts into opaque
+ * leaves. The parsed tree holds offsets into the caller's buffer, which
+ * must outlive it.
+ */
+#ifndef DARIUS_MIME_H
+#define DARIUS_MIME_H
+
+#include "common.h"
+#include "buf.h"
+
+#define MIME_MAX_DEPTH 32
+#define MIME_MAX_PARTS 10000     /* beyond this, remaining content is one leaf */
+
+struct mime_param {
+    char *name;                 /* lowercase */
+    char *value;                /* RFC 2231 continuations joined; charset/lang kept as given */
+};
+
+struct mime_part {
+    /* Offsets into the message buffer. */
+    size_t hdr_off, hdr_len;    /* header block, including the terminating blank line */
+    size_t body_off, body_len;  /* content after the blank line (for multipart: whole body) */
+    size_t body_lines;          /* number of lines in the body */
+
+    char *type, *subtype;       /* lowercase; default text/plain (or message/rfc822 in digest) */
+    struct mime_param *params; size_t nparams;
+    char *id, *description;     /* raw header values (unfolded), NULL when absent */
+    char *encoding;             /* Content-Transfer-Encoding, lowercase; NULL = 7bit */
+    char *md5;
+    char *disposition;          /* lowercase, NULL when absent */
+    struct mime_param *disp_params; size_t ndisp_params;
+    char *language;             /* raw header value */
+    char *location;
+
+    struct mime_part *children; size_t nchildren;  /* multipart */
+    struct mime_part *message;  /* message/rfc822 (and global): encapsulated root */
+    int depth;
+};
+
+struct mime_message {
+    const char *data;
+    size_t len;
+    struct mime_part root;
+};
+
+/* Parse; never fails (returns a tree even for garbage). Free with mime_free. */
+struct mime_message *mime_parse(const char *data, size_t len);
+void mime_free(struct mime_message *m);
+
+/* IMAP response texts (RFC 9051 7.5.2 / 9.). Output appended to out. */
+void mime_write_envelope(struct buf *out, const char *data, const struct mime_part *p);
+void mime_write_bodystructure(struct buf *out, const char *data, const struct mime_part *p, bool extended);
+
+/* Find the part for an IMAP section number like "1.2.3" (numbers only,
+ * no HEADER/TEXT suffix). "" returns the root. Returns NULL when absent.
+ * Per RFC 9051 6.4.5: part 1 of a non-multipart is the part itself; a
+ * message/rfc822 part's numbers refer to its encapsulated message's parts. */
+const struct mime_part *mime_find_section(const struct mime_message *m, const char *section);
+
+/* Headers. 'hdr' points at a header block (len bytes). */
+/* First value of field 'name' (case-insensitive), unfolded (CRLF+WSP ->
+ * WSP), without the name and colon, leading WSP trimmed. NULL if absent. */
+char *mime_header_get(const char *hdr, size_t len, const char *name);
+/* Append to out the header fields whose names are (not=false) or are not
+ * (not=true) in names[] (case-insensitive), exactly as in the message
+ * including folding, followed by the terminating CRLF (RFC 9051
+ * HEADER.FIELDS semantics). */
+void mime_header_filter(struct buf *out, const char *hdr, size_t len, const char *const *names, size_t nnames,
+                        bool not);
+/* Length of the header block at data (up to and including the blank line,
+ * or all of data when there is no blank line). */
+size_t mime_header_length(const char *data, size_t len);
+
+/* Content-Transfer-Encoding decoding. encoding NULL/7bit/8bit/binary copy.
+ * Returns false when the encoding is unknown (IMAP: UNKNOWN-CTE); bad
+ * characters inside base64/qp are skipped, not fatal. */
+bool mime_decode_transfer(const char *encoding, const char *data, size_t len, struct buf *out);
+
+/* RFC 2047 encoded-words in a header value, converted to UTF-8. Unknown
+ * charsets leave the word as is. Raw 8-bit bytes are treated as UTF-8 if
+ * valid, else as Latin-1 (real-world mail). */
+void mime_decode_header_utf8(struct buf *out, const char *value, size_t len);
+
+/* Convert text in charset to UTF-8 (iconv). Returns false when the
+ * charset is unknown; invalid sequences become U+FFFD. */
+bool charset_to_utf8(const char *charset, const char *data, size_t len, struct buf *out);
+bool charset_known(const char *charset);
+
+/* Text for SEARCH: decoded, charset-converted UTF-8. */
+void mime_search_text_body(struct buf *out, const struct mime_message *m); /* all text parts' bodies */
+/* Case-insensitive (i;unicode-casemap-ish: ASCII + simple Unicode fold)
+ * substring test on UTF-8, as SEARCH requires. */
+bool mime_utf8_contains_ci(const char *hay, size_t haylen, const char *needle, size_t nlen);
+
+/* Dates (RFC 5322 3.3, with the obsolete forms). Returns false on garbage. */
+bool mime_parse_date(const char *s, int64_t *t_utc, int *tz_minutes);
+
+#endif

@@ -1,0 +1,42 @@
+/* limits.h - connection and login limits shared by all worker processes.
+ *
+ * The master creates one anonymous MAP_SHARED region before forking
+ * workers; counters in it are updated with atomics, so every worker sees
+ * the same totals. Tables are fixed-size open-addressing hashes keyed by
+ * address / user name hash; on overflow we fail open for the per-key
+ * limits (never refuse service because a table is full) but always
+ * enforce the global maxconnections.
+ *
+ * Protocol-neutral: IMAP now, POP3/LMTP/ManageSieve later use it.
+ */
+#ifndef DARIUS_LIMITS_H
+#define DARIUS_LIMITS_H
+
+#include "common.h"
+
+/* Create the shared region (master, before fork). Safe to call in a single
+ * process (tests, CLI): then it is just private memory. */
+bool limits_init(void);
+
+/* Connection accounting. acquire returns false when maxconnections or
+ * maxlogins_per_host (0 = unlimited) would be exceeded; then do not
+ * release. */
+bool limits_conn_acquire(const char *addr);
+void limits_conn_release(const char *addr);
+unsigned limits_conn_total(void);
+
+/* Logged-in sessions per user (maxlogins_per_user, 0 = unlimited). */
+bool limits_user_acquire(const char *user);
+void limits_user_release(const char *user);
+
+/* Failed-authentication throttling per client address. record_failure
+ * returns the delay in milliseconds to apply before answering (grows with
+ * recent failures: auth_failure_delay seconds, doubling past
+ * auth_failures_per_host failures within 10 minutes, capped at 30 s).
+ * A success clears the address's count. */
+unsigned limits_auth_failure(const char *addr);
+void limits_auth_success(const char *addr);
+/* Delay to apply before even trying (address already over the limit). */
+unsigned limits_auth_predelay(const char *addr);
+
+#endif

@@ -1,0 +1,30 @@
+/* notify.h - "something changed in this mailbox" hints across processes.
+ *
+ * The database is the truth; a notification only tells a process to go and
+ * look (mailbox_sync). Each listening process (a dariusd worker) binds a
+ * unix datagram socket in DATADIR/run/notify/; a writer (any worker, the
+ * CLI, later LMTP/deliver) sends a tiny datagram "user\0mailbox_id" to every
+ * socket there after its commit. Datagrams are fire-and-forget: if a socket
+ * is gone (dead worker) the stale file is removed; if a receiver's queue is
+ * full, the message is dropped and the receiver still catches up at the
+ * session's next command or next periodic check, so nothing is lost, only
+ * delayed.
+ */
+#ifndef DARIUS_NOTIFY_H
+#define DARIUS_NOTIFY_H
+
+#include "common.h"
+
+/* Create this process's listening socket; returns its fd (non-blocking) or
+ * -1. Call notify_listener_close() at exit to remove the socket file. */
+int notify_listener_open(void);
+void notify_listener_close(void);
+
+/* Drain pending datagrams from the listener fd, calling cb for each. */
+void notify_listener_read(int fd, void (*cb)(const char *user, int64_t mailbox_id, void *arg), void *arg);
+
+/* Tell every listener (including ourselves) that mailbox_id of user
+ * changed. Called by the storage layer after each committing change. */
+void notify_mailbox_changed(const char *user, int64_t mailbox_id);
+
+#endif

@@ -1,0 +1,275 @@
+/* storage.h - the mail storage API.
+ *
+ * This is the only interface protocol code (IMAP, later POP3/LMTP/Sieve)
+ * and the admin CLI use to reach mail. The embedded backend keeps one
+ * SQLite database (WAL mode) per user plus immutable message files; a
+ * PostgreSQL backend will implement the same functions (dispatch goes
+ * through struct storage_backend_ops in storage-private.h).
+ *
+ * Names: mailbox names here are internal names: UTF-8, '/' as hierarchy
+ * separator, "INBOX" spelled exactly so. Converting from/to what a client
+ * sends (modified UTF-7, '.' separator, case-insensitive INBOX) is the
+ * protocol layer's job. Storage never turns a mailbox name into a file
+ * path: mailboxes are rows; message files are named by a random GUID.
+ *
+ * Errors: functions returning int return 0 on success or a negative
+ * enum storage_error; storage_strerror() gives text for logs/NO replies.
+ *
+ * Durability: every function that changes state commits a transaction
+ * before returning; message bodies are fsync'd (file and directory) before
+ * the metadata commit that references them. Callers may answer OK to the
+ * client as soon as the call returns 0.
+ *
+ * Notification: every committed change calls notify_mailbox_changed()
+ * (notify.h) so other sessions in any process learn of it; they then call
+ * mailbox_sync() to read the change from the database, which is the one
+ * source of truth.
+ */
+#ifndef DARIUS_STORAGE_H
+#define DARIUS_STORAGE_H
+
+#include "common.h"
+#include <time.h>
+
+enum storage_error {
+    STORAGE_OK = 0,
+    STORAGE_ERR_NOTFOUND = -1,     /* mailbox / message / user does not exist */
+    STORAGE_ERR_EXISTS = -2,       /* mailbox already exists */
+    STORAGE_ERR_INVALID = -3,      /* invalid name or argument */
+    STORAGE_ERR_IO = -4,           /* disk/database failure (logged) */
+    STORAGE_ERR_BUSY = -5,         /* lock timeout; retry later */
+    STORAGE_ERR_NOPERM = -6,       /* e.g. delete INBOX */
+    STORAGE_ERR_HASCHILDREN = -7,  /* delete of a \Noselect parent with children */
+    STORAGE_ERR_LIMIT = -8,        /* a configured limit was hit */
+    STORAGE_ERR_OVERQUOTA = -9,
+    STORAGE_ERR_MODIFIED = -10,    /* UNCHANGEDSINCE failed (per message) */
+    STORAGE_ERR_EXPUNGED = -11,    /* message is gone */
+};
+const char *storage_strerror(int err);
+
+/* System flags as bits; keywords are strings. \Recent is not stored per
+ * message: it is derived per session (see mailbox_open). */
+enum msg_flag {
+    MSG_SEEN = 1u << 0,
+    MSG_ANSWERED = 1u << 1,
+    MSG_FLAGGED = 1u << 2,
+    MSG_DELETED = 1u << 3,
+    MSG_DRAFT = 1u << 4,
+};
+
+/* RFC 6154 special-use attributes. */
+enum special_use {
+    SPECIAL_ALL = 1u << 0,
+    SPECIAL_ARCHIVE = 1u << 1,
+    SPECIAL_DRAFTS = 1u << 2,
+    SPECIAL_FLAGGED = 1u << 3,
+    SPECIAL_JUNK = 1u << 4,
+    SPECIAL_SENT = 1u << 5,
+    SPECIAL_TRASH = 1u << 6,
+};
+
+#define STORAGE_MAX_MAILBOX_NAME 1024   /* bytes, internal UTF-8 form */
+#define STORAGE_MAX_KEYWORD 128         /* bytes */
+#define STORAGE_MAX_KEYWORDS_PER_MAILBOX 256
+
+/* Global set-up: datadir root. Creates directories as needed. Must be
+ * called once per process before anything else. */
+int storage_init(const char *datadir);
+void storage_shutdown(void);
+
+/* ---- users' stores ---------------------------------------------------- */
+
+struct mail_user;
+
+/* Open (creating on first use when create=true) the store of a user whose
+ * name has already been validated by the user database. Handles are
+ * reference counted and shared within a process: opening the same user
+ * twice returns the same object with refcount+1. INBOX always exists. */
+int mail_user_open(const char *username, bool create, struct mail_user **out);
+void mail_user_close(struct mail_user *u);
+const char *mail_user_name(const struct mail_user *u);
+/* Remove a user's whole store (CLI "user del"). */
+int mail_user_delete_store(const char *username);
+
+/* ---- mailboxes -------------------------------------------------------- */
+
+struct mailbox_info {
+    int64_t id;                 /* internal row id, stable for the mailbox's life */
+    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    char mailboxid[40];         /* RFC 8474 MAILBOXID */
+    uint32_t uidvalidity;
+    uint32_t uidnext;
+    uint64_t highestmodseq;
+    uint32_t special_use;       /* enum special_use bits */
+    bool subscribed;
+    /* Counters (kept current in the database, cheap to read): */
+    uint32_t messages;
+    uint32_t unseen;            /* messages without \Seen */
+    uint32_t recent;            /* UIDs above the mailbox's recent watermark */
+    uint32_t deleted;           /* messages with \Deleted */
+    uint64_t size;              /* sum of RFC822.SIZE */
+};
+
+typedef void (*mailbox_list_cb)(const struct mailbox_info *info, void *arg);
+
+/* All of the user's mailboxes (counters filled in), sorted by name. */
+int mailbox_list(struct mail_user *u, mailbox_list_cb cb, void *arg);
+/* Subscribed names, including names of mailboxes that no longer exist. */
+int mailbox_list_subscriptions(struct mail_user *u, void (*cb)(const char *name, void *arg), void *arg);
+int mailbox_subscribe(struct mail_user *u, const char *name, bool subscribe);
+
+int mailbox_status(struct mail_user *u, const char *name, struct mailbox_info *out);
+int mailbox_create(struct mail_user *u, const char *name, uint32_t special_use);
+/* Delete a mailbox and its messages. Children are not deleted (IMAP keeps
+ * them; the caller decides on \Noselect semantics). INBOX: NOPERM. */
+int mailbox_delete(struct mail_user *u, const char *name);
+/* Rename a mailbox and all its children ("a" -> "b" moves "a/x" to "b/x").
+ * Renaming INBOX moves its messages to a new mailbox named newname and
+ * leaves INBOX empty (RFC 9051 6.3.6). Missing parents are not created;
+ * the name hierarchy is implicit. UIDVALIDITY of renamed mailboxes is
+ * kept; MAILBOXID is kept. */
+int mailbox_rename(struct mail_user *u, const char *oldname, const char *newname);
+int mailbox_set_special_use(struct mail_user *u, const char *name, uint32_t special_use);
+
+/* ---- an open mailbox -------------------------------------------------- */
+
+struct mailbox;
+
+/* Per-message metadata record. */
+struct msg_record {
+    uint32_t uid;
+    uint32_t flags;             /* enum msg_flag */
+    const char *keywords;       /* space-separated, "" when none; valid until next call */
+    uint64_t modseq;
+    int64_t internaldate;       /* seconds since epoch (UTC) */
+    int internaldate_tz;        /* offset east of UTC in minutes, for display */
+    int64_t savedate;           /* RFC 8514 */
+    uint64_t size;              /* RFC822.SIZE: exact octets of the stored message */
+    char guid[33];              /* body reference (hex), also EMAILID basis */
+    char threadid[33];          /* RFC 8474 THREADID ("" when not computed) */
+};
+
+typedef int (*msg_record_cb)(const struct msg_record *rec, void *arg); /* non-zero stops */
+
+/* Open a mailbox. readonly=true for EXAMINE. When claim_recent is true
+ * (a read-write SELECT), the messages above the mailbox's \Recent
+ * watermark are this session's recent messages and the watermark moves to
+ * UIDNEXT-1 in the same transaction; *recent_uid_floor (may be NULL) gets
+ * the old watermark: UIDs above it are \Recent for this session. */
+int mailbox_open(struct mail_user *u, const char *name, bool readonly, bool claim_recent,
+                 uint32_t *recent_uid_floor, struct mailbox **out);
+void mailbox_close(struct mailbox *mb);
+const struct mailbox_info *mailbox_get_info(struct mailbox *mb); /* refreshed by mailbox_sync */
+struct mail_user *mailbox_user(struct mailbox *mb);
+
+/* All UIDs currently in the mailbox, ascending. Caller frees *uids. */
+int mailbox_get_uids(struct mailbox *mb, uint32_t **uids, uint32_t *count);
+/* Keywords defined in the mailbox (for the FLAGS response), space-separated. */
+int mailbox_get_keywords(struct mailbox *mb, char **out);
+
+/* Records for UIDs in [uid_lo, uid_hi] in ascending order. For a sparse
+ * list pass the whole range and filter, or call per range. */
+int mailbox_foreach_record(struct mailbox *mb, uint32_t uid_lo, uint32_t uid_hi, msg_record_cb cb, void *arg);
+int mailbox_get_record(struct mailbox *mb, uint32_t uid, struct msg_record *out);
+
+/* What changed since modseq (exclusive): records whose modseq is higher
+ * (flag changes and new messages), and UIDs expunged with a higher modseq.
+ * Either callback may be NULL. Refreshes mailbox_get_info(). This is how a
+ * session learns what other sessions did (notify.h only says "look"). */
+int mailbox_sync(struct mailbox *mb, uint64_t since_modseq, msg_record_cb changed, void *carg,
+                 int (*expunged)(uint32_t uid, void *arg), void *earg);
+/* Expunged UIDs with modseq > since, ascending (QRESYNC VANISHED). Also
+ * usable for UIDs never seen: storage remembers every expunge. */
+int mailbox_vanished_since(struct mailbox *mb, uint64_t since_modseq,
+                           int (*cb)(uint32_t uid, void *arg), void *arg);
+/* RFC 7162 3.2.10: lowest modseq whose expunges are still remembered - 1;
+ * 0 when all are remembered (we never forget, so this is 0). */
+uint64_t mailbox_expunge_horizon(struct mailbox *mb);
+
+/* ---- message content -------------------------------------------------- */
+
+/* The cached parse results stored at append time. Strings are NUL
+ * terminated, valid until mailbox_msg_cache_free. */
+struct msg_cache {
+    char *envelope;         /* IMAP ENVELOPE, parenthesised list */
+    char *bodystructure;    /* BODYSTRUCTURE with extension data */
+    char *body;             /* BODY (no extension data) */
+    char *header;           /* raw header block including the blank line */
+    size_t header_len;
+    uint32_t lines;         /* body lines (for text parts in BODY) */
+};
+int mailbox_get_cache(struct mailbox *mb, uint32_t uid, struct msg_cache *out);
+void msg_cache_free(struct msg_cache *c);
+
+/* The full message, read-only. Implementation maps the file; release
+ * with msg_content_release. */
+struct msg_content {
+    const char *data;
+    size_t len;
+    void *priv;
+};
+int mailbox_get_content(struct mailbox *mb, uint32_t uid, struct msg_content *out);
+void msg_content_release(struct msg_content *c);
+
+/* ---- changes ---------------------------------------------------------- */
+
+/* Append, possibly several messages atomically (MULTIAPPEND, RFC 3502).
+ * The source is either memory (data,len) or an open fd (read from offset 0
+ * to len; a temporary file may be linked into place instead of copied).
+ * internaldate 0 = now. Each add writes and fsyncs the body; commit
+ * commits metadata and fills uids (one per add, in order). On any error
+ * abort removes the bodies; nothing becomes visible. */
+struct append_txn;
+struct append_msg {
+    const char *data;       /* or NULL when fd is used */
+    int fd;                 /* -1 when data is used */
+    size_t len;
+    uint32_t flags;
+    const char *keywords;   /* space-separated or NULL */
+    int64_t internaldate;
+    int internaldate_tz;
+};
+int mailbox_append_begin(struct mailbox *mb, struct append_txn **out);
+int mailbox_append_add(struct append_txn *t, const struct append_msg *m);
+int mailbox_append_commit(struct append_txn *t, uint32_t *uidvalidity, uint32_t *uids, size_t maxuids);
+void mailbox_append_abort(struct append_txn *t);
+/* Append to a mailbox by name without opening it (LMTP/CLI use). */
+int mailbox_append_by_name(struct mail_user *u, const char *name, const struct append_msg *m,
+                           uint32_t *uidvalidity, uint32_t *uid);
+
+enum store_mode { STORE_REPLACE, STORE_ADD, STORE_REMOVE };
+struct store_req {
+    enum store_mode mode;
+    uint32_t flags;             /* system flags */
+    const char *keywords;       /* space-separated or NULL */
+    uint64_t unchangedsince;    /* 0 = no condition (RFC 7162 3.1.3) */
+};
+/* Apply to each UID in uids[] (ascending, may contain UIDs that no longer
+ * exist: they are skipped). For every message whose flags actually
+ * changed, cb gets the new record (new modseq). UIDs that failed the
+ * UNCHANGEDSINCE test are reported via failed_cb. One transaction. */
+int mailbox_store(struct mailbox *mb, const uint32_t *uids, size_t n, const struct store_req *req,
+                  msg_record_cb changed_cb, void *carg, int (*failed_cb)(uint32_t uid, void *arg),
+                  void *farg);
+
+/* Expunge: the UIDs in uids[] that have \Deleted (uids NULL = every
+ * \Deleted message). cb gets each expunged UID in ascending order. */
+int mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n,
+                    int (*cb)(uint32_t uid, void *arg), void *arg);
+
+/* Copy (or move: copy + expunge from source in one transaction when the
+ * destination belongs to the same user) uids[] into the named mailbox.
+ * Bodies are shared, never copied. src_uids/dst_uids receive the mapping
+ * for COPYUID (arrays of n entries, caller-allocated; *ncopied set). */
+int mailbox_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *dest_name, bool move,
+                 uint32_t *dest_uidvalidity, uint32_t *src_uids, uint32_t *dst_uids, size_t *ncopied,
+                 int (*expunged_cb)(uint32_t uid, void *arg), void *earg);
+
+/* ---- consistency ------------------------------------------------------ */
+
+/* Check (and with fix=true repair) a user's store: counters, orphan
+ * files, missing files. Reports problems through cb. Returns number of
+ * problems found (>=0) or an error. */
+int mail_user_check(struct mail_user *u, bool fix, void (*cb)(const char *problem, void *arg), void *arg);
+
+#endif
