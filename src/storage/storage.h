@@ -76,6 +76,10 @@ enum special_use {
  * called once per process before anything else. */
 int storage_init(const char *datadir);
 void storage_shutdown(void);
+/* DATADIR/tmp: for temporary files on the same filesystem as the store, so
+ * a spilled APPEND literal can be linked into place instead of copied. */
+const char *storage_tmpdir(void);
+const char *storage_datadir(void);
 
 /* ---- users' stores ---------------------------------------------------- */
 
