@@ -122,4 +122,18 @@ void sasl_free(struct sasl_session *s);
 void base64_encode(const unsigned char *in, size_t len, struct buf *out);
 bool base64_decode_strict(const char *in, size_t len, struct buf *out);
 
+/* ---- additions (auth owner) ------------------------------------------ */
+
+/* Store SCRAM keys directly (tests; also lets an import tool carry keys
+ * over from another server). The user must exist. */
+int userdb_set_scram(const char *name, enum scram_hash h, const struct scram_keys *keys);
+
+/* Per-install secret (random, kept in users.db) used to derive fake SCRAM
+ * salts for unknown users. Fills 32 bytes; false when the db is not open. */
+bool userdb_install_secret(unsigned char out[32]);
+
+/* Test hook: when non-NULL, SCRAM uses this server nonce instead of a
+ * random one (RFC 5802/7677 example exchanges). Never set in production. */
+void sasl_test_set_server_nonce(const char *nonce);
+
 #endif

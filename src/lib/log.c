@@ -49,6 +49,7 @@ void log_set_level(enum log_level min)
     log_min = min;
 }
 
+static void log_vmsg(enum log_level lvl, const char *fmt, va_list ap) ATTR_PRINTF(2, 0);
 static void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
     static const char *names[] = {"debug", "info", "notice", "warning", "error"};

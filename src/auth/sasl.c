@@ -1,0 +1,235 @@
+/* sasl.c - SASL mechanism registry and sessions (RFC 4422).
+ *
+ * PLAIN (RFC 4616), LOGIN (draft-murchison-sasl-login: "Username:" and
+ * "Password:" challenges, as widely deployed), and SCRAM (scram.c).
+ * Every client message is bounded (SASL_MAX_MESSAGE) and every field
+ * (AUTH_MAX_USERNAME, AUTH_MAX_PASSWORD) before it is used.
+ */
+#include "auth-private.h"
+#include "config.h"
+#include <openssl/crypto.h>
+
+struct mech_desc {
+    const char *name;
+    enum sasl_mech_id id;
+    bool plaintext; /* sends the password: needs TLS or allow_plaintext */
+    bool plus;      /* needs channel binding data */
+};
+
+/* Advertised in this order: strongest first. */
+static const struct mech_desc mechs[] = {
+    {"SCRAM-SHA-256-PLUS", MECH_SCRAM_SHA256_PLUS, false, true},
+    {"SCRAM-SHA-256", MECH_SCRAM_SHA256, false, false},
+    {"SCRAM-SHA-1-PLUS", MECH_SCRAM_SHA1_PLUS, false, true},
+    {"SCRAM-SHA-1", MECH_SCRAM_SHA1, false, false},
+    {"PLAIN", MECH_PLAIN, true, false},
+    {"LOGIN", MECH_LOGIN, true, false},
+};
+
+static bool mech_allowed(const struct mech_desc *m, const struct sasl_params *p)
+{
+    if (m->plaintext && !p->tls && !p->allow_plaintext)
+        return false;
+    if (m->plus && p->cb_len != 32)
+        return false;
+    return true;
+}
+
+void sasl_mechanisms(const struct sasl_params *p, struct buf *out)
+{
+    bool first = true;
+    for (size_t i = 0; i < ARRAY_SIZE(mechs); i++) {
+        if (!mech_allowed(&mechs[i], p))
+            continue;
+        if (!first)
+            buf_putc(out, ' ');
+        buf_puts(out, mechs[i].name);
+        first = false;
+    }
+    if (!out->data)
+        buf_append(out, "", 0);
+}
+
+struct sasl_session *sasl_start(const char *mech, const struct sasl_params *p)
+{
+    if (!mech || !p)
+        return NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(mechs); i++) {
+        /* Mechanism names are case-insensitive in IMAP AUTHENTICATE. */
+        if (strcasecmp(mech, mechs[i].name) != 0)
+            continue;
+        if (!mech_allowed(&mechs[i], p))
+            return NULL;
+        struct sasl_session *s = xcalloc(1, sizeof(*s));
+        s->mech = mechs[i].id;
+        s->p = *p;
+        if (s->p.cb_len > sizeof(s->p.cb_data))
+            s->p.cb_len = 0;
+        s->plus = mechs[i].plus;
+        s->hash = (s->mech == MECH_SCRAM_SHA1 || s->mech == MECH_SCRAM_SHA1_PLUS) ? SCRAM_SHA1 : SCRAM_SHA256;
+        s->cbflag = 'n';
+        return s;
+    }
+    return NULL;
+}
+
+void sasl_set_attempted(struct sasl_session *s, const char *name, size_t len)
+{
+    size_t n = MIN(len, sizeof(s->attempted) - 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        s->attempted[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+    }
+    s->attempted[n] = '\0';
+}
+
+bool sasl_authorize(struct sasl_session *s, const char *authcid, const char *authzid)
+{
+    char az[AUTH_MAX_USERNAME + 1];
+    if (!authzid || !*authzid) {
+        snprintf(s->username, sizeof(s->username), "%s", authcid);
+        return true;
+    }
+    if (!userdb_normalize_name(authzid, az))
+        return false;
+    if (strcmp(az, authcid) == 0) {
+        snprintf(s->username, sizeof(s->username), "%s", authcid);
+        return true;
+    }
+    /* Acting as another user is an administrator's privilege. */
+    if (!config_is_admin(authcid) || userdb_exists(az) != 1)
+        return false;
+    snprintf(s->username, sizeof(s->username), "%s", az);
+    return true;
+}
+
+/* Verify a password for a (raw) authcid and decide authorization. */
+static enum sasl_result check_password(struct sasl_session *s, const char *authzid, const char *authcid,
+                                       const char *password)
+{
+    char norm[AUTH_MAX_USERNAME + 1];
+    sasl_set_attempted(s, authcid, strlen(authcid));
+    bool valid = userdb_normalize_name(authcid, norm);
+    /* userdb_verify_password also runs the dummy hash for invalid names. */
+    bool ok = userdb_verify_password(valid ? norm : "", password);
+    if (!ok || !valid)
+        return SASL_FAIL;
+    sasl_set_attempted(s, norm, strlen(norm));
+    return sasl_authorize(s, norm, authzid) ? SASL_DONE : SASL_FAIL;
+}
+
+/* RFC 4616: message = [authzid] UTF8NUL authcid UTF8NUL passwd */
+static enum sasl_result plain_step(struct sasl_session *s, const char *in, size_t len, struct buf *out)
+{
+    if (s->state == 0 && len == 0) {
+        s->state = 1; /* no initial response: empty challenge */
+        return SASL_CONTINUE;
+    }
+    s->state = 2;
+    const char *nul1 = memchr(in, '\0', len);
+    if (!nul1)
+        return SASL_BADPROT;
+    const char *cid = nul1 + 1;
+    const char *nul2 = memchr(cid, '\0', len - (size_t)(cid - in));
+    if (!nul2)
+        return SASL_BADPROT;
+    const char *pw = nul2 + 1;
+    size_t azlen = (size_t)(nul1 - in), cidlen = (size_t)(nul2 - cid), pwlen = len - (size_t)(pw - in);
+    if (memchr(pw, '\0', pwlen))
+        return SASL_BADPROT;
+    if (cidlen == 0 || pwlen == 0 || azlen > AUTH_MAX_USERNAME || cidlen > AUTH_MAX_USERNAME ||
+        pwlen > AUTH_MAX_PASSWORD)
+        return SASL_BADPROT;
+    char *az = xstrndup(in, azlen), *cidz = xstrndup(cid, cidlen), *pwz = xstrndup(pw, pwlen);
+    enum sasl_result r = check_password(s, az, cidz, pwz);
+    OPENSSL_cleanse(pwz, pwlen);
+    free(az);
+    free(cidz);
+    free(pwz);
+    return r;
+}
+
+static enum sasl_result login_step(struct sasl_session *s, const char *in, size_t len, struct buf *out)
+{
+    switch (s->state) {
+    case 0:
+        if (len == 0) {
+            s->state = 1;
+            buf_puts(out, "Username:");
+            return SASL_CONTINUE;
+        }
+        /* Some clients send the user name as initial response. */
+        /* fall through */
+    case 1:
+        if (len == 0 || len > AUTH_MAX_USERNAME || memchr(in, '\0', len))
+            return SASL_BADPROT;
+        s->login_user = xstrndup(in, len);
+        sasl_set_attempted(s, in, len);
+        s->state = 2;
+        buf_puts(out, "Password:");
+        return SASL_CONTINUE;
+    case 2: {
+        s->state = 3;
+        if (len == 0 || len > AUTH_MAX_PASSWORD || memchr(in, '\0', len))
+            return SASL_BADPROT;
+        char *pw = xstrndup(in, len);
+        enum sasl_result r = check_password(s, "", s->login_user, pw);
+        OPENSSL_cleanse(pw, len);
+        free(pw);
+        return r;
+    }
+    default:
+        return SASL_BADPROT;
+    }
+}
+
+enum sasl_result sasl_step(struct sasl_session *s, const unsigned char *in, size_t len, struct buf *out)
+{
+    if (!s || s->finished)
+        return SASL_BADPROT;
+    if (!in)
+        len = 0;
+    enum sasl_result r;
+    if (len > SASL_MAX_MESSAGE) {
+        r = SASL_BADPROT;
+    } else {
+        const char *cin = in ? (const char *)in : "";
+        switch (s->mech) {
+        case MECH_PLAIN:
+            r = plain_step(s, cin, len, out);
+            break;
+        case MECH_LOGIN:
+            r = login_step(s, cin, len, out);
+            break;
+        default:
+            r = scram_step(s, cin, len, out);
+            break;
+        }
+    }
+    if (r != SASL_CONTINUE)
+        s->finished = true;
+    if (r != SASL_DONE)
+        s->username[0] = '\0';
+    if (!out->data)
+        buf_append(out, "", 0);
+    return r;
+}
+
+const char *sasl_username(const struct sasl_session *s)
+{
+    return s->username;
+}
+
+const char *sasl_attempted_user(const struct sasl_session *s)
+{
+    return s->attempted;
+}
+
+void sasl_free(struct sasl_session *s)
+{
+    if (!s)
+        return;
+    scram_session_free(s);
+    free(s->login_user);
+    free(s);
+}

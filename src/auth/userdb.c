@@ -1,0 +1,520 @@
+/* userdb.c - the user database, DATADIR/users.db (SQLite).
+ *
+ * One row per user: the crypt(3) hash and the SCRAM keys for SHA-1 and
+ * SHA-256, each stored as "iterations$salt_b64$storedkey_b64$serverkey_b64"
+ * (RFC 5802 3: the server needs only StoredKey and ServerKey, never the
+ * password). The file is mode 0600; WAL + synchronous=FULL so an
+ * acknowledged "user add" survives a crash.
+ */
+#include "auth.h"
+#include "log.h"
+#include <errno.h>
+#include <openssl/rand.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SCRAM_SALT_LEN 16
+#define BUSY_TIMEOUT_MS 5000
+
+/* A fixed yescrypt hash of a random password; verified against when the
+ * user is unknown so that the response time does not reveal whether a
+ * user exists. */
+static const char dummy_hash[] = "$y$j9T$vVluYr/HhYqssGv65IP.M0$92jMxhdbBTQVofNXbwhRiUSfR6tn3B7Ixs/vGelxcLB";
+
+static sqlite3 *db;
+static pid_t db_pid;      /* process that opened db */
+static char *db_datadir;  /* for re-opening after fork */
+static unsigned char install_secret[32];
+static bool have_secret;
+
+const char *auth_strerror(int err)
+{
+    switch (err) {
+    case AUTH_OK: return "success";
+    case AUTH_ERR_NOUSER: return "no such user";
+    case AUTH_ERR_EXISTS: return "user already exists";
+    case AUTH_ERR_INVALID: return "invalid user name or hash";
+    case AUTH_ERR_IO: return "user database error";
+    default: return "unknown error";
+    }
+}
+
+bool userdb_normalize_name(const char *in, char *out)
+{
+    if (!in)
+        return false;
+    size_t n = strlen(in);
+    if (n == 0 || n > AUTH_MAX_USERNAME)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c - 'A' + 'a');
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '@' || c == '-'))
+            return false;
+        out[i] = (char)c;
+    }
+    out[n] = '\0';
+    if (out[0] == '.' || out[0] == '-' || strstr(out, ".."))
+        return false;
+    return true;
+}
+
+static int db_err(const char *what)
+{
+    log_err("users.db: %s: %s", what, db ? sqlite3_errmsg(db) : "not open");
+    return AUTH_ERR_IO;
+}
+
+static int exec_sql(const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        log_err("users.db: %s: %s", sql, msg ? msg : "?");
+        sqlite3_free(msg);
+        return AUTH_ERR_IO;
+    }
+    return AUTH_OK;
+}
+
+static int load_secret(void)
+{
+    sqlite3_stmt *st = NULL;
+    unsigned char fresh[32];
+    if (RAND_bytes(fresh, sizeof(fresh)) != 1)
+        return db_err("RAND_bytes");
+    if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO meta(key, value) VALUES('scram_secret', ?)", -1, &st, NULL) !=
+            SQLITE_OK ||
+        sqlite3_bind_blob(st, 1, fresh, sizeof(fresh), SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_DONE) {
+        sqlite3_finalize(st);
+        return db_err("store secret");
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'scram_secret'", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW || sqlite3_column_bytes(st, 0) != (int)sizeof(install_secret)) {
+        sqlite3_finalize(st);
+        return db_err("load secret");
+    }
+    memcpy(install_secret, sqlite3_column_blob(st, 0), sizeof(install_secret));
+    sqlite3_finalize(st);
+    have_secret = true;
+    return AUTH_OK;
+}
+
+int userdb_open(const char *datadir)
+{
+    if (db && db_pid == getpid())
+        return AUTH_OK;
+    /* A connection inherited across fork() must not be used (SQLite
+     * "How To Corrupt"): forget it without closing, open our own. */
+    db = NULL;
+    if (datadir != db_datadir) {
+        free(db_datadir);
+        db_datadir = xstrdup(datadir);
+    }
+    if (mkdir(datadir, 0750) != 0 && errno != EEXIST) {
+        log_err("mkdir %s: %s", datadir, strerror(errno));
+        return AUTH_ERR_IO;
+    }
+    char *path = xasprintf("%s/users.db", datadir);
+    /* Create the file (and its -wal/-shm, which SQLite gives the same mode)
+     * private to the server user. */
+    mode_t old = umask(077);
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        umask(old);
+        log_err("open %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        db = NULL;
+        free(path);
+        return AUTH_ERR_IO;
+    }
+    db_pid = getpid();
+    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    int r = exec_sql("PRAGMA journal_mode=WAL");
+    if (r == AUTH_OK)
+        r = exec_sql("PRAGMA synchronous=FULL");
+    if (r == AUTH_OK)
+        r = exec_sql("CREATE TABLE IF NOT EXISTS user ("
+                     " name TEXT PRIMARY KEY NOT NULL,"
+                     " hash TEXT NOT NULL,"
+                     " scram_sha1 TEXT,"
+                     " scram_sha256 TEXT,"
+                     " created INTEGER NOT NULL,"
+                     " updated INTEGER NOT NULL)");
+    if (r == AUTH_OK)
+        r = exec_sql("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value BLOB)");
+    if (r == AUTH_OK)
+        r = load_secret();
+    umask(old);
+    if (r == AUTH_OK && chmod(path, 0600) != 0)
+        log_warn("chmod %s: %s", path, strerror(errno));
+    free(path);
+    if (r != AUTH_OK)
+        userdb_close();
+    return r;
+}
+
+void userdb_close(void)
+{
+    if (db && db_pid == getpid())
+        sqlite3_close(db);
+    db = NULL;
+    have_secret = false;
+    explicit_bzero(install_secret, sizeof(install_secret));
+}
+
+/* The connection of this process, opening it again in a forked child. */
+static bool db_ready(void)
+{
+    if (db && db_pid == getpid())
+        return true;
+    if (!db || !db_datadir)
+        return false;
+    return userdb_open(db_datadir) == AUTH_OK;
+}
+
+bool userdb_install_secret(unsigned char out[32])
+{
+    if (!have_secret)
+        return false;
+    memcpy(out, install_secret, sizeof(install_secret));
+    return true;
+}
+
+/* "iterations$salt$stored$server" */
+static char *scram_encode(const struct scram_keys *k)
+{
+    struct buf b = BUF_INIT;
+    buf_printf(&b, "%u$", k->iterations);
+    base64_encode(k->salt, k->salt_len, &b);
+    buf_putc(&b, '$');
+    base64_encode(k->stored_key, k->key_len, &b);
+    buf_putc(&b, '$');
+    base64_encode(k->server_key, k->key_len, &b);
+    return buf_release(&b);
+}
+
+static bool scram_decode(const char *s, size_t key_len, struct scram_keys *k)
+{
+    memset(k, 0, sizeof(*k));
+    char *end;
+    errno = 0;
+    unsigned long it = strtoul(s, &end, 10);
+    if (errno || end == s || *end != '$' || it < 1 || it > 10000000)
+        return false;
+    k->iterations = (unsigned)it;
+    k->key_len = key_len;
+    const char *parts[3];
+    size_t lens[3];
+    const char *p = end + 1;
+    for (int i = 0; i < 3; i++) {
+        const char *e = strchr(p, '$');
+        if (i < 2 && !e)
+            return false;
+        if (i == 2) {
+            if (e)
+                return false;
+            e = p + strlen(p);
+        }
+        parts[i] = p;
+        lens[i] = (size_t)(e - p);
+        p = e + 1;
+    }
+    struct buf b = BUF_INIT;
+    bool ok = base64_decode_strict(parts[0], lens[0], &b) && b.len >= 1 && b.len <= sizeof(k->salt);
+    if (ok) {
+        memcpy(k->salt, b.data, b.len);
+        k->salt_len = b.len;
+    }
+    buf_reset(&b);
+    ok = ok && base64_decode_strict(parts[1], lens[1], &b) && b.len == key_len;
+    if (ok)
+        memcpy(k->stored_key, b.data, key_len);
+    buf_reset(&b);
+    ok = ok && base64_decode_strict(parts[2], lens[2], &b) && b.len == key_len;
+    if (ok)
+        memcpy(k->server_key, b.data, key_len);
+    buf_free(&b);
+    return ok;
+}
+
+static bool make_scram(enum scram_hash h, const char *password, char **out)
+{
+    unsigned char salt[SCRAM_SALT_LEN];
+    struct scram_keys k;
+    if (RAND_bytes(salt, sizeof(salt)) != 1)
+        return false;
+    if (!scram_derive_keys(h, password, salt, sizeof(salt), SCRAM_DEFAULT_ITERATIONS, &k))
+        return false;
+    *out = scram_encode(&k);
+    explicit_bzero(&k, sizeof(k));
+    return true;
+}
+
+/* Hash + both SCRAM key sets for a new password. */
+static int derive_all(const char *password, char **hash, char **s1, char **s256)
+{
+    *hash = *s1 = *s256 = NULL;
+    if (!password || strlen(password) > AUTH_MAX_PASSWORD)
+        return AUTH_ERR_INVALID;
+    *hash = password_hash(password);
+    if (!*hash || !make_scram(SCRAM_SHA1, password, s1) || !make_scram(SCRAM_SHA256, password, s256)) {
+        free(*hash);
+        free(*s1);
+        *hash = *s1 = NULL;
+        return AUTH_ERR_IO;
+    }
+    return AUTH_OK;
+}
+
+static int insert_user(const char *name, const char *hash, const char *s1, const char *s256)
+{
+    char norm[AUTH_MAX_USERNAME + 1];
+    if (!userdb_normalize_name(name, norm))
+        return AUTH_ERR_INVALID;
+    if (!db_ready())
+        return db_err("insert");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "INSERT INTO user(name, hash, scram_sha1, scram_sha256, created, updated)"
+                               " VALUES(?, ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+        return db_err("prepare insert");
+    int64_t now = (int64_t)time(NULL);
+    sqlite3_bind_text(st, 1, norm, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT);
+    if (s1)
+        sqlite3_bind_text(st, 3, s1, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, 3);
+    if (s256)
+        sqlite3_bind_text(st, 4, s256, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, 4);
+    sqlite3_bind_int64(st, 5, now);
+    sqlite3_bind_int64(st, 6, now);
+    int rc = sqlite3_step(st);
+    int ext = sqlite3_extended_errcode(db);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return AUTH_OK;
+    if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE)
+        return AUTH_ERR_EXISTS;
+    return db_err("insert user");
+}
+
+int userdb_add(const char *name, const char *password)
+{
+    char norm[AUTH_MAX_USERNAME + 1];
+    if (!userdb_normalize_name(name, norm))
+        return AUTH_ERR_INVALID;
+    /* Cheap pre-check so a duplicate add does not pay for hashing. */
+    int ex = userdb_exists(norm);
+    if (ex < 0)
+        return ex;
+    if (ex == 1)
+        return AUTH_ERR_EXISTS;
+    char *hash, *s1, *s256;
+    int r = derive_all(password, &hash, &s1, &s256);
+    if (r != AUTH_OK)
+        return r;
+    r = insert_user(norm, hash, s1, s256);
+    free(hash);
+    free(s1);
+    free(s256);
+    return r;
+}
+
+int userdb_add_hash(const char *name, const char *hash)
+{
+    char norm[AUTH_MAX_USERNAME + 1];
+    if (!userdb_normalize_name(name, norm))
+        return AUTH_ERR_INVALID;
+    if (!password_hash_supported(hash))
+        return AUTH_ERR_INVALID;
+    return insert_user(norm, hash, NULL, NULL);
+}
+
+/* Run an UPDATE/DELETE with the name bound last; NOUSER when no row. */
+static int modify(const char *sql, const char *name, const char *const *texts, int ntexts)
+{
+    char norm[AUTH_MAX_USERNAME + 1];
+    if (!userdb_normalize_name(name, norm))
+        return AUTH_ERR_INVALID;
+    if (!db_ready())
+        return db_err("modify");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_err("prepare");
+    int i;
+    for (i = 0; i < ntexts; i++)
+        sqlite3_bind_text(st, i + 1, texts[i], -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, i + 1, norm, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_err("update");
+    return sqlite3_changes(db) > 0 ? AUTH_OK : AUTH_ERR_NOUSER;
+}
+
+int userdb_set_password(const char *name, const char *password)
+{
+    char norm[AUTH_MAX_USERNAME + 1];
+    if (!userdb_normalize_name(name, norm))
+        return AUTH_ERR_INVALID;
+    int ex = userdb_exists(norm);
+    if (ex < 0)
+        return ex;
+    if (ex == 0)
+        return AUTH_ERR_NOUSER;
+    char *hash, *s1, *s256;
+    int r = derive_all(password, &hash, &s1, &s256);
+    if (r != AUTH_OK)
+        return r;
+    char now[32];
+    snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+    const char *t[] = {hash, s1, s256, now};
+    r = modify("UPDATE user SET hash = ?, scram_sha1 = ?, scram_sha256 = ?, updated = CAST(? AS INTEGER)"
+               " WHERE name = ?", norm, t, 4);
+    free(hash);
+    free(s1);
+    free(s256);
+    return r;
+}
+
+int userdb_set_scram(const char *name, enum scram_hash h, const struct scram_keys *keys)
+{
+    if (!keys || keys->key_len != (h == SCRAM_SHA1 ? 20u : 32u) || keys->salt_len < 1 ||
+        keys->salt_len > sizeof(keys->salt) || keys->iterations < 1)
+        return AUTH_ERR_INVALID;
+    char *enc = scram_encode(keys);
+    const char *t[] = {enc};
+    int r = modify(h == SCRAM_SHA1 ? "UPDATE user SET scram_sha1 = ? WHERE name = ?"
+                                   : "UPDATE user SET scram_sha256 = ? WHERE name = ?",
+                   name, t, 1);
+    free(enc);
+    return r;
+}
+
+int userdb_delete(const char *name)
+{
+    return modify("DELETE FROM user WHERE name = ?", name, NULL, 0);
+}
+
+int userdb_exists(const char *name)
+{
+    char norm[AUTH_MAX_USERNAME + 1];
+    if (!userdb_normalize_name(name, norm))
+        return 0;
+    if (!db_ready())
+        return db_err("exists");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM user WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+        return db_err("prepare exists");
+    sqlite3_bind_text(st, 1, norm, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return db_err("exists");
+}
+
+int userdb_count(void)
+{
+    if (!db_ready())
+        return db_err("count");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM user", -1, &st, NULL) != SQLITE_OK)
+        return db_err("prepare count");
+    int n = AUTH_ERR_IO;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+int userdb_list(void (*cb)(const char *name, void *arg), void *arg)
+{
+    if (!db_ready())
+        return db_err("list");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT name FROM user ORDER BY name", -1, &st, NULL) != SQLITE_OK)
+        return db_err("prepare list");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *n = sqlite3_column_text(st, 0);
+        if (n)
+            cb((const char *)n, arg);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? AUTH_OK : db_err("list");
+}
+
+/* Fetch one text column of a user's row into a fresh string. */
+static int fetch_col(const char *name, const char *col, char **out)
+{
+    *out = NULL;
+    char norm[AUTH_MAX_USERNAME + 1];
+    if (!userdb_normalize_name(name, norm))
+        return AUTH_ERR_NOUSER;
+    if (!db_ready())
+        return db_err("fetch");
+    char *sql = xasprintf("SELECT %s FROM user WHERE name = ?", col);
+    sqlite3_stmt *st = NULL;
+    int r;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        free(sql);
+        return db_err("prepare fetch");
+    }
+    free(sql);
+    sqlite3_bind_text(st, 1, norm, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(st, 0);
+        *out = v ? xstrdup((const char *)v) : NULL;
+        r = AUTH_OK;
+    } else if (rc == SQLITE_DONE) {
+        r = AUTH_ERR_NOUSER;
+    } else {
+        r = db_err("fetch");
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+bool userdb_verify_password(const char *name, const char *password)
+{
+    char *hash = NULL;
+    if (!password || strlen(password) > AUTH_MAX_PASSWORD)
+        return false;
+    if (fetch_col(name, "hash", &hash) != AUTH_OK || !hash) {
+        free(hash);
+        (void)password_verify(password, dummy_hash);
+        return false;
+    }
+    bool ok = password_verify(password, hash);
+    free(hash);
+    return ok;
+}
+
+int userdb_get_scram(const char *name, enum scram_hash h, struct scram_keys *out)
+{
+    char *enc = NULL;
+    int r = fetch_col(name, h == SCRAM_SHA1 ? "scram_sha1" : "scram_sha256", &enc);
+    if (r != AUTH_OK)
+        return r;
+    if (!enc)
+        return AUTH_ERR_INVALID; /* imported hash: no SCRAM keys yet */
+    bool ok = scram_decode(enc, h == SCRAM_SHA1 ? 20 : 32, out);
+    free(enc);
+    if (!ok) {
+        log_err("users.db: bad SCRAM entry for %s", name);
+        return AUTH_ERR_INVALID;
+    }
+    return AUTH_OK;
+}

@@ -1,0 +1,249 @@
+/* darius.c - the darius administration tool: entry point, option and
+ * command parsing, environment set-up.
+ *
+ *   darius [-C FILE] user add|passwd|del|list|import ...
+ *   darius [-C FILE] mailbox create|delete|rename|list USER ...
+ *
+ * Arguments are checked (and --help answered) before the configuration is
+ * read, so help works even with a broken configuration file.
+ */
+#include "cli.h"
+#include "auth.h"
+#include "config.h"
+#include "log.h"
+#include "storage.h"
+#include <errno.h>
+#include <stdarg.h>
+
+static const char exit_codes_text[] =
+    "Exit status:\n"
+    "  0   success\n"
+    "  1   other failure (e.g. no such mailbox, password mismatch)\n"
+    "  64  usage error (bad command, option or argument count, invalid name)\n"
+    "  65  invalid data (unsupported password hash, bad mailbox name)\n"
+    "  67  no such user\n"
+    "  73  cannot create (user or mailbox already exists)\n"
+    "  74  I/O error (database or file system)\n"
+    "  78  configuration error\n";
+
+struct group {
+    const char *name;
+    const char *help;
+    const struct cli_cmd *cmds;
+    const size_t *ncmds;
+};
+
+static const struct group groups[] = {
+    {"user", "manage users (passwords are read from standard input)", cli_user_cmds, &cli_user_ncmds},
+    {"mailbox", "manage a user's mailboxes", cli_mailbox_cmds, &cli_mailbox_ncmds},
+};
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("darius: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void usage_main(FILE *f)
+{
+    fprintf(f, "Usage: darius [-C FILE] COMMAND [ARGS...]\n"
+               "       darius --help | --version\n\n"
+               "Administer a Darius mail server's users and mailboxes.\n\n"
+               "Options:\n"
+               "  -C FILE      configuration file (default: built-in defaults, datadir ./var)\n"
+               "  -h, --help   show this help\n"
+               "  -V, --version  show the version\n\n"
+               "Commands:\n");
+    for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
+        for (size_t i = 0; i < *groups[g].ncmds; i++)
+            fprintf(f, "  %s %s %s\n", groups[g].name, groups[g].cmds[i].name, groups[g].cmds[i].args);
+    fprintf(f, "\n'darius COMMAND --help' describes a command.\n\n%s", exit_codes_text);
+}
+
+static void usage_group(FILE *f, const struct group *g)
+{
+    fprintf(f, "Usage: darius [-C FILE] %s SUBCOMMAND [ARGS...]\n\n%s.\n\nSubcommands:\n", g->name, g->help);
+    for (size_t i = 0; i < *g->ncmds; i++)
+        fprintf(f, "  %s %s %s\n      %s\n", g->name, g->cmds[i].name, g->cmds[i].args, g->cmds[i].help);
+    fprintf(f, "\n%s", exit_codes_text);
+}
+
+static void usage_cmd(FILE *f, const struct group *g, const struct cli_cmd *c)
+{
+    fprintf(f, "Usage: darius [-C FILE] %s %s %s\n\n%s\n\n%s", g->name, c->name, c->args, c->help,
+            exit_codes_text);
+}
+
+static bool is_help(const char *a)
+{
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+bool cli_user_name(const char *arg, char *out)
+{
+    if (!userdb_normalize_name(arg, out)) {
+        cli_error("invalid user name: %s (allowed: 1-%d of a-z 0-9 . _ @ -, not starting with . or -, no ..)",
+                  arg, AUTH_MAX_USERNAME);
+        return false;
+    }
+    return true;
+}
+
+int cli_require_user(const char *name)
+{
+    int r = userdb_exists(name);
+    if (r < 0) {
+        cli_error("user database error");
+        return EX_IOERR;
+    }
+    if (r == 0) {
+        cli_error("no such user: %s", name);
+        return EX_NOUSER;
+    }
+    return 0;
+}
+
+/* Load the configuration and open the user database and the store. */
+static int setup(const char *config_file)
+{
+    char err[512];
+    log_init("darius", true, false, NULL);
+    struct config *c = config_load(config_file, err, sizeof(err));
+    if (!c) {
+        cli_error("%s", err);
+        return EX_CONFIG;
+    }
+    config_install(c);
+    if (config_bool(CFG_DEBUG))
+        log_set_level(LOG_LVL_DEBUG);
+    else if (!getenv("DARIUS_DEBUG"))
+        log_set_level(LOG_LVL_WARN);
+    const char *datadir = config_str(CFG_DATADIR);
+    if (!*datadir) {
+        cli_error("%s: datadir is empty", config_file ? config_file : "(defaults)");
+        return EX_CONFIG;
+    }
+    int r = storage_init(datadir);
+    if (r != 0) {
+        cli_error("cannot initialise the mail store in %s: %s", datadir, storage_strerror(r));
+        return EX_IOERR;
+    }
+    if (userdb_open(datadir) != AUTH_OK) {
+        cli_error("cannot open the user database in %s", datadir);
+        return EX_IOERR;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_file = NULL;
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) {
+            usage_main(stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+            printf("darius %s\n", DARIUS_VERSION);
+            return 0;
+        } else if (strcmp(a, "-C") == 0 || strcmp(a, "--config") == 0) {
+            if (i + 1 >= argc) {
+                cli_error("option %s needs a file name", a);
+                usage_main(stderr);
+                return EX_USAGE;
+            }
+            config_file = argv[++i];
+        } else if (strncmp(a, "-C", 2) == 0) {
+            config_file = a + 2;
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            config_file = a + 9;
+        } else if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        } else if (a[0] == '-') {
+            cli_error("unknown option: %s", a);
+            usage_main(stderr);
+            return EX_USAGE;
+        } else {
+            break;
+        }
+    }
+    if (i >= argc) {
+        cli_error("no command given");
+        usage_main(stderr);
+        return EX_USAGE;
+    }
+    const struct group *g = NULL;
+    for (size_t k = 0; k < ARRAY_SIZE(groups); k++)
+        if (strcmp(argv[i], groups[k].name) == 0)
+            g = &groups[k];
+    if (!g) {
+        cli_error("unknown command: %s", argv[i]);
+        usage_main(stderr);
+        return EX_USAGE;
+    }
+    i++;
+    if (i < argc && is_help(argv[i])) {
+        usage_group(stdout, g);
+        return 0;
+    }
+    if (i >= argc) {
+        cli_error("%s: no subcommand given", g->name);
+        usage_group(stderr, g);
+        return EX_USAGE;
+    }
+    const struct cli_cmd *c = NULL;
+    for (size_t k = 0; k < *g->ncmds; k++)
+        if (strcmp(argv[i], g->cmds[k].name) == 0)
+            c = &g->cmds[k];
+    if (!c) {
+        cli_error("%s: unknown subcommand: %s", g->name, argv[i]);
+        usage_group(stderr, g);
+        return EX_USAGE;
+    }
+    i++;
+    /* Operands: options end at "--"; --help anywhere before it. */
+    char **ops = xcalloc((size_t)argc + 1, sizeof(*ops));
+    int nops = 0;
+    bool literal = false;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (!literal && strcmp(a, "--") == 0) {
+            literal = true;
+        } else if (!literal && is_help(a)) {
+            usage_cmd(stdout, g, c);
+            free(ops);
+            return 0;
+        } else if (!literal && a[0] == '-' && a[1] != '\0') {
+            cli_error("%s %s: unknown option: %s", g->name, c->name, a);
+            usage_cmd(stderr, g, c);
+            free(ops);
+            return EX_USAGE;
+        } else {
+            ops[nops++] = argv[i];
+        }
+    }
+    if (nops < c->min_args || (c->max_args >= 0 && nops > c->max_args)) {
+        cli_error("%s %s: wrong number of arguments", g->name, c->name);
+        usage_cmd(stderr, g, c);
+        free(ops);
+        return EX_USAGE;
+    }
+    int r = setup(config_file);
+    if (r == 0)
+        r = c->run(nops, ops);
+    free(ops);
+    userdb_close();
+    storage_shutdown();
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("writing output: %s", strerror(errno));
+        if (r == 0)
+            r = EX_IOERR;
+    }
+    return r;
+}

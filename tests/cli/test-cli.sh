@@ -1,0 +1,151 @@
+#!/bin/sh
+# test-cli.sh - exercises the darius admin CLI against a temporary datadir.
+#
+#   DARIUS_BUILD=build sh tests/cli/test-cli.sh
+#
+# Checks outputs and exit codes; prints "cli: N passed, N failed" and exits
+# non-zero when anything failed.
+
+BUILD=${DARIUS_BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$(pwd)/$BUILD ;; esac
+D=$BUILD/darius
+if [ ! -x "$D" ]; then
+    echo "test-cli: $D not found (set DARIUS_BUILD)" >&2
+    echo "cli: 0 passed, 1 failed"
+    exit 1
+fi
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/darius-cli-XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT INT TERM
+CONF=$T/darius.conf
+printf 'datadir: %s/var\n' "$T" > "$CONF"
+
+passed=0
+failed=0
+OUT=$T/out
+ERR=$T/err
+
+ok() { passed=$((passed + 1)); }
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL: $*" >&2
+    echo "  stdout: $(head -c 500 "$OUT")" >&2
+    echo "  stderr: $(head -c 500 "$ERR")" >&2
+}
+
+# run [STDIN] -- ARGS...: runs darius, leaves status in $rc
+run() {
+    input=$1
+    shift
+    printf '%s' "$input" | "$D" "$@" >"$OUT" 2>"$ERR"
+    rc=$?
+}
+# expect_rc WANT DESCRIPTION
+expect_rc() {
+    if [ "$rc" -eq "$1" ]; then ok; else fail "$2: exit $rc, want $1"; fi
+}
+# expect_out PATTERN DESCRIPTION (grep -x on stdout)
+expect_out() {
+    if grep -qx -- "$1" "$OUT"; then ok; else fail "$2: stdout lacks line '$1'"; fi
+}
+expect_no_out() {
+    if grep -qx -- "$1" "$OUT"; then fail "$2: stdout has line '$1'"; else ok; fi
+}
+expect_err() {
+    if grep -q -- "$1" "$ERR"; then ok; else fail "$2: stderr lacks '$1'"; fi
+}
+
+# --- help and version -------------------------------------------------------
+run "" --help;                    expect_rc 0 "--help"; expect_out "Usage: darius .*" "--help text"
+run "" user --help;               expect_rc 0 "user --help"
+run "" mailbox --help;            expect_rc 0 "mailbox --help"
+for c in "user add" "user passwd" "user del" "user list" "user import" \
+         "mailbox create" "mailbox delete" "mailbox rename" "mailbox list"; do
+    # shellcheck disable=SC2086
+    run "" $c --help;             expect_rc 0 "$c --help"
+    if [ -s "$ERR" ]; then fail "$c --help wrote to stderr"; else ok; fi
+done
+run "" --version;                 expect_rc 0 "--version"; expect_out "darius [0-9.]*" "--version text"
+
+# --- usage errors -----------------------------------------------------------
+run "";                           expect_rc 64 "no command"
+run "" frobnicate;                expect_rc 64 "unknown command"; expect_err "Usage:" "usage on stderr"
+run "" -C "$CONF" user;           expect_rc 64 "user without subcommand"
+run "" -C "$CONF" user add;       expect_rc 64 "user add without name"
+run "" -C "$CONF" user add a b;   expect_rc 64 "user add with two names"
+run "" -C "$CONF" mailbox rename bob x; expect_rc 64 "rename with one name"
+run "" --bogus;                   expect_rc 64 "unknown option"
+run "pw
+" -C "$CONF" user add "bad name"; expect_rc 64 "invalid user name"
+
+# --- configuration errors ---------------------------------------------------
+printf 'datadir: %s/var\nno_such_key: 1\n' "$T" > "$T/bad.conf"
+run "" -C "$T/bad.conf" user list; expect_rc 78 "bad config key"
+expect_err "bad.conf:2" "config error names file:line"
+run "" -C "$T/missing.conf" user list; expect_rc 78 "missing config file"
+# --help works even with a broken configuration
+run "" -C "$T/bad.conf" user --help; expect_rc 0 "help with bad config"
+
+# --- users ------------------------------------------------------------------
+run "secret
+" -C "$CONF" user add Bob;          expect_rc 0 "user add"
+run "other
+" -C "$CONF" user add bob;          expect_rc 73 "duplicate user add"; expect_err "already exists" "duplicate message"
+run "secret2
+" -C "$CONF" user add alice;        expect_rc 0 "user add alice"
+run "" -C "$CONF" user add carol;   expect_rc 1 "user add without password"
+run "" -C "$CONF" user list;        expect_rc 0 "user list"
+expect_out "bob" "list has bob"; expect_out "alice" "list has alice"; expect_no_out "carol" "no carol"
+if [ "$(cat "$OUT")" = "$(printf 'alice\nbob')" ]; then ok; else fail "user list sorted"; fi
+run "newpw
+" -C "$CONF" user passwd bob;       expect_rc 0 "user passwd"
+run "newpw
+" -C "$CONF" user passwd nobody;    expect_rc 67 "passwd unknown user"; expect_err "no such user: nobody" "msg"
+perms=$(stat -c %a "$T/var/users.db")
+if [ "$perms" = 600 ]; then ok; else fail "users.db mode $perms"; fi
+# sha512-crypt of "importpw" with salt "saltsalt"
+# shellcheck disable=SC2016
+HASH6='$6$saltsalt$jMepohnzfmdCbk8Kg4JyKy9odBBsz9ri4dQy2xwcWAZr7bFzOU1DKYXluz0FW0dVRhu3PPEM5HoTB5eHXVBMq0'
+run "" -C "$CONF" user import dave "$HASH6"
+expect_rc 0 "user import \$6\$"
+run "" -C "$CONF" user import eve 'not-a-hash'; expect_rc 65 "import bad hash"
+run "" -C "$CONF" user import dave "$HASH6"
+expect_rc 73 "import existing user"
+
+# --- mailboxes --------------------------------------------------------------
+run "" -C "$CONF" mailbox list bob;  expect_rc 0 "mailbox list"; expect_out "INBOX 0 messages" "INBOX listed"
+run "" -C "$CONF" mailbox create bob Sent Work inbox/Sub; expect_rc 0 "mailbox create"
+run "" -C "$CONF" mailbox list bob
+expect_out "Sent 0 messages" "Sent listed"; expect_out "Work 0 messages" "Work listed"
+expect_out "INBOX/Sub 0 messages" "inbox/ normalized"
+run "" -C "$CONF" mailbox create bob Sent; expect_rc 73 "duplicate mailbox"
+run "" -C "$CONF" mailbox create bob 'Caf'"$(printf '\303\251')"; expect_rc 0 "UTF-8 mailbox"
+run "" -C "$CONF" mailbox create bob "$(printf 'bad\001')"; expect_rc 65 "control char in name"
+run "" -C "$CONF" mailbox rename bob Work Jobs; expect_rc 0 "mailbox rename"
+run "" -C "$CONF" mailbox list bob
+expect_out "Jobs 0 messages" "renamed listed"; expect_no_out "Work 0 messages" "old name gone"
+run "" -C "$CONF" mailbox rename bob NoSuch Other; expect_rc 1 "rename missing mailbox"
+run "" -C "$CONF" mailbox delete bob Sent Jobs; expect_rc 0 "mailbox delete"
+run "" -C "$CONF" mailbox list bob
+expect_no_out "Sent 0 messages" "Sent gone"; expect_no_out "Jobs 0 messages" "Jobs gone"
+expect_out "INBOX 0 messages" "INBOX remains"
+run "" -C "$CONF" mailbox delete bob NoSuch; expect_rc 1 "delete missing mailbox"
+run "" -C "$CONF" mailbox list nobody; expect_rc 67 "mailbox list unknown user"
+expect_err "darius: no such user: nobody" "unknown user message"
+run "" -C "$CONF" mailbox create nobody X; expect_rc 67 "mailbox create unknown user"
+if [ -d "$T/var/user/n/nobody" ]; then fail "store created for unknown user"; else ok; fi
+
+# --- user del -----------------------------------------------------------------
+run "" -C "$CONF" user del bob;     expect_rc 0 "user del"
+run "" -C "$CONF" user list;        expect_no_out "bob" "bob gone"
+if [ -d "$T/var/user/b/bob" ]; then fail "store of bob still there"; else ok; fi
+run "" -C "$CONF" user del bob;     expect_rc 67 "user del twice"
+
+# --- default configuration (./var) ------------------------------------------
+mkdir "$T/cwd"
+(cd "$T/cwd" && printf 'pw\n' | "$D" user add frank >"$OUT" 2>"$ERR"); rc=$?
+expect_rc 0 "user add with defaults"
+if [ -f "$T/cwd/var/users.db" ]; then ok; else fail "default datadir ./var not used"; fi
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
