@@ -155,6 +155,16 @@ struct msg_record {
 
 typedef int (*msg_record_cb)(const struct msg_record *rec, void *arg); /* non-zero stops */
 
+/* Behaviour notes:
+ *  - mailbox_info.recent is always the mailbox-wide count of UIDs above
+ *    the stored watermark; after a claiming open it is 0. A session's own
+ *    \Recent set is "UIDs > *recent_uid_floor" (readonly opens never claim).
+ *  - Every callback runs with no database cursor or transaction open
+ *    (store/expunge/copy callbacks after the commit; foreach_record in
+ *    bounded batches), so callbacks may call back into storage, including
+ *    changes (FETCH setting \Seen). Exception: mail_user_check's callback
+ *    runs inside its transaction and must only report. */
+
 /* Open a mailbox. readonly=true for EXAMINE. When claim_recent is true
  * (a read-write SELECT), the messages above the mailbox's \Recent
  * watermark are this session's recent messages and the watermark moves to

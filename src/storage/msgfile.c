@@ -1,0 +1,294 @@
+/* msgfile.c - immutable message body files.
+ *
+ * A body lives in DATADIR/user/<c>/<name>/msg/<g0g1>/<guid>, named by a
+ * random GUID so that no client-supplied string (mailbox names!) ever
+ * becomes part of a path. Write order gives crash safety: the body is
+ * written to DATADIR/tmp, fsync'd, renamed (or linked) into place and the
+ * directory fsync'd BEFORE the metadata commit that references it. So a
+ * crash can leave an orphan file (found by mail_user_check) but never a
+ * row pointing at a missing file. Files are shared by COPY/MOVE via a
+ * refcount in the metadata and never modified after creation.
+ */
+#include "storage-private.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void msgfile_new_guid(char guid[33])
+{
+    unsigned char r[16];
+    storage_random(r, sizeof(r));
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < 16; i++) {
+        guid[2 * i] = hex[r[i] >> 4];
+        guid[2 * i + 1] = hex[r[i] & 15];
+    }
+    guid[32] = '\0';
+}
+
+bool msgfile_valid_guid(const char *guid)
+{
+    size_t i;
+    for (i = 0; guid[i]; i++)
+        if (!((guid[i] >= '0' && guid[i] <= '9') || (guid[i] >= 'a' && guid[i] <= 'f')))
+            return false;
+    return i == 32;
+}
+
+void msgfile_path(const struct mail_user *u, const char *guid, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/msg/%c%c/%s", u->dir, guid[0], guid[1], guid);
+}
+
+int msgfile_mkdirs(const char *path)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(tmp))
+        return -1;
+    memcpy(tmp, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] == '/' || tmp[i] == '\0') {
+            char c = tmp[i];
+            tmp[i] = '\0';
+            if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+                return -1;
+            tmp[i] = c;
+        }
+    }
+    return 0;
+}
+
+int msgfile_fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, MIN(n, (size_t)1 << 30));
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Copy len bytes from offset 0 of src to dst (pread: the caller's file
+ * offset is left alone). */
+static int copy_fd(int dst, int src, size_t len)
+{
+    char *b = xmalloc(65536);
+    size_t off = 0;
+    int r = 0;
+    while (off < len) {
+        ssize_t n = pread(src, b, MIN(len - off, (size_t)65536), (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {   /* 0: short source, the length promised was wrong */
+            if (n == 0)
+                errno = EINVAL;
+            r = n == 0 ? -2 : -1;
+            break;
+        }
+        if (write_all(dst, b, (size_t)n) < 0) {
+            r = -1;
+            break;
+        }
+        off += (size_t)n;
+    }
+    free(b);
+    return r;
+}
+
+/* Ensure msg/<g0g1>/ exists; a newly created directory's entry must be
+ * durable too, so the parent is fsync'd. */
+static int ensure_subdir(const struct mail_user *u, const char *guid, char *dir, size_t dirlen)
+{
+    snprintf(dir, dirlen, "%s/msg/%c%c", u->dir, guid[0], guid[1]);
+    if (mkdir(dir, 0700) == 0) {
+        char parent[4096];
+        snprintf(parent, sizeof(parent), "%s/msg", u->dir);
+        if (msgfile_fsync_dir(parent) < 0)
+            return -1;
+    } else if (errno == ENOENT) {
+        char parent[4096];
+        snprintf(parent, sizeof(parent), "%s/msg", u->dir);
+        if (msgfile_mkdirs(dir) < 0 || msgfile_fsync_dir(parent) < 0 || msgfile_fsync_dir(u->dir) < 0)
+            return -1;
+    } else if (errno != EEXIST) {
+        return -1;
+    }
+    return 0;
+}
+
+/* Fast path for a spilled APPEND literal: an unlinked O_TMPFILE on the
+ * same filesystem becomes the message file by linkat(), no copy. Only an
+ * unlinked file (st_nlink == 0) qualifies: linking a named file would make
+ * the "immutable" body share an inode with something the caller may
+ * still change. */
+static int try_link_fd(int fd, size_t len, const char *final)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 0 || (uint64_t)st.st_size != len)
+        return -1;
+    if (fdatasync(fd) < 0)
+        return -1;
+    char proc[64];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, final, AT_SYMLINK_FOLLOW) < 0)
+        return -1;
+    return 0;
+}
+
+int msgfile_store(const struct mail_user *u, const struct append_msg *m, char guid[33])
+{
+    char final[4096], dir[4096];
+    msgfile_new_guid(guid);
+    msgfile_path(u, guid, final, sizeof(final));
+    if (ensure_subdir(u, guid, dir, sizeof(dir)) < 0) {
+        log_err("storage: %s: cannot create %s: %s", u->name, dir, strerror(errno));
+        return STORAGE_ERR_IO;
+    }
+    if (!m->data && try_link_fd(m->fd, m->len, final) == 0) {
+        if (msgfile_fsync_dir(dir) < 0) {
+            log_err("storage: fsync %s: %s", dir, strerror(errno));
+            unlink(final);
+            return STORAGE_ERR_IO;
+        }
+        return STORAGE_OK;
+    }
+
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s/%s.%d.tmp", storage_tmpdir(), guid, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        log_err("storage: create %s: %s", tmp, strerror(errno));
+        return STORAGE_ERR_IO;
+    }
+    int r = m->data ? write_all(fd, m->data, m->len) : copy_fd(fd, m->fd, m->len);
+    if (r == 0)
+        r = fsync(fd);
+    int saved = errno;
+    if (close(fd) < 0 && r == 0) {
+        r = -1;
+        saved = errno;
+    }
+    if (r == 0 && rename(tmp, final) < 0) {
+        r = -1;
+        saved = errno;
+    }
+    if (r < 0) {
+        log_err("storage: %s: writing message body: %s", u->name, strerror(saved));
+        unlink(tmp);
+        if (r == -2)
+            return STORAGE_ERR_INVALID;
+        /* A user's filesystem quota is the user's problem (IMAP
+         * [OVERQUOTA]); anything else, a full disk included, is ours. */
+        return saved == EDQUOT ? STORAGE_ERR_OVERQUOTA : STORAGE_ERR_IO;
+    }
+    if (msgfile_fsync_dir(dir) < 0) {
+        log_err("storage: fsync %s: %s", dir, strerror(errno));
+        unlink(final);
+        return STORAGE_ERR_IO;
+    }
+    return STORAGE_OK;
+}
+
+int msgfile_map(const struct mail_user *u, const char *guid, struct msg_content *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!msgfile_valid_guid(guid))
+        return STORAGE_ERR_IO;
+    char path[4096];
+    msgfile_path(u, guid, path, sizeof(path));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        log_err("storage: %s: message file %s: %s", u->name, guid, strerror(errno));
+        return STORAGE_ERR_IO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        close(fd);
+        return STORAGE_ERR_IO;
+    }
+    if (st.st_size == 0) {
+        /* mmap of length 0 fails; an empty message is legal. */
+        close(fd);
+        out->data = "";
+        return STORAGE_OK;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        log_err("storage: mmap %s: %s", path, strerror(errno));
+        return STORAGE_ERR_IO;
+    }
+    out->data = p;
+    out->len = (size_t)st.st_size;
+    out->priv = p;
+    return STORAGE_OK;
+}
+
+void msgfile_unlink(const struct mail_user *u, const char *guid)
+{
+    if (!msgfile_valid_guid(guid))
+        return;
+    char path[4096];
+    msgfile_path(u, guid, path, sizeof(path));
+    if (unlink(path) < 0 && errno != ENOENT)
+        log_warn("storage: unlink %s: %s", path, strerror(errno));
+}
+
+bool msgfile_exists(const struct mail_user *u, const char *guid)
+{
+    char path[4096];
+    msgfile_path(u, guid, path, sizeof(path));
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int msgfile_scan(const struct mail_user *u, void (*cb)(const char *name, const char *path, void *arg), void *arg)
+{
+    char top[4096];
+    snprintf(top, sizeof(top), "%s/msg", u->dir);
+    DIR *d = opendir(top);
+    if (!d)
+        return errno == ENOENT ? 0 : STORAGE_ERR_IO;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char sub[4096 + 300];
+        snprintf(sub, sizeof(sub), "%s/%s", top, de->d_name);
+        DIR *d2 = opendir(sub);
+        if (!d2)
+            continue;
+        struct dirent *e2;
+        while ((e2 = readdir(d2))) {
+            if (strcmp(e2->d_name, ".") == 0 || strcmp(e2->d_name, "..") == 0)
+                continue;
+            char path[4096 + 600];
+            snprintf(path, sizeof(path), "%s/%s", sub, e2->d_name);
+            cb(e2->d_name, path, arg);
+        }
+        closedir(d2);
+    }
+    closedir(d);
+    return 0;
+}

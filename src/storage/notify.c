@@ -1,0 +1,127 @@
+/* notify.c - cross-process "mailbox changed" hints (see notify.h).
+ *
+ * Datagram sockets rather than a broker process: no single point of
+ * failure, no ordering or delivery guarantees needed (the database is the
+ * truth; a lost hint only delays a session until its next command).
+ */
+#include "notify.h"
+#include "storage.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int g_fd = -1;
+static char g_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+static bool make_addr(struct sockaddr_un *sa, const char *path)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sa->sun_path))
+        return false;
+    strcpy(sa->sun_path, path);
+    return true;
+}
+
+int notify_listener_open(void)
+{
+    if (g_fd >= 0)
+        return g_fd;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/run/notify/%d.sock", storage_datadir(), (int)getpid());
+    struct sockaddr_un sa;
+    if (!make_addr(&sa, path)) {
+        log_err("notify: socket path too long: %s", path);
+        return -1;
+    }
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        log_err("notify: socket: %s", strerror(errno));
+        return -1;
+    }
+    unlink(path);   /* a previous process with our pid died without cleanup */
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        log_err("notify: bind %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    strcpy(g_path, sa.sun_path);
+    g_fd = fd;
+    return fd;
+}
+
+void notify_listener_close(void)
+{
+    if (g_fd < 0)
+        return;
+    close(g_fd);
+    unlink(g_path);
+    g_fd = -1;
+    g_path[0] = '\0';
+}
+
+void notify_listener_read(int fd, void (*cb)(const char *user, int64_t mailbox_id, void *arg), void *arg)
+{
+    char msg[512];
+    for (;;) {
+        ssize_t n = recv(fd, msg, sizeof(msg) - 1, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return;   /* EAGAIN: drained */
+        }
+        msg[n] = '\0';
+        /* "user\0mailbox_id": anything malformed is ignored (the socket
+         * directory is ours, but be strict anyway). */
+        size_t ul = strnlen(msg, (size_t)n);
+        if (ul == 0 || ul >= (size_t)n)
+            continue;
+        const char *id = msg + ul + 1;
+        char *end;
+        errno = 0;
+        long long v = strtoll(id, &end, 10);
+        if (errno || end == id || *end || v <= 0)
+            continue;
+        cb(msg, (int64_t)v, arg);
+    }
+}
+
+void notify_mailbox_changed(const char *user, int64_t mailbox_id)
+{
+    char dirpath[4096];
+    snprintf(dirpath, sizeof(dirpath), "%s/run/notify", storage_datadir());
+    char msg[512];
+    int n = snprintf(msg, sizeof(msg), "%s%c%lld", user, '\0', (long long)mailbox_id);
+    if (n <= 0 || (size_t)n >= sizeof(msg))
+        return;
+    DIR *d = opendir(dirpath);
+    if (!d)
+        return;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        closedir(d);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 6 || strcmp(de->d_name + l - 5, ".sock") != 0)
+            continue;
+        char path[4096 + 256];
+        snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
+        struct sockaddr_un sa;
+        if (!make_addr(&sa, path))
+            continue;
+        if (sendto(fd, msg, (size_t)n, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+            if (errno == ECONNREFUSED || errno == ENOENT)
+                unlink(path);   /* listener died: stale socket file */
+            /* EAGAIN: receiver queue full; drop, it catches up later */
+        }
+    }
+    close(fd);
+    closedir(d);
+}

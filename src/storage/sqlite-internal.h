@@ -1,0 +1,147 @@
+/* sqlite-internal.h - shared by the sqlite-*.c files of the SQLite backend.
+ *
+ * One database connection per user per process (struct sq_user, hung off
+ * struct mail_user), with every statement prepared once and cached for
+ * the connection's life: statement preparation costs more than most of
+ * the queries we run.
+ */
+#ifndef DARIUS_SQLITE_INTERNAL_H
+#define DARIUS_SQLITE_INTERNAL_H
+
+#include "storage-private.h"
+#include <sqlite3.h>
+
+/* Cached statements; the SQL text for each is in sqlite-store.c. */
+enum sq_stmt_id {
+    SQ_BEGIN_IMMEDIATE,
+    SQ_COMMIT,
+    SQ_ROLLBACK,
+    SQ_META_GET,
+    SQ_META_SET,
+    SQ_MB_BY_NAME,
+    SQ_MB_BY_ID,
+    SQ_MB_LIST,
+    SQ_MB_COUNT,
+    SQ_MB_INSERT,
+    SQ_MB_SET_RECENT,
+    SQ_MB_BUMP,
+    SQ_MB_SPECIAL,
+    SQ_MB_DELETE,
+    SQ_MB_EXISTS,
+    SQ_MB_RENAME,
+    SQ_MB_CHILD_CONFLICT,
+    SQ_MB_SET_COUNTERS,
+    SQ_MB_IDS,
+    SQ_SUB_ADD,
+    SQ_SUB_DEL,
+    SQ_SUB_LIST,
+    SQ_MSG_UIDS,
+    SQ_MSG_RANGE,
+    SQ_MSG_ONE,
+    SQ_MSG_SINCE,
+    SQ_MSG_INSERT,
+    SQ_MSG_SETFLAGS,
+    SQ_MSG_DELETE,
+    SQ_MSG_DELETED_UIDS,
+    SQ_MSG_GUIDS_OF_MAILBOX,
+    SQ_MSG_DELETE_MAILBOX,
+    SQ_MSG_MOVE_ALL,
+    SQ_MSG_COUNTERS,
+    SQ_EXP_INSERT,
+    SQ_EXP_SINCE,
+    SQ_EXP_DELETE_MAILBOX,
+    SQ_EXP_FROM_MAILBOX,
+    SQ_BLOB_INSERT,
+    SQ_BLOB_REF,
+    SQ_BLOB_DEAD,
+    SQ_BLOB_DEAD_DEL,
+    SQ_BLOB_CACHE,
+    SQ_BLOB_EXISTS,
+    SQ_BLOB_ALL,
+    SQ_BLOB_REFCHECK,
+    SQ_BLOB_SETREF,
+    SQ_MSG_NOBLOB,
+    SQ_MSG_GUID,
+    SQ_KW_LIST,
+    SQ_KW_COUNT,
+    SQ_KW_ADD,
+    SQ_KW_HAS,
+    SQ_KW_DELETE_MAILBOX,
+    SQ_KW_COPY,
+    SQ__COUNT
+};
+
+struct sq_user {
+    sqlite3 *db;
+    sqlite3_stmt *st[SQ__COUNT];
+};
+
+static inline struct sq_user *sq(const struct mail_user *u) { return (struct sq_user *)u->be; }
+
+/* The cached statement, reset and with bindings cleared; NULL (logged) if
+ * it cannot be prepared. Callers must not nest two uses of the same id. */
+sqlite3_stmt *sq_stmt(struct mail_user *u, enum sq_stmt_id id);
+/* Map a SQLite result code to a storage error, logging real failures. */
+int sq_error(struct mail_user *u, int rc, const char *what);
+/* Run a cached statement that returns no rows; returns storage error. */
+int sq_run(struct mail_user *u, sqlite3_stmt *st, const char *what);
+int sq_begin(struct mail_user *u);       /* BEGIN IMMEDIATE */
+int sq_commit(struct mail_user *u);
+void sq_rollback(struct mail_user *u);
+
+/* sqlite-schema.c */
+int sq_schema_init(struct mail_user *u);
+
+/* sqlite-mailbox.c */
+/* Load a mailbox row into info (recent and subscribed included).
+ * Returns STORAGE_ERR_NOTFOUND when absent. */
+int sq_mailbox_load_name(struct mail_user *u, const char *name, struct mailbox_info *info, uint32_t *recent_uid);
+int sq_mailbox_load_id(struct mail_user *u, int64_t id, struct mailbox_info *info, uint32_t *recent_uid);
+/* Counter and modseq update of one mailbox: highestmodseq and uidnext are
+ * raised to at least the given values, counters get the deltas. */
+int sq_mailbox_bump(struct mail_user *u, int64_t id, uint64_t modseq, uint32_t uidnext, int64_t dmessages,
+                    int64_t dunseen, int64_t ddeleted, int64_t dsize);
+/* Add keywords to the mailbox's FLAGS list; STORAGE_ERR_LIMIT past
+ * STORAGE_MAX_KEYWORDS_PER_MAILBOX. */
+int sq_keywords_register(struct mail_user *u, int64_t mailbox_id, const char *keywords);
+int sq_create_locked(struct mail_user *u, const char *name, uint32_t special_use, int64_t *id);
+/* Collect guids of blobs whose refcount dropped to 0 and delete their
+ * rows (inside the transaction); the files go after commit. */
+int sq_collect_dead(struct mail_user *u, char (**guids)[33], size_t *n);
+void sq_unlink_dead(struct mail_user *u, char (*guids)[33], size_t n);
+
+/* sqlite-message.c: fill a msg_record from SQ_MSG_* row columns 0..9. */
+void sq_row_to_record(sqlite3_stmt *st, struct msg_record *rec);
+
+/* ops implemented in sqlite-mailbox.c / sqlite-message.c */
+int sq_list(struct mail_user *u, mailbox_list_cb cb, void *arg);
+int sq_list_subscriptions(struct mail_user *u, void (*cb)(const char *name, void *arg), void *arg);
+int sq_subscribe(struct mail_user *u, const char *name, bool subscribe);
+int sq_status(struct mail_user *u, const char *name, struct mailbox_info *out);
+int sq_create(struct mail_user *u, const char *name, uint32_t special_use);
+int sq_delete_mailbox(struct mail_user *u, const char *name);
+int sq_rename(struct mail_user *u, const char *oldname, const char *newname);
+int sq_set_special_use(struct mail_user *u, const char *name, uint32_t special_use);
+int sq_open(struct mailbox *mb, const char *name, bool claim_recent, uint32_t *recent_uid_floor);
+int sq_refresh_info(struct mailbox *mb);
+
+int sq_get_uids(struct mailbox *mb, uint32_t **uids, uint32_t *count);
+int sq_get_keywords(struct mailbox *mb, char **out);
+int sq_foreach_record(struct mailbox *mb, uint32_t lo, uint32_t hi, msg_record_cb cb, void *arg);
+int sq_get_record(struct mailbox *mb, uint32_t uid, struct msg_record *out);
+int sq_sync(struct mailbox *mb, uint64_t since, msg_record_cb changed, void *carg,
+            int (*expunged)(uint32_t uid, void *arg), void *earg);
+int sq_vanished_since(struct mailbox *mb, uint64_t since, int (*cb)(uint32_t uid, void *arg), void *arg);
+int sq_get_cache(struct mailbox *mb, uint32_t uid, struct msg_cache *out);
+int sq_get_guid(struct mailbox *mb, uint32_t uid, char guid[33]);
+int sq_append_commit(struct mailbox *mb, struct append_item *items, size_t n, uint32_t *uidvalidity,
+                     uint32_t *uids, size_t maxuids);
+int sq_store(struct mailbox *mb, const uint32_t *uids, size_t n, const struct store_req *req,
+             msg_record_cb changed_cb, void *carg, int (*failed_cb)(uint32_t uid, void *arg), void *farg);
+int sq_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg), void *arg);
+int sq_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *dest_name, bool move,
+            uint32_t *dest_uidvalidity, uint32_t *src_uids, uint32_t *dst_uids, size_t *ncopied,
+            int (*expunged_cb)(uint32_t uid, void *arg), void *earg);
+int sq_check(struct mail_user *u, bool fix, void (*cb)(const char *problem, void *arg), void *arg);
+
+#endif

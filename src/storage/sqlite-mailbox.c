@@ -1,0 +1,513 @@
+/* sqlite-mailbox.c - SQLite backend: mailbox rows (list, create, delete,
+ * rename, subscriptions, open).
+ */
+#include "sqlite-internal.h"
+#include "notify.h"
+#include "log.h"
+
+#include <time.h>
+
+/* Columns 0..13 of MBCOLS (sqlite-store.c) into info. */
+static void row_to_info(sqlite3_stmt *st, struct mailbox_info *info, uint32_t *recent_uid)
+{
+    memset(info, 0, sizeof(*info));
+    info->id = sqlite3_column_int64(st, 0);
+    snprintf(info->name, sizeof(info->name), "%s", (const char *)sqlite3_column_text(st, 1));
+    snprintf(info->mailboxid, sizeof(info->mailboxid), "%s", (const char *)sqlite3_column_text(st, 2));
+    info->uidvalidity = (uint32_t)sqlite3_column_int64(st, 3);
+    info->uidnext = (uint32_t)sqlite3_column_int64(st, 4);
+    info->highestmodseq = (uint64_t)sqlite3_column_int64(st, 5);
+    info->special_use = (uint32_t)sqlite3_column_int64(st, 6);
+    if (recent_uid)
+        *recent_uid = (uint32_t)sqlite3_column_int64(st, 7);
+    info->messages = (uint32_t)sqlite3_column_int64(st, 8);
+    info->unseen = (uint32_t)sqlite3_column_int64(st, 9);
+    info->deleted = (uint32_t)sqlite3_column_int64(st, 10);
+    info->size = (uint64_t)sqlite3_column_int64(st, 11);
+    info->subscribed = sqlite3_column_int(st, 12) != 0;
+    info->recent = (uint32_t)sqlite3_column_int64(st, 13);
+}
+
+static int load(struct mail_user *u, sqlite3_stmt *st, struct mailbox_info *info, uint32_t *recent_uid)
+{
+    if (!st)
+        return STORAGE_ERR_IO;
+    int rc = sqlite3_step(st);
+    int r;
+    if (rc == SQLITE_ROW) {
+        row_to_info(st, info, recent_uid);
+        r = STORAGE_OK;
+    } else if (rc == SQLITE_DONE) {
+        r = STORAGE_ERR_NOTFOUND;
+    } else {
+        r = sq_error(u, rc, "load mailbox");
+    }
+    sqlite3_reset(st);
+    return r;
+}
+
+int sq_mailbox_load_name(struct mail_user *u, const char *name, struct mailbox_info *info, uint32_t *recent_uid)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_MB_BY_NAME);
+    if (st)
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    return load(u, st, info, recent_uid);
+}
+
+int sq_mailbox_load_id(struct mail_user *u, int64_t id, struct mailbox_info *info, uint32_t *recent_uid)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_MB_BY_ID);
+    if (st)
+        sqlite3_bind_int64(st, 1, id);
+    return load(u, st, info, recent_uid);
+}
+
+int sq_mailbox_bump(struct mail_user *u, int64_t id, uint64_t modseq, uint32_t uidnext, int64_t dmessages,
+                    int64_t dunseen, int64_t ddeleted, int64_t dsize)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_MB_BUMP);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, (int64_t)modseq);
+    sqlite3_bind_int64(st, 2, uidnext);
+    sqlite3_bind_int64(st, 3, dmessages);
+    sqlite3_bind_int64(st, 4, dunseen);
+    sqlite3_bind_int64(st, 5, ddeleted);
+    sqlite3_bind_int64(st, 6, dsize);
+    sqlite3_bind_int64(st, 7, id);
+    return sq_run(u, st, "update mailbox");
+}
+
+int sq_keywords_register(struct mail_user *u, int64_t mailbox_id, const char *keywords)
+{
+    const char *p = keywords;
+    while (p && *p) {
+        const char *e = strchr(p, ' ');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        sqlite3_stmt *st = sq_stmt(u, SQ_KW_HAS);
+        if (!st)
+            return STORAGE_ERR_IO;
+        sqlite3_bind_int64(st, 1, mailbox_id);
+        sqlite3_bind_text(st, 2, p, (int)l, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE) {
+            st = sq_stmt(u, SQ_KW_COUNT);
+            if (!st)
+                return STORAGE_ERR_IO;
+            sqlite3_bind_int64(st, 1, mailbox_id);
+            int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+            sqlite3_reset(st);
+            if (n >= STORAGE_MAX_KEYWORDS_PER_MAILBOX)
+                return STORAGE_ERR_LIMIT;
+            st = sq_stmt(u, SQ_KW_ADD);
+            if (!st)
+                return STORAGE_ERR_IO;
+            sqlite3_bind_int64(st, 1, mailbox_id);
+            sqlite3_bind_text(st, 2, p, (int)l, SQLITE_STATIC);
+            int r = sq_run(u, st, "add keyword");
+            if (r < 0)
+                return r;
+        } else if (rc != SQLITE_ROW) {
+            return sq_error(u, rc, "keyword lookup");
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return STORAGE_OK;
+}
+
+int sq_collect_dead(struct mail_user *u, char (**guids)[33], size_t *n)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_BLOB_DEAD);
+    if (!st)
+        return STORAGE_ERR_IO;
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *g = (const char *)sqlite3_column_text(st, 0);
+        ARRAY_GROW(*guids, *n, cap);
+        snprintf((*guids)[*n], 33, "%s", g ? g : "");
+        (*n)++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sq_error(u, rc, "dead blobs");
+    if (*n == 0)
+        return STORAGE_OK;
+    return sq_run(u, sq_stmt(u, SQ_BLOB_DEAD_DEL), "delete blobs");
+}
+
+void sq_unlink_dead(struct mail_user *u, char (*guids)[33], size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        msgfile_unlink(u, guids[i]);
+}
+
+/* UIDVALIDITY: time-based so that a recreated store (or mailbox) never
+ * reuses an old value, and strictly increasing per user so two mailboxes
+ * created in the same second still differ (RFC 9051 2.3.1.1). */
+static int new_uidvalidity(struct mail_user *u, uint32_t *out)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_META_GET);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_text(st, 1, "last_uidvalidity", -1, SQLITE_STATIC);
+    int64_t last = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    int64_t now = (int64_t)time(NULL);
+    int64_t v = MAX(now, last + 1);
+    if (v > (int64_t)UINT32_MAX || v <= 0)
+        v = 1;   /* past 2106: wrap (UIDVALIDITY need only differ) */
+    st = sq_stmt(u, SQ_META_SET);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_text(st, 1, "last_uidvalidity", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, v);
+    *out = (uint32_t)v;
+    return sq_run(u, st, "uidvalidity");
+}
+
+static int create_row(struct mail_user *u, const char *name, uint32_t special_use, uint32_t uidnext,
+                      uint64_t modseq, int64_t *id)
+{
+    uint32_t uv;
+    int r = new_uidvalidity(u, &uv);
+    if (r < 0)
+        return r;
+    char mbid[40];
+    storage_new_objectid('F', mbid, sizeof(mbid));
+    sqlite3_stmt *st = sq_stmt(u, SQ_MB_INSERT);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, mbid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, uv);
+    sqlite3_bind_int64(st, 4, uidnext);
+    sqlite3_bind_int64(st, 5, (int64_t)modseq);
+    sqlite3_bind_int64(st, 6, special_use);
+    sqlite3_bind_int64(st, 7, (int64_t)time(NULL));
+    r = sq_run(u, st, "create mailbox");
+    if (r == 0)
+        *id = sqlite3_last_insert_rowid(sq(u)->db);
+    return r;
+}
+
+int sq_create_locked(struct mail_user *u, const char *name, uint32_t special_use, int64_t *id)
+{
+    return create_row(u, name, special_use, 1, 1, id);
+}
+
+/* ---- ops ------------------------------------------------------------------ */
+
+int sq_list(struct mail_user *u, mailbox_list_cb cb, void *arg)
+{
+    /* Rows are collected first so the callback may call back into storage
+     * (e.g. STATUS of each listed mailbox) without disturbing the cursor. */
+    sqlite3_stmt *st = sq_stmt(u, SQ_MB_LIST);
+    if (!st)
+        return STORAGE_ERR_IO;
+    struct mailbox_info *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ARRAY_GROW(v, n, cap);
+        row_to_info(st, &v[n++], NULL);
+    }
+    sqlite3_reset(st);
+    int r = rc == SQLITE_DONE ? STORAGE_OK : sq_error(u, rc, "list");
+    for (size_t i = 0; r == 0 && i < n; i++)
+        cb(&v[i], arg);
+    free(v);
+    return r;
+}
+
+int sq_list_subscriptions(struct mail_user *u, void (*cb)(const char *name, void *arg), void *arg)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_SUB_LIST);
+    if (!st)
+        return STORAGE_ERR_IO;
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ARRAY_GROW(v, n, cap);
+        v[n++] = xstrdup((const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_reset(st);
+    int r = rc == SQLITE_DONE ? STORAGE_OK : sq_error(u, rc, "subscriptions");
+    for (size_t i = 0; i < n; i++) {
+        if (r == 0)
+            cb(v[i], arg);
+        free(v[i]);
+    }
+    free(v);
+    return r;
+}
+
+int sq_subscribe(struct mail_user *u, const char *name, bool subscribe)
+{
+    sqlite3_stmt *st = sq_stmt(u, subscribe ? SQ_SUB_ADD : SQ_SUB_DEL);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    return sq_run(u, st, "subscribe");   /* one statement: autocommit is a transaction */
+}
+
+int sq_status(struct mail_user *u, const char *name, struct mailbox_info *out)
+{
+    return sq_mailbox_load_name(u, name, out, NULL);
+}
+
+int sq_create(struct mail_user *u, const char *name, uint32_t special_use)
+{
+    int r = sq_begin(u);
+    if (r < 0)
+        return r;
+    int64_t id = 0;
+    r = sq_create_locked(u, name, special_use, &id);
+    if (r == 0)
+        r = sq_commit(u);
+    else
+        sq_rollback(u);
+    if (r == 0)
+        notify_mailbox_changed(u->name, id);
+    return r;
+}
+
+int sq_delete_mailbox(struct mail_user *u, const char *name)
+{
+    int r = sq_begin(u);
+    if (r < 0)
+        return r;
+    char (*dead)[33] = NULL;
+    size_t ndead = 0;
+    struct mailbox_info info;
+    r = sq_mailbox_load_name(u, name, &info, NULL);
+    if (r < 0)
+        goto out;
+    /* Drop one blob reference per message; walking the mailbox's guids is
+     * O(n log n), a correlated count per blob would be quadratic. */
+    sqlite3_stmt *g = sq_stmt(u, SQ_MSG_GUIDS_OF_MAILBOX);
+    if (!g) {
+        r = STORAGE_ERR_IO;
+        goto out;
+    }
+    sqlite3_bind_int64(g, 1, info.id);
+    int rc;
+    while ((rc = sqlite3_step(g)) == SQLITE_ROW) {
+        sqlite3_stmt *b = sq_stmt(u, SQ_BLOB_REF);
+        if (!b) {
+            r = STORAGE_ERR_IO;
+            break;
+        }
+        sqlite3_bind_int(b, 1, -1);
+        sqlite3_bind_text(b, 2, (const char *)sqlite3_column_text(g, 0), -1, SQLITE_TRANSIENT);
+        if ((r = sq_run(u, b, "unref blob")) < 0)
+            break;
+    }
+    if (r == 0 && rc != SQLITE_DONE)
+        r = sq_error(u, rc, "delete mailbox");
+    sqlite3_reset(g);
+    static const enum sq_stmt_id dels[] = {SQ_MSG_DELETE_MAILBOX, SQ_EXP_DELETE_MAILBOX, SQ_KW_DELETE_MAILBOX,
+                                           SQ_MB_DELETE};
+    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(dels); i++) {
+        sqlite3_stmt *st = sq_stmt(u, dels[i]);
+        if (!st) {
+            r = STORAGE_ERR_IO;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, info.id);
+        r = sq_run(u, st, "delete mailbox");
+    }
+    if (r == 0)
+        r = sq_collect_dead(u, &dead, &ndead);
+out:
+    if (r == 0)
+        r = sq_commit(u);
+    else
+        sq_rollback(u);
+    if (r == 0) {
+        sq_unlink_dead(u, dead, ndead);
+        notify_mailbox_changed(u->name, info.id);
+    }
+    free(dead);
+    return r;
+}
+
+/* RFC 9051 6.3.6: renaming INBOX moves all its messages to a new mailbox
+ * and leaves INBOX empty; INBOX's children are not renamed. The new
+ * mailbox gets a fresh UIDVALIDITY, so UIDs can be kept; INBOX keeps its
+ * UIDVALIDITY and records the moved UIDs as expunged so QRESYNC clients
+ * see them vanish. */
+static int rename_inbox(struct mail_user *u, const char *newname, int64_t *inbox_id, int64_t *new_id)
+{
+    struct mailbox_info in;
+    int r = sq_mailbox_load_name(u, "INBOX", &in, NULL);
+    if (r < 0)
+        return r;
+    *inbox_id = in.id;
+    uint64_t ms = in.highestmodseq + 1;
+    r = create_row(u, newname, 0, in.uidnext, ms, new_id);
+    if (r < 0)
+        return r;
+    sqlite3_stmt *st = sq_stmt(u, SQ_EXP_FROM_MAILBOX);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, in.id);
+    sqlite3_bind_int64(st, 2, (int64_t)ms);
+    if ((r = sq_run(u, st, "rename INBOX")) < 0)
+        return r;
+    if (!(st = sq_stmt(u, SQ_MSG_MOVE_ALL)))
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, in.id);
+    sqlite3_bind_int64(st, 2, *new_id);
+    sqlite3_bind_int64(st, 3, (int64_t)ms);
+    if ((r = sq_run(u, st, "rename INBOX")) < 0)
+        return r;
+    if (!(st = sq_stmt(u, SQ_KW_COPY)))
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, in.id);
+    sqlite3_bind_int64(st, 2, *new_id);
+    if ((r = sq_run(u, st, "rename INBOX")) < 0)
+        return r;
+    r = sq_mailbox_bump(u, *new_id, ms, in.uidnext, in.messages, in.unseen, in.deleted, (int64_t)in.size);
+    if (r == 0)
+        r = sq_mailbox_bump(u, in.id, ms, in.uidnext, -(int64_t)in.messages, -(int64_t)in.unseen,
+                            -(int64_t)in.deleted, -(int64_t)in.size);
+    return r;
+}
+
+int sq_rename(struct mail_user *u, const char *oldname, const char *newname)
+{
+    int r = sq_begin(u);
+    if (r < 0)
+        return r;
+    int64_t id1 = 0, id2 = 0;
+    struct mailbox_info info;
+    if ((r = sq_mailbox_load_name(u, newname, &info, NULL)) == 0) {
+        r = STORAGE_ERR_EXISTS;
+        goto out;
+    } else if (r != STORAGE_ERR_NOTFOUND) {
+        goto out;
+    }
+    if (strcmp(oldname, "INBOX") == 0) {
+        r = rename_inbox(u, newname, &id1, &id2);
+        goto out;
+    }
+    if ((r = sq_mailbox_load_name(u, oldname, &info, NULL)) < 0)
+        goto out;
+    id1 = info.id;
+    /* Any child "old/x" whose new name "new/x" is taken makes the whole
+     * rename fail before anything changes. */
+    sqlite3_stmt *st = sq_stmt(u, SQ_MB_CHILD_CONFLICT);
+    if (!st) {
+        r = STORAGE_ERR_IO;
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, oldname, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, newname, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) {
+        r = STORAGE_ERR_EXISTS;
+        goto out;
+    } else if (rc != SQLITE_DONE) {
+        r = sq_error(u, rc, "rename");
+        goto out;
+    }
+    if (!(st = sq_stmt(u, SQ_MB_RENAME))) {
+        r = STORAGE_ERR_IO;
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, oldname, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, newname, -1, SQLITE_STATIC);
+    r = sq_run(u, st, "rename");
+    /* A renamed child could now exceed the name length limit. */
+    if (r == 0) {
+        sqlite3_stmt *chk;
+        if (sqlite3_prepare_v2(sq(u)->db, "SELECT 1 FROM mailbox WHERE length(CAST(name AS BLOB))>?", -1, &chk,
+                               NULL) == SQLITE_OK) {
+            sqlite3_bind_int(chk, 1, STORAGE_MAX_MAILBOX_NAME);
+            if (sqlite3_step(chk) == SQLITE_ROW)
+                r = STORAGE_ERR_INVALID;
+            sqlite3_finalize(chk);
+        }
+    }
+out:
+    if (r == 0)
+        r = sq_commit(u);
+    else
+        sq_rollback(u);
+    if (r == 0) {
+        notify_mailbox_changed(u->name, id1);
+        if (id2)
+            notify_mailbox_changed(u->name, id2);
+    }
+    return r;
+}
+
+int sq_set_special_use(struct mail_user *u, const char *name, uint32_t special_use)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_MB_SPECIAL);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, special_use);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    int r = sq_run(u, st, "special-use");
+    if (r == 0 && sqlite3_changes(sq(u)->db) == 0)
+        r = STORAGE_ERR_NOTFOUND;
+    if (r == 0) {
+        struct mailbox_info info;
+        if (sq_mailbox_load_name(u, name, &info, NULL) == 0)
+            notify_mailbox_changed(u->name, info.id);
+    }
+    return r;
+}
+
+int sq_open(struct mailbox *mb, const char *name, bool claim_recent, uint32_t *recent_uid_floor)
+{
+    struct mail_user *u = mb->user;
+    uint32_t ruid = 0;
+    int r = sq_mailbox_load_name(u, name, &mb->info, &ruid);
+    if (r < 0)
+        return r;
+    mb->id = mb->info.id;
+    if (claim_recent && ruid + 1 < mb->info.uidnext) {
+        /* Only a write when there is something to claim: most SELECTs of a
+         * busy mailbox find the watermark already current. The re-read
+         * under the write lock makes two racing SELECTs split the recent
+         * messages instead of both claiming them. */
+        if ((r = sq_begin(u)) < 0)
+            return r;
+        r = sq_mailbox_load_id(u, mb->id, &mb->info, &ruid);
+        if (r == 0 && ruid + 1 < mb->info.uidnext) {
+            sqlite3_stmt *st = sq_stmt(u, SQ_MB_SET_RECENT);
+            if (!st) {
+                r = STORAGE_ERR_IO;
+            } else {
+                sqlite3_bind_int64(st, 1, (int64_t)mb->info.uidnext - 1);
+                sqlite3_bind_int64(st, 2, mb->id);
+                r = sq_run(u, st, "claim recent");
+            }
+        }
+        if (r == 0)
+            r = sq_commit(u);
+        else
+            sq_rollback(u);
+        if (r < 0)
+            return r;
+        mb->info.recent = 0;   /* the mailbox-wide count is now zero */
+    }
+    if (recent_uid_floor)
+        *recent_uid_floor = ruid;
+    return STORAGE_OK;
+}
+
+int sq_refresh_info(struct mailbox *mb)
+{
+    struct mailbox_info info;
+    int r = sq_mailbox_load_id(mb->user, mb->id, &info, NULL);
+    if (r == 0)
+        mb->info = info;
+    return r;
+}

@@ -1,0 +1,856 @@
+/* sqlite-message.c - SQLite backend: message rows (read, append, store,
+ * expunge, copy/move).
+ *
+ * Every change runs in one BEGIN IMMEDIATE transaction that also bumps the
+ * mailbox's highestmodseq, stamps the changed rows with it and adjusts the
+ * counters, so a crash can never leave counters, modseqs and rows out of
+ * step. Callbacks that report changes run after the commit: a caller never
+ * announces something that was then rolled back, and callbacks may call
+ * back into storage.
+ */
+#include "sqlite-internal.h"
+#include "notify.h"
+#include "log.h"
+#include "buf.h"
+
+#include <time.h>
+
+void sq_row_to_record(sqlite3_stmt *st, struct msg_record *rec)
+{
+    memset(rec, 0, sizeof(*rec));
+    rec->uid = (uint32_t)sqlite3_column_int64(st, 0);
+    rec->flags = (uint32_t)sqlite3_column_int64(st, 1);
+    const char *kw = (const char *)sqlite3_column_text(st, 2);
+    rec->keywords = kw ? kw : "";
+    rec->modseq = (uint64_t)sqlite3_column_int64(st, 3);
+    rec->internaldate = sqlite3_column_int64(st, 4);
+    rec->internaldate_tz = sqlite3_column_int(st, 5);
+    rec->savedate = sqlite3_column_int64(st, 6);
+    rec->size = (uint64_t)sqlite3_column_int64(st, 7);
+    /* memcpy with explicit bounds: this runs once per row of a FETCH 1:*. */
+    const char *g = (const char *)sqlite3_column_text(st, 8);
+    size_t gl = g ? MIN((size_t)sqlite3_column_bytes(st, 8), sizeof(rec->guid) - 1) : 0;
+    if (gl)
+        memcpy(rec->guid, g, gl);
+    rec->guid[gl] = '\0';
+    const char *t = (const char *)sqlite3_column_text(st, 9);
+    size_t tl = t ? MIN((size_t)sqlite3_column_bytes(st, 9), sizeof(rec->threadid) - 1) : 0;
+    if (tl)
+        memcpy(rec->threadid, t, tl);
+    rec->threadid[tl] = '\0';
+}
+
+/* A record that outlives its statement (reported after commit). */
+struct saved_rec {
+    struct msg_record rec;
+    char *kw;
+};
+
+static void save_rec(struct saved_rec **v, size_t *n, size_t *cap, const struct msg_record *rec)
+{
+    ARRAY_GROW(*v, *n, *cap);
+    (*v)[*n].rec = *rec;
+    (*v)[*n].kw = xstrdup(rec->keywords ? rec->keywords : "");
+    (*v)[*n].rec.keywords = (*v)[*n].kw;
+    (*n)++;
+}
+
+static void free_recs(struct saved_rec *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i].kw);
+    free(v);
+}
+
+/* Load one message row; NOTFOUND when the UID does not exist. The record's
+ * keywords are copied into *kwbuf (caller frees). */
+static int load_msg(struct mail_user *u, int64_t mbid, uint32_t uid, struct msg_record *rec, char **kwbuf)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_MSG_ONE);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, mbid);
+    sqlite3_bind_int64(st, 2, uid);
+    int rc = sqlite3_step(st);
+    int r = STORAGE_OK;
+    if (rc == SQLITE_ROW) {
+        sq_row_to_record(st, rec);
+        *kwbuf = xstrdup(rec->keywords);
+        rec->keywords = *kwbuf;
+    } else {
+        r = rc == SQLITE_DONE ? STORAGE_ERR_NOTFOUND : sq_error(u, rc, "load message");
+    }
+    sqlite3_reset(st);
+    return r;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+int sq_get_uids(struct mailbox *mb, uint32_t **uids, uint32_t *count)
+{
+    struct mail_user *u = mb->user;
+    /* Preallocate from the counter (cheap, one row); grow if a concurrent
+     * append added more between the two statements. */
+    sqlite3_stmt *st = sq_stmt(u, SQ_MB_COUNT);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, mb->id);
+    int rc = sqlite3_step(st);
+    size_t cap = rc == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 0) + 16 : 16;
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return STORAGE_ERR_NOTFOUND;
+    if (rc != SQLITE_ROW)
+        return sq_error(u, rc, "uids");
+    uint32_t *v = xmalloc(cap * sizeof(*v));
+    size_t n = 0;
+    st = sq_stmt(u, SQ_MSG_UIDS);
+    if (!st) {
+        free(v);
+        return STORAGE_ERR_IO;
+    }
+    sqlite3_bind_int64(st, 1, mb->id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap *= 2;
+            v = xrealloc(v, cap * sizeof(*v));
+        }
+        v[n++] = (uint32_t)sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        free(v);
+        return sq_error(u, rc, "uids");
+    }
+    *uids = v;
+    *count = (uint32_t)n;
+    return STORAGE_OK;
+}
+
+int sq_get_keywords(struct mailbox *mb, char **out)
+{
+    sqlite3_stmt *st = sq_stmt(mb->user, SQ_KW_LIST);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, mb->id);
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (b.len)
+            buf_putc(&b, ' ');
+        buf_puts(&b, (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        buf_free(&b);
+        return sq_error(mb->user, rc, "keywords");
+    }
+    *out = buf_release(&b);
+    return STORAGE_OK;
+}
+
+/* Rows per batch of mailbox_foreach_record: no cursor is held while the
+ * callback runs (SQLite leaves a cursor's results undefined when the same
+ * connection writes, and FETCH sets \\Seen from inside the callback), yet
+ * memory stays bounded for a FETCH 1:* over a million messages. */
+#define FOREACH_BATCH 256
+
+int sq_foreach_record(struct mailbox *mb, uint32_t lo, uint32_t hi, msg_record_cb cb, void *arg)
+{
+    struct saved_rec *v = NULL;
+    size_t n = 0, cap = 0;
+    int r = STORAGE_OK;
+    uint64_t next = lo;
+    while (next <= hi) {
+        sqlite3_stmt *st = sq_stmt(mb->user, SQ_MSG_RANGE);
+        if (!st) {
+            r = STORAGE_ERR_IO;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, mb->id);
+        sqlite3_bind_int64(st, 2, (int64_t)next);
+        sqlite3_bind_int64(st, 3, hi);
+        sqlite3_bind_int(st, 4, FOREACH_BATCH);
+        int rc;
+        struct msg_record rec;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            sq_row_to_record(st, &rec);
+            save_rec(&v, &n, &cap, &rec);
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            r = sq_error(mb->user, rc, "records");
+            for (size_t i = 0; i < n; i++)
+                free(v[i].kw);
+            break;
+        }
+        size_t got = n;
+        bool stop = false;
+        if (got)
+            next = (uint64_t)v[got - 1].rec.uid + 1;
+        for (size_t i = 0; i < got && !stop; i++)
+            if (cb(&v[i].rec, arg))
+                stop = true;
+        for (size_t i = 0; i < got; i++)
+            free(v[i].kw);
+        n = 0;
+        if (stop || got < FOREACH_BATCH)
+            break;
+    }
+    free(v);
+    return r;
+}
+
+int sq_get_record(struct mailbox *mb, uint32_t uid, struct msg_record *out)
+{
+    char *kw = NULL;
+    int r = load_msg(mb->user, mb->id, uid, out, &kw);
+    if (r == 0) {
+        free(mb->kwcopy);
+        mb->kwcopy = kw;
+    }
+    return r;
+}
+
+static int report_uids(struct mail_user *u, int64_t mbid, uint64_t since, uint64_t upto,
+                       int (*cb)(uint32_t uid, void *arg), void *arg)
+{
+    /* Collected first so cb may call into storage. */
+    sqlite3_stmt *st = sq_stmt(u, SQ_EXP_SINCE);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, mbid);
+    sqlite3_bind_int64(st, 2, (int64_t)MIN(since, (uint64_t)INT64_MAX));
+    sqlite3_bind_int64(st, 3, (int64_t)MIN(upto, (uint64_t)INT64_MAX));
+    uint32_t *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ARRAY_GROW(v, n, cap);
+        v[n++] = (uint32_t)sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    int r = rc == SQLITE_DONE ? STORAGE_OK : sq_error(u, rc, "expunged");
+    for (size_t i = 0; r == 0 && i < n; i++)
+        if (cb(v[i], arg))
+            break;
+    free(v);
+    return r;
+}
+
+static int cmp_uid(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+struct sync_filter {
+    const uint32_t *uids;
+    size_t n;
+    msg_record_cb cb;
+    void *arg;
+};
+
+static int sync_filter_cb(const struct msg_record *rec, void *arg)
+{
+    struct sync_filter *f = arg;
+    if (!bsearch(&rec->uid, f->uids, f->n, sizeof(*f->uids), cmp_uid))
+        return 0;
+    return f->cb(rec, f->arg);
+}
+
+int sq_sync(struct mailbox *mb, uint64_t since, msg_record_cb changed, void *carg,
+            int (*expunged)(uint32_t uid, void *arg), void *earg)
+{
+    struct mail_user *u = mb->user;
+    int r = sq_refresh_info(mb);
+    if (r < 0)
+        return r;
+    /* Bounded by the highestmodseq just read, so what is reported matches
+     * mailbox_get_info(); anything committed meanwhile has a higher modseq
+     * and is picked up by the next sync. */
+    uint64_t upto = mb->info.highestmodseq;
+    if (since >= upto)
+        return STORAGE_OK;
+    if (changed) {
+        /* UIDs first (a covering scan of the modseq index), then each
+         * record by primary key with no cursor open while the callback
+         * runs. A record changed again meanwhile is reported in its newer
+         * state; one expunged meanwhile is skipped (the expunge has a
+         * higher modseq and shows up in the next sync). */
+        sqlite3_stmt *st = sq_stmt(u, SQ_MSG_SINCE);
+        if (!st)
+            return STORAGE_ERR_IO;
+        sqlite3_bind_int64(st, 1, mb->id);
+        sqlite3_bind_int64(st, 2, (int64_t)since);
+        sqlite3_bind_int64(st, 3, (int64_t)upto);
+        uint32_t *v = NULL;
+        size_t n = 0, cap = 0;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            ARRAY_GROW(v, n, cap);
+            v[n++] = (uint32_t)sqlite3_column_int64(st, 0);
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            free(v);
+            return sq_error(u, rc, "sync");
+        }
+        if (n > 1)
+            qsort(v, n, sizeof(*v), cmp_uid);
+        if (n > 64 && n > mb->info.messages / 8) {
+            /* Many changes (a full resync): one batched scan of the UID
+             * range beats a point lookup per record by ~10x. */
+            struct sync_filter f = {v, n, changed, carg};
+            r = sq_foreach_record(mb, v[0], v[n - 1], sync_filter_cb, &f);
+            n = 0;
+        }
+        for (size_t i = 0; i < n && r == 0; i++) {
+            struct msg_record rec;
+            char *kw = NULL;
+            r = load_msg(u, mb->id, v[i], &rec, &kw);
+            if (r == STORAGE_ERR_NOTFOUND) {
+                r = 0;
+                continue;
+            }
+            int stop = r == 0 ? changed(&rec, carg) : 0;
+            free(kw);
+            if (stop)
+                break;
+        }
+        free(v);
+        if (r < 0)
+            return r;
+    }
+    if (expunged)
+        r = report_uids(u, mb->id, since, upto, expunged, earg);
+    return r;
+}
+
+int sq_vanished_since(struct mailbox *mb, uint64_t since, int (*cb)(uint32_t uid, void *arg), void *arg)
+{
+    return report_uids(mb->user, mb->id, since, INT64_MAX, cb, arg);
+}
+
+int sq_get_cache(struct mailbox *mb, uint32_t uid, struct msg_cache *out)
+{
+    sqlite3_stmt *st = sq_stmt(mb->user, SQ_BLOB_CACHE);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, mb->id);
+    sqlite3_bind_int64(st, 2, uid);
+    int rc = sqlite3_step(st);
+    int r = STORAGE_OK;
+    if (rc == SQLITE_ROW) {
+        const char *e = (const char *)sqlite3_column_text(st, 0);
+        out->envelope = xstrdup(e ? e : "");
+        const char *bs = (const char *)sqlite3_column_text(st, 1);
+        out->bodystructure = xstrdup(bs ? bs : "");
+        const char *b = (const char *)sqlite3_column_text(st, 2);
+        out->body = xstrdup(b ? b : "");
+        const void *h = sqlite3_column_blob(st, 3);
+        size_t hl = (size_t)sqlite3_column_bytes(st, 3);
+        out->header = xmalloc(hl + 1);
+        if (hl)
+            memcpy(out->header, h, hl);
+        out->header[hl] = '\0';
+        out->header_len = hl;
+        out->lines = (uint32_t)sqlite3_column_int64(st, 4);
+    } else {
+        r = rc == SQLITE_DONE ? STORAGE_ERR_NOTFOUND : sq_error(mb->user, rc, "cache");
+    }
+    sqlite3_reset(st);
+    return r;
+}
+
+int sq_get_guid(struct mailbox *mb, uint32_t uid, char guid[33])
+{
+    sqlite3_stmt *st = sq_stmt(mb->user, SQ_MSG_GUID);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, mb->id);
+    sqlite3_bind_int64(st, 2, uid);
+    int rc = sqlite3_step(st);
+    int r = STORAGE_OK;
+    if (rc == SQLITE_ROW) {
+        const char *g = (const char *)sqlite3_column_text(st, 0);
+        snprintf(guid, 33, "%s", g ? g : "");
+    } else {
+        r = rc == SQLITE_DONE ? STORAGE_ERR_NOTFOUND : sq_error(mb->user, rc, "guid");
+    }
+    sqlite3_reset(st);
+    return r;
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+static int insert_msg(struct mail_user *u, int64_t mbid, uint32_t uid, uint64_t modseq, const struct msg_record *r)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_MSG_INSERT);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, mbid);
+    sqlite3_bind_int64(st, 2, uid);
+    sqlite3_bind_int64(st, 3, (int64_t)modseq);
+    sqlite3_bind_int64(st, 4, r->flags);
+    sqlite3_bind_text(st, 5, r->keywords ? r->keywords : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, r->internaldate);
+    sqlite3_bind_int(st, 7, r->internaldate_tz);
+    sqlite3_bind_int64(st, 8, r->savedate);
+    sqlite3_bind_int64(st, 9, (int64_t)r->size);
+    sqlite3_bind_text(st, 10, r->guid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, r->threadid, -1, SQLITE_STATIC);
+    return sq_run(u, st, "insert message");
+}
+
+static int blob_ref(struct mail_user *u, const char *guid, int delta)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_BLOB_REF);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int(st, 1, delta);
+    sqlite3_bind_text(st, 2, guid, -1, SQLITE_STATIC);
+    return sq_run(u, st, "blob refcount");
+}
+
+/* Remove one message row inside a transaction: record it as expunged
+ * (forever, for QRESYNC) and drop its blob reference. */
+static int expunge_one(struct mail_user *u, int64_t mbid, const struct msg_record *rec, uint64_t modseq)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_MSG_DELETE);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, mbid);
+    sqlite3_bind_int64(st, 2, rec->uid);
+    int r = sq_run(u, st, "expunge");
+    if (r < 0)
+        return r;
+    if (!(st = sq_stmt(u, SQ_EXP_INSERT)))
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, mbid);
+    sqlite3_bind_int64(st, 2, rec->uid);
+    sqlite3_bind_int64(st, 3, (int64_t)modseq);
+    if ((r = sq_run(u, st, "expunge")) < 0)
+        return r;
+    return blob_ref(u, rec->guid, -1);
+}
+
+int sq_append_commit(struct mailbox *mb, struct append_item *items, size_t n, uint32_t *uidvalidity,
+                     uint32_t *uids, size_t maxuids)
+{
+    struct mail_user *u = mb->user;
+    int r = sq_begin(u);
+    if (r < 0)
+        return r;
+    struct mailbox_info info;
+    /* Re-read inside the lock: uidnext/modseq may have moved, or the
+     * mailbox may have been deleted since it was opened. */
+    if ((r = sq_mailbox_load_id(u, mb->id, &info, NULL)) < 0)
+        goto out;
+    if ((uint64_t)info.uidnext + n > UINT32_MAX) {
+        r = STORAGE_ERR_LIMIT;
+        goto out;
+    }
+    uint64_t modseq = info.highestmodseq + 1;
+    uint32_t uid = info.uidnext;
+    int64_t now = (int64_t)time(NULL);
+    int64_t dunseen = 0, ddeleted = 0, dsize = 0;
+    for (size_t i = 0; i < n && r == 0; i++, uid++) {
+        struct append_item *it = &items[i];
+        if ((r = sq_keywords_register(u, mb->id, it->keywords)) < 0)
+            break;
+        sqlite3_stmt *st = sq_stmt(u, SQ_BLOB_INSERT);
+        if (!st) {
+            r = STORAGE_ERR_IO;
+            break;
+        }
+        sqlite3_bind_text(st, 1, it->guid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (int64_t)it->size);
+        sqlite3_bind_text(st, 3, it->envelope, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, it->bodystructure, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, it->body, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 6, it->header, (int)MIN(it->header_len, (size_t)INT32_MAX), SQLITE_STATIC);
+        sqlite3_bind_int64(st, 7, it->lines);
+        if ((r = sq_run(u, st, "insert blob")) < 0)
+            break;
+        struct msg_record rec;
+        memset(&rec, 0, sizeof(rec));
+        rec.flags = it->flags;
+        rec.keywords = it->keywords;
+        rec.internaldate = it->internaldate;
+        rec.internaldate_tz = it->internaldate_tz;
+        rec.savedate = now;
+        rec.size = it->size;
+        memcpy(rec.guid, it->guid, 33);
+        /* Each message starts its own thread until threading exists; the
+         * guid is unique, so it is a valid RFC 8474 THREADID basis. */
+        memcpy(rec.threadid, it->guid, 33);
+        if ((r = insert_msg(u, mb->id, uid, modseq, &rec)) < 0)
+            break;
+        if (!(it->flags & MSG_SEEN))
+            dunseen++;
+        if (it->flags & MSG_DELETED)
+            ddeleted++;
+        dsize += (int64_t)it->size;
+        if (i < maxuids && uids)
+            uids[i] = uid;
+    }
+    if (r == 0)
+        r = sq_mailbox_bump(u, mb->id, modseq, uid, (int64_t)n, dunseen, ddeleted, dsize);
+out:
+    if (r == 0)
+        r = sq_commit(u);
+    else
+        sq_rollback(u);
+    if (r == 0) {
+        if (uidvalidity)
+            *uidvalidity = info.uidvalidity;
+        notify_mailbox_changed(u->name, mb->id);
+    }
+    return r;
+}
+
+/* New keyword list for a STORE. */
+static char *apply_keywords(enum store_mode mode, const char *old, const char *req)
+{
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "");
+    if (mode == STORE_REPLACE) {
+        buf_puts(&b, req);
+        return buf_release(&b);
+    }
+    /* keep old ones (minus removed) */
+    const char *p = old;
+    while (p && *p) {
+        const char *e = strchr(p, ' ');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l && !(mode == STORE_REMOVE && storage_keyword_in(req, p, l))) {
+            if (b.len)
+                buf_putc(&b, ' ');
+            buf_append(&b, p, l);
+        }
+        p = e ? e + 1 : NULL;
+    }
+    if (mode == STORE_ADD) {
+        p = req;
+        while (p && *p) {
+            const char *e = strchr(p, ' ');
+            size_t l = e ? (size_t)(e - p) : strlen(p);
+            if (l && !storage_keyword_in(buf_cstr(&b), p, l)) {
+                if (b.len)
+                    buf_putc(&b, ' ');
+                buf_append(&b, p, l);
+            }
+            p = e ? e + 1 : NULL;
+        }
+    }
+    return buf_release(&b);
+}
+
+/* Same set of keywords regardless of order/case. */
+static bool same_keywords(const char *a, const char *b)
+{
+    size_t na = 0, nb = 0;
+    for (const char *p = a; *p;) {
+        const char *e = strchr(p, ' ');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l) {
+            na++;
+            if (!storage_keyword_in(b, p, l))
+                return false;
+        }
+        p = e ? e + 1 : p + l;
+    }
+    for (const char *p = b; *p;) {
+        const char *e = strchr(p, ' ');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l)
+            nb++;
+        p = e ? e + 1 : p + l;
+    }
+    return na == nb;
+}
+
+int sq_store(struct mailbox *mb, const uint32_t *uids, size_t n, const struct store_req *req,
+             msg_record_cb changed_cb, void *carg, int (*failed_cb)(uint32_t uid, void *arg), void *farg)
+{
+    struct mail_user *u = mb->user;
+    char *reqkw = storage_keywords_normalise(req->keywords);
+    if (!reqkw)
+        return STORAGE_ERR_INVALID;
+    int r = sq_begin(u);
+    if (r < 0) {
+        free(reqkw);
+        return r;
+    }
+    struct saved_rec *changed = NULL;
+    size_t nchanged = 0, cchanged = 0;
+    uint32_t *failed = NULL;
+    size_t nfailed = 0, cfailed = 0;
+    struct mailbox_info info;
+    if ((r = sq_mailbox_load_id(u, mb->id, &info, NULL)) < 0)
+        goto out;
+    uint64_t modseq = info.highestmodseq + 1;
+    int64_t dunseen = 0, ddeleted = 0;
+    if (req->mode != STORE_REMOVE && (r = sq_keywords_register(u, mb->id, reqkw)) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        struct msg_record rec;
+        char *kw = NULL;
+        r = load_msg(u, mb->id, uids[i], &rec, &kw);
+        if (r == STORAGE_ERR_NOTFOUND) {
+            r = 0;
+            continue;   /* expunged meanwhile: skipped */
+        }
+        if (r < 0)
+            break;
+        /* RFC 7162 3.1.3: a message modified after UNCHANGEDSINCE is left
+         * alone and reported (MODIFIED response code). */
+        if (req->unchangedsince && rec.modseq > req->unchangedsince) {
+            ARRAY_GROW(failed, nfailed, cfailed);
+            failed[nfailed++] = rec.uid;
+            free(kw);
+            continue;
+        }
+        uint32_t nf = req->mode == STORE_REPLACE ? req->flags
+                      : req->mode == STORE_ADD   ? (rec.flags | req->flags)
+                                                 : (rec.flags & ~req->flags);
+        char *nkw = apply_keywords(req->mode, rec.keywords, reqkw);
+        if (nf == rec.flags && same_keywords(nkw, rec.keywords)) {
+            /* Nothing changes: no modseq bump (RFC 7162 3.1.3 lets the
+             * server skip it and clients expect none). */
+            free(kw);
+            free(nkw);
+            continue;
+        }
+        sqlite3_stmt *st = sq_stmt(u, SQ_MSG_SETFLAGS);
+        if (!st) {
+            free(kw);
+            free(nkw);
+            r = STORAGE_ERR_IO;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, nf);
+        sqlite3_bind_text(st, 2, nkw, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (int64_t)modseq);
+        sqlite3_bind_int64(st, 4, mb->id);
+        sqlite3_bind_int64(st, 5, rec.uid);
+        r = sq_run(u, st, "store");
+        if (r == 0) {
+            dunseen += (int64_t)!(nf & MSG_SEEN) - (int64_t)!(rec.flags & MSG_SEEN);
+            ddeleted += (int64_t)!!(nf & MSG_DELETED) - (int64_t)!!(rec.flags & MSG_DELETED);
+            rec.flags = nf;
+            rec.keywords = nkw;
+            rec.modseq = modseq;
+            save_rec(&changed, &nchanged, &cchanged, &rec);
+        }
+        free(kw);
+        free(nkw);
+        if (r < 0)
+            break;
+    }
+    if (r == 0 && nchanged)
+        r = sq_mailbox_bump(u, mb->id, modseq, 0, 0, dunseen, ddeleted, 0);
+out:
+    if (r == 0)
+        r = sq_commit(u);
+    else
+        sq_rollback(u);
+    free(reqkw);
+    if (r == 0) {
+        if (nchanged) {
+            notify_mailbox_changed(u->name, mb->id);
+            mb->info.highestmodseq = MAX(mb->info.highestmodseq, modseq);
+        }
+        for (size_t i = 0; failed_cb && i < nfailed; i++)
+            if (failed_cb(failed[i], farg))
+                break;
+        for (size_t i = 0; changed_cb && i < nchanged; i++)
+            if (changed_cb(&changed[i].rec, carg))
+                break;
+    }
+    free(failed);
+    free_recs(changed, nchanged);
+    return r;
+}
+
+int sq_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg), void *arg)
+{
+    struct mail_user *u = mb->user;
+    int r = sq_begin(u);
+    if (r < 0)
+        return r;
+    uint32_t *gone = NULL;
+    size_t ngone = 0, cgone = 0;
+    char (*dead)[33] = NULL;
+    size_t ndead = 0;
+    uint32_t *cand = NULL;
+    size_t ncand = 0, ccand = 0;
+    struct mailbox_info info;
+    if ((r = sq_mailbox_load_id(u, mb->id, &info, NULL)) < 0)
+        goto out;
+    uint64_t modseq = info.highestmodseq + 1;
+    if (!uids) {
+        sqlite3_stmt *st = sq_stmt(u, SQ_MSG_DELETED_UIDS);
+        if (!st) {
+            r = STORAGE_ERR_IO;
+            goto out;
+        }
+        sqlite3_bind_int64(st, 1, mb->id);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            ARRAY_GROW(cand, ncand, ccand);
+            cand[ncand++] = (uint32_t)sqlite3_column_int64(st, 0);
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            r = sq_error(u, rc, "expunge");
+            goto out;
+        }
+        uids = cand;
+        n = ncand;
+    }
+    int64_t dunseen = 0, dsize = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct msg_record rec;
+        char *kw = NULL;
+        r = load_msg(u, mb->id, uids[i], &rec, &kw);
+        free(kw);
+        if (r == STORAGE_ERR_NOTFOUND) {
+            r = 0;
+            continue;
+        }
+        if (r < 0)
+            break;
+        if (!(rec.flags & MSG_DELETED))
+            continue;
+        if ((r = expunge_one(u, mb->id, &rec, modseq)) < 0)
+            break;
+        ARRAY_GROW(gone, ngone, cgone);
+        gone[ngone++] = rec.uid;
+        dunseen -= !(rec.flags & MSG_SEEN);
+        dsize -= (int64_t)rec.size;
+    }
+    if (r == 0 && ngone) {
+        r = sq_mailbox_bump(u, mb->id, modseq, 0, -(int64_t)ngone, dunseen, -(int64_t)ngone, dsize);
+        if (r == 0)
+            r = sq_collect_dead(u, &dead, &ndead);
+    }
+out:
+    if (r == 0)
+        r = sq_commit(u);
+    else
+        sq_rollback(u);
+    free(cand);
+    if (r == 0 && ngone) {
+        /* Files only after the commit: a crash before this leaves an
+         * orphan (harmless, found by check), never a dangling row. */
+        sq_unlink_dead(u, dead, ndead);
+        notify_mailbox_changed(u->name, mb->id);
+        /* Report in ascending order regardless of the caller's order. */
+        for (size_t i = 1; i < ngone; i++)
+            for (size_t j = i; j > 0 && gone[j - 1] > gone[j]; j--) {
+                uint32_t t = gone[j];
+                gone[j] = gone[j - 1];
+                gone[j - 1] = t;
+            }
+        for (size_t i = 0; cb && i < ngone; i++)
+            if (cb(gone[i], arg))
+                break;
+    }
+    free(gone);
+    free(dead);
+    return r;
+}
+
+int sq_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *dest_name, bool move,
+            uint32_t *dest_uidvalidity, uint32_t *src_uids, uint32_t *dst_uids, size_t *ncopied,
+            int (*expunged_cb)(uint32_t uid, void *arg), void *earg)
+{
+    struct mail_user *u = src->user;
+    int r = sq_begin(u);
+    if (r < 0)
+        return r;
+    uint32_t *gone = NULL;
+    size_t ngone = 0, cgone = 0, done = 0;
+    struct mailbox_info sinfo, dinfo;
+    if ((r = sq_mailbox_load_id(u, src->id, &sinfo, NULL)) < 0)
+        goto out;
+    if ((r = sq_mailbox_load_name(u, dest_name, &dinfo, NULL)) < 0)
+        goto out;
+    if ((uint64_t)dinfo.uidnext + n > UINT32_MAX) {
+        r = STORAGE_ERR_LIMIT;
+        goto out;
+    }
+    uint64_t dmodseq = dinfo.highestmodseq + 1;
+    uint64_t smodseq = sinfo.highestmodseq + 1;
+    if (dinfo.id == sinfo.id)
+        smodseq = dmodseq;
+    uint32_t uid = dinfo.uidnext;
+    int64_t now = (int64_t)time(NULL);
+    int64_t dunseen = 0, ddeleted = 0, dsize = 0;
+    int64_t s_unseen = 0, s_deleted = 0, s_size = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct msg_record rec;
+        char *kw = NULL;
+        r = load_msg(u, src->id, uids[i], &rec, &kw);
+        if (r == STORAGE_ERR_NOTFOUND) {
+            r = 0;
+            continue;   /* expunged meanwhile */
+        }
+        if (r < 0)
+            break;
+        struct msg_record nrec = rec;
+        nrec.savedate = now;
+        if ((r = sq_keywords_register(u, dinfo.id, rec.keywords)) == 0 &&
+            (r = insert_msg(u, dinfo.id, uid, dmodseq, &nrec)) == 0 && (r = blob_ref(u, rec.guid, +1)) == 0 &&
+            move)
+            r = expunge_one(u, src->id, &rec, smodseq);
+        free(kw);
+        if (r < 0)
+            break;
+        if (src_uids)
+            src_uids[done] = rec.uid;
+        if (dst_uids)
+            dst_uids[done] = uid;
+        done++;
+        uid++;
+        dunseen += !(rec.flags & MSG_SEEN);
+        ddeleted += !!(rec.flags & MSG_DELETED);
+        dsize += (int64_t)rec.size;
+        if (move) {
+            ARRAY_GROW(gone, ngone, cgone);
+            gone[ngone++] = rec.uid;
+            s_unseen -= !(rec.flags & MSG_SEEN);
+            s_deleted -= !!(rec.flags & MSG_DELETED);
+            s_size -= (int64_t)rec.size;
+        }
+    }
+    if (r == 0 && done) {
+        r = sq_mailbox_bump(u, dinfo.id, dmodseq, uid, (int64_t)done, dunseen, ddeleted, dsize);
+        if (r == 0 && move)
+            r = sq_mailbox_bump(u, sinfo.id, smodseq, 0, -(int64_t)ngone, s_unseen, s_deleted, s_size);
+    }
+out:
+    if (r == 0)
+        r = sq_commit(u);
+    else
+        sq_rollback(u);
+    if (r == 0) {
+        if (ncopied)
+            *ncopied = done;
+        if (dest_uidvalidity)
+            *dest_uidvalidity = dinfo.uidvalidity;
+        if (done) {
+            notify_mailbox_changed(u->name, dinfo.id);
+            if (move && dinfo.id != sinfo.id)
+                notify_mailbox_changed(u->name, sinfo.id);
+        }
+        for (size_t i = 0; expunged_cb && i < ngone; i++)
+            if (expunged_cb(gone[i], earg))
+                break;
+    }
+    free(gone);
+    return r;
+}

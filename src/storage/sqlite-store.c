@@ -1,0 +1,469 @@
+/* sqlite-store.c - SQLite backend: connection, statement cache, vtable,
+ * consistency check.
+ *
+ * Per-user database DATADIR/user/<c>/<name>/mail.db. WAL lets readers
+ * (other sessions, other processes) proceed while one writer commits;
+ * synchronous=FULL because storage promises that a returned APPEND is on
+ * disk; writes use BEGIN IMMEDIATE so the write lock is taken up front and
+ * a busy database shows up as a clean STORAGE_ERR_BUSY after busy_timeout
+ * instead of a deadlock-prone lock upgrade in the middle of a transaction.
+ */
+#include "sqlite-internal.h"
+#include "notify.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MBCOLS                                                                                     \
+    "id,name,mailboxid,uidvalidity,uidnext,highestmodseq,special_use,recent_uid,messages,unseen,"  \
+    "deleted,size,EXISTS(SELECT 1 FROM subscription s WHERE s.name=mailbox.name),"                 \
+    "(SELECT count(*) FROM message m WHERE m.mailbox_id=mailbox.id AND m.uid>mailbox.recent_uid)"
+#define MSGCOLS "uid,flags,keywords,modseq,internaldate,internaldate_tz,savedate,size,guid,threadid"
+
+static const char *const sq_sql[SQ__COUNT] = {
+    [SQ_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [SQ_COMMIT] = "COMMIT",
+    [SQ_ROLLBACK] = "ROLLBACK",
+    [SQ_META_GET] = "SELECT value FROM meta WHERE key=?",
+    [SQ_META_SET] = "INSERT OR REPLACE INTO meta(key,value) VALUES(?,?)",
+    [SQ_MB_BY_NAME] = "SELECT " MBCOLS " FROM mailbox WHERE name=?",
+    [SQ_MB_BY_ID] = "SELECT " MBCOLS " FROM mailbox WHERE id=?",
+    [SQ_MB_LIST] = "SELECT " MBCOLS " FROM mailbox ORDER BY name",
+    [SQ_MB_COUNT] = "SELECT messages FROM mailbox WHERE id=?",
+    [SQ_MB_INSERT] = "INSERT INTO mailbox(name,mailboxid,uidvalidity,uidnext,highestmodseq,special_use,"
+                     "recent_uid,messages,unseen,deleted,size,created) VALUES(?,?,?,?,?,?,0,0,0,0,0,?)",
+    [SQ_MB_SET_RECENT] = "UPDATE mailbox SET recent_uid=? WHERE id=?",
+    [SQ_MB_BUMP] = "UPDATE mailbox SET highestmodseq=max(highestmodseq,?1),uidnext=max(uidnext,?2),"
+                   "messages=messages+?3,unseen=unseen+?4,deleted=deleted+?5,size=size+?6 WHERE id=?7",
+    [SQ_MB_SPECIAL] = "UPDATE mailbox SET special_use=? WHERE name=?",
+    [SQ_MB_DELETE] = "DELETE FROM mailbox WHERE id=?",
+    [SQ_MB_EXISTS] = "SELECT id FROM mailbox WHERE name=?",
+    [SQ_MB_RENAME] = "UPDATE mailbox SET name=?2||substr(name,length(?1)+1) "
+                     "WHERE name=?1 OR substr(name,1,length(?1)+1)=?1||'/'",
+    [SQ_MB_CHILD_CONFLICT] = "SELECT 1 FROM mailbox a WHERE (a.name=?1 OR substr(a.name,1,length(?1)+1)=?1||'/') "
+                             "AND EXISTS(SELECT 1 FROM mailbox b WHERE b.name=?2||substr(a.name,length(?1)+1)) "
+                             "LIMIT 1",
+    [SQ_MB_SET_COUNTERS] = "UPDATE mailbox SET messages=?,unseen=?,deleted=?,size=? WHERE id=?",
+    [SQ_MB_IDS] = "SELECT id,name,messages,unseen,deleted,size FROM mailbox ORDER BY id",
+    [SQ_SUB_ADD] = "INSERT OR IGNORE INTO subscription(name) VALUES(?)",
+    [SQ_SUB_DEL] = "DELETE FROM subscription WHERE name=?",
+    [SQ_SUB_LIST] = "SELECT name FROM subscription ORDER BY name",
+    [SQ_MSG_UIDS] = "SELECT uid FROM message WHERE mailbox_id=? ORDER BY uid",
+    [SQ_MSG_RANGE] = "SELECT " MSGCOLS " FROM message WHERE mailbox_id=? AND uid BETWEEN ? AND ? ORDER BY uid "
+                     "LIMIT ?",
+    [SQ_MSG_ONE] = "SELECT " MSGCOLS " FROM message WHERE mailbox_id=? AND uid=?",
+    /* covered by message_modseq (mailbox_id, modseq, uid) */
+    [SQ_MSG_SINCE] = "SELECT uid FROM message WHERE mailbox_id=? AND modseq>? AND modseq<=?",
+    [SQ_MSG_INSERT] = "INSERT INTO message(mailbox_id,uid,modseq,flags,keywords,internaldate,internaldate_tz,"
+                      "savedate,size,guid,threadid) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+    [SQ_MSG_SETFLAGS] = "UPDATE message SET flags=?,keywords=?,modseq=? WHERE mailbox_id=? AND uid=?",
+    [SQ_MSG_DELETE] = "DELETE FROM message WHERE mailbox_id=? AND uid=?",
+    [SQ_MSG_DELETED_UIDS] = "SELECT uid FROM message WHERE mailbox_id=? AND (flags&8)!=0 ORDER BY uid",
+    [SQ_MSG_GUIDS_OF_MAILBOX] = "SELECT guid FROM message WHERE mailbox_id=?",
+    [SQ_MSG_DELETE_MAILBOX] = "DELETE FROM message WHERE mailbox_id=?",
+    [SQ_MSG_MOVE_ALL] = "UPDATE message SET mailbox_id=?2,modseq=?3 WHERE mailbox_id=?1",
+    [SQ_MSG_COUNTERS] = "SELECT count(*),total((flags&1)=0),total((flags&8)!=0),total(size) FROM message "
+                        "WHERE mailbox_id=?",
+    [SQ_EXP_INSERT] = "INSERT OR REPLACE INTO expunged(mailbox_id,uid,modseq) VALUES(?,?,?)",
+    [SQ_EXP_SINCE] = "SELECT uid FROM expunged WHERE mailbox_id=? AND modseq>? AND modseq<=? ORDER BY uid",
+    [SQ_EXP_DELETE_MAILBOX] = "DELETE FROM expunged WHERE mailbox_id=?",
+    [SQ_EXP_FROM_MAILBOX] = "INSERT OR REPLACE INTO expunged(mailbox_id,uid,modseq) "
+                            "SELECT ?1,uid,?2 FROM message WHERE mailbox_id=?1",
+    [SQ_BLOB_INSERT] = "INSERT INTO blob(guid,refcount,size,envelope,bodystructure,body,header,lines) "
+                       "VALUES(?,1,?,?,?,?,?,?)",
+    [SQ_BLOB_REF] = "UPDATE blob SET refcount=refcount+? WHERE guid=?",
+    [SQ_BLOB_DEAD] = "SELECT guid FROM blob WHERE refcount<=0",
+    [SQ_BLOB_DEAD_DEL] = "DELETE FROM blob WHERE refcount<=0",
+    [SQ_BLOB_CACHE] = "SELECT b.envelope,b.bodystructure,b.body,b.header,b.lines FROM message m "
+                      "JOIN blob b ON b.guid=m.guid WHERE m.mailbox_id=? AND m.uid=?",
+    [SQ_BLOB_EXISTS] = "SELECT 1 FROM blob WHERE guid=?",
+    [SQ_BLOB_ALL] = "SELECT guid FROM blob",
+    [SQ_BLOB_REFCHECK] = "SELECT b.guid,b.refcount,coalesce(c.n,0) FROM blob b LEFT JOIN "
+                         "(SELECT guid,count(*) AS n FROM message GROUP BY guid) c ON c.guid=b.guid "
+                         "WHERE coalesce(c.n,0)!=b.refcount",
+    [SQ_BLOB_SETREF] = "UPDATE blob SET refcount=? WHERE guid=?",
+    [SQ_MSG_NOBLOB] = "SELECT m.mailbox_id,m.uid,m.guid FROM message m "
+                      "WHERE NOT EXISTS(SELECT 1 FROM blob b WHERE b.guid=m.guid)",
+    [SQ_MSG_GUID] = "SELECT guid FROM message WHERE mailbox_id=? AND uid=?",
+    [SQ_KW_LIST] = "SELECT name FROM keyword WHERE mailbox_id=? ORDER BY name",
+    [SQ_KW_COUNT] = "SELECT count(*) FROM keyword WHERE mailbox_id=?",
+    [SQ_KW_ADD] = "INSERT OR IGNORE INTO keyword(mailbox_id,name) VALUES(?,?)",
+    [SQ_KW_HAS] = "SELECT 1 FROM keyword WHERE mailbox_id=? AND name=?",
+    [SQ_KW_DELETE_MAILBOX] = "DELETE FROM keyword WHERE mailbox_id=?",
+    [SQ_KW_COPY] = "INSERT OR IGNORE INTO keyword(mailbox_id,name) SELECT ?2,name FROM keyword WHERE mailbox_id=?1",
+};
+
+sqlite3_stmt *sq_stmt(struct mail_user *u, enum sq_stmt_id id)
+{
+    struct sq_user *s = sq(u);
+    sqlite3_stmt *st = s->st[id];
+    if (!st) {
+        int rc = sqlite3_prepare_v3(s->db, sq_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+        if (rc != SQLITE_OK) {
+            log_err("storage: %s: prepare \"%s\": %s", u->name, sq_sql[id], sqlite3_errmsg(s->db));
+            return NULL;
+        }
+        s->st[id] = st;
+    } else {
+        /* A statement still stepping belongs to an outer iteration (a
+         * callback re-entered the same query): resetting it would silently
+         * corrupt that iteration, so refuse loudly instead. */
+        if (sqlite3_stmt_busy(st)) {
+            log_err("storage: %s: nested use of statement \"%s\"", u->name, sq_sql[id]);
+            return NULL;
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    return st;
+}
+
+int sq_error(struct mail_user *u, int rc, const char *what)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return STORAGE_OK;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        log_warn("storage: %s: %s: database busy", u->name, what);
+        return STORAGE_ERR_BUSY;
+    case SQLITE_CONSTRAINT:
+        return STORAGE_ERR_EXISTS;
+    case SQLITE_FULL:
+        log_err("storage: %s: %s: disk full", u->name, what);
+        return STORAGE_ERR_OVERQUOTA;
+    default:
+        log_err("storage: %s: %s: %s", u->name, what, sqlite3_errmsg(sq(u)->db));
+        return STORAGE_ERR_IO;
+    }
+}
+
+int sq_run(struct mail_user *u, sqlite3_stmt *st, const char *what)
+{
+    if (!st)
+        return STORAGE_ERR_IO;
+    int rc = sqlite3_step(st);
+    int r = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? STORAGE_OK : sq_error(u, rc, what);
+    sqlite3_reset(st);
+    return r;
+}
+
+int sq_begin(struct mail_user *u)
+{
+    return sq_run(u, sq_stmt(u, SQ_BEGIN_IMMEDIATE), "begin");
+}
+
+int sq_commit(struct mail_user *u)
+{
+    int r = sq_run(u, sq_stmt(u, SQ_COMMIT), "commit");
+    if (r < 0)
+        sq_rollback(u);
+    return r;
+}
+
+void sq_rollback(struct mail_user *u)
+{
+    if (!sqlite3_get_autocommit(sq(u)->db))
+        (void)sq_run(u, sq_stmt(u, SQ_ROLLBACK), "rollback");
+}
+
+/* ---- open / close ---------------------------------------------------------- */
+
+static void sq_close_db(struct sq_user *s)
+{
+    for (int i = 0; i < SQ__COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close_v2(s->db);
+    free(s);
+}
+
+static int sq_user_open(struct mail_user *u, bool create)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/mail.db", u->dir);
+    struct stat stt;
+    if (stat(path, &stt) < 0) {
+        if (!create)
+            return STORAGE_ERR_NOTFOUND;
+        char msg[4096];
+        snprintf(msg, sizeof(msg), "%s/msg", u->dir);
+        if (msgfile_mkdirs(msg) < 0) {
+            log_err("storage: %s: mkdir %s: %s", u->name, msg, strerror(errno));
+            return STORAGE_ERR_IO;
+        }
+    }
+    struct sq_user *s = xcalloc(1, sizeof(*s));
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        log_err("storage: %s: open %s: %s", u->name, path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        sq_close_db(s);
+        return rc == SQLITE_CANTOPEN && !create ? STORAGE_ERR_NOTFOUND : STORAGE_ERR_IO;
+    }
+    u->be = s;
+    /* Many sessions of one user share this handle and one worker serves
+     * many users, so SQLite's private page cache is kept small (256 KiB).
+     * Reads instead go through a shared read-only mmap of the file (address
+     * space, not heap: the pages are the OS page cache), which removes a
+     * pread per page from big scans such as the UID list of a 1M-message
+     * mailbox. */
+    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_extended_result_codes(s->db, 0);
+    char *err = NULL;
+    rc = sqlite3_exec(s->db,
+                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                      " PRAGMA cache_size=-256; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;",
+                      NULL, NULL, &err);
+    if (rc != SQLITE_OK) {
+        log_err("storage: %s: pragmas: %s", u->name, err ? err : "?");
+        sqlite3_free(err);
+        sq_close_db(s);
+        u->be = NULL;
+        return rc == SQLITE_BUSY ? STORAGE_ERR_BUSY : STORAGE_ERR_IO;
+    }
+    int r = sq_schema_init(u);
+    if (r == 0) {
+        struct mailbox_info info;
+        r = sq_mailbox_load_name(u, "INBOX", &info, NULL);
+        if (r == STORAGE_ERR_NOTFOUND) {
+            /* INBOX always exists (created with the store, or recreated if
+             * something removed it). */
+            r = sq_begin(u);
+            if (r == 0) {
+                int64_t id;
+                r = sq_create_locked(u, "INBOX", 0, &id);
+                if (r == STORAGE_ERR_EXISTS)
+                    r = 0;   /* a concurrent opener won */
+                r = r == 0 ? sq_commit(u) : (sq_rollback(u), r);
+            }
+        }
+    }
+    if (r < 0) {
+        sq_close_db(s);
+        u->be = NULL;
+        return r;
+    }
+    return STORAGE_OK;
+}
+
+static void sq_user_close(struct mail_user *u)
+{
+    if (u->be)
+        sq_close_db(sq(u));
+    u->be = NULL;
+}
+
+/* ---- consistency check ------------------------------------------------------ */
+
+struct check_ctx {
+    struct mail_user *u;
+    bool fix;
+    int problems;
+    void (*cb)(const char *problem, void *arg);
+    void *arg;
+};
+
+static void report(struct check_ctx *c, const char *fmt, ...) ATTR_PRINTF(2, 3);
+static void report(struct check_ctx *c, const char *fmt, ...)
+{
+    char msg[1400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    c->problems++;
+    log_warn("storage check: %s: %s", c->u->name, msg);
+    if (c->cb)
+        c->cb(msg, c->arg);
+}
+
+/* A body file younger than this may belong to an append whose metadata
+ * commit has not happened yet (another process): never call it orphan. */
+#define ORPHAN_GRACE_SECONDS 3600
+
+static void check_file(const char *name, const char *path, void *arg)
+{
+    struct check_ctx *c = arg;
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return;
+    if (time(NULL) - st.st_mtime < ORPHAN_GRACE_SECONDS)
+        return;
+    bool known = false;
+    if (msgfile_valid_guid(name)) {
+        sqlite3_stmt *q = sq_stmt(c->u, SQ_BLOB_EXISTS);
+        if (!q)
+            return;
+        sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+        known = sqlite3_step(q) == SQLITE_ROW;
+        sqlite3_reset(q);
+    }
+    if (known)
+        return;
+    report(c, "orphan message file %s%s", path, c->fix ? " (removed)" : "");
+    if (c->fix && unlink(path) < 0)
+        log_warn("storage: unlink %s: %s", path, strerror(errno));
+}
+
+int sq_check(struct mail_user *u, bool fix, void (*cb)(const char *problem, void *arg), void *arg)
+{
+    struct check_ctx c = {u, fix, 0, cb, arg};
+    int r = sq_begin(u);   /* a consistent view, and repairs are atomic */
+    if (r < 0)
+        return r;
+    char (*dead)[33] = NULL;
+    size_t ndead = 0;
+
+    /* 1. counters vs rows */
+    sqlite3_stmt *q = sq_stmt(u, SQ_MB_IDS);
+    if (!q)
+        goto fail;
+    struct fixrow { int64_t id, m, un, del, size; } *fx = NULL;
+    size_t nfx = 0, cfx = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(q, 0);
+        char name[STORAGE_MAX_MAILBOX_NAME + 1];
+        snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(q, 1));
+        int64_t m = sqlite3_column_int64(q, 2), un = sqlite3_column_int64(q, 3);
+        int64_t del = sqlite3_column_int64(q, 4), size = sqlite3_column_int64(q, 5);
+        sqlite3_stmt *a = sq_stmt(u, SQ_MSG_COUNTERS);
+        if (!a)
+            break;
+        sqlite3_bind_int64(a, 1, id);
+        if (sqlite3_step(a) == SQLITE_ROW) {
+            int64_t am = sqlite3_column_int64(a, 0), aun = sqlite3_column_int64(a, 1);
+            int64_t adel = sqlite3_column_int64(a, 2), asize = sqlite3_column_int64(a, 3);
+            if (am != m || aun != un || adel != del || asize != size) {
+                report(&c, "mailbox \"%s\": counters messages=%lld unseen=%lld deleted=%lld size=%lld, "
+                           "actual %lld/%lld/%lld/%lld%s",
+                       name, (long long)m, (long long)un, (long long)del, (long long)size, (long long)am,
+                       (long long)aun, (long long)adel, (long long)asize, fix ? " (fixed)" : "");
+                ARRAY_GROW(fx, nfx, cfx);
+                fx[nfx++] = (struct fixrow){id, am, aun, adel, asize};
+            }
+        }
+        sqlite3_reset(a);
+    }
+    sqlite3_reset(q);
+    for (size_t i = 0; fix && i < nfx; i++) {
+        q = sq_stmt(u, SQ_MB_SET_COUNTERS);
+        if (!q)
+            break;
+        sqlite3_bind_int64(q, 1, fx[i].m);
+        sqlite3_bind_int64(q, 2, fx[i].un);
+        sqlite3_bind_int64(q, 3, fx[i].del);
+        sqlite3_bind_int64(q, 4, fx[i].size);
+        sqlite3_bind_int64(q, 5, fx[i].id);
+        if ((r = sq_run(u, q, "fix counters")) < 0) {
+            free(fx);
+            goto fail;
+        }
+    }
+    free(fx);
+
+    /* 2. messages whose blob row is missing (cannot be repaired: report) */
+    q = sq_stmt(u, SQ_MSG_NOBLOB);
+    if (!q)
+        goto fail;
+    while (sqlite3_step(q) == SQLITE_ROW)
+        report(&c, "message uid %u in mailbox id %lld references missing blob %s",
+               (unsigned)sqlite3_column_int64(q, 1), (long long)sqlite3_column_int64(q, 0),
+               (const char *)sqlite3_column_text(q, 2));
+    sqlite3_reset(q);
+
+    /* 3. blob refcounts vs references */
+    q = sq_stmt(u, SQ_BLOB_REFCHECK);
+    if (!q)
+        goto fail;
+    struct refrow { char guid[33]; int64_t n; } *rf = NULL;
+    size_t nrf = 0, crf = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *g = (const char *)sqlite3_column_text(q, 0);
+        report(&c, "blob %s: refcount %lld, referenced %lld times%s", g ? g : "?",
+               (long long)sqlite3_column_int64(q, 1), (long long)sqlite3_column_int64(q, 2),
+               fix ? " (fixed)" : "");
+        ARRAY_GROW(rf, nrf, crf);
+        snprintf(rf[nrf].guid, 33, "%s", g ? g : "");
+        rf[nrf++].n = sqlite3_column_int64(q, 2);
+    }
+    sqlite3_reset(q);
+    for (size_t i = 0; fix && i < nrf; i++) {
+        q = sq_stmt(u, SQ_BLOB_SETREF);
+        if (!q)
+            break;
+        sqlite3_bind_int64(q, 1, rf[i].n);
+        sqlite3_bind_text(q, 2, rf[i].guid, -1, SQLITE_STATIC);
+        if ((r = sq_run(u, q, "fix refcount")) < 0) {
+            free(rf);
+            goto fail;
+        }
+    }
+    free(rf);
+    if (fix && (r = sq_collect_dead(u, &dead, &ndead)) < 0)
+        goto fail;
+
+    /* 4. blobs whose file is missing */
+    q = sq_stmt(u, SQ_BLOB_ALL);
+    if (!q)
+        goto fail;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *g = (const char *)sqlite3_column_text(q, 0);
+        if (!g || !msgfile_valid_guid(g) || !msgfile_exists(u, g))
+            report(&c, "message file for blob %s is missing", g ? g : "?");
+    }
+    sqlite3_reset(q);
+
+    /* 5. orphan files */
+    msgfile_scan(u, check_file, &c);
+
+    if (fix) {
+        if ((r = sq_commit(u)) < 0) {
+            free(dead);
+            return r;
+        }
+        sq_unlink_dead(u, dead, ndead);
+    } else {
+        sq_rollback(u);
+    }
+    free(dead);
+    return c.problems;
+fail:
+    sq_rollback(u);
+    free(dead);
+    return r < 0 ? r : STORAGE_ERR_IO;
+}
+
+const struct storage_backend_ops storage_sqlite_ops = {
+    .name = "sqlite",
+    .user_open = sq_user_open,
+    .user_close = sq_user_close,
+    .list = sq_list,
+    .list_subscriptions = sq_list_subscriptions,
+    .subscribe = sq_subscribe,
+    .status = sq_status,
+    .create = sq_create,
+    .delete_mailbox = sq_delete_mailbox,
+    .rename = sq_rename,
+    .set_special_use = sq_set_special_use,
+    .open = sq_open,
+    .refresh_info = sq_refresh_info,
+    .get_uids = sq_get_uids,
+    .get_keywords = sq_get_keywords,
+    .foreach_record = sq_foreach_record,
+    .get_record = sq_get_record,
+    .sync = sq_sync,
+    .vanished_since = sq_vanished_since,
+    .get_cache = sq_get_cache,
+    .get_guid = sq_get_guid,
+    .append_commit = sq_append_commit,
+    .store = sq_store,
+    .expunge = sq_expunge,
+    .copy = sq_copy,
+    .check = sq_check,
+};

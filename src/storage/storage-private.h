@@ -1,0 +1,143 @@
+/* storage-private.h - what storage.c shares with its backends.
+ *
+ * storage.c implements the public API of storage.h in a backend-neutral
+ * way: argument checks, the per-process table of shared user handles, the
+ * message files (msgfile.c) and the MIME cache computed at append time.
+ * Everything that touches metadata goes through struct storage_backend_ops
+ * so a second backend (PostgreSQL) only has to provide another vtable; the
+ * message file layout and the parse-at-append logic stay shared.
+ */
+#ifndef DARIUS_STORAGE_PRIVATE_H
+#define DARIUS_STORAGE_PRIVATE_H
+
+#include "storage.h"
+
+struct storage_backend_ops;
+
+/* One user's store, shared by every session of that user in this process
+ * (many IMAP connections of the same user keep one database connection). */
+struct mail_user {
+    char *name;
+    char *dir;                  /* DATADIR/user/<c>/<name> */
+    int refcount;
+    const struct storage_backend_ops *ops;
+    void *be;                   /* backend state (e.g. struct sq_user) */
+    struct mail_user *next;     /* process-wide handle list */
+};
+
+/* An open mailbox: deliberately tiny, no connection of its own. The info
+ * block is what mailbox_get_info() hands out. */
+struct mailbox {
+    struct mail_user *user;
+    int64_t id;
+    bool readonly;
+    char *kwcopy;               /* backing store for msg_record.keywords of get_record */
+    struct mailbox_info info;
+};
+
+/* One message prepared by mailbox_append_add: the body file is already
+ * durable in its final place; commit only has to write metadata. */
+struct append_item {
+    char guid[33];
+    uint64_t size;
+    uint32_t flags;
+    char *keywords;             /* normalised, space-separated, "" when none */
+    int64_t internaldate;
+    int internaldate_tz;
+    /* MIME cache (parsed once here so FETCH never re-parses) */
+    char *envelope, *bodystructure, *body, *header;
+    size_t header_len;
+    uint32_t lines;
+};
+
+struct append_txn {
+    struct mailbox *mb;
+    struct append_item *items;
+    size_t n, cap;
+    bool failed;                /* an add failed: commit refuses */
+};
+
+/* The vtable. Semantics and return codes are those of the public function
+ * of the same name in storage.h; storage.c has already validated names and
+ * arguments that do not need the database. Backends call
+ * notify_mailbox_changed() after each commit and unlink unreferenced
+ * message files (msgfile_unlink) only after the commit that dropped them. */
+struct storage_backend_ops {
+    const char *name;
+    int (*user_open)(struct mail_user *u, bool create);
+    void (*user_close)(struct mail_user *u);
+
+    int (*list)(struct mail_user *u, mailbox_list_cb cb, void *arg);
+    int (*list_subscriptions)(struct mail_user *u, void (*cb)(const char *name, void *arg), void *arg);
+    int (*subscribe)(struct mail_user *u, const char *name, bool subscribe);
+    int (*status)(struct mail_user *u, const char *name, struct mailbox_info *out);
+    int (*create)(struct mail_user *u, const char *name, uint32_t special_use);
+    int (*delete_mailbox)(struct mail_user *u, const char *name);
+    int (*rename)(struct mail_user *u, const char *oldname, const char *newname);
+    int (*set_special_use)(struct mail_user *u, const char *name, uint32_t special_use);
+
+    int (*open)(struct mailbox *mb, const char *name, bool claim_recent, uint32_t *recent_uid_floor);
+    int (*refresh_info)(struct mailbox *mb);
+    int (*get_uids)(struct mailbox *mb, uint32_t **uids, uint32_t *count);
+    int (*get_keywords)(struct mailbox *mb, char **out);
+    int (*foreach_record)(struct mailbox *mb, uint32_t lo, uint32_t hi, msg_record_cb cb, void *arg);
+    int (*get_record)(struct mailbox *mb, uint32_t uid, struct msg_record *out);
+    int (*sync)(struct mailbox *mb, uint64_t since, msg_record_cb changed, void *carg,
+                int (*expunged)(uint32_t uid, void *arg), void *earg);
+    int (*vanished_since)(struct mailbox *mb, uint64_t since, int (*cb)(uint32_t uid, void *arg), void *arg);
+    int (*get_cache)(struct mailbox *mb, uint32_t uid, struct msg_cache *out);
+    int (*get_guid)(struct mailbox *mb, uint32_t uid, char guid[33]);
+
+    int (*append_commit)(struct mailbox *mb, struct append_item *items, size_t n, uint32_t *uidvalidity,
+                         uint32_t *uids, size_t maxuids);
+    int (*store)(struct mailbox *mb, const uint32_t *uids, size_t n, const struct store_req *req,
+                 msg_record_cb changed_cb, void *carg, int (*failed_cb)(uint32_t uid, void *arg), void *farg);
+    int (*expunge)(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg),
+                   void *arg);
+    int (*copy)(struct mailbox *src, const uint32_t *uids, size_t n, const char *dest_name, bool move,
+                uint32_t *dest_uidvalidity, uint32_t *src_uids, uint32_t *dst_uids, size_t *ncopied,
+                int (*expunged_cb)(uint32_t uid, void *arg), void *earg);
+    int (*check)(struct mail_user *u, bool fix, void (*cb)(const char *problem, void *arg), void *arg);
+};
+
+extern const struct storage_backend_ops storage_sqlite_ops;
+
+/* ---- helpers shared by backends (storage.c) ---------------------------- */
+
+bool storage_valid_mailbox_name(const char *name);
+bool storage_valid_username(const char *name);
+/* Validate and normalise a space-separated keyword list: drops duplicates
+ * (case-insensitive, RFC 9051 keywords are case-insensitive), rejects
+ * non-atom characters, leading '\' and over-long words. Returns
+ * xmalloc'd "" when in is NULL/empty, NULL when invalid. */
+char *storage_keywords_normalise(const char *in);
+/* Case-insensitive membership test of one keyword in a list. */
+bool storage_keyword_in(const char *list, const char *kw, size_t kwlen);
+/* 'bytes' random bytes from the kernel CSPRNG (getrandom); aborts on failure. */
+void storage_random(void *out, size_t bytes);
+/* RFC 8474 object id: prefix char + 24 hex chars. */
+void storage_new_objectid(char prefix, char *out, size_t outlen);
+
+/* ---- message files (msgfile.c) ------------------------------------------ */
+
+/* New random GUID: 32 lowercase hex chars. */
+void msgfile_new_guid(char guid[33]);
+bool msgfile_valid_guid(const char *guid);
+/* DATADIR/user/<c>/<name>/msg/<g0g1>/<guid> into out. */
+void msgfile_path(const struct mail_user *u, const char *guid, char *out, size_t outlen);
+/* Durably store a message body under a new guid (from memory or fd). */
+int msgfile_store(const struct mail_user *u, const struct append_msg *m, char guid[33]);
+/* Map a message file read-only. */
+int msgfile_map(const struct mail_user *u, const char *guid, struct msg_content *out);
+/* Remove a body file (after the commit that dropped its last reference). */
+void msgfile_unlink(const struct mail_user *u, const char *guid);
+/* Call cb for every file under msg/ (guid name, or the raw name when not
+ * a valid guid). Used by mail_user_check to find orphans. */
+int msgfile_scan(const struct mail_user *u, void (*cb)(const char *name, const char *path, void *arg), void *arg);
+bool msgfile_exists(const struct mail_user *u, const char *guid);
+/* fsync a directory (after rename/link/unlink in it). */
+int msgfile_fsync_dir(const char *path);
+/* Make dir and missing parents (mode 0700). */
+int msgfile_mkdirs(const char *path);
+
+#endif

@@ -1,0 +1,676 @@
+/* storage.c - backend-neutral half of the storage API.
+ *
+ * Validation that needs no database, the process-wide table of shared
+ * user handles, append transactions (body files are written and parsed
+ * here, so every backend stores the same files and the same cache) and
+ * dispatch through struct storage_backend_ops.
+ */
+#include "storage-private.h"
+#include "notify.h"
+#include "log.h"
+#include "buf.h"
+#include "mime.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <ftw.h>
+#include <unistd.h>
+
+static char *g_datadir;
+static char *g_tmpdir;
+static struct mail_user *g_users;   /* shared handles, few per process */
+
+const char *storage_strerror(int err)
+{
+    switch (err) {
+    case STORAGE_OK: return "Success";
+    case STORAGE_ERR_NOTFOUND: return "No such mailbox or message";
+    case STORAGE_ERR_EXISTS: return "Mailbox already exists";
+    case STORAGE_ERR_INVALID: return "Invalid name or argument";
+    case STORAGE_ERR_IO: return "Internal storage error";
+    case STORAGE_ERR_BUSY: return "Mailbox is locked, try again later";
+    case STORAGE_ERR_NOPERM: return "Permission denied";
+    case STORAGE_ERR_HASCHILDREN: return "Mailbox has children";
+    case STORAGE_ERR_LIMIT: return "Limit exceeded";
+    case STORAGE_ERR_OVERQUOTA: return "Over quota";
+    case STORAGE_ERR_MODIFIED: return "Message was modified";
+    case STORAGE_ERR_EXPUNGED: return "Message has been expunged";
+    default: return "Unknown storage error";
+    }
+}
+
+/* ---- global set-up ------------------------------------------------------ */
+
+int storage_init(const char *datadir)
+{
+    if (!datadir || !*datadir)
+        return STORAGE_ERR_INVALID;
+    free(g_datadir);
+    free(g_tmpdir);
+    g_datadir = xstrdup(datadir);
+    g_tmpdir = xasprintf("%s/tmp", datadir);
+    char *user = xasprintf("%s/user", datadir);
+    char *run = xasprintf("%s/run/notify", datadir);
+    int r = 0;
+    if (msgfile_mkdirs(g_datadir) < 0 || msgfile_mkdirs(user) < 0 || msgfile_mkdirs(g_tmpdir) < 0 ||
+        msgfile_mkdirs(run) < 0) {
+        log_err("storage: cannot create directories under %s: %s", datadir, strerror(errno));
+        r = STORAGE_ERR_IO;
+    }
+    free(user);
+    free(run);
+    return r;
+}
+
+void storage_shutdown(void)
+{
+    /* Handles still open are a caller bug; close them so the databases
+     * are checkpointed cleanly. */
+    while (g_users) {
+        struct mail_user *u = g_users;
+        log_warn("storage: user %s still open at shutdown", u->name);
+        u->refcount = 1;
+        mail_user_close(u);
+    }
+    free(g_datadir);
+    free(g_tmpdir);
+    g_datadir = g_tmpdir = NULL;
+}
+
+const char *storage_tmpdir(void) { return g_tmpdir ? g_tmpdir : "/tmp"; }
+const char *storage_datadir(void) { return g_datadir ? g_datadir : ""; }
+
+/* ---- validation helpers ------------------------------------------------- */
+
+bool storage_valid_username(const char *name)
+{
+    /* Auth has validated already; this is defence in depth because the
+     * name becomes a path component. */
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 255 || name[0] == '.' || name[0] == '-' || strstr(name, ".."))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '@' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Strict UTF-8 check (no overlongs, no surrogates). */
+static bool valid_utf8(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t k;
+        uint32_t cp;
+        if (c < 0x80) { i++; continue; }
+        if ((c & 0xE0) == 0xC0) { k = 1; cp = c & 0x1F; }
+        else if ((c & 0xF0) == 0xE0) { k = 2; cp = c & 0x0F; }
+        else if ((c & 0xF8) == 0xF0) { k = 3; cp = c & 0x07; }
+        else return false;
+        for (size_t j = 1; j <= k; j++) {
+            if (i + j >= n || (s[i + j] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + j] & 0x3F);
+        }
+        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += k + 1;
+    }
+    return true;
+}
+
+bool storage_valid_mailbox_name(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > STORAGE_MAX_MAILBOX_NAME)
+        return false;
+    if (name[0] == '/' || name[n - 1] == '/' || strstr(name, "//"))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+    }
+    return valid_utf8((const unsigned char *)name, n);
+}
+
+static bool atom_char(unsigned char c)
+{
+    /* RFC 9051 ATOM-CHAR minus resp-specials: any CHAR except
+     * atom-specials ( ) { SP CTL % * " \ ] */
+    if (c <= 0x20 || c >= 0x7f)
+        return false;
+    return !strchr("(){%*\"\\]", c);
+}
+
+bool storage_keyword_in(const char *list, const char *kw, size_t kwlen)
+{
+    const char *p = list;
+    while (p && *p) {
+        const char *e = strchr(p, ' ');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == kwlen && strncasecmp(p, kw, l) == 0)
+            return true;
+        p = e ? e + 1 : NULL;
+    }
+    return false;
+}
+
+char *storage_keywords_normalise(const char *in)
+{
+    struct buf out = BUF_INIT;
+    buf_puts(&out, "");
+    const char *p = in ? in : "";
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        const char *s = p;
+        while (*p && *p != ' ')
+            p++;
+        size_t l = (size_t)(p - s);
+        bool ok = l <= STORAGE_MAX_KEYWORD && s[0] != '\\';
+        for (size_t i = 0; ok && i < l; i++)
+            ok = atom_char((unsigned char)s[i]);
+        if (!ok) {
+            buf_free(&out);
+            return NULL;
+        }
+        if (storage_keyword_in(buf_cstr(&out), s, l))
+            continue;
+        if (out.len)
+            buf_putc(&out, ' ');
+        buf_append(&out, s, l);
+    }
+    return buf_release(&out);
+}
+
+void storage_random(void *out, size_t bytes)
+{
+    unsigned char *p = out;
+    while (bytes) {
+        ssize_t r = getrandom(p, bytes, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            fatal("getrandom: %s", strerror(errno));
+        }
+        p += r;
+        bytes -= (size_t)r;
+    }
+}
+
+void storage_new_objectid(char prefix, char *out, size_t outlen)
+{
+    /* RFC 8474 objectid: 1-255 of [A-Za-z0-9_-]; a letter prefix keeps it
+     * from ever starting with '-' and tells object kinds apart in logs. */
+    unsigned char r[12];
+    storage_random(r, sizeof(r));
+    static const char hex[] = "0123456789abcdef";
+    if (outlen < 26)
+        return;
+    out[0] = prefix;
+    for (size_t i = 0; i < sizeof(r); i++) {
+        out[1 + 2 * i] = hex[r[i] >> 4];
+        out[2 + 2 * i] = hex[r[i] & 15];
+    }
+    out[25] = '\0';
+}
+
+/* ---- user handles -------------------------------------------------------- */
+
+int mail_user_open(const char *username, bool create, struct mail_user **out)
+{
+    *out = NULL;
+    if (!g_datadir)
+        return STORAGE_ERR_IO;
+    if (!storage_valid_username(username))
+        return STORAGE_ERR_INVALID;
+    for (struct mail_user *u = g_users; u; u = u->next) {
+        if (strcmp(u->name, username) == 0) {
+            u->refcount++;
+            *out = u;
+            return STORAGE_OK;
+        }
+    }
+    struct mail_user *u = xcalloc(1, sizeof(*u));
+    u->name = xstrdup(username);
+    u->dir = xasprintf("%s/user/%c/%s", g_datadir, username[0], username);
+    u->refcount = 1;
+    u->ops = &storage_sqlite_ops;
+    int r = u->ops->user_open(u, create);
+    if (r < 0) {
+        free(u->name);
+        free(u->dir);
+        free(u);
+        return r;
+    }
+    u->next = g_users;
+    g_users = u;
+    *out = u;
+    return STORAGE_OK;
+}
+
+void mail_user_close(struct mail_user *u)
+{
+    if (!u || --u->refcount > 0)
+        return;
+    for (struct mail_user **pp = &g_users; *pp; pp = &(*pp)->next) {
+        if (*pp == u) {
+            *pp = u->next;
+            break;
+        }
+    }
+    u->ops->user_close(u);
+    free(u->name);
+    free(u->dir);
+    free(u);
+}
+
+const char *mail_user_name(const struct mail_user *u) { return u->name; }
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    int r = (type == FTW_DP) ? rmdir(path) : unlink(path);
+    if (r < 0 && errno != ENOENT)
+        log_warn("storage: cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+int mail_user_delete_store(const char *username)
+{
+    if (!g_datadir)
+        return STORAGE_ERR_IO;
+    if (!storage_valid_username(username))
+        return STORAGE_ERR_INVALID;
+    for (struct mail_user *u = g_users; u; u = u->next)
+        if (strcmp(u->name, username) == 0)
+            return STORAGE_ERR_BUSY;   /* open in this process */
+    char *dir = xasprintf("%s/user/%c/%s", g_datadir, username[0], username);
+    struct stat st;
+    int r = STORAGE_OK;
+    if (lstat(dir, &st) < 0)
+        r = STORAGE_ERR_NOTFOUND;
+    else if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+        r = STORAGE_ERR_IO;
+    free(dir);
+    return r;
+}
+
+/* ---- mailboxes (dispatch) ---------------------------------------------- */
+
+int mailbox_list(struct mail_user *u, mailbox_list_cb cb, void *arg)
+{
+    return u->ops->list(u, cb, arg);
+}
+
+int mailbox_list_subscriptions(struct mail_user *u, void (*cb)(const char *name, void *arg), void *arg)
+{
+    return u->ops->list_subscriptions(u, cb, arg);
+}
+
+int mailbox_subscribe(struct mail_user *u, const char *name, bool subscribe)
+{
+    if (!storage_valid_mailbox_name(name))
+        return STORAGE_ERR_INVALID;
+    return u->ops->subscribe(u, name, subscribe);
+}
+
+int mailbox_status(struct mail_user *u, const char *name, struct mailbox_info *out)
+{
+    if (!storage_valid_mailbox_name(name))
+        return STORAGE_ERR_NOTFOUND;
+    return u->ops->status(u, name, out);
+}
+
+int mailbox_create(struct mail_user *u, const char *name, uint32_t special_use)
+{
+    if (!storage_valid_mailbox_name(name) || (special_use & ~0x7fu))
+        return STORAGE_ERR_INVALID;
+    return u->ops->create(u, name, special_use);
+}
+
+int mailbox_delete(struct mail_user *u, const char *name)
+{
+    if (!storage_valid_mailbox_name(name))
+        return STORAGE_ERR_NOTFOUND;
+    if (strcmp(name, "INBOX") == 0)
+        return STORAGE_ERR_NOPERM;
+    return u->ops->delete_mailbox(u, name);
+}
+
+int mailbox_rename(struct mail_user *u, const char *oldname, const char *newname)
+{
+    if (!storage_valid_mailbox_name(oldname) || !storage_valid_mailbox_name(newname))
+        return STORAGE_ERR_INVALID;
+    if (strcmp(newname, "INBOX") == 0)
+        return STORAGE_ERR_EXISTS;   /* INBOX always exists */
+    size_t ol = strlen(oldname);
+    /* A mailbox cannot become its own descendant. */
+    if (strcmp(oldname, "INBOX") != 0 && strncmp(newname, oldname, ol) == 0 && newname[ol] == '/')
+        return STORAGE_ERR_INVALID;
+    if (strcmp(oldname, newname) == 0)
+        return STORAGE_ERR_EXISTS;
+    return u->ops->rename(u, oldname, newname);
+}
+
+int mailbox_set_special_use(struct mail_user *u, const char *name, uint32_t special_use)
+{
+    if (!storage_valid_mailbox_name(name))
+        return STORAGE_ERR_NOTFOUND;
+    if (special_use & ~0x7fu)
+        return STORAGE_ERR_INVALID;
+    return u->ops->set_special_use(u, name, special_use);
+}
+
+/* ---- open mailbox ---------------------------------------------------------- */
+
+int mailbox_open(struct mail_user *u, const char *name, bool readonly, bool claim_recent,
+                 uint32_t *recent_uid_floor, struct mailbox **out)
+{
+    *out = NULL;
+    if (!storage_valid_mailbox_name(name))
+        return STORAGE_ERR_NOTFOUND;
+    struct mailbox *mb = xcalloc(1, sizeof(*mb));
+    mb->user = u;
+    mb->readonly = readonly;
+    /* EXAMINE never claims \Recent (RFC 9051 6.3.3 / 3501 6.3.2). */
+    int r = u->ops->open(mb, name, claim_recent && !readonly, recent_uid_floor);
+    if (r < 0) {
+        free(mb);
+        return r;
+    }
+    u->refcount++;   /* the mailbox keeps its user alive */
+    *out = mb;
+    return STORAGE_OK;
+}
+
+void mailbox_close(struct mailbox *mb)
+{
+    if (!mb)
+        return;
+    struct mail_user *u = mb->user;
+    free(mb->kwcopy);
+    free(mb);
+    mail_user_close(u);
+}
+
+const struct mailbox_info *mailbox_get_info(struct mailbox *mb) { return &mb->info; }
+struct mail_user *mailbox_user(struct mailbox *mb) { return mb->user; }
+
+int mailbox_get_uids(struct mailbox *mb, uint32_t **uids, uint32_t *count)
+{
+    *uids = NULL;
+    *count = 0;
+    return mb->user->ops->get_uids(mb, uids, count);
+}
+
+int mailbox_get_keywords(struct mailbox *mb, char **out)
+{
+    *out = NULL;
+    return mb->user->ops->get_keywords(mb, out);
+}
+
+int mailbox_foreach_record(struct mailbox *mb, uint32_t uid_lo, uint32_t uid_hi, msg_record_cb cb, void *arg)
+{
+    if (uid_lo > uid_hi || !cb)
+        return STORAGE_ERR_INVALID;
+    return mb->user->ops->foreach_record(mb, uid_lo, uid_hi, cb, arg);
+}
+
+int mailbox_get_record(struct mailbox *mb, uint32_t uid, struct msg_record *out)
+{
+    return mb->user->ops->get_record(mb, uid, out);
+}
+
+int mailbox_sync(struct mailbox *mb, uint64_t since_modseq, msg_record_cb changed, void *carg,
+                 int (*expunged)(uint32_t uid, void *arg), void *earg)
+{
+    return mb->user->ops->sync(mb, since_modseq, changed, carg, expunged, earg);
+}
+
+int mailbox_vanished_since(struct mailbox *mb, uint64_t since_modseq, int (*cb)(uint32_t uid, void *arg),
+                           void *arg)
+{
+    if (!cb)
+        return STORAGE_ERR_INVALID;
+    return mb->user->ops->vanished_since(mb, since_modseq, cb, arg);
+}
+
+uint64_t mailbox_expunge_horizon(struct mailbox *mb)
+{
+    (void)mb;
+    return 0;   /* every expunge is remembered forever */
+}
+
+/* ---- content ------------------------------------------------------------- */
+
+int mailbox_get_cache(struct mailbox *mb, uint32_t uid, struct msg_cache *out)
+{
+    memset(out, 0, sizeof(*out));
+    return mb->user->ops->get_cache(mb, uid, out);
+}
+
+void msg_cache_free(struct msg_cache *c)
+{
+    if (!c)
+        return;
+    free(c->envelope);
+    free(c->bodystructure);
+    free(c->body);
+    free(c->header);
+    memset(c, 0, sizeof(*c));
+}
+
+int mailbox_get_content(struct mailbox *mb, uint32_t uid, struct msg_content *out)
+{
+    memset(out, 0, sizeof(*out));
+    char guid[33];
+    int r = mb->user->ops->get_guid(mb, uid, guid);
+    if (r < 0)
+        return r;
+    return msgfile_map(mb->user, guid, out);
+}
+
+void msg_content_release(struct msg_content *c)
+{
+    if (!c)
+        return;
+    if (c->priv && c->len)
+        munmap(c->priv, c->len);
+    memset(c, 0, sizeof(*c));
+}
+
+/* ---- append ---------------------------------------------------------------- */
+
+int mailbox_append_begin(struct mailbox *mb, struct append_txn **out)
+{
+    *out = NULL;
+    if (mb->readonly)
+        return STORAGE_ERR_NOPERM;
+    struct append_txn *t = xcalloc(1, sizeof(*t));
+    t->mb = mb;
+    *out = t;
+    return STORAGE_OK;
+}
+
+static void item_free(const struct mail_user *u, struct append_item *it, bool remove_file)
+{
+    if (remove_file && it->guid[0])
+        msgfile_unlink(u, it->guid);
+    free(it->keywords);
+    free(it->envelope);
+    free(it->bodystructure);
+    free(it->body);
+    free(it->header);
+}
+
+/* Parse once at append time and keep the IMAP texts, so FETCH ENVELOPE /
+ * BODYSTRUCTURE / headers never touch the message file again. */
+static void fill_cache(struct append_item *it, const char *data, size_t len)
+{
+    struct mime_message *m = mime_parse(data, len);
+    struct buf b = BUF_INIT;
+    mime_write_envelope(&b, data, &m->root);
+    it->envelope = xstrdup(buf_cstr(&b));
+    buf_reset(&b);
+    mime_write_bodystructure(&b, data, &m->root, true);
+    it->bodystructure = xstrdup(buf_cstr(&b));
+    buf_reset(&b);
+    mime_write_bodystructure(&b, data, &m->root, false);
+    it->body = xstrdup(buf_cstr(&b));
+    buf_free(&b);
+    it->header_len = mime_header_length(data, len);
+    if (it->header_len > len)
+        it->header_len = len;
+    it->header = xstrndup(data, it->header_len);
+    it->lines = (uint32_t)MIN(m->root.body_lines, (size_t)UINT32_MAX);
+    mime_free(m);
+}
+
+int mailbox_append_add(struct append_txn *t, const struct append_msg *m)
+{
+    if (t->failed)
+        return STORAGE_ERR_INVALID;
+    if ((!m->data && m->fd < 0) || (m->flags & ~0x1fu) || m->len > (size_t)INT64_MAX) {
+        t->failed = true;
+        return STORAGE_ERR_INVALID;
+    }
+    char *kw = storage_keywords_normalise(m->keywords);
+    if (!kw) {
+        t->failed = true;
+        return STORAGE_ERR_INVALID;
+    }
+    struct append_item it;
+    memset(&it, 0, sizeof(it));
+    it.keywords = kw;
+    it.size = m->len;
+    it.flags = m->flags;
+    it.internaldate = m->internaldate ? m->internaldate : (int64_t)time(NULL);
+    it.internaldate_tz = (m->internaldate_tz >= -1440 && m->internaldate_tz <= 1440) ? m->internaldate_tz : 0;
+    int r = msgfile_store(t->mb->user, m, it.guid);
+    if (r < 0) {
+        it.guid[0] = '\0';
+        item_free(t->mb->user, &it, false);
+        t->failed = true;
+        return r;
+    }
+    if (m->data) {
+        fill_cache(&it, m->data, m->len);
+    } else {
+        /* fd source: parse the durable file itself (mapped), never the fd
+         * offset which the caller may have moved. */
+        struct msg_content c;
+        r = msgfile_map(t->mb->user, it.guid, &c);
+        if (r < 0) {
+            item_free(t->mb->user, &it, true);
+            t->failed = true;
+            return r;
+        }
+        fill_cache(&it, c.data, c.len);
+        msg_content_release(&c);
+    }
+    ARRAY_GROW(t->items, t->n, t->cap);
+    t->items[t->n++] = it;
+    return STORAGE_OK;
+}
+
+static void txn_free(struct append_txn *t, bool remove_files)
+{
+    for (size_t i = 0; i < t->n; i++)
+        item_free(t->mb->user, &t->items[i], remove_files);
+    free(t->items);
+    free(t);
+}
+
+int mailbox_append_commit(struct append_txn *t, uint32_t *uidvalidity, uint32_t *uids, size_t maxuids)
+{
+    if (t->failed || t->n == 0) {
+        int r = t->failed ? STORAGE_ERR_INVALID : STORAGE_OK;
+        txn_free(t, true);
+        return r;
+    }
+    int r = t->mb->user->ops->append_commit(t->mb, t->items, t->n, uidvalidity, uids, maxuids);
+    /* On failure nothing was committed: the files must go too. */
+    txn_free(t, r < 0);
+    return r;
+}
+
+void mailbox_append_abort(struct append_txn *t)
+{
+    if (t)
+        txn_free(t, true);
+}
+
+int mailbox_append_by_name(struct mail_user *u, const char *name, const struct append_msg *m,
+                           uint32_t *uidvalidity, uint32_t *uid)
+{
+    struct mailbox *mb;
+    int r = mailbox_open(u, name, false, false, NULL, &mb);
+    if (r < 0)
+        return r;
+    struct append_txn *t;
+    r = mailbox_append_begin(mb, &t);
+    if (r == 0) {
+        r = mailbox_append_add(t, m);
+        if (r < 0)
+            mailbox_append_abort(t);
+        else
+            r = mailbox_append_commit(t, uidvalidity, uid, 1);
+    }
+    mailbox_close(mb);
+    return r;
+}
+
+/* ---- changes ----------------------------------------------------------------- */
+
+int mailbox_store(struct mailbox *mb, const uint32_t *uids, size_t n, const struct store_req *req,
+                  msg_record_cb changed_cb, void *carg, int (*failed_cb)(uint32_t uid, void *arg), void *farg)
+{
+    if (mb->readonly)
+        return STORAGE_ERR_NOPERM;
+    if ((req->flags & ~0x1fu) || (req->mode != STORE_REPLACE && req->mode != STORE_ADD &&
+                                  req->mode != STORE_REMOVE))
+        return STORAGE_ERR_INVALID;
+    if (n == 0)
+        return STORAGE_OK;
+    return mb->user->ops->store(mb, uids, n, req, changed_cb, carg, failed_cb, farg);
+}
+
+int mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg),
+                    void *arg)
+{
+    if (mb->readonly)
+        return STORAGE_ERR_NOPERM;
+    if (uids && n == 0)
+        return STORAGE_OK;
+    return mb->user->ops->expunge(mb, uids, n, cb, arg);
+}
+
+int mailbox_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *dest_name, bool move,
+                 uint32_t *dest_uidvalidity, uint32_t *src_uids, uint32_t *dst_uids, size_t *ncopied,
+                 int (*expunged_cb)(uint32_t uid, void *arg), void *earg)
+{
+    if (ncopied)
+        *ncopied = 0;
+    if (move && src->readonly)
+        return STORAGE_ERR_NOPERM;
+    if (!storage_valid_mailbox_name(dest_name))
+        return STORAGE_ERR_NOTFOUND;
+    return src->user->ops->copy(src, uids, n, dest_name, move, dest_uidvalidity, src_uids, dst_uids, ncopied,
+                                expunged_cb, earg);
+}
+
+int mail_user_check(struct mail_user *u, bool fix, void (*cb)(const char *problem, void *arg), void *arg)
+{
+    return u->ops->check(u, fix, cb, arg);
+}

@@ -1,0 +1,1027 @@
+/* test-storage.c - storage API on the SQLite backend. */
+#include "unit.h"
+#include "storage.h"
+#include "notify.h"
+#include "log.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+static const char MSG1[] = "From: a@example.com\r\nTo: b@example.com\r\nSubject: hello\r\n"
+                           "Message-ID: <1@example.com>\r\n\r\nbody line 1\r\nbody line 2\r\n";
+static const char MSG2[] = "Subject: second\r\n\r\nxyz\r\n";
+
+static char g_dir[256];
+
+static int append_mem(struct mailbox *mb, const char *data, uint32_t flags, const char *kw, uint32_t *uid)
+{
+    struct append_msg m = {data, -1, strlen(data), flags, kw, 0, 0};
+    struct append_txn *t;
+    int r = mailbox_append_begin(mb, &t);
+    if (r < 0)
+        return r;
+    if ((r = mailbox_append_add(t, &m)) < 0) {
+        mailbox_append_abort(t);
+        return r;
+    }
+    uint32_t uv;
+    return mailbox_append_commit(t, &uv, uid, 1);
+}
+
+static int g_nfiles;
+static int count_cb(const char *p, const struct stat *st, int type, struct FTW *f)
+{
+    (void)p; (void)st; (void)f;
+    if (type == FTW_F)
+        g_nfiles++;
+    return 0;
+}
+static int count_files(const char *sub)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", g_dir, sub);
+    g_nfiles = 0;
+    nftw(path, count_cb, 8, FTW_PHYS);
+    return g_nfiles;
+}
+
+static bool file_exists_for(const char *guid)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/user/t/tester/msg/%c%c/%s", g_dir, guid[0], guid[1], guid);
+    return access(path, F_OK) == 0;
+}
+
+struct uidlist { uint32_t v[64]; size_t n; };
+static int collect_uid(uint32_t uid, void *arg)
+{
+    struct uidlist *l = arg;
+    if (l->n < 64)
+        l->v[l->n++] = uid;
+    return 0;
+}
+static int collect_rec(const struct msg_record *r, void *arg)
+{
+    return collect_uid(r->uid, arg);
+}
+
+struct names { char v[16][64]; size_t n; };
+static void collect_name(const struct mailbox_info *i, void *arg)
+{
+    struct names *l = arg;
+    if (l->n < 16)
+        snprintf(l->v[l->n++], 64, "%.63s", i->name);
+}
+
+static struct mail_user *open_user(void)
+{
+    struct mail_user *u = NULL;
+    CHECK_INT(mail_user_open("tester", true, &u), 0);
+    return u;
+}
+
+static void test_mailboxes(void)
+{
+    struct mail_user *u = open_user(), *u2 = NULL;
+    CHECK_INT(mail_user_open("tester", false, &u2), 0);
+    CHECK(u == u2);   /* shared handle */
+    mail_user_close(u2);
+    CHECK_INT(mail_user_open("nobody", false, &u2), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(mail_user_open("../x", true, &u2), STORAGE_ERR_INVALID);
+
+    struct mailbox_info info;
+    CHECK_INT(mailbox_status(u, "INBOX", &info), 0);
+    CHECK_INT(info.messages, 0);
+    CHECK_INT(info.uidnext, 1);
+    CHECK(info.uidvalidity > 0);
+    CHECK(strlen(info.mailboxid) > 0);
+    uint32_t inbox_uv = info.uidvalidity;
+
+    CHECK_INT(mailbox_create(u, "a", 0), 0);
+    CHECK_INT(mailbox_create(u, "a/b", 0), 0);
+    CHECK_INT(mailbox_create(u, "c", SPECIAL_TRASH), 0);
+    CHECK_INT(mailbox_create(u, "a", 0), STORAGE_ERR_EXISTS);
+    CHECK_INT(mailbox_create(u, "", 0), STORAGE_ERR_INVALID);
+    CHECK_INT(mailbox_create(u, "/x", 0), STORAGE_ERR_INVALID);
+    CHECK_INT(mailbox_create(u, "x//y", 0), STORAGE_ERR_INVALID);
+    CHECK_INT(mailbox_create(u, "bad\xff", 0), STORAGE_ERR_INVALID);
+    CHECK_INT(mailbox_status(u, "c", &info), 0);
+    CHECK_INT(info.special_use, SPECIAL_TRASH);
+    CHECK(info.uidvalidity > inbox_uv);   /* strictly increasing per user */
+
+    struct names l = {.n = 0};
+    CHECK_INT(mailbox_list(u, collect_name, &l), 0);
+    CHECK_INT(l.n, 4);
+    if (l.n == 4) {
+        CHECK_STR(l.v[0], "INBOX");
+        CHECK_STR(l.v[1], "a");
+        CHECK_STR(l.v[2], "a/b");
+        CHECK_STR(l.v[3], "c");
+    }
+
+    /* hierarchical rename keeps UIDVALIDITY and MAILBOXID */
+    struct mailbox_info before;
+    CHECK_INT(mailbox_status(u, "a/b", &before), 0);
+    CHECK_INT(mailbox_rename(u, "a", "d"), 0);
+    CHECK_INT(mailbox_status(u, "a", &info), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(mailbox_status(u, "a/b", &info), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(mailbox_status(u, "d/b", &info), 0);
+    CHECK_INT(info.uidvalidity, before.uidvalidity);
+    CHECK_STR(info.mailboxid, before.mailboxid);
+    CHECK_INT(mailbox_rename(u, "c", "d"), STORAGE_ERR_EXISTS);
+    CHECK_INT(mailbox_rename(u, "d", "d/x"), STORAGE_ERR_INVALID);
+    CHECK_INT(mailbox_rename(u, "nope", "zz"), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(mailbox_rename(u, "c", "INBOX"), STORAGE_ERR_EXISTS);
+    /* child conflict: d/b -> would clash with existing e/b */
+    CHECK_INT(mailbox_create(u, "e/b", 0), 0);
+    CHECK_INT(mailbox_rename(u, "d", "e"), STORAGE_ERR_EXISTS);
+    CHECK_INT(mailbox_status(u, "d", &info), 0);   /* unchanged */
+    CHECK_INT(mailbox_delete(u, "e/b"), 0);
+
+    CHECK_INT(mailbox_delete(u, "INBOX"), STORAGE_ERR_NOPERM);
+    CHECK_INT(mailbox_delete(u, "nope"), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(mailbox_delete(u, "d"), 0);
+    CHECK_INT(mailbox_status(u, "d/b", &info), 0);   /* children stay */
+
+    /* INBOX rename: messages move, INBOX stays, new UIDVALIDITY */
+    struct mailbox *mb;
+    CHECK_INT(mailbox_open(u, "INBOX", false, false, NULL, &mb), 0);
+    uint32_t uid1 = 0, uid2 = 0;
+    CHECK_INT(append_mem(mb, MSG1, 0, NULL, &uid1), 0);
+    CHECK_INT(append_mem(mb, MSG2, MSG_SEEN, NULL, &uid2), 0);
+    CHECK_INT(mailbox_rename(u, "INBOX", "old-inbox"), 0);
+    CHECK_INT(mailbox_status(u, "INBOX", &info), 0);
+    CHECK_INT(info.messages, 0);
+    CHECK_INT(info.size, 0);
+    CHECK_INT(info.uidvalidity, inbox_uv);
+    struct mailbox_info oi;
+    CHECK_INT(mailbox_status(u, "old-inbox", &oi), 0);
+    CHECK_INT(oi.messages, 2);
+    CHECK_INT(oi.unseen, 1);
+    CHECK(oi.uidvalidity != inbox_uv);
+    CHECK(oi.uidnext > uid2);
+    struct uidlist vl = {.n = 0};
+    CHECK_INT(mailbox_vanished_since(mb, 0, collect_uid, &vl), 0);
+    CHECK_INT(vl.n, 2);
+    uint32_t *uids; uint32_t n;
+    CHECK_INT(mailbox_get_uids(mb, &uids, &n), 0);
+    CHECK_INT(n, 0);
+    free(uids);
+    mailbox_close(mb);
+    struct mailbox *ob;
+    CHECK_INT(mailbox_open(u, "old-inbox", true, false, NULL, &ob), 0);
+    struct msg_content c;
+    CHECK_INT(mailbox_get_content(ob, uid1, &c), 0);
+    CHECK_INT(c.len, strlen(MSG1));
+    msg_content_release(&c);
+    mailbox_close(ob);
+    CHECK_INT(mailbox_delete(u, "old-inbox"), 0);
+    CHECK_INT(count_files("user/t/tester/msg"), 0);
+
+    /* subscriptions, including a non-existent name */
+    CHECK_INT(mailbox_subscribe(u, "c", true), 0);
+    CHECK_INT(mailbox_subscribe(u, "ghost", true), 0);
+    CHECK_INT(mailbox_status(u, "c", &info), 0);
+    CHECK(info.subscribed);
+    CHECK_INT(mailbox_subscribe(u, "ghost", false), 0);
+    CHECK_INT(mailbox_set_special_use(u, "c", SPECIAL_JUNK), 0);
+    CHECK_INT(mailbox_set_special_use(u, "nope", SPECIAL_JUNK), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(mailbox_delete(u, "c"), 0);
+    CHECK_INT(mailbox_delete(u, "d/b"), 0);
+    mail_user_close(u);
+}
+
+static void test_append_read(void)
+{
+    struct mail_user *u = open_user();
+    CHECK_INT(mailbox_create(u, "ar", 0), 0);
+    struct mailbox *mb;
+    CHECK_INT(mailbox_open(u, "ar", false, false, NULL, &mb), 0);
+    uint32_t uid = 0;
+    time_t now = time(NULL);
+    CHECK_INT(append_mem(mb, MSG1, MSG_FLAGGED, "$Work Junk $work", &uid), 0);
+    CHECK_INT(uid, 1);
+    struct msg_record rec;
+    CHECK_INT(mailbox_get_record(mb, uid, &rec), 0);
+    CHECK_INT(rec.flags, MSG_FLAGGED);
+    CHECK_STR(rec.keywords, "$Work Junk");
+    CHECK_INT(rec.size, strlen(MSG1));
+    CHECK(rec.internaldate >= now && rec.internaldate <= now + 5);
+    CHECK_INT(strlen(rec.guid), 32);
+    CHECK(rec.modseq > 0);
+    CHECK_INT(mailbox_get_record(mb, 99, &rec), STORAGE_ERR_NOTFOUND);
+
+    struct msg_content c;
+    CHECK_INT(mailbox_get_content(mb, uid, &c), 0);
+    CHECK(c.len == strlen(MSG1) && memcmp(c.data, MSG1, c.len) == 0);
+    msg_content_release(&c);
+    struct msg_cache mc;
+    CHECK_INT(mailbox_get_cache(mb, uid, &mc), 0);
+    CHECK(mc.envelope && mc.envelope[0] == '(');
+    CHECK(mc.envelope && strstr(mc.envelope, "hello"));
+    CHECK(mc.bodystructure && mc.bodystructure[0] == '(');
+    CHECK(mc.body && mc.body[0] == '(');
+    CHECK(mc.header_len == (size_t)(strstr(MSG1, "\r\n\r\n") - MSG1 + 4));
+    CHECK(mc.header && strncmp(mc.header, MSG1, mc.header_len) == 0);
+    msg_cache_free(&mc);
+    CHECK_INT(mailbox_get_cache(mb, 42, &mc), STORAGE_ERR_NOTFOUND);
+
+    char *kws;
+    CHECK_INT(mailbox_get_keywords(mb, &kws), 0);
+    CHECK_STR(kws, "$Work Junk");
+    free(kws);
+
+    /* bad keyword / flags */
+    CHECK_INT(append_mem(mb, MSG2, 0, "bad(kw", &uid), STORAGE_ERR_INVALID);
+    CHECK_INT(append_mem(mb, MSG2, 0, "\\Seen", &uid), STORAGE_ERR_INVALID);
+    CHECK_INT(append_mem(mb, MSG2, 1u << 9, NULL, &uid), STORAGE_ERR_INVALID);
+
+    /* fd source: unlinked O_TMPFILE in DATADIR/tmp (linked into place) */
+    int fd = open(storage_tmpdir(), O_TMPFILE | O_RDWR, 0600);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK(write(fd, MSG2, strlen(MSG2)) == (ssize_t)strlen(MSG2));
+        struct append_msg m = {NULL, fd, strlen(MSG2), MSG_SEEN, NULL, 1000000000, 60};
+        uint32_t uv, u2 = 0;
+        CHECK_INT(mailbox_append_by_name(u, "ar", &m, &uv, &u2), 0);
+        CHECK_INT(u2, 2);
+        CHECK_INT(uv, mailbox_get_info(mb)->uidvalidity);
+        struct stat lst;
+        CHECK(fstat(fd, &lst) == 0 && lst.st_nlink == 1);   /* linked, not copied */
+        close(fd);
+        CHECK_INT(mailbox_get_content(mb, u2, &c), 0);
+        CHECK(c.len == strlen(MSG2) && memcmp(c.data, MSG2, c.len) == 0);
+        msg_content_release(&c);
+        CHECK_INT(mailbox_get_record(mb, u2, &rec), 0);
+        CHECK_INT(rec.internaldate, 1000000000);
+        CHECK_INT(rec.internaldate_tz, 60);
+    }
+    /* fd source: a named file (copied, never linked) */
+    char path[512];
+    snprintf(path, sizeof(path), "%s/named", g_dir);
+    fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK(write(fd, MSG1, strlen(MSG1)) == (ssize_t)strlen(MSG1));
+        struct append_msg m = {NULL, fd, strlen(MSG1), 0, NULL, 0, 0};
+        uint32_t uv, u3 = 0;
+        CHECK_INT(mailbox_append_by_name(u, "ar", &m, &uv, &u3), 0);
+        CHECK_INT(u3, 3);
+        /* a short source (len larger than the file) fails cleanly */
+        m.len = 10000;
+        log_set_level((enum log_level)(LOG_LVL_ERR + 1));   /* expected error */
+        CHECK_INT(mailbox_append_by_name(u, "ar", &m, &uv, &u3), STORAGE_ERR_INVALID);
+        log_set_level(LOG_LVL_ERR);
+        close(fd);
+        struct stat st;
+        CHECK(stat(path, &st) == 0 && st.st_nlink == 1);
+        CHECK_INT(mailbox_get_content(mb, 3, &c), 0);
+        CHECK(c.len == strlen(MSG1) && memcmp(c.data, MSG1, c.len) == 0);
+        msg_content_release(&c);
+    }
+    /* empty message */
+    CHECK_INT(append_mem(mb, "", 0, NULL, &uid), 0);
+    CHECK_INT(mailbox_get_content(mb, uid, &c), 0);
+    CHECK_INT(c.len, 0);
+    msg_content_release(&c);
+
+    struct mailbox_info info;
+    CHECK_INT(mailbox_status(u, "ar", &info), 0);
+    CHECK_INT(info.messages, 4);
+    CHECK_INT(info.unseen, 3);
+    CHECK_INT(info.size, 2 * strlen(MSG1) + strlen(MSG2));
+    CHECK_INT(info.uidnext, 5);
+    CHECK_INT(count_files("tmp"), 0);
+    mailbox_close(mb);
+    CHECK_INT(mailbox_delete(u, "ar"), 0);
+    mail_user_close(u);
+}
+
+static void test_multiappend_abort(void)
+{
+    struct mail_user *u = open_user();
+    CHECK_INT(mailbox_create(u, "ma", 0), 0);
+    struct mailbox *mb;
+    CHECK_INT(mailbox_open(u, "ma", false, false, NULL, &mb), 0);
+    int files0 = count_files("user/t/tester/msg");
+    struct append_txn *t;
+    CHECK_INT(mailbox_append_begin(mb, &t), 0);
+    struct append_msg m1 = {MSG1, -1, strlen(MSG1), 0, NULL, 0, 0};
+    struct append_msg m2 = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0};
+    CHECK_INT(mailbox_append_add(t, &m1), 0);
+    CHECK_INT(mailbox_append_add(t, &m2), 0);
+    CHECK_INT(count_files("user/t/tester/msg"), files0 + 2);
+    mailbox_append_abort(t);
+    CHECK_INT(count_files("user/t/tester/msg"), files0);
+    struct mailbox_info info;
+    CHECK_INT(mailbox_status(u, "ma", &info), 0);
+    CHECK_INT(info.messages, 0);
+    CHECK_INT(info.uidnext, 1);
+
+    /* a failing add poisons the transaction: commit fails, nothing stays */
+    CHECK_INT(mailbox_append_begin(mb, &t), 0);
+    CHECK_INT(mailbox_append_add(t, &m1), 0);
+    struct append_msg bad = {MSG2, -1, strlen(MSG2), 0, "a]b", 0, 0};
+    CHECK_INT(mailbox_append_add(t, &bad), STORAGE_ERR_INVALID);
+    uint32_t uv, uids[2];
+    CHECK(mailbox_append_commit(t, &uv, uids, 2) < 0);
+    CHECK_INT(count_files("user/t/tester/msg"), files0);
+    CHECK_INT(mailbox_status(u, "ma", &info), 0);
+    CHECK_INT(info.messages, 0);
+
+    /* successful multiappend: consecutive UIDs, one commit */
+    CHECK_INT(mailbox_append_begin(mb, &t), 0);
+    CHECK_INT(mailbox_append_add(t, &m1), 0);
+    CHECK_INT(mailbox_append_add(t, &m2), 0);
+    CHECK_INT(mailbox_append_commit(t, &uv, uids, 2), 0);
+    CHECK_INT(uids[0], 1);
+    CHECK_INT(uids[1], 2);
+    CHECK_INT(mailbox_status(u, "ma", &info), 0);
+    CHECK_INT(info.messages, 2);
+
+    /* the mailbox is deleted between add and commit: nothing stays */
+    CHECK_INT(mailbox_create(u, "ma2", 0), 0);
+    struct mailbox *mb2;
+    CHECK_INT(mailbox_open(u, "ma2", false, false, NULL, &mb2), 0);
+    CHECK_INT(mailbox_append_begin(mb2, &t), 0);
+    CHECK_INT(mailbox_append_add(t, &m1), 0);
+    CHECK_INT(mailbox_delete(u, "ma2"), 0);
+    CHECK_INT(mailbox_append_commit(t, &uv, uids, 2), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(count_files("user/t/tester/msg"), files0 + 2);   /* only the two of "ma" */
+    mailbox_close(mb2);
+
+    /* read-only mailbox refuses appends */
+    struct mailbox *ro;
+    CHECK_INT(mailbox_open(u, "ma", true, false, NULL, &ro), 0);
+    CHECK_INT(mailbox_append_begin(ro, &t), STORAGE_ERR_NOPERM);
+    mailbox_close(ro);
+    mailbox_close(mb);
+    CHECK_INT(mailbox_delete(u, "ma"), 0);
+    mail_user_close(u);
+}
+
+static int g_failed[16], g_nfailed;
+static int failed_cb(uint32_t uid, void *arg)
+{
+    (void)arg;
+    if (g_nfailed < 16)
+        g_failed[g_nfailed++] = (int)uid;
+    return 0;
+}
+
+static void test_store(void)
+{
+    struct mail_user *u = open_user();
+    CHECK_INT(mailbox_create(u, "st", 0), 0);
+    struct mailbox *mb;
+    CHECK_INT(mailbox_open(u, "st", false, false, NULL, &mb), 0);
+    uint32_t uid;
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(append_mem(mb, MSG1, 0, NULL, &uid), 0);
+    uint32_t all[] = {1, 2, 3, 77};
+    struct store_req req = {STORE_ADD, MSG_SEEN, "$A", 0};
+    struct uidlist ch = {.n = 0};
+    CHECK_INT(mailbox_store(mb, all, 4, &req, collect_rec, &ch, failed_cb, NULL), 0);
+    CHECK_INT(ch.n, 3);
+    struct mailbox_info info;
+    CHECK_INT(mailbox_status(u, "st", &info), 0);
+    CHECK_INT(info.unseen, 0);
+    uint64_t ms = info.highestmodseq;
+    struct msg_record rec;
+    CHECK_INT(mailbox_get_record(mb, 2, &rec), 0);
+    CHECK_INT(rec.flags, MSG_SEEN);
+    CHECK_STR(rec.keywords, "$A");
+    CHECK_INT(rec.modseq, ms);
+
+    /* no-op store: nothing reported, no modseq bump */
+    ch.n = 0;
+    CHECK_INT(mailbox_store(mb, all, 3, &req, collect_rec, &ch, failed_cb, NULL), 0);
+    CHECK_INT(ch.n, 0);
+    CHECK_INT(mailbox_status(u, "st", &info), 0);
+    CHECK_INT(info.highestmodseq, ms);
+
+    /* replace */
+    struct store_req rep = {STORE_REPLACE, MSG_DELETED | MSG_FLAGGED, "$B $c", 0};
+    uint32_t one[] = {1};
+    CHECK_INT(mailbox_store(mb, one, 1, &rep, NULL, NULL, NULL, NULL), 0);
+    CHECK_INT(mailbox_get_record(mb, 1, &rec), 0);
+    CHECK_INT(rec.flags, MSG_DELETED | MSG_FLAGGED);
+    CHECK_STR(rec.keywords, "$B $c");
+    CHECK_INT(mailbox_status(u, "st", &info), 0);
+    CHECK_INT(info.unseen, 1);
+    CHECK_INT(info.deleted, 1);
+    /* remove (case-insensitive keyword match) */
+    struct store_req rem = {STORE_REMOVE, MSG_FLAGGED, "$b", 0};
+    CHECK_INT(mailbox_store(mb, one, 1, &rem, NULL, NULL, NULL, NULL), 0);
+    CHECK_INT(mailbox_get_record(mb, 1, &rec), 0);
+    CHECK_INT(rec.flags, MSG_DELETED);
+    CHECK_STR(rec.keywords, "$c");
+    uint64_t ms1 = rec.modseq;
+
+    /* UNCHANGEDSINCE: uid 1 changed after ms, uids 2,3 not */
+    struct store_req cond = {STORE_ADD, MSG_ANSWERED, NULL, ms};
+    ch.n = 0;
+    g_nfailed = 0;
+    CHECK_INT(mailbox_store(mb, all, 3, &cond, collect_rec, &ch, failed_cb, NULL), 0);
+    CHECK_INT(g_nfailed, 1);
+    CHECK_INT(g_failed[0], 1);
+    CHECK_INT(ch.n, 2);
+    CHECK_INT(mailbox_get_record(mb, 1, &rec), 0);
+    CHECK_INT(rec.flags, MSG_DELETED);
+    CHECK_INT(rec.modseq, ms1);
+
+    /* sync since ms: uids 1..3 all changed after ms */
+    ch.n = 0;
+    CHECK_INT(mailbox_sync(mb, ms, collect_rec, &ch, NULL, NULL), 0);
+    CHECK_INT(ch.n, 3);
+    CHECK_INT(mailbox_get_info(mb)->highestmodseq, mailbox_get_info(mb)->highestmodseq);
+    ch.n = 0;
+    CHECK_INT(mailbox_sync(mb, mailbox_get_info(mb)->highestmodseq, collect_rec, &ch, NULL, NULL), 0);
+    CHECK_INT(ch.n, 0);
+
+    char *kws;
+    CHECK_INT(mailbox_get_keywords(mb, &kws), 0);
+    CHECK_STR(kws, "$A $B $c");
+    free(kws);
+    struct store_req badkw = {STORE_ADD, 0, "a%b", 0};
+    CHECK_INT(mailbox_store(mb, one, 1, &badkw, NULL, NULL, NULL, NULL), STORAGE_ERR_INVALID);
+
+    /* keyword limit per mailbox */
+    int r = 0;
+    for (int i = 0; i < STORAGE_MAX_KEYWORDS_PER_MAILBOX + 1 && r == 0; i++) {
+        char kw[32];
+        snprintf(kw, sizeof(kw), "k%d", i);
+        struct store_req k = {STORE_ADD, 0, kw, 0};
+        r = mailbox_store(mb, one, 1, &k, NULL, NULL, NULL, NULL);
+    }
+    CHECK_INT(r, STORAGE_ERR_LIMIT);
+
+    /* read-only refuses */
+    struct mailbox *ro;
+    CHECK_INT(mailbox_open(u, "st", true, false, NULL, &ro), 0);
+    CHECK_INT(mailbox_store(ro, one, 1, &req, NULL, NULL, NULL, NULL), STORAGE_ERR_NOPERM);
+    mailbox_close(ro);
+    mailbox_close(mb);
+    CHECK_INT(mailbox_delete(u, "st"), 0);
+    mail_user_close(u);
+}
+
+static void test_expunge_vanished(void)
+{
+    struct mail_user *u = open_user();
+    CHECK_INT(mailbox_create(u, "ex", 0), 0);
+    struct mailbox *mb;
+    CHECK_INT(mailbox_open(u, "ex", false, false, NULL, &mb), 0);
+    uint32_t uid;
+    for (int i = 0; i < 4; i++)
+        CHECK_INT(append_mem(mb, MSG2, i == 0 ? MSG_SEEN : 0, NULL, &uid), 0);
+    struct mailbox_info info;
+    CHECK_INT(mailbox_status(u, "ex", &info), 0);
+    uint64_t ms0 = info.highestmodseq;
+    struct store_req del = {STORE_ADD, MSG_DELETED, NULL, 0};
+    uint32_t d[] = {2, 4};
+    CHECK_INT(mailbox_store(mb, d, 2, &del, NULL, NULL, NULL, NULL), 0);
+    /* expunge of a specific non-deleted UID does nothing */
+    uint32_t notdel[] = {1};
+    struct uidlist gone = {.n = 0};
+    CHECK_INT(mailbox_expunge(mb, notdel, 1, collect_uid, &gone), 0);
+    CHECK_INT(gone.n, 0);
+    CHECK_INT(mailbox_expunge(mb, NULL, 0, collect_uid, &gone), 0);
+    CHECK_INT(gone.n, 2);
+    CHECK_INT(gone.v[0], 2);
+    CHECK_INT(gone.v[1], 4);   /* highest UID included */
+    CHECK_INT(mailbox_status(u, "ex", &info), 0);
+    CHECK_INT(info.messages, 2);
+    CHECK_INT(info.deleted, 0);
+    CHECK_INT(info.unseen, 1);
+    CHECK_INT(info.size, 2 * strlen(MSG2));
+    CHECK_INT(info.uidnext, 5);
+
+    struct uidlist v = {.n = 0};
+    CHECK_INT(mailbox_vanished_since(mb, ms0, collect_uid, &v), 0);
+    CHECK_INT(v.n, 2);
+    v.n = 0;
+    CHECK_INT(mailbox_vanished_since(mb, info.highestmodseq, collect_uid, &v), 0);
+    CHECK_INT(v.n, 0);
+    CHECK_INT(mailbox_expunge_horizon(mb), 0);
+
+    struct uidlist ch = {.n = 0}, ex = {.n = 0};
+    CHECK_INT(mailbox_sync(mb, ms0, collect_rec, &ch, collect_uid, &ex), 0);
+    CHECK_INT(ch.n, 0);   /* the changed ones are gone */
+    CHECK_INT(ex.n, 2);
+    CHECK_INT(mailbox_get_info(mb)->messages, 2);
+
+    /* empty the mailbox: all UIDs remembered */
+    struct store_req del2 = {STORE_ADD, MSG_DELETED, NULL, 0};
+    uint32_t rest[] = {1, 3};
+    CHECK_INT(mailbox_store(mb, rest, 2, &del2, NULL, NULL, NULL, NULL), 0);
+    CHECK_INT(mailbox_expunge(mb, rest, 2, NULL, NULL), 0);
+    v.n = 0;
+    CHECK_INT(mailbox_vanished_since(mb, 0, collect_uid, &v), 0);
+    CHECK_INT(v.n, 4);
+    if (v.n == 4)
+        CHECK(v.v[0] == 1 && v.v[1] == 2 && v.v[2] == 3 && v.v[3] == 4);
+    uint32_t *uids, n;
+    CHECK_INT(mailbox_get_uids(mb, &uids, &n), 0);
+    CHECK_INT(n, 0);
+    free(uids);
+    CHECK_INT(mailbox_status(u, "ex", &info), 0);
+    CHECK_INT(info.messages, 0);
+    CHECK_INT(info.size, 0);
+    mailbox_close(mb);
+    CHECK_INT(mailbox_delete(u, "ex"), 0);
+    mail_user_close(u);
+}
+
+static void test_copy_move(void)
+{
+    struct mail_user *u = open_user();
+    CHECK_INT(mailbox_create(u, "src", 0), 0);
+    CHECK_INT(mailbox_create(u, "dst", 0), 0);
+    struct mailbox *s, *dmb;
+    CHECK_INT(mailbox_open(u, "src", false, false, NULL, &s), 0);
+    uint32_t uid;
+    CHECK_INT(append_mem(s, MSG1, MSG_FLAGGED, "$X", &uid), 0);
+    CHECK_INT(append_mem(s, MSG2, 0, NULL, &uid), 0);
+    int files = count_files("user/t/tester/msg");
+    uint32_t want[] = {1, 2, 9};
+    uint32_t su[3], du[3], uv;
+    size_t nc = 0;
+    CHECK_INT(mailbox_copy(s, want, 3, "dst", false, &uv, su, du, &nc, NULL, NULL), 0);
+    CHECK_INT(nc, 2);
+    CHECK(su[0] == 1 && su[1] == 2 && du[0] == 1 && du[1] == 2);
+    CHECK_INT(count_files("user/t/tester/msg"), files);   /* shared, not copied */
+    CHECK_INT(mailbox_copy(s, want, 1, "nope", false, &uv, su, du, &nc, NULL, NULL), STORAGE_ERR_NOTFOUND);
+
+    CHECK_INT(mailbox_open(u, "dst", false, false, NULL, &dmb), 0);
+    CHECK_INT(uv, mailbox_get_info(dmb)->uidvalidity);
+    struct msg_record r1, r2;
+    CHECK_INT(mailbox_get_record(s, 1, &r1), 0);
+    char guid[33];
+    memcpy(guid, r1.guid, 33);
+    CHECK_INT(mailbox_get_record(dmb, 1, &r2), 0);
+    CHECK_STR(r2.guid, guid);
+    CHECK_INT(r2.flags, MSG_FLAGGED);
+    CHECK_STR(r2.keywords, "$X");
+    struct msg_cache mc;
+    CHECK_INT(mailbox_get_cache(dmb, 1, &mc), 0);
+    msg_cache_free(&mc);
+    struct mailbox_info info;
+    CHECK_INT(mailbox_status(u, "dst", &info), 0);
+    CHECK_INT(info.messages, 2);
+    CHECK_INT(info.size, strlen(MSG1) + strlen(MSG2));
+
+    /* expunge from source: the shared file must stay */
+    struct store_req del = {STORE_ADD, MSG_DELETED, NULL, 0};
+    uint32_t one[] = {1};
+    CHECK_INT(mailbox_store(s, one, 1, &del, NULL, NULL, NULL, NULL), 0);
+    CHECK_INT(mailbox_expunge(s, one, 1, NULL, NULL), 0);
+    CHECK(file_exists_for(guid));
+    struct msg_content c;
+    CHECK_INT(mailbox_get_content(dmb, 1, &c), 0);
+    CHECK_INT(c.len, strlen(MSG1));
+    msg_content_release(&c);
+    /* last reference: file goes */
+    CHECK_INT(mailbox_store(dmb, one, 1, &del, NULL, NULL, NULL, NULL), 0);
+    CHECK_INT(mailbox_expunge(dmb, one, 1, NULL, NULL), 0);
+    CHECK(!file_exists_for(guid));
+
+    /* move: source loses, destination gains, one transaction */
+    uint32_t two[] = {2};
+    struct uidlist ex = {.n = 0};
+    CHECK_INT(mailbox_get_record(s, 2, &r1), 0);
+    memcpy(guid, r1.guid, 33);
+    CHECK_INT(mailbox_copy(s, two, 1, "dst", true, &uv, su, du, &nc, collect_uid, &ex), 0);
+    CHECK_INT(nc, 1);
+    CHECK_INT(du[0], 3);
+    CHECK_INT(ex.n, 1);
+    CHECK_INT(ex.v[0], 2);
+    CHECK_INT(mailbox_status(u, "src", &info), 0);
+    CHECK_INT(info.messages, 0);
+    CHECK_INT(info.size, 0);
+    CHECK_INT(mailbox_status(u, "dst", &info), 0);
+    CHECK_INT(info.messages, 2);
+    CHECK(file_exists_for(guid));
+    struct uidlist v = {.n = 0};
+    CHECK_INT(mailbox_vanished_since(s, 0, collect_uid, &v), 0);
+    CHECK_INT(v.n, 2);
+    /* deleting the destination drops the last references */
+    mailbox_close(dmb);
+    CHECK_INT(mailbox_delete(u, "dst"), 0);
+    CHECK(!file_exists_for(guid));
+    mailbox_close(s);
+    CHECK_INT(mailbox_delete(u, "src"), 0);
+    CHECK_INT(count_files("user/t/tester/msg"), 0);
+    mail_user_close(u);
+}
+
+static void test_recent(void)
+{
+    struct mail_user *u = open_user();
+    CHECK_INT(mailbox_create(u, "rc", 0), 0);
+    struct mailbox *mb;
+    uint32_t floor = 99, uid;
+    CHECK_INT(mailbox_open(u, "rc", false, false, &floor, &mb), 0);
+    CHECK_INT(floor, 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(append_mem(mb, MSG2, 0, NULL, &uid), 0);
+    mailbox_close(mb);
+    struct mailbox_info info;
+    CHECK_INT(mailbox_status(u, "rc", &info), 0);
+    CHECK_INT(info.recent, 3);
+    /* EXAMINE does not claim */
+    CHECK_INT(mailbox_open(u, "rc", true, true, &floor, &mb), 0);
+    CHECK_INT(floor, 0);
+    mailbox_close(mb);
+    CHECK_INT(mailbox_open(u, "rc", false, true, &floor, &mb), 0);
+    CHECK_INT(floor, 0);   /* this session sees UIDs > 0 as recent */
+    mailbox_close(mb);
+    CHECK_INT(mailbox_status(u, "rc", &info), 0);
+    CHECK_INT(info.recent, 0);
+    CHECK_INT(mailbox_open(u, "rc", false, true, &floor, &mb), 0);
+    CHECK_INT(floor, 3);   /* a second SELECT gets none */
+    CHECK_INT(append_mem(mb, MSG2, 0, NULL, &uid), 0);
+    mailbox_close(mb);
+    CHECK_INT(mailbox_status(u, "rc", &info), 0);
+    CHECK_INT(info.recent, 1);
+    CHECK_INT(mailbox_open(u, "rc", false, true, &floor, &mb), 0);
+    CHECK_INT(floor, 3);
+    mailbox_close(mb);
+    CHECK_INT(mailbox_delete(u, "rc"), 0);
+    mail_user_close(u);
+}
+
+static void test_reopen(void)
+{
+    struct mail_user *u = open_user();
+    CHECK_INT(mailbox_create(u, "keep", 0), 0);
+    struct mailbox *mb;
+    CHECK_INT(mailbox_open(u, "keep", false, false, NULL, &mb), 0);
+    uint32_t uid;
+    CHECK_INT(append_mem(mb, MSG1, MSG_SEEN, "$K", &uid), 0);
+    uint32_t uv = mailbox_get_info(mb)->uidvalidity;
+    mailbox_close(mb);
+    mail_user_close(u);
+    storage_shutdown();
+    CHECK_INT(storage_init(g_dir), 0);
+
+    u = open_user();
+    struct mailbox_info info;
+    CHECK_INT(mailbox_status(u, "keep", &info), 0);
+    CHECK_INT(info.messages, 1);
+    CHECK_INT(info.uidvalidity, uv);
+    CHECK_INT(mailbox_open(u, "keep", false, false, NULL, &mb), 0);
+    struct msg_record rec;
+    CHECK_INT(mailbox_get_record(mb, uid, &rec), 0);
+    CHECK_STR(rec.keywords, "$K");
+    struct msg_content c;
+    CHECK_INT(mailbox_get_content(mb, uid, &c), 0);
+    CHECK(c.len == strlen(MSG1) && memcmp(c.data, MSG1, c.len) == 0);
+    msg_content_release(&c);
+    mailbox_close(mb);
+    CHECK_INT(mailbox_delete(u, "keep"), 0);
+    mail_user_close(u);
+}
+
+struct notif { char user[64]; int64_t id; int n; };
+static void notif_cb(const char *user, int64_t id, void *arg)
+{
+    struct notif *nt = arg;
+    snprintf(nt->user, sizeof(nt->user), "%s", user);
+    nt->id = id;
+    nt->n++;
+}
+
+static void test_notify(void)
+{
+    int fd = notify_listener_open();
+    CHECK(fd >= 0);
+    /* a stale socket file of a dead process is cleaned up by senders */
+    char stale[512];
+    snprintf(stale, sizeof(stale), "%s/run/notify/999999999.sock", g_dir);
+    int sfd = open(stale, O_CREAT | O_WRONLY, 0600);   /* not a socket: ECONNREFUSED */
+    if (sfd >= 0)
+        close(sfd);
+    struct mail_user *u = open_user();
+    CHECK_INT(mailbox_create(u, "nt", 0), 0);
+    struct notif nt = {"", 0, 0};
+    notify_listener_read(fd, notif_cb, &nt);   /* drain the create */
+    CHECK_INT(nt.n, 1);
+    struct mailbox *mb;
+    CHECK_INT(mailbox_open(u, "nt", false, false, NULL, &mb), 0);
+    nt.n = 0;
+    uint32_t uid;
+    CHECK_INT(append_mem(mb, MSG2, 0, NULL, &uid), 0);
+    notify_listener_read(fd, notif_cb, &nt);
+    CHECK_INT(nt.n, 1);
+    CHECK_STR(nt.user, "tester");
+    CHECK_INT(nt.id, mailbox_get_info(mb)->id);
+    CHECK(access(stale, F_OK) != 0);
+    mailbox_close(mb);
+    CHECK_INT(mailbox_delete(u, "nt"), 0);
+    mail_user_close(u);
+    notify_listener_close();
+    char own[512];
+    snprintf(own, sizeof(own), "%s/run/notify/%d.sock", g_dir, (int)getpid());
+    CHECK(access(own, F_OK) != 0);
+}
+
+
+/* Another process (own connection, own handle table) appends; this
+ * process sees it through mailbox_sync and gets the notification. */
+static void test_other_process(void)
+{
+    struct mail_user *u = open_user();
+    CHECK_INT(mailbox_create(u, "xp", 0), 0);
+    struct mailbox *mb;
+    CHECK_INT(mailbox_open(u, "xp", false, false, NULL, &mb), 0);
+    uint64_t ms = mailbox_get_info(mb)->highestmodseq;
+    int fd = notify_listener_open();
+    CHECK(fd >= 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* The child must not use the parent's SQLite connection: a fresh
+         * process-level open, exactly like another worker. */
+        struct mail_user *cu;
+        int ok = storage_init(g_dir) == 0 && mail_user_open("tester", false, &cu) == 0;
+        struct append_msg m = {MSG2, -1, strlen(MSG2), MSG_SEEN, "$Child", 0, 0};
+        uint32_t uv, uid;
+        ok = ok && mailbox_append_by_name(cu, "xp", &m, &uv, &uid) == 0 && uid == 1;
+        _exit(ok ? 0 : 1);
+    }
+    int status = -1;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    struct notif nt = {"", 0, 0};
+    notify_listener_read(fd, notif_cb, &nt);   /* the child's datagram is queued */
+    CHECK_INT(nt.n, 1);
+    CHECK_INT(nt.id, mailbox_get_info(mb)->id);
+    struct uidlist ch = {.n = 0};
+    CHECK_INT(mailbox_sync(mb, ms, collect_rec, &ch, NULL, NULL), 0);
+    CHECK_INT(ch.n, 1);
+    CHECK_INT(mailbox_get_info(mb)->messages, 1);
+    CHECK(mailbox_get_info(mb)->highestmodseq > ms);
+    struct msg_record rec;
+    CHECK_INT(mailbox_get_record(mb, 1, &rec), 0);
+    CHECK_STR(rec.keywords, "$Child");
+    notify_listener_close();
+    mailbox_close(mb);
+    CHECK_INT(mailbox_delete(u, "xp"), 0);
+    mail_user_close(u);
+}
+
+
+/* FETCH BODY[] sets \\Seen while iterating: a write (and even a nested
+ * iteration) from inside a record callback must work and must not disturb
+ * the outer iteration (each record exactly once). */
+struct nest { struct mailbox *mb; int seen, inner_rc; };
+static int inner_cb(const struct msg_record *r, void *arg) { (void)r; (void)arg; return 0; }
+static int nest_cb(const struct msg_record *r, void *arg)
+{
+    struct nest *n = arg;
+    struct store_req req = {STORE_ADD, MSG_SEEN, NULL, 0};
+    if (mailbox_store(n->mb, &r->uid, 1, &req, NULL, NULL, NULL, NULL) == 0)
+        n->seen++;
+    n->inner_rc = mailbox_foreach_record(n->mb, 1, 10, inner_cb, NULL);
+    return 0;
+}
+static void test_nested(void)
+{
+    struct mail_user *u = open_user();
+    CHECK_INT(mailbox_create(u, "ns", 0), 0);
+    struct mailbox *mb;
+    CHECK_INT(mailbox_open(u, "ns", false, false, NULL, &mb), 0);
+    uint32_t uid;
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(append_mem(mb, MSG2, 0, NULL, &uid), 0);
+    struct nest n = {mb, 0, 0};
+    CHECK_INT(mailbox_foreach_record(mb, 1, UINT32_MAX, nest_cb, &n), 0);
+    CHECK_INT(n.seen, 3);
+    CHECK_INT(n.inner_rc, 0);
+    struct mailbox_info info;
+    CHECK_INT(mailbox_status(u, "ns", &info), 0);
+    CHECK_INT(info.unseen, 0);
+    /* the outer cursor still works afterwards */
+    CHECK_INT(mailbox_foreach_record(mb, 1, 10, inner_cb, NULL), 0);
+    mailbox_close(mb);
+    CHECK_INT(mailbox_delete(u, "ns"), 0);
+    mail_user_close(u);
+}
+
+
+struct counter { uint32_t n, last; bool ordered; };
+static int count_rec(const struct msg_record *r, void *arg)
+{
+    struct counter *c = arg;
+    if (r->uid <= c->last)
+        c->ordered = false;
+    c->last = r->uid;
+    c->n++;
+    return 0;
+}
+
+/* More messages than one foreach batch and a dense sync (scan path). */
+static void test_bulk(void)
+{
+    struct mail_user *u = open_user();
+    CHECK_INT(mailbox_create(u, "bulk", 0), 0);
+    struct mailbox *mb;
+    CHECK_INT(mailbox_open(u, "bulk", false, false, NULL, &mb), 0);
+    enum { N = 600 };
+    struct append_txn *t;
+    CHECK_INT(mailbox_append_begin(mb, &t), 0);
+    struct append_msg m = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0};
+    for (int i = 0; i < N; i++)
+        CHECK_INT(mailbox_append_add(t, &m), 0);
+    static uint32_t uids[N];
+    uint32_t uv;
+    CHECK_INT(mailbox_append_commit(t, &uv, uids, N), 0);
+    CHECK_INT(uids[N - 1], N);
+    CHECK_INT(mailbox_sync(mb, 0, NULL, NULL, NULL, NULL), 0);
+    uint64_t ms = mailbox_get_info(mb)->highestmodseq;
+    CHECK_INT(mailbox_get_info(mb)->messages, N);
+
+    struct counter c = {0, 0, true};
+    CHECK_INT(mailbox_foreach_record(mb, 1, UINT32_MAX, count_rec, &c), 0);
+    CHECK_INT(c.n, N);
+    CHECK(c.ordered);
+    c = (struct counter){0, 0, true};
+    CHECK_INT(mailbox_foreach_record(mb, 100, 399, count_rec, &c), 0);
+    CHECK_INT(c.n, 300);
+
+    /* change every other message: dense sync path */
+    static uint32_t odd[N / 2];
+    for (int i = 0; i < N / 2; i++)
+        odd[i] = (uint32_t)(2 * i + 1);
+    struct store_req req = {STORE_ADD, MSG_SEEN, NULL, 0};
+    CHECK_INT(mailbox_store(mb, odd, N / 2, &req, NULL, NULL, NULL, NULL), 0);
+    c = (struct counter){0, 0, true};
+    CHECK_INT(mailbox_sync(mb, ms, count_rec, &c, NULL, NULL), 0);
+    CHECK_INT(c.n, N / 2);
+    CHECK(c.ordered);
+    CHECK_INT(mailbox_get_info(mb)->unseen, N / 2);
+    uint32_t *all, n;
+    CHECK_INT(mailbox_get_uids(mb, &all, &n), 0);
+    CHECK_INT(n, N);
+    if (n == N)
+        CHECK(all[0] == 1 && all[N - 1] == N);
+    free(all);
+    mailbox_close(mb);
+    CHECK_INT(mailbox_delete(u, "bulk"), 0);
+    CHECK_INT(count_files("user/t/tester/msg"), 0);
+    mail_user_close(u);
+}
+
+
+/* Concurrent writers in several processes: BEGIN IMMEDIATE + busy_timeout
+ * serialise them; UIDs stay unique and dense, counters exact. */
+static void test_concurrent_appends(void)
+{
+    struct mail_user *u = open_user();
+    CHECK_INT(mailbox_create(u, "cc", 0), 0);
+    mail_user_close(u);
+    enum { KIDS = 3, EACH = 10 };
+    fflush(NULL);
+    pid_t pids[KIDS];
+    for (int k = 0; k < KIDS; k++) {
+        pids[k] = fork();
+        if (pids[k] == 0) {
+            struct mail_user *cu;
+            int ok = storage_init(g_dir) == 0 && mail_user_open("tester", false, &cu) == 0;
+            for (int i = 0; ok && i < EACH; i++) {
+                struct append_msg m = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0};
+                uint32_t uv, uid;
+                ok = mailbox_append_by_name(cu, "cc", &m, &uv, &uid) == 0;
+            }
+            _exit(ok ? 0 : 1);
+        }
+    }
+    for (int k = 0; k < KIDS; k++) {
+        int status = -1;
+        CHECK(pids[k] > 0 && waitpid(pids[k], &status, 0) == pids[k]);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    u = open_user();
+    struct mailbox *mb;
+    CHECK_INT(mailbox_open(u, "cc", false, false, NULL, &mb), 0);
+    uint32_t *uids, n;
+    CHECK_INT(mailbox_get_uids(mb, &uids, &n), 0);
+    CHECK_INT(n, KIDS * EACH);
+    for (uint32_t i = 0; i < n; i++)
+        if (uids[i] != i + 1) {
+            CHECK_INT(uids[i], i + 1);
+            break;
+        }
+    free(uids);
+    CHECK_INT(mailbox_get_info(mb)->messages, KIDS * EACH);
+    CHECK_INT(mailbox_get_info(mb)->uidnext, KIDS * EACH + 1);
+    CHECK_INT(mail_user_check(u, false, NULL, NULL), 0);
+    mailbox_close(mb);
+    CHECK_INT(mailbox_delete(u, "cc"), 0);
+    mail_user_close(u);
+}
+
+static int g_problems;
+static void problem_cb(const char *p, void *arg)
+{
+    (void)p; (void)arg;
+    g_problems++;
+}
+
+static void test_check(void)
+{
+    struct mail_user *u = open_user();
+    CHECK_INT(mailbox_create(u, "ck", 0), 0);
+    struct mailbox *mb;
+    CHECK_INT(mailbox_open(u, "ck", false, false, NULL, &mb), 0);
+    uint32_t uid;
+    CHECK_INT(append_mem(mb, MSG1, 0, NULL, &uid), 0);
+    CHECK_INT(mail_user_check(u, false, problem_cb, NULL), 0);
+
+    /* orphan file, old enough not to be an append in progress */
+    char path[512];
+    snprintf(path, sizeof(path), "%s/user/t/tester/msg/00/00112233445566778899aabbccddeeff", g_dir);
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/user/t/tester/msg/00", g_dir);
+    mkdir(dir, 0700);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("junk", f);
+        fclose(f);
+    }
+    struct timespec ts[2] = {{time(NULL) - 86400, 0}, {time(NULL) - 86400, 0}};
+    utimensat(AT_FDCWD, path, ts, 0);
+
+    /* counter drift, injected behind storage's back */
+    char db[512];
+    snprintf(db, sizeof(db), "%s/user/t/tester/mail.db", g_dir);
+    sqlite3 *h;
+    CHECK(sqlite3_open(db, &h) == SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    CHECK(sqlite3_exec(h, "UPDATE mailbox SET messages=messages+5, unseen=7 WHERE name='ck'", NULL, NULL, NULL) ==
+          SQLITE_OK);
+    sqlite3_close(h);
+
+    g_problems = 0;
+    CHECK_INT(mail_user_check(u, false, problem_cb, NULL), 2);
+    CHECK_INT(g_problems, 2);
+    CHECK(access(path, F_OK) == 0);   /* not fixed without fix=true */
+    CHECK_INT(mail_user_check(u, true, problem_cb, NULL), 2);
+    CHECK(access(path, F_OK) != 0);
+    CHECK_INT(mail_user_check(u, false, problem_cb, NULL), 0);
+    struct mailbox_info info;
+    CHECK_INT(mailbox_status(u, "ck", &info), 0);
+    CHECK_INT(info.messages, 1);
+    CHECK_INT(info.unseen, 1);
+    mailbox_close(mb);
+    CHECK_INT(mailbox_delete(u, "ck"), 0);
+    CHECK_INT(mail_user_check(u, false, problem_cb, NULL), 0);
+    mail_user_close(u);
+}
+
+static void test_delete_store(void)
+{
+    struct mail_user *u = NULL;
+    CHECK_INT(mail_user_open("gone", true, &u), 0);
+    CHECK_INT(mail_user_delete_store("gone"), STORAGE_ERR_BUSY);
+    mail_user_close(u);
+    CHECK_INT(mail_user_delete_store("gone"), 0);
+    CHECK_INT(mail_user_open("gone", false, &u), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(mail_user_delete_store("gone"), STORAGE_ERR_NOTFOUND);
+    CHECK(strcmp(storage_strerror(STORAGE_ERR_EXISTS), "Mailbox already exists") == 0);
+}
+
+int main(void)
+{
+    log_init("test-storage", true, false, NULL);
+    log_set_level(LOG_LVL_ERR);
+    snprintf(g_dir, sizeof(g_dir), "%s", unit_tmpdir());
+    if (storage_init(g_dir) != 0) {
+        fprintf(stderr, "storage_init failed\n");
+        return 2;
+    }
+    RUN(test_mailboxes);
+    RUN(test_append_read);
+    RUN(test_multiappend_abort);
+    RUN(test_store);
+    RUN(test_expunge_vanished);
+    RUN(test_copy_move);
+    RUN(test_recent);
+    RUN(test_reopen);
+    RUN(test_notify);
+    RUN(test_other_process);
+    RUN(test_nested);
+    RUN(test_bulk);
+    RUN(test_concurrent_appends);
+    RUN(test_check);
+    RUN(test_delete_store);
+    storage_shutdown();
+    return unit_done();
+}
