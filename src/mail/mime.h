@@ -6,6 +6,26 @@
  * nesting depth limit (MIME_MAX_DEPTH) turns deeper parts into opaque
  * leaves. The parsed tree holds offsets into the caller's buffer, which
  * must outlive it.
+ *
+ * Behaviour notes (implementation in src/mail/mime-*.c):
+ *  - body_lines is the number of LF characters in the body; the CRLF in
+ *    front of a boundary belongs to the boundary (RFC 2046 5.1.1), so a
+ *    part "text\r\n--b" has 0 lines. Cyrus and Dovecot count the same way.
+ *  - Boundary lines are "--b" followed only by white space, or "--b--"
+ *    (anything after the close delimiter is ignored). Lines are checked
+ *    only at line starts; parsing is O(size * depth).
+ *  - A multipart without any boundary line (or without a boundary
+ *    parameter) gets one child: the whole body as text/plain, no header.
+ *  - Parts beyond MIME_MAX_DEPTH / MIME_MAX_PARTS, and message/multipart
+ *    parts with a base64/quoted-printable CTE, become opaque leaves: their
+ *    type is rewritten to application/octet-stream so BODYSTRUCTURE stays
+ *    well-formed (no childless multipart, no message/rfc822 without
+ *    envelope).
+ *  - RFC 2231: continuations are joined; an extended value keeps its
+ *    charset'lang'%XX form under the name "name*" (as Dovecot reports it).
+ *    mime_param_decoded() gives the decoded UTF-8 value.
+ *  - Absent/unparsable Content-Type: text/plain with param charset=US-ASCII
+ *    (the RFC 3501 example form), message/rfc822 inside multipart/digest.
  */
 #ifndef DARIUS_MIME_H
 #define DARIUS_MIME_H
@@ -96,6 +116,20 @@ void mime_search_text_body(struct buf *out, const struct mime_message *m); /* al
 /* Case-insensitive (i;unicode-casemap-ish: ASCII + simple Unicode fold)
  * substring test on UTF-8, as SEARCH requires. */
 bool mime_utf8_contains_ci(const char *hay, size_t haylen, const char *needle, size_t nlen);
+
+/* Additions by the mail layer (not in the original contract). */
+
+/* Value of parameter 'name' (lowercase) or NULL. For RFC 2231 values the
+ * name is "name*" and the value keeps the charset'lang'%XX form. */
+const char *mime_param_get(const struct mime_param *params, size_t n, const char *name);
+/* Parameter value as UTF-8: looks for "name*" (RFC 2231, decoded and
+ * charset-converted) first, then "name" (RFC 2047 words decoded, as many
+ * clients write them). Appends to out; false when absent. */
+bool mime_param_decoded(struct buf *out, const struct mime_param *params, size_t n, const char *name);
+/* IMAP string output: quoted string when safe (7-bit, no CR/LF/NUL, not
+ * too long), else a literal {N}\r\n... . nstring writes NIL for NULL. */
+void mime_write_imap_string(struct buf *out, const char *s, size_t len);
+void mime_write_nstring(struct buf *out, const char *s);
 
 /* Dates (RFC 5322 3.3, with the obsolete forms). Returns false on garbage. */
 bool mime_parse_date(const char *s, int64_t *t_utc, int *tz_minutes);

@@ -1,0 +1,660 @@
+/* test-mime.c - MIME parser, ENVELOPE/BODYSTRUCTURE, sections, headers. */
+#include "unit.h"
+#include "mime.h"
+
+static char *bs(const char *msg, bool ext)
+{
+    struct mime_message *m = mime_parse(msg, strlen(msg));
+    struct buf b = BUF_INIT;
+    mime_write_bodystructure(&b, msg, &m->root, ext);
+    mime_free(m);
+    return buf_release(&b);
+}
+
+static char *env(const char *msg)
+{
+    struct mime_message *m = mime_parse(msg, strlen(msg));
+    struct buf b = BUF_INIT;
+    mime_write_envelope(&b, msg, &m->root);
+    mime_free(m);
+    return buf_release(&b);
+}
+
+static char *addrs(const char *value)
+{
+    char *msg = xasprintf("To: %s\r\n\r\n", value);
+    struct mime_message *m = mime_parse(msg, strlen(msg));
+    struct buf b = BUF_INIT;
+    mime_write_envelope(&b, msg, &m->root);
+    mime_free(m);
+    free(msg);
+    /* envelope: (NIL NIL NIL NIL NIL <to> NIL NIL NIL NIL) */
+    char *s = buf_release(&b);
+    const char *p = s + strlen("(NIL NIL NIL NIL NIL ");
+    size_t n = strlen(p) - strlen(" NIL NIL NIL NIL)");
+    char *r = xstrndup(p, n);
+    free(s);
+    return r;
+}
+
+#define CHECK_BS(msg, ext, want)                                                                   \
+    do {                                                                                           \
+        char *got_ = bs(msg, ext);                                                                 \
+        CHECK_STR(got_, want);                                                                     \
+        free(got_);                                                                                \
+    } while (0)
+#define CHECK_ENV(msg, want)                                                                       \
+    do {                                                                                           \
+        char *got_ = env(msg);                                                                     \
+        CHECK_STR(got_, want);                                                                     \
+        free(got_);                                                                                \
+    } while (0)
+#define CHECK_ADDR(value, want)                                                                    \
+    do {                                                                                           \
+        char *got_ = addrs(value);                                                                 \
+        CHECK_STR(got_, want);                                                                     \
+        free(got_);                                                                                \
+    } while (0)
+
+static const char rfc_simple[] =
+    "Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\n"
+    "From: Fred Foobar <foobar@Blurdybloop.example>\r\n"
+    "Subject: afternoon meeting\r\n"
+    "To: mooch@owatagu.siam.edu.example\r\n"
+    "Message-Id: <B27397-0100000@Blurdybloop.example>\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n"
+    "\r\n"
+    "Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
+
+static void test_simple(void)
+{
+    CHECK_ENV(rfc_simple,
+              "(\"Mon, 7 Feb 1994 21:52:25 -0800 (PST)\" \"afternoon meeting\" "
+              "((\"Fred Foobar\" NIL \"foobar\" \"Blurdybloop.example\")) "
+              "((\"Fred Foobar\" NIL \"foobar\" \"Blurdybloop.example\")) "
+              "((\"Fred Foobar\" NIL \"foobar\" \"Blurdybloop.example\")) "
+              "((NIL NIL \"mooch\" \"owatagu.siam.edu.example\")) NIL NIL NIL "
+              "\"<B27397-0100000@Blurdybloop.example>\")");
+    CHECK_BS(rfc_simple, false, "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 55 1)");
+    CHECK_BS(rfc_simple, true,
+             "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 55 1 NIL NIL NIL NIL)");
+
+    struct mime_message *m = mime_parse(rfc_simple, strlen(rfc_simple));
+    CHECK_INT(m->root.body_off + m->root.body_len, strlen(rfc_simple));
+    CHECK_STR(m->root.type, "text");
+    CHECK_STR(m->root.subtype, "plain");
+    CHECK(mime_find_section(m, "") == &m->root);
+    CHECK(mime_find_section(m, "1") == &m->root);
+    CHECK(mime_find_section(m, "2") == NULL);
+    CHECK(mime_find_section(m, "1.1") == NULL);
+    CHECK(mime_find_section(m, "0") == NULL);
+    CHECK(mime_find_section(m, "01") == NULL);
+    CHECK(mime_find_section(m, "1.") == NULL);
+    CHECK(mime_find_section(m, "x") == NULL);
+    mime_free(m);
+}
+
+static void test_defaults(void)
+{
+    /* No Content-Type: text/plain; charset=us-ascii (RFC 2045 5.2). */
+    CHECK_BS("Subject: x\r\n\r\nabc\r\ndef\r\n", true,
+             "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 10 2 NIL NIL NIL NIL)");
+    /* Empty message. */
+    CHECK_BS("", false, "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0)");
+    CHECK_ENV("", "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+    /* Headers only, no blank line: everything is header, empty body. */
+    const char *h = "Subject: only headers\r\nFrom: a@b.example\r\n";
+    struct mime_message *m = mime_parse(h, strlen(h));
+    CHECK_INT(m->root.hdr_len, strlen(h));
+    CHECK_INT(m->root.body_len, 0);
+    CHECK_INT(m->root.body_off, strlen(h));
+    mime_free(m);
+    CHECK_ENV(h, "(NIL \"only headers\" ((NIL NIL \"a\" \"b.example\")) ((NIL NIL \"a\" \"b.example\")) "
+                 "((NIL NIL \"a\" \"b.example\")) NIL NIL NIL NIL NIL)");
+    /* Body without any header: starts with the blank line. */
+    m = mime_parse("\r\nbody\r\n", 8);
+    CHECK_INT(m->root.hdr_len, 2);
+    CHECK_INT(m->root.body_len, 6);
+    CHECK_INT(m->root.body_lines, 1);
+    mime_free(m);
+    /* Unparsable Content-Type falls back to the default. */
+    CHECK_BS("Content-Type: garbage\r\n\r\nx", false,
+             "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1 0)");
+    /* Non-text leaf: no line count. */
+    CHECK_BS("Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n", true,
+             "(\"IMAGE\" \"PNG\" NIL NIL NIL \"BASE64\" 14 NIL NIL NIL NIL)");
+}
+
+static void test_bare_lf(void)
+{
+    const char *msg = "From: a@b.example\nSubject: lf\nContent-Type: text/plain\n\nline1\nline2\n";
+    CHECK_BS(msg, false, "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 12 2)");
+    char *v = mime_header_get(msg, strlen(msg), "subject");
+    CHECK_STR(v, "lf");
+    free(v);
+    CHECK_INT(mime_header_length(msg, strlen(msg)), 56);
+    const char *mp = "Content-Type: multipart/mixed; boundary=b\n\npre\n--b\n\none\n--b\nContent-Type: text/html\n\n<b>two</b>\n--b--\nepi\n";
+    CHECK_BS(mp, false,
+             "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 3 0)"
+             "(\"TEXT\" \"HTML\" NIL NIL NIL \"7BIT\" 10 0) \"MIXED\")");
+}
+
+static const char multi_mixed[] =
+    "From: Alice <alice@example.org>\r\n"
+    "To: Bob <bob@example.net>\r\n"
+    "Subject: report\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed;\r\n"
+    " boundary=\"XXXX\"\r\n"
+    "\r\n"
+    "This is a multi-part message in MIME format.\r\n"
+    "--XXXX\r\n"
+    "Content-Type: multipart/alternative; boundary=YYYY\r\n"
+    "\r\n"
+    "--YYYY\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n"
+    "\r\n"
+    "Caf=C3=A9 au lait\r\n"
+    "--YYYY\r\n"
+    "Content-Type: text/html; charset=utf-8\r\n"
+    "\r\n"
+    "<p>Caf\xc3\xa9</p>\r\n"
+    "--YYYY--\r\n"
+    "\r\n"
+    "--XXXX\r\n"
+    "Content-Type: application/pdf; name=\"report.pdf\"\r\n"
+    "Content-Disposition: attachment; filename=\"report.pdf\"\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "Content-ID: <part3@example.org>\r\n"
+    "Content-Description: The report\r\n"
+    "Content-Language: en, de\r\n"
+    "Content-Location: http://example.org/r.pdf\r\n"
+    "Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\r\n"
+    "\r\n"
+    "JVBERi0xLjQK\r\n"
+    "--XXXX--\r\n"
+    "epilogue\r\n";
+
+static void test_multipart(void)
+{
+    CHECK_BS(multi_mixed, false,
+             "(((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"QUOTED-PRINTABLE\" 17 0)"
+             "(\"TEXT\" \"HTML\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 12 0) \"ALTERNATIVE\")"
+             "(\"APPLICATION\" \"PDF\" (\"NAME\" \"report.pdf\") \"<part3@example.org>\" \"The report\" "
+             "\"BASE64\" 12) \"MIXED\")");
+    CHECK_BS(multi_mixed, true,
+             "(((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"QUOTED-PRINTABLE\" 17 0 NIL NIL NIL NIL)"
+             "(\"TEXT\" \"HTML\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 12 0 NIL NIL NIL NIL) \"ALTERNATIVE\" "
+             "(\"BOUNDARY\" \"YYYY\") NIL NIL NIL)"
+             "(\"APPLICATION\" \"PDF\" (\"NAME\" \"report.pdf\") \"<part3@example.org>\" \"The report\" "
+             "\"BASE64\" 12 \"Q2hlY2sgSW50ZWdyaXR5IQ==\" (\"ATTACHMENT\" (\"FILENAME\" \"report.pdf\")) "
+             "(\"en\" \"de\") \"http://example.org/r.pdf\") \"MIXED\" (\"BOUNDARY\" \"XXXX\") NIL NIL NIL)");
+
+    struct mime_message *m = mime_parse(multi_mixed, strlen(multi_mixed));
+    const struct mime_part *p1 = mime_find_section(m, "1");
+    const struct mime_part *p11 = mime_find_section(m, "1.1");
+    const struct mime_part *p12 = mime_find_section(m, "1.2");
+    const struct mime_part *p2 = mime_find_section(m, "2");
+    CHECK(p1 && p1->nchildren == 2);
+    CHECK(p11 && !strcmp(p11->subtype, "plain"));
+    CHECK(p12 && !strcmp(p12->subtype, "html"));
+    CHECK(p2 && !strcmp(p2->subtype, "pdf"));
+    CHECK(mime_find_section(m, "3") == NULL);
+    CHECK(mime_find_section(m, "1.3") == NULL);
+    CHECK(mime_find_section(m, "2.1") == NULL);
+    if (p11) {
+        CHECK(memcmp(multi_mixed + p11->body_off, "Caf=C3=A9 au lait", p11->body_len) == 0);
+        struct buf d = BUF_INIT;
+        CHECK(mime_decode_transfer(p11->encoding, multi_mixed + p11->body_off, p11->body_len, &d));
+        CHECK_STR(buf_cstr(&d), "Caf\xc3\xa9 au lait");
+        buf_free(&d);
+    }
+    if (p2) {
+        CHECK(memcmp(multi_mixed + p2->body_off, "JVBERi0xLjQK", 12) == 0);
+        CHECK_STR(p2->disposition, "attachment");
+        struct buf d = BUF_INIT;
+        CHECK(mime_decode_transfer(p2->encoding, multi_mixed + p2->body_off, p2->body_len, &d));
+        CHECK_STR(buf_cstr(&d), "%PDF-1.4\n");
+        buf_free(&d);
+        struct buf h = BUF_INIT;
+        buf_append(&h, multi_mixed + p2->hdr_off, p2->hdr_len);
+        CHECK(strncmp(h.data, "Content-Type: application/pdf", 29) == 0);
+        CHECK(h.len >= 4 && !strcmp(h.data + h.len - 4, "\r\n\r\n"));
+        buf_free(&h);
+    }
+    struct buf t = BUF_INIT;
+    mime_search_text_body(&t, m);
+    CHECK(strstr(buf_cstr(&t), "Caf\xc3\xa9 au lait") != NULL);
+    CHECK(strstr(buf_cstr(&t), "<p>") == NULL);
+    CHECK(strstr(buf_cstr(&t), "JVBER") == NULL);
+    CHECK(mime_utf8_contains_ci(t.data, t.len, "CAF\xc3\x89 AU", strlen("CAF\xc3\x89 AU")));
+    buf_free(&t);
+    mime_free(m);
+}
+
+static const char rfc822_attached[] =
+    "From: Carol <carol@example.com>\r\n"
+    "To: dave@example.com\r\n"
+    "Subject: Fwd: hello\r\n"
+    "Content-Type: multipart/mixed; boundary=\"outer\"\r\n"
+    "\r\n"
+    "--outer\r\n"
+    "Content-Type: text/plain\r\n"
+    "\r\n"
+    "See below.\r\n"
+    "--outer\r\n"
+    "Content-Type: message/rfc822\r\n"
+    "Content-Disposition: inline\r\n"
+    "\r\n"
+    "From: Eve <eve@example.com>\r\n"
+    "Subject: hello\r\n"
+    "Date: Tue, 1 Feb 2022 10:00:00 +0100\r\n"
+    "Content-Type: multipart/alternative; boundary=inner\r\n"
+    "\r\n"
+    "--inner\r\n"
+    "\r\n"
+    "hi\r\n"
+    "--inner\r\n"
+    "Content-Type: text/html\r\n"
+    "\r\n"
+    "<i>hi</i>\r\n"
+    "--inner--\r\n"
+    "--outer--\r\n";
+
+static void test_rfc822(void)
+{
+    CHECK_BS(rfc822_attached, false,
+             "((\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 10 0)"
+             "(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 209 "
+             "(\"Tue, 1 Feb 2022 10:00:00 +0100\" \"hello\" ((\"Eve\" NIL \"eve\" \"example.com\")) "
+             "((\"Eve\" NIL \"eve\" \"example.com\")) ((\"Eve\" NIL \"eve\" \"example.com\")) NIL NIL NIL NIL NIL) "
+             "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 2 0)"
+             "(\"TEXT\" \"HTML\" NIL NIL NIL \"7BIT\" 9 0) \"ALTERNATIVE\") 12) \"MIXED\")");
+    struct mime_message *m = mime_parse(rfc822_attached, strlen(rfc822_attached));
+    const struct mime_part *p2 = mime_find_section(m, "2");
+    CHECK(p2 && p2->message);
+    const struct mime_part *p21 = mime_find_section(m, "2.1");
+    const struct mime_part *p22 = mime_find_section(m, "2.2");
+    CHECK(p21 && !strcmp(p21->subtype, "plain"));
+    CHECK(p22 && !strcmp(p22->subtype, "html"));
+    CHECK(mime_find_section(m, "2.3") == NULL);
+    CHECK(mime_find_section(m, "2.1.1") == NULL);
+    if (p2 && p2->message) {
+        CHECK_INT(p2->message->hdr_off, p2->body_off);
+        char *s = mime_header_get(rfc822_attached + p2->message->hdr_off, p2->message->hdr_len, "subject");
+        CHECK_STR(s, "hello");
+        free(s);
+    }
+    struct buf t = BUF_INIT;
+    mime_search_text_body(&t, m);
+    CHECK(strstr(buf_cstr(&t), "See below.") != NULL);
+    CHECK(strstr(buf_cstr(&t), "Subject: hello") != NULL);
+    CHECK(strstr(buf_cstr(&t), "hi") != NULL);
+    buf_free(&t);
+    mime_free(m);
+
+    /* A message whose body is a non-multipart encapsulated message. */
+    const char *wrap = "Content-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\nbody\r\n";
+    m = mime_parse(wrap, strlen(wrap));
+    CHECK(mime_find_section(m, "1") == &m->root);
+    CHECK(m->root.message && mime_find_section(m, "1.1") == m->root.message);
+    CHECK(mime_find_section(m, "1.1.1") == NULL);
+    mime_free(m);
+    /* message/rfc822 with base64 CTE: opaque leaf, never an envelope. */
+    CHECK_BS("Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\nU3ViamVjdDogeA0KDQp5\r\n",
+             false, "(\"APPLICATION\" \"OCTET-STREAM\" NIL NIL NIL \"BASE64\" 22)");
+}
+
+static void test_digest(void)
+{
+    const char *msg = "Content-Type: multipart/digest; boundary=d\r\n\r\n"
+                      "--d\r\n\r\nSubject: one\r\n\r\nfirst\r\n"
+                      "--d\r\nContent-Type: text/plain\r\n\r\nnot a message\r\n--d--\r\n";
+    CHECK_BS(msg, false,
+             "((\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 21 (NIL \"one\" NIL NIL NIL NIL NIL NIL NIL NIL) "
+             "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 5 0) 2)"
+             "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 13 0) \"DIGEST\")");
+}
+
+static void test_boundaries(void)
+{
+    /* Missing close delimiter: the last part runs to the end. */
+    CHECK_BS("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nA\r\n--b\r\n\r\nB\r\nmore\r\n", false,
+             "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1 0)"
+             "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 9 2) \"MIXED\")");
+    /* Wrong boundary: no part found, the body is one text part. */
+    CHECK_BS("Content-Type: multipart/mixed; boundary=nope\r\n\r\n--b\r\n\r\nA\r\n--b--\r\n", false,
+             "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 17 4) \"MIXED\")");
+    /* No boundary parameter at all. */
+    CHECK_BS("Content-Type: multipart/mixed\r\n\r\nx\r\n", false,
+             "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 3 1) \"MIXED\")");
+    /* Trailing white space after the boundary; prefix-only match is not a boundary. */
+    CHECK_BS("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b \t\r\n\r\nA\r\n--bx\r\nB\r\n--b--  junk\r\n", false,
+             "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 10 2) \"MIXED\")");
+    /* Boundary in the middle of a line is content. */
+    CHECK_BS("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx --b\r\n--b--\r\n", false,
+             "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 5 0) \"MIXED\")");
+    /* Nested part whose boundary never appears: the outer boundary still
+     * ends it. */
+    const char *nested = "Content-Type: multipart/mixed; boundary=out\r\n\r\n"
+                         "--out\r\nContent-Type: multipart/alternative; boundary=lost\r\n\r\nlost text\r\n"
+                         "--out\r\n\r\nsecond\r\n--out--\r\n";
+    CHECK_BS(nested, false,
+             "(((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 9 0) \"ALTERNATIVE\")"
+             "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 6 0) \"MIXED\")");
+    /* Empty parts and adjacent boundaries. */
+    CHECK_BS("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n--b\r\n\r\n--b--", false,
+             "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0)"
+             "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0) \"MIXED\")");
+    /* Boundary with characters that need quoting, and unquoted '='. */
+    CHECK_BS("Content-Type: multipart/mixed; boundary=----=_Part_0_1.2\r\n\r\n------=_Part_0_1.2\r\n\r\nz\r\n"
+             "------=_Part_0_1.2--\r\n", false,
+             "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1 0) \"MIXED\")");
+}
+
+static void test_deep_nesting(void)
+{
+    struct buf b = BUF_INIT;
+    int levels = 200;
+    for (int i = 0; i < levels; i++)
+        buf_printf(&b, "Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i);
+    buf_puts(&b, "Content-Type: text/plain\r\n\r\ndeep\r\n");
+    for (int i = levels - 1; i >= 0; i--)
+        buf_printf(&b, "--b%d--\r\n", i);
+    struct mime_message *m = mime_parse(b.data, b.len);
+    int depth = 0;
+    const struct mime_part *p = &m->root;
+    while (p->nchildren) {
+        p = &p->children[0];
+        depth++;
+    }
+    CHECK(depth <= MIME_MAX_DEPTH);
+    CHECK_STR(p->type, "application");
+    struct buf out = BUF_INIT;
+    mime_write_bodystructure(&out, b.data, &m->root, true);
+    int bal = 0;
+    bool neg = false;
+    for (size_t i = 0; i < out.len; i++) {
+        bal += out.data[i] == '(' ? 1 : out.data[i] == ')' ? -1 : 0;
+        neg |= bal < 0;
+    }
+    CHECK(bal == 0 && !neg);
+    buf_free(&out);
+    mime_free(m);
+
+    /* Nested message/rfc822 beyond the limit. */
+    buf_reset(&b);
+    for (int i = 0; i < levels; i++)
+        buf_puts(&b, "Content-Type: message/rfc822\r\n\r\n");
+    buf_puts(&b, "Subject: x\r\n\r\nend\r\n");
+    m = mime_parse(b.data, b.len);
+    depth = 0;
+    p = &m->root;
+    while (p->message) {
+        p = p->message;
+        depth++;
+    }
+    CHECK(depth <= MIME_MAX_DEPTH);
+    buf_reset(&out);
+    mime_write_bodystructure(&out, b.data, &m->root, true);
+    CHECK(out.len > 0);
+    buf_free(&out);
+    mime_free(m);
+
+    /* Many parts: bounded by MIME_MAX_PARTS. */
+    buf_reset(&b);
+    buf_puts(&b, "Content-Type: multipart/mixed; boundary=p\r\n\r\n");
+    for (int i = 0; i < MIME_MAX_PARTS + 500; i++)
+        buf_puts(&b, "--p\r\n\r\nx\r\n");
+    buf_puts(&b, "--p--\r\n");
+    m = mime_parse(b.data, b.len);
+    CHECK(m->root.nchildren <= MIME_MAX_PARTS);
+    CHECK(m->root.nchildren >= MIME_MAX_PARTS - 2);
+    const struct mime_part *last = &m->root.children[m->root.nchildren - 1];
+    CHECK(last->body_off + last->body_len <= b.len);
+    CHECK(last->body_len > 10); /* the rest became one leaf */
+    mime_free(m);
+    buf_free(&b);
+}
+
+static void test_rfc2231(void)
+{
+    const char *msg = "Content-Type: application/octet-stream;\r\n"
+                      " name*0=\"long \";\r\n"
+                      " name*1=\"file.txt\"\r\n"
+                      "Content-Disposition: attachment;\r\n"
+                      " filename*0*=utf-8''%E2%82%AC%20;\r\n"
+                      " filename*1=\"rates (2).txt\"\r\n"
+                      "\r\ndata";
+    CHECK_BS(msg, true,
+             "(\"APPLICATION\" \"OCTET-STREAM\" (\"NAME\" \"long file.txt\") NIL NIL \"7BIT\" 4 NIL "
+             "(\"ATTACHMENT\" (\"FILENAME*\" \"utf-8''%E2%82%AC%20rates%20%282%29.txt\")) NIL NIL)");
+    struct mime_message *m = mime_parse(msg, strlen(msg));
+    struct buf d = BUF_INIT;
+    CHECK(mime_param_decoded(&d, m->root.disp_params, m->root.ndisp_params, "filename"));
+    CHECK_STR(buf_cstr(&d), "\xe2\x82\xac rates (2).txt");
+    buf_reset(&d);
+    CHECK(mime_param_decoded(&d, m->root.params, m->root.nparams, "name"));
+    CHECK_STR(buf_cstr(&d), "long file.txt");
+    CHECK(!mime_param_decoded(&d, m->root.params, m->root.nparams, "nothere"));
+    buf_free(&d);
+    mime_free(m);
+    /* Single extended parameter, out-of-order continuations, comments. */
+    CHECK_BS("Content-Type: text/plain; charset*=iso-8859-1'en'abc\r\n\r\n", false,
+             "(\"TEXT\" \"PLAIN\" (\"CHARSET*\" \"iso-8859-1'en'abc\") NIL NIL \"7BIT\" 0 0)");
+    CHECK_BS("Content-Type: text/plain; x*1=b; x*0=a; (comment) y = \"q\\\"uo\" (c)\r\n\r\n", false,
+             "(\"TEXT\" \"PLAIN\" (\"X\" \"ab\" \"Y\" \"q\\\"uo\") NIL NIL \"7BIT\" 0 0)");
+    CHECK_BS("Content-Type: (c) text (c) / (c) plain (c) ; charset=us-ascii (Plain text)\r\n\r\n", false,
+             "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 0 0)");
+    /* RFC 2047-encoded filename (Outlook style) decodes via mime_param_decoded. */
+    const char *ctn = "Content-Type: application/pdf; name=\"=?UTF-8?B?w6RiYy5wZGY=?=\"\r\n\r\n";
+    m = mime_parse(ctn, strlen(ctn));
+    d = (struct buf)BUF_INIT;
+    CHECK(mime_param_decoded(&d, m->root.params, m->root.nparams, "name"));
+    CHECK_STR(buf_cstr(&d), "\xc3\xa4" "bc.pdf");
+    buf_free(&d);
+    mime_free(m);
+}
+
+static void test_addresses(void)
+{
+    CHECK_ADDR("a@b.example", "((NIL NIL \"a\" \"b.example\"))");
+    CHECK_ADDR("\"Doe, John\" <john@example.com>, jane@example.com (Jane Doe)",
+               "((\"Doe, John\" NIL \"john\" \"example.com\")(\"Jane Doe\" NIL \"jane\" \"example.com\"))");
+    CHECK_ADDR("John Q. Public <jqp@example.com>", "((\"John Q. Public\" NIL \"jqp\" \"example.com\"))");
+    CHECK_ADDR("A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;, x@y.test",
+               "((NIL NIL \"A Group\" NIL)(\"Ed Jones\" NIL \"c\" \"a.test\")(NIL NIL \"joe\" \"where.test\")"
+               "(\"John\" NIL \"jdoe\" \"one.test\")(NIL NIL NIL NIL)(NIL NIL \"x\" \"y.test\"))");
+    CHECK_ADDR("undisclosed-recipients:;", "((NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL))");
+    CHECK_ADDR("<@route1,@route2:user@host.test>", "((NIL \"@route1,@route2\" \"user\" \"host.test\"))");
+    CHECK_ADDR("\"john doe\"@example.com", "((NIL NIL \"\\\"john doe\\\"\" \"example.com\"))");
+    CHECK_ADDR("\"plain\"@example.com", "((NIL NIL \"plain\" \"example.com\"))");
+    CHECK_ADDR("nodomain", "((NIL NIL \"nodomain\" \"MISSING_DOMAIN\"))");
+    CHECK_ADDR("Name <nodomain>", "((\"Name\" NIL \"nodomain\" \"MISSING_DOMAIN\"))");
+    CHECK_ADDR("  ", "NIL");
+    CHECK_ADDR(",,,", "NIL");
+    CHECK_ADDR("=?utf-8?q?J=C3=B6rg?= <j@x.test>", "((\"=?utf-8?q?J=C3=B6rg?=\" NIL \"j\" \"x.test\"))");
+    CHECK_ADDR("a@[192.0.2.1]", "((NIL NIL \"a\" \"[192.0.2.1]\"))");
+    CHECK_ADDR("Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>",
+               "((\"Pete\" NIL \"pete\" \"silly.test\"))");
+    CHECK_ADDR("a . b @ c . d", "((NIL NIL \"a.b\" \"c.d\"))");
+    /* garbage never crashes and keeps the syntax valid */
+    CHECK_ADDR("<<>>@@::;;\"", "NIL");
+    /* 8-bit display name: literal */
+    CHECK_ADDR("J\xc3\xb6rg <j@x.test>", "(({5}\r\nJ\xc3\xb6rg NIL \"j\" \"x.test\"))");
+}
+
+static void test_envelope_misc(void)
+{
+    const char *msg = "From: a@b.test\r\nSender: s@b.test\r\nReply-To: r@b.test\r\nCc: c@b.test\r\n"
+                      "Bcc: d@b.test\r\nIn-Reply-To: <x@y>\r\nSubject: =?iso-8859-1?q?caf=E9?=\r\n"
+                      "Subject: second ignored\r\nSubject:\r\n\r\n";
+    CHECK_ENV(msg, "(NIL \"=?iso-8859-1?q?caf=E9?=\" ((NIL NIL \"a\" \"b.test\")) ((NIL NIL \"s\" \"b.test\")) "
+                   "((NIL NIL \"r\" \"b.test\")) NIL ((NIL NIL \"c\" \"b.test\")) ((NIL NIL \"d\" \"b.test\")) "
+                   "\"<x@y>\" NIL)");
+    /* Folded subject with quotes and backslash; 8-bit subject is a literal. */
+    CHECK_ENV("Subject: a \"q\"\r\n \\ b\r\n\r\n",
+              "(NIL \"a \\\"q\\\" \\\\ b\" NIL NIL NIL NIL NIL NIL NIL NIL)");
+    CHECK_ENV("Subject: caf\xe9\r\n\r\n", "(NIL {4}\r\ncaf\xe9 NIL NIL NIL NIL NIL NIL NIL NIL)");
+    CHECK_ENV("Subject:\r\n\r\n", "(NIL \"\" NIL NIL NIL NIL NIL NIL NIL NIL)");
+}
+
+static void test_headers(void)
+{
+    const char *h = "Received: from a\r\n\tby b\r\nSubject: Hello\r\n  world\r\nX-Empty:\r\n"
+                    "From : x@y\r\nbogus line\r\nSUBJECT: second\r\n\r\nbody";
+    char *v = mime_header_get(h, strlen(h), "subject");
+    CHECK_STR(v, "Hello  world");
+    free(v);
+    v = mime_header_get(h, strlen(h), "received");
+    CHECK_STR(v, "from a\tby b");
+    free(v);
+    v = mime_header_get(h, strlen(h), "from");
+    CHECK_STR(v, "x@y");
+    free(v);
+    v = mime_header_get(h, strlen(h), "x-empty");
+    CHECK_STR(v, "");
+    free(v);
+    CHECK(mime_header_get(h, strlen(h), "body") == NULL);
+    CHECK(mime_header_get(h, strlen(h), "bogus line") == NULL);
+    CHECK_INT(mime_header_length(h, strlen(h)), strlen(h) - 4);
+    CHECK_INT(mime_header_length("abc", 3), 3);
+    CHECK_INT(mime_header_length("", 0), 0);
+    CHECK_INT(mime_header_length("\n", 1), 1);
+
+    const char *names[] = {"subject", "FROM"};
+    struct buf b = BUF_INIT;
+    mime_header_filter(&b, h, mime_header_length(h, strlen(h)), names, 2, false);
+    CHECK_STR(buf_cstr(&b), "Subject: Hello\r\n  world\r\nFrom : x@y\r\nSUBJECT: second\r\n\r\n");
+    buf_reset(&b);
+    mime_header_filter(&b, h, mime_header_length(h, strlen(h)), names, 2, true);
+    CHECK_STR(buf_cstr(&b), "Received: from a\r\n\tby b\r\nX-Empty:\r\n\r\n");
+    buf_reset(&b);
+    mime_header_filter(&b, h, mime_header_length(h, strlen(h)), names, 0, false);
+    CHECK_STR(buf_cstr(&b), "\r\n");
+    buf_reset(&b);
+    /* Last field without line end (no blank line in the message). */
+    mime_header_filter(&b, "A: 1\r\nB: 2", 10, names, 0, true);
+    CHECK_STR(buf_cstr(&b), "A: 1\r\nB: 2\r\n\r\n");
+    buf_free(&b);
+}
+
+static void test_8bit_headers(void)
+{
+    const char *msg = "From: J\xf6rg <j@x.test>\r\nSubject: \xe4\xf6\xfc\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+                      "Content-Transfer-Encoding: 8bit\r\n\r\nGr\xfc\xdf" "e\r\n";
+    struct mime_message *m = mime_parse(msg, strlen(msg));
+    CHECK_STR(m->root.subtype, "plain");
+    struct buf b = BUF_INIT;
+    mime_write_envelope(&b, msg, &m->root);
+    CHECK(strstr(b.data, "{3}\r\n\xe4\xf6\xfc") != NULL);
+    buf_reset(&b);
+    mime_search_text_body(&b, m);
+    CHECK_STR(buf_cstr(&b), "Gr\xc3\xbc\xc3\x9f" "e\r\n\n");
+    CHECK(mime_utf8_contains_ci(b.data, b.len, "GR\xc3\x9c\xc3\x9f", 6));
+    buf_free(&b);
+    mime_free(m);
+}
+
+static size_t count_parts(const struct mime_part *p)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < p->nchildren; i++)
+        n += count_parts(&p->children[i]);
+    if (p->message)
+        n += count_parts(p->message);
+    return n;
+}
+
+static void test_misc(void)
+{
+    /* Empty Reply-To defaults to From (RFC 9051 7.5.2). */
+    CHECK_ENV("From: a@b.test\r\nReply-To:\r\nSender: <>\r\n\r\n",
+              "(NIL NIL ((NIL NIL \"a\" \"b.test\")) ((NIL NIL \"a\" \"b.test\")) "
+              "((NIL NIL \"a\" \"b.test\")) NIL NIL NIL NIL NIL)");
+    /* Sections inside a digest. */
+    const char *dg = "Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: s\r\n\r\nx\r\n--d--\r\n";
+    struct mime_message *m = mime_parse(dg, strlen(dg));
+    const struct mime_part *p = mime_find_section(m, "1.1");
+    CHECK(p && !strcmp(p->type, "text") && p->body_len == 1);
+    CHECK(mime_find_section(m, "1.2") == NULL);
+    mime_free(m);
+    /* Header filter keeps bare LF fields as they are. */
+    struct buf b = BUF_INIT;
+    const char *names[] = {"a"};
+    mime_header_filter(&b, "A: 1\n b\nB: 2\n\n", strlen("A: 1\n b\nB: 2\n\n"), names, 1, false);
+    CHECK_STR(buf_cstr(&b), "A: 1\n b\n\r\n");
+    buf_reset(&b);
+    /* Strings: quoted, escaped, literal for 8-bit/CR/LF/NUL/long. */
+    mime_write_imap_string(&b, "a\"b\\c", 5);
+    CHECK_STR(buf_cstr(&b), "\"a\\\"b\\\\c\"");
+    buf_reset(&b);
+    mime_write_imap_string(&b, "a\r\nb", 4);
+    CHECK_STR(buf_cstr(&b), "{4}\r\na\r\nb");
+    buf_reset(&b);
+    mime_write_imap_string(&b, "a\0b", 3);
+    CHECK_INT(b.len, 8);
+    CHECK(memcmp(b.data, "{3}\r\na\0b", 8) == 0);
+    buf_reset(&b);
+    mime_write_nstring(&b, NULL);
+    CHECK_STR(buf_cstr(&b), "NIL");
+    buf_reset(&b);
+    char *longs = xmalloc(5001);
+    memset(longs, 'x', 5000);
+    longs[5000] = '\0';
+    mime_write_imap_string(&b, longs, 5000);
+    CHECK(strncmp(buf_cstr(&b), "{5000}\r\n", 8) == 0);
+    free(longs);
+    buf_free(&b);
+    /* Params. */
+    const char *ct = "Content-Type: text/plain; Charset=\"UTF-8\"; format=flowed\r\n\r\n";
+    m = mime_parse(ct, strlen(ct));
+    CHECK_STR(mime_param_get(m->root.params, m->root.nparams, "charset"), "UTF-8");
+    CHECK_STR(mime_param_get(m->root.params, m->root.nparams, "format"), "flowed");
+    CHECK(mime_param_get(m->root.params, m->root.nparams, "x") == NULL);
+    mime_free(m);
+    /* Part budget across nesting levels stays bounded. */
+    struct buf big = BUF_INIT;
+    buf_puts(&big, "Content-Type: multipart/mixed; boundary=o\r\n\r\n");
+    for (int i = 0; i < 40; i++) {
+        buf_puts(&big, "--o\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n");
+        for (int j = 0; j < 1000; j++)
+            buf_puts(&big, "--i\r\n\r\ny\r\n");
+        buf_puts(&big, "--i--\r\n");
+    }
+    buf_puts(&big, "--o--\r\n");
+    m = mime_parse(big.data, big.len);
+    size_t n = count_parts(&m->root);
+    CHECK(n <= MIME_MAX_PARTS + 2);
+    CHECK(n >= MIME_MAX_PARTS - 50);
+    mime_free(m);
+    buf_free(&big);
+    /* NULL-safe and garbage-safe entry points. */
+    m = mime_parse(NULL, 0);
+    CHECK(m && m->root.body_len == 0);
+    CHECK(mime_find_section(m, NULL) == NULL);
+    CHECK(mime_find_section(NULL, "1") == NULL);
+    mime_free(m);
+    mime_free(NULL);
+}
+
+int main(void)
+{
+    RUN(test_simple);
+    RUN(test_defaults);
+    RUN(test_bare_lf);
+    RUN(test_multipart);
+    RUN(test_rfc822);
+    RUN(test_digest);
+    RUN(test_boundaries);
+    RUN(test_deep_nesting);
+    RUN(test_rfc2231);
+    RUN(test_addresses);
+    RUN(test_envelope_misc);
+    RUN(test_headers);
+    RUN(test_8bit_headers);
+    RUN(test_misc);
+    return unit_done();
+}
