@@ -68,6 +68,7 @@ struct imap_literal_file {
     int fd;
     size_t len;
     bool binary;            /* ~{N} literal (RFC 3516) */
+    size_t text_off;        /* offset of its "{N}" marker in cmdtext.text */
 };
 
 /* A complete command as read from the client: the text with literals
@@ -157,6 +158,12 @@ struct imap_view {
     /* (uid, modseq) pairs of this session's own STOREs not to re-report */
     struct { uint32_t uid; uint64_t modseq; } *own;
     size_t nown, ownc;
+    /* (added) expunges seen while EXPUNGE responses were not allowed */
+    uint32_t *pexp;
+    size_t npexp, cpexp;
+    /* (added) QRESYNC: UIDs collected for the next "* VANISHED" */
+    uint32_t *vanished;
+    size_t nvanished, cvanished;
 };
 
 /* Result of a command handler. */
@@ -216,6 +223,21 @@ struct imap_session {
     bool counted_conn;
     struct imap_session *next, *prev; /* imap-server.c list */
     char *client_id;            /* from ID, for logs */
+    /* (added) */
+    int busy;                   /* callback nesting depth; free deferred while > 0 */
+    bool closed;                /* conn gone (on_close ran); conn is NULL */
+    bool idling;                /* in IDLE: updates are sent at once */
+    bool implicit_tls;
+    bool cmd_skip;              /* reader: discard the rest of the current command */
+    bool line_overflow;         /* reader: discarding the tail of an overlong line */
+    uint64_t cmd_timer;         /* timer owned by the running command (cancelled on close) */
+    uint64_t input_timer;       /* deferred input processing */
+    unsigned idle_ticks;
+    enum cmd_result cmd_status; /* how s->cmd is suspended (MORE/WAIT/DEFER) */
+    unsigned nliterals;         /* literals in the command being assembled */
+    bool literal_append;        /* the command being assembled is APPEND */
+    uint64_t literal_total;     /* literal octets in the command being assembled */
+    char peer[64];
 };
 
 /* Responses (imap-response.c). Every write goes through these so literal
@@ -269,15 +291,82 @@ void imap_view_flush_vanished(struct imap_session *s);
 void imap_view_note_own(struct imap_view *v, uint32_t uid, uint64_t modseq);
 /* FLAGS and PERMANENTFLAGS untagged lines for the view. */
 void imap_view_write_flags(struct imap_session *s);
+/* Writes the parenthesised list: "(\Seen \Answered kw1 \Recent)". */
 void imap_write_flag_list(struct buf *b, uint32_t flags, const char *keywords, bool recent);
 
 /* Capabilities for the current state (imap-cmd-any.c). */
 void imap_capabilities(struct imap_session *s, struct buf *out);
 
 /* Session helpers (imap-session.c). */
-void imap_cmd_finish(struct imap_session *s);  /* after CMD_DEFER/CMD_WAIT completes */
+/* After CMD_DEFER/CMD_WAIT completes (from a timer or other callback,
+ * never from inside the handler call that returned CMD_DEFER/CMD_WAIT;
+ * an on_line callback returns CMD_DONE instead). Frees the command and
+ * resumes reading. */
+void imap_cmd_finish(struct imap_session *s);
 void imap_session_close(struct imap_session *s, const char *bye);
 void imap_session_login(struct imap_session *s, const char *user); /* common post-auth steps */
+/* (added) Like imap_session_login but reports failure: returns NULL on
+ * success or a "[CODE] text" reason for a NO reply. */
+const char *imap_session_try_login(struct imap_session *s, const char *user, const char *mech);
+/* (added) Process buffered input (next pipelined command) soon. */
+void imap_session_kick(struct imap_session *s);
+/* (added) Is there a literal/partial command pending in the reader? */
+bool imap_reader_busy(const struct imap_session *s);
+/* (added) reader entry points (imap-reader.c), used by imap-server.c */
+void imap_reader_input(struct imap_session *s);
+void imap_reader_reset(struct imap_session *s);
+void imap_cmdtext_free(struct imap_cmdtext *ct);
+/* (added) session internals used by the server and reader */
+struct imap_session *imap_session_new(struct conn *c, bool implicit_tls);
+void imap_session_free(struct imap_session *s);
+void imap_session_execute(struct imap_session *s, struct imap_cmdtext *ct);
+void imap_session_touch(struct imap_session *s);
+void imap_session_enter(struct imap_session *s);  /* busy++ */
+void imap_session_leave(struct imap_session *s);  /* busy--, frees a closed session */
+void imap_session_on_close(struct imap_session *s);
+void imap_session_on_drain(struct imap_session *s);
+void imap_session_arm_timer(struct imap_session *s);
+struct event_loop *imap_loop(void);
+struct tls_ctx *imap_tls(void);
+void imap_server_link(struct imap_session *s);
+void imap_server_unlink(struct imap_session *s);
+/* (added) parser helpers */
+bool imap_is_atom_char(unsigned char c);
+bool imap_valid_tag(const char *t, size_t len);
+/* (added) SASL parameters for this connection (imap-cmd-any.c) */
+struct sasl_params;
+void imap_sasl_params(struct imap_session *s, struct sasl_params *p);
+/* (added) STATUS items (imap-cmd-mailbox.c), shared with LIST-STATUS */
+enum imap_status_item {
+    ST_MESSAGES = 1u << 0, ST_UIDNEXT = 1u << 1, ST_UIDVALIDITY = 1u << 2, ST_UNSEEN = 1u << 3,
+    ST_DELETED = 1u << 4, ST_SIZE = 1u << 5, ST_RECENT = 1u << 6, ST_HIGHESTMODSEQ = 1u << 7,
+    ST_MAILBOXID = 1u << 8, ST_APPENDLIMIT = 1u << 9,
+};
+/* Parse "(" status-att *(SP status-att) ")" into a mask; false on error. */
+bool imap_p_status_items(struct imap_parser *ps, struct imap_cmd *cmd, unsigned *items);
+/* "* STATUS <mailbox> (...)" */
+void imap_write_status(struct imap_session *s, const struct mailbox_info *info, unsigned items);
+/* Map a storage error to "NO [CODE] text" for cmd. */
+void imap_reply_storage_error(struct imap_session *s, struct imap_cmd *cmd, int err);
+/* (added) Before writing "* n FETCH (FLAGS ...)" with these keywords:
+ * if any is new to the client, send FLAGS/PERMANENTFLAGS first (RFC 9051
+ * 7.3.5: a FETCH must not show a flag the client has not been told of). */
+void imap_view_announce_keywords(struct imap_session *s, const char *keywords);
+/* (added) Like imap_view_expunged for many UIDs at once: one compaction
+ * pass instead of one memmove per UID (use for large EXPUNGE/MOVE). */
+void imap_view_expunged_many(struct imap_session *s, const uint32_t *uids, size_t n);
+/* (added) "* LIST (...) sep name" for one existing mailbox (SELECT in
+ * IMAP4rev2, RFC 9051 6.3.2) - imap-cmd-list.c */
+void imap_list_one(struct imap_session *s, const char *internal_name);
+/* (added) the FLAGS and the PERMANENTFLAGS line separately (SELECT order) */
+void imap_view_write_flags_line(struct imap_session *s);
+void imap_view_write_permanentflags(struct imap_session *s);
+/* (added) recent bookkeeping for a new view (imap-sync.c) */
+void imap_view_set_recent_floor(struct imap_view *v, uint32_t floor);
+/* (added) server greeting product string per serverinfo ("" when off) */
+const char *imap_server_product(void);
+/* (added) does the current command forbid EXPUNGE responses (7.5.1)? */
+bool imap_cmd_forbids_expunge(const struct imap_cmd *cmd);
 bool imap_session_has_pending(const struct imap_session *s);
 
 /* Command handlers, one per command (declared here, defined per file). */

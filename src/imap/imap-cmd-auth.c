@@ -1,0 +1,367 @@
+/* imap-cmd-auth.c - STARTTLS, LOGIN, AUTHENTICATE.
+ *
+ * Failed attempts are throttled per client address (limits.h): the
+ * answer is delayed with a timer (CMD_DEFER), never by blocking the loop;
+ * an address already over its limit waits before we even check
+ * (limits_auth_predelay). Three failures on one connection end it.
+ */
+#include "imap.h"
+#include "auth.h"
+#include "config.h"
+#include "limits.h"
+#include "log.h"
+
+#define MAX_FAILURES_PER_CONN 3
+
+struct auth_state {
+    char *user;             /* as given (LOGIN) */
+    char *pass;             /* LOGIN password (wiped when freed) */
+    char *mech;             /* AUTHENTICATE mechanism, uppercased */
+    char *ir;               /* AUTHENTICATE initial response (base64 or "=") */
+    bool has_ir;
+    struct sasl_session *sasl;
+    bool final_sent;        /* sent SCRAM server-final as a challenge; expect "" */
+    char *ok_user;          /* authenticated user waiting for the final "" */
+    char attempted[AUTH_MAX_USERNAME + 1];
+    enum cmd_result (*next)(struct imap_session *s, struct imap_cmd *cmd);
+};
+
+static void auth_state_free(void *p)
+{
+    struct auth_state *st = p;
+    if (st->pass) {
+        explicit_bzero(st->pass, strlen(st->pass));
+        free(st->pass);
+    }
+    free(st->user);
+    free(st->mech);
+    free(st->ir);
+    free(st->ok_user);
+    if (st->sasl)
+        sasl_free(st->sasl);
+    free(st);
+}
+
+static struct auth_state *auth_state(struct imap_cmd *cmd)
+{
+    if (!cmd->state) {
+        cmd->state = xcalloc(1, sizeof(struct auth_state));
+        cmd->state_free = auth_state_free;
+    }
+    return cmd->state;
+}
+
+static bool session_tls(const struct imap_session *s)
+{
+    return s->tls || (s->conn && conn_is_tls(s->conn));
+}
+
+/* ---- deferred continuation (timer) --------------------------------------- */
+
+static void apply_async_result(struct imap_session *s, enum cmd_result r)
+{
+    if (s->closed)
+        return;
+    switch (r) {
+    case CMD_DONE:
+        imap_cmd_finish(s);
+        break;
+    case CMD_WAIT:
+        s->cmd_status = CMD_WAIT;
+        if (s->conn) {
+            conn_resume_input(s->conn);
+            imap_session_kick(s);
+        }
+        break;
+    case CMD_DEFER:
+    case CMD_MORE:
+        s->cmd_status = r;
+        break;
+    }
+}
+
+static void auth_timer_cb(struct event_loop *loop, void *arg)
+{
+    struct imap_session *s = arg;
+    s->cmd_timer = 0;
+    if (s->closed || !s->cmd)
+        return;
+    imap_session_enter(s);
+    struct auth_state *st = auth_state(s->cmd);
+    enum cmd_result (*next)(struct imap_session *, struct imap_cmd *) = st->next;
+    st->next = NULL;
+    enum cmd_result r = next ? next(s, s->cmd) : CMD_DONE;
+    apply_async_result(s, r);
+    imap_session_leave(s);
+}
+
+/* Run next after ms (0 = now, synchronously). */
+static enum cmd_result after(struct imap_session *s, struct imap_cmd *cmd, unsigned ms,
+                             enum cmd_result (*next)(struct imap_session *, struct imap_cmd *))
+{
+    if (ms == 0)
+        return next(s, cmd);
+    auth_state(cmd)->next = next;
+    s->cmd_timer = ev_timer_add(imap_loop(), ms, auth_timer_cb, s);
+    return CMD_DEFER;
+}
+
+/* ---- success / failure ------------------------------------------------------ */
+
+static enum cmd_result reply_failed(struct imap_session *s, struct imap_cmd *cmd)
+{
+    imap_tagged(s, cmd, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
+    if (s->auth_failures >= MAX_FAILURES_PER_CONN)
+        imap_session_close(s, "Too many authentication failures");
+    return CMD_DONE;
+}
+
+static enum cmd_result auth_failed(struct imap_session *s, struct imap_cmd *cmd, const char *user, const char *mech)
+{
+    log_notice("login failed: user=%s addr=%s mech=%s", user && *user ? user : "-", s->peer, mech);
+    s->auth_failures++;
+    unsigned delay = limits_auth_failure(s->peer);
+    return after(s, cmd, delay, reply_failed);
+}
+
+static enum cmd_result auth_succeeded(struct imap_session *s, struct imap_cmd *cmd, const char *user,
+                                      const char *mech)
+{
+    const char *why = imap_session_try_login(s, user, mech);
+    if (why) {
+        imap_tagged(s, cmd, "NO", "%s", why);
+        return CMD_DONE;
+    }
+    struct buf b = BUF_INIT;
+    imap_capabilities(s, &b);
+    imap_tagged(s, cmd, "OK", "[CAPABILITY %s] Logged in", buf_cstr(&b));
+    buf_free(&b);
+    return CMD_DONE;
+}
+
+/* ---- STARTTLS ------------------------------------------------------------ */
+
+IMAP_CMD(cmd_starttls)
+{
+    if (!imap_p_end(&cmd->ps)) {
+        imap_tagged(s, cmd, "BAD", "Unexpected arguments");
+        return CMD_DONE;
+    }
+    if (session_tls(s) || !imap_tls()) {
+        imap_tagged(s, cmd, "BAD", "STARTTLS not available");
+        return CMD_DONE;
+    }
+    imap_tagged(s, cmd, "OK", "Begin TLS negotiation now");
+    if (conn_starttls(s->conn, imap_tls()) < 0) {
+        log_warn("imap: STARTTLS failed for %s", s->peer);
+        imap_session_close(s, NULL);
+        return CMD_DONE;
+    }
+    /* RFC 9051 6.2.1: anything pipelined after STARTTLS is discarded (the
+     * conn drops its buffered input); the client must ask for the
+     * capabilities again. */
+    s->tls = true;
+    imap_reader_reset(s);
+    return CMD_DONE;
+}
+
+/* ---- LOGIN ---------------------------------------------------------------- */
+
+static enum cmd_result login_check(struct imap_session *s, struct imap_cmd *cmd)
+{
+    struct auth_state *st = auth_state(cmd);
+    char norm[AUTH_MAX_USERNAME + 1];
+    bool ok = false;
+    if (strlen(st->user) <= AUTH_MAX_USERNAME && userdb_normalize_name(st->user, norm))
+        ok = userdb_verify_password(norm, st->pass);
+    explicit_bzero(st->pass, strlen(st->pass));
+    if (!ok) {
+        char shown[80];
+        snprintf(shown, sizeof(shown), "%s", st->user);
+        for (char *p = shown; *p; p++)
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+                *p = '?';
+        return auth_failed(s, cmd, shown, "LOGIN");
+    }
+    return auth_succeeded(s, cmd, norm, "LOGIN");
+}
+
+IMAP_CMD(cmd_login)
+{
+    struct imap_parser *ps = &cmd->ps;
+    char *user, *pass;
+    if (!imap_p_sp(ps) || !(user = imap_p_astring_cstr(ps, cmd)) || !imap_p_sp(ps) ||
+        !(pass = imap_p_astring_cstr(ps, cmd)) || !imap_p_end(ps)) {
+        imap_tagged(s, cmd, "BAD", "Invalid LOGIN arguments");
+        return CMD_DONE;
+    }
+    if (!session_tls(s) && !config_bool(CFG_ALLOWPLAINTEXT)) {
+        /* RFC 9051 6.2.3 (LOGINDISABLED) and RFC 5530 PRIVACYREQUIRED */
+        explicit_bzero(pass, strlen(pass));
+        imap_tagged(s, cmd, "NO", "[PRIVACYREQUIRED] Plaintext authentication disallowed without TLS");
+        return CMD_DONE;
+    }
+    if (strlen(pass) > AUTH_MAX_PASSWORD || strlen(user) > AUTH_MAX_USERNAME) {
+        explicit_bzero(pass, strlen(pass));
+        s->auth_failures++;
+        return after(s, cmd, limits_auth_failure(s->peer), reply_failed);
+    }
+    struct auth_state *st = auth_state(cmd);
+    st->user = xstrdup(user);
+    st->pass = xstrdup(pass);
+    explicit_bzero(pass, strlen(pass));
+    return after(s, cmd, limits_auth_predelay(s->peer), login_check);
+}
+
+/* ---- AUTHENTICATE ----------------------------------------------------------- */
+
+static enum cmd_result sasl_feed(struct imap_session *s, struct imap_cmd *cmd, const unsigned char *in,
+                                 size_t len);
+
+static enum cmd_result auth_line(struct imap_session *s, struct imap_cmd *cmd, const char *line, size_t len)
+{
+    struct auth_state *st = auth_state(cmd);
+    if (len == 1 && line[0] == '*') {
+        /* RFC 9051 6.2.2: a cancelled exchange is answered with BAD */
+        imap_tagged(s, cmd, "BAD", "Authentication cancelled");
+        return CMD_DONE;
+    }
+    if (st->final_sent) {
+        if (len != 0) {
+            imap_tagged(s, cmd, "BAD", "Unexpected data after final server message");
+            return CMD_DONE;
+        }
+        cmd->on_line = NULL;
+        return auth_succeeded(s, cmd, st->ok_user, st->mech);
+    }
+    struct buf dec = BUF_INIT;
+    if (!base64_decode_strict(line, len, &dec)) {
+        buf_free(&dec);
+        imap_tagged(s, cmd, "BAD", "Invalid base64 data");
+        return CMD_DONE;
+    }
+    enum cmd_result r = sasl_feed(s, cmd, (const unsigned char *)dec.data, dec.len);
+    if (dec.data)
+        explicit_bzero(dec.data, dec.len);
+    buf_free(&dec);
+    return r;
+}
+
+static void send_challenge(struct imap_session *s, const struct buf *out)
+{
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "+ ");
+    if (out->len)
+        base64_encode((const unsigned char *)out->data, out->len, &b);
+    buf_puts(&b, "\r\n");
+    imap_write(s, b.data, b.len);
+    buf_free(&b);
+}
+
+static enum cmd_result sasl_feed(struct imap_session *s, struct imap_cmd *cmd, const unsigned char *in,
+                                 size_t len)
+{
+    struct auth_state *st = auth_state(cmd);
+    struct buf out = BUF_INIT;
+    enum sasl_result r = sasl_step(st->sasl, in, len, &out);
+    enum cmd_result res;
+    switch (r) {
+    case SASL_CONTINUE:
+        send_challenge(s, &out);
+        cmd->on_line = auth_line;
+        res = CMD_WAIT;
+        break;
+    case SASL_DONE:
+        if (out.len) {
+            /* IMAP has no "additional data with success": send it as a
+             * challenge and expect an empty response (RFC 9051 6.2.2). */
+            st->ok_user = xstrdup(sasl_username(st->sasl));
+            st->final_sent = true;
+            send_challenge(s, &out);
+            cmd->on_line = auth_line;
+            res = CMD_WAIT;
+        } else {
+            cmd->on_line = NULL;
+            char *u = xstrdup(sasl_username(st->sasl));
+            res = auth_succeeded(s, cmd, u, st->mech);
+            free(u);
+        }
+        break;
+    case SASL_FAIL:
+    case SASL_BADPROT:
+    default: {
+        const char *tried = sasl_attempted_user(st->sasl);
+        snprintf(st->attempted, sizeof(st->attempted), "%s", tried ? tried : "");
+        cmd->on_line = NULL;
+        res = auth_failed(s, cmd, st->attempted, st->mech);
+        break;
+    }
+    }
+    buf_free(&out);
+    return res;
+}
+
+static enum cmd_result auth_start(struct imap_session *s, struct imap_cmd *cmd)
+{
+    struct auth_state *st = auth_state(cmd);
+    struct sasl_params p;
+    imap_sasl_params(s, &p);
+    st->sasl = sasl_start(st->mech, &p);
+    if (!st->sasl) {
+        if (!session_tls(s) && !config_bool(CFG_ALLOWPLAINTEXT) &&
+            (strcmp(st->mech, "PLAIN") == 0 || strcmp(st->mech, "LOGIN") == 0))
+            imap_tagged(s, cmd, "NO", "[PRIVACYREQUIRED] Plaintext authentication disallowed without TLS");
+        else
+            imap_tagged(s, cmd, "NO", "Unsupported authentication mechanism");
+        return CMD_DONE;
+    }
+    if (!st->has_ir)
+        return sasl_feed(s, cmd, NULL, 0);
+    /* RFC 4959: "=" is an empty initial response. */
+    if (strcmp(st->ir, "=") == 0)
+        return sasl_feed(s, cmd, (const unsigned char *)"", 0);
+    struct buf dec = BUF_INIT;
+    if (!base64_decode_strict(st->ir, strlen(st->ir), &dec)) {
+        buf_free(&dec);
+        imap_tagged(s, cmd, "BAD", "Invalid base64 data");
+        return CMD_DONE;
+    }
+    enum cmd_result r = sasl_feed(s, cmd, (const unsigned char *)buf_cstr(&dec), dec.len);
+    if (dec.data)
+        explicit_bzero(dec.data, dec.len);
+    buf_free(&dec);
+    return r;
+}
+
+IMAP_CMD(cmd_authenticate)
+{
+    struct imap_parser *ps = &cmd->ps;
+    char *mech;
+    if (!imap_p_sp(ps) || !(mech = imap_p_atom(ps, cmd))) {
+        imap_tagged(s, cmd, "BAD", "Invalid AUTHENTICATE arguments");
+        return CMD_DONE;
+    }
+    struct auth_state *st = auth_state(cmd);
+    for (char *p = mech; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    st->mech = xstrdup(mech);
+    if (imap_p_sp(ps)) {
+        /* initial-resp = base64 / "=" ; base64 chars are atom chars plus '=' '+' '/' */
+        const char *b = ps->p;
+        while (ps->p < ps->end && *ps->p != ' ')
+            ps->p++;
+        if (ps->p == b) {
+            imap_tagged(s, cmd, "BAD", "Invalid initial response");
+            return CMD_DONE;
+        }
+        st->ir = xstrndup(b, (size_t)(ps->p - b));
+        st->has_ir = true;
+    }
+    ps->error = NULL;
+    if (!imap_p_end(ps)) {
+        imap_tagged(s, cmd, "BAD", "Invalid AUTHENTICATE arguments");
+        return CMD_DONE;
+    }
+    return after(s, cmd, limits_auth_predelay(s->peer), auth_start);
+}

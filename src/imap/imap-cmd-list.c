@@ -1,0 +1,482 @@
+/* imap-cmd-list.c - LIST (RFC 9051 6.3.9, RFC 5258 LIST-EXTENDED, RFC 5819
+ * LIST-STATUS, RFC 6154 SPECIAL-USE) and LSUB (IMAP4rev1).
+ *
+ * The hierarchy is implicit: "a/b" may exist without "a". We build one
+ * sorted table of names: existing mailboxes, subscribed names and every
+ * ancestor of either, with flags propagated upwards (has an existing
+ * descendant, has a subscribed descendant). An ancestor that does not
+ * exist is shown as "\NonExistent \HasChildren" (RFC 9051 6.3.9.6) - or
+ * "\Noselect \HasChildren" to IMAP4rev1 clients using plain LIST.
+ */
+#include "imap.h"
+#include "config.h"
+
+enum {
+    SEL_SUBSCRIBED = 1u << 0,
+    SEL_REMOTE = 1u << 1,
+    SEL_RECURSIVEMATCH = 1u << 2,
+    SEL_SPECIALUSE = 1u << 3,
+    RET_SUBSCRIBED = 1u << 8,
+    RET_CHILDREN = 1u << 9,
+    RET_SPECIALUSE = 1u << 10,
+    RET_STATUS = 1u << 11,
+};
+
+#define MAX_PATTERNS 64
+
+struct node {
+    char *name;
+    bool exists;
+    bool subscribed;
+    bool has_child;         /* an existing descendant */
+    bool has_sub_desc;      /* a subscribed descendant */
+    uint32_t special_use;
+    int info;               /* index into infos or -1 */
+};
+
+struct list_ctx {
+    struct node *n;
+    size_t count, cap;
+    struct mailbox_info *infos;
+    size_t ninfos, cinfos;
+    bool want_info;
+};
+
+static void add_node(struct list_ctx *c, const char *name, bool exists, bool subscribed, uint32_t use, int info)
+{
+    ARRAY_GROW(c->n, c->count, c->cap);
+    struct node *x = &c->n[c->count++];
+    x->name = xstrdup(name);
+    x->exists = exists;
+    x->subscribed = subscribed;
+    x->has_child = false;
+    x->has_sub_desc = false;
+    x->special_use = use;
+    x->info = info;
+}
+
+static void list_cb(const struct mailbox_info *info, void *arg)
+{
+    struct list_ctx *c = arg;
+    int idx = -1;
+    if (c->want_info) {
+        ARRAY_GROW(c->infos, c->ninfos, c->cinfos);
+        c->infos[c->ninfos] = *info;
+        idx = (int)c->ninfos++;
+    }
+    add_node(c, info->name, true, info->subscribed, info->special_use, idx);
+}
+
+static void sub_cb(const char *name, void *arg)
+{
+    add_node(arg, name, false, true, 0, -1);
+}
+
+static int cmp_node(const void *a, const void *b)
+{
+    const struct node *x = a, *y = b;
+    int r = strcmp(x->name, y->name);
+    if (r)
+        return r;
+    /* existing entries first so the merge keeps their data */
+    return (int)y->exists - (int)x->exists;
+}
+
+static struct node *find(struct list_ctx *c, const char *name, size_t len)
+{
+    size_t lo = 0, hi = c->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int r = strncmp(c->n[mid].name, name, len);
+        if (r == 0 && c->n[mid].name[len] != '\0')
+            r = 1;
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < c->count && strncmp(c->n[lo].name, name, len) == 0 && c->n[lo].name[len] == '\0')
+        return &c->n[lo];
+    return NULL;
+}
+
+static void sort_merge(struct list_ctx *c)
+{
+    if (c->count == 0)
+        return;
+    qsort(c->n, c->count, sizeof(*c->n), cmp_node);
+    size_t w = 0;
+    for (size_t i = 0; i < c->count; i++) {
+        if (w > 0 && strcmp(c->n[w - 1].name, c->n[i].name) == 0) {
+            c->n[w - 1].subscribed |= c->n[i].subscribed;
+            free(c->n[i].name);
+            continue;
+        }
+        c->n[w++] = c->n[i];
+    }
+    c->count = w;
+}
+
+/* Add every missing ancestor, then propagate flags upwards. */
+static void build_tree(struct list_ctx *c)
+{
+    sort_merge(c);
+    size_t orig = c->count;
+    for (size_t i = 0; i < orig; i++) {
+        const char *name = c->n[i].name; /* heap string: stable while c->n grows */
+        for (const char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
+            ARRAY_GROW(c->n, c->count, c->cap);
+            struct node *x = &c->n[c->count++];
+            memset(x, 0, sizeof(*x));
+            x->name = xstrndup(name, (size_t)(p - name));
+            x->info = -1;
+        }
+    }
+    sort_merge(c);
+    for (size_t i = 0; i < c->count; i++) {
+        struct node *x = &c->n[i];
+        if (!x->exists && !x->subscribed)
+            continue;
+        const char *name = x->name;
+        for (const char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
+            struct node *a = find(c, name, (size_t)(p - name));
+            if (!a)
+                continue;
+            if (x->exists)
+                a->has_child = true;
+            if (x->subscribed)
+                a->has_sub_desc = true;
+        }
+    }
+}
+
+static void list_ctx_free(struct list_ctx *c)
+{
+    for (size_t i = 0; i < c->count; i++)
+        free(c->n[i].name);
+    free(c->n);
+    free(c->infos);
+}
+
+/* Client pattern (reference + pattern) to internal form. */
+static char *pattern_to_internal(struct imap_session *s, const char *ref, const char *pat)
+{
+    struct buf raw = BUF_INIT, out = BUF_INIT;
+    buf_puts(&raw, ref);
+    buf_puts(&raw, pat);
+    bool ok;
+    if (s->enabled & (EN_UTF8 | EN_IMAP4REV2)) {
+        buf_append(&out, raw.data ? raw.data : "", raw.len);
+        ok = true;
+    } else {
+        ok = mutf7_to_utf8(raw.data ? raw.data : "", raw.len, &out);
+    }
+    buf_free(&raw);
+    if (!ok) {
+        buf_free(&out);
+        return NULL;
+    }
+    char sep = imap_hier_sep();
+    if (sep != '/') {
+        for (size_t i = 0; i < out.len; i++) {
+            if (out.data[i] == '/')
+                out.data[i] = '\x01'; /* a literal '/' never matches */
+            else if (out.data[i] == sep)
+                out.data[i] = '/';
+        }
+    }
+    if (!out.data)
+        buf_puts(&out, "");
+    return buf_release(&out);
+}
+
+static bool match_any(char **pats, size_t np, const char *name)
+{
+    for (size_t i = 0; i < np; i++)
+        if (imap_list_match(pats[i], name, '/'))
+            return true;
+    return false;
+}
+
+/* Does some subscribed descendant of x also match (so CHILDINFO for x
+ * would be redundant, RFC 5258 3.5)? Descendants are contiguous. */
+static bool sub_desc_matches(struct list_ctx *c, const struct node *x, char **pats, size_t np)
+{
+    size_t len = strlen(x->name);
+    for (size_t i = (size_t)(x - c->n) + 1; i < c->count; i++) {
+        const char *nm = c->n[i].name;
+        int r = strncmp(nm, x->name, len);
+        if (r > 0)
+            break;
+        if (r < 0 || nm[len] != '/')
+            continue;
+        if (c->n[i].subscribed && match_any(pats, np, nm))
+            return true;
+    }
+    return false;
+}
+
+static void put_attr(struct buf *b, bool *first, const char *a)
+{
+    if (!*first)
+        buf_putc(b, ' ');
+    buf_puts(b, a);
+    *first = false;
+}
+
+static void put_special(struct buf *b, bool *first, uint32_t use)
+{
+    static const struct {
+        uint32_t bit;
+        const char *name;
+    } t[] = {{SPECIAL_ALL, "\\All"},         {SPECIAL_ARCHIVE, "\\Archive"}, {SPECIAL_DRAFTS, "\\Drafts"},
+             {SPECIAL_FLAGGED, "\\Flagged"}, {SPECIAL_JUNK, "\\Junk"},       {SPECIAL_SENT, "\\Sent"},
+             {SPECIAL_TRASH, "\\Trash"}};
+    for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+        if (use & t[i].bit)
+            put_attr(b, first, t[i].name);
+}
+
+static bool p_opt_list(struct imap_parser *ps, struct imap_cmd *cmd, unsigned *opts, unsigned *status_items,
+                       bool ret)
+{
+    if (!imap_p_char(ps, '('))
+        return false;
+    bool first = true;
+    while (!imap_p_char(ps, ')')) {
+        if (!first && !imap_p_sp(ps))
+            return false;
+        first = false;
+        char *a = imap_p_atom(ps, cmd);
+        if (!a)
+            return false;
+        if (!ret) {
+            if (strcasecmp(a, "SUBSCRIBED") == 0)
+                *opts |= SEL_SUBSCRIBED;
+            else if (strcasecmp(a, "REMOTE") == 0)
+                *opts |= SEL_REMOTE;
+            else if (strcasecmp(a, "RECURSIVEMATCH") == 0)
+                *opts |= SEL_RECURSIVEMATCH;
+            else if (strcasecmp(a, "SPECIAL-USE") == 0)
+                *opts |= SEL_SPECIALUSE;
+            else
+                return false;
+        } else {
+            if (strcasecmp(a, "SUBSCRIBED") == 0)
+                *opts |= RET_SUBSCRIBED;
+            else if (strcasecmp(a, "CHILDREN") == 0)
+                *opts |= RET_CHILDREN;
+            else if (strcasecmp(a, "SPECIAL-USE") == 0)
+                *opts |= RET_SPECIALUSE;
+            else if (strcasecmp(a, "STATUS") == 0) {
+                if (!imap_p_sp(ps) || !imap_p_status_items(ps, cmd, status_items))
+                    return false;
+                *opts |= RET_STATUS;
+            } else
+                return false;
+        }
+    }
+    return true;
+}
+
+static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, bool lsub)
+{
+    struct imap_parser *ps = &cmd->ps;
+    unsigned opts = 0, status_items = 0;
+    bool extended = false;
+    char *pats_raw[MAX_PATTERNS];
+    size_t np = 0;
+    char *ref;
+    if (!imap_p_sp(ps))
+        goto bad;
+    if (!lsub && imap_p_peek(ps, '(')) {
+        if (!p_opt_list(ps, cmd, &opts, &status_items, false) || !imap_p_sp(ps))
+            goto bad;
+        extended = true;
+        /* RFC 5258 3: RECURSIVEMATCH needs another selection option */
+        if ((opts & SEL_RECURSIVEMATCH) && !(opts & (SEL_SUBSCRIBED | SEL_SPECIALUSE)))
+            goto bad;
+    }
+    if (!(ref = imap_p_astring_cstr(ps, cmd)) || !imap_p_sp(ps))
+        goto bad;
+    if (!lsub && imap_p_char(ps, '(')) {
+        extended = true;
+        bool first = true;
+        while (!imap_p_char(ps, ')')) {
+            if ((!first && !imap_p_sp(ps)) || np >= MAX_PATTERNS)
+                goto bad;
+            first = false;
+            if (!(pats_raw[np++] = imap_p_list_mailbox(ps, cmd)))
+                goto bad;
+        }
+        if (np == 0)
+            goto bad;
+    } else {
+        if (!(pats_raw[np++] = imap_p_list_mailbox(ps, cmd)))
+            goto bad;
+    }
+    if (!lsub && imap_p_char(ps, ' ')) {
+        char *kw = imap_p_atom(ps, cmd);
+        if (!kw || strcasecmp(kw, "RETURN") != 0 || !imap_p_sp(ps) ||
+            !p_opt_list(ps, cmd, &opts, &status_items, true))
+            goto bad;
+        extended = true;
+    }
+    if (!imap_p_end(ps))
+        goto bad;
+
+    char sep = imap_hier_sep();
+    /* LIST "" "": the hierarchy delimiter (RFC 9051 6.3.9) */
+    if (np == 1 && pats_raw[0][0] == '\0' && !extended) {
+        /* with a reference, its root (first level and separator) */
+        struct buf rb = BUF_INIT;
+        const char *cut = strchr(ref, sep);
+        size_t rl = cut ? (size_t)(cut - ref) + 1 : 0;
+        buf_printf(&rb, "%s (\\Noselect) \"%c\" ", lsub ? "LSUB" : "LIST", sep);
+        imap_append_string(&rb, ref, rl);
+        imap_untagged(s, "%s", buf_cstr(&rb));
+        buf_free(&rb);
+        imap_tagged(s, cmd, "OK", "%s completed", lsub ? "LSUB" : "LIST");
+        return CMD_DONE;
+    }
+    char *pats[MAX_PATTERNS];
+    size_t npi = 0;
+    for (size_t i = 0; i < np; i++) {
+        char *p = pattern_to_internal(s, ref, pats_raw[i]);
+        if (p) {
+            pats[npi++] = cmd_strndup(cmd, p, strlen(p));
+            free(p);
+        }
+    }
+
+    struct list_ctx c = {0};
+    c.want_info = (opts & RET_STATUS) != 0;
+    int err = mailbox_list(s->mu, list_cb, &c);
+    if (err >= 0 && (lsub || (opts & (SEL_SUBSCRIBED | RET_SUBSCRIBED))))
+        err = mailbox_list_subscriptions(s->mu, sub_cb, &c);
+    if (err < 0) {
+        list_ctx_free(&c);
+        imap_reply_storage_error(s, cmd, err);
+        return CMD_DONE;
+    }
+    build_tree(&c);
+
+    bool rev2 = (s->enabled & EN_IMAP4REV2) != 0;
+    bool want_sub = lsub || (opts & (SEL_SUBSCRIBED | RET_SUBSCRIBED));
+    struct buf b = BUF_INIT;
+    for (size_t i = 0; i < c.count; i++) {
+        struct node *x = &c.n[i];
+        bool matches = match_any(pats, npi, x->name);
+        bool childinfo = false;
+        bool show;
+        if (lsub) {
+            /* RFC 3501 6.3.9: a non-subscribed parent matched via % of a
+             * subscribed child is returned with \Noselect. */
+            show = matches && (x->subscribed || (x->has_sub_desc && !sub_desc_matches(&c, x, pats, npi)));
+        } else if (opts & SEL_SUBSCRIBED) {
+            show = matches && x->subscribed;
+            if (!show && matches && (opts & SEL_RECURSIVEMATCH) && x->has_sub_desc &&
+                !sub_desc_matches(&c, x, pats, npi)) {
+                show = true;
+                childinfo = true;
+            }
+        } else if (opts & SEL_SPECIALUSE) {
+            show = matches && x->exists && x->special_use;
+        } else {
+            show = matches && (x->exists || x->has_child);
+        }
+        if (!show)
+            continue;
+        buf_reset(&b);
+        buf_printf(&b, "* %s (", lsub ? "LSUB" : "LIST");
+        bool first = true;
+        if (!x->exists) {
+            if (lsub)
+                put_attr(&b, &first, "\\Noselect");
+            else if (extended || rev2)
+                put_attr(&b, &first, "\\NonExistent");
+            else
+                put_attr(&b, &first, "\\Noselect");
+        }
+        if (!lsub || x->exists) {
+            if (x->has_child)
+                put_attr(&b, &first, "\\HasChildren");
+            else if (!lsub && x->exists)
+                put_attr(&b, &first, "\\HasNoChildren");
+        }
+        if (!lsub && want_sub && x->subscribed)
+            put_attr(&b, &first, "\\Subscribed");
+        if (!lsub && x->exists)
+            put_special(&b, &first, x->special_use);
+        buf_printf(&b, ") \"%c\" ", sep);
+        imap_append_mailbox(s, &b, x->name);
+        if (childinfo)
+            buf_puts(&b, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+        buf_puts(&b, "\r\n");
+        imap_write(s, b.data, b.len);
+        if ((opts & RET_STATUS) && x->exists && x->info >= 0)
+            imap_write_status(s, &c.infos[x->info], status_items);
+    }
+    buf_free(&b);
+    list_ctx_free(&c);
+    imap_tagged(s, cmd, "OK", "%s completed", lsub ? "LSUB" : "LIST");
+    return CMD_DONE;
+bad:
+    imap_tagged(s, cmd, "BAD", "Invalid %s arguments", lsub ? "LSUB" : "LIST");
+    return CMD_DONE;
+}
+
+IMAP_CMD(cmd_list)
+{
+    return do_list(s, cmd, false);
+}
+
+IMAP_CMD(cmd_lsub)
+{
+    return do_list(s, cmd, true);
+}
+
+/* ---- the LIST response SELECT needs in IMAP4rev2 (RFC 9051 6.3.2) --------- */
+
+struct one_ctx {
+    const char *name;
+    size_t len;
+    bool has_child;
+    bool found;
+    struct mailbox_info info;
+};
+
+static void one_cb(const struct mailbox_info *info, void *arg)
+{
+    struct one_ctx *c = arg;
+    if (strcmp(info->name, c->name) == 0) {
+        c->found = true;
+        c->info = *info;
+    } else if (strncmp(info->name, c->name, c->len) == 0 && info->name[c->len] == '/') {
+        c->has_child = true;
+    }
+}
+
+void imap_list_one(struct imap_session *s, const char *name)
+{
+    struct one_ctx *c = xcalloc(1, sizeof(*c));
+    c->name = name;
+    c->len = strlen(name);
+    if (mailbox_list(s->mu, one_cb, c) < 0 || !c->found) {
+        free(c);
+        return;
+    }
+    struct buf b = BUF_INIT;
+    bool first = true;
+    buf_puts(&b, "* LIST (");
+    put_attr(&b, &first, c->has_child ? "\\HasChildren" : "\\HasNoChildren");
+    if (c->info.subscribed)
+        put_attr(&b, &first, "\\Subscribed");
+    put_special(&b, &first, c->info.special_use);
+    buf_printf(&b, ") \"%c\" ", imap_hier_sep());
+    imap_append_mailbox(s, &b, name);
+    buf_puts(&b, "\r\n");
+    imap_write(s, b.data, b.len);
+    buf_free(&b);
+    free(c);
+}

@@ -1,0 +1,615 @@
+/* imap-cmd-mailbox.c - SELECT EXAMINE CREATE DELETE RENAME SUBSCRIBE
+ * UNSUBSCRIBE NAMESPACE STATUS. */
+#include "imap.h"
+#include "config.h"
+#include "log.h"
+
+void imap_reply_storage_error(struct imap_session *s, struct imap_cmd *cmd, int err)
+{
+    switch (err) {
+    case STORAGE_ERR_NOTFOUND:
+        imap_tagged(s, cmd, "NO", "[NONEXISTENT] Mailbox does not exist");
+        break;
+    case STORAGE_ERR_EXISTS:
+        imap_tagged(s, cmd, "NO", "[ALREADYEXISTS] Mailbox already exists");
+        break;
+    case STORAGE_ERR_INVALID:
+        imap_tagged(s, cmd, "NO", "[CANNOT] Invalid mailbox name");
+        break;
+    case STORAGE_ERR_NOPERM:
+        imap_tagged(s, cmd, "NO", "[CANNOT] Operation not permitted");
+        break;
+    case STORAGE_ERR_HASCHILDREN:
+        imap_tagged(s, cmd, "NO", "[HASCHILDREN] Mailbox has children");
+        break;
+    case STORAGE_ERR_LIMIT:
+        imap_tagged(s, cmd, "NO", "[LIMIT] Limit reached");
+        break;
+    case STORAGE_ERR_OVERQUOTA:
+        imap_tagged(s, cmd, "NO", "[OVERQUOTA] Quota exceeded");
+        break;
+    case STORAGE_ERR_BUSY:
+        imap_tagged(s, cmd, "NO", "[INUSE] Mailbox busy, try again later");
+        break;
+    case STORAGE_ERR_EXPUNGED:
+        imap_tagged(s, cmd, "NO", "[EXPUNGEISSUED] Message was expunged");
+        break;
+    default:
+        imap_tagged(s, cmd, "NO", "[SERVERBUG] Internal error: %s", storage_strerror(err));
+        break;
+    }
+}
+
+/* Parse a mailbox argument into out (internal form). On failure a reply
+ * has been sent. strip_sep: CREATE ignores one trailing separator (RFC
+ * 9051 6.3.4). */
+static bool arg_mailbox(struct imap_session *s, struct imap_cmd *cmd, char *out, bool strip_sep,
+                        const char *code)
+{
+    struct imap_parser *ps = &cmd->ps;
+    char *name;
+    if (!imap_p_sp(ps) || !(name = imap_p_astring_cstr(ps, cmd))) {
+        imap_tagged(s, cmd, "BAD", "Invalid mailbox argument: %s", ps->error ? ps->error : "syntax");
+        return false;
+    }
+    size_t len = strlen(name);
+    if (strip_sep && len > 1 && name[len - 1] == imap_hier_sep())
+        len--;
+    const char *why = NULL;
+    if (!imap_mailbox_from_client(s, name, len, out, &why)) {
+        imap_tagged(s, cmd, "NO", "[%s] %s", code, why ? why : "Invalid mailbox name");
+        return false;
+    }
+    return true;
+}
+
+static bool expect_end(struct imap_session *s, struct imap_cmd *cmd)
+{
+    if (!imap_p_end(&cmd->ps)) {
+        imap_tagged(s, cmd, "BAD", "Unexpected extra arguments");
+        return false;
+    }
+    return true;
+}
+
+/* ---- SELECT / EXAMINE ------------------------------------------------- */
+
+struct qresync_params {
+    bool present;
+    uint32_t uidvalidity;
+    uint64_t modseq;
+    struct seqset known;
+    bool has_known;
+};
+
+static int cmp_range(const void *a, const void *b)
+{
+    const struct seqrange *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Sort and merge known-uids so membership is a binary search ('*' is
+ * the highest UID, i.e. uidnext - 1). */
+static void normalize_known(struct seqset *set, uint32_t maxuid)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        uint32_t lo = set->r[i].lo == UINT32_MAX ? maxuid : set->r[i].lo;
+        uint32_t hi = set->r[i].hi == UINT32_MAX ? maxuid : set->r[i].hi;
+        set->r[i].lo = MIN(lo, hi);
+        set->r[i].hi = MAX(lo, hi);
+    }
+    if (set->n > 1)
+        qsort(set->r, set->n, sizeof(*set->r), cmp_range);
+    size_t m = 0;
+    for (size_t i = 1; i < set->n; i++) {
+        if (set->r[i].lo <= set->r[m].hi || set->r[i].lo - 1 == set->r[m].hi)
+            set->r[m].hi = MAX(set->r[m].hi, set->r[i].hi);
+        else
+            set->r[++m] = set->r[i];
+    }
+    if (set->n)
+        set->n = m + 1;
+}
+
+static bool known_contains(const struct seqset *set, uint32_t uid)
+{
+    size_t lo = 0, hi = set->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (set->r[mid].hi < uid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < set->n && set->r[lo].lo <= uid;
+}
+
+static bool p_select_params(struct imap_session *s, struct imap_cmd *cmd, bool *condstore,
+                            struct qresync_params *q)
+{
+    struct imap_parser *ps = &cmd->ps;
+    if (imap_p_end(ps))
+        return true;
+    if (!imap_p_sp(ps) || !imap_p_char(ps, '('))
+        return false;
+    bool first = true;
+    while (!imap_p_char(ps, ')')) {
+        if (!first && !imap_p_sp(ps))
+            return false;
+        first = false;
+        char *a = imap_p_atom(ps, cmd);
+        if (!a)
+            return false;
+        if (strcasecmp(a, "CONDSTORE") == 0) {
+            *condstore = true;
+        } else if (strcasecmp(a, "QRESYNC") == 0) {
+            /* RFC 7162 3.2.5: only after ENABLE QRESYNC */
+            if (!(s->enabled & EN_QRESYNC) || q->present)
+                return false;
+            q->present = true;
+            if (!imap_p_sp(ps) || !imap_p_char(ps, '(') || !imap_p_nznumber(ps, &q->uidvalidity) ||
+                !imap_p_sp(ps) || !imap_p_number64(ps, &q->modseq))
+                return false;
+            if (imap_p_char(ps, ' ')) {
+                if (!imap_p_peek(ps, '(')) {
+                    if (!imap_p_seqset(ps, &q->known) || q->known.dollar)
+                        return false;
+                    q->has_known = true;
+                    if (!imap_p_char(ps, ' '))
+                        goto close;
+                }
+                /* seq-match-data: we remember every expunge (horizon 0), so
+                 * it is parsed and ignored (RFC 7162 3.2.5.2). */
+                struct seqset a1 = {0}, a2 = {0};
+                bool ok = imap_p_char(ps, '(') && imap_p_seqset(ps, &a1) && imap_p_sp(ps) &&
+                          imap_p_seqset(ps, &a2) && imap_p_char(ps, ')');
+                seqset_free(&a1);
+                seqset_free(&a2);
+                if (!ok)
+                    return false;
+            }
+        close:
+            if (!imap_p_char(ps, ')'))
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return imap_p_end(ps);
+}
+
+struct first_unseen {
+    uint32_t uid;
+};
+
+static int find_unseen(const struct msg_record *rec, void *arg)
+{
+    struct first_unseen *f = arg;
+    if (!(rec->flags & MSG_SEEN)) {
+        f->uid = rec->uid;
+        return 1;
+    }
+    return 0;
+}
+
+struct qr_ctx {
+    struct imap_session *s;
+    struct qresync_params *q;
+    struct buf out;
+    uint32_t *uids;
+    size_t n, cap;
+};
+
+static int qr_vanished(uint32_t uid, void *arg)
+{
+    struct qr_ctx *c = arg;
+    if (c->q->has_known && !known_contains(&c->q->known, uid))
+        return 0;
+    ARRAY_GROW(c->uids, c->n, c->cap);
+    c->uids[c->n++] = uid;
+    return 0;
+}
+
+static int qr_changed(const struct msg_record *rec, void *arg)
+{
+    struct qr_ctx *c = arg;
+    struct imap_view *v = c->s->view;
+    uint32_t msn = imap_view_msn(v, rec->uid);
+    if (!msn)
+        return 0;
+    if (c->q->has_known && !known_contains(&c->q->known, rec->uid))
+        return 0;
+    buf_printf(&c->out, "* %u FETCH (UID %u FLAGS ", msn, rec->uid);
+    imap_write_flag_list(&c->out, rec->flags, rec->keywords,
+                         v->recent_floor != UINT32_MAX && rec->uid > v->recent_floor);
+    buf_printf(&c->out, " MODSEQ (%llu))\r\n", (unsigned long long)rec->modseq);
+    if (c->out.len > 65536) {
+        imap_write(c->s, c->out.data, c->out.len);
+        buf_reset(&c->out);
+    }
+    return 0;
+}
+
+static void close_selected(struct imap_session *s)
+{
+    if (s->view) {
+        imap_view_free(s->view);
+        s->view = NULL;
+    }
+    if (s->state == IMAP_SELECTED)
+        s->state = IMAP_AUTH;
+}
+
+static enum cmd_result do_select(struct imap_session *s, struct imap_cmd *cmd, bool readonly)
+{
+    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    bool condstore = false;
+    struct qresync_params q = {0};
+    if (!arg_mailbox(s, cmd, name, false, "NONEXISTENT"))
+        return CMD_DONE;
+    if (!p_select_params(s, cmd, &condstore, &q)) {
+        seqset_free(&q.known);
+        imap_tagged(s, cmd, "BAD", "Invalid SELECT parameters");
+        return CMD_DONE;
+    }
+    /* RFC 9051 6.3.1 / RFC 7162 3.2.11: selecting closes the current
+     * mailbox first, even if the new SELECT fails. */
+    if (s->view) {
+        close_selected(s);
+        imap_untagged(s, "OK [CLOSED] Previous mailbox is now closed");
+    }
+    bool rev2 = (s->enabled & EN_IMAP4REV2) != 0;
+    uint32_t floor = 0;
+    struct mailbox *mb = NULL;
+    int err = mailbox_open(s->mu, name, readonly, !readonly && !rev2, &floor, &mb);
+    if (err < 0) {
+        seqset_free(&q.known);
+        imap_reply_storage_error(s, cmd, err);
+        return CMD_DONE;
+    }
+    struct imap_view *v = imap_view_new(mb, readonly);
+    if (!v) {
+        mailbox_close(mb);
+        seqset_free(&q.known);
+        imap_tagged(s, cmd, "NO", "[SERVERBUG] Cannot read mailbox");
+        return CMD_DONE;
+    }
+    imap_view_set_recent_floor(v, rev2 ? UINT32_MAX : floor);
+    if (condstore || q.present)
+        s->enabled |= EN_CONDSTORE; /* RFC 7162 3.1: CONDSTORE-enabling */
+    v->condstore = (s->enabled & (EN_CONDSTORE | EN_QRESYNC)) != 0;
+    s->view = v;
+    s->state = IMAP_SELECTED;
+
+    /* RFC 9051 6.3.2 (order is not mandated; this is the customary one) */
+    const struct mailbox_info *info = mailbox_get_info(mb);
+    imap_view_write_flags_line(s);
+    imap_untagged(s, "%u EXISTS", v->count);
+    if (!rev2) {
+        imap_untagged(s, "%u RECENT", v->recent_count);
+        if (info->unseen > 0) {
+            struct first_unseen f = {0};
+            mailbox_foreach_record(mb, 1, UINT32_MAX, find_unseen, &f);
+            uint32_t msn = f.uid ? imap_view_msn(v, f.uid) : 0;
+            if (msn)
+                imap_untagged(s, "OK [UNSEEN %u] First unseen message", msn);
+        }
+    }
+    imap_view_write_permanentflags(s);
+    imap_untagged(s, "OK [UIDVALIDITY %u] UIDs valid", info->uidvalidity);
+    imap_untagged(s, "OK [UIDNEXT %u] Predicted next UID", info->uidnext);
+    if (v->condstore)
+        imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)v->modseq);
+    if (info->mailboxid[0])
+        imap_untagged(s, "OK [MAILBOXID (%s)] Ok", info->mailboxid);
+    if (rev2)
+        imap_list_one(s, name);
+
+    if (q.present && q.uidvalidity == info->uidvalidity) {
+        /* RFC 7162 3.2.5.2: VANISHED (EARLIER) then FETCH for changes. */
+        if (q.has_known)
+            normalize_known(&q.known, info->uidnext ? info->uidnext - 1 : 0);
+        struct qr_ctx c = {0};
+        c.s = s;
+        c.q = &q;
+        mailbox_vanished_since(mb, q.modseq, qr_vanished, &c);
+        /* only UIDs the client can know about and that are not in the view */
+        size_t k = 0;
+        for (size_t i = 0; i < c.n; i++)
+            if (c.uids[i] < info->uidnext && !imap_view_msn(v, c.uids[i]))
+                c.uids[k++] = c.uids[i];
+        if (k) {
+            buf_puts(&c.out, "* VANISHED (EARLIER) ");
+            seqset_write_uids(&c.out, c.uids, k);
+            buf_puts(&c.out, "\r\n");
+        }
+        imap_write(s, c.out.data, c.out.len);
+        buf_reset(&c.out);
+        free(c.uids);
+        c.uids = NULL;
+        c.n = 0;
+        /* changed records: everything with modseq > client's */
+        struct qr_ctx c2 = {0};
+        c2.s = s;
+        c2.q = &q;
+        uint64_t keep = v->modseq;
+        mailbox_sync(mb, q.modseq, qr_changed, &c2, NULL, NULL);
+        imap_write(s, c2.out.data, c2.out.len);
+        buf_free(&c2.out);
+        buf_free(&c.out);
+        v->modseq = keep; /* the regular sync reports anything newer */
+    }
+    seqset_free(&q.known);
+    imap_tagged(s, cmd, "OK", "[%s] %s completed", readonly ? "READ-ONLY" : "READ-WRITE",
+                readonly ? "EXAMINE" : "SELECT");
+    return CMD_DONE;
+}
+
+IMAP_CMD(cmd_select)
+{
+    return do_select(s, cmd, false);
+}
+
+IMAP_CMD(cmd_examine)
+{
+    return do_select(s, cmd, true);
+}
+
+/* ---- CREATE / DELETE / RENAME ------------------------------------------ */
+
+static bool special_use_bit(const char *a, uint32_t *bit)
+{
+    static const struct {
+        const char *name;
+        uint32_t bit;
+    } t[] = {{"\\All", SPECIAL_ALL},     {"\\Archive", SPECIAL_ARCHIVE}, {"\\Drafts", SPECIAL_DRAFTS},
+             {"\\Flagged", SPECIAL_FLAGGED}, {"\\Junk", SPECIAL_JUNK},   {"\\Sent", SPECIAL_SENT},
+             {"\\Trash", SPECIAL_TRASH}};
+    for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+        if (strcasecmp(a, t[i].name) == 0) {
+            *bit = t[i].bit;
+            return true;
+        }
+    }
+    return false;
+}
+
+IMAP_CMD(cmd_create)
+{
+    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    if (!arg_mailbox(s, cmd, name, true, "CANNOT"))
+        return CMD_DONE;
+    uint32_t use = 0;
+    struct imap_parser *ps = &cmd->ps;
+    if (imap_p_char(ps, ' ')) {
+        /* RFC 6154 3: create-param "USE" SP "(" use-attr *(SP use-attr) ")" */
+        char *a;
+        if (!imap_p_char(ps, '(') || !(a = imap_p_atom(ps, cmd)) || strcasecmp(a, "USE") != 0 || !imap_p_sp(ps) ||
+            !imap_p_char(ps, '(')) {
+            imap_tagged(s, cmd, "BAD", "Invalid CREATE parameters");
+            return CMD_DONE;
+        }
+        bool first = true;
+        while (!imap_p_char(ps, ')')) {
+            char *f;
+            uint32_t bit;
+            if ((!first && !imap_p_sp(ps)) || !imap_p_flag(ps, cmd, &f)) {
+                imap_tagged(s, cmd, "BAD", "Invalid USE attributes");
+                return CMD_DONE;
+            }
+            first = false;
+            if (!special_use_bit(f, &bit)) {
+                imap_tagged(s, cmd, "NO", "[USEATTR] Unsupported special-use attribute");
+                return CMD_DONE;
+            }
+            use |= bit;
+        }
+        if (!imap_p_char(ps, ')')) {
+            imap_tagged(s, cmd, "BAD", "Invalid CREATE parameters");
+            return CMD_DONE;
+        }
+    }
+    if (!expect_end(s, cmd))
+        return CMD_DONE;
+    if (strcmp(name, "INBOX") == 0) {
+        imap_tagged(s, cmd, "NO", "[ALREADYEXISTS] INBOX always exists");
+        return CMD_DONE;
+    }
+    int err = mailbox_create(s->mu, name, use);
+    if (err < 0) {
+        imap_reply_storage_error(s, cmd, err);
+        return CMD_DONE;
+    }
+    imap_tagged(s, cmd, "OK", "CREATE completed");
+    return CMD_DONE;
+}
+
+IMAP_CMD(cmd_delete)
+{
+    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    if (!arg_mailbox(s, cmd, name, false, "NONEXISTENT") || !expect_end(s, cmd))
+        return CMD_DONE;
+    if (strcmp(name, "INBOX") == 0) {
+        imap_tagged(s, cmd, "NO", "[CANNOT] INBOX cannot be deleted");
+        return CMD_DONE;
+    }
+    int err = mailbox_delete(s->mu, name);
+    if (err < 0) {
+        imap_reply_storage_error(s, cmd, err);
+        return CMD_DONE;
+    }
+    imap_tagged(s, cmd, "OK", "DELETE completed");
+    return CMD_DONE;
+}
+
+IMAP_CMD(cmd_rename)
+{
+    char from[STORAGE_MAX_MAILBOX_NAME + 1], to[STORAGE_MAX_MAILBOX_NAME + 1];
+    if (!arg_mailbox(s, cmd, from, false, "NONEXISTENT") || !arg_mailbox(s, cmd, to, true, "CANNOT") ||
+        !expect_end(s, cmd))
+        return CMD_DONE;
+    if (strcmp(to, "INBOX") == 0) {
+        imap_tagged(s, cmd, "NO", "[ALREADYEXISTS] INBOX already exists");
+        return CMD_DONE;
+    }
+    size_t fl = strlen(from);
+    if (strncmp(to, from, fl) == 0 && to[fl] == '/') {
+        imap_tagged(s, cmd, "NO", "[CANNOT] Cannot rename a mailbox into itself");
+        return CMD_DONE;
+    }
+    int err = mailbox_rename(s->mu, from, to);
+    if (err < 0) {
+        imap_reply_storage_error(s, cmd, err);
+        return CMD_DONE;
+    }
+    imap_tagged(s, cmd, "OK", "RENAME completed");
+    return CMD_DONE;
+}
+
+/* ---- SUBSCRIBE / UNSUBSCRIBE ----------------------------------------------- */
+
+static enum cmd_result do_subscribe(struct imap_session *s, struct imap_cmd *cmd, bool sub)
+{
+    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    if (!arg_mailbox(s, cmd, name, false, "NONEXISTENT") || !expect_end(s, cmd))
+        return CMD_DONE;
+    int err = mailbox_subscribe(s->mu, name, sub);
+    if (err < 0 && !(err == STORAGE_ERR_NOTFOUND && !sub)) {
+        imap_reply_storage_error(s, cmd, err);
+        return CMD_DONE;
+    }
+    imap_tagged(s, cmd, "OK", "%s completed", sub ? "SUBSCRIBE" : "UNSUBSCRIBE");
+    return CMD_DONE;
+}
+
+IMAP_CMD(cmd_subscribe)
+{
+    return do_subscribe(s, cmd, true);
+}
+
+IMAP_CMD(cmd_unsubscribe)
+{
+    return do_subscribe(s, cmd, false);
+}
+
+/* ---- NAMESPACE ---------------------------------------------------------- */
+
+IMAP_CMD(cmd_namespace)
+{
+    if (!expect_end(s, cmd))
+        return CMD_DONE;
+    char sep = imap_hier_sep();
+    imap_untagged(s, "NAMESPACE ((\"\" \"%c\")) NIL NIL", sep);
+    imap_tagged(s, cmd, "OK", "NAMESPACE completed");
+    return CMD_DONE;
+}
+
+/* ---- STATUS ------------------------------------------------------------------ */
+
+bool imap_p_status_items(struct imap_parser *ps, struct imap_cmd *cmd, unsigned *items)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } t[] = {{"MESSAGES", ST_MESSAGES},       {"UIDNEXT", ST_UIDNEXT},         {"UIDVALIDITY", ST_UIDVALIDITY},
+             {"UNSEEN", ST_UNSEEN},           {"DELETED", ST_DELETED},         {"SIZE", ST_SIZE},
+             {"RECENT", ST_RECENT},           {"HIGHESTMODSEQ", ST_HIGHESTMODSEQ},
+             {"MAILBOXID", ST_MAILBOXID},     {"APPENDLIMIT", ST_APPENDLIMIT}};
+    *items = 0;
+    if (!imap_p_char(ps, '('))
+        return false;
+    bool first = true;
+    while (!imap_p_char(ps, ')')) {
+        if (!first && !imap_p_sp(ps))
+            return false;
+        first = false;
+        char *a = imap_p_atom(ps, cmd);
+        if (!a)
+            return false;
+        size_t i;
+        for (i = 0; i < ARRAY_SIZE(t); i++)
+            if (strcasecmp(a, t[i].name) == 0)
+                break;
+        if (i == ARRAY_SIZE(t))
+            return false;
+        *items |= t[i].bit;
+    }
+    return *items != 0;
+}
+
+void imap_write_status(struct imap_session *s, const struct mailbox_info *info, unsigned items)
+{
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "* STATUS ");
+    imap_append_mailbox(s, &b, info->name);
+    buf_puts(&b, " (");
+    size_t start = b.len;
+#define SEP() do { if (b.len > start) buf_putc(&b, ' '); } while (0)
+    if (items & ST_MESSAGES) {
+        SEP();
+        buf_printf(&b, "MESSAGES %u", info->messages);
+    }
+    if (items & ST_UIDNEXT) {
+        SEP();
+        buf_printf(&b, "UIDNEXT %u", info->uidnext);
+    }
+    if (items & ST_UIDVALIDITY) {
+        SEP();
+        buf_printf(&b, "UIDVALIDITY %u", info->uidvalidity);
+    }
+    if (items & ST_UNSEEN) {
+        SEP();
+        buf_printf(&b, "UNSEEN %u", info->unseen);
+    }
+    if (items & ST_DELETED) {
+        SEP();
+        buf_printf(&b, "DELETED %u", info->deleted);
+    }
+    if (items & ST_SIZE) {
+        SEP();
+        buf_printf(&b, "SIZE %llu", (unsigned long long)info->size);
+    }
+    if (items & ST_RECENT) {
+        SEP();
+        buf_printf(&b, "RECENT %u", info->recent);
+    }
+    if (items & ST_HIGHESTMODSEQ) {
+        SEP();
+        buf_printf(&b, "HIGHESTMODSEQ %llu", (unsigned long long)info->highestmodseq);
+    }
+    if (items & ST_MAILBOXID) {
+        SEP();
+        buf_printf(&b, "MAILBOXID (%s)", info->mailboxid);
+    }
+    if (items & ST_APPENDLIMIT) {
+        SEP();
+        buf_printf(&b, "APPENDLIMIT %lld", config_int(CFG_MAXMESSAGESIZE));
+    }
+#undef SEP
+    buf_puts(&b, ")\r\n");
+    imap_write(s, b.data, b.len);
+    buf_free(&b);
+}
+
+IMAP_CMD(cmd_status)
+{
+    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    unsigned items;
+    if (!arg_mailbox(s, cmd, name, false, "NONEXISTENT"))
+        return CMD_DONE;
+    if (!imap_p_sp(&cmd->ps) || !imap_p_status_items(&cmd->ps, cmd, &items) || !imap_p_end(&cmd->ps)) {
+        imap_tagged(s, cmd, "BAD", "Invalid STATUS items");
+        return CMD_DONE;
+    }
+    if (items & ST_HIGHESTMODSEQ)
+        s->enabled |= EN_CONDSTORE; /* RFC 7162 3.1 */
+    struct mailbox_info info;
+    int err = mailbox_status(s->mu, name, &info);
+    if (err < 0) {
+        imap_reply_storage_error(s, cmd, err);
+        return CMD_DONE;
+    }
+    imap_write_status(s, &info, items);
+    imap_tagged(s, cmd, "OK", "STATUS completed");
+    return CMD_DONE;
+}

@@ -1,0 +1,432 @@
+/* imap-session.c - per-connection state machine and command dispatch.
+ *
+ * States follow RFC 9051 3: not authenticated -> authenticated ->
+ * selected -> logout. A command is looked up in the table below, checked
+ * against the state, and run. A handler either finishes (CMD_DONE) or
+ * suspends: CMD_MORE (output full, resumed from on_drain), CMD_WAIT (the
+ * next client line goes to cmd->on_line: AUTHENTICATE, IDLE) or CMD_DEFER
+ * (a timer finishes it via imap_cmd_finish). Input is paused while a
+ * command is suspended other than in CMD_WAIT, so pipelined commands run
+ * strictly in order.
+ *
+ * Lifetime: the conn calls on_close once; we free the session then, unless
+ * we are inside one of our own callbacks (busy > 0), in which case the
+ * outermost imap_session_leave() frees it.
+ */
+#include "imap.h"
+#include "config.h"
+#include "limits.h"
+#include "log.h"
+#include <ctype.h>
+
+#define PREAUTH_TIMEOUT_MS (60 * 1000)
+#define IDLE_TICK_MS (30 * 1000)       /* periodic re-check in IDLE (dropped notify datagrams) */
+#define IDLE_KEEPALIVE_TICKS 4         /* "* OK Still here" every ~2 min */
+
+enum {
+    S_NOTAUTH = 1u << IMAP_NOTAUTH,
+    S_AUTH = 1u << IMAP_AUTH,
+    S_SEL = 1u << IMAP_SELECTED,
+    S_ANY = S_NOTAUTH | S_AUTH | S_SEL,
+    S_AUTHSEL = S_AUTH | S_SEL,
+};
+
+struct cmd_def {
+    const char *name;
+    imap_cmd_fn fn;
+    unsigned states;
+    bool uid;                   /* "UID <name>" form exists */
+};
+
+static const struct cmd_def commands[] = {
+    {"CAPABILITY", cmd_capability, S_ANY, false},
+    {"NOOP", cmd_noop, S_ANY, false},
+    {"LOGOUT", cmd_logout, S_ANY, false},
+    {"ID", cmd_id, S_ANY, false},
+    {"ENABLE", cmd_enable, S_AUTHSEL, false},
+    {"STARTTLS", cmd_starttls, S_NOTAUTH, false},
+    {"AUTHENTICATE", cmd_authenticate, S_NOTAUTH, false},
+    {"LOGIN", cmd_login, S_NOTAUTH, false},
+    {"SELECT", cmd_select, S_AUTHSEL, false},
+    {"EXAMINE", cmd_examine, S_AUTHSEL, false},
+    {"CREATE", cmd_create, S_AUTHSEL, false},
+    {"DELETE", cmd_delete, S_AUTHSEL, false},
+    {"RENAME", cmd_rename, S_AUTHSEL, false},
+    {"SUBSCRIBE", cmd_subscribe, S_AUTHSEL, false},
+    {"UNSUBSCRIBE", cmd_unsubscribe, S_AUTHSEL, false},
+    {"NAMESPACE", cmd_namespace, S_AUTHSEL, false},
+    {"STATUS", cmd_status, S_AUTHSEL, false},
+    {"LIST", cmd_list, S_AUTHSEL, false},
+    {"LSUB", cmd_lsub, S_AUTHSEL, false},
+    {"APPEND", cmd_append, S_AUTHSEL, false},
+    {"IDLE", cmd_idle, S_AUTHSEL, false},
+    {"CHECK", cmd_check, S_SEL, false},
+    {"CLOSE", cmd_close, S_SEL, false},
+    {"UNSELECT", cmd_unselect, S_SEL, false},
+    {"EXPUNGE", cmd_expunge, S_SEL, true},
+    {"SEARCH", cmd_search, S_SEL, true},
+    {"FETCH", cmd_fetch, S_SEL, true},
+    {"STORE", cmd_store, S_SEL, true},
+    {"COPY", cmd_copy, S_SEL, true},
+    {"MOVE", cmd_move, S_SEL, true},
+};
+
+static const struct cmd_def *find_command(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* ---- lifetime ------------------------------------------------------------ */
+
+struct imap_session *imap_session_new(struct conn *c, bool implicit_tls)
+{
+    struct imap_session *s = xcalloc(1, sizeof(*s));
+    s->conn = c;
+    s->state = IMAP_NOTAUTH;
+    s->literal_fd = -1;
+    s->implicit_tls = implicit_tls;
+    s->tls = implicit_tls;
+    return s;
+}
+
+static void cmd_free(struct imap_session *s, struct imap_cmd *cmd)
+{
+    if (!cmd)
+        return;
+    if (s->cmd_timer) {
+        ev_timer_cancel(imap_loop(), s->cmd_timer);
+        s->cmd_timer = 0;
+    }
+    if (cmd->state_free && cmd->state)
+        cmd->state_free(cmd->state);
+    /* LOGIN's password may sit in the text (a literal) or in copies */
+    bool secret = strcmp(cmd->name, "LOGIN") == 0 || strcmp(cmd->name, "AUTHENTICATE") == 0;
+    if (secret && cmd->ct.text.data)
+        explicit_bzero(cmd->ct.text.data, cmd->ct.text.len);
+    for (size_t i = 0; i < cmd->nallocs; i++)
+        free(cmd->allocs[i]);
+    free(cmd->allocs);
+    imap_cmdtext_free(&cmd->ct);
+    free(cmd);
+}
+
+void imap_session_free(struct imap_session *s)
+{
+    struct event_loop *loop = imap_loop();
+    if (s->timeout_timer)
+        ev_timer_cancel(loop, s->timeout_timer);
+    if (s->input_timer)
+        ev_timer_cancel(loop, s->input_timer);
+    struct imap_cmd *cmd = s->cmd;
+    s->cmd = NULL;
+    cmd_free(s, cmd);
+    if (s->view) {
+        imap_view_free(s->view);
+        s->view = NULL;
+    }
+    if (s->mu)
+        mail_user_close(s->mu);
+    if (s->counted_user && s->user)
+        limits_user_release(s->user);
+    if (s->counted_conn)
+        limits_conn_release(s->peer);
+    imap_server_unlink(s);
+    imap_reader_reset(s);
+    free(s->user);
+    free(s->client_id);
+    free(s);
+}
+
+void imap_session_enter(struct imap_session *s)
+{
+    s->busy++;
+}
+
+void imap_session_leave(struct imap_session *s)
+{
+    if (--s->busy == 0 && s->closed)
+        imap_session_free(s);
+}
+
+void imap_session_on_close(struct imap_session *s)
+{
+    s->closed = true;
+    s->conn = NULL;
+    if (s->busy == 0)
+        imap_session_free(s);
+}
+
+void imap_session_close(struct imap_session *s, const char *bye)
+{
+    if (s->closed || !s->conn || s->logout)
+        return;
+    if (bye)
+        imap_printf(s, "* BYE %s\r\n", bye);
+    s->logout = true;
+    s->idling = false;
+    conn_pause_input(s->conn);
+    conn_close(s->conn);
+}
+
+bool imap_session_has_pending(const struct imap_session *s)
+{
+    return s->view && s->view->pending;
+}
+
+/* ---- timers -------------------------------------------------------------- */
+
+void imap_session_touch(struct imap_session *s)
+{
+    s->last_activity = event_loop_now(imap_loop());
+}
+
+static uint64_t idle_limit_ms(const struct imap_session *s)
+{
+    if (s->state == IMAP_NOTAUTH)
+        return PREAUTH_TIMEOUT_MS;
+    return (uint64_t)config_int(CFG_TIMEOUT) * 60 * 1000;
+}
+
+static void timeout_cb(struct event_loop *loop, void *arg);
+
+static void arm_in(struct imap_session *s, uint64_t ms)
+{
+    struct event_loop *loop = imap_loop();
+    if (s->timeout_timer)
+        ev_timer_cancel(loop, s->timeout_timer);
+    s->timeout_timer = ev_timer_add(loop, ms ? ms : 1, timeout_cb, s);
+}
+
+void imap_session_arm_timer(struct imap_session *s)
+{
+    if (s->closed)
+        return;
+    if (s->idling) {
+        arm_in(s, IDLE_TICK_MS);
+        return;
+    }
+    uint64_t now = event_loop_now(imap_loop());
+    uint64_t limit = idle_limit_ms(s);
+    uint64_t since = now > s->last_activity ? now - s->last_activity : 0;
+    arm_in(s, since >= limit ? 1 : limit - since);
+}
+
+static void timeout_cb(struct event_loop *loop, void *arg)
+{
+    struct imap_session *s = arg;
+    s->timeout_timer = 0;
+    if (s->closed || s->logout)
+        return;
+    imap_session_enter(s);
+    if (s->idling) {
+        /* RFC 2177: the client re-issues IDLE every 29 minutes; we keep an
+         * IDLE session alive and look for missed changes periodically. */
+        if (s->view)
+            imap_sync(s, true);
+        if (++s->idle_ticks >= IDLE_KEEPALIVE_TICKS) {
+            s->idle_ticks = 0;
+            imap_untagged(s, "OK Still here");
+        }
+        imap_session_arm_timer(s);
+    } else {
+        uint64_t now = event_loop_now(loop);
+        uint64_t limit = idle_limit_ms(s);
+        /* A command waiting on a timer is ours to finish; a command
+         * waiting for the client to read (CMD_MORE) counts as idle when
+         * the client stops reading (on_drain touches the session). */
+        bool running = s->cmd && s->cmd_status == CMD_DEFER;
+        if (!running && now >= s->last_activity + limit) {
+            log_info("imap: autologout: user=%s addr=%s", s->user ? s->user : "-", s->peer);
+            imap_session_close(s, "Autologout; idle for too long");
+        } else {
+            imap_session_arm_timer(s);
+        }
+    }
+    imap_session_leave(s);
+}
+
+/* ---- input scheduling ------------------------------------------------ */
+
+static void kick_cb(struct event_loop *loop, void *arg)
+{
+    struct imap_session *s = arg;
+    s->input_timer = 0;
+    if (s->closed)
+        return;
+    imap_session_enter(s);
+    imap_reader_input(s);
+    imap_session_leave(s);
+}
+
+void imap_session_kick(struct imap_session *s)
+{
+    if (s->closed || s->input_timer)
+        return;
+    s->input_timer = ev_timer_add(imap_loop(), 0, kick_cb, s);
+}
+
+/* ---- running commands -------------------------------------------------- */
+
+static void handle_result(struct imap_session *s, struct imap_cmd *cmd, enum cmd_result r)
+{
+    if (s->closed) {
+        if (s->cmd != cmd)
+            cmd_free(s, cmd);
+        return;
+    }
+    switch (r) {
+    case CMD_DONE:
+        if (s->cmd == cmd)
+            s->cmd = NULL;
+        cmd_free(s, cmd);
+        if (s->conn && !s->logout)
+            conn_resume_input(s->conn);
+        break;
+    case CMD_MORE:
+        s->cmd = cmd;
+        s->cmd_status = CMD_MORE;
+        conn_pause_input(s->conn);
+        conn_want_drain(s->conn);
+        break;
+    case CMD_WAIT:
+        s->cmd = cmd;
+        s->cmd_status = CMD_WAIT;
+        break;
+    case CMD_DEFER:
+        s->cmd = cmd;
+        s->cmd_status = CMD_DEFER;
+        conn_pause_input(s->conn);
+        break;
+    }
+}
+
+void imap_cmd_finish(struct imap_session *s)
+{
+    struct imap_cmd *cmd = s->cmd;
+    s->cmd = NULL;
+    s->idling = false;
+    if (cmd)
+        cmd_free(s, cmd);
+    if (s->closed || !s->conn || s->logout)
+        return;
+    conn_resume_input(s->conn);
+    imap_session_arm_timer(s);
+    imap_session_kick(s);
+}
+
+void imap_session_on_drain(struct imap_session *s)
+{
+    if (s->closed)
+        return;
+    imap_session_touch(s);
+    struct imap_cmd *cmd = s->cmd;
+    if (cmd && s->cmd_status == CMD_MORE && cmd->resume) {
+        enum cmd_result r = cmd->resume(s, cmd);
+        handle_result(s, cmd, r);
+        if (r != CMD_DONE)
+            return;
+    } else if (cmd) {
+        return;
+    }
+    if (s->conn && !s->logout) {
+        conn_resume_input(s->conn);
+        imap_reader_input(s);
+    }
+}
+
+void imap_session_execute(struct imap_session *s, struct imap_cmdtext *ct)
+{
+    const char *t = ct->text.data ? ct->text.data : "";
+    size_t len = ct->text.len;
+    if (len == 0) {
+        imap_cmdtext_free(ct);
+        return; /* empty line: ignore (some clients send stray CRLF) */
+    }
+    size_t tl = 0;
+    while (tl < len && t[tl] != ' ')
+        tl++;
+    if (!imap_valid_tag(t, tl)) {
+        imap_untagged(s, "BAD %s", tl == 0 || tl == len ? "Missing tag" : "Invalid tag");
+        imap_cmdtext_free(ct);
+        return;
+    }
+    struct imap_cmd *cmd = xcalloc(1, sizeof(*cmd));
+    cmd->ct = *ct;
+    memset(ct, 0, sizeof(*ct));
+    cmd->tag = cmd_strndup(cmd, t, tl);
+    t = cmd->ct.text.data;
+
+    imap_parser_init(&cmd->ps, &cmd->ct, tl, (s->enabled & (EN_UTF8 | EN_IMAP4REV2)) != 0);
+    struct imap_parser *ps = &cmd->ps;
+    char *name = NULL;
+    if (!imap_p_sp(ps) || !(name = imap_p_atom(ps, cmd))) {
+        imap_tagged(s, cmd, "BAD", "Missing command");
+        cmd_free(s, cmd);
+        return;
+    }
+    for (char *p = name; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    if (strcmp(name, "UID") == 0) {
+        cmd->uid = true;
+        if (!imap_p_sp(ps) || !(name = imap_p_atom(ps, cmd))) {
+            imap_tagged(s, cmd, "BAD", "Missing command after UID");
+            cmd_free(s, cmd);
+            return;
+        }
+        for (char *p = name; *p; p++)
+            *p = (char)toupper((unsigned char)*p);
+    }
+    const struct cmd_def *def = strlen(name) < 16 ? find_command(name) : NULL;
+    if (!def || (cmd->uid && !def->uid)) {
+        imap_tagged(s, cmd, "BAD", "Unknown command");
+        cmd_free(s, cmd);
+        return;
+    }
+    snprintf(cmd->name, sizeof(cmd->name), "%s%s", cmd->uid ? "UID " : "", def->name);
+    if (!(def->states & (1u << s->state))) {
+        imap_tagged(s, cmd, "BAD", "Command not allowed in this state");
+        cmd_free(s, cmd);
+        return;
+    }
+    if (config_bool(CFG_DEBUG))
+        log_debug("imap: %s: %s %s", s->user ? s->user : s->peer, cmd->tag, cmd->name);
+    enum cmd_result r = def->fn(s, cmd);
+    handle_result(s, cmd, r);
+}
+
+/* ---- login -------------------------------------------------------------- */
+
+const char *imap_session_try_login(struct imap_session *s, const char *user, const char *mech)
+{
+    if (!limits_user_acquire(user)) {
+        log_notice("imap: login refused (too many logins): user=%s addr=%s", user, s->peer);
+        return "[LIMIT] Too many logins";
+    }
+    struct mail_user *mu = NULL;
+    int err = mail_user_open(user, true, &mu);
+    if (err < 0) {
+        limits_user_release(user);
+        log_err("imap: cannot open mail store of %s: %s", user, storage_strerror(err));
+        return "[UNAVAILABLE] Mail store unavailable";
+    }
+    s->counted_user = true;
+    s->mu = mu;
+    free(s->user);
+    s->user = xstrdup(user);
+    s->is_admin = config_is_admin(user);
+    s->state = IMAP_AUTH;
+    limits_auth_success(s->peer);
+    log_info("login: user=%s addr=%s mech=%s tls=%s%s%s", user, s->peer, mech,
+             s->conn && conn_is_tls(s->conn) ? "yes" : "no", s->client_id ? " client=" : "",
+             s->client_id ? s->client_id : "");
+    imap_session_touch(s);
+    return NULL;
+}
+
+void imap_session_login(struct imap_session *s, const char *user)
+{
+    (void)imap_session_try_login(s, user, "unknown");
+}

@@ -1,0 +1,646 @@
+/* imap-sync.c - the selected mailbox as this session knows it.
+ *
+ * The view holds the UIDs the client knows, in MSN order (uids[msn-1]),
+ * and the highest modseq reported. The database is the truth: imap_sync()
+ * asks storage what changed since view->modseq and tells the client in
+ * the order RFC 9051 7.4.1/7.5 requires:
+ *   1. expunges ("* n EXPUNGE", or "* VANISHED" with QRESYNC, RFC 7162
+ *      3.2.10) - only when allowed (never during non-UID FETCH/STORE/
+ *      SEARCH, RFC 9051 7.5.1); otherwise they wait in view->pexp and the
+ *      messages keep their MSNs;
+ *   2. new messages ("* n EXISTS", "* n RECENT" for IMAP4rev1);
+ *   3. FLAGS / PERMANENTFLAGS when new keywords appeared;
+ *   4. flag changes ("* n FETCH (UID u FLAGS (...) [MODSEQ (m)])") for
+ *      messages the client already knows, except changes this session made
+ *      itself and already reported (view->own).
+ * MSNs are found by binary search; expunges are removed in one compaction
+ * pass, so a sync stays O(changes * log n + n) for million-message views.
+ */
+#include "imap.h"
+#include "log.h"
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static size_t sort_unique(uint32_t *a, size_t n)
+{
+    if (n < 2)
+        return n;
+    qsort(a, n, sizeof(*a), cmp_u32);
+    size_t j = 1;
+    for (size_t i = 1; i < n; i++)
+        if (a[i] != a[j - 1])
+            a[j++] = a[i];
+    return j;
+}
+
+/* index of the first element >= key */
+static size_t lower_bound(const uint32_t *a, size_t n, uint32_t key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+struct imap_view *imap_view_new(struct mailbox *mb, bool readonly)
+{
+    struct imap_view *v = xcalloc(1, sizeof(*v));
+    uint32_t *uids = NULL, count = 0;
+    if (mailbox_get_uids(mb, &uids, &count) < 0) {
+        free(v);
+        return NULL;
+    }
+    v->mb = mb;
+    v->readonly = readonly;
+    v->uids = uids;
+    v->count = count;
+    v->cap = count;
+    const struct mailbox_info *info = mailbox_get_info(mb);
+    v->modseq = info->highestmodseq;
+    v->uidnext = info->uidnext;
+    char *kw = NULL;
+    if (mailbox_get_keywords(mb, &kw) < 0)
+        kw = NULL;
+    v->keywords = kw ? kw : xstrdup("");
+    return v;
+}
+
+void imap_view_free(struct imap_view *v)
+{
+    if (!v)
+        return;
+    if (v->mb)
+        mailbox_close(v->mb);
+    free(v->uids);
+    free(v->keywords);
+    free(v->searchres);
+    free(v->own);
+    free(v->pexp);
+    free(v->vanished);
+    free(v);
+}
+
+uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid)
+{
+    size_t i = lower_bound(v->uids, v->count, uid);
+    return i < v->count && v->uids[i] == uid ? (uint32_t)(i + 1) : 0;
+}
+
+static void view_recount_recent(struct imap_view *v)
+{
+    size_t i = lower_bound(v->uids, v->count, v->recent_floor == UINT32_MAX ? UINT32_MAX : v->recent_floor + 1);
+    v->recent_count = v->recent_floor == UINT32_MAX ? 0 : (uint32_t)(v->count - i);
+}
+
+uint32_t *imap_view_resolve(struct imap_session *s, const struct seqset *set, bool uid, size_t *n)
+{
+    struct imap_view *v = s->view;
+    *n = 0;
+    if (!v)
+        return xmalloc(sizeof(uint32_t));
+    if (set->dollar) {
+        uint32_t *out = xmalloc((v->nsearchres ? v->nsearchres : 1) * sizeof(uint32_t));
+        size_t k = 0;
+        for (size_t i = 0; i < v->nsearchres; i++)
+            if (imap_view_msn(v, v->searchres[i]))
+                out[k++] = v->searchres[i];
+        *n = sort_unique(out, k);
+        return out;
+    }
+    /* Resolve '*' and order each range, then merge overlapping ranges so
+     * that hostile sets like "1:*,1:*,..." cost no more than one "1:*". */
+    uint32_t maxv = uid ? (v->count ? v->uids[v->count - 1] : 0) : v->count;
+    struct seqrange *r = xmalloc((set->n ? set->n : 1) * sizeof(*r));
+    size_t nr = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        uint32_t lo = set->r[i].lo == UINT32_MAX ? maxv : set->r[i].lo;
+        uint32_t hi = set->r[i].hi == UINT32_MAX ? maxv : set->r[i].hi;
+        if (lo > hi) {
+            uint32_t t = lo;
+            lo = hi;
+            hi = t;
+        }
+        if (hi == 0)
+            continue;
+        if (lo == 0)
+            lo = 1;
+        r[nr].lo = lo;
+        r[nr].hi = hi;
+        nr++;
+    }
+    if (nr > 1) {
+        uint64_t *keys = xmalloc(nr * sizeof(uint64_t));
+        for (size_t i = 0; i < nr; i++)
+            keys[i] = ((uint64_t)r[i].lo << 32) | r[i].hi;
+        qsort(keys, nr, sizeof(uint64_t), cmp_u64);
+        for (size_t i = 0; i < nr; i++) {
+            r[i].lo = (uint32_t)(keys[i] >> 32);
+            r[i].hi = (uint32_t)keys[i];
+        }
+        free(keys);
+        size_t m = 0;
+        for (size_t i = 1; i < nr; i++) {
+            if (r[i].lo <= r[m].hi || r[i].lo - 1 == r[m].hi) {
+                if (r[i].hi > r[m].hi)
+                    r[m].hi = r[i].hi;
+            } else {
+                r[++m] = r[i];
+            }
+        }
+        nr = m + 1;
+    }
+    /* count */
+    size_t total = 0;
+    for (size_t i = 0; i < nr; i++) {
+        if (uid) {
+            size_t a = lower_bound(v->uids, v->count, r[i].lo);
+            size_t b = r[i].hi == UINT32_MAX ? v->count : lower_bound(v->uids, v->count, r[i].hi + 1);
+            total += b > a ? b - a : 0;
+        } else {
+            uint32_t hi = MIN(r[i].hi, v->count);
+            total += hi >= r[i].lo ? hi - r[i].lo + 1 : 0;
+        }
+    }
+    uint32_t *out = xmalloc((total ? total : 1) * sizeof(uint32_t));
+    size_t k = 0;
+    for (size_t i = 0; i < nr; i++) {
+        if (uid) {
+            size_t a = lower_bound(v->uids, v->count, r[i].lo);
+            size_t b = r[i].hi == UINT32_MAX ? v->count : lower_bound(v->uids, v->count, r[i].hi + 1);
+            for (size_t j = a; j < b; j++)
+                out[k++] = v->uids[j];
+        } else {
+            uint32_t hi = MIN(r[i].hi, v->count);
+            for (uint32_t msn = r[i].lo; msn <= hi && msn >= 1; msn++) {
+                out[k++] = v->uids[msn - 1];
+                if (msn == UINT32_MAX)
+                    break;
+            }
+        }
+    }
+    free(r);
+    *n = k;
+    return out;
+}
+
+/* ---- flags ------------------------------------------------------------- */
+
+void imap_write_flag_list(struct buf *b, uint32_t flags, const char *keywords, bool recent)
+{
+    static const struct {
+        uint32_t bit;
+        const char *name;
+    } sys[] = {{MSG_SEEN, "\\Seen"},       {MSG_ANSWERED, "\\Answered"}, {MSG_FLAGGED, "\\Flagged"},
+               {MSG_DELETED, "\\Deleted"}, {MSG_DRAFT, "\\Draft"}};
+    bool first = true;
+    buf_putc(b, '(');
+    for (size_t i = 0; i < ARRAY_SIZE(sys); i++) {
+        if (flags & sys[i].bit) {
+            if (!first)
+                buf_putc(b, ' ');
+            buf_puts(b, sys[i].name);
+            first = false;
+        }
+    }
+    if (keywords && *keywords) {
+        if (!first)
+            buf_putc(b, ' ');
+        buf_puts(b, keywords);
+        first = false;
+    }
+    if (recent) {
+        if (!first)
+            buf_putc(b, ' ');
+        buf_puts(b, "\\Recent");
+    }
+    buf_putc(b, ')');
+}
+
+static size_t count_words(const char *s)
+{
+    size_t n = 0;
+    bool in = false;
+    for (; *s; s++) {
+        if (*s == ' ')
+            in = false;
+        else if (!in) {
+            in = true;
+            n++;
+        }
+    }
+    return n;
+}
+
+void imap_view_write_flags_line(struct imap_session *s)
+{
+    struct imap_view *v = s->view;
+    if (!v)
+        return;
+    const char *kw = v->keywords ? v->keywords : "";
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+    if (*kw) {
+        buf_putc(&b, ' ');
+        buf_puts(&b, kw);
+    }
+    buf_puts(&b, ")\r\n");
+    imap_write(s, b.data, b.len);
+    buf_free(&b);
+}
+
+void imap_view_write_permanentflags(struct imap_session *s)
+{
+    struct imap_view *v = s->view;
+    if (!v)
+        return;
+    const char *kw = v->keywords ? v->keywords : "";
+    struct buf b = BUF_INIT;
+    if (v->readonly) {
+        buf_puts(&b, "* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n");
+    } else {
+        buf_puts(&b, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+        if (*kw) {
+            buf_putc(&b, ' ');
+            buf_puts(&b, kw);
+        }
+        /* "\*": new keywords may be created (RFC 9051 7.1), unless the
+         * mailbox is at its keyword limit. */
+        if (count_words(kw) < STORAGE_MAX_KEYWORDS_PER_MAILBOX)
+            buf_puts(&b, " \\*");
+        buf_puts(&b, ")] Flags permitted.\r\n");
+    }
+    imap_write(s, b.data, b.len);
+    buf_free(&b);
+}
+
+void imap_view_write_flags(struct imap_session *s)
+{
+    imap_view_write_flags_line(s);
+    imap_view_write_permanentflags(s);
+}
+
+static bool keyword_known(const char *list, const char *kw, size_t len)
+{
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        if ((size_t)(e - p) == len && strncasecmp(p, kw, len) == 0)
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+static bool keywords_all_known(const char *list, const char *kws)
+{
+    const char *p = kws;
+    while (p && *p) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        if (e > p && !keyword_known(list, p, (size_t)(e - p)))
+            return false;
+        p = e;
+    }
+    return true;
+}
+
+/* ---- own changes ---------------------------------------------------------- */
+
+/* Same layout as the anonymous element type of imap_view.own. */
+struct own_entry {
+    uint32_t uid;
+    uint64_t modseq;
+};
+_Static_assert(sizeof(struct own_entry) == sizeof(((struct imap_view *)0)->own[0]), "own layout");
+
+void imap_view_note_own(struct imap_view *v, uint32_t uid, uint64_t modseq)
+{
+    if (v->nown >= 100000)
+        return; /* bounded: worst case the client sees a duplicate FETCH */
+    ARRAY_GROW(v->own, v->nown, v->ownc);
+    v->own[v->nown].uid = uid;
+    v->own[v->nown].modseq = modseq;
+    v->nown++;
+}
+
+static int cmp_own(const void *a, const void *b)
+{
+    const struct own_entry *x = a, *y = b;
+    if (x->uid != y->uid)
+        return x->uid < y->uid ? -1 : 1;
+    return x->modseq < y->modseq ? -1 : x->modseq > y->modseq;
+}
+
+/* own[] is sorted by (uid, modseq) before lookups (sort_own). */
+static bool is_own(const struct imap_view *v, uint32_t uid, uint64_t modseq)
+{
+    size_t lo = 0, hi = v->nown;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v->own[mid].uid < uid || (v->own[mid].uid == uid && v->own[mid].modseq < modseq))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < v->nown && v->own[lo].uid == uid && v->own[lo].modseq == modseq;
+}
+
+static void sort_own(struct imap_view *v)
+{
+    if (v->nown > 1)
+        qsort(v->own, v->nown, sizeof(*v->own), cmp_own);
+}
+
+/* ---- expunges ------------------------------------------------------------- */
+
+static void remove_from_pexp(struct imap_view *v, uint32_t uid)
+{
+    size_t i = lower_bound(v->pexp, v->npexp, uid);
+    if (i < v->npexp && v->pexp[i] == uid) {
+        memmove(v->pexp + i, v->pexp + i + 1, (v->npexp - i - 1) * sizeof(uint32_t));
+        v->npexp--;
+    }
+}
+
+void imap_view_expunged(struct imap_session *s, uint32_t uid)
+{
+    struct imap_view *v = s->view;
+    if (!v)
+        return;
+    uint32_t msn = imap_view_msn(v, uid);
+    if (!msn)
+        return;
+    remove_from_pexp(v, uid);
+    memmove(v->uids + msn - 1, v->uids + msn, (size_t)(v->count - msn) * sizeof(uint32_t));
+    v->count--;
+    if (v->recent_floor != UINT32_MAX && uid > v->recent_floor && v->recent_count)
+        v->recent_count--;
+    if (s->enabled & EN_QRESYNC) {
+        ARRAY_GROW(v->vanished, v->nvanished, v->cvanished);
+        v->vanished[v->nvanished++] = uid;
+    } else {
+        imap_untagged(s, "%u EXPUNGE", msn);
+    }
+}
+
+void imap_view_flush_vanished(struct imap_session *s)
+{
+    struct imap_view *v = s->view;
+    if (!v || v->nvanished == 0)
+        return;
+    v->nvanished = sort_unique(v->vanished, v->nvanished);
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "* VANISHED ");
+    seqset_write_uids(&b, v->vanished, v->nvanished);
+    buf_puts(&b, "\r\n");
+    imap_write(s, b.data, b.len);
+    buf_free(&b);
+    v->nvanished = 0;
+}
+
+/* Report and remove the sorted UIDs exp[0..n) (all present in the view):
+ * one compaction pass; with EXPUNGE responses each MSN accounts for the
+ * messages already removed before it. */
+static void report_expunges(struct imap_session *s, const uint32_t *exp, size_t n)
+{
+    struct imap_view *v = s->view;
+    bool qresync = (s->enabled & EN_QRESYNC) != 0;
+    struct buf b = BUF_INIT;
+    size_t w = 0, k = 0;
+    for (size_t i = 0; i < v->count; i++) {
+        uint32_t u = v->uids[i];
+        if (k < n && exp[k] == u) {
+            if (!qresync)
+                buf_printf(&b, "* %zu EXPUNGE\r\n", i + 1 - k);
+            k++;
+            if (b.len > 16384) {
+                imap_write(s, b.data, b.len);
+                buf_reset(&b);
+            }
+            continue;
+        }
+        v->uids[w++] = u;
+    }
+    v->count = (uint32_t)w;
+    if (qresync && n) {
+        buf_puts(&b, "* VANISHED ");
+        seqset_write_uids(&b, exp, n);
+        buf_puts(&b, "\r\n");
+    }
+    imap_write(s, b.data, b.len);
+    buf_free(&b);
+    view_recount_recent(v);
+}
+
+/* ---- sync ------------------------------------------------------------------ */
+
+struct changed_rec {
+    uint32_t uid;
+    uint32_t flags;
+    uint64_t modseq;
+    char *keywords;
+};
+
+struct sync_ctx {
+    struct imap_view *v;
+    uint32_t last_uid;
+    uint32_t *exp;
+    size_t nexp, cexp;
+    uint32_t *newu;
+    size_t nnew, cnew;
+    struct changed_rec *ch;
+    size_t nch, cch;
+};
+
+static int sync_changed(const struct msg_record *rec, void *arg)
+{
+    struct sync_ctx *c = arg;
+    if (rec->uid > c->last_uid) {
+        ARRAY_GROW(c->newu, c->nnew, c->cnew);
+        c->newu[c->nnew++] = rec->uid;
+        return 0;
+    }
+    if (!imap_view_msn(c->v, rec->uid))
+        return 0;
+    ARRAY_GROW(c->ch, c->nch, c->cch);
+    struct changed_rec *r = &c->ch[c->nch++];
+    r->uid = rec->uid;
+    r->flags = rec->flags;
+    r->modseq = rec->modseq;
+    r->keywords = xstrdup(rec->keywords ? rec->keywords : "");
+    return 0;
+}
+
+static int sync_expunged(uint32_t uid, void *arg)
+{
+    struct sync_ctx *c = arg;
+    if (!imap_view_msn(c->v, uid))
+        return 0;
+    ARRAY_GROW(c->exp, c->nexp, c->cexp);
+    c->exp[c->nexp++] = uid;
+    return 0;
+}
+
+void imap_sync(struct imap_session *s, bool allow_expunge)
+{
+    struct imap_view *v = s->view;
+    if (!v || s->closed)
+        return;
+    struct sync_ctx c = {0};
+    c.v = v;
+    c.last_uid = v->count ? v->uids[v->count - 1] : 0;
+    int err = mailbox_sync(v->mb, v->modseq, sync_changed, &c, sync_expunged, &c);
+    if (err < 0) {
+        log_warn("imap: sync of mailbox failed for %s: %s", s->user ? s->user : "-", storage_strerror(err));
+        goto out;
+    }
+    /* 1. expunges (including those held back earlier) */
+    for (size_t i = 0; i < v->npexp; i++) {
+        ARRAY_GROW(c.exp, c.nexp, c.cexp);
+        c.exp[c.nexp++] = v->pexp[i];
+    }
+    v->npexp = 0;
+    c.nexp = sort_unique(c.exp, c.nexp);
+    if (allow_expunge) {
+        imap_view_flush_vanished(s);
+        if (c.nexp)
+            report_expunges(s, c.exp, c.nexp);
+    } else if (c.nexp) {
+        if (c.nexp > v->cpexp) {
+            v->cpexp = c.nexp;
+            v->pexp = xrealloc(v->pexp, v->cpexp * sizeof(uint32_t));
+        }
+        memcpy(v->pexp, c.exp, c.nexp * sizeof(uint32_t));
+        v->npexp = c.nexp;
+    }
+
+    /* 2. new messages */
+    c.nnew = sort_unique(c.newu, c.nnew);
+    if (c.nnew) {
+        if (v->count + c.nnew > v->cap) {
+            v->cap = (uint32_t)(v->count + c.nnew + v->count / 4 + 16);
+            v->uids = xrealloc(v->uids, (size_t)v->cap * sizeof(uint32_t));
+        }
+        memcpy(v->uids + v->count, c.newu, c.nnew * sizeof(uint32_t));
+        v->count += (uint32_t)c.nnew;
+        imap_untagged(s, "%u EXISTS", v->count);
+        if (!(s->enabled & EN_IMAP4REV2)) {
+            view_recount_recent(v);
+            imap_untagged(s, "%u RECENT", v->recent_count);
+        }
+    }
+    const struct mailbox_info *info = mailbox_get_info(v->mb);
+    if (info->uidnext > v->uidnext)
+        v->uidnext = info->uidnext;
+
+    /* 3. new keywords -> FLAGS first, so FETCH never shows an unknown flag */
+    bool newkw = false;
+    for (size_t i = 0; i < c.nch && !newkw; i++)
+        if (!keywords_all_known(v->keywords ? v->keywords : "", c.ch[i].keywords))
+            newkw = true;
+    if (newkw) {
+        char *kw = NULL;
+        if (mailbox_get_keywords(v->mb, &kw) >= 0 && kw) {
+            free(v->keywords);
+            v->keywords = kw;
+        }
+        imap_view_write_flags(s);
+    }
+
+    /* 4. flag changes */
+    sort_own(v);
+    bool condstore = v->condstore || (s->enabled & (EN_CONDSTORE | EN_QRESYNC));
+    struct buf b = BUF_INIT;
+    for (size_t i = 0; i < c.nch; i++) {
+        struct changed_rec *r = &c.ch[i];
+        if (is_own(v, r->uid, r->modseq))
+            continue;
+        uint32_t msn = imap_view_msn(v, r->uid);
+        if (!msn)
+            continue;
+        buf_printf(&b, "* %u FETCH (UID %u FLAGS ", msn, r->uid);
+        imap_write_flag_list(&b, r->flags, r->keywords, v->recent_floor != UINT32_MAX && r->uid > v->recent_floor);
+        if (condstore)
+            buf_printf(&b, " MODSEQ (%llu)", (unsigned long long)r->modseq);
+        buf_puts(&b, ")\r\n");
+        if (b.len > 16384) {
+            imap_write(s, b.data, b.len);
+            buf_reset(&b);
+        }
+    }
+    imap_write(s, b.data, b.len);
+    buf_free(&b);
+    if (info->highestmodseq > v->modseq)
+        v->modseq = info->highestmodseq;
+    v->nown = 0;
+    v->pending = false;
+out:
+    for (size_t i = 0; i < c.nch; i++)
+        free(c.ch[i].keywords);
+    free(c.ch);
+    free(c.exp);
+    free(c.newu);
+}
+
+void imap_view_set_recent_floor(struct imap_view *v, uint32_t floor)
+{
+    v->recent_floor = floor;
+    view_recount_recent(v);
+}
+
+void imap_view_announce_keywords(struct imap_session *s, const char *keywords)
+{
+    struct imap_view *v = s->view;
+    if (!v || !keywords || !*keywords)
+        return;
+    if (keywords_all_known(v->keywords ? v->keywords : "", keywords))
+        return;
+    char *kw = NULL;
+    if (mailbox_get_keywords(v->mb, &kw) < 0 || !kw)
+        return;
+    free(v->keywords);
+    v->keywords = kw;
+    imap_view_write_flags(s);
+}
+
+void imap_view_expunged_many(struct imap_session *s, const uint32_t *uids, size_t n)
+{
+    struct imap_view *v = s->view;
+    if (!v || n == 0)
+        return;
+    uint32_t *present = xmalloc(n * sizeof(uint32_t));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (imap_view_msn(v, uids[i]))
+            present[k++] = uids[i];
+    k = sort_unique(present, k);
+    for (size_t i = 0; i < k; i++)
+        remove_from_pexp(v, present[i]);
+    if (k) {
+        imap_view_flush_vanished(s);
+        report_expunges(s, present, k);
+    }
+    free(present);
+}

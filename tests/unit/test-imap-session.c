@@ -1,0 +1,224 @@
+/* test-imap-session.c - the IMAP front-end before login, driven over a
+ * socketpair through the real event loop and conn layer: greeting,
+ * dispatch, tags, literals (sync, LITERAL-), overlong lines, pipelining,
+ * LOGOUT. The loop runs until the expected tagged reply arrives (a 5 s
+ * guard timer only catches hangs). */
+#include "unit.h"
+#include "imap.h"
+#include "config.h"
+#include "limits.h"
+#include "log.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static struct event_loop *loop;
+static int cfd = -1;             /* client end */
+static struct buf got;           /* everything the server sent */
+static const char *want;         /* stop when this substring appears */
+static bool eof;
+
+static void on_client(struct event_loop *l, int fd, int events, void *arg)
+{
+    char tmp[65536];
+    for (;;) {
+        ssize_t n = read(fd, tmp, sizeof(tmp));
+        if (n > 0) {
+            buf_append(&got, tmp, (size_t)n);
+            continue;
+        }
+        if (n == 0) {
+            eof = true;
+            ev_fd_del(l, fd);
+            event_loop_stop(l);
+        }
+        break;
+    }
+    if (want && strstr(buf_cstr(&got), want))
+        event_loop_stop(l);
+}
+
+static void guard(struct event_loop *l, void *arg)
+{
+    *(bool *)arg = true;
+    event_loop_stop(l);
+}
+
+/* Send data (may be NULL), run until `until` appears in the output. */
+static bool exchange(const char *data, size_t len, const char *until)
+{
+    if (data) {
+        size_t off = 0;
+        while (off < len) {
+            ssize_t w = write(cfd, data + off, len - off);
+            if (w < 0 && errno == EAGAIN) {
+                /* let the server drain */
+                bool fired = false;
+                uint64_t t = ev_timer_add(loop, 1, guard, &fired);
+                event_loop_run(loop);
+                ev_timer_cancel(loop, t);
+                continue;
+            }
+            if (w <= 0)
+                return false;
+            off += (size_t)w;
+        }
+    }
+    want = until;
+    bool timed_out = false;
+    if (!strstr(buf_cstr(&got), until) && !eof) {
+        uint64_t t = ev_timer_add(loop, 5000, guard, &timed_out);
+        event_loop_run(loop);
+        ev_timer_cancel(loop, t);
+    }
+    want = NULL;
+    return strstr(buf_cstr(&got), until) != NULL;
+}
+#define SEND(s, until) exchange((s), strlen(s), (until))
+
+static void start_session(void)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+        perror("socketpair");
+        exit(2);
+    }
+    fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    fcntl(sv[1], F_SETFL, O_NONBLOCK);
+    cfd = sv[1];
+    eof = false;
+    buf_reset(&got);
+    ev_fd_add(loop, cfd, EV_READ, on_client, NULL);
+    struct sockaddr_un peer = {.sun_family = AF_UNIX};
+    imap_accept(sv[0], (struct sockaddr *)&peer, sizeof(peer), false);
+}
+
+static void end_session(void)
+{
+    if (!eof)
+        ev_fd_del(loop, cfd);
+    close(cfd);
+    cfd = -1;
+    /* let the server notice the EOF and free the session */
+    bool fired = false;
+    for (int i = 0; i < 50 && imap_session_count() > 0; i++) {
+        uint64_t t = ev_timer_add(loop, 2, guard, &fired);
+        event_loop_run(loop);
+        ev_timer_cancel(loop, t);
+    }
+}
+
+static void test_greeting_and_basics(void)
+{
+    start_session();
+    CHECK(exchange(NULL, 0, "ready.\r\n"));
+    CHECK(strncmp(buf_cstr(&got), "* OK [CAPABILITY IMAP4rev1 IMAP4rev2", 36) == 0);
+    CHECK(strstr(buf_cstr(&got), "LITERAL-") != NULL);
+    CHECK_INT(imap_session_count(), 1);
+    buf_reset(&got);
+    CHECK(SEND("a1 CAPABILITY\r\n", "a1 OK"));
+    CHECK(strstr(buf_cstr(&got), "* CAPABILITY IMAP4rev1") != NULL);
+    buf_reset(&got);
+    CHECK(SEND("a2 FROB\r\n", "a2 BAD Unknown command"));
+    CHECK(SEND("a3 SELECT INBOX\r\n", "a3 BAD Command not allowed in this state"));
+    CHECK(SEND("a4 UID NOOP\r\n", "a4 BAD"));
+    CHECK(SEND("a+5 NOOP\r\n", "* BAD Invalid tag"));
+    CHECK(SEND("a6\r\n", "a6 BAD"));
+    CHECK(SEND("a7 noop\n", "a7 OK")); /* bare LF accepted */
+    CHECK(SEND("a8 ENABLE IMAP4rev2\r\n", "a8 BAD"));
+    CHECK(SEND("a9 ID (\"name\" \"unit\")\r\n", "a9 OK"));
+    CHECK(strstr(buf_cstr(&got), "* ID (\"name\" \"Darius\"") != NULL);
+    CHECK(SEND("a10 ID (\"name\")\r\n", "a10 BAD"));
+    buf_reset(&got);
+    /* pipelining: replies in order */
+    CHECK(SEND("p1 NOOP\r\np2 NOOP\r\np3 NOOP\r\n", "p3 OK"));
+    const char *g = buf_cstr(&got);
+    CHECK(strstr(g, "p1 OK") && strstr(g, "p2 OK") && strstr(g, "p1 OK") < strstr(g, "p2 OK") &&
+          strstr(g, "p2 OK") < strstr(g, "p3 OK"));
+    CHECK(SEND("z LOGOUT\r\n", "z OK"));
+    CHECK(strstr(buf_cstr(&got), "* BYE Logging out") != NULL);
+    end_session();
+    CHECK_INT(imap_session_count(), 0);
+}
+
+static void test_literals(void)
+{
+    start_session();
+    CHECK(exchange(NULL, 0, "ready.\r\n"));
+    buf_reset(&got);
+    /* synchronising literal: continuation first, then the command runs */
+    CHECK(SEND("b1 ID ({4}\r\n", "+ Ready for literal data\r\n"));
+    CHECK(strstr(buf_cstr(&got), "b1 ") == NULL);
+    CHECK(SEND("name NIL)\r\n", "b1 OK"));
+    /* non-synchronising literal within the LITERAL- limit */
+    buf_reset(&got);
+    CHECK(SEND("b2 ID ({4+}\r\nname \"x\")\r\n", "b2 OK"));
+    CHECK(strstr(buf_cstr(&got), "+ Ready") == NULL);
+    /* {0} still needs a continuation */
+    buf_reset(&got);
+    CHECK(SEND("b3 ID ({0}\r\n", "+ Ready"));
+    CHECK(SEND(" NIL)\r\n", "b3 OK"));
+    /* LITERAL- before login: > 4096 octets is refused, data skipped */
+    buf_reset(&got);
+    struct buf big = BUF_INIT;
+    buf_puts(&big, "b4 ID ({5000+}\r\n");
+    for (int i = 0; i < 5000; i++)
+        buf_putc(&big, 'x');
+    buf_puts(&big, " NIL)\r\nb5 NOOP\r\n");
+    CHECK(exchange(big.data, big.len, "b5 OK"));
+    CHECK(strstr(buf_cstr(&got), "b4 BAD [TOOBIG]") != NULL);
+    buf_free(&big);
+    /* a big synchronising literal before login: refused without "+" */
+    buf_reset(&got);
+    CHECK(SEND("b6 LOGIN {100000}\r\n", "b6 BAD [TOOBIG]"));
+    CHECK(strstr(buf_cstr(&got), "+ Ready") == NULL);
+    CHECK(SEND("b7 NOOP\r\n", "b7 OK"));
+    end_session();
+}
+
+static void test_long_line(void)
+{
+    start_session();
+    CHECK(exchange(NULL, 0, "ready.\r\n"));
+    buf_reset(&got);
+    struct buf big = BUF_INIT;
+    buf_puts(&big, "c1 NOOP ");
+    for (int i = 0; i < 300000; i++)
+        buf_putc(&big, 'y');
+    buf_puts(&big, "\r\nc2 NOOP\r\n");
+    CHECK(exchange(big.data, big.len, "c2 OK"));
+    CHECK(strstr(buf_cstr(&got), "c1 BAD [TOOBIG] Line too long") != NULL);
+    /* an overlong line ending in a non-sync literal: the literal is skipped */
+    buf_reset(&got);
+    buf_reset(&big);
+    buf_puts(&big, "c3 NOOP ");
+    for (int i = 0; i < 300000; i++)
+        buf_putc(&big, 'y');
+    buf_puts(&big, " {6+}\r\nc4 BAD\r\nc5 NOOP\r\n");
+    CHECK(exchange(big.data, big.len, "c5 OK"));
+    CHECK(strstr(buf_cstr(&got), "c3 BAD [TOOBIG]") != NULL);
+    CHECK(strstr(buf_cstr(&got), "c4 ") == NULL);
+    buf_free(&big);
+    end_session();
+}
+
+int main(void)
+{
+    log_init("test", false, false, NULL);
+    char err[256];
+    struct config *c = config_load(NULL, err, sizeof(err));
+    config_set(c, "allowplaintext", "yes", err, sizeof(err));
+    config_install(c);
+    limits_init();
+    loop = event_loop_new();
+    imap_init(loop);
+    RUN(test_greeting_and_basics);
+    RUN(test_literals);
+    RUN(test_long_line);
+    buf_free(&got);
+    event_loop_free(loop);
+    config_install(NULL);
+    return unit_done();
+}
