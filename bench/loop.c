@@ -1,0 +1,666 @@
+/* loop.c - the epoll event loop and the session scripts of the concurrent
+ * modes (mix, append, idle).
+ *
+ * Each client runs one command at a time (no pipelining) and its script
+ * advances in on_tagged() when the tagged response (or the greeting) of
+ * the previous command arrives. Level-triggered epoll; EPOLLOUT is only
+ * registered while output is queued or a connect is in progress.
+ */
+#include "bench.h"
+#include <errno.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum bmode { M_MIX, M_APPEND, M_IDLE };
+
+enum step {
+    S_GREET, S_LOGIN, S_SELECT, S_FETCHENV, S_BODY, S_STORE1, S_STORE2, S_APPEND, S_DEL,
+    S_EXPUNGE, S_LOGOUT, S_IDLE, S_IDLE_DONE
+};
+
+struct worker {
+    int tid;
+    int epfd;
+    enum bmode mode;
+    struct bconn **conns;     /* the clients this thread owns */
+    int nconns;
+    struct stats st;
+    double start, deadline;   /* mix: stop issuing at deadline */
+    double last_done;         /* append: completion time of the last client */
+    int ndone;                /* clients that finished their script */
+    int nfailed;              /* idle/append: clients that gave up */
+    int nidle;                /* idle: clients in IDLE */
+    int next_start;           /* idle: next client to connect (ramp) */
+    int setup_inflight;       /* idle: clients between connect and IDLE */
+    bool release;             /* idle: send DONE to everyone */
+    struct buf msg;           /* scratch message for APPEND */
+    unsigned long seq;
+    pthread_t th;
+};
+
+#define IDLE_RAMP 256         /* concurrent connection set-ups in idle mode */
+
+static void ep_update(struct worker *w, struct bconn *c, bool add)
+{
+    bool want = c->connecting || c->out.len > c->wpos || c->tls_want_write;
+    if (!add && want == c->want_write)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
+    if (epoll_ctl(w->epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c->fd, &ev) < 0)
+        perror("dariusbench: epoll_ctl");
+    c->want_write = want;
+}
+
+static void start_client(struct worker *w, struct bconn *c)
+{
+    c->step = S_GREET;
+    c->retry_at = 0;
+    if (!bconn_connect(c, false)) {
+        w->st.connect_fail++;
+        if (w->mode == M_MIX) {
+            c->retry_at = bench_now_sec() + 0.2;
+        } else {
+            c->done = true;
+            w->ndone++;
+            w->nfailed++;
+        }
+        return;
+    }
+    ep_update(w, c, true);
+}
+
+/* The client is finished with the current connection. */
+static void end_conn(struct worker *w, struct bconn *c, bool failed)
+{
+    bconn_close(c); /* close() also removes it from the epoll set */
+    if (w->mode == M_IDLE && c->sub) {
+        c->sub = 0; /* was still setting up: frees a ramp slot */
+        w->setup_inflight--;
+    }
+    if (c->idling) {
+        c->idling = false;
+        w->nidle--;
+    }
+    if (w->mode == M_MIX) {
+        c->sessions++;
+        /* Reconnect at once after a clean LOGOUT; back off a little after
+         * an error so a dead server does not turn into a busy loop. */
+        c->retry_at = bench_now_sec() + (failed ? 0.2 : 0);
+        if (!failed && bench_now_sec() < w->deadline)
+            start_client(w, c);
+        return;
+    }
+    if (!c->done) {
+        c->done = true;
+        w->ndone++;
+        if (failed)
+            w->nfailed++;
+        if (w->mode == M_APPEND)
+            w->last_done = bench_now_sec();
+    }
+}
+
+static void do_login(struct bconn *c)
+{
+    char user[256];
+    struct buf b = BUF_INIT;
+    bench_user_name(c->idx, user, sizeof user);
+    buf_puts(&b, "LOGIN ");
+    bench_put_quoted(&b, user);
+    buf_putc(&b, ' ');
+    bench_put_quoted(&b, bench_opts.password);
+    bconn_cmd(c, OP_LOGIN, "%s", buf_cstr(&b));
+    buf_free(&b);
+    c->step = S_LOGIN;
+}
+
+static void do_append(struct worker *w, struct bconn *c, size_t size, bool plus)
+{
+    bench_make_message(&w->msg, size, ++w->seq + (unsigned long)c->idx * 1000000ul, &c->rng);
+    bconn_append(c, size > 16384 ? OP_APPEND_BIG : OP_APPEND, &w->msg,
+                 plus && c->caps_literal_plus && bench_opts.literal_plus);
+    c->step = S_APPEND;
+}
+
+static uint32_t pick_uid(struct bconn *c)
+{
+    return c->nuids ? c->uids[bench_rng_next(&c->rng) % (uint64_t)c->nuids] : 0;
+}
+
+static void do_logout(struct bconn *c)
+{
+    bconn_cmd(c, OP_LOGOUT, "LOGOUT");
+    c->step = S_LOGOUT;
+}
+
+/* mix: after APPEND (+ \Deleted), maybe expunge, then log out. */
+static void mix_tail(struct bconn *c)
+{
+    if (c->ndel >= 4 || (c->ndel > 0 && c->sessions % 3 == 0)) {
+        struct buf set = BUF_INIT;
+        for (int i = 0; i < c->ndel; i++)
+            buf_printf(&set, "%s%u", i ? "," : "", c->deluids[i]);
+        /* RFC 4315 2.1: UID EXPUNGE removes only the listed messages, so
+         * clients sharing a mailbox never expunge each other's \Deleted. */
+        bconn_cmd(c, OP_EXPUNGE, "UID EXPUNGE %s", buf_cstr(&set));
+        buf_free(&set);
+        c->ndel = 0;
+        c->step = S_EXPUNGE;
+        return;
+    }
+    do_logout(c);
+}
+
+static void mix_next(struct worker *w, struct bconn *c)
+{
+    switch (c->step) {
+    case S_LOGIN:
+        bconn_cmd(c, OP_SELECT, "SELECT INBOX");
+        c->step = S_SELECT;
+        return;
+    case S_SELECT:
+        if (c->exists > 0) {
+            /* A client opening a mailbox fetches the headers of the most
+             * recent screenful of messages. */
+            unsigned long lo = c->exists > 50 ? c->exists - 49 : 1;
+            c->nuids = 0;
+            bconn_cmd(c, OP_FETCH_ENV, "FETCH %lu:* (UID FLAGS ENVELOPE)", lo);
+            c->step = S_FETCHENV;
+            c->sub = 1 + (int)(bench_rng_next(&c->rng) % 3);
+            return;
+        }
+        do_append(w, c, 4096, c->sessions & 1);
+        return;
+    case S_FETCHENV:
+    case S_BODY:
+        if (c->sub > 0 && c->nuids > 0) {
+            c->sub--;
+            bconn_cmd(c, OP_FETCH_BODY, "UID FETCH %u BODY.PEEK[]", pick_uid(c));
+            c->step = S_BODY;
+            return;
+        }
+        if (c->nuids > 0) {
+            bconn_cmd(c, OP_STORE, "UID STORE %u +FLAGS (\\Seen)", pick_uid(c));
+            c->step = S_STORE1;
+            return;
+        }
+        do_append(w, c, 4096, c->sessions & 1);
+        return;
+    case S_STORE1:
+        bconn_cmd(c, OP_STORE, "UID STORE %u -FLAGS (\\Seen)", pick_uid(c));
+        c->step = S_STORE2;
+        return;
+    case S_STORE2: {
+        bool big = bench_rng_next(&c->rng) % 10 == 0;
+        do_append(w, c, big ? 60 * 1024 : 4096, c->sessions & 1);
+        return;
+    }
+    case S_APPEND:
+        if (c->appenduid && c->ndel < (int)ARRAY_SIZE(c->deluids)) {
+            c->deluids[c->ndel++] = c->appenduid;
+            bconn_cmd(c, OP_STORE, "UID STORE %u +FLAGS (\\Deleted)", c->appenduid);
+            c->step = S_DEL;
+            return;
+        }
+        mix_tail(c);
+        return;
+    case S_DEL:
+        mix_tail(c);
+        return;
+    case S_EXPUNGE:
+        do_logout(c);
+        return;
+    default:
+        do_logout(c);
+        return;
+    }
+}
+
+static void append_next(struct worker *w, struct bconn *c)
+{
+    if (c->appended < bench_opts.count) {
+        c->appended++;
+        do_append(w, c, bench_opts.msgsize, true);
+        return;
+    }
+    do_logout(c);
+}
+
+static void idle_next(struct worker *w, struct bconn *c)
+{
+    switch (c->step) {
+    case S_LOGIN:
+        bconn_cmd(c, OP_SELECT, "SELECT INBOX");
+        c->step = S_SELECT;
+        return;
+    case S_SELECT:
+        bconn_cmd(c, OP_IDLE, "IDLE");
+        c->step = S_IDLE;
+        return;
+    default:
+        do_logout(c);
+        return;
+    }
+}
+
+/* Show the first NO/BAD responses: the counts in the table say how many,
+ * these say why. Only a few: 10,000 identical lines help nobody. */
+static void report_failure(const struct bconn *c)
+{
+    static unsigned long reported;
+    unsigned long k = __atomic_fetch_add(&reported, 1, __ATOMIC_RELAXED);
+    if (k < 10)
+        fprintf(stderr, "dariusbench: client %d: %s failed: %s\n", c->idx, bench_op_name(c->op),
+                c->status_text);
+    else if (k == 10)
+        fprintf(stderr, "dariusbench: (further NO/BAD responses not shown)\n");
+}
+
+static void on_tagged(struct worker *w, struct bconn *c)
+{
+    double lat = bench_now_sec() - c->t_start;
+    enum op op = c->op;
+    if (c->status == ST_NO || c->status == ST_BAD)
+        report_failure(c);
+    if (c->status == ST_OK) {
+        /* The IDLE's tagged OK after DONE measures how long we idled, not
+         * the server: its latency was recorded at the "+" (on_cont). */
+        if (c->step != S_IDLE_DONE)
+            bstats_add(&w->st, op, lat);
+    }
+    else if (c->status == ST_NO)
+        w->st.no[op]++;
+    else if (c->status == ST_BYE) {
+        w->st.connect_fail++;
+        end_conn(w, c, true);
+        return;
+    } else
+        w->st.bad[op]++;
+
+    if (c->step == S_GREET) {
+        do_login(c);
+        return;
+    }
+    if (c->step == S_LOGOUT) {
+        end_conn(w, c, false);
+        return;
+    }
+    if (c->status != ST_OK && (c->step == S_LOGIN || c->step == S_SELECT)) {
+        /* Without a login or a selected mailbox the script is pointless. */
+        end_conn(w, c, true);
+        return;
+    }
+    if (w->mode == M_MIX && bench_now_sec() >= w->deadline) {
+        end_conn(w, c, false);
+        return;
+    }
+    switch (w->mode) {
+    case M_MIX:
+        mix_next(w, c);
+        break;
+    case M_APPEND:
+        append_next(w, c);
+        break;
+    case M_IDLE:
+        if (c->step == S_IDLE) {
+            /* IDLE refused or ended before our DONE. */
+            end_conn(w, c, true);
+            return;
+        }
+        if (c->step == S_IDLE_DONE) {
+            do_logout(c);
+            return;
+        }
+        idle_next(w, c);
+        break;
+    }
+}
+
+static void on_cont(struct worker *w, struct bconn *c)
+{
+    if (w->mode == M_IDLE && c->step == S_IDLE && !c->idling) {
+        /* RFC 2177: the "+" means the server is now idling for us. */
+        bstats_add(&w->st, OP_IDLE, bench_now_sec() - c->t_start);
+        c->idling = true;
+        w->nidle++;
+        if (c->sub) {
+            c->sub = 0;
+            w->setup_inflight--;
+        }
+    }
+}
+
+static void handle_event(struct worker *w, struct bconn *c, uint32_t events)
+{
+    if (c->closed)
+        return;
+    if (c->connecting) {
+        if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+            return;
+        int err = 0;
+        socklen_t l = sizeof err;
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0 || err) {
+            w->st.connect_fail++;
+            end_conn(w, c, true);
+            return;
+        }
+        c->connecting = false;
+        if (bench_opts.tls && !bconn_tls_start(c)) {
+            w->st.connect_fail++;
+            end_conn(w, c, true);
+            return;
+        }
+    }
+    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || (c->tls_want_write && (events & EPOLLOUT))) {
+        bool tagged, cont;
+        if (bconn_read(c, &tagged, &cont) < 0) {
+            if (!(c->step == S_LOGOUT && c->bye)) {
+                w->st.disconnects++;
+                if (c->busy)
+                    w->st.lost[c->op]++;
+            }
+            end_conn(w, c, !(c->step == S_LOGOUT && c->bye));
+            return;
+        }
+        if (cont)
+            on_cont(w, c);
+        if (tagged)
+            on_tagged(w, c);
+        if (c->closed)
+            return;
+    }
+    if (bconn_flush(c) < 0) {
+        w->st.disconnects++;
+        end_conn(w, c, true);
+        return;
+    }
+    ep_update(w, c, false);
+}
+
+static void check_timers(struct worker *w, double t)
+{
+    for (int i = 0; i < w->nconns; i++) {
+        struct bconn *c = w->conns[i];
+        if (c->done)
+            continue;
+        if (c->closed) {
+            if (w->mode == M_MIX && c->retry_at > 0 && t >= c->retry_at && t < w->deadline)
+                start_client(w, c);
+            continue;
+        }
+        if (c->busy && !c->idling && bench_opts.timeout > 0 && t - c->t_start > bench_opts.timeout) {
+            w->st.timeouts++;
+            w->st.lost[c->op]++;
+            end_conn(w, c, true);
+        }
+    }
+}
+
+/* Idle mode: start more clients while below the ramp limit. */
+static void idle_ramp(struct worker *w)
+{
+    while (w->next_start < w->nconns && w->setup_inflight < IDLE_RAMP) {
+        struct bconn *c = w->conns[w->next_start++];
+        w->setup_inflight++;
+        c->sub = 1;
+        start_client(w, c);
+        if (c->done) {
+            c->sub = 0;
+            w->setup_inflight--;
+        }
+    }
+}
+
+static bool loop_finished(struct worker *w, double t)
+{
+    switch (w->mode) {
+    case M_MIX:
+        return t >= w->deadline;
+    case M_APPEND:
+        return w->ndone >= w->nconns;
+    case M_IDLE:
+        if (!w->release)
+            return w->next_start >= w->nconns && w->nidle + w->nfailed >= w->nconns &&
+                   w->setup_inflight <= 0;
+        return w->ndone >= w->nconns;
+    }
+    return true;
+}
+
+static void run_loop(struct worker *w)
+{
+    struct epoll_event evs[256];
+    double last_timer = bench_now_sec();
+    double last_progress = last_timer;
+    for (;;) {
+        double t = bench_now_sec();
+        if (w->mode == M_IDLE && !w->release)
+            idle_ramp(w);
+        if (loop_finished(w, t))
+            break;
+        int n = epoll_wait(w->epfd, evs, (int)ARRAY_SIZE(evs), 100);
+        if (n < 0 && errno != EINTR) {
+            perror("dariusbench: epoll_wait");
+            break;
+        }
+        for (int i = 0; i < n; i++)
+            handle_event(w, evs[i].data.ptr, evs[i].events);
+        t = bench_now_sec();
+        if (t - last_timer >= 0.1) {
+            check_timers(w, t);
+            last_timer = t;
+        }
+        /* Ramping up thousands of logins can take minutes (password
+         * hashing): show that it is moving. */
+        if (w->mode == M_IDLE && !w->release && !bench_opts.quiet && t - last_progress >= 10) {
+            printf("idle: ... %d idling, %d failed, %d connecting/logging in\n", w->nidle,
+                   w->nfailed, w->setup_inflight);
+            last_progress = t;
+        }
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    if (w->mode != M_IDLE)
+        for (int i = 0; i < w->nconns; i++)
+            start_client(w, w->conns[i]);
+    run_loop(w);
+    return NULL;
+}
+
+static void worker_setup(struct worker *w, int tid, enum bmode mode, struct bconn *all, int n,
+                         int nthreads)
+{
+    memset(w, 0, sizeof *w);
+    w->tid = tid;
+    w->mode = mode;
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (w->epfd < 0) {
+        perror("dariusbench: epoll_create1");
+        exit(1);
+    }
+    w->conns = xcalloc((size_t)n / (size_t)nthreads + 1, sizeof *w->conns);
+    for (int i = tid; i < n; i += nthreads) {
+        all[i].thread = tid;
+        w->conns[w->nconns++] = &all[i];
+    }
+}
+
+static void worker_cleanup(struct worker *w)
+{
+    for (int i = 0; i < w->nconns; i++)
+        bconn_close(w->conns[i]);
+    close(w->epfd);
+    free(w->conns);
+    buf_free(&w->msg);
+}
+
+/* Run mix or append with -j threads; returns merged stats and elapsed. */
+static void run_threads(enum bmode mode, struct stats *out, double *elapsed)
+{
+    int n = bench_opts.clients;
+    int nt = bench_opts.threads < 1 ? 1 : MIN(bench_opts.threads, n);
+    struct bconn *all = xcalloc((size_t)n, sizeof *all);
+    for (int i = 0; i < n; i++)
+        bconn_init(&all[i], i);
+    struct worker *ws = xcalloc((size_t)nt, sizeof *ws);
+    double start = bench_now_sec();
+    for (int t = 0; t < nt; t++) {
+        worker_setup(&ws[t], t, mode, all, n, nt);
+        ws[t].start = start;
+        ws[t].deadline = start + bench_opts.seconds;
+    }
+    for (int t = 0; t < nt; t++)
+        if (pthread_create(&ws[t].th, NULL, worker_main, &ws[t]) != 0) {
+            perror("dariusbench: pthread_create");
+            exit(1);
+        }
+    double end = start;
+    for (int t = 0; t < nt; t++) {
+        pthread_join(ws[t].th, NULL);
+        bstats_merge(out, &ws[t].st);
+        if (ws[t].last_done > end)
+            end = ws[t].last_done;
+    }
+    *elapsed = mode == M_MIX ? bench_opts.seconds : end - start;
+    for (int t = 0; t < nt; t++) {
+        worker_cleanup(&ws[t]);
+        bstats_free(&ws[t].st);
+    }
+    for (int i = 0; i < n; i++)
+        bconn_free(&all[i]);
+    free(ws);
+    free(all);
+}
+
+int bench_mode_mix(void)
+{
+    struct stats st = {0};
+    double elapsed;
+    printf("mix: %d clients, %d users, %.0f s, %d thread(s), %s:%d\n", bench_opts.clients,
+           bench_opts.users, bench_opts.seconds, bench_opts.threads, bench_opts.host, bench_opts.port);
+    fflush(stdout);
+    run_threads(M_MIX, &st, &elapsed);
+    struct buf res = BUF_INIT;
+    bstats_report(&st, elapsed, &res);
+    printf("RESULT mode=mix clients=%d seconds=%.1f%s\n", bench_opts.clients, elapsed, buf_cstr(&res));
+    unsigned long errs = bstats_errors(&st);
+    size_t done = 0;
+    for (int i = 0; i < OP__COUNT; i++)
+        done += st.n[i];
+    buf_free(&res);
+    bstats_free(&st);
+    return done > 0 ? (errs ? 2 : 0) : 1;
+}
+
+int bench_mode_append(void)
+{
+    struct stats st = {0};
+    double elapsed;
+    printf("append: %d clients x %ld messages of %zu bytes, %s:%d\n", bench_opts.clients,
+           bench_opts.count, bench_opts.msgsize, bench_opts.host, bench_opts.port);
+    fflush(stdout);
+    run_threads(M_APPEND, &st, &elapsed);
+    struct buf res = BUF_INIT;
+    bstats_report(&st, elapsed, &res);
+    size_t msgs = st.n[OP_APPEND] + st.n[OP_APPEND_BIG];
+    double rate = elapsed > 0 ? (double)msgs / elapsed : 0;
+    /* stats_report sorted the samples already. */
+    printf("appended %zu messages in %.2f s: %.1f msg/s (%.2f MB/s)\n", msgs, elapsed, rate,
+           rate * (double)bench_opts.msgsize / 1e6);
+    printf("RESULT mode=append clients=%d messages=%zu seconds=%.2f msgs_per_s=%.1f p50=%.2f "
+           "p90=%.2f p99=%.2f max=%.2f errors=%lu\n",
+           bench_opts.clients, msgs, elapsed, rate,
+           bench_percentile_ms(st.lat[OP_APPEND], st.n[OP_APPEND], 50),
+           bench_percentile_ms(st.lat[OP_APPEND], st.n[OP_APPEND], 90),
+           bench_percentile_ms(st.lat[OP_APPEND], st.n[OP_APPEND], 99),
+           bench_percentile_ms(st.lat[OP_APPEND], st.n[OP_APPEND], 100), bstats_errors(&st));
+    unsigned long errs = bstats_errors(&st);
+    buf_free(&res);
+    bstats_free(&st);
+    return msgs > 0 ? (errs ? 2 : 0) : 1;
+}
+
+int bench_mode_idle(void)
+{
+    int n = bench_opts.clients;
+    long lim = bench_raise_nofile((long)n + 64);
+    if (lim < (long)n + 16) {
+        int can = lim > 32 ? (int)lim - 32 : 0;
+        printf("idle: RLIMIT_NOFILE is %ld: cannot open %d connections, using %d\n", lim, n, can);
+        n = can;
+    }
+    if (n <= 0)
+        return 1;
+    const char *what = "?";
+    int nproc = 0;
+    long long before = -1, after = -1;
+    if (bench_opts.master_pid > 0) {
+        before = bench_settled_memory(bench_opts.master_pid, &nproc, &what);
+        if (before < 0)
+            printf("idle: cannot read memory of pid %d\n", (int)bench_opts.master_pid);
+    }
+    struct bconn *all = xcalloc((size_t)n, sizeof *all);
+    for (int i = 0; i < n; i++)
+        bconn_init(&all[i], i);
+    struct worker w;
+    worker_setup(&w, 0, M_IDLE, all, n, 1);
+    printf("idle: opening %d connections to %s:%d\n", n, bench_opts.host, bench_opts.port);
+    fflush(stdout);
+    double t0 = bench_now_sec();
+    run_loop(&w);
+    double ramp = bench_now_sec() - t0;
+    int idling = w.nidle;
+    printf("idle: %d of %d connections idling after %.2f s (%d failed)\n", idling, n, ramp,
+           w.nfailed);
+    if (bench_opts.master_pid > 0 && before >= 0)
+        after = bench_settled_memory(bench_opts.master_pid, &nproc, &what);
+    if (after >= 0) {
+        double per = idling > 0 ? (double)(after - before) / idling : 0;
+        printf("idle: server memory (%s, %d processes): before %.1f MB, with %d idling %.1f MB, "
+               "%.1f KB per connection\n",
+               what, nproc, (double)before / 1048576.0, idling, (double)after / 1048576.0,
+               per / 1024.0);
+    }
+    /* Release: DONE every IDLE, then LOGOUT (on_tagged). */
+    w.release = true;
+    for (int i = 0; i < w.nconns; i++) {
+        struct bconn *c = w.conns[i];
+        if (c->idling && !c->closed) {
+            /* No longer idling: from here the command timeout applies to
+             * the server's answer to DONE. */
+            c->idling = false;
+            w.nidle--;
+            c->t_start = bench_now_sec();
+            c->step = S_IDLE_DONE;
+            bconn_raw(c, "DONE\r\n");
+            if (bconn_flush(c) < 0) {
+                w.st.disconnects++;
+                end_conn(&w, c, true);
+                continue;
+            }
+            ep_update(&w, c, false);
+        }
+    }
+    run_loop(&w);
+    int ok = bench_verify_server();
+    printf("idle: server %s after releasing the connections\n", ok == 0 ? "answers" : "DOES NOT answer");
+    struct buf res = BUF_INIT;
+    bstats_report(&w.st, ramp, &res);
+    printf("RESULT mode=idle requested=%d idling=%d failed=%d ramp_s=%.2f mem=%s "
+           "before_bytes=%lld after_bytes=%lld bytes_per_conn=%.0f server_ok=%s errors=%lu\n",
+           bench_opts.clients, idling, w.nfailed, ramp, what, before, after,
+           (after >= 0 && idling > 0) ? (double)(after - before) / idling : -1.0,
+           ok == 0 ? "yes" : "no", bstats_errors(&w.st));
+    buf_free(&res);
+    bstats_free(&w.st);
+    worker_cleanup(&w);
+    for (int i = 0; i < n; i++)
+        bconn_free(&all[i]);
+    free(all);
+    return (ok == 0 && idling == bench_opts.clients) ? 0 : 2;
+}
