@@ -1,0 +1,146 @@
+# SEARCH (RFC 9051 6.4.4), CHARSET, BADCHARSET
+@user alice secret
+@append INBOX simple.eml
+@append INBOX multipart.eml
+@append INBOX second.eml \Seen
+@connect plain
+S~ \* OK .*
+C: a1 LOGIN alice secret
+S~ a1 OK .*
+C: a2 SELECT INBOX
+S* a2 OK \[READ-WRITE\] .*
+C: a3 STORE 1 +FLAGS.SILENT (\Flagged $Important)
+S* a3 OK .*
+C: s1 SEARCH ALL
+S: * SEARCH 1 2 3
+S~ s1 OK .*
+C: s2 SEARCH SEEN
+S: * SEARCH 3
+S~ s2 OK .*
+C: s3 SEARCH UNSEEN
+S: * SEARCH 1 2
+S~ s3 OK .*
+C: s4 SEARCH FROM "bob"
+S: * SEARCH 3
+S~ s4 OK .*
+C: s5 SEARCH SUBJECT MEETING
+S: * SEARCH 1
+S~ s5 OK .*
+C: s6 SEARCH BODY "quick brown"
+S: * SEARCH 3
+S~ s6 OK .*
+C: s7 SEARCH TEXT Joe
+S: * SEARCH 1 2
+S~ s7 OK .*
+C: s8 SEARCH LARGER 300
+S: * SEARCH 1 2
+S~ s8 OK .*
+C: s9 SEARCH SMALLER 300
+S: * SEARCH 3
+S~ s9 OK .*
+C: s10 SEARCH HEADER Message-Id "<second@"
+S: * SEARCH 3
+S~ s10 OK .*
+C: s11 SEARCH HEADER In-Reply-To ""
+S: * SEARCH 2
+S~ s11 OK .*
+C: s12 SEARCH SENTBEFORE 8-Feb-1994
+S: * SEARCH 1
+S~ s12 OK .*
+C: s13 SEARCH SENTON 8-Feb-1994
+S: * SEARCH 2
+S~ s13 OK .*
+C: s14 SEARCH SENTSINCE 9-Feb-1994
+S: * SEARCH 3
+S~ s14 OK .*
+C: s15 SEARCH SINCE 1-Jan-2000
+S: * SEARCH 1 2 3
+S~ s15 OK .*
+C: s16 SEARCH BEFORE 1-Jan-2000
+S: * SEARCH
+S~ s16 OK .*
+C: s17 SEARCH UID 2:*
+S: * SEARCH 2 3
+S~ s17 OK .*
+C: s18 SEARCH NOT 1
+S: * SEARCH 2 3
+S~ s18 OK .*
+C: s19 SEARCH OR SEEN FLAGGED
+S: * SEARCH 1 3
+S~ s19 OK .*
+C: s20 SEARCH KEYWORD $Important
+S: * SEARCH 1
+S~ s20 OK .*
+C: s21 SEARCH UNKEYWORD $Important
+S: * SEARCH 2 3
+S~ s21 OK .*
+C: s22 SEARCH (FROM fred SUBJECT afternoon) 1:2
+S: * SEARCH 1
+S~ s22 OK .*
+C: s23 SEARCH TO mary CC one
+S: * SEARCH 2
+S~ s23 OK .*
+C: s24 SEARCH ANSWERED
+S: * SEARCH
+S~ s24 OK .*
+C: s25 SEARCH UNDELETED UNDRAFT UNANSWERED
+S: * SEARCH 1 2 3
+S~ s25 OK .*
+C: s26 UID SEARCH FLAGGED
+S: * SEARCH 1
+S~ s26 OK .*
+C: s27 SEARCH 2,3 NOT SEEN
+S: * SEARCH 2
+S~ s27 OK .*
+C: s28 SEARCH BCC nobody
+S: * SEARCH
+S~ s28 OK .*
+# SAVEDATE (RFC 8514) and WITHIN (RFC 5032): everything was saved just now
+C: s29 SEARCH SAVEDSINCE 1-Jan-2000
+S: * SEARCH 1 2 3
+S~ s29 OK .*
+C: s30 SEARCH SAVEDBEFORE 1-Jan-2000
+S: * SEARCH
+S~ s30 OK .*
+C: s31 SEARCH YOUNGER 3600
+S: * SEARCH 1 2 3
+S~ s31 OK .*
+C: s32 SEARCH OLDER 3600
+S: * SEARCH
+S~ s32 OK .*
+C: s33 SEARCH YOUNGER 0x
+S~ s33 BAD .*
+# charsets: MIME-decoded header and body, UTF-8 search strings as literals
+C: c1 SEARCH CHARSET UTF-8 SUBJECT {%=café}
+S: * SEARCH 2
+S~ c1 OK .*
+C: c2 SEARCH CHARSET UTF-8 BODY {%=Café numbers}
+S: * SEARCH 2
+S~ c2 OK .*
+C: c3 SEARCH CHARSET US-ASCII SUBJECT zebra
+S: * SEARCH 3
+S~ c3 OK .*
+C: c4 SEARCH CHARSET X-BOGUS-CHARSET SUBJECT x
+S~ c4 NO \[BADCHARSET( \(.*\))?\] .*
+# errors
+C: e1 SEARCH
+S~ e1 BAD .*
+C: e2 SEARCH NOSUCHKEY
+S~ e2 BAD .*
+C: e3 SEARCH LARGER notanumber
+S~ e3 BAD .*
+C: e4 SEARCH SINCE 32-Foo-2020
+S~ e4 BAD .*
+C: e5 SEARCH (SEEN
+S~ e5 BAD .*
+C: e6 SEARCH OR SEEN
+S~ e6 BAD .*
+C: e7 SEARCH NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT ALL
+S~ e7 (NO|BAD) .*
+C: e8 SEARCH ((((((((((((((((((((((((((((((((((((((((ALL))))))))))))))))))))))))))))))))))))))))
+S~ e8 (NO|BAD) .*
+C: e9 NOOP
+S~ e9 OK .*
+C: e10 LOGOUT
+S~ \* BYE .*
+S~ e10 OK .*
