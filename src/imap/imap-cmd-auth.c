@@ -8,7 +8,7 @@
 #include "imap.h"
 #include "auth.h"
 #include "config.h"
-#include "limits.h"
+#include "connlimits.h"
 #include "log.h"
 
 #define MAX_FAILURES_PER_CONN 3

@@ -2,7 +2,7 @@
  * fan-out and shutdown. One instance per worker process. */
 #include "imap.h"
 #include "config.h"
-#include "limits.h"
+#include "connlimits.h"
 #include "log.h"
 #include <arpa/inet.h>
 #include <errno.h>

@@ -15,7 +15,7 @@
  */
 #include "imap.h"
 #include "config.h"
-#include "limits.h"
+#include "connlimits.h"
 #include "log.h"
 #include <ctype.h>
 

@@ -3,9 +3,13 @@
  * Protocol code (IMAP now, POP3/LMTP/ManageSieve later) sees only this.
  * Reads: the loop reads whatever is available into the connection's input
  * buffer and calls on_input; the protocol consumes what it can parse and
- * leaves the rest. Writes: conn_write queues and tries to send at once;
- * TCP_NODELAY is set so continuation requests and short replies never wait
- * for a delayed ACK. Back-pressure: when queued output exceeds
+ * leaves the rest. Writes: conn_write queues and sends without waiting
+ * for anything: writes of 16 KiB or more go out at once when nothing is
+ * queued ahead; smaller ones are coalesced and sent when the running
+ * callback returns (or at the end of the current loop iteration when
+ * written from elsewhere, e.g. a timer), so one response leaves in as few
+ * segments as possible. TCP_NODELAY is set so continuation requests and
+ * short replies never wait for a delayed ACK. Back-pressure: when queued output exceeds
  * CONN_HIGH_WATER the protocol should stop producing (conn_output_full())
  * and resume from on_drain, called when output falls below CONN_LOW_WATER.
  *
@@ -40,7 +44,15 @@ struct conn_callbacks {
 };
 
 /* Take ownership of an accepted socket. If tls is non-NULL the TLS
- * handshake starts immediately (implicit TLS, e.g. port 993). */
+ * handshake starts immediately (implicit TLS, e.g. port 993); output
+ * queued meanwhile is sent encrypted once it completes. Never returns
+ * NULL (on an internal error the conn is already closing and on_close
+ * follows from the loop).
+ *
+ * Callbacks may call conn_close()/conn_abort() on their own conn; the
+ * conn stays valid (all calls harmless) until on_close has returned.
+ * on_close is always called from the loop, never from inside a conn_*
+ * call. */
 struct conn *conn_new(struct event_loop *loop, int fd, const struct sockaddr *peer, socklen_t peerlen,
                       struct tls_ctx *tls, const struct conn_callbacks *cb, void *arg);
 
@@ -92,6 +104,15 @@ size_t conn_count(void);
 /* TLS contexts (tls.c). */
 struct tls_ctx *tls_ctx_new(const char *cert_file, const char *key_file, const char *ciphers,
                             const char *ciphersuites, long session_timeout_s, char *err, size_t errlen);
+/* Set the ALPN protocol id this context serves ("imap", RFC 9051 /
+ * IANA registry). A client that offers ALPN without it is refused with
+ * a no_application_protocol alert (ALPACA cross-protocol defence); a
+ * client that offers no ALPN at all is served as before. */
+void tls_ctx_set_alpn(struct tls_ctx *t, const char *proto);
+/* Generate session ticket keys used by every tls_ctx_new() after this
+ * call, in this process and its children (call in the master before
+ * fork, so tickets resume on any worker). */
+bool tls_ticket_keys_init(void);
 void tls_ctx_ref(struct tls_ctx *t);
 void tls_ctx_unref(struct tls_ctx *t);
 /* Generate a self-signed certificate+key (RSA 2048 or P-256) for cn at the
@@ -102,5 +123,12 @@ bool tls_generate_selfsigned(const char *cert_file, const char *key_file, const 
 /* Listening sockets. spec is "host:port", "[v6]:port" or "*:port".
  * Returns fd (non-blocking, SO_REUSEADDR) or -1 with err. */
 int listen_tcp(const char *spec, char *err, size_t errlen);
+/* "*:port" and ":port" bind all addresses (one dual-stack IPv6 socket,
+ * or IPv4 when the host has no IPv6); an explicit "[v6]:port" is
+ * IPV6_V6ONLY. */
+/* Split a comma/space separated list of specs into xmalloc'd strings;
+ * returns the count (0 for an empty list, which disables the service). */
+size_t listen_split(const char *list, char ***out);
+void listen_split_free(char **v, size_t n);
 
 #endif

@@ -6,7 +6,7 @@
 #include "unit.h"
 #include "imap.h"
 #include "config.h"
-#include "limits.h"
+#include "connlimits.h"
 #include "log.h"
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* limits.h - connection and login limits shared by all worker processes.
+/* connlimits.h - connection and login limits shared by all worker processes.
  *
  * The master creates one anonymous MAP_SHARED region before forking
  * workers; counters in it are updated with atomics, so every worker sees
@@ -9,14 +9,21 @@
  *
  * Protocol-neutral: IMAP now, POP3/LMTP/ManageSieve later use it.
  */
-#ifndef DARIUS_LIMITS_H
-#define DARIUS_LIMITS_H
+#ifndef DARIUS_CONNLIMITS_H
+#define DARIUS_CONNLIMITS_H
 
 #include "common.h"
 
 /* Create the shared region (master, before fork). Safe to call in a single
  * process (tests, CLI): then it is just private memory. */
 bool limits_init(void);
+
+/* Per-worker bookkeeping so the master can repair the global count when
+ * a worker dies with connections open (their per-address counts leak;
+ * the total does not). */
+#define LIMITS_MAX_WORKERS 256
+void limits_set_worker(int idx);       /* in the worker after fork */
+void limits_worker_exited(int idx);    /* in the master when it reaps one */
 
 /* Connection accounting. acquire returns false when maxconnections or
  * maxlogins_per_host (0 = unlimited) would be exceeded; then do not

@@ -1,0 +1,224 @@
+/* worker.c - a dariusd worker process.
+ *
+ * Each worker runs its own event loop over the listening sockets it
+ * inherited from the master. The listeners are registered with
+ * EPOLLEXCLUSIVE so a new connection wakes one worker, not all of them;
+ * the woken worker accepts until EAGAIN and hands every socket to the
+ * IMAP layer. Cross-process change hints arrive on the worker's notify
+ * socket and are passed to imap_notify().
+ *
+ * SIGTERM/SIGINT: stop accepting, let the IMAP layer say BYE, exit when
+ * the last session is gone (at most 4 s). SIGHUP: reload the
+ * configuration and the TLS context; open connections keep theirs.
+ */
+#include "auth.h"
+#include "daemon.h"
+#include "event.h"
+#include "imap.h"
+#include "connlimits.h"
+#include "log.h"
+#include "notify.h"
+#include "storage.h"
+#include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SHUTDOWN_GRACE_MS 4000
+#define ACCEPT_RETRY_MS 200
+#define ACCEPTS_PER_EVENT 256
+
+static struct event_loop *wloop;
+static struct listener *wls;
+static size_t nwls;
+static bool shutting_down;
+static uint64_t shutdown_deadline;
+static bool have_tls;
+static int notify_fd = -1;
+
+static void accept_ready(struct event_loop *loop, int fd, int events, void *arg);
+
+static void listener_resume(struct event_loop *loop, void *arg)
+{
+    struct listener *l = arg;
+    if (shutting_down || !l->paused)
+        return;
+    l->paused = false;
+    if (ev_fd_add_exclusive(loop, l->fd, accept_ready, l) < 0)
+        log_err("cannot watch listener %s: %s", l->spec, strerror(errno));
+}
+
+static void accept_ready(struct event_loop *loop, int fd, int events, void *arg)
+{
+    struct listener *l = arg;
+    for (int i = 0; i < ACCEPTS_PER_EVENT && !shutting_down; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int c = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c < 0) {
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of descriptors: the pending connection stays in the
+                 * backlog; stop polling this listener for a moment rather
+                 * than spinning on it. */
+                log_warn("accept on %s: %s; pausing %d ms", l->spec, strerror(errno), ACCEPT_RETRY_MS);
+                ev_fd_del(loop, fd);
+                l->paused = true;
+                ev_timer_add(loop, ACCEPT_RETRY_MS, listener_resume, l);
+                return;
+            }
+            log_err("accept on %s: %s", l->spec, strerror(errno));
+            return;
+        }
+        if (l->implicit_tls && !have_tls) {
+            close(c); /* no usable certificate: nothing sensible to say */
+            continue;
+        }
+        imap_accept(c, (struct sockaddr *)&ss, sl, l->implicit_tls);
+    }
+}
+
+static void notify_cb(const char *user, int64_t mailbox_id, void *arg)
+{
+    imap_notify(user, mailbox_id);
+}
+
+static void notify_ready(struct event_loop *loop, int fd, int events, void *arg)
+{
+    notify_listener_read(fd, notify_cb, NULL);
+}
+
+static void load_tls(bool initial)
+{
+    char err[1024];
+    struct tls_ctx *t = daemon_tls_ctx(err, sizeof(err));
+    if (!t) {
+        log_err("TLS: %s%s", err, initial ? "" : " (keeping the previous certificate)");
+        if (initial) {
+            imap_set_tls(NULL);
+            have_tls = false;
+        }
+        return;
+    }
+    imap_set_tls(t); /* takes its own reference */
+    tls_ctx_unref(t);
+    have_tls = true;
+}
+
+static void check_done(struct event_loop *loop, void *arg)
+{
+    if (imap_session_count() == 0 || event_loop_now(loop) >= shutdown_deadline) {
+        if (imap_session_count())
+            log_warn("%zu sessions still open after %d s; exiting anyway", imap_session_count(),
+                     SHUTDOWN_GRACE_MS / 1000);
+        event_loop_stop(loop);
+        return;
+    }
+    ev_timer_add(loop, 50, check_done, NULL);
+}
+
+static void on_term(struct event_loop *loop, void *arg)
+{
+    if (shutting_down)
+        return;
+    shutting_down = true;
+    for (size_t i = 0; i < nwls; i++) {
+        if (!wls[i].paused)
+            ev_fd_del(loop, wls[i].fd);
+        close(wls[i].fd);
+        wls[i].fd = -1;
+    }
+    imap_shutdown("Server shutting down");
+    shutdown_deadline = event_loop_now(loop) + SHUTDOWN_GRACE_MS;
+    check_done(loop, NULL);
+}
+
+static void on_hup(struct event_loop *loop, void *arg)
+{
+    const char *path = config_path();
+    if (path) {
+        char err[1024];
+        struct config *c = daemon_load_config(path, err, sizeof(err));
+        if (!c) {
+            log_err("reload failed, keeping the running configuration: %s", err);
+            return;
+        }
+        config_install(c);
+    }
+    char role[32];
+    snprintf(role, sizeof(role), "worker %d", (int)(intptr_t)arg);
+    daemon_setup_logging(role);
+    load_tls(false);
+    log_debug("configuration reloaded");
+}
+
+void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
+{
+    char role[32];
+    snprintf(role, sizeof(role), "worker %d", idx);
+    daemon_setup_logging(role);
+    /* Never outlive the master (e.g. after it was SIGKILLed). */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master_pid)
+        _exit(0);
+    signal(SIGPIPE, SIG_IGN);
+    limits_set_worker(idx);
+
+    wloop = event_loop_new();
+    if (!wloop)
+        _exit(EX_OS_ERR);
+    /* Signals first: they are still blocked from the master, so nothing
+     * sent since fork() is lost. */
+    if (ev_signal_add(wloop, SIGTERM, on_term, NULL) < 0 || ev_signal_add(wloop, SIGINT, on_term, NULL) < 0 ||
+        ev_signal_add(wloop, SIGHUP, on_hup, (void *)(intptr_t)idx) < 0) {
+        log_err("signalfd: %s", strerror(errno));
+        _exit(EX_OS_ERR);
+    }
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_UNBLOCK, &chld, NULL);
+
+    int rc = storage_init(config_str(CFG_DATADIR));
+    if (rc != 0) {
+        log_err("storage_init(%s) failed (%d)", config_str(CFG_DATADIR), rc);
+        _exit(EX_OS_ERR);
+    }
+    rc = userdb_open(config_str(CFG_DATADIR));
+    if (rc != 0) {
+        log_err("cannot open the user database: %s", auth_strerror(rc));
+        _exit(EX_OS_ERR);
+    }
+    imap_init(wloop);
+    load_tls(true);
+
+    notify_fd = notify_listener_open();
+    if (notify_fd < 0)
+        log_warn("no notify socket: changes made by other processes are seen at the next command only");
+    else if (ev_fd_add(wloop, notify_fd, EV_READ, notify_ready, NULL) < 0)
+        log_warn("cannot watch the notify socket: %s", strerror(errno));
+
+    wls = ls;
+    nwls = nls;
+    for (size_t i = 0; i < nls; i++) {
+        ls[i].paused = false;
+        if (ev_fd_add_exclusive(wloop, ls[i].fd, accept_ready, &ls[i]) < 0) {
+            log_err("cannot watch listener %s: %s", ls[i].spec, strerror(errno));
+            _exit(EX_OS_ERR);
+        }
+    }
+
+    event_loop_run(wloop);
+
+    notify_listener_close();
+    userdb_close();
+    log_debug("exiting");
+    fflush(stderr);
+    /* _exit: no atexit handlers or stdio buffers inherited from the
+     * master may run twice, and the kernel frees everything at once. */
+    _exit(0);
+}
