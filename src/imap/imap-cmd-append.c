@@ -1,0 +1,198 @@
+/* imap-cmd-append.c - APPEND with MULTIAPPEND (RFC 9051 6.3.12, RFC 3502),
+ * binary literals (RFC 3516) and APPENDUID (RFC 4315).
+ *
+ * Every message of the command is parsed and validated first; then all
+ * are added in one append transaction, so either all become visible or
+ * none (RFC 3502 requires the atomicity).
+ */
+#include "imap-fetch.h"
+#include "config.h"
+#include "log.h"
+
+#include <strings.h>
+#include <unistd.h>
+
+struct append_item {
+    struct append_msg m;
+    char *keywords;         /* owned */
+};
+
+static void free_items(struct append_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(items[i].keywords);
+    free(items);
+}
+
+IMAP_CMD(cmd_append)
+{
+    struct imap_parser *ps = &cmd->ps;
+    if (s->state != IMAP_AUTH && s->state != IMAP_SELECTED) {
+        imap_tagged(s, cmd, "BAD", "Not authenticated");
+        return CMD_DONE;
+    }
+    struct imap_str mbox;
+    if (!imap_p_sp(ps) || !imap_p_astring(ps, cmd, &mbox) || mbox.file) {
+        imap_tagged(s, cmd, "BAD", "Expected: APPEND mailbox [flags] [date-time] literal");
+        return CMD_DONE;
+    }
+    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    const char *why = NULL;
+    bool name_ok = imap_mailbox_from_client(s, mbox.s, mbox.len, name, &why);
+
+    long long maxsize = config_int(CFG_MAXMESSAGESIZE);
+    struct append_item *items = NULL;
+    size_t nitems = 0;
+    const char *err = NULL;
+    const char *no_code = NULL, *no_text = NULL;
+    struct buf kw = BUF_INIT;
+
+    /* 1*(SP [flag-list SP] [date-time SP] literal) */
+    do {
+        if (!imap_p_sp(ps)) {
+            err = "Expected SP before message";
+            goto bad;
+        }
+        if (nitems >= IMAP_MAX_LITERALS) {
+            err = "Too many messages in one APPEND";
+            goto bad;
+        }
+        uint32_t flags = 0;
+        buf_reset(&kw);
+        if (imap_p_peek(ps, '(')) {
+            if (!imap_parse_flags(ps, cmd, true, &flags, &kw, &err))
+                goto bad;
+            if (!imap_p_sp(ps)) {
+                err = "Expected SP after flag list";
+                goto bad;
+            }
+        }
+        int64_t date = 0;
+        int tz = 0;
+        if (imap_p_peek(ps, '"')) {
+            if (!imap_p_datetime(ps, &date, &tz)) {
+                err = "Invalid date-time (expected \"dd-Mon-yyyy hh:mm:ss +zzzz\")";
+                goto bad;
+            }
+            if (!imap_p_sp(ps)) {
+                err = "Expected SP after date-time";
+                goto bad;
+            }
+        }
+        /* RFC 6855 4: after ENABLE UTF8=ACCEPT, "UTF8 (literal8)". */
+        bool utf8 = false;
+        if (imap_p_peek(ps, 'U') || imap_p_peek(ps, 'u')) {
+            char *a = imap_p_atom(ps, cmd);
+            if (!a || strcasecmp(a, "UTF8") != 0 || !(s->enabled & EN_UTF8) || !imap_p_sp(ps) ||
+                !imap_p_char(ps, '(')) {
+                err = (s->enabled & EN_UTF8) ? "Expected UTF8 (literal8)" : "UTF8 data requires ENABLE UTF8=ACCEPT";
+                goto bad;
+            }
+            utf8 = true;
+        }
+        if (!imap_p_peek(ps, '{') && !imap_p_peek(ps, '~')) {
+            err = "Message literal expected";
+            goto bad;
+        }
+        struct imap_str lit;
+        if (!imap_p_string(ps, cmd, &lit) || !lit.literal) {
+            err = ps->error ? ps->error : "Invalid message literal";
+            goto bad;
+        }
+        if (utf8 && !imap_p_char(ps, ')')) {
+            err = "Missing ')' after UTF8 literal";
+            goto bad;
+        }
+        size_t len = lit.file ? lit.file->len : lit.len;
+        if (!no_code && len == 0) {
+            no_code = "CANNOT";
+            no_text = "Empty message";
+        }
+        if (!no_code && maxsize > 0 && (unsigned long long)len > (unsigned long long)maxsize) {
+            no_code = "TOOBIG";
+            no_text = "Message too large";
+        }
+        items = xrealloc(items, (nitems + 1) * sizeof(*items));
+        struct append_item *it = &items[nitems++];
+        memset(it, 0, sizeof(*it));
+        it->keywords = kw.len ? xstrdup(buf_cstr(&kw)) : NULL;
+        it->m.data = lit.file ? NULL : lit.s;
+        it->m.fd = lit.file ? lit.file->fd : -1;
+        it->m.len = len;
+        it->m.flags = flags;
+        it->m.keywords = it->keywords;
+        it->m.internaldate = date;
+        it->m.internaldate_tz = tz;
+    } while (!imap_p_end(ps));
+    buf_free(&kw);
+
+    if (!name_ok) {
+        imap_tagged(s, cmd, "NO", "[CANNOT] %s", why ? why : "Invalid mailbox name");
+        goto out;
+    }
+    if (no_code) {
+        imap_tagged(s, cmd, "NO", "[%s] %s", no_code, no_text);
+        goto out;
+    }
+
+    /* The selected mailbox's own handle when appending to it. */
+    struct mailbox *mb = NULL;
+    bool own = false;
+    if (s->view && strcmp(mailbox_get_info(s->view->mb)->name, name) == 0) {
+        mb = s->view->mb;
+    } else {
+        int r = mailbox_open(s->mu, name, false, false, NULL, &mb);
+        if (r < 0) {
+            if (r == STORAGE_ERR_NOTFOUND || r == STORAGE_ERR_INVALID)
+                imap_tagged(s, cmd, "NO", "[TRYCREATE] Mailbox does not exist");
+            else
+                imap_tagged(s, cmd, "NO", "[%s] Cannot open mailbox: %s", imap_storage_code(r),
+                            storage_strerror(r));
+            goto out;
+        }
+        own = true;
+    }
+
+    bool selected = !own;
+    struct append_txn *t = NULL;
+    int r = mailbox_append_begin(mb, &t);
+    for (size_t i = 0; r == 0 && i < nitems; i++) {
+        if (items[i].m.fd >= 0 && lseek(items[i].m.fd, 0, SEEK_SET) < 0) {
+            r = STORAGE_ERR_IO;
+            break;
+        }
+        r = mailbox_append_add(t, &items[i].m);
+    }
+    uint32_t *uids = xcalloc(nitems, sizeof(uint32_t));
+    uint32_t uidvalidity = 0;
+    if (r == 0)
+        r = mailbox_append_commit(t, &uidvalidity, uids, nitems);
+    else if (t)
+        mailbox_append_abort(t);
+    if (own)
+        mailbox_close(mb);
+    if (r < 0) {
+        if (r == STORAGE_ERR_IO)
+            log_err("APPEND to %s: %s", name, storage_strerror(r));
+        imap_tagged(s, cmd, "NO", "[%s] Append failed: %s",
+                    r == STORAGE_ERR_NOTFOUND ? "TRYCREATE" : imap_storage_code(r), storage_strerror(r));
+    } else {
+        struct buf set = BUF_INIT;
+        seqset_write_uids(&set, uids, nitems);
+        /* imap_tagged syncs first: EXISTS for the selected mailbox; new
+         * keywords there are announced with FLAGS. */
+        for (size_t i = 0; selected && i < nitems; i++)
+            if (items[i].keywords)
+                imap_view_announce_keywords(s, items[i].keywords);
+        imap_tagged(s, cmd, "OK", "[APPENDUID %u %s] Append completed", uidvalidity, buf_cstr(&set));
+        buf_free(&set);
+    }
+    free(uids);
+    goto out;
+bad:
+    buf_free(&kw);
+    imap_tagged(s, cmd, "BAD", "%s", err);
+out:
+    free_items(items, nitems);
+    return CMD_DONE;
+}

@@ -1,0 +1,291 @@
+/* imap-cmd-search.c - SEARCH and UID SEARCH: running a parsed key tree
+ * (imap-search-key.c) over the selected mailbox and writing SEARCH or
+ * ESEARCH results (RFC 9051 6.4.4, 7.3.4; RFC 4731; RFC 5182; RFC 7162).
+ */
+#include "imap-search.h"
+#include "imap-fetch.h"
+#include "mime.h"
+#include "config.h"
+#include "log.h"
+
+#include <time.h>
+
+/* Lazily loaded per-message data for the evaluator. */
+struct search_load {
+    struct mailbox *mb;
+    uint32_t uid;
+    bool hdr_tried, hdr_ok;
+    struct msg_cache cache;
+    bool body_tried, body_ok;
+    struct buf bodytext;
+    bool gone;              /* message vanished under us */
+};
+
+static bool load_header(void *arg, const char **hdr, size_t *len)
+{
+    struct search_load *l = arg;
+    if (!l->hdr_tried) {
+        l->hdr_tried = true;
+        int r = mailbox_get_cache(l->mb, l->uid, &l->cache);
+        l->hdr_ok = r == 0 && l->cache.header;
+        if (r == STORAGE_ERR_NOTFOUND || r == STORAGE_ERR_EXPUNGED)
+            l->gone = true;
+    }
+    if (!l->hdr_ok)
+        return false;
+    *hdr = l->cache.header;
+    *len = l->cache.header_len;
+    return true;
+}
+
+static bool load_body(void *arg, const char **text, size_t *len)
+{
+    struct search_load *l = arg;
+    if (!l->body_tried) {
+        l->body_tried = true;
+        struct msg_content c;
+        int r = mailbox_get_content(l->mb, l->uid, &c);
+        if (r == 0) {
+            struct mime_message *m = mime_parse(c.data, c.len);
+            mime_search_text_body(&l->bodytext, m);
+            mime_free(m);
+            msg_content_release(&c);
+            l->body_ok = true;
+        } else if (r == STORAGE_ERR_NOTFOUND || r == STORAGE_ERR_EXPUNGED) {
+            l->gone = true;
+        }
+    }
+    if (!l->body_ok)
+        return false;
+    *text = buf_cstr(&l->bodytext);
+    *len = l->bodytext.len;
+    return true;
+}
+
+static void load_reset(struct search_load *l)
+{
+    if (l->hdr_tried && l->hdr_ok)
+        msg_cache_free(&l->cache);
+    buf_free(&l->bodytext);
+    struct mailbox *mb = l->mb;
+    memset(l, 0, sizeof(*l));
+    l->mb = mb;
+}
+
+struct search_run {
+    struct imap_session *s;
+    struct search_query *q;
+    struct search_load load;
+    int64_t now;
+    uint32_t max_uid;
+    /* matches */
+    uint32_t *uids, *msns;
+    size_t n, cap;
+    uint64_t maxmodseq;
+};
+
+static void search_one(struct search_run *r, const struct msg_record *rec)
+{
+    struct imap_view *v = r->s->view;
+    uint32_t msn = imap_view_msn(v, rec->uid);
+    if (msn == 0)
+        return;     /* not (yet) in this session's view */
+    struct search_msg m = {
+        .rec = rec,
+        .msn = msn,
+        .max_msn = v->count,
+        .max_uid = r->max_uid,
+        .recent = rec->uid > v->recent_floor,
+        .now = r->now,
+        .searchres = v->searchres,
+        .nsearchres = v->nsearchres,
+        .arg = &r->load,
+        .get_header = load_header,
+        .get_body_text = load_body,
+    };
+    r->load.uid = rec->uid;
+    bool match = search_eval(r->q->root, &m);
+    load_reset(&r->load);
+    if (match) {
+        if (r->n >= r->cap) {
+            r->cap = r->cap ? r->cap * 2 : 256;
+            r->uids = xrealloc(r->uids, r->cap * sizeof(*r->uids));
+            r->msns = xrealloc(r->msns, r->cap * sizeof(*r->msns));
+        }
+        r->uids[r->n] = rec->uid;
+        r->msns[r->n] = msn;
+        r->n++;
+        if (rec->modseq > r->maxmodseq)
+            r->maxmodseq = rec->modseq;
+    }
+}
+
+static void flush_if_big(struct imap_session *s, struct buf *b)
+{
+    if (b->len >= 64 * 1024) {
+        imap_write(s, b->data, b->len);
+        buf_reset(b);
+    }
+}
+
+static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct search_run *r)
+{
+    struct search_query *q = r->q;
+    const uint32_t *nums = cmd->uid ? r->uids : r->msns;
+    struct buf b = BUF_INIT;
+    bool esearch = q->esearch || (s->enabled & EN_IMAP4REV2);
+    unsigned ret = q->ret;
+    if (esearch && !q->esearch)
+        ret = SR_ALL;   /* rev2 client without RETURN: ESEARCH ALL */
+
+    if (ret & SR_SAVE) {
+        /* RFC 5182 2.1: with MIN/MAX (and no ALL/COUNT) only those are saved. */
+        struct imap_view *v = s->view;
+        free(v->searchres);
+        v->searchres = NULL;
+        v->nsearchres = 0;
+        if (r->n > 0 && (ret & (SR_MIN | SR_MAX)) && !(ret & (SR_ALL | SR_COUNT))) {
+            v->searchres = xmalloc(2 * sizeof(uint32_t));
+            if (ret & SR_MIN)
+                v->searchres[v->nsearchres++] = r->uids[0];
+            if ((ret & SR_MAX) && (!(ret & SR_MIN) || r->n > 1))
+                v->searchres[v->nsearchres++] = r->uids[r->n - 1];
+        } else if (r->n > 0) {
+            v->searchres = xmalloc(r->n * sizeof(uint32_t));
+            memcpy(v->searchres, r->uids, r->n * sizeof(uint32_t));
+            v->nsearchres = r->n;
+        }
+        /* SAVE alone: no ESEARCH response (RFC 5182 2.1). */
+        if (!(ret & ~SR_SAVE))
+            return;
+    }
+
+    if (!esearch) {
+        buf_puts(&b, "* SEARCH");
+        for (size_t i = 0; i < r->n; i++) {
+            buf_printf(&b, " %u", nums[i]);
+            flush_if_big(s, &b);
+        }
+        if (q->uses_modseq && r->n > 0)
+            buf_printf(&b, " (MODSEQ %llu)", (unsigned long long)r->maxmodseq);
+        buf_puts(&b, "\r\n");
+    } else {
+        buf_printf(&b, "* ESEARCH (TAG \"%s\")", cmd->tag);
+        if (cmd->uid)
+            buf_puts(&b, " UID");
+        if ((ret & SR_MIN) && r->n > 0)
+            buf_printf(&b, " MIN %u", nums[0]);
+        if ((ret & SR_MAX) && r->n > 0)
+            buf_printf(&b, " MAX %u", nums[r->n - 1]);
+        if (ret & SR_COUNT)
+            buf_printf(&b, " COUNT %zu", r->n);
+        if ((ret & SR_ALL) && r->n > 0) {
+            buf_puts(&b, " ALL ");
+            seqset_write_uids(&b, nums, r->n);
+        }
+        if (q->uses_modseq && r->n > 0)
+            buf_printf(&b, " MODSEQ %llu", (unsigned long long)r->maxmodseq);
+        buf_puts(&b, "\r\n");
+    }
+    imap_write(s, b.data, b.len);
+    buf_free(&b);
+}
+
+static size_t first_at_least(const struct imap_view *v, uint32_t uid)
+{
+    size_t lo = 0, hi = v->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v->uids[mid] < uid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Restrict the messages to examine when the program is (or is an AND
+ * containing) a UID or sequence-number set: "UID SEARCH UID 900000:*"
+ * then reads only that part of a large mailbox. [*from, *to) are
+ * indexes into the view. */
+static void narrow_range(const struct skey *k, const struct imap_view *v, size_t *from, size_t *to)
+{
+    if (k->op == SK_AND) {
+        for (size_t i = 0; i < k->nkids; i++)
+            narrow_range(k->kids[i], v, from, to);
+        return;
+    }
+    if ((k->op != SK_UID && k->op != SK_SEQ) || k->set.dollar || k->set.n == 0 || v->count == 0)
+        return;
+    uint32_t max = k->op == SK_UID ? v->uids[v->count - 1] : v->count;
+    uint32_t lo = UINT32_MAX, hi = 0;
+    for (size_t i = 0; i < k->set.n; i++) {
+        uint32_t a = k->set.r[i].lo == UINT32_MAX ? max : k->set.r[i].lo;
+        uint32_t b = k->set.r[i].hi == UINT32_MAX ? max : k->set.r[i].hi;
+        lo = MIN(lo, MIN(a, b));
+        hi = MAX(hi, MAX(a, b));
+    }
+    size_t f, t;
+    if (k->op == SK_UID) {
+        f = first_at_least(v, lo);
+        t = hi == UINT32_MAX ? v->count : first_at_least(v, hi + 1);
+    } else {
+        f = lo > 0 ? lo - 1 : 0;
+        t = MIN((size_t)hi, (size_t)v->count);
+    }
+    if (f > *from)
+        *from = f;
+    if (t < *to)
+        *to = t;
+}
+
+IMAP_CMD(cmd_search)
+{
+    if (s->state != IMAP_SELECTED || !s->view) {
+        imap_tagged(s, cmd, "BAD", "No mailbox selected");
+        return CMD_DONE;
+    }
+    struct search_query q;
+    const char *status, *code, *err;
+    int maxdepth = (int)config_int(CFG_SEARCH_MAXDEPTH);
+    if (!search_parse(&cmd->ps, cmd, maxdepth, &q, &status, &code, &err)) {
+        if (code)
+            imap_tagged(s, cmd, status, "[%s] %s", code, err);
+        else
+            imap_tagged(s, cmd, status, "%s", err);
+        return CMD_DONE;
+    }
+    if (q.uses_modseq)
+        s->view->condstore = true;  /* RFC 7162 3.1: MODSEQ search enables CONDSTORE */
+
+    struct imap_view *v = s->view;
+    struct search_run r = {.s = s, .q = &q, .now = (int64_t)time(NULL)};
+    r.load.mb = v->mb;
+    r.max_uid = v->count ? v->uids[v->count - 1] : 0;
+    /* Records are read in batches and evaluated outside the storage
+     * iteration, so header/body loading may query storage freely. */
+    size_t from = 0, to = v->count;
+    narrow_range(q.root, v, &from, &to);
+    struct rec_batch b = {.uids = v->uids + from, .nuids = to > from ? to - from : 0, .max = 4096};
+    int rc = 0;
+    for (;;) {
+        rc = rec_batch_next(v->mb, &b);
+        if (rc < 0 || b.n == 0)
+            break;
+        for (size_t i = 0; i < b.n; i++)
+            search_one(&r, &b.recs[i]);
+    }
+    rec_batch_free(&b);
+    load_reset(&r.load);
+    if (rc < 0) {
+        log_err("SEARCH in %s failed: %s", mailbox_get_info(v->mb)->name, storage_strerror(rc));
+        imap_tagged(s, cmd, "NO", "[SERVERBUG] Search failed");
+    } else {
+        write_results(s, cmd, &r);
+        imap_tagged(s, cmd, "OK", "Search completed");
+    }
+    free(r.uids);
+    free(r.msns);
+    search_query_free(&q);
+    return CMD_DONE;
+}

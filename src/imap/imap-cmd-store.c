@@ -1,0 +1,573 @@
+/* imap-cmd-store.c - commands that change messages of the selected mailbox
+ * or leave it: STORE (RFC 9051 6.4.6, RFC 7162 UNCHANGEDSINCE), COPY and
+ * MOVE (RFC 9051 6.4.7, RFC 6851, RFC 4315 COPYUID), EXPUNGE and UID
+ * EXPUNGE (RFC 4315), CLOSE, UNSELECT, CHECK.
+ */
+#include "imap-fetch.h"
+#include "log.h"
+
+#include <strings.h>
+
+/* ---- shared helpers ----------------------------------------------------- */
+
+const char *imap_storage_code(int err)
+{
+    switch (err) {
+    case STORAGE_ERR_NOTFOUND:
+        return "NONEXISTENT";
+    case STORAGE_ERR_EXISTS:
+        return "ALREADYEXISTS";
+    case STORAGE_ERR_INVALID:
+        return "CANNOT";
+    case STORAGE_ERR_BUSY:
+        return "INUSE";
+    case STORAGE_ERR_NOPERM:
+        return "NOPERM";
+    case STORAGE_ERR_LIMIT:
+        return "LIMIT";
+    case STORAGE_ERR_OVERQUOTA:
+        return "OVERQUOTA";
+    case STORAGE_ERR_EXPUNGED:
+        return "EXPUNGEISSUED";
+    default:
+        return "SERVERBUG";
+    }
+}
+
+static const struct {
+    const char *name;
+    uint32_t flag;
+} sys_flags[] = {
+    {"\\Seen", MSG_SEEN},       {"\\Answered", MSG_ANSWERED}, {"\\Flagged", MSG_FLAGGED},
+    {"\\Deleted", MSG_DELETED}, {"\\Draft", MSG_DRAFT},
+};
+
+#define MAX_FLAGS_PER_CMD 256
+
+static bool keyword_listed(const struct buf *kw, const char *k)
+{
+    size_t kl = strlen(k);
+    const char *p = buf_cstr(kw);
+    while (*p) {
+        const char *e = strchr(p, ' ');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == kl && strncasecmp(p, k, kl) == 0)
+            return true;
+        p += l;
+        while (*p == ' ')
+            p++;
+    }
+    return false;
+}
+
+bool imap_parse_flags(struct imap_parser *ps, struct imap_cmd *cmd, bool list_only, uint32_t *flags,
+                      struct buf *keywords, const char **err)
+{
+    *flags = 0;
+    bool paren = imap_p_char(ps, '(');
+    if (!paren && list_only) {
+        *err = "Flag list expected";
+        return false;
+    }
+    if (paren && imap_p_char(ps, ')'))
+        return true;
+    for (size_t count = 0;; count++) {
+        char *f;
+        if (count >= MAX_FLAGS_PER_CMD) {
+            *err = "Too many flags";
+            return false;
+        }
+        if (!imap_p_flag(ps, cmd, &f)) {
+            *err = "Invalid flag";
+            return false;
+        }
+        if (f[0] == '\\') {
+            uint32_t bit = 0;
+            for (size_t i = 0; i < ARRAY_SIZE(sys_flags); i++)
+                if (strcasecmp(f, sys_flags[i].name) == 0)
+                    bit = sys_flags[i].flag;
+            if (!bit) {
+                *err = strcasecmp(f, "\\Recent") == 0 ? "\\Recent cannot be set" : "Unknown system flag";
+                return false;
+            }
+            *flags |= bit;
+        } else {
+            if (strlen(f) > STORAGE_MAX_KEYWORD) {
+                *err = "Keyword too long";
+                return false;
+            }
+            if (!keyword_listed(keywords, f)) {
+                if (keywords->len)
+                    buf_putc(keywords, ' ');
+                buf_puts(keywords, f);
+            }
+        }
+        if (paren && imap_p_char(ps, ')'))
+            return true;
+        if (!paren && (imap_p_end(ps) || imap_p_peek(ps, ')')))
+            return true;
+        if (!imap_p_sp(ps)) {
+            *err = paren ? "Expected SP or ')' in flag list" : "Expected SP between flags";
+            return false;
+        }
+    }
+}
+
+/* Non-UID sets must name existing messages. */
+static bool msn_set_ok(const struct seqset *set, uint32_t count)
+{
+    if (set->dollar)
+        return true;
+    for (size_t i = 0; i < set->n; i++) {
+        uint32_t lo = set->r[i].lo, hi = set->r[i].hi;
+        if (count == 0 || (lo != UINT32_MAX && lo > count) || (hi != UINT32_MAX && hi > count))
+            return false;
+    }
+    return true;
+}
+
+static bool need_selected(struct imap_session *s, struct imap_cmd *cmd)
+{
+    if (s->state != IMAP_SELECTED || !s->view) {
+        imap_tagged(s, cmd, "BAD", "No mailbox selected");
+        return false;
+    }
+    return true;
+}
+
+/* Parse " sequence-set" and resolve it. NULL set->n after BAD written. */
+static bool parse_set(struct imap_session *s, struct imap_cmd *cmd, uint32_t **uids, size_t *n)
+{
+    struct seqset set = {0};
+    *uids = NULL;
+    *n = 0;
+    if (!imap_p_sp(&cmd->ps) || !imap_p_seqset(&cmd->ps, &set)) {
+        seqset_free(&set);
+        imap_tagged(s, cmd, "BAD", "Invalid sequence set");
+        return false;
+    }
+    if (!cmd->uid && !msn_set_ok(&set, s->view->count)) {
+        seqset_free(&set);
+        imap_tagged(s, cmd, "BAD", "Invalid message sequence number");
+        return false;
+    }
+    *uids = imap_view_resolve(s, &set, cmd->uid, n);
+    seqset_free(&set);
+    if (!*uids)
+        *n = 0;
+    return true;
+}
+
+struct u32vec {
+    uint32_t *v;
+    size_t n, cap;
+};
+
+static void u32_push(struct u32vec *a, uint32_t x)
+{
+    ARRAY_GROW(a->v, a->n, a->cap);
+    a->v[a->n++] = x;
+}
+
+static int u32_push_cb(uint32_t uid, void *arg)
+{
+    u32_push(arg, uid);
+    return 0;
+}
+
+static bool u32_has(const struct u32vec *a, uint32_t x)
+{
+    size_t lo = 0, hi = a->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a->v[mid] == x)
+            return true;
+        if (a->v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* ---- STORE ---------------------------------------------------------------- */
+
+struct store_changed {
+    struct imap_view *v;
+    struct u32vec uids;
+};
+
+static int store_changed_cb(const struct msg_record *rec, void *arg)
+{
+    struct store_changed *c = arg;
+    imap_view_note_own(c->v, rec->uid, rec->modseq);
+    u32_push(&c->uids, rec->uid);
+    return 0;
+}
+
+IMAP_CMD(cmd_store)
+{
+    if (!need_selected(s, cmd))
+        return CMD_DONE;
+    struct imap_view *v = s->view;
+    struct imap_parser *ps = &cmd->ps;
+    uint32_t *uids;
+    size_t n;
+    if (!parse_set(s, cmd, &uids, &n))
+        return CMD_DONE;
+
+    uint64_t unchangedsince = 0;
+    bool has_unchanged = false;
+    const char *err = "Invalid STORE arguments";
+    struct buf kw = BUF_INIT;
+    struct store_changed ch = {.v = v};
+    struct u32vec failed = {0};
+
+    if (!imap_p_sp(ps))
+        goto bad;
+    if (imap_p_char(ps, '(')) {
+        /* store-modifiers: only UNCHANGEDSINCE is known (RFC 7162). */
+        char *m = imap_p_atom(ps, cmd);
+        if (!m || strcasecmp(m, "UNCHANGEDSINCE") != 0 || !imap_p_sp(ps) ||
+            !imap_p_number64(ps, &unchangedsince) || !imap_p_char(ps, ')') || !imap_p_sp(ps)) {
+            err = "Invalid STORE modifier";
+            goto bad;
+        }
+        has_unchanged = true;
+    }
+    char *item = imap_p_atom(ps, cmd);
+    if (!item) {
+        err = "Expected FLAGS, +FLAGS or -FLAGS";
+        goto bad;
+    }
+    enum store_mode mode = STORE_REPLACE;
+    const char *name = item;
+    if (*name == '+' || *name == '-') {
+        mode = *name == '+' ? STORE_ADD : STORE_REMOVE;
+        name++;
+    }
+    bool silent;
+    if (strcasecmp(name, "FLAGS") == 0)
+        silent = false;
+    else if (strcasecmp(name, "FLAGS.SILENT") == 0)
+        silent = true;
+    else {
+        err = "Expected FLAGS, +FLAGS or -FLAGS";
+        goto bad;
+    }
+    uint32_t flags;
+    if (!imap_p_sp(ps) || !imap_parse_flags(ps, cmd, false, &flags, &kw, &err))
+        goto bad;
+    if (!imap_p_end(ps)) {
+        err = "Junk after flags";
+        goto bad;
+    }
+    if (v->readonly) {
+        imap_tagged(s, cmd, "NO", "[READ-ONLY] Mailbox is read-only");
+        goto out;
+    }
+    if (has_unchanged)
+        v->condstore = true;    /* RFC 7162 3.1: enables CONDSTORE */
+
+    if (n > 0) {
+        if (has_unchanged && unchangedsince == 0) {
+            /* Every message has a modseq above 0: all fail (RFC 7162 3.1.3). */
+            for (size_t i = 0; i < n; i++)
+                u32_push(&failed, uids[i]);
+        } else {
+            struct store_req req = {
+                .mode = mode,
+                .flags = flags,
+                .keywords = kw.len ? buf_cstr(&kw) : (mode == STORE_REPLACE ? "" : NULL),
+                .unchangedsince = has_unchanged ? unchangedsince : 0,
+            };
+            int r = mailbox_store(v->mb, uids, n, &req, store_changed_cb, &ch, u32_push_cb, &failed);
+            if (r < 0) {
+                log_err("STORE in %s: %s", mailbox_get_info(v->mb)->name, storage_strerror(r));
+                imap_tagged(s, cmd, "NO", "[%s] Store failed", imap_storage_code(r));
+                goto out;
+            }
+        }
+    }
+    if (ch.uids.n > 1)
+        qsort(ch.uids.v, ch.uids.n, sizeof(uint32_t), cmp_u32);
+    if (failed.n > 1)
+        qsort(failed.v, failed.n, sizeof(uint32_t), cmp_u32);
+
+    /* Untagged FETCH with the resulting flags: for every message unless
+     * .SILENT; with UNCHANGEDSINCE, .SILENT still reports MODSEQ of the
+     * changed ones (RFC 7162 3.1.3). Records are read after the store, so
+     * they show the committed state. */
+    /* New keywords are announced (FLAGS) before any FETCH shows them. */
+    if (kw.len && mode != STORE_REMOVE && ch.uids.n > 0)
+        imap_view_announce_keywords(s, buf_cstr(&kw));
+    if (n > 0 && (!silent || (has_unchanged && ch.uids.n > 0))) {
+        struct rec_batch b = {.uids = uids, .nuids = n, .max = 4096};
+        struct buf out = BUF_INIT;
+        for (;;) {
+            int r = rec_batch_next(v->mb, &b);
+            if (r < 0 || b.n == 0)
+                break;
+            for (size_t i = 0; i < b.n; i++) {
+                const struct msg_record *rec = &b.recs[i];
+                bool changed = u32_has(&ch.uids, rec->uid);
+                if (u32_has(&failed, rec->uid))
+                    continue;
+                if (silent && !changed)
+                    continue;
+                uint32_t msn = imap_view_msn(v, rec->uid);
+                if (!msn)
+                    continue;
+                buf_printf(&out, "* %u FETCH (", msn);
+                bool sp = false;
+                if (cmd->uid) {
+                    buf_printf(&out, "UID %u", rec->uid);
+                    sp = true;
+                }
+                if (!silent) {
+                    buf_puts(&out, sp ? " FLAGS " : "FLAGS ");
+                    imap_write_flag_list(&out, rec->flags, rec->keywords, rec->uid > v->recent_floor);
+                    sp = true;
+                }
+                if (v->condstore)
+                    buf_printf(&out, "%sMODSEQ (%llu)", sp ? " " : "", (unsigned long long)rec->modseq);
+                buf_puts(&out, ")\r\n");
+                if (out.len > 64 * 1024) {
+                    imap_write(s, out.data, out.len);
+                    buf_reset(&out);
+                }
+            }
+        }
+        imap_write(s, out.data, out.len);
+        buf_free(&out);
+        rec_batch_free(&b);
+    }
+
+    if (failed.n > 0) {
+        struct buf set = BUF_INIT;
+        if (cmd->uid) {
+            seqset_write_uids(&set, failed.v, failed.n);
+        } else {
+            uint32_t *msns = xmalloc(failed.n * sizeof(uint32_t));
+            size_t m = 0;
+            for (size_t i = 0; i < failed.n; i++) {
+                uint32_t msn = imap_view_msn(v, failed.v[i]);
+                if (msn)
+                    msns[m++] = msn;
+            }
+            seqset_write_uids(&set, msns, m);
+            free(msns);
+        }
+        imap_tagged(s, cmd, "OK", "[MODIFIED %s] Conditional STORE failed", buf_cstr(&set));
+        buf_free(&set);
+    } else {
+        imap_tagged(s, cmd, "OK", "Store completed");
+    }
+    goto out;
+bad:
+    imap_tagged(s, cmd, "BAD", "%s", err);
+out:
+    buf_free(&kw);
+    free(ch.uids.v);
+    free(failed.v);
+    free(uids);
+    return CMD_DONE;
+}
+
+/* ---- COPY / MOVE ---------------------------------------------------------- */
+
+static enum cmd_result copy_or_move(struct imap_session *s, struct imap_cmd *cmd, bool move)
+{
+    if (!need_selected(s, cmd))
+        return CMD_DONE;
+    struct imap_view *v = s->view;
+    uint32_t *uids;
+    size_t n;
+    if (!parse_set(s, cmd, &uids, &n))
+        return CMD_DONE;
+    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    struct imap_str mbox;
+    const char *why = NULL;
+    if (!imap_p_sp(&cmd->ps) || !imap_p_astring(&cmd->ps, cmd, &mbox) || mbox.file || !imap_p_end(&cmd->ps)) {
+        imap_tagged(s, cmd, "BAD", "Expected: %s sequence-set mailbox", move ? "MOVE" : "COPY");
+        free(uids);
+        return CMD_DONE;
+    }
+    if (!imap_mailbox_from_client(s, mbox.s, mbox.len, name, &why)) {
+        imap_tagged(s, cmd, "NO", "[CANNOT] %s", why ? why : "Invalid mailbox name");
+        free(uids);
+        return CMD_DONE;
+    }
+    if (move && v->readonly) {
+        imap_tagged(s, cmd, "NO", "[READ-ONLY] Mailbox is read-only");
+        free(uids);
+        return CMD_DONE;
+    }
+    if (n == 0) {
+        /* Nothing matched (UID set of vanished messages): still check the
+         * target so the client learns about TRYCREATE. */
+        struct mailbox_info info;
+        int r = mailbox_status(s->mu, name, &info);
+        if (r == STORAGE_ERR_NOTFOUND)
+            imap_tagged(s, cmd, "NO", "[TRYCREATE] Mailbox does not exist");
+        else
+            imap_tagged(s, cmd, "OK", "No messages %s", move ? "moved" : "copied");
+        free(uids);
+        return CMD_DONE;
+    }
+    uint32_t *src = xmalloc(n * sizeof(uint32_t));
+    uint32_t *dst = xmalloc(n * sizeof(uint32_t));
+    size_t ncopied = 0;
+    uint32_t uidvalidity = 0;
+    struct u32vec expunged = {0};
+    int r = mailbox_copy(v->mb, uids, n, name, move, &uidvalidity, src, dst, &ncopied,
+                         move ? u32_push_cb : NULL, &expunged);
+    if (r < 0) {
+        if (r == STORAGE_ERR_NOTFOUND)
+            imap_tagged(s, cmd, "NO", "[TRYCREATE] Mailbox does not exist");
+        else if (r == STORAGE_ERR_EXPUNGED)
+            imap_tagged(s, cmd, "NO", "[EXPUNGEISSUED] Some messages were expunged");
+        else {
+            if (r == STORAGE_ERR_IO)
+                log_err("%s to %s: %s", cmd->name, name, storage_strerror(r));
+            imap_tagged(s, cmd, "NO", "[%s] %s failed: %s", imap_storage_code(r), move ? "Move" : "Copy",
+                        storage_strerror(r));
+        }
+        goto out;
+    }
+    struct buf code = BUF_INIT;
+    if (ncopied > 0) {
+        buf_printf(&code, "[COPYUID %u ", uidvalidity);
+        seqset_write_uids(&code, src, ncopied);
+        buf_putc(&code, ' ');
+        seqset_write_uids(&code, dst, ncopied);
+        buf_puts(&code, "] ");
+    }
+    if (move) {
+        /* RFC 6851 3.3: COPYUID in an untagged OK, then the expunges, then
+         * the tagged OK. */
+        if (code.len)
+            imap_untagged(s, "OK %sMoved", buf_cstr(&code));
+        imap_view_expunged_many(s, expunged.v, expunged.n);
+        imap_tagged(s, cmd, "OK", "Move completed");
+    } else {
+        imap_tagged(s, cmd, "OK", "%sCopy completed", buf_cstr(&code));
+    }
+    buf_free(&code);
+out:
+    free(expunged.v);
+    free(src);
+    free(dst);
+    free(uids);
+    return CMD_DONE;
+}
+
+IMAP_CMD(cmd_copy)
+{
+    return copy_or_move(s, cmd, false);
+}
+
+IMAP_CMD(cmd_move)
+{
+    return copy_or_move(s, cmd, true);
+}
+
+/* ---- EXPUNGE / UID EXPUNGE ------------------------------------------------ */
+
+IMAP_CMD(cmd_expunge)
+{
+    if (!need_selected(s, cmd))
+        return CMD_DONE;
+    struct imap_view *v = s->view;
+    uint32_t *uids = NULL;
+    size_t n = 0;
+    if (cmd->uid) {
+        if (!parse_set(s, cmd, &uids, &n))
+            return CMD_DONE;
+    }
+    if (!imap_p_end(&cmd->ps)) {
+        imap_tagged(s, cmd, "BAD", "Junk after EXPUNGE");
+        free(uids);
+        return CMD_DONE;
+    }
+    if (v->readonly) {
+        imap_tagged(s, cmd, "NO", "[READ-ONLY] Mailbox is read-only");
+        free(uids);
+        return CMD_DONE;
+    }
+    struct u32vec gone = {0};
+    int r = 0;
+    if (!cmd->uid || n > 0)
+        r = mailbox_expunge(v->mb, cmd->uid ? uids : NULL, n, u32_push_cb, &gone);
+    if (r < 0) {
+        log_err("EXPUNGE in %s: %s", mailbox_get_info(v->mb)->name, storage_strerror(r));
+        imap_tagged(s, cmd, "NO", "[%s] Expunge failed", imap_storage_code(r));
+    } else {
+        imap_view_expunged_many(s, gone.v, gone.n);
+        imap_tagged(s, cmd, "OK", "Expunge completed");
+    }
+    free(gone.v);
+    free(uids);
+    return CMD_DONE;
+}
+
+/* ---- CLOSE / UNSELECT / CHECK --------------------------------------------- */
+
+static void leave_selected(struct imap_session *s)
+{
+    imap_view_free(s->view);    /* closes the mailbox */
+    s->view = NULL;
+    s->state = IMAP_AUTH;
+}
+
+IMAP_CMD(cmd_close)
+{
+    if (!need_selected(s, cmd))
+        return CMD_DONE;
+    if (!imap_p_end(&cmd->ps)) {
+        imap_tagged(s, cmd, "BAD", "CLOSE takes no arguments");
+        return CMD_DONE;
+    }
+    /* RFC 9051 6.4.1: silently expunge when read-write; no EXPUNGE
+     * responses. A failure here is not reported: CLOSE still closes. */
+    if (!s->view->readonly) {
+        int r = mailbox_expunge(s->view->mb, NULL, 0, NULL, NULL);
+        if (r < 0)
+            log_warn("CLOSE: expunge in %s failed: %s", mailbox_get_info(s->view->mb)->name,
+                     storage_strerror(r));
+    }
+    leave_selected(s);
+    imap_tagged(s, cmd, "OK", "Close completed");
+    return CMD_DONE;
+}
+
+IMAP_CMD(cmd_unselect)
+{
+    if (!need_selected(s, cmd))
+        return CMD_DONE;
+    if (!imap_p_end(&cmd->ps)) {
+        imap_tagged(s, cmd, "BAD", "UNSELECT takes no arguments");
+        return CMD_DONE;
+    }
+    leave_selected(s);
+    imap_tagged(s, cmd, "OK", "Unselect completed");
+    return CMD_DONE;
+}
+
+IMAP_CMD(cmd_check)
+{
+    if (!need_selected(s, cmd))
+        return CMD_DONE;
+    if (!imap_p_end(&cmd->ps)) {
+        imap_tagged(s, cmd, "BAD", "CHECK takes no arguments");
+        return CMD_DONE;
+    }
+    imap_tagged(s, cmd, "OK", "Check completed");
+    return CMD_DONE;
+}

@@ -1,0 +1,112 @@
+/* imap-fetch.h - FETCH item parsing (imap-fetch-parse.c), record batches
+ * (imap-fetch-batch.c) and helpers shared by the message commands.
+ */
+#ifndef DARIUS_IMAP_FETCH_H
+#define DARIUS_IMAP_FETCH_H
+
+#include "imap.h"
+
+/* ---- record batches ---------------------------------------------------- */
+
+struct rec_batch {
+    const uint32_t *uids;       /* sorted, unique: what to read */
+    size_t nuids;
+    size_t pos;                 /* next index into uids[] */
+    size_t max;                 /* records per batch (default 1024) */
+    struct msg_record *recs;    /* this batch; keywords point into kw */
+    size_t n, cap;
+    struct buf kw;
+    size_t *kwoff;
+    size_t missing;             /* requested UIDs that had no record (expunged) */
+};
+/* Load the next batch (b->n == 0 and b->pos == b->nuids when done). */
+int rec_batch_next(struct mailbox *mb, struct rec_batch *b);
+void rec_batch_free(struct rec_batch *b);
+
+/* ---- FETCH items ------------------------------------------------------- */
+
+enum fetch_sec_kind {
+    SEC_ALL,            /* BODY[] or BODY[1.2] (part content) */
+    SEC_HEADER,
+    SEC_HEADER_FIELDS,
+    SEC_HEADER_FIELDS_NOT,
+    SEC_TEXT,
+    SEC_MIME,
+};
+
+#define FETCH_MAX_PART_DEPTH 32
+#define FETCH_MAX_FIELDS 256
+
+struct fetch_section {
+    char part[FETCH_MAX_PART_DEPTH * 11];   /* "1.2.3", "" for the whole message */
+    enum fetch_sec_kind kind;
+    char **fields;      /* HEADER.FIELDS(.NOT) names */
+    size_t nfields;
+};
+
+enum fetch_item_type {
+    FI_ENVELOPE,
+    FI_FLAGS,
+    FI_INTERNALDATE,
+    FI_RFC822_SIZE,
+    FI_UID,
+    FI_BODY,            /* BODY (structure without extension data) */
+    FI_BODYSTRUCTURE,
+    FI_SECTION,         /* BODY[...] / BODY.PEEK[...] / RFC822 / RFC822.HEADER / RFC822.TEXT */
+    FI_BINARY,          /* BINARY[...] / BINARY.PEEK[...] */
+    FI_BINARY_SIZE,
+    FI_MODSEQ,
+    FI_SAVEDATE,
+    FI_EMAILID,
+    FI_THREADID,
+};
+
+struct fetch_item {
+    enum fetch_item_type type;
+    bool peek;                  /* does not set \Seen */
+    struct fetch_section sec;
+    bool partial;
+    uint32_t offset, count;
+    char *name;                 /* response item name, e.g. "BODY[HEADER]" or "RFC822" */
+};
+
+struct fetch_req {
+    struct fetch_item *items;
+    size_t nitems;
+    bool has[FI_THREADID + 1];  /* which types are present */
+    bool sets_seen;             /* a non-peek content item */
+    bool need_cache;            /* ENVELOPE, BODY(STRUCTURE), HEADER of the whole message */
+    bool need_content;          /* anything reading the message itself */
+    uint64_t changedsince;
+    bool has_changedsince;
+    bool vanished;
+};
+
+/* Parse "att" or "(att ...)" plus the optional modifiers "(CHANGEDSINCE
+ * n [VANISHED])" up to the end of the command. On error returns false and
+ * *err is a static text for a tagged BAD. */
+bool fetch_parse(struct imap_parser *ps, struct imap_cmd *cmd, struct fetch_req *req, const char **err);
+void fetch_req_free(struct fetch_req *req);
+
+/* Parse a section spec "1.2.HEADER.FIELDS (A B)" from just after '['
+ * through the closing ']'. binary: only part numbers are allowed. */
+bool fetch_parse_section(struct imap_parser *ps, struct imap_cmd *cmd, bool binary, struct fetch_section *sec,
+                         const char **err);
+/* Write the section spec as echoed in responses ("1.HEADER.FIELDS (A B)"). */
+void fetch_section_write(struct buf *b, const struct fetch_section *sec);
+/* Apply <offset.count> to a length: returns the slice start/length. */
+void fetch_partial_slice(size_t len, bool partial, uint32_t offset, uint32_t count, size_t *start, size_t *n);
+
+/* RFC 5530 response code for a storage error ("NONEXISTENT", "OVERQUOTA",
+ * "LIMIT", "SERVERBUG", ...). */
+const char *imap_storage_code(int err);
+/* Flags for STORE/APPEND: "(f1 f2)" or (list_only=false) "f1 f2". System
+ * flags become bits, keywords are appended space-separated (deduplicated)
+ * to keywords. \Recent and unknown \Flags are rejected. */
+bool imap_parse_flags(struct imap_parser *ps, struct imap_cmd *cmd, bool list_only, uint32_t *flags,
+                      struct buf *keywords, const char **err);
+
+/* "17-Jul-1996 02:44:25 -0700" */
+void imap_format_datetime(struct buf *b, int64_t t, int tz_minutes);
+
+#endif

@@ -1,0 +1,114 @@
+/* imap-search.h - SEARCH key trees: parsing (imap-search-key.c) is kept
+ * separate from execution (imap-cmd-search.c) so the parser and the
+ * evaluator can be unit tested against synthetic messages.
+ */
+#ifndef DARIUS_IMAP_SEARCH_H
+#define DARIUS_IMAP_SEARCH_H
+
+#include "imap.h"
+
+enum sk_op {
+    SK_ALL,
+    SK_AND,             /* kids[] all true (parenthesised list, implicit AND) */
+    SK_OR,              /* kids[0] or kids[1] */
+    SK_NOT,             /* !kids[0] */
+    SK_SEQ,             /* MSN set (or "$") */
+    SK_UID,             /* UID set (or "$") */
+    SK_FLAGS_ON,        /* all of n (msg_flag bits) set */
+    SK_FLAGS_OFF,       /* none of n set */
+    SK_KEYWORD,
+    SK_UNKEYWORD,
+    SK_RECENT,
+    SK_NEW,             /* RECENT UNSEEN */
+    SK_OLD,             /* NOT RECENT */
+    SK_LARGER,
+    SK_SMALLER,
+    SK_BEFORE,          /* internal date, day granularity */
+    SK_ON,
+    SK_SINCE,
+    SK_SENTBEFORE,      /* Date: header */
+    SK_SENTON,
+    SK_SENTSINCE,
+    SK_SAVEDBEFORE,     /* RFC 8514 */
+    SK_SAVEDON,
+    SK_SAVEDSINCE,
+    SK_SAVEDATESUPPORTED,
+    SK_OLDER,           /* RFC 5032: seconds */
+    SK_YOUNGER,
+    SK_MODSEQ,          /* RFC 7162 3.1.5: modseq >= n */
+    SK_EMAILID,         /* RFC 8474 */
+    SK_THREADID,
+    SK_HEADER,          /* field (lowercase) contains str; "" = field present */
+    SK_BODY,
+    SK_TEXT,
+};
+
+/* Evaluation cost classes; AND/OR evaluate cheaper operands first so a
+ * message is only opened when the cheap tests did not decide. */
+enum sk_cost { SK_COST_RECORD = 0, SK_COST_HEADER = 1, SK_COST_BODY = 2 };
+
+struct skey {
+    enum sk_op op;
+    int cost;
+    struct skey **kids;
+    size_t nkids;
+    uint64_t n;         /* sizes, seconds, modseq, flag bits */
+    int64_t day;        /* date keys: days since 1970-01-01 */
+    char *field;        /* HEADER field name (lowercase), KEYWORD name */
+    char *str;          /* UTF-8 needle (NUL terminated, slen bytes) */
+    size_t slen;
+    struct seqset set;
+};
+
+enum search_ret {
+    SR_MIN = 1u << 0,
+    SR_MAX = 1u << 1,
+    SR_ALL = 1u << 2,
+    SR_COUNT = 1u << 3,
+    SR_SAVE = 1u << 4,
+};
+
+struct search_query {
+    struct skey *root;
+    unsigned ret;           /* enum search_ret */
+    bool esearch;           /* RETURN given: answer with ESEARCH */
+    bool uses_modseq;       /* a MODSEQ key: CONDSTORE, "(MODSEQ n)" in result */
+    char *charset;          /* as given, NULL = default */
+};
+
+/* Parse "[RETURN (...)] [CHARSET x] keys..." up to the end of the command.
+ * On error returns false with *err set to a static text; *status is
+ * "BAD" for syntax, or "NO" with *code ("BADCHARSET (US-ASCII UTF-8)",
+ * "LIMIT") for semantic refusals. */
+bool search_parse(struct imap_parser *ps, struct imap_cmd *cmd, int maxdepth, struct search_query *q,
+                  const char **status, const char **code, const char **err);
+void search_query_free(struct search_query *q);
+void skey_free(struct skey *k);
+
+/* One message as seen by the evaluator. Header and body text are loaded
+ * lazily through the callbacks (which may fail: then the key is false). */
+struct search_msg {
+    const struct msg_record *rec;
+    uint32_t msn, max_msn, max_uid;
+    bool recent;
+    int64_t now;
+    const uint32_t *searchres;  /* sorted UIDs for "$" */
+    size_t nsearchres;
+    void *arg;
+    /* Raw header block. */
+    bool (*get_header)(void *arg, const char **hdr, size_t *len);
+    /* Decoded UTF-8 text of the body's text parts. */
+    bool (*get_body_text)(void *arg, const char **text, size_t *len);
+};
+
+bool search_eval(const struct skey *k, const struct search_msg *m);
+
+/* Helpers shared with FETCH and the tests. */
+int64_t search_day_of(int64_t t_utc, int tz_minutes);
+/* Does the header block contain field 'name' (lowercase) whose RFC 2047
+ * decoded value contains needle (case-insensitive)? needle "" = present. */
+bool search_header_match(const char *hdr, size_t len, const char *name, const char *needle, size_t nlen);
+/* "M<guid>" / "T<threadid>" object ids (RFC 8474). */
+void search_emailid(const struct msg_record *rec, char out[40]);
+
+#endif

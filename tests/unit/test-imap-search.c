@@ -1,0 +1,447 @@
+/* test-imap-search.c - SEARCH key parsing and evaluation, FETCH item
+ * parsing, partial ranges, date formatting, flag lists. */
+#include "unit.h"
+#include "imap-search.h"
+#include "imap-fetch.h"
+#include "mime.h"
+
+/* A parser over text (as if it followed the command name). */
+struct tp {
+    struct imap_cmd cmd;
+    struct imap_parser ps;
+};
+
+static void tp_init(struct tp *t, const char *text)
+{
+    memset(t, 0, sizeof(*t));
+    buf_append(&t->cmd.ct.text, text, strlen(text));
+    imap_parser_init(&t->ps, &t->cmd.ct, 0, true);
+}
+
+static void tp_free(struct tp *t)
+{
+    for (size_t i = 0; i < t->cmd.nallocs; i++)
+        free(t->cmd.allocs[i]);
+    free(t->cmd.allocs);
+    buf_free(&t->cmd.ct.text);
+}
+
+static bool parse_q(const char *text, struct search_query *q, const char **status, const char **code,
+                    const char **err)
+{
+    struct tp t;
+    tp_init(&t, text);
+    bool ok = search_parse(&t.ps, &t.cmd, 10, q, status, code, err);
+    tp_free(&t);
+    return ok;
+}
+
+/* ---- synthetic messages ---- */
+
+struct fake {
+    const char *hdr;
+    const char *body;
+    int hdr_loads, body_loads;
+};
+
+static bool fake_hdr(void *arg, const char **h, size_t *len)
+{
+    struct fake *f = arg;
+    f->hdr_loads++;
+    if (!f->hdr)
+        return false;
+    *h = f->hdr;
+    *len = strlen(f->hdr);
+    return true;
+}
+
+static bool fake_body(void *arg, const char **b, size_t *len)
+{
+    struct fake *f = arg;
+    f->body_loads++;
+    if (!f->body)
+        return false;
+    *b = f->body;
+    *len = strlen(f->body);
+    return true;
+}
+
+static const char HDR1[] = "From: Alice <alice@example.com>\r\n"
+                           "To: bob@example.org\r\n"
+                           "Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus Bern\r\n"
+                           "Date: Mon, 7 Feb 1994 23:30:00 -0800\r\n"
+                           "X-Folded: first\r\n second\r\n"
+                           "\r\n";
+
+static struct msg_record rec1(void)
+{
+    struct msg_record r;
+    memset(&r, 0, sizeof(r));
+    r.uid = 42;
+    r.flags = MSG_SEEN | MSG_FLAGGED;
+    r.keywords = "$Forwarded Junk";
+    r.modseq = 100;
+    r.internaldate = 760665600 + 3600;  /* 1994-02-08 01:00 UTC */
+    r.internaldate_tz = 0;
+    r.size = 2048;
+    strcpy(r.guid, "0123456789abcdef0123456789abcdef");
+    strcpy(r.threadid, "abc");
+    return r;
+}
+
+static bool eval_text(const char *text, const struct msg_record *r, struct fake *f, bool recent)
+{
+    struct search_query q;
+    const char *st, *code, *err;
+    if (!parse_q(text, &q, &st, &code, &err)) {
+        fprintf(stderr, "parse failed for %s: %s\n", text, err);
+        return false;
+    }
+    uint32_t sres[] = {7, 42};
+    struct search_msg m = {
+        .rec = r, .msn = 5, .max_msn = 10, .max_uid = 50, .recent = recent,
+        .now = 760665600 + 86400 * 10, .searchres = sres, .nsearchres = 2,
+        .arg = f, .get_header = fake_hdr, .get_body_text = fake_body,
+    };
+    bool res = search_eval(q.root, &m);
+    search_query_free(&q);
+    return res;
+}
+
+static void test_search_flags_and_sets(void)
+{
+    struct msg_record r = rec1();
+    struct fake f = {HDR1, "hello world", 0, 0};
+    CHECK(eval_text(" ALL", &r, &f, false));
+    CHECK(eval_text(" SEEN FLAGGED", &r, &f, false));
+    CHECK(!eval_text(" UNSEEN", &r, &f, false));
+    CHECK(eval_text(" UNANSWERED UNDELETED UNDRAFT", &r, &f, false));
+    CHECK(!eval_text(" DELETED", &r, &f, false));
+    CHECK(eval_text(" KEYWORD junk", &r, &f, false));
+    CHECK(!eval_text(" KEYWORD $MDNSent", &r, &f, false));
+    CHECK(eval_text(" UNKEYWORD $MDNSent", &r, &f, false));
+    CHECK(eval_text(" KEYWORD \\Seen", &r, &f, false));
+    CHECK(eval_text(" 5", &r, &f, false));
+    CHECK(eval_text(" 1:4,5", &r, &f, false));
+    CHECK(!eval_text(" 1:4", &r, &f, false));
+    CHECK(!eval_text(" *", &r, &f, false));
+    CHECK(eval_text(" UID 40:*", &r, &f, false));
+    CHECK(!eval_text(" UID 1:41", &r, &f, false));
+    CHECK(eval_text(" UID $", &r, &f, false));
+    CHECK(eval_text(" $", &r, &f, false));
+    CHECK(eval_text(" LARGER 2047 SMALLER 2049", &r, &f, false));
+    CHECK(!eval_text(" LARGER 2048", &r, &f, false));
+    CHECK(eval_text(" RECENT", &r, &f, true));
+    CHECK(!eval_text(" NEW", &r, &f, true));  /* seen */
+    CHECK(eval_text(" OLD", &r, &f, false));
+    CHECK(eval_text(" MODSEQ 100", &r, &f, false));
+    CHECK(!eval_text(" MODSEQ 101", &r, &f, false));
+    CHECK(eval_text(" MODSEQ \"/flags/\\\\draft\" all 50", &r, &f, false));
+    CHECK(eval_text(" EMAILID M0123456789abcdef0123456789abcdef", &r, &f, false));
+    CHECK(eval_text(" THREADID Tabc", &r, &f, false));
+    CHECK(!eval_text(" THREADID Tabd", &r, &f, false));
+    CHECK(eval_text(" OLDER 86400", &r, &f, false));
+    CHECK(!eval_text(" YOUNGER 86400", &r, &f, false));
+    CHECK(f.hdr_loads == 0 && f.body_loads == 0);   /* none of these opened the message */
+}
+
+static void test_search_logic(void)
+{
+    struct msg_record r = rec1();
+    struct fake f = {HDR1, "hello world", 0, 0};
+    CHECK(eval_text(" OR DELETED SEEN", &r, &f, false));
+    CHECK(!eval_text(" OR DELETED DRAFT", &r, &f, false));
+    CHECK(eval_text(" NOT DELETED", &r, &f, false));
+    CHECK(eval_text(" (SEEN (FLAGGED NOT DRAFT))", &r, &f, false));
+    CHECK(!eval_text(" (SEEN (FLAGGED DRAFT))", &r, &f, false));
+    /* Cheap keys decide first: the body is never loaded. */
+    f.body_loads = 0;
+    CHECK(!eval_text(" BODY hello DELETED", &r, &f, false));
+    CHECK_INT(f.body_loads, 0);
+    CHECK(eval_text(" BODY hello SEEN", &r, &f, false));
+    CHECK_INT(f.body_loads, 1);
+}
+
+static void test_search_strings(void)
+{
+    struct msg_record r = rec1();
+    struct fake f = {HDR1, "Hello World, caf\xc3\xa9", 0, 0};
+    CHECK(eval_text(" FROM alice", &r, &f, false));
+    CHECK(eval_text(" FROM ALICE@EXAMPLE", &r, &f, false));
+    CHECK(!eval_text(" FROM bob", &r, &f, false));
+    CHECK(eval_text(" TO bob", &r, &f, false));
+    CHECK(!eval_text(" CC bob", &r, &f, false));
+    CHECK(eval_text(" SUBJECT \"gr\xc3\xbc\xc3\x9f" "e aus\"", &r, &f, false));  /* RFC 2047 decoded */
+    CHECK(eval_text(" HEADER X-Folded \"first second\"", &r, &f, false));
+    CHECK(eval_text(" HEADER x-folded \"\"", &r, &f, false));
+    CHECK(!eval_text(" HEADER X-Missing \"\"", &r, &f, false));
+    CHECK(eval_text(" BODY world", &r, &f, false));
+    CHECK(eval_text(" BODY \"CAF\xc3\x89\"", &r, &f, false));
+    CHECK(!eval_text(" BODY alice", &r, &f, false));
+    CHECK(eval_text(" TEXT alice", &r, &f, false));
+    CHECK(eval_text(" TEXT world", &r, &f, false));
+    CHECK(eval_text(" CHARSET UTF-8 BODY world", &r, &f, false));
+    CHECK(eval_text(" CHARSET ISO-8859-1 BODY {4}\r\ncaf\xe9", &r, &f, false));
+    /* Missing header data: string keys are false, not errors. */
+    struct fake none = {NULL, NULL, 0, 0};
+    CHECK(!eval_text(" FROM alice", &r, &none, false));
+    CHECK(!eval_text(" BODY x", &r, &none, false));
+}
+
+static void test_search_dates(void)
+{
+    struct msg_record r = rec1();   /* internal date 8-Feb-1994 01:00 UTC */
+    struct fake f = {HDR1, "", 0, 0};
+    CHECK(eval_text(" ON 8-Feb-1994", &r, &f, false));
+    CHECK(eval_text(" SINCE 8-Feb-1994", &r, &f, false));
+    CHECK(!eval_text(" BEFORE 8-Feb-1994", &r, &f, false));
+    CHECK(eval_text(" BEFORE 9-Feb-1994", &r, &f, false));
+    CHECK(!eval_text(" SINCE \"9-Feb-1994\"", &r, &f, false));
+    /* In its own zone (-0800) the message arrived on 7 Feb. */
+    r.internaldate_tz = -480;
+    CHECK(eval_text(" ON 7-Feb-1994", &r, &f, false));
+    /* The Date: header says 7 Feb (local), 8 Feb in UTC: local counts. */
+    CHECK(eval_text(" SENTON 7-Feb-1994", &r, &f, false));
+    CHECK(eval_text(" SENTBEFORE 8-Feb-1994", &r, &f, false));
+    CHECK(eval_text(" SENTSINCE 7-Feb-1994", &r, &f, false));
+    CHECK(!eval_text(" SENTSINCE 8-Feb-1994", &r, &f, false));
+    /* SAVEDATE falls back to the internal date. */
+    CHECK(eval_text(" SAVEDON 7-Feb-1994 SAVEDATESUPPORTED", &r, &f, false));
+    r.savedate = 760665600 + 86400 * 3;
+    CHECK(eval_text(" SAVEDSINCE 10-Feb-1994", &r, &f, false));
+    CHECK(!eval_text(" SAVEDBEFORE 10-Feb-1994", &r, &f, false));
+    CHECK_INT(search_day_of(-1, 0), -1);
+    CHECK_INT(search_day_of(86399, 0), 0);
+    CHECK_INT(search_day_of(86399, 1), 1);
+}
+
+static void test_search_parse_errors(void)
+{
+    struct search_query q;
+    const char *st, *code, *err;
+    CHECK(!parse_q(" FOO", &q, &st, &code, &err));
+    CHECK_STR(st, "BAD");
+    CHECK(!parse_q(" (SEEN", &q, &st, &code, &err));
+    CHECK_STR(st, "BAD");
+    CHECK(!parse_q(" OR SEEN", &q, &st, &code, &err));
+    CHECK(!parse_q(" BEFORE 32-Feb-1994", &q, &st, &code, &err));
+    CHECK(!parse_q(" SEEN  DELETED", &q, &st, &code, &err));
+    CHECK(!parse_q("", &q, &st, &code, &err));
+    CHECK(!parse_q(" CHARSET KLINGON-1 ALL", &q, &st, &code, &err));
+    CHECK_STR(st, "NO");
+    CHECK_STR(code, "BADCHARSET (US-ASCII UTF-8)");
+    CHECK(!parse_q(" ((((((((((((SEEN))))))))))))", &q, &st, &code, &err));
+    CHECK_STR(st, "NO");
+    CHECK_STR(code, "LIMIT");
+    CHECK(!parse_q(" NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT SEEN", &q, &st, &code, &err));
+    CHECK_STR(code, "LIMIT");
+    CHECK(!parse_q(" RETURN (FOO) ALL", &q, &st, &code, &err));
+    CHECK(!parse_q(" OLDER 0", &q, &st, &code, &err));
+    CHECK(!parse_q(" HEADER \"a:b\" x", &q, &st, &code, &err));
+}
+
+static void test_search_return(void)
+{
+    struct search_query q;
+    const char *st, *code, *err;
+    CHECK(parse_q(" RETURN (MIN MAX COUNT) UNSEEN", &q, &st, &code, &err));
+    CHECK(q.esearch);
+    CHECK_INT(q.ret, SR_MIN | SR_MAX | SR_COUNT);
+    search_query_free(&q);
+    CHECK(parse_q(" RETURN () ALL", &q, &st, &code, &err));
+    CHECK_INT(q.ret, SR_ALL);
+    search_query_free(&q);
+    CHECK(parse_q(" RETURN (SAVE) CHARSET UTF-8 MODSEQ 5", &q, &st, &code, &err));
+    CHECK_INT(q.ret, SR_SAVE);
+    CHECK(q.uses_modseq);
+    search_query_free(&q);
+    CHECK(parse_q(" SEEN", &q, &st, &code, &err));
+    CHECK(!q.esearch && !q.uses_modseq);
+    CHECK(q.root->op == SK_FLAGS_ON);
+    search_query_free(&q);
+    /* AND lists put cheap keys first. */
+    CHECK(parse_q(" BODY x FROM y SEEN", &q, &st, &code, &err));
+    CHECK(q.root->op == SK_AND && q.root->nkids == 3);
+    if (q.root->nkids == 3) {
+        CHECK(q.root->kids[0]->op == SK_FLAGS_ON);
+        CHECK(q.root->kids[1]->op == SK_HEADER);
+        CHECK(q.root->kids[2]->op == SK_BODY);
+    }
+    search_query_free(&q);
+}
+
+static void test_header_match(void)
+{
+    CHECK(search_header_match(HDR1, strlen(HDR1), "subject", "bern", 4));
+    CHECK(!search_header_match(HDR1, strlen(HDR1), "subjec", "", 0));
+    CHECK(search_header_match(HDR1, strlen(HDR1), "x-folded", "SECOND", 6));
+    /* Fields after the blank line are body, not header. */
+    const char h[] = "A: 1\r\n\r\nB: 2\r\n";
+    CHECK(!search_header_match(h, strlen(h), "b", "", 0));
+    CHECK(search_header_match(h, strlen(h), "a", "1", 1));
+}
+
+/* ---- FETCH parsing ---- */
+
+static bool parse_f(const char *text, struct fetch_req *req, const char **err)
+{
+    struct tp t;
+    tp_init(&t, text);
+    bool ok = fetch_parse(&t.ps, &t.cmd, req, err);
+    tp_free(&t);
+    return ok;
+}
+
+static void test_fetch_parse(void)
+{
+    struct fetch_req req;
+    const char *err = NULL;
+    CHECK(parse_f(" (FLAGS BODY.PEEK[HEADER.FIELDS (From \"X(y\")]<0.100> BINARY[1.2] RFC822.SIZE)",
+                  &req, &err));
+    CHECK_INT(req.nitems, 4);
+    if (req.nitems == 4) {
+        CHECK(req.items[0].type == FI_FLAGS);
+        CHECK(req.items[1].type == FI_SECTION && req.items[1].peek && req.items[1].partial);
+        CHECK_STR(req.items[1].name, "BODY[HEADER.FIELDS (From \"X(y\")]<0>");
+        CHECK_INT(req.items[1].sec.nfields, 2);
+        CHECK_INT(req.items[1].count, 100);
+        CHECK(req.items[2].type == FI_BINARY && !req.items[2].peek);
+        CHECK_STR(req.items[2].name, "BINARY[1.2]");
+        CHECK_STR(req.items[2].sec.part, "1.2");
+    }
+    CHECK(req.need_cache && req.need_content && req.sets_seen);
+    fetch_req_free(&req);
+
+    CHECK(parse_f(" FULL", &req, &err));
+    CHECK_INT(req.nitems, 5);
+    CHECK(req.has[FI_ENVELOPE] && req.has[FI_BODY] && req.has[FI_FLAGS]);
+    CHECK(!req.need_content && !req.sets_seen);
+    fetch_req_free(&req);
+
+    CHECK(parse_f(" FAST", &req, &err));
+    CHECK_INT(req.nitems, 3);
+    fetch_req_free(&req);
+
+    CHECK(parse_f(" (UID BODY[1.2.MIME] body[3.text] BODY[] RFC822.HEADER RFC822 BINARY.SIZE[2])", &req, &err));
+    CHECK_INT(req.nitems, 7);
+    if (req.nitems == 7) {
+        CHECK_STR(req.items[1].name, "BODY[1.2.MIME]");
+        CHECK(req.items[1].sec.kind == SEC_MIME);
+        CHECK_STR(req.items[2].name, "BODY[3.TEXT]");
+        CHECK_STR(req.items[3].name, "BODY[]");
+        CHECK(req.items[4].peek && req.items[4].sec.kind == SEC_HEADER);
+        CHECK_STR(req.items[4].name, "RFC822.HEADER");
+        CHECK(!req.items[5].peek && req.items[5].sec.kind == SEC_ALL);
+        CHECK(req.items[6].type == FI_BINARY_SIZE && req.items[6].peek);
+        CHECK_STR(req.items[6].name, "BINARY.SIZE[2]");
+    }
+    fetch_req_free(&req);
+
+    CHECK(parse_f(" (FLAGS) (CHANGEDSINCE 12345 VANISHED)", &req, &err));
+    CHECK(req.has_changedsince && req.vanished);
+    CHECK(req.changedsince == 12345);
+    CHECK(req.has[FI_MODSEQ]);   /* implied */
+    fetch_req_free(&req);
+
+    CHECK(parse_f(" (MODSEQ SAVEDATE EMAILID THREADID INTERNALDATE ENVELOPE BODYSTRUCTURE)", &req, &err));
+    CHECK_INT(req.nitems, 7);
+    fetch_req_free(&req);
+
+    /* errors */
+    CHECK(!parse_f(" (FLAGS VANISHED)", &req, &err));
+    CHECK(!parse_f(" FLAGS (VANISHED)", &req, &err));
+    CHECK(!parse_f(" (ALL)", &req, &err));
+    CHECK(!parse_f(" BODY[MIME]", &req, &err));
+    CHECK(!parse_f(" BINARY[TEXT]", &req, &err));
+    CHECK(!parse_f(" BODY[0]", &req, &err));
+    CHECK(!parse_f(" BODY[1.]", &req, &err));
+    CHECK(!parse_f(" BODY[HEADER.FIELDS ()]", &req, &err));
+    CHECK(!parse_f(" BODY[HEADER.FIELDS (a:b)]", &req, &err));
+    CHECK(!parse_f(" BODY[]<5.0>", &req, &err));
+    CHECK(!parse_f(" BODY[]<5>", &req, &err));
+    CHECK(!parse_f(" BODY[TEXT", &req, &err));
+    CHECK(!parse_f(" (FLAGS", &req, &err));
+    CHECK(!parse_f(" FLAGS junk", &req, &err));
+    CHECK(!parse_f(" BINARY.SIZE", &req, &err));
+    CHECK(!parse_f("", &req, &err));
+}
+
+static void test_fetch_helpers(void)
+{
+    size_t st, n;
+    fetch_partial_slice(100, false, 0, 0, &st, &n);
+    CHECK(st == 0 && n == 100);
+    fetch_partial_slice(100, true, 10, 20, &st, &n);
+    CHECK(st == 10 && n == 20);
+    fetch_partial_slice(100, true, 90, 20, &st, &n);
+    CHECK(st == 90 && n == 10);
+    fetch_partial_slice(100, true, 100, 20, &st, &n);
+    CHECK(n == 0);
+    fetch_partial_slice(100, true, 4000000000u, 20, &st, &n);
+    CHECK(n == 0);
+
+    struct buf b = BUF_INIT;
+    imap_format_datetime(&b, 837596665, -420);  /* 17-Jul-1996 02:44:25 -0700 */
+    CHECK_STR(buf_cstr(&b), "17-Jul-1996 02:44:25 -0700");
+    buf_reset(&b);
+    imap_format_datetime(&b, 0, 330);
+    CHECK_STR(buf_cstr(&b), "01-Jan-1970 05:30:00 +0530");
+    buf_free(&b);
+
+    struct msg_record r = rec1();
+    char id[40];
+    search_emailid(&r, id);
+    CHECK_STR(id, "M0123456789abcdef0123456789abcdef");
+}
+
+static void test_flags_parse(void)
+{
+    struct tp t;
+    uint32_t flags;
+    struct buf kw = BUF_INIT;
+    const char *err;
+    tp_init(&t, "(\\Seen \\deleted $Junk foo $junk)");
+    CHECK(imap_parse_flags(&t.ps, &t.cmd, true, &flags, &kw, &err));
+    CHECK_INT(flags, MSG_SEEN | MSG_DELETED);
+    CHECK_STR(buf_cstr(&kw), "$Junk foo");
+    tp_free(&t);
+    buf_reset(&kw);
+    tp_init(&t, "\\Flagged bar");
+    CHECK(imap_parse_flags(&t.ps, &t.cmd, false, &flags, &kw, &err));
+    CHECK_INT(flags, MSG_FLAGGED);
+    CHECK_STR(buf_cstr(&kw), "bar");
+    tp_free(&t);
+    buf_reset(&kw);
+    tp_init(&t, "()");
+    CHECK(imap_parse_flags(&t.ps, &t.cmd, true, &flags, &kw, &err));
+    CHECK_INT(flags, 0);
+    tp_free(&t);
+    tp_init(&t, "(\\Recent)");
+    CHECK(!imap_parse_flags(&t.ps, &t.cmd, true, &flags, &kw, &err));
+    tp_free(&t);
+    tp_init(&t, "(\\Bogus)");
+    CHECK(!imap_parse_flags(&t.ps, &t.cmd, true, &flags, &kw, &err));
+    tp_free(&t);
+    tp_init(&t, "\\Seen");
+    CHECK(!imap_parse_flags(&t.ps, &t.cmd, true, &flags, &kw, &err));
+    tp_free(&t);
+    tp_init(&t, "(a b");
+    CHECK(!imap_parse_flags(&t.ps, &t.cmd, true, &flags, &kw, &err));
+    tp_free(&t);
+    buf_free(&kw);
+}
+
+int main(void)
+{
+    RUN(test_search_flags_and_sets);
+    RUN(test_search_logic);
+    RUN(test_search_strings);
+    RUN(test_search_dates);
+    RUN(test_search_parse_errors);
+    RUN(test_search_return);
+    RUN(test_header_match);
+    RUN(test_fetch_parse);
+    RUN(test_fetch_helpers);
+    RUN(test_flags_parse);
+    return unit_done();
+}
