@@ -390,7 +390,12 @@ static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, boo
         buf_reset(&b);
         buf_printf(&b, "* %s (", lsub ? "LSUB" : "LIST");
         bool first = true;
-        if (!x->exists) {
+        if (lsub && !x->subscribed) {
+            /* RFC 3501 6.3.9: shown only for a subscribed child, so it
+             * is \Noselect as far as LSUB is concerned, even when the
+             * mailbox itself exists. */
+            put_attr(&b, &first, "\\Noselect");
+        } else if (!x->exists) {
             if (lsub)
                 put_attr(&b, &first, "\\Noselect");
             else if (extended || rev2)

@@ -249,6 +249,13 @@ IMAP_CMD(cmd_search)
     const char *status, *code, *err;
     int maxdepth = (int)config_int(CFG_SEARCH_MAXDEPTH);
     if (!search_parse(&cmd->ps, cmd, maxdepth, &q, &status, &code, &err)) {
+        /* RFC 5182 2.1: a SEARCH with SAVE answered NO empties the saved
+         * result; a BAD leaves it alone. */
+        if ((q.ret & SR_SAVE) && strcmp(status, "NO") == 0) {
+            free(s->view->searchres);
+            s->view->searchres = NULL;
+            s->view->nsearchres = 0;
+        }
         if (code)
             imap_tagged(s, cmd, status, "[%s] %s", code, err);
         else

@@ -569,7 +569,14 @@ bool search_parse(struct imap_parser *ps, struct imap_cmd *cmd, int maxdepth, st
     q->uses_modseq = tree_has_modseq(q->root);
     return true;
 fail:
-    search_query_free(q);
+    {
+        /* Keep the RETURN options: the caller needs to know whether SAVE
+         * was asked for to apply RFC 5182 2.1 on failure. */
+        unsigned ret = q->ret;
+        search_query_free(q);
+        memset(q, 0, sizeof(*q));
+        q->ret = ret;
+    }
     *status = sp.status ? sp.status : "BAD";
     *code = sp.code;
     *err = sp.err ? sp.err : "Invalid search program";

@@ -18,7 +18,7 @@ S~ \* LSUB \((\\HasNoChildren)?\) "/" news/tech
 S~ a5 OK .*
 # LSUB with % returns the parent as \Noselect when only a child is subscribed
 C: a6 LSUB "" %
-S~ \* LSUB \(\\No[Ss]elect\) "/" news
+S~ \* LSUB \(\\No[Ss]elect( \\HasChildren)?\) "/" news
 S~ a6 OK .*
 C: a7 LIST (SUBSCRIBED) "" *
 S~ \* LIST \((\\HasNoChildren )?\\Subscribed( \\HasNoChildren)?\) "/" news/tech

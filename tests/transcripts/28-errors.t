@@ -1,5 +1,4 @@
 # Syntax errors, unknown commands, wrong state, over-long line, bad literals
-@config maxline 8192
 @user alice secret
 @connect plain
 S~ \* OK .*
