@@ -130,7 +130,7 @@ void imap_session_free(struct imap_session *s)
     if (s->mu)
         mail_user_close(s->mu);
     if (s->counted_user && s->user)
-        limits_user_release(s->user);
+        limits_login_release(s->user, s->peer);
     if (s->counted_conn)
         limits_conn_release(s->peer);
     imap_server_unlink(s);
@@ -401,14 +401,16 @@ void imap_session_execute(struct imap_session *s, struct imap_cmdtext *ct)
 
 const char *imap_session_try_login(struct imap_session *s, const char *user, const char *mech)
 {
-    if (!limits_user_acquire(user)) {
-        log_notice("imap: login refused (too many logins): user=%s addr=%s", user, s->peer);
-        return "[LIMIT] Too many logins";
+    const char *which = NULL;
+    if (!limits_login_acquire(user, s->peer, &which)) {
+        log_notice("imap: login refused (too many logins per %s): user=%s addr=%s", which, user, s->peer);
+        return strcmp(which, "host") == 0 ? "[LIMIT] Too many logins from your address"
+                                           : "[LIMIT] Too many logins for this user";
     }
     struct mail_user *mu = NULL;
     int err = mail_user_open(user, true, &mu);
     if (err < 0) {
-        limits_user_release(user);
+        limits_login_release(user, s->peer);
         log_err("imap: cannot open mail store of %s: %s", user, storage_strerror(err));
         return "[UNAVAILABLE] Mail store unavailable";
     }

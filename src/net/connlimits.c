@@ -203,15 +203,12 @@ static void table_release(struct slot *t, size_t n, const char *key)
 
 bool limits_conn_acquire(const char *addr)
 {
+    (void)addr;
     if (!ensure())
         return true;
     long long max = config_int(CFG_MAXCONNECTIONS);
     unsigned now = atomic_fetch_add(&sh->total, 1) + 1;
     if (max > 0 && now > (unsigned long long)max) {
-        atomic_fetch_sub(&sh->total, 1);
-        return false;
-    }
-    if (!table_acquire(sh->hosts, HOST_SLOTS, addr ? addr : "", config_int(CFG_MAXLOGINS_PER_HOST))) {
         atomic_fetch_sub(&sh->total, 1);
         return false;
     }
@@ -222,9 +219,9 @@ bool limits_conn_acquire(const char *addr)
 
 void limits_conn_release(const char *addr)
 {
+    (void)addr;
     if (!sh)
         return;
-    table_release(sh->hosts, HOST_SLOTS, addr ? addr : "");
     unsigned cur = atomic_load(&sh->total);
     while (cur && !atomic_compare_exchange_weak(&sh->total, &cur, cur - 1))
         ;
@@ -240,17 +237,32 @@ unsigned limits_conn_total(void)
     return sh ? atomic_load(&sh->total) : 0;
 }
 
-bool limits_user_acquire(const char *user)
+bool limits_login_acquire(const char *user, const char *addr, const char **which)
 {
+    if (which)
+        *which = NULL;
     if (!ensure())
         return true;
-    return table_acquire(sh->users, USER_SLOTS, user ? user : "", config_int(CFG_MAXLOGINS_PER_USER));
+    if (!table_acquire(sh->users, USER_SLOTS, user ? user : "", config_int(CFG_MAXLOGINS_PER_USER))) {
+        if (which)
+            *which = "user";
+        return false;
+    }
+    if (!table_acquire(sh->hosts, HOST_SLOTS, addr ? addr : "", config_int(CFG_MAXLOGINS_PER_HOST))) {
+        table_release(sh->users, USER_SLOTS, user ? user : "");
+        if (which)
+            *which = "host";
+        return false;
+    }
+    return true;
 }
 
-void limits_user_release(const char *user)
+void limits_login_release(const char *user, const char *addr)
 {
-    if (sh)
-        table_release(sh->users, USER_SLOTS, user ? user : "");
+    if (!sh)
+        return;
+    table_release(sh->users, USER_SLOTS, user ? user : "");
+    table_release(sh->hosts, HOST_SLOTS, addr ? addr : "");
 }
 
 /* ---- authentication failures ---------------------------------------- */

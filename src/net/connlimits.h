@@ -25,16 +25,20 @@ bool limits_init(void);
 void limits_set_worker(int idx);       /* in the worker after fork */
 void limits_worker_exited(int idx);    /* in the master when it reaps one */
 
-/* Connection accounting. acquire returns false when maxconnections or
- * maxlogins_per_host (0 = unlimited) would be exceeded; then do not
- * release. */
+/* Connection accounting: maxconnections over all workers and protocols.
+ * acquire returns false when it would be exceeded; then do not release.
+ * addr is kept for symmetry and logging; per-address limits apply to
+ * logins (below), as Cyrus's maxlogins_per_host does. */
 bool limits_conn_acquire(const char *addr);
 void limits_conn_release(const char *addr);
 unsigned limits_conn_total(void);
 
-/* Logged-in sessions per user (maxlogins_per_user, 0 = unlimited). */
-bool limits_user_acquire(const char *user);
-void limits_user_release(const char *user);
+/* Logged-in sessions: maxlogins_per_user per user and maxlogins_per_host
+ * per client address (0 = unlimited for each). Returns false (and takes
+ * nothing) when either would be exceeded; *which (may be NULL) then says
+ * "user" or "host". Release with the same user and addr. */
+bool limits_login_acquire(const char *user, const char *addr, const char **which);
+void limits_login_release(const char *user, const char *addr);
 
 /* Failed-authentication throttling per client address. record_failure
  * returns the delay in milliseconds to apply before answering (grows with

@@ -1020,12 +1020,11 @@ static void test_tcp_reset_while_paused(void)
 static void test_limits(void)
 {
     CHECK(limits_init());
+    /* Connections: only the global maxconnections applies at accept. */
     set_cfg("maxconnections", "3");
-    set_cfg("maxlogins_per_host", "2");
+    set_cfg("maxlogins_per_host", "1");
     CHECK(limits_conn_acquire("10.0.0.1"));
     CHECK(limits_conn_acquire("10.0.0.1"));
-    CHECK(!limits_conn_acquire("10.0.0.1")); /* per host */
-    CHECK_INT(limits_conn_total(), 2);
     CHECK(limits_conn_acquire("10.0.0.2"));
     CHECK(!limits_conn_acquire("10.0.0.3")); /* global */
     CHECK_INT(limits_conn_total(), 3);
@@ -1036,27 +1035,10 @@ static void test_limits(void)
     limits_conn_release("10.0.0.2");
     limits_conn_release("10.0.0.3");
     CHECK_INT(limits_conn_total(), 0);
-    /* Many distinct addresses come and go: entries are deleted, the
-     * table never fills. */
-    set_cfg("maxconnections", "0");
-    set_cfg("maxlogins_per_host", "1");
-    for (int i = 0; i < 100000; i++) {
-        char a[32];
-        snprintf(a, sizeof(a), "192.0.%d.%d", i / 256, i % 256);
-        if (!limits_conn_acquire(a)) {
-            CHECK(!"acquire failed");
-            break;
-        }
-        limits_conn_release(a);
-    }
-    CHECK(limits_conn_acquire("10.9.9.9"));
-    CHECK(!limits_conn_acquire("10.9.9.9"));
-    limits_conn_release("10.9.9.9");
-    CHECK_INT(limits_conn_total(), 0);
 
     /* Crashed worker: its connections leave the global count. */
+    set_cfg("maxconnections", "0");
     limits_set_worker(3);
-    set_cfg("maxlogins_per_host", "0");
     CHECK(limits_conn_acquire("10.1.1.1"));
     CHECK(limits_conn_acquire("10.1.1.2"));
     CHECK_INT(limits_conn_total(), 2);
@@ -1064,17 +1046,55 @@ static void test_limits(void)
     CHECK_INT(limits_conn_total(), 0);
     limits_set_worker(-1);
 
+    /* Logins: per user and per host (Cyrus maxlogins_per_user/_host). */
+    const char *which = NULL;
     set_cfg("maxlogins_per_user", "1");
-    CHECK(limits_user_acquire("alice"));
-    CHECK(!limits_user_acquire("alice"));
-    CHECK(limits_user_acquire("bob"));
-    limits_user_release("alice");
-    CHECK(limits_user_acquire("alice"));
-    limits_user_release("alice");
-    limits_user_release("bob");
+    set_cfg("maxlogins_per_host", "0");
+    CHECK(limits_login_acquire("alice", "10.0.0.1", &which));
+    CHECK(!limits_login_acquire("alice", "10.0.0.2", &which));
+    CHECK_STR(which, "user");
+    CHECK(limits_login_acquire("bob", "10.0.0.1", &which));
+    limits_login_release("alice", "10.0.0.1");
+    CHECK(limits_login_acquire("alice", "10.0.0.2", &which));
+    limits_login_release("alice", "10.0.0.2");
+    limits_login_release("bob", "10.0.0.1");
     set_cfg("maxlogins_per_user", "0");
     for (int i = 0; i < 5; i++)
-        CHECK(limits_user_acquire("carol"));
+        CHECK(limits_login_acquire("carol", "10.0.0.9", NULL));
+    for (int i = 0; i < 5; i++)
+        limits_login_release("carol", "10.0.0.9");
+
+    set_cfg("maxlogins_per_host", "2");
+    CHECK(limits_login_acquire("u1", "10.5.5.5", &which));
+    CHECK(limits_login_acquire("u2", "10.5.5.5", &which));
+    CHECK(!limits_login_acquire("u3", "10.5.5.5", &which));
+    CHECK_STR(which, "host");
+    /* A refused login takes nothing: u3 can still log in elsewhere, and
+     * with maxlogins_per_user 1 that proves no user slot leaked. */
+    set_cfg("maxlogins_per_user", "1");
+    CHECK(limits_login_acquire("u3", "10.5.5.6", &which));
+    limits_login_release("u3", "10.5.5.6");
+    limits_login_release("u1", "10.5.5.5");
+    CHECK(limits_login_acquire("u3", "10.5.5.5", &which));
+    limits_login_release("u3", "10.5.5.5");
+    limits_login_release("u2", "10.5.5.5");
+    set_cfg("maxlogins_per_user", "0");
+
+    /* Many distinct addresses come and go: entries are deleted, the
+     * table never fills. */
+    set_cfg("maxlogins_per_host", "1");
+    for (int i = 0; i < 100000; i++) {
+        char a[32];
+        snprintf(a, sizeof(a), "192.0.%d.%d", i / 256, i % 256);
+        if (!limits_login_acquire("x", a, NULL)) {
+            CHECK(!"acquire failed");
+            break;
+        }
+        limits_login_release("x", a);
+    }
+    CHECK(limits_login_acquire("x", "10.9.9.9", NULL));
+    CHECK(!limits_login_acquire("y", "10.9.9.9", NULL));
+    limits_login_release("x", "10.9.9.9");
 
     set_cfg("auth_failure_delay", "1");
     set_cfg("auth_failures_per_host", "3");
@@ -1103,15 +1123,17 @@ static void test_limits(void)
     unsigned before = limits_conn_total();
     pid_t pid = fork();
     if (pid == 0)
-        _exit(limits_conn_acquire("10.3.3.3") && limits_conn_acquire("10.3.3.4") ? 0 : 1);
+        _exit(limits_conn_acquire("10.3.3.3") && limits_login_acquire("z", "10.3.3.3", NULL) ? 0 : 1);
     int st = -1;
     waitpid(pid, &st, 0);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    CHECK_INT(limits_conn_total(), before + 2);
-    CHECK(!limits_conn_acquire("10.3.3.3")); /* held by the child */
+    CHECK_INT(limits_conn_total(), before + 1);
+    CHECK(!limits_login_acquire("w", "10.3.3.3", NULL)); /* held by the child */
     limits_conn_release("10.3.3.3");
-    limits_conn_release("10.3.3.4");
+    limits_login_release("z", "10.3.3.3");
     CHECK_INT(limits_conn_total(), before);
+    CHECK(limits_login_acquire("w", "10.3.3.3", NULL));
+    limits_login_release("w", "10.3.3.3");
 }
 
 int main(void)
