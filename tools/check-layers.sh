@@ -13,7 +13,8 @@ allowed() {
     storage) echo "lib mail storage" ;;
     auth) echo "lib auth" ;;
     imap) echo "lib net mail storage auth imap" ;;
-    daemon) echo "lib net mail storage auth imap daemon" ;;
+    pop3) echo "lib net mail storage auth pop3" ;;
+    daemon) echo "lib net mail storage auth imap pop3 daemon" ;;
     cli) echo "lib mail storage auth cli" ;;
     *) echo "" ;;
     esac

@@ -3,7 +3,8 @@
 #   1. normal build in build/: unit, CLI, protocol/system/interop tests
 #   2. ASan+UBSan build in build-san/: the same; the protocol runner also
 #      fails when a sanitizer report appears in a server's stderr
-#   3. clang -Werror compile check in build-clang/
+#   3. layer dependency check (tools/check-layers.sh)
+#   4. clang -Werror compile check in build-clang/
 # Last line: "N passed, N failed" over everything. Exit non-zero on any
 # failure or build failure.
 cd "$(dirname "$0")/.." || exit 2
@@ -80,7 +81,14 @@ if build SAN=1 BUILD="$BSAN" all && build SAN=1 BUILD="$BSAN" $(unit_bins "$BSAN
 fi
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
-# 3. clang -Werror compile check
+# 3. one-way layer dependencies (docs/architecture.md)
+echo "=== layer dependencies"
+sh tools/check-layers.sh > "$LOGDIR/layers.log" 2>&1 || STATUS=1
+grep -v '^layers:' "$LOGDIR/layers.log" || true
+add_counts "$LOGDIR/layers.log" "layers: " "layers"
+tail -n 1 "$LOGDIR/layers.log"
+
+# 4. clang -Werror compile check
 if build CC=clang BUILD="$BCLANG" all; then
     TOTAL_P=$((TOTAL_P + 1))
     echo "clang build: ok"

@@ -39,6 +39,14 @@ static const struct config_desc descs[CFG__COUNT] = {
     [CFG_SYSLOG] = {"syslog", CFG_T_BOOL, "no", 0, 0, NULL},
     [CFG_SYSLOG_FACILITY] = {"syslog_facility", CFG_T_STRING, "mail", 0, 0, NULL},
     [CFG_DEBUG] = {"debug", CFG_T_BOOL, "no", 0, 0, NULL},
+    [CFG_LISTEN_POP3] = {"listen_pop3", CFG_T_STRING, "127.0.0.1:1110", 0, 0, NULL},
+    [CFG_LISTEN_POP3S] = {"listen_pop3s", CFG_T_STRING, "127.0.0.1:1995", 0, 0, NULL},
+    /* RFC 1939 3: the POP3 autologout timer MUST be at least 10 minutes. */
+    [CFG_POPTIMEOUT] = {"poptimeout", CFG_T_INT, "10", 10, 10080, NULL},
+    [CFG_POPMINPOLL] = {"popminpoll", CFG_T_INT, "0", 0, 10080, NULL},
+    [CFG_POPEXPIRETIME] = {"popexpiretime", CFG_T_INT, "-1", -1, 36500, NULL},
+    [CFG_ALLOWAPOP] = {"allowapop", CFG_T_BOOL, "no", 0, 0, NULL},
+    [CFG_POPSUBFOLDERS] = {"popsubfolders", CFG_T_BOOL, "no", 0, 0, NULL},
 };
 
 struct config {
