@@ -21,6 +21,7 @@
 
 #include "common.h"
 #include "buf.h"
+#include "base64.h"
 
 #define AUTH_MAX_USERNAME 255
 #define AUTH_MAX_PASSWORD 1024
@@ -117,10 +118,8 @@ const char *sasl_username(const struct sasl_session *s);
 const char *sasl_attempted_user(const struct sasl_session *s);
 void sasl_free(struct sasl_session *s);
 
-/* Base64 (RFC 4648) for SASL exchanges: strict decoding (whitespace not
- * allowed); returns false on bad input. */
-void base64_encode(const unsigned char *in, size_t len, struct buf *out);
-bool base64_decode_strict(const char *in, size_t len, struct buf *out);
+/* Base64 for SASL exchanges: base64_encode / base64_decode_strict from
+ * base64.h (src/lib). */
 
 /* ---- additions (auth owner) ------------------------------------------ */
 

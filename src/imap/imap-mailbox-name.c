@@ -7,6 +7,7 @@
  * unixhierarchysep: yes, '.' otherwise.
  */
 #include "imap.h"
+#include "base64.h"
 #include "config.h"
 
 #define MAX_DEPTH 64
@@ -25,42 +26,10 @@ static bool session_utf8(const struct imap_session *s)
 
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
+/* Modified base64 (RFC 3501 5.1.3): ',' replaces '/'. */
 static int b64val(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == ',')
-        return 63;
-    return -1;
-}
-
-static void put_utf8(struct buf *out, uint32_t cp)
-{
-    char t[4];
-    if (cp < 0x80) {
-        buf_putc(out, (char)cp);
-    } else if (cp < 0x800) {
-        t[0] = (char)(0xc0 | (cp >> 6));
-        t[1] = (char)(0x80 | (cp & 0x3f));
-        buf_append(out, t, 2);
-    } else if (cp < 0x10000) {
-        t[0] = (char)(0xe0 | (cp >> 12));
-        t[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        t[2] = (char)(0x80 | (cp & 0x3f));
-        buf_append(out, t, 3);
-    } else {
-        t[0] = (char)(0xf0 | (cp >> 18));
-        t[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        t[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        t[3] = (char)(0x80 | (cp & 0x3f));
-        buf_append(out, t, 4);
-    }
+    return base64_value(c, ',');
 }
 
 /* Strict: rejects everything RFC 3501 5.1.3 says must not be produced, so
@@ -113,7 +82,7 @@ bool mutf7_to_utf8(const char *in, size_t len, struct buf *out)
                 if (hi_sur) {
                     if (u < 0xdc00 || u > 0xdfff)
                         return false;
-                    put_utf8(out, 0x10000 + ((hi_sur - 0xd800) << 10) + (u - 0xdc00));
+                    utf8_put(out, 0x10000 + ((hi_sur - 0xd800) << 10) + (u - 0xdc00));
                     hi_sur = 0;
                 } else if (u >= 0xd800 && u <= 0xdbff) {
                     hi_sur = u;
@@ -122,7 +91,7 @@ bool mutf7_to_utf8(const char *in, size_t len, struct buf *out)
                 } else {
                     if (u >= 0x20 && u <= 0x7e)
                         return false; /* must be represented directly */
-                    put_utf8(out, u);
+                    utf8_put(out, u);
                 }
             }
         }

@@ -11,6 +11,7 @@
  * first error text in ps->error; callers answer BAD.
  */
 #include "imap.h"
+#include "datetime.h"
 
 /* ---- command-owned allocations ----------------------------------------- */
 
@@ -523,33 +524,6 @@ bool imap_p_flag(struct imap_parser *ps, struct imap_cmd *cmd, char **out)
 
 /* ---- dates ----------------------------------------------------------------- */
 
-static const char *const months[12] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                       "jul", "aug", "sep", "oct", "nov", "dec"};
-
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static bool leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static bool valid_ymd(int y, int m, int d)
-{
-    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1 || y > 9999 || m < 1 || m > 12 || d < 1)
-        return false;
-    int md = mdays[m - 1] + (m == 2 && leap(y));
-    return d <= md;
-}
-
 static bool p_fixed_digits(struct imap_parser *ps, int count, int *out)
 {
     int v = 0;
@@ -565,16 +539,10 @@ static bool p_fixed_digits(struct imap_parser *ps, int count, int *out)
 
 static bool p_month(struct imap_parser *ps, int *m)
 {
-    if (ps->end - ps->p < 3)
+    if (ps->end - ps->p < 3 || !(*m = month_from_abbrev(ps->p)))
         return false;
-    for (int i = 0; i < 12; i++) {
-        if (strncasecmp(ps->p, months[i], 3) == 0) {
-            *m = i + 1;
-            ps->p += 3;
-            return true;
-        }
-    }
-    return false;
+    ps->p += 3;
+    return true;
 }
 
 /* date-text = date-day "-" date-month "-" date-year; date-day = 1*2DIGIT */
@@ -590,7 +558,7 @@ static bool p_date_text(struct imap_parser *ps, int *y, int *m, int *d)
         !p_fixed_digits(ps, 4, y))
         return false;
     *d = dd;
-    return valid_ymd(*y, *m, *d);
+    return date_valid_ymd(*y, *m, *d);
 }
 
 bool imap_p_date(struct imap_parser *ps, int64_t *t)
@@ -630,7 +598,7 @@ bool imap_p_datetime(struct imap_parser *ps, int64_t *t, int *tz)
         return fail(ps, "Invalid time zone");
     if (!p_fixed_digits(ps, 2, &zh) || !p_fixed_digits(ps, 2, &zm) || !imap_p_char(ps, '"'))
         return fail(ps, "Invalid date-time");
-    if (!valid_ymd(y, mo, d) || hh > 23 || mm > 59 || ss > 60 || zm > 59)
+    if (!date_valid_ymd(y, mo, d) || hh > 23 || mm > 59 || ss > 60 || zm > 59)
         return fail(ps, "Invalid date-time");
     int off = zh * 60 + zm;
     if (neg)

@@ -3,19 +3,8 @@
  * comments and extra white space anywhere, optional seconds.
  */
 #include "mime-internal.h"
+#include "datetime.h"
 #include <ctype.h>
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil), so no dependency on the process time zone. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
 
 /* Tokens: words (letters), numbers, and the separators ':', '+', '-', ','.
  * Comments are skipped. */
@@ -78,14 +67,8 @@ static size_t dword(struct dlex *l, char *w, size_t cap)
 
 static int month_index(const char *w)
 {
-    static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                         "jul", "aug", "sep", "oct", "nov", "dec"};
-    if (strlen(w) < 3)
-        return -1;
-    for (int i = 0; i < 12; i++)
-        if (!strncmp(w, months[i], 3))
-            return i + 1;
-    return -1;
+    int m = strlen(w) >= 3 ? month_from_abbrev(w) : 0;
+    return m ? m : -1;
 }
 
 /* obs-zone (RFC 5322 4.3). Military zones are treated as +0000 as the

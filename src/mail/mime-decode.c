@@ -6,44 +6,8 @@
  * through unchanged. Output is always bounded by the input size.
  */
 #include "mime-internal.h"
+#include "base64.h"
 #include <ctype.h>
-
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-static void decode_base64(const char *s, size_t n, struct buf *out)
-{
-    uint32_t acc = 0;
-    int bits = 0;
-    buf_append(out, "", 0); /* keeps data NUL-terminated even when nothing is decoded */
-    buf_reserve(out, n / 4 * 3 + 3);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '=')
-            break; /* padding: the data ends here */
-        int v = b64val(c);
-        if (v < 0)
-            continue; /* whitespace, line ends and junk are skipped */
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf_putc(out, (char)((acc >> bits) & 0xff));
-        }
-    }
-}
 
 static int hexval(unsigned char c)
 {
@@ -106,7 +70,7 @@ bool mime_decode_transfer(const char *encoding, const char *data, size_t len, st
         return true;
     }
     if (!strcasecmp(encoding, "base64")) {
-        decode_base64(data, len, out);
+        base64_decode_lenient(data, len, out);
         return true;
     }
     if (!strcasecmp(encoding, "quoted-printable")) {
@@ -308,7 +272,7 @@ void mime_decode_header_utf8(struct buf *out, const char *value, size_t len)
                 memcpy(pd.cs, cs, strlen(cs) + 1);
             }
             if (w.enc == 'B')
-                decode_base64(value + w.txt_off, w.txt_len, &pd.bytes);
+                base64_decode_lenient(value + w.txt_off, w.txt_len, &pd.bytes);
             else
                 decode_q_word(value + w.txt_off, w.txt_len, &pd.bytes);
             i = w.end;

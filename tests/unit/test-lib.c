@@ -2,6 +2,8 @@
 #include "unit.h"
 #include "buf.h"
 #include "config.h"
+#include "base64.h"
+#include "datetime.h"
 #include <unistd.h>
 
 static void test_buf_basics(void)
@@ -134,8 +136,61 @@ static void test_config_bools(void)
     CHECK_INT(config_parse_bool(""), -1);
 }
 
+static void test_base64(void)
+{
+    struct buf b = BUF_INIT;
+    base64_encode((const unsigned char *)"foobar", 6, &b);
+    CHECK_STR(buf_cstr(&b), "Zm9vYmFy");
+    buf_reset(&b);
+    base64_encode((const unsigned char *)"fo", 2, &b);
+    CHECK_STR(buf_cstr(&b), "Zm8=");
+    buf_reset(&b);
+    CHECK(base64_decode_strict("Zm8=", 4, &b));
+    CHECK_STR(buf_cstr(&b), "fo");
+    buf_reset(&b);
+    CHECK(!base64_decode_strict("Zm9=", 4, &b));      /* non-zero pad bits */
+    CHECK(!base64_decode_strict("Zm 8=", 5, &b));     /* whitespace */
+    CHECK(!base64_decode_strict("Zm8", 3, &b));       /* length */
+    CHECK(!base64_decode_strict("Z=m8", 4, &b));      /* padding inside */
+    CHECK_INT(b.len, 0);
+    base64_decode_lenient("Zm9v\r\nYm Fy!", 12, &b);
+    CHECK_STR(buf_cstr(&b), "foobar");
+    buf_reset(&b);
+    base64_decode_lenient("Zm8=Zm9v", 8, &b);        /* '=' ends the data */
+    CHECK_STR(buf_cstr(&b), "fo");
+    CHECK_INT(base64_value(',', ','), 63);
+    CHECK_INT(base64_value('/', ','), -1);
+    CHECK_INT(base64_value('/', '/'), 63);
+    buf_reset(&b);
+    utf8_put(&b, 0x41);
+    utf8_put(&b, 0xe9);
+    utf8_put(&b, 0x20ac);
+    utf8_put(&b, 0x1f600);
+    CHECK_STR(buf_cstr(&b), "A\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+    buf_free(&b);
+}
+
+static void test_datetime(void)
+{
+    CHECK_INT(days_from_civil(1970, 1, 1), 0);
+    CHECK_INT(days_from_civil(2000, 3, 1), 11017);
+    CHECK_INT(days_from_civil(1969, 12, 31), -1);
+    CHECK(date_valid_ymd(2024, 2, 29));
+    CHECK(!date_valid_ymd(2023, 2, 29));
+    CHECK(!date_valid_ymd(1900, 2, 29));
+    CHECK(date_valid_ymd(2000, 2, 29));
+    CHECK(!date_valid_ymd(2024, 4, 31));
+    CHECK(!date_valid_ymd(0, 1, 1));
+    CHECK_INT(month_from_abbrev("jul"), 7);
+    CHECK_INT(month_from_abbrev("DECEMBER"), 12);
+    CHECK_INT(month_from_abbrev("xyz"), 0);
+    CHECK_STR(month_abbrev(2), "Feb");
+}
+
 int main(void)
 {
+    RUN(test_base64);
+    RUN(test_datetime);
     RUN(test_buf_basics);
     RUN(test_buf_binary_and_growth);
     RUN(test_config_defaults);

@@ -1,10 +1,5 @@
-/* base64.c - RFC 4648 base64 for SASL exchanges and stored SCRAM keys.
- *
- * Decoding is strict (RFC 4648 3.3/3.5): no whitespace, length a multiple
- * of 4, padding only at the end, and the unused bits of the last quantum
- * must be zero, so every byte string has exactly one accepted encoding.
- */
-#include "auth.h"
+/* base64.c - the one base64 codec; see base64.h for the variants. */
+#include "base64.h"
 
 void base64_encode(const unsigned char *in, size_t len, struct buf *out)
 {
@@ -28,7 +23,7 @@ void base64_encode(const unsigned char *in, size_t len, struct buf *out)
     buf_append(out, "", 0); /* keeps data NUL-terminated even for len 0 */
 }
 
-static int b64val(unsigned char c)
+int base64_value(unsigned char c, char c63)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -38,9 +33,14 @@ static int b64val(unsigned char c)
         return c - '0' + 52;
     if (c == '+')
         return 62;
-    if (c == '/')
+    if (c == (unsigned char)c63)
         return 63;
     return -1;
+}
+
+static int b64val(unsigned char c)
+{
+    return base64_value(c, '/');
 }
 
 bool base64_decode_strict(const char *in, size_t len, struct buf *out)
@@ -84,4 +84,49 @@ bool base64_decode_strict(const char *in, size_t len, struct buf *out)
 bad:
     buf_truncate(out, start);
     return false;
+}
+
+void base64_decode_lenient(const char *in, size_t len, struct buf *out)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    buf_append(out, "", 0); /* keeps data NUL-terminated even when nothing is decoded */
+    buf_reserve(out, len / 4 * 3 + 3);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == '=')
+            break; /* padding: the data ends here */
+        int v = b64val(c);
+        if (v < 0)
+            continue; /* whitespace, line ends and junk are skipped */
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf_putc(out, (char)((acc >> bits) & 0xff));
+        }
+    }
+}
+
+void utf8_put(struct buf *out, uint32_t cp)
+{
+    char t[4];
+    if (cp < 0x80) {
+        buf_putc(out, (char)cp);
+    } else if (cp < 0x800) {
+        t[0] = (char)(0xc0 | (cp >> 6));
+        t[1] = (char)(0x80 | (cp & 0x3f));
+        buf_append(out, t, 2);
+    } else if (cp < 0x10000) {
+        t[0] = (char)(0xe0 | (cp >> 12));
+        t[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        t[2] = (char)(0x80 | (cp & 0x3f));
+        buf_append(out, t, 3);
+    } else {
+        t[0] = (char)(0xf0 | (cp >> 18));
+        t[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        t[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        t[3] = (char)(0x80 | (cp & 0x3f));
+        buf_append(out, t, 4);
+    }
 }
