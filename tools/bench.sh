@@ -107,6 +107,8 @@ cat >"$CONF" <<EOF
 datadir: $TMP/data
 listen_imap: 127.0.0.1:$PORT
 listen_imaps: 127.0.0.1:$PORTS
+listen_pop3:
+listen_pop3s:
 workers: $NCPU
 allowplaintext: yes
 maxconnections: $MAXCONN

@@ -8,7 +8,7 @@ set -eu
 
 PKGS="build-essential pkg-config clang libssl-dev libsqlite3-dev zlib1g-dev
 libargon2-dev libcrypt-dev openssl python3 cyrus-clients libsasl2-modules
-isync mutt ca-certificates procps"
+isync mutt ca-certificates procps fetchmail"
 
 missing=""
 for p in $PKGS; do

@@ -14,7 +14,10 @@ struct listener {
     bool implicit_tls;     /* IMAPS */
     char *spec;
     bool paused;           /* accept() hit EMFILE; retried by a timer */
+    int proto;             /* enum listener_proto */
 };
+
+enum listener_proto { PROTO_IMAP, PROTO_POP3 };
 
 /* Complete a freshly loaded configuration with derived values: an absolute
  * datadir and the DATADIR/tls certificate paths when none are configured.
@@ -26,6 +29,8 @@ struct config *daemon_load_config(const char *path, char *err, size_t errlen);
 void daemon_setup_logging(const char *role);
 /* A TLS context from the current configuration, or NULL with err. */
 struct tls_ctx *daemon_tls_ctx(char *err, size_t errlen);
+/* The same for another protocol: ALPN id alpn ("pop3", RFC 7301 / IANA). */
+struct tls_ctx *daemon_tls_ctx_alpn(const char *alpn, char *err, size_t errlen);
 
 /* master.c: binds, forks, supervises. Returns the process exit code. */
 int master_run(const char *config_file);

@@ -3,7 +3,8 @@
  *   dariusd [-C FILE] [-t] [-h] [-v]
  *
  * Without -C the embedded default configuration is used (datadir ./var,
- * IMAP on 127.0.0.1:1143, IMAPS on 127.0.0.1:1993), so "make run" gives a
+ * IMAP on 127.0.0.1:1143, IMAPS on 127.0.0.1:1993, POP3 on 127.0.0.1:1110,
+ * POP3S on 127.0.0.1:1995), so "make run" gives a
  * working server with no set-up at all.
  */
 #include "daemon.h"
@@ -59,8 +60,10 @@ struct config *daemon_load_config(const char *path, char *err, size_t errlen)
     }
     char **v;
     size_t n;
-    for (int k = 0; k < 2; k++) {
-        enum config_key key = k ? CFG_LISTEN_IMAPS : CFG_LISTEN_IMAP;
+    static const enum config_key listen_keys[] = {CFG_LISTEN_IMAP, CFG_LISTEN_IMAPS, CFG_LISTEN_POP3,
+                                                  CFG_LISTEN_POP3S};
+    for (size_t k = 0; k < ARRAY_SIZE(listen_keys); k++) {
+        enum config_key key = listen_keys[k];
         n = listen_split(cfg_str(c, key), &v);
         for (size_t i = 0; i < n; i++) {
             /* Syntax only here; binding happens in the master. */
@@ -84,14 +87,19 @@ void daemon_setup_logging(const char *role)
     log_set_level(config_bool(CFG_DEBUG) ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 }
 
-struct tls_ctx *daemon_tls_ctx(char *err, size_t errlen)
+struct tls_ctx *daemon_tls_ctx_alpn(const char *alpn, char *err, size_t errlen)
 {
     struct tls_ctx *t =
         tls_ctx_new(config_str(CFG_TLS_SERVER_CERT), config_str(CFG_TLS_SERVER_KEY), config_str(CFG_TLS_CIPHERS),
                     config_str(CFG_TLS_CIPHERSUITES), (long)config_int(CFG_TLS_SESSION_TIMEOUT) * 60, err, errlen);
     if (t)
-        tls_ctx_set_alpn(t, "imap"); /* the only protocol dariusd serves so far */
+        tls_ctx_set_alpn(t, alpn);
     return t;
+}
+
+struct tls_ctx *daemon_tls_ctx(char *err, size_t errlen)
+{
+    return daemon_tls_ctx_alpn("imap", err, errlen);
 }
 
 static void usage(FILE *f)
@@ -99,7 +107,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: dariusd [-C FILE] [-t] [-h] [-v]\n"
             "  -C FILE  configuration file (default: built-in configuration,\n"
-            "           datadir ./var, IMAP 127.0.0.1:1143, IMAPS 127.0.0.1:1993)\n"
+            "           datadir ./var, IMAP 127.0.0.1:1143, IMAPS 127.0.0.1:1993,\n"
+            "           POP3 127.0.0.1:1110, POP3S 127.0.0.1:1995)\n"
             "  -t       check the configuration and exit\n"
             "  -h       this help\n"
             "  -v       print the version and exit\n");

@@ -180,24 +180,35 @@ static bool drop_privileges(void)
 
 static bool bind_all(void)
 {
-    for (int k = 0; k < 2; k++) {
+    static const struct {
+        enum config_key key;
+        const char *name;
+        bool tls;
+        int proto;
+    } kinds[] = {
+        {CFG_LISTEN_IMAP, "listen_imap", false, PROTO_IMAP},
+        {CFG_LISTEN_IMAPS, "listen_imaps", true, PROTO_IMAP},
+        {CFG_LISTEN_POP3, "listen_pop3", false, PROTO_POP3},
+        {CFG_LISTEN_POP3S, "listen_pop3s", true, PROTO_POP3},
+    };
+    for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
         char **v;
-        size_t n = listen_split(config_str(k ? CFG_LISTEN_IMAPS : CFG_LISTEN_IMAP), &v);
+        size_t n = listen_split(config_str(kinds[k].key), &v);
         for (size_t i = 0; i < n; i++) {
             char err[512];
             int fd = listen_tcp(v[i], err, sizeof(err));
             if (fd < 0) {
-                log_err("cannot listen on %s (%s): %s", v[i], k ? "listen_imaps" : "listen_imap", err);
+                log_err("cannot listen on %s (%s): %s", v[i], kinds[k].name, err);
                 listen_split_free(v, n);
                 return false;
             }
             listeners = xrealloc(listeners, (nlisteners + 1) * sizeof(*listeners));
-            listeners[nlisteners++] = (struct listener){fd, k == 1, xstrdup(v[i]), false};
+            listeners[nlisteners++] = (struct listener){fd, kinds[k].tls, xstrdup(v[i]), false, kinds[k].proto};
         }
         listen_split_free(v, n);
     }
     if (!nlisteners) {
-        log_err("nothing to listen on (listen_imap and listen_imaps are both empty)");
+        log_err("nothing to listen on (listen_imap, listen_imaps, listen_pop3 and listen_pop3s are all empty)");
         return false;
     }
     return true;
@@ -216,29 +227,45 @@ static const char *connect_addr(const char *spec, char *out, size_t len)
 static void print_ready(bool demo)
 {
     struct buf b = BUF_INIT;
-    struct buf imap = BUF_INIT, imaps = BUF_INIT;
+    struct buf imap = BUF_INIT, imaps = BUF_INIT, pop3 = BUF_INIT, pop3s = BUF_INIT;
     char a[300];
     const char *first_imaps = NULL, *first_imap = NULL;
     for (size_t i = 0; i < nlisteners; i++) {
-        struct buf *t = listeners[i].implicit_tls ? &imaps : &imap;
+        bool tls = listeners[i].implicit_tls;
+        struct buf *t = listeners[i].proto == PROTO_POP3 ? (tls ? &pop3s : &pop3) : (tls ? &imaps : &imap);
         buf_printf(t, "%s%s", t->len ? ", " : "", connect_addr(listeners[i].spec, a, sizeof(a)));
+        if (listeners[i].proto != PROTO_IMAP)
+            continue;
         /* The example prefers an IPv4 address: it works everywhere. */
-        const char **first = listeners[i].implicit_tls ? &first_imaps : &first_imap;
+        const char **first = tls ? &first_imaps : &first_imap;
         if (!*first || (**first == '[' && listeners[i].spec[0] != '['))
             *first = listeners[i].spec;
     }
     buf_puts(&b, "darius: ready -");
-    if (imap.len)
-        buf_printf(&b, " IMAP %s (STARTTLS)%s", imap.data, imaps.len ? "," : "");
-    if (imaps.len)
-        buf_printf(&b, " IMAPS %s", imaps.data);
+    const char *sep = "";
+    if (imap.len) {
+        buf_printf(&b, " IMAP %s (STARTTLS)", imap.data);
+        sep = ",";
+    }
+    if (imaps.len) {
+        buf_printf(&b, "%s IMAPS %s", sep, imaps.data);
+        sep = ",";
+    }
+    if (pop3.len) {
+        buf_printf(&b, "%s POP3 %s (STLS)", sep, pop3.data);
+        sep = ",";
+    }
+    if (pop3s.len)
+        buf_printf(&b, "%s POP3S %s", sep, pop3s.data);
     if (demo) {
         if (first_imaps)
             buf_printf(&b, "; log in as demo / demo (e.g. mutt -f imaps://demo@%s/)",
                        connect_addr(first_imaps, a, sizeof(a)));
-        else
+        else if (first_imap)
             buf_printf(&b, "; log in as demo / demo (e.g. mutt -f imap://demo@%s/)",
                        connect_addr(first_imap, a, sizeof(a)));
+        else
+            buf_puts(&b, "; log in as demo / demo");
     }
     fprintf(stderr, "%s\n", b.data);
     fflush(stderr);
@@ -247,6 +274,8 @@ static void print_ready(bool demo)
     buf_free(&b);
     buf_free(&imap);
     buf_free(&imaps);
+    buf_free(&pop3);
+    buf_free(&pop3s);
 }
 
 /* ---- workers ---------------------------------------------------------------- */
@@ -372,9 +401,12 @@ static void on_sighup(struct event_loop *loop, void *arg)
         }
         if (strcmp(cfg_str(c, CFG_LISTEN_IMAP), config_str(CFG_LISTEN_IMAP)) != 0 ||
             strcmp(cfg_str(c, CFG_LISTEN_IMAPS), config_str(CFG_LISTEN_IMAPS)) != 0 ||
+            strcmp(cfg_str(c, CFG_LISTEN_POP3), config_str(CFG_LISTEN_POP3)) != 0 ||
+            strcmp(cfg_str(c, CFG_LISTEN_POP3S), config_str(CFG_LISTEN_POP3S)) != 0 ||
             strcmp(cfg_str(c, CFG_DATADIR), config_str(CFG_DATADIR)) != 0 ||
             cfg_int(c, CFG_WORKERS) != config_int(CFG_WORKERS) || strcmp(cfg_str(c, CFG_USER), config_str(CFG_USER)))
-            log_warn("reload: changes to listen_imap, listen_imaps, datadir, workers and user take effect "
+            log_warn("reload: changes to listen_imap, listen_imaps, listen_pop3, listen_pop3s, datadir, workers "
+                     "and user take effect "
                      "only after a restart");
         config_install(c);
         daemon_setup_logging("master");

@@ -4,8 +4,9 @@
  * inherited from the master. The listeners are registered with
  * EPOLLEXCLUSIVE so a new connection wakes one worker, not all of them;
  * the woken worker accepts until EAGAIN and hands every socket to the
- * IMAP layer. Cross-process change hints arrive on the worker's notify
- * socket and are passed to imap_notify().
+ * IMAP or POP3 layer (by listener). Cross-process change hints arrive on
+ * the worker's notify socket and are passed to imap_notify(); POP3 needs
+ * none (a POP3 session works on the snapshot taken at login).
  *
  * SIGTERM/SIGINT: stop accepting, let the IMAP layer say BYE, exit when
  * the last session is gone (at most 4 s). SIGHUP: reload the
@@ -15,6 +16,7 @@
 #include "daemon.h"
 #include "event.h"
 #include "imap.h"
+#include "pop3.h"
 #include "connlimits.h"
 #include "log.h"
 #include "notify.h"
@@ -78,7 +80,10 @@ static void accept_ready(struct event_loop *loop, int fd, int events, void *arg)
             close(c); /* no usable certificate: nothing sensible to say */
             continue;
         }
-        imap_accept(c, (struct sockaddr *)&ss, sl, l->implicit_tls);
+        if (l->proto == PROTO_POP3)
+            pop3_accept(c, (struct sockaddr *)&ss, sl, l->implicit_tls);
+        else
+            imap_accept(c, (struct sockaddr *)&ss, sl, l->implicit_tls);
     }
 }
 
@@ -100,20 +105,35 @@ static void load_tls(bool initial)
         log_err("TLS: %s%s", err, initial ? "" : " (keeping the previous certificate)");
         if (initial) {
             imap_set_tls(NULL);
+            pop3_set_tls(NULL);
             have_tls = false;
         }
         return;
     }
+    /* POP3 gets its own context: the ALPN id differs ("pop3"). */
+    struct tls_ctx *p = daemon_tls_ctx_alpn("pop3", err, sizeof(err));
+    if (!p) {
+        log_err("TLS (pop3): %s", err);
+        p = t;
+        tls_ctx_ref(p);
+    }
     imap_set_tls(t); /* takes its own reference */
     tls_ctx_unref(t);
+    pop3_set_tls(p);
+    tls_ctx_unref(p);
     have_tls = true;
+}
+
+static size_t session_count(void)
+{
+    return imap_session_count() + pop3_session_count();
 }
 
 static void check_done(struct event_loop *loop, void *arg)
 {
-    if (imap_session_count() == 0 || event_loop_now(loop) >= shutdown_deadline) {
-        if (imap_session_count())
-            log_warn("%zu sessions still open after %d s; exiting anyway", imap_session_count(),
+    if (session_count() == 0 || event_loop_now(loop) >= shutdown_deadline) {
+        if (session_count())
+            log_warn("%zu sessions still open after %d s; exiting anyway", session_count(),
                      SHUTDOWN_GRACE_MS / 1000);
         event_loop_stop(loop);
         return;
@@ -133,6 +153,7 @@ static void on_term(struct event_loop *loop, void *arg)
         wls[i].fd = -1;
     }
     imap_shutdown("Server shutting down");
+    pop3_shutdown("Server shutting down");
     shutdown_deadline = event_loop_now(loop) + SHUTDOWN_GRACE_MS;
     check_done(loop, NULL);
 }
@@ -194,6 +215,7 @@ void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
         _exit(EX_OS_ERR);
     }
     imap_init(wloop);
+    pop3_init(wloop);
     load_tls(true);
 
     notify_fd = notify_listener_open();

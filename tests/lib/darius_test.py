@@ -7,6 +7,9 @@ stdlib only. Main pieces:
             connect() with a deadline, create users with the `darius` CLI,
             stop with SIGTERM (asserting exit 0 within 5 s), keep the
             server's stderr in a file (sanitizer reports are searched there).
+  Pop3      raw POP3 client (Server.pop3(), Server.pop3_login()); every
+            Server also listens for POP3/POP3S on free ports
+            (pop3_port, pop3s_port).
   Client    raw IMAP client: send lines/literals, read logical responses
             (literals inlined), run a tagged command and collect untagged
             responses, STARTTLS, implicit TLS (no certificate verification:
@@ -127,10 +130,22 @@ class Server:
         self.tls_port = free_port()
         while self.tls_port == self.port:
             self.tls_port = free_port()
+        # POP3 listeners always get free ports too: the built-in defaults
+        # (1110/1995) would collide between servers running in parallel.
+        taken = {self.port, self.tls_port}
+        self.pop3_port = free_port()
+        while self.pop3_port in taken:
+            self.pop3_port = free_port()
+        taken.add(self.pop3_port)
+        self.pop3s_port = free_port()
+        while self.pop3s_port in taken:
+            self.pop3s_port = free_port()
         self.conf = {
             "datadir": self.datadir,
             "listen_imap": "%s:%d" % (self.host, self.port),
             "listen_imaps": "%s:%d" % (self.host, self.tls_port),
+            "listen_pop3": "%s:%d" % (self.host, self.pop3_port),
+            "listen_pop3s": "%s:%d" % (self.host, self.pop3s_port),
             "allowplaintext": "yes" if allowplaintext else "no",
             "workers": str(workers),
             "auth_failure_delay": "0",
@@ -310,6 +325,20 @@ class Server:
                    timeout=timeout)
         return c
 
+    def pop3(self, tls=False, timeout=None):
+        """A connected, greeted POP3 client (Pop3)."""
+        c = Pop3(self.host, self.pop3s_port if tls else self.pop3_port, tls=tls, timeout=timeout)
+        c.greeting()
+        return c
+
+    def pop3_login(self, user=None, password=None, tls=False):
+        if user is None:
+            user, password = next(iter(self.users.items()))
+        c = self.pop3(tls=tls)
+        c.ok("USER " + user)
+        c.ok("PASS " + password)
+        return c
+
     def login(self, user=None, password=None, tls=False):
         """Connected, greeted and logged-in client."""
         if user is None:
@@ -331,6 +360,136 @@ def literal(data):
 
 
 _LIT_RE = re.compile(rb"\{(\d+)\}\r\n$")
+
+
+class Pop3:
+    """Raw POP3 client (RFC 1939): send lines, read single-line and
+    multi-line responses (dot-unstuffed, lines without CRLF)."""
+
+    def __init__(self, host, port, tls=False, timeout=None):
+        self.timeout = (timeout or 5.0) * timeout_scale()
+        sock = socket.create_connection((host, port), timeout=self.timeout)
+        if tls:
+            sock = Client._wrap(sock)
+        self.sock = sock
+        self.buf = bytearray()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def settimeout(self, t):
+        self.sock.settimeout(t)
+
+    def send_raw(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.sock.sendall(data)
+
+    def send(self, line):
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        self.send_raw(line + b"\r\n")
+
+    def _fill(self):
+        try:
+            d = self.sock.recv(262144)
+        except socket.timeout:
+            raise TestFailure("timeout waiting for the POP3 server (%.1fs)" % self.sock.gettimeout())
+        except ssl.SSLError as e:
+            raise TestFailure("TLS error: %s" % e)
+        except ConnectionResetError:
+            d = b""
+        if not d:
+            raise EOFError("connection closed by server")
+        self.buf += d
+
+    def readline_raw(self):
+        while True:
+            i = self.buf.find(b"\r\n")
+            if i >= 0:
+                line = bytes(self.buf[:i + 2])
+                del self.buf[:i + 2]
+                return line
+            if len(self.buf) > 64 * 1024 * 1024:
+                raise TestFailure("POP3 line too long")
+            self._fill()
+
+    def line(self):
+        return self.readline_raw()[:-2].decode("utf-8", "replace")
+
+    def multiline_raw(self):
+        """Body of a multi-line response as bytes, exactly as sent
+        between the status line and the terminator (still dot-stuffed)."""
+        out = bytearray()
+        while True:
+            ln = self.readline_raw()
+            if ln == b".\r\n":
+                return bytes(out)
+            out += ln
+
+    def multiline(self):
+        lines = []
+        for ln in self.multiline_raw().split(b"\r\n")[:-1]:
+            if ln.startswith(b"."):
+                ln = ln[1:]
+            lines.append(ln.decode("utf-8", "replace"))
+        return lines
+
+    def cmd(self, line):
+        self.send(line)
+        return self.line()
+
+    def ok(self, line):
+        r = self.cmd(line)
+        if not r.startswith("+OK"):
+            raise TestFailure("expected +OK for %r, got %r" % (line, r))
+        return r
+
+    def err(self, line, code=None):
+        r = self.cmd(line)
+        if not r.startswith("-ERR"):
+            raise TestFailure("expected -ERR for %r, got %r" % (line, r))
+        if code and not r.startswith("-ERR [%s]" % code):
+            raise TestFailure("expected -ERR [%s] for %r, got %r" % (code, line, r))
+        return r
+
+    def ok_multi(self, line):
+        r = self.ok(line)
+        return r, self.multiline()
+
+    def greeting(self):
+        r = self.line()
+        if not r.startswith("+OK"):
+            raise TestFailure("bad POP3 greeting: %r" % r)
+        return r
+
+    def starttls(self):
+        self.ok("STLS")
+        if self.buf:
+            raise TestFailure("data after STLS +OK before handshake")
+        self.sock = Client._wrap(self.sock)
+
+    def at_eof(self, timeout=2.0):
+        old = self.sock.gettimeout()
+        self.sock.settimeout(timeout * timeout_scale())
+        try:
+            while True:
+                try:
+                    self._fill()
+                except EOFError:
+                    return True
+                except TestFailure:
+                    return False
+                except OSError:
+                    return True
+        finally:
+            try:
+                self.sock.settimeout(old)
+            except OSError:
+                pass
 
 
 class Response:
@@ -640,7 +799,8 @@ def socket_owner_pid(server, client):
     """The dariusd process (master or worker) holding the server side of
     client's connection, found via /proc/net/tcp inodes and /proc/PID/fd."""
     cport = client.sock.getsockname()[1]
-    inodes = {ino for lp, rp, ino in _proc_net_tcp() if rp == cport and lp in (server.port, server.tls_port)}
+    inodes = {ino for lp, rp, ino in _proc_net_tcp() if rp == cport and lp in (server.port, server.tls_port,
+                                                                   server.pop3_port, server.pop3s_port)}
     for pid in server.worker_pids() + [server.pid()]:
         try:
             for fd in os.listdir("/proc/%d/fd" % pid):

@@ -1,0 +1,538 @@
+/* pop3-maildrop.c - the TRANSACTION and UPDATE states (RFC 1939 5, 6).
+ *
+ * Snapshot: at login we read the mailbox's records once (UID, RFC822.SIZE,
+ * GUID) and number the messages 1..n; messages already flagged \Deleted
+ * (by an IMAP client, waiting for EXPUNGE) are left out. Message numbers
+ * and the list never change during the session, whatever IMAP sessions do
+ * meanwhile; a message that was expunged elsewhere after the snapshot
+ * answers RETR/TOP with "-ERR [SYS/PERM] Message was deleted by another
+ * session" (its content is never guessed).
+ *
+ * Sizes (LIST, STAT): the exact octets RETR sends (pop3_wire_size: CRLF
+ * line endings, dot-stuffing, a final CRLF). They are computed lazily, the
+ * first time a command needs one, by one memchr pass over the mapped
+ * message file, and cached per session and in a small per-worker cache
+ * keyed by GUID (message files are immutable, so a GUID's wire size never
+ * changes; repeated logins of the same user in a worker cost nothing). A
+ * message expunged elsewhere before its size was needed reports its
+ * RFC822.SIZE.
+ *
+ * UIDL: "<UIDVALIDITY>.<UID>" in decimal: unique within the mailbox and
+ * stable across sessions and restarts (both are stored), and it changes
+ * if the mailbox is ever recreated, as it must (RFC 1939 7).
+ *
+ * UPDATE (QUIT): one mailbox_store adding \Deleted to exactly the DELE'd
+ * UIDs, then one mailbox_expunge of exactly those UIDs; storage commits
+ * and notifies other sessions (IMAP IDLE clients see EXPUNGE). A session
+ * that ends any other way deletes nothing.
+ *
+ * IN-USE (RFC 2449 8.1.2): one POP3 session per mailbox across all worker
+ * processes, enforced with flock() on DATADIR/run/pop3/<sha256>.lock held
+ * until QUIT or the end of the connection (the kernel drops it when the
+ * process dies). The same
+ * file records the last successful login (its mtime) for LOGIN-DELAY.
+ */
+#include "pop3-private.h"
+#include "config.h"
+#include "connlimits.h"
+#include "log.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define XFER_CHUNK (64 * 1024)
+#define LIST_LINES_PER_ROUND 1024
+#define SIZE_CACHE_SLOTS 4096
+
+/* ---- per-worker wire-size cache ---------------------------------------- */
+
+struct size_slot {
+    char guid[33];
+    uint64_t size;
+};
+static struct size_slot *g_size_cache;
+
+static size_t slot_of(const char *guid)
+{
+    /* GUIDs are random hex: the first characters are a good hash */
+    size_t h = 0;
+    for (int i = 0; i < 8 && guid[i]; i++)
+        h = h * 31 + (unsigned char)guid[i];
+    return h % SIZE_CACHE_SLOTS;
+}
+
+static bool size_cache_get(const char *guid, uint64_t *out)
+{
+    if (!g_size_cache || !guid[0])
+        return false;
+    struct size_slot *sl = &g_size_cache[slot_of(guid)];
+    if (strcmp(sl->guid, guid) != 0)
+        return false;
+    *out = sl->size;
+    return true;
+}
+
+static void size_cache_put(const char *guid, uint64_t size)
+{
+    if (!guid[0])
+        return;
+    if (!g_size_cache)
+        g_size_cache = xcalloc(SIZE_CACHE_SLOTS, sizeof(*g_size_cache));
+    struct size_slot *sl = &g_size_cache[slot_of(guid)];
+    snprintf(sl->guid, sizeof(sl->guid), "%s", guid);
+    sl->size = size;
+}
+
+static uint64_t msg_size(struct pop3_session *s, struct pop3_msg *m)
+{
+    if (m->popsize != POP3_SIZE_UNKNOWN)
+        return m->popsize;
+    uint64_t sz;
+    if (size_cache_get(m->guid, &sz)) {
+        m->popsize = sz;
+        return sz;
+    }
+    struct msg_content c;
+    int err = mailbox_get_content(s->mb, m->uid, &c);
+    if (err < 0) {
+        /* gone (expunged elsewhere) or unreadable: report the stored size */
+        m->popsize = m->rawsize;
+        return m->popsize;
+    }
+    m->popsize = pop3_wire_size(c.data, c.len);
+    msg_content_release(&c);
+    size_cache_put(m->guid, m->popsize);
+    return m->popsize;
+}
+
+/* ---- the IN-USE lock ------------------------------------------------------ */
+
+static char *lock_path(const char *user, const char *folder)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    struct buf key = BUF_INIT;
+    buf_puts(&key, user);
+    buf_putc(&key, '\0');
+    buf_puts(&key, folder);
+    if (!EVP_Digest(key.data, key.len, md, &mdlen, EVP_sha256(), NULL)) {
+        buf_free(&key);
+        return NULL;
+    }
+    buf_free(&key);
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    for (unsigned i = 0; i < mdlen; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return xasprintf("%s/run/pop3/%s.lock", storage_datadir(), hex);
+}
+
+/* Returns the fd, or -1 with *err set. */
+static int take_lock(const char *user, const char *folder, const char **err)
+{
+    char *dir = xasprintf("%s/run", storage_datadir());
+    if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+        log_warn("pop3: mkdir %s: %s", dir, strerror(errno));
+    free(dir);
+    dir = xasprintf("%s/run/pop3", storage_datadir());
+    if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+        log_warn("pop3: mkdir %s: %s", dir, strerror(errno));
+    free(dir);
+    char *path = lock_path(user, folder);
+    if (!path) {
+        *err = "[SYS/TEMP] Cannot lock the maildrop";
+        return -1;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        log_err("pop3: open %s: %s", path, strerror(errno));
+        free(path);
+        *err = "[SYS/TEMP] Cannot lock the maildrop";
+        return -1;
+    }
+    free(path);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK) {
+            *err = "[IN-USE] Maildrop already in use by another POP3 session";
+        } else {
+            log_err("pop3: flock: %s", strerror(e));
+            *err = "[SYS/TEMP] Cannot lock the maildrop";
+        }
+        return -1;
+    }
+    /* RFC 2449 6.5 / 8.1.1: minimum time between logins. The file is empty
+     * until the first successful login; afterwards its mtime is the time
+     * of the last one. */
+    long long minpoll = config_int(CFG_POPMINPOLL);
+    struct stat st;
+    if (minpoll > 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
+        time_t now = time(NULL);
+        if (now >= st.st_mtime && (long long)(now - st.st_mtime) < minpoll * 60) {
+            close(fd);
+            *err = "[LOGIN-DELAY] Minimum time between mail checks violation";
+            return -1;
+        }
+    }
+    if (pwrite(fd, "x", 1, 0) != 1 || futimens(fd, NULL) < 0)
+        log_warn("pop3: cannot record the login time: %s", strerror(errno));
+    return fd;
+}
+
+/* ---- open / close ------------------------------------------------------------ */
+
+struct snap {
+    struct pop3_msg *v;
+    uint32_t n, cap;
+};
+
+static int snap_cb(const struct msg_record *rec, void *arg)
+{
+    struct snap *sn = arg;
+    if (rec->flags & MSG_DELETED)
+        return 0; /* waiting for an IMAP EXPUNGE: not part of the maildrop */
+    ARRAY_GROW(sn->v, sn->n, sn->cap);
+    struct pop3_msg *m = &sn->v[sn->n++];
+    memset(m, 0, sizeof(*m));
+    m->uid = rec->uid;
+    m->rawsize = rec->size;
+    m->popsize = POP3_SIZE_UNKNOWN;
+    snprintf(m->guid, sizeof(m->guid), "%s", rec->guid);
+    return 0;
+}
+
+const char *pop3_maildrop_open(struct pop3_session *s, const char *user, const char *folder)
+{
+    const char *name = folder ? folder : "INBOX";
+    struct mail_user *mu = NULL;
+    int err = mail_user_open(user, true, &mu);
+    if (err < 0) {
+        log_err("pop3: cannot open mail store of %s: %s", user, storage_strerror(err));
+        return "[SYS/TEMP] Mail store unavailable";
+    }
+    struct mailbox *mb = NULL;
+    err = mailbox_open(mu, name, false, false, NULL, &mb);
+    if (err < 0) {
+        mail_user_close(mu);
+        if (err == STORAGE_ERR_NOTFOUND || err == STORAGE_ERR_INVALID)
+            return "[SYS/PERM] No such folder";
+        log_err("pop3: cannot open %s of %s: %s", name, user, storage_strerror(err));
+        return "[SYS/TEMP] Mailbox unavailable";
+    }
+    const char *why = NULL;
+    int fd = take_lock(user, name, &why);
+    if (fd < 0) {
+        mailbox_close(mb);
+        mail_user_close(mu);
+        return why;
+    }
+    struct snap sn = {NULL, 0, 0};
+    err = mailbox_foreach_record(mb, 1, UINT32_MAX, snap_cb, &sn);
+    if (err < 0) {
+        free(sn.v);
+        close(fd);
+        mailbox_close(mb);
+        mail_user_close(mu);
+        log_err("pop3: cannot list %s of %s: %s", name, user, storage_strerror(err));
+        return "[SYS/TEMP] Mailbox unavailable";
+    }
+    s->mu = mu;
+    s->mb = mb;
+    s->lock_fd = fd;
+    s->msgs = sn.v;
+    s->nmsgs = sn.n;
+    s->uidvalidity = mailbox_get_info(mb)->uidvalidity;
+    free(s->folder);
+    s->folder = folder ? xstrdup(folder) : NULL;
+    return NULL;
+}
+
+void pop3_job_free(struct pop3_session *s)
+{
+    if (s->job.have_content)
+        msg_content_release(&s->job.content);
+    memset(&s->job, 0, sizeof(s->job));
+    s->job.kind = JOB_NONE;
+}
+
+void pop3_maildrop_close(struct pop3_session *s)
+{
+    pop3_job_free(s);
+    if (s->mb)
+        mailbox_close(s->mb);
+    s->mb = NULL;
+    if (s->mu)
+        mail_user_close(s->mu);
+    s->mu = NULL;
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the flock */
+    s->lock_fd = -1;
+    free(s->msgs);
+    s->msgs = NULL;
+    s->nmsgs = 0;
+}
+
+/* ---- multi-line output with back-pressure -------------------------------- */
+
+bool pop3_job_run(struct pop3_session *s)
+{
+    struct buf b = BUF_INIT;
+    bool done = false;
+    while (!done && s->conn && !s->closed && !conn_output_full(s->conn)) {
+        buf_reset(&b);
+        switch (s->job.kind) {
+        case JOB_XFER:
+            if (pop3_xfer_run(&s->job.xfer, &b, XFER_CHUNK)) {
+                buf_puts(&b, ".\r\n");
+                done = true;
+            }
+            break;
+        case JOB_LIST:
+        case JOB_UIDL:
+            for (int i = 0; i < LIST_LINES_PER_ROUND && s->job.next < s->nmsgs; i++) {
+                uint32_t k = s->job.next++;
+                struct pop3_msg *m = &s->msgs[k];
+                if (m->deleted)
+                    continue;
+                if (s->job.kind == JOB_LIST)
+                    buf_printf(&b, "%u %llu\r\n", k + 1, (unsigned long long)msg_size(s, m));
+                else
+                    buf_printf(&b, "%u %u.%u\r\n", k + 1, s->uidvalidity, m->uid);
+            }
+            if (s->job.next >= s->nmsgs) {
+                buf_puts(&b, ".\r\n");
+                done = true;
+            }
+            break;
+        case JOB_NONE:
+            done = true;
+            break;
+        }
+        if (b.len)
+            pop3_write(s, b.data, b.len);
+    }
+    buf_free(&b);
+    if (done || !s->conn || s->closed)
+        pop3_job_free(s);
+    /* Not done: output is full; the conn calls on_drain when it falls
+     * below the low-water mark and we continue from there. */
+    return s->job.kind == JOB_NONE;
+}
+
+static void start_job(struct pop3_session *s)
+{
+    pop3_job_run(s);
+}
+
+/* ---- commands ---------------------------------------------------------------- */
+
+/* The message for a number argument, or NULL after answering -ERR. */
+static struct pop3_msg *get_msg(struct pop3_session *s, const char *arg, uint32_t *num)
+{
+    uint32_t n;
+    if (!pop3_parse_msgnum(arg, s->nmsgs, &n)) {
+        pop3_printf(s, "-ERR No such message\r\n");
+        return NULL;
+    }
+    struct pop3_msg *m = &s->msgs[n - 1];
+    if (m->deleted) {
+        pop3_printf(s, "-ERR Message %u already deleted\r\n", n);
+        return NULL;
+    }
+    if (num)
+        *num = n;
+    return m;
+}
+
+static void cmd_stat(struct pop3_session *s)
+{
+    uint32_t count = 0;
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < s->nmsgs; i++) {
+        if (s->msgs[i].deleted)
+            continue;
+        count++;
+        total += msg_size(s, &s->msgs[i]);
+    }
+    pop3_printf(s, "+OK %u %llu\r\n", count, (unsigned long long)total);
+}
+
+static void cmd_list_uidl(struct pop3_session *s, const struct pop3_cmdline *cl, bool uidl)
+{
+    if (cl->argc > 1 || cl->too_many) {
+        pop3_printf(s, "-ERR Too many arguments\r\n");
+        return;
+    }
+    if (cl->argc == 1) {
+        uint32_t n;
+        struct pop3_msg *m = get_msg(s, cl->argv[0], &n);
+        if (!m)
+            return;
+        if (uidl)
+            pop3_printf(s, "+OK %u %u.%u\r\n", n, s->uidvalidity, m->uid);
+        else
+            pop3_printf(s, "+OK %u %llu\r\n", n, (unsigned long long)msg_size(s, m));
+        return;
+    }
+    if (uidl) {
+        pop3_printf(s, "+OK Unique-ID listing follows\r\n");
+    } else {
+        uint32_t count = 0;
+        uint64_t total = 0;
+        for (uint32_t i = 0; i < s->nmsgs; i++)
+            if (!s->msgs[i].deleted) {
+                count++;
+                total += msg_size(s, &s->msgs[i]);
+            }
+        pop3_printf(s, "+OK %u messages (%llu octets)\r\n", count, (unsigned long long)total);
+    }
+    s->job.kind = uidl ? JOB_UIDL : JOB_LIST;
+    s->job.next = 0;
+    start_job(s);
+}
+
+static void cmd_retr_top(struct pop3_session *s, const struct pop3_cmdline *cl, bool top)
+{
+    if (cl->argc != (top ? 2 : 1) || cl->too_many) {
+        pop3_printf(s, top ? "-ERR Usage: TOP msg n\r\n" : "-ERR Usage: RETR msg\r\n");
+        return;
+    }
+    long lines = -1;
+    if (top && !pop3_parse_count(cl->argv[1], &lines)) {
+        pop3_printf(s, "-ERR Invalid line count\r\n");
+        return;
+    }
+    struct pop3_msg *m = get_msg(s, cl->argv[0], NULL);
+    if (!m)
+        return;
+    struct msg_content c;
+    int err = mailbox_get_content(s->mb, m->uid, &c);
+    if (err == STORAGE_ERR_NOTFOUND || err == STORAGE_ERR_EXPUNGED) {
+        pop3_printf(s, "-ERR [SYS/PERM] Message was deleted by another session\r\n");
+        return;
+    }
+    if (err < 0) {
+        log_err("pop3: cannot read message %u of %s: %s", m->uid, s->user, storage_strerror(err));
+        pop3_printf(s, "-ERR [SYS/TEMP] Cannot read the message\r\n");
+        return;
+    }
+    if (top) {
+        pop3_printf(s, "+OK Top of message follows\r\n");
+    } else {
+        if (m->popsize == POP3_SIZE_UNKNOWN) {
+            m->popsize = pop3_wire_size(c.data, c.len);
+            size_cache_put(m->guid, m->popsize);
+        }
+        pop3_printf(s, "+OK %llu octets\r\n", (unsigned long long)m->popsize);
+        /* RETR sets \Seen (as Cyrus does); TOP does not. */
+        struct store_req req = {STORE_ADD, MSG_SEEN, NULL, 0};
+        int r = mailbox_store(s->mb, &m->uid, 1, &req, NULL, NULL, NULL, NULL);
+        if (r < 0 && r != STORAGE_ERR_NOTFOUND)
+            log_warn("pop3: cannot set \\Seen on %u of %s: %s", m->uid, s->user, storage_strerror(r));
+    }
+    s->job.kind = JOB_XFER;
+    s->job.content = c;
+    s->job.have_content = true;
+    pop3_xfer_init(&s->job.xfer, c.data, c.len, lines);
+    start_job(s);
+}
+
+static void cmd_dele(struct pop3_session *s, const struct pop3_cmdline *cl)
+{
+    if (cl->argc != 1 || cl->too_many) {
+        pop3_printf(s, "-ERR Usage: DELE msg\r\n");
+        return;
+    }
+    uint32_t n;
+    struct pop3_msg *m = get_msg(s, cl->argv[0], &n);
+    if (!m)
+        return;
+    m->deleted = true;
+    pop3_printf(s, "+OK Message %u deleted\r\n", n);
+}
+
+static void cmd_rset(struct pop3_session *s)
+{
+    for (uint32_t i = 0; i < s->nmsgs; i++)
+        s->msgs[i].deleted = false;
+    pop3_printf(s, "+OK %u messages\r\n", s->nmsgs);
+}
+
+/* RFC 1939 6: the UPDATE state. */
+static void cmd_quit(struct pop3_session *s)
+{
+    s->state = POP3_UPDATE;
+    uint32_t *uids = NULL;
+    size_t n = 0;
+    uint32_t left = 0;
+    for (uint32_t i = 0; i < s->nmsgs; i++) {
+        if (s->msgs[i].deleted) {
+            if (!uids)
+                uids = xmalloc(s->nmsgs * sizeof(*uids));
+            uids[n++] = s->msgs[i].uid; /* ascending: snapshot is in UID order */
+        } else {
+            left++;
+        }
+    }
+    int err = 0;
+    if (n) {
+        struct store_req req = {STORE_ADD, MSG_DELETED, NULL, 0};
+        err = mailbox_store(s->mb, uids, n, &req, NULL, NULL, NULL, NULL);
+        if (err >= 0)
+            err = mailbox_expunge(s->mb, uids, n, NULL, NULL);
+    }
+    free(uids);
+    /* Release the mailbox and the IN-USE lock before answering, so a
+     * client that logs in again right after our +OK is never refused. */
+    pop3_maildrop_close(s);
+    if (s->counted_user && s->user) {
+        limits_login_release(s->user, s->peer);
+        s->counted_user = false;
+    }
+    const char *product = pop3_server_product();
+    if (err < 0) {
+        log_err("pop3: UPDATE failed for %s: %s", s->user, storage_strerror(err));
+        pop3_printf(s, "-ERR [SYS/TEMP] Some deleted messages were not removed\r\n");
+    } else {
+        if (n)
+            log_info("pop3: user=%s deleted %zu message%s", s->user, n, n == 1 ? "" : "s");
+        pop3_printf(s, "+OK %s%sPOP3 server signing off (%u messages left)\r\n", product, *product ? " " : "",
+                    left);
+    }
+    pop3_session_close(s, NULL);
+}
+
+void pop3_transaction_command(struct pop3_session *s, const struct pop3_cmdline *cl)
+{
+    const char *k = cl->keyword;
+    bool noargs = cl->argc == 0;
+    if (strcmp(k, "STAT") == 0 && noargs)
+        cmd_stat(s);
+    else if (strcmp(k, "LIST") == 0)
+        cmd_list_uidl(s, cl, false);
+    else if (strcmp(k, "UIDL") == 0)
+        cmd_list_uidl(s, cl, true);
+    else if (strcmp(k, "RETR") == 0)
+        cmd_retr_top(s, cl, false);
+    else if (strcmp(k, "TOP") == 0)
+        cmd_retr_top(s, cl, true);
+    else if (strcmp(k, "DELE") == 0)
+        cmd_dele(s, cl);
+    else if (strcmp(k, "NOOP") == 0 && noargs)
+        pop3_printf(s, "+OK\r\n");
+    else if (strcmp(k, "RSET") == 0 && noargs)
+        cmd_rset(s);
+    else if (strcmp(k, "QUIT") == 0 && noargs)
+        cmd_quit(s);
+    else if (strcmp(k, "LAST") == 0)
+        pop3_printf(s, "-ERR LAST is obsolete (removed in RFC 1939)\r\n");
+    else if (strcmp(k, "STAT") == 0 || strcmp(k, "NOOP") == 0 || strcmp(k, "RSET") == 0 ||
+             strcmp(k, "QUIT") == 0)
+        pop3_printf(s, "-ERR Unexpected arguments\r\n");
+    else
+        pop3_printf(s, "-ERR Unknown command\r\n");
+}

@@ -1,0 +1,399 @@
+/* pop3-server.c - accepting POP3 connections, the session list, the line
+ * reader, idle timers and shutdown. One instance per worker process, on
+ * the same event loop as IMAP.
+ *
+ * Lifetime: the conn calls on_close once; the session is freed then,
+ * unless we are inside one of our own callbacks (busy > 0), in which case
+ * the outermost leave() frees it. A session that ends without QUIT
+ * (dropped connection, autologout, shutdown) never enters the UPDATE
+ * state: nothing is deleted (RFC 1939 6).
+ */
+#include "pop3-private.h"
+#include "config.h"
+#include "connlimits.h"
+#include "log.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+/* SASL responses may be long (RFC 5034 4: no line limit for them); this
+ * bounds what we hold. */
+#define POP3_MAX_SASL_LINE 16384
+
+static struct event_loop *g_loop;
+static struct tls_ctx *g_tls;
+static struct pop3_session *g_sessions;
+static size_t g_count;
+static bool g_shutting_down;
+
+void pop3_init(struct event_loop *loop)
+{
+    g_loop = loop;
+}
+
+struct event_loop *pop3_loop(void)
+{
+    return g_loop;
+}
+
+struct tls_ctx *pop3_tls(void)
+{
+    return g_tls;
+}
+
+void pop3_set_tls(struct tls_ctx *tls)
+{
+    if (tls)
+        tls_ctx_ref(tls);
+    if (g_tls)
+        tls_ctx_unref(g_tls);
+    g_tls = tls;
+}
+
+size_t pop3_session_count(void)
+{
+    return g_count;
+}
+
+const char *pop3_server_product(void)
+{
+    static char buf[64];
+    const char *info = config_str(CFG_SERVERINFO);
+    if (strcmp(info, "off") == 0)
+        return "";
+    if (strcmp(info, "min") == 0)
+        return "Darius";
+    snprintf(buf, sizeof(buf), "Darius %s", DARIUS_VERSION);
+    return buf;
+}
+
+/* ---- output ---------------------------------------------------------------- */
+
+void pop3_write(struct pop3_session *s, const void *data, size_t len)
+{
+    if (s->closed || !s->conn)
+        return;
+    conn_write(s->conn, data, len);
+}
+
+void pop3_printf(struct pop3_session *s, const char *fmt, ...)
+{
+    if (s->closed || !s->conn)
+        return;
+    struct buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    conn_write(s->conn, b.data, b.len);
+    buf_free(&b);
+}
+
+/* ---- lifetime ---------------------------------------------------------------- */
+
+static void link_session(struct pop3_session *s)
+{
+    s->prev = NULL;
+    s->next = g_sessions;
+    if (g_sessions)
+        g_sessions->prev = s;
+    g_sessions = s;
+    g_count++;
+}
+
+static void unlink_session(struct pop3_session *s)
+{
+    if (!s->prev && g_sessions != s)
+        return;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        g_sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    g_count--;
+}
+
+static void session_free(struct pop3_session *s)
+{
+    if (s->timeout_timer)
+        ev_timer_cancel(g_loop, s->timeout_timer);
+    if (s->defer_timer)
+        ev_timer_cancel(g_loop, s->defer_timer);
+    if (s->kick_timer)
+        ev_timer_cancel(g_loop, s->kick_timer);
+    pop3_job_free(s);
+    pop3_auth_reset(s);
+    pop3_maildrop_close(s);
+    if (s->counted_user && s->user)
+        limits_login_release(s->user, s->peer);
+    if (s->counted_conn)
+        limits_conn_release(s->peer);
+    unlink_session(s);
+    free(s->user);
+    free(s->folder);
+    free(s);
+}
+
+void pop3_session_enter(struct pop3_session *s)
+{
+    s->busy++;
+}
+
+void pop3_session_leave(struct pop3_session *s)
+{
+    if (--s->busy == 0 && s->closed)
+        session_free(s);
+}
+
+void pop3_session_close(struct pop3_session *s, const char *err_line)
+{
+    if (s->closed || !s->conn || s->quitting)
+        return;
+    if (err_line)
+        pop3_printf(s, "%s\r\n", err_line);
+    s->quitting = true;
+    conn_pause_input(s->conn);
+    conn_close(s->conn);
+}
+
+void pop3_session_touch(struct pop3_session *s)
+{
+    s->last_activity = event_loop_now(g_loop);
+}
+
+bool pop3_session_blocked(const struct pop3_session *s)
+{
+    return s->job.kind != JOB_NONE || s->deferred != DEF_NONE;
+}
+
+/* ---- timers ---------------------------------------------------------------- */
+
+static uint64_t timeout_ms(void)
+{
+    /* RFC 1939 3: at least 10 minutes; the config enforces the minimum. */
+    return (uint64_t)config_int(CFG_POPTIMEOUT) * 60 * 1000;
+}
+
+static void timeout_cb(struct event_loop *loop, void *arg);
+
+static void arm_timer(struct pop3_session *s)
+{
+    uint64_t now = event_loop_now(g_loop);
+    uint64_t limit = timeout_ms();
+    uint64_t since = now > s->last_activity ? now - s->last_activity : 0;
+    uint64_t ms = since >= limit ? 1 : limit - since;
+    if (s->timeout_timer)
+        ev_timer_cancel(g_loop, s->timeout_timer);
+    s->timeout_timer = ev_timer_add(g_loop, ms, timeout_cb, s);
+}
+
+static void timeout_cb(struct event_loop *loop, void *arg)
+{
+    struct pop3_session *s = arg;
+    s->timeout_timer = 0;
+    if (s->closed || s->quitting)
+        return;
+    pop3_session_enter(s);
+    uint64_t now = event_loop_now(loop);
+    /* A login delay is our own doing, not the client's idleness. */
+    if (s->deferred == DEF_NONE && now >= s->last_activity + timeout_ms()) {
+        /* RFC 1939 3: close without entering UPDATE and without a reply. */
+        log_info("pop3: autologout: user=%s addr=%s", s->user ? s->user : "-", s->peer);
+        s->quitting = true;
+        conn_abort(s->conn);
+    } else {
+        arm_timer(s);
+    }
+    pop3_session_leave(s);
+}
+
+static void kick_cb(struct event_loop *loop, void *arg)
+{
+    struct pop3_session *s = arg;
+    s->kick_timer = 0;
+    if (s->closed)
+        return;
+    pop3_session_enter(s);
+    pop3_reader_input(s);
+    pop3_session_leave(s);
+}
+
+void pop3_session_kick(struct pop3_session *s)
+{
+    if (s->closed || s->kick_timer)
+        return;
+    if (s->conn && !s->quitting)
+        conn_resume_input(s->conn);
+    s->kick_timer = ev_timer_add(g_loop, 0, kick_cb, s);
+}
+
+/* ---- the line reader ------------------------------------------------------ */
+
+void pop3_reader_input(struct pop3_session *s)
+{
+    while (!s->closed && s->conn && !s->quitting) {
+        if (pop3_session_blocked(s)) {
+            /* Pipelined commands wait (RFC 2449 6.6: answered in order). */
+            conn_pause_input(s->conn);
+            return;
+        }
+        struct buf *in = conn_input(s->conn);
+        if (!in->len)
+            return;
+        size_t limit = s->in_sasl ? POP3_MAX_SASL_LINE : POP3_MAX_LINE;
+        char *nl = memchr(in->data, '\n', in->len);
+        if (!nl) {
+            if (in->len > limit) {
+                if (!s->discarding) {
+                    pop3_printf(s, "-ERR Line too long\r\n");
+                    if (s->in_sasl)
+                        pop3_auth_reset(s);
+                }
+                s->discarding = true;
+                buf_consume(in, in->len);
+            }
+            return;
+        }
+        size_t n = (size_t)(nl - in->data);
+        if (s->discarding) {
+            s->discarding = false;
+            buf_consume(in, n + 1);
+            continue;
+        }
+        if (n > limit) {
+            buf_consume(in, n + 1);
+            pop3_printf(s, "-ERR Line too long\r\n");
+            if (s->in_sasl)
+                pop3_auth_reset(s);
+            continue;
+        }
+        size_t len = n;
+        if (len && in->data[len - 1] == '\r')
+            len--;
+        char *line = xmemdup(in->data, len + 1);
+        line[len] = '\0';
+        buf_consume(in, n + 1);
+        pop3_session_touch(s);
+        if (s->in_sasl)
+            pop3_sasl_line(s, line, len);
+        else
+            pop3_execute(s, line, len);
+        explicit_bzero(line, len);
+        free(line);
+    }
+}
+
+/* ---- conn callbacks ---------------------------------------------------- */
+
+static void on_input(struct conn *c, void *arg)
+{
+    struct pop3_session *s = arg;
+    if (!s || s->closed)
+        return;
+    pop3_session_enter(s);
+    pop3_reader_input(s);
+    pop3_session_leave(s);
+}
+
+static void on_drain(struct conn *c, void *arg)
+{
+    struct pop3_session *s = arg;
+    if (!s || s->closed)
+        return;
+    pop3_session_enter(s);
+    pop3_session_touch(s);
+    if (s->job.kind != JOB_NONE && pop3_job_run(s))
+        pop3_session_kick(s);
+    pop3_session_leave(s);
+}
+
+static void on_close(struct conn *c, void *arg)
+{
+    struct pop3_session *s = arg;
+    if (!s)
+        return;
+    s->closed = true;
+    s->conn = NULL;
+    if (s->busy == 0)
+        session_free(s);
+}
+
+static const struct conn_callbacks callbacks = {on_input, on_drain, on_close};
+
+static void peer_string(const struct sockaddr *peer, socklen_t len, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "unknown");
+    if (!peer)
+        return;
+    if (peer->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)peer)->sin_addr, out, (socklen_t)outsz);
+    } else if (peer->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)peer;
+        if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+            inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], out, (socklen_t)outsz);
+        else
+            inet_ntop(AF_INET6, &s6->sin6_addr, out, (socklen_t)outsz);
+    } else if (peer->sa_family == AF_UNIX) {
+        snprintf(out, outsz, "local");
+    }
+}
+
+void pop3_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool implicit_tls)
+{
+    char addr[64];
+    peer_string(peer, peerlen, addr, sizeof(addr));
+    if (g_shutting_down || !g_loop || (implicit_tls && !g_tls)) {
+        close(fd);
+        return;
+    }
+    if (!limits_conn_acquire(addr)) {
+        if (!implicit_tls) {
+            static const char err[] = "-ERR [SYS/TEMP] Too many connections\r\n";
+            ssize_t w = send(fd, err, sizeof(err) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+            (void)w;
+        }
+        log_notice("pop3: connection refused (limit): addr=%s", addr);
+        close(fd);
+        return;
+    }
+    struct pop3_session *s = xcalloc(1, sizeof(*s));
+    snprintf(s->peer, sizeof(s->peer), "%s", addr);
+    s->lock_fd = -1;
+    s->implicit_tls = implicit_tls;
+    s->tls = implicit_tls;
+    s->counted_conn = true;
+    struct conn *c = conn_new(g_loop, fd, peer, peerlen, implicit_tls ? g_tls : NULL, &callbacks, s);
+    s->conn = c;
+    link_session(s);
+    pop3_session_enter(s);
+    pop3_session_touch(s);
+    pop3_greeting(s);
+    arm_timer(s);
+    pop3_session_leave(s);
+}
+
+void pop3_shutdown(const char *reason)
+{
+    g_shutting_down = true;
+    struct pop3_session *s = g_sessions;
+    while (s) {
+        struct pop3_session *next = s->next;
+        if (!s->closed && !s->quitting && s->conn) {
+            pop3_session_enter(s);
+            if (s->job.kind != JOB_NONE) {
+                /* mid multi-line response: nothing sensible can follow */
+                s->quitting = true;
+                conn_abort(s->conn);
+            } else {
+                char line[200];
+                snprintf(line, sizeof(line), "-ERR [SYS/TEMP] %s", reason ? reason : "Server shutting down");
+                pop3_session_close(s, line);
+            }
+            pop3_session_leave(s);
+        }
+        s = next;
+    }
+}
