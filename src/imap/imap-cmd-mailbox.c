@@ -420,7 +420,13 @@ IMAP_CMD(cmd_create)
         imap_reply_storage_error(s, cmd, err);
         return CMD_DONE;
     }
-    imap_tagged(s, cmd, "OK", "CREATE completed");
+    /* RFC 8474 4.1: the tagged OK of every successful CREATE MUST carry
+     * the new mailbox's MAILBOXID. */
+    struct mailbox_info info;
+    if (mailbox_status(s->mu, name, &info) == 0 && info.mailboxid[0])
+        imap_tagged(s, cmd, "OK", "[MAILBOXID (%s)] CREATE completed", info.mailboxid);
+    else
+        imap_tagged(s, cmd, "OK", "CREATE completed");
     return CMD_DONE;
 }
 
