@@ -68,6 +68,17 @@ enum sq_stmt_id {
     SQ_KW_HAS,
     SQ_KW_DELETE_MAILBOX,
     SQ_KW_COPY,
+    SQ_RANGE_LIST,
+    SQ_RANGE_LAST,
+    SQ_RANGE_FIND,
+    SQ_RANGE_INSERT,
+    SQ_RANGE_SET_HI,
+    SQ_RANGE_DELETE_ONE,
+    SQ_RANGE_DELETE_MAILBOX,
+    SQ_RANGE_MOVE_ALL,
+    SQ_RANGE_REBUILD,
+    SQ_RANGE_BAD,
+    SQ_MSG_FIRST_UNSEEN,
     SQ__COUNT
 };
 
@@ -88,6 +99,14 @@ int sq_run(struct mail_user *u, sqlite3_stmt *st, const char *what);
 int sq_begin(struct mail_user *u);       /* BEGIN IMMEDIATE */
 int sq_commit(struct mail_user *u);
 void sq_rollback(struct mail_user *u);
+
+/* The UID ranges of message rows matching cond (SQL over message's
+ * columns), as (mailbox_id, lo, hi) rows: within a run of consecutive UIDs
+ * uid - row_number() is constant. Used by the schema migration, the
+ * rebuild and the consistency check, so all three agree by construction. */
+#define SQ_UIDRANGE_ISLANDS(cond)                                                                  \
+    "SELECT mailbox_id, min(uid), max(uid) FROM (SELECT mailbox_id, uid, uid - row_number() OVER " \
+    "(PARTITION BY mailbox_id ORDER BY uid) AS g FROM message WHERE " cond ") GROUP BY mailbox_id, g"
 
 /* sqlite-schema.c */
 int sq_schema_init(struct mail_user *u);
@@ -110,6 +129,18 @@ int sq_create_locked(struct mail_user *u, const char *name, uint32_t special_use
 int sq_collect_dead(struct mail_user *u, char (**guids)[33], size_t *n);
 void sq_unlink_dead(struct mail_user *u, char (*guids)[33], size_t n);
 
+/* sqlite-uidrange.c: the uidrange table (see the schema 1 -> 2 migration).
+ * All run inside the caller's write transaction. */
+/* UIDs [lo, hi] were added; lo is above every UID in the mailbox (new
+ * UIDs always come from UIDNEXT). */
+int sq_ranges_add(struct mail_user *u, int64_t mbid, uint32_t lo, uint32_t hi);
+/* The UIDs uids[0..n) (ascending, unique) were removed. */
+int sq_ranges_remove(struct mail_user *u, int64_t mbid, const uint32_t *uids, size_t n);
+/* Recompute one mailbox's ranges from its message rows. */
+int sq_ranges_rebuild(struct mail_user *u, int64_t mbid);
+/* Expand the ranges into an ascending UID array (mailbox_get_uids). */
+int sq_ranges_get_uids(struct mailbox *mb, uint32_t **uids, uint32_t *count);
+
 /* sqlite-message.c: fill a msg_record from SQ_MSG_* row columns 0..9. */
 void sq_row_to_record(sqlite3_stmt *st, struct msg_record *rec);
 
@@ -127,6 +158,7 @@ int sq_refresh_info(struct mailbox *mb);
 
 int sq_get_uids(struct mailbox *mb, uint32_t **uids, uint32_t *count);
 int sq_get_keywords(struct mailbox *mb, char **out);
+int sq_first_unseen(struct mailbox *mb, uint32_t *uid);
 int sq_foreach_record(struct mailbox *mb, uint32_t lo, uint32_t hi, msg_record_cb cb, void *arg);
 int sq_get_record(struct mailbox *mb, uint32_t uid, struct msg_record *out);
 int sq_sync(struct mailbox *mb, uint64_t since, msg_record_cb changed, void *carg,

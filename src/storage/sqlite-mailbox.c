@@ -309,7 +309,7 @@ int sq_delete_mailbox(struct mail_user *u, const char *name)
         r = sq_error(u, rc, "delete mailbox");
     sqlite3_reset(g);
     static const enum sq_stmt_id dels[] = {SQ_MSG_DELETE_MAILBOX, SQ_EXP_DELETE_MAILBOX, SQ_KW_DELETE_MAILBOX,
-                                           SQ_MB_DELETE};
+                                           SQ_RANGE_DELETE_MAILBOX, SQ_MB_DELETE};
     for (size_t i = 0; r == 0 && i < ARRAY_SIZE(dels); i++) {
         sqlite3_stmt *st = sq_stmt(u, dels[i]);
         if (!st) {
@@ -362,6 +362,13 @@ static int rename_inbox(struct mail_user *u, const char *newname, int64_t *inbox
     sqlite3_bind_int64(st, 1, in.id);
     sqlite3_bind_int64(st, 2, *new_id);
     sqlite3_bind_int64(st, 3, (int64_t)ms);
+    if ((r = sq_run(u, st, "rename INBOX")) < 0)
+        return r;
+    /* The UIDs are kept, so INBOX's ranges simply change owner. */
+    if (!(st = sq_stmt(u, SQ_RANGE_MOVE_ALL)))
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, in.id);
+    sqlite3_bind_int64(st, 2, *new_id);
     if ((r = sq_run(u, st, "rename INBOX")) < 0)
         return r;
     if (!(st = sq_stmt(u, SQ_KW_COPY)))

@@ -88,43 +88,20 @@ static int load_msg(struct mail_user *u, int64_t mbid, uint32_t uid, struct msg_
 
 int sq_get_uids(struct mailbox *mb, uint32_t **uids, uint32_t *count)
 {
-    struct mail_user *u = mb->user;
-    /* Preallocate from the counter (cheap, one row); grow if a concurrent
-     * append added more between the two statements. */
-    sqlite3_stmt *st = sq_stmt(u, SQ_MB_COUNT);
+    return sq_ranges_get_uids(mb, uids, count);   /* sqlite-uidrange.c */
+}
+
+int sq_first_unseen(struct mailbox *mb, uint32_t *uid)
+{
+    sqlite3_stmt *st = sq_stmt(mb->user, SQ_MSG_FIRST_UNSEEN);
     if (!st)
         return STORAGE_ERR_IO;
     sqlite3_bind_int64(st, 1, mb->id);
     int rc = sqlite3_step(st);
-    size_t cap = rc == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 0) + 16 : 16;
+    if (rc == SQLITE_ROW)
+        *uid = (uint32_t)sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        return STORAGE_ERR_NOTFOUND;
-    if (rc != SQLITE_ROW)
-        return sq_error(u, rc, "uids");
-    uint32_t *v = xmalloc(cap * sizeof(*v));
-    size_t n = 0;
-    st = sq_stmt(u, SQ_MSG_UIDS);
-    if (!st) {
-        free(v);
-        return STORAGE_ERR_IO;
-    }
-    sqlite3_bind_int64(st, 1, mb->id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap *= 2;
-            v = xrealloc(v, cap * sizeof(*v));
-        }
-        v[n++] = (uint32_t)sqlite3_column_int64(st, 0);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        free(v);
-        return sq_error(u, rc, "uids");
-    }
-    *uids = v;
-    *count = (uint32_t)n;
-    return STORAGE_OK;
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORAGE_OK : sq_error(mb->user, rc, "first unseen");
 }
 
 int sq_get_keywords(struct mailbox *mb, char **out)
@@ -496,6 +473,8 @@ int sq_append_commit(struct mailbox *mb, struct append_item *items, size_t n, ui
         if (i < maxuids && uids)
             uids[i] = uid;
     }
+    if (r == 0 && n)
+        r = sq_ranges_add(u, mb->id, info.uidnext, uid - 1);
     if (r == 0)
         r = sq_mailbox_bump(u, mb->id, modseq, uid, (int64_t)n, dunseen, ddeleted, dsize);
 out:
@@ -733,6 +712,12 @@ int sq_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uin
         dsize -= (int64_t)rec.size;
     }
     if (r == 0 && ngone) {
+        /* Ascending for the range update (the callbacks below want that
+         * order too). */
+        qsort(gone, ngone, sizeof(*gone), cmp_uid);
+        r = sq_ranges_remove(u, mb->id, gone, ngone);
+    }
+    if (r == 0 && ngone) {
         r = sq_mailbox_bump(u, mb->id, modseq, 0, -(int64_t)ngone, dunseen, -(int64_t)ngone, dsize);
         if (r == 0)
             r = sq_collect_dead(u, &dead, &ndead);
@@ -748,13 +733,7 @@ out:
          * orphan (harmless, found by check), never a dangling row. */
         sq_unlink_dead(u, dead, ndead);
         notify_mailbox_changed(u->name, mb->id);
-        /* Report in ascending order regardless of the caller's order. */
-        for (size_t i = 1; i < ngone; i++)
-            for (size_t j = i; j > 0 && gone[j - 1] > gone[j]; j--) {
-                uint32_t t = gone[j];
-                gone[j] = gone[j - 1];
-                gone[j - 1] = t;
-            }
+        /* gone is ascending (sorted above) regardless of the caller's order. */
         for (size_t i = 0; cb && i < ngone; i++)
             if (cb(gone[i], arg))
                 break;
@@ -826,6 +805,16 @@ int sq_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *des
             s_deleted -= !!(rec.flags & MSG_DELETED);
             s_size -= (int64_t)rec.size;
         }
+    }
+    if (r == 0 && done)
+        r = sq_ranges_add(u, dinfo.id, dinfo.uidnext, uid - 1);
+    if (r == 0 && ngone) {
+        /* A sorted copy: expunged_cb keeps reporting in processing order. */
+        uint32_t *sorted = xmalloc(ngone * sizeof(*sorted));
+        memcpy(sorted, gone, ngone * sizeof(*sorted));
+        qsort(sorted, ngone, sizeof(*sorted), cmp_uid);
+        r = sq_ranges_remove(u, sinfo.id, sorted, ngone);
+        free(sorted);
     }
     if (r == 0 && done) {
         r = sq_mailbox_bump(u, dinfo.id, dmodseq, uid, (int64_t)done, dunseen, ddeleted, dsize);

@@ -21,7 +21,16 @@
 #define MBCOLS                                                                                     \
     "id,name,mailboxid,uidvalidity,uidnext,highestmodseq,special_use,recent_uid,messages,unseen,"  \
     "deleted,size,EXISTS(SELECT 1 FROM subscription s WHERE s.name=mailbox.name),"                 \
-    "(SELECT count(*) FROM message m WHERE m.mailbox_id=mailbox.id AND m.uid>mailbox.recent_uid)"
+    RECENT_COUNT
+/* Messages above the \Recent watermark, from uidrange: the ranges that
+ * start above it, plus the tail of the one range that straddles it. Both
+ * are index range scans on (mailbox_id, lo) whose cost is the number of
+ * ranges above the watermark, not the number of messages (a 1M-message
+ * mailbox nobody SELECTed yet used to count 1M rows here). */
+#define RECENT_COUNT                                                                               \
+    "(SELECT coalesce(sum(r.hi-r.lo+1),0) FROM uidrange r WHERE r.mailbox_id=mailbox.id "         \
+    "AND r.lo>mailbox.recent_uid)+coalesce((SELECT max(r.hi-mailbox.recent_uid,0) FROM uidrange r " \
+    "WHERE r.mailbox_id=mailbox.id AND r.lo<=mailbox.recent_uid ORDER BY r.lo DESC LIMIT 1),0)"
 #define MSGCOLS "uid,flags,keywords,modseq,internaldate,internaldate_tz,savedate,size,guid,threadid"
 
 static const char *const sq_sql[SQ__COUNT] = {
@@ -95,6 +104,29 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_KW_HAS] = "SELECT 1 FROM keyword WHERE mailbox_id=? AND name=?",
     [SQ_KW_DELETE_MAILBOX] = "DELETE FROM keyword WHERE mailbox_id=?",
     [SQ_KW_COPY] = "INSERT OR IGNORE INTO keyword(mailbox_id,name) SELECT ?2,name FROM keyword WHERE mailbox_id=?1",
+    /* The messages column is read in the same statement (one snapshot) so
+     * sq_ranges_get_uids can cross-check the ranges against the counter. */
+    [SQ_RANGE_LIST] = "SELECT lo,hi,(SELECT messages FROM mailbox WHERE id=?1) FROM uidrange "
+                      "WHERE mailbox_id=?1 ORDER BY lo",
+    [SQ_RANGE_LAST] = "SELECT lo,hi FROM uidrange WHERE mailbox_id=? ORDER BY lo DESC LIMIT 1",
+    [SQ_RANGE_FIND] = "SELECT lo,hi FROM uidrange WHERE mailbox_id=? AND lo<=? ORDER BY lo DESC LIMIT 1",
+    [SQ_RANGE_INSERT] = "INSERT INTO uidrange(mailbox_id,lo,hi) VALUES(?,?,?)",
+    [SQ_RANGE_SET_HI] = "UPDATE uidrange SET hi=?3 WHERE mailbox_id=?1 AND lo=?2",
+    [SQ_RANGE_DELETE_ONE] = "DELETE FROM uidrange WHERE mailbox_id=? AND lo=?",
+    [SQ_RANGE_DELETE_MAILBOX] = "DELETE FROM uidrange WHERE mailbox_id=?",
+    [SQ_RANGE_MOVE_ALL] = "UPDATE uidrange SET mailbox_id=?2 WHERE mailbox_id=?1",
+    [SQ_RANGE_REBUILD] = "INSERT INTO uidrange(mailbox_id,lo,hi) " SQ_UIDRANGE_ISLANDS("mailbox_id=?1"),
+    /* The term (flags&1)=0 must stay spelled exactly like the WHERE of the
+     * partial index message_unseen. INDEXED BY because without statistics
+     * the planner prefers the primary key (it matches ORDER BY), which is a
+     * scan of every seen message before the first unseen one. */
+    [SQ_MSG_FIRST_UNSEEN] = "SELECT uid FROM message INDEXED BY message_unseen WHERE mailbox_id=? AND (flags&1)=0 "
+                            "ORDER BY uid LIMIT 1",
+    /* Mailbox ids (existing or not) whose stored ranges differ from the
+     * ranges the message rows imply, in either direction. */
+    [SQ_RANGE_BAD] = "WITH e AS (" SQ_UIDRANGE_ISLANDS("1") ") "
+                     "SELECT mailbox_id FROM (SELECT * FROM e EXCEPT SELECT mailbox_id,lo,hi FROM uidrange) "
+                     "UNION SELECT mailbox_id FROM (SELECT mailbox_id,lo,hi FROM uidrange EXCEPT SELECT * FROM e)",
 };
 
 sqlite3_stmt *sq_stmt(struct mail_user *u, enum sq_stmt_id id)
@@ -367,6 +399,34 @@ int sq_check(struct mail_user *u, bool fix, void (*cb)(const char *problem, void
     }
     free(fx);
 
+    /* 1b. UID ranges vs message rows (mailbox_get_uids reads the ranges);
+     * a damaged mailbox's ranges are rebuilt from its rows. */
+    q = sq_stmt(u, SQ_RANGE_BAD);
+    if (!q)
+        goto fail;
+    int64_t *bad = NULL;
+    size_t nbad = 0, cbad = 0;
+    int brc;
+    while ((brc = sqlite3_step(q)) == SQLITE_ROW) {
+        ARRAY_GROW(bad, nbad, cbad);
+        bad[nbad++] = sqlite3_column_int64(q, 0);
+    }
+    sqlite3_reset(q);
+    if (brc != SQLITE_DONE) {
+        free(bad);
+        r = sq_error(u, brc, "check uid ranges");
+        goto fail;
+    }
+    for (size_t i = 0; i < nbad; i++) {
+        report(&c, "mailbox id %lld: UID ranges do not match its messages%s", (long long)bad[i],
+               fix ? " (rebuilt)" : "");
+        if (fix && (r = sq_ranges_rebuild(u, bad[i])) < 0) {
+            free(bad);
+            goto fail;
+        }
+    }
+    free(bad);
+
     /* 2. messages whose blob row is missing (cannot be repaired: report) */
     q = sq_stmt(u, SQ_MSG_NOBLOB);
     if (!q)
@@ -455,6 +515,7 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .refresh_info = sq_refresh_info,
     .get_uids = sq_get_uids,
     .get_keywords = sq_get_keywords,
+    .first_unseen = sq_first_unseen,
     .foreach_record = sq_foreach_record,
     .get_record = sq_get_record,
     .sync = sq_sync,

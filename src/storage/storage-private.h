@@ -80,6 +80,7 @@ struct storage_backend_ops {
     int (*refresh_info)(struct mailbox *mb);
     int (*get_uids)(struct mailbox *mb, uint32_t **uids, uint32_t *count);
     int (*get_keywords)(struct mailbox *mb, char **out);
+    int (*first_unseen)(struct mailbox *mb, uint32_t *uid);
     int (*foreach_record)(struct mailbox *mb, uint32_t lo, uint32_t hi, msg_record_cb cb, void *arg);
     int (*get_record)(struct mailbox *mb, uint32_t uid, struct msg_record *out);
     int (*sync)(struct mailbox *mb, uint64_t since, msg_record_cb changed, void *carg,

@@ -414,6 +414,12 @@ int mailbox_get_uids(struct mailbox *mb, uint32_t **uids, uint32_t *count)
     return mb->user->ops->get_uids(mb, uids, count);
 }
 
+int mailbox_first_unseen(struct mailbox *mb, uint32_t *uid)
+{
+    *uid = 0;
+    return mb->user->ops->first_unseen(mb, uid);
+}
+
 int mailbox_get_keywords(struct mailbox *mb, char **out)
 {
     *out = NULL;

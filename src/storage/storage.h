@@ -178,6 +178,10 @@ struct mail_user *mailbox_user(struct mailbox *mb);
 
 /* All UIDs currently in the mailbox, ascending. Caller frees *uids. */
 int mailbox_get_uids(struct mailbox *mb, uint32_t **uids, uint32_t *count);
+/* Lowest UID without \Seen, 0 when every message is seen (IMAP4rev1
+ * SELECT's [UNSEEN n]). An index lookup, not a scan: use this instead of
+ * walking the records when the first unseen message may be far in. */
+int mailbox_first_unseen(struct mailbox *mb, uint32_t *uid);
 /* Keywords defined in the mailbox (for the FLAGS response), space-separated. */
 int mailbox_get_keywords(struct mailbox *mb, char **out);
 
