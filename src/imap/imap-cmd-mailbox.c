@@ -178,20 +178,6 @@ static bool p_select_params(struct imap_session *s, struct imap_cmd *cmd, bool *
     return imap_p_end(ps);
 }
 
-struct first_unseen {
-    uint32_t uid;
-};
-
-static int find_unseen(const struct msg_record *rec, void *arg)
-{
-    struct first_unseen *f = arg;
-    if (!(rec->flags & MSG_SEEN)) {
-        f->uid = rec->uid;
-        return 1;
-    }
-    return 0;
-}
-
 struct qr_ctx {
     struct imap_session *s;
     struct qresync_params *q;
@@ -287,10 +273,11 @@ static enum cmd_result do_select(struct imap_session *s, struct imap_cmd *cmd, b
     imap_untagged(s, "%u EXISTS", v->count);
     if (!rev2) {
         imap_untagged(s, "%u RECENT", v->recent_count);
-        if (info->unseen > 0) {
-            struct first_unseen f = {0};
-            mailbox_foreach_record(mb, 1, UINT32_MAX, find_unseen, &f);
-            uint32_t msn = f.uid ? imap_view_msn(v, f.uid) : 0;
+        /* An index lookup, not a walk: a mostly-read 1M-message mailbox
+         * must still SELECT in milliseconds. */
+        uint32_t first_uid = 0;
+        if (info->unseen > 0 && mailbox_first_unseen(mb, &first_uid) == 0 && first_uid) {
+            uint32_t msn = imap_view_msn(v, first_uid);
             if (msn)
                 imap_untagged(s, "OK [UNSEEN %u] First unseen message", msn);
         }
