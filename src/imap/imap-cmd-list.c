@@ -32,6 +32,11 @@ struct node {
     bool has_sub_desc;      /* a subscribed descendant */
     uint32_t special_use;
     int info;               /* index into infos or -1 */
+    /* LIST-EXTENDED selection (filled by mark_selection) */
+    bool matched;           /* matches one of the patterns */
+    bool meets;             /* meets the selection criteria itself */
+    bool sel_desc;          /* a descendant meets the selection criteria */
+    bool sel_desc_unlisted; /* ... and does not match the patterns */
 };
 
 struct list_ctx {
@@ -46,6 +51,7 @@ static void add_node(struct list_ctx *c, const char *name, bool exists, bool sub
 {
     ARRAY_GROW(c->n, c->count, c->cap);
     struct node *x = &c->n[c->count++];
+    memset(x, 0, sizeof(*x));
     x->name = xstrdup(name);
     x->exists = exists;
     x->subscribed = subscribed;
@@ -198,8 +204,9 @@ static bool match_any(char **pats, size_t np, const char *name)
     return false;
 }
 
-/* Does some subscribed descendant of x also match (so CHILDINFO for x
- * would be redundant, RFC 5258 3.5)? Descendants are contiguous. */
+/* LSUB: does some subscribed descendant of x also match (so x itself is
+ * not needed as a \Noselect placeholder, RFC 3501 6.3.9)? All names with
+ * x's prefix are contiguous in the sorted table. */
 static bool sub_desc_matches(struct list_ctx *c, const struct node *x, char **pats, size_t np)
 {
     size_t len = strlen(x->name);
@@ -214,6 +221,62 @@ static bool sub_desc_matches(struct list_ctx *c, const struct node *x, char **pa
             return true;
     }
     return false;
+}
+
+/* RFC 9051 6.3.9.1: every selection option given restricts the result,
+ * so a name meets the criteria only if it satisfies all of them. Only
+ * called with SUBSCRIBED and/or SPECIAL-USE selected. */
+static bool meets_selection(const struct node *x, unsigned opts)
+{
+    if ((opts & SEL_SUBSCRIBED) && !x->subscribed)
+        return false;
+    /* RFC 6154 5.1: only mailboxes with a special-use attribute */
+    if ((opts & SEL_SPECIALUSE) && !(x->exists && x->special_use))
+        return false;
+    return true;
+}
+
+/* Compute matched/meets for every node, then push "has a descendant
+ * that meets the criteria" (and "... that this command does not return
+ * because it does not match the patterns") up to every ancestor. All
+ * ancestors are in the table (build_tree), so find() cannot miss. */
+static void mark_selection(struct list_ctx *c, unsigned opts, char **pats, size_t np)
+{
+    for (size_t i = 0; i < c->count; i++) {
+        struct node *x = &c->n[i];
+        x->matched = match_any(pats, np, x->name);
+        x->meets = meets_selection(x, opts);
+    }
+    for (size_t i = 0; i < c->count; i++) {
+        const struct node *x = &c->n[i];
+        if (!x->meets)
+            continue;
+        const char *name = x->name;
+        for (const char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
+            struct node *a = find(c, name, (size_t)(p - name));
+            if (!a)
+                continue;
+            a->sel_desc = true;
+            if (!x->matched)
+                a->sel_desc_unlisted = true;
+        }
+    }
+}
+
+static void put_childinfo(struct buf *b, unsigned opts)
+{
+    buf_puts(b, " (\"CHILDINFO\" (");
+    bool first = true;
+    if (opts & SEL_SUBSCRIBED) {
+        buf_puts(b, "\"SUBSCRIBED\"");
+        first = false;
+    }
+    if (opts & SEL_SPECIALUSE) {
+        if (!first)
+            buf_putc(b, ' ');
+        buf_puts(b, "\"SPECIAL-USE\"");
+    }
+    buf_puts(b, "))");
 }
 
 static void put_attr(struct buf *b, bool *first, const char *a)
@@ -360,30 +423,43 @@ static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, boo
         return CMD_DONE;
     }
     build_tree(&c);
+    bool selective = !lsub && (opts & (SEL_SUBSCRIBED | SEL_SPECIALUSE));
+    if (selective)
+        mark_selection(&c, opts, pats, npi);
 
     bool rev2 = (s->enabled & EN_IMAP4REV2) != 0;
     bool want_sub = lsub || (opts & (SEL_SUBSCRIBED | RET_SUBSCRIBED));
     struct buf b = BUF_INIT;
     for (size_t i = 0; i < c.count; i++) {
         struct node *x = &c.n[i];
-        bool matches = match_any(pats, npi, x->name);
+        bool matches = selective ? x->matched : match_any(pats, npi, x->name);
         bool childinfo = false;
         bool show;
+        bool selected; /* meets the selection criteria (not only CHILDINFO) */
         if (lsub) {
             /* RFC 3501 6.3.9: a non-subscribed parent matched via % of a
              * subscribed child is returned with \Noselect. */
             show = matches && (x->subscribed || (x->has_sub_desc && !sub_desc_matches(&c, x, pats, npi)));
-        } else if (opts & SEL_SUBSCRIBED) {
-            show = matches && x->subscribed;
-            if (!show && matches && (opts & SEL_RECURSIVEMATCH) && x->has_sub_desc &&
-                !sub_desc_matches(&c, x, pats, npi)) {
-                show = true;
-                childinfo = true;
+            selected = show;
+        } else if (selective) {
+            selected = matches && x->meets;
+            show = selected;
+            if (matches && (opts & SEL_RECURSIVEMATCH)) {
+                /* RFC 9051 6.3.9.6 Table 3: a name that meets the
+                 * criteria and has a descendant that does too carries
+                 * CHILDINFO (example 8: "eps2"). A name that does not
+                 * meet them is returned only for CHILDINFO, and that is
+                 * suppressed as redundant when every such descendant is
+                 * returned anyway (example 8: "baz2" for "*2"). The
+                 * descendant need not match the pattern (6.3.9.1 Note 2). */
+                if (selected)
+                    childinfo = x->sel_desc;
+                else if (x->sel_desc_unlisted)
+                    show = childinfo = true;
             }
-        } else if (opts & SEL_SPECIALUSE) {
-            show = matches && x->exists && x->special_use;
         } else {
             show = matches && (x->exists || x->has_child);
+            selected = show;
         }
         if (!show)
             continue;
@@ -416,10 +492,13 @@ static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, boo
         buf_printf(&b, ") \"%c\" ", sep);
         imap_append_mailbox(s, &b, x->name);
         if (childinfo)
-            buf_puts(&b, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+            put_childinfo(&b, opts);
         buf_puts(&b, "\r\n");
         imap_write(s, b.data, b.len);
-        if ((opts & RET_STATUS) && x->exists && x->info >= 0)
+        /* RFC 5819 3 / RFC 9051 6.3.9.8 example 11: no STATUS for a
+         * name returned only because of CHILDINFO, nor for one that
+         * does not exist (not selectable). */
+        if ((opts & RET_STATUS) && selected && x->exists && x->info >= 0)
             imap_write_status(s, &c.infos[x->info], status_items);
     }
     buf_free(&b);
