@@ -79,6 +79,8 @@ enum sq_stmt_id {
     SQ_RANGE_REBUILD,
     SQ_RANGE_BAD,
     SQ_MSG_FIRST_UNSEEN,
+    SQ_MB_NEXT_ID,
+    SQ_MB_ALIVE,
     SQ__COUNT
 };
 
@@ -116,6 +118,20 @@ int sq_schema_init(struct mail_user *u);
  * Returns STORAGE_ERR_NOTFOUND when absent. */
 int sq_mailbox_load_name(struct mail_user *u, const char *name, struct mailbox_info *info, uint32_t *recent_uid);
 int sq_mailbox_load_id(struct mail_user *u, int64_t id, struct mailbox_info *info, uint32_t *recent_uid);
+/* The row of the open mailbox mb: NOTFOUND (and mb->deleted set) when the
+ * row with mb's id is gone or is not the mailbox that was opened (its
+ * MAILBOXID differs, e.g. the store was recreated). Use this, never
+ * sq_mailbox_load_id(mb->id), inside the transactions of changes. */
+int sq_mailbox_load_mb(struct mailbox *mb, struct mailbox_info *info, uint32_t *recent_uid);
+/* Cheap existence check of the open mailbox (one primary-key lookup);
+ * STORAGE_OK, NOTFOUND (sets mb->deleted) or an error. Only called when a
+ * read found nothing: reads of an open mailbox carry the same check in
+ * their own statement (MB_IS in sqlite-store.c), so a read that returned
+ * rows returned mb's rows. */
+int sq_mailbox_alive(struct mailbox *mb);
+/* After a read that found no rows: NOTFOUND when the mailbox is gone, else
+ * the original result r. */
+int sq_if_gone(struct mailbox *mb, int r);
 /* Counter and modseq update of one mailbox: highestmodseq and uidnext are
  * raised to at least the given values, counters get the deltas. */
 int sq_mailbox_bump(struct mail_user *u, int64_t id, uint64_t modseq, uint32_t uidnext, int64_t dmessages,
@@ -155,6 +171,8 @@ int sq_rename(struct mail_user *u, const char *oldname, const char *newname);
 int sq_set_special_use(struct mail_user *u, const char *name, uint32_t special_use);
 int sq_open(struct mailbox *mb, const char *name, bool claim_recent, uint32_t *recent_uid_floor);
 int sq_refresh_info(struct mailbox *mb);
+int sq_claim_recent(struct mailbox *mb, uint32_t *floor_out, uint32_t *claimed_hi);
+int sq_is_deleted(struct mailbox *mb);
 
 int sq_get_uids(struct mailbox *mb, uint32_t **uids, uint32_t *count);
 int sq_get_keywords(struct mailbox *mb, char **out);

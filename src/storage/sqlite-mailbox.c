@@ -62,6 +62,49 @@ int sq_mailbox_load_id(struct mail_user *u, int64_t id, struct mailbox_info *inf
     return load(u, st, info, recent_uid);
 }
 
+int sq_mailbox_load_mb(struct mailbox *mb, struct mailbox_info *info, uint32_t *recent_uid)
+{
+    if (mb->deleted)
+        return STORAGE_ERR_NOTFOUND;
+    int r = sq_mailbox_load_id(mb->user, mb->id, info, recent_uid);
+    if (r == 0 && strcmp(info->mailboxid, mb->info.mailboxid) != 0)
+        r = STORAGE_ERR_NOTFOUND;   /* same id, another mailbox: never ours */
+    if (r == STORAGE_ERR_NOTFOUND)
+        mb->deleted = true;
+    return r;
+}
+
+int sq_mailbox_alive(struct mailbox *mb)
+{
+    if (mb->deleted)
+        return STORAGE_ERR_NOTFOUND;
+    sqlite3_stmt *st = sq_stmt(mb->user, SQ_MB_ALIVE);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, mb->id);
+    sqlite3_bind_text(st, 2, mb->info.mailboxid, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return STORAGE_OK;
+    if (rc != SQLITE_DONE)
+        return sq_error(mb->user, rc, "mailbox exists");
+    mb->deleted = true;
+    return STORAGE_ERR_NOTFOUND;
+}
+
+int sq_if_gone(struct mailbox *mb, int r)
+{
+    int a = sq_mailbox_alive(mb);
+    return a == STORAGE_ERR_NOTFOUND ? a : r;
+}
+
+int sq_is_deleted(struct mailbox *mb)
+{
+    int r = sq_mailbox_alive(mb);
+    return r == STORAGE_ERR_NOTFOUND ? 1 : r;
+}
+
 int sq_mailbox_bump(struct mail_user *u, int64_t id, uint64_t modseq, uint32_t uidnext, int64_t dmessages,
                     int64_t dunseen, int64_t ddeleted, int64_t dsize)
 {
@@ -174,10 +217,28 @@ static int create_row(struct mail_user *u, const char *name, uint32_t special_us
     int r = new_uidvalidity(u, &uv);
     if (r < 0)
         return r;
+    /* A fresh id from the persistent counter, never max(id)+1: an id
+     * whose mailbox was deleted may still be held by an open session
+     * (schema 2 -> 3 migration). */
+    sqlite3_stmt *st = sq_stmt(u, SQ_MB_NEXT_ID);
+    if (!st)
+        return STORAGE_ERR_IO;
+    int rc = sqlite3_step(st);
+    int64_t newid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return sq_error(u, rc, "mailbox id");
+    if (newid <= 0)
+        return STORAGE_ERR_LIMIT;   /* 2^63 mailboxes created: not in this universe */
+    if (!(st = sq_stmt(u, SQ_META_SET)))
+        return STORAGE_ERR_IO;
+    sqlite3_bind_text(st, 1, "last_mailbox_id", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, newid);
+    if ((r = sq_run(u, st, "mailbox id")) < 0)
+        return r;
     char mbid[40];
     storage_new_objectid('F', mbid, sizeof(mbid));
-    sqlite3_stmt *st = sq_stmt(u, SQ_MB_INSERT);
-    if (!st)
+    if (!(st = sq_stmt(u, SQ_MB_INSERT)))
         return STORAGE_ERR_IO;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, mbid, -1, SQLITE_STATIC);
@@ -186,9 +247,10 @@ static int create_row(struct mail_user *u, const char *name, uint32_t special_us
     sqlite3_bind_int64(st, 5, (int64_t)modseq);
     sqlite3_bind_int64(st, 6, special_use);
     sqlite3_bind_int64(st, 7, (int64_t)time(NULL));
+    sqlite3_bind_int64(st, 8, newid);
     r = sq_run(u, st, "create mailbox");
     if (r == 0)
-        *id = sqlite3_last_insert_rowid(sq(u)->db);
+        *id = newid;
     return r;
 }
 
@@ -478,7 +540,7 @@ int sq_open(struct mailbox *mb, const char *name, bool claim_recent, uint32_t *r
     int r = sq_mailbox_load_name(u, name, &mb->info, &ruid);
     if (r < 0)
         return r;
-    mb->id = mb->info.id;
+    mb->id = mb->info.id;   /* with info.mailboxid: what every later call checks */
     if (claim_recent && ruid + 1 < mb->info.uidnext) {
         /* Only a write when there is something to claim: most SELECTs of a
          * busy mailbox find the watermark already current. The re-read
@@ -486,7 +548,10 @@ int sq_open(struct mailbox *mb, const char *name, bool claim_recent, uint32_t *r
          * messages instead of both claiming them. */
         if ((r = sq_begin(u)) < 0)
             return r;
-        r = sq_mailbox_load_id(u, mb->id, &mb->info, &ruid);
+        struct mailbox_info info;
+        r = sq_mailbox_load_mb(mb, &info, &ruid);   /* deleted meanwhile: NOTFOUND */
+        if (r == 0)
+            mb->info = info;
         if (r == 0 && ruid + 1 < mb->info.uidnext) {
             sqlite3_stmt *st = sq_stmt(u, SQ_MB_SET_RECENT);
             if (!st) {
@@ -513,8 +578,55 @@ int sq_open(struct mailbox *mb, const char *name, bool claim_recent, uint32_t *r
 int sq_refresh_info(struct mailbox *mb)
 {
     struct mailbox_info info;
-    int r = sq_mailbox_load_id(mb->user, mb->id, &info, NULL);
+    int r = sq_mailbox_load_mb(mb, &info, NULL);
     if (r == 0)
         mb->info = info;
     return r;
+}
+
+/* RFC 3501 2.3.2: a message is \Recent in exactly one session, the first
+ * to learn of it. mailbox_open claims at SELECT; a session already selected
+ * read-write claims what arrived since through here. */
+int sq_claim_recent(struct mailbox *mb, uint32_t *floor_out, uint32_t *claimed_hi)
+{
+    struct mail_user *u = mb->user;
+    struct mailbox_info info;
+    uint32_t ruid = 0;
+    /* Plain read first (WAL: never waits for a writer): the common case is
+     * that nothing new arrived, and that must not take the write lock. */
+    int r = sq_mailbox_load_mb(mb, &info, &ruid);
+    if (r < 0)
+        return r;
+    if (ruid + 1 < info.uidnext) {
+        /* Re-read under the write lock: of two racing claimers the second
+         * finds the watermark moved and claims only what is left. */
+        if ((r = sq_begin(u)) < 0)
+            return r;
+        r = sq_mailbox_load_mb(mb, &info, &ruid);
+        if (r == 0 && ruid + 1 < info.uidnext) {
+            sqlite3_stmt *st = sq_stmt(u, SQ_MB_SET_RECENT);
+            if (!st) {
+                r = STORAGE_ERR_IO;
+            } else {
+                sqlite3_bind_int64(st, 1, (int64_t)info.uidnext - 1);
+                sqlite3_bind_int64(st, 2, mb->id);
+                r = sq_run(u, st, "claim recent");
+            }
+            if (r == 0)
+                r = sq_commit(u);
+            else
+                sq_rollback(u);
+            if (r < 0)
+                return r;
+            *floor_out = ruid;
+            *claimed_hi = info.uidnext - 1;
+            mb->info.recent = 0;
+            return STORAGE_OK;
+        }
+        sq_rollback(u);   /* nothing written: a rollback is just the unlock */
+        if (r < 0)
+            return r;
+    }
+    *floor_out = *claimed_hi = ruid;
+    return STORAGE_OK;
 }

@@ -64,13 +64,15 @@ static void free_recs(struct saved_rec *v, size_t n)
 
 /* Load one message row; NOTFOUND when the UID does not exist. The record's
  * keywords are copied into *kwbuf (caller frees). */
-static int load_msg(struct mail_user *u, int64_t mbid, uint32_t uid, struct msg_record *rec, char **kwbuf)
+static int load_msg(struct mailbox *mb, uint32_t uid, struct msg_record *rec, char **kwbuf)
 {
+    struct mail_user *u = mb->user;
     sqlite3_stmt *st = sq_stmt(u, SQ_MSG_ONE);
     if (!st)
         return STORAGE_ERR_IO;
-    sqlite3_bind_int64(st, 1, mbid);
+    sqlite3_bind_int64(st, 1, mb->id);
     sqlite3_bind_int64(st, 2, uid);
+    sqlite3_bind_text(st, 3, mb->info.mailboxid, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     int r = STORAGE_OK;
     if (rc == SQLITE_ROW) {
@@ -97,11 +99,14 @@ int sq_first_unseen(struct mailbox *mb, uint32_t *uid)
     if (!st)
         return STORAGE_ERR_IO;
     sqlite3_bind_int64(st, 1, mb->id);
+    sqlite3_bind_text(st, 2, mb->info.mailboxid, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *uid = (uint32_t)sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORAGE_OK : sq_error(mb->user, rc, "first unseen");
+    if (rc == SQLITE_DONE)
+        return sq_if_gone(mb, STORAGE_OK);   /* none unseen, or no mailbox */
+    return rc == SQLITE_ROW ? STORAGE_OK : sq_error(mb->user, rc, "first unseen");
 }
 
 int sq_get_keywords(struct mailbox *mb, char **out)
@@ -110,6 +115,7 @@ int sq_get_keywords(struct mailbox *mb, char **out)
     if (!st)
         return STORAGE_ERR_IO;
     sqlite3_bind_int64(st, 1, mb->id);
+    sqlite3_bind_text(st, 2, mb->info.mailboxid, -1, SQLITE_STATIC);
     struct buf b = BUF_INIT;
     buf_puts(&b, "");
     int rc;
@@ -122,6 +128,10 @@ int sq_get_keywords(struct mailbox *mb, char **out)
     if (rc != SQLITE_DONE) {
         buf_free(&b);
         return sq_error(mb->user, rc, "keywords");
+    }
+    if (b.len == 0 && sq_if_gone(mb, 0) == STORAGE_ERR_NOTFOUND) {
+        buf_free(&b);
+        return STORAGE_ERR_NOTFOUND;
     }
     *out = buf_release(&b);
     return STORAGE_OK;
@@ -139,6 +149,7 @@ int sq_foreach_record(struct mailbox *mb, uint32_t lo, uint32_t hi, msg_record_c
     size_t n = 0, cap = 0;
     int r = STORAGE_OK;
     uint64_t next = lo;
+    size_t total = 0;
     while (next <= hi) {
         sqlite3_stmt *st = sq_stmt(mb->user, SQ_MSG_RANGE);
         if (!st) {
@@ -149,6 +160,7 @@ int sq_foreach_record(struct mailbox *mb, uint32_t lo, uint32_t hi, msg_record_c
         sqlite3_bind_int64(st, 2, (int64_t)next);
         sqlite3_bind_int64(st, 3, hi);
         sqlite3_bind_int(st, 4, FOREACH_BATCH);
+        sqlite3_bind_text(st, 5, mb->info.mailboxid, -1, SQLITE_STATIC);
         int rc;
         struct msg_record rec;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -163,6 +175,7 @@ int sq_foreach_record(struct mailbox *mb, uint32_t lo, uint32_t hi, msg_record_c
             break;
         }
         size_t got = n;
+        total += got;
         bool stop = false;
         if (got)
             next = (uint64_t)v[got - 1].rec.uid + 1;
@@ -176,28 +189,37 @@ int sq_foreach_record(struct mailbox *mb, uint32_t lo, uint32_t hi, msg_record_c
             break;
     }
     free(v);
+    /* Rows are only returned while mb's row is still mb (MB_IS in the
+     * statement); an empty result must tell "no such UIDs" from "no
+     * mailbox". */
+    if (r == 0 && total == 0)
+        r = sq_if_gone(mb, r);
     return r;
 }
 
 int sq_get_record(struct mailbox *mb, uint32_t uid, struct msg_record *out)
 {
     char *kw = NULL;
-    int r = load_msg(mb->user, mb->id, uid, out, &kw);
+    int r = load_msg(mb, uid, out, &kw);
     if (r == 0) {
         free(mb->kwcopy);
         mb->kwcopy = kw;
+    } else if (r == STORAGE_ERR_NOTFOUND) {
+        r = sq_if_gone(mb, r);   /* NOTFOUND either way; notes a deleted mailbox */
     }
     return r;
 }
 
-static int report_uids(struct mail_user *u, int64_t mbid, uint64_t since, uint64_t upto,
-                       int (*cb)(uint32_t uid, void *arg), void *arg)
+static int report_uids(struct mailbox *mb, uint64_t since, uint64_t upto,
+                       int (*cb)(uint32_t uid, void *arg), void *arg, size_t *found)
 {
+    struct mail_user *u = mb->user;
     /* Collected first so cb may call into storage. */
     sqlite3_stmt *st = sq_stmt(u, SQ_EXP_SINCE);
     if (!st)
         return STORAGE_ERR_IO;
-    sqlite3_bind_int64(st, 1, mbid);
+    sqlite3_bind_int64(st, 1, mb->id);
+    sqlite3_bind_text(st, 4, mb->info.mailboxid, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (int64_t)MIN(since, (uint64_t)INT64_MAX));
     sqlite3_bind_int64(st, 3, (int64_t)MIN(upto, (uint64_t)INT64_MAX));
     uint32_t *v = NULL;
@@ -209,6 +231,8 @@ static int report_uids(struct mail_user *u, int64_t mbid, uint64_t since, uint64
     }
     sqlite3_reset(st);
     int r = rc == SQLITE_DONE ? STORAGE_OK : sq_error(u, rc, "expunged");
+    if (found)
+        *found = n;
     for (size_t i = 0; r == 0 && i < n; i++)
         if (cb(v[i], arg))
             break;
@@ -262,6 +286,7 @@ int sq_sync(struct mailbox *mb, uint64_t since, msg_record_cb changed, void *car
         sqlite3_bind_int64(st, 1, mb->id);
         sqlite3_bind_int64(st, 2, (int64_t)since);
         sqlite3_bind_int64(st, 3, (int64_t)upto);
+        sqlite3_bind_text(st, 4, mb->info.mailboxid, -1, SQLITE_STATIC);
         uint32_t *v = NULL;
         size_t n = 0, cap = 0;
         int rc;
@@ -286,7 +311,7 @@ int sq_sync(struct mailbox *mb, uint64_t since, msg_record_cb changed, void *car
         for (size_t i = 0; i < n && r == 0; i++) {
             struct msg_record rec;
             char *kw = NULL;
-            r = load_msg(u, mb->id, v[i], &rec, &kw);
+            r = load_msg(mb, v[i], &rec, &kw);
             if (r == STORAGE_ERR_NOTFOUND) {
                 r = 0;
                 continue;
@@ -301,13 +326,17 @@ int sq_sync(struct mailbox *mb, uint64_t since, msg_record_cb changed, void *car
             return r;
     }
     if (expunged)
-        r = report_uids(u, mb->id, since, upto, expunged, earg);
+        r = report_uids(mb, since, upto, expunged, earg, NULL);
     return r;
 }
 
 int sq_vanished_since(struct mailbox *mb, uint64_t since, int (*cb)(uint32_t uid, void *arg), void *arg)
 {
-    return report_uids(mb->user, mb->id, since, INT64_MAX, cb, arg);
+    if (mb->deleted)
+        return STORAGE_ERR_NOTFOUND;
+    size_t found = 0;
+    int r = report_uids(mb, since, INT64_MAX, cb, arg, &found);
+    return r == 0 && found == 0 ? sq_if_gone(mb, r) : r;
 }
 
 int sq_get_cache(struct mailbox *mb, uint32_t uid, struct msg_cache *out)
@@ -317,6 +346,7 @@ int sq_get_cache(struct mailbox *mb, uint32_t uid, struct msg_cache *out)
         return STORAGE_ERR_IO;
     sqlite3_bind_int64(st, 1, mb->id);
     sqlite3_bind_int64(st, 2, uid);
+    sqlite3_bind_text(st, 3, mb->info.mailboxid, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     int r = STORAGE_OK;
     if (rc == SQLITE_ROW) {
@@ -336,6 +366,10 @@ int sq_get_cache(struct mailbox *mb, uint32_t uid, struct msg_cache *out)
         out->lines = (uint32_t)sqlite3_column_int64(st, 4);
     } else {
         r = rc == SQLITE_DONE ? STORAGE_ERR_NOTFOUND : sq_error(mb->user, rc, "cache");
+        if (r == STORAGE_ERR_NOTFOUND) {
+            sqlite3_reset(st);
+            return sq_if_gone(mb, r);
+        }
     }
     sqlite3_reset(st);
     return r;
@@ -348,6 +382,7 @@ int sq_get_guid(struct mailbox *mb, uint32_t uid, char guid[33])
         return STORAGE_ERR_IO;
     sqlite3_bind_int64(st, 1, mb->id);
     sqlite3_bind_int64(st, 2, uid);
+    sqlite3_bind_text(st, 3, mb->info.mailboxid, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     int r = STORAGE_OK;
     if (rc == SQLITE_ROW) {
@@ -355,6 +390,10 @@ int sq_get_guid(struct mailbox *mb, uint32_t uid, char guid[33])
         snprintf(guid, 33, "%s", g ? g : "");
     } else {
         r = rc == SQLITE_DONE ? STORAGE_ERR_NOTFOUND : sq_error(mb->user, rc, "guid");
+        if (r == STORAGE_ERR_NOTFOUND) {
+            sqlite3_reset(st);
+            return sq_if_gone(mb, r);
+        }
     }
     sqlite3_reset(st);
     return r;
@@ -423,7 +462,7 @@ int sq_append_commit(struct mailbox *mb, struct append_item *items, size_t n, ui
     struct mailbox_info info;
     /* Re-read inside the lock: uidnext/modseq may have moved, or the
      * mailbox may have been deleted since it was opened. */
-    if ((r = sq_mailbox_load_id(u, mb->id, &info, NULL)) < 0)
+    if ((r = sq_mailbox_load_mb(mb, &info, NULL)) < 0)
         goto out;
     if ((uint64_t)info.uidnext + n > UINT32_MAX) {
         r = STORAGE_ERR_LIMIT;
@@ -568,7 +607,7 @@ int sq_store(struct mailbox *mb, const uint32_t *uids, size_t n, const struct st
     uint32_t *failed = NULL;
     size_t nfailed = 0, cfailed = 0;
     struct mailbox_info info;
-    if ((r = sq_mailbox_load_id(u, mb->id, &info, NULL)) < 0)
+    if ((r = sq_mailbox_load_mb(mb, &info, NULL)) < 0)
         goto out;
     uint64_t modseq = info.highestmodseq + 1;
     int64_t dunseen = 0, ddeleted = 0;
@@ -577,7 +616,7 @@ int sq_store(struct mailbox *mb, const uint32_t *uids, size_t n, const struct st
     for (size_t i = 0; i < n; i++) {
         struct msg_record rec;
         char *kw = NULL;
-        r = load_msg(u, mb->id, uids[i], &rec, &kw);
+        r = load_msg(mb, uids[i], &rec, &kw);
         if (r == STORAGE_ERR_NOTFOUND) {
             r = 0;
             continue;   /* expunged meanwhile: skipped */
@@ -667,7 +706,7 @@ int sq_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uin
     uint32_t *cand = NULL;
     size_t ncand = 0, ccand = 0;
     struct mailbox_info info;
-    if ((r = sq_mailbox_load_id(u, mb->id, &info, NULL)) < 0)
+    if ((r = sq_mailbox_load_mb(mb, &info, NULL)) < 0)
         goto out;
     uint64_t modseq = info.highestmodseq + 1;
     if (!uids) {
@@ -694,7 +733,7 @@ int sq_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uin
     for (size_t i = 0; i < n; i++) {
         struct msg_record rec;
         char *kw = NULL;
-        r = load_msg(u, mb->id, uids[i], &rec, &kw);
+        r = load_msg(mb, uids[i], &rec, &kw);
         free(kw);
         if (r == STORAGE_ERR_NOTFOUND) {
             r = 0;
@@ -754,7 +793,7 @@ int sq_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *des
     uint32_t *gone = NULL;
     size_t ngone = 0, cgone = 0, done = 0;
     struct mailbox_info sinfo, dinfo;
-    if ((r = sq_mailbox_load_id(u, src->id, &sinfo, NULL)) < 0)
+    if ((r = sq_mailbox_load_mb(src, &sinfo, NULL)) < 0)
         goto out;
     if ((r = sq_mailbox_load_name(u, dest_name, &dinfo, NULL)) < 0)
         goto out;
@@ -773,7 +812,7 @@ int sq_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *des
     for (size_t i = 0; i < n; i++) {
         struct msg_record rec;
         char *kw = NULL;
-        r = load_msg(u, src->id, uids[i], &rec, &kw);
+        r = load_msg(src, uids[i], &rec, &kw);
         if (r == STORAGE_ERR_NOTFOUND) {
             r = 0;
             continue;   /* expunged meanwhile */

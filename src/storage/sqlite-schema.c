@@ -18,6 +18,9 @@
  *  - uidrange (schema 2) mirrors the set of UIDs of each mailbox as
  *    disjoint ranges so mailbox_get_uids() and the \Recent count never
  *    scan message rows (see the 1 -> 2 migration).
+ *  - mailbox ids come from meta.last_mailbox_id (schema 3) and are never
+ *    reused, so an id held by an open session can only ever name the
+ *    mailbox it opened (or nothing, once that mailbox is deleted).
  *  - blob is the per-body cache (ENVELOPE, BODYSTRUCTURE, header) plus
  *    the refcount that lets COPY/MOVE share one immutable file.
  */
@@ -108,6 +111,30 @@ static const char *const migrations[] = {
      * only holds unseen messages (typically few) and \Seen changes only
      * touch it for the messages that change. */
     "CREATE INDEX message_unseen ON message(mailbox_id, uid) WHERE (flags&1)=0;",
+
+    /* 2 -> 3: mailbox ids are never reused.
+     *
+     * mailbox.id is INTEGER PRIMARY KEY without AUTOINCREMENT, so SQLite
+     * hands out max(id)+1: deleting the newest mailbox and creating
+     * another gave the new one the old id, and a session that still had
+     * the deleted mailbox open (struct mailbox keeps the id) then read and
+     * changed the new mailbox's messages, and notifications keyed by id
+     * reached the wrong sessions. New ids now come from the persistent
+     * counter meta.last_mailbox_id (sqlite-mailbox.c create_row), which
+     * only grows. A counter instead of AUTOINCREMENT because the latter
+     * needs a rebuild of mailbox, which every other table references.
+     *
+     * The counter starts above every id still visible anywhere: existing
+     * mailboxes and rows a damaged store may have left behind. Ids used
+     * and freed before this migration cannot be known; they are only
+     * dangerous to a session open across the upgrade, i.e. none (the
+     * migration runs when the store is first opened). */
+    "INSERT OR REPLACE INTO meta(key,value) SELECT 'last_mailbox_id', max("
+    "  coalesce((SELECT max(id) FROM mailbox),0),"
+    "  coalesce((SELECT max(mailbox_id) FROM message),0),"
+    "  coalesce((SELECT max(mailbox_id) FROM expunged),0),"
+    "  coalesce((SELECT max(mailbox_id) FROM uidrange),0),"
+    "  coalesce((SELECT max(mailbox_id) FROM keyword),0));",
 };
 
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))

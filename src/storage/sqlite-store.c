@@ -31,6 +31,13 @@
     "(SELECT coalesce(sum(r.hi-r.lo+1),0) FROM uidrange r WHERE r.mailbox_id=mailbox.id "         \
     "AND r.lo>mailbox.recent_uid)+coalesce((SELECT max(r.hi-mailbox.recent_uid,0) FROM uidrange r " \
     "WHERE r.mailbox_id=mailbox.id AND r.lo<=mailbox.recent_uid ORDER BY r.lo DESC LIMIT 1),0)"
+/* Appended to the WHERE of reads by an open mailbox: the row with the
+ * handle's id must still be the mailbox that was opened (same MAILBOXID).
+ * Uncorrelated, so SQLite evaluates it once per execution: one primary-key
+ * lookup per statement, not per row. With ids never reused (schema 3) a
+ * deleted mailbox has no rows left to read anyway; this also covers a
+ * connection that outlived its store being deleted and recreated. */
+#define MB_IS(idp, mbidp) "EXISTS(SELECT 1 FROM mailbox WHERE id=" idp " AND mailboxid=" mbidp ")"
 #define MSGCOLS "uid,flags,keywords,modseq,internaldate,internaldate_tz,savedate,size,guid,threadid"
 
 static const char *const sq_sql[SQ__COUNT] = {
@@ -42,9 +49,14 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_MB_BY_NAME] = "SELECT " MBCOLS " FROM mailbox WHERE name=?",
     [SQ_MB_BY_ID] = "SELECT " MBCOLS " FROM mailbox WHERE id=?",
     [SQ_MB_LIST] = "SELECT " MBCOLS " FROM mailbox ORDER BY name",
-    [SQ_MB_COUNT] = "SELECT messages FROM mailbox WHERE id=?",
+    [SQ_MB_COUNT] = "SELECT messages FROM mailbox WHERE id=? AND mailboxid=?",
     [SQ_MB_INSERT] = "INSERT INTO mailbox(name,mailboxid,uidvalidity,uidnext,highestmodseq,special_use,"
-                     "recent_uid,messages,unseen,deleted,size,created) VALUES(?,?,?,?,?,?,0,0,0,0,0,?)",
+                     "recent_uid,messages,unseen,deleted,size,created,id) VALUES(?,?,?,?,?,?,0,0,0,0,0,?,?)",
+    /* Never reused (schema 3): the counter, and max(id) in case a row was
+     * ever inserted behind the counter's back. */
+    [SQ_MB_NEXT_ID] = "SELECT max(coalesce((SELECT value FROM meta WHERE key='last_mailbox_id'),0),"
+                      "coalesce((SELECT max(id) FROM mailbox),0))+1",
+    [SQ_MB_ALIVE] = "SELECT 1 FROM mailbox WHERE id=? AND mailboxid=?",
     [SQ_MB_SET_RECENT] = "UPDATE mailbox SET recent_uid=? WHERE id=?",
     [SQ_MB_BUMP] = "UPDATE mailbox SET highestmodseq=max(highestmodseq,?1),uidnext=max(uidnext,?2),"
                    "messages=messages+?3,unseen=unseen+?4,deleted=deleted+?5,size=size+?6 WHERE id=?7",
@@ -62,11 +74,12 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_SUB_DEL] = "DELETE FROM subscription WHERE name=?",
     [SQ_SUB_LIST] = "SELECT name FROM subscription ORDER BY name",
     [SQ_MSG_UIDS] = "SELECT uid FROM message WHERE mailbox_id=? ORDER BY uid",
-    [SQ_MSG_RANGE] = "SELECT " MSGCOLS " FROM message WHERE mailbox_id=? AND uid BETWEEN ? AND ? ORDER BY uid "
-                     "LIMIT ?",
-    [SQ_MSG_ONE] = "SELECT " MSGCOLS " FROM message WHERE mailbox_id=? AND uid=?",
+    [SQ_MSG_RANGE] = "SELECT " MSGCOLS " FROM message WHERE mailbox_id=?1 AND uid BETWEEN ?2 AND ?3 AND "
+                     MB_IS("?1", "?5") " ORDER BY uid LIMIT ?4",
+    [SQ_MSG_ONE] = "SELECT " MSGCOLS " FROM message WHERE mailbox_id=?1 AND uid=?2 AND " MB_IS("?1", "?3"),
     /* covered by message_modseq (mailbox_id, modseq, uid) */
-    [SQ_MSG_SINCE] = "SELECT uid FROM message WHERE mailbox_id=? AND modseq>? AND modseq<=?",
+    [SQ_MSG_SINCE] = "SELECT uid FROM message WHERE mailbox_id=?1 AND modseq>?2 AND modseq<=?3 AND "
+                     MB_IS("?1", "?4"),
     [SQ_MSG_INSERT] = "INSERT INTO message(mailbox_id,uid,modseq,flags,keywords,internaldate,internaldate_tz,"
                       "savedate,size,guid,threadid) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
     [SQ_MSG_SETFLAGS] = "UPDATE message SET flags=?,keywords=?,modseq=? WHERE mailbox_id=? AND uid=?",
@@ -78,7 +91,8 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_MSG_COUNTERS] = "SELECT count(*),total((flags&1)=0),total((flags&8)!=0),total(size) FROM message "
                         "WHERE mailbox_id=?",
     [SQ_EXP_INSERT] = "INSERT OR REPLACE INTO expunged(mailbox_id,uid,modseq) VALUES(?,?,?)",
-    [SQ_EXP_SINCE] = "SELECT uid FROM expunged WHERE mailbox_id=? AND modseq>? AND modseq<=? ORDER BY uid",
+    [SQ_EXP_SINCE] = "SELECT uid FROM expunged WHERE mailbox_id=?1 AND modseq>?2 AND modseq<=?3 AND "
+                     MB_IS("?1", "?4") " ORDER BY uid",
     [SQ_EXP_DELETE_MAILBOX] = "DELETE FROM expunged WHERE mailbox_id=?",
     [SQ_EXP_FROM_MAILBOX] = "INSERT OR REPLACE INTO expunged(mailbox_id,uid,modseq) "
                             "SELECT ?1,uid,?2 FROM message WHERE mailbox_id=?1",
@@ -88,7 +102,7 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_BLOB_DEAD] = "SELECT guid FROM blob WHERE refcount<=0",
     [SQ_BLOB_DEAD_DEL] = "DELETE FROM blob WHERE refcount<=0",
     [SQ_BLOB_CACHE] = "SELECT b.envelope,b.bodystructure,b.body,b.header,b.lines FROM message m "
-                      "JOIN blob b ON b.guid=m.guid WHERE m.mailbox_id=? AND m.uid=?",
+                      "JOIN blob b ON b.guid=m.guid WHERE m.mailbox_id=?1 AND m.uid=?2 AND " MB_IS("?1", "?3"),
     [SQ_BLOB_EXISTS] = "SELECT 1 FROM blob WHERE guid=?",
     [SQ_BLOB_ALL] = "SELECT guid FROM blob",
     [SQ_BLOB_REFCHECK] = "SELECT b.guid,b.refcount,coalesce(c.n,0) FROM blob b LEFT JOIN "
@@ -97,8 +111,8 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_BLOB_SETREF] = "UPDATE blob SET refcount=? WHERE guid=?",
     [SQ_MSG_NOBLOB] = "SELECT m.mailbox_id,m.uid,m.guid FROM message m "
                       "WHERE NOT EXISTS(SELECT 1 FROM blob b WHERE b.guid=m.guid)",
-    [SQ_MSG_GUID] = "SELECT guid FROM message WHERE mailbox_id=? AND uid=?",
-    [SQ_KW_LIST] = "SELECT name FROM keyword WHERE mailbox_id=? ORDER BY name",
+    [SQ_MSG_GUID] = "SELECT guid FROM message WHERE mailbox_id=?1 AND uid=?2 AND " MB_IS("?1", "?3"),
+    [SQ_KW_LIST] = "SELECT name FROM keyword WHERE mailbox_id=?1 AND " MB_IS("?1", "?2") " ORDER BY name",
     [SQ_KW_COUNT] = "SELECT count(*) FROM keyword WHERE mailbox_id=?",
     [SQ_KW_ADD] = "INSERT OR IGNORE INTO keyword(mailbox_id,name) VALUES(?,?)",
     [SQ_KW_HAS] = "SELECT 1 FROM keyword WHERE mailbox_id=? AND name=?",
@@ -107,7 +121,7 @@ static const char *const sq_sql[SQ__COUNT] = {
     /* The messages column is read in the same statement (one snapshot) so
      * sq_ranges_get_uids can cross-check the ranges against the counter. */
     [SQ_RANGE_LIST] = "SELECT lo,hi,(SELECT messages FROM mailbox WHERE id=?1) FROM uidrange "
-                      "WHERE mailbox_id=?1 ORDER BY lo",
+                      "WHERE mailbox_id=?1 AND " MB_IS("?1", "?2") " ORDER BY lo",
     [SQ_RANGE_LAST] = "SELECT lo,hi FROM uidrange WHERE mailbox_id=? ORDER BY lo DESC LIMIT 1",
     [SQ_RANGE_FIND] = "SELECT lo,hi FROM uidrange WHERE mailbox_id=? AND lo<=? ORDER BY lo DESC LIMIT 1",
     [SQ_RANGE_INSERT] = "INSERT INTO uidrange(mailbox_id,lo,hi) VALUES(?,?,?)",
@@ -120,8 +134,8 @@ static const char *const sq_sql[SQ__COUNT] = {
      * partial index message_unseen. INDEXED BY because without statistics
      * the planner prefers the primary key (it matches ORDER BY), which is a
      * scan of every seen message before the first unseen one. */
-    [SQ_MSG_FIRST_UNSEEN] = "SELECT uid FROM message INDEXED BY message_unseen WHERE mailbox_id=? AND (flags&1)=0 "
-                            "ORDER BY uid LIMIT 1",
+    [SQ_MSG_FIRST_UNSEEN] = "SELECT uid FROM message INDEXED BY message_unseen WHERE mailbox_id=?1 AND (flags&1)=0 "
+                            "AND " MB_IS("?1", "?2") " ORDER BY uid LIMIT 1",
     /* Mailbox ids (existing or not) whose stored ranges differ from the
      * ranges the message rows imply, in either direction. */
     [SQ_RANGE_BAD] = "WITH e AS (" SQ_UIDRANGE_ISLANDS("1") ") "
@@ -513,6 +527,8 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .set_special_use = sq_set_special_use,
     .open = sq_open,
     .refresh_info = sq_refresh_info,
+    .claim_recent = sq_claim_recent,
+    .is_deleted = sq_is_deleted,
     .get_uids = sq_get_uids,
     .get_keywords = sq_get_keywords,
     .first_unseen = sq_first_unseen,

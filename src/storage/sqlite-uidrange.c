@@ -170,22 +170,28 @@ int sq_ranges_get_uids(struct mailbox *mb, uint32_t **uids, uint32_t *count)
     struct mail_user *u = mb->user;
     /* Existence first: an empty mailbox has no range rows, a deleted one
      * must still be NOTFOUND. */
+    if (mb->deleted)
+        return STORAGE_ERR_NOTFOUND;
     sqlite3_stmt *st = sq_stmt(u, SQ_MB_COUNT);
     if (!st)
         return STORAGE_ERR_IO;
     sqlite3_bind_int64(st, 1, mb->id);
+    sqlite3_bind_text(st, 2, mb->info.mailboxid, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     int64_t c64 = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     size_t counted = c64 > 0 ? (size_t)MIN(c64, (int64_t)UINT32_MAX) : 0;
     sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
+    if (rc == SQLITE_DONE) {
+        mb->deleted = true;
         return STORAGE_ERR_NOTFOUND;
+    }
     if (rc != SQLITE_ROW)
         return sq_error(u, rc, "uids");
 
     if (!(st = sq_stmt(u, SQ_RANGE_LIST)))
         return STORAGE_ERR_IO;
     sqlite3_bind_int64(st, 1, mb->id);
+    sqlite3_bind_text(st, 2, mb->info.mailboxid, -1, SQLITE_STATIC);
     uint32_t *v = NULL;
     size_t n = 0, cap = 0, messages = 0;
     bool bad = false;

@@ -31,6 +31,11 @@ struct mailbox {
     struct mail_user *user;
     int64_t id;
     bool readonly;
+    /* Set once an operation found the mailbox's row gone (or replaced:
+     * the row with this id no longer carries info.mailboxid, which is
+     * captured at open and never changes for a mailbox). Sticky: ids are
+     * never reused, so a deleted mailbox never comes back. */
+    bool deleted;
     char *kwcopy;               /* backing store for msg_record.keywords of get_record */
     struct mailbox_info info;
 };
@@ -78,6 +83,9 @@ struct storage_backend_ops {
 
     int (*open)(struct mailbox *mb, const char *name, bool claim_recent, uint32_t *recent_uid_floor);
     int (*refresh_info)(struct mailbox *mb);
+    int (*claim_recent)(struct mailbox *mb, uint32_t *floor_out, uint32_t *claimed_hi);
+    /* 1 deleted, 0 exists, <0 error */
+    int (*is_deleted)(struct mailbox *mb);
     int (*get_uids)(struct mailbox *mb, uint32_t **uids, uint32_t *count);
     int (*get_keywords)(struct mailbox *mb, char **out);
     int (*first_unseen)(struct mailbox *mb, uint32_t *uid);

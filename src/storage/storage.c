@@ -407,6 +407,30 @@ void mailbox_close(struct mailbox *mb)
 const struct mailbox_info *mailbox_get_info(struct mailbox *mb) { return &mb->info; }
 struct mail_user *mailbox_user(struct mailbox *mb) { return mb->user; }
 
+bool mailbox_is_deleted(struct mailbox *mb)
+{
+    if (mb->deleted)
+        return true;
+    /* An error (busy, I/O) is not proof of deletion: report "exists" and
+     * let the next real operation surface the error. */
+    return mb->user->ops->is_deleted(mb) == 1;
+}
+
+int mailbox_claim_recent(struct mailbox *mb, uint32_t *floor_out, uint32_t *claimed_hi)
+{
+    uint32_t f = 0, h = 0;
+    int r = STORAGE_OK;
+    /* EXAMINE never claims (RFC 3501 6.3.2): an empty range, no database
+     * access at all. */
+    if (!mb->readonly)
+        r = mb->user->ops->claim_recent(mb, &f, &h);
+    if (floor_out)
+        *floor_out = f;
+    if (claimed_hi)
+        *claimed_hi = h;
+    return r;
+}
+
 int mailbox_get_uids(struct mailbox *mb, uint32_t **uids, uint32_t *count)
 {
     *uids = NULL;
@@ -503,6 +527,9 @@ int mailbox_append_begin(struct mailbox *mb, struct append_txn **out)
     *out = NULL;
     if (mb->readonly)
         return STORAGE_ERR_NOPERM;
+    /* Refuse before any body is written; commit re-checks under the lock. */
+    if (mailbox_is_deleted(mb))
+        return STORAGE_ERR_NOTFOUND;
     struct append_txn *t = xcalloc(1, sizeof(*t));
     t->mb = mb;
     *out = t;

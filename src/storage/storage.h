@@ -98,7 +98,8 @@ int mail_user_delete_store(const char *username);
 /* ---- mailboxes -------------------------------------------------------- */
 
 struct mailbox_info {
-    int64_t id;                 /* internal row id, stable for the mailbox's life */
+    int64_t id;                 /* internal row id, stable for the mailbox's life and
+                                   never reused for another mailbox of the user */
     char name[STORAGE_MAX_MAILBOX_NAME + 1];
     char mailboxid[40];         /* RFC 8474 MAILBOXID */
     uint32_t uidvalidity;
@@ -165,6 +166,21 @@ typedef int (*msg_record_cb)(const struct msg_record *rec, void *arg); /* non-ze
  *    changes (FETCH setting \Seen). Exception: mail_user_check's callback
  *    runs inside its transaction and must only report. */
 
+/* A deleted mailbox (DELETE, or RENAME away is NOT a deletion: a renamed
+ * mailbox keeps its id and an open handle follows it). Every operation on
+ * an open handle whose mailbox was deleted returns STORAGE_ERR_NOTFOUND
+ * and never touches another mailbox: mailbox_sync, mailbox_get_uids,
+ * mailbox_foreach_record, mailbox_get_record, mailbox_get_cache,
+ * mailbox_get_content, mailbox_first_unseen, mailbox_get_keywords,
+ * mailbox_vanished_since, mailbox_claim_recent, mailbox_store,
+ * mailbox_expunge, mailbox_copy (source), mailbox_append_begin/commit.
+ * (Ids are never reused, and the MAILBOXID captured at open is compared
+ * too, so a mailbox created later can never be mistaken for it.)
+ * The IMAP layer notices through mailbox_sync() returning NOTFOUND (the
+ * call it makes anyway after a notification); mailbox_is_deleted() answers
+ * the same question directly. RENAME of INBOX is not a deletion either:
+ * INBOX stays, and its messages show up as expunged in mailbox_sync. */
+
 /* Open a mailbox. readonly=true for EXAMINE. When claim_recent is true
  * (a read-write SELECT), the messages above the mailbox's \Recent
  * watermark are this session's recent messages and the watermark moves to
@@ -174,6 +190,23 @@ int mailbox_open(struct mail_user *u, const char *name, bool readonly, bool clai
                  uint32_t *recent_uid_floor, struct mailbox **out);
 void mailbox_close(struct mailbox *mb);
 const struct mailbox_info *mailbox_get_info(struct mailbox *mb); /* refreshed by mailbox_sync */
+/* True when the open mailbox no longer exists (deleted since open). One
+ * primary-key lookup, none once deletion has been seen (it is sticky). A
+ * database error counts as "not deleted" (the next operation reports it). */
+bool mailbox_is_deleted(struct mailbox *mb);
+/* RFC 3501 2.3.2 \Recent for a session that is already selected: claim
+ * the messages that arrived since the mailbox's \Recent watermark was
+ * last moved (by this or any session's SELECT or claim). Call it when a
+ * sync shows new messages. Atomically moves the watermark to UIDNEXT-1
+ * (the database's current value, which may be past what this session has
+ * synced yet) and reports the claimed range: UIDs u with
+ * *floor_out < u <= *claimed_hi are \Recent for this session and for no
+ * other. The range is empty (*floor_out == *claimed_hi) when nothing is
+ * new; that case is a plain read and never takes the write lock. A
+ * read-only handle (EXAMINE) never claims: empty range 0,0, STORAGE_OK,
+ * no database access. Either pointer may be NULL. NOTFOUND when the
+ * mailbox was deleted. */
+int mailbox_claim_recent(struct mailbox *mb, uint32_t *floor_out, uint32_t *claimed_hi);
 struct mail_user *mailbox_user(struct mailbox *mb);
 
 /* All UIDs currently in the mailbox, ascending. Caller frees *uids. */
@@ -196,6 +229,9 @@ int mailbox_get_record(struct mailbox *mb, uint32_t uid, struct msg_record *out)
  * session learns what other sessions did (notify.h only says "look"). */
 int mailbox_sync(struct mailbox *mb, uint64_t since_modseq, msg_record_cb changed, void *carg,
                  int (*expunged)(uint32_t uid, void *arg), void *earg);
+/* mailbox_sync returns STORAGE_ERR_NOTFOUND (and calls no callback) once
+ * the mailbox has been deleted; the session should then tell the client
+ * (e.g. untagged BYE, or deselect with a NO for the next command). */
 /* Expunged UIDs with modseq > since, ascending (QRESYNC VANISHED). Also
  * usable for UIDs never seen: storage remembers every expunge. */
 int mailbox_vanished_since(struct mailbox *mb, uint64_t since_modseq,

@@ -1373,7 +1373,7 @@ static void test_uidranges_migration(void)
                                 "(SELECT count(*) FROM sqlite_master WHERE name='message_unseen')",
                              -1, &st, NULL) == SQLITE_OK);
     CHECK(sqlite3_step(st) == SQLITE_ROW);
-    CHECK_INT(sqlite3_column_int(st, 0), 2);
+    CHECK_INT(sqlite3_column_int(st, 0), 3);   /* 1 -> 2 -> 3 */
     CHECK_INT(sqlite3_column_int(st, 1), 0);
     CHECK_INT(sqlite3_column_int(st, 2), 1);
     sqlite3_finalize(st);
@@ -1411,6 +1411,440 @@ static void test_delete_store(void)
     CHECK(strcmp(storage_strerror(STORAGE_ERR_EXISTS), "Mailbox already exists") == 0);
 }
 
+/* ---- mailbox ids are never reused; handles on deleted mailboxes ----------- */
+
+static int64_t id_of(struct mail_user *u, const char *name)
+{
+    struct mailbox_info info;
+    CHECK_INT(mailbox_status(u, name, &info), 0);
+    return info.id;
+}
+
+static void test_id_no_reuse(void)
+{
+    struct mail_user *u = NULL;
+    CHECK_INT(mail_user_open("idreuse", true, &u), 0);
+    CHECK_INT(mailbox_create(u, "a", 0), 0);
+    CHECK_INT(mailbox_create(u, "b", 0), 0);
+    int64_t a = id_of(u, "a"), b = id_of(u, "b");
+    CHECK(b > a);
+    /* b has the highest id: SQLite's max(id)+1 would hand it out again */
+    CHECK_INT(mailbox_delete(u, "b"), 0);
+    CHECK_INT(mailbox_create(u, "c", 0), 0);
+    int64_t c = id_of(u, "c");
+    CHECK(c > b);
+    CHECK_INT(mailbox_delete(u, "c"), 0);
+    CHECK_INT(mailbox_create(u, "c", 0), 0);   /* same name: still a new id */
+    CHECK(id_of(u, "c") > c);
+    /* renaming INBOX creates a mailbox too: fresh id as well */
+    int64_t before = id_of(u, "c");
+    CHECK_INT(mailbox_rename(u, "INBOX", "old-inbox"), 0);
+    CHECK(id_of(u, "old-inbox") > before);
+    mail_user_close(u);
+    /* the counter survives reopening the store */
+    CHECK_INT(mail_user_open("idreuse", false, &u), 0);
+    before = id_of(u, "old-inbox");
+    CHECK_INT(mailbox_delete(u, "old-inbox"), 0);
+    CHECK_INT(mailbox_create(u, "d", 0), 0);
+    CHECK(id_of(u, "d") > before);
+    mail_user_close(u);
+}
+
+struct calls { int n; };
+static int count_rec_cb(const struct msg_record *r, void *arg)
+{
+    (void)r;
+    ((struct calls *)arg)->n++;
+    return 0;
+}
+static int count_uid_cb(uint32_t uid, void *arg)
+{
+    (void)uid;
+    ((struct calls *)arg)->n++;
+    return 0;
+}
+
+/* Every operation of a handle whose mailbox is gone: NOTFOUND, no callback. */
+static void check_all_notfound(struct mailbox *mb, bool ro)
+{
+    struct calls c = {0};
+    CHECK_INT(mailbox_sync(mb, 0, count_rec_cb, &c, count_uid_cb, &c), STORAGE_ERR_NOTFOUND);
+    uint32_t *uids = NULL, n = 99;
+    CHECK_INT(mailbox_get_uids(mb, &uids, &n), STORAGE_ERR_NOTFOUND);
+    free(uids);
+    CHECK_INT(mailbox_foreach_record(mb, 1, UINT32_MAX, count_rec_cb, &c), STORAGE_ERR_NOTFOUND);
+    struct msg_record rec;
+    for (uint32_t uid = 1; uid <= 3; uid++) {
+        CHECK_INT(mailbox_get_record(mb, uid, &rec), STORAGE_ERR_NOTFOUND);
+        struct msg_cache cache;
+        memset(&cache, 0, sizeof(cache));
+        CHECK_INT(mailbox_get_cache(mb, uid, &cache), STORAGE_ERR_NOTFOUND);
+        struct msg_content mc;
+        memset(&mc, 0, sizeof(mc));
+        CHECK_INT(mailbox_get_content(mb, uid, &mc), STORAGE_ERR_NOTFOUND);
+    }
+    uint32_t first = 0;
+    CHECK_INT(mailbox_first_unseen(mb, &first), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(mailbox_vanished_since(mb, 0, count_uid_cb, &c), STORAGE_ERR_NOTFOUND);
+    char *kw = NULL;
+    CHECK_INT(mailbox_get_keywords(mb, &kw), STORAGE_ERR_NOTFOUND);
+    free(kw);
+    uint32_t all[] = {1, 2, 3};
+    struct store_req req = {STORE_ADD, MSG_DELETED | MSG_FLAGGED, "$Stale", 0};
+    /* a read-only handle is refused before storage looks */
+    int want = ro ? STORAGE_ERR_NOPERM : STORAGE_ERR_NOTFOUND;
+    CHECK_INT(mailbox_store(mb, all, 3, &req, count_rec_cb, &c, count_uid_cb, &c), want);
+    CHECK_INT(mailbox_expunge(mb, NULL, 0, count_uid_cb, &c), want);
+    CHECK_INT(mailbox_expunge(mb, all, 3, count_uid_cb, &c), want);
+    uint32_t su[3], du[3];
+    size_t ncopied = 99;
+    CHECK_INT(mailbox_copy(mb, all, 3, "INBOX", false, NULL, su, du, &ncopied, NULL, NULL), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(mailbox_copy(mb, all, 3, "INBOX", true, NULL, su, du, &ncopied, count_uid_cb, &c), want);
+    struct append_txn *t = NULL;
+    CHECK_INT(mailbox_append_begin(mb, &t), ro ? STORAGE_ERR_NOPERM : STORAGE_ERR_NOTFOUND);
+    CHECK(t == NULL);
+    uint32_t f = 7, h = 7;
+    CHECK_INT(mailbox_claim_recent(mb, &f, &h), ro ? 0 : STORAGE_ERR_NOTFOUND);
+    CHECK(mailbox_is_deleted(mb));
+    CHECK_INT(c.n, 0);
+}
+
+static void test_deleted_handle(void)
+{
+    struct mail_user *u = NULL;
+    CHECK_INT(mail_user_open("deleter", true, &u), 0);
+    CHECK_INT(mailbox_create(u, "dz", 0), 0);
+    struct mailbox *old, *old2, *ro;
+    CHECK_INT(mailbox_open(u, "dz", false, false, NULL, &old), 0);
+    CHECK_INT(mailbox_open(u, "dz", false, false, NULL, &old2), 0);
+    CHECK_INT(mailbox_open(u, "dz", true, false, NULL, &ro), 0);
+    uint32_t uid;
+    CHECK_INT(append_mem(old, MSG1, 0, NULL, &uid), 0);
+    CHECK_INT(append_mem(old, MSG2, 0, NULL, &uid), 0);
+    CHECK(!mailbox_is_deleted(old));
+    /* an APPEND in progress when the mailbox goes away */
+    struct append_txn *t;
+    CHECK_INT(mailbox_append_begin(old2, &t), 0);
+    struct append_msg m = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0};
+    CHECK_INT(mailbox_append_add(t, &m), 0);
+    int files = count_files("user/d/deleter/msg");
+
+    CHECK_INT(mailbox_delete(u, "dz"), 0);
+    /* A new mailbox with the same name, and one more: with id reuse one of
+     * them would have the deleted mailbox's id. Give both messages. */
+    CHECK_INT(mailbox_create(u, "dz", 0), 0);
+    CHECK_INT(mailbox_create(u, "other", 0), 0);
+    struct append_msg m1 = {MSG1, -1, strlen(MSG1), 0, "$New", 0, 0};
+    uint32_t uv;
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT(mailbox_append_by_name(u, "dz", &m1, &uv, &uid), 0);
+        CHECK_INT(mailbox_append_by_name(u, "other", &m1, &uv, &uid), 0);
+    }
+    CHECK_INT(mailbox_append_commit(t, &uv, &uid, 1), STORAGE_ERR_NOTFOUND);
+    CHECK(mailbox_is_deleted(old2));
+    /* dz's 2 bodies and the refused append's body are gone, 6 new */
+    CHECK_INT(count_files("user/d/deleter/msg"), files - 3 + 6);
+    check_all_notfound(old, false);
+    check_all_notfound(ro, true);
+    /* the new mailboxes are untouched */
+    struct mailbox *nb;
+    CHECK_INT(mailbox_open(u, "dz", false, false, NULL, &nb), 0);
+    CHECK(!mailbox_is_deleted(nb));
+    CHECK_STR(uids_of(nb), "1,2,3");
+    struct msg_record rec;
+    for (uint32_t i = 1; i <= 3; i++) {
+        CHECK_INT(mailbox_get_record(nb, i, &rec), 0);
+        CHECK_INT(rec.flags, 0);
+        CHECK_STR(rec.keywords, "$New");
+    }
+    char *kw = NULL;
+    CHECK_INT(mailbox_get_keywords(nb, &kw), 0);
+    CHECK_STR(kw, "$New");
+    free(kw);
+    struct mailbox_info info;
+    CHECK_INT(mailbox_status(u, "INBOX", &info), 0);
+    CHECK_INT(info.messages, 0);   /* nothing copied/moved from the stale handle */
+    CHECK_INT(mailbox_status(u, "other", &info), 0);
+    CHECK_INT(info.messages, 3);
+    mailbox_close(nb);
+    mailbox_close(old);
+    mailbox_close(old2);
+    mailbox_close(ro);
+
+    /* Same id, another mailbox (what a recreated store looks like to a
+     * connection that outlived it): the MAILBOXID captured at open decides. */
+    CHECK_INT(mailbox_open(u, "other", false, false, NULL, &old), 0);
+    CHECK(!mailbox_is_deleted(old));
+    raw_exec("deleter", "UPDATE mailbox SET mailboxid='F000000000000000000000000' WHERE name='other'");
+    check_all_notfound(old, false);
+    mailbox_close(old);
+    g_problems = 0;
+    CHECK_INT(mail_user_check(u, false, problem_cb, NULL), 0);
+    mail_user_close(u);
+}
+
+/* RFC 9051 6.3.6: renaming INBOX moves its messages away; a session with
+ * INBOX selected sees them expunged and keeps a valid (empty) INBOX. */
+static void test_rename_inbox_selected(void)
+{
+    struct mail_user *u = NULL;
+    CHECK_INT(mail_user_open("renamer", true, &u), 0);
+    struct mailbox *in;
+    CHECK_INT(mailbox_open(u, "INBOX", false, true, NULL, &in), 0);
+    uint32_t uid;
+    CHECK_INT(append_mem(in, MSG1, 0, NULL, &uid), 0);
+    CHECK_INT(append_mem(in, MSG2, MSG_SEEN, NULL, &uid), 0);
+    CHECK_INT(mailbox_sync(in, 0, NULL, NULL, NULL, NULL), 0);
+    uint64_t ms = mailbox_get_info(in)->highestmodseq;
+    int64_t inbox_id = mailbox_get_info(in)->id;
+    CHECK_INT(mailbox_rename(u, "INBOX", "moved"), 0);
+    struct uidlist gone = {.n = 0}, ch = {.n = 0};
+    CHECK_INT(mailbox_sync(in, ms, collect_rec, &ch, collect_uid, &gone), 0);
+    CHECK_INT(gone.n, 2);
+    CHECK_INT(gone.v[0], 1);
+    CHECK_INT(gone.v[1], 2);
+    CHECK_INT(ch.n, 0);
+    CHECK(!mailbox_is_deleted(in));
+    CHECK_INT(mailbox_get_info(in)->messages, 0);
+    CHECK_INT(mailbox_get_info(in)->id, inbox_id);
+    CHECK_STR(uids_of(in), "");
+    struct msg_record rec;
+    CHECK_INT(mailbox_get_record(in, 1, &rec), STORAGE_ERR_NOTFOUND);
+    CHECK(!mailbox_is_deleted(in));
+    /* INBOX keeps working: new mail gets UIDs above the moved ones */
+    CHECK_INT(append_mem(in, MSG2, 0, NULL, &uid), 0);
+    CHECK_INT(uid, 3);
+    struct mailbox *mv;
+    CHECK_INT(mailbox_open(u, "moved", true, false, NULL, &mv), 0);
+    CHECK_STR(uids_of(mv), "1,2");
+    CHECK(mailbox_get_info(mv)->id != inbox_id);
+    mailbox_close(mv);
+    /* a plain rename keeps the id: the open handle follows the mailbox */
+    CHECK_INT(mailbox_open(u, "moved", false, false, NULL, &mv), 0);
+    CHECK_INT(mailbox_rename(u, "moved", "moved2"), 0);
+    CHECK(!mailbox_is_deleted(mv));
+    CHECK_INT(mailbox_sync(mv, 0, NULL, NULL, NULL, NULL), 0);
+    CHECK_STR(mailbox_get_info(mv)->name, "moved2");
+    CHECK_STR(uids_of(mv), "1,2");
+    mailbox_close(mv);
+    mailbox_close(in);
+    mail_user_close(u);
+}
+
+/* A schema 2 store (ids from max(id)+1, no counter) upgraded in place. */
+static void test_id_migration(void)
+{
+    struct mail_user *u = NULL;
+    CHECK_INT(mail_user_open("migr", true, &u), 0);
+    CHECK_INT(mailbox_create(u, "a", 0), 0);
+    CHECK_INT(mailbox_create(u, "b", 0), 0);
+    CHECK_INT(mailbox_create(u, "c", 0), 0);
+    struct append_msg m = {MSG1, -1, strlen(MSG1), MSG_FLAGGED, "$K", 0, 0};
+    uint32_t uv, uid;
+    CHECK_INT(mailbox_append_by_name(u, "b", &m, &uv, &uid), 0);
+    CHECK_INT(mailbox_append_by_name(u, "c", &m, &uv, &uid), 0);
+    int64_t ia = id_of(u, "a"), ib = id_of(u, "b"), ic = id_of(u, "c"), ii = id_of(u, "INBOX");
+    struct mailbox_info before;
+    CHECK_INT(mailbox_status(u, "c", &before), 0);
+    mail_user_close(u);
+    raw_exec("migr", "DELETE FROM meta WHERE key='last_mailbox_id'; UPDATE schema_version SET version=2;");
+    CHECK_INT(mail_user_open("migr", false, &u), 0);
+    sqlite3 *h = raw_db("migr");
+    sqlite3_stmt *st;
+    CHECK(sqlite3_prepare_v2(h, "SELECT (SELECT version FROM schema_version),"
+                                "(SELECT value FROM meta WHERE key='last_mailbox_id'),"
+                                "(SELECT count(*) FROM sqlite_master WHERE type='index' AND name IN "
+                                "('message_modseq','expunged_modseq','blob_dead','message_unseen')),"
+                                "(SELECT count(*) FROM pragma_foreign_key_list('message'))",
+                             -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    CHECK_INT(sqlite3_column_int(st, 0), 3);
+    CHECK_INT(sqlite3_column_int64(st, 1), ic);
+    CHECK_INT(sqlite3_column_int(st, 2), 4);
+    CHECK_INT(sqlite3_column_int(st, 3), 1);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    CHECK_INT(id_of(u, "a"), ia);
+    CHECK_INT(id_of(u, "b"), ib);
+    CHECK_INT(id_of(u, "c"), ic);
+    CHECK_INT(id_of(u, "INBOX"), ii);
+    struct mailbox_info after;
+    CHECK_INT(mailbox_status(u, "c", &after), 0);
+    CHECK_INT(after.messages, 1);
+    CHECK_INT(after.uidvalidity, before.uidvalidity);
+    CHECK_STR(after.mailboxid, before.mailboxid);
+    CHECK_INT(after.highestmodseq, before.highestmodseq);
+    struct mailbox *mb;
+    CHECK_INT(mailbox_open(u, "b", false, false, NULL, &mb), 0);
+    CHECK_STR(uids_of(mb), "1");
+    struct msg_record rec;
+    CHECK_INT(mailbox_get_record(mb, 1, &rec), 0);
+    CHECK_INT(rec.flags, MSG_FLAGGED);
+    CHECK_STR(rec.keywords, "$K");
+    struct msg_content mc;
+    CHECK_INT(mailbox_get_content(mb, 1, &mc), 0);
+    CHECK(mc.len == strlen(MSG1) && memcmp(mc.data, MSG1, mc.len) == 0);
+    msg_content_release(&mc);
+    mailbox_close(mb);
+    /* c is the newest: after the migration its id is not handed out again */
+    CHECK_INT(mailbox_open(u, "c", false, false, NULL, &mb), 0);
+    CHECK_INT(mailbox_delete(u, "c"), 0);
+    CHECK_INT(mailbox_create(u, "e", 0), 0);
+    CHECK(id_of(u, "e") > ic);
+    check_all_notfound(mb, false);
+    mailbox_close(mb);
+    g_problems = 0;
+    CHECK_INT(mail_user_check(u, false, problem_cb, NULL), 0);
+    mail_user_close(u);
+}
+
+/* ---- \Recent claims by selected sessions --------------------------------- */
+
+static uint32_t watermark_of(const char *user, const char *mailbox)
+{
+    sqlite3 *h = raw_db(user);
+    sqlite3_stmt *st;
+    uint32_t v = 0;
+    CHECK(sqlite3_prepare_v2(h, "SELECT recent_uid FROM mailbox WHERE name=?", -1, &st, NULL) == SQLITE_OK);
+    sqlite3_bind_text(st, 1, mailbox, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = (uint32_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+static void test_claim_recent(void)
+{
+    struct mail_user *u = NULL;
+    CHECK_INT(mail_user_open("claimer", true, &u), 0);
+    CHECK_INT(mailbox_create(u, "cr", 0), 0);
+    struct mailbox *a, *b, *ro;
+    uint32_t fa = 9, fb = 9, f, hi;
+    CHECK_INT(mailbox_open(u, "cr", false, true, &fa, &a), 0);
+    CHECK_INT(mailbox_open(u, "cr", false, true, &fb, &b), 0);
+    CHECK_INT(mailbox_open(u, "cr", true, false, NULL, &ro), 0);
+    CHECK_INT(fa, 0);
+    CHECK_INT(fb, 0);
+    uint32_t uid;
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(append_mem(a, MSG2, 0, NULL, &uid), 0);
+    /* EXAMINE never claims */
+    f = hi = 9;
+    CHECK_INT(mailbox_claim_recent(ro, &f, &hi), 0);
+    CHECK_INT(f, 0);
+    CHECK_INT(hi, 0);
+    CHECK_INT(watermark_of("claimer", "cr"), 0);
+    /* the first session to look gets them, the other nothing */
+    CHECK_INT(mailbox_claim_recent(b, &f, &hi), 0);
+    CHECK_INT(f, 0);
+    CHECK_INT(hi, 3);
+    CHECK_INT(mailbox_claim_recent(a, &f, &hi), 0);
+    CHECK(f == hi);
+    CHECK_INT(watermark_of("claimer", "cr"), 3);
+    struct mailbox_info info;
+    CHECK_INT(mailbox_status(u, "cr", &info), 0);
+    CHECK_INT(info.recent, 0);
+    CHECK_INT(append_mem(b, MSG2, 0, NULL, &uid), 0);
+    CHECK_INT(append_mem(b, MSG2, 0, NULL, &uid), 0);
+    CHECK_INT(mailbox_claim_recent(a, &f, &hi), 0);
+    CHECK_INT(f, 3);
+    CHECK_INT(hi, 5);
+    CHECK_INT(mailbox_claim_recent(b, NULL, NULL), 0);
+    CHECK_INT(watermark_of("claimer", "cr"), 5);
+
+    /* Nothing new: no write transaction at all, so another connection
+     * holding the write lock must not make us wait (busy_timeout is 5 s;
+     * a write attempt would come back BUSY after it). */
+    sqlite3 *h = raw_db("claimer");
+    sqlite3_busy_timeout(h, 0);
+    CHECK(sqlite3_exec(h, "BEGIN IMMEDIATE; UPDATE meta SET value=value WHERE key='x';", NULL, NULL, NULL) ==
+          SQLITE_OK);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    f = hi = 0;
+    CHECK_INT(mailbox_claim_recent(a, &f, &hi), 0);
+    CHECK_INT(f, 5);
+    CHECK_INT(hi, 5);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    CHECK(secs < 1.0);
+    CHECK(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(h);
+
+    /* Racing claimers in two processes, each appending and claiming: every
+     * UID is claimed by exactly one of them. */
+    enum { ROUNDS = 40 };
+    int pfd[2];
+    CHECK(pipe(pfd) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        struct mail_user *cu;
+        struct mailbox *cm;
+        int ok = storage_init(g_dir) == 0 && mail_user_open("claimer", false, &cu) == 0 &&
+                 mailbox_open(cu, "cr", false, false, NULL, &cm) == 0;
+        struct append_msg m = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0};
+        for (int i = 0; ok && i < ROUNDS; i++) {
+            uint32_t uv2, u2, r[2];
+            ok = mailbox_append_by_name(cu, "cr", &m, &uv2, &u2) == 0 &&
+                 mailbox_claim_recent(cm, &r[0], &r[1]) == 0 && write(pfd[1], r, sizeof(r)) == sizeof(r);
+        }
+        _exit(ok ? 0 : 1);
+    }
+    close(pfd[1]);
+    static uint32_t pr[ROUNDS + 1][2];
+    for (int i = 0; i < ROUNDS; i++) {
+        CHECK_INT(append_mem(a, MSG2, 0, NULL, &uid), 0);
+        CHECK_INT(mailbox_claim_recent(a, &pr[i][0], &pr[i][1]), 0);
+    }
+    int status = -1;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_INT(mailbox_claim_recent(a, &pr[ROUNDS][0], &pr[ROUNDS][1]), 0);   /* anything left */
+    static uint8_t owner[5 + 2 * ROUNDS + 1];
+    memset(owner, 0, sizeof(owner));
+    bool overlap = false, bad = false;
+    for (int i = 0; i <= ROUNDS; i++) {
+        if (pr[i][0] > pr[i][1] || pr[i][1] > 5 + 2 * ROUNDS)
+            bad = true;
+        for (uint32_t x = pr[i][0] + 1; !bad && x <= pr[i][1]; x++) {
+            overlap |= owner[x] != 0;
+            owner[x] = 1;
+        }
+    }
+    uint32_t r[2];
+    ssize_t got;
+    while ((got = read(pfd[0], r, sizeof(r))) == (ssize_t)sizeof(r)) {
+        if (r[0] > r[1] || r[1] > 5 + 2 * ROUNDS) {
+            bad = true;
+            continue;
+        }
+        for (uint32_t x = r[0] + 1; x <= r[1]; x++) {
+            overlap |= owner[x] != 0;
+            owner[x] = 2;
+        }
+    }
+    close(pfd[0]);
+    CHECK(!bad);
+    CHECK(!overlap);
+    int unclaimed = 0;
+    for (uint32_t x = 6; x <= 5 + 2 * ROUNDS; x++)
+        unclaimed += owner[x] == 0;
+    CHECK_INT(unclaimed, 0);
+    CHECK_INT(watermark_of("claimer", "cr"), 5 + 2 * ROUNDS);
+
+    /* a claim on a deleted mailbox */
+    CHECK_INT(mailbox_delete(u, "cr"), 0);
+    CHECK_INT(mailbox_claim_recent(a, &f, &hi), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(mailbox_claim_recent(ro, &f, &hi), 0);   /* EXAMINE: never touches the database */
+    mailbox_close(a);
+    mailbox_close(b);
+    mailbox_close(ro);
+    mail_user_close(u);
+}
+
 int main(void)
 {
     log_init("test-storage", true, false, NULL);
@@ -1439,6 +1873,11 @@ int main(void)
     RUN(test_uidranges_random);
     RUN(test_uidranges_migration);
     RUN(test_delete_store);
+    RUN(test_id_no_reuse);
+    RUN(test_deleted_handle);
+    RUN(test_rename_inbox_selected);
+    RUN(test_id_migration);
+    RUN(test_claim_recent);
     storage_shutdown();
     return unit_done();
 }
