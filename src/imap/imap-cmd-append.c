@@ -24,6 +24,52 @@ static void free_items(struct append_item *items, size_t n)
     free(items);
 }
 
+/* Incremental scan of a message's header block for 8-bit octets: the
+ * header ends at the first empty line (LF [CR] LF). */
+struct hdr_scan {
+    int nl;             /* 1 after LF, 2 after LF CR */
+    bool done, eightbit;
+};
+
+static void hdr_scan(struct hdr_scan *h, const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n && !h->done; i++) {
+        unsigned char c = p[i];
+        if (c >= 0x80)
+            h->eightbit = true;
+        if (c == '\n') {
+            if (h->nl)
+                h->done = true;
+            h->nl = 1;
+        } else if (c == '\r' && h->nl == 1) {
+            h->nl = 2;
+        } else if (c != '\r') {
+            h->nl = 0;
+        }
+    }
+}
+
+/* Does the header of this message contain an 8-bit octet? For a spilled
+ * literal the file is read in chunks up to the end of the header. */
+static bool header_has_8bit(const struct append_msg *m)
+{
+    struct hdr_scan h = {.nl = 1};  /* an empty first line ends the header too */
+    if (m->fd < 0) {
+        hdr_scan(&h, (const unsigned char *)m->data, m->len);
+        return h.eightbit;
+    }
+    unsigned char chunk[16384];
+    size_t off = 0;
+    while (off < m->len && !h.done && !h.eightbit) {
+        ssize_t r = pread(m->fd, chunk, MIN(sizeof(chunk), m->len - off), (off_t)off);
+        if (r <= 0)
+            break;  /* read errors surface when the message is stored */
+        hdr_scan(&h, chunk, (size_t)r);
+        off += (size_t)r;
+    }
+    return h.eightbit;
+}
+
 IMAP_CMD(cmd_append)
 {
     struct imap_parser *ps = &cmd->ps;
@@ -133,6 +179,18 @@ IMAP_CMD(cmd_append)
     if (no_code) {
         imap_tagged(s, cmd, "NO", "[%s] %s", no_code, no_text);
         goto out;
+    }
+    /* RFC 6855 4 (RFC 9755 4): unless the client did ENABLE UTF8=ACCEPT,
+     * an APPEND with 8-bit octets in header fields MUST be refused with
+     * NO. An IMAP4rev2 client may append them (RFC 9051 6.3.12, UTF-8
+     * header fields are part of IMAP4rev2). */
+    if (!(s->enabled & (EN_UTF8 | EN_IMAP4REV2))) {
+        for (size_t i = 0; i < nitems; i++) {
+            if (header_has_8bit(&items[i].m)) {
+                imap_tagged(s, cmd, "NO", "[CANNOT] 8-bit header fields require ENABLE UTF8=ACCEPT");
+                goto out;
+            }
+        }
     }
 
     /* The selected mailbox's own handle when appending to it. */

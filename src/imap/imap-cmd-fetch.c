@@ -26,6 +26,7 @@
 struct fetch_seg {
     const char *ext;    /* external data, or NULL: text at [off, off+len) of out */
     size_t off, len;
+    bool nonul;         /* ext data that contains NUL: written with NUL -> 0x80 */
 };
 
 struct fetch_state {
@@ -55,6 +56,7 @@ struct fetch_state {
     size_t nbufs;
     bool has_ext;               /* a segment points into the resources above */
     bool flushing;              /* segments queued for writing */
+    struct buf scratch;         /* one chunk of a NUL-replaced segment */
 };
 
 static void push_seg(struct fetch_state *st, const char *ext, size_t off, size_t len)
@@ -65,7 +67,17 @@ static void push_seg(struct fetch_state *st, const char *ext, size_t off, size_t
         st->segcap = st->segcap ? st->segcap * 2 : 8;
         st->segs = xrealloc(st->segs, st->segcap * sizeof(*st->segs));
     }
-    st->segs[st->nsegs++] = (struct fetch_seg){ext, off, len};
+    st->segs[st->nsegs++] = (struct fetch_seg){ext, off, len, false};
+}
+
+/* NUL in a non-binary response string (see emit_literal). */
+#define NUL_REPLACEMENT '\x80'
+
+static void replace_nuls(char *p, size_t n)
+{
+    char *e = p + n;
+    while ((p = memchr(p, '\0', (size_t)(e - p))) != NULL)
+        *p++ = NUL_REPLACEMENT;
 }
 
 static void close_text(struct fetch_state *st)
@@ -111,6 +123,7 @@ static void fetch_state_free(void *p)
     struct fetch_state *st = p;
     msg_release(st);
     buf_free(&st->out);
+    buf_free(&st->scratch);
     free(st->segs);
     fetch_req_free(&st->req);
     free(st->uids);
@@ -132,7 +145,15 @@ static bool write_segs(struct imap_session *s, struct fetch_state *st)
         const struct fetch_seg *g = &st->segs[st->segpos];
         const char *base = g->ext ? g->ext : st->out.data + g->off;
         size_t n = MIN(g->len - st->segoff, (size_t)FETCH_CHUNK);
-        imap_write(s, base + st->segoff, n);
+        if (g->nonul) {
+            /* the mapped message is read-only: fix up a copy, chunk by chunk */
+            buf_reset(&st->scratch);
+            buf_append(&st->scratch, base + st->segoff, n);
+            replace_nuls(st->scratch.data, n);
+            imap_write(s, st->scratch.data, n);
+        } else {
+            imap_write(s, base + st->segoff, n);
+        }
         st->segoff += n;
         if (st->segoff == g->len) {
             st->segpos++;
@@ -142,7 +163,19 @@ static bool write_segs(struct imap_session *s, struct fetch_state *st)
     return true;
 }
 
-/* A literal (or "" / NIL). Large data is referenced, not copied. */
+/* A literal (or "" / NIL). Large data is referenced, not copied.
+ *
+ * NUL octets. A message stored from a binary APPEND (RFC 3516 4.4,
+ * literal8) may contain NUL. Only the BINARY[...] data item may return it
+ * as is, in a literal8 (RFC 3516 4.3; RFC 9051 4.3: "unencoded binary
+ * strings are not permitted, unless returned in a <literal8> in response
+ * to a BINARY.PEEK[...]/BINARY[...] FETCH"); BODY[...] and RFC822* are
+ * nstrings, whose literals must not contain NUL (RFC 9051 9, rule 3 and
+ * CHAR8 = %x01-ff). Sending "~{N}" there would break clients that follow
+ * the grammar, so for the non-binary items every NUL is sent as the octet
+ * 0x80 instead (as Dovecot does): the length stays that of the stored
+ * message, so RFC822.SIZE and <partial> offsets remain consistent, and the
+ * exact bytes stay available through BINARY[]. */
 static void emit_literal(struct fetch_state *st, const char *data, size_t len, bool binary)
 {
     if (!data) {
@@ -153,13 +186,18 @@ static void emit_literal(struct fetch_state *st, const char *data, size_t len, b
         buf_puts(&st->out, "\"\"");
         return;
     }
-    bool lit8 = binary && memchr(data, '\0', len) != NULL;   /* RFC 3516 4.3 */
+    bool has_nul = memchr(data, '\0', len) != NULL;
+    bool lit8 = binary && has_nul;   /* RFC 3516 4.3 */
     buf_printf(&st->out, "%s{%zu}\r\n", lit8 ? "~" : "", len);
     if (len <= FETCH_INLINE_MAX) {
+        size_t at = st->out.len;
         buf_append(&st->out, data, len);
+        if (has_nul && !binary)
+            replace_nuls(st->out.data + at, len);
     } else {
         close_text(st);
         push_seg(st, data, 0, len);
+        st->segs[st->nsegs - 1].nonul = has_nul && !binary;
         st->has_ext = true;
     }
 }
@@ -453,13 +491,23 @@ static bool build_msg(struct imap_session *s, struct fetch_state *st, const stru
         }
         }
     }
-    /* RFC 9051 6.4.5: an implicit \Seen change is reported with FLAGS. */
-    if (seen_now && !req->has[FI_FLAGS]) {
-        SEP();
-        buf_puts(o, "FLAGS ");
-        imap_write_flag_list(o, rec->flags, rec->keywords, rec->uid > v->recent_floor);
-        if (v->condstore && !req->has[FI_MODSEQ])
-            buf_printf(o, " MODSEQ (%llu)", (unsigned long long)rec->modseq);
+    /* RFC 9051 6.4.5: an implicit \Seen change is reported with FLAGS;
+     * with CONDSTORE enabled also with UID and MODSEQ (RFC 7162 3.2.4:
+     * "a FETCH/UID FETCH that implicitly set the \Seen flag"). */
+    if (seen_now) {
+        if (!req->has[FI_FLAGS]) {
+            SEP();
+            buf_puts(o, "FLAGS ");
+            imap_write_flag_list(o, rec->flags, rec->keywords, rec->uid > v->recent_floor);
+        }
+        if (v->condstore && !st->uid_cmd && !req->has[FI_UID]) {
+            SEP();
+            buf_printf(o, "UID %u", rec->uid);
+        }
+        if (v->condstore && !req->has[FI_MODSEQ]) {
+            SEP();
+            buf_printf(o, "MODSEQ (%llu)", (unsigned long long)rec->modseq);
+        }
     }
 #undef SEP
     buf_puts(o, ")\r\n");

@@ -82,6 +82,7 @@ struct search_run {
     uint32_t *uids, *msns;
     size_t n, cap;
     uint64_t maxmodseq;
+    uint64_t first_modseq, last_modseq;   /* of the MIN / MAX match (UID order) */
 };
 
 static void search_one(struct search_run *r, const struct msg_record *rec)
@@ -117,6 +118,9 @@ static void search_one(struct search_run *r, const struct msg_record *rec)
         r->n++;
         if (rec->modseq > r->maxmodseq)
             r->maxmodseq = rec->modseq;
+        if (r->n == 1)
+            r->first_modseq = rec->modseq;
+        r->last_modseq = rec->modseq;
     }
 }
 
@@ -183,8 +187,20 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
             buf_puts(&b, " ALL ");
             seqset_write_uids(&b, nums, r->n);
         }
-        if (q->uses_modseq && r->n > 0)
-            buf_printf(&b, " MODSEQ %llu", (unsigned long long)r->maxmodseq);
+        if (q->uses_modseq && r->n > 0) {
+            /* RFC 4731 3.2 / RFC 7162 3.1.10: the highest mod-sequence of
+             * the messages returned: with only MIN and/or MAX those are
+             * just the lowest and/or highest match. */
+            uint64_t ms = r->maxmodseq;
+            if (!(ret & (SR_ALL | SR_COUNT)) && (ret & (SR_MIN | SR_MAX))) {
+                ms = 0;
+                if (ret & SR_MIN)
+                    ms = r->first_modseq;
+                if ((ret & SR_MAX) && r->last_modseq > ms)
+                    ms = r->last_modseq;
+            }
+            buf_printf(&b, " MODSEQ %llu", (unsigned long long)ms);
+        }
         buf_puts(&b, "\r\n");
     }
     imap_write(s, b.data, b.len);

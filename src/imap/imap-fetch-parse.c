@@ -205,20 +205,23 @@ void fetch_section_write(struct buf *b, const struct fetch_section *sec)
     }
 }
 
-void fetch_partial_slice(size_t len, bool partial, uint32_t offset, uint32_t count, size_t *start, size_t *n)
+void fetch_partial_slice(size_t len, bool partial, uint64_t offset, uint64_t count, size_t *start, size_t *n)
 {
     if (!partial) {
         *start = 0;
         *n = len;
         return;
     }
-    if (offset >= len) {
+    /* Compare before subtracting and never add offset + count: both may be
+     * up to 2^63-1, far beyond any message. */
+    if (offset >= (uint64_t)len) {
         *start = len;
         *n = 0;
         return;
     }
-    *start = offset;
-    *n = MIN((size_t)count, len - offset);
+    uint64_t left = (uint64_t)len - offset;
+    *start = (size_t)offset;
+    *n = (size_t)(count < left ? count : left);
 }
 
 void imap_format_datetime(struct buf *b, int64_t t, int tz_minutes)
@@ -254,8 +257,11 @@ static bool parse_partial(struct imap_parser *ps, struct fetch_item *it, const c
 {
     if (!imap_p_char(ps, '<'))
         return true;
-    if (!imap_p_number(ps, &it->offset) || !imap_p_char(ps, '.') || !imap_p_nznumber(ps, &it->count) ||
-        !imap_p_char(ps, '>')) {
+    /* RFC 9051 9: partial = "<" number64 "." nz-number64 ">" (RFC 3501 had
+     * 32-bit numbers; accepting the wider form from IMAP4rev1 clients is
+     * harmless). */
+    if (!imap_p_number64(ps, &it->offset) || !imap_p_char(ps, '.') || !imap_p_number64(ps, &it->count) ||
+        it->count == 0 || !imap_p_char(ps, '>')) {
         *err = "Invalid partial range (expected <offset.count>)";
         return false;
     }
@@ -270,7 +276,7 @@ static void item_name(struct fetch_item *it, const char *base)
     fetch_section_write(&b, &it->sec);
     buf_putc(&b, ']');
     if (it->partial)
-        buf_printf(&b, "<%u>", it->offset);
+        buf_printf(&b, "<%llu>", (unsigned long long)it->offset);
     free(it->name);
     it->name = buf_release(&b);
 }

@@ -66,7 +66,7 @@ struct fetch_item {
     bool peek;                  /* does not set \Seen */
     struct fetch_section sec;
     bool partial;
-    uint32_t offset, count;
+    uint64_t offset, count;     /* <offset.count>: number64 "." nz-number64 (RFC 9051 9) */
     char *name;                 /* response item name, e.g. "BODY[HEADER]" or "RFC822" */
 };
 
@@ -95,7 +95,8 @@ bool fetch_parse_section(struct imap_parser *ps, struct imap_cmd *cmd, bool bina
 /* Write the section spec as echoed in responses ("1.HEADER.FIELDS (A B)"). */
 void fetch_section_write(struct buf *b, const struct fetch_section *sec);
 /* Apply <offset.count> to a length: returns the slice start/length. */
-void fetch_partial_slice(size_t len, bool partial, uint32_t offset, uint32_t count, size_t *start, size_t *n);
+/* Never overflows: offset and count may be anything up to 2^63-1. */
+void fetch_partial_slice(size_t len, bool partial, uint64_t offset, uint64_t count, size_t *start, size_t *n);
 
 /* RFC 5530 response code for a storage error ("NONEXISTENT", "OVERQUOTA",
  * "LIMIT", "SERVERBUG", ...). */

@@ -269,6 +269,21 @@ static void literal_data(struct imap_session *s, struct buf *in)
     if (s->cmd_skip) {
         /* discard */
     } else if (s->literal_to_file) {
+        /* RFC 9051 4.3 / 9 (rule 3): only a literal8 ("~{N}", RFC 3516
+         * 4.4) may carry NUL. In-memory literals are checked by the parser
+         * (imap_p_string: BAD); a spilled one is checked here, as it
+         * streams, with the same result: BAD at once, and the rest of the
+         * command (this literal's remaining octets included) is skipped. */
+        const struct imap_literal_file *lf = &s->pending.files[s->pending.nfiles - 1];
+        if (!lf->binary && memchr(in->data, '\0', k)) {
+            reply_error(s, s->pending.text.data, s->pending.text.len, "BAD",
+                        "NUL octet in literal (use a literal8 ~{N} for binary data)");
+            size_t left = s->literal_left - k;
+            start_skip(s);
+            s->literal_left = left;
+            buf_consume(in, k);
+            return;
+        }
         size_t off = 0;
         while (off < k) {
             ssize_t w = write(s->literal_fd, in->data + off, k - off);

@@ -123,6 +123,80 @@ static bool parse_needle(struct sparse *sp, struct skey *k)
     return true;
 }
 
+/* Sequence sets of SEARCH keys are tested once per message, so they are
+ * put in a form that answers in O(log ranges) instead of scanning every
+ * range ("UID SEARCH UID 1,3,5,...,299999" on a million messages would
+ * otherwise cost 10^11 steps): ranges ordered (lo <= hi), sorted by lo and
+ * merged. '*' stays UINT32_MAX, so the value of '*' (the highest MSN/UID,
+ * known only at evaluation) is not needed: with n <= max always, a range
+ * "a:*" holds n iff n >= a or n == max (a > max), and after merging at
+ * most the last range ends in '*'. */
+static int cmp_range(const void *a, const void *b)
+{
+    const struct seqrange *x = a, *y = b;
+    if (x->lo != y->lo)
+        return x->lo < y->lo ? -1 : 1;
+    return x->hi < y->hi ? -1 : x->hi > y->hi;
+}
+
+static void normalize_set(struct seqset *set)
+{
+    if (set->dollar || set->n == 0)
+        return;
+    for (size_t i = 0; i < set->n; i++) {
+        if (set->r[i].lo > set->r[i].hi) {
+            uint32_t t = set->r[i].lo;
+            set->r[i].lo = set->r[i].hi;
+            set->r[i].hi = t;
+        }
+    }
+    qsort(set->r, set->n, sizeof(*set->r), cmp_range);
+    size_t m = 0;
+    for (size_t i = 1; i < set->n; i++) {
+        struct seqrange *cur = &set->r[m];
+        if (set->r[i].lo <= cur->hi || set->r[i].lo - 1 == cur->hi) {
+            if (set->r[i].hi > cur->hi)
+                cur->hi = set->r[i].hi;
+        } else {
+            set->r[++m] = set->r[i];
+        }
+    }
+    set->n = m + 1;
+}
+
+/* Membership in a set made by normalize_set; max is the value of '*'. */
+static bool set_contains(const struct seqset *set, uint32_t n, uint32_t max)
+{
+    size_t lo = 0, hi = set->n;
+    while (lo < hi) {   /* first range with r.lo > n */
+        size_t mid = lo + (hi - lo) / 2;
+        if (set->r[mid].lo <= n)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo > 0 && n <= set->r[lo - 1].hi)
+        return true;
+    return set->n > 0 && set->r[set->n - 1].hi == UINT32_MAX && n == max;
+}
+
+/* entry-name of SEARCH MODSEQ (RFC 7162 7): "/flags/" attr-flag, where
+ * attr-flag is "\" atom (a system or extension flag) or an atom (keyword). */
+static bool modseq_entry_valid(const char *s, size_t len)
+{
+    if (len <= 7 || strncasecmp(s, "/flags/", 7) != 0)
+        return false;
+    size_t i = 7;
+    if (s[i] == '\\')
+        i++;
+    if (i == len)
+        return false;
+    for (; i < len; i++)
+        if (!imap_is_atom_char((unsigned char)s[i]) || s[i] == ']')
+            return false;
+    return true;
+}
+
 static bool parse_date_arg(struct sparse *sp, struct skey *k)
 {
     int64_t t;
@@ -259,6 +333,7 @@ static struct skey *parse_key(struct sparse *sp, int depth)
             fail_bad(sp, "Invalid sequence set");
             return NULL;
         }
+        normalize_set(&k->set);
         return k;
     }
     char *atom = imap_p_atom(ps, sp->cmd);
@@ -348,6 +423,7 @@ static struct skey *parse_key(struct sparse *sp, int depth)
             fail_bad(sp, "UID needs a sequence set");
             return NULL;
         }
+        normalize_set(&k->set);
         return k;
     }
     if (strcasecmp(atom, "LARGER") == 0 || strcasecmp(atom, "SMALLER") == 0 ||
@@ -438,15 +514,21 @@ static struct skey *parse_key(struct sparse *sp, int depth)
             return NULL;
         }
         if (peekc(ps) == '"') {
-            /* entry-name SP entry-type-req: we have no per-flag modseqs,
-             * so the message modseq is used for any entry (RFC 7162 3.1.5). */
+            /* search-modseq-ext = SP entry-name SP entry-type-req, where
+             * entry-name = DQUOTE "/flags/" attr-flag DQUOTE (quoted only,
+             * with "\\" for the backslash of a system flag) and
+             * entry-type-req = "priv" / "shared" / "all". We keep no
+             * per-flag mod-sequences, so RFC 7162 3.1.5 says we "MUST
+             * ignore" both and use the message's modseq, which is what
+             * SK_MODSEQ compares. They are still parsed strictly so that
+             * malformed commands get BAD. */
             struct imap_str entry;
             char *type = NULL;
-            if (!imap_p_string(ps, sp->cmd, &entry) || !imap_p_sp(ps) ||
+            if (!imap_p_string(ps, sp->cmd, &entry) || entry.literal || !imap_p_sp(ps) ||
                 !(type = imap_p_atom(ps, sp->cmd)) ||
                 (strcasecmp(type, "priv") != 0 && strcasecmp(type, "shared") != 0 &&
                  strcasecmp(type, "all") != 0) ||
-                !imap_p_sp(ps) || entry.len < 7 || strncasecmp(entry.s, "/flags/", 7) != 0) {
+                !imap_p_sp(ps) || !modseq_entry_valid(entry.s, entry.len)) {
                 skey_free(k);
                 fail_bad(sp, "Invalid MODSEQ entry");
                 return NULL;
@@ -664,25 +746,34 @@ bool search_header_match(const char *hdr, size_t len, const char *name, const ch
     return found;
 }
 
-static bool sent_day(const struct search_msg *m, int64_t *day)
+/* The "sent" day of a message for SENTBEFORE/SENTON/SENTSINCE.
+ *
+ * RFC 9051 6.4.4: the date of the Date: header, disregarding time and
+ * timezone, i.e. the calendar date as written. A message without a Date:
+ * header, or with one we cannot parse, has no such date; RFC 9051 does not
+ * say what to do then. We fall back to the INTERNALDATE (in its own zone)
+ * like other servers (Dovecot does the same): the Date: header is normally
+ * absent only on drafts and locally injected mail, for which the time the
+ * message arrived is the best estimate of when it was sent, and it means
+ * that every message has some sent date, so "SENTBEFORE d OR SENTSINCE d"
+ * matches every message as a client would expect. */
+static int64_t sent_day(const struct search_msg *m)
 {
+    const struct msg_record *r = m->rec;
     const char *hdr;
     size_t len;
-    if (!m->get_header || !m->get_header(m->arg, &hdr, &len))
-        return false;
-    char *v = mime_header_get(hdr, len, "date");
-    if (!v)
-        return false;
-    int64_t t;
-    int tz;
-    bool ok = mime_parse_date(v, &t, &tz);
-    free(v);
-    if (!ok)
-        return false;
-    /* RFC 9051 6.4.4: the date of the Date: header, disregarding time and
-     * timezone, i.e. the calendar date as written. */
-    *day = search_day_of(t, tz);
-    return true;
+    if (m->get_header && m->get_header(m->arg, &hdr, &len)) {
+        char *v = mime_header_get(hdr, len, "date");
+        if (v) {
+            int64_t t;
+            int tz;
+            bool ok = mime_parse_date(v, &t, &tz);
+            free(v);
+            if (ok)
+                return search_day_of(t, tz);
+        }
+    }
+    return search_day_of(r->internaldate, r->internaldate_tz);
 }
 
 static bool text_match(const struct search_msg *m, const struct skey *k)
@@ -722,11 +813,11 @@ bool search_eval(const struct skey *k, const struct search_msg *m)
     case SK_SEQ:
         if (k->set.dollar)
             return in_sorted(m->searchres, m->nsearchres, r->uid);
-        return seqset_contains(&k->set, m->msn, m->max_msn);
+        return set_contains(&k->set, m->msn, m->max_msn);
     case SK_UID:
         if (k->set.dollar)
             return in_sorted(m->searchres, m->nsearchres, r->uid);
-        return seqset_contains(&k->set, r->uid, m->max_uid);
+        return set_contains(&k->set, r->uid, m->max_uid);
     case SK_FLAGS_ON:
         return (r->flags & k->n) == k->n;
     case SK_FLAGS_OFF:
@@ -777,9 +868,7 @@ bool search_eval(const struct skey *k, const struct search_msg *m)
     case SK_SENTBEFORE:
     case SK_SENTON:
     case SK_SENTSINCE: {
-        int64_t d;
-        if (!sent_day(m, &d))
-            return false;
+        int64_t d = sent_day(m);
         return k->op == SK_SENTBEFORE ? d < k->day : k->op == SK_SENTON ? d == k->day : d >= k->day;
     }
     case SK_HEADER: {

@@ -328,49 +328,68 @@ static bool keywords_all_known(const char *list, const char *kws)
 
 /* ---- own changes ---------------------------------------------------------- */
 
-/* Same layout as the anonymous element type of imap_view.own. */
+/* Storage gives every change transaction one fresh modseq
+ * (highestmodseq + 1 under the write lock; sqlite-message.c), so a modseq
+ * names exactly one transaction, and one of ours names only changes this
+ * session made. Instead of (uid, modseq) pairs - a million of them after
+ * "STORE 1:* +FLAGS" on a big mailbox - we therefore remember the set of
+ * modseqs our own transactions produced: a "STORE 1:*" is one entry. A
+ * record is our own iff its current modseq is in the set; if another
+ * session changed the message after us, its modseq is newer and the change
+ * is reported. The set is kept sorted (our modseqs only grow, so appends
+ * are O(1)) and looked up by binary search; it is emptied by every
+ * successful imap_sync and capped, so it cannot grow without bound between
+ * syncs (dropping entries only costs the client a redundant FETCH).
+ *
+ * Representation: the view's own[] array of imap.h, using only .modseq
+ * (.uid is unused and 0). */
+#define OWN_MAX 65536
+
 struct own_entry {
     uint32_t uid;
     uint64_t modseq;
 };
 _Static_assert(sizeof(struct own_entry) == sizeof(((struct imap_view *)0)->own[0]), "own layout");
 
-void imap_view_note_own(struct imap_view *v, uint32_t uid, uint64_t modseq)
-{
-    if (v->nown >= 100000)
-        return; /* bounded: worst case the client sees a duplicate FETCH */
-    ARRAY_GROW(v->own, v->nown, v->ownc);
-    v->own[v->nown].uid = uid;
-    v->own[v->nown].modseq = modseq;
-    v->nown++;
-}
-
-static int cmp_own(const void *a, const void *b)
-{
-    const struct own_entry *x = a, *y = b;
-    if (x->uid != y->uid)
-        return x->uid < y->uid ? -1 : 1;
-    return x->modseq < y->modseq ? -1 : x->modseq > y->modseq;
-}
-
-/* own[] is sorted by (uid, modseq) before lookups (sort_own). */
-static bool is_own(const struct imap_view *v, uint32_t uid, uint64_t modseq)
+/* index of the first own entry with modseq >= key */
+static size_t own_lower_bound(const struct imap_view *v, uint64_t key)
 {
     size_t lo = 0, hi = v->nown;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (v->own[mid].uid < uid || (v->own[mid].uid == uid && v->own[mid].modseq < modseq))
+        if (v->own[mid].modseq < key)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < v->nown && v->own[lo].uid == uid && v->own[lo].modseq == modseq;
+    return lo;
 }
 
-static void sort_own(struct imap_view *v)
+void imap_view_note_own(struct imap_view *v, uint32_t uid, uint64_t modseq)
 {
-    if (v->nown > 1)
-        qsort(v->own, v->nown, sizeof(*v->own), cmp_own);
+    (void)uid;
+    if (v->nown && v->own[v->nown - 1].modseq == modseq)
+        return; /* the common case: the rest of the same transaction */
+    size_t at = v->nown;
+    if (v->nown && v->own[v->nown - 1].modseq > modseq) {
+        /* out of order (not expected): keep the array sorted */
+        at = own_lower_bound(v, modseq);
+        if (at < v->nown && v->own[at].modseq == modseq)
+            return;
+    }
+    if (v->nown >= OWN_MAX)
+        return; /* bounded: worst case the client sees a redundant FETCH */
+    ARRAY_GROW(v->own, v->nown, v->ownc);
+    memmove(v->own + at + 1, v->own + at, (v->nown - at) * sizeof(*v->own));
+    v->own[at].uid = 0;
+    v->own[at].modseq = modseq;
+    v->nown++;
+}
+
+static bool is_own(const struct imap_view *v, uint64_t modseq)
+{
+    size_t i = own_lower_bound(v, modseq);
+    return i < v->nown && v->own[i].modseq == modseq;
 }
 
 /* ---- expunges ------------------------------------------------------------- */
@@ -482,7 +501,10 @@ static int sync_changed(const struct msg_record *rec, void *arg)
         c->newu[c->nnew++] = rec->uid;
         return 0;
     }
-    if (!imap_view_msn(c->v, rec->uid))
+    /* Our own changes are skipped here, before anything is copied: after
+     * "STORE 1:* ..." on a million messages the sync that follows sees a
+     * million changed records, all ours. */
+    if (is_own(c->v, rec->modseq) || !imap_view_msn(c->v, rec->uid))
         return 0;
     ARRAY_GROW(c->ch, c->nch, c->cch);
     struct changed_rec *r = &c->ch[c->nch++];
@@ -570,13 +592,10 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
     }
 
     /* 4. flag changes */
-    sort_own(v);
     bool condstore = v->condstore || (s->enabled & (EN_CONDSTORE | EN_QRESYNC));
     struct buf b = BUF_INIT;
     for (size_t i = 0; i < c.nch; i++) {
         struct changed_rec *r = &c.ch[i];
-        if (is_own(v, r->uid, r->modseq))
-            continue;
         uint32_t msn = imap_view_msn(v, r->uid);
         if (!msn)
             continue;
@@ -636,8 +655,19 @@ void imap_view_expunged_many(struct imap_session *s, const uint32_t *uids, size_
         if (imap_view_msn(v, uids[i]))
             present[k++] = uids[i];
     k = sort_unique(present, k);
-    for (size_t i = 0; i < k; i++)
-        remove_from_pexp(v, present[i]);
+    /* Drop them from the held-back expunges in one merge pass (both
+     * sorted), not one memmove per UID. */
+    if (v->npexp && k) {
+        size_t w = 0, j = 0;
+        for (size_t i = 0; i < v->npexp; i++) {
+            while (j < k && present[j] < v->pexp[i])
+                j++;
+            if (j < k && present[j] == v->pexp[i])
+                continue;
+            v->pexp[w++] = v->pexp[i];
+        }
+        v->npexp = w;
+    }
     if (k) {
         imap_view_flush_vanished(s);
         report_expunges(s, present, k);

@@ -306,6 +306,187 @@ static void test_big_fetch(void)
     end_session();
 }
 
+/* Bytes of got after the first occurrence of marker (NULL when absent). */
+static const char *after(const char *marker, size_t *rest)
+{
+    const char *p = got.len ? memmem(got.data, got.len, marker, strlen(marker)) : NULL;
+    if (!p)
+        return NULL;
+    p += strlen(marker);
+    *rest = got.len - (size_t)(p - got.data);
+    return p;
+}
+
+/* NUL octets: only literal8 may carry them in (APPEND, also when the
+ * literal is spilled to a temporary file) and out (BINARY[]); BODY[] sends
+ * them as 0x80 with the length unchanged. */
+static void test_nul(void)
+{
+    start_session();
+    CHECK(SEND("l LOGIN alice secret\r\n", "l OK"));
+    CHECK(SEND("c CREATE Nul\r\n", "c OK"));
+    /* small (in memory) */
+    CHECK(exchange("n1 APPEND Nul ~{21+}\r\nSubject: b\r\n\r\nab\0cd\r\n\r\n", 45, "n1 OK"));
+    CHECK(exchange("n2 APPEND Nul {21+}\r\nSubject: b\r\n\r\nab\0cd\r\n\r\n", 44, "n2 BAD"));
+    /* big (spilled to a file): binary accepted, non-binary refused at
+     * once and the rest of the command skipped */
+    struct buf msg = BUF_INIT;
+    buf_puts(&msg, "Subject: big nul\r\n\r\n");
+    while (msg.len < 200000)
+        buf_puts(&msg, "0123456789012345678901234567890123456789012345678901234567890123456789012\r\n");
+    msg.data[150000] = '\0';
+    struct buf cmd = BUF_INIT;
+    buf_printf(&cmd, "n3 APPEND Nul ~{%zu+}\r\n", msg.len);
+    buf_append(&cmd, msg.data, msg.len);
+    buf_puts(&cmd, "\r\n");
+    CHECK(exchange(cmd.data, cmd.len, "n3 OK"));
+    buf_reset(&cmd);
+    buf_reset(&got);
+    buf_printf(&cmd, "n4 APPEND Nul {%zu+}\r\n", msg.len);
+    buf_append(&cmd, msg.data, msg.len);
+    buf_printf(&cmd, " {%zu+}\r\n", msg.len);   /* MULTIAPPEND: second literal skipped too */
+    buf_append(&cmd, msg.data, msg.len);
+    buf_puts(&cmd, "\r\nn5 NOOP\r\n");
+    CHECK(exchange(cmd.data, cmd.len, "n5 OK"));
+    CHECK(has("n4 BAD NUL octet in literal"));
+    CHECK(!has("n4 OK"));
+    /* a big non-binary literal without NUL still works */
+    msg.data[150000] = 'x';
+    buf_reset(&cmd);
+    buf_printf(&cmd, "n6 APPEND Nul {%zu+}\r\n", msg.len);
+    buf_append(&cmd, msg.data, msg.len);
+    buf_puts(&cmd, "\r\n");
+    CHECK(exchange(cmd.data, cmd.len, "n6 OK"));
+    CHECK(SEND("s SELECT Nul\r\n", "* 3 EXISTS"));
+    CHECK(SEND("", "s OK"));
+
+    buf_reset(&got);
+    CHECK(SEND("f1 FETCH 1 (BODY.PEEK[] BINARY.PEEK[] BODY.PEEK[TEXT]<2.3>)\r\n", "f1 OK"));
+    CHECK(has("BODY[] {21}\r\nSubject: b\r\n\r\nab\x80" "cd\r\n BINARY[] ~{21}\r\n"));
+    CHECK(exchange(NULL, 0, "f1 OK") && memmem(got.data, got.len, "BINARY[] ~{21}\r\nSubject: b\r\n\r\nab\0cd\r\n", 37));
+    CHECK(has("BODY[TEXT]<2> {3}\r\n\x80" "cd"));
+    buf_reset(&got);
+    CHECK(SEND("f2 FETCH 2 (BODY.PEEK[])\r\n", "f2 OK"));
+    size_t rest = 0;
+    const char *p = after("BODY[] {", &rest);
+    CHECK(p != NULL);
+    if (p) {
+        CHECK(memchr(p, '\0', rest) == NULL);
+        char *nl = memchr(p, '\n', rest);
+        CHECK(nl && (size_t)(p + rest - (nl + 1)) > msg.len);
+        if (nl)
+            CHECK((unsigned char)nl[1 + 150000] == 0x80);
+    }
+    buf_reset(&got);
+    CHECK(SEND("f3 FETCH 2 (BINARY.PEEK[])\r\n", "f3 OK"));
+    p = after("BINARY[] ~{", &rest);
+    CHECK(p != NULL && memchr(p, '\0', rest) != NULL);
+    CHECK(SEND("z LOGOUT\r\n", "z OK"));
+    buf_free(&msg);
+    buf_free(&cmd);
+    end_session();
+}
+
+/* A session's own big STORE is not reported back by the sync that
+ * follows (the own-change set holds one modseq per transaction, not one
+ * entry per message), and FETCH of a set where nothing is gone is OK. */
+static void test_own_changes(void)
+{
+    start_session();
+    CHECK(SEND("l LOGIN alice secret\r\n", "l OK"));
+    CHECK(SEND("c CREATE Many\r\n", "c OK"));
+    struct buf cmd = BUF_INIT;
+    static const char m[] = "Subject: x\r\n\r\nx\r\n";
+    for (int k = 0; k < 3; k++) {
+        buf_reset(&cmd);
+        buf_printf(&cmd, "a%d APPEND Many", k);
+        for (int i = 0; i < 1000; i++)
+            buf_printf(&cmd, " {%zu+}\r\n%s", strlen(m), m);
+        buf_puts(&cmd, "\r\n");
+        char until[16];
+        snprintf(until, sizeof(until), "a%d OK", k);
+        CHECK(exchange(cmd.data, cmd.len, until));
+    }
+    CHECK(SEND("s SELECT Many\r\n", "s OK"));
+    buf_reset(&got);
+    CHECK(SEND("t1 STORE 1:* +FLAGS.SILENT (\\Seen)\r\n", "t1 OK"));
+    CHECK(SEND("t2 NOOP\r\n", "t2 OK"));
+    CHECK(!has("FETCH"));
+    buf_reset(&got);
+    CHECK(SEND("t3 STORE 1:* -FLAGS (\\Seen)\r\n", "t3 OK"));
+    CHECK(has("* 3000 FETCH (FLAGS (\\Recent))\r\nt3 OK"));
+    buf_reset(&got);
+    CHECK(SEND("t4 NOOP\r\n", "t4 OK"));
+    CHECK(!has("FETCH"));
+    /* several own transactions between syncs (FETCH sets \Seen per batch) */
+    buf_reset(&got);
+    CHECK(SEND("t5 FETCH 1:* (BODY[TEXT])\r\n", "t5 OK Fetch completed"));
+    CHECK(SEND("t6 NOOP\r\n", "t6 OK"));
+    size_t rest = 0;
+    const char *p = after("t5 OK", &rest);
+    CHECK(p && !memmem(p, rest, "FETCH", 5));
+    /* A STORE whose answer (3000 lines of ~600 octets) is far more than
+     * the output window: produced batch by batch as the client reads. */
+    buf_reset(&cmd);
+    buf_puts(&cmd, "t7 STORE 1:* FLAGS (\\Seen");
+    for (int i = 0; i < 10; i++)
+        buf_printf(&cmd, " kw%d_0123456789012345678901234567890123456789012345678", i);
+    buf_puts(&cmd, ")\r\n");
+    buf_reset(&got);
+    CHECK(exchange(cmd.data, cmd.len, "t7 OK"));
+    size_t nf = 0;
+    for (const char *q = got.data; (q = memmem(q, got.len - (size_t)(q - got.data), " FETCH (FLAGS (\\Seen kw0_", 25)); q++)
+        nf++;
+    CHECK_INT(nf, 3000);
+    CHECK(got.len > 3000 * 500);
+    CHECK(has("* 3000 FETCH (FLAGS (\\Seen kw0_"));
+    p = after("* 3000 FETCH", &rest);
+    CHECK(p && memmem(p, rest, "\r\nt7 OK Store completed\r\n", 25));
+    CHECK(SEND("z LOGOUT\r\n", "z OK"));
+    buf_free(&cmd);
+    end_session();
+}
+
+/* RFC 6855 4: 8-bit header fields need ENABLE UTF8=ACCEPT (or IMAP4rev2);
+ * checked for in-memory and spilled literals; 8-bit bodies are fine. */
+static void test_utf8_append(void)
+{
+    static const char m8[] = "Subject: caf\xc3\xa9\r\n\r\nbody\r\n";
+    static const char b8[] = "Subject: cafe\r\n\r\nb\xc3\xb6" "dy\r\n";
+    start_session();
+    CHECK(SEND("l LOGIN alice secret\r\n", "l OK"));
+    CHECK(SEND("c CREATE U8\r\n", "c OK"));
+    append_msg("u1", "U8", "", b8);
+    struct buf cmd = BUF_INIT;
+    buf_printf(&cmd, "u2 APPEND U8 {%zu+}\r\n%s\r\n", strlen(m8), m8);
+    CHECK(exchange(cmd.data, cmd.len, "u2 NO [CANNOT]"));
+    /* MULTIAPPEND: one bad message refuses all */
+    buf_reset(&cmd);
+    buf_printf(&cmd, "u3 APPEND U8 {%zu+}\r\n%s {%zu+}\r\n%s\r\n", strlen(b8), b8, strlen(m8), m8);
+    CHECK(exchange(cmd.data, cmd.len, "u3 NO [CANNOT]"));
+    /* spilled: 8-bit in the header of a 200 KB message */
+    struct buf big = BUF_INIT;
+    buf_puts(&big, "X-A: 1\r\nSubject: caf\xc3\xa9\r\n\r\n");
+    while (big.len < 200000)
+        buf_puts(&big, "0123456789012345678901234567890123456789012345678901234567890123456789012\r\n");
+    buf_reset(&cmd);
+    buf_printf(&cmd, "u4 APPEND U8 {%zu+}\r\n", big.len);
+    buf_append(&cmd, big.data, big.len);
+    buf_puts(&cmd, "\r\n");
+    CHECK(exchange(cmd.data, cmd.len, "u4 NO [CANNOT]"));
+    CHECK(SEND("s STATUS U8 (MESSAGES)\r\n", "s OK"));
+    CHECK(has("(MESSAGES 1)"));
+    CHECK(SEND("e ENABLE UTF8=ACCEPT\r\n", "e OK"));
+    CHECK(exchange(cmd.data, cmd.len, "u4 OK"));
+    buf_reset(&cmd);
+    buf_printf(&cmd, "u5 APPEND U8 {%zu+}\r\n%s\r\n", strlen(m8), m8);
+    CHECK(exchange(cmd.data, cmd.len, "u5 OK"));
+    CHECK(SEND("z LOGOUT\r\n", "z OK"));
+    buf_free(&big);
+    buf_free(&cmd);
+    end_session();
+}
+
 int main(void)
 {
     log_init("test", false, false, NULL);
@@ -326,6 +507,9 @@ int main(void)
     RUN(test_fetch);
     RUN(test_search_store);
     RUN(test_big_fetch);
+    RUN(test_nul);
+    RUN(test_own_changes);
+    RUN(test_utf8_append);
     buf_free(&got);
     event_loop_free(loop);
     userdb_close();

@@ -4,6 +4,7 @@
 #include "imap-search.h"
 #include "imap-fetch.h"
 #include "mime.h"
+#include <time.h>
 
 /* A parser over text (as if it followed the command name). */
 struct tp {
@@ -210,6 +211,22 @@ static void test_search_dates(void)
     r.savedate = 760665600 + 86400 * 3;
     CHECK(eval_text(" SAVEDSINCE 10-Feb-1994", &r, &f, false));
     CHECK(!eval_text(" SAVEDBEFORE 10-Feb-1994", &r, &f, false));
+    /* No Date: header, or an unparsable one: the INTERNALDATE in its own
+     * zone stands in (here 7 Feb in -0800). */
+    struct fake nodate = {"Subject: x\r\n\r\n", "", 0, 0};
+    CHECK(eval_text(" SENTON 7-Feb-1994", &r, &nodate, false));
+    CHECK(eval_text(" SENTSINCE 7-Feb-1994 SENTBEFORE 8-Feb-1994", &r, &nodate, false));
+    CHECK(!eval_text(" SENTBEFORE 7-Feb-1994", &r, &nodate, false));
+    struct fake baddate = {"Date: someday soon\r\n\r\n", "", 0, 0};
+    CHECK(eval_text(" SENTON 7-Feb-1994", &r, &baddate, false));
+    CHECK(!eval_text(" SENTSINCE 8-Feb-1994", &r, &baddate, false));
+    struct fake nohdr = {NULL, NULL, 0, 0};
+    CHECK(eval_text(" SENTON 7-Feb-1994", &r, &nohdr, false));
+    r.internaldate_tz = 0;
+    CHECK(eval_text(" SENTON 8-Feb-1994", &r, &nodate, false));
+    /* with a good Date: header the header wins over the internal date */
+    CHECK(eval_text(" SENTON 7-Feb-1994", &r, &f, false));
+    r.internaldate_tz = -480;
     CHECK_INT(search_day_of(-1, 0), -1);
     CHECK_INT(search_day_of(86399, 0), 0);
     CHECK_INT(search_day_of(86399, 1), 1);
@@ -238,6 +255,123 @@ static void test_search_parse_errors(void)
     CHECK(!parse_q(" RETURN (FOO) ALL", &q, &st, &code, &err));
     CHECK(!parse_q(" OLDER 0", &q, &st, &code, &err));
     CHECK(!parse_q(" HEADER \"a:b\" x", &q, &st, &code, &err));
+    /* SEARCH MODSEQ [entry-name entry-type-req] value (RFC 7162 3.1.5) */
+    CHECK(!parse_q(" MODSEQ \"/flags/\" all 5", &q, &st, &code, &err));
+    CHECK(!parse_q(" MODSEQ \"/flags/\\\\\" all 5", &q, &st, &code, &err));
+    CHECK(!parse_q(" MODSEQ \"/flags/a b\" all 5", &q, &st, &code, &err));
+    CHECK(!parse_q(" MODSEQ \"/other/x\" all 5", &q, &st, &code, &err));
+    CHECK(!parse_q(" MODSEQ \"/flags/\\\\seen\" both 5", &q, &st, &code, &err));
+    CHECK(!parse_q(" MODSEQ \"/flags/\\\\seen\" all", &q, &st, &code, &err));
+    CHECK(!parse_q(" MODSEQ \"/flags/\\\\seen\" all x", &q, &st, &code, &err));
+    CHECK(!parse_q(" MODSEQ {12}\r\n/flags/\\seen all 5", &q, &st, &code, &err));
+    CHECK(!parse_q(" MODSEQ", &q, &st, &code, &err));
+    CHECK(!parse_q(" MODSEQ -1", &q, &st, &code, &err));
+}
+
+/* Every accepted form of MODSEQ compares the message modseq: we keep no
+ * per-flag modseqs, so RFC 7162 3.1.5 says entry name and type are ignored. */
+static void test_search_modseq(void)
+{
+    struct msg_record r = rec1();   /* modseq 100 */
+    struct fake f = {HDR1, "", 0, 0};
+    static const char *const forms[] = {
+        " MODSEQ ",
+        " MODSEQ \"/flags/\\\\seen\" all ",
+        " MODSEQ \"/flags/\\\\Draft\" priv ",
+        " MODSEQ \"/flags/$Forwarded\" SHARED ",
+        " MODSEQ \"/flags/junk\" shared ",
+        " MODSEQ \"/FLAGS/\\\\Answered\" All ",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(forms); i++) {
+        char t[128];
+        snprintf(t, sizeof(t), "%s100", forms[i]);
+        CHECK(eval_text(t, &r, &f, false));
+        snprintf(t, sizeof(t), "%s1", forms[i]);
+        CHECK(eval_text(t, &r, &f, false));
+        snprintf(t, sizeof(t), "%s101", forms[i]);
+        CHECK(!eval_text(t, &r, &f, false));
+    }
+    struct search_query q;
+    const char *st, *code, *err;
+    CHECK(parse_q(" MODSEQ \"/flags/\\\\seen\" all 7 SEEN", &q, &st, &code, &err));
+    CHECK(q.uses_modseq);
+    search_query_free(&q);
+}
+
+/* Sequence-set keys agree with seqset_contains (the reference) for all
+ * kinds of sets, '*' included, and a huge set costs O(log ranges) per
+ * message. */
+static void test_search_sets(void)
+{
+    uint64_t seed = 12345;
+    for (int iter = 0; iter < 300; iter++) {
+        struct buf t = BUF_INIT;
+        buf_puts(&t, iter % 2 ? " UID " : " ");
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        int nr = 1 + (int)((seed >> 33) % 6);
+        for (int i = 0; i < nr; i++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            unsigned a = 1 + (unsigned)((seed >> 33) % 30), b = 1 + (unsigned)((seed >> 40) % 30);
+            int kind = (int)((seed >> 50) % 5);
+            if (i)
+                buf_putc(&t, ',');
+            if (kind == 0)
+                buf_printf(&t, "%u", a);
+            else if (kind == 1)
+                buf_printf(&t, "%u:*", a);
+            else if (kind == 2)
+                buf_printf(&t, "*:%u", a);
+            else if (kind == 3)
+                buf_puts(&t, "*");
+            else
+                buf_printf(&t, "%u:%u", a, b);
+        }
+        /* the reference: the set as parsed, unnormalized */
+        struct tp ref;
+        tp_init(&ref, buf_cstr(&t) + (iter % 2 ? 5 : 1));
+        struct seqset set = {0};
+        CHECK(imap_p_seqset(&ref.ps, &set));
+        struct search_query q;
+        const char *st, *code, *err;
+        CHECK(parse_q(buf_cstr(&t), &q, &st, &code, &err));
+        for (uint32_t max = 1; max <= 32; max += 3) {
+            for (uint32_t n = 1; n <= max; n++) {
+                struct msg_record r = rec1();
+                r.uid = n;
+                struct search_msg m = {.rec = &r, .msn = n, .max_msn = max, .max_uid = max};
+                if (search_eval(q.root, &m) != seqset_contains(&set, n, max)) {
+                    fprintf(stderr, "set %s n %u max %u\n", buf_cstr(&t), n, max);
+                    CHECK(false);
+                }
+            }
+        }
+        search_query_free(&q);
+        seqset_free(&set);
+        tp_free(&ref);
+        buf_free(&t);
+    }
+    /* 90,000 ranges (the parser allows 100,000), 200,000 messages: fast
+     * (a linear scan per message would take 1.8e10 steps) */
+    struct buf t = BUF_INIT;
+    buf_puts(&t, " UID ");
+    for (uint32_t i = 0; i < 90000; i++)
+        buf_printf(&t, "%s%u", i ? "," : "", 2 * (90000 - i) + 1);   /* unsorted */
+    struct search_query q;
+    const char *st, *code, *err;
+    CHECK(parse_q(buf_cstr(&t), &q, &st, &code, &err));
+    clock_t c0 = clock();
+    size_t hits = 0;
+    for (uint32_t n = 1; n <= 200000; n++) {
+        struct msg_record r = rec1();
+        r.uid = n;
+        struct search_msg m = {.rec = &r, .msn = n, .max_msn = 200000, .max_uid = 200000};
+        hits += search_eval(q.root, &m);
+    }
+    double secs = (double)(clock() - c0) / CLOCKS_PER_SEC;
+    CHECK_INT(hits, 90000);     /* odd UIDs 3..180001 */
+    CHECK(secs < 2.0);
+    search_query_free(&q);
+    buf_free(&t);
 }
 
 static void test_search_return(void)
@@ -359,6 +493,19 @@ static void test_fetch_parse(void)
     CHECK(!parse_f(" BODY[HEADER.FIELDS (a:b)]", &req, &err));
     CHECK(!parse_f(" BODY[]<5.0>", &req, &err));
     CHECK(!parse_f(" BODY[]<5>", &req, &err));
+    CHECK(!parse_f(" BODY[]<-1.5>", &req, &err));
+    CHECK(!parse_f(" BODY[]<1.99999999999999999999>", &req, &err));
+    /* number64 (RFC 9051 9): the origin is echoed exactly */
+    CHECK(parse_f(" BODY[]<18446744073.9223372036854775807>", &req, &err));
+    if (req.nitems == 1) {
+        CHECK_STR(req.items[0].name, "BODY[]<18446744073>");
+        CHECK(req.items[0].offset == 18446744073ull && req.items[0].count == 9223372036854775807ull);
+    }
+    fetch_req_free(&req);
+    CHECK(parse_f(" BINARY.PEEK[]<4294967295.4294967295>", &req, &err));
+    if (req.nitems == 1)
+        CHECK(req.items[0].offset == 4294967295u && req.items[0].count == 4294967295u);
+    fetch_req_free(&req);
     CHECK(!parse_f(" BODY[TEXT", &req, &err));
     CHECK(!parse_f(" (FLAGS", &req, &err));
     CHECK(!parse_f(" FLAGS junk", &req, &err));
@@ -378,6 +525,19 @@ static void test_fetch_helpers(void)
     fetch_partial_slice(100, true, 100, 20, &st, &n);
     CHECK(n == 0);
     fetch_partial_slice(100, true, 4000000000u, 20, &st, &n);
+    CHECK(n == 0);
+    /* no overflow at the limits (offset + count would wrap) */
+    fetch_partial_slice(100, true, UINT32_MAX, UINT32_MAX, &st, &n);
+    CHECK(n == 0 && st == 100);
+    fetch_partial_slice(100, true, 10, UINT32_MAX, &st, &n);
+    CHECK(st == 10 && n == 90);
+    fetch_partial_slice(100, true, 99, UINT64_MAX, &st, &n);
+    CHECK(st == 99 && n == 1);
+    fetch_partial_slice(100, true, UINT64_MAX, UINT64_MAX, &st, &n);
+    CHECK(n == 0);
+    fetch_partial_slice(SIZE_MAX, true, SIZE_MAX - 1, UINT64_MAX, &st, &n);
+    CHECK(st == SIZE_MAX - 1 && n == 1);
+    fetch_partial_slice(0, true, 0, 1, &st, &n);
     CHECK(n == 0);
 
     struct buf b = BUF_INIT;
@@ -438,6 +598,8 @@ int main(void)
     RUN(test_search_strings);
     RUN(test_search_dates);
     RUN(test_search_parse_errors);
+    RUN(test_search_modseq);
+    RUN(test_search_sets);
     RUN(test_search_return);
     RUN(test_header_match);
     RUN(test_fetch_parse);
