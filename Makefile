@@ -7,7 +7,7 @@
 #   make install PREFIX=/usr/local
 #
 # Layers (one-way dependencies, each a static library):
-#   lib -> net, mail -> storage, auth -> imap, pop3 -> daemon, cli
+#   lib -> net, mail -> storage -> delivery; auth -> imap, pop3, lmtp -> daemon, cli
 # Every .c file in a layer's directory is part of that layer; adding a file
 # needs no Makefile change.
 
@@ -33,10 +33,10 @@ ifeq ($(SAN),1)
   LDSAN = -fsanitize=address,undefined
 endif
 
-CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(PKG_CFLAGS) -Isrc -Isrc/lib -Isrc/net -Isrc/mail -Isrc/storage -Isrc/auth -Isrc/imap -Isrc/pop3 $(CFLAGS)
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(PKG_CFLAGS) -Isrc -Isrc/lib -Isrc/net -Isrc/mail -Isrc/storage -Isrc/auth -Isrc/imap -Isrc/pop3 -Isrc/lmtp -Isrc/delivery $(CFLAGS)
 LDFLAGS_ALL = $(LDSAN) $(LDFLAGS)
 
-LAYERS = lib net mail storage auth imap pop3
+LAYERS = lib net mail storage delivery auth imap pop3 lmtp
 lib_SRC = $(wildcard src/lib/*.c)
 net_SRC = $(wildcard src/net/*.c)
 mail_SRC = $(wildcard src/mail/*.c)
@@ -44,12 +44,14 @@ storage_SRC = $(wildcard src/storage/*.c)
 auth_SRC = $(wildcard src/auth/*.c)
 imap_SRC = $(wildcard src/imap/*.c)
 pop3_SRC = $(wildcard src/pop3/*.c)
+lmtp_SRC = $(wildcard src/lmtp/*.c)
+delivery_SRC = $(wildcard src/delivery/*.c)
 daemon_SRC = $(wildcard src/daemon/*.c)
 cli_SRC = $(wildcard src/cli/*.c)
 
 obj = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(1))
 # Link order: most dependent first.
-LAYER_LIBS = $(BUILD)/libimap.a $(BUILD)/libpop3.a $(BUILD)/libauth.a $(BUILD)/libstorage.a \
+LAYER_LIBS = $(BUILD)/libimap.a $(BUILD)/libpop3.a $(BUILD)/liblmtp.a $(BUILD)/libdelivery.a $(BUILD)/libauth.a $(BUILD)/libstorage.a \
              $(BUILD)/libmail.a $(BUILD)/libnet.a $(BUILD)/liblib.a
 
 UNIT_SRC = $(wildcard tests/unit/test-*.c)

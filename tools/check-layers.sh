@@ -11,11 +11,13 @@ allowed() {
     net) echo "lib net" ;;
     mail) echo "lib mail" ;;
     storage) echo "lib mail storage" ;;
+    delivery) echo "lib mail storage auth delivery" ;;
     auth) echo "lib auth" ;;
     imap) echo "lib net mail storage auth imap" ;;
     pop3) echo "lib net mail storage auth pop3" ;;
-    daemon) echo "lib net mail storage auth imap pop3 daemon" ;;
-    cli) echo "lib mail storage auth cli" ;;
+    lmtp) echo "lib net mail storage delivery auth lmtp" ;;
+    daemon) echo "lib net mail storage delivery auth imap pop3 lmtp daemon" ;;
+    cli) echo "lib mail storage delivery auth cli" ;;
     *) echo "" ;;
     esac
 }

@@ -47,6 +47,23 @@ static const struct config_desc descs[CFG__COUNT] = {
     [CFG_POPEXPIRETIME] = {"popexpiretime", CFG_T_INT, "-1", -1, 36500, NULL},
     [CFG_ALLOWAPOP] = {"allowapop", CFG_T_BOOL, "no", 0, 0, NULL},
     [CFG_POPSUBFOLDERS] = {"popsubfolders", CFG_T_BOOL, "no", 0, 0, NULL},
+    /* The embedded default (make run) listens on loopback only; a
+     * production config usually names a unix socket for Postfix. */
+    [CFG_LISTEN_LMTP] = {"listen_lmtp", CFG_T_STRING, "127.0.0.1:1024", 0, 0, NULL},
+    [CFG_LMTP_AUTH_REQUIRED] = {"lmtp_auth_required", CFG_T_BOOL, "no", 0, 0, NULL},
+    [CFG_LMTP_OVERQUOTA_PERM_FAILURE] = {"lmtp_overquota_perm_failure", CFG_T_BOOL, "no", 0, 0, NULL},
+    [CFG_LMTP_DOWNCASE_RCPT] = {"lmtp_downcase_rcpt", CFG_T_BOOL, "yes", 0, 0, NULL},
+    [CFG_LMTP_ADD_MESSAGEID] = {"lmtp_add_messageid", CFG_T_BOOL, "no", 0, 0, NULL},
+    [CFG_LMTP_MAX_RECIPIENTS] = {"lmtp_max_recipients", CFG_T_INT, "1000", 1, 100000, NULL},
+    [CFG_LMTP_TIMEOUT] = {"lmtp_timeout", CFG_T_INT, "300", 10, 86400, NULL},
+    [CFG_CREATEONPOST] = {"createonpost", CFG_T_BOOL, "no", 0, 0, NULL},
+    [CFG_DUPLICATESUPPRESSION] = {"duplicatesuppression", CFG_T_BOOL, "yes", 0, 0, NULL},
+    [CFG_DUPLICATE_EXPIRE] = {"duplicate_expire", CFG_T_INT, "3", 0, 3650, NULL},
+    [CFG_REJECT8BIT] = {"reject8bit", CFG_T_BOOL, "no", 0, 0, NULL},
+    [CFG_MUNGE8BIT] = {"munge8bit", CFG_T_BOOL, "yes", 0, 0, NULL},
+    [CFG_QUOTAWARN] = {"quotawarn", CFG_T_INT, "90", 0, 100, NULL},
+    [CFG_AUTOCREATEQUOTA] = {"autocreatequota", CFG_T_INT, "0", -1, 2147483647LL, NULL},
+    [CFG_AUTOCREATEQUOTAMSG] = {"autocreatequotamsg", CFG_T_INT, "0", -1, 2147483647LL, NULL},
 };
 
 struct config {
