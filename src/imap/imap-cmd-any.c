@@ -223,16 +223,14 @@ IMAP_CMD(cmd_enable)
         imap_tagged(s, cmd, "BAD", "Missing ENABLE arguments");
         return CMD_DONE;
     }
-    if (s->view) {
-        if (s->enabled & EN_CONDSTORE)
-            s->view->condstore = true;
-        if (s->enabled & EN_IMAP4REV2) {
-            s->view->recent_floor = UINT32_MAX;
-            s->view->recent_count = 0;
-        }
-    }
+    if (s->view && (s->enabled & EN_IMAP4REV2))
+        imap_view_set_recent_floor(s->view, UINT32_MAX);
     imap_untagged(s, "ENABLED%s", buf_cstr(&en));
     buf_free(&en);
+    /* RFC 5161 3.1 forbids ENABLE while selected, but we accept it: then
+     * HIGHESTMODSEQ follows ENABLED as for any first enabling command. */
+    if (s->enabled & EN_CONDSTORE)
+        imap_enable_condstore(s);
     imap_tagged(s, cmd, "OK", "ENABLE completed");
     return CMD_DONE;
 }

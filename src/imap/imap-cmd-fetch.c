@@ -401,7 +401,7 @@ static bool build_msg(struct imap_session *s, struct fetch_state *st, const stru
         case FI_FLAGS:
             SEP();
             buf_puts(o, "FLAGS ");
-            imap_write_flag_list(o, rec->flags, rec->keywords, rec->uid > v->recent_floor);
+            imap_write_flag_list(o, rec->flags, rec->keywords, imap_view_recent(v, rec->uid));
             break;
         case FI_INTERNALDATE:
             SEP();
@@ -498,7 +498,7 @@ static bool build_msg(struct imap_session *s, struct fetch_state *st, const stru
         if (!req->has[FI_FLAGS]) {
             SEP();
             buf_puts(o, "FLAGS ");
-            imap_write_flag_list(o, rec->flags, rec->keywords, rec->uid > v->recent_floor);
+            imap_write_flag_list(o, rec->flags, rec->keywords, imap_view_recent(v, rec->uid));
         }
         if (v->condstore && !st->uid_cmd && !req->has[FI_UID]) {
             SEP();
@@ -623,7 +623,8 @@ static enum cmd_result fetch_run(struct imap_session *s, struct imap_cmd *cmd)
             int r = rec_batch_next(s->view->mb, &st->batch);
             st->bi = 0;
             if (r < 0) {
-                log_err("FETCH: reading records: %s", storage_strerror(r));
+                if (!imap_view_gone_err(s, r))
+                    log_err("FETCH: reading records: %s", storage_strerror(r));
                 st->failed = true;
                 break;
             }
@@ -749,7 +750,7 @@ IMAP_CMD(cmd_fetch)
         goto out_free;
     }
     if (st->req.has_changedsince || st->req.has[FI_MODSEQ])
-        s->view->condstore = true;     /* RFC 7162 3.1: enables CONDSTORE */
+        imap_enable_condstore(s);      /* RFC 7162 3.1: enables CONDSTORE */
 
     st->uids = imap_view_resolve(s, &set, cmd->uid, &st->nuids);
     if (st->req.vanished)

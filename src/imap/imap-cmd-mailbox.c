@@ -124,6 +124,13 @@ static bool known_contains(const struct seqset *set, uint32_t uid)
     return lo < set->n && set->r[lo].lo <= uid;
 }
 
+/* RFC 7162 section 7: known-uids, known-sequence-set and known-uid-set
+ * are sequence-sets where "*" is not allowed. */
+static bool has_star(const char *from, const char *to)
+{
+    return to > from && memchr(from, '*', (size_t)(to - from)) != NULL;
+}
+
 static bool p_select_params(struct imap_session *s, struct imap_cmd *cmd, bool *condstore,
                             struct qresync_params *q)
 {
@@ -152,7 +159,8 @@ static bool p_select_params(struct imap_session *s, struct imap_cmd *cmd, bool *
                 return false;
             if (imap_p_char(ps, ' ')) {
                 if (!imap_p_peek(ps, '(')) {
-                    if (!imap_p_seqset(ps, &q->known) || q->known.dollar)
+                    const char *start = ps->p;
+                    if (!imap_p_seqset(ps, &q->known) || q->known.dollar || has_star(start, ps->p))
                         return false;
                     q->has_known = true;
                     if (!imap_p_char(ps, ' '))
@@ -161,8 +169,10 @@ static bool p_select_params(struct imap_session *s, struct imap_cmd *cmd, bool *
                 /* seq-match-data: we remember every expunge (horizon 0), so
                  * it is parsed and ignored (RFC 7162 3.2.5.2). */
                 struct seqset a1 = {0}, a2 = {0};
+                const char *start = ps->p;
                 bool ok = imap_p_char(ps, '(') && imap_p_seqset(ps, &a1) && imap_p_sp(ps) &&
-                          imap_p_seqset(ps, &a2) && imap_p_char(ps, ')');
+                          imap_p_seqset(ps, &a2) && imap_p_char(ps, ')') && !has_star(start, ps->p) &&
+                          !a1.dollar && !a2.dollar;
                 seqset_free(&a1);
                 seqset_free(&a2);
                 if (!ok)
@@ -207,7 +217,7 @@ static int qr_changed(const struct msg_record *rec, void *arg)
         return 0;
     buf_printf(&c->out, "* %u FETCH (UID %u FLAGS ", msn, rec->uid);
     imap_write_flag_list(&c->out, rec->flags, rec->keywords,
-                         v->recent_floor != UINT32_MAX && rec->uid > v->recent_floor);
+                         imap_view_recent(v, rec->uid));
     buf_printf(&c->out, " MODSEQ (%llu))\r\n", (unsigned long long)rec->modseq);
     if (c->out.len > 65536) {
         imap_write(c->s, c->out.data, c->out.len);
@@ -431,6 +441,14 @@ IMAP_CMD(cmd_delete)
         imap_reply_storage_error(s, cmd, err);
         return CMD_DONE;
     }
+    /* This session deleted its own selected mailbox: deselect it (back to
+     * the authenticated state), as if by CLOSE without expunge, and say
+     * so with the CLOSED code (RFC 7162 3.2.11) instead of the BYE another
+     * session's DELETE would cause. */
+    if (s->view && mailbox_is_deleted(s->view->mb)) {
+        close_selected(s);
+        imap_untagged(s, "OK [CLOSED] Selected mailbox was deleted");
+    }
     imap_tagged(s, cmd, "OK", "DELETE completed");
     return CMD_DONE;
 }
@@ -595,7 +613,7 @@ IMAP_CMD(cmd_status)
         return CMD_DONE;
     }
     if (items & ST_HIGHESTMODSEQ)
-        s->enabled |= EN_CONDSTORE; /* RFC 7162 3.1 */
+        imap_enable_condstore(s); /* RFC 7162 3.1 */
     struct mailbox_info info;
     int err = mailbox_status(s->mu, name, &info);
     if (err < 0) {

@@ -96,7 +96,7 @@ static void search_one(struct search_run *r, const struct msg_record *rec)
         .msn = msn,
         .max_msn = v->count,
         .max_uid = r->max_uid,
-        .recent = rec->uid > v->recent_floor,
+        .recent = imap_view_recent(v, rec->uid),
         .now = r->now,
         .searchres = v->searchres,
         .nsearchres = v->nsearchres,
@@ -279,7 +279,7 @@ IMAP_CMD(cmd_search)
         return CMD_DONE;
     }
     if (q.uses_modseq)
-        s->view->condstore = true;  /* RFC 7162 3.1: MODSEQ search enables CONDSTORE */
+        imap_enable_condstore(s);   /* RFC 7162 3.1: MODSEQ search enables CONDSTORE */
 
     struct imap_view *v = s->view;
     struct search_run r = {.s = s, .q = &q, .now = (int64_t)time(NULL)};
@@ -300,7 +300,9 @@ IMAP_CMD(cmd_search)
     }
     rec_batch_free(&b);
     load_reset(&r.load);
-    if (rc < 0) {
+    if (imap_view_gone_err(s, rc)) {
+        imap_tagged(s, cmd, "NO", "[NONEXISTENT] Mailbox was deleted");
+    } else if (rc < 0) {
         log_err("SEARCH in %s failed: %s", mailbox_get_info(v->mb)->name, storage_strerror(rc));
         imap_tagged(s, cmd, "NO", "[SERVERBUG] Search failed");
     } else {

@@ -224,6 +224,17 @@ static bool command_line(struct imap_session *s, const char *line, size_t len)
     }
     if (why) {
         reply_error(s, t->data, t->len, status, why);
+        if (s->state == IMAP_NOTAUTH && m.nonsync) {
+            /* The client sends the refused non-synchronizing literal
+             * anyway (up to 4 GB announced); an unauthenticated client
+             * does not get to make us read and discard it: RFC 7888
+             * section 4 (choice 2, referenced by section 5 for LITERAL-)
+             * lets the server send an untagged BYE, with TOOBIG, and
+             * close the connection. */
+            imap_reader_reset(s);
+            imap_session_close(s, "[TOOBIG] Non-synchronizing literal refused before login");
+            return true;
+        }
         start_skip(s);
         skip_line(s, line, len);
         return true;

@@ -272,6 +272,12 @@ void imap_session_kick(struct imap_session *s)
 
 static void handle_result(struct imap_session *s, struct imap_cmd *cmd, enum cmd_result r)
 {
+    s->in_cmd = false;
+    if (s->close_after_cmd && !s->closed) {
+        /* the selected mailbox was deleted while the command ran: its BYE
+         * and tagged reply are written; now close (imap-sync.c) */
+        imap_session_close(s, NULL);
+    }
     if (s->closed) {
         if (s->cmd != cmd)
             cmd_free(s, cmd);
@@ -324,6 +330,7 @@ void imap_session_on_drain(struct imap_session *s)
     imap_session_touch(s);
     struct imap_cmd *cmd = s->cmd;
     if (cmd && s->cmd_status == CMD_MORE && cmd->resume) {
+        s->in_cmd = true;
         enum cmd_result r = cmd->resume(s, cmd);
         handle_result(s, cmd, r);
         if (r != CMD_DONE)
@@ -389,6 +396,14 @@ void imap_session_execute(struct imap_session *s, struct imap_cmdtext *ct)
     if (!(def->states & (1u << s->state))) {
         imap_tagged(s, cmd, "BAD", "Command not allowed in this state");
         cmd_free(s, cmd);
+        return;
+    }
+    /* A selected mailbox deleted by another session: never run a command
+     * against it (imap_view_check_gone sends BYE and closes). */
+    s->in_cmd = true;
+    if (s->state == IMAP_SELECTED && imap_view_check_gone(s)) {
+        imap_tagged(s, cmd, "NO", "[NONEXISTENT] Selected mailbox was deleted");
+        handle_result(s, cmd, CMD_DONE);
         return;
     }
     if (config_bool(CFG_DEBUG))

@@ -92,6 +92,7 @@ void imap_view_free(struct imap_view *v)
     free(v->own);
     free(v->pexp);
     free(v->vanished);
+    free(v->claimed);
     free(v);
 }
 
@@ -101,10 +102,74 @@ uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid)
     return i < v->count && v->uids[i] == uid ? (uint32_t)(i + 1) : 0;
 }
 
+bool imap_view_recent(const struct imap_view *v, uint32_t uid)
+{
+    if (v->recent_floor == UINT32_MAX || uid <= v->recent_floor)
+        return false;
+    if (uid <= v->recent_hi)
+        return true;
+    size_t lo = 0, hi = v->nclaimed;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v->claimed[mid].hi < uid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < v->nclaimed && v->claimed[lo].lo <= uid;
+}
+
+/* number of view UIDs in [lo, hi] */
+static uint32_t count_in(const struct imap_view *v, uint32_t lo, uint32_t hi)
+{
+    if (lo > hi)
+        return 0;
+    size_t a = lower_bound(v->uids, v->count, lo);
+    size_t b = hi == UINT32_MAX ? v->count : lower_bound(v->uids, v->count, hi + 1);
+    return b > a ? (uint32_t)(b - a) : 0;
+}
+
 static void view_recount_recent(struct imap_view *v)
 {
-    size_t i = lower_bound(v->uids, v->count, v->recent_floor == UINT32_MAX ? UINT32_MAX : v->recent_floor + 1);
-    v->recent_count = v->recent_floor == UINT32_MAX ? 0 : (uint32_t)(v->count - i);
+    if (v->recent_floor == UINT32_MAX) {
+        v->recent_count = 0;
+        return;
+    }
+    uint32_t n = count_in(v, v->recent_floor + 1, v->recent_hi);
+    for (size_t i = 0; i < v->nclaimed; i++)
+        n += count_in(v, v->claimed[i].lo, v->claimed[i].hi);
+    v->recent_count = n;
+}
+
+/* RFC 3501 2.3.2: new messages found by a sync of a read-write IMAP4rev1
+ * session are \Recent for it only if it is the first session to be told
+ * of them: claim them in storage (an atomic watermark move) and remember
+ * the claimed range. Another session that claimed first keeps them.
+ * Returns a storage error (NOTFOUND: mailbox deleted). */
+static int view_claim_recent(struct imap_session *s)
+{
+    struct imap_view *v = s->view;
+    if (v->readonly || v->recent_floor == UINT32_MAX || (s->enabled & EN_IMAP4REV2))
+        return 0;
+    uint32_t lo = 0, hi = 0;
+    int err = mailbox_claim_recent(v->mb, &lo, &hi);
+    if (err < 0)
+        return err;
+    /* keep the ranges ascending and disjoint whatever storage says */
+    uint32_t above = v->nclaimed ? v->claimed[v->nclaimed - 1].hi : MAX(v->recent_hi, v->recent_floor);
+    if (lo < above)
+        lo = above;
+    if (hi <= lo)
+        return 0;
+    if (v->nclaimed && v->claimed[v->nclaimed - 1].hi == lo) {
+        v->claimed[v->nclaimed - 1].hi = hi; /* adjacent: extend */
+        return 0;
+    }
+    ARRAY_GROW(v->claimed, v->nclaimed, v->cclaimed);
+    v->claimed[v->nclaimed].lo = lo + 1;
+    v->claimed[v->nclaimed].hi = hi;
+    v->nclaimed++;
+    return 0;
 }
 
 uint32_t *imap_view_resolve(struct imap_session *s, const struct seqset *set, bool uid, size_t *n)
@@ -414,7 +479,7 @@ void imap_view_expunged(struct imap_session *s, uint32_t uid)
     remove_from_pexp(v, uid);
     memmove(v->uids + msn - 1, v->uids + msn, (size_t)(v->count - msn) * sizeof(uint32_t));
     v->count--;
-    if (v->recent_floor != UINT32_MAX && uid > v->recent_floor && v->recent_count)
+    if (imap_view_recent(v, uid) && v->recent_count)
         v->recent_count--;
     if (s->enabled & EN_QRESYNC) {
         ARRAY_GROW(v->vanished, v->nvanished, v->cvanished);
@@ -525,15 +590,58 @@ static int sync_expunged(uint32_t uid, void *arg)
     return 0;
 }
 
+/* The selected mailbox was deleted by another session (storage answers
+ * NOTFOUND for every operation on the handle and never touches another
+ * mailbox). RFC 9051 has no way to tell a client that its selected
+ * mailbox is gone; like other servers we say so in an untagged BYE and
+ * disconnect: the client reconnects and sees the current mailbox list,
+ * and no stale MSN can ever be applied to other data. */
+static void view_gone(struct imap_session *s)
+{
+    struct imap_view *v = s->view;
+    v->gone = true;
+    log_info("imap: selected mailbox deleted, disconnecting: user=%s addr=%s", s->user ? s->user : "-",
+             s->peer);
+    imap_untagged(s, "BYE [NONEXISTENT] Selected mailbox was deleted, have to disconnect");
+    if (s->conn)
+        conn_pause_input(s->conn);
+    /* Inside a command the session closes once the command has written
+     * its tagged reply (imap-session.c handle_result); otherwise (IDLE
+     * notification, timer) at once. */
+    if (s->in_cmd)
+        s->close_after_cmd = true;
+    else
+        imap_session_close(s, NULL);
+}
+
+bool imap_view_check_gone(struct imap_session *s)
+{
+    struct imap_view *v = s->view;
+    if (!v)
+        return false;
+    if (!v->gone && mailbox_is_deleted(v->mb))
+        view_gone(s);
+    return v->gone;
+}
+
+bool imap_view_gone_err(struct imap_session *s, int err)
+{
+    return err == STORAGE_ERR_NOTFOUND && imap_view_check_gone(s);
+}
+
 void imap_sync(struct imap_session *s, bool allow_expunge)
 {
     struct imap_view *v = s->view;
-    if (!v || s->closed)
+    if (!v || s->closed || v->gone)
         return;
     struct sync_ctx c = {0};
     c.v = v;
     c.last_uid = v->count ? v->uids[v->count - 1] : 0;
     int err = mailbox_sync(v->mb, v->modseq, sync_changed, &c, sync_expunged, &c);
+    if (err == STORAGE_ERR_NOTFOUND) {
+        view_gone(s);
+        goto out;
+    }
     if (err < 0) {
         log_warn("imap: sync of mailbox failed for %s: %s", s->user ? s->user : "-", storage_strerror(err));
         goto out;
@@ -567,6 +675,14 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
         }
         memcpy(v->uids + v->count, c.newu, c.nnew * sizeof(uint32_t));
         v->count += (uint32_t)c.nnew;
+        int cerr = view_claim_recent(s);
+        if (cerr == STORAGE_ERR_NOTFOUND) {
+            view_gone(s);
+            goto out;
+        }
+        if (cerr < 0)
+            log_warn("imap: claiming \\Recent failed for %s: %s", s->user ? s->user : "-",
+                     storage_strerror(cerr));
         imap_untagged(s, "%u EXISTS", v->count);
         if (!(s->enabled & EN_IMAP4REV2)) {
             view_recount_recent(v);
@@ -600,7 +716,7 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
         if (!msn)
             continue;
         buf_printf(&b, "* %u FETCH (UID %u FLAGS ", msn, r->uid);
-        imap_write_flag_list(&b, r->flags, r->keywords, v->recent_floor != UINT32_MAX && r->uid > v->recent_floor);
+        imap_write_flag_list(&b, r->flags, r->keywords, imap_view_recent(v, r->uid));
         if (condstore)
             buf_printf(&b, " MODSEQ (%llu)", (unsigned long long)r->modseq);
         buf_puts(&b, ")\r\n");
@@ -623,9 +739,32 @@ out:
     free(c.newu);
 }
 
+/* RFC 7162 3.1: CONDSTORE is enabled for the rest of the session by the
+ * first CONDSTORE-enabling command; "A first CONDSTORE enabling command
+ * executed in the session with a mailbox selected MUST cause the server
+ * to return HIGHESTMODSEQ (Section 3.1.2.1) for the mailbox" (example 5
+ * of 3.1.3 shows it as an untagged OK before the command's other output).
+ * The value is the highest modseq this session has reported: a client
+ * that resynchronizes from it cannot miss a change not yet reported. */
+void imap_enable_condstore(struct imap_session *s)
+{
+    s->enabled |= EN_CONDSTORE;
+    struct imap_view *v = s->view;
+    if (v && !v->condstore) {
+        v->condstore = true;
+        imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)v->modseq);
+    }
+}
+
 void imap_view_set_recent_floor(struct imap_view *v, uint32_t floor)
 {
     v->recent_floor = floor;
+    /* read-write: SELECT claimed up to its UIDNEXT-1; later arrivals are
+     * claimed by imap_sync. Read-only (EXAMINE) never claims: everything
+     * above the watermark looks recent to it (RFC 3501 2.3.2). */
+    v->recent_hi = v->readonly ? UINT32_MAX : MAX(floor, v->uidnext ? v->uidnext - 1 : 0);
+    if (floor == UINT32_MAX)
+        v->nclaimed = 0;
     view_recount_recent(v);
 }
 

@@ -146,16 +146,28 @@ struct imap_view {
     bool readonly;
     uint32_t *uids;             /* index = MSN-1 */
     uint32_t count, cap;
-    uint32_t recent_floor;      /* UIDs above it are \Recent for this session */
+    /* \Recent for this session (RFC 3501 2.3.2), see imap_view_recent():
+     * the UIDs in (recent_floor, recent_hi] (claimed by SELECT), plus the
+     * ranges claimed later by imap_sync (mailbox_claim_recent), each above
+     * everything claimed before, so they stay sorted and disjoint.
+     * recent_floor UINT32_MAX: nothing is recent (IMAP4rev2). */
+    uint32_t recent_floor;
+    uint32_t recent_hi;
+    struct seqrange *claimed;   /* inclusive ranges, ascending */
+    size_t nclaimed, cclaimed;
     uint32_t recent_count;
     uint64_t modseq;            /* highest modseq this session has reported */
     uint32_t uidnext;           /* UIDNEXT as last reported */
-    bool condstore;             /* CONDSTORE-aware select (RFC 7162 3.1) */
+    bool condstore;             /* CONDSTORE enabled in the session and
+                                   HIGHESTMODSEQ already given for this
+                                   selection (RFC 7162 3.1) */
     char *keywords;             /* keywords last announced in FLAGS */
     uint32_t *searchres;        /* SEARCHRES saved UIDs ($) */
     size_t nsearchres;
     bool pending;               /* a notification arrived; sync at next chance */
-    /* (uid, modseq) pairs of this session's own STOREs not to re-report */
+    /* Modseqs of this session's own change transactions since the last
+     * sync, sorted ascending, not to be re-reported as external changes
+     * (only .modseq is used; .uid is always 0; see imap-sync.c) */
     struct { uint32_t uid; uint64_t modseq; } *own;
     size_t nown, ownc;
     /* (added) expunges seen while EXPUNGE responses were not allowed */
@@ -164,6 +176,8 @@ struct imap_view {
     /* (added) QRESYNC: UIDs collected for the next "* VANISHED" */
     uint32_t *vanished;
     size_t nvanished, cvanished;
+    /* (added) the mailbox was deleted under us: BYE sent, no more syncs */
+    bool gone;
 };
 
 /* Result of a command handler. */
@@ -238,6 +252,9 @@ struct imap_session {
     bool literal_append;        /* the command being assembled is APPEND */
     uint64_t literal_total;     /* literal octets in the command being assembled */
     char peer[64];
+    bool in_cmd;                /* (added) a command handler is running */
+    bool close_after_cmd;       /* (added) BYE sent; close once the running
+                                   command has written its tagged reply */
 };
 
 /* Responses (imap-response.c). Every write goes through these so literal
@@ -361,8 +378,26 @@ void imap_list_one(struct imap_session *s, const char *internal_name);
 /* (added) the FLAGS and the PERMANENTFLAGS line separately (SELECT order) */
 void imap_view_write_flags_line(struct imap_session *s);
 void imap_view_write_permanentflags(struct imap_session *s);
-/* (added) recent bookkeeping for a new view (imap-sync.c) */
+/* (added) recent bookkeeping for a new view (imap-sync.c): UIDs above
+ * floor (from mailbox_open) are \Recent; for a read-write view only up
+ * to the UIDNEXT-1 of the SELECT (later ones are claimed by imap_sync),
+ * for a read-only one all of them. floor UINT32_MAX: none (IMAP4rev2). */
 void imap_view_set_recent_floor(struct imap_view *v, uint32_t floor);
+/* (added) Is uid \Recent for this session? */
+bool imap_view_recent(const struct imap_view *v, uint32_t uid);
+/* (added) RFC 7162 3.1: a CONDSTORE-enabling command ran; enables it
+ * for the session and, the first time with a mailbox selected, sends
+ * "* OK [HIGHESTMODSEQ n]" (imap-sync.c). */
+void imap_enable_condstore(struct imap_session *s);
+/* (added) Has the selected mailbox been deleted (by another session)?
+ * If so (the first time) sends "* BYE [NONEXISTENT]" and closes the
+ * connection (after the running command's tagged reply when called from
+ * a command); imap_sync does the same when mailbox_sync says NOTFOUND. */
+bool imap_view_check_gone(struct imap_session *s);
+/* (added) err is STORAGE_ERR_NOTFOUND because the selected mailbox was
+ * deleted (BYE sent as by imap_view_check_gone): the caller answers
+ * "NO [NONEXISTENT]" instead of logging a server error. */
+bool imap_view_gone_err(struct imap_session *s, int err);
 /* (added) server greeting product string per serverinfo ("" when off) */
 const char *imap_server_product(void);
 /* (added) does the current command forbid EXPUNGE responses (7.5.1)? */

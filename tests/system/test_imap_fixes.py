@@ -14,7 +14,17 @@
 - FETCH of messages expunged by another session: the remaining messages
   are returned before "NO [EXPUNGEISSUED]", UID FETCH omits the gone ones
   and says OK, and the EXPUNGEs follow at the next allowed point;
-- partial FETCH with offsets/counts at and beyond 2^32-1."""
+- partial FETCH with offsets/counts at and beyond 2^32-1;
+- STORE.SILENT on a message another session changed reports that change
+  (the view is synced before the store: no lost update);
+- \\Recent claimed per session for messages arriving while selected
+  (RFC 3501 2.3.2), over several arrivals;
+- the selected mailbox deleted by another session: BYE [NONEXISTENT] in
+  IDLE and for the next command (with a tagged NO); the session's own
+  DELETE of its selected mailbox deselects it with OK [CLOSED];
+- a too-big LITERAL+ before login: BAD [TOOBIG], BYE, connection closed
+  without reading the literal;
+- "*" in QRESYNC known-uids is a BAD (RFC 7162 section 7)."""
 
 import os
 import re
@@ -75,10 +85,11 @@ def own_changes(s, n):
     f = fetches(u)
     if len(f) != 1 or not re.fullmatch(r"\* 5 FETCH \(UID 5 FLAGS \(\\Seen \\Flagged( \\Recent)?\)\)", f[0]):
         raise dt.TestFailure("other session's STORE: %r" % f[:3])
-    # b saw a's changes in the reply to its STORE (its first sync), except
-    # message 5, whose record now carries b's own newer modseq
+    # b saw all of a's changes in the reply to its STORE: STORE syncs
+    # first, so a's change to message 5 is reported before b's own
+    # (otherwise b's newer modseq would hide it - a lost update)
     u, _ = b.ok("NOOP")
-    if len(fetches(ub)) != n - 1 or fetches(u):
+    if len(fetches(ub)) != n or fetches(u):
         raise dt.TestFailure("other session saw %d + %d of %d changes" % (len(fetches(ub)), len(fetches(u)), n - 1))
     a.logout()
     b.logout()
@@ -174,7 +185,11 @@ def search_modseq(s):
     c.ok("SELECT INBOX")
     c.ok("STORE 2 +FLAGS.SILENT (\\Seen)")
     u, _ = c.ok("FETCH 2 (MODSEQ)")
-    ms = int(re.search(r"MODSEQ \((\d+)\)", u[0].render()).group(1))
+    # the first CONDSTORE-enabling command also sends "* OK [HIGHESTMODSEQ"
+    # (RFC 7162 3.1)
+    if not any(r.render().startswith("* OK [HIGHESTMODSEQ ") for r in u):
+        raise dt.TestFailure("no HIGHESTMODSEQ for the first FETCH MODSEQ: %r" % [r.render() for r in u])
+    ms = int(re.search(r"MODSEQ \((\d+)\)", fetches(u)[0]).group(1))
     for entry in ('"/flags/\\\\seen" all', '"/flags/\\\\Answered" priv', '"/flags/$Junk" shared', ""):
         q = "SEARCH MODSEQ %s %d" % (entry, ms) if entry else "SEARCH MODSEQ %d" % ms
         u, _ = c.ok(q)
@@ -289,6 +304,158 @@ def partial_limits(s):
     c.logout()
 
 
+def store_silent_no_lost_update(s):
+    a = s.login()
+    b = s.login()
+    a.ok("CREATE L")
+    for i in range(1, 3):
+        a.ok("APPEND L %L", [dt.sample_message(i)])
+    a.ok("SELECT L")
+    b.ok("SELECT L")
+    b.ok("STORE 1 +FLAGS.SILENT (\\Flagged)")
+    u, _ = a.ok("STORE 1 +FLAGS.SILENT (\\Seen)")
+    f = fetches(u)
+    if len(f) != 1 or not re.fullmatch(r"\* 1 FETCH \(UID 1 FLAGS \(\\Flagged( \\Recent)?\)\)", f[0]):
+        raise dt.TestFailure("other session's change before own STORE.SILENT: %r" % f)
+    u, _ = a.ok("NOOP")
+    if fetches(u):
+        raise dt.TestFailure("NOOP after own STORE: %r" % fetches(u))
+    u, _ = a.ok("FETCH 1 (FLAGS)")
+    if not re.fullmatch(r"\* 1 FETCH \(FLAGS \(\\Seen \\Flagged( \\Recent)?\)\)", "".join(fetches(u))):
+        raise dt.TestFailure("final flags: %r" % fetches(u))
+    # UID STORE syncs with expunges allowed
+    b.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+    b.ok("EXPUNGE")
+    u, _ = a.ok("UID STORE 1:2 +FLAGS.SILENT (\\Answered)")
+    got = [r.render() for r in u]
+    if got != ["* 2 EXPUNGE"]:
+        raise dt.TestFailure("UID STORE after other session's EXPUNGE: %r" % got)
+    a.logout()
+    b.logout()
+
+
+def recent_claims(s):
+    a = s.login()
+    b = s.login()
+    ext = s.login()
+    a.ok("SELECT INBOX")
+    b.ok("SELECT INBOX")
+    ext.ok("APPEND INBOX %L", [dt.sample_message(1)])
+    ub, _ = b.ok("NOOP")
+    ua, _ = a.ok("NOOP")
+    rb = [r.render() for r in ub]
+    ra = [r.render() for r in ua]
+    if "* 1 RECENT" not in rb or "* 0 RECENT" not in ra:
+        raise dt.TestFailure("first arrival: b %r, a %r" % (rb, ra))
+    ext.ok("APPEND INBOX %L", [dt.sample_message(2)])
+    ext.ok("APPEND INBOX %L", [dt.sample_message(3)])
+    ua, _ = a.ok("NOOP")        # a is first now: 2 and 3 are a's
+    ub, _ = b.ok("NOOP")
+    ra = [r.render() for r in ua]
+    rb = [r.render() for r in ub]
+    if "* 2 RECENT" not in ra or "* 1 RECENT" not in rb:
+        raise dt.TestFailure("second arrival: a %r, b %r" % (ra, rb))
+    for c, want in ((a, "2 3"), (b, "1")):
+        u, _ = c.ok("SEARCH RECENT")
+        if [r.render() for r in u] != ["* SEARCH " + want]:
+            raise dt.TestFailure("SEARCH RECENT: %r, want %s" % ([r.render() for r in u], want))
+    u, _ = a.ok("FETCH 1:* (FLAGS)")
+    got = [r.render() for r in u]
+    if got != ["* 1 FETCH (FLAGS ())", "* 2 FETCH (FLAGS (\\Recent))", "* 3 FETCH (FLAGS (\\Recent))"]:
+        raise dt.TestFailure("a's FLAGS: %r" % got)
+    # an expunge of a recent message lowers the count
+    a.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+    a.ok("EXPUNGE")
+    u, _ = a.ok("SEARCH RECENT")
+    if [r.render() for r in u] != ["* SEARCH 2"]:
+        raise dt.TestFailure("SEARCH RECENT after EXPUNGE: %r" % [r.render() for r in u])
+    # a new SELECT claims nothing: all were claimed already
+    u, _ = b.ok("SELECT INBOX")
+    if "* 0 RECENT" not in [r.render() for r in u]:
+        raise dt.TestFailure("reselect: %r" % [r.render() for r in u])
+    for c in (a, b, ext):
+        c.logout()
+
+
+def deleted_selected(s):
+    a = s.login()
+    b = s.login()
+    c = s.login()
+    a.ok("CREATE gone1")
+    a.ok("CREATE gone2")
+    a.ok("APPEND gone1 %L", [dt.sample_message(1)])
+    a.ok("APPEND gone2 %L", [dt.sample_message(2)])
+    # a: IDLE; deleted by b -> untagged BYE, connection closed
+    a.ok("SELECT gone1")
+    tag = a.next_tag()
+    a.send(tag + " IDLE")
+    r = a.read()
+    if not r.text.startswith("+"):
+        raise dt.TestFailure("IDLE: %s" % r.render())
+    b.ok("DELETE gone1")
+    r = a.read()
+    if not r.text.startswith("* BYE [NONEXISTENT]"):
+        raise dt.TestFailure("IDLE after DELETE: %s" % r.render())
+    if not a.at_eof():
+        raise dt.TestFailure("connection still open after BYE")
+    # c: next command -> BYE, tagged NO, close; no data of another mailbox
+    c.ok("SELECT gone2")
+    b.ok("DELETE gone2")
+    b.ok("CREATE other")
+    b.ok("APPEND other %L", [dt.sample_message(3)])
+    u, t = c.command("UID FETCH 1:* (UID FLAGS)")
+    got = [r.render() for r in u]
+    if len(got) != 1 or not got[0].startswith("* BYE [NONEXISTENT]") or " NO " not in t.render():
+        raise dt.TestFailure("command after DELETE: %r %s" % (got, t.render()))
+    if not c.at_eof():
+        raise dt.TestFailure("connection still open after BYE")
+    # b deletes its own selected mailbox: deselected, not disconnected
+    b.ok("SELECT other")
+    u, _ = b.ok("DELETE other")
+    if not any(r.render().startswith("* OK [CLOSED]") for r in u):
+        raise dt.TestFailure("own DELETE of selected: %r" % [r.render() for r in u])
+    _, t = b.command("FETCH 1 (FLAGS)")
+    if " BAD " not in t.render():
+        raise dt.TestFailure("FETCH after own DELETE: %s" % t.render())
+    b.ok("NOOP")
+    b.logout()
+
+
+def preauth_literal_plus(s):
+    c = s.client()
+    c.greeting()
+    c.send_raw(b"p1 LOGIN {5000+}\r\n")
+    r = c.read()
+    if not r.text.startswith("p1 BAD [TOOBIG]"):
+        raise dt.TestFailure("LITERAL+ over 4096 before login: %s" % r.render())
+    r = c.read()
+    if not r.text.startswith("* BYE"):
+        raise dt.TestFailure("after BAD: %s" % r.render())
+    if not c.at_eof():
+        raise dt.TestFailure("connection still open")
+    # a small one still works
+    c = s.client()
+    c.greeting()
+    u, t = c.command("LOGIN {5+}\r\nalice {6+}\r\nsecret")
+    if " OK " not in t.render():
+        raise dt.TestFailure("small LITERAL+ LOGIN: %s" % t.render())
+    c.logout()
+
+
+def qresync_star(s):
+    c = s.login()
+    c.ok("ENABLE QRESYNC")
+    u, _ = c.ok("SELECT INBOX")
+    uv = [m.group(1) for m in (re.search(r"UIDVALIDITY (\d+)", r.render()) for r in u) if m][0]
+    for params in ("(QRESYNC (%s 1 1:*))" % uv, "(QRESYNC (%s 1 1:5 (1:* 1:5)))" % uv,
+                   "(QRESYNC (%s 1 1:5 (1:2 *)))" % uv):
+        _, t = c.command("SELECT INBOX " + params)
+        if " BAD " not in t.render():
+            raise dt.TestFailure("SELECT %s: %s" % (params, t.render()))
+    c.ok("SELECT INBOX (QRESYNC (%s 1 1:5 (1:2 1:2)))" % uv)
+    c.logout()
+
+
 def main():
     n = int(os.environ.get("DARIUS_FIXES_BIG", "5000"))
     for name, fn in (("own STORE not echoed, other session's change is (%d msgs)" % n,
@@ -298,7 +465,14 @@ def main():
                      ("SEARCH MODSEQ with entry name", search_modseq),
                      ("FETCH with messages expunged elsewhere (EXPUNGEISSUED)", expungeissued),
                      ("held-back expunges, then own EXPUNGE", held_expunges_then_own_expunge),
-                     ("partial FETCH at 2^32-1 and beyond", partial_limits)):
+                     ("partial FETCH at 2^32-1 and beyond", partial_limits),
+                     ("STORE.SILENT after another session's change: no lost update",
+                      store_silent_no_lost_update),
+                     ("\\Recent claimed by the first session told (several arrivals)", recent_claims),
+                     ("selected mailbox deleted: BYE in IDLE / at next command; own DELETE",
+                      deleted_selected),
+                     ("LITERAL+ over 4096 before login: BAD, BYE, closed", preauth_literal_plus),
+                     ("'*' in QRESYNC known-uids / seq-match-data is BAD", qresync_star)):
         def run(fn=fn):
             with dt.server_with_user() as s:
                 return fn(s)

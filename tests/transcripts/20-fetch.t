@@ -106,6 +106,9 @@ C: c2 FETCH 1 SAVEDATE
 S~ \* 1 FETCH \(SAVEDATE "[ 0-9]\d-[A-Z][a-z]{2}-\d{4} \d\d:\d\d:\d\d [+-]\d{4}"\)
 S~ c2 OK .*
 C: c3 FETCH 1 MODSEQ
+# RFC 7162 3.1: the first CONDSTORE-enabling command with a mailbox
+# selected returns HIGHESTMODSEQ
+S~ \* OK \[HIGHESTMODSEQ [0-9]+\].*
 S~ \* 1 FETCH \(MODSEQ \([1-9][0-9]*\)\)
 S~ c3 OK .*
 # errors

@@ -68,8 +68,10 @@ S~ c2 OK .*
 C: c3 STORE 1 (UNCHANGEDSINCE 1) +FLAGS (\Seen)
 S~ c3 OK \[MODIFIED 1\] .*
 C: c4 STORE 1,2 (UNCHANGEDSINCE 18446744073709551) +FLAGS (\Seen)
-S~ \* 1 FETCH \(FLAGS \(.*\\Seen.*\) MODSEQ \(\d+\)\)
-S~ \* 2 FETCH \(FLAGS \(\\Seen\) MODSEQ \(\d+\)\)
+# RFC 7162 3.2.4 (QRESYNC is advertised): with CONDSTORE enabled every
+# untagged FETCH caused by a STORE includes UID and MODSEQ
+S~ \* 1 FETCH \(UID \d+ FLAGS \(.*\\Seen.*\) MODSEQ \(\d+\)\)
+S~ \* 2 FETCH \(UID \d+ FLAGS \(\\Seen\) MODSEQ \(\d+\)\)
 S~ c4 OK .*
 C: c5 UID STORE 2 (UNCHANGEDSINCE 0) -FLAGS (\Seen)
 S~ c5 OK \[MODIFIED 2\] .*

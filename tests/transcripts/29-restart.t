@@ -22,6 +22,9 @@ C: a7 EXPUNGE
 S: * 1 EXPUNGE
 S~ a7 OK .*
 C: a8 STATUS INBOX (HIGHESTMODSEQ)
+# RFC 7162 3.1: the first CONDSTORE-enabling command with a mailbox
+# selected returns HIGHESTMODSEQ
+S~ \* OK \[HIGHESTMODSEQ [0-9]+\].*
 S~ \* STATUS INBOX \(HIGHESTMODSEQ (?P<hm>\d+)\)
 S~ a8 OK .*
 @restart
