@@ -3,6 +3,9 @@
  *
  *   darius [-C FILE] user add|passwd|del|list|import ...
  *   darius [-C FILE] mailbox create|delete|rename|list USER ...
+ *   darius [-C FILE] deliver [-m MAILBOX] [-e] [-q] [-F FLAG]... [-f SENDER] USER...
+ *   darius [-C FILE] expire [-E DAYS]
+ *   darius [-C FILE] quota set|get|list|recalc [--json] ...
  *
  * Arguments are checked (and --help answered) before the configuration is
  * read, so help works even with a broken configuration file.
@@ -36,6 +39,7 @@ struct group {
 static const struct group groups[] = {
     {"user", "manage users (passwords are read from standard input)", cli_user_cmds, &cli_user_ncmds},
     {"mailbox", "manage a user's mailboxes", cli_mailbox_cmds, &cli_mailbox_ncmds},
+    {"quota", "manage quota roots (RFC 9208; storage in KiB)", cli_quota_cmds, &cli_quota_ncmds},
 };
 
 void cli_error(const char *fmt, ...)
@@ -61,6 +65,8 @@ static void usage_main(FILE *f)
     for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
         for (size_t i = 0; i < *groups[g].ncmds; i++)
             fprintf(f, "  %s %s %s\n", groups[g].name, groups[g].cmds[i].name, groups[g].cmds[i].args);
+    fprintf(f, "  deliver [-m MAILBOX] [-e] [-q] [-F FLAG]... [-f SENDER] [-a AUTHID] USER...\n"
+               "  expire [-E DAYS]\n");
     fprintf(f, "\n'darius COMMAND --help' describes a command.\n\n%s", exit_codes_text);
 }
 
@@ -139,6 +145,17 @@ static int setup(const char *config_file)
     return 0;
 }
 
+int cli_setup(const char *config_file)
+{
+    return setup(config_file);
+}
+
+void cli_teardown(void)
+{
+    userdb_close();
+    storage_shutdown();
+}
+
 int main(int argc, char **argv)
 {
     const char *config_file = NULL;
@@ -178,6 +195,11 @@ int main(int argc, char **argv)
         usage_main(stderr);
         return EX_USAGE;
     }
+    /* deliver/expire take options of their own (Cyrus deliver syntax). */
+    if (strcmp(argv[i], "deliver") == 0)
+        return cli_deliver_main(config_file, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "expire") == 0)
+        return cli_expire_main(config_file, argc - i - 1, argv + i + 1);
     const struct group *g = NULL;
     for (size_t k = 0; k < ARRAY_SIZE(groups); k++)
         if (strcmp(argv[i], groups[k].name) == 0)
@@ -219,6 +241,8 @@ int main(int argc, char **argv)
             usage_cmd(stdout, g, c);
             free(ops);
             return 0;
+        } else if (!literal && a[0] == '-' && a[1] != '\0' && cli_take_option(g->name, c->name, a)) {
+            /* recorded in cli_opt_* */
         } else if (!literal && a[0] == '-' && a[1] != '\0') {
             cli_error("%s %s: unknown option: %s", g->name, c->name, a);
             usage_cmd(stderr, g, c);

@@ -59,6 +59,7 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
                   " LIST-STATUS STATUS=SIZE SAVEDATE");
     buf_printf(out, " APPENDLIMIT=%lld", config_int(CFG_MAXMESSAGESIZE));
     buf_puts(out, " UTF8=ACCEPT OBJECTID WITHIN");
+    buf_puts(out, " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE QUOTA=RES-MAILBOX QUOTASET");
 }
 
 IMAP_CMD(cmd_capability)

@@ -301,6 +301,7 @@ static enum cmd_result do_select(struct imap_session *s, struct imap_cmd *cmd, b
         imap_untagged(s, "OK [MAILBOXID (%s)] Ok", info->mailboxid);
     if (rev2)
         imap_list_one(s, name);
+    imap_quota_warn(s, name);
 
     if (q.present && q.uidvalidity == info->uidvalidity) {
         /* RFC 7162 3.2.5.2: VANISHED (EARLIER) then FETCH for changes. */
@@ -525,7 +526,8 @@ bool imap_p_status_items(struct imap_parser *ps, struct imap_cmd *cmd, unsigned 
     } t[] = {{"MESSAGES", ST_MESSAGES},       {"UIDNEXT", ST_UIDNEXT},         {"UIDVALIDITY", ST_UIDVALIDITY},
              {"UNSEEN", ST_UNSEEN},           {"DELETED", ST_DELETED},         {"SIZE", ST_SIZE},
              {"RECENT", ST_RECENT},           {"HIGHESTMODSEQ", ST_HIGHESTMODSEQ},
-             {"MAILBOXID", ST_MAILBOXID},     {"APPENDLIMIT", ST_APPENDLIMIT}};
+             {"MAILBOXID", ST_MAILBOXID},     {"APPENDLIMIT", ST_APPENDLIMIT},
+             {"DELETED-STORAGE", ST_DELETED_STORAGE}};
     *items = 0;
     if (!imap_p_char(ps, '('))
         return false;
@@ -579,6 +581,14 @@ void imap_write_status(struct imap_session *s, const struct mailbox_info *info, 
     if (items & ST_SIZE) {
         SEP();
         buf_printf(&b, "SIZE %llu", (unsigned long long)info->size);
+    }
+    if (items & ST_DELETED_STORAGE) {
+        /* RFC 9208 4.1.4: what an EXPUNGE would free */
+        uint64_t ds = 0;
+        if (s->mu)
+            (void)mailbox_deleted_size(s->mu, info->name, &ds);
+        SEP();
+        buf_printf(&b, "DELETED-STORAGE %llu", (unsigned long long)ds);
     }
     if (items & ST_RECENT) {
         SEP();

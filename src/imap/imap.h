@@ -22,6 +22,7 @@
  *   imap-cmd-store.c   STORE (UNCHANGEDSINCE), COPY, MOVE, EXPUNGE,
  *                      UID EXPUNGE, CLOSE, UNSELECT, CHECK
  *   imap-cmd-idle.c    IDLE
+ *   imap-cmd-quota.c   GETQUOTA GETQUOTAROOT SETQUOTA (RFC 9208), quotawarn
  */
 #ifndef DARIUS_IMAP_H
 #define DARIUS_IMAP_H
@@ -357,7 +358,7 @@ void imap_sasl_params(struct imap_session *s, struct sasl_params *p);
 enum imap_status_item {
     ST_MESSAGES = 1u << 0, ST_UIDNEXT = 1u << 1, ST_UIDVALIDITY = 1u << 2, ST_UNSEEN = 1u << 3,
     ST_DELETED = 1u << 4, ST_SIZE = 1u << 5, ST_RECENT = 1u << 6, ST_HIGHESTMODSEQ = 1u << 7,
-    ST_MAILBOXID = 1u << 8, ST_APPENDLIMIT = 1u << 9,
+    ST_MAILBOXID = 1u << 8, ST_APPENDLIMIT = 1u << 9, ST_DELETED_STORAGE = 1u << 10,
 };
 /* Parse "(" status-att *(SP status-att) ")" into a mask; false on error. */
 bool imap_p_status_items(struct imap_parser *ps, struct imap_cmd *cmd, unsigned *items);
@@ -414,6 +415,10 @@ IMAP_CMD(cmd_status); IMAP_CMD(cmd_list); IMAP_CMD(cmd_lsub); IMAP_CMD(cmd_appen
 IMAP_CMD(cmd_idle); IMAP_CMD(cmd_check); IMAP_CMD(cmd_close); IMAP_CMD(cmd_unselect);
 IMAP_CMD(cmd_expunge); IMAP_CMD(cmd_search); IMAP_CMD(cmd_fetch); IMAP_CMD(cmd_store);
 IMAP_CMD(cmd_copy); IMAP_CMD(cmd_move);
+IMAP_CMD(cmd_getquota); IMAP_CMD(cmd_getquotaroot); IMAP_CMD(cmd_setquota);
+/* (added) SELECT: "* OK [ALERT]" when a quota root covering the mailbox
+ * is at or above quotawarn percent of a limit (imap-cmd-quota.c). */
+void imap_quota_warn(struct imap_session *s, const char *internal_name);
 
 /* Limits and constants. */
 #define IMAP_MAX_LITERAL_MEM (64 * 1024)   /* larger literals go to a temp file */

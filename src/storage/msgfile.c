@@ -141,11 +141,15 @@ static int ensure_subdir(const struct mail_user *u, const char *guid, char *dir,
  * same filesystem becomes the message file by linkat(), no copy. Only an
  * unlinked file (st_nlink == 0) qualifies: linking a named file would make
  * the "immutable" body share an inode with something the caller may
- * still change. */
-static int try_link_fd(int fd, size_t len, const char *final)
+ * still change. The exception is a delivery spool (m->shared_spool): the
+ * server wrote it, fsync'd it and never changes it again, so one inode
+ * can back the copies of many recipients (single-instance store). If
+ * linkat fails (EMLINK, EXDEV) the caller falls back to copying. */
+static int try_link_fd(int fd, size_t len, const char *final, bool shared)
 {
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 0 || (uint64_t)st.st_size != len)
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_nlink != 0 && !shared) ||
+        (uint64_t)st.st_size != len)
         return -1;
     if (fdatasync(fd) < 0)
         return -1;
@@ -165,7 +169,7 @@ int msgfile_store(const struct mail_user *u, const struct append_msg *m, char gu
         log_err("storage: %s: cannot create %s: %s", u->name, dir, strerror(errno));
         return STORAGE_ERR_IO;
     }
-    if (!m->data && try_link_fd(m->fd, m->len, final) == 0) {
+    if (!m->data && try_link_fd(m->fd, m->len, final, m->shared_spool) == 0) {
         if (msgfile_fsync_dir(dir) < 0) {
             log_err("storage: fsync %s: %s", dir, strerror(errno));
             unlink(final);

@@ -81,12 +81,37 @@ enum sq_stmt_id {
     SQ_MSG_FIRST_UNSEEN,
     SQ_MB_NEXT_ID,
     SQ_MB_ALIVE,
+    SQ_QR_BUMP,
+    SQ_QR_LIST,
+    SQ_QR_GET,
+    SQ_QR_COVERING,
+    SQ_QR_UPSERT,
+    SQ_QR_DELETE,
+    SQ_QR_CLEAR,
+    SQ_QR_RENAME,
+    SQ_QR_RESYNC,
+    SQ_QR_ACTUAL,
+    SQ_QR_SET_USED,
+    SQ_MB_DELETED_SIZE,
     SQ__COUNT
+};
+
+/* Net usage change of one quota root within the current write
+ * transaction, with the root's usage and limits as last seen in it:
+ * sq_commit refuses to commit when a root whose usage grew is over a
+ * limit (sqlite-quota.c). */
+struct sq_qdelta {
+    char *name;
+    int64_t d[3];       /* storage bytes, messages, mailboxes */
+    int64_t used[3];
+    int64_t limit[3];   /* storage in bytes; < 0 unlimited */
 };
 
 struct sq_user {
     sqlite3 *db;
     sqlite3_stmt *st[SQ__COUNT];
+    struct sq_qdelta *qd;
+    size_t nqd, cqd;
 };
 
 static inline struct sq_user *sq(const struct mail_user *u) { return (struct sq_user *)u->be; }
@@ -156,6 +181,30 @@ int sq_ranges_remove(struct mail_user *u, int64_t mbid, const uint32_t *uids, si
 int sq_ranges_rebuild(struct mail_user *u, int64_t mbid);
 /* Expand the ranges into an ascending UID array (mailbox_get_uids). */
 int sq_ranges_get_uids(struct mailbox *mb, uint32_t **uids, uint32_t *count);
+
+/* sqlite-quota.c. All but the ops run inside the caller's write
+ * transaction. */
+/* Add usage to every root covering mailbox id (the row must exist). */
+int sq_quota_bump(struct mail_user *u, int64_t mbid, int64_t dstorage, int64_t dmessages, int64_t dmailboxes);
+/* Recompute every root's usage from the mailbox counters (after a rename). */
+int sq_quota_resync(struct mail_user *u);
+/* Roots move with their mailbox on rename. */
+int sq_quota_rename(struct mail_user *u, const char *oldname, const char *newname);
+/* Apply autocreatequota limits to the user root (store creation). */
+int sq_quota_autocreate(struct mail_user *u);
+/* STORAGE_ERR_OVERQUOTA when a root whose usage grew in this transaction
+ * is over one of its limits; always forgets the transaction's deltas. */
+int sq_quota_verdict(struct mail_user *u);
+void sq_quota_forget(struct mail_user *u);
+int sq_quota_list(struct mail_user *u, const char *covering, int (*cb)(const struct quota_root *q, void *arg),
+                  void *arg);
+int sq_quota_get(struct mail_user *u, const char *root, struct quota_root *out);
+int sq_quota_set(struct mail_user *u, const char *root, int64_t storage_kb, int64_t messages, int64_t mailboxes);
+int sq_quota_remove(struct mail_user *u, const char *root);
+int sq_deleted_size(struct mail_user *u, const char *name, uint64_t *out);
+int sq_quota_recalc(struct mail_user *u, bool fix,
+                    void (*cb)(const struct quota_root *before, const struct quota_root *after, void *arg),
+                    void *arg);
 
 /* sqlite-message.c: fill a msg_record from SQ_MSG_* row columns 0..9. */
 void sq_row_to_record(sqlite3_stmt *st, struct msg_record *rec);

@@ -118,7 +118,11 @@ int sq_mailbox_bump(struct mail_user *u, int64_t id, uint64_t modseq, uint32_t u
     sqlite3_bind_int64(st, 5, ddeleted);
     sqlite3_bind_int64(st, 6, dsize);
     sqlite3_bind_int64(st, 7, id);
-    return sq_run(u, st, "update mailbox");
+    int r = sq_run(u, st, "update mailbox");
+    /* Quota usage moves with the counters, in the same transaction. */
+    if (r == 0)
+        r = sq_quota_bump(u, id, dsize, dmessages, 0);
+    return r;
 }
 
 int sq_keywords_register(struct mail_user *u, int64_t mailbox_id, const char *keywords)
@@ -250,6 +254,8 @@ static int create_row(struct mail_user *u, const char *name, uint32_t special_us
     sqlite3_bind_int64(st, 8, newid);
     r = sq_run(u, st, "create mailbox");
     if (r == 0)
+        r = sq_quota_bump(u, newid, 0, 0, 1);
+    if (r == 0)
         *id = newid;
     return r;
 }
@@ -370,6 +376,9 @@ int sq_delete_mailbox(struct mail_user *u, const char *name)
     if (r == 0 && rc != SQLITE_DONE)
         r = sq_error(u, rc, "delete mailbox");
     sqlite3_reset(g);
+    /* Before the row goes: the bump finds the covering roots by its name. */
+    if (r == 0)
+        r = sq_quota_bump(u, info.id, -(int64_t)info.size, -(int64_t)info.messages, -1);
     static const enum sq_stmt_id dels[] = {SQ_MSG_DELETE_MAILBOX, SQ_EXP_DELETE_MAILBOX, SQ_KW_DELETE_MAILBOX,
                                            SQ_RANGE_DELETE_MAILBOX, SQ_MB_DELETE};
     for (size_t i = 0; r == 0 && i < ARRAY_SIZE(dels); i++) {
@@ -491,6 +500,12 @@ int sq_rename(struct mail_user *u, const char *oldname, const char *newname)
     sqlite3_bind_text(st, 1, oldname, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, newname, -1, SQLITE_STATIC);
     r = sq_run(u, st, "rename");
+    /* Quota roots move with their mailboxes; a subtree that changes roots
+     * takes its usage along (checked against the new roots at commit). */
+    if (r == 0)
+        r = sq_quota_rename(u, oldname, newname);
+    if (r == 0)
+        r = sq_quota_resync(u);
     /* A renamed child could now exceed the name length limit. */
     if (r == 0) {
         sqlite3_stmt *chk;

@@ -21,6 +21,7 @@
  *  - mailbox ids come from meta.last_mailbox_id (schema 3) and are never
  *    reused, so an id held by an open session can only ever name the
  *    mailbox it opened (or nothing, once that mailbox is deleted).
+ *  - quotaroot (schema 4) holds quota limits and usage per root.
  *  - blob is the per-body cache (ENVELOPE, BODYSTRUCTURE, header) plus
  *    the refcount that lets COPY/MOVE share one immutable file.
  */
@@ -135,6 +136,24 @@ static const char *const migrations[] = {
     "  coalesce((SELECT max(mailbox_id) FROM expunged),0),"
     "  coalesce((SELECT max(mailbox_id) FROM uidrange),0),"
     "  coalesce((SELECT max(mailbox_id) FROM keyword),0));",
+
+    /* 3 -> 4: quota roots (RFC 9208, sqlite-quota.c). A root covers the
+     * mailbox of its name and everything below it; "" is the whole user
+     * and always exists. Limits are NULL when unlimited; storage_limit_kb
+     * is in KiB as RFC 9208 counts STORAGE, usage is kept in bytes (the
+     * sum of the covered mailboxes' size counters, so STATUS SIZE and
+     * quota always agree) and changed in the same transaction as the
+     * messages and mailboxes it counts. */
+    "CREATE TABLE quotaroot("
+    "  name TEXT PRIMARY KEY,"
+    "  storage_limit_kb INTEGER,"
+    "  message_limit INTEGER,"
+    "  mailbox_limit INTEGER,"
+    "  storage_used INTEGER NOT NULL DEFAULT 0,"
+    "  message_used INTEGER NOT NULL DEFAULT 0,"
+    "  mailbox_used INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "INSERT INTO quotaroot(name,storage_used,message_used,mailbox_used) "
+    "  SELECT '',coalesce(sum(size),0),coalesce(sum(messages),0),count(*) FROM mailbox;",
 };
 
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))

@@ -141,6 +141,40 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_RANGE_BAD] = "WITH e AS (" SQ_UIDRANGE_ISLANDS("1") ") "
                      "SELECT mailbox_id FROM (SELECT * FROM e EXCEPT SELECT mailbox_id,lo,hi FROM uidrange) "
                      "UNION SELECT mailbox_id FROM (SELECT mailbox_id,lo,hi FROM uidrange EXCEPT SELECT * FROM e)",
+    /* Quota roots (sqlite-quota.c). QR_COVERS(n): the root in quotaroot
+     * covers the mailbox named n: the user root, the mailbox itself, or an
+     * ancestor ('0' is the byte after '/', so the range is exactly the
+     * names starting with root/). */
+#define QR_COVERS(n) "(quotaroot.name='' OR quotaroot.name=" n " OR (" n ">=quotaroot.name||'/' AND " n \
+                     "<quotaroot.name||'0'))"
+#define QRCOLS "name,storage_limit_kb,message_limit,mailbox_limit,storage_used,message_used,mailbox_used"
+    [SQ_QR_BUMP] = "UPDATE quotaroot SET storage_used=storage_used+?1,message_used=message_used+?2,"
+                   "mailbox_used=mailbox_used+?3 WHERE " QR_COVERS("(SELECT name FROM mailbox WHERE id=?4)")
+                   " RETURNING " QRCOLS,
+    [SQ_QR_LIST] = "SELECT " QRCOLS " FROM quotaroot ORDER BY name",
+    [SQ_QR_GET] = "SELECT " QRCOLS " FROM quotaroot WHERE name=?",
+    [SQ_QR_COVERING] = "SELECT " QRCOLS " FROM quotaroot WHERE " QR_COVERS("?1") " ORDER BY name",
+    [SQ_QR_UPSERT] = "INSERT INTO quotaroot(name,storage_limit_kb,message_limit,mailbox_limit) VALUES(?1,?2,?3,?4) "
+                     "ON CONFLICT(name) DO UPDATE SET storage_limit_kb=?2,message_limit=?3,mailbox_limit=?4",
+    [SQ_QR_DELETE] = "DELETE FROM quotaroot WHERE name=? AND name!=''",
+    [SQ_QR_CLEAR] = "UPDATE quotaroot SET storage_limit_kb=NULL,message_limit=NULL,mailbox_limit=NULL WHERE name=''",
+    /* OR REPLACE: a stale root already named like the destination (its
+     * mailbox was deleted) gives way to the one moving with its mailbox. */
+    [SQ_QR_RENAME] = "UPDATE OR REPLACE quotaroot SET name=?2||substr(name,length(?1)+1) "
+                     "WHERE name!='' AND (name=?1 OR substr(name,1,length(?1)+1)=?1||'/')",
+    [SQ_QR_RESYNC] = "UPDATE quotaroot SET "
+                     "storage_used=(SELECT coalesce(sum(m.size),0) FROM mailbox m WHERE " QR_COVERS("m.name") "),"
+                     "message_used=(SELECT coalesce(sum(m.messages),0) FROM mailbox m WHERE " QR_COVERS("m.name") "),"
+                     "mailbox_used=(SELECT count(*) FROM mailbox m WHERE " QR_COVERS("m.name") ") RETURNING " QRCOLS,
+    /* Usage of root ?1 recounted from the message rows (quota recalc). */
+    [SQ_QR_ACTUAL] = "SELECT (SELECT coalesce(sum(g.size),0) FROM message g JOIN mailbox m ON m.id=g.mailbox_id "
+                     "WHERE " QR_COVERS("m.name") "),"
+                     "(SELECT count(*) FROM message g JOIN mailbox m ON m.id=g.mailbox_id WHERE " QR_COVERS("m.name") "),"
+                     "(SELECT count(*) FROM mailbox m WHERE " QR_COVERS("m.name") ") FROM quotaroot WHERE name=?1",
+    /* NULL id: no such mailbox. */
+    [SQ_MB_DELETED_SIZE] = "SELECT m.id,(SELECT total(g.size) FROM message g WHERE g.mailbox_id=m.id AND (g.flags&8)!=0) "
+                           "FROM (SELECT (SELECT id FROM mailbox WHERE name=?1) AS id) m",
+    [SQ_QR_SET_USED] = "UPDATE quotaroot SET storage_used=?2,message_used=?3,mailbox_used=?4 WHERE name=?1",
 };
 
 sqlite3_stmt *sq_stmt(struct mail_user *u, enum sq_stmt_id id)
@@ -202,12 +236,17 @@ int sq_run(struct mail_user *u, sqlite3_stmt *st, const char *what)
 
 int sq_begin(struct mail_user *u)
 {
+    sq_quota_forget(u);
     return sq_run(u, sq_stmt(u, SQ_BEGIN_IMMEDIATE), "begin");
 }
 
 int sq_commit(struct mail_user *u)
 {
-    int r = sq_run(u, sq_stmt(u, SQ_COMMIT), "commit");
+    /* The one place every change passes: a transaction that raised a
+     * quota root above a limit is rolled back here, whatever it was. */
+    int r = sq_quota_verdict(u);
+    if (r == 0)
+        r = sq_run(u, sq_stmt(u, SQ_COMMIT), "commit");
     if (r < 0)
         sq_rollback(u);
     return r;
@@ -215,6 +254,7 @@ int sq_commit(struct mail_user *u)
 
 void sq_rollback(struct mail_user *u)
 {
+    sq_quota_forget(u);
     if (!sqlite3_get_autocommit(sq(u)->db))
         (void)sq_run(u, sq_stmt(u, SQ_ROLLBACK), "rollback");
 }
@@ -223,6 +263,9 @@ void sq_rollback(struct mail_user *u)
 
 static void sq_close_db(struct sq_user *s)
 {
+    for (size_t i = 0; i < s->nqd; i++)
+        free(s->qd[i].name);
+    free(s->qd);
     for (int i = 0; i < SQ__COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close_v2(s->db);
@@ -234,7 +277,9 @@ static int sq_user_open(struct mail_user *u, bool create)
     char path[4096];
     snprintf(path, sizeof(path), "%s/mail.db", u->dir);
     struct stat stt;
+    bool fresh = false;
     if (stat(path, &stt) < 0) {
+        fresh = true;
         if (!create)
             return STORAGE_ERR_NOTFOUND;
         char msg[4096];
@@ -283,7 +328,12 @@ static int sq_user_open(struct mail_user *u, bool create)
             r = sq_begin(u);
             if (r == 0) {
                 int64_t id;
-                r = sq_create_locked(u, "INBOX", 0, &id);
+                /* autocreatequota (as in Cyrus) applies when the store
+                 * is created, not when a lost INBOX is recreated. */
+                if (fresh)
+                    r = sq_quota_autocreate(u);
+                if (r == 0)
+                    r = sq_create_locked(u, "INBOX", 0, &id);
                 if (r == STORAGE_ERR_EXISTS)
                     r = 0;   /* a concurrent opener won */
                 r = r == 0 ? sq_commit(u) : (sq_rollback(u), r);
@@ -410,6 +460,14 @@ int sq_check(struct mail_user *u, bool fix, void (*cb)(const char *problem, void
             free(fx);
             goto fail;
         }
+    }
+    /* Quota usage is the sum of the counters just repaired. */
+    if (fix && nfx) {
+        if ((r = sq_quota_resync(u)) < 0) {
+            free(fx);
+            goto fail;
+        }
+        sq_quota_forget(u);   /* a repair is never refused for quota */
     }
     free(fx);
 
@@ -543,4 +601,10 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .expunge = sq_expunge,
     .copy = sq_copy,
     .check = sq_check,
+    .quota_list = sq_quota_list,
+    .quota_get = sq_quota_get,
+    .quota_set = sq_quota_set,
+    .quota_remove = sq_quota_remove,
+    .quota_recalc = sq_quota_recalc,
+    .deleted_size = sq_deleted_size,
 };

@@ -107,6 +107,18 @@ struct storage_backend_ops {
                 uint32_t *dest_uidvalidity, uint32_t *src_uids, uint32_t *dst_uids, size_t *ncopied,
                 int (*expunged_cb)(uint32_t uid, void *arg), void *earg);
     int (*check)(struct mail_user *u, bool fix, void (*cb)(const char *problem, void *arg), void *arg);
+
+    /* quota: names are validated by storage.c */
+    int (*quota_list)(struct mail_user *u, const char *covering, int (*cb)(const struct quota_root *q, void *arg),
+                      void *arg);   /* covering NULL: all roots, else the roots covering that mailbox */
+    int (*quota_get)(struct mail_user *u, const char *root, struct quota_root *out);
+    int (*quota_set)(struct mail_user *u, const char *root, int64_t storage_kb, int64_t messages,
+                     int64_t mailboxes);
+    int (*quota_remove)(struct mail_user *u, const char *root);
+    int (*deleted_size)(struct mail_user *u, const char *name, uint64_t *out);
+    int (*quota_recalc)(struct mail_user *u, bool fix,
+                        void (*cb)(const struct quota_root *before, const struct quota_root *after, void *arg),
+                        void *arg);
 };
 
 extern const struct storage_backend_ops storage_sqlite_ops;

@@ -711,3 +711,94 @@ int mail_user_check(struct mail_user *u, bool fix, void (*cb)(const char *proble
 {
     return u->ops->check(u, fix, cb, arg);
 }
+
+/* ---- quota --------------------------------------------------------------------- */
+
+static bool valid_root_name(const char *root) { return root && (!*root || storage_valid_mailbox_name(root)); }
+
+static bool valid_limit(int64_t v) { return v == QUOTA_UNLIMITED || (v >= 0 && v <= QUOTA_MAX_LIMIT); }
+
+int quota_list(struct mail_user *u, int (*cb)(const struct quota_root *q, void *arg), void *arg)
+{
+    return u->ops->quota_list(u, NULL, cb, arg);
+}
+
+int quota_get(struct mail_user *u, const char *root, struct quota_root *out)
+{
+    if (!valid_root_name(root))
+        return STORAGE_ERR_NOTFOUND;
+    return u->ops->quota_get(u, root, out);
+}
+
+int quota_roots_of(struct mail_user *u, const char *mailbox, int (*cb)(const struct quota_root *q, void *arg),
+                   void *arg)
+{
+    if (!storage_valid_mailbox_name(mailbox))
+        return STORAGE_ERR_INVALID;
+    return u->ops->quota_list(u, mailbox, cb, arg);
+}
+
+int quota_set(struct mail_user *u, const char *root, int64_t storage_limit_kb, int64_t message_limit,
+              int64_t mailbox_limit)
+{
+    if (!valid_root_name(root))
+        return STORAGE_ERR_INVALID;
+    if (!valid_limit(storage_limit_kb) || !valid_limit(message_limit) || !valid_limit(mailbox_limit))
+        return STORAGE_ERR_INVALID;
+    return u->ops->quota_set(u, root, storage_limit_kb, message_limit, mailbox_limit);
+}
+
+int quota_remove(struct mail_user *u, const char *root)
+{
+    if (!valid_root_name(root))
+        return STORAGE_ERR_NOTFOUND;
+    return u->ops->quota_remove(u, root);
+}
+
+int quota_recalc(struct mail_user *u, bool fix,
+                 void (*cb)(const struct quota_root *before, const struct quota_root *after, void *arg), void *arg)
+{
+    return u->ops->quota_recalc(u, fix, cb, arg);
+}
+
+struct pct_ctx {
+    int pct;
+};
+
+static int pct_of(int64_t used, int64_t limit)
+{
+    if (limit < 0)
+        return 0;
+    if (limit == 0)
+        return used > 0 ? 100 : 0;   /* a zero limit is "full" once anything is there */
+    long double p = (long double)used * 100.0L / (long double)limit;
+    return p > 1000000.0L ? 1000000 : (int)p;
+}
+
+static int pct_cb(const struct quota_root *q, void *arg)
+{
+    struct pct_ctx *c = arg;
+    /* STORAGE compares in KiB, rounded up, as reported to clients. */
+    int64_t kb = q->storage_used / 1024 + (q->storage_used % 1024 != 0);
+    int p[3] = {pct_of(kb, q->storage_limit_kb), pct_of(q->message_used, q->message_limit),
+                pct_of(q->mailbox_used, q->mailbox_limit)};
+    for (int i = 0; i < 3; i++)
+        c->pct = MAX(c->pct, p[i]);
+    return 0;
+}
+
+int quota_usage_percent(struct mail_user *u, const char *mailbox, int *percent)
+{
+    struct pct_ctx c = {0};
+    int r = quota_roots_of(u, mailbox, pct_cb, &c);
+    *percent = c.pct;
+    return r;
+}
+
+int mailbox_deleted_size(struct mail_user *u, const char *name, uint64_t *out)
+{
+    *out = 0;
+    if (!storage_valid_mailbox_name(name))
+        return STORAGE_ERR_NOTFOUND;
+    return u->ops->deleted_size(u, name, out);
+}

@@ -282,6 +282,11 @@ struct append_msg {
     const char *keywords;   /* space-separated or NULL */
     int64_t internaldate;
     int internaldate_tz;
+    /* fd is a delivery spool file the caller created itself in
+     * storage_tmpdir() and will never modify: it may be hard-linked into
+     * this and other users' stores even when it already has links
+     * (single-instance store for LMTP/deliver to many recipients). */
+    bool shared_spool;
 };
 int mailbox_append_begin(struct mailbox *mb, struct append_txn **out);
 int mailbox_append_add(struct append_txn *t, const struct append_msg *m);
@@ -318,6 +323,57 @@ int mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n,
 int mailbox_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *dest_name, bool move,
                  uint32_t *dest_uidvalidity, uint32_t *src_uids, uint32_t *dst_uids, size_t *ncopied,
                  int (*expunged_cb)(uint32_t uid, void *arg), void *earg);
+
+/* ---- quota (RFC 9208) ------------------------------------------------- */
+
+/* A quota root covers the mailbox named like it and every mailbox below it
+ * ("Archive" covers "Archive" and "Archive/x"); the root named "" is the
+ * user's whole store and always exists. Nested roots all count a mailbox.
+ * Usage is changed in the same transaction as every change that causes it;
+ * a change that would raise the usage of a root above one of its limits
+ * fails with STORAGE_ERR_OVERQUOTA and nothing is committed. Removals are
+ * always allowed, and a limit may be set below the current usage. */
+#define QUOTA_UNLIMITED (-1)
+/* Largest accepted limit: storage_limit_kb * 1024 must fit in int64. */
+#define QUOTA_MAX_LIMIT (INT64_MAX / 1024)
+struct quota_root {
+    char name[STORAGE_MAX_MAILBOX_NAME + 1];   /* internal mailbox name prefix, "" = whole user */
+    int64_t storage_limit_kb;   /* QUOTA_UNLIMITED or KiB (RFC 9208 STORAGE unit) */
+    int64_t message_limit;      /* QUOTA_UNLIMITED or messages */
+    int64_t mailbox_limit;      /* QUOTA_UNLIMITED or mailboxes */
+    int64_t storage_used;       /* bytes: the sum of the covered mailboxes' sizes */
+    int64_t message_used;
+    int64_t mailbox_used;
+};
+/* Every root of the user, sorted by name ("" first). cb returning non-zero stops. */
+int quota_list(struct mail_user *u, int (*cb)(const struct quota_root *q, void *arg), void *arg);
+/* One root by name; NOTFOUND when there is none. */
+int quota_get(struct mail_user *u, const char *root, struct quota_root *out);
+/* The roots covering mailbox name (which need not exist), outermost first
+ * (so "" first). Always at least one. */
+int quota_roots_of(struct mail_user *u, const char *mailbox, int (*cb)(const struct quota_root *q, void *arg),
+                   void *arg);
+/* Create or change a root's limits (QUOTA_UNLIMITED for none). A new root
+ * other than "" needs an existing mailbox of that name (NOTFOUND); its usage
+ * is computed at once. Limits below the usage are accepted. */
+int quota_set(struct mail_user *u, const char *root, int64_t storage_limit_kb, int64_t message_limit,
+              int64_t mailbox_limit);
+/* Remove a root; the user root "" stays but loses its limits. */
+int quota_remove(struct mail_user *u, const char *root);
+/* Recompute every root's usage from the message and mailbox rows. cb gets
+ * each root with the stored usage (before) and the recomputed one (after);
+ * with fix the recomputed values are stored. Returns the number of roots
+ * whose usage drifted (>= 0) or an error. */
+int quota_recalc(struct mail_user *u, bool fix,
+                 void (*cb)(const struct quota_root *before, const struct quota_root *after, void *arg), void *arg);
+/* Highest usage among the roots covering mailbox, in percent of the
+ * corresponding limit (0 when no covering root has a limit), for the
+ * quotawarn ALERT. */
+int quota_usage_percent(struct mail_user *u, const char *mailbox, int *percent);
+/* Total size of the messages with \Deleted in mailbox name: what an
+ * EXPUNGE would free (STATUS DELETED-STORAGE, RFC 9208 4.1.4). Counts
+ * rows, so it costs a scan of the mailbox's messages. */
+int mailbox_deleted_size(struct mail_user *u, const char *name, uint64_t *out);
 
 /* ---- consistency ------------------------------------------------------ */
 

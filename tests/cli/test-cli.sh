@@ -60,7 +60,8 @@ run "" --help;                    expect_rc 0 "--help"; expect_out "Usage: dariu
 run "" user --help;               expect_rc 0 "user --help"
 run "" mailbox --help;            expect_rc 0 "mailbox --help"
 for c in "user add" "user passwd" "user del" "user list" "user import" \
-         "mailbox create" "mailbox delete" "mailbox rename" "mailbox list"; do
+         "mailbox create" "mailbox delete" "mailbox rename" "mailbox list" \
+         "quota set" "quota get" "quota list" "quota recalc"; do
     # shellcheck disable=SC2086
     run "" $c --help;             expect_rc 0 "$c --help"
     if [ -s "$ERR" ]; then fail "$c --help wrote to stderr"; else ok; fi
@@ -134,6 +135,56 @@ run "" -C "$CONF" mailbox list nobody; expect_rc 67 "mailbox list unknown user"
 expect_err "darius: no such user: nobody" "unknown user message"
 run "" -C "$CONF" mailbox create nobody X; expect_rc 67 "mailbox create unknown user"
 if [ -d "$T/var/user/n/nobody" ]; then fail "store created for unknown user"; else ok; fi
+
+# --- quota ------------------------------------------------------------------------
+run "pw
+" -C "$CONF" user add quser;        expect_rc 0 "user add quser"
+run "" -C "$CONF" quota get user/quser
+expect_rc 0 "quota get default root"
+expect_out "user/quser  storage 0/unlimited KiB  messages 0/unlimited  mailboxes 1/unlimited" "default root text"
+run "" -C "$CONF" mailbox create quser Archive Archive/2020; expect_rc 0 "quota: mailboxes"
+run "" -C "$CONF" quota set user/quser storage=100 message=5
+expect_rc 0 "quota set"
+expect_out "user/quser  storage 0/100 KiB  messages 0/5  mailboxes 3/unlimited" "quota set output"
+run "" -C "$CONF" quota set user/quser mailbox=10; expect_rc 0 "quota set keeps other limits"
+expect_out "user/quser  storage 0/100 KiB  messages 0/5  mailboxes 3/10" "limits kept"
+run "" -C "$CONF" quota set user/quser message=none; expect_rc 0 "quota set none"
+expect_out "user/quser  storage 0/100 KiB  messages 0/unlimited  mailboxes 3/10" "limit removed"
+run "" -C "$CONF" quota set --json user/quser/Archive storage=7
+expect_rc 0 "quota set sub-root --json"
+expect_out '{"root":"user/quser/Archive","user":"quser","mailbox":"Archive","storage_bytes":0,"storage":{"used":0,"limit":7},"message":{"used":0,"limit":null},"mailbox":{"used":2,"limit":null}}' "sub-root json"
+run "" -C "$CONF" quota get user/quser/Archive --json; expect_rc 0 "quota get --json"
+expect_out '{"root":"user/quser/Archive".*"storage":{"used":0,"limit":7}.*}' "get json"
+run "" -C "$CONF" quota list quser
+expect_rc 0 "quota list user"
+expect_out "user/quser/Archive  storage 0/7 KiB  messages 0/unlimited  mailboxes 2/unlimited" "list has sub-root"
+run "" -C "$CONF" quota list --json quser; expect_rc 0 "quota list --json"
+expect_out '\[{"root":"user/quser",.*},{"root":"user/quser/Archive",.*}\]' "list json array"
+run "" -C "$CONF" quota list; expect_rc 0 "quota list all users"
+expect_out "user/quser  storage .*" "all users listed"
+run "" -C "$CONF" quota set user/quser/NoSuch storage=1; expect_rc 1 "quota set missing mailbox"
+expect_err "no such mailbox" "missing mailbox message"
+run "" -C "$CONF" quota get user/quser/Other; expect_rc 1 "quota get missing root"
+run "" -C "$CONF" quota set user/nobody storage=1; expect_rc 67 "quota set unknown user"
+run "" -C "$CONF" quota set quser storage=1; expect_rc 64 "quota root without user/"
+run "" -C "$CONF" quota set user/quser stor=1; expect_rc 64 "bad resource"
+run "" -C "$CONF" quota set user/quser storage=-1; expect_rc 64 "negative limit"
+run "" -C "$CONF" quota set user/quser storage=99999999999999999999; expect_rc 64 "huge limit"
+run "" -C "$CONF" quota get --dry-run user/quser; expect_rc 64 "--dry-run only for recalc"
+run "" -C "$CONF" quota recalc quser; expect_rc 0 "quota recalc clean"
+expect_out "user/quser: ok" "recalc ok"
+# Damage the stored usage: recalc reports the drift, --dry-run leaves it.
+if command -v python3 >/dev/null 2>&1; then
+    python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('UPDATE quotaroot SET storage_used=4096, message_used=3 WHERE name=\'Archive\''); c.commit()" \
+        "$T/var/user/q/quser/mail.db"
+    run "" -C "$CONF" quota recalc --dry-run quser; expect_rc 0 "recalc --dry-run"
+    expect_out "user/quser/Archive: drift: storage 4096 -> 0 bytes, messages 3 -> 0, mailboxes 2 -> 2 (not fixed: --dry-run)" "drift reported"
+    run "" -C "$CONF" quota get user/quser/Archive; expect_out "user/quser/Archive  storage 4/7 KiB.*" "dry run kept usage"
+    run "" -C "$CONF" quota recalc --json quser; expect_rc 0 "recalc --json"
+    expect_out '\[.*{"root":"user/quser/Archive","drift":true,"fixed":true,"before":{"storage_bytes":4096,"message":3,"mailbox":2},"after":{"storage_bytes":0,"message":0,"mailbox":2}}\]' "recalc json"
+    run "" -C "$CONF" quota recalc quser; expect_out "user/quser/Archive: ok" "drift fixed"
+fi
+run "" -C "$CONF" quota recalc nobody; expect_rc 67 "recalc unknown user"
 
 # --- user del -----------------------------------------------------------------
 run "" -C "$CONF" user del bob;     expect_rc 0 "user del"

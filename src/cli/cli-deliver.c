@@ -1,0 +1,353 @@
+/* cli-deliver.c - `darius deliver`: local delivery from a pipe.
+ *
+ *   darius [-C FILE] deliver [-m MAILBOX] [-e] [-q] [-F FLAG]...
+ *                            [-f SENDER | -r SENDER] [-a AUTHID] USER...
+ *
+ * The equivalent of Cyrus's deliver for MTAs that pipe a message (Postfix
+ * mailbox_command or a pipe(8) transport, sendmail's local mailer). The
+ * message is read from standard input and delivered with the same code
+ * as LMTP (src/delivery): one spool file, linked into every recipient's
+ * store, durable before we exit 0. Works whether or not dariusd runs;
+ * running servers learn of the new mail through the notify sockets.
+ *
+ * Started as root, it first becomes the configured `user` (as dariusd
+ * does), so the files it creates stay readable by the server.
+ *
+ * Exit status (sysexits.h, understood by Postfix and sendmail):
+ *   0  delivered to every user (or suppressed as a duplicate)
+ *   64 usage error
+ *   65 EX_DATAERR   message refused (too big, 8-bit header with reject8bit)
+ *   67 EX_NOUSER    a user does not exist
+ *   73 EX_CANTCREAT over quota with lmtp_overquota_perm_failure: yes
+ *   74 EX_IOERR     cannot read standard input
+ *   75 EX_TEMPFAIL  local error (disk full, I/O, over quota by default):
+ *                   the MTA retries later
+ *   78 EX_CONFIG    configuration error
+ * With several users the most urgent status wins: 75, then 67, 73, 65.
+ */
+#include "cli.h"
+#include "config.h"
+#include "delivery.h"
+#include "log.h"
+#include "storage.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <strings.h>
+#include <unistd.h>
+
+static void deliver_usage(FILE *f)
+{
+    fprintf(f, "Usage: darius [-C FILE] deliver [-m MAILBOX] [-e] [-q] [-F FLAG]... [-f SENDER | -r SENDER]\n"
+               "                                [-a AUTHID] USER...\n\n"
+               "Deliver the message on standard input to each USER (user or user+folder).\n\n"
+               "  -m MAILBOX  deliver into the user's folder MAILBOX (as user+MAILBOX)\n"
+               "  -e          duplicate delivery suppression by Message-ID\n"
+               "  -q          ignore quota (accepted; see docs/config.md)\n"
+               "  -F FLAG     set FLAG (\\Seen, \\Flagged, ... or a keyword); repeatable\n"
+               "  -f, -r SENDER  envelope sender: adds Return-Path: <SENDER>\n"
+               "  -a AUTHID   authenticated identity (logged only)\n\n"
+               "Exit status: 0 delivered, 64 usage, 65 message refused, 67 no such user,\n"
+               "73 over quota (permanent), 74 input error, 75 temporary failure, 78 configuration.\n");
+}
+
+int cli_drop_to_user(const char *config_file)
+{
+    if (geteuid() != 0)
+        return 0;
+    char err[512];
+    struct config *c = config_load(config_file, err, sizeof(err));
+    if (!c)
+        return 0; /* cli_setup reports the error */
+    const char *user = cfg_str(c, CFG_USER);
+    int rc = 0;
+    if (*user && strcmp(user, "root") != 0) {
+        struct passwd *pw = getpwnam(user);
+        if (!pw) {
+            cli_error("user %s (configuration option user) does not exist", user);
+            rc = EX_CONFIG;
+        } else if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+                   setuid(pw->pw_uid) < 0 || setuid(0) == 0) {
+            cli_error("cannot switch to user %s: %s", user, strerror(errno));
+            rc = EX_OSERR;
+        }
+    }
+    config_free(c);
+    return rc;
+}
+
+static int rank(int ex)
+{
+    switch (ex) {
+    case EX_TEMPFAIL:
+        return 4;
+    case EX_NOUSER:
+        return 3;
+    case EX_CANTCREAT:
+        return 2;
+    case EX_DATAERR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int worse(int a, int b)
+{
+    return rank(b) > rank(a) ? b : a;
+}
+
+static bool add_flag(const char *f, uint32_t *flags, struct buf *kw)
+{
+    static const struct {
+        const char *name;
+        uint32_t bit;
+    } sys[] = {{"\\Seen", MSG_SEEN},
+               {"\\Answered", MSG_ANSWERED},
+               {"\\Flagged", MSG_FLAGGED},
+               {"\\Deleted", MSG_DELETED},
+               {"\\Draft", MSG_DRAFT}};
+    for (size_t i = 0; i < ARRAY_SIZE(sys); i++)
+        if (strcasecmp(f, sys[i].name) == 0) {
+            *flags |= sys[i].bit;
+            return true;
+        }
+    if (f[0] == '\\' || !*f || strlen(f) > STORAGE_MAX_KEYWORD)
+        return false;
+    for (const char *p = f; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || strchr("(){%*\"\\]", *p))
+            return false;
+    if (kw->len)
+        buf_putc(kw, ' ');
+    buf_puts(kw, f);
+    return true;
+}
+
+/* Copy standard input into the spool; a leading mbox "From " envelope
+ * line (some MTAs prepend one) is not part of the message. */
+static int read_stdin(struct dspool *sp)
+{
+    char *b = xmalloc(65536);
+    bool first = true, skipping = false;
+    for (;;) {
+        ssize_t n = read(STDIN_FILENO, b, 65536);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            cli_error("deliver: reading standard input: %s", strerror(errno));
+            free(b);
+            return -1;
+        }
+        if (n == 0)
+            break;
+        const char *p = b;
+        size_t len = (size_t)n;
+        if (first) {
+            first = false;
+            if (len >= 5 && memcmp(p, "From ", 5) == 0)
+                skipping = true;
+        }
+        if (skipping) {
+            const char *nl = memchr(p, '\n', len);
+            if (!nl)
+                continue;
+            skipping = false;
+            len -= (size_t)(nl + 1 - p);
+            p = nl + 1;
+        }
+        dspool_write(sp, p, len);
+    }
+    free(b);
+    return 0;
+}
+
+int cli_deliver_main(const char *config_file, int argc, char **argv)
+{
+    const char *mailbox = NULL, *sender = NULL, *authid = NULL;
+    bool dupcheck = false, ignorequota = false;
+    uint32_t flags = 0;
+    struct buf kw = BUF_INIT;
+    int i = 0;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            deliver_usage(stdout);
+            buf_free(&kw);
+            return 0;
+        }
+        if (a[0] != '-' || a[1] == '\0')
+            break;
+        /* Options may be bundled ("-eq") and take values attached or
+         * separate ("-mINBOX", "-m INBOX"). */
+        for (const char *o = a + 1; *o; o++) {
+            if (*o == 'e') {
+                dupcheck = true;
+                continue;
+            }
+            if (*o == 'q') {
+                ignorequota = true;
+                continue;
+            }
+            if (!strchr("mFfra", *o)) {
+                cli_error("deliver: unknown option -%c", *o);
+                deliver_usage(stderr);
+                buf_free(&kw);
+                return EX_USAGE;
+            }
+            const char *val = o[1] ? o + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!val) {
+                cli_error("deliver: option -%c needs a value", *o);
+                deliver_usage(stderr);
+                buf_free(&kw);
+                return EX_USAGE;
+            }
+            switch (*o) {
+            case 'm':
+                mailbox = val;
+                break;
+            case 'F':
+                if (!add_flag(val, &flags, &kw)) {
+                    cli_error("deliver: invalid flag: %s", val);
+                    buf_free(&kw);
+                    return EX_USAGE;
+                }
+                break;
+            case 'f':
+            case 'r':
+                sender = val;
+                break;
+            case 'a':
+                authid = val;
+                break;
+            default:
+                break;
+            }
+            break; /* the value consumed the rest of this argument */
+        }
+    }
+    if (i >= argc) {
+        cli_error("deliver: no user given");
+        deliver_usage(stderr);
+        buf_free(&kw);
+        return EX_USAGE;
+    }
+    char mbname[1024];
+    if (mailbox && !delivery_detail_mailbox(mailbox, mbname, sizeof(mbname))) {
+        cli_error("deliver: invalid mailbox name: %s", mailbox);
+        buf_free(&kw);
+        return EX_USAGE;
+    }
+    if (sender && strlen(sender) >= DELIVERY_MAX_ADDR) {
+        cli_error("deliver: sender address too long");
+        buf_free(&kw);
+        return EX_USAGE;
+    }
+    for (const char *p = sender; p && *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == '<' || *p == '>') {
+            cli_error("deliver: invalid sender address");
+            buf_free(&kw);
+            return EX_USAGE;
+        }
+
+    int r = cli_drop_to_user(config_file);
+    if (r == 0)
+        r = cli_setup(config_file);
+    if (r != 0) {
+        buf_free(&kw);
+        /* a store that cannot be opened now may work later */
+        return r == EX_IOERR || r == EX_OSERR ? EX_TEMPFAIL : r;
+    }
+    /* A file size limit (RLIMIT_FSIZE) must fail the write, not kill us. */
+    signal(SIGXFSZ, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+
+    int nusers = argc - i;
+    char *received = delivery_received("localhost", "local", "local", NULL, nusers == 1 ? argv[i] : NULL);
+    struct dspool_opts so = {.return_path = sender, .received = received};
+    struct dspool *sp = dspool_new(&so);
+    free(received);
+    int ex = 0;
+    if (!sp) {
+        cli_error("deliver: cannot create a spool file in %s", storage_tmpdir());
+        ex = EX_TEMPFAIL;
+        goto out;
+    }
+    if (read_stdin(sp) < 0) {
+        ex = EX_IOERR;
+        goto out;
+    }
+    enum dspool_status st = dspool_finish(sp);
+    if (st != DSPOOL_OK) {
+        static const char *const why[] = {
+            [DSPOOL_TOOBIG] = "message size exceeds maxmessagesize",
+            [DSPOOL_8BIT] = "8-bit characters in the header (reject8bit)",
+            [DSPOOL_NUL] = "NUL characters in the message (reject8bit)",
+            [DSPOOL_LINE] = "a line is longer than 64 KiB",
+            [DSPOOL_IO] = "local error writing the message",
+        };
+        cli_error("deliver: %s", why[st]);
+        ex = st == DSPOOL_IO ? EX_TEMPFAIL : EX_DATAERR;
+        goto out;
+    }
+    bool perm_quota = config_bool(CFG_LMTP_OVERQUOTA_PERM_FAILURE);
+    for (; i < argc; i++) {
+        struct delivery_rcpt rc;
+        int rr = delivery_resolve(argv[i], &rc);
+        if (rr == RCPT_SYNTAX || rr == RCPT_NOUSER) {
+            cli_error("deliver: %s: no such user", argv[i]);
+            ex = worse(ex, EX_NOUSER);
+            continue;
+        }
+        if (rr != RCPT_OK) {
+            cli_error("deliver: %s: user database error", argv[i]);
+            ex = worse(ex, EX_TEMPFAIL);
+            continue;
+        }
+        if (mailbox) {
+            snprintf(rc.mailbox, sizeof(rc.mailbox), "%s", mbname);
+            rc.has_detail = true;
+        }
+        struct deliver_opts o = {
+            .ignore_quota = ignorequota,
+            .dupcheck = dupcheck,
+            .flags = flags,
+            .keywords = kw.len ? buf_cstr(&kw) : NULL,
+        };
+        switch (delivery_deliver(sp, &rc, &o)) {
+        case DELIVER_OK:
+        case DELIVER_DUPLICATE:
+            if (authid)
+                log_info("deliver: user=%s authid=%s", rc.user, authid);
+            break;
+        case DELIVER_NOUSER:
+            cli_error("deliver: %s: no such user", argv[i]);
+            ex = worse(ex, EX_NOUSER);
+            break;
+        case DELIVER_OVERQUOTA:
+            cli_error("deliver: %s: mailbox is full (over quota)", argv[i]);
+            ex = worse(ex, perm_quota ? EX_CANTCREAT : EX_TEMPFAIL);
+            break;
+        case DELIVER_PERMFAIL:
+            cli_error("deliver: %s: message cannot be stored", argv[i]);
+            ex = worse(ex, EX_DATAERR);
+            break;
+        case DELIVER_TEMPFAIL:
+        default:
+            cli_error("deliver: %s: local error, try again later", argv[i]);
+            ex = worse(ex, EX_TEMPFAIL);
+            break;
+        }
+    }
+out:
+    dspool_free(sp);
+    buf_free(&kw);
+    duplicate_close();
+    cli_teardown();
+    return ex;
+}

@@ -1,0 +1,121 @@
+/* delivery-dup.c - duplicate delivery suppression (DATADIR/duplicate.db).
+ *
+ * Key: (Message-ID, user, mailbox); value: time of delivery. SQLite in
+ * WAL mode with a busy timeout and one statement per transaction, so
+ * `darius expire` can prune from cron while dariusd and `darius deliver`
+ * write. A database problem never blocks mail: it is logged and the
+ * message is delivered (a possible duplicate is the lesser evil).
+ */
+#include "delivery.h"
+#include "config.h"
+#include "log.h"
+#include "storage.h"
+
+#include <sqlite3.h>
+
+static sqlite3 *g_db;
+static bool g_failed;
+
+static sqlite3 *db(void)
+{
+    if (g_db || g_failed)
+        return g_db;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/duplicate.db", storage_datadir());
+    sqlite3 *d = NULL;
+    if (sqlite3_open_v2(path, &d, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        log_err("delivery: cannot open %s: %s", path, d ? sqlite3_errmsg(d) : "out of memory");
+        sqlite3_close(d);
+        g_failed = true;
+        return NULL;
+    }
+    sqlite3_busy_timeout(d, 5000);
+    char *err = NULL;
+    if (sqlite3_exec(d,
+                     "PRAGMA journal_mode=WAL;"
+                     "PRAGMA synchronous=NORMAL;"
+                     "CREATE TABLE IF NOT EXISTS duplicate ("
+                     " msgid TEXT NOT NULL, user TEXT NOT NULL, mailbox TEXT NOT NULL,"
+                     " time INTEGER NOT NULL, PRIMARY KEY (msgid, user, mailbox)) WITHOUT ROWID;"
+                     "CREATE INDEX IF NOT EXISTS duplicate_time ON duplicate(time);",
+                     NULL, NULL, &err) != SQLITE_OK) {
+        log_err("delivery: %s: %s", path, err ? err : "error");
+        sqlite3_free(err);
+        sqlite3_close(d);
+        /* Not sticky: a busy database at first open may work next time. */
+        return NULL;
+    }
+    g_db = d;
+    return g_db;
+}
+
+int duplicate_check(const char *msgid, const char *user, const char *mailbox)
+{
+    sqlite3 *d = db();
+    if (!d)
+        return -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(d, "SELECT time FROM duplicate WHERE msgid=?1 AND user=?2 AND mailbox=?3", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, msgid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, mailbox, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int r = 0;
+    if (rc == SQLITE_ROW) {
+        int64_t t = sqlite3_column_int64(st, 0);
+        int64_t horizon = (int64_t)time(NULL) - (int64_t)config_int(CFG_DUPLICATE_EXPIRE) * 86400;
+        r = t >= horizon ? 1 : 0;
+    } else if (rc != SQLITE_DONE) {
+        log_warn("delivery: duplicate check: %s", sqlite3_errmsg(d));
+        r = -1;
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+void duplicate_mark(const char *msgid, const char *user, const char *mailbox)
+{
+    sqlite3 *d = db();
+    if (!d)
+        return;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(d, "INSERT OR REPLACE INTO duplicate(msgid,user,mailbox,time) VALUES(?1,?2,?3,?4)", -1,
+                           &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_text(st, 1, msgid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, mailbox, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
+    if (sqlite3_step(st) != SQLITE_DONE)
+        log_warn("delivery: duplicate mark: %s", sqlite3_errmsg(d));
+    sqlite3_finalize(st);
+}
+
+long duplicate_prune(int days)
+{
+    sqlite3 *d = db();
+    if (!d)
+        return -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(d, "DELETE FROM duplicate WHERE time < ?1", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, (int64_t)time(NULL) - (int64_t)days * 86400);
+    long n = -1;
+    if (sqlite3_step(st) == SQLITE_DONE)
+        n = (long)sqlite3_changes(d);
+    else
+        log_err("delivery: duplicate prune: %s", sqlite3_errmsg(d));
+    sqlite3_finalize(st);
+    return n;
+}
+
+void duplicate_close(void)
+{
+    if (g_db)
+        sqlite3_close(g_db);
+    g_db = NULL;
+    g_failed = false;
+}

@@ -1,0 +1,340 @@
+/* imap-cmd-quota.c - GETQUOTA GETQUOTAROOT SETQUOTA (RFC 9208), and the
+ * quotawarn ALERT sent at SELECT.
+ *
+ * Quota root names (opaque to clients, RFC 9208 3.2) follow Cyrus, so
+ * cyradm and other admin tools work: "user/NAME" is NAME's whole store
+ * and "user/NAME/MAILBOX" a sub-root covering MAILBOX and its children,
+ * with the configured hierarchy separator ("user.NAME.MAILBOX" when
+ * unixhierarchysep is no; then a '.' inside a user name is written '^',
+ * as Cyrus does). MAILBOX is in the session's mailbox-name encoding.
+ *
+ * Storage keeps the roots (storage.h "quota"); STORAGE is reported in
+ * KiB rounded up (RFC 9208 5.1). Only the resources that have a limit
+ * appear in a QUOTA response ("resources not named in the list are not
+ * limited", 4.2.1).
+ */
+#include "imap.h"
+#include "auth.h"
+#include "config.h"
+#include "log.h"
+
+/* A quota root resolved to a store and an internal root name. */
+struct qroot {
+    char user[AUTH_MAX_USERNAME + 1];
+    char name[STORAGE_MAX_MAILBOX_NAME + 1];   /* "" = whole store */
+    struct mail_user *mu;                      /* s->mu or an opened other store */
+    bool other;                                /* mu must be closed */
+};
+
+static void qroot_release(struct qroot *q)
+{
+    if (q->other && q->mu)
+        mail_user_close(q->mu);
+    q->mu = NULL;
+}
+
+/* The root's client-visible name, appended unquoted. */
+static void root_name(struct imap_session *s, struct buf *b, const char *user, const char *internal)
+{
+    char sep = imap_hier_sep();
+    buf_printf(b, "user%c", sep);
+    for (const char *p = user; *p; p++)
+        buf_putc(b, sep == '.' && *p == '.' ? '^' : *p);
+    if (*internal) {
+        buf_putc(b, sep);
+        imap_mailbox_to_client(s, internal, b);
+    }
+}
+
+static void append_root(struct imap_session *s, struct buf *out, const char *user, const char *internal)
+{
+    struct buf n = BUF_INIT;
+    root_name(s, &n, user, internal);
+    imap_append_string(out, buf_cstr(&n), n.len);
+    buf_free(&n);
+}
+
+static int64_t kib_up(int64_t bytes) { return bytes / 1024 + (bytes % 1024 != 0); }
+
+/* "* QUOTA root (STORAGE u l MESSAGE u l MAILBOX u l)" */
+static void write_quota(struct imap_session *s, const char *user, const struct quota_root *q)
+{
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "* QUOTA ");
+    append_root(s, &b, user, q->name);
+    buf_puts(&b, " (");
+    size_t start = b.len;
+    const struct {
+        const char *res;
+        int64_t used, limit;
+    } r[] = {{"STORAGE", kib_up(q->storage_used), q->storage_limit_kb},
+             {"MESSAGE", q->message_used, q->message_limit},
+             {"MAILBOX", q->mailbox_used, q->mailbox_limit}};
+    for (size_t i = 0; i < ARRAY_SIZE(r); i++) {
+        if (r[i].limit < 0)
+            continue;
+        if (b.len > start)
+            buf_putc(&b, ' ');
+        buf_printf(&b, "%s %lld %lld", r[i].res, (long long)MAX(r[i].used, 0), (long long)r[i].limit);
+    }
+    buf_puts(&b, ")\r\n");
+    imap_write(s, b.data, b.len);
+    buf_free(&b);
+}
+
+/* Resolve a client's quota root name. On failure a tagged reply has been
+ * sent and false returned. A root of another user needs an admin; that
+ * store is opened (created when create is set and the user exists). */
+static bool resolve_root(struct imap_session *s, struct imap_cmd *cmd, const char *arg, bool create,
+                         struct qroot *q)
+{
+    memset(q, 0, sizeof(*q));
+    char sep = imap_hier_sep();
+    size_t len = strlen(arg);
+    if (len < 6 || strncmp(arg, "user", 4) != 0 || arg[4] != sep) {
+        imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
+        return false;
+    }
+    const char *u = arg + 5;
+    const char *e = strchr(u, sep);
+    size_t ul = e ? (size_t)(e - u) : strlen(u);
+    char raw[AUTH_MAX_USERNAME + 1];
+    if (ul == 0 || ul > AUTH_MAX_USERNAME) {
+        imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
+        return false;
+    }
+    for (size_t i = 0; i < ul; i++)
+        raw[i] = sep == '.' && u[i] == '^' ? '.' : u[i];
+    raw[ul] = '\0';
+    if (!userdb_normalize_name(raw, q->user)) {
+        imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
+        return false;
+    }
+    if (e) {
+        const char *why = NULL;
+        if (!e[1] || !imap_mailbox_from_client(s, e + 1, strlen(e + 1), q->name, &why)) {
+            imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
+            return false;
+        }
+    }
+    if (strcmp(q->user, s->user) == 0) {
+        q->mu = s->mu;
+        return true;
+    }
+    /* Other users' roots: administrators only (the full other-users
+     * namespace with ACLs comes later). */
+    if (!s->is_admin) {
+        imap_tagged(s, cmd, "NO", "[NOPERM] Permission denied");
+        return false;
+    }
+    int ex = userdb_exists(q->user);
+    if (ex < 0) {
+        imap_tagged(s, cmd, "NO", "[UNAVAILABLE] User database unavailable");
+        return false;
+    }
+    int r = ex == 1 ? mail_user_open(q->user, create, &q->mu) : STORAGE_ERR_NOTFOUND;
+    if (r < 0) {
+        if (r == STORAGE_ERR_NOTFOUND)
+            imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
+        else
+            imap_reply_storage_error(s, cmd, r);
+        q->mu = NULL;
+        return false;
+    }
+    q->other = true;
+    return true;
+}
+
+static bool p_root_arg(struct imap_session *s, struct imap_cmd *cmd, char **out)
+{
+    struct imap_parser *ps = &cmd->ps;
+    if (!imap_p_sp(ps) || !(*out = imap_p_astring_cstr(ps, cmd))) {
+        imap_tagged(s, cmd, "BAD", "Invalid quota root argument: %s", ps->error ? ps->error : "syntax");
+        return false;
+    }
+    return true;
+}
+
+/* ---- GETQUOTA ------------------------------------------------------------ */
+
+IMAP_CMD(cmd_getquota)
+{
+    char *arg;
+    if (!p_root_arg(s, cmd, &arg))
+        return CMD_DONE;
+    if (!imap_p_end(&cmd->ps)) {
+        imap_tagged(s, cmd, "BAD", "Unexpected extra arguments");
+        return CMD_DONE;
+    }
+    struct qroot q;
+    if (!resolve_root(s, cmd, arg, false, &q))
+        return CMD_DONE;
+    struct quota_root qr;
+    int r = quota_get(q.mu, q.name, &qr);
+    if (r == STORAGE_ERR_NOTFOUND) {
+        imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
+    } else if (r < 0) {
+        imap_reply_storage_error(s, cmd, r);
+    } else {
+        write_quota(s, q.user, &qr);
+        imap_tagged(s, cmd, "OK", "GETQUOTA completed");
+    }
+    qroot_release(&q);
+    return CMD_DONE;
+}
+
+/* ---- GETQUOTAROOT ------------------------------------------------------- */
+
+struct roots {
+    struct quota_root *v;
+    size_t n, cap;
+};
+
+static int collect_root(const struct quota_root *q, void *arg)
+{
+    struct roots *c = arg;
+    ARRAY_GROW(c->v, c->n, c->cap);
+    c->v[c->n++] = *q;
+    return 0;
+}
+
+IMAP_CMD(cmd_getquotaroot)
+{
+    struct imap_parser *ps = &cmd->ps;
+    char *arg;
+    if (!imap_p_sp(ps) || !(arg = imap_p_astring_cstr(ps, cmd))) {
+        imap_tagged(s, cmd, "BAD", "Invalid mailbox argument: %s", ps->error ? ps->error : "syntax");
+        return CMD_DONE;
+    }
+    if (!imap_p_end(ps)) {
+        imap_tagged(s, cmd, "BAD", "Unexpected extra arguments");
+        return CMD_DONE;
+    }
+    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    const char *why = NULL;
+    if (!imap_mailbox_from_client(s, arg, strlen(arg), name, &why)) {
+        imap_tagged(s, cmd, "NO", "[CANNOT] %s", why ? why : "Invalid mailbox name");
+        return CMD_DONE;
+    }
+    /* RFC 9208 4.1.2: the mailbox need not exist (which roots would
+     * apply once it is created). */
+    struct roots c = {0};
+    int r = quota_roots_of(s->mu, name, collect_root, &c);
+    if (r < 0) {
+        free(c.v);
+        imap_reply_storage_error(s, cmd, r);
+        return CMD_DONE;
+    }
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "* QUOTAROOT ");
+    imap_append_mailbox(s, &b, name);
+    for (size_t i = 0; i < c.n; i++) {
+        buf_putc(&b, ' ');
+        append_root(s, &b, s->user, c.v[i].name);
+    }
+    buf_puts(&b, "\r\n");
+    imap_write(s, b.data, b.len);
+    buf_free(&b);
+    for (size_t i = 0; i < c.n; i++)
+        write_quota(s, s->user, &c.v[i]);
+    free(c.v);
+    imap_tagged(s, cmd, "OK", "GETQUOTAROOT completed");
+    return CMD_DONE;
+}
+
+/* ---- SETQUOTA -------------------------------------------------------------- */
+
+IMAP_CMD(cmd_setquota)
+{
+    struct imap_parser *ps = &cmd->ps;
+    char *arg;
+    if (!p_root_arg(s, cmd, &arg))
+        return CMD_DONE;
+    /* setquota-list = "(" [setquota-resource *(SP setquota-resource)] ")" */
+    int64_t limit[3] = {QUOTA_UNLIMITED, QUOTA_UNLIMITED, QUOTA_UNLIMITED};
+    bool seen[3] = {false, false, false};
+    const char *unsupported = NULL;
+    if (!imap_p_sp(ps) || !imap_p_char(ps, '(')) {
+        imap_tagged(s, cmd, "BAD", "Invalid SETQUOTA resource list");
+        return CMD_DONE;
+    }
+    bool first = true;
+    while (!imap_p_char(ps, ')')) {
+        char *res;
+        uint64_t v;
+        if ((!first && !imap_p_sp(ps)) || !(res = imap_p_atom(ps, cmd)) || !imap_p_sp(ps) ||
+            !imap_p_number64(ps, &v)) {
+            imap_tagged(s, cmd, "BAD", "Invalid SETQUOTA resource list");
+            return CMD_DONE;
+        }
+        first = false;
+        int k = strcasecmp(res, "STORAGE") == 0 ? 0 : strcasecmp(res, "MESSAGE") == 0 ? 1
+                : strcasecmp(res, "MAILBOX") == 0 ? 2 : -1;
+        if (k < 0) {
+            /* resource-name-ext is valid syntax: we just cannot set it
+             * (RFC 9208 4.1.3 "NO - can't set that data"). */
+            if (!unsupported)
+                unsupported = res;
+            continue;
+        }
+        if (seen[k]) {
+            imap_tagged(s, cmd, "BAD", "Resource %s given twice", res);
+            return CMD_DONE;
+        }
+        seen[k] = true;
+        if (v > (uint64_t)QUOTA_MAX_LIMIT) {
+            imap_tagged(s, cmd, "NO", "[LIMIT] Quota limit for %s is too large", res);
+            return CMD_DONE;
+        }
+        limit[k] = (int64_t)v;
+    }
+    if (!imap_p_end(ps)) {
+        imap_tagged(s, cmd, "BAD", "Unexpected extra arguments");
+        return CMD_DONE;
+    }
+    if (!s->is_admin) {
+        imap_tagged(s, cmd, "NO", "[NOPERM] Only administrators may set quotas");
+        return CMD_DONE;
+    }
+    if (unsupported) {
+        imap_tagged(s, cmd, "NO", "[CANNOT] Unsupported quota resource %s", unsupported);
+        return CMD_DONE;
+    }
+    struct qroot q;
+    if (!resolve_root(s, cmd, arg, true, &q))
+        return CMD_DONE;
+    int r;
+    bool any = seen[0] || seen[1] || seen[2];
+    if (!any) {
+        /* "()" removes every limit: the root goes, except the user's
+         * root, which always exists and is left without limits. */
+        r = quota_remove(q.mu, q.name);
+    } else {
+        r = quota_set(q.mu, q.name, limit[0], limit[1], limit[2]);
+    }
+    struct quota_root qr;
+    if (r == 0 && (any || !*q.name) && quota_get(q.mu, q.name, &qr) == 0)
+        write_quota(s, q.user, &qr);
+    if (r == STORAGE_ERR_NOTFOUND)
+        imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root or mailbox");
+    else if (r < 0)
+        imap_reply_storage_error(s, cmd, r);
+    else
+        imap_tagged(s, cmd, "OK", "SETQUOTA completed");
+    if (r == 0)
+        log_info("imap: %s set quota of %s/%s", s->user, q.user, q.name);
+    qroot_release(&q);
+    return CMD_DONE;
+}
+
+/* ---- quotawarn --------------------------------------------------------------- */
+
+void imap_quota_warn(struct imap_session *s, const char *internal_name)
+{
+    long long warn = config_int(CFG_QUOTAWARN);
+    if (warn <= 0 || !s->mu)
+        return;
+    int pct = 0;
+    if (quota_usage_percent(s->mu, internal_name, &pct) == 0 && pct >= warn)
+        imap_untagged(s, "OK [ALERT] Mailbox is at %d%% of quota", pct);
+}
