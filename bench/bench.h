@@ -12,6 +12,7 @@
  *              blocking ("sync") command runner used by sequential modes
  *   loop.c     epoll event loop and the mix / append / idle session scripts
  *   big.c      bigmailbox mode
+ *   lmtp.c     lmtp mode (LMTP delivery throughput, threads + blocking sockets)
  *   stats.c    latency samples, percentiles, report printing
  *   procmem.c  server memory measurement (/proc smaps_rollup / status)
  */
@@ -41,6 +42,7 @@ struct opts {
     bool literal_plus;     /* use LITERAL+ when the server offers it */
     bool quiet;
     bool tls;              /* --tls: implicit TLS (IMAPS port) */
+    int rcpts;             /* -R: lmtp mode recipients per message */
 };
 extern struct opts bench_opts;
 
@@ -170,6 +172,7 @@ int bench_mode_mix(void);
 int bench_mode_append(void);
 int bench_mode_idle(void);
 int bench_mode_bigmailbox(void);
+int bench_mode_lmtp(void);      /* lmtp.c */
 int bench_verify_server(void);
 
 /* ---- server memory ---- */

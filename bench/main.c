@@ -5,6 +5,7 @@
  *     append      -c clients each APPEND -n messages
  *     idle        -c connections in IDLE; server memory per connection
  *     bigmailbox  fill one mailbox to -n messages, time SELECT / FETCH
+ *     lmtp        -c LMTP connections each deliver -n messages to -R recipients
  *     freeport    print a free 127.0.0.1 TCP port (for tools/bench.sh)
  *     wait        poll until the server greets, or fail after -d seconds
  */
@@ -29,13 +30,14 @@ struct opts bench_opts = {
     .msgsize = 4096,
     .timeout = 120,
     .literal_plus = true,
+    .rcpts = 1,
 };
 
 static void usage(int rc)
 {
     fprintf(rc ? stderr : stdout,
             "usage: dariusbench MODE [options]\n"
-            "modes: mix | append | idle | bigmailbox | freeport | wait\n"
+            "modes: mix | append | idle | bigmailbox | lmtp | freeport | wait\n"
             "  -h HOST        server address (127.0.0.1)\n"
             "  -p PORT        IMAP port (1143)\n"
             "  -u USERFMT     user name, \"%%d\" is replaced by client %% U (bench%%d)\n"
@@ -47,6 +49,7 @@ static void usage(int rc)
             "  -s BYTES       append: message size (4096)\n"
             "  -j THREADS     event-loop threads for mix/append (1)\n"
             "  -r RUNS        bigmailbox timing runs (5)\n"
+            "  -R RCPTS       lmtp: recipients per message (1); -p is then the LMTP port\n"
             "  -P PID         idle: server master pid for memory measurement\n"
             "  -t SECONDS     per-command timeout (120)\n"
             "  --no-literal-plus   always use synchronising literals\n"
@@ -127,7 +130,7 @@ int main(int argc, char **argv)
     };
     int ch;
     optind = 2;
-    while ((ch = getopt_long(argc, argv, "h:p:u:U:w:c:d:n:s:j:r:P:t:q", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "h:p:u:U:w:c:d:n:s:j:r:R:P:t:q", longopts, NULL)) != -1) {
         switch (ch) {
         case 'h': bench_opts.host = optarg; break;
         case 'p': bench_opts.port = (int)num_arg(optarg, 1, 65535, "port"); break;
@@ -139,6 +142,7 @@ int main(int argc, char **argv)
         case 'n': bench_opts.count = num_arg(optarg, 1, 100000000, "count"); break;
         case 's': bench_opts.msgsize = (size_t)num_arg(optarg, 256, 100000000, "message size"); break;
         case 'j': bench_opts.threads = (int)num_arg(optarg, 1, 256, "threads"); break;
+        case 'R': bench_opts.rcpts = (int)num_arg(optarg, 1, 1000, "recipients"); break;
         case 'r': bench_opts.runs = (int)num_arg(optarg, 1, 1000, "runs"); break;
         case 'P': bench_opts.master_pid = (pid_t)num_arg(optarg, 1, 1 << 30, "pid"); break;
         case 't': bench_opts.timeout = (int)num_arg(optarg, 1, 86400, "timeout"); break;
@@ -172,6 +176,8 @@ int main(int argc, char **argv)
         return bench_mode_idle();
     if (strcmp(bench_opts.mode, "bigmailbox") == 0)
         return bench_mode_bigmailbox();
+    if (strcmp(bench_opts.mode, "lmtp") == 0)
+        return bench_mode_lmtp();
     fprintf(stderr, "dariusbench: unknown mode %s\n", bench_opts.mode);
     usage(2);
 }

@@ -12,6 +12,7 @@
 #   BENCH_MIX_CLIENTS (50)  BENCH_MIX_SECONDS (20)  BENCH_MIX_THREADS (1)
 #   BENCH_APPEND_CLIENTS (4) BENCH_APPEND_N (500)   BENCH_PRELOAD (300 per user)
 #   BENCH_IDLE_CONNS (10000) BENCH_BIG_N (1000000)  BENCH_USERS (10)
+#   BENCH_LMTP_CONNS (4)    BENCH_LMTP_N (200 messages per connection)
 #   BENCH_KEEP=1            keep the temporary directory (data, logs, outputs)
 #   BENCH_TLS=1             also run mix over implicit TLS (listen_imaps port)
 #   DARIUSD_ARGS            extra dariusd arguments
@@ -33,6 +34,8 @@ PRELOAD=${BENCH_PRELOAD:-300}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
 BIG_N=${BENCH_BIG_N:-1000000}
 USERS=${BENCH_USERS:-10}
+LMTP_CONNS=${BENCH_LMTP_CONNS:-4}
+LMTP_N=${BENCH_LMTP_N:-200}
 KEEP=${BENCH_KEEP:-0}
 TLS=${BENCH_TLS:-0}
 PASS=benchpass
@@ -96,6 +99,8 @@ trap 'exit 130' INT TERM
 PORT=$("$BENCH" freeport) || die "no free port"
 PORTS=$("$BENCH" freeport) || die "no free port"
 [ "$PORT" != "$PORTS" ] || PORTS=$("$BENCH" freeport)
+LMTP_PORT=$("$BENCH" freeport) || die "no free port"
+while [ "$LMTP_PORT" = "$PORT" ] || [ "$LMTP_PORT" = "$PORTS" ]; do LMTP_PORT=$("$BENCH" freeport); done
 NCPU=$(nproc 2>/dev/null || echo 2)
 MAXCONN=20000
 [ "$IDLE_CONNS" -lt $((MAXCONN - 1000)) ] || MAXCONN=$((IDLE_CONNS + 1000))
@@ -109,6 +114,7 @@ listen_imap: 127.0.0.1:$PORT
 listen_imaps: 127.0.0.1:$PORTS
 listen_pop3:
 listen_pop3s:
+listen_lmtp: 127.0.0.1:$LMTP_PORT
 workers: $NCPU
 allowplaintext: yes
 maxconnections: $MAXCONN
@@ -185,6 +191,8 @@ summary() {
     printf '%-11s %s\n' "preload" "$(key preload messages) msgs, $(key preload msgs_per_s) msg/s, errors $(key preload errors)"
     printf '%-11s %s\n' "mix" "$MIX_CLIENTS clients ${MIX_SECONDS}s: $(key mix ops_per_s) ops/s, errors $(key mix errors); p50/p99 ms: select $(key mix select_p50)/$(key mix select_p99), fetch_env $(key mix fetch_env_p50)/$(key mix fetch_env_p99), fetch_body $(key mix fetch_body_p50)/$(key mix fetch_body_p99), append $(key mix append_p50)/$(key mix append_p99)"
     printf '%-11s %s\n' "append" "$APPEND_CLIENTS x $APPEND_N: $(key append msgs_per_s) msg/s, p50 $(key append p50) ms, p99 $(key append p99) ms, errors $(key append errors)"
+    printf '%-11s %s\n' "lmtp x1" "$LMTP_CONNS conns x $LMTP_N msgs, 1 rcpt: $(key lmtp1 deliveries_per_s) deliveries/s, p50 $(key lmtp1 p50) ms, p99 $(key lmtp1 p99) ms, errors $(key lmtp1 errors)"
+    printf '%-11s %s\n' "lmtp x10" "$LMTP_CONNS conns x $LMTP_N msgs, 10 rcpts: $(key lmtp10 msgs_per_s) msgs/s = $(key lmtp10 deliveries_per_s) deliveries/s, p50 $(key lmtp10 p50) ms, p99 $(key lmtp10 p99) ms, errors $(key lmtp10 errors)"
     printf '%-11s %s\n' "idle" "$(key idle idling)/$IDLE_CONNS idling after $(key idle ramp_s) s, $(key idle bytes_per_conn) bytes/conn ($(key idle mem)), server ok: $(key idle server_ok)"
     printf '%-11s %s\n' "bigmailbox" "$(key bigmailbox messages) msgs: SELECT min/median $(key bigmailbox select_min_ms)/$(key bigmailbox select_median_ms) ms, UID FETCH 1:* (FLAGS) $(key bigmailbox fetch_min_ms)/$(key bigmailbox fetch_median_ms) ms, count ok: $(key bigmailbox count_ok)"
     if [ "$TLS" = 1 ]; then
@@ -203,6 +211,10 @@ preload
 run mix mix $COMMON -u 'bench%d' -U "$USERS" -c "$MIX_CLIENTS" -d "$MIX_SECONDS" -j "$MIX_THREADS"
 # shellcheck disable=SC2086
 run append append $COMMON -u 'bench%d' -U "$USERS" -c "$APPEND_CLIENTS" -n "$APPEND_N"
+# LMTP delivery (fsync on): 1 and 10 recipients per message; with 10 the
+# message is stored once and linked into each mailbox.
+run lmtp1 lmtp -h 127.0.0.1 -p "$LMTP_PORT" -u 'bench%d' -U "$USERS" -c "$LMTP_CONNS" -n "$LMTP_N" -R 1
+run lmtp10 lmtp -h 127.0.0.1 -p "$LMTP_PORT" -u 'bench%d' -U "$USERS" -c "$LMTP_CONNS" -n "$LMTP_N" -R 10
 if [ "$TLS" = 1 ]; then
     # shellcheck disable=SC2086
     run mix_tls mix --tls -h 127.0.0.1 -p "$PORTS" -w "$PASS" -u 'bench%d' -U "$USERS" \

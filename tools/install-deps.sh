@@ -4,11 +4,17 @@
 #
 # libsasl2-modules ships libscram.so (SCRAM-SHA-1/-256 client side for
 # imtest) next to PLAIN/LOGIN, so no further SASL module package is needed.
+#
+# postfix is only used by tests/interop/test_postfix.py, which runs a
+# private instance (postfix -c DIR) in a temporary directory. It is installed
+# with "No configuration" (debconf preseed: no /etc/postfix/main.cf, nothing
+# listens on port 25) and its service is kept from starting during the
+# installation (a temporary policy-rc.d, only if none exists).
 set -eu
 
 PKGS="build-essential pkg-config clang libssl-dev libsqlite3-dev zlib1g-dev
 libargon2-dev libcrypt-dev openssl python3 cyrus-clients libsasl2-modules
-isync mutt ca-certificates procps fetchmail"
+isync mutt ca-certificates procps fetchmail postfix"
 
 missing=""
 for p in $PKGS; do
@@ -30,5 +36,18 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 echo "install-deps: installing:$missing"
-apt-get update
-DEBIAN_FRONTEND=noninteractive $cmd
+case " $missing " in
+    *" postfix "*)
+        echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+        ;;
+esac
+policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    policy=/usr/sbin/policy-rc.d
+fi
+rc=0
+apt-get update && DEBIAN_FRONTEND=noninteractive $cmd || rc=$?
+[ -n "$policy" ] && rm -f "$policy"
+exit $rc

@@ -15,9 +15,10 @@ struct listener {
     char *spec;
     bool paused;           /* accept() hit EMFILE; retried by a timer */
     int proto;             /* enum listener_proto */
+    bool is_unix;          /* unix-domain socket (LMTP); spec is its path */
 };
 
-enum listener_proto { PROTO_IMAP, PROTO_POP3 };
+enum listener_proto { PROTO_IMAP, PROTO_POP3, PROTO_LMTP };
 
 /* Complete a freshly loaded configuration with derived values: an absolute
  * datadir and the DATADIR/tls certificate paths when none are configured.

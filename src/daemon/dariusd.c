@@ -108,7 +108,7 @@ static void usage(FILE *f)
             "usage: dariusd [-C FILE] [-t] [-h] [-v]\n"
             "  -C FILE  configuration file (default: built-in configuration,\n"
             "           datadir ./var, IMAP 127.0.0.1:1143, IMAPS 127.0.0.1:1993,\n"
-            "           POP3 127.0.0.1:1110, POP3S 127.0.0.1:1995)\n"
+            "           POP3 127.0.0.1:1110, POP3S 127.0.0.1:1995, LMTP 127.0.0.1:1024)\n"
             "  -t       check the configuration and exit\n"
             "  -h       this help\n"
             "  -v       print the version and exit\n");

@@ -19,7 +19,9 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -178,6 +180,54 @@ static bool drop_privileges(void)
 
 /* ---- listeners ----------------------------------------------------------- */
 
+/* An LMTP unix-domain listener at an absolute path. A stale socket file
+ * (left by a crash: nobody accepts on it) is replaced; a live one, or any
+ * other kind of file, is an error. The socket is made 0666 so the MTA
+ * (Postfix runs its lmtp client as "postfix") can connect; access control
+ * is the directory's permissions. The master unlinks it on exit. */
+static int listen_unix(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        snprintf(err, errlen, "socket path too long (max %zu bytes)", sizeof(sa.sun_path) - 1);
+        return -1;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            snprintf(err, errlen, "%s exists and is not a socket", path);
+            return -1;
+        }
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+            close(probe);
+            snprintf(err, errlen, "%s is in use by another process", path);
+            return -1;
+        }
+        if (probe >= 0)
+            close(probe);
+        if (unlink(path) < 0) {
+            snprintf(err, errlen, "cannot remove stale socket %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 || listen(fd, 1024) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        close(fd);
+        unlink(path);
+        return -1;
+    }
+    return fd;
+}
+
 static bool bind_all(void)
 {
     static const struct {
@@ -190,25 +240,29 @@ static bool bind_all(void)
         {CFG_LISTEN_IMAPS, "listen_imaps", true, PROTO_IMAP},
         {CFG_LISTEN_POP3, "listen_pop3", false, PROTO_POP3},
         {CFG_LISTEN_POP3S, "listen_pop3s", true, PROTO_POP3},
+        {CFG_LISTEN_LMTP, "listen_lmtp", false, PROTO_LMTP},
     };
     for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
         char **v;
         size_t n = listen_split(config_str(kinds[k].key), &v);
         for (size_t i = 0; i < n; i++) {
             char err[512];
-            int fd = listen_tcp(v[i], err, sizeof(err));
+            bool is_unix = kinds[k].proto == PROTO_LMTP && v[i][0] == '/';
+            int fd = is_unix ? listen_unix(v[i], err, sizeof(err)) : listen_tcp(v[i], err, sizeof(err));
             if (fd < 0) {
                 log_err("cannot listen on %s (%s): %s", v[i], kinds[k].name, err);
                 listen_split_free(v, n);
                 return false;
             }
             listeners = xrealloc(listeners, (nlisteners + 1) * sizeof(*listeners));
-            listeners[nlisteners++] = (struct listener){fd, kinds[k].tls, xstrdup(v[i]), false, kinds[k].proto};
+            listeners[nlisteners++] =
+                (struct listener){fd, kinds[k].tls, xstrdup(v[i]), false, kinds[k].proto, is_unix};
         }
         listen_split_free(v, n);
     }
     if (!nlisteners) {
-        log_err("nothing to listen on (listen_imap, listen_imaps, listen_pop3 and listen_pop3s are all empty)");
+        log_err("nothing to listen on (listen_imap, listen_imaps, listen_pop3, listen_pop3s and listen_lmtp are "
+                "all empty)");
         return false;
     }
     return true;
@@ -227,11 +281,16 @@ static const char *connect_addr(const char *spec, char *out, size_t len)
 static void print_ready(bool demo)
 {
     struct buf b = BUF_INIT;
-    struct buf imap = BUF_INIT, imaps = BUF_INIT, pop3 = BUF_INIT, pop3s = BUF_INIT;
+    struct buf imap = BUF_INIT, imaps = BUF_INIT, pop3 = BUF_INIT, pop3s = BUF_INIT, lmtp = BUF_INIT;
     char a[300];
     const char *first_imaps = NULL, *first_imap = NULL;
     for (size_t i = 0; i < nlisteners; i++) {
         bool tls = listeners[i].implicit_tls;
+        if (listeners[i].proto == PROTO_LMTP) {
+            buf_printf(&lmtp, "%s%s", lmtp.len ? ", " : "",
+                       listeners[i].is_unix ? listeners[i].spec : connect_addr(listeners[i].spec, a, sizeof(a)));
+            continue;
+        }
         struct buf *t = listeners[i].proto == PROTO_POP3 ? (tls ? &pop3s : &pop3) : (tls ? &imaps : &imap);
         buf_printf(t, "%s%s", t->len ? ", " : "", connect_addr(listeners[i].spec, a, sizeof(a)));
         if (listeners[i].proto != PROTO_IMAP)
@@ -255,8 +314,12 @@ static void print_ready(bool demo)
         buf_printf(&b, "%s POP3 %s (STLS)", sep, pop3.data);
         sep = ",";
     }
-    if (pop3s.len)
+    if (pop3s.len) {
         buf_printf(&b, "%s POP3S %s", sep, pop3s.data);
+        sep = ",";
+    }
+    if (lmtp.len)
+        buf_printf(&b, "%s LMTP %s", sep, lmtp.data);
     if (demo) {
         if (first_imaps)
             buf_printf(&b, "; log in as demo / demo (e.g. mutt -f imaps://demo@%s/)",
@@ -276,6 +339,7 @@ static void print_ready(bool demo)
     buf_free(&imaps);
     buf_free(&pop3);
     buf_free(&pop3s);
+    buf_free(&lmtp);
 }
 
 /* ---- workers ---------------------------------------------------------------- */
@@ -403,9 +467,11 @@ static void on_sighup(struct event_loop *loop, void *arg)
             strcmp(cfg_str(c, CFG_LISTEN_IMAPS), config_str(CFG_LISTEN_IMAPS)) != 0 ||
             strcmp(cfg_str(c, CFG_LISTEN_POP3), config_str(CFG_LISTEN_POP3)) != 0 ||
             strcmp(cfg_str(c, CFG_LISTEN_POP3S), config_str(CFG_LISTEN_POP3S)) != 0 ||
+            strcmp(cfg_str(c, CFG_LISTEN_LMTP), config_str(CFG_LISTEN_LMTP)) != 0 ||
             strcmp(cfg_str(c, CFG_DATADIR), config_str(CFG_DATADIR)) != 0 ||
             cfg_int(c, CFG_WORKERS) != config_int(CFG_WORKERS) || strcmp(cfg_str(c, CFG_USER), config_str(CFG_USER)))
-            log_warn("reload: changes to listen_imap, listen_imaps, listen_pop3, listen_pop3s, datadir, workers "
+            log_warn("reload: changes to listen_imap, listen_imaps, listen_pop3, listen_pop3s, listen_lmtp, datadir, "
+                     "workers "
                      "and user take effect "
                      "only after a restart");
         config_install(c);
@@ -469,6 +535,8 @@ int master_run(const char *file)
         ev_timer_cancel(mloop, stop_timer);
     for (size_t i = 0; i < nlisteners; i++) {
         close(listeners[i].fd);
+        if (listeners[i].is_unix && unlink(listeners[i].spec) < 0 && errno != ENOENT)
+            log_warn("cannot remove %s: %s", listeners[i].spec, strerror(errno));
         free(listeners[i].spec);
     }
     free(listeners);

@@ -4,7 +4,7 @@
  * inherited from the master. The listeners are registered with
  * EPOLLEXCLUSIVE so a new connection wakes one worker, not all of them;
  * the woken worker accepts until EAGAIN and hands every socket to the
- * IMAP or POP3 layer (by listener). Cross-process change hints arrive on
+ * IMAP, POP3 or LMTP layer (by listener). Cross-process change hints arrive on
  * the worker's notify socket and are passed to imap_notify(); POP3 needs
  * none (a POP3 session works on the snapshot taken at login).
  *
@@ -17,6 +17,7 @@
 #include "event.h"
 #include "imap.h"
 #include "pop3.h"
+#include "lmtp.h"
 #include "connlimits.h"
 #include "log.h"
 #include "notify.h"
@@ -80,7 +81,9 @@ static void accept_ready(struct event_loop *loop, int fd, int events, void *arg)
             close(c); /* no usable certificate: nothing sensible to say */
             continue;
         }
-        if (l->proto == PROTO_POP3)
+        if (l->proto == PROTO_LMTP)
+            lmtp_accept(c, (struct sockaddr *)&ss, sl, l->is_unix);
+        else if (l->proto == PROTO_POP3)
             pop3_accept(c, (struct sockaddr *)&ss, sl, l->implicit_tls);
         else
             imap_accept(c, (struct sockaddr *)&ss, sl, l->implicit_tls);
@@ -106,6 +109,7 @@ static void load_tls(bool initial)
         if (initial) {
             imap_set_tls(NULL);
             pop3_set_tls(NULL);
+            lmtp_set_tls(NULL);
             have_tls = false;
         }
         return;
@@ -121,12 +125,21 @@ static void load_tls(bool initial)
     tls_ctx_unref(t);
     pop3_set_tls(p);
     tls_ctx_unref(p);
+    /* LMTP STARTTLS: ALPN id "lmtp" (a client offering only other
+     * protocols is refused, as for IMAP and POP3). */
+    struct tls_ctx *l = daemon_tls_ctx_alpn("lmtp", err, sizeof(err));
+    if (!l) {
+        log_err("TLS (lmtp): %s", err);
+    } else {
+        lmtp_set_tls(l);
+        tls_ctx_unref(l);
+    }
     have_tls = true;
 }
 
 static size_t session_count(void)
 {
-    return imap_session_count() + pop3_session_count();
+    return imap_session_count() + pop3_session_count() + lmtp_session_count();
 }
 
 static void check_done(struct event_loop *loop, void *arg)
@@ -154,6 +167,7 @@ static void on_term(struct event_loop *loop, void *arg)
     }
     imap_shutdown("Server shutting down");
     pop3_shutdown("Server shutting down");
+    lmtp_shutdown("Server shutting down");
     shutdown_deadline = event_loop_now(loop) + SHUTDOWN_GRACE_MS;
     check_done(loop, NULL);
 }
@@ -216,6 +230,7 @@ void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
     }
     imap_init(wloop);
     pop3_init(wloop);
+    lmtp_init(wloop);
     load_tls(true);
 
     notify_fd = notify_listener_open();

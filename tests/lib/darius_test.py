@@ -10,6 +10,9 @@ stdlib only. Main pieces:
   Pop3      raw POP3 client (Server.pop3(), Server.pop3_login()); every
             Server also listens for POP3/POP3S on free ports
             (pop3_port, pop3s_port).
+  Lmtp      raw LMTP client (Server.lmtp(unix=...)); every Server also
+            listens for LMTP on a free TCP port (lmtp_port) and on the unix
+            socket lmtp_socket in its tmp dir; lmtp_data() dot-stuffs.
   Client    raw IMAP client: send lines/literals, read logical responses
             (literals inlined), run a tagged command and collect untagged
             responses, STARTTLS, implicit TLS (no certificate verification:
@@ -140,12 +143,20 @@ class Server:
         self.pop3s_port = free_port()
         while self.pop3s_port in taken:
             self.pop3s_port = free_port()
+        taken.add(self.pop3s_port)
+        # LMTP: a free TCP port and a unix socket in the server's tmp dir
+        # (the default 127.0.0.1:1024 would collide between servers).
+        self.lmtp_port = free_port()
+        while self.lmtp_port in taken:
+            self.lmtp_port = free_port()
+        self.lmtp_socket = os.path.join(self.tmp, "lmtp.sock")
         self.conf = {
             "datadir": self.datadir,
             "listen_imap": "%s:%d" % (self.host, self.port),
             "listen_imaps": "%s:%d" % (self.host, self.tls_port),
             "listen_pop3": "%s:%d" % (self.host, self.pop3_port),
             "listen_pop3s": "%s:%d" % (self.host, self.pop3s_port),
+            "listen_lmtp": "%s:%d, %s" % (self.host, self.lmtp_port, self.lmtp_socket),
             "allowplaintext": "yes" if allowplaintext else "no",
             "workers": str(workers),
             "auth_failure_delay": "0",
@@ -339,6 +350,15 @@ class Server:
         c.ok("PASS " + password)
         return c
 
+    def lmtp(self, unix=False, timeout=None):
+        """A connected, greeted LMTP client (Lmtp): TCP or the unix socket."""
+        if unix:
+            c = Lmtp(path=self.lmtp_socket, timeout=timeout)
+        else:
+            c = Lmtp(self.host, self.lmtp_port, timeout=timeout)
+        c.expect(220)
+        return c
+
     def login(self, user=None, password=None, tls=False):
         """Connected, greeted and logged-in client."""
         if user is None:
@@ -360,6 +380,82 @@ def literal(data):
 
 
 _LIT_RE = re.compile(rb"\{(\d+)\}\r\n$")
+
+
+class Lmtp:
+    """Raw LMTP client (RFC 2033): reply() returns (code, [lines])."""
+
+    def __init__(self, host=None, port=None, path=None, timeout=None):
+        if timeout is None:
+            timeout = 10.0 * timeout_scale()
+        if path:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(path)
+        else:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send_raw(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def send(self, line):
+        self.send_raw(line.encode() + b"\r\n" if isinstance(line, str) else line + b"\r\n")
+
+    def readline(self):
+        while b"\n" not in self.buf:
+            d = self.sock.recv(65536)
+            if not d:
+                raise TestFailure("LMTP connection closed; buffered %r" % self.buf)
+            self.buf += d
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+    def reply(self):
+        lines = []
+        while True:
+            l = self.readline()
+            if len(l) < 3 or not l[:3].isdigit():
+                raise TestFailure("bad LMTP reply line %r" % l)
+            lines.append(l)
+            if len(l) == 3 or l[3] == " ":
+                return int(l[:3]), lines
+
+    def expect(self, code, what=""):
+        c, lines = self.reply()
+        if c != code:
+            raise TestFailure("%s: expected %d, got %r" % (what or "LMTP", code, lines))
+        return lines
+
+    def cmd(self, line):
+        self.send(line)
+        return self.reply()
+
+    def at_eof(self, timeout=2.0):
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(1) == b""
+        except (socket.timeout, OSError):
+            return False
+
+
+def lmtp_data(msg):
+    """Dot-stuff a message (bytes or str, any line endings) for DATA."""
+    if isinstance(msg, str):
+        msg = msg.encode()
+    lines = msg.replace(b"\r\n", b"\n").split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    out = b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n" for l in lines)
+    return out + b".\r\n"
 
 
 class Pop3:

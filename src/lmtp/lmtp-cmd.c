@@ -1,0 +1,757 @@
+/* lmtp-cmd.c - LMTP commands (RFC 2033 over RFC 5321) and delivery replies.
+ *
+ * Extensions: PIPELINING (RFC 2920), ENHANCEDSTATUSCODES (RFC 2034, codes
+ * from RFC 3463), 8BITMIME (RFC 6152), SIZE (RFC 1870), CHUNKING (RFC
+ * 3030), STARTTLS (RFC 3207), AUTH (RFC 4954), SMTPUTF8 (RFC 6531) and
+ * IGNOREQUOTA (Cyrus). DSN parameters (RFC 3461: RET, ENVID, NOTIFY,
+ * ORCPT) are accepted and ignored: the final delivery result is the
+ * per-recipient reply, which the client turns into a DSN if asked to.
+ *
+ * RFC 2033 4.2: after the end of the message, one reply per recipient
+ * that was accepted at RCPT, in RCPT order. Each 250 is written only
+ * after delivery_deliver() returned for that recipient, i.e. after the
+ * copy is durable.
+ */
+#include "lmtp-private.h"
+#include "config.h"
+#include "log.h"
+#include "storage.h"
+#include <ctype.h>
+#include <errno.h>
+#include <strings.h>
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static bool is_tcp_auth_required(const struct lmtp_session *s)
+{
+    return !s->is_unix && config_bool(CFG_LMTP_AUTH_REQUIRED);
+}
+
+static bool plaintext_ok(const struct lmtp_session *s)
+{
+    return s->tls || config_bool(CFG_ALLOWPLAINTEXT);
+}
+
+static void sasl_params(struct lmtp_session *s, struct sasl_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->tls = s->tls;
+    p->allow_plaintext = config_bool(CFG_ALLOWPLAINTEXT);
+    if (p->tls && s->conn && conn_tls_exporter(s->conn, p->cb_data))
+        p->cb_len = 32;
+}
+
+static bool has_8bit(const char *p)
+{
+    for (; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            return true;
+    return false;
+}
+
+void lmtp_txn_reset(struct lmtp_session *s)
+{
+    free(s->mail_from);
+    s->mail_from = NULL;
+    s->have_mail = false;
+    s->mail_ignorequota = false;
+    s->smtputf8 = false;
+    for (size_t i = 0; i < s->nrcpt; i++)
+        free(s->rcpts[i].addr);
+    free(s->rcpts);
+    s->rcpts = NULL;
+    s->nrcpt = s->caprcpt = 0;
+    dspool_free(s->spool);
+    s->spool = NULL;
+    s->in = IN_CMD;
+    s->bdat_left = 0;
+    s->bdat_last = false;
+    s->bdat_err = NULL;
+    s->bdat_started = false;
+}
+
+void lmtp_auth_reset(struct lmtp_session *s)
+{
+    if (s->sasl)
+        sasl_free(s->sasl);
+    s->sasl = NULL;
+    s->in_sasl = false;
+    s->sasl_final_sent = false;
+    if (s->sasl_ok_user) {
+        explicit_bzero(s->sasl_ok_user, strlen(s->sasl_ok_user));
+        free(s->sasl_ok_user);
+    }
+    s->sasl_ok_user = NULL;
+    s->mech[0] = '\0';
+}
+
+void lmtp_greeting(struct lmtp_session *s)
+{
+    /* RFC 2033 4.1 / RFC 5321 4.3.1 */
+    lmtp_printf(s, "220 %s LMTP Darius ready\r\n", delivery_servername());
+}
+
+/* Split "KEY=VALUE" parameters after the path; calls cb per parameter.
+ * Returns false (after replying) on an unknown/invalid parameter. */
+typedef bool (*param_cb)(struct lmtp_session *s, const char *key, const char *val);
+
+static bool parse_params(struct lmtp_session *s, const char *p, param_cb cb)
+{
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        const char *e = strchr(p, ' ');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char tok[1024];
+        if (n >= sizeof(tok)) {
+            lmtp_printf(s, "501 5.5.4 Parameter too long\r\n");
+            return false;
+        }
+        memcpy(tok, p, n);
+        tok[n] = '\0';
+        char *eq = strchr(tok, '=');
+        const char *val = NULL;
+        if (eq) {
+            *eq = '\0';
+            val = eq + 1;
+        }
+        if (!cb(s, tok, val))
+            return false;
+        p += n;
+    }
+    return true;
+}
+
+/* ---- LHLO, STARTTLS, AUTH ------------------------------------------------- */
+
+static void cmd_lhlo(struct lmtp_session *s, const char *arg)
+{
+    if (!*arg || strchr(arg, ' ') || strlen(arg) > 255) {
+        lmtp_printf(s, "501 5.5.4 Syntax: LHLO hostname\r\n");
+        return;
+    }
+    for (const char *p = arg; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+            lmtp_printf(s, "501 5.5.4 Invalid host name\r\n");
+            return;
+        }
+    lmtp_txn_reset(s);
+    free(s->helo);
+    s->helo = xstrdup(arg);
+    /* Each line is "250-" except the last, "250 " (RFC 5321 4.2.1); the
+     * last one is always IGNOREQUOTA so the optional ones go before it.
+     * DSN is not advertised: its parameters are accepted if sent anyway. */
+    struct buf b = BUF_INIT;
+    buf_printf(&b, "250-%s\r\n", delivery_servername());
+    buf_puts(&b, "250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n");
+    buf_printf(&b, "250-SIZE %lld\r\n", config_int(CFG_MAXMESSAGESIZE));
+    buf_puts(&b, "250-CHUNKING\r\n250-SMTPUTF8\r\n");
+    if (!s->is_unix && !s->tls && lmtp_tls())
+        buf_puts(&b, "250-STARTTLS\r\n");
+    if (!s->is_unix && !s->authuser && (is_tcp_auth_required(s) || s->tls)) {
+        struct sasl_params p;
+        sasl_params(s, &p);
+        struct buf m = BUF_INIT;
+        sasl_mechanisms(&p, &m);
+        if (m.len)
+            buf_printf(&b, "250-AUTH %s\r\n", m.data);
+        buf_free(&m);
+    }
+    buf_puts(&b, "250 IGNOREQUOTA\r\n");
+    conn_write(s->conn, b.data, b.len);
+    buf_free(&b);
+}
+
+static void cmd_starttls(struct lmtp_session *s, const char *arg)
+{
+    if (*arg) {
+        lmtp_printf(s, "501 5.5.4 Syntax: STARTTLS\r\n");
+        return;
+    }
+    if (s->is_unix || !lmtp_tls()) {
+        lmtp_printf(s, "502 5.5.1 STARTTLS not available\r\n");
+        return;
+    }
+    if (s->tls) {
+        lmtp_printf(s, "503 5.5.1 TLS already active\r\n");
+        return;
+    }
+    lmtp_printf(s, "220 2.0.0 Ready to start TLS\r\n");
+    if (conn_starttls(s->conn, lmtp_tls()) < 0) {
+        lmtp_session_close(s, NULL);
+        return;
+    }
+    /* RFC 3207 4.2: forget everything learnt before TLS; LHLO again. */
+    s->tls = true;
+    lmtp_txn_reset(s);
+    free(s->helo);
+    s->helo = NULL;
+}
+
+static void auth_done(struct lmtp_session *s, const char *user)
+{
+    char mech[32];
+    snprintf(mech, sizeof(mech), "%s", s->mech);
+    lmtp_auth_reset(s);
+    /* No ACLs yet: only an administrator may inject mail for any user
+     * (a plain user could otherwise forge deliveries to others). */
+    if (!config_is_admin(user)) {
+        log_notice("lmtp: AUTH refused for non-admin: user=%s addr=%s mech=%s", user, s->peer, mech);
+        lmtp_printf(s, "535 5.7.8 Authentication credentials invalid\r\n");
+        return;
+    }
+    free(s->authuser);
+    s->authuser = xstrdup(user);
+    log_info("lmtp: authenticated: user=%s addr=%s mech=%s", user, s->peer, mech);
+    lmtp_printf(s, "235 2.7.0 Authentication successful\r\n");
+}
+
+static void send_challenge(struct lmtp_session *s, const struct buf *data)
+{
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "334 ");
+    base64_encode((const unsigned char *)buf_cstr(data), data->len, &b);
+    buf_puts(&b, "\r\n");
+    conn_write(s->conn, b.data, b.len);
+    buf_free(&b);
+}
+
+static void sasl_feed(struct lmtp_session *s, const unsigned char *in, size_t len)
+{
+    struct buf out = BUF_INIT;
+    enum sasl_result r = sasl_step(s->sasl, in, len, &out);
+    switch (r) {
+    case SASL_CONTINUE:
+        send_challenge(s, &out);
+        s->in_sasl = true;
+        break;
+    case SASL_DONE: {
+        char *u = xstrdup(sasl_username(s->sasl));
+        if (out.len) {
+            /* RFC 4954 4: additional data with 235 is allowed, but a
+             * challenge plus empty response is what every client does. */
+            send_challenge(s, &out);
+            s->sasl_ok_user = u;
+            s->sasl_final_sent = true;
+            s->in_sasl = true;
+        } else {
+            auth_done(s, u);
+            free(u);
+        }
+        break;
+    }
+    case SASL_FAIL:
+    case SASL_BADPROT:
+    default: {
+        const char *t = sasl_attempted_user(s->sasl);
+        log_notice("lmtp: authentication failed: user=%s addr=%s mech=%s", t ? t : "", s->peer, s->mech);
+        lmtp_auth_reset(s);
+        lmtp_printf(s, "535 5.7.8 Authentication credentials invalid\r\n");
+        break;
+    }
+    }
+    if (out.data)
+        explicit_bzero(out.data, out.len);
+    buf_free(&out);
+}
+
+void lmtp_sasl_line(struct lmtp_session *s, char *line, size_t len)
+{
+    if (len == 1 && line[0] == '*') {
+        lmtp_auth_reset(s);
+        lmtp_printf(s, "501 5.7.0 Authentication cancelled\r\n");
+        return;
+    }
+    if (s->sasl_final_sent) {
+        char *u = s->sasl_ok_user;
+        s->sasl_ok_user = NULL;
+        if (len != 0) {
+            free(u);
+            lmtp_auth_reset(s);
+            lmtp_printf(s, "501 5.5.2 Unexpected data after the final server message\r\n");
+            return;
+        }
+        auth_done(s, u);
+        free(u);
+        return;
+    }
+    struct buf dec = BUF_INIT;
+    if (!base64_decode_strict(line, len, &dec)) {
+        buf_free(&dec);
+        lmtp_auth_reset(s);
+        lmtp_printf(s, "501 5.5.2 Invalid base64 data\r\n");
+        return;
+    }
+    sasl_feed(s, (const unsigned char *)buf_cstr(&dec), dec.len);
+    if (dec.data)
+        explicit_bzero(dec.data, dec.len);
+    buf_free(&dec);
+}
+
+static void cmd_auth(struct lmtp_session *s, char *arg)
+{
+    if (s->is_unix) {
+        lmtp_printf(s, "502 5.5.1 AUTH not available on this listener\r\n");
+        return;
+    }
+    if (!s->helo) {
+        lmtp_printf(s, "503 5.5.1 Send LHLO first\r\n");
+        return;
+    }
+    if (s->authuser) {
+        lmtp_printf(s, "503 5.5.1 Already authenticated\r\n");
+        return;
+    }
+    if (s->have_mail) {
+        lmtp_printf(s, "503 5.5.1 AUTH not allowed during a transaction\r\n");
+        return;
+    }
+    char *ir = strchr(arg, ' ');
+    if (ir)
+        *ir++ = '\0';
+    if (!*arg || strlen(arg) >= sizeof(s->mech)) {
+        lmtp_printf(s, "501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n");
+        return;
+    }
+    for (char *p = arg; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    snprintf(s->mech, sizeof(s->mech), "%s", arg);
+    struct sasl_params p;
+    sasl_params(s, &p);
+    s->sasl = sasl_start(s->mech, &p);
+    if (!s->sasl) {
+        bool plain = strcmp(s->mech, "PLAIN") == 0 || strcmp(s->mech, "LOGIN") == 0;
+        lmtp_auth_reset(s);
+        if (plain && !plaintext_ok(s))
+            lmtp_printf(s, "538 5.7.11 Encryption required for requested authentication mechanism\r\n");
+        else
+            lmtp_printf(s, "504 5.5.4 Unrecognized authentication type\r\n");
+        return;
+    }
+    if (!ir) {
+        sasl_feed(s, NULL, 0);
+        return;
+    }
+    if (strcmp(ir, "=") == 0) {
+        sasl_feed(s, (const unsigned char *)"", 0);
+        return;
+    }
+    struct buf dec = BUF_INIT;
+    if (!base64_decode_strict(ir, strlen(ir), &dec)) {
+        buf_free(&dec);
+        lmtp_auth_reset(s);
+        lmtp_printf(s, "501 5.5.2 Invalid base64 data\r\n");
+        return;
+    }
+    sasl_feed(s, (const unsigned char *)buf_cstr(&dec), dec.len);
+    if (dec.data)
+        explicit_bzero(dec.data, dec.len);
+    buf_free(&dec);
+}
+
+/* ---- MAIL, RCPT ------------------------------------------------------------ */
+
+static bool mail_param(struct lmtp_session *s, const char *key, const char *val)
+{
+    if (strcasecmp(key, "SIZE") == 0) {
+        /* RFC 1870 6.2 */
+        if (!val || !*val || strlen(val) > 20) {
+            lmtp_printf(s, "501 5.5.4 Invalid SIZE parameter\r\n");
+            return false;
+        }
+        for (const char *p = val; *p; p++)
+            if (!isdigit((unsigned char)*p)) {
+                lmtp_printf(s, "501 5.5.4 Invalid SIZE parameter\r\n");
+                return false;
+            }
+        errno = 0;
+        unsigned long long v = strtoull(val, NULL, 10);
+        if (errno || v > (unsigned long long)config_int(CFG_MAXMESSAGESIZE)) {
+            lmtp_printf(s, "552 5.3.4 Message size exceeds fixed maximum message size\r\n");
+            return false;
+        }
+        return true;
+    }
+    if (strcasecmp(key, "BODY") == 0) {
+        if (val && (strcasecmp(val, "7BIT") == 0 || strcasecmp(val, "8BITMIME") == 0))
+            return true;
+        lmtp_printf(s, "555 5.5.4 Unsupported BODY type\r\n");
+        return false;
+    }
+    if (strcasecmp(key, "SMTPUTF8") == 0 && !val) {
+        s->smtputf8 = true;
+        return true;
+    }
+    if (strcasecmp(key, "IGNOREQUOTA") == 0 && !val) {
+        s->mail_ignorequota = true;
+        return true;
+    }
+    /* RFC 3461 (ignored), RFC 4954 5 AUTH= (ignored: we do not relay). */
+    if ((strcasecmp(key, "RET") == 0 || strcasecmp(key, "ENVID") == 0 || strcasecmp(key, "AUTH") == 0) && val)
+        return true;
+    lmtp_printf(s, "555 5.5.4 Unsupported parameter %.64s\r\n", key);
+    return false;
+}
+
+static void cmd_mail(struct lmtp_session *s, const char *arg)
+{
+    if (!s->helo) {
+        lmtp_printf(s, "503 5.5.1 Send LHLO first\r\n");
+        return;
+    }
+    if (is_tcp_auth_required(s) && !s->authuser) {
+        lmtp_printf(s, "530 5.7.0 Authentication required\r\n");
+        return;
+    }
+    if (s->have_mail) {
+        lmtp_printf(s, "503 5.5.1 Nested MAIL command\r\n");
+        return;
+    }
+    if (strncasecmp(arg, "FROM:", 5) != 0) {
+        lmtp_printf(s, "501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
+        return;
+    }
+    const char *p = arg + 5;
+    while (*p == ' ')
+        p++;
+    char addr[DELIVERY_MAX_ADDR];
+    if (!delivery_parse_path(&p, addr, sizeof(addr))) {
+        lmtp_printf(s, "501 5.1.7 Bad sender address syntax\r\n");
+        return;
+    }
+    if (*p && *p != ' ') {
+        lmtp_printf(s, "501 5.5.4 Syntax: MAIL FROM:<address> [parameters]\r\n");
+        return;
+    }
+    s->smtputf8 = false;
+    s->mail_ignorequota = false;
+    if (!parse_params(s, p, mail_param)) {
+        s->smtputf8 = false;
+        s->mail_ignorequota = false;
+        return;
+    }
+    if (has_8bit(addr) && !s->smtputf8) {
+        lmtp_printf(s, "553 5.6.7 Non-ASCII address requires SMTPUTF8\r\n");
+        s->smtputf8 = false;
+        s->mail_ignorequota = false;
+        return;
+    }
+    s->have_mail = true;
+    s->mail_from = xstrdup(addr);
+    lmtp_printf(s, "250 2.1.0 Sender OK\r\n");
+}
+
+static bool g_rcpt_ignorequota; /* set by rcpt_param for the current RCPT */
+
+static bool rcpt_param(struct lmtp_session *s, const char *key, const char *val)
+{
+    if (strcasecmp(key, "IGNOREQUOTA") == 0 && !val) {
+        g_rcpt_ignorequota = true;
+        return true;
+    }
+    if ((strcasecmp(key, "NOTIFY") == 0 || strcasecmp(key, "ORCPT") == 0) && val)
+        return true;
+    lmtp_printf(s, "555 5.5.4 Unsupported parameter %.64s\r\n", key);
+    return false;
+}
+
+static void cmd_rcpt(struct lmtp_session *s, const char *arg)
+{
+    if (!s->have_mail) {
+        lmtp_printf(s, "503 5.5.1 Need MAIL command\r\n");
+        return;
+    }
+    if (strncasecmp(arg, "TO:", 3) != 0) {
+        lmtp_printf(s, "501 5.5.4 Syntax: RCPT TO:<address>\r\n");
+        return;
+    }
+    if (s->nrcpt >= (size_t)config_int(CFG_LMTP_MAX_RECIPIENTS)) {
+        lmtp_printf(s, "452 4.5.3 Too many recipients\r\n");
+        return;
+    }
+    const char *p = arg + 3;
+    while (*p == ' ')
+        p++;
+    char addr[DELIVERY_MAX_ADDR];
+    if (!delivery_parse_path(&p, addr, sizeof(addr)) || !addr[0] || (*p && *p != ' ')) {
+        lmtp_printf(s, "501 5.1.3 Bad recipient address syntax\r\n");
+        return;
+    }
+    g_rcpt_ignorequota = false;
+    if (!parse_params(s, p, rcpt_param))
+        return;
+    if (has_8bit(addr) && !s->smtputf8) {
+        lmtp_printf(s, "553 5.6.7 Non-ASCII address requires SMTPUTF8\r\n");
+        return;
+    }
+    struct lmtp_rcpt r;
+    memset(&r, 0, sizeof(r));
+    switch (delivery_resolve(addr, &r.r)) {
+    case RCPT_OK:
+        break;
+    case RCPT_SYNTAX:
+        lmtp_printf(s, "501 5.1.3 Bad recipient address syntax\r\n");
+        return;
+    case RCPT_NOUSER:
+        log_info("lmtp: unknown recipient <%s> addr=%s", addr, s->peer);
+        lmtp_printf(s, "550 5.1.1 User unknown\r\n");
+        return;
+    case RCPT_TEMPFAIL:
+    default:
+        lmtp_printf(s, "451 4.3.0 Temporary failure looking up the recipient\r\n");
+        return;
+    }
+    r.addr = xstrdup(addr);
+    r.ignorequota = g_rcpt_ignorequota || s->mail_ignorequota;
+    ARRAY_GROW(s->rcpts, s->nrcpt, s->caprcpt);
+    s->rcpts[s->nrcpt++] = r;
+    lmtp_printf(s, "250 2.1.5 Recipient OK\r\n");
+}
+
+/* ---- DATA, BDAT, delivery ------------------------------------------------ */
+
+static bool start_spool(struct lmtp_session *s)
+{
+    char proto[8];
+    snprintf(proto, sizeof(proto), "LMTP%s%s", s->tls ? "S" : "", s->authuser ? "A" : "");
+    char peer[80];
+    snprintf(peer, sizeof(peer), s->is_unix ? "%s" : "[%s]", s->peer);
+    char *received = delivery_received(s->helo, peer, proto, s->conn ? conn_tls_desc(s->conn) : NULL,
+                                       s->nrcpt == 1 ? s->rcpts[0].addr : NULL);
+    struct dspool_opts o = {
+        .return_path = s->mail_from,
+        .received = received,
+        .smtputf8 = s->smtputf8,
+    };
+    s->spool = dspool_new(&o);
+    free(received);
+    return s->spool != NULL;
+}
+
+static void cmd_data(struct lmtp_session *s, const char *arg)
+{
+    if (*arg) {
+        lmtp_printf(s, "501 5.5.4 Syntax: DATA\r\n");
+        return;
+    }
+    if (!s->have_mail) {
+        lmtp_printf(s, "503 5.5.1 Need MAIL command\r\n");
+        return;
+    }
+    if (s->bdat_started) {
+        lmtp_printf(s, "503 5.5.1 DATA not allowed after BDAT\r\n");
+        return;
+    }
+    if (!s->nrcpt) {
+        /* RFC 2033 4.2 */
+        lmtp_printf(s, "503 5.5.1 No valid recipients\r\n");
+        return;
+    }
+    if (!start_spool(s)) {
+        lmtp_printf(s, "451 4.3.0 Cannot create a spool file\r\n");
+        return;
+    }
+    s->in = IN_DATA;
+    s->dot = D_BOL;
+    lmtp_printf(s, "354 Start mail input; end with <CRLF>.<CRLF>\r\n");
+}
+
+static const char *status_reply(enum dspool_status st)
+{
+    switch (st) {
+    case DSPOOL_TOOBIG:
+        return "552 5.3.4 Message size exceeds fixed maximum message size";
+    case DSPOOL_8BIT:
+        return "554 5.6.0 Message contains 8-bit characters in the header";
+    case DSPOOL_NUL:
+        return "554 5.6.0 Message contains NUL characters";
+    case DSPOOL_LINE:
+        return "554 5.6.0 Message contains a line that is too long";
+    case DSPOOL_IO:
+    default:
+        return "451 4.3.0 Local error writing the message";
+    }
+}
+
+/* The end of the message: one reply per recipient (RFC 2033 4.2). */
+static void deliver_all(struct lmtp_session *s)
+{
+    enum dspool_status st = s->spool ? dspool_finish(s->spool) : DSPOOL_IO;
+    if (st != DSPOOL_OK) {
+        const char *reply = status_reply(st);
+        log_info("lmtp: message refused: from=<%s> addr=%s: %s", s->mail_from ? s->mail_from : "", s->peer,
+                 reply);
+        for (size_t i = 0; i < s->nrcpt; i++)
+            lmtp_printf(s, "%s\r\n", reply);
+        lmtp_txn_reset(s);
+        return;
+    }
+    bool perm_quota = config_bool(CFG_LMTP_OVERQUOTA_PERM_FAILURE);
+    for (size_t i = 0; i < s->nrcpt; i++) {
+        struct lmtp_rcpt *r = &s->rcpts[i];
+        struct deliver_opts o = {
+            .ignore_quota = r->ignorequota,
+            .dupcheck = config_bool(CFG_DUPLICATESUPPRESSION),
+        };
+        enum deliver_result res = delivery_deliver(s->spool, &r->r, &o);
+        const char *addr = r->addr;
+        switch (res) {
+        case DELIVER_OK:
+        case DELIVER_DUPLICATE:
+            lmtp_printf(s, "250 2.1.5 <%s> Delivered\r\n", addr);
+            break;
+        case DELIVER_NOUSER:
+            lmtp_printf(s, "550 5.1.1 <%s> User unknown\r\n", addr);
+            break;
+        case DELIVER_OVERQUOTA:
+            if (perm_quota)
+                lmtp_printf(s, "552 5.2.2 <%s> Mailbox is full (over quota)\r\n", addr);
+            else
+                lmtp_printf(s, "452 4.2.2 <%s> Mailbox is full (over quota)\r\n", addr);
+            break;
+        case DELIVER_PERMFAIL:
+            lmtp_printf(s, "554 5.6.0 <%s> Message cannot be stored\r\n", addr);
+            break;
+        case DELIVER_TEMPFAIL:
+        default:
+            lmtp_printf(s, "451 4.3.0 <%s> Local error, try again later\r\n", addr);
+            break;
+        }
+    }
+    lmtp_txn_reset(s);
+}
+
+void lmtp_data_done(struct lmtp_session *s)
+{
+    s->in = IN_CMD;
+    deliver_all(s);
+}
+
+static void cmd_bdat(struct lmtp_session *s, const char *arg)
+{
+    /* RFC 3030 2: bdat-cmd = "BDAT" SP chunk-size [ SP end-marker ] */
+    const char *p = arg;
+    size_t nd = 0;
+    uint64_t size = 0;
+    while (isdigit((unsigned char)p[nd])) {
+        if (nd >= 18)
+            break;
+        size = size * 10 + (uint64_t)(p[nd] - '0');
+        nd++;
+    }
+    const char *rest = p + nd;
+    bool last = false;
+    if (nd == 0 || isdigit((unsigned char)*rest)) {
+        /* The chunk length is unknown: the byte stream cannot be followed. */
+        lmtp_session_close(s, "501 5.5.4 Invalid BDAT chunk size; closing connection");
+        return;
+    }
+    if (*rest) {
+        if (strcasecmp(rest, " LAST") == 0)
+            last = true;
+        else {
+            lmtp_session_close(s, "501 5.5.4 Syntax: BDAT size [LAST]; closing connection");
+            return;
+        }
+    }
+    s->bdat_left = size;
+    s->bdat_last = last;
+    s->bdat_err = NULL;
+    if (!s->have_mail)
+        s->bdat_err = "503 5.5.1 Need MAIL command";
+    else if (!s->nrcpt)
+        s->bdat_err = "503 5.5.1 No valid recipients";
+    else if (!s->spool && !start_spool(s))
+        s->bdat_err = "451 4.3.0 Cannot create a spool file";
+    if (!s->bdat_err)
+        s->bdat_started = true;
+    s->in = IN_BDAT;
+    if (size == 0)
+        lmtp_bdat_done(s);
+}
+
+void lmtp_bdat_done(struct lmtp_session *s)
+{
+    s->in = IN_CMD;
+    if (s->bdat_err) {
+        lmtp_printf(s, "%s\r\n", s->bdat_err);
+        s->bdat_err = NULL;
+        /* A failed chunk fails the transaction (RFC 3030 4). */
+        if (s->bdat_started)
+            lmtp_txn_reset(s);
+        return;
+    }
+    if (!s->bdat_last) {
+        enum dspool_status st = s->spool ? dspool_status(s->spool) : DSPOOL_IO;
+        if (st != DSPOOL_OK) {
+            lmtp_printf(s, "%s\r\n", status_reply(st));
+            lmtp_txn_reset(s);
+            return;
+        }
+        lmtp_printf(s, "250 2.0.0 %llu octets received\r\n", (unsigned long long)dspool_size(s->spool));
+        return;
+    }
+    deliver_all(s);
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+void lmtp_execute(struct lmtp_session *s, char *line, size_t len)
+{
+    if (memchr(line, '\0', len)) {
+        lmtp_printf(s, "500 5.5.2 Invalid characters in command\r\n");
+        return;
+    }
+    char *arg = line;
+    while (*arg && *arg != ' ')
+        arg++;
+    size_t kwlen = (size_t)(arg - line);
+    if (*arg)
+        *arg++ = '\0';
+    /* tolerate trailing spaces after the argument */
+    size_t al = strlen(arg);
+    while (al && arg[al - 1] == ' ')
+        arg[--al] = '\0';
+    if (kwlen == 0 || kwlen > 10) {
+        lmtp_printf(s, "500 5.5.2 Syntax error, command unrecognized\r\n");
+        return;
+    }
+    if (strcasecmp(line, "LHLO") == 0)
+        cmd_lhlo(s, arg);
+    else if (strcasecmp(line, "MAIL") == 0)
+        cmd_mail(s, arg);
+    else if (strcasecmp(line, "RCPT") == 0)
+        cmd_rcpt(s, arg);
+    else if (strcasecmp(line, "DATA") == 0)
+        cmd_data(s, arg);
+    else if (strcasecmp(line, "BDAT") == 0)
+        cmd_bdat(s, arg);
+    else if (strcasecmp(line, "RSET") == 0) {
+        lmtp_txn_reset(s);
+        lmtp_printf(s, "250 2.0.0 OK\r\n");
+    } else if (strcasecmp(line, "NOOP") == 0)
+        lmtp_printf(s, "250 2.0.0 OK\r\n");
+    else if (strcasecmp(line, "QUIT") == 0) {
+        lmtp_printf(s, "221 2.0.0 %s closing connection\r\n", delivery_servername());
+        lmtp_txn_reset(s);
+        s->quitting = true;
+        conn_pause_input(s->conn);
+        conn_close(s->conn);
+    } else if (strcasecmp(line, "VRFY") == 0)
+        lmtp_printf(s, "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery\r\n");
+    else if (strcasecmp(line, "EXPN") == 0)
+        lmtp_printf(s, "502 5.5.1 Command not implemented\r\n");
+    else if (strcasecmp(line, "HELP") == 0)
+        lmtp_printf(s, "214 2.0.0 LHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY STARTTLS AUTH\r\n");
+    else if (strcasecmp(line, "STARTTLS") == 0)
+        cmd_starttls(s, arg);
+    else if (strcasecmp(line, "AUTH") == 0)
+        cmd_auth(s, arg);
+    else if (strcasecmp(line, "HELO") == 0 || strcasecmp(line, "EHLO") == 0)
+        /* RFC 2033 4.1: an LMTP server answers HELO/EHLO with an error. */
+        lmtp_printf(s, "500 5.5.1 This is an LMTP server: use LHLO\r\n");
+    else
+        lmtp_printf(s, "500 5.5.2 Syntax error, command unrecognized\r\n");
+}

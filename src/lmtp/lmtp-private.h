@@ -1,0 +1,75 @@
+/* lmtp-private.h - internals shared by lmtp-server.c and lmtp-cmd.c. */
+#ifndef DARIUS_LMTP_PRIVATE_H
+#define DARIUS_LMTP_PRIVATE_H
+
+#include "lmtp.h"
+#include "auth.h"
+#include "buf.h"
+#include "delivery.h"
+
+struct lmtp_rcpt {
+    char *addr;                 /* as sent, for replies and logs */
+    struct delivery_rcpt r;
+    bool ignorequota;
+};
+
+enum lmtp_in { IN_CMD, IN_DATA, IN_BDAT };
+enum dot_state { D_BOL, D_DOT, D_DOTCR, D_MID };
+
+struct lmtp_session {
+    struct lmtp_session *prev, *next;
+    struct conn *conn;
+    char peer[64];
+    bool is_unix;
+    bool tls;
+    bool closed, quitting;
+    int busy;
+    bool counted_conn;
+    uint64_t timeout_timer;
+    uint64_t last_activity;
+    bool discarding;            /* skipping the rest of an overlong line */
+
+    char *helo;                 /* NULL until LHLO */
+    char *authuser;             /* after AUTH */
+
+    /* SASL exchange in progress */
+    struct sasl_session *sasl;
+    char mech[32];
+    bool in_sasl, sasl_final_sent;
+    char *sasl_ok_user;
+
+    /* transaction */
+    bool have_mail;
+    char *mail_from;
+    bool mail_ignorequota;
+    bool smtputf8;
+    struct lmtp_rcpt *rcpts;
+    size_t nrcpt, caprcpt;
+
+    /* message input */
+    enum lmtp_in in;
+    enum dot_state dot;
+    struct dspool *spool;
+    uint64_t bdat_left;
+    bool bdat_last;
+    const char *bdat_err;       /* reply to give after the chunk is read (no transaction) */
+    bool bdat_started;          /* a BDAT sequence is in progress */
+};
+
+/* lmtp-server.c */
+struct tls_ctx *lmtp_tls(void);
+void lmtp_printf(struct lmtp_session *s, const char *fmt, ...) ATTR_PRINTF(2, 3);
+void lmtp_session_close(struct lmtp_session *s, const char *line);
+
+/* lmtp-cmd.c */
+void lmtp_greeting(struct lmtp_session *s);
+void lmtp_execute(struct lmtp_session *s, char *line, size_t len);
+void lmtp_sasl_line(struct lmtp_session *s, char *line, size_t len);
+void lmtp_auth_reset(struct lmtp_session *s);
+void lmtp_txn_reset(struct lmtp_session *s);
+/* DATA input ended (terminating dot seen): deliver and reply. */
+void lmtp_data_done(struct lmtp_session *s);
+/* A BDAT chunk was read completely. */
+void lmtp_bdat_done(struct lmtp_session *s);
+
+#endif

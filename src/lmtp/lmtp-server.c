@@ -1,0 +1,402 @@
+/* lmtp-server.c - accepting LMTP connections, the session list, the input
+ * reader, idle timers and shutdown. One instance per worker process, on
+ * the same event loop as IMAP and POP3.
+ *
+ * Input is consumed in three modes: command lines (bounded by
+ * LMTP_MAX_LINE; an overlong line is answered 500 and skipped), DATA
+ * (RFC 5321 4.5.2 dot-unstuffing as a byte-level state machine, so no
+ * line is ever buffered whole) and BDAT (RFC 3030: exactly the announced
+ * number of octets, no unstuffing). Commands are executed in order, which
+ * is all PIPELINING (RFC 2920) needs; replies are coalesced by conn.
+ *
+ * Lifetime: as in POP3, on_close frees the session unless one of our own
+ * callbacks is running (busy > 0), then the outermost leave() does. A
+ * connection lost in the middle of DATA/BDAT drops the spool file, which
+ * is an unlinked temporary file: nothing is stored.
+ */
+#include "lmtp-private.h"
+#include "config.h"
+#include "connlimits.h"
+#include "log.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+static struct event_loop *g_loop;
+static struct tls_ctx *g_tls;
+static struct lmtp_session *g_sessions;
+static size_t g_count;
+static bool g_shutting_down;
+
+void lmtp_init(struct event_loop *loop)
+{
+    g_loop = loop;
+}
+
+struct tls_ctx *lmtp_tls(void)
+{
+    return g_tls;
+}
+
+void lmtp_set_tls(struct tls_ctx *tls)
+{
+    if (tls)
+        tls_ctx_ref(tls);
+    if (g_tls)
+        tls_ctx_unref(g_tls);
+    g_tls = tls;
+}
+
+size_t lmtp_session_count(void)
+{
+    return g_count;
+}
+
+void lmtp_printf(struct lmtp_session *s, const char *fmt, ...)
+{
+    if (s->closed || !s->conn)
+        return;
+    struct buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    conn_write(s->conn, b.data, b.len);
+    buf_free(&b);
+}
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+static void link_session(struct lmtp_session *s)
+{
+    s->prev = NULL;
+    s->next = g_sessions;
+    if (g_sessions)
+        g_sessions->prev = s;
+    g_sessions = s;
+    g_count++;
+}
+
+static void unlink_session(struct lmtp_session *s)
+{
+    if (!s->prev && g_sessions != s)
+        return;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        g_sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    g_count--;
+}
+
+static void session_free(struct lmtp_session *s)
+{
+    if (s->timeout_timer)
+        ev_timer_cancel(g_loop, s->timeout_timer);
+    if (s->spool)
+        log_info("lmtp: connection lost during message transfer: addr=%s (nothing stored)", s->peer);
+    lmtp_txn_reset(s);
+    lmtp_auth_reset(s);
+    if (s->counted_conn)
+        limits_conn_release(s->peer);
+    unlink_session(s);
+    free(s->helo);
+    free(s->authuser);
+    free(s);
+}
+
+static void enter(struct lmtp_session *s)
+{
+    s->busy++;
+}
+
+static void leave(struct lmtp_session *s)
+{
+    if (--s->busy == 0 && s->closed)
+        session_free(s);
+}
+
+void lmtp_session_close(struct lmtp_session *s, const char *line)
+{
+    if (s->closed || !s->conn || s->quitting)
+        return;
+    if (line)
+        lmtp_printf(s, "%s\r\n", line);
+    s->quitting = true;
+    conn_pause_input(s->conn);
+    conn_close(s->conn);
+}
+
+/* ---- timers ------------------------------------------------------------ */
+
+static void timeout_cb(struct event_loop *loop, void *arg);
+
+static void arm_timer(struct lmtp_session *s)
+{
+    uint64_t now = event_loop_now(g_loop);
+    uint64_t limit = (uint64_t)config_int(CFG_LMTP_TIMEOUT) * 1000;
+    uint64_t since = now > s->last_activity ? now - s->last_activity : 0;
+    uint64_t ms = since >= limit ? 1 : limit - since;
+    if (s->timeout_timer)
+        ev_timer_cancel(g_loop, s->timeout_timer);
+    s->timeout_timer = ev_timer_add(g_loop, ms, timeout_cb, s);
+}
+
+static void timeout_cb(struct event_loop *loop, void *arg)
+{
+    struct lmtp_session *s = arg;
+    s->timeout_timer = 0;
+    if (s->closed || s->quitting)
+        return;
+    enter(s);
+    uint64_t limit = (uint64_t)config_int(CFG_LMTP_TIMEOUT) * 1000;
+    if (event_loop_now(loop) >= s->last_activity + limit) {
+        log_info("lmtp: timeout: addr=%s", s->peer);
+        /* RFC 5321 4.5.3.2: the server may close after its timeout; 421. */
+        lmtp_session_close(s, "421 4.4.2 Idle timeout, closing connection");
+    } else {
+        arm_timer(s);
+    }
+    leave(s);
+}
+
+/* ---- input ------------------------------------------------------------- */
+
+static void spool_feed(struct lmtp_session *s, const char *p, size_t n)
+{
+    if (s->spool && n)
+        dspool_write(s->spool, p, n);
+}
+
+/* Consume DATA input; true when the terminating "." line was seen. */
+static bool data_input(struct lmtp_session *s, struct buf *in)
+{
+    const char *p = in->data;
+    size_t n = in->len, i = 0;
+    while (i < n) {
+        switch (s->dot) {
+        case D_BOL:
+            if (p[i] == '.') {
+                s->dot = D_DOT;
+                i++;
+            } else {
+                s->dot = D_MID;
+            }
+            break;
+        case D_DOT:
+            if (p[i] == '\r') {
+                s->dot = D_DOTCR;
+                i++;
+            } else if (p[i] == '\n') {
+                /* ".\n": a bare-LF terminator, accepted. */
+                buf_consume(in, i + 1);
+                return true;
+            } else {
+                s->dot = D_MID; /* the leading dot is removed (4.5.2) */
+            }
+            break;
+        case D_DOTCR:
+            if (p[i] == '\n') {
+                buf_consume(in, i + 1);
+                return true;
+            }
+            spool_feed(s, "\r", 1);
+            s->dot = D_MID;
+            break;
+        case D_MID: {
+            const char *nl = memchr(p + i, '\n', n - i);
+            size_t e = nl ? (size_t)(nl - p) + 1 : n;
+            spool_feed(s, p + i, e - i);
+            i = e;
+            if (nl)
+                s->dot = D_BOL;
+            break;
+        }
+        }
+    }
+    buf_consume(in, n);
+    return false;
+}
+
+static void reader(struct lmtp_session *s)
+{
+    while (!s->closed && s->conn && !s->quitting) {
+        if (conn_output_full(s->conn)) {
+            /* The client pipelines faster than it reads replies. */
+            conn_pause_input(s->conn);
+            conn_want_drain(s->conn);
+            return;
+        }
+        struct buf *in = conn_input(s->conn);
+        if (!in->len)
+            return;
+        s->last_activity = event_loop_now(g_loop);
+        if (s->in == IN_DATA) {
+            if (data_input(s, in))
+                lmtp_data_done(s);
+            continue;
+        }
+        if (s->in == IN_BDAT) {
+            size_t n = (size_t)MIN((uint64_t)in->len, s->bdat_left);
+            if (!s->bdat_err)
+                spool_feed(s, in->data, n);
+            buf_consume(in, n);
+            s->bdat_left -= n;
+            if (s->bdat_left == 0)
+                lmtp_bdat_done(s);
+            continue;
+        }
+        size_t limit = s->in_sasl ? LMTP_MAX_SASL_LINE : LMTP_MAX_LINE;
+        char *nl = memchr(in->data, '\n', in->len);
+        if (!nl) {
+            if (in->len > limit) {
+                if (!s->discarding) {
+                    lmtp_printf(s, "500 5.5.2 Line too long\r\n");
+                    if (s->in_sasl)
+                        lmtp_auth_reset(s);
+                }
+                s->discarding = true;
+                buf_consume(in, in->len);
+            }
+            return;
+        }
+        size_t n = (size_t)(nl - in->data);
+        if (s->discarding) {
+            s->discarding = false;
+            buf_consume(in, n + 1);
+            continue;
+        }
+        if (n > limit) {
+            buf_consume(in, n + 1);
+            lmtp_printf(s, "500 5.5.2 Line too long\r\n");
+            if (s->in_sasl)
+                lmtp_auth_reset(s);
+            continue;
+        }
+        size_t len = n;
+        if (len && in->data[len - 1] == '\r')
+            len--;
+        char *line = xmemdup(in->data, len + 1);
+        line[len] = '\0';
+        buf_consume(in, n + 1);
+        if (s->in_sasl)
+            lmtp_sasl_line(s, line, len);
+        else
+            lmtp_execute(s, line, len);
+        explicit_bzero(line, len);
+        free(line);
+    }
+}
+
+/* ---- conn callbacks ---------------------------------------------------- */
+
+static void on_input(struct conn *c, void *arg)
+{
+    struct lmtp_session *s = arg;
+    if (!s || s->closed)
+        return;
+    enter(s);
+    reader(s);
+    leave(s);
+}
+
+static void on_drain(struct conn *c, void *arg)
+{
+    struct lmtp_session *s = arg;
+    if (!s || s->closed || s->quitting)
+        return;
+    enter(s);
+    conn_resume_input(s->conn);
+    reader(s);
+    leave(s);
+}
+
+static void on_close(struct conn *c, void *arg)
+{
+    struct lmtp_session *s = arg;
+    if (!s)
+        return;
+    s->closed = true;
+    s->conn = NULL;
+    if (s->busy == 0)
+        session_free(s);
+}
+
+static const struct conn_callbacks callbacks = {on_input, on_drain, on_close};
+
+static void peer_string(const struct sockaddr *peer, socklen_t len, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "unknown");
+    if (!peer)
+        return;
+    if (peer->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)peer)->sin_addr, out, (socklen_t)outsz);
+    } else if (peer->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)peer;
+        if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+            inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], out, (socklen_t)outsz);
+        else
+            inet_ntop(AF_INET6, &s6->sin6_addr, out, (socklen_t)outsz);
+    } else if (peer->sa_family == AF_UNIX) {
+        snprintf(out, outsz, "local");
+    }
+}
+
+void lmtp_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool is_unix)
+{
+    char addr[64];
+    peer_string(peer, peerlen, addr, sizeof(addr));
+    if (is_unix)
+        snprintf(addr, sizeof(addr), "local");
+    if (g_shutting_down || !g_loop) {
+        close(fd);
+        return;
+    }
+    if (!limits_conn_acquire(addr)) {
+        static const char err[] = "421 4.3.2 Too many connections, try again later\r\n";
+        ssize_t w = send(fd, err, sizeof(err) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void)w;
+        log_notice("lmtp: connection refused (limit): addr=%s", addr);
+        close(fd);
+        return;
+    }
+    struct lmtp_session *s = xcalloc(1, sizeof(*s));
+    snprintf(s->peer, sizeof(s->peer), "%s", addr);
+    s->is_unix = is_unix;
+    s->counted_conn = true;
+    s->in = IN_CMD;
+    s->conn = conn_new(g_loop, fd, peer, peerlen, NULL, &callbacks, s);
+    link_session(s);
+    enter(s);
+    s->last_activity = event_loop_now(g_loop);
+    lmtp_greeting(s);
+    arm_timer(s);
+    leave(s);
+}
+
+void lmtp_shutdown(const char *reason)
+{
+    g_shutting_down = true;
+    struct lmtp_session *s = g_sessions;
+    while (s) {
+        struct lmtp_session *next = s->next;
+        if (!s->closed && !s->quitting && s->conn) {
+            enter(s);
+            char line[200];
+            snprintf(line, sizeof(line), "421 4.3.2 %s", reason ? reason : "Server shutting down");
+            if (s->in != IN_CMD) {
+                /* Mid-message: the client will retry the whole transaction;
+                 * the spool is discarded with the session. */
+                s->quitting = true;
+                conn_abort(s->conn);
+            } else {
+                lmtp_session_close(s, line);
+            }
+            leave(s);
+        }
+        s = next;
+    }
+}
