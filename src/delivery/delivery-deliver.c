@@ -71,9 +71,8 @@ enum deliver_result delivery_deliver(struct dspool *s, const struct delivery_rcp
     m.flags = o->flags;
     m.keywords = o->keywords;
     m.shared_spool = true;
+    m.ignore_quota = o->ignore_quota;
     uint32_t uidv = 0, uid = 0;
-    /* IGNOREQUOTA: storage has no quota bypass yet; the request is
-     * accepted and logged, and the quota still applies. */
     r = mailbox_append_by_name(u, name, &m, &uidv, &uid);
     if (r == STORAGE_ERR_NOTFOUND && strcmp(name, "INBOX") != 0) {
         /* The folder was deleted meanwhile: INBOX. */

@@ -116,7 +116,7 @@ enum deliver_result {
 };
 
 struct deliver_opts {
-    bool ignore_quota;      /* IGNOREQUOTA / deliver -q (see docs: storage has no bypass yet) */
+    bool ignore_quota;      /* IGNOREQUOTA / deliver -q: deliver even over quota */
     bool dupcheck;          /* duplicate suppression for this delivery */
     uint32_t flags;         /* enum msg_flag bits to set */
     const char *keywords;   /* space-separated or NULL */

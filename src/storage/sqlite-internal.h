@@ -112,6 +112,7 @@ struct sq_user {
     sqlite3_stmt *st[SQ__COUNT];
     struct sq_qdelta *qd;
     size_t nqd, cqd;
+    bool quota_bypass;  /* the transaction being committed may exceed quota */
 };
 
 static inline struct sq_user *sq(const struct mail_user *u) { return (struct sq_user *)u->be; }

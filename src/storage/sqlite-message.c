@@ -517,10 +517,18 @@ int sq_append_commit(struct mailbox *mb, struct append_item *items, size_t n, ui
     if (r == 0)
         r = sq_mailbox_bump(u, mb->id, modseq, uid, (int64_t)n, dunseen, ddeleted, dsize);
 out:
-    if (r == 0)
+    if (r == 0) {
+        /* IGNOREQUOTA: only when every message of the transaction asked
+         * for it (a delivery is one message; MULTIAPPEND never asks). */
+        bool bypass = n > 0;
+        for (size_t i = 0; i < n; i++)
+            bypass = bypass && items[i].ignore_quota;
+        sq(u)->quota_bypass = bypass;
         r = sq_commit(u);
-    else
+        sq(u)->quota_bypass = false;
+    } else {
         sq_rollback(u);
+    }
     if (r == 0) {
         if (uidvalidity)
             *uidvalidity = info.uidvalidity;

@@ -76,7 +76,7 @@ int sq_quota_verdict(struct mail_user *u)
 {
     struct sq_user *s = sq(u);
     int r = STORAGE_OK;
-    for (size_t i = 0; i < s->nqd && r == 0; i++) {
+    for (size_t i = 0; i < s->nqd && r == 0 && !s->quota_bypass; i++) {
         const struct sq_qdelta *e = &s->qd[i];
         for (int k = 0; k < 3; k++)
             if (e->d[k] > 0 && e->limit[k] >= 0 && e->used[k] > e->limit[k])

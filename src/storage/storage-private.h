@@ -53,6 +53,7 @@ struct append_item {
     char *envelope, *bodystructure, *body, *header;
     size_t header_len;
     uint32_t lines;
+    bool ignore_quota;          /* append_msg.ignore_quota */
 };
 
 struct append_txn {

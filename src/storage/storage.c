@@ -592,6 +592,7 @@ int mailbox_append_add(struct append_txn *t, const struct append_msg *m)
     it.keywords = kw;
     it.size = m->len;
     it.flags = m->flags;
+    it.ignore_quota = m->ignore_quota;
     it.internaldate = m->internaldate ? m->internaldate : (int64_t)time(NULL);
     it.internaldate_tz = (m->internaldate_tz >= -1440 && m->internaldate_tz <= 1440) ? m->internaldate_tz : 0;
     int r = msgfile_store(t->mb->user, m, it.guid);

@@ -287,6 +287,10 @@ struct append_msg {
      * this and other users' stores even when it already has links
      * (single-instance store for LMTP/deliver to many recipients). */
     bool shared_spool;
+    /* Deliver even when a quota root is full (LMTP IGNOREQUOTA, deliver
+     * -q, as in Cyrus): the usage is still counted, only the check is
+     * skipped, so the user is over quota afterwards. */
+    bool ignore_quota;
 };
 int mailbox_append_begin(struct mailbox *mb, struct append_txn **out);
 int mailbox_append_add(struct append_txn *t, const struct append_msg *m);

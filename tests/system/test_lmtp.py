@@ -485,6 +485,21 @@ def over_quota(s, perm):
                        capture_output=True, timeout=60)
     if p.returncode != (73 if perm else 75):
         raise dt.TestFailure("deliver over quota exit %d: %r" % (p.returncode, p.stderr))
+    # IGNOREQUOTA (on MAIL, as Cyrus accepts it) and deliver -q deliver
+    # anyway; the usage is still counted.
+    before = len(bodies(s, "bob"))
+    c = s.lmtp()
+    lhlo(c)
+    _, dr = transaction(c, ["bob"], msg("q4"), mail="MAIL FROM:<sender@example.org> IGNOREQUOTA")
+    c.cmd("QUIT")
+    if dr[0][0] != 250:
+        raise dt.TestFailure("IGNOREQUOTA not honoured: %r" % dr)
+    p = subprocess.run([s.darius, "-C", s.conf_path, "deliver", "-q", "bob"], input=msg("q5").encode(),
+                       capture_output=True, timeout=60)
+    if p.returncode != 0:
+        raise dt.TestFailure("deliver -q over quota exit %d: %r" % (p.returncode, p.stderr))
+    if len(bodies(s, "bob")) != before + 2:
+        raise dt.TestFailure("IGNOREQUOTA deliveries not stored")
 
 
 def deliver_cli(s):

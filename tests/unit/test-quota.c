@@ -308,6 +308,41 @@ static void test_limits(void)
     mail_user_close(u);
 }
 
+/* IGNOREQUOTA (LMTP) / deliver -q: the check is skipped, the usage is
+ * still counted; a transaction mixing bypass and normal messages (never
+ * produced by delivery) gets no bypass. */
+static void test_ignore_quota(void)
+{
+    struct mail_user *u = NULL;
+    CHECK_INT(mail_user_open("qi", true, &u), 0);
+    CHECK_INT(quota_set(u, "", QUOTA_UNLIMITED, 1, QUOTA_UNLIMITED), 0);
+    CHECK_INT(append_n(u, "INBOX", 100, 1), 0);
+    CHECK_INT(append_n(u, "INBOX", 100, 1), STORAGE_ERR_OVERQUOTA);
+    char *data = make_msg(100);
+    struct append_msg m = {.data = data, .fd = -1, .len = 100, .ignore_quota = true};
+    uint32_t uidv = 0, uid = 0;
+    CHECK_INT(mailbox_append_by_name(u, "INBOX", &m, &uidv, &uid), 0);
+    CHECK_INT(uid, 2);
+    CHECK_INT(get(u, "").message_used, 2);   /* counted: now over quota */
+    m.ignore_quota = false;
+    CHECK_INT(mailbox_append_by_name(u, "INBOX", &m, &uidv, &uid), STORAGE_ERR_OVERQUOTA);
+
+    struct mailbox *mb;
+    struct append_txn *t;
+    CHECK_INT(mailbox_open(u, "INBOX", false, false, NULL, &mb), 0);
+    CHECK_INT(mailbox_append_begin(mb, &t), 0);
+    m.ignore_quota = true;
+    CHECK_INT(mailbox_append_add(t, &m), 0);
+    m.ignore_quota = false;
+    CHECK_INT(mailbox_append_add(t, &m), 0);
+    CHECK_INT(mailbox_append_commit(t, NULL, NULL, 0), STORAGE_ERR_OVERQUOTA);
+    mailbox_close(mb);
+    CHECK_INT(get(u, "").message_used, 2);
+    check_consistent(u, "");
+    free(data);
+    mail_user_close(u);
+}
+
 static void test_subroot_limits(void)
 {
     struct mail_user *u = NULL;
@@ -612,6 +647,7 @@ int main(void)
     RUN(test_usage_ops);
     RUN(test_roots_of);
     RUN(test_limits);
+    RUN(test_ignore_quota);
     RUN(test_subroot_limits);
     RUN(test_autocreate);
     RUN(test_migration_and_recalc);

@@ -20,7 +20,7 @@ static char g_dir[256];
 
 static int append_mem(struct mailbox *mb, const char *data, uint32_t flags, const char *kw, uint32_t *uid)
 {
-    struct append_msg m = {data, -1, strlen(data), flags, kw, 0, 0, false};
+    struct append_msg m = {data, -1, strlen(data), flags, kw, 0, 0, false, false};
     struct append_txn *t;
     int r = mailbox_append_begin(mb, &t);
     if (r < 0)
@@ -246,7 +246,7 @@ static void test_append_read(void)
     CHECK(fd >= 0);
     if (fd >= 0) {
         CHECK(write(fd, MSG2, strlen(MSG2)) == (ssize_t)strlen(MSG2));
-        struct append_msg m = {NULL, fd, strlen(MSG2), MSG_SEEN, NULL, 1000000000, 60, false};
+        struct append_msg m = {NULL, fd, strlen(MSG2), MSG_SEEN, NULL, 1000000000, 60, false, false};
         uint32_t uv, u2 = 0;
         CHECK_INT(mailbox_append_by_name(u, "ar", &m, &uv, &u2), 0);
         CHECK_INT(u2, 2);
@@ -268,7 +268,7 @@ static void test_append_read(void)
     CHECK(fd >= 0);
     if (fd >= 0) {
         CHECK(write(fd, MSG1, strlen(MSG1)) == (ssize_t)strlen(MSG1));
-        struct append_msg m = {NULL, fd, strlen(MSG1), 0, NULL, 0, 0, false};
+        struct append_msg m = {NULL, fd, strlen(MSG1), 0, NULL, 0, 0, false, false};
         uint32_t uv, u3 = 0;
         CHECK_INT(mailbox_append_by_name(u, "ar", &m, &uv, &u3), 0);
         CHECK_INT(u3, 3);
@@ -311,8 +311,8 @@ static void test_multiappend_abort(void)
     int files0 = count_files("user/t/tester/msg");
     struct append_txn *t;
     CHECK_INT(mailbox_append_begin(mb, &t), 0);
-    struct append_msg m1 = {MSG1, -1, strlen(MSG1), 0, NULL, 0, 0, false};
-    struct append_msg m2 = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0, false};
+    struct append_msg m1 = {MSG1, -1, strlen(MSG1), 0, NULL, 0, 0, false, false};
+    struct append_msg m2 = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0, false, false};
     CHECK_INT(mailbox_append_add(t, &m1), 0);
     CHECK_INT(mailbox_append_add(t, &m2), 0);
     CHECK_INT(count_files("user/t/tester/msg"), files0 + 2);
@@ -326,7 +326,7 @@ static void test_multiappend_abort(void)
     /* a failing add poisons the transaction: commit fails, nothing stays */
     CHECK_INT(mailbox_append_begin(mb, &t), 0);
     CHECK_INT(mailbox_append_add(t, &m1), 0);
-    struct append_msg bad = {MSG2, -1, strlen(MSG2), 0, "a]b", 0, 0, false};
+    struct append_msg bad = {MSG2, -1, strlen(MSG2), 0, "a]b", 0, 0, false, false};
     CHECK_INT(mailbox_append_add(t, &bad), STORAGE_ERR_INVALID);
     uint32_t uv, uids[2];
     CHECK(mailbox_append_commit(t, &uv, uids, 2) < 0);
@@ -750,7 +750,7 @@ static void test_other_process(void)
          * process-level open, exactly like another worker. */
         struct mail_user *cu;
         int ok = storage_init(g_dir) == 0 && mail_user_open("tester", false, &cu) == 0;
-        struct append_msg m = {MSG2, -1, strlen(MSG2), MSG_SEEN, "$Child", 0, 0, false};
+        struct append_msg m = {MSG2, -1, strlen(MSG2), MSG_SEEN, "$Child", 0, 0, false, false};
         uint32_t uv, uid;
         ok = ok && mailbox_append_by_name(cu, "xp", &m, &uv, &uid) == 0 && uid == 1;
         _exit(ok ? 0 : 1);
@@ -836,7 +836,7 @@ static void test_bulk(void)
     enum { N = 600 };
     struct append_txn *t;
     CHECK_INT(mailbox_append_begin(mb, &t), 0);
-    struct append_msg m = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0, false};
+    struct append_msg m = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0, false, false};
     for (int i = 0; i < N; i++)
         CHECK_INT(mailbox_append_add(t, &m), 0);
     static uint32_t uids[N];
@@ -895,7 +895,7 @@ static void test_concurrent_appends(void)
             struct mail_user *cu;
             int ok = storage_init(g_dir) == 0 && mail_user_open("tester", false, &cu) == 0;
             for (int i = 0; ok && i < EACH; i++) {
-                struct append_msg m = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0, false};
+                struct append_msg m = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0, false, false};
                 uint32_t uv, uid;
                 ok = mailbox_append_by_name(cu, "cc", &m, &uv, &uid) == 0;
             }
@@ -1107,7 +1107,7 @@ static void test_uidranges(void)
 
     /* an aborted MULTIAPPEND leaves the ranges alone; a committed one extends */
     struct append_txn *t;
-    struct append_msg m = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0, false};
+    struct append_msg m = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0, false, false};
     CHECK_INT(mailbox_append_begin(mb, &t), 0);
     CHECK_INT(mailbox_append_add(t, &m), 0);
     CHECK_INT(mailbox_append_add(t, &m), 0);
@@ -1294,7 +1294,7 @@ static void test_uidranges_random(void)
     CHECK_INT(mailbox_open(u, "rnd", false, false, NULL, &a), 0);
     CHECK_INT(mailbox_open(u, "rnd2", false, false, NULL, &b), 0);
     uint64_t rng = 12345;
-    struct append_msg m = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0, false};
+    struct append_msg m = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0, false, false};
     for (int op = 0; op < 60; op++) {
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;
         unsigned r = (unsigned)(rng >> 33);
@@ -1525,7 +1525,7 @@ static void test_deleted_handle(void)
     /* an APPEND in progress when the mailbox goes away */
     struct append_txn *t;
     CHECK_INT(mailbox_append_begin(old2, &t), 0);
-    struct append_msg m = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0, false};
+    struct append_msg m = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0, false, false};
     CHECK_INT(mailbox_append_add(t, &m), 0);
     int files = count_files("user/d/deleter/msg");
 
@@ -1534,7 +1534,7 @@ static void test_deleted_handle(void)
      * them would have the deleted mailbox's id. Give both messages. */
     CHECK_INT(mailbox_create(u, "dz", 0), 0);
     CHECK_INT(mailbox_create(u, "other", 0), 0);
-    struct append_msg m1 = {MSG1, -1, strlen(MSG1), 0, "$New", 0, 0, false};
+    struct append_msg m1 = {MSG1, -1, strlen(MSG1), 0, "$New", 0, 0, false, false};
     uint32_t uv;
     for (int i = 0; i < 3; i++) {
         CHECK_INT(mailbox_append_by_name(u, "dz", &m1, &uv, &uid), 0);
@@ -1639,7 +1639,7 @@ static void test_id_migration(void)
     CHECK_INT(mailbox_create(u, "a", 0), 0);
     CHECK_INT(mailbox_create(u, "b", 0), 0);
     CHECK_INT(mailbox_create(u, "c", 0), 0);
-    struct append_msg m = {MSG1, -1, strlen(MSG1), MSG_FLAGGED, "$K", 0, 0, false};
+    struct append_msg m = {MSG1, -1, strlen(MSG1), MSG_FLAGGED, "$K", 0, 0, false, false};
     uint32_t uv, uid;
     CHECK_INT(mailbox_append_by_name(u, "b", &m, &uv, &uid), 0);
     CHECK_INT(mailbox_append_by_name(u, "c", &m, &uv, &uid), 0);
@@ -1786,7 +1786,7 @@ static void test_claim_recent(void)
         struct mailbox *cm;
         int ok = storage_init(g_dir) == 0 && mail_user_open("claimer", false, &cu) == 0 &&
                  mailbox_open(cu, "cr", false, false, NULL, &cm) == 0;
-        struct append_msg m = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0, false};
+        struct append_msg m = {MSG2, -1, strlen(MSG2), 0, NULL, 0, 0, false, false};
         for (int i = 0; ok && i < ROUNDS; i++) {
             uint32_t uv2, u2, r[2];
             ok = mailbox_append_by_name(cu, "cr", &m, &uv2, &u2) == 0 &&
