@@ -5,6 +5,7 @@
 #      fails when a sanitizer report appears in a server's stderr
 #   3. layer dependency check (tools/check-layers.sh)
 #   4. clang -Werror compile check in build-clang/
+#   5. slow tests (tests/slow/), started in the background after step 1
 # Last line: "N passed, N failed" over everything. Exit non-zero on any
 # failure or build failure.
 cd "$(dirname "$0")/.." || exit 2
@@ -69,7 +70,16 @@ build() {
 # 1. normal build
 unit_bins() { ls tests/unit/test-*.c 2>/dev/null | sed "s|tests/unit/\(.*\)\.c|$1/tests/\1|"; }
 
+SLOW_PID=""
 if build BUILD="$B" all && build BUILD="$B" $(unit_bins "$B"); then
+    # Tests that take minutes by nature (the RFC 1939 ten-minute POP3
+    # autologout) run in the background against the normal build while
+    # everything else runs, and are collected at the end.
+    for t in tests/slow/*.py; do
+        [ -f "$t" ] || continue
+        DARIUS_BIN_DIR=$B PYTHONPATH=tests/lib python3 "$t" > "$LOGDIR/slow-$(basename "$t").log" 2>&1 &
+        SLOW_PID="$SLOW_PID $!"
+    done
     suite normal "$B" ""
 fi
 
@@ -93,6 +103,17 @@ if build CC=clang BUILD="$BCLANG" all; then
     TOTAL_P=$((TOTAL_P + 1))
     echo "clang build: ok"
 fi
+
+# 5. collect the slow background tests
+for pid in $SLOW_PID; do
+    wait "$pid" || STATUS=1
+done
+for log in "$LOGDIR"/slow-*.log; do
+    [ -f "$log" ] || continue
+    echo "=== slow: $(basename "$log" .log | sed 's/^slow-//')"
+    cat "$log"
+    add_counts "$log" "slow: " "slow ($(basename "$log"))"
+done
 
 rm -rf "$LOGDIR"
 # a step that exited non-zero without counting a failure still fails the run
