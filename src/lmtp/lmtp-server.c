@@ -327,28 +327,10 @@ static void on_close(struct conn *c, void *arg)
 
 static const struct conn_callbacks callbacks = {on_input, on_drain, on_close};
 
-static void peer_string(const struct sockaddr *peer, socklen_t len, char *out, size_t outsz)
-{
-    snprintf(out, outsz, "unknown");
-    if (!peer)
-        return;
-    if (peer->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)peer)->sin_addr, out, (socklen_t)outsz);
-    } else if (peer->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)peer;
-        if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
-            inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], out, (socklen_t)outsz);
-        else
-            inet_ntop(AF_INET6, &s6->sin6_addr, out, (socklen_t)outsz);
-    } else if (peer->sa_family == AF_UNIX) {
-        snprintf(out, outsz, "local");
-    }
-}
-
 void lmtp_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool is_unix)
 {
     char addr[64];
-    peer_string(peer, peerlen, addr, sizeof(addr));
+    (void)net_peer_string(peer, peerlen, addr, sizeof(addr));
     if (is_unix)
         snprintf(addr, sizeof(addr), "local");
     if (g_shutting_down || !g_loop) {

@@ -174,6 +174,31 @@ static void conn_kill(struct conn *c)
 
 static void conn_event(struct event_loop *loop, int fd, int events, void *arg);
 
+int net_peer_string(const struct sockaddr *peer, socklen_t len, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "unknown");
+    if (!peer || len < (socklen_t)sizeof(sa_family_t))
+        return -1;
+    if (peer->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)peer;
+        inet_ntop(AF_INET, &s4->sin_addr, out, (socklen_t)outsz);
+        return ntohs(s4->sin_port);
+    }
+    if (peer->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)peer;
+        /* v4-mapped addresses are shown (and limited) as the IPv4 address
+         * they are, so one client cannot count as two hosts. */
+        if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+            inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], out, (socklen_t)outsz);
+        else
+            inet_ntop(AF_INET6, &s6->sin6_addr, out, (socklen_t)outsz);
+        return ntohs(s6->sin6_port);
+    }
+    if (peer->sa_family == AF_UNIX)
+        snprintf(out, outsz, "local");
+    return -1;
+}
+
 struct conn *conn_new(struct event_loop *loop, int fd, const struct sockaddr *peer, socklen_t peerlen,
                       struct tls_ctx *tls, const struct conn_callbacks *cb, void *arg)
 {
@@ -184,25 +209,10 @@ struct conn *conn_new(struct event_loop *loop, int fd, const struct sockaddr *pe
     c->arg = arg;
     c->refs = 1; /* the "alive" reference, dropped by finalize */
     buf_init(&c->in);
-    strcpy(c->peer, "unknown");
-    if (peer && peerlen >= sizeof(sa_family_t)) {
-        if (peer->sa_family == AF_INET && peerlen >= sizeof(struct sockaddr_in)) {
-            const struct sockaddr_in *s4 = (const struct sockaddr_in *)peer;
-            inet_ntop(AF_INET, &s4->sin_addr, c->peer, sizeof(c->peer));
-            c->port = ntohs(s4->sin_port);
-            c->is_tcp = true;
-        } else if (peer->sa_family == AF_INET6 && peerlen >= sizeof(struct sockaddr_in6)) {
-            const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)peer;
-            if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
-                inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], c->peer, sizeof(c->peer));
-            else
-                inet_ntop(AF_INET6, &s6->sin6_addr, c->peer, sizeof(c->peer));
-            c->port = ntohs(s6->sin6_port);
-            c->is_tcp = true;
-        } else if (peer->sa_family == AF_UNIX) {
-            strcpy(c->peer, "local");
-        }
-    }
+    c->port = net_peer_string(peer, peerlen, c->peer, sizeof(c->peer));
+    c->is_tcp = c->port >= 0;
+    if (c->port < 0)
+        c->port = 0;
     if (c->is_tcp) {
         int one = 1;
         /* Clients that send a literal and its CRLF in two segments with

@@ -90,6 +90,10 @@ void conn_abort(struct conn *c);
 bool conn_is_closing(const struct conn *c);
 
 const char *conn_peer_addr(const struct conn *c); /* "203.0.113.5" / "::1" */
+/* The printable address of a peer ("203.0.113.5", "2001:db8::1", "local"
+ * for unix sockets, "unknown"); v4-mapped IPv6 shown as IPv4. Returns the
+ * TCP port, or -1 when the peer is not TCP. */
+int net_peer_string(const struct sockaddr *peer, socklen_t len, char *out, size_t outsz);
 int conn_peer_port(const struct conn *c);
 int conn_fd(const struct conn *c);
 struct event_loop *conn_loop(const struct conn *c);
