@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <strings.h>
 #include <unistd.h>
@@ -53,6 +54,12 @@ static void deliver_usage(FILE *f)
                "73 over quota (permanent), 74 input error, 75 temporary failure, 78 configuration.\n");
 }
 
+static bool datadir_owned_by(const char *datadir, uid_t uid)
+{
+    struct stat st;
+    return stat(datadir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid;
+}
+
 int cli_drop_to_user(const char *config_file)
 {
     if (geteuid() != 0)
@@ -68,6 +75,10 @@ int cli_drop_to_user(const char *config_file)
         if (!pw) {
             cli_error("user %s (configuration option user) does not exist", user);
             rc = EX_CONFIG;
+        } else if (!datadir_owned_by(cfg_str(c, CFG_DATADIR), pw->pw_uid)) {
+            /* Not handed over yet (no dariusd start since it was made):
+             * stay root; the master gives the whole tree to the account
+             * at its next start (master.c chown_tree). */
         } else if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
                    setuid(pw->pw_uid) < 0 || setuid(0) == 0) {
             cli_error("cannot switch to user %s: %s", user, strerror(errno));

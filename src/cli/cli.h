@@ -52,9 +52,10 @@ int cli_expire_main(const char *config_file, int argc, char **argv);
  * 0 or an exit code. cli_teardown closes them again. */
 int cli_setup(const char *config_file);
 void cli_teardown(void);
-/* When running as root and the configuration names an unprivileged
- * `user`, become that user (cli-deliver.c) so files created in the data
- * directory stay readable by dariusd. 0 or an exit code. */
+/* Run as root with "user" configured and the data directory already
+ * handed to that account (dariusd has started once): become that user
+ * (cli-deliver.c), so files the command creates stay writable by dariusd.
+ * Every command does this (darius.c setup). 0 or an exit code. */
 int cli_drop_to_user(const char *config_file);
 
 #endif

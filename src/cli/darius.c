@@ -118,6 +118,13 @@ static int setup(const char *config_file)
 {
     char err[512];
     log_init("darius", true, false, NULL);
+    /* Run as root with "user" set, every command works as that account,
+     * like dariusd's workers, so nothing it creates (users.db, a new
+     * store, a message file) ends up owned by root where the server
+     * cannot write it. */
+    int dr = cli_drop_to_user(config_file);
+    if (dr != 0)
+        return dr;
     struct config *c = config_load(config_file, err, sizeof(err));
     if (!c) {
         cli_error("%s", err);

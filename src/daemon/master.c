@@ -15,7 +15,8 @@
 #include "connlimits.h"
 #include "log.h"
 #include <errno.h>
-#include <ftw.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -134,14 +135,40 @@ static int prepare_users(void)
 
 /* ---- privileges ---------------------------------------------------------- */
 
-static uid_t chown_uid;
-static gid_t chown_gid;
-
-static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* Hand the data directory tree to the unprivileged account. This runs as
+ * root over a tree that account can write to, so it must not be
+ * redirectable: every step is relative to an fd opened with O_NOFOLLOW
+ * (a directory swapped for a symlink mid-walk makes openat fail instead
+ * of leading root into /etc), and entries are changed with fchownat
+ * AT_SYMLINK_NOFOLLOW, so a symlink itself is changed, never its target.
+ * Depth is bounded; the store is at most a few levels deep. */
+static void chown_tree(int dirfd, uid_t uid, gid_t gid, int depth)
 {
-    if (lchown(path, chown_uid, chown_gid) < 0)
-        log_warn("chown %s: %s", path, strerror(errno));
-    return 0;
+    if (fchown(dirfd, uid, gid) < 0)
+        log_warn("chown: %s", strerror(errno));
+    if (depth > 16)
+        return;
+    int fd = dup(dirfd);
+    if (fd < 0)
+        return;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub >= 0) {
+            chown_tree(sub, uid, gid, depth + 1);
+            close(sub);
+        } else if (fchownat(dirfd, e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT) {
+            log_warn("chown %s: %s", e->d_name, strerror(errno));
+        }
+    }
+    closedir(d);
 }
 
 static bool drop_privileges(void)
@@ -161,11 +188,17 @@ static bool drop_privileges(void)
         log_err("user \"%s\" (config \"user\") does not exist", user);
         return false;
     }
-    chown_uid = pw->pw_uid;
-    chown_gid = pw->pw_gid;
     /* Everything we created as root (users.db, the TLS key, the store)
      * must belong to the unprivileged user. */
-    nftw(config_str(CFG_DATADIR), chown_one, 32, FTW_PHYS);
+    /* The datadir path itself is the operator's (it may be a symlink to
+     * another disk); only what lies inside it is the account's. */
+    int top = open(config_str(CFG_DATADIR), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (top < 0) {
+        log_err("datadir %s: %s", config_str(CFG_DATADIR), strerror(errno));
+        return false;
+    }
+    chown_tree(top, pw->pw_uid, pw->pw_gid, 0);
+    close(top);
     if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
         log_err("cannot switch to user %s: %s", user, strerror(errno));
         return false;

@@ -36,6 +36,12 @@ def privdrop():
         # be traversable like any real installation's /var/lib.
         os.chmod(s.tmp, 0o755)
         s.add_user("alice", "secret")
+        # A symlink planted in the datadir (as a compromised service account
+        # could) must be handed over itself, never its target.
+        victim = os.path.join(s.tmp, "root-owned")
+        with open(victim, "w") as f:
+            f.write("x")
+        os.symlink(victim, os.path.join(s.datadir, "planted"))
         s.start()
         deadline = time.monotonic() + 10 * dt.timeout_scale()
         while len(s.worker_pids()) < 2:
@@ -54,6 +60,17 @@ def privdrop():
         if "Subject: x" not in "".join(r.render() for r in u):
             raise dt.TestFailure("message not readable after privilege drop")
         c.logout()
+        if os.stat(victim).st_uid != 0:
+            raise dt.TestFailure("the target of a symlink in the datadir was chowned")
+        # darius run as root against the running server works as "user":
+        # what it creates stays writable by the server.
+        s.add_user("bob", "secret2")
+        for path in (os.path.join(s.datadir, "users.db"), os.path.join(s.datadir, "user", "b", "bob")):
+            if os.path.exists(path) and os.stat(path).st_uid != nobody:
+                raise dt.TestFailure("%s owned by uid %d after darius user add" % (path, os.stat(path).st_uid))
+        b = s.login("bob", "secret2")
+        b.ok("APPEND INBOX %L", literals=[b"Subject: y\r\n\r\nbody\r\n"])
+        b.logout()
         if s.stop() != 0:
             raise dt.TestFailure("non-zero exit after privilege drop")
         return "master and workers ran as nobody"
