@@ -58,7 +58,7 @@ UNIT_SRC = $(wildcard tests/unit/test-*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_SRC = $(wildcard bench/*.c)
 
-.PHONY: all run test test-unit test-sanitize bench install clean deps check-deps
+.PHONY: all run test test-unit test-sanitize bench install clean deps deps-run
 all: $(BUILD)/dariusd $(BUILD)/darius
 
 $(BUILD)/obj/%.o: src/%.c
@@ -86,11 +86,15 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(LAYER_LIBS)
 $(BUILD)/dariusbench: $(BENCH_SRC) $(LAYER_LIBS)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $(BENCH_SRC) $(LAYER_LIBS) $(LIBS)
 
-# Install build dependencies when missing (Debian 12). Used by run/test/CI.
+# Install missing Debian 12 packages: deps-run only what building and running
+# needs, deps also the test clients and Postfix (used by test and CI).
 deps:
-	@sh tools/install-deps.sh
+	@sh tools/install-deps.sh test
 
-run: deps all
+deps-run:
+	@sh tools/install-deps.sh run
+
+run: deps-run all
 	@sh tools/run.sh
 
 # The whole suite: unit + protocol tests on a normal build, then all of it
@@ -101,7 +105,7 @@ test: deps
 test-unit: $(UNIT_BIN)
 	@sh tools/run-unit.sh $(BUILD)
 
-bench: deps all $(BUILD)/dariusbench
+bench: deps-run all $(BUILD)/dariusbench
 	@sh tools/bench.sh $(BUILD)
 
 install: all

@@ -12,9 +12,19 @@
 # installation (a temporary policy-rc.d, only if none exists).
 set -eu
 
-PKGS="build-essential pkg-config clang libssl-dev libsqlite3-dev zlib1g-dev
-libargon2-dev libcrypt-dev openssl python3 cyrus-clients libsasl2-modules
-isync mutt ca-certificates procps fetchmail postfix"
+# "run" (make run): only what building and running dariusd needs. Without an
+# argument (make test, CI): also the test clients, clang and Postfix, which
+# would replace another MTA (e.g. exim4) on the machine, so `make run` must
+# never pull it in.
+BUILD_PKGS="build-essential pkg-config libssl-dev libsqlite3-dev zlib1g-dev
+libargon2-dev libcrypt-dev openssl"
+TEST_PKGS="clang python3 cyrus-clients libsasl2-modules isync mutt
+ca-certificates procps fetchmail postfix"
+case "${1:-test}" in
+    run) PKGS=$BUILD_PKGS ;;
+    test) PKGS="$BUILD_PKGS $TEST_PKGS" ;;
+    *) echo "usage: install-deps.sh [run|test]" >&2; exit 64 ;;
+esac
 
 missing=""
 for p in $PKGS; do
