@@ -519,6 +519,16 @@ static void on_sighup(struct event_loop *loop, void *arg)
 int master_run(const char *file)
 {
     config_file = file;
+    /* Start-up (certificate, user database, binding) can take a moment; a
+     * SIGTERM/SIGINT/SIGHUP arriving meanwhile must not kill us with the
+     * default action. Blocked now, it stays pending and is read through
+     * the signalfd below, taking the normal shutdown/reload path. */
+    sigset_t early;
+    sigemptyset(&early);
+    sigaddset(&early, SIGTERM);
+    sigaddset(&early, SIGINT);
+    sigaddset(&early, SIGHUP);
+    sigprocmask(SIG_BLOCK, &early, NULL);
     const char *dd = config_str(CFG_DATADIR);
     if (mkdir_p(dd, 0750) < 0) {
         log_err("cannot create datadir %s: %s", dd, strerror(errno));

@@ -271,14 +271,29 @@ class Server:
         """SIGKILL the master and all workers (whole process group)."""
         if self.proc is None:
             return
+        pgid = self.proc.pid
         try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            os.killpg(pgid, signal.SIGKILL)
         except OSError:
             pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        # Waiting for the master is not enough: a killed worker releases its
+        # file descriptors (the listening sockets) only after its address
+        # space is torn down, which takes a while for a large (ASan) one.
+        # Until the whole group is gone, a restart could not bind, and a
+        # dying worker could still accept a connection. Poll with a deadline.
+        deadline = time.monotonic() + 10 * timeout_scale()
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                break
+            except OSError:
+                break
+            time.sleep(0.01)
         self._close_stderr()
         self.proc = None
 
