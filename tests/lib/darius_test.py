@@ -129,39 +129,17 @@ class Server:
         self.datadir = os.path.join(self.tmp, "data")
         os.makedirs(self.datadir)
         self.host = "127.0.0.1"
-        self.port = free_port()
-        self.tls_port = free_port()
-        while self.tls_port == self.port:
-            self.tls_port = free_port()
-        # POP3 listeners always get free ports too: the built-in defaults
-        # (1110/1995) would collide between servers running in parallel.
-        taken = {self.port, self.tls_port}
-        self.pop3_port = free_port()
-        while self.pop3_port in taken:
-            self.pop3_port = free_port()
-        taken.add(self.pop3_port)
-        self.pop3s_port = free_port()
-        while self.pop3s_port in taken:
-            self.pop3s_port = free_port()
-        taken.add(self.pop3s_port)
-        # LMTP: a free TCP port and a unix socket in the server's tmp dir
-        # (the default 127.0.0.1:1024 would collide between servers).
-        self.lmtp_port = free_port()
-        while self.lmtp_port in taken:
-            self.lmtp_port = free_port()
         self.lmtp_socket = os.path.join(self.tmp, "lmtp.sock")
+        self._pick_ports()
         self.conf = {
             "datadir": self.datadir,
-            "listen_imap": "%s:%d" % (self.host, self.port),
-            "listen_imaps": "%s:%d" % (self.host, self.tls_port),
-            "listen_pop3": "%s:%d" % (self.host, self.pop3_port),
-            "listen_pop3s": "%s:%d" % (self.host, self.pop3s_port),
-            "listen_lmtp": "%s:%d, %s" % (self.host, self.lmtp_port, self.lmtp_socket),
             "allowplaintext": "yes" if allowplaintext else "no",
             "workers": str(workers),
             "auth_failure_delay": "0",
             "auth_failures_per_host": "0",
         }
+        self.conf.update(self._listen_conf())
+        self._fixed = set(config) if config else set()
         if config:
             self.conf.update(config)
         self.conf_path = os.path.join(self.tmp, "imapd.conf")
@@ -173,6 +151,29 @@ class Server:
         self.write_config()
         if start:
             self.start()
+
+    def _pick_ports(self):
+        """Five distinct free ports: IMAP, IMAPS, POP3, POP3S, LMTP. The
+        built-in defaults would collide between servers run in parallel;
+        a port found free can still be taken by another test before the
+        server binds it, which start() handles by picking again."""
+        taken = set()
+        ports = []
+        while len(ports) < 5:
+            p = free_port()
+            if p not in taken:
+                taken.add(p)
+                ports.append(p)
+        self.port, self.tls_port, self.pop3_port, self.pop3s_port, self.lmtp_port = ports
+
+    def _listen_conf(self):
+        return {
+            "listen_imap": "%s:%d" % (self.host, self.port),
+            "listen_imaps": "%s:%d" % (self.host, self.tls_port),
+            "listen_pop3": "%s:%d" % (self.host, self.pop3_port),
+            "listen_pop3s": "%s:%d" % (self.host, self.pop3s_port),
+            "listen_lmtp": "%s:%d, %s" % (self.host, self.lmtp_port, self.lmtp_socket),
+        }
 
     # ---- files -----------------------------------------------------------
     def write_config(self, extra_lines=None):
@@ -208,6 +209,23 @@ class Server:
 
     # ---- process ---------------------------------------------------------
     def start(self, timeout=10.0):
+        # Another test may grab one of our ports between free_port() and
+        # the server's bind: then pick new ports and try again.
+        for attempt in range(5):
+            mark = os.path.getsize(self.stderr_path) if os.path.exists(self.stderr_path) else 0
+            try:
+                return self._start_once(timeout)
+            except TestFailure:
+                with open(self.stderr_path, "rb") as f:
+                    f.seek(mark)
+                    new = f.read().decode("utf-8", "replace")
+                if "Address already in use" not in new or attempt == 4:
+                    raise
+                self._pick_ports()
+                self.conf.update({k: v for k, v in self._listen_conf().items() if k not in self._fixed})
+                self.write_config()
+
+    def _start_once(self, timeout):
         if not os.access(self.dariusd, os.X_OK):
             raise TestFailure("no dariusd at %s" % self.dariusd)
         self._stderr_file = open(self.stderr_path, "ab")
