@@ -64,13 +64,87 @@ static const struct config_desc descs[CFG__COUNT] = {
     [CFG_QUOTAWARN] = {"quotawarn", CFG_T_INT, "90", 0, 100, NULL},
     [CFG_AUTOCREATEQUOTA] = {"autocreatequota", CFG_T_INT, "0", -1, 2147483647LL, NULL},
     [CFG_AUTOCREATEQUOTAMSG] = {"autocreatequotamsg", CFG_T_INT, "0", -1, 2147483647LL, NULL},
+    /* RFC 2342 namespaces; defaults as Cyrus's altnamespace. */
+    [CFG_USERPREFIX] = {"userprefix", CFG_T_STRING, "Other Users", 0, 0, NULL},
+    [CFG_SHAREDPREFIX] = {"sharedprefix", CFG_T_STRING, "Shared Folders", 0, 0, NULL},
+    [CFG_AUTOCREATE_INBOX_FOLDERS] = {"autocreate_inbox_folders", CFG_T_STRING, "", 0, 0, NULL},
+    [CFG_AUTOSUBSCRIBE_INBOX_FOLDERS] = {"autosubscribe_inbox_folders", CFG_T_STRING, "", 0, 0, NULL},
+    [CFG_DEFAULTACL] = {"defaultacl", CFG_T_STRING, "anyone lrs", 0, 0, NULL},
+    [CFG_ALLOWANONYMOUSLOGIN] = {"allowanonymouslogin", CFG_T_BOOL, "no", 0, 0, NULL},
+    [CFG_GROUPFILE] = {"groupfile", CFG_T_STRING, "", 0, 0, NULL},
+    [CFG_VIRTDOMAINS] = {"virtdomains", CFG_T_BOOL, "no", 0, 0, NULL},
+    [CFG_DEFAULTDOMAIN] = {"defaultdomain", CFG_T_STRING, "", 0, 0, NULL},
+    [CFG_DEFAULTPARTITION] = {"defaultpartition", CFG_T_STRING, "default", 0, 0, NULL},
+    [CFG_POSTUSER] = {"postuser", CFG_T_STRING, "", 0, 0, NULL},
+    [CFG_LMTP_ADDRESS_MAP] = {"lmtp_address_map", CFG_T_STRING, "", 0, 0, NULL},
 };
+
+#define MAX_PARTITIONS 64
 
 struct config {
     char *path;
     char *str[CFG__COUNT];
     long long num[CFG__COUNT];
+    char *part_name[MAX_PARTITIONS], *part_path[MAX_PARTITIONS];
+    size_t npart;
 };
+
+static bool valid_partition_name(const char *n)
+{
+    size_t l = strlen(n);
+    if (l == 0 || l > 64)
+        return false;
+    for (size_t i = 0; i < l; i++)
+        if (!isalnum((unsigned char)n[i]) && n[i] != '_' && n[i] != '-')
+            return false;
+    return true;
+}
+
+/* "partition-NAME: PATH" (Cyrus spelling). A later line for the same
+ * name replaces the earlier one. */
+static bool set_partition(struct config *c, const char *name, const char *path, char *err, size_t errlen)
+{
+    if (!valid_partition_name(name)) {
+        snprintf(err, errlen, "partition-%s: partition names are 1-64 of A-Z a-z 0-9 _ -", name);
+        return false;
+    }
+    if (path[0] != '/') {
+        snprintf(err, errlen, "partition-%s: \"%s\" is not an absolute path", name, path);
+        return false;
+    }
+    for (size_t i = 0; i < c->npart; i++) {
+        if (strcmp(c->part_name[i], name) == 0) {
+            free(c->part_path[i]);
+            c->part_path[i] = xstrdup(path);
+            return true;
+        }
+    }
+    if (c->npart == MAX_PARTITIONS) {
+        snprintf(err, errlen, "partition-%s: more than %d partitions", name, MAX_PARTITIONS);
+        return false;
+    }
+    c->part_name[c->npart] = xstrdup(name);
+    c->part_path[c->npart] = xstrdup(path);
+    c->npart++;
+    return true;
+}
+
+const char *cfg_partition(const struct config *c, const char *name)
+{
+    for (size_t i = 0; i < c->npart; i++)
+        if (strcmp(c->part_name[i], name) == 0)
+            return c->part_path[i];
+    return NULL;
+}
+
+const char *config_partition(const char *name) { return cfg_partition(config_current(), name); }
+
+void config_partition_foreach(void (*cb)(const char *name, const char *path, void *arg), void *arg)
+{
+    const struct config *c = config_current();
+    for (size_t i = 0; i < c->npart; i++)
+        cb(c->part_name[i], c->part_path[i], arg);
+}
 
 static struct config *current;
 
@@ -165,6 +239,8 @@ bool config_set(struct config *c, const char *key, const char *value, char *err,
     for (int k = 0; k < CFG__COUNT; k++)
         if (strcmp(descs[k].name, key) == 0)
             return set_value(c, (enum config_key)k, value, err, errlen);
+    if (strncmp(key, "partition-", 10) == 0)
+        return set_partition(c, key + 10, value, err, errlen);
     snprintf(err, errlen, "%s: unknown option", key);
     return false;
 }
@@ -236,6 +312,10 @@ void config_free(struct config *c)
         return;
     for (int k = 0; k < CFG__COUNT; k++)
         free(c->str[k]);
+    for (size_t i = 0; i < c->npart; i++) {
+        free(c->part_name[i]);
+        free(c->part_path[i]);
+    }
     free(c->path);
     free(c);
 }

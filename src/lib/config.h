@@ -68,6 +68,19 @@ enum config_key {
     CFG_QUOTAWARN,
     CFG_AUTOCREATEQUOTA,
     CFG_AUTOCREATEQUOTAMSG,
+    /* Multi-user store: namespaces, ACLs, domains, partitions */
+    CFG_USERPREFIX,
+    CFG_SHAREDPREFIX,
+    CFG_AUTOCREATE_INBOX_FOLDERS,
+    CFG_AUTOSUBSCRIBE_INBOX_FOLDERS,
+    CFG_DEFAULTACL,
+    CFG_ALLOWANONYMOUSLOGIN,
+    CFG_GROUPFILE,
+    CFG_VIRTDOMAINS,
+    CFG_DEFAULTDOMAIN,
+    CFG_DEFAULTPARTITION,
+    CFG_POSTUSER,
+    CFG_LMTP_ADDRESS_MAP,
     CFG__COUNT
 };
 
@@ -109,6 +122,15 @@ const struct config_desc *config_describe(enum config_key k);
 /* True when the user name appears in the "admins" list (space or comma
  * separated, as in Cyrus). */
 bool config_is_admin(const char *user);
+
+/* Storage partitions: "partition-NAME: PATH" lines (Cyrus). Any number;
+ * NAME is 1..64 of [A-Za-z0-9_-]. config_partition() returns the path of
+ * a partition or NULL; config_partition_foreach() visits them in file
+ * order. The partition named by defaultpartition need not be listed when
+ * it is "default": that one is DATADIR itself. */
+const char *config_partition(const char *name);
+const char *cfg_partition(const struct config *c, const char *name);
+void config_partition_foreach(void (*cb)(const char *name, const char *path, void *arg), void *arg);
 
 /* Parse a boolean word; returns -1 when not a boolean. */
 int config_parse_bool(const char *s);
