@@ -230,6 +230,7 @@ static void append_next(struct worker *w, struct bconn *c)
 
 static void idle_next(struct worker *w, struct bconn *c)
 {
+    (void)w;
     switch (c->step) {
     case S_LOGIN:
         bconn_cmd(c, OP_SELECT, "SELECT INBOX");

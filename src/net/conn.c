@@ -131,6 +131,7 @@ static void release(struct conn *c)
 
 static void finalize(struct event_loop *loop, void *arg)
 {
+    (void)loop;
     struct conn *c = arg;
     if (c->cb.on_close)
         c->cb.on_close(c, c->arg);
@@ -487,6 +488,7 @@ static void flush_and_notify(struct conn *c)
 
 static void deferred_flush(struct event_loop *loop, void *arg)
 {
+    (void)loop;
     struct conn *c = arg;
     c->flush_scheduled = false;
     if (!c->dead)
@@ -633,6 +635,7 @@ bool conn_output_full(const struct conn *c)
 
 static void deferred_drain(struct event_loop *loop, void *arg)
 {
+    (void)loop;
     struct conn *c = arg;
     c->drain_scheduled = false;
     if (!c->dead)
@@ -747,6 +750,7 @@ static void input_ready(struct conn *c)
 
 static void deferred_input(struct event_loop *loop, void *arg)
 {
+    (void)loop;
     struct conn *c = arg;
     c->input_scheduled = false;
     if (!c->dead) {
@@ -814,6 +818,7 @@ static void update_events(struct conn *c)
 
 static void conn_event(struct event_loop *loop, int fd, int events, void *arg)
 {
+    (void)loop; (void)fd;
     struct conn *c = arg;
     if (c->dead)
         return;
@@ -901,6 +906,7 @@ const char *conn_tls_desc(const struct conn *c)
 
 static void close_timeout(struct event_loop *loop, void *arg)
 {
+    (void)loop;
     struct conn *c = arg;
     c->close_timer = 0;
     log_info("conn %s: output not drained within %d s; aborting", c->peer, CLOSE_TIMEOUT_MS / 1000);

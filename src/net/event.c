@@ -414,6 +414,7 @@ static void run_deferred(struct event_loop *l)
 
 static void signal_ready(struct event_loop *l, int fd, int events, void *arg)
 {
+    (void)events; (void)arg;
     struct signalfd_siginfo si;
     for (;;) {
         ssize_t n = read(fd, &si, sizeof(si));

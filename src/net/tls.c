@@ -137,6 +137,7 @@ fail:
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
                        unsigned int inlen, void *arg)
 {
+    (void)ssl;
     struct tls_ctx *t = arg;
     if (!t->alpn_len)
         return SSL_TLSEXT_ERR_NOACK;

@@ -23,6 +23,7 @@ static bool eof;
 
 static void on_client(struct event_loop *l, int fd, int events, void *arg)
 {
+    (void)events; (void)arg;
     char tmp[65536];
     for (;;) {
         ssize_t n = read(fd, tmp, sizeof(tmp));

@@ -54,6 +54,7 @@ static bool run_until(struct event_loop *l, bool *flag, uint64_t timeout_ms)
 
 static void stop_cb(struct event_loop *l, void *arg)
 {
+    (void)l;
     bool *b = arg;
     *b = true;
 }
@@ -86,6 +87,7 @@ static int norder;
 
 static void rec_cb(struct event_loop *l, void *arg)
 {
+    (void)l;
     if (norder < 16)
         order[norder++] = (int)(intptr_t)arg;
 }
@@ -170,6 +172,7 @@ static void test_defer_no_starvation(void)
 static int sigs_seen;
 static void on_sig(struct event_loop *l, void *arg)
 {
+    (void)l;
     sigs_seen++;
     *(bool *)arg = true;
 }
@@ -246,12 +249,14 @@ static void s_input(struct conn *c, void *arg)
 
 static void s_drain(struct conn *c, void *arg)
 {
+    (void)c;
     struct srv *s = arg;
     s->drains++;
 }
 
 static void s_close(struct conn *c, void *arg)
 {
+    (void)c;
     struct srv *s = arg;
     s->closes++;
     s->c = NULL;
@@ -272,6 +277,7 @@ struct cli {
 
 static void cli_read(struct event_loop *l, int fd, int events, void *arg)
 {
+    (void)events;
     struct cli *k = arg;
     char tmp[16384];
     for (;;) {
@@ -388,6 +394,7 @@ static void test_conn_backpressure(void)
 static int stream_rounds;
 static void stream_more(struct conn *c, void *arg)
 {
+    (void)arg;
     static char block[8192]; /* below the direct-write size: queued */
     if (stream_rounds >= 40)
         return;
@@ -584,6 +591,7 @@ static void tcli_want(struct tcli *t, int r)
 
 static void tcli_event(struct event_loop *l, int fd, int events, void *arg)
 {
+    (void)events;
     struct tcli *t = arg;
     char tmp[4096];
     if (t->state == 0) {
@@ -926,6 +934,7 @@ static void test_listen(void)
 
 static void accept_cb(struct event_loop *l, int fd, int events, void *arg)
 {
+    (void)events;
     struct srv *s = arg;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
