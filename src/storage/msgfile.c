@@ -8,6 +8,15 @@
  * crash can leave an orphan file (found by mail_user_check) but never a
  * row pointing at a missing file. Files are shared by COPY/MOVE via a
  * refcount in the metadata and never modified after creation.
+ *
+ * Partitions (issue 3): a store may live on another filesystem than
+ * DATADIR/tmp or than another store, so every link(2)/rename(2) between
+ * directories has a copy fallback for EXDEV: the bytes are written to a
+ * temporary name inside the destination directory (same filesystem by
+ * construction), fsync'd and renamed into place, then the directory is
+ * fsync'd, which is the same durability as the fast path. A crash leaves
+ * at most a ".tmp" file there, which mail_user_check reports as an
+ * orphan.
  */
 #include "storage-private.h"
 #include "log.h"
@@ -74,6 +83,8 @@ int msgfile_fsync_dir(const char *path)
     return r;
 }
 
+bool msgfile_test_exdev;
+
 static int write_all(int fd, const char *p, size_t n)
 {
     while (n) {
@@ -116,6 +127,35 @@ static int copy_fd(int dst, int src, size_t len)
     return r;
 }
 
+/* The EXDEV fallback: copy len bytes of src into dir under a temporary
+ * name, fsync it and rename it to final (in dir). The caller fsyncs dir.
+ * Returns 0, -1 (errno set) or -2 (short source). */
+static int copy_into_dir(int src, size_t len, const char *dir, const char *final, const char *guid)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s/.%s.%d.tmp", dir, guid, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -1;
+    int r = copy_fd(fd, src, len);
+    if (r == 0)
+        r = fsync(fd);
+    int saved = errno;
+    if (close(fd) < 0 && r == 0) {
+        r = -1;
+        saved = errno;
+    }
+    if (r == 0 && rename(tmp, final) < 0) {
+        r = -1;
+        saved = errno;
+    }
+    if (r < 0) {
+        unlink(tmp);
+        errno = saved;
+    }
+    return r;
+}
+
 /* Ensure msg/<g0g1>/ exists; a newly created directory's entry must be
  * durable too, so the parent is fsync'd. */
 static int ensure_subdir(const struct mail_user *u, const char *guid, char *dir, size_t dirlen)
@@ -148,6 +188,8 @@ static int ensure_subdir(const struct mail_user *u, const char *guid, char *dir,
 static int try_link_fd(int fd, size_t len, const char *final, bool shared)
 {
     struct stat st;
+    if (msgfile_test_exdev)
+        return -1;   /* as linkat's EXDEV: the caller copies */
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_nlink != 0 && !shared) ||
         (uint64_t)st.st_size != len)
         return -1;
@@ -178,8 +220,19 @@ int msgfile_store(const struct mail_user *u, const struct append_msg *m, char gu
         return STORAGE_OK;
     }
 
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s/%s.%d.tmp", storage_tmpdir(), guid, (int)getpid());
+    /* The temporary file goes to DATADIR/tmp when that is the store's
+     * filesystem (a crash leaves nothing in the store), else (a store on
+     * another partition) straight into the store's directory, so the
+     * final rename never crosses filesystems and the body is written
+     * once. */
+    struct stat tst, dst;
+    bool in_dir = msgfile_test_exdev || stat(storage_tmpdir(), &tst) < 0 || stat(dir, &dst) < 0 ||
+                  tst.st_dev != dst.st_dev;
+    char tmp[4096 + 64];
+    if (in_dir)
+        snprintf(tmp, sizeof(tmp), "%s/.%s.%d.tmp", dir, guid, (int)getpid());
+    else
+        snprintf(tmp, sizeof(tmp), "%s/%s.%d.tmp", storage_tmpdir(), guid, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         log_err("storage: create %s: %s", tmp, strerror(errno));
@@ -194,8 +247,19 @@ int msgfile_store(const struct mail_user *u, const struct append_msg *m, char gu
         saved = errno;
     }
     if (r == 0 && rename(tmp, final) < 0) {
-        r = -1;
         saved = errno;
+        r = -1;
+        if (saved == EXDEV && !in_dir) {
+            /* The store is on another filesystem than DATADIR/tmp (a
+             * partition): copy into its own directory instead. */
+            int tfd = open(tmp, O_RDONLY | O_CLOEXEC);
+            if (tfd >= 0) {
+                r = copy_into_dir(tfd, m->len, dir, final, guid);
+                saved = errno;
+                close(tfd);
+            }
+            unlink(tmp);
+        }
     }
     if (r < 0) {
         log_err("storage: %s: writing message body: %s", u->name, strerror(saved));
@@ -211,6 +275,56 @@ int msgfile_store(const struct mail_user *u, const struct append_msg *m, char gu
         unlink(final);
         return STORAGE_ERR_IO;
     }
+    return STORAGE_OK;
+}
+
+int msgfile_link_into(const struct mail_user *src, const char *sguid, const struct mail_user *dst, const char *guid,
+                      bool *created)
+{
+    *created = false;
+    if (!msgfile_valid_guid(sguid) || !msgfile_valid_guid(guid))
+        return STORAGE_ERR_IO;
+    char from[4096], to[4096], dir[4096];
+    msgfile_path(src, sguid, from, sizeof(from));
+    msgfile_path(dst, guid, to, sizeof(to));
+    if (ensure_subdir(dst, guid, dir, sizeof(dir)) < 0) {
+        log_err("storage: %s: cannot create %s: %s", dst->name, dir, strerror(errno));
+        return STORAGE_ERR_IO;
+    }
+    int err = 0;
+    if (msgfile_test_exdev)
+        err = EXDEV;
+    else if (link(from, to) < 0)
+        err = errno;
+    if (err == EEXIST)
+        return STORAGE_OK;   /* there already; *created tells the caller it is not ours */
+    if (err == ENOENT)
+        return STORAGE_ERR_NOTFOUND;   /* expunged from the source meanwhile */
+    if (err == EXDEV || err == EMLINK || err == EPERM) {
+        /* Another filesystem (partition), too many links, or a filesystem
+         * without hard links: copy. */
+        int fd = open(from, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return errno == ENOENT ? STORAGE_ERR_NOTFOUND : STORAGE_ERR_IO;
+        struct stat st;
+        int r = fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ? -1
+                : copy_into_dir(fd, (size_t)st.st_size, dir, to, guid);
+        int saved = errno;
+        close(fd);
+        if (r < 0) {
+            log_err("storage: %s: copying message file %s: %s", dst->name, guid, strerror(saved));
+            return saved == EDQUOT ? STORAGE_ERR_OVERQUOTA : STORAGE_ERR_IO;
+        }
+    } else if (err) {
+        log_err("storage: %s: link %s: %s", dst->name, to, strerror(err));
+        return STORAGE_ERR_IO;
+    }
+    if (msgfile_fsync_dir(dir) < 0) {
+        log_err("storage: fsync %s: %s", dir, strerror(errno));
+        unlink(to);
+        return STORAGE_ERR_IO;
+    }
+    *created = true;
     return STORAGE_OK;
 }
 

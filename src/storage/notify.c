@@ -84,13 +84,16 @@ void notify_listener_read(int fd, void (*cb)(const char *user, int64_t mailbox_i
         char *end;
         errno = 0;
         long long v = strtoll(id, &end, 10);
-        if (errno || end == id || *end || v <= 0)
+        /* Mailbox ids are positive; the one negative value is the
+         * per-user kick (NOTIFY_KICK_USER). */
+        if (errno || end == id || *end || (v <= 0 && v != NOTIFY_KICK_USER))
             continue;
         cb(msg, (int64_t)v, arg);
     }
 }
 
-void notify_mailbox_changed(const char *user, int64_t mailbox_id)
+/* One datagram "user\0id" to every listener socket in run/notify. */
+static void send_all(const char *user, int64_t mailbox_id)
 {
     char dirpath[4096];
     snprintf(dirpath, sizeof(dirpath), "%s/run/notify", storage_datadir());
@@ -124,4 +127,34 @@ void notify_mailbox_changed(const char *user, int64_t mailbox_id)
     }
     close(fd);
     closedir(d);
+}
+
+void notify_mailbox_changed(const char *user, int64_t mailbox_id)
+{
+    if (mailbox_id <= 0)
+        return;   /* not a mailbox: never let a bad id turn into a kick */
+    send_all(user, mailbox_id);
+}
+
+/* A kick is only a request: the process that moves/renames/deletes the
+ * store still waits for the store lock (partition.c) and repeats the kick
+ * while it waits, so a lost datagram (full queue, listener started just
+ * after the send) only delays it. */
+static void (*local_kick_hook)(const char *user);
+
+void notify_set_local_kick_hook(void (*hook)(const char *user))
+{
+    local_kick_hook = hook;
+}
+
+void notify_user_kick(const char *user)
+{
+    if (!user || !*user)
+        return;
+    /* This process's own sessions first, synchronously: the caller is
+     * about to block waiting for the store lock, so a datagram to
+     * ourselves would only be read after the wait had timed out. */
+    if (local_kick_hook)
+        local_kick_hook(user);
+    send_all(user, NOTIFY_KICK_USER);
 }

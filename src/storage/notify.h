@@ -27,4 +27,15 @@ void notify_listener_read(int fd, void (*cb)(const char *user, int64_t mailbox_i
  * changed. Called by the storage layer after each committing change. */
 void notify_mailbox_changed(const char *user, int64_t mailbox_id);
 
+/* mailbox_id value meaning "close every session of this user now" (store
+ * being moved, renamed or deleted): receivers send a BYE/-ERR/421 and
+ * drop the user's store handles. */
+#define NOTIFY_KICK_USER (-1)
+void notify_user_kick(const char *user);
+/* A server process registers how to close its own sessions of a user;
+ * notify_user_kick calls it synchronously before sending the datagrams
+ * (an admin's DELETE/RENAME of an account runs inside the event loop of
+ * a worker that may serve that user's sessions too). */
+void notify_set_local_kick_hook(void (*hook)(const char *user));
+
 #endif

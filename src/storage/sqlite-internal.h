@@ -93,6 +93,21 @@ enum sq_stmt_id {
     SQ_QR_ACTUAL,
     SQ_QR_SET_USED,
     SQ_MB_DELETED_SIZE,
+    SQ_MSG_RANGE_AS,
+    SQ_MSG_ONE_AS,
+    SQ_MSG_SETFLAGS_KEEPSEEN,
+    SQ_MSG_FIRST_UNSEEN_AS,
+    SQ_SEEN_COUNT,
+    SQ_SEEN_ADD,
+    SQ_SEEN_DEL,
+    SQ_SEEN_DELETE_UID,
+    SQ_SEEN_DELETE_MAILBOX,
+    SQ_SEEN_MOVE_ALL,
+    SQ_MB_SET_ACL,
+    SQ_MB_SET_ACL_ID,
+    SQ_MB_GET_ACL,
+    SQ_MB_SET_SHAREDSEEN,
+    SQ_BLOB_ROW,
     SQ__COUNT
 };
 
@@ -243,5 +258,25 @@ int sq_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *des
             uint32_t *dest_uidvalidity, uint32_t *src_uids, uint32_t *dst_uids, size_t *ncopied,
             int (*expunged_cb)(uint32_t uid, void *arg), void *earg);
 int sq_check(struct mail_user *u, bool fix, void (*cb)(const char *problem, void *arg), void *arg);
+
+/* sqlite-acl.c: ACL text, sharedseen, per-reader \Seen, cross-store copy */
+int sq_create_acl(struct mail_user *u, const char *name, uint32_t special_use, const char *acl);
+int sq_set_acl(struct mail_user *u, const char *name, const char *acl);
+int sq_get_acl(struct mail_user *u, const char *name, char *out);
+int sq_update_acl(struct mail_user *u, const char *name,
+                  int (*modify)(const char *old, char **newacl, void *arg), void *arg);
+int sq_set_sharedseen(struct mail_user *u, const char *name, bool shared);
+int sq_status_as(struct mail_user *u, const char *name, const char *reader, struct mailbox_info *out);
+/* info->unseen for reader (messages without a seen row of reader). */
+int sq_reader_unseen(struct mail_user *u, const char *reader, struct mailbox_info *info);
+/* Set (seen=true) or clear reader's \Seen of uid, inside a transaction. */
+int sq_reader_seen_set(struct mail_user *u, int64_t mbid, const char *reader, uint32_t uid, bool seen);
+int sq_copy_to(struct mailbox *src, const uint32_t *uids, size_t n, struct mail_user *dest, const char *dest_name,
+               bool move, uint32_t *dest_uidvalidity, uint32_t *src_uids, uint32_t *dst_uids, size_t *ncopied,
+               int (*expunged_cb)(uint32_t uid, void *arg), void *earg);
+/* sqlite-message.c: expunge uids[] (ascending or not) whatever their
+ * \Deleted flag (the source half of a cross-store move). */
+int sq_expunge_uids(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg),
+                    void *arg);
 
 #endif

@@ -5,9 +5,10 @@
 #include "notify.h"
 #include "log.h"
 
+#include <stddef.h>
 #include <time.h>
 
-/* Columns 0..13 of MBCOLS (sqlite-store.c) into info. */
+/* Columns 0..15 of MBCOLS (sqlite-store.c) into info. */
 static void row_to_info(sqlite3_stmt *st, struct mailbox_info *info, uint32_t *recent_uid)
 {
     memset(info, 0, sizeof(*info));
@@ -26,6 +27,12 @@ static void row_to_info(sqlite3_stmt *st, struct mailbox_info *info, uint32_t *r
     info->size = (uint64_t)sqlite3_column_int64(st, 11);
     info->subscribed = sqlite3_column_int(st, 12) != 0;
     info->recent = (uint32_t)sqlite3_column_int64(st, 13);
+    const char *acl = (const char *)sqlite3_column_text(st, 14);
+    size_t al = acl ? MIN((size_t)sqlite3_column_bytes(st, 14), sizeof(info->acl) - 1) : 0;
+    if (al)
+        memcpy(info->acl, acl, al);
+    info->acl[al] = '\0';
+    info->sharedseen = sqlite3_column_int(st, 15) != 0;
 }
 
 static int load(struct mail_user *u, sqlite3_stmt *st, struct mailbox_info *info, uint32_t *recent_uid)
@@ -274,17 +281,36 @@ int sq_list(struct mail_user *u, mailbox_list_cb cb, void *arg)
     sqlite3_stmt *st = sq_stmt(u, SQ_MB_LIST);
     if (!st)
         return STORAGE_ERR_IO;
-    struct mailbox_info *v = NULL;
+    /* Kept compact: the ACL field is 4 KiB but almost always short, and a
+     * store may have thousands of mailboxes. */
+    struct lrow {
+        char head[offsetof(struct mailbox_info, acl)];
+        char *acl;
+        bool sharedseen;
+    } *v = NULL;
     size_t n = 0, cap = 0;
     int rc;
+    struct mailbox_info *info = xmalloc(sizeof(*info));
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         ARRAY_GROW(v, n, cap);
-        row_to_info(st, &v[n++], NULL);
+        row_to_info(st, info, NULL);
+        memcpy(v[n].head, info, sizeof(v[n].head));
+        v[n].acl = xstrdup(info->acl);
+        v[n].sharedseen = info->sharedseen;
+        n++;
     }
     sqlite3_reset(st);
     int r = rc == SQLITE_DONE ? STORAGE_OK : sq_error(u, rc, "list");
-    for (size_t i = 0; r == 0 && i < n; i++)
-        cb(&v[i], arg);
+    for (size_t i = 0; i < n; i++) {
+        if (r == 0) {
+            memcpy(info, v[i].head, sizeof(v[i].head));
+            snprintf(info->acl, sizeof(info->acl), "%s", v[i].acl);
+            info->sharedseen = v[i].sharedseen;
+            cb(info, arg);
+        }
+        free(v[i].acl);
+    }
+    free(info);
     free(v);
     return r;
 }
@@ -380,7 +406,7 @@ int sq_delete_mailbox(struct mail_user *u, const char *name)
     if (r == 0)
         r = sq_quota_bump(u, info.id, -(int64_t)info.size, -(int64_t)info.messages, -1);
     static const enum sq_stmt_id dels[] = {SQ_MSG_DELETE_MAILBOX, SQ_EXP_DELETE_MAILBOX, SQ_KW_DELETE_MAILBOX,
-                                           SQ_RANGE_DELETE_MAILBOX, SQ_MB_DELETE};
+                                           SQ_RANGE_DELETE_MAILBOX, SQ_SEEN_DELETE_MAILBOX, SQ_MB_DELETE};
     for (size_t i = 0; r == 0 && i < ARRAY_SIZE(dels); i++) {
         sqlite3_stmt *st = sq_stmt(u, dels[i]);
         if (!st) {
@@ -446,6 +472,20 @@ static int rename_inbox(struct mail_user *u, const char *newname, int64_t *inbox
         return STORAGE_ERR_IO;
     sqlite3_bind_int64(st, 1, in.id);
     sqlite3_bind_int64(st, 2, *new_id);
+    if ((r = sq_run(u, st, "rename INBOX")) < 0)
+        return r;
+    /* Readers' own \Seen follows the messages; the new mailbox keeps
+     * INBOX's ACL (a rename keeps the ACL, RFC 4314 4). */
+    if (!(st = sq_stmt(u, SQ_SEEN_MOVE_ALL)))
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, in.id);
+    sqlite3_bind_int64(st, 2, *new_id);
+    if ((r = sq_run(u, st, "rename INBOX")) < 0)
+        return r;
+    if (!(st = sq_stmt(u, SQ_MB_SET_ACL_ID)))
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, *new_id);
+    sqlite3_bind_text(st, 2, in.acl, -1, SQLITE_STATIC);
     if ((r = sq_run(u, st, "rename INBOX")) < 0)
         return r;
     r = sq_mailbox_bump(u, *new_id, ms, in.uidnext, in.messages, in.unseen, in.deleted, (int64_t)in.size);
@@ -556,6 +596,14 @@ int sq_open(struct mailbox *mb, const char *name, bool claim_recent, uint32_t *r
     if (r < 0)
         return r;
     mb->id = mb->info.id;   /* with info.mailboxid: what every later call checks */
+    if (mailbox_seen_reader(mb) && (r = sq_reader_unseen(u, mb->reader, &mb->info)) < 0)
+        return r;
+    if (mb->reader[0]) {
+        /* Another user's mailbox: \Recent belongs to the owner's sessions. */
+        if (recent_uid_floor)
+            *recent_uid_floor = UINT32_MAX;
+        return STORAGE_OK;
+    }
     if (claim_recent && ruid + 1 < mb->info.uidnext) {
         /* Only a write when there is something to claim: most SELECTs of a
          * busy mailbox find the watermark already current. The re-read
@@ -594,6 +642,9 @@ int sq_refresh_info(struct mailbox *mb)
 {
     struct mailbox_info info;
     int r = sq_mailbox_load_mb(mb, &info, NULL);
+    /* sharedseen may have changed since open: the fresh row decides. */
+    if (r == 0 && mb->reader[0] && !info.sharedseen)
+        r = sq_reader_unseen(mb->user, mb->reader, &info);
     if (r == 0)
         mb->info = info;
     return r;
@@ -607,6 +658,11 @@ int sq_claim_recent(struct mailbox *mb, uint32_t *floor_out, uint32_t *claimed_h
     struct mail_user *u = mb->user;
     struct mailbox_info info;
     uint32_t ruid = 0;
+    if (mb->reader[0]) {
+        /* A reader other than the owner never claims (mailbox_open_as). */
+        *floor_out = *claimed_hi = UINT32_MAX;
+        return STORAGE_OK;
+    }
     /* Plain read first (WAL: never waits for a writer): the common case is
      * that nothing new arrived, and that must not take the write lock. */
     int r = sq_mailbox_load_mb(mb, &info, &ruid);

@@ -63,20 +63,27 @@ static void free_recs(struct saved_rec *v, size_t n)
 }
 
 /* Load one message row; NOTFOUND when the UID does not exist. The record's
- * keywords are copied into *kwbuf (caller frees). */
-static int load_msg(struct mailbox *mb, uint32_t uid, struct msg_record *rec, char **kwbuf)
+ * keywords are copied into *kwbuf (caller frees). rec->flags is what mb
+ * shows (a reader's own \Seen, schema 5); *raw (may be NULL) gets the
+ * row's own flags, which the mailbox counters count. */
+static int load_msg(struct mailbox *mb, uint32_t uid, struct msg_record *rec, char **kwbuf, uint32_t *raw)
 {
     struct mail_user *u = mb->user;
-    sqlite3_stmt *st = sq_stmt(u, SQ_MSG_ONE);
+    const char *reader = mailbox_seen_reader(mb);
+    sqlite3_stmt *st = sq_stmt(u, reader ? SQ_MSG_ONE_AS : SQ_MSG_ONE);
     if (!st)
         return STORAGE_ERR_IO;
     sqlite3_bind_int64(st, 1, mb->id);
     sqlite3_bind_int64(st, 2, uid);
     sqlite3_bind_text(st, 3, mb->info.mailboxid, -1, SQLITE_STATIC);
+    if (reader)
+        sqlite3_bind_text(st, 20, reader, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     int r = STORAGE_OK;
     if (rc == SQLITE_ROW) {
         sq_row_to_record(st, rec);
+        if (raw)
+            *raw = reader ? (uint32_t)sqlite3_column_int64(st, 10) : rec->flags;
         *kwbuf = xstrdup(rec->keywords);
         rec->keywords = *kwbuf;
     } else {
@@ -95,11 +102,18 @@ int sq_get_uids(struct mailbox *mb, uint32_t **uids, uint32_t *count)
 
 int sq_first_unseen(struct mailbox *mb, uint32_t *uid)
 {
-    sqlite3_stmt *st = sq_stmt(mb->user, SQ_MSG_FIRST_UNSEEN);
+    /* A reader's own \Seen: the first message without the reader's seen
+     * row (a walk of the primary key with one point lookup per message up
+     * to it; reader handles are shared folders, not the 1M-message INBOX
+     * the owner's partial index exists for). */
+    const char *reader = mailbox_seen_reader(mb);
+    sqlite3_stmt *st = sq_stmt(mb->user, reader ? SQ_MSG_FIRST_UNSEEN_AS : SQ_MSG_FIRST_UNSEEN);
     if (!st)
         return STORAGE_ERR_IO;
     sqlite3_bind_int64(st, 1, mb->id);
     sqlite3_bind_text(st, 2, mb->info.mailboxid, -1, SQLITE_STATIC);
+    if (reader)
+        sqlite3_bind_text(st, 3, reader, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *uid = (uint32_t)sqlite3_column_int64(st, 0);
@@ -151,11 +165,14 @@ int sq_foreach_record(struct mailbox *mb, uint32_t lo, uint32_t hi, msg_record_c
     uint64_t next = lo;
     size_t total = 0;
     while (next <= hi) {
-        sqlite3_stmt *st = sq_stmt(mb->user, SQ_MSG_RANGE);
+        const char *reader = mailbox_seen_reader(mb);
+        sqlite3_stmt *st = sq_stmt(mb->user, reader ? SQ_MSG_RANGE_AS : SQ_MSG_RANGE);
         if (!st) {
             r = STORAGE_ERR_IO;
             break;
         }
+        if (reader)
+            sqlite3_bind_text(st, 20, reader, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 1, mb->id);
         sqlite3_bind_int64(st, 2, (int64_t)next);
         sqlite3_bind_int64(st, 3, hi);
@@ -200,7 +217,7 @@ int sq_foreach_record(struct mailbox *mb, uint32_t lo, uint32_t hi, msg_record_c
 int sq_get_record(struct mailbox *mb, uint32_t uid, struct msg_record *out)
 {
     char *kw = NULL;
-    int r = load_msg(mb, uid, out, &kw);
+    int r = load_msg(mb, uid, out, &kw, NULL);
     if (r == 0) {
         free(mb->kwcopy);
         mb->kwcopy = kw;
@@ -311,7 +328,7 @@ int sq_sync(struct mailbox *mb, uint64_t since, msg_record_cb changed, void *car
         for (size_t i = 0; i < n && r == 0; i++) {
             struct msg_record rec;
             char *kw = NULL;
-            r = load_msg(mb, v[i], &rec, &kw);
+            r = load_msg(mb, v[i], &rec, &kw, NULL);
             if (r == STORAGE_ERR_NOTFOUND) {
                 r = 0;
                 continue;
@@ -447,6 +464,13 @@ static int expunge_one(struct mail_user *u, int64_t mbid, const struct msg_recor
     sqlite3_bind_int64(st, 1, mbid);
     sqlite3_bind_int64(st, 2, rec->uid);
     sqlite3_bind_int64(st, 3, (int64_t)modseq);
+    if ((r = sq_run(u, st, "expunge")) < 0)
+        return r;
+    /* Every reader's own \Seen of the message goes with it. */
+    if (!(st = sq_stmt(u, SQ_SEEN_DELETE_UID)))
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, mbid);
+    sqlite3_bind_int64(st, 2, rec->uid);
     if ((r = sq_run(u, st, "expunge")) < 0)
         return r;
     return blob_ref(u, rec->guid, -1);
@@ -619,12 +643,16 @@ int sq_store(struct mailbox *mb, const uint32_t *uids, size_t n, const struct st
         goto out;
     uint64_t modseq = info.highestmodseq + 1;
     int64_t dunseen = 0, ddeleted = 0;
+    /* The row read under the lock decides whose \Seen this STORE sets. */
+    mb->info.sharedseen = info.sharedseen;
+    const char *reader = mailbox_seen_reader(mb);
     if (req->mode != STORE_REMOVE && (r = sq_keywords_register(u, mb->id, reqkw)) < 0)
         goto out;
     for (size_t i = 0; i < n; i++) {
         struct msg_record rec;
         char *kw = NULL;
-        r = load_msg(mb, uids[i], &rec, &kw);
+        uint32_t raw = 0;
+        r = load_msg(mb, uids[i], &rec, &kw, &raw);
         if (r == STORAGE_ERR_NOTFOUND) {
             r = 0;
             continue;   /* expunged meanwhile: skipped */
@@ -650,7 +678,12 @@ int sq_store(struct mailbox *mb, const uint32_t *uids, size_t n, const struct st
             free(nkw);
             continue;
         }
-        sqlite3_stmt *st = sq_stmt(u, SQ_MSG_SETFLAGS);
+        /* A reader with its own \Seen: the row keeps its \Seen bit (the
+         * owner's), the reader's goes to the seen table; the row still
+         * gets the new modseq so the reader's CONDSTORE/QRESYNC sync
+         * reports the change (other sessions see an unchanged FETCH,
+         * RFC 7162 allows that). */
+        sqlite3_stmt *st = sq_stmt(u, reader ? SQ_MSG_SETFLAGS_KEEPSEEN : SQ_MSG_SETFLAGS);
         if (!st) {
             free(kw);
             free(nkw);
@@ -663,9 +696,13 @@ int sq_store(struct mailbox *mb, const uint32_t *uids, size_t n, const struct st
         sqlite3_bind_int64(st, 4, mb->id);
         sqlite3_bind_int64(st, 5, rec.uid);
         r = sq_run(u, st, "store");
+        if (r == 0 && reader && (nf & MSG_SEEN) != (rec.flags & MSG_SEEN))
+            r = sq_reader_seen_set(u, mb->id, reader, rec.uid, (nf & MSG_SEEN) != 0);
         if (r == 0) {
-            dunseen += (int64_t)!(nf & MSG_SEEN) - (int64_t)!(rec.flags & MSG_SEEN);
-            ddeleted += (int64_t)!!(nf & MSG_DELETED) - (int64_t)!!(rec.flags & MSG_DELETED);
+            /* The counters count the row's own flags. */
+            uint32_t nraw = reader ? ((raw & MSG_SEEN) | (nf & ~(uint32_t)MSG_SEEN)) : nf;
+            dunseen += (int64_t)!(nraw & MSG_SEEN) - (int64_t)!(raw & MSG_SEEN);
+            ddeleted += (int64_t)!!(nraw & MSG_DELETED) - (int64_t)!!(raw & MSG_DELETED);
             rec.flags = nf;
             rec.keywords = nkw;
             rec.modseq = modseq;
@@ -701,7 +738,9 @@ out:
     return r;
 }
 
-int sq_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg), void *arg)
+/* any: expunge the listed UIDs whether or not they have \Deleted. */
+static int expunge_common(struct mailbox *mb, const uint32_t *uids, size_t n, bool any,
+                          int (*cb)(uint32_t uid, void *arg), void *arg)
 {
     struct mail_user *u = mb->user;
     int r = sq_begin(u);
@@ -737,11 +776,12 @@ int sq_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uin
         uids = cand;
         n = ncand;
     }
-    int64_t dunseen = 0, dsize = 0;
+    int64_t dunseen = 0, dsize = 0, ddeleted = 0;
     for (size_t i = 0; i < n; i++) {
         struct msg_record rec;
         char *kw = NULL;
-        r = load_msg(mb, uids[i], &rec, &kw);
+        uint32_t raw = 0;
+        r = load_msg(mb, uids[i], &rec, &kw, &raw);
         free(kw);
         if (r == STORAGE_ERR_NOTFOUND) {
             r = 0;
@@ -749,13 +789,14 @@ int sq_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uin
         }
         if (r < 0)
             break;
-        if (!(rec.flags & MSG_DELETED))
+        if (!(rec.flags & MSG_DELETED) && !any)
             continue;
         if ((r = expunge_one(u, mb->id, &rec, modseq)) < 0)
             break;
         ARRAY_GROW(gone, ngone, cgone);
         gone[ngone++] = rec.uid;
-        dunseen -= !(rec.flags & MSG_SEEN);
+        dunseen -= !(raw & MSG_SEEN);
+        ddeleted -= !!(raw & MSG_DELETED);
         dsize -= (int64_t)rec.size;
     }
     if (r == 0 && ngone) {
@@ -765,7 +806,7 @@ int sq_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uin
         r = sq_ranges_remove(u, mb->id, gone, ngone);
     }
     if (r == 0 && ngone) {
-        r = sq_mailbox_bump(u, mb->id, modseq, 0, -(int64_t)ngone, dunseen, -(int64_t)ngone, dsize);
+        r = sq_mailbox_bump(u, mb->id, modseq, 0, -(int64_t)ngone, dunseen, ddeleted, dsize);
         if (r == 0)
             r = sq_collect_dead(u, &dead, &ndead);
     }
@@ -788,6 +829,19 @@ out:
     free(gone);
     free(dead);
     return r;
+}
+
+int sq_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg), void *arg)
+{
+    return expunge_common(mb, uids, n, false, cb, arg);
+}
+
+int sq_expunge_uids(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg),
+                    void *arg)
+{
+    if (!uids)
+        return STORAGE_ERR_INVALID;
+    return expunge_common(mb, uids, n, true, cb, arg);
 }
 
 int sq_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *dest_name, bool move,
@@ -820,7 +874,8 @@ int sq_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *des
     for (size_t i = 0; i < n; i++) {
         struct msg_record rec;
         char *kw = NULL;
-        r = load_msg(src, uids[i], &rec, &kw);
+        uint32_t raw = 0;
+        r = load_msg(src, uids[i], &rec, &kw, &raw);
         if (r == STORAGE_ERR_NOTFOUND) {
             r = 0;
             continue;   /* expunged meanwhile */
@@ -848,8 +903,8 @@ int sq_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *des
         if (move) {
             ARRAY_GROW(gone, ngone, cgone);
             gone[ngone++] = rec.uid;
-            s_unseen -= !(rec.flags & MSG_SEEN);
-            s_deleted -= !!(rec.flags & MSG_DELETED);
+            s_unseen -= !(raw & MSG_SEEN);
+            s_deleted -= !!(raw & MSG_DELETED);
             s_size -= (int64_t)rec.size;
         }
     }
@@ -888,5 +943,301 @@ out:
                 break;
     }
     free(gone);
+    return r;
+}
+
+/* ---- copy to another store ---------------------------------------------------- */
+
+/* One source message of a cross-store copy, read before the destination
+ * transaction (no lock on the source is held meanwhile). */
+struct xitem {
+    struct msg_record rec;      /* flags as the source handle shows them; guid: the destination's */
+    char sguid[33];             /* the body's guid in the source store */
+    char *kw;
+    uint64_t bsize;
+    char *envelope, *bodystructure, *body;
+    void *header;
+    size_t header_len;
+    int64_t lines;
+    bool linked;                /* its file was created in the destination by this copy */
+    bool skip;                  /* gone from the source meanwhile */
+};
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    return t ? xstrdup(t) : NULL;
+}
+
+static int read_blob_row(struct mail_user *u, struct xitem *x)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_BLOB_ROW);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_text(st, 1, x->rec.guid, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int r = STORAGE_OK;
+    if (rc == SQLITE_ROW) {
+        x->bsize = (uint64_t)sqlite3_column_int64(st, 0);
+        x->envelope = col_dup(st, 1);
+        x->bodystructure = col_dup(st, 2);
+        x->body = col_dup(st, 3);
+        size_t hl = (size_t)sqlite3_column_bytes(st, 4);
+        const void *h = sqlite3_column_blob(st, 4);
+        x->header = xmalloc(hl + 1);
+        if (hl && h)
+            memcpy(x->header, h, hl);
+        x->header_len = h ? hl : 0;
+        x->lines = sqlite3_column_int64(st, 5);
+    } else {
+        r = rc == SQLITE_DONE ? STORAGE_ERR_NOTFOUND : sq_error(u, rc, "blob row");
+    }
+    sqlite3_reset(st);
+    return r;
+}
+
+static bool blob_exists(struct mail_user *u, const char *guid, int *err)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_BLOB_EXISTS);
+    *err = 0;
+    if (!st) {
+        *err = STORAGE_ERR_IO;
+        return false;
+    }
+    sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        *err = sq_error(u, rc, "blob lookup");
+    return rc == SQLITE_ROW;
+}
+
+/* Give x a body file in dest. The source guid is kept when dest has no
+ * file of that name; a file of that name without a blob row (an orphan,
+ * or a body whose last reference another process is just removing) is
+ * never reused: the copy gets a fresh guid instead. */
+static int link_body(struct mail_user *su, struct mail_user *dest, struct xitem *x, bool fresh)
+{
+    if (fresh)
+        msgfile_new_guid(x->rec.guid);
+    int r = msgfile_link_into(su, x->sguid, dest, x->rec.guid, &x->linked);
+    if (r == 0 && !x->linked) {
+        msgfile_new_guid(x->rec.guid);
+        r = msgfile_link_into(su, x->sguid, dest, x->rec.guid, &x->linked);
+        if (r == 0 && !x->linked)
+            r = STORAGE_ERR_IO;   /* a random 128-bit name taken: not in this universe */
+    }
+    return r;
+}
+
+static void xitems_free(struct xitem *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].kw);
+        free(v[i].envelope);
+        free(v[i].bodystructure);
+        free(v[i].body);
+        free(v[i].header);
+    }
+    free(v);
+}
+
+/* The destination half: one transaction in dest's database. */
+static int copy_into(struct mail_user *su, struct mail_user *dest, const char *dest_name, struct xitem *v, size_t n,
+                     uint32_t *uv, uint32_t *dst_uids, size_t *done_out, int64_t *dest_id)
+{
+    int r = sq_begin(dest);
+    if (r < 0)
+        return r;
+    struct mailbox_info *dinfo = xmalloc(sizeof(*dinfo));
+    size_t done = 0;
+    if ((r = sq_mailbox_load_name(dest, dest_name, dinfo, NULL)) < 0)
+        goto out;
+    if ((uint64_t)dinfo->uidnext + n > UINT32_MAX) {
+        r = STORAGE_ERR_LIMIT;
+        goto out;
+    }
+    uint64_t modseq = dinfo->highestmodseq + 1;
+    uint32_t uid = dinfo->uidnext;
+    int64_t now = (int64_t)time(NULL);
+    int64_t dunseen = 0, ddeleted = 0, dsize = 0;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        struct xitem *x = &v[i];
+        if (x->skip)
+            continue;
+        int e;
+        bool have = blob_exists(dest, x->rec.guid, &e);
+        if (e < 0) {
+            r = e;
+            break;
+        }
+        if (!have && !x->linked) {
+            /* The body was in dest when looked at outside the lock and is
+             * gone now: link it here, under the lock, under a new name (the
+             * old one's file may still be on its way out). */
+            r = link_body(su, dest, x, true);
+            if (r == STORAGE_ERR_NOTFOUND) {   /* expunged from the source */
+                x->skip = true;
+                r = 0;
+                continue;
+            }
+            if (r < 0)
+                break;
+        }
+        if (have) {
+            r = blob_ref(dest, x->rec.guid, +1);
+        } else {
+            sqlite3_stmt *st = sq_stmt(dest, SQ_BLOB_INSERT);
+            if (!st) {
+                r = STORAGE_ERR_IO;
+                break;
+            }
+            sqlite3_bind_text(st, 1, x->rec.guid, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 2, (int64_t)x->bsize);
+            sqlite3_bind_text(st, 3, x->envelope, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 4, x->bodystructure, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 5, x->body, -1, SQLITE_STATIC);
+            sqlite3_bind_blob(st, 6, x->header, (int)MIN(x->header_len, (size_t)INT32_MAX), SQLITE_STATIC);
+            sqlite3_bind_int64(st, 7, x->lines);
+            r = sq_run(dest, st, "insert blob");
+        }
+        if (r < 0)
+            break;
+        struct msg_record nrec = x->rec;
+        nrec.savedate = now;
+        if ((r = sq_keywords_register(dest, dinfo->id, nrec.keywords)) < 0 ||
+            (r = insert_msg(dest, dinfo->id, uid, modseq, &nrec)) < 0)
+            break;
+        if (dst_uids)
+            dst_uids[done] = uid;
+        done++;
+        uid++;
+        dunseen += !(nrec.flags & MSG_SEEN);
+        ddeleted += !!(nrec.flags & MSG_DELETED);
+        dsize += (int64_t)nrec.size;
+    }
+    if (r == 0 && done)
+        r = sq_ranges_add(dest, dinfo->id, dinfo->uidnext, uid - 1);
+    if (r == 0 && done)
+        r = sq_mailbox_bump(dest, dinfo->id, modseq, uid, (int64_t)done, dunseen, ddeleted, dsize);
+out:
+    /* sq_commit enforces the destination's quota roots: OVERQUOTA rolls
+     * everything back. */
+    if (r == 0)
+        r = sq_commit(dest);
+    else
+        sq_rollback(dest);
+    if (r == 0) {
+        *uv = dinfo->uidvalidity;
+        *done_out = done;
+        *dest_id = dinfo->id;
+    }
+    free(dinfo);
+    return r;
+}
+
+int sq_copy_to(struct mailbox *src, const uint32_t *uids, size_t n, struct mail_user *dest, const char *dest_name,
+               bool move, uint32_t *dest_uidvalidity, uint32_t *src_uids, uint32_t *dst_uids, size_t *ncopied,
+               int (*expunged_cb)(uint32_t uid, void *arg), void *earg)
+{
+    struct mail_user *su = src->user;
+    if (dest == su)
+        return sq_copy(src, uids, n, dest_name, move, dest_uidvalidity, src_uids, dst_uids, ncopied, expunged_cb,
+                       earg);
+    /* Refuse early (before linking anything) when the target is missing
+     * or the source mailbox is gone. */
+    struct mailbox_info *tmp = xmalloc(sizeof(*tmp));
+    int r = sq_mailbox_load_name(dest, dest_name, tmp, NULL);
+    free(tmp);
+    if (r < 0)
+        return r;
+    if ((r = sq_mailbox_alive(src)) < 0)
+        return r;
+
+    /* 1. Source records and blob rows, as plain reads (each statement its
+     * own snapshot; a message expunged meanwhile is skipped). */
+    struct xitem *v = xcalloc(n ? n : 1, sizeof(*v));
+    size_t nv = 0;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        struct xitem *x = &v[nv];
+        char *kw = NULL;
+        r = load_msg(src, uids[i], &x->rec, &kw, NULL);
+        if (r == STORAGE_ERR_NOTFOUND) {
+            r = 0;
+            continue;
+        }
+        if (r < 0)
+            break;
+        x->kw = kw;
+        x->rec.keywords = kw;
+        memcpy(x->sguid, x->rec.guid, sizeof(x->sguid));
+        r = read_blob_row(su, x);
+        if (r == STORAGE_ERR_NOTFOUND) {
+            /* a message row always has its blob; gone means expunged */
+            free(x->kw);
+            memset(x, 0, sizeof(*x));
+            r = 0;
+            continue;
+        }
+        nv++;
+    }
+    /* 2. Message files into the destination store (link, or copy across
+     * filesystems), durable before the metadata that references them. */
+    for (size_t i = 0; i < nv && r == 0; i++) {
+        struct xitem *x = &v[i];
+        int e;
+        if (blob_exists(dest, x->rec.guid, &e))
+            continue;   /* an earlier copy of the same body is there */
+        if ((r = e) < 0)
+            break;
+        r = link_body(su, dest, x, false);
+        if (r == STORAGE_ERR_NOTFOUND) {
+            x->skip = true;   /* expunged (file removed) since it was read */
+            r = 0;
+        }
+    }
+    /* 3. Metadata in the destination, one transaction. */
+    size_t done = 0;
+    uint32_t uv = 0;
+    int64_t dest_id = 0;
+    if (r == 0)
+        r = copy_into(su, dest, dest_name, v, nv, &uv, dst_uids, &done, &dest_id);
+    if (r < 0) {
+        /* Nothing committed: remove the files this call created, unless a
+         * concurrent copy has committed a reference to the same body. */
+        for (size_t i = 0; i < nv; i++) {
+            int e;
+            if (v[i].linked && !blob_exists(dest, v[i].rec.guid, &e) && e == 0)
+                msgfile_unlink(dest, v[i].rec.guid);
+        }
+        xitems_free(v, nv);
+        return r;
+    }
+    size_t k = 0;
+    uint32_t *moved = xmalloc((nv ? nv : 1) * sizeof(*moved));
+    for (size_t i = 0; i < nv; i++) {
+        if (v[i].skip)
+            continue;
+        if (src_uids)
+            src_uids[k] = v[i].rec.uid;
+        moved[k++] = v[i].rec.uid;
+    }
+    xitems_free(v, nv);
+    if (ncopied)
+        *ncopied = done;
+    if (dest_uidvalidity)
+        *dest_uidvalidity = uv;
+    if (done)
+        notify_mailbox_changed(dest->name, dest_id);
+    /* 4. MOVE: expunge the copied source messages in a second
+     * transaction. A crash before it leaves the message in both mailboxes,
+     * never in neither. */
+    if (move && k) {
+        r = sq_expunge_uids(src, moved, k, expunged_cb, earg);
+        if (r < 0)
+            log_err("storage: %s: move to %s: copied, but expunging the source failed: %s", su->name, dest->name,
+                    storage_strerror(r));
+    }
+    free(moved);
     return r;
 }

@@ -22,6 +22,8 @@
  *    reused, so an id held by an open session can only ever name the
  *    mailbox it opened (or nothing, once that mailbox is deleted).
  *  - quotaroot (schema 4) holds quota limits and usage per root.
+ *  - mailbox.acl/sharedseen and seen (schema 5): ACL text and per-reader
+ *    \Seen for shared mailboxes.
  *  - blob is the per-body cache (ENVELOPE, BODYSTRUCTURE, header) plus
  *    the refcount that lets COPY/MOVE share one immutable file.
  */
@@ -154,6 +156,25 @@ static const char *const migrations[] = {
     "  mailbox_used INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
     "INSERT INTO quotaroot(name,storage_used,message_used,mailbox_used) "
     "  SELECT '',coalesce(sum(size),0),coalesce(sum(messages),0),count(*) FROM mailbox;",
+
+    /* 4 -> 5: access control and per-reader \Seen (issue 3).
+     * mailbox.acl is the ACL text of access.h, opaque to storage and
+     * changed in one statement (atomic). mailbox.sharedseen: every reader
+     * shares the message rows' \Seen bit (Cyrus "sharedseen").
+     * seen holds, for readers other than the store's owner and mailboxes
+     * without sharedseen, the UIDs each reader has seen: one row per seen
+     * message, dropped with the message (expunge) or the mailbox, so a
+     * reader's rows never outnumber the mailbox's messages. The primary
+     * key serves a reader's lookups and counts; seen_uid serves expunge
+     * (all readers of one message). */
+    "ALTER TABLE mailbox ADD COLUMN acl TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE mailbox ADD COLUMN sharedseen INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE seen("
+    "  mailbox_id INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,"
+    "  reader TEXT NOT NULL,"
+    "  uid INTEGER NOT NULL,"
+    "  PRIMARY KEY(mailbox_id, reader, uid)) WITHOUT ROWID;"
+    "CREATE INDEX seen_uid ON seen(mailbox_id, uid);",
 };
 
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))

@@ -21,7 +21,7 @@
 #define MBCOLS                                                                                     \
     "id,name,mailboxid,uidvalidity,uidnext,highestmodseq,special_use,recent_uid,messages,unseen,"  \
     "deleted,size,EXISTS(SELECT 1 FROM subscription s WHERE s.name=mailbox.name),"                 \
-    RECENT_COUNT
+    RECENT_COUNT ",acl,sharedseen"
 /* Messages above the \Recent watermark, from uidrange: the ranges that
  * start above it, plus the tail of the one range that straddles it. Both
  * are index range scans on (mailbox_id, lo) whose cost is the number of
@@ -39,6 +39,13 @@
  * connection that outlived its store being deleted and recreated. */
 #define MB_IS(idp, mbidp) "EXISTS(SELECT 1 FROM mailbox WHERE id=" idp " AND mailboxid=" mbidp ")"
 #define MSGCOLS "uid,flags,keywords,modseq,internaldate,internaldate_tz,savedate,size,guid,threadid"
+/* The same for a handle of a reader with its own \Seen (schema 5): the
+ * row's \Seen bit is replaced by the reader's, bound as ?20; column 10 is
+ * the row's own flags (counters are kept on those). */
+#define MSGCOLS_AS                                                                                 \
+    "uid,(flags&~1)|EXISTS(SELECT 1 FROM seen s WHERE s.mailbox_id=message.mailbox_id AND "        \
+    "s.reader=?20 AND s.uid=message.uid),keywords,modseq,internaldate,internaldate_tz,savedate,"   \
+    "size,guid,threadid,flags"
 
 static const char *const sq_sql[SQ__COUNT] = {
     [SQ_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
@@ -77,6 +84,25 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_MSG_RANGE] = "SELECT " MSGCOLS " FROM message WHERE mailbox_id=?1 AND uid BETWEEN ?2 AND ?3 AND "
                      MB_IS("?1", "?5") " ORDER BY uid LIMIT ?4",
     [SQ_MSG_ONE] = "SELECT " MSGCOLS " FROM message WHERE mailbox_id=?1 AND uid=?2 AND " MB_IS("?1", "?3"),
+    [SQ_MSG_RANGE_AS] = "SELECT " MSGCOLS_AS " FROM message WHERE mailbox_id=?1 AND uid BETWEEN ?2 AND ?3 AND "
+                        MB_IS("?1", "?5") " ORDER BY uid LIMIT ?4",
+    [SQ_MSG_ONE_AS] = "SELECT " MSGCOLS_AS " FROM message WHERE mailbox_id=?1 AND uid=?2 AND " MB_IS("?1", "?3"),
+    [SQ_MSG_SETFLAGS_KEEPSEEN] = "UPDATE message SET flags=(flags&1)|(?1&~1),keywords=?2,modseq=?3 "
+                                 "WHERE mailbox_id=?4 AND uid=?5",
+    [SQ_MSG_FIRST_UNSEEN_AS] = "SELECT m.uid FROM message m WHERE m.mailbox_id=?1 AND NOT EXISTS(SELECT 1 FROM "
+                               "seen s WHERE s.mailbox_id=?1 AND s.reader=?3 AND s.uid=m.uid) AND "
+                               MB_IS("?1", "?2") " ORDER BY m.uid LIMIT 1",
+    [SQ_SEEN_COUNT] = "SELECT count(*) FROM seen WHERE mailbox_id=?1 AND reader=?2",
+    [SQ_SEEN_ADD] = "INSERT OR IGNORE INTO seen(mailbox_id,reader,uid) VALUES(?1,?2,?3)",
+    [SQ_SEEN_DEL] = "DELETE FROM seen WHERE mailbox_id=?1 AND reader=?2 AND uid=?3",
+    [SQ_SEEN_DELETE_UID] = "DELETE FROM seen WHERE mailbox_id=?1 AND uid=?2",
+    [SQ_SEEN_DELETE_MAILBOX] = "DELETE FROM seen WHERE mailbox_id=?",
+    [SQ_SEEN_MOVE_ALL] = "UPDATE seen SET mailbox_id=?2 WHERE mailbox_id=?1",
+    [SQ_MB_SET_ACL] = "UPDATE mailbox SET acl=?2 WHERE name=?1",
+    [SQ_MB_SET_ACL_ID] = "UPDATE mailbox SET acl=?2 WHERE id=?1",
+    [SQ_MB_GET_ACL] = "SELECT acl FROM mailbox WHERE name=?",
+    [SQ_MB_SET_SHAREDSEEN] = "UPDATE mailbox SET sharedseen=?2 WHERE name=?1",
+    [SQ_BLOB_ROW] = "SELECT size,envelope,bodystructure,body,header,lines FROM blob WHERE guid=?",
     /* covered by message_modseq (mailbox_id, modseq, uid) */
     [SQ_MSG_SINCE] = "SELECT uid FROM message WHERE mailbox_id=?1 AND modseq>?2 AND modseq<=?3 AND "
                      MB_IS("?1", "?4"),
@@ -334,9 +360,14 @@ static int sq_user_open(struct mail_user *u, bool create)
                     r = sq_quota_autocreate(u);
                 if (r == 0)
                     r = sq_create_locked(u, "INBOX", 0, &id);
+                bool created = r == 0;
                 if (r == STORAGE_ERR_EXISTS)
                     r = 0;   /* a concurrent opener won */
                 r = r == 0 ? sq_commit(u) : (sq_rollback(u), r);
+                /* mail_user_is_new: this open made the store (not a
+                 * concurrent opener, not a lost INBOX recreated). */
+                if (r == 0 && created && fresh)
+                    u->is_new = true;
             }
         }
     }
@@ -551,6 +582,37 @@ int sq_check(struct mail_user *u, bool fix, void (*cb)(const char *problem, void
     }
     sqlite3_reset(q);
 
+    /* 4b. per-reader \Seen rows of messages that no longer exist (the
+     * expunge that removes a message removes them too; anything left
+     * would make a reader's unseen count wrong). */
+    {
+        sqlite3_stmt *sq_seen = NULL;
+        int prc = sqlite3_prepare_v2(sq(u)->db,
+                                     "SELECT mailbox_id,count(*) FROM seen s WHERE NOT EXISTS(SELECT 1 FROM message m "
+                                     "WHERE m.mailbox_id=s.mailbox_id AND m.uid=s.uid) GROUP BY mailbox_id",
+                                     -1, &sq_seen, NULL);
+        if (prc != SQLITE_OK) {
+            r = sq_error(u, prc, "check seen");
+            goto fail;
+        }
+        int64_t stale = 0;
+        while (sqlite3_step(sq_seen) == SQLITE_ROW) {
+            report(&c, "mailbox id %lld: %lld \\Seen rows of readers for messages that do not exist%s",
+                   (long long)sqlite3_column_int64(sq_seen, 0), (long long)sqlite3_column_int64(sq_seen, 1),
+                   fix ? " (removed)" : "");
+            stale++;
+        }
+        sqlite3_finalize(sq_seen);
+        if (fix && stale &&
+            (prc = sqlite3_exec(sq(u)->db,
+                                "DELETE FROM seen WHERE NOT EXISTS(SELECT 1 FROM message m WHERE "
+                                "m.mailbox_id=seen.mailbox_id AND m.uid=seen.uid)",
+                                NULL, NULL, NULL)) != SQLITE_OK) {
+            r = sq_error(u, prc, "fix seen");
+            goto fail;
+        }
+    }
+
     /* 5. orphan files */
     msgfile_scan(u, check_file, &c);
 
@@ -607,4 +669,11 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .quota_remove = sq_quota_remove,
     .quota_recalc = sq_quota_recalc,
     .deleted_size = sq_deleted_size,
+    .create_acl = sq_create_acl,
+    .set_acl = sq_set_acl,
+    .get_acl = sq_get_acl,
+    .update_acl = sq_update_acl,
+    .set_sharedseen = sq_set_sharedseen,
+    .status_as = sq_status_as,
+    .copy_to = sq_copy_to,
 };

@@ -19,10 +19,14 @@ struct storage_backend_ops;
 struct mail_user {
     char *name;
     char *dir;                  /* DATADIR/user/<c>/<name> */
+    int lockfd;                 /* shared flock on the store lock (partition.c), -1 none */
     int refcount;
     const struct storage_backend_ops *ops;
     void *be;                   /* backend state (e.g. struct sq_user) */
     struct mail_user *next;     /* process-wide handle list */
+    /* The backend created the store's database in the open that made this
+     * handle (mail_user_is_new); cleared by mail_user_clear_new. */
+    bool is_new;
 };
 
 /* An open mailbox: deliberately tiny, no connection of its own. The info
@@ -37,8 +41,20 @@ struct mailbox {
      * never reused, so a deleted mailbox never comes back. */
     bool deleted;
     char *kwcopy;               /* backing store for msg_record.keywords of get_record */
+    /* mailbox_open_as by a reader other than the store's owner: "" for the
+     * owner. While the mailbox is not sharedseen (info.sharedseen, read
+     * at open and at each sync), \Seen is this reader's own. Such a
+     * handle never claims \Recent. */
+    char reader[256];
     struct mailbox_info info;
 };
+
+/* The reader whose own \Seen this handle shows, or NULL when the message
+ * rows' \Seen applies (owner, or a sharedseen mailbox). */
+static inline const char *mailbox_seen_reader(const struct mailbox *mb)
+{
+    return mb->reader[0] && !mb->info.sharedseen ? mb->reader : NULL;
+}
 
 /* One message prepared by mailbox_append_add: the body file is already
  * durable in its final place; commit only has to write metadata. */
@@ -109,6 +125,20 @@ struct storage_backend_ops {
                 int (*expunged_cb)(uint32_t uid, void *arg), void *earg);
     int (*check)(struct mail_user *u, bool fix, void (*cb)(const char *problem, void *arg), void *arg);
 
+    /* access control (storage-acl.c dispatches; acl length checked) */
+    int (*create_acl)(struct mail_user *u, const char *name, uint32_t special_use, const char *acl);
+    int (*set_acl)(struct mail_user *u, const char *name, const char *acl);
+    int (*get_acl)(struct mail_user *u, const char *name, char *out);
+    int (*update_acl)(struct mail_user *u, const char *name,
+                      int (*modify)(const char *old, char **newacl, void *arg), void *arg);
+    int (*set_sharedseen)(struct mail_user *u, const char *name, bool shared);
+    /* status with unseen counted for reader (NULL: as status) */
+    int (*status_as)(struct mail_user *u, const char *name, const char *reader, struct mailbox_info *out);
+    /* copy/move to a mailbox of another store of the same backend */
+    int (*copy_to)(struct mailbox *src, const uint32_t *uids, size_t n, struct mail_user *dest,
+                   const char *dest_name, bool move, uint32_t *dest_uidvalidity, uint32_t *src_uids,
+                   uint32_t *dst_uids, size_t *ncopied, int (*expunged_cb)(uint32_t uid, void *arg), void *earg);
+
     /* quota: names are validated by storage.c */
     int (*quota_list)(struct mail_user *u, const char *covering, int (*cb)(const struct quota_root *q, void *arg),
                       void *arg);   /* covering NULL: all roots, else the roots covering that mailbox */
@@ -157,6 +187,18 @@ void msgfile_unlink(const struct mail_user *u, const char *guid);
  * a valid guid). Used by mail_user_check to find orphans. */
 int msgfile_scan(const struct mail_user *u, void (*cb)(const char *name, const char *path, void *arg), void *arg);
 bool msgfile_exists(const struct mail_user *u, const char *guid);
+/* Make sguid's file of store src the file guid of store dst: a hard link,
+ * or (EXDEV: another partition or filesystem) a copy written to a
+ * temporary name in the destination directory, fsync'd and renamed; the
+ * destination directory is fsync'd either way. *created is true when
+ * this call made the file; false (and STORAGE_OK) when a file of that
+ * name was already there. NOTFOUND when the source file is gone. */
+int msgfile_link_into(const struct mail_user *src, const char *sguid, const struct mail_user *dst, const char *guid,
+                      bool *created);
+/* Test hook: when true, every link/rename between directories behaves as
+ * if they were on different filesystems (EXDEV), so the copy fallbacks
+ * run. Never set outside tests. */
+extern bool msgfile_test_exdev;
 /* fsync a directory (after rename/link/unlink in it). */
 int msgfile_fsync_dir(const char *path);
 /* Make dir and missing parents (mode 0700). */

@@ -6,6 +6,7 @@
  * dispatch through struct storage_backend_ops.
  */
 #include "storage-private.h"
+#include "partition.h"
 #include "notify.h"
 #include "log.h"
 #include "buf.h"
@@ -84,8 +85,36 @@ const char *storage_datadir(void) { return g_datadir ? g_datadir : ""; }
 
 /* ---- validation helpers ------------------------------------------------- */
 
+/* A DNS domain in lowercase: labels of [a-z0-9-], no leading/trailing
+ * '-', no empty label, at most 253 octets (RFC 1035 2.3.4). */
+static bool valid_domain(const char *d)
+{
+    size_t n = strlen(d), label = 0;
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i <= n; i++) {
+        char c = d[i];
+        if (c == '.' || c == '\0') {
+            if (label == 0 || label > 63 || d[i - 1] == '-')
+                return false;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') {
+            if (label == 0 && c == '-')
+                return false;
+            label++;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
 bool storage_valid_username(const char *name)
 {
+    /* Shared stores (access.h): "%shared" and "%shared@DOMAIN". '%' can
+     * never start a user name, so these never collide with users. */
+    if (name && name[0] == '%')
+        return strcmp(name, "%shared") == 0 || (strncmp(name, "%shared@", 8) == 0 && valid_domain(name + 8));
     /* Auth has validated already; this is defence in depth because the
      * name becomes a path component. */
     size_t n = name ? strlen(name) : 0;
@@ -240,13 +269,22 @@ int mail_user_open(const char *username, bool create, struct mail_user **out)
             return STORAGE_OK;
         }
     }
+    /* Where the store is (partition.c), holding the shared store lock
+     * for the handle's life; BUSY while it is moved/renamed/deleted. */
+    char *dir;
+    int lockfd;
+    int pr = partition_store_acquire(username, create, &dir, &lockfd);
+    if (pr < 0)
+        return pr;
     struct mail_user *u = xcalloc(1, sizeof(*u));
     u->name = xstrdup(username);
-    u->dir = xasprintf("%s/user/%c/%s", g_datadir, username[0], username);
+    u->dir = dir;
+    u->lockfd = lockfd;
     u->refcount = 1;
     u->ops = &storage_sqlite_ops;
     int r = u->ops->user_open(u, create);
     if (r < 0) {
+        partition_store_release(u->lockfd);
         free(u->name);
         free(u->dir);
         free(u);
@@ -269,6 +307,7 @@ void mail_user_close(struct mail_user *u)
         }
     }
     u->ops->user_close(u);
+    partition_store_release(u->lockfd);
     free(u->name);
     free(u->dir);
     free(u);
@@ -276,34 +315,15 @@ void mail_user_close(struct mail_user *u)
 
 const char *mail_user_name(const struct mail_user *u) { return u->name; }
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    int r = (type == FTW_DP) ? rmdir(path) : unlink(path);
-    if (r < 0 && errno != ENOENT)
-        log_warn("storage: cannot remove %s: %s", path, strerror(errno));
-    return 0;
-}
-
 int mail_user_delete_store(const char *username)
 {
     if (!g_datadir)
         return STORAGE_ERR_IO;
     if (!storage_valid_username(username))
         return STORAGE_ERR_INVALID;
-    for (struct mail_user *u = g_users; u; u = u->next)
-        if (strcmp(u->name, username) == 0)
-            return STORAGE_ERR_BUSY;   /* open in this process */
-    char *dir = xasprintf("%s/user/%c/%s", g_datadir, username[0], username);
-    struct stat st;
-    int r = STORAGE_OK;
-    if (lstat(dir, &st) < 0)
-        r = STORAGE_ERR_NOTFOUND;
-    else if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-        r = STORAGE_ERR_IO;
-    free(dir);
-    return r;
+    /* Kicks the user's sessions elsewhere and waits for them; BUSY at once
+     * while open in this process (partition.c). */
+    return partition_delete_store(username);
 }
 
 /* ---- mailboxes (dispatch) ---------------------------------------------- */

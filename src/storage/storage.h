@@ -71,6 +71,7 @@ enum special_use {
 #define STORAGE_MAX_MAILBOX_NAME 1024   /* bytes, internal UTF-8 form */
 #define STORAGE_MAX_KEYWORD 128         /* bytes */
 #define STORAGE_MAX_KEYWORDS_PER_MAILBOX 256
+#define STORAGE_MAX_ACL 4096            /* bytes of ACL text (access.h format) */
 
 /* Global set-up: datadir root. Creates directories as needed. Must be
  * called once per process before anything else. */
@@ -94,6 +95,48 @@ void mail_user_close(struct mail_user *u);
 const char *mail_user_name(const struct mail_user *u);
 /* Remove a user's whole store (CLI "user del"). */
 int mail_user_delete_store(const char *username);
+/* Store names: a user id (validated by auth) or a shared store
+ * "%shared" / "%shared@DOMAIN" (access.h). */
+/* True when the last mail_user_open(create=true) of this handle created
+ * the store (first login/delivery: autocreate folders, quota). Cleared
+ * by mail_user_clear_new. */
+bool mail_user_is_new(const struct mail_user *u);
+void mail_user_clear_new(struct mail_user *u);
+
+/* ---- partitions (partition.c) ----------------------------------------- */
+/* A store lives on a partition: "default" is DATADIR itself (store dir
+ * DATADIR/user/<c>/<name>), any other is a "partition-NAME: PATH" config
+ * entry (store dir PATH/user/<c>/<name>). Which partition a store is on
+ * is recorded in DATADIR/stores.db when it is not the default one.
+ * Shared stores live in DATADIR/shared/<domain or "%">. */
+/* Create a store on partition (NULL = config defaultpartition); EXISTS
+ * when it exists, INVALID for an unknown partition. */
+int mail_user_create(const char *username, const char *partition);
+/* Name of the partition a store is on ("default" ...); NOTFOUND when the
+ * store does not exist. */
+int mail_user_partition(const char *username, char *out, size_t outlen);
+/* Move a store to another partition while the server runs: marks it
+ * busy (mail_user_open returns STORAGE_ERR_BUSY meanwhile, LMTP answers
+ * 4xx, logins are refused), disconnects the user's sessions in every
+ * process (notify_user_kick), waits for every process to close it, copies
+ * it with fsync, switches stores.db, removes the old copy. Restartable
+ * after a crash at any point. */
+int mail_user_move_partition(const char *username, const char *partition);
+/* Rename a store (account rename): same partition, same locking as a
+ * move. EXISTS when newname has a store. */
+int mail_user_rename_store(const char *oldname, const char *newname);
+/* Every store name (users and shared stores), any order. */
+int mail_user_list_stores(void (*cb)(const char *name, void *arg), void *arg);
+/* Finish or undo moves/renames/deletes interrupted by a crash (their
+ * process is gone). Call once at startup after storage_init (dariusd
+ * master, CLI); opens and new operations also recover a store lazily.
+ * Returns how many stores were recovered, or an error. */
+int storage_partitions_recover(void);
+/* How long move/rename/delete wait for other processes to close the
+ * store after the kick (default 30000 ms; <= 0 restores it). A server
+ * process calling them from its event loop (IMAP admin DELETE/RENAME of
+ * user/NAME) blocks that long at most and may want less. */
+void storage_set_store_wait_ms(int ms);
 
 /* ---- mailboxes -------------------------------------------------------- */
 
@@ -113,6 +156,10 @@ struct mailbox_info {
     uint32_t recent;            /* UIDs above the mailbox's recent watermark */
     uint32_t deleted;           /* messages with \Deleted */
     uint64_t size;              /* sum of RFC822.SIZE */
+    /* Access control (access.h): the ACL text, and whether \Seen is
+     * shared by every reader instead of kept per reader. */
+    char acl[STORAGE_MAX_ACL + 1];
+    bool sharedseen;
 };
 
 typedef void (*mailbox_list_cb)(const struct mailbox_info *info, void *arg);
@@ -135,6 +182,25 @@ int mailbox_delete(struct mail_user *u, const char *name);
  * kept; MAILBOXID is kept. */
 int mailbox_rename(struct mail_user *u, const char *oldname, const char *newname);
 int mailbox_set_special_use(struct mail_user *u, const char *name, uint32_t special_use);
+/* CREATE with an initial ACL (text as access.h; NULL = ""), atomically. */
+int mailbox_create_acl(struct mail_user *u, const char *name, uint32_t special_use, const char *acl);
+/* Replace the ACL text of a mailbox (one transaction; INVALID when longer
+ * than STORAGE_MAX_ACL). The text is opaque to storage. */
+int mailbox_set_acl(struct mail_user *u, const char *name, const char *acl);
+int mailbox_get_acl(struct mail_user *u, const char *name, char *out /* STORAGE_MAX_ACL+1 */);
+/* Change an ACL atomically: modify gets the current text and returns 0
+ * with a malloc'd new text in *newacl (or an error, which aborts); the
+ * read and the write are one transaction, so concurrent SETACLs never
+ * lose an update. */
+int mailbox_update_acl(struct mail_user *u, const char *name,
+                       int (*modify)(const char *old, char **newacl, void *arg), void *arg);
+int mailbox_set_sharedseen(struct mail_user *u, const char *name, bool shared);
+
+/* Readers other than the store's owner (shared folders, Other Users):
+ * unless the mailbox has sharedseen, such a reader's \Seen is its own,
+ * kept in the store per (mailbox, reader). mailbox_status_as fills
+ * unseen (and first unseen) for that reader. */
+int mailbox_status_as(struct mail_user *u, const char *name, const char *reader, struct mailbox_info *out);
 
 /* ---- an open mailbox -------------------------------------------------- */
 
@@ -188,6 +254,17 @@ typedef int (*msg_record_cb)(const struct msg_record *rec, void *arg); /* non-ze
  * the old watermark: UIDs above it are \Recent for this session. */
 int mailbox_open(struct mail_user *u, const char *name, bool readonly, bool claim_recent,
                  uint32_t *recent_uid_floor, struct mailbox **out);
+/* Open for a reader other than the store owner (reader = user id; NULL or
+ * the owner's name = mailbox_open). Without sharedseen, every record this
+ * handle returns (foreach_record, get_record, sync, first_unseen, info
+ * .unseen) carries the reader's own \Seen, and mailbox_store of \Seen
+ * through it changes only the reader's state (the message still gets a
+ * new modseq, so CONDSTORE/QRESYNC see the change; other sessions may see
+ * a FETCH with unchanged flags, which RFC 7162 allows). Such a handle
+ * never claims \Recent (recent_uid_floor gets UINT32_MAX: nothing is
+ * \Recent for it). mailbox_copy from it copies the reader's flags. */
+int mailbox_open_as(struct mail_user *u, const char *name, const char *reader, bool readonly,
+                    uint32_t *recent_uid_floor, struct mailbox **out);
 void mailbox_close(struct mailbox *mb);
 const struct mailbox_info *mailbox_get_info(struct mailbox *mb); /* refreshed by mailbox_sync */
 /* True when the open mailbox no longer exists (deleted since open). One
@@ -327,6 +404,17 @@ int mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n,
 int mailbox_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *dest_name, bool move,
                  uint32_t *dest_uidvalidity, uint32_t *src_uids, uint32_t *dst_uids, size_t *ncopied,
                  int (*expunged_cb)(uint32_t uid, void *arg), void *earg);
+
+/* Copy or move to a mailbox of another store (Other Users, shared
+ * folders). Message files are hard-linked when on the same filesystem
+ * (copied otherwise, e.g. another partition); the destination's quota
+ * applies. A move commits the copy first and then expunges the source
+ * UIDs (two transactions in two databases: a crash in between leaves the
+ * message in both, never in neither). dest == mailbox_user(src) is
+ * mailbox_copy. */
+int mailbox_copy_to(struct mailbox *src, const uint32_t *uids, size_t n, struct mail_user *dest,
+                    const char *dest_name, bool move, uint32_t *dest_uidvalidity, uint32_t *src_uids,
+                    uint32_t *dst_uids, size_t *ncopied, int (*expunged_cb)(uint32_t uid, void *arg), void *earg);
 
 /* ---- quota (RFC 9208) ------------------------------------------------- */
 
