@@ -14,6 +14,7 @@ enum sasl_mech_id {
     MECH_SCRAM_SHA256,
     MECH_SCRAM_SHA1_PLUS,
     MECH_SCRAM_SHA256_PLUS,
+    MECH_ANONYMOUS,
 };
 
 struct sasl_session {
@@ -25,6 +26,9 @@ struct sasl_session {
     char attempted[AUTH_MAX_USERNAME + 1]; /* for logging after FAIL */
     /* LOGIN */
     char *login_user;
+    /* ANONYMOUS: trace information (logged) */
+    char *trace;
+    size_t trace_len;
     /* SCRAM */
     enum scram_hash hash;
     bool plus;

@@ -42,7 +42,11 @@ int userdb_open(const char *datadir);   /* once per process */
 void userdb_close(void);
 
 /* Lowercase and validate a user name in place-copy; returns false when
- * invalid. out must hold AUTH_MAX_USERNAME+1 bytes. */
+ * invalid. out must hold AUTH_MAX_USERNAME+1 bytes. Under "virtdomains:
+ * yes" the user id of a user of the defaultdomain has no domain part
+ * (Cyrus): "bob@DEFAULTDOMAIN" becomes "bob"; "bob@other.example" stays.
+ * So every caller that normalizes a login or recipient gets the canonical
+ * id. */
 bool userdb_normalize_name(const char *in, char *out);
 
 int userdb_add(const char *name, const char *password);
@@ -50,6 +54,12 @@ int userdb_add(const char *name, const char *password);
  * keys are then unavailable until the password is next set. */
 int userdb_add_hash(const char *name, const char *hash);
 int userdb_set_password(const char *name, const char *password);
+/* An account that exists (LMTP delivers to it, admins see it) but cannot
+ * log in until a password is set: what an admin's IMAP "CREATE user/bob"
+ * makes when bob is unknown. EXISTS when present. */
+int userdb_add_locked(const char *name);
+/* Rename an account, keeping its hash and SCRAM keys (EXISTS, NOUSER). */
+int userdb_rename(const char *oldname, const char *newname);
 int userdb_delete(const char *name);
 int userdb_exists(const char *name);    /* 1 yes, 0 no, <0 error */
 int userdb_count(void);
@@ -98,6 +108,10 @@ struct sasl_params {
     /* Channel binding: tls-exporter data, valid when cb_len == 32. */
     unsigned char cb_data[32];
     size_t cb_len;
+    /* (added) The protocol has anonymous sessions (IMAP): ANONYMOUS is
+     * offered/accepted when this is set AND "allowanonymouslogin: yes".
+     * POP3 and LMTP leave it false (no anonymous maildrop/submitter). */
+    bool allow_anonymous;
 };
 
 struct sasl_session;
@@ -117,6 +131,23 @@ const char *sasl_username(const struct sasl_session *s);
 /* After SASL_FAIL: the user name tried (for logging), or "". */
 const char *sasl_attempted_user(const struct sasl_session *s);
 void sasl_free(struct sasl_session *s);
+/* ANONYMOUS (RFC 4505) is offered by sasl_mechanisms and accepted by
+ * sasl_start only when "allowanonymouslogin: yes"; after SASL_DONE
+ * sasl_username() is "anonymous" and this is true. The trace string is
+ * logged, never used as an identity. */
+bool sasl_is_anonymous(const struct sasl_session *s);
+/* (added) The canonical id of anonymous sessions and the LOGIN name that
+ * asks for one (Cyrus): "anonymous". Never a userdb account. */
+#define AUTH_ANONYMOUS_USER "anonymous"
+/* (added) RFC 4505 3: trace is at most 255 characters (UTF-8: <= 1020
+ * octets). */
+#define SASL_ANONYMOUS_MAX_TRACE 1020
+/* (added) Is anonymous login allowed for a protocol that supports it
+ * ("allowanonymouslogin: yes")? */
+bool auth_anonymous_allowed(void);
+/* (added) Log an anonymous login's trace information (RFC 4505 3: the
+ * server SHOULD log it), made printable and bounded. */
+void auth_log_anonymous(const char *proto, const char *peer, const char *trace, size_t len);
 
 /* Base64 for SASL exchanges: base64_encode / base64_decode_strict from
  * base64.h (src/lib). */

@@ -1,12 +1,15 @@
 /* sasl.c - SASL mechanism registry and sessions (RFC 4422).
  *
  * PLAIN (RFC 4616), LOGIN (draft-murchison-sasl-login: "Username:" and
- * "Password:" challenges, as widely deployed), and SCRAM (scram.c).
+ * "Password:" challenges, as widely deployed), SCRAM (scram.c) and
+ * ANONYMOUS (RFC 4505; only with "allowanonymouslogin: yes" and only for
+ * protocols that set sasl_params.allow_anonymous).
  * Every client message is bounded (SASL_MAX_MESSAGE) and every field
  * (AUTH_MAX_USERNAME, AUTH_MAX_PASSWORD) before it is used.
  */
 #include "auth-private.h"
 #include "config.h"
+#include "log.h"
 #include <openssl/crypto.h>
 
 struct mech_desc {
@@ -14,23 +17,33 @@ struct mech_desc {
     enum sasl_mech_id id;
     bool plaintext; /* sends the password: needs TLS or allow_plaintext */
     bool plus;      /* needs channel binding data */
+    bool anonymous; /* needs allow_anonymous + allowanonymouslogin */
 };
 
 /* Advertised in this order: strongest first. */
 static const struct mech_desc mechs[] = {
-    {"SCRAM-SHA-256-PLUS", MECH_SCRAM_SHA256_PLUS, false, true},
-    {"SCRAM-SHA-256", MECH_SCRAM_SHA256, false, false},
-    {"SCRAM-SHA-1-PLUS", MECH_SCRAM_SHA1_PLUS, false, true},
-    {"SCRAM-SHA-1", MECH_SCRAM_SHA1, false, false},
-    {"PLAIN", MECH_PLAIN, true, false},
-    {"LOGIN", MECH_LOGIN, true, false},
+    {"SCRAM-SHA-256-PLUS", MECH_SCRAM_SHA256_PLUS, false, true, false},
+    {"SCRAM-SHA-256", MECH_SCRAM_SHA256, false, false, false},
+    {"SCRAM-SHA-1-PLUS", MECH_SCRAM_SHA1_PLUS, false, true, false},
+    {"SCRAM-SHA-1", MECH_SCRAM_SHA1, false, false, false},
+    {"PLAIN", MECH_PLAIN, true, false, false},
+    {"LOGIN", MECH_LOGIN, true, false, false},
+    /* no secret is sent, so no TLS requirement (RFC 4505 4) */
+    {"ANONYMOUS", MECH_ANONYMOUS, false, false, true},
 };
+
+bool auth_anonymous_allowed(void)
+{
+    return config_bool(CFG_ALLOWANONYMOUSLOGIN);
+}
 
 static bool mech_allowed(const struct mech_desc *m, const struct sasl_params *p)
 {
     if (m->plaintext && !p->tls && !p->allow_plaintext)
         return false;
     if (m->plus && p->cb_len != 32)
+        return false;
+    if (m->anonymous && (!p->allow_anonymous || !auth_anonymous_allowed()))
         return false;
     return true;
 }
@@ -121,6 +134,7 @@ static enum sasl_result check_password(struct sasl_session *s, const char *authz
 /* RFC 4616: message = [authzid] UTF8NUL authcid UTF8NUL passwd */
 static enum sasl_result plain_step(struct sasl_session *s, const char *in, size_t len, struct buf *out)
 {
+    (void)out;
     if (s->state == 0 && len == 0) {
         s->state = 1; /* no initial response: empty challenge */
         return SASL_CONTINUE;
@@ -183,6 +197,41 @@ static enum sasl_result login_step(struct sasl_session *s, const char *in, size_
     }
 }
 
+void auth_log_anonymous(const char *proto, const char *peer, const char *trace, size_t len)
+{
+    char shown[SASL_ANONYMOUS_MAX_TRACE + 1];
+    size_t n = MIN(len, sizeof(shown) - 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)trace[i];
+        shown[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+    }
+    shown[n] = '\0';
+    log_info("%s: anonymous login: addr=%s trace=\"%s\"", proto, peer ? peer : "-", shown);
+}
+
+/* RFC 4505 2: message = [ email / token ]; a single client message. The
+ * trace is information for the log only, never an identity; we bound it
+ * (255 characters = at most 1020 octets of UTF-8) and refuse NUL. With no
+ * initial response the client gets an empty challenge (as PLAIN). */
+static enum sasl_result anonymous_step(struct sasl_session *s, const char *in, size_t len, struct buf *out)
+{
+    (void)out;
+    if (s->state == 0 && len == 0) {
+        s->state = 1;
+        return SASL_CONTINUE;
+    }
+    s->state = 2;
+    if (len > SASL_ANONYMOUS_MAX_TRACE || memchr(in, '\0', len))
+        return SASL_BADPROT;
+    free(s->trace);
+    s->trace = xstrndup(in, len);
+    s->trace_len = len;
+    snprintf(s->username, sizeof(s->username), "%s", AUTH_ANONYMOUS_USER);
+    sasl_set_attempted(s, AUTH_ANONYMOUS_USER, strlen(AUTH_ANONYMOUS_USER));
+    auth_log_anonymous("sasl", NULL, in, len);
+    return SASL_DONE;
+}
+
 enum sasl_result sasl_step(struct sasl_session *s, const unsigned char *in, size_t len, struct buf *out)
 {
     if (!s || s->finished)
@@ -200,6 +249,9 @@ enum sasl_result sasl_step(struct sasl_session *s, const unsigned char *in, size
             break;
         case MECH_LOGIN:
             r = login_step(s, cin, len, out);
+            break;
+        case MECH_ANONYMOUS:
+            r = anonymous_step(s, cin, len, out);
             break;
         default:
             r = scram_step(s, cin, len, out);
@@ -220,6 +272,11 @@ const char *sasl_username(const struct sasl_session *s)
     return s->username;
 }
 
+bool sasl_is_anonymous(const struct sasl_session *s)
+{
+    return s && s->mech == MECH_ANONYMOUS && s->finished && s->username[0] != '\0';
+}
+
 const char *sasl_attempted_user(const struct sasl_session *s)
 {
     return s->attempted;
@@ -231,5 +288,6 @@ void sasl_free(struct sasl_session *s)
         return;
     scram_session_free(s);
     free(s->login_user);
+    free(s->trace);
     free(s);
 }

@@ -7,7 +7,9 @@
  * acknowledged "user add" survives a crash.
  */
 #include "auth.h"
+#include "config.h"
 #include "log.h"
+#include <strings.h>
 #include <errno.h>
 #include <openssl/rand.h>
 #include <sqlite3.h>
@@ -22,6 +24,11 @@
  * user is unknown so that the response time does not reveal whether a
  * user exists. */
 static const char dummy_hash[] = "$y$j9T$vVluYr/HhYqssGv65IP.M0$92jMxhdbBTQVofNXbwhRiUSfR6tn3B7Ixs/vGelxcLB";
+
+/* Hash column of an account created by userdb_add_locked: not a crypt(3)
+ * string, so no password can ever match it (crypt would not even parse
+ * it; userdb_verify_password refuses it before trying). */
+#define LOCKED_HASH "!locked"
 
 static sqlite3 *db;
 static pid_t db_pid;      /* process that opened db */
@@ -39,6 +46,28 @@ const char *auth_strerror(int err)
     case AUTH_ERR_IO: return "user database error";
     default: return "unknown error";
     }
+}
+
+/* Under virtdomains the users of defaultdomain are stored without a
+ * domain part (Cyrus): "bob@DEFAULTDOMAIN" -> "bob". The comparison is
+ * case-insensitive because the configured domain may be written in any
+ * case while the name is already lowercased. A name that is only a
+ * domain ("@example.com") or ends in '@' is invalid: it names no user. */
+static bool strip_default_domain(char *name)
+{
+    char *at = strrchr(name, '@');
+    if (!at)
+        return true;
+    if (at == name || at[1] == '\0')
+        return false;
+    const char *dd = config_str(CFG_DEFAULTDOMAIN);
+    if (*dd && strcasecmp(at + 1, dd) == 0) {
+        *at = '\0';
+        /* "bob@x@defaultdomain" keeps an '@': still a qualified name */
+        if (at[-1] == '@')
+            return false;
+    }
+    return true;
 }
 
 bool userdb_normalize_name(const char *in, char *out)
@@ -59,6 +88,8 @@ bool userdb_normalize_name(const char *in, char *out)
     out[n] = '\0';
     if (out[0] == '.' || out[0] == '-' || strstr(out, ".."))
         return false;
+    if (config_bool(CFG_VIRTDOMAINS))
+        return strip_default_domain(out);
     return true;
 }
 
@@ -272,10 +303,17 @@ static int derive_all(const char *password, char **hash, char **s1, char **s256)
     return AUTH_OK;
 }
 
+/* Identifiers with a meaning of their own in ACLs (RFC 4314 2): an
+ * account with one of these names would be confused with them. */
+static bool reserved_name(const char *norm)
+{
+    return strcmp(norm, "anonymous") == 0 || strcmp(norm, "anyone") == 0;
+}
+
 static int insert_user(const char *name, const char *hash, const char *s1, const char *s256)
 {
     char norm[AUTH_MAX_USERNAME + 1];
-    if (!userdb_normalize_name(name, norm))
+    if (!userdb_normalize_name(name, norm) || reserved_name(norm))
         return AUTH_ERR_INVALID;
     if (!db_ready())
         return db_err("insert");
@@ -336,6 +374,40 @@ int userdb_add_hash(const char *name, const char *hash)
     if (!password_hash_supported(hash))
         return AUTH_ERR_INVALID;
     return insert_user(norm, hash, NULL, NULL);
+}
+
+int userdb_add_locked(const char *name)
+{
+    return insert_user(name, LOCKED_HASH, NULL, NULL);
+}
+
+int userdb_rename(const char *oldname, const char *newname)
+{
+    char from[AUTH_MAX_USERNAME + 1], to[AUTH_MAX_USERNAME + 1];
+    if (!userdb_normalize_name(oldname, from) || !userdb_normalize_name(newname, to) || reserved_name(to))
+        return AUTH_ERR_INVALID;
+    if (strcmp(from, to) == 0)
+        return userdb_exists(from) == 1 ? AUTH_ERR_EXISTS : AUTH_ERR_NOUSER;
+    if (!db_ready())
+        return db_err("rename");
+    /* One UPDATE of the primary key is one transaction: the hash and the
+     * SCRAM keys move with the row, and a name already taken fails the
+     * UNIQUE constraint without changing anything. */
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "UPDATE user SET name = ?, updated = ? WHERE name = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_err("prepare rename");
+    sqlite3_bind_text(st, 1, to, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+    sqlite3_bind_text(st, 3, from, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    int ext = sqlite3_extended_errcode(db);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return sqlite3_changes(db) > 0 ? AUTH_OK : AUTH_ERR_NOUSER;
+    if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE)
+        return AUTH_ERR_EXISTS;
+    return db_err("rename user");
 }
 
 /* Run an UPDATE/DELETE with the name bound last; NOUSER when no row. */
@@ -492,7 +564,7 @@ bool userdb_verify_password(const char *name, const char *password)
     char *hash = NULL;
     if (!password || strlen(password) > AUTH_MAX_PASSWORD)
         return false;
-    if (fetch_col(name, "hash", &hash) != AUTH_OK || !hash) {
+    if (fetch_col(name, "hash", &hash) != AUTH_OK || !hash || strcmp(hash, LOCKED_HASH) == 0) {
         free(hash);
         (void)password_verify(password, dummy_hash);
         return false;
