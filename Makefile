@@ -16,10 +16,7 @@ PREFIX ?= /usr/local
 BUILD ?= build
 SAN ?=
 
-WARN = -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-       -Wno-unused-parameter
-# -Wno-unused-parameter: callbacks implement fixed signatures; unused
-# parameters there are not bugs. Every other warning is an error.
+WARN = -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CSTD = -std=c17 -D_GNU_SOURCE
 OPT ?= -O2 -g
 DEPFLAGS = -MMD -MP
@@ -33,15 +30,16 @@ ifeq ($(SAN),1)
   LDSAN = -fsanitize=address,undefined
 endif
 
-CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(PKG_CFLAGS) -Isrc -Isrc/lib -Isrc/net -Isrc/mail -Isrc/storage -Isrc/auth -Isrc/imap -Isrc/pop3 -Isrc/lmtp -Isrc/delivery $(CFLAGS)
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(PKG_CFLAGS) -Isrc -Isrc/lib -Isrc/net -Isrc/mail -Isrc/storage -Isrc/auth -Isrc/imap -Isrc/pop3 -Isrc/lmtp -Isrc/delivery -Isrc/access $(CFLAGS)
 LDFLAGS_ALL = $(LDSAN) $(LDFLAGS)
 
-LAYERS = lib net mail storage delivery auth imap pop3 lmtp
+LAYERS = lib net mail storage auth access delivery imap pop3 lmtp
 lib_SRC = $(wildcard src/lib/*.c)
 net_SRC = $(wildcard src/net/*.c)
 mail_SRC = $(wildcard src/mail/*.c)
 storage_SRC = $(wildcard src/storage/*.c)
 auth_SRC = $(wildcard src/auth/*.c)
+access_SRC = $(wildcard src/access/*.c)
 imap_SRC = $(wildcard src/imap/*.c)
 pop3_SRC = $(wildcard src/pop3/*.c)
 lmtp_SRC = $(wildcard src/lmtp/*.c)
@@ -51,7 +49,7 @@ cli_SRC = $(wildcard src/cli/*.c)
 
 obj = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(1))
 # Link order: most dependent first.
-LAYER_LIBS = $(BUILD)/libimap.a $(BUILD)/libpop3.a $(BUILD)/liblmtp.a $(BUILD)/libdelivery.a $(BUILD)/libauth.a $(BUILD)/libstorage.a \
+LAYER_LIBS = $(BUILD)/libimap.a $(BUILD)/libpop3.a $(BUILD)/liblmtp.a $(BUILD)/libdelivery.a $(BUILD)/libaccess.a $(BUILD)/libauth.a $(BUILD)/libstorage.a \
              $(BUILD)/libmail.a $(BUILD)/libnet.a $(BUILD)/liblib.a
 
 UNIT_SRC = $(wildcard tests/unit/test-*.c)

@@ -11,13 +11,14 @@ allowed() {
     net) echo "lib net" ;;
     mail) echo "lib mail" ;;
     storage) echo "lib mail storage" ;;
-    delivery) echo "lib mail storage auth delivery" ;;
     auth) echo "lib auth" ;;
-    imap) echo "lib net mail storage auth imap" ;;
-    pop3) echo "lib net mail storage auth pop3" ;;
-    lmtp) echo "lib net mail storage delivery auth lmtp" ;;
-    daemon) echo "lib net mail storage delivery auth imap pop3 lmtp daemon" ;;
-    cli) echo "lib mail storage delivery auth cli" ;;
+    access) echo "lib storage auth access" ;;
+    delivery) echo "lib mail storage auth access delivery" ;;
+    imap) echo "lib net mail storage auth access imap" ;;
+    pop3) echo "lib net mail storage auth access pop3" ;;
+    lmtp) echo "lib net mail storage delivery auth access lmtp" ;;
+    daemon) echo "lib net mail storage delivery auth access imap pop3 lmtp daemon" ;;
+    cli) echo "lib mail storage delivery auth access cli" ;;
     *) echo "" ;;
     esac
 }
