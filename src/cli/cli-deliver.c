@@ -1,7 +1,15 @@
 /* cli-deliver.c - `darius deliver`: local delivery from a pipe.
  *
  *   darius [-C FILE] deliver [-m MAILBOX] [-e] [-q] [-F FLAG]...
- *                            [-f SENDER | -r SENDER] [-a AUTHID] USER...
+ *                            [-f SENDER | -r SENDER] [-a AUTHID] [USER...]
+ *
+ * Targets (Cyrus deliver): each USER (an address as LMTP takes it, so
+ * "bob+Lists", "bb+news@example.com" or an lmtp_address_map entry work);
+ * with -m MAILBOX each USER's folder MAILBOX (as USER+MAILBOX: delivered
+ * there when it grants p to the poster, else INBOX). -m with no USER, or
+ * -m in the admin namespace form ("Shared Folders/news", "user/bob/Lists";
+ * the IMAP separator), names one mailbox that must exist and grant p.
+ * The poster for the p right is -a AUTHID, else "anyone".
  *
  * The equivalent of Cyrus's deliver for MTAs that pipe a message (Postfix
  * mailbox_command or a pipe(8) transport, sendmail's local mailer). The
@@ -42,16 +50,31 @@
 static void deliver_usage(FILE *f)
 {
     fprintf(f, "Usage: darius [-C FILE] deliver [-m MAILBOX] [-e] [-q] [-F FLAG]... [-f SENDER | -r SENDER]\n"
-               "                                [-a AUTHID] USER...\n\n"
-               "Deliver the message on standard input to each USER (user or user+folder).\n\n"
-               "  -m MAILBOX  deliver into the user's folder MAILBOX (as user+MAILBOX)\n"
+               "                                [-a AUTHID] USER... | -m MAILBOX\n\n"
+               "Deliver the message on standard input to each USER (user, user+folder, postuser+folder).\n\n"
+               "  -m MAILBOX  deliver into each user's folder MAILBOX (as user+MAILBOX); without\n"
+               "              USER the shared mailbox MAILBOX; as \"Shared Folders/NAME\" or\n"
+               "              \"user/NAME/FOLDER\" exactly that mailbox (must exist and grant p)\n"
                "  -e          duplicate delivery suppression by Message-ID\n"
                "  -q          ignore quota (accepted; see docs/config.md)\n"
                "  -F FLAG     set FLAG (\\Seen, \\Flagged, ... or a keyword); repeatable\n"
                "  -f, -r SENDER  envelope sender: adds Return-Path: <SENDER>\n"
-               "  -a AUTHID   authenticated identity (logged only)\n\n"
-               "Exit status: 0 delivered, 64 usage, 65 message refused, 67 no such user,\n"
+               "  -a AUTHID   identity whose p right the folder's ACL must grant (default: anyone)\n\n"
+               "Exit status: 0 delivered, 64 usage, 65 message refused, 67 no such user or mailbox,\n"
                "73 over quota (permanent), 74 input error, 75 temporary failure, 78 configuration.\n");
+}
+
+static bool has_prefix(const char *name, const char *pfx)
+{
+    size_t l = strlen(pfx);
+    return l && strncasecmp(name, pfx, l) == 0 && name[l] == '/';
+}
+
+/* "Shared Folders/...", "user/bob/..." or "Other Users/bob/...". */
+static bool is_admin_form(const char *name)
+{
+    return has_prefix(name, config_str(CFG_SHAREDPREFIX)) || has_prefix(name, "user") ||
+           has_prefix(name, config_str(CFG_USERPREFIX));
 }
 
 static bool datadir_owned_by(const char *datadir, uid_t uid)
@@ -242,15 +265,9 @@ int cli_deliver_main(const char *config_file, int argc, char **argv)
             break; /* the value consumed the rest of this argument */
         }
     }
-    if (i >= argc) {
+    if (i >= argc && !mailbox) {
         cli_error("deliver: no user given");
         deliver_usage(stderr);
-        buf_free(&kw);
-        return EX_USAGE;
-    }
-    char mbname[1024];
-    if (mailbox && !delivery_detail_mailbox(mailbox, mbname, sizeof(mbname))) {
-        cli_error("deliver: invalid mailbox name: %s", mailbox);
         buf_free(&kw);
         return EX_USAGE;
     }
@@ -274,12 +291,31 @@ int cli_deliver_main(const char *config_file, int argc, char **argv)
         /* a store that cannot be opened now may work later */
         return r == EX_IOERR || r == EX_OSERR ? EX_TEMPFAIL : r;
     }
+    /* The mailbox name depends on the configuration (separator,
+     * namespace prefixes): checked once it is loaded. */
+    char mbname[1024];
+    if (mailbox && !delivery_detail_mailbox(mailbox, mbname, sizeof(mbname))) {
+        cli_error("deliver: invalid mailbox name: %s", mailbox);
+        buf_free(&kw);
+        cli_teardown();
+        return EX_USAGE;
+    }
+    /* One explicit mailbox instead of users' folders: -m without USER
+     * (a shared mailbox, as Cyrus deliver) or in the admin form. */
+    bool explicit_mb = mailbox && (i >= argc || is_admin_form(mbname));
+    if (explicit_mb && i < argc) {
+        cli_error("deliver: -m %s names a mailbox of its own; no USER allowed with it", mailbox);
+        buf_free(&kw);
+        cli_teardown();
+        return EX_USAGE;
+    }
     /* A file size limit (RLIMIT_FSIZE) must fail the write, not kill us. */
     signal(SIGXFSZ, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
 
-    int nusers = argc - i;
-    char *received = delivery_received("localhost", "local", "local", NULL, nusers == 1 ? argv[i] : NULL);
+    int nusers = explicit_mb ? 1 : argc - i;
+    char *received = delivery_received("localhost", "local", "local", NULL,
+                                       nusers == 1 && !explicit_mb ? argv[i] : NULL);
     struct dspool_opts so = {.return_path = sender, .received = received};
     struct dspool *sp = dspool_new(&so);
     free(received);
@@ -307,50 +343,61 @@ int cli_deliver_main(const char *config_file, int argc, char **argv)
         goto out;
     }
     bool perm_quota = config_bool(CFG_LMTP_OVERQUOTA_PERM_FAILURE);
-    for (; i < argc; i++) {
+    /* A single target named by -m: one round, labelled by it. */
+    int end = explicit_mb ? i + 1 : argc;
+    for (; i < end; i++) {
+        const char *label = explicit_mb ? mailbox : argv[i];
         struct delivery_rcpt rc;
-        int rr = delivery_resolve(argv[i], &rc);
+        int rr;
+        if (explicit_mb) {
+            char full[1200];
+            if (is_admin_form(mbname))
+                snprintf(full, sizeof(full), "%s", mbname);
+            else
+                snprintf(full, sizeof(full), "%s/%s", config_str(CFG_SHAREDPREFIX), mbname);
+            rr = delivery_target(full, "", &rc);
+        } else
+            rr = delivery_resolve(label, &rc);
         if (rr == RCPT_SYNTAX || rr == RCPT_NOUSER) {
-            cli_error("deliver: %s: no such user", argv[i]);
+            cli_error("deliver: %s: no such user or mailbox", label);
             ex = worse(ex, EX_NOUSER);
             continue;
         }
         if (rr != RCPT_OK) {
-            cli_error("deliver: %s: user database error", argv[i]);
+            cli_error("deliver: %s: user database error", label);
             ex = worse(ex, EX_TEMPFAIL);
             continue;
         }
-        if (mailbox) {
+        if (mailbox && !explicit_mb && !rc.exact) {
             snprintf(rc.mailbox, sizeof(rc.mailbox), "%s", mbname);
-            rc.has_detail = true;
+            rc.has_detail = strcmp(mbname, "INBOX") != 0;
         }
         struct deliver_opts o = {
             .ignore_quota = ignorequota,
             .dupcheck = dupcheck,
             .flags = flags,
             .keywords = kw.len ? buf_cstr(&kw) : NULL,
+            .poster = authid,
         };
         switch (delivery_deliver(sp, &rc, &o)) {
         case DELIVER_OK:
         case DELIVER_DUPLICATE:
-            if (authid)
-                log_info("deliver: user=%s authid=%s", rc.user, authid);
             break;
         case DELIVER_NOUSER:
-            cli_error("deliver: %s: no such user", argv[i]);
+            cli_error("deliver: %s: no such user or mailbox", label);
             ex = worse(ex, EX_NOUSER);
             break;
         case DELIVER_OVERQUOTA:
-            cli_error("deliver: %s: mailbox is full (over quota)", argv[i]);
+            cli_error("deliver: %s: mailbox is full (over quota)", label);
             ex = worse(ex, perm_quota ? EX_CANTCREAT : EX_TEMPFAIL);
             break;
         case DELIVER_PERMFAIL:
-            cli_error("deliver: %s: message cannot be stored", argv[i]);
+            cli_error("deliver: %s: message cannot be stored", label);
             ex = worse(ex, EX_DATAERR);
             break;
         case DELIVER_TEMPFAIL:
         default:
-            cli_error("deliver: %s: local error, try again later", argv[i]);
+            cli_error("deliver: %s: local error, try again later", label);
             ex = worse(ex, EX_TEMPFAIL);
             break;
         }

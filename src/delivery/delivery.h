@@ -22,6 +22,7 @@
 #define DARIUS_DELIVERY_H
 
 #include "common.h"
+#include "access.h"
 #include "auth.h"
 
 /* RFC 5321 4.5.3.1.3 allows 512 octets for a path; we accept more (UTF-8,
@@ -84,25 +85,58 @@ const char *delivery_servername(void);
  * invalid UTF-8). */
 bool delivery_parse_path(const char **p, char *out, size_t outlen);
 
+/* A resolved recipient: a store (a user's or a domain's shared store) and
+ * a mailbox in it. Kinds (Cyrus lmtpd semantics):
+ *   - "user" / "user@domain": the user's INBOX;
+ *   - "user+detail": the user's folder "detail" when it exists and grants
+ *     the p right to the poster (deliver_opts.poster, or anyone), created
+ *     with createonpost; otherwise INBOX, silently (has_detail, !exact);
+ *   - "postuser+folder[.sub]": the shared mailbox "folder/sub" of the
+ *     address's domain; it must exist and grant p, else 550 5.1.1 (exact);
+ *   - an lmtp_address_map entry: the mapped mailbox (exact; p needed
+ *     unless it is a user's INBOX).
+ * The separator inside a detail is the IMAP one (unixhierarchysep: '/'
+ * when yes, '.' when no), as clients see mailbox names. */
 struct delivery_rcpt {
-    char user[AUTH_MAX_USERNAME + 1];       /* normalized user name */
+    char user[AUTH_MAX_USERNAME + 1];       /* owning user id; "" for a shared mailbox */
+    char store[AUTH_MAX_USERNAME + 16];     /* store to deliver into (user id or "%shared[@dom]") */
+    char domain[ACCESS_MAX_DOMAIN + 1];     /* the store's domain ("" = default) */
     char mailbox[1024];                     /* internal mailbox name: "INBOX" or the detail folder */
     bool has_detail;
+    bool exact;                             /* must exist and grant p; no INBOX fallback */
 };
 enum rcpt_result { RCPT_OK = 0, RCPT_SYNTAX = -1, RCPT_NOUSER = -2, RCPT_TEMPFAIL = -3 };
-/* Resolve an address ("user", "user+detail", "user@domain", "user+detail@domain")
- * to a local user and target mailbox. Domains: "user@domain" is tried as a
- * whole user name first (users may be named with their domain); otherwise
- * the domain is ignored and the local part is the user (no virtual
- * domains yet). lmtp_downcase_rcpt lowercases the user part (not the
- * detail). The detail is mapped to a mailbox name (see
- * delivery_detail_mailbox) but not looked up yet. */
+/* Resolve an address ("user", "user+detail", "user@domain",
+ * "user+detail@domain", "postuser+folder@domain", a mapped address) to a
+ * store and target mailbox. Without virtdomains, "user@domain" is tried as
+ * a whole user name first, then the domain is ignored. With virtdomains,
+ * the user id is "user@domain" canonicalised by userdb_normalize_name
+ * (the defaultdomain is stripped); no fallback. lmtp_downcase_rcpt
+ * lowercases the user part (not the detail); domains are always
+ * case-insensitive. Existence of the detail/shared mailbox and the p
+ * right are checked by delivery_check / delivery_deliver. */
 enum rcpt_result delivery_resolve(const char *addr, struct delivery_rcpt *out);
 /* Map a detail / -m argument to an internal mailbox name: with the
  * netnews separator ('.', unixhierarchysep: no) '.' becomes the internal
  * '/'; "inbox" in any case is INBOX. False when not a valid mailbox name
  * (empty components, control characters, invalid UTF-8, too long). */
 bool delivery_detail_mailbox(const char *detail, char *out, size_t outlen);
+/* An explicit target in the admin namespace form, '/' as separator:
+ * "<sharedprefix>/news/x" (shared store of domain), "user/bob" or
+ * "user/bob/Lists" (also "<userprefix>/bob/..."); '^' in a user component
+ * stands for '.'. Under virtdomains a user without "@" is of domain.
+ * out->exact is set. RCPT_NOUSER when the user is unknown or the name is
+ * not of that form / invalid. */
+enum rcpt_result delivery_target(const char *name, const char *domain, struct delivery_rcpt *out);
+/* lmtp_address_map: "address  mailbox" lines ('#' comments), mailbox as
+ * for delivery_target. Addresses compare case-insensitively. The file is
+ * re-read when it changes (mtime/size/inode); bounded (DELIVERY_MAP_MAX_*).
+ * 1 found (target copied), 0 not mapped / no map, -1 the map cannot be
+ * read (temporary failure). */
+#define DELIVERY_MAP_MAX_BYTES (8 * 1024 * 1024)
+#define DELIVERY_MAP_MAX_ENTRIES 100000
+int delivery_map_lookup(const char *addr, char *target, size_t targetlen);
+void delivery_map_free(void);
 
 /* ---- delivering ------------------------------------------------------------ */
 
@@ -113,6 +147,7 @@ enum deliver_result {
     DELIVER_OVERQUOTA,
     DELIVER_TEMPFAIL,       /* I/O, busy */
     DELIVER_PERMFAIL,       /* invalid data */
+    DELIVER_BUSY,           /* the store is being moved (STORAGE_ERR_BUSY): 451 4.2.0 */
 };
 
 struct deliver_opts {
@@ -120,10 +155,25 @@ struct deliver_opts {
     bool dupcheck;          /* duplicate suppression for this delivery */
     uint32_t flags;         /* enum msg_flag bits to set */
     const char *keywords;   /* space-separated or NULL */
+    /* Identity for the p right: the authenticated LMTP client or
+     * `deliver -a`; NULL = unauthenticated, which holds only what the
+     * ACL grants to "anyone". */
+    const char *poster;
 };
 
-/* Deliver the finished spool to rcpt. When the detail folder does not
- * exist: createonpost creates it, else INBOX. */
+/* RCPT-time checks (Cyrus verify_user): an exact target exists and grants
+ * p (else DELIVER_NOUSER, not revealing which), the store is not busy
+ * (DELIVER_BUSY), and unless o->ignore_quota no quota root of the target
+ * is already at or over a limit - storage usage + max(size, 1) or message
+ * count + 1 above it (DELIVER_OVERQUOTA). size = MAIL FROM SIZE= or 0.
+ * A user without a store yet passes (provisioned at delivery). */
+enum deliver_result delivery_check(const struct delivery_rcpt *rcpt, const struct deliver_opts *o, uint64_t size);
+
+/* Deliver the finished spool to rcpt. Provisions a user's account on
+ * first delivery (access_provision_user). A detail folder is used when
+ * it grants p to the poster; when it does not exist createonpost creates
+ * it (ACL of its parent, or the owner's) and delivers there; else INBOX.
+ * An exact target that is missing or lacks p gives DELIVER_NOUSER. */
 enum deliver_result delivery_deliver(struct dspool *s, const struct delivery_rcpt *rcpt,
                                      const struct deliver_opts *o);
 

@@ -55,6 +55,7 @@ void lmtp_txn_reset(struct lmtp_session *s)
     s->mail_from = NULL;
     s->have_mail = false;
     s->mail_ignorequota = false;
+    s->mail_size = 0;
     s->smtputf8 = false;
     for (size_t i = 0; i < s->nrcpt; i++)
         free(s->rcpts[i].addr);
@@ -195,8 +196,10 @@ static void auth_done(struct lmtp_session *s, const char *user)
     char mech[32];
     snprintf(mech, sizeof(mech), "%s", s->mech);
     lmtp_auth_reset(s);
-    /* No ACLs yet: only an administrator may inject mail for any user
-     * (a plain user could otherwise forge deliveries to others). */
+    /* Only an administrator may authenticate: an authenticated client is
+     * trusted to inject mail for any user (a plain user could otherwise
+     * forge deliveries to others). Its identity is then the poster for
+     * the p right on +detail folders and shared mailboxes. */
     if (!config_is_admin(user)) {
         log_notice("lmtp: AUTH refused for non-admin: user=%s addr=%s mech=%s", user, s->peer, mech);
         lmtp_printf(s, "535 5.7.8 Authentication credentials invalid\r\n");
@@ -372,6 +375,7 @@ static bool mail_param(struct lmtp_session *s, const char *key, const char *val)
             lmtp_printf(s, "552 5.3.4 Message size exceeds fixed maximum message size\r\n");
             return false;
         }
+        s->mail_size = (uint64_t)v;
         return true;
     }
     if (strcasecmp(key, "BODY") == 0) {
@@ -427,6 +431,7 @@ static void cmd_mail(struct lmtp_session *s, const char *arg)
     }
     s->smtputf8 = false;
     s->mail_ignorequota = false;
+    s->mail_size = 0;
     if (!parse_params(s, p, mail_param)) {
         s->smtputf8 = false;
         s->mail_ignorequota = false;
@@ -503,8 +508,35 @@ static void cmd_rcpt(struct lmtp_session *s, const char *arg)
         lmtp_printf(s, "451 4.3.0 Temporary failure looking up the recipient\r\n");
         return;
     }
-    r.addr = xstrdup(addr);
     r.ignorequota = g_rcpt_ignorequota || s->mail_ignorequota;
+    /* Cyrus verify_user: a shared/mapped mailbox must exist and grant p,
+     * the store must not be busy, and a full quota root is refused now
+     * rather than after the client sent the whole message. */
+    struct deliver_opts o = {.ignore_quota = r.ignorequota, .poster = s->authuser};
+    switch (delivery_check(&r.r, &o, s->mail_size)) {
+    case DELIVER_OK:
+    case DELIVER_DUPLICATE:
+        break;
+    case DELIVER_NOUSER:
+        log_info("lmtp: unknown recipient <%s> addr=%s", addr, s->peer);
+        lmtp_printf(s, "550 5.1.1 User unknown\r\n");
+        return;
+    case DELIVER_OVERQUOTA:
+        if (config_bool(CFG_LMTP_OVERQUOTA_PERM_FAILURE))
+            lmtp_printf(s, "552 5.2.2 Mailbox is full (over quota)\r\n");
+        else
+            lmtp_printf(s, "452 4.2.2 Mailbox is full (over quota)\r\n");
+        return;
+    case DELIVER_BUSY:
+        lmtp_printf(s, "451 4.2.0 Mailbox busy, try again later\r\n");
+        return;
+    case DELIVER_PERMFAIL:
+    case DELIVER_TEMPFAIL:
+    default:
+        lmtp_printf(s, "451 4.3.0 Temporary failure looking up the recipient\r\n");
+        return;
+    }
+    r.addr = xstrdup(addr);
     ARRAY_GROW(s->rcpts, s->nrcpt, s->caprcpt);
     s->rcpts[s->nrcpt++] = r;
     lmtp_printf(s, "250 2.1.5 Recipient OK\r\n");
@@ -594,6 +626,7 @@ static void deliver_all(struct lmtp_session *s)
         struct deliver_opts o = {
             .ignore_quota = r->ignorequota,
             .dupcheck = config_bool(CFG_DUPLICATESUPPRESSION),
+            .poster = s->authuser,
         };
         enum deliver_result res = delivery_deliver(s->spool, &r->r, &o);
         const char *addr = r->addr;
@@ -613,6 +646,9 @@ static void deliver_all(struct lmtp_session *s)
             break;
         case DELIVER_PERMFAIL:
             lmtp_printf(s, "554 5.6.0 <%s> Message cannot be stored\r\n", addr);
+            break;
+        case DELIVER_BUSY:
+            lmtp_printf(s, "451 4.2.0 <%s> Mailbox busy, try again later\r\n", addr);
             break;
         case DELIVER_TEMPFAIL:
         default:

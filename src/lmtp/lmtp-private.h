@@ -42,6 +42,7 @@ struct lmtp_session {
     bool have_mail;
     char *mail_from;
     bool mail_ignorequota;
+    uint64_t mail_size;         /* MAIL FROM SIZE= (RFC 1870), 0 when not given */
     bool smtputf8;
     struct lmtp_rcpt *rcpts;
     size_t nrcpt, caprcpt;

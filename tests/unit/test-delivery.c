@@ -2,7 +2,8 @@
  * resolution (+detail, domains, downcasing), detail -> mailbox names, the
  * spool (bare LF, 8-bit/NUL header rules, size and line limits, added
  * Message-ID, Message-ID extraction), single-instance delivery to several
- * users (one inode), createonpost and duplicate suppression. */
+ * users (one inode), createonpost and duplicate suppression. The ACL,
+ * shared-mailbox and virtual-domain cases are in test-delivery-acl.c. */
 #include "unit.h"
 #include "auth.h"
 #include "config.h"
@@ -316,7 +317,13 @@ static void test_deliver_detail(void)
     CHECK_INT(delivery_deliver(s, &r, &o), DELIVER_OK);
     CHECK_INT(count("alice", "Folder"), 1);
     set("createonpost", "no");
-    CHECK_INT(delivery_deliver(s, &r, &o), DELIVER_OK); /* now it exists */
+    /* now it exists, with the owner's ACL only: no p for anyone, INBOX
+     * (Cyrus); the owner as authenticated poster delivers into it */
+    CHECK_INT(delivery_deliver(s, &r, &o), DELIVER_OK);
+    CHECK_INT(count("alice", "Folder"), 1);
+    CHECK_INT(count("alice", "INBOX"), 3);
+    o.poster = "alice";
+    CHECK_INT(delivery_deliver(s, &r, &o), DELIVER_OK);
     CHECK_INT(count("alice", "Folder"), 2);
     /* bad keyword: permanent failure, nothing stored */
     o.keywords = "bad]kw";
