@@ -18,6 +18,7 @@ void imap_sasl_params(struct imap_session *s, struct sasl_params *p)
     memset(p, 0, sizeof(*p));
     p->tls = session_tls(s);
     p->allow_plaintext = config_bool(CFG_ALLOWPLAINTEXT);
+    p->allow_anonymous = true; /* AUTH=ANONYMOUS when allowanonymouslogin (sasl.c) */
     if (p->tls && s->conn && conn_tls_exporter(s->conn, p->cb_data))
         p->cb_len = 32;
 }
@@ -60,6 +61,10 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
     buf_printf(out, " APPENDLIMIT=%lld", config_int(CFG_MAXMESSAGESIZE));
     buf_puts(out, " UTF8=ACCEPT OBJECTID WITHIN");
     buf_puts(out, " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE QUOTA=RES-MAILBOX QUOTASET");
+    /* RFC 4314: ACL with the new rights k x t e (RIGHTS= lists only the
+     * rights beyond RFC 2086's; "n" is RFC 5464's and not listed there);
+     * RFC 8440 LIST ... RETURN (MYRIGHTS). */
+    buf_puts(out, " ACL RIGHTS=kxten LIST-MYRIGHTS");
 }
 
 IMAP_CMD(cmd_capability)

@@ -82,9 +82,6 @@ IMAP_CMD(cmd_append)
         imap_tagged(s, cmd, "BAD", "Expected: APPEND mailbox [flags] [date-time] literal");
         return CMD_DONE;
     }
-    char name[STORAGE_MAX_MAILBOX_NAME + 1];
-    const char *why = NULL;
-    bool name_ok = imap_mailbox_from_client(s, mbox.s, mbox.len, name, &why);
 
     long long maxsize = config_int(CFG_MAXMESSAGESIZE);
     struct append_item *items = NULL;
@@ -92,6 +89,9 @@ IMAP_CMD(cmd_append)
     const char *err = NULL;
     const char *no_code = NULL, *no_text = NULL;
     struct buf kw = BUF_INIT;
+    struct mbox_ref ref;
+    struct mail_user *store = NULL;
+    acl_rights_t rights = 0;
 
     /* 1*(SP [flag-list SP] [date-time SP] literal) */
     do {
@@ -172,10 +172,10 @@ IMAP_CMD(cmd_append)
     } while (!imap_p_end(ps));
     buf_free(&kw);
 
-    if (!name_ok) {
-        imap_tagged(s, cmd, "NO", "[CANNOT] %s", why ? why : "Invalid mailbox name");
+    /* The target (any namespace) and the "i" right on it (RFC 4314 4). */
+    if (!imap_resolve_target(s, cmd, &mbox, &ref, &store, &rights))
         goto out;
-    }
+    const char *name = ref.name;
     if (no_code) {
         imap_tagged(s, cmd, "NO", "[%s] %s", no_code, no_text);
         goto out;
@@ -193,13 +193,27 @@ IMAP_CMD(cmd_append)
         }
     }
 
-    /* The selected mailbox's own handle when appending to it. */
+    /* RFC 4314 4: each message keeps only the flags the user may set in
+     * the target (\Seen needs s, \Deleted t, the others and keywords w);
+     * the APPEND itself does not fail because of them. */
+    uint32_t allowed = imap_rights_flag_mask(rights);
+    for (size_t i = 0; i < nitems; i++) {
+        items[i].m.flags &= allowed;
+        if (!(rights & ACL_WRITE))
+            items[i].m.keywords = NULL;
+    }
+
+    /* The selected mailbox's own handle when appending to it. Otherwise
+     * the target is opened in its store (the quota that applies is that
+     * store's), as the session's user so that a per-reader \Seen given
+     * with the message is that reader's. */
     struct mailbox *mb = NULL;
     bool own = false;
-    if (s->view && strcmp(mailbox_get_info(s->view->mb)->name, name) == 0) {
+    if (s->view && strcmp(mail_user_name(imap_view_store(s->view)), mail_user_name(store)) == 0 &&
+        strcmp(mailbox_get_info(s->view->mb)->name, name) == 0) {
         mb = s->view->mb;
     } else {
-        int r = mailbox_open(s->mu, name, false, false, NULL, &mb);
+        int r = imap_open_target(s, store, name, &mb);
         if (r < 0) {
             if (r == STORAGE_ERR_NOTFOUND || r == STORAGE_ERR_INVALID)
                 imap_tagged(s, cmd, "NO", "[TRYCREATE] Mailbox does not exist");
@@ -212,6 +226,16 @@ IMAP_CMD(cmd_append)
     }
 
     bool selected = !own;
+    /* Per-reader \Seen (a mailbox of another store without sharedseen):
+     * the message rows carry the owner's \Seen, so an appender's \Seen is
+     * not written with the message but set afterwards through this
+     * (reader) handle, as the appender's own state. */
+    bool reader_seen = !imap_is_own_store(s, store) && !mailbox_get_info(mb)->sharedseen;
+    bool *want_seen = xcalloc(nitems, sizeof(bool));
+    for (size_t i = 0; reader_seen && i < nitems; i++) {
+        want_seen[i] = (items[i].m.flags & MSG_SEEN) != 0;
+        items[i].m.flags &= ~(uint32_t)MSG_SEEN;
+    }
     struct append_txn *t = NULL;
     int r = mailbox_append_begin(mb, &t);
     for (size_t i = 0; r == 0 && i < nitems; i++) {
@@ -227,6 +251,22 @@ IMAP_CMD(cmd_append)
         r = mailbox_append_commit(t, &uidvalidity, uids, nitems);
     else if (t)
         mailbox_append_abort(t);
+    if (r == 0 && reader_seen) {
+        uint32_t *seen = xmalloc(nitems * sizeof(uint32_t));
+        size_t nseen = 0;
+        for (size_t i = 0; i < nitems; i++)
+            if (want_seen[i] && uids[i])
+                seen[nseen++] = uids[i];    /* ascending: one transaction's UIDs */
+        if (nseen > 0) {
+            struct store_req req = {.mode = STORE_ADD, .flags = MSG_SEEN};
+            int sr = mailbox_store(mb, seen, nseen, &req, NULL, NULL, NULL, NULL);
+            if (sr < 0)
+                log_warn("APPEND to %s/%s: setting the reader's \\Seen failed: %s", mail_user_name(store), name,
+                         storage_strerror(sr));
+        }
+        free(seen);
+    }
+    free(want_seen);
     if (own)
         mailbox_close(mb);
     if (r < 0) {
@@ -240,8 +280,8 @@ IMAP_CMD(cmd_append)
         /* imap_tagged syncs first: EXISTS for the selected mailbox; new
          * keywords there are announced with FLAGS. */
         for (size_t i = 0; selected && i < nitems; i++)
-            if (items[i].keywords)
-                imap_view_announce_keywords(s, items[i].keywords);
+            if (items[i].m.keywords)
+                imap_view_announce_keywords(s, items[i].m.keywords);
         imap_tagged(s, cmd, "OK", "[APPENDUID %u %s] Append completed", uidvalidity, buf_cstr(&set));
         buf_free(&set);
     }
@@ -251,6 +291,8 @@ bad:
     buf_free(&kw);
     imap_tagged(s, cmd, "BAD", "%s", err);
 out:
+    if (store)
+        mail_user_close(store);
     free_items(items, nitems);
     return CMD_DONE;
 }

@@ -4,12 +4,17 @@
  * answer is delayed with a timer (CMD_DEFER), never by blocking the loop;
  * an address already over its limit waits before we even check
  * (limits_auth_predelay). Three failures on one connection end it.
+ *
+ * Anonymous access (allowanonymouslogin: yes): AUTHENTICATE ANONYMOUS
+ * (RFC 4505) or LOGIN anonymous <trace>; the session gets no personal
+ * store (imap_session_try_login).
  */
 #include "imap.h"
 #include "auth.h"
 #include "config.h"
 #include "connlimits.h"
 #include "log.h"
+#include <strings.h>
 
 #define MAX_FAILURES_PER_CONN 3
 
@@ -82,6 +87,7 @@ static void apply_async_result(struct imap_session *s, enum cmd_result r)
 
 static void auth_timer_cb(struct event_loop *loop, void *arg)
 {
+    (void)loop;
     struct imap_session *s = arg;
     s->cmd_timer = 0;
     if (s->closed || !s->cmd)
@@ -201,6 +207,15 @@ IMAP_CMD(cmd_login)
         imap_tagged(s, cmd, "NO", "[PRIVACYREQUIRED] Plaintext authentication disallowed without TLS");
         return CMD_DONE;
     }
+    if (strcasecmp(user, AUTH_ANONYMOUS_USER) == 0 && auth_anonymous_allowed()) {
+        /* Cyrus: with allowanonymouslogin, LOGIN anonymous <anything> is
+         * an anonymous login; the "password" is trace information (as in
+         * RFC 4505), logged and never checked. */
+        size_t tl = strlen(pass);
+        auth_log_anonymous("imap", s->peer, pass, MIN(tl, (size_t)SASL_ANONYMOUS_MAX_TRACE));
+        explicit_bzero(pass, tl);
+        return auth_succeeded(s, cmd, AUTH_ANONYMOUS_USER, "ANONYMOUS");
+    }
     if (strlen(pass) > AUTH_MAX_PASSWORD || strlen(user) > AUTH_MAX_USERNAME) {
         explicit_bzero(pass, strlen(pass));
         s->auth_failures++;
@@ -306,6 +321,9 @@ static enum cmd_result auth_start(struct imap_session *s, struct imap_cmd *cmd)
     struct auth_state *st = auth_state(cmd);
     struct sasl_params p;
     imap_sasl_params(s, &p);
+    /* IMAP has anonymous sessions: ANONYMOUS is usable when the config
+     * allows it (sasl.c checks allowanonymouslogin). */
+    p.allow_anonymous = true;
     st->sasl = sasl_start(st->mech, &p);
     if (!st->sasl) {
         if (!session_tls(s) && !config_bool(CFG_ALLOWPLAINTEXT) &&

@@ -570,7 +570,11 @@ static void mark_seen(struct imap_session *s, struct fetch_state *st)
     }
     if (b->n)
         memset(st->seen_set, 0, b->n * sizeof(bool));
-    if (!st->req.sets_seen || s->view->readonly)
+    /* RFC 4314 4: an implicit \Seen is set only with the "s" right (else
+     * BODY[] acts as BODY.PEEK[]), and never in a read-only view. In a
+     * shared mailbox without sharedseen the handle (mailbox_open_as)
+     * stores the reader's own \Seen. */
+    if (!st->req.sets_seen || !imap_view_may_set_seen(s->view))
         return;
     uint32_t *todo = xmalloc(b->n * sizeof(uint32_t) + 1);
     size_t n = 0;

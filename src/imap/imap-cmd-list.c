@@ -10,6 +10,7 @@
  */
 #include "imap.h"
 #include "config.h"
+#include "auth.h"
 
 enum {
     SEL_SUBSCRIBED = 1u << 0,
@@ -20,6 +21,7 @@ enum {
     RET_CHILDREN = 1u << 9,
     RET_SPECIALUSE = 1u << 10,
     RET_STATUS = 1u << 11,
+    RET_MYRIGHTS = 1u << 12,    /* RFC 8440 */
 };
 
 #define MAX_PATTERNS 64
@@ -32,6 +34,10 @@ struct node {
     bool has_sub_desc;      /* a subscribed descendant */
     uint32_t special_use;
     int info;               /* index into infos or -1 */
+    bool level;             /* a namespace root or an account level
+                               ("Other Users/bob"): \Noselect, never
+                               \NonExistent (it is a real level) */
+    acl_rights_t rights;    /* the session's rights (existing mailboxes) */
     /* LIST-EXTENDED selection (filled by mark_selection) */
     bool matched;           /* matches one of the patterns */
     bool meets;             /* meets the selection criteria itself */
@@ -43,6 +49,7 @@ struct list_ctx {
     struct node *n;
     size_t count, cap;
     struct mailbox_info *infos;
+    char (*stores)[AUTH_MAX_USERNAME + 16];     /* store of infos[i] */
     size_t ninfos, cinfos;
     bool want_info;
 };
@@ -61,16 +68,32 @@ static void add_node(struct list_ctx *c, const char *name, bool exists, bool sub
     x->info = info;
 }
 
-static void list_cb(const struct mailbox_info *info, void *arg)
+/* One entry of access_list: an existing mailbox of any namespace, or a
+ * \Noselect level. Subscriptions come from the session's own store
+ * (sub_cb), never from the owner's flags of a foreign mailbox. */
+static int list_cb(const struct access_listed *e, void *arg)
 {
     struct list_ctx *c = arg;
+    if (!e->info) {
+        add_node(c, e->name, false, false, 0, -1);
+        c->n[c->count - 1].level = true;
+        return 0;
+    }
     int idx = -1;
-    if (c->want_info) {
-        ARRAY_GROW(c->infos, c->ninfos, c->cinfos);
-        c->infos[c->ninfos] = *info;
+    if (c->want_info && e->ref) {
+        if (c->ninfos == c->cinfos) {
+            size_t nc = c->cinfos ? c->cinfos * 2 : 16;
+            c->infos = xrealloc(c->infos, nc * sizeof(*c->infos));
+            c->stores = xrealloc(c->stores, nc * sizeof(*c->stores));
+            c->cinfos = nc;
+        }
+        c->infos[c->ninfos] = *e->info;
+        snprintf(c->stores[c->ninfos], sizeof(c->stores[0]), "%s", e->ref->store);
         idx = (int)c->ninfos++;
     }
-    add_node(c, info->name, true, info->subscribed, info->special_use, idx);
+    add_node(c, e->name, true, false, e->info->special_use, idx);
+    c->n[c->count - 1].rights = e->rights;
+    return 0;
 }
 
 static void sub_cb(const char *name, void *arg)
@@ -115,6 +138,7 @@ static void sort_merge(struct list_ctx *c)
     for (size_t i = 0; i < c->count; i++) {
         if (w > 0 && strcmp(c->n[w - 1].name, c->n[i].name) == 0) {
             c->n[w - 1].subscribed |= c->n[i].subscribed;
+            c->n[w - 1].level |= c->n[i].level;
             free(c->n[i].name);
             continue;
         }
@@ -162,6 +186,7 @@ static void list_ctx_free(struct list_ctx *c)
         free(c->n[i].name);
     free(c->n);
     free(c->infos);
+    free(c->stores);
 }
 
 /* Client pattern (reference + pattern) to internal form. */
@@ -331,6 +356,8 @@ static bool p_opt_list(struct imap_parser *ps, struct imap_cmd *cmd, unsigned *o
                 *opts |= RET_CHILDREN;
             else if (strcasecmp(a, "SPECIAL-USE") == 0)
                 *opts |= RET_SPECIALUSE;
+            else if (strcasecmp(a, "MYRIGHTS") == 0)
+                *opts |= RET_MYRIGHTS;
             else if (strcasecmp(a, "STATUS") == 0) {
                 if (!imap_p_sp(ps) || !imap_p_status_items(ps, cmd, status_items))
                     return false;
@@ -340,6 +367,45 @@ static bool p_opt_list(struct imap_parser *ps, struct imap_cmd *cmd, unsigned *o
         }
     }
     return true;
+}
+
+/* LIST-STATUS of a listed mailbox. The own store's counters came with the
+ * listing; another store's are read again for this reader (its own \Seen,
+ * mailbox_status_as), keeping the last opened store for the next entry. */
+struct status_cache {
+    struct mail_user *mu;
+};
+
+static void status_cache_free(struct status_cache *sc)
+{
+    if (sc->mu)
+        mail_user_close(sc->mu);
+    sc->mu = NULL;
+}
+
+static void write_list_status(struct imap_session *s, struct status_cache *sc, struct list_ctx *c,
+                              const struct node *x, unsigned items)
+{
+    const struct mailbox_info *info = &c->infos[x->info];
+    const char *store = c->stores[x->info];
+    if (s->mu && strcmp(store, mail_user_name(s->mu)) == 0) {
+        imap_write_status_as(s, s->mu, x->name, info, items);
+        return;
+    }
+    if (!sc->mu || strcmp(mail_user_name(sc->mu), store) != 0) {
+        status_cache_free(sc);
+        struct mbox_ref ref;
+        memset(&ref, 0, sizeof(ref));
+        snprintf(ref.store, sizeof(ref.store), "%s", store);
+        if (access_open_store(&ref, &sc->mu) < 0) {
+            sc->mu = NULL;
+            return;
+        }
+    }
+    struct mailbox_info mine;
+    if (imap_mailbox_status(s, sc->mu, info->name, &mine) < 0)
+        return; /* gone since it was listed: no STATUS (RFC 5819 allows) */
+    imap_write_status_as(s, sc->mu, x->name, &mine, items);
 }
 
 static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, bool lsub)
@@ -414,21 +480,29 @@ static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, boo
 
     struct list_ctx c = {0};
     c.want_info = (opts & RET_STATUS) != 0;
-    int err = mailbox_list(s->mu, list_cb, &c);
-    if (err >= 0 && (lsub || (opts & (SEL_SUBSCRIBED | RET_SUBSCRIBED))))
+    /* Every namespace at once (access_list): the pattern only lets it
+     * skip stores that cannot match; each name is matched below. */
+    int err = access_list(&s->who, npi == 1 ? pats[0] : "*", list_cb, &c);
+    if (err >= 0 && s->mu && (lsub || (opts & (SEL_SUBSCRIBED | RET_SUBSCRIBED))))
         err = mailbox_list_subscriptions(s->mu, sub_cb, &c);
     if (err < 0) {
         list_ctx_free(&c);
-        imap_reply_storage_error(s, cmd, err);
+        imap_reply_access_error(s, cmd, err);
         return CMD_DONE;
     }
     build_tree(&c);
+    /* A level has children by definition, also when the pattern ("%")
+     * did not make access_list enumerate them. */
+    for (size_t i = 0; i < c.count; i++)
+        if (c.n[i].level && !c.n[i].exists)
+            c.n[i].has_child = true;
     bool selective = !lsub && (opts & (SEL_SUBSCRIBED | SEL_SPECIALUSE));
     if (selective)
         mark_selection(&c, opts, pats, npi);
 
     bool rev2 = (s->enabled & EN_IMAP4REV2) != 0;
     bool want_sub = lsub || (opts & (SEL_SUBSCRIBED | RET_SUBSCRIBED));
+    struct status_cache sc = {0};
     struct buf b = BUF_INIT;
     for (size_t i = 0; i < c.count; i++) {
         struct node *x = &c.n[i];
@@ -458,7 +532,9 @@ static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, boo
                     show = childinfo = true;
             }
         } else {
-            show = matches && (x->exists || x->has_child);
+            /* access_list gives a level (namespace root, account) only
+             * when something below it is visible */
+            show = matches && (x->exists || x->level || x->has_child);
             selected = show;
         }
         if (!show)
@@ -472,7 +548,7 @@ static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, boo
              * mailbox itself exists. */
             put_attr(&b, &first, "\\Noselect");
         } else if (!x->exists) {
-            if (lsub)
+            if (lsub || x->level)
                 put_attr(&b, &first, "\\Noselect");
             else if (extended || rev2)
                 put_attr(&b, &first, "\\NonExistent");
@@ -482,7 +558,7 @@ static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, boo
         if (!lsub || x->exists) {
             if (x->has_child)
                 put_attr(&b, &first, "\\HasChildren");
-            else if (!lsub && x->exists)
+            else if (!lsub && (x->exists || x->level))
                 put_attr(&b, &first, "\\HasNoChildren");
         }
         if (!lsub && want_sub && x->subscribed)
@@ -498,9 +574,22 @@ static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, boo
         /* RFC 5819 3 / RFC 9051 6.3.9.8 example 11: no STATUS for a
          * name returned only because of CHILDINFO, nor for one that
          * does not exist (not selectable). */
-        if ((opts & RET_STATUS) && selected && x->exists && x->info >= 0)
-            imap_write_status(s, &c.infos[x->info], status_items);
+        /* ... and none without "r" on it (RFC 4314 4: STATUS needs r) */
+        if ((opts & RET_STATUS) && selected && x->exists && x->info >= 0 && (x->rights & ACL_READ))
+            write_list_status(s, &sc, &c, x, status_items);
+        /* RFC 8440 2: MYRIGHTS after the LIST line of every selectable
+         * mailbox returned */
+        if ((opts & RET_MYRIGHTS) && selected && x->exists && x->rights) {
+            char rs[32];
+            acl_format_rights(x->rights, rs);
+            buf_reset(&b);
+            buf_puts(&b, "* MYRIGHTS ");
+            imap_append_mailbox(s, &b, x->name);
+            buf_printf(&b, " %s\r\n", rs);
+            imap_write(s, b.data, b.len);
+        }
     }
+    status_cache_free(&sc);
     buf_free(&b);
     list_ctx_free(&c);
     imap_tagged(s, cmd, "OK", "%s completed", lsub ? "LSUB" : "LIST");
@@ -527,40 +616,62 @@ struct one_ctx {
     size_t len;
     bool has_child;
     bool found;
-    struct mailbox_info info;
+    uint32_t special_use;
+    bool own;
 };
 
-static void one_cb(const struct mailbox_info *info, void *arg)
+static int one_cb(const struct access_listed *e, void *arg)
 {
     struct one_ctx *c = arg;
-    if (strcmp(info->name, c->name) == 0) {
-        c->found = true;
-        c->info = *info;
-    } else if (strncmp(info->name, c->name, c->len) == 0 && info->name[c->len] == '/') {
+    if (strcmp(e->name, c->name) == 0) {
+        if (e->info) {
+            c->found = true;
+            c->special_use = e->info->special_use;
+        }
+    } else if (strncmp(e->name, c->name, c->len) == 0 && e->name[c->len] == '/') {
         c->has_child = true;
     }
+    return 0;
 }
 
+struct sub_find {
+    const char *name;
+    bool found;
+};
+
+static void sub_find_cb(const char *name, void *arg)
+{
+    struct sub_find *f = arg;
+    if (strcmp(name, f->name) == 0)
+        f->found = true;
+}
+
+/* name: internal client name of a mailbox the session may see. */
 void imap_list_one(struct imap_session *s, const char *name)
 {
-    struct one_ctx *c = xcalloc(1, sizeof(*c));
-    c->name = name;
-    c->len = strlen(name);
-    if (mailbox_list(s->mu, one_cb, c) < 0 || !c->found) {
-        free(c);
+    struct one_ctx c = {0};
+    c.name = name;
+    c.len = strlen(name);
+    struct buf pat = BUF_INIT;
+    buf_puts(&pat, name);
+    buf_putc(&pat, '*');
+    int err = access_list(&s->who, buf_cstr(&pat), one_cb, &c);
+    buf_free(&pat);
+    if (err < 0 || !c.found)
         return;
-    }
+    struct sub_find f = {name, false};
+    if (s->mu)
+        (void)mailbox_list_subscriptions(s->mu, sub_find_cb, &f);
     struct buf b = BUF_INIT;
     bool first = true;
     buf_puts(&b, "* LIST (");
-    put_attr(&b, &first, c->has_child ? "\\HasChildren" : "\\HasNoChildren");
-    if (c->info.subscribed)
+    put_attr(&b, &first, c.has_child ? "\\HasChildren" : "\\HasNoChildren");
+    if (f.found)
         put_attr(&b, &first, "\\Subscribed");
-    put_special(&b, &first, c->info.special_use);
+    put_special(&b, &first, c.special_use);
     buf_printf(&b, ") \"%c\" ", imap_hier_sep());
     imap_append_mailbox(s, &b, name);
     buf_puts(&b, "\r\n");
     imap_write(s, b.data, b.len);
     buf_free(&b);
-    free(c);
 }

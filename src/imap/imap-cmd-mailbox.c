@@ -63,6 +63,17 @@ static bool arg_mailbox(struct imap_session *s, struct imap_cmd *cmd, char *out,
     return true;
 }
 
+/* SP mailbox as the raw astring, for imap_resolve. */
+static bool arg_name(struct imap_session *s, struct imap_cmd *cmd, struct imap_str *out)
+{
+    struct imap_parser *ps = &cmd->ps;
+    if (!imap_p_sp(ps) || !imap_p_astring(ps, cmd, out)) {
+        imap_tagged(s, cmd, "BAD", "Invalid mailbox argument: %s", ps->error ? ps->error : "syntax");
+        return false;
+    }
+    return true;
+}
+
 static bool expect_end(struct imap_session *s, struct imap_cmd *cmd)
 {
     if (!imap_p_end(&cmd->ps)) {
@@ -236,12 +247,16 @@ static void close_selected(struct imap_session *s)
         s->state = IMAP_AUTH;
 }
 
+/* Rights that let a session change anything in a selected mailbox: a
+ * SELECT without any of them is [READ-ONLY] (RFC 4314 5.2). */
+#define SELECT_WRITE_RIGHTS (ACL_SEEN | ACL_WRITE | ACL_DELETEMSG | ACL_EXPUNGE | ACL_INSERT)
+
 static enum cmd_result do_select(struct imap_session *s, struct imap_cmd *cmd, bool readonly)
 {
-    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    struct imap_str nm;
     bool condstore = false;
     struct qresync_params q = {0};
-    if (!arg_mailbox(s, cmd, name, false, "NONEXISTENT"))
+    if (!arg_name(s, cmd, &nm))
         return CMD_DONE;
     if (!p_select_params(s, cmd, &condstore, &q)) {
         seqset_free(&q.known);
@@ -254,28 +269,49 @@ static enum cmd_result do_select(struct imap_session *s, struct imap_cmd *cmd, b
         close_selected(s);
         imap_untagged(s, "OK [CLOSED] Previous mailbox is now closed");
     }
+    struct mbox_ref ref;
+    struct mail_user *store = NULL;
+    acl_rights_t rights = 0;
+    if (!imap_resolve(s, cmd, &nm, ACL_READ, true, &ref, &store, &rights)) {
+        seqset_free(&q.known);
+        return CMD_DONE;
+    }
+    if (!(rights & SELECT_WRITE_RIGHTS))
+        readonly = true;
+    bool own = imap_is_own_store(s, store);
     bool rev2 = (s->enabled & EN_IMAP4REV2) != 0;
     uint32_t floor = 0;
     struct mailbox *mb = NULL;
-    int err = mailbox_open(s->mu, name, readonly, !readonly && !rev2, &floor, &mb);
+    /* Someone else's mailbox: the reader's own \Seen, never \Recent
+     * claims (storage.h mailbox_open_as). */
+    int err = own ? mailbox_open(store, ref.name, readonly, !readonly && !rev2, &floor, &mb)
+                  : mailbox_open_as(store, ref.name, s->who.user, readonly, &floor, &mb);
     if (err < 0) {
+        mail_user_close(store);
         seqset_free(&q.known);
-        imap_reply_storage_error(s, cmd, err);
+        imap_reply_access_error(s, cmd, err);
         return CMD_DONE;
     }
     struct imap_view *v = imap_view_new(mb, readonly);
     if (!v) {
         mailbox_close(mb);
+        mail_user_close(store);
         seqset_free(&q.known);
         imap_tagged(s, cmd, "NO", "[SERVERBUG] Cannot read mailbox");
         return CMD_DONE;
     }
+    v->ref = ref;
+    v->store = store; /* the view's own reference, released by imap_view_free */
+    v->rights = rights;
     imap_view_set_recent_floor(v, rev2 ? UINT32_MAX : floor);
     if (condstore || q.present)
         s->enabled |= EN_CONDSTORE; /* RFC 7162 3.1: CONDSTORE-enabling */
     v->condstore = (s->enabled & (EN_CONDSTORE | EN_QRESYNC)) != 0;
     s->view = v;
     s->state = IMAP_SELECTED;
+    struct buf cname = BUF_INIT;
+    access_client_name(&s->who, ref.store, ref.name, &cname);
+    const char *name = buf_cstr(&cname);
 
     /* RFC 9051 6.3.2 (order is not mandated; this is the customary one) */
     const struct mailbox_info *info = mailbox_get_info(mb);
@@ -338,8 +374,9 @@ static enum cmd_result do_select(struct imap_session *s, struct imap_cmd *cmd, b
         v->modseq = keep; /* the regular sync reports anything newer */
     }
     seqset_free(&q.known);
+    buf_free(&cname);
     imap_tagged(s, cmd, "OK", "[%s] %s completed", readonly ? "READ-ONLY" : "READ-WRITE",
-                readonly ? "EXAMINE" : "SELECT");
+                strcmp(cmd->name, "EXAMINE") == 0 ? "EXAMINE" : "SELECT");
     return CMD_DONE;
 }
 
@@ -378,33 +415,56 @@ IMAP_CMD(cmd_create)
     if (!arg_mailbox(s, cmd, name, true, "CANNOT"))
         return CMD_DONE;
     uint32_t use = 0;
+    char *partition = NULL;
     struct imap_parser *ps = &cmd->ps;
     if (imap_p_char(ps, ' ')) {
-        /* RFC 6154 3: create-param "USE" SP "(" use-attr *(SP use-attr) ")" */
-        char *a;
-        if (!imap_p_char(ps, '(') || !(a = imap_p_atom(ps, cmd)) || strcasecmp(a, "USE") != 0 || !imap_p_sp(ps) ||
-            !imap_p_char(ps, '(')) {
-            imap_tagged(s, cmd, "BAD", "Invalid CREATE parameters");
-            return CMD_DONE;
-        }
-        bool first = true;
-        while (!imap_p_char(ps, ')')) {
-            char *f;
-            uint32_t bit;
-            if ((!first && !imap_p_sp(ps)) || !imap_p_flag(ps, cmd, &f)) {
-                imap_tagged(s, cmd, "BAD", "Invalid USE attributes");
+        if (!imap_p_peek(ps, '(')) {
+            /* Cyrus: "CREATE mailbox partition" (what cyradm's
+             * "cm --partition" sends without a special-use). */
+            if (!(partition = imap_p_astring_cstr(ps, cmd))) {
+                imap_tagged(s, cmd, "BAD", "Invalid CREATE parameters");
                 return CMD_DONE;
             }
-            first = false;
-            if (!special_use_bit(f, &bit)) {
-                imap_tagged(s, cmd, "NO", "[USEATTR] Unsupported special-use attribute");
-                return CMD_DONE;
+        } else {
+            /* RFC 4466 2.2 create-params: "(" param *(SP param) ")", the
+             * ones known here being RFC 6154 3 "USE (attr...)" and Cyrus's
+             * "PARTITION name". */
+            (void)imap_p_char(ps, '(');
+            bool firstp = true;
+            while (!imap_p_char(ps, ')')) {
+                char *a;
+                if ((!firstp && !imap_p_sp(ps)) || !(a = imap_p_atom(ps, cmd)) || !imap_p_sp(ps)) {
+                    imap_tagged(s, cmd, "BAD", "Invalid CREATE parameters");
+                    return CMD_DONE;
+                }
+                firstp = false;
+                if (strcasecmp(a, "PARTITION") == 0) {
+                    if (partition || !(partition = imap_p_astring_cstr(ps, cmd))) {
+                        imap_tagged(s, cmd, "BAD", "Invalid PARTITION parameter");
+                        return CMD_DONE;
+                    }
+                    continue;
+                }
+                if (strcasecmp(a, "USE") != 0 || !imap_p_char(ps, '(')) {
+                    imap_tagged(s, cmd, "BAD", "Invalid CREATE parameters");
+                    return CMD_DONE;
+                }
+                bool first = true;
+                while (!imap_p_char(ps, ')')) {
+                    char *f;
+                    uint32_t bit;
+                    if ((!first && !imap_p_sp(ps)) || !imap_p_flag(ps, cmd, &f)) {
+                        imap_tagged(s, cmd, "BAD", "Invalid USE attributes");
+                        return CMD_DONE;
+                    }
+                    first = false;
+                    if (!special_use_bit(f, &bit)) {
+                        imap_tagged(s, cmd, "NO", "[USEATTR] Unsupported special-use attribute");
+                        return CMD_DONE;
+                    }
+                    use |= bit;
+                }
             }
-            use |= bit;
-        }
-        if (!imap_p_char(ps, ')')) {
-            imap_tagged(s, cmd, "BAD", "Invalid CREATE parameters");
-            return CMD_DONE;
         }
     }
     if (!expect_end(s, cmd))
@@ -413,15 +473,31 @@ IMAP_CMD(cmd_create)
         imap_tagged(s, cmd, "NO", "[ALREADYEXISTS] INBOX always exists");
         return CMD_DONE;
     }
-    int err = mailbox_create(s->mu, name, use);
+    /* rights (k on the parent, ownership, admin) are the access layer's */
+    int err = access_create_ex(&s->who, name, use, partition);
+    if (err == ACCESS_ERR_INVALID && partition) {
+        imap_tagged(s, cmd, "NO", "[CANNOT] No such partition");
+        return CMD_DONE;
+    }
+    if (err == ACCESS_ERR_CANNOT && partition) {
+        imap_tagged(s, cmd, "NO", "[CANNOT] A mailbox lives on its account's partition");
+        return CMD_DONE;
+    }
     if (err < 0) {
-        imap_reply_storage_error(s, cmd, err);
+        imap_reply_access_error(s, cmd, err);
         return CMD_DONE;
     }
     /* RFC 8474 4.1: the tagged OK of every successful CREATE MUST carry
      * the new mailbox's MAILBOXID. */
     struct mailbox_info info;
-    if (mailbox_status(s->mu, name, &info) == 0 && info.mailboxid[0])
+    struct mbox_ref ref;
+    struct mail_user *store = NULL;
+    bool have = false;
+    if (access_resolve(&s->who, name, &ref) == 0 && access_open_store(&ref, &store) == 0) {
+        have = mailbox_status(store, ref.name, &info) == 0;
+        mail_user_close(store);
+    }
+    if (have && info.mailboxid[0])
         imap_tagged(s, cmd, "OK", "[MAILBOXID (%s)] CREATE completed", info.mailboxid);
     else
         imap_tagged(s, cmd, "OK", "CREATE completed");
@@ -437,9 +513,9 @@ IMAP_CMD(cmd_delete)
         imap_tagged(s, cmd, "NO", "[CANNOT] INBOX cannot be deleted");
         return CMD_DONE;
     }
-    int err = mailbox_delete(s->mu, name);
+    int err = access_delete(&s->who, name);
     if (err < 0) {
-        imap_reply_storage_error(s, cmd, err);
+        imap_reply_access_error(s, cmd, err);
         return CMD_DONE;
     }
     /* This session deleted its own selected mailbox: deselect it (back to
@@ -452,6 +528,33 @@ IMAP_CMD(cmd_delete)
     }
     imap_tagged(s, cmd, "OK", "DELETE completed");
     return CMD_DONE;
+}
+
+/* Does the session see the target name of a RENAME or one of its
+ * ancestors (for another user's store: up to that user's INBOX)? */
+static bool target_place_visible(struct imap_session *s, const char *to)
+{
+    struct mbox_ref ref;
+    if (access_resolve(&s->who, to, &ref) < 0)
+        return false;
+    if (s->mu && strcmp(ref.store, mail_user_name(s->mu)) == 0)
+        return true;
+    for (;;) {
+        acl_rights_t r = 0;
+        if (access_rights(&s->who, &ref, &r) == 0 && r)
+            return true;
+        char *slash = strrchr(ref.name, '/');
+        if (!slash)
+            break;
+        *slash = '\0';
+    }
+    if (ref.ns == NS_OTHER && strcmp(ref.name, "INBOX") != 0) {
+        acl_rights_t r = 0;
+        snprintf(ref.name, sizeof(ref.name), "INBOX");
+        if (access_rights(&s->who, &ref, &r) == 0 && r)
+            return true;
+    }
+    return false;
 }
 
 IMAP_CMD(cmd_rename)
@@ -469,9 +572,14 @@ IMAP_CMD(cmd_rename)
         imap_tagged(s, cmd, "NO", "[CANNOT] Cannot rename a mailbox into itself");
         return CMD_DONE;
     }
-    int err = mailbox_rename(s->mu, from, to);
+    int err = access_rename(&s->who, from, to);
+    /* A target in another store is "not possible" only where the session
+     * can see that the place exists; otherwise the answer must not differ
+     * from one for a missing user or mailbox (RFC 4314 4). */
+    if (err == ACCESS_ERR_CANNOT && !target_place_visible(s, to))
+        err = ACCESS_ERR_NONEXISTENT;
     if (err < 0) {
-        imap_reply_storage_error(s, cmd, err);
+        imap_reply_access_error(s, cmd, err);
         return CMD_DONE;
     }
     imap_tagged(s, cmd, "OK", "RENAME completed");
@@ -485,6 +593,20 @@ static enum cmd_result do_subscribe(struct imap_session *s, struct imap_cmd *cmd
     char name[STORAGE_MAX_MAILBOX_NAME + 1];
     if (!arg_mailbox(s, cmd, name, false, "NONEXISTENT") || !expect_end(s, cmd))
         return CMD_DONE;
+    /* Any valid name in any namespace: subscriptions are names (RFC 9051
+     * 6.3.7 - the mailbox need not exist), kept in the session's own
+     * store in internal client form ("Other Users/bob/Sent"). Anonymous
+     * sessions have nowhere to keep them. */
+    if (!s->mu) {
+        imap_tagged(s, cmd, "NO", "[CANNOT] Subscriptions are not available to anonymous users");
+        return CMD_DONE;
+    }
+    struct mbox_ref ref;
+    int rerr = access_resolve(&s->who, name, &ref);
+    if (rerr == ACCESS_ERR_INVALID) {
+        imap_tagged(s, cmd, "NO", "[CANNOT] Invalid mailbox name");
+        return CMD_DONE;
+    }
     int err = mailbox_subscribe(s->mu, name, sub);
     if (err < 0 && !(err == STORAGE_ERR_NOTFOUND && !sub)) {
         imap_reply_storage_error(s, cmd, err);
@@ -506,12 +628,41 @@ IMAP_CMD(cmd_unsubscribe)
 
 /* ---- NAMESPACE ---------------------------------------------------------- */
 
+/* One namespace: (("prefix" "sep")), the prefix in the session's
+ * mailbox-name encoding with a trailing separator (RFC 2342 5). */
+static void put_namespace(struct imap_session *s, struct buf *b, const char *prefix)
+{
+    char sep = imap_hier_sep();
+    buf_puts(b, "((");
+    struct buf p = BUF_INIT;
+    if (*prefix) {
+        buf_puts(&p, prefix);
+        buf_putc(&p, '/');
+    }
+    imap_append_mailbox(s, b, buf_cstr(&p));
+    buf_free(&p);
+    buf_printf(b, " \"%s%c\"))", sep == '\\' || sep == '"' ? "\\" : "", sep);
+}
+
 IMAP_CMD(cmd_namespace)
 {
     if (!expect_end(s, cmd))
         return CMD_DONE;
-    char sep = imap_hier_sep();
-    imap_untagged(s, "NAMESPACE ((\"\" \"%c\")) NIL NIL", sep);
+    /* RFC 2342: personal (none for anonymous sessions), other users
+     * ("user" for admins, Cyrus's admin namespace; anonymous sessions see
+     * there what is shared with "anonymous"), shared. */
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "NAMESPACE ");
+    if (s->mu && !s->who.anonymous)
+        put_namespace(s, &b, "");
+    else
+        buf_puts(&b, "NIL");
+    buf_putc(&b, ' ');
+    put_namespace(s, &b, access_other_prefix(&s->who));
+    buf_putc(&b, ' ');
+    put_namespace(s, &b, access_shared_prefix(&s->who));
+    imap_untagged(s, "%s", buf_cstr(&b));
+    buf_free(&b);
     imap_tagged(s, cmd, "OK", "NAMESPACE completed");
     return CMD_DONE;
 }
@@ -552,9 +703,15 @@ bool imap_p_status_items(struct imap_parser *ps, struct imap_cmd *cmd, unsigned 
 
 void imap_write_status(struct imap_session *s, const struct mailbox_info *info, unsigned items)
 {
+    imap_write_status_as(s, s->mu, info->name, info, items);
+}
+
+void imap_write_status_as(struct imap_session *s, struct mail_user *store, const char *client_name,
+                          const struct mailbox_info *info, unsigned items)
+{
     struct buf b = BUF_INIT;
     buf_puts(&b, "* STATUS ");
-    imap_append_mailbox(s, &b, info->name);
+    imap_append_mailbox(s, &b, client_name);
     buf_puts(&b, " (");
     size_t start = b.len;
 #define SEP() do { if (b.len > start) buf_putc(&b, ' '); } while (0)
@@ -585,8 +742,8 @@ void imap_write_status(struct imap_session *s, const struct mailbox_info *info, 
     if (items & ST_DELETED_STORAGE) {
         /* RFC 9208 4.1.4: what an EXPUNGE would free */
         uint64_t ds = 0;
-        if (s->mu)
-            (void)mailbox_deleted_size(s->mu, info->name, &ds);
+        if (store)
+            (void)mailbox_deleted_size(store, info->name, &ds);
         SEP();
         buf_printf(&b, "DELETED-STORAGE %llu", (unsigned long long)ds);
     }
@@ -614,23 +771,34 @@ void imap_write_status(struct imap_session *s, const struct mailbox_info *info, 
 
 IMAP_CMD(cmd_status)
 {
-    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    struct imap_str nm;
     unsigned items;
-    if (!arg_mailbox(s, cmd, name, false, "NONEXISTENT"))
+    if (!arg_name(s, cmd, &nm))
         return CMD_DONE;
     if (!imap_p_sp(&cmd->ps) || !imap_p_status_items(&cmd->ps, cmd, &items) || !imap_p_end(&cmd->ps)) {
         imap_tagged(s, cmd, "BAD", "Invalid STATUS items");
         return CMD_DONE;
     }
+    /* RFC 4314 4: STATUS needs "r" */
+    struct mbox_ref ref;
+    struct mail_user *store = NULL;
+    acl_rights_t rights;
+    if (!imap_resolve(s, cmd, &nm, ACL_READ, true, &ref, &store, &rights))
+        return CMD_DONE;
     if (items & ST_HIGHESTMODSEQ)
         imap_enable_condstore(s); /* RFC 7162 3.1 */
     struct mailbox_info info;
-    int err = mailbox_status(s->mu, name, &info);
+    int err = imap_mailbox_status(s, store, ref.name, &info);
     if (err < 0) {
-        imap_reply_storage_error(s, cmd, err);
+        mail_user_close(store);
+        imap_reply_access_error(s, cmd, err);
         return CMD_DONE;
     }
-    imap_write_status(s, &info, items);
+    struct buf cname = BUF_INIT;
+    access_client_name(&s->who, ref.store, ref.name, &cname);
+    imap_write_status_as(s, store, buf_cstr(&cname), &info, items);
+    buf_free(&cname);
+    mail_user_close(store);
     imap_tagged(s, cmd, "OK", "STATUS completed");
     return CMD_DONE;
 }

@@ -20,11 +20,32 @@
 
 /* A quota root resolved to a store and an internal root name. */
 struct qroot {
-    char user[AUTH_MAX_USERNAME + 1];
+    char user[AUTH_MAX_USERNAME + 16];             /* a user id or a shared store name */
     char name[STORAGE_MAX_MAILBOX_NAME + 1];   /* "" = whole store */
     struct mail_user *mu;                      /* s->mu or an opened other store */
     bool other;                                /* mu must be closed */
 };
+
+/* The domain of a store: a user's, or that of "%shared@DOMAIN". */
+static const char *store_domain(const char *store)
+{
+    if (store[0] == '%') {
+        const char *at = strchr(store, '@');
+        return at ? at + 1 : "";
+    }
+    return access_user_domain(store);
+}
+
+/* The store name to spell identifiers against: the session's own, or
+ * its domain's shared store for sessions without one. */
+static char idstore[AUTH_MAX_USERNAME + 16];
+static const char *mail_user_name_or(struct imap_session *s)
+{
+    if (s->mu)
+        return mail_user_name(s->mu);
+    access_shared_store(s->who.domain, idstore, sizeof(idstore));
+    return idstore;
+}
 
 static void qroot_release(struct qroot *q)
 {
@@ -33,12 +54,27 @@ static void qroot_release(struct qroot *q)
     q->mu = NULL;
 }
 
-/* The root's client-visible name, appended unquoted. */
+/* The root's client-visible name, appended unquoted. user is a store
+ * name: a user ("user/NAME", NAME without the session's own domain under
+ * virtdomains) or a shared store (the shared namespace prefix). */
 static void root_name(struct imap_session *s, struct buf *b, const char *user, const char *internal)
 {
     char sep = imap_hier_sep();
+    if (user[0] == '%') {
+        struct buf n = BUF_INIT;
+        buf_puts(&n, access_shared_prefix(&s->who));
+        if (*internal) {
+            buf_putc(&n, '/');
+            buf_puts(&n, internal);
+        }
+        imap_mailbox_to_client(s, buf_cstr(&n), b);
+        buf_free(&n);
+        return;
+    }
+    char shown[AUTH_MAX_USERNAME + 1];
+    access_id_to_client(&s->who, user, user, shown, sizeof(shown));
     buf_printf(b, "user%c", sep);
-    for (const char *p = user; *p; p++)
+    for (const char *p = shown; *p; p++)
         buf_putc(b, sep == '.' && *p == '.' ? '^' : *p);
     if (*internal) {
         buf_putc(b, sep);
@@ -82,67 +118,109 @@ static void write_quota(struct imap_session *s, const char *user, const struct q
     buf_free(&b);
 }
 
+/* May the session see (and, when admin_only, set) the quotas of store?
+ * Its own; a global admin everything; a domain admin the stores of its
+ * domain. */
+static bool may_see_store(struct imap_session *s, const char *store)
+{
+    if (s->mu && strcmp(store, mail_user_name(s->mu)) == 0)
+        return true;
+    return access_is_admin_of(&s->who, store_domain(store));
+}
+
+static bool open_root_store(struct imap_session *s, struct imap_cmd *cmd, struct qroot *q, bool create)
+{
+    if (s->mu && strcmp(q->user, mail_user_name(s->mu)) == 0) {
+        q->mu = s->mu;
+        return true;
+    }
+    int r = mail_user_open(q->user, create && q->user[0] != '%', &q->mu);
+    if (r < 0) {
+        q->mu = NULL;
+        if (r == STORAGE_ERR_NOTFOUND)
+            imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
+        else
+            imap_reply_storage_error(s, cmd, r);
+        return false;
+    }
+    q->other = true;
+    return true;
+}
+
 /* Resolve a client's quota root name. On failure a tagged reply has been
- * sent and false returned. A root of another user needs an admin; that
- * store is opened (created when create is set and the user exists). */
+ * sent and false returned. "user/NAME[/MAILBOX]" names a user's store
+ * (NAME as in the other users namespace: a user of the session's domain,
+ * "name@domain" for global admins); "<shared prefix>[/MAILBOX]" the
+ * domain's shared store. A root of another store needs an admin of its
+ * domain; that store is opened (created when create is set and the user
+ * exists). Roots the session may not see answer like missing ones. */
 static bool resolve_root(struct imap_session *s, struct imap_cmd *cmd, const char *arg, bool create,
                          struct qroot *q)
 {
     memset(q, 0, sizeof(*q));
     char sep = imap_hier_sep();
     size_t len = strlen(arg);
-    if (len < 6 || strncmp(arg, "user", 4) != 0 || arg[4] != sep) {
-        imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
-        return false;
-    }
-    const char *u = arg + 5;
-    const char *e = strchr(u, sep);
-    size_t ul = e ? (size_t)(e - u) : strlen(u);
-    char raw[AUTH_MAX_USERNAME + 1];
-    if (ul == 0 || ul > AUTH_MAX_USERNAME) {
-        imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
-        return false;
-    }
-    for (size_t i = 0; i < ul; i++)
-        raw[i] = sep == '.' && u[i] == '^' ? '.' : u[i];
-    raw[ul] = '\0';
-    if (!userdb_normalize_name(raw, q->user)) {
-        imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
-        return false;
-    }
-    if (e) {
-        const char *why = NULL;
-        if (!e[1] || !imap_mailbox_from_client(s, e + 1, strlen(e + 1), q->name, &why)) {
+    const char *why = NULL;
+    if (len >= 6 && strncmp(arg, "user", 4) == 0 && arg[4] == sep) {
+        const char *u = arg + 5;
+        const char *e = strchr(u, sep);
+        size_t ul = e ? (size_t)(e - u) : strlen(u);
+        char raw[AUTH_MAX_USERNAME + 1];
+        if (ul == 0 || ul > AUTH_MAX_USERNAME) {
             imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
             return false;
         }
+        for (size_t i = 0; i < ul; i++)
+            raw[i] = sep == '.' && u[i] == '^' ? '.' : u[i];
+        raw[ul] = '\0';
+        /* the identifier spelling rules: a bare name is of the session's
+         * domain; another domain only for global admins */
+        char qual[AUTH_MAX_USERNAME + 1];
+        if (!access_id_from_client(&s->who, mail_user_name_or(s), raw, qual, sizeof(qual)) ||
+            !userdb_normalize_name(qual, q->user) || strcmp(qual, q->user) != 0) {
+            imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
+            return false;
+        }
+        if (e) {
+            if (!e[1] || !imap_mailbox_from_client(s, e + 1, strlen(e + 1), q->name, &why)) {
+                imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
+                return false;
+            }
+        }
+        if (!(s->mu && strcmp(q->user, mail_user_name(s->mu)) == 0)) {
+            if (!may_see_store(s, q->user)) {
+                imap_tagged(s, cmd, "NO", "[NOPERM] Permission denied");
+                return false;
+            }
+            int ex = userdb_exists(q->user);
+            if (ex < 0) {
+                imap_tagged(s, cmd, "NO", "[UNAVAILABLE] User database unavailable");
+                return false;
+            }
+            if (ex == 0) {
+                imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
+                return false;
+            }
+        }
+        return open_root_store(s, cmd, q, create);
     }
-    if (strcmp(q->user, s->user) == 0) {
-        q->mu = s->mu;
-        return true;
+    /* the shared namespace: "<prefix>" is the whole shared store */
+    char internal[STORAGE_MAX_MAILBOX_NAME + 1];
+    const char *shp = access_shared_prefix(&s->who);
+    size_t pl = strlen(shp);
+    if (!imap_mailbox_from_client(s, arg, len, internal, &why) || pl == 0 || strncmp(internal, shp, pl) != 0 ||
+        (internal[pl] != '\0' && internal[pl] != '/')) {
+        imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
+        return false;
     }
-    /* Other users' roots: administrators only (the full other-users
-     * namespace with ACLs comes later). */
-    if (!s->is_admin) {
+    access_shared_store(s->who.domain, q->user, sizeof(q->user));
+    if (internal[pl] == '/')
+        snprintf(q->name, sizeof(q->name), "%s", internal + pl + 1);
+    if (!may_see_store(s, q->user)) {
         imap_tagged(s, cmd, "NO", "[NOPERM] Permission denied");
         return false;
     }
-    int ex = userdb_exists(q->user);
-    if (ex < 0) {
-        imap_tagged(s, cmd, "NO", "[UNAVAILABLE] User database unavailable");
-        return false;
-    }
-    int r = ex == 1 ? mail_user_open(q->user, create, &q->mu) : STORAGE_ERR_NOTFOUND;
-    if (r < 0) {
-        if (r == STORAGE_ERR_NOTFOUND)
-            imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
-        else
-            imap_reply_storage_error(s, cmd, r);
-        q->mu = NULL;
-        return false;
-    }
-    q->other = true;
-    return true;
+    return open_root_store(s, cmd, q, create);
 }
 
 static bool p_root_arg(struct imap_session *s, struct imap_cmd *cmd, char **out)
@@ -201,8 +279,8 @@ static int collect_root(const struct quota_root *q, void *arg)
 IMAP_CMD(cmd_getquotaroot)
 {
     struct imap_parser *ps = &cmd->ps;
-    char *arg;
-    if (!imap_p_sp(ps) || !(arg = imap_p_astring_cstr(ps, cmd))) {
+    struct imap_str nm;
+    if (!imap_p_sp(ps) || !imap_p_astring(ps, cmd, &nm)) {
         imap_tagged(s, cmd, "BAD", "Invalid mailbox argument: %s", ps->error ? ps->error : "syntax");
         return CMD_DONE;
     }
@@ -210,34 +288,42 @@ IMAP_CMD(cmd_getquotaroot)
         imap_tagged(s, cmd, "BAD", "Unexpected extra arguments");
         return CMD_DONE;
     }
-    char name[STORAGE_MAX_MAILBOX_NAME + 1];
-    const char *why = NULL;
-    if (!imap_mailbox_from_client(s, arg, strlen(arg), name, &why)) {
-        imap_tagged(s, cmd, "NO", "[CANNOT] %s", why ? why : "Invalid mailbox name");
+    /* RFC 9208 4.1.2: the mailbox need not exist (which roots would
+     * apply once it is created) - in a store the session may see. In
+     * another store the mailbox must be visible (any right), unless the
+     * session administers that store. */
+    struct mbox_ref ref;
+    struct mail_user *store = NULL;
+    acl_rights_t rights = 0;
+    if (!imap_resolve(s, cmd, &nm, 0, false, &ref, &store, &rights))
+        return CMD_DONE;
+    if (!imap_is_own_store(s, store) && !may_see_store(s, ref.store) && rights == 0) {
+        mail_user_close(store);
+        imap_tagged(s, cmd, "NO", "[NONEXISTENT] Mailbox does not exist");
         return CMD_DONE;
     }
-    /* RFC 9208 4.1.2: the mailbox need not exist (which roots would
-     * apply once it is created). */
     struct roots c = {0};
-    int r = quota_roots_of(s->mu, name, collect_root, &c);
+    int r = quota_roots_of(store, ref.name, collect_root, &c);
     if (r < 0) {
         free(c.v);
+        mail_user_close(store);
         imap_reply_storage_error(s, cmd, r);
         return CMD_DONE;
     }
     struct buf b = BUF_INIT;
     buf_puts(&b, "* QUOTAROOT ");
-    imap_append_mailbox(s, &b, name);
+    imap_append_store_mailbox(s, &b, ref.store, ref.name);
     for (size_t i = 0; i < c.n; i++) {
         buf_putc(&b, ' ');
-        append_root(s, &b, s->user, c.v[i].name);
+        append_root(s, &b, ref.store, c.v[i].name);
     }
     buf_puts(&b, "\r\n");
     imap_write(s, b.data, b.len);
     buf_free(&b);
     for (size_t i = 0; i < c.n; i++)
-        write_quota(s, s->user, &c.v[i]);
+        write_quota(s, ref.store, &c.v[i]);
     free(c.v);
+    mail_user_close(store);
     imap_tagged(s, cmd, "OK", "GETQUOTAROOT completed");
     return CMD_DONE;
 }
@@ -332,9 +418,22 @@ IMAP_CMD(cmd_setquota)
 void imap_quota_warn(struct imap_session *s, const char *internal_name)
 {
     long long warn = config_int(CFG_QUOTAWARN);
-    if (warn <= 0 || !s->mu)
+    if (warn <= 0)
+        return;
+    /* The selected mailbox's store: the warning is for the owner (own
+     * store) and for those who administer the store, not for every
+     * reader of a shared folder. */
+    struct mail_user *mu = s->mu;
+    const char *name = internal_name;
+    if (s->view && s->view->store) {
+        mu = s->view->store;
+        name = s->view->ref.name;
+        if (!imap_is_own_store(s, mu) && !access_is_admin_of(&s->who, store_domain(mail_user_name(mu))))
+            return;
+    }
+    if (!mu)
         return;
     int pct = 0;
-    if (quota_usage_percent(s->mu, internal_name, &pct) == 0 && pct >= warn)
+    if (quota_usage_percent(mu, name, &pct) == 0 && pct >= warn)
         imap_untagged(s, "OK [ALERT] Mailbox is at %d%% of quota", pct);
 }

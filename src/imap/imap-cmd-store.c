@@ -317,6 +317,61 @@ static enum cmd_result store_output(struct imap_session *s, struct imap_cmd *cmd
     return CMD_DONE;
 }
 
+/* STORE FLAGS (replace) when the rights cover only some flags (RFC 4314
+ * 4): the flags outside `mask` (and, without "w", the keywords) keep each
+ * message's current value; only the permitted ones are replaced. Storage
+ * replaces a whole flag set per request, so the messages are grouped by
+ * the part that must be kept and each group gets one REPLACE with its
+ * kept flags added back. Every message is stored exactly once, so
+ * UNCHANGEDSINCE keeps its meaning. The records were brought up to date
+ * by the sync just before; a change another session commits between that
+ * read and the store can be overwritten (the same one-transaction window
+ * the plain STORE has). */
+static int store_partial_replace(struct imap_view *v, const uint32_t *uids, size_t n, const struct store_req *base,
+                                 uint32_t mask, bool kw_ok, struct store_changed *ch, struct u32vec *failed)
+{
+    struct rec_batch b = {.uids = uids, .nuids = n, .max = 4096};
+    bool *done = NULL;
+    uint32_t *grp = NULL;
+    size_t cap = 0;
+    int r = 0;
+    while (r == 0) {
+        r = rec_batch_next(v->mb, &b);
+        if (r < 0 || b.n == 0)
+            break;
+        if (b.n > cap) {
+            cap = b.n;
+            done = xrealloc(done, cap * sizeof(*done));
+            grp = xrealloc(grp, cap * sizeof(*grp));
+        }
+        memset(done, 0, b.n * sizeof(*done));
+        for (size_t i = 0; i < b.n && r == 0; i++) {
+            if (done[i])
+                continue;
+            uint32_t keep = b.recs[i].flags & ~mask;
+            const char *keep_kw = b.recs[i].keywords;
+            size_t m = 0;
+            for (size_t j = i; j < b.n; j++) {
+                if (done[j] || (b.recs[j].flags & ~mask) != keep ||
+                    (!kw_ok && strcmp(b.recs[j].keywords, keep_kw) != 0))
+                    continue;
+                done[j] = true;
+                grp[m++] = b.recs[j].uid;
+            }
+            struct store_req req = *base;
+            req.mode = STORE_REPLACE;
+            req.flags = (base->flags & mask) | keep;
+            if (!kw_ok)
+                req.keywords = keep_kw;
+            r = mailbox_store(v->mb, grp, m, &req, store_changed_cb, ch, u32_push_cb, failed);
+        }
+    }
+    free(done);
+    free(grp);
+    rec_batch_free(&b);
+    return r;
+}
+
 IMAP_CMD(cmd_store)
 {
     if (!need_selected(s, cmd))
@@ -378,6 +433,37 @@ IMAP_CMD(cmd_store)
         imap_tagged(s, cmd, "NO", "[READ-ONLY] Mailbox is read-only");
         goto out;
     }
+    /* RFC 4314 4: \Seen needs s, \Deleted t, every other flag and keyword
+     * w. The RFC says a STORE SHOULD NOT fail when the user may change at
+     * least one of the flags it names (deployed clients handle a NO to
+     * STORE badly), so - as Cyrus does - the flags the user may not change
+     * are silently left alone and the rest is stored. Only when nothing
+     * at all could be changed is the answer NO [NOPERM]: +FLAGS/-FLAGS
+     * naming only forbidden flags, or FLAGS (replace, which changes every
+     * flag) without any of s, t, w. Forbidden flags are also left out of
+     * the keywords announced in FLAGS. */
+    acl_rights_t rights = imap_view_rights(v);
+    uint32_t mask = imap_rights_flag_mask(rights);
+    bool kw_ok = (rights & ACL_WRITE) != 0;
+    bool partial = false;
+    if (mode == STORE_REPLACE) {
+        if (mask == 0) {
+            imap_tagged(s, cmd, "NO", "[NOPERM] You may not change flags in this mailbox");
+            goto out;
+        }
+        partial = mask != (MSG_SEEN | MSG_DELETED | MSG_ANSWERED | MSG_FLAGGED | MSG_DRAFT) || !kw_ok;
+    } else {
+        bool named = flags != 0 || kw.len > 0;
+        if (!kw_ok)
+            buf_reset(&kw);
+        if (named && (flags & mask) == 0 && kw.len == 0) {
+            imap_tagged(s, cmd, "NO", "[NOPERM] You may not change these flags in this mailbox");
+            goto out;
+        }
+        flags &= mask;
+    }
+    if (mode == STORE_REPLACE && !kw_ok)
+        buf_reset(&kw);
     if (has_unchanged)
         imap_enable_condstore(s); /* RFC 7162 3.1: enables CONDSTORE */
 
@@ -410,7 +496,8 @@ IMAP_CMD(cmd_store)
                 .keywords = kw.len ? buf_cstr(&kw) : (mode == STORE_REPLACE ? "" : NULL),
                 .unchangedsince = has_unchanged ? unchangedsince : 0,
             };
-            int r = mailbox_store(v->mb, uids, n, &req, store_changed_cb, &ch, u32_push_cb, &failed);
+            int r = partial ? store_partial_replace(v, uids, n, &req, mask, kw_ok, &ch, &failed)
+                            : mailbox_store(v->mb, uids, n, &req, store_changed_cb, &ch, u32_push_cb, &failed);
             if (r < 0) {
                 if (imap_view_gone_err(s, r)) {
                     imap_tagged(s, cmd, "NO", "[NONEXISTENT] Mailbox was deleted");
@@ -463,6 +550,120 @@ out:
 
 /* ---- COPY / MOVE ---------------------------------------------------------- */
 
+bool imap_resolve_target(struct imap_session *s, struct imap_cmd *cmd, const struct imap_str *name,
+                         struct mbox_ref *ref, struct mail_user **store, acl_rights_t *rights)
+{
+    /* imap_resolve answers a missing or invisible target of APPEND/COPY/
+     * MOVE with [TRYCREATE] and a visible one without "i" with [NOPERM]. */
+    return imap_resolve(s, cmd, name, ACL_INSERT, true, ref, store, rights);
+}
+
+int imap_open_target(struct imap_session *s, struct mail_user *store, const char *name, struct mailbox **out)
+{
+    /* The owner's handle must not claim \Recent: the new messages are
+     * \Recent for the next session that selects the mailbox. */
+    if (imap_is_own_store(s, store))
+        return mailbox_open(store, name, false, false, NULL, out);
+    return mailbox_open_as(store, name, s->who.user, false, NULL, out);
+}
+
+#define ALL_SYS_FLAGS (MSG_SEEN | MSG_ANSWERED | MSG_FLAGGED | MSG_DELETED | MSG_DRAFT)
+
+/* Add the words of list to set (space-separated, no duplicates). */
+static void keywords_union(struct buf *set, const char *list)
+{
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        if (e > p) {
+            char k[STORAGE_MAX_KEYWORD + 1];
+            size_t l = MIN((size_t)(e - p), sizeof(k) - 1);
+            memcpy(k, p, l);
+            k[l] = '\0';
+            if (!keyword_listed(set, k)) {
+                if (set->len)
+                    buf_putc(set, ' ');
+                buf_puts(set, k);
+            }
+        }
+        p = e;
+    }
+}
+
+/* After a COPY/MOVE into `name` of `store` has committed: make the new
+ * messages' flags what the rights and the \Seen model say (storage copies
+ * every flag as the source handle shows it, into the message rows).
+ *  - RFC 4314 4: a copied message keeps only the flags the user may set
+ *    in the target: \Seen with s, \Deleted with t, the rest with w. COPY
+ *    does not fail because of that.
+ *  - Per-reader \Seen: in a mailbox of another store without sharedseen,
+ *    the rows' \Seen is the owner's state; the copier's \Seen belongs to
+ *    the copier (as the reader handle stores it), not to the owner.
+ * Done in follow-up transactions in the target (a failure is logged; the
+ * copy itself stands and is reported). */
+static void fix_copied_flags(struct imap_session *s, struct mail_user *store, const char *name,
+                             const uint32_t *dst, size_t n, acl_rights_t rights)
+{
+    uint32_t allowed = imap_rights_flag_mask(rights);
+    bool kw_ok = (rights & ACL_WRITE) != 0;
+    bool other = !imap_is_own_store(s, store);
+    if (n == 0 || (allowed == ALL_SYS_FLAGS && kw_ok && !other))
+        return;
+    struct mailbox *rb = NULL, *ob = NULL;
+    int r = imap_open_target(s, store, name, &rb);
+    bool reader_seen = r == 0 && other && !mailbox_get_info(rb)->sharedseen;
+    if (r == 0 && reader_seen)
+        r = mailbox_open(store, name, false, false, NULL, &ob);   /* the rows as stored */
+    if (r < 0) {
+        log_warn("COPY: cannot open %s/%s to fix flags: %s", mail_user_name(store), name, storage_strerror(r));
+        if (rb)
+            mailbox_close(rb);
+        return;
+    }
+    struct mailbox *rows = reader_seen ? ob : rb;
+    if (!reader_seen && allowed == ALL_SYS_FLAGS && kw_ok) {
+        mailbox_close(rb);
+        return;
+    }
+    uint32_t *sorted = xmalloc(n * sizeof(uint32_t));
+    memcpy(sorted, dst, n * sizeof(uint32_t));
+    qsort(sorted, n, sizeof(uint32_t), cmp_u32);
+    struct rec_batch b = {.uids = sorted, .nuids = n, .max = 4096};
+    uint32_t drop = reader_seen ? MSG_SEEN : 0;
+    struct buf kw = BUF_INIT;
+    struct u32vec seen = {0};
+    while ((r = rec_batch_next(rows, &b)) == 0 && b.n > 0) {
+        for (size_t i = 0; i < b.n; i++) {
+            drop |= b.recs[i].flags & ~allowed;
+            if (!kw_ok && kw.len < 64 * 1024)
+                keywords_union(&kw, b.recs[i].keywords);
+            if (reader_seen && (b.recs[i].flags & MSG_SEEN) && (allowed & MSG_SEEN))
+                u32_push(&seen, b.recs[i].uid);
+        }
+    }
+    if (r == 0 && (drop || kw.len)) {
+        struct store_req req = {.mode = STORE_REMOVE, .flags = drop, .keywords = kw.len ? buf_cstr(&kw) : NULL};
+        r = mailbox_store(rows, sorted, n, &req, NULL, NULL, NULL, NULL);
+    }
+    if (r == 0 && seen.n > 0) {
+        struct store_req req = {.mode = STORE_ADD, .flags = MSG_SEEN};
+        r = mailbox_store(rb, seen.v, seen.n, &req, NULL, NULL, NULL, NULL);
+    }
+    if (r < 0)
+        log_warn("COPY: fixing flags in %s/%s failed: %s", mail_user_name(store), name, storage_strerror(r));
+    rec_batch_free(&b);
+    buf_free(&kw);
+    free(seen.v);
+    free(sorted);
+    if (ob)
+        mailbox_close(ob);
+    mailbox_close(rb);
+}
+
 static enum cmd_result copy_or_move(struct imap_session *s, struct imap_cmd *cmd, bool move)
 {
     if (!need_selected(s, cmd))
@@ -472,16 +673,9 @@ static enum cmd_result copy_or_move(struct imap_session *s, struct imap_cmd *cmd
     size_t n;
     if (!parse_set(s, cmd, &uids, &n))
         return CMD_DONE;
-    char name[STORAGE_MAX_MAILBOX_NAME + 1];
     struct imap_str mbox;
-    const char *why = NULL;
     if (!imap_p_sp(&cmd->ps) || !imap_p_astring(&cmd->ps, cmd, &mbox) || mbox.file || !imap_p_end(&cmd->ps)) {
         imap_tagged(s, cmd, "BAD", "Expected: %s sequence-set mailbox", move ? "MOVE" : "COPY");
-        free(uids);
-        return CMD_DONE;
-    }
-    if (!imap_mailbox_from_client(s, mbox.s, mbox.len, name, &why)) {
-        imap_tagged(s, cmd, "NO", "[CANNOT] %s", why ? why : "Invalid mailbox name");
         free(uids);
         return CMD_DONE;
     }
@@ -490,15 +684,26 @@ static enum cmd_result copy_or_move(struct imap_session *s, struct imap_cmd *cmd
         free(uids);
         return CMD_DONE;
     }
+    /* RFC 6851 4.2: MOVE needs the rights of UID STORE \Deleted ("t"),
+     * UID COPY ("i" on the target) and UID EXPUNGE ("e") - checked before
+     * anything is copied, so a refused MOVE moves nothing. */
+    if (move && (imap_view_rights(v) & (ACL_DELETEMSG | ACL_EXPUNGE)) != (ACL_DELETEMSG | ACL_EXPUNGE)) {
+        imap_tagged(s, cmd, "NO", "[NOPERM] You may not move messages out of this mailbox");
+        free(uids);
+        return CMD_DONE;
+    }
+    struct mbox_ref ref;
+    struct mail_user *dstore = NULL;
+    acl_rights_t drights = 0;
+    if (!imap_resolve_target(s, cmd, &mbox, &ref, &dstore, &drights)) {
+        free(uids);
+        return CMD_DONE;
+    }
     if (n == 0) {
-        /* Nothing matched (UID set of vanished messages): still check the
-         * target so the client learns about TRYCREATE. */
-        struct mailbox_info info;
-        int r = mailbox_status(s->mu, name, &info);
-        if (r == STORAGE_ERR_NOTFOUND)
-            imap_tagged(s, cmd, "NO", "[TRYCREATE] Mailbox does not exist");
-        else
-            imap_tagged(s, cmd, "OK", "No messages %s", move ? "moved" : "copied");
+        /* Nothing matched (UID set of vanished messages); the target was
+         * still checked so the client learns about TRYCREATE. */
+        imap_tagged(s, cmd, "OK", "No messages %s", move ? "moved" : "copied");
+        mail_user_close(dstore);
         free(uids);
         return CMD_DONE;
     }
@@ -507,8 +712,14 @@ static enum cmd_result copy_or_move(struct imap_session *s, struct imap_cmd *cmd
     size_t ncopied = 0;
     uint32_t uidvalidity = 0;
     struct u32vec expunged = {0};
-    int r = mailbox_copy(v->mb, uids, n, name, move, &uidvalidity, src, dst, &ncopied,
+    struct mail_user *sstore = imap_view_store(v);
+    int r;
+    if (strcmp(mail_user_name(sstore), mail_user_name(dstore)) == 0)
+        r = mailbox_copy(v->mb, uids, n, ref.name, move, &uidvalidity, src, dst, &ncopied,
                          move ? u32_push_cb : NULL, &expunged);
+    else
+        r = mailbox_copy_to(v->mb, uids, n, dstore, ref.name, move, &uidvalidity, src, dst, &ncopied,
+                            move ? u32_push_cb : NULL, &expunged);
     if (r < 0) {
         if (imap_view_gone_err(s, r))
             imap_tagged(s, cmd, "NO", "[NONEXISTENT] Selected mailbox was deleted");
@@ -518,12 +729,13 @@ static enum cmd_result copy_or_move(struct imap_session *s, struct imap_cmd *cmd
             imap_tagged(s, cmd, "NO", "[EXPUNGEISSUED] Some messages were expunged");
         else {
             if (r == STORAGE_ERR_IO)
-                log_err("%s to %s: %s", cmd->name, name, storage_strerror(r));
+                log_err("%s to %s/%s: %s", cmd->name, mail_user_name(dstore), ref.name, storage_strerror(r));
             imap_tagged(s, cmd, "NO", "[%s] %s failed: %s", imap_storage_code(r), move ? "Move" : "Copy",
                         storage_strerror(r));
         }
         goto out;
     }
+    fix_copied_flags(s, dstore, ref.name, dst, ncopied, drights);
     struct buf code = BUF_INIT;
     if (ncopied > 0) {
         buf_printf(&code, "[COPYUID %u ", uidvalidity);
@@ -544,6 +756,7 @@ static enum cmd_result copy_or_move(struct imap_session *s, struct imap_cmd *cmd
     }
     buf_free(&code);
 out:
+    mail_user_close(dstore);
     free(expunged.v);
     free(src);
     free(dst);
@@ -584,6 +797,12 @@ IMAP_CMD(cmd_expunge)
         free(uids);
         return CMD_DONE;
     }
+    /* RFC 4314 4: EXPUNGE and UID EXPUNGE need "e". */
+    if (!(imap_view_rights(v) & ACL_EXPUNGE)) {
+        imap_tagged(s, cmd, "NO", "[NOPERM] You may not expunge messages in this mailbox");
+        free(uids);
+        return CMD_DONE;
+    }
     struct u32vec gone = {0};
     int r = 0;
     if (!cmd->uid || n > 0)
@@ -620,8 +839,10 @@ IMAP_CMD(cmd_close)
         return CMD_DONE;
     }
     /* RFC 9051 6.4.1: silently expunge when read-write; no EXPUNGE
-     * responses. A failure here is not reported: CLOSE still closes. */
-    if (!s->view->readonly) {
+     * responses. A failure here is not reported: CLOSE still closes.
+     * RFC 4314 4: without "e" the expunge is skipped and CLOSE still
+     * answers OK. */
+    if (!s->view->readonly && (imap_view_rights(s->view) & ACL_EXPUNGE)) {
         int r = mailbox_expunge(s->view->mb, NULL, 0, NULL, NULL);
         if (r < 0)
             log_warn("CLOSE: expunge in %s failed: %s", mailbox_get_info(s->view->mb)->name,

@@ -107,6 +107,39 @@ const char *imap_storage_code(int err);
 bool imap_parse_flags(struct imap_parser *ps, struct imap_cmd *cmd, bool list_only, uint32_t *flags,
                       struct buf *keywords, const char **err);
 
+/* ---- rights inside the selected mailbox and on targets (RFC 4314) ----- */
+
+/* The session's rights in the selected mailbox: view->rights as SELECT
+ * set them, or ACL_ALL for a view without a store reference of its own
+ * (a view of the session's own store opened before SELECT filled in
+ * ref/store/rights). imap-sync.c. */
+acl_rights_t imap_view_rights(const struct imap_view *v);
+/* The store the selected mailbox lives in (view->store, else the store of
+ * the mailbox handle). No reference is taken. imap-sync.c. */
+struct mail_user *imap_view_store(const struct imap_view *v);
+/* The system flags the rights allow to set or clear (RFC 4314 4):
+ * \Seen with s, \Deleted with t, \Answered \Flagged \Draft with w.
+ * Keywords need w as well (ACL_WRITE). */
+uint32_t imap_rights_flag_mask(acl_rights_t r);
+/* May the session set the implicit \Seen of FETCH BODY[] etc. in the
+ * selected mailbox (s right and a read-write view)? */
+bool imap_view_may_set_seen(const struct imap_view *v);
+/* The target of APPEND/COPY/MOVE (imap-cmd-store.c): resolve the client
+ * name (imap_resolve) and require "i". A mailbox that does not exist, or
+ * that the session may not see, answers NO [TRYCREATE] (RFC 9051 6.3.12,
+ * 6.4.7; RFC 4314 4: invisible = nonexistent); one the session sees but
+ * may not insert into, NO [NOPERM]. On success *store holds a reference
+ * (mail_user_close) and *rights the session's rights on the target
+ * (which decide the flags the new messages keep). On failure the tagged
+ * reply was written. */
+bool imap_resolve_target(struct imap_session *s, struct imap_cmd *cmd, const struct imap_str *name,
+                         struct mbox_ref *ref, struct mail_user **store, acl_rights_t *rights);
+
+/* Open mailbox `name` of `store` (from imap_resolve_target) to add
+ * messages: the session's own store as its owner, never claiming \Recent;
+ * another store as a reader (mailbox_open_as: that reader's own \Seen). */
+int imap_open_target(struct imap_session *s, struct mail_user *store, const char *name, struct mailbox **out);
+
 /* "17-Jul-1996 02:44:25 -0700" */
 void imap_format_datetime(struct buf *b, int64_t t, int tz_minutes);
 

@@ -240,6 +240,19 @@ static bool valid_internal(const char *n, size_t len, const char **why)
         return false;
     }
     unsigned depth = 1;
+    /* "." and ".." levels mean nothing here (names are rows, not paths),
+     * but they look like path tricks ("Other Users/alice/../bob") and no
+     * client needs them: refuse them as Cyrus does. */
+    for (size_t st = 0; st < len;) {
+        size_t e = st;
+        while (e < len && n[e] != '/')
+            e++;
+        if ((e - st == 1 && n[st] == '.') || (e - st == 2 && n[st] == '.' && n[st + 1] == '.')) {
+            *why = "Mailbox name levels \".\" and \"..\" are not allowed";
+            return false;
+        }
+        st = e + 1;
+    }
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)n[i];
         if (c < 0x20 || c == 0x7f) {

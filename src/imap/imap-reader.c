@@ -338,6 +338,7 @@ void imap_reader_input(struct imap_session *s)
         return;
     struct buf *in = conn_input(s->conn);
     size_t maxl = max_line();
+    unsigned ran = 0;
     while (can_read_commands(s)) {
         if (s->literal_left > 0) {
             if (in->len == 0)
@@ -427,5 +428,12 @@ void imap_reader_input(struct imap_session *s)
         imap_reader_reset(s);
         imap_session_touch(s);
         imap_session_execute(s, &ct);
+        /* Fairness: a client pipelining thousands of commands (each may
+         * commit and fsync) must not hold the worker's loop while other
+         * sessions wait; run a few, then continue on the next turn. */
+        if (++ran >= IMAP_CMDS_PER_TURN && !s->closed) {
+            imap_session_kick(s);
+            break;
+        }
     }
 }

@@ -1,11 +1,15 @@
 /* imap-server.c - accepting connections, the session list, notification
- * fan-out and shutdown. One instance per worker process. */
+ * fan-out (including user kicks) and shutdown, and the Cyrus-style
+ * notice files (motd, shutdown). One instance per worker process. */
 #include "imap.h"
 #include "config.h"
 #include "connlimits.h"
 #include "log.h"
+#include "notify.h"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -15,6 +19,7 @@ static struct imap_session *g_sessions;
 static size_t g_count;
 static bool g_shutting_down;
 static char *g_shutdown_reason;
+static char *g_notice;          /* first line of the shutdown file, or NULL */
 
 void imap_init(struct event_loop *loop)
 {
@@ -98,6 +103,7 @@ static void on_input(struct conn *c, void *arg)
 
 static void on_drain(struct conn *c, void *arg)
 {
+    (void)c;
     struct imap_session *s = arg;
     if (!s || s->closed)
         return;
@@ -108,6 +114,7 @@ static void on_drain(struct conn *c, void *arg)
 
 static void on_close(struct conn *c, void *arg)
 {
+    (void)c;
     struct imap_session *s = arg;
     if (!s)
         return;
@@ -115,6 +122,26 @@ static void on_close(struct conn *c, void *arg)
 }
 
 static const struct conn_callbacks callbacks = {on_input, on_drain, on_close};
+
+#define TLS_BYE_POLL_MS 20
+#define TLS_BYE_MAX_MS 10000
+
+/* Implicit-TLS connection refused with a BYE greeting (shutdown file):
+ * close as soon as the handshake is done and the BYE can be flushed; a
+ * client that never finishes the handshake is cut after TLS_BYE_MAX_MS. */
+static void tls_bye_cb(struct event_loop *loop, void *arg)
+{
+    struct imap_session *s = arg;
+    s->timeout_timer = 0;
+    if (s->closed || !s->conn)
+        return;
+    if (conn_tls_desc(s->conn)[0])
+        conn_close(s->conn);
+    else if (event_loop_now(loop) - s->last_activity >= TLS_BYE_MAX_MS)
+        conn_abort(s->conn);
+    else
+        s->timeout_timer = ev_timer_add(loop, TLS_BYE_POLL_MS, tls_bye_cb, s);
+}
 
 void imap_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool implicit_tls)
 {
@@ -150,6 +177,23 @@ void imap_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool im
     imap_server_link(s);
     imap_session_enter(s);
     imap_session_touch(s);
+    if (g_notice) {
+        /* The shutdown file exists (Cyrus): BYE instead of the greeting
+         * (RFC 9051 7.1.5 allows BYE as the greeting). Through the
+         * session so that with implicit TLS it is sent encrypted. */
+        imap_printf(s, "* BYE [ALERT] %s\r\n", g_notice);
+        if (implicit_tls) {
+            /* conn_close during the handshake would drop the BYE: close
+             * once TLS is up (the idle timer slot is free: not armed). */
+            s->logout = true;
+            conn_pause_input(c);
+            s->timeout_timer = ev_timer_add(g_loop, TLS_BYE_POLL_MS, tls_bye_cb, s);
+        } else {
+            imap_session_close(s, NULL);
+        }
+        imap_session_leave(s);
+        return;
+    }
     /* Queued before the TLS handshake completes: conn sends it once the
      * handshake is done, so for implicit TLS the greeting is encrypted. */
     struct buf b = BUF_INIT;
@@ -165,12 +209,72 @@ void imap_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool im
 
 /* ---- notifications -------------------------------------------------------- */
 
-void imap_notify(const char *user, int64_t mailbox_id)
+/* Close a session from outside any command of its own (notify, timer):
+ * BYE, close once the output is flushed. When no command is suspended the
+ * store handles are dropped at once, so that a partition move or account
+ * rename waiting for every process to let go of the store does not wait
+ * for a slow client to read its BYE. */
+static void close_now(struct imap_session *s, const char *bye)
+{
+    imap_session_enter(s);
+    if (s->in_cmd) {
+        /* (not reached from the event loop; kept for safety) the BYE now,
+         * the close after the command's tagged reply, as view_gone does */
+        imap_untagged(s, "BYE %s", bye);
+        if (s->conn)
+            conn_pause_input(s->conn);
+        s->close_after_cmd = true;
+    } else {
+        imap_session_close(s, bye);
+        if (!s->cmd) {
+            if (s->view) {
+                imap_view_free(s->view);
+                s->view = NULL;
+            }
+            if (s->mu) {
+                mail_user_close(s->mu);
+                s->mu = NULL;
+            }
+        }
+    }
+    imap_session_leave(s);
+}
+
+/* NOTIFY_KICK_USER: the user's store is being moved, renamed or deleted.
+ * Every session of that user goes, and so does every session that has a
+ * mailbox of that store selected (another user's shared folder). */
+static void kick_user(const char *user)
 {
     struct imap_session *s = g_sessions;
     while (s) {
         struct imap_session *next = s->next;
-        if (!s->closed && s->view && s->user && strcmp(s->user, user) == 0 &&
+        bool own = s->user && strcmp(s->user, user) == 0;
+        bool viewing = s->view && s->view->store && strcmp(mail_user_name(s->view->store), user) == 0;
+        if (!s->closed && !s->logout && (own || viewing)) {
+            log_info("imap: disconnecting (account moved or changed): user=%s addr=%s", s->user ? s->user : "-",
+                     s->peer);
+            close_now(s, "[UNAVAILABLE] Account is being moved or changed");
+        }
+        s = next;
+    }
+}
+
+void imap_notify(const char *user, int64_t mailbox_id)
+{
+    if (!user)
+        return;
+    if (mailbox_id == NOTIFY_KICK_USER) {
+        kick_user(user);
+        return;
+    }
+    struct imap_session *s = g_sessions;
+    while (s) {
+        struct imap_session *next = s->next;
+        /* The hint names the store the mailbox is in: the selected
+         * mailbox may be in another user's or a shared store (view->store),
+         * not only the session user's own. */
+        const char *store = !s->view ? NULL : s->view->store ? mail_user_name(s->view->store) : s->user;
+        if (!s->closed && s->view && store && strcmp(store, user) == 0 &&
             mailbox_get_info(s->view->mb)->id == mailbox_id) {
             s->view->pending = true;
             if (s->idling) {
@@ -220,4 +324,80 @@ size_t imap_memory_usage(void)
             total += sizeof(*s->cmd) + s->cmd->ct.text.cap;
     }
     return total;
+}
+
+/* ---- notice files (Cyrus motd / shutdown) ---------------------------------- */
+
+/* Longest notice line we send; the rest of the line is dropped. */
+#define NOTICE_MAX 200
+
+bool imap_read_notice(const char *name, char *out, size_t outlen)
+{
+    if (!outlen)
+        return false;
+    out[0] = '\0';
+    const char *dir = config_str(CFG_DATADIR);
+    /* DATADIR/msg/NAME is where Cyrus keeps them; DATADIR/NAME also works. */
+    static const char *const subdirs[] = {"/msg/", "/"};
+    for (size_t i = 0; i < ARRAY_SIZE(subdirs); i++) {
+        char path[4096];
+        if ((size_t)snprintf(path, sizeof(path), "%s%s%s", dir, subdirs[i], name) >= sizeof(path))
+            continue;
+        /* O_NONBLOCK: a FIFO planted there must not hang the worker. */
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+            continue;
+        struct stat st;
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            close(fd); /* a directory or device of that name is no notice */
+            continue;
+        }
+        char raw[NOTICE_MAX * 2];
+        ssize_t n = read(fd, raw, sizeof(raw));
+        close(fd);
+        size_t o = 0, lim = MIN(outlen - 1, (size_t)NOTICE_MAX);
+        for (ssize_t k = 0; k < n && raw[k] != '\n' && o < lim; k++) {
+            unsigned char c = (unsigned char)raw[k];
+            if (c == '\t')
+                c = ' ';
+            /* Control characters (CR, ESC, NUL ...) could break the
+             * protocol line or a terminal: dropped. 8-bit bytes too, since
+             * response text is ASCII for IMAP4rev1 clients. */
+            if (c < 0x20 || c >= 0x7f)
+                continue;
+            out[o++] = (char)c;
+        }
+        while (o && out[o - 1] == ' ')
+            o--;
+        out[o] = '\0';
+        if (o == 0)
+            snprintf(out, outlen, "%s", strcmp(name, "shutdown") == 0 ? "Server shutting down" : "");
+        return true;
+    }
+    return false;
+}
+
+void imap_set_shutdown_notice(const char *line)
+{
+    if (!line) {
+        if (g_notice)
+            log_info("imap: shutdown file removed, accepting connections again");
+        free(g_notice);
+        g_notice = NULL;
+        return;
+    }
+    if (!g_notice || strcmp(g_notice, line) != 0) {
+        free(g_notice);
+        g_notice = xstrdup(line);
+        log_notice("imap: shutdown file present: %s", line);
+    }
+    char bye[NOTICE_MAX + 16];
+    snprintf(bye, sizeof(bye), "[ALERT] %s", g_notice);
+    struct imap_session *s = g_sessions;
+    while (s) {
+        struct imap_session *next = s->next;
+        if (!s->closed && !s->logout)
+            close_now(s, bye);
+        s = next;
+    }
 }

@@ -14,6 +14,7 @@
  * outermost imap_session_leave() frees it.
  */
 #include "imap.h"
+#include "auth.h"
 #include "config.h"
 #include "connlimits.h"
 #include "log.h"
@@ -72,7 +73,14 @@ static const struct cmd_def commands[] = {
     {"GETQUOTA", cmd_getquota, S_AUTHSEL, false},
     {"GETQUOTAROOT", cmd_getquotaroot, S_AUTHSEL, false},
     {"SETQUOTA", cmd_setquota, S_AUTHSEL, false},
+    {"SETACL", cmd_setacl, S_AUTHSEL, false},
+    {"DELETEACL", cmd_deleteacl, S_AUTHSEL, false},
+    {"GETACL", cmd_getacl, S_AUTHSEL, false},
+    {"LISTRIGHTS", cmd_listrights, S_AUTHSEL, false},
+    {"MYRIGHTS", cmd_myrights, S_AUTHSEL, false},
 };
+
+static bool anonymous_refused(struct imap_session *s, struct imap_cmd *cmd, const char *name);
 
 static const struct cmd_def *find_command(const char *name)
 {
@@ -132,6 +140,7 @@ void imap_session_free(struct imap_session *s)
     }
     if (s->mu)
         mail_user_close(s->mu);
+    access_who_free(&s->who);
     if (s->counted_user && s->user)
         limits_login_release(s->user, s->peer);
     if (s->counted_conn)
@@ -255,6 +264,7 @@ static void timeout_cb(struct event_loop *loop, void *arg)
 
 static void kick_cb(struct event_loop *loop, void *arg)
 {
+    (void)loop;
     struct imap_session *s = arg;
     s->input_timer = 0;
     if (s->closed)
@@ -411,39 +421,115 @@ void imap_session_execute(struct imap_session *s, struct imap_cmdtext *ct)
     }
     if (config_bool(CFG_DEBUG))
         log_debug("imap: %s: %s %s", s->user ? s->user : s->peer, cmd->tag, cmd->name);
+    if (s->state != IMAP_NOTAUTH && anonymous_refused(s, cmd, def->name)) {
+        handle_result(s, cmd, CMD_DONE);
+        return;
+    }
     enum cmd_result r = def->fn(s, cmd);
     handle_result(s, cmd, r);
 }
 
 /* ---- login -------------------------------------------------------------- */
 
-const char *imap_session_try_login(struct imap_session *s, const char *user, const char *mech)
+/* Cyrus motd: "* OK [ALERT] <first line>" right after a successful login,
+ * before the tagged OK (RFC 9051 7.1: ALERT text must be shown to the
+ * user). */
+static void send_motd(struct imap_session *s)
 {
-    const char *which = NULL;
-    if (!limits_login_acquire(user, s->peer, &which)) {
-        log_notice("imap: login refused (too many logins per %s): user=%s addr=%s", which, user, s->peer);
-        return strcmp(which, "host") == 0 ? "[LIMIT] Too many logins from your address"
-                                           : "[LIMIT] Too many logins for this user";
-    }
-    struct mail_user *mu = NULL;
-    int err = mail_user_open(user, true, &mu);
-    if (err < 0) {
-        limits_login_release(user, s->peer);
-        log_err("imap: cannot open mail store of %s: %s", user, storage_strerror(err));
-        return "[UNAVAILABLE] Mail store unavailable";
-    }
+    char line[256];
+    if (imap_read_notice("motd", line, sizeof(line)) && line[0])
+        imap_untagged(s, "OK [ALERT] %s", line);
+}
+
+/* The parts of a login common to users and anonymous sessions. */
+static void login_done(struct imap_session *s, const char *user, const char *mech)
+{
     s->counted_user = true;
-    s->mu = mu;
     free(s->user);
     s->user = xstrdup(user);
-    s->is_admin = config_is_admin(user);
     s->state = IMAP_AUTH;
     limits_auth_success(s->peer);
     log_info("login: user=%s addr=%s mech=%s tls=%s%s%s", user, s->peer, mech,
              s->conn && conn_is_tls(s->conn) ? "yes" : "no", s->client_id ? " client=" : "",
              s->client_id ? s->client_id : "");
     imap_session_touch(s);
+    send_motd(s);
+}
+
+const char *imap_session_try_login(struct imap_session *s, const char *user, const char *mech)
+{
+    /* "anonymous" is never a userdb account (auth refuses the name), so
+     * only the anonymous mechanisms (imap-cmd-auth.c) get here with it;
+     * the check on mech is a second line of defence. */
+    bool anonymous = strcmp(user, AUTH_ANONYMOUS_USER) == 0;
+    if (anonymous && (strcmp(mech, "ANONYMOUS") != 0 || !auth_anonymous_allowed()))
+        return "[AUTHENTICATIONFAILED] Authentication failed";
+    const char *which = NULL;
+    /* Anonymous sessions count as user "anonymous" for maxlogins_per_user
+     * (a bound on the whole public archive) and per host as usual. */
+    if (!limits_login_acquire(user, s->peer, &which)) {
+        log_notice("imap: login refused (too many logins per %s): user=%s addr=%s", which, user, s->peer);
+        return strcmp(which, "host") == 0 ? "[LIMIT] Too many logins from your address"
+                                           : "[LIMIT] Too many logins for this user";
+    }
+    if (anonymous) {
+        /* No personal store (s->mu stays NULL): the session sees only
+         * mailboxes whose ACL grants "anonymous" (or "anyone") rights,
+         * capped to ACL_ANONYMOUS_MAX (access.h). */
+        access_who_free(&s->who);
+        access_who_init_anonymous(&s->who);
+        s->is_admin = false;
+        login_done(s, user, mech);
+        return NULL;
+    }
+    struct mail_user *mu = NULL;
+    /* First login provisions the account (store, autocreate_inbox_folders). */
+    int err = access_provision_user(user, NULL);
+    if (err >= 0)
+        err = mail_user_open(user, false, &mu);
+    if (err < 0) {
+        limits_login_release(user, s->peer);
+        if (err == STORAGE_ERR_BUSY) {
+            /* a partition move or account rename holds the store: transient */
+            log_notice("imap: login deferred, mail store busy: user=%s addr=%s", user, s->peer);
+            return "[UNAVAILABLE] Mail store is being moved, try again later";
+        }
+        log_err("imap: cannot open mail store of %s: %s", user, storage_strerror(err));
+        return "[UNAVAILABLE] Mail store unavailable";
+    }
+    s->mu = mu;
+    access_who_free(&s->who);
+    access_who_init(&s->who, user);
+    /* Global and domain admins may administer (SETQUOTA, accounts). */
+    s->is_admin = s->who.admin || s->who.domain_admin;
+    login_done(s, user, mech);
     return NULL;
+}
+
+/* An anonymous session has no personal store (s->mu NULL). Commands that
+ * can only act on or for a personal store are answered here, so no
+ * handler ever sees s->mu == NULL for them: subscriptions are personal
+ * (LSUB lists none), and anonymous rights are capped to "lr"
+ * (ACL_ANONYMOUS_MAX), so nothing can be created, changed or stored. */
+static bool anonymous_refused(struct imap_session *s, struct imap_cmd *cmd, const char *name)
+{
+    if (!s->who.anonymous)
+        return false;
+    static const char *const refused[] = {
+        "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "APPEND", "COPY", "MOVE",
+        "SETQUOTA", "SETACL", "DELETEACL", "EXPUNGE",
+    };
+    if (strcmp(name, "LSUB") == 0) {
+        imap_tagged(s, cmd, "OK", "LSUB completed");
+        return true;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+        if (strcmp(name, refused[i]) == 0) {
+            imap_tagged(s, cmd, "NO", "[NOPERM] Not permitted for anonymous users");
+            return true;
+        }
+    }
+    return false;
 }
 
 void imap_session_login(struct imap_session *s, const char *user)

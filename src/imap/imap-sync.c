@@ -16,7 +16,7 @@
  * MSNs are found by binary search; expunges are removed in one compaction
  * pass, so a sync stays O(changes * log n + n) for million-message views.
  */
-#include "imap.h"
+#include "imap-fetch.h"
 #include "log.h"
 
 static int cmp_u32(const void *a, const void *b)
@@ -86,6 +86,10 @@ void imap_view_free(struct imap_view *v)
         return;
     if (v->mb)
         mailbox_close(v->mb);
+    /* One store reference per view, handed over by SELECT; released after
+     * the mailbox handle, which lives in that store. */
+    if (v->store)
+        mail_user_close(v->store);
     free(v->uids);
     free(v->keywords);
     free(v->searchres);
@@ -94,6 +98,33 @@ void imap_view_free(struct imap_view *v)
     free(v->vanished);
     free(v->claimed);
     free(v);
+}
+
+acl_rights_t imap_view_rights(const struct imap_view *v)
+{
+    return v->store ? v->rights : ACL_ALL;
+}
+
+struct mail_user *imap_view_store(const struct imap_view *v)
+{
+    return v->store ? v->store : mailbox_user(v->mb);
+}
+
+uint32_t imap_rights_flag_mask(acl_rights_t r)
+{
+    uint32_t m = 0;
+    if (r & ACL_SEEN)
+        m |= MSG_SEEN;
+    if (r & ACL_DELETEMSG)
+        m |= MSG_DELETED;
+    if (r & ACL_WRITE)
+        m |= MSG_ANSWERED | MSG_FLAGGED | MSG_DRAFT;
+    return m;
+}
+
+bool imap_view_may_set_seen(const struct imap_view *v)
+{
+    return !v->readonly && (imap_view_rights(v) & ACL_SEEN);
 }
 
 uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid)
@@ -335,18 +366,40 @@ void imap_view_write_permanentflags(struct imap_session *s)
         return;
     const char *kw = v->keywords ? v->keywords : "";
     struct buf b = BUF_INIT;
-    if (v->readonly) {
-        buf_puts(&b, "* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n");
+    /* RFC 4314 5.1.1: PERMANENTFLAGS reflects the user's rights: \Seen
+     * with s, \Deleted with t, the other flags, the keywords and "\*"
+     * with w. A read-only view (EXAMINE, or SELECT without any of
+     * s w t e i) may change nothing. */
+    acl_rights_t r = v->readonly ? 0 : imap_view_rights(v);
+    uint32_t m = imap_rights_flag_mask(r);
+    if (!m) {
+        buf_printf(&b, "* OK [PERMANENTFLAGS ()] %s\r\n",
+                   v->readonly ? "Read-only mailbox." : "No flags may be changed.");
     } else {
-        buf_puts(&b, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-        if (*kw) {
-            buf_putc(&b, ' ');
-            buf_puts(&b, kw);
+        static const struct {
+            uint32_t bit;
+            const char *name;
+        } order[] = {{MSG_ANSWERED, "\\Answered"}, {MSG_FLAGGED, "\\Flagged"}, {MSG_DELETED, "\\Deleted"},
+                     {MSG_SEEN, "\\Seen"},         {MSG_DRAFT, "\\Draft"}};
+        buf_puts(&b, "* OK [PERMANENTFLAGS (");
+        bool sp = false;
+        for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
+            if (m & order[i].bit) {
+                buf_puts(&b, sp ? " " : "");
+                buf_puts(&b, order[i].name);
+                sp = true;
+            }
         }
-        /* "\*": new keywords may be created (RFC 9051 7.1), unless the
-         * mailbox is at its keyword limit. */
-        if (count_words(kw) < STORAGE_MAX_KEYWORDS_PER_MAILBOX)
-            buf_puts(&b, " \\*");
+        if (r & ACL_WRITE) {
+            if (*kw) {
+                buf_putc(&b, ' ');
+                buf_puts(&b, kw);
+            }
+            /* "\*": new keywords may be created (RFC 9051 7.1), unless the
+             * mailbox is at its keyword limit. */
+            if (count_words(kw) < STORAGE_MAX_KEYWORDS_PER_MAILBOX)
+                buf_puts(&b, " \\*");
+        }
         buf_puts(&b, ")] Flags permitted.\r\n");
     }
     imap_write(s, b.data, b.len);

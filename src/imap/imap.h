@@ -23,6 +23,8 @@
  *                      UID EXPUNGE, CLOSE, UNSELECT, CHECK
  *   imap-cmd-idle.c    IDLE
  *   imap-cmd-quota.c   GETQUOTA GETQUOTAROOT SETQUOTA (RFC 9208), quotawarn
+ *   imap-cmd-acl.c     SETACL DELETEACL GETACL LISTRIGHTS MYRIGHTS (RFC 4314)
+ *   imap-access.c      client name -> store + mailbox + rights (imap_resolve)
  */
 #ifndef DARIUS_IMAP_H
 #define DARIUS_IMAP_H
@@ -31,6 +33,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "storage.h"
+#include "access.h"
 #include <sys/socket.h>
 
 /* ====================== public (used by the daemon) ==================== */
@@ -179,6 +182,14 @@ struct imap_view {
     size_t nvanished, cvanished;
     /* (added) the mailbox was deleted under us: BYE sent, no more syncs */
     bool gone;
+    /* (multi-user) where the selected mailbox lives and what this session
+     * may do in it (RFC 4314), fixed at SELECT. store is a reference of its
+     * own (mail_user_close'd by imap_view_free; may be the session's own
+     * store). A read-write SELECT without any of s w t e i is reported as
+     * [READ-ONLY]; PERMANENTFLAGS lists only the flags the rights allow. */
+    struct mbox_ref ref;
+    struct mail_user *store;
+    acl_rights_t rights;
 };
 
 /* Result of a command handler. */
@@ -256,6 +267,10 @@ struct imap_session {
     bool in_cmd;                /* (added) a command handler is running */
     bool close_after_cmd;       /* (added) BYE sent; close once the running
                                    command has written its tagged reply */
+    /* (multi-user) the authenticated identity: rights, namespaces. Valid
+     * from IMAP_AUTH on. mu is NULL for an anonymous session (no personal
+     * namespace). */
+    struct access_who who;
 };
 
 /* Responses (imap-response.c). Every write goes through these so literal
@@ -312,6 +327,29 @@ void imap_view_write_flags(struct imap_session *s);
 /* Writes the parenthesised list: "(\Seen \Answered kw1 \Recent)". */
 void imap_write_flag_list(struct buf *b, uint32_t flags, const char *keywords, bool recent);
 
+/* (multi-user, imap-access.c) Resolve a mailbox name as the client sent
+ * it: decode, map through the namespaces (access_resolve), open the
+ * store, and check that the session holds every right in need (0: only
+ * that the mailbox exists and is visible - MYRIGHTS). On success returns
+ * true with *ref filled, *store opened (caller mail_user_close()s it) and
+ * *rights the session's rights. On failure it has written the tagged
+ * reply ("BAD" for a malformed name, "NO [NONEXISTENT]", "NO [NOPERM]",
+ * ...) and returns false. must_exist=false (CREATE targets) skips the
+ * existence and rights checks. */
+bool imap_resolve(struct imap_session *s, struct imap_cmd *cmd, const struct imap_str *name, acl_rights_t need,
+                  bool must_exist, struct mbox_ref *ref, struct mail_user **store, acl_rights_t *rights);
+/* Reply for an access/storage error code (access_error or storage_error). */
+void imap_reply_access_error(struct imap_session *s, struct imap_cmd *cmd, int err);
+/* The client form of a mailbox in store `store` (e.g. the selected one),
+ * as imap_append_mailbox writes it. */
+void imap_append_store_mailbox(struct imap_session *s, struct buf *b, const char *store, const char *internal);
+/* (added, imap-access.c) Is store the session's own store? */
+bool imap_is_own_store(const struct imap_session *s, const struct mail_user *store);
+/* (added, imap-access.c) mailbox_status for the session's reader: the
+ * own store as is, another store through mailbox_status_as (per-reader
+ * \Seen). */
+int imap_mailbox_status(struct imap_session *s, struct mail_user *store, const char *name, struct mailbox_info *out);
+
 /* Capabilities for the current state (imap-cmd-any.c). */
 void imap_capabilities(struct imap_session *s, struct buf *out);
 
@@ -364,6 +402,10 @@ enum imap_status_item {
 bool imap_p_status_items(struct imap_parser *ps, struct imap_cmd *cmd, unsigned *items);
 /* "* STATUS <mailbox> (...)" */
 void imap_write_status(struct imap_session *s, const struct mailbox_info *info, unsigned items);
+/* (added) the same for a mailbox of any store: info->name is the name
+ * inside store, client_name the internal client name to show. */
+void imap_write_status_as(struct imap_session *s, struct mail_user *store, const char *client_name,
+                          const struct mailbox_info *info, unsigned items);
 /* Map a storage error to "NO [CODE] text" for cmd. */
 void imap_reply_storage_error(struct imap_session *s, struct imap_cmd *cmd, int err);
 /* (added) Before writing "* n FETCH (FLAGS ...)" with these keywords:
@@ -405,6 +447,16 @@ const char *imap_server_product(void);
 bool imap_cmd_forbids_expunge(const struct imap_cmd *cmd);
 bool imap_session_has_pending(const struct imap_session *s);
 
+/* (added, imap-server.c) Cyrus notice files: the first line of
+ * DATADIR/msg/NAME or else DATADIR/NAME ("motd", "shutdown"), at most 200
+ * printable ASCII characters (control characters dropped). false when
+ * neither file exists. */
+bool imap_read_notice(const char *name, char *out, size_t outlen);
+/* (added, imap-server.c) The shutdown file appeared (line) or went away
+ * (NULL): while set, new connections get "* BYE [ALERT] line" instead of
+ * the greeting, and every open session is sent that BYE and closed. */
+void imap_set_shutdown_notice(const char *line);
+
 /* Command handlers, one per command (declared here, defined per file). */
 #define IMAP_CMD(fn) enum cmd_result fn(struct imap_session *s, struct imap_cmd *cmd)
 IMAP_CMD(cmd_capability); IMAP_CMD(cmd_noop); IMAP_CMD(cmd_logout); IMAP_CMD(cmd_id); IMAP_CMD(cmd_enable);
@@ -416,6 +468,8 @@ IMAP_CMD(cmd_idle); IMAP_CMD(cmd_check); IMAP_CMD(cmd_close); IMAP_CMD(cmd_unsel
 IMAP_CMD(cmd_expunge); IMAP_CMD(cmd_search); IMAP_CMD(cmd_fetch); IMAP_CMD(cmd_store);
 IMAP_CMD(cmd_copy); IMAP_CMD(cmd_move);
 IMAP_CMD(cmd_getquota); IMAP_CMD(cmd_getquotaroot); IMAP_CMD(cmd_setquota);
+IMAP_CMD(cmd_setacl); IMAP_CMD(cmd_deleteacl); IMAP_CMD(cmd_getacl); IMAP_CMD(cmd_listrights);
+IMAP_CMD(cmd_myrights);
 /* (added) SELECT: "* OK [ALERT]" when a quota root covering the mailbox
  * is at or above quotawarn percent of a limit (imap-cmd-quota.c). */
 void imap_quota_warn(struct imap_session *s, const char *internal_name);
@@ -425,5 +479,6 @@ void imap_quota_warn(struct imap_session *s, const char *internal_name);
 #define IMAP_MAX_CMD_MEM (1024 * 1024)     /* total in-memory command text */
 #define IMAP_MAX_LITERALS 1000             /* per command (MULTIAPPEND) */
 #define IMAP_MAX_TAG 64
+#define IMAP_CMDS_PER_TURN 32              /* pipelined commands run per event-loop turn */
 
 #endif

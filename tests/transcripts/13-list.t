@@ -89,9 +89,9 @@ C: b12 LIST "" % RETURN (BOGUS)
 S~ b12 BAD .*
 C: b13 LIST ""
 S~ b13 BAD .*
-# NAMESPACE (RFC 9051 6.3.10, RFC 2342)
+# NAMESPACE (RFC 9051 6.3.10, RFC 2342): personal, other users, shared
 C: c1 NAMESPACE
-S: * NAMESPACE (("" "/")) NIL NIL
+S: * NAMESPACE (("" "/")) (("Other Users/" "/")) (("Shared Folders/" "/"))
 S~ c1 OK .*
 C: c2 NAMESPACE x
 S~ c2 BAD .*
