@@ -398,6 +398,7 @@ static void start_worker(size_t idx)
 
 static void restart_due(struct event_loop *loop, void *arg)
 {
+    (void)loop;
     size_t idx = (size_t)(uintptr_t)arg;
     if (stopping || workers[idx].pid)
         return;
@@ -434,6 +435,7 @@ static size_t running_workers(void)
 
 static void on_sigchld(struct event_loop *loop, void *arg)
 {
+    (void)loop; (void)arg;
     for (;;) {
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
@@ -462,6 +464,7 @@ static void on_sigchld(struct event_loop *loop, void *arg)
 
 static void stop_timeout(struct event_loop *loop, void *arg)
 {
+    (void)loop; (void)arg;
     stop_timer = 0;
     for (size_t i = 0; i < nworkers; i++)
         if (workers[i].pid) {
@@ -473,6 +476,7 @@ static void stop_timeout(struct event_loop *loop, void *arg)
 
 static void on_sigterm(struct event_loop *loop, void *arg)
 {
+    (void)loop; (void)arg;
     if (stopping)
         return;
     stopping = true;
@@ -489,6 +493,7 @@ static void on_sigterm(struct event_loop *loop, void *arg)
 
 static void on_sighup(struct event_loop *loop, void *arg)
 {
+    (void)loop; (void)arg;
     if (config_file) {
         char err[1024];
         struct config *c = daemon_load_config(config_file, err, sizeof(err));

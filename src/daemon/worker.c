@@ -6,7 +6,13 @@
  * the woken worker accepts until EAGAIN and hands every socket to the
  * IMAP, POP3 or LMTP layer (by listener). Cross-process change hints arrive on
  * the worker's notify socket and are passed to imap_notify(); POP3 needs
- * none (a POP3 session works on the snapshot taken at login).
+ * only the user kicks (NOTIFY_KICK_USER: a POP3 session works on the
+ * snapshot taken at login), which pop3_notify() handles.
+ *
+ * Cyrus shutdown file (DATADIR/msg/shutdown or DATADIR/shutdown): checked
+ * every NOTICE_CHECK_MS and before handing over new connections; while it
+ * exists new connections are refused with its first line and open ones
+ * are told and closed; once it is gone service resumes (no restart).
  *
  * SIGTERM/SIGINT: stop accepting, let the IMAP layer say BYE, exit when
  * the last session is gone (at most 4 s). SIGHUP: reload the
@@ -31,6 +37,7 @@
 #define SHUTDOWN_GRACE_MS 4000
 #define ACCEPT_RETRY_MS 200
 #define ACCEPTS_PER_EVENT 256
+#define NOTICE_CHECK_MS 1000
 
 static struct event_loop *wloop;
 static struct listener *wls;
@@ -39,6 +46,34 @@ static bool shutting_down;
 static uint64_t shutdown_deadline;
 static bool have_tls;
 static int notify_fd = -1;
+static bool notice_active;
+
+/* Look at the shutdown file; tell the front-ends when it appeared,
+ * changed or went away. Two failed open()s when there is none. */
+static void check_notice(void)
+{
+    char line[256];
+    if (imap_read_notice("shutdown", line, sizeof(line))) {
+        notice_active = true;
+        imap_set_shutdown_notice(line);
+        pop3_set_shutdown_notice(line);
+        lmtp_set_shutdown_notice(line);
+    } else if (notice_active) {
+        notice_active = false;
+        imap_set_shutdown_notice(NULL);
+        pop3_set_shutdown_notice(NULL);
+        lmtp_set_shutdown_notice(NULL);
+    }
+}
+
+static void notice_timer(struct event_loop *loop, void *arg)
+{
+    (void)arg;
+    if (shutting_down)
+        return;
+    check_notice();
+    ev_timer_add(loop, NOTICE_CHECK_MS, notice_timer, NULL);
+}
 
 static void accept_ready(struct event_loop *loop, int fd, int events, void *arg);
 
@@ -54,7 +89,10 @@ static void listener_resume(struct event_loop *loop, void *arg)
 
 static void accept_ready(struct event_loop *loop, int fd, int events, void *arg)
 {
+    (void)events;
     struct listener *l = arg;
+    /* New connections must see a shutdown file written a moment ago. */
+    check_notice();
     for (int i = 0; i < ACCEPTS_PER_EVENT && !shutting_down; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
@@ -90,13 +128,24 @@ static void accept_ready(struct event_loop *loop, int fd, int events, void *arg)
     }
 }
 
+/* notify_user_kick from inside this worker (an admin's IMAP DELETE or
+ * RENAME of an account): close our own sessions of the user at once. */
+static void local_kick(const char *user)
+{
+    imap_notify(user, NOTIFY_KICK_USER);
+    pop3_notify(user, NOTIFY_KICK_USER);
+}
+
 static void notify_cb(const char *user, int64_t mailbox_id, void *arg)
 {
+    (void)arg;
     imap_notify(user, mailbox_id);
+    pop3_notify(user, mailbox_id);
 }
 
 static void notify_ready(struct event_loop *loop, int fd, int events, void *arg)
 {
+    (void)loop; (void)events; (void)arg;
     notify_listener_read(fd, notify_cb, NULL);
 }
 
@@ -144,6 +193,7 @@ static size_t session_count(void)
 
 static void check_done(struct event_loop *loop, void *arg)
 {
+    (void)arg;
     if (session_count() == 0 || event_loop_now(loop) >= shutdown_deadline) {
         if (session_count())
             log_warn("%zu sessions still open after %d s; exiting anyway", session_count(),
@@ -156,6 +206,7 @@ static void check_done(struct event_loop *loop, void *arg)
 
 static void on_term(struct event_loop *loop, void *arg)
 {
+    (void)arg;
     if (shutting_down)
         return;
     shutting_down = true;
@@ -174,6 +225,7 @@ static void on_term(struct event_loop *loop, void *arg)
 
 static void on_hup(struct event_loop *loop, void *arg)
 {
+    (void)loop;
     const char *path = config_path();
     if (path) {
         char err[1024];
@@ -228,6 +280,11 @@ void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
         log_err("cannot open the user database: %s", auth_strerror(rc));
         _exit(EX_OS_ERR);
     }
+    /* An account move/rename/delete run by an admin session blocks this
+     * worker's loop while it waits for other processes to let go of the
+     * store: wait seconds, not the CLI's 30 s (the admin retries on BUSY). */
+    storage_set_store_wait_ms(5000);
+    notify_set_local_kick_hook(local_kick);
     imap_init(wloop);
     pop3_init(wloop);
     lmtp_init(wloop);
@@ -238,6 +295,9 @@ void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
         log_warn("no notify socket: changes made by other processes are seen at the next command only");
     else if (ev_fd_add(wloop, notify_fd, EV_READ, notify_ready, NULL) < 0)
         log_warn("cannot watch the notify socket: %s", strerror(errno));
+
+    check_notice();
+    ev_timer_add(wloop, NOTICE_CHECK_MS, notice_timer, NULL);
 
     wls = ls;
     nwls = nls;

@@ -28,6 +28,7 @@ static struct tls_ctx *g_tls;
 static struct lmtp_session *g_sessions;
 static size_t g_count;
 static bool g_shutting_down;
+static char *g_notice;  /* first line of the shutdown file, or NULL */
 
 void lmtp_init(struct event_loop *loop)
 {
@@ -295,6 +296,7 @@ static void reader(struct lmtp_session *s)
 
 static void on_input(struct conn *c, void *arg)
 {
+    (void)c;
     struct lmtp_session *s = arg;
     if (!s || s->closed)
         return;
@@ -305,6 +307,7 @@ static void on_input(struct conn *c, void *arg)
 
 static void on_drain(struct conn *c, void *arg)
 {
+    (void)c;
     struct lmtp_session *s = arg;
     if (!s || s->closed || s->quitting)
         return;
@@ -316,6 +319,7 @@ static void on_drain(struct conn *c, void *arg)
 
 static void on_close(struct conn *c, void *arg)
 {
+    (void)c;
     struct lmtp_session *s = arg;
     if (!s)
         return;
@@ -354,20 +358,29 @@ void lmtp_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool is
     link_session(s);
     enter(s);
     s->last_activity = event_loop_now(g_loop);
+    if (g_notice) {
+        /* Cyrus shutdown file: RFC 5321 3.1 allows 421 as the greeting;
+         * the MTA keeps the mail queued and retries. */
+        char line[256];
+        snprintf(line, sizeof(line), "421 4.3.2 %s", g_notice);
+        lmtp_session_close(s, line);
+        leave(s);
+        return;
+    }
     lmtp_greeting(s);
     arm_timer(s);
     leave(s);
 }
 
-void lmtp_shutdown(const char *reason)
+/* 421 and close every session (SIGTERM, shutdown file). */
+static void close_all(const char *reason)
 {
-    g_shutting_down = true;
     struct lmtp_session *s = g_sessions;
     while (s) {
         struct lmtp_session *next = s->next;
         if (!s->closed && !s->quitting && s->conn) {
             enter(s);
-            char line[200];
+            char line[256];
             snprintf(line, sizeof(line), "421 4.3.2 %s", reason ? reason : "Server shutting down");
             if (s->in != IN_CMD) {
                 /* Mid-message: the client will retry the whole transaction;
@@ -381,4 +394,24 @@ void lmtp_shutdown(const char *reason)
         }
         s = next;
     }
+}
+
+void lmtp_shutdown(const char *reason)
+{
+    g_shutting_down = true;
+    close_all(reason);
+}
+
+void lmtp_set_shutdown_notice(const char *line)
+{
+    if (!line) {
+        free(g_notice);
+        g_notice = NULL;
+        return;
+    }
+    if (!g_notice || strcmp(g_notice, line) != 0) {
+        free(g_notice);
+        g_notice = xstrdup(line);
+    }
+    close_all(g_notice);
 }

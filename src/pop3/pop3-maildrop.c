@@ -33,6 +33,7 @@
  * file records the last successful login (its mtime) for LOGIN-DELAY.
  */
 #include "pop3-private.h"
+#include "access.h"
 #include "config.h"
 #include "connlimits.h"
 #include "log.h"
@@ -209,7 +210,16 @@ const char *pop3_maildrop_open(struct pop3_session *s, const char *user, const c
 {
     const char *name = folder ? folder : "INBOX";
     struct mail_user *mu = NULL;
-    int err = mail_user_open(user, true, &mu);
+    /* First login provisions the account as IMAP does (store,
+     * autocreate_inbox_folders). */
+    int err = access_provision_user(user, NULL);
+    if (err >= 0)
+        err = mail_user_open(user, false, &mu);
+    if (err == STORAGE_ERR_BUSY) {
+        /* a partition move or account rename holds the store */
+        log_notice("pop3: login deferred, mail store busy: user=%s", user);
+        return "[SYS/TEMP] Mail store is being moved, try again later";
+    }
     if (err < 0) {
         log_err("pop3: cannot open mail store of %s: %s", user, storage_strerror(err));
         return "[SYS/TEMP] Mail store unavailable";

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "connlimits.h"
 #include "log.h"
+#include "notify.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -26,6 +27,7 @@ static struct tls_ctx *g_tls;
 static struct pop3_session *g_sessions;
 static size_t g_count;
 static bool g_shutting_down;
+static char *g_notice;  /* first line of the shutdown file, or NULL */
 
 void pop3_init(struct event_loop *loop)
 {
@@ -212,6 +214,7 @@ static void timeout_cb(struct event_loop *loop, void *arg)
 
 static void kick_cb(struct event_loop *loop, void *arg)
 {
+    (void)loop;
     struct pop3_session *s = arg;
     s->kick_timer = 0;
     if (s->closed)
@@ -290,6 +293,7 @@ void pop3_reader_input(struct pop3_session *s)
 
 static void on_input(struct conn *c, void *arg)
 {
+    (void)c;
     struct pop3_session *s = arg;
     if (!s || s->closed)
         return;
@@ -300,6 +304,7 @@ static void on_input(struct conn *c, void *arg)
 
 static void on_drain(struct conn *c, void *arg)
 {
+    (void)c;
     struct pop3_session *s = arg;
     if (!s || s->closed)
         return;
@@ -312,6 +317,7 @@ static void on_drain(struct conn *c, void *arg)
 
 static void on_close(struct conn *c, void *arg)
 {
+    (void)c;
     struct pop3_session *s = arg;
     if (!s)
         return;
@@ -322,6 +328,25 @@ static void on_close(struct conn *c, void *arg)
 }
 
 static const struct conn_callbacks callbacks = {on_input, on_drain, on_close};
+
+#define TLS_ERR_POLL_MS 20
+#define TLS_ERR_MAX_MS 10000
+
+/* POP3S connection refused with -ERR (shutdown file): close once the
+ * handshake is done and the line can be flushed. */
+static void tls_err_cb(struct event_loop *loop, void *arg)
+{
+    struct pop3_session *s = arg;
+    s->timeout_timer = 0;
+    if (s->closed || !s->conn)
+        return;
+    if (conn_tls_desc(s->conn)[0])
+        conn_close(s->conn);
+    else if (event_loop_now(loop) - s->last_activity >= TLS_ERR_MAX_MS)
+        conn_abort(s->conn);
+    else
+        s->timeout_timer = ev_timer_add(loop, TLS_ERR_POLL_MS, tls_err_cb, s);
+}
 
 void pop3_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool implicit_tls)
 {
@@ -352,9 +377,82 @@ void pop3_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool im
     link_session(s);
     pop3_session_enter(s);
     pop3_session_touch(s);
+    if (g_notice) {
+        /* Cyrus shutdown file: refuse instead of greeting (RFC 1939 4
+         * allows -ERR as the greeting; RFC 3206 SYS/TEMP: try later). */
+        char line[256];
+        snprintf(line, sizeof(line), "-ERR [SYS/TEMP] %s", g_notice);
+        if (implicit_tls) {
+            /* conn_close during the handshake would drop the line: close
+             * once TLS is up (the idle timer slot is not armed yet). */
+            pop3_printf(s, "%s\r\n", line);
+            s->quitting = true;
+            conn_pause_input(c);
+            s->timeout_timer = ev_timer_add(g_loop, TLS_ERR_POLL_MS, tls_err_cb, s);
+        } else {
+            pop3_session_close(s, line);
+        }
+        pop3_session_leave(s);
+        return;
+    }
     pop3_greeting(s);
     arm_timer(s);
     pop3_session_leave(s);
+}
+
+/* Close one session from the event loop with an -ERR line, dropping its
+ * store handles at once (a partition move waits for them). Mid multi-line
+ * response nothing sensible can follow: the connection is cut. Never
+ * enters the UPDATE state, so nothing is deleted. */
+static void close_with(struct pop3_session *s, const char *line)
+{
+    pop3_session_enter(s);
+    if (s->job.kind != JOB_NONE) {
+        s->quitting = true;
+        conn_abort(s->conn);
+    } else {
+        pop3_session_close(s, line);
+    }
+    if (s->deferred == DEF_NONE)
+        pop3_maildrop_close(s);
+    pop3_session_leave(s);
+}
+
+void pop3_notify(const char *user, int64_t mailbox_id)
+{
+    if (!user || mailbox_id != NOTIFY_KICK_USER)
+        return;
+    struct pop3_session *s = g_sessions;
+    while (s) {
+        struct pop3_session *next = s->next;
+        if (!s->closed && !s->quitting && s->conn && s->user && strcmp(s->user, user) == 0) {
+            log_info("pop3: disconnecting (account moved or changed): user=%s addr=%s", s->user, s->peer);
+            close_with(s, "-ERR [SYS/TEMP] Account is being moved or changed");
+        }
+        s = next;
+    }
+}
+
+void pop3_set_shutdown_notice(const char *line)
+{
+    if (!line) {
+        free(g_notice);
+        g_notice = NULL;
+        return;
+    }
+    if (!g_notice || strcmp(g_notice, line) != 0) {
+        free(g_notice);
+        g_notice = xstrdup(line);
+    }
+    char err[256];
+    snprintf(err, sizeof(err), "-ERR [SYS/TEMP] %s", g_notice);
+    struct pop3_session *s = g_sessions;
+    while (s) {
+        struct pop3_session *next = s->next;
+        if (!s->closed && !s->quitting && s->conn)
+            close_with(s, err);
+        s = next;
+    }
 }
 
 void pop3_shutdown(const char *reason)

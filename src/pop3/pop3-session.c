@@ -105,6 +105,7 @@ static void run_deferred(struct pop3_session *s, enum pop3_deferred what);
 
 static void defer_cb(struct event_loop *loop, void *arg)
 {
+    (void)loop;
     struct pop3_session *s = arg;
     s->defer_timer = 0;
     enum pop3_deferred what = s->deferred;
