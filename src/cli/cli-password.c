@@ -87,7 +87,7 @@ char *cli_read_password(void)
 {
     enum read_fail why = READ_EOF;
     char *pw;
-    if (isatty(STDIN_FILENO)) {
+    if (!cli_opt_password_stdin && isatty(STDIN_FILENO)) {
         struct sigaction sa, old_int, old_term;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = restore_tty;

@@ -11,23 +11,6 @@
 #include "buf.h"
 #include "storage.h"
 
-bool cli_opt_json, cli_opt_dry_run;
-
-bool cli_take_option(const char *group, const char *cmd, const char *opt)
-{
-    if (strcmp(group, "quota") != 0)
-        return false;
-    if (strcmp(opt, "--json") == 0) {
-        cli_opt_json = true;
-        return true;
-    }
-    if (strcmp(opt, "--dry-run") == 0 && strcmp(cmd, "recalc") == 0) {
-        cli_opt_dry_run = true;
-        return true;
-    }
-    return false;
-}
-
 static int storage_exit(int r)
 {
     switch (r) {
@@ -43,8 +26,14 @@ static int storage_exit(int r)
  * the whole user). Prints why and returns false when malformed. */
 static bool parse_root(const char *arg, char user[AUTH_MAX_USERNAME + 1], char **root)
 {
+    /* A bare user name is that user's whole store, as in "quota list
+     * USER" (and what scripts written for other servers pass). */
+    if (!strchr(arg, '/') && strlen(arg) <= AUTH_MAX_USERNAME && userdb_normalize_name(arg, user)) {
+        *root = xstrdup("");
+        return true;
+    }
     if (strncmp(arg, "user/", 5) != 0) {
-        cli_error("invalid quota root: %s (want user/NAME or user/NAME/MAILBOX)", arg);
+        cli_error("invalid quota root: %s (want NAME, user/NAME or user/NAME/MAILBOX)", arg);
         return false;
     }
     const char *n = arg + 5;
@@ -88,22 +77,6 @@ static int open_store(const char *user, bool create, struct mail_user **u)
 
 /* ---- output ------------------------------------------------------------------ */
 
-static void json_str(struct buf *b, const char *s)
-{
-    buf_putc(b, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            buf_putc(b, '\\');
-            buf_putc(b, (char)*p);
-        } else if (*p < 0x20 || *p == 0x7f) {
-            buf_printf(b, "\\u%04x", *p);
-        } else {
-            buf_putc(b, (char)*p);
-        }
-    }
-    buf_putc(b, '"');
-}
-
 static void root_label(struct buf *b, const char *user, const char *root)
 {
     buf_printf(b, "user/%s%s%s", user, *root ? "/" : "", root);
@@ -126,11 +99,13 @@ static void json_root(struct buf *b, const char *user, const struct quota_root *
     struct buf l = BUF_INIT;
     root_label(&l, user, q->name);
     buf_puts(b, "{\"root\":");
-    json_str(b, buf_cstr(&l));
+    cli_json_quote(b, buf_cstr(&l));
     buf_puts(b, ",\"user\":");
-    json_str(b, user);
-    buf_puts(b, ",\"mailbox\":");
-    json_str(b, q->name);
+    cli_json_quote(b, user);
+    /* the root's mailbox inside the store ("" = the whole store); not
+     * "mailbox", which is the RFC 9208 MAILBOX resource below */
+    buf_puts(b, ",\"root_mailbox\":");
+    cli_json_quote(b, q->name);
     buf_printf(b, ",\"storage_bytes\":%lld,", (long long)q->storage_used);
     json_res(b, "storage", kib(q->storage_used), q->storage_limit_kb);
     buf_putc(b, ',');
@@ -157,12 +132,6 @@ static void text_root(struct buf *b, const char *user, const struct quota_root *
     text_res(b, "messages", q->message_used, q->message_limit, "");
     text_res(b, "mailboxes", q->mailbox_used, q->mailbox_limit, "");
     buf_putc(b, '\n');
-}
-
-static void print_buf(struct buf *b)
-{
-    fwrite(b->data ? b->data : "", 1, b->len, stdout);
-    buf_free(b);
 }
 
 /* ---- set ------------------------------------------------------------------------ */
@@ -242,7 +211,7 @@ static int cmd_set(int argc, char **argv)
         } else {
             text_root(&b, user, &q);
         }
-        print_buf(&b);
+        cli_print_buf(&b);
     }
     mail_user_close(u);
     free(root);
@@ -277,7 +246,7 @@ static int cmd_get(int argc, char **argv)
         } else {
             text_root(&b, user, &q);
         }
-        print_buf(&b);
+        cli_print_buf(&b);
     }
     mail_user_close(u);
     free(root);
@@ -375,7 +344,7 @@ static int cmd_list(int argc, char **argv)
     if (cli_opt_json)
         buf_puts(&b, "]\n");
     if (rc == 0)
-        print_buf(&b);
+        cli_print_buf(&b);
     else
         buf_free(&b);
     free_names(&ns);
@@ -400,7 +369,7 @@ static void recalc_cb(const struct quota_root *before, const struct quota_root *
         struct buf l = BUF_INIT;
         root_label(&l, c->user, before->name);
         buf_puts(c->b, "{\"root\":");
-        json_str(c->b, buf_cstr(&l));
+        cli_json_quote(c->b, buf_cstr(&l));
         buf_free(&l);
         buf_printf(c->b, ",\"drift\":%s,\"fixed\":%s,\"before\":{\"storage_bytes\":%lld,\"message\":%lld,"
                          "\"mailbox\":%lld},\"after\":{\"storage_bytes\":%lld,\"message\":%lld,\"mailbox\":%lld}}",
@@ -450,7 +419,7 @@ static int cmd_recalc(int argc, char **argv)
     if (cli_opt_json)
         buf_puts(&b, "]\n");
     if (rc == 0)
-        print_buf(&b);
+        cli_print_buf(&b);
     else
         buf_free(&b);
     free_names(&ns);
@@ -459,10 +428,11 @@ static int cmd_recalc(int argc, char **argv)
 
 const struct cli_cmd cli_quota_cmds[] = {
     {"quota", "set", "[--json] ROOT [storage=KIB] [message=N] [mailbox=N]",
-     "Set limits of a quota root: user/NAME (the whole store) or user/NAME/MAILBOX (that mailbox and those "
+     "Set limits of a quota root: user/NAME or NAME (the whole store) or user/NAME/MAILBOX (that mailbox and those "
      "below it, which must exist). Unnamed limits are kept; 'none' removes one.",
      1, 4, cmd_set},
-    {"quota", "get", "[--json] ROOT", "Show a quota root's usage and limits (storage in KiB).", 1, 1, cmd_get},
+    {"quota", "get", "[--json] ROOT", "Show a quota root's usage and limits (storage in KiB); ROOT as for set.", 1,
+     1, cmd_get},
     {"quota", "list", "[--json] [USER]", "List the quota roots of a user, or of every user with a store.", 0, 1,
      cmd_list},
     {"quota", "recalc", "[--json] [--dry-run] [USER...]",

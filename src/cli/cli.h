@@ -3,6 +3,7 @@
 #define DARIUS_CLI_H
 
 #include "common.h"
+#include "buf.h"
 #include <sysexits.h>
 
 /* Exit codes (sysexits.h; documented in the --help text). */
@@ -23,12 +24,66 @@ extern const struct cli_cmd cli_mailbox_cmds[];
 extern const size_t cli_mailbox_ncmds;
 extern const struct cli_cmd cli_quota_cmds[];
 extern const size_t cli_quota_ncmds;
+extern const struct cli_cmd cli_acl_cmds[];
+extern const size_t cli_acl_ncmds;
 
-/* Options a command accepts besides --help (cli-quota.c): --json (all
- * quota commands) and --dry-run (quota recalc). Returns true and records
- * the option when group/cmd accepts opt. */
-bool cli_take_option(const char *group, const char *cmd, const char *opt);
-extern bool cli_opt_json, cli_opt_dry_run;
+/* Options a command accepts besides --help (darius.c): --json (every
+ * command that prints data), --dry-run (quota recalc), --all (mailbox
+ * list), --partition P / --quota KIB / --password-stdin / --locked (user
+ * add, user import). A value is given as "--opt VALUE" or "--opt=VALUE".
+ * Returns the number of argv elements used (1 or 2), 0 when group/cmd
+ * does not take opt, -1 (after printing) when its value is missing. */
+int cli_take_option(const char *group, const char *cmd, const char *opt, const char *next);
+extern bool cli_opt_json, cli_opt_dry_run, cli_opt_all, cli_opt_password_stdin, cli_opt_locked;
+extern const char *cli_opt_partition;   /* NULL = not given */
+extern const char *cli_opt_quota;       /* NULL = not given; KiB or "none" */
+
+/* ---- JSON output (cli-json.c) ------------------------------------------------
+ * A tiny writer for --json: compact output (no spaces), strings escaped
+ * per RFC 8259 section 7 (quote, backslash, control characters as
+ * \u00XX); bytes that are not well-formed UTF-8 become U+FFFD so the
+ * output is always valid JSON. Commas are inserted automatically. */
+#define CLI_JSON_MAX_DEPTH 16
+struct cli_json {
+    struct buf *b;
+    int depth;
+    bool need_comma[CLI_JSON_MAX_DEPTH + 1];
+    bool after_key;
+};
+void cli_json_init(struct cli_json *j, struct buf *b);
+void cli_json_begin_object(struct cli_json *j);
+void cli_json_end_object(struct cli_json *j);
+void cli_json_begin_array(struct cli_json *j);
+void cli_json_end_array(struct cli_json *j);
+void cli_json_key(struct cli_json *j, const char *key);
+void cli_json_string(struct cli_json *j, const char *s);
+void cli_json_int(struct cli_json *j, int64_t v);
+void cli_json_bool(struct cli_json *j, bool v);
+void cli_json_null(struct cli_json *j);
+/* key + value shorthands */
+void cli_json_kv_string(struct cli_json *j, const char *key, const char *s);
+void cli_json_kv_int(struct cli_json *j, const char *key, int64_t v);
+void cli_json_kv_bool(struct cli_json *j, const char *key, bool v);
+/* Append s as a quoted JSON string to b (used by the writer). */
+void cli_json_quote(struct buf *b, const char *s);
+/* Write b to stdout and free it. */
+void cli_print_buf(struct buf *b);
+
+/* ---- the admin namespace (cli-admin.c) -----------------------------------------
+ * acl and mailbox commands name mailboxes as an administrator sees them
+ * (Cyrus's admin namespace, what cyradm uses): "user/bob" (bob's INBOX),
+ * "user/bob/Sent", "Shared Folders/news" (sharedprefix). The CLI acts as
+ * a global administrator identity. */
+/* Fill w with the CLI's identity: a global admin named after the first
+ * entry of "admins" (or "admin" when none); free with access_who_free. */
+struct access_who;
+void cli_admin_who(struct access_who *w);
+/* Exit code for an access.h / storage.h error, after printing
+ * "darius: WHAT: reason". */
+int cli_access_exit(int err, const char *what);
+/* True when name is written in the admin namespace ("user/..." or
+ * "<sharedprefix>/..."). */
+bool cli_is_admin_name(const char *name);
 
 /* Print "darius: " + message to stderr. */
 void cli_error(const char *fmt, ...) ATTR_PRINTF(1, 2);

@@ -1,8 +1,9 @@
 /* darius.c - the darius administration tool: entry point, option and
  * command parsing, environment set-up.
  *
- *   darius [-C FILE] user add|passwd|del|list|import ...
- *   darius [-C FILE] mailbox create|delete|rename|list USER ...
+ *   darius [-C FILE] user add|passwd|del|list|import|rename|move-partition|info ...
+ *   darius [-C FILE] mailbox create|delete|rename|list|sharedseen ...
+ *   darius [-C FILE] acl set|delete|list|reindex ...
  *   darius [-C FILE] deliver [-m MAILBOX] [-e] [-q] [-F FLAG]... [-f SENDER] USER...
  *   darius [-C FILE] expire [-E DAYS]
  *   darius [-C FILE] quota set|get|list|recalc [--json] ...
@@ -21,12 +22,14 @@
 static const char exit_codes_text[] =
     "Exit status:\n"
     "  0   success\n"
-    "  1   other failure (e.g. no such mailbox, password mismatch)\n"
+    "  1   other failure (e.g. no such mailbox, password mismatch, permission denied)\n"
     "  64  usage error (bad command, option or argument count, invalid name)\n"
-    "  65  invalid data (unsupported password hash, bad mailbox name)\n"
+    "  65  invalid data (unsupported password hash, bad mailbox name, bad rights,\n"
+    "      unknown partition)\n"
     "  67  no such user\n"
     "  73  cannot create (user or mailbox already exists)\n"
     "  74  I/O error (database or file system)\n"
+    "  75  temporary failure (the store is busy, e.g. being moved; try again)\n"
     "  78  configuration error\n";
 
 struct group {
@@ -38,9 +41,81 @@ struct group {
 
 static const struct group groups[] = {
     {"user", "manage users (passwords are read from standard input)", cli_user_cmds, &cli_user_ncmds},
-    {"mailbox", "manage a user's mailboxes", cli_mailbox_cmds, &cli_mailbox_ncmds},
+    {"mailbox", "manage mailboxes: a user's (USER MAILBOX) or any, in the admin namespace "
+                "(user/NAME/MAILBOX, Shared Folders/NAME)", cli_mailbox_cmds, &cli_mailbox_ncmds},
     {"quota", "manage quota roots (RFC 9208; storage in KiB)", cli_quota_cmds, &cli_quota_ncmds},
+    {"acl", "manage access control lists (RFC 4314 rights lrswipkxtean; mailboxes in the admin namespace)",
+     cli_acl_cmds, &cli_acl_ncmds},
 };
+
+/* ---- command options ---------------------------------------------------------- */
+
+bool cli_opt_json, cli_opt_dry_run, cli_opt_all, cli_opt_password_stdin, cli_opt_locked;
+const char *cli_opt_partition, *cli_opt_quota;
+
+struct cli_option {
+    const char *group;
+    const char *cmds;      /* space-separated subcommands, NULL = every one of group */
+    const char *name;
+    bool *flag;            /* for a flag */
+    const char **value;    /* for an option with a value */
+};
+
+static const struct cli_option options[] = {
+    {"quota", NULL, "--json", &cli_opt_json, NULL},
+    {"quota", "recalc", "--dry-run", &cli_opt_dry_run, NULL},
+    {"acl", "list reindex set delete", "--json", &cli_opt_json, NULL},
+    {"mailbox", "list", "--json", &cli_opt_json, NULL},
+    {"mailbox", "list", "--all", &cli_opt_all, NULL},
+    {"user", "list info move-partition rename", "--json", &cli_opt_json, NULL},
+    {"user", "add import", "--partition", NULL, &cli_opt_partition},
+    {"user", "add import", "--quota", NULL, &cli_opt_quota},
+    {"user", "add passwd", "--password-stdin", &cli_opt_password_stdin, NULL},
+    {"user", "add", "--locked", &cli_opt_locked, NULL},
+};
+
+static bool word_in(const char *list, const char *w)
+{
+    size_t wl = strlen(w);
+    for (const char *p = list; *p;) {
+        size_t l = strcspn(p, " ");
+        if (l == wl && strncmp(p, w, l) == 0)
+            return true;
+        p += l;
+        p += strspn(p, " ");
+    }
+    return false;
+}
+
+int cli_take_option(const char *group, const char *cmd, const char *opt, const char *next)
+{
+    const char *eq = strchr(opt, '=');
+    size_t nl = eq ? (size_t)(eq - opt) : strlen(opt);
+    for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+        const struct cli_option *o = &options[i];
+        if (strcmp(o->group, group) != 0 || (o->cmds && !word_in(o->cmds, cmd)))
+            continue;
+        if (strlen(o->name) != nl || strncmp(o->name, opt, nl) != 0)
+            continue;
+        if (o->flag) {
+            if (eq)
+                continue;   /* a flag takes no value */
+            *o->flag = true;
+            return 1;
+        }
+        if (eq) {
+            *o->value = eq + 1;
+            return 1;
+        }
+        if (!next) {
+            cli_error("%s %s: option %s needs a value", group, cmd, o->name);
+            return -1;
+        }
+        *o->value = next;
+        return 2;
+    }
+    return 0;
+}
 
 void cli_error(const char *fmt, ...)
 {
@@ -56,7 +131,7 @@ static void usage_main(FILE *f)
 {
     fprintf(f, "Usage: darius [-C FILE] COMMAND [ARGS...]\n"
                "       darius --help | --version\n\n"
-               "Administer a Darius mail server's users and mailboxes.\n\n"
+               "Administer a Darius mail server's users, mailboxes, quotas and ACLs.\n\n"
                "Options:\n"
                "  -C FILE      configuration file (default: built-in defaults, datadir ./var)\n"
                "  -h, --help   show this help\n"
@@ -240,6 +315,7 @@ int main(int argc, char **argv)
     char **ops = xcalloc((size_t)argc + 1, sizeof(*ops));
     int nops = 0;
     bool literal = false;
+    int taken;
     for (; i < argc; i++) {
         const char *a = argv[i];
         if (!literal && strcmp(a, "--") == 0) {
@@ -248,9 +324,18 @@ int main(int argc, char **argv)
             usage_cmd(stdout, g, c);
             free(ops);
             return 0;
-        } else if (!literal && a[0] == '-' && a[1] != '\0' && cli_take_option(g->name, c->name, a)) {
+        } else if (!literal && a[0] == '-' && a[1] != '\0' &&
+                   (taken = cli_take_option(g->name, c->name, a, i + 1 < argc ? argv[i + 1] : NULL)) != 0) {
             /* recorded in cli_opt_* */
-        } else if (!literal && a[0] == '-' && a[1] != '\0') {
+            if (taken < 0) {
+                usage_cmd(stderr, g, c);
+                free(ops);
+                return EX_USAGE;
+            }
+            i += taken - 1;
+        } else if (!literal && a[0] == '-' && a[1] != '\0' && strcmp(g->name, "acl") != 0) {
+            /* (acl operands may start with '-': "-alice" is a negative
+             * identifier, "-w" removes a right.) */
             cli_error("%s %s: unknown option: %s", g->name, c->name, a);
             usage_cmd(stderr, g, c);
             free(ops);

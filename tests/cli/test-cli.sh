@@ -59,7 +59,7 @@ expect_err() {
 run "" --help;                    expect_rc 0 "--help"; expect_out "Usage: darius .*" "--help text"
 run "" user --help;               expect_rc 0 "user --help"
 run "" mailbox --help;            expect_rc 0 "mailbox --help"
-for c in "user add" "user passwd" "user del" "user list" "user import" \
+for c in "user add" "user passwd" "user del" "user list" "user import" "user info" \
          "mailbox create" "mailbox delete" "mailbox rename" "mailbox list" \
          "quota set" "quota get" "quota list" "quota recalc"; do
     # shellcheck disable=SC2086
@@ -152,7 +152,7 @@ run "" -C "$CONF" quota set user/quser message=none; expect_rc 0 "quota set none
 expect_out "user/quser  storage 0/100 KiB  messages 0/unlimited  mailboxes 3/10" "limit removed"
 run "" -C "$CONF" quota set --json user/quser/Archive storage=7
 expect_rc 0 "quota set sub-root --json"
-expect_out '{"root":"user/quser/Archive","user":"quser","mailbox":"Archive","storage_bytes":0,"storage":{"used":0,"limit":7},"message":{"used":0,"limit":null},"mailbox":{"used":2,"limit":null}}' "sub-root json"
+expect_out '{"root":"user/quser/Archive","user":"quser","root_mailbox":"Archive","storage_bytes":0,"storage":{"used":0,"limit":7},"message":{"used":0,"limit":null},"mailbox":{"used":2,"limit":null}}' "sub-root json"
 run "" -C "$CONF" quota get user/quser/Archive --json; expect_rc 0 "quota get --json"
 expect_out '{"root":"user/quser/Archive".*"storage":{"used":0,"limit":7}.*}' "get json"
 run "" -C "$CONF" quota list quser
@@ -166,7 +166,10 @@ run "" -C "$CONF" quota set user/quser/NoSuch storage=1; expect_rc 1 "quota set 
 expect_err "no such mailbox" "missing mailbox message"
 run "" -C "$CONF" quota get user/quser/Other; expect_rc 1 "quota get missing root"
 run "" -C "$CONF" quota set user/nobody storage=1; expect_rc 67 "quota set unknown user"
-run "" -C "$CONF" quota set quser storage=1; expect_rc 64 "quota root without user/"
+run "" -C "$CONF" quota get quser; expect_rc 0 "quota root: bare user name"
+expect_out "user/quser  storage .*" "bare user name = user/NAME"
+run "" -C "$CONF" quota set quser/Archive storage=1; expect_rc 64 "quota root without user/"
+run "" -C "$CONF" quota set "bad name" storage=1; expect_rc 64 "quota root: invalid user name"
 run "" -C "$CONF" quota set user/quser stor=1; expect_rc 64 "bad resource"
 run "" -C "$CONF" quota set user/quser storage=-1; expect_rc 64 "negative limit"
 run "" -C "$CONF" quota set user/quser storage=99999999999999999999; expect_rc 64 "huge limit"
@@ -197,6 +200,10 @@ mkdir "$T/cwd"
 (cd "$T/cwd" && printf 'pw\n' | "$D" user add frank >"$OUT" 2>"$ERR"); rc=$?
 expect_rc 0 "user add with defaults"
 if [ -f "$T/cwd/var/users.db" ]; then ok; else fail "default datadir ./var not used"; fi
+
+# --- multi-user commands (issue 3) ------------------------------------------
+# shellcheck source=tests/cli/test-cli-multiuser.sh
+. "$(dirname "$0")/test-cli-multiuser.sh"
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
