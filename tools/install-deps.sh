@@ -18,7 +18,7 @@ set -eu
 # never pull it in.
 BUILD_PKGS="build-essential pkg-config libssl-dev libsqlite3-dev zlib1g-dev
 libargon2-dev libcrypt-dev openssl"
-TEST_PKGS="clang python3 cyrus-clients libsasl2-modules isync mutt
+TEST_PKGS="clang python3 cyrus-clients cyrus-admin libsasl2-modules isync mutt
 ca-certificates procps fetchmail postfix"
 case "${1:-test}" in
     run) PKGS=$BUILD_PKGS ;;
