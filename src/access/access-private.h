@@ -10,6 +10,9 @@ int access_resolve_ex(const struct access_who *w, const char *name, bool allow_u
 /* "group:NAME" for every group of the group file user is in, as the file
  * is now; returns the count, *out caller-freed (each entry and array). */
 size_t access_groups_of(const char *user, char ***out);
+/* Is the local part id[0..len) one of the ACL's special identifiers
+ * ("anyone", "anonymous", "group:...", a "-" negative prefix)? */
+bool access_reserved_local(const char *id, size_t len);
 /* Domain of a store name (user id or "%shared@DOMAIN"). */
 const char *access_store_domain(const char *store);
 
@@ -38,6 +41,24 @@ void share_hint_set_add(struct share_hint_set *set, const char *store, const cha
                         const char *acl);
 int share_hint_replace_all(const struct share_hint_set *set);
 void share_hint_set_free(struct share_hint_set *set);
+/* Account operation journal (table account_op of shares.db): kind
+ * "rename" (old -> new_) or "delete" (old). begin commits the row
+ * (synchronous=FULL) before the operation's first step. */
+struct account_op {
+    int64_t id;
+    char kind[16];
+    char old[AUTH_MAX_USERNAME + 1];
+    char new_[AUTH_MAX_USERNAME + 1];
+};
+int account_op_begin(const char *kind, const char *old, const char *new_, int64_t *id);
+int account_op_end(int64_t id);
+/* Oldest pending operation naming `name` (old or new; NULL = any): 1 and
+ * *out filled, 0 none, < 0 error. */
+int account_op_find(const char *name, struct account_op *out);
+/* Exclusive lock of account operations (DATADIR/account-ops.lock, flock):
+ * a file descriptor >= 0, STORAGE_ERR_BUSY when !wait and it is held. */
+int account_ops_lock(bool wait);
+void account_ops_unlock(int fd);
 /* Close the database (tests; after fork the child reopens by itself). */
 void share_index_close(void);
 

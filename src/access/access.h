@@ -150,6 +150,13 @@ const char *access_user_domain(const char *user);
 void access_shared_store(const char *domain, char *out, size_t outlen);
 /* Does w administer domain (global admin, or domain admin of it)? */
 bool access_is_admin_of(const struct access_who *w, const char *domain);
+/* Is id (a canonical user id) a global admin: listed in "admins" without
+ * a domain part (under virtdomains)? */
+bool access_is_global_admin_id(const char *id);
+/* Does w administer store (a user id or shared store name)? As
+ * access_is_admin_of for the store's domain, except that only global
+ * admins administer the account of a global admin. */
+bool access_is_admin_of_store(const struct access_who *w, const char *store);
 /* Groups: "groupfile" is /etc/group format ("name:x:gid:user1,user2");
  * also "name: user1, user2" lines. Re-read when its mtime changes. */
 bool access_in_group(const char *user, const char *group);
@@ -254,7 +261,7 @@ int access_getacl(const struct access_who *w, const char *name,
  * single-letter groups. */
 int access_listrights(const struct access_who *w, const char *name, const char *id, acl_rights_t *required,
                       acl_rights_t *optional);
-/* MYRIGHTS: any right at all (else NONEXISTENT). */
+/* MYRIGHTS: one of l r i k x a (RFC 4314 4; else NONEXISTENT). */
 int access_myrights(const struct access_who *w, const char *name, acl_rights_t *out);
 
 /* LIST enumeration. Visits, in no particular order, every mailbox w can
@@ -282,6 +289,17 @@ int access_list(const struct access_who *w, const char *pattern,
  * when either list is configured, as Cyrus's autocreate). partition
  * NULL = defaultpartition. Idempotent. */
 int access_provision_user(const char *user, const char *partition);
+
+/* Account operations (admin DELETE/RENAME of "<other>/bob", CLI user del
+ * and rename) are journaled in shares.db and finished after a crash:
+ * access_recover_accounts finishes every pending one (startup, CLI);
+ * access_account_settle finishes those naming `name` when no process is
+ * running them (0: nothing pending, 1: one was just finished - the
+ * caller must re-check the account, STORAGE_ERR_BUSY: in progress
+ * elsewhere). access_provision_user answers STORAGE_ERR_BUSY while an
+ * operation names the user (the front-ends say UNAVAILABLE / 451). */
+int access_recover_accounts(void);
+int access_account_settle(const char *name);
 
 /* Share index: DATADIR/shares.db lists (store, mailbox, identifier)
  * triples for ACLs that grant rights to someone other than the owner, so

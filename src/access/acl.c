@@ -246,15 +246,6 @@ static bool store_is_shared(const char *store)
     return store[0] == '%';
 }
 
-static const char *store_domain(const char *store)
-{
-    if (store_is_shared(store)) {
-        const char *at = strchr(store, '@');
-        return at ? at + 1 : "";
-    }
-    return access_user_domain(store);
-}
-
 static bool id_matches(const struct acl_entry *e, const struct access_who *w)
 {
     if (strcmp(e->id, "anonymous") == 0)
@@ -294,7 +285,7 @@ acl_rights_t acl_evaluate(const char *acl, const struct access_who *w, const cha
         }
     }
     acl_rights_t r = pos & ~neg;
-    if (!w->anonymous && access_is_admin_of(w, store_domain(store)))
+    if (!w->anonymous && access_is_admin_of_store(w, store))
         r |= ACL_LOOKUP | ACL_ADMIN;
     if (w->anonymous)
         r &= ACL_ANONYMOUS_MAX;

@@ -16,9 +16,10 @@
 #include "config.h"
 #include "log.h"
 
+#include <stdlib.h>
 #include <strings.h>
+#include <unistd.h>
 
-#define OWNER_RIGHTS "lrswipkxtean"
 
 static bool is_shared_store(const char *store)
 {
@@ -47,11 +48,6 @@ static int map_auth(int rc)
     case AUTH_ERR_INVALID: return ACCESS_ERR_INVALID;
     default: return STORAGE_ERR_IO;
     }
-}
-
-static char *owner_acl(const char *owner)
-{
-    return xasprintf("%s\t" OWNER_RIGHTS "\t", owner);
 }
 
 /* defaultacl ("anyone lrs" - Cyrus's space-separated pairs) as stored
@@ -127,7 +123,7 @@ int access_check(const struct access_who *w, const struct mbox_ref *ref, acl_rig
 
 static bool admin_of_store(const struct access_who *w, const char *store)
 {
-    return access_is_admin_of(w, access_store_domain(store));
+    return access_is_admin_of_store(w, store);
 }
 
 static bool owns(const struct access_who *w, const struct mbox_ref *ref)
@@ -181,7 +177,7 @@ static int may_create(const struct access_who *w, const struct mbox_ref *ref, st
         *acl_out = xstrdup(acl);
         return 0;
     }
-    *acl_out = owner_acl(ref->owner);
+    *acl_out = xstrdup("");   /* the owner's rights need no entry (acl_evaluate) */
     return 0;
 }
 
@@ -199,10 +195,21 @@ static int create_account(const struct access_who *w, const struct mbox_ref *ref
             return rc;
         return (r & ACL_LOOKUP) ? STORAGE_ERR_EXISTS : ACCESS_ERR_NONEXISTENT;
     }
+    int st = access_account_settle(ref->store);
+    if (st < 0)
+        return st;
     int ex = userdb_exists(ref->store);
     if (ex < 0)
         return STORAGE_ERR_IO;
     if (ex == 0) {
+        /* A store without a user (left by an old delete or rename) is
+         * someone's old mail: never adopted by a new account. */
+        char part[128];
+        if (mail_user_partition(ref->store, part, sizeof(part)) == 0) {
+            log_warn("access: %s: CREATE of account %s refused: an orphan store of that name exists", w->user,
+                     ref->store);
+            return STORAGE_ERR_EXISTS;
+        }
         int rc = userdb_add_locked(ref->store);
         if (rc != AUTH_OK && rc != AUTH_ERR_EXISTS)
             return map_auth(rc);
@@ -273,19 +280,7 @@ int access_create_ex(const struct access_who *w, const char *name, uint32_t spec
     return rc;
 }
 
-static int delete_account(const struct access_who *w, const struct mbox_ref *ref)
-{
-    int rc = mail_user_delete_store(ref->store);
-    if (rc != 0 && rc != STORAGE_ERR_NOTFOUND)
-        return rc;
-    bool had_store = rc == 0;
-    rc = userdb_delete(ref->store);
-    if (rc != AUTH_OK && !(rc == AUTH_ERR_NOUSER && had_store))
-        return map_auth(rc);
-    share_hint_drop_store(ref->store);
-    log_info("access: %s deleted account %s", w->user, ref->store);
-    return 0;
-}
+static int delete_account(const struct access_who *w, const struct mbox_ref *ref);
 
 int access_delete(const struct access_who *w, const char *name)
 {
@@ -313,7 +308,8 @@ int access_delete(const struct access_who *w, const char *name)
 
 /* Replace identifier `from` by `to` (positive and negative entries); when
  * the ACL already has an entry for `to` of the same sign, the rights are
- * merged into it instead of leaving two entries. NULL when unchanged. */
+ * merged into it instead of leaving two entries. to NULL removes the
+ * entries (account deleted). NULL when unchanged. */
 static char *acl_rename_id(const char *acl, const char *from, const char *to)
 {
     struct acl_entry *e;
@@ -325,10 +321,20 @@ static char *acl_rename_id(const char *acl, const char *from, const char *to)
         if (strcmp(e[i].id, from) != 0)
             continue;
         changed = true;
-        size_t j;
-        for (j = 0; j < n; j++)
-            if (j != i && e[j].negative == e[i].negative && strcmp(e[j].id, to) == 0)
-                break;
+        size_t j = n;
+        if (!to) {
+            j = i;   /* removes entry i below */
+        } else {
+            for (j = 0; j < n; j++)
+                if (j != i && e[j].negative == e[i].negative && strcmp(e[j].id, to) == 0)
+                    break;
+        }
+        if (j == i) {
+            memmove(&e[i], &e[i + 1], (n - i - 1) * sizeof(*e));
+            n--;
+            i--;
+            continue;
+        }
         if (j < n) {
             e[j].rights |= e[i].rights;
             memmove(&e[i], &e[i + 1], (n - i - 1) * sizeof(*e));
@@ -414,16 +420,22 @@ static void collect_shared_store(const char *store, void *arg)
  * (mailbox_update_acl); hints follow. */
 static void rename_id_elsewhere(const char *from, const char *to)
 {
+    /* to NULL: the account was deleted - its entries go, so that a new
+     * account of the same name inherits nothing. */
     struct name_list stores = {0};
     share_hint_stores(NULL, 0, collect_store, &stores);
     mail_user_list_stores(collect_shared_store, &stores);
     for (size_t i = 0; i < stores.n; i++) {
         const char *st = stores.v[i];
-        if (strcmp(st, to) == 0)
+        if ((to && strcmp(st, to) == 0) || strcmp(st, from) == 0)
             continue;   /* the renamed store itself: done above */
         struct mail_user *u;
         if (mail_user_open(st, false, &u) != 0)
             continue;
+        /* The reader's own \Seen rows first: once the ACL no longer names
+         * it, a resumed operation might not come back to this store. */
+        if (mail_user_rename_reader(u, from, to) != 0)
+            log_warn("access: account %s: cannot move the \\Seen state of %s in %s", to ? "rename" : "delete", from, st);
         struct naming_ctx nc = {{0}, from};
         mailbox_list(u, collect_acl_naming, &nc);
         struct name_list names = nc.names;
@@ -444,48 +456,265 @@ static void rename_id_elsewhere(const char *from, const char *to)
     name_list_free(&stores);
 }
 
-static int rename_account(const struct access_who *w, const struct mbox_ref *from, const struct mbox_ref *to)
+/* ---- account operations (rename, delete) -------------------------------
+ *
+ * An account is a store, a user database row and ACL entries naming it
+ * in other stores: three databases, no common transaction. Each
+ * operation is journaled (account_op in shares.db, committed before the
+ * first step, deleted after the last) and every step is idempotent, so
+ * an operation interrupted by a crash is finished by the next process
+ * that touches one of its names (access_account_settle, from
+ * provisioning = every login and delivery, and from every account
+ * operation) or by access_recover_accounts. Until then logins and
+ * deliveries for its names get STORAGE_ERR_BUSY. All account operations
+ * hold one exclusive lock (account_ops_lock), which also tells a
+ * recovering process whether the operation's own process is still
+ * running. */
+
+/* DARIUS_TEST_CRASH_AT=<point>: die at that point (system tests of the
+ * crash windows; read only on these code paths). */
+static void crash_point(const char *point)
 {
-    int ex = userdb_exists(to->store);
-    if (ex < 0)
-        return STORAGE_ERR_IO;
-    if (ex > 0)
+    const char *e = getenv("DARIUS_TEST_CRASH_AT");
+    if (e && strcmp(e, point) == 0)
+        _exit(99);
+}
+
+static bool store_exists(const char *store)
+{
+    char part[128];
+    return mail_user_partition(store, part, sizeof(part)) == 0;
+}
+
+/* The steps of a rename; idempotent. live: the first run (undo on a
+ * definite user database refusal), else a recovery. */
+static int run_rename(const char *from, const char *to, bool live)
+{
+    int rc;
+    bool have_from = store_exists(from), have_to = store_exists(to);
+    bool moved = false;
+    if (have_from && have_to) {
+        log_err("access: account rename %s -> %s: both stores exist; left for the administrator", from, to);
         return STORAGE_ERR_EXISTS;
-    int rc = mail_user_rename_store(from->store, to->store);
-    bool had_store = rc == 0;
-    if (rc == STORAGE_ERR_NOTFOUND && userdb_exists(from->store) == 1)
-        rc = 0;   /* an account that never logged in has no store yet: nothing to move */
-    if (rc != 0)
-        return map_storage(rc);
-    rc = userdb_rename(from->store, to->store);
-    if (rc != AUTH_OK) {
-        int back = had_store ? mail_user_rename_store(to->store, from->store) : 0;
-        if (back != 0)
-            log_err("access: account rename %s -> %s: user database failed and the store could not be moved back: %s",
-                    from->store, to->store, storage_strerror(back));
-        return map_auth(rc);
     }
-    /* The owner entries follow the account. */
+    if (have_from) {
+        if ((rc = mail_user_rename_store(from, to)) != 0)
+            return rc;
+        moved = true;
+    }
+    crash_point("rename-after-store");
+    int eo = userdb_exists(from), en = userdb_exists(to);
+    if (eo < 0 || en < 0)
+        return STORAGE_ERR_IO;
+    if (eo == 1 && en == 1) {
+        log_err("access: account rename %s -> %s: both users exist; left for the administrator", from, to);
+        return STORAGE_ERR_EXISTS;
+    }
+    if (eo == 1) {
+        rc = userdb_rename(from, to);
+        if (rc != AUTH_OK) {
+            if (live && rc != AUTH_ERR_IO) {
+                int back = moved ? mail_user_rename_store(to, from) : 0;
+                if (back != 0) {
+                    log_err("access: account rename %s -> %s: user database failed and the store could not be "
+                            "moved back: %s", from, to, storage_strerror(back));
+                    return STORAGE_ERR_IO;
+                }
+                return map_auth(rc) ? map_auth(rc) : STORAGE_ERR_IO;
+            }
+            return map_auth(rc) ? map_auth(rc) : STORAGE_ERR_IO;
+        }
+    }
+    crash_point("rename-after-userdb");
+    /* Owner entries of stores created before owners stopped being stored
+     * follow the account (they must, or a new account of the old name
+     * would hold all rights here). */
     struct mail_user *u;
-    if (mail_user_open(to->store, false, &u) == 0) {
+    if (mail_user_open(to, false, &u) == 0) {
         struct name_list names = {0};
         mailbox_list(u, collect_name, &names);
         for (size_t i = 0; i < names.n; i++) {
             char acl[STORAGE_MAX_ACL + 1];
             if (mailbox_get_acl(u, names.v[i], acl) != 0)
                 continue;
-            char *na = acl_rename_id(acl, from->store, to->store);
+            char *na = acl_rename_id(acl, from, to);
             if (na && mailbox_set_acl(u, names.v[i], na) != 0)
-                log_warn("access: account rename: cannot rewrite the ACL of %s/%s", to->store, names.v[i]);
+                log_warn("access: account rename: cannot rewrite the ACL of %s/%s", to, names.v[i]);
             free(na);
         }
         name_list_free(&names);
         mail_user_close(u);
     }
-    share_hint_rename_store(from->store, to->store);
-    rename_id_elsewhere(from->store, to->store);
-    log_info("access: %s renamed account %s to %s", w->user, from->store, to->store);
+    share_hint_rename_store(from, to);
+    rename_id_elsewhere(from, to);
     return 0;
+}
+
+/* The steps of a delete; idempotent. */
+static int run_delete(const char *name)
+{
+    int rc = mail_user_delete_store(name);
+    if (rc != 0 && rc != STORAGE_ERR_NOTFOUND)
+        return rc;
+    crash_point("delete-after-store");
+    rc = userdb_delete(name);
+    if (rc != AUTH_OK && rc != AUTH_ERR_NOUSER)
+        return map_auth(rc) ? map_auth(rc) : STORAGE_ERR_IO;
+    share_hint_drop_store(name);
+    rename_id_elsewhere(name, NULL);
+    return 0;
+}
+
+static int run_op(const struct account_op *op, bool live)
+{
+    if (strcmp(op->kind, "rename") == 0)
+        return run_rename(op->old, op->new_, live);
+    if (strcmp(op->kind, "delete") == 0)
+        return run_delete(op->old);
+    log_err("access: unknown pending account operation \"%s\" dropped", op->kind);
+    return 0;
+}
+
+/* Finish pending operations (lock held): only those naming `name`, or
+ * all (NULL). Returns how many were finished, or an error. */
+static int recover_locked(const char *name)
+{
+    int done = 0;
+    struct account_op op;
+    int f;
+    while ((f = account_op_find(name, &op)) == 1) {
+        log_info("access: finishing interrupted account %s of %s%s%s", op.kind, op.old, op.new_[0] ? " -> " : "",
+                 op.new_);
+        int rc = run_op(&op, false);
+        if (rc != 0) {
+            log_err("access: cannot finish the account %s of %s: %s", op.kind, op.old, access_strerror(rc));
+            return rc;
+        }
+        if ((rc = account_op_end(op.id)) != 0)
+            return rc;
+        done++;
+    }
+    return f < 0 ? f : done;
+}
+
+int access_recover_accounts(void)
+{
+    struct account_op op;
+    int f = account_op_find(NULL, &op);
+    if (f <= 0)
+        return f;
+    int fd = account_ops_lock(true);
+    if (fd < 0)
+        return fd;
+    int rc = recover_locked(NULL);
+    account_ops_unlock(fd);
+    return rc;
+}
+
+int access_account_settle(const char *name)
+{
+    struct account_op op;
+    int f = account_op_find(name, &op);
+    if (f <= 0)
+        return f;
+    /* Not waiting: when the lock is held, the operation is running in
+     * another process right now. */
+    int fd = account_ops_lock(false);
+    if (fd < 0)
+        return fd == STORAGE_ERR_BUSY ? STORAGE_ERR_BUSY : fd;
+    int rc = recover_locked(name);
+    account_ops_unlock(fd);
+    return rc < 0 ? rc : rc > 0 ? 1 : 0;
+}
+
+/* Journal, run, clear. Called with the lock held. */
+static int journaled(const char *kind, const char *old, const char *new_)
+{
+    struct account_op op = {0};
+    snprintf(op.kind, sizeof(op.kind), "%s", kind);
+    snprintf(op.old, sizeof(op.old), "%s", old);
+    snprintf(op.new_, sizeof(op.new_), "%s", new_ ? new_ : "");
+    int rc = account_op_begin(kind, old, new_, &op.id);
+    if (rc != 0)
+        return rc;
+    rc = run_op(&op, true);
+    /* A refused rename was undone: nothing is pending. Any other failure
+     * leaves the record for recovery. */
+    if (rc == 0 || (strcmp(kind, "rename") == 0 && rc != STORAGE_ERR_IO && rc != STORAGE_ERR_BUSY &&
+                    !store_exists(new_) && userdb_exists(new_) == 0))
+        account_op_end(op.id);
+    return rc;
+}
+
+static int rename_account(const struct access_who *w, const struct mbox_ref *from, const struct mbox_ref *to)
+{
+    int fd = account_ops_lock(true);
+    if (fd < 0)
+        return fd;
+    /* Interrupted operations on these names first (only these: one that
+     * cannot be finished must not block every other account). */
+    int rc = recover_locked(from->store);
+    if (rc >= 0)
+        rc = recover_locked(to->store);
+    if (rc >= 0) {
+        int ex = userdb_exists(to->store), fx = userdb_exists(from->store);
+        if (ex < 0 || fx < 0)
+            rc = STORAGE_ERR_IO;
+        else if (ex > 0 || store_exists(to->store))
+            rc = STORAGE_ERR_EXISTS;   /* also an orphan store: never merged into */
+        else if (fx == 0 && !store_exists(from->store))
+            rc = ACCESS_ERR_NONEXISTENT;
+        else
+            rc = journaled("rename", from->store, to->store);
+    }
+    account_ops_unlock(fd);
+    if (rc == 0)
+        log_info("access: %s renamed account %s to %s", w->user, from->store, to->store);
+    return rc < 0 ? rc : 0;
+}
+
+static int delete_account(const struct access_who *w, const struct mbox_ref *ref)
+{
+    int fd = account_ops_lock(true);
+    if (fd < 0)
+        return fd;
+    int rc = recover_locked(ref->store);
+    if (rc >= 0) {
+        int ex = userdb_exists(ref->store);
+        if (ex < 0)
+            rc = STORAGE_ERR_IO;
+        else if (ex == 0 && !store_exists(ref->store))
+            rc = ACCESS_ERR_NONEXISTENT;
+        else
+            rc = journaled("delete", ref->store, NULL);
+    }
+    account_ops_unlock(fd);
+    if (rc == 0)
+        log_info("access: %s deleted account %s", w->user, ref->store);
+    return rc < 0 ? rc : 0;
+}
+
+/* RENAME moves the whole subtree: like DELETE of each mailbox, every
+ * child needs x too (RFC 4314 4, as Cyrus checks each), unless the
+ * caller owns the store or administers it. */
+static int children_deletable(const struct access_who *w, struct mail_user *u, const struct mbox_ref *rf)
+{
+    struct name_list names = {0};
+    int rc = mailbox_list(u, collect_name, &names);
+    size_t plen = strlen(rf->name);
+    for (size_t i = 0; i < names.n && rc == 0; i++) {
+        const char *n = names.v[i];
+        if (strncmp(n, rf->name, plen) != 0 || n[plen] != '/')
+            continue;
+        acl_rights_t r;
+        rc = rights_in(w, u, rf->store, n, &r, NULL);
+        if (rc == ACCESS_ERR_NONEXISTENT)
+            rc = 0;   /* deleted meanwhile */
+        else if (rc == 0 && (r & ACL_DELETEMBOX) == 0)
+            rc = ACCESS_ERR_NOPERM;   /* the source is visible: no need to hide anything */
+    }
+    name_list_free(&names);
+    return rc;
 }
 
 /* RENAME into another store is never done, but the refusal must not tell
@@ -525,6 +754,8 @@ int access_rename(const struct access_who *w, const char *from, const char *to)
     rc = rights_in(w, u, rf.store, rf.name, &r, srcacl);
     if (rc == 0 && !admin_of_store(w, rf.store))
         rc = judge(r, ACL_DELETEMBOX);
+    if (rc == 0 && !admin_of_store(w, rf.store) && !owns(w, &rf) && strcmp(rf.name, "INBOX") != 0)
+        rc = children_deletable(w, u, &rf);
     if (rc == 0 && strcmp(rf.store, rt.store) != 0)
         rc = cross_store_answer(w, &rt);
     char *acl = NULL;
@@ -660,6 +891,20 @@ int access_getacl(const struct access_who *w, const char *name,
     size_t n;
     if (!acl_parse(acl, &e, &n))
         return STORAGE_ERR_IO;
+    if (!is_shared_store(ref.store)) {
+        /* The owner's rights are implicit (not stored); show them as
+         * Cyrus does, unless an entry for the owner is stored (older
+         * stores). */
+        bool stored = false;
+        for (size_t i = 0; i < n && !stored; i++)
+            stored = !e[i].negative && strcmp(e[i].id, ref.store) == 0;
+        if (!stored) {
+            char shown[ACL_MAX_IDENTIFIER + 2], rs[16];
+            access_id_to_client(w, ref.store, ref.store, shown, sizeof(shown));
+            acl_format_rights(ACL_ALL, rs);
+            cb(shown, rs, arg);
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         char full[ACL_MAX_IDENTIFIER + 2], shown[ACL_MAX_IDENTIFIER + 2], rs[16];
         snprintf(full, sizeof(full), "%s%s", e[i].negative ? "-" : "", e[i].id);
@@ -713,7 +958,10 @@ int access_myrights(const struct access_who *w, const char *name, acl_rights_t *
         return rc;
     if ((rc = access_rights(w, &ref, out)) != 0)
         return rc;
-    return *out ? 0 : ACCESS_ERR_NONEXISTENT;
+    /* RFC 4314 4: MYRIGHTS needs any of l r i k x a; a mailbox on which
+     * the identity holds only e.g. "p" answers as a missing one. */
+    const acl_rights_t any = ACL_LOOKUP | ACL_READ | ACL_INSERT | ACL_CREATE | ACL_DELETEMBOX | ACL_ADMIN;
+    return (*out & any) ? 0 : ACCESS_ERR_NONEXISTENT;
 }
 
 /* ---- LIST ------------------------------------------------------------- */
@@ -868,6 +1116,15 @@ static void add_store(const char *store, void *arg)
     c->stores[c->nstores++] = xstrdup(store);
 }
 
+static void add_shared_store(const char *store, void *arg)
+{
+    struct list_ctx *c = arg;
+    if (!is_shared_store(store))
+        return;
+    ARRAY_GROW(c->stores, c->nstores, c->cap);
+    c->stores[c->nstores++] = xstrdup(store);
+}
+
 int access_list(const struct access_who *w, const char *pattern,
                 int (*cb)(const struct access_listed *e, void *arg), void *arg)
 {
@@ -922,11 +1179,22 @@ int access_list(const struct access_who *w, const char *pattern,
             }
         }
     }
-    /* The domain's shared store: few, always enumerated. */
+    /* The domain's shared store: few, always enumerated; a global admin
+     * also sees every other domain's ("Shared Folders@DOMAIN/..."). */
     if (!c.rc) {
         char shared[AUTH_MAX_USERNAME + 16];
         access_shared_store(w->domain, shared, sizeof(shared));
         list_store(&c, shared, NS_SHARED, false);
+        if (w->admin && !w->anonymous && config_bool(CFG_VIRTDOMAINS)) {
+            struct list_ctx *cp = &c;
+            for (size_t i = 0; i < cp->nstores; i++)
+                free(cp->stores[i]);
+            cp->nstores = 0;
+            (void)mail_user_list_stores(add_shared_store, cp);
+            for (size_t i = 0; i < cp->nstores && !cp->rc; i++)
+                if (strcmp(cp->stores[i], shared) != 0)
+                    list_store(cp, cp->stores[i], NS_SHARED, false);
+        }
     }
     for (size_t i = 0; i < c.nstores; i++)
         free(c.stores[i]);
@@ -1010,6 +1278,15 @@ static void prov_subscribe(const char *name, void *arg)
 
 int access_provision_user(const char *user, const char *partition)
 {
+    /* An account operation naming this user is pending: finish it first
+     * (when its process is gone). Either way this attempt fails: the
+     * account may just have been renamed away or deleted, and its store
+     * must not be recreated by this login or delivery. */
+    if (!is_shared_store(user)) {
+        int st = access_account_settle(user);
+        if (st != 0)
+            return st > 0 ? STORAGE_ERR_BUSY : st;
+    }
     bool created = false;
     if (partition && *partition) {
         int rc = mail_user_create(user, partition);
@@ -1028,11 +1305,11 @@ int access_provision_user(const char *user, const char *partition)
         return 0;
     }
     if (created || mail_user_is_new(u)) {
-        char *acl = owner_acl(user);
-        struct prov_ctx p = {.u = u, .acl = acl};
-        /* INBOX exists already (storage); give it the owner entry. A racing
-         * process does the same, which is harmless. */
-        p.rc = mailbox_set_acl(u, "INBOX", acl);
+        /* No owner entry is stored: the owner holds every right by the
+         * store's name (acl_evaluate), and an entry naming the owner would
+         * outlive an account rename interrupted by a crash (GETACL shows
+         * one anyway). */
+        struct prov_ctx p = {.u = u, .acl = ""};
         foreach_listed(config_str(CFG_AUTOCREATE_INBOX_FOLDERS), prov_create, &p);
         /* As Cyrus's autocreate: INBOX is subscribed along with the
          * configured folders - only when autocreation is configured at
@@ -1041,7 +1318,6 @@ int access_provision_user(const char *user, const char *partition)
         if (*sub || *config_str(CFG_AUTOCREATE_INBOX_FOLDERS))
             prov_subscribe("INBOX", &p);
         foreach_listed(sub, prov_subscribe, &p);
-        free(acl);
         rc = p.rc;
         /* Only a complete provisioning clears "new": after a failure the
          * next login or delivery tries again. */

@@ -36,10 +36,10 @@ static bool dot_separator(void)
 /* Syntax of an internal client name: 1..MAX bytes, no control
  * characters, no empty level (so no leading/trailing/double '/'),
  * bounded depth. */
-static bool name_syntax_ok(const char *name)
+static bool name_syntax_ok(const char *name, size_t maxlen, unsigned maxdepth)
 {
     size_t len = strlen(name);
-    if (len == 0 || len > STORAGE_MAX_MAILBOX_NAME)
+    if (len == 0 || len > maxlen)
         return false;
     if (name[0] == '/' || name[len - 1] == '/')
         return false;
@@ -51,7 +51,7 @@ static bool name_syntax_ok(const char *name)
         if (c == '/') {
             if (name[i + 1] == '/')
                 return false;
-            if (++depth > NAME_MAX_DEPTH)
+            if (++depth > maxdepth)
                 return false;
         }
     }
@@ -84,11 +84,26 @@ static void fold_inbox(char *name)
         memcpy(name, "INBOX", 5);
 }
 
+static int resolve_inner(const struct access_who *w, const char *name, bool allow_unknown, struct mbox_ref *out);
+
 int access_resolve_ex(const struct access_who *w, const char *name, bool allow_unknown, struct mbox_ref *out)
 {
     memset(out, 0, sizeof(*out));
-    if (!name || !name_syntax_ok(name))
+    /* The client name may be longer than a mailbox name by the namespace
+     * prefix and the user component; the internal name is checked on its
+     * own below (never truncated: a cut name could alias another). */
+    if (!name || !name_syntax_ok(name, STORAGE_MAX_MAILBOX_NAME + 2 * AUTH_MAX_USERNAME + 2, NAME_MAX_DEPTH + 2))
         return ACCESS_ERR_INVALID;
+    int rc = resolve_inner(w, name, allow_unknown, out);
+    if (rc == 0 && !name_syntax_ok(out->name, STORAGE_MAX_MAILBOX_NAME, NAME_MAX_DEPTH)) {
+        memset(out, 0, sizeof(*out));
+        return ACCESS_ERR_INVALID;
+    }
+    return rc;
+}
+
+static int resolve_inner(const struct access_who *w, const char *name, bool allow_unknown, struct mbox_ref *out)
+{
     const char *rest;
     const char *shp = access_shared_prefix(w);
     const char *otp = access_other_prefix(w);
@@ -141,9 +156,49 @@ int access_resolve_ex(const struct access_who *w, const char *name, bool allow_u
         if (!slash) {
             snprintf(out->name, sizeof(out->name), "INBOX");
         } else {
+            if (strlen(slash + 1) > STORAGE_MAX_MAILBOX_NAME)
+                return ACCESS_ERR_INVALID;
             snprintf(out->name, sizeof(out->name), "%s", slash + 1);
             fold_inbox(out->name);
         }
+        return 0;
+    }
+    /* Global admins under virtdomains reach another domain's shared
+     * folders as "<shared>@DOMAIN/rest" (like "user/bob@DOMAIN"). The
+     * admin's own domain has only the plain spelling. */
+    size_t shl = strlen(shp);
+    if (w && w->admin && !w->anonymous && config_bool(CFG_VIRTDOMAINS) && shl && strncmp(name, shp, shl) == 0 &&
+        name[shl] == '@') {
+        const char *dom = name + shl + 1;
+        const char *slash = strchr(dom, '/');
+        size_t dl = slash ? (size_t)(slash - dom) : strlen(dom);
+        char d[ACCESS_MAX_DOMAIN + 1];
+        if (dl == 0 || dl > ACCESS_MAX_DOMAIN)
+            return ACCESS_ERR_NONEXISTENT;
+        memcpy(d, dom, dl);
+        d[dl] = '\0';
+        if (strcmp(d, w->domain) == 0)
+            return ACCESS_ERR_NONEXISTENT;
+        /* A valid, canonical domain other than the default one: "x@D"
+         * must normalize to itself (userdb strips @DEFAULTDOMAIN). */
+        char probe[ACCESS_MAX_DOMAIN + 3], norm[AUTH_MAX_USERNAME + 1];
+        if (dl + 2 > AUTH_MAX_USERNAME)
+            return ACCESS_ERR_NONEXISTENT;
+        snprintf(probe, sizeof(probe), "x@%s", d);
+        if (!userdb_normalize_name(probe, norm) || strcmp(norm, probe) != 0)
+            return ACCESS_ERR_NONEXISTENT;
+        char store[AUTH_MAX_USERNAME + 16];
+        access_shared_store(d, store, sizeof(store));
+        if (!slash || !slash[1])
+            return ACCESS_ERR_NONEXISTENT;   /* that domain's namespace root */
+        rest = slash + 1;
+        if (strncasecmp(rest, "INBOX", 5) == 0 && (rest[5] == '\0' || rest[5] == '/'))
+            return ACCESS_ERR_NONEXISTENT;
+        if (strlen(rest) > STORAGE_MAX_MAILBOX_NAME)
+            return ACCESS_ERR_INVALID;
+        out->ns = NS_SHARED;
+        snprintf(out->store, sizeof(out->store), "%s", store);
+        snprintf(out->name, sizeof(out->name), "%s", rest);
         return 0;
     }
     if (has_prefix(name, shp, &rest)) {
@@ -154,6 +209,8 @@ int access_resolve_ex(const struct access_who *w, const char *name, bool allow_u
             return ACCESS_ERR_NONEXISTENT;
         out->ns = NS_SHARED;
         access_shared_store(w ? w->domain : "", out->store, sizeof(out->store));
+        if (strlen(rest) > STORAGE_MAX_MAILBOX_NAME)
+            return ACCESS_ERR_INVALID;
         snprintf(out->name, sizeof(out->name), "%s", rest);
         return 0;
     }
@@ -162,6 +219,8 @@ int access_resolve_ex(const struct access_who *w, const char *name, bool allow_u
     out->ns = NS_PERSONAL;
     snprintf(out->store, sizeof(out->store), "%s", w->user);
     snprintf(out->owner, sizeof(out->owner), "%s", w->user);
+    if (strlen(name) > STORAGE_MAX_MAILBOX_NAME)
+        return ACCESS_ERR_INVALID;
     snprintf(out->name, sizeof(out->name), "%s", name);
     return 0;
 }
@@ -174,7 +233,11 @@ int access_resolve(const struct access_who *w, const char *name, struct mbox_ref
 void access_client_name(const struct access_who *w, const char *store, const char *name, struct buf *out)
 {
     if (store[0] == '%') {
-        buf_printf(out, "%s/%s", access_shared_prefix(w), name);
+        const char *sd = access_store_domain(store);
+        if (w && *sd && strcmp(sd, w->domain) != 0)
+            buf_printf(out, "%s@%s/%s", access_shared_prefix(w), sd, name);   /* global admins only */
+        else
+            buf_printf(out, "%s/%s", access_shared_prefix(w), name);
         return;
     }
     if (w && !w->anonymous && strcmp(store, w->user) == 0) {

@@ -18,7 +18,10 @@
 #include "access-private.h"
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 static sqlite3 *sdb;
@@ -29,7 +32,12 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS hint("
     " store TEXT NOT NULL, mailbox TEXT NOT NULL, ident TEXT NOT NULL,"
     " PRIMARY KEY(store, mailbox, ident)) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS hint_ident ON hint(ident, store);";
+    "CREATE INDEX IF NOT EXISTS hint_ident ON hint(ident, store);"
+    /* Account operations in progress (mailboxes.c): a row is committed
+     * before the first step and deleted after the last, so a crash leaves
+     * it behind for access_recover_accounts(). */
+    "CREATE TABLE IF NOT EXISTS account_op("
+    " id INTEGER PRIMARY KEY, kind TEXT NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL);";
 
 void share_index_close(void)
 {
@@ -319,4 +327,92 @@ int share_hint_stores(const char *const *ids, size_t nids, void (*cb)(const char
     }
     free(found);
     return rc;
+}
+
+/* ---- account operation journal ---- */
+
+int account_op_begin(const char *kind, const char *old, const char *new_, int64_t *id)
+{
+    *id = 0;
+    int rc = exec4("INSERT INTO account_op(kind, old, new) VALUES(?, ?, ?)", kind, old, new_ ? new_ : "", NULL);
+    if (rc == 0)
+        *id = sqlite3_last_insert_rowid(sdb);
+    return rc;
+}
+
+int account_op_end(int64_t id)
+{
+    char num[32];
+    snprintf(num, sizeof(num), "%lld", (long long)id);
+    return exec4("DELETE FROM account_op WHERE id = CAST(? AS INTEGER)", num, NULL, NULL, NULL);
+}
+
+int account_op_find(const char *name, struct account_op *out)
+{
+    memset(out, 0, sizeof(*out));
+    sqlite3 *h = db();
+    if (!h)
+        return STORAGE_ERR_IO;
+    sqlite3_stmt *st = NULL;
+    const char *sql = name ? "SELECT id, kind, old, new FROM account_op WHERE old = ?1 OR new = ?1 ORDER BY id LIMIT 1"
+                           : "SELECT id, kind, old, new FROM account_op ORDER BY id LIMIT 1";
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
+        log_err("access: shares.db: %s", sqlite3_errmsg(h));
+        return STORAGE_ERR_IO;
+    }
+    if (name)
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    int rc = 0;
+    if (s == SQLITE_ROW) {
+        out->id = sqlite3_column_int64(st, 0);
+        const char *k = (const char *)sqlite3_column_text(st, 1);
+        const char *o = (const char *)sqlite3_column_text(st, 2);
+        const char *n = (const char *)sqlite3_column_text(st, 3);
+        snprintf(out->kind, sizeof(out->kind), "%s", k ? k : "");
+        snprintf(out->old, sizeof(out->old), "%s", o ? o : "");
+        snprintf(out->new_, sizeof(out->new_), "%s", n ? n : "");
+        rc = 1;
+    } else if (s != SQLITE_DONE) {
+        rc = s == SQLITE_BUSY ? STORAGE_ERR_BUSY : STORAGE_ERR_IO;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int account_ops_lock(bool wait)
+{
+    const char *dd = storage_datadir();
+    if (!dd || !*dd)
+        return STORAGE_ERR_IO;
+    char *path = xasprintf("%s/account-ops.lock", dd);
+    /* 0644 and a read-only fallback: flock needs no write access, and the
+     * file may have been created by the CLI as root before dariusd's
+     * start gives the data directory to the server user. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EACCES)
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        log_err("access: open %s: %s", path, strerror(errno));
+        free(path);
+        return STORAGE_ERR_IO;
+    }
+    free(path);
+    /* flock: released by the kernel when the holder dies, so a crashed
+     * operation never blocks its own recovery. */
+    int r;
+    while ((r = flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB))) != 0 && errno == EINTR)
+        ;
+    if (r != 0) {
+        int e = errno;
+        close(fd);
+        return e == EWOULDBLOCK ? STORAGE_ERR_BUSY : STORAGE_ERR_IO;
+    }
+    return fd;
+}
+
+void account_ops_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
 }

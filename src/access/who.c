@@ -215,6 +215,8 @@ void access_shared_store(const char *domain, char *out, size_t outlen)
         snprintf(out, outlen, "%s", ACCESS_SHARED_STORE);
 }
 
+static const char *store_domain_of(const char *store);
+
 bool access_is_admin_of(const struct access_who *w, const char *domain)
 {
     if (!w || w->anonymous)
@@ -222,6 +224,27 @@ bool access_is_admin_of(const struct access_who *w, const char *domain)
     if (w->admin)
         return true;
     return w->domain_admin && strcmp(w->domain, domain ? domain : "") == 0;
+}
+
+bool access_is_global_admin_id(const char *id)
+{
+    if (!id || !*id || id[0] == '%')
+        return false;
+    /* Under virtdomains only a name listed without a domain part is a
+     * global admin (access_who_init); "name@domain" is a domain admin. */
+    if (config_bool(CFG_VIRTDOMAINS) && strchr(id, '@'))
+        return false;
+    return config_is_admin(id);
+}
+
+bool access_is_admin_of_store(const struct access_who *w, const char *store)
+{
+    if (!access_is_admin_of(w, store_domain_of(store)))
+        return false;
+    /* A domain admin of the default domain must not administer (or
+     * delete, rename, recreate) the account of a global admin that lives
+     * in the same domain: that would be a way to become the global admin. */
+    return w->admin || !access_is_global_admin_id(store);
 }
 
 void access_who_init(struct access_who *w, const char *user)
@@ -329,6 +352,12 @@ bool access_id_from_client(const struct access_who *w, const char *store, const 
     return (size_t)snprintf(out, outlen, "%s", norm) < outlen;
 }
 
+bool access_reserved_local(const char *id, size_t len)
+{
+    return (len == 6 && strncmp(id, "anyone", 6) == 0) || (len == 9 && strncmp(id, "anonymous", 9) == 0) ||
+           (len >= 6 && strncmp(id, "group:", 6) == 0) || (len >= 1 && id[0] == '-');
+}
+
 void access_id_to_client(const struct access_who *w, const char *store, const char *id, char *out,
                          size_t outlen)
 {
@@ -342,7 +371,10 @@ void access_id_to_client(const struct access_who *w, const char *store, const ch
     size_t idlen = strlen(id);
     if (config_bool(CFG_VIRTDOMAINS) && *sd && strncmp(id, "group:", 6) != 0) {
         const char *at = strrchr(id, '@');
-        if (at && strcmp(at + 1, sd) == 0)
+        /* Never show "anyone@D"/"anonymous@D" as the special identifiers
+         * (such accounts cannot be created any more, but old ones may
+         * exist): keep the domain on those. */
+        if (at && strcmp(at + 1, sd) == 0 && !access_reserved_local(id, (size_t)(at - id)))
             idlen = (size_t)(at - id);
     }
     snprintf(out, outlen, "%s%.*s", neg, (int)idlen, id);

@@ -307,7 +307,15 @@ static int derive_all(const char *password, char **hash, char **s1, char **s256)
  * account with one of these names would be confused with them. */
 static bool reserved_name(const char *norm)
 {
-    return strcmp(norm, "anonymous") == 0 || strcmp(norm, "anyone") == 0;
+    /* The local part counts: under virtdomains "anyone@example.com"
+     * would be shown as "anyone" inside example.com (GETACL strips the
+     * domain of the mailbox's own domain). '-' (negative entries) and
+     * "group:" cannot occur: userdb_normalize_name refuses a leading '-'
+     * and ':'. */
+    const char *at = strchr(norm, '@');
+    size_t len = at ? (size_t)(at - norm) : strlen(norm);
+    return (len == 9 && strncmp(norm, "anonymous", 9) == 0) || (len == 6 && strncmp(norm, "anyone", 6) == 0) ||
+           norm[0] == '-' || strncmp(norm, "group:", 6) == 0;
 }
 
 static int insert_user(const char *name, const char *hash, const char *s1, const char *s256)

@@ -176,3 +176,38 @@ int sq_status_as(struct mail_user *u, const char *name, const char *reader, stru
         r = sq_reader_unseen(u, reader, out);
     return r;
 }
+
+/* Public (storage.h) although in the backend file: SQLite is the only
+ * backend, and this needs no entry in the ops table. */
+int mail_user_rename_reader(struct mail_user *u, const char *from, const char *to)
+{
+    if (!u || !from || !*from || strlen(from) > STORAGE_MAX_ACL || (to && (!*to || strlen(to) > STORAGE_MAX_ACL)))
+        return STORAGE_ERR_INVALID;
+    int r = sq_begin(u);
+    if (r < 0)
+        return r;
+    static const char *const sql[2] = {
+        "UPDATE OR IGNORE seen SET reader=?2 WHERE reader=?1",   /* keep rows `to` already has */
+        "DELETE FROM seen WHERE reader=?1",
+    };
+    for (int i = to ? 0 : 1; i < 2 && r == 0; i++) {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(sq(u)->db, sql[i], -1, &st, NULL);
+        if (rc != SQLITE_OK) {
+            r = sq_error(u, rc, "rename reader");
+            break;
+        }
+        sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
+        if (i == 0)
+            sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE)
+            r = sq_error(u, rc, "rename reader");
+        sqlite3_finalize(st);
+    }
+    if (r == 0)
+        r = sq_commit(u);
+    else
+        sq_rollback(u);
+    return r;
+}
