@@ -70,11 +70,13 @@ bool imap_resolve(struct imap_session *s, struct imap_cmd *cmd, const struct ima
     *store = NULL;
     *rights = 0;
     memset(ref, 0, sizeof(*ref));
-    if (!name || !name->s || name->file || name->len > 4 * STORAGE_MAX_MAILBOX_NAME) {
+    /* (modified UTF-7 takes at most 4 bytes per character of the
+     * internal form; imap_mailbox_from_client checks the real length) */
+    if (!name || !name->s || name->file || name->len > 4 * IMAP_MAX_CLIENT_NAME) {
         imap_tagged(s, cmd, "NO", "[%s] Mailbox name too long", must_exist ? "NONEXISTENT" : "CANNOT");
         return false;
     }
-    char internal[STORAGE_MAX_MAILBOX_NAME + 1];
+    char internal[IMAP_MAX_CLIENT_NAME + 1];
     const char *why = NULL;
     /* Invalid names get a NO with the reason (issue 3: "refused with a
      * clear NO"); such a mailbox can never exist. */

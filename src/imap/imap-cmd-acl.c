@@ -112,7 +112,7 @@ static void reply_acl_error(struct imap_session *s, struct imap_cmd *cmd, int er
 
 IMAP_CMD(cmd_setacl)
 {
-    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    char name[IMAP_MAX_CLIENT_NAME + 1];
     struct imap_parser *ps = &cmd->ps;
     struct imap_str nm;
     if (!p_mailbox(s, cmd, &nm))
@@ -152,7 +152,7 @@ IMAP_CMD(cmd_setacl)
 
 IMAP_CMD(cmd_deleteacl)
 {
-    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    char name[IMAP_MAX_CLIENT_NAME + 1];
     struct imap_str nm;
     if (!p_mailbox(s, cmd, &nm))
         return CMD_DONE;
@@ -182,7 +182,7 @@ static void getacl_cb(const char *id, const char *rights, void *arg)
 
 IMAP_CMD(cmd_getacl)
 {
-    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    char name[IMAP_MAX_CLIENT_NAME + 1];
     struct imap_str nm;
     if (!p_mailbox(s, cmd, &nm) || !expect_end(s, cmd) || !decode_mailbox(s, cmd, &nm, name))
         return CMD_DONE;
@@ -206,7 +206,7 @@ IMAP_CMD(cmd_getacl)
 
 IMAP_CMD(cmd_listrights)
 {
-    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    char name[IMAP_MAX_CLIENT_NAME + 1];
     struct imap_str nm;
     if (!p_mailbox(s, cmd, &nm))
         return CMD_DONE;
@@ -252,7 +252,7 @@ IMAP_CMD(cmd_listrights)
 
 IMAP_CMD(cmd_myrights)
 {
-    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    char name[IMAP_MAX_CLIENT_NAME + 1];
     struct imap_str nm;
     if (!p_mailbox(s, cmd, &nm) || !expect_end(s, cmd) || !decode_mailbox(s, cmd, &nm, name))
         return CMD_DONE;

@@ -411,7 +411,7 @@ static bool special_use_bit(const char *a, uint32_t *bit)
 
 IMAP_CMD(cmd_create)
 {
-    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    char name[IMAP_MAX_CLIENT_NAME + 1];
     if (!arg_mailbox(s, cmd, name, true, "CANNOT"))
         return CMD_DONE;
     uint32_t use = 0;
@@ -504,15 +504,36 @@ IMAP_CMD(cmd_create)
     return CMD_DONE;
 }
 
+/* An admin's DELETE or RENAME of a whole account ("user/bob") while this
+ * session has a mailbox of that account selected: the operation kicks
+ * the account's sessions and then needs the store closed in this process
+ * (partition.c), but this session is the one running the command, so the
+ * kick cannot close it. Deselect first (RFC 7162 3.2.11 [CLOSED] tells
+ * the client). Returns true when it did. */
+static bool deselect_account(struct imap_session *s, const char *name)
+{
+    if (!s->view || !s->view->store || imap_is_own_store(s, s->view->store))
+        return false;
+    struct mbox_ref ref;
+    if (access_resolve(&s->who, name, &ref) != 0 || ref.ns != NS_OTHER || strcmp(ref.name, "INBOX") != 0 ||
+        strcmp(ref.store, mail_user_name(s->view->store)) != 0 ||
+        !access_is_admin_of_store(&s->who, ref.store))
+        return false;
+    close_selected(s);
+    imap_untagged(s, "OK [CLOSED] Selected mailbox's account is being changed");
+    return true;
+}
+
 IMAP_CMD(cmd_delete)
 {
-    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    char name[IMAP_MAX_CLIENT_NAME + 1];
     if (!arg_mailbox(s, cmd, name, false, "NONEXISTENT") || !expect_end(s, cmd))
         return CMD_DONE;
     if (strcmp(name, "INBOX") == 0) {
         imap_tagged(s, cmd, "NO", "[CANNOT] INBOX cannot be deleted");
         return CMD_DONE;
     }
+    deselect_account(s, name);
     int err = access_delete(&s->who, name);
     if (err < 0) {
         imap_reply_access_error(s, cmd, err);
@@ -559,7 +580,7 @@ static bool target_place_visible(struct imap_session *s, const char *to)
 
 IMAP_CMD(cmd_rename)
 {
-    char from[STORAGE_MAX_MAILBOX_NAME + 1], to[STORAGE_MAX_MAILBOX_NAME + 1];
+    char from[IMAP_MAX_CLIENT_NAME + 1], to[IMAP_MAX_CLIENT_NAME + 1];
     if (!arg_mailbox(s, cmd, from, false, "NONEXISTENT") || !arg_mailbox(s, cmd, to, true, "CANNOT") ||
         !expect_end(s, cmd))
         return CMD_DONE;
@@ -572,6 +593,7 @@ IMAP_CMD(cmd_rename)
         imap_tagged(s, cmd, "NO", "[CANNOT] Cannot rename a mailbox into itself");
         return CMD_DONE;
     }
+    deselect_account(s, from);
     int err = access_rename(&s->who, from, to);
     /* A target in another store is "not possible" only where the session
      * can see that the place exists; otherwise the answer must not differ
@@ -590,7 +612,7 @@ IMAP_CMD(cmd_rename)
 
 static enum cmd_result do_subscribe(struct imap_session *s, struct imap_cmd *cmd, bool sub)
 {
-    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    char name[IMAP_MAX_CLIENT_NAME + 1];
     if (!arg_mailbox(s, cmd, name, false, "NONEXISTENT") || !expect_end(s, cmd))
         return CMD_DONE;
     /* Any valid name in any namespace: subscriptions are names (RFC 9051

@@ -26,16 +26,6 @@ struct qroot {
     bool other;                                /* mu must be closed */
 };
 
-/* The domain of a store: a user's, or that of "%shared@DOMAIN". */
-static const char *store_domain(const char *store)
-{
-    if (store[0] == '%') {
-        const char *at = strchr(store, '@');
-        return at ? at + 1 : "";
-    }
-    return access_user_domain(store);
-}
-
 /* The store name to spell identifiers against: the session's own, or
  * its domain's shared store for sessions without one. */
 static char idstore[AUTH_MAX_USERNAME + 16];
@@ -63,6 +53,11 @@ static void root_name(struct imap_session *s, struct buf *b, const char *user, c
     if (user[0] == '%') {
         struct buf n = BUF_INIT;
         buf_puts(&n, access_shared_prefix(&s->who));
+        /* another domain's shared store (global admins): "<prefix>@DOMAIN",
+         * as access_client_name spells its mailboxes */
+        const char *at = strchr(user, '@');
+        if (at && strcmp(at + 1, s->who.domain) != 0)
+            buf_puts(&n, at);
         if (*internal) {
             buf_putc(&n, '/');
             buf_puts(&n, internal);
@@ -71,11 +66,18 @@ static void root_name(struct imap_session *s, struct buf *b, const char *user, c
         buf_free(&n);
         return;
     }
-    char shown[AUTH_MAX_USERNAME + 1];
-    access_id_to_client(&s->who, user, user, shown, sizeof(shown));
+    /* "@DOMAIN" is left out only for the session's own domain: a global
+     * admin (default domain) must see "user/carol@example.com", the name
+     * that GETQUOTA/SETQUOTA resolve back to the same store (stripping
+     * relative to the store's own domain would name a default-domain
+     * "carol" instead). The same rule as access_client_name. */
+    size_t ul = strlen(user);
+    const char *dom = access_user_domain(user);
+    if (*dom && strcmp(dom, s->who.domain) == 0)
+        ul = (size_t)(dom - 1 - user);
     buf_printf(b, "user%c", sep);
-    for (const char *p = shown; *p; p++)
-        buf_putc(b, sep == '.' && *p == '.' ? '^' : *p);
+    for (size_t i = 0; i < ul; i++)
+        buf_putc(b, sep == '.' && user[i] == '.' ? '^' : user[i]);
     if (*internal) {
         buf_putc(b, sep);
         imap_mailbox_to_client(s, internal, b);
@@ -125,7 +127,7 @@ static bool may_see_store(struct imap_session *s, const char *store)
 {
     if (s->mu && strcmp(store, mail_user_name(s->mu)) == 0)
         return true;
-    return access_is_admin_of(&s->who, store_domain(store));
+    return access_is_admin_of_store(&s->who, store);
 }
 
 static bool open_root_store(struct imap_session *s, struct imap_cmd *cmd, struct qroot *q, bool create)
@@ -182,7 +184,7 @@ static bool resolve_root(struct imap_session *s, struct imap_cmd *cmd, const cha
             return false;
         }
         if (e) {
-            if (!e[1] || !imap_mailbox_from_client(s, e + 1, strlen(e + 1), q->name, &why)) {
+            if (!e[1] || !imap_store_mailbox_from_client(s, e + 1, strlen(e + 1), q->name, &why)) {
                 imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
                 return false;
             }
@@ -205,17 +207,33 @@ static bool resolve_root(struct imap_session *s, struct imap_cmd *cmd, const cha
         return open_root_store(s, cmd, q, create);
     }
     /* the shared namespace: "<prefix>" is the whole shared store */
-    char internal[STORAGE_MAX_MAILBOX_NAME + 1];
+    char internal[IMAP_MAX_CLIENT_NAME + 1];
     const char *shp = access_shared_prefix(&s->who);
     size_t pl = strlen(shp);
     if (!imap_mailbox_from_client(s, arg, len, internal, &why) || pl == 0 || strncmp(internal, shp, pl) != 0 ||
-        (internal[pl] != '\0' && internal[pl] != '/')) {
+        (internal[pl] != '\0' && internal[pl] != '/' && internal[pl] != '@')) {
         imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
         return false;
     }
-    access_shared_store(s->who.domain, q->user, sizeof(q->user));
-    if (internal[pl] == '/')
-        snprintf(q->name, sizeof(q->name), "%s", internal + pl + 1);
+    if (internal[pl] == '@') {
+        /* "<prefix>@DOMAIN[/MAILBOX]": resolve through the namespace code
+         * (global admins only; it validates the domain) */
+        struct mbox_ref r;
+        char probe[IMAP_MAX_CLIENT_NAME + 16];
+        const char *sl = strchr(internal + pl, '/');
+        snprintf(probe, sizeof(probe), "%.*s/x", (int)(sl ? (size_t)(sl - internal) : strlen(internal)), internal);
+        if (access_resolve(&s->who, sl ? internal : probe, &r) != 0 || r.ns != NS_SHARED) {
+            imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root");
+            return false;
+        }
+        snprintf(q->user, sizeof(q->user), "%s", r.store);
+        if (sl)
+            snprintf(q->name, sizeof(q->name), "%s", r.name);
+    } else {
+        access_shared_store(s->who.domain, q->user, sizeof(q->user));
+        if (internal[pl] == '/')
+            snprintf(q->name, sizeof(q->name), "%s", internal + pl + 1);
+    }
     if (!may_see_store(s, q->user)) {
         imap_tagged(s, cmd, "NO", "[NOPERM] Permission denied");
         return false;
@@ -289,17 +307,20 @@ IMAP_CMD(cmd_getquotaroot)
         return CMD_DONE;
     }
     /* RFC 9208 4.1.2: the mailbox need not exist (which roots would
-     * apply once it is created) - in a store the session may see. In
-     * another store the mailbox must be visible (any right), unless the
-     * session administers that store. */
+     * apply once it is created) - in a store the session owns or
+     * administers. In any other store the root's usage is the owner's
+     * business: the session needs "r" on the (existing) mailbox (RFC 9208
+     * 6: STORAGE and MESSAGE usage "requires 'r' right on the mailbox in
+     * question"); "l" or "p" alone only tell it that the mailbox exists. Without "l" it
+     * answers like a missing mailbox (RFC 4314 4). */
     struct mbox_ref ref;
     struct mail_user *store = NULL;
     acl_rights_t rights = 0;
     if (!imap_resolve(s, cmd, &nm, 0, false, &ref, &store, &rights))
         return CMD_DONE;
-    if (!imap_is_own_store(s, store) && !may_see_store(s, ref.store) && rights == 0) {
+    if (!imap_is_own_store(s, store) && !may_see_store(s, ref.store) && !(rights & ACL_READ)) {
         mail_user_close(store);
-        imap_tagged(s, cmd, "NO", "[NONEXISTENT] Mailbox does not exist");
+        imap_reply_access_error(s, cmd, (rights & ACL_LOOKUP) ? ACCESS_ERR_NOPERM : ACCESS_ERR_NONEXISTENT);
         return CMD_DONE;
     }
     struct roots c = {0};
@@ -428,7 +449,7 @@ void imap_quota_warn(struct imap_session *s, const char *internal_name)
     if (s->view && s->view->store) {
         mu = s->view->store;
         name = s->view->ref.name;
-        if (!imap_is_own_store(s, mu) && !access_is_admin_of(&s->who, store_domain(mail_user_name(mu))))
+        if (!imap_is_own_store(s, mu) && !access_is_admin_of_store(&s->who, mail_user_name(mu)))
             return;
     }
     if (!mu)

@@ -229,13 +229,13 @@ static bool valid_utf8(const char *s, size_t len)
 
 /* Validate an internal name: non-empty levels, no controls, no
  * wildcards, bounded length and depth. */
-static bool valid_internal(const char *n, size_t len, const char **why)
+static bool valid_internal(const char *n, size_t len, size_t maxlen, unsigned max_depth, const char **why)
 {
     if (len == 0) {
         *why = "Empty mailbox name";
         return false;
     }
-    if (len > STORAGE_MAX_MAILBOX_NAME) {
+    if (len > maxlen) {
         *why = "Mailbox name too long";
         return false;
     }
@@ -268,7 +268,7 @@ static bool valid_internal(const char *n, size_t len, const char **why)
                 *why = "Invalid hierarchy in mailbox name";
                 return false;
             }
-            if (++depth > MAX_DEPTH) {
+            if (++depth > max_depth) {
                 *why = "Mailbox hierarchy too deep";
                 return false;
             }
@@ -277,7 +277,75 @@ static bool valid_internal(const char *n, size_t len, const char **why)
     return true;
 }
 
+static unsigned count_char(const char *p, char c)
+{
+    unsigned n = 0;
+    for (; *p; p++)
+        n += *p == c;
+    return n;
+}
+
+/* Does name start with prefix followed by the end or '/'? (as access
+ * layer namespace matching: exact bytes) *rest = what follows the '/'. */
+static bool ns_prefix(const char *name, const char *prefix, const char **rest)
+{
+    size_t pl = strlen(prefix);
+    if (pl == 0 || strncmp(name, prefix, pl) != 0 || (name[pl] != '\0' && name[pl] != '/'))
+        return false;
+    *rest = name[pl] ? name + pl + 1 : name + pl;
+    return true;
+}
+
+/* The part of an internal client name that is a mailbox name inside its
+ * store: after "<other>/USER/" (the account level itself is INBOX), after
+ * "<shared>/", else all of it. */
+static const char *store_part(const struct imap_session *s, const char *name)
+{
+    const struct access_who *w = s ? &s->who : NULL;
+    const char *rest;
+    if (ns_prefix(name, access_other_prefix(w), &rest)) {
+        const char *slash = strchr(rest, '/');
+        return slash ? slash + 1 : "INBOX";
+    }
+    if (ns_prefix(name, access_shared_prefix(w), &rest))
+        return rest;
+    return name;
+}
+
+static bool from_client(struct imap_session *s, const char *name, size_t len, char *out, size_t maxlen,
+                        unsigned max_depth, const char **why);
+
 bool imap_mailbox_from_client(struct imap_session *s, const char *name, size_t len, char *out, const char **why)
+{
+    const char *dummy;
+    if (!why)
+        why = &dummy;
+    const struct access_who *w = s ? &s->who : NULL;
+    /* the namespace prefix and the user level add levels of their own */
+    unsigned extra = 2 + MAX(count_char(access_other_prefix(w), '/'), count_char(access_shared_prefix(w), '/'));
+    if (!from_client(s, name, len, out, IMAP_MAX_CLIENT_NAME, MAX_DEPTH + extra, why))
+        return false;
+    const char *part = store_part(s, out);
+    if (strlen(part) > STORAGE_MAX_MAILBOX_NAME) {
+        *why = "Mailbox name too long";
+        return false;
+    }
+    if (count_char(part, '/') >= MAX_DEPTH) {
+        *why = "Mailbox hierarchy too deep";
+        return false;
+    }
+    return true;
+}
+
+bool imap_store_mailbox_from_client(struct imap_session *s, const char *name, size_t len, char *out,
+                                    const char **why)
+{
+    const char *dummy;
+    return from_client(s, name, len, out, STORAGE_MAX_MAILBOX_NAME, MAX_DEPTH, why ? why : &dummy);
+}
+
+static bool from_client(struct imap_session *s, const char *name, size_t len, char *out, size_t maxlen,
+                        unsigned max_depth, const char **why)
 {
     const char *dummy;
     if (!why)
@@ -312,7 +380,7 @@ bool imap_mailbox_from_client(struct imap_session *s, const char *name, size_t l
                 n[i] = '/';
         }
     }
-    if (!valid_internal(n, nl, why)) {
+    if (!valid_internal(n, nl, maxlen, max_depth, why)) {
         buf_free(&b);
         return false;
     }

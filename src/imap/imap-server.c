@@ -226,16 +226,11 @@ static void close_now(struct imap_session *s, const char *bye)
         s->close_after_cmd = true;
     } else {
         imap_session_close(s, bye);
-        if (!s->cmd) {
-            if (s->view) {
-                imap_view_free(s->view);
-                s->view = NULL;
-            }
-            if (s->mu) {
-                mail_user_close(s->mu);
-                s->mu = NULL;
-            }
-        }
+        /* Let go of the store handles now, also when a command is
+         * suspended (IDLE, a FETCH waiting for output space): the kicker
+         * may be this very process, checking right after the kick that
+         * the store is no longer open here (partition.c). */
+        imap_session_release_stores(s);
     }
     imap_session_leave(s);
 }

@@ -152,6 +152,25 @@ void imap_session_free(struct imap_session *s)
     free(s);
 }
 
+void imap_session_release_stores(struct imap_session *s)
+{
+    if (s->in_cmd)
+        return;
+    struct imap_cmd *cmd = s->cmd;
+    s->cmd = NULL;
+    s->cmd_status = CMD_DONE;
+    s->idling = false;
+    cmd_free(s, cmd);
+    if (s->view) {
+        imap_view_free(s->view);
+        s->view = NULL;
+    }
+    if (s->mu) {
+        mail_user_close(s->mu);
+        s->mu = NULL;
+    }
+}
+
 void imap_session_enter(struct imap_session *s)
 {
     s->busy++;

@@ -293,10 +293,25 @@ void imap_append_mailbox(struct imap_session *s, struct buf *b, const char *inte
 
 /* Mailbox names (imap-mailbox-name.c). */
 char imap_hier_sep(void);        /* '/' (unixhierarchysep yes) or '.' */
-/* Client name -> internal UTF-8 '/' name; INBOX case-folded. Returns false
- * with a reason when invalid. out must hold STORAGE_MAX_MAILBOX_NAME+1. */
+/* (changed) The longest internal client name: a mailbox name of a store
+ * (STORAGE_MAX_MAILBOX_NAME) as another user sees it, behind the other
+ * users' prefix and the owner's name ("Other Users/bob/..."), each at
+ * most AUTH_MAX_USERNAME bytes, or behind the shared prefix. Whatever
+ * LIST shows must be accepted back. */
+#define IMAP_MAX_CLIENT_NAME (STORAGE_MAX_MAILBOX_NAME + 2 * AUTH_MAX_USERNAME + 2)
+/* Client name -> internal client name (UTF-8, '/' separator); INBOX
+ * case-folded. Returns false with a reason when invalid. The part inside
+ * the store (after "<other prefix>/USER/" or "<shared prefix>/", else the
+ * whole name) is held to STORAGE_MAX_MAILBOX_NAME bytes and 64 levels;
+ * out must hold IMAP_MAX_CLIENT_NAME+1. */
 bool imap_mailbox_from_client(struct imap_session *s, const char *name, size_t len, char *out,
                               const char **why);
+/* (added) The same for a name inside one store (no namespace prefix, e.g.
+ * the MAILBOX of a quota root "user/bob/MAILBOX"): at most
+ * STORAGE_MAX_MAILBOX_NAME bytes; out must hold
+ * STORAGE_MAX_MAILBOX_NAME+1. */
+bool imap_store_mailbox_from_client(struct imap_session *s, const char *name, size_t len, char *out,
+                                    const char **why);
 /* Internal -> client form appended to b (no quoting). */
 void imap_mailbox_to_client(struct imap_session *s, const char *internal, struct buf *b);
 bool mutf7_to_utf8(const char *in, size_t len, struct buf *out);
@@ -377,6 +392,10 @@ struct imap_session *imap_session_new(struct conn *c, bool implicit_tls);
 void imap_session_free(struct imap_session *s);
 void imap_session_execute(struct imap_session *s, struct imap_cmdtext *ct);
 void imap_session_touch(struct imap_session *s);
+/* (added) A closing session gives up its store handles at once: a
+ * suspended command (IDLE, CMD_MORE, CMD_DEFER) is freed, then the view
+ * and the own store. No-op while a handler runs (in_cmd). */
+void imap_session_release_stores(struct imap_session *s);
 void imap_session_enter(struct imap_session *s);  /* busy++ */
 void imap_session_leave(struct imap_session *s);  /* busy--, frees a closed session */
 void imap_session_on_close(struct imap_session *s);

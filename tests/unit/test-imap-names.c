@@ -64,7 +64,7 @@ static void test_mutf7_invalid(void)
 
 static void test_from_client(void)
 {
-    char out[STORAGE_MAX_MAILBOX_NAME + 1];
+    char out[IMAP_MAX_CLIENT_NAME + 1];
     const char *why = NULL;
     struct imap_session s;
     memset(&s, 0, sizeof(s));
@@ -99,6 +99,34 @@ static void test_from_client(void)
     memset(longname, 'x', STORAGE_MAX_MAILBOX_NAME + 1);
     CHECK(!imap_mailbox_from_client(&s, longname, STORAGE_MAX_MAILBOX_NAME + 1, out, &why));
     CHECK(imap_mailbox_from_client(&s, longname, STORAGE_MAX_MAILBOX_NAME, out, &why));
+    /* another store's mailbox of the longest length and depth, behind
+     * the namespace prefixes, as LIST shows it: accepted */
+    char *other = malloc(IMAP_MAX_CLIENT_NAME + 64);
+    snprintf(other, IMAP_MAX_CLIENT_NAME + 64, "Other Users/bob/%.*s", STORAGE_MAX_MAILBOX_NAME, longname);
+    CHECK(imap_mailbox_from_client(&s, other, strlen(other), out, &why));
+    CHECK_STR(out, other);
+    snprintf(other, IMAP_MAX_CLIENT_NAME + 64, "Other Users/bob/%.*s", STORAGE_MAX_MAILBOX_NAME + 1, longname);
+    CHECK(!imap_mailbox_from_client(&s, other, strlen(other), out, &why));
+    snprintf(other, IMAP_MAX_CLIENT_NAME + 64, "Shared Folders/%.*s", STORAGE_MAX_MAILBOX_NAME, longname);
+    CHECK(imap_mailbox_from_client(&s, other, strlen(other), out, &why));
+    snprintf(other, IMAP_MAX_CLIENT_NAME + 64, "Shared Folders/%.*s", STORAGE_MAX_MAILBOX_NAME + 1, longname);
+    CHECK(!imap_mailbox_from_client(&s, other, strlen(other), out, &why));
+    /* the store part may not exceed the depth either */
+    char deep64[400] = "";
+    for (int i = 0; i < 64; i++)
+        strcat(deep64, i ? "/a" : "a");
+    CHECK(imap_mailbox_from_client(&s, deep64, strlen(deep64), out, &why));
+    snprintf(other, IMAP_MAX_CLIENT_NAME + 64, "Other Users/bob/%s", deep64);
+    CHECK(imap_mailbox_from_client(&s, other, strlen(other), out, &why));
+    snprintf(other, IMAP_MAX_CLIENT_NAME + 64, "Other Users/bob/%s/a", deep64);
+    CHECK(!imap_mailbox_from_client(&s, other, strlen(other), out, &why));
+    snprintf(other, IMAP_MAX_CLIENT_NAME + 64, "%s/a", deep64);
+    CHECK(!imap_mailbox_from_client(&s, other, strlen(other), out, &why));
+    /* a name inside one store: the storage limit */
+    char sout[STORAGE_MAX_MAILBOX_NAME + 1];
+    CHECK(imap_store_mailbox_from_client(&s, longname, STORAGE_MAX_MAILBOX_NAME, sout, &why));
+    CHECK(!imap_store_mailbox_from_client(&s, longname, STORAGE_MAX_MAILBOX_NAME + 1, sout, &why));
+    free(other);
     free(longname);
 
     /* '.' separator (unixhierarchysep: no) */
