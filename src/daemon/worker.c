@@ -18,6 +18,7 @@
  * the last session is gone (at most 4 s). SIGHUP: reload the
  * configuration and the TLS context; open connections keep theirs.
  */
+#include "access.h"
 #include "auth.h"
 #include "daemon.h"
 #include "event.h"
@@ -285,6 +286,16 @@ void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
      * store: wait seconds, not the CLI's 30 s (the admin retries on BUSY). */
     storage_set_store_wait_ms(5000);
     notify_set_local_kick_hook(local_kick);
+    /* Finish store moves/renames/deletes and account operations that a
+     * crash interrupted (both are idempotent and serialised by locks, so
+     * every worker may try; only dead operations are touched). Opens and
+     * logins would also do it lazily, name by name. */
+    int nrec = storage_partitions_recover();
+    if (nrec > 0)
+        log_notice("recovered %d interrupted store operation(s)", nrec);
+    int arec = access_recover_accounts();
+    if (arec > 0)
+        log_notice("finished %d interrupted account operation(s)", arec);
     imap_init(wloop);
     pop3_init(wloop);
     lmtp_init(wloop);

@@ -562,6 +562,22 @@ static int wait_exclusive(const char *name, int *fd_out)
     }
 }
 
+/* Is the store still open in this process after asking our own sessions
+ * to let go of it? notify_user_kick first runs the process's local kick
+ * hook (notify.h), which closes this process's sessions of the user
+ * synchronously (an admin's DELETE/RENAME of an account runs in the event
+ * loop of a worker that may serve the user too); without a hook (the CLI)
+ * or with a handle the caller itself still holds, the store stays open
+ * here and the answer is BUSY - waiting for ourselves would only time
+ * out. The kick also tells the other processes, as step 2 would. */
+static bool still_held_here(const char *name)
+{
+    if (!held_here(name))
+        return false;
+    notify_user_kick(name);
+    return held_here(name);
+}
+
 /* ---- recovery ------------------------------------------------------------ */
 
 static int recover_store(const char *name, int depth);
@@ -897,11 +913,8 @@ int mail_user_move_partition(const char *username, const char *partition)
         return STORAGE_ERR_INVALID;
     if (is_shared(username))
         return strcmp(partition, "default") == 0 ? STORAGE_OK : STORAGE_ERR_INVALID;
-    if (held_here(username)) {
-        /* Our own sessions must go first; the caller retries. */
-        notify_user_kick(username);
+    if (still_held_here(username))
         return STORAGE_ERR_BUSY;
-    }
     sqlite3 *db = db_get();
     if (!db)
         return STORAGE_ERR_IO;
@@ -995,10 +1008,8 @@ int mail_user_rename_store(const char *oldname, const char *newname)
         return STORAGE_ERR_INVALID;
     if (strcmp(oldname, newname) == 0)
         return STORAGE_ERR_EXISTS;
-    if (held_here(oldname) || held_here(newname)) {
-        notify_user_kick(oldname);
+    if (still_held_here(oldname) || still_held_here(newname))
         return STORAGE_ERR_BUSY;
-    }
     sqlite3 *db = db_get();
     if (!db)
         return STORAGE_ERR_IO;
@@ -1077,8 +1088,8 @@ int mail_user_rename_store(const char *oldname, const char *newname)
 
 int partition_delete_store(const char *name)
 {
-    if (held_here(name))
-        return STORAGE_ERR_BUSY;   /* open in this process */
+    if (still_held_here(name))
+        return STORAGE_ERR_BUSY;   /* still open in this process */
     sqlite3 *db = db_get();
     if (!db)
         return STORAGE_ERR_IO;

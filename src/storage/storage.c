@@ -321,8 +321,9 @@ int mail_user_delete_store(const char *username)
         return STORAGE_ERR_IO;
     if (!storage_valid_username(username))
         return STORAGE_ERR_INVALID;
-    /* Kicks the user's sessions elsewhere and waits for them; BUSY at once
-     * while open in this process (partition.c). */
+    /* Kicks the user's sessions (this process's synchronously, through
+     * the local kick hook) and waits for every process to let go of the
+     * store; BUSY when one still holds it after the wait (partition.c). */
     return partition_delete_store(username);
 }
 
