@@ -11,31 +11,22 @@
 #include "access.h"
 #include "config.h"
 
-/* The identity's name only shows in logs and in what LISTRIGHTS would say
- * about it; it is the first configured global admin when there is one
- * (so an ACL entry for that admin also applies to the CLI), else "admin".
- * A "name@domain" entry is a domain admin under virtdomains and would put
- * the identity into that domain, so it is skipped. */
+/* The identity owns no store: its name starts with '%', which no user
+ * name can (userdb_normalize_name) and no ACL identifier may, so it never
+ * matches an ACL entry, never has a personal namespace and is nobody's
+ * owner; every account is shown and named as "user/NAME" (with "@DOMAIN"
+ * under virtdomains for all but default-domain users), never as the
+ * personal names of whichever admin happens to be listed first in
+ * "admins". It only shows in logs ("access: %cli deleted account bob"). It
+ * is a global admin: l and a on every mailbox of every domain. */
+#define CLI_ADMIN_ID "%cli"
+
 void cli_admin_who(struct access_who *w)
 {
-    char name[AUTH_MAX_USERNAME + 1] = "admin";
-    const char *p = config_str(CFG_ADMINS);
-    while (*p) {
-        p += strspn(p, " ,\t");
-        size_t l = strcspn(p, " ,\t");
-        if (l > 0 && l <= AUTH_MAX_USERNAME && !memchr(p, '@', l)) {
-            char raw[AUTH_MAX_USERNAME + 1];
-            memcpy(raw, p, l);
-            raw[l] = '\0';
-            if (userdb_normalize_name(raw, name))
-                break;
-            snprintf(name, sizeof(name), "admin");
-        }
-        p += l;
-    }
-    access_who_init(w, name);
+    access_who_init(w, CLI_ADMIN_ID);
     w->admin = true;
     w->domain_admin = false;
+    w->domain[0] = '\0';
 }
 
 int cli_access_exit(int err, const char *what)
@@ -75,17 +66,27 @@ int cli_access_exit(int err, const char *what)
     }
 }
 
-static bool has_prefix(const char *name, const char *prefix)
+/* "PREFIX/..." or, for the shared prefix under virtdomains, another
+ * domain's "PREFIX@DOMAIN/..." (what `mailbox list --all` prints; the
+ * access layer validates the domain). */
+static bool has_prefix(const char *name, const char *prefix, bool at_domain)
 {
     size_t l = strlen(prefix);
-    return l > 0 && strncmp(name, prefix, l) == 0 && name[l] == '/' && name[l + 1] != '\0';
+    if (l == 0 || strncmp(name, prefix, l) != 0)
+        return false;
+    if (at_domain && name[l] == '@') {
+        const char *sl = strchr(name + l, '/');
+        return sl && sl > name + l + 1 && sl[1] != '\0';
+    }
+    return name[l] == '/' && name[l + 1] != '\0';
 }
 
 bool cli_is_admin_name(const char *name)
 {
     struct access_who w;
     cli_admin_who(&w);
-    bool yes = has_prefix(name, access_other_prefix(&w)) || has_prefix(name, access_shared_prefix(&w));
+    bool yes = has_prefix(name, access_other_prefix(&w), false) ||
+               has_prefix(name, access_shared_prefix(&w), config_bool(CFG_VIRTDOMAINS));
     access_who_free(&w);
     return yes;
 }

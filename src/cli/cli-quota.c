@@ -3,10 +3,14 @@
  * Quota roots are named as IMAP clients and cyradm see them: "user/NAME"
  * is the whole store of NAME, "user/NAME/MAILBOX" a sub-root covering
  * MAILBOX and the mailboxes below it (internal mailbox name, '/'
- * separator). Storage limits are in KiB, as RFC 9208 counts STORAGE.
+ * separator); the shared prefix ("Shared Folders") is the whole shared
+ * store and "Shared Folders/MAILBOX" a sub-root in it, as an admin's
+ * IMAP SETQUOTA names them (the default domain's shared folders).
+ * Storage limits are in KiB, as RFC 9208 counts STORAGE.
  * Every command takes --json for scripts (one JSON value on stdout).
  */
 #include "cli.h"
+#include "access.h"
 #include "auth.h"
 #include "buf.h"
 #include "storage.h"
@@ -22,10 +26,51 @@ static int storage_exit(int r)
     }
 }
 
-/* "user/NAME[/MAILBOX]" into a user name and an internal root name ("" =
- * the whole user). Prints why and returns false when malformed. */
-static bool parse_root(const char *arg, char user[AUTH_MAX_USERNAME + 1], char **root)
+/* A store name: a user id or a shared store ("%shared"). */
+#define STORE_NAME_MAX (AUTH_MAX_USERNAME + 16)
+
+static bool is_shared_store(const char *store) { return store[0] == '%'; }
+
+/* The shared namespace prefix as the admin sees it ("Shared Folders"). */
+static const char *shared_prefix(void)
 {
+    struct access_who w;
+    cli_admin_who(&w);
+    const char *p = access_shared_prefix(&w);
+    access_who_free(&w);
+    return p;
+}
+
+/* "<shared prefix>[/MAILBOX]": the default domain's shared store. */
+static bool parse_shared_root(const char *arg, char user[STORE_NAME_MAX], char **root, bool *matched)
+{
+    const char *pre = shared_prefix();
+    size_t pl = strlen(pre);
+    *matched = false;
+    if (pl == 0 || strncmp(arg, pre, pl) != 0 || (arg[pl] != '\0' && arg[pl] != '/'))
+        return false;
+    *matched = true;
+    const char *mb = arg[pl] ? arg + pl + 1 : "";
+    /* every store has a storage INBOX; the shared one is never a folder */
+    if ((arg[pl] && !*mb) || strlen(mb) > STORAGE_MAX_MAILBOX_NAME ||
+        (strncasecmp(mb, "INBOX", 5) == 0 && (mb[5] == '\0' || mb[5] == '/'))) {
+        cli_error("invalid quota root: %s", arg);
+        return false;
+    }
+    access_shared_store("", user, STORE_NAME_MAX);
+    *root = xstrdup(mb);
+    return true;
+}
+
+/* "user/NAME[/MAILBOX]" (or the shared prefix forms) into a store name and
+ * an internal root name ("" = the whole store). Prints why and returns
+ * false when malformed. */
+static bool parse_root(const char *arg, char user[STORE_NAME_MAX], char **root)
+{
+    bool shared;
+    bool ok = parse_shared_root(arg, user, root, &shared);
+    if (shared)
+        return ok;
     /* A bare user name is that user's whole store, as in "quota list
      * USER" (and what scripts written for other servers pass). */
     if (!strchr(arg, '/') && strlen(arg) <= AUTH_MAX_USERNAME && userdb_normalize_name(arg, user)) {
@@ -33,7 +78,8 @@ static bool parse_root(const char *arg, char user[AUTH_MAX_USERNAME + 1], char *
         return true;
     }
     if (strncmp(arg, "user/", 5) != 0) {
-        cli_error("invalid quota root: %s (want NAME, user/NAME or user/NAME/MAILBOX)", arg);
+        cli_error("invalid quota root: %s (want NAME, user/NAME, user/NAME/MAILBOX or %s[/MAILBOX])", arg,
+                  shared_prefix());
         return false;
     }
     const char *n = arg + 5;
@@ -62,7 +108,22 @@ static bool parse_root(const char *arg, char user[AUTH_MAX_USERNAME + 1], char *
 
 static int open_store(const char *user, bool create, struct mail_user **u)
 {
-    int r = cli_require_user(user);
+    int r;
+    if (is_shared_store(user)) {
+        /* The shared store exists once a shared folder was created; a
+         * quota on nothing would only make an empty store. */
+        r = mail_user_open(user, false, u);
+        if (r == STORAGE_ERR_NOTFOUND) {
+            cli_error("no shared folders yet: create one first (mailbox create \"%s/NAME\")", shared_prefix());
+            return CLI_EX_OTHER;
+        }
+        if (r != 0) {
+            cli_error("cannot open the shared store: %s", storage_strerror(r));
+            return storage_exit(r);
+        }
+        return 0;
+    }
+    r = cli_require_user(user);
     if (r)
         return r;
     r = mail_user_open(user, create, u);
@@ -79,7 +140,10 @@ static int open_store(const char *user, bool create, struct mail_user **u)
 
 static void root_label(struct buf *b, const char *user, const char *root)
 {
-    buf_printf(b, "user/%s%s%s", user, *root ? "/" : "", root);
+    if (is_shared_store(user))
+        buf_printf(b, "%s%s%s", shared_prefix(), *root ? "/" : "", root);
+    else
+        buf_printf(b, "user/%s%s%s", user, *root ? "/" : "", root);
 }
 
 static int64_t kib(int64_t bytes) { return bytes / 1024 + (bytes % 1024 != 0); }
@@ -100,8 +164,12 @@ static void json_root(struct buf *b, const char *user, const struct quota_root *
     root_label(&l, user, q->name);
     buf_puts(b, "{\"root\":");
     cli_json_quote(b, buf_cstr(&l));
+    /* "user": null for the shared store (nobody owns it) */
     buf_puts(b, ",\"user\":");
-    cli_json_quote(b, user);
+    if (is_shared_store(user))
+        buf_puts(b, "null");
+    else
+        cli_json_quote(b, user);
     /* the root's mailbox inside the store ("" = the whole store); not
      * "mailbox", which is the RFC 9208 MAILBOX resource below */
     buf_puts(b, ",\"root_mailbox\":");
@@ -171,7 +239,7 @@ bad:
 
 static int cmd_set(int argc, char **argv)
 {
-    char user[AUTH_MAX_USERNAME + 1];
+    char user[STORE_NAME_MAX];
     char *root = NULL;
     if (!parse_root(argv[0], user, &root))
         return EX_USAGE;
@@ -223,7 +291,7 @@ static int cmd_set(int argc, char **argv)
 static int cmd_get(int argc, char **argv)
 {
     (void)argc;
-    char user[AUTH_MAX_USERNAME + 1];
+    char user[STORE_NAME_MAX];
     char *root = NULL;
     if (!parse_root(argv[0], user, &root))
         return EX_USAGE;
@@ -429,7 +497,8 @@ static int cmd_recalc(int argc, char **argv)
 const struct cli_cmd cli_quota_cmds[] = {
     {"quota", "set", "[--json] ROOT [storage=KIB] [message=N] [mailbox=N]",
      "Set limits of a quota root: user/NAME or NAME (the whole store) or user/NAME/MAILBOX (that mailbox and those "
-     "below it, which must exist). Unnamed limits are kept; 'none' removes one.",
+     "below it, which must exist); \"Shared Folders\" (the shared prefix: every shared folder) or "
+     "\"Shared Folders/MAILBOX\". Unnamed limits are kept; 'none' removes one.",
      1, 4, cmd_set},
     {"quota", "get", "[--json] ROOT", "Show a quota root's usage and limits (storage in KiB); ROOT as for set.", 1,
      1, cmd_get},

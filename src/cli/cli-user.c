@@ -95,11 +95,26 @@ static int add_common(const char *arg, const char *hash)
         cli_error("invalid --quota: %s (KiB, or none)", cli_opt_quota);
         return EX_USAGE;
     }
+    /* Finish a rename/delete of this name interrupted by a crash first:
+     * its outcome decides whether the name is free. */
+    int st = access_account_settle(name);
+    if (st < 0) {
+        cli_error("an account operation on %s is in progress (%s); try again", name, access_strerror(st));
+        return st == STORAGE_ERR_BUSY ? EX_TEMPFAIL : EX_IOERR;
+    }
     int ex = userdb_exists(name);
     if (ex < 0)
         return auth_exit(AUTH_ERR_IO, name);
     if (ex == 1)
         return auth_exit(AUTH_ERR_EXISTS, name);
+    /* A store without a user is someone's old mail (an account deleted
+     * or renamed outside Darius, or by an old version): never adopt it. */
+    char part[128];
+    if (mail_user_partition(name, part, sizeof(part)) == 0) {
+        cli_error("a mail store for %s already exists but %s is not a user (orphan store on partition %s); "
+                  "remove or rename it first", name, name, part);
+        return EX_CANTCREAT;
+    }
     int r;
     if (cli_opt_locked) {
         r = userdb_add_locked(name);
@@ -171,19 +186,25 @@ static int cmd_del(int argc, char **argv)
     int r = cli_require_user(name);
     if (r)
         return r;
-    /* Store first: a user record without a store is harmless (it is
-     * recreated on login), a store without a user would be inherited by
-     * the next user of that name. */
-    r = mail_user_delete_store(name);
-    /* (ACL entries naming the user elsewhere stay, as in Cyrus; a new
-     * user of the same name would inherit them - documented.) */
-    if (r != 0 && r != STORAGE_ERR_NOTFOUND) {
-        cli_error("cannot delete the mail store of %s: %s", name, storage_strerror(r));
-        return EX_IOERR;
+    /* The account delete of the access layer (as an admin's IMAP DELETE
+     * "user/NAME"): store, user entry, the ACL entries naming the user in
+     * other users' and shared mailboxes and its \Seen state there, so a
+     * new user of the same name inherits nothing; journaled, finished
+     * after a crash. */
+    struct access_who w;
+    cli_admin_who(&w);
+    const char *pre = access_other_prefix(&w);
+    size_t l = strlen(pre) + strlen(name) + 2;
+    char *mb = xmalloc(l);
+    snprintf(mb, l, "%s/%s", pre, name);
+    r = access_delete(&w, mb);
+    access_who_free(&w);
+    free(mb);
+    if (r != 0) {
+        char what[AUTH_MAX_USERNAME + 32];
+        snprintf(what, sizeof(what), "user del %s", name);
+        return cli_access_exit(r, what);
     }
-    r = userdb_delete(name);
-    if (r != AUTH_OK)
-        return auth_exit(r, name);
     printf("user %s deleted\n", name);
     return 0;
 }

@@ -176,6 +176,36 @@ run "" -C "$MCONF" user list; expect_out "erin" "account created in userdb"
 run "" -C "$MCONF" mailbox delete user/erin; expect_rc 0 "delete account user/erin"
 run "" -C "$MCONF" user list; expect_no_out "erin" "account removed"
 
+# --- the CLI's identity owns no store ----------------------------------------------------
+# "cyrus" is the configured admin: its own mailboxes are an account like
+# any other (user/cyrus/...), never the personal INBOX/Sent of the CLI.
+run "pw
+" -C "$MCONF" user add cyrus; expect_rc 0 "user add cyrus (the configured admin)"
+run "" -C "$MCONF" mailbox create user/cyrus/Sent; expect_rc 0 "create the admin's own Sent"
+run "" -C "$MCONF" mailbox list --all; expect_rc 0 "mailbox list --all with the admin's store"
+expect_out "user/cyrus 0 messages" "--all: the admin's INBOX as user/cyrus"
+expect_out "user/cyrus/Sent 0 messages" "--all: the admin's Sent as user/cyrus/Sent"
+expect_no_out "INBOX 0 messages" "--all: no personal INBOX"
+expect_no_out "Sent 0 messages" "--all: no personal Sent"
+run "" -C "$MCONF" mailbox list --all --json
+expect_json "--all admin store" 'any(m["name"]=="user/cyrus/Sent" and m["store"]=="cyrus" for m in j) and not any(m["name"] in ("INBOX","Sent") for m in j)'
+run "" -C "$MCONF" acl list user/cyrus/Sent; expect_rc 0 "acl list of the admin's own mailbox"
+expect_out "cyrus lrswipkxteancd" "the admin's owner entry shown by name"
+run "" -C "$MCONF" mailbox delete user/cyrus; expect_rc 0 "delete the admin's account"
+
+# --- shared quota roots (as IMAP SETQUOTA "Shared Folders") ------------------------------
+run "" -C "$MCONF" quota set "Shared Folders" mailbox=50; expect_rc 0 "quota set on the shared prefix"
+expect_out "Shared Folders  storage 0/unlimited KiB  messages 0/unlimited  mailboxes [0-9]*/50" "shared root set"
+run "" -C "$MCONF" quota get --json "Shared Folders"; expect_rc 0 "quota get shared --json"
+expect_json "shared root" 'j["root"]=="Shared Folders" and j["user"] is None and j["mailbox"]["limit"]==50'
+run "" -C "$MCONF" quota set "Shared Folders/news" storage=100; expect_rc 0 "quota set on a shared sub-root"
+run "" -C "$MCONF" quota get "Shared Folders/news"; expect_rc 0 "quota get shared sub-root"
+expect_out "Shared Folders/news  storage 0/100 KiB.*" "shared sub-root shown"
+run "" -C "$MCONF" quota get "Shared Folders/nosuch"; expect_rc 1 "quota get missing shared root"
+run "" -C "$MCONF" quota set "Shared Folders/nosuch" storage=1; expect_rc 1 "quota set missing shared mailbox"
+run "" -C "$MCONF" quota get "Shared Folders/"; expect_rc 64 "quota get: empty shared mailbox"
+run "" -C "$MCONF" quota get "Shared Folders/INBOX"; expect_rc 64 "quota get: the shared store's INBOX"
+
 # --- against a running dariusd (test-cli-live.py) ----------------------------------
 # move-partition and rename with live sessions, ACL changes seen by IMAP.
 # Each PASS/FAIL line of the script counts here.

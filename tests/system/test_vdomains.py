@@ -102,6 +102,34 @@ def main():
         R.check(tagged_ok(t), "global admin GETACL user/carol@example.com", t.render())
         u, t = adm.command('GETQUOTAROOT "user/carol@example.com"')
         R.check(tagged_ok(t), "global admin GETQUOTAROOT user/carol@example.com", t.render())
+        # ... and another domain's shared folders as "Shared Folders@DOMAIN/..."
+        lst = [n for n, _ in names(adm.ok('LIST "" "Shared Folders*"')[0])]
+        R.check("Shared Folders@example.com/news" in lst, "global admin lists example.com's shared news", lst)
+        u, t = adm.command('SETACL "Shared Folders@example.com/news" dave lrsip')
+        R.check(tagged_ok(t), "global admin SETACL on Shared Folders@example.com/news", t.render())
+        u, t = ad2.command('GETACL "Shared Folders/news"')
+        acl = " ".join(x.render() for x in u)
+        R.check(re.search(r"\bdave lrsip\b", acl) is not None, "the domain admin sees that change", acl)
+        u, t = adm.command('SETQUOTA "Shared Folders@example.com" (STORAGE 500)')
+        R.check(tagged_ok(t) and any('"Shared Folders@example.com"' in x.render() for x in u),
+                "global admin SETQUOTA on example.com's shared store", [x.render() for x in u] + [t.render()])
+        u, t = adm.command('GETQUOTAROOT "Shared Folders@example.com/news"')
+        R.check(any('QUOTAROOT' in x.render() and '"Shared Folders@example.com"' in x.render() for x in u),
+                "GETQUOTAROOT names the root Shared Folders@example.com", [x.render() for x in u])
+        u, t = adm.command('SELECT "Shared Folders@example.org/news"')
+        R.check("[NONEXISTENT]" in t.render(), "the default domain has no @-spelling", t.render())
+        u, t = ad2.command('SELECT "Shared Folders@example.com/news"')
+        R.check(not tagged_ok(t), "a domain admin has no @DOMAIN shared spelling", t.render())
+        # the CLI (a global admin) lists that spelling and takes it back
+        out = s.cli("mailbox", "list", "--all").stdout
+        R.check("Shared Folders@example.com/news" in out, "darius mailbox list --all shows the @DOMAIN spelling", out)
+        r = s.cli("acl", "list", "Shared Folders@example.com/news")
+        R.check(r.returncode == 0 and re.search(r"\bdave lrsip\b", r.stdout) is not None,
+                "darius acl list takes Shared Folders@example.com/news", r.stdout + r.stderr)
+        r = s.cli("acl", "set", "Shared Folders@example.com/news", "dave", "+w")
+        R.check(r.returncode == 0, "darius acl set on Shared Folders@example.com/news", r.stdout + r.stderr)
+        r = s.cli("acl", "list", "Shared Folders@example.com/news")
+        R.check(re.search(r"\bdave lrswip\b", r.stdout) is not None, "... and the change is there", r.stdout)
         for c in (a, carol, dave, ad2, adm):
             c.logout()
         s.stop()
