@@ -77,7 +77,7 @@ $(BUILD)/dariusd: $(call obj,$(daemon_SRC)) $(LAYER_LIBS)
 $(BUILD)/darius: $(call obj,$(cli_SRC)) $(LAYER_LIBS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(call obj,$(cli_SRC)) $(LAYER_LIBS) $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(LAYER_LIBS)
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LAYER_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(LAYER_LIBS) $(LIBS)
 

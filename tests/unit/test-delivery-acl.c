@@ -5,25 +5,10 @@
  * admin-form targets of `deliver -m`, RCPT-time quota checks and account
  * provisioning on first delivery. */
 #include "unit.h"
+#include "delivery-harness.h"
 #include "access.h"
-#include "auth.h"
-#include "config.h"
-#include "delivery.h"
-#include "log.h"
-#include "storage.h"
 
-#include <ftw.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-static const char *g_dir;
-
-static void set(const char *k, const char *v)
-{
-    char err[256];
-    if (!config_set(config_current(), k, v, err, sizeof(err)))
-        fprintf(stderr, "config_set %s: %s\n", k, err);
-}
 
 static struct dspool *make_spool(const char *text)
 {
@@ -400,30 +385,10 @@ static void test_provision(void)
     dspool_free(s);
 }
 
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(path);
-}
-
 int main(void)
 {
-    log_init("test-delivery-acl", true, false, NULL);
-    log_set_level(LOG_LVL_ERR);
-    char err[256];
-    struct config *c = config_load(NULL, err, sizeof(err));
-    if (!c)
+    if (delivery_harness_init("test-delivery-acl", "mx.test") != 0)
         return 2;
-    config_install(c);
-    g_dir = unit_tmpdir();
-    set("datadir", g_dir);
-    set("servername", "mx.test");
-    if (storage_init(g_dir) != 0 || userdb_open(g_dir) != AUTH_OK) {
-        fprintf(stderr, "setup failed\n");
-        return 2;
-    }
     userdb_add("alice", "pw");
     userdb_add("carol", "pw");
     userdb_add("dave", "pw");
@@ -437,9 +402,6 @@ int main(void)
     RUN(test_shared);
     RUN(test_rcpt_quota);
     RUN(test_provision);
-    duplicate_close();
-    userdb_close();
-    storage_shutdown();
-    nftw(g_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    delivery_harness_done();
     return unit_done();
 }

@@ -5,22 +5,9 @@
  * users (one inode), createonpost and duplicate suppression. The ACL,
  * shared-mailbox and virtual-domain cases are in test-delivery-acl.c. */
 #include "unit.h"
-#include "auth.h"
-#include "config.h"
-#include "delivery.h"
-#include "log.h"
-#include "storage.h"
+#include "delivery-harness.h"
 
-#include <ftw.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-static void set(const char *k, const char *v)
-{
-    char err[256];
-    if (!config_set(config_current(), k, v, err, sizeof(err)))
-        fprintf(stderr, "config_set %s: %s\n", k, err);
-}
 
 static char *spool_text(struct dspool *s)
 {
@@ -344,30 +331,10 @@ static void test_received(void)
     free(r);
 }
 
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(path);
-}
-
 int main(void)
 {
-    log_init("test-delivery", true, false, NULL);
-    log_set_level(LOG_LVL_ERR);
-    char err[256];
-    struct config *c = config_load(NULL, err, sizeof(err));
-    if (!c)
+    if (delivery_harness_init("test-delivery", "mx.test") != 0)
         return 2;
-    config_install(c);
-    const char *dir = unit_tmpdir();
-    set("datadir", dir);
-    set("servername", "mx.test");
-    if (storage_init(dir) != 0 || userdb_open(dir) != AUTH_OK) {
-        fprintf(stderr, "setup failed\n");
-        return 2;
-    }
     userdb_add("alice", "pw");
     userdb_add("carol", "pw");
     userdb_add("bob@example.com", "pw");
@@ -381,9 +348,6 @@ int main(void)
     RUN(test_deliver_shared);
     RUN(test_deliver_detail);
     RUN(test_received);
-    duplicate_close();
-    userdb_close();
-    storage_shutdown();
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    delivery_harness_done();
     return unit_done();
 }

@@ -4,127 +4,8 @@
  * temporary directory. The loop runs until the expected tagged reply
  * arrives (a guard timer only catches hangs). */
 #include "unit.h"
-#include "imap.h"
+#include "imap-harness.h"
 #include "auth.h"
-#include "config.h"
-#include "connlimits.h"
-#include "log.h"
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-static struct event_loop *loop;
-static int cfd = -1;
-static struct buf got;
-static const char *want;
-static bool eof;
-
-static void on_client(struct event_loop *l, int fd, int events, void *arg)
-{
-    (void)events; (void)arg;
-    char tmp[65536];
-    for (;;) {
-        ssize_t n = read(fd, tmp, sizeof(tmp));
-        if (n > 0) {
-            buf_append(&got, tmp, (size_t)n);
-            continue;
-        }
-        if (n == 0) {
-            eof = true;
-            ev_fd_del(l, fd);
-            event_loop_stop(l);
-        }
-        break;
-    }
-    /* only the tail can hold a new tagged line */
-    if (want) {
-        size_t wl = strlen(want), from = got.len > wl + 65536 + 64 ? got.len - wl - 65536 - 64 : 0;
-        if (memmem(got.data + from, got.len - from, want, wl))
-            event_loop_stop(l);
-    }
-}
-
-static void guard(struct event_loop *l, void *arg)
-{
-    *(bool *)arg = true;
-    event_loop_stop(l);
-}
-
-static bool contains(const char *s)
-{
-    return got.len && memmem(got.data, got.len, s, strlen(s)) != NULL;
-}
-
-static bool has(const char *s)
-{
-    bool ok = got.len && memmem(got.data, got.len, s, strlen(s)) != NULL;
-    if (!ok && getenv("TEST_VERBOSE"))
-        fprintf(stderr, "--- not found: %s\n--- in: %.*s\n", s, (int)MIN(got.len, 2000), buf_cstr(&got));
-    return ok;
-}
-
-static bool exchange(const char *data, size_t len, const char *until)
-{
-    size_t off = 0;
-    while (data && off < len) {
-        ssize_t w = write(cfd, data + off, len - off);
-        if (w < 0 && errno == EAGAIN) {
-            bool fired = false;
-            uint64_t t = ev_timer_add(loop, 1, guard, &fired);
-            event_loop_run(loop);
-            ev_timer_cancel(loop, t);
-            continue;
-        }
-        if (w <= 0)
-            return false;
-        off += (size_t)w;
-    }
-    want = until;
-    bool timed_out = false;
-    if (!contains(until) && !eof) {
-        uint64_t t = ev_timer_add(loop, 20000, guard, &timed_out);
-        event_loop_run(loop);
-        ev_timer_cancel(loop, t);
-    }
-    want = NULL;
-    return contains(until);
-}
-#define SEND(s, until) exchange((s), strlen(s), (until))
-
-static void start_session(void)
-{
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
-        perror("socketpair");
-        exit(2);
-    }
-    fcntl(sv[0], F_SETFL, O_NONBLOCK);
-    fcntl(sv[1], F_SETFL, O_NONBLOCK);
-    cfd = sv[1];
-    eof = false;
-    buf_reset(&got);
-    ev_fd_add(loop, cfd, EV_READ, on_client, NULL);
-    struct sockaddr_un peer = {.sun_family = AF_UNIX};
-    imap_accept(sv[0], (struct sockaddr *)&peer, sizeof(peer), false);
-    exchange(NULL, 0, "\r\n");
-    buf_reset(&got);
-}
-
-static void end_session(void)
-{
-    if (!eof)
-        ev_fd_del(loop, cfd);
-    close(cfd);
-    cfd = -1;
-    bool fired = false;
-    for (int i = 0; i < 50 && imap_session_count() > 0; i++) {
-        uint64_t t = ev_timer_add(loop, 2, guard, &fired);
-        event_loop_run(loop);
-        ev_timer_cancel(loop, t);
-    }
-}
 
 static const char MSG1[] = "From: Alice <alice@example.com>\r\n"
                            "To: bob@example.org\r\n"
@@ -490,20 +371,13 @@ static void test_utf8_append(void)
 
 int main(void)
 {
-    log_init("test", false, false, NULL);
     const char *dir = unit_tmpdir();
-    char err[256];
-    struct config *c = config_load(NULL, err, sizeof(err));
-    config_set(c, "allowplaintext", "yes", err, sizeof(err));
-    config_set(c, "datadir", dir, err, sizeof(err));
-    config_install(c);
-    limits_init();
+    imap_harness_config(dir);
     if (storage_init(dir) != 0 || userdb_open(dir) != 0 || userdb_add("alice", "secret") != 0) {
         fprintf(stderr, "setup failed\n");
         return 2;
     }
-    loop = event_loop_new();
-    imap_init(loop);
+    imap_harness_start();
     RUN(test_append);
     RUN(test_fetch);
     RUN(test_search_store);
@@ -511,8 +385,7 @@ int main(void)
     RUN(test_nul);
     RUN(test_own_changes);
     RUN(test_utf8_append);
-    buf_free(&got);
-    event_loop_free(loop);
+    imap_harness_stop();
     userdb_close();
     storage_shutdown();
     config_install(NULL);

@@ -4,116 +4,13 @@
  * LOGOUT. The loop runs until the expected tagged reply arrives (a 5 s
  * guard timer only catches hangs). */
 #include "unit.h"
-#include "imap.h"
-#include "config.h"
-#include "connlimits.h"
-#include "log.h"
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-static struct event_loop *loop;
-static int cfd = -1;             /* client end */
-static struct buf got;           /* everything the server sent */
-static const char *want;         /* stop when this substring appears */
-static bool eof;
-
-static void on_client(struct event_loop *l, int fd, int events, void *arg)
-{
-    (void)events; (void)arg;
-    char tmp[65536];
-    for (;;) {
-        ssize_t n = read(fd, tmp, sizeof(tmp));
-        if (n > 0) {
-            buf_append(&got, tmp, (size_t)n);
-            continue;
-        }
-        if (n == 0) {
-            eof = true;
-            ev_fd_del(l, fd);
-            event_loop_stop(l);
-        }
-        break;
-    }
-    if (want && strstr(buf_cstr(&got), want))
-        event_loop_stop(l);
-}
-
-static void guard(struct event_loop *l, void *arg)
-{
-    *(bool *)arg = true;
-    event_loop_stop(l);
-}
-
-/* Send data (may be NULL), run until `until` appears in the output. */
-static bool exchange(const char *data, size_t len, const char *until)
-{
-    if (data) {
-        size_t off = 0;
-        while (off < len) {
-            ssize_t w = write(cfd, data + off, len - off);
-            if (w < 0 && errno == EAGAIN) {
-                /* let the server drain */
-                bool fired = false;
-                uint64_t t = ev_timer_add(loop, 1, guard, &fired);
-                event_loop_run(loop);
-                ev_timer_cancel(loop, t);
-                continue;
-            }
-            if (w <= 0)
-                return false;
-            off += (size_t)w;
-        }
-    }
-    want = until;
-    bool timed_out = false;
-    if (!strstr(buf_cstr(&got), until) && !eof) {
-        uint64_t t = ev_timer_add(loop, 5000, guard, &timed_out);
-        event_loop_run(loop);
-        ev_timer_cancel(loop, t);
-    }
-    want = NULL;
-    return strstr(buf_cstr(&got), until) != NULL;
-}
-#define SEND(s, until) exchange((s), strlen(s), (until))
-
-static void start_session(void)
-{
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
-        perror("socketpair");
-        exit(2);
-    }
-    fcntl(sv[0], F_SETFL, O_NONBLOCK);
-    fcntl(sv[1], F_SETFL, O_NONBLOCK);
-    cfd = sv[1];
-    eof = false;
-    buf_reset(&got);
-    ev_fd_add(loop, cfd, EV_READ, on_client, NULL);
-    struct sockaddr_un peer = {.sun_family = AF_UNIX};
-    imap_accept(sv[0], (struct sockaddr *)&peer, sizeof(peer), false);
-}
-
-static void end_session(void)
-{
-    if (!eof)
-        ev_fd_del(loop, cfd);
-    close(cfd);
-    cfd = -1;
-    /* let the server notice the EOF and free the session */
-    bool fired = false;
-    for (int i = 0; i < 50 && imap_session_count() > 0; i++) {
-        uint64_t t = ev_timer_add(loop, 2, guard, &fired);
-        event_loop_run(loop);
-        ev_timer_cancel(loop, t);
-    }
-}
+/* a 5 s guard: nothing here should take long */
+#define IMAP_HARNESS_WAIT_MS 5000
+#include "imap-harness.h"
 
 static void test_greeting_and_basics(void)
 {
-    start_session();
+    connect_session();
     CHECK(exchange(NULL, 0, "ready.\r\n"));
     CHECK(strncmp(buf_cstr(&got), "* OK [CAPABILITY IMAP4rev1 IMAP4rev2", 36) == 0);
     CHECK(strstr(buf_cstr(&got), "LITERAL-") != NULL);
@@ -146,7 +43,7 @@ static void test_greeting_and_basics(void)
 
 static void test_literals(void)
 {
-    start_session();
+    connect_session();
     CHECK(exchange(NULL, 0, "ready.\r\n"));
     buf_reset(&got);
     /* synchronising literal: continuation first, then the command runs */
@@ -172,7 +69,7 @@ static void test_literals(void)
     end_session();
     /* a big synchronising literal before login: refused without "+", and
      * the connection stays usable */
-    start_session();
+    connect_session();
     CHECK(exchange(NULL, 0, "ready.\r\n"));
     buf_reset(&got);
     CHECK(SEND("b6 LOGIN {100000}\r\n", "b6 BAD [TOOBIG]"));
@@ -183,7 +80,7 @@ static void test_literals(void)
 
 static void test_long_line(void)
 {
-    start_session();
+    connect_session();
     CHECK(exchange(NULL, 0, "ready.\r\n"));
     buf_reset(&got);
     struct buf big = BUF_INIT;
@@ -209,19 +106,12 @@ static void test_long_line(void)
 
 int main(void)
 {
-    log_init("test", false, false, NULL);
-    char err[256];
-    struct config *c = config_load(NULL, err, sizeof(err));
-    config_set(c, "allowplaintext", "yes", err, sizeof(err));
-    config_install(c);
-    limits_init();
-    loop = event_loop_new();
-    imap_init(loop);
+    imap_harness_config(NULL);
+    imap_harness_start();
     RUN(test_greeting_and_basics);
     RUN(test_literals);
     RUN(test_long_line);
-    buf_free(&got);
-    event_loop_free(loop);
+    imap_harness_stop();
     config_install(NULL);
     return unit_done();
 }

@@ -4,32 +4,19 @@
  * errors, DATA with dot-unstuffing, BDAT, RSET, limits, and a seeded
  * stream of random garbage that must never crash (ASan/UBSan). */
 #include "unit.h"
-#include "auth.h"
+#include "delivery-harness.h"
 #include "buf.h"
-#include "config.h"
 #include "connlimits.h"
-#include "delivery.h"
 #include "event.h"
 #include "lmtp.h"
-#include "log.h"
-#include "storage.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <ftw.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static struct event_loop *loop;
-
-static void set(const char *k, const char *v)
-{
-    char err[256];
-    if (!config_set(config_current(), k, v, err, sizeof(err)))
-        fprintf(stderr, "config_set %s: %s\n", k, err);
-}
 
 struct run {
     int fd;
@@ -233,31 +220,11 @@ static void test_garbage(void)
     }
 }
 
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(path);
-}
-
 int main(void)
 {
-    log_init("test-lmtp", true, false, NULL);
-    log_set_level(LOG_LVL_ERR);
-    char err[256];
-    struct config *c = config_load(NULL, err, sizeof(err));
-    if (!c)
+    if (delivery_harness_init("test-lmtp", "lmtp.test") != 0)
         return 2;
-    config_install(c);
-    const char *dir = unit_tmpdir();
-    set("datadir", dir);
-    set("servername", "lmtp.test");
     set("lmtp_timeout", "10");
-    if (storage_init(dir) != 0 || userdb_open(dir) != AUTH_OK) {
-        fprintf(stderr, "setup failed\n");
-        return 2;
-    }
     userdb_add("alice", "pw");
     userdb_add("carol", "pw");
     limits_init();
@@ -270,9 +237,6 @@ int main(void)
     RUN(test_garbage);
     lmtp_shutdown(NULL);
     event_loop_free(loop);
-    duplicate_close();
-    userdb_close();
-    storage_shutdown();
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    delivery_harness_done();
     return unit_done();
 }

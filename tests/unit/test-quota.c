@@ -1,5 +1,6 @@
 /* test-quota.c - quota roots in the storage layer (RFC 9208 semantics). */
 #include "unit.h"
+#include "store-harness.h"
 #include "storage.h"
 #include "config.h"
 #include "log.h"
@@ -9,8 +10,6 @@
 #include <stdint.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static char g_dir[256];
 
 /* Messages of exact sizes: a header plus padding. */
 static char *make_msg(size_t size)
@@ -405,28 +404,6 @@ static void test_autocreate(void)
     mail_user_close(u);
 }
 
-static sqlite3 *raw_db(const char *user)
-{
-    char db[512];
-    snprintf(db, sizeof(db), "%s/user/%c/%s/mail.db", g_dir, user[0], user);
-    sqlite3 *h = NULL;
-    CHECK(sqlite3_open(db, &h) == SQLITE_OK);
-    sqlite3_busy_timeout(h, 5000);
-    return h;
-}
-
-static void raw_exec(const char *user, const char *sql)
-{
-    sqlite3 *h = raw_db(user);
-    char *err = NULL;
-    int rc = sqlite3_exec(h, sql, NULL, NULL, &err);
-    if (rc != SQLITE_OK)
-        fprintf(stderr, "raw_exec: %s: %s\n", sql, err ? err : "?");
-    CHECK(rc == SQLITE_OK);
-    sqlite3_free(err);
-    sqlite3_close(h);
-}
-
 struct drift_ctx {
     int calls, drifted;
     int64_t before_used, after_used;
@@ -637,13 +614,8 @@ static void test_crash(void)
 
 int main(void)
 {
-    log_init("test-quota", true, false, NULL);
-    log_set_level(LOG_LVL_ERR);
-    snprintf(g_dir, sizeof(g_dir), "%s", unit_tmpdir());
-    if (storage_init(g_dir) != 0) {
-        fprintf(stderr, "storage_init failed\n");
+    if (store_harness_init("test-quota") != 0)
         return 2;
-    }
     RUN(test_default_root);
     RUN(test_usage_ops);
     RUN(test_roots_of);

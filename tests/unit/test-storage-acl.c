@@ -3,6 +3,7 @@
  * (mailbox_open_as / mailbox_status_as) and copy/move between stores
  * (mailbox_copy_to), including the EXDEV copy fallback of msgfile.c. */
 #include "unit.h"
+#include "store-harness.h"
 #include "storage.h"
 #include "storage-private.h"   /* msgfile_test_exdev */
 #include "notify.h"
@@ -17,43 +18,6 @@
 
 static const char MSG1[] = "From: a@example.com\r\nSubject: one\r\n\r\nbody 1\r\n";
 static const char MSG2[] = "Subject: two\r\n\r\nsecond body\r\n";
-
-static char g_dir[256];
-
-static sqlite3 *raw_db(const char *user)
-{
-    char db[512];
-    snprintf(db, sizeof(db), "%s/user/%c/%s/mail.db", g_dir, user[0], user);
-    sqlite3 *h = NULL;
-    CHECK(sqlite3_open(db, &h) == SQLITE_OK);
-    sqlite3_busy_timeout(h, 5000);
-    return h;
-}
-
-static void raw_exec(const char *user, const char *sql)
-{
-    sqlite3 *h = raw_db(user);
-    char *err = NULL;
-    int rc = sqlite3_exec(h, sql, NULL, NULL, &err);
-    if (rc != SQLITE_OK)
-        fprintf(stderr, "raw_exec: %s: %s\n", sql, err ? err : "?");
-    CHECK(rc == SQLITE_OK);
-    sqlite3_free(err);
-    sqlite3_close(h);
-}
-
-static int64_t raw_int(const char *user, const char *sql)
-{
-    sqlite3 *h = raw_db(user);
-    sqlite3_stmt *st;
-    int64_t v = -1;
-    CHECK(sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
 
 static struct mail_user *open_user(const char *name)
 {
@@ -751,13 +715,8 @@ static void test_real_exdev(void)
 
 int main(void)
 {
-    log_init("test-storage-acl", true, false, NULL);
-    log_set_level(LOG_LVL_ERR);
-    snprintf(g_dir, sizeof(g_dir), "%s", unit_tmpdir());
-    if (storage_init(g_dir) != 0) {
-        fprintf(stderr, "storage_init failed\n");
+    if (store_harness_init("test-storage-acl") != 0)
         return 2;
-    }
     RUN(test_upgrade_v4);
     RUN(test_acl);
     RUN(test_acl_list);

@@ -1,5 +1,6 @@
 /* test-storage.c - storage API on the SQLite backend. */
 #include "unit.h"
+#include "store-harness.h"
 #include "storage.h"
 #include "notify.h"
 #include "log.h"
@@ -15,8 +16,6 @@
 static const char MSG1[] = "From: a@example.com\r\nTo: b@example.com\r\nSubject: hello\r\n"
                            "Message-ID: <1@example.com>\r\n\r\nbody line 1\r\nbody line 2\r\n";
 static const char MSG2[] = "Subject: second\r\n\r\nxyz\r\n";
-
-static char g_dir[256];
 
 /* Turns a schema 5 database back into schema 4 (for the upgrade tests). */
 #define SCHEMA5_UNDO "DROP TABLE seen; ALTER TABLE mailbox DROP COLUMN acl; ALTER TABLE mailbox DROP COLUMN sharedseen; "
@@ -991,28 +990,6 @@ static void test_check(void)
 
 /* ---- UID ranges (uidrange table behind mailbox_get_uids) ---------------- */
 
-static sqlite3 *raw_db(const char *user)
-{
-    char db[512];
-    snprintf(db, sizeof(db), "%s/user/%c/%s/mail.db", g_dir, user[0], user);
-    sqlite3 *h = NULL;
-    CHECK(sqlite3_open(db, &h) == SQLITE_OK);
-    sqlite3_busy_timeout(h, 5000);
-    return h;
-}
-
-static void raw_exec(const char *user, const char *sql)
-{
-    sqlite3 *h = raw_db(user);
-    char *err = NULL;
-    int rc = sqlite3_exec(h, sql, NULL, NULL, &err);
-    if (rc != SQLITE_OK)
-        fprintf(stderr, "raw_exec: %s: %s\n", sql, err ? err : "?");
-    CHECK(rc == SQLITE_OK);
-    sqlite3_free(err);
-    sqlite3_close(h);
-}
-
 /* The stored ranges of a mailbox as "lo:hi,lo:hi" ("" when none). */
 static char g_ranges[1024];
 static const char *ranges_of(const char *user, const char *mailbox)
@@ -1851,13 +1828,8 @@ static void test_claim_recent(void)
 
 int main(void)
 {
-    log_init("test-storage", true, false, NULL);
-    log_set_level(LOG_LVL_ERR);
-    snprintf(g_dir, sizeof(g_dir), "%s", unit_tmpdir());
-    if (storage_init(g_dir) != 0) {
-        fprintf(stderr, "storage_init failed\n");
+    if (store_harness_init("test-storage") != 0)
         return 2;
-    }
     RUN(test_mailboxes);
     RUN(test_append_read);
     RUN(test_multiappend_abort);
