@@ -300,7 +300,6 @@ static enum cmd_result do_select(struct imap_session *s, struct imap_cmd *cmd, b
         imap_tagged(s, cmd, "NO", "[SERVERBUG] Cannot read mailbox");
         return CMD_DONE;
     }
-    v->ref = ref;
     v->store = store; /* the view's own reference, released by imap_view_free */
     v->rights = rights;
     imap_view_set_recent_floor(v, rev2 ? UINT32_MAX : floor);

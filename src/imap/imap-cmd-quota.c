@@ -448,7 +448,7 @@ void imap_quota_warn(struct imap_session *s, const char *internal_name)
     const char *name = internal_name;
     if (s->view && s->view->store) {
         mu = s->view->store;
-        name = s->view->ref.name;
+        name = mailbox_get_info(s->view->mb)->name;
         if (!imap_is_own_store(s, mu) && !access_is_admin_of_store(&s->who, mail_user_name(mu)))
             return;
     }

@@ -186,8 +186,10 @@ struct imap_view {
      * may do in it (RFC 4314), fixed at SELECT. store is a reference of its
      * own (mail_user_close'd by imap_view_free; may be the session's own
      * store). A read-write SELECT without any of s w t e i is reported as
-     * [READ-ONLY]; PERMANENTFLAGS lists only the flags the rights allow. */
-    struct mbox_ref ref;
+     * [READ-ONLY]; PERMANENTFLAGS lists only the flags the rights allow.
+     * (The mailbox's name inside the store is mailbox_get_info(mb)->name,
+     * which also follows a RENAME; no copy is kept: every byte here is
+     * paid by every selected connection.) */
     struct mail_user *store;
     acl_rights_t rights;
 };

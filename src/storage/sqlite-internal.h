@@ -128,6 +128,8 @@ struct sq_user {
     struct sq_qdelta *qd;
     size_t nqd, cqd;
     bool quota_bypass;  /* the transaction being committed may exceed quota */
+    char *aclbuf;       /* mailbox_info.acl of the last row loaded */
+    size_t aclcap;
 };
 
 static inline struct sq_user *sq(const struct mail_user *u) { return (struct sq_user *)u->be; }

@@ -9,7 +9,7 @@
 #include <time.h>
 
 /* Columns 0..15 of MBCOLS (sqlite-store.c) into info. */
-static void row_to_info(sqlite3_stmt *st, struct mailbox_info *info, uint32_t *recent_uid)
+static void row_to_info(struct mail_user *u, sqlite3_stmt *st, struct mailbox_info *info, uint32_t *recent_uid)
 {
     memset(info, 0, sizeof(*info));
     info->id = sqlite3_column_int64(st, 0);
@@ -28,10 +28,16 @@ static void row_to_info(sqlite3_stmt *st, struct mailbox_info *info, uint32_t *r
     info->subscribed = sqlite3_column_int(st, 12) != 0;
     info->recent = (uint32_t)sqlite3_column_int64(st, 13);
     const char *acl = (const char *)sqlite3_column_text(st, 14);
-    size_t al = acl ? MIN((size_t)sqlite3_column_bytes(st, 14), sizeof(info->acl) - 1) : 0;
+    size_t al = acl ? MIN((size_t)sqlite3_column_bytes(st, 14), (size_t)STORAGE_MAX_ACL) : 0;
+    struct sq_user *s = sq(u);
+    if (s->aclcap < al + 1) {
+        s->aclcap = al + 1 < 256 ? 256 : al + 1;
+        s->aclbuf = xrealloc(s->aclbuf, s->aclcap);
+    }
     if (al)
-        memcpy(info->acl, acl, al);
-    info->acl[al] = '\0';
+        memcpy(s->aclbuf, acl, al);
+    s->aclbuf[al] = '\0';
+    info->acl = s->aclbuf;
     info->sharedseen = sqlite3_column_int(st, 15) != 0;
 }
 
@@ -42,7 +48,7 @@ static int load(struct mail_user *u, sqlite3_stmt *st, struct mailbox_info *info
     int rc = sqlite3_step(st);
     int r;
     if (rc == SQLITE_ROW) {
-        row_to_info(st, info, recent_uid);
+        row_to_info(u, st, info, recent_uid);
         r = STORAGE_OK;
     } else if (rc == SQLITE_DONE) {
         r = STORAGE_ERR_NOTFOUND;
@@ -74,6 +80,8 @@ int sq_mailbox_load_mb(struct mailbox *mb, struct mailbox_info *info, uint32_t *
     if (mb->deleted)
         return STORAGE_ERR_NOTFOUND;
     int r = sq_mailbox_load_id(mb->user, mb->id, info, recent_uid);
+    if (r == 0)
+        info->acl = "";   /* an open handle's info never carries the ACL */
     if (r == 0 && strcmp(info->mailboxid, mb->info.mailboxid) != 0)
         r = STORAGE_ERR_NOTFOUND;   /* same id, another mailbox: never ours */
     if (r == STORAGE_ERR_NOTFOUND)
@@ -281,8 +289,9 @@ int sq_list(struct mail_user *u, mailbox_list_cb cb, void *arg)
     sqlite3_stmt *st = sq_stmt(u, SQ_MB_LIST);
     if (!st)
         return STORAGE_ERR_IO;
-    /* Kept compact: the ACL field is 4 KiB but almost always short, and a
-     * store may have thousands of mailboxes. */
+    /* Rows are collected first so callbacks run with no cursor open; the
+     * ACL text is copied per row (info.acl points at the store's buffer,
+     * which the next row overwrites). */
     struct lrow {
         char head[offsetof(struct mailbox_info, acl)];
         char *acl;
@@ -293,7 +302,7 @@ int sq_list(struct mail_user *u, mailbox_list_cb cb, void *arg)
     struct mailbox_info *info = xmalloc(sizeof(*info));
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         ARRAY_GROW(v, n, cap);
-        row_to_info(st, info, NULL);
+        row_to_info(u, st, info, NULL);
         memcpy(v[n].head, info, sizeof(v[n].head));
         v[n].acl = xstrdup(info->acl);
         v[n].sharedseen = info->sharedseen;
@@ -304,7 +313,7 @@ int sq_list(struct mail_user *u, mailbox_list_cb cb, void *arg)
     for (size_t i = 0; i < n; i++) {
         if (r == 0) {
             memcpy(info, v[i].head, sizeof(v[i].head));
-            snprintf(info->acl, sizeof(info->acl), "%s", v[i].acl);
+            info->acl = v[i].acl;
             info->sharedseen = v[i].sharedseen;
             cb(info, arg);
         }
@@ -442,6 +451,9 @@ static int rename_inbox(struct mail_user *u, const char *newname, int64_t *inbox
     int r = sq_mailbox_load_name(u, "INBOX", &in, NULL);
     if (r < 0)
         return r;
+    /* in.acl points at a buffer the next load overwrites: keep a copy */
+    char inacl[STORAGE_MAX_ACL + 1];
+    snprintf(inacl, sizeof(inacl), "%s", in.acl);
     *inbox_id = in.id;
     uint64_t ms = in.highestmodseq + 1;
     r = create_row(u, newname, 0, in.uidnext, ms, new_id);
@@ -485,7 +497,7 @@ static int rename_inbox(struct mail_user *u, const char *newname, int64_t *inbox
     if (!(st = sq_stmt(u, SQ_MB_SET_ACL_ID)))
         return STORAGE_ERR_IO;
     sqlite3_bind_int64(st, 1, *new_id);
-    sqlite3_bind_text(st, 2, in.acl, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, inacl, -1, SQLITE_STATIC);
     if ((r = sq_run(u, st, "rename INBOX")) < 0)
         return r;
     r = sq_mailbox_bump(u, *new_id, ms, in.uidnext, in.messages, in.unseen, in.deleted, (int64_t)in.size);
@@ -595,6 +607,7 @@ int sq_open(struct mailbox *mb, const char *name, bool claim_recent, uint32_t *r
     int r = sq_mailbox_load_name(u, name, &mb->info, &ruid);
     if (r < 0)
         return r;
+    mb->info.acl = "";      /* see mailbox_info.acl: not kept in open handles */
     mb->id = mb->info.id;   /* with info.mailboxid: what every later call checks */
     if (mailbox_seen_reader(mb) && (r = sq_reader_unseen(u, mb->reader, &mb->info)) < 0)
         return r;

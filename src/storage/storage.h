@@ -157,8 +157,15 @@ struct mailbox_info {
     uint32_t deleted;           /* messages with \Deleted */
     uint64_t size;              /* sum of RFC822.SIZE */
     /* Access control (access.h): the ACL text, and whether \Seen is
-     * shared by every reader instead of kept per reader. */
-    char acl[STORAGE_MAX_ACL + 1];
+     * shared by every reader instead of kept per reader. acl is never
+     * NULL. It is valid during a mailbox_list callback, and for
+     * mailbox_status/_as until the next storage call on the same store
+     * in this process; an open handle's info (mailbox_get_info) has ""
+     * (rights are taken at open by the caller, with mailbox_get_acl).
+     * A pointer, not an array: every open mailbox of every connection
+     * holds a mailbox_info, and a 4 KiB array there doubled the memory
+     * of an idle IMAP connection. */
+    const char *acl;
     bool sharedseen;
 };
 
