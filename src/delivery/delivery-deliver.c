@@ -215,6 +215,23 @@ static int quota_cb(const struct quota_root *q, void *arg)
 
 enum deliver_result delivery_check(const struct delivery_rcpt *rc, const struct deliver_opts *o, uint64_t size)
 {
+    struct delivery_rcpt copy = *rc;
+    copy.hold = NULL;
+    enum deliver_result dr = delivery_check_hold(&copy, o, size);
+    delivery_rcpt_release(&copy);
+    return dr;
+}
+
+void delivery_rcpt_release(struct delivery_rcpt *rc)
+{
+    if (rc->hold)
+        mail_user_close(rc->hold);
+    rc->hold = NULL;
+}
+
+enum deliver_result delivery_check_hold(struct delivery_rcpt *rc, const struct deliver_opts *o, uint64_t size)
+{
+    delivery_rcpt_release(rc);
     struct mail_user *u;
     enum deliver_result dr = open_store(rc, false, &u);
     if (dr != DELIVER_OK)
@@ -239,7 +256,10 @@ enum deliver_result delivery_check(const struct delivery_rcpt *rc, const struct 
             dr = DELIVER_OVERQUOTA;
         }
     }
-    mail_user_close(u);
+    if (dr == DELIVER_OK)
+        rc->hold = u;
+    else
+        mail_user_close(u);
     return dr;
 }
 

@@ -104,6 +104,12 @@ struct delivery_rcpt {
     char mailbox[1024];                     /* internal mailbox name: "INBOX" or the detail folder */
     bool has_detail;
     bool exact;                             /* must exist and grant p; no INBOX fallback */
+    /* A reference to the store taken by delivery_check_hold and kept
+     * until delivery_rcpt_release (end of the LMTP transaction), so the
+     * delivery after DATA reuses the open database instead of opening
+     * and closing it again (each last close of a SQLite WAL database
+     * checkpoints it: several fsyncs per recipient). NULL otherwise. */
+    struct mail_user *hold;
 };
 enum rcpt_result { RCPT_OK = 0, RCPT_SYNTAX = -1, RCPT_NOUSER = -2, RCPT_TEMPFAIL = -3 };
 /* Resolve an address ("user", "user+detail", "user@domain",
@@ -168,6 +174,10 @@ struct deliver_opts {
  * count + 1 above it (DELIVER_OVERQUOTA). size = MAIL FROM SIZE= or 0.
  * A user without a store yet passes (provisioned at delivery). */
 enum deliver_result delivery_check(const struct delivery_rcpt *rcpt, const struct deliver_opts *o, uint64_t size);
+/* The same, keeping the store open in rcpt->hold when the answer is
+ * DELIVER_OK; the caller releases it with delivery_rcpt_release. */
+enum deliver_result delivery_check_hold(struct delivery_rcpt *rcpt, const struct deliver_opts *o, uint64_t size);
+void delivery_rcpt_release(struct delivery_rcpt *rcpt);
 
 /* Deliver the finished spool to rcpt. Provisions a user's account on
  * first delivery (access_provision_user). A detail folder is used when

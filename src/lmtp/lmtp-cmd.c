@@ -57,8 +57,10 @@ void lmtp_txn_reset(struct lmtp_session *s)
     s->mail_ignorequota = false;
     s->mail_size = 0;
     s->smtputf8 = false;
-    for (size_t i = 0; i < s->nrcpt; i++)
+    for (size_t i = 0; i < s->nrcpt; i++) {
         free(s->rcpts[i].addr);
+        delivery_rcpt_release(&s->rcpts[i].r);
+    }
     free(s->rcpts);
     s->rcpts = NULL;
     s->nrcpt = s->caprcpt = 0;
@@ -513,7 +515,7 @@ static void cmd_rcpt(struct lmtp_session *s, const char *arg)
      * the store must not be busy, and a full quota root is refused now
      * rather than after the client sent the whole message. */
     struct deliver_opts o = {.ignore_quota = r.ignorequota, .poster = s->authuser};
-    switch (delivery_check(&r.r, &o, s->mail_size)) {
+    switch (delivery_check_hold(&r.r, &o, s->mail_size)) {
     case DELIVER_OK:
     case DELIVER_DUPLICATE:
         break;

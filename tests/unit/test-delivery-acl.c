@@ -310,6 +310,19 @@ static void test_shared(void)
     CHECK_INT(delivery_resolve("bb+missing", &r), RCPT_OK);
     CHECK_INT(delivery_check(&r, &o, 0), DELIVER_NOUSER);
     CHECK_INT(delivery_deliver(s, &r, &o), DELIVER_NOUSER);
+    /* LMTP keeps the store open from RCPT to the end of the transaction
+     * (delivery_check_hold); a refused recipient holds nothing */
+    CHECK_INT(delivery_check_hold(&r, &o, 0), DELIVER_NOUSER);
+    CHECK(r.hold == NULL);
+    CHECK_INT(delivery_resolve("alice", &r), RCPT_OK);
+    CHECK(r.hold == NULL);
+    CHECK_INT(delivery_check_hold(&r, &o, 0), DELIVER_OK);
+    CHECK(r.hold != NULL);
+    CHECK_STR(mail_user_name(r.hold), "alice");
+    CHECK_INT(delivery_deliver(s, &r, &o), DELIVER_OK);
+    delivery_rcpt_release(&r);
+    CHECK(r.hold == NULL);
+    delivery_rcpt_release(&r);   /* twice is harmless */
     /* another domain's shared store that does not exist */
     set("virtdomains", "yes");
     CHECK_INT(delivery_resolve("bb+news@nowhere.test", &r), RCPT_OK);
