@@ -295,6 +295,7 @@ static void sq_close_db(struct sq_user *s)
     for (int i = 0; i < SQ__COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close_v2(s->db);
+    free(s->aclbuf);
     free(s);
 }
 
