@@ -237,6 +237,19 @@ bad:
     return false;
 }
 
+/* One root, as text or (--json) one JSON line: what set and get print. */
+static void print_root(const char *user, const struct quota_root *q)
+{
+    struct buf b = BUF_INIT;
+    if (cli_opt_json) {
+        json_root(&b, user, q);
+        buf_putc(&b, '\n');
+    } else {
+        text_root(&b, user, q);
+    }
+    cli_print_buf(&b);
+}
+
 static int cmd_set(int argc, char **argv)
 {
     char user[STORE_NAME_MAX];
@@ -272,14 +285,7 @@ static int cmd_set(int argc, char **argv)
                   r == STORAGE_ERR_NOTFOUND ? "no such mailbox" : storage_strerror(r));
         rc = storage_exit(r);
     } else {
-        struct buf b = BUF_INIT;
-        if (cli_opt_json) {
-            json_root(&b, user, &q);
-            buf_putc(&b, '\n');
-        } else {
-            text_root(&b, user, &q);
-        }
-        cli_print_buf(&b);
+        print_root(user, &q);
     }
     mail_user_close(u);
     free(root);
@@ -307,14 +313,7 @@ static int cmd_get(int argc, char **argv)
         cli_error("%s: %s", argv[0], r == STORAGE_ERR_NOTFOUND ? "no such quota root" : storage_strerror(r));
         rc = storage_exit(r);
     } else {
-        struct buf b = BUF_INIT;
-        if (cli_opt_json) {
-            json_root(&b, user, &q);
-            buf_putc(&b, '\n');
-        } else {
-            text_root(&b, user, &q);
-        }
-        cli_print_buf(&b);
+        print_root(user, &q);
     }
     mail_user_close(u);
     free(root);
