@@ -24,6 +24,7 @@ struct sasl_session {
     bool finished;  /* DONE/FAIL/BADPROT returned: no further steps */
     char username[AUTH_MAX_USERNAME + 1];  /* authorization identity after DONE */
     char attempted[AUTH_MAX_USERNAME + 1]; /* for logging after FAIL */
+    char proxy_authcid[AUTH_MAX_USERNAME + 1]; /* "" unless a proxy login */
     /* LOGIN */
     char *login_user;
     /* ANONYMOUS: trace information (logged) */

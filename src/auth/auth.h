@@ -126,8 +126,12 @@ struct sasl_session *sasl_start(const char *mech, const struct sasl_params *p);
 enum sasl_result sasl_step(struct sasl_session *s, const unsigned char *in, size_t len, struct buf *out);
 /* After SASL_DONE: the authenticated (normalized) user name, i.e. the
  * authorization identity. Authorization as another user is refused unless
- * authcid is an admin (config "admins"). */
+ * authcid is listed in "proxyservers" (never implied by "admins"), and a
+ * proxyserver with a domain part stays inside its domain. */
 const char *sasl_username(const struct sasl_session *s);
+/* After SASL_DONE of a proxy login: the authentication identity that
+ * proved its credentials (for the login log line); NULL otherwise. */
+const char *sasl_proxy_authcid(const struct sasl_session *s);
 /* After SASL_FAIL: the user name tried (for logging), or "". */
 const char *sasl_attempted_user(const struct sasl_session *s);
 void sasl_free(struct sasl_session *s);

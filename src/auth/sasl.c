@@ -96,24 +96,62 @@ void sasl_set_attempted(struct sasl_session *s, const char *name, size_t len)
     s->attempted[n] = '\0';
 }
 
+/* Domain of a canonical user id under virtdomains ("" = the default
+ * domain, which canonical ids carry no part for). */
+static const char *id_domain(const char *id)
+{
+    if (!config_bool(CFG_VIRTDOMAINS))
+        return "";
+    const char *at = strrchr(id, '@');
+    return at ? at + 1 : "";
+}
+
+/* SASL proxy authorization (RFC 4422 3.4.1: authzid differs from authcid).
+ * Only identities listed in "proxyservers" may act as another user, as in
+ * Cyrus; being in "admins" grants nothing here (an admin has admin rights
+ * as itself, and a domain admin must never become a user, or a global
+ * admin, outside its domain). A proxyserver listed with a domain part is
+ * likewise confined to its own domain. Every proxy login and every refusal
+ * is logged with both identities. */
 bool sasl_authorize(struct sasl_session *s, const char *authcid, const char *authzid)
 {
     char az[AUTH_MAX_USERNAME + 1];
+    s->proxy_authcid[0] = '\0';
     if (!authzid || !*authzid) {
         snprintf(s->username, sizeof(s->username), "%s", authcid);
         return true;
     }
-    if (!userdb_normalize_name(authzid, az))
+    if (!userdb_normalize_name(authzid, az)) {
+        log_notice("auth: proxy authorization refused (invalid authzid): authcid=%s", authcid);
         return false;
+    }
     if (strcmp(az, authcid) == 0) {
         snprintf(s->username, sizeof(s->username), "%s", authcid);
         return true;
     }
-    /* Acting as another user is an administrator's privilege. */
-    if (!config_is_admin(authcid) || userdb_exists(az) != 1)
+    if (!config_is_proxyserver(authcid)) {
+        log_notice("auth: proxy authorization refused (not in proxyservers): authcid=%s authzid=%s", authcid, az);
         return false;
+    }
+    const char *pd = id_domain(authcid);
+    if (*pd && strcmp(pd, id_domain(az)) != 0) {
+        log_notice("auth: proxy authorization refused (outside the proxy's domain): authcid=%s authzid=%s",
+                   authcid, az);
+        return false;
+    }
+    if (userdb_exists(az) != 1) {
+        log_notice("auth: proxy authorization refused (no such user): authcid=%s authzid=%s", authcid, az);
+        return false;
+    }
     snprintf(s->username, sizeof(s->username), "%s", az);
+    snprintf(s->proxy_authcid, sizeof(s->proxy_authcid), "%s", authcid);
+    log_notice("auth: proxy authorization: authcid=%s authzid=%s", authcid, az);
     return true;
+}
+
+const char *sasl_proxy_authcid(const struct sasl_session *s)
+{
+    return s && s->proxy_authcid[0] ? s->proxy_authcid : NULL;
 }
 
 /* Verify a password for a (raw) authcid and decide authorization. */

@@ -287,6 +287,9 @@ static enum cmd_result sasl_feed(struct imap_session *s, struct imap_cmd *cmd, c
         res = CMD_WAIT;
         break;
     case SASL_DONE:
+        if (sasl_proxy_authcid(st->sasl))
+            log_notice("imap: proxy login: authcid=%s user=%s addr=%s", sasl_proxy_authcid(st->sasl),
+                       sasl_username(st->sasl), s->peer);
         if (out.len) {
             /* IMAP has no "additional data with success": send it as a
              * challenge and expect an empty response (RFC 9051 6.2.2). */

@@ -77,6 +77,12 @@ static const struct config_desc descs[CFG__COUNT] = {
     [CFG_DEFAULTPARTITION] = {"defaultpartition", CFG_T_STRING, "default", 0, 0, NULL},
     [CFG_POSTUSER] = {"postuser", CFG_T_STRING, "", 0, 0, NULL},
     [CFG_LMTP_ADDRESS_MAP] = {"lmtp_address_map", CFG_T_STRING, "", 0, 0, NULL},
+    [CFG_PROXYSERVERS] = {"proxyservers", CFG_T_STRING, "", 0, 0, NULL},
+    [CFG_PREAUTH_TIMEOUT] = {"preauth_timeout", CFG_T_INT, "60", 5, 3600, NULL},
+    [CFG_MAXCONNECTIONS_PER_HOST_PREAUTH] = {"maxconnections_per_host_preauth", CFG_T_INT, "20", 0, 10000000, NULL},
+    [CFG_SPOOL_MAX_PER_USER] = {"spool_max_per_user", CFG_T_INT, "268435456", 0, 1099511627776LL, NULL},
+    [CFG_SPOOL_MAX_TOTAL] = {"spool_max_total", CFG_T_INT, "2147483648", 0, 1099511627776LL, NULL},
+    [CFG_LMTP_IGNOREQUOTA_REQUIRES_AUTH] = {"lmtp_ignorequota_requires_auth", CFG_T_BOOL, "yes", 0, 0, NULL},
 };
 
 #define MAX_PARTITIONS 64
@@ -348,9 +354,9 @@ long long config_int(enum config_key k) { return cfg_int(config_current(), k); }
 bool config_bool(enum config_key k) { return cfg_bool(config_current(), k); }
 const char *config_path(void) { return config_current()->path; }
 
-bool config_is_admin(const char *user)
+/* Is user a word of a space/comma separated list (Cyrus's list syntax)? */
+static bool list_has(const char *list, const char *user)
 {
-    const char *list = config_str(CFG_ADMINS);
     size_t ul = strlen(user);
     const char *p = list;
     while (*p) {
@@ -365,3 +371,7 @@ bool config_is_admin(const char *user)
     }
     return false;
 }
+
+bool config_is_admin(const char *user) { return list_has(config_str(CFG_ADMINS), user); }
+
+bool config_is_proxyserver(const char *user) { return list_has(config_str(CFG_PROXYSERVERS), user); }

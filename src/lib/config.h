@@ -81,6 +81,13 @@ enum config_key {
     CFG_DEFAULTPARTITION,
     CFG_POSTUSER,
     CFG_LMTP_ADDRESS_MAP,
+    /* Hostile-client limits (docs/security.md) */
+    CFG_PROXYSERVERS,
+    CFG_PREAUTH_TIMEOUT,
+    CFG_MAXCONNECTIONS_PER_HOST_PREAUTH,
+    CFG_SPOOL_MAX_PER_USER,
+    CFG_SPOOL_MAX_TOTAL,
+    CFG_LMTP_IGNOREQUOTA_REQUIRES_AUTH,
     CFG__COUNT
 };
 
@@ -122,6 +129,10 @@ const struct config_desc *config_describe(enum config_key k);
 /* True when the user name appears in the "admins" list (space or comma
  * separated, as in Cyrus). */
 bool config_is_admin(const char *user);
+/* True when the user appears in "proxyservers": the only identities that
+ * may authenticate as one user and act as another (SASL authzid), as in
+ * Cyrus. Membership in "admins" grants no proxy rights. */
+bool config_is_proxyserver(const char *user);
 
 /* Storage partitions: "partition-NAME: PATH" lines (Cyrus). Any number;
  * NAME is 1..64 of [A-Za-z0-9_-]. config_partition() returns the path of

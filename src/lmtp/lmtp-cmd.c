@@ -234,6 +234,8 @@ static void sasl_feed(struct lmtp_session *s, const unsigned char *in, size_t le
         break;
     case SASL_DONE: {
         char *u = xstrdup(sasl_username(s->sasl));
+        if (sasl_proxy_authcid(s->sasl))
+            log_notice("lmtp: proxy login: authcid=%s user=%s addr=%s", sasl_proxy_authcid(s->sasl), u, s->peer);
         if (out.len) {
             /* RFC 4954 4: additional data with 235 is allowed, but a
              * challenge plus empty response is what every client does. */

@@ -289,6 +289,8 @@ static void sasl_feed(struct pop3_session *s, const unsigned char *in, size_t le
         break;
     case SASL_DONE: {
         char *u = xstrdup(sasl_username(s->sasl));
+        if (sasl_proxy_authcid(s->sasl))
+            log_notice("pop3: proxy login: authcid=%s user=%s addr=%s", sasl_proxy_authcid(s->sasl), u, s->peer);
         if (out.len) {
             /* RFC 5034 4: no additional data with +OK; send it as a
              * challenge and expect an empty response. */
