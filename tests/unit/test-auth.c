@@ -347,29 +347,75 @@ static void test_plain(void)
     buf_free(&out);
 }
 
-static void test_authzid(void)
+/* SASL proxy authorization (issue 9, critical): only "proxyservers" may
+ * act as another user; "admins" grants nothing; a proxyserver (or anyone)
+ * with a domain part never leaves its domain. */
+static bool plain_as(const char *msg, size_t len, const char *want)
 {
     struct sasl_params p = {.tls = true};
     struct buf out = BUF_INIT;
+    struct sasl_session *s = sasl_start("PLAIN", &p);
+    enum sasl_result r = step(s, msg, len, &out);
+    bool ok = want ? (r == SASL_DONE && strcmp(sasl_username(s), want) == 0) : r == SASL_FAIL;
+    if (!ok)
+        fprintf(stderr, "  PLAIN %s -> %d %s (want %s)\n", msg + strlen(msg) + 1, (int)r,
+                r == SASL_DONE ? sasl_username(s) : "-", want ? want : "FAIL");
+    if (ok && want && strcmp(msg, want) == 0 && strcmp(msg + strlen(msg) + 1, want) != 0)
+        ok = sasl_proxy_authcid(s) != NULL;
+    sasl_free(s);
+    buf_free(&out);
+    return ok;
+}
+#define AS(lit, want) plain_as(lit, sizeof(lit) - 1, want)
+
+static void test_authzid(void)
+{
     char err[256];
     struct config *c = config_load(NULL, err, sizeof(err));
     CHECK(c && config_set(c, "admins", "root", err, sizeof(err)));
+    CHECK(config_set(c, "proxyservers", "proxy", err, sizeof(err)));
     config_install(c);
     CHECK_INT(userdb_add("root", "rootpw"), AUTH_OK);
+    CHECK_INT(userdb_add("proxy", "proxypw"), AUTH_OK);
 
-    struct sasl_session *s = sasl_start("PLAIN", &p);
-    CHECK_INT(step(s, "tim\0root\0rootpw", 15, &out), SASL_DONE);
-    CHECK_STR(sasl_username(s), "tim");
-    sasl_free(s);
+    CHECK(AS("tim\0proxy\0proxypw", "tim"));     /* a proxyserver may */
+    CHECK(AS("root\0proxy\0proxypw", "root"));   /* ... act as an admin too (Cyrus) */
+    CHECK(AS("ghost\0proxy\0proxypw", NULL));    /* no such user */
+    CHECK(AS("tim\0proxy\0wrong", NULL));        /* wrong password */
+    CHECK(AS("tim\0root\0rootpw", NULL));        /* admins are no proxies */
+    CHECK(AS("root\0root\0rootpw", "root"));     /* authzid = authcid */
+    CHECK(AS("\0root\0rootpw", "root"));
+    CHECK(AS("root\0tim\0tanstaaftanstaaf", NULL)); /* tim is nobody's proxy */
+}
 
-    s = sasl_start("PLAIN", &p);
-    CHECK_INT(step(s, "ghost\0root\0rootpw", 17, &out), SASL_FAIL); /* no such user */
-    sasl_free(s);
+static void test_authzid_domains(void)
+{
+    char err[256];
+    struct config *c = config_load(NULL, err, sizeof(err));
+    CHECK(c && config_set(c, "virtdomains", "yes", err, sizeof(err)));
+    CHECK(config_set(c, "admins", "admin dadmin@a.test", err, sizeof(err)));
+    CHECK(config_set(c, "proxyservers", "gproxy dproxy@a.test", err, sizeof(err)));
+    config_install(c);
+    CHECK_INT(userdb_add("admin", "adminpw"), AUTH_OK);
+    CHECK_INT(userdb_add("dadmin@a.test", "dpw"), AUTH_OK);
+    CHECK_INT(userdb_add("dproxy@a.test", "ppw"), AUTH_OK);
+    CHECK_INT(userdb_add("gproxy", "gpw"), AUTH_OK);
+    CHECK_INT(userdb_add("bob@b.test", "bobpw"), AUTH_OK);
+    CHECK_INT(userdb_add("carol@a.test", "cpw"), AUTH_OK);
 
-    s = sasl_start("PLAIN", &p);
-    CHECK_INT(step(s, "root\0tim\0tanstaaftanstaaf", 25, &out), SASL_FAIL); /* tim is no admin */
-    sasl_free(s);
-    buf_free(&out);
+    /* The reported attack: a domain admin becoming the global admin or a
+     * user of another domain. */
+    CHECK(AS("admin\0dadmin@a.test\0dpw", NULL));
+    CHECK(AS("bob@b.test\0dadmin@a.test\0dpw", NULL));
+    CHECK(AS("carol@a.test\0dadmin@a.test\0dpw", NULL)); /* not a proxy at all */
+    /* A domain-scoped proxy stays in its domain. */
+    CHECK(AS("carol@a.test\0dproxy@a.test\0ppw", "carol@a.test"));
+    CHECK(AS("bob@b.test\0dproxy@a.test\0ppw", NULL));
+    CHECK(AS("admin\0dproxy@a.test\0ppw", NULL));
+    /* A global proxy reaches every domain. */
+    CHECK(AS("bob@b.test\0gproxy\0gpw", "bob@b.test"));
+    /* The global admin is no proxy either. */
+    CHECK(AS("bob@b.test\0admin\0adminpw", NULL));
 }
 
 static void test_login(void)
@@ -416,6 +462,7 @@ int main(void)
     RUN(test_mechanisms);
     RUN(test_plain);
     RUN(test_authzid);
+    RUN(test_authzid_domains);
     RUN(test_login);
     userdb_close();
     return unit_done();

@@ -2,6 +2,7 @@
  * example exchanges, plus failure paths and channel binding. */
 #include "unit.h"
 #include "auth.h"
+#include "config.h"
 #include "log.h"
 #include <crypt.h>
 #include <openssl/evp.h>
@@ -286,8 +287,27 @@ static void test_random_exchange(void)
     /* authzid = self */
     CHECK_INT(scram_client("SCRAM-SHA-256", &p, "n,a=walter,", NULL, "walter", "correct horse", who), SASL_DONE);
     CHECK_STR(who, "walter");
-    /* authzid = other user, walter is no admin */
+    /* authzid = other user, walter is no proxyserver */
     CHECK_INT(scram_client("SCRAM-SHA-256", &p, "n,a=user,", NULL, "walter", "correct horse", who), SASL_FAIL);
+}
+
+/* SCRAM's a= authzid follows the same proxy rule as PLAIN: "admins"
+ * grants nothing, "proxyservers" does. */
+static void test_proxy(void)
+{
+    char err[256], who[AUTH_MAX_USERNAME + 1];
+    struct sasl_params p = {0};
+    struct config *c = config_load(NULL, err, sizeof(err));
+    CHECK(c && config_set(c, "admins", "walter", err, sizeof(err)));
+    config_install(c);
+    CHECK_INT(scram_client("SCRAM-SHA-256", &p, "n,a=user,", NULL, "walter", "correct horse", who), SASL_FAIL);
+    c = config_load(NULL, err, sizeof(err));
+    CHECK(c && config_set(c, "proxyservers", "walter", err, sizeof(err)));
+    config_install(c);
+    CHECK_INT(scram_client("SCRAM-SHA-256", &p, "n,a=user,", NULL, "walter", "correct horse", who), SASL_DONE);
+    CHECK_STR(who, "user");
+    CHECK_INT(scram_client("SCRAM-SHA-1", &p, "n,a=nosuchuser,", NULL, "walter", "correct horse", who), SASL_FAIL);
+    config_install(config_load(NULL, err, sizeof(err)));
 }
 
 static void test_channel_binding(void)
@@ -341,6 +361,7 @@ int main(void)
     RUN(test_unknown_user);
     RUN(test_malformed_first);
     RUN(test_random_exchange);
+    RUN(test_proxy);
     RUN(test_channel_binding);
     RUN(test_imported_user);
     userdb_close();
