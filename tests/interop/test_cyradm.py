@@ -26,7 +26,16 @@ def cyradm(s, script, user="admin", password="secret"):
             "--norc", "--port", str(s.port), s.host]
     p = subprocess.run(args, input=script, capture_output=True, text=True,
                        timeout=60 * dt.timeout_scale(), errors="replace")
-    return p.stdout, p.stderr
+    return strip_prompts(p.stdout, s.host), p.stderr
+
+
+def strip_prompts(out, host):
+    """cyradm prints its prompt ("127.0.0.1> ") without a newline before
+    reading each command, so a command's output may follow one or more
+    prompts on the same line ("127.0.0.1> 127.0.0.1> bob lrs..."). Every
+    run of prompts becomes a line break, so each output line starts at
+    column 0 whatever the timing."""
+    return re.sub(r"(?:%s> )+" % re.escape(host), "\n", out)
 
 
 def listed(out):
