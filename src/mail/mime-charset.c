@@ -1,10 +1,17 @@
 /* mime-charset.c - charset conversion to UTF-8 with glibc iconv.
  *
  * Charset names come from hostile mail: they are normalised, restricted to
- * a safe alphabet (iconv interprets suffixes such as "//TRANSLIT"), mapped
- * through a small alias table for names glibc does not know or where a
- * superset is what senders really use, and the iconv descriptors are
- * cached per thread (iconv_open is expensive).
+ * a safe alphabet and length (iconv interprets suffixes such as
+ * "//TRANSLIT" and strips punctuation, so "utf)8" would reach glibc's lax
+ * UTF-8 decoder), refused when they name glibc-internal encodings
+ * (WCHAR_T, INTERNAL, ...-INTERNAL, ...-SWAPPED: host-endian raw values),
+ * mapped through a small alias table for names glibc does not know, where
+ * a superset is what senders really use, or where glibc's decoder passes
+ * values beyond U+10FFFF through (UCS-4 -> the strict UTF-32 decoders),
+ * and the iconv descriptors are cached per thread (iconv_open is
+ * expensive). Whatever iconv returns is validated again: invalid
+ * sequences, surrogates and code points above U+10FFFF become U+FFFD, so
+ * the result is always valid UTF-8 (as mime.h promises).
  */
 #include "mime-internal.h"
 #include <ctype.h>
@@ -49,7 +56,11 @@ static const struct {
     {"cp1252", "WINDOWS-1252"},
 };
 
-/* Lowercase, strip quotes/blanks; false when the name is not plausible. */
+/* Lowercase, strip quotes/blanks; false when the name is not plausible.
+ * The alphabet is that of the IANA charset names in use (letters, digits,
+ * '-', '_', '.', ':', '+'); '/' (iconv's "//TRANSLIT"-style suffixes),
+ * ',' and brackets (which glibc silently strips, so that "utf)8" would
+ * name its UTF-8 decoder while escaping our own checks) are refused. */
 static bool normalise(const char *cs, char out[CS_MAX + 1])
 {
     if (!cs)
@@ -59,7 +70,7 @@ static bool normalise(const char *cs, char out[CS_MAX + 1])
     size_t n = 0;
     for (; *cs && *cs != '"' && *cs != '\'' && *cs != ' ' && *cs != '\t'; cs++) {
         unsigned char c = (unsigned char)*cs;
-        if (!(isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':' || c == '+' || c == '(' || c == ')'))
+        if (!(isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':' || c == '+'))
             return false;
         if (n >= CS_MAX)
             return false;
@@ -69,17 +80,54 @@ static bool normalise(const char *cs, char out[CS_MAX + 1])
     return n > 0;
 }
 
+/* The name with only its letters and digits: glibc ignores much of the
+ * punctuation when it looks names up, so the checks below compare this
+ * form ("UTF_8", "u.t.f-8" and "ISO-IR-193" are all its UTF-8). */
+static void squash(const char *norm, char out[CS_MAX + 1])
+{
+    size_t n = 0;
+    for (; *norm; norm++)
+        if (isalnum((unsigned char)*norm))
+            out[n++] = *norm;
+    out[n] = '\0';
+}
+
 static enum cs_kind classify(const char *norm)
 {
-    static const char *const utf8[] = {"utf-8", "utf8", "unicode-1-1-utf-8", "x-unicode20utf8"};
+    /* glibc's UTF-8 aliases: all go to our own strict decoder. */
+    static const char *const utf8[] = {"utf8",      "unicode11utf8", "xunicode20utf8",
+                                       "isoir193",  "osf05010001",   "iso10646utf8"};
     static const char *const ascii[] = {"us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us", "us", "646", "default"};
+    char sq[CS_MAX + 1];
+    squash(norm, sq);
     for (size_t i = 0; i < ARRAY_SIZE(utf8); i++)
-        if (!strcmp(norm, utf8[i]))
+        if (!strcmp(sq, utf8[i]))
             return CS_UTF8;
     for (size_t i = 0; i < ARRAY_SIZE(ascii); i++)
         if (!strcmp(norm, ascii[i]))
             return CS_ASCII;
+    /* glibc-internal encodings: raw host-endian wchar_t / UCS-4 values
+     * (WCHAR_T is an alias of INTERNAL), nothing any sender can mean. */
+    if (strstr(sq, "internal") || strstr(sq, "wchar") || strstr(sq, "swapped"))
+        return CS_UNKNOWN;
     return CS_ICONV;
+}
+
+/* glibc's UCS-4 decoders pass any 31-bit value through (U+110000 and up
+ * come out as 5- and 6-byte "UTF-8"); the UTF-32 decoders check the range
+ * and refuse surrogates. UCS-4 without a byte order mark is big endian. */
+static const char *ucs4_alias(const char *norm)
+{
+    static const char *const be[] = {"ucs4",       "ucs4be",      "csucs4",      "iso10646",   "iso10646ucs4",
+                                     "1064611993", "osf00010104", "osf00010105", "osf00010106"};
+    char sq[CS_MAX + 1];
+    squash(norm, sq);
+    for (size_t i = 0; i < ARRAY_SIZE(be); i++)
+        if (!strcmp(sq, be[i]))
+            return "UTF-32BE";
+    if (!strcmp(sq, "ucs4le"))
+        return "UTF-32LE";
+    return NULL;
 }
 
 static iconv_t get_cd(const char *norm)
@@ -91,6 +139,9 @@ static iconv_t get_cd(const char *norm)
     for (size_t i = 0; i < ARRAY_SIZE(aliases); i++)
         if (!strcmp(norm, aliases[i].alias))
             name = aliases[i].name;
+    const char *u4 = ucs4_alias(norm);
+    if (u4)
+        name = u4;
     iconv_t cd = iconv_open("UTF-8", name);
     struct cs_cache_ent *e = &cache[cache_next++ % CACHE_SIZE];
     if (e->name[0] && e->cd != (iconv_t)-1)
@@ -105,8 +156,9 @@ bool charset_known(const char *charset)
     char norm[CS_MAX + 1];
     if (!normalise(charset, norm))
         return false;
-    if (classify(norm) != CS_ICONV)
-        return true;
+    enum cs_kind k = classify(norm);
+    if (k != CS_ICONV)
+        return k != CS_UNKNOWN;
     return get_cd(norm) != (iconv_t)-1;
 }
 
@@ -133,7 +185,31 @@ static void utf8_sanitise(const char *s, size_t n, struct buf *out)
     }
 }
 
-static void run_iconv(iconv_t cd, const char *data, size_t len, struct buf *out)
+/* Make out->data[start..] valid UTF-8: iconv's own output is not trusted
+ * (glibc's decoders for some names produce 5- and 6-byte sequences, values
+ * above U+10FFFF and surrogates). The common case, valid output, costs one
+ * scan and no copy. */
+static void utf8_repair_from(struct buf *out, size_t start)
+{
+    size_t i = start;
+    while (i < out->len) {
+        size_t l = mime_utf8_seq_len((const unsigned char *)out->data + i, out->len - i);
+        if (!l)
+            break;
+        i += l;
+    }
+    if (i >= out->len)
+        return;
+    size_t n = out->len - i;
+    char *tail = xmalloc(n);
+    memcpy(tail, out->data + i, n);
+    out->len = i;
+    out->data[i] = '\0';
+    utf8_sanitise(tail, n, out);
+    free(tail);
+}
+
+static void run_iconv_raw(iconv_t cd, const char *data, size_t len, struct buf *out)
 {
     iconv(cd, NULL, NULL, NULL, NULL); /* reset shift state */
     char *in = (char *)data;
@@ -174,6 +250,14 @@ static void run_iconv(iconv_t cd, const char *data, size_t len, struct buf *out)
     }
 }
 
+static void run_iconv(iconv_t cd, const char *data, size_t len, struct buf *out)
+{
+    buf_append(out, "", 0);
+    size_t start = out->len;
+    run_iconv_raw(cd, data, len, out);
+    utf8_repair_from(out, start);
+}
+
 bool charset_to_utf8(const char *charset, const char *data, size_t len, struct buf *out)
 {
     char norm[CS_MAX + 1];
@@ -205,6 +289,8 @@ bool charset_to_utf8(const char *charset, const char *data, size_t len, struct b
         run_iconv(cd, data, len, out);
         return true;
     }
+    case CS_UNKNOWN:
+        return false;
     default:
         break;
     }

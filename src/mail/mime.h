@@ -107,7 +107,11 @@ bool mime_decode_transfer(const char *encoding, const char *data, size_t len, st
 void mime_decode_header_utf8(struct buf *out, const char *value, size_t len);
 
 /* Convert text in charset to UTF-8 (iconv). Returns false when the
- * charset is unknown; invalid sequences become U+FFFD. */
+ * charset is unknown or refused (names outside [A-Za-z0-9-_.:+] or longer
+ * than 64, iconv suffixes such as "//TRANSLIT", glibc-internal encodings
+ * such as WCHAR_T and INTERNAL). The output is always valid UTF-8: invalid
+ * sequences, surrogates and code points above U+10FFFF become U+FFFD,
+ * whatever the iconv decoder produced. */
 bool charset_to_utf8(const char *charset, const char *data, size_t len, struct buf *out);
 bool charset_known(const char *charset);
 

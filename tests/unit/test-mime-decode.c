@@ -140,6 +140,108 @@ static void test_charsets(void)
     buf_free(&out);
 }
 
+/* Independent validator: well-formed UTF-8 (RFC 3629), no surrogates,
+ * nothing above U+10FFFF, no overlong forms. */
+static bool utf8_ok(const char *p, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t l;
+        unsigned cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            l = 2, cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            l = 3, cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            l = 4, cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + l > n)
+            return false;
+        for (size_t k = 1; k < l; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((l == 2 && cp < 0x80) || (l == 3 && cp < 0x800) || (l == 4 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += l;
+    }
+    return true;
+}
+
+/* Converted text is valid UTF-8, or the charset is refused. */
+static bool conv_valid(const char *cs, const char *in, size_t n)
+{
+    struct buf b = BUF_INIT;
+    bool known = charset_to_utf8(cs, in, n, &b);
+    bool ok = !known || utf8_ok(b.data ? b.data : "", b.len);
+    if (!ok) {
+        fprintf(stderr, "  %s gave:", cs);
+        for (size_t i = 0; i < b.len && i < 32; i++)
+            fprintf(stderr, " %02x", (unsigned char)b.data[i]);
+        fprintf(stderr, "\n");
+    }
+    buf_free(&b);
+    return ok;
+}
+
+/* Issue 9 item 12: glibc's UCS-4 and WCHAR_T decoders pass raw 31-bit
+ * values through (5- and 6-byte sequences, > U+10FFFF), its UTF-8
+ * decoder (reached by names such as "utf)8" or "ISO-IR-193" that escape
+ * our own UTF-8 path) lets U+110000.. through, and internal encodings
+ * are host-endian. Every case must come out as valid UTF-8 or be refused. */
+static void test_charset_hostile(void)
+{
+    static const char ucs4be[] = "\x00\x11\x00\x00" "\x7f\xff\xff\xff" "\x00\x00\xd8\x00" "\x00\x00\x00\x41";
+    static const char ucs4le[] = "\x00\x00\x11\x00" "\xff\xff\xff\x7f" "\x00\xd8\x00\x00" "\x41\x00\x00\x00";
+    static const char *const names[] = {"UCS-4", "UCS-4BE", "UCS-4LE", "ucs4", "csUCS4", "ISO-10646", "10646-1:1993",
+                                        "WCHAR_T", "wchar_t", "INTERNAL", "UCS-4-INTERNAL", "UCS-2-INTERNAL",
+                                        "UCS-4-SWAPPED", "UCS-2-SWAPPED", "UTF-32", "UTF-16", "UCS-2", "UTF-7"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        CHECK(conv_valid(names[i], ucs4be, 16));
+        CHECK(conv_valid(names[i], ucs4le, 16));
+    }
+    /* Beyond U+10FFFF, a surrogate and a 5-byte form through names that
+     * reach glibc's UTF-8 decoder. */
+    static const char bad8[] = "\xf4\x90\x80\x80" "\xed\xa0\x80" "\xf8\x88\x80\x80\x80" "ok";
+    static const char *const u8names[] = {"utf)8", "utf(8)", "UTF_8", "u.t.f-8", "ISO-IR-193", "OSF05010001", "utf8",
+                                          "UTF-8"};
+    for (size_t i = 0; i < sizeof(u8names) / sizeof(u8names[0]); i++)
+        CHECK(conv_valid(u8names[i], bad8, sizeof(bad8) - 1));
+    /* The UTF-8 aliases go through the strict decoder: one U+FFFD per bad byte. */
+    CHECK_FN(conv("ISO-IR-193", "a\xf4\x90\x80\x80", 5),
+             "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    CHECK_FN(conv("UTF_8", "\xc3\xa9", 2), "\xc3\xa9");
+    /* UCS-4 is decoded (strictly, as UTF-32BE): valid values survive. */
+    CHECK_FN(conv("UCS-4", "\x00\x00\x00\x41\x00\x01\xf6\x00", 8), "A\xf0\x9f\x98\x80");
+    CHECK_FN(conv("UCS-4LE", "\x41\x00\x00\x00", 4), "A");
+    /* Refused names: internal encodings, iconv suffixes, odd punctuation,
+     * over-long names. */
+    CHECK(!charset_known("WCHAR_T"));
+    CHECK(!charset_known("INTERNAL"));
+    CHECK(!charset_known("ucs-4-internal"));
+    CHECK(!charset_known("utf)8"));
+    CHECK(!charset_known("utf-8//TRANSLIT"));
+    CHECK(!charset_known("iso-8859-1//IGNORE"));
+    CHECK(!charset_known("ISO-10646/UCS4/"));
+    CHECK(!charset_known("utf-8,latin1"));
+    CHECK(!charset_known("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+    CHECK_FN(conv("WCHAR_T", "\x41\x00\x00\x00", 4), "(unknown)");
+    /* RFC 2047 words in such charsets stay as they are or decode validly. */
+    struct buf b = BUF_INIT;
+    mime_decode_header_utf8(&b, "=?UCS-4?B?ABEAAA==?= =?utf)8?B?9JCAgA==?= =?WCHAR_T?B?AAARAA==?=", 62);
+    CHECK(utf8_ok(b.data ? b.data : "", b.len));
+    buf_free(&b);
+}
+
 static void test_contains(void)
 {
     const char *h = "The Quick Brown Fox";
@@ -219,6 +321,7 @@ int main(void)
     RUN(test_qp);
     RUN(test_rfc2047);
     RUN(test_charsets);
+    RUN(test_charset_hostile);
     RUN(test_contains);
     RUN(test_dates);
     return unit_done();
