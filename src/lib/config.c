@@ -209,16 +209,23 @@ static bool set_value(struct config *c, enum config_key k, const char *value, ch
         errno = 0;
         long long n = strtoll(value, &end, 10);
         /* Accept Cyrus-style unit suffixes for sizes: k, m, g. */
+        long long unit = 1;
         if (end != value && *end && !end[1]) {
             switch (tolower((unsigned char)*end)) {
-            case 'k': n *= 1024; end++; break;
-            case 'm': n *= 1024 * 1024; end++; break;
-            case 'g': n *= 1024LL * 1024 * 1024; end++; break;
+            case 'k': unit = 1024; end++; break;
+            case 'm': unit = 1024 * 1024; end++; break;
+            case 'g': unit = 1024LL * 1024 * 1024; end++; break;
             default: break;
             }
         }
         if (errno || end == value || *end) {
             snprintf(err, errlen, "%s: expected an integer, got \"%s\"", d->name, value);
+            return false;
+        }
+        /* "17179869185g" does not fit: out of range, never a wrapped
+         * (undefined) product that may land inside the bounds. */
+        if (__builtin_mul_overflow(n, unit, &n)) {
+            snprintf(err, errlen, "%s: \"%s\" is out of range (%lld..%lld)", d->name, value, d->min, d->max);
             return false;
         }
         if (n < d->min || n > d->max) {

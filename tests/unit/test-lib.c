@@ -124,6 +124,25 @@ static void test_config_errors(void)
     CHECK(strstr(err, "cannot open") != NULL);
 }
 
+/* Size suffixes must not overflow (found by tests/fuzz/fuzz-config):
+ * 17179869185g is 2^64 + 2^30 bytes, which wrapped to 1 GiB and was
+ * accepted (signed overflow, undefined behaviour); a value that does not
+ * fit is out of range. */
+static void test_config_suffix_overflow(void)
+{
+    char err[512];
+    struct config *c = config_load(NULL, err, sizeof(err));
+    CHECK(!config_set(c, "maxmessagesize", "17179869185g", err, sizeof(err)));
+    CHECK(strstr(err, "range") != NULL);
+    CHECK(!config_set(c, "spool_max_total", "9223372036854775807k", err, sizeof(err)));
+    CHECK(!config_set(c, "maxmessagesize", "-9223372036854775807m", err, sizeof(err)));
+    CHECK(config_set(c, "maxmessagesize", "1g", err, sizeof(err)));
+    CHECK_INT(cfg_int(c, CFG_MAXMESSAGESIZE), 1073741824LL);
+    CHECK(config_set(c, "spool_max_total", "1024g", err, sizeof(err)));
+    CHECK_INT(cfg_int(c, CFG_SPOOL_MAX_TOTAL), 1099511627776LL);
+    config_free(c);
+}
+
 static void test_config_bools(void)
 {
     const char *yes[] = {"yes", "on", "true", "1", "YES", "On"};
@@ -197,5 +216,6 @@ int main(void)
     RUN(test_config_file);
     RUN(test_config_errors);
     RUN(test_config_bools);
+    RUN(test_config_suffix_overflow);
     return unit_done();
 }
