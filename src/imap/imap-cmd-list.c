@@ -24,7 +24,7 @@ enum {
     RET_MYRIGHTS = 1u << 12,    /* RFC 8440 */
 };
 
-#define MAX_PATTERNS 64
+#define MAX_PATTERNS IMAP_LIST_MAX_PATTERNS
 
 struct node {
     char *name;
@@ -221,10 +221,10 @@ static char *pattern_to_internal(struct imap_session *s, const char *ref, const 
     return buf_release(&out);
 }
 
-static bool match_any(char **pats, size_t np, const char *name)
+static bool match_any(struct imap_list_pattern **pats, size_t np, const char *name)
 {
     for (size_t i = 0; i < np; i++)
-        if (imap_list_match(pats[i], name, '/'))
+        if (imap_list_pattern_match(pats[i], name))
             return true;
     return false;
 }
@@ -232,7 +232,7 @@ static bool match_any(char **pats, size_t np, const char *name)
 /* LSUB: does some subscribed descendant of x also match (so x itself is
  * not needed as a \Noselect placeholder, RFC 3501 6.3.9)? All names with
  * x's prefix are contiguous in the sorted table. */
-static bool sub_desc_matches(struct list_ctx *c, const struct node *x, char **pats, size_t np)
+static bool sub_desc_matches(struct list_ctx *c, const struct node *x, struct imap_list_pattern **pats, size_t np)
 {
     size_t len = strlen(x->name);
     for (size_t i = (size_t)(x - c->n) + 1; i < c->count; i++) {
@@ -265,7 +265,7 @@ static bool meets_selection(const struct node *x, unsigned opts)
  * that meets the criteria" (and "... that this command does not return
  * because it does not match the patterns") up to every ancestor. All
  * ancestors are in the table (build_tree), so find() cannot miss. */
-static void mark_selection(struct list_ctx *c, unsigned opts, char **pats, size_t np)
+static void mark_selection(struct list_ctx *c, unsigned opts, struct imap_list_pattern **pats, size_t np)
 {
     for (size_t i = 0; i < c->count; i++) {
         struct node *x = &c->n[i];
@@ -432,8 +432,14 @@ static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, boo
         extended = true;
         bool first = true;
         while (!imap_p_char(ps, ')')) {
-            if ((!first && !imap_p_sp(ps)) || np >= MAX_PATTERNS)
+            if (!first && !imap_p_sp(ps))
                 goto bad;
+            if (np >= MAX_PATTERNS) {
+                /* RFC 5258 sets no bound; every pattern is matched against
+                 * every visible name, so the list is bounded. */
+                imap_tagged(s, cmd, "NO", "[LIMIT] Too many mailbox patterns (at most %d)", MAX_PATTERNS);
+                return CMD_DONE;
+            }
             first = false;
             if (!(pats_raw[np++] = imap_p_list_mailbox(ps, cmd)))
                 goto bad;
@@ -468,12 +474,25 @@ static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, boo
         imap_tagged(s, cmd, "OK", "%s completed", lsub ? "LSUB" : "LIST");
         return CMD_DONE;
     }
-    char *pats[MAX_PATTERNS];
+    /* Bounded before anything is converted or matched (issue 9): a
+     * pattern longer than any name, or with more wildcards than any
+     * sensible listing needs, is refused as a whole. The bounds are
+     * implementation limits, not syntax errors: NO [LIMIT] (RFC 5530). */
+    const char *why = imap_list_pattern_limit(ref, (const char *const *)pats_raw, np);
+    if (why) {
+        imap_tagged(s, cmd, "NO", "%s (at most %d octets per pattern, %d wildcards in all)", why,
+                    IMAP_LIST_MAX_PATTERN_LEN, IMAP_LIST_MAX_WILDCARDS);
+        return CMD_DONE;
+    }
+    char *pats_int[MAX_PATTERNS];
+    struct imap_list_pattern *pats[MAX_PATTERNS];
     size_t npi = 0;
     for (size_t i = 0; i < np; i++) {
         char *p = pattern_to_internal(s, ref, pats_raw[i]);
         if (p) {
-            pats[npi++] = cmd_strndup(cmd, p, strlen(p));
+            pats_int[npi] = cmd_strndup(cmd, p, strlen(p));
+            pats[npi] = imap_list_pattern_new(p, '/');
+            npi++;
             free(p);
         }
     }
@@ -482,11 +501,13 @@ static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, boo
     c.want_info = (opts & RET_STATUS) != 0;
     /* Every namespace at once (access_list): the pattern only lets it
      * skip stores that cannot match; each name is matched below. */
-    int err = access_list(&s->who, npi == 1 ? pats[0] : "*", list_cb, &c);
+    int err = access_list(&s->who, npi == 1 ? pats_int[0] : "*", list_cb, &c);
     if (err >= 0 && s->mu && (lsub || (opts & (SEL_SUBSCRIBED | RET_SUBSCRIBED))))
         err = mailbox_list_subscriptions(s->mu, sub_cb, &c);
     if (err < 0) {
         list_ctx_free(&c);
+        for (size_t i = 0; i < npi; i++)
+            imap_list_pattern_free(pats[i]);
         imap_reply_access_error(s, cmd, err);
         return CMD_DONE;
     }
@@ -592,6 +613,8 @@ static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, boo
     status_cache_free(&sc);
     buf_free(&b);
     list_ctx_free(&c);
+    for (size_t i = 0; i < npi; i++)
+        imap_list_pattern_free(pats[i]);
     imap_tagged(s, cmd, "OK", "%s completed", lsub ? "LSUB" : "LIST");
     return CMD_DONE;
 bad:

@@ -318,8 +318,28 @@ bool imap_store_mailbox_from_client(struct imap_session *s, const char *name, si
 void imap_mailbox_to_client(struct imap_session *s, const char *internal, struct buf *b);
 bool mutf7_to_utf8(const char *in, size_t len, struct buf *out);
 void utf8_to_mutf7(const char *in, size_t len, struct buf *out);
-/* LIST pattern match (% and *) on internal names. */
+/* LIST pattern match (% and *) on internal names (imap-mailbox-name.c).
+ * A pattern is compiled once (wildcard runs collapsed, KMP tables) and
+ * then matched in O(tokens x name length) without backtracking;
+ * imap_list_match compiles, matches and frees. */
+struct imap_list_pattern;
+struct imap_list_pattern *imap_list_pattern_new(const char *pattern, char sep);
+bool imap_list_pattern_match(const struct imap_list_pattern *p, const char *name);
+void imap_list_pattern_free(struct imap_list_pattern *p);
 bool imap_list_match(const char *pattern, const char *name, char sep);
+/* Bounds on LIST/LSUB patterns (hostile input, issue 9): octets of
+ * reference + pattern as sent (above the 4 x IMAP_MAX_CLIENT_NAME that
+ * imap_resolve accepts for a name as sent, so every name LIST can show
+ * fits in either encoding), wildcards ('*' '%') in all the patterns of
+ * one command together (the reference counted with each; the matching
+ * work per listed name grows with this number), and patterns in one
+ * LIST-EXTENDED pattern list (RFC 5258). Beyond them the command gets
+ * NO [LIMIT]: imap_list_pattern_limit returns that response text, or
+ * NULL when ref and the np patterns are within the bounds. */
+#define IMAP_LIST_MAX_PATTERN_LEN 8192
+#define IMAP_LIST_MAX_WILDCARDS 32
+#define IMAP_LIST_MAX_PATTERNS 32
+const char *imap_list_pattern_limit(const char *ref, const char *const *pats, size_t np);
 
 /* Views (imap-sync.c). */
 struct imap_view *imap_view_new(struct mailbox *mb, bool readonly);
