@@ -273,9 +273,12 @@ void imap_notify(const char *user, int64_t mailbox_id)
             mailbox_get_info(s->view->mb)->id == mailbox_id) {
             s->view->pending = true;
             if (s->idling) {
-                /* IDLE clients get the change at once (RFC 2177). */
+                /* IDLE clients get the change at once (RFC 2177), also
+                 * one to their rights: an ACL change is announced with
+                 * the mailbox's id like any other (sqlite-acl.c). */
                 imap_session_enter(s);
-                imap_sync(s, true);
+                if (imap_view_recheck_rights(s))
+                    imap_sync(s, true);
                 imap_session_leave(s);
             }
         }

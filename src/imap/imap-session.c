@@ -255,9 +255,10 @@ static void timeout_cb(struct event_loop *loop, void *arg)
     if (s->idling) {
         /* RFC 2177: the client re-issues IDLE every 29 minutes; we keep an
          * IDLE session alive and look for missed changes periodically. */
-        if (s->view)
+        /* rights too: a group file change sends no hint */
+        if (s->view && imap_view_recheck_rights(s))
             imap_sync(s, true);
-        if (++s->idle_ticks >= IDLE_KEEPALIVE_TICKS) {
+        if (!s->logout && ++s->idle_ticks >= IDLE_KEEPALIVE_TICKS) {
             s->idle_ticks = 0;
             imap_untagged(s, "OK Still here");
         }
@@ -425,6 +426,20 @@ void imap_session_execute(struct imap_session *s, struct imap_cmdtext *ct)
         return;
     }
     snprintf(cmd->name, sizeof(cmd->name), "%s%s", cmd->uid ? "UID " : "", def->name);
+    /* Rights on the selected mailbox as they are now (issue 9: an ACL or
+     * group change since the last command), before the state check: a
+     * session that lost "r" is no longer in the selected state (IMAP4rev2,
+     * "* OK [CLOSED]"), or is told BYE and this command refused. */
+    if (s->state == IMAP_SELECTED) {
+        s->in_cmd = true;
+        bool kept = imap_view_recheck_rights(s);
+        if (!kept && !s->view && s->close_after_cmd) {
+            imap_tagged(s, cmd, "NO", "[NOPERM] Access to the selected mailbox was revoked");
+            handle_result(s, cmd, CMD_DONE);
+            return;
+        }
+        s->in_cmd = false;
+    }
     if (!(def->states & (1u << s->state))) {
         imap_tagged(s, cmd, "BAD", "Command not allowed in this state");
         cmd_free(s, cmd);

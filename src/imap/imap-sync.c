@@ -682,6 +682,97 @@ bool imap_view_gone_err(struct imap_session *s, int err)
     return err == STORAGE_ERR_NOTFOUND && imap_view_check_gone(s);
 }
 
+/* ---- rights changing while selected (issue 9) ------------------------------ */
+
+/* The rights that make a selection read-write (imap-cmd-mailbox.c
+ * SELECT_WRITE_RIGHTS): without any of them it is READ-ONLY. */
+#define VIEW_WRITE_RIGHTS (ACL_SEEN | ACL_WRITE | ACL_DELETEMSG | ACL_EXPUNGE | ACL_INSERT)
+
+/* "r" was taken away. RFC 4314 4 lets a server that checks rights per
+ * command either send BYE or refuse every selected-state command until
+ * the mailbox is closed, and warns that clients cope badly with the
+ * latter. IMAP4rev2 has a clean third way: an unsolicited "OK [CLOSED]"
+ * moves the session to the authenticated state (RFC 9051 3, transition
+ * (6)); later selected-state commands get BAD like any command in the
+ * wrong state. IMAP4rev1 (RFC 3501), even with CONDSTORE/QRESYNC whose
+ * CLOSED code (RFC 7162 3.2.11) only ever accompanies a new SELECT, has
+ * no such transition: a client there would go on sending FETCH and STORE
+ * for a mailbox it believes selected, so it gets BYE, as for a selected
+ * mailbox that was deleted (view_gone). Either way nothing more of the
+ * mailbox is sent, and the view (and its store reference) is dropped. */
+static void view_revoked(struct imap_session *s)
+{
+    log_info("imap: read access to the selected mailbox revoked, closing it: user=%s addr=%s mailbox=%s",
+             s->user ? s->user : "-", s->peer, mailbox_get_info(s->view->mb)->name);
+    imap_view_free(s->view);
+    s->view = NULL;
+    s->state = IMAP_AUTH;
+    if (s->enabled & EN_IMAP4REV2) {
+        imap_untagged(s, "OK [CLOSED] Access to the selected mailbox was revoked");
+        return;
+    }
+    imap_untagged(s, "BYE [NOPERM] Access to the selected mailbox was revoked, have to disconnect");
+    if (s->conn)
+        conn_pause_input(s->conn);
+    if (s->in_cmd)
+        s->close_after_cmd = true;
+    else
+        imap_session_close(s, NULL);
+}
+
+bool imap_view_recheck_rights(struct imap_session *s)
+{
+    struct imap_view *v = s->view;
+    if (!v || s->closed || v->gone)
+        return v && !v->gone;
+    /* The owner holds every right whatever the ACL says (acl_evaluate),
+     * and a view without a store reference is the own store too. */
+    if (!v->store || imap_is_own_store(s, v->store))
+        return true;
+    char *acl = xmalloc(STORAGE_MAX_ACL + 1);
+    int err = mailbox_get_acl_open(v->mb, acl);
+    if (err < 0) {
+        free(acl);
+        if (err == STORAGE_ERR_NOTFOUND)
+            return !imap_view_check_gone(s);
+        /* busy or I/O: keep the rights as they were; checked again before
+         * the next command */
+        log_warn("imap: cannot re-read the ACL of the selected mailbox for %s: %s", s->user ? s->user : "-",
+                 storage_strerror(err));
+        return true;
+    }
+    acl_rights_t r = acl_evaluate(acl, &s->who, mail_user_name(v->store));
+    free(acl);
+    acl_rights_t old = v->rights;
+    if (r == old)
+        return true;
+    v->rights = r;
+    char was[32], now[32];
+    acl_format_rights(old, was);
+    acl_format_rights(r, now);
+    log_info("imap: rights on the selected mailbox changed: user=%s addr=%s mailbox=%s rights=%s -> %s",
+             s->user ? s->user : "-", s->peer, mailbox_get_info(v->mb)->name, was, now);
+    if (!(r & ACL_READ)) {
+        view_revoked(s);
+        return false;
+    }
+    if (v->readonly)
+        return true; /* EXAMINE, or selected without write rights: nothing to announce */
+    /* RFC 9051 7.1: READ-ONLY / READ-WRITE also say that "its access while
+     * selected has changed". The handle stays read-write: regaining a
+     * right makes it usable again without a new SELECT. */
+    bool was_rw = (old & VIEW_WRITE_RIGHTS) != 0, now_rw = (r & VIEW_WRITE_RIGHTS) != 0;
+    if (was_rw != now_rw)
+        imap_untagged(s, "OK [%s] Access rights changed", now_rw ? "READ-WRITE" : "READ-ONLY");
+    /* RFC 4314 4: a server checking rights per command SHOULD send
+     * PERMANENTFLAGS when they change (s: \Seen, t: \Deleted, w: the
+     * rest and keywords). FLAGS (the defined flags) do not depend on
+     * rights. */
+    if (imap_rights_flag_mask(old) != imap_rights_flag_mask(r) || ((old ^ r) & ACL_WRITE))
+        imap_view_write_permanentflags(s);
+    return true;
+}
+
 void imap_sync(struct imap_session *s, bool allow_expunge)
 {
     struct imap_view *v = s->view;

@@ -183,7 +183,9 @@ struct imap_view {
     /* (added) the mailbox was deleted under us: BYE sent, no more syncs */
     bool gone;
     /* (multi-user) where the selected mailbox lives and what this session
-     * may do in it (RFC 4314), fixed at SELECT. store is a reference of its
+     * may do in it (RFC 4314), taken at SELECT and re-evaluated before
+     * every command and on change hints (imap_view_recheck_rights: the
+     * ACL or a group may change while it is selected). store is a reference of its
      * own (mail_user_close'd by imap_view_free; may be the session's own
      * store). A read-write SELECT without any of s w t e i is reported as
      * [READ-ONLY]; PERMANENTFLAGS lists only the flags the rights allow.
@@ -482,6 +484,20 @@ bool imap_view_check_gone(struct imap_session *s);
  * deleted (BYE sent as by imap_view_check_gone): the caller answers
  * "NO [NONEXISTENT]" instead of logging a server error. */
 bool imap_view_gone_err(struct imap_session *s, int err);
+/* (added, issue 9) Re-evaluate the session's rights on the selected
+ * mailbox from its current ACL (and the group file as it is now); a no-op
+ * for the session's own store (the owner always holds every right). Call
+ * only between commands or before one runs (never in the middle of a
+ * command's output). A changed set of permitted flags is announced with
+ * PERMANENTFLAGS, losing or regaining every write right with
+ * "OK [READ-ONLY]" / "OK [READ-WRITE]" (RFC 4314 4, RFC 9051 7.1). Losing
+ * "r" closes the selection: IMAP4rev2 sessions get "* OK [CLOSED]" and
+ * are in the authenticated state; IMAP4rev1 sessions (which have no
+ * unsolicited way out of the selected state) get "* BYE [NOPERM]" and
+ * the connection closes (after the running command's tagged reply when
+ * in_cmd). Returns false when the selection is gone (closed, revoked, or
+ * the mailbox was deleted), true otherwise. */
+bool imap_view_recheck_rights(struct imap_session *s);
 /* (added) server greeting product string per serverinfo ("" when off) */
 const char *imap_server_product(void);
 /* (added) does the current command forbid EXPUNGE responses (7.5.1)? */

@@ -127,6 +127,26 @@ int sq_get_acl(struct mail_user *u, const char *name, char *out)
     return r;
 }
 
+/* By id, checking the MAILBOXID captured at open as every handle
+ * operation does (sq_mailbox_load_mb), so a deleted mailbox is never
+ * mistaken for another; the ACL column comes with the row. */
+int sq_get_acl_mb(struct mailbox *mb, char *out)
+{
+    out[0] = '\0';
+    if (mb->deleted)
+        return STORAGE_ERR_NOTFOUND;
+    struct mailbox_info *info = xmalloc(sizeof(*info));
+    int r = sq_mailbox_load_id(mb->user, mb->id, info, NULL);
+    if (r == 0 && strcmp(info->mailboxid, mb->info.mailboxid) != 0)
+        r = STORAGE_ERR_NOTFOUND;
+    if (r == STORAGE_ERR_NOTFOUND)
+        mb->deleted = true;
+    if (r == 0)
+        snprintf(out, STORAGE_MAX_ACL + 1, "%s", info->acl ? info->acl : "");
+    free(info);
+    return r;
+}
+
 int sq_set_sharedseen(struct mail_user *u, const char *name, bool shared)
 {
     sqlite3_stmt *st = sq_stmt(u, SQ_MB_SET_SHAREDSEEN);

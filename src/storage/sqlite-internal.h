@@ -265,6 +265,7 @@ int sq_check(struct mail_user *u, bool fix, void (*cb)(const char *problem, void
 int sq_create_acl(struct mail_user *u, const char *name, uint32_t special_use, const char *acl);
 int sq_set_acl(struct mail_user *u, const char *name, const char *acl);
 int sq_get_acl(struct mail_user *u, const char *name, char *out);
+int sq_get_acl_mb(struct mailbox *mb, char *out);
 int sq_update_acl(struct mail_user *u, const char *name,
                   int (*modify)(const char *old, char **newacl, void *arg), void *arg);
 int sq_set_sharedseen(struct mail_user *u, const char *name, bool shared);

@@ -673,6 +673,7 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .create_acl = sq_create_acl,
     .set_acl = sq_set_acl,
     .get_acl = sq_get_acl,
+    .get_acl_mb = sq_get_acl_mb,
     .update_acl = sq_update_acl,
     .set_sharedseen = sq_set_sharedseen,
     .status_as = sq_status_as,

@@ -49,6 +49,14 @@ int mailbox_get_acl(struct mail_user *u, const char *name, char *out)
     return u->ops->get_acl(u, name, out);
 }
 
+int mailbox_get_acl_open(struct mailbox *mb, char *out)
+{
+    out[0] = '\0';
+    if (mb->deleted)
+        return STORAGE_ERR_NOTFOUND;
+    return mb->user->ops->get_acl_mb(mb, out);
+}
+
 int mailbox_set_sharedseen(struct mail_user *u, const char *name, bool shared)
 {
     if (!storage_valid_mailbox_name(name))

@@ -129,6 +129,7 @@ struct storage_backend_ops {
     int (*create_acl)(struct mail_user *u, const char *name, uint32_t special_use, const char *acl);
     int (*set_acl)(struct mail_user *u, const char *name, const char *acl);
     int (*get_acl)(struct mail_user *u, const char *name, char *out);
+    int (*get_acl_mb)(struct mailbox *mb, char *out);
     int (*update_acl)(struct mail_user *u, const char *name,
                       int (*modify)(const char *old, char **newacl, void *arg), void *arg);
     int (*set_sharedseen)(struct mail_user *u, const char *name, bool shared);

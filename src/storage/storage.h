@@ -195,6 +195,12 @@ int mailbox_create_acl(struct mail_user *u, const char *name, uint32_t special_u
  * than STORAGE_MAX_ACL). The text is opaque to storage. */
 int mailbox_set_acl(struct mail_user *u, const char *name, const char *acl);
 int mailbox_get_acl(struct mail_user *u, const char *name, char *out /* STORAGE_MAX_ACL+1 */);
+/* The ACL text of an open mailbox, found by its id (so it follows a
+ * RENAME, and never reads another mailbox that took the name); NOTFOUND
+ * once the mailbox was deleted. A session re-evaluates its rights on the
+ * selected mailbox with it (the ACL may change while it is selected). */
+struct mailbox;
+int mailbox_get_acl_open(struct mailbox *mb, char *out /* STORAGE_MAX_ACL+1 */);
 /* Change an ACL atomically: modify gets the current text and returns 0
  * with a malloc'd new text in *newacl (or an error, which aborts); the
  * read and the write are one transaction, so concurrent SETACLs never
