@@ -323,6 +323,22 @@ static void literal_data(struct imap_session *s, struct buf *in)
     }
 }
 
+/* A line for a command waiting on client input (an AUTHENTICATE
+ * response, IDLE's DONE) is longer than maxline. The line is not that
+ * command's: the command ends here with a tagged BAD (RFC 9051 7.1.3,
+ * TOOBIG from RFC 4469), and whatever follows the over-long line is read
+ * as a new command - never as the next step of the SASL exchange (the
+ * client sees the tagged reply, so it knows the exchange is over). The
+ * caller discards the line itself. */
+static void overlong_response(struct imap_session *s)
+{
+    struct imap_cmd *cmd = s->cmd;
+    cmd->on_line = NULL;
+    s->idling = false;
+    imap_tagged(s, cmd, "BAD", "[TOOBIG] Line too long");
+    imap_cmd_finish(s);
+}
+
 static bool can_read_commands(struct imap_session *s)
 {
     if (s->closed || !s->conn || s->logout || conn_is_closing(s->conn))
@@ -340,6 +356,19 @@ void imap_reader_input(struct imap_session *s)
     size_t maxl = max_line();
     unsigned ran = 0;
     while (can_read_commands(s)) {
+        if (s->skipping) {
+            /* the rest of an over-long line refused by overlong_response */
+            if (in->len == 0)
+                break;
+            char *end = memchr(in->data, '\n', in->len);
+            if (!end) {
+                buf_consume(in, in->len);
+                break;
+            }
+            buf_consume(in, (size_t)(end - in->data) + 1);
+            s->skipping = false;
+            continue;
+        }
         if (s->literal_left > 0) {
             if (in->len == 0)
                 break;
@@ -352,8 +381,10 @@ void imap_reader_input(struct imap_session *s)
         if (!nl) {
             if (in->len > maxl) {
                 if (s->cmd && s->cmd->on_line && !imap_reader_busy(s)) {
-                    imap_session_close(s, "[TOOBIG] Line too long");
-                    break;
+                    overlong_response(s);
+                    s->skipping = true;     /* until its end of line */
+                    buf_consume(in, in->len);
+                    continue;
                 }
                 if (!s->cmd_skip && !s->line_overflow) {
                     struct buf *t = &s->pending.text;
@@ -375,6 +406,11 @@ void imap_reader_input(struct imap_session *s)
         if (s->line_overflow) {
             s->line_overflow = false;
             skip_line(s, in->data, content);
+            buf_consume(in, linelen + 1);
+            continue;
+        }
+        if (content > maxl && s->cmd && s->cmd->on_line && !imap_reader_busy(s)) {
+            overlong_response(s);
             buf_consume(in, linelen + 1);
             continue;
         }

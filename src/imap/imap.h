@@ -244,7 +244,8 @@ struct imap_session {
     int literal_fd;
     bool literal_to_file;
     bool literal_nonsync;
-    bool skipping;              /* discarding an oversized command */
+    bool skipping;              /* discarding the rest of an over-long line
+                                   sent to a waiting command (on_line) */
     size_t line_len_so_far;
     uint64_t timeout_timer;
     uint64_t last_activity;

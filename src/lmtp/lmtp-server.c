@@ -166,6 +166,19 @@ static void timeout_cb(struct event_loop *loop, void *arg)
 
 /* ---- input ------------------------------------------------------------- */
 
+/* An over-long line. In an AUTH exchange it fails the AUTH command (RFC
+ * 4954 4: 500 with 5.5.6) and the exchange is over: the next line is a
+ * new command, never a SASL response. */
+static void line_too_long(struct lmtp_session *s)
+{
+    if (s->in_sasl) {
+        lmtp_auth_reset(s);
+        lmtp_printf(s, "500 5.5.6 Authentication Exchange line is too long\r\n");
+    } else {
+        lmtp_printf(s, "500 5.5.2 Line too long\r\n");
+    }
+}
+
 static void spool_feed(struct lmtp_session *s, const char *p, size_t n)
 {
     if (s->spool && n)
@@ -254,11 +267,8 @@ static void reader(struct lmtp_session *s)
         char *nl = memchr(in->data, '\n', in->len);
         if (!nl) {
             if (in->len > limit) {
-                if (!s->discarding) {
-                    lmtp_printf(s, "500 5.5.2 Line too long\r\n");
-                    if (s->in_sasl)
-                        lmtp_auth_reset(s);
-                }
+                if (!s->discarding)
+                    line_too_long(s);
                 s->discarding = true;
                 buf_consume(in, in->len);
             }
@@ -272,9 +282,7 @@ static void reader(struct lmtp_session *s)
         }
         if (n > limit) {
             buf_consume(in, n + 1);
-            lmtp_printf(s, "500 5.5.2 Line too long\r\n");
-            if (s->in_sasl)
-                lmtp_auth_reset(s);
+            line_too_long(s);
             continue;
         }
         size_t len = n;
