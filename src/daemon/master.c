@@ -13,6 +13,7 @@
 #include "daemon.h"
 #include "event.h"
 #include "connlimits.h"
+#include "spool-limits.h"
 #include "log.h"
 #include <errno.h>
 #include <dirent.h>
@@ -449,6 +450,7 @@ static void on_sigchld(struct event_loop *loop, void *arg)
             continue;
         workers[idx].pid = 0;
         limits_worker_exited((int)idx);
+        spool_limits_worker_exited((int)idx);
         if (stopping)
             continue;
         if (WIFSIGNALED(status))
@@ -549,6 +551,8 @@ int master_run(const char *file)
     if (!bind_all())
         return EX_OS_ERR;
     if (!limits_init())
+        return EX_OS_ERR;
+    if (!spool_limits_init())
         return EX_OS_ERR;
     if (!drop_privileges())
         return EX_OS_ERR;

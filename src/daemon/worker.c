@@ -26,6 +26,7 @@
 #include "pop3.h"
 #include "lmtp.h"
 #include "connlimits.h"
+#include "spool-limits.h"
 #include "log.h"
 #include "notify.h"
 #include "storage.h"
@@ -255,6 +256,7 @@ void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
         _exit(0);
     signal(SIGPIPE, SIG_IGN);
     limits_set_worker(idx);
+    spool_limits_set_worker(idx);
 
     wloop = event_loop_new();
     if (!wloop)

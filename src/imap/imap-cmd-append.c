@@ -70,6 +70,90 @@ static bool header_has_8bit(const struct append_msg *m)
     return h.eightbit;
 }
 
+/* ---- checks before a message literal is accepted (imap-reader.c) ---------- */
+
+struct room {
+    int64_t bytes, msgs;
+};
+
+static int room_cb(const struct quota_root *q, void *arg)
+{
+    struct room *r = arg;
+    if (q->storage_limit_kb >= 0) {
+        /* STORAGE is in KiB (RFC 9208 5.1); QUOTA_MAX_LIMIT keeps *1024 in range */
+        int64_t lim = q->storage_limit_kb > QUOTA_MAX_LIMIT ? INT64_MAX : q->storage_limit_kb * 1024;
+        int64_t left = q->storage_used >= lim ? 0 : lim - MAX(q->storage_used, (int64_t)0);
+        r->bytes = MIN(r->bytes, left);
+    }
+    if (q->message_limit >= 0) {
+        int64_t left = q->message_used >= q->message_limit ? 0 : q->message_limit - MAX(q->message_used, (int64_t)0);
+        r->msgs = MIN(r->msgs, left);
+    }
+    return 0;
+}
+
+enum append_pre imap_append_precheck(struct imap_session *s, const struct imap_cmdtext *ct, size_t marker_off,
+                                     uint64_t n, int64_t *room_bytes, int64_t *room_msgs)
+{
+    const char *t = ct->text.data;
+    size_t tl = 0;
+    while (tl < ct->text.len && t[tl] != ' ')
+        tl++;
+    if (!imap_valid_tag(t, tl)) {
+        /* what imap_session_execute would answer */
+        imap_untagged(s, "BAD Invalid tag");
+        return APPEND_PRE_REFUSED;
+    }
+    struct imap_cmd cmd;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.tag = cmd_strndup(&cmd, t, tl);
+    snprintf(cmd.name, sizeof(cmd.name), "APPEND");
+    struct imap_parser *ps = &cmd.ps;
+    imap_parser_init(ps, ct, tl, (s->enabled & (EN_UTF8 | EN_IMAP4REV2)) != 0);
+    enum append_pre res = APPEND_PRE_REFUSED;
+    struct imap_str mbox;
+    struct mbox_ref ref;
+    struct mail_user *store = NULL;
+    acl_rights_t rights = 0;
+    s->in_cmd = true;   /* a BYE from the pre-reply sync waits for our reply */
+    if (!imap_p_sp(ps) || !imap_p_atom(ps, &cmd) || !imap_p_sp(ps)) {
+        imap_tagged(s, &cmd, "BAD", "Expected: APPEND mailbox [flags] [date-time] literal");
+    } else if (ps->p == t + marker_off) {
+        /* This literal is the mailbox name itself; the message literals
+         * follow it and are checked then. A name that long cannot exist
+         * (imap_resolve says the same), and must not go to a file. */
+        if (n > 4 * (uint64_t)IMAP_MAX_CLIENT_NAME)
+            imap_tagged(s, &cmd, "NO", "[NONEXISTENT] Mailbox name too long");
+        else
+            res = APPEND_PRE_MAILBOX_LITERAL;
+    } else if (!imap_p_astring(ps, &cmd, &mbox) || mbox.file || ps->p > t + marker_off) {
+        imap_tagged(s, &cmd, "BAD", "Expected: APPEND mailbox [flags] [date-time] literal");
+    } else if (s->who.anonymous) {
+        imap_tagged(s, &cmd, "NO", "[NOPERM] Not permitted for anonymous users");
+    } else if (imap_resolve_target(s, &cmd, &mbox, &ref, &store, &rights)) {
+        /* RFC 9208: the STORAGE and MESSAGE resources of every quota root
+         * covering the target; the commit checks again (usage may change
+         * meanwhile), this only spares reading what cannot fit. */
+        struct room room = {INT64_MAX, INT64_MAX};
+        int r = quota_roots_of(store, ref.name, room_cb, &room);
+        if (r < 0)
+            log_warn("APPEND: quota of %s/%s: %s", mail_user_name(store), ref.name, storage_strerror(r));
+        *room_bytes = room.bytes;
+        *room_msgs = room.msgs;
+        mail_user_close(store);
+        res = APPEND_PRE_OK;
+    }
+    s->in_cmd = false;
+    if (s->close_after_cmd && !s->closed)
+        imap_session_close(s, NULL);
+    for (size_t i = 0; i < cmd.nallocs; i++)
+        free(cmd.allocs[i]);
+    free(cmd.allocs);
+    if (s->closed && res != APPEND_PRE_REFUSED)
+        res = APPEND_PRE_REFUSED;
+    return res;
+}
+
 IMAP_CMD(cmd_append)
 {
     struct imap_parser *ps = &cmd->ps;

@@ -14,6 +14,14 @@
  * without being stored: non-synchronising literals are counted and
  * discarded, a synchronising literal ends the command (the client will not
  * send its data without our "+", RFC 9051 4.3 / RFC 7888 4).
+ *
+ * APPEND is judged before its message data is read (command_line): the
+ * target and the quota left in it (imap_append_precheck), maxmessagesize,
+ * and a reservation of the announced size against spool_max_per_user /
+ * spool_max_total (spool-limits.h, shared by all workers), held by the
+ * command text and given back when it is freed. A refused literal is never
+ * spooled. A line over maxline sent to a command waiting for one (an
+ * AUTHENTICATE response, IDLE) ends that command with a tagged BAD.
  */
 #include "imap.h"
 #include "config.h"
@@ -36,6 +44,7 @@ void imap_cmdtext_free(struct imap_cmdtext *ct)
     free(ct->files);
     ct->files = NULL;
     ct->nfiles = 0;
+    spool_release(&ct->spool);
 }
 
 void imap_reader_reset(struct imap_session *s)
@@ -49,6 +58,11 @@ void imap_reader_reset(struct imap_session *s)
     s->literal_append = false;
     s->literal_total = 0;
     s->line_len_so_far = 0;
+    s->append_resolved = false;
+    s->append_msgs = 0;
+    s->append_bytes = 0;
+    s->append_room_bytes = INT64_MAX;
+    s->append_room_msgs = INT64_MAX;
 }
 
 bool imap_reader_busy(const struct imap_session *s)
@@ -198,7 +212,7 @@ static bool command_line(struct imap_session *s, const char *line, size_t len)
 
     /* Literal: check it against the limits before asking for it. */
     const char *why = NULL, *status = "BAD";
-    bool spill = false;
+    bool spill = false, answered = false, append_msg = false;
     uint64_t maxmsg = (uint64_t)config_int(CFG_MAXMESSAGESIZE);
     if (++s->nliterals > IMAP_MAX_LITERALS) {
         why = "[LIMIT] Too many literals";
@@ -206,24 +220,67 @@ static bool command_line(struct imap_session *s, const char *line, size_t len)
         /* RFC 7888 5: LITERAL- semantics before authentication */
         why = "[TOOBIG] Non-synchronizing literal too big";
     } else if (s->literal_append && s->state != IMAP_NOTAUTH) {
-        if (m.n > maxmsg) {
+        /* An APPEND message literal is checked like the command will be,
+         * BEFORE any of it is read: RFC 9051 7.5 lets the server answer
+         * a tagged NO instead of the "+" continuation, and for a
+         * non-synchronising literal (RFC 7888) the data that follows is
+         * then read and discarded, never spooled (start_skip). The
+         * target (existence: TRYCREATE, rights: NOPERM) once per command,
+         * then per literal: maxmessagesize (TOOBIG, RFC 7889), the quota
+         * left for this and the command's earlier messages (OVERQUOTA,
+         * RFC 9208: the MULTIAPPEND running sum, RFC 3502), and the spool
+         * this user and the whole server hold (LIMIT, RFC 5530). */
+        enum append_pre pre = APPEND_PRE_OK;
+        if (!s->append_resolved) {
+            pre = imap_append_precheck(s, &s->pending, line_off + m.start, m.n, &s->append_room_bytes,
+                                       &s->append_room_msgs);
+            s->append_resolved = pre == APPEND_PRE_OK;
+        }
+        enum spool_verdict sv;
+        if (pre == APPEND_PRE_REFUSED) {
+            answered = true;
+        } else if (pre == APPEND_PRE_MAILBOX_LITERAL) {
+            /* the mailbox name: small, kept in memory (checked below) */
+        } else if (m.n > maxmsg) {
             why = "[TOOBIG] Message too big";
             status = "NO";
         } else if (s->literal_total + m.n > MULTIAPPEND_MAX_FACTOR * maxmsg) {
             /* bound the temporary disk one MULTIAPPEND may occupy */
             why = "[LIMIT] Too much data in one APPEND";
             status = "NO";
-        } else if (m.n > IMAP_MAX_LITERAL_MEM || t->len + m.n > IMAP_MAX_CMD_MEM / 2) {
-            spill = true;
+        } else if ((int64_t)s->append_msgs >= s->append_room_msgs ||
+                   (int64_t)(s->append_bytes + m.n) > s->append_room_bytes) {
+            why = "[OVERQUOTA] Quota exceeded";
+            status = "NO";
+        } else if ((sv = spool_reserve(&s->pending.spool, s->user, m.n)) != SPOOL_OK) {
+            log_notice("imap: APPEND literal of %llu octets refused: spool limit %s reached: user=%s addr=%s",
+                       (unsigned long long)m.n, sv == SPOOL_OVER_USER ? "spool_max_per_user" : "spool_max_total",
+                       s->user ? s->user : "-", s->peer);
+            why = sv == SPOOL_OVER_USER ? "[LIMIT] Too much message data being uploaded by this user, try later"
+                                        : "[LIMIT] Server upload space full, try later";
+            status = "NO";
+        } else {
+            append_msg = true;
+            s->append_msgs++;
+            s->append_bytes += m.n;
+            spill = m.n > IMAP_MAX_LITERAL_MEM || t->len + m.n > IMAP_MAX_CMD_MEM / 2;
         }
+    }
+    if (why || answered || append_msg) {
+        /* decided above */
     } else if (s->state == IMAP_NOTAUTH && t->len + m.n + 2 > PREAUTH_MAX_CMD) {
         /* before login nobody needs more than a user name and password */
         why = "[TOOBIG] Literal too big";
     } else if (t->len + m.n + 2 > IMAP_MAX_CMD_MEM) {
         why = "[TOOBIG] Literal too big";
     }
-    if (why) {
-        reply_error(s, t->data, t->len, status, why);
+    if (why || answered) {
+        if (why)
+            reply_error(s, t->data, t->len, status, why);
+        if (s->closed) {
+            imap_reader_reset(s);
+            return true;
+        }
         if (s->state == IMAP_NOTAUTH && m.nonsync) {
             /* The client sends the refused non-synchronizing literal
              * anyway (up to 4 GB announced); an unauthenticated client

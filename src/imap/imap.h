@@ -34,6 +34,7 @@
 #include "conn.h"
 #include "storage.h"
 #include "access.h"
+#include "spool-limits.h"
 #include <sys/socket.h>
 
 /* ====================== public (used by the daemon) ==================== */
@@ -82,6 +83,10 @@ struct imap_cmdtext {
     struct buf text;
     struct imap_literal_file *files;
     size_t nfiles;
+    /* APPEND message literals reserved against spool_max_per_user /
+     * spool_max_total (spool-limits.h); released by imap_cmdtext_free,
+     * i.e. when the command is done, refused, or the session ends. */
+    struct spool_resv spool;
 };
 
 /* Tokenizer over a command text. */
@@ -268,6 +273,13 @@ struct imap_session {
     unsigned nliterals;         /* literals in the command being assembled */
     bool literal_append;        /* the command being assembled is APPEND */
     uint64_t literal_total;     /* literal octets in the command being assembled */
+    /* (added) APPEND being assembled: its target checked before the first
+     * message literal is accepted (imap-reader.c, imap_append_precheck) */
+    bool append_resolved;
+    uint32_t append_msgs;       /* message literals accepted so far */
+    uint64_t append_bytes;      /* their octets */
+    int64_t append_room_bytes;  /* quota left in the target (INT64_MAX: no limit) */
+    int64_t append_room_msgs;
     char peer[64];
     bool in_cmd;                /* (added) a command handler is running */
     bool close_after_cmd;       /* (added) BYE sent; close once the running
@@ -528,6 +540,17 @@ IMAP_CMD(cmd_copy); IMAP_CMD(cmd_move);
 IMAP_CMD(cmd_getquota); IMAP_CMD(cmd_getquotaroot); IMAP_CMD(cmd_setquota);
 IMAP_CMD(cmd_setacl); IMAP_CMD(cmd_deleteacl); IMAP_CMD(cmd_getacl); IMAP_CMD(cmd_listrights);
 IMAP_CMD(cmd_myrights);
+/* (added, imap-cmd-append.c) The reader announces a literal at offset
+ * marker_off of an APPEND being assembled (ct: the text so far, the
+ * marker last), n octets: before the first message literal is accepted
+ * the target is resolved as the command will (TRYCREATE, NOPERM, BAD
+ * syntax) and the quota left in it is returned, so that the reader can
+ * answer NO instead of "+" (RFC 9051 7.5). REFUSED: the reply is written.
+ * MAILBOX_LITERAL: this literal is the mailbox name (checked once the
+ * next literal is announced). */
+enum append_pre { APPEND_PRE_OK, APPEND_PRE_MAILBOX_LITERAL, APPEND_PRE_REFUSED };
+enum append_pre imap_append_precheck(struct imap_session *s, const struct imap_cmdtext *ct, size_t marker_off,
+                                     uint64_t n, int64_t *room_bytes, int64_t *room_msgs);
 /* (added) SELECT: "* OK [ALERT]" when a quota root covering the mailbox
  * is at or above quotawarn percent of a limit (imap-cmd-quota.c). */
 void imap_quota_warn(struct imap_session *s, const char *internal_name);

@@ -86,8 +86,9 @@ S: * 5 EXPUNGE
 S~ m2 OK .*
 C: m3 MOVE 1 nosuch
 S~ m3 NO \[TRYCREATE\] .*
-# RFC 4315: APPENDUID; APPEND to a missing mailbox -> NO [TRYCREATE]
-C: p1 APPEND nosuch {%simple.eml}
+# RFC 4315: APPENDUID; APPEND to a missing mailbox -> NO [TRYCREATE], before
+# the continuation (RFC 9051 7.5: the client never sends the message)
+C+ p1 APPEND nosuch {320}\r\n
 S~ p1 NO \[TRYCREATE\] .*
 C: p2 APPEND other (\Seen) " 7-Feb-1994 21:52:25 -0800" {%simple.eml+}
 S~ p2 OK \[APPENDUID [1-9][0-9]* 8\] .*

@@ -76,14 +76,16 @@ S~ b7 NO \[NONEXISTENT\] .*
 # 616 of 1024 octets, then 1232 would exceed STORAGE 1 (KiB)
 C: c1 APPEND INBOX {%big}
 S~ c1 OK .*
-C: c2 APPEND INBOX {%big}
+# refused before the continuation (RFC 9051 7.5): the client never sends the data
+C+ c2 APPEND INBOX {616}\r\n
 S~ c2 NO \[OVERQUOTA\] .*
 C: c3 APPEND INBOX {%small}
 S~ c3 OK .*
 C: c4 GETQUOTA "user/alice"
 S: * QUOTA "user/alice" (STORAGE 1 1 MESSAGE 2 2)
 S~ c4 OK .*
-C: c5 APPEND INBOX {%small}
+# LITERAL+: the NO comes at once, the literal's octets are read and discarded
+C: c5 APPEND INBOX {%small+}
 S~ c5 NO \[OVERQUOTA\] .*
 C: c6 CREATE dest
 S~ c6 OK .*

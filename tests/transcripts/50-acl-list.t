@@ -38,7 +38,8 @@ S~ \* ACL "Shared Folders/news"(?=.* anyone lrs( |$)).*
 S~ d3 OK .*
 C: d4 CREATE "Shared Folders/news/tech"
 S~ d4 OK .*
-C: d5 APPEND "Shared Folders/news" {%m1}
+# refused before the continuation: no i right (RFC 4314, RFC 9051 7.5)
+C+ d5 APPEND "Shared Folders/news" {23}\r\n
 S~ d5 NO .*
 C: d6 SETACL "Shared Folders/news" admin lrswipkxtea
 S~ d6 OK .*

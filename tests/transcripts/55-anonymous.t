@@ -44,7 +44,8 @@ C: a6 LSUB "" "*"
 S~ a6 OK .*
 C: a7 SUBSCRIBE "Other Users/alice/Public"
 S~ a7 NO \[NOPERM\].*
-C: a8 APPEND "Other Users/alice/Public" {%m1}
+# refused before the continuation (RFC 9051 7.5)
+C+ a8 APPEND "Other Users/alice/Public" {62}\r\n
 S~ a8 NO \[NOPERM\].*
 # alice's INBOX does not grant anonymous anything: as if it did not exist
 C: a9 EXAMINE "Other Users/alice"
