@@ -210,6 +210,14 @@ int access_resolve(const struct access_who *w, const char *name, struct mbox_ref
 /* The internal client name of mailbox ref->name of ref->store as w sees
  * it (inverse of access_resolve), appended to out. */
 void access_client_name(const struct access_who *w, const char *store, const char *name, struct buf *out);
+/* The rules IMAP CREATE applies to a new mailbox's internal name (inside
+ * its store, '/' as separator): 1..STORAGE_MAX_MAILBOX_NAME bytes, no
+ * control characters, no empty level (leading, trailing or double '/'),
+ * at most 64 levels, no wildcard ('*', '%'), no "." or ".." level (they
+ * look like path tricks and no client could select, rename or delete
+ * them). UTF-8 validity is checked by storage. Used by every path that
+ * creates a mailbox from outside IMAP (LMTP createonpost, the CLI). */
+bool access_valid_mailbox_name(const char *name);
 
 /* ---- checked operations (mailboxes.c) ------------------------------------ */
 
@@ -238,6 +246,20 @@ int access_create(const struct access_who *w, const char *name, uint32_t special
  * partition (INVALID when unknown), for any other mailbox it must be the
  * partition its store is on (else ACCESS_ERR_CANNOT). NULL = none. */
 int access_create_ex(const struct access_who *w, const char *name, uint32_t special_use, const char *partition);
+/* LMTP createonpost / `darius deliver`: may the poster w create the
+ * personal mailbox `name` (internal, inside the user store `store` open
+ * as u, owned by `owner`)? The CREATE rules: access_valid_mailbox_name,
+ * never INBOX or a shared store's mailbox (ACCESS_ERR_INVALID), and k
+ * for w on the nearest existing ancestor (ACCESS_ERR_NOPERM) - by the
+ * ACL alone, as the p right for delivery: admins get no k from being
+ * admins. A name without an existing ancestor (a new top-level folder,
+ * or one whose whole path is new) needs no ACL right: its parent is the
+ * account, whose owner agreed through the createonpost setting, and it
+ * gets the owner-only ACL so nobody else sees what was created. A child
+ * gets its ancestor's ACL (as CREATE). create=false only checks. 0 or
+ * an error (storage errors as they are). */
+int access_create_posted(const struct access_who *w, struct mail_user *u, const char *store, const char *owner,
+                         const char *name, bool create);
 /* DELETE: x on it (admins of the domain need none); "<other>/bob" by an
  * admin deletes the whole account (store and user entry; the user's
  * sessions are disconnected). */

@@ -258,6 +258,10 @@ int access_create_ex(const struct access_who *w, const char *name, uint32_t spec
     }
     if (partition && (rc = check_partition(w, &ref, partition)) != 0)
         return rc;
+    /* The name rules hold for every caller (the CLI too), not only for
+     * names that came through IMAP's parser. */
+    if (!access_valid_mailbox_name(ref.name))
+        return ACCESS_ERR_INVALID;
     struct mail_user *u;
     bool create_store = ref.ns == NS_SHARED && admin_of_store(w, ref.store);
     rc = map_storage(mail_user_open(ref.store, create_store, &u));
@@ -277,6 +281,48 @@ int access_create_ex(const struct access_who *w, const char *name, uint32_t spec
     }
     free(acl);
     mail_user_close(u);
+    return rc;
+}
+
+int access_create_posted(const struct access_who *w, struct mail_user *u, const char *store, const char *owner,
+                         const char *name, bool create)
+{
+    if (is_shared_store(store) || !owner[0] || !access_valid_mailbox_name(name) || strcmp(name, "INBOX") == 0)
+        return ACCESS_ERR_INVALID;
+    char parent[STORAGE_MAX_MAILBOX_NAME + 1];
+    snprintf(parent, sizeof(parent), "%s", name);
+    char *acl = xmalloc(STORAGE_MAX_ACL + 1);
+    bool found = false;
+    char *slash;
+    while (!found && (slash = strrchr(parent, '/')) != NULL) {
+        *slash = '\0';
+        int rc = mailbox_get_acl(u, parent, acl);
+        if (rc == STORAGE_ERR_NOTFOUND)
+            continue;
+        if (rc != 0) {
+            free(acl);
+            return rc;
+        }
+        found = true;
+    }
+    if (found) {
+        /* k by the ACL alone, like p for the delivery itself: being an
+         * admin (every authenticated LMTP client is one) gives neither. */
+        if (!(acl_evaluate(acl, w, store) & ACL_CREATE)) {
+            free(acl);
+            return ACCESS_ERR_NOPERM;
+        }
+    } else {
+        /* Stored ACL text "id\trights\t" (access.h): the owner, every right. */
+        snprintf(acl, STORAGE_MAX_ACL + 1, "%s\tlrswipkxtean\t", owner);
+    }
+    int rc = 0;
+    if (create) {
+        /* As CREATE: hint first, so LIST never misses a shared child. */
+        share_hint_add(store, name, owner, acl);
+        rc = mailbox_create_acl(u, name, 0, acl);
+    }
+    free(acl);
     return rc;
 }
 
@@ -743,6 +789,8 @@ int access_rename(const struct access_who *w, const char *from, const char *to)
         return rc;
     if ((rc = access_resolve_ex(w, to, any_admin, &rt)) != 0)
         return rc;
+    if (!is_account_level(&rt) && !access_valid_mailbox_name(rt.name))
+        return ACCESS_ERR_INVALID;
     if (is_account_level(&rf) && is_account_level(&rt) && strcmp(rf.store, rt.store) != 0 &&
         admin_of_store(w, rf.store) && admin_of_store(w, rt.store))
         return rename_account(w, &rf, &rt);

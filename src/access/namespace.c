@@ -58,6 +58,22 @@ static bool name_syntax_ok(const char *name, size_t maxlen, unsigned maxdepth)
     return true;
 }
 
+bool access_valid_mailbox_name(const char *name)
+{
+    if (!name || !name_syntax_ok(name, STORAGE_MAX_MAILBOX_NAME, NAME_MAX_DEPTH))
+        return false;
+    if (strpbrk(name, "*%"))
+        return false;
+    for (const char *st = name;;) {
+        size_t l = strcspn(st, "/");
+        if ((l == 1 && st[0] == '.') || (l == 2 && st[0] == '.' && st[1] == '.'))
+            return false;
+        if (!st[l])
+            return true;
+        st += l + 1;
+    }
+}
+
 /* Does name start with prefix followed by end or '/'? Sets *rest to what
  * follows the '/' ("" at the end). Exact byte match. */
 static bool has_prefix(const char *name, const char *prefix, const char **rest)
