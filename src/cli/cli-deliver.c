@@ -294,15 +294,24 @@ int cli_deliver_main(const char *config_file, int argc, char **argv)
     /* The mailbox name depends on the configuration (separator,
      * namespace prefixes): checked once it is loaded. */
     char mbname[1024];
-    if (mailbox && !delivery_detail_mailbox(mailbox, mbname, sizeof(mbname))) {
+    bool mb_valid = mailbox && delivery_detail_mailbox(mailbox, mbname, sizeof(mbname));
+    /* One explicit mailbox instead of users' folders: -m without USER
+     * (a shared mailbox, as Cyrus deliver) or in the admin form. */
+    bool explicit_mb = mailbox && (i >= argc || (mb_valid && is_admin_form(mbname)));
+    if (explicit_mb && !mb_valid) {
         cli_error("deliver: invalid mailbox name: %s", mailbox);
         buf_free(&kw);
         cli_teardown();
         return EX_USAGE;
     }
-    /* One explicit mailbox instead of users' folders: -m without USER
-     * (a shared mailbox, as Cyrus deliver) or in the admin form. */
-    bool explicit_mb = mailbox && (i >= argc || is_admin_form(mbname));
+    /* -m with users is each user's +detail, and as such often comes from
+     * the sender (Postfix: mailbox_command ... -m "${extension}"): a name
+     * IMAP CREATE would refuse, or one under another namespace, means
+     * INBOX, as for user+detail - not a usage error that bounces. */
+    if (mailbox && !explicit_mb && !delivery_user_folder(mailbox, mbname, sizeof(mbname))) {
+        cli_error("deliver: -m %s is not a usable folder name; delivering to INBOX", mailbox);
+        snprintf(mbname, sizeof(mbname), "INBOX");
+    }
     if (explicit_mb && i < argc) {
         cli_error("deliver: -m %s names a mailbox of its own; no USER allowed with it", mailbox);
         buf_free(&kw);

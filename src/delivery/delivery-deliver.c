@@ -10,8 +10,9 @@
  *     "post") to the poster - the authenticated LMTP client / deliver -a,
  *     else an identity that matches nothing but "anyone". Otherwise the
  *     message silently goes to INBOX (the sender cannot tell folders
- *     apart). createonpost creates a missing folder (with its parent's
- *     ACL, or the owner's for a top-level one) and delivers there;
+ *     apart). createonpost creates a missing folder by the rules of IMAP
+ *     CREATE - a valid name, k on the nearest existing ancestor for the
+ *     poster (access_create_posted) - and delivers there;
  *   - a shared mailbox or an address-map target ("exact"): must exist and
  *     grant p, else the recipient is unknown (550 5.1.1 - the answer is
  *     the same for "missing" and "not allowed", revealing nothing).
@@ -83,29 +84,6 @@ static int may_post(struct mail_user *u, const struct delivery_rcpt *rc, const c
     return (rights & ACL_POST) ? 1 : 0;
 }
 
-/* createonpost: the new folder gets its nearest existing parent's ACL
- * (as an IMAP CREATE of a child would), or for a top-level folder the
- * owner's entry with every right. */
-static int create_folder(struct mail_user *u, const struct delivery_rcpt *rc)
-{
-    char *acl = xmalloc(STORAGE_MAX_ACL + 1);
-    char parent[STORAGE_MAX_MAILBOX_NAME + 1];
-    snprintf(parent, sizeof(parent), "%s", rc->mailbox);
-    bool got = false;
-    char *slash;
-    while (!got && (slash = strrchr(parent, '/')) != NULL) {
-        *slash = '\0';
-        got = mailbox_get_acl(u, parent, acl) == 0;
-    }
-    if (!got) {
-        /* Stored ACL text: "id\trights\t" (access.h), every right. */
-        snprintf(acl, STORAGE_MAX_ACL + 1, "%s\tlrswipkxtean\t", rc->user);
-    }
-    int r = mailbox_create_acl(u, rc->mailbox, 0, acl);
-    free(acl);
-    return r;
-}
-
 /* The folder to deliver into. create: createonpost may create a missing
  * detail folder (at delivery; at RCPT time we only look). Returns
  * DELIVER_OK with name set, DELIVER_NOUSER for an exact target that is
@@ -142,19 +120,33 @@ static enum deliver_result choose_mailbox(struct mail_user *u, const struct deli
         return DELIVER_OK;
     }
     if (r == STORAGE_ERR_NOTFOUND && config_bool(CFG_CREATEONPOST)) {
-        if (!create) {
-            snprintf(name, namelen, "%s", rc->mailbox);   /* would be created */
+        /* The rules of IMAP CREATE (access_create_posted): a valid name
+         * and k on the nearest existing ancestor for the poster, so a
+         * sender cannot add folders to a tree its owner shares with
+         * others (the child would inherit that ACL). Otherwise INBOX, as
+         * for any unusable detail (Cyrus). */
+        struct poster p;
+        poster_init(&p, poster, rc->domain);
+        int c = access_create_posted(&p.w, u, rc->store, rc->user, rc->mailbox, create);
+        poster_free(&p);
+        if (c == STORAGE_ERR_EXISTS) {
+            /* created meanwhile by someone else: its ACL decides */
+            if (may_post(u, rc, rc->mailbox, poster) == 1)
+                snprintf(name, namelen, "%s", rc->mailbox);
             return DELIVER_OK;
         }
-        r = create_folder(u, rc);
-        if (r == 0 || r == STORAGE_ERR_EXISTS) {
-            if (r == 0)
+        if (c == 0) {
+            if (create)
                 log_info("delivery: created %s for %s (createonpost)", rc->mailbox, rc->user);
-            snprintf(name, namelen, "%s", rc->mailbox);
+            snprintf(name, namelen, "%s", rc->mailbox);   /* at RCPT: would be created */
             return DELIVER_OK;
         }
-        log_warn("delivery: createonpost %s for %s: %s; delivering to INBOX", rc->mailbox, rc->user,
-                 storage_strerror(r));
+        if (c == ACCESS_ERR_NOPERM || c == ACCESS_ERR_INVALID)
+            log_info("delivery: user=%s: the poster may not create %s (%s); INBOX", rc->user, rc->mailbox,
+                     c == ACCESS_ERR_NOPERM ? "no k on its parent" : "invalid name");
+        else
+            log_warn("delivery: createonpost %s for %s: %s; delivering to INBOX", rc->mailbox, rc->user,
+                     access_strerror(c));
         return DELIVER_OK;
     }
     if (r != STORAGE_ERR_NOTFOUND)

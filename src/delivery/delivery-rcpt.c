@@ -105,7 +105,10 @@ bool delivery_parse_path(const char **pp, char *out, size_t outlen)
 }
 
 /* A mailbox name with separator sep -> internal '/' form (see
- * delivery_detail_mailbox). */
+ * delivery_detail_mailbox). The name must pass what IMAP CREATE checks
+ * (access_valid_mailbox_name: no "."/".." level, at most 64 levels, no
+ * empty level, wildcard or control character), so delivery never makes
+ * or names a mailbox its owner could not select, rename or delete. */
 static bool map_name(const char *detail, char sep, char *out, size_t outlen)
 {
     size_t n = strlen(detail);
@@ -115,11 +118,17 @@ static bool map_name(const char *detail, char sep, char *out, size_t outlen)
         unsigned char c = (unsigned char)detail[i];
         if (c < 0x20 || c == 0x7f || c == '*' || c == '%')
             return false;
+        /* With the '.' separator a '/' is not allowed in names (IMAP
+         * refuses it too): it would be a hidden hierarchy level. */
+        if (c == '/' && sep != '/')
+            return false;
         out[i] = detail[i] == sep ? '/' : detail[i];
     }
     out[n] = '\0';
     /* No empty hierarchy components: "a..b", ".a", "a." */
     if (out[0] == '/' || out[n - 1] == '/' || strstr(out, "//"))
+        return false;
+    if (!access_valid_mailbox_name(out))
         return false;
     /* INBOX is case-insensitive (RFC 9051 5.1), also as a parent. */
     if (strncasecmp(out, "inbox", 5) == 0 && (out[5] == '\0' || out[5] == '/'))
@@ -150,6 +159,11 @@ static const char *under_prefix(const char *name, const char *pfx)
 static bool personal_name(const char *name)
 {
     return !under_prefix(name, config_str(CFG_USERPREFIX)) && !under_prefix(name, config_str(CFG_SHAREDPREFIX));
+}
+
+bool delivery_user_folder(const char *detail, char *out, size_t outlen)
+{
+    return delivery_detail_mailbox(detail, out, outlen) && personal_name(out);
 }
 
 static void set_shared(struct delivery_rcpt *out, const char *domain)
@@ -294,6 +308,13 @@ enum rcpt_result delivery_resolve(const char *addr, struct delivery_rcpt *out)
     local[ln] = '\0';
     if (ln == 0)
         return RCPT_SYNTAX;
+    /* A local part never carries a domain: "alice@a.test"@main.test,
+     * bob@b.test@main.test and "bob+x@b.test"@main.test name no user of
+     * main.test. Without this the local part "alice@a.test" (the
+     * defaultdomain stripped by userdb_normalize_name) would reach
+     * another domain's user through the default one. */
+    if (memchr(local, '@', ln))
+        return RCPT_NOUSER;
     char domain[ACCESS_MAX_DOMAIN + 1];
     bool domain_ok = store_domain(at, domain, sizeof(domain));
 
@@ -371,7 +392,7 @@ found:
     snprintf(out->store, sizeof(out->store), "%s", out->user);
     snprintf(out->domain, sizeof(out->domain), "%s", access_user_domain(out->user));
     if (plus && plus[1]) {
-        if (!delivery_detail_mailbox(plus + 1, out->mailbox, sizeof(out->mailbox)) || !personal_name(out->mailbox))
+        if (!delivery_user_folder(plus + 1, out->mailbox, sizeof(out->mailbox)))
             snprintf(out->mailbox, sizeof(out->mailbox), "INBOX");  /* bad folder name: INBOX, as Cyrus */
         else
             out->has_detail = strcmp(out->mailbox, "INBOX") != 0;

@@ -119,14 +119,22 @@ enum rcpt_result { RCPT_OK = 0, RCPT_SYNTAX = -1, RCPT_NOUSER = -2, RCPT_TEMPFAI
  * the user id is "user@domain" canonicalised by userdb_normalize_name
  * (the defaultdomain is stripped); no fallback. lmtp_downcase_rcpt
  * lowercases the user part (not the detail); domains are always
- * case-insensitive. Existence of the detail/shared mailbox and the p
- * right are checked by delivery_check / delivery_deliver. */
+ * case-insensitive. A local part containing '@' once unquoted
+ * ("a@b"@c, a@b@c, "u+d@b"@c) is RCPT_NOUSER: it would name another
+ * domain's user through this one. Existence of the detail/shared mailbox
+ * and the p right are checked by delivery_check / delivery_deliver. */
 enum rcpt_result delivery_resolve(const char *addr, struct delivery_rcpt *out);
 /* Map a detail / -m argument to an internal mailbox name: with the
  * netnews separator ('.', unixhierarchysep: no) '.' becomes the internal
- * '/'; "inbox" in any case is INBOX. False when not a valid mailbox name
- * (empty components, control characters, invalid UTF-8, too long). */
+ * '/' (and a '/' is refused); "inbox" in any case is INBOX. False when
+ * not a name IMAP CREATE would accept (access_valid_mailbox_name: empty,
+ * "." or ".." levels, more than 64 levels, wildcards, control
+ * characters; also invalid UTF-8, too long). */
 bool delivery_detail_mailbox(const char *detail, char *out, size_t outlen);
+/* The same for a user's +detail (or `deliver -m` with users): also false
+ * for a name under the other-users or shared prefix, which would name
+ * another store for IMAP clients. The caller delivers to INBOX then. */
+bool delivery_user_folder(const char *detail, char *out, size_t outlen);
 /* An explicit target in the admin namespace form, '/' as separator:
  * "<sharedprefix>/news/x" (shared store of domain), "user/bob" or
  * "user/bob/Lists" (also "<userprefix>/bob/..."); '^' in a user component
@@ -182,7 +190,9 @@ void delivery_rcpt_release(struct delivery_rcpt *rcpt);
 /* Deliver the finished spool to rcpt. Provisions a user's account on
  * first delivery (access_provision_user). A detail folder is used when
  * it grants p to the poster; when it does not exist createonpost creates
- * it (ACL of its parent, or the owner's) and delivers there; else INBOX.
+ * it by IMAP CREATE's rules (access_create_posted: k for the poster on
+ * the nearest existing ancestor, whose ACL it copies; a folder without
+ * one gets the owner's) and delivers there; else INBOX.
  * An exact target that is missing or lacks p gives DELIVER_NOUSER. */
 enum deliver_result delivery_deliver(struct dspool *s, const struct delivery_rcpt *rcpt,
                                      const struct deliver_opts *o);

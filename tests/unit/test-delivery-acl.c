@@ -64,6 +64,16 @@ static void test_virtdomains(void)
     CHECK_STR(r.store, "dave@other.test");
     CHECK_STR(r.domain, "other.test");
     CHECK_STR(r.mailbox, "Lists");
+    /* a local part never carries a domain: not through the default
+     * domain, not quoted, not escaped, not inside the detail */
+    CHECK_INT(delivery_resolve("\"dave@other.test\"@example.org", &r), RCPT_NOUSER);
+    CHECK_INT(delivery_resolve("dave@other.test@example.org", &r), RCPT_NOUSER);
+    CHECK_INT(delivery_resolve("\"dave+x@other.test\"@example.org", &r), RCPT_NOUSER);
+    CHECK_INT(delivery_resolve("\"dave@other.test\"", &r), RCPT_NOUSER);
+    CHECK_INT(delivery_resolve("dave\\@other.test@example.org", &r), RCPT_NOUSER);
+    CHECK_INT(delivery_resolve("\"dave\\@other.test\"@example.org", &r), RCPT_NOUSER);
+    CHECK_INT(delivery_resolve("\"dave\"@other.test", &r), RCPT_OK); /* quoting alone is fine */
+    CHECK_STR(r.user, "dave@other.test");
     /* no fallback to the local part across domains */
     CHECK_INT(delivery_resolve("dave@third.test", &r), RCPT_NOUSER);
     CHECK_INT(delivery_resolve("erin@other.test", &r), RCPT_NOUSER);
@@ -261,16 +271,68 @@ static void test_createonpost(void)
     CHECK_INT(mailbox_get_acl(u, "Fresh", acl), 0);
     CHECK_STR(acl, "alice\tlrswipkxtean\t");
     mail_user_close(u);
+    /* a child of an existing folder needs k there for the poster (IMAP
+     * CREATE's rule): p alone is not enough, an admin poster gets no k
+     * from being one; without k the message goes to INBOX */
+    set_acl("alice", "Lists", "alice\tlrswipkxtean\tanyone\tlrp\tcarol\tlr\t");
+    int inbox = count("alice", "INBOX");
+    CHECK_INT(delivery_resolve("alice+Lists/new", &r), RCPT_OK);
+    CHECK_INT(delivery_check(&r, &o, 0), DELIVER_OK);
+    CHECK_INT(delivery_deliver(s, &r, &o), DELIVER_OK);
+    CHECK_INT(count("alice", "Lists/new"), -1);
+    CHECK_INT(count("alice", "INBOX"), inbox + 1);
+    /* also below a missing level: the nearest existing ancestor decides */
+    CHECK_INT(delivery_resolve("alice+Lists/x/y", &r), RCPT_OK);
+    CHECK_INT(delivery_deliver(s, &r, &o), DELIVER_OK);
+    CHECK_INT(count("alice", "Lists/x/y"), -1);
+    CHECK_INT(count("alice", "INBOX"), inbox + 2);
     /* a child copies its parent's ACL */
-    set_acl("alice", "Lists", "alice\tlrswipkxtean\tanyone\tlrp\t");
+    set_acl("alice", "Lists", "alice\tlrswipkxtean\tanyone\tlrkp\t");
     CHECK_INT(delivery_resolve("alice+Lists/new", &r), RCPT_OK);
     CHECK_INT(delivery_deliver(s, &r, &o), DELIVER_OK);
     CHECK_INT(count("alice", "Lists/new"), 1);
     CHECK_INT(mail_user_open("alice", false, &u), 0);
     CHECK_INT(mailbox_get_acl(u, "Lists/new", acl), 0);
-    CHECK_STR(acl, "alice\tlrswipkxtean\tanyone\tlrp\t");
+    CHECK_STR(acl, "alice\tlrswipkxtean\tanyone\tlrkp\t");
     mail_user_close(u);
     free(acl);
+    /* INBOX's children: INBOX is the parent (no k for anyone there) */
+    CHECK_INT(delivery_resolve("alice+INBOX/sub", &r), RCPT_OK);
+    CHECK_INT(delivery_deliver(s, &r, &o), DELIVER_OK);
+    CHECK_INT(count("alice", "INBOX/sub"), -1);
+    /* names IMAP CREATE refuses are never created: INBOX, as Cyrus */
+    static const char *const bad[] = {"..", ".", "../../x", "a/../b", "x/./y", "a/.", "../x", "x/..", "a//b"};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        char addr[64];
+        snprintf(addr, sizeof(addr), "alice+%s", bad[i]);
+        CHECK_INT(delivery_resolve(addr, &r), RCPT_OK);
+        CHECK_STR(r.mailbox, "INBOX");
+        CHECK(!r.has_detail);
+    }
+    /* 64 levels are a valid name, 65 are not (IMAP's limit) */
+    char deep[200];
+    size_t dl = 0;
+    for (int i = 0; i < 65; i++)
+        dl += (size_t)snprintf(deep + dl, sizeof(deep) - dl, "%sd", i ? "/" : "");
+    char addr[256];
+    snprintf(addr, sizeof(addr), "alice+%s", deep);
+    CHECK_INT(delivery_resolve(addr, &r), RCPT_OK);
+    CHECK_STR(r.mailbox, "INBOX");
+    deep[dl - 2] = '\0';
+    snprintf(addr, sizeof(addr), "alice+%s", deep);
+    CHECK_INT(delivery_resolve(addr, &r), RCPT_OK);
+    CHECK_STR(r.mailbox, deep);
+    CHECK_INT(delivery_deliver(s, &r, &o), DELIVER_OK);
+    CHECK_INT(count("alice", deep), 1);
+    /* the '.' separator: a '/' is no part of a name there */
+    set("unixhierarchysep", "no");
+    CHECK_INT(delivery_resolve("alice+a/b", &r), RCPT_OK);
+    CHECK_STR(r.mailbox, "INBOX");
+    CHECK_INT(delivery_resolve("alice+a/../b", &r), RCPT_OK);
+    CHECK_STR(r.mailbox, "INBOX");
+    CHECK_INT(delivery_resolve("alice+a.b", &r), RCPT_OK);
+    CHECK_STR(r.mailbox, "a/b");
+    set("unixhierarchysep", "yes");
     /* an existing folder without p is not "created": INBOX */
     set_acl("alice", "Closed", "alice\tlrswipkxtean\t");
     CHECK_INT(delivery_resolve("alice+Closed", &r), RCPT_OK);
