@@ -3,7 +3,8 @@
  * Extensions: PIPELINING (RFC 2920), ENHANCEDSTATUSCODES (RFC 2034, codes
  * from RFC 3463), 8BITMIME (RFC 6152), SIZE (RFC 1870), CHUNKING (RFC
  * 3030), STARTTLS (RFC 3207), AUTH (RFC 4954), SMTPUTF8 (RFC 6531) and
- * IGNOREQUOTA (Cyrus). DSN parameters (RFC 3461: RET, ENVID, NOTIFY,
+ * IGNOREQUOTA (Cyrus; honoured from trusted clients only, see
+ * ignorequota_allowed). DSN parameters (RFC 3461: RET, ENVID, NOTIFY,
  * ORCPT) are accepted and ignored: the final delivery result is the
  * per-recipient reply, which the client turns into a DSN if asked to.
  *
@@ -454,6 +455,27 @@ static void cmd_mail(struct lmtp_session *s, const char *arg)
 
 static bool g_rcpt_ignorequota; /* set by rcpt_param for the current RCPT */
 
+/* IGNOREQUOTA (draft-murchison-lmtp-ignorequota) lets a client fill a
+ * mailbox past its quota, so with lmtp_ignorequota_requires_auth only a
+ * trusted client gets it: one that authenticated (only admins may), or
+ * one on a unix socket - the local MTA, which cannot AUTH there, and
+ * whose access is the socket's permissions (as Cyrus, where unix-socket
+ * LMTP clients are always preauthorized). From anyone else the parameter
+ * is accepted - refusing it would bounce the mail - but ignored: the
+ * quota applies, and the session logs it once. */
+static bool ignorequota_allowed(struct lmtp_session *s)
+{
+    if (!config_bool(CFG_LMTP_IGNOREQUOTA_REQUIRES_AUTH) || s->authuser || s->is_unix)
+        return true;
+    if (!s->ignorequota_logged) {
+        log_notice("lmtp: IGNOREQUOTA from an unauthenticated client ignored (lmtp_ignorequota_requires_auth): "
+                   "addr=%s",
+                   s->peer);
+        s->ignorequota_logged = true;
+    }
+    return false;
+}
+
 static bool rcpt_param(struct lmtp_session *s, const char *key, const char *val)
 {
     if (strcasecmp(key, "IGNOREQUOTA") == 0 && !val) {
@@ -512,7 +534,7 @@ static void cmd_rcpt(struct lmtp_session *s, const char *arg)
         lmtp_printf(s, "451 4.3.0 Temporary failure looking up the recipient\r\n");
         return;
     }
-    r.ignorequota = g_rcpt_ignorequota || s->mail_ignorequota;
+    r.ignorequota = (g_rcpt_ignorequota || s->mail_ignorequota) && ignorequota_allowed(s);
     /* Cyrus verify_user: a shared/mapped mailbox must exist and grant p,
      * the store must not be busy, and a full quota root is refused now
      * rather than after the client sent the whole message. */

@@ -31,6 +31,7 @@ struct lmtp_session {
 
     char *helo;                 /* NULL until LHLO */
     char *authuser;             /* after AUTH */
+    bool ignorequota_logged;    /* an ignored IGNOREQUOTA was logged (once per session) */
 
     /* SASL exchange in progress */
     struct sasl_session *sasl;
