@@ -87,8 +87,12 @@ static void wipe_free(char **p)
     }
 }
 
+/* Forget every piece of a login in progress - also the name from USER,
+ * which session_free relies on (a USER followed by a disconnect used to
+ * leak it). */
 void pop3_auth_reset(struct pop3_session *s)
 {
+    wipe_free(&s->pending_user);
     wipe_free(&s->pass);
     wipe_free(&s->ir);
     free(s->sasl_ok_user);
