@@ -4,6 +4,8 @@
 #   make run        install missing packages, build, start on the embedded config
 #   make test       build and run every test (normal build, then ASan+UBSan)
 #   make bench      build and run the load generator against a fresh server
+#   make fuzz       build the libFuzzer targets (tests/fuzz/) with clang into
+#                   build-fuzz/fuzz/ (tests/README.md: how to run them)
 #   make install PREFIX=/usr/local
 #
 # Layers (one-way dependencies, each a static library):
@@ -28,6 +30,13 @@ LIBS = $(PKG_LIBS) -lcrypt -lm
 ifeq ($(SAN),1)
   OPT = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDSAN = -fsanitize=address,undefined
+endif
+# FUZZ=1 (set by `make fuzz`): clang, every layer instrumented for libFuzzer
+# (coverage) plus ASan+UBSan; only the fuzz targets are linked in this mode.
+ifeq ($(FUZZ),1)
+  CC = clang
+  OPT = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+  LDSAN = -fsanitize=fuzzer,address,undefined
 endif
 
 CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(PKG_CFLAGS) -Isrc -Isrc/lib -Isrc/net -Isrc/mail -Isrc/storage -Isrc/auth -Isrc/imap -Isrc/pop3 -Isrc/lmtp -Isrc/delivery -Isrc/access $(CFLAGS)
@@ -56,7 +65,15 @@ UNIT_SRC = $(wildcard tests/unit/test-*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_SRC = $(wildcard bench/*.c)
 
-.PHONY: all run test test-unit test-sanitize bench install clean deps deps-run
+# libFuzzer targets: tests/fuzz/fuzz-NAME.c -> $(BUILD)/fuzz/fuzz-NAME, each
+# linked with tests/fuzz/support.c. --wrap=password_verify replaces the
+# (deliberately slow) password hash check by support.c's constant-time
+# stand-in, so the session and SASL targets spend their time in the parsers.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+.PHONY: all run test test-unit test-sanitize bench install clean deps deps-run fuzz fuzz-targets
 all: $(BUILD)/dariusd $(BUILD)/darius
 
 $(BUILD)/obj/%.o: src/%.c
@@ -83,6 +100,22 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LAYER_LIBS)
 
 $(BUILD)/dariusbench: $(BENCH_SRC) $(LAYER_LIBS)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $(BENCH_SRC) $(LAYER_LIBS) $(LIBS)
+
+# The fuzz targets need FUZZ=1 (clang, instrumented layers): `make fuzz`
+# builds them in their own build directory, never touching build/.
+fuzz:
+	@$(MAKE) --no-print-directory FUZZ=1 BUILD=$(FUZZ_BUILD) fuzz-targets
+
+fuzz-targets: $(FUZZ_BIN)
+
+$(BUILD)/fuzz/support.o: tests/fuzz/support.c tests/fuzz/support.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/fuzz -c $< -o $@
+
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/support.h $(BUILD)/fuzz/support.o $(LAYER_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/fuzz $(LDFLAGS_ALL) -Wl,--wrap=password_verify -o $@ $< \
+	    $(BUILD)/fuzz/support.o $(LAYER_LIBS) $(LIBS)
 
 # Install missing Debian 12 packages: deps-run only what building and running
 # needs, deps also the test clients and Postfix (used by test and CI).
@@ -112,6 +145,6 @@ install: all
 	install -m 755 $(BUILD)/darius $(DESTDIR)$(PREFIX)/bin/darius
 
 clean:
-	rm -rf build build-san build-clang
+	rm -rf build build-san build-clang build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -5,6 +5,10 @@
 # libsasl2-modules ships libscram.so (SCRAM-SHA-1/-256 client side for
 # imtest) next to PLAIN/LOGIN, so no further SASL module package is needed.
 #
+# libclang-rt-14-dev holds clang 14's libFuzzer and sanitizer runtimes
+# (libclang_rt.fuzzer*.a) for `make fuzz`; clang only recommends it, and
+# recommends are not installed here.
+#
 # postfix is only used by tests/interop/test_postfix.py, which runs a
 # private instance (postfix -c DIR) in a temporary directory. It is installed
 # with "No configuration" (debconf preseed: no /etc/postfix/main.cf, nothing
@@ -18,7 +22,7 @@ set -eu
 # never pull it in.
 BUILD_PKGS="build-essential pkg-config libssl-dev libsqlite3-dev zlib1g-dev
 libargon2-dev libcrypt-dev openssl"
-TEST_PKGS="clang python3 cyrus-clients cyrus-admin libsasl2-modules isync mutt
+TEST_PKGS="clang libclang-rt-14-dev python3 cyrus-clients cyrus-admin libsasl2-modules isync mutt
 ca-certificates procps fetchmail postfix"
 case "${1:-test}" in
     run) PKGS=$BUILD_PKGS ;;

@@ -5,7 +5,9 @@
 #      fails when a sanitizer report appears in a server's stderr
 #   3. layer dependency check (tools/check-layers.sh)
 #   4. clang -Werror compile check in build-clang/
-#   5. slow tests (tests/slow/), started in the background after step 1
+#   5. libFuzzer smoke run: `make fuzz` in build-fuzz/, then every target
+#      a few seconds over its checked-in corpus (tools/fuzz-smoke.sh)
+#   6. slow tests (tests/slow/), started in the background after step 1
 # Last line: "N passed, N failed" over everything. Exit non-zero on any
 # failure or build failure.
 cd "$(dirname "$0")/.." || exit 2
@@ -15,6 +17,7 @@ JOBS=${JOBS:-2}
 B=${DARIUS_TEST_BUILD:-build}
 BSAN=${DARIUS_TEST_BUILD_SAN:-build-san}
 BCLANG=${DARIUS_TEST_BUILD_CLANG:-build-clang}
+BFUZZ=${DARIUS_TEST_BUILD_FUZZ:-build-fuzz}
 TOTAL_P=0
 TOTAL_F=0
 STATUS=0
@@ -104,7 +107,16 @@ if build CC=clang BUILD="$BCLANG" all; then
     echo "clang build: ok"
 fi
 
-# 5. collect the slow background tests
+# 5. libFuzzer targets: build, then a few seconds each (a crash, leak or
+#    hang fails the target and prints the input that did it)
+if build FUZZ_BUILD="$BFUZZ" fuzz; then
+    echo "=== fuzz smoke (tools/fuzz-smoke.sh)"
+    FUZZ_JOBS=$JOBS sh tools/fuzz-smoke.sh "$BFUZZ" > "$LOGDIR/fuzz.log" 2>&1 || STATUS=1
+    cat "$LOGDIR/fuzz.log"
+    add_counts "$LOGDIR/fuzz.log" "fuzz: " "fuzz"
+fi
+
+# 6. collect the slow background tests
 for pid in $SLOW_PID; do
     wait "$pid" || STATUS=1
 done

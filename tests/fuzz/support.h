@@ -1,0 +1,91 @@
+/* support.h - what the libFuzzer targets in tests/fuzz/ share (support.c).
+ *
+ * Each tests/fuzz/fuzz-NAME.c defines LLVMFuzzerTestOneInput (and, when it
+ * needs a store, users or an event loop, LLVMFuzzerInitialize) and is
+ * linked with support.o and every layer library (Makefile: `make fuzz`).
+ *
+ * Rules every target follows:
+ *   - everything an input allocates is freed before the next one (libFuzzer
+ *     reports leaks per input);
+ *   - no state carried from one input to the next changes what the next
+ *     one does (stores are reset to their initial content when an input
+ *     changed them), so a crash reproduces from its input file alone;
+ *   - logging is off (DARIUS_FUZZ_LOG=1 turns it on, to stderr) and the
+ *     failed-login delays are 0.
+ */
+#ifndef DARIUS_FUZZ_SUPPORT_H
+#define DARIUS_FUZZ_SUPPORT_H
+
+#include "common.h"
+#include "buf.h"
+#include "event.h"
+
+/* The password of every account the targets create. The password check
+ * itself is support.c's __wrap_password_verify (the Makefile links with
+ * -Wl,--wrap=password_verify): yescrypt costs tens of milliseconds per
+ * attempt, which would leave the fuzzer no time for the parsers. Hash
+ * formats are not client input. */
+#define FUZZ_PASSWORD "fuzzpass"
+bool __wrap_password_verify(const char *password, const char *hash);
+
+/* The libFuzzer entry points (declared for -Wmissing-prototypes). */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Logging off (or to stderr with DARIUS_FUZZ_LOG=1), SIGPIPE ignored. */
+void fuzz_quiet(const char *role);
+
+/* A new empty directory for a target's data, removed at exit: under
+ * $DARIUS_FUZZ_TMPDIR, else /dev/shm (tmpfs: fsync costs nothing), else
+ * $TMPDIR or /tmp. Exits on failure. */
+const char *fuzz_tmpdir(void);
+
+/* Install a default configuration with datadir (may be NULL), servername
+ * fuzz.test, allowplaintext yes and no failed-login delays; limits_init().
+ * Further keys with fuzz_set. */
+void fuzz_config(const char *datadir);
+void fuzz_set(const char *key, const char *value);
+
+/* storage_init + userdb_open on dir; exits on failure. */
+void fuzz_store_open(const char *dir);
+/* Add a user with FUZZ_PASSWORD (exits on failure). */
+void fuzz_add_user(const char *name);
+
+/* A text describing a store's mailboxes (names, UIDVALIDITY, UIDNEXT,
+ * HIGHESTMODSEQ, counts, ACLs, special-use, subscriptions) into out;
+ * false (out empty) when the store does not exist. Two equal texts mean
+ * the store was not changed. */
+bool fuzz_store_fingerprint(const char *user, struct buf *out);
+/* Remove a user's store (exits when it cannot). */
+void fuzz_store_delete(const char *user);
+/* Append a message to a mailbox of user's store, creating the store and
+ * the mailbox when needed (exits on failure). */
+void fuzz_store_append(const char *user, const char *mailbox, const char *data, size_t len, uint32_t flags);
+
+/* Three messages for the session targets (a simple one with encoded
+ * words, a multipart with an encapsulated message and attachments, one
+ * with bare LF line ends and lines starting with '.'), appended to the
+ * INBOX of user. */
+void fuzz_populate(const char *user);
+
+/* The shared event loop (created on first use). */
+struct event_loop *fuzz_loop(void);
+
+/* One conversation with an in-process server: a socketpair is created,
+ * accept(server_fd, arg) hands the server end to the front-end, the
+ * client end writes the prefix (may be NULL) and the input, then shuts
+ * down its sending side, and the loop runs until the server closed the
+ * connection and count() is 0. The server's output is appended to out
+ * when out is not NULL (else discarded; with DARIUS_FUZZ_VERBOSE set it
+ * is printed to stderr). A session still open 20 s after
+ * the client's EOF is a bug (it would hold a connection slot forever):
+ * abort(), so libFuzzer keeps the input. */
+void fuzz_converse(void (*accept)(int fd, void *arg), void *arg, size_t (*count)(void), const char *prefix,
+                   const uint8_t *in, size_t len, struct buf *out);
+
+/* Split data at the first occurrence of sep: (*a, *alen) before it, (*b, *blen)
+ * after it (when sep is absent: all of data in a, b empty). */
+void fuzz_split(const uint8_t *data, size_t size, const char *sep, const uint8_t **a, size_t *alen,
+                const uint8_t **b, size_t *blen);
+
+#endif
