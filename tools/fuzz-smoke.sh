@@ -21,6 +21,13 @@ JOBS=${FUZZ_JOBS:-2}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/darius-fuzz-smoke-XXXXXX") || exit 2
 KEEP=${FUZZ_KEEP:-$TMP/crashes}
 mkdir -p "$KEEP"
+# the session targets' stores: on tmpfs when there is one (their fsyncs
+# cost nothing there), removed at the end
+if [ -w /dev/shm ]; then
+    DATA=$(mktemp -d /dev/shm/darius-fuzz-smoke-XXXXXX) || exit 2
+else
+    DATA=$TMP/data
+fi
 
 targets=$(ls "$BUILD"/fuzz/fuzz-* 2>/dev/null | grep -v '\.[od]$')
 if [ -z "$targets" ]; then
@@ -36,7 +43,7 @@ run_one() {
     name=$(basename "$bin" | sed 's/^fuzz-//')
     corpus=tests/fuzz/corpus/$name
     work=$TMP/work-$name
-    mkdir -p "$work" "$TMP/data-$name"
+    mkdir -p "$work" "$DATA/$name"
     set -- -max_total_time="$SECS" -runs=1000000 -timeout=30 -rss_limit_mb=2048 -max_len=16384 \
         -print_final_stats=0 -artifact_prefix="$KEEP/$name-"
     # NAME.dict, else the protocol's (imap.dict for imap-session)
@@ -44,8 +51,7 @@ run_one() {
     [ -f "$dict" ] || dict=tests/fuzz/${name%%-*}.dict
     [ -f "$dict" ] && set -- "$@" -dict="$dict"
     [ -d "$corpus" ] || corpus=
-    # the targets' stores and temporary files go under TMP (removed below)
-    DARIUS_FUZZ_TMPDIR=$TMP/data-$name "$bin" "$@" "$work" $corpus > "$TMP/$name.log" 2>&1
+    DARIUS_FUZZ_TMPDIR=$DATA/$name "$bin" "$@" "$work" $corpus > "$TMP/$name.log" 2>&1
     echo $? > "$TMP/$name.rc"
 }
 
@@ -76,6 +82,7 @@ for bin in $targets; do
         echo "FAIL fuzz-$name: exit $rc, input: ${crash:-none kept} (reproduce: $bin ${crash:-INPUT})"
     fi
 done
+rm -rf "$DATA"
 # crash inputs stay (in TMP/crashes unless FUZZ_KEEP) when something failed
 if [ -n "$FUZZ_KEEP" ] || [ "$failed" -eq 0 ]; then
     rm -rf "$TMP"
