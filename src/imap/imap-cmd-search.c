@@ -10,12 +10,16 @@
 
 #include <time.h>
 
-/* Lazily loaded per-message data for the evaluator. */
+/* Lazily loaded per-message data for the evaluator (each is asked for
+ * at most once per message: the evaluator's search_state remembers). */
 struct search_load {
     struct mailbox *mb;
     uint32_t uid;
     bool hdr_tried, hdr_ok;
     struct msg_cache cache;
+    bool have_cache;
+    struct msg_content content;   /* header not cached (too long): from the file */
+    bool have_content;
     bool body_tried, body_ok;
     struct buf bodytext;
     bool gone;              /* message vanished under us */
@@ -27,14 +31,25 @@ static bool load_header(void *arg, const char **hdr, size_t *len)
     if (!l->hdr_tried) {
         l->hdr_tried = true;
         int r = mailbox_get_cache(l->mb, l->uid, &l->cache);
-        l->hdr_ok = r == 0 && l->cache.header;
+        l->have_cache = r == 0;
+        if (r == 0 && !l->cache.header) {
+            /* Headers longer than STORAGE_HEADER_CACHE_MAX are not cached. */
+            r = mailbox_get_content(l->mb, l->uid, &l->content);
+            l->have_content = r == 0;
+        }
+        l->hdr_ok = r == 0;
         if (r == STORAGE_ERR_NOTFOUND || r == STORAGE_ERR_EXPUNGED)
             l->gone = true;
     }
     if (!l->hdr_ok)
         return false;
-    *hdr = l->cache.header;
-    *len = l->cache.header_len;
+    if (l->cache.header) {
+        *hdr = l->cache.header;
+        *len = l->cache.header_len;
+    } else {
+        *hdr = l->content.data;
+        *len = mime_header_length(l->content.data, l->content.len);
+    }
     return true;
 }
 
@@ -47,7 +62,10 @@ static bool load_body(void *arg, const char **text, size_t *len)
         int r = mailbox_get_content(l->mb, l->uid, &c);
         if (r == 0) {
             struct mime_message *m = mime_parse(c.data, c.len);
-            mime_search_text_body(&l->bodytext, m);
+            /* Decoded text can outgrow the message (Latin-1, UTF-16 and
+             * invalid bytes grow in UTF-8): at most maxmessagesize bytes
+             * of it are kept for the message being evaluated. */
+            mime_search_text_body_max(&l->bodytext, m, (size_t)config_int(CFG_MAXMESSAGESIZE));
             mime_free(m);
             msg_content_release(&c);
             l->body_ok = true;
@@ -64,8 +82,10 @@ static bool load_body(void *arg, const char **text, size_t *len)
 
 static void load_reset(struct search_load *l)
 {
-    if (l->hdr_tried && l->hdr_ok)
+    if (l->have_cache)
         msg_cache_free(&l->cache);
+    if (l->have_content)
+        msg_content_release(&l->content);
     buf_free(&l->bodytext);
     struct mailbox *mb = l->mb;
     memset(l, 0, sizeof(*l));
@@ -76,6 +96,7 @@ struct search_run {
     struct imap_session *s;
     struct search_query *q;
     struct search_load load;
+    struct search_state *state;     /* matchers for the whole command */
     int64_t now;
     uint32_t max_uid;
     /* matches */
@@ -92,6 +113,7 @@ static void search_one(struct search_run *r, const struct msg_record *rec)
     if (msn == 0)
         return;     /* not (yet) in this session's view */
     struct search_msg m = {
+        .state = r->state,
         .rec = rec,
         .msn = msn,
         .max_msn = v->count,
@@ -105,6 +127,7 @@ static void search_one(struct search_run *r, const struct msg_record *rec)
         .get_body_text = load_body,
     };
     r->load.uid = rec->uid;
+    search_state_next(r->state);
     bool match = search_eval(r->q->root, &m);
     load_reset(&r->load);
     if (match) {
@@ -284,6 +307,7 @@ IMAP_CMD(cmd_search)
     struct imap_view *v = s->view;
     struct search_run r = {.s = s, .q = &q, .now = (int64_t)time(NULL)};
     r.load.mb = v->mb;
+    r.state = search_state_new(q.root);
     r.max_uid = v->count ? v->uids[v->count - 1] : 0;
     /* Records are read in batches and evaluated outside the storage
      * iteration, so header/body loading may query storage freely. */
@@ -300,6 +324,7 @@ IMAP_CMD(cmd_search)
     }
     rec_batch_free(&b);
     load_reset(&r.load);
+    search_state_free(r.state);
     if (imap_view_gone_err(s, rc)) {
         imap_tagged(s, cmd, "NO", "[NONEXISTENT] Mailbox was deleted");
     } else if (rc < 0) {

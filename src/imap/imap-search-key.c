@@ -11,6 +11,10 @@
 
 #define SEARCH_MAX_STRING (64 * 1024)   /* a needle larger than this is abuse */
 #define SEARCH_MAX_KEYS 10000           /* total keys in one program */
+/* All search strings of one program together: they are compiled into the
+ * multi-needle matchers (about 25 bytes per byte), so this bounds a
+ * SEARCH's working memory at a few MB. */
+#define SEARCH_MAX_STRINGS_TOTAL (256 * 1024)
 
 struct sparse {
     struct imap_parser *ps;
@@ -18,6 +22,7 @@ struct sparse {
     const char *charset;    /* NULL = US-ASCII/UTF-8 */
     int maxdepth;
     size_t nkeys;
+    size_t strings_total;   /* bytes of all search strings so far */
     const char *status, *code, *err;
 };
 
@@ -120,6 +125,9 @@ static bool parse_needle(struct sparse *sp, struct skey *k)
         k->slen = s.len;
         k->str = xstrndup(s.s, s.len);
     }
+    sp->strings_total += k->slen;
+    if (sp->strings_total > SEARCH_MAX_STRINGS_TOTAL)
+        return fail_no(sp, "LIMIT", "Search strings too long in total");
     return true;
 }
 
@@ -699,16 +707,24 @@ static bool in_sorted(const uint32_t *a, size_t n, uint32_t v)
     return false;
 }
 
-bool search_header_match(const char *hdr, size_t len, const char *name, const char *needle, size_t nlen)
+/* One header field as SEARCH HEADER sees it: the field runs to the line
+ * end not followed by WSP, its name to the first colon anywhere in it
+ * (trailing WSP trimmed); a field without a colon is skipped, a blank
+ * line ends the header. Offsets are into hdr. */
+struct sfield {
+    const char *name;
+    size_t name_len;
+    const char *val;     /* after the colon, to the field end (line ends included) */
+    size_t val_len;
+};
+
+static bool next_sfield(const char *hdr, size_t len, size_t *pos, struct sfield *f)
 {
-    size_t namelen = strlen(name);
-    size_t i = 0;
-    bool found = false;
-    while (i < len && !found) {
-        /* One field: from i to the line end not followed by WSP. */
+    size_t i = *pos;
+    while (i < len) {
         size_t start = i;
         if (hdr[i] == '\r' || hdr[i] == '\n')
-            break;  /* blank line: end of header */
+            break; /* blank line: end of header */
         size_t e = i;
         for (;;) {
             while (e < len && hdr[e] != '\n')
@@ -727,23 +743,355 @@ bool search_header_match(const char *hdr, size_t len, const char *name, const ch
         size_t fl = (size_t)(colon - (hdr + start));
         while (fl > 0 && (hdr[start + fl - 1] == ' ' || hdr[start + fl - 1] == '\t'))
             fl--;
-        if (fl != namelen || strncasecmp(hdr + start, name, namelen) != 0)
+        f->name = hdr + start;
+        f->name_len = fl;
+        f->val = colon + 1;
+        f->val_len = (size_t)(hdr + e - f->val);
+        *pos = i;
+        return true;
+    }
+    *pos = len;
+    return false;
+}
+
+/* The value unfolded (CR and LF dropped) and RFC 2047 decoded. */
+static void decode_field_value(const struct sfield *f, struct buf *dec)
+{
+    struct buf raw = BUF_INIT;
+    buf_reserve(&raw, f->val_len);
+    for (size_t j = 0; j < f->val_len; j++)
+        if (f->val[j] != '\r' && f->val[j] != '\n')
+            buf_putc(&raw, f->val[j]);
+    mime_decode_header_utf8(dec, buf_cstr(&raw), raw.len);
+    buf_free(&raw);
+}
+
+bool search_header_match(const char *hdr, size_t len, const char *name, const char *needle, size_t nlen)
+{
+    size_t namelen = strlen(name);
+    size_t pos = 0;
+    struct sfield f;
+    while (next_sfield(hdr, len, &pos, &f)) {
+        if (f.name_len != namelen || strncasecmp(f.name, name, namelen) != 0)
             continue;
         if (nlen == 0)
             return true;
-        /* Unfold and decode the value. */
-        const char *v = colon + 1;
-        size_t vlen = (size_t)(hdr + e - v);
-        struct buf raw = BUF_INIT, dec = BUF_INIT;
-        for (size_t j = 0; j < vlen; j++)
-            if (v[j] != '\r' && v[j] != '\n')
-                buf_putc(&raw, v[j]);
-        mime_decode_header_utf8(&dec, buf_cstr(&raw), raw.len);
-        found = mime_utf8_contains_ci(buf_cstr(&dec), dec.len, needle, nlen);
-        buf_free(&raw);
+        struct buf dec = BUF_INIT;
+        decode_field_value(&f, &dec);
+        bool found = mime_utf8_contains_ci(buf_cstr(&dec), dec.len, needle, nlen);
         buf_free(&dec);
+        if (found)
+            return true;
     }
-    return found;
+    return false;
+}
+
+/* ---- per-command evaluation state ---------------------------------------
+ *
+ * Every TEXT/BODY needle of the program goes into one multi-needle
+ * matcher, and the HEADER needles into one matcher per field name, built
+ * once per command. For each message the header is fetched once, decoded
+ * once for TEXT, indexed once (fields sorted by name) for HEADER, each
+ * named field decoded once, and the body text fetched and scanned once:
+ * whatever the number of keys, a message costs one pass over each text
+ * (issue 9 item 4: 10,000 NOT TEXT keys used to decode and scan the
+ * message 10,000 times). Keys find their matcher slot by binary search. */
+
+struct hgroup {
+    const char *field;          /* lowercase (the keys' own string) */
+    struct mime_multimatch *mm; /* the group's non-empty needles */
+    uint8_t *seen;
+    unsigned gen;               /* message generation of seen */
+};
+
+struct keyslot {
+    const struct skey *k;
+    size_t group;               /* SK_HEADER: index into groups */
+    size_t id;                  /* needle id in its matcher */
+};
+
+struct search_state {
+    struct keyslot *slots;
+    size_t nslots;
+    struct mime_multimatch *text;   /* TEXT and BODY needles */
+    uint8_t *seen_hdr, *seen_body;
+    struct hgroup *groups;
+    size_t ngroups;
+    struct search_stats stats;
+    /* the current message */
+    unsigned gen;
+    bool hdr_tried, hdr_ok;
+    const char *hdr;
+    size_t hdr_len;
+    bool hdr_scanned, hdr_text_ok;
+    bool body_scanned, body_ok;
+    bool index_built;
+    struct sfield *fields;          /* sorted by name, case-insensitively */
+    size_t nfields;
+    bool sent_done;
+    int64_t sent;
+};
+
+static void collect_keys(const struct skey *k, struct keyslot **v, size_t *n, size_t *cap)
+{
+    if ((k->op == SK_TEXT || k->op == SK_BODY || k->op == SK_HEADER) && k->str) {
+        ARRAY_GROW(*v, *n, *cap);
+        (*v)[*n].k = k;
+        (*v)[*n].group = 0;
+        (*v)[*n].id = 0;
+        (*n)++;
+    }
+    for (size_t i = 0; i < k->nkids; i++)
+        collect_keys(k->kids[i], v, n, cap);
+}
+
+static int cmp_slot_field(const void *x, const void *y)
+{
+    const struct keyslot *a = x, *b = y;
+    int c = strcmp(a->k->field ? a->k->field : "", b->k->field ? b->k->field : "");
+    if (c)
+        return c;
+    return (uintptr_t)a->k < (uintptr_t)b->k ? -1 : (uintptr_t)a->k > (uintptr_t)b->k;
+}
+
+static int cmp_slot_key(const void *x, const void *y)
+{
+    uintptr_t a = (uintptr_t)((const struct keyslot *)x)->k, b = (uintptr_t)((const struct keyslot *)y)->k;
+    return a < b ? -1 : a > b;
+}
+
+struct search_state *search_state_new(const struct skey *root)
+{
+    struct search_state *st = xcalloc(1, sizeof(*st));
+    size_t cap = 0;
+    if (root)
+        collect_keys(root, &st->slots, &st->nslots, &cap);
+    st->text = mime_multimatch_new();
+    /* HEADER keys grouped by field name. */
+    if (st->nslots)
+        qsort(st->slots, st->nslots, sizeof(*st->slots), cmp_slot_field);
+    for (size_t i = 0; i < st->nslots; i++) {
+        struct keyslot *ks = &st->slots[i];
+        if (ks->k->op != SK_HEADER) {
+            ks->id = mime_multimatch_add(st->text, ks->k->str, ks->k->slen);
+            continue;
+        }
+        if (!st->ngroups || strcmp(st->groups[st->ngroups - 1].field, ks->k->field) != 0) {
+            st->groups = xrealloc(st->groups, (st->ngroups + 1) * sizeof(*st->groups));
+            struct hgroup *g = &st->groups[st->ngroups++];
+            memset(g, 0, sizeof(*g));
+            g->field = ks->k->field;
+            g->mm = mime_multimatch_new();
+        }
+        ks->group = st->ngroups - 1;
+        ks->id = mime_multimatch_add(st->groups[ks->group].mm, ks->k->str, ks->k->slen);
+    }
+    mime_multimatch_build(st->text);
+    st->seen_hdr = xcalloc(mime_multimatch_states(st->text) + 1, 1);
+    st->seen_body = xcalloc(mime_multimatch_states(st->text) + 1, 1);
+    for (size_t g = 0; g < st->ngroups; g++) {
+        mime_multimatch_build(st->groups[g].mm);
+        st->groups[g].seen = xcalloc(mime_multimatch_states(st->groups[g].mm) + 1, 1);
+    }
+    if (st->nslots)
+        qsort(st->slots, st->nslots, sizeof(*st->slots), cmp_slot_key);
+    st->gen = 1;
+    return st;
+}
+
+void search_state_next(struct search_state *st)
+{
+    st->gen++;
+    st->hdr_tried = st->hdr_ok = false;
+    st->hdr = NULL;
+    st->hdr_len = 0;
+    st->hdr_scanned = st->hdr_text_ok = false;
+    st->body_scanned = st->body_ok = false;
+    st->index_built = false;
+    free(st->fields);
+    st->fields = NULL;
+    st->nfields = 0;
+    st->sent_done = false;
+}
+
+void search_state_free(struct search_state *st)
+{
+    if (!st)
+        return;
+    search_state_next(st);
+    mime_multimatch_free(st->text);
+    for (size_t g = 0; g < st->ngroups; g++) {
+        mime_multimatch_free(st->groups[g].mm);
+        free(st->groups[g].seen);
+    }
+    free(st->groups);
+    free(st->seen_hdr);
+    free(st->seen_body);
+    free(st->slots);
+    free(st);
+}
+
+const struct search_stats *search_state_stats(const struct search_state *st)
+{
+    return &st->stats;
+}
+
+static const struct keyslot *slot_of(const struct search_state *st, const struct skey *k)
+{
+    size_t lo = 0, hi = st->nslots;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (st->slots[mid].k == k)
+            return &st->slots[mid];
+        if ((uintptr_t)st->slots[mid].k < (uintptr_t)k)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* The raw header block of the current message, fetched once. */
+static bool state_header(struct search_state *st, const struct search_msg *m, const char **hdr, size_t *len)
+{
+    if (!st->hdr_tried) {
+        st->hdr_tried = true;
+        st->stats.header_loads++;
+        st->hdr_ok = m->get_header && m->get_header(m->arg, &st->hdr, &st->hdr_len);
+    }
+    if (!st->hdr_ok)
+        return false;
+    *hdr = st->hdr;
+    *len = st->hdr_len;
+    return true;
+}
+
+/* TEXT: the whole header block decoded once and scanned for every needle. */
+static void scan_header_text(struct search_state *st, const struct search_msg *m)
+{
+    if (st->hdr_scanned)
+        return;
+    st->hdr_scanned = true;
+    const char *hdr;
+    size_t hlen;
+    if (!state_header(st, m, &hdr, &hlen))
+        return;
+    st->hdr_text_ok = true;
+    st->stats.header_decodes++;
+    struct buf dec = BUF_INIT;
+    mime_decode_header_utf8(&dec, hdr, hlen);
+    memset(st->seen_hdr, 0, mime_multimatch_states(st->text) + 1);
+    mime_multimatch_scan(st->text, buf_cstr(&dec), dec.len, st->seen_hdr, 0);
+    buf_free(&dec);
+}
+
+/* TEXT and BODY: the body text fetched once and scanned for every needle. */
+static void scan_body_text(struct search_state *st, const struct search_msg *m)
+{
+    if (st->body_scanned)
+        return;
+    st->body_scanned = true;
+    const char *body;
+    size_t blen;
+    st->stats.body_loads++;
+    if (!m->get_body_text || !m->get_body_text(m->arg, &body, &blen))
+        return;
+    st->body_ok = true;
+    memset(st->seen_body, 0, mime_multimatch_states(st->text) + 1);
+    mime_multimatch_scan(st->text, body, blen, st->seen_body, 0);
+}
+
+static int name_cmp(const char *a, size_t la, const char *b, size_t lb)
+{
+    size_t n = la < lb ? la : lb;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x + 32);
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y + 32);
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    return la < lb ? -1 : la > lb;
+}
+
+static int cmp_sfield(const void *x, const void *y)
+{
+    const struct sfield *a = x, *b = y;
+    int c = name_cmp(a->name, a->name_len, b->name, b->name_len);
+    if (c)
+        return c;
+    return a->name < b->name ? -1 : a->name > b->name; /* header order among equal names */
+}
+
+/* HEADER: the fields of the current message sorted by name, built once,
+ * so each key finds its fields in O(log fields). */
+static bool build_index(struct search_state *st, const struct search_msg *m)
+{
+    if (st->index_built)
+        return st->hdr_ok;
+    st->index_built = true;
+    const char *hdr;
+    size_t len;
+    if (!state_header(st, m, &hdr, &len))
+        return false;
+    st->stats.header_indexes++;
+    size_t cap = 0, pos = 0;
+    struct sfield f;
+    while (next_sfield(hdr, len, &pos, &f)) {
+        ARRAY_GROW(st->fields, st->nfields, cap);
+        st->fields[st->nfields++] = f;
+    }
+    if (st->nfields)
+        qsort(st->fields, st->nfields, sizeof(*st->fields), cmp_sfield);
+    return true;
+}
+
+/* First field named name (lowercase) in the index, or nfields. */
+static size_t find_field(const struct search_state *st, const char *name)
+{
+    size_t nl = strlen(name), lo = 0, hi = st->nfields;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (name_cmp(st->fields[mid].name, st->fields[mid].name_len, name, nl) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < st->nfields && name_cmp(st->fields[lo].name, st->fields[lo].name_len, name, nl) == 0 ? lo
+                                                                                                  : st->nfields;
+}
+
+static bool header_key(struct search_state *st, const struct search_msg *m, const struct skey *k)
+{
+    if (!build_index(st, m))
+        return false;
+    size_t i = find_field(st, k->field);
+    if (i == st->nfields)
+        return false;
+    if (k->slen == 0)
+        return true; /* the field is present */
+    const struct keyslot *ks = slot_of(st, k);
+    if (!ks)
+        return false;
+    struct hgroup *g = &st->groups[ks->group];
+    if (g->gen != st->gen) {
+        /* Every field of this name decoded once, all the group's needles
+         * looked for in one pass over each (no match across fields). */
+        g->gen = st->gen;
+        memset(g->seen, 0, mime_multimatch_states(g->mm) + 1);
+        size_t nseen = 0, nl = strlen(k->field);
+        for (size_t j = i; j < st->nfields && name_cmp(st->fields[j].name, st->fields[j].name_len, k->field, nl) == 0;
+             j++) {
+            struct buf dec = BUF_INIT;
+            st->stats.field_decodes++;
+            decode_field_value(&st->fields[j], &dec);
+            nseen = mime_multimatch_scan(g->mm, buf_cstr(&dec), dec.len, g->seen, nseen);
+            buf_free(&dec);
+        }
+    }
+    return mime_multimatch_found(g->mm, g->seen, ks->id);
 }
 
 /* The "sent" day of a message for SENTBEFORE/SENTON/SENTSINCE.
@@ -756,13 +1104,17 @@ bool search_header_match(const char *hdr, size_t len, const char *name, const ch
  * absent only on drafts and locally injected mail, for which the time the
  * message arrived is the best estimate of when it was sent, and it means
  * that every message has some sent date, so "SENTBEFORE d OR SENTSINCE d"
- * matches every message as a client would expect. */
-static int64_t sent_day(const struct search_msg *m)
+ * matches every message as a client would expect. Computed once per
+ * message. */
+static int64_t sent_day(struct search_state *st, const struct search_msg *m)
 {
+    if (st->sent_done)
+        return st->sent;
+    st->sent_done = true;
     const struct msg_record *r = m->rec;
     const char *hdr;
     size_t len;
-    if (m->get_header && m->get_header(m->arg, &hdr, &len)) {
+    if (state_header(st, m, &hdr, &len)) {
         char *v = mime_header_get(hdr, len, "date");
         if (v) {
             int64_t t;
@@ -770,32 +1122,38 @@ static int64_t sent_day(const struct search_msg *m)
             bool ok = mime_parse_date(v, &t, &tz);
             free(v);
             if (ok)
-                return search_day_of(t, tz);
+                return st->sent = search_day_of(t, tz);
         }
     }
-    return search_day_of(r->internaldate, r->internaldate_tz);
+    return st->sent = search_day_of(r->internaldate, r->internaldate_tz);
 }
 
-static bool text_match(const struct search_msg *m, const struct skey *k)
+static bool text_match(struct search_state *st, const struct search_msg *m, const struct skey *k)
 {
-    const char *hdr, *body;
-    size_t hlen, blen;
     if (k->slen == 0)
         return true;
-    if (m->get_header && m->get_header(m->arg, &hdr, &hlen)) {
-        struct buf dec = BUF_INIT;
-        mime_decode_header_utf8(&dec, hdr, hlen);
-        bool found = mime_utf8_contains_ci(buf_cstr(&dec), dec.len, k->str, k->slen);
-        buf_free(&dec);
-        if (found)
-            return true;
-    }
-    if (m->get_body_text && m->get_body_text(m->arg, &body, &blen))
-        return mime_utf8_contains_ci(body, blen, k->str, k->slen);
-    return false;
+    const struct keyslot *ks = slot_of(st, k);
+    if (!ks)
+        return false;
+    scan_header_text(st, m);
+    if (st->hdr_text_ok && mime_multimatch_found(st->text, st->seen_hdr, ks->id))
+        return true;
+    scan_body_text(st, m);
+    return st->body_ok && mime_multimatch_found(st->text, st->seen_body, ks->id);
 }
 
-bool search_eval(const struct skey *k, const struct search_msg *m)
+static bool body_match(struct search_state *st, const struct search_msg *m, const struct skey *k)
+{
+    if (k->slen == 0)
+        return true;
+    const struct keyslot *ks = slot_of(st, k);
+    if (!ks)
+        return false;
+    scan_body_text(st, m);
+    return st->body_ok && mime_multimatch_found(st->text, st->seen_body, ks->id);
+}
+
+static bool eval(const struct skey *k, const struct search_msg *m, struct search_state *st)
 {
     const struct msg_record *r = m->rec;
     switch (k->op) {
@@ -803,13 +1161,13 @@ bool search_eval(const struct skey *k, const struct search_msg *m)
         return true;
     case SK_AND:
         for (size_t i = 0; i < k->nkids; i++)
-            if (!search_eval(k->kids[i], m))
+            if (!eval(k->kids[i], m, st))
                 return false;
         return true;
     case SK_OR:
-        return search_eval(k->kids[0], m) || search_eval(k->kids[1], m);
+        return eval(k->kids[0], m, st) || eval(k->kids[1], m, st);
     case SK_NOT:
-        return !search_eval(k->kids[0], m);
+        return !eval(k->kids[0], m, st);
     case SK_SEQ:
         if (k->set.dollar)
             return in_sorted(m->searchres, m->nsearchres, r->uid);
@@ -868,27 +1226,26 @@ bool search_eval(const struct skey *k, const struct search_msg *m)
     case SK_SENTBEFORE:
     case SK_SENTON:
     case SK_SENTSINCE: {
-        int64_t d = sent_day(m);
+        int64_t d = sent_day(st, m);
         return k->op == SK_SENTBEFORE ? d < k->day : k->op == SK_SENTON ? d == k->day : d >= k->day;
     }
-    case SK_HEADER: {
-        const char *hdr;
-        size_t len;
-        if (!m->get_header || !m->get_header(m->arg, &hdr, &len))
-            return false;
-        return search_header_match(hdr, len, k->field, k->str, k->slen);
-    }
-    case SK_BODY: {
-        const char *body;
-        size_t blen;
-        if (k->slen == 0)
-            return true;
-        if (!m->get_body_text || !m->get_body_text(m->arg, &body, &blen))
-            return false;
-        return mime_utf8_contains_ci(body, blen, k->str, k->slen);
-    }
+    case SK_HEADER:
+        return header_key(st, m, k);
+    case SK_BODY:
+        return body_match(st, m, k);
     case SK_TEXT:
-        return text_match(m, k);
+        return text_match(st, m, k);
     }
     return false;
+}
+
+bool search_eval(const struct skey *k, const struct search_msg *m)
+{
+    if (m->state)
+        return eval(k, m, m->state);
+    /* One message on its own: a state just for it. */
+    struct search_state *st = search_state_new(k);
+    bool r = eval(k, m, st);
+    search_state_free(st);
+    return r;
 }

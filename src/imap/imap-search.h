@@ -85,9 +85,32 @@ bool search_parse(struct imap_parser *ps, struct imap_cmd *cmd, int maxdepth, st
 void search_query_free(struct search_query *q);
 void skey_free(struct skey *k);
 
+/* Per-command evaluation state (imap-search-key.c): the needles of all
+ * TEXT, BODY and HEADER keys compiled into multi-needle matchers once, and
+ * what was learnt about the current message (header fetched, decoded and
+ * indexed once, body text fetched and scanned once, sent date), so a
+ * program of N keys costs one pass over each text per message instead of
+ * N. Call search_state_next() before each new message. The stats count
+ * the work done, for tests. */
+struct search_state;
+struct search_stats {
+    size_t header_loads;    /* get_header calls */
+    size_t header_decodes;  /* whole header blocks decoded (TEXT) */
+    size_t header_indexes;  /* header blocks indexed by field name (HEADER) */
+    size_t field_decodes;   /* header field values decoded (HEADER) */
+    size_t body_loads;      /* get_body_text calls */
+};
+struct search_state *search_state_new(const struct skey *root);
+void search_state_next(struct search_state *st);
+void search_state_free(struct search_state *st);
+const struct search_stats *search_state_stats(const struct search_state *st);
+
 /* One message as seen by the evaluator. Header and body text are loaded
- * lazily through the callbacks (which may fail: then the key is false). */
+ * lazily through the callbacks (which may fail: then the key is false),
+ * each at most once per message when state is set; without a state,
+ * search_eval makes one for the call. */
 struct search_msg {
+    struct search_state *state;
     const struct msg_record *rec;
     uint32_t msn, max_msn, max_uid;
     bool recent;

@@ -36,6 +36,30 @@
 #define MIME_MAX_DEPTH 32
 #define MIME_MAX_PARTS 10000     /* beyond this, remaining content is one leaf */
 
+/* Output bounds of ENVELOPE and BODYSTRUCTURE (issue 9 item 5: a 10 MB
+ * folded From header gave a 470 MB ENVELOPE). An address field (From,
+ * Sender, Reply-To, To, Cc, Bcc) lists at most MIME_ENV_MAX_ADDRESSES
+ * addresses (group starts count) and stops taking more once its text is
+ * MIME_ENV_MAX_LIST bytes; the rest of the field is not parsed. Each
+ * address part (name, route, mailbox, host) is cut to
+ * MIME_ENV_MAX_ADDR_PART bytes, each other string (date, subject,
+ * in-reply-to, message-id, parameter values, id, description, md5,
+ * location) to MIME_ENV_MAX_STRING bytes, tokens (type, subtype,
+ * encoding, parameter names) to MIME_BS_MAX_TOKEN; cuts never split a
+ * UTF-8 sequence. So an ENVELOPE is at most about 6 x 68 KiB + 4 x 8 KiB
+ * (~440 KiB) whatever the message. A BODYSTRUCTURE or BODY text writes
+ * every remaining part without optional data once it is
+ * MIME_BODYSTRUCTURE_MAX bytes long: at most about 1 MiB + 200 bytes per
+ * part (MIME_MAX_PARTS) plus one envelope. Cyrus and Dovecot also cut
+ * address lists; nothing legitimate comes near these numbers. */
+#define MIME_ENV_MAX_ADDRESSES 1000
+#define MIME_ENV_MAX_LIST (64 * 1024)
+#define MIME_ENV_MAX_ADDR_PART 1024
+#define MIME_ENV_MAX_STRING 8192
+#define MIME_BS_MAX_TOKEN 256
+#define MIME_BS_LEAN_TOKEN 32
+#define MIME_BODYSTRUCTURE_MAX (1024 * 1024)
+
 struct mime_param {
     char *name;                 /* lowercase */
     char *value;                /* RFC 2231 continuations joined; charset/lang kept as given */
@@ -117,9 +141,31 @@ bool charset_known(const char *charset);
 
 /* Text for SEARCH: decoded, charset-converted UTF-8. */
 void mime_search_text_body(struct buf *out, const struct mime_message *m); /* all text parts' bodies */
+/* The same, appending at most max bytes (cut at a UTF-8 boundary): the
+ * decoded text can be larger than the message itself. */
+void mime_search_text_body_max(struct buf *out, const struct mime_message *m, size_t max);
 /* Case-insensitive (i;unicode-casemap-ish: ASCII + simple Unicode fold)
  * substring test on UTF-8, as SEARCH requires. */
 bool mime_utf8_contains_ci(const char *hay, size_t haylen, const char *needle, size_t nlen);
+
+/* Many needles against one text in one pass, with the semantics of
+ * mime_utf8_contains_ci for each (SEARCH with thousands of TEXT, BODY or
+ * HEADER keys): an Aho-Corasick automaton over the case-folded text.
+ * Add the needles (ids 0, 1, 2, ... are returned), build, then scan any
+ * number of texts: scan marks, in seen (mime_multimatch_states() bytes,
+ * zeroed by the caller for each new set of texts), every needle found,
+ * and returns the updated count of marked states (pass 0 the first time;
+ * a scan stops early once every needle was found). found() answers per
+ * needle id; the empty needle is always found. */
+struct mime_multimatch;
+struct mime_multimatch *mime_multimatch_new(void);
+size_t mime_multimatch_add(struct mime_multimatch *mm, const char *needle, size_t nlen);
+void mime_multimatch_build(struct mime_multimatch *mm);
+size_t mime_multimatch_states(const struct mime_multimatch *mm);
+size_t mime_multimatch_scan(const struct mime_multimatch *mm, const char *text, size_t len, uint8_t *seen,
+                            size_t nseen);
+bool mime_multimatch_found(const struct mime_multimatch *mm, const uint8_t *seen, size_t id);
+void mime_multimatch_free(struct mime_multimatch *mm);
 
 /* Additions by the mail layer (not in the original contract). */
 

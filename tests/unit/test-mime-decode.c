@@ -315,6 +315,92 @@ static void test_dates(void)
     CHECK(!mime_parse_date("Mon, 1 Jan 2021 99999999999999:00", &t, &tz));
 }
 
+/* The multi-needle matcher answers exactly as mime_utf8_contains_ci for
+ * every needle: case variants, Greek sigma forms, invalid bytes (which
+ * only match themselves), overlapping needles, prefixes of each other. */
+static unsigned mm_rs = 7;
+static unsigned mm_rnd(unsigned n)
+{
+    mm_rs = mm_rs * 1103515245u + 12345u;
+    return (mm_rs >> 16) % n;
+}
+
+static void test_multimatch(void)
+{
+    static const char *const parts[] = {"a", "b", "A", "ab", "\xcf\x83", "\xce\xa3", "\xcf\x82", "\xc3\xa9",
+                                        "\xc3\x89", "\xff", "\xc3", "\xa9", "\xe2\x82", " "};
+    const unsigned np = sizeof(parts) / sizeof(parts[0]);
+    int bad = 0;
+    for (int round = 0; round < 20000 && bad < 5; round++) {
+        char hay[128] = "", nd[8][32];
+        int nn = 1 + (int)mm_rnd(8);
+        int hl = (int)mm_rnd(12);
+        for (int i = 0; i < hl; i++)
+            strcat(hay, parts[mm_rnd(np)]);
+        struct mime_multimatch *mm = mime_multimatch_new();
+        for (int k = 0; k < nn; k++) {
+            nd[k][0] = '\0';
+            int l = (int)mm_rnd(4);
+            for (int i = 0; i < l; i++)
+                strcat(nd[k], parts[mm_rnd(np)]);
+            CHECK_INT(mime_multimatch_add(mm, nd[k], strlen(nd[k])), k);
+        }
+        mime_multimatch_build(mm);
+        uint8_t *seen = xcalloc(mime_multimatch_states(mm) + 1, 1);
+        mime_multimatch_scan(mm, hay, strlen(hay), seen, 0);
+        for (int k = 0; k < nn; k++) {
+            bool want = mime_utf8_contains_ci(hay, strlen(hay), nd[k], strlen(nd[k]));
+            if (mime_multimatch_found(mm, seen, (size_t)k) != want) {
+                CHECK(!"multimatch differs");
+                fprintf(stderr, "  hay [%s] needle [%s] want %d\n", hay, nd[k], want);
+                bad++;
+            }
+        }
+        free(seen);
+        mime_multimatch_free(mm);
+    }
+    /* Many needles, one pass: 5000 needles over a 100 KB text. */
+    struct mime_multimatch *mm = mime_multimatch_new();
+    char n[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(n, sizeof(n), "Word%dX", i);
+        mime_multimatch_add(mm, n, strlen(n));
+    }
+    mime_multimatch_build(mm);
+    struct buf text = BUF_INIT;
+    for (int i = 0; i < 10000; i++)
+        buf_printf(&text, "word%dx ", i * 7);
+    uint8_t *seen = xcalloc(mime_multimatch_states(mm) + 1, 1);
+    mime_multimatch_scan(mm, text.data, text.len, seen, 0);
+    int found = 0;
+    for (int i = 0; i < 5000; i++)
+        found += mime_multimatch_found(mm, seen, (size_t)i);
+    CHECK_INT(found, 715); /* multiples of 7 below 5000 */
+    free(seen);
+    buf_free(&text);
+    mime_multimatch_free(mm);
+    /* No needles at all. */
+    mm = mime_multimatch_new();
+    mime_multimatch_build(mm);
+    uint8_t one = 0;
+    CHECK_INT(mime_multimatch_scan(mm, "abc", 3, &one, 0), 0);
+    mime_multimatch_free(mm);
+}
+
+static void test_search_text_max(void)
+{
+    const char *msg = "Content-Type: text/plain; charset=iso-8859-1\r\n\r\n\xe9\xe9\xe9\xe9\xe9\xe9\r\n";
+    struct mime_message *m = mime_parse(msg, strlen(msg));
+    struct buf b = BUF_INIT;
+    mime_search_text_body(&b, m);
+    CHECK_STR(buf_cstr(&b), "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\r\n\n");
+    buf_reset(&b);
+    mime_search_text_body_max(&b, m, 5); /* never half a character */
+    CHECK_STR(buf_cstr(&b), "\xc3\xa9\xc3\xa9\n");
+    buf_free(&b);
+    mime_free(m);
+}
+
 int main(void)
 {
     RUN(test_base64);
@@ -323,6 +409,8 @@ int main(void)
     RUN(test_charsets);
     RUN(test_charset_hostile);
     RUN(test_contains);
+    RUN(test_multimatch);
+    RUN(test_search_text_max);
     RUN(test_dates);
     return unit_done();
 }
