@@ -375,11 +375,13 @@ int sq_get_cache(struct mailbox *mb, uint32_t uid, struct msg_cache *out)
         out->body = xstrdup(b ? b : "");
         const void *h = sqlite3_column_blob(st, 3);
         size_t hl = (size_t)sqlite3_column_bytes(st, 3);
-        out->header = xmalloc(hl + 1);
-        if (hl)
-            memcpy(out->header, h, hl);
-        out->header[hl] = '\0';
-        out->header_len = hl;
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL) {   /* NULL: not cached (too long) */
+            out->header = xmalloc(hl + 1);
+            if (hl)
+                memcpy(out->header, h, hl);
+            out->header[hl] = '\0';
+            out->header_len = hl;
+        }
         out->lines = (uint32_t)sqlite3_column_int64(st, 4);
     } else {
         r = rc == SQLITE_DONE ? STORAGE_ERR_NOTFOUND : sq_error(mb->user, rc, "cache");
@@ -984,10 +986,12 @@ static int read_blob_row(struct mail_user *u, struct xitem *x)
         x->body = col_dup(st, 3);
         size_t hl = (size_t)sqlite3_column_bytes(st, 4);
         const void *h = sqlite3_column_blob(st, 4);
-        x->header = xmalloc(hl + 1);
-        if (hl && h)
-            memcpy(x->header, h, hl);
-        x->header_len = h ? hl : 0;
+        if (sqlite3_column_type(st, 4) != SQLITE_NULL) {   /* NULL (not cached) is copied as NULL */
+            x->header = xmalloc(hl + 1);
+            if (hl && h)
+                memcpy(x->header, h, hl);
+            x->header_len = h ? hl : 0;
+        }
         x->lines = sqlite3_column_int64(st, 5);
     } else {
         r = rc == SQLITE_DONE ? STORAGE_ERR_NOTFOUND : sq_error(u, rc, "blob row");

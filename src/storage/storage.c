@@ -586,11 +586,18 @@ static void fill_cache(struct append_item *it, const char *data, size_t len)
     it->header_len = mime_header_length(data, len);
     if (it->header_len > len)
         it->header_len = len;
-    /* Copy by length: a header from a binary APPEND may contain NUL, and
-     * header_len is what gets stored and served. */
-    it->header = xmalloc(it->header_len + 1);
-    memcpy(it->header, data, it->header_len);
-    it->header[it->header_len] = '\0';
+    if (it->header_len > STORAGE_HEADER_CACHE_MAX) {
+        /* Not cached (stored as NULL): a hostile 10 MB header would be
+         * copied into the database and out of it on every FETCH ENVELOPE. */
+        it->header = NULL;
+        it->header_len = 0;
+    } else {
+        /* Copy by length: a header from a binary APPEND may contain NUL,
+         * and header_len is what gets stored and served. */
+        it->header = xmalloc(it->header_len + 1);
+        memcpy(it->header, data, it->header_len);
+        it->header[it->header_len] = '\0';
+    }
     it->lines = (uint32_t)MIN(m->root.body_lines, (size_t)UINT32_MAX);
     mime_free(m);
 }

@@ -337,12 +337,18 @@ uint64_t mailbox_expunge_horizon(struct mailbox *mb);
 /* ---- message content -------------------------------------------------- */
 
 /* The cached parse results stored at append time. Strings are NUL
- * terminated, valid until mailbox_msg_cache_free. */
+ * terminated, valid until mailbox_msg_cache_free. Every field is bounded:
+ * ENVELOPE and BODYSTRUCTURE by the limits in mime.h (MIME_ENV_*,
+ * MIME_BODYSTRUCTURE_MAX), and a header block longer than
+ * STORAGE_HEADER_CACHE_MAX is not cached at all (header NULL): readers
+ * take it from the message file, so BODY[HEADER] stays exact while the
+ * database and every cache load stay small. */
+#define STORAGE_HEADER_CACHE_MAX (64 * 1024)
 struct msg_cache {
     char *envelope;         /* IMAP ENVELOPE, parenthesised list */
     char *bodystructure;    /* BODYSTRUCTURE with extension data */
     char *body;             /* BODY (no extension data) */
-    char *header;           /* raw header block including the blank line */
+    char *header;           /* raw header block including the blank line; NULL = not cached */
     size_t header_len;
     uint32_t lines;         /* body lines (for text parts in BODY) */
 };

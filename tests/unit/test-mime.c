@@ -640,6 +640,261 @@ static void test_misc(void)
     mime_free(NULL);
 }
 
+/* ---- output bounds (issue 9 item 5) ---- */
+
+/* A minimal reader of IMAP response syntax: the value at *p (list,
+ * NIL, number, atom, quoted string, literal), skipped; false when the
+ * text is not well-formed. *items counts the elements of a list. */
+static bool skip_value(const char **p, const char *end, int depth, size_t *items);
+
+static bool skip_list(const char **p, const char *end, int depth, size_t *items)
+{
+    (*p)++; /* '(' */
+    size_t n = 0;
+    while (*p < end && **p != ')') {
+        /* Elements are separated by one space; addresses in an address
+         * list follow each other directly ("(...)(...)"). */
+        if (n && **p == ' ')
+            (*p)++;
+        else if (n && !(**p == '(' && (*p)[-1] == ')'))
+            return false;
+        if (!skip_value(p, end, depth + 1, NULL))
+            return false;
+        n++;
+    }
+    if (*p >= end)
+        return false;
+    (*p)++;
+    if (items)
+        *items = n;
+    return true;
+}
+
+static bool skip_value(const char **p, const char *end, int depth, size_t *items)
+{
+    if (depth > 100 || *p >= end)
+        return false;
+    char c = **p;
+    if (c == '(')
+        return skip_list(p, end, depth, items);
+    if (c == '"') {
+        for ((*p)++; *p < end && **p != '"'; (*p)++) {
+            if (**p == '\\')
+                (*p)++;
+            if (**p == '\r' || **p == '\n')
+                return false;
+        }
+        if (*p >= end)
+            return false;
+        (*p)++;
+        return true;
+    }
+    if (c == '{') {
+        char *e;
+        unsigned long n = strtoul(*p + 1, &e, 10);
+        if (*e != '}' || e[1] != '\r' || e[2] != '\n' || (size_t)(end - (e + 3)) < n)
+            return false;
+        *p = e + 3 + n;
+        return true;
+    }
+    const char *s = *p;
+    while (*p < end && **p != ' ' && **p != ')' && **p != '(')
+        (*p)++;
+    return *p > s;
+}
+
+static bool well_formed(const char *s, size_t len, size_t *items)
+{
+    const char *p = s;
+    return *s == '(' && skip_value(&p, s + len, 0, items) && p == s + len;
+}
+
+/* The n-th (0-based) top-level element of a list, as a pointer/length. */
+static bool nth_item(const char *s, size_t len, size_t n, const char **it, size_t *ilen)
+{
+    const char *p = s + 1, *end = s + len;
+    for (size_t i = 0; p < end && *p != ')'; i++) {
+        if (i && *p == ' ')
+            p++;
+        const char *st = p;
+        if (!skip_value(&p, end, 1, NULL))
+            return false;
+        if (i == n) {
+            *it = st;
+            *ilen = (size_t)(p - st);
+            return true;
+        }
+    }
+    return false;
+}
+
+static size_t count_addresses(const char *list, size_t len)
+{
+    size_t n = 0;
+    if (len < 2 || list[0] != '(')
+        return 0;
+    const char *p = list + 1, *end = list + len;
+    while (p < end && *p == '(') {
+        if (!skip_value(&p, end, 1, NULL))
+            break;
+        n++;
+    }
+    return n;
+}
+
+static void test_envelope_bounds(void)
+{
+    /* 5000 addresses: the first MIME_ENV_MAX_ADDRESSES are listed. */
+    struct buf m = BUF_INIT;
+    buf_puts(&m, "From: ");
+    for (int i = 0; i < 5000; i++)
+        buf_printf(&m, "u%d@x.test,\r\n ", i);
+    buf_puts(&m, "last@x.test\r\nSubject: s\r\n\r\nbody\r\n");
+    char *e = env(buf_cstr(&m));
+    size_t items = 0;
+    CHECK(well_formed(e, strlen(e), &items));
+    CHECK_INT(items, 10);
+    const char *from, *sender, *reply;
+    size_t fl = 0, sl = 0, rl = 0;
+    CHECK(nth_item(e, strlen(e), 2, &from, &fl));
+    CHECK(nth_item(e, strlen(e), 3, &sender, &sl));
+    CHECK(nth_item(e, strlen(e), 4, &reply, &rl));
+    CHECK_INT(count_addresses(from, fl), MIME_ENV_MAX_ADDRESSES);
+    CHECK(fl == sl && fl == rl && !memcmp(from, sender, fl) && !memcmp(from, reply, fl));
+    CHECK(strstr(e, "(NIL NIL \"u0\" \"x.test\")") != NULL);
+    CHECK(strstr(e, "\"u999\"") != NULL && strstr(e, "\"u1000\"") == NULL);
+    free(e);
+
+    /* 10 MB of "a," (the reported attack): bounded output, every field
+     * within MIME_ENV_MAX_LIST plus one address. */
+    buf_reset(&m);
+    buf_puts(&m, "From: ");
+    while (m.len < (10u << 20)) {
+        for (int k = 0; k < 450; k++)
+            buf_puts(&m, "a,");
+        buf_puts(&m, "\r\n ");
+    }
+    buf_puts(&m, "b\r\nTo: ");
+    for (int k = 0; k < 100000; k++)
+        buf_puts(&m, "Some Body With A Rather Long Display Name From A Big Company Inc. <some.body@example.test>, ");
+    buf_puts(&m, "x@y\r\n\r\n");
+    e = env(buf_cstr(&m));
+    size_t elen = strlen(e);
+    CHECK(well_formed(e, elen, &items));
+    CHECK(elen < 6 * (MIME_ENV_MAX_LIST + 4 * (MIME_ENV_MAX_ADDR_PART + 16)) + 4 * (MIME_ENV_MAX_STRING + 16));
+    CHECK(nth_item(e, elen, 2, &from, &fl));
+    CHECK(fl <= MIME_ENV_MAX_LIST + 4 * (MIME_ENV_MAX_ADDR_PART + 16));
+    CHECK_INT(count_addresses(from, fl), MIME_ENV_MAX_ADDRESSES);
+    const char *to;
+    size_t tl = 0;
+    CHECK(nth_item(e, elen, 5, &to, &tl));
+    CHECK(tl >= MIME_ENV_MAX_LIST && tl <= MIME_ENV_MAX_LIST + 4 * (MIME_ENV_MAX_ADDR_PART + 16));
+    CHECK(count_addresses(to, tl) < MIME_ENV_MAX_ADDRESSES); /* the byte bound came first */
+    free(e);
+
+    /* Address parts are cut, never inside a UTF-8 sequence. */
+    buf_reset(&m);
+    buf_puts(&m, "From: ");
+    for (int i = 0; i < 2000; i++)
+        buf_puts(&m, "\xe2\x82\xac"); /* EURO SIGN, 3 bytes */
+    buf_puts(&m, " <");
+    for (int i = 0; i < 3000; i++)
+        buf_putc(&m, 'l');
+    buf_puts(&m, "@");
+    for (int i = 0; i < 3000; i++)
+        buf_putc(&m, 'h');
+    buf_puts(&m, ">\r\n\r\n");
+    e = env(buf_cstr(&m));
+    CHECK(well_formed(e, strlen(e), NULL));
+    char want[64];
+    snprintf(want, sizeof(want), "(({%d}\r\n\xe2\x82\xac", MIME_ENV_MAX_ADDR_PART / 3 * 3);
+    CHECK(strstr(e, want) != NULL);
+    CHECK(strstr(e, "lll\" \"hhh") != NULL);
+    free(e);
+
+    /* A group cut by the limit still ends with its end marker. */
+    buf_reset(&m);
+    buf_puts(&m, "To: Team:");
+    for (int i = 0; i < 3000; i++)
+        buf_printf(&m, " m%d@x.test,", i);
+    buf_puts(&m, " z@x.test;\r\n\r\n");
+    e = env(buf_cstr(&m));
+    CHECK(well_formed(e, strlen(e), NULL));
+    CHECK(nth_item(e, strlen(e), 5, &to, &tl));
+    CHECK_INT(count_addresses(to, tl), MIME_ENV_MAX_ADDRESSES + 1);
+    CHECK(tl > 20 && !memcmp(to + tl - 18, "(NIL NIL NIL NIL))", 18));
+    CHECK(!strncmp(to, "((NIL NIL \"Team\" NIL)", 21));
+    free(e);
+
+    /* Other strings: at most MIME_ENV_MAX_STRING bytes. */
+    buf_reset(&m);
+    buf_puts(&m, "Subject: ");
+    for (int i = 0; i < 100000; i++)
+        buf_puts(&m, "word ");
+    buf_puts(&m, "\r\nMessage-ID: <");
+    for (int i = 0; i < 100000; i++)
+        buf_putc(&m, 'i');
+    buf_puts(&m, "@x>\r\n\r\n");
+    e = env(buf_cstr(&m));
+    CHECK(well_formed(e, strlen(e), NULL));
+    CHECK(strlen(e) < 2 * MIME_ENV_MAX_STRING + 200);
+    snprintf(want, sizeof(want), "{%d}\r\nword word", MIME_ENV_MAX_STRING);
+    CHECK(strstr(e, want) != NULL);
+    free(e);
+    buf_free(&m);
+}
+
+static void test_bodystructure_bounds(void)
+{
+    /* 5000 parts with long parameters and descriptions, and message/rfc822
+     * parts with big address lists: bounded, well-formed, every part kept. */
+    struct buf m = BUF_INIT, big = BUF_INIT;
+    for (int i = 0; i < 2000; i++)
+        buf_putc(&big, 'v');
+    buf_puts(&m, "Content-Type: multipart/mixed; boundary=b\r\n\r\n");
+    for (int i = 0; i < 5000; i++) {
+        if (i % 100 == 0) {
+            buf_puts(&m, "--b\r\nContent-Type: message/rfc822\r\n\r\nFrom: ");
+            for (int k = 0; k < 3000; k++)
+                buf_puts(&m, "a,");
+            buf_puts(&m, "b\r\n\r\nbody\r\n");
+            continue;
+        }
+        buf_printf(&m, "--b\r\nContent-Type: text/plain; charset=us-ascii; name=\"%s\"\r\n"
+                       "Content-Description: %s\r\nContent-Disposition: attachment; filename=%s\r\n\r\npart %d\r\n",
+                   buf_cstr(&big), buf_cstr(&big), buf_cstr(&big), i);
+    }
+    buf_puts(&m, "--b--\r\n");
+    for (int ext = 0; ext < 2; ext++) {
+        char *b = bs(buf_cstr(&m), ext);
+        size_t len = strlen(b), items = 0;
+        CHECK(well_formed(b, len, &items));
+        CHECK_INT(items, 5000 + (ext ? 5 : 1)); /* 5000 parts + subtype (+ extension data) */
+        CHECK(len < MIME_BODYSTRUCTURE_MAX + 5000 * 200 + 512 * 1024);
+        /* The first parts are complete, the last ones lean. */
+        CHECK(strstr(b, "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\" \"NAME\" \"vvv") != NULL);
+        CHECK(strstr(b, "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 9 0") != NULL);
+        free(b);
+    }
+    buf_free(&m);
+    buf_free(&big);
+
+    /* Over-long tokens are cut. */
+    struct buf t = BUF_INIT;
+    buf_puts(&t, "Content-Type: text/");
+    for (int i = 0; i < 100000; i++)
+        buf_putc(&t, 'x');
+    buf_puts(&t, "\r\nContent-Transfer-Encoding: ");
+    for (int i = 0; i < 100000; i++)
+        buf_putc(&t, 'y');
+    buf_puts(&t, "\r\n\r\nbody\r\n");
+    char *b = bs(buf_cstr(&t), true);
+    CHECK(well_formed(b, strlen(b), NULL));
+    CHECK(strlen(b) < 3 * MIME_BS_MAX_TOKEN + 200);
+    free(b);
+    buf_free(&t);
+}
+
 int main(void)
 {
     RUN(test_simple);
@@ -653,6 +908,8 @@ int main(void)
     RUN(test_rfc2231);
     RUN(test_addresses);
     RUN(test_envelope_misc);
+    RUN(test_envelope_bounds);
+    RUN(test_bodystructure_bounds);
     RUN(test_headers);
     RUN(test_8bit_headers);
     RUN(test_misc);

@@ -3,6 +3,7 @@
 #include "store-harness.h"
 #include "storage.h"
 #include "notify.h"
+#include "buf.h"
 #include "log.h"
 
 #include <fcntl.h>
@@ -1826,6 +1827,64 @@ static void test_claim_recent(void)
     mail_user_close(u);
 }
 
+/* Every cached field is bounded (issue 9 item 5): a 1 MB folded From
+ * gives a bounded ENVELOPE, and a header block longer than
+ * STORAGE_HEADER_CACHE_MAX is not copied into the database (header NULL:
+ * readers take it from the file), also after a copy to another store. */
+static void test_cache_bounds(void)
+{
+    struct mail_user *u = open_user();
+    CHECK_INT(mailbox_create(u, "cb", 0), 0);
+    struct mailbox *mb;
+    CHECK_INT(mailbox_open(u, "cb", false, false, NULL, &mb), 0);
+    struct buf m = BUF_INIT;
+    buf_puts(&m, "From: ");
+    while (m.len < (1u << 20)) {
+        for (int k = 0; k < 450; k++)
+            buf_puts(&m, "a,");
+        buf_puts(&m, "\r\n ");
+    }
+    buf_puts(&m, "b\r\nSubject: big\r\n\r\nbody\r\n");
+    uint32_t uid = 0, small = 0;
+    CHECK_INT(append_mem(mb, buf_cstr(&m), 0, NULL, &uid), 0);
+    CHECK_INT(append_mem(mb, MSG1, 0, NULL, &small), 0);
+    struct msg_cache mc;
+    CHECK_INT(mailbox_get_cache(mb, uid, &mc), 0);
+    CHECK(mc.header == NULL && mc.header_len == 0);
+    CHECK(mc.envelope && strlen(mc.envelope) < 512 * 1024);
+    CHECK(mc.envelope && strstr(mc.envelope, "\"big\""));
+    CHECK(mc.bodystructure && strlen(mc.bodystructure) < 1024);
+    msg_cache_free(&mc);
+    CHECK_INT(mailbox_get_cache(mb, small, &mc), 0);
+    CHECK(mc.header && mc.header_len == (size_t)(strstr(MSG1, "\r\n\r\n") - MSG1 + 4));
+    msg_cache_free(&mc);
+    /* The database row holds no copy of the big header. */
+    CHECK_INT(raw_int("tester", "SELECT count(*) FROM blob WHERE header IS NULL"), 1);
+    CHECK(raw_int("tester", "SELECT max(length(header)) FROM blob") < STORAGE_HEADER_CACHE_MAX);
+
+    /* Cross-store copy keeps "not cached" (and the small one cached). */
+    struct mail_user *d = NULL;
+    CHECK_INT(mail_user_open("cbdest", true, &d), 0);
+    CHECK_INT(mailbox_create(d, "in", 0), 0);
+    uint32_t uids[] = {uid, small}, su[2], du[2], uv;
+    size_t nc = 0;
+    CHECK_INT(mailbox_copy_to(mb, uids, 2, d, "in", false, &uv, su, du, &nc, NULL, NULL), 0);
+    CHECK_INT(nc, 2);
+    struct mailbox *dm;
+    CHECK_INT(mailbox_open(d, "in", false, false, NULL, &dm), 0);
+    CHECK_INT(mailbox_get_cache(dm, du[0], &mc), 0);
+    CHECK(mc.header == NULL);
+    msg_cache_free(&mc);
+    CHECK_INT(mailbox_get_cache(dm, du[1], &mc), 0);
+    CHECK(mc.header && mc.header_len > 0);
+    msg_cache_free(&mc);
+    mailbox_close(dm);
+    mail_user_close(d);
+    mailbox_close(mb);
+    mail_user_close(u);
+    buf_free(&m);
+}
+
 int main(void)
 {
     if (store_harness_init("test-storage") != 0)
@@ -1854,6 +1913,7 @@ int main(void)
     RUN(test_rename_inbox_selected);
     RUN(test_id_migration);
     RUN(test_claim_recent);
+    RUN(test_cache_bounds);
     storage_shutdown();
     return unit_done();
 }
