@@ -109,17 +109,64 @@ char *mime_header_get(const char *hdr, size_t len, const char *name)
     return NULL;
 }
 
+/* Case-insensitive order of field names (ASCII only, as RFC 5322 field
+ * names are). */
+static int name_cmp(const char *a, size_t la, const char *b, size_t lb)
+{
+    size_t n = la < lb ? la : lb;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x + 32);
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y + 32);
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    return la < lb ? -1 : la > lb;
+}
+
+struct fname {
+    const char *s;
+    size_t len;
+};
+
+static int cmp_fname(const void *x, const void *y)
+{
+    const struct fname *a = x, *b = y;
+    return name_cmp(a->s, a->len, b->s, b->len);
+}
+
 void mime_header_filter(struct buf *out, const char *hdr, size_t len, const char *const *names, size_t nnames,
                         bool not)
 {
+    /* The names sorted once, each field looked up by binary search: a
+     * header of millions of tiny fields against 256 names costs
+     * O(fields x log names), not O(fields x names). */
+    struct fname *sorted = xmalloc((nnames ? nnames : 1) * sizeof(*sorted));
+    for (size_t i = 0; i < nnames; i++) {
+        sorted[i].s = names[i];
+        sorted[i].len = strlen(names[i]);
+    }
+    if (nnames)
+        qsort(sorted, nnames, sizeof(*sorted), cmp_fname);
     size_t pos = 0;
     struct hdr_field f;
     while (hdr_next_field(hdr, len, &pos, &f)) {
         if (!f.name_len)
             continue; /* a line without a colon is not a field: never returned */
         bool listed = false;
-        for (size_t i = 0; i < nnames && !listed; i++)
-            listed = mime_ascii_ieq(hdr + f.start, f.name_len, names[i]);
+        size_t lo = 0, hi = nnames;
+        while (lo < hi && !listed) {
+            size_t mid = lo + (hi - lo) / 2;
+            int c = name_cmp(hdr + f.start, f.name_len, sorted[mid].s, sorted[mid].len);
+            if (c == 0)
+                listed = true;
+            else if (c > 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
         if (listed != not) {
             buf_append(out, hdr + f.start, f.end - f.start);
             /* The last field of a block without a blank line may lack its
@@ -129,4 +176,5 @@ void mime_header_filter(struct buf *out, const char *hdr, size_t len, const char
         }
     }
     buf_append(out, "\r\n", 2);
+    free(sorted);
 }
