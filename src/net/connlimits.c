@@ -11,18 +11,32 @@
  * are deleted with backward-shift deletion, so the tables do not fill up
  * with stale addresses.
  *
- * A worker that crashes leaks the per-key counts of its connections; the
- * global count is repaired by the master (limits_worker_exited), which
- * keeps per-worker totals.
+ * A worker that crashes leaks the per-key login counts of its
+ * connections; the global count is repaired by the master
+ * (limits_worker_exited), which keeps per-worker totals, and so are the
+ * dead worker's pre-auth places (the eviction table records the owner).
+ *
+ * Pre-auth connections (connlimits.h): a per-host count table like the
+ * others, plus the eviction table: fixed slots on a free list, the live
+ * ones on a doubly linked list in connect order (slots are taken under
+ * the lock with the monotonic clock read under it, so the head is always
+ * the oldest; eviction is O(1)). A slot's tag (generation << 2 | state)
+ * is atomic so that a worker can ask "was mine evicted?" without the lock;
+ * generations are never reused, so a stale handle never matches a reused
+ * slot.
  */
 #include "connlimits.h"
 #include "config.h"
 #include "log.h"
+#include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #define HOST_SLOTS 16384
 #define USER_SLOTS 16384
@@ -30,11 +44,31 @@
 #define MAX_PROBE 64
 #define FAIL_WINDOW_S 600
 #define FAIL_DELAY_CAP_MS 30000
+#define PREAUTH_HOST_SLOTS 16384
+/* Pre-auth connections that can be evicted at once over all workers;
+ * beyond it (more than maxconnections would need, in practice) a
+ * pre-auth connection is still capped and timed but never evicted. */
+#define PA_SLOTS 65536
+/* Evictions asked for but not yet carried out by their workers: each
+ * lets one connection in over maxconnections until the evicted one is
+ * gone, so a wedged worker cannot let the total grow without bound. */
+#define EVICT_INFLIGHT_MAX 128
 
 struct slot {
     uint64_t key;       /* 0 = empty */
     uint32_t count;
     uint32_t stamp;     /* auth failures: monotonic seconds of last failure */
+    uint64_t next_ms;   /* auth failures: release time of the last scheduled event */
+};
+
+enum { PA_FREE = 0, PA_ACTIVE = 1, PA_EVICT = 2 };
+
+struct pa_slot {
+    _Atomic uint64_t tag;   /* generation << 2 | PA_*; 0 = free */
+    uint64_t start_ms;      /* monotonic ms at accept */
+    uint64_t host;          /* key counted in pahosts, 0 = none */
+    int32_t owner;          /* worker index */
+    int32_t prev, next;     /* live list (PA_ACTIVE) or free list (next) */
 };
 
 struct shared {
@@ -44,10 +78,21 @@ struct shared {
     struct slot hosts[HOST_SLOTS];
     struct slot users[USER_SLOTS];
     struct slot fails[FAIL_SLOTS];
+    /* pre-auth (under lock) */
+    struct slot pahosts[PREAUTH_HOST_SLOTS];
+    int32_t pa_head, pa_tail;   /* live list: oldest first */
+    int32_t pa_free;            /* free list */
+    int32_t pa_hwm;             /* slots [0, pa_hwm) have been used */
+    uint32_t evicting;          /* PA_EVICT slots */
+    uint64_t pa_gen;
+    struct pa_slot pa[PA_SLOTS];
 };
 
 static struct shared *sh;
 static int my_worker = -1;
+/* eventfds, inherited from the master (process-local numbers) */
+static int wake_fds[LIMITS_MAX_WORKERS];
+static size_t nwake;
 
 bool limits_init(void)
 {
@@ -60,6 +105,7 @@ bool limits_init(void)
     }
     sh = p; /* zero-filled by the kernel */
     atomic_init(&sh->total, 0);
+    sh->pa_head = sh->pa_tail = sh->pa_free = -1;
     for (int i = 0; i < LIMITS_MAX_WORKERS; i++)
         atomic_init(&sh->per_worker[i], 0);
     pthread_mutexattr_t a;
@@ -86,10 +132,13 @@ void limits_set_worker(int idx)
     my_worker = idx >= 0 && idx < LIMITS_MAX_WORKERS ? idx : -1;
 }
 
+static void preauth_worker_gone(int idx);
+
 void limits_worker_exited(int idx)
 {
     if (!sh || idx < 0 || idx >= LIMITS_MAX_WORKERS)
         return;
+    preauth_worker_gone(idx);
     unsigned n = atomic_exchange(&sh->per_worker[idx], 0);
     if (!n)
         return;
@@ -99,11 +148,17 @@ void limits_worker_exited(int idx)
         ;
 }
 
+static void pa_rebuild(void);
+
 static void lock(void)
 {
     int rc = pthread_mutex_lock(&sh->lock);
-    if (rc == EOWNERDEAD)
+    if (rc == EOWNERDEAD) {
+        /* A process died inside a critical section: the eviction lists
+         * may be half-linked; rebuild them from the slots' tags. */
+        pa_rebuild();
         pthread_mutex_consistent(&sh->lock);
+    }
 }
 
 static void unlock(void)
@@ -142,6 +197,7 @@ static struct slot *find(struct slot *t, size_t n, uint64_t key, bool create)
             t[i].key = key;
             t[i].count = 0;
             t[i].stamp = 0;
+            t[i].next_ms = 0;
             return &t[i];
         }
     }
@@ -169,6 +225,7 @@ static void erase(struct slot *t, size_t n, struct slot *s)
     t[i].key = 0;
     t[i].count = 0;
     t[i].stamp = 0;
+    t[i].next_ms = 0;
 }
 
 static bool table_acquire(struct slot *t, size_t n, const char *key, long long max)
@@ -187,10 +244,9 @@ static bool table_acquire(struct slot *t, size_t n, const char *key, long long m
     return ok;
 }
 
-static void table_release(struct slot *t, size_t n, const char *key)
+/* Caller holds the lock. */
+static void table_release_locked(struct slot *t, size_t n, uint64_t h)
 {
-    uint64_t h = key_hash(key);
-    lock();
     struct slot *s = find(t, n, h, false);
     if (s) {
         if (s->count > 1)
@@ -198,6 +254,13 @@ static void table_release(struct slot *t, size_t n, const char *key)
         else
             erase(t, n, s);
     }
+}
+
+static void table_release(struct slot *t, size_t n, const char *key)
+{
+    uint64_t h = key_hash(key);
+    lock();
+    table_release_locked(t, n, h);
     unlock();
 }
 
@@ -265,6 +328,282 @@ void limits_login_release(const char *user, const char *addr)
     table_release(sh->hosts, HOST_SLOTS, addr ? addr : "");
 }
 
+/* ---- pre-authentication connections ------------------------------------ */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The per-host key: the address, or for IPv6 its /64 (one host or site
+ * usually holds a whole /64, so counting single IPv6 addresses would be
+ * no cap at all). */
+static const char *host_key(const char *addr, char *out, size_t outlen)
+{
+    struct in6_addr a6;
+    char t[INET6_ADDRSTRLEN];
+    if (strchr(addr, ':') && inet_pton(AF_INET6, addr, &a6) == 1) {
+        memset(a6.s6_addr + 8, 0, 8);
+        if (inet_ntop(AF_INET6, &a6, t, sizeof(t))) {
+            snprintf(out, outlen, "%s/64", t);
+            return out;
+        }
+    }
+    return addr;
+}
+
+static void pa_unlink(int32_t i)
+{
+    struct pa_slot *p = &sh->pa[i];
+    if (p->prev >= 0)
+        sh->pa[p->prev].next = p->next;
+    else
+        sh->pa_head = p->next;
+    if (p->next >= 0)
+        sh->pa[p->next].prev = p->prev;
+    else
+        sh->pa_tail = p->prev;
+    p->prev = p->next = -1;
+}
+
+/* Take a slot for this worker (the lock is held). -1 when none is free. */
+static int32_t pa_take(uint64_t host, uint64_t *tag)
+{
+    int32_t i = sh->pa_free;
+    if (i >= 0)
+        sh->pa_free = sh->pa[i].next;
+    else if (sh->pa_hwm < PA_SLOTS)
+        i = sh->pa_hwm++;
+    else
+        return -1;
+    struct pa_slot *p = &sh->pa[i];
+    p->start_ms = now_ms();
+    p->host = host;
+    p->owner = my_worker;
+    p->next = -1;
+    p->prev = sh->pa_tail;
+    if (sh->pa_tail >= 0)
+        sh->pa[sh->pa_tail].next = i;
+    else
+        sh->pa_head = i;
+    sh->pa_tail = i;
+    *tag = (++sh->pa_gen << 2) | PA_ACTIVE;
+    atomic_store(&p->tag, *tag);
+    return i;
+}
+
+/* Free a taken slot (ACTIVE or EVICT; the lock is held). */
+static void pa_free(int32_t i)
+{
+    struct pa_slot *p = &sh->pa[i];
+    uint64_t t = atomic_load(&p->tag);
+    if ((t & 3) == PA_ACTIVE)
+        pa_unlink(i);
+    else if ((t & 3) == PA_EVICT && sh->evicting)
+        sh->evicting--;
+    atomic_store(&p->tag, (uint64_t)PA_FREE);
+    p->host = 0;
+    p->owner = -1;
+    p->prev = -1;
+    p->next = sh->pa_free;
+    sh->pa_free = i;
+}
+
+bool limits_init_wakeups(size_t nworkers)
+{
+    if (nworkers > LIMITS_MAX_WORKERS)
+        nworkers = LIMITS_MAX_WORKERS;
+    for (size_t i = nwake; i < nworkers; i++) {
+        /* Inherited by the forked workers (CLOEXEC only keeps it from
+         * programs anyone might exec). */
+        int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (fd < 0) {
+            log_err("limits: eventfd: %m");
+            return false;
+        }
+        wake_fds[nwake++] = fd;
+    }
+    return true;
+}
+
+int limits_wake_fd(void)
+{
+    return my_worker >= 0 && (size_t)my_worker < nwake ? wake_fds[my_worker] : -1;
+}
+
+void limits_wake_drain(void)
+{
+    int fd = limits_wake_fd();
+    uint64_t v;
+    if (fd >= 0 && read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        log_warn("limits: wake fd: %m");
+}
+
+static void wake(int worker)
+{
+    uint64_t one = 1;
+    if (worker >= 0 && (size_t)worker < nwake && write(wake_fds[worker], &one, sizeof(one)) < 0 && errno != EAGAIN)
+        log_warn("limits: waking worker %d: %m", worker);
+}
+
+static bool total_try_add(long long max)
+{
+    unsigned now = atomic_fetch_add(&sh->total, 1) + 1;
+    if (max > 0 && now > (unsigned long long)max) {
+        atomic_fetch_sub(&sh->total, 1);
+        return false;
+    }
+    return true;
+}
+
+enum limits_admit limits_conn_admit(const char *addr, bool preauth, struct limits_preauth *pa)
+{
+    *pa = (struct limits_preauth)LIMITS_PREAUTH_INIT;
+    if (!ensure())
+        return LIMITS_ADMITTED;
+    long long max = config_int(CFG_MAXCONNECTIONS);
+    long long cap = config_int(CFG_MAXCONNECTIONS_PER_HOST_PREAUTH);
+    char kb[INET6_ADDRSTRLEN + 8];
+    uint64_t host = preauth ? key_hash(host_key(addr ? addr : "", kb, sizeof(kb))) : 0;
+    bool evicted = false;
+    int victim = -1;
+    uint64_t victim_age = 0;
+    lock();
+    if (preauth && cap > 0) {
+        struct slot *h = find(sh->pahosts, PREAUTH_HOST_SLOTS, host, false);
+        if (h && h->count >= (unsigned long long)cap) {
+            unlock();
+            return LIMITS_HOST_PREAUTH;
+        }
+    }
+    if (!total_try_add(max)) {
+        /* Full: the oldest pre-auth connection makes room (connlimits.h). */
+        int32_t i = sh->pa_head;
+        if (i < 0 || sh->evicting >= EVICT_INFLIGHT_MAX) {
+            unlock();
+            return LIMITS_FULL;
+        }
+        struct pa_slot *p = &sh->pa[i];
+        pa_unlink(i);
+        atomic_store(&p->tag, (atomic_load(&p->tag) & ~(uint64_t)3) | PA_EVICT);
+        sh->evicting++;
+        evicted = true;
+        victim = p->owner;
+        uint64_t now = now_ms();
+        victim_age = now > p->start_ms ? now - p->start_ms : 0;
+        atomic_fetch_add(&sh->total, 1);
+    }
+    if (my_worker >= 0)
+        atomic_fetch_add(&sh->per_worker[my_worker], 1);
+    if (preauth) {
+        struct slot *h = find(sh->pahosts, PREAUTH_HOST_SLOTS, host, true);
+        if (h) {
+            h->count++;
+            pa->host = host;
+        } /* else: table full, fail open */
+        if (limits_wake_fd() >= 0)
+            pa->slot = pa_take(pa->host, &pa->tag);
+    }
+    unlock();
+    if (evicted) {
+        log_notice("limits: maxconnections reached: evicting the oldest unauthenticated connection "
+                   "(worker %d, connected %llu.%llu s ago) to admit addr=%s",
+                   victim, (unsigned long long)(victim_age / 1000), (unsigned long long)(victim_age % 1000 / 100),
+                   addr ? addr : "-");
+        wake(victim);
+    }
+    return LIMITS_ADMITTED;
+}
+
+void limits_preauth_end(struct limits_preauth *pa)
+{
+    if (!sh || (pa->slot < 0 && !pa->host))
+        return;
+    lock();
+    if (pa->slot >= 0 && pa->slot < PA_SLOTS) {
+        /* Only our own generation: the master may have freed the slot
+         * already (it never does for a live worker, but be strict). */
+        uint64_t t = atomic_load(&sh->pa[pa->slot].tag);
+        if (t >> 2 == pa->tag >> 2)
+            pa_free(pa->slot);
+    }
+    if (pa->host)
+        table_release_locked(sh->pahosts, PREAUTH_HOST_SLOTS, pa->host);
+    unlock();
+    *pa = (struct limits_preauth)LIMITS_PREAUTH_INIT;
+}
+
+bool limits_preauth_evicted(const struct limits_preauth *pa)
+{
+    if (!sh || pa->slot < 0 || pa->slot >= PA_SLOTS)
+        return false;
+    return atomic_load(&sh->pa[pa->slot].tag) == ((pa->tag & ~(uint64_t)3) | PA_EVICT);
+}
+
+static int32_t rebuild_buf[PA_SLOTS];
+
+static int by_start(const void *a, const void *b)
+{
+    uint64_t x = sh->pa[*(const int32_t *)a].start_ms, y = sh->pa[*(const int32_t *)b].start_ms;
+    return x < y ? -1 : x > y;
+}
+
+/* The lists and the eviction count from the tags alone (the lock is
+ * held): ACTIVE slots linked oldest first, EVICT ones counted, the rest
+ * freed (a slot half taken by the dead process included). */
+static void pa_rebuild(void)
+{
+    size_t n = 0;
+    sh->pa_free = -1;
+    sh->evicting = 0;
+    if (sh->pa_hwm < 0 || sh->pa_hwm > PA_SLOTS)
+        sh->pa_hwm = PA_SLOTS;
+    for (int32_t i = sh->pa_hwm; i-- > 0;) {
+        struct pa_slot *p = &sh->pa[i];
+        uint64_t st = atomic_load(&p->tag) & 3;
+        if (st == PA_ACTIVE) {
+            rebuild_buf[n++] = i;
+        } else if (st == PA_EVICT) {
+            sh->evicting++;
+        } else {
+            atomic_store(&p->tag, (uint64_t)PA_FREE);
+            p->prev = -1;
+            p->next = sh->pa_free;
+            sh->pa_free = i;
+        }
+    }
+    qsort(rebuild_buf, n, sizeof(rebuild_buf[0]), by_start);
+    sh->pa_head = sh->pa_tail = -1;
+    for (size_t k = 0; k < n; k++) {
+        struct pa_slot *p = &sh->pa[rebuild_buf[k]];
+        p->prev = sh->pa_tail;
+        p->next = -1;
+        if (sh->pa_tail >= 0)
+            sh->pa[sh->pa_tail].next = rebuild_buf[k];
+        else
+            sh->pa_head = rebuild_buf[k];
+        sh->pa_tail = rebuild_buf[k];
+    }
+}
+
+/* The master reaped worker idx: its pre-auth places go (the worker's
+ * connections are gone with it). */
+static void preauth_worker_gone(int idx)
+{
+    lock();
+    for (int32_t i = 0; i < sh->pa_hwm; i++) {
+        struct pa_slot *p = &sh->pa[i];
+        if (atomic_load(&p->tag) == PA_FREE || p->owner != idx)
+            continue;
+        if (p->host)
+            table_release_locked(sh->pahosts, PREAUTH_HOST_SLOTS, p->host);
+        pa_free(i);
+    }
+    unlock();
+}
+
 /* ---- authentication failures ---------------------------------------- */
 
 static uint32_t now_s(void)
@@ -290,12 +629,20 @@ static unsigned delay_for(unsigned count)
     return (unsigned)(d > FAIL_DELAY_CAP_MS ? FAIL_DELAY_CAP_MS : d);
 }
 
-/* Current failure count for h, expiring an entry idle for 10 minutes.
- * Caller holds the lock. */
+/* An entry expires when its last failure is 10 minutes old and nothing
+ * it scheduled is still to come. */
+static bool fail_expired(const struct slot *s, uint32_t now, uint64_t nowms)
+{
+    return now - s->stamp > FAIL_WINDOW_S && s->next_ms <= nowms;
+}
+
+/* Current failure count for h, expiring an idle entry. Caller holds the
+ * lock. */
 static struct slot *fail_slot(uint64_t h, bool create, uint32_t now)
 {
+    uint64_t nowms = now_ms();
     struct slot *s = find(sh->fails, FAIL_SLOTS, h, false);
-    if (s && now - s->stamp > FAIL_WINDOW_S) {
+    if (s && fail_expired(s, now, nowms)) {
         erase(sh->fails, FAIL_SLOTS, s);
         s = NULL;
     }
@@ -304,12 +651,31 @@ static struct slot *fail_slot(uint64_t h, bool create, uint32_t now)
         if (!s) {
             /* Neighbourhood full: evict expired entries and retry. */
             for (size_t i = 0; i < FAIL_SLOTS; i++)
-                while (sh->fails[i].key && now - sh->fails[i].stamp > FAIL_WINDOW_S)
+                while (sh->fails[i].key && fail_expired(&sh->fails[i], now, nowms))
                     erase(sh->fails, FAIL_SLOTS, &sh->fails[i]);
             s = find(sh->fails, FAIL_SLOTS, h, true);
         }
     }
     return s;
+}
+
+/* Schedule one throttled event of the address (the lock is held): one
+ * step after the release of the last event scheduled for it, or one step
+ * from now when none is pending. Returns the wait in ms. This is what
+ * keeps N parked attempts from being released together (connlimits.h).
+ * An event that could only run past preauth_timeout reserves nothing:
+ * its connection hits its pre-auth deadline first, and a reservation
+ * nobody uses would only push later attempts further out. */
+static unsigned schedule(struct slot *s, unsigned step)
+{
+    if (step == 0)
+        return 0;
+    uint64_t now = now_ms();
+    uint64_t at = MAX(now, s->next_ms) + step;
+    uint64_t wait = at - now;
+    if (wait <= (uint64_t)config_int(CFG_PREAUTH_TIMEOUT) * 1000)
+        s->next_ms = at;
+    return wait > UINT_MAX ? UINT_MAX : (unsigned)wait;
 }
 
 unsigned limits_auth_failure(const char *addr)
@@ -318,17 +684,19 @@ unsigned limits_auth_failure(const char *addr)
         return 0;
     uint64_t h = key_hash(addr ? addr : "");
     uint32_t now = now_s();
-    unsigned count = 1;
+    unsigned delay;
     lock();
     struct slot *s = fail_slot(h, true, now);
     if (s) {
         if (s->count < UINT32_MAX)
             s->count++;
         s->stamp = now;
-        count = s->count;
+        delay = schedule(s, delay_for(s->count));
+    } else {
+        delay = delay_for(1); /* table full: fail open, unserialised */
     }
     unlock();
-    return delay_for(count);
+    return delay;
 }
 
 void limits_auth_success(const char *addr)
@@ -351,11 +719,11 @@ unsigned limits_auth_predelay(const char *addr)
     if (limit <= 0)
         return 0;
     uint64_t h = key_hash(addr ? addr : "");
-    unsigned count = 0;
+    unsigned delay = 0;
     lock();
     struct slot *s = fail_slot(h, false, now_s());
-    if (s)
-        count = s->count;
+    if (s && s->count >= (unsigned long long)limit)
+        delay = schedule(s, delay_for(s->count));
     unlock();
-    return count >= (unsigned long long)limit ? delay_for(count) : 0;
+    return delay;
 }

@@ -322,7 +322,15 @@ uint64_t ev_timer_add(struct event_loop *l, uint64_t ms, ev_timer_cb cb, void *a
     if (ms > UINT64_MAX / 2)
         ms = UINT64_MAX / 2;
     ARRAY_GROW(l->heap, l->nheap, l->capheap);
-    l->heap[l->nheap] = (struct heap_ent){l->now + ms, ++l->seq, id, cb, arg};
+    /* A delay counts from the clock now, not from the start of this
+     * iteration: a callback that ran long (password hashing) would
+     * otherwise get its timer early, by the time already spent in the
+     * iteration - and delays computed against the real clock
+     * (connlimits.c spaces failed logins one step apart) would come out
+     * shorter than asked. ms = 0 keeps the iteration's time, so such a
+     * timer set from an I/O callback still runs in this iteration. */
+    uint64_t base = ms ? mono_ms() : l->now;
+    l->heap[l->nheap] = (struct heap_ent){base + ms, ++l->seq, id, cb, arg};
     heap_up(l->heap, l->nheap);
     l->nheap++;
     return id;

@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1026,6 +1027,13 @@ static void test_tcp_reset_while_paused(void)
 
 /* ---- limits ------------------------------------------------------------------- */
 
+/* A wait computed from the clock a few ms after the reference: at most
+ * want, not 50 ms less. */
+static bool near_ms(unsigned got, unsigned want)
+{
+    return got <= want && got + 50 >= want;
+}
+
 static void test_limits(void)
 {
     CHECK(limits_init());
@@ -1105,26 +1113,51 @@ static void test_limits(void)
     CHECK(!limits_login_acquire("y", "10.9.9.9", NULL));
     limits_login_release("x", "10.9.9.9");
 
+    /* Failed logins: the step grows past auth_failures_per_host, and every
+     * delayed event of an address (a failure's answer, an over-limit
+     * attempt) is scheduled one step after the previous one's release,
+     * so back-to-back events get 1, 2, 3 ... steps, never the same
+     * moment (issue 9: no bursts). The calls below run within a few ms
+     * of each other: waits are checked to within 50 ms below. */
     set_cfg("auth_failure_delay", "1");
     set_cfg("auth_failures_per_host", "3");
+    set_cfg("preauth_timeout", "60");
+#define NEAR(got, want) CHECK(near_ms((got), (want)))
     CHECK_INT(limits_auth_predelay("10.2.2.2"), 0);
-    CHECK_INT(limits_auth_failure("10.2.2.2"), 1000);
-    CHECK_INT(limits_auth_failure("10.2.2.2"), 1000);
-    CHECK_INT(limits_auth_predelay("10.2.2.2"), 0);
-    CHECK_INT(limits_auth_failure("10.2.2.2"), 1000);
-    CHECK_INT(limits_auth_predelay("10.2.2.2"), 1000);
-    CHECK_INT(limits_auth_failure("10.2.2.2"), 2000);
-    CHECK_INT(limits_auth_failure("10.2.2.2"), 4000);
-    CHECK_INT(limits_auth_predelay("10.2.2.2"), 4000);
-    for (int i = 0; i < 20; i++)
+    NEAR(limits_auth_failure("10.2.2.2"), 1000);
+    NEAR(limits_auth_failure("10.2.2.2"), 2000);   /* after the first */
+    CHECK_INT(limits_auth_predelay("10.2.2.2"), 0); /* 2 < 3: checked at once */
+    NEAR(limits_auth_failure("10.2.2.2"), 3000);
+    NEAR(limits_auth_predelay("10.2.2.2"), 4000);  /* at the limit: parked, in turn */
+    NEAR(limits_auth_predelay("10.2.2.2"), 5000);
+    NEAR(limits_auth_failure("10.2.2.2"), 7000);   /* 4 failures: step 2 s */
+    NEAR(limits_auth_failure("10.2.2.2"), 11000);  /* 5: step 4 s */
+    NEAR(limits_auth_predelay("10.2.2.2"), 15000);
+    CHECK_INT(limits_auth_predelay("10.2.2.3"), 0); /* other address */
+    NEAR(limits_auth_failure("10.2.2.3"), 1000);   /* its own schedule */
+    /* Past preauth_timeout nothing is reserved: the connection hits its
+     * deadline first, and later attempts are not pushed out by it. */
+    NEAR(limits_auth_failure("10.2.2.2"), 23000);  /* 6: step 8 s */
+    NEAR(limits_auth_failure("10.2.2.2"), 39000);  /* 7: step 16 s */
+    unsigned far = limits_auth_failure("10.2.2.2"); /* 8: 30 s (capped): 69 s */
+    NEAR(far, 69000);
+    NEAR(limits_auth_predelay("10.2.2.2"), 69000); /* not reserved either */
+    /* The step is capped at 30 s. */
+    set_cfg("preauth_timeout", "3600");
+    for (int i = 0; i < 10; i++)
         limits_auth_failure("10.2.2.2");
-    CHECK_INT(limits_auth_failure("10.2.2.2"), 30000); /* capped */
-    CHECK_INT(limits_auth_predelay("10.2.2.3"), 0);     /* other address */
-    limits_auth_success("10.2.2.2");
+    unsigned a1 = limits_auth_failure("10.2.2.2");
+    unsigned a2 = limits_auth_failure("10.2.2.2");
+    NEAR(a2 - a1, 30000);
+    set_cfg("preauth_timeout", "60");
+    limits_auth_success("10.2.2.2");               /* clears count and schedule */
     CHECK_INT(limits_auth_predelay("10.2.2.2"), 0);
-    CHECK_INT(limits_auth_failure("10.2.2.2"), 1000);
+    NEAR(limits_auth_failure("10.2.2.2"), 1000);
+    limits_auth_success("10.2.2.2");
+    limits_auth_success("10.2.2.3");
     set_cfg("auth_failure_delay", "0");
     CHECK_INT(limits_auth_failure("10.2.2.4"), 0);
+#undef NEAR
 
     /* Shared between processes: a child's acquisitions count here. */
     set_cfg("maxconnections", "0");
@@ -1143,6 +1176,169 @@ static void test_limits(void)
     CHECK_INT(limits_conn_total(), before);
     CHECK(limits_login_acquire("w", "10.3.3.3", NULL));
     limits_login_release("w", "10.3.3.3");
+}
+
+/* ---- pre-auth connections --------------------------------------------------- */
+
+static bool wake_pending(int timeout_ms)
+{
+    struct pollfd p = {limits_wake_fd(), POLLIN, 0};
+    return p.fd >= 0 && poll(&p, 1, timeout_ms) == 1;
+}
+
+static void test_preauth_limits(void)
+{
+    CHECK(limits_init());
+    CHECK(limits_init_wakeups(2));
+    limits_set_worker(0);
+    unsigned base = limits_conn_total();
+    set_cfg("maxconnections", "0");
+    set_cfg("maxconnections_per_host_preauth", "2");
+    struct limits_preauth a, b, c, d, e, f;
+
+    /* Per-host cap on unauthenticated connections; over it nothing is
+     * taken. */
+    CHECK_INT(limits_conn_admit("10.7.0.1", true, &a), LIMITS_ADMITTED);
+    CHECK(a.slot >= 0 && a.host != 0);
+    CHECK_INT(limits_conn_admit("10.7.0.1", true, &b), LIMITS_ADMITTED);
+    CHECK_INT(limits_conn_admit("10.7.0.1", true, &c), LIMITS_HOST_PREAUTH);
+    CHECK(c.slot < 0 && c.host == 0);
+    CHECK_INT(limits_conn_total(), base + 2);
+    CHECK_INT(limits_conn_admit("10.7.0.2", true, &c), LIMITS_ADMITTED); /* other address */
+    /* Not pre-auth (unix-socket LMTP): not counted per host. */
+    CHECK_INT(limits_conn_admit("10.7.0.1", false, &d), LIMITS_ADMITTED);
+    CHECK(d.slot < 0 && d.host == 0);
+    /* Authenticating (or closing) frees the place at once. */
+    limits_preauth_end(&a);
+    CHECK(a.slot < 0 && a.host == 0);
+    limits_preauth_end(&a); /* idempotent */
+    CHECK_INT(limits_conn_admit("10.7.0.1", true, &a), LIMITS_ADMITTED);
+    CHECK_INT(limits_conn_admit("10.7.0.1", true, &e), LIMITS_HOST_PREAUTH);
+    /* IPv6 counts per /64. */
+    struct limits_preauth v1, v2, v3;
+    CHECK_INT(limits_conn_admit("2001:db8:1:2::1", true, &v1), LIMITS_ADMITTED);
+    CHECK_INT(limits_conn_admit("2001:db8:1:2:ffff::7", true, &v2), LIMITS_ADMITTED);
+    CHECK_INT(limits_conn_admit("2001:db8:1:2::99", true, &v3), LIMITS_HOST_PREAUTH);
+    CHECK_INT(limits_conn_admit("2001:db8:1:3::1", true, &v3), LIMITS_ADMITTED);
+    limits_preauth_end(&v1);
+    limits_preauth_end(&v2);
+    limits_preauth_end(&v3);
+    for (int i = 0; i < 3; i++)
+        limits_conn_release("x");
+    set_cfg("maxconnections_per_host_preauth", "0"); /* unlimited */
+    struct limits_preauth many[30];
+    for (int i = 0; i < 30; i++)
+        CHECK_INT(limits_conn_admit("10.7.0.9", true, &many[i]), LIMITS_ADMITTED);
+    for (int i = 0; i < 30; i++) {
+        limits_preauth_end(&many[i]);
+        limits_conn_release("10.7.0.9");
+    }
+
+    /* Full: the oldest pre-auth connection (b, then c, then a) is marked
+     * and its worker (here: this one) woken; the new one is admitted. A
+     * connection that is not pre-auth (d) is never chosen. */
+    CHECK_INT(limits_conn_total(), base + 5); /* b c d, a (logged in), a */
+    char max[16];
+    snprintf(max, sizeof(max), "%u", base + 5);
+    set_cfg("maxconnections", max);
+    while (wake_pending(0))
+        limits_wake_drain();
+    CHECK(!limits_preauth_evicted(&b));
+    CHECK_INT(limits_conn_admit("10.8.0.1", true, &e), LIMITS_ADMITTED);
+    CHECK(limits_preauth_evicted(&b));
+    CHECK(!limits_preauth_evicted(&c) && !limits_preauth_evicted(&a) && !limits_preauth_evicted(&e));
+    CHECK(wake_pending(0));
+    limits_wake_drain();
+    CHECK(!wake_pending(0));
+    CHECK_INT(limits_conn_total(), base + 6); /* over by the eviction in flight */
+    struct limits_preauth stale = b;
+    limits_preauth_end(&b); /* the evicted connection closes */
+    limits_conn_release("10.7.0.1");
+    CHECK(!limits_preauth_evicted(&stale));
+    CHECK_INT(limits_conn_admit("10.8.0.2", false, &f), LIMITS_ADMITTED); /* evicts c */
+    CHECK(limits_preauth_evicted(&c));
+    /* c logs in before its worker closed it: it stays (end frees the
+     * slot; the total stays over until someone leaves). */
+    limits_preauth_end(&c);
+    CHECK(!limits_preauth_evicted(&stale)); /* slot reused: other generation */
+    struct limits_preauth g, h;
+    CHECK_INT(limits_conn_admit("10.8.0.3", true, &g), LIMITS_ADMITTED); /* evicts a */
+    CHECK(limits_preauth_evicted(&a));
+    CHECK_INT(limits_conn_admit("10.8.0.4", true, &h), LIMITS_ADMITTED); /* evicts e */
+    CHECK(limits_preauth_evicted(&e));
+    CHECK(!limits_preauth_evicted(&g));
+    limits_preauth_end(&g); /* g authenticates: nothing pre-auth but h */
+    CHECK_INT(limits_conn_admit("10.8.0.5", true, &g), LIMITS_ADMITTED); /* evicts h */
+    CHECK(limits_preauth_evicted(&h));
+    limits_preauth_end(&g);
+    /* No pre-auth connection left: refused as before. */
+    struct limits_preauth r;
+    CHECK_INT(limits_conn_admit("10.8.0.6", true, &r), LIMITS_FULL);
+    CHECK(r.slot < 0 && r.host == 0);
+    limits_preauth_end(&a);
+    limits_preauth_end(&e);
+    limits_preauth_end(&h);
+    unsigned over = limits_conn_total() - base;
+    for (unsigned i = 0; i < over; i++)
+        limits_conn_release("x");
+    while (wake_pending(0))
+        limits_wake_drain();
+
+    /* Across processes: a child (worker 1) holds a pre-auth connection;
+     * this process, full, evicts it; the child is woken through its wake
+     * fd and sees its connection marked. */
+    set_cfg("maxconnections", "0");
+    int go[2], ready[2];
+    CHECK(pipe(go) == 0 && pipe(ready) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        limits_set_worker(1);
+        struct limits_preauth mine;
+        if (limits_conn_admit("10.9.0.1", true, &mine) != LIMITS_ADMITTED)
+            _exit(2);
+        char x = 'r';
+        if (write(ready[1], &x, 1) != 1)
+            _exit(3);
+        if (!wake_pending(10000))
+            _exit(4);
+        limits_wake_drain();
+        if (!limits_preauth_evicted(&mine))
+            _exit(5);
+        limits_preauth_end(&mine);
+        limits_conn_release("10.9.0.1");
+        _exit(0);
+    }
+    char x;
+    CHECK(read(ready[0], &x, 1) == 1);
+    snprintf(max, sizeof(max), "%u", limits_conn_total());
+    set_cfg("maxconnections", max);
+    CHECK_INT(limits_conn_admit("10.9.0.2", true, &r), LIMITS_ADMITTED);
+    int st = -1;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    limits_preauth_end(&r);
+    limits_conn_release("10.9.0.2");
+    close(go[0]);
+    close(go[1]);
+    close(ready[0]);
+    close(ready[1]);
+
+    /* A worker that dies gives back its pre-auth places (per-host counts
+     * included): the master cleans up after it. */
+    set_cfg("maxconnections", "0");
+    set_cfg("maxconnections_per_host_preauth", "1");
+    limits_set_worker(1);
+    struct limits_preauth dead;
+    CHECK_INT(limits_conn_admit("10.9.9.9", true, &dead), LIMITS_ADMITTED);
+    limits_set_worker(0);
+    CHECK_INT(limits_conn_admit("10.9.9.9", true, &r), LIMITS_HOST_PREAUTH);
+    limits_worker_exited(1);
+    CHECK_INT(limits_conn_admit("10.9.9.9", true, &r), LIMITS_ADMITTED);
+    limits_preauth_end(&r);
+    limits_conn_release("10.9.9.9");
+    CHECK_INT(limits_conn_total(), base);
+    limits_set_worker(-1);
+    set_cfg("maxconnections_per_host_preauth", "20");
 }
 
 int main(void)
@@ -1169,5 +1365,6 @@ int main(void)
     RUN(test_tcp_conn);
     RUN(test_tcp_reset_while_paused);
     RUN(test_limits);
+    RUN(test_preauth_limits);
     return unit_done();
 }
