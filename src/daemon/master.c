@@ -574,6 +574,11 @@ int master_run(const char *file)
     if (n > LIMITS_MAX_WORKERS)
         n = LIMITS_MAX_WORKERS;
     nworkers = (size_t)n;
+    /* One wake fd per worker, inherited by all: a worker that evicts an
+     * unauthenticated connection of another to admit a new one when the
+     * server is full wakes the owner (connlimits.h). */
+    if (!limits_init_wakeups(nworkers))
+        log_warn("unauthenticated connections cannot be evicted when the server is full");
     workers = xcalloc(nworkers, sizeof(*workers));
     for (size_t i = 0; i < nworkers; i++)
         start_worker(i);

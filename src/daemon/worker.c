@@ -161,6 +161,17 @@ static void notify_ready(struct event_loop *loop, int fd, int events, void *arg)
     notify_listener_read(fd, notify_cb, NULL);
 }
 
+/* Another worker (or this one) admitted a connection in place of one of
+ * our unauthenticated ones (connlimits.h): close those. */
+static void wake_ready(struct event_loop *loop, int fd, int events, void *arg)
+{
+    (void)loop; (void)fd; (void)events; (void)arg;
+    limits_wake_drain();
+    imap_evict_marked();
+    pop3_evict_marked();
+    lmtp_evict_marked();
+}
+
 static void load_tls(bool initial)
 {
     char err[1024];
@@ -318,6 +329,10 @@ void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
         log_warn("no notify socket: changes made by other processes are seen at the next command only");
     else if (ev_fd_add(wloop, notify_fd, EV_READ, notify_ready, NULL) < 0)
         log_warn("cannot watch the notify socket: %s", strerror(errno));
+
+    int wake_fd = limits_wake_fd();
+    if (wake_fd >= 0 && ev_fd_add(wloop, wake_fd, EV_READ, wake_ready, NULL) < 0)
+        log_warn("cannot watch the eviction wake fd: %s", strerror(errno));
 
     check_notice();
     ev_timer_add(wloop, NOTICE_CHECK_MS, notice_timer, NULL);

@@ -151,23 +151,34 @@ void imap_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool im
         close(fd);
         return;
     }
-    if (!limits_conn_acquire(addr)) {
+    /* Every IMAP connection starts unauthenticated: capped per address
+     * and evictable when the server is full (connlimits.h). */
+    struct limits_preauth pa;
+    enum limits_admit adm = limits_conn_admit(addr, true, &pa);
+    if (adm != LIMITS_ADMITTED) {
         /* RFC 9051 7.1.5 / RFC 5530 UNAVAILABLE. Best effort, non-blocking;
          * with implicit TLS we cannot say anything in plaintext. */
+        bool host = adm == LIMITS_HOST_PREAUTH;
         if (!implicit_tls) {
-            static const char bye[] = "* BYE [UNAVAILABLE] Too many connections\r\n";
-            ssize_t w = send(fd, bye, sizeof(bye) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+            static const char full[] = "* BYE [UNAVAILABLE] Too many connections\r\n";
+            static const char perhost[] = "* BYE [UNAVAILABLE] Too many unauthenticated connections from your address\r\n";
+            ssize_t w = host ? send(fd, perhost, sizeof(perhost) - 1, MSG_DONTWAIT | MSG_NOSIGNAL)
+                             : send(fd, full, sizeof(full) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
             (void)w;
         }
-        log_notice("imap: connection refused (limit): addr=%s", addr);
+        log_notice("imap: connection refused (%s): addr=%s",
+                   host ? "maxconnections_per_host_preauth" : "maxconnections", addr);
         close(fd);
         return;
     }
     struct imap_session *s = imap_session_new(NULL, implicit_tls);
     snprintf(s->peer, sizeof(s->peer), "%s", addr);
     s->counted_conn = true;
+    s->pa = pa;
+    s->connected_at = event_loop_now(g_loop);
     struct conn *c = conn_new(g_loop, fd, peer, peerlen, implicit_tls ? g_tls : NULL, &callbacks, s);
     if (!c) {
+        limits_preauth_end(&s->pa);
         limits_conn_release(addr);
         s->counted_conn = false;
         imap_session_free(s);
@@ -280,6 +291,26 @@ void imap_notify(const char *user, int64_t mailbox_id)
                 if (imap_view_recheck_rights(s))
                     imap_sync(s, true);
                 imap_session_leave(s);
+            }
+        }
+        s = next;
+    }
+}
+
+void imap_evict_marked(void)
+{
+    struct imap_session *s = g_sessions;
+    while (s) {
+        struct imap_session *next = s->next;
+        if (limits_preauth_evicted(&s->pa)) {
+            /* A session that logged in meanwhile stays: logged-in sessions
+             * are never evicted (the total is over maxconnections by one
+             * until some connection ends). */
+            bool pre = s->state == IMAP_NOTAUTH && !s->closed && !s->logout;
+            limits_preauth_end(&s->pa);
+            if (pre) {
+                log_notice("imap: unauthenticated connection evicted (server full): addr=%s", s->peer);
+                close_now(s, "[UNAVAILABLE] Server full, dropping the oldest unauthenticated connection");
             }
         }
         s = next;

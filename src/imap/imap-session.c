@@ -20,7 +20,6 @@
 #include "log.h"
 #include <ctype.h>
 
-#define PREAUTH_TIMEOUT_MS (60 * 1000)
 #define IDLE_TICK_MS (30 * 1000)       /* periodic re-check in IDLE (dropped notify datagrams) */
 #define IDLE_KEEPALIVE_TICKS 4         /* "* OK Still here" every ~2 min */
 
@@ -100,6 +99,9 @@ struct imap_session *imap_session_new(struct conn *c, bool implicit_tls)
     s->literal_fd = -1;
     s->implicit_tls = implicit_tls;
     s->tls = implicit_tls;
+    s->pa = (struct limits_preauth)LIMITS_PREAUTH_INIT;
+    if (imap_loop())
+        s->connected_at = event_loop_now(imap_loop());
     return s;
 }
 
@@ -143,6 +145,7 @@ void imap_session_free(struct imap_session *s)
     access_who_free(&s->who);
     if (s->counted_user && s->user)
         limits_login_release(s->user, s->peer);
+    limits_preauth_end(&s->pa);
     if (s->counted_conn)
         limits_conn_release(s->peer);
     imap_server_unlink(s);
@@ -214,11 +217,17 @@ void imap_session_touch(struct imap_session *s)
     s->last_activity = event_loop_now(imap_loop());
 }
 
-static uint64_t idle_limit_ms(const struct imap_session *s)
+static uint64_t idle_limit_ms(void)
 {
-    if (s->state == IMAP_NOTAUTH)
-        return PREAUTH_TIMEOUT_MS;
     return (uint64_t)config_int(CFG_TIMEOUT) * 60 * 1000;
+}
+
+/* Before login the whole phase is bounded from connect (preauth_timeout),
+ * not from the last byte: a client trickling a byte now and then, or
+ * never finishing its TLS handshake, still goes at the deadline. */
+static uint64_t preauth_deadline(const struct imap_session *s)
+{
+    return s->connected_at + (uint64_t)config_int(CFG_PREAUTH_TIMEOUT) * 1000;
 }
 
 static void timeout_cb(struct event_loop *loop, void *arg);
@@ -240,7 +249,12 @@ void imap_session_arm_timer(struct imap_session *s)
         return;
     }
     uint64_t now = event_loop_now(imap_loop());
-    uint64_t limit = idle_limit_ms(s);
+    if (s->state == IMAP_NOTAUTH) {
+        uint64_t d = preauth_deadline(s);
+        arm_in(s, d > now ? d - now : 1);
+        return;
+    }
+    uint64_t limit = idle_limit_ms();
     uint64_t since = now > s->last_activity ? now - s->last_activity : 0;
     arm_in(s, since >= limit ? 1 : limit - since);
 }
@@ -263,9 +277,18 @@ static void timeout_cb(struct event_loop *loop, void *arg)
             imap_untagged(s, "OK Still here");
         }
         imap_session_arm_timer(s);
+    } else if (s->state == IMAP_NOTAUTH) {
+        /* Absolute: also while a command is suspended (a throttled LOGIN,
+         * an AUTHENTICATE exchange) - no pre-auth phase outlives it. */
+        if (event_loop_now(loop) >= preauth_deadline(s)) {
+            log_info("imap: pre-authentication time limit reached: addr=%s", s->peer);
+            imap_session_close(s, "[UNAVAILABLE] Autologout; pre-authentication time limit reached");
+        } else {
+            imap_session_arm_timer(s);
+        }
     } else {
         uint64_t now = event_loop_now(loop);
-        uint64_t limit = idle_limit_ms(s);
+        uint64_t limit = idle_limit_ms();
         /* A command waiting on a timer is ours to finish; a command
          * waiting for the client to read (CMD_MORE) counts as idle when
          * the client stops reading (on_drain touches the session). */
@@ -482,6 +505,8 @@ static void login_done(struct imap_session *s, const char *user, const char *mec
     free(s->user);
     s->user = xstrdup(user);
     s->state = IMAP_AUTH;
+    /* Logged in: no longer counted per host before login, never evicted. */
+    limits_preauth_end(&s->pa);
     limits_auth_success(s->peer);
     log_info("login: user=%s addr=%s mech=%s tls=%s%s%s", user, s->peer, mech,
              s->conn && conn_is_tls(s->conn) ? "yes" : "no", s->client_id ? " client=" : "",

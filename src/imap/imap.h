@@ -34,6 +34,7 @@
 #include "conn.h"
 #include "storage.h"
 #include "access.h"
+#include "connlimits.h"
 #include "spool-limits.h"
 #include <sys/socket.h>
 
@@ -48,6 +49,10 @@ void imap_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool im
 /* Cross-process change hint (from notify.h): wake sessions that have this
  * mailbox selected (IDLE ones get untagged updates at once). */
 void imap_notify(const char *user, int64_t mailbox_id);
+/* Close the unauthenticated sessions that another worker chose for
+ * eviction (connlimits.h: the server was full); called when this
+ * worker's wake fd is readable. */
+void imap_evict_marked(void);
 /* SIGTERM: refuse new input, send "* BYE reason", close everything once
  * output is flushed. Returns immediately; imap_session_count() reaches 0. */
 void imap_shutdown(const char *reason);
@@ -288,6 +293,11 @@ struct imap_session {
      * from IMAP_AUTH on. mu is NULL for an anonymous session (no personal
      * namespace). */
     struct access_who who;
+    /* (added) pre-authentication: the place held in the shared limits
+     * (per-host count, eviction slot) until login, and the connect time
+     * the preauth_timeout deadline counts from */
+    struct limits_preauth pa;
+    uint64_t connected_at;
 };
 
 /* Responses (imap-response.c). Every write goes through these so literal

@@ -5,6 +5,7 @@
 #include "lmtp.h"
 #include "auth.h"
 #include "buf.h"
+#include "connlimits.h"
 #include "delivery.h"
 
 struct lmtp_rcpt {
@@ -56,6 +57,13 @@ struct lmtp_session {
     bool bdat_last;
     const char *bdat_err;       /* reply to give after the chunk is read (no transaction) */
     bool bdat_started;          /* a BDAT sequence is in progress */
+
+    /* (added) pre-authentication (lmtp-server.c): TCP sessions until AUTH
+     * or their first accepted MAIL; the place held in the shared limits
+     * and the connect time the preauth_timeout deadline counts from */
+    bool preauth;
+    struct limits_preauth pa;
+    uint64_t connected_at;
 };
 
 /* lmtp-server.c */

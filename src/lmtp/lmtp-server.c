@@ -13,6 +13,23 @@
  * callbacks is running (busy > 0), then the outermost leave() does. A
  * connection lost in the middle of DATA/BDAT drops the spool file, which
  * is an unlinked temporary file: nothing is stored.
+ *
+ * Pre-authentication (issue 9). LMTP clients are MTAs and do not log in
+ * unless lmtp_auth_required, so "pre-auth" is the phase before a client
+ * has shown it is doing its job: over TCP, a session is pre-auth until a
+ * successful AUTH or, when lmtp_auth_required is off, until its first
+ * accepted MAIL FROM (once over, it stays over: an MTA's cached
+ * connection idling between transactions is a working session, bounded
+ * by lmtp_timeout). While pre-auth it has a deadline of preauth_timeout
+ * from connect (421 4.4.2), counts against
+ * maxconnections_per_host_preauth and can be evicted when the server is
+ * full, exactly like an IMAP or POP3 connection before login. Sessions on
+ * the unix socket are never pre-auth: only local processes allowed by
+ * the socket directory's permissions (the MTA) reach it, so they are not
+ * counted per host ("local" would lump every MTA process together) nor
+ * evicted nor cut at the deadline - a flood of TCP connections cannot
+ * starve the local MTA, whose new connections evict the oldest pre-auth
+ * ones like any other. They do count in maxconnections.
  */
 #include "lmtp-private.h"
 #include "config.h"
@@ -101,6 +118,7 @@ static void session_free(struct lmtp_session *s)
         log_info("lmtp: connection lost during message transfer: addr=%s (nothing stored)", s->peer);
     lmtp_txn_reset(s);
     lmtp_auth_reset(s);
+    limits_preauth_end(&s->pa);
     if (s->counted_conn)
         limits_conn_release(s->peer);
     unlink_session(s);
@@ -135,12 +153,22 @@ void lmtp_session_close(struct lmtp_session *s, const char *line)
 
 static void timeout_cb(struct event_loop *loop, void *arg);
 
+static uint64_t preauth_deadline(const struct lmtp_session *s)
+{
+    return s->connected_at + (uint64_t)config_int(CFG_PREAUTH_TIMEOUT) * 1000;
+}
+
 static void arm_timer(struct lmtp_session *s)
 {
     uint64_t now = event_loop_now(g_loop);
     uint64_t limit = (uint64_t)config_int(CFG_LMTP_TIMEOUT) * 1000;
     uint64_t since = now > s->last_activity ? now - s->last_activity : 0;
     uint64_t ms = since >= limit ? 1 : limit - since;
+    if (s->preauth) {
+        /* the earlier of the idle timeout and the pre-auth deadline */
+        uint64_t d = preauth_deadline(s);
+        ms = MIN(ms, d > now ? d - now : 1);
+    }
     if (s->timeout_timer)
         ev_timer_cancel(g_loop, s->timeout_timer);
     s->timeout_timer = ev_timer_add(g_loop, ms, timeout_cb, s);
@@ -154,7 +182,13 @@ static void timeout_cb(struct event_loop *loop, void *arg)
         return;
     enter(s);
     uint64_t limit = (uint64_t)config_int(CFG_LMTP_TIMEOUT) * 1000;
-    if (event_loop_now(loop) >= s->last_activity + limit) {
+    if (s->preauth && event_loop_now(loop) >= preauth_deadline(s)) {
+        /* From connect, not from the last byte: a trickling client or a
+         * TLS handshake that never completes goes too (RFC 5321 4.5.3.2
+         * lets the server close after its timeout; 421). */
+        log_info("lmtp: pre-authentication time limit reached: addr=%s", s->peer);
+        lmtp_session_close(s, "421 4.4.2 Pre-authentication time limit reached, closing connection");
+    } else if (event_loop_now(loop) >= s->last_activity + limit) {
         log_info("lmtp: timeout: addr=%s", s->peer);
         /* RFC 5321 4.5.3.2: the server may close after its timeout; 421. */
         lmtp_session_close(s, "421 4.4.2 Idle timeout, closing connection");
@@ -162,6 +196,21 @@ static void timeout_cb(struct event_loop *loop, void *arg)
         arm_timer(s);
     }
     leave(s);
+}
+
+/* The pre-auth phase ends with a successful AUTH or, when
+ * lmtp_auth_required is off, the first accepted MAIL (see the top). */
+static void preauth_check(struct lmtp_session *s)
+{
+    if (!s->preauth)
+        return;
+    bool auth_required = !s->is_unix && config_bool(CFG_LMTP_AUTH_REQUIRED);
+    if (s->authuser || (!auth_required && s->have_mail)) {
+        s->preauth = false;
+        limits_preauth_end(&s->pa);
+        if (!s->closed && !s->quitting)
+            arm_timer(s);
+    }
 }
 
 /* ---- input ------------------------------------------------------------- */
@@ -297,6 +346,7 @@ static void reader(struct lmtp_session *s)
             lmtp_execute(s, line, len);
         explicit_bzero(line, len);
         free(line);
+        preauth_check(s);
     }
 }
 
@@ -349,17 +399,28 @@ void lmtp_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool is
         close(fd);
         return;
     }
-    if (!limits_conn_acquire(addr)) {
-        static const char err[] = "421 4.3.2 Too many connections, try again later\r\n";
-        ssize_t w = send(fd, err, sizeof(err) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    /* TCP connections are pre-auth (capped per address, evictable when
+     * the server is full); unix-socket ones are not (see the top). */
+    struct limits_preauth pa;
+    enum limits_admit adm = limits_conn_admit(addr, !is_unix, &pa);
+    if (adm != LIMITS_ADMITTED) {
+        static const char full[] = "421 4.3.2 Too many connections, try again later\r\n";
+        static const char perhost[] = "421 4.3.2 Too many unauthenticated connections from your address, try again later\r\n";
+        bool host = adm == LIMITS_HOST_PREAUTH;
+        ssize_t w = host ? send(fd, perhost, sizeof(perhost) - 1, MSG_DONTWAIT | MSG_NOSIGNAL)
+                         : send(fd, full, sizeof(full) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
         (void)w;
-        log_notice("lmtp: connection refused (limit): addr=%s", addr);
+        log_notice("lmtp: connection refused (%s): addr=%s",
+                   host ? "maxconnections_per_host_preauth" : "maxconnections", addr);
         close(fd);
         return;
     }
     struct lmtp_session *s = xcalloc(1, sizeof(*s));
     snprintf(s->peer, sizeof(s->peer), "%s", addr);
     s->is_unix = is_unix;
+    s->preauth = !is_unix;
+    s->pa = pa;
+    s->connected_at = event_loop_now(g_loop);
     s->counted_conn = true;
     s->in = IN_CMD;
     s->conn = conn_new(g_loop, fd, peer, peerlen, NULL, &callbacks, s);
@@ -399,6 +460,26 @@ static void close_all(const char *reason)
                 lmtp_session_close(s, line);
             }
             leave(s);
+        }
+        s = next;
+    }
+}
+
+void lmtp_evict_marked(void)
+{
+    struct lmtp_session *s = g_sessions;
+    while (s) {
+        struct lmtp_session *next = s->next;
+        if (limits_preauth_evicted(&s->pa)) {
+            /* past its pre-auth phase meanwhile: stays */
+            bool pre = s->preauth && !s->closed && !s->quitting && s->conn;
+            limits_preauth_end(&s->pa);
+            if (pre) {
+                log_notice("lmtp: unauthenticated connection evicted (server full): addr=%s", s->peer);
+                enter(s);
+                lmtp_session_close(s, "421 4.3.2 Server full, dropping the oldest unauthenticated connection");
+                leave(s);
+            }
         }
         s = next;
     }

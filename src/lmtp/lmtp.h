@@ -43,5 +43,8 @@ size_t lmtp_session_count(void);
  * stored, the client retries). LMTP sessions hold no store between
  * deliveries, so NOTIFY_KICK_USER needs nothing here. */
 void lmtp_set_shutdown_notice(const char *line);
+/* Close the pre-auth sessions that another worker chose for eviction
+ * (connlimits.h); called when the worker's wake fd is readable. */
+void lmtp_evict_marked(void);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "pop3.h"
 #include "auth.h"
+#include "connlimits.h"
 #include "storage.h"
 
 enum pop3_state { POP3_AUTHORIZATION, POP3_TRANSACTION, POP3_UPDATE };
@@ -69,6 +70,12 @@ struct pop3_session {
     uint32_t nmsgs;
     uint32_t uidvalidity;
     struct pop3_job job;
+
+    /* (added) pre-authentication (AUTHORIZATION state): the place held in
+     * the shared limits until login, and the connect time the
+     * preauth_timeout deadline counts from */
+    struct limits_preauth pa;
+    uint64_t connected_at;
 };
 
 /* pop3-server.c */

@@ -131,6 +131,7 @@ static void session_free(struct pop3_session *s)
     pop3_maildrop_close(s);
     if (s->counted_user && s->user)
         limits_login_release(s->user, s->peer);
+    limits_preauth_end(&s->pa);
     if (s->counted_conn)
         limits_conn_release(s->peer);
     unlink_session(s);
@@ -179,11 +180,29 @@ static uint64_t timeout_ms(void)
     return (uint64_t)config_int(CFG_POPTIMEOUT) * 60 * 1000;
 }
 
+/* In the AUTHORIZATION state the whole phase is bounded from connect
+ * (preauth_timeout), not from the last byte: a client trickling a byte
+ * now and then, or never finishing its TLS handshake, goes at the
+ * deadline. RFC 1939 3's ten minutes are about an idle session's
+ * autologout; this is a bound on how long logging in may take. */
+static uint64_t preauth_deadline(const struct pop3_session *s)
+{
+    return s->connected_at + (uint64_t)config_int(CFG_PREAUTH_TIMEOUT) * 1000;
+}
+
 static void timeout_cb(struct event_loop *loop, void *arg);
+static void close_with(struct pop3_session *s, const char *line);
 
 static void arm_timer(struct pop3_session *s)
 {
     uint64_t now = event_loop_now(g_loop);
+    if (s->state == POP3_AUTHORIZATION) {
+        uint64_t d = preauth_deadline(s);
+        if (s->timeout_timer)
+            ev_timer_cancel(g_loop, s->timeout_timer);
+        s->timeout_timer = ev_timer_add(g_loop, d > now ? d - now : 1, timeout_cb, s);
+        return;
+    }
     uint64_t limit = timeout_ms();
     uint64_t since = now > s->last_activity ? now - s->last_activity : 0;
     uint64_t ms = since >= limit ? 1 : limit - since;
@@ -200,6 +219,17 @@ static void timeout_cb(struct event_loop *loop, void *arg)
         return;
     pop3_session_enter(s);
     uint64_t now = event_loop_now(loop);
+    if (s->state == POP3_AUTHORIZATION) {
+        /* Absolute, also during a login delay. */
+        if (now >= preauth_deadline(s)) {
+            log_info("pop3: pre-authentication time limit reached: addr=%s", s->peer);
+            close_with(s, "-ERR [SYS/TEMP] Autologout; pre-authentication time limit reached");
+        } else {
+            arm_timer(s);
+        }
+        pop3_session_leave(s);
+        return;
+    }
     /* A login delay is our own doing, not the client's idleness. */
     if (s->deferred == DEF_NONE && now >= s->last_activity + timeout_ms()) {
         /* RFC 1939 3: close without entering UPDATE and without a reply. */
@@ -356,18 +386,28 @@ void pop3_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool im
         close(fd);
         return;
     }
-    if (!limits_conn_acquire(addr)) {
+    /* Capped per address before login and evictable when the server is
+     * full (connlimits.h). RFC 3206 SYS/TEMP: try again later. */
+    struct limits_preauth pa;
+    enum limits_admit adm = limits_conn_admit(addr, true, &pa);
+    if (adm != LIMITS_ADMITTED) {
+        bool host = adm == LIMITS_HOST_PREAUTH;
         if (!implicit_tls) {
-            static const char err[] = "-ERR [SYS/TEMP] Too many connections\r\n";
-            ssize_t w = send(fd, err, sizeof(err) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+            static const char full[] = "-ERR [SYS/TEMP] Too many connections\r\n";
+            static const char perhost[] = "-ERR [SYS/TEMP] Too many unauthenticated connections from your address\r\n";
+            ssize_t w = host ? send(fd, perhost, sizeof(perhost) - 1, MSG_DONTWAIT | MSG_NOSIGNAL)
+                             : send(fd, full, sizeof(full) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
             (void)w;
         }
-        log_notice("pop3: connection refused (limit): addr=%s", addr);
+        log_notice("pop3: connection refused (%s): addr=%s",
+                   host ? "maxconnections_per_host_preauth" : "maxconnections", addr);
         close(fd);
         return;
     }
     struct pop3_session *s = xcalloc(1, sizeof(*s));
     snprintf(s->peer, sizeof(s->peer), "%s", addr);
+    s->pa = pa;
+    s->connected_at = event_loop_now(g_loop);
     s->lock_fd = -1;
     s->implicit_tls = implicit_tls;
     s->tls = implicit_tls;
@@ -428,6 +468,24 @@ void pop3_notify(const char *user, int64_t mailbox_id)
         if (!s->closed && !s->quitting && s->conn && s->user && strcmp(s->user, user) == 0) {
             log_info("pop3: disconnecting (account moved or changed): user=%s addr=%s", s->user, s->peer);
             close_with(s, "-ERR [SYS/TEMP] Account is being moved or changed");
+        }
+        s = next;
+    }
+}
+
+void pop3_evict_marked(void)
+{
+    struct pop3_session *s = g_sessions;
+    while (s) {
+        struct pop3_session *next = s->next;
+        if (limits_preauth_evicted(&s->pa)) {
+            /* logged in meanwhile: stays (never evicted after login) */
+            bool pre = s->state == POP3_AUTHORIZATION && !s->closed && !s->quitting && s->conn;
+            limits_preauth_end(&s->pa);
+            if (pre) {
+                log_notice("pop3: unauthenticated connection evicted (server full): addr=%s", s->peer);
+                close_with(s, "-ERR [SYS/TEMP] Server full, dropping the oldest unauthenticated connection");
+            }
         }
         s = next;
     }

@@ -42,6 +42,9 @@ size_t pop3_session_count(void);
  * "-ERR [SYS/TEMP] ..." and is closed, its store handles dropped, nothing
  * deleted (no UPDATE state). */
 void pop3_notify(const char *user, int64_t mailbox_id);
+/* Close the sessions still in AUTHORIZATION that another worker chose for
+ * eviction (connlimits.h); called when the worker's wake fd is readable. */
+void pop3_evict_marked(void);
 /* Cyrus shutdown file present (line) or gone (NULL): while present new
  * connections get "-ERR [SYS/TEMP] line" and are closed, and every open
  * session is sent it and closed (no UPDATE state). */

@@ -512,7 +512,8 @@ def failed_login_delay_not_blocking(s):
 
 
 def maxconnections(s):
-    # IMAP and POP3 share the limit: 1 IMAP + 1 POP3 fill it
+    # IMAP and POP3 share the limit: 1 IMAP + 1 POP3 fill it (logged in:
+    # unauthenticated ones would be evicted instead, test_preauth_limits.py)
     deadline = time.monotonic() + 5 * dt.timeout_scale()
     while True:
         # the server's readiness probes may still be counted for a moment
@@ -523,6 +524,7 @@ def maxconnections(s):
         c.close()
         if time.monotonic() > deadline:
             raise dt.TestFailure("no IMAP slot: %s" % r.render())
+    c.ok("LOGIN alice secret")
     while True:
         p = dt.Pop3(s.host, s.pop3_port)
         try:
@@ -534,6 +536,8 @@ def maxconnections(s):
         p.close()
         if time.monotonic() > deadline:
             raise dt.TestFailure("no POP3 slot: %r" % r)
+    p.ok("USER alice")
+    p.ok("PASS secret")
     extra = dt.Pop3(s.host, s.pop3_port)
     try:
         r = extra.line()
