@@ -205,9 +205,11 @@ static void auth_done(struct lmtp_session *s, const char *user)
      * the p right on +detail folders and shared mailboxes. */
     if (!config_is_admin(user)) {
         log_notice("lmtp: AUTH refused for non-admin: user=%s addr=%s mech=%s", user, s->peer, mech);
-        lmtp_printf(s, "535 5.7.8 Authentication credentials invalid\r\n");
+        /* delayed like a wrong password: the timing must not tell them apart */
+        lmtp_auth_failed(s);
         return;
     }
+    limits_auth_success(s->peer);
     free(s->authuser);
     s->authuser = xstrdup(user);
     log_info("lmtp: authenticated: user=%s addr=%s mech=%s", user, s->peer, mech);
@@ -256,7 +258,7 @@ static void sasl_feed(struct lmtp_session *s, const unsigned char *in, size_t le
         const char *t = sasl_attempted_user(s->sasl);
         log_notice("lmtp: authentication failed: user=%s addr=%s mech=%s", t ? t : "", s->peer, s->mech);
         lmtp_auth_reset(s);
-        lmtp_printf(s, "535 5.7.8 Authentication credentials invalid\r\n");
+        lmtp_auth_failed(s);
         break;
     }
     }

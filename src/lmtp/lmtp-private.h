@@ -64,12 +64,20 @@ struct lmtp_session {
     bool preauth;
     struct limits_preauth pa;
     uint64_t connected_at;
+    /* (added) failed AUTHs: answered after the shared per-address delay */
+    unsigned auth_failures;
+    uint64_t auth_timer;        /* the delayed 535 is due; input paused */
 };
 
 /* lmtp-server.c */
 struct tls_ctx *lmtp_tls(void);
 void lmtp_printf(struct lmtp_session *s, const char *fmt, ...) ATTR_PRINTF(2, 3);
 void lmtp_session_close(struct lmtp_session *s, const char *line);
+/* A failed AUTH (wrong credentials, or a non-admin): the 535 is sent after
+ * the per-address failed-login delay (connlimits.h), input waits
+ * meanwhile, and the connection ends after the third failure - as for
+ * IMAP and POP3 logins. */
+void lmtp_auth_failed(struct lmtp_session *s);
 
 /* lmtp-cmd.c */
 void lmtp_greeting(struct lmtp_session *s);

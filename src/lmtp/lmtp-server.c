@@ -114,6 +114,8 @@ static void session_free(struct lmtp_session *s)
 {
     if (s->timeout_timer)
         ev_timer_cancel(g_loop, s->timeout_timer);
+    if (s->auth_timer)
+        ev_timer_cancel(g_loop, s->auth_timer);
     if (s->spool)
         log_info("lmtp: connection lost during message transfer: addr=%s (nothing stored)", s->peer);
     lmtp_txn_reset(s);
@@ -188,7 +190,8 @@ static void timeout_cb(struct event_loop *loop, void *arg)
          * lets the server close after its timeout; 421). */
         log_info("lmtp: pre-authentication time limit reached: addr=%s", s->peer);
         lmtp_session_close(s, "421 4.4.2 Pre-authentication time limit reached, closing connection");
-    } else if (event_loop_now(loop) >= s->last_activity + limit) {
+    } else if (!s->auth_timer && event_loop_now(loop) >= s->last_activity + limit) {
+        /* (a failed AUTH's delay is our doing, not the client's idleness) */
         log_info("lmtp: timeout: addr=%s", s->peer);
         /* RFC 5321 4.5.3.2: the server may close after its timeout; 421. */
         lmtp_session_close(s, "421 4.4.2 Idle timeout, closing connection");
@@ -287,6 +290,11 @@ static bool data_input(struct lmtp_session *s, struct buf *in)
 static void reader(struct lmtp_session *s)
 {
     while (!s->closed && s->conn && !s->quitting) {
+        if (s->auth_timer) {
+            /* a failed AUTH is answered first; pipelined input waits */
+            conn_pause_input(s->conn);
+            return;
+        }
         if (conn_output_full(s->conn)) {
             /* The client pipelines faster than it reads replies. */
             conn_pause_input(s->conn);
@@ -348,6 +356,49 @@ static void reader(struct lmtp_session *s)
         free(line);
         preauth_check(s);
     }
+}
+
+/* ---- failed AUTH ------------------------------------------------------ */
+
+#define LMTP_MAX_AUTH_FAILURES 3
+
+static void auth_reply(struct lmtp_session *s)
+{
+    lmtp_printf(s, "535 5.7.8 Authentication credentials invalid\r\n");
+    if (s->auth_failures >= LMTP_MAX_AUTH_FAILURES) {
+        log_notice("lmtp: too many authentication failures: addr=%s", s->peer);
+        lmtp_session_close(s, "421 4.7.0 Too many authentication failures, closing connection");
+    }
+}
+
+static void auth_reply_cb(struct event_loop *loop, void *arg)
+{
+    (void)loop;
+    struct lmtp_session *s = arg;
+    s->auth_timer = 0;
+    if (s->closed || s->quitting || !s->conn)
+        return;
+    enter(s);
+    auth_reply(s);
+    if (!s->closed && !s->quitting && s->conn) {
+        conn_resume_input(s->conn);
+        reader(s);
+    }
+    leave(s);
+}
+
+void lmtp_auth_failed(struct lmtp_session *s)
+{
+    s->auth_failures++;
+    /* Serialised per address with IMAP and POP3 failures (connlimits.h):
+     * a flood of parallel AUTHs is answered one per delay step. */
+    unsigned ms = limits_auth_failure(s->peer);
+    if (ms == 0 || !s->conn) {
+        auth_reply(s);
+        return;
+    }
+    conn_pause_input(s->conn);
+    s->auth_timer = ev_timer_add(g_loop, ms, auth_reply_cb, s);
 }
 
 /* ---- conn callbacks ---------------------------------------------------- */

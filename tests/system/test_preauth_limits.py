@@ -15,9 +15,12 @@ and failed logins are answered one per delay step (item 4):
   logged-in sessions are never evicted, and with nothing to evict the new
   connection is refused as before;
 - N failed logins sent at once from one address are answered one per
-  auth_failure_delay step, not together (IMAP and POP3).
+  auth_failure_delay step, not together (IMAP, POP3 and LMTP AUTH, where a
+  non-admin's correct password is delayed like a wrong one); LMTP ends a
+  connection after three failed AUTHs.
 """
 
+import base64
 import os
 import select
 import signal
@@ -472,6 +475,72 @@ def throttle_serialised():
         s.cleanup()
 
 
+def lmtp_auth_throttled():
+    s = dt.Server(start=False, config={"auth_failure_delay": "1", "auth_failures_per_host": "1000",
+                                       "admins": "postmaster"})
+    conns = []
+    try:
+        s.add_user("alice", "secret")
+        s.add_user("postmaster", "pmpass")
+        s.start()
+        settle(s)
+
+        def plain(user, pw):
+            return base64.b64encode(b"\0" + user.encode() + b"\0" + pw.encode()).decode()
+
+        deadline = time.monotonic() + 10 * SCALE
+        for _ in range(N_PARALLEL):
+            c = retry("lmtp", deadline, lambda: lmtp_greeted(s))
+            conns.append(c)
+            if c.cmd("LHLO client.test")[0] != 250:
+                raise dt.TestFailure("LHLO refused")
+        # wrong passwords, and alice's right one (not an admin: refused,
+        # and just as slowly, so the timing does not confirm the password)
+        reqs = [plain("alice", "wrong"), plain("alice", "secret"), plain("postmaster", "nope"),
+                plain("alice", "wrong2")]
+        t0 = time.monotonic()
+        for c, r in zip(conns, reqs):
+            c.send("AUTH PLAIN " + r)
+        times = []
+        for c in conns:
+            code, lines = c.reply()
+            if code != 535:
+                raise dt.TestFailure("failed AUTH answered %r" % lines)
+            times.append(time.monotonic() - t0)
+        times.sort()
+        for k, t in enumerate(times):
+            if t < (k + 1) * STEP - 0.05:
+                raise dt.TestFailure("LMTP: 535s at %s s: released in a burst"
+                                     % ", ".join("%.2f" % x for x in times))
+        # three failures on one connection end it (pipelined: each waits
+        # for the previous answer)
+        c = conns[0]
+        c.send_raw(("AUTH PLAIN %s\r\nAUTH PLAIN %s\r\n" % (plain("alice", "x"), plain("alice", "y"))).encode())
+        for _ in range(2):
+            code, lines = c.reply()
+            if code != 535:
+                raise dt.TestFailure("failed AUTH answered %r" % lines)
+        code, lines = c.reply()
+        if code != 421:
+            raise dt.TestFailure("third failure not answered 421: %r" % lines)
+        if not c.at_eof(2.0 * SCALE):
+            raise dt.TestFailure("connection left open after three failed AUTHs")
+        # an admin gets in at once (and that clears the address's failures)
+        t1 = time.monotonic()
+        code, lines = conns[1].cmd("AUTH PLAIN " + plain("postmaster", "pmpass"))
+        if code != 235:
+            raise dt.TestFailure("admin AUTH: %r" % lines)
+        for c in conns:
+            c.close()
+        conns = []
+        s.stop()
+        return "535s at %s s; admin in %.2f s" % (", ".join("%.2f" % x for x in times), time.monotonic() - t1)
+    finally:
+        for c in conns:
+            c.close()
+        s.cleanup()
+
+
 def main():
     R.run("pre-auth deadline from connect: tricklers and stalled TLS handshakes closed (IMAP, POP3, LMTP)",
           deadline_from_connect)
@@ -480,6 +549,8 @@ def main():
     R.run("full server evicts the oldest unauthenticated connection, across workers; logged-in never",
           eviction)
     R.run("parallel failed logins answered one per delay step (IMAP, POP3)", throttle_serialised)
+    R.run("LMTP AUTH failures delayed and serialised like logins, three end the connection",
+          lmtp_auth_throttled)
     return R.done()
 
 
