@@ -106,6 +106,14 @@ def settle(s):
         time.sleep(0.02)   # polling /proc with a deadline
 
 
+def proc_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "?"
+
+
 def imap_refused(s, text):
     c = s.client()
     try:
@@ -330,6 +338,13 @@ def eviction():
             raise dt.TestFailure("cannot tell which worker holds p1")
         os.kill(owner, signal.SIGSTOP)
         stopped = owner
+        # the signal is asynchronous: wait until the worker is stopped, or
+        # it could still take the next connection
+        deadline = time.monotonic() + 10 * SCALE
+        while proc_state(owner) != "T":
+            if time.monotonic() > deadline:
+                raise dt.TestFailure("worker %d not stopped" % owner)
+            time.sleep(0.01)   # polling /proc with a deadline
         n1 = s.client()
         held.append(n1)
         r = n1.read()
