@@ -40,7 +40,11 @@ static void auth_state_free(void *p)
     }
     free(st->user);
     free(st->mech);
-    free(st->ir);
+    if (st->ir) {
+        /* a PLAIN initial response carries the password (RFC 4616) */
+        explicit_bzero(st->ir, strlen(st->ir));
+        free(st->ir);
+    }
     free(st->ok_user);
     if (st->sasl)
         sasl_free(st->sasl);
