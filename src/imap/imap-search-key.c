@@ -118,6 +118,13 @@ static bool parse_needle(struct sparse *sp, struct skey *k)
             buf_free(&b);
             return fail_no(sp, "BADCHARSET (US-ASCII UTF-8)", "Unsupported charset");
         }
+        /* A NUL can also come out of the conversion (UTF-7 "+AAA-"):
+         * refused as in the string as sent, so that str is a C string
+         * of exactly slen bytes. */
+        if (memchr(buf_cstr(&b), '\0', b.len)) {
+            buf_free(&b);
+            return fail_bad(sp, "NUL in search string");
+        }
         k->slen = b.len;
         k->str = xstrndup(buf_cstr(&b), b.len);
         buf_free(&b);

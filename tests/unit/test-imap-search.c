@@ -269,6 +269,31 @@ static void test_search_parse_errors(void)
     CHECK(!parse_q(" MODSEQ -1", &q, &st, &code, &err));
 }
 
+/* A search string is refused when it holds NUL after conversion from its
+ * CHARSET, as it is when it holds NUL as sent: UTF-7 "+AAA-" is U+0000.
+ * It was accepted with slen counting bytes past the NUL that the stored
+ * C string does not have, and the matcher read past its end (found by
+ * tests/fuzz/fuzz-imap-search). */
+static void test_search_charset_nul(void)
+{
+    struct search_query q;
+    const char *st, *code, *err;
+    memset(&q, 0, sizeof(q));
+    CHECK(!parse_q(" CHARSET UTF-7 SUBJECT +AAA-", &q, &st, &code, &err));
+    CHECK_STR(st, "BAD");
+    search_query_free(&q);
+    memset(&q, 0, sizeof(q));
+    CHECK(!parse_q(" CHARSET UTF-7 TEXT \"a+AAA-b\"", &q, &st, &code, &err));
+    search_query_free(&q);
+    memset(&q, 0, sizeof(q));
+    CHECK(parse_q(" CHARSET UTF-7 SUBJECT +AOk-t+AOk-", &q, &st, &code, &err));
+    if (q.root) {
+        CHECK_STR(q.root->str, "\xc3\xa9t\xc3\xa9");
+        CHECK_INT(q.root->slen, 5);
+    }
+    search_query_free(&q);
+}
+
 /* Every accepted form of MODSEQ compares the message modseq: we keep no
  * per-flag modseqs, so RFC 7162 3.1.5 says entry name and type are ignored. */
 static void test_search_modseq(void)
@@ -813,6 +838,7 @@ int main(void)
     RUN(test_search_strings);
     RUN(test_search_dates);
     RUN(test_search_parse_errors);
+    RUN(test_search_charset_nul);
     RUN(test_search_modseq);
     RUN(test_search_sets);
     RUN(test_search_return);
