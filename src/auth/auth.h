@@ -62,6 +62,10 @@ int userdb_add_locked(const char *name);
 int userdb_rename(const char *oldname, const char *newname);
 int userdb_delete(const char *name);
 int userdb_exists(const char *name);    /* 1 yes, 0 no, <0 error */
+/* May the account log in at all: 1 it exists and is not locked
+ * (userdb_add_locked), 0 no such user or locked, <0 error. What a proxy
+ * login (SASL authzid) checks for the identity it becomes. */
+int userdb_can_login(const char *name);
 int userdb_count(void);
 int userdb_list(void (*cb)(const char *name, void *arg), void *arg);
 

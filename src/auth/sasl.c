@@ -106,13 +106,40 @@ static const char *id_domain(const char *id)
     return at ? at + 1 : "";
 }
 
+/* May authcid (canonical) act as other users, and which? 0: no; 1: any
+ * user; 2: only users of *domain. An entry "name@domain" is confined to
+ * its domain. Under virtdomains the id of a default-domain user carries
+ * no domain part ("webmail@DEFAULTDOMAIN" is "webmail"), so - as in
+ * "admins" (access_who_init) - the entry written with the default domain
+ * is checked too and confines it to the default domain, while a bare
+ * entry is a proxy for every domain. */
+static int proxy_scope(const char *authcid, const char **domain)
+{
+    *domain = "";
+    if (config_is_proxyserver(authcid)) {
+        *domain = id_domain(authcid);
+        return **domain ? 2 : 1;
+    }
+    const char *dd = config_str(CFG_DEFAULTDOMAIN);
+    if (config_bool(CFG_VIRTDOMAINS) && *dd && !strchr(authcid, '@')) {
+        char full[AUTH_MAX_USERNAME + 256 + 2];
+        snprintf(full, sizeof(full), "%s@%s", authcid, dd);
+        if (config_is_proxyserver(full))
+            return 2;
+    }
+    return 0;
+}
+
 /* SASL proxy authorization (RFC 4422 3.4.1: authzid differs from authcid).
  * Only identities listed in "proxyservers" may act as another user, as in
  * Cyrus; being in "admins" grants nothing here (an admin has admin rights
  * as itself, and a domain admin must never become a user, or a global
  * admin, outside its domain). A proxyserver listed with a domain part is
- * likewise confined to its own domain. Every proxy login and every refusal
- * is logged with both identities. */
+ * likewise confined to its own domain; one of the default domain never
+ * becomes a global admin (bare names in "admins", who live in that
+ * domain). The identity becomes must be able to log in: a locked account
+ * (no password yet) is refused as for a password login. Every proxy login
+ * and every refusal is logged with both identities. */
 bool sasl_authorize(struct sasl_session *s, const char *authcid, const char *authzid)
 {
     char az[AUTH_MAX_USERNAME + 1];
@@ -129,18 +156,22 @@ bool sasl_authorize(struct sasl_session *s, const char *authcid, const char *aut
         snprintf(s->username, sizeof(s->username), "%s", authcid);
         return true;
     }
-    if (!config_is_proxyserver(authcid)) {
+    const char *pd;
+    int scope = proxy_scope(authcid, &pd);
+    if (!scope) {
         log_notice("auth: proxy authorization refused (not in proxyservers): authcid=%s authzid=%s", authcid, az);
         return false;
     }
-    const char *pd = id_domain(authcid);
-    if (*pd && strcmp(pd, id_domain(az)) != 0) {
+    if (scope == 2 && (strcmp(pd, id_domain(az)) != 0 || (!*pd && config_is_admin(az)))) {
         log_notice("auth: proxy authorization refused (outside the proxy's domain): authcid=%s authzid=%s",
                    authcid, az);
         return false;
     }
-    if (userdb_exists(az) != 1) {
-        log_notice("auth: proxy authorization refused (no such user): authcid=%s authzid=%s", authcid, az);
+    int ok = userdb_can_login(az);
+    if (ok != 1) {
+        log_notice("auth: proxy authorization refused (%s): authcid=%s authzid=%s",
+                   ok < 0 ? "user database error" : userdb_exists(az) == 1 ? "account locked" : "no such user",
+                   authcid, az);
         return false;
     }
     snprintf(s->username, sizeof(s->username), "%s", az);

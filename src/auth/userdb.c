@@ -567,6 +567,15 @@ static int fetch_col(const char *name, const char *col, char **out)
     return r;
 }
 
+int userdb_can_login(const char *name)
+{
+    char *hash = NULL;
+    int r = fetch_col(name, "hash", &hash);
+    int ok = r == AUTH_OK ? (hash && strcmp(hash, LOCKED_HASH) != 0) : r == AUTH_ERR_NOUSER ? 0 : r;
+    free(hash);
+    return ok;
+}
+
 bool userdb_verify_password(const char *name, const char *password)
 {
     char *hash = NULL;

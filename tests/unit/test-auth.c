@@ -418,6 +418,39 @@ static void test_authzid_domains(void)
     CHECK(AS("bob@b.test\0admin\0adminpw", NULL));
 }
 
+/* Review of issue 9 item 1: a proxyserver listed with the default domain
+ * ("webmail@main.test": its id is "webmail", the default domain being
+ * stripped) is confined to the default domain as "admins" treats that
+ * form - not refused altogether, and never a global admin (who lives in
+ * the default domain, bare); and nobody authorizes as a locked account
+ * (it cannot log in until a password is set, so not through a proxy
+ * either). */
+static void test_authzid_default_domain(void)
+{
+    char err[256];
+    struct config *c = config_load(NULL, err, sizeof(err));
+    CHECK(c && config_set(c, "virtdomains", "yes", err, sizeof(err)));
+    CHECK(config_set(c, "defaultdomain", "main.test", err, sizeof(err)));
+    CHECK(config_set(c, "admins", "admin", err, sizeof(err)));
+    CHECK(config_set(c, "proxyservers", "gproxy webmail@main.test", err, sizeof(err)));
+    config_install(c);
+    CHECK_INT(userdb_add("webmail", "wpw"), AUTH_OK);
+    CHECK_INT(userdb_add("dave", "dpw"), AUTH_OK);
+    CHECK_INT(userdb_add("erin@b.test", "epw"), AUTH_OK);
+    CHECK_INT(userdb_add_locked("frozen"), AUTH_OK);
+    /* "admin" and "gproxy" exist from test_authzid_domains */
+
+    CHECK(AS("dave\0webmail\0wpw", "dave"));                  /* its own domain */
+    CHECK(AS("dave@main.test\0webmail@main.test\0wpw", "dave"));
+    CHECK(AS("erin@b.test\0webmail\0wpw", NULL));             /* another domain */
+    CHECK(AS("admin\0webmail\0wpw", NULL));                   /* a global admin */
+    CHECK(AS("frozen\0webmail\0wpw", NULL));                  /* locked */
+    CHECK(AS("frozen\0gproxy\0gpw", NULL));                   /* locked, global proxy too */
+    CHECK(AS("dave\0gproxy\0gpw", "dave"));
+    CHECK(AS("erin@b.test\0gproxy\0gpw", "erin@b.test"));
+    CHECK(AS("admin\0gproxy\0gpw", "admin"));                 /* a global proxy may (documented) */
+}
+
 static void test_login(void)
 {
     struct sasl_params p = {.allow_plaintext = true};
@@ -463,6 +496,7 @@ int main(void)
     RUN(test_plain);
     RUN(test_authzid);
     RUN(test_authzid_domains);
+    RUN(test_authzid_default_domain);
     RUN(test_login);
     userdb_close();
     return unit_done();
