@@ -14,6 +14,7 @@
  * copy is durable.
  */
 #include "lmtp-private.h"
+#include "access.h"
 #include "config.h"
 #include "log.h"
 #include "storage.h"
@@ -201,9 +202,18 @@ static void auth_done(struct lmtp_session *s, const char *user)
     lmtp_auth_reset(s);
     /* Only an administrator may authenticate: an authenticated client is
      * trusted to inject mail for any user (a plain user could otherwise
-     * forge deliveries to others). Its identity is then the poster for
-     * the p right on +detail folders and shared mailboxes. */
-    if (!config_is_admin(user)) {
+     * forge deliveries to others) and to ignore quotas (IGNOREQUOTA). Its
+     * identity is then the poster for the p right on +detail folders and
+     * shared mailboxes. An admin of one domain only ("name@domain" in
+     * admins under virtdomains, as access_who_init reads it) is trusted
+     * for that domain only: its recipients must be there (cmd_rcpt). */
+    struct access_who w;
+    access_who_init(&w, user);
+    bool global = w.admin, scoped = !w.admin && w.domain_admin;
+    char domain[ACCESS_MAX_DOMAIN + 1];
+    snprintf(domain, sizeof(domain), "%s", w.domain);
+    access_who_free(&w);
+    if (!global && !scoped) {
         log_notice("lmtp: AUTH refused for non-admin: user=%s addr=%s mech=%s", user, s->peer, mech);
         /* delayed like a wrong password: the timing must not tell them apart */
         lmtp_auth_failed(s);
@@ -212,7 +222,10 @@ static void auth_done(struct lmtp_session *s, const char *user)
     limits_auth_success(s->peer);
     free(s->authuser);
     s->authuser = xstrdup(user);
-    log_info("lmtp: authenticated: user=%s addr=%s mech=%s", user, s->peer, mech);
+    s->auth_scoped = scoped;
+    snprintf(s->auth_domain, sizeof(s->auth_domain), "%s", scoped ? domain : "");
+    log_info("lmtp: authenticated: user=%s addr=%s mech=%s%s%s", user, s->peer, mech,
+             scoped ? " recipients-in-domain=" : "", scoped ? (*domain ? domain : "(default)") : "");
     lmtp_printf(s, "235 2.7.0 Authentication successful\r\n");
 }
 
@@ -534,6 +547,15 @@ static void cmd_rcpt(struct lmtp_session *s, const char *arg)
     case RCPT_TEMPFAIL:
     default:
         lmtp_printf(s, "451 4.3.0 Temporary failure looking up the recipient\r\n");
+        return;
+    }
+    if (s->auth_scoped && strcmp(r.r.domain, s->auth_domain) != 0) {
+        /* A domain admin's session is trusted in its own domain only
+         * (auth_done): delivering into, or past the quota of, another
+         * domain's stores is not its to do. */
+        log_notice("lmtp: recipient <%s> outside the authenticated administrator's domain: user=%s addr=%s", addr,
+                   s->authuser, s->peer);
+        lmtp_printf(s, "550 5.7.1 Recipient outside the authenticated administrator's domain\r\n");
         return;
     }
     r.ignorequota = (g_rcpt_ignorequota || s->mail_ignorequota) && ignorequota_allowed(s);

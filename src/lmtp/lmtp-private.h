@@ -32,6 +32,10 @@ struct lmtp_session {
 
     char *helo;                 /* NULL until LHLO */
     char *authuser;             /* after AUTH */
+    /* (added) a domain admin's AUTH: recipients only in auth_domain ("" =
+     * the default domain); a global admin's session has no such bound */
+    bool auth_scoped;
+    char auth_domain[ACCESS_MAX_DOMAIN + 1];
     bool ignorequota_logged;    /* an ignored IGNOREQUOTA was logged (once per session) */
 
     /* SASL exchange in progress */
