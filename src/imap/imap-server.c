@@ -303,13 +303,14 @@ void imap_evict_marked(void)
     while (s) {
         struct imap_session *next = s->next;
         if (limits_preauth_evicted(&s->pa)) {
-            /* A session that logged in meanwhile stays: logged-in sessions
-             * are never evicted (the total is over maxconnections by one
-             * until some connection ends). */
-            bool pre = s->state == IMAP_NOTAUTH && !s->closed && !s->logout;
+            /* A session that logged in meanwhile no longer holds the
+             * place (limits_preauth_login passed the eviction on); an
+             * anonymous one still does (login_done) and goes. */
+            bool pre = (s->state == IMAP_NOTAUTH || s->who.anonymous) && !s->closed && !s->logout;
             limits_preauth_end(&s->pa);
             if (pre) {
-                log_notice("imap: unauthenticated connection evicted (server full): addr=%s", s->peer);
+                log_notice("imap: %s connection evicted (server full): addr=%s",
+                           s->who.anonymous ? "anonymous" : "unauthenticated", s->peer);
                 close_now(s, "[UNAVAILABLE] Server full, dropping the oldest unauthenticated connection");
             }
         }

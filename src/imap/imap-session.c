@@ -505,9 +505,19 @@ static void login_done(struct imap_session *s, const char *user, const char *mec
     free(s->user);
     s->user = xstrdup(user);
     s->state = IMAP_AUTH;
-    /* Logged in: no longer counted per host before login, never evicted. */
-    limits_preauth_end(&s->pa);
-    limits_auth_success(s->peer);
+    /* Logged in: no longer counted per host before login, never evicted.
+     * Except anonymously: nobody has been authenticated, so an anonymous
+     * session keeps its pre-auth place - counted per host and evicted
+     * when the server is full (imap_evict_marked) - or a client could
+     * fill the server with anonymous sessions that nothing ever frees.
+     * Not the pre-auth deadline: it may stay as long as a user may. */
+    if (!s->who.anonymous)
+        limits_preauth_login(&s->pa);
+    /* A right password clears the address's failed logins; an anonymous
+     * login proves nothing, and clearing them would let a client reset
+     * its own throttling between guesses. */
+    if (!s->who.anonymous)
+        limits_auth_success(s->peer);
     log_info("login: user=%s addr=%s mech=%s tls=%s%s%s", user, s->peer, mech,
              s->conn && conn_is_tls(s->conn) ? "yes" : "no", s->client_id ? " client=" : "",
              s->client_id ? s->client_id : "");

@@ -210,7 +210,7 @@ static void preauth_check(struct lmtp_session *s)
     bool auth_required = !s->is_unix && config_bool(CFG_LMTP_AUTH_REQUIRED);
     if (s->authuser || (!auth_required && s->have_mail)) {
         s->preauth = false;
-        limits_preauth_end(&s->pa);
+        limits_preauth_login(&s->pa);
         if (!s->closed && !s->quitting)
             arm_timer(s);
     }

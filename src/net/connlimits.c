@@ -458,6 +458,25 @@ static bool total_try_add(long long max)
     return true;
 }
 
+/* Mark the oldest pre-auth connection for eviction (the lock is held):
+ * it leaves the live list, counts as in flight, and its owner is
+ * returned in *owner (-1: a process without a worker index) with its age
+ * in *age_ms. False when there is none or too many are in flight. */
+static bool pa_evict_head(int *owner, uint64_t *age_ms)
+{
+    int32_t i = sh->pa_head;
+    if (i < 0 || sh->evicting >= EVICT_INFLIGHT_MAX)
+        return false;
+    struct pa_slot *p = &sh->pa[i];
+    pa_unlink(i);
+    atomic_store(&p->tag, (atomic_load(&p->tag) & ~(uint64_t)3) | PA_EVICT);
+    sh->evicting++;
+    *owner = p->owner;
+    uint64_t now = now_ms();
+    *age_ms = now > p->start_ms ? now - p->start_ms : 0;
+    return true;
+}
+
 enum limits_admit limits_conn_admit(const char *addr, bool preauth, struct limits_preauth *pa)
 {
     *pa = (struct limits_preauth)LIMITS_PREAUTH_INIT;
@@ -480,19 +499,11 @@ enum limits_admit limits_conn_admit(const char *addr, bool preauth, struct limit
     }
     if (!total_try_add(max)) {
         /* Full: the oldest pre-auth connection makes room (connlimits.h). */
-        int32_t i = sh->pa_head;
-        if (i < 0 || sh->evicting >= EVICT_INFLIGHT_MAX) {
+        if (!pa_evict_head(&victim, &victim_age)) {
             unlock();
             return LIMITS_FULL;
         }
-        struct pa_slot *p = &sh->pa[i];
-        pa_unlink(i);
-        atomic_store(&p->tag, (atomic_load(&p->tag) & ~(uint64_t)3) | PA_EVICT);
-        sh->evicting++;
         evicted = true;
-        victim = p->owner;
-        uint64_t now = now_ms();
-        victim_age = now > p->start_ms ? now - p->start_ms : 0;
         atomic_fetch_add(&sh->total, 1);
     }
     if (my_worker >= 0)
@@ -533,6 +544,47 @@ void limits_preauth_end(struct limits_preauth *pa)
         table_release_locked(sh->pahosts, PREAUTH_HOST_SLOTS, pa->host);
     unlock();
     *pa = (struct limits_preauth)LIMITS_PREAUTH_INIT;
+}
+
+void limits_preauth_login(struct limits_preauth *pa)
+{
+    if (!sh || (pa->slot < 0 && !pa->host)) {
+        *pa = (struct limits_preauth)LIMITS_PREAUTH_INIT;
+        return;
+    }
+    bool owed = false, passed = false;
+    int victim = -1;
+    uint64_t age = 0;
+    lock();
+    if (pa->slot >= 0 && pa->slot < PA_SLOTS) {
+        uint64_t t = atomic_load(&sh->pa[pa->slot].tag);
+        if (t >> 2 == pa->tag >> 2) {
+            /* Chosen for eviction, but it logged in before its worker
+             * closed it: it stays (logged-in sessions are never evicted),
+             * and the place it was to free for the connection admitted
+             * over maxconnections is owed. The next oldest pre-auth
+             * connection pays it; otherwise every login that wins this
+             * race (easily timed: LOGIN while the worker is busy, then a
+             * new connection) would leave the total one over for good. */
+            owed = (t & 3) == PA_EVICT;
+            pa_free(pa->slot);
+            if (owed)
+                passed = pa_evict_head(&victim, &age);
+        }
+    }
+    if (pa->host)
+        table_release_locked(sh->pahosts, PREAUTH_HOST_SLOTS, pa->host);
+    unlock();
+    *pa = (struct limits_preauth)LIMITS_PREAUTH_INIT;
+    if (passed) {
+        log_notice("limits: a connection chosen for eviction logged in first: evicting the next oldest "
+                   "unauthenticated connection instead (worker %d, connected %llu.%llu s ago)",
+                   victim, (unsigned long long)(age / 1000), (unsigned long long)(age % 1000 / 100));
+        wake(victim);
+    } else if (owed) {
+        log_notice("limits: a connection chosen for eviction logged in first and no unauthenticated "
+                   "connection is left: over maxconnections until one ends");
+    }
 }
 
 bool limits_preauth_evicted(const struct limits_preauth *pa)
@@ -678,11 +730,21 @@ static unsigned schedule(struct slot *s, unsigned step)
     return wait > UINT_MAX ? UINT_MAX : (unsigned)wait;
 }
 
+/* Failed logins are counted per host like pre-auth connections: an IPv6
+ * client holds its whole /64, and keyed by the single address it would
+ * get a fresh count (no delay growth, no predelay) for every one of its
+ * 2^64 source addresses. */
+static uint64_t fail_key(const char *addr)
+{
+    char kb[INET6_ADDRSTRLEN + 8];
+    return key_hash(host_key(addr ? addr : "", kb, sizeof(kb)));
+}
+
 unsigned limits_auth_failure(const char *addr)
 {
     if (!ensure())
         return 0;
-    uint64_t h = key_hash(addr ? addr : "");
+    uint64_t h = fail_key(addr);
     uint32_t now = now_s();
     unsigned delay;
     lock();
@@ -703,7 +765,7 @@ void limits_auth_success(const char *addr)
 {
     if (!sh)
         return;
-    uint64_t h = key_hash(addr ? addr : "");
+    uint64_t h = fail_key(addr);
     lock();
     struct slot *s = find(sh->fails, FAIL_SLOTS, h, false);
     if (s)
@@ -718,7 +780,7 @@ unsigned limits_auth_predelay(const char *addr)
     long long limit = config_int(CFG_AUTH_FAILURES_PER_HOST);
     if (limit <= 0)
         return 0;
-    uint64_t h = key_hash(addr ? addr : "");
+    uint64_t h = fail_key(addr);
     unsigned delay = 0;
     lock();
     struct slot *s = fail_slot(h, false, now_s());

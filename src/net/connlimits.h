@@ -71,9 +71,15 @@ enum limits_admit {
  * with preauth, its pre-auth place for addr (filled into *pa; end it with
  * limits_preauth_end). Takes nothing unless LIMITS_ADMITTED. */
 enum limits_admit limits_conn_admit(const char *addr, bool preauth, struct limits_preauth *pa);
-/* The connection authenticated or is closing: free its per-host count
- * and eviction slot. Idempotent. */
+/* The connection is closing: free its per-host count and eviction slot.
+ * Idempotent. */
 void limits_preauth_end(struct limits_preauth *pa);
+/* The connection logged in: the same, and if it had been chosen for
+ * eviction meanwhile (it stays: logged-in sessions are never evicted),
+ * the next oldest pre-auth connection is chosen in its place, so that
+ * the connection admitted for it does not leave the total over
+ * maxconnections for good. Idempotent. */
+void limits_preauth_login(struct limits_preauth *pa);
 /* True when another worker chose this connection for eviction. */
 bool limits_preauth_evicted(const struct limits_preauth *pa);
 /* Master, before forking n workers: one wake fd per worker. Without it
@@ -91,7 +97,8 @@ void limits_wake_drain(void);
 bool limits_login_acquire(const char *user, const char *addr, const char **which);
 void limits_login_release(const char *user, const char *addr);
 
-/* Failed-authentication throttling per client address. limits_auth_failure
+/* Failed-authentication throttling per client address (an IPv6 address
+ * counts for its /64, as for the pre-auth cap). limits_auth_failure
  * records a failure and returns the delay in milliseconds to apply before
  * answering; the step grows with recent failures (auth_failure_delay
  * seconds, doubling past auth_failures_per_host failures within 10

@@ -176,7 +176,7 @@ static void login(struct pop3_session *s, const char *user, const char *folder, 
     free(s->user);
     s->user = xstrdup(user);
     s->state = POP3_TRANSACTION;
-    limits_preauth_end(&s->pa); /* logged in: not counted pre-auth, never evicted */
+    limits_preauth_login(&s->pa); /* logged in: not counted pre-auth, never evicted */
     log_info("pop3: login: user=%s addr=%s mech=%s tls=%s folder=%s", user, s->peer, mech,
              session_tls(s) ? "yes" : "no", s->folder ? s->folder : "INBOX");
     pop3_printf(s, "+OK Maildrop locked and ready (%u messages)\r\n", s->nmsgs);

@@ -1341,6 +1341,85 @@ static void test_preauth_limits(void)
     set_cfg("maxconnections_per_host_preauth", "20");
 }
 
+/* A connection chosen for eviction that logs in before its worker closed
+ * it stays, and the next oldest pre-auth connection goes in its place:
+ * otherwise each login won against an eviction (LOGIN sent while the
+ * worker is busy, a new connection at the same time) would leave the
+ * total over maxconnections for good. */
+static void test_preauth_login_owed(void)
+{
+    CHECK(limits_init());
+    CHECK(limits_init_wakeups(2));
+    limits_set_worker(0);
+    set_cfg("maxconnections_per_host_preauth", "0");
+    set_cfg("maxconnections", "0");
+    unsigned base = limits_conn_total();
+    struct limits_preauth p1, p2, p3, n1, n2, n3;
+    CHECK_INT(limits_conn_admit("10.11.0.1", true, &p1), LIMITS_ADMITTED);
+    CHECK_INT(limits_conn_admit("10.11.0.2", true, &p2), LIMITS_ADMITTED);
+    CHECK_INT(limits_conn_admit("10.11.0.3", true, &p3), LIMITS_ADMITTED);
+    char max[16];
+    snprintf(max, sizeof(max), "%u", base + 3);
+    set_cfg("maxconnections", max);
+    while (wake_pending(0))
+        limits_wake_drain();
+    CHECK_INT(limits_conn_admit("10.11.0.9", true, &n1), LIMITS_ADMITTED); /* evicts p1 */
+    CHECK(limits_preauth_evicted(&p1));
+    limits_wake_drain();
+    /* p1 logs in first: p2 is chosen instead, its worker woken */
+    limits_preauth_login(&p1);
+    CHECK(p1.slot < 0 && p1.host == 0);
+    CHECK(limits_preauth_evicted(&p2));
+    CHECK(!limits_preauth_evicted(&p3) && !limits_preauth_evicted(&n1));
+    CHECK(wake_pending(0));
+    limits_wake_drain();
+    limits_preauth_login(&p1); /* idempotent */
+    CHECK(!limits_preauth_evicted(&p3));
+    /* p2 is closed: back at maxconnections, not over it */
+    limits_preauth_end(&p2);
+    limits_conn_release("10.11.0.2");
+    CHECK_INT(limits_conn_total(), base + 3);
+    /* A plain login (not chosen) passes nothing on. */
+    limits_preauth_login(&n1);
+    CHECK(!limits_preauth_evicted(&p3));
+    CHECK(!wake_pending(0));
+    /* Chosen, logged in, nothing pre-auth left to choose: over by one
+     * until some connection ends (nothing else can be done). */
+    CHECK_INT(limits_conn_admit("10.11.0.8", false, &n2), LIMITS_ADMITTED); /* evicts p3 */
+    CHECK(limits_preauth_evicted(&p3));
+    limits_preauth_login(&p3);
+    CHECK_INT(limits_conn_total(), base + 4);
+    CHECK_INT(limits_conn_admit("10.11.0.7", true, &n3), LIMITS_FULL);
+    for (int i = 0; i < 4; i++)
+        limits_conn_release("x");
+    CHECK_INT(limits_conn_total(), base);
+    while (wake_pending(0))
+        limits_wake_drain();
+    set_cfg("maxconnections", "0");
+    set_cfg("maxconnections_per_host_preauth", "20");
+    limits_set_worker(-1);
+}
+
+/* Failed logins count per host like pre-auth connections: an IPv6
+ * client cannot escape the delays by moving within its /64. */
+static void test_auth_failures_per_64(void)
+{
+    CHECK(limits_init());
+    set_cfg("auth_failure_delay", "1");
+    set_cfg("auth_failures_per_host", "2");
+    set_cfg("preauth_timeout", "60");
+    CHECK_INT(limits_auth_predelay("2001:db8:5:6::1"), 0);
+    CHECK(limits_auth_failure("2001:db8:5:6::1") > 0);
+    CHECK(limits_auth_failure("2001:db8:5:6::2") > 1000); /* the same host: its second, in turn */
+    CHECK(limits_auth_predelay("2001:db8:5:6:abcd::3") > 0); /* at the limit */
+    CHECK_INT(limits_auth_predelay("2001:db8:5:7::1"), 0);  /* another /64 */
+    CHECK_INT(limits_auth_predelay("10.12.0.1"), 0);
+    limits_auth_success("2001:db8:5:6::99");               /* clears the /64 */
+    CHECK_INT(limits_auth_predelay("2001:db8:5:6::1"), 0);
+    set_cfg("auth_failure_delay", "0");
+    set_cfg("auth_failures_per_host", "10");
+}
+
 int main(void)
 {
     log_init("test-net", true, false, NULL);
@@ -1366,5 +1445,7 @@ int main(void)
     RUN(test_tcp_reset_while_paused);
     RUN(test_limits);
     RUN(test_preauth_limits);
+    RUN(test_preauth_login_owed);
+    RUN(test_auth_failures_per_64);
     return unit_done();
 }

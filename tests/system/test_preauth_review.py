@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""Review of the pre-auth limits (issue 9 items 2 and 4): holes found after
+the first fixes.
+
+- Anonymous IMAP sessions (allowanonymouslogin) keep their pre-auth place:
+  nobody authenticated, so they count for maxconnections_per_host_preauth
+  and are evicted when the server is full - before, a client could fill
+  every slot with anonymous sessions that nothing ever freed. Nor does an
+  anonymous login clear the address's failed logins (it proves nothing):
+  before, a client could reset its own throttling between guesses.
+- A connection chosen for eviction that logs in before its worker closes
+  it stays, and the next oldest unauthenticated connection goes in its
+  place: before, the connection admitted for it left the server over
+  maxconnections for good, and a client timing LOGIN against new
+  connections could grow the total without bound.
+"""
+
+import base64
+import os
+import signal
+import sys
+import time
+
+import darius_test as dt
+
+R = dt.Report("preauth_review")
+SCALE = dt.timeout_scale()
+
+
+def retry(what, deadline, fn):
+    """fn() until it returns a value; a refusal (a readiness probe of a
+    server just started may still be counted) is retried until the
+    deadline."""
+    last = None
+    while True:
+        try:
+            r = fn()
+            if r is not None:
+                return r
+        except (EOFError, OSError, dt.TestFailure) as e:
+            last = e
+        if time.monotonic() > deadline:
+            raise dt.TestFailure("%s: no connection within the limits (%s)" % (what, last))
+        time.sleep(0.02)   # retrying a refused connect, with a deadline
+
+
+def imap_greeted(s):
+    c = s.client()
+    r = c.read()
+    if r.text.startswith("* OK"):
+        return c
+    c.close()
+    return None
+
+
+def settle(s):
+    """Wait until the server has closed the readiness probes of start()
+    (none of its sockets in CLOSE_WAIT). Polls /proc with a deadline."""
+    ports = {s.port, s.tls_port, s.pop3_port, s.pop3s_port, s.lmtp_port}
+    deadline = time.monotonic() + 10 * SCALE
+    while True:
+        waiting = 0
+        for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(fn) as f:
+                    next(f)
+                    for line in f:
+                        p = line.split()
+                        if int(p[1].rsplit(":", 1)[1], 16) in ports and p[3] == "08":
+                            waiting += 1
+            except OSError:
+                pass
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise dt.TestFailure("server still has %d half-closed connections" % waiting)
+        time.sleep(0.02)   # polling /proc with a deadline
+
+
+def server_rx_queue(s, client):
+    """Bytes the server has not read yet on client's connection (the
+    rx_queue of the server's socket in /proc/net/tcp)."""
+    cport = client.sock.getsockname()[1]
+    for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(fn) as f:
+            next(f)
+            for line in f:
+                p = line.split()
+                if int(p[2].rsplit(":", 1)[1], 16) == cport and int(p[1].rsplit(":", 1)[1], 16) == s.port:
+                    return int(p[4].split(":")[1], 16)
+    return 0
+
+
+def proc_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "?"
+
+
+def wait_workers(s, n):
+    deadline = time.monotonic() + 10 * SCALE
+    while len(s.worker_pids()) < n:
+        if time.monotonic() > deadline:
+            raise dt.TestFailure("%d workers not running" % n)
+        time.sleep(0.02)   # polling /proc for the workers, with a deadline
+
+
+def expect_evicted(c, what):
+    r = c.read()
+    if not r.text.startswith("* BYE [UNAVAILABLE] Server full"):
+        raise dt.TestFailure("%s: expected the eviction BYE, got %s" % (what, r.render()))
+    if not c.at_eof():
+        raise dt.TestFailure("%s: evicted connection left open" % what)
+
+
+# ---- anonymous sessions ---------------------------------------------------------
+
+def anonymous_evictable():
+    s = dt.Server(start=False, workers=1,
+                  config={"allowanonymouslogin": "yes", "maxconnections": "3",
+                          "maxconnections_per_host_preauth": "0"})
+    held = []
+    try:
+        s.add_user("alice", "secret")
+        s.start()
+        settle(s)
+        deadline = time.monotonic() + 10 * SCALE
+        x1 = retry("anonymous 1", deadline, lambda: imap_greeted(s))
+        held.append(x1)
+        x1.ok("LOGIN anonymous trace@example.org")
+        x2 = retry("anonymous 2", deadline, lambda: imap_greeted(s))
+        held.append(x2)
+        x2.ok("LOGIN anonymous trace@example.org")
+        u = retry("alice", deadline, lambda: imap_greeted(s))
+        held.append(u)
+        u.ok("LOGIN alice secret")
+        # full (3): a new connection takes the oldest anonymous one's place
+        n1 = s.client()
+        held.append(n1)
+        r = n1.read()
+        if not r.text.startswith("* OK"):
+            raise dt.TestFailure("new connection refused although anonymous sessions fill the server: %s"
+                                 % r.render())
+        expect_evicted(x1, "oldest anonymous session")
+        # then the other anonymous one (older than the new pre-auth one)
+        n2 = s.client()
+        held.append(n2)
+        if not n2.read().text.startswith("* OK"):
+            raise dt.TestFailure("second new connection refused")
+        expect_evicted(x2, "second anonymous session")
+        u.ok("NOOP")        # the logged-in user is never dropped
+        for c in held:
+            c.close()
+        held = []
+        if "anonymous connection evicted (server full)" not in s.stderr_text():
+            raise dt.TestFailure("the eviction of an anonymous session is not logged")
+        s.stop()
+    finally:
+        for c in held:
+            c.close()
+        s.cleanup()
+
+
+def anonymous_per_host():
+    s = dt.Server(start=False, workers=1,
+                  config={"allowanonymouslogin": "yes", "maxconnections_per_host_preauth": "2"})
+    held = []
+    try:
+        s.add_user("alice", "secret")
+        s.start()
+        settle(s)
+        deadline = time.monotonic() + 10 * SCALE
+        for _ in range(2):
+            c = retry("anonymous", deadline, lambda: imap_greeted(s))
+            held.append(c)
+            c.ok("AUTHENTICATE ANONYMOUS " + base64.b64encode(b"trace").decode())
+        c = s.client()
+        try:
+            r = c.read()
+            if not r.text.startswith("* BYE [UNAVAILABLE] Too many unauthenticated connections"):
+                raise dt.TestFailure("third connection beside two anonymous sessions: %s" % r.render())
+        finally:
+            c.close()
+        # a real login frees its place (the anonymous ones do not)
+        held[0].close()
+        held.pop(0)
+        a = retry("after an anonymous session closed", time.monotonic() + 10 * SCALE, lambda: imap_greeted(s))
+        held.append(a)
+        a.ok("LOGIN alice secret")
+        b = retry("after a login", time.monotonic() + 10 * SCALE, lambda: imap_greeted(s))
+        held.append(b)
+        for c in held:
+            c.close()
+        held = []
+        s.stop()
+    finally:
+        for c in held:
+            c.close()
+        s.cleanup()
+
+
+def anonymous_keeps_failures():
+    step = 1.0
+    s = dt.Server(start=False, workers=1,
+                  config={"allowanonymouslogin": "yes", "auth_failure_delay": "1", "auth_failures_per_host": "1"})
+    held = []
+    try:
+        s.add_user("alice", "secret")
+        s.start()
+        c = s.client()
+        held.append(c)
+        c.greeting()
+        c.send("f1 LOGIN alice wrong")
+        r = c.read()
+        if not r.text.startswith("f1 NO [AUTHENTICATIONFAILED]"):
+            raise dt.TestFailure("wrong password: %s" % r.render())
+        # an anonymous login does not wipe the address's failures ...
+        x = s.client()
+        held.append(x)
+        x.greeting()
+        x.ok("LOGIN anonymous trace@example.org")
+        # ... so the next attempt from the address still waits its turn
+        t0 = time.monotonic()
+        c.ok("LOGIN alice secret")
+        took = time.monotonic() - t0
+        if took < step - 0.05:
+            raise dt.TestFailure("login from an address at auth_failures_per_host answered after %.2f s: "
+                                 "the anonymous login cleared its failures" % took)
+        for x in held:
+            x.close()
+        held = []
+        s.stop()
+        return "right password answered after %.2f s" % took
+    finally:
+        for x in held:
+            x.close()
+        s.cleanup()
+
+
+# ---- a login racing its eviction ---------------------------------------------------
+
+def login_races_eviction():
+    s = dt.Server(start=False, workers=2,
+                  config={"maxconnections": "3", "maxconnections_per_host_preauth": "0"})
+    held = []
+    stopped = None
+    try:
+        s.add_user("alice", "secret")
+        s.start()
+        wait_workers(s, 2)
+        settle(s)
+        deadline = time.monotonic() + 10 * SCALE
+        p1 = retry("p1", deadline, lambda: imap_greeted(s))
+        held.append(p1)
+        p2 = retry("p2", deadline, lambda: imap_greeted(s))
+        held.append(p2)
+        p3 = retry("p3", deadline, lambda: imap_greeted(s))
+        held.append(p3)
+        # Stop p1's worker and queue p1's LOGIN in its socket; then a new
+        # connection (accepted by the other worker) chooses p1, the oldest
+        # unauthenticated connection. When the worker runs again it reads
+        # the LOGIN before the wake-up (the socket became readable first):
+        # p1 logs in before it can be closed.
+        owner = dt.socket_owner_pid(s, p1)
+        if owner is None or owner not in s.worker_pids():
+            raise dt.TestFailure("cannot tell which worker holds p1")
+        os.kill(owner, signal.SIGSTOP)
+        stopped = owner
+        deadline = time.monotonic() + 10 * SCALE
+        while proc_state(owner) != "T":
+            if time.monotonic() > deadline:
+                raise dt.TestFailure("worker %d not stopped" % owner)
+            time.sleep(0.01)   # polling /proc with a deadline
+        p1.send("t1 LOGIN alice secret")
+        deadline = time.monotonic() + 10 * SCALE
+        while server_rx_queue(s, p1) == 0:
+            if time.monotonic() > deadline:
+                raise dt.TestFailure("p1's LOGIN never reached the server's socket")
+            time.sleep(0.01)   # polling /proc with a deadline
+        n1 = s.client()
+        held.append(n1)
+        r = n1.read()
+        if not r.text.startswith("* OK"):
+            raise dt.TestFailure("new connection not admitted when full: %s" % r.render())
+        os.kill(owner, signal.SIGCONT)
+        stopped = None
+        r = p1.read()
+        if not r.text.startswith("t1 OK"):
+            raise dt.TestFailure("p1's LOGIN: %s" % r.render())
+        # the place p1 was to free: the next oldest unauthenticated one
+        expect_evicted(p2, "the next oldest unauthenticated connection")
+        p1.ok("NOOP")
+        p3.ok("NOOP")
+        if "logged in first: evicting the next oldest" not in s.stderr_text():
+            raise dt.TestFailure("passing the eviction on is not logged")
+        for c in held:
+            c.close()
+        held = []
+        s.stop()
+    finally:
+        if stopped:
+            os.kill(stopped, signal.SIGCONT)
+        for c in held:
+            c.close()
+        s.cleanup()
+
+
+def main():
+    R.run("anonymous sessions are evicted when the server is full, logged-in users never", anonymous_evictable)
+    R.run("anonymous sessions count for maxconnections_per_host_preauth", anonymous_per_host)
+    R.run("an anonymous login does not clear the address's failed logins", anonymous_keeps_failures)
+    R.run("a login racing its eviction stays, the next oldest unauthenticated connection goes",
+          login_races_eviction)
+    return R.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
