@@ -100,6 +100,10 @@ static enum cs_kind classify(const char *norm)
     static const char *const ascii[] = {"us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us", "us", "646", "default"};
     char sq[CS_MAX + 1];
     squash(norm, sq);
+    /* No letter or digit at all ("+", "._"): glibc strips such a name to
+     * nothing, which it reads as the locale's charset. */
+    if (!sq[0])
+        return CS_UNKNOWN;
     for (size_t i = 0; i < ARRAY_SIZE(utf8); i++)
         if (!strcmp(sq, utf8[i]))
             return CS_UTF8;

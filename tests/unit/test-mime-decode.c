@@ -233,6 +233,13 @@ static void test_charset_hostile(void)
     CHECK(!charset_known("iso-8859-1//IGNORE"));
     CHECK(!charset_known("ISO-10646/UCS4/"));
     CHECK(!charset_known("utf-8,latin1"));
+    /* Names that are only punctuation glibc strips ('+'): glibc reads the
+     * empty rest as "the locale's charset" - nothing a sender can mean,
+     * and not ours to depend on. */
+    CHECK(!charset_known("+"));
+    CHECK(!charset_known("++"));
+    CHECK(!charset_known("-"));
+    CHECK(!charset_known(".:_"));
     CHECK(!charset_known("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
     CHECK_FN(conv("WCHAR_T", "\x41\x00\x00\x00", 4), "(unknown)");
     /* RFC 2047 words in such charsets stay as they are or decode validly. */
