@@ -331,6 +331,21 @@ static void cmd_auth(struct lmtp_session *s, char *arg)
         lmtp_printf(s, "503 5.5.1 AUTH not allowed during a transaction\r\n");
         return;
     }
+    /* An address already at auth_failures_per_host waits its turn before
+     * its credentials are even checked, as IMAP and POP3 logins do: an
+     * admin's right password is answered at once, so without this wait a
+     * client could try passwords at the rate it opens connections,
+     * reading only the fast 235s and never waiting for a 535. */
+    unsigned wait = limits_auth_predelay(s->peer);
+    if (wait) {
+        lmtp_auth_park(s, wait, arg);
+        return;
+    }
+    lmtp_auth_begin(s, arg);
+}
+
+void lmtp_auth_begin(struct lmtp_session *s, char *arg)
+{
     char *ir = strchr(arg, ' ');
     if (ir)
         *ir++ = '\0';

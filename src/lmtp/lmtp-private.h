@@ -70,7 +70,10 @@ struct lmtp_session {
     uint64_t connected_at;
     /* (added) failed AUTHs: answered after the shared per-address delay */
     unsigned auth_failures;
-    uint64_t auth_timer;        /* the delayed 535 is due; input paused */
+    uint64_t auth_timer;        /* the delayed 535 is due, or a parked AUTH
+                                   (auth_parked) its turn; input paused */
+    char *auth_parked;          /* AUTH arguments waiting out the predelay
+                                   (may hold a password: wiped) */
 };
 
 /* lmtp-server.c */
@@ -82,12 +85,17 @@ void lmtp_session_close(struct lmtp_session *s, const char *line);
  * meanwhile, and the connection ends after the third failure - as for
  * IMAP and POP3 logins. */
 void lmtp_auth_failed(struct lmtp_session *s);
+/* An AUTH from an address over auth_failures_per_host: its arguments are
+ * kept and lmtp_auth_begin runs them after ms (input paused meanwhile). */
+void lmtp_auth_park(struct lmtp_session *s, unsigned ms, const char *arg);
 
 /* lmtp-cmd.c */
 void lmtp_greeting(struct lmtp_session *s);
 void lmtp_execute(struct lmtp_session *s, char *line, size_t len);
 void lmtp_sasl_line(struct lmtp_session *s, char *line, size_t len);
 void lmtp_auth_reset(struct lmtp_session *s);
+/* AUTH past its checks and predelay: "mechanism [initial-response]". */
+void lmtp_auth_begin(struct lmtp_session *s, char *arg);
 void lmtp_txn_reset(struct lmtp_session *s);
 /* DATA input ended (terminating dot seen): deliver and reply. */
 void lmtp_data_done(struct lmtp_session *s);

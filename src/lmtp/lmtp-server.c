@@ -116,6 +116,10 @@ static void session_free(struct lmtp_session *s)
         ev_timer_cancel(g_loop, s->timeout_timer);
     if (s->auth_timer)
         ev_timer_cancel(g_loop, s->auth_timer);
+    if (s->auth_parked) {
+        explicit_bzero(s->auth_parked, strlen(s->auth_parked));
+        free(s->auth_parked);
+    }
     if (s->spool)
         log_info("lmtp: connection lost during message transfer: addr=%s (nothing stored)", s->peer);
     lmtp_txn_reset(s);
@@ -399,6 +403,41 @@ void lmtp_auth_failed(struct lmtp_session *s)
     }
     conn_pause_input(s->conn);
     s->auth_timer = ev_timer_add(g_loop, ms, auth_reply_cb, s);
+}
+
+static void auth_parked_cb(struct event_loop *loop, void *arg)
+{
+    (void)loop;
+    struct lmtp_session *s = arg;
+    s->auth_timer = 0;
+    char *a = s->auth_parked;
+    s->auth_parked = NULL;
+    enter(s);
+    if (a && !s->closed && !s->quitting && s->conn) {
+        lmtp_auth_begin(s, a);
+        preauth_check(s);
+        if (!s->closed && !s->quitting && s->conn && !s->auth_timer) {
+            conn_resume_input(s->conn);
+            reader(s);
+        }
+    }
+    if (a) {
+        explicit_bzero(a, strlen(a));
+        free(a);
+    }
+    leave(s);
+}
+
+void lmtp_auth_park(struct lmtp_session *s, unsigned ms, const char *arg)
+{
+    if (s->auth_parked) {
+        explicit_bzero(s->auth_parked, strlen(s->auth_parked));
+        free(s->auth_parked);
+    }
+    s->auth_parked = xstrdup(arg);
+    if (s->conn)
+        conn_pause_input(s->conn);
+    s->auth_timer = ev_timer_add(g_loop, ms, auth_parked_cb, s);
 }
 
 /* ---- conn callbacks ---------------------------------------------------- */

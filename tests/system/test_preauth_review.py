@@ -13,6 +13,10 @@ the first fixes.
   place: before, the connection admitted for it left the server over
   maxconnections for good, and a client timing LOGIN against new
   connections could grow the total without bound.
+- LMTP AUTH from an address at auth_failures_per_host waits its turn
+  before the credentials are checked, as IMAP and POP3 logins do: before,
+  an administrator's right password was answered 235 at once, so a client
+  could try passwords as fast as it opened connections.
 """
 
 import base64
@@ -307,12 +311,99 @@ def login_races_eviction():
         s.cleanup()
 
 
+# ---- LMTP AUTH predelay --------------------------------------------------------------
+
+def lmtp_auth_predelay():
+    step = 1.0
+    s = dt.Server(start=False, config={"auth_failure_delay": "1", "auth_failures_per_host": "2",
+                                       "admins": "postmaster"})
+    conns = []
+    try:
+        s.add_user("postmaster", "pmpass")
+        s.start()
+
+        def plain(user, pw):
+            return base64.b64encode(b"\0" + user.encode() + b"\0" + pw.encode()).decode()
+
+        c = s.lmtp()
+        conns.append(c)
+        if c.cmd("LHLO client.test")[0] != 250:
+            raise dt.TestFailure("LHLO refused")
+        for pw in ("wrong1", "wrong2"):
+            code, lines = c.cmd("AUTH PLAIN " + plain("postmaster", pw))
+            if code != 535:
+                raise dt.TestFailure("failed AUTH answered %r" % lines)
+        # the address is at auth_failures_per_host: the right password
+        # waits its turn too (a step at least), and still gets in
+        c2 = s.lmtp()
+        conns.append(c2)
+        if c2.cmd("LHLO client.test")[0] != 250:
+            raise dt.TestFailure("LHLO refused")
+        t0 = time.monotonic()
+        code, lines = c2.cmd("AUTH PLAIN " + plain("postmaster", "pmpass"))
+        took = time.monotonic() - t0
+        if code != 235:
+            raise dt.TestFailure("admin AUTH after the wait: %r" % lines)
+        if took < step - 0.05:
+            raise dt.TestFailure("admin AUTH from an address over auth_failures_per_host answered after "
+                                 "%.2f s: credentials checked before the address's turn" % took)
+        # pipelined input waits for the parked AUTH, then runs
+        if c2.cmd("NOOP")[0] != 250:
+            raise dt.TestFailure("NOOP after the parked AUTH")
+        # a parked AUTH of a connection that goes away leaks nothing
+        # (--sanitizer) and the success cleared the address's failures
+        c3 = s.lmtp()
+        conns.append(c3)
+        c3.cmd("LHLO client.test")
+        # (answered after its delay, not parked)
+        code, lines = c3.cmd("AUTH PLAIN " + plain("postmaster", "wrong3"))
+        if code != 535:
+            raise dt.TestFailure("failed AUTH answered %r" % lines)
+        for x in conns:
+            x.close()
+        conns = []
+        s.stop()
+        return "admin's AUTH answered after %.2f s" % took
+    finally:
+        for x in conns:
+            x.close()
+        s.cleanup()
+
+
+def lmtp_parked_abandoned():
+    s = dt.Server(start=False, config={"auth_failure_delay": "2", "auth_failures_per_host": "1",
+                                       "admins": "postmaster"})
+    try:
+        s.add_user("postmaster", "pmpass")
+        s.start()
+        c = s.lmtp()
+        c.cmd("LHLO client.test")
+        pl = base64.b64encode(b"\0postmaster\0wrong").decode()
+        if c.cmd("AUTH PLAIN " + pl)[0] != 535:
+            raise dt.TestFailure("failed AUTH not refused")
+        # parked (the address is over its limit), then the client leaves
+        c.send("AUTH PLAIN " + base64.b64encode(b"\0postmaster\0pmpass").decode())
+        c.close()
+        # the server is still well and answers the next client
+        c2 = s.lmtp()
+        if c2.cmd("LHLO client.test")[0] != 250:
+            raise dt.TestFailure("LHLO after an abandoned parked AUTH")
+        c2.close()
+        s.stop()
+        if s.sanitizer_reports():
+            raise dt.TestFailure("sanitizer: %s" % s.sanitizer_reports()[:2000])
+    finally:
+        s.cleanup()
+
+
 def main():
     R.run("anonymous sessions are evicted when the server is full, logged-in users never", anonymous_evictable)
     R.run("anonymous sessions count for maxconnections_per_host_preauth", anonymous_per_host)
     R.run("an anonymous login does not clear the address's failed logins", anonymous_keeps_failures)
     R.run("a login racing its eviction stays, the next oldest unauthenticated connection goes",
           login_races_eviction)
+    R.run("LMTP AUTH from an address over auth_failures_per_host waits before the check", lmtp_auth_predelay)
+    R.run("LMTP: a parked AUTH abandoned by its client", lmtp_parked_abandoned)
     return R.done()
 
 
