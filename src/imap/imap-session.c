@@ -457,7 +457,12 @@ void imap_session_execute(struct imap_session *s, struct imap_cmdtext *ct)
         s->in_cmd = true;
         bool kept = imap_view_recheck_rights(s);
         if (!kept && !s->view && s->close_after_cmd) {
-            imap_tagged(s, cmd, "NO", "[NOPERM] Access to the selected mailbox was revoked");
+            /* LOGOUT still gets its OK after the BYE (RFC 9051 6.1.3: BYE
+             * then the tagged OK); anything else is refused. */
+            if (def->fn == cmd_logout)
+                imap_tagged(s, cmd, "OK", "LOGOUT completed");
+            else
+                imap_tagged(s, cmd, "NO", "[NOPERM] Access to the selected mailbox was revoked");
             handle_result(s, cmd, CMD_DONE);
             return;
         }
