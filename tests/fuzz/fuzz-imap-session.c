@@ -11,8 +11,8 @@
  * Users: "fuzz" (INBOX with three messages, folders "Archive" and
  * "Archive/2023", subscribed) and "other" (a folder "shared" that fuzz
  * may read and insert into: the Other Users namespace). Anonymous login
- * is allowed (read-only). A store changed by an input is rebuilt before
- * the next one.
+ * is allowed (read-only). A store changed by an input is put back (a
+ * copy of its directory) before the next one.
  *
  * Input: byte 0 = flags (bits 0-1: 0 raw, 1 the harness logs in first
  * with "L LOGIN fuzz " FUZZ_PASSWORD, 2 it also selects INBOX, 3 it logs
@@ -78,6 +78,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     for (size_t i = 0; i < ARRAY_SIZE(stores); i++) {
         build(stores[i]);
         fuzz_store_fingerprint(stores[i], &g_fp[i]);
+        fuzz_store_save(stores[i]);
     }
     imap_init(fuzz_loop());
     return 0;
@@ -101,9 +102,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < ARRAY_SIZE(stores); i++) {
         if (fuzz_store_fingerprint(stores[i], &fp) && strcmp(buf_cstr(&fp), buf_cstr(&g_fp[i])) == 0)
             continue;
-        fuzz_store_delete(stores[i]);
-        build(stores[i]);
-        fuzz_store_fingerprint(stores[i], &g_fp[i]);
+        if (getenv("DARIUS_FUZZ_VERBOSE"))
+            fprintf(stderr, "fuzz-imap-session: store %s changed, put back:\n--- was\n%s--- now\n%s", stores[i],
+                    buf_cstr(&g_fp[i]), buf_cstr(&fp));
+        fuzz_store_restore(stores[i]);
     }
     buf_free(&fp);
     return 0;

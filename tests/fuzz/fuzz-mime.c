@@ -10,7 +10,7 @@
  * every part's offsets lie inside the message, section lookups of the
  * part numbers found while walking the tree give that part, and the
  * ENVELOPE/BODYSTRUCTURE texts have balanced parentheses outside strings
- * and literals. */
+ * and literals and grow at most linearly with the message. */
 #include "support.h"
 #include "mime.h"
 
@@ -59,6 +59,16 @@ static void check_balanced(const struct buf *b, const char *what)
     }
     if (depth != 0)
         fail("unbalanced '('", what);
+}
+
+/* The response texts grow at most linearly with the message: a one-byte
+ * address "a," is about 18 bytes of ENVELOPE, written up to three times
+ * (From, Sender, Reply-To); anything far above that is amplification
+ * (issue 9, item 5). */
+static void check_size(const struct buf *b, size_t len, const char *what)
+{
+    if (b->len > 64 * len + 65536)
+        fail("response text out of proportion to the message", what);
 }
 
 static void check_part(const struct mime_part *p, const char *section)
@@ -151,9 +161,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct buf b = BUF_INIT;
     mime_write_envelope(&b, copy, &m->root);
     check_balanced(&b, "ENVELOPE");
+    check_size(&b, size, "ENVELOPE");
     buf_reset(&b);
     mime_write_bodystructure(&b, copy, &m->root, true);
     check_balanced(&b, "BODYSTRUCTURE");
+    check_size(&b, size, "BODYSTRUCTURE");
     buf_reset(&b);
     mime_write_bodystructure(&b, copy, &m->root, false);
     check_balanced(&b, "BODY");

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "storage.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -154,6 +155,81 @@ void fuzz_store_delete(const char *user)
         fprintf(stderr, "fuzz: cannot delete the store of %s: %s\n", user, storage_strerror(r));
         abort();
     }
+}
+
+static char *store_dir(const char *user)
+{
+    return xasprintf("%s/user/%c/%s", storage_datadir(), user[0], user);
+}
+
+static char *template_dir(const char *user)
+{
+    return xasprintf("%s/templates/%s", fuzz_tmpdir(), user);
+}
+
+static void copy_tree(const char *from, const char *to)
+{
+    struct stat st;
+    if (lstat(from, &st) != 0) {
+        fprintf(stderr, "fuzz: %s: %s\n", from, strerror(errno));
+        abort();
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if (mkdir(to, st.st_mode & 07777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "fuzz: mkdir %s: %s\n", to, strerror(errno));
+            abort();
+        }
+        DIR *d = opendir(from);
+        struct dirent *de;
+        while (d && (de = readdir(d)) != NULL) {
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            char *a = xasprintf("%s/%s", from, de->d_name), *b = xasprintf("%s/%s", to, de->d_name);
+            copy_tree(a, b);
+            free(a);
+            free(b);
+        }
+        if (d)
+            closedir(d);
+        return;
+    }
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 07777);
+    if (in < 0 || out < 0) {
+        fprintf(stderr, "fuzz: copy %s to %s: %s\n", from, to, strerror(errno));
+        abort();
+    }
+    char tmp[65536];
+    ssize_t n;
+    while ((n = read(in, tmp, sizeof(tmp))) > 0) {
+        if (write(out, tmp, (size_t)n) != n) {
+            fprintf(stderr, "fuzz: write %s: %s\n", to, strerror(errno));
+            abort();
+        }
+    }
+    close(in);
+    close(out);
+}
+
+void fuzz_store_save(const char *user)
+{
+    char *from = store_dir(user), *to = template_dir(user);
+    char *parent = xasprintf("%s/templates", fuzz_tmpdir());
+    mkdir(parent, 0700);
+    nftw(to, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    copy_tree(from, to);
+    free(parent);
+    free(from);
+    free(to);
+}
+
+void fuzz_store_restore(const char *user)
+{
+    char *from = template_dir(user), *to = store_dir(user);
+    nftw(to, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    copy_tree(from, to);
+    free(from);
+    free(to);
 }
 
 void fuzz_store_append(const char *user, const char *mailbox, const char *data, size_t len, uint32_t flags)

@@ -58,6 +58,13 @@ void fuzz_add_user(const char *name);
 bool fuzz_store_fingerprint(const char *user, struct buf *out);
 /* Remove a user's store (exits when it cannot). */
 void fuzz_store_delete(const char *user);
+/* Keep a copy of a user's store as it is now (fuzz_store_save; the store
+ * must not be open), and put it back later (fuzz_store_restore): a plain
+ * copy of the store directory, much cheaper than deleting the store and
+ * building it again through the storage API, and it also keeps the
+ * UIDVALIDITY values. */
+void fuzz_store_save(const char *user);
+void fuzz_store_restore(const char *user);
 /* Append a message to a mailbox of user's store, creating the store and
  * the mailbox when needed (exits on failure). */
 void fuzz_store_append(const char *user, const char *mailbox, const char *data, size_t len, uint32_t flags);
