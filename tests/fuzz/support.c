@@ -458,6 +458,12 @@ void fuzz_converse(void (*accept_fn)(int fd, void *arg), void *arg, size_t (*cou
                 c.off, c.len, count());
         abort();
     }
+    /* every connection slot taken at accept is given back (a leaked
+     * slot is a slow denial of service: maxconnections fills up) */
+    if (limits_conn_total() != 0) {
+        fprintf(stderr, "fuzz: %u connection slot(s) still taken after the session ended\n", limits_conn_total());
+        abort();
+    }
     if (!c.closed)
         ev_fd_del(l, c.fd);
     close(c.fd);

@@ -86,7 +86,8 @@ struct event_loop *fuzz_loop(void);
  * when out is not NULL (else discarded; with DARIUS_FUZZ_VERBOSE set it
  * is printed to stderr). A session still open 20 s after
  * the client's EOF is a bug (it would hold a connection slot forever):
- * abort(), so libFuzzer keeps the input. */
+ * abort(), so libFuzzer keeps the input; so is a connection slot
+ * (limits_conn_total) still taken once the session is gone. */
 void fuzz_converse(void (*accept)(int fd, void *arg), void *arg, size_t (*count)(void), const char *prefix,
                    const uint8_t *in, size_t len, struct buf *out);
 
