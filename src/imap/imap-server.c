@@ -306,9 +306,17 @@ void imap_evict_marked(void)
             /* A session that logged in meanwhile no longer holds the
              * place (limits_preauth_login passed the eviction on); an
              * anonymous one still does (login_done) and goes. */
-            bool pre = (s->state == IMAP_NOTAUTH || s->who.anonymous) && !s->closed && !s->logout;
+            bool pre = (s->state == IMAP_NOTAUTH || s->who.anonymous) && !s->closed && s->conn;
             limits_preauth_end(&s->pa);
-            if (pre) {
+            if (pre && s->logout) {
+                /* Already closing (its deadline, LOGOUT, failed logins)
+                 * but still flushing to a client that does not read: the
+                 * place is needed now, not after the close timeout -
+                 * else the new connection stays over maxconnections,
+                 * and a client could keep many such closes pending. */
+                log_notice("imap: closing unauthenticated connection evicted (server full): addr=%s", s->peer);
+                conn_abort(s->conn);
+            } else if (pre) {
                 log_notice("imap: %s connection evicted (server full): addr=%s",
                            s->who.anonymous ? "anonymous" : "unauthenticated", s->peer);
                 close_now(s, "[UNAVAILABLE] Server full, dropping the oldest unauthenticated connection");

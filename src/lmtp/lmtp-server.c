@@ -562,9 +562,13 @@ void lmtp_evict_marked(void)
         struct lmtp_session *next = s->next;
         if (limits_preauth_evicted(&s->pa)) {
             /* past its pre-auth phase meanwhile: stays */
-            bool pre = s->preauth && !s->closed && !s->quitting && s->conn;
+            bool pre = s->preauth && !s->closed && s->conn;
             limits_preauth_end(&s->pa);
-            if (pre) {
+            if (pre && s->quitting) {
+                /* already closing, but stuck flushing: needed now (as IMAP) */
+                log_notice("lmtp: closing unauthenticated connection evicted (server full): addr=%s", s->peer);
+                conn_abort(s->conn);
+            } else if (pre) {
                 log_notice("lmtp: unauthenticated connection evicted (server full): addr=%s", s->peer);
                 enter(s);
                 lmtp_session_close(s, "421 4.3.2 Server full, dropping the oldest unauthenticated connection");

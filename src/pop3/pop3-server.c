@@ -480,9 +480,13 @@ void pop3_evict_marked(void)
         struct pop3_session *next = s->next;
         if (limits_preauth_evicted(&s->pa)) {
             /* logged in meanwhile: stays (never evicted after login) */
-            bool pre = s->state == POP3_AUTHORIZATION && !s->closed && !s->quitting && s->conn;
+            bool pre = s->state == POP3_AUTHORIZATION && !s->closed && s->conn;
             limits_preauth_end(&s->pa);
-            if (pre) {
+            if (pre && s->quitting) {
+                /* already closing, but stuck flushing: needed now (as IMAP) */
+                log_notice("pop3: closing unauthenticated connection evicted (server full): addr=%s", s->peer);
+                conn_abort(s->conn);
+            } else if (pre) {
                 log_notice("pop3: unauthenticated connection evicted (server full): addr=%s", s->peer);
                 close_with(s, "-ERR [SYS/TEMP] Server full, dropping the oldest unauthenticated connection");
             }

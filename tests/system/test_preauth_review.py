@@ -13,6 +13,10 @@ the first fixes.
   place: before, the connection admitted for it left the server over
   maxconnections for good, and a client timing LOGIN against new
   connections could grow the total without bound.
+- A connection chosen for eviction that is already closing (its pre-auth
+  deadline passed, but its client does not read the BYE) is cut at once:
+  before, the eviction just freed its place and the connection lingered
+  up to the 30 s close timeout, the new one over maxconnections meanwhile.
 - LMTP AUTH from an address at auth_failures_per_host waits its turn
   before the credentials are checked, as IMAP and POP3 logins do: before,
   an administrator's right password was answered 235 at once, so a client
@@ -22,6 +26,7 @@ the first fixes.
 import base64
 import os
 import signal
+import socket
 import sys
 import time
 
@@ -311,6 +316,85 @@ def login_races_eviction():
         s.cleanup()
 
 
+# ---- a victim already closing ------------------------------------------------------------
+
+def server_side_open(s, client_port):
+    """Does the server still hold its end of the connection from
+    client_port? (A socket the server closed with data still queued in
+    the kernel lingers as an orphan, inode 0: not held.)"""
+    for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(fn) as f:
+            next(f)
+            for line in f:
+                p = line.split()
+                if (int(p[1].rsplit(":", 1)[1], 16) == s.port and int(p[2].rsplit(":", 1)[1], 16) == client_port
+                        and p[9] != "0"):
+                    return True
+    return False
+
+
+def closing_victim_aborted():
+    s = dt.Server(start=False, workers=1,
+                  config={"maxconnections": "2", "maxconnections_per_host_preauth": "0",
+                          "preauth_timeout": str(int(5 * SCALE))})
+    held = []
+    lsock = None
+    try:
+        s.add_user("alice", "secret")
+        s.start()
+        settle(s)
+        # L never reads: its answers fill the server's output until the
+        # server stops reading it; at its pre-auth deadline the BYE cannot
+        # be flushed, so the close waits (up to 30 s) for a reader
+        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        lsock.settimeout(5 * SCALE)
+        lsock.connect((s.host, s.port))
+        lport = lsock.getsockname()[1]
+        # ~7 MB of answers to 1.4 MB of commands: more than the server
+        # queues (256 KiB) plus what the kernel buffers (4 MiB), answered
+        # well within the deadline (an ASan build takes some 7 s)
+        sent = 100000
+        lsock.sendall(b"a CAPABILITY\r\n" * sent)
+        a = retry("alice", time.monotonic() + 10 * SCALE, lambda: imap_greeted(s))
+        held.append(a)
+        a.ok("LOGIN alice secret")
+        # L's deadline passes: it is closing, its BYE stuck behind the rest
+        deadline = time.monotonic() + 20 * SCALE
+        while "pre-authentication time limit reached" not in s.stderr_text():
+            if time.monotonic() > deadline:
+                raise dt.TestFailure("L's pre-auth deadline not reached")
+            time.sleep(0.05)   # polling the log with a deadline
+        if not server_side_open(s, lport):
+            raise dt.TestFailure("L's connection gone although nobody read its output (%d commands)" % sent)
+        # full (L and alice): a new connection takes L's place - and L
+        # must really go now, not when its close times out
+        n = s.client()
+        held.append(n)
+        r = n.read()
+        if not r.text.startswith("* OK"):
+            raise dt.TestFailure("new connection not admitted: %s" % r.render())
+        t0 = time.monotonic()
+        deadline = t0 + min(10 * SCALE, 20)
+        while server_side_open(s, lport):
+            if time.monotonic() > deadline:
+                raise dt.TestFailure("the evicted connection, already closing, still open %.0f s later"
+                                     % (time.monotonic() - t0))
+            time.sleep(0.02)   # polling /proc with a deadline
+        a.ok("NOOP")
+        for c in held:
+            c.close()
+        held = []
+        s.stop()
+        return "aborted %.2f s after the eviction" % (time.monotonic() - t0)
+    finally:
+        if lsock:
+            lsock.close()
+        for c in held:
+            c.close()
+        s.cleanup()
+
+
 # ---- LMTP AUTH predelay --------------------------------------------------------------
 
 def lmtp_auth_predelay():
@@ -402,6 +486,7 @@ def main():
     R.run("an anonymous login does not clear the address's failed logins", anonymous_keeps_failures)
     R.run("a login racing its eviction stays, the next oldest unauthenticated connection goes",
           login_races_eviction)
+    R.run("an evicted connection already closing (stuck flushing) goes at once", closing_victim_aborted)
     R.run("LMTP AUTH from an address over auth_failures_per_host waits before the check", lmtp_auth_predelay)
     R.run("LMTP: a parked AUTH abandoned by its client", lmtp_parked_abandoned)
     return R.done()
