@@ -68,6 +68,8 @@ void lmtp_txn_reset(struct lmtp_session *s)
     s->nrcpt = s->caprcpt = 0;
     dspool_free(s->spool);
     s->spool = NULL;
+    spool_release(&s->spool_resv);
+    s->spool_full = false;
     s->in = IN_CMD;
     s->bdat_left = 0;
     s->bdat_last = false;
@@ -673,8 +675,19 @@ static const char *status_reply(enum dspool_status st)
 }
 
 /* The end of the message: one reply per recipient (RFC 2033 4.2). */
+#define SPOOL_FULL_REPLY "452 4.3.1 Insufficient system storage, try again later"
+
 static void deliver_all(struct lmtp_session *s)
 {
+    if (s->spool_full) {
+        /* spool_max_total reached while the data came (lmtp-server.c):
+         * nothing of it was kept; a temporary failure (RFC 5321 4.2.3,
+         * RFC 3463 4.3.1), the MTA tries again */
+        for (size_t i = 0; i < s->nrcpt; i++)
+            lmtp_printf(s, "%s\r\n", SPOOL_FULL_REPLY);
+        lmtp_txn_reset(s);
+        return;
+    }
     enum dspool_status st = s->spool ? dspool_finish(s->spool) : DSPOOL_IO;
     if (st != DSPOOL_OK) {
         const char *reply = status_reply(st);
@@ -786,6 +799,12 @@ void lmtp_bdat_done(struct lmtp_session *s)
     }
     if (!s->bdat_last) {
         enum dspool_status st = s->spool ? dspool_status(s->spool) : DSPOOL_IO;
+        if (s->spool_full) {
+            /* RFC 3030 4: a failed chunk fails the transaction */
+            lmtp_printf(s, "%s\r\n", SPOOL_FULL_REPLY);
+            lmtp_txn_reset(s);
+            return;
+        }
         if (st != DSPOOL_OK) {
             lmtp_printf(s, "%s\r\n", status_reply(st));
             lmtp_txn_reset(s);

@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "connlimits.h"
 #include "delivery.h"
+#include "spool-limits.h"
 
 struct lmtp_rcpt {
     char *addr;                 /* as sent, for replies and logs */
@@ -74,6 +75,11 @@ struct lmtp_session {
                                    (auth_parked) its turn; input paused */
     char *auth_parked;          /* AUTH arguments waiting out the predelay
                                    (may hold a password: wiped) */
+    /* (added) message data spooled in this transaction, reserved against
+     * spool_max_total (spool-limits.h) as it comes; spool_full: refused,
+     * the rest is discarded and every recipient answered 452 4.3.1 */
+    struct spool_resv spool_resv;
+    bool spool_full;
 };
 
 /* lmtp-server.c */

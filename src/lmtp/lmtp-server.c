@@ -235,10 +235,34 @@ static void line_too_long(struct lmtp_session *s)
     }
 }
 
+/* Spooled message data counts against spool_max_total like IMAP APPEND
+ * literals (issue 9 item 3: every client-fed spool in DATADIR/tmp is
+ * bounded in total; an LMTP client may hold up to maxmessagesize per
+ * connection, on as many connections as it likes once past MAIL). It is
+ * reserved in steps as it arrives (the size is not known before the end)
+ * and given back when the transaction ends; a transaction that cannot
+ * get more is discarded and answered 452 4.3.1 (lmtp-cmd.c). */
+#define SPOOL_RESV_STEP (256 * 1024)
+
 static void spool_feed(struct lmtp_session *s, const char *p, size_t n)
 {
-    if (s->spool && n)
-        dspool_write(s->spool, p, n);
+    if (!s->spool || !n || s->spool_full)
+        return;
+    uint64_t need = dspool_size(s->spool) + n;
+    /* past maxmessagesize dspool stores nothing more (552): a
+     * transaction never needs more than that */
+    uint64_t cap = (uint64_t)config_int(CFG_MAXMESSAGESIZE) + SPOOL_RESV_STEP;
+    if (need > s->spool_resv.bytes && s->spool_resv.bytes < cap) {
+        uint64_t want = MAX(need - s->spool_resv.bytes, (uint64_t)SPOOL_RESV_STEP);
+        if (want > cap - s->spool_resv.bytes)
+            want = cap - s->spool_resv.bytes;
+        if (spool_reserve(&s->spool_resv, NULL, want) != SPOOL_OK) {
+            log_notice("lmtp: message refused: spool_max_total reached: addr=%s", s->peer);
+            s->spool_full = true;
+            return;
+        }
+    }
+    dspool_write(s->spool, p, n);
 }
 
 /* Consume DATA input; true when the terminating "." line was seen. */

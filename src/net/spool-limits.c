@@ -181,7 +181,7 @@ enum spool_verdict spool_reserve(struct spool_resv *r, const char *user, uint64_
         goto out;
     }
     /* One user per reservation (a session does not change users). */
-    bool per_user = r->user_bytes == 0 || r->user == uk;
+    bool per_user = user && (r->user_bytes == 0 || r->user == uk);
     struct slot *u = per_user ? find(sh->users, USER_SLOTS, uk, true) : NULL;
     struct slot *o = u ? find(sh->owners, OWNER_SLOTS, owner_key(uk, my_worker), true) : NULL;
     if (u && !o) {

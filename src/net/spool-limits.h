@@ -45,7 +45,8 @@ bool spool_limits_init(void);
 void spool_limits_set_worker(int idx);      /* in the worker after fork */
 void spool_limits_worker_exited(int idx);   /* in the master when it reaps one */
 
-/* Add n bytes for user to r. On a refusal nothing is added. */
+/* Add n bytes for user to r. On a refusal nothing is added. user NULL:
+ * counted in the total only (data nobody logged in for: LMTP). */
 enum spool_verdict spool_reserve(struct spool_resv *r, const char *user, uint64_t n);
 /* Give back everything in r (r is zeroed). No-op for an empty r. */
 void spool_release(struct spool_resv *r);

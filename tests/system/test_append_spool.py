@@ -17,7 +17,10 @@
   (its temporary file closed, the reservation released), and so does a
   worker killed with SIGKILL (the master repairs the shared counts);
 - LMTP DATA over maxmessagesize never spools more than the limit, and the
-  spool file is gone once the transaction ends."""
+  spool file is gone once the transaction ends;
+- LMTP message data counts against spool_max_total as it arrives: over it
+  the message is answered 452 4.3.1 and not stored, and a transaction's
+  reservation is given back when it ends."""
 
 import os
 import signal
@@ -342,6 +345,59 @@ def lmtp_data_bounded(s):
     c.cmd("QUIT")
 
 
+def lmtp_spool_total(s):
+    # LMTP message data counts against spool_max_total (1.5 MiB) like
+    # APPEND literals: with 1000000 octets held by an upload, a 700000
+    # octet message gets 452 4.3.1 (try again) and nothing is stored
+    a1 = s.login("alice", "pw")
+    accepted(a1, b"t1 APPEND INBOX {1000000}\r\n")
+    a1.send_raw(body(1000000)[:1000])                 # held: 1000000 reserved
+    poll(lambda: tmp_files(s), "the spooled literal's file")
+
+    def deliver(subject):
+        c = s.lmtp()
+        try:
+            c.cmd("LHLO x")
+            if c.cmd("MAIL FROM:<s@x>")[0] != 250 or c.cmd("RCPT TO:<bob>")[0] != 250:
+                raise dt.TestFailure("MAIL/RCPT refused")
+            if c.cmd("DATA")[0] != 354:
+                raise dt.TestFailure("DATA")
+            c.send_raw(body(700000, subject) + b"\r\n.\r\n")
+            code, lines = c.reply()
+            if c.cmd("NOOP")[0] != 250:
+                raise dt.TestFailure("LMTP session unusable after the message")
+            c.cmd("QUIT")
+            return code, lines
+        finally:
+            c.close()
+
+    code, lines = deliver("refused")
+    if code != 452 or "4.3.1" not in lines[0]:
+        raise dt.TestFailure("LMTP message over spool_max_total: %r" % lines)
+    b = s.login("bob", "pw")
+    if status_messages(b) != 0:
+        raise dt.TestFailure("the refused message was stored")
+    # the upload finishes: released; the message now fits
+    a1.send_raw(body(1000000)[1000:] + b"\r\n")
+    _, t = a1.collect("t1")
+    if not t.text.startswith("t1 OK"):
+        raise dt.TestFailure("alice's APPEND: %s" % t.render())
+    code, lines = deliver("accepted")
+    if code != 250:
+        raise dt.TestFailure("LMTP message within spool_max_total: %r" % lines)
+    if status_messages(b) != 1:
+        raise dt.TestFailure("the accepted message was not stored")
+    # the LMTP transactions gave their reservations back: a 1.5 MiB
+    # upload fits again
+    accepted(a1, b"t2 APPEND INBOX {1000000}\r\n")
+    a1.send_raw(body(1000000) + b"\r\n")
+    _, t = a1.collect("t2")
+    if not t.text.startswith("t2 OK"):
+        raise dt.TestFailure("APPEND after the LMTP transactions: %s" % t.render())
+    a1.logout()
+    b.logout()
+
+
 def main():
     cfg = {"maxmessagesize": "200000"}
     s = dt.Server(config=cfg, start=False)
@@ -367,6 +423,8 @@ def main():
         R.run("spool_max_per_user over two connections, spool_max_total, release on disconnect",
               spool_limits, s)
         R.run("worker killed with a spooled literal: reservation repaired", worker_crash, s)
+        R.run("LMTP message data counts against spool_max_total: 452 4.3.1, released after",
+              lmtp_spool_total, s)
         s.stop()
     finally:
         s.cleanup()

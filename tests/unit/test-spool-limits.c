@@ -107,10 +107,31 @@ static void test_churn(void)
     CHECK_INT(spool_reserved_user("user49.299"), 0);
 }
 
+/* No user (LMTP data): the total only, never a per-user entry. */
+static void test_total_only(void)
+{
+    set("spool_max_per_user", "100");
+    set("spool_max_total", "1000");
+    struct spool_resv r = {0}, a = {0};
+    CHECK_INT(spool_reserve(&r, NULL, 500), SPOOL_OK);     /* over the per-user limit: not applied */
+    CHECK_INT(r.user_bytes, 0);
+    CHECK_INT(spool_reserved_user(""), 0);
+    CHECK_INT(spool_reserve(&a, "alice", 101), SPOOL_OVER_USER);
+    CHECK_INT(spool_reserve(&a, "alice", 100), SPOOL_OK);
+    CHECK_INT(spool_reserve(&r, NULL, 401), SPOOL_OVER_TOTAL);
+    CHECK_INT(spool_reserve(&r, NULL, 400), SPOOL_OK);      /* exactly 1000 */
+    CHECK_INT(r.bytes, 900);
+    spool_release(&a);
+    CHECK_INT(spool_reserved_user("alice"), 0);
+    spool_release(&r);
+    CHECK_INT(spool_reserved_total(), 0);
+}
+
 int main(void)
 {
     RUN(test_per_user_and_total);
     RUN(test_worker_exit_repair);
     RUN(test_churn);
+    RUN(test_total_only);
     return unit_done();
 }
