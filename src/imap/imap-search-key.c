@@ -1008,25 +1008,10 @@ static void scan_body_text(struct search_state *st, const struct search_msg *m)
     mime_multimatch_scan(st->text, body, blen, st->seen_body, 0);
 }
 
-static int name_cmp(const char *a, size_t la, const char *b, size_t lb)
-{
-    size_t n = la < lb ? la : lb;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (unsigned char)(x + 32);
-        if (y >= 'A' && y <= 'Z')
-            y = (unsigned char)(y + 32);
-        if (x != y)
-            return x < y ? -1 : 1;
-    }
-    return la < lb ? -1 : la > lb;
-}
-
 static int cmp_sfield(const void *x, const void *y)
 {
     const struct sfield *a = x, *b = y;
-    int c = name_cmp(a->name, a->name_len, b->name, b->name_len);
+    int c = mime_field_name_cmp(a->name, a->name_len, b->name, b->name_len);
     if (c)
         return c;
     return a->name < b->name ? -1 : a->name > b->name; /* header order among equal names */
@@ -1061,12 +1046,12 @@ static size_t find_field(const struct search_state *st, const char *name)
     size_t nl = strlen(name), lo = 0, hi = st->nfields;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (name_cmp(st->fields[mid].name, st->fields[mid].name_len, name, nl) < 0)
+        if (mime_field_name_cmp(st->fields[mid].name, st->fields[mid].name_len, name, nl) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < st->nfields && name_cmp(st->fields[lo].name, st->fields[lo].name_len, name, nl) == 0 ? lo
+    return lo < st->nfields && mime_field_name_cmp(st->fields[lo].name, st->fields[lo].name_len, name, nl) == 0 ? lo
                                                                                                   : st->nfields;
 }
 
@@ -1089,7 +1074,7 @@ static bool header_key(struct search_state *st, const struct search_msg *m, cons
         g->gen = st->gen;
         memset(g->seen, 0, mime_multimatch_states(g->mm) + 1);
         size_t nseen = 0, nl = strlen(k->field);
-        for (size_t j = i; j < st->nfields && name_cmp(st->fields[j].name, st->fields[j].name_len, k->field, nl) == 0;
+        for (size_t j = i; j < st->nfields && mime_field_name_cmp(st->fields[j].name, st->fields[j].name_len, k->field, nl) == 0;
              j++) {
             struct buf dec = BUF_INIT;
             st->stats.field_decodes++;

@@ -6,21 +6,26 @@
  */
 #include "mime-internal.h"
 
-bool mime_ascii_ieq(const char *a, size_t alen, const char *b)
+/* Case-insensitive order of field names (ASCII only, as RFC 5322 field
+ * names are): the order HEADER.FIELDS and SEARCH HEADER look names up in. */
+int mime_field_name_cmp(const char *a, size_t la, const char *b, size_t lb)
 {
-    size_t blen = strlen(b);
-    if (alen != blen)
-        return false;
-    for (size_t i = 0; i < alen; i++) {
+    size_t n = la < lb ? la : lb;
+    for (size_t i = 0; i < n; i++) {
         unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
         if (x >= 'A' && x <= 'Z')
             x = (unsigned char)(x + 32);
         if (y >= 'A' && y <= 'Z')
             y = (unsigned char)(y + 32);
         if (x != y)
-            return false;
+            return x < y ? -1 : 1;
     }
-    return true;
+    return la < lb ? -1 : la > lb;
+}
+
+bool mime_ascii_ieq(const char *a, size_t alen, const char *b)
+{
+    return mime_field_name_cmp(a, alen, b, strlen(b)) == 0;
 }
 
 /* End of the line starting at pos: index one past its LF, or len. */
@@ -109,22 +114,6 @@ char *mime_header_get(const char *hdr, size_t len, const char *name)
     return NULL;
 }
 
-/* Case-insensitive order of field names (ASCII only, as RFC 5322 field
- * names are). */
-static int name_cmp(const char *a, size_t la, const char *b, size_t lb)
-{
-    size_t n = la < lb ? la : lb;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (unsigned char)(x + 32);
-        if (y >= 'A' && y <= 'Z')
-            y = (unsigned char)(y + 32);
-        if (x != y)
-            return x < y ? -1 : 1;
-    }
-    return la < lb ? -1 : la > lb;
-}
 
 struct fname {
     const char *s;
@@ -134,7 +123,7 @@ struct fname {
 static int cmp_fname(const void *x, const void *y)
 {
     const struct fname *a = x, *b = y;
-    return name_cmp(a->s, a->len, b->s, b->len);
+    return mime_field_name_cmp(a->s, a->len, b->s, b->len);
 }
 
 void mime_header_filter(struct buf *out, const char *hdr, size_t len, const char *const *names, size_t nnames,
@@ -159,7 +148,7 @@ void mime_header_filter(struct buf *out, const char *hdr, size_t len, const char
         size_t lo = 0, hi = nnames;
         while (lo < hi && !listed) {
             size_t mid = lo + (hi - lo) / 2;
-            int c = name_cmp(hdr + f.start, f.name_len, sorted[mid].s, sorted[mid].len);
+            int c = mime_field_name_cmp(hdr + f.start, f.name_len, sorted[mid].s, sorted[mid].len);
             if (c == 0)
                 listed = true;
             else if (c > 0)

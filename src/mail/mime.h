@@ -114,6 +114,8 @@ char *mime_header_get(const char *hdr, size_t len, const char *name);
  * (not=true) in names[] (case-insensitive), exactly as in the message
  * including folding, followed by the terminating CRLF (RFC 9051
  * HEADER.FIELDS semantics). */
+/* Case-insensitive (ASCII) order of header field names: <0, 0, >0. */
+int mime_field_name_cmp(const char *a, size_t la, const char *b, size_t lb);
 void mime_header_filter(struct buf *out, const char *hdr, size_t len, const char *const *names, size_t nnames,
                         bool not);
 /* Length of the header block at data (up to and including the blank line,
