@@ -643,6 +643,21 @@ static int sync_expunged(uint32_t uid, void *arg)
     return 0;
 }
 
+/* BYE because of the selected mailbox, then close. Inside a command the
+ * session closes once the command has written its tagged reply
+ * (imap-session.c handle_result); otherwise (IDLE notification, timer) at
+ * once. */
+static void view_bye(struct imap_session *s, const char *bye)
+{
+    imap_untagged(s, "%s", bye);
+    if (s->conn)
+        conn_pause_input(s->conn);
+    if (s->in_cmd)
+        s->close_after_cmd = true;
+    else
+        imap_session_close(s, NULL);
+}
+
 /* The selected mailbox was deleted by another session (storage answers
  * NOTFOUND for every operation on the handle and never touches another
  * mailbox). RFC 9051 has no way to tell a client that its selected
@@ -655,16 +670,7 @@ static void view_gone(struct imap_session *s)
     v->gone = true;
     log_info("imap: selected mailbox deleted, disconnecting: user=%s addr=%s", s->user ? s->user : "-",
              s->peer);
-    imap_untagged(s, "BYE [NONEXISTENT] Selected mailbox was deleted, have to disconnect");
-    if (s->conn)
-        conn_pause_input(s->conn);
-    /* Inside a command the session closes once the command has written
-     * its tagged reply (imap-session.c handle_result); otherwise (IDLE
-     * notification, timer) at once. */
-    if (s->in_cmd)
-        s->close_after_cmd = true;
-    else
-        imap_session_close(s, NULL);
+    view_bye(s, "BYE [NONEXISTENT] Selected mailbox was deleted, have to disconnect");
 }
 
 bool imap_view_check_gone(struct imap_session *s)
@@ -711,13 +717,7 @@ static void view_revoked(struct imap_session *s)
         imap_untagged(s, "OK [CLOSED] Access to the selected mailbox was revoked");
         return;
     }
-    imap_untagged(s, "BYE [NOPERM] Access to the selected mailbox was revoked, have to disconnect");
-    if (s->conn)
-        conn_pause_input(s->conn);
-    if (s->in_cmd)
-        s->close_after_cmd = true;
-    else
-        imap_session_close(s, NULL);
+    view_bye(s, "BYE [NOPERM] Access to the selected mailbox was revoked, have to disconnect");
 }
 
 bool imap_view_recheck_rights(struct imap_session *s)
