@@ -20,7 +20,6 @@ and failed logins are answered one per delay step (item 4):
   connection after three failed AUTHs.
 """
 
-import base64
 import os
 import select
 import signal
@@ -29,90 +28,14 @@ import sys
 import time
 
 import darius_test as dt
+from preauth_util import (imap_greeted, lmtp_greeted, plain, pop3_greeted, retry, settle,
+                           stop_owner, wait_workers)
 
 R = dt.Report("preauth_limits")
 SCALE = dt.timeout_scale()
 
 
 # ---- helpers ------------------------------------------------------------------
-
-def retry(what, deadline, fn):
-    """fn() until it returns a value; a refusal (the readiness probes of a
-    server just started, or a slot released a moment ago, may still be
-    counted) is retried until the deadline."""
-    last = None
-    while True:
-        try:
-            r = fn()
-            if r is not None:
-                return r
-        except (EOFError, OSError, dt.TestFailure) as e:
-            last = e
-        if time.monotonic() > deadline:
-            raise dt.TestFailure("%s: no connection within the limits (%s)" % (what, last))
-
-
-def imap_greeted(s):
-    c = s.client()
-    r = c.read()
-    if r.text.startswith("* OK"):
-        return c
-    c.close()
-    return None
-
-
-def pop3_greeted(s):
-    p = dt.Pop3(s.host, s.pop3_port)
-    if p.line().startswith("+OK"):
-        return p
-    p.close()
-    return None
-
-
-def lmtp_greeted(s):
-    c = dt.Lmtp(s.host, s.lmtp_port)
-    code, _ = c.reply()
-    if code == 220:
-        return c
-    c.close()
-    return None
-
-
-SERVER_STATE_CLOSE_WAIT = "08"
-
-
-def settle(s):
-    """Wait until the server has closed every connection whose client went
-    away (the readiness probes of start()): none of its sockets is in
-    CLOSE_WAIT. Polls /proc with a deadline."""
-    ports = {s.port, s.tls_port, s.pop3_port, s.pop3s_port, s.lmtp_port}
-    deadline = time.monotonic() + 10 * SCALE
-    while True:
-        waiting = 0
-        for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
-            try:
-                with open(fn) as f:
-                    next(f)
-                    for line in f:
-                        p = line.split()
-                        if int(p[1].rsplit(":", 1)[1], 16) in ports and p[3] == SERVER_STATE_CLOSE_WAIT:
-                            waiting += 1
-            except OSError:
-                pass
-        if not waiting:
-            return
-        if time.monotonic() > deadline:
-            raise dt.TestFailure("server still has %d half-closed connections" % waiting)
-        time.sleep(0.02)   # polling /proc with a deadline
-
-
-def proc_state(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "?"
-
 
 def imap_refused(s, text):
     c = s.client()
@@ -307,11 +230,7 @@ def eviction():
         s.add_user("alice", "secret")
         s.add_user("bob", "secret2")
         s.start()
-        deadline = time.monotonic() + 10 * SCALE
-        while len(s.worker_pids()) < 2:
-            if time.monotonic() > deadline:
-                raise dt.TestFailure("two workers not running")
-            time.sleep(0.02)   # polling /proc for the workers, with a deadline
+        wait_workers(s, 2)
         settle(s)
         deadline = time.monotonic() + 10 * SCALE
         # two logged-in sessions, older than every unauthenticated one
@@ -333,18 +252,8 @@ def eviction():
         # Stop the worker holding p1, the oldest unauthenticated
         # connection: the new connection is accepted by the other worker,
         # which must evict p1 across processes and wake its owner.
-        owner = dt.socket_owner_pid(s, p1)
-        if owner is None or owner not in s.worker_pids():
-            raise dt.TestFailure("cannot tell which worker holds p1")
-        os.kill(owner, signal.SIGSTOP)
+        owner = stop_owner(s, p1, "p1")
         stopped = owner
-        # the signal is asynchronous: wait until the worker is stopped, or
-        # it could still take the next connection
-        deadline = time.monotonic() + 10 * SCALE
-        while proc_state(owner) != "T":
-            if time.monotonic() > deadline:
-                raise dt.TestFailure("worker %d not stopped" % owner)
-            time.sleep(0.01)   # polling /proc with a deadline
         n1 = s.client()
         held.append(n1)
         r = n1.read()
@@ -499,9 +408,6 @@ def lmtp_auth_throttled():
         s.add_user("postmaster", "pmpass")
         s.start()
         settle(s)
-
-        def plain(user, pw):
-            return base64.b64encode(b"\0" + user.encode() + b"\0" + pw.encode()).decode()
 
         deadline = time.monotonic() + 10 * SCALE
         for _ in range(N_PARALLEL):

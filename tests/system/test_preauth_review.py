@@ -31,59 +31,10 @@ import sys
 import time
 
 import darius_test as dt
+from preauth_util import imap_greeted, plain, retry, settle, stop_owner, wait_workers
 
 R = dt.Report("preauth_review")
 SCALE = dt.timeout_scale()
-
-
-def retry(what, deadline, fn):
-    """fn() until it returns a value; a refusal (a readiness probe of a
-    server just started may still be counted) is retried until the
-    deadline."""
-    last = None
-    while True:
-        try:
-            r = fn()
-            if r is not None:
-                return r
-        except (EOFError, OSError, dt.TestFailure) as e:
-            last = e
-        if time.monotonic() > deadline:
-            raise dt.TestFailure("%s: no connection within the limits (%s)" % (what, last))
-        time.sleep(0.02)   # retrying a refused connect, with a deadline
-
-
-def imap_greeted(s):
-    c = s.client()
-    r = c.read()
-    if r.text.startswith("* OK"):
-        return c
-    c.close()
-    return None
-
-
-def settle(s):
-    """Wait until the server has closed the readiness probes of start()
-    (none of its sockets in CLOSE_WAIT). Polls /proc with a deadline."""
-    ports = {s.port, s.tls_port, s.pop3_port, s.pop3s_port, s.lmtp_port}
-    deadline = time.monotonic() + 10 * SCALE
-    while True:
-        waiting = 0
-        for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
-            try:
-                with open(fn) as f:
-                    next(f)
-                    for line in f:
-                        p = line.split()
-                        if int(p[1].rsplit(":", 1)[1], 16) in ports and p[3] == "08":
-                            waiting += 1
-            except OSError:
-                pass
-        if not waiting:
-            return
-        if time.monotonic() > deadline:
-            raise dt.TestFailure("server still has %d half-closed connections" % waiting)
-        time.sleep(0.02)   # polling /proc with a deadline
 
 
 def server_rx_queue(s, client):
@@ -98,22 +49,6 @@ def server_rx_queue(s, client):
                 if int(p[2].rsplit(":", 1)[1], 16) == cport and int(p[1].rsplit(":", 1)[1], 16) == s.port:
                     return int(p[4].split(":")[1], 16)
     return 0
-
-
-def proc_state(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "?"
-
-
-def wait_workers(s, n):
-    deadline = time.monotonic() + 10 * SCALE
-    while len(s.worker_pids()) < n:
-        if time.monotonic() > deadline:
-            raise dt.TestFailure("%d workers not running" % n)
-        time.sleep(0.02)   # polling /proc for the workers, with a deadline
 
 
 def expect_evicted(c, what):
@@ -272,16 +207,8 @@ def login_races_eviction():
         # unauthenticated connection. When the worker runs again it reads
         # the LOGIN before the wake-up (the socket became readable first):
         # p1 logs in before it can be closed.
-        owner = dt.socket_owner_pid(s, p1)
-        if owner is None or owner not in s.worker_pids():
-            raise dt.TestFailure("cannot tell which worker holds p1")
-        os.kill(owner, signal.SIGSTOP)
+        owner = stop_owner(s, p1, "p1")
         stopped = owner
-        deadline = time.monotonic() + 10 * SCALE
-        while proc_state(owner) != "T":
-            if time.monotonic() > deadline:
-                raise dt.TestFailure("worker %d not stopped" % owner)
-            time.sleep(0.01)   # polling /proc with a deadline
         p1.send("t1 LOGIN alice secret")
         deadline = time.monotonic() + 10 * SCALE
         while server_rx_queue(s, p1) == 0:
@@ -405,9 +332,6 @@ def lmtp_auth_predelay():
     try:
         s.add_user("postmaster", "pmpass")
         s.start()
-
-        def plain(user, pw):
-            return base64.b64encode(b"\0" + user.encode() + b"\0" + pw.encode()).decode()
 
         c = s.lmtp()
         conns.append(c)
