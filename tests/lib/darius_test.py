@@ -862,6 +862,12 @@ class Report:
             self.fail(what, detail)
         return cond
 
+    def check_sanitizer(self, server):
+        """A check that server has logged no sanitizer report (they only
+        appear under --sanitizer; call it after the last test of server)."""
+        reports = server.sanitizer_reports()
+        return self.check(not reports, "no sanitizer reports", ", ".join(reports))
+
     def run(self, what, fn, *args):
         """Run fn(*args); a TestFailure/exception is a FAIL."""
         try:

@@ -354,8 +354,7 @@ def main():
         R.run("all write rights lost: READ-ONLY, regained: READ-WRITE", t_read_only, s)
         R.run("i lost: APPEND and COPY into the mailbox refused", t_lose_i, s)
         R.run("removed from a group: the selection closes", t_group, s, gpath)
-        reports = s.sanitizer_reports()
-        R.check(not reports, "no sanitizer reports", ", ".join(reports))
+        R.check_sanitizer(s)
         s.stop()
     finally:
         s.cleanup()

@@ -97,8 +97,7 @@ def main():
         R.run("IMAP4rev2: pipelined commands after a revoke: one CLOSED, then BAD/OK, no mailbox data",
               t_pipelined_rev2, s, o)
         o.logout()
-        reports = s.sanitizer_reports()
-        R.check(not reports, "no sanitizer reports", ", ".join(reports))
+        R.check_sanitizer(s)
         s.stop()
     finally:
         s.cleanup()

@@ -105,7 +105,7 @@ def main():
                 "the refused proxy login to a locked account is logged")
         R.check("outside the authenticated administrator's domain" in err,
                 "the refused LMTP recipient is logged")
-        R.check(not s.sanitizer_reports(), "no sanitizer reports", ", ".join(s.sanitizer_reports()))
+        R.check_sanitizer(s)
     except Exception as e:
         R.fail("auth_scope", repr(e))
     finally:
