@@ -21,30 +21,7 @@ static const char message[] =
     "MIME-Version: 1.0\r\n"
     "Content-Type: multipart/mixed; boundary=\"outer\"\r\n"
     "\r\n"
-    "preamble\r\n"
-    "--outer\r\n"
-    "Content-Type: text/plain; charset=iso-8859-1\r\n"
-    "Content-Transfer-Encoding: quoted-printable\r\n"
-    "\r\n"
-    "caf=E9 =\r\nsoft break\r\n"
-    "--outer\r\n"
-    "Content-Type: message/rfc822\r\n"
-    "\r\n"
-    "From: c@example.com\r\n"
-    "Subject: inner\r\n"
-    "Content-Type: multipart/alternative; boundary=inner\r\n"
-    "\r\n"
-    "--inner\r\n"
-    "Content-Type: text/plain\r\n"
-    "\r\n"
-    "inner text\r\n"
-    "--inner\r\n"
-    "Content-Type: text/html\r\n"
-    "Content-Transfer-Encoding: base64\r\n"
-    "\r\n"
-    "PGI+aGk8L2I+\r\n"
-    "--inner--\r\n"
-    "--outer\r\n"
+    FUZZ_MSG_OUTER_PARTS
     "Content-Type: application/octet-stream; name=\"x.bin\"\r\n"
     "Content-Transfer-Encoding: x-unknown\r\n"
     "\r\n"
@@ -123,12 +100,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool utf8 = data[0] & 1;
     bool no_set = data[0] & 2;
     struct imap_cmd cmd;
-    memset(&cmd, 0, sizeof(cmd));
-    buf_append(&cmd.ct.text, data + 1, size - 1);
-    if (!cmd.ct.text.data)
-        buf_reserve(&cmd.ct.text, 1);
     struct imap_parser ps;
-    imap_parser_init(&ps, &cmd.ct, 0, utf8);
+    fuzz_imap_cmd_init(&cmd, &ps, data + 1, size - 1, utf8);
 
     struct seqset set = {0};
     bool ok = no_set || (imap_p_sp(&ps) && imap_p_seqset(&ps, &set));
@@ -160,9 +133,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fetch_req_free(&req);
     }
     seqset_free(&set);
-    for (size_t i = 0; i < cmd.nallocs; i++)
-        free(cmd.allocs[i]);
-    free(cmd.allocs);
-    buf_free(&cmd.ct.text);
+    fuzz_imap_cmd_free(&cmd);
     return 0;
 }

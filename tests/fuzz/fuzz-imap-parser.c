@@ -23,18 +23,12 @@ struct tp {
 static void tp_init(struct tp *t, const uint8_t *data, size_t len, bool utf8)
 {
     memset(t, 0, sizeof(*t));
-    buf_append(&t->cmd.ct.text, data, len);
-    if (!t->cmd.ct.text.data)
-        buf_reserve(&t->cmd.ct.text, 1);
-    imap_parser_init(&t->ps, &t->cmd.ct, 0, utf8);
+    fuzz_imap_cmd_init(&t->cmd, &t->ps, data, len, utf8);
 }
 
 static void tp_free(struct tp *t)
 {
-    for (size_t i = 0; i < t->cmd.nallocs; i++)
-        free(t->cmd.allocs[i]);
-    free(t->cmd.allocs);
-    buf_free(&t->cmd.ct.text);
+    fuzz_imap_cmd_free(&t->cmd);
 }
 
 static void check(bool ok, const char *what)

@@ -68,12 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int maxdepth = 4 + ((data[0] >> 1) & 63);
 
     struct imap_cmd cmd;
-    memset(&cmd, 0, sizeof(cmd));
-    buf_append(&cmd.ct.text, data + 1, size - 1);
-    if (!cmd.ct.text.data)
-        buf_reserve(&cmd.ct.text, 1);
     struct imap_parser ps;
-    imap_parser_init(&ps, &cmd.ct, 0, utf8);
+    fuzz_imap_cmd_init(&cmd, &ps, data + 1, size - 1, utf8);
 
     struct search_query q;
     memset(&q, 0, sizeof(q));
@@ -111,9 +107,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)search_eval(q.root, &sm);
     }
     search_query_free(&q);
-    for (size_t i = 0; i < cmd.nallocs; i++)
-        free(cmd.allocs[i]);
-    free(cmd.allocs);
-    buf_free(&cmd.ct.text);
+    fuzz_imap_cmd_free(&cmd);
     return 0;
 }

@@ -3,6 +3,7 @@
 #include "auth.h"
 #include "config.h"
 #include "connlimits.h"
+#include "imap.h"
 #include "log.h"
 #include "storage.h"
 
@@ -276,30 +277,7 @@ static const char msg_multipart[] =
     "MIME-Version: 1.0\r\n"
     "Content-Type: multipart/mixed; boundary=\"outer\"\r\n"
     "\r\n"
-    "preamble\r\n"
-    "--outer\r\n"
-    "Content-Type: text/plain; charset=iso-8859-1\r\n"
-    "Content-Transfer-Encoding: quoted-printable\r\n"
-    "\r\n"
-    "caf=E9 =\r\nsoft break\r\n"
-    "--outer\r\n"
-    "Content-Type: message/rfc822\r\n"
-    "\r\n"
-    "From: c@example.com\r\n"
-    "Subject: inner\r\n"
-    "Content-Type: multipart/alternative; boundary=inner\r\n"
-    "\r\n"
-    "--inner\r\n"
-    "Content-Type: text/plain\r\n"
-    "\r\n"
-    "inner text\r\n"
-    "--inner\r\n"
-    "Content-Type: text/html\r\n"
-    "Content-Transfer-Encoding: base64\r\n"
-    "\r\n"
-    "PGI+aGk8L2I+\r\n"
-    "--inner--\r\n"
-    "--outer\r\n"
+    FUZZ_MSG_OUTER_PARTS
     "Content-Type: application/octet-stream; name*=UTF-8''r%C3%A9sum%C3%A9.bin\r\n"
     "Content-Disposition: attachment; filename=\"=?UTF-8?Q?r=C3=A9sum=C3=A9.bin?=\"\r\n"
     "Content-Transfer-Encoding: base64\r\n"
@@ -490,4 +468,21 @@ void fuzz_split(const uint8_t *data, size_t size, const char *sep, const uint8_t
     *alen = (size_t)(m - data);
     *b = m + sl;
     *blen = size - *alen - sl;
+}
+
+void fuzz_imap_cmd_init(struct imap_cmd *cmd, struct imap_parser *ps, const uint8_t *data, size_t len, bool utf8)
+{
+    memset(cmd, 0, sizeof(*cmd));
+    buf_append(&cmd->ct.text, data, len);
+    if (!cmd->ct.text.data)
+        buf_reserve(&cmd->ct.text, 1);
+    imap_parser_init(ps, &cmd->ct, 0, utf8);
+}
+
+void fuzz_imap_cmd_free(struct imap_cmd *cmd)
+{
+    for (size_t i = 0; i < cmd->nallocs; i++)
+        free(cmd->allocs[i]);
+    free(cmd->allocs);
+    buf_free(&cmd->ct.text);
 }

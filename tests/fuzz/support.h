@@ -96,4 +96,44 @@ void fuzz_converse(void (*accept)(int fd, void *arg), void *arg, size_t (*count)
 void fuzz_split(const uint8_t *data, size_t size, const char *sep, const uint8_t **a, size_t *alen,
                 const uint8_t **b, size_t *blen);
 
+/* An IMAP command text as the reader hands it over: cmd's text is a copy
+ * of data (with a buffer even when len is 0) and ps a parser over it.
+ * fuzz_imap_cmd_free frees what the parser allocated for cmd and the
+ * text. */
+struct imap_cmd;
+struct imap_parser;
+void fuzz_imap_cmd_init(struct imap_cmd *cmd, struct imap_parser *ps, const uint8_t *data, size_t len, bool utf8);
+void fuzz_imap_cmd_free(struct imap_cmd *cmd);
+
+/* The body of a multipart/mixed message with boundary "outer" shared by
+ * the targets' sample messages: a quoted-printable text part, then an
+ * encapsulated message (multipart/alternative, boundary "inner", with a
+ * base64 part), then the delimiter of a last part the message adds
+ * itself (its part headers, body and "--outer--"). */
+#define FUZZ_MSG_OUTER_PARTS                                                                                  \
+    "preamble\r\n"                                                                                            \
+    "--outer\r\n"                                                                                             \
+    "Content-Type: text/plain; charset=iso-8859-1\r\n"                                                        \
+    "Content-Transfer-Encoding: quoted-printable\r\n"                                                         \
+    "\r\n"                                                                                                    \
+    "caf=E9 =\r\nsoft break\r\n"                                                                              \
+    "--outer\r\n"                                                                                             \
+    "Content-Type: message/rfc822\r\n"                                                                        \
+    "\r\n"                                                                                                    \
+    "From: c@example.com\r\n"                                                                                 \
+    "Subject: inner\r\n"                                                                                      \
+    "Content-Type: multipart/alternative; boundary=inner\r\n"                                                 \
+    "\r\n"                                                                                                    \
+    "--inner\r\n"                                                                                             \
+    "Content-Type: text/plain\r\n"                                                                            \
+    "\r\n"                                                                                                    \
+    "inner text\r\n"                                                                                          \
+    "--inner\r\n"                                                                                             \
+    "Content-Type: text/html\r\n"                                                                            \
+    "Content-Transfer-Encoding: base64\r\n"                                                                   \
+    "\r\n"                                                                                                    \
+    "PGI+aGk8L2I+\r\n"                                                                                        \
+    "--inner--\r\n"                                                                                           \
+    "--outer\r\n"
+
 #endif
