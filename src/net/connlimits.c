@@ -3,8 +3,8 @@
  * One anonymous MAP_SHARED region, created before fork. The global
  * connection count is a lock-free atomic. The per-key tables (client
  * address, user name, auth failures) are open-addressing hashes keyed by a
- * 64-bit hash of the key (collisions of 64-bit hashes are accepted: at
- * worst two keys share a counter). Updating a table takes a robust
+ * 64-bit hash of the key (shm-table.h; collisions of 64-bit hashes are
+ * accepted: at worst two keys share a counter). Updating a table takes a robust
  * process-shared mutex: the critical sections are a few probes long, and
  * a worker that dies holding the lock cannot wedge the others (the next
  * locker gets EOWNERDEAD and takes over). Entries whose count drops to 0
@@ -28,7 +28,9 @@
 #include "connlimits.h"
 #include "config.h"
 #include "log.h"
+#include "shm-table.h"
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -41,7 +43,6 @@
 #define HOST_SLOTS 16384
 #define USER_SLOTS 16384
 #define FAIL_SLOTS 8192
-#define MAX_PROBE 64
 #define FAIL_WINDOW_S 600
 #define FAIL_DELAY_CAP_MS 30000
 #define PREAUTH_HOST_SLOTS 16384
@@ -60,6 +61,10 @@ struct slot {
     uint32_t stamp;     /* auth failures: monotonic seconds of last failure */
     uint64_t next_ms;   /* auth failures: release time of the last scheduled event */
 };
+static_assert(offsetof(struct slot, key) == 0, "shm-table.h: the key is a slot's first member");
+static_assert((HOST_SLOTS & (HOST_SLOTS - 1)) == 0 && (USER_SLOTS & (USER_SLOTS - 1)) == 0 &&
+                  (FAIL_SLOTS & (FAIL_SLOTS - 1)) == 0 && (PREAUTH_HOST_SLOTS & (PREAUTH_HOST_SLOTS - 1)) == 0,
+              "shm-table.h: table sizes are powers of two");
 
 enum { PA_FREE = 0, PA_ACTIVE = 1, PA_EVICT = 2 };
 
@@ -166,71 +171,21 @@ static void unlock(void)
     pthread_mutex_unlock(&sh->lock);
 }
 
-/* FNV-1a, then a splitmix64 finaliser for better spread of the low bits
- * used for the table index. Never returns 0 (the empty marker). */
-static uint64_t key_hash(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ULL;
-    }
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    return h ? h : 1;
-}
-
-/* Find key's slot; with create, claim an empty one. NULL when absent (or
- * the neighbourhood is full). */
+/* Find key's slot; with create, claim an empty one (zero-filled). NULL
+ * when absent (or the neighbourhood is full). The lock is held. */
 static struct slot *find(struct slot *t, size_t n, uint64_t key, bool create)
 {
-    size_t i = (size_t)(key & (n - 1));
-    for (int probe = 0; probe < MAX_PROBE; probe++, i = (i + 1) & (n - 1)) {
-        if (t[i].key == key)
-            return &t[i];
-        if (t[i].key == 0) {
-            if (!create)
-                return NULL;
-            t[i].key = key;
-            t[i].count = 0;
-            t[i].stamp = 0;
-            t[i].next_ms = 0;
-            return &t[i];
-        }
-    }
-    return NULL;
+    return shm_table_find(t, n, sizeof(*t), key, create);
 }
 
-/* Backward-shift deletion keeps every remaining key reachable from its
- * home slot without tombstones. */
 static void erase(struct slot *t, size_t n, struct slot *s)
 {
-    size_t i = (size_t)(s - t);
-    size_t j = i;
-    for (;;) {
-        j = (j + 1) & (n - 1);
-        if (t[j].key == 0)
-            break;
-        size_t home = (size_t)(t[j].key & (n - 1));
-        /* Can t[j] move to i? Only if its home is not in (i, j]. */
-        bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-        if (between)
-            continue;
-        t[i] = t[j];
-        i = j;
-    }
-    t[i].key = 0;
-    t[i].count = 0;
-    t[i].stamp = 0;
-    t[i].next_ms = 0;
+    shm_table_erase(t, n, sizeof(*t), s);
 }
 
 static bool table_acquire(struct slot *t, size_t n, const char *key, long long max)
 {
-    uint64_t h = key_hash(key);
+    uint64_t h = shm_hash_str(key);
     bool ok = true;
     lock();
     struct slot *s = find(t, n, h, true);
@@ -258,7 +213,7 @@ static void table_release_locked(struct slot *t, size_t n, uint64_t h)
 
 static void table_release(struct slot *t, size_t n, const char *key)
 {
-    uint64_t h = key_hash(key);
+    uint64_t h = shm_hash_str(key);
     lock();
     table_release_locked(t, n, h);
     unlock();
@@ -485,7 +440,7 @@ enum limits_admit limits_conn_admit(const char *addr, bool preauth, struct limit
     long long max = config_int(CFG_MAXCONNECTIONS);
     long long cap = config_int(CFG_MAXCONNECTIONS_PER_HOST_PREAUTH);
     char kb[INET6_ADDRSTRLEN + 8];
-    uint64_t host = preauth ? key_hash(host_key(addr ? addr : "", kb, sizeof(kb))) : 0;
+    uint64_t host = preauth ? shm_hash_str(host_key(addr ? addr : "", kb, sizeof(kb))) : 0;
     bool evicted = false;
     int victim = -1;
     uint64_t victim_age = 0;
@@ -737,7 +692,7 @@ static unsigned schedule(struct slot *s, unsigned step)
 static uint64_t fail_key(const char *addr)
 {
     char kb[INET6_ADDRSTRLEN + 8];
-    return key_hash(host_key(addr ? addr : "", kb, sizeof(kb)));
+    return shm_hash_str(host_key(addr ? addr : "", kb, sizeof(kb)));
 }
 
 unsigned limits_auth_failure(const char *addr)

@@ -5,7 +5,7 @@
  * guarded by a robust process-shared mutex (a worker dying inside the
  * few-probe critical section cannot wedge the others: the next locker
  * gets EOWNERDEAD and takes over). Two open-addressing tables keyed by
- * 64-bit hashes with backward-shift deletion (no tombstones, entries at 0
+ * 64-bit hashes with backward-shift deletion (shm-table.h; entries at 0
  * bytes are removed):
  *   users   user -> bytes reserved by that user (what the limit checks)
  *   owners  (user, worker) -> the part of those bytes held by one worker,
@@ -15,6 +15,8 @@
 #include "spool-limits.h"
 #include "config.h"
 #include "log.h"
+#include "shm-table.h"
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -22,7 +24,6 @@
 #define SPOOL_MAX_WORKERS 256
 #define USER_SLOTS 4096
 #define OWNER_SLOTS 8192
-#define MAX_PROBE 64
 
 struct slot {
     uint64_t key;       /* 0 = empty */
@@ -31,6 +32,9 @@ struct slot {
     int32_t worker;     /* owners: worker index, -1 outside a worker */
     uint32_t pad;
 };
+static_assert(offsetof(struct slot, key) == 0, "shm-table.h: the key is a slot's first member");
+static_assert((USER_SLOTS & (USER_SLOTS - 1)) == 0 && (OWNER_SLOTS & (OWNER_SLOTS - 1)) == 0,
+              "shm-table.h: table sizes are powers of two");
 
 struct shared {
     pthread_mutex_t lock;
@@ -88,67 +92,25 @@ static void unlock(void)
     pthread_mutex_unlock(&sh->lock);
 }
 
-/* FNV-1a with a splitmix64 finaliser; never 0 (the empty marker). */
-static uint64_t mix(uint64_t h)
-{
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    return h ? h : 1;
-}
-
 static uint64_t user_key(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (s = s ? s : ""; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ULL;
-    }
-    return mix(h);
+    return shm_hash_str(s ? s : "");
 }
 
 static uint64_t owner_key(uint64_t user, int worker)
 {
-    return mix(user + (uint64_t)(worker + 2) * 0x9e3779b97f4a7c15ULL);
+    return shm_hash_mix(user + (uint64_t)(worker + 2) * 0x9e3779b97f4a7c15ULL);
 }
 
+/* The tables' operations, typed for struct slot (the lock is held). */
 static struct slot *find(struct slot *t, size_t n, uint64_t key, bool create)
 {
-    size_t i = (size_t)(key & (n - 1));
-    for (int probe = 0; probe < MAX_PROBE; probe++, i = (i + 1) & (n - 1)) {
-        if (t[i].key == key)
-            return &t[i];
-        if (t[i].key == 0) {
-            if (!create)
-                return NULL;
-            memset(&t[i], 0, sizeof(t[i]));
-            t[i].key = key;
-            return &t[i];
-        }
-    }
-    return NULL;
+    return shm_table_find(t, n, sizeof(*t), key, create);
 }
 
-/* Backward-shift deletion: every remaining key stays reachable from its
- * home slot. */
 static void erase(struct slot *t, size_t n, struct slot *s)
 {
-    size_t i = (size_t)(s - t);
-    size_t j = i;
-    for (;;) {
-        j = (j + 1) & (n - 1);
-        if (t[j].key == 0)
-            break;
-        size_t home = (size_t)(t[j].key & (n - 1));
-        bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-        if (between)
-            continue;
-        t[i] = t[j];
-        i = j;
-    }
-    memset(&t[i], 0, sizeof(t[i]));
+    shm_table_erase(t, n, sizeof(*t), s);
 }
 
 static void sub(uint64_t *v, uint64_t n)
