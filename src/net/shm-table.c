@@ -33,9 +33,17 @@ void shm_table_erase(void *table, size_t nslots, size_t slot_size, void *slot)
 {
     char *t = table;
     size_t i = (size_t)((char *)slot - t) / slot_size;
-    size_t j = i;
+    size_t start = i, j = i;
     for (;;) {
         j = (j + 1) & (nslots - 1);
+        /* Back at the start: the table is full (no empty slot ends the
+         * run) and every other entry has been looked at once. Without
+         * this stop the loop would spin for ever with the caller's lock
+         * held: a table of counters can fill up completely, the failed
+         * logins' one at the hands of anyone with ~10,000 source
+         * addresses or IPv6 /64s (tests/unit/test-net.c). */
+        if (j == start)
+            break;
         uint64_t kj = *key_at(t, slot_size, j);
         if (kj == 0)
             break;

@@ -38,8 +38,9 @@ void *shm_table_find(void *table, size_t nslots, size_t slot_size, uint64_t key,
 
 /* Remove slot (a slot of table with a key), shifting later entries of its
  * probe run back so that no lookup stops early; the slot left free is
- * zero-filled. Note that this may move another entry INTO slot: a loop
- * erasing as it scans must look at the same index again. */
+ * zero-filled; on a completely full table too. Note that this may move
+ * another entry INTO slot: a loop erasing as it scans must look at the
+ * same index again. */
 void shm_table_erase(void *table, size_t nslots, size_t slot_size, void *slot);
 
 /* splitmix64's finaliser: spreads every input bit over the low bits used

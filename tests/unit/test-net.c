@@ -1420,6 +1420,54 @@ static void test_auth_failures_per_64(void)
     set_cfg("auth_failures_per_host", "10");
 }
 
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test-net: timed out (a limits table operation hung)\n";
+    if (write(2, msg, sizeof(msg) - 1) < 0)
+        _exit(2);
+    _exit(1);
+}
+
+/* Failed logins from enough distinct hosts fill the failures table to
+ * its last slot (about 10,000 do: each host's entry stays for 10 minutes
+ * and a full neighbourhood only refuses new hosts). Deleting from a full
+ * table must still end: it used to loop for ever holding the limits
+ * lock, which hung every worker at its next connection or login. */
+static void test_auth_failures_table_full(void)
+{
+    CHECK(limits_init());
+    set_cfg("auth_failure_delay", "0");
+    sigset_t ss;
+    sigemptyset(&ss);
+    sigaddset(&ss, SIGALRM);
+    sigprocmask(SIG_UNBLOCK, &ss, NULL);
+    signal(SIGALRM, on_alarm);
+    alarm(120);
+    enum { HOSTS = 20000 };
+    char a[32];
+    for (int i = 0; i < HOSTS; i++) {
+        snprintf(a, sizeof(a), "100.64.%d.%d", i / 256, i % 256);
+        limits_auth_failure(a);
+    }
+    limits_auth_success("100.64.0.0");  /* the first: surely in the table */
+    for (int i = 0; i < HOSTS; i++) {
+        snprintf(a, sizeof(a), "100.64.%d.%d", i / 256, i % 256);
+        limits_auth_success(a);
+    }
+    /* the table works on: a host past the limit is delayed again */
+    set_cfg("auth_failure_delay", "1");
+    set_cfg("auth_failures_per_host", "1");
+    CHECK(limits_auth_failure("100.64.0.0") > 0);
+    CHECK(limits_auth_predelay("100.64.0.0") > 0);
+    limits_auth_success("100.64.0.0");
+    CHECK_INT(limits_auth_predelay("100.64.0.0"), 0);
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+    set_cfg("auth_failure_delay", "0");
+    set_cfg("auth_failures_per_host", "10");
+}
+
 int main(void)
 {
     log_init("test-net", true, false, NULL);
@@ -1447,5 +1495,6 @@ int main(void)
     RUN(test_preauth_limits);
     RUN(test_preauth_login_owed);
     RUN(test_auth_failures_per_64);
+    RUN(test_auth_failures_table_full);
     return unit_done();
 }

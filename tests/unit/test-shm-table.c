@@ -1,12 +1,14 @@
 /* test-shm-table.c - the shared-memory hash table (src/net/shm-table.c):
  * linear probing with wrap-around at the end of the table, the probe
  * limit, backward-shift deletion keeping every remaining key reachable
- * (against a reference model on random operations), and the hash values,
- * pinned to those connlimits.c and spool-limits.c computed before they
- * shared this module. */
+ * (against a reference model on random operations, and in a full table),
+ * and the hash values, pinned to those connlimits.c and spool-limits.c
+ * computed before they shared this module. */
 #include "unit.h"
 #include "shm-table.h"
 #include <inttypes.h>
+#include <signal.h>
+#include <unistd.h>
 
 /* A 16-byte slot: key first, as the module requires. */
 struct small {
@@ -153,6 +155,67 @@ static void test_probe_limit(void)
         if (i != 4)
             CHECK(sfind(t, N, ((i + 1) << 8) | (N - 10), false) != NULL);
     CHECK(sfind(t, N, extra, false) != NULL);
+}
+
+/* A test that hangs fails: the binary exits with a message (erase used
+ * to loop for ever on a full table). */
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test-shm-table: timed out (erase on a full table?)\n";
+    if (write(2, msg, sizeof(msg) - 1) < 0)
+        _exit(2);
+    _exit(1);
+}
+
+/* Every slot taken: erase must end (it has no empty slot to stop at),
+ * free exactly one slot and keep every other key where a lookup finds
+ * it. Tables smaller than, equal to and larger than the probe limit. */
+static void test_full_table(void)
+{
+    static struct small t[128];
+    static const size_t sizes[] = {16, SHM_TABLE_MAX_PROBE, 128};
+    uint64_t r = 0x2545f4914f6cdd1dULL;
+    signal(SIGALRM, on_alarm);
+    alarm(60);
+    for (size_t si = 0; si < 3; si++) {
+        size_t n = sizes[si];
+        for (int round = 0; round < 300; round++) {
+            memset(t, 0, sizeof(t));
+            size_t used = 0;
+            for (uint64_t k = 1; used < n; k++) {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                /* half the keys crowd the last slots, so runs cross the end */
+                uint64_t home = r % 2 ? n - 1 - (r >> 8) % 3 : (r >> 8) % n;
+                struct small *s = sfind(t, n, (k << 8) | home, true);
+                if (s) {
+                    s->v = (uint32_t)k;
+                    used++;
+                }
+            }
+            size_t victim = (size_t)(r >> 20) % n;
+            uint64_t gone = t[victim].key;
+            shm_table_erase(t, n, sizeof(t[0]), &t[victim]);
+            size_t left = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (!t[i].key)
+                    continue;
+                left++;
+                CHECK(sfind(t, n, t[i].key, false) == &t[i]);
+                CHECK_INT(t[i].v, t[i].key >> 8);   /* payload moved with its key */
+            }
+            CHECK_INT(left, n - 1);
+            CHECK(sfind(t, n, gone, false) == NULL);
+            /* the freed place is usable again (by the erased key when the
+             * whole table is within its probe window) */
+            if (n <= SHM_TABLE_MAX_PROBE)
+                CHECK(sfind(t, n, gone, true) != NULL);
+        }
+    }
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
 }
 
 /* ---- random operations against a reference model ---------------------- */
@@ -316,6 +379,7 @@ int main(void)
     RUN(test_wrap_and_erase);
     RUN(test_create_zero_fills);
     RUN(test_probe_limit);
+    RUN(test_full_table);
     RUN(test_random_against_model);
     RUN(test_hash_values);
     return unit_done();
