@@ -1420,15 +1420,6 @@ static void test_auth_failures_per_64(void)
     set_cfg("auth_failures_per_host", "10");
 }
 
-static void on_alarm(int sig)
-{
-    (void)sig;
-    static const char msg[] = "test-net: timed out (a limits table operation hung)\n";
-    if (write(2, msg, sizeof(msg) - 1) < 0)
-        _exit(2);
-    _exit(1);
-}
-
 /* Failed logins from enough distinct hosts fill the failures table to
  * its last slot (about 10,000 do: each host's entry stays for 10 minutes
  * and a full neighbourhood only refuses new hosts). Deleting from a full
@@ -1438,12 +1429,7 @@ static void test_auth_failures_table_full(void)
 {
     CHECK(limits_init());
     set_cfg("auth_failure_delay", "0");
-    sigset_t ss;
-    sigemptyset(&ss);
-    sigaddset(&ss, SIGALRM);
-    sigprocmask(SIG_UNBLOCK, &ss, NULL);
-    signal(SIGALRM, on_alarm);
-    alarm(120);
+    unit_deadline(120);
     enum { HOSTS = 20000 };
     char a[32];
     for (int i = 0; i < HOSTS; i++) {
@@ -1462,8 +1448,7 @@ static void test_auth_failures_table_full(void)
     CHECK(limits_auth_predelay("100.64.0.0") > 0);
     limits_auth_success("100.64.0.0");
     CHECK_INT(limits_auth_predelay("100.64.0.0"), 0);
-    alarm(0);
-    signal(SIGALRM, SIG_DFL);
+    unit_deadline(0);
     set_cfg("auth_failure_delay", "0");
     set_cfg("auth_failures_per_host", "10");
 }

@@ -7,8 +7,6 @@
 #include "unit.h"
 #include "shm-table.h"
 #include <inttypes.h>
-#include <signal.h>
-#include <unistd.h>
 
 /* A 16-byte slot: key first, as the module requires. */
 struct small {
@@ -157,17 +155,6 @@ static void test_probe_limit(void)
     CHECK(sfind(t, N, extra, false) != NULL);
 }
 
-/* A test that hangs fails: the binary exits with a message (erase used
- * to loop for ever on a full table). */
-static void on_alarm(int sig)
-{
-    (void)sig;
-    static const char msg[] = "test-shm-table: timed out (erase on a full table?)\n";
-    if (write(2, msg, sizeof(msg) - 1) < 0)
-        _exit(2);
-    _exit(1);
-}
-
 /* Every slot taken: erase must end (it has no empty slot to stop at),
  * free exactly one slot and keep every other key where a lookup finds
  * it. Tables smaller than, equal to and larger than the probe limit. */
@@ -176,8 +163,7 @@ static void test_full_table(void)
     static struct small t[128];
     static const size_t sizes[] = {16, SHM_TABLE_MAX_PROBE, 128};
     uint64_t r = 0x2545f4914f6cdd1dULL;
-    signal(SIGALRM, on_alarm);
-    alarm(60);
+    unit_deadline(60);  /* erase used to loop for ever on a full table */
     for (size_t si = 0; si < 3; si++) {
         size_t n = sizes[si];
         for (int round = 0; round < 300; round++) {
@@ -214,8 +200,7 @@ static void test_full_table(void)
                 CHECK(sfind(t, n, gone, true) != NULL);
         }
     }
-    alarm(0);
-    signal(SIGALRM, SIG_DFL);
+    unit_deadline(0);
 }
 
 /* ---- random operations against a reference model ---------------------- */

@@ -14,9 +14,11 @@
 #ifndef DARIUS_UNIT_H
 #define DARIUS_UNIT_H
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static int unit_failed_checks;
 static int unit_tests_passed, unit_tests_failed;
@@ -70,6 +72,30 @@ static inline int unit_done_named(const char *file)
     return unit_tests_failed ? 1 : 0;
 }
 #define unit_done() unit_done_named(__FILE__)
+
+static inline void unit_on_alarm(int sig)
+{
+    (void)sig;
+    /* write and strlen only: async-signal-safe */
+    static const char msg[] = ": hung past its deadline (unit_deadline)\n";
+    const char *name = unit_current ? unit_current : "?";
+    if (write(2, name, strlen(name)) < 0 || write(2, msg, sizeof(msg) - 1) < 0)
+        _exit(2);
+    _exit(1);
+}
+
+/* Turn a hang into a failure: after seconds the binary exits 1 (no
+ * "passed" line). unit_deadline(0) cancels. For code that used to loop
+ * for ever. */
+static inline void unit_deadline(unsigned seconds)
+{
+    sigset_t ss;
+    sigemptyset(&ss);
+    sigaddset(&ss, SIGALRM);
+    sigprocmask(SIG_UNBLOCK, &ss, NULL);
+    signal(SIGALRM, seconds ? unit_on_alarm : SIG_DFL);
+    alarm(seconds);
+}
 
 /* A fresh temporary directory for a test (removed by the runner's tmp
  * cleanup, not by the test). */
