@@ -244,6 +244,20 @@ class Server:
         if not wait_port(self.host, self.tls_port, deadline, self.proc):
             self.kill_group()
             raise TestFailure("dariusd not accepting on TLS port %d" % self.tls_port)
+        # The master binds IMAP and IMAPS first and exits when a later
+        # listener (POP3, POP3S, LMTP) loses a port race; a connect to the
+        # first two can succeed in between. Ready means every TCP listener
+        # accepts (the restart in start() then sees the bind error).
+        for key in ("listen_pop3", "listen_pop3s", "listen_lmtp"):
+            for item in str(self.conf.get(key, "")).replace(",", " ").split():
+                host, sep, port = item.rpartition(":")
+                if not sep or not port.isdigit() or item.startswith("/"):
+                    continue
+                if not wait_port(host.strip("[]") or self.host, int(port), deadline, self.proc):
+                    rc = self.proc.poll()
+                    self.kill_group()
+                    raise TestFailure("dariusd not accepting on %s (exit %s); stderr:\n%s"
+                                      % (item, rc, self.stderr_text()[-2000:]))
         return self
 
     def pid(self):
