@@ -94,6 +94,47 @@ def wait_port(host, port, deadline, proc=None):
     return False
 
 
+def port_listening(port, pid):
+    """Does process pid hold a socket in LISTEN state on the TCP port?
+    (Another process's listener on the port - the port race start()
+    handles - does not count.)"""
+    inodes = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    except OSError:
+        return False
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if (fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port
+                            and fields[9] in inodes):
+                        return True
+        except (OSError, StopIteration, IndexError, ValueError):
+            continue
+    return False
+
+
+def wait_listening(port, deadline, proc):
+    """Poll /proc until proc listens on the port (no connection made), the
+    process exits, or the deadline passes."""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if port_listening(port, proc.pid):
+            return True
+        time.sleep(0.02)   # back-off between polls while the server binds
+    return False
+
+
 _LIVE = set()   # servers not cleaned up yet (killed on exit / SIGTERM)
 
 
@@ -247,13 +288,16 @@ class Server:
         # The master binds IMAP and IMAPS first and exits when a later
         # listener (POP3, POP3S, LMTP) loses a port race; a connect to the
         # first two can succeed in between. Ready means every TCP listener
-        # accepts (the restart in start() then sees the bind error).
+        # is listening (the restart in start() then sees the bind error).
+        # Checked in /proc, not by connecting: a probe connection would
+        # count as an unauthenticated connection for a moment and could
+        # evict a test's own connection when maxconnections is small.
         for key in ("listen_pop3", "listen_pop3s", "listen_lmtp"):
             for item in str(self.conf.get(key, "")).replace(",", " ").split():
                 host, sep, port = item.rpartition(":")
                 if not sep or not port.isdigit() or item.startswith("/"):
                     continue
-                if not wait_port(host.strip("[]") or self.host, int(port), deadline, self.proc):
+                if not wait_listening(int(port), deadline, self.proc):
                     rc = self.proc.poll()
                     self.kill_group()
                     raise TestFailure("dariusd not accepting on %s (exit %s); stderr:\n%s"
