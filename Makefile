@@ -4,6 +4,7 @@
 #   make run        install missing packages, build, start on the embedded config
 #   make test       build and run every test (normal build, then ASan+UBSan)
 #   make bench      build and run the load generator against a fresh server
+#   make test-tsan  the job pool and the off-loop paths under ThreadSanitizer
 #   make fuzz       build the libFuzzer targets (tests/fuzz/) with clang into
 #                   build-fuzz/fuzz/ (tests/README.md: how to run them)
 #   make install PREFIX=/usr/local
@@ -19,17 +20,24 @@ BUILD ?= build
 SAN ?=
 
 WARN = -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-CSTD = -std=c17 -D_GNU_SOURCE
+CSTD = -std=c17 -D_GNU_SOURCE -pthread
 OPT ?= -O2 -g
 DEPFLAGS = -MMD -MP
 PKGS = openssl sqlite3 zlib libargon2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lsqlite3 -lz -largon2)
-LIBS = $(PKG_LIBS) -lcrypt -lm
+LIBS = $(PKG_LIBS) -lcrypt -lm -pthread
 
 ifeq ($(SAN),1)
   OPT = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDSAN = -fsanitize=address,undefined
+endif
+# TSAN=1 (set by `make test-tsan`): ThreadSanitizer, for the threaded parts
+# (the job pool and everything that runs on it); clang, in build-tsan/.
+ifeq ($(TSAN),1)
+  CC = clang
+  OPT = -O1 -g -fno-omit-frame-pointer -fsanitize=thread
+  LDSAN = -fsanitize=thread
 endif
 # FUZZ=1 (set by `make fuzz`): clang, every layer instrumented for libFuzzer
 # (coverage) plus ASan+UBSan; only the fuzz targets are linked in this mode.
@@ -73,7 +81,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all run test test-unit test-sanitize bench install clean deps deps-run fuzz fuzz-targets
+.PHONY: all run test test-tsan test-unit test-sanitize bench install clean deps deps-run fuzz fuzz-targets
 all: $(BUILD)/dariusd $(BUILD)/darius
 
 $(BUILD)/obj/%.o: src/%.c
@@ -132,6 +140,10 @@ run: deps-run all
 # again under ASan+UBSan in build-san/. tools/test.sh prints the summary.
 test: deps
 	@sh tools/test.sh
+
+# The threaded parts under ThreadSanitizer (also run by `make test`).
+test-tsan:
+	@sh tools/test-tsan.sh
 
 test-unit: $(UNIT_BIN)
 	@sh tools/run-unit.sh $(BUILD)

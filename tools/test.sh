@@ -3,6 +3,8 @@
 #   1. normal build in build/: unit, CLI, protocol/system/interop tests
 #   2. ASan+UBSan build in build-san/: the same; the protocol runner also
 #      fails when a sanitizer report appears in a server's stderr
+#   2b. ThreadSanitizer build in build-tsan/: the job pool's unit tests and
+#      the system tests of the off-loop paths (tools/test-tsan.sh)
 #   3. layer dependency check (tools/check-layers.sh)
 #   4. clang -Werror compile check in build-clang/
 #   5. libFuzzer smoke run: `make fuzz` in build-fuzz/, then every target
@@ -93,6 +95,12 @@ if build SAN=1 BUILD="$BSAN" all && build SAN=1 BUILD="$BSAN" $(unit_bins "$BSAN
     suite sanitize "$BSAN" "--sanitizer"
 fi
 unset ASAN_OPTIONS UBSAN_OPTIONS
+
+# 2b. the threaded parts under ThreadSanitizer (tools/test-tsan.sh)
+echo "=== ThreadSanitizer (tools/test-tsan.sh)"
+JOBS=$JOBS sh tools/test-tsan.sh > "$LOGDIR/tsan.log" 2>&1 || STATUS=1
+cat "$LOGDIR/tsan.log"
+add_counts "$LOGDIR/tsan.log" "tsan: " "tsan"
 
 # 3. one-way layer dependencies (docs/architecture.md)
 echo "=== layer dependencies"

@@ -23,6 +23,7 @@
 #include "daemon.h"
 #include "event.h"
 #include "imap.h"
+#include "jobs.h"
 #include "pop3.h"
 #include "lmtp.h"
 #include "connlimits.h"
@@ -319,6 +320,11 @@ void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
     int arec = access_recover_accounts();
     if (arec > 0)
         log_notice("finished %d interrupted account operation(s)", arec);
+    /* The thread pool for everything slow (jobs.h); without it the
+     * front-ends would run jobs inline, so a worker that cannot start
+     * threads is no use. */
+    if (!jobs_init(wloop, (unsigned)config_int(CFG_JOB_THREADS)))
+        _exit(EX_OS_ERR);
     imap_init(wloop);
     pop3_init(wloop);
     lmtp_init(wloop);
@@ -349,6 +355,12 @@ void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
 
     event_loop_run(wloop);
 
+    /* Jobs still queued or running (a session whose client went away
+     * keeps its job until done): wait for them within what is left of
+     * the grace period, so nothing a client was told is lost; their done
+     * callbacks run here. */
+    uint64_t now = event_loop_now(wloop);
+    jobs_drain(shutting_down && shutdown_deadline > now ? shutdown_deadline - now + 500 : 1000);
     notify_listener_close();
     userdb_close();
     log_debug("exiting");

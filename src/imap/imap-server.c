@@ -334,7 +334,13 @@ void imap_shutdown(const char *reason)
     struct imap_session *s = g_sessions;
     while (s) {
         struct imap_session *next = s->next;
-        if (!s->closed && !s->logout) {
+        if (!s->closed && !s->logout && s->in_job) {
+            /* A job is running for it (an APPEND being committed, a
+             * search): its reply first, then BYE (imap_job_done), within
+             * the worker's grace period. */
+            free(s->bye_after_job);
+            s->bye_after_job = xstrdup(g_shutdown_reason);
+        } else if (!s->closed && !s->logout) {
             imap_session_enter(s);
             imap_session_close(s, g_shutdown_reason);
             imap_session_leave(s);

@@ -17,6 +17,7 @@
 #include "auth.h"
 #include "config.h"
 #include "connlimits.h"
+#include "jobs.h"
 #include "log.h"
 #include <ctype.h>
 
@@ -152,12 +153,15 @@ void imap_session_free(struct imap_session *s)
     imap_reader_reset(s);
     free(s->user);
     free(s->client_id);
+    free(s->bye_after_job);
     free(s);
 }
 
 void imap_session_release_stores(struct imap_session *s)
 {
-    if (s->in_cmd)
+    /* Not under a running handler, nor under a job that uses the view or
+     * the store: the job's end frees them (the session is closing). */
+    if (s->in_cmd || s->in_job)
         return;
     struct imap_cmd *cmd = s->cmd;
     s->cmd = NULL;
@@ -377,6 +381,93 @@ void imap_cmd_finish(struct imap_session *s)
     conn_resume_input(s->conn);
     imap_session_arm_timer(s);
     imap_session_kick(s);
+}
+
+/* ---- slow steps on the pool (imap_cmd_job) --------------------------------- */
+
+struct imap_job {
+    struct imap_session *s;
+    struct imap_cmd *cmd;
+    imap_job_run_fn run;
+    imap_job_finish_fn finish;
+    void *arg;
+};
+
+static void imap_job_run(struct job *job, void *arg)
+{
+    struct imap_job *j = arg;
+    j->run(job, j->arg);
+}
+
+static void imap_job_done(void *arg)
+{
+    struct imap_job *j = arg;
+    struct imap_session *s = j->s;
+    struct imap_cmd *cmd = j->cmd;
+    imap_job_finish_fn finish = j->finish;
+    void *farg = j->arg;
+    free(j);
+    s->in_job = false;
+    if (s->closed || !s->conn || s->cmd != cmd) {
+        /* The client went away (or the session was torn down): nothing to
+         * say to anyone; the command is freed with the session. Whatever
+         * the job made durable stays (a client that disconnects after
+         * APPEND's literal gets no OK, but the message is there, as if the
+         * OK had been lost on the wire). */
+        finish(NULL, cmd, farg);
+        imap_session_leave(s);
+        return;
+    }
+    s->in_cmd = true;
+    enum cmd_result r = finish(s, cmd, farg);
+    if (r == CMD_DEFER && s->in_job) {
+        /* finish queued the next step */
+        s->in_cmd = false;
+        imap_session_leave(s);
+        return;
+    }
+    handle_result(s, cmd, r);
+    if (s->bye_after_job && !s->closed) {
+        /* the server is shutting down (imap_shutdown): the reply is
+         * written, now the BYE */
+        imap_session_close(s, s->bye_after_job);
+    } else if (r == CMD_DONE && !s->closed && s->conn && !s->logout) {
+        imap_session_arm_timer(s);
+        imap_session_kick(s); /* pipelined commands already read */
+    }
+    imap_session_leave(s);
+}
+
+static void imap_job_inline_done(void *arg)
+{
+    (void)arg;
+}
+
+enum cmd_result imap_cmd_job(struct imap_session *s, struct imap_cmd *cmd, const char *kind, const void *key,
+                             imap_job_run_fn run, imap_job_finish_fn finish, void *arg)
+{
+    if (!jobs_running()) {
+        /* No pool (unit tests, fuzz targets): the same steps, inline. */
+        struct imap_job j = {s, cmd, run, finish, arg};
+        jobs_submit(kind, key, imap_job_run, imap_job_inline_done, &j);
+        return finish(s, cmd, arg);
+    }
+    struct imap_job *j = xcalloc(1, sizeof(*j));
+    j->s = s;
+    j->cmd = cmd;
+    j->run = run;
+    j->finish = finish;
+    j->arg = arg;
+    /* The session outlives the job: freed at the latest by the done
+     * callback's imap_session_leave. */
+    imap_session_enter(s);
+    s->in_job = true;
+    s->cmd = cmd;
+    s->cmd_status = CMD_DEFER;
+    if (s->conn)
+        conn_pause_input(s->conn);
+    jobs_submit(kind, key, imap_job_run, imap_job_done, j);
+    return CMD_DEFER;
 }
 
 void imap_session_on_drain(struct imap_session *s)

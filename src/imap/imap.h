@@ -287,6 +287,10 @@ struct imap_session {
     int64_t append_room_msgs;
     char peer[64];
     bool in_cmd;                /* (added) a command handler is running */
+    bool in_job;                /* a step of the command runs on the pool
+                                   (imap_cmd_job); the session is parked */
+    char *bye_after_job;        /* shutdown arrived during a job: this BYE
+                                   and the close follow the job's reply */
     bool close_after_cmd;       /* (added) BYE sent; close once the running
                                    command has written its tagged reply */
     /* (multi-user) the authenticated identity: rights, namespaces. Valid
@@ -421,6 +425,24 @@ void imap_capabilities(struct imap_session *s, struct buf *out);
  * an on_line callback returns CMD_DONE instead). Frees the command and
  * resumes reading. */
 void imap_cmd_finish(struct imap_session *s);
+
+/* Run a slow step of the running command on the pool (jobs.h): password
+ * checks, storage writes, message file reads, scans. The handler returns
+ * what this returns (CMD_DEFER): input stays paused, the session waits
+ * parked and every other session of the worker is served meanwhile.
+ * run(job, arg) executes on a pool thread and must touch nothing of the
+ * session (only arg, and stores through storage_job_begin). Then, on the
+ * loop, finish(s, cmd, arg) is called: it writes the results and returns
+ * like a handler (CMD_DONE, CMD_MORE to stream the rest, or another
+ * imap_cmd_job for a next step) and frees arg when done with it. When the
+ * client went away meanwhile, finish is called with s == NULL and must
+ * only release arg (and what it holds). key: jobs with the same key run
+ * one at a time in order (usually the store they write; NULL for none). */
+struct job;
+typedef void (*imap_job_run_fn)(struct job *job, void *arg);
+typedef enum cmd_result (*imap_job_finish_fn)(struct imap_session *s, struct imap_cmd *cmd, void *arg);
+enum cmd_result imap_cmd_job(struct imap_session *s, struct imap_cmd *cmd, const char *kind, const void *key,
+                             imap_job_run_fn run, imap_job_finish_fn finish, void *arg);
 void imap_session_close(struct imap_session *s, const char *bye);
 void imap_session_login(struct imap_session *s, const char *user); /* common post-auth steps */
 /* (added) Like imap_session_login but reports failure: returns NULL on

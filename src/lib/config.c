@@ -83,6 +83,11 @@ static const struct config_desc descs[CFG__COUNT] = {
     [CFG_SPOOL_MAX_PER_USER] = {"spool_max_per_user", CFG_T_INT, "268435456", 0, 1099511627776LL, NULL},
     [CFG_SPOOL_MAX_TOTAL] = {"spool_max_total", CFG_T_INT, "2147483648", 0, 1099511627776LL, NULL},
     [CFG_LMTP_IGNOREQUOTA_REQUIRES_AUTH] = {"lmtp_ignorequota_requires_auth", CFG_T_BOOL, "yes", 0, 0, NULL},
+    [CFG_JOB_THREADS] = {"job_threads", CFG_T_INT, "4", 1, 64, NULL},
+    [CFG_AUTH_CACHE_TTL] = {"auth_cache_ttl", CFG_T_INT, "3600", 0, 86400 * 30, NULL},
+    [CFG_AUTH_CACHE_NEGATIVE_TTL] = {"auth_cache_negative_ttl", CFG_T_INT, "300", 0, 86400 * 30, NULL},
+    [CFG_AUTH_CACHE_SIZE] = {"auth_cache_size", CFG_T_INT, "100000", 0, 10000000, NULL},
+    [CFG_AUTH_HASH_CONCURRENCY] = {"auth_hash_concurrency", CFG_T_INT, "1", 1, 64, NULL},
 };
 
 #define MAX_PARTITIONS 64

@@ -132,7 +132,9 @@ struct sq_user {
     size_t aclcap;
 };
 
-static inline struct sq_user *sq(const struct mail_user *u) { return (struct sq_user *)u->be; }
+/* The connection of the calling thread: the job connection while it holds
+ * the store for a job (storage_job_begin), the loop's otherwise. */
+static inline struct sq_user *sq(const struct mail_user *u) { return (struct sq_user *)storage_backend_of(u); }
 
 /* The cached statement, reset and with bindings cleared; NULL (logged) if
  * it cannot be prepared. Callers must not nest two uses of the same id. */

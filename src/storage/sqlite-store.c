@@ -383,8 +383,51 @@ static int sq_user_open(struct mail_user *u, bool create)
 static void sq_user_close(struct mail_user *u)
 {
     if (u->be)
-        sq_close_db(sq(u));
+        sq_close_db(u->be);
     u->be = NULL;
+    if (u->be_job)
+        sq_close_db(u->be_job);
+    u->be_job = NULL;
+}
+
+/* The job connection: same file, same settings, no schema work (the
+ * loop's open did it). WAL lets it write while the loop's connection
+ * reads: readers see each commit from their next statement on. */
+static int sq_job_open(struct mail_user *u)
+{
+    if (u->be_job)
+        return STORAGE_OK;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/mail.db", u->dir);
+    struct sq_user *s = xcalloc(1, sizeof(*s));
+    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        log_err("storage: %s: open %s for a job: %s", u->name, path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        sq_close_db(s);
+        return STORAGE_ERR_IO;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_extended_result_codes(s->db, 0);
+    char *err = NULL;
+    rc = sqlite3_exec(s->db,
+                      "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                      " PRAGMA cache_size=-256; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;",
+                      NULL, NULL, &err);
+    if (rc != SQLITE_OK) {
+        log_err("storage: %s: job connection pragmas: %s", u->name, err ? err : "?");
+        sqlite3_free(err);
+        sq_close_db(s);
+        return rc == SQLITE_BUSY ? STORAGE_ERR_BUSY : STORAGE_ERR_IO;
+    }
+    u->be_job = s;
+    return STORAGE_OK;
+}
+
+static void sq_job_close(struct mail_user *u)
+{
+    if (u->be_job)
+        sq_close_db(u->be_job);
+    u->be_job = NULL;
 }
 
 /* ---- consistency check ------------------------------------------------------ */
@@ -638,6 +681,8 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .name = "sqlite",
     .user_open = sq_user_open,
     .user_close = sq_user_close,
+    .job_open = sq_job_open,
+    .job_close = sq_job_close,
     .list = sq_list,
     .list_subscriptions = sq_list_subscriptions,
     .subscribe = sq_subscribe,

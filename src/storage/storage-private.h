@@ -11,6 +11,7 @@
 #define DARIUS_STORAGE_PRIVATE_H
 
 #include "storage.h"
+#include <pthread.h>
 
 struct storage_backend_ops;
 
@@ -27,7 +28,25 @@ struct mail_user {
     /* The backend created the store's database in the open that made this
      * handle (mail_user_is_new); cleared by mail_user_clear_new. */
     bool is_new;
+    /* Off-loop work (storage_job_begin): a second backend connection used
+     * only by the pool thread that holds job_mu, so the loop's connection
+     * (be) and the job's are never used by two threads at once. Opened on
+     * first use, closed with the handle. */
+    void *be_job;
+    pthread_mutex_t job_mu;
 };
+
+/* The mail_users whose job connection the calling thread holds
+ * (storage_job_begin); the backend picks be_job for them. */
+#define STORAGE_JOB_MAX_USERS 4
+extern _Thread_local struct mail_user *storage_job_users[STORAGE_JOB_MAX_USERS];
+static inline void *storage_backend_of(const struct mail_user *u)
+{
+    for (int i = 0; i < STORAGE_JOB_MAX_USERS; i++)
+        if (storage_job_users[i] == u)
+            return u->be_job;
+    return u->be;
+}
 
 /* An open mailbox: deliberately tiny, no connection of its own. The info
  * block is what mailbox_get_info() hands out. */
@@ -88,6 +107,9 @@ struct storage_backend_ops {
     const char *name;
     int (*user_open)(struct mail_user *u, bool create);
     void (*user_close)(struct mail_user *u);
+    /* A second connection to an opened store for a pool thread (be_job). */
+    int (*job_open)(struct mail_user *u);
+    void (*job_close)(struct mail_user *u);
 
     int (*list)(struct mail_user *u, mailbox_list_cb cb, void *arg);
     int (*list_subscriptions)(struct mail_user *u, void (*cb)(const char *name, void *arg), void *arg);

@@ -282,8 +282,10 @@ int mail_user_open(const char *username, bool create, struct mail_user **out)
     u->lockfd = lockfd;
     u->refcount = 1;
     u->ops = &storage_sqlite_ops;
+    pthread_mutex_init(&u->job_mu, NULL);
     int r = u->ops->user_open(u, create);
     if (r < 0) {
+        pthread_mutex_destroy(&u->job_mu);
         partition_store_release(u->lockfd);
         free(u->name);
         free(u->dir);
@@ -307,6 +309,7 @@ void mail_user_close(struct mail_user *u)
         }
     }
     u->ops->user_close(u);
+    pthread_mutex_destroy(&u->job_mu);
     partition_store_release(u->lockfd);
     free(u->name);
     free(u->dir);
@@ -314,6 +317,69 @@ void mail_user_close(struct mail_user *u)
 }
 
 const char *mail_user_name(const struct mail_user *u) { return u->name; }
+
+/* ---- off-loop access (storage_job_begin) ---------------------------------- */
+
+_Thread_local struct mail_user *storage_job_users[STORAGE_JOB_MAX_USERS];
+
+static int job_take(struct mail_user *u)
+{
+    int slot = -1;
+    for (int i = 0; i < STORAGE_JOB_MAX_USERS; i++) {
+        if (storage_job_users[i] == u)
+            return STORAGE_OK; /* already held by this thread */
+        if (!storage_job_users[i] && slot < 0)
+            slot = i;
+    }
+    if (slot < 0)
+        return STORAGE_ERR_LIMIT;
+    pthread_mutex_lock(&u->job_mu);
+    int r = u->ops->job_open(u);
+    if (r < 0) {
+        pthread_mutex_unlock(&u->job_mu);
+        return r;
+    }
+    storage_job_users[slot] = u;
+    return STORAGE_OK;
+}
+
+int storage_job_begin(struct mail_user *a, struct mail_user *b)
+{
+    /* Two stores (COPY/MOVE across users): always lock in address order,
+     * so two jobs crossing the same pair the other way round cannot
+     * deadlock. */
+    if (a && b && (uintptr_t)b < (uintptr_t)a) {
+        struct mail_user *t = a;
+        a = b;
+        b = t;
+    }
+    int r = a ? job_take(a) : STORAGE_OK;
+    if (r == 0 && b && b != a) {
+        r = job_take(b);
+        if (r < 0 && a)
+            storage_job_end(a, NULL);
+    }
+    return r;
+}
+
+void storage_job_end(struct mail_user *a, struct mail_user *b)
+{
+    for (int i = 0; i < STORAGE_JOB_MAX_USERS; i++) {
+        struct mail_user *u = storage_job_users[i];
+        if (u && (u == a || u == b)) {
+            storage_job_users[i] = NULL;
+            pthread_mutex_unlock(&u->job_mu);
+        }
+    }
+}
+
+bool storage_in_job(const struct mail_user *u)
+{
+    for (int i = 0; i < STORAGE_JOB_MAX_USERS; i++)
+        if (storage_job_users[i] == u)
+            return true;
+    return false;
+}
 
 int mail_user_delete_store(const char *username)
 {

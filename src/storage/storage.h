@@ -93,6 +93,20 @@ struct mail_user;
 int mail_user_open(const char *username, bool create, struct mail_user **out);
 void mail_user_close(struct mail_user *u);
 const char *mail_user_name(const struct mail_user *u);
+
+/* Off-loop use of opened stores (a job on the pool, jobs.h). Between
+ * storage_job_begin and storage_job_end on one thread, every storage call
+ * on a or b from that thread uses the store's second database connection,
+ * held exclusively (one job per store at a time; the loop keeps its own
+ * connection for reads), so no SQLite connection is ever used by two
+ * threads at once. a or b may be NULL; two stores are locked in a fixed
+ * order (no deadlock between jobs crossing the same pair). The handles
+ * must stay open meanwhile: the submitter holds its references until the
+ * job's done callback. Opening and closing handles (mail_user_open/close)
+ * stays on the loop thread. Returns 0 or a storage error. */
+int storage_job_begin(struct mail_user *a, struct mail_user *b);
+void storage_job_end(struct mail_user *a, struct mail_user *b);
+bool storage_in_job(const struct mail_user *u);
 /* Remove a user's whole store (CLI "user del"). */
 int mail_user_delete_store(const char *username);
 /* Store names: a user id (validated by auth) or a shared store

@@ -61,6 +61,7 @@ SANITIZER_PATTERNS = [
     "runtime error:",
     "UndefinedBehaviorSanitizer",
     "SUMMARY: AddressSanitizer",
+    "WARNING: ThreadSanitizer",
 ]
 
 
