@@ -116,6 +116,7 @@ enum sq_stmt_id {
     SQ_RET_GUID,
     SQ_RET_ANY_UPTO,
     SQ_RET_ANY,
+    SQ_RET_ANY_FREEABLE,
     SQ_RET_FREEABLE,
     SQ_RET_FREE,
     SQ_RET_MAILBOXES,

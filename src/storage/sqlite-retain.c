@@ -178,7 +178,7 @@ static int exists_query(struct mail_user *u, enum sq_stmt_id id, int64_t a, bool
     *found = false;
     if (!st)
         return STORAGE_ERR_IO;
-    if (id != SQ_RET_ANY)
+    if (id != SQ_RET_ANY && id != SQ_RET_ANY_FREEABLE)
         sqlite3_bind_int64(st, 1, a);
     if (bind_b)
         sqlite3_bind_int64(st, 2, b);
@@ -531,13 +531,27 @@ int sq_retained_recover(struct mail_user *u)
         r = exists_query(u, SQ_VW_OWN_ANY, self, false, 0, &own_rows);
     if (r < 0 || (!any_retained && !own_rows))
         return r;
+    /* Messages are retained: for a session still selected somewhere, or
+     * left by one that is gone. Write only in the second case (this open
+     * may be a delivery while some session idles for half an hour). */
+    bool work = own_rows;
+    sqlite3_stmt *st;
+    if (!work && (st = sq_stmt(u, SQ_VW_ALL))) {
+        while (!work && sqlite3_step(st) == SQLITE_ROW)
+            work = !proc_alive(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+        sqlite3_reset(st);
+    }
+    if (!work && (r = exists_query(u, SQ_RET_ANY_FREEABLE, 0, false, 0, &work)) < 0)
+        return r;
+    if (!work)
+        return STORAGE_OK;
     if ((r = light_begin(u)) < 0)
         return r;
     char (*dead)[33] = NULL;
     size_t ndead = 0, freed = 0;
     /* A process that opens a store has no viewer of it: rows under its
      * pid are a failed close's, or a previous process's with that pid. */
-    sqlite3_stmt *st = sq_stmt(u, SQ_VW_DELETE_PID);
+    st = sq_stmt(u, SQ_VW_DELETE_PID);
     if (!st) {
         r = STORAGE_ERR_IO;
     } else {

@@ -225,6 +225,8 @@ static const char *const sq_sql[SQ__COUNT] = {
     "mailbox_id=?1 AND expunge_modseq<=coalesce((SELECT min(v.modseq) FROM viewer v WHERE v.mailbox_id=?1)," \
     "9223372036854775807)"
     [SQ_RET_FREEABLE] = "SELECT guid FROM retained WHERE " RET_FREEABLE,
+    [SQ_RET_ANY_FREEABLE] = "SELECT 1 FROM retained r WHERE r.expunge_modseq<=coalesce((SELECT min(v.modseq) "
+                            "FROM viewer v WHERE v.mailbox_id=r.mailbox_id),9223372036854775807) LIMIT 1",
     [SQ_RET_FREE] = "DELETE FROM retained WHERE " RET_FREEABLE,
     [SQ_RET_MAILBOXES] = "SELECT DISTINCT mailbox_id FROM retained",
     [SQ_RET_GUIDS_OF_MAILBOX] = "SELECT guid FROM retained WHERE mailbox_id=?",
