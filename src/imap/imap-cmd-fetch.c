@@ -770,8 +770,10 @@ IMAP_CMD(cmd_fetch)
     st->batch.max = st->req.need_content ? 64 : 4096;
     /* RFC 2180 4.1.1: a message another session expunged is returned as
      * it was until this client has been sent its EXPUNGE (which RFC 9051
-     * 7.5.1 forbids during a FETCH), instead of failing the FETCH. */
-    st->batch.expunged_too = true;
+     * 7.5.1 forbids during a FETCH), instead of failing the FETCH. Not
+     * with VANISHED (RFC 7162 3.2.6): the VANISHED (EARLIER) just sent
+     * already reported those UIDs as expunged. */
+    st->batch.expunged_too = !st->req.vanished;
     st->uid_cmd = cmd->uid;
     cmd->state = st;
     cmd->state_free = fetch_state_free;

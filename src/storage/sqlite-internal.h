@@ -155,6 +155,7 @@ struct sq_user {
     char *aclbuf;       /* mailbox_info.acl of the last row loaded */
     size_t aclcap;
     struct mailbox *viewers;   /* handles with keep_expunged (sqlite-retain.c) */
+    bool viewer_rows_stale;    /* a viewer row of this process could not be updated */
 };
 
 static inline struct sq_user *sq(const struct mail_user *u) { return (struct sq_user *)u->be; }

@@ -226,6 +226,26 @@ static int own_row_sync(struct mail_user *u, int64_t mbid)
     return sq_run(u, st, "viewer");
 }
 
+/* Inside a write transaction, after a transaction that should have
+ * updated this process's viewer rows failed (busy): every row of this
+ * process again as its viewers say. A row left behind for a mailbox this
+ * process no longer views would keep later expunges for nobody. */
+static int own_rows_repair(struct mail_user *u)
+{
+    int64_t self, self_start;
+    self_id(&self, &self_start);
+    sqlite3_stmt *st;
+    if (!(st = sq_stmt(u, SQ_VW_DELETE_PID)))
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, self);
+    int r = sq_run(u, st, "viewer");
+    for (struct mailbox *v = sq(u)->viewers; r == 0 && v; v = v->next_viewer)
+        r = own_row_sync(u, v->id);
+    if (r == 0)
+        sq(u)->viewer_rows_stale = false;
+    return r;
+}
+
 /* Inside a write transaction: delete the viewer rows of mbid whose
  * process is gone; *other_live (may be NULL) is set when a live process
  * other than this one has a row. This process's row is left alone (its
@@ -317,14 +337,20 @@ static int sweep(struct mail_user *u, int64_t mbid)
     char (*dead)[33] = NULL;
     size_t ndead = 0, freed = 0;
     int r = light_begin(u);
-    if (r < 0)
+    if (r < 0) {
+        sq(u)->viewer_rows_stale = true;
         return r;
-    if ((r = own_row_sync(u, mbid)) == 0 && (r = prune_mailbox(u, mbid, NULL)) == 0 &&
+    }
+    if (sq(u)->viewer_rows_stale)
+        r = own_rows_repair(u);
+    if (r == 0 && (r = own_row_sync(u, mbid)) == 0 && (r = prune_mailbox(u, mbid, NULL)) == 0 &&
         (r = free_mailbox(u, mbid, &freed)) == 0 && freed)
         r = sq_collect_dead(u, &dead, &ndead);
     r = light_end(u, r);
     if (r == 0)
         sq_unlink_dead(u, dead, ndead);   /* files only after the commit */
+    else
+        sq(u)->viewer_rows_stale = true;
     free(dead);
     return r;
 }
@@ -347,12 +373,16 @@ int sq_keep_expunged(struct mailbox *mb)
     if (had && others <= mb->told)
         return STORAGE_OK;
     int r = light_begin(u);
+    if (r == 0 && sq(u)->viewer_rows_stale)
+        r = own_rows_repair(u);
     if (r == 0)
         r = own_row_sync(u, mb->id);
     r = light_end(u, r);
-    if (r < 0)
+    if (r < 0) {
+        sq(u)->viewer_rows_stale = true;
         log_warn("storage: %s: cannot register a viewer of mailbox %lld: %s", u->name, (long long)mb->id,
                  storage_strerror(r));
+    }
     return r;
 }
 
@@ -394,12 +424,12 @@ void sq_mailbox_closing(struct mailbox *mb)
     /* The last viewer of this process goes: its row must go too, or it
      * would keep every later expunge of the mailbox for nobody. Another
      * stays: the row may rise, which matters only if that frees something. */
-    if (local_min(u, mb->id, &m) && !retained_upto(u, mb->id, m))
+    if (local_min(u, mb->id, &m) && !retained_upto(u, mb->id, m) && !sq(u)->viewer_rows_stale)
         return;
     int r = sweep(u, mb->id);
     if (r < 0)
-        log_warn("storage: %s: closing a viewer of mailbox %lld: %s", u->name, (long long)mb->id,
-                 storage_strerror(r));
+        log_warn("storage: %s: closing a viewer of mailbox %lld: %s (retried at the next change of a viewer)",
+                 u->name, (long long)mb->id, storage_strerror(r));
 }
 
 int sq_retain_needed(struct mailbox *mb, bool *retain)

@@ -256,6 +256,34 @@ def copy_kept(s):
     poll(nfiles_is(s, 4), "only C's message 1 and the three copies left")
 
 
+def qresync_kept(s):
+    """With QRESYNC: UID FETCH returns a kept message, then "* VANISHED";
+    with the VANISHED modifier (RFC 7162 3.2.6) the message is reported in
+    VANISHED (EARLIER) only, never also as a FETCH."""
+    a, b = two_sessions(s, True)
+    fill(a, "Q", 4)
+    a.ok("ENABLE QRESYNC")
+    u, _ = a.ok("SELECT Q")
+    ms = int([m.group(1) for m in (re.search(r"HIGHESTMODSEQ (\d+)", g) for g in renders(u)) if m][0])
+    b.ok("SELECT Q")
+    b.ok("STORE 2,3 +FLAGS.SILENT (\\Deleted)")
+    b.ok("UID EXPUNGE 2")
+    u, _ = a.ok("UID FETCH 1:4 (FLAGS) (CHANGEDSINCE %d VANISHED)" % ms)
+    got = renders(u)
+    if "* VANISHED (EARLIER) 2" not in got or any(re.search(r"FETCH \(UID 2 ", g) for g in got):
+        raise dt.TestFailure("UID FETCH VANISHED: %r" % got)
+    # (2 was announced as VANISHED after that UID FETCH; 3 is message 2)
+    b.ok("UID EXPUNGE 3")
+    u, _ = a.ok("UID FETCH 3 (UID BODY.PEEK[TEXT])")
+    got = [g[:60] for g in renders(u)]
+    if len(got) != 2 or not re.match(r"\* 2 FETCH \(UID 3 BODY\[TEXT\] \{\d+\}", got[0]) \
+            or got[1] != "* VANISHED 3":
+        raise dt.TestFailure("UID FETCH of a kept message with QRESYNC: %r" % got)
+    poll(nfiles_is(s, 2), "files to go once VANISHED was sent")
+    a.logout()
+    b.logout()
+
+
 def db_counts(s, user=USER):
     """(retained rows, viewer rows, blobs whose refcount differs from their
     references): what mail_user_check looks at."""
@@ -329,6 +357,7 @@ def main():
             ("the same within one worker", 1, lambda s: readable_until_told(s, False)),
             ("files go on UNSELECT, LOGOUT, disconnection, EXPUNGE heard in IDLE", 2, released_when_gone),
             ("COPY/MOVE of expunged messages not yet told copy them", 2, copy_kept),
+            ("QRESYNC: UID FETCH returns them, then VANISHED; never with VANISHED (EARLIER)", 2, qresync_kept),
             ("SIGKILL with kept messages: the restart cleans up, counters and quota agree", 2,
              crash_then_restart)):
         def run(fn=fn, workers=workers):
