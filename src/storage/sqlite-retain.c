@@ -172,15 +172,16 @@ static bool local_min(struct mail_user *u, int64_t mbid, uint64_t *min)
     return any;
 }
 
-static int exists_query(struct mail_user *u, enum sq_stmt_id id, int64_t a, bool bind_b, int64_t b, bool *found)
+/* Does statement id (with nparams parameters a, b) return a row? */
+static int exists_query(struct mail_user *u, enum sq_stmt_id id, int nparams, int64_t a, int64_t b, bool *found)
 {
     sqlite3_stmt *st = sq_stmt(u, id);
     *found = false;
     if (!st)
         return STORAGE_ERR_IO;
-    if (id != SQ_RET_ANY && id != SQ_RET_ANY_FREEABLE)
+    if (nparams > 0)
         sqlite3_bind_int64(st, 1, a);
-    if (bind_b)
+    if (nparams > 1)
         sqlite3_bind_int64(st, 2, b);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
@@ -193,7 +194,7 @@ static int exists_query(struct mail_user *u, enum sq_stmt_id id, int64_t a, bool
 static bool retained_upto(struct mail_user *u, int64_t mbid, uint64_t modseq)
 {
     bool found = false;
-    (void)exists_query(u, SQ_RET_ANY_UPTO, mbid, true, (int64_t)MIN(modseq, (uint64_t)INT64_MAX), &found);
+    (void)exists_query(u, SQ_RET_ANY_UPTO, 2, mbid, (int64_t)MIN(modseq, (uint64_t)INT64_MAX), &found);
     return found;
 }
 
@@ -397,7 +398,7 @@ void sq_expunges_told(struct mailbox *mb, uint64_t modseq)
     mb->expunges_seen = false;
     uint64_t m;
     (void)local_min(u, mb->id, &m);
-    if (!retained_upto(u, mb->id, m))
+    if (!retained_upto(u, mb->id, m) && !sq(u)->viewer_rows_stale)
         return;
     int r = sweep(u, mb->id);
     if (r < 0)
@@ -556,9 +557,9 @@ int sq_retained_recover(struct mail_user *u)
     int64_t self, self_start;
     self_id(&self, &self_start);
     bool any_retained = false, own_rows = false;
-    int r = exists_query(u, SQ_RET_ANY, 0, false, 0, &any_retained);
+    int r = exists_query(u, SQ_RET_ANY, 0, 0, 0, &any_retained);
     if (r == 0)
-        r = exists_query(u, SQ_VW_OWN_ANY, self, false, 0, &own_rows);
+        r = exists_query(u, SQ_VW_OWN_ANY, 1, self, 0, &own_rows);
     if (r < 0 || (!any_retained && !own_rows))
         return r;
     /* Messages are retained: for a session still selected somewhere, or
@@ -571,7 +572,7 @@ int sq_retained_recover(struct mail_user *u)
             work = !proc_alive(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
         sqlite3_reset(st);
     }
-    if (!work && (r = exists_query(u, SQ_RET_ANY_FREEABLE, 0, false, 0, &work)) < 0)
+    if (!work && (r = exists_query(u, SQ_RET_ANY_FREEABLE, 0, 0, 0, &work)) < 0)
         return r;
     if (!work)
         return STORAGE_OK;
