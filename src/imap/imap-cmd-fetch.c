@@ -599,7 +599,10 @@ static void fetch_finish(struct imap_session *s, struct imap_cmd *cmd, struct fe
         imap_tagged(s, cmd, "NO", "[SERVERBUG] Internal error reading messages");
     else if (!st->uid_cmd && (st->gone || st->batch.missing))
         /* RFC 9051 7.5.1: the MSNs still name messages another session
-         * expunged; UID FETCH simply ignores UIDs that are gone. */
+         * expunged whose data is not available any more (normally it is:
+         * storage keeps it until this client is told, RFC 2180 4.1.1;
+         * not e.g. for messages RENAME INBOX moved away); UID FETCH
+         * simply ignores UIDs that are gone. */
         imap_tagged(s, cmd, "NO", "[EXPUNGEISSUED] Some messages were expunged");
     else
         imap_tagged(s, cmd, "OK", "Fetch completed");
@@ -765,6 +768,12 @@ IMAP_CMD(cmd_fetch)
     /* Few records per batch when each needs content: bounded memory and
      * \Seen stores; many when only metadata is fetched. */
     st->batch.max = st->req.need_content ? 64 : 4096;
+    /* RFC 2180 4.1.1: a message another session expunged is returned as
+     * it was until this client has been sent its EXPUNGE (which RFC 9051
+     * 7.5.1 forbids during a FETCH), instead of failing the FETCH. Not
+     * with VANISHED (RFC 7162 3.2.6): the VANISHED (EARLIER) just sent
+     * already reported those UIDs as expunged. */
+    st->batch.expunged_too = !st->req.vanished;
     st->uid_cmd = cmd->uid;
     cmd->state = st;
     cmd->state_free = fetch_state_free;

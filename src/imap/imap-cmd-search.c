@@ -313,7 +313,11 @@ IMAP_CMD(cmd_search)
      * iteration, so header/body loading may query storage freely. */
     size_t from = 0, to = v->count;
     narrow_range(q.root, v, &from, &to);
-    struct rec_batch b = {.uids = v->uids + from, .nuids = to > from ? to - from : 0, .max = 4096};
+    /* Messages another session expunged that this client has not been
+     * told of are searched as they were (RFC 2180 4.3 allows leaving
+     * them out; answering as FETCH does keeps the two consistent). */
+    struct rec_batch b = {.uids = v->uids + from, .nuids = to > from ? to - from : 0, .max = 4096,
+                          .expunged_too = true};
     int rc = 0;
     for (;;) {
         rc = rec_batch_next(v->mb, &b);

@@ -8,6 +8,20 @@
 
 #define BATCH_MAX_GAP 256   /* UIDs between requested ones read and skipped */
 
+static void batch_push(struct rec_batch *b, const struct msg_record *rec)
+{
+    if (b->n >= b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 64;
+        b->recs = xrealloc(b->recs, b->cap * sizeof(*b->recs));
+        b->kwoff = xrealloc(b->kwoff, b->cap * sizeof(*b->kwoff));
+    }
+    b->recs[b->n] = *rec;
+    b->kwoff[b->n] = b->kw.len;
+    const char *kw = rec->keywords ? rec->keywords : "";
+    buf_append(&b->kw, kw, strlen(kw) + 1);
+    b->n++;
+}
+
 struct batch_cb {
     struct rec_batch *b;
 };
@@ -25,19 +39,70 @@ static int batch_rec_cb(const struct msg_record *rec, void *arg)
     if (b->uids[b->pos] != rec->uid)
         return 0;   /* a record we did not ask for */
     b->pos++;
-    if (b->n >= b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 64;
-        b->recs = xrealloc(b->recs, b->cap * sizeof(*b->recs));
-        b->kwoff = xrealloc(b->kwoff, b->cap * sizeof(*b->kwoff));
-    }
-    b->recs[b->n] = *rec;
-    b->kwoff[b->n] = b->kw.len;
-    const char *kw = rec->keywords ? rec->keywords : "";
-    buf_append(&b->kw, kw, strlen(kw) + 1);
-    b->n++;
+    batch_push(b, rec);
     if (b->n >= b->max)
         return 1;
     return 0;
+}
+
+/* Records of expunged messages kept for the session, for the wanted UIDs
+ * uids[from, to) that had no message record. */
+struct ghost_cb {
+    struct rec_batch *b;
+    size_t from, to;
+    size_t found;
+};
+
+static int ghost_rec_cb(const struct msg_record *rec, void *arg)
+{
+    struct ghost_cb *g = arg;
+    struct rec_batch *b = g->b;
+    size_t lo = g->from, hi = g->to;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (b->uids[mid] < rec->uid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < g->to && b->uids[lo] == rec->uid) {
+        batch_push(b, rec);
+        g->found++;
+    }
+    return 0;
+}
+
+static int cmp_rec_index(const void *a, const void *b, void *arg)
+{
+    const struct msg_record *r = arg;
+    uint32_t x = r[*(const size_t *)a].uid, y = r[*(const size_t *)b].uid;
+    return x < y ? -1 : x > y;
+}
+
+/* The batch's records [0, n) are two ascending runs, [0, mid) and
+ * [mid, n): put them in one UID order (kwoff moves with its record). The
+ * runs are short (a batch), and this only happens when another session
+ * expunged some of them: a sort of indexes is plenty. */
+static void merge_runs(struct rec_batch *b, size_t mid)
+{
+    if (mid == 0 || mid == b->n)
+        return;
+    size_t n = b->n;
+    size_t *idx = xmalloc(n * sizeof(*idx));
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    qsort_r(idx, n, sizeof(*idx), cmp_rec_index, b->recs);
+    struct msg_record *recs = xmalloc(n * sizeof(*recs));
+    size_t *kwoff = xmalloc(n * sizeof(*kwoff));
+    for (size_t i = 0; i < n; i++) {
+        recs[i] = b->recs[idx[i]];
+        kwoff[i] = b->kwoff[idx[i]];
+    }
+    memcpy(b->recs, recs, n * sizeof(*recs));
+    memcpy(b->kwoff, kwoff, n * sizeof(*kwoff));
+    free(recs);
+    free(kwoff);
+    free(idx);
 }
 
 int rec_batch_next(struct mailbox *mb, struct rec_batch *b)
@@ -55,7 +120,7 @@ int rec_batch_next(struct mailbox *mb, struct rec_batch *b)
         while (end + 1 < b->nuids && end + 1 - b->pos < b->max &&
                b->uids[end + 1] - b->uids[end] <= BATCH_MAX_GAP)
             end++;
-        size_t saved_n = b->nuids;
+        size_t saved_n = b->nuids, start = b->pos, missing0 = b->missing, n0 = b->n;
         b->nuids = end + 1;     /* the callback stops at the end of the range */
         struct batch_cb cb = {.b = b};
         int r = mailbox_foreach_record(mb, b->uids[b->pos], b->uids[end], batch_rec_cb, &cb);
@@ -66,6 +131,17 @@ int rec_batch_next(struct mailbox *mb, struct rec_batch *b)
             /* The range ran out before these: no record, expunged. */
             b->missing += end + 1 - b->pos;
             b->pos = end + 1;
+        }
+        if (b->expunged_too && b->missing > missing0) {
+            /* Rare (another session expunged, this one not told yet): one
+             * more indexed read over the range just consumed. */
+            struct ghost_cb g = {.b = b, .from = start, .to = b->pos};
+            r = mailbox_foreach_expunged(mb, b->uids[start], b->uids[b->pos - 1], ghost_rec_cb, &g);
+            if (r < 0)
+                return r;
+            b->missing -= MIN(g.found, b->missing - missing0);
+            if (g.found && b->n > n0)
+                merge_runs(b, b->n - g.found);
         }
     }
     for (size_t i = 0; i < b->n; i++)

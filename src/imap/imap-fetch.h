@@ -18,6 +18,11 @@ struct rec_batch {
     struct buf kw;
     size_t *kwoff;
     size_t missing;             /* requested UIDs that had no record (expunged) */
+    /* Also the records of messages another session expunged that are
+     * kept for this session's client until it is told (FETCH, SEARCH:
+     * RFC 2180 4.1.1, 4.3; mailbox_foreach_expunged), merged in UID
+     * order; they are not counted as missing. */
+    bool expunged_too;
 };
 /* Load the next batch (b->n == 0 and b->pos == b->nuids when done). */
 int rec_batch_next(struct mailbox *mb, struct rec_batch *b);

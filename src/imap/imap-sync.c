@@ -61,6 +61,10 @@ struct imap_view *imap_view_new(struct mailbox *mb, bool readonly)
 {
     struct imap_view *v = xcalloc(1, sizeof(*v));
     uint32_t *uids = NULL, count = 0;
+    /* Before the UID list is read: a message another session expunges
+     * from now on stays readable for this client until it is told
+     * (RFC 2180 4.1.1; storage.h). A failure only loses that (logged). */
+    (void)mailbox_keep_expunged(mb);
     if (mailbox_get_uids(mb, &uids, &count) < 0) {
         free(v);
         return NULL;
@@ -875,6 +879,10 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
         v->modseq = info->highestmodseq;
     v->nown = 0;
     v->pending = false;
+    /* With nothing held back, the client now knows of every expunge up to
+     * v->modseq: messages kept for it may go (storage.h). */
+    if (v->npexp == 0)
+        mailbox_expunges_told(v->mb, v->modseq);
 out:
     for (size_t i = 0; i < c.nch; i++)
         free(c.ch[i].keywords);

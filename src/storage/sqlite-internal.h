@@ -108,6 +108,30 @@ enum sq_stmt_id {
     SQ_MB_GET_ACL,
     SQ_MB_SET_SHAREDSEEN,
     SQ_BLOB_ROW,
+    /* retained expunged messages and their viewers (sqlite-retain.c) */
+    SQ_RET_INSERT,
+    SQ_RET_RANGE,
+    SQ_RET_ONE,
+    SQ_RET_CACHE,
+    SQ_RET_GUID,
+    SQ_RET_ANY_UPTO,
+    SQ_RET_ANY,
+    SQ_RET_ANY_FREEABLE,
+    SQ_RET_FREEABLE,
+    SQ_RET_FREE,
+    SQ_RET_MAILBOXES,
+    SQ_RET_GUIDS_OF_MAILBOX,
+    SQ_RET_DELETE_MAILBOX,
+    SQ_RET_NOBLOB,
+    SQ_VW_UPSERT,
+    SQ_VW_DELETE,
+    SQ_VW_OF_MAILBOX,
+    SQ_VW_ALL,
+    SQ_VW_DELETE_PID,
+    SQ_VW_OWN_ANY,
+    SQ_VW_DELETE_MAILBOX,
+    SQ_SYNC_NORMAL,
+    SQ_SYNC_FULL,
     SQ__COUNT
 };
 
@@ -130,6 +154,8 @@ struct sq_user {
     bool quota_bypass;  /* the transaction being committed may exceed quota */
     char *aclbuf;       /* mailbox_info.acl of the last row loaded */
     size_t aclcap;
+    struct mailbox *viewers;   /* handles with keep_expunged (sqlite-retain.c) */
+    bool viewer_rows_stale;    /* a viewer row of this process could not be updated */
 };
 
 /* The connection of the calling thread: the job connection while it holds
@@ -279,6 +305,29 @@ int sq_reader_seen_set(struct mail_user *u, int64_t mbid, const char *reader, ui
 int sq_copy_to(struct mailbox *src, const uint32_t *uids, size_t n, struct mail_user *dest, const char *dest_name,
                bool move, uint32_t *dest_uidvalidity, uint32_t *src_uids, uint32_t *dst_uids, size_t *ncopied,
                int (*expunged_cb)(uint32_t uid, void *arg), void *earg);
+/* sqlite-retain.c: expunged messages kept for the sessions that still
+ * show them (RFC 2180 4.1.1; the model is described there). */
+int sq_keep_expunged(struct mailbox *mb);
+void sq_expunges_told(struct mailbox *mb, uint64_t modseq);
+int sq_foreach_expunged(struct mailbox *mb, uint32_t lo, uint32_t hi, msg_record_cb cb, void *arg);
+void sq_mailbox_closing(struct mailbox *mb);
+/* Inside an expunge's write transaction by mb: must the messages be kept
+ * (a viewer of the mailbox other than mb, in this or a live process)? */
+int sq_retain_needed(struct mailbox *mb, bool *retain);
+/* Inside that transaction: keep rec (its blob reference moves to the
+ * retained row). */
+int sq_retain_insert(struct mail_user *u, int64_t mbid, const struct msg_record *rec, uint64_t expunge_modseq);
+/* A message kept for mb (expunged after what its client was told), as
+ * load_msg; NOTFOUND when there is none or mb is no viewer. */
+int sq_retained_load(struct mailbox *mb, uint32_t uid, struct msg_record *rec, char **kwbuf);
+/* Inside mailbox delete: drop the mailbox's retained messages (blob
+ * references) and viewer rows. */
+int sq_retained_drop_mailbox(struct mail_user *u, int64_t mbid);
+/* At store open: drop viewer rows of dead processes (and this process's:
+ * it has no viewer of a store it is opening) and release what no live
+ * viewer needs. */
+int sq_retained_recover(struct mail_user *u);
+
 /* sqlite-message.c: expunge uids[] (ascending or not) whatever their
  * \Deleted flag (the source half of a cross-store move). */
 int sq_expunge_uids(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg),

@@ -411,6 +411,10 @@ int sq_delete_mailbox(struct mail_user *u, const char *name)
     if (r == 0 && rc != SQLITE_DONE)
         r = sq_error(u, rc, "delete mailbox");
     sqlite3_reset(g);
+    /* Expunged messages kept for sessions that still show the mailbox
+     * (sqlite-retain.c) go with it: those sessions are told it is gone. */
+    if (r == 0)
+        r = sq_retained_drop_mailbox(u, info.id);
     /* Before the row goes: the bump finds the covering roots by its name. */
     if (r == 0)
         r = sq_quota_bump(u, info.id, -(int64_t)info.size, -(int64_t)info.messages, -1);

@@ -342,8 +342,13 @@ int sq_sync(struct mailbox *mb, uint64_t since, msg_record_cb changed, void *car
         if (r < 0)
             return r;
     }
-    if (expunged)
-        r = report_uids(mb, since, upto, expunged, earg, NULL);
+    if (expunged) {
+        size_t found = 0;
+        r = report_uids(mb, since, upto, expunged, earg, &found);
+        /* A viewer may now be told of them (mailbox_expunges_told). */
+        if (r == 0 && found)
+            mb->expunges_seen = true;
+    }
     return r;
 }
 
@@ -356,15 +361,38 @@ int sq_vanished_since(struct mailbox *mb, uint64_t since, int (*cb)(uint32_t uid
     return r == 0 && found == 0 ? sq_if_gone(mb, r) : r;
 }
 
-int sq_get_cache(struct mailbox *mb, uint32_t uid, struct msg_cache *out)
+/* A point lookup of (mb, uid) by statement id: the message row's, or for
+ * a viewer whose message is gone, the retained one's (bound ?4: only what
+ * was expunged after its client was last told). */
+static sqlite3_stmt *point_lookup(struct mailbox *mb, enum sq_stmt_id id, enum sq_stmt_id retained_id, uint32_t uid,
+                                  int *rc)
 {
-    sqlite3_stmt *st = sq_stmt(mb->user, SQ_BLOB_CACHE);
+    sqlite3_stmt *st = sq_stmt(mb->user, id);
     if (!st)
-        return STORAGE_ERR_IO;
+        return NULL;
     sqlite3_bind_int64(st, 1, mb->id);
     sqlite3_bind_int64(st, 2, uid);
     sqlite3_bind_text(st, 3, mb->info.mailboxid, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
+    *rc = sqlite3_step(st);
+    if (*rc != SQLITE_DONE || !mb->keep_expunged)
+        return st;
+    sqlite3_reset(st);
+    if (!(st = sq_stmt(mb->user, retained_id)))
+        return NULL;
+    sqlite3_bind_int64(st, 1, mb->id);
+    sqlite3_bind_int64(st, 2, uid);
+    sqlite3_bind_text(st, 3, mb->info.mailboxid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (int64_t)MIN(mb->told, (uint64_t)INT64_MAX));
+    *rc = sqlite3_step(st);
+    return st;
+}
+
+int sq_get_cache(struct mailbox *mb, uint32_t uid, struct msg_cache *out)
+{
+    int rc = SQLITE_ERROR;
+    sqlite3_stmt *st = point_lookup(mb, SQ_BLOB_CACHE, SQ_RET_CACHE, uid, &rc);
+    if (!st)
+        return STORAGE_ERR_IO;
     int r = STORAGE_OK;
     if (rc == SQLITE_ROW) {
         const char *e = (const char *)sqlite3_column_text(st, 0);
@@ -396,13 +424,10 @@ int sq_get_cache(struct mailbox *mb, uint32_t uid, struct msg_cache *out)
 
 int sq_get_guid(struct mailbox *mb, uint32_t uid, char guid[33])
 {
-    sqlite3_stmt *st = sq_stmt(mb->user, SQ_MSG_GUID);
+    int rc = SQLITE_ERROR;
+    sqlite3_stmt *st = point_lookup(mb, SQ_MSG_GUID, SQ_RET_GUID, uid, &rc);
     if (!st)
         return STORAGE_ERR_IO;
-    sqlite3_bind_int64(st, 1, mb->id);
-    sqlite3_bind_int64(st, 2, uid);
-    sqlite3_bind_text(st, 3, mb->info.mailboxid, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
     int r = STORAGE_OK;
     if (rc == SQLITE_ROW) {
         const char *g = (const char *)sqlite3_column_text(st, 0);
@@ -450,8 +475,11 @@ static int blob_ref(struct mail_user *u, const char *guid, int delta)
 }
 
 /* Remove one message row inside a transaction: record it as expunged
- * (forever, for QRESYNC) and drop its blob reference. */
-static int expunge_one(struct mail_user *u, int64_t mbid, const struct msg_record *rec, uint64_t modseq)
+ * (forever, for QRESYNC) and drop its blob reference - or, with retain
+ * (another session may still show it: sqlite-retain.c), keep its record
+ * and the reference in the retained table. */
+static int expunge_one(struct mail_user *u, int64_t mbid, const struct msg_record *rec, uint64_t modseq,
+                       bool retain)
 {
     sqlite3_stmt *st = sq_stmt(u, SQ_MSG_DELETE);
     if (!st)
@@ -475,7 +503,24 @@ static int expunge_one(struct mail_user *u, int64_t mbid, const struct msg_recor
     sqlite3_bind_int64(st, 2, rec->uid);
     if ((r = sq_run(u, st, "expunge")) < 0)
         return r;
+    if (retain)
+        return sq_retain_insert(u, mbid, rec, modseq);
     return blob_ref(u, rec->guid, -1);
+}
+
+/* Whether this transaction's expunges by mb are kept for other sessions
+ * (sq_retain_needed), asked once, at the first message expunged: an
+ * EXPUNGE that removes nothing costs nothing more. *state: -1 not asked
+ * yet, else 0/1. */
+static int retain_state(struct mailbox *mb, int *state)
+{
+    if (*state >= 0)
+        return STORAGE_OK;
+    bool retain = false;
+    int r = sq_retain_needed(mb, &retain);
+    if (r == 0)
+        *state = retain;
+    return r;
 }
 
 int sq_append_commit(struct mailbox *mb, struct append_item *items, size_t n, uint32_t *uidvalidity,
@@ -779,21 +824,28 @@ static int expunge_common(struct mailbox *mb, const uint32_t *uids, size_t n, bo
         n = ncand;
     }
     int64_t dunseen = 0, dsize = 0, ddeleted = 0;
+    int retain = -1;
     for (size_t i = 0; i < n; i++) {
         struct msg_record rec;
         char *kw = NULL;
         uint32_t raw = 0;
         r = load_msg(mb, uids[i], &rec, &kw, &raw);
-        free(kw);
         if (r == STORAGE_ERR_NOTFOUND) {
+            free(kw);
             r = 0;
             continue;
         }
-        if (r < 0)
-            break;
-        if (!(rec.flags & MSG_DELETED) && !any)
+        if (r == 0 && !(rec.flags & MSG_DELETED) && !any) {
+            free(kw);
             continue;
-        if ((r = expunge_one(u, mb->id, &rec, modseq)) < 0)
+        }
+        if (r == 0)
+            r = retain_state(mb, &retain);
+        /* (the record's keywords are kept with it when it is retained) */
+        if (r == 0)
+            r = expunge_one(u, mb->id, &rec, modseq, retain > 0);
+        free(kw);
+        if (r < 0)
             break;
         ARRAY_GROW(gone, ngone, cgone);
         gone[ngone++] = rec.uid;
@@ -854,8 +906,8 @@ int sq_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *des
     int r = sq_begin(u);
     if (r < 0)
         return r;
-    uint32_t *gone = NULL;
-    size_t ngone = 0, cgone = 0, done = 0;
+    uint32_t *gone = NULL, *gone_ghosts = NULL;
+    size_t ngone = 0, cgone = 0, done = 0, ngg = 0, cgg = 0;
     struct mailbox_info sinfo, dinfo;
     if ((r = sq_mailbox_load_mb(src, &sinfo, NULL)) < 0)
         goto out;
@@ -873,14 +925,24 @@ int sq_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *des
     int64_t now = (int64_t)time(NULL);
     int64_t dunseen = 0, ddeleted = 0, dsize = 0;
     int64_t s_unseen = 0, s_deleted = 0, s_size = 0;
+    int retain = -1;
     for (size_t i = 0; i < n; i++) {
         struct msg_record rec;
         char *kw = NULL;
         uint32_t raw = 0;
+        bool ghost = false;
         r = load_msg(src, uids[i], &rec, &kw, &raw);
         if (r == STORAGE_ERR_NOTFOUND) {
-            r = 0;
-            continue;   /* expunged meanwhile */
+            /* Expunged by another session, and its client not told yet:
+             * the message is still readable for it (RFC 2180 4.4.2 lets
+             * COPY copy it: "the messages ... at the start of the COPY
+             * command"); otherwise it is skipped. */
+            r = sq_retained_load(src, uids[i], &rec, &kw);
+            if (r == STORAGE_ERR_NOTFOUND) {
+                r = 0;
+                continue;
+            }
+            ghost = true;
         }
         if (r < 0)
             break;
@@ -888,8 +950,8 @@ int sq_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *des
         nrec.savedate = now;
         if ((r = sq_keywords_register(u, dinfo.id, rec.keywords)) == 0 &&
             (r = insert_msg(u, dinfo.id, uid, dmodseq, &nrec)) == 0 && (r = blob_ref(u, rec.guid, +1)) == 0 &&
-            move)
-            r = expunge_one(u, src->id, &rec, smodseq);
+            move && !ghost && (r = retain_state(src, &retain)) == 0)
+            r = expunge_one(u, src->id, &rec, smodseq, retain > 0);
         free(kw);
         if (r < 0)
             break;
@@ -902,7 +964,12 @@ int sq_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *des
         dunseen += !(rec.flags & MSG_SEEN);
         ddeleted += !!(rec.flags & MSG_DELETED);
         dsize += (int64_t)rec.size;
-        if (move) {
+        if (move && ghost) {
+            /* already gone from the source: reported as expunged with the
+             * others (the MOVE's EXPUNGE), nothing left to remove */
+            ARRAY_GROW(gone_ghosts, ngg, cgg);
+            gone_ghosts[ngg++] = rec.uid;
+        } else if (move) {
             ARRAY_GROW(gone, ngone, cgone);
             gone[ngone++] = rec.uid;
             s_unseen -= !(raw & MSG_SEEN);
@@ -922,7 +989,7 @@ int sq_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *des
     }
     if (r == 0 && done) {
         r = sq_mailbox_bump(u, dinfo.id, dmodseq, uid, (int64_t)done, dunseen, ddeleted, dsize);
-        if (r == 0 && move)
+        if (r == 0 && move && ngone)
             r = sq_mailbox_bump(u, sinfo.id, smodseq, 0, -(int64_t)ngone, s_unseen, s_deleted, s_size);
     }
 out:
@@ -940,11 +1007,14 @@ out:
             if (move && dinfo.id != sinfo.id)
                 notify_mailbox_changed(u->name, sinfo.id);
         }
-        for (size_t i = 0; expunged_cb && i < ngone; i++)
-            if (expunged_cb(gone[i], earg))
-                break;
+        bool stop = false;
+        for (size_t i = 0; expunged_cb && i < ngone && !stop; i++)
+            stop = expunged_cb(gone[i], earg) != 0;
+        for (size_t i = 0; expunged_cb && i < ngg && !stop; i++)
+            stop = expunged_cb(gone_ghosts[i], earg) != 0;
     }
     free(gone);
+    free(gone_ghosts);
     return r;
 }
 
@@ -963,6 +1033,7 @@ struct xitem {
     int64_t lines;
     bool linked;                /* its file was created in the destination by this copy */
     bool skip;                  /* gone from the source meanwhile */
+    bool ghost;                 /* expunged, kept for the source handle's client */
 };
 
 static char *col_dup(sqlite3_stmt *st, int i)
@@ -1167,8 +1238,13 @@ int sq_copy_to(struct mailbox *src, const uint32_t *uids, size_t n, struct mail_
         char *kw = NULL;
         r = load_msg(src, uids[i], &x->rec, &kw, NULL);
         if (r == STORAGE_ERR_NOTFOUND) {
-            r = 0;
-            continue;
+            /* kept for this session (RFC 2180 4.4.2), as in sq_copy */
+            r = sq_retained_load(src, uids[i], &x->rec, &kw);
+            x->ghost = r == 0;
+            if (r == STORAGE_ERR_NOTFOUND) {
+                r = 0;
+                continue;
+            }
         }
         if (r < 0)
             break;
@@ -1217,14 +1293,18 @@ int sq_copy_to(struct mailbox *src, const uint32_t *uids, size_t n, struct mail_
         xitems_free(v, nv);
         return r;
     }
-    size_t k = 0;
+    size_t k = 0, kg = 0;
     uint32_t *moved = xmalloc((nv ? nv : 1) * sizeof(*moved));
+    uint32_t *ghosts = xmalloc((nv ? nv : 1) * sizeof(*ghosts));
     for (size_t i = 0; i < nv; i++) {
         if (v[i].skip)
             continue;
         if (src_uids)
-            src_uids[k] = v[i].rec.uid;
-        moved[k++] = v[i].rec.uid;
+            src_uids[k + kg] = v[i].rec.uid;
+        if (v[i].ghost)
+            ghosts[kg++] = v[i].rec.uid;   /* already expunged from the source */
+        else
+            moved[k++] = v[i].rec.uid;
     }
     xitems_free(v, nv);
     if (ncopied)
@@ -1242,6 +1322,10 @@ int sq_copy_to(struct mailbox *src, const uint32_t *uids, size_t n, struct mail_
             log_err("storage: %s: move to %s: copied, but expunging the source failed: %s", su->name, dest->name,
                     storage_strerror(r));
     }
+    for (size_t i = 0; r == 0 && move && expunged_cb && i < kg; i++)
+        if (expunged_cb(ghosts[i], earg))
+            break;
     free(moved);
+    free(ghosts);
     return r;
 }

@@ -131,8 +131,10 @@ static const char *const sq_sql[SQ__COUNT] = {
                       "JOIN blob b ON b.guid=m.guid WHERE m.mailbox_id=?1 AND m.uid=?2 AND " MB_IS("?1", "?3"),
     [SQ_BLOB_EXISTS] = "SELECT 1 FROM blob WHERE guid=?",
     [SQ_BLOB_ALL] = "SELECT guid FROM blob",
+    /* A retained expunged message (schema 7) holds a reference too. */
     [SQ_BLOB_REFCHECK] = "SELECT b.guid,b.refcount,coalesce(c.n,0) FROM blob b LEFT JOIN "
-                         "(SELECT guid,count(*) AS n FROM message GROUP BY guid) c ON c.guid=b.guid "
+                         "(SELECT guid,count(*) AS n FROM (SELECT guid FROM message UNION ALL "
+                         "SELECT guid FROM retained) GROUP BY guid) c ON c.guid=b.guid "
                          "WHERE coalesce(c.n,0)!=b.refcount",
     [SQ_BLOB_SETREF] = "UPDATE blob SET refcount=? WHERE guid=?",
     [SQ_MSG_NOBLOB] = "SELECT m.mailbox_id,m.uid,m.guid FROM message m "
@@ -201,6 +203,49 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_MB_DELETED_SIZE] = "SELECT m.id,(SELECT total(g.size) FROM message g WHERE g.mailbox_id=m.id AND (g.flags&8)!=0) "
                            "FROM (SELECT (SELECT id FROM mailbox WHERE name=?1) AS id) m",
     [SQ_QR_SET_USED] = "UPDATE quotaroot SET storage_used=?2,message_used=?3,mailbox_used=?4 WHERE name=?1",
+    /* Retained expunged messages (schema 7, sqlite-retain.c). Reads by a
+     * handle see only rows expunged after what its client was told
+     * (expunge_modseq > the handle's told modseq). */
+    [SQ_RET_INSERT] = "INSERT OR REPLACE INTO retained(mailbox_id,uid,expunge_modseq,modseq,flags,keywords,"
+                      "internaldate,internaldate_tz,savedate,size,guid,threadid) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+    [SQ_RET_RANGE] = "SELECT " MSGCOLS " FROM retained WHERE mailbox_id=?1 AND uid BETWEEN ?2 AND ?3 AND "
+                     "expunge_modseq>?4 AND " MB_IS("?1", "?5") " ORDER BY uid",
+    [SQ_RET_ONE] = "SELECT " MSGCOLS " FROM retained WHERE mailbox_id=?1 AND uid=?2 AND expunge_modseq>?4 AND "
+                   MB_IS("?1", "?3"),
+    [SQ_RET_CACHE] = "SELECT b.envelope,b.bodystructure,b.body,b.header,b.lines FROM retained r "
+                     "JOIN blob b ON b.guid=r.guid WHERE r.mailbox_id=?1 AND r.uid=?2 AND r.expunge_modseq>?4 AND "
+                     MB_IS("?1", "?3"),
+    [SQ_RET_GUID] = "SELECT guid FROM retained WHERE mailbox_id=?1 AND uid=?2 AND expunge_modseq>?4 AND "
+                    MB_IS("?1", "?3"),
+    [SQ_RET_ANY_UPTO] = "SELECT 1 FROM retained WHERE mailbox_id=?1 AND expunge_modseq<=?2 LIMIT 1",
+    [SQ_RET_ANY] = "SELECT 1 FROM retained LIMIT 1",
+    /* What no viewer of mailbox ?1 can still see: expunged at or below
+     * the lowest viewer row (all of it when there is none). */
+#define RET_FREEABLE                                                                               \
+    "mailbox_id=?1 AND expunge_modseq<=coalesce((SELECT min(v.modseq) FROM viewer v WHERE v.mailbox_id=?1)," \
+    "9223372036854775807)"
+    [SQ_RET_FREEABLE] = "SELECT guid FROM retained WHERE " RET_FREEABLE,
+    [SQ_RET_ANY_FREEABLE] = "SELECT 1 FROM retained r WHERE r.expunge_modseq<=coalesce((SELECT min(v.modseq) "
+                            "FROM viewer v WHERE v.mailbox_id=r.mailbox_id),9223372036854775807) LIMIT 1",
+    [SQ_RET_FREE] = "DELETE FROM retained WHERE " RET_FREEABLE,
+    [SQ_RET_MAILBOXES] = "SELECT DISTINCT mailbox_id FROM retained",
+    [SQ_RET_GUIDS_OF_MAILBOX] = "SELECT guid FROM retained WHERE mailbox_id=?",
+    [SQ_RET_DELETE_MAILBOX] = "DELETE FROM retained WHERE mailbox_id=?",
+    [SQ_RET_NOBLOB] = "SELECT r.mailbox_id,r.uid,r.guid FROM retained r "
+                      "WHERE NOT EXISTS(SELECT 1 FROM blob b WHERE b.guid=r.guid)",
+    [SQ_VW_UPSERT] = "INSERT OR REPLACE INTO viewer(mailbox_id,pid,pstart,modseq) VALUES(?,?,?,?)",
+    [SQ_VW_DELETE] = "DELETE FROM viewer WHERE mailbox_id=? AND pid=?",
+    [SQ_VW_OF_MAILBOX] = "SELECT pid,pstart FROM viewer WHERE mailbox_id=?",
+    [SQ_VW_ALL] = "SELECT DISTINCT pid,pstart FROM viewer",
+    [SQ_VW_DELETE_PID] = "DELETE FROM viewer WHERE pid=?1 AND (?2 IS NULL OR pstart=?2)",
+    [SQ_VW_OWN_ANY] = "SELECT 1 FROM viewer WHERE pid=? LIMIT 1",
+    [SQ_VW_DELETE_MAILBOX] = "DELETE FROM viewer WHERE mailbox_id=?",
+    /* The viewer bookkeeping needs no durability (after a crash every
+     * viewer row is dead anyway): its transactions commit without an
+     * fsync. In WAL mode that never risks corruption, and the next
+     * durable commit syncs them along (sqlite-retain.c light_begin). */
+    [SQ_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
+    [SQ_SYNC_FULL] = "PRAGMA synchronous=FULL",
 };
 
 sqlite3_stmt *sq_stmt(struct mail_user *u, enum sq_stmt_id id)
@@ -371,6 +416,12 @@ static int sq_user_open(struct mail_user *u, bool create)
                     u->is_new = true;
             }
         }
+    }
+    /* Expunged messages kept for sessions of processes that are gone (a
+     * crash, a killed worker) go now; two cheap reads when there are none. */
+    if (r == 0 && (r = sq_retained_recover(u)) < 0) {
+        log_warn("storage: %s: releasing retained expunged messages: %s", u->name, storage_strerror(r));
+        r = 0;   /* they stay until a later open; nothing else depends on it */
     }
     if (r < 0) {
         sq_close_db(s);
@@ -584,7 +635,17 @@ int sq_check(struct mail_user *u, bool fix, void (*cb)(const char *problem, void
                (const char *)sqlite3_column_text(q, 2));
     sqlite3_reset(q);
 
-    /* 3. blob refcounts vs references */
+    q = sq_stmt(u, SQ_RET_NOBLOB);
+    if (!q)
+        goto fail;
+    while (sqlite3_step(q) == SQLITE_ROW)
+        report(&c, "retained expunged message uid %u in mailbox id %lld references missing blob %s",
+               (unsigned)sqlite3_column_int64(q, 1), (long long)sqlite3_column_int64(q, 0),
+               (const char *)sqlite3_column_text(q, 2));
+    sqlite3_reset(q);
+
+    /* 3. blob refcounts vs references (message rows and retained
+     * expunged messages) */
     q = sq_stmt(u, SQ_BLOB_REFCHECK);
     if (!q)
         goto fail;
@@ -723,4 +784,8 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .set_sharedseen = sq_set_sharedseen,
     .status_as = sq_status_as,
     .copy_to = sq_copy_to,
+    .keep_expunged = sq_keep_expunged,
+    .expunges_told = sq_expunges_told,
+    .foreach_expunged = sq_foreach_expunged,
+    .close = sq_mailbox_closing,
 };

@@ -65,6 +65,16 @@ struct mailbox {
      * at open and at each sync), \Seen is this reader's own. Such a
      * handle never claims \Recent. */
     char reader[256];
+    /* mailbox_keep_expunged: this handle shows a client UIDs that must
+     * stay readable until the client is told they were expunged
+     * (RFC 2180 4.1.1). told: every expunge with a modseq up to it has
+     * been reported to the client; expunges_seen: a sync reported
+     * expunges since the last mailbox_expunges_told. The backend keeps
+     * such handles in a per-store list (SQLite: sqlite-retain.c). */
+    bool keep_expunged;
+    bool expunges_seen;
+    uint64_t told;
+    struct mailbox *next_viewer;
     struct mailbox_info info;
 };
 
@@ -146,6 +156,13 @@ struct storage_backend_ops {
                 uint32_t *dest_uidvalidity, uint32_t *src_uids, uint32_t *dst_uids, size_t *ncopied,
                 int (*expunged_cb)(uint32_t uid, void *arg), void *earg);
     int (*check)(struct mail_user *u, bool fix, void (*cb)(const char *problem, void *arg), void *arg);
+
+    /* expunged messages readable until told (RFC 2180 4.1.1) */
+    int (*keep_expunged)(struct mailbox *mb);
+    void (*expunges_told)(struct mailbox *mb, uint64_t modseq);
+    int (*foreach_expunged)(struct mailbox *mb, uint32_t lo, uint32_t hi, msg_record_cb cb, void *arg);
+    /* the handle is about to be freed (may be NULL) */
+    void (*close)(struct mailbox *mb);
 
     /* access control (storage-acl.c dispatches; acl length checked) */
     int (*create_acl)(struct mail_user *u, const char *name, uint32_t special_use, const char *acl);

@@ -486,6 +486,8 @@ void mailbox_close(struct mailbox *mb)
     if (!mb)
         return;
     struct mail_user *u = mb->user;
+    if (u->ops->close)
+        u->ops->close(mb);
     free(mb->kwcopy);
     free(mb);
     mail_user_close(u);
@@ -567,6 +569,28 @@ uint64_t mailbox_expunge_horizon(struct mailbox *mb)
 {
     (void)mb;
     return 0;   /* every expunge is remembered forever */
+}
+
+int mailbox_keep_expunged(struct mailbox *mb)
+{
+    if (mb->keep_expunged)
+        return STORAGE_OK;
+    return mb->user->ops->keep_expunged(mb);
+}
+
+void mailbox_expunges_told(struct mailbox *mb, uint64_t modseq)
+{
+    if (mb->keep_expunged && modseq > mb->told)
+        mb->user->ops->expunges_told(mb, modseq);
+}
+
+int mailbox_foreach_expunged(struct mailbox *mb, uint32_t uid_lo, uint32_t uid_hi, msg_record_cb cb, void *arg)
+{
+    if (uid_lo > uid_hi || !cb)
+        return STORAGE_ERR_INVALID;
+    if (!mb->keep_expunged)
+        return STORAGE_OK;
+    return mb->user->ops->foreach_expunged(mb, uid_lo, uid_hi, cb, arg);
 }
 
 /* ---- content ------------------------------------------------------------- */

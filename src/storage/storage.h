@@ -348,6 +348,34 @@ int mailbox_vanished_since(struct mailbox *mb, uint64_t since_modseq,
  * 0 when all are remembered (we never forget, so this is 0). */
 uint64_t mailbox_expunge_horizon(struct mailbox *mb);
 
+/* ---- expunged messages a session still shows (RFC 2180 4.1.1) ---------- */
+
+/* A client with a mailbox selected knows its messages by sequence number
+ * and may not be sent EXPUNGE at every moment (RFC 9051 7.5.1: never
+ * while answering FETCH, STORE or SEARCH), so a message another session
+ * expunges stays in its view for a while. Call mailbox_keep_expunged right
+ * after mailbox_open/_as, before reading the UID list, on a handle that
+ * shows a client the mailbox's messages (IMAP SELECT/EXAMINE): from then
+ * on a message another handle (of any process) expunges stays readable
+ * through this handle - mailbox_foreach_expunged gives its record as last
+ * known, mailbox_get_cache and mailbox_get_content its data - until
+ * mailbox_expunges_told says the client was told, or the handle is
+ * closed. The message row goes at once (counters, quota, UID list and
+ * VANISHED are those of any expunge); only its record and file are kept,
+ * and they go once no handle of a live process can still see them (a
+ * crash's leftovers go at the next open of the store). Expunges through
+ * this handle itself are not kept for it. An error is logged and only
+ * means the protection may be missing (a FETCH then finds the message
+ * gone, as without it). */
+int mailbox_keep_expunged(struct mailbox *mb);
+/* mb's client has been told of every expunge with a modseq <= modseq
+ * (none is held back). Cheap unless it lets retained messages go. */
+void mailbox_expunges_told(struct mailbox *mb, uint64_t modseq);
+/* Records, as last known, of the messages in [uid_lo, uid_hi] expunged
+ * after what mb's client was last told and kept for it, ascending.
+ * Nothing for a handle without mailbox_keep_expunged. */
+int mailbox_foreach_expunged(struct mailbox *mb, uint32_t uid_lo, uint32_t uid_hi, msg_record_cb cb, void *arg);
+
 /* ---- message content -------------------------------------------------- */
 
 /* The cached parse results stored at append time. Strings are NUL
@@ -366,6 +394,8 @@ struct msg_cache {
     size_t header_len;
     uint32_t lines;         /* body lines (for text parts in BODY) */
 };
+/* Also for a message kept for mb (mailbox_keep_expunged), as
+ * mailbox_get_content. */
 int mailbox_get_cache(struct mailbox *mb, uint32_t uid, struct msg_cache *out);
 void msg_cache_free(struct msg_cache *c);
 

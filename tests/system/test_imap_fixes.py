@@ -11,9 +11,11 @@
 - SENTON/SENTBEFORE/SENTSINCE fall back to the INTERNALDATE when there is
   no usable Date: header;
 - SEARCH MODSEQ with an entry name (RFC 7162 3.1.5);
-- FETCH of messages expunged by another session: the remaining messages
-  are returned before "NO [EXPUNGEISSUED]", UID FETCH omits the gone ones
-  and says OK, and the EXPUNGEs follow at the next allowed point;
+- FETCH of messages expunged by another session: until the session is
+  told, FETCH and UID FETCH return them as they were (RFC 2180 4.1.1) and
+  say OK, and the EXPUNGEs follow at the next allowed point; only data
+  that is really gone (RENAME INBOX moved it) answers "NO [EXPUNGEISSUED]"
+  (more in test_expunge_retained.py);
 - partial FETCH with offsets/counts at and beyond 2^32-1;
 - STORE.SILENT on a message another session changed reports that change
   (the view is synced before the store: no lost update);
@@ -207,7 +209,7 @@ def search_modseq(s):
     c.logout()
 
 
-def expungeissued(s):
+def expunged_elsewhere(s):
     a = s.login()
     b = s.login()
     a.ok("CREATE E")
@@ -217,26 +219,30 @@ def expungeissued(s):
     b.ok("SELECT E")
     b.ok("STORE 2,4 +FLAGS.SILENT (\\Deleted)")
     b.ok("EXPUNGE")
+    # RFC 2180 4.1.1: a was not told yet, so 2 and 4 are still readable
     u, t = a.command("FETCH 1:5 (UID BODY.PEEK[HEADER.FIELDS (Subject)])")
     got = [r.render() for r in u]
     uids = [int(m.group(1)) for m in (re.search(r"UID (\d+)", g) for g in got) if m]
-    if uids != [1, 3, 5]:
+    if uids != [1, 2, 3, 4, 5]:
         raise dt.TestFailure("FETCH with expunged messages returned UIDs %r: %r" % (uids, got))
     if any("EXPUNGE" in g for g in got):
         raise dt.TestFailure("EXPUNGE during FETCH: %r" % got)
-    if not re.match(r"t\d+ NO \[EXPUNGEISSUED\]", t.render()):
+    if not re.match(r"t\d+ OK", t.render()):
         raise dt.TestFailure("tagged: %s" % t.render())
-    if any(f"* {n} FETCH" not in g for n, g in zip((1, 3, 5), [g for g in got if "FETCH" in g])):
-        raise dt.TestFailure("MSNs changed before EXPUNGE was sent: %r" % got)
+    for n, g in zip(range(1, 6), got):
+        if not g.startswith("* %d FETCH" % n) or ("Subject: test %d" % n) not in g:
+            raise dt.TestFailure("MSNs or data changed before EXPUNGE was sent: %r" % got)
     # a second non-UID FETCH: still no EXPUNGE, MSNs unchanged
     u, t = a.command("FETCH 5 (UID)")
     if [r.render() for r in u] != ["* 5 FETCH (UID 5)"] or "OK" not in t.render():
         raise dt.TestFailure("FETCH 5 before EXPUNGE: %r %s" % ([r.render() for r in u], t.render()))
-    # UID FETCH: gone UIDs silently omitted, OK; EXPUNGE may now be sent,
-    # after the FETCH responses (which still use the old MSNs)
+    # UID FETCH: the kept messages as last known (with the \Deleted they
+    # were expunged with), OK; EXPUNGE may now be sent, after the FETCH
+    # responses (which still use the old MSNs)
     u, t = a.ok("UID FETCH 1:5 (FLAGS)")
     got = [r.render() for r in u]
-    want = [r"\* 1 FETCH \(UID 1 FLAGS .*\)", r"\* 3 FETCH \(UID 3 FLAGS .*\)",
+    want = [r"\* 1 FETCH \(UID 1 FLAGS .*\)", r"\* 2 FETCH \(UID 2 FLAGS \(\\Deleted.*\)\)",
+            r"\* 3 FETCH \(UID 3 FLAGS .*\)", r"\* 4 FETCH \(UID 4 FLAGS \(\\Deleted.*\)\)",
             r"\* 5 FETCH \(UID 5 FLAGS .*\)", r"\* 2 EXPUNGE", r"\* 3 EXPUNGE"]
     if len(got) != len(want) or not all(re.fullmatch(w, g) for w, g in zip(want, got)):
         raise dt.TestFailure("UID FETCH: %r" % got)
@@ -246,6 +252,16 @@ def expungeissued(s):
     u, _ = a.ok("FETCH 1:* (UID)")
     if [r.render() for r in u] != ["* 1 FETCH (UID 1)", "* 2 FETCH (UID 3)", "* 3 FETCH (UID 5)"]:
         raise dt.TestFailure("view after EXPUNGE: %r" % [r.render() for r in u])
+    # Data that is really gone: RENAME INBOX moves INBOX's messages away
+    # (they are expunged from INBOX, not kept): the remaining messages are
+    # returned before "NO [EXPUNGEISSUED]".
+    a.ok("APPEND INBOX %L", [dt.sample_message(9)])
+    a.ok("SELECT INBOX")
+    b.ok("RENAME INBOX Moved")
+    u, t = a.command("FETCH 1:* (UID)")
+    got = [r.render() for r in u]
+    if not re.match(r"t\d+ NO \[EXPUNGEISSUED\]", t.render()) or any("EXPUNGE" in g for g in got):
+        raise dt.TestFailure("FETCH after RENAME INBOX: %r %s" % (got, t.render()))
     a.logout()
     b.logout()
 
@@ -263,8 +279,9 @@ def held_expunges_then_own_expunge(s):
     b.ok("SELECT H")
     b.ok("UID STORE 2,4 +FLAGS.SILENT (\\Deleted)")
     b.ok("UID EXPUNGE 2")
-    u, t = a.command("FETCH 1:6 (UID)")     # 2 is held back
-    if "EXPUNGEISSUED" not in t.render() or any("EXPUNGE" in r.render() for r in u):
+    u, t = a.command("FETCH 1:6 (UID)")     # 2 is held back, still readable
+    uids = [int(m.group(1)) for m in (re.search(r"\((?:UID (\d+))", r.render()) for r in u) if m]
+    if " OK " not in t.render() or any("EXPUNGE" in r.render() for r in u) or uids[:6] != [1, 2, 3, 4, 5, 6]:
         raise dt.TestFailure("FETCH: %r %s" % ([r.render() for r in u], t.render()))
     a.ok("STORE 6 +FLAGS.SILENT (\\Deleted)")
     u, _ = a.ok("EXPUNGE")                  # a expunges 4 and 6 itself
@@ -466,7 +483,7 @@ def main():
                      ("NUL in spilled/in-memory literals; BODY[] vs BINARY[] output", nul_literals),
                      ("SENT* fall back to INTERNALDATE", sent_fallback),
                      ("SEARCH MODSEQ with entry name", search_modseq),
-                     ("FETCH with messages expunged elsewhere (EXPUNGEISSUED)", expungeissued),
+                     ("FETCH of messages expunged elsewhere: data until told, then EXPUNGE", expunged_elsewhere),
                      ("held-back expunges, then own EXPUNGE", held_expunges_then_own_expunge),
                      ("partial FETCH at 2^32-1 and beyond", partial_limits),
                      ("STORE.SILENT after another session's change: no lost update",

@@ -19,7 +19,7 @@ static const char MSG1[] = "From: a@example.com\r\nTo: b@example.com\r\nSubject:
 static const char MSG2[] = "Subject: second\r\n\r\nxyz\r\n";
 
 /* Turns a schema 5 database back into schema 4 (for the upgrade tests). */
-#define SCHEMA5_UNDO "DROP TABLE seen; ALTER TABLE mailbox DROP COLUMN acl; ALTER TABLE mailbox DROP COLUMN sharedseen; "
+#define SCHEMA5_UNDO STORE_UNDO_TO_5 "DROP TABLE seen; ALTER TABLE mailbox DROP COLUMN acl; ALTER TABLE mailbox DROP COLUMN sharedseen; "
 
 static int append_mem(struct mailbox *mb, const char *data, uint32_t flags, const char *kw, uint32_t *uid)
 {
@@ -1354,7 +1354,7 @@ static void test_uidranges_migration(void)
                                 "(SELECT count(*) FROM sqlite_master WHERE name='message_unseen')",
                              -1, &st, NULL) == SQLITE_OK);
     CHECK(sqlite3_step(st) == SQLITE_ROW);
-    CHECK_INT(sqlite3_column_int(st, 0), 5);   /* 1 -> 2 -> 3 -> 4 -> 5 */
+    CHECK_INT(sqlite3_column_int(st, 0), STORE_SCHEMA_VERSION);   /* 1 -> 2 -> ... */
     CHECK_INT(sqlite3_column_int(st, 1), 0);
     CHECK_INT(sqlite3_column_int(st, 2), 1);
     sqlite3_finalize(st);
@@ -1640,7 +1640,7 @@ static void test_id_migration(void)
                                 "(SELECT count(*) FROM pragma_foreign_key_list('message'))",
                              -1, &st, NULL) == SQLITE_OK);
     CHECK(sqlite3_step(st) == SQLITE_ROW);
-    CHECK_INT(sqlite3_column_int(st, 0), 5);
+    CHECK_INT(sqlite3_column_int(st, 0), STORE_SCHEMA_VERSION);
     CHECK_INT(sqlite3_column_int64(st, 1), ic);
     CHECK_INT(sqlite3_column_int(st, 2), 4);
     CHECK_INT(sqlite3_column_int(st, 3), 1);
