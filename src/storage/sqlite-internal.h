@@ -154,8 +154,6 @@ struct sq_user {
     bool quota_bypass;  /* the transaction being committed may exceed quota */
     char *aclbuf;       /* mailbox_info.acl of the last row loaded */
     size_t aclcap;
-    struct mailbox *viewers;   /* handles with keep_expunged (sqlite-retain.c) */
-    bool viewer_rows_stale;    /* a viewer row of this process could not be updated */
 };
 
 /* The connection of the calling thread: the job connection while it holds

@@ -162,14 +162,31 @@ static bool local_min(struct mail_user *u, int64_t mbid, uint64_t *min)
 {
     bool any = false;
     uint64_t m = UINT64_MAX;
-    for (struct mailbox *v = sq(u)->viewers; v; v = v->next_viewer) {
+    pthread_mutex_lock(&u->viewers_mu);
+    for (struct mailbox *v = u->viewers; v; v = v->next_viewer) {
         if (v->id == mbid) {
             any = true;
             m = MIN(m, v->told);
         }
     }
+    pthread_mutex_unlock(&u->viewers_mu);
     *min = m;
     return any;
+}
+
+static bool rows_stale(struct mail_user *u)
+{
+    pthread_mutex_lock(&u->viewers_mu);
+    bool st = u->viewer_rows_stale;
+    pthread_mutex_unlock(&u->viewers_mu);
+    return st;
+}
+
+static void set_rows_stale(struct mail_user *u, bool st)
+{
+    pthread_mutex_lock(&u->viewers_mu);
+    u->viewer_rows_stale = st;
+    pthread_mutex_unlock(&u->viewers_mu);
 }
 
 /* Does statement id (with nparams parameters a, b) return a row? */
@@ -240,10 +257,23 @@ static int own_rows_repair(struct mail_user *u)
         return STORAGE_ERR_IO;
     sqlite3_bind_int64(st, 1, self);
     int r = sq_run(u, st, "viewer");
-    for (struct mailbox *v = sq(u)->viewers; r == 0 && v; v = v->next_viewer)
-        r = own_row_sync(u, v->id);
+    /* the mailbox ids first (own_row_sync takes viewers_mu itself) */
+    int64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    pthread_mutex_lock(&u->viewers_mu);
+    for (struct mailbox *v = u->viewers; v; v = v->next_viewer) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            ids = xrealloc(ids, cap * sizeof(*ids));
+        }
+        ids[n++] = v->id;
+    }
+    pthread_mutex_unlock(&u->viewers_mu);
+    for (size_t i = 0; r == 0 && i < n; i++)
+        r = own_row_sync(u, ids[i]);
+    free(ids);
     if (r == 0)
-        sq(u)->viewer_rows_stale = false;
+        set_rows_stale(u, false);
     return r;
 }
 
@@ -339,10 +369,10 @@ static int sweep(struct mail_user *u, int64_t mbid)
     size_t ndead = 0, freed = 0;
     int r = light_begin(u);
     if (r < 0) {
-        sq(u)->viewer_rows_stale = true;
+        set_rows_stale(u, true);
         return r;
     }
-    if (sq(u)->viewer_rows_stale)
+    if (rows_stale(u))
         r = own_rows_repair(u);
     if (r == 0 && (r = own_row_sync(u, mbid)) == 0 && (r = prune_mailbox(u, mbid, NULL)) == 0 &&
         (r = free_mailbox(u, mbid, &freed)) == 0 && freed)
@@ -351,7 +381,7 @@ static int sweep(struct mail_user *u, int64_t mbid)
     if (r == 0)
         sq_unlink_dead(u, dead, ndead);   /* files only after the commit */
     else
-        sq(u)->viewer_rows_stale = true;
+        set_rows_stale(u, true);
     free(dead);
     return r;
 }
@@ -363,24 +393,26 @@ int sq_keep_expunged(struct mailbox *mb)
     struct mail_user *u = mb->user;
     uint64_t others;
     bool had = local_min(u, mb->id, &others);
+    pthread_mutex_lock(&u->viewers_mu);
     mb->told = mb->info.highestmodseq;
     mb->expunges_seen = false;
     mb->keep_expunged = true;
-    mb->next_viewer = sq(u)->viewers;
-    sq(u)->viewers = mb;
+    mb->next_viewer = u->viewers;
+    u->viewers = mb;
+    pthread_mutex_unlock(&u->viewers_mu);
     /* Another viewer of this process already holds a row at or below
      * ours: nothing to write (the common case of several sessions of one
      * user in one worker). */
     if (had && others <= mb->told)
         return STORAGE_OK;
     int r = light_begin(u);
-    if (r == 0 && sq(u)->viewer_rows_stale)
+    if (r == 0 && rows_stale(u))
         r = own_rows_repair(u);
     if (r == 0)
         r = own_row_sync(u, mb->id);
     r = light_end(u, r);
     if (r < 0) {
-        sq(u)->viewer_rows_stale = true;
+        set_rows_stale(u, true);
         log_warn("storage: %s: cannot register a viewer of mailbox %lld: %s", u->name, (long long)mb->id,
                  storage_strerror(r));
     }
@@ -390,7 +422,9 @@ int sq_keep_expunged(struct mailbox *mb)
 void sq_expunges_told(struct mailbox *mb, uint64_t modseq)
 {
     struct mail_user *u = mb->user;
+    pthread_mutex_lock(&u->viewers_mu);
     mb->told = modseq;
+    pthread_mutex_unlock(&u->viewers_mu);
     /* Only expunges this handle's syncs reported can be held for it
      * (its syncs cover every modseq above its first told). */
     if (!mb->expunges_seen)
@@ -398,7 +432,7 @@ void sq_expunges_told(struct mailbox *mb, uint64_t modseq)
     mb->expunges_seen = false;
     uint64_t m;
     (void)local_min(u, mb->id, &m);
-    if (!retained_upto(u, mb->id, m) && !sq(u)->viewer_rows_stale)
+    if (!retained_upto(u, mb->id, m) && !rows_stale(u))
         return;
     int r = sweep(u, mb->id);
     if (r < 0)
@@ -411,7 +445,8 @@ void sq_mailbox_closing(struct mailbox *mb)
     if (!mb->keep_expunged)
         return;
     struct mail_user *u = mb->user;
-    for (struct mailbox **pp = &sq(u)->viewers; *pp; pp = &(*pp)->next_viewer) {
+    pthread_mutex_lock(&u->viewers_mu);
+    for (struct mailbox **pp = &u->viewers; *pp; pp = &(*pp)->next_viewer) {
         if (*pp == mb) {
             *pp = mb->next_viewer;
             break;
@@ -419,13 +454,14 @@ void sq_mailbox_closing(struct mailbox *mb)
     }
     mb->keep_expunged = false;
     mb->next_viewer = NULL;
+    pthread_mutex_unlock(&u->viewers_mu);
     if (!u->be)
         return;
     uint64_t m;
     /* The last viewer of this process goes: its row must go too, or it
      * would keep every later expunge of the mailbox for nobody. Another
      * stays: the row may rise, which matters only if that frees something. */
-    if (local_min(u, mb->id, &m) && !retained_upto(u, mb->id, m) && !sq(u)->viewer_rows_stale)
+    if (local_min(u, mb->id, &m) && !retained_upto(u, mb->id, m) && !rows_stale(u))
         return;
     int r = sweep(u, mb->id);
     if (r < 0)
@@ -436,12 +472,17 @@ void sq_mailbox_closing(struct mailbox *mb)
 int sq_retain_needed(struct mailbox *mb, bool *retain)
 {
     *retain = false;
-    for (struct mailbox *v = sq(mb->user)->viewers; v; v = v->next_viewer) {
+    struct mail_user *u = mb->user;
+    pthread_mutex_lock(&u->viewers_mu);
+    for (struct mailbox *v = u->viewers; v; v = v->next_viewer) {
         if (v != mb && v->id == mb->id) {
             *retain = true;
-            return STORAGE_OK;
+            break;
         }
     }
+    pthread_mutex_unlock(&u->viewers_mu);
+    if (*retain)
+        return STORAGE_OK;
     return prune_mailbox(mb->user, mb->id, retain);
 }
 

@@ -34,6 +34,14 @@ struct mail_user {
      * first use, closed with the handle. */
     void *be_job;
     pthread_mutex_t job_mu;
+    /* Handles of this process that show a client the store's mailboxes
+     * (mailbox_keep_expunged; sqlite-retain.c), shared by the loop's
+     * connection and the job connection: an expunge running as a job must
+     * see the loop's viewers. viewers_mu guards the list, every viewer's
+     * `told` and viewer_rows_stale (short sections, no I/O under it). */
+    pthread_mutex_t viewers_mu;
+    struct mailbox *viewers;
+    bool viewer_rows_stale;     /* a viewer row of this process could not be updated */
 };
 
 /* The mail_users whose job connection the calling thread holds

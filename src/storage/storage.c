@@ -283,9 +283,11 @@ int mail_user_open(const char *username, bool create, struct mail_user **out)
     u->refcount = 1;
     u->ops = &storage_sqlite_ops;
     pthread_mutex_init(&u->job_mu, NULL);
+    pthread_mutex_init(&u->viewers_mu, NULL);
     int r = u->ops->user_open(u, create);
     if (r < 0) {
         pthread_mutex_destroy(&u->job_mu);
+        pthread_mutex_destroy(&u->viewers_mu);
         partition_store_release(u->lockfd);
         free(u->name);
         free(u->dir);
@@ -310,6 +312,7 @@ void mail_user_close(struct mail_user *u)
     }
     u->ops->user_close(u);
     pthread_mutex_destroy(&u->job_mu);
+    pthread_mutex_destroy(&u->viewers_mu);
     partition_store_release(u->lockfd);
     free(u->name);
     free(u->dir);
