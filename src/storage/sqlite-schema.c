@@ -25,7 +25,9 @@
  *  - mailbox.acl/sharedseen and seen (schema 5): ACL text and per-reader
  *    \Seen for shared mailboxes.
  *  - blob is the per-body cache (ENVELOPE, BODYSTRUCTURE, header) plus
- *    the refcount that lets COPY/MOVE share one immutable file.
+ *    the refcount that lets COPY/MOVE share one immutable file;
+ *    hdrfields (schema 6) the decoded header fields SEARCH reads, per
+ *    blob.
  */
 #include "sqlite-internal.h"
 #include "log.h"
@@ -175,6 +177,25 @@ static const char *const migrations[] = {
     "  uid INTEGER NOT NULL,"
     "  PRIMARY KEY(mailbox_id, reader, uid)) WITHOUT ROWID;"
     "CREATE INDEX seen_uid ON seen(mailbox_id, uid);",
+
+    /* 5 -> 6: hdrfields, per blob its "hfields" (mime.h): Subject, From,
+     * To, Cc and Bcc decoded once at append time (issue 10 item 4), so
+     * SEARCH on them reads neither the message file nor the raw header
+     * and decodes nothing. A table of its own rather than a blob column:
+     * blob rows are several KB (ENVELOPE, BODYSTRUCTURE, the header) and
+     * spill into overflow pages, so a column at their end costs a walk of
+     * the chain per message; these rows are a few hundred bytes, many per
+     * page. Same key as blob: COPY and MOVE share it, and it goes with
+     * the blob's last reference (sq_collect_dead).
+     *
+     * Not filled here: decoding every header of a store with a million
+     * messages would make the login that opens it wait for minutes.
+     * A row is written at append time, and for older blobs on first use
+     * by SEARCH, decoded from the cached raw header (sqlite-message.c
+     * sq_search_headers); until then SEARCH decodes as before. */
+    "CREATE TABLE hdrfields("
+    "  guid TEXT PRIMARY KEY,"
+    "  data BLOB NOT NULL) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))

@@ -430,7 +430,7 @@ static void test_migration_and_recalc(void)
     CHECK_INT(append_n(u, "X", 50, 1), 0);
     mail_user_close(u);
     /* back to schema 3: the migration computes the user root's usage */
-    raw_exec("qh", "DROP TABLE seen; ALTER TABLE mailbox DROP COLUMN acl; ALTER TABLE mailbox DROP COLUMN sharedseen;"
+    raw_exec("qh", "DROP TABLE hdrfields; DROP TABLE seen; ALTER TABLE mailbox DROP COLUMN acl; ALTER TABLE mailbox DROP COLUMN sharedseen;"
                    "DROP TABLE quotaroot; UPDATE schema_version SET version=3;");
     CHECK_INT(mail_user_open("qh", false, &u), 0);
     struct quota_root q = get(u, "");

@@ -67,12 +67,12 @@ static void test_upgrade_v4(void)
     struct mailbox_info before;
     CHECK_INT(mailbox_status(u, "box", &before), 0);
     mail_user_close(u);
-    raw_exec("old", "DROP TABLE seen; ALTER TABLE mailbox DROP COLUMN acl; ALTER TABLE mailbox DROP COLUMN sharedseen;"
+    raw_exec("old", "DROP TABLE hdrfields; DROP TABLE seen; ALTER TABLE mailbox DROP COLUMN acl; ALTER TABLE mailbox DROP COLUMN sharedseen;"
                     "UPDATE schema_version SET version=4;");
     CHECK_INT(raw_int("old", "SELECT count(*) FROM pragma_table_info('mailbox') WHERE name='acl'"), 0);
     CHECK_INT(mail_user_open("old", false, &u), 0);
     CHECK(!mail_user_is_new(u));
-    CHECK_INT(raw_int("old", "SELECT version FROM schema_version"), 5);
+    CHECK_INT(raw_int("old", "SELECT version FROM schema_version"), 6);
     CHECK_INT(raw_int("old", "SELECT count(*) FROM sqlite_master WHERE name IN ('seen','seen_uid')"), 2);
     struct mailbox_info after;
     CHECK_INT(mailbox_status(u, "box", &after), 0);
