@@ -632,6 +632,34 @@ int sq_check(struct mail_user *u, bool fix, void (*cb)(const char *problem, void
         }
     }
 
+    /* 4c. decoded search fields of blobs that no longer exist (the
+     * transaction that drops a blob drops them too; harmless, but they
+     * would never go away). */
+    {
+        sqlite3_stmt *hq = NULL;
+        int prc = sqlite3_prepare_v2(sq(u)->db,
+                                     "SELECT count(*) FROM hdrfields h WHERE NOT EXISTS(SELECT 1 FROM blob b "
+                                     "WHERE b.guid=h.guid)",
+                                     -1, &hq, NULL);
+        if (prc != SQLITE_OK) {
+            r = sq_error(u, prc, "check hdrfields");
+            goto fail;
+        }
+        int64_t orphans = sqlite3_step(hq) == SQLITE_ROW ? sqlite3_column_int64(hq, 0) : 0;
+        sqlite3_finalize(hq);
+        if (orphans)
+            report(&c, "%lld decoded header rows of messages that do not exist%s", (long long)orphans,
+                   fix ? " (removed)" : "");
+        if (fix && orphans &&
+            (prc = sqlite3_exec(sq(u)->db,
+                                "DELETE FROM hdrfields WHERE NOT EXISTS(SELECT 1 FROM blob b WHERE "
+                                "b.guid=hdrfields.guid)",
+                                NULL, NULL, NULL)) != SQLITE_OK) {
+            r = sq_error(u, prc, "fix hdrfields");
+            goto fail;
+        }
+    }
+
     /* 5. orphan files */
     msgfile_scan(u, check_file, &c);
 

@@ -2033,6 +2033,13 @@ static void test_search_headers(void)
     CHECK_INT(raw_int("hfu", "SELECT count(*) FROM hdrfields"), 1);
     mailbox_close(inbox);
     CHECK_INT(raw_int("hfu", "SELECT count(*) FROM hdrfields WHERE guid NOT IN (SELECT guid FROM blob)"), 0);
+    /* one that is there anyway: reported by the check, removed by a fix */
+    raw_exec("hfu", "INSERT INTO hdrfields(guid,data) VALUES('00000000000000000000000000000000',x'01')");
+    g_problems = 0;
+    CHECK(mail_user_check(u, false, problem_cb, NULL) >= 1);
+    CHECK_INT(raw_int("hfu", "SELECT count(*) FROM hdrfields WHERE guid NOT IN (SELECT guid FROM blob)"), 1);
+    CHECK(mail_user_check(u, true, problem_cb, NULL) >= 1);
+    CHECK_INT(raw_int("hfu", "SELECT count(*) FROM hdrfields WHERE guid NOT IN (SELECT guid FROM blob)"), 0);
 
     /* A copy into another store carries the row along. */
     uint32_t ud = 0;
