@@ -559,6 +559,14 @@ int sq_search_headers(struct mailbox *mb, const uint32_t *uids, size_t n, unsign
      * when the header was too long to cache) and saved for next time. */
     struct buf *vals = nfills ? xcalloc(nfills, sizeof(*vals)) : NULL;
     for (size_t f = 0; r == 0 && f < nfills; f++) {
+        if (b->memlen >= 2 * SEARCH_HDR_BUDGET) {
+            /* Decoded values can be up to MIME_HFIELDS_MAX each: the batch
+             * ends before this message (f > 0 here: the scan stopped below
+             * SEARCH_HDR_BUDGET plus one row), the rest comes next call. */
+            k = fills[f].idx;
+            nfills = f;
+            break;
+        }
         struct hdr_off *o = &off[fills[f].idx];
         int e;
         if (o->has_h) {
