@@ -774,7 +774,7 @@ struct search_state {
     bool hdr_scanned, hdr_text_ok;
     bool body_scanned, body_ok;
     bool index_built;
-    struct mime_sfield *fields;          /* sorted by name, case-insensitively */
+    struct mime_sfield *fields;     /* sorted by name, case-insensitively */
     size_t nfields;
     bool sent_done;
     int64_t sent;
