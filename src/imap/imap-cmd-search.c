@@ -15,6 +15,8 @@
 struct search_load {
     struct mailbox *mb;
     uint32_t uid;
+    /* Fetched for the whole batch (mailbox_search_headers), or NULL. */
+    const struct msg_search_hdr *sh;
     bool hdr_tried, hdr_ok;
     struct msg_cache cache;
     bool have_cache;
@@ -28,6 +30,11 @@ struct search_load {
 static bool load_header(void *arg, const char **hdr, size_t *len)
 {
     struct search_load *l = arg;
+    if (l->sh && l->sh->header) {
+        *hdr = l->sh->header;
+        *len = l->sh->header_len;
+        return true;
+    }
     if (!l->hdr_tried) {
         l->hdr_tried = true;
         int r = mailbox_get_cache(l->mb, l->uid, &l->cache);
@@ -106,7 +113,9 @@ struct search_run {
     uint64_t first_modseq, last_modseq;   /* of the MIN / MAX match (UID order) */
 };
 
-static void search_one(struct search_run *r, const struct msg_record *rec)
+/* rec with its header data fetched for the batch (sh; NULL: loaded per
+ * message when a key needs it). */
+static void search_one(struct search_run *r, const struct msg_record *rec, const struct msg_search_hdr *sh)
 {
     struct imap_view *v = r->s->view;
     uint32_t msn = imap_view_msn(v, rec->uid);
@@ -125,8 +134,11 @@ static void search_one(struct search_run *r, const struct msg_record *rec)
         .arg = &r->load,
         .get_header = load_header,
         .get_body_text = load_body,
+        .hfields = sh ? sh->hfields : NULL,
+        .hfields_len = sh ? sh->hfields_len : 0,
     };
     r->load.uid = rec->uid;
+    r->load.sh = sh;
     search_state_next(r->state);
     bool match = search_eval(r->q->root, &m);
     load_reset(&r->load);
@@ -318,14 +330,44 @@ IMAP_CMD(cmd_search)
      * them out; answering as FETCH does keeps the two consistent). */
     struct rec_batch b = {.uids = v->uids + from, .nuids = to > from ? to - from : 0, .max = 4096,
                           .expunged_too = true};
+    /* Header keys read what was stored at append time for the whole
+     * batch in one query (decoded Subject/From/To/Cc/Bcc, the raw header
+     * block), never the message files. */
+    unsigned need = search_needs(q.root);
+    struct search_hdr_batch hb = {0};
+    uint32_t *buids = NULL;
+    size_t bcap = 0;
     int rc = 0;
     for (;;) {
         rc = rec_batch_next(v->mb, &b);
         if (rc < 0 || b.n == 0)
             break;
+        if (!need) {
+            for (size_t i = 0; i < b.n; i++)
+                search_one(&r, &b.recs[i], NULL);
+            continue;
+        }
+        if (bcap < b.n) {
+            bcap = b.n;
+            buids = xrealloc(buids, bcap * sizeof(*buids));
+        }
         for (size_t i = 0; i < b.n; i++)
-            search_one(&r, &b.recs[i]);
+            buids[i] = b.recs[i].uid;
+        for (size_t i = 0; i < b.n;) {
+            int k = mailbox_search_headers(v->mb, buids + i, b.n - i, need, &hb);
+            if (k <= 0) {
+                /* Evaluated as before, each message loading its header
+                 * when a key needs it (and failing the key if it cannot). */
+                for (; i < b.n; i++)
+                    search_one(&r, &b.recs[i], NULL);
+                break;
+            }
+            for (size_t j = 0; j < (size_t)k; j++, i++)
+                search_one(&r, &b.recs[i], hb.v[j].uid ? &hb.v[j] : NULL);
+        }
     }
+    search_hdr_batch_free(&hb);
+    free(buids);
     rec_batch_free(&b);
     load_reset(&r.load);
     search_state_free(r.state);

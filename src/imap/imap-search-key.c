@@ -714,77 +714,18 @@ static bool in_sorted(const uint32_t *a, size_t n, uint32_t v)
     return false;
 }
 
-/* One header field as SEARCH HEADER sees it: the field runs to the line
- * end not followed by WSP, its name to the first colon anywhere in it
- * (trailing WSP trimmed); a field without a colon is skipped, a blank
- * line ends the header. Offsets are into hdr. */
-struct sfield {
-    const char *name;
-    size_t name_len;
-    const char *val;     /* after the colon, to the field end (line ends included) */
-    size_t val_len;
-};
-
-static bool next_sfield(const char *hdr, size_t len, size_t *pos, struct sfield *f)
-{
-    size_t i = *pos;
-    while (i < len) {
-        size_t start = i;
-        if (hdr[i] == '\r' || hdr[i] == '\n')
-            break; /* blank line: end of header */
-        size_t e = i;
-        for (;;) {
-            while (e < len && hdr[e] != '\n')
-                e++;
-            if (e >= len)
-                break;
-            e++;
-            if (e < len && (hdr[e] == ' ' || hdr[e] == '\t'))
-                continue;
-            break;
-        }
-        i = e;
-        const char *colon = memchr(hdr + start, ':', e - start);
-        if (!colon)
-            continue;
-        size_t fl = (size_t)(colon - (hdr + start));
-        while (fl > 0 && (hdr[start + fl - 1] == ' ' || hdr[start + fl - 1] == '\t'))
-            fl--;
-        f->name = hdr + start;
-        f->name_len = fl;
-        f->val = colon + 1;
-        f->val_len = (size_t)(hdr + e - f->val);
-        *pos = i;
-        return true;
-    }
-    *pos = len;
-    return false;
-}
-
-/* The value unfolded (CR and LF dropped) and RFC 2047 decoded. */
-static void decode_field_value(const struct sfield *f, struct buf *dec)
-{
-    struct buf raw = BUF_INIT;
-    buf_reserve(&raw, f->val_len);
-    for (size_t j = 0; j < f->val_len; j++)
-        if (f->val[j] != '\r' && f->val[j] != '\n')
-            buf_putc(&raw, f->val[j]);
-    mime_decode_header_utf8(dec, buf_cstr(&raw), raw.len);
-    buf_free(&raw);
-}
-
 bool search_header_match(const char *hdr, size_t len, const char *name, const char *needle, size_t nlen)
 {
     size_t namelen = strlen(name);
     size_t pos = 0;
-    struct sfield f;
-    while (next_sfield(hdr, len, &pos, &f)) {
+    struct mime_sfield f;
+    while (mime_sfield_next(hdr, len, &pos, &f)) {
         if (f.name_len != namelen || strncasecmp(f.name, name, namelen) != 0)
             continue;
         if (nlen == 0)
             return true;
         struct buf dec = BUF_INIT;
-        decode_field_value(&f, &dec);
+        mime_sfield_decode(&f, &dec);
         bool found = mime_utf8_contains_ci(buf_cstr(&dec), dec.len, needle, nlen);
         buf_free(&dec);
         if (found)
@@ -833,7 +774,7 @@ struct search_state {
     bool hdr_scanned, hdr_text_ok;
     bool body_scanned, body_ok;
     bool index_built;
-    struct sfield *fields;          /* sorted by name, case-insensitively */
+    struct mime_sfield *fields;     /* sorted by name, case-insensitively */
     size_t nfields;
     bool sent_done;
     int64_t sent;
@@ -1010,7 +951,7 @@ static void scan_body_text(struct search_state *st, const struct search_msg *m)
 
 static int cmp_sfield(const void *x, const void *y)
 {
-    const struct sfield *a = x, *b = y;
+    const struct mime_sfield *a = x, *b = y;
     int c = mime_field_name_cmp(a->name, a->name_len, b->name, b->name_len);
     if (c)
         return c;
@@ -1030,8 +971,8 @@ static bool build_index(struct search_state *st, const struct search_msg *m)
         return false;
     st->stats.header_indexes++;
     size_t cap = 0, pos = 0;
-    struct sfield f;
-    while (next_sfield(hdr, len, &pos, &f)) {
+    struct mime_sfield f;
+    while (mime_sfield_next(hdr, len, &pos, &f)) {
         ARRAY_GROW(st->fields, st->nfields, cap);
         st->fields[st->nfields++] = f;
     }
@@ -1055,8 +996,45 @@ static size_t find_field(const struct search_state *st, const char *name)
                                                                                                   : st->nfields;
 }
 
+/* HEADER on Subject, From, To, Cc or Bcc from the message's hfields: the
+ * values were decoded when the message was stored; each occurrence is
+ * matched on its own, as in header_key. */
+static bool hfields_key(struct search_state *st, const struct search_msg *m, const struct skey *k,
+                        enum mime_hfield want)
+{
+    size_t pos = 0, vlen;
+    enum mime_hfield id;
+    const char *val;
+    if (k->slen == 0) {
+        /* "" matches every message that has the field (RFC 9051 6.4.4) */
+        while (mime_hfields_next(m->hfields, m->hfields_len, &pos, &id, &val, &vlen))
+            if (id == want)
+                return true;
+        return false;
+    }
+    const struct keyslot *ks = slot_of(st, k);
+    if (!ks)
+        return false;
+    struct hgroup *g = &st->groups[ks->group];
+    if (g->gen != st->gen) {
+        g->gen = st->gen;
+        st->stats.hfield_scans++;
+        memset(g->seen, 0, mime_multimatch_states(g->mm) + 1);
+        size_t nseen = 0;
+        while (mime_hfields_next(m->hfields, m->hfields_len, &pos, &id, &val, &vlen))
+            if (id == want)
+                nseen = mime_multimatch_scan(g->mm, val, vlen, g->seen, nseen);
+    }
+    return mime_multimatch_found(g->mm, g->seen, ks->id);
+}
+
 static bool header_key(struct search_state *st, const struct search_msg *m, const struct skey *k)
 {
+    if (m->hfields) {
+        enum mime_hfield id = mime_hfield_id(k->field, strlen(k->field));
+        if (id != MIME_HF_NONE)
+            return hfields_key(st, m, k, id);
+    }
     if (!build_index(st, m))
         return false;
     size_t i = find_field(st, k->field);
@@ -1078,7 +1056,7 @@ static bool header_key(struct search_state *st, const struct search_msg *m, cons
              j++) {
             struct buf dec = BUF_INIT;
             st->stats.field_decodes++;
-            decode_field_value(&st->fields[j], &dec);
+            mime_sfield_decode(&st->fields[j], &dec);
             nseen = mime_multimatch_scan(g->mm, buf_cstr(&dec), dec.len, g->seen, nseen);
             buf_free(&dec);
         }
@@ -1229,6 +1207,27 @@ static bool eval(const struct skey *k, const struct search_msg *m, struct search
         return text_match(st, m, k);
     }
     return false;
+}
+
+unsigned search_needs(const struct skey *k)
+{
+    unsigned need = 0;
+    switch (k->op) {
+    case SK_HEADER:
+        need = mime_hfield_id(k->field, strlen(k->field)) != MIME_HF_NONE ? SEARCH_HDR_FIELDS : SEARCH_HDR_RAW;
+        break;
+    case SK_SENTBEFORE:
+    case SK_SENTON:
+    case SK_SENTSINCE:
+    case SK_TEXT:
+        need = SEARCH_HDR_RAW;
+        break;
+    default:
+        break;
+    }
+    for (size_t i = 0; i < k->nkids; i++)
+        need |= search_needs(k->kids[i]);
+    return need;
 }
 
 bool search_eval(const struct skey *k, const struct search_msg *m)

@@ -99,6 +99,7 @@ struct search_stats {
     size_t header_indexes;  /* header blocks indexed by field name (HEADER) */
     size_t field_decodes;   /* header field values decoded (HEADER) */
     size_t body_loads;      /* get_body_text calls */
+    size_t hfield_scans;    /* hfields groups matched without touching the header */
 };
 struct search_state *search_state_new(const struct skey *root);
 void search_state_next(struct search_state *st);
@@ -122,9 +123,21 @@ struct search_msg {
     bool (*get_header)(void *arg, const char **hdr, size_t *len);
     /* Decoded UTF-8 text of the body's text parts. */
     bool (*get_body_text)(void *arg, const char **text, size_t *len);
+    /* The message's hfields (mime.h: Subject, From, To, Cc and Bcc decoded
+     * when it was stored), a complete encoding, or NULL. With them,
+     * SUBJECT, FROM, TO, CC, BCC and HEADER on those names neither load
+     * nor decode the header. */
+    const char *hfields;
+    size_t hfields_len;
 };
 
 bool search_eval(const struct skey *k, const struct search_msg *m);
+
+/* What a program needs of each message's header, to fetch it for many
+ * messages at once (storage.h SEARCH_HDR_*): SEARCH_HDR_FIELDS when it has
+ * a key on Subject, From, To, Cc or Bcc, SEARCH_HDR_RAW when it has a key
+ * that reads the raw header (HEADER on another field, SENT*, TEXT). */
+unsigned search_needs(const struct skey *root);
 
 /* Helpers shared with FETCH and the tests. */
 int64_t search_day_of(int64_t t_utc, int tz_minutes);

@@ -169,6 +169,60 @@ size_t mime_multimatch_scan(const struct mime_multimatch *mm, const char *text, 
 bool mime_multimatch_found(const struct mime_multimatch *mm, const uint8_t *seen, size_t id);
 void mime_multimatch_free(struct mime_multimatch *mm);
 
+/* ---- header fields for SEARCH (mime-hfields.c) ----
+ *
+ * One header field as SEARCH HEADER (RFC 9051 6.4.4) sees it: the field
+ * runs to the line end not followed by WSP, its name to the first colon
+ * anywhere in it (trailing WSP trimmed); a line without a colon is
+ * skipped, a blank line ends the header. Pointers are into hdr. */
+struct mime_sfield {
+    const char *name;
+    size_t name_len;
+    const char *val;     /* after the colon, to the field end (line ends included) */
+    size_t val_len;
+};
+/* Next field from *pos (start at 0); false at the end of the header. */
+bool mime_sfield_next(const char *hdr, size_t len, size_t *pos, struct mime_sfield *f);
+/* The value as SEARCH compares it, appended to dec: unfolded (CR and LF
+ * dropped), RFC 2047 decoded, converted to UTF-8. */
+void mime_sfield_decode(const struct mime_sfield *f, struct buf *dec);
+
+/* "hfields": the decoded values (mime_sfield_decode) of every occurrence
+ * of the fields SEARCH SUBJECT, FROM, TO, CC and BCC look at, in header
+ * order, built once when a message is stored and kept with it, so those
+ * keys (and HEADER on these names) decode nothing per command.
+ *
+ * Encoding: one format byte, then per occurrence its field id (one byte,
+ * enum mime_hfield), the value length (LEB128, at most 3 bytes) and the
+ * value. When the encoding would pass MIME_HFIELDS_MAX bytes (a hostile
+ * header; nothing legitimate comes near) it is the single byte of the
+ * "too large" format instead: readers then decode the raw header as
+ * before. A new format byte replaces the old when the decoding changes,
+ * and stored values of another format count as absent (recomputed). */
+enum mime_hfield {
+    MIME_HF_NONE = 0,
+    MIME_HF_SUBJECT,
+    MIME_HF_FROM,
+    MIME_HF_TO,
+    MIME_HF_CC,
+    MIME_HF_BCC,
+};
+#define MIME_HFIELDS_MAX (64 * 1024)
+/* The id of field name (case-insensitive), MIME_HF_NONE for other fields. */
+enum mime_hfield mime_hfield_id(const char *name, size_t len);
+/* Append the hfields of the header block hdr (len bytes) to out. */
+void mime_hfields_build(struct buf *out, const char *hdr, size_t len);
+/* Does data hold a well-formed encoding of the current format (complete
+ * or "too large")? Anything else (another format, damage) is to be
+ * rebuilt. */
+bool mime_hfields_current(const char *data, size_t len);
+/* A current, complete encoding (the fields can be read from it)? */
+bool mime_hfields_complete(const char *data, size_t len);
+/* Iterate the occurrences of a complete encoding: *pos starts at 0.
+ * Returns false at the end (or on malformed data). */
+bool mime_hfields_next(const char *data, size_t len, size_t *pos, enum mime_hfield *id, const char **val,
+                       size_t *vlen);
+
 /* Additions by the mail layer (not in the original contract). */
 
 /* Value of parameter 'name' (lowercase) or NULL. For RFC 2231 values the

@@ -108,6 +108,12 @@ enum sq_stmt_id {
     SQ_MB_GET_ACL,
     SQ_MB_SET_SHAREDSEEN,
     SQ_BLOB_ROW,
+    SQ_HF_PUT,
+    SQ_HF_DEAD_DEL,
+    SQ_HF_SEARCH_F,
+    SQ_HF_SEARCH_R,
+    SQ_HF_SEARCH_FR,
+    SQ_BLOB_HEADER,
     /* retained expunged messages and their viewers (sqlite-retain.c) */
     SQ_RET_INSERT,
     SQ_RET_RANGE,
@@ -159,6 +165,9 @@ struct sq_user {
 /* The connection of the calling thread: the job connection while it holds
  * the store for a job (storage_job_begin), the loop's otherwise. */
 static inline struct sq_user *sq(const struct mail_user *u) { return (struct sq_user *)storage_backend_of(u); }
+
+/* How long a statement waits for another connection's lock. */
+#define SQ_BUSY_TIMEOUT_MS 5000
 
 /* The cached statement, reset and with bindings cleared; NULL (logged) if
  * it cannot be prepared. Callers must not nest two uses of the same id. */
@@ -277,6 +286,9 @@ int sq_sync(struct mailbox *mb, uint64_t since, msg_record_cb changed, void *car
 int sq_vanished_since(struct mailbox *mb, uint64_t since, int (*cb)(uint32_t uid, void *arg), void *arg);
 int sq_get_cache(struct mailbox *mb, uint32_t uid, struct msg_cache *out);
 int sq_get_guid(struct mailbox *mb, uint32_t uid, char guid[33]);
+int sq_search_headers(struct mailbox *mb, const uint32_t *uids, size_t n, unsigned what, struct search_hdr_batch *b);
+/* Store the hfields of blob guid (hdrfields), inside a write transaction. */
+int sq_hfields_put(struct mail_user *u, const char *guid, const char *data, size_t len);
 int sq_append_commit(struct mailbox *mb, struct append_item *items, size_t n, uint32_t *uidvalidity,
                      uint32_t *uids, size_t maxuids);
 int sq_store(struct mailbox *mb, const uint32_t *uids, size_t n, const struct store_req *req,

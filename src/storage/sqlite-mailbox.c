@@ -196,6 +196,9 @@ int sq_collect_dead(struct mail_user *u, char (**guids)[33], size_t *n)
         return sq_error(u, rc, "dead blobs");
     if (*n == 0)
         return STORAGE_OK;
+    int r = sq_run(u, sq_stmt(u, SQ_HF_DEAD_DEL), "delete hdrfields");
+    if (r < 0)
+        return r;
     return sq_run(u, sq_stmt(u, SQ_BLOB_DEAD_DEL), "delete blobs");
 }
 

@@ -9,6 +9,7 @@
  * back into storage.
  */
 #include "sqlite-internal.h"
+#include "mime.h"
 #include "notify.h"
 #include "log.h"
 #include "buf.h"
@@ -443,6 +444,211 @@ int sq_get_guid(struct mailbox *mb, uint32_t uid, char guid[33])
     return r;
 }
 
+/* ---- header data for SEARCH --------------------------------------------------- */
+
+/* A batch of mailbox_search_headers holds at most about this much: the
+ * caller evaluates it and asks for the rest. */
+#define SEARCH_HDR_BUDGET ((size_t)4 << 20)
+
+/* Where a batch entry's data is in b->mem while the arena may still move. */
+struct hdr_off {
+    size_t hf, hfl, h, hl;
+    bool has_hf, has_h;
+};
+
+/* A blob whose hfields are missing (stored before schema 6) or of another
+ * format: decoded now and saved. */
+struct hdr_fill {
+    size_t idx;
+    char guid[33];
+};
+
+static size_t arena_put(struct search_hdr_batch *b, const void *p, size_t n)
+{
+    if (!b->mem || b->memcap - b->memlen < n) {
+        size_t cap = b->memcap ? b->memcap : 64 * 1024;
+        while (cap - b->memlen < n)
+            cap *= 2;
+        b->mem = xrealloc(b->mem, cap);
+        b->memcap = cap;
+    }
+    size_t off = b->memlen;
+    if (n)
+        memcpy(b->mem + off, p, n);
+    b->memlen += n;
+    return off;
+}
+
+int sq_hfields_put(struct mail_user *u, const char *guid, const char *data, size_t len)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_HF_PUT);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, len ? data : "", (int)MIN(len, (size_t)INT32_MAX), SQLITE_STATIC);
+    return sq_run(u, st, "insert hdrfields");
+}
+
+/* Save lazily computed hfields. A cache fill: it never waits for the
+ * write lock (another writer: the next SEARCH tries again) and its
+ * failure never fails the SEARCH, which has its answer already. */
+static void save_hfields(struct mail_user *u, const struct hdr_fill *fills, size_t nfills, const struct buf *vals)
+{
+    sqlite3 *db = sq(u)->db;
+    if (nfills == 0 || !sqlite3_get_autocommit(db))
+        return;
+    sqlite3_busy_timeout(db, 0);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    sqlite3_busy_timeout(db, SQ_BUSY_TIMEOUT_MS);
+    if (rc != SQLITE_OK)
+        return;
+    sq_quota_forget(u);
+    int r = 0;
+    for (size_t i = 0; i < nfills && r == 0; i++)
+        if (vals[i].len)
+            r = sq_hfields_put(u, fills[i].guid, vals[i].data, vals[i].len);
+    if (r == 0)
+        r = sq_commit(u);
+    else
+        sq_rollback(u);
+    if (r == 0)
+        log_debug("storage: %s: saved the search fields of %zu older messages", u->name, nfills);
+}
+
+int sq_search_headers(struct mailbox *mb, const uint32_t *uids, size_t n, unsigned what, struct search_hdr_batch *b)
+{
+    struct mail_user *u = mb->user;
+    bool want_f = what & SEARCH_HDR_FIELDS, want_r = what & SEARCH_HDR_RAW;
+    sqlite3_stmt *st = sq_stmt(u, want_f && want_r ? SQ_HF_SEARCH_FR : want_f ? SQ_HF_SEARCH_F : SQ_HF_SEARCH_R);
+    if (!st)
+        return STORAGE_ERR_IO;
+    if (b->cap < n) {
+        b->v = xrealloc(b->v, n * sizeof(*b->v));
+        b->cap = n;
+    }
+    memset(b->v, 0, n * sizeof(*b->v));
+    struct hdr_off *off = xcalloc(n, sizeof(*off));
+    struct hdr_fill *fills = NULL;
+    size_t nfills = 0, cfills = 0, rows = 0;
+    sqlite3_bind_int64(st, 1, mb->id);
+    sqlite3_bind_int64(st, 2, uids[0]);
+    sqlite3_bind_int64(st, 3, uids[n - 1]);
+    sqlite3_bind_text(st, 4, mb->info.mailboxid, -1, SQLITE_STATIC);
+    size_t i = 0, k = n;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rows++;
+        uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
+        while (i < n && uids[i] < uid)
+            i++;            /* no row: expunged, uid stays 0 */
+        if (i == n)
+            break;
+        if (uids[i] != uid)
+            continue;       /* in the range, not asked for */
+        b->v[i].uid = uid;
+        if (want_f) {
+            const char *hf = sqlite3_column_blob(st, 2);
+            size_t hfl = (size_t)sqlite3_column_bytes(st, 2);
+            if (hf && mime_hfields_complete(hf, hfl)) {
+                off[i].hf = arena_put(b, hf, hfl);
+                off[i].hfl = hfl;
+                off[i].has_hf = true;
+            } else if (!hf || !mime_hfields_current(hf, hfl)) {
+                ARRAY_GROW(fills, nfills, cfills);
+                fills[nfills].idx = i;
+                const char *g = (const char *)sqlite3_column_text(st, 1);
+                snprintf(fills[nfills].guid, sizeof(fills[nfills].guid), "%s", g ? g : "");
+                nfills++;
+            }   /* else "too large": the caller decodes the raw header */
+        }
+        if (want_r && sqlite3_column_type(st, 3) != SQLITE_NULL) {
+            const void *h = sqlite3_column_blob(st, 3);
+            off[i].hl = (size_t)sqlite3_column_bytes(st, 3);
+            off[i].h = arena_put(b, h, off[i].hl);
+            off[i].has_h = true;
+        }
+        i++;
+        if (b->memlen >= SEARCH_HDR_BUDGET && i < n) {
+            k = i;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    int r = 0;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = sq_error(u, rc, "search headers");
+    else if (rows == 0)
+        r = sq_if_gone(mb, 0);
+
+    /* Older blobs: decoded once from the cached raw header (the file only
+     * when the header was too long to cache) and saved for next time. */
+    struct buf *vals = nfills ? xcalloc(nfills, sizeof(*vals)) : NULL;
+    for (size_t f = 0; r == 0 && f < nfills; f++) {
+        if (b->memlen >= 2 * SEARCH_HDR_BUDGET) {
+            /* Decoded values can be up to MIME_HFIELDS_MAX each: the batch
+             * ends before this message (f > 0 here: the scan stopped below
+             * SEARCH_HDR_BUDGET plus one row), the rest comes next call. */
+            k = fills[f].idx;
+            nfills = f;
+            break;
+        }
+        struct hdr_off *o = &off[fills[f].idx];
+        int e;
+        if (o->has_h) {
+            /* copied out first: b->mem moves as it grows */
+            struct buf h = BUF_INIT;
+            buf_append(&h, b->mem + o->h, o->hl);
+            e = storage_hfields_compute(u, fills[f].guid, buf_cstr(&h), h.len, &vals[f]);
+            buf_free(&h);
+        } else {
+            sqlite3_stmt *q = sq_stmt(u, SQ_BLOB_HEADER);
+            if (!q)
+                break;
+            sqlite3_bind_text(q, 1, fills[f].guid, -1, SQLITE_STATIC);
+            int qrc = sqlite3_step(q);
+            if (qrc == SQLITE_ROW) {
+                const char *h = sqlite3_column_blob(q, 0);
+                size_t hl = (size_t)sqlite3_column_bytes(q, 0);
+                bool cached = sqlite3_column_type(q, 0) != SQLITE_NULL;
+                e = storage_hfields_compute(u, fills[f].guid, cached ? (h ? h : "") : NULL, hl, &vals[f]);
+            } else {
+                e = STORAGE_ERR_NOTFOUND;   /* blob gone meanwhile: the caller's fallback says so */
+            }
+            sqlite3_reset(q);
+        }
+        if (e < 0) {
+            buf_free(&vals[f]);
+            continue;
+        }
+        if (mime_hfields_complete(vals[f].data, vals[f].len)) {
+            o->hf = arena_put(b, vals[f].data, vals[f].len);
+            o->hfl = vals[f].len;
+            o->has_hf = true;
+        }
+    }
+    if (r == 0)
+        save_hfields(u, fills, nfills, vals);
+    for (size_t f = 0; f < nfills; f++)
+        buf_free(&vals[f]);
+    free(vals);
+    free(fills);
+    if (r == 0) {
+        for (size_t j = 0; j < k; j++) {
+            if (off[j].has_hf) {
+                b->v[j].hfields = b->mem + off[j].hf;
+                b->v[j].hfields_len = off[j].hfl;
+            }
+            if (off[j].has_h) {
+                b->v[j].header = b->mem + off[j].h;
+                b->v[j].header_len = off[j].hl;
+            }
+        }
+        b->n = k;
+    }
+    free(off);
+    return r < 0 ? r : (int)MIN(k, (size_t)INT32_MAX);
+}
+
 /* ---- writing ------------------------------------------------------------- */
 
 static int insert_msg(struct mail_user *u, int64_t mbid, uint32_t uid, uint64_t modseq, const struct msg_record *r)
@@ -560,6 +766,8 @@ int sq_append_commit(struct mailbox *mb, struct append_item *items, size_t n, ui
         sqlite3_bind_blob(st, 6, it->header, (int)MIN(it->header_len, (size_t)INT32_MAX), SQLITE_STATIC);
         sqlite3_bind_int64(st, 7, it->lines);
         if ((r = sq_run(u, st, "insert blob")) < 0)
+            break;
+        if (it->hfields && (r = sq_hfields_put(u, it->guid, it->hfields, it->hfields_len)) < 0)
             break;
         struct msg_record rec;
         memset(&rec, 0, sizeof(rec));
@@ -1031,6 +1239,8 @@ struct xitem {
     void *header;
     size_t header_len;
     int64_t lines;
+    void *hfields;              /* NULL: the source has none (yet) */
+    size_t hfields_len;
     bool linked;                /* its file was created in the destination by this copy */
     bool skip;                  /* gone from the source meanwhile */
     bool ghost;                 /* expunged, kept for the source handle's client */
@@ -1064,6 +1274,13 @@ static int read_blob_row(struct mail_user *u, struct xitem *x)
             x->header_len = h ? hl : 0;
         }
         x->lines = sqlite3_column_int64(st, 5);
+        const void *hf = sqlite3_column_blob(st, 6);
+        size_t hfl = (size_t)sqlite3_column_bytes(st, 6);
+        if (hf && mime_hfields_current(hf, hfl)) {
+            x->hfields = xmalloc(hfl);
+            memcpy(x->hfields, hf, hfl);
+            x->hfields_len = hfl;
+        }
     } else {
         r = rc == SQLITE_DONE ? STORAGE_ERR_NOTFOUND : sq_error(u, rc, "blob row");
     }
@@ -1113,6 +1330,7 @@ static void xitems_free(struct xitem *v, size_t n)
         free(v[i].bodystructure);
         free(v[i].body);
         free(v[i].header);
+        free(v[i].hfields);
     }
     free(v);
 }
@@ -1175,6 +1393,8 @@ static int copy_into(struct mail_user *su, struct mail_user *dest, const char *d
             sqlite3_bind_blob(st, 6, x->header, (int)MIN(x->header_len, (size_t)INT32_MAX), SQLITE_STATIC);
             sqlite3_bind_int64(st, 7, x->lines);
             r = sq_run(dest, st, "insert blob");
+            if (r == 0 && x->hfields)
+                r = sq_hfields_put(dest, x->rec.guid, x->hfields, x->hfields_len);
         }
         if (r < 0)
             break;

@@ -28,7 +28,9 @@
  *    session may still show them stay readable until it has been told
  *    (sqlite-retain.c).
  *  - blob is the per-body cache (ENVELOPE, BODYSTRUCTURE, header) plus
- *    the refcount that lets COPY/MOVE share one immutable file.
+ *    the refcount that lets COPY/MOVE share one immutable file;
+ *    hdrfields (schema 6) the decoded header fields SEARCH reads, per
+ *    blob.
  */
 #include "sqlite-internal.h"
 #include "log.h"
@@ -179,11 +181,24 @@ static const char *const migrations[] = {
     "  PRIMARY KEY(mailbox_id, reader, uid)) WITHOUT ROWID;"
     "CREATE INDEX seen_uid ON seen(mailbox_id, uid);",
 
-    /* 5 -> 6: reserved. Issue 10 item 4 (decoded header fields cached at
-     * append time) is developed on another branch and takes this number;
-     * this branch only keeps the numbering in step with it. PLACEHOLDER:
-     * replaced by that migration when the branches are merged. */
-    "",
+    /* 5 -> 6: hdrfields, per blob its "hfields" (mime.h): Subject, From,
+     * To, Cc and Bcc decoded once at append time (issue 10 item 4), so
+     * SEARCH on them reads neither the message file nor the raw header
+     * and decodes nothing. A table of its own rather than a blob column:
+     * blob rows are several KB (ENVELOPE, BODYSTRUCTURE, the header) and
+     * spill into overflow pages, so a column at their end costs a walk of
+     * the chain per message; these rows are a few hundred bytes, many per
+     * page. Same key as blob: COPY and MOVE share it, and it goes with
+     * the blob's last reference (sq_collect_dead).
+     *
+     * Not filled here: decoding every header of a store with a million
+     * messages would make the login that opens it wait for minutes.
+     * A row is written at append time, and for older blobs on first use
+     * by SEARCH, decoded from the cached raw header (sqlite-message.c
+     * sq_search_headers); until then SEARCH decodes as before. */
+    "CREATE TABLE hdrfields("
+    "  guid TEXT PRIMARY KEY,"
+    "  data BLOB NOT NULL) WITHOUT ROWID;",
 
     /* 6 -> 7: expunged messages stay readable until the sessions that
      * still show them have been told (RFC 2180 4.1.1; sqlite-retain.c).

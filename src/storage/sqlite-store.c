@@ -102,7 +102,25 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_MB_SET_ACL_ID] = "UPDATE mailbox SET acl=?2 WHERE id=?1",
     [SQ_MB_GET_ACL] = "SELECT acl FROM mailbox WHERE name=?",
     [SQ_MB_SET_SHAREDSEEN] = "UPDATE mailbox SET sharedseen=?2 WHERE name=?1",
-    [SQ_BLOB_ROW] = "SELECT size,envelope,bodystructure,body,header,lines FROM blob WHERE guid=?",
+    [SQ_BLOB_ROW] = "SELECT size,envelope,bodystructure,body,header,lines,"
+                    "(SELECT h.data FROM hdrfields h WHERE h.guid=blob.guid) FROM blob WHERE guid=?",
+    /* hdrfields (schema 6). A row is only written for a blob that exists
+     * (lazy fills run in a later transaction than the read that found the
+     * blob: it may have gone meanwhile), and goes with the blob. */
+    [SQ_HF_PUT] = "INSERT OR REPLACE INTO hdrfields(guid,data) SELECT ?1,?2 WHERE EXISTS(SELECT 1 FROM blob "
+                  "WHERE guid=?1)",
+    [SQ_HF_DEAD_DEL] = "DELETE FROM hdrfields WHERE guid IN (SELECT guid FROM blob WHERE refcount<=0)",
+    /* SEARCH: one ordered scan of a UID range of the message rows, with a
+     * primary-key lookup of each row's hdrfields and/or blob header
+     * (LEFT JOIN: the message rows drive, a missing row is NULL). */
+#define HF_SEARCH(cols, joins)                                                                     \
+    "SELECT m.uid,m.guid," cols " FROM message m " joins " WHERE m.mailbox_id=?1 AND m.uid BETWEEN ?2 AND ?3 " \
+    "AND " MB_IS("?1", "?4") " ORDER BY m.uid"
+    [SQ_HF_SEARCH_F] = HF_SEARCH("h.data,NULL", "LEFT JOIN hdrfields h ON h.guid=m.guid"),
+    [SQ_HF_SEARCH_R] = HF_SEARCH("NULL,b.header", "LEFT JOIN blob b ON b.guid=m.guid"),
+    [SQ_HF_SEARCH_FR] = HF_SEARCH("h.data,b.header",
+                                  "LEFT JOIN hdrfields h ON h.guid=m.guid LEFT JOIN blob b ON b.guid=m.guid"),
+    [SQ_BLOB_HEADER] = "SELECT header FROM blob WHERE guid=?",
     /* covered by message_modseq (mailbox_id, modseq, uid) */
     [SQ_MSG_SINCE] = "SELECT uid FROM message WHERE mailbox_id=?1 AND modseq>?2 AND modseq<=?3 AND "
                      MB_IS("?1", "?4"),
@@ -376,7 +394,7 @@ static int sq_user_open(struct mail_user *u, bool create)
      * space, not heap: the pages are the OS page cache), which removes a
      * pread per page from big scans such as the UID list of a 1M-message
      * mailbox. */
-    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_busy_timeout(s->db, SQ_BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(s->db, 0);
     char *err = NULL;
     rc = sqlite3_exec(s->db,
@@ -718,6 +736,34 @@ int sq_check(struct mail_user *u, bool fix, void (*cb)(const char *problem, void
         }
     }
 
+    /* 4c. decoded search fields of blobs that no longer exist (the
+     * transaction that drops a blob drops them too; harmless, but they
+     * would never go away). */
+    {
+        sqlite3_stmt *hq = NULL;
+        int prc = sqlite3_prepare_v2(sq(u)->db,
+                                     "SELECT count(*) FROM hdrfields h WHERE NOT EXISTS(SELECT 1 FROM blob b "
+                                     "WHERE b.guid=h.guid)",
+                                     -1, &hq, NULL);
+        if (prc != SQLITE_OK) {
+            r = sq_error(u, prc, "check hdrfields");
+            goto fail;
+        }
+        int64_t orphans = sqlite3_step(hq) == SQLITE_ROW ? sqlite3_column_int64(hq, 0) : 0;
+        sqlite3_finalize(hq);
+        if (orphans)
+            report(&c, "%lld decoded header rows of messages that do not exist%s", (long long)orphans,
+                   fix ? " (removed)" : "");
+        if (fix && orphans &&
+            (prc = sqlite3_exec(sq(u)->db,
+                                "DELETE FROM hdrfields WHERE NOT EXISTS(SELECT 1 FROM blob b WHERE "
+                                "b.guid=hdrfields.guid)",
+                                NULL, NULL, NULL)) != SQLITE_OK) {
+            r = sq_error(u, prc, "fix hdrfields");
+            goto fail;
+        }
+    }
+
     /* 5. orphan files */
     msgfile_scan(u, check_file, &c);
 
@@ -765,6 +811,7 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .vanished_since = sq_vanished_since,
     .get_cache = sq_get_cache,
     .get_guid = sq_get_guid,
+    .search_headers = sq_search_headers,
     .append_commit = sq_append_commit,
     .store = sq_store,
     .expunge = sq_expunge,

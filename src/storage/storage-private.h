@@ -105,6 +105,8 @@ struct append_item {
     /* MIME cache (parsed once here so FETCH never re-parses) */
     char *envelope, *bodystructure, *body, *header;
     size_t header_len;
+    char *hfields;              /* mime_hfields_build of the whole header */
+    size_t hfields_len;
     uint32_t lines;
     bool ignore_quota;          /* append_msg.ignore_quota */
 };
@@ -153,6 +155,12 @@ struct storage_backend_ops {
     int (*vanished_since)(struct mailbox *mb, uint64_t since, int (*cb)(uint32_t uid, void *arg), void *arg);
     int (*get_cache)(struct mailbox *mb, uint32_t uid, struct msg_cache *out);
     int (*get_guid)(struct mailbox *mb, uint32_t uid, char guid[33]);
+    /* mailbox_search_headers (uids checked ascending, what valid, n > 0);
+     * hfields missing or not mime_hfields_current are computed with
+     * storage_hfields_compute and saved when the database allows it
+     * without waiting. */
+    int (*search_headers)(struct mailbox *mb, const uint32_t *uids, size_t n, unsigned what,
+                          struct search_hdr_batch *b);
 
     int (*append_commit)(struct mailbox *mb, struct append_item *items, size_t n, uint32_t *uidvalidity,
                          uint32_t *uids, size_t maxuids);
@@ -217,6 +225,13 @@ bool storage_keyword_in(const char *list, const char *kw, size_t kwlen);
 void storage_random(void *out, size_t bytes);
 /* RFC 8474 object id: prefix char + 24 hex chars. */
 void storage_new_objectid(char prefix, char *out, size_t outlen);
+
+/* The hfields (mime.h) of a stored message, appended to out: from its
+ * cached raw header (hdr), or when that is NULL (not cached: too long)
+ * from its file. For messages stored before hfields existed. */
+struct buf;
+int storage_hfields_compute(const struct mail_user *u, const char *guid, const char *hdr, size_t hdr_len,
+                            struct buf *out);
 
 /* ---- message files (msgfile.c) ------------------------------------------ */
 

@@ -634,6 +634,48 @@ void msg_content_release(struct msg_content *c)
     memset(c, 0, sizeof(*c));
 }
 
+int mailbox_search_headers(struct mailbox *mb, const uint32_t *uids, size_t n, unsigned what,
+                           struct search_hdr_batch *b)
+{
+    b->n = 0;
+    b->memlen = 0;
+    if (n == 0)
+        return 0;
+    if (!uids || !(what & (SEARCH_HDR_FIELDS | SEARCH_HDR_RAW)) || (what & ~(SEARCH_HDR_FIELDS | SEARCH_HDR_RAW)))
+        return STORAGE_ERR_INVALID;
+    for (size_t i = 1; i < n; i++)
+        if (uids[i] <= uids[i - 1])
+            return STORAGE_ERR_INVALID;
+    return mb->user->ops->search_headers(mb, uids, n, what, b);
+}
+
+void search_hdr_batch_free(struct search_hdr_batch *b)
+{
+    if (!b)
+        return;
+    free(b->v);
+    free(b->mem);
+    memset(b, 0, sizeof(*b));
+}
+
+int storage_hfields_compute(const struct mail_user *u, const char *guid, const char *hdr, size_t hdr_len,
+                            struct buf *out)
+{
+    if (hdr) {
+        mime_hfields_build(out, hdr, hdr_len);
+        return STORAGE_OK;
+    }
+    /* Header too long to be cached: the file, this once. */
+    struct msg_content c;
+    int r = msgfile_map(u, guid, &c);
+    if (r < 0)
+        return r;
+    size_t hl = mime_header_length(c.data, c.len);
+    mime_hfields_build(out, c.data, MIN(hl, c.len));
+    msg_content_release(&c);
+    return STORAGE_OK;
+}
+
 /* ---- append ---------------------------------------------------------------- */
 
 int mailbox_append_begin(struct mailbox *mb, struct append_txn **out)
@@ -659,10 +701,12 @@ static void item_free(const struct mail_user *u, struct append_item *it, bool re
     free(it->bodystructure);
     free(it->body);
     free(it->header);
+    free(it->hfields);
 }
 
 /* Parse once at append time and keep the IMAP texts, so FETCH ENVELOPE /
- * BODYSTRUCTURE / headers never touch the message file again. */
+ * BODYSTRUCTURE / headers and SEARCH on header fields never touch the
+ * message file again. */
 static void fill_cache(struct append_item *it, const char *data, size_t len)
 {
     struct mime_message *m = mime_parse(data, len);
@@ -691,6 +735,13 @@ static void fill_cache(struct append_item *it, const char *data, size_t len)
         memcpy(it->header, data, it->header_len);
         it->header[it->header_len] = '\0';
     }
+    /* SEARCH SUBJECT/FROM/TO/CC/BCC read these, decoded here once, never
+     * the file; built from the whole header even when it is too long to
+     * be cached. */
+    struct buf hf = BUF_INIT;
+    mime_hfields_build(&hf, data, MIN(mime_header_length(data, len), len));
+    it->hfields_len = hf.len;
+    it->hfields = buf_release(&hf);
     it->lines = (uint32_t)MIN(m->root.body_lines, (size_t)UINT32_MAX);
     mime_free(m);
 }

@@ -409,6 +409,43 @@ struct msg_content {
 int mailbox_get_content(struct mailbox *mb, uint32_t uid, struct msg_content *out);
 void msg_content_release(struct msg_content *c);
 
+/* What SEARCH reads of many messages' headers at once, from data stored
+ * when each message was appended, never from the message files:
+ *  - hfields (SEARCH_HDR_FIELDS): the fields Subject, From, To, Cc and
+ *    Bcc, every occurrence, unfolded, RFC 2047 decoded and converted to
+ *    UTF-8 once at append time (format and reader: mime_hfields_* in
+ *    mime.h). NULL only for a message whose decoded fields exceed
+ *    MIME_HFIELDS_MAX: decode them from the raw header then. Messages
+ *    stored before schema 6 have none yet: they are decoded from the
+ *    cached raw header on first use and saved, so that happens once.
+ *  - header (SEARCH_HDR_RAW): the raw header block, as msg_cache.header;
+ *    NULL when not asked for or not cached (longer than
+ *    STORAGE_HEADER_CACHE_MAX: only the message file has it).
+ * For uids[0..n) (ascending), fills b->v[0..k) for the first k of them
+ * and returns k: 1 <= k <= n, fewer when the data passes a few MB (call
+ * again for the rest), 0 when n is 0, or a negative error. v[i].uid is 0
+ * when uids[i] has no message (expunged). The data stays valid until the
+ * next call with b or search_hdr_batch_free. */
+enum { SEARCH_HDR_FIELDS = 1u << 0, SEARCH_HDR_RAW = 1u << 1 };
+struct msg_search_hdr {
+    uint32_t uid;
+    const char *hfields;
+    size_t hfields_len;
+    const char *header;
+    size_t header_len;
+};
+struct search_hdr_batch {
+    struct msg_search_hdr *v;
+    size_t n;
+    /* private to storage */
+    size_t cap;
+    char *mem;
+    size_t memlen, memcap;
+};
+int mailbox_search_headers(struct mailbox *mb, const uint32_t *uids, size_t n, unsigned what,
+                           struct search_hdr_batch *b);
+void search_hdr_batch_free(struct search_hdr_batch *b);
+
 /* ---- changes ---------------------------------------------------------- */
 
 /* Append, possibly several messages atomically (MULTIAPPEND, RFC 3502).

@@ -9,10 +9,13 @@
  * the nesting limit, 4..67), then the SEARCH arguments as the client
  * sends them after "tag SEARCH" / "tag UID SEARCH" (literals inline).
  * Checked besides the sanitizers: an accepted program has a root, a
- * refusal has an error text and status. */
+ * refusal has an error text and status, and every message gets the same
+ * answer from its hfields (the fields decoded at append time) as from its
+ * raw header. */
 #include "support.h"
 #include "imap.h"
 #include "imap-search.h"
+#include "mime.h"
 
 static const char msg1_hdr[] =
     "Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\n"
@@ -49,6 +52,25 @@ static bool get_body_text(void *arg, const char **text, size_t *len)
     *text = m->body;
     *len = m->blen;
     return true;
+}
+
+/* The program on m as the raw-header path sees it, then with the
+ * message's hfields: the answers must agree. */
+static void check_hfields(const struct search_query *q, struct search_msg *sm, const struct fmsg *m)
+{
+    bool raw = search_eval(q->root, sm);
+    struct buf hf = BUF_INIT;
+    mime_hfields_build(&hf, m->hdr, m->hlen);
+    sm->hfields = hf.data;
+    sm->hfields_len = hf.len;
+    bool dec = search_eval(q->root, sm);
+    sm->hfields = NULL;
+    sm->hfields_len = 0;
+    buf_free(&hf);
+    if (raw != dec) {
+        fprintf(stderr, "fuzz-imap-search: hfields answer %d, raw header %d\n", dec, raw);
+        abort();
+    }
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -95,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct search_msg sm = {.rec = &r1, .msn = 3, .max_msn = 5, .max_uid = 9, .recent = true,
                                 .now = 760700000, .searchres = searchres, .nsearchres = 4, .arg = &m1,
                                 .get_header = get_header, .get_body_text = get_body_text};
-        (void)search_eval(q.root, &sm);
+        check_hfields(&q, &sm, &m1);
         sm.rec = &r2;
         sm.msn = 1;
         sm.max_msn = 1;
@@ -104,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sm.searchres = NULL;
         sm.nsearchres = 0;
         sm.arg = &m2;
-        (void)search_eval(q.root, &sm);
+        check_hfields(&q, &sm, &m2);
     }
     search_query_free(&q);
     fuzz_imap_cmd_free(&cmd);

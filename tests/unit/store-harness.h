@@ -27,7 +27,7 @@ static char g_dir[256];          /* DATADIR of the test */
  * reopen it. STORE_UNDO_TO_5 undoes every migration after schema 5 (each
  * new migration adds its undo here, newest first); STORE_SCHEMA_VERSION
  * is the version an upgraded store ends at. */
-#define STORE_UNDO_TO_5 "DROP TABLE viewer; DROP TABLE retained; "
+#define STORE_UNDO_TO_5 "DROP TABLE viewer; DROP TABLE retained; DROP TABLE hdrfields; "
 #define STORE_SCHEMA_VERSION 7
 
 /* Logging (errors only), g_dir = a new temporary directory, storage_init

@@ -831,6 +831,187 @@ static void test_search_multi_equivalence(void)
     }
 }
 
+/* ---- hfields: Subject/From/To/Cc/Bcc decoded at append time ------------ */
+
+/* Header lines the hfields tests combine: encoded words in several
+ * charsets, folding (CRLF and bare LF, SP and HTAB), names in any case and
+ * with WSP before the colon, empty values, repeated fields, raw 8-bit,
+ * look-alike names that are other fields. */
+static const char *const HF_LINES[] = {
+    "Subject: =?ISO-8859-1?Q?Caf=E9?= au lait\r\n",
+    "SUBJECT: =?utf-8?B?R3LDvMOfZQ==?= aus Bern\r\n",
+    "subject : =?KOI8-R?B?0NLJ18XU?= \r\n",
+    "Subject: first\r\n\tsecond line\r\n",
+    "Subject: =?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?=\n",
+    "Subject:\r\n",
+    "Subject: =?windows-1252?Q?=93quoted=94_=80uro?=\r\n",
+    "Subject: =?x-unknown?Q?as_is?= =?utf-8?q?broken\r\n",
+    "Subject: raw latin-1 caf\xe9 and raw utf-8 caf\xc3\xa9\r\n",
+    "From: Alice <alice@example.com>\r\n",
+    "fRoM: =?UTF-8?Q?J=C3=BCrgen?= <jurgen@example.de>\r\n",
+    "From: \"Bob\r\n Smith\" <bob@example.org>\r\n",
+    "To: one@example.com, =?ISO-8859-1?Q?Andr=E9?= <andre@example.net>\r\n",
+    "To: second-to@example.org\r\n",
+    "tO: =?utf-8?b?w6lsw6huZQ==?=\r\n <e@example.net>\r\n",
+    "Cc: list@lists.example\r\n",
+    "CC: =?iso-8859-15?q?=A4uro?= <euro@example.eu>\r\n",
+    "Cc: \r\n",
+    "Bcc: hidden@example.com\r\n",
+    "Bcc:\r\n",
+    "X-From: not-the-from@example.com\r\n",
+    "Subject-Extra: not the subject\r\n",
+    "Resent-To: resent@example.com\r\n",
+    "X-Custom: =?utf-8?q?custom_=C3=A9?=\r\n",
+    "garbage line without colon\r\n",
+};
+
+static const char *const HF_KEYS[] = {"SUBJECT", "FROM", "TO", "CC", "BCC", "HEADER Subject", "HEADER from",
+                                      "HEADER TO", "HEADER cC", "HEADER bcc", "HEADER X-Custom",
+                                      "HEADER Subject-Extra", "HEADER X-From"};
+
+static const char *const HF_NEEDLES[] = {
+    "\"\"", "a", "caf\xc3\xa9", "CAF\xc3\x89", "gr\xc3\xbc\xc3\x9f" "e", "\xd0\x9f\xd0\xa0\xd0\x98", "\xe6\x97\xa5\xe6\x9c\xac",
+    "second", "first\tsecond", "bob", "smith", "andr\xc3\xa9", "example", "\xc3\xa9l\xc3\xa8ne", "\xe2\x82\xac",
+    "\xe2\x80\x9c" "quoted", "as_is", "broken", "custom \xc3\xa9", "hidden", "not", "resent", "j\xc3\xbcrgen", "lait",
+    "zzz-nowhere", "e", "@", "\xc3\xa9", "\xc3\x89", "\"\"", "\"\""};
+
+struct hf_fake {
+    const char *hdr;
+    size_t len;
+    int loads;
+};
+
+static bool hf_hdr(void *arg, const char **h, size_t *len)
+{
+    struct hf_fake *f = arg;
+    f->loads++;
+    *h = f->hdr;
+    *len = f->len;
+    return true;
+}
+
+/* A needle as a SEARCH string: quoted when 7-bit, else a literal. */
+static void put_needle(struct buf *p, const char *nd)
+{
+    bool ascii = true;
+    for (const char *c = nd; *c; c++)
+        ascii = ascii && (unsigned char)*c < 0x80;
+    if (ascii || nd[0] == '"')
+        buf_printf(p, nd[0] == '"' ? "%s" : "\"%s\"", nd);
+    else
+        buf_printf(p, "{%zu}\r\n%s", strlen(nd), nd);
+}
+
+/* Every header key evaluates the same from the stored hfields as from
+ * the raw header (the path of messages without them), and as the
+ * per-key reference; with hfields, keys on the five fields load and
+ * decode nothing. */
+static void test_search_hfields_equivalence(void)
+{
+    rnd_state = 4242;
+    size_t hits = 0, misses = 0, nonascii_hits = 0, presence_hits = 0;
+    for (int round = 0; round < 1000; round++) {
+        struct buf hdr = BUF_INIT, prog = BUF_INIT, hf = BUF_INIT;
+        int nl = 4 + (int)rnd(14);
+        for (int i = 0; i < nl; i++)
+            buf_puts(&hdr, HF_LINES[rnd(ARRAY_SIZE(HF_LINES))]);
+        buf_puts(&hdr, rnd(4) ? "\r\n" : "");   /* sometimes no blank line */
+        if (rnd(3) == 0)
+            buf_puts(&hdr, "Subject: in the body\r\n");
+        mime_hfields_build(&hf, hdr.data ? hdr.data : "", hdr.len);
+        CHECK(mime_hfields_complete(hf.data, hf.len));
+        int nk = 1 + (int)rnd(6);
+        bool only_common = true;
+        for (int i = 0; i < nk; i++) {
+            const char *key = HF_KEYS[rnd(ARRAY_SIZE(HF_KEYS))];
+            only_common = only_common && !strstr(key, "-");
+            buf_printf(&prog, " %s ", key);
+            put_needle(&prog, HF_NEEDLES[rnd(ARRAY_SIZE(HF_NEEDLES))]);
+        }
+        struct search_query q;
+        const char *st, *code, *err;
+        if (!parse_q(buf_cstr(&prog), &q, &st, &code, &err)) {
+            CHECK(!"parse failed");
+            fprintf(stderr, "  %s: %s\n", buf_cstr(&prog), err);
+            goto next;
+        }
+        struct msg_record r = rec1();
+        const struct skey *root = q.root;
+        size_t nkids = root->op == SK_AND ? root->nkids : 1;
+        struct search_state *s_raw = search_state_new(root), *s_hf = search_state_new(root);
+        search_state_next(s_raw);
+        search_state_next(s_hf);
+        struct hf_fake fr = {buf_cstr(&hdr), hdr.len, 0}, fh = fr;
+        struct search_msg m_raw = {.state = s_raw, .rec = &r, .arg = &fr, .get_header = hf_hdr};
+        struct search_msg m_hf = {.state = s_hf, .rec = &r, .arg = &fh, .get_header = hf_hdr,
+                                  .hfields = hf.data, .hfields_len = hf.len};
+        for (size_t i = 0; i < nkids; i++) {
+            const struct skey *k = root->op == SK_AND ? root->kids[i] : root;
+            bool want = search_header_match(fr.hdr, fr.len, k->field, k->str, k->slen);
+            bool got_raw = search_eval(k, &m_raw), got_hf = search_eval(k, &m_hf);
+            hits += want;
+            misses += !want;
+            nonascii_hits += want && (unsigned char)k->str[0] >= 0x80;
+            presence_hits += want && k->slen == 0;
+            if (got_raw != want || got_hf != want) {
+                CHECK(got_raw == want);
+                CHECK(got_hf == want);
+                fprintf(stderr, "  key %s \"%s\" in%s\n  header: %s\n", k->field, k->str, buf_cstr(&prog), fr.hdr);
+            }
+        }
+        CHECK(search_eval(root, &m_raw) == search_eval(root, &m_hf));
+        const struct search_stats *ss = search_state_stats(s_hf);
+        if (only_common) {
+            CHECK_INT(fh.loads, 0);
+            CHECK_INT(ss->field_decodes, 0);
+            CHECK_INT(ss->header_indexes, 0);
+        }
+        search_state_free(s_raw);
+        search_state_free(s_hf);
+        search_query_free(&q);
+    next:
+        buf_free(&hdr);
+        buf_free(&prog);
+        buf_free(&hf);
+    }
+    /* the mix must exercise both answers, decoded matches and presence */
+    CHECK(hits > 300 && misses > 300 && nonascii_hits > 20 && presence_hits > 50);
+    if (!(hits > 300 && misses > 300 && nonascii_hits > 20 && presence_hits > 50))
+        fprintf(stderr, "  hits %zu misses %zu non-ASCII hits %zu presence hits %zu\n", hits, misses,
+                nonascii_hits, presence_hits);
+}
+
+/* Which header data a program asks storage for. */
+static void test_search_needs(void)
+{
+    static const struct {
+        const char *prog;
+        unsigned need;
+    } cases[] = {
+        {" ALL", 0},
+        {" SEEN UID 1:5 LARGER 10", 0},
+        {" SUBJECT x", SEARCH_HDR_FIELDS},
+        {" OR FROM a NOT (TO b CC c)", SEARCH_HDR_FIELDS},
+        {" HEADER bCc \"\"", SEARCH_HDR_FIELDS},
+        {" HEADER Message-ID x", SEARCH_HDR_RAW},
+        {" HEADER Subjects x", SEARCH_HDR_RAW},
+        {" SENTSINCE 1-Jan-2000", SEARCH_HDR_RAW},
+        {" BODY x", 0},
+        {" TEXT x", SEARCH_HDR_RAW},
+        {" NOT OR SUBJECT a HEADER X-A b", SEARCH_HDR_FIELDS | SEARCH_HDR_RAW},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        struct search_query q;
+        const char *st, *code, *err;
+        CHECK(parse_q(cases[i].prog, &q, &st, &code, &err));
+        if (search_needs(q.root) != cases[i].need) {
+            CHECK_INT(search_needs(q.root), cases[i].need);
+            fprintf(stderr, "  program:%s\n", cases[i].prog);
+        }
+        search_query_free(&q);
+    }
+}
+
 int main(void)
 {
     RUN(test_search_flags_and_sets);
@@ -845,6 +1026,8 @@ int main(void)
     RUN(test_header_match);
     RUN(test_search_decode_once);
     RUN(test_search_multi_equivalence);
+    RUN(test_search_hfields_equivalence);
+    RUN(test_search_needs);
     RUN(test_search_strings_total);
     RUN(test_fetch_parse);
     RUN(test_fetch_helpers);

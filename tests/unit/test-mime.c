@@ -928,6 +928,80 @@ static void test_header_filter_many(void)
     buf_free(&got);
 }
 
+/* hfields: the decoded Subject/From/To/Cc/Bcc SEARCH keeps per message. */
+static void test_hfields(void)
+{
+    static const char hdr[] = "Received: from x\r\n"
+                              "To: a@example.com\r\n"
+                              "SUBJECT : =?ISO-8859-1?Q?Caf=E9?=\r\n\tau lait\r\n"
+                              "X-To: not me\r\n"
+                              "cc:\r\n"
+                              "To: =?utf-8?b?w6lsw6huZQ==?= <e@x>\n"
+                              "\r\n"
+                              "Subject: body, not header\r\n";
+    struct buf b = BUF_INIT;
+    mime_hfields_build(&b, hdr, strlen(hdr));
+    CHECK(mime_hfields_complete(b.data, b.len));
+    CHECK(mime_hfields_current(b.data, b.len));
+    static const struct {
+        enum mime_hfield id;
+        const char *val;
+    } want[] = {{MIME_HF_TO, " a@example.com"},
+                {MIME_HF_SUBJECT, " Caf\xc3\xa9\tau lait"},
+                {MIME_HF_CC, ""},
+                {MIME_HF_TO, " \xc3\xa9l\xc3\xa8ne <e@x>"}};
+    size_t pos = 0, n = 0, vl;
+    enum mime_hfield id;
+    const char *v;
+    while (mime_hfields_next(b.data, b.len, &pos, &id, &v, &vl)) {
+        if (n < ARRAY_SIZE(want)) {
+            CHECK_INT(id, want[n].id);
+            CHECK(vl == strlen(want[n].val) && memcmp(v, want[n].val, vl) == 0);
+        }
+        n++;
+    }
+    CHECK_INT(n, ARRAY_SIZE(want));
+    CHECK_INT(mime_hfield_id("bCC", 3), MIME_HF_BCC);
+    CHECK_INT(mime_hfield_id("Subjects", 8), MIME_HF_NONE);
+    CHECK_INT(mime_hfield_id("x-to", 4), MIME_HF_NONE);
+
+    /* Damaged or foreign data is never read as fields. */
+    static const struct {
+        const char *d;
+        size_t n;
+    } bad[] = {{"", 0},
+               {"\x02", 1},                 /* unknown format */
+               {"\x01\x06\x00", 3},         /* unknown field id */
+               {"\x01\x01\x05" "abc", 6},   /* value past the end */
+               {"\x01\x01", 2},             /* no length */
+               {"\x01\x01\x80\x80\x80\x01", 6}, /* length too long */
+               {"\x81x", 2}};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        CHECK(!mime_hfields_complete(bad[i].d, bad[i].n));
+        CHECK(!mime_hfields_current(bad[i].d, bad[i].n));
+    }
+    CHECK(mime_hfields_complete("\x01", 1));   /* no such fields at all */
+    pos = 0;
+    CHECK(!mime_hfields_next("\x01", 1, &pos, &id, &v, &vl));
+
+    /* Beyond MIME_HFIELDS_MAX: the "too large" form, readers decode the
+     * raw header instead. */
+    buf_reset(&b);
+    struct buf big = BUF_INIT;
+    buf_puts(&big, "From: a@b\r\nSubject: ");
+    for (int i = 0; i < MIME_HFIELDS_MAX; i++)
+        buf_putc(&big, 'x');
+    buf_puts(&big, "\r\n\r\n");
+    mime_hfields_build(&b, big.data, big.len);
+    CHECK_INT(b.len, 1);
+    CHECK(!mime_hfields_complete(b.data, b.len));
+    CHECK(mime_hfields_current(b.data, b.len));
+    pos = 0;
+    CHECK(!mime_hfields_next(b.data, b.len, &pos, &id, &v, &vl));
+    buf_free(&big);
+    buf_free(&b);
+}
+
 int main(void)
 {
     RUN(test_simple);
@@ -947,5 +1021,6 @@ int main(void)
     RUN(test_header_filter_many);
     RUN(test_8bit_headers);
     RUN(test_misc);
+    RUN(test_hfields);
     return unit_done();
 }
