@@ -191,15 +191,16 @@ void bench_make_text_message(struct buf *b, size_t size, unsigned long seq, cons
 
 /* ---- NOOP probe (probe.c) ---- */
 struct probe;
-struct probe *probe_new(const char *user);
+struct probe *probe_new(const char *user, double interval);
 /* Connect, log in, SELECT INBOX (blocking); false on failure. */
 bool probe_connect(struct probe *p);
 /* Start the thread: NOOP every interval seconds (the next one as soon as
  * the previous answer arrived when an answer is later than that). With go
  * non-NULL the thread first waits for *go to become non-zero (the load is
- * running), then connects itself and sets *started (when non-NULL) once it
- * is logged in with INBOX selected, or failed to. */
-void probe_start(struct probe *p, double interval, const int *go, int *started);
+ * running), then connects itself, again (up to 10 times) while placed is
+ * non-NULL and says no to the server pid serving it, and sets *started
+ * (when non-NULL) once it is logged in with INBOX selected, or failed to. */
+void probe_start(struct probe *p, const int *go, int *started, bool (*placed)(pid_t));
 /* Stop the thread (the NOOP in flight is waited for and recorded), LOGOUT,
  * print a line, append " noop_n=... noop_p50=... noop_p99=... noop_max=...
  * noop_errors=..." to res, store the pid of the server process that served
@@ -216,7 +217,9 @@ void bench_run_timed(enum bmode mode, struct stats *out, double *elapsed);
  * served the clients. */
 extern unsigned long *bench_client_cmds;
 /* Likewise the pid of the server process that served each client's last
- * session (searchload and persistent imapmix only; -1 unknown). */
+ * session (searchload and persistent imapmix only; -1 unknown). searchload
+ * also stores each pid as soon as it is known (atomically: the probe
+ * thread reads them). */
 extern pid_t *bench_client_pid;
 /* The word SEARCH BODY looks for and the hit count every search must return
  * (-1: not checked); set by the searchload mode before its load phase. */

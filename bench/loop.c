@@ -246,8 +246,11 @@ static void search_next(struct worker *w, struct bconn *c)
         return;
     }
     bool first = c->step == S_SELECT;
-    if (first)
+    if (first) {
         c->server_pid = bench_peer_pid(c->fd); /* once per session */
+        if (bench_client_pid)
+            __atomic_store_n(&bench_client_pid[c->idx], c->server_pid, __ATOMIC_RELAXED);
+    }
     bconn_cmd(c, OP_SEARCH, "SEARCH BODY %s", bench_search_word);
     c->step = S_SEARCH;
     if (first && !w->ready) {
@@ -732,7 +735,8 @@ static void run_threads(enum bmode mode, struct stats *out, double *elapsed)
             bench_client_cmds[i] = all[i].ncmds;
     if (bench_client_pid)
         for (int i = 0; i < n; i++)
-            bench_client_pid[i] = all[i].server_pid ? all[i].server_pid : -1;
+            __atomic_store_n(&bench_client_pid[i], all[i].server_pid ? all[i].server_pid : -1,
+                             __ATOMIC_RELAXED);
     for (int t = 0; t < nt; t++) {
         worker_cleanup(&ws[t]);
         bstats_free(&ws[t].st);

@@ -21,6 +21,8 @@
 #include <pthread.h>
 #include <time.h>
 
+#define PROBE_PLACE_TRIES 10
+
 struct probe {
     struct bconn c;
     char user[256];
@@ -36,12 +38,15 @@ struct probe {
     bool connected;
     const int *go;            /* probe_start: wait for *go, then connect */
     int *started;             /* set once connected (or failed to) */
+    bool (*placed)(pid_t);    /* is the session where it should be? */
+    int tries;                /* connections made to get there */
 };
 
-struct probe *probe_new(const char *user)
+struct probe *probe_new(const char *user, double interval)
 {
     struct probe *p = xcalloc(1, sizeof *p);
     snprintf(p->user, sizeof p->user, "%s", user);
+    p->interval = interval;
     bconn_init(&p->c, 0);
     p->server_pid = -1;
     return p;
@@ -51,6 +56,7 @@ bool probe_connect(struct probe *p)
 {
     if (!bsync_login_select(&p->c, p->user, "INBOX")) {
         snprintf(p->err, sizeof p->err, "cannot log in and select INBOX");
+        p->failed++;
         return false;
     }
     p->connected = true;
@@ -121,12 +127,22 @@ static void *probe_main(void *arg)
             sleep_until(bench_now_sec() + 0.005);
         }
         bool ok = probe_connect(p);
+        p->tries = 1;
+        /* A probe on a worker that serves none of the load measures
+         * nothing: connect again (a few times at most) until it shares a
+         * worker with some of the load. */
+        while (ok && p->placed && !p->placed(p->server_pid) && p->tries < PROBE_PLACE_TRIES &&
+               !__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
+            (void)bsync_cmd(&p->c, NULL, OP_LOGOUT, "LOGOUT");
+            bconn_close(&p->c);
+            p->connected = false;
+            ok = probe_connect(p);
+            p->tries++;
+        }
         if (p->started)
             __atomic_store_n(p->started, 1, __ATOMIC_RELEASE);
-        if (!ok) {
-            p->failed++;
+        if (!ok)
             return NULL;
-        }
     }
     double next = bench_now_sec();
     while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
@@ -146,10 +162,10 @@ static void *probe_main(void *arg)
     return NULL;
 }
 
-void probe_start(struct probe *p, double interval, const int *go, int *started)
+void probe_start(struct probe *p, const int *go, int *started, bool (*placed)(pid_t))
 {
-    p->interval = interval;
     p->go = go;
+    p->placed = placed;
     p->started = started;
     if (pthread_create(&p->th, NULL, probe_main, p) != 0) {
         perror("dariusbench: pthread_create");
@@ -179,6 +195,9 @@ unsigned long probe_finish(struct probe *p, struct buf *res, pid_t *server_pid)
            "max %.2f ms, mean %.2f ms, errors %lu%s%s\n",
            p->user, p->interval * 1e3, p->n, p50, p90, p99, mx,
            p->n ? sum / (double)p->n / 1e3 : 0.0, errors, p->err[0] ? ": " : "", p->err);
+    if (p->tries > 1)
+        printf("noop probe: connected %d times to share a server process with the load%s\n", p->tries,
+               p->placed && p->connected && !p->placed(p->server_pid) ? " (in vain)" : "");
     buf_printf(res, " noop_n=%zu noop_p50=%.2f noop_p90=%.2f noop_p99=%.2f noop_max=%.2f noop_errors=%lu",
                p->n, p50, p90, p99, mx, errors);
     if (server_pid)

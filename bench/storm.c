@@ -82,7 +82,7 @@ int bench_mode_login(void)
         return 1;
     /* The probe logs in first, on an idle server; the storm's connections
      * come and go, so every worker serves some of its logins. */
-    struct probe *p = probe_new(bench_opts.probe_user);
+    struct probe *p = probe_new(bench_opts.probe_user, NOOP_INTERVAL);
     if (!probe_connect(p)) {
         struct buf ignored = BUF_INIT;
         probe_finish(p, &ignored, NULL);
@@ -91,7 +91,7 @@ int bench_mode_login(void)
     }
     struct stats st = {0};
     double elapsed;
-    probe_start(p, NOOP_INTERVAL, NULL, NULL);
+    probe_start(p, NULL, NULL, NULL);
     bench_run_timed(M_LOGIN, &st, &elapsed);
     struct buf res = BUF_INIT, pres = BUF_INIT;
     unsigned long perr = probe_finish(p, &pres, NULL);
@@ -149,6 +149,16 @@ static double median_of(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The probe's placement test: does its server process serve a search
+ * session? (The searchers' pids are all stored before bench_load_ready.) */
+static bool serves_search_session(pid_t pid)
+{
+    for (int i = 0; i < bench_opts.clients; i++)
+        if (pid > 0 && __atomic_load_n(&bench_client_pid[i], __ATOMIC_RELAXED) == pid)
+            return true;
+    return false;
 }
 
 int bench_mode_searchload(void)
@@ -209,14 +219,16 @@ int bench_mode_searchload(void)
      * worker that serves some of them. (On an idle server, connections
      * made one after the other all go to the same worker; started at once,
      * they may all go to one worker and the probe to another, and the
-     * probe would measure nothing.) The measuring window starts when the
-     * probe is logged in (its LOGIN waits behind the searches too). */
-    struct probe *p = probe_new(bench_opts.probe_user);
+     * probe would measure nothing.) Should it land on a worker without
+     * searches all the same (a server whose workers are never busy), it
+     * connects again. The measuring window starts when the probe is
+     * logged in (its LOGIN waits behind the searches too). */
+    struct probe *p = probe_new(bench_opts.probe_user, NOOP_INTERVAL);
     struct stats st = {0};
     double elapsed;
     pid_t probe_pid = -1;
     bench_client_pid = xcalloc((size_t)bench_opts.clients, sizeof *bench_client_pid);
-    probe_start(p, NOOP_INTERVAL, &bench_load_ready, &bench_probe_ready);
+    probe_start(p, &bench_load_ready, &bench_probe_ready, serves_search_session);
     bench_run_timed(M_SEARCH, &st, &elapsed);
     struct buf res = BUF_INIT, pres = BUF_INIT;
     unsigned long perr = probe_finish(p, &pres, &probe_pid);
