@@ -9,30 +9,7 @@
 
 static bool login_select(struct bconn *c, const char *user)
 {
-    if (!bconn_connect(c, true)) {
-        fprintf(stderr, "dariusbench: cannot connect to %s:%d\n", bench_opts.host, bench_opts.port);
-        return false;
-    }
-    if (bsync_wait_greeting(c) != ST_OK) {
-        fprintf(stderr, "dariusbench: no greeting: %s\n", c->status_text);
-        return false;
-    }
-    struct buf b = BUF_INIT;
-    buf_puts(&b, "LOGIN ");
-    bench_put_quoted(&b, user);
-    buf_putc(&b, ' ');
-    bench_put_quoted(&b, bench_opts.password);
-    enum cstatus st = bsync_cmd(c, NULL, OP_LOGIN, "%s", buf_cstr(&b));
-    buf_free(&b);
-    if (st != ST_OK) {
-        fprintf(stderr, "dariusbench: LOGIN %s failed: %s\n", user, c->status_text);
-        return false;
-    }
-    if (bsync_cmd(c, NULL, OP_SELECT, "SELECT INBOX") != ST_OK) {
-        fprintf(stderr, "dariusbench: SELECT INBOX failed: %s\n", c->status_text);
-        return false;
-    }
-    return true;
+    return bsync_login_select(c, user, "INBOX");
 }
 
 /* Current message count: NOOP lets the server report EXISTS. */

@@ -238,6 +238,9 @@ static void reset_state(struct bconn *c)
     c->exists = 0;
     c->fetch_lines = 0;
     c->appenduid = 0;
+    c->search_hits = -1;
+    c->size_sum = 0;
+    c->server_pid = 0;
     c->nuids = 0;
     c->idling = false;
 }
@@ -309,6 +312,7 @@ static void start_cmd(struct bconn *c, enum op op)
     c->status_text[0] = '\0';
     c->got_cont = false;
     c->appenduid = 0;
+    c->search_hits = -1;
     c->t_start = bench_now_sec();
 }
 
@@ -400,6 +404,24 @@ static void note_fetch_uid(struct bconn *c, const char *line, size_t len)
         c->uids[c->nuids++] = (uint32_t)v;
 }
 
+/* "RFC822.SIZE 1234" in a FETCH line: add it to size_sum. */
+static void note_fetch_size(struct bconn *c, const char *line, size_t len)
+{
+    size_t l = MIN(len, (size_t)256);
+    const char *p = memmem(line, l, "RFC822.SIZE ", 12);
+    if (!p)
+        return;
+    p += 12;
+    unsigned long long v = 0;
+    int digits = 0;
+    while (p < line + l && *p >= '0' && *p <= '9' && digits < 15) {
+        v = v * 10 + (unsigned long long)(*p - '0');
+        p++;
+        digits++;
+    }
+    c->size_sum += v;
+}
+
 static void handle_line(struct bconn *c, const char *line, size_t len, bool *tagged, bool *cont)
 {
     if (len >= 1 && line[0] == '+' && (len == 1 || line[1] == ' ')) {
@@ -429,6 +451,15 @@ static void handle_line(struct bconn *c, const char *line, size_t len, bool *tag
             c->bye = true;
             return;
         }
+        if (end - p >= 6 && strncasecmp(p, "SEARCH", 6) == 0 && (end - p == 6 || p[6] == ' ')) {
+            /* RFC 3501 7.2.5: "* SEARCH 2 3 6": count the numbers. */
+            long hits = 0;
+            for (const char *q = p + 6; q < end; q++)
+                if (*q >= '0' && *q <= '9' && q[-1] == ' ')
+                    hits++;
+            c->search_hits = hits;
+            return;
+        }
         if (p < end && *p >= '0' && *p <= '9') {
             unsigned long n = 0;
             while (p < end && *p >= '0' && *p <= '9' && n < 1000000000ul)
@@ -440,6 +471,7 @@ static void handle_line(struct bconn *c, const char *line, size_t len, bool *tag
             } else if (end - p >= 5 && strncasecmp(p, "FETCH", 5) == 0) {
                 c->fetch_lines++;
                 note_fetch_uid(c, line, len);
+                note_fetch_size(c, line, len);
             } else if (end - p >= 7 && strncasecmp(p, "EXPUNGE", 7) == 0) {
                 if (c->exists)
                     c->exists--;
@@ -597,4 +629,32 @@ enum cstatus bsync_append(struct bconn *c, const struct buf *msg)
 {
     bconn_append(c, OP_APPEND, msg, false);
     return sync_run(c);
+}
+
+bool bsync_login_select(struct bconn *c, const char *user, const char *mailbox)
+{
+    if (!bconn_connect(c, true)) {
+        fprintf(stderr, "dariusbench: cannot connect to %s:%d\n", bench_opts.host, bench_opts.port);
+        return false;
+    }
+    if (bsync_wait_greeting(c) != ST_OK) {
+        fprintf(stderr, "dariusbench: no greeting: %s\n", c->status_text);
+        return false;
+    }
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "LOGIN ");
+    bench_put_quoted(&b, user);
+    buf_putc(&b, ' ');
+    bench_put_quoted(&b, bench_opts.password);
+    enum cstatus st = bsync_cmd(c, NULL, OP_LOGIN, "%s", buf_cstr(&b));
+    buf_free(&b);
+    if (st != ST_OK) {
+        fprintf(stderr, "dariusbench: LOGIN %s failed: %s\n", user, c->status_text);
+        return false;
+    }
+    if (mailbox && bsync_cmd(c, NULL, OP_SELECT, "SELECT %s", mailbox) != ST_OK) {
+        fprintf(stderr, "dariusbench: SELECT %s failed: %s\n", mailbox, c->status_text);
+        return false;
+    }
+    return true;
 }

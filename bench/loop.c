@@ -1,5 +1,6 @@
 /* loop.c - the epoll event loop and the session scripts of the concurrent
- * modes (mix, append, idle).
+ * modes (mix, append, idle, and the load phases of login, searchload and
+ * imapmix, whose set-up and reports are in storm.c).
  *
  * Each client runs one command at a time (no pipelining) and its script
  * advances in on_tagged() when the tagged response (or the greeting) of
@@ -13,12 +14,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum bmode { M_MIX, M_APPEND, M_IDLE };
-
 enum step {
     S_GREET, S_LOGIN, S_SELECT, S_FETCHENV, S_BODY, S_STORE1, S_STORE2, S_APPEND, S_DEL,
-    S_EXPUNGE, S_LOGOUT, S_IDLE, S_IDLE_DONE
+    S_EXPUNGE, S_LOGOUT, S_IDLE, S_IDLE_DONE, S_SEARCH, S_RANGE, S_SEEN, S_COPY, S_EXPUNGE_ALL
 };
+
+unsigned long *bench_client_cmds;
+pid_t *bench_client_pid;
+int bench_load_ready, bench_probe_ready;
+const char *bench_search_word = "kumquat";
+long bench_search_expect = -1;
+
+/* imapmix: the 100-message range FETCH of a mail client listing a folder. */
+#define IMAPMIX_RANGE 100
+#define IMAPMIX_COPY_TO "Archive"
 
 struct worker {
     int tid;
@@ -35,12 +44,22 @@ struct worker {
     int next_start;           /* idle: next client to connect (ramp) */
     int setup_inflight;       /* idle: clients between connect and IDLE */
     bool release;             /* idle: send DONE to everyone */
+    int nstarted;             /* search: clients started (one after another) */
+    bool ready;               /* search: all started */
+    bool measuring;           /* search: ... and the probe logged in */
     struct buf msg;           /* scratch message for APPEND */
     unsigned long seq;
     pthread_t th;
 };
 
 #define IDLE_RAMP 256         /* concurrent connection set-ups in idle mode */
+
+/* Modes that run for bench_opts.seconds and start a client's next session
+ * when one ends (as opposed to append and idle, which run a fixed script). */
+static bool timed(const struct worker *w)
+{
+    return w->mode != M_APPEND && w->mode != M_IDLE;
+}
 
 static void ep_update(struct worker *w, struct bconn *c, bool add)
 {
@@ -59,7 +78,7 @@ static void start_client(struct worker *w, struct bconn *c)
     c->retry_at = 0;
     if (!bconn_connect(c, false)) {
         w->st.connect_fail++;
-        if (w->mode == M_MIX) {
+        if (timed(w)) {
             c->retry_at = bench_now_sec() + 0.2;
         } else {
             c->done = true;
@@ -83,7 +102,7 @@ static void end_conn(struct worker *w, struct bconn *c, bool failed)
         c->idling = false;
         w->nidle--;
     }
-    if (w->mode == M_MIX) {
+    if (timed(w)) {
         c->sessions++;
         /* Reconnect at once after a clean LOGOUT; back off a little after
          * an error so a dead server does not turn into a busy loop. */
@@ -218,6 +237,137 @@ static void mix_next(struct worker *w, struct bconn *c)
     }
 }
 
+/* searchload: one session per client, SEARCH BODY in a loop. */
+static void search_next(struct worker *w, struct bconn *c)
+{
+    if (c->step == S_LOGIN) {
+        bconn_cmd(c, OP_SELECT, "SELECT INBOX");
+        c->step = S_SELECT;
+        return;
+    }
+    bool first = c->step == S_SELECT;
+    if (first) {
+        c->server_pid = bench_peer_pid(c->fd); /* once per session */
+        if (bench_client_pid)
+            __atomic_store_n(&bench_client_pid[c->idx], c->server_pid, __ATOMIC_RELAXED);
+    }
+    bconn_cmd(c, OP_SEARCH, "SEARCH BODY %s", bench_search_word);
+    c->step = S_SEARCH;
+    if (first && !w->ready) {
+        if (w->nstarted < w->nconns) {
+            /* The next client connects while this one's search keeps
+             * its worker busy (see bench_mode_searchload). */
+            start_client(w, w->conns[w->nstarted++]);
+            return;
+        }
+        /* Everyone is searching: the probe may log in (run_loop starts
+         * the measuring window when it has). */
+        w->ready = true;
+        __atomic_store_n(&bench_load_ready, 1, __ATOMIC_RELEASE);
+    }
+}
+
+/* imapmix: a random sequence number among the last IMAPMIX_RANGE messages
+ * (the ones the range FETCH listed). */
+static unsigned long imapmix_pick(struct bconn *c)
+{
+    unsigned long lo = c->exists > IMAPMIX_RANGE ? c->exists - IMAPMIX_RANGE + 1 : 1;
+    return lo + bench_rng_next(&c->rng) % (c->exists - lo + 1);
+}
+
+static void imapmix_range(struct worker *w, struct bconn *c)
+{
+    if (c->exists == 0) {
+        do_append(w, c, 4096, true);
+        return;
+    }
+    unsigned long lo = c->exists > IMAPMIX_RANGE ? c->exists - IMAPMIX_RANGE + 1 : 1;
+    bconn_cmd(c, OP_FETCH_RANGE,
+              "FETCH %lu:%lu (UID FLAGS ENVELOPE BODYSTRUCTURE "
+              "BODY.PEEK[HEADER.FIELDS (From To Subject Date)])",
+              lo, c->exists);
+    c->step = S_RANGE;
+}
+
+/* imapmix: LOGIN, SELECT INBOX, then FETCH of the newest 100 messages,
+ * one full body, STORE \Seen, COPY, APPEND, STORE \Deleted, EXPUNGE, and
+ * LOGOUT (a new connection and LOGIN follow at once), about ten tagged
+ * commands a session. With --persistent the session never logs out: the
+ * cycle restarts at the range FETCH.
+ *
+ * The mailbox neither grows nor shrinks: each cycle appends one message
+ * and flags \Deleted the one this client appended in its previous cycle
+ * (kept in deluids[0] across sessions), so two clients sharing a mailbox
+ * never flag the same message, and every appended message stays visible
+ * to the other sessions for a cycle (they may FETCH it while it is being
+ * expunged, as real clients do). EXPUNGE removes every \Deleted message of
+ * the mailbox, the other client's too: each is removed once either way. */
+static void imapmix_next(struct worker *w, struct bconn *c)
+{
+    switch (c->step) {
+    case S_LOGIN:
+        bconn_cmd(c, OP_SELECT, "SELECT INBOX");
+        c->step = S_SELECT;
+        return;
+    case S_SELECT:
+        if (bench_opts.persistent)
+            c->server_pid = bench_peer_pid(c->fd); /* once per session */
+        imapmix_range(w, c);
+        return;
+    case S_RANGE:
+        if (c->exists == 0)
+            break;
+        bconn_cmd(c, OP_FETCH_BODY, "FETCH %lu BODY.PEEK[]", imapmix_pick(c));
+        c->step = S_BODY;
+        return;
+    case S_BODY:
+        if (c->exists == 0)
+            break;
+        bconn_cmd(c, OP_STORE, "STORE %lu +FLAGS (\\Seen)", imapmix_pick(c));
+        c->step = S_SEEN;
+        return;
+    case S_SEEN:
+        if (c->exists == 0)
+            break;
+        bconn_cmd(c, OP_COPY, "COPY %lu " IMAPMIX_COPY_TO, imapmix_pick(c));
+        c->step = S_COPY;
+        return;
+    case S_COPY:
+        break;
+    case S_APPEND: {
+        uint32_t prev = c->ndel > 0 ? c->deluids[0] : 0;
+        c->ndel = 0;
+        if (c->appenduid) {
+            c->deluids[0] = c->appenduid;
+            c->ndel = 1;
+        }
+        if (prev) {
+            bconn_cmd(c, OP_STORE, "UID STORE %u +FLAGS (\\Deleted)", prev);
+            c->step = S_DEL;
+            return;
+        }
+        bconn_cmd(c, OP_EXPUNGE_ALL, "EXPUNGE");
+        c->step = S_EXPUNGE_ALL;
+        return;
+    }
+    case S_DEL:
+        bconn_cmd(c, OP_EXPUNGE_ALL, "EXPUNGE");
+        c->step = S_EXPUNGE_ALL;
+        return;
+    case S_EXPUNGE_ALL:
+        if (bench_opts.persistent)
+            imapmix_range(w, c);
+        else
+            do_logout(c);
+        return;
+    default:
+        do_logout(c);
+        return;
+    }
+    /* after COPY (or with an empty mailbox): the ~4 KB APPEND */
+    do_append(w, c, 4096, true);
+}
+
 static void append_next(struct worker *w, struct bconn *c)
 {
     if (c->appended < bench_opts.count) {
@@ -265,14 +415,28 @@ static void on_tagged(struct worker *w, struct bconn *c)
     enum op op = c->op;
     if (c->status == ST_NO || c->status == ST_BAD)
         report_failure(c);
+    if (c->status == ST_OK && op == OP_SEARCH && bench_search_expect >= 0 &&
+        c->search_hits != bench_search_expect) {
+        /* Every search runs on the same unchanging mailbox: a different
+         * number of hits is a wrong answer, not a slow one. */
+        static unsigned long shown;
+        if (__atomic_fetch_add(&shown, 1, __ATOMIC_RELAXED) < 5)
+            fprintf(stderr, "dariusbench: client %d: SEARCH found %ld messages, expected %ld\n",
+                    c->idx, c->search_hits, bench_search_expect);
+        w->st.search_mismatch++;
+    }
     if (c->status == ST_OK) {
         /* The IDLE's tagged OK after DONE measures how long we idled, not
          * the server: its latency was recorded at the "+" (on_cont). */
         if (c->step != S_IDLE_DONE)
             bstats_add(&w->st, op, lat);
     }
-    else if (c->status == ST_NO)
+    else if (c->status == ST_NO) {
         w->st.no[op]++;
+        /* RFC 5530 3: FETCH of messages another session expunged. */
+        if (strstr(c->status_text, "[EXPUNGEISSUED]"))
+            w->st.no_expungeissued++;
+    }
     else if (c->status == ST_BYE) {
         w->st.connect_fail++;
         end_conn(w, c, true);
@@ -280,6 +444,8 @@ static void on_tagged(struct worker *w, struct bconn *c)
     } else
         w->st.bad[op]++;
 
+    if (c->step != S_GREET)
+        c->ncmds++;
     if (c->step == S_GREET) {
         do_login(c);
         return;
@@ -293,13 +459,23 @@ static void on_tagged(struct worker *w, struct bconn *c)
         end_conn(w, c, true);
         return;
     }
-    if (w->mode == M_MIX && bench_now_sec() >= w->deadline) {
+    if (timed(w) && bench_now_sec() >= w->deadline) {
         end_conn(w, c, false);
         return;
     }
     switch (w->mode) {
     case M_MIX:
         mix_next(w, c);
+        break;
+    case M_LOGIN:
+        /* Login storm: every session is LOGIN, LOGOUT, a new connection. */
+        do_logout(c);
+        break;
+    case M_SEARCH:
+        search_next(w, c);
+        break;
+    case M_IMAPMIX:
+        imapmix_next(w, c);
         break;
     case M_APPEND:
         append_next(w, c);
@@ -387,7 +563,7 @@ static void check_timers(struct worker *w, double t)
         if (c->done)
             continue;
         if (c->closed) {
-            if (w->mode == M_MIX && c->retry_at > 0 && t >= c->retry_at && t < w->deadline)
+            if (timed(w) && c->retry_at > 0 && t >= c->retry_at && t < w->deadline)
                 start_client(w, c);
             continue;
         }
@@ -418,6 +594,9 @@ static bool loop_finished(struct worker *w, double t)
 {
     switch (w->mode) {
     case M_MIX:
+    case M_LOGIN:
+    case M_SEARCH:
+    case M_IMAPMIX:
         return t >= w->deadline;
     case M_APPEND:
         return w->ndone >= w->nconns;
@@ -441,7 +620,9 @@ static void run_loop(struct worker *w)
             idle_ramp(w);
         if (loop_finished(w, t))
             break;
-        int n = epoll_wait(w->epfd, evs, (int)ARRAY_SIZE(evs), 100);
+        /* searchload waiting for the probe: look at its flag often */
+        int wait_ms = (w->mode == M_SEARCH && w->ready && !w->measuring) ? 2 : 100;
+        int n = epoll_wait(w->epfd, evs, (int)ARRAY_SIZE(evs), wait_ms);
         if (n < 0 && errno != EINTR) {
             perror("dariusbench: epoll_wait");
             break;
@@ -449,6 +630,18 @@ static void run_loop(struct worker *w)
         for (int i = 0; i < n; i++)
             handle_event(w, evs[i].data.ptr, evs[i].events);
         t = bench_now_sec();
+        if (w->mode == M_SEARCH && !w->measuring) {
+            if (w->ready && __atomic_load_n(&bench_probe_ready, __ATOMIC_ACQUIRE)) {
+                /* The window starts: what happened so far was set-up. */
+                bstats_free(&w->st);
+                w->measuring = true;
+                w->deadline = t + bench_opts.seconds;
+            } else if (t - w->start > bench_opts.timeout) {
+                fprintf(stderr, "dariusbench: the search clients and the probe did not all start "
+                                "within %d s\n", bench_opts.timeout);
+                w->deadline = t;
+            }
+        }
         if (t - last_timer >= 0.1) {
             check_timers(w, t);
             last_timer = t;
@@ -466,9 +659,15 @@ static void run_loop(struct worker *w)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    if (w->mode != M_IDLE)
+    if (w->mode == M_SEARCH) {
+        /* One client now, the next when it is searching (search_next);
+         * the deadline is set when the last one is. */
+        w->deadline = w->start + 1e9;
+        start_client(w, w->conns[w->nstarted++]);
+    } else if (w->mode != M_IDLE) {
         for (int i = 0; i < w->nconns; i++)
             start_client(w, w->conns[i]);
+    }
     run_loop(w);
     return NULL;
 }
@@ -500,11 +699,14 @@ static void worker_cleanup(struct worker *w)
     buf_free(&w->msg);
 }
 
-/* Run mix or append with -j threads; returns merged stats and elapsed. */
+/* Run mix, append or a timed mode with -j threads; returns merged stats and
+ * elapsed. */
 static void run_threads(enum bmode mode, struct stats *out, double *elapsed)
 {
     int n = bench_opts.clients;
     int nt = bench_opts.threads < 1 ? 1 : MIN(bench_opts.threads, n);
+    if (mode == M_SEARCH)
+        nt = 1; /* the staggered start is one event loop's business */
     struct bconn *all = xcalloc((size_t)n, sizeof *all);
     for (int i = 0; i < n; i++)
         bconn_init(&all[i], i);
@@ -527,7 +729,14 @@ static void run_threads(enum bmode mode, struct stats *out, double *elapsed)
         if (ws[t].last_done > end)
             end = ws[t].last_done;
     }
-    *elapsed = mode == M_MIX ? bench_opts.seconds : end - start;
+    *elapsed = (mode == M_APPEND || mode == M_IDLE) ? end - start : bench_opts.seconds;
+    if (bench_client_cmds)
+        for (int i = 0; i < n; i++)
+            bench_client_cmds[i] = all[i].ncmds;
+    if (bench_client_pid)
+        for (int i = 0; i < n; i++)
+            __atomic_store_n(&bench_client_pid[i], all[i].server_pid ? all[i].server_pid : -1,
+                             __ATOMIC_RELAXED);
     for (int t = 0; t < nt; t++) {
         worker_cleanup(&ws[t]);
         bstats_free(&ws[t].st);
@@ -538,6 +747,11 @@ static void run_threads(enum bmode mode, struct stats *out, double *elapsed)
     free(all);
 }
 
+void bench_run_timed(enum bmode mode, struct stats *out, double *elapsed)
+{
+    run_threads(mode, out, elapsed);
+}
+
 int bench_mode_mix(void)
 {
     struct stats st = {0};
@@ -545,7 +759,7 @@ int bench_mode_mix(void)
     printf("mix: %d clients, %d users, %.0f s, %d thread(s), %s:%d\n", bench_opts.clients,
            bench_opts.users, bench_opts.seconds, bench_opts.threads, bench_opts.host, bench_opts.port);
     fflush(stdout);
-    run_threads(M_MIX, &st, &elapsed);
+    bench_run_timed(M_MIX, &st, &elapsed);
     struct buf res = BUF_INIT;
     bstats_report(&st, elapsed, &res);
     printf("RESULT mode=mix clients=%d seconds=%.1f%s\n", bench_opts.clients, elapsed, buf_cstr(&res));

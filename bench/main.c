@@ -6,6 +6,10 @@
  *     idle        -c connections in IDLE; server memory per connection
  *     bigmailbox  fill one mailbox to -n messages, time SELECT / FETCH
  *     lmtp        -c LMTP connections each deliver -n messages to -R recipients
+ *     login       -c clients loop LOGIN/LOGOUT; NOOP probe (-N) latency
+ *     searchload  -c clients loop SEARCH BODY on -n ~-s byte messages; NOOP probe
+ *     imapmix     -c clients run a mail-client cycle, a new LOGIN each cycle
+ *                 (or --persistent sessions): commands/s, NO/BAD counted
  *     freeport    print a free 127.0.0.1 TCP port (for tools/bench.sh)
  *     wait        poll until the server greets, or fail after -d seconds
  */
@@ -37,7 +41,8 @@ static void usage(int rc)
 {
     fprintf(rc ? stderr : stdout,
             "usage: dariusbench MODE [options]\n"
-            "modes: mix | append | idle | bigmailbox | lmtp | freeport | wait\n"
+            "modes: mix | append | idle | bigmailbox | lmtp | login | searchload | imapmix |\n"
+            "       freeport | wait\n"
             "  -h HOST        server address (127.0.0.1)\n"
             "  -p PORT        IMAP port (1143)\n"
             "  -u USERFMT     user name, \"%%d\" is replaced by client %% U (bench%%d)\n"
@@ -45,10 +50,12 @@ static void usage(int rc)
             "  -w PASSWORD    password (benchpass)\n"
             "  -c N           concurrent clients / connections (10)\n"
             "  -d SECONDS     mix duration; wait deadline (20)\n"
-            "  -n COUNT       append: messages per client; bigmailbox: messages (100)\n"
-            "  -s BYTES       append: message size (4096)\n"
+            "  -n COUNT       append: messages per client; bigmailbox, searchload: messages (100)\n"
+            "  -s BYTES       append, searchload: message size (4096)\n"
             "  -j THREADS     event-loop threads for mix/append (1)\n"
-            "  -r RUNS        bigmailbox timing runs (5)\n"
+            "  -r RUNS        bigmailbox timing runs; searchload single searches (5)\n"
+            "  -N USER        login, searchload: the NOOP probe's user (another user)\n"
+            "  --persistent   imapmix: sessions never log out\n"
             "  -R RCPTS       lmtp: recipients per message (1); -p is then the LMTP port\n"
             "  -P PID         idle: server master pid for memory measurement\n"
             "  -t SECONDS     per-command timeout (120)\n"
@@ -125,12 +132,13 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"no-literal-plus", no_argument, NULL, 'L'},
         {"tls", no_argument, NULL, 'T'},
+        {"persistent", no_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     int ch;
     optind = 2;
-    while ((ch = getopt_long(argc, argv, "h:p:u:U:w:c:d:n:s:j:r:R:P:t:q", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "h:p:u:U:w:c:d:n:s:j:r:R:P:t:qN:", longopts, NULL)) != -1) {
         switch (ch) {
         case 'h': bench_opts.host = optarg; break;
         case 'p': bench_opts.port = (int)num_arg(optarg, 1, 65535, "port"); break;
@@ -148,6 +156,8 @@ int main(int argc, char **argv)
         case 't': bench_opts.timeout = (int)num_arg(optarg, 1, 86400, "timeout"); break;
         case 'L': bench_opts.literal_plus = false; break;
         case 'T': bench_opts.tls = true; break;
+        case 'S': bench_opts.persistent = true; break;
+        case 'N': bench_opts.probe_user = optarg; break;
         case 'q': bench_opts.quiet = true; break;
         case 'H': usage(0); break;
         default: usage(2);
@@ -166,7 +176,9 @@ int main(int argc, char **argv)
         return 1;
     if (strcmp(bench_opts.mode, "wait") == 0)
         return mode_wait();
-    if (strcmp(bench_opts.mode, "mix") == 0 || strcmp(bench_opts.mode, "append") == 0)
+    if (strcmp(bench_opts.mode, "mix") == 0 || strcmp(bench_opts.mode, "append") == 0 ||
+        strcmp(bench_opts.mode, "login") == 0 || strcmp(bench_opts.mode, "searchload") == 0 ||
+        strcmp(bench_opts.mode, "imapmix") == 0)
         bench_raise_nofile((long)bench_opts.clients + 64);
     if (strcmp(bench_opts.mode, "mix") == 0)
         return bench_mode_mix();
@@ -178,6 +190,12 @@ int main(int argc, char **argv)
         return bench_mode_bigmailbox();
     if (strcmp(bench_opts.mode, "lmtp") == 0)
         return bench_mode_lmtp();
+    if (strcmp(bench_opts.mode, "login") == 0)
+        return bench_mode_login();
+    if (strcmp(bench_opts.mode, "searchload") == 0)
+        return bench_mode_searchload();
+    if (strcmp(bench_opts.mode, "imapmix") == 0)
+        return bench_mode_imapmix();
     fprintf(stderr, "dariusbench: unknown mode %s\n", bench_opts.mode);
     usage(2);
 }

@@ -10,7 +10,9 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Value in kB of "Key:   123 kB" in a /proc file, or -1. */
@@ -165,4 +167,87 @@ long long bench_settled_memory(pid_t master, int *nproc, const char **what)
             break;
     }
     return prev;
+}
+
+static unsigned sock_port(const struct sockaddr_storage *a)
+{
+    if (a->ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)a)->sin_port);
+    if (a->ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
+    return 0;
+}
+
+/* Inode of the socket whose local port is lport and remote port rport in
+ * /proc/net/tcp or tcp6 (ports are enough on the loopback: one server). */
+static unsigned long find_socket_inode(unsigned lport, unsigned rport)
+{
+    static const char *const files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+        FILE *f = fopen(files[i], "r");
+        if (!f)
+            continue;
+        char line[512];
+        unsigned long found = 0;
+        while (!found && fgets(line, sizeof line, f)) {
+            unsigned lp, rp;
+            unsigned long ino;
+            /* "sl: local:port remote:port st tx:rx tr:when retrnsmt uid timeout inode" */
+            if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x %*x %*x:%*x %*x:%*x %*x %*u %*u %lu",
+                       &lp, &rp, &ino) == 3 &&
+                lp == lport && rp == rport && ino != 0)
+                found = ino;
+        }
+        fclose(f);
+        if (found)
+            return found;
+    }
+    return 0;
+}
+
+pid_t bench_peer_pid(int fd)
+{
+    struct sockaddr_storage me, peer;
+    socklen_t l1 = sizeof me, l2 = sizeof peer;
+    if (getsockname(fd, (struct sockaddr *)&me, &l1) < 0 ||
+        getpeername(fd, (struct sockaddr *)&peer, &l2) < 0)
+        return -1;
+    /* The server's end: local port = the server's, remote = ours. */
+    unsigned long ino = find_socket_inode(sock_port(&peer), sock_port(&me));
+    if (!ino)
+        return -1;
+    char want[64];
+    snprintf(want, sizeof want, "socket:[%lu]", ino);
+    pid_t self = getpid(), found = -1;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -1;
+    struct dirent *de;
+    while (found < 0 && (de = readdir(d))) {
+        if (!isdigit((unsigned char)de->d_name[0]) || (pid_t)atoi(de->d_name) == self)
+            continue;
+        char path[300];
+        snprintf(path, sizeof path, "/proc/%s/fd", de->d_name);
+        DIR *fds = opendir(path);
+        if (!fds)
+            continue; /* gone, or not ours to look at */
+        struct dirent *fe;
+        while ((fe = readdir(fds))) {
+            if (fe->d_name[0] == '.')
+                continue;
+            char lpath[600], target[64];
+            snprintf(lpath, sizeof lpath, "%s/%s", path, fe->d_name);
+            ssize_t n = readlink(lpath, target, sizeof target - 1);
+            if (n <= 0)
+                continue;
+            target[n] = '\0';
+            if (strcmp(target, want) == 0) {
+                found = (pid_t)atoi(de->d_name);
+                break;
+            }
+        }
+        closedir(fds);
+    }
+    closedir(d);
+    return found;
 }

@@ -11,7 +11,8 @@ static const char *const names[OP__COUNT] = {
     [OP_FETCH_ENV] = "fetch_env",  [OP_FETCH_BODY] = "fetch_body", [OP_STORE] = "store",
     [OP_APPEND] = "append",        [OP_APPEND_BIG] = "append_big", [OP_EXPUNGE] = "uid_expunge",
     [OP_IDLE] = "idle",            [OP_NOOP] = "noop",           [OP_LOGOUT] = "logout",
-    [OP_COPY] = "copy",            [OP_FETCH_FLAGS] = "fetch_flags",
+    [OP_COPY] = "copy",            [OP_FETCH_FLAGS] = "fetch_flags", [OP_SEARCH] = "search",
+    [OP_FETCH_RANGE] = "fetch_range", [OP_EXPUNGE_ALL] = "expunge",
 };
 
 const char *bench_op_name(enum op op)
@@ -45,6 +46,8 @@ void bstats_merge(struct stats *into, const struct stats *from)
     into->disconnects += from->disconnects;
     into->timeouts += from->timeouts;
     into->protocol_errors += from->protocol_errors;
+    into->no_expungeissued += from->no_expungeissued;
+    into->search_mismatch += from->search_mismatch;
 }
 
 void bstats_free(struct stats *s)
@@ -56,7 +59,8 @@ void bstats_free(struct stats *s)
 
 unsigned long bstats_errors(const struct stats *s)
 {
-    unsigned long e = s->connect_fail + s->disconnects + s->timeouts + s->protocol_errors;
+    unsigned long e = s->connect_fail + s->disconnects + s->timeouts + s->protocol_errors +
+                      s->search_mismatch;
     for (int i = 0; i < OP__COUNT; i++)
         e += s->no[i] + s->bad[i];
     return e;
@@ -117,5 +121,8 @@ void bstats_report(struct stats *s, double elapsed, struct buf *res)
     unsigned long errs = bstats_errors(s);
     printf("errors: %lu  (connect failures %lu, disconnects %lu, timeouts %lu, protocol %lu)\n",
            errs, s->connect_fail, s->disconnects, s->timeouts, s->protocol_errors);
+    if (s->search_mismatch)
+        printf("errors include %lu SEARCH answers with an unexpected number of hits\n",
+               s->search_mismatch);
     buf_printf(res, " ops=%zu ops_per_s=%.1f errors=%lu", total, (double)total / elapsed, errs);
 }

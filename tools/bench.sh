@@ -6,6 +6,13 @@
 # every dariusbench mode and prints a summary table. The server is stopped
 # with SIGTERM at the end (and on any failure or interrupt).
 #
+# The modes, in order: preload, mix, append, lmtp (1 and 10 recipients),
+# idle, bigmailbox; then the server is restarted (empty caches) and the
+# issue-10 modes run: login storm twice (the first run starts with a cold
+# server, the second measures whatever the server kept from the first, e.g.
+# a credential cache), searchload, imapmix with a new LOGIN every cycle and
+# imapmix with persistent sessions. docs/benchmarks.md describes each mode.
+#
 # Sizes can be overridden for a quick smoke run, e.g.
 #   BENCH_IDLE_CONNS=200 BENCH_BIG_N=20000 BENCH_MIX_SECONDS=5 sh tools/bench.sh build
 #
@@ -13,9 +20,22 @@
 #   BENCH_APPEND_CLIENTS (4) BENCH_APPEND_N (500)   BENCH_PRELOAD (300 per user)
 #   BENCH_IDLE_CONNS (10000) BENCH_BIG_N (1000000)  BENCH_USERS (10)
 #   BENCH_LMTP_CONNS (4)    BENCH_LMTP_N (200 messages per connection)
+#   BENCH_LOGIN_CLIENTS (8) BENCH_LOGIN_SECONDS (10 per run, two runs)
+#   BENCH_SEARCH_CLIENTS (4) BENCH_SEARCH_SECONDS (15) BENCH_SEARCH_N (400)
+#   BENCH_SEARCH_SIZE (50000 bytes per message)  BENCH_SEARCH_RUNS (5 single searches)
+#   BENCH_IMAPMIX_CLIENTS (10) BENCH_IMAPMIX_USERS (5) BENCH_IMAPMIX_SECONDS (15 per run)
+#   BENCH_IMAPMIX_PRELOAD (200 messages per imapmix user)
+#   BENCH_ONLY="login searchload"  run only these modes (names: mix append lmtp
+#                           tls idle bigmailbox login searchload imapmix; the
+#                           preload always runs, tls needs BENCH_TLS=1 too)
 #   BENCH_KEEP=1            keep the temporary directory (data, logs, outputs)
 #   BENCH_TLS=1             also run mix over implicit TLS (listen_imaps port)
 #   DARIUSD_ARGS            extra dariusd arguments
+#
+# The login and searchload modes measure, with a probe session of user
+# benchnoop (INBOX selected, a NOOP every 20 ms), how long a user who is
+# doing nothing waits while others log in or search: every NOOP's latency
+# from write to tagged OK (CLOCK_MONOTONIC), percentiles over all samples.
 # dash (Debian sh) and bash both support ulimit -n/-H.
 # shellcheck disable=SC3045
 set -u
@@ -36,10 +56,30 @@ BIG_N=${BENCH_BIG_N:-1000000}
 USERS=${BENCH_USERS:-10}
 LMTP_CONNS=${BENCH_LMTP_CONNS:-4}
 LMTP_N=${BENCH_LMTP_N:-200}
+LOGIN_CLIENTS=${BENCH_LOGIN_CLIENTS:-8}
+LOGIN_SECONDS=${BENCH_LOGIN_SECONDS:-10}
+SEARCH_CLIENTS=${BENCH_SEARCH_CLIENTS:-4}
+SEARCH_SECONDS=${BENCH_SEARCH_SECONDS:-15}
+SEARCH_N=${BENCH_SEARCH_N:-400}
+SEARCH_SIZE=${BENCH_SEARCH_SIZE:-50000}
+SEARCH_RUNS=${BENCH_SEARCH_RUNS:-5}
+IMAPMIX_CLIENTS=${BENCH_IMAPMIX_CLIENTS:-10}
+IMAPMIX_USERS=${BENCH_IMAPMIX_USERS:-5}
+IMAPMIX_SECONDS=${BENCH_IMAPMIX_SECONDS:-15}
+IMAPMIX_PRELOAD=${BENCH_IMAPMIX_PRELOAD:-200}
+ONLY=${BENCH_ONLY:-}
 KEEP=${BENCH_KEEP:-0}
 TLS=${BENCH_TLS:-0}
 PASS=benchpass
 BIGUSER=bigbox
+NOOPUSER=benchnoop
+SEARCHUSER=searchbox
+
+want() { # mode: is it selected (BENCH_ONLY empty = all)?
+    [ -z "$ONLY" ] && return 0
+    case " $ONLY " in *" $1 "*) return 0 ;; esac
+    return 1
+}
 
 die() {
     echo "bench: $*" >&2
@@ -125,24 +165,38 @@ EOF
 
 echo "bench: datadir $TMP/data, port $PORT, $NCPU workers, ulimit -n $(ulimit -n)"
 
-# Users: bench0..bench(USERS-1) for mix/append/idle, bigbox for bigmailbox.
+# Users: bench0..bench(USERS-1) for mix/append/idle/login, bigbox for
+# bigmailbox, benchnoop for the NOOP probe, searchbox for searchload,
+# imapmix0..imapmix(IMAPMIX_USERS-1) for imapmix.
+adduser() {
+    printf '%s\n' "$PASS" | "$DARIUS" -C "$CONF" user add "$1" >/dev/null ||
+        die "darius user add $1 failed"
+}
 i=0
 while [ $i -lt "$USERS" ]; do
-    printf '%s\n' "$PASS" | "$DARIUS" -C "$CONF" user add "bench$i" >/dev/null ||
-        die "darius user add bench$i failed"
+    adduser "bench$i"
     i=$((i + 1))
 done
-printf '%s\n' "$PASS" | "$DARIUS" -C "$CONF" user add "$BIGUSER" >/dev/null ||
-    die "darius user add $BIGUSER failed"
+adduser "$BIGUSER"
+adduser "$NOOPUSER"
+adduser "$SEARCHUSER"
+i=0
+while [ $i -lt "$IMAPMIX_USERS" ]; do
+    adduser "imapmix$i"
+    i=$((i + 1))
+done
 
-# shellcheck disable=SC2086
-"$DARIUSD" -C "$CONF" ${DARIUSD_ARGS:-} >"$TMP/dariusd.log" 2>&1 &
-SERVER_PID=$!
-if ! "$BENCH" wait -p "$PORT" -d 30; then
-    tail -n 20 "$TMP/dariusd.log" >&2
-    die "dariusd did not come up"
-fi
-echo "bench: dariusd pid $SERVER_PID is up"
+start_server() {
+    # shellcheck disable=SC2086
+    "$DARIUSD" -C "$CONF" ${DARIUSD_ARGS:-} >>"$TMP/dariusd.log" 2>&1 &
+    SERVER_PID=$!
+    if ! "$BENCH" wait -p "$PORT" -d 30; then
+        tail -n 20 "$TMP/dariusd.log" >&2
+        die "dariusd did not come up"
+    fi
+    echo "bench: dariusd pid $SERVER_PID is up"
+}
+start_server
 
 COMMON="-h 127.0.0.1 -p $PORT -w $PASS"
 FAILED=
@@ -190,13 +244,24 @@ key() { # file key: value of key=... in the RESULT line
 summary() {
     echo
     echo "================ dariusbench summary ================"
-    printf '%-11s %s\n' "preload" "$(key preload messages) msgs, $(key preload msgs_per_s) msg/s, errors $(key preload errors)"
-    printf '%-11s %s\n' "mix" "$MIX_CLIENTS clients ${MIX_SECONDS}s: $(key mix ops_per_s) ops/s, errors $(key mix errors); p50/p99 ms: select $(key mix select_p50)/$(key mix select_p99), fetch_env $(key mix fetch_env_p50)/$(key mix fetch_env_p99), fetch_body $(key mix fetch_body_p50)/$(key mix fetch_body_p99), append $(key mix append_p50)/$(key mix append_p99)"
-    printf '%-11s %s\n' "append" "$APPEND_CLIENTS x $APPEND_N: $(key append msgs_per_s) msg/s, p50 $(key append p50) ms, p99 $(key append p99) ms, errors $(key append errors)"
-    printf '%-11s %s\n' "lmtp x1" "$LMTP_CONNS conns x $LMTP_N msgs, 1 rcpt: $(key lmtp1 deliveries_per_s) deliveries/s, p50 $(key lmtp1 p50) ms, p99 $(key lmtp1 p99) ms, errors $(key lmtp1 errors)"
-    printf '%-11s %s\n' "lmtp x10" "$LMTP_CONNS conns x $LMTP_N msgs, 10 rcpts: $(key lmtp10 msgs_per_s) msgs/s = $(key lmtp10 deliveries_per_s) deliveries/s, p50 $(key lmtp10 p50) ms, p99 $(key lmtp10 p99) ms, errors $(key lmtp10 errors)"
-    printf '%-11s %s\n' "idle" "$(key idle idling)/$IDLE_CONNS idling after $(key idle ramp_s) s, $(key idle bytes_per_conn) bytes/conn ($(key idle mem)), server ok: $(key idle server_ok)"
-    printf '%-11s %s\n' "bigmailbox" "$(key bigmailbox messages) msgs: SELECT min/median $(key bigmailbox select_min_ms)/$(key bigmailbox select_median_ms) ms, UID FETCH 1:* (FLAGS) $(key bigmailbox fetch_min_ms)/$(key bigmailbox fetch_median_ms) ms, count ok: $(key bigmailbox count_ok)"
+    [ -s "$TMP/preload.out" ] && printf '%-11s %s\n' "preload" "$(key preload messages) msgs, $(key preload msgs_per_s) msg/s, errors $(key preload errors)"
+    [ -s "$TMP/mix.out" ] && printf '%-11s %s\n' "mix" "$MIX_CLIENTS clients ${MIX_SECONDS}s: $(key mix ops_per_s) ops/s, errors $(key mix errors); p50/p99 ms: select $(key mix select_p50)/$(key mix select_p99), fetch_env $(key mix fetch_env_p50)/$(key mix fetch_env_p99), fetch_body $(key mix fetch_body_p50)/$(key mix fetch_body_p99), append $(key mix append_p50)/$(key mix append_p99)"
+    [ -s "$TMP/append.out" ] && printf '%-11s %s\n' "append" "$APPEND_CLIENTS x $APPEND_N: $(key append msgs_per_s) msg/s, p50 $(key append p50) ms, p99 $(key append p99) ms, errors $(key append errors)"
+    [ -s "$TMP/lmtp1.out" ] && printf '%-11s %s\n' "lmtp x1" "$LMTP_CONNS conns x $LMTP_N msgs, 1 rcpt: $(key lmtp1 deliveries_per_s) deliveries/s, p50 $(key lmtp1 p50) ms, p99 $(key lmtp1 p99) ms, errors $(key lmtp1 errors)"
+    [ -s "$TMP/lmtp10.out" ] && printf '%-11s %s\n' "lmtp x10" "$LMTP_CONNS conns x $LMTP_N msgs, 10 rcpts: $(key lmtp10 msgs_per_s) msgs/s = $(key lmtp10 deliveries_per_s) deliveries/s, p50 $(key lmtp10 p50) ms, p99 $(key lmtp10 p99) ms, errors $(key lmtp10 errors)"
+    [ -s "$TMP/idle.out" ] && printf '%-11s %s\n' "idle" "$(key idle idling)/$IDLE_CONNS idling after $(key idle ramp_s) s, $(key idle bytes_per_conn) bytes/conn ($(key idle mem)), server ok: $(key idle server_ok)"
+    [ -s "$TMP/bigmailbox.out" ] && printf '%-11s %s\n' "bigmailbox" "$(key bigmailbox messages) msgs: SELECT min/median $(key bigmailbox select_min_ms)/$(key bigmailbox select_median_ms) ms, UID FETCH 1:* (FLAGS) $(key bigmailbox fetch_min_ms)/$(key bigmailbox fetch_median_ms) ms, count ok: $(key bigmailbox count_ok)"
+    for r in login_cold login_warm; do
+        [ -s "$TMP/$r.out" ] || continue
+        printf '%-11s %s\n' "login ${r#login_}" "login storm $LOGIN_CLIENTS clients ${LOGIN_SECONDS}s: $(key $r logins_per_s) logins/s (login p50/p99 $(key $r login_p50)/$(key $r login_p99) ms); NOOP p50/p99/max $(key $r noop_p50)/$(key $r noop_p99)/$(key $r noop_max) ms ($(key $r noop_n) NOOPs), errors $(key $r errors)"
+    done
+    if [ -s "$TMP/searchload.out" ]; then
+        printf '%-11s %s\n' "searchload" "$SEARCH_CLIENTS clients ${SEARCH_SECONDS}s, $(key searchload messages) msgs/$(key searchload mbytes) MB: $(key searchload searches_per_s) searches/s (p50 $(key searchload search_p50) ms), one search alone $(key searchload single_median_ms) ms ($(key searchload hits) hits); NOOP p50/p99/max $(key searchload noop_p50)/$(key searchload noop_p99)/$(key searchload noop_max) ms, errors $(key searchload errors)"
+    fi
+    for r in imapmix imapmix_persist; do
+        [ -s "$TMP/$r.out" ] || continue
+        printf '%-11s %s\n' "$([ $r = imapmix ] && echo imapmix || echo 'imapmix per')" "$IMAPMIX_CLIENTS clients ${IMAPMIX_SECONDS}s$([ $r = imapmix ] && echo ', new LOGIN each cycle' || echo ', persistent'): $(key $r cmds_per_s) commands/s; NO $(key $r no) ($(key $r no_expungeissued) EXPUNGEISSUED), BAD $(key $r bad), INBOX growth $(key $r inbox_growth), errors $(key $r errors)"
+    done
     if [ "$TLS" = 1 ]; then
         printf '%-11s %s\n' "mix (TLS)" "$MIX_CLIENTS clients ${MIX_SECONDS}s: $(key mix_tls ops_per_s) ops/s, errors $(key mix_tls errors); login p50/p99 $(key mix_tls login_p50)/$(key mix_tls login_p99) ms"
     fi
@@ -210,22 +275,56 @@ summary() {
 
 preload
 # shellcheck disable=SC2086
-run mix mix $COMMON -u 'bench%d' -U "$USERS" -c "$MIX_CLIENTS" -d "$MIX_SECONDS" -j "$MIX_THREADS"
+want mix && run mix mix $COMMON -u 'bench%d' -U "$USERS" -c "$MIX_CLIENTS" -d "$MIX_SECONDS" -j "$MIX_THREADS"
 # shellcheck disable=SC2086
-run append append $COMMON -u 'bench%d' -U "$USERS" -c "$APPEND_CLIENTS" -n "$APPEND_N"
+want append && run append append $COMMON -u 'bench%d' -U "$USERS" -c "$APPEND_CLIENTS" -n "$APPEND_N"
 # LMTP delivery (fsync on): 1 and 10 recipients per message; with 10 the
 # message is stored once and linked into each mailbox.
-run lmtp1 lmtp -h 127.0.0.1 -p "$LMTP_PORT" -u 'bench%d' -U "$USERS" -c "$LMTP_CONNS" -n "$LMTP_N" -R 1
-run lmtp10 lmtp -h 127.0.0.1 -p "$LMTP_PORT" -u 'bench%d' -U "$USERS" -c "$LMTP_CONNS" -n "$LMTP_N" -R 10
-if [ "$TLS" = 1 ]; then
+if want lmtp; then
+    run lmtp1 lmtp -h 127.0.0.1 -p "$LMTP_PORT" -u 'bench%d' -U "$USERS" -c "$LMTP_CONNS" -n "$LMTP_N" -R 1
+    run lmtp10 lmtp -h 127.0.0.1 -p "$LMTP_PORT" -u 'bench%d' -U "$USERS" -c "$LMTP_CONNS" -n "$LMTP_N" -R 10
+fi
+if [ "$TLS" = 1 ] && want tls; then
     # shellcheck disable=SC2086
     run mix_tls mix --tls -h 127.0.0.1 -p "$PORTS" -w "$PASS" -u 'bench%d' -U "$USERS" \
         -c "$MIX_CLIENTS" -d "$MIX_SECONDS" -j "$MIX_THREADS"
 fi
 # shellcheck disable=SC2086
-run idle idle $COMMON -u 'bench%d' -U "$USERS" -c "$IDLE_CONNS" -P "$SERVER_PID"
+want idle && run idle idle $COMMON -u 'bench%d' -U "$USERS" -c "$IDLE_CONNS" -P "$SERVER_PID"
 # shellcheck disable=SC2086
-run bigmailbox bigmailbox $COMMON -u "$BIGUSER" -n "$BIG_N" -t 1800
+want bigmailbox && run bigmailbox bigmailbox $COMMON -u "$BIGUSER" -n "$BIG_N" -t 1800
+
+# Issue 10 item 6: does one session wait for another? A restart first, so
+# the login storm's first run starts with nothing cached.
+if want login || want searchload || want imapmix; then
+    echo
+    echo "bench: restarting dariusd (the login storm starts cold)"
+    SERVER_RC=0
+    stop_server
+    [ "$SERVER_RC" = 0 ] || [ "$SERVER_RC" = 143 ] || FAILED="$FAILED restart($SERVER_RC)"
+    start_server
+fi
+if want login; then
+    # 8 clients over the bench users; benchnoop's probe session is not one of them.
+    # shellcheck disable=SC2086
+    run login_cold login $COMMON -u 'bench%d' -U "$USERS" -c "$LOGIN_CLIENTS" -d "$LOGIN_SECONDS" -N "$NOOPUSER"
+    # shellcheck disable=SC2086
+    run login_warm login $COMMON -u 'bench%d' -U "$USERS" -c "$LOGIN_CLIENTS" -d "$LOGIN_SECONDS" -N "$NOOPUSER"
+fi
+if want searchload; then
+    # shellcheck disable=SC2086
+    run searchload searchload $COMMON -u "$SEARCHUSER" -c "$SEARCH_CLIENTS" -d "$SEARCH_SECONDS" \
+        -n "$SEARCH_N" -s "$SEARCH_SIZE" -r "$SEARCH_RUNS" -N "$NOOPUSER"
+fi
+if want imapmix; then
+    # shellcheck disable=SC2086
+    run imapmix_preload append $COMMON -u 'imapmix%d' -U "$IMAPMIX_USERS" -c "$IMAPMIX_USERS" -n "$IMAPMIX_PRELOAD" -q
+    # shellcheck disable=SC2086
+    run imapmix imapmix $COMMON -u 'imapmix%d' -U "$IMAPMIX_USERS" -c "$IMAPMIX_CLIENTS" -d "$IMAPMIX_SECONDS"
+    # shellcheck disable=SC2086
+    run imapmix_persist imapmix --persistent $COMMON -u 'imapmix%d' -U "$IMAPMIX_USERS" \
+        -c "$IMAPMIX_CLIENTS" -d "$IMAPMIX_SECONDS"
+fi
 
 SERVER_RC=0
 stop_server
