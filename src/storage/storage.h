@@ -89,7 +89,15 @@ struct mail_user;
 /* Open (creating on first use when create=true) the store of a user whose
  * name has already been validated by the user database. Handles are
  * reference counted and shared within a process: opening the same user
- * twice returns the same object with refcount+1. INBOX always exists. */
+ * twice returns the same object with refcount+1. INBOX always exists.
+ * Threads: the shared handles belong to the thread that called
+ * storage_init (a worker's event loop). Another thread (a job on the
+ * pool, jobs.h) that opens a store gets a handle private to that thread,
+ * with a database connection of its own, shared only by that thread's
+ * own opens of the same store; it must close it on that thread. (A job
+ * holding a shared handle through storage_job_begin must not also open
+ * the same store by name while it has a write transaction open: the two
+ * connections would wait for each other.) */
 int mail_user_open(const char *username, bool create, struct mail_user **out);
 void mail_user_close(struct mail_user *u);
 const char *mail_user_name(const struct mail_user *u);
@@ -102,8 +110,10 @@ const char *mail_user_name(const struct mail_user *u);
  * threads at once. a or b may be NULL; two stores are locked in a fixed
  * order (no deadlock between jobs crossing the same pair). The handles
  * must stay open meanwhile: the submitter holds its references until the
- * job's done callback. Opening and closing handles (mail_user_open/close)
- * stays on the loop thread. Returns 0 or a storage error. */
+ * job's done callback. Opening and closing the shared handles
+ * (mail_user_open/close) stays on the loop thread; a job that opens a
+ * store by name gets a private handle (see mail_user_open). Returns 0
+ * or a storage error. */
 int storage_job_begin(struct mail_user *a, struct mail_user *b);
 void storage_job_end(struct mail_user *a, struct mail_user *b);
 bool storage_in_job(const struct mail_user *u);
