@@ -302,6 +302,17 @@ void access_who_init_anonymous(struct access_who *w)
     w->anonymous = true;
 }
 
+void access_who_copy(struct access_who *dst, const struct access_who *src)
+{
+    *dst = *src;
+    dst->groups = NULL;
+    if (src->ngroups) {
+        dst->groups = xmalloc(src->ngroups * sizeof(*dst->groups));
+        for (size_t i = 0; i < src->ngroups; i++)
+            dst->groups[i] = xstrdup(src->groups[i]);
+    }
+}
+
 void access_who_free(struct access_who *w)
 {
     if (!w)
