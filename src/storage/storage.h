@@ -158,8 +158,10 @@ int mail_user_list_stores(void (*cb)(const char *name, void *arg), void *arg);
 int storage_partitions_recover(void);
 /* How long move/rename/delete wait for other processes to close the
  * store after the kick (default 30000 ms; <= 0 restores it). A server
- * process calling them from its event loop (IMAP admin DELETE/RENAME of
- * user/NAME) blocks that long at most and may want less. */
+ * process runs them in a job on its pool (IMAP admin DELETE/RENAME of
+ * user/NAME), where they also wait that long at most for the process's
+ * own event loop to close its sessions of the store; it may want less
+ * than the CLI (the admin's command waits for the answer). */
 void storage_set_store_wait_ms(int ms);
 
 /* ---- mailboxes -------------------------------------------------------- */
