@@ -612,9 +612,10 @@ IMAP_CMD(cmd_store)
      * STORE (RFC 9051 7.5.1), so the MSNs resolved above stay valid; for
      * UID STORE, UIDs expunged meanwhile simply no longer resolve to an
      * MSN and are skipped. Remaining race: a change committed by another
-     * session between this sync and mailbox_store below is still
-     * superseded silently (storage does not tell us the previous modseq of
-     * a record it changes); the window is one transaction wide. */
+     * session between this sync and the store's transaction (in the job
+     * below: the window is as wide as the job's wait in its queue) is
+     * still superseded silently (storage does not tell us the previous
+     * modseq of a record it changes). */
     imap_sync(s, cmd->uid);
     if (!s->view || s->view->gone) {
         imap_tagged(s, cmd, "NO", "[NONEXISTENT] Mailbox was deleted");
