@@ -16,9 +16,13 @@ nothing is ever held, K.started never appears and the tests fail.
 
 Also: a client that disconnects while its job is held (the operation is
 done completely or not at all, nothing leaks - run with --sanitizer - and
-the server keeps serving), pipelined STORE + FETCH answered in order, and
-the session's own changes not reported back to it after a held STORE
-(CONDSTORE own-modseq bookkeeping).
+the server keeps serving), pipelined STORE + FETCH answered in order, the
+session's own changes not reported back to it after a held STORE
+(CONDSTORE own-modseq bookkeeping), and a concurrent load on one worker -
+several users storing, copying into a shared mailbox, creating, renaming,
+sharing and deleting mailboxes while the owner expunges, lists (shares.db
+on the loop) and idles - for ThreadSanitizer (tools/test-tsan.sh runs
+every test_offload* file).
 """
 
 import os
@@ -27,13 +31,13 @@ import select
 import shutil
 import sys
 import tempfile
+import threading
 import time
 
 import darius_test as dt
 
 R = dt.Report("offload_write_mbox")
-HOLD = tempfile.mkdtemp(prefix="darius-hold-")
-os.environ["DARIUS_TEST_HOLD_DIR"] = HOLD
+HOLD = None   # the servers' DARIUS_TEST_HOLD_DIR (main)
 
 
 def tagged_ok(t):
@@ -321,7 +325,86 @@ def test_disconnect(s, b):
     return "store %s, copy %s, create %s" % (r1, r2, r3)
 
 
+def concurrent_load():
+    """Three users write as jobs on one worker while the owner of a shared
+    mailbox expunges in it, lists and idles on it."""
+    s = dt.Server(workers=1, start=False)
+    errors = []
+    try:
+        users = ["u1", "u2", "u3"]
+        for u in ["alice"] + users:
+            s.add_user(u, "secret")
+        s.start()
+        al = s.login("alice", "secret")
+        al.ok("CREATE Shared")
+        al.ok("SETACL Shared anyone lrsi")
+        clients = {}
+        for u in users:
+            c = s.login(u, "secret")
+            for i in range(1, 4):
+                c.ok("APPEND INBOX %L", [dt.sample_message(i)])
+            c.ok("SELECT INBOX")
+            clients[u] = c
+        idler = s.login("alice", "secret")
+        idler.ok("SELECT Shared")
+        idler.send("i1 IDLE")
+        idler.expect(r"\+ .*")
+        al.ok("SELECT Shared")
+
+        def writer(u, c):
+            try:
+                for k in range(12):
+                    for cmd in ("STORE 1:* +FLAGS (\\Flagged)", "STORE 1:* -FLAGS.SILENT (\\Flagged)",
+                                'COPY 1:2 "Other Users/alice/Shared"', "CREATE B%s_%d" % (u, k),
+                                "RENAME B%s_%d T%s_%d" % (u, k, u, k), "SETACL T%s_%d anyone lr" % (u, k),
+                                "SUBSCRIBE T%s_%d" % (u, k), "DELETE T%s_%d" % (u, k)):
+                        uu, t = c.command(cmd)
+                        if not tagged_ok(t):
+                            errors.append("%s %s: %s" % (u, cmd, t.render()))
+            except Exception as e:  # noqa: BLE001
+                errors.append("%s: %s: %s" % (u, type(e).__name__, e))
+
+        def owner():
+            try:
+                for k in range(12):
+                    for cmd in ("UID STORE 1:* +FLAGS.SILENT (\\Deleted)", "EXPUNGE", 'LIST "" "*"', "NOOP"):
+                        uu, t = al.command(cmd)
+                        if not tagged_ok(t):
+                            errors.append("alice %s: %s" % (cmd, t.render()))
+            except Exception as e:  # noqa: BLE001
+                errors.append("alice: %s: %s" % (type(e).__name__, e))
+
+        th = [threading.Thread(target=writer, args=(u, c)) for u, c in clients.items()]
+        th.append(threading.Thread(target=owner))
+        for t_ in th:
+            t_.start()
+        for t_ in th:
+            t_.join()
+        idler.send("DONE")
+        idler.collect("i1")
+        u, t = idler.ok("STATUS Shared (MESSAGES)")
+        m = re.search(r"MESSAGES (\d+)", " ".join(texts(u)))
+        uu, t = al.ok("SELECT Shared")
+        ex = [int(x.group(1)) for x in (re.match(r"\* (\d+) EXISTS", y) for y in texts(uu)) if x]
+        if not m or not ex or int(m.group(1)) != ex[0]:
+            errors.append("STATUS and SELECT disagree: %s / %s" % (texts(u), texts(uu)))
+        for c in list(clients.values()) + [al, idler]:
+            c.logout()
+        s.stop()
+    finally:
+        reports = s.sanitizer_reports()
+        s.cleanup()
+    if reports:
+        errors.append("sanitizer reports: %s" % ", ".join(reports))
+    if errors:
+        raise dt.TestFailure("; ".join(errors[:5]))
+
+
 def main():
+    global HOLD
+    HOLD = tempfile.mkdtemp(prefix="darius-hold-")
+    os.environ["DARIUS_TEST_HOLD_DIR"] = HOLD
+    R.run("concurrent writes as jobs on one worker: all answered, consistent, no race", concurrent_load)
     s = dt.Server(workers=1, start=False, config={"admins": "admin"})
     try:
         for u in ("alice", "bob", "carol", "dave", "admin"):
