@@ -18,7 +18,6 @@
  */
 #include "imap-fetch.h"
 #include "log.h"
-#include "storage.h"
 
 #include <strings.h>
 
