@@ -258,6 +258,16 @@ def test_account_delete(adm, b, s):
     c.close()
     if tagged_ok(t):
         raise dt.TestFailure("dave can still log in")
+    # the same for an account rename, erin logged in on this worker
+    erin = s.login("erin", "secret")
+    erin.ok("SELECT INBOX")
+    u, t = held_command(adm, b, "account", 'RENAME "user/erin" "user/erika"')
+    if not tagged_ok(t):
+        raise dt.TestFailure("RENAME user/erin user/erika: %s" % t.render())
+    if not got_bye(erin):
+        raise dt.TestFailure("erin's session got no BYE")
+    erika = s.login("erika", "secret")
+    erika.logout()
 
 
 def disconnect_while_held(s, b, kind, setup, command, check):
@@ -407,7 +417,7 @@ def main():
     R.run("concurrent writes as jobs on one worker: all answered, consistent, no race", concurrent_load)
     s = dt.Server(workers=1, start=False, config={"admins": "admin"})
     try:
-        for u in ("alice", "bob", "carol", "dave", "admin"):
+        for u in ("alice", "bob", "carol", "dave", "erin", "admin"):
             s.add_user(u, "secret")
         s.start()
         a = s.login("alice", "secret")
@@ -428,7 +438,8 @@ def main():
         R.run("CREATE, RENAME, SUBSCRIBE, DELETE held", test_mailbox_ops, a, b)
         R.run("SETACL and DELETEACL held", test_acl, a, b)
         R.run("SETQUOTA held", test_quota, adm, b)
-        R.run("admin DELETE of a logged-in account held; the kick reaches the same worker", test_account_delete,
+        R.run("admin DELETE and RENAME of a logged-in account held; the kick reaches the same worker",
+              test_account_delete,
               adm, b, s)
         R.run("CLOSE's expunge held", test_close, a, b)
         a.logout()
