@@ -141,6 +141,8 @@ struct access_who {
  * "groupfile". */
 void access_who_init(struct access_who *w, const char *user);
 void access_who_init_anonymous(struct access_who *w);
+/* A deep copy (a job on the pool works on its own copy; free both). */
+void access_who_copy(struct access_who *dst, const struct access_who *src);
 void access_who_free(struct access_who *w);
 /* Domain of a canonical user id: the part after the last '@' under
  * virtdomains (the default domain is stored without it, so "" for

@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -27,6 +28,13 @@
 static sqlite3 *sdb;
 static pid_t sdb_pid;
 static char *sdb_path;
+/* The connection is process-wide and used from the event loop (LIST) and
+ * from jobs on the pool (CREATE, RENAME, SETACL, account operations,
+ * jobs.h): every public function holds smu while it uses it - one
+ * statement or one transaction, never a callback (share_hint_stores
+ * calls its callback after unlocking). Recursive: a few functions are
+ * built from others. */
+static pthread_mutex_t smu = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS hint("
@@ -41,6 +49,7 @@ static const char schema[] =
 
 void share_index_close(void)
 {
+    pthread_mutex_lock(&smu);
     /* After fork() the inherited handle must not be used or closed by the
      * child (SQLite's rule); it is simply abandoned there. */
     if (sdb && sdb_pid == getpid())
@@ -48,6 +57,7 @@ void share_index_close(void)
     sdb = NULL;
     free(sdb_path);
     sdb_path = NULL;
+    pthread_mutex_unlock(&smu);
 }
 
 static sqlite3 *db(void)
@@ -90,7 +100,17 @@ static sqlite3 *db(void)
 }
 
 /* Run one statement with up to 4 text parameters. */
+static int exec4_locked(const char *sql, const char *a, const char *b, const char *c, const char *d);
+
 static int exec4(const char *sql, const char *a, const char *b, const char *c, const char *d)
+{
+    pthread_mutex_lock(&smu);
+    int rc = exec4_locked(sql, a, b, c, d);
+    pthread_mutex_unlock(&smu);
+    return rc;
+}
+
+static int exec4_locked(const char *sql, const char *a, const char *b, const char *c, const char *d)
 {
     sqlite3 *h = db();
     if (!h)
@@ -134,6 +154,9 @@ int share_hint_add(const char *store, const char *mailbox, const char *owner, co
     return rc;
 }
 
+static int share_hint_prune_locked(const char *store, const char *mailbox, const char *owner,
+                                   const struct acl_entry *e, size_t n);
+
 int share_hint_prune(const char *store, const char *mailbox, const char *owner, const char *acl)
 {
     if (store[0] == '%')
@@ -142,18 +165,24 @@ int share_hint_prune(const char *store, const char *mailbox, const char *owner, 
     size_t n = 0;
     if (acl && !acl_parse(acl, &e, &n))
         return 0;   /* keep hints we cannot judge */
+    pthread_mutex_lock(&smu);
+    int rc = share_hint_prune_locked(store, mailbox, owner, e, n);
+    pthread_mutex_unlock(&smu);
+    free(e);
+    return rc;
+}
+
+static int share_hint_prune_locked(const char *store, const char *mailbox, const char *owner,
+                                   const struct acl_entry *e, size_t n)
+{
     sqlite3 *h = db();
-    if (!h) {
-        free(e);
+    if (!h)
         return STORAGE_ERR_IO;
-    }
     /* Collect the current rows, then delete those not granted any more. */
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(h, "SELECT ident FROM hint WHERE store = ? AND mailbox = ?", -1, &st, NULL) !=
-        SQLITE_OK) {
-        free(e);
+        SQLITE_OK)
         return STORAGE_ERR_IO;
-    }
     sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, mailbox, -1, SQLITE_STATIC);
     char **stale = NULL;
@@ -179,7 +208,6 @@ int share_hint_prune(const char *store, const char *mailbox, const char *owner, 
         free(stale[i]);
     }
     free(stale);
-    free(e);
     return rc;
 }
 
@@ -209,10 +237,12 @@ int share_hint_drop_store(const char *store)
 
 int share_hint_rename_store(const char *from, const char *to)
 {
+    pthread_mutex_lock(&smu);
     int rc = exec4("INSERT OR IGNORE INTO hint(store, mailbox, ident) SELECT ?2, mailbox, ident FROM hint WHERE store = ?1",
                    from, to, NULL, NULL);
     if (rc == 0)
         rc = share_hint_drop_store(from);
+    pthread_mutex_unlock(&smu);
     return rc;
 }
 
@@ -247,6 +277,8 @@ void share_hint_set_add(struct share_hint_set *set, const char *store, const cha
     free(e);
 }
 
+static int share_hint_replace_all_locked(const struct share_hint_set *set);
+
 void share_hint_set_free(struct share_hint_set *set)
 {
     if (!set)
@@ -258,6 +290,14 @@ void share_hint_set_free(struct share_hint_set *set)
 }
 
 int share_hint_replace_all(const struct share_hint_set *set)
+{
+    pthread_mutex_lock(&smu);
+    int rc = share_hint_replace_all_locked(set);
+    pthread_mutex_unlock(&smu);
+    return rc;
+}
+
+static int share_hint_replace_all_locked(const struct share_hint_set *set)
 {
     sqlite3 *h = db();
     if (!h)
@@ -276,7 +316,27 @@ int share_hint_replace_all(const struct share_hint_set *set)
     return rc;
 }
 
+static int hint_stores_query(const char *const *ids, size_t nids, char ***found_out, size_t *n_out);
+
 int share_hint_stores(const char *const *ids, size_t nids, void (*cb)(const char *store, void *arg), void *arg)
+{
+    char **found = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&smu);
+    int rc = hint_stores_query(ids, nids, &found, &n);
+    pthread_mutex_unlock(&smu);
+    /* Callbacks outside the lock and after the statement is finalized:
+     * they open stores. */
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            cb(found[i], arg);
+        free(found[i]);
+    }
+    free(found);
+    return rc;
+}
+
+static int hint_stores_query(const char *const *ids, size_t nids, char ***found_out, size_t *n_out)
 {
     sqlite3 *h = db();
     if (!h)
@@ -319,13 +379,8 @@ int share_hint_stores(const char *const *ids, size_t nids, void (*cb)(const char
     }
     int rc = s == SQLITE_DONE ? 0 : s == SQLITE_BUSY ? STORAGE_ERR_BUSY : STORAGE_ERR_IO;
     sqlite3_finalize(st);
-    /* Callbacks after the statement is finalized: they open stores. */
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0)
-            cb(found[i], arg);
-        free(found[i]);
-    }
-    free(found);
+    *found_out = found;
+    *n_out = n;
     return rc;
 }
 
@@ -334,9 +389,11 @@ int share_hint_stores(const char *const *ids, size_t nids, void (*cb)(const char
 int account_op_begin(const char *kind, const char *old, const char *new_, int64_t *id)
 {
     *id = 0;
+    pthread_mutex_lock(&smu);   /* the rowid of this INSERT, not another thread's */
     int rc = exec4("INSERT INTO account_op(kind, old, new) VALUES(?, ?, ?)", kind, old, new_ ? new_ : "", NULL);
     if (rc == 0)
         *id = sqlite3_last_insert_rowid(sdb);
+    pthread_mutex_unlock(&smu);
     return rc;
 }
 
@@ -347,7 +404,17 @@ int account_op_end(int64_t id)
     return exec4("DELETE FROM account_op WHERE id = CAST(? AS INTEGER)", num, NULL, NULL, NULL);
 }
 
+static int account_op_find_locked(const char *name, struct account_op *out);
+
 int account_op_find(const char *name, struct account_op *out)
+{
+    pthread_mutex_lock(&smu);
+    int rc = account_op_find_locked(name, out);
+    pthread_mutex_unlock(&smu);
+    return rc;
+}
+
+static int account_op_find_locked(const char *name, struct account_op *out)
 {
     memset(out, 0, sizeof(*out));
     sqlite3 *h = db();

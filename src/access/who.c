@@ -12,6 +12,7 @@
 #include "log.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 #define GROUPFILE_MAX_BYTES (8u * 1024 * 1024)
@@ -33,6 +34,9 @@ static struct {
     struct group *g;
     size_t n, cap;
 } gcache;
+/* Rights are evaluated on the event loop and in jobs on the pool
+ * (jobs.h): gcache_mu is held for a refresh and the lookup after it. */
+static pthread_mutex_t gcache_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void gcache_clear(void)
 {
@@ -191,12 +195,15 @@ static bool group_has(const struct group *g, const char *user)
 
 bool access_in_group(const char *user, const char *group)
 {
-    if (!user || !group || !gcache_refresh())
+    if (!user || !group)
         return false;
-    for (size_t i = 0; i < gcache.n; i++)
-        if (strcmp(gcache.g[i].name, group) == 0 && group_has(&gcache.g[i], user))
-            return true;
-    return false;
+    pthread_mutex_lock(&gcache_mu);
+    bool found = false;
+    if (gcache_refresh())
+        for (size_t i = 0; i < gcache.n && !found; i++)
+            found = strcmp(gcache.g[i].name, group) == 0 && group_has(&gcache.g[i], user);
+    pthread_mutex_unlock(&gcache_mu);
+    return found;
 }
 
 const char *access_user_domain(const char *user)
@@ -275,14 +282,16 @@ size_t access_groups_of(const char *user, char ***out)
 {
     *out = NULL;
     size_t n = 0;
-    if (!gcache_refresh())
-        return 0;
-    for (size_t i = 0; i < gcache.n; i++) {
-        if (!group_has(&gcache.g[i], user))
-            continue;
-        *out = xrealloc(*out, (n + 1) * sizeof(**out));
-        (*out)[n++] = xasprintf("group:%s", gcache.g[i].name);
+    pthread_mutex_lock(&gcache_mu);
+    if (gcache_refresh()) {
+        for (size_t i = 0; i < gcache.n; i++) {
+            if (!group_has(&gcache.g[i], user))
+                continue;
+            *out = xrealloc(*out, (n + 1) * sizeof(**out));
+            (*out)[n++] = xasprintf("group:%s", gcache.g[i].name);
+        }
     }
+    pthread_mutex_unlock(&gcache_mu);
     return n;
 }
 
@@ -291,6 +300,17 @@ void access_who_init_anonymous(struct access_who *w)
     memset(w, 0, sizeof(*w));
     snprintf(w->user, sizeof(w->user), "anonymous");
     w->anonymous = true;
+}
+
+void access_who_copy(struct access_who *dst, const struct access_who *src)
+{
+    *dst = *src;
+    dst->groups = NULL;
+    if (src->ngroups) {
+        dst->groups = xmalloc(src->ngroups * sizeof(*dst->groups));
+        for (size_t i = 0; i < src->ngroups; i++)
+            dst->groups[i] = xstrdup(src->groups[i]);
+    }
 }
 
 void access_who_free(struct access_who *w)

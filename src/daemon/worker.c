@@ -141,8 +141,10 @@ static void accept_ready(struct event_loop *loop, int fd, int events, void *arg)
     }
 }
 
-/* notify_user_kick from inside this worker (an admin's IMAP DELETE or
- * RENAME of an account): close our own sessions of the user at once. */
+/* notify_user_kick on this worker's loop thread: close our own sessions
+ * of the user at once. (From a job on the pool - an admin's IMAP DELETE
+ * or RENAME of an account - notify.c does not call it: the loop closes
+ * them when it reads its own kick datagram.) */
 static void local_kick(const char *user)
 {
     imap_notify(user, NOTIFY_KICK_USER);
@@ -305,9 +307,11 @@ void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
         log_err("cannot open the user database: %s", auth_strerror(rc));
         _exit(EX_OS_ERR);
     }
-    /* An account move/rename/delete run by an admin session blocks this
-     * worker's loop while it waits for other processes to let go of the
-     * store: wait seconds, not the CLI's 30 s (the admin retries on BUSY). */
+    /* An account move/rename/delete run by an admin session (a job on
+     * the pool; the loop stays free to close this worker's sessions of
+     * the store) waits for every process to let go of the store: seconds,
+     * not the CLI's 30 s, since the admin waits for the answer and
+     * retries on BUSY. */
     storage_set_store_wait_ms(5000);
     notify_set_local_kick_hook(local_kick);
     /* Finish store moves/renames/deletes and account operations that a

@@ -108,6 +108,72 @@ static void reply_acl_error(struct imap_session *s, struct imap_cmd *cmd, int er
         imap_reply_access_error(s, cmd, err);
 }
 
+/* ---- SETACL / DELETEACL off the loop --------------------------------------- */
+
+/* The ACL change (a read-modify-write transaction in the mailbox's store
+ * plus the share index, shares.db) runs as a job on the pool
+ * (imap_cmd_job, jobs.h): the access layer opens the store itself (a
+ * pool thread gets a handle of its own, storage.h) and works on a copy of
+ * the session's identity. Key: the mailbox's store, opened here on the
+ * loop to name it and held until the finish step. */
+struct acl_job {
+    struct access_who who;
+    struct mail_user *keyref;
+    char *name, *id, *mod;      /* mod NULL: DELETEACL */
+    int err;
+};
+
+static void acl_job_free(struct acl_job *j)
+{
+    if (j->keyref)
+        mail_user_close(j->keyref);  /* on the loop: the finish step frees */
+    access_who_free(&j->who);
+    free(j->name);
+    free(j->id);
+    free(j->mod);
+    free(j);
+}
+
+static void acl_job_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct acl_job *j = arg;
+    j->err = j->mod ? access_setacl(&j->who, j->name, j->id, j->mod) : access_deleteacl(&j->who, j->name, j->id);
+}
+
+static enum cmd_result acl_job_finish(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct acl_job *j = arg;
+    if (s) {
+        if (j->err < 0) {
+            reply_acl_error(s, cmd, j->err);
+        } else if (j->mod) {
+            log_info("imap: %s setacl %s %s %s", s->user ? s->user : "?", j->name, j->id, j->mod);
+            imap_tagged(s, cmd, "OK", "SETACL completed");
+        } else {
+            log_info("imap: %s deleteacl %s %s", s->user ? s->user : "?", j->name, j->id);
+            imap_tagged(s, cmd, "OK", "DELETEACL completed");
+        }
+    }
+    acl_job_free(j);
+    return CMD_DONE;
+}
+
+static enum cmd_result acl_submit(struct imap_session *s, struct imap_cmd *cmd, const char *name, const char *id,
+                                  const char *mod)
+{
+    struct acl_job *j = xcalloc(1, sizeof(*j));
+    access_who_copy(&j->who, &s->who);
+    j->name = xstrdup(name);
+    j->id = xstrdup(id);
+    j->mod = mod ? xstrdup(mod) : NULL;
+    const void *key = s->mu;
+    struct mbox_ref ref;
+    if (access_resolve(&s->who, name, &ref) == 0 && (!s->mu || strcmp(ref.store, mail_user_name(s->mu)) != 0))
+        key = mail_user_open(ref.store, false, &j->keyref) == 0 ? j->keyref : NULL;
+    return imap_cmd_job(s, cmd, "acl", key, acl_job_run, acl_job_finish, j);
+}
+
 /* ---- SETACL (3.1) ----------------------------------------------------------- */
 
 IMAP_CMD(cmd_setacl)
@@ -138,14 +204,7 @@ IMAP_CMD(cmd_setacl)
     }
     if (!decode_mailbox(s, cmd, &nm, name))
         return CMD_DONE;
-    int err = access_setacl(&s->who, name, id, mod);
-    if (err < 0) {
-        reply_acl_error(s, cmd, err);
-        return CMD_DONE;
-    }
-    log_info("imap: %s setacl %s %s %s", s->user ? s->user : "?", name, id, mod);
-    imap_tagged(s, cmd, "OK", "SETACL completed");
-    return CMD_DONE;
+    return acl_submit(s, cmd, name, id, mod);
 }
 
 /* ---- DELETEACL (3.2) -------------------------------------------------------- */
@@ -159,14 +218,7 @@ IMAP_CMD(cmd_deleteacl)
     char *id = p_identifier(s, cmd);
     if (!id || !expect_end(s, cmd) || !decode_mailbox(s, cmd, &nm, name))
         return CMD_DONE;
-    int err = access_deleteacl(&s->who, name, id);
-    if (err < 0) {
-        reply_acl_error(s, cmd, err);
-        return CMD_DONE;
-    }
-    log_info("imap: %s deleteacl %s %s", s->user ? s->user : "?", name, id);
-    imap_tagged(s, cmd, "OK", "DELETEACL completed");
-    return CMD_DONE;
+    return acl_submit(s, cmd, name, id, NULL);
 }
 
 /* ---- GETACL (3.3, 3.6) --------------------------------------------------------- */

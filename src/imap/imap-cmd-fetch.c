@@ -528,15 +528,30 @@ undo:
     return false;
 }
 
+static bool wanted(const struct fetch_state *st, const struct msg_record *rec)
+{
+    return !st->req.has_changedsince || rec->modseq > st->req.changedsince;
+}
+
+/* The implicit \Seen write of a non-PEEK content fetch (RFC 9051 6.4.5):
+ * one storage transaction for the unseen messages of a batch that the
+ * request returns. Self-contained - it touches the mailbox handle, the
+ * batch, seen_set and *own_modseq, never the session or its view - so it
+ * can run where the batch is read, also in a job on the pool holding the
+ * store (storage_job_begin). Records it changed get their new flags and
+ * modseq in the batch and seen_set[i] = true; *own_modseq gets the
+ * transaction's modseq (0: nothing changed), for imap_view_note_own on
+ * the loop. Returns 0 or a storage error (logged by the caller). */
 struct seen_ctx {
-    struct fetch_state *st;
-    struct imap_view *v;
+    struct rec_batch *b;
+    bool *seen_set;
+    uint64_t modseq;
 };
 
 static int seen_changed_cb(const struct msg_record *rec, void *arg)
 {
     struct seen_ctx *c = arg;
-    struct rec_batch *b = &c->st->batch;
+    struct rec_batch *b = c->b;
     size_t lo = 0, hi = b->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -548,19 +563,39 @@ static int seen_changed_cb(const struct msg_record *rec, void *arg)
     if (lo < b->n && b->recs[lo].uid == rec->uid) {
         b->recs[lo].flags = rec->flags;
         b->recs[lo].modseq = rec->modseq;
-        c->st->seen_set[lo] = true;
+        c->seen_set[lo] = true;
     }
-    imap_view_note_own(c->v, rec->uid, rec->modseq);
+    c->modseq = rec->modseq;    /* one transaction: one modseq */
     return 0;
 }
 
-static bool wanted(const struct fetch_state *st, const struct msg_record *rec)
+static int fetch_store_seen(struct mailbox *mb, const struct fetch_state *st, struct rec_batch *b, bool *seen_set,
+                            uint64_t *own_modseq)
 {
-    return !st->req.has_changedsince || rec->modseq > st->req.changedsince;
+    *own_modseq = 0;
+    uint32_t *todo = xmalloc(b->n * sizeof(uint32_t) + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (!(b->recs[i].flags & MSG_SEEN) && wanted(st, &b->recs[i]))
+            todo[n++] = b->recs[i].uid;
+    int r = 0;
+    if (n > 0) {
+        struct store_req sr = {.mode = STORE_ADD, .flags = MSG_SEEN};
+        struct seen_ctx c = {b, seen_set, 0};
+        r = mailbox_store(mb, todo, n, &sr, seen_changed_cb, &c, NULL, NULL);
+        *own_modseq = c.modseq;
+    }
+    free(todo);
+    return r;
 }
 
 /* Set \Seen on the batch's unseen messages when the request reads content
- * (RFC 9051 6.4.5), in one storage transaction per batch. */
+ * (RFC 9051 6.4.5), in one storage transaction per batch. Still on the
+ * loop: it runs inside fetch_run's batch loop, between reading a batch of
+ * records and writing their responses, which is where the off-loop read
+ * of FETCH puts its job; fetch_store_seen belongs in that job (it takes
+ * no session), so it moves with it instead of getting a second hand-off
+ * per batch of its own. */
 static void mark_seen(struct imap_session *s, struct fetch_state *st)
 {
     struct rec_batch *b = &st->batch;
@@ -576,19 +611,12 @@ static void mark_seen(struct imap_session *s, struct fetch_state *st)
      * stores the reader's own \Seen. */
     if (!st->req.sets_seen || !imap_view_may_set_seen(s->view))
         return;
-    uint32_t *todo = xmalloc(b->n * sizeof(uint32_t) + 1);
-    size_t n = 0;
-    for (size_t i = 0; i < b->n; i++)
-        if (!(b->recs[i].flags & MSG_SEEN) && wanted(st, &b->recs[i]))
-            todo[n++] = b->recs[i].uid;
-    if (n > 0) {
-        struct store_req sr = {.mode = STORE_ADD, .flags = MSG_SEEN};
-        struct seen_ctx c = {st, s->view};
-        int r = mailbox_store(s->view->mb, todo, n, &sr, seen_changed_cb, &c, NULL, NULL);
-        if (r < 0)
-            log_warn("FETCH: setting \\Seen failed: %s", storage_strerror(r));
-    }
-    free(todo);
+    uint64_t own = 0;
+    int r = fetch_store_seen(s->view->mb, st, b, st->seen_set, &own);
+    if (own)
+        imap_view_note_own(s->view, 0, own);
+    if (r < 0)
+        log_warn("FETCH: setting \\Seen failed: %s", storage_strerror(r));
 }
 
 static void fetch_finish(struct imap_session *s, struct imap_cmd *cmd, struct fetch_state *st)

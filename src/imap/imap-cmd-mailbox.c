@@ -391,6 +391,120 @@ IMAP_CMD(cmd_examine)
 
 /* ---- CREATE / DELETE / RENAME ------------------------------------------ */
 
+/* CREATE, DELETE, RENAME, SUBSCRIBE and UNSUBSCRIBE write as jobs on the
+ * pool (imap_cmd_job, jobs.h). The handler parses and checks what needs
+ * no database on the loop; the job runs the access layer's checked
+ * operation, which resolves the names, checks rights, writes the store,
+ * the ACLs and the share index (shares.db) and, for an admin's CREATE,
+ * DELETE or RENAME of a whole account ("user/bob"), does the account
+ * operation with its wait for every process to let go of the store. It
+ * opens the stores it needs itself (a pool thread gets handles of its
+ * own, storage.h) and works on a copy of the session's identity; the
+ * finish step writes the reply on the loop. Key: the store the command
+ * writes, opened here on the loop to name it (its handle is held until
+ * the finish step); none for an account-level operation, which the
+ * account-operation lock serialises and which waits for this process to
+ * close the store: a handle held here would only make it wait in vain. */
+enum mbox_op { MB_CREATE, MB_DELETE, MB_RENAME, MB_SUBSCRIBE };
+
+struct mbox_job {
+    enum mbox_op op;
+    struct access_who who;      /* the session's identity (a copy) */
+    char *own_store;            /* the session's own store name, NULL when anonymous */
+    struct mail_user *mu;       /* SUBSCRIBE: the session's store (not a reference) */
+    struct mail_user *keyref;   /* a reference taken for the key, or NULL */
+    char *name, *to;            /* internal client names (RENAME: from, to) */
+    uint32_t use;               /* CREATE: special-use */
+    char *partition;            /* CREATE: partition or NULL */
+    bool sub;                   /* SUBSCRIBE or UNSUBSCRIBE */
+    int err;                    /* results */
+    char mailboxid[40];         /* CREATE: the new mailbox's MAILBOXID */
+};
+
+static void mbox_job_free(struct mbox_job *j)
+{
+    if (j->keyref)
+        mail_user_close(j->keyref);  /* on the loop: the finish step frees */
+    access_who_free(&j->who);
+    free(j->own_store);
+    free(j->name);
+    free(j->to);
+    free(j->partition);
+    free(j);
+}
+
+/* The job for op on name, its key and kind; the caller fills in the rest. */
+static struct mbox_job *mbox_job_new(struct imap_session *s, enum mbox_op op, const char *name, const void **key,
+                                     const char **kind)
+{
+    struct mbox_job *j = xcalloc(1, sizeof(*j));
+    j->op = op;
+    access_who_copy(&j->who, &s->who);
+    j->own_store = s->mu ? xstrdup(mail_user_name(s->mu)) : NULL;
+    j->mu = s->mu;
+    j->name = xstrdup(name);
+    *key = s->mu;
+    *kind = op == MB_SUBSCRIBE ? "subscribe" : "mailbox";
+    struct mbox_ref ref;
+    if (op == MB_SUBSCRIBE || access_resolve(&s->who, name, &ref) != 0)
+        return j;   /* the job answers for a name that does not resolve */
+    if (ref.ns == NS_OTHER && strcmp(ref.name, "INBOX") == 0 && access_is_admin_of_store(&s->who, ref.store)) {
+        *key = NULL;
+        *kind = "account";
+    } else if (!s->mu || strcmp(ref.store, mail_user_name(s->mu)) != 0) {
+        *key = mail_user_open(ref.store, false, &j->keyref) == 0 ? j->keyref : NULL;
+    }
+    return j;
+}
+
+/* Does the session see the target name of a RENAME or one of its
+ * ancestors (for another user's store: up to that user's INBOX)? In
+ * RENAME's job: w is the session's identity, own_store its own store's
+ * name (NULL when anonymous). */
+static bool target_place_visible(const struct access_who *w, const char *own_store, const char *to);
+
+static void mbox_job_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct mbox_job *j = arg;
+    switch (j->op) {
+    case MB_CREATE: {
+        j->err = access_create_ex(&j->who, j->name, j->use, j->partition);
+        if (j->err < 0)
+            break;
+        /* RFC 8474 4.1: the tagged OK carries the new mailbox's
+         * MAILBOXID. */
+        struct mbox_ref ref;
+        struct mail_user *store = NULL;
+        struct mailbox_info info;
+        if (access_resolve(&j->who, j->name, &ref) == 0 && access_open_store(&ref, &store) == 0) {
+            if (mailbox_status(store, ref.name, &info) == 0)
+                snprintf(j->mailboxid, sizeof(j->mailboxid), "%s", info.mailboxid);
+            mail_user_close(store);
+        }
+        break;
+    }
+    case MB_DELETE:
+        j->err = access_delete(&j->who, j->name);
+        break;
+    case MB_RENAME:
+        j->err = access_rename(&j->who, j->name, j->to);
+        /* A target in another store is "not possible" only where the
+         * session can see that the place exists; otherwise the answer
+         * must not differ from one for a missing user or mailbox (RFC
+         * 4314 4). */
+        if (j->err == ACCESS_ERR_CANNOT && !target_place_visible(&j->who, j->own_store, j->to))
+            j->err = ACCESS_ERR_NONEXISTENT;
+        break;
+    case MB_SUBSCRIBE:
+        if ((j->err = storage_job_begin(j->mu, NULL)) < 0)
+            break;
+        j->err = mailbox_subscribe(j->mu, j->name, j->sub);
+        storage_job_end(j->mu, NULL);
+        break;
+    }
+}
+
 static bool special_use_bit(const char *a, uint32_t *bit)
 {
     static const struct {
@@ -406,6 +520,26 @@ static bool special_use_bit(const char *a, uint32_t *bit)
         }
     }
     return false;
+}
+
+static enum cmd_result create_finish(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct mbox_job *j = arg;
+    int err = j->err;
+    if (s) {
+        if (err == ACCESS_ERR_INVALID && j->partition)
+            imap_tagged(s, cmd, "NO", "[CANNOT] No such partition");
+        else if (err == ACCESS_ERR_CANNOT && j->partition)
+            imap_tagged(s, cmd, "NO", "[CANNOT] A mailbox lives on its account's partition");
+        else if (err < 0)
+            imap_reply_access_error(s, cmd, err);
+        else if (j->mailboxid[0])
+            imap_tagged(s, cmd, "OK", "[MAILBOXID (%s)] CREATE completed", j->mailboxid);
+        else
+            imap_tagged(s, cmd, "OK", "CREATE completed");
+    }
+    mbox_job_free(j);
+    return CMD_DONE;
 }
 
 IMAP_CMD(cmd_create)
@@ -473,34 +607,12 @@ IMAP_CMD(cmd_create)
         return CMD_DONE;
     }
     /* rights (k on the parent, ownership, admin) are the access layer's */
-    int err = access_create_ex(&s->who, name, use, partition);
-    if (err == ACCESS_ERR_INVALID && partition) {
-        imap_tagged(s, cmd, "NO", "[CANNOT] No such partition");
-        return CMD_DONE;
-    }
-    if (err == ACCESS_ERR_CANNOT && partition) {
-        imap_tagged(s, cmd, "NO", "[CANNOT] A mailbox lives on its account's partition");
-        return CMD_DONE;
-    }
-    if (err < 0) {
-        imap_reply_access_error(s, cmd, err);
-        return CMD_DONE;
-    }
-    /* RFC 8474 4.1: the tagged OK of every successful CREATE MUST carry
-     * the new mailbox's MAILBOXID. */
-    struct mailbox_info info;
-    struct mbox_ref ref;
-    struct mail_user *store = NULL;
-    bool have = false;
-    if (access_resolve(&s->who, name, &ref) == 0 && access_open_store(&ref, &store) == 0) {
-        have = mailbox_status(store, ref.name, &info) == 0;
-        mail_user_close(store);
-    }
-    if (have && info.mailboxid[0])
-        imap_tagged(s, cmd, "OK", "[MAILBOXID (%s)] CREATE completed", info.mailboxid);
-    else
-        imap_tagged(s, cmd, "OK", "CREATE completed");
-    return CMD_DONE;
+    const void *key;
+    const char *kind;
+    struct mbox_job *j = mbox_job_new(s, MB_CREATE, name, &key, &kind);
+    j->use = use;
+    j->partition = partition ? xstrdup(partition) : NULL;
+    return imap_cmd_job(s, cmd, kind, key, mbox_job_run, create_finish, j);
 }
 
 /* An admin's DELETE or RENAME of a whole account ("user/bob") while this
@@ -523,17 +635,13 @@ static bool deselect_account(struct imap_session *s, const char *name)
     return true;
 }
 
-IMAP_CMD(cmd_delete)
+static enum cmd_result delete_finish(struct imap_session *s, struct imap_cmd *cmd, void *arg)
 {
-    char name[IMAP_MAX_CLIENT_NAME + 1];
-    if (!arg_mailbox(s, cmd, name, false, "NONEXISTENT") || !expect_end(s, cmd))
+    struct mbox_job *j = arg;
+    int err = j->err;
+    mbox_job_free(j);
+    if (!s)
         return CMD_DONE;
-    if (strcmp(name, "INBOX") == 0) {
-        imap_tagged(s, cmd, "NO", "[CANNOT] INBOX cannot be deleted");
-        return CMD_DONE;
-    }
-    deselect_account(s, name);
-    int err = access_delete(&s->who, name);
     if (err < 0) {
         imap_reply_access_error(s, cmd, err);
         return CMD_DONE;
@@ -550,18 +658,32 @@ IMAP_CMD(cmd_delete)
     return CMD_DONE;
 }
 
-/* Does the session see the target name of a RENAME or one of its
- * ancestors (for another user's store: up to that user's INBOX)? */
-static bool target_place_visible(struct imap_session *s, const char *to)
+IMAP_CMD(cmd_delete)
+{
+    char name[IMAP_MAX_CLIENT_NAME + 1];
+    if (!arg_mailbox(s, cmd, name, false, "NONEXISTENT") || !expect_end(s, cmd))
+        return CMD_DONE;
+    if (strcmp(name, "INBOX") == 0) {
+        imap_tagged(s, cmd, "NO", "[CANNOT] INBOX cannot be deleted");
+        return CMD_DONE;
+    }
+    deselect_account(s, name);
+    const void *key;
+    const char *kind;
+    struct mbox_job *j = mbox_job_new(s, MB_DELETE, name, &key, &kind);
+    return imap_cmd_job(s, cmd, kind, key, mbox_job_run, delete_finish, j);
+}
+
+static bool target_place_visible(const struct access_who *w, const char *own_store, const char *to)
 {
     struct mbox_ref ref;
-    if (access_resolve(&s->who, to, &ref) < 0)
+    if (access_resolve(w, to, &ref) < 0)
         return false;
-    if (s->mu && strcmp(ref.store, mail_user_name(s->mu)) == 0)
+    if (own_store && strcmp(ref.store, own_store) == 0)
         return true;
     for (;;) {
         acl_rights_t r = 0;
-        if (access_rights(&s->who, &ref, &r) == 0 && r)
+        if (access_rights(w, &ref, &r) == 0 && r)
             return true;
         char *slash = strrchr(ref.name, '/');
         if (!slash)
@@ -571,10 +693,24 @@ static bool target_place_visible(struct imap_session *s, const char *to)
     if (ref.ns == NS_OTHER && strcmp(ref.name, "INBOX") != 0) {
         acl_rights_t r = 0;
         snprintf(ref.name, sizeof(ref.name), "INBOX");
-        if (access_rights(&s->who, &ref, &r) == 0 && r)
+        if (access_rights(w, &ref, &r) == 0 && r)
             return true;
     }
     return false;
+}
+
+static enum cmd_result rename_finish(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct mbox_job *j = arg;
+    int err = j->err;
+    mbox_job_free(j);
+    if (!s)
+        return CMD_DONE;
+    if (err < 0)
+        imap_reply_access_error(s, cmd, err);
+    else
+        imap_tagged(s, cmd, "OK", "RENAME completed");
+    return CMD_DONE;
 }
 
 IMAP_CMD(cmd_rename)
@@ -593,21 +729,29 @@ IMAP_CMD(cmd_rename)
         return CMD_DONE;
     }
     deselect_account(s, from);
-    int err = access_rename(&s->who, from, to);
-    /* A target in another store is "not possible" only where the session
-     * can see that the place exists; otherwise the answer must not differ
-     * from one for a missing user or mailbox (RFC 4314 4). */
-    if (err == ACCESS_ERR_CANNOT && !target_place_visible(s, to))
-        err = ACCESS_ERR_NONEXISTENT;
-    if (err < 0) {
-        imap_reply_access_error(s, cmd, err);
-        return CMD_DONE;
-    }
-    imap_tagged(s, cmd, "OK", "RENAME completed");
-    return CMD_DONE;
+    const void *key;
+    const char *kind;
+    struct mbox_job *j = mbox_job_new(s, MB_RENAME, from, &key, &kind);
+    j->to = xstrdup(to);
+    return imap_cmd_job(s, cmd, kind, key, mbox_job_run, rename_finish, j);
 }
 
 /* ---- SUBSCRIBE / UNSUBSCRIBE ----------------------------------------------- */
+
+static enum cmd_result subscribe_finish(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct mbox_job *j = arg;
+    int err = j->err;
+    bool sub = j->sub;
+    mbox_job_free(j);
+    if (!s)
+        return CMD_DONE;
+    if (err < 0 && !(err == STORAGE_ERR_NOTFOUND && !sub))
+        imap_reply_storage_error(s, cmd, err);
+    else
+        imap_tagged(s, cmd, "OK", "%s completed", sub ? "SUBSCRIBE" : "UNSUBSCRIBE");
+    return CMD_DONE;
+}
 
 static enum cmd_result do_subscribe(struct imap_session *s, struct imap_cmd *cmd, bool sub)
 {
@@ -628,13 +772,11 @@ static enum cmd_result do_subscribe(struct imap_session *s, struct imap_cmd *cmd
         imap_tagged(s, cmd, "NO", "[CANNOT] Invalid mailbox name");
         return CMD_DONE;
     }
-    int err = mailbox_subscribe(s->mu, name, sub);
-    if (err < 0 && !(err == STORAGE_ERR_NOTFOUND && !sub)) {
-        imap_reply_storage_error(s, cmd, err);
-        return CMD_DONE;
-    }
-    imap_tagged(s, cmd, "OK", "%s completed", sub ? "SUBSCRIBE" : "UNSUBSCRIBE");
-    return CMD_DONE;
+    const void *key;
+    const char *kind;
+    struct mbox_job *j = mbox_job_new(s, MB_SUBSCRIBE, name, &key, &kind);
+    j->sub = sub;
+    return imap_cmd_job(s, cmd, kind, key, mbox_job_run, subscribe_finish, j);
 }
 
 IMAP_CMD(cmd_subscribe)

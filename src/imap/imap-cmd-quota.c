@@ -351,6 +351,54 @@ IMAP_CMD(cmd_getquotaroot)
 
 /* ---- SETQUOTA -------------------------------------------------------------- */
 
+/* The change (and a new root's usage, computed over its mailboxes) runs
+ * as a job on the pool (imap_cmd_job, jobs.h) on the root's store, opened
+ * on the loop by resolve_root and held until the finish step; key: that
+ * store. */
+struct setquota_job {
+    struct qroot q;
+    int64_t limit[3];
+    bool any;                   /* some resource named: set, else remove */
+    int r;                      /* results */
+    bool have;
+    struct quota_root qr;
+};
+
+static void setquota_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct setquota_job *j = arg;
+    if ((j->r = storage_job_begin(j->q.mu, NULL)) < 0)
+        return;
+    /* "()" removes every limit: the root goes, except the user's root,
+     * which always exists and is left without limits. */
+    j->r = j->any ? quota_set(j->q.mu, j->q.name, j->limit[0], j->limit[1], j->limit[2])
+                  : quota_remove(j->q.mu, j->q.name);
+    j->have = j->r == 0 && (j->any || !*j->q.name) && quota_get(j->q.mu, j->q.name, &j->qr) == 0;
+    storage_job_end(j->q.mu, NULL);
+}
+
+static enum cmd_result setquota_finish(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct setquota_job *j = arg;
+    int r = j->r;
+    if (s) {
+        if (j->have)
+            write_quota(s, j->q.user, &j->qr);
+        if (r == STORAGE_ERR_NOTFOUND)
+            imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root or mailbox");
+        else if (r < 0)
+            imap_reply_storage_error(s, cmd, r);
+        else
+            imap_tagged(s, cmd, "OK", "SETQUOTA completed");
+        if (r == 0)
+            log_info("imap: %s set quota of %s/%s", s->user, j->q.user, j->q.name);
+    }
+    qroot_release(&j->q);
+    free(j);
+    return CMD_DONE;
+}
+
 IMAP_CMD(cmd_setquota)
 {
     struct imap_parser *ps = &cmd->ps;
@@ -407,31 +455,14 @@ IMAP_CMD(cmd_setquota)
         imap_tagged(s, cmd, "NO", "[CANNOT] Unsupported quota resource %s", unsupported);
         return CMD_DONE;
     }
-    struct qroot q;
-    if (!resolve_root(s, cmd, arg, true, &q))
+    struct setquota_job *j = xcalloc(1, sizeof(*j));
+    if (!resolve_root(s, cmd, arg, true, &j->q)) {
+        free(j);
         return CMD_DONE;
-    int r;
-    bool any = seen[0] || seen[1] || seen[2];
-    if (!any) {
-        /* "()" removes every limit: the root goes, except the user's
-         * root, which always exists and is left without limits. */
-        r = quota_remove(q.mu, q.name);
-    } else {
-        r = quota_set(q.mu, q.name, limit[0], limit[1], limit[2]);
     }
-    struct quota_root qr;
-    if (r == 0 && (any || !*q.name) && quota_get(q.mu, q.name, &qr) == 0)
-        write_quota(s, q.user, &qr);
-    if (r == STORAGE_ERR_NOTFOUND)
-        imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such quota root or mailbox");
-    else if (r < 0)
-        imap_reply_storage_error(s, cmd, r);
-    else
-        imap_tagged(s, cmd, "OK", "SETQUOTA completed");
-    if (r == 0)
-        log_info("imap: %s set quota of %s/%s", s->user, q.user, q.name);
-    qroot_release(&q);
-    return CMD_DONE;
+    memcpy(j->limit, limit, sizeof(j->limit));
+    j->any = seen[0] || seen[1] || seen[2];
+    return imap_cmd_job(s, cmd, "quota", j->q.mu, setquota_run, setquota_finish, j);
 }
 
 /* ---- quotawarn --------------------------------------------------------------- */

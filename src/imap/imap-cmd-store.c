@@ -2,6 +2,19 @@
  * or leave it: STORE (RFC 9051 6.4.6, RFC 7162 UNCHANGEDSINCE), COPY and
  * MOVE (RFC 9051 6.4.7, RFC 6851, RFC 4315 COPYUID), EXPUNGE and UID
  * EXPUNGE (RFC 4315), CLOSE, UNSELECT, CHECK.
+ *
+ * The storage write of STORE, EXPUNGE, CLOSE's expunge, COPY and MOVE
+ * runs as a job on the pool (imap_cmd_job, jobs.h), keyed by the store it
+ * writes, so its transaction and fsyncs never hold up the event loop.
+ * The handler parses, checks rights and syncs the view on the loop, as
+ * before; the job gets the selected mailbox's handle and copies of
+ * everything else and touches nothing of the session (the view belongs
+ * to the loop); its finish step, back on the loop, updates the view and
+ * writes the untagged responses and the tagged reply exactly as the
+ * inline code did. A session runs one command at a time and is parked
+ * while its job runs, so no sync can come between the write and the
+ * finish: the view's own-modseq bookkeeping (imap-sync.c) gets the same
+ * values in the same order.
  */
 #include "imap-fetch.h"
 #include "log.h"
@@ -196,17 +209,43 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Modseqs of this session's own change transactions, collected in a job
+ * (which must not touch the view) and handed to imap_view_note_own by
+ * the finish step. Consecutive duplicates are dropped: one transaction
+ * has one modseq (imap-sync.c). */
+struct own_list {
+    uint64_t *v;
+    size_t n, cap;
+};
+
+static void own_push(struct own_list *o, uint64_t modseq)
+{
+    if (o->n && o->v[o->n - 1] == modseq)
+        return;
+    ARRAY_GROW(o->v, o->n, o->cap);
+    o->v[o->n++] = modseq;
+}
+
+static void own_apply(struct imap_session *s, struct own_list *o)
+{
+    if (s->view)
+        for (size_t i = 0; i < o->n; i++)
+            imap_view_note_own(s->view, 0, o->v[i]);
+    free(o->v);
+    memset(o, 0, sizeof(*o));
+}
+
 /* ---- STORE ---------------------------------------------------------------- */
 
 struct store_changed {
-    struct imap_view *v;
+    struct own_list own;
     struct u32vec uids;
 };
 
 static int store_changed_cb(const struct msg_record *rec, void *arg)
 {
     struct store_changed *c = arg;
-    imap_view_note_own(c->v, rec->uid, rec->modseq);
+    own_push(&c->own, rec->modseq);
     u32_push(&c->uids, rec->uid);
     return 0;
 }
@@ -327,7 +366,7 @@ static enum cmd_result store_output(struct imap_session *s, struct imap_cmd *cmd
  * by the sync just before; a change another session commits between that
  * read and the store can be overwritten (the same one-transaction window
  * the plain STORE has). */
-static int store_partial_replace(struct imap_view *v, const uint32_t *uids, size_t n, const struct store_req *base,
+static int store_partial_replace(struct mailbox *mb, const uint32_t *uids, size_t n, const struct store_req *base,
                                  uint32_t mask, bool kw_ok, struct store_changed *ch, struct u32vec *failed)
 {
     struct rec_batch b = {.uids = uids, .nuids = n, .max = 4096};
@@ -336,7 +375,7 @@ static int store_partial_replace(struct imap_view *v, const uint32_t *uids, size
     size_t cap = 0;
     int r = 0;
     while (r == 0) {
-        r = rec_batch_next(v->mb, &b);
+        r = rec_batch_next(mb, &b);
         if (r < 0 || b.n == 0)
             break;
         if (b.n > cap) {
@@ -363,12 +402,109 @@ static int store_partial_replace(struct imap_view *v, const uint32_t *uids, size
             req.flags = (base->flags & mask) | keep;
             if (!kw_ok)
                 req.keywords = keep_kw;
-            r = mailbox_store(v->mb, grp, m, &req, store_changed_cb, ch, u32_push_cb, failed);
+            r = mailbox_store(mb, grp, m, &req, store_changed_cb, ch, u32_push_cb, failed);
         }
     }
     free(done);
     free(grp);
     rec_batch_free(&b);
+    return r;
+}
+
+/* After the write: announce new keywords, then the untagged FETCH
+ * responses and the tagged reply (store_output). Takes uids, changed and
+ * failed. */
+static enum cmd_result store_reply(struct imap_session *s, struct imap_cmd *cmd, uint32_t *uids, size_t n,
+                                   struct u32vec *changed, struct u32vec *failed, const char *kw,
+                                   enum store_mode mode, bool silent, bool has_unchanged)
+{
+    if (changed->n > 1)
+        qsort(changed->v, changed->n, sizeof(uint32_t), cmp_u32);
+    if (failed->n > 1)
+        qsort(failed->v, failed->n, sizeof(uint32_t), cmp_u32);
+    /* New keywords are announced (FLAGS) before any FETCH shows them. */
+    if (kw && *kw && mode != STORE_REMOVE && changed->n > 0)
+        imap_view_announce_keywords(s, kw);
+    /* The untagged FETCH responses and the tagged reply are written by
+     * store_output, which can suspend when the client does not read. */
+    struct store_out *so = xcalloc(1, sizeof(*so));
+    so->uids = uids;
+    so->changed = *changed;
+    so->failed = *failed;
+    so->silent = silent;
+    so->has_unchanged = has_unchanged;
+    so->batch.uids = uids;
+    so->batch.nuids = n;
+    so->batch.max = 4096;
+    so->emit = n > 0 && (!silent || (has_unchanged && so->changed.n > 0));
+    memset(changed, 0, sizeof(*changed));
+    memset(failed, 0, sizeof(*failed));
+    cmd->state = so;
+    cmd->state_free = store_out_free;
+    return store_output(s, cmd);
+}
+
+/* STORE's write as a job (key: the mailbox's store). */
+struct store_job {
+    struct mailbox *mb;         /* the view's handle, used only by the job */
+    uint32_t *uids;
+    size_t n;
+    struct store_req req;
+    char *keywords;             /* what req.keywords points to (or NULL) */
+    bool partial, kw_ok, silent, has_unchanged;
+    uint32_t mask;
+    int r;                      /* results */
+    struct store_changed ch;
+    struct u32vec failed;
+};
+
+static void store_job_free(struct store_job *j)
+{
+    free(j->uids);
+    free(j->keywords);
+    free(j->ch.own.v);
+    free(j->ch.uids.v);
+    free(j->failed.v);
+    free(j);
+}
+
+static void store_job_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct store_job *j = arg;
+    struct mail_user *u = mailbox_user(j->mb);
+    if ((j->r = storage_job_begin(u, NULL)) < 0)
+        return;
+    j->r = j->partial ? store_partial_replace(j->mb, j->uids, j->n, &j->req, j->mask, j->kw_ok, &j->ch, &j->failed)
+                      : mailbox_store(j->mb, j->uids, j->n, &j->req, store_changed_cb, &j->ch, u32_push_cb,
+                                      &j->failed);
+    storage_job_end(u, NULL);
+}
+
+static enum cmd_result store_job_finish(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct store_job *j = arg;
+    if (!s) {
+        store_job_free(j);
+        return CMD_DONE;
+    }
+    /* Before anything that may sync (a partial failure committed some). */
+    own_apply(s, &j->ch.own);
+    if (j->r < 0) {
+        if (imap_view_gone_err(s, j->r)) {
+            imap_tagged(s, cmd, "NO", "[NONEXISTENT] Mailbox was deleted");
+        } else {
+            log_err("STORE in %s: %s", s->view ? mailbox_get_info(s->view->mb)->name : "?", storage_strerror(j->r));
+            imap_tagged(s, cmd, "NO", "[%s] Store failed", imap_storage_code(j->r));
+        }
+        store_job_free(j);
+        return CMD_DONE;
+    }
+    uint32_t *uids = j->uids;
+    j->uids = NULL;
+    enum cmd_result r = store_reply(s, cmd, uids, j->n, &j->ch.uids, &j->failed, j->keywords, j->req.mode,
+                                    j->silent, j->has_unchanged);
+    store_job_free(j);
     return r;
 }
 
@@ -387,7 +523,7 @@ IMAP_CMD(cmd_store)
     bool has_unchanged = false;
     const char *err = "Invalid STORE arguments";
     struct buf kw = BUF_INIT;
-    struct store_changed ch = {.v = v};
+    struct store_changed ch = {{0}, {0}};
     struct u32vec failed = {0};
 
     if (!imap_p_sp(ps))
@@ -475,73 +611,53 @@ IMAP_CMD(cmd_store)
      * STORE (RFC 9051 7.5.1), so the MSNs resolved above stay valid; for
      * UID STORE, UIDs expunged meanwhile simply no longer resolve to an
      * MSN and are skipped. Remaining race: a change committed by another
-     * session between this sync and mailbox_store below is still
-     * superseded silently (storage does not tell us the previous modseq of
-     * a record it changes); the window is one transaction wide. */
+     * session between this sync and the store's transaction (in the job
+     * below: the window is as wide as the job's wait in its queue) is
+     * still superseded silently (storage does not tell us the previous
+     * modseq of a record it changes). */
     imap_sync(s, cmd->uid);
     if (!s->view || s->view->gone) {
         imap_tagged(s, cmd, "NO", "[NONEXISTENT] Mailbox was deleted");
         goto out;
     }
 
-    if (n > 0) {
-        if (has_unchanged && unchangedsince == 0) {
-            /* Every message has a modseq above 0: all fail (RFC 7162 3.1.3). */
-            for (size_t i = 0; i < n; i++)
-                u32_push(&failed, uids[i]);
-        } else {
-            struct store_req req = {
-                .mode = mode,
-                .flags = flags,
-                .keywords = kw.len ? buf_cstr(&kw) : (mode == STORE_REPLACE ? "" : NULL),
-                .unchangedsince = has_unchanged ? unchangedsince : 0,
-            };
-            int r = partial ? store_partial_replace(v, uids, n, &req, mask, kw_ok, &ch, &failed)
-                            : mailbox_store(v->mb, uids, n, &req, store_changed_cb, &ch, u32_push_cb, &failed);
-            if (r < 0) {
-                if (imap_view_gone_err(s, r)) {
-                    imap_tagged(s, cmd, "NO", "[NONEXISTENT] Mailbox was deleted");
-                    goto out;
-                }
-                log_err("STORE in %s: %s", mailbox_get_info(v->mb)->name, storage_strerror(r));
-                imap_tagged(s, cmd, "NO", "[%s] Store failed", imap_storage_code(r));
-                goto out;
-            }
-        }
-    }
-    if (ch.uids.n > 1)
-        qsort(ch.uids.v, ch.uids.n, sizeof(uint32_t), cmp_u32);
-    if (failed.n > 1)
-        qsort(failed.v, failed.n, sizeof(uint32_t), cmp_u32);
-
-    /* New keywords are announced (FLAGS) before any FETCH shows them. */
-    if (kw.len && mode != STORE_REMOVE && ch.uids.n > 0)
-        imap_view_announce_keywords(s, buf_cstr(&kw));
-    {
-        /* The untagged FETCH responses and the tagged reply are written by
-         * store_output, which can suspend when the client does not read. */
-        struct store_out *so = xcalloc(1, sizeof(*so));
-        so->uids = uids;
-        so->changed = ch.uids;
-        so->failed = failed;
-        so->silent = silent;
-        so->has_unchanged = has_unchanged;
-        so->batch.uids = uids;
-        so->batch.nuids = n;
-        so->batch.max = 4096;
-        so->emit = n > 0 && (!silent || (has_unchanged && ch.uids.n > 0));
-        uids = NULL;
-        memset(&ch.uids, 0, sizeof(ch.uids));
-        memset(&failed, 0, sizeof(failed));
+    if (n > 0 && has_unchanged && unchangedsince == 0) {
+        /* Every message has a modseq above 0: all fail (RFC 7162 3.1.3). */
+        for (size_t i = 0; i < n; i++)
+            u32_push(&failed, uids[i]);
+    } else if (n > 0) {
+        /* The write runs on the pool: "STORE 1:* +FLAGS" on a big
+         * mailbox is one long transaction with its fsync. */
+        struct store_job *j = xcalloc(1, sizeof(*j));
+        j->mb = v->mb;
+        j->uids = uids;
+        j->n = n;
+        j->keywords = kw.len ? xstrdup(buf_cstr(&kw)) : NULL;
+        j->req = (struct store_req){
+            .mode = mode,
+            .flags = flags,
+            .keywords = j->keywords ? j->keywords : (mode == STORE_REPLACE ? "" : NULL),
+            .unchangedsince = has_unchanged ? unchangedsince : 0,
+        };
+        j->partial = partial;
+        j->mask = mask;
+        j->kw_ok = kw_ok;
+        j->silent = silent;
+        j->has_unchanged = has_unchanged;
         buf_free(&kw);
-        cmd->state = so;
-        cmd->state_free = store_out_free;
-        return store_output(s, cmd);
+        return imap_cmd_job(s, cmd, "store", mailbox_user(v->mb), store_job_run, store_job_finish, j);
+    }
+    {
+        enum cmd_result r = store_reply(s, cmd, uids, n, &ch.uids, &failed, kw.len ? buf_cstr(&kw) : NULL, mode,
+                                        silent, has_unchanged);
+        buf_free(&kw);
+        return r;
     }
 bad:
     imap_tagged(s, cmd, "BAD", "%s", err);
 out:
     buf_free(&kw);
+    free(ch.own.v);
     free(ch.uids.v);
     free(failed.v);
     free(uids);
@@ -558,13 +674,21 @@ bool imap_resolve_target(struct imap_session *s, struct imap_cmd *cmd, const str
     return imap_resolve(s, cmd, name, ACL_INSERT, true, ref, store, rights);
 }
 
-int imap_open_target(struct imap_session *s, struct mail_user *store, const char *name, struct mailbox **out)
+/* imap_open_target without the session (a job): own = the session's own
+ * store, reader = its user id. */
+static int open_target_as(struct mail_user *store, const char *name, bool own, const char *reader,
+                          struct mailbox **out)
 {
     /* The owner's handle must not claim \Recent: the new messages are
      * \Recent for the next session that selects the mailbox. */
-    if (imap_is_own_store(s, store))
+    if (own)
         return mailbox_open(store, name, false, false, NULL, out);
-    return mailbox_open_as(store, name, s->who.user, false, NULL, out);
+    return mailbox_open_as(store, name, reader, false, NULL, out);
+}
+
+int imap_open_target(struct imap_session *s, struct mail_user *store, const char *name, struct mailbox **out)
+{
+    return open_target_as(store, name, imap_is_own_store(s, store), s->who.user, out);
 }
 
 #define ALL_SYS_FLAGS (MSG_SEEN | MSG_ANSWERED | MSG_FLAGGED | MSG_DELETED | MSG_DRAFT)
@@ -604,17 +728,18 @@ static void keywords_union(struct buf *set, const char *list)
  *    the rows' \Seen is the owner's state; the copier's \Seen belongs to
  *    the copier (as the reader handle stores it), not to the owner.
  * Done in follow-up transactions in the target (a failure is logged; the
- * copy itself stands and is reported). */
-static void fix_copied_flags(struct imap_session *s, struct mail_user *store, const char *name,
+ * copy itself stands and is reported). Runs in COPY's job: own says
+ * whether store is the session's own, reader is the session's user id. */
+static void fix_copied_flags(struct mail_user *store, bool own, const char *reader, const char *name,
                              const uint32_t *dst, size_t n, acl_rights_t rights)
 {
     uint32_t allowed = imap_rights_flag_mask(rights);
     bool kw_ok = (rights & ACL_WRITE) != 0;
-    bool other = !imap_is_own_store(s, store);
+    bool other = !own;
     if (n == 0 || (allowed == ALL_SYS_FLAGS && kw_ok && !other))
         return;
     struct mailbox *rb = NULL, *ob = NULL;
-    int r = imap_open_target(s, store, name, &rb);
+    int r = open_target_as(store, name, own, reader, &rb);
     bool reader_seen = r == 0 && other && !mailbox_get_info(rb)->sharedseen;
     if (r == 0 && reader_seen)
         r = mailbox_open(store, name, false, false, NULL, &ob);   /* the rows as stored */
@@ -664,6 +789,101 @@ static void fix_copied_flags(struct imap_session *s, struct mail_user *store, co
     mailbox_close(rb);
 }
 
+struct copy_job {
+    struct mailbox *mb;         /* the view's handle (source), used only by the job */
+    struct mail_user *sstore;   /* its store (the view's reference) */
+    struct mail_user *dstore;   /* the target's store: a reference of the job's */
+    bool same;                  /* one store: mailbox_copy */
+    bool own;                   /* dstore is the session's own store */
+    char reader[AUTH_MAX_USERNAME + 1];
+    char *dname;                /* target mailbox inside dstore */
+    acl_rights_t drights;
+    uint32_t *uids;
+    size_t n;
+    bool move;
+    int r;                      /* results */
+    uint32_t uidvalidity;
+    uint32_t *src, *dst;
+    size_t ncopied;
+    struct u32vec expunged;
+};
+
+static void copy_job_free(struct copy_job *j)
+{
+    mail_user_close(j->dstore);  /* on the loop: finish calls this */
+    free(j->dname);
+    free(j->uids);
+    free(j->src);
+    free(j->dst);
+    free(j->expunged.v);
+    free(j);
+}
+
+static void copy_job_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct copy_job *j = arg;
+    if ((j->r = storage_job_begin(j->sstore, j->dstore)) < 0)
+        return;
+    if (j->same)
+        j->r = mailbox_copy(j->mb, j->uids, j->n, j->dname, j->move, &j->uidvalidity, j->src, j->dst, &j->ncopied,
+                            j->move ? u32_push_cb : NULL, &j->expunged);
+    else
+        j->r = mailbox_copy_to(j->mb, j->uids, j->n, j->dstore, j->dname, j->move, &j->uidvalidity, j->src, j->dst,
+                               &j->ncopied, j->move ? u32_push_cb : NULL, &j->expunged);
+    if (j->r == 0)
+        fix_copied_flags(j->dstore, j->own, j->reader, j->dname, j->dst, j->ncopied, j->drights);
+    storage_job_end(j->sstore, j->dstore);
+}
+
+static enum cmd_result copy_job_finish(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct copy_job *j = arg;
+    if (!s) {
+        copy_job_free(j);
+        return CMD_DONE;
+    }
+    int r = j->r;
+    bool move = j->move;
+    if (r < 0) {
+        if (imap_view_gone_err(s, r))
+            imap_tagged(s, cmd, "NO", "[NONEXISTENT] Selected mailbox was deleted");
+        else if (r == STORAGE_ERR_NOTFOUND)
+            imap_tagged(s, cmd, "NO", "[TRYCREATE] Mailbox does not exist");
+        else if (r == STORAGE_ERR_EXPUNGED)
+            imap_tagged(s, cmd, "NO", "[EXPUNGEISSUED] Some messages were expunged");
+        else {
+            if (r == STORAGE_ERR_IO)
+                log_err("%s to %s/%s: %s", cmd->name, mail_user_name(j->dstore), j->dname, storage_strerror(r));
+            imap_tagged(s, cmd, "NO", "[%s] %s failed: %s", imap_storage_code(r), move ? "Move" : "Copy",
+                        storage_strerror(r));
+        }
+        copy_job_free(j);
+        return CMD_DONE;
+    }
+    struct buf code = BUF_INIT;
+    if (j->ncopied > 0) {
+        buf_printf(&code, "[COPYUID %u ", j->uidvalidity);
+        seqset_write_uids(&code, j->src, j->ncopied);
+        buf_putc(&code, ' ');
+        seqset_write_uids(&code, j->dst, j->ncopied);
+        buf_puts(&code, "] ");
+    }
+    if (move) {
+        /* RFC 6851 3.3: COPYUID in an untagged OK, then the expunges, then
+         * the tagged OK. */
+        if (code.len)
+            imap_untagged(s, "OK %sMoved", buf_cstr(&code));
+        imap_view_expunged_many(s, j->expunged.v, j->expunged.n);
+        imap_tagged(s, cmd, "OK", "Move completed");
+    } else {
+        imap_tagged(s, cmd, "OK", "%sCopy completed", buf_cstr(&code));
+    }
+    buf_free(&code);
+    copy_job_free(j);
+    return CMD_DONE;
+}
+
 static enum cmd_result copy_or_move(struct imap_session *s, struct imap_cmd *cmd, bool move)
 {
     if (!need_selected(s, cmd))
@@ -707,61 +927,24 @@ static enum cmd_result copy_or_move(struct imap_session *s, struct imap_cmd *cmd
         free(uids);
         return CMD_DONE;
     }
-    uint32_t *src = xmalloc(n * sizeof(uint32_t));
-    uint32_t *dst = xmalloc(n * sizeof(uint32_t));
-    size_t ncopied = 0;
-    uint32_t uidvalidity = 0;
-    struct u32vec expunged = {0};
-    struct mail_user *sstore = imap_view_store(v);
-    int r;
-    if (strcmp(mail_user_name(sstore), mail_user_name(dstore)) == 0)
-        r = mailbox_copy(v->mb, uids, n, ref.name, move, &uidvalidity, src, dst, &ncopied,
-                         move ? u32_push_cb : NULL, &expunged);
-    else
-        r = mailbox_copy_to(v->mb, uids, n, dstore, ref.name, move, &uidvalidity, src, dst, &ncopied,
-                            move ? u32_push_cb : NULL, &expunged);
-    if (r < 0) {
-        if (imap_view_gone_err(s, r))
-            imap_tagged(s, cmd, "NO", "[NONEXISTENT] Selected mailbox was deleted");
-        else if (r == STORAGE_ERR_NOTFOUND)
-            imap_tagged(s, cmd, "NO", "[TRYCREATE] Mailbox does not exist");
-        else if (r == STORAGE_ERR_EXPUNGED)
-            imap_tagged(s, cmd, "NO", "[EXPUNGEISSUED] Some messages were expunged");
-        else {
-            if (r == STORAGE_ERR_IO)
-                log_err("%s to %s/%s: %s", cmd->name, mail_user_name(dstore), ref.name, storage_strerror(r));
-            imap_tagged(s, cmd, "NO", "[%s] %s failed: %s", imap_storage_code(r), move ? "Move" : "Copy",
-                        storage_strerror(r));
-        }
-        goto out;
-    }
-    fix_copied_flags(s, dstore, ref.name, dst, ncopied, drights);
-    struct buf code = BUF_INIT;
-    if (ncopied > 0) {
-        buf_printf(&code, "[COPYUID %u ", uidvalidity);
-        seqset_write_uids(&code, src, ncopied);
-        buf_putc(&code, ' ');
-        seqset_write_uids(&code, dst, ncopied);
-        buf_puts(&code, "] ");
-    }
-    if (move) {
-        /* RFC 6851 3.3: COPYUID in an untagged OK, then the expunges, then
-         * the tagged OK. */
-        if (code.len)
-            imap_untagged(s, "OK %sMoved", buf_cstr(&code));
-        imap_view_expunged_many(s, expunged.v, expunged.n);
-        imap_tagged(s, cmd, "OK", "Move completed");
-    } else {
-        imap_tagged(s, cmd, "OK", "%sCopy completed", buf_cstr(&code));
-    }
-    buf_free(&code);
-out:
-    mail_user_close(dstore);
-    free(expunged.v);
-    free(src);
-    free(dst);
-    free(uids);
-    return CMD_DONE;
+    /* The copy (and a move's expunge) runs on the pool, holding both
+     * stores' job connections (storage_job_begin locks them in a fixed
+     * order); key: the destination store. */
+    struct copy_job *j = xcalloc(1, sizeof(*j));
+    j->mb = v->mb;
+    j->sstore = imap_view_store(v);
+    j->dstore = dstore;
+    j->same = strcmp(mail_user_name(j->sstore), mail_user_name(dstore)) == 0;
+    j->own = imap_is_own_store(s, dstore);
+    snprintf(j->reader, sizeof(j->reader), "%s", s->who.user);
+    j->dname = xstrdup(ref.name);
+    j->drights = drights;
+    j->uids = uids;
+    j->n = n;
+    j->move = move;
+    j->src = xmalloc(n * sizeof(uint32_t));
+    j->dst = xmalloc(n * sizeof(uint32_t));
+    return imap_cmd_job(s, cmd, move ? "move" : "copy", dstore, copy_job_run, copy_job_finish, j);
 }
 
 IMAP_CMD(cmd_copy)
@@ -775,6 +958,56 @@ IMAP_CMD(cmd_move)
 }
 
 /* ---- EXPUNGE / UID EXPUNGE ------------------------------------------------ */
+
+/* The expunge transaction as a job (key: the mailbox's store); also
+ * CLOSE's silent expunge. */
+struct expunge_job {
+    struct mailbox *mb;         /* the view's handle, used only by the job */
+    uint32_t *uids;             /* UID EXPUNGE's set, NULL: every \Deleted message */
+    size_t n;
+    bool report;                /* collect the expunged UIDs (not for CLOSE) */
+    int r;
+    struct u32vec gone;
+};
+
+static void expunge_job_free(struct expunge_job *j)
+{
+    free(j->uids);
+    free(j->gone.v);
+    free(j);
+}
+
+static void expunge_job_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct expunge_job *j = arg;
+    struct mail_user *u = mailbox_user(j->mb);
+    if ((j->r = storage_job_begin(u, NULL)) < 0)
+        return;
+    j->r = mailbox_expunge(j->mb, j->uids, j->n, j->report ? u32_push_cb : NULL, &j->gone);
+    storage_job_end(u, NULL);
+}
+
+static enum cmd_result expunge_job_finish(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct expunge_job *j = arg;
+    if (!s) {
+        expunge_job_free(j);
+        return CMD_DONE;
+    }
+    int r = j->r;
+    if (imap_view_gone_err(s, r)) {
+        imap_tagged(s, cmd, "NO", "[NONEXISTENT] Mailbox was deleted");
+    } else if (r < 0) {
+        log_err("EXPUNGE in %s: %s", s->view ? mailbox_get_info(s->view->mb)->name : "?", storage_strerror(r));
+        imap_tagged(s, cmd, "NO", "[%s] Expunge failed", imap_storage_code(r));
+    } else {
+        imap_view_expunged_many(s, j->gone.v, j->gone.n);
+        imap_tagged(s, cmd, "OK", "Expunge completed");
+    }
+    expunge_job_free(j);
+    return CMD_DONE;
+}
 
 IMAP_CMD(cmd_expunge)
 {
@@ -803,22 +1036,20 @@ IMAP_CMD(cmd_expunge)
         free(uids);
         return CMD_DONE;
     }
-    struct u32vec gone = {0};
-    int r = 0;
-    if (!cmd->uid || n > 0)
-        r = mailbox_expunge(v->mb, cmd->uid ? uids : NULL, n, u32_push_cb, &gone);
-    if (imap_view_gone_err(s, r)) {
-        imap_tagged(s, cmd, "NO", "[NONEXISTENT] Mailbox was deleted");
-    } else if (r < 0) {
-        log_err("EXPUNGE in %s: %s", mailbox_get_info(v->mb)->name, storage_strerror(r));
-        imap_tagged(s, cmd, "NO", "[%s] Expunge failed", imap_storage_code(r));
-    } else {
-        imap_view_expunged_many(s, gone.v, gone.n);
+    if (cmd->uid && n == 0) {
+        /* nothing named exists: nothing to write */
         imap_tagged(s, cmd, "OK", "Expunge completed");
+        free(uids);
+        return CMD_DONE;
     }
-    free(gone.v);
-    free(uids);
-    return CMD_DONE;
+    struct expunge_job *j = xcalloc(1, sizeof(*j));
+    j->mb = v->mb;
+    j->uids = cmd->uid ? uids : NULL;
+    j->n = n;
+    j->report = true;
+    if (!cmd->uid)
+        free(uids);
+    return imap_cmd_job(s, cmd, "expunge", mailbox_user(v->mb), expunge_job_run, expunge_job_finish, j);
 }
 
 /* ---- CLOSE / UNSELECT / CHECK --------------------------------------------- */
@@ -828,6 +1059,21 @@ static void leave_selected(struct imap_session *s)
     imap_view_free(s->view);    /* closes the mailbox */
     s->view = NULL;
     s->state = IMAP_AUTH;
+}
+
+static enum cmd_result close_job_finish(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct expunge_job *j = arg;
+    if (s) {
+        if (j->r < 0)
+            log_warn("CLOSE: expunge in %s failed: %s", s->view ? mailbox_get_info(s->view->mb)->name : "?",
+                     storage_strerror(j->r));
+        if (s->view)
+            leave_selected(s);
+        imap_tagged(s, cmd, "OK", "Close completed");
+    }
+    expunge_job_free(j);
+    return CMD_DONE;
 }
 
 IMAP_CMD(cmd_close)
@@ -841,12 +1087,12 @@ IMAP_CMD(cmd_close)
     /* RFC 9051 6.4.1: silently expunge when read-write; no EXPUNGE
      * responses. A failure here is not reported: CLOSE still closes.
      * RFC 4314 4: without "e" the expunge is skipped and CLOSE still
-     * answers OK. */
+     * answers OK. The expunge runs on the pool (the same job as
+     * EXPUNGE's); the view is left when it is done. */
     if (!s->view->readonly && (imap_view_rights(s->view) & ACL_EXPUNGE)) {
-        int r = mailbox_expunge(s->view->mb, NULL, 0, NULL, NULL);
-        if (r < 0)
-            log_warn("CLOSE: expunge in %s failed: %s", mailbox_get_info(s->view->mb)->name,
-                     storage_strerror(r));
+        struct expunge_job *j = xcalloc(1, sizeof(*j));
+        j->mb = s->view->mb;
+        return imap_cmd_job(s, cmd, "expunge", mailbox_user(s->view->mb), expunge_job_run, close_job_finish, j);
     }
     leave_selected(s);
     imap_tagged(s, cmd, "OK", "Close completed");

@@ -280,8 +280,11 @@ void imap_notify(const char *user, int64_t mailbox_id)
          * mailbox may be in another user's or a shared store (view->store),
          * not only the session user's own. */
         const char *store = !s->view ? NULL : s->view->store ? mail_user_name(s->view->store) : s->user;
+        /* A session parked in a job (imap_cmd_job) may have its mailbox
+         * handle in use on a pool thread, which refreshes its info: do
+         * not read it; mark the view (an extra sync at most). */
         if (!s->closed && s->view && store && strcmp(store, user) == 0 &&
-            mailbox_get_info(s->view->mb)->id == mailbox_id) {
+            (s->in_job || mailbox_get_info(s->view->mb)->id == mailbox_id)) {
             s->view->pending = true;
             if (s->idling) {
                 /* IDLE clients get the change at once (RFC 2177), also

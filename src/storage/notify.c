@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -141,20 +142,31 @@ void notify_mailbox_changed(const char *user, int64_t mailbox_id)
  * while it waits, so a lost datagram (full queue, listener started just
  * after the send) only delays it. */
 static void (*local_kick_hook)(const char *user);
+static pthread_t local_kick_thread;   /* the thread that registered it */
 
 void notify_set_local_kick_hook(void (*hook)(const char *user))
 {
     local_kick_hook = hook;
+    local_kick_thread = pthread_self();
 }
 
-void notify_user_kick(const char *user)
+bool notify_user_kick(const char *user)
 {
     if (!user || !*user)
-        return;
-    /* This process's own sessions first, synchronously: the caller is
-     * about to block waiting for the store lock, so a datagram to
-     * ourselves would only be read after the wait had timed out. */
-    if (local_kick_hook)
-        local_kick_hook(user);
+        return true;
+    /* This process's own sessions first, synchronously, when the caller
+     * is the event loop itself: it is about to block waiting for the
+     * store lock, so a datagram to ourselves would only be read after
+     * the wait had timed out. From a pool thread the hook must not run
+     * (sessions belong to the loop); the loop is free and closes them
+     * when the datagram below arrives. */
+    bool sync = true;
+    if (local_kick_hook) {
+        if (pthread_equal(pthread_self(), local_kick_thread))
+            local_kick_hook(user);
+        else
+            sync = false;
+    }
     send_all(user, NOTIFY_KICK_USER);
+    return sync;
 }

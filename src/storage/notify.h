@@ -31,11 +31,18 @@ void notify_mailbox_changed(const char *user, int64_t mailbox_id);
  * being moved, renamed or deleted): receivers send a BYE/-ERR/421 and
  * drop the user's store handles. */
 #define NOTIFY_KICK_USER (-1)
-void notify_user_kick(const char *user);
+/* Returns false when this process's own sessions were not closed
+ * synchronously: the caller runs on another thread than the one that
+ * registered the local kick hook (a job on the pool, jobs.h), so they are
+ * closed by that thread's event loop when it reads its own datagram; a
+ * caller waiting for the store to be let go must give it time. True
+ * otherwise (hook run, or no hook: the CLI). */
+bool notify_user_kick(const char *user);
 /* A server process registers how to close its own sessions of a user;
  * notify_user_kick calls it synchronously before sending the datagrams
- * (an admin's DELETE/RENAME of an account runs inside the event loop of
- * a worker that may serve that user's sessions too). */
+ * when called on the registering thread (the worker's event loop: an
+ * admin's DELETE/RENAME of an account that runs inline), never from
+ * another thread (the hook touches sessions, which belong to the loop). */
 void notify_set_local_kick_hook(void (*hook)(const char *user));
 
 #endif

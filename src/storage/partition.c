@@ -73,6 +73,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/file.h>
@@ -302,6 +303,19 @@ static char *partition_tmp_dir(const char *name, const char *part)
 
 /* ---- stores.db ----------------------------------------------------------- */
 
+/* Threads: a worker's event loop opens and closes stores while a job on
+ * the pool (jobs.h) may run an account operation (an admin's IMAP
+ * DELETE or RENAME of an account) or open stores of its own. g_mu guards
+ * the process-wide state of this file - the stores.db connection, the
+ * list of held stores (g_held) and of this process's running operations
+ * (g_ops) - for each database transaction or list access: short
+ * critical sections, never held across a wait for another process, a
+ * kick, or a copy. Recursive, because an open recovers a stale mark
+ * under it. */
+static pthread_mutex_t g_mu = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+#define LOCK() pthread_mutex_lock(&g_mu)
+#define UNLOCK() pthread_mutex_unlock(&g_mu)
+
 /* One connection per process, reopened after fork (a SQLite connection
  * must never be used across fork: the child forgets the parent's handle
  * without closing it) or when the data directory changes (tests). */
@@ -452,9 +466,12 @@ static int row_settle(sqlite3 *db, const char *name, const char *part)
 
 static int settle_commit(const char *name, const char *part)
 {
+    LOCK();
     sqlite3 *db = db_get();
-    if (!db)
+    if (!db) {
+        UNLOCK();
         return STORAGE_ERR_IO;
+    }
     int r = db_begin(db);
     if (r == 0)
         r = row_settle(db, name, part);
@@ -462,20 +479,65 @@ static int settle_commit(const char *name, const char *part)
         r = db_commit(db);
     if (r < 0)
         db_rollback(db);
+    UNLOCK();
     return r;
+}
+
+/* Stores with an operation (move, rename, delete) running in this
+ * process, on any thread: their marks carry our pid but are not stale. */
+struct op_name {
+    char *name;
+    struct op_name *next;
+};
+static struct op_name *g_ops;
+
+static void ops_add(const char *name)
+{
+    struct op_name *o = xcalloc(1, sizeof(*o));
+    o->name = xstrdup(name);
+    LOCK();
+    o->next = g_ops;
+    g_ops = o;
+    UNLOCK();
+}
+
+static void ops_del(const char *name)
+{
+    LOCK();
+    for (struct op_name **pp = &g_ops; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->name, name) == 0) {
+            struct op_name *o = *pp;
+            *pp = o->next;
+            free(o->name);
+            free(o);
+            break;
+        }
+    }
+    UNLOCK();
+}
+
+static bool op_running_here(const char *name)
+{
+    LOCK();
+    bool found = false;
+    for (struct op_name *o = g_ops; o && !found; o = o->next)
+        found = strcmp(o->name, name) == 0;
+    UNLOCK();
+    return found;
 }
 
 static bool row_busy(const struct store_row *row) { return row->found && strcmp(row->state, "normal") != 0; }
 
 /* The process that set the mark is gone. This process counts as gone
- * too: it is single-threaded, so when it looks at a mark no operation of
- * its own is running (one that failed to clear its mark left it behind). */
-static bool row_stale(const struct store_row *row)
+ * too unless one of its threads is running an operation on the store
+ * (g_ops: an account operation in a job while the loop opens stores);
+ * otherwise one that failed to clear its mark left it behind. */
+static bool row_stale(const char *name, const struct store_row *row)
 {
     if (row->pid <= 0)
         return true;
     if ((pid_t)row->pid == getpid())
-        return true;
+        return !op_running_here(name);
     return kill((pid_t)row->pid, 0) < 0 && errno == ESRCH;
 }
 
@@ -492,10 +554,12 @@ static struct held *g_held;
 
 static bool held_here(const char *name)
 {
-    for (struct held *h = g_held; h; h = h->next)
-        if (strcmp(h->name, name) == 0)
-            return true;
-    return false;
+    LOCK();
+    bool found = false;
+    for (struct held *h = g_held; h && !found; h = h->next)
+        found = strcmp(h->name, name) == 0;
+    UNLOCK();
+    return found;
 }
 
 static int lock_open(const char *name)
@@ -565,17 +629,33 @@ static int wait_exclusive(const char *name, int *fd_out)
 /* Is the store still open in this process after asking our own sessions
  * to let go of it? notify_user_kick first runs the process's local kick
  * hook (notify.h), which closes this process's sessions of the user
- * synchronously (an admin's DELETE/RENAME of an account runs in the event
- * loop of a worker that may serve the user too); without a hook (the CLI)
- * or with a handle the caller itself still holds, the store stays open
- * here and the answer is BUSY - waiting for ourselves would only time
- * out. The kick also tells the other processes, as step 2 would. */
+ * synchronously when the caller is the event loop itself; without a hook
+ * (the CLI) or with a handle the caller itself still holds, the store
+ * stays open here and the answer is BUSY - waiting for ourselves would
+ * only time out. An operation run as a job on the pool (an admin's IMAP
+ * DELETE or RENAME of an account, jobs.h) cannot close the loop's
+ * sessions itself: the loop, which stays free, closes them when it reads
+ * the kick datagram, so here we wait for that, bounded like the wait for
+ * other processes and kicking again every second (a datagram may be
+ * dropped). The kick also tells the other processes, as step 2 would. */
 static bool still_held_here(const char *name)
 {
     if (!held_here(name))
         return false;
-    notify_user_kick(name);
-    return held_here(name);
+    if (notify_user_kick(name))
+        return held_here(name);
+    long long start = now_ms(), last_kick = start;
+    while (held_here(name)) {
+        long long now = now_ms();
+        if (now - start >= g_wait_ms)
+            return true;
+        if (now - last_kick >= KICK_EVERY_MS) {
+            notify_user_kick(name);
+            last_kick = now;
+        }
+        sleep_ms(POLL_MS);
+    }
+    return false;
 }
 
 /* ---- recovery ------------------------------------------------------------ */
@@ -657,7 +737,8 @@ static int recover_locked(sqlite3 *db, const char *name, const struct store_row 
     return r;
 }
 
-/* 0 when the store is (now) normal; BUSY when its operation is alive. */
+/* 0 when the store is (now) normal; BUSY when its operation is alive.
+ * Called with g_mu held. */
 static int recover_store(const char *name, int depth)
 {
     sqlite3 *db = db_get();
@@ -674,12 +755,22 @@ static int recover_store(const char *name, int depth)
     struct store_row row;
     int r = row_get(db, name, &row);
     if (r == 0 && row_busy(&row))
-        r = row_stale(&row) ? recover_locked(db, name, &row, depth) : STORAGE_ERR_BUSY;
+        r = row_stale(name, &row) ? recover_locked(db, name, &row, depth) : STORAGE_ERR_BUSY;
     close(fd);
     return r;
 }
 
+static int partitions_recover(void);
+
 int storage_partitions_recover(void)
+{
+    LOCK();
+    int r = partitions_recover();
+    UNLOCK();
+    return r;
+}
+
+static int partitions_recover(void)
 {
     sqlite3 *db = db_get();
     if (!db)
@@ -718,7 +809,7 @@ static int mark_busy(sqlite3 *db, const char *name, const char *state, const cha
         r = row_get(db, name, row);
         if (r == 0 && row_busy(row)) {
             db_rollback(db);
-            if (attempt == 0 && row_stale(row) && recover_store(name, 0) == 0)
+            if (attempt == 0 && row_stale(name, row) && recover_store(name, 0) == 0)
                 continue;
             return STORAGE_ERR_BUSY;
         }
@@ -742,7 +833,17 @@ static int mark_busy(sqlite3 *db, const char *name, const char *state, const cha
 
 /* ---- open ------------------------------------------------------------------ */
 
+static int store_acquire(const char *name, bool create, char **dir_out, int *lockfd);
+
 int partition_store_acquire(const char *name, bool create, char **dir_out, int *lockfd)
+{
+    LOCK();
+    int r = store_acquire(name, create, dir_out, lockfd);
+    UNLOCK();
+    return r;
+}
+
+static int store_acquire(const char *name, bool create, char **dir_out, int *lockfd)
 {
     *dir_out = NULL;
     *lockfd = -1;
@@ -762,7 +863,7 @@ int partition_store_acquire(const char *name, bool create, char **dir_out, int *
         int r = row_get(db, name, &row);
         if (r == 0 && row_busy(&row)) {
             close(fd);
-            if (attempt == 0 && row_stale(&row) && recover_store(name, 0) == 0)
+            if (attempt == 0 && row_stale(name, &row) && recover_store(name, 0) == 0)
                 continue;
             return STORAGE_ERR_BUSY;
         }
@@ -819,6 +920,7 @@ void partition_store_release(int lockfd)
 {
     if (lockfd < 0)
         return;
+    LOCK();
     for (struct held **pp = &g_held; *pp; pp = &(*pp)->next) {
         if ((*pp)->fd == lockfd) {
             struct held *h = *pp;
@@ -828,6 +930,7 @@ void partition_store_release(int lockfd)
             break;
         }
     }
+    UNLOCK();
     close(lockfd);   /* drops the shared flock */
 }
 
@@ -844,12 +947,17 @@ int mail_user_create(const char *username, const char *partition)
         part = "default";
     if (!partition_known(part) || (is_shared(username) && strcmp(part, "default") != 0))
         return STORAGE_ERR_INVALID;
+    LOCK();
     sqlite3 *db = db_get();
-    if (!db)
+    if (!db) {
+        UNLOCK();
         return STORAGE_ERR_IO;
+    }
     int r = db_begin(db);
-    if (r < 0)
+    if (r < 0) {
+        UNLOCK();
         return r;
+    }
     struct store_row row;
     r = row_get(db, username, &row);
     char *ddir = partition_store_dir(username, "default");
@@ -866,6 +974,7 @@ int mail_user_create(const char *username, const char *partition)
         r = db_commit(db);
     else
         db_rollback(db);
+    UNLOCK();
     free(ddir);
     free(pdir);
     if (r < 0)
@@ -889,11 +998,11 @@ int mail_user_partition(const char *username, char *out, size_t outlen)
         out[0] = '\0';
     if (!storage_valid_username(username))
         return STORAGE_ERR_INVALID;
+    LOCK();
     sqlite3 *db = db_get();
-    if (!db)
-        return STORAGE_ERR_IO;
     struct store_row row;
-    int r = row_get(db, username, &row);
+    int r = db ? row_get(db, username, &row) : STORAGE_ERR_IO;
+    UNLOCK();
     if (r < 0)
         return r;
     if (row.found && strcmp(row.state, "reserved") == 0)
@@ -907,30 +1016,48 @@ int mail_user_partition(const char *username, char *out, size_t outlen)
     return r;
 }
 
+static int move_partition(const char *username, const char *partition);
+
 int mail_user_move_partition(const char *username, const char *partition)
 {
     if (!storage_valid_username(username) || !partition || !partition_known(partition))
         return STORAGE_ERR_INVALID;
     if (is_shared(username))
         return strcmp(partition, "default") == 0 ? STORAGE_OK : STORAGE_ERR_INVALID;
+    ops_add(username);
+    int r = move_partition(username, partition);
+    ops_del(username);
+    return r;
+}
+
+static int move_partition(const char *username, const char *partition)
+{
     if (still_held_here(username))
         return STORAGE_ERR_BUSY;
+    LOCK();
     sqlite3 *db = db_get();
-    if (!db)
+    if (!db) {
+        UNLOCK();
         return STORAGE_ERR_IO;
+    }
     struct store_row row;
     int r = mark_busy(db, username, "moving", partition, &row);
-    if (r < 0)
+    if (r < 0) {
+        UNLOCK();
         return r;
+    }
     const char *cur = row.found ? row.partition : "default";
     if (strcmp(cur, partition) == 0) {
         db_rollback(db);   /* already there */
+        UNLOCK();
         return STORAGE_OK;
     }
     if ((r = db_commit(db)) < 0) {
         db_rollback(db);
+        UNLOCK();
         return r;
     }
+    UNLOCK();
     char *src = partition_store_dir(username, cur);
     char *dst = partition_store_dir(username, partition);
     char *tmp = partition_tmp_dir(username, partition);
@@ -969,13 +1096,16 @@ int mail_user_move_partition(const char *username, const char *partition)
         }
     }
     /* The switch: from here the new copy is the store (crash point d). */
+    LOCK();
     r = db_begin(db);
     if (r == 0)
         r = row_put(db, username, partition, "cleanup", cur);
     if (r == 0)
         r = db_commit(db);
-    if (r < 0) {
+    if (r < 0)
         db_rollback(db);
+    UNLOCK();
+    if (r < 0) {
         if (!alias)
             rm_tree(dst);
         goto undo;
@@ -1001,6 +1131,8 @@ undo:
     return r;
 }
 
+static int rename_store(const char *oldname, const char *newname);
+
 int mail_user_rename_store(const char *oldname, const char *newname)
 {
     if (!storage_valid_username(oldname) || !storage_valid_username(newname) ||
@@ -1008,15 +1140,30 @@ int mail_user_rename_store(const char *oldname, const char *newname)
         return STORAGE_ERR_INVALID;
     if (strcmp(oldname, newname) == 0)
         return STORAGE_ERR_EXISTS;
+    ops_add(oldname);
+    ops_add(newname);
+    int r = rename_store(oldname, newname);
+    ops_del(oldname);
+    ops_del(newname);
+    return r;
+}
+
+static int rename_store(const char *oldname, const char *newname)
+{
     if (still_held_here(oldname) || still_held_here(newname))
         return STORAGE_ERR_BUSY;
+    LOCK();
     sqlite3 *db = db_get();
-    if (!db)
+    if (!db) {
+        UNLOCK();
         return STORAGE_ERR_IO;
+    }
     struct store_row row, nrow;
     int r = mark_busy(db, oldname, "renaming", newname, &row);
-    if (r < 0)
+    if (r < 0) {
+        UNLOCK();
         return r;
+    }
     const char *part = row.found ? row.partition : "default";
     char *src = partition_store_dir(oldname, part);
     char *dst = partition_store_dir(newname, part);
@@ -1031,8 +1178,10 @@ int mail_user_rename_store(const char *oldname, const char *newname)
     if (r == 0)
         r = db_commit(db);
     free(ddst);
-    if (r < 0) {
+    if (r < 0)
         db_rollback(db);
+    UNLOCK();
+    if (r < 0) {
         free(src);
         free(dst);
         return r;
@@ -1059,6 +1208,7 @@ int mail_user_rename_store(const char *oldname, const char *newname)
         }
         free(parent);
     }
+    LOCK();
     if (r == 0) {
         if ((r = db_begin(db)) == 0 && (r = row_del(db, oldname)) == 0 && (r = row_settle(db, newname, part)) == 0)
             r = db_commit(db);
@@ -1077,6 +1227,7 @@ int mail_user_rename_store(const char *oldname, const char *newname)
             db_rollback(db);
         }
     }
+    UNLOCK();
     if (nfd >= 0)
         close(nfd);
     if (exfd >= 0)
@@ -1086,21 +1237,33 @@ int mail_user_rename_store(const char *oldname, const char *newname)
     return r;
 }
 
+static int delete_store(const char *name);
+
 int partition_delete_store(const char *name)
+{
+    ops_add(name);
+    int r = delete_store(name);
+    ops_del(name);
+    return r;
+}
+
+static int delete_store(const char *name)
 {
     if (still_held_here(name))
         return STORAGE_ERR_BUSY;   /* still open in this process */
+    LOCK();
     sqlite3 *db = db_get();
-    if (!db)
+    if (!db) {
+        UNLOCK();
         return STORAGE_ERR_IO;
+    }
     struct store_row row;
     int r = mark_busy(db, name, "deleting", NULL, &row);
+    if (r == 0 && (r = db_commit(db)) < 0)
+        db_rollback(db);
+    UNLOCK();
     if (r < 0)
         return r;
-    if ((r = db_commit(db)) < 0) {
-        db_rollback(db);
-        return r;
-    }
     const char *part = row.found ? row.partition : "default";
     int exfd = -1;
     r = wait_exclusive(name, &exfd);
@@ -1114,10 +1277,12 @@ int partition_delete_store(const char *name)
         log_err("storage: delete %s: cannot remove %s", name, dir);
         r = STORAGE_ERR_IO;
     } else {
+        LOCK();
         sqlite3 *d2 = db_get();
         r = d2 && db_begin(d2) == 0 && row_del(d2, name) == 0 && db_commit(d2) == 0 ? 0 : STORAGE_ERR_IO;
         if (r < 0 && d2)
             db_rollback(d2);
+        UNLOCK();
         log_info("storage: store %s deleted", name);
     }
     free(dir);
@@ -1143,7 +1308,10 @@ static void names_add(struct name_list *l, const char *name)
 static bool recorded_on(sqlite3 *db, const char *name, const char *part)
 {
     struct store_row row;
-    if (row_get(db, name, &row) < 0)
+    LOCK();
+    int r = row_get(db, name, &row);
+    UNLOCK();
+    if (r < 0)
         return strcmp(part, "default") == 0;
     if (row.found && strcmp(row.state, "reserved") == 0)
         return false;
@@ -1203,7 +1371,9 @@ int mail_user_list_stores(void (*cb)(const char *name, void *arg), void *arg)
 {
     if (!storage_datadir()[0])
         return STORAGE_ERR_IO;
+    LOCK();
     sqlite3 *db = db_get();
+    UNLOCK();
     if (!db)
         return STORAGE_ERR_IO;
     struct name_list l = {0};

@@ -21,7 +21,11 @@ struct mail_user {
     char *name;
     char *dir;                  /* DATADIR/user/<c>/<name> */
     int lockfd;                 /* shared flock on the store lock (partition.c), -1 none */
-    int refcount;
+    /* Atomic: a job that holds the store (storage_job_begin) may open and
+     * close mailboxes of it, which take and drop references, while the
+     * loop opens and closes the handle; the count never reaches 0 in a
+     * job (the submitter holds a reference until the job is done). */
+    _Atomic int refcount;
     const struct storage_backend_ops *ops;
     void *be;                   /* backend state (e.g. struct sq_user) */
     struct mail_user *next;     /* process-wide handle list */

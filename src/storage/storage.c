@@ -22,6 +22,21 @@
 static char *g_datadir;
 static char *g_tmpdir;
 static struct mail_user *g_users;   /* shared handles, few per process */
+/* The thread that owns g_users: the one that called storage_init (a
+ * worker's event loop, the CLI's main thread). Any other thread (a pool
+ * thread running a job, jobs.h) keeps a table of its own (t_users): the
+ * handles it opens are private to it, with their own database
+ * connection, so code that opens stores by name (the access layer's
+ * checked operations, account operations) runs unchanged in a job and no
+ * connection is ever used by two threads. */
+static pthread_t g_owner;
+static bool g_owner_set;
+static _Thread_local struct mail_user *t_users;
+
+static struct mail_user **users_table(void)
+{
+    return !g_owner_set || pthread_equal(pthread_self(), g_owner) ? &g_users : &t_users;
+}
 
 const char *storage_strerror(int err)
 {
@@ -52,6 +67,8 @@ int storage_init(const char *datadir)
     free(g_tmpdir);
     g_datadir = xstrdup(datadir);
     g_tmpdir = xasprintf("%s/tmp", datadir);
+    g_owner = pthread_self();
+    g_owner_set = true;
     char *user = xasprintf("%s/user", datadir);
     char *run = xasprintf("%s/run/notify", datadir);
     int r = 0;
@@ -262,7 +279,8 @@ int mail_user_open(const char *username, bool create, struct mail_user **out)
         return STORAGE_ERR_IO;
     if (!storage_valid_username(username))
         return STORAGE_ERR_INVALID;
-    for (struct mail_user *u = g_users; u; u = u->next) {
+    struct mail_user **table = users_table();
+    for (struct mail_user *u = *table; u; u = u->next) {
         if (strcmp(u->name, username) == 0) {
             u->refcount++;
             *out = u;
@@ -294,8 +312,8 @@ int mail_user_open(const char *username, bool create, struct mail_user **out)
         free(u);
         return r;
     }
-    u->next = g_users;
-    g_users = u;
+    u->next = *table;
+    *table = u;
     *out = u;
     return STORAGE_OK;
 }
@@ -304,11 +322,19 @@ void mail_user_close(struct mail_user *u)
 {
     if (!u || --u->refcount > 0)
         return;
-    for (struct mail_user **pp = &g_users; *pp; pp = &(*pp)->next) {
+    bool found = false;
+    for (struct mail_user **pp = users_table(); *pp; pp = &(*pp)->next) {
         if (*pp == u) {
             *pp = u->next;
+            found = true;
             break;
         }
+    }
+    if (!found) {
+        /* A handle of another thread's table (a caller bug): freeing it
+         * would leave that table pointing at freed memory. */
+        log_err("storage: %s: handle closed by a thread that did not open it", u->name);
+        return;
     }
     u->ops->user_close(u);
     pthread_mutex_destroy(&u->job_mu);

@@ -89,7 +89,15 @@ struct mail_user;
 /* Open (creating on first use when create=true) the store of a user whose
  * name has already been validated by the user database. Handles are
  * reference counted and shared within a process: opening the same user
- * twice returns the same object with refcount+1. INBOX always exists. */
+ * twice returns the same object with refcount+1. INBOX always exists.
+ * Threads: the shared handles belong to the thread that called
+ * storage_init (a worker's event loop). Another thread (a job on the
+ * pool, jobs.h) that opens a store gets a handle private to that thread,
+ * with a database connection of its own, shared only by that thread's
+ * own opens of the same store; it must close it on that thread. (A job
+ * holding a shared handle through storage_job_begin must not also open
+ * the same store by name while it has a write transaction open: the two
+ * connections would wait for each other.) */
 int mail_user_open(const char *username, bool create, struct mail_user **out);
 void mail_user_close(struct mail_user *u);
 const char *mail_user_name(const struct mail_user *u);
@@ -102,8 +110,10 @@ const char *mail_user_name(const struct mail_user *u);
  * threads at once. a or b may be NULL; two stores are locked in a fixed
  * order (no deadlock between jobs crossing the same pair). The handles
  * must stay open meanwhile: the submitter holds its references until the
- * job's done callback. Opening and closing handles (mail_user_open/close)
- * stays on the loop thread. Returns 0 or a storage error. */
+ * job's done callback. Opening and closing the shared handles
+ * (mail_user_open/close) stays on the loop thread; a job that opens a
+ * store by name gets a private handle (see mail_user_open). Returns 0
+ * or a storage error. */
 int storage_job_begin(struct mail_user *a, struct mail_user *b);
 void storage_job_end(struct mail_user *a, struct mail_user *b);
 bool storage_in_job(const struct mail_user *u);
@@ -148,8 +158,10 @@ int mail_user_list_stores(void (*cb)(const char *name, void *arg), void *arg);
 int storage_partitions_recover(void);
 /* How long move/rename/delete wait for other processes to close the
  * store after the kick (default 30000 ms; <= 0 restores it). A server
- * process calling them from its event loop (IMAP admin DELETE/RENAME of
- * user/NAME) blocks that long at most and may want less. */
+ * process runs them in a job on its pool (IMAP admin DELETE/RENAME of
+ * user/NAME), where they also wait that long at most for the process's
+ * own event loop to close its sessions of the store; it may want less
+ * than the CLI (the admin's command waits for the answer). */
 void storage_set_store_wait_ms(int ms);
 
 /* ---- mailboxes -------------------------------------------------------- */
