@@ -515,6 +515,7 @@ static void on_sighup(struct event_loop *loop, void *arg)
                      "and user take effect "
                      "only after a restart");
         config_install(c);
+        config_free_retired(); /* the master runs no jobs */
         daemon_setup_logging("master");
     }
     log_info("configuration reloaded");

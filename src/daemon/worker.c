@@ -261,6 +261,9 @@ static void on_hup(struct event_loop *loop, void *arg)
             return;
         }
         config_install(c);
+        /* configurations replaced earlier go once no job can hold one */
+        if (jobs_pending() == 0)
+            config_free_retired();
     }
     char role[32];
     snprintf(role, sizeof(role), "worker %d", (int)(intptr_t)arg);

@@ -1,5 +1,6 @@
 /* config.c - imapd.conf-style configuration (see config.h). */
 #include "config.h"
+#include <stdatomic.h>
 #include "buf.h"
 #include <ctype.h>
 #include <errno.h>
@@ -93,6 +94,7 @@ static const struct config_desc descs[CFG__COUNT] = {
 #define MAX_PARTITIONS 64
 
 struct config {
+    struct config *retired_next;    /* config_install's retired list */
     char *path;
     char *str[CFG__COUNT];
     long long num[CFG__COUNT];
@@ -157,7 +159,12 @@ void config_partition_foreach(void (*cb)(const char *name, const char *path, voi
         cb(c->part_name[i], c->part_path[i], arg);
 }
 
-static struct config *current;
+/* The configuration in force. Pool threads (jobs.h) read it while the
+ * loop thread may install a new one (SIGHUP), hence atomic; a replaced
+ * configuration is retired, not freed, because a job may still hold a
+ * string of it: config_free_retired() frees them when no job runs. */
+static _Atomic(struct config *) current;
+static struct config *retired;
 
 const struct config_desc *config_describe(enum config_key k)
 {
@@ -340,18 +347,35 @@ void config_free(struct config *c)
 
 void config_install(struct config *c)
 {
-    struct config *old = current;
-    current = c;
-    config_free(old);
+    struct config *old = atomic_exchange(&current, c);
+    if (old) {
+        old->retired_next = retired;
+        retired = old;
+    }
+}
+
+void config_free_retired(void)
+{
+    while (retired) {
+        struct config *n = retired->retired_next;
+        config_free(retired);
+        retired = n;
+    }
 }
 
 struct config *config_current(void)
 {
-    if (!current) {
+    struct config *c = atomic_load(&current);
+    if (!c) {
         char err[16];
-        current = config_load(NULL, err, sizeof(err));
+        c = config_load(NULL, err, sizeof(err));
+        struct config *expected = NULL;
+        if (!atomic_compare_exchange_strong(&current, &expected, c)) {
+            config_free(c);
+            c = expected;
+        }
     }
-    return current;
+    return c;
 }
 
 const char *cfg_str(const struct config *c, enum config_key k)

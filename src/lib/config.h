@@ -117,7 +117,11 @@ bool config_set(struct config *c, const char *key, const char *value, char *err,
 void config_free(struct config *c);
 
 /* The process-wide current configuration (set after load / SIGHUP). */
-void config_install(struct config *c);  /* takes ownership, frees previous */
+/* Takes ownership; the previous configuration is retired (a pool thread
+ * may still read it) and freed by config_free_retired(), which the
+ * caller runs when no job is running. */
+void config_install(struct config *c);
+void config_free_retired(void);
 struct config *config_current(void);
 
 const char *config_str(enum config_key k);      /* never NULL; "" when unset */
