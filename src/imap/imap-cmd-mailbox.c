@@ -251,66 +251,80 @@ static void close_selected(struct imap_session *s)
  * SELECT without any of them is [READ-ONLY] (RFC 4314 5.2). */
 #define SELECT_WRITE_RIGHTS (ACL_SEEN | ACL_WRITE | ACL_DELETEMSG | ACL_EXPUNGE | ACL_INSERT)
 
-static enum cmd_result do_select(struct imap_session *s, struct imap_cmd *cmd, bool readonly)
-{
-    struct imap_str nm;
-    bool condstore = false;
-    struct qresync_params q = {0};
-    if (!arg_name(s, cmd, &nm))
-        return CMD_DONE;
-    if (!p_select_params(s, cmd, &condstore, &q)) {
-        seqset_free(&q.known);
-        imap_tagged(s, cmd, "BAD", "Invalid SELECT parameters");
-        return CMD_DONE;
-    }
-    /* RFC 9051 6.3.1 / RFC 7162 3.2.11: selecting closes the current
-     * mailbox first, even if the new SELECT fails. */
-    if (s->view) {
-        close_selected(s);
-        imap_untagged(s, "OK [CLOSED] Previous mailbox is now closed");
-    }
+/* SELECT/EXAMINE: opening the mailbox may write (the \Recent claim of an
+ * IMAP4rev1 read-write SELECT, the viewer registration that keeps
+ * messages other sessions expunge readable, RFC 2180 4.1.1) and reads the
+ * whole UID list, so it runs as a job (kind "select", keyed on the
+ * store); the untagged responses are written by select_finish on the
+ * loop. */
+struct select_job {
+    struct mail_user *store;    /* reference from imap_resolve */
     struct mbox_ref ref;
-    struct mail_user *store = NULL;
-    acl_rights_t rights = 0;
-    if (!imap_resolve(s, cmd, &nm, ACL_READ, true, &ref, &store, &rights)) {
-        seqset_free(&q.known);
-        return CMD_DONE;
-    }
-    if (!(rights & SELECT_WRITE_RIGHTS))
-        readonly = true;
-    bool own = imap_is_own_store(s, store);
-    bool rev2 = (s->enabled & EN_IMAP4REV2) != 0;
-    uint32_t floor = 0;
-    struct mailbox *mb = NULL;
+    char reader[AUTH_MAX_USERNAME + 1];
+    bool own, readonly, claim;
+    acl_rights_t rights;
+    bool condstore;
+    struct qresync_params q;
+    /* results */
+    int err;
+    uint32_t floor;
+    struct mailbox *mb;
+    struct imap_view *v;
+};
+
+static void select_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct select_job *j = arg;
+    j->err = storage_job_begin(j->store, NULL);
+    if (j->err < 0)
+        return;
     /* Someone else's mailbox: the reader's own \Seen, never \Recent
      * claims (storage.h mailbox_open_as). */
-    int err = own ? mailbox_open(store, ref.name, readonly, !readonly && !rev2, &floor, &mb)
-                  : mailbox_open_as(store, ref.name, s->who.user, readonly, &floor, &mb);
-    if (err < 0) {
-        mail_user_close(store);
+    j->err = j->own ? mailbox_open(j->store, j->ref.name, j->readonly, j->claim, &j->floor, &j->mb)
+                    : mailbox_open_as(j->store, j->ref.name, j->reader, j->readonly, &j->floor, &j->mb);
+    if (j->err == 0) {
+        j->v = imap_view_new(j->mb, j->readonly);
+        if (!j->v)
+            mailbox_close_work(j->mb);
+    }
+    storage_job_end(j->store, NULL);
+}
+
+static enum cmd_result select_finish(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct select_job *j = arg;
+    struct qresync_params q = j->q;
+    if (!s || j->err < 0 || !j->v) {
+        if (j->v)
+            imap_view_free(j->v); /* closes the mailbox too (off the loop) */
+        else if (j->mb)
+            mailbox_close(j->mb);
+        mail_user_close(j->store);
         seqset_free(&q.known);
-        imap_reply_access_error(s, cmd, err);
+        if (s && j->err < 0)
+            imap_reply_access_error(s, cmd, j->err);
+        else if (s)
+            imap_tagged(s, cmd, "NO", "[SERVERBUG] Cannot read mailbox");
+        free(j);
         return CMD_DONE;
     }
-    struct imap_view *v = imap_view_new(mb, readonly);
-    if (!v) {
-        mailbox_close(mb);
-        mail_user_close(store);
-        seqset_free(&q.known);
-        imap_tagged(s, cmd, "NO", "[SERVERBUG] Cannot read mailbox");
-        return CMD_DONE;
-    }
-    v->store = store; /* the view's own reference, released by imap_view_free */
-    v->rights = rights;
-    imap_view_set_recent_floor(v, rev2 ? UINT32_MAX : floor);
-    if (condstore || q.present)
+    struct imap_view *v = j->v;
+    struct mailbox *mb = j->mb;
+    bool readonly = j->readonly;
+    bool rev2 = (s->enabled & EN_IMAP4REV2) != 0;
+    v->store = j->store; /* the view's own reference, released by imap_view_free */
+    v->rights = j->rights;
+    imap_view_set_recent_floor(v, rev2 ? UINT32_MAX : j->floor);
+    if (j->condstore || q.present)
         s->enabled |= EN_CONDSTORE; /* RFC 7162 3.1: CONDSTORE-enabling */
     v->condstore = (s->enabled & (EN_CONDSTORE | EN_QRESYNC)) != 0;
     s->view = v;
     s->state = IMAP_SELECTED;
     struct buf cname = BUF_INIT;
-    access_client_name(&s->who, ref.store, ref.name, &cname);
+    access_client_name(&s->who, j->ref.store, j->ref.name, &cname);
     const char *name = buf_cstr(&cname);
+    free(j);
 
     /* RFC 9051 6.3.2 (order is not mandated; this is the customary one) */
     const struct mailbox_info *info = mailbox_get_info(mb);
@@ -377,6 +391,41 @@ static enum cmd_result do_select(struct imap_session *s, struct imap_cmd *cmd, b
     imap_tagged(s, cmd, "OK", "[%s] %s completed", readonly ? "READ-ONLY" : "READ-WRITE",
                 strcmp(cmd->name, "EXAMINE") == 0 ? "EXAMINE" : "SELECT");
     return CMD_DONE;
+}
+
+static enum cmd_result do_select(struct imap_session *s, struct imap_cmd *cmd, bool readonly)
+{
+    struct imap_str nm;
+    bool condstore = false;
+    struct qresync_params q = {0};
+    if (!arg_name(s, cmd, &nm))
+        return CMD_DONE;
+    if (!p_select_params(s, cmd, &condstore, &q)) {
+        seqset_free(&q.known);
+        imap_tagged(s, cmd, "BAD", "Invalid SELECT parameters");
+        return CMD_DONE;
+    }
+    /* RFC 9051 6.3.1 / RFC 7162 3.2.11: selecting closes the current
+     * mailbox first, even if the new SELECT fails. */
+    if (s->view) {
+        close_selected(s);
+        imap_untagged(s, "OK [CLOSED] Previous mailbox is now closed");
+    }
+    struct select_job *j = xcalloc(1, sizeof(*j));
+    if (!imap_resolve(s, cmd, &nm, ACL_READ, true, &j->ref, &j->store, &j->rights)) {
+        seqset_free(&q.known);
+        free(j);
+        return CMD_DONE;
+    }
+    if (!(j->rights & SELECT_WRITE_RIGHTS))
+        readonly = true;
+    j->own = imap_is_own_store(s, j->store);
+    j->readonly = readonly;
+    j->claim = !readonly && !(s->enabled & EN_IMAP4REV2);
+    snprintf(j->reader, sizeof(j->reader), "%s", s->who.user);
+    j->condstore = condstore;
+    j->q = q;
+    return imap_cmd_job(s, cmd, "select", j->store, select_run, select_finish, j);
 }
 
 IMAP_CMD(cmd_select)

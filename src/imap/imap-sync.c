@@ -16,6 +16,7 @@
  * MSNs are found by binary search; expunges are removed in one compaction
  * pass, so a sync stays O(changes * log n + n) for million-message views.
  */
+#include "jobs.h"
 #include "imap-fetch.h"
 #include "log.h"
 
@@ -84,12 +85,60 @@ struct imap_view *imap_view_new(struct mailbox *mb, bool readonly)
     return v;
 }
 
+/* Closing a selected mailbox may write (the viewer row of RFC 2180
+ * retention, releasing messages kept for this session, unlinking their
+ * files): that part runs as a job on the store's key, after anything
+ * queued for it (a release of kept messages below); the handle is freed
+ * back on the loop. The session need not wait for it. */
+static void close_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct mailbox *mb = arg;
+    struct mail_user *u = mailbox_user(mb);
+    if (storage_job_begin(u, NULL) == 0) {
+        mailbox_close_work(mb);
+        storage_job_end(u, NULL);
+    }
+}
+
+static void close_done(void *arg)
+{
+    mailbox_close(arg); /* frees; the database work is done (or falls back here) */
+}
+
+static void release_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct mailbox *mb = arg;
+    struct mail_user *u = mailbox_user(mb);
+    if (storage_job_begin(u, NULL) == 0) {
+        mailbox_release_kept(mb);
+        storage_job_end(u, NULL);
+    }
+}
+
+static void release_done(void *arg)
+{
+    (void)arg;
+}
+
+/* The client has been told of every expunge up to modseq: messages kept
+ * for it may go (storage.h), written off the loop. The job is queued on
+ * the store's key before any close of mb (imap_view_free), so mb is
+ * still open when it runs. */
+static void told_expunges(struct imap_view *v, uint64_t modseq)
+{
+    if (!mailbox_expunges_noted(v->mb, modseq))
+        return;
+    jobs_submit("release", mailbox_user(v->mb), release_run, release_done, v->mb);
+}
+
 void imap_view_free(struct imap_view *v)
 {
     if (!v)
         return;
     if (v->mb)
-        mailbox_close(v->mb);
+        jobs_submit("close", mailbox_user(v->mb), close_run, close_done, v->mb);
     /* One store reference per view, handed over by SELECT; released after
      * the mailbox handle, which lives in that store. */
     if (v->store)
@@ -882,7 +931,7 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
     /* With nothing held back, the client now knows of every expunge up to
      * v->modseq: messages kept for it may go (storage.h). */
     if (v->npexp == 0)
-        mailbox_expunges_told(v->mb, v->modseq);
+        told_expunges(v, v->modseq);
 out:
     for (size_t i = 0; i < c.nch; i++)
         free(c.ch[i].keywords);

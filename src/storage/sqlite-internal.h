@@ -318,7 +318,8 @@ int sq_copy_to(struct mailbox *src, const uint32_t *uids, size_t n, struct mail_
 /* sqlite-retain.c: expunged messages kept for the sessions that still
  * show them (RFC 2180 4.1.1; the model is described there). */
 int sq_keep_expunged(struct mailbox *mb);
-void sq_expunges_told(struct mailbox *mb, uint64_t modseq);
+bool sq_expunges_told(struct mailbox *mb, uint64_t modseq);
+void sq_release_kept(struct mailbox *mb);
 int sq_foreach_expunged(struct mailbox *mb, uint32_t lo, uint32_t hi, msg_record_cb cb, void *arg);
 void sq_mailbox_closing(struct mailbox *mb);
 /* Inside an expunge's write transaction by mb: must the messages be kept

@@ -419,7 +419,7 @@ int sq_keep_expunged(struct mailbox *mb)
     return r;
 }
 
-void sq_expunges_told(struct mailbox *mb, uint64_t modseq)
+bool sq_expunges_told(struct mailbox *mb, uint64_t modseq)
 {
     struct mail_user *u = mb->user;
     pthread_mutex_lock(&u->viewers_mu);
@@ -428,8 +428,16 @@ void sq_expunges_told(struct mailbox *mb, uint64_t modseq)
     /* Only expunges this handle's syncs reported can be held for it
      * (its syncs cover every modseq above its first told). */
     if (!mb->expunges_seen)
-        return;
+        return false;
     mb->expunges_seen = false;
+    return true;
+}
+
+/* The write half of a told: let go of what no viewer needs any more. May
+ * run on a pool thread (the loop only notes `told`, sq_expunges_told). */
+void sq_release_kept(struct mailbox *mb)
+{
+    struct mail_user *u = mb->user;
     uint64_t m;
     (void)local_min(u, mb->id, &m);
     if (!retained_upto(u, mb->id, m) && !rows_stale(u))

@@ -833,6 +833,7 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .copy_to = sq_copy_to,
     .keep_expunged = sq_keep_expunged,
     .expunges_told = sq_expunges_told,
+    .release_kept = sq_release_kept,
     .foreach_expunged = sq_foreach_expunged,
     .close = sq_mailbox_closing,
 };

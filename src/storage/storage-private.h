@@ -84,6 +84,7 @@ struct mailbox {
      * expunges since the last mailbox_expunges_told. The backend keeps
      * such handles in a per-store list (SQLite: sqlite-retain.c). */
     bool keep_expunged;
+    bool close_work_done;       /* mailbox_close_work ran (in a job) */
     bool expunges_seen;
     uint64_t told;
     struct mailbox *next_viewer;
@@ -179,7 +180,10 @@ struct storage_backend_ops {
 
     /* expunged messages readable until told (RFC 2180 4.1.1) */
     int (*keep_expunged)(struct mailbox *mb);
-    void (*expunges_told)(struct mailbox *mb, uint64_t modseq);
+    /* expunges_told: the in-memory part (no I/O); true when a release
+     * may be due, which release_kept does (it writes). */
+    bool (*expunges_told)(struct mailbox *mb, uint64_t modseq);
+    void (*release_kept)(struct mailbox *mb);
     int (*foreach_expunged)(struct mailbox *mb, uint32_t lo, uint32_t hi, msg_record_cb cb, void *arg);
     /* the handle is about to be freed (may be NULL) */
     void (*close)(struct mailbox *mb);

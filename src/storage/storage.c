@@ -515,11 +515,20 @@ void mailbox_close(struct mailbox *mb)
     if (!mb)
         return;
     struct mail_user *u = mb->user;
-    if (u->ops->close)
+    if (u->ops->close && !mb->close_work_done)
         u->ops->close(mb);
     free(mb->kwcopy);
     free(mb);
     mail_user_close(u);
+}
+
+void mailbox_close_work(struct mailbox *mb)
+{
+    if (!mb || mb->close_work_done)
+        return;
+    if (mb->user->ops->close)
+        mb->user->ops->close(mb);
+    mb->close_work_done = true;
 }
 
 const struct mailbox_info *mailbox_get_info(struct mailbox *mb) { return &mb->info; }
@@ -607,10 +616,23 @@ int mailbox_keep_expunged(struct mailbox *mb)
     return mb->user->ops->keep_expunged(mb);
 }
 
-void mailbox_expunges_told(struct mailbox *mb, uint64_t modseq)
+bool mailbox_expunges_noted(struct mailbox *mb, uint64_t modseq)
 {
     if (mb->keep_expunged && modseq > mb->told)
-        mb->user->ops->expunges_told(mb, modseq);
+        return mb->user->ops->expunges_told(mb, modseq);
+    return false;
+}
+
+void mailbox_release_kept(struct mailbox *mb)
+{
+    if (mb->keep_expunged)
+        mb->user->ops->release_kept(mb);
+}
+
+void mailbox_expunges_told(struct mailbox *mb, uint64_t modseq)
+{
+    if (mailbox_expunges_noted(mb, modseq))
+        mailbox_release_kept(mb);
 }
 
 int mailbox_foreach_expunged(struct mailbox *mb, uint32_t uid_lo, uint32_t uid_hi, msg_record_cb cb, void *arg)

@@ -309,6 +309,12 @@ int mailbox_open(struct mail_user *u, const char *name, bool readonly, bool clai
 int mailbox_open_as(struct mail_user *u, const char *name, const char *reader, bool readonly,
                     uint32_t *recent_uid_floor, struct mailbox **out);
 void mailbox_close(struct mailbox *mb);
+/* The part of closing that may write (a viewer's row, releasing expunged
+ * messages kept for it): call it on a pool thread holding the store
+ * (storage_job_begin), then mailbox_close on the loop thread frees the
+ * handle without touching the database. Without it, mailbox_close does
+ * both. */
+void mailbox_close_work(struct mailbox *mb);
 const struct mailbox_info *mailbox_get_info(struct mailbox *mb); /* refreshed by mailbox_sync */
 /* True when the open mailbox no longer exists (deleted since open). One
  * primary-key lookup, none once deletion has been seen (it is sticky). A
@@ -383,6 +389,12 @@ int mailbox_keep_expunged(struct mailbox *mb);
 /* mb's client has been told of every expunge with a modseq <= modseq
  * (none is held back). Cheap unless it lets retained messages go. */
 void mailbox_expunges_told(struct mailbox *mb, uint64_t modseq);
+/* The same in two halves, so the loop thread never writes: the note (no
+ * I/O) returns true when kept messages may now go, and then
+ * mailbox_release_kept (it writes; run it as a job with the store held,
+ * storage_job_begin, before mb is closed) lets them go. */
+bool mailbox_expunges_noted(struct mailbox *mb, uint64_t modseq);
+void mailbox_release_kept(struct mailbox *mb);
 /* Records, as last known, of the messages in [uid_lo, uid_hi] expunged
  * after what mb's client was last told and kept for it, ascending.
  * Nothing for a handle without mailbox_keep_expunged. */
