@@ -877,7 +877,11 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
             view_gone(s);
             goto out;
         }
-        if (cerr < 0)
+        /* BUSY: another connection is writing; the loop does not wait
+         * and the next sync claims them (sq_claim_recent) */
+        if (cerr == STORAGE_ERR_BUSY)
+            log_debug("imap: \\Recent claim deferred (store busy) for %s", s->user ? s->user : "-");
+        else if (cerr < 0)
             log_warn("imap: claiming \\Recent failed for %s: %s", s->user ? s->user : "-",
                      storage_strerror(cerr));
         imap_untagged(s, "%u EXISTS", v->count);

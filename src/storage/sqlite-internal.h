@@ -177,6 +177,9 @@ int sq_error(struct mail_user *u, int rc, const char *what);
 /* Run a cached statement that returns no rows; returns storage error. */
 int sq_run(struct mail_user *u, sqlite3_stmt *st, const char *what);
 int sq_begin(struct mail_user *u);       /* BEGIN IMMEDIATE */
+/* BEGIN IMMEDIATE that answers STORAGE_ERR_BUSY quietly (no log line):
+ * for callers that never wait and simply try again later. */
+int sq_try_begin(struct mail_user *u);
 int sq_commit(struct mail_user *u);
 void sq_rollback(struct mail_user *u);
 

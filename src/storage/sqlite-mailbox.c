@@ -690,8 +690,25 @@ int sq_claim_recent(struct mailbox *mb, uint32_t *floor_out, uint32_t *claimed_h
         return r;
     if (ruid + 1 < info.uidnext) {
         /* Re-read under the write lock: of two racing claimers the second
-         * finds the watermark moved and claims only what is left. */
-        if ((r = sq_begin(u)) < 0)
+         * finds the watermark moved and claims only what is left.
+         * On the loop thread (IMAP sync) the claim must never wait: no
+         * busy wait for another connection's write lock (a job's commit)
+         * and no fsync (losing a claim in a power failure only shows a
+         * message as \Recent once more). A busy database leaves the
+         * watermark where it is; the next sync claims (STORAGE_ERR_BUSY,
+         * logged at debug level by the caller). */
+        bool loop = !storage_in_job(u);
+        if (loop) {
+            sqlite3_busy_timeout(sq(u)->db, 0);
+            (void)sq_run(u, sq_stmt(u, SQ_SYNC_NORMAL), "synchronous");
+        }
+        r = loop ? sq_try_begin(u) : sq_begin(u);
+        if (loop) {
+            sqlite3_busy_timeout(sq(u)->db, SQ_BUSY_TIMEOUT_MS);
+            if (r < 0)
+                (void)sq_run(u, sq_stmt(u, SQ_SYNC_FULL), "synchronous");
+        }
+        if (r < 0)
             return r;
         r = sq_mailbox_load_mb(mb, &info, &ruid);
         if (r == 0 && ruid + 1 < info.uidnext) {
@@ -707,6 +724,8 @@ int sq_claim_recent(struct mailbox *mb, uint32_t *floor_out, uint32_t *claimed_h
                 r = sq_commit(u);
             else
                 sq_rollback(u);
+            if (loop)
+                (void)sq_run(u, sq_stmt(u, SQ_SYNC_FULL), "synchronous");
             if (r < 0)
                 return r;
             *floor_out = ruid;
@@ -715,6 +734,8 @@ int sq_claim_recent(struct mailbox *mb, uint32_t *floor_out, uint32_t *claimed_h
             return STORAGE_OK;
         }
         sq_rollback(u);   /* nothing written: a rollback is just the unlock */
+        if (loop)
+            (void)sq_run(u, sq_stmt(u, SQ_SYNC_FULL), "synchronous");
         if (r < 0)
             return r;
     }

@@ -329,6 +329,19 @@ int sq_begin(struct mail_user *u)
     return sq_run(u, sq_stmt(u, SQ_BEGIN_IMMEDIATE), "begin");
 }
 
+int sq_try_begin(struct mail_user *u)
+{
+    sq_quota_forget(u);
+    sqlite3_stmt *st = sq_stmt(u, SQ_BEGIN_IMMEDIATE);
+    if (!st)
+        return STORAGE_ERR_IO;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+        return STORAGE_ERR_BUSY; /* expected: the caller tries later */
+    return sq_error(u, rc, "begin");
+}
+
 int sq_commit(struct mail_user *u)
 {
     /* The one place every change passes: a transaction that raised a
