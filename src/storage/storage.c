@@ -607,6 +607,21 @@ void msg_content_release(struct msg_content *c)
     memset(c, 0, sizeof(*c));
 }
 
+void msg_content_prefault(const void *p, size_t len)
+{
+    if (!p || len == 0)
+        return;
+    static const uintptr_t pg = 4096;   /* a read per 4 KiB touches every page of any page size */
+    uintptr_t start = (uintptr_t)p, end = start + len;
+    uintptr_t a = start & ~(pg - 1);
+    /* Readahead of the whole range at once (a file mapping; on heap memory
+     * it does nothing useful and its error is ignored), then a read of
+     * each page, which waits until the page is in. */
+    (void)madvise((void *)a, end - a, MADV_WILLNEED);
+    for (uintptr_t q = start; q < end; q = (q & ~(pg - 1)) + pg)
+        (void)*(volatile const unsigned char *)q;
+}
+
 /* ---- append ---------------------------------------------------------------- */
 
 int mailbox_append_begin(struct mailbox *mb, struct append_txn **out)

@@ -378,6 +378,11 @@ struct msg_content {
 };
 int mailbox_get_content(struct mailbox *mb, uint32_t uid, struct msg_content *out);
 void msg_content_release(struct msg_content *c);
+/* Make the pages of [p, p+len) resident (readahead, then one read per
+ * page), typically a range of a mapped message. A job on the pool calls
+ * this for what the event loop is about to send, so the loop never waits
+ * for the disk (jobs.h). Any readable memory may be passed. */
+void msg_content_prefault(const void *p, size_t len);
 
 /* ---- changes ---------------------------------------------------------- */
 
