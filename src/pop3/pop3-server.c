@@ -312,10 +312,15 @@ static void kick_cb(struct event_loop *loop, void *arg)
 
 void pop3_session_kick(struct pop3_session *s)
 {
-    if (s->closed || s->kick_timer)
+    if (s->closed)
         return;
+    /* Input was paused while the session was blocked: resume it even when
+     * a kick is already pending (a step that parked and finished at once,
+     * without a pool, paused it after that kick was scheduled). */
     if (s->conn && !s->quitting)
         conn_resume_input(s->conn);
+    if (s->kick_timer)
+        return;
     s->kick_timer = ev_timer_add(g_loop, 0, kick_cb, s);
 }
 
