@@ -813,7 +813,7 @@ static void fetch_prefault_job(struct job *job, void *arg)
 /* On the loop after a step: what it did to the session's view. */
 static void fetch_stepped(struct imap_session *s, struct fetch_state *st)
 {
-    for (size_t i = 0; i < st->nown; i++)
+    for (size_t i = 0; s->view && i < st->nown; i++)
         imap_view_note_own(s->view, st->own[i].uid, st->own[i].modseq);
     st->nown = 0;
     if (st->rc < 0) {
@@ -860,10 +860,7 @@ static enum cmd_result fetch_run(struct imap_session *s, struct imap_cmd *cmd)
                 return CMD_MORE;
             }
             if (w == WRITE_PREFAULT) {
-                if (st->on_loop) {
-                    prefault_segs(st);  /* a header over the cache limit: rare, small */
-                    continue;
-                }
+                /* (never on_loop: nothing read from files there) */
                 enum cmd_result r;
                 if (!fetch_offload(s, cmd, st, fetch_prefault_job, &r))
                     return r;
