@@ -2,12 +2,12 @@
  * BINARY; RFC 7162 CHANGEDSINCE / VANISHED; RFC 8514; RFC 8474).
  *
  * Output is incremental with back-pressure: messages are handled in UID
- * order, records come in batches (imap-fetch-batch.c), and one message's
- * response at a time is built as a list of segments (text in a buffer,
- * large literals pointing straight into the mapped message). When the
+ * order, records come in batches (imap-fetch-batch.c), and a chunk of
+ * responses is built as a list of segments (text in a buffer, large
+ * literals pointing straight into the mapped messages). When the
  * connection's output is full the handler returns CMD_MORE and resumes
  * from on_drain exactly where it stopped, so a huge FETCH never holds more
- * than about one message plus the connection's queue.
+ * than one chunk (below) plus the connection's queue.
  *
  * ENVELOPE, BODY, BODYSTRUCTURE and whole-message header sections come
  * from the cache; only content sections read (and, for parts, parse) the
