@@ -203,6 +203,71 @@ bool imap_view_recent(const struct imap_view *v, uint32_t uid)
     return lo < v->nclaimed && v->claimed[lo].lo <= uid;
 }
 
+/* ---- snapshots for jobs (issue 10) -------------------------------------- */
+
+static void snap_common(struct imap_view_snap *sn, const struct imap_view *v)
+{
+    sn->count = v->count;
+    sn->max_uid = v->count ? v->uids[v->count - 1] : 0;
+    /* only what imap_view_recent reads */
+    sn->recent.recent_floor = v->recent_floor;
+    sn->recent.recent_hi = v->recent_hi;
+    sn->recent.nclaimed = v->nclaimed;
+    sn->recent.claimed = v->nclaimed ? xmemdup(v->claimed, v->nclaimed * sizeof(*v->claimed)) : NULL;
+}
+
+void imap_view_snap_range(struct imap_view_snap *sn, const struct imap_view *v, size_t from, size_t to)
+{
+    memset(sn, 0, sizeof(*sn));
+    snap_common(sn, v);
+    if (to > v->count)
+        to = v->count;
+    if (from < to) {
+        sn->n = to - from;
+        sn->uids = xmemdup(v->uids + from, sn->n * sizeof(uint32_t));
+    }
+    sn->base = (uint32_t)from;
+    if (v->nsearchres) {
+        sn->searchres = xmemdup(v->searchres, v->nsearchres * sizeof(uint32_t));
+        sn->nsearchres = v->nsearchres;
+    }
+}
+
+void imap_view_snap_uids(struct imap_view_snap *sn, const struct imap_view *v, const uint32_t *uids, size_t n)
+{
+    memset(sn, 0, sizeof(*sn));
+    snap_common(sn, v);
+    if (n == 0)
+        return;
+    sn->n = n;
+    sn->uids = xmemdup(uids, n * sizeof(uint32_t));
+    sn->msns = xmalloc(n * sizeof(uint32_t));
+    for (size_t i = 0; i < n; i++)
+        sn->msns[i] = imap_view_msn(v, uids[i]);
+}
+
+uint32_t imap_view_snap_msn(const struct imap_view_snap *sn, uint32_t uid)
+{
+    size_t i = lower_bound(sn->uids, sn->n, uid);
+    if (i >= sn->n || sn->uids[i] != uid)
+        return 0;
+    return sn->msns ? sn->msns[i] : sn->base + (uint32_t)i + 1;
+}
+
+bool imap_view_snap_recent(const struct imap_view_snap *sn, uint32_t uid)
+{
+    return imap_view_recent(&sn->recent, uid);
+}
+
+void imap_view_snap_free(struct imap_view_snap *sn)
+{
+    free(sn->uids);
+    free(sn->msns);
+    free(sn->recent.claimed);
+    free(sn->searchres);
+    memset(sn, 0, sizeof(*sn));
+}
+
 /* number of view UIDs in [lo, hi] */
 static uint32_t count_in(const struct imap_view *v, uint32_t lo, uint32_t hi)
 {
@@ -236,7 +301,7 @@ static int view_claim_recent(struct imap_session *s)
     if (v->readonly || v->recent_floor == UINT32_MAX || (s->enabled & EN_IMAP4REV2))
         return 0;
     uint32_t lo = 0, hi = 0;
-    int err = mailbox_claim_recent(v->mb, &lo, &hi);
+    int err = mailbox_claim_recent_nowait(v->mb, &lo, &hi);
     if (err < 0)
         return err;
     /* keep the ranges ascending and disjoint whatever storage says */

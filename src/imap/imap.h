@@ -375,6 +375,30 @@ struct imap_view *imap_view_new(struct mailbox *mb, bool readonly);
 void imap_view_free(struct imap_view *v);
 /* MSN for UID (0 if absent); binary search. */
 uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid);
+/* (added, issue 10) What a job on the pool needs of the view to number
+ * and flag messages, copied on the loop (a job may not touch the session,
+ * jobs.h): a sorted list of the view's UIDs with their MSNs, the view's
+ * size and highest UID, its \Recent set and (SEARCH "$") the saved
+ * result. _range copies v->uids[from, to) (MSN = from + index + 1:
+ * O(to - from) on the loop); _uids takes any sorted list of the view's
+ * UIDs and finds their MSNs (O(n log count) on the loop). Lookups are
+ * pure: imap_view_snap_msn is 0 for a UID outside the snapshot. */
+struct imap_view_snap {
+    uint32_t *uids;
+    uint32_t *msns;             /* NULL: uids[i] has MSN base + i + 1 */
+    size_t n;
+    uint32_t base;
+    uint32_t count;             /* messages in the view: the highest MSN */
+    uint32_t max_uid;           /* highest UID in the view */
+    struct imap_view recent;    /* only the \Recent fields (imap_view_recent) */
+    uint32_t *searchres;        /* _range only */
+    size_t nsearchres;
+};
+void imap_view_snap_range(struct imap_view_snap *sn, const struct imap_view *v, size_t from, size_t to);
+void imap_view_snap_uids(struct imap_view_snap *sn, const struct imap_view *v, const uint32_t *uids, size_t n);
+uint32_t imap_view_snap_msn(const struct imap_view_snap *sn, uint32_t uid);
+bool imap_view_snap_recent(const struct imap_view_snap *sn, uint32_t uid);
+void imap_view_snap_free(struct imap_view_snap *sn);
 /* Resolve a sequence set (MSNs or UIDs) to a sorted, unique UID array
  * (caller frees). For UID sets, UIDs not in the view are dropped; '*' is
  * the highest UID / MSN; "$" uses searchres. */

@@ -9,7 +9,8 @@
  * a superset is what senders really use, or where glibc's decoder passes
  * values beyond U+10FFFF through (UCS-4 -> the strict UTF-32 decoders),
  * and the iconv descriptors are cached per thread (iconv_open is
- * expensive). Whatever iconv returns is validated again: invalid
+ * expensive; a thread's cache is closed when the thread exits - the
+ * worker's job pool threads, jobs.h - so none of them leaks). Whatever iconv returns is validated again: invalid
  * sequences, surrogates and code points above U+10FFFF become U+FFFD, so
  * the result is always valid UTF-8 (as mime.h promises).
  */
@@ -17,6 +18,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <iconv.h>
+#include <pthread.h>
 
 #define CS_MAX 64
 #define CACHE_SIZE 8
@@ -30,6 +32,30 @@ struct cs_cache_ent {
 
 static _Thread_local struct cs_cache_ent cache[CACHE_SIZE];
 static _Thread_local unsigned cache_next;
+
+/* Thread exit: close this thread's descriptors (a pthread key's
+ * destructor runs in the exiting thread, before its thread-local storage
+ * goes). The main thread's cache lives as long as the process. */
+static pthread_key_t cache_key;
+static bool cache_key_ok;
+static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
+
+static void cache_close_all(void *unused)
+{
+    (void)unused;
+    for (size_t i = 0; i < CACHE_SIZE; i++) {
+        if (cache[i].name[0] && cache[i].cd != (iconv_t)-1)
+            iconv_close(cache[i].cd);
+        cache[i].name[0] = '\0';
+        cache[i].cd = (iconv_t)-1;
+    }
+}
+
+static void cache_key_make(void)
+{
+    /* without a key (out of keys) a thread's cache stays until exit */
+    cache_key_ok = pthread_key_create(&cache_key, cache_close_all) == 0;
+}
 
 static const struct {
     const char *alias, *name;
@@ -147,6 +173,12 @@ static iconv_t get_cd(const char *norm)
     if (u4)
         name = u4;
     iconv_t cd = iconv_open("UTF-8", name);
+    if (cache_next == 0) {
+        /* first entry of this thread: have it closed at thread exit */
+        pthread_once(&cache_key_once, cache_key_make);
+        if (cache_key_ok)
+            pthread_setspecific(cache_key, cache);
+    }
     struct cs_cache_ent *e = &cache[cache_next++ % CACHE_SIZE];
     if (e->name[0] && e->cd != (iconv_t)-1)
         iconv_close(e->cd);

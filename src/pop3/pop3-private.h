@@ -27,6 +27,7 @@ struct pop3_job {
     struct msg_content content; /* JOB_XFER */
     bool have_content;
     struct pop3_xfer xfer;
+    size_t resident;            /* JOB_XFER: content before this is resident */
 };
 
 /* What a delay timer finishes. */
@@ -43,6 +44,7 @@ struct pop3_session {
     bool closed;                /* conn gone */
     bool quitting;              /* QUIT answered or session closing */
     bool discarding;            /* skipping the rest of an over-long line */
+    bool parked;                /* a step runs on the pool (pop3_park) */
     int busy;
     bool counted_conn, counted_user;
     unsigned auth_failures;
@@ -96,6 +98,22 @@ bool pop3_session_blocked(const struct pop3_session *s);
 /* Schedule pop3_reader_input from the loop (after a delay or a job). */
 void pop3_session_kick(struct pop3_session *s);
 
+/* Run a slow step on the worker's pool (jobs.h: reading message files,
+ * loading the maildrop, writing the store) while the session waits
+ * parked: no input is read and no command runs (pop3_session_blocked),
+ * every other session of the worker is served. run(job, arg) executes on
+ * a pool thread and touches nothing of the session (only arg, and stores
+ * through storage_job_begin). Then finish(s, gone, arg) runs on the loop
+ * and frees arg; gone: the client went away or the session is closing
+ * (write nothing; the session itself is still valid until finish
+ * returns). Pipelined input resumes afterwards unless finish started
+ * something else that blocks. key: as for jobs_submit (the store). */
+struct job;
+typedef void (*pop3_park_run_fn)(struct job *job, void *arg);
+typedef void (*pop3_park_finish_fn)(struct pop3_session *s, bool gone, void *arg);
+void pop3_park(struct pop3_session *s, const char *kind, const void *key, pop3_park_run_fn run,
+               pop3_park_finish_fn finish, void *arg);
+
 /* pop3-session.c */
 void pop3_execute(struct pop3_session *s, char *line, size_t len);
 void pop3_sasl_line(struct pop3_session *s, char *line, size_t len);
@@ -104,9 +122,15 @@ void pop3_capa(struct pop3_session *s, struct buf *out);
 void pop3_greeting(struct pop3_session *s);
 
 /* pop3-maildrop.c */
-/* Open user's maildrop (folder NULL = INBOX). On failure returns the -ERR
- * text to send (with its response code); NULL on success. */
-const char *pop3_maildrop_open(struct pop3_session *s, const char *user, const char *folder);
+/* Open user's maildrop (folder NULL = INBOX) for s: the store and the
+ * mailbox are opened here; the IN-USE lock and the snapshot of the
+ * records are taken off the loop (pop3_park, kind "maildrop"). Then
+ * done(s, gone, user, err, arg) runs on the loop: err NULL when the
+ * maildrop is now s's, else the -ERR text (with its response code) and
+ * nothing is kept; gone as for pop3_park (nothing kept either). */
+typedef void (*pop3_opened_fn)(struct pop3_session *s, bool gone, const char *user, const char *err, void *arg);
+void pop3_maildrop_open(struct pop3_session *s, const char *user, const char *folder, pop3_opened_fn done,
+                        void *arg);
 void pop3_maildrop_close(struct pop3_session *s);
 void pop3_transaction_command(struct pop3_session *s, const struct pop3_cmdline *cl);
 /* Continue a job (on_drain); returns true when it finished. */

@@ -11,6 +11,7 @@
 #include "pop3-private.h"
 #include "config.h"
 #include "connlimits.h"
+#include "jobs.h"
 #include "log.h"
 #include "notify.h"
 #include <arpa/inet.h>
@@ -169,7 +170,61 @@ void pop3_session_touch(struct pop3_session *s)
 
 bool pop3_session_blocked(const struct pop3_session *s)
 {
-    return s->job.kind != JOB_NONE || s->deferred != DEF_NONE;
+    return s->job.kind != JOB_NONE || s->deferred != DEF_NONE || s->parked;
+}
+
+/* ---- slow steps on the pool (pop3_park) ------------------------------------ */
+
+struct pop3_parked {
+    struct pop3_session *s;
+    pop3_park_run_fn run;
+    pop3_park_finish_fn finish;
+    void *arg;
+};
+
+static void park_run(struct job *job, void *arg)
+{
+    struct pop3_parked *p = arg;
+    p->run(job, p->arg);
+}
+
+static void park_done(void *arg)
+{
+    struct pop3_parked *p = arg;
+    struct pop3_session *s = p->s;
+    pop3_park_finish_fn finish = p->finish;
+    void *farg = p->arg;
+    free(p);
+    s->parked = false;
+    bool gone = s->closed || !s->conn || s->quitting;
+    finish(s, gone, farg);
+    if (gone) {
+        /* closing (kick, shutdown, eviction, dropped client): the store
+         * handles go now, not when the close completes */
+        if (s->deferred == DEF_NONE && !s->parked)
+            pop3_maildrop_close(s);
+    } else if (!pop3_session_blocked(s)) {
+        pop3_session_kick(s);   /* pipelined commands already read */
+    }
+    pop3_session_leave(s);
+}
+
+void pop3_park(struct pop3_session *s, const char *kind, const void *key, pop3_park_run_fn run,
+               pop3_park_finish_fn finish, void *arg)
+{
+    struct pop3_parked *p = xcalloc(1, sizeof(*p));
+    p->s = s;
+    p->run = run;
+    p->finish = finish;
+    p->arg = arg;
+    /* The session outlives the job (freed at the latest by park_done's
+     * leave); without a pool (unit tests, fuzz targets) jobs_submit runs
+     * both steps right here. */
+    pop3_session_enter(s);
+    s->parked = true;
+    if (s->conn && !s->quitting)
+        conn_pause_input(s->conn);
+    jobs_submit(kind, key, park_run, park_done, p);
 }
 
 /* ---- timers ---------------------------------------------------------------- */
@@ -230,8 +285,9 @@ static void timeout_cb(struct event_loop *loop, void *arg)
         pop3_session_leave(s);
         return;
     }
-    /* A login delay is our own doing, not the client's idleness. */
-    if (s->deferred == DEF_NONE && now >= s->last_activity + timeout_ms()) {
+    /* A login delay or a step on the pool is our own doing, not the
+     * client's idleness. */
+    if (s->deferred == DEF_NONE && !s->parked && now >= s->last_activity + timeout_ms()) {
         /* RFC 1939 3: close without entering UPDATE and without a reply. */
         log_info("pop3: autologout: user=%s addr=%s", s->user ? s->user : "-", s->peer);
         s->quitting = true;
@@ -256,10 +312,15 @@ static void kick_cb(struct event_loop *loop, void *arg)
 
 void pop3_session_kick(struct pop3_session *s)
 {
-    if (s->closed || s->kick_timer)
+    if (s->closed)
         return;
+    /* Input was paused while the session was blocked: resume it even when
+     * a kick is already pending (a step that parked and finished at once,
+     * without a pool, paused it after that kick was scheduled). */
     if (s->conn && !s->quitting)
         conn_resume_input(s->conn);
+    if (s->kick_timer)
+        return;
     s->kick_timer = ev_timer_add(g_loop, 0, kick_cb, s);
 }
 
@@ -340,7 +401,7 @@ static void on_drain(struct conn *c, void *arg)
         return;
     pop3_session_enter(s);
     pop3_session_touch(s);
-    if (s->job.kind != JOB_NONE && pop3_job_run(s))
+    if (s->job.kind != JOB_NONE && !s->parked && pop3_job_run(s))
         pop3_session_kick(s);
     pop3_session_leave(s);
 }
@@ -453,7 +514,9 @@ static void close_with(struct pop3_session *s, const char *line)
     } else {
         pop3_session_close(s, line);
     }
-    if (s->deferred == DEF_NONE)
+    /* Not under a step on the pool, which may use the mailbox: its end
+     * closes the maildrop (park_done). */
+    if (s->deferred == DEF_NONE && !s->parked)
         pop3_maildrop_close(s);
     pop3_session_leave(s);
 }

@@ -154,6 +154,8 @@ static void auth_failed(struct pop3_session *s, const char *user, const char *me
     defer(s, limits_auth_failure(s->peer), DEF_FAIL_REPLY);
 }
 
+static void login_opened(struct pop3_session *s, bool gone, const char *user, const char *err, void *arg);
+
 /* Authenticated as user: take the login slot, open the maildrop. */
 static void login(struct pop3_session *s, const char *user, const char *folder, const char *mech)
 {
@@ -166,10 +168,19 @@ static void login(struct pop3_session *s, const char *user, const char *folder, 
                     which && strcmp(which, "host") == 0 ? "from your address" : "for this user");
         return;
     }
-    const char *err = pop3_maildrop_open(s, user, folder);
-    if (err) {
+    /* The maildrop is read off the loop (the session waits parked);
+     * login_opened finishes the login. */
+    pop3_maildrop_open(s, user, folder, login_opened, xstrdup(mech));
+}
+
+static void login_opened(struct pop3_session *s, bool gone, const char *user, const char *err, void *arg)
+{
+    char *mech = arg;
+    if (err || gone) {
         limits_login_release(user, s->peer);
-        pop3_printf(s, "-ERR %s\r\n", err);
+        if (!gone)
+            pop3_printf(s, "-ERR %s\r\n", err);
+        free(mech);
         return;
     }
     s->counted_user = true;
@@ -180,6 +191,7 @@ static void login(struct pop3_session *s, const char *user, const char *folder, 
     log_info("pop3: login: user=%s addr=%s mech=%s tls=%s folder=%s", user, s->peer, mech,
              session_tls(s) ? "yes" : "no", s->folder ? s->folder : "INBOX");
     pop3_printf(s, "+OK Maildrop locked and ready (%u messages)\r\n", s->nmsgs);
+    free(mech);
 }
 
 /* ---- USER / PASS ------------------------------------------------------------ */

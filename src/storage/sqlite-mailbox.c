@@ -691,13 +691,14 @@ int sq_claim_recent(struct mailbox *mb, uint32_t *floor_out, uint32_t *claimed_h
     if (ruid + 1 < info.uidnext) {
         /* Re-read under the write lock: of two racing claimers the second
          * finds the watermark moved and claims only what is left.
-         * On the loop thread (IMAP sync) the claim must never wait: no
+         * On the loop thread (IMAP sync, mailbox_claim_recent_nowait) the
+         * claim must never wait: no
          * busy wait for another connection's write lock (a job's commit)
          * and no fsync (losing a claim in a power failure only shows a
          * message as \Recent once more). A busy database leaves the
          * watermark where it is; the next sync claims (STORAGE_ERR_BUSY,
          * logged at debug level by the caller). */
-        bool loop = !storage_in_job(u);
+        bool loop = storage_nowait;
         if (loop) {
             sqlite3_busy_timeout(sq(u)->db, 0);
             (void)sq_run(u, sq_stmt(u, SQ_SYNC_NORMAL), "synchronous");

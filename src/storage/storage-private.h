@@ -48,6 +48,9 @@ struct mail_user {
     bool viewer_rows_stale;     /* a viewer row of this process could not be updated */
 };
 
+/* Set by mailbox_claim_recent_nowait for the duration of the call. */
+extern _Thread_local bool storage_nowait;
+
 /* The mail_users whose job connection the calling thread holds
  * (storage_job_begin); the backend picks be_job for them. */
 #define STORAGE_JOB_MAX_USERS 4

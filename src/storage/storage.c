@@ -543,6 +543,16 @@ bool mailbox_is_deleted(struct mailbox *mb)
     return mb->user->ops->is_deleted(mb) == 1;
 }
 
+_Thread_local bool storage_nowait;
+
+int mailbox_claim_recent_nowait(struct mailbox *mb, uint32_t *floor_out, uint32_t *claimed_hi)
+{
+    storage_nowait = true;
+    int r = mailbox_claim_recent(mb, floor_out, claimed_hi);
+    storage_nowait = false;
+    return r;
+}
+
 int mailbox_claim_recent(struct mailbox *mb, uint32_t *floor_out, uint32_t *claimed_hi)
 {
     uint32_t f = 0, h = 0;
@@ -722,6 +732,21 @@ int storage_hfields_compute(const struct mail_user *u, const char *guid, const c
     mime_hfields_build(out, c.data, MIN(hl, c.len));
     msg_content_release(&c);
     return STORAGE_OK;
+}
+
+void msg_content_prefault(const void *p, size_t len)
+{
+    if (!p || len == 0)
+        return;
+    static const uintptr_t pg = 4096;   /* a read per 4 KiB touches every page of any page size */
+    uintptr_t start = (uintptr_t)p, end = start + len;
+    uintptr_t a = start & ~(pg - 1);
+    /* Readahead of the whole range at once (a file mapping; on heap memory
+     * it does nothing useful and its error is ignored), then a read of
+     * each page, which waits until the page is in. */
+    (void)madvise((void *)a, end - a, MADV_WILLNEED);
+    for (uintptr_t q = start; q < end; q = (q & ~(pg - 1)) + pg)
+        (void)*(volatile const unsigned char *)q;
 }
 
 /* ---- append ---------------------------------------------------------------- */

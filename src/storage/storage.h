@@ -333,6 +333,11 @@ bool mailbox_is_deleted(struct mailbox *mb);
  * no database access. Either pointer may be NULL. NOTFOUND when the
  * mailbox was deleted. */
 int mailbox_claim_recent(struct mailbox *mb, uint32_t *floor_out, uint32_t *claimed_hi);
+/* The same for the event loop: never waits for another connection's
+ * write lock (STORAGE_ERR_BUSY, nothing claimed: try at the next sync)
+ * and commits without an fsync (a claim lost in a power failure only
+ * shows a message as \Recent once more). */
+int mailbox_claim_recent_nowait(struct mailbox *mb, uint32_t *floor_out, uint32_t *claimed_hi);
 struct mail_user *mailbox_user(struct mailbox *mb);
 
 /* All UIDs currently in the mailbox, ascending. Caller frees *uids. */
@@ -432,6 +437,11 @@ struct msg_content {
 };
 int mailbox_get_content(struct mailbox *mb, uint32_t uid, struct msg_content *out);
 void msg_content_release(struct msg_content *c);
+/* Make the pages of [p, p+len) resident (readahead, then one read per
+ * page), typically a range of a mapped message. A job on the pool calls
+ * this for what the event loop is about to send, so the loop never waits
+ * for the disk (jobs.h). Any readable memory may be passed. */
+void msg_content_prefault(const void *p, size_t len);
 
 /* What SEARCH reads of many messages' headers at once, from data stored
  * when each message was appended, never from the message files:
