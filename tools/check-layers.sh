@@ -11,7 +11,7 @@ allowed() {
     net) echo "lib net" ;;
     mail) echo "lib mail" ;;
     storage) echo "lib mail storage" ;;
-    auth) echo "lib auth" ;;
+    auth) echo "lib net auth" ;;
     access) echo "lib storage auth access" ;;
     delivery) echo "lib mail storage auth access delivery" ;;
     imap) echo "lib net mail storage auth access imap" ;;

@@ -25,6 +25,11 @@ struct sasl_session {
     char username[AUTH_MAX_USERNAME + 1];  /* authorization identity after DONE */
     char attempted[AUTH_MAX_USERNAME + 1]; /* for logging after FAIL */
     char proxy_authcid[AUTH_MAX_USERNAME + 1]; /* "" unless a proxy login */
+    /* PLAIN, LOGIN: credentials waiting for the authentication service
+     * (SASL_VERIFY); the password is wiped by sasl_verify_result */
+    bool verifying;
+    char verify_user[AUTH_MAX_USERNAME + 1];
+    char *verify_pw;
     /* LOGIN */
     char *login_user;
     /* ANONYMOUS: trace information (logged) */
@@ -36,7 +41,7 @@ struct sasl_session {
     bool fake;           /* unknown user: run the exchange, fail at the end */
     char cbflag;         /* 'n', 'y' or 'p' */
     char authcid[AUTH_MAX_USERNAME + 1];
-    char *authzid;       /* raw (unescaped), NULL when absent */
+    char *authzid;       /* raw (unescaped), NULL when absent; also PLAIN's */
     struct buf gs2_header;
     struct buf client_first_bare;
     struct buf server_first;

@@ -33,6 +33,7 @@ enum auth_error {
     AUTH_ERR_EXISTS = -2,
     AUTH_ERR_INVALID = -3,   /* bad user name / hash format */
     AUTH_ERR_IO = -4,
+    AUTH_ERR_LOCKED = -5,    /* the account exists but may not log in */
 };
 const char *auth_strerror(int err);
 
@@ -61,6 +62,11 @@ int userdb_add_locked(const char *name);
 /* Rename an account, keeping its hash and SCRAM keys (EXISTS, NOUSER). */
 int userdb_rename(const char *oldname, const char *newname);
 int userdb_delete(const char *name);
+/* Lock or unlock an account: a locked account keeps its password and
+ * mail (LMTP still delivers) but cannot log in by any mechanism, also not
+ * from the credential cache (auth-service.h) nor as a proxy login's
+ * target. NOUSER when unknown. */
+int userdb_set_locked(const char *name, bool locked);
 int userdb_exists(const char *name);    /* 1 yes, 0 no, <0 error */
 /* May the account log in at all: 1 it exists and is not locked
  * (userdb_add_locked), 0 no such user or locked, <0 error. What a proxy
@@ -69,9 +75,25 @@ int userdb_can_login(const char *name);
 int userdb_count(void);
 int userdb_list(void (*cb)(const char *name, void *arg), void *arg);
 
-/* Verify a password. Runs a dummy hash when the user is unknown so timing
- * does not reveal which users exist. Returns true only on a match. */
+/* Verify a password, synchronously (tests and tools: a daemon verifies
+ * through the authentication service, auth-service.h, never on its event
+ * loop). Runs a dummy hash when the user is unknown so timing does not
+ * reveal which users exist. Returns true only on a match. */
 bool userdb_verify_password(const char *name, const char *password);
+
+/* The crypt(3) hash of an already normalized name (as userdb_normalize_name
+ * made it), for the users.db passdb of the authentication service. Safe
+ * on any thread: it does not read the configuration and does not log.
+ * AUTH_OK (hash copied, cap bytes at most), NOUSER, LOCKED (locked, or
+ * created without a password), INVALID (hash longer than cap), IO. */
+int userdb_lookup_hash(const char *norm, char *hash, size_t cap);
+
+/* Called after every committed change of an account's credentials or
+ * state: add, password, SCRAM keys, lock/unlock, rename (once with each
+ * name), delete; on the thread that made the change, with the normalized
+ * name. The daemon and the CLI send NOTIFY_AUTH_FLUSH from it, so that
+ * every worker drops its cached verifications for the name. */
+void userdb_set_change_hook(void (*hook)(const char *name));
 
 struct scram_keys {
     unsigned char salt[32];
@@ -90,6 +112,10 @@ int userdb_get_scram(const char *name, enum scram_hash h, struct scram_keys *out
 char *password_hash(const char *password);
 /* Verify against a stored crypt(3)-style hash; constant-time compare. */
 bool password_verify(const char *password, const char *hash);
+/* Spend what a verification costs, on a fixed hash: the answer for an
+ * unknown or locked user takes as long as for a wrong password. */
+void password_verify_dummy(const char *password);
+#define PASSWORD_HASH_MAX_LEN 512
 /* Is this a hash format we accept on import? */
 bool password_hash_supported(const char *hash);
 
@@ -104,6 +130,10 @@ enum sasl_result {
     SASL_DONE,       /* authenticated; out may hold final server data (SCRAM v=) */
     SASL_FAIL,       /* authentication failed (bad credentials) */
     SASL_BADPROT,    /* malformed client message */
+    SASL_VERIFY,     /* PLAIN, LOGIN: a user name and password arrived; have
+                        them checked (sasl_verify_credentials, then the
+                        authentication service, auth-service.h) and end the
+                        exchange with sasl_verify_result */
 };
 
 struct sasl_params {
@@ -128,6 +158,16 @@ struct sasl_session *sasl_start(const char *mech, const struct sasl_params *p);
 /* Feed one client message (already base64-decoded; first call may have
  * in=NULL,len=0 when there was no initial response). */
 enum sasl_result sasl_step(struct sasl_session *s, const unsigned char *in, size_t len, struct buf *out);
+/* After SASL_VERIFY: the authentication identity as the client sent it
+ * and its password (valid until sasl_verify_forget/_result/sasl_free). */
+void sasl_verify_credentials(const struct sasl_session *s, const char **authcid, const char **password);
+/* Wipe the password once the authentication service has its copy. */
+void sasl_verify_forget(struct sasl_session *s);
+/* The authentication service's answer: ok and the canonical user, or not
+ * ok (user ignored). Decides authorization (proxy rules below) and ends
+ * the exchange: SASL_DONE or SASL_FAIL (then sasl_attempted_user names
+ * who was tried). */
+enum sasl_result sasl_verify_result(struct sasl_session *s, bool ok, const char *user);
 /* After SASL_DONE: the authenticated (normalized) user name, i.e. the
  * authorization identity. Authorization as another user is refused unless
  * authcid is listed in "proxyservers" (never implied by "admins"), and a

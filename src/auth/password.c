@@ -16,7 +16,12 @@
 #define ARGON2_MAX_M_KIB (1u << 20) /* 1 GiB */
 #define ARGON2_MAX_T 64u
 #define ARGON2_MAX_P 64u
-#define HASH_MAX_LEN 512
+#define HASH_MAX_LEN PASSWORD_HASH_MAX_LEN
+
+/* A fixed yescrypt hash of a random password; verified against when the
+ * user is unknown (or cannot log in) so that the response time does not
+ * reveal whether a user exists. */
+static const char dummy_hash[] = "$y$j9T$vVluYr/HhYqssGv65IP.M0$92jMxhdbBTQVofNXbwhRiUSfR6tn3B7Ixs/vGelxcLB";
 
 static bool is_crypt_prefix(const char *hash)
 {
@@ -85,6 +90,11 @@ bool password_verify(const char *password, const char *hash)
     explicit_bzero(cd, sizeof(*cd));
     free(cd);
     return ok;
+}
+
+void password_verify_dummy(const char *password)
+{
+    (void)password_verify(password ? password : "", dummy_hash);
 }
 
 bool password_hash_supported(const char *hash)

@@ -185,19 +185,59 @@ const char *sasl_proxy_authcid(const struct sasl_session *s)
     return s && s->proxy_authcid[0] ? s->proxy_authcid : NULL;
 }
 
-/* Verify a password for a (raw) authcid and decide authorization. */
-static enum sasl_result check_password(struct sasl_session *s, const char *authzid, const char *authcid,
+/* A (raw) authcid and its password are complete: the exchange waits for
+ * the front-end to have them checked (SASL_VERIFY, sasl_verify_result).
+ * Nothing is verified here: a password hash takes tens of milliseconds
+ * and runs on the authentication service's pool, never on a loop. */
+static enum sasl_result request_verify(struct sasl_session *s, const char *authzid, const char *authcid,
                                        const char *password)
 {
-    char norm[AUTH_MAX_USERNAME + 1];
     sasl_set_attempted(s, authcid, strlen(authcid));
-    bool valid = userdb_normalize_name(authcid, norm);
-    /* userdb_verify_password also runs the dummy hash for invalid names. */
-    bool ok = userdb_verify_password(valid ? norm : "", password);
-    if (!ok || !valid)
-        return SASL_FAIL;
-    sasl_set_attempted(s, norm, strlen(norm));
-    return sasl_authorize(s, norm, authzid) ? SASL_DONE : SASL_FAIL;
+    snprintf(s->verify_user, sizeof(s->verify_user), "%s", authcid);
+    free(s->authzid);
+    s->authzid = authzid && *authzid ? xstrdup(authzid) : NULL;
+    s->verify_pw = xstrdup(password);
+    s->verifying = true;
+    return SASL_VERIFY;
+}
+
+void sasl_verify_credentials(const struct sasl_session *s, const char **authcid, const char **password)
+{
+    *authcid = s && s->verifying ? s->verify_user : "";
+    *password = s && s->verifying && s->verify_pw ? s->verify_pw : "";
+}
+
+static void forget_password(struct sasl_session *s)
+{
+    if (s->verify_pw) {
+        OPENSSL_cleanse(s->verify_pw, strlen(s->verify_pw));
+        free(s->verify_pw);
+        s->verify_pw = NULL;
+    }
+}
+
+void sasl_verify_forget(struct sasl_session *s)
+{
+    if (s)
+        forget_password(s);
+}
+
+enum sasl_result sasl_verify_result(struct sasl_session *s, bool ok, const char *user)
+{
+    if (!s || !s->verifying)
+        return SASL_BADPROT;
+    s->verifying = false;
+    s->finished = true;
+    forget_password(s);
+    enum sasl_result r = SASL_FAIL;
+    if (ok && user && *user) {
+        sasl_set_attempted(s, user, strlen(user));
+        if (sasl_authorize(s, user, s->authzid ? s->authzid : ""))
+            r = SASL_DONE;
+    }
+    if (r != SASL_DONE)
+        s->username[0] = '\0';
+    return r;
 }
 
 /* RFC 4616: message = [authzid] UTF8NUL authcid UTF8NUL passwd */
@@ -224,7 +264,7 @@ static enum sasl_result plain_step(struct sasl_session *s, const char *in, size_
         pwlen > AUTH_MAX_PASSWORD)
         return SASL_BADPROT;
     char *az = xstrndup(in, azlen), *cidz = xstrndup(cid, cidlen), *pwz = xstrndup(pw, pwlen);
-    enum sasl_result r = check_password(s, az, cidz, pwz);
+    enum sasl_result r = request_verify(s, az, cidz, pwz);
     OPENSSL_cleanse(pwz, pwlen);
     free(az);
     free(cidz);
@@ -256,7 +296,7 @@ static enum sasl_result login_step(struct sasl_session *s, const char *in, size_
         if (len == 0 || len > AUTH_MAX_PASSWORD || memchr(in, '\0', len))
             return SASL_BADPROT;
         char *pw = xstrndup(in, len);
-        enum sasl_result r = check_password(s, "", s->login_user, pw);
+        enum sasl_result r = request_verify(s, "", s->login_user, pw);
         OPENSSL_cleanse(pw, len);
         free(pw);
         return r;
@@ -303,7 +343,7 @@ static enum sasl_result anonymous_step(struct sasl_session *s, const char *in, s
 
 enum sasl_result sasl_step(struct sasl_session *s, const unsigned char *in, size_t len, struct buf *out)
 {
-    if (!s || s->finished)
+    if (!s || s->finished || s->verifying)
         return SASL_BADPROT;
     if (!in)
         len = 0;
@@ -327,7 +367,7 @@ enum sasl_result sasl_step(struct sasl_session *s, const unsigned char *in, size
             break;
         }
     }
-    if (r != SASL_CONTINUE)
+    if (r != SASL_CONTINUE && r != SASL_VERIFY)
         s->finished = true;
     if (r != SASL_DONE)
         s->username[0] = '\0';
@@ -356,6 +396,7 @@ void sasl_free(struct sasl_session *s)
     if (!s)
         return;
     scram_session_free(s);
+    forget_password(s);
     free(s->login_user);
     free(s->trace);
     free(s);

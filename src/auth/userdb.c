@@ -3,8 +3,17 @@
  * One row per user: the crypt(3) hash and the SCRAM keys for SHA-1 and
  * SHA-256, each stored as "iterations$salt_b64$storedkey_b64$serverkey_b64"
  * (RFC 5802 3: the server needs only StoredKey and ServerKey, never the
- * password). The file is mode 0600; WAL + synchronous=FULL so an
- * acknowledged "user add" survives a crash.
+ * password), and the lock flag (userdb_set_locked). The file is mode 0600;
+ * WAL + synchronous=FULL so an acknowledged "user add" survives a crash.
+ *
+ * Threads: the connection is process-global and used by the event loop
+ * (SCRAM keys, account operations) and by pool threads (the users.db
+ * passdb of the authentication service looks up hashes there). db_mu is
+ * held around every use of it - each statement from prepare to finalize,
+ * with the sqlite3_changes()/errcode reads that belong to it - and never
+ * while a password is hashed (derive_all runs before the lock is taken,
+ * password_verify after it is released), so a login's hash never makes
+ * another thread wait for the database.
  */
 #include "auth.h"
 #include "config.h"
@@ -12,6 +21,7 @@
 #include <strings.h>
 #include <errno.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -20,21 +30,41 @@
 #define SCRAM_SALT_LEN 16
 #define BUSY_TIMEOUT_MS 5000
 
-/* A fixed yescrypt hash of a random password; verified against when the
- * user is unknown so that the response time does not reveal whether a
- * user exists. */
-static const char dummy_hash[] = "$y$j9T$vVluYr/HhYqssGv65IP.M0$92jMxhdbBTQVofNXbwhRiUSfR6tn3B7Ixs/vGelxcLB";
-
 /* Hash column of an account created by userdb_add_locked: not a crypt(3)
  * string, so no password can ever match it (crypt would not even parse
  * it; userdb_verify_password refuses it before trying). */
 #define LOCKED_HASH "!locked"
 
+static pthread_mutex_t db_mu = PTHREAD_MUTEX_INITIALIZER;
 static sqlite3 *db;
 static pid_t db_pid;      /* process that opened db */
 static char *db_datadir;  /* for re-opening after fork */
 static unsigned char install_secret[32];
 static bool have_secret;
+static void (*change_hook)(const char *name);
+
+static void db_lock(void)
+{
+    pthread_mutex_lock(&db_mu);
+}
+
+static void db_unlock(void)
+{
+    pthread_mutex_unlock(&db_mu);
+}
+
+void userdb_set_change_hook(void (*hook)(const char *name))
+{
+    change_hook = hook;
+}
+
+/* After a committed change of name's credentials or state (outside
+ * db_mu: the hook sends datagrams). */
+static void changed(const char *name)
+{
+    if (change_hook)
+        change_hook(name);
+}
 
 const char *auth_strerror(int err)
 {
@@ -44,6 +74,7 @@ const char *auth_strerror(int err)
     case AUTH_ERR_EXISTS: return "user already exists";
     case AUTH_ERR_INVALID: return "invalid user name or hash";
     case AUTH_ERR_IO: return "user database error";
+    case AUTH_ERR_LOCKED: return "account locked";
     default: return "unknown error";
     }
 }
@@ -136,7 +167,26 @@ static int load_secret(void)
     return AUTH_OK;
 }
 
-int userdb_open(const char *datadir)
+/* The "locked" column came after the first release: add it to a users.db
+ * made before. Two processes may race here; the loser's ALTER fails with
+ * "duplicate column" and the second probe succeeds. */
+static int add_locked_column(void)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT locked FROM user LIMIT 0", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_finalize(st);
+        return AUTH_OK;
+    }
+    sqlite3_exec(db, "ALTER TABLE user ADD COLUMN locked INTEGER NOT NULL DEFAULT 0", NULL, NULL, NULL);
+    if (sqlite3_prepare_v2(db, "SELECT locked FROM user LIMIT 0", -1, &st, NULL) != SQLITE_OK)
+        return db_err("add the locked column");
+    sqlite3_finalize(st);
+    return AUTH_OK;
+}
+
+static void close_unlocked(void);
+
+static int open_unlocked(const char *datadir)
 {
     if (db && db_pid == getpid())
         return AUTH_OK;
@@ -176,7 +226,10 @@ int userdb_open(const char *datadir)
                      " scram_sha1 TEXT,"
                      " scram_sha256 TEXT,"
                      " created INTEGER NOT NULL,"
-                     " updated INTEGER NOT NULL)");
+                     " updated INTEGER NOT NULL,"
+                     " locked INTEGER NOT NULL DEFAULT 0)");
+    if (r == AUTH_OK)
+        r = add_locked_column();
     if (r == AUTH_OK)
         r = exec_sql("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value BLOB)");
     if (r == AUTH_OK)
@@ -186,11 +239,19 @@ int userdb_open(const char *datadir)
         log_warn("chmod %s: %s", path, strerror(errno));
     free(path);
     if (r != AUTH_OK)
-        userdb_close();
+        close_unlocked();
     return r;
 }
 
-void userdb_close(void)
+int userdb_open(const char *datadir)
+{
+    db_lock();
+    int r = open_unlocked(datadir);
+    db_unlock();
+    return r;
+}
+
+static void close_unlocked(void)
 {
     if (db && db_pid == getpid())
         sqlite3_close(db);
@@ -199,22 +260,32 @@ void userdb_close(void)
     explicit_bzero(install_secret, sizeof(install_secret));
 }
 
-/* The connection of this process, opening it again in a forked child. */
+void userdb_close(void)
+{
+    db_lock();
+    close_unlocked();
+    db_unlock();
+}
+
+/* The connection of this process, opening it again in a forked child.
+ * Called with db_mu held. */
 static bool db_ready(void)
 {
     if (db && db_pid == getpid())
         return true;
     if (!db || !db_datadir)
         return false;
-    return userdb_open(db_datadir) == AUTH_OK;
+    return open_unlocked(db_datadir) == AUTH_OK;
 }
 
 bool userdb_install_secret(unsigned char out[32])
 {
-    if (!have_secret)
-        return false;
-    memcpy(out, install_secret, sizeof(install_secret));
-    return true;
+    db_lock();
+    bool ok = have_secret;
+    if (ok)
+        memcpy(out, install_secret, sizeof(install_secret));
+    db_unlock();
+    return ok;
 }
 
 /* "iterations$salt$stored$server" */
@@ -323,33 +394,43 @@ static int insert_user(const char *name, const char *hash, const char *s1, const
     char norm[AUTH_MAX_USERNAME + 1];
     if (!userdb_normalize_name(name, norm) || reserved_name(norm))
         return AUTH_ERR_INVALID;
-    if (!db_ready())
-        return db_err("insert");
+    db_lock();
+    int r;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "INSERT INTO user(name, hash, scram_sha1, scram_sha256, created, updated)"
-                               " VALUES(?, ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
-        return db_err("prepare insert");
-    int64_t now = (int64_t)time(NULL);
-    sqlite3_bind_text(st, 1, norm, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT);
-    if (s1)
-        sqlite3_bind_text(st, 3, s1, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, 3);
-    if (s256)
-        sqlite3_bind_text(st, 4, s256, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, 4);
-    sqlite3_bind_int64(st, 5, now);
-    sqlite3_bind_int64(st, 6, now);
-    int rc = sqlite3_step(st);
-    int ext = sqlite3_extended_errcode(db);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE)
-        return AUTH_OK;
-    if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE)
-        return AUTH_ERR_EXISTS;
-    return db_err("insert user");
+    if (!db_ready()) {
+        r = db_err("insert");
+    } else if (sqlite3_prepare_v2(db, "INSERT INTO user(name, hash, scram_sha1, scram_sha256, created, updated)"
+                                      " VALUES(?, ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK) {
+        r = db_err("prepare insert");
+    } else {
+        int64_t now = (int64_t)time(NULL);
+        sqlite3_bind_text(st, 1, norm, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT);
+        if (s1)
+            sqlite3_bind_text(st, 3, s1, -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(st, 3);
+        if (s256)
+            sqlite3_bind_text(st, 4, s256, -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(st, 4);
+        sqlite3_bind_int64(st, 5, now);
+        sqlite3_bind_int64(st, 6, now);
+        int rc = sqlite3_step(st);
+        int ext = sqlite3_extended_errcode(db);
+        sqlite3_finalize(st);
+        if (rc == SQLITE_DONE)
+            r = AUTH_OK;
+        else if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE)
+            r = AUTH_ERR_EXISTS;
+        else
+            r = db_err("insert user");
+    }
+    db_unlock();
+    /* a name that was unknown may have negative cache entries */
+    if (r == AUTH_OK)
+        changed(norm);
+    return r;
 }
 
 int userdb_add(const char *name, const char *password)
@@ -396,48 +477,69 @@ int userdb_rename(const char *oldname, const char *newname)
         return AUTH_ERR_INVALID;
     if (strcmp(from, to) == 0)
         return userdb_exists(from) == 1 ? AUTH_ERR_EXISTS : AUTH_ERR_NOUSER;
-    if (!db_ready())
-        return db_err("rename");
     /* One UPDATE of the primary key is one transaction: the hash and the
      * SCRAM keys move with the row, and a name already taken fails the
      * UNIQUE constraint without changing anything. */
+    db_lock();
+    int r;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "UPDATE user SET name = ?, updated = ? WHERE name = ?", -1, &st, NULL) !=
-        SQLITE_OK)
-        return db_err("prepare rename");
-    sqlite3_bind_text(st, 1, to, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
-    sqlite3_bind_text(st, 3, from, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    int ext = sqlite3_extended_errcode(db);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE)
-        return sqlite3_changes(db) > 0 ? AUTH_OK : AUTH_ERR_NOUSER;
-    if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE)
-        return AUTH_ERR_EXISTS;
-    return db_err("rename user");
+    if (!db_ready()) {
+        r = db_err("rename");
+    } else if (sqlite3_prepare_v2(db, "UPDATE user SET name = ?, updated = ? WHERE name = ?", -1, &st, NULL) !=
+               SQLITE_OK) {
+        r = db_err("prepare rename");
+    } else {
+        sqlite3_bind_text(st, 1, to, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+        sqlite3_bind_text(st, 3, from, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        int ext = sqlite3_extended_errcode(db);
+        sqlite3_finalize(st);
+        if (rc == SQLITE_DONE)
+            r = sqlite3_changes(db) > 0 ? AUTH_OK : AUTH_ERR_NOUSER;
+        else if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE)
+            r = AUTH_ERR_EXISTS;
+        else
+            r = db_err("rename user");
+    }
+    db_unlock();
+    if (r == AUTH_OK) {
+        changed(from);
+        changed(to);
+    }
+    return r;
 }
 
-/* Run an UPDATE/DELETE with the name bound last; NOUSER when no row. */
+/* Run an UPDATE/DELETE with the name bound last; NOUSER when no row.
+ * Tells the change hook on success. */
 static int modify(const char *sql, const char *name, const char *const *texts, int ntexts)
 {
     char norm[AUTH_MAX_USERNAME + 1];
     if (!userdb_normalize_name(name, norm))
         return AUTH_ERR_INVALID;
-    if (!db_ready())
-        return db_err("modify");
+    db_lock();
+    int r;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_err("prepare");
-    int i;
-    for (i = 0; i < ntexts; i++)
-        sqlite3_bind_text(st, i + 1, texts[i], -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, i + 1, norm, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return db_err("update");
-    return sqlite3_changes(db) > 0 ? AUTH_OK : AUTH_ERR_NOUSER;
+    if (!db_ready()) {
+        r = db_err("modify");
+    } else if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        r = db_err("prepare");
+    } else {
+        int i;
+        for (i = 0; i < ntexts; i++)
+            sqlite3_bind_text(st, i + 1, texts[i], -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, i + 1, norm, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            r = db_err("update");
+        else
+            r = sqlite3_changes(db) > 0 ? AUTH_OK : AUTH_ERR_NOUSER;
+    }
+    db_unlock();
+    if (r == AUTH_OK)
+        changed(norm);
+    return r;
 }
 
 int userdb_set_password(const char *name, const char *password)
@@ -479,6 +581,15 @@ int userdb_set_scram(const char *name, enum scram_hash h, const struct scram_key
     return r;
 }
 
+int userdb_set_locked(const char *name, bool locked)
+{
+    char now[32];
+    snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+    const char *t[] = {locked ? "1" : "0", now};
+    return modify("UPDATE user SET locked = CAST(? AS INTEGER), updated = CAST(? AS INTEGER) WHERE name = ?", name,
+                  t, 2);
+}
+
 int userdb_delete(const char *name)
 {
     return modify("DELETE FROM user WHERE name = ?", name, NULL, 0);
@@ -489,120 +600,217 @@ int userdb_exists(const char *name)
     char norm[AUTH_MAX_USERNAME + 1];
     if (!userdb_normalize_name(name, norm))
         return 0;
-    if (!db_ready())
-        return db_err("exists");
+    db_lock();
+    int r;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM user WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
-        return db_err("prepare exists");
-    sqlite3_bind_text(st, 1, norm, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_ROW)
-        return 1;
-    if (rc == SQLITE_DONE)
-        return 0;
-    return db_err("exists");
+    if (!db_ready()) {
+        r = db_err("exists");
+    } else if (sqlite3_prepare_v2(db, "SELECT 1 FROM user WHERE name = ?", -1, &st, NULL) != SQLITE_OK) {
+        r = db_err("prepare exists");
+    } else {
+        sqlite3_bind_text(st, 1, norm, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_err("exists");
+    }
+    db_unlock();
+    return r;
 }
 
 int userdb_count(void)
 {
-    if (!db_ready())
-        return db_err("count");
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM user", -1, &st, NULL) != SQLITE_OK)
-        return db_err("prepare count");
+    db_lock();
     int n = AUTH_ERR_IO;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
+    sqlite3_stmt *st = NULL;
+    if (!db_ready()) {
+        n = db_err("count");
+    } else if (sqlite3_prepare_v2(db, "SELECT count(*) FROM user", -1, &st, NULL) != SQLITE_OK) {
+        n = db_err("prepare count");
+    } else {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    db_unlock();
     return n;
 }
 
 int userdb_list(void (*cb)(const char *name, void *arg), void *arg)
 {
-    if (!db_ready())
-        return db_err("list");
+    /* The names are collected under the lock and handed to cb after it
+     * is released: cb may well call userdb functions itself. */
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int r = AUTH_OK;
+    db_lock();
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT name FROM user ORDER BY name", -1, &st, NULL) != SQLITE_OK)
-        return db_err("prepare list");
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const unsigned char *n = sqlite3_column_text(st, 0);
-        if (n)
-            cb((const char *)n, arg);
+    if (!db_ready()) {
+        r = db_err("list");
+    } else if (sqlite3_prepare_v2(db, "SELECT name FROM user ORDER BY name", -1, &st, NULL) != SQLITE_OK) {
+        r = db_err("prepare list");
+    } else {
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const unsigned char *v = sqlite3_column_text(st, 0);
+            if (!v)
+                continue;
+            ARRAY_GROW(names, n, cap);
+            names[n++] = xstrdup((const char *)v);
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            r = db_err("list");
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? AUTH_OK : db_err("list");
+    db_unlock();
+    for (size_t i = 0; i < n; i++) {
+        if (r == AUTH_OK)
+            cb(names[i], arg);
+        free(names[i]);
+    }
+    free(names);
+    return r;
 }
 
-/* Fetch one text column of a user's row into a fresh string. */
-static int fetch_col(const char *name, const char *col, char **out)
+/* The row of a user (name already normalized): hash, lock flag and, when
+ * col is not NULL, one more text column into *extra. Called with db_mu
+ * held. AUTH_OK, NOUSER, or IO (quiet: logged by the caller, which may be
+ * a pool thread). */
+static int fetch_row(const char *norm, const char *col, char **hash, bool *locked, char **extra)
 {
-    *out = NULL;
-    char norm[AUTH_MAX_USERNAME + 1];
-    if (!userdb_normalize_name(name, norm))
-        return AUTH_ERR_NOUSER;
+    *hash = NULL;
+    *locked = false;
+    if (extra)
+        *extra = NULL;
     if (!db_ready())
-        return db_err("fetch");
-    char *sql = xasprintf("SELECT %s FROM user WHERE name = ?", col);
+        return AUTH_ERR_IO;
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT hash, locked%s%s FROM user WHERE name = ?", col ? ", " : "", col ? col : "");
     sqlite3_stmt *st = NULL;
-    int r;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        free(sql);
-        return db_err("prepare fetch");
-    }
-    free(sql);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return AUTH_ERR_IO;
     sqlite3_bind_text(st, 1, norm, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
+    int r;
     if (rc == SQLITE_ROW) {
-        const unsigned char *v = sqlite3_column_text(st, 0);
-        *out = v ? xstrdup((const char *)v) : NULL;
+        const unsigned char *h = sqlite3_column_text(st, 0);
+        *hash = h ? xstrdup((const char *)h) : NULL;
+        *locked = sqlite3_column_int(st, 1) != 0;
+        if (col && extra) {
+            const unsigned char *v = sqlite3_column_text(st, 2);
+            *extra = v ? xstrdup((const char *)v) : NULL;
+        }
         r = AUTH_OK;
-    } else if (rc == SQLITE_DONE) {
-        r = AUTH_ERR_NOUSER;
     } else {
-        r = db_err("fetch");
+        r = rc == SQLITE_DONE ? AUTH_ERR_NOUSER : AUTH_ERR_IO;
     }
     sqlite3_finalize(st);
     return r;
 }
 
+/* A name as userdb_normalize_name makes it, checked without the
+ * configuration (pool threads must not read it: a reload may replace it
+ * meanwhile). */
+static bool normalized_shape(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > AUTH_MAX_USERNAME)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '@' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static void free_hash(char *hash)
+{
+    if (hash) {
+        explicit_bzero(hash, strlen(hash));
+        free(hash);
+    }
+}
+
+int userdb_lookup_hash(const char *norm, char *hash, size_t cap)
+{
+    hash[0] = '\0';
+    if (!normalized_shape(norm))
+        return AUTH_ERR_NOUSER;
+    char *h = NULL;
+    bool locked = false;
+    db_lock();
+    int r = fetch_row(norm, NULL, &h, &locked, NULL);
+    db_unlock();
+    if (r == AUTH_OK) {
+        if (!h || locked || strcmp(h, LOCKED_HASH) == 0)
+            r = AUTH_ERR_LOCKED;
+        else if (strlen(h) >= cap)
+            r = AUTH_ERR_INVALID;
+        else
+            memcpy(hash, h, strlen(h) + 1);
+    }
+    free_hash(h);
+    return r;
+}
+
 int userdb_can_login(const char *name)
 {
+    char norm[AUTH_MAX_USERNAME + 1];
+    if (!userdb_normalize_name(name, norm))
+        return 0;
     char *hash = NULL;
-    int r = fetch_col(name, "hash", &hash);
-    int ok = r == AUTH_OK ? (hash && strcmp(hash, LOCKED_HASH) != 0) : r == AUTH_ERR_NOUSER ? 0 : r;
-    free(hash);
+    bool locked = false;
+    db_lock();
+    int r = fetch_row(norm, NULL, &hash, &locked, NULL);
+    if (r == AUTH_ERR_IO)
+        r = db_err("can login");
+    db_unlock();
+    int ok = r == AUTH_OK ? hash && strcmp(hash, LOCKED_HASH) != 0 && !locked : r == AUTH_ERR_NOUSER ? 0 : r;
+    free_hash(hash);
     return ok;
 }
 
 bool userdb_verify_password(const char *name, const char *password)
 {
-    char *hash = NULL;
+    char norm[AUTH_MAX_USERNAME + 1];
     if (!password || strlen(password) > AUTH_MAX_PASSWORD)
         return false;
-    if (fetch_col(name, "hash", &hash) != AUTH_OK || !hash || strcmp(hash, LOCKED_HASH) == 0) {
-        free(hash);
-        (void)password_verify(password, dummy_hash);
+    char hash[PASSWORD_HASH_MAX_LEN + 1];
+    if (!userdb_normalize_name(name, norm) || userdb_lookup_hash(norm, hash, sizeof(hash)) != AUTH_OK) {
+        password_verify_dummy(password);
         return false;
     }
     bool ok = password_verify(password, hash);
-    free(hash);
+    explicit_bzero(hash, sizeof(hash));
     return ok;
 }
 
 int userdb_get_scram(const char *name, enum scram_hash h, struct scram_keys *out)
 {
-    char *enc = NULL;
-    int r = fetch_col(name, h == SCRAM_SHA1 ? "scram_sha1" : "scram_sha256", &enc);
-    if (r != AUTH_OK)
+    char norm[AUTH_MAX_USERNAME + 1];
+    if (!userdb_normalize_name(name, norm))
+        return AUTH_ERR_NOUSER;
+    char *hash = NULL, *enc = NULL;
+    bool locked = false;
+    db_lock();
+    int r = fetch_row(norm, h == SCRAM_SHA1 ? "scram_sha1" : "scram_sha256", &hash, &locked, &enc);
+    if (r == AUTH_ERR_IO)
+        db_err("fetch SCRAM keys");
+    db_unlock();
+    bool no_password = hash && strcmp(hash, LOCKED_HASH) == 0;
+    free_hash(hash);
+    if (r == AUTH_OK && (locked || no_password))
+        r = AUTH_ERR_LOCKED; /* the exchange runs on fake keys and fails */
+    else if (r == AUTH_OK && !enc)
+        r = AUTH_ERR_INVALID; /* imported hash: no SCRAM keys yet */
+    if (r != AUTH_OK) {
+        free(enc);
         return r;
-    if (!enc)
-        return AUTH_ERR_INVALID; /* imported hash: no SCRAM keys yet */
+    }
     bool ok = scram_decode(enc, h == SCRAM_SHA1 ? 20 : 32, out);
     free(enc);
     if (!ok) {
-        log_err("users.db: bad SCRAM entry for %s", name);
+        log_err("users.db: bad SCRAM entry for %s", norm);
         return AUTH_ERR_INVALID;
     }
     return AUTH_OK;

@@ -12,6 +12,7 @@
 #include "access.h"
 #include "auth.h"
 #include "config.h"
+#include "notify.h"
 #include "storage.h"
 
 /* A partition name the configuration knows: "default" (the data
@@ -175,6 +176,38 @@ static int cmd_passwd(int argc, char **argv)
         return auth_exit(r, name);
     printf("password of %s changed\n", name);
     return 0;
+}
+
+static int lock_common(const char *arg, bool lock)
+{
+    char name[AUTH_MAX_USERNAME + 1];
+    if (!cli_user_name(arg, name))
+        return EX_USAGE;
+    int r = cli_require_user(name);
+    if (r)
+        return r;
+    r = userdb_set_locked(name, lock);
+    if (r != AUTH_OK)
+        return auth_exit(r, name);
+    /* The change hook has told every worker to drop the user's cached
+     * verifications (and every login reads the lock anyway); a lock also
+     * ends the sessions already open, as a rename or delete does. */
+    if (lock)
+        notify_user_kick(name);
+    printf("user %s %s\n", name, lock ? "locked" : "unlocked");
+    return 0;
+}
+
+static int cmd_lock(int argc, char **argv)
+{
+    (void)argc;
+    return lock_common(argv[0], true);
+}
+
+static int cmd_unlock(int argc, char **argv)
+{
+    (void)argc;
+    return lock_common(argv[0], false);
 }
 
 static int cmd_del(int argc, char **argv)
@@ -502,6 +535,10 @@ const struct cli_cmd cli_user_cmds[] = {
     {"user", "passwd", "[--password-stdin] NAME", "Set a user's password (read like for 'user add').", 1, 1,
      cmd_passwd},
     {"user", "del", "NAME", "Delete a user and the user's whole mail store.", 1, 1, cmd_del},
+    {"user", "lock", "NAME",
+     "Lock an account: it keeps its password and mail (deliveries go on) but cannot log in by any mechanism "
+     "until 'user unlock'; its open sessions are closed.", 1, 1, cmd_lock},
+    {"user", "unlock", "NAME", "Let a locked account log in again (with its old password).", 1, 1, cmd_unlock},
     {"user", "list", "[--json]",
      "List all users, one per line; --json: [{\"name\":N,\"partition\":P or null (no store yet)},...].", 0, 0,
      cmd_list},

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "log.h"
 #include "storage.h"
+#include "notify.h"
 #include <errno.h>
 #include <stdarg.h>
 
@@ -224,6 +225,9 @@ static int setup(const char *config_file)
         cli_error("cannot open the user database in %s", datadir);
         return EX_IOERR;
     }
+    /* Every change of an account (user passwd, lock, rename, del) tells
+     * each running worker to forget its cached verifications of it. */
+    userdb_set_change_hook(notify_auth_flush);
     return 0;
 }
 

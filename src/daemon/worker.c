@@ -20,6 +20,7 @@
  */
 #include "access.h"
 #include "auth.h"
+#include "auth-service.h"
 #include "daemon.h"
 #include "event.h"
 #include "imap.h"
@@ -154,6 +155,10 @@ static void local_kick(const char *user)
 static void notify_cb(const char *user, int64_t mailbox_id, void *arg)
 {
     (void)arg;
+    if (mailbox_id == NOTIFY_AUTH_FLUSH) {
+        auth_service_flush_user(user);
+        return;
+    }
     imap_notify(user, mailbox_id);
     pop3_notify(user, mailbox_id);
 }
@@ -269,6 +274,7 @@ static void on_hup(struct event_loop *loop, void *arg)
     snprintf(role, sizeof(role), "worker %d", (int)(intptr_t)arg);
     daemon_setup_logging(role);
     load_tls(false);
+    auth_service_reload();
     log_debug("configuration reloaded");
 }
 
@@ -317,6 +323,10 @@ void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
      * retries on BUSY. */
     storage_set_store_wait_ms(5000);
     notify_set_local_kick_hook(local_kick);
+    /* Account changes made in this worker (an admin's DELETE or RENAME of
+     * user/NAME) reach every worker's credential cache, this one's too
+     * (its own datagram): may run on any thread, so it only sends. */
+    userdb_set_change_hook(notify_auth_flush);
     /* Finish store moves/renames/deletes and account operations that a
      * crash interrupted (both are idempotent and serialised by locks, so
      * every worker may try; only dead operations are touched). Opens and
@@ -332,6 +342,9 @@ void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
      * threads is no use. */
     if (!jobs_init(wloop, (unsigned)config_int(CFG_JOB_THREADS)))
         _exit(EX_OS_ERR);
+    /* Password checks and the credential cache, with a key of this
+     * process's own (never written anywhere). */
+    auth_service_init();
     imap_init(wloop);
     pop3_init(wloop);
     lmtp_init(wloop);
@@ -368,6 +381,7 @@ void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
      * callbacks run here. */
     uint64_t now = event_loop_now(wloop);
     jobs_drain(shutting_down && shutdown_deadline > now ? shutdown_deadline - now + 500 : 1000);
+    auth_service_shutdown();
     notify_listener_close();
     userdb_close();
     log_debug("exiting");

@@ -8,9 +8,18 @@
  * Anonymous access (allowanonymouslogin: yes): AUTHENTICATE ANONYMOUS
  * (RFC 4505) or LOGIN anonymous <trace>; the session gets no personal
  * store (imap_session_try_login).
+ *
+ * Passwords (LOGIN, AUTHENTICATE PLAIN and LOGIN) are checked by the
+ * authentication service (auth-service.h), off the event loop: the
+ * command parks (imap_cmd_park) until the answer arrives, every other
+ * session of the worker is served meanwhile, and the answer is handled
+ * exactly as a synchronous check was before (same replies, same log
+ * lines, same failure delays - also when the answer came from the
+ * credential cache).
  */
 #include "imap.h"
 #include "auth.h"
+#include "auth-service.h"
 #include "config.h"
 #include "connlimits.h"
 #include "log.h"
@@ -134,6 +143,18 @@ static enum cmd_result auth_failed(struct imap_session *s, struct imap_cmd *cmd,
     return after(s, cmd, delay, reply_failed);
 }
 
+/* The passdb could not answer (users.db unreadable): not the client's
+ * fault, so no failure is counted and nothing is delayed (RFC 5530
+ * UNAVAILABLE: try again later). */
+static enum cmd_result auth_unavailable(struct imap_session *s, struct imap_cmd *cmd, const char *user,
+                                        const char *mech)
+{
+    log_notice("login failed (temporary failure): user=%s addr=%s mech=%s", user && *user ? user : "-", s->peer,
+               mech);
+    imap_tagged(s, cmd, "NO", "[UNAVAILABLE] Authentication temporarily unavailable, try again later");
+    return CMD_DONE;
+}
+
 static enum cmd_result auth_succeeded(struct imap_session *s, struct imap_cmd *cmd, const char *user,
                                       const char *mech)
 {
@@ -147,6 +168,40 @@ static enum cmd_result auth_succeeded(struct imap_session *s, struct imap_cmd *c
     imap_tagged(s, cmd, "OK", "[CAPABILITY %s] Logged in", buf_cstr(&b));
     buf_free(&b);
     return CMD_DONE;
+}
+
+/* ---- password checks (the authentication service) --------------------------- */
+
+struct auth_wait {
+    struct imap_session *s;
+    struct imap_cmd *cmd;
+    imap_job_finish_fn finish;
+    struct auth_reply reply;
+};
+
+static void auth_replied(const struct auth_reply *reply, void *ctx)
+{
+    struct auth_wait *w = ctx;
+    w->reply = *reply;
+    imap_cmd_unpark(w->s, w->cmd, w->finish, w);
+}
+
+/* Have user/password checked; the command waits parked (CMD_DEFER) until
+ * finish(s, cmd, w) gets the answer in w->reply (s NULL: the client went
+ * away) and frees w. The caller wipes its copy of the password when this
+ * returns. */
+static enum cmd_result verify_password(struct imap_session *s, struct imap_cmd *cmd, const char *user,
+                                       const char *password, imap_job_finish_fn finish)
+{
+    struct auth_wait *w = xcalloc(1, sizeof(*w));
+    w->s = s;
+    w->cmd = cmd;
+    w->finish = finish;
+    struct auth_request rq = {"imap", user, password, s->peer};
+    if (auth_verify(&rq, auth_replied, w, &w->reply))
+        return finish(s, cmd, w); /* no pool (unit tests): answered already */
+    imap_cmd_park(s, cmd);
+    return CMD_DEFER;
 }
 
 /* ---- STARTTLS ------------------------------------------------------------ */
@@ -177,23 +232,37 @@ IMAP_CMD(cmd_starttls)
 
 /* ---- LOGIN ---------------------------------------------------------------- */
 
+static void shown_user(const char *user, char *shown, size_t len)
+{
+    snprintf(shown, len, "%s", user);
+    for (char *p = shown; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
+}
+
+static enum cmd_result login_verified(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct auth_wait *w = arg;
+    struct auth_reply rep = w->reply;
+    free(w);
+    if (!s)
+        return CMD_DONE;
+    struct auth_state *st = auth_state(cmd);
+    if (rep.status == AUTH_STATUS_OK)
+        return auth_succeeded(s, cmd, rep.user, "LOGIN");
+    char shown[80];
+    shown_user(st->user, shown, sizeof(shown));
+    if (rep.status == AUTH_STATUS_TEMPFAIL)
+        return auth_unavailable(s, cmd, shown, "LOGIN");
+    return auth_failed(s, cmd, shown, "LOGIN");
+}
+
 static enum cmd_result login_check(struct imap_session *s, struct imap_cmd *cmd)
 {
     struct auth_state *st = auth_state(cmd);
-    char norm[AUTH_MAX_USERNAME + 1];
-    bool ok = false;
-    if (strlen(st->user) <= AUTH_MAX_USERNAME && userdb_normalize_name(st->user, norm))
-        ok = userdb_verify_password(norm, st->pass);
+    enum cmd_result r = verify_password(s, cmd, st->user, st->pass, login_verified);
     explicit_bzero(st->pass, strlen(st->pass));
-    if (!ok) {
-        char shown[80];
-        snprintf(shown, sizeof(shown), "%s", st->user);
-        for (char *p = shown; *p; p++)
-            if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-                *p = '?';
-        return auth_failed(s, cmd, shown, "LOGIN");
-    }
-    return auth_succeeded(s, cmd, norm, "LOGIN");
+    return r;
 }
 
 IMAP_CMD(cmd_login)
@@ -277,29 +346,39 @@ static void send_challenge(struct imap_session *s, const struct buf *out)
     buf_free(&b);
 }
 
-static enum cmd_result sasl_feed(struct imap_session *s, struct imap_cmd *cmd, const unsigned char *in,
-                                 size_t len)
+static enum cmd_result sasl_verified(struct imap_session *s, struct imap_cmd *cmd, void *arg);
+
+/* What the SASL exchange says next (a step or the password check's end). */
+static enum cmd_result sasl_outcome(struct imap_session *s, struct imap_cmd *cmd, enum sasl_result r,
+                                    const struct buf *out)
 {
     struct auth_state *st = auth_state(cmd);
-    struct buf out = BUF_INIT;
-    enum sasl_result r = sasl_step(st->sasl, in, len, &out);
     enum cmd_result res;
     switch (r) {
     case SASL_CONTINUE:
-        send_challenge(s, &out);
+        send_challenge(s, out);
         cmd->on_line = auth_line;
         res = CMD_WAIT;
         break;
+    case SASL_VERIFY: {
+        /* PLAIN, LOGIN: the password goes to the authentication service */
+        const char *cid, *pw;
+        sasl_verify_credentials(st->sasl, &cid, &pw);
+        cmd->on_line = NULL;
+        res = verify_password(s, cmd, cid, pw, sasl_verified);
+        sasl_verify_forget(st->sasl);
+        break;
+    }
     case SASL_DONE:
         if (sasl_proxy_authcid(st->sasl))
             log_notice("imap: proxy login: authcid=%s user=%s addr=%s", sasl_proxy_authcid(st->sasl),
                        sasl_username(st->sasl), s->peer);
-        if (out.len) {
+        if (out->len) {
             /* IMAP has no "additional data with success": send it as a
              * challenge and expect an empty response (RFC 9051 6.2.2). */
             st->ok_user = xstrdup(sasl_username(st->sasl));
             st->final_sent = true;
-            send_challenge(s, &out);
+            send_challenge(s, out);
             cmd->on_line = auth_line;
             res = CMD_WAIT;
         } else {
@@ -319,6 +398,33 @@ static enum cmd_result sasl_feed(struct imap_session *s, struct imap_cmd *cmd, c
         break;
     }
     }
+    return res;
+}
+
+static enum cmd_result sasl_verified(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct auth_wait *w = arg;
+    struct auth_reply rep = w->reply;
+    free(w);
+    if (!s)
+        return CMD_DONE;
+    struct auth_state *st = auth_state(cmd);
+    enum sasl_result r = sasl_verify_result(st->sasl, rep.status == AUTH_STATUS_OK, rep.user);
+    if (rep.status == AUTH_STATUS_TEMPFAIL)
+        return auth_unavailable(s, cmd, sasl_attempted_user(st->sasl), st->mech);
+    struct buf out = BUF_INIT;
+    enum cmd_result res = sasl_outcome(s, cmd, r, &out);
+    buf_free(&out);
+    return res;
+}
+
+static enum cmd_result sasl_feed(struct imap_session *s, struct imap_cmd *cmd, const unsigned char *in,
+                                 size_t len)
+{
+    struct auth_state *st = auth_state(cmd);
+    struct buf out = BUF_INIT;
+    enum sasl_result r = sasl_step(st->sasl, in, len, &out);
+    enum cmd_result res = sasl_outcome(s, cmd, r, &out);
     buf_free(&out);
     return res;
 }

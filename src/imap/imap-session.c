@@ -399,14 +399,20 @@ static void imap_job_run(struct job *job, void *arg)
     j->run(job, j->arg);
 }
 
-static void imap_job_done(void *arg)
+void imap_cmd_park(struct imap_session *s, struct imap_cmd *cmd)
 {
-    struct imap_job *j = arg;
-    struct imap_session *s = j->s;
-    struct imap_cmd *cmd = j->cmd;
-    imap_job_finish_fn finish = j->finish;
-    void *farg = j->arg;
-    free(j);
+    /* The session outlives the wait: freed at the latest by
+     * imap_cmd_unpark's imap_session_leave. */
+    imap_session_enter(s);
+    s->in_job = true;
+    s->cmd = cmd;
+    s->cmd_status = CMD_DEFER;
+    if (s->conn)
+        conn_pause_input(s->conn);
+}
+
+void imap_cmd_unpark(struct imap_session *s, struct imap_cmd *cmd, imap_job_finish_fn finish, void *farg)
+{
     s->in_job = false;
     if (s->closed || !s->conn || s->cmd != cmd) {
         /* The client went away (or the session was torn down): nothing to
@@ -431,11 +437,26 @@ static void imap_job_done(void *arg)
         /* the server is shutting down (imap_shutdown): the reply is
          * written, now the BYE */
         imap_session_close(s, s->bye_after_job);
+    } else if (r == CMD_WAIT && !s->closed && s->conn && !s->logout) {
+        /* the next step needs client input (a SASL challenge was sent) */
+        conn_resume_input(s->conn);
+        imap_session_kick(s);
     } else if (r == CMD_DONE && !s->closed && s->conn && !s->logout) {
         imap_session_arm_timer(s);
         imap_session_kick(s); /* pipelined commands already read */
     }
     imap_session_leave(s);
+}
+
+static void imap_job_done(void *arg)
+{
+    struct imap_job *j = arg;
+    struct imap_session *s = j->s;
+    struct imap_cmd *cmd = j->cmd;
+    imap_job_finish_fn finish = j->finish;
+    void *farg = j->arg;
+    free(j);
+    imap_cmd_unpark(s, cmd, finish, farg);
 }
 
 static void imap_job_inline_done(void *arg)
@@ -458,14 +479,7 @@ enum cmd_result imap_cmd_job(struct imap_session *s, struct imap_cmd *cmd, const
     j->run = run;
     j->finish = finish;
     j->arg = arg;
-    /* The session outlives the job: freed at the latest by the done
-     * callback's imap_session_leave. */
-    imap_session_enter(s);
-    s->in_job = true;
-    s->cmd = cmd;
-    s->cmd_status = CMD_DEFER;
-    if (s->conn)
-        conn_pause_input(s->conn);
+    imap_cmd_park(s, cmd);
     jobs_submit(kind, key, imap_job_run, imap_job_done, j);
     return CMD_DEFER;
 }

@@ -467,6 +467,14 @@ typedef void (*imap_job_run_fn)(struct job *job, void *arg);
 typedef enum cmd_result (*imap_job_finish_fn)(struct imap_session *s, struct imap_cmd *cmd, void *arg);
 enum cmd_result imap_cmd_job(struct imap_session *s, struct imap_cmd *cmd, const char *kind, const void *key,
                              imap_job_run_fn run, imap_job_finish_fn finish, void *arg);
+/* The parking under imap_cmd_job, for a command that waits on something
+ * other than one job (the authentication service's queue: imap-cmd-auth.c).
+ * imap_cmd_park: the handler then returns CMD_DEFER; the session is kept
+ * alive and reads no input. imap_cmd_unpark (from a loop callback, exactly
+ * once): calls finish(s, cmd, arg) like imap_cmd_job's, with s == NULL
+ * when the client went away meanwhile. */
+void imap_cmd_park(struct imap_session *s, struct imap_cmd *cmd);
+void imap_cmd_unpark(struct imap_session *s, struct imap_cmd *cmd, imap_job_finish_fn finish, void *arg);
 void imap_session_close(struct imap_session *s, const char *bye);
 void imap_session_login(struct imap_session *s, const char *user); /* common post-auth steps */
 /* (added) Like imap_session_login but reports failure: returns NULL on

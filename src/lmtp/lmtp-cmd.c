@@ -14,6 +14,7 @@
  * copy is durable.
  */
 #include "lmtp-private.h"
+#include "auth-service.h"
 #include "access.h"
 #include "config.h"
 #include "log.h"
@@ -241,23 +242,32 @@ static void send_challenge(struct lmtp_session *s, const struct buf *data)
     buf_free(&b);
 }
 
-static void sasl_feed(struct lmtp_session *s, const unsigned char *in, size_t len)
+static void sasl_verified(struct lmtp_session *s, const struct auth_reply *rep);
+
+static void sasl_outcome(struct lmtp_session *s, enum sasl_result r, const struct buf *out)
 {
-    struct buf out = BUF_INIT;
-    enum sasl_result r = sasl_step(s->sasl, in, len, &out);
     switch (r) {
     case SASL_CONTINUE:
-        send_challenge(s, &out);
+        send_challenge(s, out);
         s->in_sasl = true;
         break;
+    case SASL_VERIFY: {
+        /* PLAIN, LOGIN: the password goes to the authentication service */
+        const char *cid, *pw;
+        sasl_verify_credentials(s->sasl, &cid, &pw);
+        lmtp_verify_password(s, cid, pw, sasl_verified);
+        if (s->sasl)
+            sasl_verify_forget(s->sasl);
+        break;
+    }
     case SASL_DONE: {
         char *u = xstrdup(sasl_username(s->sasl));
         if (sasl_proxy_authcid(s->sasl))
             log_notice("lmtp: proxy login: authcid=%s user=%s addr=%s", sasl_proxy_authcid(s->sasl), u, s->peer);
-        if (out.len) {
+        if (out->len) {
             /* RFC 4954 4: additional data with 235 is allowed, but a
              * challenge plus empty response is what every client does. */
-            send_challenge(s, &out);
+            send_challenge(s, out);
             s->sasl_ok_user = u;
             s->sasl_final_sent = true;
             s->in_sasl = true;
@@ -277,6 +287,32 @@ static void sasl_feed(struct lmtp_session *s, const unsigned char *in, size_t le
         break;
     }
     }
+}
+
+static void sasl_verified(struct lmtp_session *s, const struct auth_reply *rep)
+{
+    if (!s->sasl)
+        return;
+    enum sasl_result r = sasl_verify_result(s->sasl, rep->status == AUTH_STATUS_OK, rep->user);
+    if (rep->status == AUTH_STATUS_TEMPFAIL) {
+        /* not the client's fault: no failure counted, no delay */
+        const char *t = sasl_attempted_user(s->sasl);
+        log_notice("lmtp: authentication failed (temporary failure): user=%s addr=%s mech=%s", t ? t : "", s->peer,
+                   s->mech);
+        lmtp_auth_reset(s);
+        lmtp_printf(s, "454 4.7.0 Temporary authentication failure\r\n");
+        return;
+    }
+    struct buf out = BUF_INIT;
+    sasl_outcome(s, r, &out);
+    buf_free(&out);
+}
+
+static void sasl_feed(struct lmtp_session *s, const unsigned char *in, size_t len)
+{
+    struct buf out = BUF_INIT;
+    enum sasl_result r = sasl_step(s->sasl, in, len, &out);
+    sasl_outcome(s, r, &out);
     if (out.data)
         explicit_bzero(out.data, out.len);
     buf_free(&out);

@@ -75,6 +75,9 @@ struct lmtp_session {
                                    (auth_parked) its turn; input paused */
     char *auth_parked;          /* AUTH arguments waiting out the predelay
                                    (may hold a password: wiped) */
+    bool auth_wait;             /* AUTH's password is being checked
+                                   (lmtp_verify_password); input paused,
+                                   the session kept alive until the answer */
     /* (added) message data spooled in this transaction, reserved against
      * spool_max_total (spool-limits.h) as it comes; spool_full: refused,
      * the rest is discarded and every recipient answered 452 4.3.1 */
@@ -94,6 +97,15 @@ void lmtp_auth_failed(struct lmtp_session *s);
 /* An AUTH from an address over auth_failures_per_host: its arguments are
  * kept and lmtp_auth_begin runs them after ms (input paused meanwhile). */
 void lmtp_auth_park(struct lmtp_session *s, unsigned ms, const char *arg);
+
+/* Have an AUTH's user/password checked by the authentication service
+ * (auth-service.h), off the event loop: the session waits (no input read,
+ * kept alive) and finish(s, reply) runs on the loop with the answer -
+ * right away without a pool - unless the client went away meanwhile. The
+ * caller wipes its password copy when this returns. */
+struct auth_reply;
+typedef void (*lmtp_verified_fn)(struct lmtp_session *s, const struct auth_reply *reply);
+void lmtp_verify_password(struct lmtp_session *s, const char *user, const char *password, lmtp_verified_fn finish);
 
 /* lmtp-cmd.c */
 void lmtp_greeting(struct lmtp_session *s);

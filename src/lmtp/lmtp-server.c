@@ -32,6 +32,7 @@
  * ones like any other. They do count in maxconnections.
  */
 #include "lmtp-private.h"
+#include "auth-service.h"
 #include "config.h"
 #include "connlimits.h"
 #include "log.h"
@@ -194,8 +195,9 @@ static void timeout_cb(struct event_loop *loop, void *arg)
          * lets the server close after its timeout; 421). */
         log_info("lmtp: pre-authentication time limit reached: addr=%s", s->peer);
         lmtp_session_close(s, "421 4.4.2 Pre-authentication time limit reached, closing connection");
-    } else if (!s->auth_timer && event_loop_now(loop) >= s->last_activity + limit) {
-        /* (a failed AUTH's delay is our doing, not the client's idleness) */
+    } else if (!s->auth_timer && !s->auth_wait && event_loop_now(loop) >= s->last_activity + limit) {
+        /* (a failed AUTH's delay, or its password check, is our doing, not
+         * the client's idleness) */
         log_info("lmtp: timeout: addr=%s", s->peer);
         /* RFC 5321 4.5.3.2: the server may close after its timeout; 421. */
         lmtp_session_close(s, "421 4.4.2 Idle timeout, closing connection");
@@ -318,8 +320,9 @@ static bool data_input(struct lmtp_session *s, struct buf *in)
 static void reader(struct lmtp_session *s)
 {
     while (!s->closed && s->conn && !s->quitting) {
-        if (s->auth_timer) {
-            /* a failed AUTH is answered first; pipelined input waits */
+        if (s->auth_timer || s->auth_wait) {
+            /* a failed AUTH is answered first, a password is checked
+             * first; pipelined input waits */
             conn_pause_input(s->conn);
             return;
         }
@@ -462,6 +465,49 @@ void lmtp_auth_park(struct lmtp_session *s, unsigned ms, const char *arg)
     if (s->conn)
         conn_pause_input(s->conn);
     s->auth_timer = ev_timer_add(g_loop, ms, auth_parked_cb, s);
+}
+
+/* ---- password checks (the authentication service) ---------------------- */
+
+struct auth_wait {
+    struct lmtp_session *s;
+    lmtp_verified_fn finish;
+};
+
+static void auth_replied(const struct auth_reply *rep, void *ctx)
+{
+    struct auth_wait *w = ctx;
+    struct lmtp_session *s = w->s;
+    lmtp_verified_fn finish = w->finish;
+    free(w);
+    s->auth_wait = false;
+    if (!s->closed && !s->quitting && s->conn) {
+        finish(s, rep);
+        preauth_check(s);
+        if (!s->closed && !s->quitting && s->conn && !s->auth_timer && !s->auth_wait) {
+            conn_resume_input(s->conn);
+            reader(s);
+        }
+    }
+    leave(s);
+}
+
+void lmtp_verify_password(struct lmtp_session *s, const char *user, const char *password, lmtp_verified_fn finish)
+{
+    struct auth_wait *w = xcalloc(1, sizeof(*w));
+    w->s = s;
+    w->finish = finish;
+    struct auth_request rq = {"lmtp", user, password, s->peer};
+    struct auth_reply now;
+    if (auth_verify(&rq, auth_replied, w, &now)) {
+        free(w);
+        finish(s, &now);
+        return;
+    }
+    s->auth_wait = true;
+    enter(s);
+    if (s->conn)
+        conn_pause_input(s->conn);
 }
 
 /* ---- conn callbacks ---------------------------------------------------- */

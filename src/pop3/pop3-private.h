@@ -61,6 +61,11 @@ struct pop3_session {
     bool in_sasl;               /* next line is a SASL response */
     bool sasl_final_sent;       /* server-final data sent as a challenge */
     char *sasl_ok_user;
+    /* a password is being checked (auth-service.h): input waits, the
+     * session is kept alive (busy) until the answer; the folder of a
+     * "user+folder" USER waits with it */
+    bool auth_wait;
+    char *auth_folder;
 
     /* TRANSACTION */
     char *user;                 /* authenticated user (for limits/logs) */

@@ -170,7 +170,7 @@ void pop3_session_touch(struct pop3_session *s)
 
 bool pop3_session_blocked(const struct pop3_session *s)
 {
-    return s->job.kind != JOB_NONE || s->deferred != DEF_NONE || s->parked;
+    return s->job.kind != JOB_NONE || s->deferred != DEF_NONE || s->parked || s->auth_wait;
 }
 
 /* ---- slow steps on the pool (pop3_park) ------------------------------------ */

@@ -8,12 +8,18 @@
  * limit waits before its credentials are even checked. Three failures on
  * one connection end it.
  *
+ * Passwords (PASS, AUTH PLAIN and LOGIN) are checked by the
+ * authentication service (auth-service.h) off the event loop: the
+ * session waits parked (auth_wait: no input read, kept alive) and the
+ * answer is handled as a synchronous check was before.
+ *
  * APOP: RFC 1939 7 needs a plaintext-equivalent shared secret. Darius
  * stores only password hashes and SCRAM keys, so APOP can never succeed:
  * the greeting carries no timestamp (which is how a client learns that
  * APOP is offered) and APOP always answers -ERR, whatever allowapop says.
  */
 #include "pop3-private.h"
+#include "auth-service.h"
 #include "config.h"
 #include "connlimits.h"
 #include "log.h"
@@ -97,6 +103,8 @@ void pop3_auth_reset(struct pop3_session *s)
     wipe_free(&s->ir);
     free(s->sasl_ok_user);
     s->sasl_ok_user = NULL;
+    free(s->auth_folder);
+    s->auth_folder = NULL;
     if (s->sasl)
         sasl_free(s->sasl);
     s->sasl = NULL;
@@ -152,6 +160,62 @@ static void auth_failed(struct pop3_session *s, const char *user, const char *me
     s->auth_failures++;
     pop3_auth_reset(s);
     defer(s, limits_auth_failure(s->peer), DEF_FAIL_REPLY);
+}
+
+/* The passdb could not answer: not counted as a failure, not delayed
+ * (RFC 3206 SYS/TEMP: try again later). */
+static void auth_unavailable(struct pop3_session *s, const char *user, const char *mech)
+{
+    log_notice("pop3: login failed (temporary failure): user=%s addr=%s mech=%s", user && *user ? user : "-",
+               s->peer, mech);
+    pop3_auth_reset(s);
+    pop3_printf(s, "-ERR [SYS/TEMP] Authentication temporarily unavailable, try again later\r\n");
+}
+
+/* ---- password checks (the authentication service) -------------------------- */
+
+typedef void (*verified_fn)(struct pop3_session *s, const struct auth_reply *rep);
+
+struct auth_wait {
+    struct pop3_session *s;
+    verified_fn finish;
+};
+
+static void auth_replied(const struct auth_reply *rep, void *ctx)
+{
+    struct auth_wait *w = ctx;
+    struct pop3_session *s = w->s;
+    verified_fn finish = w->finish;
+    free(w);
+    s->auth_wait = false;
+    /* A client that went away is answered by nobody; what the login
+     * left in the session is freed with it. */
+    if (!s->closed && s->conn && !s->quitting) {
+        finish(s, rep);
+        if (!pop3_session_blocked(s))
+            pop3_session_kick(s);
+    }
+    pop3_session_leave(s);
+}
+
+/* Have user/password checked; finish(s, reply) runs when the answer is
+ * there (now, without a pool). The caller wipes its password copy. */
+static void verify_password(struct pop3_session *s, const char *user, const char *password, verified_fn finish)
+{
+    struct auth_wait *w = xcalloc(1, sizeof(*w));
+    w->s = s;
+    w->finish = finish;
+    struct auth_request rq = {"pop", user, password, s->peer};
+    struct auth_reply now;
+    if (auth_verify(&rq, auth_replied, w, &now)) {
+        free(w);
+        finish(s, &now);
+        return;
+    }
+    s->auth_wait = true;
+    pop3_session_enter(s);
+    if (s->conn)
+        conn_pause_input(s->conn);
 }
 
 static void login_opened(struct pop3_session *s, bool gone, const char *user, const char *err, void *arg);
@@ -227,23 +291,39 @@ static bool split_user(const char *given, char *norm, char **folder)
     return true;
 }
 
+static void pass_verified(struct pop3_session *s, const struct auth_reply *rep)
+{
+    char *u = s->pending_user;
+    s->pending_user = NULL;
+    char *folder = s->auth_folder;
+    s->auth_folder = NULL;
+    if (rep->status == AUTH_STATUS_OK)
+        login(s, rep->user, folder, "USER");
+    else if (rep->status == AUTH_STATUS_TEMPFAIL)
+        auth_unavailable(s, u, "USER");
+    else
+        auth_failed(s, u, "USER");
+    free(folder);
+    free(u);
+}
+
 static void pass_check(struct pop3_session *s)
 {
     char norm[AUTH_MAX_USERNAME + 1];
     char *folder = NULL;
-    bool ok = false;
     const char *given = s->pending_user ? s->pending_user : "";
-    if (s->pass && split_user(given, norm, &folder))
-        ok = userdb_verify_password(norm, s->pass);
-    wipe_free(&s->pass);
-    char *u = s->pending_user;
-    s->pending_user = NULL;
-    if (!ok)
+    if (!s->pass || !split_user(given, norm, &folder)) {
+        wipe_free(&s->pass);
+        char *u = s->pending_user;
+        s->pending_user = NULL;
         auth_failed(s, u, "USER");
-    else
-        login(s, norm, folder, "USER");
-    free(folder);
-    free(u);
+        free(u);
+        return;
+    }
+    free(s->auth_folder);
+    s->auth_folder = folder;
+    verify_password(s, norm, s->pass, pass_verified);
+    wipe_free(&s->pass);
 }
 
 static void cmd_user(struct pop3_session *s, const struct pop3_cmdline *cl)
@@ -295,23 +375,32 @@ static void send_challenge(struct pop3_session *s, const struct buf *out)
     buf_free(&b);
 }
 
-static void sasl_feed(struct pop3_session *s, const unsigned char *in, size_t len)
+static void sasl_verified(struct pop3_session *s, const struct auth_reply *rep);
+
+static void sasl_outcome(struct pop3_session *s, enum sasl_result r, const struct buf *out)
 {
-    struct buf out = BUF_INIT;
-    enum sasl_result r = sasl_step(s->sasl, in, len, &out);
     switch (r) {
     case SASL_CONTINUE:
-        send_challenge(s, &out);
+        send_challenge(s, out);
         s->in_sasl = true;
         break;
+    case SASL_VERIFY: {
+        /* PLAIN, LOGIN: the password goes to the authentication service */
+        const char *cid, *pw;
+        sasl_verify_credentials(s->sasl, &cid, &pw);
+        verify_password(s, cid, pw, sasl_verified);
+        if (s->sasl)
+            sasl_verify_forget(s->sasl);
+        break;
+    }
     case SASL_DONE: {
         char *u = xstrdup(sasl_username(s->sasl));
         if (sasl_proxy_authcid(s->sasl))
             log_notice("pop3: proxy login: authcid=%s user=%s addr=%s", sasl_proxy_authcid(s->sasl), u, s->peer);
-        if (out.len) {
+        if (out->len) {
             /* RFC 5034 4: no additional data with +OK; send it as a
              * challenge and expect an empty response. */
-            send_challenge(s, &out);
+            send_challenge(s, out);
             s->sasl_ok_user = u;
             s->sasl_final_sent = true;
             s->in_sasl = true;
@@ -335,6 +424,29 @@ static void sasl_feed(struct pop3_session *s, const unsigned char *in, size_t le
         break;
     }
     }
+}
+
+static void sasl_verified(struct pop3_session *s, const struct auth_reply *rep)
+{
+    if (!s->sasl)
+        return;
+    enum sasl_result r = sasl_verify_result(s->sasl, rep->status == AUTH_STATUS_OK, rep->user);
+    if (rep->status == AUTH_STATUS_TEMPFAIL) {
+        char mech[32];
+        snprintf(mech, sizeof(mech), "%s", s->mech);
+        auth_unavailable(s, sasl_attempted_user(s->sasl), mech);
+        return;
+    }
+    struct buf out = BUF_INIT;
+    sasl_outcome(s, r, &out);
+    buf_free(&out);
+}
+
+static void sasl_feed(struct pop3_session *s, const unsigned char *in, size_t len)
+{
+    struct buf out = BUF_INIT;
+    enum sasl_result r = sasl_step(s->sasl, in, len, &out);
+    sasl_outcome(s, r, &out);
     if (out.data)
         explicit_bzero(out.data, out.len);
     buf_free(&out);

@@ -85,9 +85,10 @@ void notify_listener_read(int fd, void (*cb)(const char *user, int64_t mailbox_i
         char *end;
         errno = 0;
         long long v = strtoll(id, &end, 10);
-        /* Mailbox ids are positive; the one negative value is the
-         * per-user kick (NOTIFY_KICK_USER). */
-        if (errno || end == id || *end || (v <= 0 && v != NOTIFY_KICK_USER))
+        /* Mailbox ids are positive; the negative values are the per-user
+         * kick (NOTIFY_KICK_USER) and credential cache flush
+         * (NOTIFY_AUTH_FLUSH). */
+        if (errno || end == id || *end || (v <= 0 && v != NOTIFY_KICK_USER && v != NOTIFY_AUTH_FLUSH))
             continue;
         cb(msg, (int64_t)v, arg);
     }
@@ -169,4 +170,10 @@ bool notify_user_kick(const char *user)
     }
     send_all(user, NOTIFY_KICK_USER);
     return sync;
+}
+
+void notify_auth_flush(const char *user)
+{
+    if (user && *user)
+        send_all(user, NOTIFY_AUTH_FLUSH);
 }

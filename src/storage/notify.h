@@ -45,4 +45,14 @@ bool notify_user_kick(const char *user);
  * another thread (the hook touches sessions, which belong to the loop). */
 void notify_set_local_kick_hook(void (*hook)(const char *user));
 
+/* mailbox_id value meaning "forget the credential cache entries of this
+ * user" (auth-service.h): sent after every change of an account's
+ * password, lock state or name, and after its deletion (the userdb change
+ * hook of the daemon and the CLI). Each worker drops the user's cached
+ * verifications. A lost datagram leaves stale entries that can no longer
+ * answer anyway (their MAC covers the stored hash; locks and deletes are
+ * seen by the lookup every login makes) and expire with their TTL. */
+#define NOTIFY_AUTH_FLUSH (-2)
+void notify_auth_flush(const char *user);
+
 #endif

@@ -25,6 +25,7 @@
  * user is in that domain. */
 #include "support.h"
 #include "auth.h"
+#include "auth-service.h"
 #include "base64.h"
 #include "config.h"
 
@@ -131,6 +132,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(m);
         }
         first = false;
+        if (r == SASL_VERIFY) {
+            /* PLAIN/LOGIN: the password check a front-end makes; without a
+             * pool the authentication service answers at once */
+            const char *cid, *pw;
+            sasl_verify_credentials(s, &cid, &pw);
+            struct auth_request rq = {"fuzz", cid, pw, "127.0.0.1"};
+            struct auth_reply rep;
+            if (!auth_verify(&rq, NULL, NULL, &rep))
+                abort();
+            r = sasl_verify_result(s, rep.status == AUTH_STATUS_OK, rep.user);
+        }
         /* what the protocols send back as a challenge */
         struct buf enc = BUF_INIT;
         base64_encode((const unsigned char *)buf_cstr(&out), out.len, &enc);

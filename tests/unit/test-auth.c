@@ -1,6 +1,7 @@
 /* test-auth.c - user database, password hashes, base64, PLAIN/LOGIN. */
 #include "unit.h"
 #include "auth.h"
+#include "auth-service.h"
 #include "config.h"
 #include "log.h"
 #include <argon2.h>
@@ -240,10 +241,22 @@ static void test_fork(void)
     CHECK_INT(userdb_delete("forky"), AUTH_OK);
 }
 
+/* One client message, and for PLAIN/LOGIN the password check a
+ * front-end makes (SASL_VERIFY): without a pool the authentication
+ * service answers at once. */
 static enum sasl_result step(struct sasl_session *s, const char *in, size_t len, struct buf *out)
 {
     buf_reset(out);
-    return sasl_step(s, (const unsigned char *)in, len, out);
+    enum sasl_result r = sasl_step(s, (const unsigned char *)in, len, out);
+    if (r == SASL_VERIFY) {
+        const char *cid, *pw;
+        sasl_verify_credentials(s, &cid, &pw);
+        struct auth_request rq = {"test", cid, pw, "127.0.0.1"};
+        struct auth_reply rep;
+        CHECK(auth_verify(&rq, NULL, NULL, &rep));
+        r = sasl_verify_result(s, rep.status == AUTH_STATUS_OK, rep.user);
+    }
+    return r;
 }
 
 static void test_mechanisms(void)

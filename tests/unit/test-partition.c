@@ -705,12 +705,14 @@ static void test_notify_kick(void)
     notify_mailbox_changed("zed", 0);        /* not a mailbox: never a kick */
     notify_mailbox_changed("zed", -1);
     notify_mailbox_changed("zed", 7);
+    notify_auth_flush("zed");
+    notify_auth_flush("");                   /* ignored */
     /* hostile datagrams: other negative ids, garbage */
     int s = socket(AF_UNIX, SOCK_DGRAM, 0);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     int pl = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/run/notify/%d.sock", g_dir, (int)getpid());
     CHECK(pl > 0 && (size_t)pl < sizeof(sa.sun_path));
-    const char bad1[] = "zed\0-2", bad2[] = "zed\0x", bad3[] = "\0-1", bad4[] = "zed";
+    const char bad1[] = "zed\0-3", bad2[] = "zed\0x", bad3[] = "\0-1", bad4[] = "zed";
     sendto(s, bad1, sizeof(bad1) - 1, 0, (struct sockaddr *)&sa, sizeof(sa));
     sendto(s, bad2, sizeof(bad2) - 1, 0, (struct sockaddr *)&sa, sizeof(sa));
     sendto(s, bad3, sizeof(bad3) - 1, 0, (struct sockaddr *)&sa, sizeof(sa));
@@ -718,11 +720,13 @@ static void test_notify_kick(void)
     close(s);
     struct got g = {0};
     notify_listener_read(fd, got_cb, &g);
-    CHECK_INT(g.n, 2);
+    CHECK_INT(g.n, 3);
     CHECK_STR(g.user[0], "zed");
     CHECK_INT(g.id[0], NOTIFY_KICK_USER);
     CHECK_STR(g.user[1], "zed");
     CHECK_INT(g.id[1], 7);
+    CHECK_STR(g.user[2], "zed");
+    CHECK_INT(g.id[2], NOTIFY_AUTH_FLUSH);
     notify_listener_close();
 }
 
