@@ -59,7 +59,7 @@ expect_err() {
 run "" --help;                    expect_rc 0 "--help"; expect_out "Usage: darius .*" "--help text"
 run "" user --help;               expect_rc 0 "user --help"
 run "" mailbox --help;            expect_rc 0 "mailbox --help"
-for c in "user add" "user passwd" "user del" "user list" "user import" "user info" \
+for c in "user add" "user passwd" "user del" "user list" "user import" "user info" "user lock" "user unlock" \
          "mailbox create" "mailbox delete" "mailbox rename" "mailbox list" \
          "quota set" "quota get" "quota list" "quota recalc"; do
     # shellcheck disable=SC2086
@@ -102,6 +102,11 @@ run "newpw
 " -C "$CONF" user passwd bob;       expect_rc 0 "user passwd"
 run "newpw
 " -C "$CONF" user passwd nobody;    expect_rc 67 "passwd unknown user"; expect_err "no such user: nobody" "msg"
+run "" -C "$CONF" user lock bob;     expect_rc 0 "user lock"; expect_out "user bob locked" "lock message"
+run "" -C "$CONF" user lock bob;     expect_rc 0 "user lock again"
+run "" -C "$CONF" user unlock bob;   expect_rc 0 "user unlock"; expect_out "user bob unlocked" "unlock message"
+run "" -C "$CONF" user lock nobody;  expect_rc 67 "lock unknown user"; expect_err "no such user: nobody" "msg"
+run "" -C "$CONF" user unlock;       expect_rc 64 "unlock without name"
 perms=$(stat -c %a "$T/var/users.db")
 if [ "$perms" = 600 ]; then ok; else fail "users.db mode $perms"; fi
 # sha512-crypt of "importpw" with salt "saltsalt"

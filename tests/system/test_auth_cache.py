@@ -17,8 +17,9 @@ behaviour, never by timing:
   server keeps serving and (under --sanitizer) leaks nothing;
 - negative entries answer failures with the same reply and the same
   failed-login delay;
-- `darius user passwd`, `del`, `lock`/`unlock` and `rename` reach the cache
-  of EVERY worker: each worker's cache is warmed on a connection steered
+- SIGHUP keeps the cached entries and applies a new auth_cache_ttl;
+- `darius user passwd`, `del`, `lock`/`unlock` and `rename`, and an admin's
+  IMAP DELETE of user/NAME, reach the cache of EVERY worker: each worker's cache is warmed on a connection steered
   to it (the other workers are SIGSTOPped while it connects, so only it
   can accept; the owner is read from /proc), each logs that it dropped
   the user's entries, and on each the old password fails and the new one
@@ -308,32 +309,62 @@ def isolation_during_held_logins():
 
 # ---- disconnects while a check is held or queued ----------------------------
 
+def wait_eof(sock, what, seconds=20.0):
+    """Read (and drop) until the server closes sock."""
+    sock.settimeout(seconds * dt.timeout_scale())
+    try:
+        while True:
+            if not sock.recv(65536):
+                return
+    except (ConnectionResetError, BrokenPipeError):
+        return
+    except OSError as e:
+        raise dt.TestFailure("%s: not closed by the server (%s)" % (what, e))
+
+
 def disconnect_while_held():
-    users = {"watcher": "watch-pw", "ladmin": "ladmin-pw", "gone1": "pw1", "gone2": "pw2", "after": "after-pw"}
-    s, h = server(workers=1, config={"admins": "ladmin"})
+    """Clients whose check is held or queued go away: closed by the server
+    at their pre-authentication deadline (the session is torn down while
+    its request is still out: the answer must be dropped, nothing leaked),
+    or by the client itself. The queue then drains in order and the
+    server keeps serving."""
+    users = {"watcher": "watch-pw", "ladmin": "ladmin-pw", "gone1": "pw1", "gone2": "pw2", "gone3": "pw3",
+             "after": "after-pw"}
+    s, h = server(workers=1, config={"admins": "ladmin", "preauth_timeout": "5"})
     try:
         start(s, users)
         watcher = s.login("watcher", "watch-pw")
         h.on()
         # held: the first; queued behind it (auth_hash_concurrency 1): the others
         c1, _ = imap_start_login(s, "gone1", "pw1")
-        h.wait_started("IMAP LOGIN of a client about to disconnect")
+        h.wait_started("IMAP LOGIN of a client about to be dropped")
         c2, _ = imap_start_plain_ir(s, "gone2", "pw2")
-        p, _ = pop3_start_pass(s, "gone1", "pw1")
+        p, _ = pop3_start_pass(s, "gone3", "pw3")
         l, _ = lmtp_start_auth_plain(s, "ladmin", "ladmin-pw")
-        # a queued request reaches the server before the client goes: a
-        # round trip on another connection of the same (single) worker
-        # does not prove that, but a second AUTHENTICATE waiting in the
-        # queue is invisible anyway; what matters is that all of them go
-        for c in (c1, c2, p, l):
+        c3, _ = imap_start_login(s, "gone2", "pw2")
+        noop_answered(watcher, "with five checks held or queued")
+        # the server ends the four at their pre-authentication deadline,
+        # with their requests still out; the fifth client leaves by itself
+        # (the server, reading nothing from a session whose request is
+        # out, closes it at its deadline too)
+        for c, what in ((c1, "held IMAP LOGIN"), (c2, "queued AUTHENTICATE"), (p, "queued POP3 PASS"),
+                        (l, "queued LMTP AUTH")):
+            wait_eof(c.sock, what)
             c.close()
+        c3.close()
         noop_answered(watcher, "after the disconnects")
+        end = deadline()
+        while s.stderr_text().count("pre-authentication time limit reached") < 5:
+            if time.monotonic() > end:
+                raise dt.TestFailure("%d sessions ended at their deadline, want 5"
+                                     % s.stderr_text().count("pre-authentication time limit reached"))
+            time.sleep(0.01)  # polling the log with a deadline
         h.off()
         # the queue is FIFO: this cold login completes only after every
         # request before it has finished (for nobody)
         if not imap_login_ok(s, "after", "after-pw"):
             raise dt.TestFailure("login after the abandoned ones failed")
-        noop_answered(watcher, "after the abandoned logins finished")
+        noop_answered(watcher, "after the abandoned checks finished")
         if not imap_login_ok(s, "gone1", "pw1"):
             raise dt.TestFailure("gone1 cannot log in afterwards")
         watcher.logout()
@@ -385,6 +416,59 @@ def negative_cache_keeps_delay():
         s.stop()
         R.check_sanitizer(s)
         return "failure replies after %.2f s and %.2f s, the second from the negative cache" % tuple(times)
+    finally:
+        os.environ.pop("DARIUS_TEST_HOLD_DIR", None)
+        s.cleanup()
+
+
+# ---- SIGHUP: the cache stays, new TTLs apply -----------------------------------
+
+def wait_reloaded(s, mark):
+    """Every worker logged that it reloaded (debug: yes) after offset mark."""
+    workers = s.worker_pids()
+    end = deadline()
+    while True:
+        text = s.stderr_text()[mark:]
+        if all(re.search(r"\[%d\] debug: configuration reloaded" % w, text) for w in workers):
+            return
+        if time.monotonic() > end:
+            raise dt.TestFailure("workers %r did not reload" % workers)
+        time.sleep(0.01)  # polling the log with a deadline
+
+
+def reload_keeps_cache_applies_ttl():
+    s, h = server(workers=1, config={"debug": "yes"})
+    try:
+        start(s, {"hank": "hank-pw"})
+        if not imap_login_ok(s, "hank", "hank-pw"):
+            raise dt.TestFailure("first login failed")
+        # a reload with the same settings keeps the entries
+        mark = len(s.stderr_text())
+        s.signal(signal.SIGHUP)
+        wait_reloaded(s, mark)
+        h.on()
+        try:
+            if not imap_login_ok(s, "hank", "hank-pw"):
+                raise dt.TestFailure("warm login after a reload not answered while hashes are held")
+        finally:
+            h.off()
+        # auth_cache_ttl 0: the entry cached an instant ago no longer answers
+        s.conf["auth_cache_ttl"] = "0"
+        s.write_config()
+        mark = len(s.stderr_text())
+        s.signal(signal.SIGHUP)
+        wait_reloaded(s, mark)
+        h.on()
+        try:
+            c, finish = imap_start_login(s, "hank", "hank-pw")
+            h.wait_started("login after a reload with auth_cache_ttl 0")
+        finally:
+            h.off()
+        ok, text = finish()
+        if not ok:
+            raise dt.TestFailure("login after the hold: %s" % text)
+        s.stop()
+        return R.check_sanitizer(s)
     finally:
         os.environ.pop("DARIUS_TEST_HOLD_DIR", None)
         s.cleanup()
@@ -493,8 +577,9 @@ def cli(s, *args, input_text=None):
 
 
 def changes_reach_every_worker():
-    users = {"carol": "old-pw", "dave": "dave-pw", "erin": "erin-pw", "frank": "frank-pw"}
-    s, h = server(workers=2)
+    users = {"carol": "old-pw", "dave": "dave-pw", "erin": "erin-pw", "frank": "frank-pw", "gina": "gina-pw",
+             "boss": "boss-pw"}
+    s, h = server(workers=2, config={"admins": "boss"})
     try:
         start(s, users)
         end = deadline()
@@ -561,6 +646,21 @@ def changes_reach_every_worker():
             if ok:
                 raise dt.TestFailure("deleted dave still logs in on worker %d" % w)
         R.ok("user del: refused on every worker")
+
+        # an admin's IMAP DELETE of user/NAME (in whichever worker serves
+        # the admin) reaches every worker too
+        warm_everywhere(s, h, workers, "gina", "gina-pw")
+        mark = len(s.stderr_text())
+        boss = s.login("boss", "boss-pw")
+        u, t = boss.command("DELETE user/gina")
+        if tagged_status(t) != "OK":
+            raise dt.TestFailure("DELETE user/gina: %s" % t.render())
+        boss.logout()
+        wait_flushed(s, workers, "gina", mark)
+        for w in workers:
+            if login_on(s, w, "gina", "gina-pw")[0]:
+                raise dt.TestFailure("gina still logs in on worker %d after an admin's DELETE" % w)
+        R.ok("an admin's IMAP DELETE user/NAME: refused on every worker")
         s.stop()
         return R.check_sanitizer(s)
     finally:
@@ -574,6 +674,7 @@ def main():
     R.run("isolation: held password checks of every protocol path", isolation_during_held_logins)
     R.run("clients that disconnect while their check is held or queued", disconnect_while_held)
     R.run("negative cache: same reply, same failed-login delay", negative_cache_keeps_delay)
+    R.run("SIGHUP keeps the cache and applies new TTLs", reload_keeps_cache_applies_ttl)
     R.run("account changes reach the cache of every worker", changes_reach_every_worker)
     return R.done()
 

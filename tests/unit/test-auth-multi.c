@@ -6,6 +6,7 @@
 #include "auth-service.h"
 #include "config.h"
 #include "log.h"
+#include <sqlite3.h>
 
 static void set_cfg(const char *key, const char *value)
 {
@@ -115,6 +116,56 @@ static void test_locked(void)
     CHECK_INT(userdb_set_password("locky", "now-open"), AUTH_OK);
     CHECK(userdb_verify_password("locky", "now-open"));
     CHECK_INT(userdb_get_scram("locky", SCRAM_SHA256, &k), AUTH_OK);
+    buf_free(&out);
+}
+
+static char changed_names[8][64];
+static int nchanged;
+static void on_change(const char *name)
+{
+    if (nchanged < 8)
+        snprintf(changed_names[nchanged++], sizeof(changed_names[0]), "%s", name);
+}
+
+/* userdb_set_locked: the password is kept, no mechanism logs in, not even
+ * as a proxy target; unlock restores it. Every change calls the hook
+ * (what sends NOTIFY_AUTH_FLUSH in the daemon and the CLI). */
+static void test_lock_unlock(void)
+{
+    nchanged = 0;
+    userdb_set_change_hook(on_change);
+    CHECK_INT(userdb_add("Lenny", "lenny-pw"), AUTH_OK);
+    CHECK_INT(userdb_set_locked("lenny", true), AUTH_OK);
+    CHECK(!userdb_verify_password("lenny", "lenny-pw"));
+    CHECK_INT(userdb_can_login("lenny"), 0);
+    struct scram_keys k;
+    CHECK_INT(userdb_get_scram("lenny", SCRAM_SHA256, &k), AUTH_ERR_LOCKED);
+    char hash[PASSWORD_HASH_MAX_LEN + 1];
+    CHECK_INT(userdb_lookup_hash("lenny", hash, sizeof(hash)), AUTH_ERR_LOCKED);
+    struct sasl_params p = {.tls = true};
+    struct buf out = BUF_INIT;
+    struct sasl_session *s = sasl_start("PLAIN", &p);
+    CHECK_INT(step(s, "\0lenny\0lenny-pw", 15, &out), SASL_FAIL);
+    sasl_free(s);
+    /* a password change does not unlock */
+    CHECK_INT(userdb_set_password("lenny", "lenny-pw2"), AUTH_OK);
+    CHECK(!userdb_verify_password("lenny", "lenny-pw2"));
+    CHECK_INT(userdb_set_locked("lenny", false), AUTH_OK);
+    CHECK(userdb_verify_password("lenny", "lenny-pw2"));
+    CHECK_INT(userdb_can_login("lenny"), 1);
+    CHECK_INT(userdb_get_scram("lenny", SCRAM_SHA256, &k), AUTH_OK);
+    CHECK_INT(userdb_lookup_hash("lenny", hash, sizeof(hash)), AUTH_OK);
+    CHECK(strncmp(hash, "$y$", 3) == 0);
+    CHECK_INT(userdb_lookup_hash("Lenny", hash, sizeof(hash)), AUTH_ERR_NOUSER); /* canonical names only */
+    CHECK_INT(userdb_set_locked("nobody-here", true), AUTH_ERR_NOUSER);
+    CHECK_INT(userdb_rename("lenny", "lenny2"), AUTH_OK);
+    CHECK_INT(userdb_delete("lenny2"), AUTH_OK);
+    /* add, lock, password, unlock, rename (both names), delete */
+    static const char *const want[] = {"lenny", "lenny", "lenny", "lenny", "lenny", "lenny2", "lenny2"};
+    CHECK_INT(nchanged, 7);
+    for (int i = 0; i < nchanged && i < 7; i++)
+        CHECK_STR(changed_names[i], want[i]);
+    userdb_set_change_hook(NULL);
     buf_free(&out);
 }
 
@@ -244,6 +295,36 @@ static void test_anonymous(void)
     buf_free(&out);
 }
 
+/* A users.db made before the lock flag existed gets the column at open;
+ * its accounts keep working and can be locked. */
+static void test_old_users_db(void)
+{
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s", unit_tmpdir());
+    char path[300];
+    snprintf(path, sizeof(path), "%s/users.db", dir);
+    sqlite3 *old = NULL;
+    CHECK_INT(sqlite3_open(path, &old), SQLITE_OK);
+    /* sha512-crypt of "importpw" with salt "saltsalt" */
+    CHECK_INT(sqlite3_exec(old,
+                           "CREATE TABLE user (name TEXT PRIMARY KEY NOT NULL, hash TEXT NOT NULL,"
+                           " scram_sha1 TEXT, scram_sha256 TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+                           "INSERT INTO user VALUES('olduser', '$6$saltsalt$jMepohnzfmdCbk8Kg4JyKy9odBBsz9ri4dQy2xwcWAZr7"
+                           "bFzOU1DKYXluz0FW0dVRhu3PPEM5HoTB5eHXVBMq0', NULL, NULL, 0, 0);",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(old);
+    CHECK_INT(userdb_open(dir), AUTH_OK);
+    CHECK(userdb_verify_password("olduser", "importpw"));
+    CHECK_INT(userdb_set_locked("olduser", true), AUTH_OK);
+    CHECK(!userdb_verify_password("olduser", "importpw"));
+    userdb_close();
+    /* opened again: the column is there, nothing is added twice */
+    CHECK_INT(userdb_open(dir), AUTH_OK);
+    CHECK_INT(userdb_can_login("olduser"), 0);
+    userdb_close();
+}
+
 int main(void)
 {
     log_init("test", false, false, NULL);
@@ -254,9 +335,11 @@ int main(void)
     }
     RUN(test_normalize_virtdomains);
     RUN(test_locked);
+    RUN(test_lock_unlock);
     RUN(test_rename);
     RUN(test_reserved);
     RUN(test_anonymous);
     userdb_close();
+    RUN(test_old_users_db);
     return unit_done();
 }
