@@ -18,11 +18,6 @@
 #define ARGON2_MAX_P 64u
 #define HASH_MAX_LEN PASSWORD_HASH_MAX_LEN
 
-/* A fixed yescrypt hash of a random password; verified against when the
- * user is unknown (or cannot log in) so that the response time does not
- * reveal whether a user exists. */
-static const char dummy_hash[] = "$y$j9T$vVluYr/HhYqssGv65IP.M0$92jMxhdbBTQVofNXbwhRiUSfR6tn3B7Ixs/vGelxcLB";
-
 static bool is_crypt_prefix(const char *hash)
 {
     return strncmp(hash, "$y$", 3) == 0 || strncmp(hash, "$6$", 3) == 0 || strncmp(hash, "$2b$", 4) == 0;
@@ -90,11 +85,6 @@ bool password_verify(const char *password, const char *hash)
     explicit_bzero(cd, sizeof(*cd));
     free(cd);
     return ok;
-}
-
-void password_verify_dummy(const char *password)
-{
-    (void)password_verify(password ? password : "", dummy_hash);
 }
 
 bool password_hash_supported(const char *hash)
