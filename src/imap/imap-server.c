@@ -305,7 +305,13 @@ void imap_evict_marked(void)
     struct imap_session *s = g_sessions;
     while (s) {
         struct imap_session *next = s->next;
-        if (limits_preauth_evicted(&s->pa)) {
+        /* A session whose LOGIN/AUTHENTICATE is being checked (parked on
+         * the authentication service) is decided when the answer comes,
+         * as a synchronous check was: logged in, it stays and the
+         * eviction passes on (limits_preauth_login); refused, it goes
+         * then (imap_cmd_unpark). */
+        bool checking = s->in_job && s->state == IMAP_NOTAUTH;
+        if (!checking && limits_preauth_evicted(&s->pa)) {
             /* A session that logged in meanwhile no longer holds the
              * place (limits_preauth_login passed the eviction on); an
              * anonymous one still does (login_done) and goes. */

@@ -445,6 +445,10 @@ void imap_cmd_unpark(struct imap_session *s, struct imap_cmd *cmd, imap_job_fini
         imap_session_arm_timer(s);
         imap_session_kick(s); /* pipelined commands already read */
     }
+    /* Chosen for eviction while its login was being checked, and still
+     * not logged in: it goes now (imap_evict_marked left it alone). */
+    if (!s->closed && s->state == IMAP_NOTAUTH && limits_preauth_evicted(&s->pa))
+        imap_evict_marked();
     imap_session_leave(s);
 }
 

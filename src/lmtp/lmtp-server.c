@@ -484,6 +484,10 @@ static void auth_replied(const struct auth_reply *rep, void *ctx)
     if (!s->closed && !s->quitting && s->conn) {
         finish(s, rep);
         preauth_check(s);
+        /* chosen for eviction while its AUTH was checked, and still
+         * unauthenticated: it goes now (lmtp_evict_marked left it) */
+        if (s->preauth && limits_preauth_evicted(&s->pa))
+            lmtp_evict_marked();
         if (!s->closed && !s->quitting && s->conn && !s->auth_timer && !s->auth_wait) {
             conn_resume_input(s->conn);
             reader(s);
@@ -630,7 +634,9 @@ void lmtp_evict_marked(void)
     struct lmtp_session *s = g_sessions;
     while (s) {
         struct lmtp_session *next = s->next;
-        if (limits_preauth_evicted(&s->pa)) {
+        /* its AUTH being checked: decided when the answer comes
+         * (auth_replied), as for IMAP */
+        if (!s->auth_wait && limits_preauth_evicted(&s->pa)) {
             /* past its pre-auth phase meanwhile: stays */
             bool pre = s->preauth && !s->closed && s->conn;
             limits_preauth_end(&s->pa);

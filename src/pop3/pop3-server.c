@@ -541,7 +541,9 @@ void pop3_evict_marked(void)
     struct pop3_session *s = g_sessions;
     while (s) {
         struct pop3_session *next = s->next;
-        if (limits_preauth_evicted(&s->pa)) {
+        /* its password being checked: decided when the answer comes
+         * (pop3-session.c, auth_replied), as for IMAP */
+        if (!s->auth_wait && limits_preauth_evicted(&s->pa)) {
             /* logged in meanwhile: stays (never evicted after login) */
             bool pre = s->state == POP3_AUTHORIZATION && !s->closed && s->conn;
             limits_preauth_end(&s->pa);

@@ -194,6 +194,10 @@ static void auth_replied(const struct auth_reply *rep, void *ctx)
         finish(s, rep);
         if (!pop3_session_blocked(s))
             pop3_session_kick(s);
+        /* chosen for eviction while its password was checked, and not
+         * logged in: it goes now (pop3_evict_marked left it alone) */
+        if (s->state == POP3_AUTHORIZATION && limits_preauth_evicted(&s->pa))
+            pop3_evict_marked();
     }
     pop3_session_leave(s);
 }

@@ -375,6 +375,72 @@ def disconnect_while_held():
         s.cleanup()
 
 
+# ---- eviction of a connection whose login is being checked -------------------
+
+def expect_server_full(c, what):
+    """c gets "* BYE [UNAVAILABLE] Server full ..." and is closed."""
+    seen = []
+    while True:
+        try:
+            r = c.read()
+        except (EOFError, dt.TestFailure):
+            break
+        seen.append(r.render())
+    if not any("BYE [UNAVAILABLE] Server full" in x for x in seen):
+        raise dt.TestFailure("%s: not evicted: %r" % (what, seen))
+
+
+def eviction_waits_for_the_check():
+    """When the server is full, the oldest unauthenticated connection is
+    evicted - unless it logs in first (docs/architecture.md). With the
+    password check off the loop, a connection whose check is in flight is
+    decided when the answer comes: a right password logs in and the
+    eviction passes to the next oldest; a wrong one is evicted then."""
+    for right in (True, False):
+        s, h = server(workers=1, config={"maxconnections": "3", "maxconnections_per_host_preauth": "0"})
+        try:
+            start(s, {"ivan": "ivan-pw"})
+            h.on()
+            p1 = s.client()
+            p1.greeting()
+            tag = p1.next_tag()
+            p1.send("%s LOGIN ivan %s" % (tag, "ivan-pw" if right else "wrong"))
+            h.wait_started("the login of the oldest connection")
+            p2 = s.client()
+            p2.greeting()
+            p3 = s.client()
+            p3.greeting()
+            n1 = s.client()       # over maxconnections: p1 is chosen
+            r = n1.read()
+            if not r.text.startswith("* OK"):
+                raise dt.TestFailure("new connection not admitted when full: %s" % r.render())
+            noop_answered(p3, "while p1's check is held")  # p1 is not closed yet, nor anyone else
+            if answered(p1):
+                raise dt.TestFailure("p1 evicted or answered while its check was held")
+            h.off()
+            if right:
+                u, t = p1.collect(tag)
+                if tagged_status(t) != "OK":
+                    raise dt.TestFailure("p1's LOGIN: %s" % t.render())
+                expect_server_full(p2, "p2, the next oldest unauthenticated connection")
+                noop_answered(p1, "p1 logged in")
+                what = "a right password: logged in, the next oldest evicted instead"
+            else:
+                expect_server_full(p1, "p1, whose password was wrong")
+                noop_answered(p2, "p2")
+                what = "a wrong password: evicted once refused"
+            noop_answered(p3, "p3")
+            noop_answered(n1, "the new connection")
+            for c in (p1, p2, p3, n1):
+                c.close()
+            s.stop()
+            R.check_sanitizer(s)
+            R.ok("eviction during a held login check, " + what)
+        finally:
+            os.environ.pop("DARIUS_TEST_HOLD_DIR", None)
+            s.cleanup()
+
+
 # ---- negative entries keep the failed-login delay ---------------------------
 
 def negative_cache_keeps_delay():
@@ -673,6 +739,8 @@ def main():
           warm_cache_answers_while_held)
     R.run("isolation: held password checks of every protocol path", isolation_during_held_logins)
     R.run("clients that disconnect while their check is held or queued", disconnect_while_held)
+    R.run("server full: a connection whose login is being checked is decided by the answer",
+          eviction_waits_for_the_check)
     R.run("negative cache: same reply, same failed-login delay", negative_cache_keeps_delay)
     R.run("SIGHUP keeps the cache and applies new TTLs", reload_keeps_cache_applies_ttl)
     R.run("account changes reach the cache of every worker", changes_reach_every_worker)
