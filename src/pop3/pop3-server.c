@@ -541,9 +541,11 @@ void pop3_evict_marked(void)
     struct pop3_session *s = g_sessions;
     while (s) {
         struct pop3_session *next = s->next;
-        /* its password being checked: decided when the answer comes
-         * (pop3-session.c, auth_replied), as for IMAP */
-        if (!s->auth_wait && limits_preauth_evicted(&s->pa)) {
+        /* its login in progress (the password being checked, the
+         * maildrop being opened): decided when that ends (pop3-session.c,
+         * auth_replied and login_opened), as for IMAP */
+        bool logging_in = s->state == POP3_AUTHORIZATION && (s->auth_wait || s->parked);
+        if (!logging_in && limits_preauth_evicted(&s->pa)) {
             /* logged in meanwhile: stays (never evicted after login) */
             bool pre = s->state == POP3_AUTHORIZATION && !s->closed && s->conn;
             limits_preauth_end(&s->pa);

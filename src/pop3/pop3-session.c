@@ -195,8 +195,9 @@ static void auth_replied(const struct auth_reply *rep, void *ctx)
         if (!pop3_session_blocked(s))
             pop3_session_kick(s);
         /* chosen for eviction while its password was checked, and not
-         * logged in: it goes now (pop3_evict_marked left it alone) */
-        if (s->state == POP3_AUTHORIZATION && limits_preauth_evicted(&s->pa))
+         * logging in (a right password goes on to open the maildrop,
+         * parked: login_opened decides): it goes now */
+        if (s->state == POP3_AUTHORIZATION && !s->parked && limits_preauth_evicted(&s->pa))
             pop3_evict_marked();
     }
     pop3_session_leave(s);
@@ -249,6 +250,10 @@ static void login_opened(struct pop3_session *s, bool gone, const char *user, co
         if (!gone)
             pop3_printf(s, "-ERR %s\r\n", err);
         free(mech);
+        /* chosen for eviction while the login went on, and not logged
+         * in: it goes now (pop3_evict_marked left it alone) */
+        if (!gone && limits_preauth_evicted(&s->pa))
+            pop3_evict_marked();
         return;
     }
     s->counted_user = true;
