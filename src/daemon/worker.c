@@ -52,6 +52,10 @@
 #define ACCEPT_RETRY_MS 200
 #define ACCEPTS_PER_EVENT 256
 #define NOTICE_CHECK_MS 1000
+/* How long a store handle stays open after its last session closed
+ * (storage_set_linger): a user logging in again within it (webmail does
+ * on every page view) finds the store open. */
+#define STORE_LINGER_MS 10000
 
 static struct event_loop *wloop;
 static struct listener *wls;
@@ -86,6 +90,7 @@ static void notice_timer(struct event_loop *loop, void *arg)
     if (shutting_down)
         return;
     check_notice();
+    storage_linger_drop(NULL, STORE_LINGER_MS);
     ev_timer_add(loop, NOTICE_CHECK_MS, notice_timer, NULL);
 }
 
@@ -150,6 +155,8 @@ static void local_kick(const char *user)
 {
     imap_notify(user, NOTIFY_KICK_USER);
     pop3_notify(user, NOTIFY_KICK_USER);
+    /* the store must be let go of: no lingering handle either */
+    storage_linger_drop(user, 0);
 }
 
 static void notify_cb(const char *user, int64_t mailbox_id, void *arg)
@@ -161,6 +168,8 @@ static void notify_cb(const char *user, int64_t mailbox_id, void *arg)
     }
     imap_notify(user, mailbox_id);
     pop3_notify(user, mailbox_id);
+    if (mailbox_id == NOTIFY_KICK_USER)
+        storage_linger_drop(user, 0);
 }
 
 static void notify_ready(struct event_loop *loop, int fd, int events, void *arg)
@@ -322,6 +331,7 @@ void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
      * not the CLI's 30 s, since the admin waits for the answer and
      * retries on BUSY. */
     storage_set_store_wait_ms(5000);
+    storage_set_linger(STORE_LINGER_MS);
     notify_set_local_kick_hook(local_kick);
     /* Account changes made in this worker (an admin's DELETE or RENAME of
      * user/NAME) reach every worker's credential cache, this one's too
@@ -381,6 +391,7 @@ void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
      * callbacks run here. */
     uint64_t now = event_loop_now(wloop);
     jobs_drain(shutting_down && shutdown_deadline > now ? shutdown_deadline - now + 500 : 1000);
+    storage_linger_drop(NULL, 0); /* checkpointed and closed cleanly */
     auth_service_shutdown();
     notify_listener_close();
     userdb_close();

@@ -835,6 +835,18 @@ static int mark_busy(sqlite3 *db, const char *name, const char *state, const cha
 
 static int store_acquire(const char *name, bool create, char **dir_out, int *lockfd);
 
+int partition_store_check(const char *name)
+{
+    LOCK();
+    sqlite3 *db = db_get();
+    int r = db ? STORAGE_OK : STORAGE_ERR_IO;
+    struct store_row row;
+    if (r == 0 && (r = row_get(db, name, &row)) == 0 && row_busy(&row))
+        r = STORAGE_ERR_BUSY;
+    UNLOCK();
+    return r;
+}
+
 int partition_store_acquire(const char *name, bool create, char **dir_out, int *lockfd)
 {
     LOCK();

@@ -13,6 +13,10 @@
  * config defaultpartition. On success *dir is xmalloc'd and *lockfd holds
  * the shared flock until partition_store_release(). The name must
  * already be valid (storage_valid_username). */
+/* The store's row in stores.db is in a normal state (or absent): 0; an
+ * operation's mark: STORAGE_ERR_BUSY. For reusing a handle kept open
+ * (storage_set_linger), which must not skip what an open checks. */
+int partition_store_check(const char *name);
 int partition_store_acquire(const char *name, bool create, char **dir, int *lockfd);
 void partition_store_release(int lockfd);
 

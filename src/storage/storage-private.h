@@ -44,6 +44,9 @@ struct mail_user {
      * see the loop's viewers. viewers_mu guards the list, every viewer's
      * `told` and viewer_rows_stale (short sections, no I/O under it). */
     pthread_mutex_t viewers_mu;
+    /* closed but kept open for a while (storage_set_linger) */
+    bool lingering;
+    uint64_t idle_since;
     struct mailbox *viewers;
     bool viewer_rows_stale;     /* a viewer row of this process could not be updated */
 };

@@ -17,11 +17,14 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <ftw.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *g_datadir;
 static char *g_tmpdir;
 static struct mail_user *g_users;   /* shared handles, few per process */
+static uint64_t g_linger_ms;        /* storage_set_linger */
+static size_t g_nlinger;            /* handles in g_users with refcount 0 */
 /* The thread that owns g_users: the one that called storage_init (a
  * worker's event loop, the CLI's main thread). Any other thread (a pool
  * thread running a job, jobs.h) keeps a table of its own (t_users): the
@@ -84,8 +87,10 @@ int storage_init(const char *datadir)
 
 void storage_shutdown(void)
 {
-    /* Handles still open are a caller bug; close them so the databases
-     * are checkpointed cleanly. */
+    /* Lingering handles go quietly; handles still open are a caller bug:
+     * close them so the databases are checkpointed cleanly. */
+    storage_linger_drop(NULL, 0);
+    g_linger_ms = 0;
     while (g_users) {
         struct mail_user *u = g_users;
         log_warn("storage: user %s still open at shutdown", u->name);
@@ -272,6 +277,8 @@ void storage_new_objectid(char prefix, char *out, size_t outlen)
 
 /* ---- user handles -------------------------------------------------------- */
 
+static void user_really_close(struct mail_user *u);
+
 int mail_user_open(const char *username, bool create, struct mail_user **out)
 {
     *out = NULL;
@@ -282,6 +289,17 @@ int mail_user_open(const char *username, bool create, struct mail_user **out)
     struct mail_user **table = users_table();
     for (struct mail_user *u = *table; u; u = u->next) {
         if (strcmp(u->name, username) == 0) {
+            if (u->lingering) {
+                /* Nobody had it open: what happened to the store meanwhile
+                 * (an operation's mark, maybe of a process that died) is
+                 * for the full open below to see and repair. */
+                if (partition_store_check(username) != 0) {
+                    user_really_close(u);
+                    break;
+                }
+                u->lingering = false;
+                g_nlinger--;
+            }
             u->refcount++;
             *out = u;
             return STORAGE_OK;
@@ -318,10 +336,22 @@ int mail_user_open(const char *username, bool create, struct mail_user **out)
     return STORAGE_OK;
 }
 
-void mail_user_close(struct mail_user *u)
+/* Closed handles linger (storage_set_linger): a user who logs in again
+ * a moment later - webmail does on every page view - finds the database
+ * open, instead of paying the open, the schema check and the creation of
+ * SQLite's -wal and -shm files on every login. Only the loop thread's
+ * shared handles linger. */
+#define LINGER_MAX 256
+
+static uint64_t mono_ms(void)
 {
-    if (!u || --u->refcount > 0)
-        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void user_really_close(struct mail_user *u)
+{
     bool found = false;
     for (struct mail_user **pp = users_table(); *pp; pp = &(*pp)->next) {
         if (*pp == u) {
@@ -336,6 +366,10 @@ void mail_user_close(struct mail_user *u)
         log_err("storage: %s: handle closed by a thread that did not open it", u->name);
         return;
     }
+    if (u->lingering) {
+        u->lingering = false;
+        g_nlinger--;
+    }
     u->ops->user_close(u);
     pthread_mutex_destroy(&u->job_mu);
     pthread_mutex_destroy(&u->viewers_mu);
@@ -343,6 +377,47 @@ void mail_user_close(struct mail_user *u)
     free(u->name);
     free(u->dir);
     free(u);
+}
+
+void storage_set_linger(uint64_t ms)
+{
+    g_linger_ms = ms;
+}
+
+void storage_linger_drop(const char *username, uint64_t older_than_ms)
+{
+    if (users_table() != &g_users)
+        return;
+    uint64_t now = mono_ms();
+    struct mail_user *u = g_users;
+    while (u) {
+        struct mail_user *next = u->next;
+        if (u->lingering && (!username || strcmp(u->name, username) == 0) &&
+            now - u->idle_since >= older_than_ms)
+            user_really_close(u);
+        u = next;
+    }
+}
+
+void mail_user_close(struct mail_user *u)
+{
+    if (!u || --u->refcount > 0)
+        return;
+    if (g_linger_ms && users_table() == &g_users) {
+        u->lingering = true;
+        u->idle_since = mono_ms();
+        if (++g_nlinger > LINGER_MAX) {
+            /* the longest idle goes */
+            struct mail_user *oldest = NULL;
+            for (struct mail_user *x = g_users; x; x = x->next)
+                if (x->lingering && (!oldest || x->idle_since < oldest->idle_since))
+                    oldest = x;
+            if (oldest)
+                user_really_close(oldest);
+        }
+        return;
+    }
+    user_really_close(u);
 }
 
 const char *mail_user_name(const struct mail_user *u) { return u->name; }

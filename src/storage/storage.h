@@ -100,6 +100,15 @@ struct mail_user;
  * connections would wait for each other.) */
 int mail_user_open(const char *username, bool create, struct mail_user **out);
 void mail_user_close(struct mail_user *u);
+/* Keep handles of the calling (loop) thread open for ms after their last
+ * close (0, the default: close at once), at most 256 of them: a user who
+ * comes back soon finds the store open. A lingering handle still holds
+ * the store's shared lock, so whatever needs every process to let go of
+ * a store (move, rename, delete: the kick) must drop it:
+ * storage_linger_drop(user, 0). storage_linger_drop(NULL, ms) closes every
+ * handle idle for at least ms (a periodic sweep; NULL, 0: all). */
+void storage_set_linger(uint64_t ms);
+void storage_linger_drop(const char *username, uint64_t older_than_ms);
 const char *mail_user_name(const struct mail_user *u);
 
 /* Off-loop use of opened stores (a job on the pool, jobs.h). Between
