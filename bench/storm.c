@@ -214,14 +214,11 @@ int bench_mode_searchload(void)
     bench_search_expect = hits;
 
     /* The clients start one after the other, each once the one before is
-     * searching, so the server spreads them over its workers as a busy
-     * server does; the probe logs in once all are searching and lands on a
-     * worker that serves some of them. (On an idle server, connections
-     * made one after the other all go to the same worker; started at once,
-     * they may all go to one worker and the probe to another, and the
-     * probe would measure nothing.) Should it land on a worker without
-     * searches all the same (a server whose workers are never busy), it
-     * connects again. The measuring window starts when the probe is
+     * searching; the probe logs in once all are searching. The server
+     * hashes each connection to a worker (SO_REUSEPORT; an older server
+     * woke the same idle worker for every connection), so the probe may
+     * land on a worker without searches, which would measure nothing:
+     * then it connects again. The measuring window starts when the probe is
      * logged in (its LOGIN waits behind the searches too). */
     struct probe *p = probe_new(bench_opts.probe_user, NOOP_INTERVAL);
     struct stats st = {0};

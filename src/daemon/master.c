@@ -1,12 +1,13 @@
 /* master.c - the dariusd master process.
  *
  * Prepares the data directory (first-start conveniences: a self-signed
- * certificate and a demo user), binds every listener, creates the shared
- * limits region, drops privileges and forks the workers, which inherit the
- * listening sockets. Then it only supervises: restarts workers that die
- * (with back-off when they crash in a loop), forwards SIGHUP after
- * re-reading the configuration, and on SIGTERM/SIGINT stops the workers
- * (SIGKILL after 5 s) and exits 0. Signals arrive through signalfd in the
+ * certificate and a demo user), binds every listener (a TCP listener as
+ * one SO_REUSEPORT socket per worker, daemon.h), creates the shared
+ * limits region and the worker slot table, drops privileges and forks the
+ * workers, which inherit the listening sockets. Then it only supervises:
+ * restarts workers that die (with back-off when they crash in a loop),
+ * forwards SIGHUP after re-reading the configuration, and on SIGTERM/SIGINT
+ * stops the workers (SIGKILL after 5 s) and exits 0. Signals arrive through signalfd in the
  * master's own event loop, so no handler runs asynchronously.
  */
 #include "auth.h"
@@ -21,6 +22,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -41,6 +43,7 @@ struct worker {
 static struct event_loop *mloop;
 static struct worker *workers;
 static size_t nworkers;
+static struct worker_slot *slots; /* shared with the workers (daemon.h) */
 static struct listener *listeners;
 static size_t nlisteners;
 static bool stopping;
@@ -262,6 +265,20 @@ static int listen_unix(const char *path, char *err, size_t errlen)
     return fd;
 }
 
+static void add_listener(int fd, bool tls, const char *spec, int proto, bool is_unix, int slot)
+{
+    listeners = xrealloc(listeners, (nlisteners + 1) * sizeof(*listeners));
+    listeners[nlisteners++] = (struct listener){.fd = fd,
+                                                .implicit_tls = tls,
+                                                .spec = xstrdup(spec),
+                                                .proto = proto,
+                                                .is_unix = is_unix,
+                                                .slot = slot};
+}
+
+/* Every listener, before privileges are dropped (ports below 1024). A TCP
+ * listener gets one socket per worker (nworkers, daemon.h); a unix socket
+ * one for all. */
 static bool bind_all(void)
 {
     static const struct {
@@ -282,15 +299,21 @@ static bool bind_all(void)
         for (size_t i = 0; i < n; i++) {
             char err[512];
             bool is_unix = kinds[k].proto == PROTO_LMTP && v[i][0] == '/';
-            int fd = is_unix ? listen_unix(v[i], err, sizeof(err)) : listen_tcp(v[i], err, sizeof(err));
-            if (fd < 0) {
+            /* SO_REUSEPORT does not apply to unix sockets (one path, one
+             * socket), and one worker needs no group. */
+            size_t nfds = is_unix ? 1 : nworkers;
+            int *fds = xcalloc(nfds, sizeof(*fds));
+            int rc = is_unix ? ((fds[0] = listen_unix(v[i], err, sizeof(err))) < 0 ? -1 : 0)
+                             : listen_tcp_group(v[i], fds, nfds, err, sizeof(err));
+            if (rc < 0) {
                 log_err("cannot listen on %s (%s): %s", v[i], kinds[k].name, err);
+                free(fds);
                 listen_split_free(v, n);
                 return false;
             }
-            listeners = xrealloc(listeners, (nlisteners + 1) * sizeof(*listeners));
-            listeners[nlisteners++] =
-                (struct listener){fd, kinds[k].tls, xstrdup(v[i]), false, kinds[k].proto, is_unix};
+            for (size_t j = 0; j < nfds; j++)
+                add_listener(fds[j], kinds[k].tls, v[i], kinds[k].proto, is_unix, nfds == 1 ? -1 : (int)j);
+            free(fds);
         }
         listen_split_free(v, n);
     }
@@ -320,6 +343,8 @@ static void print_ready(bool demo)
     const char *first_imaps = NULL, *first_imap = NULL;
     for (size_t i = 0; i < nlisteners; i++) {
         bool tls = listeners[i].implicit_tls;
+        if (listeners[i].slot > 0)
+            continue; /* the same address as its slot 0 */
         if (listeners[i].proto == PROTO_LMTP) {
             buf_printf(&lmtp, "%s%s", lmtp.len ? ", " : "",
                        listeners[i].is_unix ? listeners[i].spec : connect_addr(listeners[i].spec, a, sizeof(a)));
@@ -378,6 +403,14 @@ static void print_ready(bool demo)
 
 /* ---- workers ---------------------------------------------------------------- */
 
+/* The clock of worker_slot.beat (the workers' event loop time). */
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void start_worker(size_t idx)
 {
     pid_t master = getpid();
@@ -390,8 +423,12 @@ static void start_worker(size_t idx)
     if (pid == 0) {
         event_loop_free_after_fork(mloop);
         mloop = NULL;
-        worker_run((int)idx, listeners, nlisteners, master);
+        worker_run((int)idx, listeners, nlisteners, slots, slots ? nworkers : 0, master);
     }
+    /* Start-up grace: until the worker's loop runs, the others leave its
+     * sockets alone for WORKER_STUCK_MS (daemon.h). */
+    if (slots)
+        atomic_store(&slots[idx].beat, mono_ms());
     workers[idx].pid = pid;
     workers[idx].restart_pending = false;
     log_debug("worker %zu started (pid %d)", idx, (int)pid);
@@ -449,6 +486,10 @@ static void on_sigchld(struct event_loop *loop, void *arg)
         if (idx == nworkers)
             continue;
         workers[idx].pid = 0;
+        /* Nobody accepts from its sockets until the restart (at once, or
+         * after a back-off): the other workers adopt them meanwhile. */
+        if (slots)
+            atomic_store(&slots[idx].beat, 0);
         limits_worker_exited((int)idx);
         spool_limits_worker_exited((int)idx);
         if (stopping)
@@ -549,6 +590,14 @@ int master_run(const char *file)
     int demo = prepare_users();
     if (demo < 0)
         return EX_OS_ERR;
+    long n = config_int(CFG_WORKERS);
+    if (n <= 0)
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0)
+        n = 1;
+    if (n > LIMITS_MAX_WORKERS)
+        n = LIMITS_MAX_WORKERS;
+    nworkers = (size_t)n;
     if (!bind_all())
         return EX_OS_ERR;
     if (!limits_init())
@@ -567,19 +616,24 @@ int master_run(const char *file)
         log_err("signalfd: %s", strerror(errno));
         return EX_OS_ERR;
     }
-    long n = config_int(CFG_WORKERS);
-    if (n <= 0)
-        n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n <= 0)
-        n = 1;
-    if (n > LIMITS_MAX_WORKERS)
-        n = LIMITS_MAX_WORKERS;
-    nworkers = (size_t)n;
     /* One wake fd per worker, inherited by all: a worker that evicts an
      * unauthenticated connection of another to admit a new one when the
      * server is full wakes the owner (connlimits.h). */
     if (!limits_init_wakeups(nworkers))
         log_warn("unauthenticated connections cannot be evicted when the server is full");
+    if (nworkers > 1) {
+        void *p = mmap(NULL, nworkers * sizeof(*slots), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            /* Each slot is then served by its own worker only. */
+            log_warn("worker slot table: mmap: %s; a dead or stuck worker's connections wait for it",
+                     strerror(errno));
+        } else {
+            slots = p;
+            /* All in their start-up grace before the first fork. */
+            for (size_t i = 0; i < nworkers; i++)
+                atomic_init(&slots[i].beat, mono_ms());
+        }
+    }
     workers = xcalloc(nworkers, sizeof(*workers));
     for (size_t i = 0; i < nworkers; i++)
         start_worker(i);
@@ -599,6 +653,8 @@ int master_run(const char *file)
     }
     free(listeners);
     free(workers);
+    if (slots)
+        munmap(slots, nworkers * sizeof(*slots));
     event_loop_free(mloop);
     log_info("stopped");
     return 0;

@@ -1,13 +1,19 @@
 /* worker.c - a dariusd worker process.
  *
  * Each worker runs its own event loop over the listening sockets it
- * inherited from the master. The listeners are registered with
- * EPOLLEXCLUSIVE so a new connection wakes one worker, not all of them;
- * the woken worker accepts until EAGAIN and hands every socket to the
- * IMAP, POP3 or LMTP layer (by listener). Cross-process change hints arrive on
- * the worker's notify socket and are passed to imap_notify(); POP3 needs
- * only the user kicks (NOTIFY_KICK_USER: a POP3 session works on the
- * snapshot taken at login), which pop3_notify() handles.
+ * inherited from the master: those of its own slot (a TCP listener is one
+ * SO_REUSEPORT socket per worker, daemon.h) and the shared ones (a unix
+ * socket, or every listener when there is one worker), registered with
+ * EPOLLEXCLUSIVE so a new connection on a shared socket wakes one worker,
+ * not all of them. The woken worker accepts until EAGAIN and hands every
+ * socket to the IMAP, POP3 or LMTP layer (by listener). Every
+ * WORKER_BEAT_MS it records that its loop turns in the shared slot table
+ * and adopts the sockets of any other slot whose worker is dead (waiting
+ * for its restart) or stuck, until that one turns its loop again.
+ * Cross-process change hints arrive on the worker's notify socket and are
+ * passed to imap_notify(); POP3 needs only the user kicks
+ * (NOTIFY_KICK_USER: a POP3 session works on the snapshot taken at
+ * login), which pop3_notify() handles.
  *
  * Cyrus shutdown file (DATADIR/msg/shutdown or DATADIR/shutdown): checked
  * every NOTICE_CHECK_MS and before handing over new connections; while it
@@ -60,6 +66,10 @@
 static struct event_loop *wloop;
 static struct listener *wls;
 static size_t nwls;
+static struct worker_slot *wslots; /* shared slot table (daemon.h), or NULL */
+static size_t nwslots;
+static int wslot;                  /* our own index */
+static bool *adopted;              /* per slot: we accept from its sockets too */
 static bool shutting_down;
 static uint64_t shutdown_deadline;
 static bool have_tls;
@@ -96,14 +106,79 @@ static void notice_timer(struct event_loop *loop, void *arg)
 
 static void accept_ready(struct event_loop *loop, int fd, int events, void *arg);
 
+/* Do we accept from l now: a shared socket, our slot's, or an adopted
+ * slot's? */
+static bool serves(const struct listener *l)
+{
+    if (l->slot < 0 || l->slot == wslot)
+        return true;
+    return adopted && (size_t)l->slot < nwslots && adopted[l->slot];
+}
+
+/* Register l with the loop, or take it out, as it should be now. */
+static bool update_watch(struct listener *l)
+{
+    bool on = !shutting_down && !l->paused && l->fd >= 0 && serves(l);
+    if (on == l->watched)
+        return true;
+    if (!on) {
+        ev_fd_del(wloop, l->fd);
+        l->watched = false;
+        return true;
+    }
+    if (ev_fd_add_exclusive(wloop, l->fd, accept_ready, l) < 0) {
+        log_err("cannot watch listener %s: %s", l->spec, strerror(errno));
+        return false;
+    }
+    l->watched = true;
+    return true;
+}
+
 static void listener_resume(struct event_loop *loop, void *arg)
 {
+    (void)loop;
     struct listener *l = arg;
-    if (shutting_down || !l->paused)
+    if (!l->paused)
         return;
     l->paused = false;
-    if (ev_fd_add_exclusive(loop, l->fd, accept_ready, l) < 0)
-        log_err("cannot watch listener %s: %s", l->spec, strerror(errno));
+    update_watch(l);
+}
+
+/* Every WORKER_BEAT_MS: tell the others our loop turns, and adopt (or
+ * give back) the sockets of the other slots (daemon.h). The kernel hashes
+ * a connection to one socket of a group, and it waits in that socket's
+ * backlog until someone accepts it: the slot's own worker, or while that
+ * one is dead or stuck, the others. An adopted socket is watched with
+ * EPOLLEXCLUSIVE by every adopter (and by its own worker when it comes
+ * back), so a connection wakes one of them. */
+static void slot_timer(struct event_loop *loop, void *arg)
+{
+    (void)arg;
+    if (shutting_down)
+        return;
+    uint64_t now = event_loop_now(loop);
+    atomic_store(&wslots[wslot].beat, now);
+    for (size_t k = 0; k < nwslots; k++) {
+        if ((int)k == wslot)
+            continue;
+        uint64_t beat = atomic_load(&wslots[k].beat);
+        bool orphan = beat == 0 || (now > beat && now - beat > WORKER_STUCK_MS);
+        if (orphan == adopted[k])
+            continue;
+        adopted[k] = orphan;
+        for (size_t i = 0; i < nwls; i++)
+            if (wls[i].slot == (int)k)
+                update_watch(&wls[i]);
+        if (!orphan)
+            log_notice("worker %zu accepts its connections again; leaving them to it", k);
+        else if (beat == 0)
+            log_warn("worker %zu is not running: accepting its connections here too until it is back", k);
+        else
+            log_warn("worker %zu has not turned its event loop for %llu ms: accepting its connections here too "
+                     "until it does",
+                     k, (unsigned long long)(now - beat));
+    }
+    ev_timer_add(loop, WORKER_BEAT_MS, slot_timer, NULL);
 }
 
 static void accept_ready(struct event_loop *loop, int fd, int events, void *arg)
@@ -126,8 +201,8 @@ static void accept_ready(struct event_loop *loop, int fd, int events, void *arg)
                  * backlog; stop polling this listener for a moment rather
                  * than spinning on it. */
                 log_warn("accept on %s: %s; pausing %d ms", l->spec, strerror(errno), ACCEPT_RETRY_MS);
-                ev_fd_del(loop, fd);
                 l->paused = true;
+                update_watch(l);
                 ev_timer_add(loop, ACCEPT_RETRY_MS, listener_resume, l);
                 return;
             }
@@ -250,9 +325,10 @@ static void on_term(struct event_loop *loop, void *arg)
     if (shutting_down)
         return;
     shutting_down = true;
+    /* Every socket, also those of other slots: the master keeps its own
+     * copies, so nothing is unbound before it exits. */
     for (size_t i = 0; i < nwls; i++) {
-        if (!wls[i].paused)
-            ev_fd_del(loop, wls[i].fd);
+        update_watch(&wls[i]);
         close(wls[i].fd);
         wls[i].fd = -1;
     }
@@ -287,7 +363,8 @@ static void on_hup(struct event_loop *loop, void *arg)
     log_debug("configuration reloaded");
 }
 
-void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
+void worker_run(int idx, struct listener *ls, size_t nls, struct worker_slot *slots, size_t nslots,
+                pid_t master_pid)
 {
     char role[32];
     snprintf(role, sizeof(role), "worker %d", idx);
@@ -375,12 +452,20 @@ void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
 
     wls = ls;
     nwls = nls;
+    wslot = idx;
     for (size_t i = 0; i < nls; i++) {
         ls[i].paused = false;
-        if (ev_fd_add_exclusive(wloop, ls[i].fd, accept_ready, &ls[i]) < 0) {
-            log_err("cannot watch listener %s: %s", ls[i].spec, strerror(errno));
+        ls[i].watched = false;
+        if (!update_watch(&ls[i]))
             _exit(EX_OS_ERR);
-        }
+    }
+    if (slots && (size_t)idx < nslots) {
+        wslots = slots;
+        nwslots = nslots;
+        adopted = xcalloc(nslots, sizeof(*adopted));
+        /* First beat at the first turn of the loop (its clock is fresh
+         * then), taking over from the master's start-up grace. */
+        ev_timer_add(wloop, 0, slot_timer, NULL);
     }
 
     event_loop_run(wloop);
@@ -395,6 +480,8 @@ void worker_run(int idx, struct listener *ls, size_t nls, pid_t master_pid)
     auth_service_shutdown();
     notify_listener_close();
     userdb_close();
+    free(adopted);
+    adopted = NULL;
     log_debug("exiting");
     fflush(stderr);
 #ifdef WORKER_LSAN

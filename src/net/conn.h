@@ -130,6 +130,15 @@ int listen_tcp(const char *spec, char *err, size_t errlen);
 /* "*:port" and ":port" bind all addresses (one dual-stack IPv6 socket,
  * or IPv4 when the host has no IPv6); an explicit "[v6]:port" is
  * IPV6_V6ONLY. */
+/* n listening sockets on the same address, for n processes that each
+ * accept from their own (fds[0..n-1]; 0, or -1 with err and none open).
+ * n > 1: every socket has SO_REUSEPORT, and the kernel spreads new
+ * connections over the group by a hash of their addresses and ports; a
+ * connection waits in the backlog of the socket it was hashed to. The
+ * address must be free (a first bind without SO_REUSEPORT checks it, so
+ * another server on the port is an error, not a partner in the group);
+ * port 0 gives all n the same kernel-chosen port. n == 1: listen_tcp. */
+int listen_tcp_group(const char *spec, int *fds, size_t n, char *err, size_t errlen);
 /* Split a comma/space separated list of specs into xmalloc'd strings;
  * returns the count (0 for an empty list, which disables the service). */
 size_t listen_split(const char *list, char ***out);

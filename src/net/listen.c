@@ -58,23 +58,31 @@ static bool split_spec(const char *spec, char *buf, size_t buflen, char **host, 
     return true;
 }
 
-static int bind_one(const struct addrinfo *ai, int v6only, char *err, size_t errlen, const char *spec)
+/* A socket bound to addr and listening. reuseport: SO_REUSEPORT, so more
+ * sockets of the same owner may bind the same address (a group). */
+static int bind_addr(const struct sockaddr *addr, socklen_t alen, int socktype, int protocol, int v6only,
+                     bool reuseport, bool do_listen, char *err, size_t errlen, const char *spec)
 {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    int fd = socket(addr->sa_family, socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
     if (fd < 0) {
         snprintf(err, errlen, "%s: socket: %s", spec, strerror(errno));
         return -1;
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (ai->ai_family == AF_INET6)
+    if (addr->sa_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+        snprintf(err, errlen, "%s: SO_REUSEPORT: %s", spec, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (bind(fd, addr, alen) < 0) {
         snprintf(err, errlen, "%s: bind: %s", spec, strerror(errno));
         close(fd);
         return -1;
     }
-    if (listen(fd, LISTEN_BACKLOG) < 0) {
+    if (do_listen && listen(fd, LISTEN_BACKLOG) < 0) {
         snprintf(err, errlen, "%s: listen: %s", spec, strerror(errno));
         close(fd);
         return -1;
@@ -82,11 +90,55 @@ static int bind_one(const struct addrinfo *ai, int v6only, char *err, size_t err
     return fd;
 }
 
-int listen_tcp(const char *spec, char *err, size_t errlen)
+/* n listening sockets on ai's address (listen_tcp_group). */
+static int bind_group(const struct addrinfo *ai, int v6only, int *fds, size_t n, char *err, size_t errlen,
+                      const char *spec)
+{
+    if (n == 1) {
+        fds[0] = bind_addr(ai->ai_addr, ai->ai_addrlen, ai->ai_socktype, ai->ai_protocol, v6only, false, true, err,
+                           errlen, spec);
+        return fds[0] < 0 ? -1 : 0;
+    }
+    /* First an ordinary bind (no SO_REUSEPORT, not listening): it fails
+     * with EADDRINUSE when anything listens on the address, including
+     * another server (or a second dariusd) whose sockets have
+     * SO_REUSEPORT too, which our group would otherwise silently join
+     * and share connections with. It also fixes the port when the spec
+     * says 0. The probe is closed before the group binds: SO_REUSEPORT
+     * must be set on every member before its bind (socket(7)). */
+    struct sockaddr_storage ss;
+    socklen_t alen = sizeof(ss);
+    int probe = bind_addr(ai->ai_addr, ai->ai_addrlen, ai->ai_socktype, ai->ai_protocol, v6only, false, false, err,
+                          errlen, spec);
+    if (probe < 0)
+        return -1;
+    if (getsockname(probe, (struct sockaddr *)&ss, &alen) < 0 || alen > sizeof(ss)) {
+        snprintf(err, errlen, "%s: getsockname: %s", spec, strerror(errno));
+        close(probe);
+        return -1;
+    }
+    close(probe);
+    for (size_t i = 0; i < n; i++) {
+        fds[i] = bind_addr((struct sockaddr *)&ss, alen, ai->ai_socktype, ai->ai_protocol, v6only, true, true, err,
+                           errlen, spec);
+        if (fds[i] < 0) {
+            while (i > 0)
+                close(fds[--i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int listen_tcp_group(const char *spec, int *fds, size_t n, char *err, size_t errlen)
 {
     char buf[300];
     char *host, *port;
     bool v6;
+    if (n == 0) {
+        snprintf(err, errlen, "%s: no sockets asked for", spec);
+        return -1;
+    }
     if (!split_spec(spec, buf, sizeof(buf), &host, &port, &v6, err, errlen))
         return -1;
     struct addrinfo hints = {0};
@@ -98,10 +150,10 @@ int listen_tcp(const char *spec, char *err, size_t errlen)
          * else IPv4 only. */
         hints.ai_family = AF_INET6;
         if (getaddrinfo(NULL, port, &hints, &res) == 0) {
-            int fd = bind_one(res, 0, err, errlen, spec);
+            int rc = bind_group(res, 0, fds, n, err, errlen, spec);
             freeaddrinfo(res);
-            if (fd >= 0)
-                return fd;
+            if (rc == 0)
+                return 0;
         }
         hints.ai_family = AF_INET;
         res = NULL;
@@ -116,11 +168,17 @@ int listen_tcp(const char *spec, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", spec, gai_strerror(rc));
         return -1;
     }
-    int fd = -1;
-    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
-        fd = bind_one(ai, 1, err, errlen, spec);
+    rc = -1;
+    for (struct addrinfo *ai = res; ai && rc < 0; ai = ai->ai_next)
+        rc = bind_group(ai, 1, fds, n, err, errlen, spec);
     freeaddrinfo(res);
-    return fd;
+    return rc;
+}
+
+int listen_tcp(const char *spec, char *err, size_t errlen)
+{
+    int fd;
+    return listen_tcp_group(spec, &fd, 1, err, errlen) == 0 ? fd : -1;
 }
 
 size_t listen_split(const char *list, char ***out)

@@ -56,10 +56,10 @@ def nfiles_is(s, n):
 
 def two_sessions(s, cross):
     """Two logged-in sessions; cross: in two different worker processes.
-    Idle workers share the listening sockets with EPOLLEXCLUSIVE, and the
-    kernel wakes the same one each time; a worker that is stopped is not
-    waiting, so while a's worker is stopped the connection goes to the
-    other one."""
+    While a's worker is stopped, the connection goes to the other one:
+    either the kernel hashes it to the other's listening socket, or to
+    the stopped one's, which the other adopts once the stopped worker has
+    not turned its loop for 2 s (WORKER_STUCK_MS, daemon.h)."""
     a = s.login()
     if not cross:
         return a, s.login()

@@ -933,6 +933,91 @@ static void test_listen(void)
     listen_split_free(v, 0);
 }
 
+static int port_of(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+        return -1;
+    return ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* listen_tcp_group: n sockets on one address (SO_REUSEPORT), the kernel
+ * spreads connections over them, and the address must be free. */
+static void test_listen_group(void)
+{
+    char err[256];
+    int fds[3];
+    CHECK_INT(listen_tcp_group("127.0.0.1:0", fds, 3, err, sizeof(err)), 0);
+    int port = port_of(fds[0]);
+    CHECK(port > 0);
+    for (int i = 0; i < 3; i++) {
+        int one = 0;
+        socklen_t ol = sizeof(one);
+        CHECK_INT(port_of(fds[i]), port);
+        CHECK(getsockopt(fds[i], SOL_SOCKET, SO_REUSEPORT, &one, &ol) == 0 && one == 1);
+        CHECK(fcntl(fds[i], F_GETFL) & O_NONBLOCK);
+        CHECK(fcntl(fds[i], F_GETFD) & FD_CLOEXEC);
+    }
+    /* Taken: neither a second group (which SO_REUSEPORT alone would let
+     * join) nor a single socket. */
+    char spec[64];
+    snprintf(spec, sizeof(spec), "127.0.0.1:%d", port);
+    int other[2];
+    err[0] = '\0';
+    CHECK(listen_tcp_group(spec, other, 2, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "in use") != NULL);
+    CHECK(listen_tcp(spec, err, sizeof(err)) < 0);
+    /* 90 connections, hashed over the three sockets: each gets some
+     * (a fair hash leaves one empty with probability 3*(2/3)^90, 4e-16). */
+    enum { NCONN = 90 };
+    int cl[NCONN];
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < NCONN; i++) {
+        cl[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CHECK(cl[i] >= 0 && connect(cl[i], (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    }
+    /* A connection reaches its accept queue when the handshake's last
+     * ACK has been processed: poll until all have (with a bound). */
+    int got[3] = {0, 0, 0}, total = 0;
+    for (int round = 0; total < NCONN && round < 100; round++) {
+        struct pollfd pfd[3];
+        for (int i = 0; i < 3; i++)
+            pfd[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+        if (poll(pfd, 3, 100) <= 0)
+            continue;
+        for (int i = 0; i < 3; i++) {
+            int c;
+            while ((c = accept4(fds[i], NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+                got[i]++;
+                total++;
+                close(c);
+            }
+        }
+    }
+    CHECK_INT(total, NCONN);
+    for (int i = 0; i < 3; i++)
+        CHECK(got[i] > 0);
+    for (int i = 0; i < NCONN; i++)
+        close(cl[i]);
+    /* One socket: an ordinary one. */
+    int one = 1;
+    socklen_t ol = sizeof(one);
+    CHECK_INT(listen_tcp_group("127.0.0.1:0", other, 1, err, sizeof(err)), 0);
+    CHECK(getsockopt(other[0], SOL_SOCKET, SO_REUSEPORT, &one, &ol) == 0 && one == 0);
+    close(other[0]);
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    /* Released: the port can be bound again. */
+    int fd = listen_tcp(spec, err, sizeof(err));
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    CHECK(listen_tcp_group("127.0.0.1:0", fds, 0, err, sizeof(err)) < 0);
+}
+
 static void accept_cb(struct event_loop *l, int fd, int events, void *arg)
 {
     (void)events;
@@ -1474,6 +1559,7 @@ int main(void)
     RUN(test_tls_alpn);
     RUN(test_tls_errors);
     RUN(test_listen);
+    RUN(test_listen_group);
     RUN(test_tcp_conn);
     RUN(test_tcp_reset_while_paused);
     RUN(test_limits);
