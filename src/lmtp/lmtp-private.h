@@ -80,6 +80,21 @@ struct lmtp_session {
      * the rest is discarded and every recipient answered 452 4.3.1 */
     struct spool_resv spool_resv;
     bool spool_full;
+
+    /* (added, issue 10) the slow steps of a transaction run on the pool
+     * (jobs.h): spool writes, the spool's fsync and each recipient's
+     * commit. dlv: the end of the message is being delivered; the
+     * session is parked (no input read, the session kept alive) until
+     * every recipient has its reply. spool_jobs: spool chunk writes in
+     * flight; with too many the input waits (spool_wait). reading: inside
+     * the reader loop (a delivery finishing synchronously, without a
+     * pool, must not start another reader). close_after_dlv: shutdown
+     * arrived during a delivery: 421 once its replies are written. */
+    struct lmtp_dlv *dlv;
+    unsigned spool_jobs;
+    bool spool_wait;
+    bool reading;
+    char *close_after_dlv;
 };
 
 /* lmtp-server.c */
@@ -94,6 +109,13 @@ void lmtp_auth_failed(struct lmtp_session *s);
 /* An AUTH from an address over auth_failures_per_host: its arguments are
  * kept and lmtp_auth_begin runs them after ms (input paused meanwhile). */
 void lmtp_auth_park(struct lmtp_session *s, unsigned ms, const char *arg);
+/* Keep the session alive across a job (jobs.h) / let it go. */
+void lmtp_session_enter(struct lmtp_session *s);
+void lmtp_session_leave(struct lmtp_session *s);
+/* A parked session may read again (a job's done callback): resume input,
+ * re-arm the timer and process what the client already sent, unless
+ * called from inside the reader itself. */
+void lmtp_session_unpark(struct lmtp_session *s);
 
 /* lmtp-cmd.c */
 void lmtp_greeting(struct lmtp_session *s);

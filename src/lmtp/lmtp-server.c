@@ -128,6 +128,7 @@ static void session_free(struct lmtp_session *s)
     if (s->counted_conn)
         limits_conn_release(s->peer);
     unlink_session(s);
+    free(s->close_after_dlv);
     free(s->helo);
     free(s->authuser);
     free(s);
@@ -142,6 +143,16 @@ static void leave(struct lmtp_session *s)
 {
     if (--s->busy == 0 && s->closed)
         session_free(s);
+}
+
+void lmtp_session_enter(struct lmtp_session *s)
+{
+    enter(s);
+}
+
+void lmtp_session_leave(struct lmtp_session *s)
+{
+    leave(s);
 }
 
 void lmtp_session_close(struct lmtp_session *s, const char *line)
@@ -188,7 +199,12 @@ static void timeout_cb(struct event_loop *loop, void *arg)
         return;
     enter(s);
     uint64_t limit = (uint64_t)config_int(CFG_LMTP_TIMEOUT) * 1000;
-    if (s->preauth && event_loop_now(loop) >= preauth_deadline(s)) {
+    if (s->dlv || s->spool_wait) {
+        /* our own work is running (a delivery's commits, spool writes):
+         * the client waits for us, it is not idle */
+        s->last_activity = event_loop_now(loop);
+        arm_timer(s);
+    } else if (s->preauth && event_loop_now(loop) >= preauth_deadline(s)) {
         /* From connect, not from the last byte: a trickling client or a
          * TLS handshake that never completes goes too (RFC 5321 4.5.3.2
          * lets the server close after its timeout; 421). */
@@ -315,9 +331,15 @@ static bool data_input(struct lmtp_session *s, struct buf *in)
     return false;
 }
 
-static void reader(struct lmtp_session *s)
+static void reader_loop(struct lmtp_session *s)
 {
     while (!s->closed && s->conn && !s->quitting) {
+        if (s->dlv || s->spool_wait) {
+            /* parked: a delivery is committing, or spool writes must
+             * catch up (lmtp-cmd.c); the job's done callback resumes */
+            conn_pause_input(s->conn);
+            return;
+        }
         if (s->auth_timer) {
             /* a failed AUTH is answered first; pipelined input waits */
             conn_pause_input(s->conn);
@@ -384,6 +406,34 @@ static void reader(struct lmtp_session *s)
         free(line);
         preauth_check(s);
     }
+}
+
+static void reader(struct lmtp_session *s)
+{
+    bool outer = !s->reading;
+    s->reading = true;
+    reader_loop(s);
+    if (outer)
+        s->reading = false;
+}
+
+void lmtp_session_unpark(struct lmtp_session *s)
+{
+    if (s->closed || !s->conn || s->quitting || s->dlv || s->spool_wait)
+        return;
+    if (s->close_after_dlv) {
+        /* the server is shutting down (close_all): the replies are out */
+        char *line = s->close_after_dlv;
+        s->close_after_dlv = NULL;
+        lmtp_session_close(s, line);
+        free(line);
+        return;
+    }
+    conn_resume_input(s->conn);
+    s->last_activity = event_loop_now(g_loop);
+    arm_timer(s);
+    if (!s->reading)
+        reader(s);
 }
 
 /* ---- failed AUTH ------------------------------------------------------ */
@@ -565,7 +615,13 @@ static void close_all(const char *reason)
             enter(s);
             char line[256];
             snprintf(line, sizeof(line), "421 4.3.2 %s", reason ? reason : "Server shutting down");
-            if (s->in != IN_CMD) {
+            if (s->dlv) {
+                /* Delivering: the recipients' replies first (their
+                 * commits run within the shutdown grace period), then
+                 * the 421 (lmtp_session_unpark). */
+                free(s->close_after_dlv);
+                s->close_after_dlv = xstrdup(line);
+            } else if (s->in != IN_CMD) {
                 /* Mid-message: the client will retry the whole transaction;
                  * the spool is discarded with the session. */
                 s->quitting = true;
