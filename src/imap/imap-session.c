@@ -443,15 +443,10 @@ static void imap_job_inline_done(void *arg)
     (void)arg;
 }
 
-enum cmd_result imap_cmd_job(struct imap_session *s, struct imap_cmd *cmd, const char *kind, const void *key,
-                             imap_job_run_fn run, imap_job_finish_fn finish, void *arg)
+/* Park the session for a job (both kinds below). */
+static struct imap_job *job_park(struct imap_session *s, struct imap_cmd *cmd, imap_job_run_fn run,
+                                 imap_job_finish_fn finish, void *arg)
 {
-    if (!jobs_running()) {
-        /* No pool (unit tests, fuzz targets): the same steps, inline. */
-        struct imap_job j = {s, cmd, run, finish, arg};
-        jobs_submit(kind, key, imap_job_run, imap_job_inline_done, &j);
-        return finish(s, cmd, arg);
-    }
     struct imap_job *j = xcalloc(1, sizeof(*j));
     j->s = s;
     j->cmd = cmd;
@@ -466,7 +461,32 @@ enum cmd_result imap_cmd_job(struct imap_session *s, struct imap_cmd *cmd, const
     s->cmd_status = CMD_DEFER;
     if (s->conn)
         conn_pause_input(s->conn);
+    return j;
+}
+
+enum cmd_result imap_cmd_job(struct imap_session *s, struct imap_cmd *cmd, const char *kind, const void *key,
+                             imap_job_run_fn run, imap_job_finish_fn finish, void *arg)
+{
+    if (!jobs_running()) {
+        /* No pool (unit tests, fuzz targets): the same steps, inline. */
+        struct imap_job j = {s, cmd, run, finish, arg};
+        jobs_submit(kind, key, imap_job_run, imap_job_inline_done, &j);
+        return finish(s, cmd, arg);
+    }
+    struct imap_job *j = job_park(s, cmd, run, finish, arg);
     jobs_submit(kind, key, imap_job_run, imap_job_done, j);
+    return CMD_DEFER;
+}
+
+enum cmd_result imap_cmd_job_batch(struct imap_session *s, struct imap_cmd *cmd, const char *kind, const void *key,
+                                   job_batch_fn fn, void *item, imap_job_finish_fn finish, void *arg)
+{
+    if (!jobs_running()) {
+        fn(&item, 1);
+        return finish(s, cmd, arg);
+    }
+    struct imap_job *j = job_park(s, cmd, NULL, finish, arg);
+    jobs_submit_batch(kind, key, fn, item, imap_job_done, j);
     return CMD_DEFER;
 }
 
