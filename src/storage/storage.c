@@ -13,15 +13,18 @@
 #include "mime.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <ftw.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *g_datadir;
 static char *g_tmpdir;
 static struct mail_user *g_users;   /* shared handles, few per process */
+static char *g_hold_dir;            /* DARIUS_TEST_HOLD_DIR (tests only) */
 
 const char *storage_strerror(int err)
 {
@@ -52,6 +55,9 @@ int storage_init(const char *datadir)
     free(g_tmpdir);
     g_datadir = xstrdup(datadir);
     g_tmpdir = xasprintf("%s/tmp", datadir);
+    free(g_hold_dir);
+    const char *hold = getenv("DARIUS_TEST_HOLD_DIR");
+    g_hold_dir = hold && *hold ? xstrdup(hold) : NULL;
     char *user = xasprintf("%s/user", datadir);
     char *run = xasprintf("%s/run/notify", datadir);
     int r = 0;
@@ -77,7 +83,8 @@ void storage_shutdown(void)
     }
     free(g_datadir);
     free(g_tmpdir);
-    g_datadir = g_tmpdir = NULL;
+    free(g_hold_dir);
+    g_datadir = g_tmpdir = g_hold_dir = NULL;
 }
 
 const char *storage_tmpdir(void) { return g_tmpdir ? g_tmpdir : "/tmp"; }
@@ -725,6 +732,27 @@ static void txn_free(struct append_txn *t, bool remove_files)
     free(t);
 }
 
+/* Test hook, as the pool's (jobs.h): with DARIUS_TEST_HOLD_DIR set, wait
+ * while the file <name> exists there, creating <name>.started first, so
+ * a test can freeze a group commit at a chosen point (and SIGKILL the
+ * server there). Polling is fine: tests only, on a pool thread. */
+static void test_hold(const char *name)
+{
+    if (!g_hold_dir)
+        return;
+    char path[4096], started[4200];
+    snprintf(path, sizeof(path), "%s/%s", g_hold_dir, name);
+    if (access(path, F_OK) != 0)
+        return;
+    snprintf(started, sizeof(started), "%s.started", path);
+    int fd = open(started, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0)
+        close(fd);
+    struct timespec ts = {0, 2 * 1000 * 1000};
+    for (int i = 0; i < 60 * 500 && access(path, F_OK) == 0; i++)
+        nanosleep(&ts, NULL);
+}
+
 /* Commit transactions of one store together (group commit): the files
  * of every transaction are already written, fsync'd and linked (by
  * mailbox_append_add); now each distinct msg/<gg>/ directory is fsync'd
@@ -761,8 +789,11 @@ static void commit_group(struct append_txn **t, struct append_commit *c, size_t 
     for (size_t i = 0; r < 0 && i < n; i++)
         if (c[i].result == 0)
             c[i].result = r;
-    if (r == 0 && live)
+    if (r == 0 && live) {
+        /* tests: every file of the batch durable, no row yet */
+        test_hold("append-commit");
         u->ops->append_commit(c, n);
+    }
     /* On failure nothing of that transaction was committed: its files
      * must go too. */
     for (size_t i = 0; i < n; i++)
