@@ -106,7 +106,10 @@ int mailbox_open_as(struct mail_user *u, const char *name, const char *reader, b
         free(mb);
         return r;
     }
-    u->refcount++;   /* the mailbox keeps its user alive (as mailbox_open) */
+    if (storage_in_job(u))
+        mb->noref = true;   /* as mailbox_open */
+    else
+        u->refcount++;   /* the mailbox keeps its user alive (as mailbox_open) */
     *out = mb;
     return STORAGE_OK;
 }

@@ -66,6 +66,11 @@ struct mailbox {
      * handle never claims \Recent. */
     char reader[256];
     struct mailbox_info info;
+    /* Opened by a pool thread holding the store (storage_job_begin): it
+     * takes no reference on user, whose count belongs to the loop thread
+     * (the job's submitter holds one for the job's life), and must be
+     * closed before the job ends. */
+    bool noref;
 };
 
 /* The reader whose own \Seen this handle shows, or NULL when the message

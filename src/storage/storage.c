@@ -483,7 +483,12 @@ int mailbox_open(struct mail_user *u, const char *name, bool readonly, bool clai
         free(mb);
         return r;
     }
-    u->refcount++;   /* the mailbox keeps its user alive */
+    /* the mailbox keeps its user alive (on a pool thread the job's
+     * submitter does: struct mailbox, noref) */
+    if (storage_in_job(u))
+        mb->noref = true;
+    else
+        u->refcount++;
     *out = mb;
     return STORAGE_OK;
 }
@@ -493,9 +498,11 @@ void mailbox_close(struct mailbox *mb)
     if (!mb)
         return;
     struct mail_user *u = mb->user;
+    bool noref = mb->noref;
     free(mb->kwcopy);
     free(mb);
-    mail_user_close(u);
+    if (!noref)
+        mail_user_close(u);
 }
 
 const struct mailbox_info *mailbox_get_info(struct mailbox *mb) { return &mb->info; }

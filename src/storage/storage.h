@@ -103,7 +103,10 @@ const char *mail_user_name(const struct mail_user *u);
  * order (no deadlock between jobs crossing the same pair). The handles
  * must stay open meanwhile: the submitter holds its references until the
  * job's done callback. Opening and closing handles (mail_user_open/close)
- * stays on the loop thread. Returns 0 or a storage error. */
+ * stays on the loop thread; a mailbox opened on the job's thread
+ * meanwhile takes no reference on its store (the count is the loop's)
+ * and must be closed before storage_job_end. Returns 0 or a storage
+ * error. */
 int storage_job_begin(struct mail_user *a, struct mail_user *b);
 void storage_job_end(struct mail_user *a, struct mail_user *b);
 bool storage_in_job(const struct mail_user *u);
