@@ -72,10 +72,18 @@ void lmtp_txn_reset(struct lmtp_session *s)
     s->mail_ignorequota = false;
     s->mail_size = 0;
     s->smtputf8 = false;
+    struct mail_user *kept[LMTP_KEEP_MAX];
+    size_t nkept = 0;
     for (size_t i = 0; i < s->nrcpt; i++) {
         free(s->rcpts[i].addr);
+        if (s->rcpts[i].r.hold && nkept < LMTP_KEEP_MAX) {
+            kept[nkept++] = s->rcpts[i].r.hold;   /* the reference moves */
+            s->rcpts[i].r.hold = NULL;
+        }
         delivery_rcpt_release(&s->rcpts[i].r);
     }
+    if (nkept)   /* (a transaction without recipients leaves the kept ones to their timer) */
+        lmtp_session_keep_stores(s, kept, nkept);
     free(s->rcpts);
     s->rcpts = NULL;
     s->nrcpt = s->caprcpt = 0;

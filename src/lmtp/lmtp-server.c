@@ -110,6 +110,46 @@ static void unlink_session(struct lmtp_session *s)
     g_count--;
 }
 
+/* ---- stores kept between transactions (lmtp-private.h) -------------------- */
+
+static void keep_release(struct lmtp_session *s)
+{
+    for (size_t i = 0; i < s->nkeep; i++)
+        mail_user_close(s->keep[i]);
+    s->nkeep = 0;
+}
+
+static void keep_cb(struct event_loop *loop, void *arg)
+{
+    (void)loop;
+    struct lmtp_session *s = arg;
+    s->keep_timer = 0;
+    keep_release(s);
+}
+
+void lmtp_session_keep_stores(struct lmtp_session *s, struct mail_user **u, size_t n)
+{
+    /* the new ones first: a store in both never reaches its last close */
+    struct mail_user *old[LMTP_KEEP_MAX];
+    size_t nold = s->nkeep;
+    memcpy(old, s->keep, nold * sizeof(*old));
+    s->nkeep = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool dup = false;
+        for (size_t k = 0; k < s->nkeep && !dup; k++)
+            dup = s->keep[k] == u[i];
+        if (dup || s->nkeep >= LMTP_KEEP_MAX || s->closed || !g_loop)
+            mail_user_close(u[i]);
+        else
+            s->keep[s->nkeep++] = u[i];
+    }
+    for (size_t i = 0; i < nold; i++)
+        mail_user_close(old[i]);
+    if (s->keep_timer)
+        ev_timer_cancel(g_loop, s->keep_timer);
+    s->keep_timer = s->nkeep ? ev_timer_add(g_loop, LMTP_KEEP_MS, keep_cb, s) : 0;
+}
+
 static void session_free(struct lmtp_session *s)
 {
     if (s->timeout_timer)
@@ -123,6 +163,10 @@ static void session_free(struct lmtp_session *s)
     if (s->spool)
         log_info("lmtp: connection lost during message transfer: addr=%s (nothing stored)", s->peer);
     lmtp_txn_reset(s);
+    if (s->keep_timer)
+        ev_timer_cancel(g_loop, s->keep_timer);
+    s->keep_timer = 0;
+    keep_release(s);
     lmtp_auth_reset(s);
     limits_preauth_end(&s->pa);
     if (s->counted_conn)
