@@ -2,7 +2,11 @@
  *
  * The spool file is linked, not copied (append_msg.shared_spool); storage
  * fsyncs the user's message directory and commits the metadata before
- * mailbox_append_by_name returns, so DELIVER_OK means durable.
+ * mailbox_append_batch returns, so DELIVER_OK means durable. Three steps
+ * (delivery.h): prepare on the loop thread (store, mailbox, the
+ * configuration), the commit on any thread (a pool's: group commit with
+ * other appends into the store; duplicate suppression around it), finish
+ * on the loop thread (the store is closed there).
  *
  * Which mailbox (Cyrus lmtpd semantics, see delivery.h):
  *   - INBOX of a user: always allowed (that is what an address is for);

@@ -13,6 +13,10 @@
  *   4. delivery_deliver() per recipient hard-links that one file into the
  *      recipient's store (append_msg.shared_spool) and commits the
  *      metadata; when it returns DELIVER_OK the copy is durable.
+ * LMTP runs the file I/O of 2 and 3 and the commit of 4 on its worker's
+ * pool (dspool writer, dspool_finish_sync, delivery_prepare/_finish
+ * around mailbox_append_batch), where commits into one store coincide
+ * and are group-committed; `darius deliver` runs the same steps inline.
  *
  * Bodies are immutable, so one inode may back many users' copies. For the
  * same reason nothing per-recipient may be written into the file: the
@@ -123,7 +127,8 @@ struct delivery_rcpt {
     bool has_detail;
     bool exact;                             /* must exist and grant p; no INBOX fallback */
     /* A reference to the store taken by delivery_check_hold and kept
-     * until delivery_rcpt_release (end of the LMTP transaction), so the
+     * until delivery_rcpt_release (end of the LMTP transaction; LMTP then
+     * keeps it a second longer for the next transaction), so the
      * delivery after DATA reuses the open database instead of opening
      * and closing it again (each last close of a SQLite WAL database
      * checkpoints it: several fsyncs per recipient). NULL otherwise. */
