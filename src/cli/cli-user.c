@@ -526,6 +526,50 @@ static int cmd_move_partition(int argc, char **argv)
     return 0;
 }
 
+/* `user check`: mail_user_check over whole stores (storage.h), e.g.
+ * after a crash or a restore. */
+static void check_cb(const char *problem, void *arg)
+{
+    printf("%s: %s\n", (const char *)arg, problem);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    int rc = 0;
+    for (int i = 0; i < argc; i++) {
+        char name[AUTH_MAX_USERNAME + 1];
+        if (!cli_user_name(argv[i], name))
+            return EX_USAGE;
+        int r = cli_require_user(name);
+        if (r)
+            return r;
+        struct mail_user *u;
+        r = mail_user_open(name, false, &u);
+        if (r == STORAGE_ERR_NOTFOUND) {
+            printf("%s: no mail store yet\n", name);
+            continue;
+        }
+        if (r != 0) {
+            cli_error("cannot open the mail store of %s: %s", name, storage_strerror(r));
+            return r == STORAGE_ERR_BUSY ? EX_TEMPFAIL : EX_IOERR;
+        }
+        int n = mail_user_check(u, !cli_opt_dry_run, check_cb, name);
+        mail_user_close(u);
+        if (n < 0) {
+            cli_error("cannot check the mail store of %s: %s", name, storage_strerror(n));
+            return n == STORAGE_ERR_BUSY ? EX_TEMPFAIL : EX_IOERR;
+        }
+        if (n == 0)
+            printf("%s: ok\n", name);
+        else
+            printf("%s: %d problem(s)%s\n", name, n, cli_opt_dry_run ? " (not repaired: --dry-run)" : " repaired");
+        if (n > 0 && cli_opt_dry_run)
+            rc = CLI_EX_OTHER;
+    }
+    fflush(stdout);
+    return rc;
+}
+
 const struct cli_cmd cli_user_cmds[] = {
     {"user", "add", "[--partition P] [--quota KIB] [--password-stdin | --locked] NAME",
      "Add a user and create the mail store (INBOX, autocreate_inbox_folders) on partition P (default: "
@@ -556,5 +600,11 @@ const struct cli_cmd cli_user_cmds[] = {
      "Move a user's store to another partition (\"default\" or a partition-NAME entry), also while dariusd "
      "runs: the user's sessions are disconnected, nothing is lost; --json: {\"name\",\"from\",\"to\","
      "\"moved\"}.", 2, 2, cmd_move_partition},
+    {"user", "check", "[--dry-run] NAME...",
+     "Check users' mail stores and repair what is found: mailbox counters, UID ranges, blob reference counts, "
+     "missing message files, message files without a row (left by a crash between a file's fsync and its "
+     "commit: removed); one line per problem (quota usage: 'quota recalc'). --dry-run: only report, exit "
+     "status 1 when something is wrong.", 1, -1,
+     cmd_check},
 };
 const size_t cli_user_ncmds = ARRAY_SIZE(cli_user_cmds);

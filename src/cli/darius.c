@@ -1,7 +1,7 @@
 /* darius.c - the darius administration tool: entry point, option and
  * command parsing, environment set-up.
  *
- *   darius [-C FILE] user add|passwd|del|list|import|rename|move-partition|info ...
+ *   darius [-C FILE] user add|passwd|del|list|import|rename|move-partition|info|check ...
  *   darius [-C FILE] mailbox create|delete|rename|list|sharedseen ...
  *   darius [-C FILE] acl set|delete|list|reindex ...
  *   darius [-C FILE] deliver [-m MAILBOX] [-e] [-q] [-F FLAG]... [-f SENDER] USER...
@@ -65,6 +65,7 @@ struct cli_option {
 static const struct cli_option options[] = {
     {"quota", NULL, "--json", &cli_opt_json, NULL},
     {"quota", "recalc", "--dry-run", &cli_opt_dry_run, NULL},
+    {"user", "check", "--dry-run", &cli_opt_dry_run, NULL},
     {"acl", "list reindex set delete", "--json", &cli_opt_json, NULL},
     {"mailbox", "list", "--json", &cli_opt_json, NULL},
     {"mailbox", "list", "--all", &cli_opt_all, NULL},

@@ -2,7 +2,11 @@
  *
  * The spool file is linked, not copied (append_msg.shared_spool); storage
  * fsyncs the user's message directory and commits the metadata before
- * mailbox_append_by_name returns, so DELIVER_OK means durable.
+ * mailbox_append_batch returns, so DELIVER_OK means durable. Three steps
+ * (delivery.h): prepare on the loop thread (store, mailbox, the
+ * configuration), the commit on any thread (a pool's: group commit with
+ * other appends into the store; duplicate suppression around it), finish
+ * on the loop thread (the store is closed there).
  *
  * Which mailbox (Cyrus lmtpd semantics, see delivery.h):
  *   - INBOX of a user: always allowed (that is what an address is for);
@@ -255,55 +259,146 @@ enum deliver_result delivery_check_hold(struct delivery_rcpt *rc, const struct d
     return dr;
 }
 
-enum deliver_result delivery_deliver(struct dspool *s, const struct delivery_rcpt *rcpt,
+/* ---- the commit step (pool thread: nothing here reads the configuration,
+ * which a reload may replace meanwhile, nor touches the loop's state) ---- */
+
+/* Positive results of the before step (storage.h: append_req.before). */
+enum { DUP_SEEN = 1, DUP_INFLIGHT = 2 };
+
+static int commit_before(struct append_req *r)
+{
+    struct delivery_job *j = (struct delivery_job *)r;
+    if (!j->dupcheck)
+        return 0;
+    j->dup = duplicate_begin(j->msgid, j->store, j->name, j->horizon);
+    return j->dup == 1 ? DUP_SEEN : j->dup == 2 ? DUP_INFLIGHT : 0;
+}
+
+static void commit_after(struct append_req *r)
+{
+    struct delivery_job *j = (struct delivery_job *)r;
+    int res = r->result;
+    if (res == DUP_INFLIGHT) {
+        /* Another delivery of this message to this mailbox was in the
+         * same batch (two recipients naming one mailbox, or the same
+         * message on two connections): deliveries into one store run one
+         * batch at a time, and the earlier one's after step has run, so
+         * its outcome is known now. Delivered: this one is a duplicate;
+         * failed: this one is delivered now, on its own. */
+        j->dup = duplicate_begin(j->msgid, j->store, j->name, j->horizon);
+        if (j->dup == 0) {
+            uint32_t uidv = 0;
+            res = mailbox_append_by_name(j->u, j->name, &j->msg, &uidv, &j->uid);
+        } else {
+            res = j->dup == 1 ? DUP_SEEN : DUP_INFLIGHT;
+        }
+    }
+    bool reserved = j->dupcheck && j->dup == 0;   /* by commit_before (or just above) */
+    if (res == STORAGE_ERR_NOTFOUND && strcmp(j->name, "INBOX") != 0 && !j->exact) {
+        /* The folder was deleted meanwhile: INBOX (one more commit of
+         * its own, on this thread; rare), recorded as delivered there. */
+        if (reserved)
+            duplicate_end(j->msgid, j->store, j->name, false);
+        snprintf(j->name, sizeof(j->name), "INBOX");
+        uint32_t uidv = 0;
+        res = mailbox_append_by_name(j->u, j->name, &j->msg, &uidv, &j->uid);
+        if (res == 0 && reserved)
+            duplicate_mark(j->msgid, j->store, j->name);
+    } else if (reserved) {
+        duplicate_end(j->msgid, j->store, j->name, res == 0);
+    }
+    if (res == DUP_SEEN) {
+        log_info("delivery: duplicate suppressed: store=%s mailbox=%s msgid=%s", j->store, j->name, j->msgid);
+        j->result = DELIVER_DUPLICATE;
+    } else if (res == DUP_INFLIGHT) {
+        /* (not reached: see above) the outcome of the other delivery is
+         * not known: the MTA tries again later */
+        log_info("delivery: store=%s mailbox=%s msgid=%s: being delivered by another connection; temporary failure",
+                 j->store, j->name, j->msgid);
+        j->result = DELIVER_TEMPFAIL;
+    } else if (res == STORAGE_ERR_NOTFOUND && j->exact) {
+        j->result = DELIVER_NOUSER;   /* deleted meanwhile */
+    } else if (res < 0) {
+        log_warn("delivery: store=%s mailbox=%s: %s", j->store, j->name, storage_strerror(res));
+        j->result = map_err(res);
+    } else {
+        log_info("delivery: delivered store=%s mailbox=%s uid=%u size=%zu%s%s%s%s", j->store, j->name, j->uid,
+                 j->msg.len, j->msgid ? " msgid=" : "", j->msgid ? j->msgid : "", j->poster ? " poster=" : "",
+                 j->poster ? j->poster : "");
+        j->result = DELIVER_OK;
+    }
+    j->finished = true;
+}
+
+/* ---- the steps --------------------------------------------------------- */
+
+enum deliver_result delivery_prepare(struct delivery_job *j, struct dspool *s, const struct delivery_rcpt *rcpt,
                                      const struct deliver_opts *o)
 {
+    memset(j, 0, sizeof(*j));
     struct mail_user *u;
     enum deliver_result dr = open_store(rcpt, true, &u);
     if (dr != DELIVER_OK)
         return dr;
     if (!u)
         return DELIVER_TEMPFAIL;   /* not reached: provisioning opens it */
-    char name[STORAGE_MAX_MAILBOX_NAME + 1];
-    dr = choose_mailbox(u, rcpt, o->poster, true, name, sizeof(name));
+    dr = choose_mailbox(u, rcpt, o->poster, true, j->name, sizeof(j->name));
     if (dr != DELIVER_OK) {
         mail_user_close(u);
         return dr;
     }
+    j->u = u;
+    snprintf(j->store, sizeof(j->store), "%s", rcpt->store);
+    j->exact = rcpt->exact;
     const char *msgid = dspool_message_id(s);
-    if (o->dupcheck && msgid && duplicate_check(msgid, rcpt->store, name) == 1) {
-        log_info("delivery: duplicate suppressed: store=%s mailbox=%s msgid=%s", rcpt->store, name, msgid);
-        mail_user_close(u);
-        return DELIVER_DUPLICATE;
-    }
-    struct append_msg m;
-    memset(&m, 0, sizeof(m));
-    m.fd = dspool_fd(s);
-    m.len = dspool_size(s);
-    m.flags = o->flags;
-    m.keywords = o->keywords;
-    m.shared_spool = true;
-    m.ignore_quota = o->ignore_quota;
-    uint32_t uidv = 0, uid = 0;
-    int r = mailbox_append_by_name(u, name, &m, &uidv, &uid);
-    if (r == STORAGE_ERR_NOTFOUND && strcmp(name, "INBOX") != 0) {
-        if (rcpt->exact) {
-            mail_user_close(u);
-            return DELIVER_NOUSER;   /* deleted meanwhile */
-        }
-        /* The folder was deleted meanwhile: INBOX. */
-        snprintf(name, sizeof(name), "INBOX");
-        r = mailbox_append_by_name(u, name, &m, &uidv, &uid);
-    }
-    if (r < 0) {
-        log_warn("delivery: store=%s mailbox=%s: %s", rcpt->store, name, storage_strerror(r));
-        mail_user_close(u);
-        return map_err(r);
-    }
-    log_info("delivery: delivered store=%s mailbox=%s uid=%u size=%zu%s%s%s%s", rcpt->store, name, uid, m.len,
-             msgid ? " msgid=" : "", msgid ? msgid : "", o->poster ? " poster=" : "", o->poster ? o->poster : "");
-    if (o->dupcheck && msgid)
-        duplicate_mark(msgid, rcpt->store, name);
-    mail_user_close(u);
+    j->msgid = msgid ? xstrdup(msgid) : NULL;
+    j->poster = o->poster ? xstrdup(o->poster) : NULL;
+    j->keywords = o->keywords ? xstrdup(o->keywords) : NULL;
+    j->dupcheck = o->dupcheck && msgid;
+    if (j->dupcheck)
+        j->horizon = duplicate_horizon();
+    j->msg.fd = dspool_fd(s);
+    j->msg.len = dspool_size(s);
+    j->msg.flags = o->flags;
+    j->msg.keywords = j->keywords;
+    j->msg.shared_spool = true;
+    j->msg.ignore_quota = o->ignore_quota;
+    j->req.store = u;
+    j->req.mailbox = j->name;
+    j->req.msgs = &j->msg;
+    j->req.nmsgs = 1;
+    j->req.uids = &j->uid;
+    j->req.before = commit_before;
+    j->req.after = commit_after;
+    j->result = DELIVER_TEMPFAIL;
     return DELIVER_OK;
+}
+
+enum deliver_result delivery_finish(struct delivery_job *j)
+{
+    if (!j->finished) {
+        /* the store could not be taken for the commit (after never ran) */
+        log_warn("delivery: store=%s mailbox=%s: %s", j->store, j->name, storage_strerror(j->req.result));
+        j->result = j->req.result < 0 ? map_err(j->req.result) : DELIVER_TEMPFAIL;
+    }
+    if (j->u)
+        mail_user_close(j->u);
+    j->u = NULL;
+    free(j->msgid);
+    free(j->poster);
+    free(j->keywords);
+    j->msgid = j->poster = j->keywords = NULL;
+    return j->result;
+}
+
+enum deliver_result delivery_deliver(struct dspool *s, const struct delivery_rcpt *rcpt,
+                                     const struct deliver_opts *o)
+{
+    struct delivery_job j;
+    enum deliver_result dr = delivery_prepare(&j, s, rcpt, o);
+    if (dr != DELIVER_OK)
+        return dr;
+    void *item = &j.req;
+    mailbox_append_batch(&item, 1);
+    return delivery_finish(&j);
 }

@@ -15,6 +15,14 @@
  *   - NUL bytes anywhere: rejected with reject8bit: yes; otherwise
  *     removed (a NUL cannot be represented in IMAP without BINARY).
  *   - bare LF becomes CRLF (RFC 5322 2.3: lines end in CRLF).
+ *
+ * Threads (issue 10): the bytes are processed on the caller's thread,
+ * but the file I/O may happen elsewhere. With a writer (LMTP: the pool)
+ * every full 64 KiB buffer is handed over as a chunk with its file
+ * offset and written by dspool_chunk_write on a pool thread, and the
+ * final write, fdatasync and Message-ID scan (dspool_finish_sync) run
+ * there too; the caller's thread only ever fills buffers. A write error
+ * is kept in an atomic, the one field both sides touch.
  */
 #include "delivery.h"
 #include "buf.h"
@@ -24,6 +32,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -50,13 +59,27 @@ struct dspool {
     bool smtputf8, reject8bit, munge8bit, add_msgid;
     bool finished;
     struct buf w;
+    size_t wstart;          /* file offset of w's first byte */
     char *msgid;
+    /* writing elsewhere (dspool_set_writer) */
+    void (*writer)(void *arg, struct dspool_chunk *c);
+    void *writer_arg;
+    unsigned inflight;      /* chunks handed out, dspool_chunk_done not yet called */
+    bool orphan;            /* dspool_free called while chunks were in flight */
+    atomic_int io_errno;    /* a chunk write failed (errno), 0 none */
 };
 
-static int write_all(int fd, const char *p, size_t n)
+struct dspool_chunk {
+    struct dspool *s;
+    char *data;
+    size_t len;
+    size_t off;
+};
+
+static int pwrite_all(int fd, const char *p, size_t n, size_t off)
 {
     while (n) {
-        ssize_t w = write(fd, p, MIN(n, (size_t)1 << 30));
+        ssize_t w = pwrite(fd, p, MIN(n, (size_t)1 << 30), (off_t)off);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -64,19 +87,74 @@ static int write_all(int fd, const char *p, size_t n)
         }
         p += w;
         n -= (size_t)w;
+        off += (size_t)w;
     }
     return 0;
 }
 
-static void flush(struct dspool *s)
+/* Write the buffered bytes here, on this thread. */
+static void flush_inline(struct dspool *s)
 {
     if (!s->w.len || s->status == DSPOOL_IO)
         return;
-    if (write_all(s->fd, s->w.data, s->w.len) < 0) {
+    if (pwrite_all(s->fd, s->w.data, s->w.len, s->wstart) < 0) {
         log_err("delivery: writing spool file: %s", strerror(errno));
         s->status = DSPOOL_IO;
     }
+    s->wstart += s->w.len;
     buf_reset(&s->w);
+}
+
+static void flush(struct dspool *s)
+{
+    if (!s->writer || !s->w.len || s->status == DSPOOL_IO) {
+        flush_inline(s);
+        return;
+    }
+    struct dspool_chunk *c = xcalloc(1, sizeof(*c));
+    c->s = s;
+    c->len = s->w.len;
+    c->off = s->wstart;
+    c->data = buf_release(&s->w);
+    s->wstart += c->len;
+    s->inflight++;
+    s->writer(s->writer_arg, c);
+}
+
+void dspool_set_writer(struct dspool *s, void (*writer)(void *arg, struct dspool_chunk *c), void *arg)
+{
+    s->writer = writer;
+    s->writer_arg = arg;
+}
+
+void dspool_chunk_write(struct dspool_chunk *c)
+{
+    if (pwrite_all(c->s->fd, c->data, c->len, c->off) < 0) {
+        int e = errno ? errno : EIO;
+        atomic_store(&c->s->io_errno, e);
+    }
+}
+
+static void spool_destroy(struct dspool *s);
+
+void dspool_chunk_done(struct dspool_chunk *c)
+{
+    struct dspool *s = c->s;
+    free(c->data);
+    free(c);
+    s->inflight--;
+    if (s->orphan && s->inflight == 0)
+        spool_destroy(s);
+}
+
+/* A chunk written elsewhere failed: the message cannot be kept. */
+static void take_io_error(struct dspool *s)
+{
+    int e = atomic_load(&s->io_errno);
+    if (e && s->status != DSPOOL_IO) {
+        log_err("delivery: writing spool file: %s", strerror(e));
+        s->status = DSPOOL_IO;
+    }
 }
 
 static void emit(struct dspool *s, const char *p, size_t n)
@@ -231,6 +309,8 @@ void dspool_write(struct dspool *s, const void *data, size_t len)
 
 enum dspool_status dspool_status(const struct dspool *s)
 {
+    if (s->status == DSPOOL_OK && atomic_load(&((struct dspool *)s)->io_errno))
+        return DSPOOL_IO;
     return s->status;
 }
 
@@ -297,7 +377,7 @@ static void extract_msgid(struct dspool *s)
     free(b);
 }
 
-enum dspool_status dspool_finish(struct dspool *s)
+enum dspool_status dspool_finish_begin(struct dspool *s)
 {
     if (s->finished)
         return s->status;
@@ -308,7 +388,17 @@ enum dspool_status dspool_finish(struct dspool *s)
         emit(s, "\r\n", 2);
     if (s->in_header && s->add_msgid && !s->have_msgid)
         emit_msgid(s);
-    flush(s);
+    return s->status;
+}
+
+enum dspool_status dspool_finish_sync(struct dspool *s)
+{
+    /* The chunks handed out before have been written (the caller runs
+     * this after them: LMTP queues it on the same key). */
+    take_io_error(s);
+    if (s->status != DSPOOL_OK)
+        return s->status;
+    flush_inline(s);
     if (s->status == DSPOOL_OK && fdatasync(s->fd) < 0) {
         log_err("delivery: fsync of the spool file: %s", strerror(errno));
         s->status = DSPOOL_IO;
@@ -316,6 +406,14 @@ enum dspool_status dspool_finish(struct dspool *s)
     if (s->status == DSPOOL_OK)
         extract_msgid(s);
     return s->status;
+}
+
+enum dspool_status dspool_finish(struct dspool *s)
+{
+    if (s->finished)
+        return s->status;
+    enum dspool_status st = dspool_finish_begin(s);
+    return st == DSPOOL_OK ? dspool_finish_sync(s) : st;
 }
 
 int dspool_fd(const struct dspool *s)
@@ -333,14 +431,25 @@ const char *dspool_message_id(const struct dspool *s)
     return s->msgid;
 }
 
-void dspool_free(struct dspool *s)
+static void spool_destroy(struct dspool *s)
 {
-    if (!s)
-        return;
     close(s->fd);
     buf_free(&s->w);
     free(s->msgid);
     free(s);
+}
+
+void dspool_free(struct dspool *s)
+{
+    if (!s)
+        return;
+    if (s->inflight) {
+        /* chunks are being written elsewhere: the last dspool_chunk_done
+         * frees it (the fd must stay valid until then) */
+        s->orphan = true;
+        return;
+    }
+    spool_destroy(s);
 }
 
 void delivery_date(time_t t, char *out, size_t outlen)

@@ -13,6 +13,10 @@
  *   4. delivery_deliver() per recipient hard-links that one file into the
  *      recipient's store (append_msg.shared_spool) and commits the
  *      metadata; when it returns DELIVER_OK the copy is durable.
+ * LMTP runs the file I/O of 2 and 3 and the commit of 4 on its worker's
+ * pool (dspool writer, dspool_finish_sync, delivery_prepare/_finish
+ * around mailbox_append_batch), where commits into one store coincide
+ * and are group-committed; `darius deliver` runs the same steps inline.
  *
  * Bodies are immutable, so one inode may back many users' copies. For the
  * same reason nothing per-recipient may be written into the file: the
@@ -61,6 +65,24 @@ enum dspool_status dspool_status(const struct dspool *s);
 /* Complete the message (adds a final CRLF when missing, the Message-ID
  * when lmtp_add_messageid and none present), fsync. */
 enum dspool_status dspool_finish(struct dspool *s);
+/* dspool_finish in two steps: _begin completes the content in memory (on
+ * the spool's own thread: it reads the configuration); _sync writes what
+ * is left, fdatasyncs and finds the Message-ID, and may run on another
+ * thread (a pool's) while the owner does not touch the spool. */
+enum dspool_status dspool_finish_begin(struct dspool *s);
+enum dspool_status dspool_finish_sync(struct dspool *s);
+/* Write elsewhere (LMTP: on the pool, so no write(2) of the message runs
+ * on the event loop): each full buffer is handed to writer(arg, chunk)
+ * instead of being written. The writer calls dspool_chunk_write(chunk)
+ * on any thread (a pwrite at the chunk's offset; a failure makes the
+ * spool's status DSPOOL_IO) and then dspool_chunk_done(chunk) on the
+ * spool's own thread. dspool_finish_sync must run after every chunk
+ * written. dspool_free while chunks are out defers the free to the last
+ * dspool_chunk_done. */
+struct dspool_chunk;
+void dspool_set_writer(struct dspool *s, void (*writer)(void *arg, struct dspool_chunk *c), void *arg);
+void dspool_chunk_write(struct dspool_chunk *c);
+void dspool_chunk_done(struct dspool_chunk *c);
 int dspool_fd(const struct dspool *s);
 size_t dspool_size(const struct dspool *s);            /* bytes in the file */
 const char *dspool_message_id(const struct dspool *s);  /* "<...>" or NULL */
@@ -105,7 +127,8 @@ struct delivery_rcpt {
     bool has_detail;
     bool exact;                             /* must exist and grant p; no INBOX fallback */
     /* A reference to the store taken by delivery_check_hold and kept
-     * until delivery_rcpt_release (end of the LMTP transaction), so the
+     * until delivery_rcpt_release (end of the LMTP transaction; LMTP then
+     * keeps it a second longer for the next transaction), so the
      * delivery after DATA reuses the open database instead of opening
      * and closing it again (each last close of a SQLite WAL database
      * checkpoints it: several fsyncs per recipient). NULL otherwise. */
@@ -193,15 +216,61 @@ void delivery_rcpt_release(struct delivery_rcpt *rcpt);
  * it by IMAP CREATE's rules (access_create_posted: k for the poster on
  * the nearest existing ancestor, whose ACL it copies; a folder without
  * one gets the owner's) and delivers there; else INBOX.
- * An exact target that is missing or lacks p gives DELIVER_NOUSER. */
+ * An exact target that is missing or lacks p gives DELIVER_NOUSER.
+ * It is delivery_prepare, the commit (mailbox_append_batch of one) and
+ * delivery_finish in a row: the same code path as LMTP's, without a pool
+ * (`darius deliver`, tests). */
 enum deliver_result delivery_deliver(struct dspool *s, const struct delivery_rcpt *rcpt,
                                      const struct deliver_opts *o);
 
+/* The same in steps, so that the commit can run on a pool thread and be
+ * group-committed with other appends into the same store (LMTP):
+ *   1. delivery_prepare, on the loop thread: opens the store (provisioning
+ *      a new account), chooses the mailbox (createonpost), reads what it
+ *      needs of the configuration. DELIVER_OK: j->req is ready to commit;
+ *      any other value is the final result and there is nothing more to do.
+ *   2. mailbox_append_batch with &j->req (on a pool thread: jobs_submit_
+ *      batch keyed by j->req.store, which batches it with other appends
+ *      into that store): duplicate suppression, the link into the store,
+ *      the metadata commit; the copy is durable when it returns.
+ *   3. delivery_finish, back on the loop thread: the result; closes the
+ *      store. The spool must stay open until then. */
+struct delivery_job {
+    struct append_req req;      /* storage's batch item */
+    /* private to delivery-deliver.c */
+    struct append_msg msg;
+    uint32_t uid;
+    struct mail_user *u;
+    char name[STORAGE_MAX_MAILBOX_NAME + 1];
+    char store[AUTH_MAX_USERNAME + 16];
+    bool exact;
+    char *msgid, *poster, *keywords;
+    bool dupcheck;
+    int64_t horizon;
+    int dup;                    /* duplicate_begin's answer */
+    bool finished;              /* the after step mapped the result */
+    enum deliver_result result;
+};
+enum deliver_result delivery_prepare(struct delivery_job *j, struct dspool *s, const struct delivery_rcpt *rcpt,
+                                     const struct deliver_opts *o);
+enum deliver_result delivery_finish(struct delivery_job *j);
+
 /* ---- duplicate suppression (DATADIR/duplicate.db) -------------------------- */
 
-/* 1 seen within duplicate_expire days, 0 not seen, <0 error (treat as not seen). */
+/* Every function here may be called from any thread (one mutex inside).
+ * 1 seen within duplicate_expire days, 0 not seen, <0 error (treat as not seen). */
 int duplicate_check(const char *msgid, const char *user, const char *mailbox);
 void duplicate_mark(const char *msgid, const char *user, const char *mailbox);
+/* The oldest delivery time that still counts (now - duplicate_expire
+ * days): read from the configuration, so on the loop thread. */
+int64_t duplicate_horizon(void);
+/* For a delivery being committed (on a pool thread): 1 a duplicate
+ * (delivered since horizon), 2 the same message is being delivered to
+ * the same mailbox by another delivery of this process right now, 0 not
+ * seen: then it is registered as in flight until duplicate_end, which
+ * records it when delivered. */
+int duplicate_begin(const char *msgid, const char *user, const char *mailbox, int64_t horizon);
+void duplicate_end(const char *msgid, const char *user, const char *mailbox, bool delivered);
 /* Remove entries older than days days; returns the count removed or -1. */
 long duplicate_prune(int days);
 void duplicate_close(void);

@@ -4,6 +4,17 @@
  * Every message of the command is parsed and validated first; then all
  * are added in one append transaction, so either all become visible or
  * none (RFC 3502 requires the atomicity).
+ *
+ * Off the loop (issue 10): the checks that need no I/O, the target's
+ * resolution and rights and opening its handle run on the loop; writing
+ * and fsyncing the message files, parsing them for the cache, the
+ * directory fsync and the metadata commit run on the pool as a job of
+ * kind "append" keyed by the target store, so that APPENDs and LMTP
+ * deliveries into one store that coincide are group-committed
+ * (storage.h, mailbox_append_batch). The session waits parked; the
+ * tagged OK [APPENDUID] is written by the finish step, on the loop, only
+ * after the commit returned. The checks before a literal is accepted
+ * (imap_append_precheck: rights, size, quota) are unchanged.
  */
 #include "imap-fetch.h"
 #include "config.h"
@@ -154,6 +165,104 @@ enum append_pre imap_append_precheck(struct imap_session *s, const struct imap_c
     return res;
 }
 
+/* ---- the job ------------------------------------------------------------ */
+
+/* Results of the before step (positive: storage.h, append_req.before). */
+enum { APPEND_8BIT = 1 };
+
+struct append_job {
+    struct append_req req;      /* the batch item (storage.h) */
+    struct mail_user *store;
+    struct mailbox *mb;         /* a handle of the job's own */
+    struct append_item *items;  /* keywords owned; data points into the command */
+    size_t nitems;
+    struct append_msg *msgs;
+    uint32_t *uids;
+    bool selected;              /* the target is the selected mailbox */
+    bool check_8bit;
+    bool reader_seen;
+    bool *want_seen;
+};
+
+/* On the pool thread, before anything is written. RFC 6855 4 (RFC 9755
+ * 4): unless the client did ENABLE UTF8=ACCEPT, an APPEND with 8-bit
+ * octets in header fields MUST be refused with NO. An IMAP4rev2 client
+ * may append them (RFC 9051 6.3.12, UTF-8 header fields are part of
+ * IMAP4rev2). A spilled literal's header is read from its file, so this
+ * runs here, not on the loop. */
+static int append_before(struct append_req *r)
+{
+    struct append_job *j = (struct append_job *)r;
+    for (size_t i = 0; j->check_8bit && i < j->nitems; i++)
+        if (header_has_8bit(&j->msgs[i]))
+            return APPEND_8BIT;
+    return 0;
+}
+
+/* On the pool thread, after the commit: the appender's own \Seen. */
+static void append_after(struct append_req *r)
+{
+    struct append_job *j = (struct append_job *)r;
+    if (r->result != 0 || !j->reader_seen)
+        return;
+    uint32_t *seen = xmalloc(j->nitems * sizeof(uint32_t));
+    size_t nseen = 0;
+    for (size_t i = 0; i < j->nitems; i++)
+        if (j->want_seen[i] && j->uids[i])
+            seen[nseen++] = j->uids[i];    /* ascending: one transaction's UIDs */
+    if (nseen > 0) {
+        struct store_req req = {.mode = STORE_ADD, .flags = MSG_SEEN};
+        int sr = mailbox_store(j->mb, seen, nseen, &req, NULL, NULL, NULL, NULL);
+        if (sr < 0)
+            log_warn("APPEND to %s/%s: setting the reader's \\Seen failed: %s", mail_user_name(j->store),
+                     mailbox_get_info(j->mb)->name, storage_strerror(sr));
+    }
+    free(seen);
+}
+
+static void append_job_free(struct append_job *j)
+{
+    mailbox_close(j->mb);
+    mail_user_close(j->store);
+    free_items(j->items, j->nitems);
+    free(j->msgs);
+    free(j->uids);
+    free(j->want_seen);
+    free(j);
+}
+
+/* On the loop, after the job (s == NULL: the client went away; whatever
+ * was committed stays, as if the OK had been lost on the wire). */
+static enum cmd_result append_finish(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct append_job *j = arg;
+    if (!s) {
+        append_job_free(j);
+        return CMD_DONE;
+    }
+    int r = j->req.result;
+    if (r == APPEND_8BIT) {
+        imap_tagged(s, cmd, "NO", "[CANNOT] 8-bit header fields require ENABLE UTF8=ACCEPT");
+    } else if (r < 0) {
+        if (r == STORAGE_ERR_IO)
+            log_err("APPEND to %s: %s", mailbox_get_info(j->mb)->name, storage_strerror(r));
+        imap_tagged(s, cmd, "NO", "[%s] Append failed: %s",
+                    r == STORAGE_ERR_NOTFOUND ? "TRYCREATE" : imap_storage_code(r), storage_strerror(r));
+    } else {
+        struct buf set = BUF_INIT;
+        seqset_write_uids(&set, j->uids, j->nitems);
+        /* imap_tagged syncs first: EXISTS for the selected mailbox; new
+         * keywords there are announced with FLAGS. */
+        for (size_t i = 0; j->selected && i < j->nitems; i++)
+            if (j->items[i].m.keywords)
+                imap_view_announce_keywords(s, j->items[i].m.keywords);
+        imap_tagged(s, cmd, "OK", "[APPENDUID %u %s] Append completed", j->req.uidvalidity, buf_cstr(&set));
+        buf_free(&set);
+    }
+    append_job_free(j);
+    return CMD_DONE;
+}
+
 IMAP_CMD(cmd_append)
 {
     struct imap_parser *ps = &cmd->ps;
@@ -264,19 +373,6 @@ IMAP_CMD(cmd_append)
         imap_tagged(s, cmd, "NO", "[%s] %s", no_code, no_text);
         goto out;
     }
-    /* RFC 6855 4 (RFC 9755 4): unless the client did ENABLE UTF8=ACCEPT,
-     * an APPEND with 8-bit octets in header fields MUST be refused with
-     * NO. An IMAP4rev2 client may append them (RFC 9051 6.3.12, UTF-8
-     * header fields are part of IMAP4rev2). */
-    if (!(s->enabled & (EN_UTF8 | EN_IMAP4REV2))) {
-        for (size_t i = 0; i < nitems; i++) {
-            if (header_has_8bit(&items[i].m)) {
-                imap_tagged(s, cmd, "NO", "[CANNOT] 8-bit header fields require ENABLE UTF8=ACCEPT");
-                goto out;
-            }
-        }
-    }
-
     /* RFC 4314 4: each message keeps only the flags the user may set in
      * the target (\Seen needs s, \Deleted t, the others and keywords w);
      * the APPEND itself does not fail because of them. */
@@ -287,90 +383,56 @@ IMAP_CMD(cmd_append)
             items[i].m.keywords = NULL;
     }
 
-    /* The selected mailbox's own handle when appending to it. Otherwise
-     * the target is opened in its store (the quota that applies is that
-     * store's), as the session's user so that a per-reader \Seen given
-     * with the message is that reader's. */
+    /* A handle of its own for the job, also when the target is the
+     * selected mailbox: the session's view stays the loop's alone (its
+     * handle is read by notifications while the job runs). It is opened
+     * in the target's store (the quota that applies is that store's), as
+     * the session's user, so that a per-reader \Seen given with the
+     * message is that reader's. */
     struct mailbox *mb = NULL;
-    bool own = false;
-    if (s->view && strcmp(mail_user_name(imap_view_store(s->view)), mail_user_name(store)) == 0 &&
-        strcmp(mailbox_get_info(s->view->mb)->name, name) == 0) {
-        mb = s->view->mb;
-    } else {
-        int r = imap_open_target(s, store, name, &mb);
-        if (r < 0) {
-            if (r == STORAGE_ERR_NOTFOUND || r == STORAGE_ERR_INVALID)
-                imap_tagged(s, cmd, "NO", "[TRYCREATE] Mailbox does not exist");
-            else
-                imap_tagged(s, cmd, "NO", "[%s] Cannot open mailbox: %s", imap_storage_code(r),
-                            storage_strerror(r));
-            goto out;
-        }
-        own = true;
+    bool selected = s->view && strcmp(mail_user_name(imap_view_store(s->view)), mail_user_name(store)) == 0 &&
+                    strcmp(mailbox_get_info(s->view->mb)->name, name) == 0;
+    int r = imap_open_target(s, store, name, &mb);
+    if (r < 0) {
+        if (r == STORAGE_ERR_NOTFOUND || r == STORAGE_ERR_INVALID)
+            imap_tagged(s, cmd, "NO", "[TRYCREATE] Mailbox does not exist");
+        else
+            imap_tagged(s, cmd, "NO", "[%s] Cannot open mailbox: %s", imap_storage_code(r), storage_strerror(r));
+        goto out;
     }
 
-    bool selected = !own;
+    struct append_job *j = xcalloc(1, sizeof(*j));
+    j->store = store;
+    store = NULL;       /* the job's now: closed by its finish */
+    j->mb = mb;
+    j->items = items;
+    j->nitems = nitems;
+    items = NULL;
+    j->selected = selected;
+    j->check_8bit = !(s->enabled & (EN_UTF8 | EN_IMAP4REV2));
     /* Per-reader \Seen (a mailbox of another store without sharedseen):
      * the message rows carry the owner's \Seen, so an appender's \Seen is
      * not written with the message but set afterwards through this
      * (reader) handle, as the appender's own state. */
-    bool reader_seen = !imap_is_own_store(s, store) && !mailbox_get_info(mb)->sharedseen;
-    bool *want_seen = xcalloc(nitems, sizeof(bool));
-    for (size_t i = 0; reader_seen && i < nitems; i++) {
-        want_seen[i] = (items[i].m.flags & MSG_SEEN) != 0;
-        items[i].m.flags &= ~(uint32_t)MSG_SEEN;
-    }
-    struct append_txn *t = NULL;
-    int r = mailbox_append_begin(mb, &t);
-    for (size_t i = 0; r == 0 && i < nitems; i++) {
-        if (items[i].m.fd >= 0 && lseek(items[i].m.fd, 0, SEEK_SET) < 0) {
-            r = STORAGE_ERR_IO;
-            break;
+    j->reader_seen = !imap_is_own_store(s, j->store) && !mailbox_get_info(mb)->sharedseen;
+    j->want_seen = xcalloc(nitems, sizeof(bool));
+    j->msgs = xcalloc(nitems, sizeof(*j->msgs));
+    j->uids = xcalloc(nitems, sizeof(uint32_t));
+    for (size_t i = 0; i < nitems; i++) {
+        if (j->reader_seen) {
+            j->want_seen[i] = (j->items[i].m.flags & MSG_SEEN) != 0;
+            j->items[i].m.flags &= ~(uint32_t)MSG_SEEN;
         }
-        r = mailbox_append_add(t, &items[i].m);
+        j->msgs[i] = j->items[i].m;
     }
-    uint32_t *uids = xcalloc(nitems, sizeof(uint32_t));
-    uint32_t uidvalidity = 0;
-    if (r == 0)
-        r = mailbox_append_commit(t, &uidvalidity, uids, nitems);
-    else if (t)
-        mailbox_append_abort(t);
-    if (r == 0 && reader_seen) {
-        uint32_t *seen = xmalloc(nitems * sizeof(uint32_t));
-        size_t nseen = 0;
-        for (size_t i = 0; i < nitems; i++)
-            if (want_seen[i] && uids[i])
-                seen[nseen++] = uids[i];    /* ascending: one transaction's UIDs */
-        if (nseen > 0) {
-            struct store_req req = {.mode = STORE_ADD, .flags = MSG_SEEN};
-            int sr = mailbox_store(mb, seen, nseen, &req, NULL, NULL, NULL, NULL);
-            if (sr < 0)
-                log_warn("APPEND to %s/%s: setting the reader's \\Seen failed: %s", mail_user_name(store), name,
-                         storage_strerror(sr));
-        }
-        free(seen);
-    }
-    free(want_seen);
-    if (own)
-        mailbox_close(mb);
-    if (r < 0) {
-        if (r == STORAGE_ERR_IO)
-            log_err("APPEND to %s: %s", name, storage_strerror(r));
-        imap_tagged(s, cmd, "NO", "[%s] Append failed: %s",
-                    r == STORAGE_ERR_NOTFOUND ? "TRYCREATE" : imap_storage_code(r), storage_strerror(r));
-    } else {
-        struct buf set = BUF_INIT;
-        seqset_write_uids(&set, uids, nitems);
-        /* imap_tagged syncs first: EXISTS for the selected mailbox; new
-         * keywords there are announced with FLAGS. */
-        for (size_t i = 0; selected && i < nitems; i++)
-            if (items[i].m.keywords)
-                imap_view_announce_keywords(s, items[i].m.keywords);
-        imap_tagged(s, cmd, "OK", "[APPENDUID %u %s] Append completed", uidvalidity, buf_cstr(&set));
-        buf_free(&set);
-    }
-    free(uids);
-    goto out;
+    j->req.store = j->store;
+    j->req.mb = mb;
+    j->req.msgs = j->msgs;
+    j->req.nmsgs = nitems;
+    j->req.uids = j->uids;
+    j->req.before = append_before;
+    j->req.after = append_after;
+    return imap_cmd_job_batch(s, cmd, "append", j->store, mailbox_append_batch, &j->req, append_finish, j);
 bad:
     buf_free(&kw);
     imap_tagged(s, cmd, "BAD", "%s", err);

@@ -468,6 +468,20 @@ static void imap_job_inline_done(void *arg)
     (void)arg;
 }
 
+/* Park the session for a job (both kinds below). */
+static struct imap_job *job_park(struct imap_session *s, struct imap_cmd *cmd, imap_job_run_fn run,
+                                 imap_job_finish_fn finish, void *arg)
+{
+    struct imap_job *j = xcalloc(1, sizeof(*j));
+    j->s = s;
+    j->cmd = cmd;
+    j->run = run;
+    j->finish = finish;
+    j->arg = arg;
+    imap_cmd_park(s, cmd);
+    return j;
+}
+
 enum cmd_result imap_cmd_job(struct imap_session *s, struct imap_cmd *cmd, const char *kind, const void *key,
                              imap_job_run_fn run, imap_job_finish_fn finish, void *arg)
 {
@@ -477,14 +491,20 @@ enum cmd_result imap_cmd_job(struct imap_session *s, struct imap_cmd *cmd, const
         jobs_submit(kind, key, imap_job_run, imap_job_inline_done, &j);
         return finish(s, cmd, arg);
     }
-    struct imap_job *j = xcalloc(1, sizeof(*j));
-    j->s = s;
-    j->cmd = cmd;
-    j->run = run;
-    j->finish = finish;
-    j->arg = arg;
-    imap_cmd_park(s, cmd);
+    struct imap_job *j = job_park(s, cmd, run, finish, arg);
     jobs_submit(kind, key, imap_job_run, imap_job_done, j);
+    return CMD_DEFER;
+}
+
+enum cmd_result imap_cmd_job_batch(struct imap_session *s, struct imap_cmd *cmd, const char *kind, const void *key,
+                                   job_batch_fn fn, void *item, imap_job_finish_fn finish, void *arg)
+{
+    if (!jobs_running()) {
+        fn(&item, 1);
+        return finish(s, cmd, arg);
+    }
+    struct imap_job *j = job_park(s, cmd, NULL, finish, arg);
+    jobs_submit_batch(kind, key, fn, item, imap_job_done, j);
     return CMD_DEFER;
 }
 

@@ -35,6 +35,7 @@
 #include "storage.h"
 #include "access.h"
 #include "connlimits.h"
+#include "jobs.h"
 #include "spool-limits.h"
 #include <sys/socket.h>
 
@@ -475,6 +476,12 @@ enum cmd_result imap_cmd_job(struct imap_session *s, struct imap_cmd *cmd, const
  * when the client went away meanwhile. */
 void imap_cmd_park(struct imap_session *s, struct imap_cmd *cmd);
 void imap_cmd_unpark(struct imap_session *s, struct imap_cmd *cmd, imap_job_finish_fn finish, void *arg);
+/* The same for a step that may be batched with others of the same fn and
+ * key (jobs_submit_batch: group commit): fn(items, n) runs on the pool
+ * with item among its items (item usually sits inside arg); then
+ * finish(s, cmd, arg) on the loop, as above. */
+enum cmd_result imap_cmd_job_batch(struct imap_session *s, struct imap_cmd *cmd, const char *kind, const void *key,
+                                   job_batch_fn fn, void *item, imap_job_finish_fn finish, void *arg);
 void imap_session_close(struct imap_session *s, const char *bye);
 void imap_session_login(struct imap_session *s, const char *user); /* common post-auth steps */
 /* (added) Like imap_session_login but reports failure: returns NULL on

@@ -10,13 +10,26 @@
  *
  * RFC 2033 4.2: after the end of the message, one reply per recipient
  * that was accepted at RCPT, in RCPT order. Each 250 is written only
- * after delivery_deliver() returned for that recipient, i.e. after the
- * copy is durable.
+ * after that recipient's commit returned, i.e. after the copy is durable.
+ *
+ * Nothing slow runs on the event loop (issue 10, jobs.h): the message's
+ * bytes are written to the spool file by pool jobs ("spool", keyed by the
+ * spool so they run in order), and at the end of the data the session is
+ * parked (struct lmtp_dlv) while the spool's last write and fsync run on
+ * the pool, then each recipient's commit (kind "deliver", keyed by the
+ * recipient's store, so deliveries and IMAP APPENDs into one store that
+ * coincide are group-committed: storage.h, mailbox_append_batch). Opening
+ * the stores and choosing the mailboxes stays on the loop (storage.h:
+ * handles are opened and closed there). The replies go out in RCPT order
+ * as the commits finish; then the session reads again. A client that
+ * disconnects meanwhile gets nothing; its jobs finish, nothing leaks, and
+ * copies already committed stay (as if the 250s had been lost).
  */
 #include "lmtp-private.h"
 #include "auth-service.h"
 #include "access.h"
 #include "config.h"
+#include "jobs.h"
 #include "log.h"
 #include "storage.h"
 #include <ctype.h>
@@ -60,10 +73,18 @@ void lmtp_txn_reset(struct lmtp_session *s)
     s->mail_ignorequota = false;
     s->mail_size = 0;
     s->smtputf8 = false;
+    struct mail_user *kept[LMTP_KEEP_MAX];
+    size_t nkept = 0;
     for (size_t i = 0; i < s->nrcpt; i++) {
         free(s->rcpts[i].addr);
+        if (s->rcpts[i].r.hold && nkept < LMTP_KEEP_MAX) {
+            kept[nkept++] = s->rcpts[i].r.hold;   /* the reference moves */
+            s->rcpts[i].r.hold = NULL;
+        }
         delivery_rcpt_release(&s->rcpts[i].r);
     }
+    if (nkept)   /* (a transaction without recipients leaves the kept ones to their timer) */
+        lmtp_session_keep_stores(s, kept, nkept);
     free(s->rcpts);
     s->rcpts = NULL;
     s->nrcpt = s->caprcpt = 0;
@@ -647,6 +668,53 @@ static void cmd_rcpt(struct lmtp_session *s, const char *arg)
 
 /* ---- DATA, BDAT, delivery ------------------------------------------------ */
 
+/* Spool writes on the pool: at most this many 64 KiB chunks per session
+ * in flight before the input waits for them (memory stays bounded). */
+#define SPOOL_MAX_INFLIGHT 4
+
+struct spool_chunk_job {
+    struct lmtp_session *s;
+    struct dspool_chunk *c;
+};
+
+static void spool_chunk_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct spool_chunk_job *cj = arg;
+    dspool_chunk_write(cj->c);
+}
+
+static void spool_chunk_done(void *arg)
+{
+    struct spool_chunk_job *cj = arg;
+    struct lmtp_session *s = cj->s;
+    dspool_chunk_done(cj->c);
+    free(cj);
+    s->spool_jobs--;
+    if (s->spool_wait && s->spool_jobs < SPOOL_MAX_INFLIGHT) {
+        s->spool_wait = false;
+        lmtp_session_unpark(s);
+    }
+    lmtp_session_leave(s);
+}
+
+static void spool_writer(void *arg, struct dspool_chunk *c)
+{
+    struct lmtp_session *s = arg;
+    struct spool_chunk_job *cj = xcalloc(1, sizeof(*cj));
+    cj->s = s;
+    cj->c = c;
+    lmtp_session_enter(s);
+    s->spool_jobs++;
+    /* keyed by the spool: its chunks, and the final sync, in order */
+    jobs_submit("spool", s->spool, spool_chunk_run, spool_chunk_done, cj);
+    if (s->spool_jobs >= SPOOL_MAX_INFLIGHT && !s->spool_wait) {
+        s->spool_wait = true;   /* the reader stops (lmtp-server.c) */
+        if (s->conn)
+            conn_pause_input(s->conn);
+    }
+}
+
 static bool start_spool(struct lmtp_session *s)
 {
     char proto[8];
@@ -662,6 +730,8 @@ static bool start_spool(struct lmtp_session *s)
     };
     s->spool = dspool_new(&o);
     free(received);
+    if (s->spool)
+        dspool_set_writer(s->spool, spool_writer, s);
     return s->spool != NULL;
 }
 
@@ -713,6 +783,145 @@ static const char *status_reply(enum dspool_status st)
 /* The end of the message: one reply per recipient (RFC 2033 4.2). */
 #define SPOOL_FULL_REPLY "452 4.3.1 Insufficient system storage, try again later"
 
+/* A transaction's end of data being delivered (the session parked). */
+struct lmtp_dlv_rcpt {
+    struct lmtp_dlv *d;
+    struct delivery_job j;
+    bool done;
+    enum deliver_result res;
+};
+
+struct lmtp_dlv {
+    struct lmtp_session *s;
+    struct dspool *spool;
+    enum dspool_status st;      /* of the spool's sync on the pool */
+    struct lmtp_dlv_rcpt *r;    /* one per accepted recipient, RCPT order */
+    size_t n, next;             /* next: the first recipient not answered */
+    bool submitting;
+};
+
+static void rcpt_reply(struct lmtp_session *s, const char *addr, enum deliver_result res, bool perm_quota)
+{
+    switch (res) {
+    case DELIVER_OK:
+    case DELIVER_DUPLICATE:
+        lmtp_printf(s, "250 2.1.5 <%s> Delivered\r\n", addr);
+        break;
+    case DELIVER_NOUSER:
+        lmtp_printf(s, "550 5.1.1 <%s> User unknown\r\n", addr);
+        break;
+    case DELIVER_OVERQUOTA:
+        if (perm_quota)
+            lmtp_printf(s, "552 5.2.2 <%s> Mailbox is full (over quota)\r\n", addr);
+        else
+            lmtp_printf(s, "452 4.2.2 <%s> Mailbox is full (over quota)\r\n", addr);
+        break;
+    case DELIVER_PERMFAIL:
+        lmtp_printf(s, "554 5.6.0 <%s> Message cannot be stored\r\n", addr);
+        break;
+    case DELIVER_BUSY:
+        lmtp_printf(s, "451 4.2.0 <%s> Mailbox busy, try again later\r\n", addr);
+        break;
+    case DELIVER_TEMPFAIL:
+    default:
+        lmtp_printf(s, "451 4.3.0 <%s> Local error, try again later\r\n", addr);
+        break;
+    }
+}
+
+/* Every recipient answered (or the client is gone): the transaction is
+ * over, the session reads again. */
+static void dlv_end(struct lmtp_dlv *d)
+{
+    struct lmtp_session *s = d->s;
+    s->dlv = NULL;
+    free(d->r);
+    free(d);
+    lmtp_txn_reset(s);
+    lmtp_session_unpark(s);
+    lmtp_session_leave(s);
+}
+
+/* Replies in RCPT order, each as soon as its own and every earlier
+ * recipient's commit finished (RFC 2033 4.2). */
+static void dlv_flush(struct lmtp_dlv *d)
+{
+    struct lmtp_session *s = d->s;
+    bool perm_quota = config_bool(CFG_LMTP_OVERQUOTA_PERM_FAILURE);
+    while (d->next < d->n && d->r[d->next].done) {
+        rcpt_reply(s, s->rcpts[d->next].addr, d->r[d->next].res, perm_quota);
+        d->next++;
+    }
+    if (d->next == d->n)
+        dlv_end(d);
+}
+
+static void rcpt_done(void *arg)
+{
+    struct lmtp_dlv_rcpt *r = arg;
+    r->res = delivery_finish(&r->j);   /* closes the store, on the loop */
+    r->done = true;
+    if (!r->d->submitting)
+        dlv_flush(r->d);
+}
+
+static void spool_sync_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct lmtp_dlv *d = arg;
+    d->st = dspool_finish_sync(d->spool);
+}
+
+/* The spool is durable: commit it to every recipient. */
+static void spool_sync_done(void *arg)
+{
+    struct lmtp_dlv *d = arg;
+    struct lmtp_session *s = d->s;
+    if (s->closed || !s->conn) {
+        /* The client went away before any reply: it will send the
+         * message again; nothing is delivered. */
+        d->next = d->n;
+        dlv_end(d);
+        return;
+    }
+    if (d->st != DSPOOL_OK) {
+        const char *reply = status_reply(d->st);
+        log_info("lmtp: message refused: from=<%s> addr=%s: %s", s->mail_from ? s->mail_from : "", s->peer,
+                 reply);
+        for (size_t i = 0; i < d->n; i++)
+            lmtp_printf(s, "%s\r\n", reply);
+        d->next = d->n;
+        dlv_end(d);
+        return;
+    }
+    bool dupcheck = config_bool(CFG_DUPLICATESUPPRESSION);
+    for (size_t i = 0; i < d->n; i++) {
+        struct lmtp_dlv_rcpt *r = &d->r[i];
+        struct lmtp_rcpt *rc = &s->rcpts[i];
+        struct deliver_opts o = {
+            .ignore_quota = rc->ignorequota,
+            .dupcheck = dupcheck,
+            .poster = s->authuser,
+        };
+        r->d = d;
+        enum deliver_result dr = delivery_prepare(&r->j, d->spool, &rc->r, &o);
+        if (dr != DELIVER_OK) {
+            r->res = dr;
+            r->done = true;
+        }
+    }
+    /* Without a pool (fuzz targets) each commit runs and completes right
+     * inside jobs_submit_batch: the replies wait for the loop's end. */
+    d->submitting = true;
+    for (size_t i = 0; i < d->n; i++) {
+        struct lmtp_dlv_rcpt *r = &d->r[i];
+        if (!r->done)
+            jobs_submit_batch("deliver", r->j.req.store, mailbox_append_batch, &r->j.req, rcpt_done, r);
+    }
+    d->submitting = false;
+    dlv_flush(d);
+}
+
 static void deliver_all(struct lmtp_session *s)
 {
     if (s->spool_full) {
@@ -724,7 +933,9 @@ static void deliver_all(struct lmtp_session *s)
         lmtp_txn_reset(s);
         return;
     }
-    enum dspool_status st = s->spool ? dspool_finish(s->spool) : DSPOOL_IO;
+    enum dspool_status st = s->spool ? dspool_finish_begin(s->spool) : DSPOOL_IO;
+    if (st == DSPOOL_OK)
+        st = dspool_status(s->spool);   /* a chunk write that failed already */
     if (st != DSPOOL_OK) {
         const char *reply = status_reply(st);
         log_info("lmtp: message refused: from=<%s> addr=%s: %s", s->mail_from ? s->mail_from : "", s->peer,
@@ -734,43 +945,19 @@ static void deliver_all(struct lmtp_session *s)
         lmtp_txn_reset(s);
         return;
     }
-    bool perm_quota = config_bool(CFG_LMTP_OVERQUOTA_PERM_FAILURE);
-    for (size_t i = 0; i < s->nrcpt; i++) {
-        struct lmtp_rcpt *r = &s->rcpts[i];
-        struct deliver_opts o = {
-            .ignore_quota = r->ignorequota,
-            .dupcheck = config_bool(CFG_DUPLICATESUPPRESSION),
-            .poster = s->authuser,
-        };
-        enum deliver_result res = delivery_deliver(s->spool, &r->r, &o);
-        const char *addr = r->addr;
-        switch (res) {
-        case DELIVER_OK:
-        case DELIVER_DUPLICATE:
-            lmtp_printf(s, "250 2.1.5 <%s> Delivered\r\n", addr);
-            break;
-        case DELIVER_NOUSER:
-            lmtp_printf(s, "550 5.1.1 <%s> User unknown\r\n", addr);
-            break;
-        case DELIVER_OVERQUOTA:
-            if (perm_quota)
-                lmtp_printf(s, "552 5.2.2 <%s> Mailbox is full (over quota)\r\n", addr);
-            else
-                lmtp_printf(s, "452 4.2.2 <%s> Mailbox is full (over quota)\r\n", addr);
-            break;
-        case DELIVER_PERMFAIL:
-            lmtp_printf(s, "554 5.6.0 <%s> Message cannot be stored\r\n", addr);
-            break;
-        case DELIVER_BUSY:
-            lmtp_printf(s, "451 4.2.0 <%s> Mailbox busy, try again later\r\n", addr);
-            break;
-        case DELIVER_TEMPFAIL:
-        default:
-            lmtp_printf(s, "451 4.3.0 <%s> Local error, try again later\r\n", addr);
-            break;
-        }
-    }
-    lmtp_txn_reset(s);
+    /* Park the session: no input is read (pipelined commands wait) and
+     * it stays alive until every recipient is answered (dlv_end). */
+    struct lmtp_dlv *d = xcalloc(1, sizeof(*d));
+    d->s = s;
+    d->spool = s->spool;
+    d->n = s->nrcpt;
+    d->r = xcalloc(d->n, sizeof(*d->r));
+    s->dlv = d;
+    lmtp_session_enter(s);
+    if (s->conn)
+        conn_pause_input(s->conn);
+    /* the rest of the file and its fsync, after the chunks (same key) */
+    jobs_submit("spool", d->spool, spool_sync_run, spool_sync_done, d);
 }
 
 void lmtp_data_done(struct lmtp_session *s)

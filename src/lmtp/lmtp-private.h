@@ -9,6 +9,9 @@
 #include "delivery.h"
 #include "spool-limits.h"
 
+#define LMTP_KEEP_MAX 16
+#define LMTP_KEEP_MS 1000
+
 struct lmtp_rcpt {
     char *addr;                 /* as sent, for replies and logs */
     struct delivery_rcpt r;
@@ -83,6 +86,29 @@ struct lmtp_session {
      * the rest is discarded and every recipient answered 452 4.3.1 */
     struct spool_resv spool_resv;
     bool spool_full;
+
+    /* (added, issue 10) the slow steps of a transaction run on the pool
+     * (jobs.h): spool writes, the spool's fsync and each recipient's
+     * commit. dlv: the end of the message is being delivered; the
+     * session is parked (no input read, the session kept alive) until
+     * every recipient has its reply. spool_jobs: spool chunk writes in
+     * flight; with too many the input waits (spool_wait). reading: inside
+     * the reader loop (a delivery finishing synchronously, without a
+     * pool, must not start another reader). close_after_dlv: shutdown
+     * arrived during a delivery: 421 once its replies are written. */
+    struct lmtp_dlv *dlv;
+    unsigned spool_jobs;
+    bool spool_wait;
+    bool reading;
+    char *close_after_dlv;
+    /* (added, issue 10) the stores of the last transaction, kept open
+     * for LMTP_KEEP_MS after it: an MTA delivers to the same users again
+     * and again, and the last close of a store checkpoints its WAL (three
+     * or four fsyncs, on the loop). Released when the next transaction
+     * ends (after it opened its own), by the timer, or with the session. */
+    struct mail_user *keep[LMTP_KEEP_MAX];
+    size_t nkeep;
+    uint64_t keep_timer;
 };
 
 /* lmtp-server.c */
@@ -97,6 +123,16 @@ void lmtp_auth_failed(struct lmtp_session *s);
 /* An AUTH from an address over auth_failures_per_host: its arguments are
  * kept and lmtp_auth_begin runs them after ms (input paused meanwhile). */
 void lmtp_auth_park(struct lmtp_session *s, unsigned ms, const char *arg);
+/* Keep these store references (taken over from the transaction that
+ * ends) open for LMTP_KEEP_MS; the ones kept before are released. */
+void lmtp_session_keep_stores(struct lmtp_session *s, struct mail_user **u, size_t n);
+/* Keep the session alive across a job (jobs.h) / let it go. */
+void lmtp_session_enter(struct lmtp_session *s);
+void lmtp_session_leave(struct lmtp_session *s);
+/* A parked session may read again (a job's done callback): resume input,
+ * re-arm the timer and process what the client already sent, unless
+ * called from inside the reader itself. */
+void lmtp_session_unpark(struct lmtp_session *s);
 
 /* Have an AUTH's user/password checked by the authentication service
  * (auth-service.h), off the event loop: the session waits (no input read,

@@ -111,6 +111,46 @@ static void unlink_session(struct lmtp_session *s)
     g_count--;
 }
 
+/* ---- stores kept between transactions (lmtp-private.h) -------------------- */
+
+static void keep_release(struct lmtp_session *s)
+{
+    for (size_t i = 0; i < s->nkeep; i++)
+        mail_user_close(s->keep[i]);
+    s->nkeep = 0;
+}
+
+static void keep_cb(struct event_loop *loop, void *arg)
+{
+    (void)loop;
+    struct lmtp_session *s = arg;
+    s->keep_timer = 0;
+    keep_release(s);
+}
+
+void lmtp_session_keep_stores(struct lmtp_session *s, struct mail_user **u, size_t n)
+{
+    /* the new ones first: a store in both never reaches its last close */
+    struct mail_user *old[LMTP_KEEP_MAX];
+    size_t nold = s->nkeep;
+    memcpy(old, s->keep, nold * sizeof(*old));
+    s->nkeep = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool dup = false;
+        for (size_t k = 0; k < s->nkeep && !dup; k++)
+            dup = s->keep[k] == u[i];
+        if (dup || s->nkeep >= LMTP_KEEP_MAX || s->closed || !g_loop)
+            mail_user_close(u[i]);
+        else
+            s->keep[s->nkeep++] = u[i];
+    }
+    for (size_t i = 0; i < nold; i++)
+        mail_user_close(old[i]);
+    if (s->keep_timer)
+        ev_timer_cancel(g_loop, s->keep_timer);
+    s->keep_timer = s->nkeep ? ev_timer_add(g_loop, LMTP_KEEP_MS, keep_cb, s) : 0;
+}
+
 static void session_free(struct lmtp_session *s)
 {
     if (s->timeout_timer)
@@ -124,11 +164,16 @@ static void session_free(struct lmtp_session *s)
     if (s->spool)
         log_info("lmtp: connection lost during message transfer: addr=%s (nothing stored)", s->peer);
     lmtp_txn_reset(s);
+    if (s->keep_timer)
+        ev_timer_cancel(g_loop, s->keep_timer);
+    s->keep_timer = 0;
+    keep_release(s);
     lmtp_auth_reset(s);
     limits_preauth_end(&s->pa);
     if (s->counted_conn)
         limits_conn_release(s->peer);
     unlink_session(s);
+    free(s->close_after_dlv);
     free(s->helo);
     free(s->authuser);
     free(s);
@@ -143,6 +188,16 @@ static void leave(struct lmtp_session *s)
 {
     if (--s->busy == 0 && s->closed)
         session_free(s);
+}
+
+void lmtp_session_enter(struct lmtp_session *s)
+{
+    enter(s);
+}
+
+void lmtp_session_leave(struct lmtp_session *s)
+{
+    leave(s);
 }
 
 void lmtp_session_close(struct lmtp_session *s, const char *line)
@@ -189,7 +244,12 @@ static void timeout_cb(struct event_loop *loop, void *arg)
         return;
     enter(s);
     uint64_t limit = (uint64_t)config_int(CFG_LMTP_TIMEOUT) * 1000;
-    if (s->preauth && event_loop_now(loop) >= preauth_deadline(s)) {
+    if (s->dlv || s->spool_wait) {
+        /* our own work is running (a delivery's commits, spool writes):
+         * the client waits for us, it is not idle */
+        s->last_activity = event_loop_now(loop);
+        arm_timer(s);
+    } else if (s->preauth && event_loop_now(loop) >= preauth_deadline(s)) {
         /* From connect, not from the last byte: a trickling client or a
          * TLS handshake that never completes goes too (RFC 5321 4.5.3.2
          * lets the server close after its timeout; 421). */
@@ -317,9 +377,15 @@ static bool data_input(struct lmtp_session *s, struct buf *in)
     return false;
 }
 
-static void reader(struct lmtp_session *s)
+static void reader_loop(struct lmtp_session *s)
 {
     while (!s->closed && s->conn && !s->quitting) {
+        if (s->dlv || s->spool_wait) {
+            /* parked: a delivery is committing, or spool writes must
+             * catch up (lmtp-cmd.c); the job's done callback resumes */
+            conn_pause_input(s->conn);
+            return;
+        }
         if (s->auth_timer || s->auth_wait) {
             /* a failed AUTH is answered first, a password is checked
              * first; pipelined input waits */
@@ -387,6 +453,34 @@ static void reader(struct lmtp_session *s)
         free(line);
         preauth_check(s);
     }
+}
+
+static void reader(struct lmtp_session *s)
+{
+    bool outer = !s->reading;
+    s->reading = true;
+    reader_loop(s);
+    if (outer)
+        s->reading = false;
+}
+
+void lmtp_session_unpark(struct lmtp_session *s)
+{
+    if (s->closed || !s->conn || s->quitting || s->dlv || s->spool_wait)
+        return;
+    if (s->close_after_dlv) {
+        /* the server is shutting down (close_all): the replies are out */
+        char *line = s->close_after_dlv;
+        s->close_after_dlv = NULL;
+        lmtp_session_close(s, line);
+        free(line);
+        return;
+    }
+    conn_resume_input(s->conn);
+    s->last_activity = event_loop_now(g_loop);
+    arm_timer(s);
+    if (!s->reading)
+        reader(s);
 }
 
 /* ---- failed AUTH ------------------------------------------------------ */
@@ -615,7 +709,13 @@ static void close_all(const char *reason)
             enter(s);
             char line[256];
             snprintf(line, sizeof(line), "421 4.3.2 %s", reason ? reason : "Server shutting down");
-            if (s->in != IN_CMD) {
+            if (s->dlv) {
+                /* Delivering: the recipients' replies first (their
+                 * commits run within the shutdown grace period), then
+                 * the 421 (lmtp_session_unpark). */
+                free(s->close_after_dlv);
+                s->close_after_dlv = xstrdup(line);
+            } else if (s->in != IN_CMD) {
                 /* Mid-message: the client will retry the whole transaction;
                  * the spool is discarded with the session. */
                 s->quitting = true;

@@ -33,6 +33,8 @@ struct job {
     job_done_fn done;
     void *arg;
     struct job *batch, *batch_tail;     /* taken by jobs_batch_take */
+    job_batch_fn bfn;                   /* jobs_submit_batch: the batch work */
+    void *bitem;                        /* ... and this job's item of it */
 };
 
 struct keyq {
@@ -247,14 +249,12 @@ bool jobs_running(void)
     return P.started;
 }
 
-void jobs_submit(const char *kind, const void *key, job_run_fn run, job_done_fn done, void *arg)
+static void submit(struct job *j)
 {
-    struct job *j = xcalloc(1, sizeof(*j));
-    j->kind = kind;
-    j->key = key;
-    j->run = run;
-    j->done = done;
-    j->arg = arg;
+    const void *key = j->key;
+    job_run_fn run = j->run;
+    job_done_fn done = j->done;
+    void *arg = j->arg;
     if (!P.started) {
         /* No pool (CLI, unit tests of the callers): same order, inline. */
         run(j, arg);
@@ -268,9 +268,11 @@ void jobs_submit(const char *kind, const void *key, job_run_fn run, job_done_fn 
         free(j);
         return;
     }
+    const char *kind = j->kind;
     pthread_mutex_lock(&P.mu);
     P.pending++;
     struct keyq *k = key ? key_find(key) : NULL;
+    bool waits = k != NULL;
     if (k) {
         q_push(&k->head, &k->tail, j);
     } else {
@@ -284,6 +286,61 @@ void jobs_submit(const char *kind, const void *key, job_run_fn run, job_done_fn 
         pthread_cond_signal(&P.work);
     }
     pthread_mutex_unlock(&P.mu);
+    /* Tests (DARIUS_TEST_HOLD_DIR): say when a job queues behind another
+     * of its key, so a test can tell, by reading the log, that jobs
+     * waited behind a held one (group commit). j may be done by now. */
+    if (waits && P.hold_dir)
+        log_debug("jobs: %s job waits for its key", kind);
+}
+
+void jobs_submit(const char *kind, const void *key, job_run_fn run, job_done_fn done, void *arg)
+{
+    struct job *j = xcalloc(1, sizeof(*j));
+    j->kind = kind;
+    j->key = key;
+    j->run = run;
+    j->done = done;
+    j->arg = arg;
+    submit(j);
+}
+
+/* The run function of every jobs_submit_batch job: take the jobs queued
+ * behind self on its key that do the same batch work, then do it for all
+ * of them at once. */
+static void batch_run(struct job *self, void *arg)
+{
+    (void)arg;
+    void *items[JOBS_BATCH_MAX];
+    items[0] = self->bitem;
+    size_t n = 1;
+    if (self->key && P.started) {
+        pthread_mutex_lock(&P.mu);
+        struct keyq *k = key_find(self->key);
+        while (k && k->head && n < JOBS_BATCH_MAX && k->head->run == batch_run && k->head->bfn == self->bfn) {
+            struct job *j = k->head;
+            k->head = j->next;
+            if (!k->head)
+                k->tail = NULL;
+            items[n++] = j->bitem;
+            q_push(&self->batch, &self->batch_tail, j);
+        }
+        pthread_mutex_unlock(&P.mu);
+    }
+    self->bfn(items, n);
+}
+
+void jobs_submit_batch(const char *kind, const void *key, job_batch_fn fn, void *item, job_done_fn done,
+                       void *arg)
+{
+    struct job *j = xcalloc(1, sizeof(*j));
+    j->kind = kind;
+    j->key = key;
+    j->run = batch_run;
+    j->done = done;
+    j->arg = arg;
+    j->bfn = fn;
+    j->bitem = item;
+    submit(j);
 }
 
 size_t jobs_batch_take(struct job *self, void **args, size_t max)

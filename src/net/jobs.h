@@ -66,6 +66,21 @@ void jobs_submit(const char *kind, const void *key, job_run_fn run, job_done_fn 
 size_t jobs_batch_take(struct job *self, void **args, size_t max);
 const char *jobs_kind(const struct job *job);
 
+/* Group commit across front-ends: a job whose whole work is "do this batch
+ * of items together" (an append into a store, whether it comes from IMAP
+ * APPEND or an LMTP delivery). fn(items, n) runs on a pool thread with
+ * item first, followed by the items of the jobs queued behind it on key
+ * that were submitted with the same fn (up to JOBS_BATCH_MAX in all, in
+ * submission order; jobs_batch_take does the taking). Each job still has
+ * its own done(arg), called on the loop after fn returned, in order; item
+ * and arg are separate so a front-end can wrap arg (its session) around a
+ * lower layer's item (storage's struct append_req). Without a pool, fn
+ * runs with n = 1 and then done, right here. */
+#define JOBS_BATCH_MAX 64
+typedef void (*job_batch_fn)(void **items, size_t n);
+void jobs_submit_batch(const char *kind, const void *key, job_batch_fn fn, void *item, job_done_fn done,
+                       void *arg);
+
 /* Jobs queued or running (tests, shutdown, stats). */
 size_t jobs_pending(void);
 /* Wait up to timeout_ms for every job to finish (their done callbacks are

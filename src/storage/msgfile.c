@@ -4,7 +4,9 @@
  * random GUID so that no client-supplied string (mailbox names!) ever
  * becomes part of a path. Write order gives crash safety: the body is
  * written to DATADIR/tmp, fsync'd, renamed (or linked) into place and the
- * directory fsync'd BEFORE the metadata commit that references it. So a
+ * directory fsync'd BEFORE the metadata commit that references it (the
+ * files of one append transaction or group commit share one directory,
+ * fsync'd once for all of them by the committer). So a
  * crash can leave an orphan file (found by mail_user_check) but never a
  * row pointing at a missing file. Files are shared by COPY/MOVE via a
  * refcount in the metadata and never modified after creation.
@@ -38,6 +40,26 @@ void msgfile_new_guid(char guid[33])
         guid[2 * i + 1] = hex[r[i] & 15];
     }
     guid[32] = '\0';
+}
+
+void msgfile_new_subdir(char gg[3])
+{
+    char g[33];
+    msgfile_new_guid(g);
+    gg[0] = g[0];
+    gg[1] = g[1];
+    gg[2] = '\0';
+}
+
+int msgfile_fsync_subdir(const struct mail_user *u, const char gg[3])
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/msg/%c%c", u->dir, gg[0], gg[1]);
+    if (msgfile_fsync_dir(dir) < 0) {
+        log_err("storage: fsync %s: %s", dir, strerror(errno));
+        return STORAGE_ERR_IO;
+    }
+    return STORAGE_OK;
 }
 
 bool msgfile_valid_guid(const char *guid)
@@ -183,8 +205,10 @@ static int ensure_subdir(const struct mail_user *u, const char *guid, char *dir,
  * the "immutable" body share an inode with something the caller may
  * still change. The exception is a delivery spool (m->shared_spool): the
  * server wrote it, fsync'd it and never changes it again, so one inode
- * can back the copies of many recipients (single-instance store). If
- * linkat fails (EMLINK, EXDEV) the caller falls back to copying. */
+ * can back the copies of many recipients (single-instance store), and
+ * its data needs no second fdatasync per recipient (the directory fsync
+ * makes the new link durable). If linkat fails (EMLINK, EXDEV) the caller
+ * falls back to copying. */
 static int try_link_fd(int fd, size_t len, const char *final, bool shared)
 {
     struct stat st;
@@ -193,7 +217,7 @@ static int try_link_fd(int fd, size_t len, const char *final, bool shared)
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_nlink != 0 && !shared) ||
         (uint64_t)st.st_size != len)
         return -1;
-    if (fdatasync(fd) < 0)
+    if (!shared && fdatasync(fd) < 0)
         return -1;
     char proc[64];
     snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
@@ -202,23 +226,22 @@ static int try_link_fd(int fd, size_t len, const char *final, bool shared)
     return 0;
 }
 
-int msgfile_store(const struct mail_user *u, const struct append_msg *m, char guid[33])
+int msgfile_store(const struct mail_user *u, const struct append_msg *m, const char gg[3], char guid[33])
 {
     char final[4096], dir[4096];
     msgfile_new_guid(guid);
+    if (gg && gg[0] && gg[1]) {
+        /* the transaction's (or group's) directory: 120 random bits left */
+        guid[0] = gg[0];
+        guid[1] = gg[1];
+    }
     msgfile_path(u, guid, final, sizeof(final));
     if (ensure_subdir(u, guid, dir, sizeof(dir)) < 0) {
         log_err("storage: %s: cannot create %s: %s", u->name, dir, strerror(errno));
         return STORAGE_ERR_IO;
     }
-    if (!m->data && try_link_fd(m->fd, m->len, final, m->shared_spool) == 0) {
-        if (msgfile_fsync_dir(dir) < 0) {
-            log_err("storage: fsync %s: %s", dir, strerror(errno));
-            unlink(final);
-            return STORAGE_ERR_IO;
-        }
-        return STORAGE_OK;
-    }
+    if (!m->data && try_link_fd(m->fd, m->len, final, m->shared_spool) == 0)
+        return STORAGE_OK;   /* the caller fsyncs dir */
 
     /* The temporary file goes to DATADIR/tmp when that is the store's
      * filesystem (a crash leaves nothing in the store), else (a store on
@@ -270,12 +293,7 @@ int msgfile_store(const struct mail_user *u, const struct append_msg *m, char gu
          * [OVERQUOTA]); anything else, a full disk included, is ours. */
         return saved == EDQUOT ? STORAGE_ERR_OVERQUOTA : STORAGE_ERR_IO;
     }
-    if (msgfile_fsync_dir(dir) < 0) {
-        log_err("storage: fsync %s: %s", dir, strerror(errno));
-        unlink(final);
-        return STORAGE_ERR_IO;
-    }
-    return STORAGE_OK;
+    return STORAGE_OK;   /* the caller fsyncs dir */
 }
 
 int msgfile_link_into(const struct mail_user *src, const char *sguid, const struct mail_user *dst, const char *guid,

@@ -292,8 +292,7 @@ int sq_get_guid(struct mailbox *mb, uint32_t uid, char guid[33]);
 int sq_search_headers(struct mailbox *mb, const uint32_t *uids, size_t n, unsigned what, struct search_hdr_batch *b);
 /* Store the hfields of blob guid (hdrfields), inside a write transaction. */
 int sq_hfields_put(struct mail_user *u, const char *guid, const char *data, size_t len);
-int sq_append_commit(struct mailbox *mb, struct append_item *items, size_t n, uint32_t *uidvalidity,
-                     uint32_t *uids, size_t maxuids);
+void sq_append_commit(struct append_commit *c, size_t n);
 int sq_store(struct mailbox *mb, const uint32_t *uids, size_t n, const struct store_req *req,
              msg_record_cb changed_cb, void *carg, int (*failed_cb)(uint32_t uid, void *arg), void *farg);
 int sq_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg), void *arg);

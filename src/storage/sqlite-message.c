@@ -729,22 +729,23 @@ static int retain_state(struct mailbox *mb, int *state)
     return r;
 }
 
-int sq_append_commit(struct mailbox *mb, struct append_item *items, size_t n, uint32_t *uidvalidity,
-                     uint32_t *uids, size_t maxuids)
+/* The rows of one append transaction, inside the caller's write
+ * transaction: UIDs from the mailbox's current UIDNEXT (re-read here, so
+ * the transactions of a group commit get consecutive, distinct UIDs). */
+static int append_rows(struct append_commit *c)
 {
+    struct mailbox *mb = c->mb;
     struct mail_user *u = mb->user;
-    int r = sq_begin(u);
-    if (r < 0)
-        return r;
+    struct append_item *items = c->items;
+    size_t n = c->n;
     struct mailbox_info info;
     /* Re-read inside the lock: uidnext/modseq may have moved, or the
      * mailbox may have been deleted since it was opened. */
-    if ((r = sq_mailbox_load_mb(mb, &info, NULL)) < 0)
-        goto out;
-    if ((uint64_t)info.uidnext + n > UINT32_MAX) {
-        r = STORAGE_ERR_LIMIT;
-        goto out;
-    }
+    int r = sq_mailbox_load_mb(mb, &info, NULL);
+    if (r < 0)
+        return r;
+    if ((uint64_t)info.uidnext + n > UINT32_MAX)
+        return STORAGE_ERR_LIMIT;
     uint64_t modseq = info.highestmodseq + 1;
     uint32_t uid = info.uidnext;
     int64_t now = (int64_t)time(NULL);
@@ -788,32 +789,110 @@ int sq_append_commit(struct mailbox *mb, struct append_item *items, size_t n, ui
         if (it->flags & MSG_DELETED)
             ddeleted++;
         dsize += (int64_t)it->size;
-        if (i < maxuids && uids)
-            uids[i] = uid;
+        if (i < c->maxuids && c->uids)
+            c->uids[i] = uid;
     }
     if (r == 0 && n)
         r = sq_ranges_add(u, mb->id, info.uidnext, uid - 1);
     if (r == 0)
         r = sq_mailbox_bump(u, mb->id, modseq, uid, (int64_t)n, dunseen, ddeleted, dsize);
-out:
-    if (r == 0) {
-        /* IGNOREQUOTA: only when every message of the transaction asked
-         * for it (a delivery is one message; MULTIAPPEND never asks). */
-        bool bypass = n > 0;
-        for (size_t i = 0; i < n; i++)
-            bypass = bypass && items[i].ignore_quota;
-        sq(u)->quota_bypass = bypass;
-        r = sq_commit(u);
-        sq(u)->quota_bypass = false;
-    } else {
-        sq_rollback(u);
-    }
-    if (r == 0) {
-        if (uidvalidity)
-            *uidvalidity = info.uidvalidity;
-        notify_mailbox_changed(u->name, mb->id);
-    }
+    if (r == 0)
+        c->uidvalidity = info.uidvalidity;
     return r;
+}
+
+static int savepoint(struct mail_user *u, const char *sql)
+{
+    int rc = sqlite3_exec(sq(u)->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? STORAGE_OK : sq_error(u, rc, "savepoint");
+}
+
+void sq_append_commit(struct append_commit *c, size_t n)
+{
+    struct mail_user *u = NULL;
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++)
+        if (c[i].result == 0) {
+            u = c[i].mb->user;
+            live++;
+        }
+    if (!live)
+        return;
+    int r = sq_begin(u);
+    for (size_t i = 0; r < 0 && i < n; i++)
+        if (c[i].result == 0)
+            c[i].result = r;
+    if (r < 0)
+        return;
+    /* Group commit: each transaction in its own savepoint, with its own
+     * quota verdict, so one that fails (over quota, its mailbox deleted,
+     * a keyword limit) is rolled back alone and the others still commit
+     * in this one write transaction. A single transaction needs no
+     * savepoint: its failure is the whole transaction's. */
+    bool group = live > 1;
+    size_t ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].result != 0)
+            continue;
+        int rr = group ? savepoint(u, "SAVEPOINT append") : STORAGE_OK;
+        if (rr == 0)
+            rr = append_rows(&c[i]);
+        if (rr == 0) {
+            /* The quota as if this transaction were committed alone after
+             * the ones before it: every root it raised must be within its
+             * limits now. IGNOREQUOTA only when every message of the
+             * transaction asked for it (a delivery is one message;
+             * MULTIAPPEND never asks). */
+            bool bypass = c[i].n > 0;
+            for (size_t k = 0; k < c[i].n; k++)
+                bypass = bypass && c[i].items[k].ignore_quota;
+            sq(u)->quota_bypass = bypass;
+            rr = sq_quota_verdict(u);   /* also forgets this transaction's deltas */
+            sq(u)->quota_bypass = false;
+        } else {
+            sq_quota_forget(u);
+        }
+        if (group) {
+            if (rr < 0 && savepoint(u, "ROLLBACK TO append") < 0) {
+                /* cannot undo this one alone: nothing of the batch commits */
+                for (size_t k = 0; k < n; k++)
+                    if (c[k].result == 0 && k != i)
+                        c[k].result = STORAGE_ERR_IO;
+                c[i].result = rr;
+                sq_rollback(u);
+                return;
+            }
+            int rel = savepoint(u, "RELEASE append");
+            if (rr == 0 && rel < 0)
+                rr = rel;
+        }
+        c[i].result = rr;
+        if (rr == 0)
+            ok++;
+        else if (!group)
+            break;
+    }
+    r = ok ? sq_commit(u) : STORAGE_ERR_IO;
+    if (!ok) {
+        sq_rollback(u);
+        return;
+    }
+    if (r < 0) {
+        /* sq_commit rolled back: nothing of the batch is there */
+        for (size_t i = 0; i < n; i++)
+            if (c[i].result == 0)
+                c[i].result = r;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].result != 0)
+            continue;
+        bool told = false;
+        for (size_t k = 0; k < i && !told; k++)
+            told = c[k].result == 0 && c[k].mb->id == c[i].mb->id;
+        if (!told)
+            notify_mailbox_changed(u->name, c[i].mb->id);
+    }
 }
 
 /* New keyword list for a STORE. */

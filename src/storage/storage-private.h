@@ -104,8 +104,10 @@ static inline const char *mailbox_seen_reader(const struct mailbox *mb)
     return mb->reader[0] && !mb->info.sharedseen ? mb->reader : NULL;
 }
 
-/* One message prepared by mailbox_append_add: the body file is already
- * durable in its final place; commit only has to write metadata. */
+/* One message prepared by mailbox_append_add: the body file is written,
+ * fsync'd and linked in its final place; commit fsyncs its directory
+ * (once per directory for all the messages it commits) and writes the
+ * metadata. */
 struct append_item {
     char guid[33];
     uint64_t size;
@@ -127,6 +129,22 @@ struct append_txn {
     struct append_item *items;
     size_t n, cap;
     bool failed;                /* an add failed: commit refuses */
+    /* The msg/<gg>/ directory of every file of the transaction (and of
+     * every transaction of a group commit): one directory fsync covers
+     * them all. Chosen at random per transaction or group, so stores
+     * still spread over the 256 directories. */
+    char gg[3];
+};
+
+/* One transaction of a group commit, as the backend sees it. */
+struct append_commit {
+    struct mailbox *mb;
+    struct append_item *items;
+    size_t n;
+    uint32_t *uids;             /* room for maxuids, may be NULL */
+    size_t maxuids;
+    uint32_t uidvalidity;       /* out */
+    int result;                 /* in: != 0 skips it; out: its result */
 };
 
 /* The vtable. Semantics and return codes are those of the public function
@@ -173,8 +191,10 @@ struct storage_backend_ops {
     int (*search_headers)(struct mailbox *mb, const uint32_t *uids, size_t n, unsigned what,
                           struct search_hdr_batch *b);
 
-    int (*append_commit)(struct mailbox *mb, struct append_item *items, size_t n, uint32_t *uidvalidity,
-                         uint32_t *uids, size_t maxuids);
+    /* Commit c[0..n) (all of one store, every file already durable) in
+     * one write transaction, each in its own savepoint with its own quota
+     * verdict (group commit); sets each c[i].result. */
+    void (*append_commit)(struct append_commit *c, size_t n);
     int (*store)(struct mailbox *mb, const uint32_t *uids, size_t n, const struct store_req *req,
                  msg_record_cb changed_cb, void *carg, int (*failed_cb)(uint32_t uid, void *arg), void *farg);
     int (*expunge)(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg),
@@ -254,8 +274,16 @@ void msgfile_new_guid(char guid[33]);
 bool msgfile_valid_guid(const char *guid);
 /* DATADIR/user/<c>/<name>/msg/<g0g1>/<guid> into out. */
 void msgfile_path(const struct mail_user *u, const char *guid, char *out, size_t outlen);
-/* Durably store a message body under a new guid (from memory or fd). */
-int msgfile_store(const struct mail_user *u, const struct append_msg *m, char guid[33]);
+/* Store a message body under a new guid (from memory or fd) whose first
+ * two characters are gg (so in msg/<gg>/): written, fsync'd and renamed
+ * (or linked) into place. The directory is NOT fsync'd: the caller does
+ * that once for every file it put there (msgfile_fsync_subdir) before the
+ * commit that references them. */
+int msgfile_store(const struct mail_user *u, const struct append_msg *m, const char gg[3], char guid[33]);
+/* A random msg/<gg>/ name for a new transaction or group ("" + NUL). */
+void msgfile_new_subdir(char gg[3]);
+/* fsync msg/<gg>/ of u: makes the files linked there durable. */
+int msgfile_fsync_subdir(const struct mail_user *u, const char gg[3]);
 /* Map a message file read-only. */
 int msgfile_map(const struct mail_user *u, const char *guid, struct msg_content *out);
 /* Remove a body file (after the commit that dropped its last reference). */

@@ -13,6 +13,7 @@
 #include "mime.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -40,6 +41,7 @@ static struct mail_user **users_table(void)
 {
     return !g_owner_set || pthread_equal(pthread_self(), g_owner) ? &g_users : &t_users;
 }
+static char *g_hold_dir;            /* DARIUS_TEST_HOLD_DIR (tests only) */
 
 const char *storage_strerror(int err)
 {
@@ -72,6 +74,9 @@ int storage_init(const char *datadir)
     g_tmpdir = xasprintf("%s/tmp", datadir);
     g_owner = pthread_self();
     g_owner_set = true;
+    free(g_hold_dir);
+    const char *hold = getenv("DARIUS_TEST_HOLD_DIR");
+    g_hold_dir = hold && *hold ? xstrdup(hold) : NULL;
     char *user = xasprintf("%s/user", datadir);
     char *run = xasprintf("%s/run/notify", datadir);
     int r = 0;
@@ -99,7 +104,8 @@ void storage_shutdown(void)
     }
     free(g_datadir);
     free(g_tmpdir);
-    g_datadir = g_tmpdir = NULL;
+    free(g_hold_dir);
+    g_datadir = g_tmpdir = g_hold_dir = NULL;
 }
 
 const char *storage_tmpdir(void) { return g_tmpdir ? g_tmpdir : "/tmp"; }
@@ -580,7 +586,12 @@ int mailbox_open(struct mail_user *u, const char *name, bool readonly, bool clai
         free(mb);
         return r;
     }
-    u->refcount++;   /* the mailbox keeps its user alive */
+    /* The mailbox keeps its user alive. The count is atomic: a mailbox may
+     * be opened on a pool thread (a SELECT job, a COPY's target) while the
+     * loop opens and closes the same handle; the job's submitter holds a
+     * reference of its own meanwhile, so no pool thread ever drops the
+     * last one. */
+    u->refcount++;
     *out = mb;
     return STORAGE_OK;
 }
@@ -836,6 +847,7 @@ int mailbox_append_begin(struct mailbox *mb, struct append_txn **out)
         return STORAGE_ERR_NOTFOUND;
     struct append_txn *t = xcalloc(1, sizeof(*t));
     t->mb = mb;
+    msgfile_new_subdir(t->gg);
     *out = t;
     return STORAGE_OK;
 }
@@ -915,7 +927,7 @@ int mailbox_append_add(struct append_txn *t, const struct append_msg *m)
     it.ignore_quota = m->ignore_quota;
     it.internaldate = m->internaldate ? m->internaldate : (int64_t)time(NULL);
     it.internaldate_tz = (m->internaldate_tz >= -1440 && m->internaldate_tz <= 1440) ? m->internaldate_tz : 0;
-    int r = msgfile_store(t->mb->user, m, it.guid);
+    int r = msgfile_store(t->mb->user, m, t->gg, it.guid);
     if (r < 0) {
         it.guid[0] = '\0';
         item_free(t->mb->user, &it, false);
@@ -950,17 +962,81 @@ static void txn_free(struct append_txn *t, bool remove_files)
     free(t);
 }
 
+/* Test hook, as the pool's (jobs.h): with DARIUS_TEST_HOLD_DIR set, wait
+ * while the file <name> exists there, creating <name>.started first, so
+ * a test can freeze a group commit at a chosen point (and SIGKILL the
+ * server there). Polling is fine: tests only, on a pool thread. */
+static void test_hold(const char *name)
+{
+    if (!g_hold_dir)
+        return;
+    char path[4096], started[4200];
+    snprintf(path, sizeof(path), "%s/%s", g_hold_dir, name);
+    if (access(path, F_OK) != 0)
+        return;
+    snprintf(started, sizeof(started), "%s.started", path);
+    int fd = open(started, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0)
+        close(fd);
+    struct timespec ts = {0, 2 * 1000 * 1000};
+    for (int i = 0; i < 60 * 500 && access(path, F_OK) == 0; i++)
+        nanosleep(&ts, NULL);
+}
+
+/* Commit transactions of one store together (group commit): the files
+ * of every transaction are already written, fsync'd and linked (by
+ * mailbox_append_add); now each distinct msg/<gg>/ directory is fsync'd
+ * once, then the backend commits every transaction's rows in one write
+ * transaction. c[i].result: in, != 0 skips that transaction (its files
+ * are removed like those of every transaction that fails). Frees t[]. */
+static void commit_group(struct append_txn **t, struct append_commit *c, size_t n)
+{
+    struct mail_user *u = NULL;
+    char (*dirs)[3] = xcalloc(n, sizeof(*dirs));
+    size_t ndirs = 0, live = 0;
+    for (size_t i = 0; i < n; i++) {
+        c[i].mb = t[i]->mb;
+        c[i].items = t[i]->items;
+        c[i].n = t[i]->n;
+        if (c[i].result == 0 && t[i]->failed)
+            c[i].result = STORAGE_ERR_INVALID;
+        if (c[i].result != 0 || t[i]->n == 0)
+            continue;
+        live++;
+        u = t[i]->mb->user;
+        bool seen = false;
+        for (size_t d = 0; d < ndirs && !seen; d++)
+            seen = memcmp(dirs[d], t[i]->gg, 2) == 0;
+        if (!seen)
+            memcpy(dirs[ndirs++], t[i]->gg, 3);
+    }
+    /* Durability rule 2: every link of the batch is on disk before any
+     * row references it - one fsync per directory, not one per file. */
+    int r = STORAGE_OK;
+    for (size_t d = 0; d < ndirs && r == 0; d++)
+        r = msgfile_fsync_subdir(u, dirs[d]);
+    free(dirs);
+    for (size_t i = 0; r < 0 && i < n; i++)
+        if (c[i].result == 0)
+            c[i].result = r;
+    if (r == 0 && live) {
+        /* tests: every file of the batch durable, no row yet */
+        test_hold("append-commit");
+        u->ops->append_commit(c, n);
+    }
+    /* On failure nothing of that transaction was committed: its files
+     * must go too. */
+    for (size_t i = 0; i < n; i++)
+        txn_free(t[i], c[i].result != 0);
+}
+
 int mailbox_append_commit(struct append_txn *t, uint32_t *uidvalidity, uint32_t *uids, size_t maxuids)
 {
-    if (t->failed || t->n == 0) {
-        int r = t->failed ? STORAGE_ERR_INVALID : STORAGE_OK;
-        txn_free(t, true);
-        return r;
-    }
-    int r = t->mb->user->ops->append_commit(t->mb, t->items, t->n, uidvalidity, uids, maxuids);
-    /* On failure nothing was committed: the files must go too. */
-    txn_free(t, r < 0);
-    return r;
+    struct append_commit c = {.uids = uids, .maxuids = maxuids};
+    commit_group(&t, &c, 1);
+    if (c.result == 0 && uidvalidity)
+        *uidvalidity = c.uidvalidity;
+    return c.result;
 }
 
 void mailbox_append_abort(struct append_txn *t)
@@ -987,6 +1063,94 @@ int mailbox_append_by_name(struct mail_user *u, const char *name, const struct a
     }
     mailbox_close(mb);
     return r;
+}
+
+/* ---- group commit (storage.h: mailbox_append_batch) ------------------------ */
+
+void mailbox_append_batch(void **items, size_t n)
+{
+    if (n == 0)
+        return;
+    struct append_req **reqs = xcalloc(n, sizeof(*reqs));
+    for (size_t i = 0; i < n; i++)
+        reqs[i] = items[i];
+    struct mail_user *u = reqs[0]->store;
+    struct append_txn **t = xcalloc(n, sizeof(*t));
+    struct append_commit *c = xcalloc(n, sizeof(*c));
+    struct mailbox **own = xcalloc(n, sizeof(*own));
+    int jr = storage_job_begin(u, NULL);
+    /* One directory for every file of the batch: one fsync for all. */
+    char gg[3];
+    msgfile_new_subdir(gg);
+    size_t nmsgs = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct append_req *q = reqs[i];
+        q->result = 0;
+        q->uidvalidity = 0;
+        if (jr < 0 || q->store != u) {
+            /* (a store other than the batch's cannot happen: the pool
+             * batches by store handle) */
+            q->result = jr < 0 ? jr : STORAGE_ERR_INVALID;
+            continue;
+        }
+        if (q->before && (q->result = q->before(q)) != 0)
+            continue;
+        struct mailbox *mb = q->mb;
+        if (!mb) {
+            if ((q->result = mailbox_open(u, q->mailbox ? q->mailbox : "", false, false, NULL, &own[i])) < 0)
+                continue;
+            mb = own[i];
+        }
+        if ((q->result = mailbox_append_begin(mb, &t[i])) < 0)
+            continue;
+        memcpy(t[i]->gg, gg, 3);
+        for (size_t k = 0; k < q->nmsgs && q->result == 0; k++)
+            q->result = mailbox_append_add(t[i], &q->msgs[k]);
+        if (q->result < 0) {
+            mailbox_append_abort(t[i]);
+            t[i] = NULL;
+            continue;
+        }
+        nmsgs += q->nmsgs;
+    }
+    /* The transactions that got this far commit together. */
+    size_t m = 0;
+    struct append_txn **tl = xcalloc(n, sizeof(*tl));
+    size_t *idx = xcalloc(n, sizeof(*idx));
+    for (size_t i = 0; i < n; i++) {
+        if (!t[i])
+            continue;
+        tl[m] = t[i];
+        c[m].uids = reqs[i]->uids;
+        c[m].maxuids = reqs[i]->uids ? reqs[i]->nmsgs : 0;
+        idx[m++] = i;
+    }
+    if (m)
+        commit_group(tl, c, m);
+    size_t nok = 0;
+    for (size_t k = 0; k < m; k++) {
+        struct append_req *q = reqs[idx[k]];
+        q->result = c[k].result;
+        q->uidvalidity = c[k].uidvalidity;
+        nok += q->result == 0;
+    }
+    if (jr == 0 && n > 1)
+        log_debug("storage: %s: group commit of %zu requests (%zu messages), %zu committed, %zu failed or skipped",
+                  u->name, n, nmsgs, nok, n - nok);
+    for (size_t i = 0; i < n; i++) {
+        if (own[i])
+            mailbox_close(own[i]);
+        if (jr == 0 && reqs[i]->after)
+            reqs[i]->after(reqs[i]);
+    }
+    if (jr == 0)
+        storage_job_end(u, NULL);
+    free(idx);
+    free(tl);
+    free(own);
+    free(c);
+    free(t);
+    free(reqs);
 }
 
 /* ---- changes ----------------------------------------------------------------- */

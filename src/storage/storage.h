@@ -524,6 +524,47 @@ void mailbox_append_abort(struct append_txn *t);
 int mailbox_append_by_name(struct mail_user *u, const char *name, const struct append_msg *m,
                            uint32_t *uidvalidity, uint32_t *uid);
 
+/* ---- group commit (docs/architecture.md "Durability rules") -------------
+ * Independent appends into ONE store (IMAP APPEND/MULTIAPPEND sessions,
+ * LMTP deliveries) that coincide are committed together: every message
+ * file is written and fsync'd and linked into msg/ (the files of one
+ * batch share one msg/<gg>/ directory), each distinct directory is
+ * fsync'd once, then ONE write transaction commits every request's rows
+ * (one WAL commit and its fsyncs). Each request still succeeds or fails
+ * on its own: it runs inside its own savepoint, and its quota is checked
+ * as if it had been committed alone after the ones before it in the batch
+ * (one over quota fails alone; the others commit). Nothing is durable -
+ * and no result is 0 - before that commit returned.
+ *
+ * mailbox_append_batch runs on the thread that does the work (a pool
+ * thread, or the caller's own without a pool): it takes the store's job
+ * connection itself (storage_job_begin), so the handles and mailboxes
+ * must be kept open by the submitter until it returned. */
+struct append_req {
+    /* in */
+    struct mail_user *store;        /* every request of a batch: the same store */
+    struct mailbox *mb;             /* the target, or NULL: ... */
+    const char *mailbox;            /* ... opened by this name (as mailbox_append_by_name) */
+    const struct append_msg *msgs;  /* all or none of them (RFC 3502) */
+    size_t nmsgs;
+    /* Optional steps of the caller, run on the same thread with the store
+     * held. before: first, before anything is written; a non-zero return
+     * ends the request with result = that value (callers use positive
+     * values of their own, e.g. a duplicate delivery) and nothing is
+     * written. after: once the batch is committed and result is final
+     * (e.g. a reader's own \Seen, duplicate bookkeeping); it may make
+     * further storage calls on the store. */
+    int (*before)(struct append_req *r);
+    void (*after)(struct append_req *r);
+    /* out */
+    int result;                     /* 0 (durable), a storage error or before's value */
+    uint32_t uidvalidity;
+    uint32_t *uids;                 /* the caller's array of nmsgs UIDs, or NULL */
+};
+/* items: struct append_req * each (void ** so that the pool can run it as
+ * a batch job directly, jobs_submit_batch); n >= 1. */
+void mailbox_append_batch(void **items, size_t n);
+
 enum store_mode { STORE_REPLACE, STORE_ADD, STORE_REMOVE };
 struct store_req {
     enum store_mode mode;

@@ -206,6 +206,24 @@ run "" -C "$MCONF" quota set "Shared Folders/nosuch" storage=1; expect_rc 1 "quo
 run "" -C "$MCONF" quota get "Shared Folders/"; expect_rc 64 "quota get: empty shared mailbox"
 run "" -C "$MCONF" quota get "Shared Folders/INBOX"; expect_rc 64 "quota get: the shared store's INBOX"
 
+# --- user check (mail_user_check) -------------------------------------------------
+run "" user check --help;          expect_rc 0 "user check --help"
+run "" -C "$MCONF" user check --dry-run alice; expect_rc 0 "user check --dry-run on a clean store"
+expect_out "alice: ok" "user check ok line"
+# a message file without a row, as a crash between a batch's files and its
+# commit leaves; older than the hour check leaves to commits in progress
+mkdir -p "$MU/p2/user/a/alice/msg/ab"
+orphan=$MU/p2/user/a/alice/msg/ab/ab0123456789abcdef0123456789abcd
+echo "orphan" > "$orphan"
+touch -d '2 hours ago' "$orphan"
+run "" -C "$MCONF" user check --dry-run alice; expect_rc 1 "user check --dry-run finds the orphan"
+expect_out "alice: orphan message file .*" "orphan reported"
+if [ -f "$orphan" ]; then ok; else fail "--dry-run removed the orphan"; fi
+run "" -C "$MCONF" user check alice; expect_rc 0 "user check repairs"
+expect_out "alice: 1 problem(s) repaired" "repair summary"
+if [ -f "$orphan" ]; then fail "orphan file still there after user check"; else ok; fi
+run "" -C "$MCONF" user check --dry-run alice nosuchuser; expect_rc 67 "user check of an unknown user"
+
 # --- against a running dariusd (test-cli-live.py) ----------------------------------
 # move-partition and rename with live sessions, ACL changes seen by IMAP.
 # Each PASS/FAIL line of the script counts here.

@@ -612,6 +612,125 @@ static void test_crash(void)
     }
 }
 
+/* Group commit (storage.h, mailbox_append_batch): requests into one store
+ * committed in one write transaction, each with its own result. Quota is
+ * checked per request as if it were committed alone after the ones
+ * before it; a request whose mailbox is gone, or that its before step
+ * refuses, fails alone; the files of the batch share one directory. */
+static int g_after_calls;
+
+static int refuse_before(struct append_req *r)
+{
+    (void)r;
+    return 7;
+}
+
+static void count_after(struct append_req *r)
+{
+    (void)r;
+    g_after_calls++;
+}
+
+static int count_dirs(const char *user)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "find %s/user/%c/%s/msg -type f | xargs -r -n1 dirname | sort -u | wc -l", g_dir,
+             user[0], user);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    if (p) {
+        if (fscanf(p, "%d", &n) != 1)
+            n = -1;
+        pclose(p);
+    }
+    return n;
+}
+
+static void test_group_commit(void)
+{
+    struct mail_user *u = NULL;
+    CHECK_INT(mail_user_open("qg", true, &u), 0);
+    CHECK_INT(mailbox_create(u, "Other", 0), 0);
+    CHECK_INT(mailbox_create(u, "Gone", 0), 0);
+    CHECK_INT(quota_set(u, "", 10, QUOTA_UNLIMITED, QUOTA_UNLIMITED), 0);   /* 10240 bytes */
+    struct mailbox *inbox, *gone;
+    CHECK_INT(mailbox_open(u, "INBOX", false, false, NULL, &inbox), 0);
+    CHECK_INT(mailbox_open(u, "Gone", false, false, NULL, &gone), 0);
+    CHECK_INT(mailbox_delete(u, "Gone"), 0);   /* its handle is stale now */
+    int files0 = count_files("qg");
+    char *d3000 = make_msg(3000), *d1000 = make_msg(1000), *d6000 = make_msg(6000), *d100 = make_msg(100);
+    struct append_msg ma = {.data = d3000, .fd = -1, .len = 3000};
+    struct append_msg mb2[2] = {{.data = d1000, .fd = -1, .len = 1000}, {.data = d1000, .fd = -1, .len = 1000}};
+    struct append_msg mc = {.data = d6000, .fd = -1, .len = 6000};
+    struct append_msg md = {.data = d100, .fd = -1, .len = 100};
+    struct append_msg mg = {.data = d6000, .fd = -1, .len = 6000, .ignore_quota = true};
+    uint32_t ua = 0, ub[2] = {0, 0}, uc = 0, ud = 0, ue = 0, uf = 0, ug = 0, uh = 0;
+    /* in order, with the usage after each as if committed alone:
+     *   a  INBOX 3000                      ->  3000
+     *   b  INBOX 2 x 1000 (MULTIAPPEND)    ->  5000
+     *   c  INBOX 6000: 11000 > 10240       ->  OVERQUOTA, alone
+     *   d  "Gone" (deleted): NOTFOUND, alone
+     *   e  refused by its before step (7), nothing written
+     *   f  "Other" by name, 100            ->  5100
+     *   g  INBOX 6000 with IGNOREQUOTA     -> 11100 (over the limit now)
+     *   h  INBOX 100: the root is over     ->  OVERQUOTA */
+    struct append_req ra = {.store = u, .mb = inbox, .msgs = &ma, .nmsgs = 1, .uids = &ua, .after = count_after};
+    struct append_req rb = {.store = u, .mb = inbox, .msgs = mb2, .nmsgs = 2, .uids = ub, .after = count_after};
+    struct append_req rc = {.store = u, .mb = inbox, .msgs = &mc, .nmsgs = 1, .uids = &uc, .after = count_after};
+    struct append_req rd = {.store = u, .mb = gone, .msgs = &md, .nmsgs = 1, .uids = &ud, .after = count_after};
+    struct append_req re = {.store = u, .mb = inbox, .msgs = &md, .nmsgs = 1, .uids = &ue,
+                            .before = refuse_before, .after = count_after};
+    struct append_req rf = {.store = u, .mailbox = "Other", .msgs = &md, .nmsgs = 1, .uids = &uf,
+                            .after = count_after};
+    struct append_req rg = {.store = u, .mb = inbox, .msgs = &mg, .nmsgs = 1, .uids = &ug, .after = count_after};
+    struct append_req rh = {.store = u, .mb = inbox, .msgs = &md, .nmsgs = 1, .uids = &uh, .after = count_after};
+    void *items[] = {&ra, &rb, &rc, &rd, &re, &rf, &rg, &rh};
+    g_after_calls = 0;
+    log_set_level((enum log_level)(LOG_LVL_ERR + 1));   /* expected failures */
+    mailbox_append_batch(items, ARRAY_SIZE(items));
+    log_set_level(LOG_LVL_ERR);
+    CHECK_INT(ra.result, 0);
+    CHECK_INT(ua, 1);
+    CHECK_INT(rb.result, 0);
+    CHECK_INT(ub[0], 2);
+    CHECK_INT(ub[1], 3);
+    CHECK_INT(rc.result, STORAGE_ERR_OVERQUOTA);
+    CHECK_INT(rd.result, STORAGE_ERR_NOTFOUND);
+    CHECK_INT(re.result, 7);
+    CHECK_INT(rf.result, 0);
+    CHECK_INT(uf, 1);
+    CHECK_INT(rg.result, 0);
+    CHECK_INT(ug, 4);
+    CHECK_INT(rh.result, STORAGE_ERR_OVERQUOTA);
+    CHECK_INT(ra.uidvalidity, mailbox_get_info(inbox)->uidvalidity);
+    CHECK_INT(g_after_calls, 8);
+    struct quota_root q = get(u, "");
+    CHECK_INT(q.storage_used, 3000 + 2000 + 100 + 6000);
+    CHECK_INT(q.message_used, 5);
+    check_consistent(u, "");
+    struct mailbox_info info;
+    CHECK_INT(mailbox_status(u, "INBOX", &info), 0);
+    CHECK_INT(info.messages, 4);
+    CHECK_INT(info.uidnext, 5);
+    /* only the committed messages' files, all in one directory */
+    CHECK_INT(count_files("qg"), files0 + 5);
+    CHECK_INT(count_dirs("qg"), 1);
+    CHECK_INT(mail_user_check(u, false, NULL, NULL), 0);
+    /* a batch whose every request fails commits nothing */
+    struct append_req rx = {.store = u, .mb = gone, .msgs = &md, .nmsgs = 1};
+    void *solo[] = {&rx};
+    mailbox_append_batch(solo, 1);
+    CHECK_INT(rx.result, STORAGE_ERR_NOTFOUND);
+    CHECK_INT(count_files("qg"), files0 + 5);
+    mailbox_close(gone);
+    mailbox_close(inbox);
+    free(d3000);
+    free(d1000);
+    free(d6000);
+    free(d100);
+    mail_user_close(u);
+}
+
 int main(void)
 {
     if (store_harness_init("test-quota") != 0)
@@ -627,6 +746,7 @@ int main(void)
     RUN(test_random_consistency);
     RUN(test_deleted_size);
     RUN(test_crash);
+    RUN(test_group_commit);
     storage_shutdown();
     return unit_done();
 }
