@@ -94,13 +94,31 @@ static void check_notice(void)
     }
 }
 
+/* A store handle idle past STORE_LINGER_MS: closing its database
+ * checkpoints the WAL (fsyncs), so that runs on the pool. */
+static void close_store_run(struct job *job, void *arg)
+{
+    (void)job;
+    mail_user_free_detached(arg);
+}
+
+static void close_store_done(void *arg)
+{
+    (void)arg;
+}
+
+static void close_store_off_loop(struct mail_user *u)
+{
+    jobs_submit("store-close", NULL, close_store_run, close_store_done, u);
+}
+
 static void notice_timer(struct event_loop *loop, void *arg)
 {
     (void)arg;
     if (shutting_down)
         return;
     check_notice();
-    storage_linger_drop(NULL, STORE_LINGER_MS);
+    storage_linger_expire(STORE_LINGER_MS, close_store_off_loop);
     ev_timer_add(loop, NOTICE_CHECK_MS, notice_timer, NULL);
 }
 

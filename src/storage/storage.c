@@ -356,7 +356,22 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void user_really_close(struct mail_user *u)
+/* The handle's resources: its database connections (the last close of
+ * a store checkpoints its WAL, with fsyncs), the store lock. Any thread,
+ * once the handle is out of every table. */
+static void user_free(struct mail_user *u)
+{
+    u->ops->user_close(u);
+    pthread_mutex_destroy(&u->job_mu);
+    pthread_mutex_destroy(&u->viewers_mu);
+    partition_store_release(u->lockfd);
+    free(u->name);
+    free(u->dir);
+    free(u);
+}
+
+/* Out of the calling thread's table; false (logged) when it is not there. */
+static bool user_detach(struct mail_user *u)
 {
     bool found = false;
     for (struct mail_user **pp = users_table(); *pp; pp = &(*pp)->next) {
@@ -370,19 +385,44 @@ static void user_really_close(struct mail_user *u)
         /* A handle of another thread's table (a caller bug): freeing it
          * would leave that table pointing at freed memory. */
         log_err("storage: %s: handle closed by a thread that did not open it", u->name);
-        return;
+        return false;
     }
+    u->next = NULL;
     if (u->lingering) {
         u->lingering = false;
         g_nlinger--;
     }
-    u->ops->user_close(u);
-    pthread_mutex_destroy(&u->job_mu);
-    pthread_mutex_destroy(&u->viewers_mu);
-    partition_store_release(u->lockfd);
-    free(u->name);
-    free(u->dir);
-    free(u);
+    return true;
+}
+
+static void user_really_close(struct mail_user *u)
+{
+    if (user_detach(u))
+        user_free(u);
+}
+
+void storage_linger_expire(uint64_t older_than_ms, void (*dispose)(struct mail_user *u))
+{
+    if (users_table() != &g_users)
+        return;
+    uint64_t now = mono_ms();
+    struct mail_user *u = g_users;
+    while (u) {
+        struct mail_user *next = u->next;
+        if (u->lingering && now - u->idle_since >= older_than_ms && user_detach(u)) {
+            if (dispose)
+                dispose(u);
+            else
+                user_free(u);
+        }
+        u = next;
+    }
+}
+
+void mail_user_free_detached(struct mail_user *u)
+{
+    if (u)
+        user_free(u);
 }
 
 void storage_set_linger(uint64_t ms)

@@ -109,6 +109,13 @@ void mail_user_close(struct mail_user *u);
  * handle idle for at least ms (a periodic sweep; NULL, 0: all). */
 void storage_set_linger(uint64_t ms);
 void storage_linger_drop(const char *username, uint64_t older_than_ms);
+/* The periodic sweep without closing on the calling thread: every handle
+ * idle for at least ms leaves the table (nobody can find it any more) and
+ * goes to dispose, which must end it with mail_user_free_detached - on
+ * any thread, e.g. a pool thread, because closing a store's database
+ * checkpoints its WAL (fsyncs). dispose NULL: closed here. */
+void storage_linger_expire(uint64_t older_than_ms, void (*dispose)(struct mail_user *u));
+void mail_user_free_detached(struct mail_user *u);
 const char *mail_user_name(const struct mail_user *u);
 
 /* Off-loop use of opened stores (a job on the pool, jobs.h). Between
