@@ -788,6 +788,12 @@ static void fetch_step(struct fetch_state *st)
     close_text(st);
 }
 
+/* Does a step of this FETCH write nothing (no implicit \Seen)? */
+static bool fetch_reads_only(const struct fetch_state *st)
+{
+    return !st->req.sets_seen || !st->may_set_seen;
+}
+
 /* On the pool: a chunk, on the store's job connection, and the start of
  * its message data made resident. */
 static void fetch_job(struct job *job, void *arg)
@@ -795,14 +801,20 @@ static void fetch_job(struct job *job, void *arg)
     (void)job;
     struct fetch_state *st = arg;
     struct mail_user *u = mailbox_user(st->mb);
-    int r = storage_job_begin(u, NULL);
+    /* A FETCH that sets no \Seen only reads: one of the store's reader
+     * connections, in parallel with its other jobs (fetch_offload). */
+    bool reads_only = fetch_reads_only(st);
+    int r = reads_only ? storage_read_begin(u) : storage_job_begin(u, NULL);
     if (r < 0) {
         st->rc = r;
         st->failed = true;
         return;
     }
     fetch_step(st);
-    storage_job_end(u, NULL);
+    if (reads_only)
+        storage_read_end(u);
+    else
+        storage_job_end(u, NULL);
     prefault_segs(st);
 }
 
@@ -842,9 +854,11 @@ static bool fetch_offload(struct imap_session *s, struct imap_cmd *cmd, struct f
             fetch_stepped(s, st);
         return true;
     }
-    /* Key: the store (its job connection); the session is parked and
-     * RFC 9051 7.5.1 holds: nothing is sent to it meanwhile. */
-    *r = imap_cmd_job(s, cmd, "fetch", mailbox_user(st->mb), run, fetch_job_done, st);
+    /* Key: the store when the step writes (\Seen; its job connection),
+     * none when it only reads (a reader connection); the session is
+     * parked and RFC 9051 7.5.1 holds: nothing is sent to it meanwhile. */
+    *r = imap_cmd_job(s, cmd, "fetch", fetch_reads_only(st) ? NULL : mailbox_user(st->mb), run, fetch_job_done,
+                      st);
     return false;
 }
 

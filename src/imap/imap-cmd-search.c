@@ -366,18 +366,19 @@ static void search_scan(struct search_run *r)
     r->rc = rc;
 }
 
-/* On the pool: the scan on the store's job connection (the store handle
- * is the job's key, so one store's searches and writes take turns). */
+/* On the pool: the scan on one of the store's reader connections
+ * (storage_read_begin): searches only read, so several of one store run
+ * at once, on every core, beside its writer (WAL snapshots). */
 static void search_job(struct job *job, void *arg)
 {
     (void)job;
     struct search_run *r = arg;
     struct mail_user *u = mailbox_user(r->mb);
-    r->rc = storage_job_begin(u, NULL);
+    r->rc = storage_read_begin(u);
     if (r->rc < 0)
         return;
     search_scan(r);
-    storage_job_end(u, NULL);
+    storage_read_end(u);
 }
 
 static void search_run_free(struct search_run *r)
@@ -456,8 +457,9 @@ IMAP_CMD(cmd_search)
         search_scan(r);
         return search_done(s, cmd, r);
     }
-    /* Key: the store the mailbox lives in (its job connection). RFC 9051
-     * 7.5.1 holds as before: the session is parked, nothing is sent to
-     * it until search_done writes the result and the tagged reply. */
-    return imap_cmd_job(s, cmd, "search", mailbox_user(v->mb), search_job, search_done, r);
+    /* No key: a read job (reader connection), in parallel with the
+     * store's other jobs. RFC 9051 7.5.1 holds as before: the session is
+     * parked, nothing is sent to it until search_done writes the result
+     * and the tagged reply. */
+    return imap_cmd_job(s, cmd, "search", NULL, search_job, search_done, r);
 }

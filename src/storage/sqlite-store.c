@@ -470,15 +470,16 @@ static void sq_user_close(struct mail_user *u)
     if (u->be_job)
         sq_close_db(u->be_job);
     u->be_job = NULL;
+    for (int i = 0; i < u->nidle; i++)
+        sq_close_db(u->readers[i]);
+    u->nidle = u->nreaders = 0;
 }
 
 /* The job connection: same file, same settings, no schema work (the
  * loop's open did it). WAL lets it write while the loop's connection
  * reads: readers see each commit from their next statement on. */
-static int sq_job_open(struct mail_user *u)
+static void *sq_conn_open(struct mail_user *u)
 {
-    if (u->be_job)
-        return STORAGE_OK;
     char path[4096];
     snprintf(path, sizeof(path), "%s/mail.db", u->dir);
     struct sq_user *s = xcalloc(1, sizeof(*s));
@@ -486,9 +487,9 @@ static int sq_job_open(struct mail_user *u)
     if (rc != SQLITE_OK) {
         log_err("storage: %s: open %s for a job: %s", u->name, path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
         sq_close_db(s);
-        return STORAGE_ERR_IO;
+        return NULL;
     }
-    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_busy_timeout(s->db, SQ_BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(s->db, 0);
     char *err = NULL;
     rc = sqlite3_exec(s->db,
@@ -499,10 +500,26 @@ static int sq_job_open(struct mail_user *u)
         log_err("storage: %s: job connection pragmas: %s", u->name, err ? err : "?");
         sqlite3_free(err);
         sq_close_db(s);
-        return rc == SQLITE_BUSY ? STORAGE_ERR_BUSY : STORAGE_ERR_IO;
+        return NULL;
     }
-    u->be_job = s;
-    return STORAGE_OK;
+    return s;
+}
+
+static void sq_conn_close(void *be)
+{
+    if (be)
+        sq_close_db(be);
+}
+
+/* The job connection: same file, same settings, no schema work (the
+ * loop's open did it). WAL lets it write while the loop's connection
+ * reads: readers see each commit from their next statement on. */
+static int sq_job_open(struct mail_user *u)
+{
+    if (u->be_job)
+        return STORAGE_OK;
+    u->be_job = sq_conn_open(u);
+    return u->be_job ? STORAGE_OK : STORAGE_ERR_IO;
 }
 
 static void sq_job_close(struct mail_user *u)
@@ -803,6 +820,8 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .user_close = sq_user_close,
     .job_open = sq_job_open,
     .job_close = sq_job_close,
+    .conn_open = sq_conn_open,
+    .conn_close = sq_conn_close,
     .list = sq_list,
     .list_subscriptions = sq_list_subscriptions,
     .subscribe = sq_subscribe,

@@ -38,6 +38,14 @@ struct mail_user {
      * first use, closed with the handle. */
     void *be_job;
     pthread_mutex_t job_mu;
+    /* Read-only jobs (storage_read_begin): up to STORAGE_READERS_MAX more
+     * connections, each used by one pool thread at a time, so searches and
+     * fetches of one store run in parallel (WAL: readers never block each
+     * other or the writer). Idle ones wait in readers[]. */
+    pthread_mutex_t readers_mu;
+    pthread_cond_t readers_cv;
+    void *readers[8];
+    int nidle, nreaders;
     /* Handles of this process that show a client the store's mailboxes
      * (mailbox_keep_expunged; sqlite-retain.c), shared by the loop's
      * connection and the job connection: an expunge running as a job must
@@ -54,15 +62,21 @@ struct mail_user {
 /* Set by mailbox_claim_recent_nowait for the duration of the call. */
 extern _Thread_local bool storage_nowait;
 
-/* The mail_users whose job connection the calling thread holds
- * (storage_job_begin); the backend picks be_job for them. */
+/* The stores whose job connection (storage_job_begin) or one of whose
+ * reader connections (storage_read_begin) the calling thread holds, with
+ * that connection's backend state; the backend picks it for them. */
 #define STORAGE_JOB_MAX_USERS 4
-extern _Thread_local struct mail_user *storage_job_users[STORAGE_JOB_MAX_USERS];
+struct storage_job_slot {
+    struct mail_user *u;
+    void *be;
+    bool reader;
+};
+extern _Thread_local struct storage_job_slot storage_job_slots[STORAGE_JOB_MAX_USERS];
 static inline void *storage_backend_of(const struct mail_user *u)
 {
     for (int i = 0; i < STORAGE_JOB_MAX_USERS; i++)
-        if (storage_job_users[i] == u)
-            return u->be_job;
+        if (storage_job_slots[i].u == u)
+            return storage_job_slots[i].be;
     return u->be;
 }
 
@@ -159,6 +173,10 @@ struct storage_backend_ops {
     /* A second connection to an opened store for a pool thread (be_job). */
     int (*job_open)(struct mail_user *u);
     void (*job_close)(struct mail_user *u);
+    /* One more connection to an opened store, returned (NULL: failed),
+     * and its close. */
+    void *(*conn_open)(struct mail_user *u);
+    void (*conn_close)(void *be);
 
     int (*list)(struct mail_user *u, mailbox_list_cb cb, void *arg);
     int (*list_subscriptions)(struct mail_user *u, void (*cb)(const char *name, void *arg), void *arg);

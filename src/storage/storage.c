@@ -326,10 +326,14 @@ int mail_user_open(const char *username, bool create, struct mail_user **out)
     u->ops = &storage_sqlite_ops;
     pthread_mutex_init(&u->job_mu, NULL);
     pthread_mutex_init(&u->viewers_mu, NULL);
+    pthread_mutex_init(&u->readers_mu, NULL);
+    pthread_cond_init(&u->readers_cv, NULL);
     int r = u->ops->user_open(u, create);
     if (r < 0) {
         pthread_mutex_destroy(&u->job_mu);
         pthread_mutex_destroy(&u->viewers_mu);
+        pthread_mutex_destroy(&u->readers_mu);
+        pthread_cond_destroy(&u->readers_cv);
         partition_store_release(u->lockfd);
         free(u->name);
         free(u->dir);
@@ -364,6 +368,8 @@ static void user_free(struct mail_user *u)
     u->ops->user_close(u);
     pthread_mutex_destroy(&u->job_mu);
     pthread_mutex_destroy(&u->viewers_mu);
+    pthread_mutex_destroy(&u->readers_mu);
+    pthread_cond_destroy(&u->readers_cv);
     partition_store_release(u->lockfd);
     free(u->name);
     free(u->dir);
@@ -470,17 +476,28 @@ const char *mail_user_name(const struct mail_user *u) { return u->name; }
 
 /* ---- off-loop access (storage_job_begin) ---------------------------------- */
 
-_Thread_local struct mail_user *storage_job_users[STORAGE_JOB_MAX_USERS];
+_Thread_local struct storage_job_slot storage_job_slots[STORAGE_JOB_MAX_USERS];
+
+/* A free slot of this thread, or -1; *held: u is already in one. */
+static int slot_for(const struct mail_user *u, bool *held)
+{
+    int slot = -1;
+    *held = false;
+    for (int i = 0; i < STORAGE_JOB_MAX_USERS; i++) {
+        if (storage_job_slots[i].u == u)
+            *held = true;
+        if (!storage_job_slots[i].u && slot < 0)
+            slot = i;
+    }
+    return slot;
+}
 
 static int job_take(struct mail_user *u)
 {
-    int slot = -1;
-    for (int i = 0; i < STORAGE_JOB_MAX_USERS; i++) {
-        if (storage_job_users[i] == u)
-            return STORAGE_OK; /* already held by this thread */
-        if (!storage_job_users[i] && slot < 0)
-            slot = i;
-    }
+    bool held;
+    int slot = slot_for(u, &held);
+    if (held)
+        return STORAGE_OK; /* already held by this thread */
     if (slot < 0)
         return STORAGE_ERR_LIMIT;
     pthread_mutex_lock(&u->job_mu);
@@ -489,7 +506,7 @@ static int job_take(struct mail_user *u)
         pthread_mutex_unlock(&u->job_mu);
         return r;
     }
-    storage_job_users[slot] = u;
+    storage_job_slots[slot] = (struct storage_job_slot){u, u->be_job, false};
     return STORAGE_OK;
 }
 
@@ -515,10 +532,63 @@ int storage_job_begin(struct mail_user *a, struct mail_user *b)
 void storage_job_end(struct mail_user *a, struct mail_user *b)
 {
     for (int i = 0; i < STORAGE_JOB_MAX_USERS; i++) {
-        struct mail_user *u = storage_job_users[i];
-        if (u && (u == a || u == b)) {
-            storage_job_users[i] = NULL;
+        struct storage_job_slot *sl = &storage_job_slots[i];
+        if (sl->u && !sl->reader && (sl->u == a || sl->u == b)) {
+            struct mail_user *u = sl->u;
+            *sl = (struct storage_job_slot){0};
             pthread_mutex_unlock(&u->job_mu);
+        }
+    }
+}
+
+int storage_read_begin(struct mail_user *u)
+{
+    bool held;
+    int slot = slot_for(u, &held);
+    if (held)
+        return STORAGE_OK;
+    if (slot < 0)
+        return STORAGE_ERR_LIMIT;
+    void *be = NULL;
+    pthread_mutex_lock(&u->readers_mu);
+    for (;;) {
+        if (u->nidle > 0) {
+            be = u->readers[--u->nidle];
+            break;
+        }
+        if (u->nreaders < (int)ARRAY_SIZE(u->readers)) {
+            u->nreaders++;
+            break; /* open one below, outside the lock */
+        }
+        /* every reader busy (more pool threads than readers): a pool
+         * thread may wait, the loop never gets here */
+        pthread_cond_wait(&u->readers_cv, &u->readers_mu);
+    }
+    pthread_mutex_unlock(&u->readers_mu);
+    if (!be) {
+        be = u->ops->conn_open(u);
+        if (!be) {
+            pthread_mutex_lock(&u->readers_mu);
+            u->nreaders--;
+            pthread_cond_signal(&u->readers_cv);
+            pthread_mutex_unlock(&u->readers_mu);
+            return STORAGE_ERR_IO;
+        }
+    }
+    storage_job_slots[slot] = (struct storage_job_slot){u, be, true};
+    return STORAGE_OK;
+}
+
+void storage_read_end(struct mail_user *u)
+{
+    for (int i = 0; i < STORAGE_JOB_MAX_USERS; i++) {
+        struct storage_job_slot *sl = &storage_job_slots[i];
+        if (sl->u == u && sl->reader) {
+            pthread_mutex_lock(&u->readers_mu);
+            u->readers[u->nidle++] = sl->be;
+            pthread_cond_signal(&u->readers_cv);
+            pthread_mutex_unlock(&u->readers_mu);
+            *sl = (struct storage_job_slot){0};
         }
     }
 }
@@ -526,7 +596,7 @@ void storage_job_end(struct mail_user *a, struct mail_user *b)
 bool storage_in_job(const struct mail_user *u)
 {
     for (int i = 0; i < STORAGE_JOB_MAX_USERS; i++)
-        if (storage_job_users[i] == u)
+        if (storage_job_slots[i].u == u)
             return true;
     return false;
 }

@@ -133,6 +133,14 @@ const char *mail_user_name(const struct mail_user *u);
 int storage_job_begin(struct mail_user *a, struct mail_user *b);
 void storage_job_end(struct mail_user *a, struct mail_user *b);
 bool storage_in_job(const struct mail_user *u);
+/* The same for a job that only reads (SEARCH, FETCH without \Seen): one
+ * of the store's reader connections (up to 8, opened on demand, kept with
+ * the handle) instead of its one job connection, so read jobs of one
+ * store run in parallel with each other and with its writer (WAL). Such a
+ * job needs no key. Writes through a reader connection must never wait
+ * (only best-effort cache fills, which skip when the store is busy). */
+int storage_read_begin(struct mail_user *u);
+void storage_read_end(struct mail_user *u);
 /* Remove a user's whole store (CLI "user del"). */
 int mail_user_delete_store(const char *username);
 /* Store names: a user id (validated by auth) or a shared store

@@ -14,6 +14,8 @@ wait) and one worker, never by timing:
     is lost).
   - A client that disconnects while its SELECT is held: the server keeps
     serving, and (under --sanitizer) nothing leaks.
+  - Reads of one store run in parallel with its other jobs: a held
+    SEARCH does not hold up a FETCH or a STORE of the same store.
 On a server that runs SELECT or STORE on the event loop nothing is held,
 K.started never appears and the tests fail.
 """
@@ -101,6 +103,38 @@ def test_select_held(s):
     b.logout()
 
 
+def test_reads_of_one_store_in_parallel(s):
+    """Read jobs of one store take no turn (reader connections, no key):
+    while a SEARCH BODY of alice's INBOX is held on the pool, another
+    session of alice gets a body FETCH (a read job) and a STORE (a write
+    job on the store's key) answered; then the SEARCH completes. When
+    searches were keyed on the store both waited behind the held one."""
+    a = s.login("alice", "secret")
+    a.ok("EXAMINE INBOX")
+    b = s.login("alice", "secret")
+    b.ok("SELECT INBOX")
+    hold("search")
+    try:
+        tag = a.next_tag()
+        a.send("%s SEARCH BODY body" % tag)
+        wait_started("search")
+        u, t = b.command("FETCH 1 (BODY.PEEK[])")
+        if not tagged_ok(t) or not any("FETCH" in x.render() for x in u):
+            raise dt.TestFailure("alice's other session's FETCH: %s" % t.render())
+        _, t = b.command("STORE 1 +FLAGS (\\Flagged)")
+        if not tagged_ok(t):
+            raise dt.TestFailure("alice's other session's STORE: %s" % t.render())
+        if not nothing_pending(a):
+            raise dt.TestFailure("the held SEARCH answered early")
+    finally:
+        release("search")
+    u, t = a.collect(tag)
+    if not tagged_ok(t) or not any(x.render().startswith("* SEARCH") for x in u):
+        raise dt.TestFailure("SEARCH: %s %s" % ([x.render() for x in u], t.render()))
+    a.logout()
+    b.logout()
+
+
 def test_select_client_gone(s):
     a = s.login("alice", "secret")
     hold("select")
@@ -172,6 +206,8 @@ def main():
         a.logout()
         R.run("SELECT held on the pool while another user is served", test_select_held, s)
         R.run("client gone while its SELECT is held; server serves on", test_select_client_gone, s)
+        R.run("reads of one store run in parallel: FETCH and STORE while a SEARCH of it is held",
+              test_reads_of_one_store_in_parallel, s)
         R.run("SIGTERM during a held STORE: OK, then BYE; the change survives", test_shutdown_waits_for_job, s)
     except Exception as e:  # noqa: BLE001
         R.fail("setup", "%s: %s" % (type(e).__name__, e))
