@@ -149,6 +149,10 @@ enum sq_stmt_id {
     SQ_SV_ACTIVATE,
     SQ_SV_DELETE,
     SQ_SV_RENAME,
+    SQ_SV_BADSIZE,
+    SQ_SV_FIXSIZE,
+    SQ_SV_STAT,
+    SQ_SV_STAT_ACTIVE,
     SQ_QR_BUMP_USER,
     SQ__COUNT
 };
@@ -359,6 +363,7 @@ int sq_retained_recover(struct mail_user *u);
 /* sqlite-sieve.c: Sieve scripts (storage.h), the ops */
 int sq_sieve_list(struct mail_user *u, int (*cb)(const struct sieve_script_info *info, void *arg), void *arg);
 int sq_sieve_get(struct mail_user *u, const char *name, bool want_compiled, struct sieve_script *out);
+int sq_sieve_stat(struct mail_user *u, const char *name, struct sieve_script_info *out);
 int sq_sieve_put(struct mail_user *u, const char *name, const struct sieve_put *p, const struct sieve_limits *lim);
 int sq_sieve_havespace(struct mail_user *u, const char *name, uint64_t size, const struct sieve_limits *lim);
 int sq_sieve_set_compiled(struct mail_user *u, const char *name, int64_t generation, const void *compiled,

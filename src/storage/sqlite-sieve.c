@@ -95,6 +95,23 @@ int sq_sieve_get(struct mail_user *u, const char *name, bool want_compiled, stru
     return r;
 }
 
+int sq_sieve_stat(struct mail_user *u, const char *name, struct sieve_script_info *out)
+{
+    sqlite3_stmt *st = sq_stmt(u, name ? SQ_SV_STAT : SQ_SV_STAT_ACTIVE);
+    if (!st)
+        return STORAGE_ERR_IO;
+    if (name)
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int r = STORAGE_OK;
+    if (rc == SQLITE_ROW)
+        row_to_info(st, out);
+    else
+        r = rc == SQLITE_DONE ? STORAGE_ERR_NOTFOUND : sq_error(u, rc, "sieve script info");
+    sqlite3_reset(st);
+    return r;
+}
+
 /* How many scripts there are, and name's size and active flag (exists
  * false when there is no such script). */
 static int script_state(struct mail_user *u, const char *name, int64_t *count, bool *exists, int64_t *size,

@@ -286,6 +286,10 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_SV_ACTIVATE] = "UPDATE sieve_script SET active=1 WHERE name=?",
     [SQ_SV_DELETE] = "DELETE FROM sieve_script WHERE name=?",
     [SQ_SV_RENAME] = "UPDATE sieve_script SET name=?2 WHERE name=?1",
+    [SQ_SV_BADSIZE] = "SELECT name,size,length(source) FROM sieve_script WHERE size!=length(source)",
+    [SQ_SV_FIXSIZE] = "UPDATE sieve_script SET size=length(source) WHERE size!=length(source)",
+    [SQ_SV_STAT] = "SELECT " SVCOLS " FROM sieve_script WHERE name=?1",
+    [SQ_SV_STAT_ACTIVE] = "SELECT " SVCOLS " FROM sieve_script WHERE active=1",
     [SQ_QR_BUMP_USER] = "UPDATE quotaroot SET storage_used=storage_used+?1 WHERE name='' RETURNING " QRCOLS,
 };
 
@@ -668,6 +672,23 @@ int sq_check(struct mail_user *u, bool fix, void (*cb)(const char *problem, void
     }
     free(fx);
 
+    /* 1a. Sieve scripts: the size column (what quota usage adds up) vs
+     * the source. */
+    if (!(q = sq_stmt(u, SQ_SV_BADSIZE)))
+        goto fail;
+    int nsv = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        nsv++;
+        report(&c, "Sieve script \"%s\": size %lld, source %lld bytes%s", (const char *)sqlite3_column_text(q, 0),
+               (long long)sqlite3_column_int64(q, 1), (long long)sqlite3_column_int64(q, 2), fix ? " (fixed)" : "");
+    }
+    sqlite3_reset(q);
+    if (fix && nsv) {
+        if ((r = sq_run(u, sq_stmt(u, SQ_SV_FIXSIZE), "fix sieve sizes")) < 0 || (r = sq_quota_resync(u)) < 0)
+            goto fail;
+        sq_quota_forget(u);
+    }
+
     /* 1b. UID ranges vs message rows (mailbox_get_uids reads the ranges);
      * a damaged mailbox's ranges are rebuilt from its rows. */
     q = sq_stmt(u, SQ_RANGE_BAD);
@@ -879,6 +900,7 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .quota_recalc = sq_quota_recalc,
     .sieve_list = sq_sieve_list,
     .sieve_get = sq_sieve_get,
+    .sieve_stat = sq_sieve_stat,
     .sieve_put = sq_sieve_put,
     .sieve_havespace = sq_sieve_havespace,
     .sieve_set_compiled = sq_sieve_set_compiled,

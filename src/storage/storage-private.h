@@ -273,6 +273,7 @@ struct storage_backend_ops {
      * put's or delete's transaction and judged at its commit. */
     int (*sieve_list)(struct mail_user *u, int (*cb)(const struct sieve_script_info *info, void *arg), void *arg);
     int (*sieve_get)(struct mail_user *u, const char *name, bool want_compiled, struct sieve_script *out);
+    int (*sieve_stat)(struct mail_user *u, const char *name, struct sieve_script_info *out);
     int (*sieve_put)(struct mail_user *u, const char *name, const struct sieve_put *p,
                      const struct sieve_limits *lim);
     int (*sieve_havespace)(struct mail_user *u, const char *name, uint64_t size, const struct sieve_limits *lim);

@@ -104,6 +104,16 @@ int sieve_script_get(struct mail_user *u, const char *name, bool want_compiled, 
     return u->ops->sieve_get(u, name, want_compiled, out);
 }
 
+int sieve_script_stat(struct mail_user *u, const char *name, struct sieve_script_info *out)
+{
+    if (!u || !out)
+        return STORAGE_ERR_INVALID;
+    memset(out, 0, sizeof(*out));
+    if (name && !sieve_script_name_valid(name))
+        return STORAGE_ERR_INVALID;
+    return u->ops->sieve_stat(u, name, out);
+}
+
 int sieve_script_put(struct mail_user *u, const char *name, const struct sieve_put *p)
 {
     if (!u || !p || (!p->source && p->source_len))

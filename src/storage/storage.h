@@ -745,6 +745,12 @@ int sieve_script_list(struct mail_user *u, int (*cb)(const struct sieve_script_i
  * none is active). want_compiled: also load the compiled form. */
 int sieve_script_get(struct mail_user *u, const char *name, bool want_compiled, struct sieve_script *out);
 
+/* The information of one script (name NULL: the active one; NOTFOUND
+ * when there is none) without reading its source: one indexed lookup,
+ * cheap enough for every delivery to ask whether a cached compiled
+ * script is still current (same name and generation). */
+int sieve_script_stat(struct mail_user *u, const char *name, struct sieve_script_info *out);
+
 /* What to store (sieve_script_put). The compiled form is optional: a
  * caller that compiled the source at upload (ManageSieve PUTSCRIPT, darius
  * sieve put) passes it with its format version (> 0), and it is stored in

@@ -231,9 +231,25 @@ static void test_active(void)
               SQLITE_CONSTRAINT);
         sqlite3_close(h);
     }
+    /* stat: the same information without the source */
+    struct sieve_script_info si;
+    CHECK_INT(sieve_script_stat(u, NULL, &si), 0);
+    CHECK_STR(si.name, "c");
+    CHECK(si.active);
+    CHECK_INT(si.size, 5);
+    CHECK_INT(sieve_script_get(u, "c", false, &s), 0);
+    CHECK_INT(si.generation, s.info.generation);
+    CHECK_INT(si.mtime, s.info.mtime);
+    sieve_script_free(&s);
+    CHECK_INT(sieve_script_stat(u, "a", &si), 0);
+    CHECK(!si.active);
+    CHECK_STR(si.name, "a");
+    CHECK_INT(sieve_script_stat(u, "zzz", &si), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(sieve_script_stat(u, "bad\x01", &si), STORAGE_ERR_INVALID);
     CHECK_INT(sieve_script_activate(u, ""), 0);         /* SETACTIVE "" */
     CHECK_STR(names(u), "a b c");
     CHECK_INT(sieve_script_get(u, NULL, false, &s), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(sieve_script_stat(u, NULL, &si), STORAGE_ERR_NOTFOUND);
     mail_user_close(u);
 }
 
@@ -400,6 +416,32 @@ static void test_quota(void)
     mail_user_close(u);
 }
 
+static void count_problem(const char *problem, void *arg)
+{
+    (void)problem;
+    (*(int *)arg)++;
+}
+
+/* mail_user_check compares the stored sizes with the sources (quota
+ * usage adds up the sizes) and repairs them with the usage. */
+static void test_check(void)
+{
+    struct mail_user *u = open_user("chk");
+    CHECK_INT(put(u, "s", "0123456789"), 0);
+    CHECK_INT(mail_user_check(u, false, NULL, NULL), 0);
+    raw_exec("chk", "UPDATE sieve_script SET size=3; UPDATE quotaroot SET storage_used=3 WHERE name=''");
+    int n = 0;
+    CHECK_INT(mail_user_check(u, false, count_problem, &n), 1);
+    CHECK_INT(n, 1);
+    CHECK_INT(mail_user_check(u, true, NULL, NULL), 1);
+    CHECK_INT(mail_user_check(u, false, NULL, NULL), 0);
+    struct sieve_script_info si;
+    CHECK_INT(sieve_script_stat(u, "s", &si), 0);
+    CHECK_INT(si.size, 10);
+    CHECK_INT(user_usage(u), 10);
+    mail_user_close(u);
+}
+
 /* Scripts live in the store: they follow a rename and a partition move
  * and go with the store. */
 static void test_follow_account(void)
@@ -477,6 +519,7 @@ int main(void)
     RUN(test_compiled);
     RUN(test_limits);
     RUN(test_quota);
+    RUN(test_check);
     RUN(test_follow_account);
     RUN(test_upgrade);
     storage_shutdown();
