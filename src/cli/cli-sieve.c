@@ -63,7 +63,7 @@ static int sieve_exit(int r, const char *what, const char *user, const char *nam
         return CLI_EX_OTHER;
     case STORAGE_ERR_INVALID:
         cli_error("%s: invalid script name (RFC 5804 1.6: 1-%d bytes of UTF-8 without control characters)",
-                  what, SIEVE_SCRIPT_NAME_MAX);
+                  what, SIEVE_STORE_NAME_MAX);
         return EX_DATAERR;
     case STORAGE_ERR_BUSY:
         cli_error("%s: the mail store of %s is busy: %s", what, user, storage_strerror(r));
@@ -94,13 +94,13 @@ static int open_user(const char *arg, char name[AUTH_MAX_USERNAME + 1], struct m
 /* An operand that must be a valid script name; prints why not. */
 static bool name_arg(const char *cmd, const char *name)
 {
-    if (sieve_script_name_valid(name))
+    if (sieve_store_name_valid(name))
         return true;
     sieve_exit(STORAGE_ERR_INVALID, cmd, "", name);
     return false;
 }
 
-static void json_info(struct cli_json *j, const struct sieve_script_info *i)
+static void json_info(struct cli_json *j, const struct sieve_store_info *i)
 {
     cli_json_kv_string(j, "name", i->name);
     cli_json_kv_bool(j, "active", i->active);
@@ -118,7 +118,7 @@ struct list_ctx {
     struct cli_json *j;
 };
 
-static int list_one(const struct sieve_script_info *i, void *arg)
+static int list_one(const struct sieve_store_info *i, void *arg)
 {
     struct list_ctx *c = arg;
     if (cli_opt_json) {
@@ -146,7 +146,7 @@ static int cmd_list(int argc, char **argv)
     struct list_ctx c = {&b, &j};
     if (cli_opt_json)
         cli_json_begin_array(&j);
-    int r = sieve_script_list(u, list_one, &c);
+    int r = sieve_store_list(u, list_one, &c);
     if (cli_opt_json) {
         cli_json_end_array(&j);
         buf_putc(&b, '\n');
@@ -170,8 +170,8 @@ static int cmd_get(int argc, char **argv)
     int rc = open_user(argv[0], user, &u);
     if (rc)
         return rc;
-    struct sieve_script s;
-    int r = sieve_script_get(u, name, false, &s);
+    struct sieve_store_script s;
+    int r = sieve_store_get(u, name, false, &s);
     mail_user_close(u);
     if (r != 0)
         return sieve_exit(r, "sieve get", user, name);
@@ -189,7 +189,7 @@ static int cmd_get(int argc, char **argv)
         /* exactly the stored bytes */
         fwrite(s.source, 1, s.source_len, stdout);
     }
-    sieve_script_free(&s);
+    sieve_store_free(&s);
     return 0;
 }
 
@@ -237,11 +237,11 @@ static int read_script(const char *path, size_t max, char **out, size_t *len, bo
  * they are stored). Once the Sieve compiler exists, this compiles
  * p->source, refuses a script with errors (printing line and column;
  * EX_DATAERR) and fills p->compiled, p->compiled_len and
- * p->compiled_version, so that sieve_script_put stores the source and
+ * p->compiled_version, so that sieve_store_put stores the source and
  * its compiled form in one transaction. Until then scripts are stored
  * without a compiled form. 0 or an exit code; *owned gets memory to free
  * after the put. */
-static int prepare_put(const char *name, struct sieve_put *p, void **owned)
+static int prepare_put(const char *name, struct sieve_store_put *p, void **owned)
 {
     (void)name;
     (void)p;
@@ -272,7 +272,7 @@ static int cmd_put(int argc, char **argv)
         free(src);
         return sieve_exit(STORAGE_ERR_MAXSIZE, "sieve put", user, name);
     }
-    struct sieve_put p = {.source = src, .source_len = len, .activate = cli_opt_activate};
+    struct sieve_store_put p = {.source = src, .source_len = len, .activate = cli_opt_activate};
     void *owned = NULL;
     if ((rc = prepare_put(name, &p, &owned)) != 0) {
         free(src);
@@ -282,7 +282,7 @@ static int cmd_put(int argc, char **argv)
     char uname[AUTH_MAX_USERNAME + 1];
     rc = open_user(user, uname, &u);
     if (rc == 0) {
-        int r = sieve_script_put(u, name, &p);
+        int r = sieve_store_put(u, name, &p);
         mail_user_close(u);
         rc = sieve_exit(r, "sieve put", user, name);
         if (rc == 0)
@@ -304,7 +304,7 @@ static int cmd_activate(int argc, char **argv)
     int rc = open_user(argv[0], user, &u);
     if (rc)
         return rc;
-    int r = sieve_script_activate(u, argv[1]);
+    int r = sieve_store_activate(u, argv[1]);
     mail_user_close(u);
     if ((rc = sieve_exit(r, "sieve activate", user, argv[1])) == 0)
         printf("Sieve script \"%s\" of %s is active\n", argv[1], user);
@@ -319,7 +319,7 @@ static int cmd_deactivate(int argc, char **argv)
     int rc = open_user(argv[0], user, &u);
     if (rc)
         return rc;
-    int r = sieve_script_activate(u, NULL);
+    int r = sieve_store_activate(u, NULL);
     mail_user_close(u);
     if ((rc = sieve_exit(r, "sieve deactivate", user, NULL)) == 0)
         printf("%s has no active Sieve script\n", user);
@@ -336,7 +336,7 @@ static int cmd_delete(int argc, char **argv)
     int rc = open_user(argv[0], user, &u);
     if (rc)
         return rc;
-    int r = sieve_script_delete(u, argv[1]);
+    int r = sieve_store_delete(u, argv[1]);
     mail_user_close(u);
     if ((rc = sieve_exit(r, "sieve delete", user, argv[1])) == 0)
         printf("deleted Sieve script \"%s\" of %s\n", argv[1], user);
@@ -353,7 +353,7 @@ static int cmd_rename(int argc, char **argv)
     int rc = open_user(argv[0], user, &u);
     if (rc)
         return rc;
-    int r = sieve_script_rename(u, argv[1], argv[2]);
+    int r = sieve_store_rename(u, argv[1], argv[2]);
     mail_user_close(u);
     /* NONEXISTENT names the old name, ALREADYEXISTS the new one */
     if ((rc = sieve_exit(r, "sieve rename", user, r == STORAGE_ERR_EXISTS ? argv[2] : argv[1])) == 0)

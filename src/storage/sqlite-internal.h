@@ -361,11 +361,11 @@ int sq_retained_drop_mailbox(struct mail_user *u, int64_t mbid);
 int sq_retained_recover(struct mail_user *u);
 
 /* sqlite-sieve.c: Sieve scripts (storage.h), the ops */
-int sq_sieve_list(struct mail_user *u, int (*cb)(const struct sieve_script_info *info, void *arg), void *arg);
-int sq_sieve_get(struct mail_user *u, const char *name, bool want_compiled, struct sieve_script *out);
-int sq_sieve_stat(struct mail_user *u, const char *name, struct sieve_script_info *out);
-int sq_sieve_put(struct mail_user *u, const char *name, const struct sieve_put *p, const struct sieve_limits *lim);
-int sq_sieve_havespace(struct mail_user *u, const char *name, uint64_t size, const struct sieve_limits *lim);
+int sq_sieve_list(struct mail_user *u, int (*cb)(const struct sieve_store_info *info, void *arg), void *arg);
+int sq_sieve_get(struct mail_user *u, const char *name, bool want_compiled, struct sieve_store_script *out);
+int sq_sieve_stat(struct mail_user *u, const char *name, struct sieve_store_info *out);
+int sq_sieve_put(struct mail_user *u, const char *name, const struct sieve_store_put *p, const struct sieve_store_limits *lim);
+int sq_sieve_havespace(struct mail_user *u, const char *name, uint64_t size, const struct sieve_store_limits *lim);
 int sq_sieve_set_compiled(struct mail_user *u, const char *name, int64_t generation, const void *compiled,
                           size_t compiled_len, uint32_t compiled_version);
 int sq_sieve_activate(struct mail_user *u, const char *name);

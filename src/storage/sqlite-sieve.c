@@ -19,7 +19,7 @@
 #include <time.h>
 
 /* Columns SVCOLS (sqlite-store.c) 0..6 into info. */
-static void row_to_info(sqlite3_stmt *st, struct sieve_script_info *info)
+static void row_to_info(sqlite3_stmt *st, struct sieve_store_info *info)
 {
     memset(info, 0, sizeof(*info));
     const char *n = (const char *)sqlite3_column_text(st, 0);
@@ -32,7 +32,7 @@ static void row_to_info(sqlite3_stmt *st, struct sieve_script_info *info)
     info->compiled_size = (uint64_t)sqlite3_column_int64(st, 6);
 }
 
-int sq_sieve_list(struct mail_user *u, int (*cb)(const struct sieve_script_info *info, void *arg), void *arg)
+int sq_sieve_list(struct mail_user *u, int (*cb)(const struct sieve_store_info *info, void *arg), void *arg)
 {
     /* Collected first, so cb runs with no statement open and may call
      * back into storage. Bounded by sieve_maxscripts (when it was lowered
@@ -40,7 +40,7 @@ int sq_sieve_list(struct mail_user *u, int (*cb)(const struct sieve_script_info 
     sqlite3_stmt *st = sq_stmt(u, SQ_SV_LIST);
     if (!st)
         return STORAGE_ERR_IO;
-    struct sieve_script_info *v = NULL;
+    struct sieve_store_info *v = NULL;
     size_t n = 0, cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -72,7 +72,7 @@ static void *column_copy(sqlite3_stmt *st, int col, size_t *len)
     return c;
 }
 
-int sq_sieve_get(struct mail_user *u, const char *name, bool want_compiled, struct sieve_script *out)
+int sq_sieve_get(struct mail_user *u, const char *name, bool want_compiled, struct sieve_store_script *out)
 {
     sqlite3_stmt *st = sq_stmt(u, name ? SQ_SV_GET : SQ_SV_GET_ACTIVE);
     if (!st)
@@ -95,7 +95,7 @@ int sq_sieve_get(struct mail_user *u, const char *name, bool want_compiled, stru
     return r;
 }
 
-int sq_sieve_stat(struct mail_user *u, const char *name, struct sieve_script_info *out)
+int sq_sieve_stat(struct mail_user *u, const char *name, struct sieve_store_info *out)
 {
     sqlite3_stmt *st = sq_stmt(u, name ? SQ_SV_STAT : SQ_SV_STAT_ACTIVE);
     if (!st)
@@ -181,7 +181,7 @@ static int finish(struct mail_user *u, int r)
     return r;
 }
 
-int sq_sieve_put(struct mail_user *u, const char *name, const struct sieve_put *p, const struct sieve_limits *lim)
+int sq_sieve_put(struct mail_user *u, const char *name, const struct sieve_store_put *p, const struct sieve_store_limits *lim)
 {
     int r = sq_begin(u);
     if (r < 0)
@@ -216,7 +216,7 @@ int sq_sieve_put(struct mail_user *u, const char *name, const struct sieve_put *
     return finish(u, r);
 }
 
-int sq_sieve_havespace(struct mail_user *u, const char *name, uint64_t size, const struct sieve_limits *lim)
+int sq_sieve_havespace(struct mail_user *u, const char *name, uint64_t size, const struct sieve_store_limits *lim)
 {
     int64_t count, oldsize;
     bool exists, active;

@@ -47,14 +47,14 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
     return k + 1;
 }
 
-bool sieve_script_name_valid(const char *name)
+bool sieve_store_name_valid(const char *name)
 {
     if (!name)
         return false;
-    size_t n = strnlen(name, SIEVE_SCRIPT_NAME_MAX + 1);
+    size_t n = strnlen(name, SIEVE_STORE_NAME_MAX + 1);
     /* RFC 5804 1.6: at least one octet ("" means "no script" to
      * SETACTIVE); over our limit: refused, never truncated. */
-    if (n == 0 || n > SIEVE_SCRIPT_NAME_MAX)
+    if (n == 0 || n > SIEVE_STORE_NAME_MAX)
         return false;
     const unsigned char *s = (const unsigned char *)name;
     for (size_t i = 0; i < n;) {
@@ -70,7 +70,7 @@ bool sieve_script_name_valid(const char *name)
     return true;
 }
 
-void sieve_script_free(struct sieve_script *s)
+void sieve_store_free(struct sieve_store_script *s)
 {
     if (!s)
         return;
@@ -81,101 +81,101 @@ void sieve_script_free(struct sieve_script *s)
     s->source_len = s->compiled_len = 0;
 }
 
-static void limits(struct sieve_limits *lim)
+static void limits(struct sieve_store_limits *lim)
 {
     lim->max_size = (uint64_t)config_int(CFG_SIEVE_MAXSCRIPTSIZE) * 1024;
     lim->max_scripts = (int64_t)config_int(CFG_SIEVE_MAXSCRIPTS);
 }
 
-int sieve_script_list(struct mail_user *u, int (*cb)(const struct sieve_script_info *info, void *arg), void *arg)
+int sieve_store_list(struct mail_user *u, int (*cb)(const struct sieve_store_info *info, void *arg), void *arg)
 {
     if (!u || !cb)
         return STORAGE_ERR_INVALID;
     return u->ops->sieve_list(u, cb, arg);
 }
 
-int sieve_script_get(struct mail_user *u, const char *name, bool want_compiled, struct sieve_script *out)
+int sieve_store_get(struct mail_user *u, const char *name, bool want_compiled, struct sieve_store_script *out)
 {
     if (!u || !out)
         return STORAGE_ERR_INVALID;
     memset(out, 0, sizeof(*out));
-    if (name && !sieve_script_name_valid(name))
+    if (name && !sieve_store_name_valid(name))
         return STORAGE_ERR_INVALID;
     return u->ops->sieve_get(u, name, want_compiled, out);
 }
 
-int sieve_script_stat(struct mail_user *u, const char *name, struct sieve_script_info *out)
+int sieve_store_stat(struct mail_user *u, const char *name, struct sieve_store_info *out)
 {
     if (!u || !out)
         return STORAGE_ERR_INVALID;
     memset(out, 0, sizeof(*out));
-    if (name && !sieve_script_name_valid(name))
+    if (name && !sieve_store_name_valid(name))
         return STORAGE_ERR_INVALID;
     return u->ops->sieve_stat(u, name, out);
 }
 
-int sieve_script_put(struct mail_user *u, const char *name, const struct sieve_put *p)
+int sieve_store_put(struct mail_user *u, const char *name, const struct sieve_store_put *p)
 {
     if (!u || !p || (!p->source && p->source_len))
         return STORAGE_ERR_INVALID;
-    if (!sieve_script_name_valid(name))
+    if (!sieve_store_name_valid(name))
         return STORAGE_ERR_INVALID;
-    if (p->compiled ? (p->compiled_version == 0 || p->compiled_len > SIEVE_COMPILED_MAX)
+    if (p->compiled ? (p->compiled_version == 0 || p->compiled_len > SIEVE_STORE_COMPILED_MAX)
                     : (p->compiled_len != 0))
         return STORAGE_ERR_INVALID;
-    struct sieve_limits lim;
+    struct sieve_store_limits lim;
     limits(&lim);
     if (p->source_len > lim.max_size)
         return STORAGE_ERR_MAXSIZE;
     return u->ops->sieve_put(u, name, p, &lim);
 }
 
-int sieve_script_havespace(struct mail_user *u, const char *name, uint64_t size)
+int sieve_store_havespace(struct mail_user *u, const char *name, uint64_t size)
 {
-    if (!u || !sieve_script_name_valid(name))
+    if (!u || !sieve_store_name_valid(name))
         return STORAGE_ERR_INVALID;
-    struct sieve_limits lim;
+    struct sieve_store_limits lim;
     limits(&lim);
     if (size > lim.max_size)
         return STORAGE_ERR_MAXSIZE;
     return u->ops->sieve_havespace(u, name, size, &lim);
 }
 
-int sieve_script_set_compiled(struct mail_user *u, const char *name, int64_t generation, const void *compiled,
+int sieve_store_set_compiled(struct mail_user *u, const char *name, int64_t generation, const void *compiled,
                               size_t compiled_len, uint32_t compiled_version)
 {
-    if (!u || !compiled || compiled_version == 0 || compiled_len > SIEVE_COMPILED_MAX)
+    if (!u || !compiled || compiled_version == 0 || compiled_len > SIEVE_STORE_COMPILED_MAX)
         return STORAGE_ERR_INVALID;
-    if (!sieve_script_name_valid(name))
+    if (!sieve_store_name_valid(name))
         return STORAGE_ERR_INVALID;
     return u->ops->sieve_set_compiled(u, name, generation, compiled, compiled_len, compiled_version);
 }
 
-int sieve_script_activate(struct mail_user *u, const char *name)
+int sieve_store_activate(struct mail_user *u, const char *name)
 {
     if (!u)
         return STORAGE_ERR_INVALID;
     if (name && !*name)
         name = NULL;
-    if (name && !sieve_script_name_valid(name))
+    if (name && !sieve_store_name_valid(name))
         return STORAGE_ERR_INVALID;
     return u->ops->sieve_activate(u, name);
 }
 
-int sieve_script_delete(struct mail_user *u, const char *name)
+int sieve_store_delete(struct mail_user *u, const char *name)
 {
     if (!u)
         return STORAGE_ERR_INVALID;
-    if (!sieve_script_name_valid(name))
+    if (!sieve_store_name_valid(name))
         return STORAGE_ERR_INVALID;
     return u->ops->sieve_delete(u, name);
 }
 
-int sieve_script_rename(struct mail_user *u, const char *oldname, const char *newname)
+int sieve_store_rename(struct mail_user *u, const char *oldname, const char *newname)
 {
     if (!u)
         return STORAGE_ERR_INVALID;
-    if (!sieve_script_name_valid(oldname) || !sieve_script_name_valid(newname))
+    if (!sieve_store_name_valid(oldname) || !sieve_store_name_valid(newname))
         return STORAGE_ERR_INVALID;
     return u->ops->sieve_rename(u, oldname, newname);
 }

@@ -44,8 +44,8 @@ static struct mail_user *open_user(const char *name)
 
 static int putn(struct mail_user *u, const char *name, const char *src, size_t len)
 {
-    struct sieve_put p = {.source = src, .source_len = len};
-    return sieve_script_put(u, name, &p);
+    struct sieve_store_put p = {.source = src, .source_len = len};
+    return sieve_store_put(u, name, &p);
 }
 
 static int put(struct mail_user *u, const char *name, const char *src)
@@ -56,12 +56,12 @@ static int put(struct mail_user *u, const char *name, const char *src)
 /* The source of script name ("" and NOTFOUND counted as a failure by the caller). */
 static char *source_of(struct mail_user *u, const char *name)
 {
-    struct sieve_script s;
-    if (sieve_script_get(u, name, false, &s) != 0)
+    struct sieve_store_script s;
+    if (sieve_store_get(u, name, false, &s) != 0)
         return xstrdup("(none)");
     char *r = s.source;
     s.source = NULL;
-    sieve_script_free(&s);
+    sieve_store_free(&s);
     return r;
 }
 
@@ -69,7 +69,7 @@ static char *source_of(struct mail_user *u, const char *name)
 struct names {
     char buf[2048];
 };
-static int names_cb(const struct sieve_script_info *i, void *arg)
+static int names_cb(const struct sieve_store_info *i, void *arg)
 {
     struct names *n = arg;
     size_t l = strlen(n->buf);
@@ -80,7 +80,7 @@ static const char *names(struct mail_user *u)
 {
     static struct names n;
     n.buf[0] = '\0';
-    CHECK_INT(sieve_script_list(u, names_cb, &n), 0);
+    CHECK_INT(sieve_store_list(u, names_cb, &n), 0);
     return n.buf;
 }
 
@@ -93,52 +93,52 @@ static int64_t user_usage(struct mail_user *u)
 
 static void test_names(void)
 {
-    CHECK(sieve_script_name_valid("vacation"));
-    CHECK(sieve_script_name_valid("with space and \"quotes\""));
-    CHECK(sieve_script_name_valid("R\xc3\xa8gles"));                 /* è */
-    CHECK(sieve_script_name_valid("\xf0\x9f\x93\xac"));              /* U+1F4EC */
-    CHECK(sieve_script_name_valid("a/b\\c.sieve"));                  /* no path meaning */
-    CHECK(!sieve_script_name_valid(""));
-    CHECK(!sieve_script_name_valid(NULL));
-    CHECK(!sieve_script_name_valid("tab\there"));
-    CHECK(!sieve_script_name_valid("nl\n"));
-    CHECK(!sieve_script_name_valid("del\x7f"));
-    CHECK(!sieve_script_name_valid("c1\xc2\x85"));                   /* U+0085 NEL */
-    CHECK(!sieve_script_name_valid("c1\xc2\x9f"));                   /* U+009F */
-    CHECK(sieve_script_name_valid("nbsp\xc2\xa0"));                  /* U+00A0 is fine */
-    CHECK(!sieve_script_name_valid("ls\xe2\x80\xa8"));               /* U+2028 */
-    CHECK(!sieve_script_name_valid("ps\xe2\x80\xa9"));               /* U+2029 */
-    CHECK(!sieve_script_name_valid("overlong\xc0\xaf"));
-    CHECK(!sieve_script_name_valid("overlong\xe0\x80\xaf"));
-    CHECK(!sieve_script_name_valid("surrogate\xed\xa0\x80"));
-    CHECK(!sieve_script_name_valid("above\xf4\x90\x80\x80"));        /* > U+10FFFF */
-    CHECK(!sieve_script_name_valid("cut\xe2\x80"));
-    CHECK(!sieve_script_name_valid("latin1\xe9t\xe9"));
+    CHECK(sieve_store_name_valid("vacation"));
+    CHECK(sieve_store_name_valid("with space and \"quotes\""));
+    CHECK(sieve_store_name_valid("R\xc3\xa8gles"));                 /* è */
+    CHECK(sieve_store_name_valid("\xf0\x9f\x93\xac"));              /* U+1F4EC */
+    CHECK(sieve_store_name_valid("a/b\\c.sieve"));                  /* no path meaning */
+    CHECK(!sieve_store_name_valid(""));
+    CHECK(!sieve_store_name_valid(NULL));
+    CHECK(!sieve_store_name_valid("tab\there"));
+    CHECK(!sieve_store_name_valid("nl\n"));
+    CHECK(!sieve_store_name_valid("del\x7f"));
+    CHECK(!sieve_store_name_valid("c1\xc2\x85"));                   /* U+0085 NEL */
+    CHECK(!sieve_store_name_valid("c1\xc2\x9f"));                   /* U+009F */
+    CHECK(sieve_store_name_valid("nbsp\xc2\xa0"));                  /* U+00A0 is fine */
+    CHECK(!sieve_store_name_valid("ls\xe2\x80\xa8"));               /* U+2028 */
+    CHECK(!sieve_store_name_valid("ps\xe2\x80\xa9"));               /* U+2029 */
+    CHECK(!sieve_store_name_valid("overlong\xc0\xaf"));
+    CHECK(!sieve_store_name_valid("overlong\xe0\x80\xaf"));
+    CHECK(!sieve_store_name_valid("surrogate\xed\xa0\x80"));
+    CHECK(!sieve_store_name_valid("above\xf4\x90\x80\x80"));        /* > U+10FFFF */
+    CHECK(!sieve_store_name_valid("cut\xe2\x80"));
+    CHECK(!sieve_store_name_valid("latin1\xe9t\xe9"));
     /* RFC 5804 1.6: 128 characters of up to 4 bytes must be accepted;
      * one byte more is refused, not truncated. */
-    char longname[SIEVE_SCRIPT_NAME_MAX + 2];
+    char longname[SIEVE_STORE_NAME_MAX + 2];
     for (int i = 0; i < 128; i++)
         memcpy(longname + 4 * i, "\xf0\x9f\x93\xac", 4);
     longname[512] = '\0';
-    CHECK(sieve_script_name_valid(longname));
-    memset(longname, 'a', SIEVE_SCRIPT_NAME_MAX + 1);
-    longname[SIEVE_SCRIPT_NAME_MAX + 1] = '\0';
-    CHECK(!sieve_script_name_valid(longname));
-    longname[SIEVE_SCRIPT_NAME_MAX] = '\0';
-    CHECK(sieve_script_name_valid(longname));
+    CHECK(sieve_store_name_valid(longname));
+    memset(longname, 'a', SIEVE_STORE_NAME_MAX + 1);
+    longname[SIEVE_STORE_NAME_MAX + 1] = '\0';
+    CHECK(!sieve_store_name_valid(longname));
+    longname[SIEVE_STORE_NAME_MAX] = '\0';
+    CHECK(sieve_store_name_valid(longname));
 
     struct mail_user *u = open_user("names");
     CHECK_INT(put(u, "", "keep;"), STORAGE_ERR_INVALID);
     CHECK_INT(put(u, "bad\x01", "keep;"), STORAGE_ERR_INVALID);
     CHECK_INT(put(u, longname, "keep;"), 0);
-    longname[SIEVE_SCRIPT_NAME_MAX] = 'a';
+    longname[SIEVE_STORE_NAME_MAX] = 'a';
     CHECK_INT(put(u, longname, "keep;"), STORAGE_ERR_INVALID);
-    struct sieve_script s;
-    CHECK_INT(sieve_script_get(u, "bad\x01", false, &s), STORAGE_ERR_INVALID);
-    CHECK_INT(sieve_script_delete(u, "bad\x01"), STORAGE_ERR_INVALID);
-    CHECK_INT(sieve_script_activate(u, "bad\x01"), STORAGE_ERR_INVALID);
-    CHECK_INT(sieve_script_rename(u, "x", "bad\x01"), STORAGE_ERR_INVALID);
-    CHECK_INT(sieve_script_havespace(u, "bad\x01", 1), STORAGE_ERR_INVALID);
+    struct sieve_store_script s;
+    CHECK_INT(sieve_store_get(u, "bad\x01", false, &s), STORAGE_ERR_INVALID);
+    CHECK_INT(sieve_store_delete(u, "bad\x01"), STORAGE_ERR_INVALID);
+    CHECK_INT(sieve_store_activate(u, "bad\x01"), STORAGE_ERR_INVALID);
+    CHECK_INT(sieve_store_rename(u, "x", "bad\x01"), STORAGE_ERR_INVALID);
+    CHECK_INT(sieve_store_havespace(u, "bad\x01", 1), STORAGE_ERR_INVALID);
     mail_user_close(u);
 }
 
@@ -149,13 +149,13 @@ static void test_put_get_list(void)
     CHECK_INT(put(u, "work", "require \"fileinto\";\r\nfileinto \"Work\";\r\n"), 0);
     CHECK_INT(put(u, "R\xc3\xa8gles", "keep;"), 0);
     /* opaque bytes, NULs included, are kept exactly */
-    struct sieve_put bin = {.source = "a\0b\xff", .source_len = 4};
-    CHECK_INT(sieve_script_put(u, "binary", &bin), 0);
+    struct sieve_store_put bin = {.source = "a\0b\xff", .source_len = 4};
+    CHECK_INT(sieve_store_put(u, "binary", &bin), 0);
     CHECK_INT(put(u, "empty", ""), 0);
     CHECK_STR(names(u), "R\xc3\xa8gles binary empty work");   /* octet order */
 
-    struct sieve_script s;
-    CHECK_INT(sieve_script_get(u, "binary", true, &s), 0);
+    struct sieve_store_script s;
+    CHECK_INT(sieve_store_get(u, "binary", true, &s), 0);
     CHECK_INT(s.source_len, 4);
     CHECK(memcmp(s.source, "a\0b\xff", 4) == 0 && s.source[4] == '\0');
     CHECK(s.compiled == NULL);
@@ -164,25 +164,25 @@ static void test_put_get_list(void)
     CHECK_INT(s.info.compiled_version, 0);
     CHECK(s.info.mtime >= time(NULL) - 60 && s.info.mtime <= time(NULL) + 1);
     int64_t gen = s.info.generation;
-    sieve_script_free(&s);
-    CHECK_INT(sieve_script_get(u, "empty", false, &s), 0);
+    sieve_store_free(&s);
+    CHECK_INT(sieve_store_get(u, "empty", false, &s), 0);
     CHECK_INT(s.source_len, 0);
     CHECK_STR(s.source, "");
-    sieve_script_free(&s);
-    CHECK_INT(sieve_script_get(u, "nope", false, &s), STORAGE_ERR_NOTFOUND);
-    CHECK_INT(sieve_script_get(u, NULL, false, &s), STORAGE_ERR_NOTFOUND);   /* none active */
+    sieve_store_free(&s);
+    CHECK_INT(sieve_store_get(u, "nope", false, &s), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(sieve_store_get(u, NULL, false, &s), STORAGE_ERR_NOTFOUND);   /* none active */
 
     /* replacing: new source and generation, same count */
     CHECK_INT(put(u, "binary", "discard;"), 0);
-    CHECK_INT(sieve_script_get(u, "binary", false, &s), 0);
+    CHECK_INT(sieve_store_get(u, "binary", false, &s), 0);
     CHECK_STR(s.source, "discard;");
     CHECK(s.info.generation > gen);
-    sieve_script_free(&s);
+    sieve_store_free(&s);
     CHECK_STR(names(u), "R\xc3\xa8gles binary empty work");
     mail_user_close(u);
 }
 
-static int stop_first(const struct sieve_script_info *i, void *arg)
+static int stop_first(const struct sieve_store_info *i, void *arg)
 {
     (void)i;
     (*(int *)arg)++;
@@ -193,7 +193,7 @@ static void test_list_stop(void)
 {
     struct mail_user *u = open_user("alice");
     int n = 0;
-    CHECK_INT(sieve_script_list(u, stop_first, &n), 0);
+    CHECK_INT(sieve_store_list(u, stop_first, &n), 0);
     CHECK_INT(n, 1);
     mail_user_close(u);
 }
@@ -203,26 +203,26 @@ static void test_active(void)
     struct mail_user *u = open_user("act");
     CHECK_INT(put(u, "a", "keep;"), 0);
     CHECK_INT(put(u, "b", "discard;"), 0);
-    CHECK_INT(sieve_script_activate(u, NULL), 0);       /* none active: fine */
-    CHECK_INT(sieve_script_activate(u, "a"), 0);
+    CHECK_INT(sieve_store_activate(u, NULL), 0);       /* none active: fine */
+    CHECK_INT(sieve_store_activate(u, "a"), 0);
     CHECK_STR(names(u), "a* b");
-    CHECK_INT(sieve_script_activate(u, "b"), 0);
+    CHECK_INT(sieve_store_activate(u, "b"), 0);
     CHECK_STR(names(u), "a b*");
-    struct sieve_script s;
-    CHECK_INT(sieve_script_get(u, NULL, false, &s), 0);
+    struct sieve_store_script s;
+    CHECK_INT(sieve_store_get(u, NULL, false, &s), 0);
     CHECK_STR(s.info.name, "b");
     CHECK_STR(s.source, "discard;");
     CHECK(s.info.active);
-    sieve_script_free(&s);
+    sieve_store_free(&s);
     /* a failed activation leaves the active script as it was */
-    CHECK_INT(sieve_script_activate(u, "zzz"), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(sieve_store_activate(u, "zzz"), STORAGE_ERR_NOTFOUND);
     CHECK_STR(names(u), "a b*");
     /* replacing the active script keeps it active */
     CHECK_INT(put(u, "b", "stop;"), 0);
     CHECK_STR(names(u), "a b*");
     /* put with activate moves the flag in the same transaction */
-    struct sieve_put p = {.source = "keep;", .source_len = 5, .activate = true};
-    CHECK_INT(sieve_script_put(u, "c", &p), 0);
+    struct sieve_store_put p = {.source = "keep;", .source_len = 5, .activate = true};
+    CHECK_INT(sieve_store_put(u, "c", &p), 0);
     CHECK_STR(names(u), "a b c*");
     /* the schema allows no second active row, whatever a caller does */
     {
@@ -232,24 +232,24 @@ static void test_active(void)
         sqlite3_close(h);
     }
     /* stat: the same information without the source */
-    struct sieve_script_info si;
-    CHECK_INT(sieve_script_stat(u, NULL, &si), 0);
+    struct sieve_store_info si;
+    CHECK_INT(sieve_store_stat(u, NULL, &si), 0);
     CHECK_STR(si.name, "c");
     CHECK(si.active);
     CHECK_INT(si.size, 5);
-    CHECK_INT(sieve_script_get(u, "c", false, &s), 0);
+    CHECK_INT(sieve_store_get(u, "c", false, &s), 0);
     CHECK_INT(si.generation, s.info.generation);
     CHECK_INT(si.mtime, s.info.mtime);
-    sieve_script_free(&s);
-    CHECK_INT(sieve_script_stat(u, "a", &si), 0);
+    sieve_store_free(&s);
+    CHECK_INT(sieve_store_stat(u, "a", &si), 0);
     CHECK(!si.active);
     CHECK_STR(si.name, "a");
-    CHECK_INT(sieve_script_stat(u, "zzz", &si), STORAGE_ERR_NOTFOUND);
-    CHECK_INT(sieve_script_stat(u, "bad\x01", &si), STORAGE_ERR_INVALID);
-    CHECK_INT(sieve_script_activate(u, ""), 0);         /* SETACTIVE "" */
+    CHECK_INT(sieve_store_stat(u, "zzz", &si), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(sieve_store_stat(u, "bad\x01", &si), STORAGE_ERR_INVALID);
+    CHECK_INT(sieve_store_activate(u, ""), 0);         /* SETACTIVE "" */
     CHECK_STR(names(u), "a b c");
-    CHECK_INT(sieve_script_get(u, NULL, false, &s), STORAGE_ERR_NOTFOUND);
-    CHECK_INT(sieve_script_stat(u, NULL, &si), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(sieve_store_get(u, NULL, false, &s), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(sieve_store_stat(u, NULL, &si), STORAGE_ERR_NOTFOUND);
     mail_user_close(u);
 }
 
@@ -258,32 +258,32 @@ static void test_delete_rename(void)
     struct mail_user *u = open_user("dr");
     CHECK_INT(put(u, "a", "keep;"), 0);
     CHECK_INT(put(u, "b", "discard;"), 0);
-    CHECK_INT(sieve_script_activate(u, "a"), 0);
+    CHECK_INT(sieve_store_activate(u, "a"), 0);
     /* RFC 5804 2.10: the active script cannot be deleted */
-    CHECK_INT(sieve_script_delete(u, "a"), STORAGE_ERR_ACTIVE);
-    CHECK_INT(sieve_script_delete(u, "nope"), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(sieve_store_delete(u, "a"), STORAGE_ERR_ACTIVE);
+    CHECK_INT(sieve_store_delete(u, "nope"), STORAGE_ERR_NOTFOUND);
     CHECK_STR(names(u), "a* b");
     /* RFC 5804 2.11 */
-    CHECK_INT(sieve_script_rename(u, "nope", "x"), STORAGE_ERR_NOTFOUND);
-    CHECK_INT(sieve_script_rename(u, "a", "b"), STORAGE_ERR_EXISTS);
-    CHECK_INT(sieve_script_rename(u, "a", "a"), STORAGE_ERR_EXISTS);
+    CHECK_INT(sieve_store_rename(u, "nope", "x"), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(sieve_store_rename(u, "a", "b"), STORAGE_ERR_EXISTS);
+    CHECK_INT(sieve_store_rename(u, "a", "a"), STORAGE_ERR_EXISTS);
     CHECK_STR(names(u), "a* b");
-    struct sieve_script s;
-    CHECK_INT(sieve_script_get(u, "a", false, &s), 0);
+    struct sieve_store_script s;
+    CHECK_INT(sieve_store_get(u, "a", false, &s), 0);
     int64_t gen = s.info.generation, mtime = s.info.mtime;
-    sieve_script_free(&s);
-    CHECK_INT(sieve_script_rename(u, "a", "Z renamed"), 0);   /* active: stays active */
+    sieve_store_free(&s);
+    CHECK_INT(sieve_store_rename(u, "a", "Z renamed"), 0);   /* active: stays active */
     CHECK_STR(names(u), "Z renamed* b");
-    CHECK_INT(sieve_script_get(u, NULL, false, &s), 0);
+    CHECK_INT(sieve_store_get(u, NULL, false, &s), 0);
     CHECK_STR(s.info.name, "Z renamed");
     CHECK_STR(s.source, "keep;");
     CHECK_INT(s.info.generation, gen);
     CHECK_INT(s.info.mtime, mtime);
-    sieve_script_free(&s);
-    CHECK_INT(sieve_script_delete(u, "b"), 0);
-    CHECK_INT(sieve_script_delete(u, "b"), STORAGE_ERR_NOTFOUND);
-    CHECK_INT(sieve_script_activate(u, NULL), 0);
-    CHECK_INT(sieve_script_delete(u, "Z renamed"), 0);
+    sieve_store_free(&s);
+    CHECK_INT(sieve_store_delete(u, "b"), 0);
+    CHECK_INT(sieve_store_delete(u, "b"), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(sieve_store_activate(u, NULL), 0);
+    CHECK_INT(sieve_store_delete(u, "Z renamed"), 0);
     CHECK_STR(names(u), "");
     mail_user_close(u);
 }
@@ -291,48 +291,48 @@ static void test_delete_rename(void)
 static void test_compiled(void)
 {
     struct mail_user *u = open_user("comp");
-    struct sieve_put p = {.source = "keep;", .source_len = 5, .compiled = "\x01\x02\x00\x03", .compiled_len = 4,
+    struct sieve_store_put p = {.source = "keep;", .source_len = 5, .compiled = "\x01\x02\x00\x03", .compiled_len = 4,
                           .compiled_version = 7};
-    CHECK_INT(sieve_script_put(u, "s", &p), 0);
-    struct sieve_script s;
-    CHECK_INT(sieve_script_get(u, "s", true, &s), 0);
+    CHECK_INT(sieve_store_put(u, "s", &p), 0);
+    struct sieve_store_script s;
+    CHECK_INT(sieve_store_get(u, "s", true, &s), 0);
     CHECK_INT(s.compiled_len, 4);
     CHECK(s.compiled && memcmp(s.compiled, "\x01\x02\x00\x03", 4) == 0);
     CHECK_INT(s.info.compiled_version, 7);
     CHECK_INT(s.info.compiled_size, 4);
     int64_t gen = s.info.generation;
-    sieve_script_free(&s);
-    CHECK_INT(sieve_script_get(u, "s", false, &s), 0);   /* not loaded unless asked for */
+    sieve_store_free(&s);
+    CHECK_INT(sieve_store_get(u, "s", false, &s), 0);   /* not loaded unless asked for */
     CHECK(s.compiled == NULL);
     CHECK_INT(s.info.compiled_version, 7);
-    sieve_script_free(&s);
+    sieve_store_free(&s);
 
     /* a compiled form needs a version, and no version without a form */
-    struct sieve_put bad = {.source = "keep;", .source_len = 5, .compiled = "x", .compiled_len = 1};
-    CHECK_INT(sieve_script_put(u, "s", &bad), STORAGE_ERR_INVALID);
-    struct sieve_put bad2 = {.source = "keep;", .source_len = 5, .compiled_len = 3, .compiled_version = 1};
-    CHECK_INT(sieve_script_put(u, "s", &bad2), STORAGE_ERR_INVALID);
+    struct sieve_store_put bad = {.source = "keep;", .source_len = 5, .compiled = "x", .compiled_len = 1};
+    CHECK_INT(sieve_store_put(u, "s", &bad), STORAGE_ERR_INVALID);
+    struct sieve_store_put bad2 = {.source = "keep;", .source_len = 5, .compiled_len = 3, .compiled_version = 1};
+    CHECK_INT(sieve_store_put(u, "s", &bad2), STORAGE_ERR_INVALID);
 
     /* recompiled (a new format version) for the current generation */
-    CHECK_INT(sieve_script_set_compiled(u, "s", gen, "new", 3, 8), 0);
-    CHECK_INT(sieve_script_get(u, "s", true, &s), 0);
+    CHECK_INT(sieve_store_set_compiled(u, "s", gen, "new", 3, 8), 0);
+    CHECK_INT(sieve_store_get(u, "s", true, &s), 0);
     CHECK_INT(s.info.compiled_version, 8);
     CHECK(s.compiled && s.compiled_len == 3 && memcmp(s.compiled, "new", 3) == 0);
     CHECK_INT(s.info.generation, gen);
-    sieve_script_free(&s);
+    sieve_store_free(&s);
     /* a put replaces the compiled form too: none given, none kept */
     CHECK_INT(put(u, "s", "discard;"), 0);
-    CHECK_INT(sieve_script_get(u, "s", true, &s), 0);
+    CHECK_INT(sieve_store_get(u, "s", true, &s), 0);
     CHECK(s.compiled == NULL);
     CHECK_INT(s.info.compiled_version, 0);
-    sieve_script_free(&s);
+    sieve_store_free(&s);
     /* a form compiled from the old source is refused */
-    CHECK_INT(sieve_script_set_compiled(u, "s", gen, "old", 3, 8), STORAGE_ERR_MODIFIED);
-    CHECK_INT(sieve_script_set_compiled(u, "gone", gen, "old", 3, 8), STORAGE_ERR_NOTFOUND);
-    CHECK_INT(sieve_script_set_compiled(u, "s", gen, "old", 3, 0), STORAGE_ERR_INVALID);
-    CHECK_INT(sieve_script_get(u, "s", true, &s), 0);
+    CHECK_INT(sieve_store_set_compiled(u, "s", gen, "old", 3, 8), STORAGE_ERR_MODIFIED);
+    CHECK_INT(sieve_store_set_compiled(u, "gone", gen, "old", 3, 8), STORAGE_ERR_NOTFOUND);
+    CHECK_INT(sieve_store_set_compiled(u, "s", gen, "old", 3, 0), STORAGE_ERR_INVALID);
+    CHECK_INT(sieve_store_get(u, "s", true, &s), 0);
     CHECK(s.compiled == NULL);
-    sieve_script_free(&s);
+    sieve_store_free(&s);
     mail_user_close(u);
 }
 
@@ -344,26 +344,26 @@ static void test_limits(void)
     memset(big, 'x', sizeof(big) - 1);
     big[1025] = '\0';
     CHECK_INT(put(u, "big", big), STORAGE_ERR_MAXSIZE);
-    CHECK_INT(sieve_script_havespace(u, "big", 1025), STORAGE_ERR_MAXSIZE);
-    CHECK_INT(sieve_script_havespace(u, "big", 1024), 0);
+    CHECK_INT(sieve_store_havespace(u, "big", 1025), STORAGE_ERR_MAXSIZE);
+    CHECK_INT(sieve_store_havespace(u, "big", 1024), 0);
     big[1024] = '\0';
     CHECK_INT(put(u, "big", big), 0);                    /* exactly the limit */
     CHECK_INT(put(u, "two", "keep;"), 0);
-    CHECK_INT(sieve_script_havespace(u, "three", 10), STORAGE_ERR_MAXSCRIPTS);
+    CHECK_INT(sieve_store_havespace(u, "three", 10), STORAGE_ERR_MAXSCRIPTS);
     CHECK_INT(put(u, "three", "keep;"), STORAGE_ERR_MAXSCRIPTS);
-    CHECK_INT(sieve_script_havespace(u, "two", 10), 0);   /* replacing is no new script */
+    CHECK_INT(sieve_store_havespace(u, "two", 10), 0);   /* replacing is no new script */
     CHECK_INT(put(u, "two", "discard;"), 0);
     CHECK_STR(names(u), "big two");
     /* renaming does not add a script */
-    CHECK_INT(sieve_script_rename(u, "two", "three"), 0);
-    CHECK_INT(sieve_script_delete(u, "big"), 0);
+    CHECK_INT(sieve_store_rename(u, "two", "three"), 0);
+    CHECK_INT(sieve_store_delete(u, "big"), 0);
     CHECK_INT(put(u, "four", "keep;"), 0);
     CHECK_STR(names(u), "four three");
     mail_user_close(u);
     set_config(NULL, NULL);
     u = open_user("lim");
-    CHECK_INT(sieve_script_havespace(u, "five", 32 * 1024), 0);    /* defaults: 32 KiB, 5 */
-    CHECK_INT(sieve_script_havespace(u, "five", 32 * 1024 + 1), STORAGE_ERR_MAXSIZE);
+    CHECK_INT(sieve_store_havespace(u, "five", 32 * 1024), 0);    /* defaults: 32 KiB, 5 */
+    CHECK_INT(sieve_store_havespace(u, "five", 32 * 1024 + 1), STORAGE_ERR_MAXSIZE);
     mail_user_close(u);
 }
 
@@ -387,10 +387,10 @@ static void test_quota(void)
     CHECK_INT(quota_set(u, "", 1, QUOTA_UNLIMITED, QUOTA_UNLIMITED), 0);
     char buf[1100];
     memset(buf, 'y', sizeof(buf));
-    CHECK_INT(sieve_script_havespace(u, "c", 1016), 0);
-    CHECK_INT(sieve_script_havespace(u, "c", 1017), STORAGE_ERR_OVERQUOTA);
-    CHECK_INT(sieve_script_havespace(u, "a", 1021), 0);   /* replaces a's 5 bytes */
-    CHECK_INT(sieve_script_havespace(u, "a", 1022), STORAGE_ERR_OVERQUOTA);
+    CHECK_INT(sieve_store_havespace(u, "c", 1016), 0);
+    CHECK_INT(sieve_store_havespace(u, "c", 1017), STORAGE_ERR_OVERQUOTA);
+    CHECK_INT(sieve_store_havespace(u, "a", 1021), 0);   /* replaces a's 5 bytes */
+    CHECK_INT(sieve_store_havespace(u, "a", 1022), STORAGE_ERR_OVERQUOTA);
     CHECK_INT(putn(u, "c", buf, 1017), STORAGE_ERR_OVERQUOTA);   /* nothing stored */
     CHECK_STR(names(u), "a b");
     CHECK_INT(user_usage(u), 8);
@@ -404,8 +404,8 @@ static void test_quota(void)
     CHECK_INT(quota_set(u, "", 0, QUOTA_UNLIMITED, QUOTA_UNLIMITED), 0);
     CHECK_INT(put(u, "b", "abcd"), STORAGE_ERR_OVERQUOTA);   /* growth */
     CHECK_INT(put(u, "a", "0"), 0);
-    CHECK_INT(sieve_script_rename(u, "a", "aa"), 0);
-    CHECK_INT(sieve_script_delete(u, "c"), 0);
+    CHECK_INT(sieve_store_rename(u, "a", "aa"), 0);
+    CHECK_INT(sieve_store_delete(u, "c"), 0);
     CHECK_INT(user_usage(u), 1 + 3);
     CHECK_INT(quota_recalc(u, false, NULL, NULL), 0);
     /* recalc notices (and repairs) drift of the scripts' share */
@@ -435,8 +435,8 @@ static void test_check(void)
     CHECK_INT(n, 1);
     CHECK_INT(mail_user_check(u, true, NULL, NULL), 1);
     CHECK_INT(mail_user_check(u, false, NULL, NULL), 0);
-    struct sieve_script_info si;
-    CHECK_INT(sieve_script_stat(u, "s", &si), 0);
+    struct sieve_store_info si;
+    CHECK_INT(sieve_store_stat(u, "s", &si), 0);
     CHECK_INT(si.size, 10);
     CHECK_INT(user_usage(u), 10);
     mail_user_close(u);
@@ -449,7 +449,7 @@ static void test_follow_account(void)
     struct mail_user *u = open_user("mover");
     CHECK_INT(put(u, "vac", "vacation \"away\";"), 0);
     CHECK_INT(put(u, "other", "keep;"), 0);
-    CHECK_INT(sieve_script_activate(u, "vac"), 0);
+    CHECK_INT(sieve_store_activate(u, "vac"), 0);
     mail_user_close(u);
 
     CHECK_INT(mail_user_rename_store("mover", "moved"), 0);
@@ -479,8 +479,8 @@ static void test_follow_account(void)
     CHECK_INT(mail_user_delete_store("moved"), 0);
     u = open_user("moved");   /* a new account of the same name starts empty */
     CHECK_STR(names(u), "");
-    struct sieve_script s;
-    CHECK_INT(sieve_script_get(u, NULL, false, &s), STORAGE_ERR_NOTFOUND);
+    struct sieve_store_script s;
+    CHECK_INT(sieve_store_get(u, NULL, false, &s), STORAGE_ERR_NOTFOUND);
     CHECK_INT(user_usage(u), 0);
     mail_user_close(u);
 }
@@ -497,7 +497,7 @@ static void test_upgrade(void)
     CHECK_INT(raw_int("old7", "SELECT version FROM schema_version"), STORE_SCHEMA_VERSION);
     CHECK_STR(names(u), "");
     CHECK_INT(put(u, "new", "keep;"), 0);
-    CHECK_INT(sieve_script_activate(u, "new"), 0);
+    CHECK_INT(sieve_store_activate(u, "new"), 0);
     CHECK_STR(names(u), "new*");
     struct mailbox_info info;
     CHECK_INT(mailbox_status(u, "Keep", &info), 0);
