@@ -17,7 +17,8 @@ allowed() {
     imap) echo "lib net mail storage auth access imap" ;;
     pop3) echo "lib net mail storage auth access pop3" ;;
     lmtp) echo "lib net mail storage delivery auth access lmtp" ;;
-    daemon) echo "lib net mail storage delivery auth access imap pop3 lmtp daemon" ;;
+    managesieve) echo "lib net mail storage auth access managesieve" ;;
+    daemon) echo "lib net mail storage delivery auth access imap pop3 lmtp managesieve daemon" ;;
     cli) echo "lib mail storage delivery auth access cli" ;;
     *) echo "" ;;
     esac
