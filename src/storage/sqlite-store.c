@@ -207,13 +207,17 @@ static const char *const sq_sql[SQ__COUNT] = {
      * mailbox was deleted) gives way to the one moving with its mailbox. */
     [SQ_QR_RENAME] = "UPDATE OR REPLACE quotaroot SET name=?2||substr(name,length(?1)+1) "
                      "WHERE name!='' AND (name=?1 OR substr(name,1,length(?1)+1)=?1||'/')",
+    /* The user root "" also counts the Sieve scripts' source bytes
+     * (schema 8): they are in the store but in no mailbox. */
+#define QR_SIEVE(root, col) "(CASE WHEN " root "='' THEN (SELECT coalesce(sum(" col "),0) FROM sieve_script) ELSE 0 END)"
     [SQ_QR_RESYNC] = "UPDATE quotaroot SET "
-                     "storage_used=(SELECT coalesce(sum(m.size),0) FROM mailbox m WHERE " QR_COVERS("m.name") "),"
+                     "storage_used=(SELECT coalesce(sum(m.size),0) FROM mailbox m WHERE " QR_COVERS("m.name") ")+"
+                     QR_SIEVE("quotaroot.name", "size") ","
                      "message_used=(SELECT coalesce(sum(m.messages),0) FROM mailbox m WHERE " QR_COVERS("m.name") "),"
                      "mailbox_used=(SELECT count(*) FROM mailbox m WHERE " QR_COVERS("m.name") ") RETURNING " QRCOLS,
     /* Usage of root ?1 recounted from the message rows (quota recalc). */
     [SQ_QR_ACTUAL] = "SELECT (SELECT coalesce(sum(g.size),0) FROM message g JOIN mailbox m ON m.id=g.mailbox_id "
-                     "WHERE " QR_COVERS("m.name") "),"
+                     "WHERE " QR_COVERS("m.name") ")+" QR_SIEVE("?1", "length(source)") ","
                      "(SELECT count(*) FROM message g JOIN mailbox m ON m.id=g.mailbox_id WHERE " QR_COVERS("m.name") "),"
                      "(SELECT count(*) FROM mailbox m WHERE " QR_COVERS("m.name") ") FROM quotaroot WHERE name=?1",
     /* NULL id: no such mailbox. */
@@ -263,6 +267,29 @@ static const char *const sq_sql[SQ__COUNT] = {
      * durable commit syncs them along (sqlite-retain.c light_begin). */
     [SQ_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
     [SQ_SYNC_FULL] = "PRAGMA synchronous=FULL",
+    /* Sieve scripts (schema 8, sqlite-sieve.c). The blobs are the last
+     * columns, so reading the others never walks their overflow pages. */
+#define SVCOLS "name,size,mtime,active,generation,compiled_version,coalesce(length(compiled),0)"
+    [SQ_SV_LIST] = "SELECT " SVCOLS " FROM sieve_script ORDER BY name",
+    [SQ_SV_GET] = "SELECT " SVCOLS ",source,CASE WHEN ?2 THEN compiled END FROM sieve_script WHERE name=?1",
+    [SQ_SV_GET_ACTIVE] = "SELECT " SVCOLS ",source,CASE WHEN ?2 THEN compiled END FROM sieve_script WHERE active=1",
+    /* For a put/havespace/delete of ?1: how many scripts there are, and
+     * ?1's size and active flag (NULL when it does not exist). */
+    [SQ_SV_STATE] = "SELECT (SELECT count(*) FROM sieve_script),(SELECT size FROM sieve_script WHERE name=?1),"
+                    "(SELECT active FROM sieve_script WHERE name=?1)",
+    [SQ_SV_UPSERT] = "INSERT INTO sieve_script(name,size,mtime,active,generation,compiled_version,source,compiled) "
+                     "VALUES(?1,?2,?3,0,?4,?5,?6,?7) ON CONFLICT(name) DO UPDATE SET size=?2,mtime=?3,"
+                     "generation=?4,compiled_version=?5,source=?6,compiled=?7",
+    [SQ_SV_SET_COMPILED] = "UPDATE sieve_script SET compiled_version=?3,compiled=?4 WHERE name=?1 AND generation=?2",
+    [SQ_SV_DEACTIVATE] = "UPDATE sieve_script SET active=0 WHERE active!=0",
+    [SQ_SV_ACTIVATE] = "UPDATE sieve_script SET active=1 WHERE name=?",
+    [SQ_SV_DELETE] = "DELETE FROM sieve_script WHERE name=?",
+    [SQ_SV_RENAME] = "UPDATE sieve_script SET name=?2 WHERE name=?1",
+    [SQ_SV_BADSIZE] = "SELECT name,size,length(source) FROM sieve_script WHERE size!=length(source)",
+    [SQ_SV_FIXSIZE] = "UPDATE sieve_script SET size=length(source) WHERE size!=length(source)",
+    [SQ_SV_STAT] = "SELECT " SVCOLS " FROM sieve_script WHERE name=?1",
+    [SQ_SV_STAT_ACTIVE] = "SELECT " SVCOLS " FROM sieve_script WHERE active=1",
+    [SQ_QR_BUMP_USER] = "UPDATE quotaroot SET storage_used=storage_used+?1 WHERE name='' RETURNING " QRCOLS,
 };
 
 sqlite3_stmt *sq_stmt(struct mail_user *u, enum sq_stmt_id id)
@@ -680,6 +707,23 @@ int sq_check(struct mail_user *u, bool fix, void (*cb)(const char *problem, void
     }
     free(fx);
 
+    /* 1a. Sieve scripts: the size column (what quota usage adds up) vs
+     * the source. */
+    if (!(q = sq_stmt(u, SQ_SV_BADSIZE)))
+        goto fail;
+    int nsv = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        nsv++;
+        report(&c, "Sieve script \"%s\": size %lld, source %lld bytes%s", (const char *)sqlite3_column_text(q, 0),
+               (long long)sqlite3_column_int64(q, 1), (long long)sqlite3_column_int64(q, 2), fix ? " (fixed)" : "");
+    }
+    sqlite3_reset(q);
+    if (fix && nsv) {
+        if ((r = sq_run(u, sq_stmt(u, SQ_SV_FIXSIZE), "fix sieve sizes")) < 0 || (r = sq_quota_resync(u)) < 0)
+            goto fail;
+        sq_quota_forget(u);
+    }
+
     /* 1b. UID ranges vs message rows (mailbox_get_uids reads the ranges);
      * a damaged mailbox's ranges are rebuilt from its rows. */
     q = sq_stmt(u, SQ_RANGE_BAD);
@@ -891,6 +935,15 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .quota_set = sq_quota_set,
     .quota_remove = sq_quota_remove,
     .quota_recalc = sq_quota_recalc,
+    .sieve_list = sq_sieve_list,
+    .sieve_get = sq_sieve_get,
+    .sieve_stat = sq_sieve_stat,
+    .sieve_put = sq_sieve_put,
+    .sieve_havespace = sq_sieve_havespace,
+    .sieve_set_compiled = sq_sieve_set_compiled,
+    .sieve_activate = sq_sieve_activate,
+    .sieve_delete = sq_sieve_delete,
+    .sieve_rename = sq_sieve_rename,
     .deleted_size = sq_deleted_size,
     .create_acl = sq_create_acl,
     .set_acl = sq_set_acl,

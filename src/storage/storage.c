@@ -58,6 +58,9 @@ const char *storage_strerror(int err)
     case STORAGE_ERR_OVERQUOTA: return "Over quota";
     case STORAGE_ERR_MODIFIED: return "Message was modified";
     case STORAGE_ERR_EXPUNGED: return "Message has been expunged";
+    case STORAGE_ERR_MAXSCRIPTS: return "Too many Sieve scripts";
+    case STORAGE_ERR_MAXSIZE: return "Sieve script too large";
+    case STORAGE_ERR_ACTIVE: return "Sieve script is active";
     default: return "Unknown storage error";
     }
 }
