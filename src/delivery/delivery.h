@@ -275,4 +275,72 @@ void duplicate_end(const char *msgid, const char *user, const char *mailbox, boo
 long duplicate_prune(int days);
 void duplicate_close(void);
 
+
+/* ---- mail that leaves the server: the local MTA (delivery-sendmail.c) ------
+ *
+ * Sieve's redirect, vacation, reject (as an MDN) and notify mailto hand
+ * their messages to the configured `sendmail` program (Cyrus's key, as
+ * Cyrus and Pigeonhole do): never SMTP of our own, so the MTA's queue,
+ * retries, DKIM signing and relay policy apply. The call blocks (a
+ * process runs) and is meant for a job thread, never the event loop. */
+
+#define SENDMAIL_MAX_PROGRAM 1024
+/* Bounds: a redirect to more recipients than this is refused by the
+ * caller; the captured output of the program is cut at this size. */
+#define SENDMAIL_MAX_RCPTS 100
+#define SENDMAIL_MAX_OUTPUT 2048
+
+/* Copied out of the configuration on the loop thread (config is read
+ * there), then handed to the job. */
+struct sendmail_opts {
+    char program[SENDMAIL_MAX_PROGRAM];     /* `sendmail`, default /usr/sbin/sendmail */
+    unsigned timeout;                       /* seconds: `sendmail_timeout` */
+};
+void sendmail_opts_from_config(struct sendmail_opts *o);
+
+/* The message: head (in memory, may be NULL) followed by the first
+ * fd_len bytes of fd (fd < 0: none), e.g. a redirect's added header then
+ * the spooled original. CRLF line ends are given to the program as LF:
+ * local submission takes the system's text convention on stdin (Postfix,
+ * Exim and sendmail all accept it; bare CR is left alone). */
+struct sendmail_msg {
+    const char *head;
+    size_t head_len;
+    int fd;
+    uint64_t fd_len;
+};
+
+enum sendmail_status {
+    SENDMAIL_OK = 0,        /* exit status 0: the MTA has the message */
+    SENDMAIL_EXIT,          /* exited non-zero (detail = status) */
+    SENDMAIL_SIGNAL,        /* killed by a signal (detail = signal) */
+    SENDMAIL_TIMEOUT,       /* ran past the timeout: killed */
+    SENDMAIL_SPAWN,         /* could not be started (detail = errno) */
+    SENDMAIL_IO,            /* pipe or read error (detail = errno) */
+    SENDMAIL_BADARG,        /* an address unfit for a command line */
+};
+struct sendmail_result {
+    enum sendmail_status status;
+    int detail;
+    char output[SENDMAIL_MAX_OUTPUT + 1];   /* stdout+stderr, cut, NUL-terminated */
+    size_t output_len;
+};
+
+/* Run `PROGRAM -i -f SENDER -- RCPT...` with the message on stdin.
+ * sender "" is the null reverse-path and is passed as "-f <>" (the form
+ * Postfix, Exim and sendmail all read as the null sender). Recipients
+ * are passed after "--", so none can be taken for an option; an address
+ * that is empty, longer than DELIVERY_MAX_ADDR or holds a control
+ * character or space is refused (SENDMAIL_BADARG) before anything runs.
+ * The program gets a clean environment (PATH only), an empty signal mask
+ * and default dispositions, its own process group, and no file
+ * descriptors but 0, 1, 2; after opts->timeout seconds the group is
+ * killed. Anything but SENDMAIL_OK is a temporary failure for the caller:
+ * the message was not handed over and must not be considered sent (keep
+ * it, 451). The outcome is logged (the program's output, cut, when it
+ * failed). Thread-safe; res may be NULL. */
+enum sendmail_status delivery_sendmail(const struct sendmail_opts *opts, const char *sender,
+                                       const char *const *rcpts, size_t nrcpts, const struct sendmail_msg *msg,
+                                       struct sendmail_result *res);
+
 #endif
