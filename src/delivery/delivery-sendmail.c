@@ -98,7 +98,7 @@ static ssize_t feed(struct feeder *f, char *out, size_t cap)
             size_t want = (size_t)MIN((uint64_t)sizeof(in), f->m->fd_len - off);
             ssize_t r;
             do
-                r = pread(f->m->fd, in, want, (off_t)off);
+                r = pread(f->m->fd, in, want, (off_t)(f->m->fd_off + off));
             while (r < 0 && errno == EINTR);
             if (r < 0)
                 return -1;
