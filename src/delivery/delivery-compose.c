@@ -88,19 +88,38 @@ void compose_unstructured(struct buf *out, const char *name, const char *text, s
             p += w;
         }
     } else {
-        /* "=?UTF-8?B?" + 60 base64 characters + "?=" = 72 <= 75: 45
-         * bytes of text per word, cut before a character that would not
-         * fit. */
+        /* Each line at most 76 characters (RFC 2047 2): after the
+         * line's prefix ("Subject: " or the folding space) and the 12
+         * characters of "=?UTF-8?B?" "?=", the base64 text gets the
+         * rest, 3 bytes of text per 4 characters; a word is cut before
+         * a character that would not fit (RFC 2047 5). */
         const unsigned char *s = (const unsigned char *)buf_cstr(&t);
         size_t i = 0;
         bool first = true;
+        /* The ASCII words before the first non-ASCII one stay plain
+         * ("Auto: " remains readable to filters); the white space after
+         * them separates them from the encoded-words (RFC 2047 5). */
+        size_t k = 0, sp = 0;
+        while (k < t.len && s[k] < 0x80) {
+            if (s[k] == ' ')
+                sp = k;
+            k++;
+        }
+        size_t col0 = strlen(name) + 2;
+        if (sp > 0 && col0 + sp < 60) {
+            buf_append(out, s, sp + 1);
+            col0 += sp + 1;
+            i = sp + 1;
+        }
         while (i < t.len) {
+            size_t prefix = first ? col0 : 1;
+            size_t room = prefix + 12 + 8 < 76 ? (76 - prefix - 12) / 4 * 3 : 6;
             size_t chunk = 0;
             while (i + chunk < t.len) {
                 size_t l = utf8_len(s + i + chunk, t.len - i - chunk);
                 if (l == 0)
                     l = 1;
-                if (chunk + l > 45)
+                if (chunk + l > room && chunk > 0)
                     break;
                 chunk += l;
             }

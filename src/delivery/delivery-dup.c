@@ -263,16 +263,31 @@ static int vacation_claim_locked(const char *user, const char *sender, const cha
     return r;
 }
 
+/* Senders compare case-insensitively: stored lowercase. */
+static char *lower(const char *s)
+{
+    char *l = xstrdup(s);
+    for (char *p = l; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return l;
+}
+
 int vacation_claim(const char *user, const char *sender, const char *handle, int64_t period, int64_t now)
 {
+    char *ls = lower(sender);
+    sender = ls;
     pthread_mutex_lock(&g_mu);
     int r = vacation_claim_locked(user, sender, handle, period, now);
+    free(ls);
     pthread_mutex_unlock(&g_mu);
     return r;
 }
 
 void vacation_unclaim(const char *user, const char *sender, const char *handle)
 {
+    char *ls = lower(sender);
+    sender = ls;
     pthread_mutex_lock(&g_mu);
     sqlite3 *d = db();
     sqlite3_stmt *st;
@@ -286,6 +301,7 @@ void vacation_unclaim(const char *user, const char *sender, const char *handle)
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&g_mu);
+    free(ls);
 }
 
 long vacation_prune(int64_t before)

@@ -241,7 +241,8 @@ void mime_write_nstring(struct buf *out, const char *s);
  * members of groups, not the group names), parsed as for ENVELOPE with
  * its bounds (at most MIME_ENV_MAX_ADDRESSES, each part cut to
  * MIME_ENV_MAX_ADDR_PART): cb gets the display name ("" when none), the
- * local part (unquoted) and the domain ("" when none). For Sieve's
+ * local part in addr-spec form (quoted when it needs quoting, as in an
+ * envelope address) and the domain ("" when none). For Sieve's
  * address tests and vacation's recipient checks. */
 void mime_address_each(const char *value, size_t len,
                        void (*cb)(void *arg, const char *name, const char *local, const char *domain), void *arg);
