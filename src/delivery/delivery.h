@@ -496,4 +496,48 @@ struct mdn_msg {
  * (rejected). NULL when no MDN is to be sent (null sender). */
 char *mdn_reject_compose(const struct mdn_msg *m, const char *servername, time_t now, size_t *len);
 
+
+/* ---- the actions, end to end (delivery-outgoing.c) -------------------------
+ *
+ * What the Sieve interpreter's job calls for each outgoing action: the
+ * checks, the message, delivery_sendmail, and (vacation) the tracking.
+ * Blocking, for a job thread; no configuration read (opts, limits and
+ * servername are copied on the loop thread). */
+enum outgoing_result {
+    OUTGOING_SENT = 0,          /* the MTA has it */
+    OUTGOING_SUPPRESSED,        /* not to be sent (a rule said no): not an error */
+    OUTGOING_FAILED,            /* could not be sent now: a run-time error, keep the message */
+};
+
+/* Vacation: vacation_check, vacation_claim for (user, envelope sender,
+ * handle) over period seconds (see vacation_period), vacation_compose,
+ * delivery_sendmail from <> to the envelope sender; the claim is undone
+ * when sending fails. p->handle: the :handle or, without one,
+ * vacation_handle of the arguments before variable expansion (RFC 5230
+ * 4.2; only the interpreter has them); NULL hashes p's (expanded)
+ * arguments instead. *why (may be NULL)
+ * gets the check's verdict; a suppression by tracking is VACATION_REPLY
+ * with OUTGOING_SUPPRESSED. Logged. */
+enum outgoing_result delivery_vacation_send(const struct sendmail_opts *opts, const char *user,
+                                            const struct vacation_msg *m, const struct vacation_params *p,
+                                            int64_t period, const char *servername, time_t now,
+                                            enum vacation_verdict *why);
+
+/* Redirect the stored message (fd, size bytes: the spool or a message
+ * file, starting with our Return-Path) to `to`, keeping envelope_from as
+ * the sender: redirect_check on its header (loop: OUTGOING_SUPPRESSED, a
+ * run-time error for the script but nothing to keep twice), then the
+ * marker, the message without Return-Path, delivery_sendmail. The header
+ * is read from the first REDIRECT_MAX_HEADER bytes. */
+#define REDIRECT_MAX_HEADER (256 * 1024)
+enum outgoing_result delivery_redirect_send(const struct sendmail_opts *opts, int fd, uint64_t size,
+                                            const char *envelope_from, const char *user_addr, const char *to,
+                                            enum redirect_verdict *why);
+
+/* Reject by MDN: mdn_reject_compose (null sender: OUTGOING_SUPPRESSED,
+ * logged, RFC 5429 2.2), delivery_sendmail from <> to the envelope
+ * sender. */
+enum outgoing_result delivery_reject_mdn_send(const struct sendmail_opts *opts, const struct mdn_msg *m,
+                                              const char *servername, time_t now);
+
 #endif

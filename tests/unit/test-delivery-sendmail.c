@@ -4,7 +4,10 @@
  * message on stdin with CRLF turned into LF (head + file), a clean
  * environment, captured output; a non-zero exit, a timeout (the fake
  * hangs, holding its output open), a missing program and unfit addresses
- * are failures. */
+ * are failures. Then the actions end to end (delivery-outgoing.c):
+ * vacation sent once per period and given back when the MTA fails,
+ * redirect with its marker and without Return-Path and its loop refused,
+ * the reject MDN and none to the null sender. */
 #include "unit.h"
 #include "delivery-harness.h"
 
@@ -226,6 +229,116 @@ static void test_program_not_reading(void)
     free(big);
 }
 
+/* ---- the actions end to end, through the fake sendmail ---- */
+
+static char *call_file(int n, const char *what)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "sendmail.%d.%s", n, what);
+    return slurp(name);
+}
+
+static void test_vacation_send(void)
+{
+    const char *own[] = {"alice@example.org"};
+    const char *hdr = "From: bob@x.example\r\nTo: alice@example.org\r\nSubject: hi\r\nMessage-ID: <v1@x>\r\n\r\n";
+    struct vacation_msg m = {.hdr = hdr, .hdr_len = strlen(hdr), .envelope_from = "bob@x.example",
+                             .envelope_to = "alice@example.org", .own = own, .nown = 1};
+    struct vacation_params p = {.reason = "away", .handle = "h"};
+    int before = calls();
+    enum vacation_verdict why;
+    CHECK_INT(delivery_vacation_send(&g_opts, "alice", &m, &p, 86400, "mx.test", 1800000000, &why), OUTGOING_SENT);
+    CHECK_INT(why, VACATION_REPLY);
+    CHECK_INT(calls(), before + 1);
+    char *args = call_file(before + 1, "args");
+    CHECK_STR(args, "-i\n-f\n<>\n--\nbob@x.example\n");
+    free(args);
+    char *msg = call_file(before + 1, "msg");
+    CHECK(msg && strstr(msg, "\nTo: <bob@x.example>\n") && strstr(msg, "\nSubject: Auto: hi\n") &&
+          strstr(msg, "\nIn-Reply-To: <v1@x>\n") && strstr(msg, "\n\naway\n"));
+    free(msg);
+    /* Within the period: no second reply, no call. */
+    CHECK_INT(delivery_vacation_send(&g_opts, "alice", &m, &p, 86400, "mx.test", 1800000100, NULL),
+              OUTGOING_SUPPRESSED);
+    CHECK_INT(calls(), before + 1);
+    /* Not eligible: no call. */
+    const char *bulk = "To: alice@example.org\r\nPrecedence: bulk\r\n\r\n";
+    struct vacation_msg mb = m;
+    mb.hdr = bulk;
+    mb.hdr_len = strlen(bulk);
+    mb.envelope_from = "news@x.example";
+    CHECK_INT(delivery_vacation_send(&g_opts, "alice", &mb, &p, 86400, "mx.test", 1800000000, &why),
+              OUTGOING_SUPPRESSED);
+    CHECK_INT(why, VACATION_PRECEDENCE);
+    CHECK_INT(calls(), before + 1);
+    /* The MTA fails: a failure, and the claim is given back, so the next
+     * message from that sender is answered. */
+    m.envelope_from = "carol@x.example";
+    put("sendmail.exit", "75\n");
+    CHECK_INT(delivery_vacation_send(&g_opts, "alice", &m, &p, 86400, "mx.test", 1800000000, NULL), OUTGOING_FAILED);
+    drop("sendmail.exit");
+    CHECK_INT(delivery_vacation_send(&g_opts, "alice", &m, &p, 86400, "mx.test", 1800000001, NULL), OUTGOING_SENT);
+    CHECK_INT(calls(), before + 3);
+}
+
+static void test_redirect_send(void)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/stored", g_smdir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const char *stored = "Return-Path: <bob@x.example>\r\nReceived: from a by mx.test\r\nSubject: fwd\r\n\r\nbody\r\n";
+    CHECK(write(fd, stored, strlen(stored)) == (ssize_t)strlen(stored));
+    int before = calls();
+    enum redirect_verdict why;
+    CHECK_INT(delivery_redirect_send(&g_opts, fd, strlen(stored), "bob@x.example", "alice@example.org",
+                                     "alice@elsewhere.example", &why),
+              OUTGOING_SENT);
+    CHECK_INT(why, REDIRECT_OK);
+    char *args = call_file(before + 1, "args");
+    CHECK_STR(args, "-i\n-f\nbob@x.example\n--\nalice@elsewhere.example\n");
+    free(args);
+    char *msg = call_file(before + 1, "msg");
+    CHECK_STR(msg, "X-Darius-Redirected: alice@example.org\nReceived: from a by mx.test\nSubject: fwd\n\nbody\n");
+    /* What the MTA got, coming back: a loop, not sent again. */
+    int fd2 = open(path, O_RDWR | O_TRUNC | O_CLOEXEC);
+    const char *back = "Return-Path: <bob@x.example>\r\nReceived: from elsewhere\r\n"
+                       "X-Darius-Redirected: alice@example.org\r\nSubject: fwd\r\n\r\nbody\r\n";
+    CHECK(write(fd2, back, strlen(back)) == (ssize_t)strlen(back));
+    CHECK_INT(delivery_redirect_send(&g_opts, fd2, strlen(back), "bob@x.example", "alice@example.org",
+                                     "alice@elsewhere.example", &why),
+              OUTGOING_SUPPRESSED);
+    CHECK_INT(why, REDIRECT_LOOP);
+    CHECK_INT(calls(), before + 1);
+    /* The MTA fails: a failure for the caller. */
+    put("sendmail.exit", "1\n");
+    CHECK_INT(delivery_redirect_send(&g_opts, fd2, strlen(back), "bob@x.example", "carol@example.org",
+                                     "carol@elsewhere.example", NULL),
+              OUTGOING_FAILED);
+    drop("sendmail.exit");
+    free(msg);
+    close(fd);
+    close(fd2);
+}
+
+static void test_reject_mdn_send(void)
+{
+    const char *hdr = "From: bob@x.example\r\nSubject: buy\r\nMessage-ID: <s@x>\r\n\r\n";
+    struct mdn_msg m = {.hdr = hdr, .hdr_len = strlen(hdr), .envelope_from = "bob@x.example",
+                        .final_rcpt = "alice@example.org", .reason = "no thanks"};
+    int before = calls();
+    CHECK_INT(delivery_reject_mdn_send(&g_opts, &m, "mx.test", 1800000000), OUTGOING_SENT);
+    char *args = call_file(before + 1, "args");
+    CHECK_STR(args, "-i\n-f\n<>\n--\nbob@x.example\n");
+    free(args);
+    char *msg = call_file(before + 1, "msg");
+    CHECK(msg && strstr(msg, "report-type=disposition-notification") &&
+          strstr(msg, "\nDisposition: automatic-action/MDN-sent-automatically; deleted\n"));
+    free(msg);
+    m.envelope_from = "";
+    CHECK_INT(delivery_reject_mdn_send(&g_opts, &m, "mx.test", 1800000000), OUTGOING_SUPPRESSED);
+    CHECK_INT(calls(), before + 1);
+}
+
 int main(void)
 {
     if (delivery_harness_init("test-delivery-sendmail", "mx.test") != 0)
@@ -241,6 +354,9 @@ int main(void)
     RUN(test_missing_program);
     RUN(test_bad_arguments);
     RUN(test_program_not_reading);
+    RUN(test_vacation_send);
+    RUN(test_redirect_send);
+    RUN(test_reject_mdn_send);
     delivery_harness_done();
     return unit_done();
 }
