@@ -167,29 +167,6 @@ static int pidfd_open_(pid_t pid)
 #endif
 }
 
-/* Wait for pid until deadline_ms; true with *status when it exited. */
-static bool wait_child(pid_t pid, int pidfd, int64_t deadline_ms, int *status)
-{
-    for (;;) {
-        pid_t w = waitpid(pid, status, WNOHANG);
-        if (w == pid)
-            return true;
-        if (w < 0 && errno != EINTR)
-            return false;
-        int64_t left = deadline_ms - now_ms();
-        if (left <= 0)
-            return false;
-        if (pidfd >= 0) {
-            struct pollfd p = {.fd = pidfd, .events = POLLIN};
-            (void)poll(&p, 1, (int)MIN(left, 1000));
-        } else {
-            /* Kernels before 5.3: no pidfd; check again in 10 ms. */
-            struct timespec ts = {0, 10 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-    }
-}
-
 static enum sendmail_status run(const struct sendmail_opts *opts, const char *sender, const char *const *rcpts,
                                 size_t nrcpts, const struct sendmail_msg *msg, struct sendmail_result *r)
 {
@@ -267,7 +244,19 @@ static enum sendmail_status run(const struct sendmail_opts *opts, const char *se
     char obuf[8192 + 2];
     size_t olen = 0, ooff = 0;
     bool writing = true, reading = true, write_failed = false;
-    while (writing || reading) {
+    int status = 0;
+    /* Until the program exits - not until its output ends: an MTA's
+     * sendmail may leave a background delivery process behind that
+     * still holds the output pipe (Exim's -odb), and the exit status
+     * alone says whether the message was accepted. */
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid)
+            break;
+        if (w < 0 && errno != EINTR) {
+            r->detail = errno;
+            goto kill;
+        }
         if (writing && ooff == olen) {
             ssize_t n = feed(&f, obuf, sizeof(obuf));
             if (n < 0) {
@@ -290,7 +279,7 @@ static enum sendmail_status run(const struct sendmail_opts *opts, const char *se
             st = SENDMAIL_TIMEOUT;
             goto kill;
         }
-        struct pollfd p[2];
+        struct pollfd p[3];
         nfds_t np = 0;
         int wi = -1, ri = -1;
         if (writing) {
@@ -301,7 +290,11 @@ static enum sendmail_status run(const struct sendmail_opts *opts, const char *se
             p[np] = (struct pollfd){.fd = out[0], .events = POLLIN};
             ri = (int)np++;
         }
-        int pr = poll(p, np, (int)MIN(left, 1000));
+        if (pidfd >= 0)
+            p[np++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+        /* Without a pidfd (kernels before 5.3) the exit is noticed by
+         * waitpid above, every 20 ms. */
+        int pr = poll(p, np, (int)MIN(left, pidfd >= 0 ? 1000 : 20));
         if (pr < 0 && errno != EINTR) {
             r->detail = errno;
             goto kill;
@@ -332,12 +325,21 @@ static enum sendmail_status run(const struct sendmail_opts *opts, const char *se
             }
         }
     }
-    int status;
-    if (!wait_child(pid, pidfd, deadline, &status)) {
-        st = SENDMAIL_TIMEOUT;
-        goto kill;
-    }
     pid = -1;
+    /* It exited before the whole message was written: it cannot have
+     * read it to the end (-i: the end is EOF). */
+    if (writing)
+        write_failed = true;
+    /* What it wrote before exiting (a process left behind may still
+     * write; what is there now is enough for the log). */
+    while (reading) {
+        char rb[4096];
+        ssize_t n = read(out[0], rb, sizeof(rb));
+        if (n > 0 && r->output_len < SENDMAIL_MAX_OUTPUT)
+            output_add(r, rb, (size_t)n);
+        else
+            reading = false;
+    }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !write_failed) {
         st = SENDMAIL_OK;
     } else if (WIFEXITED(status)) {

@@ -6,6 +6,9 @@
 # control and record each call:
 #   DIR/sendmail.exit    exit status to use (default 0)
 #   DIR/sendmail.hang    when present: do not exit until killed (timeout tests)
+#   DIR/sendmail.linger  when present: leave a background process holding
+#                        stdout/stderr for that many seconds (as an MTA's
+#                        background delivery may), then exit
 #   DIR/sendmail.count   number of calls so far
 #   DIR/sendmail.N.args  argv of call N (1, 2, ...), one argument a line
 #   DIR/sendmail.N.msg   stdin of call N, byte for byte
@@ -23,6 +26,9 @@ env > "$dir/sendmail.$n.env"
 cat > "$dir/sendmail.$n.msg"
 echo "fake-sendmail: call $n"
 echo "fake-sendmail: to stderr" >&2
+if [ -e "$dir/sendmail.linger" ]; then
+    sleep "$(cat "$dir/sendmail.linger")" &
+fi
 if [ -e "$dir/sendmail.hang" ]; then
     # A child that holds stdout too: the runner must kill the group.
     while :; do sleep 1; done

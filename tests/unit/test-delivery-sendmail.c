@@ -183,6 +183,25 @@ static void test_timeout(void)
     drop("sendmail.hang");
 }
 
+/* The program exits 0 but leaves a process holding its output: the
+ * exit status decides, at once; the lingering process is not waited for
+ * (nor killed: it may be the MTA's delivery). */
+static void test_lingering_child(void)
+{
+    put("sendmail.linger", "5\n");
+    struct sendmail_opts o = g_opts;
+    o.timeout = 30;
+    const char *rcpts[] = {"bob@example.org"};
+    struct sendmail_msg msg = {.head = "Subject: x\r\n\r\nhi\r\n", .head_len = 18, .fd = -1};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_INT(delivery_sendmail(&o, "a@b.example", rcpts, 1, &msg, NULL), SENDMAIL_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    CHECK(secs < 4);
+    drop("sendmail.linger");
+}
+
 static void test_missing_program(void)
 {
     struct sendmail_opts o = g_opts;
@@ -351,6 +370,7 @@ int main(void)
     RUN(test_null_sender_and_file);
     RUN(test_exit_status);
     RUN(test_timeout);
+    RUN(test_lingering_child);
     RUN(test_missing_program);
     RUN(test_bad_arguments);
     RUN(test_program_not_reading);
