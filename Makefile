@@ -47,12 +47,13 @@ ifeq ($(FUZZ),1)
   LDSAN = -fsanitize=fuzzer,address,undefined
 endif
 
-CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(PKG_CFLAGS) -Isrc -Isrc/lib -Isrc/net -Isrc/mail -Isrc/storage -Isrc/auth -Isrc/imap -Isrc/pop3 -Isrc/lmtp -Isrc/delivery -Isrc/access -Isrc/managesieve $(CFLAGS)
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(PKG_CFLAGS) -Isrc -Isrc/lib -Isrc/net -Isrc/frontend -Isrc/mail -Isrc/storage -Isrc/auth -Isrc/imap -Isrc/pop3 -Isrc/lmtp -Isrc/delivery -Isrc/access -Isrc/managesieve $(CFLAGS)
 LDFLAGS_ALL = $(LDSAN) $(LDFLAGS)
 
-LAYERS = lib net mail storage auth access delivery imap pop3 lmtp managesieve
+LAYERS = lib net frontend mail storage auth access delivery imap pop3 lmtp managesieve
 lib_SRC = $(wildcard src/lib/*.c)
 net_SRC = $(wildcard src/net/*.c)
+frontend_SRC = $(wildcard src/frontend/*.c)
 mail_SRC = $(wildcard src/mail/*.c)
 storage_SRC = $(wildcard src/storage/*.c)
 auth_SRC = $(wildcard src/auth/*.c)
@@ -68,7 +69,7 @@ cli_SRC = $(wildcard src/cli/*.c)
 obj = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(1))
 # Link order: most dependent first.
 LAYER_LIBS = $(BUILD)/libmanagesieve.a $(BUILD)/libimap.a $(BUILD)/libpop3.a $(BUILD)/liblmtp.a $(BUILD)/libdelivery.a $(BUILD)/libaccess.a $(BUILD)/libauth.a $(BUILD)/libstorage.a \
-             $(BUILD)/libmail.a $(BUILD)/libnet.a $(BUILD)/liblib.a
+             $(BUILD)/libmail.a $(BUILD)/libfrontend.a $(BUILD)/libnet.a $(BUILD)/liblib.a
 
 UNIT_SRC = $(wildcard tests/unit/test-*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
