@@ -35,7 +35,7 @@ static const struct sieve_envelope sv_env = {
     "coyote@desert.example.org", "roadrunner+wile@acme.example.com", "rr@acme.example.com", "coyote"};
 
 /* Compile errors as "line:col: error: msg" lines (empty when it compiles). */
-static char *sv_errors(const char *script, const struct sieve_limits *lim)
+static inline char *sv_errors(const char *script, const struct sieve_limits *lim)
 {
     struct sieve_diags d;
     memset(&d, 0, sizeof(d));
@@ -52,7 +52,7 @@ static char *sv_errors(const char *script, const struct sieve_limits *lim)
 }
 
 /* Does the script compile? */
-static bool sv_compiles(const char *script)
+static inline bool sv_compiles(const char *script)
 {
     char *e = sv_errors(script, NULL);
     bool ok = strstr(e, ": error: ") == NULL && strstr(e, "FAILED") == NULL;
@@ -64,7 +64,7 @@ static bool sv_compiles(const char *script)
 
 /* Compile, load and run; returns the action description, or
  * "COMPILE: <errors>" or "ERROR: <run-time error>\n<actions>". */
-static char *sv_run_full(const char *script, const char *msg, const struct sieve_envelope *env,
+static inline char *sv_run_full(const char *script, const char *msg, const struct sieve_envelope *env,
                          const struct sieve_callbacks *cb, const struct sieve_run_config *cfg,
                          const struct sieve_limits *lim)
 {
@@ -98,7 +98,7 @@ static char *sv_run_full(const char *script, const char *msg, const struct sieve
     return r ? r : xstrdup("");
 }
 
-static char *sv_run(const char *script)
+static inline char *sv_run(const char *script)
 {
     return sv_run_full(script, sv_msg, &sv_env, NULL, NULL, NULL);
 }
