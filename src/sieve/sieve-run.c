@@ -1307,7 +1307,12 @@ static bool test_date(struct run *r, const struct sv_node *n)
         if (hv.n > 0) {
             int64_t t;
             int htz;
-            if (mime_parse_date(hv.v[0], &t, &htz)) {
+            /* RFC 5260 5: in a Received field the date follows the last ';' */
+            const char *dv = hv.v[0];
+            const char *semi = strrchr(dv, ';');
+            if (semi && !mime_parse_date(dv, &t, &htz))
+                dv = semi + 1;
+            if (mime_parse_date(dv, &t, &htz)) {
                 char *v = date_part(part, t, sv_has_tag(n, "originalzone") ? htz : tz);
                 if (v)
                     vals_add(&vs, v, strlen(v));

@@ -226,6 +226,8 @@ static const struct tagdef t_duplicate[] = {{"handle", 's', -1, G_NONE}, {"heade
 static const struct tagdef t_spamtest[] = {{"percent", 0, SV_X_SPAMTESTPLUS, G_NONE}, {NULL, 0, 0, 0}};
 static const struct tagdef t_include[] = {{"personal", 0, -1, G_INCLOC}, {"global", 0, -1, G_INCLOC},
                                           {"once", 0, -1, G_NONE}, {"optional", 0, -1, G_NONE}, {NULL, 0, 0, 0}};
+static const struct tagdef t_deleteheader[] = {{"index", 'n', -1, G_NONE}, {"last", 0, -1, G_NONE},
+                                               {NULL, 0, 0, 0}};
 static const struct tagdef t_addheader[] = {{"last", 0, -1, G_NONE}, {NULL, 0, 0, 0}};
 
 struct cmddef {
@@ -263,7 +265,7 @@ static const struct cmddef cmds[] = {
     {"set", SV_C_SET, SV_X_VARIABLES, 'a', "ss", 0, t_set, 0, false},
     {"notify", SV_C_NOTIFY, SV_X_ENOTIFY, 'a', "s", TS_FCC, t_notify, 0, false},
     {"addheader", SV_C_ADDHEADER, SV_X_EDITHEADER, 'a', "ss", 0, t_addheader, 0, false},
-    {"deleteheader", SV_C_DELETEHEADER, SV_X_EDITHEADER, 'a', "s?l", TS_CMP | TS_MATCH | TS_INDEX, NULL, 0,
+    {"deleteheader", SV_C_DELETEHEADER, SV_X_EDITHEADER, 'a', "s?l", TS_CMP | TS_MATCH, t_deleteheader, 0,
      false},
     {"address", SV_T_ADDRESS, -1, 't', "ll", TS_CMP | TS_MATCH | TS_ADDR | TS_INDEX | TS_MIME, NULL, 0, false},
     {"envelope", SV_T_ENVELOPE, SV_X_ENVELOPE, 't', "ll", TS_CMP | TS_MATCH | TS_ADDR, NULL, 0, false},
@@ -674,14 +676,22 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
         n->ntags++;
     }
     /* positional arguments */
-    const char *spec = d->pos;
-    bool optional = spec[0] == '?';
-    if (optional)
-        spec++;
-    size_t want = strlen(spec);
+    /* a '?' makes the next argument optional (setflag's leading variable
+     * name, deleteheader's trailing value patterns) */
+    char spec[8];
+    size_t want = 0, opt_at = SIZE_MAX;
+    for (const char *q = d->pos; *q && want < sizeof(spec) - 1; q++) {
+        if (*q == '?')
+            opt_at = want;
+        else
+            spec[want++] = *q;
+    }
+    spec[want] = '\0';
     size_t have = n->nargs - i;
-    if (optional && have + 1 == want)
-        spec++, want--;
+    if (opt_at != SIZE_MAX && have + 1 == want) {
+        memmove(spec + opt_at, spec + opt_at + 1, want - opt_at);
+        want--;
+    }
     if (have != want) {
         for (size_t k = i; k < n->nargs; k++)
             if (n->args[k].kind == SV_ARG_TAG) {
@@ -737,7 +747,7 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
         verr(v, n->line, n->col, "comparator i;ascii-numeric cannot be used with this match type");
     }
     (void)cmp_given;
-    if (sv_has_tag(n, "last") && (d->sets & TS_INDEX) && !sv_has_tag(n, "index"))
+    if (sv_has_tag(n, "last") && ((d->sets & TS_INDEX) || n->code == SV_C_DELETEHEADER) && !sv_has_tag(n, "index"))
         verr(v, n->line, n->col, ":last needs :index"); /* RFC 5260 6, RFC 5293 5 */
     if (sv_has_tag(n, "index") && sv_tag_val(n, "index")->num == 0)
         verr(v, n->line, n->col, ":index must be 1 or more");
