@@ -195,8 +195,11 @@ static bool lex_quoted(struct lexer *lx, struct token *t)
             break;
         }
         if (c == '\\') {
-            if (lx->p + 1 >= lx->end)
-                continue; /* reported as unterminated above on the next round */
+            if (lx->p + 1 >= lx->end) {
+                lx_error(lx, t->line, t->col, "unterminated string");
+                buf_free(&b);
+                return false;
+            }
             lx->p++;
             c = *lx->p;
         }
@@ -207,11 +210,6 @@ static bool lex_quoted(struct lexer *lx, struct token *t)
             return false;
         }
         lx->p++;
-        if (lx->p >= lx->end && c == '\\') {
-            lx_error(lx, t->line, t->col, "unterminated string");
-            buf_free(&b);
-            return false;
-        }
     }
     t->type = T_STR;
     t->len = b.len;

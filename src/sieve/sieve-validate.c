@@ -869,7 +869,8 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
          * run and not checked. */
         uint64_t saved = v->exts;
         bool skip = false;
-        if ((n->code == SV_C_IF || n->code == SV_C_ELSIF) && n->ntests == 1 && n->tests[0].code == SV_T_IHAVE) {
+        if ((n->code == SV_C_IF || n->code == SV_C_ELSIF) && n->ntests == 1 && n->tests[0].code == SV_T_IHAVE &&
+            n->tests[0].npos == 1) {
             const struct sv_arg *l = n->tests[0].pos[0];
             for (size_t k = 0; k < l->nstrs; k++) {
                 int e = sv_ext_find(l->strs[k].s, l->strs[k].len);

@@ -310,6 +310,8 @@ static void test_ihave(void)
               "discard\n");
     CHECK_RUN("require \"ihave\"; if not ihave \"x-frob\" { discard; }", "discard\n");
     CHECK_ERR("if ihave \"fileinto\" {}", "needs require \"ihave\"");
+    /* a malformed ihave test (found by fuzz-sieve: a NULL dereference) */
+    CHECK_ERR("require \"ihave\"; if ihave 3 \"frob\" { frob; }", "takes 1 positional argument, 2 given");
     /* outside the block the extension is still not usable */
     CHECK_ERR("require \"ihave\"; if ihave \"fileinto\" { fileinto \"a\"; } fileinto \"b\";",
               "needs require \"fileinto\"");

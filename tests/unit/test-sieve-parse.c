@@ -33,6 +33,8 @@ static void test_grammar_errors(void)
     CHECK_ERR("keep;\n  \"x\";", "2:3: error: expected command");
     CHECK_ERR("require \"fileinto;", "1:9: error: unterminated string");
     CHECK_ERR("/* no end", "1:1: error: unterminated comment");
+    /* a backslash as the last byte (found by fuzz-sieve: it looped) */
+    CHECK_ERR("require \"a\\", "1:9: error: unterminated string");
     CHECK_ERR("if true { keep;", "1:16: error: expected command or '}'");
     CHECK_ERR("if header [\"a\" \"b\"] \"x\" {}", "1:16: error: expected ',' or ']'");
     CHECK_ERR("if allof (true, false {}", "1:23: error: expected ',' or ')'");
