@@ -93,6 +93,15 @@ static const struct config_desc descs[CFG__COUNT] = {
     [CFG_AUTH_CACHE_NEGATIVE_TTL] = {"auth_cache_negative_ttl", CFG_T_INT, "300", 0, 86400 * 30, NULL},
     [CFG_AUTH_CACHE_SIZE] = {"auth_cache_size", CFG_T_INT, "100000", 0, 10000000, NULL},
     [CFG_AUTH_HASH_CONCURRENCY] = {"auth_hash_concurrency", CFG_T_INT, "1", 1, 64, NULL},
+    /* Cyrus's key and default. */
+    [CFG_SENDMAIL] = {"sendmail", CFG_T_STRING, "/usr/sbin/sendmail", 0, 0, NULL},
+    [CFG_SENDMAIL_TIMEOUT] = {"sendmail_timeout", CFG_T_INT, "60", 1, 3600, NULL},
+    /* Pigeonhole's sieve_max_redirects (default 4); 0 = redirect refused. */
+    [CFG_SIEVE_MAXREDIRECTS] = {"sieve_maxredirects", CFG_T_INT, "4", 0, 100, NULL},
+    /* Seconds, Cyrus's keys and defaults (RFC 5230 4.1: at least 1 day
+     * by default; RFC 6131 lets :seconds go lower when allowed). */
+    [CFG_SIEVE_VACATION_MIN_RESPONSE] = {"sieve_vacation_min_response", CFG_T_INT, "86400", 0, 31536000, NULL},
+    [CFG_SIEVE_VACATION_MAX_RESPONSE] = {"sieve_vacation_max_response", CFG_T_INT, "7776000", 0, 31536000, NULL},
 };
 
 #define MAX_PARTITIONS 64

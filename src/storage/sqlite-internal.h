@@ -176,6 +176,12 @@ struct sq_user {
     bool quota_bypass;  /* the transaction being committed may exceed quota */
     char *aclbuf;       /* mailbox_info.acl of the last row loaded */
     size_t aclcap;
+    /* A reader connection holds one read transaction (a plain BEGIN:
+     * SQLite takes the WAL read lock at its first SELECT) for a whole
+     * read-only job, rather than one per statement: a 100-message FETCH
+     * otherwise takes and drops the database and WAL locks (fcntl) twice
+     * per message, and it reads one snapshot throughout. */
+    bool read_held;
 };
 
 /* The connection of the calling thread: the job connection while it holds
@@ -192,6 +198,8 @@ sqlite3_stmt *sq_stmt(struct mail_user *u, enum sq_stmt_id id);
 int sq_error(struct mail_user *u, int rc, const char *what);
 /* Run a cached statement that returns no rows; returns storage error. */
 int sq_run(struct mail_user *u, sqlite3_stmt *st, const char *what);
+/* End a reader job's read snapshot (storage_read_begin) before a write. */
+void sq_read_drop(struct mail_user *u);
 int sq_begin(struct mail_user *u);       /* BEGIN IMMEDIATE */
 /* BEGIN IMMEDIATE that answers STORAGE_ERR_BUSY quietly (no log line):
  * for callers that never wait and simply try again later. */

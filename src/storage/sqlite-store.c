@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MBCOLS                                                                                     \
@@ -350,14 +349,28 @@ int sq_run(struct mail_user *u, sqlite3_stmt *st, const char *what)
     return r;
 }
 
+/* A write on a connection that holds a read snapshot (struct sq_user
+ * read_held): the snapshot ends first, BEGIN IMMEDIATE cannot nest. */
+void sq_read_drop(struct mail_user *u)
+{
+    struct sq_user *s = sq(u);
+    if (s->read_held) {
+        s->read_held = false;
+        if (!sqlite3_get_autocommit(s->db))
+            (void)sq_run(u, sq_stmt(u, SQ_COMMIT), "end of read");
+    }
+}
+
 int sq_begin(struct mail_user *u)
 {
+    sq_read_drop(u);
     sq_quota_forget(u);
     return sq_run(u, sq_stmt(u, SQ_BEGIN_IMMEDIATE), "begin");
 }
 
 int sq_try_begin(struct mail_user *u)
 {
+    sq_read_drop(u);
     sq_quota_forget(u);
     sqlite3_stmt *st = sq_stmt(u, SQ_BEGIN_IMMEDIATE);
     if (!st)
@@ -429,17 +442,20 @@ static int sq_user_open(struct mail_user *u, bool create)
     }
     u->be = s;
     /* Many sessions of one user share this handle and one worker serves
-     * many users, so SQLite's private page cache is kept small (256 KiB).
-     * Reads instead go through a shared read-only mmap of the file (address
-     * space, not heap: the pages are the OS page cache), which removes a
-     * pread per page from big scans such as the UID list of a 1M-message
-     * mailbox. */
+     * many users, so SQLite's private page cache is kept small (256 KiB);
+     * beyond it pages come from the OS page cache by pread. No mmap
+     * (mmap_size=0): SQLite drops a connection's whole mapping whenever it
+     * sees that another connection wrote (pager_reset), and with a job
+     * connection, reader connections and other workers writing the same
+     * store that meant an munmap, with its TLB shootdown across every
+     * thread of the worker, for most transactions (6% of the server's CPU
+     * in the imapmix benchmark). */
     sqlite3_busy_timeout(s->db, SQ_BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(s->db, 0);
     char *err = NULL;
     rc = sqlite3_exec(s->db,
                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                      " PRAGMA cache_size=-256; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;",
+                      " PRAGMA cache_size=-256; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0;",
                       NULL, NULL, &err);
     if (rc != SQLITE_OK) {
         log_err("storage: %s: pragmas: %s", u->name, err ? err : "?");
@@ -521,7 +537,7 @@ static void *sq_conn_open(struct mail_user *u)
     char *err = NULL;
     rc = sqlite3_exec(s->db,
                       "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                      " PRAGMA cache_size=-256; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;",
+                      " PRAGMA cache_size=-256; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0;",
                       NULL, NULL, &err);
     if (rc != SQLITE_OK) {
         log_err("storage: %s: job connection pragmas: %s", u->name, err ? err : "?");
@@ -530,6 +546,25 @@ static void *sq_conn_open(struct mail_user *u)
         return NULL;
     }
     return s;
+}
+
+/* storage_read_begin/end on a reader connection (struct sq_user
+ * read_held). Errors only cost the optimisation: statements then run in
+ * their own transactions as before. */
+static void sq_read_hold(void *be)
+{
+    struct sq_user *s = be;
+    if (sqlite3_get_autocommit(s->db) && sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
+        s->read_held = true;
+}
+
+static void sq_read_release(void *be)
+{
+    struct sq_user *s = be;
+    if (s->read_held && !sqlite3_get_autocommit(s->db) &&
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->read_held = false;
 }
 
 static void sq_conn_close(void *be)
@@ -866,6 +901,8 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .job_close = sq_job_close,
     .conn_open = sq_conn_open,
     .conn_close = sq_conn_close,
+    .read_hold = sq_read_hold,
+    .read_release = sq_read_release,
     .list = sq_list,
     .list_subscriptions = sq_list_subscriptions,
     .subscribe = sq_subscribe,

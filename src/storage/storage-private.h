@@ -184,6 +184,11 @@ struct storage_backend_ops {
      * and its close. */
     void *(*conn_open)(struct mail_user *u);
     void (*conn_close)(void *be);
+    /* A reader connection's job starts and ends (storage_read_begin/end):
+     * the backend may hold one read snapshot across the job (NULL: no
+     * such thing). */
+    void (*read_hold)(void *be);
+    void (*read_release)(void *be);
 
     int (*list)(struct mail_user *u, mailbox_list_cb cb, void *arg);
     int (*list_subscriptions)(struct mail_user *u, void (*cb)(const char *name, void *arg), void *arg);

@@ -579,6 +579,8 @@ int storage_read_begin(struct mail_user *u)
         }
     }
     storage_job_slots[slot] = (struct storage_job_slot){u, be, true};
+    if (u->ops->read_hold)
+        u->ops->read_hold(be);
     return STORAGE_OK;
 }
 
@@ -587,6 +589,8 @@ void storage_read_end(struct mail_user *u)
     for (int i = 0; i < STORAGE_JOB_MAX_USERS; i++) {
         struct storage_job_slot *sl = &storage_job_slots[i];
         if (sl->u == u && sl->reader) {
+            if (u->ops->read_release)
+                u->ops->read_release(sl->be);
             pthread_mutex_lock(&u->readers_mu);
             u->readers[u->nidle++] = sl->be;
             pthread_cond_signal(&u->readers_cv);
