@@ -15,9 +15,13 @@
 #   DIR/sendmail.N.env   its environment (`env` output)
 # It prints a line to stdout and one to stderr, so output capture shows.
 dir=$(dirname "$0")
+# Concurrent calls (threaded tests) take their numbers in turn.
+exec 9>>"$dir/sendmail.lock"
+flock 9
 n=$(cat "$dir/sendmail.count" 2>/dev/null || echo 0)
 n=$((n + 1))
 echo "$n" > "$dir/sendmail.count"
+exec 9>&-
 : > "$dir/sendmail.$n.args"
 for a in "$@"; do
     printf '%s\n' "$a" >> "$dir/sendmail.$n.args"

@@ -358,6 +358,87 @@ static void test_reject_mdn_send(void)
     CHECK_INT(calls(), before + 1);
 }
 
+/* ---- threads ---- */
+
+#include <pthread.h>
+
+#define NTHREADS 4
+#define PER_THREAD 3
+
+static void *send_thread(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    for (int i = 0; i < PER_THREAD; i++) {
+        char body[128], rcpt[64];
+        snprintf(body, sizeof(body), "Subject: t%d-%d\r\n\r\nfrom thread %d, message %d\r\n", id, i, id, i);
+        snprintf(rcpt, sizeof(rcpt), "t%d-%d@example.org", id, i);
+        const char *rcpts[] = {rcpt};
+        struct sendmail_msg msg = {.head = body, .head_len = strlen(body), .fd = -1};
+        if (delivery_sendmail(&g_opts, "", rcpts, 1, &msg, NULL) != SENDMAIL_OK)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+/* delivery_sendmail from several threads at once (as from a worker's
+ * job pool): every message reaches its own call intact. */
+static void test_threads_send(void)
+{
+    int before = calls();
+    pthread_t t[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++)
+        pthread_create(&t[i], NULL, send_thread, (void *)(intptr_t)i);
+    int failed = 0;
+    for (int i = 0; i < NTHREADS; i++) {
+        void *rv;
+        pthread_join(t[i], &rv);
+        failed += rv != NULL;
+    }
+    CHECK_INT(failed, 0);
+    CHECK_INT(calls(), before + NTHREADS * PER_THREAD);
+    bool seen[NTHREADS][PER_THREAD] = {{false}};
+    for (int n = before + 1; n <= before + NTHREADS * PER_THREAD; n++) {
+        char *args = call_file(n, "args"), *msg = call_file(n, "msg");
+        int a = -1, b = -1;
+        if (args && sscanf(args, "-i\n-f\n<>\n--\nt%d-%d@", &a, &b) == 2 && a >= 0 && a < NTHREADS && b >= 0 &&
+            b < PER_THREAD) {
+            char want[128];
+            snprintf(want, sizeof(want), "Subject: t%d-%d\n\nfrom thread %d, message %d\n", a, b, a, b);
+            CHECK_STR(msg, want);
+            seen[a][b] = true;
+        }
+        free(args);
+        free(msg);
+    }
+    for (int i = 0; i < NTHREADS; i++)
+        for (int j = 0; j < PER_THREAD; j++)
+            CHECK(seen[i][j]);
+}
+
+static int g_claims;
+static pthread_mutex_t g_claims_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *claim_thread(void *arg)
+{
+    (void)arg;
+    int r = vacation_claim("race", "bob@x.example", "h", 86400, 1800000000);
+    pthread_mutex_lock(&g_claims_mu);
+    g_claims += r == 1;
+    pthread_mutex_unlock(&g_claims_mu);
+    return NULL;
+}
+
+/* Two messages from one sender delivered at once: one reply. */
+static void test_threads_claim(void)
+{
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        pthread_create(&t[i], NULL, claim_thread, NULL);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    CHECK_INT(g_claims, 1);
+}
+
 int main(void)
 {
     if (delivery_harness_init("test-delivery-sendmail", "mx.test") != 0)
@@ -377,6 +458,8 @@ int main(void)
     RUN(test_vacation_send);
     RUN(test_redirect_send);
     RUN(test_reject_mdn_send);
+    RUN(test_threads_send);
+    RUN(test_threads_claim);
     delivery_harness_done();
     return unit_done();
 }
