@@ -7,7 +7,7 @@
  * are failures. Then the actions end to end (delivery-outgoing.c):
  * vacation sent once per period and given back when the MTA fails,
  * redirect with its marker and without Return-Path and its loop refused,
- * the reject MDN and none to the null sender. */
+ * the reject MDN and none to the null sender, notify mailto. */
 #include "unit.h"
 #include "delivery-harness.h"
 
@@ -408,6 +408,40 @@ static void test_reject_mdn_send(void)
     CHECK_INT(calls(), before + 1);
 }
 
+static void test_notify_send(void)
+{
+    const char *hdr = "From: bob@x.example\r\nSubject: s\r\n\r\n";
+    struct notify_msg m = {.hdr = hdr, .hdr_len = strlen(hdr), .envelope_from = "bob@x.example",
+                           .envelope_to = "alice@example.org"};
+    int before = calls();
+    CHECK_INT(delivery_notify_mailto_send(&g_opts, "mailto:n@example.net?bcc=h@example.net", &m, NULL, "New mail",
+                                          "mx.test", 1800000000),
+              OUTGOING_SENT);
+    char *args = call_file(before + 1, "args");
+    CHECK_STR(args, "-i\n-f\nalice@example.org\n--\nn@example.net\nh@example.net\n");
+    free(args);
+    char *msg = call_file(before + 1, "msg");
+    CHECK(msg && strncmp(msg, "Auto-Submitted: auto-notified;", 30) == 0 && strstr(msg, "\nSubject: New mail\n"));
+    free(msg);
+    /* A null trigger sender: a null sender. */
+    m.envelope_from = "";
+    CHECK_INT(delivery_notify_mailto_send(&g_opts, "mailto:n@example.net", &m, NULL, NULL, "mx.test", 1800000000),
+              OUTGOING_SENT);
+    args = call_file(before + 2, "args");
+    CHECK_STR(args, "-i\n-f\n<>\n--\nn@example.net\n");
+    free(args);
+    /* No notification about an auto-submitted message; an invalid URI
+     * fails; neither calls the MTA. */
+    const char *auto_hdr = "Auto-Submitted: auto-notified\r\n\r\n";
+    struct notify_msg ma = {.hdr = auto_hdr, .hdr_len = strlen(auto_hdr), .envelope_from = "x@y.example",
+                            .envelope_to = "alice@example.org"};
+    CHECK_INT(delivery_notify_mailto_send(&g_opts, "mailto:n@example.net", &ma, NULL, NULL, "mx.test", 1800000000),
+              OUTGOING_SUPPRESSED);
+    CHECK_INT(delivery_notify_mailto_send(&g_opts, "mailto:?subject=x", &m, NULL, NULL, "mx.test", 1800000000),
+              OUTGOING_FAILED);
+    CHECK_INT(calls(), before + 2);
+}
+
 /* ---- threads ---- */
 
 #include <pthread.h>
@@ -509,6 +543,7 @@ int main(void)
     RUN(test_vacation_send);
     RUN(test_redirect_send);
     RUN(test_reject_mdn_send);
+    RUN(test_notify_send);
     RUN(test_threads_send);
     RUN(test_threads_claim);
     delivery_harness_done();
