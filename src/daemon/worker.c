@@ -11,9 +11,9 @@
  * and adopts the sockets of any other slot whose worker is dead (waiting
  * for its restart) or stuck, until that one turns its loop again.
  * Cross-process change hints arrive on the worker's notify socket and are
- * passed to imap_notify(); POP3 needs only the user kicks
- * (NOTIFY_KICK_USER: a POP3 session works on the snapshot taken at
- * login), which pop3_notify() handles.
+ * passed to imap_notify(); user kicks (NOTIFY_KICK_USER) go to every
+ * front-end through the front-end layer (fe_kick_user_all; a POP3 session
+ * works on the snapshot taken at login and needs nothing else).
  *
  * Cyrus shutdown file (DATADIR/msg/shutdown or DATADIR/shutdown): checked
  * every NOTICE_CHECK_MS and before handing over new connections; while it
@@ -29,6 +29,7 @@
 #include "auth-service.h"
 #include "daemon.h"
 #include "event.h"
+#include "frontend.h"
 #include "imap.h"
 #include "jobs.h"
 #include "pop3.h"
@@ -75,6 +76,7 @@ static uint64_t shutdown_deadline;
 static bool have_tls;
 static int notify_fd = -1;
 static bool notice_active;
+static char notice_line[256];
 
 /* Look at the shutdown file; tell the front-ends when it appeared,
  * changed or went away. Two failed open()s when there is none. */
@@ -82,15 +84,15 @@ static void check_notice(void)
 {
     char line[256];
     if (imap_read_notice("shutdown", line, sizeof(line))) {
+        if (!notice_active || strcmp(line, notice_line) != 0)
+            log_notice("shutdown file present: %s", line);
         notice_active = true;
-        imap_set_shutdown_notice(line);
-        pop3_set_shutdown_notice(line);
-        lmtp_set_shutdown_notice(line);
+        snprintf(notice_line, sizeof(notice_line), "%s", line);
+        fe_set_shutdown_notice_all(line);
     } else if (notice_active) {
+        log_info("shutdown file removed, accepting connections again");
         notice_active = false;
-        imap_set_shutdown_notice(NULL);
-        pop3_set_shutdown_notice(NULL);
-        lmtp_set_shutdown_notice(NULL);
+        fe_set_shutdown_notice_all(NULL);
     }
 }
 
@@ -246,8 +248,7 @@ static void accept_ready(struct event_loop *loop, int fd, int events, void *arg)
  * them when it reads its own kick datagram.) */
 static void local_kick(const char *user)
 {
-    imap_notify(user, NOTIFY_KICK_USER);
-    pop3_notify(user, NOTIFY_KICK_USER);
+    fe_kick_user_all(user);
     /* the store must be let go of: no lingering handle either */
     storage_linger_drop(user, 0);
 }
@@ -259,10 +260,12 @@ static void notify_cb(const char *user, int64_t mailbox_id, void *arg)
         auth_service_flush_user(user);
         return;
     }
-    imap_notify(user, mailbox_id);
-    pop3_notify(user, mailbox_id);
-    if (mailbox_id == NOTIFY_KICK_USER)
+    if (mailbox_id == NOTIFY_KICK_USER) {
+        fe_kick_user_all(user);
         storage_linger_drop(user, 0);
+    } else {
+        imap_notify(user, mailbox_id);
+    }
 }
 
 static void notify_ready(struct event_loop *loop, int fd, int events, void *arg)
@@ -277,9 +280,7 @@ static void wake_ready(struct event_loop *loop, int fd, int events, void *arg)
 {
     (void)loop; (void)fd; (void)events; (void)arg;
     limits_wake_drain();
-    imap_evict_marked();
-    pop3_evict_marked();
-    lmtp_evict_marked();
+    fe_evict_marked_all();
 }
 
 static void load_tls(bool initial)
@@ -321,7 +322,7 @@ static void load_tls(bool initial)
 
 static size_t session_count(void)
 {
-    return imap_session_count() + pop3_session_count() + lmtp_session_count();
+    return fe_session_count_all();
 }
 
 static void check_done(struct event_loop *loop, void *arg)
@@ -350,9 +351,7 @@ static void on_term(struct event_loop *loop, void *arg)
         close(wls[i].fd);
         wls[i].fd = -1;
     }
-    imap_shutdown("Server shutting down");
-    pop3_shutdown("Server shutting down");
-    lmtp_shutdown("Server shutting down");
+    fe_shutdown_all("Server shutting down");
     shutdown_deadline = event_loop_now(loop) + SHUTDOWN_GRACE_MS;
     check_done(loop, NULL);
 }

@@ -11,13 +11,12 @@ void imap_write(struct imap_session *s, const char *data, size_t len)
 
 void imap_printf(struct imap_session *s, const char *fmt, ...)
 {
-    struct buf b = BUF_INIT;
+    if (!s->conn || s->closed)
+        return;
     va_list ap;
     va_start(ap, fmt);
-    buf_vprintf(&b, fmt, ap);
+    fe_vprintf(s->conn, fmt, ap);
     va_end(ap);
-    imap_write(s, b.data, b.len);
-    buf_free(&b);
 }
 
 void imap_untagged(struct imap_session *s, const char *fmt, ...)

@@ -13,72 +13,27 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
-static struct event_loop *g_loop;
-static struct tls_ctx *g_tls;
-static struct imap_session *g_sessions;
-static size_t g_count;
-static bool g_shutting_down;
-static char *g_shutdown_reason;
-static char *g_notice;          /* first line of the shutdown file, or NULL */
+static const struct fe_ops imap_ops;
+static struct fe_server g_srv = {.name = "imap", .ops = &imap_ops};
 
 void imap_init(struct event_loop *loop)
 {
-    g_loop = loop;
+    fe_server_init(&g_srv, loop);
 }
 
 struct event_loop *imap_loop(void)
 {
-    return g_loop;
+    return g_srv.loop;
 }
 
 struct tls_ctx *imap_tls(void)
 {
-    return g_tls;
+    return g_srv.tls;
 }
 
 void imap_set_tls(struct tls_ctx *tls)
 {
-    if (tls)
-        tls_ctx_ref(tls);
-    if (g_tls)
-        tls_ctx_unref(g_tls);
-    g_tls = tls;
-}
-
-void imap_server_link(struct imap_session *s)
-{
-    s->prev = NULL;
-    s->next = g_sessions;
-    if (g_sessions)
-        g_sessions->prev = s;
-    g_sessions = s;
-    g_count++;
-}
-
-void imap_server_unlink(struct imap_session *s)
-{
-    if (!s->prev && g_sessions != s)
-        return; /* never linked */
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        g_sessions = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->next = s->prev = NULL;
-    g_count--;
-}
-
-const char *imap_server_product(void)
-{
-    static char buf[64];
-    const char *info = config_str(CFG_SERVERINFO);
-    if (strcmp(info, "off") == 0)
-        return "";
-    if (strcmp(info, "min") == 0)
-        return "Darius";
-    snprintf(buf, sizeof(buf), "Darius %s", DARIUS_VERSION);
-    return buf;
+    fe_server_set_tls(&g_srv, tls);
 }
 
 /* ---- conn callbacks ---------------------------------------------------- */
@@ -123,60 +78,28 @@ static void on_close(struct conn *c, void *arg)
 
 static const struct conn_callbacks callbacks = {on_input, on_drain, on_close};
 
-#define TLS_BYE_POLL_MS 20
-#define TLS_BYE_MAX_MS 10000
-
-/* Implicit-TLS connection refused with a BYE greeting (shutdown file):
- * close as soon as the handshake is done and the BYE can be flushed; a
- * client that never finishes the handshake is cut after TLS_BYE_MAX_MS. */
-static void tls_bye_cb(struct event_loop *loop, void *arg)
-{
-    struct imap_session *s = arg;
-    s->timeout_timer = 0;
-    if (s->closed || !s->conn)
-        return;
-    if (conn_tls_desc(s->conn)[0])
-        conn_close(s->conn);
-    else if (event_loop_now(loop) - s->last_activity >= TLS_BYE_MAX_MS)
-        conn_abort(s->conn);
-    else
-        s->timeout_timer = ev_timer_add(loop, TLS_BYE_POLL_MS, tls_bye_cb, s);
-}
-
 void imap_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool implicit_tls)
 {
-    char addr[64];
-    (void)net_peer_string(peer, peerlen, addr, sizeof(addr));
-    if (g_shutting_down || (implicit_tls && !g_tls)) {
-        close(fd);
-        return;
-    }
     /* Every IMAP connection starts unauthenticated: capped per address
-     * and evictable when the server is full (connlimits.h). */
+     * and evictable when the server is full. RFC 9051 7.1.5 / RFC 5530
+     * UNAVAILABLE. */
+    static const struct fe_accept how_plain = {
+        .preauth = true,
+        .refuse_full = "* BYE [UNAVAILABLE] Too many connections\r\n",
+        .refuse_host = "* BYE [UNAVAILABLE] Too many unauthenticated connections from your address\r\n",
+    };
+    struct fe_accept how = how_plain;
+    how.implicit_tls = implicit_tls;
+    char addr[64];
     struct limits_preauth pa;
-    enum limits_admit adm = limits_conn_admit(addr, true, &pa);
-    if (adm != LIMITS_ADMITTED) {
-        /* RFC 9051 7.1.5 / RFC 5530 UNAVAILABLE. Best effort, non-blocking;
-         * with implicit TLS we cannot say anything in plaintext. */
-        bool host = adm == LIMITS_HOST_PREAUTH;
-        if (!implicit_tls) {
-            static const char full[] = "* BYE [UNAVAILABLE] Too many connections\r\n";
-            static const char perhost[] = "* BYE [UNAVAILABLE] Too many unauthenticated connections from your address\r\n";
-            ssize_t w = host ? send(fd, perhost, sizeof(perhost) - 1, MSG_DONTWAIT | MSG_NOSIGNAL)
-                             : send(fd, full, sizeof(full) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-            (void)w;
-        }
-        log_notice("imap: connection refused (%s): addr=%s",
-                   host ? "maxconnections_per_host_preauth" : "maxconnections", addr);
-        close(fd);
+    if (!fe_accept_admit(&g_srv, fd, peer, peerlen, &how, addr, &pa))
         return;
-    }
     struct imap_session *s = imap_session_new(NULL, implicit_tls);
     snprintf(s->peer, sizeof(s->peer), "%s", addr);
     s->counted_conn = true;
     s->pa = pa;
-    s->connected_at = event_loop_now(g_loop);
-    struct conn *c = conn_new(g_loop, fd, peer, peerlen, implicit_tls ? g_tls : NULL, &callbacks, s);
+    s->connected_at = event_loop_now(g_srv.loop);
+    struct conn *c = fe_conn_new(&g_srv, fd, peer, peerlen, implicit_tls, &callbacks, s);
     if (!c) {
         limits_preauth_end(&s->pa);
         limits_conn_release(addr);
@@ -185,20 +108,20 @@ void imap_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool im
         return;
     }
     s->conn = c;
-    imap_server_link(s);
+    fe_link(&g_srv, &s->link, s);
     imap_session_enter(s);
     imap_session_touch(s);
-    if (g_notice) {
+    if (g_srv.notice) {
         /* The shutdown file exists (Cyrus): BYE instead of the greeting
          * (RFC 9051 7.1.5 allows BYE as the greeting). Through the
          * session so that with implicit TLS it is sent encrypted. */
-        imap_printf(s, "* BYE [ALERT] %s\r\n", g_notice);
+        imap_printf(s, "* BYE [ALERT] %s\r\n", g_srv.notice);
         if (implicit_tls) {
             /* conn_close during the handshake would drop the BYE: close
-             * once TLS is up (the idle timer slot is free: not armed). */
+             * once TLS is up. */
             s->logout = true;
             conn_pause_input(c);
-            s->timeout_timer = ev_timer_add(g_loop, TLS_BYE_POLL_MS, tls_bye_cb, s);
+            fe_close_after_handshake(&s->link);
         } else {
             imap_session_close(s, NULL);
         }
@@ -210,7 +133,7 @@ void imap_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool im
     struct buf b = BUF_INIT;
     buf_puts(&b, "* OK [CAPABILITY ");
     imap_capabilities(s, &b);
-    const char *product = imap_server_product();
+    const char *product = fe_server_product();
     buf_printf(&b, "] %s%sready.\r\n", product, *product ? " " : "");
     imap_write(s, b.data, b.len);
     buf_free(&b);
@@ -249,124 +172,129 @@ static void close_now(struct imap_session *s, const char *bye)
 /* NOTIFY_KICK_USER: the user's store is being moved, renamed or deleted.
  * Every session of that user goes, and so does every session that has a
  * mailbox of that store selected (another user's shared folder). */
-static void kick_user(const char *user)
+static void op_kick_user(void *session, const char *user)
 {
-    struct imap_session *s = g_sessions;
-    while (s) {
-        struct imap_session *next = s->next;
-        bool own = s->user && strcmp(s->user, user) == 0;
-        bool viewing = s->view && s->view->store && strcmp(mail_user_name(s->view->store), user) == 0;
-        if (!s->closed && !s->logout && (own || viewing)) {
-            log_info("imap: disconnecting (account moved or changed): user=%s addr=%s", s->user ? s->user : "-",
-                     s->peer);
-            close_now(s, "[UNAVAILABLE] Account is being moved or changed");
-        }
-        s = next;
+    struct imap_session *s = session;
+    bool own = s->user && strcmp(s->user, user) == 0;
+    bool viewing = s->view && s->view->store && strcmp(mail_user_name(s->view->store), user) == 0;
+    if (!s->closed && !s->logout && (own || viewing)) {
+        log_info("imap: disconnecting (account moved or changed): user=%s addr=%s", s->user ? s->user : "-",
+                 s->peer);
+        close_now(s, "[UNAVAILABLE] Account is being moved or changed");
     }
 }
+
+static void notify_one(void *session, void *arg);
+
+struct notify_hint {
+    const char *user;
+    int64_t mailbox_id;
+};
 
 void imap_notify(const char *user, int64_t mailbox_id)
 {
     if (!user)
         return;
     if (mailbox_id == NOTIFY_KICK_USER) {
-        kick_user(user);
+        fe_kick_user(&g_srv, user);
         return;
     }
-    struct imap_session *s = g_sessions;
-    while (s) {
-        struct imap_session *next = s->next;
-        /* The hint names the store the mailbox is in: the selected
-         * mailbox may be in another user's or a shared store (view->store),
-         * not only the session user's own. */
-        const char *store = !s->view ? NULL : s->view->store ? mail_user_name(s->view->store) : s->user;
-        /* A session parked in a job (imap_cmd_job) may have its mailbox
-         * handle in use on a pool thread, which refreshes its info: do
-         * not read it; mark the view (an extra sync at most). */
-        if (!s->closed && s->view && store && strcmp(store, user) == 0 &&
-            (s->in_job || mailbox_get_info(s->view->mb)->id == mailbox_id)) {
-            s->view->pending = true;
-            if (s->idling) {
-                /* IDLE clients get the change at once (RFC 2177), also
-                 * one to their rights: an ACL change is announced with
-                 * the mailbox's id like any other (sqlite-acl.c). */
-                imap_session_enter(s);
-                if (imap_view_recheck_rights(s))
-                    imap_sync(s, true);
-                imap_session_leave(s);
-            }
+    struct notify_hint h = {user, mailbox_id};
+    fe_each(&g_srv, notify_one, &h);
+}
+
+static void notify_one(void *session, void *arg)
+{
+    struct imap_session *s = session;
+    const struct notify_hint *h = arg;
+    /* The hint names the store the mailbox is in: the selected mailbox
+     * may be in another user's or a shared store (view->store), not only
+     * the session user's own. */
+    const char *store = !s->view ? NULL : s->view->store ? mail_user_name(s->view->store) : s->user;
+    /* A session parked in a job (imap_cmd_job) may have its mailbox
+     * handle in use on a pool thread, which refreshes its info: do not
+     * read it; mark the view (an extra sync at most). */
+    if (!s->closed && s->view && store && strcmp(store, h->user) == 0 &&
+        (s->in_job || mailbox_get_info(s->view->mb)->id == h->mailbox_id)) {
+        s->view->pending = true;
+        if (s->idling) {
+            /* IDLE clients get the change at once (RFC 2177), also one to
+             * their rights: an ACL change is announced with the mailbox's
+             * id like any other (sqlite-acl.c). */
+            imap_session_enter(s);
+            if (imap_view_recheck_rights(s))
+                imap_sync(s, true);
+            imap_session_leave(s);
         }
-        s = next;
+    }
+}
+
+static void op_evict(void *session)
+{
+    struct imap_session *s = session;
+    /* A session whose LOGIN/AUTHENTICATE is being checked (parked on the
+     * authentication service) is decided when the answer comes, as a
+     * synchronous check was: logged in, it stays and the eviction passes
+     * on (limits_preauth_login); refused, it goes then (imap_cmd_unpark). */
+    bool checking = s->in_job && s->state == IMAP_NOTAUTH;
+    if (checking || !limits_preauth_evicted(&s->pa))
+        return;
+    /* A session that logged in meanwhile no longer holds the place
+     * (limits_preauth_login passed the eviction on); an anonymous one
+     * still does (login_done) and goes. */
+    bool pre = (s->state == IMAP_NOTAUTH || s->who.anonymous) && !s->closed && s->conn;
+    limits_preauth_end(&s->pa);
+    if (pre && s->logout) {
+        /* Already closing (its deadline, LOGOUT, failed logins) but still
+         * flushing to a client that does not read: the place is needed
+         * now, not after the close timeout - else the new connection
+         * stays over maxconnections, and a client could keep many such
+         * closes pending. */
+        log_notice("imap: closing unauthenticated connection evicted (server full): addr=%s", s->peer);
+        conn_abort(s->conn);
+    } else if (pre) {
+        log_notice("imap: %s connection evicted (server full): addr=%s",
+                   s->who.anonymous ? "anonymous" : "unauthenticated", s->peer);
+        close_now(s, "[UNAVAILABLE] Server full, dropping the oldest unauthenticated connection");
     }
 }
 
 void imap_evict_marked(void)
 {
-    struct imap_session *s = g_sessions;
-    while (s) {
-        struct imap_session *next = s->next;
-        /* A session whose LOGIN/AUTHENTICATE is being checked (parked on
-         * the authentication service) is decided when the answer comes,
-         * as a synchronous check was: logged in, it stays and the
-         * eviction passes on (limits_preauth_login); refused, it goes
-         * then (imap_cmd_unpark). */
-        bool checking = s->in_job && s->state == IMAP_NOTAUTH;
-        if (!checking && limits_preauth_evicted(&s->pa)) {
-            /* A session that logged in meanwhile no longer holds the
-             * place (limits_preauth_login passed the eviction on); an
-             * anonymous one still does (login_done) and goes. */
-            bool pre = (s->state == IMAP_NOTAUTH || s->who.anonymous) && !s->closed && s->conn;
-            limits_preauth_end(&s->pa);
-            if (pre && s->logout) {
-                /* Already closing (its deadline, LOGOUT, failed logins)
-                 * but still flushing to a client that does not read: the
-                 * place is needed now, not after the close timeout -
-                 * else the new connection stays over maxconnections,
-                 * and a client could keep many such closes pending. */
-                log_notice("imap: closing unauthenticated connection evicted (server full): addr=%s", s->peer);
-                conn_abort(s->conn);
-            } else if (pre) {
-                log_notice("imap: %s connection evicted (server full): addr=%s",
-                           s->who.anonymous ? "anonymous" : "unauthenticated", s->peer);
-                close_now(s, "[UNAVAILABLE] Server full, dropping the oldest unauthenticated connection");
-            }
-        }
-        s = next;
+    fe_evict_marked(&g_srv);
+}
+
+static void op_shutdown(void *session, const char *reason)
+{
+    struct imap_session *s = session;
+    if (!s->closed && !s->logout && s->in_job) {
+        /* A job is running for it (an APPEND being committed, a search):
+         * its reply first, then BYE (imap_job_done), within the worker's
+         * grace period. */
+        free(s->bye_after_job);
+        s->bye_after_job = xstrdup(reason);
+    } else if (!s->closed && !s->logout) {
+        imap_session_enter(s);
+        imap_session_close(s, reason);
+        imap_session_leave(s);
     }
 }
 
 void imap_shutdown(const char *reason)
 {
-    g_shutting_down = true;
-    free(g_shutdown_reason);
-    g_shutdown_reason = xstrdup(reason ? reason : "Server shutting down");
-    struct imap_session *s = g_sessions;
-    while (s) {
-        struct imap_session *next = s->next;
-        if (!s->closed && !s->logout && s->in_job) {
-            /* A job is running for it (an APPEND being committed, a
-             * search): its reply first, then BYE (imap_job_done), within
-             * the worker's grace period. */
-            free(s->bye_after_job);
-            s->bye_after_job = xstrdup(g_shutdown_reason);
-        } else if (!s->closed && !s->logout) {
-            imap_session_enter(s);
-            imap_session_close(s, g_shutdown_reason);
-            imap_session_leave(s);
-        }
-        s = next;
-    }
+    fe_shutdown(&g_srv, reason);
 }
 
 size_t imap_session_count(void)
 {
-    return g_count;
+    return g_srv.count;
 }
 
 size_t imap_memory_usage(void)
 {
     size_t total = 0;
-    for (struct imap_session *s = g_sessions; s; s = s->next) {
+    for (struct fe_link *l = g_srv.head; l; l = l->next) {
+        const struct imap_session *s = l->owner;
         total += sizeof(*s) + s->pending.text.cap;
         if (s->conn)
             total += conn_memory(s->conn);
@@ -430,27 +358,26 @@ bool imap_read_notice(const char *name, char *out, size_t outlen)
     return false;
 }
 
-void imap_set_shutdown_notice(const char *line)
+/* The shutdown file: "* BYE [ALERT] line" and close. */
+static void op_notice(void *session, const char *line)
 {
-    if (!line) {
-        if (g_notice)
-            log_info("imap: shutdown file removed, accepting connections again");
-        free(g_notice);
-        g_notice = NULL;
-        return;
-    }
-    if (!g_notice || strcmp(g_notice, line) != 0) {
-        free(g_notice);
-        g_notice = xstrdup(line);
-        log_notice("imap: shutdown file present: %s", line);
-    }
+    struct imap_session *s = session;
     char bye[NOTICE_MAX + 16];
-    snprintf(bye, sizeof(bye), "[ALERT] %s", g_notice);
-    struct imap_session *s = g_sessions;
-    while (s) {
-        struct imap_session *next = s->next;
-        if (!s->closed && !s->logout)
-            close_now(s, bye);
-        s = next;
-    }
+    snprintf(bye, sizeof(bye), "[ALERT] %s", line);
+    if (!s->closed && !s->logout)
+        close_now(s, bye);
 }
+
+static struct conn *op_conn(void *session)
+{
+    struct imap_session *s = session;
+    return s->closed ? NULL : s->conn;
+}
+
+static const struct fe_ops imap_ops = {
+    .conn = op_conn,
+    .shutdown = op_shutdown,
+    .notice = op_notice,
+    .kick_user = op_kick_user,
+    .evict = op_evict,
+};

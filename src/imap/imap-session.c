@@ -149,7 +149,7 @@ void imap_session_free(struct imap_session *s)
     limits_preauth_end(&s->pa);
     if (s->counted_conn)
         limits_conn_release(s->peer);
-    imap_server_unlink(s);
+    fe_unlink(&s->link);
     imap_reader_reset(s);
     free(s->user);
     free(s->client_id);

@@ -35,6 +35,7 @@
 #include "storage.h"
 #include "access.h"
 #include "connlimits.h"
+#include "frontend.h"
 #include "jobs.h"
 #include "spool-limits.h"
 #include <sys/socket.h>
@@ -48,7 +49,9 @@ void imap_set_tls(struct tls_ctx *tls);
 /* Hand over an accepted socket. implicit_tls: port 993 style. */
 void imap_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool implicit_tls);
 /* Cross-process change hint (from notify.h): wake sessions that have this
- * mailbox selected (IDLE ones get untagged updates at once). */
+ * mailbox selected (IDLE ones get untagged updates at once). User kicks
+ * (NOTIFY_KICK_USER) and the shutdown file come through the front-end
+ * layer (fe_kick_user_all, fe_set_shutdown_notice_all). */
 void imap_notify(const char *user, int64_t mailbox_id);
 /* Close the unauthenticated sessions that another worker chose for
  * eviction (connlimits.h: the server was full); called when this
@@ -263,7 +266,7 @@ struct imap_session {
     unsigned auth_failures;
     bool counted_user;          /* holds a limits_user slot */
     bool counted_conn;
-    struct imap_session *next, *prev; /* imap-server.c list */
+    struct fe_link link;        /* the worker's IMAP sessions (frontend.h) */
     char *client_id;            /* from ID, for logs */
     /* (added) */
     int busy;                   /* callback nesting depth; free deferred while > 0 */
@@ -511,8 +514,6 @@ void imap_session_on_drain(struct imap_session *s);
 void imap_session_arm_timer(struct imap_session *s);
 struct event_loop *imap_loop(void);
 struct tls_ctx *imap_tls(void);
-void imap_server_link(struct imap_session *s);
-void imap_server_unlink(struct imap_session *s);
 /* (added) parser helpers */
 bool imap_is_atom_char(unsigned char c);
 bool imap_valid_tag(const char *t, size_t len);
@@ -582,8 +583,6 @@ bool imap_view_gone_err(struct imap_session *s, int err);
  * in_cmd). Returns false when the selection is gone (closed, revoked, or
  * the mailbox was deleted), true otherwise. */
 bool imap_view_recheck_rights(struct imap_session *s);
-/* (added) server greeting product string per serverinfo ("" when off) */
-const char *imap_server_product(void);
 /* (added) does the current command forbid EXPUNGE responses (7.5.1)? */
 bool imap_cmd_forbids_expunge(const struct imap_cmd *cmd);
 bool imap_session_has_pending(const struct imap_session *s);
@@ -593,10 +592,6 @@ bool imap_session_has_pending(const struct imap_session *s);
  * printable ASCII characters (control characters dropped). false when
  * neither file exists. */
 bool imap_read_notice(const char *name, char *out, size_t outlen);
-/* (added, imap-server.c) The shutdown file appeared (line) or went away
- * (NULL): while set, new connections get "* BYE [ALERT] line" instead of
- * the greeting, and every open session is sent that BYE and closed. */
-void imap_set_shutdown_notice(const char *line);
 
 /* Command handlers, one per command (declared here, defined per file). */
 #define IMAP_CMD(fn) enum cmd_result fn(struct imap_session *s, struct imap_cmd *cmd)

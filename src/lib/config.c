@@ -65,6 +65,10 @@ static const struct config_desc descs[CFG__COUNT] = {
     [CFG_QUOTAWARN] = {"quotawarn", CFG_T_INT, "90", 0, 100, NULL},
     [CFG_AUTOCREATEQUOTA] = {"autocreatequota", CFG_T_INT, "0", -1, 2147483647LL, NULL},
     [CFG_AUTOCREATEQUOTAMSG] = {"autocreatequotamsg", CFG_T_INT, "0", -1, 2147483647LL, NULL},
+    /* Cyrus's names and defaults: KiB of source, scripts per user. The
+     * upper bound keeps a script something a worker can hold in memory. */
+    [CFG_SIEVE_MAXSCRIPTSIZE] = {"sieve_maxscriptsize", CFG_T_INT, "32", 1, 65536, NULL},
+    [CFG_SIEVE_MAXSCRIPTS] = {"sieve_maxscripts", CFG_T_INT, "5", 1, 100000, NULL},
     /* RFC 2342 namespaces; defaults as Cyrus's altnamespace. */
     [CFG_USERPREFIX] = {"userprefix", CFG_T_STRING, "Other Users", 0, 0, NULL},
     [CFG_SHAREDPREFIX] = {"sharedprefix", CFG_T_STRING, "Shared Folders", 0, 0, NULL},

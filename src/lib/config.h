@@ -68,6 +68,9 @@ enum config_key {
     CFG_QUOTAWARN,
     CFG_AUTOCREATEQUOTA,
     CFG_AUTOCREATEQUOTAMSG,
+    /* Sieve script storage (RFC 5228, RFC 5804) */
+    CFG_SIEVE_MAXSCRIPTSIZE,
+    CFG_SIEVE_MAXSCRIPTS,
     /* Multi-user store: namespaces, ACLs, domains, partitions */
     CFG_USERPREFIX,
     CFG_SHAREDPREFIX,

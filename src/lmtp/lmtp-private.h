@@ -6,6 +6,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "connlimits.h"
+#include "frontend.h"
 #include "delivery.h"
 #include "spool-limits.h"
 
@@ -22,7 +23,7 @@ enum lmtp_in { IN_CMD, IN_DATA, IN_BDAT };
 enum dot_state { D_BOL, D_DOT, D_DOTCR, D_MID };
 
 struct lmtp_session {
-    struct lmtp_session *prev, *next;
+    struct fe_link link;        /* the worker's LMTP sessions (frontend.h) */
     struct conn *conn;
     char peer[64];
     bool is_unix;

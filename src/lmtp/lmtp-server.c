@@ -36,80 +36,43 @@
 #include "config.h"
 #include "connlimits.h"
 #include "log.h"
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <unistd.h>
 
-static struct event_loop *g_loop;
-static struct tls_ctx *g_tls;
-static struct lmtp_session *g_sessions;
-static size_t g_count;
-static bool g_shutting_down;
-static char *g_notice;  /* first line of the shutdown file, or NULL */
+static const struct fe_ops lmtp_ops;
+static struct fe_server g_srv = {.name = "lmtp", .ops = &lmtp_ops};
 
 void lmtp_init(struct event_loop *loop)
 {
-    g_loop = loop;
+    fe_server_init(&g_srv, loop);
 }
 
 struct tls_ctx *lmtp_tls(void)
 {
-    return g_tls;
+    return g_srv.tls;
 }
 
 void lmtp_set_tls(struct tls_ctx *tls)
 {
-    if (tls)
-        tls_ctx_ref(tls);
-    if (g_tls)
-        tls_ctx_unref(g_tls);
-    g_tls = tls;
+    fe_server_set_tls(&g_srv, tls);
 }
 
 size_t lmtp_session_count(void)
 {
-    return g_count;
+    return g_srv.count;
 }
 
 void lmtp_printf(struct lmtp_session *s, const char *fmt, ...)
 {
     if (s->closed || !s->conn)
         return;
-    struct buf b = BUF_INIT;
     va_list ap;
     va_start(ap, fmt);
-    buf_vprintf(&b, fmt, ap);
+    fe_vprintf(s->conn, fmt, ap);
     va_end(ap);
-    conn_write(s->conn, b.data, b.len);
-    buf_free(&b);
 }
 
 /* ---- lifetime ---------------------------------------------------------- */
-
-static void link_session(struct lmtp_session *s)
-{
-    s->prev = NULL;
-    s->next = g_sessions;
-    if (g_sessions)
-        g_sessions->prev = s;
-    g_sessions = s;
-    g_count++;
-}
-
-static void unlink_session(struct lmtp_session *s)
-{
-    if (!s->prev && g_sessions != s)
-        return;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        g_sessions = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->next = s->prev = NULL;
-    g_count--;
-}
 
 /* ---- stores kept between transactions (lmtp-private.h) -------------------- */
 
@@ -139,7 +102,7 @@ void lmtp_session_keep_stores(struct lmtp_session *s, struct mail_user **u, size
         bool dup = false;
         for (size_t k = 0; k < s->nkeep && !dup; k++)
             dup = s->keep[k] == u[i];
-        if (dup || s->nkeep >= LMTP_KEEP_MAX || s->closed || !g_loop)
+        if (dup || s->nkeep >= LMTP_KEEP_MAX || s->closed || !g_srv.loop)
             mail_user_close(u[i]);
         else
             s->keep[s->nkeep++] = u[i];
@@ -147,16 +110,16 @@ void lmtp_session_keep_stores(struct lmtp_session *s, struct mail_user **u, size
     for (size_t i = 0; i < nold; i++)
         mail_user_close(old[i]);
     if (s->keep_timer)
-        ev_timer_cancel(g_loop, s->keep_timer);
-    s->keep_timer = s->nkeep ? ev_timer_add(g_loop, LMTP_KEEP_MS, keep_cb, s) : 0;
+        ev_timer_cancel(g_srv.loop, s->keep_timer);
+    s->keep_timer = s->nkeep ? ev_timer_add(g_srv.loop, LMTP_KEEP_MS, keep_cb, s) : 0;
 }
 
 static void session_free(struct lmtp_session *s)
 {
     if (s->timeout_timer)
-        ev_timer_cancel(g_loop, s->timeout_timer);
+        ev_timer_cancel(g_srv.loop, s->timeout_timer);
     if (s->auth_timer)
-        ev_timer_cancel(g_loop, s->auth_timer);
+        ev_timer_cancel(g_srv.loop, s->auth_timer);
     if (s->auth_parked) {
         explicit_bzero(s->auth_parked, strlen(s->auth_parked));
         free(s->auth_parked);
@@ -165,14 +128,14 @@ static void session_free(struct lmtp_session *s)
         log_info("lmtp: connection lost during message transfer: addr=%s (nothing stored)", s->peer);
     lmtp_txn_reset(s);
     if (s->keep_timer)
-        ev_timer_cancel(g_loop, s->keep_timer);
+        ev_timer_cancel(g_srv.loop, s->keep_timer);
     s->keep_timer = 0;
     keep_release(s);
     lmtp_auth_reset(s);
     limits_preauth_end(&s->pa);
     if (s->counted_conn)
         limits_conn_release(s->peer);
-    unlink_session(s);
+    fe_unlink(&s->link);
     free(s->close_after_dlv);
     free(s->helo);
     free(s->authuser);
@@ -222,7 +185,7 @@ static uint64_t preauth_deadline(const struct lmtp_session *s)
 
 static void arm_timer(struct lmtp_session *s)
 {
-    uint64_t now = event_loop_now(g_loop);
+    uint64_t now = event_loop_now(g_srv.loop);
     uint64_t limit = (uint64_t)config_int(CFG_LMTP_TIMEOUT) * 1000;
     uint64_t since = now > s->last_activity ? now - s->last_activity : 0;
     uint64_t ms = since >= limit ? 1 : limit - since;
@@ -232,8 +195,8 @@ static void arm_timer(struct lmtp_session *s)
         ms = MIN(ms, d > now ? d - now : 1);
     }
     if (s->timeout_timer)
-        ev_timer_cancel(g_loop, s->timeout_timer);
-    s->timeout_timer = ev_timer_add(g_loop, ms, timeout_cb, s);
+        ev_timer_cancel(g_srv.loop, s->timeout_timer);
+    s->timeout_timer = ev_timer_add(g_srv.loop, ms, timeout_cb, s);
 }
 
 static void timeout_cb(struct event_loop *loop, void *arg)
@@ -401,7 +364,7 @@ static void reader_loop(struct lmtp_session *s)
         struct buf *in = conn_input(s->conn);
         if (!in->len)
             return;
-        s->last_activity = event_loop_now(g_loop);
+        s->last_activity = event_loop_now(g_srv.loop);
         if (s->in == IN_DATA) {
             if (data_input(s, in))
                 lmtp_data_done(s);
@@ -477,7 +440,7 @@ void lmtp_session_unpark(struct lmtp_session *s)
         return;
     }
     conn_resume_input(s->conn);
-    s->last_activity = event_loop_now(g_loop);
+    s->last_activity = event_loop_now(g_srv.loop);
     arm_timer(s);
     if (!s->reading)
         reader(s);
@@ -523,7 +486,7 @@ void lmtp_auth_failed(struct lmtp_session *s)
         return;
     }
     conn_pause_input(s->conn);
-    s->auth_timer = ev_timer_add(g_loop, ms, auth_reply_cb, s);
+    s->auth_timer = ev_timer_add(g_srv.loop, ms, auth_reply_cb, s);
 }
 
 static void auth_parked_cb(struct event_loop *loop, void *arg)
@@ -558,7 +521,7 @@ void lmtp_auth_park(struct lmtp_session *s, unsigned ms, const char *arg)
     s->auth_parked = xstrdup(arg);
     if (s->conn)
         conn_pause_input(s->conn);
-    s->auth_timer = ev_timer_add(g_loop, ms, auth_parked_cb, s);
+    s->auth_timer = ev_timer_add(g_srv.loop, ms, auth_parked_cb, s);
 }
 
 /* ---- password checks (the authentication service) ---------------------- */
@@ -649,47 +612,35 @@ static const struct conn_callbacks callbacks = {on_input, on_drain, on_close};
 
 void lmtp_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool is_unix)
 {
-    char addr[64];
-    (void)net_peer_string(peer, peerlen, addr, sizeof(addr));
-    if (is_unix)
-        snprintf(addr, sizeof(addr), "local");
-    if (g_shutting_down || !g_loop) {
-        close(fd);
-        return;
-    }
     /* TCP connections are pre-auth (capped per address, evictable when
      * the server is full); unix-socket ones are not (see the top). */
+    struct fe_accept how = {
+        .preauth = !is_unix,
+        .addr = is_unix ? "local" : NULL,
+        .refuse_full = "421 4.3.2 Too many connections, try again later\r\n",
+        .refuse_host = "421 4.3.2 Too many unauthenticated connections from your address, try again later\r\n",
+    };
+    char addr[64];
     struct limits_preauth pa;
-    enum limits_admit adm = limits_conn_admit(addr, !is_unix, &pa);
-    if (adm != LIMITS_ADMITTED) {
-        static const char full[] = "421 4.3.2 Too many connections, try again later\r\n";
-        static const char perhost[] = "421 4.3.2 Too many unauthenticated connections from your address, try again later\r\n";
-        bool host = adm == LIMITS_HOST_PREAUTH;
-        ssize_t w = host ? send(fd, perhost, sizeof(perhost) - 1, MSG_DONTWAIT | MSG_NOSIGNAL)
-                         : send(fd, full, sizeof(full) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-        (void)w;
-        log_notice("lmtp: connection refused (%s): addr=%s",
-                   host ? "maxconnections_per_host_preauth" : "maxconnections", addr);
-        close(fd);
+    if (!fe_accept_admit(&g_srv, fd, peer, peerlen, &how, addr, &pa))
         return;
-    }
     struct lmtp_session *s = xcalloc(1, sizeof(*s));
     snprintf(s->peer, sizeof(s->peer), "%s", addr);
     s->is_unix = is_unix;
     s->preauth = !is_unix;
     s->pa = pa;
-    s->connected_at = event_loop_now(g_loop);
+    s->connected_at = event_loop_now(g_srv.loop);
     s->counted_conn = true;
     s->in = IN_CMD;
-    s->conn = conn_new(g_loop, fd, peer, peerlen, NULL, &callbacks, s);
-    link_session(s);
+    s->conn = fe_conn_new(&g_srv, fd, peer, peerlen, false, &callbacks, s);
+    fe_link(&g_srv, &s->link, s);
     enter(s);
-    s->last_activity = event_loop_now(g_loop);
-    if (g_notice) {
+    s->last_activity = event_loop_now(g_srv.loop);
+    if (g_srv.notice) {
         /* Cyrus shutdown file: RFC 5321 3.1 allows 421 as the greeting;
          * the MTA keeps the mail queued and retries. */
         char line[256];
-        snprintf(line, sizeof(line), "421 4.3.2 %s", g_notice);
+        snprintf(line, sizeof(line), "421 4.3.2 %s", g_srv.notice);
         lmtp_session_close(s, line);
         leave(s);
         return;
@@ -699,78 +650,78 @@ void lmtp_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool is
     leave(s);
 }
 
-/* 421 and close every session (SIGTERM, shutdown file). */
-static void close_all(const char *reason)
+/* ---- server-wide events (fe_ops) ------------------------------------------ */
+
+static struct conn *op_conn(void *session)
 {
-    struct lmtp_session *s = g_sessions;
-    while (s) {
-        struct lmtp_session *next = s->next;
-        if (!s->closed && !s->quitting && s->conn) {
-            enter(s);
-            char line[256];
-            snprintf(line, sizeof(line), "421 4.3.2 %s", reason ? reason : "Server shutting down");
-            if (s->dlv) {
-                /* Delivering: the recipients' replies first (their
-                 * commits run within the shutdown grace period), then
-                 * the 421 (lmtp_session_unpark). */
-                free(s->close_after_dlv);
-                s->close_after_dlv = xstrdup(line);
-            } else if (s->in != IN_CMD) {
-                /* Mid-message: the client will retry the whole transaction;
-                 * the spool is discarded with the session. */
-                s->quitting = true;
-                conn_abort(s->conn);
-            } else {
-                lmtp_session_close(s, line);
-            }
-            leave(s);
-        }
-        s = next;
+    struct lmtp_session *s = session;
+    return s->closed ? NULL : s->conn;
+}
+
+/* 421 and close (SIGTERM, shutdown file). */
+static void op_close(void *session, const char *reason)
+{
+    struct lmtp_session *s = session;
+    if (s->closed || s->quitting || !s->conn)
+        return;
+    enter(s);
+    char line[256];
+    snprintf(line, sizeof(line), "421 4.3.2 %s", reason);
+    if (s->dlv) {
+        /* Delivering: the recipients' replies first (their commits run
+         * within the shutdown grace period), then the 421
+         * (lmtp_session_unpark). */
+        free(s->close_after_dlv);
+        s->close_after_dlv = xstrdup(line);
+    } else if (s->in != IN_CMD) {
+        /* Mid-message: the client will retry the whole transaction; the
+         * spool is discarded with the session. */
+        s->quitting = true;
+        conn_abort(s->conn);
+    } else {
+        lmtp_session_close(s, line);
+    }
+    leave(s);
+}
+
+static void op_evict(void *session)
+{
+    struct lmtp_session *s = session;
+    /* its AUTH being checked: decided when the answer comes
+     * (auth_replied), as for IMAP */
+    if (s->auth_wait || !limits_preauth_evicted(&s->pa))
+        return;
+    /* past its pre-auth phase meanwhile: stays */
+    bool pre = s->preauth && !s->closed && s->conn;
+    limits_preauth_end(&s->pa);
+    if (pre && s->quitting) {
+        /* already closing, but stuck flushing: needed now (as IMAP) */
+        log_notice("lmtp: closing unauthenticated connection evicted (server full): addr=%s", s->peer);
+        conn_abort(s->conn);
+    } else if (pre) {
+        log_notice("lmtp: unauthenticated connection evicted (server full): addr=%s", s->peer);
+        enter(s);
+        lmtp_session_close(s, "421 4.3.2 Server full, dropping the oldest unauthenticated connection");
+        leave(s);
     }
 }
 
 void lmtp_evict_marked(void)
 {
-    struct lmtp_session *s = g_sessions;
-    while (s) {
-        struct lmtp_session *next = s->next;
-        /* its AUTH being checked: decided when the answer comes
-         * (auth_replied), as for IMAP */
-        if (!s->auth_wait && limits_preauth_evicted(&s->pa)) {
-            /* past its pre-auth phase meanwhile: stays */
-            bool pre = s->preauth && !s->closed && s->conn;
-            limits_preauth_end(&s->pa);
-            if (pre && s->quitting) {
-                /* already closing, but stuck flushing: needed now (as IMAP) */
-                log_notice("lmtp: closing unauthenticated connection evicted (server full): addr=%s", s->peer);
-                conn_abort(s->conn);
-            } else if (pre) {
-                log_notice("lmtp: unauthenticated connection evicted (server full): addr=%s", s->peer);
-                enter(s);
-                lmtp_session_close(s, "421 4.3.2 Server full, dropping the oldest unauthenticated connection");
-                leave(s);
-            }
-        }
-        s = next;
-    }
+    fe_evict_marked(&g_srv);
 }
 
 void lmtp_shutdown(const char *reason)
 {
-    g_shutting_down = true;
-    close_all(reason);
+    fe_shutdown(&g_srv, reason);
 }
 
-void lmtp_set_shutdown_notice(const char *line)
-{
-    if (!line) {
-        free(g_notice);
-        g_notice = NULL;
-        return;
-    }
-    if (!g_notice || strcmp(g_notice, line) != 0) {
-        free(g_notice);
-        g_notice = xstrdup(line);
-    }
-    close_all(g_notice);
-}
+/* No user kicks, as before the front-end layer: an LMTP session holds a
+ * store only for a delivery in progress or for LMTP_KEEP_MS after it
+ * (lmtp_session_keep_stores). */
+static const struct fe_ops lmtp_ops = {
+    .conn = op_conn,
+    .shutdown = op_close,
+    .notice = op_close,
+    .evict = op_evict,
+};

@@ -37,12 +37,11 @@ void lmtp_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool is
  * middle of DATA is dropped (the client retries; nothing is stored). */
 void lmtp_shutdown(const char *reason);
 size_t lmtp_session_count(void);
-/* (added) Cyrus shutdown file present (line) or gone (NULL): while
- * present new connections get "421 4.3.2 line" and every open session is
- * sent it and closed (one in the middle of DATA is cut; nothing of it was
- * stored, the client retries). LMTP sessions hold no store between
- * deliveries, so NOTIFY_KICK_USER needs nothing here. */
-void lmtp_set_shutdown_notice(const char *line);
+/* The Cyrus shutdown file reaches LMTP through the front-end layer
+ * (frontend.h, fe_set_shutdown_notice_all): while present new connections
+ * get "421 4.3.2 line" and every open session is sent it and closed (one
+ * in the middle of DATA is cut; nothing of it was stored, the client
+ * retries). */
 /* Close the pre-auth sessions that another worker chose for eviction
  * (connlimits.h); called when the worker's wake fd is readable. */
 void lmtp_evict_marked(void);

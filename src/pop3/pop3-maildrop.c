@@ -802,7 +802,7 @@ static void update_done(struct pop3_session *s, bool gone, size_t n, uint32_t le
         log_info("pop3: user=%s deleted %zu message%s", s->user, n, n == 1 ? "" : "s");
     if (gone)
         return;
-    const char *product = pop3_server_product();
+    const char *product = fe_server_product();
     if (err < 0)
         pop3_printf(s, "-ERR [SYS/TEMP] Some deleted messages were not removed\r\n");
     else

@@ -5,6 +5,7 @@
 #include "pop3.h"
 #include "auth.h"
 #include "connlimits.h"
+#include "frontend.h"
 #include "storage.h"
 
 enum pop3_state { POP3_AUTHORIZATION, POP3_TRANSACTION, POP3_UPDATE };
@@ -34,7 +35,7 @@ struct pop3_job {
 enum pop3_deferred { DEF_NONE, DEF_PASS, DEF_AUTH_START, DEF_FAIL_REPLY };
 
 struct pop3_session {
-    struct pop3_session *prev, *next;
+    struct fe_link link;        /* the worker's POP3 sessions (frontend.h) */
     struct conn *conn;
     char peer[64];
     enum pop3_state state;
@@ -88,7 +89,6 @@ struct pop3_session {
 /* pop3-server.c */
 struct event_loop *pop3_loop(void);
 struct tls_ctx *pop3_tls(void);
-const char *pop3_server_product(void);
 void pop3_write(struct pop3_session *s, const void *data, size_t len);
 void pop3_printf(struct pop3_session *s, const char *fmt, ...) ATTR_PRINTF(2, 3);
 void pop3_session_close(struct pop3_session *s, const char *err_line);

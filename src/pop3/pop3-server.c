@@ -14,8 +14,6 @@
 #include "jobs.h"
 #include "log.h"
 #include "notify.h"
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <unistd.h>
 
@@ -23,52 +21,32 @@
  * bounds what we hold. */
 #define POP3_MAX_SASL_LINE 16384
 
-static struct event_loop *g_loop;
-static struct tls_ctx *g_tls;
-static struct pop3_session *g_sessions;
-static size_t g_count;
-static bool g_shutting_down;
-static char *g_notice;  /* first line of the shutdown file, or NULL */
+static const struct fe_ops pop3_ops;
+static struct fe_server g_srv = {.name = "pop3", .ops = &pop3_ops};
 
 void pop3_init(struct event_loop *loop)
 {
-    g_loop = loop;
+    fe_server_init(&g_srv, loop);
 }
 
 struct event_loop *pop3_loop(void)
 {
-    return g_loop;
+    return g_srv.loop;
 }
 
 struct tls_ctx *pop3_tls(void)
 {
-    return g_tls;
+    return g_srv.tls;
 }
 
 void pop3_set_tls(struct tls_ctx *tls)
 {
-    if (tls)
-        tls_ctx_ref(tls);
-    if (g_tls)
-        tls_ctx_unref(g_tls);
-    g_tls = tls;
+    fe_server_set_tls(&g_srv, tls);
 }
 
 size_t pop3_session_count(void)
 {
-    return g_count;
-}
-
-const char *pop3_server_product(void)
-{
-    static char buf[64];
-    const char *info = config_str(CFG_SERVERINFO);
-    if (strcmp(info, "off") == 0)
-        return "";
-    if (strcmp(info, "min") == 0)
-        return "Darius";
-    snprintf(buf, sizeof(buf), "Darius %s", DARIUS_VERSION);
-    return buf;
+    return g_srv.count;
 }
 
 /* ---- output ---------------------------------------------------------------- */
@@ -84,49 +62,22 @@ void pop3_printf(struct pop3_session *s, const char *fmt, ...)
 {
     if (s->closed || !s->conn)
         return;
-    struct buf b = BUF_INIT;
     va_list ap;
     va_start(ap, fmt);
-    buf_vprintf(&b, fmt, ap);
+    fe_vprintf(s->conn, fmt, ap);
     va_end(ap);
-    conn_write(s->conn, b.data, b.len);
-    buf_free(&b);
 }
 
 /* ---- lifetime ---------------------------------------------------------------- */
 
-static void link_session(struct pop3_session *s)
-{
-    s->prev = NULL;
-    s->next = g_sessions;
-    if (g_sessions)
-        g_sessions->prev = s;
-    g_sessions = s;
-    g_count++;
-}
-
-static void unlink_session(struct pop3_session *s)
-{
-    if (!s->prev && g_sessions != s)
-        return;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        g_sessions = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->next = s->prev = NULL;
-    g_count--;
-}
-
 static void session_free(struct pop3_session *s)
 {
     if (s->timeout_timer)
-        ev_timer_cancel(g_loop, s->timeout_timer);
+        ev_timer_cancel(g_srv.loop, s->timeout_timer);
     if (s->defer_timer)
-        ev_timer_cancel(g_loop, s->defer_timer);
+        ev_timer_cancel(g_srv.loop, s->defer_timer);
     if (s->kick_timer)
-        ev_timer_cancel(g_loop, s->kick_timer);
+        ev_timer_cancel(g_srv.loop, s->kick_timer);
     pop3_job_free(s);
     pop3_auth_reset(s);
     pop3_maildrop_close(s);
@@ -135,7 +86,7 @@ static void session_free(struct pop3_session *s)
     limits_preauth_end(&s->pa);
     if (s->counted_conn)
         limits_conn_release(s->peer);
-    unlink_session(s);
+    fe_unlink(&s->link);
     free(s->user);
     free(s->folder);
     free(s);
@@ -165,7 +116,7 @@ void pop3_session_close(struct pop3_session *s, const char *err_line)
 
 void pop3_session_touch(struct pop3_session *s)
 {
-    s->last_activity = event_loop_now(g_loop);
+    s->last_activity = event_loop_now(g_srv.loop);
 }
 
 bool pop3_session_blocked(const struct pop3_session *s)
@@ -250,20 +201,20 @@ static void close_with(struct pop3_session *s, const char *line);
 
 static void arm_timer(struct pop3_session *s)
 {
-    uint64_t now = event_loop_now(g_loop);
+    uint64_t now = event_loop_now(g_srv.loop);
     if (s->state == POP3_AUTHORIZATION) {
         uint64_t d = preauth_deadline(s);
         if (s->timeout_timer)
-            ev_timer_cancel(g_loop, s->timeout_timer);
-        s->timeout_timer = ev_timer_add(g_loop, d > now ? d - now : 1, timeout_cb, s);
+            ev_timer_cancel(g_srv.loop, s->timeout_timer);
+        s->timeout_timer = ev_timer_add(g_srv.loop, d > now ? d - now : 1, timeout_cb, s);
         return;
     }
     uint64_t limit = timeout_ms();
     uint64_t since = now > s->last_activity ? now - s->last_activity : 0;
     uint64_t ms = since >= limit ? 1 : limit - since;
     if (s->timeout_timer)
-        ev_timer_cancel(g_loop, s->timeout_timer);
-    s->timeout_timer = ev_timer_add(g_loop, ms, timeout_cb, s);
+        ev_timer_cancel(g_srv.loop, s->timeout_timer);
+    s->timeout_timer = ev_timer_add(g_srv.loop, ms, timeout_cb, s);
 }
 
 static void timeout_cb(struct event_loop *loop, void *arg)
@@ -321,7 +272,7 @@ void pop3_session_kick(struct pop3_session *s)
         conn_resume_input(s->conn);
     if (s->kick_timer)
         return;
-    s->kick_timer = ev_timer_add(g_loop, 0, kick_cb, s);
+    s->kick_timer = ev_timer_add(g_srv.loop, 0, kick_cb, s);
 }
 
 /* ---- the line reader ------------------------------------------------------ */
@@ -420,76 +371,45 @@ static void on_close(struct conn *c, void *arg)
 
 static const struct conn_callbacks callbacks = {on_input, on_drain, on_close};
 
-#define TLS_ERR_POLL_MS 20
-#define TLS_ERR_MAX_MS 10000
-
-/* POP3S connection refused with -ERR (shutdown file): close once the
- * handshake is done and the line can be flushed. */
-static void tls_err_cb(struct event_loop *loop, void *arg)
-{
-    struct pop3_session *s = arg;
-    s->timeout_timer = 0;
-    if (s->closed || !s->conn)
-        return;
-    if (conn_tls_desc(s->conn)[0])
-        conn_close(s->conn);
-    else if (event_loop_now(loop) - s->last_activity >= TLS_ERR_MAX_MS)
-        conn_abort(s->conn);
-    else
-        s->timeout_timer = ev_timer_add(loop, TLS_ERR_POLL_MS, tls_err_cb, s);
-}
-
 void pop3_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool implicit_tls)
 {
+    /* RFC 3206 SYS/TEMP: try again later. */
+    static const struct fe_accept how_plain = {
+        .preauth = true,
+        .refuse_full = "-ERR [SYS/TEMP] Too many connections\r\n",
+        .refuse_host = "-ERR [SYS/TEMP] Too many unauthenticated connections from your address\r\n",
+    };
+    struct fe_accept how = how_plain;
+    how.implicit_tls = implicit_tls;
     char addr[64];
-    (void)net_peer_string(peer, peerlen, addr, sizeof(addr));
-    if (g_shutting_down || !g_loop || (implicit_tls && !g_tls)) {
-        close(fd);
-        return;
-    }
-    /* Capped per address before login and evictable when the server is
-     * full (connlimits.h). RFC 3206 SYS/TEMP: try again later. */
     struct limits_preauth pa;
-    enum limits_admit adm = limits_conn_admit(addr, true, &pa);
-    if (adm != LIMITS_ADMITTED) {
-        bool host = adm == LIMITS_HOST_PREAUTH;
-        if (!implicit_tls) {
-            static const char full[] = "-ERR [SYS/TEMP] Too many connections\r\n";
-            static const char perhost[] = "-ERR [SYS/TEMP] Too many unauthenticated connections from your address\r\n";
-            ssize_t w = host ? send(fd, perhost, sizeof(perhost) - 1, MSG_DONTWAIT | MSG_NOSIGNAL)
-                             : send(fd, full, sizeof(full) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-            (void)w;
-        }
-        log_notice("pop3: connection refused (%s): addr=%s",
-                   host ? "maxconnections_per_host_preauth" : "maxconnections", addr);
-        close(fd);
+    if (!fe_accept_admit(&g_srv, fd, peer, peerlen, &how, addr, &pa))
         return;
-    }
     struct pop3_session *s = xcalloc(1, sizeof(*s));
     snprintf(s->peer, sizeof(s->peer), "%s", addr);
     s->pa = pa;
-    s->connected_at = event_loop_now(g_loop);
+    s->connected_at = event_loop_now(g_srv.loop);
     s->lock_fd = -1;
     s->implicit_tls = implicit_tls;
     s->tls = implicit_tls;
     s->counted_conn = true;
-    struct conn *c = conn_new(g_loop, fd, peer, peerlen, implicit_tls ? g_tls : NULL, &callbacks, s);
+    struct conn *c = fe_conn_new(&g_srv, fd, peer, peerlen, implicit_tls, &callbacks, s);
     s->conn = c;
-    link_session(s);
+    fe_link(&g_srv, &s->link, s);
     pop3_session_enter(s);
     pop3_session_touch(s);
-    if (g_notice) {
+    if (g_srv.notice) {
         /* Cyrus shutdown file: refuse instead of greeting (RFC 1939 4
          * allows -ERR as the greeting; RFC 3206 SYS/TEMP: try later). */
         char line[256];
-        snprintf(line, sizeof(line), "-ERR [SYS/TEMP] %s", g_notice);
+        snprintf(line, sizeof(line), "-ERR [SYS/TEMP] %s", g_srv.notice);
         if (implicit_tls) {
             /* conn_close during the handshake would drop the line: close
-             * once TLS is up (the idle timer slot is not armed yet). */
+             * once TLS is up. */
             pop3_printf(s, "%s\r\n", line);
             s->quitting = true;
             conn_pause_input(c);
-            s->timeout_timer = ev_timer_add(g_loop, TLS_ERR_POLL_MS, tls_err_cb, s);
+            fe_close_after_handshake(&s->link);
         } else {
             pop3_session_close(s, line);
         }
@@ -521,88 +441,89 @@ static void close_with(struct pop3_session *s, const char *line)
     pop3_session_leave(s);
 }
 
-void pop3_notify(const char *user, int64_t mailbox_id)
+/* ---- server-wide events (fe_ops) ------------------------------------------ */
+
+static struct conn *op_conn(void *session)
 {
-    if (!user || mailbox_id != NOTIFY_KICK_USER)
+    struct pop3_session *s = session;
+    return s->closed ? NULL : s->conn;
+}
+
+/* NOTIFY_KICK_USER: only this matters to POP3 (a session serves its
+ * login snapshot). */
+static void op_kick_user(void *session, const char *user)
+{
+    struct pop3_session *s = session;
+    if (!s->closed && !s->quitting && s->conn && s->user && strcmp(s->user, user) == 0) {
+        log_info("pop3: disconnecting (account moved or changed): user=%s addr=%s", s->user, s->peer);
+        close_with(s, "-ERR [SYS/TEMP] Account is being moved or changed");
+    }
+}
+
+static void op_evict(void *session)
+{
+    struct pop3_session *s = session;
+    /* its login in progress (the password being checked, the maildrop
+     * being opened): decided when that ends (pop3-session.c, auth_replied
+     * and login_opened), as for IMAP */
+    bool logging_in = s->state == POP3_AUTHORIZATION && (s->auth_wait || s->parked);
+    if (logging_in || !limits_preauth_evicted(&s->pa))
         return;
-    struct pop3_session *s = g_sessions;
-    while (s) {
-        struct pop3_session *next = s->next;
-        if (!s->closed && !s->quitting && s->conn && s->user && strcmp(s->user, user) == 0) {
-            log_info("pop3: disconnecting (account moved or changed): user=%s addr=%s", s->user, s->peer);
-            close_with(s, "-ERR [SYS/TEMP] Account is being moved or changed");
-        }
-        s = next;
+    /* logged in meanwhile: stays (never evicted after login) */
+    bool pre = s->state == POP3_AUTHORIZATION && !s->closed && s->conn;
+    limits_preauth_end(&s->pa);
+    if (pre && s->quitting) {
+        /* already closing, but stuck flushing: needed now (as IMAP) */
+        log_notice("pop3: closing unauthenticated connection evicted (server full): addr=%s", s->peer);
+        conn_abort(s->conn);
+    } else if (pre) {
+        log_notice("pop3: unauthenticated connection evicted (server full): addr=%s", s->peer);
+        close_with(s, "-ERR [SYS/TEMP] Server full, dropping the oldest unauthenticated connection");
     }
 }
 
 void pop3_evict_marked(void)
 {
-    struct pop3_session *s = g_sessions;
-    while (s) {
-        struct pop3_session *next = s->next;
-        /* its login in progress (the password being checked, the
-         * maildrop being opened): decided when that ends (pop3-session.c,
-         * auth_replied and login_opened), as for IMAP */
-        bool logging_in = s->state == POP3_AUTHORIZATION && (s->auth_wait || s->parked);
-        if (!logging_in && limits_preauth_evicted(&s->pa)) {
-            /* logged in meanwhile: stays (never evicted after login) */
-            bool pre = s->state == POP3_AUTHORIZATION && !s->closed && s->conn;
-            limits_preauth_end(&s->pa);
-            if (pre && s->quitting) {
-                /* already closing, but stuck flushing: needed now (as IMAP) */
-                log_notice("pop3: closing unauthenticated connection evicted (server full): addr=%s", s->peer);
-                conn_abort(s->conn);
-            } else if (pre) {
-                log_notice("pop3: unauthenticated connection evicted (server full): addr=%s", s->peer);
-                close_with(s, "-ERR [SYS/TEMP] Server full, dropping the oldest unauthenticated connection");
-            }
-        }
-        s = next;
-    }
+    fe_evict_marked(&g_srv);
 }
 
-void pop3_set_shutdown_notice(const char *line)
+/* The shutdown file: RFC 3206 SYS/TEMP, try again later. */
+static void op_notice(void *session, const char *line)
 {
-    if (!line) {
-        free(g_notice);
-        g_notice = NULL;
-        return;
-    }
-    if (!g_notice || strcmp(g_notice, line) != 0) {
-        free(g_notice);
-        g_notice = xstrdup(line);
-    }
+    struct pop3_session *s = session;
     char err[256];
-    snprintf(err, sizeof(err), "-ERR [SYS/TEMP] %s", g_notice);
-    struct pop3_session *s = g_sessions;
-    while (s) {
-        struct pop3_session *next = s->next;
-        if (!s->closed && !s->quitting && s->conn)
-            close_with(s, err);
-        s = next;
+    snprintf(err, sizeof(err), "-ERR [SYS/TEMP] %s", line);
+    if (!s->closed && !s->quitting && s->conn)
+        close_with(s, err);
+}
+
+static void op_shutdown(void *session, const char *reason)
+{
+    struct pop3_session *s = session;
+    if (s->closed || s->quitting || !s->conn)
+        return;
+    pop3_session_enter(s);
+    if (s->job.kind != JOB_NONE) {
+        /* mid multi-line response: nothing sensible can follow */
+        s->quitting = true;
+        conn_abort(s->conn);
+    } else {
+        char line[200];
+        snprintf(line, sizeof(line), "-ERR [SYS/TEMP] %s", reason);
+        pop3_session_close(s, line);
     }
+    pop3_session_leave(s);
 }
 
 void pop3_shutdown(const char *reason)
 {
-    g_shutting_down = true;
-    struct pop3_session *s = g_sessions;
-    while (s) {
-        struct pop3_session *next = s->next;
-        if (!s->closed && !s->quitting && s->conn) {
-            pop3_session_enter(s);
-            if (s->job.kind != JOB_NONE) {
-                /* mid multi-line response: nothing sensible can follow */
-                s->quitting = true;
-                conn_abort(s->conn);
-            } else {
-                char line[200];
-                snprintf(line, sizeof(line), "-ERR [SYS/TEMP] %s", reason ? reason : "Server shutting down");
-                pop3_session_close(s, line);
-            }
-            pop3_session_leave(s);
-        }
-        s = next;
-    }
+    fe_shutdown(&g_srv, reason);
 }
+
+static const struct fe_ops pop3_ops = {
+    .conn = op_conn,
+    .shutdown = op_shutdown,
+    .notice = op_notice,
+    .kick_user = op_kick_user,
+    .evict = op_evict,
+};

@@ -48,7 +48,7 @@ static void sasl_params(struct pop3_session *s, struct sasl_params *p)
 
 void pop3_greeting(struct pop3_session *s)
 {
-    const char *product = pop3_server_product();
+    const char *product = fe_server_product();
     pop3_printf(s, "+OK %s%sPOP3 server ready\r\n", product, *product ? " " : "");
 }
 
@@ -79,7 +79,7 @@ void pop3_capa(struct pop3_session *s, struct buf *out)
     buf_puts(out, "UTF8\r\n");
     const char *info = config_str(CFG_SERVERINFO);
     if (strcmp(info, "off") != 0)
-        buf_printf(out, "IMPLEMENTATION %s\r\n", pop3_server_product());
+        buf_printf(out, "IMPLEMENTATION %s\r\n", fe_server_product());
 }
 
 /* ---- authentication state ------------------------------------------------ */
@@ -640,7 +640,7 @@ void pop3_execute(struct pop3_session *s, char *line, size_t len)
             pop3_transaction_command(s, &cl); /* UPDATE state */
             return;
         }
-        const char *product = pop3_server_product();
+        const char *product = fe_server_product();
         pop3_printf(s, "+OK %s%sPOP3 server signing off\r\n", product, *product ? " " : "");
         pop3_session_close(s, NULL);
         return;

@@ -37,18 +37,15 @@ void pop3_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool im
 /* SIGTERM: close every session (no UPDATE state: nothing is deleted). */
 void pop3_shutdown(const char *reason);
 size_t pop3_session_count(void);
-/* Cross-process hint (notify.h). Only NOTIFY_KICK_USER matters to POP3 (a
- * session serves its login snapshot): every session of that user gets
- * "-ERR [SYS/TEMP] ..." and is closed, its store handles dropped, nothing
- * deleted (no UPDATE state). */
-void pop3_notify(const char *user, int64_t mailbox_id);
 /* Close the sessions still in AUTHORIZATION that another worker chose for
- * eviction (connlimits.h); called when the worker's wake fd is readable. */
+ * eviction (connlimits.h). */
 void pop3_evict_marked(void);
-/* Cyrus shutdown file present (line) or gone (NULL): while present new
- * connections get "-ERR [SYS/TEMP] line" and are closed, and every open
- * session is sent it and closed (no UPDATE state). */
-void pop3_set_shutdown_notice(const char *line);
+/* The user kicks (NOTIFY_KICK_USER: every session of that user gets
+ * "-ERR [SYS/TEMP] ..." and is closed, its store handles dropped, nothing
+ * deleted) and the Cyrus shutdown file (new connections get
+ * "-ERR [SYS/TEMP] line" and are closed, open sessions are sent it and
+ * closed) reach POP3 through the front-end layer (frontend.h,
+ * fe_kick_user_all, fe_set_shutdown_notice_all). */
 
 /* ---- pure helpers (pop3-wire.c) ---------------------------------------- */
 
