@@ -595,4 +595,39 @@ enum outgoing_result delivery_notify_mailto_send(const struct sendmail_opts *opt
                                                  const struct notify_msg *m, const char *from,
                                                  const char *message, const char *servername, time_t now);
 
+
+/* ---- from a Sieve result to the MTA (delivery-outgoing.c) -------------------
+ *
+ * One call per outgoing action of a sieve_run result (REDIRECT,
+ * VACATION, NOTIFY, and REJECT/EREJECT when the refusal cannot be the
+ * LMTP reply), on a job thread. Everything it needs is copied into the
+ * context on the loop thread. */
+struct sieve_action;
+struct outgoing_ctx {
+    struct sendmail_opts sendmail;      /* sendmail_opts_from_config */
+    const char *servername;             /* delivery_servername() */
+    time_t now;
+    int64_t vacation_min, vacation_max; /* sieve_vacation_min_response / _max_response */
+    const char *user;                   /* the user id (vacation tracking) */
+    const char *rcpt;                   /* the recipient address the script ran for */
+    const char *const *own;             /* the user's other known addresses; may be NULL/0 */
+    size_t nown;
+    const char *envelope_from;          /* MAIL FROM, "" null */
+    /* The message: its stored file (starting with our Return-Path) ... */
+    int fd;
+    uint64_t size;
+    /* ... and its header block, read by the caller (the first part of
+     * the file, or sieve_result_header's edited one: then a redirect
+     * sends that header followed by the file from body_off). */
+    const char *hdr;
+    size_t hdr_len;
+    bool hdr_edited;
+    uint64_t body_off;                  /* with hdr_edited: where the body starts in the file */
+};
+/* OUTGOING_SENT, OUTGOING_SUPPRESSED (a rule said no: vacation not due
+ * or not allowed, a redirect loop, no MDN to <>, an auto-submitted
+ * trigger of notify), or OUTGOING_FAILED (a run-time error: keep the
+ * message). Other action types: OUTGOING_SUPPRESSED. */
+enum outgoing_result delivery_sieve_action_send(const struct sieve_action *a, const struct outgoing_ctx *c);
+
 #endif

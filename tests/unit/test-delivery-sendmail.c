@@ -10,6 +10,8 @@
  * the reject MDN and none to the null sender, notify mailto. */
 #include "unit.h"
 #include "delivery-harness.h"
+#include "mime.h"
+#include "sieve.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -442,6 +444,106 @@ static void test_notify_send(void)
     CHECK_INT(calls(), before + 2);
 }
 
+/* A script's result carried out: compile, run, and each outgoing action
+ * through delivery_sieve_action_send. */
+static void test_sieve_actions(void)
+{
+    const char *script = "require [\"vacation\", \"enotify\", \"reject\"];\n"
+                         "redirect \"other@elsewhere.example\";\n"
+                         "vacation :days 3 :subject \"Away\" \"I am away.\";\n"
+                         "notify :message \"got one\" \"mailto:pager@example.net\";\n";
+    struct sieve_diags d;
+    memset(&d, 0, sizeof(d));
+    unsigned char *bin = NULL;
+    size_t bl = 0;
+    CHECK(sieve_compile(script, strlen(script), NULL, &bin, &bl, &d));
+    sieve_diags_free(&d);
+    enum sieve_load_status ls;
+    struct sieve_script *sc = bin ? sieve_binary_load(bin, bl, NULL, &ls) : NULL;
+    free(bin);
+    CHECK(sc != NULL);
+    if (!sc)
+        return;
+    const char *stored = "Return-Path: <bob@x.example>\r\n"
+                         "Received: from x by mx.test\r\n"
+                         "From: bob@x.example\r\nTo: alice@example.org\r\nSubject: plans\r\n"
+                         "Message-ID: <p1@x.example>\r\n\r\nsee you\r\n";
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/sieve-msg", g_smdir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CHECK(write(fd, stored, strlen(stored)) == (ssize_t)strlen(stored));
+    struct sieve_envelope env = {"bob@x.example", "alice@example.org", NULL, NULL};
+    struct sieve_result *res = NULL;
+    CHECK_INT(sieve_run(sc, stored, strlen(stored), &env, NULL, NULL, NULL, &res), SIEVE_RUN_OK);
+    struct outgoing_ctx c = {.sendmail = g_opts,
+                             .servername = "mx.test",
+                             .now = 1800000000,
+                             .vacation_min = 86400,
+                             .vacation_max = 90 * 86400,
+                             .user = "alice-sieve",
+                             .rcpt = "alice@example.org",
+                             .envelope_from = "bob@x.example",
+                             .fd = fd,
+                             .size = strlen(stored),
+                             .hdr = stored,
+                             .hdr_len = mime_header_length(stored, strlen(stored))};
+    int before = calls();
+    int sent = 0;
+    for (size_t i = 0; res && i < sieve_result_count(res); i++) {
+        const struct sieve_action *a = sieve_result_action(res, i);
+        enum outgoing_result o = delivery_sieve_action_send(a, &c);
+        if (a->type == SIEVE_ACT_REDIRECT || a->type == SIEVE_ACT_VACATION || a->type == SIEVE_ACT_NOTIFY) {
+            CHECK_INT(o, OUTGOING_SENT);
+            sent++;
+        }
+    }
+    CHECK_INT(sent, 3);
+    CHECK_INT(calls(), before + 3);
+    /* In action order: the redirect keeps the sender and carries the
+     * marker; the vacation reply is from <>; the notification to the URI. */
+    char *args = call_file(before + 1, "args");
+    CHECK_STR(args, "-i\n-f\nbob@x.example\n--\nother@elsewhere.example\n");
+    free(args);
+    char *msg = call_file(before + 1, "msg");
+    CHECK(msg && strncmp(msg, "X-Darius-Redirected: alice@example.org\nReceived: from x", 55) == 0);
+    free(msg);
+    args = call_file(before + 2, "args");
+    CHECK_STR(args, "-i\n-f\n<>\n--\nbob@x.example\n");
+    free(args);
+    msg = call_file(before + 2, "msg");
+    CHECK(msg && strstr(msg, "\nSubject: Away\n") && strstr(msg, "\n\nI am away.\n"));
+    free(msg);
+    args = call_file(before + 3, "args");
+    CHECK_STR(args, "-i\n-f\nalice@example.org\n--\npager@example.net\n");
+    free(args);
+    /* The same message again: the vacation is not due; the others are. */
+    for (size_t i = 0; res && i < sieve_result_count(res); i++) {
+        const struct sieve_action *a = sieve_result_action(res, i);
+        if (a->type == SIEVE_ACT_VACATION)
+            CHECK_INT(delivery_sieve_action_send(a, &c), OUTGOING_SUPPRESSED);
+    }
+    CHECK_INT(calls(), before + 3);
+    /* An edited header (editheader) is what a redirect sends. */
+    const char *edited = "X-Added: 1\r\nFrom: bob@x.example\r\nSubject: plans\r\n\r\n";
+    struct outgoing_ctx ce = c;
+    ce.hdr = edited;
+    ce.hdr_len = strlen(edited);
+    ce.hdr_edited = true;
+    ce.body_off = (uint64_t)(strstr(stored, "\r\n\r\n") + 4 - stored);
+    for (size_t i = 0; res && i < sieve_result_count(res); i++) {
+        const struct sieve_action *a = sieve_result_action(res, i);
+        if (a->type == SIEVE_ACT_REDIRECT)
+            CHECK_INT(delivery_sieve_action_send(a, &ce), OUTGOING_SENT);
+    }
+    msg = call_file(before + 4, "msg");
+    CHECK_STR(msg, "X-Darius-Redirected: alice@example.org\nX-Added: 1\nFrom: bob@x.example\nSubject: plans\n\n"
+                   "see you\n");
+    free(msg);
+    sieve_result_free(res);
+    sieve_script_free(sc);
+    close(fd);
+}
+
 /* ---- threads ---- */
 
 #include <pthread.h>
@@ -544,6 +646,7 @@ int main(void)
     RUN(test_redirect_send);
     RUN(test_reject_mdn_send);
     RUN(test_notify_send);
+    RUN(test_sieve_actions);
     RUN(test_threads_send);
     RUN(test_threads_claim);
     delivery_harness_done();
