@@ -11,6 +11,7 @@
 #
 # Layers (one-way dependencies, each a static library):
 #   lib -> net, mail -> storage -> delivery; auth -> imap, pop3, lmtp -> daemon, cli
+#   lib, mail -> sieve (the Sieve language; used by delivery, lmtp, cli)
 # Every .c file in a layer's directory is part of that layer; adding a file
 # needs no Makefile change.
 
@@ -47,28 +48,30 @@ ifeq ($(FUZZ),1)
   LDSAN = -fsanitize=fuzzer,address,undefined
 endif
 
-CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(PKG_CFLAGS) -Isrc -Isrc/lib -Isrc/net -Isrc/frontend -Isrc/mail -Isrc/storage -Isrc/auth -Isrc/imap -Isrc/pop3 -Isrc/lmtp -Isrc/delivery -Isrc/access $(CFLAGS)
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(PKG_CFLAGS) -Isrc -Isrc/lib -Isrc/net -Isrc/frontend -Isrc/mail -Isrc/storage -Isrc/auth -Isrc/imap -Isrc/pop3 -Isrc/lmtp -Isrc/delivery -Isrc/access -Isrc/managesieve -Isrc/sieve $(CFLAGS)
 LDFLAGS_ALL = $(LDSAN) $(LDFLAGS)
 
-LAYERS = lib net frontend mail storage auth access delivery imap pop3 lmtp
+LAYERS = lib net frontend mail sieve storage auth access delivery imap pop3 lmtp managesieve
 lib_SRC = $(wildcard src/lib/*.c)
 net_SRC = $(wildcard src/net/*.c)
 frontend_SRC = $(wildcard src/frontend/*.c)
 mail_SRC = $(wildcard src/mail/*.c)
+sieve_SRC = $(wildcard src/sieve/*.c)
 storage_SRC = $(wildcard src/storage/*.c)
 auth_SRC = $(wildcard src/auth/*.c)
 access_SRC = $(wildcard src/access/*.c)
 imap_SRC = $(wildcard src/imap/*.c)
 pop3_SRC = $(wildcard src/pop3/*.c)
 lmtp_SRC = $(wildcard src/lmtp/*.c)
+managesieve_SRC = $(wildcard src/managesieve/*.c)
 delivery_SRC = $(wildcard src/delivery/*.c)
 daemon_SRC = $(wildcard src/daemon/*.c)
 cli_SRC = $(wildcard src/cli/*.c)
 
 obj = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(1))
 # Link order: most dependent first.
-LAYER_LIBS = $(BUILD)/libimap.a $(BUILD)/libpop3.a $(BUILD)/liblmtp.a $(BUILD)/libdelivery.a $(BUILD)/libaccess.a $(BUILD)/libauth.a $(BUILD)/libstorage.a \
-             $(BUILD)/libmail.a $(BUILD)/libfrontend.a $(BUILD)/libnet.a $(BUILD)/liblib.a
+LAYER_LIBS = $(BUILD)/libmanagesieve.a $(BUILD)/libimap.a $(BUILD)/libpop3.a $(BUILD)/liblmtp.a $(BUILD)/libdelivery.a $(BUILD)/libaccess.a $(BUILD)/libauth.a $(BUILD)/libstorage.a \
+             $(BUILD)/libsieve.a $(BUILD)/libmail.a $(BUILD)/libfrontend.a $(BUILD)/libnet.a $(BUILD)/liblib.a
 
 UNIT_SRC = $(wildcard tests/unit/test-*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))

@@ -11,15 +11,17 @@ allowed() {
     net) echo "lib net" ;;
     frontend) echo "lib net frontend" ;;
     mail) echo "lib mail" ;;
+    sieve) echo "lib mail sieve" ;;
     storage) echo "lib mail storage" ;;
     auth) echo "lib net auth" ;;
     access) echo "lib storage auth access" ;;
-    delivery) echo "lib mail storage auth access delivery" ;;
+    delivery) echo "lib mail sieve storage auth access delivery" ;;
     imap) echo "lib net frontend mail storage auth access imap" ;;
     pop3) echo "lib net frontend mail storage auth access pop3" ;;
-    lmtp) echo "lib net frontend mail storage delivery auth access lmtp" ;;
-    daemon) echo "lib net frontend mail storage delivery auth access imap pop3 lmtp daemon" ;;
-    cli) echo "lib mail storage delivery auth access cli" ;;
+    lmtp) echo "lib net frontend mail sieve storage delivery auth access lmtp" ;;
+    managesieve) echo "lib net frontend mail sieve storage auth access managesieve" ;;
+    daemon) echo "lib net frontend mail sieve storage delivery auth access imap pop3 lmtp managesieve daemon" ;;
+    cli) echo "lib mail sieve storage delivery auth access cli" ;;
     *) echo "" ;;
     esac
 }

@@ -7,6 +7,8 @@
 #include "config.h"
 #include "delivery.h"
 
+#include <time.h>
+
 static void expire_usage(FILE *f)
 {
     fprintf(f, "Usage: darius [-C FILE] expire [-E DAYS]\n\n"
@@ -46,13 +48,19 @@ int cli_expire_main(const char *config_file, int argc, char **argv)
     if (days < 0)
         days = (long)config_int(CFG_DUPLICATE_EXPIRE);
     long n = duplicate_prune((int)days);
+    /* Vacation replies are remembered for at most the longest period a
+     * script may ask for (sieve_vacation_max_response; 0 = no maximum:
+     * then for a year, the largest :days that makes sense). */
+    long long keep = config_int(CFG_SIEVE_VACATION_MAX_RESPONSE);
+    long nv = vacation_prune((int64_t)time(NULL) - (keep > 0 ? keep : 365LL * 86400));
     duplicate_close();
     cli_teardown();
-    if (n < 0) {
+    if (n < 0 || nv < 0) {
         cli_error("expire: cannot prune the duplicate database");
         return EX_IOERR;
     }
     printf("expire: removed %ld duplicate delivery entr%s older than %ld day%s\n", n, n == 1 ? "y" : "ies", days,
            days == 1 ? "" : "s");
+    printf("expire: removed %ld vacation response record%s\n", nv, nv == 1 ? "" : "s");
     return 0;
 }

@@ -26,15 +26,18 @@ extern const struct cli_cmd cli_quota_cmds[];
 extern const size_t cli_quota_ncmds;
 extern const struct cli_cmd cli_acl_cmds[];
 extern const size_t cli_acl_ncmds;
+extern const struct cli_cmd cli_sieve_cmds[];
+extern const size_t cli_sieve_ncmds;
 
 /* Options a command accepts besides --help (darius.c): --json (every
  * command that prints data), --dry-run (quota recalc), --all (mailbox
- * list), --partition P / --quota KIB / --password-stdin / --locked (user
+ * list), --activate (sieve put), --partition P / --quota KIB / --password-stdin / --locked (user
  * add, user import). A value is given as "--opt VALUE" or "--opt=VALUE".
  * Returns the number of argv elements used (1 or 2), 0 when group/cmd
  * does not take opt, -1 (after printing) when its value is missing. */
 int cli_take_option(const char *group, const char *cmd, const char *opt, const char *next);
 extern bool cli_opt_json, cli_opt_dry_run, cli_opt_all, cli_opt_password_stdin, cli_opt_locked;
+extern bool cli_opt_activate;           /* sieve put */
 extern const char *cli_opt_partition;   /* NULL = not given */
 extern const char *cli_opt_quota;       /* NULL = not given; KiB or "none" */
 

@@ -7,6 +7,7 @@
  *   darius [-C FILE] deliver [-m MAILBOX] [-e] [-q] [-F FLAG]... [-f SENDER] USER...
  *   darius [-C FILE] expire [-E DAYS]
  *   darius [-C FILE] quota set|get|list|recalc [--json] ...
+ *   darius [-C FILE] sieve list|get|put|activate|deactivate|delete|rename ...
  *
  * Arguments are checked (and --help answered) before the configuration is
  * read, so help works even with a broken configuration file.
@@ -26,9 +27,10 @@ static const char exit_codes_text[] =
     "  1   other failure (e.g. no such mailbox, password mismatch, permission denied)\n"
     "  64  usage error (bad command, option or argument count, invalid name)\n"
     "  65  invalid data (unsupported password hash, bad mailbox name, bad rights,\n"
-    "      unknown partition)\n"
+    "      unknown partition, bad Sieve script name)\n"
+    "  66  cannot open the input file (sieve put FILE)\n"
     "  67  no such user\n"
-    "  73  cannot create (user or mailbox already exists)\n"
+    "  73  cannot create (user, mailbox or Sieve script already exists)\n"
     "  74  I/O error (database or file system)\n"
     "  75  temporary failure (the store is busy, e.g. being moved; try again)\n"
     "  78  configuration error\n";
@@ -47,11 +49,13 @@ static const struct group groups[] = {
     {"quota", "manage quota roots (RFC 9208; storage in KiB)", cli_quota_cmds, &cli_quota_ncmds},
     {"acl", "manage access control lists (RFC 4314 rights lrswipkxtean; mailboxes in the admin namespace)",
      cli_acl_cmds, &cli_acl_ncmds},
+    {"sieve", "manage users' Sieve scripts (RFC 5228), as ManageSieve does", cli_sieve_cmds, &cli_sieve_ncmds},
 };
 
 /* ---- command options ---------------------------------------------------------- */
 
 bool cli_opt_json, cli_opt_dry_run, cli_opt_all, cli_opt_password_stdin, cli_opt_locked;
+bool cli_opt_activate;
 const char *cli_opt_partition, *cli_opt_quota;
 
 struct cli_option {
@@ -74,6 +78,8 @@ static const struct cli_option options[] = {
     {"user", "add import", "--quota", NULL, &cli_opt_quota},
     {"user", "add passwd", "--password-stdin", &cli_opt_password_stdin, NULL},
     {"user", "add", "--locked", &cli_opt_locked, NULL},
+    {"sieve", "list get", "--json", &cli_opt_json, NULL},
+    {"sieve", "put", "--activate", &cli_opt_activate, NULL},
 };
 
 static bool word_in(const char *list, const char *w)
@@ -133,7 +139,7 @@ static void usage_main(FILE *f)
 {
     fprintf(f, "Usage: darius [-C FILE] COMMAND [ARGS...]\n"
                "       darius --help | --version\n\n"
-               "Administer a Darius mail server's users, mailboxes, quotas and ACLs.\n\n"
+               "Administer a Darius mail server's users, mailboxes, quotas, ACLs and Sieve scripts.\n\n"
                "Options:\n"
                "  -C FILE      configuration file (default: built-in defaults, datadir ./var)\n"
                "  -h, --help   show this help\n"

@@ -58,7 +58,15 @@ static sqlite3 *db(void)
                      "CREATE TABLE IF NOT EXISTS duplicate ("
                      " msgid TEXT NOT NULL, user TEXT NOT NULL, mailbox TEXT NOT NULL,"
                      " time INTEGER NOT NULL, PRIMARY KEY (msgid, user, mailbox)) WITHOUT ROWID;"
-                     "CREATE INDEX IF NOT EXISTS duplicate_time ON duplicate(time);",
+                     "CREATE INDEX IF NOT EXISTS duplicate_time ON duplicate(time);"
+                     /* Vacation response tracking (RFC 5230 4.2): when
+                      * the last reply for (user, sender, handle) went out.
+                      * Kept by sent time, not expiry, so a script that
+                      * shortens its :days takes effect at once. */
+                     "CREATE TABLE IF NOT EXISTS vacation ("
+                     " user TEXT NOT NULL, sender TEXT NOT NULL, handle TEXT NOT NULL,"
+                     " time INTEGER NOT NULL, PRIMARY KEY (user, sender, handle)) WITHOUT ROWID;"
+                     "CREATE INDEX IF NOT EXISTS vacation_time ON vacation(time);",
                      NULL, NULL, &err) != SQLITE_OK) {
         log_err("delivery: %s: %s", path, err ? err : "error");
         sqlite3_free(err);
@@ -205,6 +213,111 @@ long duplicate_prune(int days)
 {
     pthread_mutex_lock(&g_mu);
     long n = prune_locked(days);
+    pthread_mutex_unlock(&g_mu);
+    return n;
+}
+
+/* ---- vacation response tracking ---- */
+
+/* With g_mu held: check and, when free, record in one critical section,
+ * so two deliveries from the same sender at once send one reply. */
+static int vacation_claim_locked(const char *user, const char *sender, const char *handle, int64_t period,
+                                 int64_t now)
+{
+    sqlite3 *d = db();
+    if (!d)
+        return -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(d, "SELECT time FROM vacation WHERE user=?1 AND sender=?2 AND handle=?3", -1, &st, NULL) !=
+        SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, sender, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, handle, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int r = 1;
+    if (rc == SQLITE_ROW) {
+        int64_t t = sqlite3_column_int64(st, 0);
+        /* A time in the future (clock stepped back) counts as now. */
+        if (now - t < period)
+            r = 0;
+    } else if (rc != SQLITE_DONE) {
+        log_warn("delivery: vacation check: %s", sqlite3_errmsg(d));
+        r = -1;
+    }
+    sqlite3_finalize(st);
+    if (r != 1)
+        return r;
+    if (sqlite3_prepare_v2(d, "INSERT OR REPLACE INTO vacation(user,sender,handle,time) VALUES(?1,?2,?3,?4)", -1,
+                           &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, sender, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, handle, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        log_warn("delivery: vacation record: %s", sqlite3_errmsg(d));
+        r = -1;
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* Senders compare case-insensitively: stored lowercase. */
+static char *lower(const char *s)
+{
+    char *l = xstrdup(s);
+    for (char *p = l; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return l;
+}
+
+int vacation_claim(const char *user, const char *sender, const char *handle, int64_t period, int64_t now)
+{
+    char *ls = lower(sender);
+    sender = ls;
+    pthread_mutex_lock(&g_mu);
+    int r = vacation_claim_locked(user, sender, handle, period, now);
+    free(ls);
+    pthread_mutex_unlock(&g_mu);
+    return r;
+}
+
+void vacation_unclaim(const char *user, const char *sender, const char *handle)
+{
+    char *ls = lower(sender);
+    sender = ls;
+    pthread_mutex_lock(&g_mu);
+    sqlite3 *d = db();
+    sqlite3_stmt *st;
+    if (d && sqlite3_prepare_v2(d, "DELETE FROM vacation WHERE user=?1 AND sender=?2 AND handle=?3", -1, &st,
+                                NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, sender, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, handle, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            log_warn("delivery: vacation unclaim: %s", sqlite3_errmsg(d));
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&g_mu);
+    free(ls);
+}
+
+long vacation_prune(int64_t before)
+{
+    pthread_mutex_lock(&g_mu);
+    sqlite3 *d = db();
+    sqlite3_stmt *st;
+    long n = -1;
+    if (d && sqlite3_prepare_v2(d, "DELETE FROM vacation WHERE time < ?1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, before);
+        if (sqlite3_step(st) == SQLITE_DONE)
+            n = (long)sqlite3_changes(d);
+        else
+            log_err("delivery: vacation prune: %s", sqlite3_errmsg(d));
+        sqlite3_finalize(st);
+    }
     pthread_mutex_unlock(&g_mu);
     return n;
 }

@@ -275,4 +275,269 @@ void duplicate_end(const char *msgid, const char *user, const char *mailbox, boo
 long duplicate_prune(int days);
 void duplicate_close(void);
 
+
+/* ---- mail that leaves the server: the local MTA (delivery-sendmail.c) ------
+ *
+ * Sieve's redirect, vacation, reject (as an MDN) and notify mailto hand
+ * their messages to the configured `sendmail` program (Cyrus's key, as
+ * Cyrus and Pigeonhole do): never SMTP of our own, so the MTA's queue,
+ * retries, DKIM signing and relay policy apply. The call blocks (a
+ * process runs) and is meant for a job thread, never the event loop. */
+
+#define SENDMAIL_MAX_PROGRAM 1024
+/* Bounds: a redirect to more recipients than this is refused by the
+ * caller; the captured output of the program is cut at this size. */
+#define SENDMAIL_MAX_RCPTS 100
+#define SENDMAIL_MAX_OUTPUT 2048
+
+/* Copied out of the configuration on the loop thread (config is read
+ * there), then handed to the job. */
+struct sendmail_opts {
+    char program[SENDMAIL_MAX_PROGRAM];     /* `sendmail`, default /usr/sbin/sendmail */
+    unsigned timeout;                       /* seconds: `sendmail_timeout` */
+};
+void sendmail_opts_from_config(struct sendmail_opts *o);
+
+/* The message: head (in memory, may be NULL) followed by fd_len bytes
+ * of fd from offset fd_off (fd < 0: none), e.g. a redirect's added
+ * header then the spooled original after its Return-Path. CRLF line ends are given to the program as LF:
+ * local submission takes the system's text convention on stdin (Postfix,
+ * Exim and sendmail all accept it; bare CR is left alone). */
+struct sendmail_msg {
+    const char *head;
+    size_t head_len;
+    int fd;
+    uint64_t fd_off, fd_len;
+};
+
+enum sendmail_status {
+    SENDMAIL_OK = 0,        /* exit status 0: the MTA has the message */
+    SENDMAIL_EXIT,          /* exited non-zero (detail = status) */
+    SENDMAIL_SIGNAL,        /* killed by a signal (detail = signal) */
+    SENDMAIL_TIMEOUT,       /* ran past the timeout: killed */
+    SENDMAIL_SPAWN,         /* could not be started (detail = errno) */
+    SENDMAIL_IO,            /* pipe or read error (detail = errno) */
+    SENDMAIL_BADARG,        /* an address unfit for a command line */
+};
+struct sendmail_result {
+    enum sendmail_status status;
+    int detail;
+    char output[SENDMAIL_MAX_OUTPUT + 1];   /* stdout+stderr, cut, NUL-terminated */
+    size_t output_len;
+};
+
+/* Run `PROGRAM -i -f SENDER -- RCPT...` with the message on stdin.
+ * sender "" is the null reverse-path and is passed as "-f <>" (the form
+ * Postfix, Exim and sendmail all read as the null sender). Recipients
+ * are passed after "--", so none can be taken for an option; an address
+ * that is empty, longer than DELIVERY_MAX_ADDR or holds a control
+ * character or space is refused (SENDMAIL_BADARG) before anything runs.
+ * The program gets a clean environment (PATH only), an empty signal mask
+ * and default dispositions, its own process group, and no file
+ * descriptors but 0, 1, 2; after opts->timeout seconds the group is
+ * killed. Anything but SENDMAIL_OK is a temporary failure for the caller:
+ * the message was not handed over and must not be considered sent (keep
+ * it, 451). The outcome is logged (the program's output, cut, when it
+ * failed). Thread-safe; res may be NULL. */
+enum sendmail_status delivery_sendmail(const struct sendmail_opts *opts, const char *sender,
+                                       const char *const *rcpts, size_t nrcpts, const struct sendmail_msg *msg,
+                                       struct sendmail_result *res);
+
+
+/* ---- Sieve vacation (RFC 5230, RFC 3834; delivery-vacation.c) -------------
+ *
+ * The building blocks the Sieve interpreter's vacation action calls, in
+ * order: vacation_check (is a reply allowed at all), vacation_claim (has
+ * this sender had this reply within the period; records it), then
+ * vacation_compose and delivery_sendmail with the null sender; when the
+ * sending fails, vacation_unclaim, so the next message tries again.
+ * Nothing here reads the configuration: the caller passes the period
+ * bounds and the server name (read on the loop thread). */
+
+/* The incoming message and its recipient. */
+struct vacation_msg {
+    const char *hdr;            /* the message's header block */
+    size_t hdr_len;
+    const char *envelope_from;  /* MAIL FROM without <>, "" for the null sender */
+    const char *envelope_to;    /* the final envelope recipient (RFC 5230 4.5 item 2) */
+    /* Addresses known to be the user's (RFC 5230 4.5 item 1), e.g. the
+     * user's canonical address; may be NULL/0. */
+    const char *const *own;
+    size_t nown;
+};
+
+/* The action's arguments, as the script gave them (UTF-8). */
+struct vacation_params {
+    const char *reason;         /* the body text, or with mime the MIME entity */
+    const char *subject;        /* :subject or NULL */
+    const char *from;           /* :from or NULL */
+    const char *handle;         /* :handle or NULL (then see vacation_handle) */
+    bool mime;                  /* :mime */
+    const char *const *addresses;   /* :addresses */
+    size_t naddresses;
+};
+
+enum vacation_verdict {
+    VACATION_REPLY = 0,         /* a reply is allowed */
+    VACATION_NULL_SENDER,       /* envelope sender <> (RFC 3834 2) */
+    VACATION_SYSTEM_SENDER,     /* MAILER-DAEMON, owner-*, *-request, ... (RFC 5230 4.6) */
+    VACATION_OWN_SENDER,        /* the sender is one of the user's addresses */
+    VACATION_AUTO_SUBMITTED,    /* Auto-Submitted other than "no" (RFC 3834 2, RFC 5230 4.6) */
+    VACATION_LIST,              /* List-Id or another RFC 2369 List-* field (RFC 5230 4.6) */
+    VACATION_PRECEDENCE,        /* Precedence: bulk, list or junk (RFC 3834 2) */
+    VACATION_NOT_ADDRESSED,     /* none of the user's addresses in To/Cc/Bcc/Resent-* (RFC 5230 4.5) */
+};
+enum vacation_verdict vacation_check(const struct vacation_msg *m, const struct vacation_params *p);
+const char *vacation_verdict_name(enum vacation_verdict v);
+
+/* The tracking period in seconds for :days (seconds = days * 86400) or
+ * :seconds (RFC 6131), requested < 0 when neither was given (RFC 5230
+ * 4.1: 7 days, or the minimum when that is larger), clamped to
+ * [min, max] (sieve_vacation_min_response / _max_response; max 0 = no
+ * maximum). */
+int64_t vacation_period(int64_t requested, int64_t min, int64_t max);
+
+/* The handle of a vacation without :handle (RFC 5230 4.2): a hash of
+ * :subject, :from, :mime and the reason as counted strings, so that a
+ * value in one argument never equals another's. The interpreter must
+ * pass the arguments BEFORE variable expansion (RFC 5230 4.2). out: 64
+ * hex digits and a NUL. */
+#define VACATION_HANDLE_LEN 64
+void vacation_handle(const char *subject, const char *from, bool mime, const char *reason,
+                     char out[VACATION_HANDLE_LEN + 1]);
+
+/* Tracking in DATADIR/duplicate.db (table vacation, delivery-dup.c): the
+ * sender (compared case-insensitively) is claimed for (user, handle)
+ * unless a reply went to it less than period seconds before now.
+ * 1 claimed: send now; 0 replied within the period: do not; <0 the
+ * database failed: do not (a flood of replies is worse than a missed
+ * one). period 0 always claims. Any thread. */
+int vacation_claim(const char *user, const char *sender, const char *handle, int64_t period, int64_t now);
+/* Forget a claim whose reply could not be sent. */
+void vacation_unclaim(const char *user, const char *sender, const char *handle);
+/* `darius expire`: drop records of replies sent before `before`. */
+long vacation_prune(int64_t before);
+
+/* Compose the reply (RFC 5230 5, RFC 3834 3), CRLF line ends:
+ * From :from (when a valid address list without control characters)
+ * else the user's address that the message was addressed to (else the
+ * envelope recipient); To the envelope sender; Subject :subject or
+ * "Auto: " and the original subject (decoded, then RFC 2047 encoded
+ * again when not ASCII; "Automated reply" without one); In-Reply-To and
+ * References (RFC 5322 3.6.4, at most VACATION_MAX_REFS ids kept);
+ * Auto-Submitted: auto-replied; Date (now), Message-ID (random @
+ * servername), MIME-Version; the reason as text/plain UTF-8
+ * (quoted-printable when not 7-bit) or, with :mime, the reason's own
+ * Content-* header fields and body (other fields in it dropped). NULL
+ * when :mime is given and the entity has 8-bit header bytes (RFC 5230 5:
+ * SHOULD reject). The envelope of the reply: sender "" (RFC 5230 5.1),
+ * recipient m->envelope_from. xmalloc'd, *len set. */
+#define VACATION_MAX_REFS 20
+#define VACATION_MAX_SUBJECT 900
+char *vacation_compose(const struct vacation_msg *m, const struct vacation_params *p, const char *servername,
+                       time_t now, size_t *len);
+
+/* ---- Sieve redirect (RFC 5228 4.2; delivery-redirect.c) --------------------
+ *
+ * A redirected message keeps its header and body; what is added is one
+ * trace field naming the redirecting user, so that the same message
+ * coming back to that user (a loop through other systems' forwards) is
+ * recognised and not sent again: "X-Darius-Redirected: <user address>"
+ * (the same idea as Delivered-To / X-Loop). A message that already went
+ * through more than REDIRECT_MAX_RECEIVED Received fields is also
+ * refused (RFC 5321 6.3: counting Received fields is the classic loop
+ * test; the threshold there should be at least 100). The per-message
+ * limit (sieve_maxredirects, advertised as MAXREDIRECTS) is the
+ * interpreter's, counting redirect actions in one run. */
+#define REDIRECT_HEADER "X-Darius-Redirected"
+#define REDIRECT_MAX_RECEIVED 100
+enum redirect_verdict {
+    REDIRECT_OK = 0,
+    REDIRECT_LOOP,              /* our marker for this user is present */
+    REDIRECT_TOO_MANY_HOPS,     /* more than REDIRECT_MAX_RECEIVED Received fields */
+};
+/* hdr: the message's header block; user_addr: the redirecting user's
+ * address (compared case-insensitively). */
+enum redirect_verdict redirect_check(const char *hdr, size_t hdr_len, const char *user_addr);
+/* The length of the Return-Path field(s) at the start of a stored
+ * message: a message sent on must not carry one (RFC 5321 4.4: the
+ * final delivery adds it; the next one will add its own). The redirect
+ * sends from this offset (sendmail_msg.fd_off). */
+size_t redirect_skip_return_path(const char *data, size_t len);
+/* The field to put in front of the message when sending it on
+ * (delivery_sendmail's msg.head), "X-Darius-Redirected: ADDR\r\n";
+ * xmalloc'd. The envelope of the redirect: the original envelope sender
+ * (RFC 5228 4.2 leaves it to the implementation; keeping it sends
+ * bounces to the author, not to the user), the new recipient. NULL when
+ * user_addr has control characters or is too long. */
+char *redirect_header(const char *user_addr);
+
+/* ---- Sieve reject as an MDN (RFC 5429 2.1, RFC 8098; delivery-mdn.c) -------
+ *
+ * When the reject cannot be given in the LMTP reply (the message was
+ * accepted for other recipients, or it came through `darius deliver`),
+ * it is sent as a Message Disposition Notification to the envelope
+ * sender, with the null sender; never when the original's envelope
+ * sender is null (RFC 5429 2.1 / RFC 3834 2: no replies to bounces). */
+struct mdn_msg {
+    const char *hdr;            /* the original header block */
+    size_t hdr_len;
+    const char *envelope_from;  /* the original MAIL FROM ("" null: no MDN) */
+    const char *final_rcpt;     /* the recipient whose script rejected */
+    const char *reason;         /* the reject string (UTF-8) */
+};
+/* multipart/report; report-type=disposition-notification (RFC 8098 3):
+ * a text/plain UTF-8 part with the reason, the
+ * message/disposition-notification part (Reporting-UA, Final-Recipient,
+ * Original-Message-ID, Disposition: automatic-action/
+ * MDN-sent-automatically; deleted), and the original header as
+ * text/rfc822-headers (RFC 6522). From the recipient, To the envelope
+ * sender, Subject "Rejected: ...", Auto-Submitted: auto-replied
+ * (rejected). NULL when no MDN is to be sent (null sender). */
+char *mdn_reject_compose(const struct mdn_msg *m, const char *servername, time_t now, size_t *len);
+
+
+/* ---- the actions, end to end (delivery-outgoing.c) -------------------------
+ *
+ * What the Sieve interpreter's job calls for each outgoing action: the
+ * checks, the message, delivery_sendmail, and (vacation) the tracking.
+ * Blocking, for a job thread; no configuration read (opts, limits and
+ * servername are copied on the loop thread). */
+enum outgoing_result {
+    OUTGOING_SENT = 0,          /* the MTA has it */
+    OUTGOING_SUPPRESSED,        /* not to be sent (a rule said no): not an error */
+    OUTGOING_FAILED,            /* could not be sent now: a run-time error, keep the message */
+};
+
+/* Vacation: vacation_check, vacation_claim for (user, envelope sender,
+ * handle) over period seconds (see vacation_period), vacation_compose,
+ * delivery_sendmail from <> to the envelope sender; the claim is undone
+ * when sending fails. p->handle: the :handle or, without one,
+ * vacation_handle of the arguments before variable expansion (RFC 5230
+ * 4.2; only the interpreter has them); NULL hashes p's (expanded)
+ * arguments instead. *why (may be NULL)
+ * gets the check's verdict; a suppression by tracking is VACATION_REPLY
+ * with OUTGOING_SUPPRESSED. Logged. */
+enum outgoing_result delivery_vacation_send(const struct sendmail_opts *opts, const char *user,
+                                            const struct vacation_msg *m, const struct vacation_params *p,
+                                            int64_t period, const char *servername, time_t now,
+                                            enum vacation_verdict *why);
+
+/* Redirect the stored message (fd, size bytes: the spool or a message
+ * file, starting with our Return-Path) to `to`, keeping envelope_from as
+ * the sender: redirect_check on its header (loop: OUTGOING_SUPPRESSED, a
+ * run-time error for the script but nothing to keep twice), then the
+ * marker, the message without Return-Path, delivery_sendmail. The header
+ * is read from the first REDIRECT_MAX_HEADER bytes. */
+#define REDIRECT_MAX_HEADER (256 * 1024)
+enum outgoing_result delivery_redirect_send(const struct sendmail_opts *opts, int fd, uint64_t size,
+                                            const char *envelope_from, const char *user_addr, const char *to,
+                                            enum redirect_verdict *why);
+
+/* Reject by MDN: mdn_reject_compose (null sender: OUTGOING_SUPPRESSED,
+ * logged, RFC 5429 2.2), delivery_sendmail from <> to the envelope
+ * sender. */
+enum outgoing_result delivery_reject_mdn_send(const struct sendmail_opts *opts, const struct mdn_msg *m,
+                                              const char *servername, time_t now);
+
 #endif

@@ -750,39 +750,48 @@ static void fetch_finish(struct imap_session *s, struct imap_cmd *cmd, struct fe
 
 /* (pool, or the loop for small FETCHes) The next chunk: the next batch
  * of records if this one is used up (with \Seen set on it), then
- * responses built until FETCH_PREP_BYTES are prepared or the batch ends. */
+ * responses built until FETCH_PREP_BYTES are prepared or the loop's window
+ * (win_end) ends. A window holds up to batch.max UIDs but a batch ends at
+ * a big UID gap (rec_batch_next), and a long-lived mailbox's newest
+ * messages are full of gaps: one batch per step made a 100-message FETCH
+ * about 60 round trips between the loop and the pool. */
 static void fetch_step(struct fetch_state *st)
 {
-    if (st->bi >= st->batch.n) {
-        /* exactly the UIDs whose MSNs the loop put in st->vs */
-        size_t total = st->batch.nuids;
-        st->batch.nuids = st->win_end;
-        int r = rec_batch_next(st->mb, &st->batch);
-        st->batch.nuids = total;
-        st->bi = 0;
-        if (r < 0) {
-            st->rc = r;
-            st->failed = true;
-            return;
+    for (;;) {
+        if (st->bi >= st->batch.n) {
+            /* exactly the UIDs whose MSNs the loop put in st->vs */
+            size_t total = st->batch.nuids;
+            st->batch.nuids = st->win_end;
+            int r = rec_batch_next(st->mb, &st->batch);
+            st->batch.nuids = total;
+            st->bi = 0;
+            if (r < 0) {
+                st->rc = r;
+                st->failed = true;
+                break;
+            }
+            if (st->batch.n == 0) {
+                st->eof = st->batch.pos >= total;
+                break;
+            }
+            mark_seen(st);
         }
-        if (st->batch.n == 0) {
-            st->eof = st->batch.pos >= total;
-            return;
+        while (st->bi < st->batch.n && !st->unknown_cte && !st->failed) {
+            size_t i = st->bi++;
+            const struct msg_record *rec = &st->batch.recs[i];
+            if (!wanted(st, rec))
+                continue;
+            st->has_ext = false;
+            build_msg(st, rec, st->seen_set[i]);
+            if (st->has_ext)
+                hold_res(st);       /* segments point into it until written */
+            else
+                res_release(st);    /* all data was copied into the text */
+            if (st->out.len + st->ext_bytes >= FETCH_PREP_BYTES)
+                break;
         }
-        mark_seen(st);
-    }
-    while (st->bi < st->batch.n && !st->unknown_cte && !st->failed) {
-        size_t i = st->bi++;
-        const struct msg_record *rec = &st->batch.recs[i];
-        if (!wanted(st, rec))
-            continue;
-        st->has_ext = false;
-        build_msg(st, rec, st->seen_set[i]);
-        if (st->has_ext)
-            hold_res(st);       /* segments point into it until written */
-        else
-            res_release(st);    /* all data was copied into the text */
-        if (st->out.len + st->ext_bytes >= FETCH_PREP_BYTES)
+        if (st->bi < st->batch.n || st->unknown_cte || st->failed ||
+            st->out.len + st->ext_bytes >= FETCH_PREP_BYTES || st->batch.pos >= st->win_end)
             break;
     }
     close_text(st);

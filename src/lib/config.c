@@ -65,6 +65,10 @@ static const struct config_desc descs[CFG__COUNT] = {
     [CFG_QUOTAWARN] = {"quotawarn", CFG_T_INT, "90", 0, 100, NULL},
     [CFG_AUTOCREATEQUOTA] = {"autocreatequota", CFG_T_INT, "0", -1, 2147483647LL, NULL},
     [CFG_AUTOCREATEQUOTAMSG] = {"autocreatequotamsg", CFG_T_INT, "0", -1, 2147483647LL, NULL},
+    /* Cyrus's names and defaults: KiB of source, scripts per user. The
+     * upper bound keeps a script something a worker can hold in memory. */
+    [CFG_SIEVE_MAXSCRIPTSIZE] = {"sieve_maxscriptsize", CFG_T_INT, "32", 1, 65536, NULL},
+    [CFG_SIEVE_MAXSCRIPTS] = {"sieve_maxscripts", CFG_T_INT, "5", 1, 100000, NULL},
     /* RFC 2342 namespaces; defaults as Cyrus's altnamespace. */
     [CFG_USERPREFIX] = {"userprefix", CFG_T_STRING, "Other Users", 0, 0, NULL},
     [CFG_SHAREDPREFIX] = {"sharedprefix", CFG_T_STRING, "Shared Folders", 0, 0, NULL},
@@ -89,6 +93,15 @@ static const struct config_desc descs[CFG__COUNT] = {
     [CFG_AUTH_CACHE_NEGATIVE_TTL] = {"auth_cache_negative_ttl", CFG_T_INT, "300", 0, 86400 * 30, NULL},
     [CFG_AUTH_CACHE_SIZE] = {"auth_cache_size", CFG_T_INT, "100000", 0, 10000000, NULL},
     [CFG_AUTH_HASH_CONCURRENCY] = {"auth_hash_concurrency", CFG_T_INT, "1", 1, 64, NULL},
+    /* Cyrus's key and default. */
+    [CFG_SENDMAIL] = {"sendmail", CFG_T_STRING, "/usr/sbin/sendmail", 0, 0, NULL},
+    [CFG_SENDMAIL_TIMEOUT] = {"sendmail_timeout", CFG_T_INT, "60", 1, 3600, NULL},
+    /* Pigeonhole's sieve_max_redirects (default 4); 0 = redirect refused. */
+    [CFG_SIEVE_MAXREDIRECTS] = {"sieve_maxredirects", CFG_T_INT, "4", 0, 100, NULL},
+    /* Seconds, Cyrus's keys and defaults (RFC 5230 4.1: at least 1 day
+     * by default; RFC 6131 lets :seconds go lower when allowed). */
+    [CFG_SIEVE_VACATION_MIN_RESPONSE] = {"sieve_vacation_min_response", CFG_T_INT, "86400", 0, 31536000, NULL},
+    [CFG_SIEVE_VACATION_MAX_RESPONSE] = {"sieve_vacation_max_response", CFG_T_INT, "7776000", 0, 31536000, NULL},
 };
 
 #define MAX_PARTITIONS 64

@@ -68,6 +68,9 @@ enum config_key {
     CFG_QUOTAWARN,
     CFG_AUTOCREATEQUOTA,
     CFG_AUTOCREATEQUOTAMSG,
+    /* Sieve script storage (RFC 5228, RFC 5804) */
+    CFG_SIEVE_MAXSCRIPTSIZE,
+    CFG_SIEVE_MAXSCRIPTS,
     /* Multi-user store: namespaces, ACLs, domains, partitions */
     CFG_USERPREFIX,
     CFG_SHAREDPREFIX,
@@ -93,6 +96,12 @@ enum config_key {
     CFG_AUTH_CACHE_NEGATIVE_TTL,
     CFG_AUTH_CACHE_SIZE,
     CFG_AUTH_HASH_CONCURRENCY,
+    /* Mail that leaves the server (Sieve redirect, vacation, MDN) */
+    CFG_SENDMAIL,
+    CFG_SENDMAIL_TIMEOUT,
+    CFG_SIEVE_MAXREDIRECTS,
+    CFG_SIEVE_VACATION_MIN_RESPONSE,
+    CFG_SIEVE_VACATION_MAX_RESPONSE,
     CFG__COUNT
 };
 

@@ -119,6 +119,9 @@ struct aparse {
     bool full;           /* a limit was reached: write no more addresses */
     bool group_open;     /* a group start was written and not yet closed */
     bool any;            /* something written */
+    /* mime_address_each: each mailbox goes to cb instead of out. */
+    void (*cb)(void *arg, const char *name, const char *local, const char *domain);
+    void *cb_arg;
 };
 
 static bool is_addr_special(char c)
@@ -325,6 +328,8 @@ static bool room(struct aparse *a)
 
 static void emit_addr(struct aparse *a, const char *name, const char *adl, const char *mbox, const char *host)
 {
+    if (a->cb)
+        return; /* group starts and ends: the callback sees mailboxes only */
     if (!a->any)
         buf_putc(a->out, '(');
     a->any = true;
@@ -346,6 +351,10 @@ static void emit_mailbox(struct aparse *a, const char *name, const char *adl, st
     if (!room(a))
         return;
     a->naddr++;
+    if (a->cb) {
+        a->cb(a->cb_arg, name ? name : "", buf_cstr(local), buf_cstr(dom));
+        return;
+    }
     emit_addr(a, name, adl, local->len ? buf_cstr(local) : "MISSING_MAILBOX",
               dom->len ? buf_cstr(dom) : "MISSING_DOMAIN");
 }
@@ -493,6 +502,24 @@ void mime_write_addresses(struct buf *out, const char *value)
         buf_putc(out, ')');
     else
         buf_puts(out, "NIL");
+}
+
+void mime_address_each(const char *value, size_t len,
+                       void (*cb)(void *arg, const char *name, const char *local, const char *domain), void *arg)
+{
+    struct buf scratch = BUF_INIT;
+    struct aparse a = {.s = value, .n = len, .out = &scratch, .cb = cb, .cb_arg = arg};
+    while (more(&a) && !a.full) {
+        if (at_special(&a, ",;")) {
+            take(&a);
+            continue;
+        }
+        size_t before = a.ntok;
+        parse_address(&a, false);
+        if (a.ntok == before)
+            take(&a);
+    }
+    buf_free(&scratch);
 }
 
 /* ---------- ENVELOPE ---------- */

@@ -237,6 +237,16 @@ bool mime_param_decoded(struct buf *out, const struct mime_param *params, size_t
 void mime_write_imap_string(struct buf *out, const char *s, size_t len);
 void mime_write_nstring(struct buf *out, const char *s);
 
+/* Each mailbox of an address list (RFC 5322 3.4: From, To, Cc, ...; the
+ * members of groups, not the group names), parsed as for ENVELOPE with
+ * its bounds (at most MIME_ENV_MAX_ADDRESSES, each part cut to
+ * MIME_ENV_MAX_ADDR_PART): cb gets the display name ("" when none), the
+ * local part in addr-spec form (quoted when it needs quoting, as in an
+ * envelope address) and the domain ("" when none). For Sieve's
+ * address tests and vacation's recipient checks. */
+void mime_address_each(const char *value, size_t len,
+                       void (*cb)(void *arg, const char *name, const char *local, const char *domain), void *arg);
+
 /* Dates (RFC 5322 3.3, with the obsolete forms). Returns false on garbage. */
 bool mime_parse_date(const char *s, int64_t *t_utc, int *tz_minutes);
 

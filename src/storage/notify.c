@@ -12,7 +12,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 static int g_fd = -1;
@@ -94,23 +96,34 @@ void notify_listener_read(int fd, void (*cb)(const char *user, int64_t mailbox_i
     }
 }
 
-/* One datagram "user\0id" to every listener socket in run/notify. */
-static void send_all(const char *user, int64_t mailbox_id)
+/* The listener sockets of run/notify, cached: every commit sends a hint,
+ * and reading the directory and opening a socket for each one cost more
+ * system calls than the commit's own statements. The list is read again
+ * when the directory changes (a worker started, exited or was found dead)
+ * and while a change is recent: a directory's mtime has the granularity of
+ * the kernel's clock tick, so a socket bound in the same tick as the last
+ * change we saw would not move it. One socket sends to all (datagrams to
+ * unbound addresses; any thread). */
+#define NOTIFY_RESCAN_NS 1000000000LL   /* a change this recent: read again */
+
+static pthread_mutex_t g_send_mu = PTHREAD_MUTEX_INITIALIZER;
+static int g_send_fd = -1;
+static struct sockaddr_un *g_peers;
+static size_t g_npeers, g_cpeers;
+static bool g_peers_valid;
+static struct timespec g_dir_mtime;
+static ino_t g_dir_ino;
+static struct timespec g_scanned_at;
+
+static long long ts_ns(const struct timespec *t) { return (long long)t->tv_sec * 1000000000LL + t->tv_nsec; }
+
+static void rescan(const char *dirpath)
 {
-    char dirpath[4096];
-    snprintf(dirpath, sizeof(dirpath), "%s/run/notify", storage_datadir());
-    char msg[512];
-    int n = snprintf(msg, sizeof(msg), "%s%c%lld", user, '\0', (long long)mailbox_id);
-    if (n <= 0 || (size_t)n >= sizeof(msg))
-        return;
+    g_npeers = 0;
+    g_peers_valid = false;
     DIR *d = opendir(dirpath);
     if (!d)
         return;
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        closedir(d);
-        return;
-    }
     struct dirent *de;
     while ((de = readdir(d))) {
         size_t l = strlen(de->d_name);
@@ -121,14 +134,50 @@ static void send_all(const char *user, int64_t mailbox_id)
         struct sockaddr_un sa;
         if (!make_addr(&sa, path))
             continue;
-        if (sendto(fd, msg, (size_t)n, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-            if (errno == ECONNREFUSED || errno == ENOENT)
-                unlink(path);   /* listener died: stale socket file */
+        ARRAY_GROW(g_peers, g_npeers, g_cpeers);
+        g_peers[g_npeers++] = sa;
+    }
+    closedir(d);
+    g_peers_valid = true;
+}
+
+/* One datagram "user\0id" to every listener socket in run/notify. */
+static void send_all(const char *user, int64_t mailbox_id)
+{
+    char dirpath[4096];
+    snprintf(dirpath, sizeof(dirpath), "%s/run/notify", storage_datadir());
+    char msg[512];
+    int n = snprintf(msg, sizeof(msg), "%s%c%lld", user, '\0', (long long)mailbox_id);
+    if (n <= 0 || (size_t)n >= sizeof(msg))
+        return;
+    struct stat st;
+    if (stat(dirpath, &st) < 0)
+        return;
+    pthread_mutex_lock(&g_send_mu);
+    if (g_send_fd < 0)
+        g_send_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (g_send_fd < 0) {
+        pthread_mutex_unlock(&g_send_mu);
+        return;
+    }
+    if (!g_peers_valid || st.st_ino != g_dir_ino || ts_ns(&st.st_mtim) != ts_ns(&g_dir_mtime) ||
+        ts_ns(&g_scanned_at) - ts_ns(&st.st_mtim) < NOTIFY_RESCAN_NS) {
+        clock_gettime(CLOCK_REALTIME, &g_scanned_at);
+        g_dir_ino = st.st_ino;
+        g_dir_mtime = st.st_mtim;
+        rescan(dirpath);
+    }
+    for (size_t i = 0; i < g_npeers; i++) {
+        struct sockaddr_un *sa = &g_peers[i];
+        if (sendto(g_send_fd, msg, (size_t)n, 0, (struct sockaddr *)sa, sizeof(*sa)) < 0) {
+            if (errno == ECONNREFUSED || errno == ENOENT) {
+                unlink(sa->sun_path);   /* listener died: stale socket file */
+                g_peers_valid = false;
+            }
             /* EAGAIN: receiver queue full; drop, it catches up later */
         }
     }
-    close(fd);
-    closedir(d);
+    pthread_mutex_unlock(&g_send_mu);
 }
 
 void notify_mailbox_changed(const char *user, int64_t mailbox_id)

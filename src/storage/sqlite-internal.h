@@ -138,6 +138,22 @@ enum sq_stmt_id {
     SQ_VW_DELETE_MAILBOX,
     SQ_SYNC_NORMAL,
     SQ_SYNC_FULL,
+    /* Sieve scripts (schema 8, sqlite-sieve.c) */
+    SQ_SV_LIST,
+    SQ_SV_GET,
+    SQ_SV_GET_ACTIVE,
+    SQ_SV_STATE,
+    SQ_SV_UPSERT,
+    SQ_SV_SET_COMPILED,
+    SQ_SV_DEACTIVATE,
+    SQ_SV_ACTIVATE,
+    SQ_SV_DELETE,
+    SQ_SV_RENAME,
+    SQ_SV_BADSIZE,
+    SQ_SV_FIXSIZE,
+    SQ_SV_STAT,
+    SQ_SV_STAT_ACTIVE,
+    SQ_QR_BUMP_USER,
     SQ__COUNT
 };
 
@@ -160,6 +176,12 @@ struct sq_user {
     bool quota_bypass;  /* the transaction being committed may exceed quota */
     char *aclbuf;       /* mailbox_info.acl of the last row loaded */
     size_t aclcap;
+    /* A reader connection holds one read transaction (a plain BEGIN:
+     * SQLite takes the WAL read lock at its first SELECT) for a whole
+     * read-only job, rather than one per statement: a 100-message FETCH
+     * otherwise takes and drops the database and WAL locks (fcntl) twice
+     * per message, and it reads one snapshot throughout. */
+    bool read_held;
 };
 
 /* The connection of the calling thread: the job connection while it holds
@@ -176,6 +198,8 @@ sqlite3_stmt *sq_stmt(struct mail_user *u, enum sq_stmt_id id);
 int sq_error(struct mail_user *u, int rc, const char *what);
 /* Run a cached statement that returns no rows; returns storage error. */
 int sq_run(struct mail_user *u, sqlite3_stmt *st, const char *what);
+/* End a reader job's read snapshot (storage_read_begin) before a write. */
+void sq_read_drop(struct mail_user *u);
 int sq_begin(struct mail_user *u);       /* BEGIN IMMEDIATE */
 /* BEGIN IMMEDIATE that answers STORAGE_ERR_BUSY quietly (no log line):
  * for callers that never wait and simply try again later. */
@@ -242,6 +266,9 @@ int sq_ranges_get_uids(struct mailbox *mb, uint32_t **uids, uint32_t *count);
  * transaction. */
 /* Add usage to every root covering mailbox id (the row must exist). */
 int sq_quota_bump(struct mail_user *u, int64_t mbid, int64_t dstorage, int64_t dmessages, int64_t dmailboxes);
+/* Add dstorage bytes to the user root "" alone (Sieve scripts: in the
+ * store, in no mailbox). */
+int sq_quota_bump_user(struct mail_user *u, int64_t dstorage);
 /* Recompute every root's usage from the mailbox counters (after a rename). */
 int sq_quota_resync(struct mail_user *u);
 /* Roots move with their mailbox on rename. */
@@ -340,6 +367,18 @@ int sq_retained_drop_mailbox(struct mail_user *u, int64_t mbid);
  * it has no viewer of a store it is opening) and release what no live
  * viewer needs. */
 int sq_retained_recover(struct mail_user *u);
+
+/* sqlite-sieve.c: Sieve scripts (storage.h), the ops */
+int sq_sieve_list(struct mail_user *u, int (*cb)(const struct sieve_store_info *info, void *arg), void *arg);
+int sq_sieve_get(struct mail_user *u, const char *name, bool want_compiled, struct sieve_store_script *out);
+int sq_sieve_stat(struct mail_user *u, const char *name, struct sieve_store_info *out);
+int sq_sieve_put(struct mail_user *u, const char *name, const struct sieve_store_put *p, const struct sieve_store_limits *lim);
+int sq_sieve_havespace(struct mail_user *u, const char *name, uint64_t size, const struct sieve_store_limits *lim);
+int sq_sieve_set_compiled(struct mail_user *u, const char *name, int64_t generation, const void *compiled,
+                          size_t compiled_len, uint32_t compiled_version);
+int sq_sieve_activate(struct mail_user *u, const char *name);
+int sq_sieve_delete(struct mail_user *u, const char *name);
+int sq_sieve_rename(struct mail_user *u, const char *oldname, const char *newname);
 
 /* sqlite-message.c: expunge uids[] (ascending or not) whatever their
  * \Deleted flag (the source half of a cross-store move). */

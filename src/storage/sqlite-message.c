@@ -495,7 +495,10 @@ int sq_hfields_put(struct mail_user *u, const char *guid, const char *data, size
 static void save_hfields(struct mail_user *u, const struct hdr_fill *fills, size_t nfills, const struct buf *vals)
 {
     sqlite3 *db = sq(u)->db;
-    if (nfills == 0 || !sqlite3_get_autocommit(db))
+    if (nfills == 0)
+        return;
+    sq_read_drop(u);    /* a reader job's snapshot: the write cannot nest in it */
+    if (!sqlite3_get_autocommit(db))
         return;
     sqlite3_busy_timeout(db, 0);
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);

@@ -108,6 +108,25 @@ int sq_quota_bump(struct mail_user *u, int64_t mbid, int64_t dstorage, int64_t d
     return rc == SQLITE_DONE ? STORAGE_OK : sq_error(u, rc, "quota usage");
 }
 
+int sq_quota_bump_user(struct mail_user *u, int64_t dstorage)
+{
+    if (!dstorage)
+        return STORAGE_OK;
+    sqlite3_stmt *st = sq_stmt(u, SQ_QR_BUMP_USER);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, dstorage);
+    const int64_t d[3] = {dstorage, 0, 0};
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct quota_root q;
+        row_to_root(st, &q);
+        note(u, &q, d);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORAGE_OK : sq_error(u, rc, "quota usage");
+}
+
 /* Read every root into *v (caller frees). */
 static int read_roots(struct mail_user *u, enum sq_stmt_id id, const char *bind, struct quota_root **v, size_t *n)
 {

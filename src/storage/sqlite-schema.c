@@ -27,6 +27,7 @@
  *  - retained and viewer (schema 7): messages expunged while another
  *    session may still show them stay readable until it has been told
  *    (sqlite-retain.c).
+ *  - sieve_script (schema 8): users' Sieve scripts (sqlite-sieve.c).
  *  - blob is the per-body cache (ENVELOPE, BODYSTRUCTURE, header) plus
  *    the refcount that lets COPY/MOVE share one immutable file;
  *    hdrfields (schema 6) the decoded header fields SEARCH reads, per
@@ -235,6 +236,29 @@ static const char *const migrations[] = {
     "  pstart INTEGER NOT NULL,"
     "  modseq INTEGER NOT NULL,"
     "  PRIMARY KEY(mailbox_id, pid)) WITHOUT ROWID;",
+
+    /* 7 -> 8: Sieve scripts (issue 11, sqlite-sieve.c), in the user's
+     * store so they move and go with it. One row per script: name
+     * (compared as octets, RFC 5804 1.6), size of the source, time of
+     * the last put, active flag (at most one row has it: the partial
+     * unique index), generation (from meta.sieve_generation, new at
+     * every put, so a compiled form computed from an older source is
+     * never stored over a newer one), the opaque compiled form and its
+     * format version (0: none), the source. A rowid table with the blobs
+     * last: a listing reads the small columns without the blobs'
+     * overflow pages. Existing stores have no scripts, so quota usage
+     * needs no change. */
+    "CREATE TABLE sieve_script("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  size INTEGER NOT NULL,"
+    "  mtime INTEGER NOT NULL,"
+    "  active INTEGER NOT NULL DEFAULT 0,"
+    "  generation INTEGER NOT NULL,"
+    "  compiled_version INTEGER NOT NULL DEFAULT 0,"
+    "  source BLOB NOT NULL,"
+    "  compiled BLOB);"
+    "CREATE UNIQUE INDEX sieve_script_active ON sieve_script(active) WHERE active!=0;",
 };
 
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))

@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MBCOLS                                                                                     \
@@ -208,13 +207,17 @@ static const char *const sq_sql[SQ__COUNT] = {
      * mailbox was deleted) gives way to the one moving with its mailbox. */
     [SQ_QR_RENAME] = "UPDATE OR REPLACE quotaroot SET name=?2||substr(name,length(?1)+1) "
                      "WHERE name!='' AND (name=?1 OR substr(name,1,length(?1)+1)=?1||'/')",
+    /* The user root "" also counts the Sieve scripts' source bytes
+     * (schema 8): they are in the store but in no mailbox. */
+#define QR_SIEVE(root, col) "(CASE WHEN " root "='' THEN (SELECT coalesce(sum(" col "),0) FROM sieve_script) ELSE 0 END)"
     [SQ_QR_RESYNC] = "UPDATE quotaroot SET "
-                     "storage_used=(SELECT coalesce(sum(m.size),0) FROM mailbox m WHERE " QR_COVERS("m.name") "),"
+                     "storage_used=(SELECT coalesce(sum(m.size),0) FROM mailbox m WHERE " QR_COVERS("m.name") ")+"
+                     QR_SIEVE("quotaroot.name", "size") ","
                      "message_used=(SELECT coalesce(sum(m.messages),0) FROM mailbox m WHERE " QR_COVERS("m.name") "),"
                      "mailbox_used=(SELECT count(*) FROM mailbox m WHERE " QR_COVERS("m.name") ") RETURNING " QRCOLS,
     /* Usage of root ?1 recounted from the message rows (quota recalc). */
     [SQ_QR_ACTUAL] = "SELECT (SELECT coalesce(sum(g.size),0) FROM message g JOIN mailbox m ON m.id=g.mailbox_id "
-                     "WHERE " QR_COVERS("m.name") "),"
+                     "WHERE " QR_COVERS("m.name") ")+" QR_SIEVE("?1", "length(source)") ","
                      "(SELECT count(*) FROM message g JOIN mailbox m ON m.id=g.mailbox_id WHERE " QR_COVERS("m.name") "),"
                      "(SELECT count(*) FROM mailbox m WHERE " QR_COVERS("m.name") ") FROM quotaroot WHERE name=?1",
     /* NULL id: no such mailbox. */
@@ -264,6 +267,29 @@ static const char *const sq_sql[SQ__COUNT] = {
      * durable commit syncs them along (sqlite-retain.c light_begin). */
     [SQ_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
     [SQ_SYNC_FULL] = "PRAGMA synchronous=FULL",
+    /* Sieve scripts (schema 8, sqlite-sieve.c). The blobs are the last
+     * columns, so reading the others never walks their overflow pages. */
+#define SVCOLS "name,size,mtime,active,generation,compiled_version,coalesce(length(compiled),0)"
+    [SQ_SV_LIST] = "SELECT " SVCOLS " FROM sieve_script ORDER BY name",
+    [SQ_SV_GET] = "SELECT " SVCOLS ",source,CASE WHEN ?2 THEN compiled END FROM sieve_script WHERE name=?1",
+    [SQ_SV_GET_ACTIVE] = "SELECT " SVCOLS ",source,CASE WHEN ?2 THEN compiled END FROM sieve_script WHERE active=1",
+    /* For a put/havespace/delete of ?1: how many scripts there are, and
+     * ?1's size and active flag (NULL when it does not exist). */
+    [SQ_SV_STATE] = "SELECT (SELECT count(*) FROM sieve_script),(SELECT size FROM sieve_script WHERE name=?1),"
+                    "(SELECT active FROM sieve_script WHERE name=?1)",
+    [SQ_SV_UPSERT] = "INSERT INTO sieve_script(name,size,mtime,active,generation,compiled_version,source,compiled) "
+                     "VALUES(?1,?2,?3,0,?4,?5,?6,?7) ON CONFLICT(name) DO UPDATE SET size=?2,mtime=?3,"
+                     "generation=?4,compiled_version=?5,source=?6,compiled=?7",
+    [SQ_SV_SET_COMPILED] = "UPDATE sieve_script SET compiled_version=?3,compiled=?4 WHERE name=?1 AND generation=?2",
+    [SQ_SV_DEACTIVATE] = "UPDATE sieve_script SET active=0 WHERE active!=0",
+    [SQ_SV_ACTIVATE] = "UPDATE sieve_script SET active=1 WHERE name=?",
+    [SQ_SV_DELETE] = "DELETE FROM sieve_script WHERE name=?",
+    [SQ_SV_RENAME] = "UPDATE sieve_script SET name=?2 WHERE name=?1",
+    [SQ_SV_BADSIZE] = "SELECT name,size,length(source) FROM sieve_script WHERE size!=length(source)",
+    [SQ_SV_FIXSIZE] = "UPDATE sieve_script SET size=length(source) WHERE size!=length(source)",
+    [SQ_SV_STAT] = "SELECT " SVCOLS " FROM sieve_script WHERE name=?1",
+    [SQ_SV_STAT_ACTIVE] = "SELECT " SVCOLS " FROM sieve_script WHERE active=1",
+    [SQ_QR_BUMP_USER] = "UPDATE quotaroot SET storage_used=storage_used+?1 WHERE name='' RETURNING " QRCOLS,
 };
 
 sqlite3_stmt *sq_stmt(struct mail_user *u, enum sq_stmt_id id)
@@ -323,14 +349,28 @@ int sq_run(struct mail_user *u, sqlite3_stmt *st, const char *what)
     return r;
 }
 
+/* A write on a connection that holds a read snapshot (struct sq_user
+ * read_held): the snapshot ends first, BEGIN IMMEDIATE cannot nest. */
+void sq_read_drop(struct mail_user *u)
+{
+    struct sq_user *s = sq(u);
+    if (s->read_held) {
+        s->read_held = false;
+        if (!sqlite3_get_autocommit(s->db))
+            (void)sq_run(u, sq_stmt(u, SQ_COMMIT), "end of read");
+    }
+}
+
 int sq_begin(struct mail_user *u)
 {
+    sq_read_drop(u);
     sq_quota_forget(u);
     return sq_run(u, sq_stmt(u, SQ_BEGIN_IMMEDIATE), "begin");
 }
 
 int sq_try_begin(struct mail_user *u)
 {
+    sq_read_drop(u);
     sq_quota_forget(u);
     sqlite3_stmt *st = sq_stmt(u, SQ_BEGIN_IMMEDIATE);
     if (!st)
@@ -402,17 +442,20 @@ static int sq_user_open(struct mail_user *u, bool create)
     }
     u->be = s;
     /* Many sessions of one user share this handle and one worker serves
-     * many users, so SQLite's private page cache is kept small (256 KiB).
-     * Reads instead go through a shared read-only mmap of the file (address
-     * space, not heap: the pages are the OS page cache), which removes a
-     * pread per page from big scans such as the UID list of a 1M-message
-     * mailbox. */
+     * many users, so SQLite's private page cache is kept small (256 KiB);
+     * beyond it pages come from the OS page cache by pread. No mmap
+     * (mmap_size=0): SQLite drops a connection's whole mapping whenever it
+     * sees that another connection wrote (pager_reset), and with a job
+     * connection, reader connections and other workers writing the same
+     * store that meant an munmap, with its TLB shootdown across every
+     * thread of the worker, for most transactions (6% of the server's CPU
+     * in the imapmix benchmark). */
     sqlite3_busy_timeout(s->db, SQ_BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(s->db, 0);
     char *err = NULL;
     rc = sqlite3_exec(s->db,
                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                      " PRAGMA cache_size=-256; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;",
+                      " PRAGMA cache_size=-256; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0;",
                       NULL, NULL, &err);
     if (rc != SQLITE_OK) {
         log_err("storage: %s: pragmas: %s", u->name, err ? err : "?");
@@ -494,7 +537,7 @@ static void *sq_conn_open(struct mail_user *u)
     char *err = NULL;
     rc = sqlite3_exec(s->db,
                       "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                      " PRAGMA cache_size=-256; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;",
+                      " PRAGMA cache_size=-256; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0;",
                       NULL, NULL, &err);
     if (rc != SQLITE_OK) {
         log_err("storage: %s: job connection pragmas: %s", u->name, err ? err : "?");
@@ -503,6 +546,25 @@ static void *sq_conn_open(struct mail_user *u)
         return NULL;
     }
     return s;
+}
+
+/* storage_read_begin/end on a reader connection (struct sq_user
+ * read_held). Errors only cost the optimisation: statements then run in
+ * their own transactions as before. */
+static void sq_read_hold(void *be)
+{
+    struct sq_user *s = be;
+    if (sqlite3_get_autocommit(s->db) && sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
+        s->read_held = true;
+}
+
+static void sq_read_release(void *be)
+{
+    struct sq_user *s = be;
+    if (s->read_held && !sqlite3_get_autocommit(s->db) &&
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->read_held = false;
 }
 
 static void sq_conn_close(void *be)
@@ -644,6 +706,23 @@ int sq_check(struct mail_user *u, bool fix, void (*cb)(const char *problem, void
         sq_quota_forget(u);   /* a repair is never refused for quota */
     }
     free(fx);
+
+    /* 1a. Sieve scripts: the size column (what quota usage adds up) vs
+     * the source. */
+    if (!(q = sq_stmt(u, SQ_SV_BADSIZE)))
+        goto fail;
+    int nsv = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        nsv++;
+        report(&c, "Sieve script \"%s\": size %lld, source %lld bytes%s", (const char *)sqlite3_column_text(q, 0),
+               (long long)sqlite3_column_int64(q, 1), (long long)sqlite3_column_int64(q, 2), fix ? " (fixed)" : "");
+    }
+    sqlite3_reset(q);
+    if (fix && nsv) {
+        if ((r = sq_run(u, sq_stmt(u, SQ_SV_FIXSIZE), "fix sieve sizes")) < 0 || (r = sq_quota_resync(u)) < 0)
+            goto fail;
+        sq_quota_forget(u);
+    }
 
     /* 1b. UID ranges vs message rows (mailbox_get_uids reads the ranges);
      * a damaged mailbox's ranges are rebuilt from its rows. */
@@ -822,6 +901,8 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .job_close = sq_job_close,
     .conn_open = sq_conn_open,
     .conn_close = sq_conn_close,
+    .read_hold = sq_read_hold,
+    .read_release = sq_read_release,
     .list = sq_list,
     .list_subscriptions = sq_list_subscriptions,
     .subscribe = sq_subscribe,
@@ -854,6 +935,15 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .quota_set = sq_quota_set,
     .quota_remove = sq_quota_remove,
     .quota_recalc = sq_quota_recalc,
+    .sieve_list = sq_sieve_list,
+    .sieve_get = sq_sieve_get,
+    .sieve_stat = sq_sieve_stat,
+    .sieve_put = sq_sieve_put,
+    .sieve_havespace = sq_sieve_havespace,
+    .sieve_set_compiled = sq_sieve_set_compiled,
+    .sieve_activate = sq_sieve_activate,
+    .sieve_delete = sq_sieve_delete,
+    .sieve_rename = sq_sieve_rename,
     .deleted_size = sq_deleted_size,
     .create_acl = sq_create_acl,
     .set_acl = sq_set_acl,

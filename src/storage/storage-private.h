@@ -15,6 +15,13 @@
 
 struct storage_backend_ops;
 
+/* The Sieve limits in force for one call (storage-sieve.c reads them
+ * from the configuration). */
+struct sieve_store_limits {
+    uint64_t max_size;          /* bytes of source */
+    int64_t max_scripts;        /* per user */
+};
+
 /* One user's store, shared by every session of that user in this process
  * (many IMAP connections of the same user keep one database connection). */
 struct mail_user {
@@ -177,6 +184,11 @@ struct storage_backend_ops {
      * and its close. */
     void *(*conn_open)(struct mail_user *u);
     void (*conn_close)(void *be);
+    /* A reader connection's job starts and ends (storage_read_begin/end):
+     * the backend may hold one read snapshot across the job (NULL: no
+     * such thing). */
+    void (*read_hold)(void *be);
+    void (*read_release)(void *be);
 
     int (*list)(struct mail_user *u, mailbox_list_cb cb, void *arg);
     int (*list_subscriptions)(struct mail_user *u, void (*cb)(const char *name, void *arg), void *arg);
@@ -258,6 +270,23 @@ struct storage_backend_ops {
     int (*quota_recalc)(struct mail_user *u, bool fix,
                         void (*cb)(const struct quota_root *before, const struct quota_root *after, void *arg),
                         void *arg);
+
+    /* Sieve scripts (storage-sieve.c dispatches): names, sizes and the
+     * put's fields are validated there, and the configured limits come
+     * in lim, so a backend reads no configuration. The source's bytes
+     * count in the storage usage of quota root "" (only), changed in the
+     * put's or delete's transaction and judged at its commit. */
+    int (*sieve_list)(struct mail_user *u, int (*cb)(const struct sieve_store_info *info, void *arg), void *arg);
+    int (*sieve_get)(struct mail_user *u, const char *name, bool want_compiled, struct sieve_store_script *out);
+    int (*sieve_stat)(struct mail_user *u, const char *name, struct sieve_store_info *out);
+    int (*sieve_put)(struct mail_user *u, const char *name, const struct sieve_store_put *p,
+                     const struct sieve_store_limits *lim);
+    int (*sieve_havespace)(struct mail_user *u, const char *name, uint64_t size, const struct sieve_store_limits *lim);
+    int (*sieve_set_compiled)(struct mail_user *u, const char *name, int64_t generation, const void *compiled,
+                              size_t compiled_len, uint32_t compiled_version);
+    int (*sieve_activate)(struct mail_user *u, const char *name);   /* NULL: deactivate */
+    int (*sieve_delete)(struct mail_user *u, const char *name);
+    int (*sieve_rename)(struct mail_user *u, const char *oldname, const char *newname);
 };
 
 extern const struct storage_backend_ops storage_sqlite_ops;

@@ -58,6 +58,9 @@ const char *storage_strerror(int err)
     case STORAGE_ERR_OVERQUOTA: return "Over quota";
     case STORAGE_ERR_MODIFIED: return "Message was modified";
     case STORAGE_ERR_EXPUNGED: return "Message has been expunged";
+    case STORAGE_ERR_MAXSCRIPTS: return "Too many Sieve scripts";
+    case STORAGE_ERR_MAXSIZE: return "Sieve script too large";
+    case STORAGE_ERR_ACTIVE: return "Sieve script is active";
     default: return "Unknown storage error";
     }
 }
@@ -576,6 +579,8 @@ int storage_read_begin(struct mail_user *u)
         }
     }
     storage_job_slots[slot] = (struct storage_job_slot){u, be, true};
+    if (u->ops->read_hold)
+        u->ops->read_hold(be);
     return STORAGE_OK;
 }
 
@@ -584,6 +589,8 @@ void storage_read_end(struct mail_user *u)
     for (int i = 0; i < STORAGE_JOB_MAX_USERS; i++) {
         struct storage_job_slot *sl = &storage_job_slots[i];
         if (sl->u == u && sl->reader) {
+            if (u->ops->read_release)
+                u->ops->read_release(sl->be);
             pthread_mutex_lock(&u->readers_mu);
             u->readers[u->nidle++] = sl->be;
             pthread_cond_signal(&u->readers_cv);

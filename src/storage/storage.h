@@ -44,6 +44,10 @@ enum storage_error {
     STORAGE_ERR_OVERQUOTA = -9,
     STORAGE_ERR_MODIFIED = -10,    /* UNCHANGEDSINCE failed (per message) */
     STORAGE_ERR_EXPUNGED = -11,    /* message is gone */
+    /* Sieve scripts (sieve_script_*; RFC 5804 response codes in brackets): */
+    STORAGE_ERR_MAXSCRIPTS = -12,  /* sieve_maxscripts reached [QUOTA/MAXSCRIPTS] */
+    STORAGE_ERR_MAXSIZE = -13,     /* script over sieve_maxscriptsize [QUOTA/MAXSIZE] */
+    STORAGE_ERR_ACTIVE = -14,      /* delete of the active script [ACTIVE] */
 };
 const char *storage_strerror(int err);
 
@@ -669,6 +673,123 @@ int quota_usage_percent(struct mail_user *u, const char *mailbox, int *percent);
  * EXPUNGE would free (STATUS DELETED-STORAGE, RFC 9208 4.1.4). Counts
  * rows, so it costs a scan of the mailbox's messages. */
 int mailbox_deleted_size(struct mail_user *u, const char *name, uint64_t *out);
+
+/* ---- Sieve scripts (RFC 5228; managed as RFC 5804 describes) ------------
+ * (Prefix sieve_store_: what storage keeps; the Sieve language itself -
+ * parser, compiler, interpreter - lives in its own layer.)
+ * Each user's scripts live in the user's store, so they move with the
+ * account (user rename, partition move) and go with it (user delete).
+ * A script is its name, its source (opaque bytes: the Sieve compiler, not
+ * storage, judges the text), an optional compiled form with the version
+ * of its format (opaque to storage; the compiler recompiles when the
+ * version is not its own), size, modification time and a generation that
+ * changes with every put. At most one script is active.
+ *
+ * Every change is one transaction, committed (fsync'd) before the call
+ * returns: a put either replaces the whole script (source and compiled
+ * form together) or changes nothing.
+ *
+ * Limits (config): sieve_maxscriptsize (KiB, of the source),
+ * sieve_maxscripts (scripts per user); and quota: the source bytes count
+ * in the storage usage of the user's quota root "" (the whole store) -
+ * only that root, since scripts are in no mailbox.
+ *
+ * Results, mapped by ManageSieve to RFC 5804 response codes:
+ *   STORAGE_ERR_INVALID     a name that is not valid (sieve_store_name_valid;
+ *                           for every call) or a bad argument
+ *   STORAGE_ERR_NOTFOUND    no such script                  NONEXISTENT
+ *   STORAGE_ERR_EXISTS      rename onto an existing script  ALREADYEXISTS
+ *   STORAGE_ERR_ACTIVE      delete of the active script     ACTIVE
+ *   STORAGE_ERR_MAXSIZE     source over sieve_maxscriptsize QUOTA/MAXSIZE
+ *   STORAGE_ERR_MAXSCRIPTS  a new script over sieve_maxscripts  QUOTA/MAXSCRIPTS
+ *   STORAGE_ERR_OVERQUOTA   the user's storage quota        QUOTA
+ */
+/* RFC 5804 1.6: servers MUST allow 128 Unicode characters, up to 512
+ * bytes of UTF-8; longer names are refused, never truncated. */
+#define SIEVE_STORE_NAME_MAX 512
+/* Hard bound of a compiled form (the compiler is ours, but a store is
+ * never asked to hold an unbounded blob). */
+#define SIEVE_STORE_COMPILED_MAX (64u * 1024 * 1024)
+
+/* RFC 5804 1.6: at least one octet, at most SIEVE_STORE_NAME_MAX bytes
+ * of well-formed UTF-8 (no overlongs, no surrogates), without the
+ * control characters U+0000-001F, U+007F, U+0080-009F, nor U+2028 and
+ * U+2029. (Net-Unicode's NFC normalisation is not checked: names are
+ * compared as octets, so a client gets back exactly what it stored.) */
+bool sieve_store_name_valid(const char *name);
+
+struct sieve_store_info {
+    char name[SIEVE_STORE_NAME_MAX + 1];
+    uint64_t size;              /* bytes of source */
+    int64_t mtime;              /* last put (seconds since the epoch); a rename keeps it */
+    bool active;
+    int64_t generation;         /* changes with every put of this name (sieve_store_set_compiled) */
+    uint32_t compiled_version;  /* 0: no compiled form stored */
+    uint64_t compiled_size;
+};
+
+/* A whole script (sieve_store_get). source is NUL-terminated (the NUL
+ * is not counted in source_len); compiled is NULL unless asked for and
+ * stored. Free with sieve_store_free. */
+struct sieve_store_script {
+    struct sieve_store_info info;
+    char *source;
+    size_t source_len;
+    void *compiled;
+    size_t compiled_len;
+};
+void sieve_store_free(struct sieve_store_script *s);
+
+/* Every script of the user, sorted by name (octets). cb returning
+ * non-zero stops. */
+int sieve_store_list(struct mail_user *u, int (*cb)(const struct sieve_store_info *info, void *arg), void *arg);
+/* One script by name, or the active one when name is NULL (NOTFOUND when
+ * none is active). want_compiled: also load the compiled form. */
+int sieve_store_get(struct mail_user *u, const char *name, bool want_compiled, struct sieve_store_script *out);
+
+/* The information of one script (name NULL: the active one; NOTFOUND
+ * when there is none) without reading its source: one indexed lookup,
+ * cheap enough for every delivery to ask whether a cached compiled
+ * script is still current (same name and generation). */
+int sieve_store_stat(struct mail_user *u, const char *name, struct sieve_store_info *out);
+
+/* What to store (sieve_store_put). The compiled form is optional: a
+ * caller that compiled the source at upload (ManageSieve PUTSCRIPT, darius
+ * sieve put) passes it with its format version (> 0), and it is stored in
+ * the same transaction as the source; otherwise the script has none until
+ * sieve_store_set_compiled. */
+struct sieve_store_put {
+    const char *source;
+    size_t source_len;
+    const void *compiled;       /* NULL: none */
+    size_t compiled_len;
+    uint32_t compiled_version;  /* > 0 when compiled is given */
+    bool activate;              /* also make it the active script, atomically */
+};
+/* Create or replace script name. Replacing keeps its active state. */
+int sieve_store_put(struct mail_user *u, const char *name, const struct sieve_store_put *p);
+/* Would a put of size bytes as name succeed now (RFC 5804 HAVESPACE)?
+ * 0, MAXSIZE, MAXSCRIPTS (name is new and the user is at the limit) or
+ * OVERQUOTA (replacing name's current source by size bytes would raise
+ * the storage usage over the limit). A later put may still fail. */
+int sieve_store_havespace(struct mail_user *u, const char *name, uint64_t size);
+/* Store the compiled form of the script as of generation (from
+ * sieve_store_get); MODIFIED when the script was put again since (the
+ * blob belongs to another source), NOTFOUND when it is gone. Does not
+ * count against quota (the source does) nor change mtime. */
+int sieve_store_set_compiled(struct mail_user *u, const char *name, int64_t generation, const void *compiled,
+                              size_t compiled_len, uint32_t compiled_version);
+/* Make name the active script (the previous one, if any, stops being
+ * active in the same transaction); name NULL or "" deactivates (RFC 5804
+ * SETACTIVE ""), which succeeds when none is active. */
+int sieve_store_activate(struct mail_user *u, const char *name);
+/* Delete a script: NOTFOUND, or ACTIVE when it is the active one (RFC
+ * 5804 2.10: the client deactivates first). */
+int sieve_store_delete(struct mail_user *u, const char *name);
+/* Rename: NOTFOUND (old), EXISTS (new); an active script stays active
+ * (RFC 5804 2.11). Renaming a script to its own name is EXISTS: the
+ * new name exists. */
+int sieve_store_rename(struct mail_user *u, const char *oldname, const char *newname);
 
 /* ---- consistency ------------------------------------------------------ */
 

@@ -210,5 +210,9 @@ if [ -f "$T/cwd/var/users.db" ]; then ok; else fail "default datadir ./var not u
 # shellcheck source=tests/cli/test-cli-multiuser.sh
 . "$(dirname "$0")/test-cli-multiuser.sh"
 
+# --- Sieve scripts (issue 11) -------------------------------------------------
+# shellcheck source=tests/cli/test-cli-sieve.sh
+. "$(dirname "$0")/test-cli-sieve.sh"
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -226,9 +226,21 @@ def duplicates(s):
     db.execute("INSERT OR REPLACE INTO duplicate VALUES('<old@x>','bob','INBOX',0)")
     db.commit()
     db.close()
+    # vacation reply records (delivery-dup.c): the old one goes, the new stays
+    db = sqlite3.connect(os.path.join(s.datadir, "duplicate.db"), timeout=10)
+    db.execute("INSERT INTO vacation VALUES('bob','old@x','h',0)")
+    db.execute("INSERT INTO vacation VALUES('bob','new@x','h',strftime('%s','now'))")
+    db.commit()
+    db.close()
     r = s.cli("expire")
-    if r.returncode != 0 or "removed 1 " not in r.stdout:
+    if (r.returncode != 0 or "removed 1 " not in r.stdout
+            or "removed 1 vacation response record\n" not in r.stdout):
         raise dt.TestFailure("expire: %d %r %r" % (r.returncode, r.stdout, r.stderr))
+    db = sqlite3.connect(os.path.join(s.datadir, "duplicate.db"), timeout=10)
+    left = [row[0] for row in db.execute("SELECT sender FROM vacation")]
+    db.close()
+    if left != ["new@x"]:
+        raise dt.TestFailure("vacation records after expire: %r" % left)
 
 
 def pipelining(s):

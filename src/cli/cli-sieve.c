@@ -1,0 +1,386 @@
+/* cli-sieve.c - "darius sieve ..." commands: users' Sieve scripts
+ * (RFC 5228) as stored in their stores (storage.h, "Sieve scripts"), the
+ * command-line counterpart of ManageSieve (RFC 5804).
+ *
+ *   sieve list USER [--json]
+ *   sieve get USER [NAME] [--json]        (no NAME: the active script)
+ *   sieve put USER NAME [FILE|-] [--activate]
+ *   sieve activate USER NAME
+ *   sieve deactivate USER
+ *   sieve delete USER NAME
+ *   sieve rename USER OLD NEW
+ *
+ * Refusals name the RFC 5804 response code a ManageSieve client would
+ * get (NONEXISTENT, ALREADYEXISTS, ACTIVE, QUOTA/MAXSIZE,
+ * QUOTA/MAXSCRIPTS, QUOTA), so scripts can tell them apart; the exit
+ * codes are the usual ones (darius --help).
+ *
+ * --json of "sieve list": an array of
+ *   {"name":NAME,"active":BOOL,"size":BYTES,"mtime":EPOCH,
+ *    "compiled_version":N|null}
+ * and of "sieve get": one such object plus "source" (the text; JSON
+ * strings cannot hold every byte string, so use the plain form to copy a
+ * script exactly).
+ */
+#include "cli.h"
+#include "auth.h"
+#include "config.h"
+#include "storage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+/* Print why r refused what (for script name) and return the exit code. */
+static int sieve_exit(int r, const char *what, const char *user, const char *name)
+{
+    const char *n = name ? name : "";
+    switch (r) {
+    case STORAGE_OK:
+        return 0;
+    case STORAGE_ERR_NOTFOUND:
+        if (name)
+            cli_error("%s: NONEXISTENT: %s has no Sieve script \"%s\"", what, user, n);
+        else
+            cli_error("%s: NONEXISTENT: %s has no active Sieve script", what, user);
+        return CLI_EX_OTHER;
+    case STORAGE_ERR_EXISTS:
+        cli_error("%s: ALREADYEXISTS: %s already has a Sieve script \"%s\"", what, user, n);
+        return EX_CANTCREAT;
+    case STORAGE_ERR_ACTIVE:
+        cli_error("%s: ACTIVE: \"%s\" is %s's active script; deactivate it first", what, n, user);
+        return CLI_EX_OTHER;
+    case STORAGE_ERR_MAXSIZE:
+        cli_error("%s: QUOTA/MAXSIZE: the script is larger than sieve_maxscriptsize (%lld KiB)", what,
+                  config_int(CFG_SIEVE_MAXSCRIPTSIZE));
+        return CLI_EX_OTHER;
+    case STORAGE_ERR_MAXSCRIPTS:
+        cli_error("%s: QUOTA/MAXSCRIPTS: %s already has sieve_maxscripts (%lld) scripts", what, user,
+                  config_int(CFG_SIEVE_MAXSCRIPTS));
+        return CLI_EX_OTHER;
+    case STORAGE_ERR_OVERQUOTA:
+        cli_error("%s: QUOTA: the script would take %s over the storage quota", what, user);
+        return CLI_EX_OTHER;
+    case STORAGE_ERR_INVALID:
+        cli_error("%s: invalid script name (RFC 5804 1.6: 1-%d bytes of UTF-8 without control characters)",
+                  what, SIEVE_STORE_NAME_MAX);
+        return EX_DATAERR;
+    case STORAGE_ERR_BUSY:
+        cli_error("%s: the mail store of %s is busy: %s", what, user, storage_strerror(r));
+        return EX_TEMPFAIL;
+    default:
+        cli_error("%s: %s", what, storage_strerror(r));
+        return EX_IOERR;
+    }
+}
+
+/* Check the user and open the store (created when missing: a new
+ * account's first script). 0 or an exit code. */
+static int open_user(const char *arg, char name[AUTH_MAX_USERNAME + 1], struct mail_user **u)
+{
+    if (!cli_user_name(arg, name))
+        return EX_USAGE;
+    int r = cli_require_user(name);
+    if (r)
+        return r;
+    r = mail_user_open(name, true, u);
+    if (r != 0) {
+        cli_error("cannot open the mail store of %s: %s", name, storage_strerror(r));
+        return r == STORAGE_ERR_BUSY ? EX_TEMPFAIL : EX_IOERR;
+    }
+    return 0;
+}
+
+/* An operand that must be a valid script name; prints why not. */
+static bool name_arg(const char *cmd, const char *name)
+{
+    if (sieve_store_name_valid(name))
+        return true;
+    sieve_exit(STORAGE_ERR_INVALID, cmd, "", name);
+    return false;
+}
+
+static void json_info(struct cli_json *j, const struct sieve_store_info *i)
+{
+    cli_json_kv_string(j, "name", i->name);
+    cli_json_kv_bool(j, "active", i->active);
+    cli_json_kv_int(j, "size", (int64_t)i->size);
+    cli_json_kv_int(j, "mtime", i->mtime);
+    cli_json_key(j, "compiled_version");
+    if (i->compiled_version)
+        cli_json_int(j, i->compiled_version);
+    else
+        cli_json_null(j);
+}
+
+struct list_ctx {
+    struct buf *b;
+    struct cli_json *j;
+};
+
+static int list_one(const struct sieve_store_info *i, void *arg)
+{
+    struct list_ctx *c = arg;
+    if (cli_opt_json) {
+        cli_json_begin_object(c->j);
+        json_info(c->j, i);
+        cli_json_end_object(c->j);
+    } else {
+        buf_printf(c->b, "%s %llu byte%s%s\n", i->name, (unsigned long long)i->size, i->size == 1 ? "" : "s",
+                   i->active ? " active" : "");
+    }
+    return 0;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    (void)argc;
+    char user[AUTH_MAX_USERNAME + 1];
+    struct mail_user *u;
+    int rc = open_user(argv[0], user, &u);
+    if (rc)
+        return rc;
+    struct buf b = BUF_INIT;
+    struct cli_json j;
+    cli_json_init(&j, &b);
+    struct list_ctx c = {&b, &j};
+    if (cli_opt_json)
+        cli_json_begin_array(&j);
+    int r = sieve_store_list(u, list_one, &c);
+    if (cli_opt_json) {
+        cli_json_end_array(&j);
+        buf_putc(&b, '\n');
+    }
+    mail_user_close(u);
+    if (r != 0) {
+        buf_free(&b);
+        return sieve_exit(r, "sieve list", user, NULL);
+    }
+    cli_print_buf(&b);
+    return 0;
+}
+
+static int cmd_get(int argc, char **argv)
+{
+    const char *name = argc > 1 ? argv[1] : NULL;
+    if (name && !name_arg("sieve get", name))
+        return EX_DATAERR;
+    char user[AUTH_MAX_USERNAME + 1];
+    struct mail_user *u;
+    int rc = open_user(argv[0], user, &u);
+    if (rc)
+        return rc;
+    struct sieve_store_script s;
+    int r = sieve_store_get(u, name, false, &s);
+    mail_user_close(u);
+    if (r != 0)
+        return sieve_exit(r, "sieve get", user, name);
+    if (cli_opt_json) {
+        struct buf b = BUF_INIT;
+        struct cli_json j;
+        cli_json_init(&j, &b);
+        cli_json_begin_object(&j);
+        json_info(&j, &s.info);
+        cli_json_kv_string(&j, "source", s.source);
+        cli_json_end_object(&j);
+        buf_putc(&b, '\n');
+        cli_print_buf(&b);
+    } else {
+        /* exactly the stored bytes */
+        fwrite(s.source, 1, s.source_len, stdout);
+    }
+    sieve_store_free(&s);
+    return 0;
+}
+
+/* Read the script from path ("-" or NULL: standard input), at most max
+ * bytes: *too_big when there is more (the rest is not read). 0 or an
+ * exit code. */
+static int read_script(const char *path, size_t max, char **out, size_t *len, bool *too_big)
+{
+    int fd = STDIN_FILENO;
+    bool from_file = path && strcmp(path, "-") != 0;
+    if (from_file && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        cli_error("sieve put: %s: %s", path, strerror(errno));
+        return EX_NOINPUT;
+    }
+    size_t cap = max + 1, n = 0;
+    char *buf = xmalloc(cap + 1);
+    int rc = 0;
+    while (n < cap) {
+        ssize_t k = read(fd, buf + n, cap - n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            cli_error("sieve put: reading %s: %s", from_file ? path : "standard input", strerror(errno));
+            rc = EX_IOERR;
+            break;
+        }
+        if (k == 0)
+            break;
+        n += (size_t)k;
+    }
+    if (from_file)
+        close(fd);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    buf[n] = '\0';
+    *too_big = n > max;
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* The place for compile-at-upload (issue 11: scripts are compiled when
+ * they are stored). Once the Sieve compiler exists, this compiles
+ * p->source, refuses a script with errors (printing line and column;
+ * EX_DATAERR) and fills p->compiled, p->compiled_len and
+ * p->compiled_version, so that sieve_store_put stores the source and
+ * its compiled form in one transaction. Until then scripts are stored
+ * without a compiled form. 0 or an exit code; *owned gets memory to free
+ * after the put. */
+static int prepare_put(const char *name, struct sieve_store_put *p, void **owned)
+{
+    (void)name;
+    (void)p;
+    *owned = NULL;
+    return 0;
+}
+
+static int cmd_put(int argc, char **argv)
+{
+    const char *name = argv[1];
+    if (!name_arg("sieve put", name))
+        return EX_DATAERR;
+    char user[AUTH_MAX_USERNAME + 1];
+    if (!cli_user_name(argv[0], user))
+        return EX_USAGE;
+    int rc = cli_require_user(user);
+    if (rc)
+        return rc;
+    /* Read no more than the limit allows: a huge input is refused
+     * without being held in memory. */
+    size_t max = (size_t)config_int(CFG_SIEVE_MAXSCRIPTSIZE) * 1024;
+    char *src = NULL;
+    size_t len = 0;
+    bool too_big = false;
+    if ((rc = read_script(argc > 2 ? argv[2] : NULL, max, &src, &len, &too_big)) != 0)
+        return rc;
+    if (too_big) {
+        free(src);
+        return sieve_exit(STORAGE_ERR_MAXSIZE, "sieve put", user, name);
+    }
+    struct sieve_store_put p = {.source = src, .source_len = len, .activate = cli_opt_activate};
+    void *owned = NULL;
+    if ((rc = prepare_put(name, &p, &owned)) != 0) {
+        free(src);
+        return rc;
+    }
+    struct mail_user *u;
+    char uname[AUTH_MAX_USERNAME + 1];
+    rc = open_user(user, uname, &u);
+    if (rc == 0) {
+        int r = sieve_store_put(u, name, &p);
+        mail_user_close(u);
+        rc = sieve_exit(r, "sieve put", user, name);
+        if (rc == 0)
+            printf("stored Sieve script \"%s\" of %s (%zu byte%s)%s\n", name, user, len, len == 1 ? "" : "s",
+                   p.activate ? ", active" : "");
+    }
+    free(owned);
+    free(src);
+    return rc;
+}
+
+static int cmd_activate(int argc, char **argv)
+{
+    (void)argc;
+    if (!name_arg("sieve activate", argv[1]))
+        return EX_DATAERR;
+    char user[AUTH_MAX_USERNAME + 1];
+    struct mail_user *u;
+    int rc = open_user(argv[0], user, &u);
+    if (rc)
+        return rc;
+    int r = sieve_store_activate(u, argv[1]);
+    mail_user_close(u);
+    if ((rc = sieve_exit(r, "sieve activate", user, argv[1])) == 0)
+        printf("Sieve script \"%s\" of %s is active\n", argv[1], user);
+    return rc;
+}
+
+static int cmd_deactivate(int argc, char **argv)
+{
+    (void)argc;
+    char user[AUTH_MAX_USERNAME + 1];
+    struct mail_user *u;
+    int rc = open_user(argv[0], user, &u);
+    if (rc)
+        return rc;
+    int r = sieve_store_activate(u, NULL);
+    mail_user_close(u);
+    if ((rc = sieve_exit(r, "sieve deactivate", user, NULL)) == 0)
+        printf("%s has no active Sieve script\n", user);
+    return rc;
+}
+
+static int cmd_delete(int argc, char **argv)
+{
+    (void)argc;
+    if (!name_arg("sieve delete", argv[1]))
+        return EX_DATAERR;
+    char user[AUTH_MAX_USERNAME + 1];
+    struct mail_user *u;
+    int rc = open_user(argv[0], user, &u);
+    if (rc)
+        return rc;
+    int r = sieve_store_delete(u, argv[1]);
+    mail_user_close(u);
+    if ((rc = sieve_exit(r, "sieve delete", user, argv[1])) == 0)
+        printf("deleted Sieve script \"%s\" of %s\n", argv[1], user);
+    return rc;
+}
+
+static int cmd_rename(int argc, char **argv)
+{
+    (void)argc;
+    if (!name_arg("sieve rename", argv[1]) || !name_arg("sieve rename", argv[2]))
+        return EX_DATAERR;
+    char user[AUTH_MAX_USERNAME + 1];
+    struct mail_user *u;
+    int rc = open_user(argv[0], user, &u);
+    if (rc)
+        return rc;
+    int r = sieve_store_rename(u, argv[1], argv[2]);
+    mail_user_close(u);
+    /* NONEXISTENT names the old name, ALREADYEXISTS the new one */
+    if ((rc = sieve_exit(r, "sieve rename", user, r == STORAGE_ERR_EXISTS ? argv[2] : argv[1])) == 0)
+        printf("renamed Sieve script \"%s\" of %s to \"%s\"\n", argv[1], user, argv[2]);
+    return rc;
+}
+
+const struct cli_cmd cli_sieve_cmds[] = {
+    {"sieve", "list", "[--json] USER",
+     "List the user's Sieve scripts (\"NAME SIZE bytes [active]\"); --json: [{\"name\",\"active\",\"size\","
+     "\"mtime\",\"compiled_version\"},...].",
+     1, 1, cmd_list},
+    {"sieve", "get", "[--json] USER [NAME]",
+     "Print a script's source exactly as stored (no NAME: the active script); --json: its list entry plus "
+     "\"source\".",
+     1, 2, cmd_get},
+    {"sieve", "put", "[--activate] USER NAME [FILE|-]",
+     "Store (create or replace, atomically) a script read from FILE or standard input; --activate also makes "
+     "it the active script. Refused over sieve_maxscriptsize (QUOTA/MAXSIZE), sieve_maxscripts "
+     "(QUOTA/MAXSCRIPTS) or the user's storage quota (QUOTA).",
+     2, 3, cmd_put},
+    {"sieve", "activate", "USER NAME", "Make NAME the user's active script (only one is active).", 2, 2,
+     cmd_activate},
+    {"sieve", "deactivate", "USER", "Leave the user without an active script.", 1, 1, cmd_deactivate},
+    {"sieve", "delete", "USER NAME", "Delete a script; the active script must be deactivated first (ACTIVE).",
+     2, 2, cmd_delete},
+    {"sieve", "rename", "USER OLD NEW",
+     "Rename a script (NONEXISTENT, ALREADYEXISTS); the active script stays active.", 3, 3, cmd_rename},
+};
+const size_t cli_sieve_ncmds = ARRAY_SIZE(cli_sieve_cmds);

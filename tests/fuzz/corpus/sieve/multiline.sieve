@@ -1,0 +1,6 @@
+0require "reject";
+/* comment */ if not exists "x" { reject text: # c
+sorry
+..dot
+.
+; }
