@@ -86,6 +86,21 @@ void dsieve_opts_free(struct dsieve_opts *o)
     memset(o, 0, sizeof(*o));
 }
 
+void dsieve_begin(struct delivery_sieve *ds, const struct delivery_job *j)
+{
+    access_who_init(&ds->owner, j->store);
+    ds->have_owner = true;
+}
+
+void dsieve_end(struct delivery_sieve *ds)
+{
+    if (ds->have_owner)
+        access_who_free(&ds->owner);
+    ds->have_owner = false;
+    free(ds->reject);
+    ds->reject = NULL;
+}
+
 bool dsieve_wanted(const struct delivery_job *j, const struct delivery_rcpt *rcpt, const struct dsieve_opts *o)
 {
     /* A shared mailbox or an address-map target is a mailbox, not a
@@ -373,6 +388,7 @@ struct target {
     uint32_t special_use;   /* for :create with :specialuse */
     const char *what;       /* for the log: "keep", "fileinto X" */
     int res;                /* storage result; 1 = suppressed as a duplicate */
+    int dup;                /* duplicate_begin's answer, -1 not checked */
     bool done;
 };
 
@@ -463,7 +479,10 @@ static void store_pending(struct run *r)
         struct target *t = &r->t[i];
         if (t->done)
             continue;
-        if (j->dupcheck && duplicate_check(j->msgid, j->store, t->name) == 1) {
+        /* duplicate suppression per mailbox, as without Sieve; the
+         * horizon was read on the loop (delivery_prepare) */
+        t->dup = j->dupcheck ? duplicate_begin(j->msgid, j->store, t->name, j->horizon) : -1;
+        if (t->dup == 1) {
             log_info("delivery: duplicate suppressed: store=%s mailbox=%s msgid=%s", j->store, t->name, j->msgid);
             t->res = 1;
             t->done = true;
@@ -473,12 +492,10 @@ static void store_pending(struct run *r)
         if (t->create) {
             /* :create (RFC 5490 3.2): the rules of IMAP CREATE for the
              * owner; a failure shows as the append's NOTFOUND below. */
-            struct access_who w;
-            access_who_init(&w, j->store);
-            if (storage_job_begin(j->u, NULL) == 0) {
+            if (r->ds->have_owner && storage_job_begin(j->u, NULL) == 0) {
                 struct mailbox_info info;
                 if (mailbox_status(j->u, t->name, &info) == STORAGE_ERR_NOTFOUND) {
-                    int c = access_create_posted(&w, j->u, j->store, j->store, t->name, true);
+                    int c = access_create_posted(&r->ds->owner, j->u, j->store, j->store, t->name, true);
                     if (c == 0) {
                         log_info("sieve: user=%s script=%s: created %s (fileinto :create)", r->user, r->script,
                                  t->name);
@@ -491,7 +508,6 @@ static void store_pending(struct run *r)
                 }
                 storage_job_end(j->u, NULL);
             }
-            access_who_free(&w);
         }
         struct append_msg *m = &msgs[n];
         *m = j->msg;
@@ -522,13 +538,15 @@ static void store_pending(struct run *r)
             r->kept = true;
             if (strcmp(t->name, "INBOX") == 0)
                 r->inbox_done = true;
-            if (j->dupcheck)
+            if (t->dup == 2)   /* being delivered by another connection too */
                 duplicate_mark(j->msgid, j->store, t->name);
             log_info("delivery: delivered store=%s mailbox=%s uid=%u size=%zu%s%s (sieve: %s)", j->store, t->name,
                      uids[k], msgs[k].len, j->msgid ? " msgid=" : "", j->msgid ? j->msgid : "", t->what);
         } else {
             r->last_err = t->res;
         }
+        if (t->dup == 0)
+            duplicate_end(j->msgid, j->store, t->name, t->res == 0);
     }
     free(reqs);
     free(msgs);
@@ -991,9 +1009,22 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
                 log_info("sieve: user=%s script=%s: redirected to <%s>", r.user, r.script, a->address);
             }
         } else if (a->type == SIEVE_ACT_VACATION) {
-            const char *own[2] = {ds->env.to, ds->env.orig_to};
+            /* RFC 5230 4.5: the user's addresses - the recipient as
+             * addressed, the original recipient, and the account's own
+             * address (user@domain; the default domain or server name) */
+            char acct[AUTH_MAX_USERNAME + 320];
+            if (strchr(j->store, '@'))
+                snprintf(acct, sizeof(acct), "%s", j->store);
+            else
+                snprintf(acct, sizeof(acct), "%s@%s", j->store, o->domain_buf);
+            const char *own[3];
+            size_t nown = 0;
+            own[nown++] = ds->env.to;
+            own[nown++] = acct;
+            if (ds->env.orig_to)
+                own[nown++] = ds->env.orig_to;
             struct vacation_msg vm = {.hdr = r.data, .hdr_len = hdrlen, .envelope_from = from,
-                                      .envelope_to = ds->env.to, .own = own, .nown = ds->env.orig_to ? 2 : 1};
+                                      .envelope_to = ds->env.to, .own = own, .nown = nown};
             struct vacation_params vp = {.reason = a->text ? a->text : "", .subject = a->subject, .from = a->from,
                                          .handle = a->handle, .mime = a->mime,
                                          .addresses = (const char *const *)a->addresses,
@@ -1061,8 +1092,11 @@ enum deliver_result delivery_deliver_sieve(struct dspool *s, const struct delive
         return dr;
     if (dsieve_wanted(&j, rcpt, so)) {
         struct delivery_sieve ds = {.o = so, .env = *env, .lmtp = false};
+        dsieve_begin(&ds, &j);
         delivery_sieve_run(&j, &ds);
         *reject = ds.reject;
+        ds.reject = NULL;
+        dsieve_end(&ds);
     } else {
         void *item = &j.req;
         mailbox_append_batch(&item, 1);

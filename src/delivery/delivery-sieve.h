@@ -66,7 +66,15 @@ struct delivery_sieve {
     struct sieve_envelope env;
     bool lmtp;
     char *reject;
+    /* private: the owner's identity for fileinto :create (the rules of
+     * IMAP CREATE), made on the loop (it reads the configuration) */
+    struct access_who owner;
+    bool have_owner;
 };
+/* On the loop thread, after filling o, env and lmtp: what the run needs
+ * of the recipient's identity. dsieve_end (loop) frees it and reject. */
+void dsieve_begin(struct delivery_sieve *ds, const struct delivery_job *j);
+void dsieve_end(struct delivery_sieve *ds);
 
 /* Does rcpt run Sieve: a user's own address (not an exact shared or
  * mapped target) whose store has an active script, or any global script

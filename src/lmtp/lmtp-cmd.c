@@ -887,7 +887,7 @@ static void dlv_end(struct lmtp_dlv *d)
     struct lmtp_session *s = d->s;
     s->dlv = NULL;
     for (size_t i = 0; i < d->n; i++)
-        free(d->r[i].ds.reject);
+        dsieve_end(&d->r[i].ds);
     if (d->sopts) {
         dsieve_opts_free(d->sopts);
         free(d->sopts);
@@ -988,6 +988,7 @@ static void spool_sync_done(void *arg)
             r->ds.env.to = rc->addr;
             r->ds.env.orig_to = rc->orcpt;
             r->ds.env.auth_user = s->authuser;
+            dsieve_begin(&r->ds, &r->j);
         }
     }
     /* Without a pool (fuzz targets) each commit runs and completes right

@@ -231,6 +231,23 @@ def reject(s, mta):
     s.cli("sieve", "deactivate", "bob")
 
 
+def notify(s, mta):
+    mta.reset()
+    put_script(s, "alice", 'require "enotify";\r\n'
+               'notify :message "You got mail" "mailto:pager@example.net?body=ping%20me";\r\n')
+    deliver_ok(s, ["alice@example.org"], msg("n1"))
+    check(count(s, "alice", "INBOX", "n1") == 1, "notify cancelled the implicit keep")
+    check(mta.count() == 1, "notify: sendmail called %d times" % mta.count())
+    args, body = mta.call(1)
+    check(args == ["-i", "-f", "alice@example.org", "--", "pager@example.net"], "notify argv %r" % args)
+    check(b"Auto-Submitted: auto-notified" in body and b"Subject: You got mail" in body and b"ping me" in body,
+          "notify message %r" % body[:400])
+    # RFC 5436 2.7: none for automatic mail
+    auto = msg("n2").replace("Subject:", "Auto-Submitted: auto-replied\r\nSubject:")
+    deliver_ok(s, ["alice@example.org"], auto)
+    check(mta.count() == 1 and count(s, "alice", "INBOX", "n2") == 1, "notify for auto-submitted mail")
+
+
 def sendmail_failure(s, mta):
     mta.reset()
     mta.fail(1)
@@ -306,6 +323,16 @@ def global_scripts(s, mta):
           "a user without a script: before's copy and the implicit keep")
     deliver_ok(s, ["alice"], msg("g2", subject="after this"))
     check(count(s, "alice", "AfterBox", "g2") == 1, "sieve_after did not run")
+    # duplicate suppression applies to each mailbox a script files into
+    deliver_ok(s, ["bob"], msg("g3"))
+    deliver_ok(s, ["bob"], msg("g3"))
+    check(count(s, "bob", "Audit", "g3") == 1 and count(s, "bob", "INBOX", "g3") == 1,
+          "duplicatesuppression with Sieve: %r" % [count(s, "bob", m, "g3") for m in ("Audit", "INBOX")])
+    # an operator's edit of a global script is picked up (recompiled)
+    with open(s.conf["sieve_after"], "w") as f:
+        f.write('require "fileinto";\nif header :contains "subject" "later" { fileinto "AfterBox"; }\n')
+    deliver_ok(s, ["alice"], msg("g4", subject="later"))
+    check(count(s, "alice", "AfterBox", "g4") == 1, "the edited sieve_after was not recompiled")
 
 
 def main():
@@ -325,6 +352,7 @@ def main():
         R.run("redirect (and :copy) through sendmail: argv, message", redirect, s, mta)
         R.run("vacation through sendmail: <> sender, reply, once per period", vacation, s, mta)
         R.run("reject/ereject at LMTP time (550 5.7.1) per recipient; reject of a bounce", reject, s, mta)
+        R.run("notify mailto through sendmail; none for auto-submitted mail", notify, s, mta)
         R.run("sendmail failure: 451 unless a copy is stored", sendmail_failure, s, mta)
         R.run("run-time error: kept in INBOX, logged", runtime_error, s, mta)
         R.run("compiled form of another version: recompiled and cached", recompile, s, mta)
@@ -333,7 +361,7 @@ def main():
     finally:
         s.cleanup()
 
-    s = dt.Server(start=False, config={"duplicatesuppression": "no"})
+    s = dt.Server(start=False, config={"duplicatesuppression": "yes"})
     try:
         before = os.path.join(s.tmp, "before.sieve")
         after = os.path.join(s.tmp, "after.sieve")
