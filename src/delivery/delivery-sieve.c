@@ -101,13 +101,13 @@ void dsieve_end(struct delivery_sieve *ds)
     ds->reject = NULL;
 }
 
-bool dsieve_wanted(const struct delivery_job *j, const struct delivery_rcpt *rcpt, const struct dsieve_opts *o)
+bool dsieve_wanted(const struct delivery_job *j, const struct delivery_rcpt *rcpt)
 {
     /* A shared mailbox or an address-map target is a mailbox, not a
      * person: no personal script runs for it (Cyrus runs none either). */
     if (!rcpt->user[0] || rcpt->exact || !j->u)
         return false;
-    if (o->nbefore || o->nafter)
+    if (*config_str(CFG_SIEVE_BEFORE) || *config_str(CFG_SIEVE_AFTER))
         return true;
     struct sieve_store_info info;
     return sieve_store_stat(j->u, NULL, &info) == 0;
@@ -691,9 +691,12 @@ static enum outgoing_result notify_send(struct run *r, const struct sieve_action
     }
     const char *envfrom = r->ds->env.from && *r->ds->env.from ? r->ds->env.to : "";
     const char *fromhdr = r->ds->env.to;
-    if (a->from && *a->from && !strpbrk(a->from, "\r\n")) {
+    bool from_ok = a->from && *a->from && strlen(a->from) < DELIVERY_MAX_ADDR;
+    for (const char *f = a->from; from_ok && *f; f++)
+        if ((unsigned char)*f < 0x20 || *f == 0x7f)
+            from_ok = false;   /* a header field of one line */
+    if (from_ok)
         fromhdr = a->from;
-    }
     /* Subject: :message, else the URI's, else the original's */
     const char *subj = a->text && *a->text ? a->text : subject;
     char *orig_subj = NULL;
@@ -717,7 +720,7 @@ static enum outgoing_result notify_send(struct run *r, const struct sieve_action
         buf_printf(&m, "%s%s", i ? ", " : "", rcpts[i]);
     buf_puts(&m, "\r\nSubject: ");
     for (const char *s = subj; *s && s - subj < 900; s++)
-        buf_putc(&m, (*s == '\r' || *s == '\n') ? ' ' : *s);
+        buf_putc(&m, ((unsigned char)*s < 0x20 || *s == 0x7f) ? ' ' : *s);
     buf_printf(&m, "\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
                    "Content-Transfer-Encoding: 8bit\r\n\r\n",
                date);
@@ -1090,7 +1093,7 @@ enum deliver_result delivery_deliver_sieve(struct dspool *s, const struct delive
     enum deliver_result dr = delivery_prepare(&j, s, rcpt, o);
     if (dr != DELIVER_OK)
         return dr;
-    if (dsieve_wanted(&j, rcpt, so)) {
+    if (dsieve_wanted(&j, rcpt)) {
         struct delivery_sieve ds = {.o = so, .env = *env, .lmtp = false};
         dsieve_begin(&ds, &j);
         delivery_sieve_run(&j, &ds);

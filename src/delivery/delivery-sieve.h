@@ -78,9 +78,9 @@ void dsieve_end(struct delivery_sieve *ds);
 
 /* Does rcpt run Sieve: a user's own address (not an exact shared or
  * mapped target) whose store has an active script, or any global script
- * configured. j: prepared by delivery_prepare (loop thread; one indexed
- * lookup). */
-bool dsieve_wanted(const struct delivery_job *j, const struct delivery_rcpt *rcpt, const struct dsieve_opts *o);
+ * configured. j: prepared by delivery_prepare. Loop thread (it reads the
+ * configuration; one indexed lookup). */
+bool dsieve_wanted(const struct delivery_job *j, const struct delivery_rcpt *rcpt);
 
 /* Step 2 above: instead of mailbox_append_batch for the prepared job j.
  * Blocking (scripts, commits, sendmail): a job thread or the CLI. Sets

@@ -975,12 +975,12 @@ static void spool_sync_done(void *arg)
             r->done = true;
             continue;
         }
-        /* Sieve: the configuration is copied once, here on the loop */
-        if (!d->sopts) {
-            d->sopts = xmalloc(sizeof(*d->sopts));
-            dsieve_opts_from_config(d->sopts);
-        }
-        if (dsieve_wanted(&r->j, &rc->r, d->sopts)) {
+        if (dsieve_wanted(&r->j, &rc->r)) {
+            /* the configuration is copied once, here on the loop */
+            if (!d->sopts) {
+                d->sopts = xmalloc(sizeof(*d->sopts));
+                dsieve_opts_from_config(d->sopts);
+            }
             r->sieve = true;
             r->ds.o = d->sopts;
             r->ds.lmtp = true;
