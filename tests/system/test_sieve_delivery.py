@@ -12,9 +12,12 @@ message; sieve_before / sieve_after; a stored compiled form of another
 format version is recompiled and cached; `darius deliver` with Sieve."""
 
 import os
+import select
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import time
 
 import darius_test as dt
 
@@ -335,6 +338,52 @@ def global_scripts(s, mta):
     check(count(s, "alice", "AfterBox", "g4") == 1, "the edited sieve_after was not recompiled")
 
 
+def wait_file(path, what):
+    deadline = time.monotonic() + 20 * dt.timeout_scale()
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            return
+        time.sleep(0.005)   # polling a condition (a file the server creates), with a deadline
+    raise dt.TestFailure("%s: %s never appeared" % (what, path))
+
+
+def off_loop(s, hold):
+    """The Sieve run is a job: while it is held (DARIUS_TEST_HOLD_DIR/sieve,
+    src/net/jobs.h) the worker - the only one - serves IMAP, and the LMTP
+    client gets no reply until the job finished."""
+    put_script(s, "alice", 'require "fileinto";\r\nfileinto "Work";\r\n')
+    a = s.login("alice", s.users["alice"])
+    a.ok("CREATE Work")
+    a.logout()
+    flag = os.path.join(hold, "sieve")
+    open(flag, "w").close()
+    try:
+        c = s.lmtp(unix=True)
+        c.cmd("LHLO client.example")
+        c.cmd("MAIL FROM:<s@example.org>")
+        code, _ = c.cmd("RCPT TO:<alice>")
+        check(code == 250, "RCPT")
+        code, _ = c.cmd("DATA")
+        check(code == 354, "DATA")
+        c.send_raw(dt.lmtp_data(msg("h1")))
+        wait_file(flag + ".started", "the Sieve job")
+        b = s.login("bob", s.users["bob"])   # served by the same worker meanwhile
+        b.ok("NOOP")
+        b.ok("SELECT INBOX")
+        b.logout()
+        r, _, _ = select.select([c.sock], [], [], 0)
+        check(not r and not c.buf, "the LMTP client got a reply while the Sieve job was held")
+    finally:
+        for f in (flag, flag + ".started"):
+            if os.path.exists(f):
+                os.unlink(f)
+    code, lines = c.reply()
+    check(code == 250, "after release: %r" % lines)
+    c.cmd("QUIT")
+    c.close()
+    check(count(s, "alice", "Work", "h1") == 1, "the held delivery was not filed")
+
+
 def main():
     s = dt.Server(start=False, config={"duplicatesuppression": "no"})
     try:
@@ -379,6 +428,28 @@ def main():
         s.stop()
     finally:
         s.cleanup()
+
+    hold = tempfile.mkdtemp(prefix="darius-hold-")
+    old = os.environ.get("DARIUS_TEST_HOLD_DIR")
+    s = dt.Server(start=False, workers=1)
+    try:
+        for u, p in [("alice", "a1"), ("bob", "b1")]:
+            s.add_user(u, p)
+        os.environ["DARIUS_TEST_HOLD_DIR"] = hold
+        try:
+            s.start()
+        finally:
+            if old is None:
+                del os.environ["DARIUS_TEST_HOLD_DIR"]
+            else:
+                os.environ["DARIUS_TEST_HOLD_DIR"] = old
+        R.run("the Sieve run is a job: the worker serves others while it is held", off_loop, s, hold)
+        s.stop()
+    finally:
+        s.cleanup()
+        for f in os.listdir(hold):
+            os.unlink(os.path.join(hold, f))
+        os.rmdir(hold)
     return R.done()
 
 
