@@ -178,6 +178,24 @@ def fileinto_missing(s, mta):
     check("user=alice: fileinto into Nope failed" in s.stderr_text(), "the failed fileinto is not logged")
 
 
+def specialuse_editheader(s, mta):
+    a = s.login("alice", s.users["alice"])
+    a.ok("CREATE Junk (USE (\\Junk))")
+    a.logout()
+    # RFC 8579: the mailbox with the special use wins over the name
+    put_script(s, "alice", 'require ["fileinto", "special-use", "editheader"];\r\n'
+               'addheader "X-Filtered" "by sieve";\r\nfileinto :specialuse "\\\\Junk" "Spam";\r\n')
+    deliver_ok(s, ["alice"], msg("u1"))
+    check(count(s, "alice", "Junk", "u1") == 1 and count(s, "alice", "Spam", "u1") == -1, ":specialuse")
+    # RFC 5293: the stored copy carries the edited header
+    a = s.login("alice", s.users["alice"])
+    a.ok("EXAMINE Junk")
+    u, _ = a.ok('SEARCH HEADER X-Filtered "by sieve"')
+    a.logout()
+    check(any(r.text.startswith("* SEARCH ") and len(r.text.split()) == 3 for r in u), "addheader: %r" %
+          [r.render() for r in u])
+
+
 def discard(s, mta):
     put_script(s, "alice", "discard;\r\n")
     deliver_ok(s, ["alice"], msg("d1"))
@@ -397,6 +415,7 @@ def main():
         R.run("fileinto with imap4flags; implicit keep", fileinto_flags, s, mta)
         R.run("fileinto :create", fileinto_create, s, mta)
         R.run("fileinto a missing mailbox: kept in INBOX, logged", fileinto_missing, s, mta)
+        R.run(":specialuse; addheader applied to the stored copy", specialuse_editheader, s, mta)
         R.run("discard", discard, s, mta)
         R.run("redirect (and :copy) through sendmail: argv, message", redirect, s, mta)
         R.run("vacation through sendmail: <> sender, reply, once per period", vacation, s, mta)
