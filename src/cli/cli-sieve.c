@@ -441,7 +441,10 @@ static int cmd_check(int argc, char **argv)
         }
         if (!cli_user_name(argv[0], user))
             return EX_USAGE;
-        int rc = read_named("sieve check", cli_opt_file, (size_t)config_int(CFG_SIEVE_MAXSCRIPTSIZE) * 1024, &src,
+        int rc = cli_require_user(user);
+        if (rc)
+            return rc;
+        rc = read_named("sieve check", cli_opt_file, (size_t)config_int(CFG_SIEVE_MAXSCRIPTSIZE) * 1024, &src,
                             &len);
         if (rc)
             return rc;
