@@ -389,6 +389,10 @@ struct target {
     const char *what;       /* for the log: "keep", "fileinto X" */
     int res;                /* storage result; 1 = suppressed as a duplicate */
     int dup;                /* duplicate_begin's answer, -1 not checked */
+    /* :fcc (RFC 8580): a copy of a message we sent, not of the incoming
+     * one; it neither counts as kept nor falls back to INBOX */
+    char *own_data;
+    size_t own_len;
     bool done;
 };
 
@@ -481,7 +485,7 @@ static void store_pending(struct run *r)
             continue;
         /* duplicate suppression per mailbox, as without Sieve; the
          * horizon was read on the loop (delivery_prepare) */
-        t->dup = j->dupcheck ? duplicate_begin(j->msgid, j->store, t->name, j->horizon) : -1;
+        t->dup = j->dupcheck && !t->own_data ? duplicate_begin(j->msgid, j->store, t->name, j->horizon) : -1;
         if (t->dup == 1) {
             log_info("delivery: duplicate suppressed: store=%s mailbox=%s msgid=%s", j->store, t->name, j->msgid);
             t->res = 1;
@@ -511,7 +515,13 @@ static void store_pending(struct run *r)
         }
         struct append_msg *m = &msgs[n];
         *m = j->msg;
-        if (r->edited) {
+        if (t->own_data) {
+            m->data = t->own_data;
+            m->fd = -1;
+            m->len = t->own_len;
+            m->shared_spool = false;
+            m->internaldate = 0;
+        } else if (r->edited) {
             m->data = r->edited;
             m->fd = -1;
             m->len = r->edited_len;
@@ -534,7 +544,13 @@ static void store_pending(struct run *r)
         struct target *t = &r->t[idx[k]];
         t->done = true;
         t->res = reqs[k].result;
-        if (t->res == 0) {
+        if (t->own_data) {
+            if (t->res == 0)
+                log_info("sieve: user=%s: %s stored in %s", r->user, t->what, t->name);
+            else
+                log_warn("sieve: user=%s: %s could not be stored in %s: %s", r->user, t->what, t->name,
+                         storage_strerror(t->res));
+        } else if (t->res == 0) {
             r->kept = true;
             if (strcmp(t->name, "INBOX") == 0)
                 r->inbox_done = true;
@@ -547,6 +563,8 @@ static void store_pending(struct run *r)
         }
         if (t->dup == 0)
             duplicate_end(j->msgid, j->store, t->name, t->res == 0);
+        free(t->own_data);
+        t->own_data = NULL;
     }
     free(reqs);
     free(msgs);
@@ -560,6 +578,73 @@ static void keep_inbox(struct run *r)
 {
     struct target *t = add_target(r, "INBOX", "keep after an error");
     (void)t;
+}
+
+/* RFC 8580 :fcc - file the message we just sent (CRLF text) into the
+ * user's mailbox, with the action's :create and :flags. A failure is
+ * logged, nothing else: the message went out. */
+static void fcc_store(struct run *r, const struct sieve_action *a, const char *data, size_t len, const char *what)
+{
+    char in[STORAGE_MAX_MAILBOX_NAME + 1];
+    if (!delivery_folder_name(a->mailbox, r->o->sep, r->o->userprefix, r->o->sharedprefix, in, sizeof(in))) {
+        log_warn("sieve: user=%s script=%s: :fcc \"%.200s\": not a valid mailbox name", r->user, r->script,
+                 a->mailbox);
+        return;
+    }
+    ARRAY_GROW(r->t, r->nt, r->capt);
+    struct target *t = &r->t[r->nt++];
+    memset(t, 0, sizeof(*t));
+    snprintf(t->name, sizeof(t->name), "%s", in);
+    t->what = what;
+    t->create = a->create;
+    t->flags = MSG_SEEN;   /* our own message, as a Sent copy */
+    t->own_data = xmalloc(len ? len : 1);
+    memcpy(t->own_data, data, len);
+    t->own_len = len;
+    set_flags(r, t, a);
+    store_pending(r);
+}
+
+/* Vacation (RFC 5230) with :fcc: the steps of delivery_vacation_send,
+ * keeping the reply to file it. */
+static enum outgoing_result vacation_fcc(struct run *r, const struct sieve_action *a, const struct vacation_msg *vm,
+                                         const struct vacation_params *vp, int64_t period)
+{
+    const char *sender = vm->envelope_from ? vm->envelope_from : "";
+    enum vacation_verdict v = vacation_check(vm, vp);
+    if (v != VACATION_REPLY) {
+        log_info("vacation: user %s: no reply to <%s>: %s", r->user, sender, vacation_verdict_name(v));
+        return OUTGOING_SUPPRESSED;
+    }
+    char hbuf[VACATION_HANDLE_LEN + 1];
+    const char *handle = vp->handle;
+    if (!handle) {
+        vacation_handle(vp->subject, vp->from, vp->mime, vp->reason, hbuf);
+        handle = hbuf;
+    }
+    time_t now = time(NULL);
+    int c = vacation_claim(r->user, sender, handle, period, (int64_t)now);
+    if (c == 0)
+        return OUTGOING_SUPPRESSED;
+    if (c < 0)
+        return OUTGOING_FAILED;
+    size_t len = 0;
+    char *reply = vacation_compose(vm, vp, r->o->servername, now, &len);
+    if (!reply) {
+        vacation_unclaim(r->user, sender, handle);
+        return OUTGOING_FAILED;
+    }
+    const char *rcpts[] = {sender};
+    struct sendmail_msg sm = {.head = reply, .head_len = len, .fd = -1};
+    if (delivery_sendmail(&r->o->sendmail, "", rcpts, 1, &sm, NULL) != SENDMAIL_OK) {
+        vacation_unclaim(r->user, sender, handle);
+        free(reply);
+        return OUTGOING_FAILED;
+    }
+    log_info("vacation: user %s: replied to <%s>", r->user, sender);
+    fcc_store(r, a, reply, len, "vacation reply (:fcc)");
+    free(reply);
+    return OUTGOING_SENT;
 }
 
 /* Only what may stand in an LMTP reply line (RFC 5429 2.1.1: US-ASCII;
@@ -729,8 +814,11 @@ static enum outgoing_result notify_send(struct run *r, const struct sieve_action
     struct sendmail_msg sm = {.head = buf_cstr(&m), .head_len = m.len, .fd = -1};
     enum sendmail_status st = delivery_sendmail(&r->o->sendmail, envfrom, rcpts, nr, &sm, NULL);
     res = st == SENDMAIL_OK ? OUTGOING_SENT : OUTGOING_FAILED;
-    if (res == OUTGOING_SENT)
+    if (res == OUTGOING_SENT) {
         log_info("sieve: user=%s script=%s: notified %s", r->user, r->script, rcpts[0]);
+        if (a->mailbox)
+            fcc_store(r, a, buf_cstr(&m), m.len, "notification (:fcc)");
+    }
     buf_free(&m);
     free(orig_subj);
 out:
@@ -1033,7 +1121,11 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
                                          .addresses = (const char *const *)a->addresses,
                                          .naddresses = a->naddresses};
             int64_t period = vacation_period((int64_t)a->seconds, o->vacation_min, o->vacation_max);
-            orr = delivery_vacation_send(&o->sendmail, j->store, &vm, &vp, period, o->servername, time(NULL), NULL);
+            if (a->mailbox)
+                orr = vacation_fcc(&r, a, &vm, &vp, period);
+            else
+                orr = delivery_vacation_send(&o->sendmail, j->store, &vm, &vp, period, o->servername, time(NULL),
+                                             NULL);
         } else if (a->type == SIEVE_ACT_NOTIFY) {
             orr = notify_send(&r, a, r.data, hdrlen);
         } else {
@@ -1071,8 +1163,10 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
     }
 
 done:
-    for (size_t i = 0; i < r.nt; i++)
+    for (size_t i = 0; i < r.nt; i++) {
         buf_free(&r.t[i].kw);
+        free(r.t[i].own_data);
+    }
     free(r.t);
     free(acts);
     free(act_script);

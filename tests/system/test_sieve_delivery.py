@@ -233,6 +233,19 @@ def vacation(s, mta):
     # the same sender within :days: no second reply (RFC 5230 4.2)
     deliver_ok(s, ["alice@example.org"], msg("v2"))
     check(mta.count() == 1 and count(s, "alice", "INBOX", "v2") == 1, "vacation replied twice")
+    # :fcc (RFC 8580): the reply is filed too, \Seen
+    mta.reset()
+    put_script(s, "alice", 'require ["vacation", "fcc", "mailbox"];\r\n'
+               'vacation :days 1 :handle "fcc" :fcc "Sent" :create "Filed reply.";\r\n')
+    deliver_ok(s, ["alice@example.org"], msg("v3"))
+    check(mta.count() == 1, "vacation :fcc: sendmail called %d times" % mta.count())
+    a = s.login("alice", s.users["alice"])
+    u, t = a.command("EXAMINE Sent")
+    check(t.text.split(" ", 2)[1] == "OK", "vacation :fcc: no Sent mailbox: %s" % t.text)
+    u, _ = a.ok('SEARCH SEEN BODY "Filed reply."')
+    a.logout()
+    check(any(r.text.startswith("* SEARCH ") and len(r.text.split()) == 3 for r in u), "vacation :fcc copy: %r" %
+          [r.render() for r in u])
 
 
 def reject(s, mta):
