@@ -11,6 +11,7 @@
 #include "access.h"
 #include "config.h"
 #include "log.h"
+#include "mime.h"
 #include "storage.h"
 
 #include <ctype.h>
@@ -406,6 +407,8 @@ struct run {
     size_t len;
     char *edited;           /* editheader's new message, or NULL */
     size_t edited_len;
+    size_t edited_hdr_len;  /* its header block's length */
+    size_t body_off;        /* where the body starts in the spool file */
     struct target *t;
     size_t nt, capt;
     bool kept;              /* a copy is durable */
@@ -685,147 +688,52 @@ static size_t header_len(const char *data, size_t len)
     return len;
 }
 
-/* ---- notify mailto (RFC 5436) ---- */
+/* ---- notify :fcc (RFC 5436, RFC 8580) ---- */
 
-static int hexval(int c)
+/* Notify with :fcc: the steps of delivery_notify_mailto_send, keeping
+ * the notification to file it. */
+static enum outgoing_result notify_fcc(struct run *r, const struct sieve_action *a, const struct notify_msg *nm)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Percent-decode s[0..n) (RFC 6068): NULL when it holds a control
- * character after decoding (a header injection). */
-static char *pct_decode(const char *s, size_t n, bool allow_newline)
-{
-    char *out = xmalloc(n + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
-            i += 2;
-        }
-        if ((c < 0x20 && !(allow_newline && (c == '\r' || c == '\n'))) || c == 0x7f) {
-            free(out);
-            return NULL;
-        }
-        out[o++] = (char)c;
-    }
-    out[o] = '\0';
-    return out;
-}
-
-#define NOTIFY_MAX_RCPTS 10
-
-static enum outgoing_result notify_send(struct run *r, const struct sieve_action *a, const char *hdr, size_t hdrlen)
-{
-    const char *uri = a->address;
-    if (strncasecmp(uri, "mailto:", 7) != 0) {
-        log_info("sieve: user=%s script=%s: notify method %.64s not supported", r->user, r->script, uri);
-        return OUTGOING_SUPPRESSED;
-    }
-    /* RFC 5436 2.7: no notification for automatic mail */
-    const char *as = NULL;
-    for (size_t i = 0; i < hdrlen; i++) {
-        if ((i == 0 || hdr[i - 1] == '\n') && hdrlen - i > 15 && strncasecmp(hdr + i, "Auto-Submitted:", 15) == 0) {
-            as = hdr + i + 15;
-            break;
-        }
-    }
+    char *as = mime_header_get(nm->hdr, nm->hdr_len, "Auto-Submitted");
     if (as) {
-        while (*as == ' ' || *as == '\t')
-            as++;
-        if (strncasecmp(as, "no", 2) != 0 || isalnum((unsigned char)as[2])) {
-            log_info("sieve: user=%s script=%s: no notification for auto-submitted mail", r->user, r->script);
+        /* RFC 5436 2.7: none for a message that is itself automatic */
+        size_t i = strspn(as, " \t");
+        bool no = strncasecmp(as + i, "no", 2) == 0 && (!as[i + 2] || strchr(" \t;(", as[i + 2]));
+        free(as);
+        if (!no) {
+            log_info("notify: no notification for an auto-submitted message");
             return OUTGOING_SUPPRESSED;
         }
     }
-    const char *p = uri + 7;
-    size_t tl = strcspn(p, "?");
-    char *to = pct_decode(p, tl, false);
-    char *subject = NULL, *body = NULL;
-    const char *q = p[tl] == '?' ? p + tl + 1 : NULL;
-    while (q && *q) {
-        size_t l = strcspn(q, "&");
-        const char *eq = memchr(q, '=', l);
-        if (eq) {
-            size_t kl = (size_t)(eq - q);
-            /* only subject and body: the rest are unsafe or ours to set
-             * (RFC 5436 2.7: from, auto-submitted, received, ...) */
-            if (kl == 7 && strncasecmp(q, "subject", 7) == 0 && !subject)
-                subject = pct_decode(eq + 1, l - kl - 1, false);
-            else if (kl == 4 && strncasecmp(q, "body", 4) == 0 && !body)
-                body = pct_decode(eq + 1, l - kl - 1, true);
-        }
-        q += l;
-        if (*q == '&')
-            q++;
+    struct mailto u;
+    char err[128] = "";
+    if (!mailto_parse(a->address ? a->address : "", &u, err, sizeof(err))) {
+        log_warn("notify: %s", err);
+        return OUTGOING_FAILED;
     }
-    const char *rcpts[NOTIFY_MAX_RCPTS];
+    const char *sender = "";
+    size_t len = 0;
+    char *m = mailto_compose(&u, nm, a->from, a->text, r->o->servername, time(NULL), &sender, &len);
+    if (!m) {
+        mailto_free(&u);
+        return OUTGOING_FAILED;
+    }
+    const char **rcpts = xcalloc(u.nto + u.ncc + u.nbcc + 1, sizeof(char *));
     size_t nr = 0;
-    char *save = NULL;
-    for (char *t = to ? strtok_r(to, ",", &save) : NULL; t && nr < NOTIFY_MAX_RCPTS; t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ')
-            t++;
-        if (*t && strlen(t) < DELIVERY_MAX_ADDR && !strpbrk(t, " <>\"\\"))
-            rcpts[nr++] = t;
-    }
-    enum outgoing_result res = OUTGOING_SUPPRESSED;
-    if (!nr) {
-        log_info("sieve: user=%s script=%s: notify %.128s: no usable recipient", r->user, r->script, uri);
-        goto out;
-    }
-    const char *envfrom = r->ds->env.from && *r->ds->env.from ? r->ds->env.to : "";
-    const char *fromhdr = r->ds->env.to;
-    bool from_ok = a->from && *a->from && strlen(a->from) < DELIVERY_MAX_ADDR;
-    for (const char *f = a->from; from_ok && *f; f++)
-        if ((unsigned char)*f < 0x20 || *f == 0x7f)
-            from_ok = false;   /* a header field of one line */
-    if (from_ok)
-        fromhdr = a->from;
-    /* Subject: :message, else the URI's, else the original's */
-    const char *subj = a->text && *a->text ? a->text : subject;
-    char *orig_subj = NULL;
-    if (!subj) {
-        for (size_t i = 0; i + 8 < hdrlen; i++)
-            if ((i == 0 || hdr[i - 1] == '\n') && strncasecmp(hdr + i, "Subject:", 8) == 0) {
-                const char *s = hdr + i + 8;
-                size_t l = strcspn(s, "\r\n");
-                orig_subj = xstrndup(s, MIN(l, 900));
-                break;
-            }
-        subj = orig_subj ? orig_subj : "New mail";
-    }
-    char date[64];
-    time_t now = time(NULL);
-    delivery_date(now, date, sizeof(date));
-    struct buf m = BUF_INIT;
-    buf_printf(&m, "Auto-Submitted: auto-notified; owner-email=\"%s\"\r\n", r->ds->env.to);
-    buf_printf(&m, "From: %s\r\nTo: ", fromhdr);
-    for (size_t i = 0; i < nr; i++)
-        buf_printf(&m, "%s%s", i ? ", " : "", rcpts[i]);
-    buf_puts(&m, "\r\nSubject: ");
-    for (const char *s = subj; *s && s - subj < 900; s++)
-        buf_putc(&m, ((unsigned char)*s < 0x20 || *s == 0x7f) ? ' ' : *s);
-    buf_printf(&m, "\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                   "Content-Transfer-Encoding: 8bit\r\n\r\n",
-               date);
-    buf_puts(&m, body ? body : (a->text ? a->text : "You have new mail."));
-    buf_puts(&m, "\r\n");
-    struct sendmail_msg sm = {.head = buf_cstr(&m), .head_len = m.len, .fd = -1};
-    enum sendmail_status st = delivery_sendmail(&r->o->sendmail, envfrom, rcpts, nr, &sm, NULL);
-    res = st == SENDMAIL_OK ? OUTGOING_SENT : OUTGOING_FAILED;
-    if (res == OUTGOING_SENT) {
-        log_info("sieve: user=%s script=%s: notified %s", r->user, r->script, rcpts[0]);
-        if (a->mailbox)
-            fcc_store(r, a, buf_cstr(&m), m.len, "notification (:fcc)");
-    }
-    buf_free(&m);
-    free(orig_subj);
-out:
-    free(to);
-    free(subject);
-    free(body);
-    return res;
+    for (size_t i = 0; i < u.nto; i++)
+        rcpts[nr++] = u.to[i];
+    for (size_t i = 0; i < u.ncc; i++)
+        rcpts[nr++] = u.cc[i];
+    for (size_t i = 0; i < u.nbcc; i++)
+        rcpts[nr++] = u.bcc[i];
+    struct sendmail_msg sm = {.head = m, .head_len = len, .fd = -1};
+    enum sendmail_status st = nr ? delivery_sendmail(&r->o->sendmail, sender, rcpts, nr, &sm, NULL) : SENDMAIL_BADARG;
+    free(rcpts);
+    mailto_free(&u);
+    if (st == SENDMAIL_OK)
+        fcc_store(r, a, m, len, "notification (:fcc)");
+    free(m);
+    return st == SENDMAIL_OK ? OUTGOING_SENT : OUTGOING_FAILED;
 }
 
 /* ---- the run ---------------------------------------------------------------- */
@@ -964,6 +872,8 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
         if (nh && bo <= r.len) {
             /* editheader (RFC 5293): the stored copies get the new header */
             free(r.edited);
+            r.edited_hdr_len = hl;
+            r.body_off = bo;
             r.edited_len = hl + (r.len - bo);
             r.edited = xmalloc(r.edited_len + 1);
             memcpy(r.edited, nh, hl);
@@ -1027,6 +937,40 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
     }
 
     const char *from = ds->env.from ? ds->env.from : "";
+    /* What the outgoing actions need (delivery_sieve_action_send): the
+     * envelope, the user's addresses (RFC 5230 4.5: the recipient as
+     * addressed, the account's own address - user@domain, the default
+     * domain or the server name -, the original recipient), the message
+     * and its header, as the script left it (editheader). */
+    char acct[AUTH_MAX_USERNAME + 320];
+    if (strchr(j->store, '@'))
+        snprintf(acct, sizeof(acct), "%s", j->store);
+    else
+        snprintf(acct, sizeof(acct), "%s@%s", j->store, o->domain_buf);
+    const char *own[2];
+    size_t nown = 0;
+    own[nown++] = acct;
+    if (ds->env.orig_to)
+        own[nown++] = ds->env.orig_to;
+    struct outgoing_ctx ctx = {
+        .sendmail = o->sendmail,
+        .servername = o->servername,
+        .now = time(NULL),
+        .vacation_min = o->vacation_min,
+        .vacation_max = o->vacation_max,
+        .user = j->store,
+        .rcpt = ds->env.to,
+        .own = own,
+        .nown = nown,
+        .envelope_from = from,
+        .fd = j->msg.fd,
+        .size = j->msg.len,
+        .hdr = r.edited ? r.edited : r.data,
+        .hdr_len = r.edited ? r.edited_hdr_len : hdrlen,
+        .hdr_edited = r.edited != NULL,
+        .body_off = r.edited ? r.body_off : 0,
+    };
+
     if (reject && !need_inbox) {
         /* RFC 5429: reject cancels every other copy; the refusal is the
          * recipient's reply when it can be (2.1.1), else an MDN (2.2.1) */
@@ -1049,9 +993,7 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
                      r.user, r.script);
             j->result = DELIVER_OK;
         } else {
-            struct mdn_msg mm = {.hdr = r.data, .hdr_len = hdrlen, .envelope_from = from,
-                                 .final_rcpt = ds->env.to, .reason = reject->text ? reject->text : ""};
-            enum outgoing_result orr = delivery_reject_mdn_send(&o->sendmail, &mm, o->servername, time(NULL));
+            enum outgoing_result orr = delivery_sieve_action_send(reject, &ctx);
             j->result = orr == OUTGOING_FAILED ? DELIVER_TEMPFAIL : DELIVER_OK;
             if (orr == OUTGOING_FAILED)
                 log_warn("sieve: user=%s script=%s: the reject MDN could not be sent; temporary failure", r.user,
@@ -1090,44 +1032,30 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
                 need_inbox = true;
                 continue;
             }
-            enum redirect_verdict why = REDIRECT_OK;
-            orr = delivery_redirect_send(&o->sendmail, j->msg.fd, j->msg.len, from, ds->env.to, a->address, &why);
+            orr = delivery_sieve_action_send(a, &ctx);
             if (orr == OUTGOING_SUPPRESSED) {
-                log_warn("sieve: user=%s script=%s: redirect to <%s> refused (%s); kept in INBOX", r.user, r.script,
-                         a->address, why == REDIRECT_LOOP ? "mail loop" : "too many hops");
+                log_warn("sieve: user=%s script=%s: redirect to <%s> refused (a mail loop); kept in INBOX", r.user,
+                         r.script, a->address);
                 need_inbox = true;
             } else if (orr == OUTGOING_SENT) {
                 log_info("sieve: user=%s script=%s: redirected to <%s>", r.user, r.script, a->address);
             }
-        } else if (a->type == SIEVE_ACT_VACATION) {
-            /* RFC 5230 4.5: the user's addresses - the recipient as
-             * addressed, the original recipient, and the account's own
-             * address (user@domain; the default domain or server name) */
-            char acct[AUTH_MAX_USERNAME + 320];
-            if (strchr(j->store, '@'))
-                snprintf(acct, sizeof(acct), "%s", j->store);
-            else
-                snprintf(acct, sizeof(acct), "%s@%s", j->store, o->domain_buf);
-            const char *own[3];
-            size_t nown = 0;
-            own[nown++] = ds->env.to;
-            own[nown++] = acct;
-            if (ds->env.orig_to)
-                own[nown++] = ds->env.orig_to;
-            struct vacation_msg vm = {.hdr = r.data, .hdr_len = hdrlen, .envelope_from = from,
-                                      .envelope_to = ds->env.to, .own = own, .nown = nown};
+        } else if (a->type == SIEVE_ACT_VACATION && a->mailbox) {
+            const char *vown[3] = {ds->env.to, acct, ds->env.orig_to};
+            struct vacation_msg vm = {.hdr = ctx.hdr, .hdr_len = ctx.hdr_len, .envelope_from = from,
+                                      .envelope_to = ds->env.to, .own = vown, .nown = ds->env.orig_to ? 3 : 2};
             struct vacation_params vp = {.reason = a->text ? a->text : "", .subject = a->subject, .from = a->from,
                                          .handle = a->handle, .mime = a->mime,
                                          .addresses = (const char *const *)a->addresses,
                                          .naddresses = a->naddresses};
             int64_t period = vacation_period((int64_t)a->seconds, o->vacation_min, o->vacation_max);
-            if (a->mailbox)
-                orr = vacation_fcc(&r, a, &vm, &vp, period);
-            else
-                orr = delivery_vacation_send(&o->sendmail, j->store, &vm, &vp, period, o->servername, time(NULL),
-                                             NULL);
-        } else if (a->type == SIEVE_ACT_NOTIFY) {
-            orr = notify_send(&r, a, r.data, hdrlen);
+            orr = vacation_fcc(&r, a, &vm, &vp, period);
+        } else if (a->type == SIEVE_ACT_NOTIFY && a->mailbox) {
+            struct notify_msg nm = {.hdr = ctx.hdr, .hdr_len = ctx.hdr_len, .envelope_from = from,
+                                    .envelope_to = ds->env.to};
+            orr = notify_fcc(&r, a, &nm);
+        } else if (a->type == SIEVE_ACT_VACATION || a->type == SIEVE_ACT_NOTIFY) {
+            orr = delivery_sieve_action_send(a, &ctx);
         } else {
             continue;
         }

@@ -280,6 +280,18 @@ def notify(s, mta):
     auto = msg("n2").replace("Subject:", "Auto-Submitted: auto-replied\r\nSubject:")
     deliver_ok(s, ["alice@example.org"], auto)
     check(mta.count() == 1 and count(s, "alice", "INBOX", "n2") == 1, "notify for auto-submitted mail")
+    # :fcc (RFC 8580): the notification is filed too
+    put_script(s, "alice", 'require ["enotify", "fcc", "mailbox"];\r\n'
+               'notify :fcc "Notes" :create :message "Filed note" "mailto:pager@example.net";\r\n')
+    deliver_ok(s, ["alice@example.org"], msg("n3"))
+    check(mta.count() == 2, "notify :fcc: sendmail called %d times" % mta.count())
+    a = s.login("alice", s.users["alice"])
+    u, t = a.command("EXAMINE Notes")
+    check(t.text.split(" ", 2)[1] == "OK", "notify :fcc: no Notes mailbox: %s" % t.text)
+    u, _ = a.ok('SEARCH SEEN SUBJECT "Filed note"')
+    a.logout()
+    check(any(r.text.startswith("* SEARCH ") and len(r.text.split()) == 3 for r in u), "notify :fcc copy: %r" %
+          [r.render() for r in u])
 
 
 def sendmail_failure(s, mta):
