@@ -176,6 +176,14 @@ def fileinto_missing(s, mta):
     check(count(s, "alice", "Nope", "m1") == -1, "missing mailbox was created")
     check(count(s, "alice", "INBOX", "m1") == 1, "fileinto a missing mailbox: not kept in INBOX")
     check("user=alice: fileinto into Nope failed" in s.stderr_text(), "the failed fileinto is not logged")
+    # a script cannot file into another user's or a shared mailbox
+    put_script(s, "alice", 'require ["fileinto", "mailbox"];\r\nfileinto :create "Other Users/bob";\r\n'
+               'fileinto :create "Shared Folders/x";\r\nfileinto "../bob";\r\n')
+    deliver_ok(s, ["alice"], msg("m2"))
+    check(count(s, "alice", "INBOX", "m2") == 1, "fileinto another namespace: not kept in INBOX")
+    check(count(s, "bob", "INBOX", "m2") == 0, "fileinto reached bob")
+    check('fileinto "Other Users/bob": not a valid mailbox name; kept in INBOX' in s.stderr_text(),
+          "the refused fileinto is not logged")
 
 
 def specialuse_editheader(s, mta):
