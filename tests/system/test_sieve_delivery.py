@@ -204,6 +204,18 @@ def specialuse_editheader(s, mta):
           [r.render() for r in u])
 
 
+def mailboxid(s, mta):
+    a = s.login("alice", s.users["alice"])
+    u, _ = a.ok("STATUS Work (MAILBOXID)")
+    a.logout()
+    mid = [r.text.split("MAILBOXID (", 1)[1].split(")", 1)[0] for r in u if "MAILBOXID (" in r.text]
+    check(len(mid) == 1, "STATUS MAILBOXID: %r" % [r.render() for r in u])
+    # RFC 9042: the mailbox with that id wins over the name
+    put_script(s, "alice", 'require ["fileinto", "mailboxid"];\r\nfileinto :mailboxid "%s" "Gone";\r\n' % mid[0])
+    deliver_ok(s, ["alice"], msg("i1"))
+    check(count(s, "alice", "Work", "i1") == 1 and count(s, "alice", "Gone", "i1") == -1, ":mailboxid")
+
+
 def discard(s, mta):
     put_script(s, "alice", "discard;\r\n")
     deliver_ok(s, ["alice"], msg("d1"))
@@ -265,6 +277,15 @@ def reject(s, mta):
     check(rep[2][0] == 250, "the other recipient %r" % (rep,))
     check(count(s, "alice", "INBOX", "j1") == 0 and count(s, "bob", "INBOX", "j1") == 0, "rejected but stored")
     check(count(s, "carol", "INBOX", "j1") == 1, "carol's copy")
+    # a reason that is not ASCII cannot be an LMTP reply: an MDN (RFC 5429 2.2)
+    mta.reset()
+    put_script(s, "alice", 'require "reject";\r\nreject "Pas ici, d\u00e9sol\u00e9.";\r\n')
+    rep = lmtp_deliver(s, ["alice"], msg("j3"))
+    check(rep[0][0] == 250 and mta.count() == 1, "non-ASCII reject: %r, %d mails" % (rep, mta.count()))
+    args, body = mta.call(1)
+    check(args[-1] == "s@example.org" and b"Pas ici" in body, "non-ASCII reject MDN %r" % body[:300])
+    check(count(s, "alice", "INBOX", "j3") == 0, "non-ASCII reject stored")
+    put_script(s, "alice", 'require "reject";\r\nreject "Not wanted here.";\r\n')
     # reject of a message with the null sender: no MDN, not stored, 250
     mta.reset()
     rep = lmtp_deliver(s, ["alice"], msg("j2"), mail_from="")
@@ -356,6 +377,17 @@ def cli_deliver(s, mta):
                        input=msg("q1").encode(), capture_output=True, timeout=60)
     check(r.returncode == 0, "deliver: exit %d %r" % (r.returncode, r.stderr))
     check(count(s, "alice", "Work", "q1") == 1, "deliver: the script did not file it")
+    # reject in `darius deliver` is an MDN to the sender (RFC 5429 2.2.1)
+    mta.reset()
+    put_script(s, "alice", 'require "reject";\r\nreject "Not here";\r\n')
+    r = subprocess.run([s.darius, "-C", s.conf_path, "deliver", "-f", "s@example.org", "alice"],
+                       input=msg("q3").encode(), capture_output=True, timeout=60)
+    check(r.returncode == 0, "deliver reject: exit %d %r" % (r.returncode, r.stderr))
+    check(mta.count() == 1, "deliver reject: sendmail called %d times" % mta.count())
+    args, body = mta.call(1)
+    check(args == ["-i", "-f", "<>", "--", "s@example.org"] and b"disposition-notification" in body and
+          b"Not here" in body, "deliver reject MDN: %r %r" % (args, body[:300]))
+    check(count(s, "alice", "INBOX", "q3") == 0, "deliver reject stored")
     put_script(s, "alice", 'require "ereject";\r\nereject "Go away";\r\n')
     r = subprocess.run([s.darius, "-C", s.conf_path, "deliver", "-f", "s@example.org", "alice"],
                        input=msg("q2").encode(), capture_output=True, timeout=60)
@@ -449,6 +481,7 @@ def main():
         R.run("fileinto :create", fileinto_create, s, mta)
         R.run("fileinto a missing mailbox: kept in INBOX, logged", fileinto_missing, s, mta)
         R.run(":specialuse; addheader applied to the stored copy", specialuse_editheader, s, mta)
+        R.run("fileinto :mailboxid", mailboxid, s, mta)
         R.run("discard", discard, s, mta)
         R.run("redirect (and :copy) through sendmail: argv, message", redirect, s, mta)
         R.run("vacation through sendmail: <> sender, reply, once per period", vacation, s, mta)
