@@ -118,6 +118,9 @@ bool sv_validate(struct sieve_script *s, const struct sieve_limits *l, struct si
 bool sv_validate_ex(struct sieve_script *s, const struct sieve_limits *l, struct sieve_diags *diags, bool decode);
 void sv_nodes_free(struct sv_node *n, size_t count);
 
+/* Is name a header field that holds addresses (the address test)? */
+bool sv_address_header(const char *name);
+
 /* Binary form. */
 void sv_binary_write(const struct sieve_script *s, struct buf *out);
 

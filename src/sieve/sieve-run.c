@@ -1493,7 +1493,24 @@ static bool eval(struct run *r, const struct sv_node *n)
         break;
     case SV_T_ADDRESS: {
         struct vals hv = {0};
-        header_values(r, n, n->pos[0], &hv, true);
+        /* names built at run time: fields without addresses are skipped */
+        struct sv_arg names = *n->pos[0];
+        struct sv_str *ok = xcalloc(names.nstrs, sizeof(*ok));
+        size_t nok = 0;
+        for (size_t k = 0; k < names.nstrs; k++) {
+            size_t l;
+            char *nm = expand(r, &names.strs[k], &l);
+            if (sv_address_header(nm))
+                ok[nok++] = (struct sv_str){nm, l, false};
+            else
+                free(nm);
+        }
+        names.strs = ok;
+        names.nstrs = nok;
+        header_values(r, n, &names, &hv, true);
+        for (size_t k = 0; k < nok; k++)
+            free(ok[k].s);
+        free(ok);
         for (size_t i = 0; i < hv.n; i++)
             addresses_of(r, n, hv.v[i], hv.l[i], &vs);
         vals_free(&hv);

@@ -319,6 +319,22 @@ const struct sv_arg *sv_tag_val(const struct sv_node *n, const char *tag)
     return NULL;
 }
 
+/* RFC 5228 5.1: the address test is restricted to header fields that
+ * hold addresses, at least From, To, Cc, Bcc, Sender, Resent-From and
+ * Resent-To. */
+bool sv_address_header(const char *name)
+{
+    static const char *const names[] = {
+        "from", "to", "cc", "bcc", "sender", "reply-to", "resent-from", "resent-to", "resent-cc",
+        "resent-bcc", "resent-sender", "resent-reply-to", "return-path", "delivered-to", "envelope-to",
+        "x-original-to", "errors-to", "disposition-notification-to", "mail-followup-to", "mail-reply-to",
+        "original-recipient", "x-envelope-to", "x-envelope-from", "apparently-to"};
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+        if (strcasecmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
 /* ---- validation ---- */
 
 struct vstate {
@@ -831,6 +847,8 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
             const struct sv_str *s = &n->pos[0]->strs[k];
             if (constant(s) && !valid_header_name(s->s, s->len))
                 verr(v, n->pos[0]->line, n->pos[0]->col, "bad header field name \"%s\"", s->s);
+            else if (n->code == SV_T_ADDRESS && constant(s) && !sv_address_header(s->s))
+                verr(v, n->pos[0]->line, n->pos[0]->col, "\"%s\" is not a header field holding addresses", s->s);
         }
         break;
     case SV_C_VACATION: {

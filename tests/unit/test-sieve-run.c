@@ -101,6 +101,12 @@ static void test_address(void)
     CHECK_RUN("if address :is :all \"to\" \"roadrunner@acme.example.com\" { discard; }", "discard\n");
     CHECK_RUN("if address :is :all \"cc\" \"x@y.example\" { discard; }", "discard\n");
     CHECK_RUN("if address :contains :all \"from\" \"Wile\" { discard; }", "keep (implicit)\n");
+    /* 5.1: only fields that hold addresses */
+    CHECK_ERR("if address :is \"subject\" \"x@y\" {}", "\"subject\" is not a header field holding addresses");
+    CHECK_RUN("require \"variables\"; set \"h\" \"subject\"; if address :matches \"${h}\" \"*\" { discard; }",
+              "keep (implicit)\n");
+    CHECK_RUN("require \"variables\"; set \"h\" \"FROM\"; if address :matches \"${h}\" \"*@*\" { discard; }",
+              "discard\n");
     CHECK_RUN_MSG("if address :is :all \"to\" \"c@d.example\" { discard; }",
                   "To: undisclosed:;, \"A, B\" <a@b.example>, Group: c@d.example, e@f.example;\r\n\r\n",
                   "discard\n");
