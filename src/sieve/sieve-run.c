@@ -90,6 +90,11 @@ struct run {
     unsigned redirects;
     bool implicit_keep;
     bool stop, ret;
+    /* foreverypart (RFC 5703 3): the current part (NULL outside a loop)
+     * and a pending break with its :name (NULL: the innermost loop) */
+    const struct mime_part *cur;
+    bool brk;
+    const char *brk_name;
     bool failed;
     bool rejected, vacationed;
     unsigned depth;        /* include depth */
@@ -347,11 +352,52 @@ static void vals_free(struct vals *vs)
     memset(vs, 0, sizeof(*vs));
 }
 
-/* The header values of the fields named in list (with :index/:last, RFC
- * 5260 6: the n-th occurrence of each named field, counted from the end
- * with :last). */
+static void ensure_mime(struct run *r)
+{
+    if (!r->mime)
+        r->mime = mime_parse(r->data, r->len);
+}
+
+/* The header fields of a MIME part: the interpreter's own list (with
+ * editheader's changes) for the message itself, else parsed from the
+ * part's header. Returns true when *out was allocated here. */
+static bool part_fields(struct run *r, const struct mime_part *p, struct field **out, size_t *n)
+{
+    if (!p || p == &r->mime->root) {
+        *out = r->hdr;
+        *n = r->nhdr;
+        return false;
+    }
+    *out = NULL;
+    *n = 0;
+    size_t cap = 0, pos = 0;
+    const char *h = r->data + p->hdr_off;
+    struct mime_sfield f;
+    while (mime_sfield_next(h, p->hdr_len, &pos, &f)) {
+        ARRAY_GROW(*out, *n, cap);
+        struct field *x = &(*out)[(*n)++];
+        x->name = xstrndup(f.name, f.name_len);
+        x->rawlen = (size_t)(f.val + f.val_len - f.name);
+        x->raw = xstrndup(f.name, x->rawlen);
+        x->voff = (size_t)(f.val - f.name);
+    }
+    return true;
+}
+
+static void fields_free(struct field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(f[i].name);
+        free(f[i].raw);
+    }
+    free(f);
+}
+
+/* The values of the fields named in list among fields (with :index and
+ * :last, RFC 5260 6: the n-th occurrence of each named field, counted
+ * from the end with :last), unfolded and decoded. */
 static void header_values(struct run *r, const struct sv_node *n, const struct sv_arg *names, struct vals *out,
-                          bool raw_ok)
+                          const struct field *fields, size_t nf)
 {
     const struct sv_arg *ix = sv_tag_val(n, "index");
     bool last = sv_has_tag(n, "last");
@@ -360,12 +406,12 @@ static void header_values(struct run *r, const struct sv_node *n, const struct s
         char *name = expand(r, &names->strs[k], &nl);
         size_t total = 0;
         if (ix && last)
-            for (size_t i = 0; i < r->nhdr; i++)
-                if (name_eq(r->hdr[i].name, name, nl))
+            for (size_t i = 0; i < nf; i++)
+                if (name_eq(fields[i].name, name, nl))
                     total++;
         size_t seen = 0;
-        for (size_t i = 0; i < r->nhdr; i++) {
-            if (!name_eq(r->hdr[i].name, name, nl))
+        for (size_t i = 0; i < nf; i++) {
+            if (!name_eq(fields[i].name, name, nl))
                 continue;
             seen++;
             if (ix) {
@@ -376,17 +422,225 @@ static void header_values(struct run *r, const struct sv_node *n, const struct s
             if (!step(r, 1))
                 break;
             size_t vl;
-            char *v;
-            if (raw_ok) {
-                /* addresses are parsed from the raw (unfolded) text, then each part decoded */
-                v = field_value(&r->hdr[i], &vl);
-            } else {
-                v = field_value(&r->hdr[i], &vl);
-            }
+            char *v = field_value(&fields[i], &vl);
             vals_add(out, v, vl);
         }
         free(name);
     }
+}
+
+static void top_header_values(struct run *r, const struct sv_node *n, const struct sv_arg *names, struct vals *out)
+{
+    header_values(r, n, names, out, r->hdr, r->nhdr);
+}
+
+/* The parts a test with :mime looks at (RFC 5703 4.1): the current part
+ * (the message outside foreverypart), and with :anychild all parts
+ * below it too; preorder, into the caller's array of max entries. */
+static size_t collect_parts(const struct mime_part *p, bool self, const struct mime_part **out, size_t n,
+                            size_t max, int depth)
+{
+    if (n >= max || depth > MIME_MAX_DEPTH + 2)
+        return n;
+    if (self)
+        out[n++] = p;
+    for (size_t i = 0; i < p->nchildren; i++)
+        n = collect_parts(&p->children[i], true, out, n, max, depth + 1);
+    if (p->message)
+        n = collect_parts(p->message, true, out, n, max, depth + 1);
+    return n;
+}
+
+/* A Content-Type / Content-Disposition value: "type[/subtype]" and its
+ * parameters (names lowercase; an RFC 2231 "name*" kept as such for
+ * mime_param_decoded). */
+static void parse_ctype(const char *v, char **type, char **sub, struct mime_param **params, size_t *np)
+{
+    *params = NULL;
+    *np = 0;
+    size_t cap = 0;
+    const char *p = v;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    const char *e = p;
+    while (*e && *e != '/' && *e != ';' && *e != ' ' && *e != '\t')
+        e++;
+    *type = xstrndup(p, (size_t)(e - p));
+    *sub = NULL;
+    p = e;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '/') {
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        e = p;
+        while (*e && *e != ';' && *e != ' ' && *e != '\t')
+            e++;
+        *sub = xstrndup(p, (size_t)(e - p));
+        p = e;
+    }
+    for (char *c = *type; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    if (*sub)
+        for (char *c = *sub; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+    while (*p && *np < 64) {
+        p = strchr(p, ';');
+        if (!p)
+            break;
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        e = p;
+        while (*e && *e != '=' && *e != ';')
+            e++;
+        if (*e != '=') {
+            p = e;
+            continue;
+        }
+        size_t nl = (size_t)(e - p);
+        while (nl && (p[nl - 1] == ' ' || p[nl - 1] == '\t'))
+            nl--;
+        char *name = xstrndup(p, nl);
+        for (char *c = name; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        p = e + 1;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        struct buf val = BUF_INIT;
+        if (*p == '"') {
+            p++;
+            while (*p && *p != '"') {
+                if (*p == '\\' && p[1])
+                    p++;
+                buf_putc(&val, *p++);
+            }
+            if (*p == '"')
+                p++;
+        } else {
+            while (*p && *p != ';' && *p != ' ' && *p != '\t')
+                buf_putc(&val, *p++);
+        }
+        ARRAY_GROW(*params, *np, cap);
+        (*params)[*np].name = name;
+        char *vv = buf_release(&val);
+        (*params)[*np].value = vv ? vv : xstrdup("");
+        (*np)++;
+    }
+}
+
+/* RFC 5703 4.1 MIMEOPTS: what of field name's value v is compared. */
+static void mimeopt_values(struct run *r, const struct sv_node *n, const char *name, const char *v, struct vals *out)
+{
+    bool ct = strcasecmp(name, "content-type") == 0, cd = strcasecmp(name, "content-disposition") == 0;
+    const struct sv_arg *param = sv_tag_val(n, "param");
+    bool type = sv_has_tag(n, "type"), subtype = sv_has_tag(n, "subtype"), both = sv_has_tag(n, "contenttype");
+    if (!param && !type && !subtype && !both) {
+        vals_add(out, xstrdup(v), strlen(v));
+        return;
+    }
+    char *t, *st;
+    struct mime_param *ps;
+    size_t np;
+    parse_ctype(v, &t, &st, &ps, &np);
+    if (param) {
+        for (size_t k = 0; k < param->nstrs; k++) {
+            size_t l;
+            char *pn = expand(r, &param->strs[k], &l);
+            for (char *c = pn; *c; c++)
+                *c = (char)tolower((unsigned char)*c);
+            struct buf b = BUF_INIT;
+            if (mime_param_decoded(&b, ps, np, pn)) {
+                size_t bl = b.len;
+                char *x = buf_release(&b);
+                vals_add(out, x ? x : xstrdup(""), bl);
+            }
+            buf_free(&b);
+            free(pn);
+        }
+    } else {
+        char *x;
+        if (ct && type)
+            x = xstrdup(t);
+        else if (ct && subtype)
+            x = xstrdup(st ? st : "");
+        else if (ct && both)
+            x = xasprintf("%s/%s", t, st ? st : "");
+        else if (cd && (type || both))
+            x = xstrdup(t);
+        else
+            x = xstrdup("");
+        vals_add(out, x, strlen(x));
+    }
+    for (size_t i = 0; i < np; i++) {
+        free(ps[i].name);
+        free(ps[i].value);
+    }
+    free(ps);
+    free(t);
+    free(st);
+}
+
+/* A header, address or exists test with :mime (RFC 5703 4): true when
+ * one of the parts in scope satisfies it. kind: 'h', 'a' or 'e'. */
+static bool addresses_part(struct run *r, const struct sv_node *n, const struct vals *hv, struct vals *vs);
+static bool match_values(struct run *r, const struct sv_node *n, const struct vals *vs, const struct sv_arg *keys);
+static bool mime_test(struct run *r, const struct sv_node *n, int kind)
+{
+    ensure_mime(r);
+    const struct mime_part **parts = xmalloc(MIME_MAX_PARTS * sizeof(*parts));
+    const struct mime_part *start = r->cur ? r->cur : &r->mime->root;
+    size_t np = sv_has_tag(n, "anychild") ? collect_parts(start, true, parts, 0, MIME_MAX_PARTS, 0) : 1;
+    if (np == 1)
+        parts[0] = start;
+    bool res = false;
+    for (size_t i = 0; i < np && !res && !r->failed; i++) {
+        struct field *f;
+        size_t nf;
+        bool owned = part_fields(r, parts[i], &f, &nf);
+        if (kind == 'e') {
+            res = true;
+            for (size_t k = 0; k < n->pos[0]->nstrs && res; k++) {
+                size_t l;
+                char *name = expand(r, &n->pos[0]->strs[k], &l);
+                bool found = false;
+                for (size_t j = 0; j < nf && !found; j++)
+                    found = name_eq(f[j].name, name, l);
+                free(name);
+                res = found;
+            }
+        } else {
+            struct vals hv = {0}, vs = {0};
+            if (kind == 'h') {
+                /* values per named field, then the MIME options */
+                for (size_t k = 0; k < n->pos[0]->nstrs; k++) {
+                    struct sv_arg one = *n->pos[0];
+                    one.strs = &n->pos[0]->strs[k];
+                    one.nstrs = 1;
+                    struct vals raw = {0};
+                    header_values(r, n, &one, &raw, f, nf);
+                    size_t l;
+                    char *name = expand(r, &n->pos[0]->strs[k], &l);
+                    for (size_t j = 0; j < raw.n; j++)
+                        mimeopt_values(r, n, name, raw.v[j], &vs);
+                    free(name);
+                    vals_free(&raw);
+                }
+            } else {
+                header_values(r, n, n->pos[0], &hv, f, nf);
+                addresses_part(r, n, &hv, &vs);
+            }
+            res = match_values(r, n, &vs, n->pos[1]);
+            vals_free(&hv);
+            vals_free(&vs);
+        }
+        if (owned)
+            fields_free(f, nf);
+        step(r, 1);
+    }
+    free(parts);
+    return res && !r->failed;
 }
 
 /* ---- matching ---- */
@@ -544,6 +798,13 @@ static void addresses_of(struct run *r, const struct sv_node *n, const char *v, 
     for (size_t i = 0; i < na; i++)
         address_part(r, n, a[i].local, a[i].domain, out);
     sv_addrs_free(a, na);
+}
+
+static bool addresses_part(struct run *r, const struct sv_node *n, const struct vals *hv, struct vals *vs)
+{
+    for (size_t i = 0; i < hv->n; i++)
+        addresses_of(r, n, hv->v[i], hv->l[i], vs);
+    return true;
 }
 
 /* ---- actions ---- */
@@ -997,13 +1258,13 @@ static bool valid_var_name_rt(const char *s)
     return true;
 }
 
-static void do_set(struct run *r, const struct sv_node *n)
+/* The modifiers of set and extracttext (RFC 5229 4.1) applied to *v, by
+ * precedence: 40 lower/upper, 30 lowerfirst/upperfirst, 20
+ * quotewildcard/quoteregex, 15 encodeurl, 10 length. */
+static void apply_modifiers(const struct sv_node *n, char **pv, size_t *plen)
 {
-    char *name = expand0(r, n->pos[0]);
-    size_t vl;
-    char *v = expand(r, &n->pos[1]->strs[0], &vl);
-    /* modifiers by precedence: 40 lower/upper, 30 lowerfirst/upperfirst,
-     * 20 quotewildcard/quoteregex, 15 encodeurl, 10 length */
+    char *v = *pv;
+    size_t vl = *plen;
     if (sv_has_tag(n, "lower") || sv_has_tag(n, "upper")) {
         bool up = sv_has_tag(n, "upper");
         for (size_t i = 0; i < vl; i++)
@@ -1051,6 +1312,16 @@ static void do_set(struct run *r, const struct sv_node *n)
         v = xasprintf("%zu", chars);
         vl = strlen(v);
     }
+    *pv = v;
+    *plen = vl;
+}
+
+static void do_set(struct run *r, const struct sv_node *n)
+{
+    char *name = expand0(r, n->pos[0]);
+    size_t vl;
+    char *v = expand(r, &n->pos[1]->strs[0], &vl);
+    apply_modifiers(n, &v, &vl);
     if (!valid_var_name_rt(name))
         run_error(r, "set: bad variable name");
     else
@@ -1302,7 +1573,7 @@ static bool test_date(struct run *r, const struct sv_node *n)
         struct vals hv = {0};
         struct sv_arg one = *n->pos[0];
         one.nstrs = 1;
-        header_values(r, n, &one, &hv, false);
+        top_header_values(r, n, &one, &hv);
         /* RFC 5260 5: only the first occurrence (or the :index one) */
         if (hv.n > 0) {
             int64_t t;
@@ -1476,6 +1747,8 @@ static bool eval(struct run *r, const struct sv_node *n)
         return sv_has_tag(n, "over") ? r->len > lim : r->len < lim;
     }
     case SV_T_EXISTS:
+        if (sv_has_tag(n, "mime"))
+            return mime_test(r, n, 'e');
         for (size_t k = 0; k < n->pos[0]->nstrs; k++) {
             size_t nl;
             char *name = expand(r, &n->pos[0]->strs[k], &nl);
@@ -1488,10 +1761,14 @@ static bool eval(struct run *r, const struct sv_node *n)
         }
         return true;
     case SV_T_HEADER:
-        header_values(r, n, n->pos[0], &vs, false);
+        if (sv_has_tag(n, "mime"))
+            return mime_test(r, n, 'h');
+        top_header_values(r, n, n->pos[0], &vs);
         res = match_values(r, n, &vs, n->pos[1]);
         break;
     case SV_T_ADDRESS: {
+        if (sv_has_tag(n, "mime"))
+            return mime_test(r, n, 'a');
         struct vals hv = {0};
         /* names built at run time: fields without addresses are skipped */
         struct sv_arg names = *n->pos[0];
@@ -1507,7 +1784,7 @@ static bool eval(struct run *r, const struct sv_node *n)
         }
         names.strs = ok;
         names.nstrs = nok;
-        header_values(r, n, &names, &hv, true);
+        top_header_values(r, n, &names, &hv);
         for (size_t k = 0; k < nok; k++)
             free(ok[k].s);
         free(ok);
@@ -1722,12 +1999,91 @@ static bool eval(struct run *r, const struct sv_node *n)
 /* ---- commands ---- */
 
 static void exec_list(struct run *r, const struct sv_node *n, size_t count);
+static void do_foreverypart(struct run *r, const struct sv_node *c);
+static void do_extracttext(struct run *r, const struct sv_node *c);
 static void do_include(struct run *r, const struct sv_node *n);
+
+/* foreverypart (RFC 5703 3): the block once per part, depth first; at
+ * the top level every part of the message including the message itself,
+ * nested only the parts below the current one. */
+static void do_foreverypart(struct run *r, const struct sv_node *c)
+{
+    ensure_mime(r);
+    const struct mime_part **parts = xmalloc(MIME_MAX_PARTS * sizeof(*parts));
+    size_t np = r->cur ? collect_parts(r->cur, false, parts, 0, MIME_MAX_PARTS, 0)
+                       : collect_parts(&r->mime->root, true, parts, 0, MIME_MAX_PARTS, 0);
+    const struct sv_arg *nm = sv_tag_val(c, "name");
+    const struct mime_part *saved = r->cur;
+    for (size_t i = 0; i < np && !r->stop && !r->ret && !r->failed; i++) {
+        if (!step(r, 1))
+            break;
+        r->cur = parts[i];
+        exec_list(r, c->block, c->nblock);
+        if (r->brk) {
+            /* ours when unnamed or naming this loop; else it ends the
+             * outer loops up to the named one */
+            if (!r->brk_name || (nm && strcmp(nm->strs[0].s, r->brk_name) == 0)) {
+                r->brk = false;
+                r->brk_name = NULL;
+            }
+            break;
+        }
+    }
+    r->cur = saved;
+    free(parts);
+}
+
+/* extracttext (RFC 5703 7): the current part's text, transfer-decoded and
+ * converted to UTF-8; "" for a part that is not text or cannot be
+ * decoded, and outside a loop. */
+static void do_extracttext(struct run *r, const struct sv_node *c)
+{
+    char *name = expand0(r, c->pos[0]);
+    struct buf dec = BUF_INIT, conv = BUF_INIT;
+    const struct buf *use = NULL;
+    const struct mime_part *p = r->cur;
+    if (p && p->nchildren == 0 && !p->message && strcmp(p->type, "text") == 0) {
+        size_t take = MIN(p->body_len, r->lim.max_body);
+        if (mime_decode_transfer(p->encoding, r->data + p->body_off, take, &dec)) {
+            const char *cs = mime_param_get(p->params, p->nparams, "charset");
+            if (!cs || strcasecmp(cs, "us-ascii") == 0 || strcasecmp(cs, "utf-8") == 0)
+                use = &dec;
+            else if (charset_to_utf8(cs, buf_cstr(&dec), dec.len, &conv))
+                use = &conv;
+        }
+    }
+    size_t vl = use ? use->len : 0;
+    char *v = xstrndup(use ? buf_cstr(use) : "", vl);
+    buf_free(&dec);
+    buf_free(&conv);
+    const struct sv_arg *first = sv_tag_val(c, "first");
+    if (first) {
+        /* at most :first characters */
+        uint64_t chars = 0;
+        size_t i = 0;
+        while (i < vl && chars < first->num) {
+            i++;
+            while (i < vl && ((unsigned char)v[i] & 0xc0) == 0x80)
+                i++;
+            chars++;
+        }
+        vl = i;
+        v[vl] = '\0';
+    }
+    step(r, 1 + vl / 1024);
+    apply_modifiers(c, &v, &vl);
+    if (!valid_var_name_rt(name))
+        run_error(r, "extracttext: bad variable name");
+    else
+        var_set(r, name, v, vl);
+    free(v);
+    free(name);
+}
 
 static void exec_list(struct run *r, const struct sv_node *n, size_t count)
 {
     bool prev_taken = false; /* the if/elsif chain: a branch already ran */
-    for (size_t i = 0; i < count && !r->stop && !r->ret && !r->failed; i++) {
+    for (size_t i = 0; i < count && !r->stop && !r->ret && !r->brk && !r->failed; i++) {
         const struct sv_node *c = &n[i];
         if (!step(r, 1))
             return;
@@ -1753,6 +2109,18 @@ static void exec_list(struct run *r, const struct sv_node *n, size_t count)
             break;
         case SV_C_INCLUDE:
             do_include(r, c);
+            break;
+        case SV_C_FOREVERYPART:
+            do_foreverypart(r, c);
+            break;
+        case SV_C_BREAK: {
+            const struct sv_arg *nm = sv_tag_val(c, "name");
+            r->brk = true;
+            r->brk_name = nm ? nm->strs[0].s : NULL;
+            break;
+        }
+        case SV_C_EXTRACTTEXT:
+            do_extracttext(r, c);
             break;
         case SV_C_GLOBAL: {
             const struct sv_arg *l = c->pos[0];

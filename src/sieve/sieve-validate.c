@@ -67,7 +67,8 @@ static const uint64_t ext_working =
     (1ull << SV_X_IHAVE) | (1ull << SV_X_DATE) | (1ull << SV_X_INDEX) | (1ull << SV_X_DUPLICATE) |
     (1ull << SV_X_EDITHEADER) | (1ull << SV_X_ENOTIFY) | (1ull << SV_X_SPAMTEST) |
     (1ull << SV_X_SPAMTESTPLUS) | (1ull << SV_X_VIRUSTEST) | (1ull << SV_X_SPECIAL_USE) |
-    (1ull << SV_X_FCC) | (1ull << SV_X_MAILBOXID) | (1ull << SV_X_INCLUDE) | (1ull << SV_X_REGEX);
+    (1ull << SV_X_FCC) | (1ull << SV_X_MAILBOXID) | (1ull << SV_X_INCLUDE) | (1ull << SV_X_REGEX) |
+    (1ull << SV_X_FOREVERYPART) | (1ull << SV_X_MIME) | (1ull << SV_X_EXTRACTTEXT);
 
 const char *sv_ext_name(int ext)
 {
@@ -161,7 +162,7 @@ void sv_limits_fill(struct sieve_limits *out, const struct sieve_limits *in)
 
 enum tag_group {
     G_NONE = 0, G_CMP, G_MATCH, G_ADDR, G_SIZE, G_BODYXF, G_ZONE, G_DUPID, G_CASE, G_CASEFIRST,
-    G_DAYS, G_INCLOC,
+    G_DAYS, G_INCLOC, G_MIMEOPT,
 };
 
 struct tagdef {
@@ -178,6 +179,7 @@ struct tagdef {
 #define TS_MIME 16u
 #define TS_STORE 32u   /* :copy :create :flags :specialuse :mailboxid (fileinto) */
 #define TS_FCC 64u     /* :fcc and its :create :flags :specialuse :mailboxid */
+#define TS_MIMEOPTS 128u /* RFC 5703 4.1 MIMEOPTS (header only) */
 
 static const struct tagdef tags_cmp[] = {{"comparator", 's', -1, G_CMP}, {NULL, 0, 0, 0}};
 static const struct tagdef tags_match[] = {
@@ -192,6 +194,9 @@ static const struct tagdef tags_index[] = {{"index", 'n', SV_X_INDEX, G_NONE}, {
                                            {NULL, 0, 0, 0}};
 static const struct tagdef tags_mime[] = {{"mime", 0, SV_X_MIME, G_NONE},     {"anychild", 0, SV_X_MIME, G_NONE},
                                           {NULL, 0, 0, 0}};
+static const struct tagdef tags_mimeopts[] = {
+    {"type", 0, SV_X_MIME, G_MIMEOPT},        {"subtype", 0, SV_X_MIME, G_MIMEOPT},
+    {"contenttype", 0, SV_X_MIME, G_MIMEOPT}, {"param", 'l', SV_X_MIME, G_MIMEOPT}, {NULL, 0, 0, 0}};
 static const struct tagdef tags_store[] = {
     {"copy", 0, SV_X_COPY, G_NONE},     {"create", 0, SV_X_MAILBOX, G_NONE},
     {"flags", 'l', SV_X_IMAP4FLAGS, G_NONE}, {"specialuse", 's', SV_X_SPECIAL_USE, G_NONE},
@@ -228,6 +233,12 @@ static const struct tagdef t_include[] = {{"personal", 0, -1, G_INCLOC}, {"globa
                                           {"once", 0, -1, G_NONE}, {"optional", 0, -1, G_NONE}, {NULL, 0, 0, 0}};
 static const struct tagdef t_deleteheader[] = {{"index", 'n', -1, G_NONE}, {"last", 0, -1, G_NONE},
                                                {NULL, 0, 0, 0}};
+static const struct tagdef t_name[] = {{"name", 's', -1, G_NONE}, {NULL, 0, 0, 0}};
+static const struct tagdef t_extracttext[] = {
+    {"lower", 0, -1, G_CASE},          {"upper", 0, -1, G_CASE},   {"lowerfirst", 0, -1, G_CASEFIRST},
+    {"upperfirst", 0, -1, G_CASEFIRST}, {"quotewildcard", 0, -1, G_NONE}, {"length", 0, -1, G_NONE},
+    {"quoteregex", 0, SV_X_REGEX, G_NONE}, {"encodeurl", 0, SV_X_ENOTIFY, G_NONE}, {"first", 'n', -1, G_NONE},
+    {NULL, 0, 0, 0}};
 static const struct tagdef t_addheader[] = {{"last", 0, -1, G_NONE}, {NULL, 0, 0, 0}};
 
 struct cmddef {
@@ -252,6 +263,9 @@ static const struct cmddef cmds[] = {
     {"include", SV_C_INCLUDE, SV_X_INCLUDE, 'c', "s", 0, t_include, 0, false},
     {"return", SV_C_RETURN, SV_X_INCLUDE, 'c', "", 0, NULL, 0, false},
     {"global", SV_C_GLOBAL, SV_X_INCLUDE, 'c', "l", 0, NULL, 0, false},
+    {"foreverypart", SV_C_FOREVERYPART, SV_X_FOREVERYPART, 'c', "", 0, t_name, 0, true},
+    {"break", SV_C_BREAK, SV_X_FOREVERYPART, 'c', "", 0, t_name, 0, false},
+    {"extracttext", SV_C_EXTRACTTEXT, SV_X_EXTRACTTEXT, 'a', "s", 0, t_extracttext, 0, false},
     {"keep", SV_C_KEEP, -1, 'a', "", 0, t_keep, 0, false},
     {"fileinto", SV_C_FILEINTO, SV_X_FILEINTO, 'a', "s", TS_STORE, NULL, 0, false},
     {"redirect", SV_C_REDIRECT, -1, 'a', "s", 0, t_redirect, 0, false},
@@ -269,7 +283,7 @@ static const struct cmddef cmds[] = {
      false},
     {"address", SV_T_ADDRESS, -1, 't', "ll", TS_CMP | TS_MATCH | TS_ADDR | TS_INDEX | TS_MIME, NULL, 0, false},
     {"envelope", SV_T_ENVELOPE, SV_X_ENVELOPE, 't', "ll", TS_CMP | TS_MATCH | TS_ADDR, NULL, 0, false},
-    {"header", SV_T_HEADER, -1, 't', "ll", TS_CMP | TS_MATCH | TS_INDEX | TS_MIME, NULL, 0, false},
+    {"header", SV_T_HEADER, -1, 't', "ll", TS_CMP | TS_MATCH | TS_INDEX | TS_MIME | TS_MIMEOPTS, NULL, 0, false},
     {"exists", SV_T_EXISTS, -1, 't', "l", TS_MIME, NULL, 0, false},
     {"size", SV_T_SIZE, -1, 't', "n", 0, t_size, 0, false},
     {"true", SV_T_TRUE, -1, 't', "", 0, NULL, 0, false},
@@ -321,7 +335,7 @@ const struct sv_arg *sv_tag_val(const struct sv_node *n, const char *tag)
 
 /* RFC 5228 5.1: the address test is restricted to header fields that
  * hold addresses, at least From, To, Cc, Bcc, Sender, Resent-From and
- * Resent-To. */
+ * Resent-To (with :mime, RFC 5703 4.2, any field is read as addresses). */
 bool sv_address_header(const char *name)
 {
     static const char *const names[] = {
@@ -343,7 +357,8 @@ struct vstate {
     struct sieve_diags *diags;
     uint64_t exts;          /* extensions usable here (required, or by ihave) */
     bool decode;            /* apply encoded-character (compile only, not on load) */
-    int foreverypart_depth;
+    const char *loops[64];  /* the :name of each enclosing foreverypart ("" without) */
+    int nloops;
     bool failed;
 };
 
@@ -596,6 +611,7 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
         if (d->sets & TS_ADDR) sets[ns++] = tags_addr;
         if (d->sets & TS_INDEX) sets[ns++] = tags_index;
         if (d->sets & TS_MIME) sets[ns++] = tags_mime;
+        if (d->sets & TS_MIMEOPTS) sets[ns++] = tags_mimeopts;
         if (d->sets & TS_STORE) sets[ns++] = tags_store;
         if (d->sets & TS_FCC) sets[ns++] = tags_fcc;
         if (d->tags) sets[ns++] = d->tags;
@@ -765,6 +781,9 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
     (void)cmp_given;
     if (sv_has_tag(n, "last") && ((d->sets & TS_INDEX) || n->code == SV_C_DELETEHEADER) && !sv_has_tag(n, "index"))
         verr(v, n->line, n->col, ":last needs :index"); /* RFC 5260 6, RFC 5293 5 */
+    if (!sv_has_tag(n, "mime") && (sv_has_tag(n, "anychild") || sv_has_tag(n, "type") || sv_has_tag(n, "subtype") ||
+                                   sv_has_tag(n, "contenttype") || sv_has_tag(n, "param")))
+        verr(v, n->line, n->col, ":anychild, :type, :subtype, :contenttype and :param need :mime"); /* RFC 5703 4.1 */
     if (sv_has_tag(n, "index") && sv_tag_val(n, "index")->num == 0)
         verr(v, n->line, n->col, ":index must be 1 or more");
     switch (n->code) {
@@ -847,7 +866,7 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
             const struct sv_str *s = &n->pos[0]->strs[k];
             if (constant(s) && !valid_header_name(s->s, s->len))
                 verr(v, n->pos[0]->line, n->pos[0]->col, "bad header field name \"%s\"", s->s);
-            else if (n->code == SV_T_ADDRESS && constant(s) && !sv_address_header(s->s))
+            else if (n->code == SV_T_ADDRESS && constant(s) && !sv_has_tag(n, "mime") && !sv_address_header(s->s))
                 verr(v, n->pos[0]->line, n->pos[0]->col, "\"%s\" is not a header field holding addresses", s->s);
         }
         break;
@@ -856,7 +875,24 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
         (void)days;
         break;
     }
-    case SV_C_BREAK:
+    case SV_C_BREAK: {
+        /* RFC 5703 3: inside a loop, naming an enclosing one */
+        const struct sv_arg *nm = sv_tag_val(n, "name");
+        bool found = false;
+        for (int k = 0; k < v->nloops && !found; k++)
+            found = !nm || strcmp(v->loops[k], nm->strs[0].s) == 0;
+        if (!found)
+            verr(v, n->line, n->col, nm ? "break: no enclosing foreverypart named \"%s\"" : "break outside foreverypart%s",
+                 nm ? nm->strs[0].s : "");
+        break;
+    }
+    case SV_C_EXTRACTTEXT:
+        if (!has_ext(v, SV_X_VARIABLES))
+            verr(v, n->line, n->col, "\"extracttext\" needs require \"variables\"");
+        if (v->nloops == 0)
+            verr(v, n->line, n->col, "extracttext outside foreverypart"); /* RFC 5703 7: SHOULD */
+        if (constant(&n->pos[0]->strs[0]) && !valid_varname(n->pos[0]->strs[0].s, n->pos[0]->strs[0].len))
+            verr(v, n->pos[0]->line, n->pos[0]->col, "bad variable name \"%s\"", n->pos[0]->strs[0].s);
         break;
     case SV_C_RETURN:
         break;
@@ -898,6 +934,15 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
                     v->exts |= 1ull << e;
             }
         }
+        bool loop = n->code == SV_C_FOREVERYPART;
+        if (loop) {
+            if (v->nloops >= (int)ARRAY_SIZE(v->loops)) {
+                verr(v, n->line, n->col, "foreverypart nested too deeply");
+                return;
+            }
+            const struct sv_arg *nm = sv_tag_val(n, "name");
+            v->loops[v->nloops++] = nm ? nm->strs[0].s : "";
+        }
         if (skip) {
             /* never run: drop it so nothing unchecked reaches the interpreter */
             sv_nodes_free(n->block, n->nblock);
@@ -906,6 +951,8 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
         } else {
             validate_list(v, n->block, n->nblock, false, n);
         }
+        if (loop)
+            v->nloops--;
         v->exts = saved;
     }
 }

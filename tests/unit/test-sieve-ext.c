@@ -550,6 +550,103 @@ static void test_regex(void)
               "ERROR: bad regex \"(\"\nkeep (implicit)\n");
 }
 
+/* ---- RFC 5703 foreverypart, mime, extracttext ---- */
+static const char mime_msg[] =
+    "From: a@example.com\r\n"
+    "Subject: parts\r\n"
+    "Content-Type: multipart/mixed; boundary=outer\r\n"
+    "\r\n"
+    "--outer\r\n"
+    "Content-Type: multipart/alternative; boundary=inner\r\n"
+    "\r\n"
+    "--inner\r\n"
+    "Content-Type: text/plain; charset=iso-8859-1\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n"
+    "\r\n"
+    "caf=E9 cr=E8me br=FBl=E9e\r\n"
+    "--inner\r\n"
+    "Content-Type: text/html\r\n"
+    "\r\n"
+    "<b>hi</b>\r\n"
+    "--inner--\r\n"
+    "--outer\r\n"
+    "Content-Type: application/pdf; name=\"x.pdf\"\r\n"
+    "Content-Disposition: attachment; filename=\"very important.pdf\"\r\n"
+    "Content-From: Tim <tim@example.com>\r\n"
+    "\r\n"
+    "JVBERi0=\r\n"
+    "--outer--\r\n";
+
+static void test_mime(void)
+{
+    /* RFC 5703 4.1 examples */
+    CHECK_RUN_MSG("require [\"mime\", \"fileinto\"]; if header :mime :type \"Content-Type\" \"image\" { fileinto "
+                  "\"INBOX.images\"; }",
+                  "Content-Type: image/png\r\n\r\nPNG\r\n", "fileinto \"INBOX.images\"\n");
+    CHECK_RUN_MSG("require [\"mime\", \"fileinto\"]; if header :mime :type \"Content-Type\" \"image\" { fileinto "
+                  "\"INBOX.images\"; }",
+                  mime_msg, "keep (implicit)\n"); /* top level only */
+    CHECK_RUN_MSG("require [\"mime\", \"fileinto\"]; if header :mime :anychild :contenttype \"Content-Type\" "
+                  "\"text/html\" { fileinto \"INBOX.html\"; }",
+                  mime_msg, "fileinto \"INBOX.html\"\n");
+    CHECK_RUN_MSG("require [\"mime\", \"fileinto\"]; if header :mime :anychild :subtype \"Content-Type\" "
+                  "\"jpeg\" { fileinto \"x\"; }",
+                  mime_msg, "keep (implicit)\n");
+    CHECK_RUN_MSG("require \"mime\"; if header :mime :anychild :param \"filename\" :contains "
+                  "\"Content-Disposition\" \"important\" { discard; }",
+                  mime_msg, "discard\n");
+    CHECK_RUN_MSG("require \"mime\"; if header :mime :anychild :type \"Content-Disposition\" \"attachment\" { "
+                  "discard; }",
+                  mime_msg, "discard\n");
+    /* 4.2 */
+    CHECK_RUN_MSG("require [\"mime\", \"fileinto\"]; if address :mime :anychild :is :all \"content-from\" "
+                  "\"tim@example.com\" { fileinto \"INBOX.part-from-tim\"; }",
+                  mime_msg, "fileinto \"INBOX.part-from-tim\"\n");
+    /* 4.3 */
+    CHECK_RUN_MSG("require \"mime\"; if exists :mime :anychild \"content-from\" { discard; }", mime_msg,
+                  "discard\n");
+    CHECK_RUN_MSG("require \"mime\"; if exists :mime \"content-from\" { discard; }", mime_msg, "keep (implicit)\n");
+    CHECK_ERR("require \"mime\"; if header :anychild \"a\" \"b\" {}", "need :mime");
+    CHECK_ERR("require \"mime\"; if header :mime :type :subtype \"a\" \"b\" {}", "conflicts");
+    CHECK_ERR("if header :mime \"a\" \"b\" {}", "needs require \"mime\"");
+}
+
+static void test_foreverypart(void)
+{
+    /* the RFC 5703 4.1 example (with a smaller size, and as a number: the
+     * RFC's size :over "100K" is not valid RFC 5228 syntax) */
+    CHECK_RUN_MSG("require [\"mime\", \"foreverypart\", \"fileinto\"]; foreverypart { if allof (header :mime "
+                  ":param \"filename\" :contains \"Content-Disposition\" \"important\", header :mime :subtype "
+                  "\"Content-Type\" \"pdf\", size :over 1) { fileinto \"INBOX.important\"; break; } }",
+                  mime_msg, "fileinto \"INBOX.important\"\n");
+    /* depth first over every part, the message itself first */
+    CHECK_RUN_MSG("require [\"mime\", \"foreverypart\", \"variables\", \"reject\"]; set \"t\" \"\"; "
+                  "foreverypart { if header :mime :matches :contenttype \"content-type\" \"*\" { set \"t\" "
+                  "\"${t} ${1}\"; } } reject \"${t}\";",
+                  mime_msg, "reject \" multipart/mixed multipart/alternative text/plain text/html application/pdf\"\n");
+    /* a nested loop covers the parts below the outer one's; break :name */
+    CHECK_RUN_MSG("require [\"mime\", \"foreverypart\", \"variables\", \"reject\"]; set \"t\" \"\"; "
+                  "foreverypart :name \"outer\" { if header :mime :subtype \"content-type\" \"alternative\" { "
+                  "foreverypart { set \"t\" \"${t}+\"; if header :mime :subtype \"content-type\" \"plain\" { "
+                  "break :name \"outer\"; } } } set \"t\" \"${t}.\"; } reject \"${t}\";",
+                  mime_msg, "reject \".+\"\n"); /* the break ends both loops */
+    CHECK_ERR("require \"foreverypart\"; break;", "break outside foreverypart");
+    CHECK_ERR("require \"foreverypart\"; foreverypart :name \"a\" { break :name \"b\"; }",
+              "no enclosing foreverypart named \"b\"");
+    CHECK_ERR("foreverypart { }", "needs require \"foreverypart\"");
+}
+
+static void test_extracttext(void)
+{
+    CHECK_RUN_MSG("require [\"mime\", \"foreverypart\", \"extracttext\", \"variables\", \"reject\"]; "
+                  "foreverypart { if header :mime :contenttype \"content-type\" \"text/plain\" { extracttext "
+                  ":first 10 \"x\"; extracttext :upper \"y\"; } } reject \"${x}|${y}\";",
+                  mime_msg, "reject \"caf\xc3\xa9 cr\xc3\xa8me|CAF\xc3\xa9 CR\xc3\xa8ME BR\xc3\xbbL\xc3\xa9" "E\"\n");
+    CHECK_ERR("require [\"extracttext\", \"variables\"]; extracttext \"x\";", "extracttext outside foreverypart");
+    CHECK_ERR("require [\"extracttext\", \"foreverypart\"]; foreverypart { extracttext \"x\"; }",
+              "needs require \"variables\"");
+}
+
 int main(void)
 {
     unit_deadline(60);
@@ -575,5 +672,8 @@ int main(void)
     RUN(test_mailboxid);
     RUN(test_include);
     RUN(test_regex);
+    RUN(test_mime);
+    RUN(test_foreverypart);
+    RUN(test_extracttext);
     return unit_done();
 }
