@@ -103,6 +103,17 @@ struct run {
     char *running[16];     /* names of the scripts being included (recursion) */
 };
 
+/* n bytes and a NUL: unlike xstrndup, the copy is n bytes long even when
+ * the text holds a NUL (message text and decoded bodies can), so the
+ * lengths kept beside these copies stay true. */
+static char *dupn(const char *s, size_t n)
+{
+    char *d = xmalloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
 static void run_error(struct run *r, const char *fmt, ...) ATTR_PRINTF(2, 3);
 static void run_error(struct run *r, const char *fmt, ...)
 {
@@ -274,7 +285,7 @@ static void set_caps(struct run *r, const char *text, const struct sv_cap *caps,
         r->caplen[i] = 0;
     }
     for (size_t i = 0; i < n && i < SV_MAX_CAPS; i++) {
-        r->caps[i] = xstrndup(text + caps[i].off, caps[i].len);
+        r->caps[i] = dupn(text + caps[i].off, caps[i].len);
         r->caplen[i] = caps[i].len;
     }
     r->ncaps = n;
@@ -291,8 +302,8 @@ static void hdr_load(struct run *r)
     while (mime_sfield_next(r->data, hl, &pos, &f)) {
         ARRAY_GROW(r->hdr, r->nhdr, r->hdrcap);
         struct field *x = &r->hdr[r->nhdr++];
-        x->name = xstrndup(f.name, f.name_len);
-        x->raw = xstrndup(f.name, (size_t)(f.val + f.val_len - f.name));
+        x->name = dupn(f.name, f.name_len);
+        x->raw = dupn(f.name, (size_t)(f.val + f.val_len - f.name));
         x->rawlen = (size_t)(f.val + f.val_len - f.name);
         x->voff = (size_t)(f.val - f.name);
     }
@@ -312,7 +323,7 @@ static char *field_value(const struct field *x, size_t *len)
         st++;
     while (l > st && (s[l - 1] == ' ' || s[l - 1] == '\t'))
         l--;
-    char *out = xstrndup(s + st, l - st);
+    char *out = dupn(s + st, l - st);
     *len = l - st;
     buf_free(&b);
     return out;
@@ -376,9 +387,9 @@ static bool part_fields(struct run *r, const struct mime_part *p, struct field *
     while (mime_sfield_next(h, p->hdr_len, &pos, &f)) {
         ARRAY_GROW(*out, *n, cap);
         struct field *x = &(*out)[(*n)++];
-        x->name = xstrndup(f.name, f.name_len);
+        x->name = dupn(f.name, f.name_len);
         x->rawlen = (size_t)(f.val + f.val_len - f.name);
-        x->raw = xstrndup(f.name, x->rawlen);
+        x->raw = dupn(f.name, x->rawlen);
         x->voff = (size_t)(f.val - f.name);
     }
     return true;
@@ -465,7 +476,7 @@ static void parse_ctype(const char *v, char **type, char **sub, struct mime_para
     const char *e = p;
     while (*e && *e != '/' && *e != ';' && *e != ' ' && *e != '\t')
         e++;
-    *type = xstrndup(p, (size_t)(e - p));
+    *type = dupn(p, (size_t)(e - p));
     *sub = NULL;
     p = e;
     while (*p == ' ' || *p == '\t')
@@ -477,7 +488,7 @@ static void parse_ctype(const char *v, char **type, char **sub, struct mime_para
         e = p;
         while (*e && *e != ';' && *e != ' ' && *e != '\t')
             e++;
-        *sub = xstrndup(p, (size_t)(e - p));
+        *sub = dupn(p, (size_t)(e - p));
         p = e;
     }
     for (char *c = *type; *c; c++)
@@ -502,7 +513,7 @@ static void parse_ctype(const char *v, char **type, char **sub, struct mime_para
         size_t nl = (size_t)(e - p);
         while (nl && (p[nl - 1] == ' ' || p[nl - 1] == '\t'))
             nl--;
-        char *name = xstrndup(p, nl);
+        char *name = dupn(p, nl);
         for (char *c = name; *c; c++)
             *c = (char)tolower((unsigned char)*c);
         p = e + 1;
@@ -773,7 +784,7 @@ static void address_part(const struct run *r, const struct sv_node *n, const cha
     case SV_AP_USER:
         /* RFC 5233 4: the part before the first "+" */
         sep = strchr(local, '+');
-        vals_add(out, xstrndup(local, sep ? (size_t)(sep - local) : strlen(local)),
+        vals_add(out, dupn(local, sep ? (size_t)(sep - local) : strlen(local)),
                  sep ? (size_t)(sep - local) : strlen(local));
         break;
     case SV_AP_DETAIL:
@@ -840,7 +851,7 @@ static void split_flags(const char *s, char ***out, size_t *n)
                     dup = true;
             if (!dup) {
                 ARRAY_GROW(*out, *n, cap);
-                (*out)[(*n)++] = xstrndup(p, (size_t)(e - p));
+                (*out)[(*n)++] = dupn(p, (size_t)(e - p));
             }
         }
         p = e;
@@ -1108,7 +1119,7 @@ static bool mailto_ok(const char *uri)
         size_t l = strcspn(p, ",");
         if (l > (size_t)(e - p))
             l = (size_t)(e - p);
-        char *one = xstrndup(p, l);
+        char *one = dupn(p, l);
         /* %40 and friends: undo the URI encoding of the @ at least */
         char *dec = xmalloc(l + 1);
         size_t o = 0;
@@ -1384,7 +1395,7 @@ static void do_addheader(struct run *r, const struct sv_node *n)
         }
     }
     buf_puts(&raw, "\r\n");
-    struct field f = {xstrndup(name, nl), NULL, raw.len, voff};
+    struct field f = {dupn(name, nl), NULL, raw.len, voff};
     f.raw = buf_release(&raw);
     ARRAY_GROW(r->hdr, r->nhdr, r->hdrcap);
     bool last = sv_has_tag(n, "last");
@@ -1605,7 +1616,7 @@ static void body_text(struct run *r, const struct sv_node *n, struct vals *out)
         /* RFC 5173 5.1: the body as it is, not decoded */
         size_t bl = r->len - r->body_off;
         size_t take = MIN(bl, r->lim.max_body);
-        vals_add(out, xstrndup(r->data + r->body_off, take), take);
+        vals_add(out, dupn(r->data + r->body_off, take), take);
         return;
     }
     const struct sv_arg *ct = sv_tag_val(n, "content");
@@ -1658,7 +1669,7 @@ static void body_text(struct run *r, const struct sv_node *n, struct vals *out)
                 if (strcmp(cur->type, "text") == 0 && cs && charset_to_utf8(cs, buf_cstr(&dec), dec.len, &conv))
                     use = &conv;
                 size_t l = MIN(use->len, budget);
-                vals_add(out, xstrndup(buf_cstr(use), l), l);
+                vals_add(out, dupn(buf_cstr(use), l), l);
                 budget -= l;
                 buf_free(&dec);
                 buf_free(&conv);
@@ -1820,7 +1831,7 @@ static bool eval(struct run *r, const struct sv_node *n)
                 continue;
             }
             const char *at = strrchr(v, '@');
-            char *local = at ? xstrndup(v, (size_t)(at - v)) : xstrdup(v);
+            char *local = at ? dupn(v, (size_t)(at - v)) : xstrdup(v);
             address_part(r, n, local, at ? at + 1 : NULL, &vs);
             free(local);
         }
@@ -2053,7 +2064,7 @@ static void do_extracttext(struct run *r, const struct sv_node *c)
         }
     }
     size_t vl = use ? use->len : 0;
-    char *v = xstrndup(use ? buf_cstr(use) : "", vl);
+    char *v = dupn(use ? buf_cstr(use) : "", vl);
     buf_free(&dec);
     buf_free(&conv);
     const struct sv_arg *first = sv_tag_val(c, "first");

@@ -214,6 +214,11 @@ static void test_variables(void)
     CHECK_RUN("require [\"variables\", \"relational\", \"comparator-i;ascii-numeric\"]; if string :count \"eq\" "
               ":comparator \"i;ascii-numeric\" [\"a\", \"\", \"b\"] \"2\" { discard; }",
               "discard\n");
+    /* a match variable holding a NUL (found by fuzz-sieve: its copy was
+     * cut at the NUL but used at full length) */
+    CHECK_RUN("require [\"variables\", \"encoded-character\", \"reject\"]; if string :matches \"a${hex:00}bc\" "
+              "\"*c\" { set :length \"n\" \"${1}\"; reject \"${n}\"; }",
+              "reject \"3\"\n");
     CHECK_ERR("require \"variables\"; set \"1x\" \"a\";", "bad variable name");
     CHECK_ERR("set \"a\" \"b\";", "needs require \"variables\"");
     /* bounded values */
