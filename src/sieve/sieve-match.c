@@ -53,20 +53,77 @@ bool sv_cmp_eq(int cmp, const char *a, size_t al, const char *b, size_t bl)
     return sv_cmp_order(cmp, a, al, b, bl) == 0;
 }
 
+/* Substring search in linear time (glibc's memmem is the two-way
+ * algorithm): a 64 KiB key against a 1 MiB body must not cost their
+ * product. i;ascii-casemap folds copies of both first. */
 bool sv_cmp_contains(int cmp, const char *hay, size_t hl, const char *needle, size_t nl)
 {
     if (nl == 0)
         return true;
     if (nl > hl)
         return false;
-    for (size_t i = 0; i + nl <= hl; i++) {
-        size_t k = 0;
-        while (k < nl && fold(cmp, (unsigned char)hay[i + k]) == fold(cmp, (unsigned char)needle[k]))
-            k++;
-        if (k == nl)
-            return true;
+    if (cmp != SV_CMP_CASEMAP)
+        return memmem(hay, hl, needle, nl) != NULL;
+    char *h = xmalloc(hl), *n = xmalloc(nl);
+    for (size_t i = 0; i < hl; i++)
+        h[i] = (char)fold(cmp, (unsigned char)hay[i]);
+    for (size_t i = 0; i < nl; i++)
+        n[i] = (char)fold(cmp, (unsigned char)needle[i]);
+    bool found = memmem(h, hl, n, nl) != NULL;
+    free(h);
+    free(n);
+    return found;
+}
+
+/* Can glibc compile and run this POSIX ERE in bounded time and memory?
+ * Backreferences make matching exponential; interval expressions
+ * ("a{1,255}") multiply the automaton, nested ones by each other, so
+ * their bounds may multiply to at most 256. */
+bool sv_regex_safe(const char *p, size_t n)
+{
+    uint64_t product = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\\' && i + 1 < n) {
+            if (p[i + 1] >= '1' && p[i + 1] <= '9')
+                return false;
+            i++;
+            continue;
+        }
+        if (p[i] == '[') {
+            /* a bracket expression: '{' inside is literal */
+            size_t j = i + 1;
+            if (j < n && p[j] == '^')
+                j++;
+            if (j < n && p[j] == ']')
+                j++;
+            while (j < n && p[j] != ']')
+                j++;
+            i = j;
+            continue;
+        }
+        if (p[i] == '{') {
+            uint64_t hi = 0, lo = 0;
+            size_t j = i + 1;
+            while (j < n && p[j] >= '0' && p[j] <= '9' && lo < 100000)
+                lo = lo * 10 + (uint64_t)(p[j++] - '0');
+            hi = lo;
+            if (j < n && p[j] == ',') {
+                j++;
+                hi = 0;
+                bool any = false;
+                while (j < n && p[j] >= '0' && p[j] <= '9' && hi < 100000) {
+                    hi = hi * 10 + (uint64_t)(p[j++] - '0');
+                    any = true;
+                }
+                if (!any)
+                    hi = lo + 1; /* "{n,}": like n copies and a star */
+            }
+            product *= hi ? hi : 1;
+            if (product > 256)
+                return false;
+        }
     }
-    return false;
+    return true;
 }
 
 /* Length of the UTF-8 character at s (1 for a stray byte): "?" matches

@@ -664,15 +664,24 @@ static bool regex_match(struct run *r, const struct sv_node *n, const char *text
             run_error(r, "regex longer than %zu bytes", r->lim.max_regex);
         return false;
     }
-    for (size_t i = 0; i + 1 < pl; i++)
-        if (pat[i] == '\\' && (pat[++i] >= '1' && pat[i] <= '9')) {
-            run_error(r, "regex with a backreference");
-            return false;
-        }
+    if (!sv_regex_safe(pat, pl)) {
+        run_error(r, "regex with a backreference or large repetition counts");
+        return false;
+    }
+    /* only the first SV_REGEX_MAX_TEXT bytes are examined; text is a
+     * NUL-terminated copy (vals entries are) */
+    char *cut = NULL;
+    if (tl > SV_REGEX_MAX_TEXT) {
+        cut = dupn(text, utf8_cut(text, tl, SV_REGEX_MAX_TEXT));
+        text = cut;
+        tl = strlen(cut);
+    }
+    step(r, 1 + tl * (pl + 1) / 4096);
     regex_t re;
     int flags = REG_EXTENDED | (n->cmp == SV_CMP_CASEMAP ? REG_ICASE : 0);
     if (regcomp(&re, pat, flags) != 0) {
         run_error(r, "bad regex \"%.100s\"", pat);
+        free(cut);
         return false;
     }
     regmatch_t m[SV_MAX_CAPS];
@@ -693,6 +702,7 @@ static bool regex_match(struct run *r, const struct sv_node *n, const char *text
         set_caps(r, text, caps, nc);
     }
     regfree(&re);
+    free(cut);
     return ok;
 }
 
@@ -730,7 +740,7 @@ static bool match_values(struct run *r, const struct sv_node *n, const struct va
         size_t kl;
         char *key = expand(r, &keys->strs[k], &kl);
         for (size_t i = 0; i < vs->n && !result; i++) {
-            if (!step(r, 1 + (vs->l[i] + kl) / 1024))
+            if (!step(r, 1 + (vs->l[i] + kl) / 256))
                 break;
             const char *v = vs->v[i];
             size_t vl = vs->l[i];

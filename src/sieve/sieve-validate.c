@@ -520,19 +520,6 @@ static bool valid_header_name(const char *s, size_t n)
     return true;
 }
 
-/* Are backreferences (which make POSIX matching exponential) absent? */
-static bool regex_bounded(const char *p, size_t n)
-{
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (p[i] == '\\') {
-            if (p[i + 1] >= '1' && p[i + 1] <= '9')
-                return false;
-            i++;
-        }
-    }
-    return true;
-}
-
 static void check_regex(struct vstate *v, const struct sv_arg *a, int cmp)
 {
     for (size_t i = 0; i < a->nstrs; i++) {
@@ -543,8 +530,8 @@ static void check_regex(struct vstate *v, const struct sv_arg *a, int cmp)
             verr(v, a->line, a->col, "regex longer than %zu bytes", v->lim->max_regex);
             continue;
         }
-        if (memchr(s->s, '\0', s->len) || !regex_bounded(s->s, s->len)) {
-            verr(v, a->line, a->col, "regex with a NUL or a backreference is not allowed");
+        if (memchr(s->s, '\0', s->len) || !sv_regex_safe(s->s, s->len)) {
+            verr(v, a->line, a->col, "regex with a NUL, a backreference or large repetition counts is not allowed");
             continue;
         }
         regex_t re;
@@ -898,6 +885,8 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
         break;
     case SV_C_INCLUDE: {
         const struct sv_str *nm = &n->pos[0]->strs[0];
+        if (nm->has_var)
+            verr(v, n->pos[0]->line, n->pos[0]->col, "include: the script name must be a constant"); /* RFC 6609 3.2 */
         /* RFC 6609 3.2: a script name, never a path */
         if (memchr(nm->s, '/', nm->len) || nm->len == 0 || nm->s[0] == '.' || memchr(nm->s, '\0', nm->len))
             verr(v, n->pos[0]->line, n->pos[0]->col, "bad script name \"%s\"", nm->s);
@@ -932,6 +921,11 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
                     skip = true;
                 else
                     v->exts |= 1ull << e;
+            }
+            if (!skip) {
+                /* the interpreter asks the script which extensions it uses */
+                for (size_t k = 0; k < l->nstrs; k++)
+                    v->s->exts |= 1ull << sv_ext_find(l->strs[k].s, l->strs[k].len);
             }
         }
         bool loop = n->code == SV_C_FOREVERYPART;

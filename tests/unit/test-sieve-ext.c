@@ -255,6 +255,20 @@ static void test_body(void)
                   "keep (implicit)\n");
     CHECK_RUN_MSG("require \"body\"; if body :raw :contains \"aGVsbG8\" { discard; }", mp, "discard\n");
     CHECK_ERR("require \"body\"; if body :raw :text \"x\" {}", "conflicts");
+    /* a long key against a long body costs their sum, not their product */
+    struct buf m = BUF_INIT, k = BUF_INIT;
+    buf_puts(&m, "Subject: x\r\n\r\n");
+    for (int i = 0; i < 1000000; i++)
+        buf_putc(&m, 'a');
+    buf_puts(&k, "require \"body\"; if body :raw :contains \"");
+    for (int i = 0; i < 60000; i++)
+        buf_putc(&k, 'A');
+    buf_puts(&k, "b\" { discard; }");
+    char *got = sv_run_full(buf_cstr(&k), buf_cstr(&m), &sv_env, NULL, NULL, NULL);
+    CHECK_STR(got, "keep (implicit)\n");
+    free(got);
+    buf_free(&m);
+    buf_free(&k);
 }
 
 /* ---- RFC 5230 vacation, RFC 6131 vacation-seconds ---- */
@@ -314,6 +328,9 @@ static void test_ihave(void)
     CHECK_RUN("require \"ihave\"; if ihave [\"fileinto\", \"x-frob\"] { frobnicate 1 2 3; } else { discard; }",
               "discard\n");
     CHECK_RUN("require \"ihave\"; if not ihave \"x-frob\" { discard; }", "discard\n");
+    /* an extension enabled by ihave works inside its block */
+    CHECK_RUN("require \"ihave\"; if ihave \"variables\" { set \"a\" \"x\"; if string \"${a}\" \"x\" { discard; } }",
+              "discard\n");
     CHECK_ERR("if ihave \"fileinto\" {}", "needs require \"ihave\"");
     /* a malformed ihave test (found by fuzz-sieve: a NULL dereference) */
     CHECK_ERR("require \"ihave\"; if ihave 3 \"frob\" { frob; }", "takes 1 positional argument, 2 given");
@@ -527,6 +544,7 @@ static void test_include(void)
              "fileinto \"G\"\n");
     CHECK_CB("require [\"include\", \"variables\"]; set \"box\" \"L\"; include \"local-vars\";", "fileinto \"x\"\n");
     CHECK_ERR("require \"include\"; include \"../etc/passwd\";", "bad script name");
+    CHECK_ERR("require [\"include\", \"variables\"]; include \"${x}\";", "must be a constant");
 }
 
 /* ---- draft-ietf-sieve-regex ---- */
@@ -541,6 +559,9 @@ static void test_regex(void)
     CHECK_ERR("require \"regex\"; if header :regex \"subject\" \"(a\" {}", "bad regex");
     CHECK_ERR("require \"regex\"; if header :regex \"subject\" \"(a)\\\\1\" {}", "backreference");
     CHECK_ERR("if header :regex \"subject\" \"a\" {}", "needs require \"regex\"");
+    /* intervals multiply glibc's automaton: bounded */
+    CHECK_ERR("require \"regex\"; if header :regex \"subject\" \"(a{1,100}){1,100}\" {}", "large repetition");
+    CHECK(sv_compiles("require \"regex\"; if header :regex \"subject\" \"(a{1,16}){1,16}[{]\" {}"));
     struct buf b = BUF_INIT;
     buf_puts(&b, "require \"regex\"; if header :regex \"subject\" \"");
     for (int i = 0; i < 600; i++)
