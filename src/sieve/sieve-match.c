@@ -152,7 +152,7 @@ struct ptok {
  * to fill the captures: each '*' takes as little as possible from the
  * left, as RFC 5229 3.2 asks ("non-greedy"). */
 bool sv_cmp_matches(int cmp, const char *text, size_t tl, const char *pat, size_t pl, struct sv_cap *caps,
-                    size_t *ncaps, uint64_t *steps)
+                    size_t *ncaps, uint64_t *steps, uint64_t max_steps)
 {
     /* unescape into a literal buffer with tokens */
     struct ptok tk[256];
@@ -198,8 +198,8 @@ bool sv_cmp_matches(int cmp, const char *text, size_t tl, const char *pat, size_
     size_t star_ti = SIZE_MAX, star_pos = 0;
     bool matched = false;
     for (;;) {
-        if (steps)
-            (*steps)++;
+        if (steps && ++*steps > max_steps)
+            break; /* out of budget: no match, the caller reports it */
         if (ti == nt) {
             if (pos == tl) {
                 matched = true;
@@ -226,6 +226,8 @@ bool sv_cmp_matches(int cmp, const char *text, size_t tl, const char *pat, size_
                 size_t k = 0;
                 while (k < t->len && fold(cmp, (unsigned char)text[pos + k]) == fold(cmp, (unsigned char)lit[t->off + k]))
                     k++;
+                if (steps)
+                    *steps += k; /* compared characters count too */
                 if (k == t->len) {
                     start[ti] = pos;
                     pos += t->len;

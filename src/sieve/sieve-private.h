@@ -135,12 +135,13 @@ bool sv_regex_safe(const char *p, size_t n);
 /* Bytes of a value a regex is run on (the rest is not examined). */
 #define SV_REGEX_MAX_TEXT (64 * 1024)
 /* :matches with * and ?; on a match and when caps is not NULL the text of
- * each wildcard goes into caps[1..] (caps[0] the whole), ncaps set. */
+ * each wildcard goes into caps[1..] (caps[0] the whole), ncaps set. Each
+ * matching step adds 1 to *steps; past max_steps it gives up (false). */
 struct sv_cap {
     size_t off, len;
 };
 bool sv_cmp_matches(int cmp, const char *text, size_t tl, const char *pat, size_t pl, struct sv_cap *caps,
-                    size_t *ncaps, uint64_t *steps);
+                    size_t *ncaps, uint64_t *steps, uint64_t max_steps);
 #define SV_MAX_CAPS 10
 
 /* An address list parsed from a header value: each mailbox's addr-spec

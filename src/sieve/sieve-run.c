@@ -676,7 +676,10 @@ static bool regex_match(struct run *r, const struct sv_node *n, const char *text
         text = cut;
         tl = strlen(cut);
     }
-    step(r, 1 + tl * (pl + 1) / 4096);
+    if (!step(r, 1 + tl * (pl + 1) / 256)) {
+        free(cut);
+        return false;
+    }
     regex_t re;
     int flags = REG_EXTENDED | (n->cmp == SV_CMP_CASEMAP ? REG_ICASE : 0);
     if (regcomp(&re, pat, flags) != 0) {
@@ -754,9 +757,12 @@ static bool match_values(struct run *r, const struct sv_node *n, const struct va
             case SV_MATCH_MATCHES: {
                 struct sv_cap caps[SV_MAX_CAPS];
                 size_t nc = 0;
-                uint64_t st = 0;
-                result = sv_cmp_matches(n->cmp, v, vl, key, kl, caps, &nc, &st);
-                step(r, st / 64);
+                /* 64 matching steps per interpreter step; the budget is
+                 * what is left of max_steps */
+                uint64_t st = 0, budget = (r->lim.max_steps - MIN(r->steps, r->lim.max_steps)) * 64 + 64;
+                result = sv_cmp_matches(n->cmp, v, vl, key, kl, caps, &nc, &st, budget);
+                if (!step(r, st / 64))
+                    break;
                 if (result && uses(r, SV_X_VARIABLES))
                     set_caps(r, v, caps, nc);
                 break;

@@ -86,6 +86,19 @@ static void test_matches(void)
     char *got = sv_run_full(buf_cstr(&b), buf_cstr(&m), &sv_env, NULL, NULL, NULL);
     CHECK(strstr(got, "keep (implicit)") != NULL);
     free(got);
+    /* the matcher's work counts against max_steps, and it stops when
+     * the budget is gone */
+    struct sieve_limits l;
+    memset(&l, 0, sizeof(l));
+    l.max_steps = 1000;
+    buf_reset(&b);
+    buf_puts(&b, "if header :matches \"subject\" \"*");
+    for (int i = 0; i < 1000; i++)
+        buf_putc(&b, 'a');
+    buf_puts(&b, "b\" { discard; }");
+    got = sv_run_full(buf_cstr(&b), buf_cstr(&m), &sv_env, NULL, NULL, &l);
+    CHECK_STR(got, "ERROR: script used more than 1000 steps\nkeep (implicit)\n");
+    free(got);
     buf_free(&b);
     buf_free(&m);
 }
