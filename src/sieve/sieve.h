@@ -168,7 +168,30 @@ enum sieve_action_type {
     SIEVE_ACT_DELETEHEADER,
 };
 
-/* One action. Strings are owned by the result; unused fields are NULL/0. */
+/* One action. Strings are owned by the result; unused fields are NULL/0.
+ *
+ * The list is in the order the script executed the actions, with the
+ * implicit keep (when not cancelled) last. What the caller does:
+ *  - KEEP: store in INBOX (mailbox NULL) with flags when flags_set.
+ *    At most one KEEP is in the list.
+ *  - FILEINTO: store in mailbox (create it first with :create; prefer
+ *    the :mailboxid or :specialuse mailbox when it exists, RFC 9042 /
+ *    RFC 8579); a failure there is a run-time error: keep instead.
+ *  - DISCARD: nothing; it only cancelled the implicit keep, other
+ *    actions in the list still happen (RFC 5228 4.4).
+ *  - REDIRECT: resend to address through the MTA, guarding against
+ *    loops (RFC 5228 4.2) and keeping the envelope sender.
+ *  - REJECT/EREJECT: refuse at LMTP time (550 5.7.1 text) or send an MDN
+ *    (RFC 5429 2.1/2.2); never combined with a delivery or a vacation.
+ *  - VACATION: the RFC 3834/5230 checks (not to lists, bulk,
+ *    auto-submitted mail or the user's own addresses, once per sender
+ *    and handle per seconds) are the caller's, then send text (a MIME
+ *    entity when mime) with subject/from, and store a copy in mailbox
+ *    when set (:fcc, RFC 8580).
+ *  - NOTIFY: the mailto method (RFC 5436) with from, importance,
+ *    options and message (NULL: the caller's default text).
+ *  - ADDHEADER/DELETEHEADER: informational; their effect is already in
+ *    sieve_result_header(). */
 struct sieve_action {
     enum sieve_action_type type;
     bool implicit;           /* KEEP: the implicit keep (RFC 5228 2.10.2) */
