@@ -46,6 +46,8 @@ struct field {
     char *raw;       /* the whole field text "Name: value\r\n" with folding */
     size_t rawlen;
     size_t voff;     /* offset of the value (after the colon) in raw */
+    char *dec;       /* the decoded value (field_value), computed once */
+    size_t declen;
 };
 
 struct var {
@@ -306,6 +308,8 @@ static void hdr_load(struct run *r)
         x->raw = dupn(f.name, (size_t)(f.val + f.val_len - f.name));
         x->rawlen = (size_t)(f.val + f.val_len - f.name);
         x->voff = (size_t)(f.val - f.name);
+        x->dec = NULL;
+        x->declen = 0;
     }
 }
 
@@ -314,19 +318,23 @@ static void hdr_load(struct run *r)
  * white space removed. */
 static char *field_value(const struct field *x, size_t *len)
 {
-    struct mime_sfield f = {x->raw, strlen(x->name), x->raw + x->voff, x->rawlen - x->voff};
-    struct buf b = BUF_INIT;
-    mime_sfield_decode(&f, &b);
-    const char *s = buf_cstr(&b);
-    size_t l = b.len, st = 0;
-    while (st < l && (s[st] == ' ' || s[st] == '\t'))
-        st++;
-    while (l > st && (s[l - 1] == ' ' || s[l - 1] == '\t'))
-        l--;
-    char *out = dupn(s + st, l - st);
-    *len = l - st;
-    buf_free(&b);
-    return out;
+    struct field *f = (struct field *)x; /* the cache is not part of the value */
+    if (!f->dec) {
+        struct mime_sfield sf = {x->raw, strlen(x->name), x->raw + x->voff, x->rawlen - x->voff};
+        struct buf b = BUF_INIT;
+        mime_sfield_decode(&sf, &b);
+        const char *s = buf_cstr(&b);
+        size_t l = b.len, st = 0;
+        while (st < l && (s[st] == ' ' || s[st] == '\t'))
+            st++;
+        while (l > st && (s[l - 1] == ' ' || s[l - 1] == '\t'))
+            l--;
+        f->dec = dupn(s + st, l - st);
+        f->declen = l - st;
+        buf_free(&b);
+    }
+    *len = f->declen;
+    return dupn(f->dec, f->declen);
 }
 
 static bool name_eq(const char *a, const char *b, size_t bl)
@@ -391,6 +399,8 @@ static bool part_fields(struct run *r, const struct mime_part *p, struct field *
         x->rawlen = (size_t)(f.val + f.val_len - f.name);
         x->raw = dupn(f.name, x->rawlen);
         x->voff = (size_t)(f.val - f.name);
+        x->dec = NULL;
+        x->declen = 0;
     }
     return true;
 }
@@ -400,6 +410,7 @@ static void fields_free(struct field *f, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(f[i].name);
         free(f[i].raw);
+        free(f[i].dec);
     }
     free(f);
 }
@@ -1411,7 +1422,7 @@ static void do_addheader(struct run *r, const struct sv_node *n)
         }
     }
     buf_puts(&raw, "\r\n");
-    struct field f = {dupn(name, nl), NULL, raw.len, voff};
+    struct field f = {dupn(name, nl), NULL, raw.len, voff, NULL, 0};
     f.raw = buf_release(&raw);
     ARRAY_GROW(r->hdr, r->nhdr, r->hdrcap);
     bool last = sv_has_tag(n, "last");
@@ -1474,6 +1485,7 @@ static void do_deleteheader(struct run *r, const struct sv_node *n)
         if (del) {
             free(f->name);
             free(f->raw);
+            free(f->dec);
             deleted = true;
         } else {
             r->hdr[w++] = *f;
@@ -2364,6 +2376,7 @@ enum sieve_run_status sieve_run(const struct sieve_script *script, const char *d
     for (size_t i = 0; i < r.nhdr; i++) {
         free(r.hdr[i].name);
         free(r.hdr[i].raw);
+        free(r.hdr[i].dec);
     }
     free(r.hdr);
     vars_free(&r.globals);

@@ -312,7 +312,7 @@ static const struct cmddef cmds[] = {
 static const struct cmddef *find_cmd(const char *name)
 {
     for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
-        if (strcmp(cmds[i].name, name) == 0)
+        if (cmds[i].name[0] == name[0] && strcmp(cmds[i].name, name) == 0)
             return &cmds[i];
     return NULL;
 }
@@ -320,7 +320,7 @@ static const struct cmddef *find_cmd(const char *name)
 bool sv_has_tag(const struct sv_node *n, const char *tag)
 {
     for (int i = 0; i < n->ntags; i++)
-        if (strcmp(n->tags[i].name, tag) == 0)
+        if (n->tags[i].name[0] == tag[0] && strcmp(n->tags[i].name, tag) == 0)
             return true;
     return false;
 }
@@ -328,7 +328,7 @@ bool sv_has_tag(const struct sv_node *n, const char *tag)
 const struct sv_arg *sv_tag_val(const struct sv_node *n, const char *tag)
 {
     for (int i = 0; i < n->ntags; i++)
-        if (strcmp(n->tags[i].name, tag) == 0)
+        if (n->tags[i].name[0] == tag[0] && strcmp(n->tags[i].name, tag) == 0)
             return n->tags[i].val;
     return NULL;
 }
@@ -604,7 +604,7 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
         if (d->tags) sets[ns++] = d->tags;
         for (int k = 0; k < ns && !td; k++)
             for (const struct tagdef *t = sets[k]; t->name; t++)
-                if (strcmp(t->name, a->tag) == 0) {
+                if (t->name[0] == a->tag[0] && strcmp(t->name, a->tag) == 0) {
                     td = t;
                     break;
                 }
