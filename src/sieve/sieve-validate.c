@@ -13,6 +13,7 @@
 #include "sieve-private.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <regex.h>
 
 /* ---- extensions ---- */
@@ -110,18 +111,24 @@ bool sv_ext_allowed(const struct sieve_limits *l, int ext)
     return false;
 }
 
+static char ext_string[1024];
+static pthread_once_t ext_string_once = PTHREAD_ONCE_INIT;
+
+static void ext_string_build(void)
+{
+    size_t o = 0;
+    for (int i = 0; i < SV_X_COUNT; i++) {
+        if (!((ext_working >> i) & 1))
+            continue;
+        o += (size_t)snprintf(ext_string + o, sizeof(ext_string) - o, "%s%s", o ? " " : "", ext_names[i]);
+    }
+}
+
+/* Built once (pthread_once: callers may be job threads). */
 const char *sieve_extensions_string(void)
 {
-    static char s[1024];
-    if (!s[0]) {
-        size_t o = 0;
-        for (int i = 0; i < SV_X_COUNT; i++) {
-            if (!((ext_working >> i) & 1))
-                continue;
-            o += (size_t)snprintf(s + o, sizeof(s) - o, "%s%s", o ? " " : "", ext_names[i]);
-        }
-    }
-    return s;
+    pthread_once(&ext_string_once, ext_string_build);
+    return ext_string;
 }
 
 void sieve_limits_default(struct sieve_limits *l)
