@@ -76,52 +76,95 @@ bool sv_cmp_contains(int cmp, const char *hay, size_t hl, const char *needle, si
 }
 
 /* Can glibc compile and run this POSIX ERE in bounded time and memory?
- * Backreferences make matching exponential; interval expressions
- * ("a{1,255}") multiply the automaton, nested ones by each other, so
- * their bounds may multiply to at most 256. */
+ * Backreferences make matching exponential. glibc expands "x+" into
+ * "xx*" and "x{m,n}" into n copies of x, duplicating x's whole subtree,
+ * so stacked or nested repetitions ("[A-Z]+++...", "((a{9}){9}){9}")
+ * grow the compiled tree exponentially (fuzz-sieve ran it out of
+ * memory). This estimates the size of the tree glibc builds and refuses
+ * patterns past 2000 nodes. */
 bool sv_regex_safe(const char *p, size_t n)
 {
-    uint64_t product = 1;
+    uint64_t stack[64];
+    int sp = 0;
+    uint64_t cur = 0, last = 0;
+    const uint64_t max = 2000;
     for (size_t i = 0; i < n; i++) {
-        if (p[i] == '\\' && i + 1 < n) {
+        char c = p[i];
+        if (c == '\\' && i + 1 < n) {
             if (p[i + 1] >= '1' && p[i + 1] <= '9')
                 return false;
             i++;
-            continue;
-        }
-        if (p[i] == '[') {
-            /* a bracket expression: '{' inside is literal */
+            last = 1;
+            cur += 1;
+        } else if (c == '[') {
+            /* a bracket expression is one node; ']' first is literal */
             size_t j = i + 1;
             if (j < n && p[j] == '^')
                 j++;
             if (j < n && p[j] == ']')
                 j++;
-            while (j < n && p[j] != ']')
+            while (j < n && p[j] != ']') {
+                if (p[j] == '[' && j + 1 < n && (p[j + 1] == ':' || p[j + 1] == '.' || p[j + 1] == '=')) {
+                    char close = p[j + 1];
+                    j += 2;
+                    while (j + 1 < n && !(p[j] == close && p[j + 1] == ']'))
+                        j++;
+                    j++;
+                }
                 j++;
+            }
             i = j;
-            continue;
-        }
-        if (p[i] == '{') {
-            uint64_t hi = 0, lo = 0;
+            last = 1;
+            cur += 1;
+        } else if (c == '(') {
+            if (sp >= (int)ARRAY_SIZE(stack))
+                return false;
+            stack[sp++] = cur;
+            cur = 0;
+            last = 0;
+        } else if (c == ')') {
+            uint64_t g = cur + 1;
+            cur = sp > 0 ? stack[--sp] : 0;
+            cur += g;
+            last = g;
+        } else if (c == '|') {
+            cur += 1;
+            last = 0;
+        } else if (c == '*' || c == '?') {
+            cur += 1;
+            last += 1;
+        } else if (c == '+') {
+            cur += last;
+            last *= 2;
+        } else if (c == '{') {
+            uint64_t lo = 0, hi;
             size_t j = i + 1;
             while (j < n && p[j] >= '0' && p[j] <= '9' && lo < 100000)
                 lo = lo * 10 + (uint64_t)(p[j++] - '0');
             hi = lo;
             if (j < n && p[j] == ',') {
                 j++;
-                hi = 0;
                 bool any = false;
+                hi = 0;
                 while (j < n && p[j] >= '0' && p[j] <= '9' && hi < 100000) {
                     hi = hi * 10 + (uint64_t)(p[j++] - '0');
                     any = true;
                 }
                 if (!any)
-                    hi = lo + 1; /* "{n,}": like n copies and a star */
+                    hi = lo + 1; /* "{m,}": m copies and a star */
             }
-            product *= hi ? hi : 1;
-            if (product > 256)
-                return false;
+            uint64_t f = MAX(MAX(lo, hi), 1);
+            cur += last * (f - 1) + 1;
+            last *= f;
+        } else {
+            cur += 1;
+            last = 1;
         }
+        if (cur > max || last > max)
+            return false;
+        for (int k = 0; k < sp; k++)
+            if (stack[k] + cur > max)
+                return false;
     }
     return true;
 }

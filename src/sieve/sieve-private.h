@@ -129,8 +129,9 @@ bool sv_cmp_eq(int cmp, const char *a, size_t al, const char *b, size_t bl);
 /* <0, 0, >0 under cmp (i;ascii-numeric: RFC 4790 9.1, non-digits are +inf) */
 int sv_cmp_order(int cmp, const char *a, size_t al, const char *b, size_t bl);
 bool sv_cmp_contains(int cmp, const char *hay, size_t hl, const char *needle, size_t nl);
-/* A regex Darius agrees to compile: no backreferences, interval bounds
- * multiplying to at most 256 (sieve-match.c). */
+/* A regex Darius agrees to compile: no backreferences, and the tree
+ * glibc builds for it (repetitions copy subtrees) stays small
+ * (sieve-match.c). */
 bool sv_regex_safe(const char *p, size_t n);
 /* Bytes of a value a regex is run on (the rest is not examined). */
 #define SV_REGEX_MAX_TEXT (64 * 1024)

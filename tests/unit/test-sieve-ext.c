@@ -562,6 +562,10 @@ static void test_regex(void)
     /* intervals multiply glibc's automaton: bounded */
     CHECK_ERR("require \"regex\"; if header :regex \"subject\" \"(a{1,100}){1,100}\" {}", "large repetition");
     CHECK(sv_compiles("require \"regex\"; if header :regex \"subject\" \"(a{1,16}){1,16}[{]\" {}"));
+    /* stacked and nested "+" copy subtrees too (fuzz-sieve: out of memory) */
+    CHECK_ERR("require [\"regex\", \"body\"]; if body :regex \"^[A-Z]++++++++++++++++++++++++++++++$\" {}", "large repetition");
+    CHECK_ERR("require [\"regex\", \"body\"]; if body :regex \"((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+\" {}", "large repetition");
+    CHECK(sv_compiles("require \"regex\"; if header :regex \"subject\" \"a+b+c+d+e+f+g+h+i+j+k+l+m+n+o+p+[[:alpha:]]+\" {}"));
     struct buf b = BUF_INIT;
     buf_puts(&b, "require \"regex\"; if header :regex \"subject\" \"");
     for (int i = 0; i < 600; i++)
