@@ -223,6 +223,29 @@ static void test_bad_messages(void)
     CHECK_RUN_MSG("if address :all :is \"from\" \"a@b\" { discard; }", "From: ((((a@b\r\n\r\n", "keep (implicit)\n");
 }
 
+/* RFC 5228 9, the extended example, through each of its branches */
+static void test_extended_example(void)
+{
+    const char *s = "#\n# Example Sieve Filter\n# Declare any optional features or extension used by the script\n#\n"
+                    "require [\"fileinto\"];\n"
+                    "if header :is \"Sender\" \"owner-ietf-mta-filters@imc.org\"\n"
+                    "        {\n        fileinto \"filter\";  # move to \"filter\" mailbox\n        }\n"
+                    "elsif address :DOMAIN :is [\"From\", \"To\"] \"example.com\"\n"
+                    "        {\n        keep;               # keep in \"In\" mailbox\n        }\n"
+                    "elsif anyof (NOT address :all :contains\n               [\"To\", \"Cc\", \"Bcc\"] \"me@example.com\",\n"
+                    "             header :matches \"subject\"\n"
+                    "               [\"*make*money*fast*\", \"*university*dipl*mas*\"])\n"
+                    "        {\n        fileinto \"spam\";   # move to \"spam\" mailbox\n        }\n"
+                    "else\n        {\n        fileinto \"personal\";\n        }\n";
+    CHECK_RUN_MSG(s, "Sender: owner-ietf-mta-filters@imc.org\r\nTo: me@example.com\r\n\r\n", "fileinto \"filter\"\n");
+    CHECK_RUN_MSG(s, "From: boss@EXAMPLE.com\r\nTo: me@example.com\r\n\r\n", "keep\n");
+    CHECK_RUN_MSG(s, "From: x@other.example\r\nTo: someone@else.example\r\n\r\n", "fileinto \"spam\"\n");
+    CHECK_RUN_MSG(s, "From: x@other.example\r\nTo: me@example.com.elsewhere.example\r\nSubject: Make Money Fast now\r\n\r\n",
+                  "fileinto \"spam\"\n");
+    CHECK_RUN_MSG(s, "From: x@other.example\r\nCc: Me <me@example.com>\r\nSubject: hello\r\n\r\n",
+                  "fileinto \"personal\"\n");
+}
+
 int main(void)
 {
     unit_deadline(60);
@@ -237,5 +260,6 @@ int main(void)
     RUN(test_redirect);
     RUN(test_limits);
     RUN(test_bad_messages);
+    RUN(test_extended_example);
     return unit_done();
 }
