@@ -967,6 +967,12 @@ static void validate_list(struct vstate *v, struct sv_node *n, size_t count, boo
         validate_node(v, &n[i], tests, &require_ok);
         if (tests)
             continue;
+        /* a warning for ManageSieve's CHECKSCRIPT/PUTSCRIPT (RFC 5804
+         * WARNINGS): what follows stop or return in a block never runs */
+        if (i > 0 && (n[i - 1].code == SV_C_STOP || n[i - 1].code == SV_C_RETURN) && v->decode &&
+            (i < 2 || (n[i - 2].code != SV_C_STOP && n[i - 2].code != SV_C_RETURN)))
+            sv_diag(v->diags, n[i].line, n[i].col, true, "\"%s\" after \"%s\" is never run", n[i].name,
+                    n[i - 1].name);
         if ((n[i].code == SV_C_ELSIF || n[i].code == SV_C_ELSE) &&
             (i == 0 || (n[i - 1].code != SV_C_IF && n[i - 1].code != SV_C_ELSIF)))
             verr(v, n[i].line, n[i].col, "\"%s\" without a preceding \"if\"", n[i].name);

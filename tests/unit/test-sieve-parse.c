@@ -86,6 +86,16 @@ static void test_validator_errors(void)
     free(e);
 }
 
+/* warnings do not stop a compile */
+static void test_warnings(void)
+{
+    char *e = sv_errors("keep;\nstop;\n  discard;\n", NULL);
+    CHECK_STR(e, "3:3: warning: \"discard\" after \"stop\" is never run\n");
+    free(e);
+    CHECK(sv_compiles("keep; stop; discard;"));
+    CHECK_RUN("stop; discard;", "keep (implicit)\n");
+}
+
 static void test_limits(void)
 {
     struct sieve_limits l;
@@ -279,6 +289,7 @@ int main(void)
     RUN(test_multiline);
     RUN(test_grammar_errors);
     RUN(test_validator_errors);
+    RUN(test_warnings);
     RUN(test_limits);
     RUN(test_capabilities);
     RUN(test_binary);
