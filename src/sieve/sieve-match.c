@@ -210,10 +210,8 @@ bool sv_cmp_matches(int cmp, const char *text, size_t tl, const char *pat, size_
         }
         char c = pat[i];
         if (c == '*' || c == '?') {
-            if (c == '*' && nt && tk[nt - 1].kind == '*') {
-                i++;
-                continue; /* "**" is "*" */
-            }
+            /* "**" stays two wildcards: RFC 5229 3.2 numbers each one
+             * ("coyote@**.com": ${1} is empty, ${2} the rest) */
             tk[nt].kind = c;
             tk[nt].off = tk[nt].len = 0;
             nt++;

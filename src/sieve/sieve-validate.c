@@ -488,6 +488,26 @@ static bool decode_encoded(struct vstate *v, struct sv_str *str, unsigned line, 
     return ok;
 }
 
+/* RFC 5229 3: a reference into a namespace ("${a.b}") needs the
+ * extension that defines it; Darius has none, so it is an error. */
+static void check_namespaces(struct vstate *v, const struct sv_str *s, unsigned line, unsigned col)
+{
+    for (const char *p = s->s; (p = memmem(p, s->len - (size_t)(p - s->s), "${", 2)) != NULL; p += 2) {
+        const char *q = p + 2, *end = s->s + s->len;
+        bool dot = false;
+        if (q >= end || !(isalpha((unsigned char)*q) || *q == '_'))
+            continue;
+        while (q < end && (isalnum((unsigned char)*q) || *q == '_' || *q == '.')) {
+            dot |= *q == '.';
+            q++;
+        }
+        if (dot && q < end && *q == '}') {
+            verr(v, line, col, "unknown variable namespace in \"%.*s\"", (int)(q + 1 - p), p);
+            return;
+        }
+    }
+}
+
 static void check_strings(struct vstate *v, struct sv_arg *a)
 {
     for (size_t i = 0; i < a->nstrs; i++) {
@@ -495,6 +515,8 @@ static void check_strings(struct vstate *v, struct sv_arg *a)
         if (v->decode && has_ext(v, SV_X_ENCODED_CHARACTER))
             decode_encoded(v, s, a->line, a->col);
         s->has_var = has_ext(v, SV_X_VARIABLES) && memmem(s->s, s->len, "${", 2) != NULL;
+        if (s->has_var)
+            check_namespaces(v, s, a->line, a->col);
     }
 }
 

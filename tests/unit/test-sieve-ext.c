@@ -207,8 +207,36 @@ static void test_variables(void)
               "\"juMBlEd\"; set :upper \"c\" \"x\"; set :length \"d\" \"caf\xc3\xa9\"; set :quotewildcard \"e\" "
               "\"a*b?\\\\\"; set :upperfirst :lower \"f\" \"hELLO\"; reject \"${a}|${b}|${c}|${d}|${e}|${f}\";",
               "reject \"JuMBlEd|jumbled|X|4|a\\*b\\?\\\\|Hello\"\n");
-    /* unknown variables are empty; malformed references stay */
-    CHECK_RUN("require [\"variables\", \"reject\"]; reject \"<${nope}>${}${1x}${a.b}\";", "reject \"<>${}${1x}\"\n");
+    /* unknown variables are empty; malformed references stay (3) */
+    CHECK_RUN("require [\"variables\", \"reject\"]; reject \"<${nope}>${}${1x}\";", "reject \"<>${}${1x}\"\n");
+    CHECK_RUN("require [\"variables\", \"reject\"]; set \"company\" \"ACME\"; reject \"&%${}!|${doh!}|${full}|"
+              "${company}|${BAD${Company}|${President, ${Company} Inc.}\";",
+              "reject \"&%${}!|${doh!}||ACME|${BADACME|${President, ACME Inc.}\"\n");
+    /* 3.1: quoting is resolved first */
+    CHECK_RUN("require [\"variables\", \"reject\"]; set \"foo\" \"F\"; reject \"${fo\\o}|${fo\\\\o}|\\${foo}|"
+              "\\\\${foo}\";",
+              "reject \"F|${fo\\o}|F|\\F\"\n");
+    CHECK_RUN("require [\"variables\", \"reject\"]; set \"dollar\" \"$\"; set \"text\" \"regarding "
+              "${dollar}{beep}\"; reject \"${text}\";",
+              "reject \"regarding ${beep}\"\n");
+    /* namespaces need their extension: none exists here */
+    CHECK_ERR("require [\"variables\", \"reject\"]; reject \"${a.b}\";", "unknown variable namespace");
+    /* 3.2 examples */
+    CHECK_RUN_MSG("require [\"fileinto\", \"variables\"]; if header :matches \"List-ID\" \"*<*@*\" { fileinto "
+                  "\"INBOX.lists.${2}\"; stop; }",
+                  "List-ID: Users <acme-users@example.com>\r\n\r\n", "fileinto \"INBOX.lists.acme-users\"\n");
+    CHECK_RUN_MSG("require [\"fileinto\", \"variables\"]; if header :matches \"Subject\" \"[*] *\" { fileinto "
+                  "\"INBOX.lists.${1}|${2}\"; stop; }",
+                  "Subject: [acme-users] [fwd] version 1.0 is out\r\n\r\n",
+                  "fileinto \"INBOX.lists.acme-users|[fwd] version 1.0 is out\"\n");
+    CHECK_RUN_MSG("require [\"fileinto\", \"variables\"]; if address :matches [\"To\", \"Cc\"] "
+                  "[\"coyote@**.com\", \"wile@**.com\"] { fileinto \"INBOX.business.${2}|${1}|${0}\"; stop; }",
+                  "To: coyote@ACME.Example.COM\r\n\r\n",
+                  "fileinto \"INBOX.business.ACME.Example||coyote@ACME.Example.COM\"\n");
+    /* short-circuit: the second test never runs, no match variables */
+    CHECK_RUN_MSG("require [\"fileinto\", \"variables\"]; if anyof (true, address :domain :matches \"To\" "
+                  "\"*.com\") { fileinto \"x${1}\"; }",
+                  "To: coyote@ACME.Example.COM\r\n\r\n", "fileinto \"x\"\n");
     /* the string test (5) */
     CHECK_RUN("require \"variables\"; set \"x\" \"abc\"; if string :is \"${x}\" \"abc\" { discard; }", "discard\n");
     CHECK_RUN("require [\"variables\", \"relational\", \"comparator-i;ascii-numeric\"]; if string :count \"eq\" "
