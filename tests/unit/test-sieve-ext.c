@@ -192,6 +192,42 @@ static void test_imap4flags(void)
     CHECK_ERR("keep :flags \"x\";", "needs require \"imap4flags\"");
 }
 
+/* RFC 5232 9, the extended example ("remove" there is removeflag; its
+ * "anyof address ..." without parentheses is accepted as a test list of
+ * one) */
+static void test_imap4flags_example(void)
+{
+    const char *s =
+        "require [\"fileinto\", \"imap4flags\", \"variables\"];\n"
+        "if size :over 1M {\n addflag \"MyFlags\" \"Big\";\n"
+        " if header :is \"From\" \"boss@company.example.com\" { addflag \"MyFlags\" \"\\\\Flagged\"; }\n"
+        " fileinto :flags \"${MyFlags}\" \"Big messages\";\n}\n"
+        "if header :is \"From\" \"grandma@example.net\" {\n"
+        " addflag \"MyFlags\" [\"\\\\Answered\", \"$MDNSent\"];\n fileinto :flags \"${MyFlags}\" \"GrandMa\";\n}\n"
+        "if header :is \"Sender\" \"owner-ietf-mta-filters@example.org\" {\n"
+        " set \"MyFlags\" \"\\\\Flagged $Work\";\n keep :flags \"${MyFlags}\";\n}\n"
+        "elsif anyof address :domain :is [\"From\", \"To\"] \"company.example.com\" {\n"
+        " keep :flags \"${MyFlags}\";\n}\n"
+        "elsif anyof (not address :all :contains [\"To\", \"Cc\"] \"me@company.example.com\",\n"
+        "             header :matches \"subject\" [\"*make*money*fast*\", \"*university*dipl*mas*\"]) {\n"
+        " removeflag \"MyFlags\" \"\\\\Flagged\";\n fileinto :flags \"${MyFlags}\" \"spam\";\n}\n"
+        "else {\n fileinto :flags \"${MyFlags}\" \"personal\";\n}\n";
+    CHECK_RUN_MSG(s, "From: grandma@example.net\r\nTo: me@company.example.com\r\n\r\nhi\r\n",
+                  "fileinto \"GrandMa\" flags=\\Answered $MDNSent\nkeep flags=\\Answered $MDNSent\n");
+    CHECK_RUN_MSG(s, "Sender: owner-ietf-mta-filters@example.org\r\n\r\nx\r\n", "keep flags=\\Flagged $Work\n");
+    CHECK_RUN_MSG(s, "From: x@elsewhere.example\r\nTo: someone@else.example\r\n\r\nx\r\n",
+                  "fileinto \"spam\"\n");
+    /* big mail from the boss */
+    struct buf m = BUF_INIT;
+    buf_puts(&m, "From: boss@company.example.com\r\nTo: me@company.example.com\r\n\r\n");
+    for (int i = 0; i < 1100000; i++)
+        buf_putc(&m, 'x');
+    char *got = sv_run_full(s, buf_cstr(&m), &sv_env, NULL, NULL, NULL);
+    CHECK_STR(got, "fileinto \"Big messages\" flags=Big \\Flagged\nkeep flags=Big \\Flagged\n");
+    free(got);
+    buf_free(&m);
+}
+
 /* ---- RFC 5229 variables ---- */
 static void test_variables(void)
 {
@@ -714,6 +750,7 @@ int main(void)
     RUN(test_subaddress);
     RUN(test_copy);
     RUN(test_imap4flags);
+    RUN(test_imap4flags_example);
     RUN(test_variables);
     RUN(test_body);
     RUN(test_vacation);
