@@ -41,7 +41,8 @@ struct sieve_limits {
      * extension sieve_extensions_string() lists. */
     const char *extensions;
     /* run time */
-    uint64_t max_steps;       /* interpreter steps (commands, tests, compared values), default 1000000 */
+    uint64_t max_steps;       /* interpreter steps (commands, tests, compared values, :matches and
+                                 regex work), default 1000000 */
     unsigned max_actions;     /* actions in the result, default 64 */
     unsigned max_redirects;   /* redirect actions (MAXREDIRECTS), default 4 */
     unsigned max_include_depth; /* nested includes, default 5 */
@@ -149,7 +150,9 @@ struct sieve_run_config {
     const char *remote_host, *remote_ip; /* environment, NULL = absent */
     /* spamtest/spamtestplus (RFC 5235): the header holding the spam score
      * as a number (for example "X-Spam-Score"), and the score that means
-     * certainly spam (spamtest 10, 100 %). NULL header: spamtest "0". */
+     * certainly spam (spamtest 10, 100 %; 0 means 10). A score s maps
+     * to spamtest 1 + round(9 s / max) and to round(100 s / max) %,
+     * clamped. NULL header or no such field: spamtest "0". */
     const char *spam_header;
     double spam_max;
     /* virustest: the header holding the RFC 5235 3.2 value 1..5
