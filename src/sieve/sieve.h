@@ -92,7 +92,10 @@ bool sieve_compile(const char *src, size_t len, const struct sieve_limits *limit
  * payload, then the validated script tree. Loading verifies all of them
  * and validates the tree again, so neither damage nor a binary written by
  * an older Darius can reach the interpreter: on SIEVE_LOAD_VERSION or
- * SIEVE_LOAD_CORRUPT the caller recompiles from the source. */
+ * SIEVE_LOAD_CORRUPT the caller recompiles from the source. A script
+ * that needs an extension limits->extensions no longer allows also
+ * loads as SIEVE_LOAD_CORRUPT; recompiling then reports which one, and
+ * the caller keeps the mail (RFC 5228 2.10.6) until the user fixes it. */
 #define SIEVE_BINARY_VERSION 1
 enum sieve_load_status {
     SIEVE_LOAD_OK = 0,

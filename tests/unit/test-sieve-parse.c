@@ -226,6 +226,21 @@ static void test_binary(void)
         CHECK(x == NULL && st == SIEVE_LOAD_CORRUPT);
         sieve_script_free(x);
     }
+    /* an extension no longer allowed: refused at load as well */
+    {
+        size_t vl = 0;
+        unsigned char *vb = compile_ok("require \"vacation\"; vacation \"x\";", &vl);
+        struct sieve_limits l;
+        memset(&l, 0, sizeof(l));
+        l.extensions = "fileinto";
+        struct sieve_script *x = sieve_binary_load(vb, vl, &l, &st);
+        CHECK(x == NULL && st == SIEVE_LOAD_CORRUPT);
+        sieve_script_free(x);
+        x = sieve_binary_load(vb, vl, NULL, &st);
+        CHECK(x != NULL && st == SIEVE_LOAD_OK);
+        sieve_script_free(x);
+        free(vb);
+    }
     /* another format version: recompile */
     unsigned char *c = xmemdup(bin, bl);
     c[4] = SIEVE_BINARY_VERSION + 1;
