@@ -131,6 +131,11 @@ const char *sieve_extensions_string(void)
     return ext_string;
 }
 
+const char *sieve_notify_methods_string(void)
+{
+    return "mailto";
+}
+
 void sieve_limits_default(struct sieve_limits *l)
 {
     memset(l, 0, sizeof(*l));

@@ -60,6 +60,9 @@ const char *sieve_extensions_string(void);
 /* Is the capability name (for example "fileinto", "comparator-i;octet")
  * implemented? */
 bool sieve_extension_known(const char *name);
+/* The enotify methods (ManageSieve's NOTIFY capability, RFC 5804 1.7):
+ * "mailto" (RFC 5436). */
+const char *sieve_notify_methods_string(void);
 
 /* ---- diagnostics ----
  * Errors and warnings of a compile, each with the 1-based line and column

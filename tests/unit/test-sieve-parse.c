@@ -163,6 +163,7 @@ static void test_capabilities(void)
     CHECK(sieve_extension_known("vacation-seconds"));
     CHECK(!sieve_extension_known("frobnicate"));
     CHECK(!sieve_extension_known(""));
+    CHECK_STR(sieve_notify_methods_string(), "mailto");
     /* every advertised extension can be required */
     char *copy = xstrdup(caps);
     for (char *save = NULL, *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
