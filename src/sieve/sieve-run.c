@@ -1120,8 +1120,18 @@ static void do_vacation(struct run *r, const struct sv_node *n)
     a->seconds = s;
     if (sv_tag_val(n, "subject"))
         a->subject = own(r->res, expand0(r, sv_tag_val(n, "subject")));
-    if (sv_tag_val(n, "from"))
-        a->from = own(r->res, expand0(r, sv_tag_val(n, "from")));
+    if (sv_tag_val(n, "from")) {
+        /* RFC 5230 4.3: a :from that is not a mailbox is ignored */
+        char *f = expand0(r, sv_tag_val(n, "from"));
+        struct sv_addr *ad;
+        size_t na = sv_parse_addresses(f, strlen(f), &ad, 2);
+        bool ok = na == 1 && ad[0].domain && ad[0].domain[0] && ad[0].local[0] && !strpbrk(f, "\r\n");
+        sv_addrs_free(ad, na);
+        if (ok)
+            a->from = own(r->res, f);
+        else
+            free(f);
+    }
     if (sv_tag_val(n, "addresses"))
         list_strings(r, sv_tag_val(n, "addresses"), &a->addresses, &a->naddresses);
     a->mime = sv_has_tag(n, "mime");

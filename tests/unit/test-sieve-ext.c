@@ -355,6 +355,23 @@ static void test_vacation(void)
     CHECK_ERR("require \"vacation-seconds\"; vacation :days 1 :seconds 10 \"x\";", "conflicts");
     CHECK_RUN("require \"vacation\"; vacation :handle \"a\" \"x\"; vacation :handle \"b\" \"y\";",
               "ERROR: more than one vacation\nkeep (implicit)\n");
+    /* RFC 5230 4.2 examples */
+    CHECK_RUN("require [\"vacation\", \"variables\"]; if header :matches \"subject\" \"*\" { vacation :subject "
+              "\"Automatic response to: ${1}\" :handle \"h\" \"I'm away -- send mail to foo in my absence\"; }",
+              "vacation seconds=604800 subject=\"Automatic response to: I have a present for you\" handle=\"h\" "
+              "reason=\"I'm away -- send mail to foo in my absence\"\nkeep (implicit)\n");
+    CHECK_RUN("require \"vacation\"; if header :contains \"subject\" \"lunch\" { vacation :handle \"ran-away\" "
+              "\"I'm out and can't meet for lunch\"; } else { vacation :handle \"ran-away\" \"I'm out\"; }",
+              "vacation seconds=604800 handle=\"ran-away\" reason=\"I'm out\"\nkeep (implicit)\n");
+    /* 4.7: vacation with redirect */
+    CHECK_RUN("require \"vacation\"; if header :contains \"from\" \"coyote@desert.example.org\" { redirect "
+              "\"pleeb@isp.example.org\"; } else { vacation \"Sorry, I'm away\"; }",
+              "redirect \"pleeb@isp.example.org\"\n");
+    /* 4.3: a :from that is not a mailbox is ignored */
+    CHECK_RUN("require \"vacation\"; vacation :from \"not an address\" :handle \"h\" \"x\";",
+              "vacation seconds=604800 handle=\"h\" reason=\"x\"\nkeep (implicit)\n");
+    CHECK_RUN("require \"vacation\"; vacation :from \"Me <me@example.org>\" :handle \"h\" \"x\";",
+              "vacation seconds=604800 from=\"Me <me@example.org>\" handle=\"h\" reason=\"x\"\nkeep (implicit)\n");
     /* the default handle depends on the parameters */
     char *a = sv_run("require \"vacation\"; vacation \"one\";");
     char *b = sv_run("require \"vacation\"; vacation \"two\";");
