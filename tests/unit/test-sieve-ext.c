@@ -438,6 +438,23 @@ static void test_date(void)
     CHECK_CB("require \"date\"; if currentdate :is \"hour\" \"11\" { discard; }", "discard\n"); /* local +0100 */
     CHECK_CB("require [\"date\", \"relational\"]; if currentdate :value \"ge\" \"date\" \"2025-01-01\" { discard; }",
              "discard\n");
+    /* RFC 5260 4 and 5 examples */
+    CHECK_CB_MSG("require [\"date\", \"relational\", \"fileinto\"]; if allof(header :is \"from\" "
+                 "\"boss@example.com\", date :value \"ge\" :originalzone \"date\" \"hour\" \"09\", date :value "
+                 "\"lt\" :originalzone \"date\" \"hour\" \"17\") { fileinto \"urgent\"; }",
+                 "From: boss@example.com\r\nDate: Tue, 01 Dec 2026 10:20:30 +0100\r\n\r\n", "fileinto \"urgent\"\n");
+    CHECK_CB_MSG("require [\"date\", \"relational\", \"fileinto\"]; if anyof(date :is \"received\" \"weekday\" "
+                 "\"0\", date :is \"received\" \"weekday\" \"6\") { fileinto \"weekend\"; }",
+                 "Received: from a by b; Sat, 5 Dec 2026 10:00:00 +0000\r\n"
+                 "Received: from c by d; Fri, 4 Dec 2026 10:00:00 +0000\r\n\r\n",
+                 "fileinto \"weekend\"\n");
+    CHECK_CB("require [\"date\", \"variables\", \"fileinto\"]; if currentdate :matches \"month\" \"*\" { set "
+             "\"month\" \"${1}\"; } if currentdate :matches \"year\" \"*\" { set \"year\" \"${1}\"; } fileinto "
+             "\"${month}-${year}\";",
+             "fileinto \"12-2025\"\n");
+    CHECK_CB("require [\"variables\", \"date\", \"editheader\"]; if currentdate :matches \"std11\" \"*\" "
+             "{addheader \"Processing-date\" \"${0}\";}",
+             "addheader \"Processing-date\" \"Mon, 01 Dec 2025 11:20:30 +0100\"\nkeep (implicit)\n");
     CHECK_ERR("require \"date\"; if date \"date\" \"frob\" \"x\" {}", "unknown date part");
     CHECK_ERR("require \"date\"; if date :zone \"CET\" \"date\" \"year\" \"x\" {}", "zone must be");
     /* index (RFC 5260 6) */
