@@ -965,11 +965,16 @@ static void fcc_fields(struct run *r, const struct sv_node *n, struct sieve_acti
         a->mailboxid = own(r->res, expand0(r, sv_tag_val(n, "mailboxid")));
 }
 
+/* Is the message already stored in INBOX by a keep or a fileinto
+ * "INBOX"? RFC 5228 2.10.3: never deliver to the same mailbox twice;
+ * keep's mailbox is INBOX. */
 static bool have_keep(struct run *r)
 {
-    for (size_t i = 0; i < r->res->n; i++)
-        if (r->res->acts[i].type == SIEVE_ACT_KEEP)
+    for (size_t i = 0; i < r->res->n; i++) {
+        const struct sieve_action *a = &r->res->acts[i];
+        if (a->type == SIEVE_ACT_KEEP || (a->type == SIEVE_ACT_FILEINTO && strcasecmp(a->mailbox, "INBOX") == 0))
             return true;
+    }
     return false;
 }
 
@@ -1000,6 +1005,10 @@ static void do_fileinto(struct run *r, const struct sv_node *n)
             free(mb);
             return;
         }
+    if (strcasecmp(mb, "INBOX") == 0 && have_keep(r)) {
+        free(mb);
+        return; /* 2.10.3: already kept */
+    }
     struct sieve_action *a = add_action(r, SIEVE_ACT_FILEINTO);
     if (!a) {
         free(mb);

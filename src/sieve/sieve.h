@@ -187,7 +187,8 @@ enum sieve_action_type {
  * The list is in the order the script executed the actions, with the
  * implicit keep (when not cancelled) last. What the caller does:
  *  - KEEP: store in INBOX (mailbox NULL) with flags when flags_set.
- *    At most one KEEP is in the list.
+ *    At most one KEEP is in the list, and none next to a FILEINTO
+ *    "INBOX" (RFC 5228 2.10.3: keep's mailbox is INBOX).
  *  - FILEINTO: store in mailbox (create it first with :create; prefer
  *    the :mailboxid or :specialuse mailbox when it exists, RFC 9042 /
  *    RFC 8579); a failure there is a run-time error: keep instead.

@@ -18,6 +18,10 @@ static void test_implicit_keep(void)
     CHECK_RUN("redirect \"x@example.com\";", "redirect \"x@example.com\"\n");
     CHECK_RUN("redirect \"x@example.com\"; redirect \"X@example.com\";", "redirect \"x@example.com\"\n");
     CHECK_RUN("stop; discard;", "keep (implicit)\n");
+    /* keep's mailbox is INBOX: never stored there twice (2.10.3) */
+    CHECK_RUN("require \"fileinto\"; keep; fileinto \"INBOX\";", "keep\n");
+    CHECK_RUN("require \"fileinto\"; fileinto \"inbox\"; keep;", "fileinto \"inbox\"\n");
+    CHECK_RUN("require [\"fileinto\", \"copy\"]; fileinto :copy \"INBOX\";", "fileinto \"INBOX\" :copy\n");
     CHECK_RUN("if false { discard; }", "keep (implicit)\n");
 }
 
