@@ -159,6 +159,17 @@ static struct var *var_find(struct vars *vs, const char *name, size_t nl)
     return NULL;
 }
 
+/* "global.NAME" (RFC 6609 3.4.2) is NAME among the global variables. */
+static bool global_ns(const struct run *r, const char **name, size_t *nl)
+{
+    if (*nl > 7 && strncasecmp(*name, "global.", 7) == 0 && ((r->fr->script->exts >> SV_X_INCLUDE) & 1)) {
+        *name += 7;
+        *nl -= 7;
+        return true;
+    }
+    return false;
+}
+
 static struct vars *var_scope(struct run *r, const char *name, size_t nl)
 {
     for (size_t i = 0; i < r->fr->nglobals; i++)
@@ -169,6 +180,8 @@ static struct vars *var_scope(struct run *r, const char *name, size_t nl)
 
 static const struct var *var_get(struct run *r, const char *name, size_t nl)
 {
+    if (global_ns(r, &name, &nl))
+        return var_find(&r->globals, name, nl);
     return var_find(var_scope(r, name, nl), name, nl);
 }
 
@@ -186,7 +199,7 @@ static size_t utf8_cut(const char *s, size_t len, size_t max)
 static void var_set(struct run *r, const char *name, const char *val, size_t len)
 {
     size_t nl = strlen(name);
-    struct vars *vs = var_scope(r, name, nl);
+    struct vars *vs = global_ns(r, &name, &nl) ? &r->globals : var_scope(r, name, nl);
     struct var *v = var_find(vs, name, nl);
     len = utf8_cut(val, len, r->lim.max_variable_size);
     if (!v) {
@@ -251,7 +264,7 @@ static char *expand(struct run *r, const struct sv_str *s, size_t *len)
                     continue;
                 }
                 if (isalpha((unsigned char)nm[0]) || nm[0] == '_') {
-                    if (!memchr(nm, '.', nl)) {
+                    if (!memchr(nm, '.', nl) || (nl > 7 && strncasecmp(nm, "global.", 7) == 0)) {
                         const struct var *v = var_get(r, nm, nl);
                         if (v)
                             buf_append(&b, v->val, v->len);
@@ -1307,6 +1320,8 @@ static void do_flags(struct run *r, const struct sv_node *n)
 
 static bool valid_var_name_rt(const char *s)
 {
+    if (strncasecmp(s, "global.", 7) == 0 && s[7])
+        s += 7; /* checked against the script's extensions by var_set's caller */
     if (!(isalpha((unsigned char)s[0]) || s[0] == '_') || strlen(s) > 128)
         return false;
     for (const char *p = s; *p; p++)

@@ -493,6 +493,8 @@ static bool decode_encoded(struct vstate *v, struct sv_str *str, unsigned line, 
     return ok;
 }
 
+static bool valid_identifier(const char *s, size_t n);
+
 /* RFC 5229 3: a reference into a namespace ("${a.b}") needs the
  * extension that defines it; Darius has none, so it is an error. */
 static void check_namespaces(struct vstate *v, const struct sv_str *s, unsigned line, unsigned col)
@@ -507,6 +509,12 @@ static void check_namespaces(struct vstate *v, const struct sv_str *s, unsigned 
             q++;
         }
         if (dot && q < end && *q == '}') {
+            /* RFC 6609 3.4.2: "global.NAME" with include */
+            const char *nm = p + 2;
+            size_t rest = (size_t)(q - nm);
+            if (has_ext(v, SV_X_INCLUDE) && rest > 7 && strncasecmp(nm, "global.", 7) == 0 &&
+                valid_identifier(nm + 7, rest - 7))
+                continue;
             verr(v, line, col, "unknown variable namespace in \"%.*s\"", (int)(q + 1 - p), p);
             return;
         }
@@ -834,7 +842,10 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
             verr(v, n->line, n->col, "size needs :over or :under");
         break;
     case SV_C_SET:
-        if (constant(&n->pos[0]->strs[0]) && !valid_varname(n->pos[0]->strs[0].s, n->pos[0]->strs[0].len))
+        if (constant(&n->pos[0]->strs[0]) && !valid_varname(n->pos[0]->strs[0].s, n->pos[0]->strs[0].len) &&
+            !(has_ext(v, SV_X_INCLUDE) && n->pos[0]->strs[0].len > 7 &&
+              strncasecmp(n->pos[0]->strs[0].s, "global.", 7) == 0 &&
+              valid_identifier(n->pos[0]->strs[0].s + 7, n->pos[0]->strs[0].len - 7)))
             verr(v, n->pos[0]->line, n->pos[0]->col, "bad variable name \"%s\"", n->pos[0]->strs[0].s);
         break;
     case SV_C_SETFLAG: case SV_C_ADDFLAG: case SV_C_REMOVEFLAG: case SV_T_HASFLAG:

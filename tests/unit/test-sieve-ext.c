@@ -49,6 +49,10 @@ static const char *inc_personal[][2] = {
     {"ret", "require [\"include\", \"fileinto\"]; fileinto \"before\"; return; fileinto \"after\";"},
     {"bad", "frobnicate;"},
     {"stopper", "stop;"},
+    /* RFC 6609 3.4.1 */
+    {"subject_tests", "require [\"include\", \"variables\"]; global [\"test\", \"test_mailbox\"]; if header "
+                      ":contains \"Subject\" \"${test}\" { set \"test_mailbox\" \"spam-${test}\"; }"},
+    {"ns", "require [\"include\", \"variables\"]; set \"global.seen\" \"yes:${global.box}\";"},
 };
 static const char *inc_global[][2] = {
     {"spam", "require \"fileinto\"; fileinto \"global-spam\";"},
@@ -641,6 +645,19 @@ static void test_include(void)
     CHECK_CB("require [\"include\", \"variables\"]; global \"box\"; set \"box\" \"G\"; include \"global-vars\";",
              "fileinto \"G\"\n");
     CHECK_CB("require [\"include\", \"variables\"]; set \"box\" \"L\"; include \"local-vars\";", "fileinto \"x\"\n");
+    /* the RFC 6609 3.4.1 example */
+    const char *ex = "require [\"fileinto\", \"include\", \"variables\", \"relational\"];\n"
+                     "global \"test\";\nglobal \"test_mailbox\";\n"
+                     "set \"test\" \"$$\";\ninclude \"subject_tests\";\n"
+                     "set \"test\" \"Make money\";\ninclude \"subject_tests\";\n"
+                     "if string :count \"eq\" \"${test_mailbox}\" \"1\"\n{\n    fileinto \"${test_mailbox}\";\n    stop;\n}\n";
+    CHECK_CB_MSG(ex, "Subject: make MONEY fast\r\n\r\n", "fileinto \"spam-Make money\"\n");
+    CHECK_CB_MSG(ex, "Subject: $$$ offer\r\n\r\n", "fileinto \"spam-$$\"\n");
+    CHECK_CB_MSG(ex, "Subject: hello\r\n\r\n", "keep (implicit)\n");
+    /* the "global" namespace (3.4.2) */
+    CHECK_CB("require [\"include\", \"variables\", \"reject\"]; set \"global.box\" \"B\"; include \"ns\"; "
+             "reject \"${global.seen}|${box}\";",
+             "reject \"yes:B|\"\n");
     CHECK_ERR("require \"include\"; include \"../etc/passwd\";", "bad script name");
     CHECK_ERR("require [\"include\", \"variables\"]; include \"${x}\";", "must be a constant");
 }
