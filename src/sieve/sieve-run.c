@@ -439,6 +439,12 @@ static void header_values(struct run *r, const struct sv_node *n, const struct s
     for (size_t k = 0; k < names->nstrs && !r->failed; k++) {
         size_t nl;
         char *name = expand(r, &names->strs[k], &nl);
+        /* scanning the fields costs steps too (a header of 100,000
+         * fields against a list of 1000 names) */
+        if (!step(r, 1 + nf / 64)) {
+            free(name);
+            break;
+        }
         size_t total = 0;
         if (ix && last)
             for (size_t i = 0; i < nf; i++)
@@ -634,12 +640,14 @@ static bool mime_test(struct run *r, const struct sv_node *n, int kind)
         struct field *f;
         size_t nf;
         bool owned = part_fields(r, parts[i], &f, &nf);
+        step(r, nf / 64);
         if (kind == 'e') {
             res = true;
             for (size_t k = 0; k < n->pos[0]->nstrs && res; k++) {
                 size_t l;
                 char *name = expand(r, &n->pos[0]->strs[k], &l);
                 bool found = false;
+                step(r, 1 + nf / 64);
                 for (size_t j = 0; j < nf && !found; j++)
                     found = name_eq(f[j].name, name, l);
                 free(name);
@@ -1456,6 +1464,7 @@ static void do_addheader(struct run *r, const struct sv_node *n)
         }
     }
     buf_puts(&raw, "\r\n");
+    step(r, 1 + r->nhdr / 64); /* the memmove below */
     struct field f = {dupn(name, nl), NULL, raw.len, voff, NULL, 0};
     f.raw = buf_release(&raw);
     ARRAY_GROW(r->hdr, r->nhdr, r->hdrcap);
@@ -1489,6 +1498,10 @@ static void do_deleteheader(struct run *r, const struct sv_node *n)
     }
     const struct sv_arg *ix = sv_tag_val(n, "index");
     bool last = sv_has_tag(n, "last");
+    if (!step(r, 1 + r->nhdr / 32)) {
+        free(name);
+        return;
+    }
     size_t total = 0;
     for (size_t i = 0; i < r->nhdr; i++)
         if (name_eq(r->hdr[i].name, name, nl))
@@ -1766,6 +1779,7 @@ static const char *spam_value(struct run *r, bool percent, char *buf, size_t bl,
     double max = r->cfg && r->cfg->spam_max > 0 ? r->cfg->spam_max : 10.0;
     if (!h)
         return "0";
+    step(r, 1 + r->nhdr / 64);
     for (size_t i = 0; i < r->nhdr; i++) {
         if (!name_eq(r->hdr[i].name, h, strlen(h)))
             continue;
@@ -1826,6 +1840,7 @@ static bool eval(struct run *r, const struct sv_node *n)
             size_t nl;
             char *name = expand(r, &n->pos[0]->strs[k], &nl);
             bool found = false;
+            step(r, 1 + r->nhdr / 64);
             for (size_t i = 0; i < r->nhdr && !found; i++)
                 found = name_eq(r->hdr[i].name, name, nl);
             free(name);
@@ -2017,6 +2032,7 @@ static bool eval(struct run *r, const struct sv_node *n)
         } else {
             /* RFC 7352 3.1: the Message-ID, or the :header field */
             char *hn = sv_tag_val(n, "header") ? expand0(r, sv_tag_val(n, "header")) : xstrdup("message-id");
+            step(r, 1 + r->nhdr / 64);
             for (size_t i = 0; i < r->nhdr && !value; i++)
                 if (name_eq(r->hdr[i].name, hn, strlen(hn)))
                     value = field_value(&r->hdr[i], &vl);
@@ -2040,6 +2056,7 @@ static bool eval(struct run *r, const struct sv_node *n)
             v = spam_value(r, sv_has_tag(n, "percent"), b, sizeof(b), &tested);
         } else if (r->cfg && r->cfg->virus_header) {
             const char *h = r->cfg->virus_header;
+            step(r, 1 + r->nhdr / 64);
             for (size_t i = 0; i < r->nhdr; i++) {
                 if (!name_eq(r->hdr[i].name, h, strlen(h)))
                     continue;

@@ -213,6 +213,22 @@ static void test_limits(void)
                       NULL, NULL, &l);
     CHECK_STR(got, "ERROR: more than 2 actions\nkeep (implicit)\n");
     free(got);
+    /* scanning a huge header for many names costs steps too */
+    {
+        struct buf m = BUF_INIT, sc = BUF_INIT;
+        for (int i = 0; i < 100000; i++)
+            buf_printf(&m, "X-%d: v\r\n", i);
+        buf_puts(&m, "\r\nbody\r\n");
+        buf_puts(&sc, "if header :is [");
+        for (int i = 0; i < 1000; i++)
+            buf_printf(&sc, "%s\"Y-%d\"", i ? "," : "", i);
+        buf_puts(&sc, "] \"v\" { discard; }");
+        char *g = sv_run_full(buf_cstr(&sc), buf_cstr(&m), &sv_env, NULL, NULL, NULL);
+        CHECK_STR(g, "ERROR: script used more than 1000000 steps\nkeep (implicit)\n");
+        free(g);
+        buf_free(&m);
+        buf_free(&sc);
+    }
     /* a run-time error throws away every action so far, keep only */
     CHECK_RUN("require [\"fileinto\", \"variables\"]; fileinto \"a\"; redirect \"b@c.example\"; fileinto \"${x}\";",
               "ERROR: fileinto: bad mailbox name\nkeep (implicit)\n");
