@@ -368,6 +368,71 @@ static char *cb_include_load(void *ctx, const char *name, bool global, size_t *l
     return src;
 }
 
+/* One unique id a duplicate test checked in this run. */
+struct dsieve_dup_pending {
+    char *handle;
+    char *id;
+    size_t idlen;
+    uint64_t seconds;
+    bool last;
+};
+/* Distinct (handle, id) pairs tracked per run: a script that tests more
+ * is answered from the database but only the first ones are recorded. */
+#define DSIEVE_DUP_MAX 32
+
+static bool cb_duplicate(void *ctx, const char *handle, const char *value, size_t vlen, uint64_t seconds, bool last)
+{
+    struct dsieve_cbctx *c = ctx;
+    /* RFC 7352 3.3: :seconds 0 is "false" unconditionally (and nothing
+     * to track); an id too long to track is never a duplicate. */
+    if (!c->user || seconds == 0 || vlen > SIEVE_DUP_MAX_ID)
+        return false;
+    int64_t now = c->now ? c->now : (int64_t)time(NULL);
+    /* RFC 7352 3: only earlier runs count, so every test of one run
+     * with the same arguments gives the same answer: the database is
+     * written after the run, never during it. */
+    int r = sieve_dup_check(c->user, handle, value, vlen, now);
+    struct dsieve_dup_pending *p = NULL;
+    for (size_t i = 0; i < c->ndup && !p; i++)
+        if (c->dup[i].idlen == vlen && memcmp(c->dup[i].id, value, vlen) == 0 &&
+            strcmp(c->dup[i].handle, handle) == 0)
+            p = &c->dup[i];
+    if (!p && c->ndup < DSIEVE_DUP_MAX) {
+        ARRAY_GROW(c->dup, c->ndup, c->capdup);
+        p = &c->dup[c->ndup++];
+        p->handle = xstrdup(handle);
+        p->id = xmalloc(vlen + 1);
+        memcpy(p->id, value, vlen);
+        p->idlen = vlen;
+    }
+    if (p) {
+        /* 3.3: the arguments of the test evaluated last */
+        p->seconds = seconds;
+        p->last = last;
+    }
+    return r == 1;
+}
+
+void dsieve_dup_commit(struct dsieve_cbctx *c)
+{
+    int64_t now = c->now ? c->now : (int64_t)time(NULL);
+    for (size_t i = 0; i < c->ndup; i++)
+        sieve_dup_record(c->user, c->dup[i].handle, c->dup[i].id, c->dup[i].idlen, (int64_t)c->dup[i].seconds,
+                         c->dup[i].last, now);
+    dsieve_dup_free(c);
+}
+
+void dsieve_dup_free(struct dsieve_cbctx *c)
+{
+    for (size_t i = 0; i < c->ndup; i++) {
+        free(c->dup[i].handle);
+        free(c->dup[i].id);
+    }
+    free(c->dup);
+    c->dup = NULL;
+    c->ndup = c->capdup = 0;
+}
+
 void dsieve_callbacks(struct sieve_callbacks *cb, struct dsieve_cbctx *ctx)
 {
     memset(cb, 0, sizeof(*cb));
@@ -376,6 +441,7 @@ void dsieve_callbacks(struct sieve_callbacks *cb, struct dsieve_cbctx *ctx)
     cb->specialuse_exists = cb_specialuse_exists;
     cb->mailboxid_exists = cb_mailboxid_exists;
     cb->include_load = cb_include_load;
+    cb->duplicate = cb_duplicate;
 }
 
 /* ---- carrying out the actions --------------------------------------------- */
@@ -786,11 +852,11 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
     struct sieve_result *results[MAX_SCRIPTS];
     size_t nres = 0;
     bool error = false;
-    struct dsieve_cbctx cbc = {.u = j->u, .o = o};
-    struct sieve_callbacks cb;
-    dsieve_callbacks(&cb, &cbc);
     struct sieve_run_config cfg = o->run;
     cfg.now = (int64_t)time(NULL);
+    struct dsieve_cbctx cbc = {.u = j->u, .o = o, .user = j->store, .now = cfg.now};
+    struct sieve_callbacks cb;
+    dsieve_callbacks(&cb, &cbc);
 
     int jr = storage_job_begin(j->u, NULL);
     if (jr != 0) {
@@ -1091,6 +1157,15 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
     }
 
 done:
+    /* RFC 7352 3: the ids the duplicate tests saw are tracked only when
+     * the run finished successfully: no run-time error in the scripts or
+     * in carrying out their actions, and an outcome the MTA will not
+     * retry (a retry must see the same answers, or a "discard if
+     * duplicate" would drop the retried message). */
+    if (!need_inbox && !out_failed && (j->result == DELIVER_OK || j->result == DELIVER_REJECTED))
+        dsieve_dup_commit(&cbc);
+    else
+        dsieve_dup_free(&cbc);
     for (size_t i = 0; i < r.nt; i++) {
         buf_free(&r.t[i].kw);
         free(r.t[i].own_data);

@@ -8,7 +8,8 @@ keep; fileinto with imap4flags, :create, a missing mailbox (kept in
 INBOX); discard; redirect and vacation through sendmail; reject and
 ereject answered at LMTP time (550 5.7.1) per recipient; a sendmail
 failure is 451 unless a copy is stored; a run-time error keeps the
-message; sieve_before / sieve_after; a stored compiled form of another
+message; the duplicate test (RFC 7352); sieve_before / sieve_after; a
+stored compiled form of another
 format version is recompiled and cached; `darius deliver` with Sieve."""
 
 import os
@@ -353,6 +354,52 @@ def runtime_error(s, mta):
     check("user=alice script=main: run-time error, message kept" in s.stderr_text(), "run-time error not logged")
 
 
+def duplicate(s, mta):
+    # RFC 7352: the same Message-ID a second time is a duplicate (the
+    # per-mailbox duplicate suppression is off in this server)
+    put_script(s, "alice", 'require "duplicate";\r\nif duplicate { discard; }\r\n')
+    deliver_ok(s, ["alice"], msg("u1"))
+    check(count(s, "alice", "INBOX", "u1") == 1, "duplicate: first copy not stored")
+    deliver_ok(s, ["alice"], msg("u1"))
+    check(count(s, "alice", "INBOX", "u1") == 1, "duplicate: second copy not discarded")
+    deliver_ok(s, ["alice"], msg("u2"))
+    check(count(s, "alice", "INBOX", "u2") == 1, "duplicate: another Message-ID discarded")
+    # per user: bob has not seen u1
+    put_script(s, "bob", 'require "duplicate";\r\nif duplicate { discard; }\r\n')
+    deliver_ok(s, ["bob"], msg("u1", to="bob@example.org"))
+    check(count(s, "bob", "INBOX", "u1") == 1, "duplicate: another user's id counted")
+    s.cli("sieve", "deactivate", "bob")
+    # :handle separates lists; :uniqueid replaces the Message-ID
+    put_script(s, "alice", 'require "duplicate";\r\nif duplicate :handle "h2" { discard; }\r\n')
+    deliver_ok(s, ["alice"], msg("u1"))
+    check(count(s, "alice", "INBOX", "u1") == 2, "duplicate :handle: not independent")
+    put_script(s, "alice", 'require "duplicate";\r\nif duplicate :uniqueid "fixed" { discard; }\r\n')
+    deliver_ok(s, ["alice"], msg("u3"))
+    deliver_ok(s, ["alice"], msg("u4"))
+    check(count(s, "alice", "INBOX", "u3") == 1 and count(s, "alice", "INBOX", "u4") == 0,
+          "duplicate :uniqueid: not used as the id")
+    # RFC 7352 3: a run that does not finish successfully tracks nothing:
+    # the retry after a temporary failure is not a duplicate
+    mta.reset()
+    mta.fail(1)
+    try:
+        put_script(s, "alice", 'require "duplicate";\r\nif duplicate { discard; stop; }\r\n'
+                   'redirect "fwd@example.net";\r\n')
+        rep = lmtp_deliver(s, ["alice"], msg("u5"))
+        check(rep[0][0] == 451, "duplicate: sendmail failure not 451: %r" % rep)
+    finally:
+        mta.fail(0)
+    deliver_ok(s, ["alice"], msg("u5"))
+    check(mta.count() == 2, "duplicate: the retry was taken for a duplicate (sendmail calls %d)" % mta.count())
+    deliver_ok(s, ["alice"], msg("u5"))
+    check(mta.count() == 2, "duplicate: the third copy was redirected again")
+    # `darius expire` prunes the expired entries (none yet)
+    r = s.cli("expire")
+    check(r.returncode == 0 and "removed 0 expired sieve duplicate entries" in r.stdout,
+          "expire: %d %r" % (r.returncode, r.stdout))
+    s.cli("sieve", "deactivate", "alice")
+
+
 def recompile(s, mta):
     put_script(s, "alice", 'require "fileinto";\r\nfileinto "Work";\r\n')
     db = None
@@ -489,6 +536,7 @@ def main():
         R.run("notify mailto through sendmail; none for auto-submitted mail", notify, s, mta)
         R.run("sendmail failure: 451 unless a copy is stored", sendmail_failure, s, mta)
         R.run("run-time error: kept in INBOX, logged", runtime_error, s, mta)
+        R.run("duplicate (RFC 7352): same Message-ID discarded; tracked only after success", duplicate, s, mta)
         R.run("compiled form of another version: recompiled and cached", recompile, s, mta)
         R.run("darius deliver runs the script (fileinto, ereject exit 77)", cli_deliver, s, mta)
         s.stop()

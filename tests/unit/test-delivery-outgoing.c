@@ -816,6 +816,56 @@ static void test_hostile_headers(void)
     }
 }
 
+
+/* The Sieve "duplicate" test's table (RFC 7352 3.3): per user, handle
+ * and id (bytes, case-sensitive); expiry from creation unless :last. */
+static void test_sieve_duplicate_table(void)
+{
+    int64_t t0 = 1800000000, day = 86400;
+    const char *id = "<a1@x.example>";
+    CHECK_INT(sieve_dup_check("alice", "", id, strlen(id), t0), 0);
+    CHECK_INT(sieve_dup_record("alice", "", id, strlen(id), 7 * day, false, t0), 0);
+    CHECK_INT(sieve_dup_check("alice", "", id, strlen(id), t0 + 1), 1);
+    CHECK_INT(sieve_dup_check("alice", "", id, strlen(id), t0 + 7 * day - 1), 1);
+    CHECK_INT(sieve_dup_check("alice", "", id, strlen(id), t0 + 7 * day), 0);
+    /* independent per handle, per user; case-sensitive; binary-safe */
+    CHECK_INT(sieve_dup_check("alice", "h", id, strlen(id), t0 + 1), 0);
+    CHECK_INT(sieve_dup_check("bob", "", id, strlen(id), t0 + 1), 0);
+    CHECK_INT(sieve_dup_check("alice", "", "<A1@x.example>", 14, t0 + 1), 0);
+    CHECK_INT(sieve_dup_record("alice", "", "a\0b", 3, day, false, t0), 0);
+    CHECK_INT(sieve_dup_check("alice", "", "a\0c", 3, t0 + 1), 0);
+    CHECK_INT(sieve_dup_check("alice", "", "a\0b", 3, t0 + 1), 1);
+    CHECK_INT(sieve_dup_check("alice", "", "a", 1, t0 + 1), 0);
+    /* without :last a later run does not extend a live entry ... */
+    CHECK_INT(sieve_dup_record("alice", "", id, strlen(id), 7 * day, false, t0 + 6 * day), 0);
+    CHECK_INT(sieve_dup_check("alice", "", id, strlen(id), t0 + 7 * day), 0);
+    /* ... but an expired one starts again */
+    CHECK_INT(sieve_dup_record("alice", "", id, strlen(id), 7 * day, false, t0 + 8 * day), 0);
+    CHECK_INT(sieve_dup_check("alice", "", id, strlen(id), t0 + 14 * day), 1);
+    CHECK_INT(sieve_dup_check("alice", "", id, strlen(id), t0 + 15 * day), 0);
+    /* :last: each run that checked it moves the expiry */
+    const char *id2 = "<b2@x.example>";
+    CHECK_INT(sieve_dup_record("alice", "", id2, strlen(id2), 3600, true, t0), 0);
+    CHECK_INT(sieve_dup_record("alice", "", id2, strlen(id2), 3600, true, t0 + 3000), 0);
+    CHECK_INT(sieve_dup_check("alice", "", id2, strlen(id2), t0 + 6000), 1);
+    CHECK_INT(sieve_dup_check("alice", "", id2, strlen(id2), t0 + 6600), 0);
+    /* :seconds 0 tracks nothing; an over-long id is never a duplicate */
+    CHECK_INT(sieve_dup_record("alice", "z", id, strlen(id), 0, false, t0), 0);
+    CHECK_INT(sieve_dup_check("alice", "z", id, strlen(id), t0), 0);
+    char *big = xmalloc(SIEVE_DUP_MAX_ID + 1);
+    memset(big, 'x', SIEVE_DUP_MAX_ID + 1);
+    CHECK_INT(sieve_dup_record("alice", "", big, SIEVE_DUP_MAX_ID + 1, day, false, t0), 0);
+    CHECK_INT(sieve_dup_check("alice", "", big, SIEVE_DUP_MAX_ID + 1, t0 + 1), 0);
+    CHECK_INT(sieve_dup_record("alice", "", big, SIEVE_DUP_MAX_ID, day, false, t0), 0);
+    CHECK_INT(sieve_dup_check("alice", "", big, SIEVE_DUP_MAX_ID, t0 + 1), 1);
+    free(big);
+    /* prune drops what has expired at that time, and only that */
+    long n = sieve_dup_prune(t0 + 13 * day);
+    CHECK(n >= 3);
+    CHECK_INT(sieve_dup_check("alice", "", id, strlen(id), t0 + 13 * day), 1);
+    CHECK_INT(sieve_dup_prune(t0 + 13 * day), 0);
+}
+
 int main(void)
 {
     if (delivery_harness_init("test-delivery-outgoing", "mx.test") != 0)
@@ -825,6 +875,7 @@ int main(void)
     RUN(test_vacation_eligibility);
     RUN(test_vacation_period_handle);
     RUN(test_vacation_tracking);
+    RUN(test_sieve_duplicate_table);
     RUN(test_vacation_compose);
     RUN(test_redirect_guard);
     RUN(test_mdn);
