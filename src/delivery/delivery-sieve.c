@@ -71,6 +71,16 @@ void dsieve_opts_from_config(struct dsieve_opts *o)
     o->run.host = o->host_buf;
     o->run.location = "MDA";
     o->run.phase = "during";
+    /* spamtest/virustest (RFC 5235): without a configured field the
+     * tests still compile and yield "0", the RFC's "not tested" */
+    const char *sh = config_str(CFG_SIEVE_SPAMTEST_STATUS_HEADER);
+    const char *vh = config_str(CFG_SIEVE_VIRUSTEST_STATUS_HEADER);
+    o->spam_buf = *sh ? xstrdup(sh) : NULL;
+    o->virus_buf = *vh ? xstrdup(vh) : NULL;
+    o->run.spam_header = o->spam_buf;
+    o->run.virus_header = o->virus_buf;
+    o->run.spam_max = strtod(config_str(CFG_SIEVE_SPAMTEST_MAX_VALUE), NULL); /* checked by the config */
+    o->run.spam_strlen = strcmp(config_str(CFG_SIEVE_SPAMTEST_STATUS_TYPE), "strlen") == 0;
 }
 
 void dsieve_opts_free(struct dsieve_opts *o)
@@ -84,6 +94,8 @@ void dsieve_opts_free(struct dsieve_opts *o)
     free(o->sharedprefix);
     free(o->domain_buf);
     free(o->host_buf);
+    free(o->spam_buf);
+    free(o->virus_buf);
     memset(o, 0, sizeof(*o));
 }
 

@@ -52,6 +52,7 @@ struct dsieve_opts {
     char sep;                       /* IMAP hierarchy separator */
     char *userprefix, *sharedprefix;
     char *domain_buf, *host_buf;    /* owned strings behind run.domain/host */
+    char *spam_buf, *virus_buf;     /* ... and run.spam_header/virus_header (NULL: not configured) */
 };
 void dsieve_opts_from_config(struct dsieve_opts *o);
 void dsieve_opts_free(struct dsieve_opts *o);

@@ -161,6 +161,9 @@ struct sieve_run_config {
      * clamped. NULL header or no such field: spamtest "0". */
     const char *spam_header;
     double spam_max;
+    /* the score is the value's length in characters, not a number (a
+     * run such as SpamAssassin's X-Spam-Level "*****") */
+    bool spam_strlen;
     /* virustest: the header holding the RFC 5235 3.2 value 1..5
      * directly. NULL: "0" (not tested). */
     const char *virus_header;
