@@ -415,6 +415,101 @@ long sieve_dup_prune(int64_t now)
     return n;
 }
 
+/* ---- Sieve run-time errors shown to the user ---- */
+
+/* Control characters (a hostile mailbox name carries CR/LF or ESC) become
+ * spaces; at most max bytes, cut at a UTF-8 character boundary. */
+static char *clean_text(const char *s, size_t max)
+{
+    size_t l = strlen(s);
+    if (l > max) {
+        l = max;
+        while (l > 0 && ((unsigned char)s[l] & 0xc0) == 0x80)
+            l--;
+    }
+    char *o = xmalloc(l + 1);
+    for (size_t i = 0; i < l; i++) {
+        unsigned char c = (unsigned char)s[i];
+        o[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+    }
+    o[l] = '\0';
+    return o;
+}
+
+int sieve_log_add(const char *user, const char *script, const char *message, int64_t now)
+{
+    char *sc = clean_text(script, 256);
+    char *msg = clean_text(message, SIEVE_LOG_MAX_TEXT);
+    pthread_mutex_lock(&g_mu);
+    sqlite3 *d = db();
+    sqlite3_stmt *st;
+    int r = -1;
+    if (d && sqlite3_prepare_v2(d, "INSERT INTO sieve_log(user,time,script,message) VALUES(?1,?2,?3,?4)", -1, &st,
+                                NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, now);
+        sqlite3_bind_text(st, 3, sc, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, msg, -1, SQLITE_STATIC);
+        r = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        sqlite3_finalize(st);
+    }
+    /* keep the newest SIEVE_LOG_KEEP: a script failing on every message
+     * must not grow the database */
+    if (r == 0 && sqlite3_prepare_v2(d,
+                                     "DELETE FROM sieve_log WHERE user=?1 AND seq <= (SELECT seq FROM sieve_log "
+                                     "WHERE user=?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+                                     -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, SIEVE_LOG_KEEP);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            r = -1;
+        sqlite3_finalize(st);
+    }
+    if (r != 0)
+        log_warn("delivery: sieve log for %s: %s", user, d ? sqlite3_errmsg(d) : "no database");
+    pthread_mutex_unlock(&g_mu);
+    free(sc);
+    free(msg);
+    return r;
+}
+
+int sieve_log_list(const char *user, void (*cb)(void *arg, int64_t time, const char *script, const char *message),
+                   void *arg)
+{
+    pthread_mutex_lock(&g_mu);
+    sqlite3 *d = db();
+    sqlite3_stmt *st;
+    int r = -1;
+    if (d && sqlite3_prepare_v2(d, "SELECT time, script, message FROM sieve_log WHERE user=?1 ORDER BY seq", -1,
+                                &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            cb(arg, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+               (const char *)sqlite3_column_text(st, 2));
+        r = rc == SQLITE_DONE ? 0 : -1;
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&g_mu);
+    return r;
+}
+
+long sieve_log_clear(const char *user)
+{
+    pthread_mutex_lock(&g_mu);
+    sqlite3 *d = db();
+    sqlite3_stmt *st;
+    long n = -1;
+    if (d && sqlite3_prepare_v2(d, "DELETE FROM sieve_log WHERE user=?1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_DONE)
+            n = (long)sqlite3_changes(d);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&g_mu);
+    return n;
+}
+
 void duplicate_close(void)
 {
     pthread_mutex_lock(&g_mu);

@@ -9,10 +9,12 @@ INBOX); discard; redirect and vacation through sendmail; reject and
 ereject answered at LMTP time (550 5.7.1) per recipient; a sendmail
 failure is 451 unless a copy is stored; a run-time error keeps the
 message; the duplicate test (RFC 7352); spamtest/virustest from
-configured headers (RFC 5235); sieve_before / sieve_after; a
+configured headers (RFC 5235); run-time errors in `darius sieve log`;
+sieve_before / sieve_after; a
 stored compiled form of another
 format version is recompiled and cached; `darius deliver` with Sieve."""
 
+import json
 import os
 import select
 import sqlite3
@@ -435,6 +437,41 @@ def spamtest(s, mta):
     s.cli("sieve", "deactivate", "alice")
 
 
+def sieve_log(s, mta):
+    # run-time errors are shown to the user: `darius sieve log USER`
+    r = s.cli("sieve", "log", "--clear", "alice")
+    check(r.returncode == 0, "sieve log --clear: %d %r" % (r.returncode, r.stderr))
+    put_script(s, "alice", 'require "fileinto";\r\nfileinto "Nope";\r\n', name="rules")
+    deliver_ok(s, ["alice"], msg("lg1"))
+    check(count(s, "alice", "INBOX", "lg1") == 1, "sieve log: fileinto a missing mailbox not kept")
+    mta.reset()
+    put_script(s, "alice", 'require "vacation";\r\nvacation :handle "a" "one";\r\nvacation :handle "b" "two";\r\n',
+               name="rules")
+    deliver_ok(s, ["alice"], msg("lg2"))
+    check(count(s, "alice", "INBOX", "lg2") == 1, "sieve log: run-time error not kept")
+    r = s.cli("sieve", "log", "alice")
+    lines = r.stdout.splitlines()
+    check(r.returncode == 0 and len(lines) == 2, "sieve log: %d %r" % (r.returncode, r.stdout))
+    check(" rules: fileinto into Nope failed" in lines[0] and "kept in INBOX" in lines[0],
+          "sieve log: the fileinto failure: %r" % lines)
+    check(" rules: run-time error, message kept: " in lines[1], "sieve log: the run-time error: %r" % lines)
+    check(lines[0][:4].isdigit() and lines[0][19:20] == "Z", "sieve log: no UTC date: %r" % lines[0])
+    # still logged for the operator, with user and script
+    check("sieve: user=alice script=rules: run-time error, message kept" in s.stderr_text(),
+          "sieve log: not in the server log")
+    r = s.cli("sieve", "log", "--json", "alice")
+    j = json.loads(r.stdout)
+    check(len(j) == 2 and j[0]["script"] == "rules" and "Nope" in j[0]["message"] and
+          j[0]["time"] <= j[1]["time"] and isinstance(j[1]["date"], str), "sieve log --json: %r" % j)
+    r = s.cli("sieve", "log", "--clear", "alice")
+    check(r.returncode == 0 and "removed 2 entries" in r.stdout, "sieve log --clear: %r" % r.stdout)
+    r = s.cli("sieve", "log", "alice")
+    check(r.returncode == 0 and r.stdout == "", "sieve log after --clear: %r" % r.stdout)
+    r = s.cli("sieve", "log", "nosuchuser")
+    check(r.returncode == 67, "sieve log of an unknown user: %d" % r.returncode)
+    s.cli("sieve", "deactivate", "alice")
+
+
 def recompile(s, mta):
     put_script(s, "alice", 'require "fileinto";\r\nfileinto "Work";\r\n')
     db = None
@@ -576,6 +613,7 @@ def main():
         R.run("run-time error: kept in INBOX, logged", runtime_error, s, mta)
         R.run("duplicate (RFC 7352): same Message-ID discarded; tracked only after success", duplicate, s, mta)
         R.run("spamtest/spamtestplus/virustest (RFC 5235) from the configured headers", spamtest, s, mta)
+        R.run("run-time errors shown to the user: darius sieve log [--json] [--clear]", sieve_log, s, mta)
         R.run("compiled form of another version: recompiled and cached", recompile, s, mta)
         R.run("darius deliver runs the script (fileinto, ereject exit 77)", cli_deliver, s, mta)
         s.stop()

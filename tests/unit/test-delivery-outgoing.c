@@ -866,6 +866,70 @@ static void test_sieve_duplicate_table(void)
     CHECK_INT(sieve_dup_prune(t0 + 13 * day), 0);
 }
 
+/* The users' Sieve error log: newest SIEVE_LOG_KEEP kept, oldest first,
+ * per user, control characters and length bounded, cleared. */
+struct log_rows {
+    int n;
+    int64_t first_t, last_t;
+    char last_msg[SIEVE_LOG_MAX_TEXT + 8];
+    char last_script[300];
+};
+
+static void log_rows_cb(void *arg, int64_t t, const char *script, const char *message)
+{
+    struct log_rows *r = arg;
+    if (r->n++ == 0)
+        r->first_t = t;
+    r->last_t = t;
+    snprintf(r->last_msg, sizeof(r->last_msg), "%s", message);
+    snprintf(r->last_script, sizeof(r->last_script), "%s", script);
+}
+
+static void test_sieve_log(void)
+{
+    int64_t t0 = 1800000000;
+    struct log_rows r = {0};
+    CHECK_INT(sieve_log_list("lena", log_rows_cb, &r), 0);
+    CHECK_INT(r.n, 0);
+    for (int i = 0; i < SIEVE_LOG_KEEP + 7; i++) {
+        char m[64];
+        snprintf(m, sizeof(m), "error %d", i);
+        CHECK_INT(sieve_log_add("lena", "main", m, t0 + i), 0);
+    }
+    CHECK_INT(sieve_log_add("otto", "x", "other user", t0), 0);
+    memset(&r, 0, sizeof(r));
+    CHECK_INT(sieve_log_list("lena", log_rows_cb, &r), 0);
+    CHECK_INT(r.n, SIEVE_LOG_KEEP);
+    CHECK_INT(r.first_t, t0 + 7);   /* the oldest went */
+    CHECK_INT(r.last_t, t0 + SIEVE_LOG_KEEP + 6);
+    CHECK_STR(r.last_msg, "error 56");
+    /* hostile text: CR/LF/ESC become spaces; long text is cut at a
+     * character boundary */
+    CHECK_INT(sieve_log_add("lena", "ma\nin", "fileinto \"a\r\nb\x1b[0m\"", t0 + 100), 0);
+    memset(&r, 0, sizeof(r));
+    sieve_log_list("lena", log_rows_cb, &r);
+    CHECK_STR(r.last_msg, "fileinto \"a  b [0m\"");
+    CHECK_STR(r.last_script, "ma in");
+    char *big = xmalloc(3 * SIEVE_LOG_MAX_TEXT + 1);
+    for (int i = 0; i < SIEVE_LOG_MAX_TEXT; i++)
+        memcpy(big + 3 * i, "\xe2\x82\xac", 3); /* U+20AC, 3 bytes */
+    big[3 * SIEVE_LOG_MAX_TEXT] = '\0';
+    CHECK_INT(sieve_log_add("lena", "main", big, t0 + 101), 0);
+    free(big);
+    memset(&r, 0, sizeof(r));
+    sieve_log_list("lena", log_rows_cb, &r);
+    CHECK(strlen(r.last_msg) <= SIEVE_LOG_MAX_TEXT && strlen(r.last_msg) % 3 == 0 && strlen(r.last_msg) > 900);
+    CHECK_INT(r.n, SIEVE_LOG_KEEP);
+    /* clear: this user only */
+    CHECK_INT(sieve_log_clear("lena"), SIEVE_LOG_KEEP);
+    memset(&r, 0, sizeof(r));
+    sieve_log_list("lena", log_rows_cb, &r);
+    CHECK_INT(r.n, 0);
+    memset(&r, 0, sizeof(r));
+    sieve_log_list("otto", log_rows_cb, &r);
+    CHECK_INT(r.n, 1);
+}
+
 int main(void)
 {
     if (delivery_harness_init("test-delivery-outgoing", "mx.test") != 0)
@@ -876,6 +940,7 @@ int main(void)
     RUN(test_vacation_period_handle);
     RUN(test_vacation_tracking);
     RUN(test_sieve_duplicate_table);
+    RUN(test_sieve_log);
     RUN(test_vacation_compose);
     RUN(test_redirect_guard);
     RUN(test_mdn);
