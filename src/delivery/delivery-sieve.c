@@ -16,9 +16,9 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -1025,8 +1025,8 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
                 if (f.found[0])
                     snprintf(in, sizeof(in), "%s", f.found);
                 else if (!delivery_folder_name(a->mailbox, o->sep, o->userprefix, o->sharedprefix, in, sizeof(in))) {
-                    runtime_error(r.user, r.script, true, "fileinto \"%.200s\": not a valid mailbox name; kept in INBOX",
-                                  a->mailbox);
+                    runtime_error(r.user, r.script, true,
+                                  "fileinto \"%.200s\": not a valid mailbox name; kept in INBOX", a->mailbox);
                     need_inbox = true;
                     continue;
                 }
