@@ -1,0 +1,636 @@
+/* managesieve-session.c - dispatch and the commands that are not about
+ * scripts: CAPABILITY (RFC 5804 2.4), STARTTLS (2.2), AUTHENTICATE (2.1),
+ * UNAUTHENTICATE (2.14), LOGOUT (2.3), NOOP (2.13).
+ *
+ * Authentication follows POP3's approach (the same SASL mechanisms,
+ * plaintext policy and throttling as IMAP and POP3): a failed
+ * authentication is answered after the per-address delay (connlimits.h),
+ * by a timer, never by blocking the loop; an address over its limit
+ * waits before its credentials are even looked at; three failures on one
+ * connection end it. Passwords (PLAIN, LOGIN) are checked by the
+ * authentication service (auth-service.h) off the event loop while the
+ * session waits parked.
+ *
+ * ManageSieve specifics (RFC 5804 2.1): the mechanism and the initial
+ * response are strings; challenges are strings (base64); the client's
+ * responses are strings, "*" aborts (answered NO); the server's last SASL
+ * data (SCRAM's v=) goes in the OK's (SASL "...") response code.
+ */
+#include "managesieve-private.h"
+#include "auth-service.h"
+#include "access.h"
+#include "config.h"
+#include "log.h"
+#include "sieve.h"
+#include <ctype.h>
+
+#define MAX_FAILURES_PER_CONN 3
+
+static bool session_tls(const struct msv_session *s)
+{
+    return s->tls || (s->conn && conn_is_tls(s->conn));
+}
+
+/* IMAP's rule: PLAIN and LOGIN only over TLS unless allowplaintext; a
+ * unix socket never leaves the host, so it counts as confidential. */
+bool msv_plaintext_ok(const struct msv_session *s)
+{
+    return session_tls(s) || s->is_unix || config_bool(CFG_ALLOWPLAINTEXT);
+}
+
+static void sasl_params(struct msv_session *s, struct sasl_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->tls = session_tls(s) || s->is_unix;
+    p->allow_plaintext = config_bool(CFG_ALLOWPLAINTEXT);
+    if (session_tls(s) && s->conn && conn_tls_exporter(s->conn, p->cb_data))
+        p->cb_len = 32;
+}
+
+/* ---- CAPABILITY (RFC 5804 1.7) ---------------------------------------------- */
+
+static void cap_line(struct buf *b, const char *name, const char *value)
+{
+    msv_put_string(b, name, strlen(name));
+    if (value) {
+        buf_putc(b, ' ');
+        msv_put_string(b, value, strlen(value));
+    }
+    buf_puts(b, "\r\n");
+}
+
+static void capabilities(struct msv_session *s, struct buf *b)
+{
+    const char *product = fe_server_product();
+    /* IMPLEMENTATION is required; with serverinfo off it names nothing */
+    cap_line(b, "IMPLEMENTATION", *product ? product : "ManageSieve");
+    if (!s->user) {
+        struct sasl_params p;
+        sasl_params(s, &p);
+        struct buf m = BUF_INIT;
+        sasl_mechanisms(&p, &m);
+        cap_line(b, "SASL", m.len ? m.data : "");
+        buf_free(&m);
+    } else {
+        /* 1.7: after authentication SASL may be empty (no re-auth) */
+        cap_line(b, "SASL", "");
+    }
+    cap_line(b, "SIEVE", sieve_extensions_string());
+    if (!s->user && !session_tls(s) && msv_tls() && !s->is_unix)
+        cap_line(b, "STARTTLS", NULL);
+    if (sieve_extension_known("enotify"))
+        cap_line(b, "NOTIFY", "mailto");
+    char n[32];
+    snprintf(n, sizeof(n), "%lld", config_int(CFG_SIEVE_MAXREDIRECTS));
+    cap_line(b, "MAXREDIRECTS", n);
+    if (s->user)
+        cap_line(b, "OWNER", s->user);
+    cap_line(b, "VERSION", "1.0");
+    cap_line(b, "UNAUTHENTICATE", NULL);
+}
+
+static void send_capabilities(struct msv_session *s, const char *ok_text)
+{
+    struct buf b = BUF_INIT;
+    capabilities(s, &b);
+    buf_puts(&b, "OK ");
+    msv_put_string(&b, ok_text, strlen(ok_text));
+    buf_puts(&b, "\r\n");
+    msv_write(s, b.data, b.len);
+    buf_free(&b);
+}
+
+void msv_greeting(struct msv_session *s)
+{
+    send_capabilities(s, "ManageSieve server ready");
+}
+
+/* ---- authentication state ------------------------------------------------ */
+
+void msv_auth_reset(struct msv_session *s)
+{
+    if (s->ir) {
+        explicit_bzero(s->ir, s->ir_len);
+        free(s->ir);
+    }
+    s->ir = NULL;
+    s->ir_len = 0;
+    s->have_ir = false;
+    if (s->sasl)
+        sasl_free(s->sasl);
+    s->sasl = NULL;
+    s->in_sasl = false;
+    s->mech[0] = '\0';
+}
+
+static void run_deferred(struct msv_session *s, enum msv_deferred what);
+
+static void defer_cb(struct event_loop *loop, void *arg)
+{
+    (void)loop;
+    struct msv_session *s = arg;
+    s->defer_timer = 0;
+    enum msv_deferred what = s->deferred;
+    s->deferred = MSV_DEF_NONE;
+    if (s->closed)
+        return;
+    msv_session_enter(s);
+    run_deferred(s, what);
+    if (!msv_session_blocked(s))
+        msv_session_kick(s);
+    msv_session_leave(s);
+}
+
+static void defer(struct msv_session *s, unsigned ms, enum msv_deferred what)
+{
+    if (ms == 0) {
+        run_deferred(s, what);
+        return;
+    }
+    s->deferred = what;
+    s->defer_timer = ev_timer_add(msv_loop(), ms, defer_cb, s);
+}
+
+static void reply_failed(struct msv_session *s)
+{
+    msv_reply(s, "NO", NULL, "Authentication failed");
+    if (s->auth_failures >= MAX_FAILURES_PER_CONN)
+        msv_session_close(s, NULL, "Too many failed authentications");
+}
+
+static void log_failed(struct msv_session *s, const char *user, const char *mech, const char *why)
+{
+    char shown[80];
+    snprintf(shown, sizeof(shown), "%s", user && *user ? user : "-");
+    for (char *p = shown; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
+    log_notice("managesieve: login failed%s: user=%s addr=%s mech=%s", why, shown, s->peer, mech);
+}
+
+static void auth_failed(struct msv_session *s, const char *user, const char *mech)
+{
+    log_failed(s, user, mech, "");
+    s->auth_failures++;
+    msv_auth_reset(s);
+    defer(s, limits_auth_failure(s->peer), MSV_DEF_FAIL_REPLY);
+}
+
+/* The passdb could not answer: not a failure, not delayed. */
+static void auth_unavailable(struct msv_session *s, const char *user, const char *mech)
+{
+    log_failed(s, user, mech, " (temporary failure)");
+    msv_auth_reset(s);
+    msv_reply(s, "NO", "TRYLATER", "Authentication temporarily unavailable, try again later");
+}
+
+/* ---- login ---------------------------------------------------------------- */
+
+/* Authenticated as user: the login slot, the store, the OK (with the
+ * server's last SASL data in the SASL response code, RFC 5804 2.1). */
+static void login(struct msv_session *s, const char *user, const char *mech, const struct buf *final)
+{
+    char u[AUTH_MAX_USERNAME + 1];
+    snprintf(u, sizeof(u), "%s", user);
+    msv_auth_reset(s);
+    limits_auth_success(s->peer);
+    const char *which = NULL;
+    if (!limits_login_acquire(u, s->peer, &which)) {
+        log_notice("managesieve: login refused (too many logins per %s): user=%s addr=%s", which, u, s->peer);
+        msv_reply(s, "NO", "TRYLATER",
+                  which && strcmp(which, "host") == 0 ? "Too many logins from your address"
+                                                       : "Too many logins for this user");
+        return;
+    }
+    struct mail_user *mu = NULL;
+    int err = access_provision_user(u, NULL);
+    if (err >= 0)
+        err = mail_user_open(u, false, &mu);
+    if (err < 0) {
+        limits_login_release(u, s->peer);
+        if (err == STORAGE_ERR_BUSY) {
+            log_notice("managesieve: login deferred, store busy: user=%s", u);
+            msv_reply(s, "NO", "TRYLATER", "Mail store is being moved, try again later");
+        } else {
+            log_err("managesieve: cannot open the store of %s: %s", u, storage_strerror(err));
+            msv_reply(s, "NO", "TRYLATER", "Store unavailable");
+        }
+        return;
+    }
+    s->mu = mu;
+    s->counted_user = true;
+    free(s->user);
+    s->user = xstrdup(u);
+    limits_preauth_login(&s->pa);
+    /* a PUTSCRIPT literal may now be as large as a script may be */
+    s->rd.max_literal = (size_t)config_int(CFG_SIEVE_MAXSCRIPTSIZE) * 1024;
+    log_info("managesieve: login: user=%s addr=%s mech=%s tls=%s", u, s->peer, mech,
+             session_tls(s) ? "yes" : "no");
+    if (final && final->len) {
+        struct buf b = BUF_INIT, code = BUF_INIT;
+        base64_encode((const unsigned char *)final->data, final->len, &b);
+        buf_puts(&code, "SASL ");
+        msv_put_string(&code, b.data, b.len);
+        msv_reply(s, "OK", code.data, "Logged in");
+        buf_free(&b);
+        buf_free(&code);
+    } else {
+        msv_reply(s, "OK", NULL, "Logged in");
+    }
+    msv_arm_timer(s);
+}
+
+/* ---- AUTHENTICATE (RFC 5804 2.1) ------------------------------------------ */
+
+typedef void (*verified_fn)(struct msv_session *s, const struct auth_reply *rep);
+
+struct auth_wait {
+    struct msv_session *s;
+    verified_fn finish;
+};
+
+static void auth_replied(const struct auth_reply *rep, void *ctx)
+{
+    struct auth_wait *w = ctx;
+    struct msv_session *s = w->s;
+    verified_fn finish = w->finish;
+    free(w);
+    s->auth_wait = false;
+    if (!s->closed && s->conn && !s->quitting) {
+        finish(s, rep);
+        if (!msv_session_blocked(s))
+            msv_session_kick(s);
+        if (!s->user && limits_preauth_evicted(&s->pa))
+            msv_evict_marked();
+    }
+    msv_session_leave(s);
+}
+
+static void verify_password(struct msv_session *s, const char *user, const char *password, verified_fn finish)
+{
+    struct auth_wait *w = xcalloc(1, sizeof(*w));
+    w->s = s;
+    w->finish = finish;
+    struct auth_request rq = {"sieve", user, password, s->peer};
+    struct auth_reply now;
+    if (auth_verify(&rq, auth_replied, w, &now)) {
+        free(w);
+        finish(s, &now);
+        return;
+    }
+    s->auth_wait = true;
+    msv_session_enter(s);
+    if (s->conn)
+        conn_pause_input(s->conn);
+}
+
+static void send_challenge(struct msv_session *s, const struct buf *out)
+{
+    struct buf enc = BUF_INIT, b = BUF_INIT;
+    if (out->len)
+        base64_encode((const unsigned char *)out->data, out->len, &enc);
+    msv_put_string(&b, enc.len ? enc.data : "", enc.len);
+    buf_puts(&b, "\r\n");
+    msv_write(s, b.data, b.len);
+    buf_free(&enc);
+    buf_free(&b);
+}
+
+static void sasl_verified(struct msv_session *s, const struct auth_reply *rep);
+
+static void sasl_outcome(struct msv_session *s, enum sasl_result r, const struct buf *out)
+{
+    char mech[32];
+    snprintf(mech, sizeof(mech), "%s", s->mech);
+    switch (r) {
+    case SASL_CONTINUE:
+        send_challenge(s, out);
+        s->in_sasl = true;
+        break;
+    case SASL_VERIFY: {
+        const char *cid, *pw;
+        sasl_verify_credentials(s->sasl, &cid, &pw);
+        verify_password(s, cid, pw, sasl_verified);
+        if (s->sasl)
+            sasl_verify_forget(s->sasl);
+        break;
+    }
+    case SASL_DONE: {
+        char *u = xstrdup(sasl_username(s->sasl));
+        if (sasl_proxy_authcid(s->sasl))
+            log_notice("managesieve: proxy login: authcid=%s user=%s addr=%s", sasl_proxy_authcid(s->sasl), u,
+                       s->peer);
+        login(s, u, mech, out);
+        free(u);
+        break;
+    }
+    case SASL_FAIL:
+    case SASL_BADPROT:
+    default: {
+        char tried[AUTH_MAX_USERNAME + 1];
+        const char *t = sasl_attempted_user(s->sasl);
+        snprintf(tried, sizeof(tried), "%s", t ? t : "");
+        auth_failed(s, tried, mech);
+        break;
+    }
+    }
+}
+
+static void sasl_verified(struct msv_session *s, const struct auth_reply *rep)
+{
+    if (!s->sasl)
+        return;
+    if (rep->status == AUTH_STATUS_TEMPFAIL) {
+        char mech[32];
+        snprintf(mech, sizeof(mech), "%s", s->mech);
+        auth_unavailable(s, sasl_attempted_user(s->sasl), mech);
+        return;
+    }
+    enum sasl_result r = sasl_verify_result(s->sasl, rep->status == AUTH_STATUS_OK, rep->user);
+    struct buf out = BUF_INIT;
+    sasl_outcome(s, r, &out);
+    buf_free(&out);
+}
+
+static void sasl_feed(struct msv_session *s, const unsigned char *in, size_t len)
+{
+    struct buf out = BUF_INIT;
+    enum sasl_result r = sasl_step(s->sasl, in, len, &out);
+    sasl_outcome(s, r, &out);
+    if (out.data)
+        explicit_bzero(out.data, out.len);
+    buf_free(&out);
+}
+
+static void feed_base64(struct msv_session *s, const char *data, size_t len)
+{
+    struct buf dec = BUF_INIT;
+    if (!base64_decode_strict(data, len, &dec)) {
+        buf_free(&dec);
+        msv_auth_reset(s);
+        msv_reply(s, "NO", NULL, "Invalid base64 data");
+        return;
+    }
+    sasl_feed(s, (const unsigned char *)buf_cstr(&dec), dec.len);
+    if (dec.data)
+        explicit_bzero(dec.data, dec.len);
+    buf_free(&dec);
+}
+
+void msv_sasl_response(struct msv_session *s, struct msv_command *cmd)
+{
+    s->in_sasl = false;
+    /* sasl-response = string; we also take an atom (clients that do not
+     * quote base64) */
+    if (cmd->nargs != 1) {
+        msv_auth_reset(s);
+        msv_reply(s, "NO", NULL, "Invalid SASL response");
+        return;
+    }
+    const struct msv_arg *a = &cmd->args[0];
+    if (a->len == 1 && a->data[0] == '*') {
+        /* 2.1: the client aborts with "*"; the server answers NO */
+        msv_auth_reset(s);
+        msv_reply(s, "NO", NULL, "Authentication aborted");
+        return;
+    }
+    feed_base64(s, a->data, a->len);
+}
+
+static void auth_start(struct msv_session *s)
+{
+    struct sasl_params p;
+    sasl_params(s, &p);
+    bool plain = strcmp(s->mech, "PLAIN") == 0 || strcmp(s->mech, "LOGIN") == 0;
+    if (plain && !msv_plaintext_ok(s)) {
+        /* RFC 5804 1.3: ENCRYPT-NEEDED - use STARTTLS first */
+        msv_auth_reset(s);
+        msv_reply(s, "NO", "ENCRYPT-NEEDED", "Plaintext authentication disallowed without TLS (use STARTTLS)");
+        return;
+    }
+    s->sasl = sasl_start(s->mech, &p);
+    if (!s->sasl) {
+        msv_auth_reset(s);
+        msv_reply(s, "NO", NULL, "Unsupported authentication mechanism");
+        return;
+    }
+    if (!s->have_ir) {
+        sasl_feed(s, NULL, 0);
+        return;
+    }
+    char *ir = s->ir;
+    size_t len = s->ir_len;
+    s->ir = NULL;
+    s->ir_len = 0;
+    s->have_ir = false;
+    if (len == 0)
+        sasl_feed(s, (const unsigned char *)"", 0);     /* an empty initial response */
+    else
+        feed_base64(s, ir, len);
+    explicit_bzero(ir, len);
+    free(ir);
+}
+
+static void run_deferred(struct msv_session *s, enum msv_deferred what)
+{
+    switch (what) {
+    case MSV_DEF_AUTH_START:
+        auth_start(s);
+        break;
+    case MSV_DEF_FAIL_REPLY:
+        reply_failed(s);
+        break;
+    case MSV_DEF_NONE:
+        break;
+    }
+}
+
+static bool all_strings(const struct msv_command *cmd, size_t from)
+{
+    for (size_t i = from; i < cmd->nargs; i++)
+        if (cmd->args[i].type != MSV_ARG_STRING)
+            return false;
+    return true;
+}
+
+static void cmd_authenticate(struct msv_session *s, struct msv_command *cmd)
+{
+    if (s->user) {
+        msv_reply(s, "NO", NULL, "Already authenticated");
+        return;
+    }
+    if (cmd->nargs < 2 || cmd->nargs > 3 || !all_strings(cmd, 1)) {
+        msv_reply(s, "NO", NULL, "Usage: AUTHENTICATE \"mechanism\" [\"initial-response\"]");
+        return;
+    }
+    const struct msv_arg *m = &cmd->args[1];
+    if (m->len == 0 || m->len >= sizeof(s->mech) || memchr(m->data, '\0', m->len)) {
+        msv_reply(s, "NO", NULL, "Unsupported authentication mechanism");
+        return;
+    }
+    msv_auth_reset(s);
+    snprintf(s->mech, sizeof(s->mech), "%s", m->data);
+    for (char *p = s->mech; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    if (cmd->nargs == 3) {
+        s->have_ir = true;
+        s->ir_len = cmd->args[2].len;
+        s->ir = xmemdup(cmd->args[2].data, cmd->args[2].len + 1);
+    }
+    defer(s, limits_auth_predelay(s->peer), MSV_DEF_AUTH_START);
+}
+
+/* ---- UNAUTHENTICATE (RFC 5804 2.14) ------------------------------------- */
+
+static void cmd_unauthenticate(struct msv_session *s, struct msv_command *cmd)
+{
+    if (cmd->nargs != 1) {
+        msv_reply(s, "NO", NULL, "Usage: UNAUTHENTICATE");
+        return;
+    }
+    if (!s->user) {
+        msv_reply(s, "NO", NULL, "Not authenticated");
+        return;
+    }
+    log_info("managesieve: unauthenticate: user=%s addr=%s", s->user, s->peer);
+    msv_store_close(s);
+    if (s->counted_user)
+        limits_login_release(s->user, s->peer);
+    s->counted_user = false;
+    free(s->user);
+    s->user = NULL;
+    s->rd.max_literal = MSV_PREAUTH_LITERAL;
+    /* the pre-authentication time limit starts again (the connection is
+     * not counted as pre-authentication again: it logged in once) */
+    s->connected_at = event_loop_now(msv_loop());
+    msv_arm_timer(s);
+    msv_reply(s, "OK", NULL, "Unauthenticated");
+}
+
+/* ---- STARTTLS (RFC 5804 2.2) -------------------------------------------- */
+
+static void cmd_starttls(struct msv_session *s, struct msv_command *cmd)
+{
+    if (cmd->nargs != 1) {
+        msv_reply(s, "NO", NULL, "Usage: STARTTLS");
+        return;
+    }
+    if (s->user) {
+        msv_reply(s, "NO", NULL, "STARTTLS is only allowed before authentication");
+        return;
+    }
+    if (session_tls(s) || !msv_tls() || s->is_unix) {
+        msv_reply(s, "NO", NULL, "STARTTLS not available");
+        return;
+    }
+    msv_reply(s, "OK", NULL, "Begin TLS negotiation now");
+    if (conn_starttls(s->conn, msv_tls()) < 0) {
+        log_warn("managesieve: STARTTLS failed for %s", s->peer);
+        msv_session_close(s, NULL, NULL);
+        return;
+    }
+    /* The conn discards plaintext sent after the command (no command
+     * injection); forget a command the reader had begun as well. */
+    s->tls = true;
+    msv_reader_reset(&s->rd);
+    msv_auth_reset(s);
+    /* 2.2: after the TLS negotiation the server re-issues the capability
+     * results followed by an OK (queued: sent once the handshake is done) */
+    send_capabilities(s, "TLS negotiation successful");
+}
+
+/* ---- dispatch ---------------------------------------------------------------- */
+
+void msv_bad_command(struct msv_session *s)
+{
+    enum msv_read_error e = msv_reader_error(&s->rd);
+    const char *name = msv_reader_error_command(&s->rd);
+    if (s->in_sasl) {
+        msv_auth_reset(s);
+        msv_reply(s, "NO", NULL, "Invalid SASL response");
+        return;
+    }
+    if (e == MSV_ERR_LITERAL && s->user &&
+        (strcasecmp(name, "PUTSCRIPT") == 0 || strcasecmp(name, "CHECKSCRIPT") == 0)) {
+        msv_reply(s, "NO", "QUOTA/MAXSIZE", "Script is larger than sieve_maxscriptsize");
+        return;
+    }
+    msv_reply(s, "NO", NULL, msv_read_error_text(e));
+}
+
+void msv_execute(struct msv_session *s, struct msv_command *cmd)
+{
+    if (cmd->nargs == 0 || cmd->args[0].type != MSV_ARG_ATOM) {
+        msv_reply(s, "NO", NULL, "Invalid command");
+        return;
+    }
+    char name[32];
+    if (cmd->args[0].len >= sizeof(name)) {
+        msv_reply(s, "NO", NULL, "Unknown command");
+        return;
+    }
+    /* RFC 5804 4: command names are case-insensitive */
+    for (size_t i = 0; i <= cmd->args[0].len; i++)
+        name[i] = (char)toupper((unsigned char)cmd->args[0].data[i]);
+    if (config_bool(CFG_DEBUG))
+        log_debug("managesieve: %s: %s", s->user ? s->user : s->peer, name);
+    if (strcmp(name, "CAPABILITY") == 0) {
+        if (cmd->nargs != 1)
+            msv_reply(s, "NO", NULL, "Usage: CAPABILITY");
+        else
+            send_capabilities(s, "Capability completed");
+        return;
+    }
+    if (strcmp(name, "LOGOUT") == 0) {
+        if (cmd->nargs != 1) {
+            msv_reply(s, "NO", NULL, "Usage: LOGOUT");
+            return;
+        }
+        /* 2.3: OK, then the server closes */
+        msv_reply(s, "OK", NULL, "Logout completed");
+        msv_session_close(s, NULL, NULL);
+        return;
+    }
+    if (strcmp(name, "NOOP") == 0) {
+        /* 2.13: NOOP [string]; the string comes back as (TAG string) */
+        if (cmd->nargs > 2 || !all_strings(cmd, 1)) {
+            msv_reply(s, "NO", NULL, "Usage: NOOP [tag]");
+            return;
+        }
+        if (cmd->nargs == 2) {
+            struct buf code = BUF_INIT;
+            buf_puts(&code, "TAG ");
+            msv_put_string(&code, cmd->args[1].data, cmd->args[1].len);
+            msv_reply(s, "OK", code.data, "Done");
+            buf_free(&code);
+        } else {
+            msv_reply(s, "OK", NULL, "Done");
+        }
+        return;
+    }
+    if (strcmp(name, "STARTTLS") == 0) {
+        cmd_starttls(s, cmd);
+        return;
+    }
+    if (strcmp(name, "AUTHENTICATE") == 0) {
+        cmd_authenticate(s, cmd);
+        return;
+    }
+    if (strcmp(name, "UNAUTHENTICATE") == 0) {
+        cmd_unauthenticate(s, cmd);
+        return;
+    }
+    if (!s->user) {
+        static const char *const authed[] = {"HAVESPACE",    "PUTSCRIPT",    "LISTSCRIPTS", "SETACTIVE",
+                                             "GETSCRIPT",    "DELETESCRIPT", "RENAMESCRIPT", "CHECKSCRIPT"};
+        for (size_t i = 0; i < ARRAY_SIZE(authed); i++)
+            if (strcmp(name, authed[i]) == 0) {
+                msv_reply(s, "NO", NULL, "Authenticate first");
+                return;
+            }
+        msv_reply(s, "NO", NULL, "Unknown command");
+        return;
+    }
+    if (!msv_script_command(s, name, cmd))
+        msv_reply(s, "NO", NULL, "Unknown command");
+}
