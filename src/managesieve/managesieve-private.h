@@ -41,6 +41,8 @@ struct msv_session {
     size_t ir_len;
     bool have_ir;
     bool in_sasl;               /* the next "command" is a SASL response */
+    bool sasl_final_sent;       /* the server's last data went as a challenge */
+    char *sasl_ok_user;         /* ... and this user logs in on the empty answer */
     bool auth_wait;             /* a password is being checked */
 
     /* authenticated */

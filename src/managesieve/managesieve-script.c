@@ -204,7 +204,7 @@ static void script_finish(struct msv_session *s, bool gone, void *arg)
         if ((j->op == SOP_PUT || j->op == SOP_CHECK) && j->warnings)
             msv_reply(s, "OK", "WARNINGS", j->diags.data);
         else
-            msv_reply(s, "OK", NULL, "Done");
+            msv_reply(s, "OK", NULL, NULL);
         if (j->op == SOP_PUT || j->op == SOP_SETACTIVE || j->op == SOP_DELETE || j->op == SOP_RENAME)
             log_info("managesieve: %s: user=%s script=%s%s%s",
                      j->op == SOP_PUT         ? "putscript"

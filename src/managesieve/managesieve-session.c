@@ -13,8 +13,14 @@
  *
  * ManageSieve specifics (RFC 5804 2.1): the mechanism and the initial
  * response are strings; challenges are strings (base64); the client's
- * responses are strings, "*" aborts (answered NO); the server's last SASL
- * data (SCRAM's v=) goes in the OK's (SASL "...") response code.
+ * responses are strings, "*" aborts (answered NO). The server's last
+ * SASL data (SCRAM's v=) is sent the second way 2.1 shows: as a
+ * challenge the client answers with an empty string, then a bare OK -
+ * not in OK (SASL "..."), which Cyrus's sieveshell (libisieve) cannot
+ * parse.
+ *
+ * OK responses carry no text (RFC 5804 4: it is optional) unless a
+ * response code needs them: libisieve accepts nothing after a plain OK.
  */
 #include "managesieve-private.h"
 #include "auth-service.h"
@@ -89,20 +95,21 @@ static void capabilities(struct msv_session *s, struct buf *b)
     cap_line(b, "UNAUTHENTICATE", NULL);
 }
 
-static void send_capabilities(struct msv_session *s, const char *ok_text)
+/* The capability lines and a bare "OK" (the text is optional, RFC 5804
+ * 4): Cyrus's sieveshell (libisieve) expects the line end right after
+ * the OK that ends a capability listing and fails ("EOL2") on a text. */
+static void send_capabilities(struct msv_session *s)
 {
     struct buf b = BUF_INIT;
     capabilities(s, &b);
-    buf_puts(&b, "OK ");
-    msv_put_string(&b, ok_text, strlen(ok_text));
-    buf_puts(&b, "\r\n");
+    buf_puts(&b, "OK\r\n");
     msv_write(s, b.data, b.len);
     buf_free(&b);
 }
 
 void msv_greeting(struct msv_session *s)
 {
-    send_capabilities(s, "ManageSieve server ready");
+    send_capabilities(s);
 }
 
 /* ---- authentication state ------------------------------------------------ */
@@ -120,6 +127,9 @@ void msv_auth_reset(struct msv_session *s)
         sasl_free(s->sasl);
     s->sasl = NULL;
     s->in_sasl = false;
+    s->sasl_final_sent = false;
+    free(s->sasl_ok_user);
+    s->sasl_ok_user = NULL;
     s->mech[0] = '\0';
 }
 
@@ -186,9 +196,8 @@ static void auth_unavailable(struct msv_session *s, const char *user, const char
 
 /* ---- login ---------------------------------------------------------------- */
 
-/* Authenticated as user: the login slot, the store, the OK (with the
- * server's last SASL data in the SASL response code, RFC 5804 2.1). */
-static void login(struct msv_session *s, const char *user, const char *mech, const struct buf *final)
+/* Authenticated as user: the login slot, the store, the OK. */
+static void login(struct msv_session *s, const char *user, const char *mech)
 {
     char u[AUTH_MAX_USERNAME + 1];
     snprintf(u, sizeof(u), "%s", user);
@@ -226,17 +235,7 @@ static void login(struct msv_session *s, const char *user, const char *mech, con
     s->rd.max_literal = (size_t)config_int(CFG_SIEVE_MAXSCRIPTSIZE) * 1024;
     log_info("managesieve: login: user=%s addr=%s mech=%s tls=%s", u, s->peer, mech,
              session_tls(s) ? "yes" : "no");
-    if (final && final->len) {
-        struct buf b = BUF_INIT, code = BUF_INIT;
-        base64_encode((const unsigned char *)final->data, final->len, &b);
-        buf_puts(&code, "SASL ");
-        msv_put_string(&code, b.data, b.len);
-        msv_reply(s, "OK", code.data, "Logged in");
-        buf_free(&b);
-        buf_free(&code);
-    } else {
-        msv_reply(s, "OK", NULL, "Logged in");
-    }
+    msv_reply(s, "OK", NULL, NULL);
     msv_arm_timer(s);
 }
 
@@ -284,12 +283,16 @@ static void verify_password(struct msv_session *s, const char *user, const char 
         conn_pause_input(s->conn);
 }
 
+/* A challenge is a string (2.1); always sent as a literal, as Cyrus's
+ * timsieved does: Cyrus's sivtest recognises a challenge only by its
+ * leading "{" and would wait forever on a quoted one. */
 static void send_challenge(struct msv_session *s, const struct buf *out)
 {
     struct buf enc = BUF_INIT, b = BUF_INIT;
     if (out->len)
         base64_encode((const unsigned char *)out->data, out->len, &enc);
-    msv_put_string(&b, enc.len ? enc.data : "", enc.len);
+    buf_printf(&b, "{%zu}\r\n", enc.len);
+    buf_append(&b, enc.len ? enc.data : "", enc.len);
     buf_puts(&b, "\r\n");
     msv_write(s, b.data, b.len);
     buf_free(&enc);
@@ -320,7 +323,16 @@ static void sasl_outcome(struct msv_session *s, enum sasl_result r, const struct
         if (sasl_proxy_authcid(s->sasl))
             log_notice("managesieve: proxy login: authcid=%s user=%s addr=%s", sasl_proxy_authcid(s->sasl), u,
                        s->peer);
-        login(s, u, mech, out);
+        if (out->len) {
+            /* the server's last data as a challenge (see the top) */
+            send_challenge(s, out);
+            free(s->sasl_ok_user);
+            s->sasl_ok_user = u;
+            s->sasl_final_sent = true;
+            s->in_sasl = true;
+            break;
+        }
+        login(s, u, mech);
         free(u);
         break;
     }
@@ -392,6 +404,20 @@ void msv_sasl_response(struct msv_session *s, struct msv_command *cmd)
         /* 2.1: the client aborts with "*"; the server answers NO */
         msv_auth_reset(s);
         msv_reply(s, "NO", NULL, "Authentication aborted");
+        return;
+    }
+    if (s->sasl_final_sent) {
+        if (a->len != 0) {
+            msv_auth_reset(s);
+            msv_reply(s, "NO", NULL, "Unexpected data after the final server message");
+            return;
+        }
+        char *u = s->sasl_ok_user;
+        s->sasl_ok_user = NULL;
+        char mech[32];
+        snprintf(mech, sizeof(mech), "%s", s->mech);
+        login(s, u, mech);
+        free(u);
         return;
     }
     feed_base64(s, a->data, a->len);
@@ -504,7 +530,7 @@ static void cmd_unauthenticate(struct msv_session *s, struct msv_command *cmd)
      * not counted as pre-authentication again: it logged in once) */
     s->connected_at = event_loop_now(msv_loop());
     msv_arm_timer(s);
-    msv_reply(s, "OK", NULL, "Unauthenticated");
+    msv_reply(s, "OK", NULL, NULL);
 }
 
 /* ---- STARTTLS (RFC 5804 2.2) -------------------------------------------- */
@@ -523,7 +549,7 @@ static void cmd_starttls(struct msv_session *s, struct msv_command *cmd)
         msv_reply(s, "NO", NULL, "STARTTLS not available");
         return;
     }
-    msv_reply(s, "OK", NULL, "Begin TLS negotiation now");
+    msv_reply(s, "OK", NULL, NULL);
     if (conn_starttls(s->conn, msv_tls()) < 0) {
         log_warn("managesieve: STARTTLS failed for %s", s->peer);
         msv_session_close(s, NULL, NULL);
@@ -536,7 +562,7 @@ static void cmd_starttls(struct msv_session *s, struct msv_command *cmd)
     msv_auth_reset(s);
     /* 2.2: after the TLS negotiation the server re-issues the capability
      * results followed by an OK (queued: sent once the handshake is done) */
-    send_capabilities(s, "TLS negotiation successful");
+    send_capabilities(s);
 }
 
 /* ---- dispatch ---------------------------------------------------------------- */
@@ -578,7 +604,7 @@ void msv_execute(struct msv_session *s, struct msv_command *cmd)
         if (cmd->nargs != 1)
             msv_reply(s, "NO", NULL, "Usage: CAPABILITY");
         else
-            send_capabilities(s, "Capability completed");
+            send_capabilities(s);
         return;
     }
     if (strcmp(name, "LOGOUT") == 0) {
@@ -587,7 +613,7 @@ void msv_execute(struct msv_session *s, struct msv_command *cmd)
             return;
         }
         /* 2.3: OK, then the server closes */
-        msv_reply(s, "OK", NULL, "Logout completed");
+        msv_reply(s, "OK", NULL, NULL);
         msv_session_close(s, NULL, NULL);
         return;
     }
@@ -601,10 +627,10 @@ void msv_execute(struct msv_session *s, struct msv_command *cmd)
             struct buf code = BUF_INIT;
             buf_puts(&code, "TAG ");
             msv_put_string(&code, cmd->args[1].data, cmd->args[1].len);
-            msv_reply(s, "OK", code.data, "Done");
+            msv_reply(s, "OK", code.data, NULL);
             buf_free(&code);
         } else {
-            msv_reply(s, "OK", NULL, "Done");
+            msv_reply(s, "OK", NULL, NULL);
         }
         return;
     }

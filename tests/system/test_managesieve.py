@@ -84,11 +84,11 @@ def unauthenticated_state(s):
     c.no("NOOP (")                 # syntax
     c.no("CAPABILITY extra")
     _, st = c.ok('NOOP "tag1"')
-    if st != 'OK (TAG "tag1") "Done"':
+    if st != 'OK (TAG "tag1")':
         raise dt.TestFailure("NOOP tag: %r" % st)
     c.send_raw(b"NOOP {3+}\r\na\"b\r\n")
     _, st = c.response()
-    if st != 'OK (TAG "a\\"b") "Done"':
+    if st != 'OK (TAG "a\\"b")':
         raise dt.TestFailure("NOOP literal tag: %r" % st)
     c.ok("NOOP")
     # before login a literal is small: refused, skipped, the next command works
@@ -117,7 +117,7 @@ def authenticate(s):
     # PLAIN as a continuation: an empty challenge, the response as a string
     c = s.sieve()
     c.send('AUTHENTICATE "PLAIN"')
-    if c.line() != b'""':
+    if c.line() != b'{}':     # an empty literal
         raise dt.TestFailure("no empty challenge")
     c.ok('"%s"' % plain_ir())
     c.ok("LISTSCRIPTS")
@@ -151,14 +151,14 @@ def authenticate(s):
 
 
 def scram_sha256(s):
-    """SCRAM-SHA-256 (RFC 7677): the server's final message arrives in
-    OK (SASL "...") (RFC 5804 2.1) and is verified."""
+    """SCRAM-SHA-256 (RFC 7677): the server's final message arrives as a
+    last challenge (RFC 5804 2.1's second variant) and is verified."""
     c = s.sieve()
     cnonce = base64.b64encode(os.urandom(18)).decode()
     first_bare = "n=alice,r=" + cnonce
     c.send('AUTHENTICATE "SCRAM-SHA-256" "%s"' % base64.b64encode(("n,," + first_bare).encode()).decode())
     ln = c.line()
-    server_first = base64.b64decode(ln.strip(b'"')).decode()
+    server_first = base64.b64decode(ln.strip(b'{}')).decode()
     attrs = dict(a.split("=", 1) for a in server_first.split(","))
     if not attrs["r"].startswith(cnonce):
         raise dt.TestFailure("server nonce: %r" % server_first)
@@ -170,13 +170,23 @@ def scram_sha256(s):
     sig = hmac.new(hashlib.sha256(ckey).digest(), auth_msg, hashlib.sha256).digest()
     proof = bytes(a ^ b for a, b in zip(ckey, sig))
     final = final_wo + ",p=" + base64.b64encode(proof).decode()
-    _, st = c.ok('"%s"' % base64.b64encode(final.encode()).decode(), code="SASL")
-    v = base64.b64decode(st.split('"')[1]).decode()
+    # the server's last data comes as a challenge answered with "" (2.1)
+    c.send('"%s"' % base64.b64encode(final.encode()).decode())
+    v = base64.b64decode(c.line().strip(b"{}")).decode()
     want = "v=" + base64.b64encode(hmac.new(skey, auth_msg, hashlib.sha256).digest()).decode()
     if v != want:
         raise dt.TestFailure("server signature %r, expected %r" % (v, want))
+    _, st = c.ok('""')
+    if st != "OK":
+        raise dt.TestFailure("OK after SCRAM: %r" % st)
     c.ok("LISTSCRIPTS")
     c.ok("LOGOUT")
+    # anything but an empty answer to the last message fails
+    c = s.sieve()
+    c.send('AUTHENTICATE "SCRAM-SHA-256" "%s"' % base64.b64encode(("n,," + first_bare).encode()).decode())
+    c.line()
+    c.no('"*"')
+    c.ok("NOOP")
 
 
 def three_failures_close(s):
@@ -416,7 +426,7 @@ def main():
         R.run("greeting and CAPABILITY, LOGOUT", greeting_capability, s)
         R.run("non-authenticated state: errors, NOOP (TAG), literal limit", unauthenticated_state, s)
         R.run("AUTHENTICATE PLAIN (IR, continuation, literal), abort, bad base64, LOGIN", authenticate, s)
-        R.run("AUTHENTICATE SCRAM-SHA-256 with OK (SASL v=)", scram_sha256, s)
+        R.run("AUTHENTICATE SCRAM-SHA-256, v= as a last challenge", scram_sha256, s)
         R.run("three failed authentications close the connection", three_failures_close, s)
         R.run("PUTSCRIPT GETSCRIPT LISTSCRIPTS SETACTIVE DELETESCRIPT RENAMESCRIPT CHECKSCRIPT HAVESPACE",
               scripts, s)
