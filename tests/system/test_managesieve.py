@@ -412,6 +412,29 @@ def held_job(s, hold):
     b.ok("LOGOUT")
 
 
+def kick_on_rename(s):
+    """The account is renamed (darius user rename): its ManageSieve
+    session is closed with BYE (TRYLATER), and the scripts move along."""
+    c = s.sieve_login()
+    c.ok('PUTSCRIPT "k" "keep;"')
+    r = s.cli("user", "rename", "alice", "carol")
+    if r.returncode != 0:
+        raise dt.TestFailure("user rename: %r %r" % (r.stdout, r.stderr))
+    _, st = c.response()
+    if not st.startswith("BYE (TRYLATER)"):
+        raise dt.TestFailure("session of a renamed account: %r" % st)
+    if not c.at_eof():
+        raise dt.TestFailure("still open after BYE")
+    d = s.sieve_login(user="carol", password="secret")
+    if listscripts(d) != ['"k"']:
+        raise dt.TestFailure("scripts after rename: %r" % listscripts(d))
+    d.ok('DELETESCRIPT "k"')
+    d.ok("LOGOUT")
+    r = s.cli("user", "rename", "carol", "alice")
+    if r.returncode != 0:
+        raise dt.TestFailure("user rename back: %r %r" % (r.stdout, r.stderr))
+
+
 def shutdown_bye(s):
     c = s.sieve_login()
     s.stop()
@@ -432,6 +455,7 @@ def main():
               scripts, s)
         R.run("UNAUTHENTICATE", unauthenticate, s)
         R.run("STARTTLS: capabilities re-sent, injection discarded", starttls, s)
+        R.run("account renamed: BYE (TRYLATER), scripts move", kick_on_rename, s)
         R.run("SIGTERM: BYE to an open session", shutdown_bye, s)
     finally:
         s.cleanup()
