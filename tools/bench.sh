@@ -7,7 +7,8 @@
 # with SIGTERM at the end (and on any failure or interrupt).
 #
 # The modes, in order: preload, mix, append, lmtp (1 and 10 recipients),
-# idle, bigmailbox; then the server is restarted (empty caches) and the
+# lmtpsieve (1 recipient without a script, then with bench/sieve-30-rules.sieve
+# active for every recipient), idle, bigmailbox; then the server is restarted (empty caches) and the
 # issue-10 modes run: login storm twice (the first run starts with a cold
 # server, the second measures whatever the server kept from the first, e.g.
 # a credential cache), searchload, imapmix with a new LOGIN every cycle and
@@ -26,7 +27,7 @@
 #   BENCH_IMAPMIX_CLIENTS (10) BENCH_IMAPMIX_USERS (5) BENCH_IMAPMIX_SECONDS (15 per run)
 #   BENCH_IMAPMIX_PRELOAD (200 messages per imapmix user)
 #   BENCH_ONLY="login searchload"  run only these modes (names: mix append lmtp
-#                           tls idle bigmailbox login searchload imapmix; the
+#                           lmtpsieve tls idle bigmailbox login searchload imapmix; the
 #                           preload always runs, tls needs BENCH_TLS=1 too)
 #   BENCH_KEEP=1            keep the temporary directory (data, logs, outputs)
 #   BENCH_TLS=1             also run mix over implicit TLS (listen_imaps port)
@@ -250,6 +251,11 @@ summary() {
     [ -s "$TMP/append.out" ] && printf '%-11s %s\n' "append" "$APPEND_CLIENTS x $APPEND_N: $(key append msgs_per_s) msg/s, p50 $(key append p50) ms, p99 $(key append p99) ms, errors $(key append errors)"
     [ -s "$TMP/lmtp1.out" ] && printf '%-11s %s\n' "lmtp x1" "$LMTP_CONNS conns x $LMTP_N msgs, 1 rcpt: $(key lmtp1 deliveries_per_s) deliveries/s, p50 $(key lmtp1 p50) ms, p99 $(key lmtp1 p99) ms, errors $(key lmtp1 errors)"
     [ -s "$TMP/lmtp10.out" ] && printf '%-11s %s\n' "lmtp x10" "$LMTP_CONNS conns x $LMTP_N msgs, 10 rcpts: $(key lmtp10 msgs_per_s) msgs/s = $(key lmtp10 deliveries_per_s) deliveries/s, p50 $(key lmtp10 p50) ms, p99 $(key lmtp10 p99) ms, errors $(key lmtp10 errors)"
+    if [ -s "$TMP/lmtp1_nosieve.out" ] && [ -s "$TMP/lmtp1_sieve.out" ]; then
+        a=$(key lmtp1_nosieve deliveries_per_s)
+        b=$(key lmtp1_sieve deliveries_per_s)
+        printf '%-11s %s\n' "lmtp sieve" "$LMTP_CONNS conns x $LMTP_N msgs, 1 rcpt: no script $a deliveries/s, 30-rule script $b deliveries/s ($(awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0) printf "%+.1f%%", (b - a) * 100 / a; else print "?" }')), p50 $(key lmtp1_nosieve p50)/$(key lmtp1_sieve p50) ms, errors $(key lmtp1_nosieve errors)/$(key lmtp1_sieve errors)"
+    fi
     [ -s "$TMP/idle.out" ] && printf '%-11s %s\n' "idle" "$(key idle idling)/$IDLE_CONNS idling after $(key idle ramp_s) s, $(key idle bytes_per_conn) bytes/conn ($(key idle mem)), server ok: $(key idle server_ok)"
     [ -s "$TMP/bigmailbox.out" ] && printf '%-11s %s\n' "bigmailbox" "$(key bigmailbox messages) msgs: SELECT min/median $(key bigmailbox select_min_ms)/$(key bigmailbox select_median_ms) ms, UID FETCH 1:* (FLAGS) $(key bigmailbox fetch_min_ms)/$(key bigmailbox fetch_median_ms) ms, count ok: $(key bigmailbox count_ok)"
     for r in login_cold login_warm; do
@@ -284,6 +290,24 @@ want append && run append append $COMMON -u 'bench%d' -U "$USERS" -c "$APPEND_CL
 if want lmtp; then
     run lmtp1 lmtp -h 127.0.0.1 -p "$LMTP_PORT" -u 'bench%d' -U "$USERS" -c "$LMTP_CONNS" -n "$LMTP_N" -R 1
     run lmtp10 lmtp -h 127.0.0.1 -p "$LMTP_PORT" -u 'bench%d' -U "$USERS" -c "$LMTP_CONNS" -n "$LMTP_N" -R 10
+fi
+# Sieve at delivery: the same LMTP run without and then with a 30-rule
+# script (header, address and envelope tests, fileinto, flags) active for
+# every recipient; the overhead is the difference (issue 11: under 10%).
+if want lmtpsieve; then
+    run lmtp1_nosieve lmtp -h 127.0.0.1 -p "$LMTP_PORT" -u 'bench%d' -U "$USERS" -c "$LMTP_CONNS" -n "$LMTP_N" -R 1
+    i=0
+    while [ $i -lt "$USERS" ]; do
+        "$DARIUS" -C "$CONF" sieve put --activate "bench$i" bench30 bench/sieve-30-rules.sieve >/dev/null ||
+            die "darius sieve put bench$i failed"
+        i=$((i + 1))
+    done
+    run lmtp1_sieve lmtp -h 127.0.0.1 -p "$LMTP_PORT" -u 'bench%d' -U "$USERS" -c "$LMTP_CONNS" -n "$LMTP_N" -R 1
+    i=0
+    while [ $i -lt "$USERS" ]; do
+        "$DARIUS" -C "$CONF" sieve deactivate "bench$i" >/dev/null || die "darius sieve deactivate bench$i failed"
+        i=$((i + 1))
+    done
 fi
 if [ "$TLS" = 1 ] && want tls; then
     # shellcheck disable=SC2086

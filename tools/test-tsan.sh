@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.." || exit 2
 JOBS=${JOBS:-2}
 B=${DARIUS_TEST_BUILD_TSAN:-build-tsan}
 # Unit binaries and system tests that exercise threads.
-UNITS="test-jobs test-auth-cache"
+UNITS="test-jobs test-auth-cache test-delivery-sendmail"
 SYSTEM_FILTERS=${DARIUS_TSAN_FILTERS:-"test_offload test_auth_cache test_group_commit test_expunge_retained"}
 P=0
 F=0

@@ -9,6 +9,7 @@
  *   sieve deactivate USER
  *   sieve delete USER NAME
  *   sieve rename USER OLD NEW
+ *   sieve import [--dry-run] [--json] USER DIR   (cli-sieve-import.c)
  *
  * Refusals name the RFC 5804 response code a ManageSieve client would
  * get (NONEXISTENT, ALREADYEXISTS, ACTIVE, QUOTA/MAXSIZE,
@@ -89,6 +90,17 @@ static int open_user(const char *arg, char name[AUTH_MAX_USERNAME + 1], struct m
         return r == STORAGE_ERR_BUSY ? EX_TEMPFAIL : EX_IOERR;
     }
     return 0;
+}
+
+/* For the other sieve command files (cli-sieve-import.c). */
+int cli_sieve_exit(int r, const char *what, const char *user, const char *name)
+{
+    return sieve_exit(r, what, user, name);
+}
+
+int cli_sieve_open_user(const char *arg, char *name, struct mail_user **u)
+{
+    return open_user(arg, name, u);
 }
 
 /* An operand that must be a valid script name; prints why not. */
@@ -382,5 +394,10 @@ const struct cli_cmd cli_sieve_cmds[] = {
      2, 2, cmd_delete},
     {"sieve", "rename", "USER OLD NEW",
      "Rename a script (NONEXISTENT, ALREADYEXISTS); the active script stays active.", 3, 3, cmd_rename},
+    {"sieve", "import", "[--dry-run] [--json] USER DIR",
+     "Import the user's scripts from a Cyrus sievedir (NAME.script, the defaultbc link) or a Dovecot home "
+     "(sieve/NAME.sieve, the .dovecot.sieve link) or script directory; each is compiled, the active one "
+     "activated unless it has errors (scripts with errors are stored but reported; exit 1).",
+     2, 2, cli_sieve_import},
 };
 const size_t cli_sieve_ncmds = ARRAY_SIZE(cli_sieve_cmds);

@@ -28,6 +28,13 @@ extern const struct cli_cmd cli_acl_cmds[];
 extern const size_t cli_acl_ncmds;
 extern const struct cli_cmd cli_sieve_cmds[];
 extern const size_t cli_sieve_ncmds;
+/* cli-sieve.c's refusal messages (RFC 5804 codes) and store opening, for
+ * the other sieve command files; storage.h types. */
+struct mail_user;
+int cli_sieve_exit(int r, const char *what, const char *user, const char *name);
+int cli_sieve_open_user(const char *arg, char *name, struct mail_user **u);
+/* darius sieve import (cli-sieve-import.c) */
+int cli_sieve_import(int argc, char **argv);
 
 /* Options a command accepts besides --help (darius.c): --json (every
  * command that prints data), --dry-run (quota recalc), --all (mailbox

@@ -78,7 +78,8 @@ static const struct cli_option options[] = {
     {"user", "add import", "--quota", NULL, &cli_opt_quota},
     {"user", "add passwd", "--password-stdin", &cli_opt_password_stdin, NULL},
     {"user", "add", "--locked", &cli_opt_locked, NULL},
-    {"sieve", "list get", "--json", &cli_opt_json, NULL},
+    {"sieve", "list get import", "--json", &cli_opt_json, NULL},
+    {"sieve", "import", "--dry-run", &cli_opt_dry_run, NULL},
     {"sieve", "put", "--activate", &cli_opt_activate, NULL},
 };
 

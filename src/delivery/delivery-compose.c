@@ -153,7 +153,7 @@ bool compose_msgid_token(const char *v, const char **next, struct buf *out)
     if (!lt)
         return false;
     const char *gt = strchr(lt, '>');
-    if (!gt || gt - lt + 1 > 998)
+    if (!gt || gt - lt + 1 > COMPOSE_MAX_MSGID)
         return false;
     for (const char *p = lt + 1; p < gt; p++)
         if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || *p == '<')
@@ -169,7 +169,7 @@ bool compose_msgid_token(const char *v, const char **next, struct buf *out)
 bool compose_header_addr_ok(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > 998 || !strchr(s, '@'))
+    if (n == 0 || n > COMPOSE_MAX_MSGID || !strchr(s, '@'))
         return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];

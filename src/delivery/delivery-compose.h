@@ -16,11 +16,15 @@ void compose_unstructured(struct buf *out, const char *name, const char *text, s
 /* A fresh msg-id "<random.time@servername>". */
 void compose_msgid(struct buf *out, const char *servername, time_t now);
 /* The first "<...>" of a Message-ID style value, when it is sane (no
- * WSP, control or 8-bit bytes, at most 998 bytes): appended with its
- * brackets; false otherwise. *next (may be NULL) is set after it. */
+ * WSP, control or 8-bit bytes, at most COMPOSE_MAX_MSGID bytes, so that
+ * "In-Reply-To: " or "Original-Message-ID: " and it fit a 998-octet
+ * line): appended with its brackets; false otherwise. *next (may be
+ * NULL) is set after it. */
+#define COMPOSE_MAX_MSGID 900
 bool compose_msgid_token(const char *v, const char **next, struct buf *out);
 /* An address or address list usable in a header field: no control
- * characters or 8-bit bytes, at most 998 bytes, has an '@'. */
+ * characters or 8-bit bytes, at most COMPOSE_MAX_MSGID bytes (a field
+ * line stays under 998), has an "@". */
 bool compose_header_addr_ok(const char *s);
 /* The text/plain part for UTF-8 text: appends the Content-Type and
  * Content-Transfer-Encoding fields to hdr (7bit when ASCII with short

@@ -25,6 +25,15 @@ static void original_header(struct buf *out, const char *hdr, size_t len, bool *
         size_t flen = (size_t)(f.val + f.val_len - start);
         if (t.len + flen + 2 > MDN_MAX_HEADER)
             break;
+        /* A field with a line over 998 octets (RFC 5322 2.1.1) would
+         * make the MDN unsendable: left out. */
+        size_t col = 0, longest = 0;
+        for (size_t i = 0; i < flen; i++) {
+            col = start[i] == '\n' ? 0 : col + 1;
+            longest = MAX(longest, col);
+        }
+        if (longest > 998)
+            continue;
         for (size_t i = 0; i < flen; i++) {
             char c = start[i];
             if (c == '\r')
@@ -60,7 +69,9 @@ static void utf8_addr_xtext(struct buf *out, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s);
-    for (size_t i = 0; i < n && i < DELIVERY_MAX_ADDR;) {
+    size_t start = out->len;
+    /* Cut, so that the field line stays under 998 octets. */
+    for (size_t i = 0; i < n && out->len - start < COMPOSE_MAX_MSGID;) {
         unsigned char c = p[i];
         uint32_t cp = 0xfffd;
         size_t l = 1;
@@ -177,7 +188,7 @@ char *mdn_reject_compose(const struct mdn_msg *m, const char *servername, time_t
         /* RFC 8098 3.2.4: address-type rfc822, or utf-8 (RFC 6533) for
          * an internationalised address. */
         if (ascii_only(rcpt)) {
-            buf_printf(&h, "Final-Recipient: rfc822; %s\r\n", rcpt);
+            buf_printf(&h, "Final-Recipient: rfc822; %.*s\r\n", COMPOSE_MAX_MSGID, rcpt);
         } else {
             buf_puts(&h, "Final-Recipient: utf-8; ");
             utf8_addr_xtext(&h, rcpt);

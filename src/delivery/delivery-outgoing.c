@@ -4,6 +4,7 @@
 #include "delivery.h"
 #include "log.h"
 #include "mime.h"
+#include "sieve.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -121,4 +122,77 @@ enum outgoing_result delivery_reject_mdn_send(const struct sendmail_opts *opts, 
     enum sendmail_status st = delivery_sendmail(opts, "", rcpts, 1, &msg, NULL);
     free(mdn);
     return st == SENDMAIL_OK ? OUTGOING_SENT : OUTGOING_FAILED;
+}
+
+/* A redirect of a message whose header the script edited (editheader,
+ * RFC 5293): the marker, the edited header without Return-Path, then
+ * the file's body. */
+static enum outgoing_result redirect_edited(const struct outgoing_ctx *c, const char *to)
+{
+    enum redirect_verdict v = redirect_check(c->hdr, c->hdr_len, c->rcpt);
+    if (v != REDIRECT_OK) {
+        log_notice("redirect: user %s: not to <%s>: a mail loop", c->rcpt, to);
+        return OUTGOING_SUPPRESSED;
+    }
+    char *marker = redirect_header(c->rcpt);
+    if (!marker || c->body_off > c->size) {
+        free(marker);
+        return OUTGOING_FAILED;
+    }
+    size_t off = redirect_skip_return_path(c->hdr, c->hdr_len);
+    struct buf head = BUF_INIT;
+    buf_puts(&head, marker);
+    buf_append(&head, c->hdr + off, c->hdr_len - off);
+    free(marker);
+    const char *rcpts[] = {to};
+    struct sendmail_msg msg = {.head = head.data, .head_len = head.len, .fd = c->fd, .fd_off = c->body_off,
+                               .fd_len = c->size - c->body_off};
+    enum sendmail_status st = delivery_sendmail(&c->sendmail, c->envelope_from, rcpts, 1, &msg, NULL);
+    buf_free(&head);
+    return st == SENDMAIL_OK ? OUTGOING_SENT : OUTGOING_FAILED;
+}
+
+enum outgoing_result delivery_sieve_action_send(const struct sieve_action *a, const struct outgoing_ctx *c)
+{
+    switch (a->type) {
+    case SIEVE_ACT_REDIRECT:
+        if (!a->address)
+            return OUTGOING_FAILED;
+        if (c->hdr_edited)
+            return redirect_edited(c, a->address);
+        return delivery_redirect_send(&c->sendmail, c->fd, c->size, c->envelope_from, c->rcpt, a->address, NULL);
+    case SIEVE_ACT_VACATION: {
+        /* The user's addresses: the known ones and :addresses are both
+         * "own" for the checks (RFC 5230 4.5). */
+        struct vacation_msg m = {.hdr = c->hdr,
+                                 .hdr_len = c->hdr_len,
+                                 .envelope_from = c->envelope_from,
+                                 .envelope_to = c->rcpt,
+                                 .own = c->own,
+                                 .nown = c->nown};
+        struct vacation_params p = {.reason = a->text ? a->text : "",
+                                    .subject = a->subject,
+                                    .from = a->from,
+                                    .handle = a->handle,
+                                    .mime = a->mime,
+                                    .addresses = (const char *const *)a->addresses,
+                                    .naddresses = a->naddresses};
+        int64_t period = vacation_period((int64_t)a->seconds, c->vacation_min, c->vacation_max);
+        return delivery_vacation_send(&c->sendmail, c->user, &m, &p, period, c->servername, c->now, NULL);
+    }
+    case SIEVE_ACT_NOTIFY: {
+        struct notify_msg m = {.hdr = c->hdr, .hdr_len = c->hdr_len, .envelope_from = c->envelope_from,
+                               .envelope_to = c->rcpt};
+        return delivery_notify_mailto_send(&c->sendmail, a->address ? a->address : "", &m, a->from, a->text,
+                                           c->servername, c->now);
+    }
+    case SIEVE_ACT_REJECT:
+    case SIEVE_ACT_EREJECT: {
+        struct mdn_msg m = {.hdr = c->hdr, .hdr_len = c->hdr_len, .envelope_from = c->envelope_from,
+                            .final_rcpt = c->rcpt, .reason = a->text ? a->text : ""};
+        return delivery_reject_mdn_send(&c->sendmail, &m, c->servername, c->now);
+    }
+    default:
+        return OUTGOING_SUPPRESSED;
+    }
 }

@@ -20,7 +20,8 @@
  * its environment is PATH only (nothing of ours leaks into the MTA), its
  * signal mask is empty and its dispositions the defaults (the worker
  * blocks signals for its signalfd and ignores SIGPIPE; both would be
- * inherited through exec). stdin is one end of a socketpair, so our
+ * inherited through exec; glibc's two internal real-time signals, which
+ * no mask can name, stay ignored). stdin is one end of a socketpair, so our
  * writes use MSG_NOSIGNAL and a program that exits without reading gives
  * EPIPE instead of a process-wide SIGPIPE. The child is its own process
  * group, so a timeout kills a shell-script wrapper and what it started.

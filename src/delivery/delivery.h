@@ -540,4 +540,94 @@ enum outgoing_result delivery_redirect_send(const struct sendmail_opts *opts, in
 enum outgoing_result delivery_reject_mdn_send(const struct sendmail_opts *opts, const struct mdn_msg *m,
                                               const char *servername, time_t now);
 
+
+/* ---- Sieve notify, method mailto (RFC 5435, RFC 5436; delivery-mailto.c) ---
+ *
+ * mailto_parse reads a mailto URI (RFC 6068): the addresses of its path
+ * and its to/cc/bcc header fields (each a plain ASCII local@domain, no
+ * white space, quotes or brackets; at most
+ * MAILTO_MAX_RCPTS in all), subject and body (percent-decoded UTF-8),
+ * and up to 16 other header fields it may set (Reply-To, Keywords, ...).
+ * The fields RFC 5436 2.7 calls unsafe, and those the notification sets
+ * itself, are dropped: from, sender, auto-submitted, received,
+ * return-path, message-id, date, resent-*, mime-version, content-*,
+ * references, in-reply-to. A field (but body) whose decoded value has a
+ * control character, a bad %-escape or an encoded NUL, or
+ * whose name is not a field name, makes the URI invalid (a script's
+ * valid_notify_method answers false; at run time the action fails). */
+#define MAILTO_MAX_RCPTS 20
+#define MAILTO_MAX_URI 8192
+struct mailto_hdr {
+    char *name, *value;
+};
+struct mailto {
+    char **to, **cc, **bcc;
+    size_t nto, ncc, nbcc;
+    char *subject, *body;           /* NULL when absent */
+    struct mailto_hdr *hdrs;        /* the other fields, names as given */
+    size_t nhdrs;
+};
+bool mailto_parse(const char *uri, struct mailto *out, char *err, size_t errlen);
+void mailto_free(struct mailto *m);
+
+/* The triggering message and its recipient (the script's owner). */
+struct notify_msg {
+    const char *hdr;
+    size_t hdr_len;
+    const char *envelope_from;      /* "" null */
+    const char *envelope_to;        /* the user's address: default From, owner-email */
+};
+/* The notification (RFC 5436 2.7): envelope sender <> when the trigger's
+ * was null, else a valid :from, else the user's address; recipients the
+ * URI's to, cc and bcc; From :from or the user's address; To and Cc
+ * from the URI; Subject :message, else the URI's subject, else the
+ * trigger's; References to the trigger; the URI's body (UTF-8) or an
+ * empty one; its other safe fields; Date and Message-ID of its own;
+ * "Auto-Submitted: auto-notified; owner-email=..." first. *sender gets
+ * the envelope sender (pointing into m or from). NULL if unusable. */
+char *mailto_compose(const struct mailto *u, const struct notify_msg *m, const char *from, const char *message,
+                     const char *servername, time_t now, const char **sender, size_t *len);
+/* End to end for a job: no notification for a trigger with an
+ * Auto-Submitted field other than "no" (RFC 5436 2.7: SHOULD NOT;
+ * OUTGOING_SUPPRESSED), an invalid URI is OUTGOING_FAILED, else compose
+ * and delivery_sendmail. */
+enum outgoing_result delivery_notify_mailto_send(const struct sendmail_opts *opts, const char *uri,
+                                                 const struct notify_msg *m, const char *from,
+                                                 const char *message, const char *servername, time_t now);
+
+
+/* ---- from a Sieve result to the MTA (delivery-outgoing.c) -------------------
+ *
+ * One call per outgoing action of a sieve_run result (REDIRECT,
+ * VACATION, NOTIFY, and REJECT/EREJECT when the refusal cannot be the
+ * LMTP reply), on a job thread. Everything it needs is copied into the
+ * context on the loop thread. */
+struct sieve_action;
+struct outgoing_ctx {
+    struct sendmail_opts sendmail;      /* sendmail_opts_from_config */
+    const char *servername;             /* delivery_servername() */
+    time_t now;
+    int64_t vacation_min, vacation_max; /* sieve_vacation_min_response / _max_response */
+    const char *user;                   /* the user id (vacation tracking) */
+    const char *rcpt;                   /* the recipient address the script ran for */
+    const char *const *own;             /* the user's other known addresses; may be NULL/0 */
+    size_t nown;
+    const char *envelope_from;          /* MAIL FROM, "" null */
+    /* The message: its stored file (starting with our Return-Path) ... */
+    int fd;
+    uint64_t size;
+    /* ... and its header block, read by the caller (the first part of
+     * the file, or sieve_result_header's edited one: then a redirect
+     * sends that header followed by the file from body_off). */
+    const char *hdr;
+    size_t hdr_len;
+    bool hdr_edited;
+    uint64_t body_off;                  /* with hdr_edited: where the body starts in the file */
+};
+/* OUTGOING_SENT, OUTGOING_SUPPRESSED (a rule said no: vacation not due
+ * or not allowed, a redirect loop, no MDN to <>, an auto-submitted
+ * trigger of notify), or OUTGOING_FAILED (a run-time error: keep the
+ * message). Other action types: OUTGOING_SUPPRESSED. */
+enum outgoing_result delivery_sieve_action_send(const struct sieve_action *a, const struct outgoing_ctx *c);
+
 #endif

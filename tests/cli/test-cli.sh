@@ -213,6 +213,8 @@ if [ -f "$T/cwd/var/users.db" ]; then ok; else fail "default datadir ./var not u
 # --- Sieve scripts (issue 11) -------------------------------------------------
 # shellcheck source=tests/cli/test-cli-sieve.sh
 . "$(dirname "$0")/test-cli-sieve.sh"
+# shellcheck source=tests/cli/test-cli-sieve-import.sh
+. "$(dirname "$0")/test-cli-sieve-import.sh"
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

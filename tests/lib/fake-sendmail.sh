@@ -13,16 +13,30 @@
 #   DIR/sendmail.N.args  argv of call N (1, 2, ...), one argument a line
 #   DIR/sendmail.N.msg   stdin of call N, byte for byte
 #   DIR/sendmail.N.env   its environment (`env` output)
+#   DIR/sendmail.N.fds   its open descriptors (Linux: /proc/PID/fd)
+#   DIR/sendmail.N.sig   its blocked and ignored signal masks (Linux)
 # It prints a line to stdout and one to stderr, so output capture shows.
 dir=$(dirname "$0")
+# Concurrent calls (threaded tests) take their numbers in turn.
+exec 9>>"$dir/sendmail.lock"
+flock 9
 n=$(cat "$dir/sendmail.count" 2>/dev/null || echo 0)
 n=$((n + 1))
 echo "$n" > "$dir/sendmail.count"
+exec 9>&-
 : > "$dir/sendmail.$n.args"
 for a in "$@"; do
     printf '%s\n' "$a" >> "$dir/sendmail.$n.args"
 done
 env > "$dir/sendmail.$n.env"
+if [ -d /proc/$$ ]; then
+    ls /proc/$$/fd > "$dir/sendmail.$n.fds"
+    # With the read builtin: the shell's own masks, not those it has
+    # while starting a command (dash blocks signals around vfork).
+    while read -r k v; do
+        case "$k" in SigBlk: | SigIgn:) printf '%s\t%s\n' "$k" "$v" ;; esac
+    done < /proc/$$/status > "$dir/sendmail.$n.sig"
+fi
 cat > "$dir/sendmail.$n.msg"
 echo "fake-sendmail: call $n"
 echo "fake-sendmail: to stderr" >&2

@@ -52,9 +52,10 @@ static bool well_formed(const char *msg, size_t len)
             if (i == 0 || msg[i - 1] != '\r')
                 return false;
             col = 0;
-        } else if (msg[i] == '\r' && (i + 1 == len || msg[i + 1] != '\n')) {
-            return false;
-        } else if (++col > 998) {
+        } else if (msg[i] == '\r') {
+            if (i + 1 == len || msg[i + 1] != '\n')
+                return false;
+        } else if (++col > 998) { /* RFC 5322 2.1.1: 998 without the CRLF */
             return false;
         }
     }
@@ -539,6 +540,18 @@ static void test_mdn(void)
     r = mdn_reject_compose(&m, "mx.test", 1800000000, &len);
     CHECK(r && strstr(r, "Final-Recipient: utf-8; j\\x{F6}rg@example.org\r\n"));
     free(r);
+    /* A field with an over-long line is left out of the returned header. */
+    struct buf lng = BUF_INIT;
+    buf_puts(&lng, "Subject: s\r\nX-Long: ");
+    for (int i = 0; i < 2000; i++)
+        buf_putc(&lng, 'a');
+    buf_puts(&lng, "\r\nX-After: 1\r\n\r\n");
+    m.hdr = lng.data;
+    m.hdr_len = lng.len;
+    r = mdn_reject_compose(&m, "mx.test", 1800000000, &len);
+    CHECK(r && well_formed(r, len) && !strstr(r, "X-Long") && strstr(r, "\r\nX-After: 1\r\n"));
+    free(r);
+    buf_free(&lng);
     /* A huge original header is cut. */
     struct buf big = BUF_INIT;
     for (int i = 0; i < 10000; i++)
@@ -553,6 +566,256 @@ static void test_mdn(void)
     buf_free(&big);
 }
 
+/* ---- notify mailto ---- */
+
+static void test_mailto_parse(void)
+{
+    struct mailto u;
+    char err[128];
+    CHECK(mailto_parse("mailto:alice@example.org", &u, err, sizeof(err)));
+    CHECK_INT(u.nto, 1);
+    CHECK_STR(u.to[0], "alice@example.org");
+    mailto_free(&u);
+    /* RFC 6068 examples: several addresses, %-escapes, fields. */
+    CHECK(mailto_parse("MAILTO:a@example.org,b@example.org?cc=c@example.org&bcc=d@example.org"
+                       "&subject=Hi%20there%21&body=line%201%0D%0Aline%202&Keywords=x&X-Foo=%C3%A9",
+                       &u, err, sizeof(err)));
+    CHECK_INT(u.nto, 2);
+    CHECK_INT(u.ncc, 1);
+    CHECK_INT(u.nbcc, 1);
+    CHECK_STR(u.bcc[0], "d@example.org");
+    CHECK_STR(u.subject, "Hi there!");
+    CHECK_STR(u.body, "line 1\r\nline 2");
+    CHECK_INT(u.nhdrs, 2);
+    CHECK_STR(u.hdrs[0].name, "Keywords");
+    CHECK_STR(u.hdrs[1].value, "\xc3\xa9");
+    mailto_free(&u);
+    /* Spaces around the commas are tolerated. */
+    CHECK(mailto_parse("mailto:a@example.org,%20b@example.org?to=c@example.org%20,d@example.org", &u, err,
+                       sizeof(err)));
+    CHECK_INT(u.nto, 4);
+    CHECK_STR(u.to[1], "b@example.org");
+    CHECK_STR(u.to[2], "c@example.org");
+    mailto_free(&u);
+    /* "?to=" only; unsafe fields ignored (RFC 5436 2.7). */
+    CHECK(mailto_parse("mailto:?to=x@example.org&from=evil@x&auto-submitted=no&received=x&message-id=%3Ca%40b%3E"
+                       "&date=x&resent-to=y@z&content-type=text/html&in-reply-to=%3Cq%40r%3E&reply-to=r@example.org",
+                       &u, err, sizeof(err)));
+    CHECK_INT(u.nto, 1);
+    CHECK_INT(u.nhdrs, 1);
+    CHECK_STR(u.hdrs[0].name, "reply-to");
+    mailto_free(&u);
+    /* Invalid: not mailto, no recipient, bad escapes, a header injection,
+     * an address without a domain or with a space, too many, too long. */
+    const char *bad[] = {"http://x",
+                         "mailto:",
+                         "mailto:?subject=x",
+                         "mailto:a@b%2",
+                         "mailto:a@b%zz",
+                         "mailto:a@b%00",
+                         "mailto:a@b?subject=x%0D%0ABcc:%20e@f",
+                         "mailto:a@b?X-Foo=1%0A2",
+                         "mailto:alice",
+                         "mailto:a%20b@example.org",
+                         "mailto:a@b?X%3AY=1",
+                         "mailto:a@b?=1",
+                         "mailto:a@b?nokey",
+                         "mailto:a@b?to=Bob%20%3Cbob@x%3E",
+                         "mailto:a@b@c@",
+                         "mailto:a@b@c",
+                         "mailto:@b"};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        bool ok = mailto_parse(bad[i], &u, err, sizeof(err));
+        CHECK(!ok);
+        if (ok) {
+            fprintf(stderr, "accepted: %s\n", bad[i]);
+            mailto_free(&u);
+        }
+    }
+    struct buf many = BUF_INIT;
+    buf_puts(&many, "mailto:");
+    for (int i = 0; i <= MAILTO_MAX_RCPTS; i++)
+        buf_printf(&many, "%su%d@example.org", i ? "," : "", i);
+    CHECK(!mailto_parse(many.data, &u, err, sizeof(err)));
+    buf_free(&many);
+    struct buf longu = BUF_INIT;
+    buf_puts(&longu, "mailto:a@b?subject=");
+    for (int i = 0; i < MAILTO_MAX_URI; i++)
+        buf_putc(&longu, 'x');
+    CHECK(!mailto_parse(longu.data, &u, err, sizeof(err)));
+    buf_free(&longu);
+}
+
+static void test_mailto_compose(void)
+{
+    struct mailto u;
+    char err[128];
+    CHECK(mailto_parse("mailto:n@example.net?cc=c@example.net&bcc=hidden@example.net&body=You%20have%20mail"
+                       "&x-priority=1",
+                       &u, err, sizeof(err)));
+    const char *hdr = "Received: from x\r\nFrom: bob@x.example\r\nSubject: report\r\nMessage-ID: <t1@x>\r\n\r\n";
+    struct notify_msg m = {.hdr = hdr, .hdr_len = strlen(hdr), .envelope_from = "bob@x.example",
+                           .envelope_to = "alice@example.org"};
+    const char *sender = NULL;
+    size_t len = 0;
+    char *r = mailto_compose(&u, &m, NULL, NULL, "mx.test", 1800000000, &sender, &len);
+    CHECK(r && well_formed(r, len));
+    if (r) {
+        /* Auto-Submitted first (RFC 5436 2.7.1). */
+        const char *first = "Auto-Submitted: auto-notified; owner-email=\"alice@example.org\"\r\n";
+        CHECK(strncmp(r, first, strlen(first)) == 0);
+        char *v;
+        CHECK_STR(v = field(r, len, "From"), "<alice@example.org>");
+        free(v);
+        CHECK_STR(v = field(r, len, "To"), "<n@example.net>");
+        free(v);
+        CHECK_STR(v = field(r, len, "Cc"), "<c@example.net>");
+        free(v);
+        CHECK(field(r, len, "Bcc") == NULL && !strstr(r, "hidden"));
+        CHECK_STR(v = field(r, len, "Subject"), "report");
+        free(v);
+        CHECK_STR(v = field(r, len, "References"), "<t1@x>");
+        free(v);
+        CHECK_STR(v = field(r, len, "X-priority"), "1");
+        free(v);
+        CHECK(field(r, len, "Received") == NULL);
+        CHECK(strstr(r, "\r\n\r\nYou have mail\r\n") != NULL);
+        CHECK_STR(sender, "alice@example.org");
+        free(r);
+    }
+    /* :from and :message; a null trigger sender gives a null sender. */
+    m.envelope_from = "";
+    r = mailto_compose(&u, &m, "notify@example.org", "New mail \xe2\x9c\x89", "mx.test", 1800000000, &sender,
+                       &len);
+    CHECK(r && well_formed(r, len));
+    if (r) {
+        char *v;
+        CHECK_STR(v = field(r, len, "From"), "<notify@example.org>");
+        free(v);
+        v = field(r, len, "Subject");
+        struct buf dec = BUF_INIT;
+        mime_decode_header_utf8(&dec, v ? v : "", v ? strlen(v) : 0);
+        CHECK_STR(buf_cstr(&dec), "New mail \xe2\x9c\x89");
+        buf_free(&dec);
+        free(v);
+        CHECK_STR(sender, "");
+        free(r);
+    }
+    /* An unusable :from falls back to the user. */
+    m.envelope_from = "bob@x.example";
+    r = mailto_compose(&u, &m, "x\r\nBcc: y@z", NULL, "mx.test", 1800000000, &sender, &len);
+    CHECK(r && strstr(r, "\r\nFrom: <alice@example.org>\r\n") && !strstr(r, "Bcc"));
+    CHECK_STR(sender, "alice@example.org");
+    free(r);
+    mailto_free(&u);
+}
+
+/* ---- hostile input ---- */
+
+static uint32_t g_rng = 12345;
+static uint32_t rnd(void)
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 17;
+    g_rng ^= g_rng << 5;
+    return g_rng;
+}
+
+/* Random headers built from field names that matter here and hostile
+ * values (control bytes, 8-bit, folding, brackets, encoded-words): every
+ * reply and MDN composed from them is well-formed (CRLF only, short
+ * lines, 7-bit header) and nothing crashes (ASan/UBSan build). */
+static void test_hostile_headers(void)
+{
+    static const char *const names[] = {"To", "Cc", "Bcc", "Resent-To", "Subject", "Message-ID", "References",
+                                        "In-Reply-To", "Auto-Submitted", "Precedence", "List-Id", "From",
+                                        "X-Darius-Redirected", "Received", "Return-Path"};
+    char longid[1200];
+    memset(longid, 'i', sizeof(longid) - 1);
+    longid[0] = '<';
+    longid[990] = '>';
+    longid[991] = '\0';
+    const char *bits[] = {longid, "alice@example.org", "<", ">", "\"", "(", ")", ",", ";", ":", "@", " ",
+                                       "\r\n ", "\r\n", "\n", "\r", "\t", "=?UTF-8?B?w6k=?=", "=?x?Q?=FF?=",
+                          "\xff", "\xc3\xa9", "\xe2\x82", "<a@b>", "no", "bulk", "\x01", "\\"};
+    for (int iter = 0; iter < 3000; iter++) {
+        struct buf h = BUF_INIT;
+        int nf = (int)(rnd() % 8);
+        for (int f = 0; f < nf; f++) {
+            buf_printf(&h, "%s:", names[rnd() % ARRAY_SIZE(names)]);
+            int nb = (int)(rnd() % 12);
+            for (int b = 0; b < nb; b++)
+                buf_puts(&h, bits[rnd() % ARRAY_SIZE(bits)]);
+            if (rnd() % 4 == 0) {
+                /* a long run */
+                for (int k = 0; k < 300; k++)
+                    buf_puts(&h, bits[rnd() % ARRAY_SIZE(bits)]);
+            }
+            buf_puts(&h, "\r\n");
+        }
+        buf_puts(&h, "\r\n");
+        struct vacation_msg m = vmsg(h.data, "bob@x.example");
+        struct vacation_params p = {.reason = rnd() % 2 ? "away" : "\xff\xfe\r\r\n.\n", .mime = rnd() % 5 == 0};
+        (void)vacation_check(&m, &p);
+        size_t len = 0;
+        char *r = vacation_compose(&m, &p, "mx.test", 1800000000, &len);
+        if (r) {
+            if (!p.mime)
+                CHECK(well_formed(r, len));
+            free(r);
+        }
+        struct mdn_msg mm = {.hdr = h.data, .hdr_len = h.len, .envelope_from = "bob@x.example",
+                             .final_rcpt = "alice@example.org", .reason = "no"};
+        r = mdn_reject_compose(&mm, "mx.test", 1800000000, &len);
+        CHECK(r != NULL);
+        if (r) {
+            /* 8-bit bytes may be in the returned header part (declared
+             * 8bit); the top-level header is 7-bit. */
+            size_t col = 0;
+            bool ok = true;
+            for (size_t i = 0; i < len; i++) {
+                if (r[i] == '\n') {
+                    ok = ok && i > 0 && r[i - 1] == '\r';
+                    col = 0;
+                } else if (r[i] != '\r' && ++col > 998) {
+                    ok = false;
+                }
+            }
+            CHECK(ok);
+            size_t hl = mime_header_length(r, len);
+            for (size_t i = 0; i < hl; i++)
+                CHECK((unsigned char)r[i] < 0x80);
+            free(r);
+        }
+        (void)redirect_check(h.data, h.len, "alice@example.org");
+        /* A random mailto URI: parsed or refused; when parsed, the
+         * notification is well-formed. */
+        static const char *const ubits[] = {"a@b.example", ",", "?", "&", "=", "to", "cc", "bcc", "subject",
+                                            "body", "X-Y", "%0D%0A", "%C3%A9", "%2", "%00", "%3A", " ", "@",
+                                            "from", "%20", "reply-to", "\xff"};
+        struct buf uri = BUF_INIT;
+        buf_puts(&uri, "mailto:");
+        int nu = (int)(rnd() % 16);
+        for (int k = 0; k < nu; k++)
+            buf_puts(&uri, ubits[rnd() % ARRAY_SIZE(ubits)]);
+        struct mailto u;
+        char err[128];
+        if (mailto_parse(buf_cstr(&uri), &u, err, sizeof(err))) {
+            struct notify_msg nm = {.hdr = h.data, .hdr_len = h.len, .envelope_from = "bob@x.example",
+                                    .envelope_to = "alice@example.org"};
+            const char *sender;
+            r = mailto_compose(&u, &nm, NULL, NULL, "mx.test", 1800000000, &sender, &len);
+            CHECK(r && well_formed(r, len));
+            if (r && !well_formed(r, len))
+                fprintf(stderr, "URI %s\n", buf_cstr(&uri));
+            free(r);
+            mailto_free(&u);
+        }
+        buf_free(&uri);
+        buf_free(&h);
+    }
+}
+
 int main(void)
 {
     if (delivery_harness_init("test-delivery-outgoing", "mx.test") != 0)
@@ -565,6 +828,9 @@ int main(void)
     RUN(test_vacation_compose);
     RUN(test_redirect_guard);
     RUN(test_mdn);
+    RUN(test_mailto_parse);
+    RUN(test_mailto_compose);
+    RUN(test_hostile_headers);
     delivery_harness_done();
     return unit_done();
 }

@@ -7,14 +7,18 @@
  * are failures. Then the actions end to end (delivery-outgoing.c):
  * vacation sent once per period and given back when the MTA fails,
  * redirect with its marker and without Return-Path and its loop refused,
- * the reject MDN and none to the null sender. */
+ * the reject MDN and none to the null sender, notify mailto. */
 #include "unit.h"
 #include "delivery-harness.h"
+#include "mime.h"
+#include "sieve.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <signal.h>
 #include <time.h>
 
 static char g_smdir[512];
@@ -51,6 +55,8 @@ static void drop(const char *name)
     snprintf(path, sizeof(path), "%s/%s", g_smdir, name);
     unlink(path);
 }
+
+static char *call_file(int n, const char *what);
 
 static int calls(void)
 {
@@ -152,6 +158,52 @@ static void test_null_sender_and_file(void)
     buf_free(&want);
     buf_free(&file);
     close(fd);
+}
+
+/* The program inherits no descriptor of ours but 0, 1, 2 (even one
+ * opened without O_CLOEXEC), no blocked signals and no ignored ones
+ * (the worker blocks signals for its signalfd and ignores SIGPIPE). */
+static void test_inherited_state(void)
+{
+    int leak = open("/dev/null", O_RDONLY); /* no O_CLOEXEC on purpose */
+    CHECK(dup2(leak, 7) == 7);
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    signal(SIGPIPE, SIG_IGN);
+    int before = calls();
+    const char *rcpts[] = {"bob@example.org"};
+    struct sendmail_msg msg = {.head = "x\r\n", .head_len = 3, .fd = -1};
+    CHECK_INT(delivery_sendmail(&g_opts, "a@b.example", rcpts, 1, &msg, NULL), SENDMAIL_OK);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    close(7);
+    close(leak);
+    char *fds = call_file(before + 1, "fds");
+    CHECK(fds != NULL);
+    if (fds) {
+        /* 0, 1, 2 and whatever the shell opens itself (dash keeps its
+         * script on a descriptor >= 10); never 3..9 from us. */
+        for (char *line = strtok(fds, "\n"); line; line = strtok(NULL, "\n")) {
+            int fd = atoi(line);
+            CHECK(fd <= 2 || fd >= 10);
+        }
+        free(fds);
+    }
+    char *sig = call_file(before + 1, "sig");
+    CHECK(sig && strstr(sig, "SigBlk:\t0000000000000000\n"));
+    if (sig && !strstr(sig, "SigBlk:\t0000000000000000\n"))
+        fprintf(stderr, "%s", sig);
+    /* Of the ignored set only the standard signals count: glibc's
+     * posix_spawn leaves its two internal real-time signals (32, 33:
+     * thread cancellation and setxid) ignored in the child, where
+     * nothing uses them. */
+    const char *ign = sig ? strstr(sig, "SigIgn:\t") : NULL;
+    unsigned long long mask = ign ? strtoull(ign + 8, NULL, 16) : ~0ULL;
+    CHECK_INT(mask & 0x7fffffffULL, 0);
+    free(sig);
 }
 
 static void test_exit_status(void)
@@ -358,6 +410,221 @@ static void test_reject_mdn_send(void)
     CHECK_INT(calls(), before + 1);
 }
 
+static void test_notify_send(void)
+{
+    const char *hdr = "From: bob@x.example\r\nSubject: s\r\n\r\n";
+    struct notify_msg m = {.hdr = hdr, .hdr_len = strlen(hdr), .envelope_from = "bob@x.example",
+                           .envelope_to = "alice@example.org"};
+    int before = calls();
+    CHECK_INT(delivery_notify_mailto_send(&g_opts, "mailto:n@example.net?bcc=h@example.net", &m, NULL, "New mail",
+                                          "mx.test", 1800000000),
+              OUTGOING_SENT);
+    char *args = call_file(before + 1, "args");
+    CHECK_STR(args, "-i\n-f\nalice@example.org\n--\nn@example.net\nh@example.net\n");
+    free(args);
+    char *msg = call_file(before + 1, "msg");
+    CHECK(msg && strncmp(msg, "Auto-Submitted: auto-notified;", 30) == 0 && strstr(msg, "\nSubject: New mail\n"));
+    free(msg);
+    /* A null trigger sender: a null sender. */
+    m.envelope_from = "";
+    CHECK_INT(delivery_notify_mailto_send(&g_opts, "mailto:n@example.net", &m, NULL, NULL, "mx.test", 1800000000),
+              OUTGOING_SENT);
+    args = call_file(before + 2, "args");
+    CHECK_STR(args, "-i\n-f\n<>\n--\nn@example.net\n");
+    free(args);
+    /* No notification about an auto-submitted message; an invalid URI
+     * fails; neither calls the MTA. */
+    const char *auto_hdr = "Auto-Submitted: auto-notified\r\n\r\n";
+    struct notify_msg ma = {.hdr = auto_hdr, .hdr_len = strlen(auto_hdr), .envelope_from = "x@y.example",
+                            .envelope_to = "alice@example.org"};
+    CHECK_INT(delivery_notify_mailto_send(&g_opts, "mailto:n@example.net", &ma, NULL, NULL, "mx.test", 1800000000),
+              OUTGOING_SUPPRESSED);
+    CHECK_INT(delivery_notify_mailto_send(&g_opts, "mailto:?subject=x", &m, NULL, NULL, "mx.test", 1800000000),
+              OUTGOING_FAILED);
+    CHECK_INT(calls(), before + 2);
+}
+
+/* A script's result carried out: compile, run, and each outgoing action
+ * through delivery_sieve_action_send. */
+static void test_sieve_actions(void)
+{
+    const char *script = "require [\"vacation\", \"enotify\", \"reject\"];\n"
+                         "redirect \"other@elsewhere.example\";\n"
+                         "vacation :days 3 :subject \"Away\" \"I am away.\";\n"
+                         "notify :message \"got one\" \"mailto:pager@example.net\";\n";
+    struct sieve_diags d;
+    memset(&d, 0, sizeof(d));
+    unsigned char *bin = NULL;
+    size_t bl = 0;
+    CHECK(sieve_compile(script, strlen(script), NULL, &bin, &bl, &d));
+    sieve_diags_free(&d);
+    enum sieve_load_status ls;
+    struct sieve_script *sc = bin ? sieve_binary_load(bin, bl, NULL, &ls) : NULL;
+    free(bin);
+    CHECK(sc != NULL);
+    if (!sc)
+        return;
+    const char *stored = "Return-Path: <bob@x.example>\r\n"
+                         "Received: from x by mx.test\r\n"
+                         "From: bob@x.example\r\nTo: alice@example.org\r\nSubject: plans\r\n"
+                         "Message-ID: <p1@x.example>\r\n\r\nsee you\r\n";
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/sieve-msg", g_smdir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CHECK(write(fd, stored, strlen(stored)) == (ssize_t)strlen(stored));
+    struct sieve_envelope env = {"bob@x.example", "alice@example.org", NULL, NULL};
+    struct sieve_result *res = NULL;
+    CHECK_INT(sieve_run(sc, stored, strlen(stored), &env, NULL, NULL, NULL, &res), SIEVE_RUN_OK);
+    struct outgoing_ctx c = {.sendmail = g_opts,
+                             .servername = "mx.test",
+                             .now = 1800000000,
+                             .vacation_min = 86400,
+                             .vacation_max = 90 * 86400,
+                             .user = "alice-sieve",
+                             .rcpt = "alice@example.org",
+                             .envelope_from = "bob@x.example",
+                             .fd = fd,
+                             .size = strlen(stored),
+                             .hdr = stored,
+                             .hdr_len = mime_header_length(stored, strlen(stored))};
+    int before = calls();
+    int sent = 0;
+    for (size_t i = 0; res && i < sieve_result_count(res); i++) {
+        const struct sieve_action *a = sieve_result_action(res, i);
+        enum outgoing_result o = delivery_sieve_action_send(a, &c);
+        if (a->type == SIEVE_ACT_REDIRECT || a->type == SIEVE_ACT_VACATION || a->type == SIEVE_ACT_NOTIFY) {
+            CHECK_INT(o, OUTGOING_SENT);
+            sent++;
+        }
+    }
+    CHECK_INT(sent, 3);
+    CHECK_INT(calls(), before + 3);
+    /* In action order: the redirect keeps the sender and carries the
+     * marker; the vacation reply is from <>; the notification to the URI. */
+    char *args = call_file(before + 1, "args");
+    CHECK_STR(args, "-i\n-f\nbob@x.example\n--\nother@elsewhere.example\n");
+    free(args);
+    char *msg = call_file(before + 1, "msg");
+    CHECK(msg && strncmp(msg, "X-Darius-Redirected: alice@example.org\nReceived: from x", 55) == 0);
+    free(msg);
+    args = call_file(before + 2, "args");
+    CHECK_STR(args, "-i\n-f\n<>\n--\nbob@x.example\n");
+    free(args);
+    msg = call_file(before + 2, "msg");
+    CHECK(msg && strstr(msg, "\nSubject: Away\n") && strstr(msg, "\n\nI am away.\n"));
+    free(msg);
+    args = call_file(before + 3, "args");
+    CHECK_STR(args, "-i\n-f\nalice@example.org\n--\npager@example.net\n");
+    free(args);
+    /* The same message again: the vacation is not due; the others are. */
+    for (size_t i = 0; res && i < sieve_result_count(res); i++) {
+        const struct sieve_action *a = sieve_result_action(res, i);
+        if (a->type == SIEVE_ACT_VACATION)
+            CHECK_INT(delivery_sieve_action_send(a, &c), OUTGOING_SUPPRESSED);
+    }
+    CHECK_INT(calls(), before + 3);
+    /* An edited header (editheader) is what a redirect sends. */
+    const char *edited = "X-Added: 1\r\nFrom: bob@x.example\r\nSubject: plans\r\n\r\n";
+    struct outgoing_ctx ce = c;
+    ce.hdr = edited;
+    ce.hdr_len = strlen(edited);
+    ce.hdr_edited = true;
+    ce.body_off = (uint64_t)(strstr(stored, "\r\n\r\n") + 4 - stored);
+    for (size_t i = 0; res && i < sieve_result_count(res); i++) {
+        const struct sieve_action *a = sieve_result_action(res, i);
+        if (a->type == SIEVE_ACT_REDIRECT)
+            CHECK_INT(delivery_sieve_action_send(a, &ce), OUTGOING_SENT);
+    }
+    msg = call_file(before + 4, "msg");
+    CHECK_STR(msg, "X-Darius-Redirected: alice@example.org\nX-Added: 1\nFrom: bob@x.example\nSubject: plans\n\n"
+                   "see you\n");
+    free(msg);
+    sieve_result_free(res);
+    sieve_script_free(sc);
+    close(fd);
+}
+
+/* ---- threads ---- */
+
+#include <pthread.h>
+
+#define NTHREADS 4
+#define PER_THREAD 3
+
+static void *send_thread(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    for (int i = 0; i < PER_THREAD; i++) {
+        char body[128], rcpt[64];
+        snprintf(body, sizeof(body), "Subject: t%d-%d\r\n\r\nfrom thread %d, message %d\r\n", id, i, id, i);
+        snprintf(rcpt, sizeof(rcpt), "t%d-%d@example.org", id, i);
+        const char *rcpts[] = {rcpt};
+        struct sendmail_msg msg = {.head = body, .head_len = strlen(body), .fd = -1};
+        if (delivery_sendmail(&g_opts, "", rcpts, 1, &msg, NULL) != SENDMAIL_OK)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+/* delivery_sendmail from several threads at once (as from a worker's
+ * job pool): every message reaches its own call intact. */
+static void test_threads_send(void)
+{
+    int before = calls();
+    pthread_t t[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++)
+        pthread_create(&t[i], NULL, send_thread, (void *)(intptr_t)i);
+    int failed = 0;
+    for (int i = 0; i < NTHREADS; i++) {
+        void *rv;
+        pthread_join(t[i], &rv);
+        failed += rv != NULL;
+    }
+    CHECK_INT(failed, 0);
+    CHECK_INT(calls(), before + NTHREADS * PER_THREAD);
+    bool seen[NTHREADS][PER_THREAD] = {{false}};
+    for (int n = before + 1; n <= before + NTHREADS * PER_THREAD; n++) {
+        char *args = call_file(n, "args"), *msg = call_file(n, "msg");
+        int a = -1, b = -1;
+        if (args && sscanf(args, "-i\n-f\n<>\n--\nt%d-%d@", &a, &b) == 2 && a >= 0 && a < NTHREADS && b >= 0 &&
+            b < PER_THREAD) {
+            char want[128];
+            snprintf(want, sizeof(want), "Subject: t%d-%d\n\nfrom thread %d, message %d\n", a, b, a, b);
+            CHECK_STR(msg, want);
+            seen[a][b] = true;
+        }
+        free(args);
+        free(msg);
+    }
+    for (int i = 0; i < NTHREADS; i++)
+        for (int j = 0; j < PER_THREAD; j++)
+            CHECK(seen[i][j]);
+}
+
+static int g_claims;
+static pthread_mutex_t g_claims_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *claim_thread(void *arg)
+{
+    (void)arg;
+    int r = vacation_claim("race", "bob@x.example", "h", 86400, 1800000000);
+    pthread_mutex_lock(&g_claims_mu);
+    g_claims += r == 1;
+    pthread_mutex_unlock(&g_claims_mu);
+    return NULL;
+}
+
+/* Two messages from one sender delivered at once: one reply. */
+static void test_threads_claim(void)
+{
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        pthread_create(&t[i], NULL, claim_thread, NULL);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    CHECK_INT(g_claims, 1);
+}
+
 int main(void)
 {
     if (delivery_harness_init("test-delivery-sendmail", "mx.test") != 0)
@@ -368,6 +635,7 @@ int main(void)
         return 2;
     RUN(test_success);
     RUN(test_null_sender_and_file);
+    RUN(test_inherited_state);
     RUN(test_exit_status);
     RUN(test_timeout);
     RUN(test_lingering_child);
@@ -377,6 +645,10 @@ int main(void)
     RUN(test_vacation_send);
     RUN(test_redirect_send);
     RUN(test_reject_mdn_send);
+    RUN(test_notify_send);
+    RUN(test_sieve_actions);
+    RUN(test_threads_send);
+    RUN(test_threads_claim);
     delivery_harness_done();
     return unit_done();
 }
