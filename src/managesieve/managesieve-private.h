@@ -30,6 +30,10 @@ struct msv_session {
     unsigned auth_failures;
     uint64_t last_activity, connected_at;
     uint64_t timeout_timer, defer_timer, kick_timer;
+    /* STARTTLS: the capabilities wait for the end of the handshake (the
+     * -PLUS mechanisms need its channel binding); input waits with them */
+    uint64_t tls_caps_timer, tls_caps_since;
+    bool tls_caps_wait;
     struct limits_preauth pa;
     struct msv_reader rd;
 

@@ -84,6 +84,8 @@ static void session_free(struct msv_session *s)
         ev_timer_cancel(g_srv.loop, s->defer_timer);
     if (s->kick_timer)
         ev_timer_cancel(g_srv.loop, s->kick_timer);
+    if (s->tls_caps_timer)
+        ev_timer_cancel(g_srv.loop, s->tls_caps_timer);
     msv_auth_reset(s);
     msv_store_close(s);
     msv_reader_reset(&s->rd);
@@ -269,6 +271,10 @@ void msv_process_input(struct msv_session *s)
             conn_pause_input(s->conn);
             return;
         }
+        /* after STARTTLS, commands wait for the capabilities; input is
+         * not paused, the handshake reads through it */
+        if (s->tls_caps_wait)
+            return;
         struct buf *in = conn_input(s->conn);
         if (!in->len)
             return;

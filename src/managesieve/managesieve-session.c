@@ -535,6 +535,27 @@ static void cmd_unauthenticate(struct msv_session *s, struct msv_command *cmd)
 
 /* ---- STARTTLS (RFC 5804 2.2) -------------------------------------------- */
 
+static void tls_caps_cb(struct event_loop *loop, void *arg)
+{
+    struct msv_session *s = arg;
+    s->tls_caps_timer = 0;
+    if (s->closed || !s->conn || s->quitting)
+        return;
+    msv_session_enter(s);
+    if (conn_tls_desc(s->conn)[0]) {
+        s->tls_caps_wait = false;
+        send_capabilities(s);
+        msv_session_kick(s);
+    } else if (event_loop_now(loop) - s->tls_caps_since >= FE_TLS_CLOSE_MAX_MS) {
+        log_info("managesieve: TLS handshake not completed: addr=%s", s->peer);
+        s->quitting = true;
+        conn_abort(s->conn);
+    } else {
+        s->tls_caps_timer = ev_timer_add(loop, FE_TLS_CLOSE_POLL_MS, tls_caps_cb, s);
+    }
+    msv_session_leave(s);
+}
+
 static void cmd_starttls(struct msv_session *s, struct msv_command *cmd)
 {
     if (cmd->nargs != 1) {
@@ -561,8 +582,14 @@ static void cmd_starttls(struct msv_session *s, struct msv_command *cmd)
     msv_reader_reset(&s->rd);
     msv_auth_reset(s);
     /* 2.2: after the TLS negotiation the server re-issues the capability
-     * results followed by an OK (queued: sent once the handshake is done) */
-    send_capabilities(s);
+     * results followed by an OK - once the handshake is done, so that the
+     * SASL list can offer the -PLUS mechanisms (their tls-exporter
+     * channel binding exists only then). Polled as the front-end layer
+     * polls an implicit-TLS close; a client that does not finish the
+     * handshake in time is cut. */
+    s->tls_caps_wait = true;
+    s->tls_caps_since = event_loop_now(msv_loop());
+    s->tls_caps_timer = ev_timer_add(msv_loop(), FE_TLS_CLOSE_POLL_MS, tls_caps_cb, s);
 }
 
 /* ---- dispatch ---------------------------------------------------------------- */
