@@ -436,6 +436,37 @@ def kick_on_rename(s):
         raise dt.TestFailure("user rename back: %r %r" % (r.stdout, r.stderr))
 
 
+def shutdown_file(s):
+    """DATADIR/msg/shutdown: an open session is told BYE (TRYLATER) with
+    its first line and closed, new connections get the BYE instead of a
+    greeting; once removed, service resumes."""
+    text = "Maintenance until 10:00 UTC"
+    c = s.sieve_login()
+    path = os.path.join(s.datadir, "msg", "shutdown")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        f.write(text + "\nsecond line\n")
+    os.rename(path + ".tmp", path)
+    try:
+        c.sock.settimeout(10 * dt.timeout_scale())
+        _, st = c.response()
+        if st != 'BYE (TRYLATER) "%s"' % text:
+            raise dt.TestFailure("open session: %r" % st)
+        if not c.at_eof():
+            raise dt.TestFailure("open session not closed")
+        for _ in range(3):          # whichever worker takes it
+            n = dt.Sieve(s.host, s.sieve_port)
+            lines, st = n.response()
+            if lines or st != 'BYE (TRYLATER) "%s"' % text:
+                raise dt.TestFailure("new connection: %r %r" % (lines, st))
+            if not n.at_eof():
+                raise dt.TestFailure("new connection not closed")
+    finally:
+        os.unlink(path)
+    d = s.sieve_login()
+    d.ok("LOGOUT")
+
+
 def shutdown_bye(s):
     c = s.sieve_login()
     s.stop()
@@ -457,6 +488,7 @@ def main():
         R.run("UNAUTHENTICATE", unauthenticate, s)
         R.run("STARTTLS: capabilities re-sent, injection discarded", starttls, s)
         R.run("account renamed: BYE (TRYLATER), scripts move", kick_on_rename, s)
+        R.run("shutdown file: BYE (TRYLATER) to open and new sessions", shutdown_file, s)
         R.run("SIGTERM: BYE to an open session", shutdown_bye, s)
     finally:
         s.cleanup()
