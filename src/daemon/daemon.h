@@ -69,4 +69,11 @@ int master_run(const char *config_file);
 void worker_run(int idx, struct listener *ls, size_t nls, struct worker_slot *slots, size_t nslots,
                 pid_t master_pid) ATTR_NORETURN;
 
+/* notice.c: the first line of the Cyrus notice file DATADIR/msg/NAME or
+ * else DATADIR/NAME ("motd", "shutdown"), at most 200 printable ASCII
+ * characters (control characters dropped, tabs as spaces, trailing
+ * spaces cut); an empty shutdown file reads as "Server shutting down".
+ * false when neither file exists (or is not a regular file). */
+bool daemon_read_notice(const char *name, char *out, size_t outlen);
+
 #endif

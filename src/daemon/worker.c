@@ -18,7 +18,10 @@
  * Cyrus shutdown file (DATADIR/msg/shutdown or DATADIR/shutdown): checked
  * every NOTICE_CHECK_MS and before handing over new connections; while it
  * exists new connections are refused with its first line and open ones
- * are told and closed; once it is gone service resumes (no restart).
+ * are told and closed; once it is gone service resumes (no restart). The
+ * motd (DATADIR/msg/motd or DATADIR/motd) is read at the same times and
+ * handed to the front-end layer, which IMAP asks at each login
+ * (notice.c). The protocols read neither file.
  *
  * SIGTERM/SIGINT: stop accepting, let the IMAP layer say BYE, exit when
  * the last session is gone (at most 4 s). SIGHUP: reload the
@@ -79,12 +82,15 @@ static int notify_fd = -1;
 static bool notice_active;
 static char notice_line[256];
 
-/* Look at the shutdown file; tell the front-ends when it appeared,
- * changed or went away. Two failed open()s when there is none. */
+/* Look at the notice files (notice.c). The shutdown file: tell the
+ * front-ends when it appeared, changed or went away. The motd: what IMAP
+ * sends after a login from now on. Two failed open()s each when there is
+ * none. */
 static void check_notice(void)
 {
     char line[256];
-    if (imap_read_notice("shutdown", line, sizeof(line))) {
+    fe_set_motd(daemon_read_notice("motd", line, sizeof(line)) ? line : NULL);
+    if (daemon_read_notice("shutdown", line, sizeof(line))) {
         if (!notice_active || strcmp(line, notice_line) != 0)
             log_notice("shutdown file present: %s", line);
         notice_active = true;

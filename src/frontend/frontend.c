@@ -166,6 +166,25 @@ size_t fe_session_count_all(void)
     return n;
 }
 
+/* ---- notices ------------------------------------------------------------------ */
+
+static char *g_motd;
+
+void fe_set_motd(const char *line)
+{
+    if (line && !*line)
+        line = NULL;
+    if (line && g_motd && strcmp(line, g_motd) == 0)
+        return;
+    free(g_motd);
+    g_motd = line ? xstrdup(line) : NULL;
+}
+
+const char *fe_motd(void)
+{
+    return g_motd;
+}
+
 /* ---- accepting ---------------------------------------------------------------- */
 
 bool fe_accept_admit(struct fe_server *srv, int fd, const struct sockaddr *peer, socklen_t peerlen,

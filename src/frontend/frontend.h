@@ -107,6 +107,15 @@ void fe_kick_user_all(const char *user);
 void fe_evict_marked_all(void);
 size_t fe_session_count_all(void);
 
+/* ---- notices ---- */
+
+/* The Cyrus motd's first line, or NULL when there is none (or it is
+ * empty): the daemon reads the file (it is re-read every second and
+ * before new connections are handed over) and IMAP sends it as an ALERT
+ * after a login. One per process, for every protocol that shows one. */
+void fe_set_motd(const char *line);
+const char *fe_motd(void);
+
 /* ---- accepting ---- */
 
 struct fe_accept {

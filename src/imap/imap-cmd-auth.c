@@ -20,6 +20,7 @@
 #include "imap.h"
 #include "auth.h"
 #include "auth-service.h"
+#include "sasl-exchange.h"
 #include "config.h"
 #include "connlimits.h"
 #include "log.h"
@@ -33,10 +34,7 @@ struct auth_state {
     char *mech;             /* AUTHENTICATE mechanism, uppercased */
     char *ir;               /* AUTHENTICATE initial response (base64 or "=") */
     bool has_ir;
-    struct sasl_session *sasl;
-    bool final_sent;        /* sent SCRAM server-final as a challenge; expect "" */
-    char *ok_user;          /* authenticated user waiting for the final "" */
-    char attempted[AUTH_MAX_USERNAME + 1];
+    struct sasl_exchange sx; /* AUTHENTICATE (sasl-exchange.h) */
     enum cmd_result (*next)(struct imap_session *s, struct imap_cmd *cmd);
 };
 
@@ -54,9 +52,7 @@ static void auth_state_free(void *p)
         explicit_bzero(st->ir, strlen(st->ir));
         free(st->ir);
     }
-    free(st->ok_user);
-    if (st->sasl)
-        sasl_free(st->sasl);
+    sasl_ex_reset(&st->sx);
     free(st);
 }
 
@@ -303,102 +299,70 @@ IMAP_CMD(cmd_login)
 
 /* ---- AUTHENTICATE ----------------------------------------------------------- */
 
-static enum cmd_result sasl_feed(struct imap_session *s, struct imap_cmd *cmd, const unsigned char *in,
-                                 size_t len);
+static enum cmd_result sasl_verified(struct imap_session *s, struct imap_cmd *cmd, void *arg);
+static enum cmd_result auth_line(struct imap_session *s, struct imap_cmd *cmd, const char *line, size_t len);
 
-static enum cmd_result auth_line(struct imap_session *s, struct imap_cmd *cmd, const char *line, size_t len)
+/* Say the exchange's next step (sasl-exchange.h) in IMAP's words
+ * (RFC 9051 6.2.2). */
+static enum cmd_result sasl_next(struct imap_session *s, struct imap_cmd *cmd, enum sasl_ex_step step)
 {
     struct auth_state *st = auth_state(cmd);
-    if (len == 1 && line[0] == '*') {
+    cmd->on_line = NULL;
+    switch (step) {
+    case SASL_EX_CHALLENGE: {
+        /* IMAP has no "additional data with success" either: final server
+         * data is a challenge too, answered by an empty line */
+        struct buf b = BUF_INIT;
+        buf_puts(&b, "+ ");
+        sasl_ex_data_b64(&st->sx, &b);
+        buf_puts(&b, "\r\n");
+        imap_write(s, b.data, b.len);
+        buf_free(&b);
+        cmd->on_line = auth_line;
+        return CMD_WAIT;
+    }
+    case SASL_EX_VERIFY: {
+        /* PLAIN, LOGIN: the password goes to the authentication service */
+        const char *cid, *pw;
+        sasl_ex_credentials(&st->sx, &cid, &pw);
+        enum cmd_result res = verify_password(s, cmd, cid, pw, sasl_verified);
+        sasl_ex_forget_password(&st->sx);
+        return res;
+    }
+    case SASL_EX_SUCCESS: {
+        char *u = xstrdup(sasl_ex_user(&st->sx));
+        enum cmd_result res = auth_succeeded(s, cmd, u, sasl_ex_mech(&st->sx));
+        free(u);
+        return res;
+    }
+    case SASL_EX_FAILED:
+        return auth_failed(s, cmd, sasl_ex_attempted(&st->sx), sasl_ex_mech(&st->sx));
+    case SASL_EX_TEMPFAIL:
+        return auth_unavailable(s, cmd, sasl_ex_attempted(&st->sx), sasl_ex_mech(&st->sx));
+    case SASL_EX_CANCELLED:
         /* RFC 9051 6.2.2: a cancelled exchange is answered with BAD */
         imap_tagged(s, cmd, "BAD", "Authentication cancelled");
         return CMD_DONE;
-    }
-    if (st->final_sent) {
-        if (len != 0) {
-            imap_tagged(s, cmd, "BAD", "Unexpected data after final server message");
-            return CMD_DONE;
-        }
-        cmd->on_line = NULL;
-        return auth_succeeded(s, cmd, st->ok_user, st->mech);
-    }
-    struct buf dec = BUF_INIT;
-    if (!base64_decode_strict(line, len, &dec)) {
-        buf_free(&dec);
+    case SASL_EX_UNEXPECTED:
+        imap_tagged(s, cmd, "BAD", "Unexpected data after final server message");
+        return CMD_DONE;
+    case SASL_EX_BAD_BASE64:
         imap_tagged(s, cmd, "BAD", "Invalid base64 data");
         return CMD_DONE;
+    case SASL_EX_PLAINTEXT:
+        /* RFC 5530 PRIVACYREQUIRED */
+        imap_tagged(s, cmd, "NO", "[PRIVACYREQUIRED] Plaintext authentication disallowed without TLS");
+        return CMD_DONE;
+    case SASL_EX_NO_MECH:
+        imap_tagged(s, cmd, "NO", "Unsupported authentication mechanism");
+        return CMD_DONE;
     }
-    enum cmd_result r = sasl_feed(s, cmd, (const unsigned char *)dec.data, dec.len);
-    if (dec.data)
-        explicit_bzero(dec.data, dec.len);
-    buf_free(&dec);
-    return r;
+    return CMD_DONE;
 }
 
-static void send_challenge(struct imap_session *s, const struct buf *out)
+static enum cmd_result auth_line(struct imap_session *s, struct imap_cmd *cmd, const char *line, size_t len)
 {
-    struct buf b = BUF_INIT;
-    buf_puts(&b, "+ ");
-    if (out->len)
-        base64_encode((const unsigned char *)out->data, out->len, &b);
-    buf_puts(&b, "\r\n");
-    imap_write(s, b.data, b.len);
-    buf_free(&b);
-}
-
-static enum cmd_result sasl_verified(struct imap_session *s, struct imap_cmd *cmd, void *arg);
-
-/* What the SASL exchange says next (a step or the password check's end). */
-static enum cmd_result sasl_outcome(struct imap_session *s, struct imap_cmd *cmd, enum sasl_result r,
-                                    const struct buf *out)
-{
-    struct auth_state *st = auth_state(cmd);
-    enum cmd_result res;
-    switch (r) {
-    case SASL_CONTINUE:
-        send_challenge(s, out);
-        cmd->on_line = auth_line;
-        res = CMD_WAIT;
-        break;
-    case SASL_VERIFY: {
-        /* PLAIN, LOGIN: the password goes to the authentication service */
-        const char *cid, *pw;
-        sasl_verify_credentials(st->sasl, &cid, &pw);
-        cmd->on_line = NULL;
-        res = verify_password(s, cmd, cid, pw, sasl_verified);
-        sasl_verify_forget(st->sasl);
-        break;
-    }
-    case SASL_DONE:
-        if (sasl_proxy_authcid(st->sasl))
-            log_notice("imap: proxy login: authcid=%s user=%s addr=%s", sasl_proxy_authcid(st->sasl),
-                       sasl_username(st->sasl), s->peer);
-        if (out->len) {
-            /* IMAP has no "additional data with success": send it as a
-             * challenge and expect an empty response (RFC 9051 6.2.2). */
-            st->ok_user = xstrdup(sasl_username(st->sasl));
-            st->final_sent = true;
-            send_challenge(s, out);
-            cmd->on_line = auth_line;
-            res = CMD_WAIT;
-        } else {
-            cmd->on_line = NULL;
-            char *u = xstrdup(sasl_username(st->sasl));
-            res = auth_succeeded(s, cmd, u, st->mech);
-            free(u);
-        }
-        break;
-    case SASL_FAIL:
-    case SASL_BADPROT:
-    default: {
-        const char *tried = sasl_attempted_user(st->sasl);
-        snprintf(st->attempted, sizeof(st->attempted), "%s", tried ? tried : "");
-        cmd->on_line = NULL;
-        res = auth_failed(s, cmd, st->attempted, st->mech);
-        break;
-    }
-    }
-    return res;
+    return sasl_next(s, cmd, sasl_ex_response(&auth_state(cmd)->sx, line, len));
 }
 
 static enum cmd_result sasl_verified(struct imap_session *s, struct imap_cmd *cmd, void *arg)
@@ -408,25 +372,7 @@ static enum cmd_result sasl_verified(struct imap_session *s, struct imap_cmd *cm
     free(w);
     if (!s)
         return CMD_DONE;
-    struct auth_state *st = auth_state(cmd);
-    enum sasl_result r = sasl_verify_result(st->sasl, rep.status == AUTH_STATUS_OK, rep.user);
-    if (rep.status == AUTH_STATUS_TEMPFAIL)
-        return auth_unavailable(s, cmd, sasl_attempted_user(st->sasl), st->mech);
-    struct buf out = BUF_INIT;
-    enum cmd_result res = sasl_outcome(s, cmd, r, &out);
-    buf_free(&out);
-    return res;
-}
-
-static enum cmd_result sasl_feed(struct imap_session *s, struct imap_cmd *cmd, const unsigned char *in,
-                                 size_t len)
-{
-    struct auth_state *st = auth_state(cmd);
-    struct buf out = BUF_INIT;
-    enum sasl_result r = sasl_step(st->sasl, in, len, &out);
-    enum cmd_result res = sasl_outcome(s, cmd, r, &out);
-    buf_free(&out);
-    return res;
+    return sasl_next(s, cmd, sasl_ex_verified(&auth_state(cmd)->sx, &rep));
 }
 
 static enum cmd_result auth_start(struct imap_session *s, struct imap_cmd *cmd)
@@ -437,31 +383,10 @@ static enum cmd_result auth_start(struct imap_session *s, struct imap_cmd *cmd)
     /* IMAP has anonymous sessions: ANONYMOUS is usable when the config
      * allows it (sasl.c checks allowanonymouslogin). */
     p.allow_anonymous = true;
-    st->sasl = sasl_start(st->mech, &p);
-    if (!st->sasl) {
-        if (!session_tls(s) && !config_bool(CFG_ALLOWPLAINTEXT) &&
-            (strcmp(st->mech, "PLAIN") == 0 || strcmp(st->mech, "LOGIN") == 0))
-            imap_tagged(s, cmd, "NO", "[PRIVACYREQUIRED] Plaintext authentication disallowed without TLS");
-        else
-            imap_tagged(s, cmd, "NO", "Unsupported authentication mechanism");
-        return CMD_DONE;
-    }
-    if (!st->has_ir)
-        return sasl_feed(s, cmd, NULL, 0);
-    /* RFC 4959: "=" is an empty initial response. */
-    if (strcmp(st->ir, "=") == 0)
-        return sasl_feed(s, cmd, (const unsigned char *)"", 0);
-    struct buf dec = BUF_INIT;
-    if (!base64_decode_strict(st->ir, strlen(st->ir), &dec)) {
-        buf_free(&dec);
-        imap_tagged(s, cmd, "BAD", "Invalid base64 data");
-        return CMD_DONE;
-    }
-    enum cmd_result r = sasl_feed(s, cmd, (const unsigned char *)buf_cstr(&dec), dec.len);
-    if (dec.data)
-        explicit_bzero(dec.data, dec.len);
-    buf_free(&dec);
-    return r;
+    const struct sasl_ex_options o = {.proto = "imap", .peer = s->peer};
+    /* RFC 4959: "=" is an empty initial response (the driver knows) */
+    const char *ir = st->has_ir ? st->ir : NULL;
+    return sasl_next(s, cmd, sasl_ex_start(&st->sx, st->mech, &p, &o, ir, ir ? strlen(ir) : 0));
 }
 
 IMAP_CMD(cmd_authenticate)

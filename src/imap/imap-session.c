@@ -624,11 +624,11 @@ void imap_session_execute(struct imap_session *s, struct imap_cmdtext *ct)
 
 /* Cyrus motd: "* OK [ALERT] <first line>" right after a successful login,
  * before the tagged OK (RFC 9051 7.1: ALERT text must be shown to the
- * user). */
+ * user). The daemon reads the file (fe_set_motd). */
 static void send_motd(struct imap_session *s)
 {
-    char line[256];
-    if (imap_read_notice("motd", line, sizeof(line)) && line[0])
+    const char *line = fe_motd();
+    if (line && line[0])
         imap_untagged(s, "OK [ALERT] %s", line);
 }
 

@@ -587,11 +587,6 @@ bool imap_view_recheck_rights(struct imap_session *s);
 bool imap_cmd_forbids_expunge(const struct imap_cmd *cmd);
 bool imap_session_has_pending(const struct imap_session *s);
 
-/* (added, imap-server.c) Cyrus notice files: the first line of
- * DATADIR/msg/NAME or else DATADIR/NAME ("motd", "shutdown"), at most 200
- * printable ASCII characters (control characters dropped). false when
- * neither file exists. */
-bool imap_read_notice(const char *name, char *out, size_t outlen);
 
 /* Command handlers, one per command (declared here, defined per file). */
 #define IMAP_CMD(fn) enum cmd_result fn(struct imap_session *s, struct imap_cmd *cmd)

@@ -43,11 +43,6 @@ static bool is_tcp_auth_required(const struct lmtp_session *s)
     return !s->is_unix && config_bool(CFG_LMTP_AUTH_REQUIRED);
 }
 
-static bool plaintext_ok(const struct lmtp_session *s)
-{
-    return s->tls || config_bool(CFG_ALLOWPLAINTEXT);
-}
-
 static void sasl_params(struct lmtp_session *s, struct sasl_params *p)
 {
     memset(p, 0, sizeof(*p));
@@ -101,17 +96,7 @@ void lmtp_txn_reset(struct lmtp_session *s)
 
 void lmtp_auth_reset(struct lmtp_session *s)
 {
-    if (s->sasl)
-        sasl_free(s->sasl);
-    s->sasl = NULL;
-    s->in_sasl = false;
-    s->sasl_final_sent = false;
-    if (s->sasl_ok_user) {
-        explicit_bzero(s->sasl_ok_user, strlen(s->sasl_ok_user));
-        free(s->sasl_ok_user);
-    }
-    s->sasl_ok_user = NULL;
-    s->mech[0] = '\0';
+    sasl_ex_reset(&s->sx);
 }
 
 void lmtp_greeting(struct lmtp_session *s)
@@ -221,8 +206,8 @@ static void cmd_starttls(struct lmtp_session *s, const char *arg)
 
 static void auth_done(struct lmtp_session *s, const char *user)
 {
-    char mech[32];
-    snprintf(mech, sizeof(mech), "%s", s->mech);
+    char mech[SASL_EX_MECH_MAX];
+    snprintf(mech, sizeof(mech), "%s", sasl_ex_mech(&s->sx));
     lmtp_auth_reset(s);
     /* Only an administrator may authenticate: an authenticated client is
      * trusted to inject mail for any user (a plain user could otherwise
@@ -253,123 +238,86 @@ static void auth_done(struct lmtp_session *s, const char *user)
     lmtp_printf(s, "235 2.7.0 Authentication successful\r\n");
 }
 
-static void send_challenge(struct lmtp_session *s, const struct buf *data)
-{
-    struct buf b = BUF_INIT;
-    buf_puts(&b, "334 ");
-    base64_encode((const unsigned char *)buf_cstr(data), data->len, &b);
-    buf_puts(&b, "\r\n");
-    conn_write(s->conn, b.data, b.len);
-    buf_free(&b);
-}
-
 static void sasl_verified(struct lmtp_session *s, const struct auth_reply *rep);
 
-static void sasl_outcome(struct lmtp_session *s, enum sasl_result r, const struct buf *out)
+/* Say the exchange's next step (sasl-exchange.h) in LMTP's words
+ * (RFC 4954). */
+static void sasl_next(struct lmtp_session *s, enum sasl_ex_step step)
 {
-    switch (r) {
-    case SASL_CONTINUE:
-        send_challenge(s, out);
-        s->in_sasl = true;
+    switch (step) {
+    case SASL_EX_CHALLENGE: {
+        /* RFC 4954 4: additional data with 235 is allowed, but final
+         * server data as a challenge plus an empty response is what every
+         * client does */
+        struct buf b = BUF_INIT;
+        buf_puts(&b, "334 ");
+        sasl_ex_data_b64(&s->sx, &b);
+        buf_puts(&b, "\r\n");
+        if (s->conn && !s->closed)
+            conn_write(s->conn, b.data, b.len);
+        buf_free(&b);
         break;
-    case SASL_VERIFY: {
+    }
+    case SASL_EX_VERIFY: {
         /* PLAIN, LOGIN: the password goes to the authentication service */
         const char *cid, *pw;
-        sasl_verify_credentials(s->sasl, &cid, &pw);
+        sasl_ex_credentials(&s->sx, &cid, &pw);
         lmtp_verify_password(s, cid, pw, sasl_verified);
-        if (s->sasl)
-            sasl_verify_forget(s->sasl);
+        sasl_ex_forget_password(&s->sx);
         break;
     }
-    case SASL_DONE: {
-        char *u = xstrdup(sasl_username(s->sasl));
-        if (sasl_proxy_authcid(s->sasl))
-            log_notice("lmtp: proxy login: authcid=%s user=%s addr=%s", sasl_proxy_authcid(s->sasl), u, s->peer);
-        if (out->len) {
-            /* RFC 4954 4: additional data with 235 is allowed, but a
-             * challenge plus empty response is what every client does. */
-            send_challenge(s, out);
-            s->sasl_ok_user = u;
-            s->sasl_final_sent = true;
-            s->in_sasl = true;
-        } else {
-            auth_done(s, u);
-            free(u);
-        }
+    case SASL_EX_SUCCESS: {
+        char *u = xstrdup(sasl_ex_user(&s->sx)); /* auth_done resets the exchange */
+        auth_done(s, u);
+        free(u);
         break;
     }
-    case SASL_FAIL:
-    case SASL_BADPROT:
-    default: {
-        const char *t = sasl_attempted_user(s->sasl);
-        log_notice("lmtp: authentication failed: user=%s addr=%s mech=%s", t ? t : "", s->peer, s->mech);
+    case SASL_EX_FAILED:
+        log_notice("lmtp: authentication failed: user=%s addr=%s mech=%s", sasl_ex_attempted(&s->sx), s->peer,
+                   sasl_ex_mech(&s->sx));
         lmtp_auth_reset(s);
         lmtp_auth_failed(s);
         break;
-    }
+    case SASL_EX_TEMPFAIL:
+        /* not the client's fault: no failure counted, no delay */
+        log_notice("lmtp: authentication failed (temporary failure): user=%s addr=%s mech=%s",
+                   sasl_ex_attempted(&s->sx), s->peer, sasl_ex_mech(&s->sx));
+        lmtp_auth_reset(s);
+        lmtp_printf(s, "454 4.7.0 Temporary authentication failure\r\n");
+        break;
+    case SASL_EX_CANCELLED:
+        lmtp_auth_reset(s);
+        lmtp_printf(s, "501 5.7.0 Authentication cancelled\r\n");
+        break;
+    case SASL_EX_UNEXPECTED:
+        lmtp_auth_reset(s);
+        lmtp_printf(s, "501 5.5.2 Unexpected data after the final server message\r\n");
+        break;
+    case SASL_EX_BAD_BASE64:
+        lmtp_auth_reset(s);
+        lmtp_printf(s, "501 5.5.2 Invalid base64 data\r\n");
+        break;
+    case SASL_EX_PLAINTEXT:
+        lmtp_auth_reset(s);
+        lmtp_printf(s, "538 5.7.11 Encryption required for requested authentication mechanism\r\n");
+        break;
+    case SASL_EX_NO_MECH:
+        lmtp_auth_reset(s);
+        lmtp_printf(s, "504 5.5.4 Unrecognized authentication type\r\n");
+        break;
     }
 }
 
 static void sasl_verified(struct lmtp_session *s, const struct auth_reply *rep)
 {
-    if (!s->sasl)
-        return;
-    enum sasl_result r = sasl_verify_result(s->sasl, rep->status == AUTH_STATUS_OK, rep->user);
-    if (rep->status == AUTH_STATUS_TEMPFAIL) {
-        /* not the client's fault: no failure counted, no delay */
-        const char *t = sasl_attempted_user(s->sasl);
-        log_notice("lmtp: authentication failed (temporary failure): user=%s addr=%s mech=%s", t ? t : "", s->peer,
-                   s->mech);
-        lmtp_auth_reset(s);
-        lmtp_printf(s, "454 4.7.0 Temporary authentication failure\r\n");
-        return;
-    }
-    struct buf out = BUF_INIT;
-    sasl_outcome(s, r, &out);
-    buf_free(&out);
-}
-
-static void sasl_feed(struct lmtp_session *s, const unsigned char *in, size_t len)
-{
-    struct buf out = BUF_INIT;
-    enum sasl_result r = sasl_step(s->sasl, in, len, &out);
-    sasl_outcome(s, r, &out);
-    if (out.data)
-        explicit_bzero(out.data, out.len);
-    buf_free(&out);
+    if (!sasl_ex_verifying(&s->sx))
+        return; /* the exchange was reset meanwhile */
+    sasl_next(s, sasl_ex_verified(&s->sx, rep));
 }
 
 void lmtp_sasl_line(struct lmtp_session *s, char *line, size_t len)
 {
-    if (len == 1 && line[0] == '*') {
-        lmtp_auth_reset(s);
-        lmtp_printf(s, "501 5.7.0 Authentication cancelled\r\n");
-        return;
-    }
-    if (s->sasl_final_sent) {
-        char *u = s->sasl_ok_user;
-        s->sasl_ok_user = NULL;
-        if (len != 0) {
-            free(u);
-            lmtp_auth_reset(s);
-            lmtp_printf(s, "501 5.5.2 Unexpected data after the final server message\r\n");
-            return;
-        }
-        auth_done(s, u);
-        free(u);
-        return;
-    }
-    struct buf dec = BUF_INIT;
-    if (!base64_decode_strict(line, len, &dec)) {
-        buf_free(&dec);
-        lmtp_auth_reset(s);
-        lmtp_printf(s, "501 5.5.2 Invalid base64 data\r\n");
-        return;
-    }
-    sasl_feed(s, (const unsigned char *)buf_cstr(&dec), dec.len);
-    if (dec.data)
-        explicit_bzero(dec.data, dec.len);
-    buf_free(&dec);
+    sasl_next(s, sasl_ex_response(&s->sx, line, len));
 }
 
 static void cmd_auth(struct lmtp_session *s, char *arg)
@@ -408,44 +356,14 @@ void lmtp_auth_begin(struct lmtp_session *s, char *arg)
     char *ir = strchr(arg, ' ');
     if (ir)
         *ir++ = '\0';
-    if (!*arg || strlen(arg) >= sizeof(s->mech)) {
+    if (!*arg || strlen(arg) >= SASL_EX_MECH_MAX) {
         lmtp_printf(s, "501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n");
         return;
     }
-    for (char *p = arg; *p; p++)
-        *p = (char)toupper((unsigned char)*p);
-    snprintf(s->mech, sizeof(s->mech), "%s", arg);
     struct sasl_params p;
     sasl_params(s, &p);
-    s->sasl = sasl_start(s->mech, &p);
-    if (!s->sasl) {
-        bool plain = strcmp(s->mech, "PLAIN") == 0 || strcmp(s->mech, "LOGIN") == 0;
-        lmtp_auth_reset(s);
-        if (plain && !plaintext_ok(s))
-            lmtp_printf(s, "538 5.7.11 Encryption required for requested authentication mechanism\r\n");
-        else
-            lmtp_printf(s, "504 5.5.4 Unrecognized authentication type\r\n");
-        return;
-    }
-    if (!ir) {
-        sasl_feed(s, NULL, 0);
-        return;
-    }
-    if (strcmp(ir, "=") == 0) {
-        sasl_feed(s, (const unsigned char *)"", 0);
-        return;
-    }
-    struct buf dec = BUF_INIT;
-    if (!base64_decode_strict(ir, strlen(ir), &dec)) {
-        buf_free(&dec);
-        lmtp_auth_reset(s);
-        lmtp_printf(s, "501 5.5.2 Invalid base64 data\r\n");
-        return;
-    }
-    sasl_feed(s, (const unsigned char *)buf_cstr(&dec), dec.len);
-    if (dec.data)
-        explicit_bzero(dec.data, dec.len);
-    buf_free(&dec);
+    const struct sasl_ex_options o = {.proto = "lmtp", .peer = s->peer};
+    sasl_next(s, sasl_ex_start(&s->sx, arg, &p, &o, ir, ir ? strlen(ir) : 0));
 }
 
 /* ---- MAIL, RCPT ------------------------------------------------------------ */

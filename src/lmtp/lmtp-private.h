@@ -4,6 +4,7 @@
 
 #include "lmtp.h"
 #include "auth.h"
+#include "sasl-exchange.h"
 #include "buf.h"
 #include "connlimits.h"
 #include "frontend.h"
@@ -43,11 +44,8 @@ struct lmtp_session {
     char auth_domain[ACCESS_MAX_DOMAIN + 1];
     bool ignorequota_logged;    /* an ignored IGNOREQUOTA was logged (once per session) */
 
-    /* SASL exchange in progress */
-    struct sasl_session *sasl;
-    char mech[32];
-    bool in_sasl, sasl_final_sent;
-    char *sasl_ok_user;
+    /* SASL exchange in progress (sasl-exchange.h) */
+    struct sasl_exchange sx;
 
     /* transaction */
     bool have_mail;

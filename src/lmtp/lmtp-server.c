@@ -252,7 +252,7 @@ static void preauth_check(struct lmtp_session *s)
  * new command, never a SASL response. */
 static void line_too_long(struct lmtp_session *s)
 {
-    if (s->in_sasl) {
+    if (sasl_ex_waiting(&s->sx)) {
         lmtp_auth_reset(s);
         lmtp_printf(s, "500 5.5.6 Authentication Exchange line is too long\r\n");
     } else {
@@ -380,7 +380,7 @@ static void reader_loop(struct lmtp_session *s)
                 lmtp_bdat_done(s);
             continue;
         }
-        size_t limit = s->in_sasl ? LMTP_MAX_SASL_LINE : LMTP_MAX_LINE;
+        size_t limit = sasl_ex_waiting(&s->sx) ? LMTP_MAX_SASL_LINE : LMTP_MAX_LINE;
         char *nl = memchr(in->data, '\n', in->len);
         if (!nl) {
             if (in->len > limit) {
@@ -408,7 +408,7 @@ static void reader_loop(struct lmtp_session *s)
         char *line = xmemdup(in->data, len + 1);
         line[len] = '\0';
         buf_consume(in, n + 1);
-        if (s->in_sasl)
+        if (sasl_ex_waiting(&s->sx))
             lmtp_sasl_line(s, line, len);
         else
             lmtp_execute(s, line, len);

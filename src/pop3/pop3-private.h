@@ -4,6 +4,7 @@
 
 #include "pop3.h"
 #include "auth.h"
+#include "sasl-exchange.h"
 #include "connlimits.h"
 #include "frontend.h"
 #include "storage.h"
@@ -56,12 +57,9 @@ struct pop3_session {
     char *pending_user;         /* from USER, as given */
     char *pass;                 /* PASS argument waiting for the predelay (wiped) */
     enum pop3_deferred deferred;
-    struct sasl_session *sasl;
-    char mech[32];
-    char *ir;                   /* AUTH initial response */
-    bool in_sasl;               /* next line is a SASL response */
-    bool sasl_final_sent;       /* server-final data sent as a challenge */
-    char *sasl_ok_user;
+    struct sasl_exchange sx;    /* AUTH (sasl-exchange.h) */
+    char mech[SASL_EX_MECH_MAX];
+    char *ir;                   /* AUTH initial response, until the predelay */
     /* a password is being checked (auth-service.h): input waits, the
      * session is kept alive (busy) until the answer; the folder of a
      * "user+folder" USER waits with it */

@@ -288,13 +288,13 @@ void pop3_reader_input(struct pop3_session *s)
         struct buf *in = conn_input(s->conn);
         if (!in->len)
             return;
-        size_t limit = s->in_sasl ? POP3_MAX_SASL_LINE : POP3_MAX_LINE;
+        size_t limit = sasl_ex_waiting(&s->sx) ? POP3_MAX_SASL_LINE : POP3_MAX_LINE;
         char *nl = memchr(in->data, '\n', in->len);
         if (!nl) {
             if (in->len > limit) {
                 if (!s->discarding) {
                     pop3_printf(s, "-ERR Line too long\r\n");
-                    if (s->in_sasl)
+                    if (sasl_ex_waiting(&s->sx))
                         pop3_auth_reset(s);
                 }
                 s->discarding = true;
@@ -311,7 +311,7 @@ void pop3_reader_input(struct pop3_session *s)
         if (n > limit) {
             buf_consume(in, n + 1);
             pop3_printf(s, "-ERR Line too long\r\n");
-            if (s->in_sasl)
+            if (sasl_ex_waiting(&s->sx))
                 pop3_auth_reset(s);
             continue;
         }
@@ -322,7 +322,7 @@ void pop3_reader_input(struct pop3_session *s)
         line[len] = '\0';
         buf_consume(in, n + 1);
         pop3_session_touch(s);
-        if (s->in_sasl)
+        if (sasl_ex_waiting(&s->sx))
             pop3_sasl_line(s, line, len);
         else
             pop3_execute(s, line, len);

@@ -101,15 +101,9 @@ void pop3_auth_reset(struct pop3_session *s)
     wipe_free(&s->pending_user);
     wipe_free(&s->pass);
     wipe_free(&s->ir);
-    free(s->sasl_ok_user);
-    s->sasl_ok_user = NULL;
     free(s->auth_folder);
     s->auth_folder = NULL;
-    if (s->sasl)
-        sasl_free(s->sasl);
-    s->sasl = NULL;
-    s->in_sasl = false;
-    s->sasl_final_sent = false;
+    sasl_ex_reset(&s->sx);
     s->mech[0] = '\0';
 }
 
@@ -373,164 +367,100 @@ static void cmd_pass(struct pop3_session *s, char *rest)
 
 /* ---- AUTH (RFC 5034) ------------------------------------------------------ */
 
-static void send_challenge(struct pop3_session *s, const struct buf *out)
-{
-    struct buf b = BUF_INIT;
-    buf_puts(&b, "+ ");
-    if (out->len)
-        base64_encode((const unsigned char *)out->data, out->len, &b);
-    buf_puts(&b, "\r\n");
-    pop3_write(s, b.data, b.len);
-    buf_free(&b);
-}
-
 static void sasl_verified(struct pop3_session *s, const struct auth_reply *rep);
 
-static void sasl_outcome(struct pop3_session *s, enum sasl_result r, const struct buf *out)
+/* Say the exchange's next step (sasl-exchange.h) in POP3's words. */
+static void sasl_next(struct pop3_session *s, enum sasl_ex_step step)
 {
-    switch (r) {
-    case SASL_CONTINUE:
-        send_challenge(s, out);
-        s->in_sasl = true;
+    char mech[SASL_EX_MECH_MAX];
+    snprintf(mech, sizeof(mech), "%s", sasl_ex_mech(&s->sx));
+    switch (step) {
+    case SASL_EX_CHALLENGE: {
+        /* RFC 5034 4: "+ " and the base64 challenge; final server data
+         * (SCRAM) goes this way too, answered by an empty line */
+        struct buf b = BUF_INIT;
+        buf_puts(&b, "+ ");
+        sasl_ex_data_b64(&s->sx, &b);
+        buf_puts(&b, "\r\n");
+        pop3_write(s, b.data, b.len);
+        buf_free(&b);
         break;
-    case SASL_VERIFY: {
+    }
+    case SASL_EX_VERIFY: {
         /* PLAIN, LOGIN: the password goes to the authentication service */
         const char *cid, *pw;
-        sasl_verify_credentials(s->sasl, &cid, &pw);
+        sasl_ex_credentials(&s->sx, &cid, &pw);
         verify_password(s, cid, pw, sasl_verified);
-        if (s->sasl)
-            sasl_verify_forget(s->sasl);
+        sasl_ex_forget_password(&s->sx);
         break;
     }
-    case SASL_DONE: {
-        char *u = xstrdup(sasl_username(s->sasl));
-        if (sasl_proxy_authcid(s->sasl))
-            log_notice("pop3: proxy login: authcid=%s user=%s addr=%s", sasl_proxy_authcid(s->sasl), u, s->peer);
-        if (out->len) {
-            /* RFC 5034 4: no additional data with +OK; send it as a
-             * challenge and expect an empty response. */
-            send_challenge(s, out);
-            s->sasl_ok_user = u;
-            s->sasl_final_sent = true;
-            s->in_sasl = true;
-        } else {
-            char mech[32];
-            snprintf(mech, sizeof(mech), "%s", s->mech);
-            login(s, u, NULL, mech);
-            free(u);
-        }
+    case SASL_EX_SUCCESS: {
+        char *u = xstrdup(sasl_ex_user(&s->sx)); /* login() resets the exchange */
+        login(s, u, NULL, mech);
+        free(u);
         break;
     }
-    case SASL_FAIL:
-    case SASL_BADPROT:
-    default: {
+    case SASL_EX_FAILED: {
         char tried[AUTH_MAX_USERNAME + 1];
-        const char *t = sasl_attempted_user(s->sasl);
-        snprintf(tried, sizeof(tried), "%s", t ? t : "");
-        char mech[32];
-        snprintf(mech, sizeof(mech), "%s", s->mech);
+        snprintf(tried, sizeof(tried), "%s", sasl_ex_attempted(&s->sx));
         auth_failed(s, tried, mech);
         break;
     }
+    case SASL_EX_TEMPFAIL: {
+        char tried[AUTH_MAX_USERNAME + 1];
+        snprintf(tried, sizeof(tried), "%s", sasl_ex_attempted(&s->sx));
+        auth_unavailable(s, tried, mech);
+        break;
+    }
+    case SASL_EX_CANCELLED:
+        pop3_auth_reset(s);
+        pop3_printf(s, "-ERR Authentication cancelled\r\n");
+        break;
+    case SASL_EX_UNEXPECTED:
+        pop3_auth_reset(s);
+        pop3_printf(s, "-ERR Unexpected data after the final server message\r\n");
+        break;
+    case SASL_EX_BAD_BASE64:
+        pop3_auth_reset(s);
+        pop3_printf(s, "-ERR Invalid base64 data\r\n");
+        break;
+    case SASL_EX_PLAINTEXT:
+        pop3_auth_reset(s);
+        pop3_printf(s, "-ERR [AUTH] Plaintext authentication disallowed without TLS (use STLS)\r\n");
+        break;
+    case SASL_EX_NO_MECH:
+        pop3_auth_reset(s);
+        pop3_printf(s, "-ERR Unsupported authentication mechanism\r\n");
+        break;
     }
 }
 
 static void sasl_verified(struct pop3_session *s, const struct auth_reply *rep)
 {
-    if (!s->sasl)
-        return;
-    enum sasl_result r = sasl_verify_result(s->sasl, rep->status == AUTH_STATUS_OK, rep->user);
-    if (rep->status == AUTH_STATUS_TEMPFAIL) {
-        char mech[32];
-        snprintf(mech, sizeof(mech), "%s", s->mech);
-        auth_unavailable(s, sasl_attempted_user(s->sasl), mech);
-        return;
-    }
-    struct buf out = BUF_INIT;
-    sasl_outcome(s, r, &out);
-    buf_free(&out);
-}
-
-static void sasl_feed(struct pop3_session *s, const unsigned char *in, size_t len)
-{
-    struct buf out = BUF_INIT;
-    enum sasl_result r = sasl_step(s->sasl, in, len, &out);
-    sasl_outcome(s, r, &out);
-    if (out.data)
-        explicit_bzero(out.data, out.len);
-    buf_free(&out);
+    if (!sasl_ex_verifying(&s->sx))
+        return; /* the exchange was reset meanwhile */
+    sasl_next(s, sasl_ex_verified(&s->sx, rep));
 }
 
 void pop3_sasl_line(struct pop3_session *s, char *line, size_t len)
 {
-    if (len == 1 && line[0] == '*') {
-        pop3_auth_reset(s);
-        pop3_printf(s, "-ERR Authentication cancelled\r\n");
-        return;
-    }
-    if (s->sasl_final_sent) {
-        if (len != 0) {
-            pop3_auth_reset(s);
-            pop3_printf(s, "-ERR Unexpected data after the final server message\r\n");
-            return;
-        }
-        char *u = s->sasl_ok_user;
-        s->sasl_ok_user = NULL;
-        char mech[32];
-        snprintf(mech, sizeof(mech), "%s", s->mech);
-        login(s, u, NULL, mech);
-        free(u);
-        return;
-    }
-    struct buf dec = BUF_INIT;
-    if (!base64_decode_strict(line, len, &dec)) {
-        buf_free(&dec);
-        pop3_auth_reset(s);
-        pop3_printf(s, "-ERR Invalid base64 data\r\n");
-        return;
-    }
-    sasl_feed(s, (const unsigned char *)buf_cstr(&dec), dec.len);
-    if (dec.data)
-        explicit_bzero(dec.data, dec.len);
-    buf_free(&dec);
+    sasl_next(s, sasl_ex_response(&s->sx, line, len));
 }
 
 static void auth_start(struct pop3_session *s)
 {
     struct sasl_params p;
     sasl_params(s, &p);
-    s->sasl = sasl_start(s->mech, &p);
-    if (!s->sasl) {
-        bool plain = strcmp(s->mech, "PLAIN") == 0 || strcmp(s->mech, "LOGIN") == 0;
-        pop3_auth_reset(s);
-        if (plain && !plaintext_ok(s))
-            pop3_printf(s, "-ERR [AUTH] Plaintext authentication disallowed without TLS (use STLS)\r\n");
-        else
-            pop3_printf(s, "-ERR Unsupported authentication mechanism\r\n");
-        return;
+    const struct sasl_ex_options o = {.proto = "pop3", .peer = s->peer};
+    char *ir = s->ir;
+    s->ir = NULL;
+    enum sasl_ex_step step = sasl_ex_start(&s->sx, s->mech, &p, &o, ir, ir ? strlen(ir) : 0);
+    if (ir) {
+        /* a PLAIN initial response carries the password (RFC 4616) */
+        explicit_bzero(ir, strlen(ir));
+        free(ir);
     }
-    if (!s->ir) {
-        sasl_feed(s, NULL, 0);
-        return;
-    }
-    if (strcmp(s->ir, "=") == 0) {
-        wipe_free(&s->ir);
-        sasl_feed(s, (const unsigned char *)"", 0);
-        return;
-    }
-    struct buf dec = BUF_INIT;
-    bool ok = base64_decode_strict(s->ir, strlen(s->ir), &dec);
-    wipe_free(&s->ir);
-    if (!ok) {
-        buf_free(&dec);
-        pop3_auth_reset(s);
-        pop3_printf(s, "-ERR Invalid base64 data\r\n");
-        return;
-    }
-    sasl_feed(s, (const unsigned char *)buf_cstr(&dec), dec.len);
-    if (dec.data)
-        explicit_bzero(dec.data, dec.len);
-    buf_free(&dec);
+    sasl_next(s, step);
 }
 
 static void cmd_auth(struct pop3_session *s, const struct pop3_cmdline *cl)

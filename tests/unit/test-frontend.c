@@ -137,6 +137,22 @@ static void test_accept_refused(void)
     close(sv[1]);
 }
 
+static void test_motd(void)
+{
+    CHECK(fe_motd() == NULL);
+    fe_set_motd("Welcome");
+    CHECK_STR(fe_motd(), "Welcome");
+    fe_set_motd("Welcome"); /* unchanged */
+    CHECK_STR(fe_motd(), "Welcome");
+    fe_set_motd("Changed");
+    CHECK_STR(fe_motd(), "Changed");
+    fe_set_motd(""); /* an empty first line: nothing to send */
+    CHECK(fe_motd() == NULL);
+    fe_set_motd("Again");
+    fe_set_motd(NULL);
+    CHECK(fe_motd() == NULL);
+}
+
 int main(void)
 {
     log_init("test", false, false, NULL);
@@ -147,6 +163,7 @@ int main(void)
     RUN(test_registry);
     RUN(test_events);
     RUN(test_accept_refused);
+    RUN(test_motd);
     event_loop_free(loop);
     return unit_done();
 }
