@@ -5,6 +5,7 @@
 #include "managesieve.h"
 #include "managesieve-reader.h"
 #include "auth.h"
+#include "sasl-exchange.h"
 #include "connlimits.h"
 #include "frontend.h"
 #include "storage.h"
@@ -39,14 +40,11 @@ struct msv_session {
 
     /* AUTHENTICATE in progress */
     enum msv_deferred deferred;
-    struct sasl_session *sasl;
-    char mech[32];
-    char *ir;                   /* initial response (base64) */
+    struct sasl_exchange sx;    /* the exchange (sasl-exchange.h) */
+    char mech[SASL_EX_MECH_MAX];
+    char *ir;                   /* initial response (base64), until the predelay ends */
     size_t ir_len;
     bool have_ir;
-    bool in_sasl;               /* the next "command" is a SASL response */
-    bool sasl_final_sent;       /* the server's last data went as a challenge */
-    char *sasl_ok_user;         /* ... and this user logs in on the empty answer */
     bool auth_wait;             /* a password is being checked */
 
     /* authenticated */

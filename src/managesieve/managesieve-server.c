@@ -287,7 +287,7 @@ void msv_process_input(struct msv_session *s)
             msv_bad_command(s);
             continue;
         }
-        if (s->in_sasl)
+        if (sasl_ex_waiting(&s->sx))
             msv_sasl_response(s, &cmd);
         else
             msv_execute(s, &cmd);

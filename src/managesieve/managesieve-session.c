@@ -2,8 +2,10 @@
  * scripts: CAPABILITY (RFC 5804 2.4), STARTTLS (2.2), AUTHENTICATE (2.1),
  * UNAUTHENTICATE (2.14), LOGOUT (2.3), NOOP (2.13).
  *
- * Authentication follows POP3's approach (the same SASL mechanisms,
- * plaintext policy and throttling as IMAP and POP3): a failed
+ * The SASL exchange is the shared driver's (src/auth/sasl-exchange.h,
+ * as for IMAP, POP3 and LMTP); this file says its steps in ManageSieve's
+ * words and keeps the same rules as IMAP and POP3 (mechanisms, plaintext
+ * policy, throttling): a failed
  * authentication is answered after the per-address delay (connlimits.h),
  * by a timer, never by blocking the loop; an address over its limit
  * waits before its credentials are even looked at; three failures on one
@@ -123,13 +125,7 @@ void msv_auth_reset(struct msv_session *s)
     s->ir = NULL;
     s->ir_len = 0;
     s->have_ir = false;
-    if (s->sasl)
-        sasl_free(s->sasl);
-    s->sasl = NULL;
-    s->in_sasl = false;
-    s->sasl_final_sent = false;
-    free(s->sasl_ok_user);
-    s->sasl_ok_user = NULL;
+    sasl_ex_reset(&s->sx);
     s->mech[0] = '\0';
 }
 
@@ -286,11 +282,10 @@ static void verify_password(struct msv_session *s, const char *user, const char 
 /* A challenge is a string (2.1); always sent as a literal, as Cyrus's
  * timsieved does: Cyrus's sivtest recognises a challenge only by its
  * leading "{" and would wait forever on a quoted one. */
-static void send_challenge(struct msv_session *s, const struct buf *out)
+static void send_challenge(struct msv_session *s)
 {
     struct buf enc = BUF_INIT, b = BUF_INIT;
-    if (out->len)
-        base64_encode((const unsigned char *)out->data, out->len, &enc);
+    sasl_ex_data_b64(&s->sx, &enc);
     buf_printf(&b, "{%zu}\r\n", enc.len);
     buf_append(&b, enc.len ? enc.data : "", enc.len);
     buf_puts(&b, "\r\n");
@@ -301,160 +296,107 @@ static void send_challenge(struct msv_session *s, const struct buf *out)
 
 static void sasl_verified(struct msv_session *s, const struct auth_reply *rep);
 
-static void sasl_outcome(struct msv_session *s, enum sasl_result r, const struct buf *out)
+/* Say the exchange's next step (sasl-exchange.h) in ManageSieve's words. */
+static void sasl_next(struct msv_session *s, enum sasl_ex_step step)
 {
-    char mech[32];
-    snprintf(mech, sizeof(mech), "%s", s->mech);
-    switch (r) {
-    case SASL_CONTINUE:
-        send_challenge(s, out);
-        s->in_sasl = true;
+    char mech[SASL_EX_MECH_MAX];
+    snprintf(mech, sizeof(mech), "%s", sasl_ex_mech(&s->sx));
+    switch (step) {
+    case SASL_EX_CHALLENGE:
+        /* also SCRAM's final server data (final_with_success is off: see
+         * the top), answered by an empty string */
+        send_challenge(s);
         break;
-    case SASL_VERIFY: {
+    case SASL_EX_VERIFY: {
+        /* PLAIN, LOGIN: the password goes to the authentication service */
         const char *cid, *pw;
-        sasl_verify_credentials(s->sasl, &cid, &pw);
+        sasl_ex_credentials(&s->sx, &cid, &pw);
         verify_password(s, cid, pw, sasl_verified);
-        if (s->sasl)
-            sasl_verify_forget(s->sasl);
+        sasl_ex_forget_password(&s->sx);
         break;
     }
-    case SASL_DONE: {
-        char *u = xstrdup(sasl_username(s->sasl));
-        if (sasl_proxy_authcid(s->sasl))
-            log_notice("managesieve: proxy login: authcid=%s user=%s addr=%s", sasl_proxy_authcid(s->sasl), u,
-                       s->peer);
-        if (out->len) {
-            /* the server's last data as a challenge (see the top) */
-            send_challenge(s, out);
-            free(s->sasl_ok_user);
-            s->sasl_ok_user = u;
-            s->sasl_final_sent = true;
-            s->in_sasl = true;
-            break;
-        }
+    case SASL_EX_SUCCESS: {
+        char *u = xstrdup(sasl_ex_user(&s->sx)); /* login() resets the exchange */
         login(s, u, mech);
         free(u);
         break;
     }
-    case SASL_FAIL:
-    case SASL_BADPROT:
-    default: {
+    case SASL_EX_FAILED: {
         char tried[AUTH_MAX_USERNAME + 1];
-        const char *t = sasl_attempted_user(s->sasl);
-        snprintf(tried, sizeof(tried), "%s", t ? t : "");
+        snprintf(tried, sizeof(tried), "%s", sasl_ex_attempted(&s->sx));
         auth_failed(s, tried, mech);
         break;
     }
+    case SASL_EX_TEMPFAIL: {
+        char tried[AUTH_MAX_USERNAME + 1];
+        snprintf(tried, sizeof(tried), "%s", sasl_ex_attempted(&s->sx));
+        auth_unavailable(s, tried, mech);
+        break;
+    }
+    case SASL_EX_CANCELLED:
+        /* 2.1: the client aborts with "*"; the server answers NO */
+        msv_auth_reset(s);
+        msv_reply(s, "NO", NULL, "Authentication aborted");
+        break;
+    case SASL_EX_UNEXPECTED:
+        msv_auth_reset(s);
+        msv_reply(s, "NO", NULL, "Unexpected data after the final server message");
+        break;
+    case SASL_EX_BAD_BASE64:
+        msv_auth_reset(s);
+        msv_reply(s, "NO", NULL, "Invalid base64 data");
+        break;
+    case SASL_EX_PLAINTEXT:
+        /* RFC 5804 1.3: ENCRYPT-NEEDED - use STARTTLS first */
+        msv_auth_reset(s);
+        msv_reply(s, "NO", "ENCRYPT-NEEDED", "Plaintext authentication disallowed without TLS (use STARTTLS)");
+        break;
+    case SASL_EX_NO_MECH:
+        msv_auth_reset(s);
+        msv_reply(s, "NO", NULL, "Unsupported authentication mechanism");
+        break;
     }
 }
 
 static void sasl_verified(struct msv_session *s, const struct auth_reply *rep)
 {
-    if (!s->sasl)
-        return;
-    if (rep->status == AUTH_STATUS_TEMPFAIL) {
-        char mech[32];
-        snprintf(mech, sizeof(mech), "%s", s->mech);
-        auth_unavailable(s, sasl_attempted_user(s->sasl), mech);
-        return;
-    }
-    enum sasl_result r = sasl_verify_result(s->sasl, rep->status == AUTH_STATUS_OK, rep->user);
-    struct buf out = BUF_INIT;
-    sasl_outcome(s, r, &out);
-    buf_free(&out);
-}
-
-static void sasl_feed(struct msv_session *s, const unsigned char *in, size_t len)
-{
-    struct buf out = BUF_INIT;
-    enum sasl_result r = sasl_step(s->sasl, in, len, &out);
-    sasl_outcome(s, r, &out);
-    if (out.data)
-        explicit_bzero(out.data, out.len);
-    buf_free(&out);
-}
-
-static void feed_base64(struct msv_session *s, const char *data, size_t len)
-{
-    struct buf dec = BUF_INIT;
-    if (!base64_decode_strict(data, len, &dec)) {
-        buf_free(&dec);
-        msv_auth_reset(s);
-        msv_reply(s, "NO", NULL, "Invalid base64 data");
-        return;
-    }
-    sasl_feed(s, (const unsigned char *)buf_cstr(&dec), dec.len);
-    if (dec.data)
-        explicit_bzero(dec.data, dec.len);
-    buf_free(&dec);
+    if (!sasl_ex_verifying(&s->sx))
+        return; /* the exchange was reset meanwhile */
+    sasl_next(s, sasl_ex_verified(&s->sx, rep));
 }
 
 void msv_sasl_response(struct msv_session *s, struct msv_command *cmd)
 {
-    s->in_sasl = false;
     /* sasl-response = string; we also take an atom (clients that do not
      * quote base64) */
-    if (cmd->nargs != 1) {
+    if (cmd->nargs != 1 || memchr(cmd->args[0].data, '\0', cmd->args[0].len)) {
         msv_auth_reset(s);
         msv_reply(s, "NO", NULL, "Invalid SASL response");
         return;
     }
-    const struct msv_arg *a = &cmd->args[0];
-    if (a->len == 1 && a->data[0] == '*') {
-        /* 2.1: the client aborts with "*"; the server answers NO */
-        msv_auth_reset(s);
-        msv_reply(s, "NO", NULL, "Authentication aborted");
-        return;
-    }
-    if (s->sasl_final_sent) {
-        if (a->len != 0) {
-            msv_auth_reset(s);
-            msv_reply(s, "NO", NULL, "Unexpected data after the final server message");
-            return;
-        }
-        char *u = s->sasl_ok_user;
-        s->sasl_ok_user = NULL;
-        char mech[32];
-        snprintf(mech, sizeof(mech), "%s", s->mech);
-        login(s, u, mech);
-        free(u);
-        return;
-    }
-    feed_base64(s, a->data, a->len);
+    sasl_next(s, sasl_ex_response(&s->sx, cmd->args[0].data, cmd->args[0].len));
 }
 
 static void auth_start(struct msv_session *s)
 {
     struct sasl_params p;
     sasl_params(s, &p);
-    bool plain = strcmp(s->mech, "PLAIN") == 0 || strcmp(s->mech, "LOGIN") == 0;
-    if (plain && !msv_plaintext_ok(s)) {
-        /* RFC 5804 1.3: ENCRYPT-NEEDED - use STARTTLS first */
-        msv_auth_reset(s);
-        msv_reply(s, "NO", "ENCRYPT-NEEDED", "Plaintext authentication disallowed without TLS (use STARTTLS)");
-        return;
-    }
-    s->sasl = sasl_start(s->mech, &p);
-    if (!s->sasl) {
-        msv_auth_reset(s);
-        msv_reply(s, "NO", NULL, "Unsupported authentication mechanism");
-        return;
-    }
-    if (!s->have_ir) {
-        sasl_feed(s, NULL, 0);
-        return;
-    }
+    const struct sasl_ex_options o = {.proto = "sieve", .peer = s->peer};
     char *ir = s->ir;
     size_t len = s->ir_len;
+    bool have = s->have_ir;
     s->ir = NULL;
     s->ir_len = 0;
     s->have_ir = false;
-    if (len == 0)
-        sasl_feed(s, (const unsigned char *)"", 0);     /* an empty initial response */
-    else
-        feed_base64(s, ir, len);
-    explicit_bzero(ir, len);
-    free(ir);
+    /* an empty string is an empty initial response: the driver's "=" */
+    enum sasl_ex_step step =
+        sasl_ex_start(&s->sx, s->mech, &p, &o, !have ? NULL : len ? ir : "=", !have ? 0 : len ? len : 1);
+    if (ir) {
+        /* a PLAIN initial response carries the password (RFC 4616) */
+        explicit_bzero(ir, len);
+        free(ir);
+    }
+    sasl_next(s, step);
 }
 
 static void run_deferred(struct msv_session *s, enum msv_deferred what)
@@ -598,7 +540,7 @@ void msv_bad_command(struct msv_session *s)
 {
     enum msv_read_error e = msv_reader_error(&s->rd);
     const char *name = msv_reader_error_command(&s->rd);
-    if (s->in_sasl) {
+    if (sasl_ex_waiting(&s->sx)) {
         msv_auth_reset(s);
         msv_reply(s, "NO", NULL, "Invalid SASL response");
         return;
