@@ -28,14 +28,22 @@
  *   67 EX_NOUSER    a user does not exist
  *   73 EX_CANTCREAT over quota with lmtp_overquota_perm_failure: yes
  *   74 EX_IOERR     cannot read standard input
- *   75 EX_TEMPFAIL  local error (disk full, I/O, over quota by default):
- *                   the MTA retries later
+ *   75 EX_TEMPFAIL  local error (disk full, I/O, over quota by default,
+ *                   mail a Sieve script sends that sendmail did not take
+ *                   when no copy was stored): the MTA retries later
+ *   77 EX_NOPERM    refused by the user's Sieve script (ereject; the
+ *                   reason on standard error, which the MTA bounces with)
  *   78 EX_CONFIG    configuration error
- * With several users the most urgent status wins: 75, then 67, 73, 65.
+ * With several users the most urgent status wins: 75, then 77, 67, 73, 65.
+ *
+ * Each USER that is a user (not an exact shared or mapped target) runs
+ * Sieve as at LMTP delivery (delivery-sieve.h): the active script and
+ * sieve_before / sieve_after.
  */
 #include "cli.h"
 #include "config.h"
 #include "delivery.h"
+#include "delivery-sieve.h"
 #include "log.h"
 #include "storage.h"
 
@@ -116,6 +124,8 @@ static int rank(int ex)
 {
     switch (ex) {
     case EX_TEMPFAIL:
+        return 5;
+    case EX_NOPERM:
         return 4;
     case EX_NOUSER:
         return 3;
@@ -352,6 +362,9 @@ int cli_deliver_main(const char *config_file, int argc, char **argv)
         goto out;
     }
     bool perm_quota = config_bool(CFG_LMTP_OVERQUOTA_PERM_FAILURE);
+    /* Sieve (delivery-sieve.h): the users' scripts and the global ones */
+    struct dsieve_opts sopts;
+    dsieve_opts_from_config(&sopts);
     /* A single target named by -m: one round, labelled by it. */
     int end = explicit_mb ? i + 1 : argc;
     for (; i < end; i++) {
@@ -388,9 +401,17 @@ int cli_deliver_main(const char *config_file, int argc, char **argv)
             .keywords = kw.len ? buf_cstr(&kw) : NULL,
             .poster = authid,
         };
-        switch (delivery_deliver(sp, &rc, &o)) {
+        struct sieve_envelope env = {.from = sender ? sender : "", .to = label, .auth_user = authid};
+        char *reject = NULL;
+        enum deliver_result dres = delivery_deliver_sieve(sp, &rc, &o, &sopts, &env, &reject);
+        switch (dres) {
         case DELIVER_OK:
         case DELIVER_DUPLICATE:
+            break;
+        case DELIVER_REJECTED:
+            /* ereject (RFC 5429 2.1): refused, so that the MTA bounces */
+            cli_error("deliver: %s: 5.7.1 %s", label, reject ? reject : "refused by the recipient's filter");
+            ex = worse(ex, EX_NOPERM);
             break;
         case DELIVER_NOUSER:
             cli_error("deliver: %s: no such user or mailbox", label);
@@ -410,7 +431,9 @@ int cli_deliver_main(const char *config_file, int argc, char **argv)
             ex = worse(ex, EX_TEMPFAIL);
             break;
         }
+        free(reject);
     }
+    dsieve_opts_free(&sopts);
 out:
     dspool_free(sp);
     buf_free(&kw);

@@ -9,6 +9,8 @@
  *   sieve deactivate USER
  *   sieve delete USER NAME
  *   sieve rename USER OLD NEW
+ *   sieve check USER NAME | sieve check USER --file FILE   [--json]
+ *   sieve test USER SCRIPTFILE MESSAGEFILE [--from A] [--to B] [--json]
  *   sieve import [--dry-run] [--json] USER DIR   (cli-sieve-import.c)
  *
  * Refusals name the RFC 5804 response code a ManageSieve client would
@@ -26,6 +28,8 @@
 #include "cli.h"
 #include "auth.h"
 #include "config.h"
+#include "delivery-sieve.h"
+#include "sieve.h"
 #include "storage.h"
 
 #include <errno.h>
@@ -245,19 +249,49 @@ static int read_script(const char *path, size_t max, char **out, size_t *len, bo
     return 0;
 }
 
-/* The place for compile-at-upload (issue 11: scripts are compiled when
- * they are stored). Once the Sieve compiler exists, this compiles
- * p->source, refuses a script with errors (printing line and column;
- * EX_DATAERR) and fills p->compiled, p->compiled_len and
- * p->compiled_version, so that sieve_store_put stores the source and
- * its compiled form in one transaction. Until then scripts are stored
- * without a compiled form. 0 or an exit code; *owned gets memory to free
+static void limits_from_config(struct sieve_limits *l)
+{
+    sieve_limits_default(l);
+    l->max_script_size = (size_t)config_int(CFG_SIEVE_MAXSCRIPTSIZE) * 1024;
+    long long mr = config_int(CFG_SIEVE_MAXREDIRECTS);
+    if (mr > 0)
+        l->max_redirects = (unsigned)mr;
+}
+
+/* Print a compile's diagnostics to stderr, each "WHAT: line:col: error: text". */
+static void print_diags(const char *what, const struct sieve_diags *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        cli_error("%s: %u:%u: %s: %s", what, d->v[i].line, d->v[i].col, d->v[i].warning ? "warning" : "error",
+                  d->v[i].msg);
+}
+
+/* Compile-at-upload (issue 11): a script with errors is refused, with
+ * line and column (as ManageSieve's PUTSCRIPT); otherwise its compiled
+ * form is stored with the source in one transaction, so that delivery
+ * need not compile it. 0 or an exit code; *owned gets memory to free
  * after the put. */
 static int prepare_put(const char *name, struct sieve_store_put *p, void **owned)
 {
-    (void)name;
-    (void)p;
     *owned = NULL;
+    struct sieve_limits lim;
+    limits_from_config(&lim);
+    unsigned char *bin = NULL;
+    size_t binlen = 0;
+    struct sieve_diags d = {0};
+    char what[SIEVE_STORE_NAME_MAX + 32];
+    snprintf(what, sizeof(what), "sieve put: %s", name);
+    bool ok = sieve_compile(p->source, p->source_len, &lim, &bin, &binlen, &d);
+    print_diags(what, &d);
+    sieve_diags_free(&d);
+    if (!ok) {
+        cli_error("sieve put: the script has errors; nothing stored");
+        return EX_DATAERR;
+    }
+    p->compiled = bin;
+    p->compiled_len = binlen;
+    p->compiled_version = SIEVE_BINARY_VERSION;
+    *owned = bin;
     return 0;
 }
 
@@ -373,6 +407,267 @@ static int cmd_rename(int argc, char **argv)
     return rc;
 }
 
+/* Read a whole file (for check --file and test), at most max bytes. */
+static int read_named(const char *what, const char *path, size_t max, char **out, size_t *len)
+{
+    bool too_big = false;
+    int rc = read_script(path, max, out, len, &too_big);
+    if (rc)
+        return rc;
+    if (too_big) {
+        cli_error("%s: %s is larger than %zu bytes", what, path, max);
+        free(*out);
+        *out = NULL;
+        return EX_DATAERR;
+    }
+    return 0;
+}
+
+static void json_diags(struct cli_json *j, const struct sieve_diags *d)
+{
+    cli_json_key(j, "diagnostics");
+    cli_json_begin_array(j);
+    for (size_t i = 0; i < d->n; i++) {
+        cli_json_begin_object(j);
+        cli_json_kv_int(j, "line", d->v[i].line);
+        cli_json_kv_int(j, "column", d->v[i].col);
+        cli_json_kv_string(j, "severity", d->v[i].warning ? "warning" : "error");
+        cli_json_kv_string(j, "message", d->v[i].msg);
+        cli_json_end_object(j);
+    }
+    cli_json_end_array(j);
+}
+
+/* sieve check USER NAME | sieve check USER --file F: compile, print the
+ * diagnostics (line:col), exit 0 or EX_DATAERR (65). */
+static int cmd_check(int argc, char **argv)
+{
+    char user[AUTH_MAX_USERNAME + 1];
+    char *src = NULL;
+    size_t len = 0;
+    const char *label;
+    if (cli_opt_file) {
+        if (argc > 1) {
+            cli_error("sieve check: give NAME or --file, not both");
+            return EX_USAGE;
+        }
+        if (!cli_user_name(argv[0], user))
+            return EX_USAGE;
+        int rc = cli_require_user(user);
+        if (rc)
+            return rc;
+        rc = read_named("sieve check", cli_opt_file, (size_t)config_int(CFG_SIEVE_MAXSCRIPTSIZE) * 1024, &src,
+                            &len);
+        if (rc)
+            return rc;
+        label = cli_opt_file;
+    } else {
+        if (argc < 2) {
+            cli_error("sieve check: give a script NAME or --file FILE");
+            return EX_USAGE;
+        }
+        if (!name_arg("sieve check", argv[1]))
+            return EX_DATAERR;
+        struct mail_user *u;
+        int rc = open_user(argv[0], user, &u);
+        if (rc)
+            return rc;
+        struct sieve_store_script sc;
+        int r = sieve_store_get(u, argv[1], false, &sc);
+        mail_user_close(u);
+        if (r != 0)
+            return sieve_exit(r, "sieve check", user, argv[1]);
+        src = sc.source;
+        len = sc.source_len;
+        sc.source = NULL;
+        sieve_store_free(&sc);
+        label = argv[1];
+    }
+    struct sieve_limits lim;
+    limits_from_config(&lim);
+    unsigned char *bin = NULL;
+    size_t binlen = 0;
+    struct sieve_diags d = {0};
+    bool ok = sieve_compile(src, len, &lim, &bin, &binlen, &d);
+    free(bin);
+    free(src);
+    if (cli_opt_json) {
+        struct buf b = BUF_INIT;
+        struct cli_json j;
+        cli_json_init(&j, &b);
+        cli_json_begin_object(&j);
+        cli_json_kv_string(&j, "script", label);
+        cli_json_kv_bool(&j, "ok", ok);
+        json_diags(&j, &d);
+        cli_json_end_object(&j);
+        buf_putc(&b, '\n');
+        cli_print_buf(&b);
+    } else {
+        for (size_t i = 0; i < d.n; i++)
+            printf("%s:%u:%u: %s: %s\n", label, d.v[i].line, d.v[i].col, d.v[i].warning ? "warning" : "error",
+                   d.v[i].msg);
+        if (ok)
+            printf("%s: OK\n", label);
+    }
+    sieve_diags_free(&d);
+    return ok ? 0 : EX_DATAERR;
+}
+
+static const char *action_name(enum sieve_action_type t)
+{
+    switch (t) {
+    case SIEVE_ACT_KEEP: return "keep";
+    case SIEVE_ACT_FILEINTO: return "fileinto";
+    case SIEVE_ACT_REDIRECT: return "redirect";
+    case SIEVE_ACT_DISCARD: return "discard";
+    case SIEVE_ACT_REJECT: return "reject";
+    case SIEVE_ACT_EREJECT: return "ereject";
+    case SIEVE_ACT_VACATION: return "vacation";
+    case SIEVE_ACT_NOTIFY: return "notify";
+    case SIEVE_ACT_ADDHEADER: return "addheader";
+    case SIEVE_ACT_DELETEHEADER: return "deleteheader";
+    }
+    return "?";
+}
+
+static void json_opt_string(struct cli_json *j, const char *key, const char *v)
+{
+    if (v)
+        cli_json_kv_string(j, key, v);
+}
+
+static void json_action(struct cli_json *j, const struct sieve_action *a)
+{
+    cli_json_begin_object(j);
+    cli_json_kv_string(j, "action", action_name(a->type));
+    if (a->type == SIEVE_ACT_KEEP)
+        cli_json_kv_bool(j, "implicit", a->implicit);
+    if (a->type == SIEVE_ACT_FILEINTO || ((a->type == SIEVE_ACT_VACATION || a->type == SIEVE_ACT_NOTIFY) && a->mailbox))
+        json_opt_string(j, a->type == SIEVE_ACT_FILEINTO ? "mailbox" : "fcc", a->mailbox);
+    if (a->type == SIEVE_ACT_REDIRECT)
+        json_opt_string(j, "address", a->address);
+    if (a->type == SIEVE_ACT_NOTIFY)
+        json_opt_string(j, "method", a->address);
+    if (a->type == SIEVE_ACT_ADDHEADER || a->type == SIEVE_ACT_DELETEHEADER)
+        json_opt_string(j, "field", a->address);
+    json_opt_string(j, a->type == SIEVE_ACT_ADDHEADER ? "value" : a->type == SIEVE_ACT_NOTIFY ? "message" : "reason",
+                    a->text);
+    if (a->copy)
+        cli_json_kv_bool(j, "copy", true);
+    if (a->create)
+        cli_json_kv_bool(j, "create", true);
+    json_opt_string(j, "specialuse", a->specialuse);
+    json_opt_string(j, "mailboxid", a->mailboxid);
+    if (a->flags_set) {
+        cli_json_key(j, "flags");
+        cli_json_begin_array(j);
+        for (size_t k = 0; k < a->nflags; k++)
+            cli_json_string(j, a->flags[k]);
+        cli_json_end_array(j);
+    }
+    if (a->type == SIEVE_ACT_VACATION) {
+        cli_json_kv_int(j, "seconds", (int64_t)a->seconds);
+        json_opt_string(j, "subject", a->subject);
+        json_opt_string(j, "from", a->from);
+        json_opt_string(j, "handle", a->handle);
+        cli_json_kv_bool(j, "mime", a->mime);
+    }
+    if (a->type == SIEVE_ACT_NOTIFY) {
+        json_opt_string(j, "from", a->from);
+        json_opt_string(j, "importance", a->importance);
+    }
+    if (a->naddresses) {
+        cli_json_key(j, a->type == SIEVE_ACT_NOTIFY ? "options" : "addresses");
+        cli_json_begin_array(j);
+        for (size_t k = 0; k < a->naddresses; k++)
+            cli_json_string(j, a->addresses[k]);
+        cli_json_end_array(j);
+    }
+    cli_json_end_object(j);
+}
+
+/* sieve test USER SCRIPTFILE MESSAGEFILE [--from A] [--to B]: run the
+ * script against the message as delivery would for USER (the mailbox
+ * tests and personal includes see USER's store) and print the actions;
+ * nothing is delivered or sent (Pigeonhole's sieve-test). */
+static int cmd_test(int argc, char **argv)
+{
+    (void)argc;
+    char user[AUTH_MAX_USERNAME + 1];
+    size_t maxscript = (size_t)config_int(CFG_SIEVE_MAXSCRIPTSIZE) * 1024;
+    char *src = NULL, *msg = NULL;
+    size_t slen = 0, mlen = 0;
+    int rc = read_named("sieve test", argv[1], maxscript, &src, &slen);
+    if (rc)
+        return rc;
+    rc = read_named("sieve test", argv[2], (size_t)config_int(CFG_MAXMESSAGESIZE), &msg, &mlen);
+    if (rc) {
+        free(src);
+        return rc;
+    }
+    struct sieve_limits lim;
+    limits_from_config(&lim);
+    unsigned char *bin = NULL;
+    size_t binlen = 0;
+    struct sieve_diags d = {0};
+    bool ok = sieve_compile(src, slen, &lim, &bin, &binlen, &d);
+    free(src);
+    print_diags(argv[1], &d);
+    sieve_diags_free(&d);
+    if (!ok) {
+        free(msg);
+        return EX_DATAERR;
+    }
+    enum sieve_load_status ls;
+    struct sieve_script *script = sieve_binary_load(bin, binlen, &lim, &ls);
+    free(bin);
+    struct mail_user *u = NULL;
+    rc = script ? open_user(argv[0], user, &u) : EX_SOFTWARE;
+    if (rc) {
+        sieve_script_free(script);
+        free(msg);
+        return rc;
+    }
+    struct dsieve_opts o;
+    dsieve_opts_from_config(&o);
+    o.limits = lim;
+    struct dsieve_cbctx cbc = {.u = u, .o = &o};
+    struct sieve_callbacks cb;
+    dsieve_callbacks(&cb, &cbc);
+    struct sieve_envelope env = {.from = cli_opt_from ? cli_opt_from : "", .to = cli_opt_to ? cli_opt_to : user};
+    struct sieve_result *res = NULL;
+    enum sieve_run_status st = sieve_run(script, msg, mlen, &env, &cb, &o.run, &lim, &res);
+    struct buf b = BUF_INIT;
+    if (cli_opt_json) {
+        struct cli_json j;
+        cli_json_init(&j, &b);
+        cli_json_begin_object(&j);
+        cli_json_key(&j, "error");
+        if (st != SIEVE_RUN_OK && sieve_result_error(res))
+            cli_json_string(&j, sieve_result_error(res));
+        else
+            cli_json_null(&j);
+        cli_json_key(&j, "actions");
+        cli_json_begin_array(&j);
+        for (size_t i = 0; i < sieve_result_count(res); i++)
+            json_action(&j, sieve_result_action(res, i));
+        cli_json_end_array(&j);
+        cli_json_end_object(&j);
+        buf_putc(&b, '\n');
+    } else {
+        if (st != SIEVE_RUN_OK)
+            buf_printf(&b, "run-time error: %s\n", sieve_result_error(res) ? sieve_result_error(res) : "error");
+        sieve_result_describe(res, &b);
+    }
+    cli_print_buf(&b);
+    sieve_result_free(res);
+    sieve_script_free(script);
+    dsieve_opts_free(&o);
+    mail_user_close(u);
+    free(msg);
+    return 0;
+}
+
 const struct cli_cmd cli_sieve_cmds[] = {
     {"sieve", "list", "[--json] USER",
      "List the user's Sieve scripts (\"NAME SIZE bytes [active]\"); --json: [{\"name\",\"active\",\"size\","
@@ -385,8 +680,19 @@ const struct cli_cmd cli_sieve_cmds[] = {
     {"sieve", "put", "[--activate] USER NAME [FILE|-]",
      "Store (create or replace, atomically) a script read from FILE or standard input; --activate also makes "
      "it the active script. Refused over sieve_maxscriptsize (QUOTA/MAXSIZE), sieve_maxscripts "
-     "(QUOTA/MAXSCRIPTS) or the user's storage quota (QUOTA).",
+     "(QUOTA/MAXSCRIPTS) or the user's storage quota (QUOTA). The script is compiled first: one with errors is "
+     "refused (each error as line:column; exit 65) and its compiled form is stored with it.",
      2, 3, cmd_put},
+    {"sieve", "check", "[--json] USER NAME | [--json] USER --file FILE",
+     "Compile the user's stored script NAME (or FILE) and print its errors and warnings as FILE:line:column: "
+     "...; exit 65 when it has errors. --json: {\"script\",\"ok\",\"diagnostics\":[{\"line\",\"column\","
+     "\"severity\",\"message\"}]}.",
+     1, 2, cmd_check},
+    {"sieve", "test", "[--json] [--from ADDR] [--to ADDR] USER SCRIPTFILE MESSAGEFILE",
+     "Run SCRIPTFILE against MESSAGEFILE for USER (envelope from ADDR, default <>; to ADDR, default USER) and "
+     "print the actions, one a line; nothing is delivered or sent (as Pigeonhole's sieve-test). --json: "
+     "{\"error\",\"actions\":[{\"action\",...}]}.",
+     3, 3, cmd_test},
     {"sieve", "activate", "USER NAME", "Make NAME the user's active script (only one is active).", 2, 2,
      cmd_activate},
     {"sieve", "deactivate", "USER", "Leave the user without an active script.", 1, 1, cmd_deactivate},

@@ -57,6 +57,7 @@ static const struct group groups[] = {
 bool cli_opt_json, cli_opt_dry_run, cli_opt_all, cli_opt_password_stdin, cli_opt_locked;
 bool cli_opt_activate;
 const char *cli_opt_partition, *cli_opt_quota;
+const char *cli_opt_file, *cli_opt_from, *cli_opt_to;
 
 struct cli_option {
     const char *group;
@@ -78,8 +79,11 @@ static const struct cli_option options[] = {
     {"user", "add import", "--quota", NULL, &cli_opt_quota},
     {"user", "add passwd", "--password-stdin", &cli_opt_password_stdin, NULL},
     {"user", "add", "--locked", &cli_opt_locked, NULL},
-    {"sieve", "list get import", "--json", &cli_opt_json, NULL},
+    {"sieve", "list get check test import", "--json", &cli_opt_json, NULL},
     {"sieve", "import", "--dry-run", &cli_opt_dry_run, NULL},
+    {"sieve", "check", "--file", NULL, &cli_opt_file},
+    {"sieve", "test", "--from", NULL, &cli_opt_from},
+    {"sieve", "test", "--to", NULL, &cli_opt_to},
     {"sieve", "put", "--activate", &cli_opt_activate, NULL},
 };
 

@@ -166,6 +166,12 @@ bool delivery_user_folder(const char *detail, char *out, size_t outlen)
     return delivery_detail_mailbox(detail, out, outlen) && personal_name(out);
 }
 
+bool delivery_folder_name(const char *name, char sep, const char *userprefix, const char *sharedprefix, char *out,
+                          size_t outlen)
+{
+    return map_name(name, sep, out, outlen) && !under_prefix(out, userprefix) && !under_prefix(out, sharedprefix);
+}
+
 static void set_shared(struct delivery_rcpt *out, const char *domain)
 {
     out->user[0] = '\0';

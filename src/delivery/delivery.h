@@ -158,6 +158,12 @@ bool delivery_detail_mailbox(const char *detail, char *out, size_t outlen);
  * for a name under the other-users or shared prefix, which would name
  * another store for IMAP clients. The caller delivers to INBOX then. */
 bool delivery_user_folder(const char *detail, char *out, size_t outlen);
+/* delivery_user_folder with the configuration passed in (for a job
+ * thread, which reads no configuration: Sieve's fileinto names): sep is
+ * the IMAP separator ('/' or '.'), the prefixes those of the other-users
+ * and shared namespaces. */
+bool delivery_folder_name(const char *name, char sep, const char *userprefix, const char *sharedprefix, char *out,
+                          size_t outlen);
 /* An explicit target in the admin namespace form, '/' as separator:
  * "<sharedprefix>/news/x" (shared store of domain), "user/bob" or
  * "user/bob/Lists" (also "<userprefix>/bob/..."); '^' in a user component
@@ -185,6 +191,7 @@ enum deliver_result {
     DELIVER_TEMPFAIL,       /* I/O, busy */
     DELIVER_PERMFAIL,       /* invalid data */
     DELIVER_BUSY,           /* the store is being moved (STORAGE_ERR_BUSY): 451 4.2.0 */
+    DELIVER_REJECTED,       /* refused by the recipient's Sieve script (reject/ereject): 550 5.7.1 */
 };
 
 struct deliver_opts {

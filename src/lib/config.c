@@ -102,6 +102,12 @@ static const struct config_desc descs[CFG__COUNT] = {
      * by default; RFC 6131 lets :seconds go lower when allowed). */
     [CFG_SIEVE_VACATION_MIN_RESPONSE] = {"sieve_vacation_min_response", CFG_T_INT, "86400", 0, 31536000, NULL},
     [CFG_SIEVE_VACATION_MAX_RESPONSE] = {"sieve_vacation_max_response", CFG_T_INT, "7776000", 0, 31536000, NULL},
+    /* Pigeonhole's keys: script files (space-separated paths) run before
+     * and after every user's own script at delivery; the directory that
+     * "include :global" reads (NAME.sieve). */
+    [CFG_SIEVE_BEFORE] = {"sieve_before", CFG_T_STRING, "", 0, 0, NULL},
+    [CFG_SIEVE_AFTER] = {"sieve_after", CFG_T_STRING, "", 0, 0, NULL},
+    [CFG_SIEVE_GLOBAL_DIR] = {"sieve_global_dir", CFG_T_STRING, "", 0, 0, NULL},
     /* ManageSieve: RFC 5804 1.8's port 4190 on loopback for the embedded
      * default (make run); host:port or a unix socket path, as listen_lmtp. */
     [CFG_LISTEN_SIEVE] = {"listen_sieve", CFG_T_STRING, "127.0.0.1:4190", 0, 0, NULL},

@@ -102,6 +102,10 @@ enum config_key {
     CFG_SIEVE_MAXREDIRECTS,
     CFG_SIEVE_VACATION_MIN_RESPONSE,
     CFG_SIEVE_VACATION_MAX_RESPONSE,
+    /* Sieve at delivery: global scripts (Pigeonhole's names) */
+    CFG_SIEVE_BEFORE,
+    CFG_SIEVE_AFTER,
+    CFG_SIEVE_GLOBAL_DIR,
     /* ManageSieve (RFC 5804) */
     CFG_LISTEN_SIEVE,
     CFG__COUNT

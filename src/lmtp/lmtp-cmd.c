@@ -29,6 +29,7 @@
 #include "auth-service.h"
 #include "access.h"
 #include "config.h"
+#include "delivery-sieve.h"
 #include "jobs.h"
 #include "log.h"
 #include "storage.h"
@@ -72,6 +73,7 @@ void lmtp_txn_reset(struct lmtp_session *s)
     size_t nkept = 0;
     for (size_t i = 0; i < s->nrcpt; i++) {
         free(s->rcpts[i].addr);
+        free(s->rcpts[i].orcpt);
         if (s->rcpts[i].r.hold && nkept < LMTP_KEEP_MAX) {
             kept[nkept++] = s->rcpts[i].r.hold;   /* the reference moves */
             s->rcpts[i].r.hold = NULL;
@@ -461,6 +463,37 @@ static void cmd_mail(struct lmtp_session *s, const char *arg)
 }
 
 static bool g_rcpt_ignorequota; /* set by rcpt_param for the current RCPT */
+static char *g_rcpt_orcpt;      /* likewise: ORCPT's address, xmalloc'd */
+
+/* RFC 3461 4.2: ORCPT=addr-type;xtext. Only rfc822 addresses are kept
+ * (Sieve's envelope "orig_to"); xtext's "+XX" is decoded, and a value
+ * that decodes to a control character or is too long is ignored. */
+static char *orcpt_decode(const char *val)
+{
+    if (strncasecmp(val, "rfc822;", 7) != 0)
+        return NULL;
+    const char *p = val + 7;
+    size_t n = strlen(p);
+    if (n == 0 || n >= DELIVERY_MAX_ADDR)
+        return NULL;
+    char *out = xmalloc(n + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '+' && i + 2 < n && isxdigit((unsigned char)p[i + 1]) && isxdigit((unsigned char)p[i + 2])) {
+            char hex[3] = {p[i + 1], p[i + 2], 0};
+            c = (unsigned char)strtoul(hex, NULL, 16);
+            i += 2;
+        }
+        if (c < 0x21 || c == 0x7f || c == '<' || c == '>') {
+            free(out);
+            return NULL;
+        }
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return out;
+}
 
 /* IGNOREQUOTA (draft-murchison-lmtp-ignorequota) lets a client fill a
  * mailbox past its quota, so with lmtp_ignorequota_requires_auth only a
@@ -489,7 +522,12 @@ static bool rcpt_param(struct lmtp_session *s, const char *key, const char *val)
         g_rcpt_ignorequota = true;
         return true;
     }
-    if ((strcasecmp(key, "NOTIFY") == 0 || strcasecmp(key, "ORCPT") == 0) && val)
+    if (strcasecmp(key, "ORCPT") == 0 && val) {
+        free(g_rcpt_orcpt);
+        g_rcpt_orcpt = orcpt_decode(val);
+        return true;
+    }
+    if (strcasecmp(key, "NOTIFY") == 0 && val)
         return true;
     lmtp_printf(s, "555 5.5.4 Unsupported parameter %.64s\r\n", key);
     return false;
@@ -518,6 +556,8 @@ static void cmd_rcpt(struct lmtp_session *s, const char *arg)
         return;
     }
     g_rcpt_ignorequota = false;
+    free(g_rcpt_orcpt);
+    g_rcpt_orcpt = NULL;
     if (!parse_params(s, p, rcpt_param))
         return;
     if (has_8bit(addr) && !s->smtputf8) {
@@ -579,6 +619,8 @@ static void cmd_rcpt(struct lmtp_session *s, const char *arg)
         return;
     }
     r.addr = xstrdup(addr);
+    r.orcpt = g_rcpt_orcpt;
+    g_rcpt_orcpt = NULL;
     ARRAY_GROW(s->rcpts, s->nrcpt, s->caprcpt);
     s->rcpts[s->nrcpt++] = r;
     lmtp_printf(s, "250 2.1.5 Recipient OK\r\n");
@@ -707,6 +749,8 @@ struct lmtp_dlv_rcpt {
     struct delivery_job j;
     bool done;
     enum deliver_result res;
+    bool sieve;                 /* the commit is a Sieve run (delivery-sieve.h) */
+    struct delivery_sieve ds;   /* its envelope; ds.reject: the 550 reason */
 };
 
 struct lmtp_dlv {
@@ -716,11 +760,18 @@ struct lmtp_dlv {
     struct lmtp_dlv_rcpt *r;    /* one per accepted recipient, RCPT order */
     size_t n, next;             /* next: the first recipient not answered */
     bool submitting;
+    struct dsieve_opts *sopts;  /* copied from the configuration when a recipient runs Sieve */
 };
 
-static void rcpt_reply(struct lmtp_session *s, const char *addr, enum deliver_result res, bool perm_quota)
+static void rcpt_reply(struct lmtp_session *s, const char *addr, enum deliver_result res, bool perm_quota,
+                       const char *reject)
 {
     switch (res) {
+    case DELIVER_REJECTED:
+        /* RFC 5429 2.1.1 (reject/ereject at the protocol level): the
+         * reason is US-ASCII on one line (delivery-sieve.c) */
+        lmtp_printf(s, "550 5.7.1 %s\r\n", reject ? reject : "Message refused by the recipient's mail filter");
+        break;
     case DELIVER_OK:
     case DELIVER_DUPLICATE:
         lmtp_printf(s, "250 2.1.5 <%s> Delivered\r\n", addr);
@@ -753,6 +804,12 @@ static void dlv_end(struct lmtp_dlv *d)
 {
     struct lmtp_session *s = d->s;
     s->dlv = NULL;
+    for (size_t i = 0; i < d->n; i++)
+        dsieve_end(&d->r[i].ds);
+    if (d->sopts) {
+        dsieve_opts_free(d->sopts);
+        free(d->sopts);
+    }
     free(d->r);
     free(d);
     lmtp_txn_reset(s);
@@ -767,7 +824,7 @@ static void dlv_flush(struct lmtp_dlv *d)
     struct lmtp_session *s = d->s;
     bool perm_quota = config_bool(CFG_LMTP_OVERQUOTA_PERM_FAILURE);
     while (d->next < d->n && d->r[d->next].done) {
-        rcpt_reply(s, s->rcpts[d->next].addr, d->r[d->next].res, perm_quota);
+        rcpt_reply(s, s->rcpts[d->next].addr, d->r[d->next].res, perm_quota, d->r[d->next].ds.reject);
         d->next++;
     }
     if (d->next == d->n)
@@ -781,6 +838,14 @@ static void rcpt_done(void *arg)
     r->done = true;
     if (!r->d->submitting)
         dlv_flush(r->d);
+}
+
+/* A recipient's Sieve run and commits, on the pool (delivery-sieve.h). */
+static void sieve_job_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct lmtp_dlv_rcpt *r = arg;
+    delivery_sieve_run(&r->j, &r->ds);
 }
 
 static void spool_sync_run(struct job *job, void *arg)
@@ -826,6 +891,22 @@ static void spool_sync_done(void *arg)
         if (dr != DELIVER_OK) {
             r->res = dr;
             r->done = true;
+            continue;
+        }
+        if (dsieve_wanted(&r->j, &rc->r)) {
+            /* the configuration is copied once, here on the loop */
+            if (!d->sopts) {
+                d->sopts = xmalloc(sizeof(*d->sopts));
+                dsieve_opts_from_config(d->sopts);
+            }
+            r->sieve = true;
+            r->ds.o = d->sopts;
+            r->ds.lmtp = true;
+            r->ds.env.from = s->mail_from ? s->mail_from : "";
+            r->ds.env.to = rc->addr;
+            r->ds.env.orig_to = rc->orcpt;
+            r->ds.env.auth_user = s->authuser;
+            dsieve_begin(&r->ds, &r->j);
         }
     }
     /* Without a pool (fuzz targets) each commit runs and completes right
@@ -833,7 +914,13 @@ static void spool_sync_done(void *arg)
     d->submitting = true;
     for (size_t i = 0; i < d->n; i++) {
         struct lmtp_dlv_rcpt *r = &d->r[i];
-        if (!r->done)
+        if (r->done)
+            continue;
+        /* Keyed by the store like the plain commits, so they stay in
+         * order with them; a Sieve run commits its copies itself. */
+        if (r->sieve)
+            jobs_submit("sieve", r->j.req.store, sieve_job_run, rcpt_done, r);
+        else
             jobs_submit_batch("deliver", r->j.req.store, mailbox_append_batch, &r->j.req, rcpt_done, r);
     }
     d->submitting = false;

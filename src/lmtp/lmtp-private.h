@@ -18,6 +18,7 @@ struct lmtp_rcpt {
     char *addr;                 /* as sent, for replies and logs */
     struct delivery_rcpt r;
     bool ignorequota;
+    char *orcpt;                /* RFC 3461 ORCPT=rfc822;ADDR, decoded (Sieve's original recipient) or NULL */
 };
 
 enum lmtp_in { IN_CMD, IN_DATA, IN_BDAT };

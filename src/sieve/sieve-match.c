@@ -53,20 +53,120 @@ bool sv_cmp_eq(int cmp, const char *a, size_t al, const char *b, size_t bl)
     return sv_cmp_order(cmp, a, al, b, bl) == 0;
 }
 
+/* Substring search in linear time (glibc's memmem is the two-way
+ * algorithm): a 64 KiB key against a 1 MiB body must not cost their
+ * product. i;ascii-casemap folds copies of both first. */
 bool sv_cmp_contains(int cmp, const char *hay, size_t hl, const char *needle, size_t nl)
 {
     if (nl == 0)
         return true;
     if (nl > hl)
         return false;
-    for (size_t i = 0; i + nl <= hl; i++) {
-        size_t k = 0;
-        while (k < nl && fold(cmp, (unsigned char)hay[i + k]) == fold(cmp, (unsigned char)needle[k]))
-            k++;
-        if (k == nl)
-            return true;
+    if (cmp != SV_CMP_CASEMAP)
+        return memmem(hay, hl, needle, nl) != NULL;
+    char *h = xmalloc(hl), *n = xmalloc(nl);
+    for (size_t i = 0; i < hl; i++)
+        h[i] = (char)fold(cmp, (unsigned char)hay[i]);
+    for (size_t i = 0; i < nl; i++)
+        n[i] = (char)fold(cmp, (unsigned char)needle[i]);
+    bool found = memmem(h, hl, n, nl) != NULL;
+    free(h);
+    free(n);
+    return found;
+}
+
+/* Can glibc compile and run this POSIX ERE in bounded time and memory?
+ * Backreferences make matching exponential. glibc expands "x+" into
+ * "xx*" and "x{m,n}" into n copies of x, duplicating x's whole subtree,
+ * so stacked or nested repetitions ("[A-Z]+++...", "((a{9}){9}){9}")
+ * grow the compiled tree exponentially (fuzz-sieve ran it out of
+ * memory). This estimates the size of the tree glibc builds and refuses
+ * patterns past 2000 nodes. */
+bool sv_regex_safe(const char *p, size_t n)
+{
+    uint64_t stack[64];
+    int sp = 0;
+    uint64_t cur = 0, last = 0;
+    const uint64_t max = 2000;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '\\' && i + 1 < n) {
+            if (p[i + 1] >= '1' && p[i + 1] <= '9')
+                return false;
+            i++;
+            last = 1;
+            cur += 1;
+        } else if (c == '[') {
+            /* a bracket expression is one node; ']' first is literal */
+            size_t j = i + 1;
+            if (j < n && p[j] == '^')
+                j++;
+            if (j < n && p[j] == ']')
+                j++;
+            while (j < n && p[j] != ']') {
+                if (p[j] == '[' && j + 1 < n && (p[j + 1] == ':' || p[j + 1] == '.' || p[j + 1] == '=')) {
+                    char close = p[j + 1];
+                    j += 2;
+                    while (j + 1 < n && !(p[j] == close && p[j + 1] == ']'))
+                        j++;
+                    j++;
+                }
+                j++;
+            }
+            i = j;
+            last = 1;
+            cur += 1;
+        } else if (c == '(') {
+            if (sp >= (int)ARRAY_SIZE(stack))
+                return false;
+            stack[sp++] = cur;
+            cur = 0;
+            last = 0;
+        } else if (c == ')') {
+            uint64_t g = cur + 1;
+            cur = sp > 0 ? stack[--sp] : 0;
+            cur += g;
+            last = g;
+        } else if (c == '|') {
+            cur += 1;
+            last = 0;
+        } else if (c == '*' || c == '?') {
+            cur += 1;
+            last += 1;
+        } else if (c == '+') {
+            cur += last;
+            last *= 2;
+        } else if (c == '{') {
+            uint64_t lo = 0, hi;
+            size_t j = i + 1;
+            while (j < n && p[j] >= '0' && p[j] <= '9' && lo < 100000)
+                lo = lo * 10 + (uint64_t)(p[j++] - '0');
+            hi = lo;
+            if (j < n && p[j] == ',') {
+                j++;
+                bool any = false;
+                hi = 0;
+                while (j < n && p[j] >= '0' && p[j] <= '9' && hi < 100000) {
+                    hi = hi * 10 + (uint64_t)(p[j++] - '0');
+                    any = true;
+                }
+                if (!any)
+                    hi = lo + 1; /* "{m,}": m copies and a star */
+            }
+            uint64_t f = MAX(MAX(lo, hi), 1);
+            cur += last * (f - 1) + 1;
+            last *= f;
+        } else {
+            cur += 1;
+            last = 1;
+        }
+        if (cur > max || last > max)
+            return false;
+        for (int k = 0; k < sp; k++)
+            if (stack[k] + cur > max)
+                return false;
     }
-    return false;
+    return true;
 }
 
 /* Length of the UTF-8 character at s (1 for a stray byte): "?" matches
@@ -95,7 +195,7 @@ struct ptok {
  * to fill the captures: each '*' takes as little as possible from the
  * left, as RFC 5229 3.2 asks ("non-greedy"). */
 bool sv_cmp_matches(int cmp, const char *text, size_t tl, const char *pat, size_t pl, struct sv_cap *caps,
-                    size_t *ncaps, uint64_t *steps)
+                    size_t *ncaps, uint64_t *steps, uint64_t max_steps)
 {
     /* unescape into a literal buffer with tokens */
     struct ptok tk[256];
@@ -110,10 +210,8 @@ bool sv_cmp_matches(int cmp, const char *text, size_t tl, const char *pat, size_
         }
         char c = pat[i];
         if (c == '*' || c == '?') {
-            if (c == '*' && nt && tk[nt - 1].kind == '*') {
-                i++;
-                continue; /* "**" is "*" */
-            }
+            /* "**" stays two wildcards: RFC 5229 3.2 numbers each one
+             * ("coyote@**.com": ${1} is empty, ${2} the rest) */
             tk[nt].kind = c;
             tk[nt].off = tk[nt].len = 0;
             nt++;
@@ -141,8 +239,8 @@ bool sv_cmp_matches(int cmp, const char *text, size_t tl, const char *pat, size_
     size_t star_ti = SIZE_MAX, star_pos = 0;
     bool matched = false;
     for (;;) {
-        if (steps)
-            (*steps)++;
+        if (steps && ++*steps > max_steps)
+            break; /* out of budget: no match, the caller reports it */
         if (ti == nt) {
             if (pos == tl) {
                 matched = true;
@@ -169,6 +267,8 @@ bool sv_cmp_matches(int cmp, const char *text, size_t tl, const char *pat, size_
                 size_t k = 0;
                 while (k < t->len && fold(cmp, (unsigned char)text[pos + k]) == fold(cmp, (unsigned char)lit[t->off + k]))
                     k++;
+                if (steps)
+                    *steps += k; /* compared characters count too */
                 if (k == t->len) {
                     start[ti] = pos;
                     pos += t->len;

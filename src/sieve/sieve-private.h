@@ -118,6 +118,9 @@ bool sv_validate(struct sieve_script *s, const struct sieve_limits *l, struct si
 bool sv_validate_ex(struct sieve_script *s, const struct sieve_limits *l, struct sieve_diags *diags, bool decode);
 void sv_nodes_free(struct sv_node *n, size_t count);
 
+/* Is name a header field that holds addresses (the address test)? */
+bool sv_address_header(const char *name);
+
 /* Binary form. */
 void sv_binary_write(const struct sieve_script *s, struct buf *out);
 
@@ -126,13 +129,20 @@ bool sv_cmp_eq(int cmp, const char *a, size_t al, const char *b, size_t bl);
 /* <0, 0, >0 under cmp (i;ascii-numeric: RFC 4790 9.1, non-digits are +inf) */
 int sv_cmp_order(int cmp, const char *a, size_t al, const char *b, size_t bl);
 bool sv_cmp_contains(int cmp, const char *hay, size_t hl, const char *needle, size_t nl);
+/* A regex Darius agrees to compile: no backreferences, and the tree
+ * glibc builds for it (repetitions copy subtrees) stays small
+ * (sieve-match.c). */
+bool sv_regex_safe(const char *p, size_t n);
+/* Bytes of a value a regex is run on (the rest is not examined). */
+#define SV_REGEX_MAX_TEXT (64 * 1024)
 /* :matches with * and ?; on a match and when caps is not NULL the text of
- * each wildcard goes into caps[1..] (caps[0] the whole), ncaps set. */
+ * each wildcard goes into caps[1..] (caps[0] the whole), ncaps set. Each
+ * matching step adds 1 to *steps; past max_steps it gives up (false). */
 struct sv_cap {
     size_t off, len;
 };
 bool sv_cmp_matches(int cmp, const char *text, size_t tl, const char *pat, size_t pl, struct sv_cap *caps,
-                    size_t *ncaps, uint64_t *steps);
+                    size_t *ncaps, uint64_t *steps, uint64_t max_steps);
 #define SV_MAX_CAPS 10
 
 /* An address list parsed from a header value: each mailbox's addr-spec

@@ -46,6 +46,8 @@ struct field {
     char *raw;       /* the whole field text "Name: value\r\n" with folding */
     size_t rawlen;
     size_t voff;     /* offset of the value (after the colon) in raw */
+    char *dec;       /* the decoded value (field_value), computed once */
+    size_t declen;
 };
 
 struct var {
@@ -90,6 +92,11 @@ struct run {
     unsigned redirects;
     bool implicit_keep;
     bool stop, ret;
+    /* foreverypart (RFC 5703 3): the current part (NULL outside a loop)
+     * and a pending break with its :name (NULL: the innermost loop) */
+    const struct mime_part *cur;
+    bool brk;
+    const char *brk_name;
     bool failed;
     bool rejected, vacationed;
     unsigned depth;        /* include depth */
@@ -97,6 +104,17 @@ struct run {
     size_t nincluded;
     char *running[16];     /* names of the scripts being included (recursion) */
 };
+
+/* n bytes and a NUL: unlike xstrndup, the copy is n bytes long even when
+ * the text holds a NUL (message text and decoded bodies can), so the
+ * lengths kept beside these copies stay true. */
+static char *dupn(const char *s, size_t n)
+{
+    char *d = xmalloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
 
 static void run_error(struct run *r, const char *fmt, ...) ATTR_PRINTF(2, 3);
 static void run_error(struct run *r, const char *fmt, ...)
@@ -141,6 +159,17 @@ static struct var *var_find(struct vars *vs, const char *name, size_t nl)
     return NULL;
 }
 
+/* "global.NAME" (RFC 6609 3.4.2) is NAME among the global variables. */
+static bool global_ns(const struct run *r, const char **name, size_t *nl)
+{
+    if (*nl > 7 && strncasecmp(*name, "global.", 7) == 0 && ((r->fr->script->exts >> SV_X_INCLUDE) & 1)) {
+        *name += 7;
+        *nl -= 7;
+        return true;
+    }
+    return false;
+}
+
 static struct vars *var_scope(struct run *r, const char *name, size_t nl)
 {
     for (size_t i = 0; i < r->fr->nglobals; i++)
@@ -151,6 +180,8 @@ static struct vars *var_scope(struct run *r, const char *name, size_t nl)
 
 static const struct var *var_get(struct run *r, const char *name, size_t nl)
 {
+    if (global_ns(r, &name, &nl))
+        return var_find(&r->globals, name, nl);
     return var_find(var_scope(r, name, nl), name, nl);
 }
 
@@ -168,7 +199,7 @@ static size_t utf8_cut(const char *s, size_t len, size_t max)
 static void var_set(struct run *r, const char *name, const char *val, size_t len)
 {
     size_t nl = strlen(name);
-    struct vars *vs = var_scope(r, name, nl);
+    struct vars *vs = global_ns(r, &name, &nl) ? &r->globals : var_scope(r, name, nl);
     struct var *v = var_find(vs, name, nl);
     len = utf8_cut(val, len, r->lim.max_variable_size);
     if (!v) {
@@ -233,7 +264,7 @@ static char *expand(struct run *r, const struct sv_str *s, size_t *len)
                     continue;
                 }
                 if (isalpha((unsigned char)nm[0]) || nm[0] == '_') {
-                    if (!memchr(nm, '.', nl)) {
+                    if (!memchr(nm, '.', nl) || (nl > 7 && strncasecmp(nm, "global.", 7) == 0)) {
                         const struct var *v = var_get(r, nm, nl);
                         if (v)
                             buf_append(&b, v->val, v->len);
@@ -269,7 +300,7 @@ static void set_caps(struct run *r, const char *text, const struct sv_cap *caps,
         r->caplen[i] = 0;
     }
     for (size_t i = 0; i < n && i < SV_MAX_CAPS; i++) {
-        r->caps[i] = xstrndup(text + caps[i].off, caps[i].len);
+        r->caps[i] = dupn(text + caps[i].off, caps[i].len);
         r->caplen[i] = caps[i].len;
     }
     r->ncaps = n;
@@ -286,10 +317,12 @@ static void hdr_load(struct run *r)
     while (mime_sfield_next(r->data, hl, &pos, &f)) {
         ARRAY_GROW(r->hdr, r->nhdr, r->hdrcap);
         struct field *x = &r->hdr[r->nhdr++];
-        x->name = xstrndup(f.name, f.name_len);
-        x->raw = xstrndup(f.name, (size_t)(f.val + f.val_len - f.name));
+        x->name = dupn(f.name, f.name_len);
+        x->raw = dupn(f.name, (size_t)(f.val + f.val_len - f.name));
         x->rawlen = (size_t)(f.val + f.val_len - f.name);
         x->voff = (size_t)(f.val - f.name);
+        x->dec = NULL;
+        x->declen = 0;
     }
 }
 
@@ -298,19 +331,23 @@ static void hdr_load(struct run *r)
  * white space removed. */
 static char *field_value(const struct field *x, size_t *len)
 {
-    struct mime_sfield f = {x->raw, strlen(x->name), x->raw + x->voff, x->rawlen - x->voff};
-    struct buf b = BUF_INIT;
-    mime_sfield_decode(&f, &b);
-    const char *s = buf_cstr(&b);
-    size_t l = b.len, st = 0;
-    while (st < l && (s[st] == ' ' || s[st] == '\t'))
-        st++;
-    while (l > st && (s[l - 1] == ' ' || s[l - 1] == '\t'))
-        l--;
-    char *out = xstrndup(s + st, l - st);
-    *len = l - st;
-    buf_free(&b);
-    return out;
+    struct field *f = (struct field *)x; /* the cache is not part of the value */
+    if (!f->dec) {
+        struct mime_sfield sf = {x->raw, strlen(x->name), x->raw + x->voff, x->rawlen - x->voff};
+        struct buf b = BUF_INIT;
+        mime_sfield_decode(&sf, &b);
+        const char *s = buf_cstr(&b);
+        size_t l = b.len, st = 0;
+        while (st < l && (s[st] == ' ' || s[st] == '\t'))
+            st++;
+        while (l > st && (s[l - 1] == ' ' || s[l - 1] == '\t'))
+            l--;
+        f->dec = dupn(s + st, l - st);
+        f->declen = l - st;
+        buf_free(&b);
+    }
+    *len = f->declen;
+    return dupn(f->dec, f->declen);
 }
 
 static bool name_eq(const char *a, const char *b, size_t bl)
@@ -347,25 +384,75 @@ static void vals_free(struct vals *vs)
     memset(vs, 0, sizeof(*vs));
 }
 
-/* The header values of the fields named in list (with :index/:last, RFC
- * 5260 6: the n-th occurrence of each named field, counted from the end
- * with :last). */
+static void ensure_mime(struct run *r)
+{
+    if (!r->mime)
+        r->mime = mime_parse(r->data, r->len);
+}
+
+/* The header fields of a MIME part: the interpreter's own list (with
+ * editheader's changes) for the message itself, else parsed from the
+ * part's header. Returns true when *out was allocated here. */
+static bool part_fields(struct run *r, const struct mime_part *p, struct field **out, size_t *n)
+{
+    if (!p || p == &r->mime->root) {
+        *out = r->hdr;
+        *n = r->nhdr;
+        return false;
+    }
+    *out = NULL;
+    *n = 0;
+    size_t cap = 0, pos = 0;
+    const char *h = r->data + p->hdr_off;
+    struct mime_sfield f;
+    while (mime_sfield_next(h, p->hdr_len, &pos, &f)) {
+        ARRAY_GROW(*out, *n, cap);
+        struct field *x = &(*out)[(*n)++];
+        x->name = dupn(f.name, f.name_len);
+        x->rawlen = (size_t)(f.val + f.val_len - f.name);
+        x->raw = dupn(f.name, x->rawlen);
+        x->voff = (size_t)(f.val - f.name);
+        x->dec = NULL;
+        x->declen = 0;
+    }
+    return true;
+}
+
+static void fields_free(struct field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(f[i].name);
+        free(f[i].raw);
+        free(f[i].dec);
+    }
+    free(f);
+}
+
+/* The values of the fields named in list among fields (with :index and
+ * :last, RFC 5260 6: the n-th occurrence of each named field, counted
+ * from the end with :last), unfolded and decoded. */
 static void header_values(struct run *r, const struct sv_node *n, const struct sv_arg *names, struct vals *out,
-                          bool raw_ok)
+                          const struct field *fields, size_t nf)
 {
     const struct sv_arg *ix = sv_tag_val(n, "index");
     bool last = sv_has_tag(n, "last");
     for (size_t k = 0; k < names->nstrs && !r->failed; k++) {
         size_t nl;
         char *name = expand(r, &names->strs[k], &nl);
+        /* scanning the fields costs steps too (a header of 100,000
+         * fields against a list of 1000 names) */
+        if (!step(r, 1 + nf / 64)) {
+            free(name);
+            break;
+        }
         size_t total = 0;
         if (ix && last)
-            for (size_t i = 0; i < r->nhdr; i++)
-                if (name_eq(r->hdr[i].name, name, nl))
+            for (size_t i = 0; i < nf; i++)
+                if (name_eq(fields[i].name, name, nl))
                     total++;
         size_t seen = 0;
-        for (size_t i = 0; i < r->nhdr; i++) {
-            if (!name_eq(r->hdr[i].name, name, nl))
+        for (size_t i = 0; i < nf; i++) {
+            if (!name_eq(fields[i].name, name, nl))
                 continue;
             seen++;
             if (ix) {
@@ -376,17 +463,227 @@ static void header_values(struct run *r, const struct sv_node *n, const struct s
             if (!step(r, 1))
                 break;
             size_t vl;
-            char *v;
-            if (raw_ok) {
-                /* addresses are parsed from the raw (unfolded) text, then each part decoded */
-                v = field_value(&r->hdr[i], &vl);
-            } else {
-                v = field_value(&r->hdr[i], &vl);
-            }
+            char *v = field_value(&fields[i], &vl);
             vals_add(out, v, vl);
         }
         free(name);
     }
+}
+
+static void top_header_values(struct run *r, const struct sv_node *n, const struct sv_arg *names, struct vals *out)
+{
+    header_values(r, n, names, out, r->hdr, r->nhdr);
+}
+
+/* The parts a test with :mime looks at (RFC 5703 4.1): the current part
+ * (the message outside foreverypart), and with :anychild all parts
+ * below it too; preorder, into the caller's array of max entries. */
+static size_t collect_parts(const struct mime_part *p, bool self, const struct mime_part **out, size_t n,
+                            size_t max, int depth)
+{
+    if (n >= max || depth > MIME_MAX_DEPTH + 2)
+        return n;
+    if (self)
+        out[n++] = p;
+    for (size_t i = 0; i < p->nchildren; i++)
+        n = collect_parts(&p->children[i], true, out, n, max, depth + 1);
+    if (p->message)
+        n = collect_parts(p->message, true, out, n, max, depth + 1);
+    return n;
+}
+
+/* A Content-Type / Content-Disposition value: "type[/subtype]" and its
+ * parameters (names lowercase; an RFC 2231 "name*" kept as such for
+ * mime_param_decoded). */
+static void parse_ctype(const char *v, char **type, char **sub, struct mime_param **params, size_t *np)
+{
+    *params = NULL;
+    *np = 0;
+    size_t cap = 0;
+    const char *p = v;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    const char *e = p;
+    while (*e && *e != '/' && *e != ';' && *e != ' ' && *e != '\t')
+        e++;
+    *type = dupn(p, (size_t)(e - p));
+    *sub = NULL;
+    p = e;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '/') {
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        e = p;
+        while (*e && *e != ';' && *e != ' ' && *e != '\t')
+            e++;
+        *sub = dupn(p, (size_t)(e - p));
+        p = e;
+    }
+    for (char *c = *type; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    if (*sub)
+        for (char *c = *sub; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+    while (*p && *np < 64) {
+        p = strchr(p, ';');
+        if (!p)
+            break;
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        e = p;
+        while (*e && *e != '=' && *e != ';')
+            e++;
+        if (*e != '=') {
+            p = e;
+            continue;
+        }
+        size_t nl = (size_t)(e - p);
+        while (nl && (p[nl - 1] == ' ' || p[nl - 1] == '\t'))
+            nl--;
+        char *name = dupn(p, nl);
+        for (char *c = name; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        p = e + 1;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        struct buf val = BUF_INIT;
+        if (*p == '"') {
+            p++;
+            while (*p && *p != '"') {
+                if (*p == '\\' && p[1])
+                    p++;
+                buf_putc(&val, *p++);
+            }
+            if (*p == '"')
+                p++;
+        } else {
+            while (*p && *p != ';' && *p != ' ' && *p != '\t')
+                buf_putc(&val, *p++);
+        }
+        ARRAY_GROW(*params, *np, cap);
+        (*params)[*np].name = name;
+        char *vv = buf_release(&val);
+        (*params)[*np].value = vv ? vv : xstrdup("");
+        (*np)++;
+    }
+}
+
+/* RFC 5703 4.1 MIMEOPTS: what of field name's value v is compared. */
+static void mimeopt_values(struct run *r, const struct sv_node *n, const char *name, const char *v, struct vals *out)
+{
+    bool ct = strcasecmp(name, "content-type") == 0, cd = strcasecmp(name, "content-disposition") == 0;
+    const struct sv_arg *param = sv_tag_val(n, "param");
+    bool type = sv_has_tag(n, "type"), subtype = sv_has_tag(n, "subtype"), both = sv_has_tag(n, "contenttype");
+    if (!param && !type && !subtype && !both) {
+        vals_add(out, xstrdup(v), strlen(v));
+        return;
+    }
+    char *t, *st;
+    struct mime_param *ps;
+    size_t np;
+    parse_ctype(v, &t, &st, &ps, &np);
+    if (param) {
+        for (size_t k = 0; k < param->nstrs; k++) {
+            size_t l;
+            char *pn = expand(r, &param->strs[k], &l);
+            for (char *c = pn; *c; c++)
+                *c = (char)tolower((unsigned char)*c);
+            struct buf b = BUF_INIT;
+            if (mime_param_decoded(&b, ps, np, pn)) {
+                size_t bl = b.len;
+                char *x = buf_release(&b);
+                vals_add(out, x ? x : xstrdup(""), bl);
+            }
+            buf_free(&b);
+            free(pn);
+        }
+    } else {
+        char *x;
+        if (ct && type)
+            x = xstrdup(t);
+        else if (ct && subtype)
+            x = xstrdup(st ? st : "");
+        else if (ct && both)
+            x = xasprintf("%s/%s", t, st ? st : "");
+        else if (cd && (type || both))
+            x = xstrdup(t);
+        else
+            x = xstrdup("");
+        vals_add(out, x, strlen(x));
+    }
+    for (size_t i = 0; i < np; i++) {
+        free(ps[i].name);
+        free(ps[i].value);
+    }
+    free(ps);
+    free(t);
+    free(st);
+}
+
+/* A header, address or exists test with :mime (RFC 5703 4): true when
+ * one of the parts in scope satisfies it. kind: 'h', 'a' or 'e'. */
+static bool addresses_part(struct run *r, const struct sv_node *n, const struct vals *hv, struct vals *vs);
+static bool match_values(struct run *r, const struct sv_node *n, const struct vals *vs, const struct sv_arg *keys);
+static bool mime_test(struct run *r, const struct sv_node *n, int kind)
+{
+    ensure_mime(r);
+    const struct mime_part **parts = xmalloc(MIME_MAX_PARTS * sizeof(*parts));
+    const struct mime_part *start = r->cur ? r->cur : &r->mime->root;
+    size_t np = sv_has_tag(n, "anychild") ? collect_parts(start, true, parts, 0, MIME_MAX_PARTS, 0) : 1;
+    if (np == 1)
+        parts[0] = start;
+    bool res = false;
+    for (size_t i = 0; i < np && !res && !r->failed; i++) {
+        struct field *f;
+        size_t nf;
+        bool owned = part_fields(r, parts[i], &f, &nf);
+        step(r, nf / 64);
+        if (kind == 'e') {
+            res = true;
+            for (size_t k = 0; k < n->pos[0]->nstrs && res; k++) {
+                size_t l;
+                char *name = expand(r, &n->pos[0]->strs[k], &l);
+                bool found = false;
+                step(r, 1 + nf / 64);
+                for (size_t j = 0; j < nf && !found; j++)
+                    found = name_eq(f[j].name, name, l);
+                free(name);
+                res = found;
+            }
+        } else {
+            struct vals hv = {0}, vs = {0};
+            if (kind == 'h') {
+                /* values per named field, then the MIME options */
+                for (size_t k = 0; k < n->pos[0]->nstrs; k++) {
+                    struct sv_arg one = *n->pos[0];
+                    one.strs = &n->pos[0]->strs[k];
+                    one.nstrs = 1;
+                    struct vals raw = {0};
+                    header_values(r, n, &one, &raw, f, nf);
+                    size_t l;
+                    char *name = expand(r, &n->pos[0]->strs[k], &l);
+                    for (size_t j = 0; j < raw.n; j++)
+                        mimeopt_values(r, n, name, raw.v[j], &vs);
+                    free(name);
+                    vals_free(&raw);
+                }
+            } else {
+                header_values(r, n, n->pos[0], &hv, f, nf);
+                addresses_part(r, n, &hv, &vs);
+            }
+            res = match_values(r, n, &vs, n->pos[1]);
+            vals_free(&hv);
+            vals_free(&vs);
+        }
+        if (owned)
+            fields_free(f, nf);
+        step(r, 1);
+    }
+    free(parts);
+    return res && !r->failed;
 }
 
 /* ---- matching ---- */
@@ -399,15 +696,27 @@ static bool regex_match(struct run *r, const struct sv_node *n, const char *text
             run_error(r, "regex longer than %zu bytes", r->lim.max_regex);
         return false;
     }
-    for (size_t i = 0; i + 1 < pl; i++)
-        if (pat[i] == '\\' && (pat[++i] >= '1' && pat[i] <= '9')) {
-            run_error(r, "regex with a backreference");
-            return false;
-        }
+    if (!sv_regex_safe(pat, pl)) {
+        run_error(r, "regex with a backreference or large repetition counts");
+        return false;
+    }
+    /* only the first SV_REGEX_MAX_TEXT bytes are examined; text is a
+     * NUL-terminated copy (vals entries are) */
+    char *cut = NULL;
+    if (tl > SV_REGEX_MAX_TEXT) {
+        cut = dupn(text, utf8_cut(text, tl, SV_REGEX_MAX_TEXT));
+        text = cut;
+        tl = strlen(cut);
+    }
+    if (!step(r, 1 + tl * (pl + 1) / 256)) {
+        free(cut);
+        return false;
+    }
     regex_t re;
     int flags = REG_EXTENDED | (n->cmp == SV_CMP_CASEMAP ? REG_ICASE : 0);
     if (regcomp(&re, pat, flags) != 0) {
         run_error(r, "bad regex \"%.100s\"", pat);
+        free(cut);
         return false;
     }
     regmatch_t m[SV_MAX_CAPS];
@@ -428,6 +737,7 @@ static bool regex_match(struct run *r, const struct sv_node *n, const char *text
         set_caps(r, text, caps, nc);
     }
     regfree(&re);
+    free(cut);
     return ok;
 }
 
@@ -465,7 +775,7 @@ static bool match_values(struct run *r, const struct sv_node *n, const struct va
         size_t kl;
         char *key = expand(r, &keys->strs[k], &kl);
         for (size_t i = 0; i < vs->n && !result; i++) {
-            if (!step(r, 1 + (vs->l[i] + kl) / 1024))
+            if (!step(r, 1 + (vs->l[i] + kl) / 256))
                 break;
             const char *v = vs->v[i];
             size_t vl = vs->l[i];
@@ -479,9 +789,12 @@ static bool match_values(struct run *r, const struct sv_node *n, const struct va
             case SV_MATCH_MATCHES: {
                 struct sv_cap caps[SV_MAX_CAPS];
                 size_t nc = 0;
-                uint64_t st = 0;
-                result = sv_cmp_matches(n->cmp, v, vl, key, kl, caps, &nc, &st);
-                step(r, st / 64);
+                /* 64 matching steps per interpreter step; the budget is
+                 * what is left of max_steps */
+                uint64_t st = 0, budget = (r->lim.max_steps - MIN(r->steps, r->lim.max_steps)) * 64 + 64;
+                result = sv_cmp_matches(n->cmp, v, vl, key, kl, caps, &nc, &st, budget);
+                if (!step(r, st / 64))
+                    break;
                 if (result && uses(r, SV_X_VARIABLES))
                     set_caps(r, v, caps, nc);
                 break;
@@ -519,7 +832,7 @@ static void address_part(const struct run *r, const struct sv_node *n, const cha
     case SV_AP_USER:
         /* RFC 5233 4: the part before the first "+" */
         sep = strchr(local, '+');
-        vals_add(out, xstrndup(local, sep ? (size_t)(sep - local) : strlen(local)),
+        vals_add(out, dupn(local, sep ? (size_t)(sep - local) : strlen(local)),
                  sep ? (size_t)(sep - local) : strlen(local));
         break;
     case SV_AP_DETAIL:
@@ -544,6 +857,13 @@ static void addresses_of(struct run *r, const struct sv_node *n, const char *v, 
     for (size_t i = 0; i < na; i++)
         address_part(r, n, a[i].local, a[i].domain, out);
     sv_addrs_free(a, na);
+}
+
+static bool addresses_part(struct run *r, const struct sv_node *n, const struct vals *hv, struct vals *vs)
+{
+    for (size_t i = 0; i < hv->n; i++)
+        addresses_of(r, n, hv->v[i], hv->l[i], vs);
+    return true;
 }
 
 /* ---- actions ---- */
@@ -579,7 +899,7 @@ static void split_flags(const char *s, char ***out, size_t *n)
                     dup = true;
             if (!dup) {
                 ARRAY_GROW(*out, *n, cap);
-                (*out)[(*n)++] = xstrndup(p, (size_t)(e - p));
+                (*out)[(*n)++] = dupn(p, (size_t)(e - p));
             }
         }
         p = e;
@@ -666,11 +986,16 @@ static void fcc_fields(struct run *r, const struct sv_node *n, struct sieve_acti
         a->mailboxid = own(r->res, expand0(r, sv_tag_val(n, "mailboxid")));
 }
 
+/* Is the message already stored in INBOX by a keep or a fileinto
+ * "INBOX"? RFC 5228 2.10.3: never deliver to the same mailbox twice;
+ * keep's mailbox is INBOX. */
 static bool have_keep(struct run *r)
 {
-    for (size_t i = 0; i < r->res->n; i++)
-        if (r->res->acts[i].type == SIEVE_ACT_KEEP)
+    for (size_t i = 0; i < r->res->n; i++) {
+        const struct sieve_action *a = &r->res->acts[i];
+        if (a->type == SIEVE_ACT_KEEP || (a->type == SIEVE_ACT_FILEINTO && strcasecmp(a->mailbox, "INBOX") == 0))
             return true;
+    }
     return false;
 }
 
@@ -701,6 +1026,10 @@ static void do_fileinto(struct run *r, const struct sv_node *n)
             free(mb);
             return;
         }
+    if (strcasecmp(mb, "INBOX") == 0 && have_keep(r)) {
+        free(mb);
+        return; /* 2.10.3: already kept */
+    }
     struct sieve_action *a = add_action(r, SIEVE_ACT_FILEINTO);
     if (!a) {
         free(mb);
@@ -821,8 +1150,18 @@ static void do_vacation(struct run *r, const struct sv_node *n)
     a->seconds = s;
     if (sv_tag_val(n, "subject"))
         a->subject = own(r->res, expand0(r, sv_tag_val(n, "subject")));
-    if (sv_tag_val(n, "from"))
-        a->from = own(r->res, expand0(r, sv_tag_val(n, "from")));
+    if (sv_tag_val(n, "from")) {
+        /* RFC 5230 4.3: a :from that is not a mailbox is ignored */
+        char *f = expand0(r, sv_tag_val(n, "from"));
+        struct sv_addr *ad;
+        size_t na = sv_parse_addresses(f, strlen(f), &ad, 2);
+        bool ok = na == 1 && ad[0].domain && ad[0].domain[0] && ad[0].local[0] && !strpbrk(f, "\r\n");
+        sv_addrs_free(ad, na);
+        if (ok)
+            a->from = own(r->res, f);
+        else
+            free(f);
+    }
     if (sv_tag_val(n, "addresses"))
         list_strings(r, sv_tag_val(n, "addresses"), &a->addresses, &a->naddresses);
     a->mime = sv_has_tag(n, "mime");
@@ -847,7 +1186,7 @@ static bool mailto_ok(const char *uri)
         size_t l = strcspn(p, ",");
         if (l > (size_t)(e - p))
             l = (size_t)(e - p);
-        char *one = xstrndup(p, l);
+        char *one = dupn(p, l);
         /* %40 and friends: undo the URI encoding of the @ at least */
         char *dec = xmalloc(l + 1);
         size_t o = 0;
@@ -989,6 +1328,8 @@ static void do_flags(struct run *r, const struct sv_node *n)
 
 static bool valid_var_name_rt(const char *s)
 {
+    if (strncasecmp(s, "global.", 7) == 0 && s[7])
+        s += 7; /* checked against the script's extensions by var_set's caller */
     if (!(isalpha((unsigned char)s[0]) || s[0] == '_') || strlen(s) > 128)
         return false;
     for (const char *p = s; *p; p++)
@@ -997,13 +1338,13 @@ static bool valid_var_name_rt(const char *s)
     return true;
 }
 
-static void do_set(struct run *r, const struct sv_node *n)
+/* The modifiers of set and extracttext (RFC 5229 4.1) applied to *v, by
+ * precedence: 40 lower/upper, 30 lowerfirst/upperfirst, 20
+ * quotewildcard/quoteregex, 15 encodeurl, 10 length. */
+static void apply_modifiers(const struct sv_node *n, char **pv, size_t *plen)
 {
-    char *name = expand0(r, n->pos[0]);
-    size_t vl;
-    char *v = expand(r, &n->pos[1]->strs[0], &vl);
-    /* modifiers by precedence: 40 lower/upper, 30 lowerfirst/upperfirst,
-     * 20 quotewildcard/quoteregex, 15 encodeurl, 10 length */
+    char *v = *pv;
+    size_t vl = *plen;
     if (sv_has_tag(n, "lower") || sv_has_tag(n, "upper")) {
         bool up = sv_has_tag(n, "upper");
         for (size_t i = 0; i < vl; i++)
@@ -1051,6 +1392,16 @@ static void do_set(struct run *r, const struct sv_node *n)
         v = xasprintf("%zu", chars);
         vl = strlen(v);
     }
+    *pv = v;
+    *plen = vl;
+}
+
+static void do_set(struct run *r, const struct sv_node *n)
+{
+    char *name = expand0(r, n->pos[0]);
+    size_t vl;
+    char *v = expand(r, &n->pos[1]->strs[0], &vl);
+    apply_modifiers(n, &v, &vl);
     if (!valid_var_name_rt(name))
         run_error(r, "set: bad variable name");
     else
@@ -1113,7 +1464,8 @@ static void do_addheader(struct run *r, const struct sv_node *n)
         }
     }
     buf_puts(&raw, "\r\n");
-    struct field f = {xstrndup(name, nl), NULL, raw.len, voff};
+    step(r, 1 + r->nhdr / 64); /* the memmove below */
+    struct field f = {dupn(name, nl), NULL, raw.len, voff, NULL, 0};
     f.raw = buf_release(&raw);
     ARRAY_GROW(r->hdr, r->nhdr, r->hdrcap);
     bool last = sv_has_tag(n, "last");
@@ -1146,6 +1498,10 @@ static void do_deleteheader(struct run *r, const struct sv_node *n)
     }
     const struct sv_arg *ix = sv_tag_val(n, "index");
     bool last = sv_has_tag(n, "last");
+    if (!step(r, 1 + r->nhdr / 32)) {
+        free(name);
+        return;
+    }
     size_t total = 0;
     for (size_t i = 0; i < r->nhdr; i++)
         if (name_eq(r->hdr[i].name, name, nl))
@@ -1176,6 +1532,7 @@ static void do_deleteheader(struct run *r, const struct sv_node *n)
         if (del) {
             free(f->name);
             free(f->raw);
+            free(f->dec);
             deleted = true;
         } else {
             r->hdr[w++] = *f;
@@ -1302,7 +1659,7 @@ static bool test_date(struct run *r, const struct sv_node *n)
         struct vals hv = {0};
         struct sv_arg one = *n->pos[0];
         one.nstrs = 1;
-        header_values(r, n, &one, &hv, false);
+        top_header_values(r, n, &one, &hv);
         /* RFC 5260 5: only the first occurrence (or the :index one) */
         if (hv.n > 0) {
             int64_t t;
@@ -1334,7 +1691,7 @@ static void body_text(struct run *r, const struct sv_node *n, struct vals *out)
         /* RFC 5173 5.1: the body as it is, not decoded */
         size_t bl = r->len - r->body_off;
         size_t take = MIN(bl, r->lim.max_body);
-        vals_add(out, xstrndup(r->data + r->body_off, take), take);
+        vals_add(out, dupn(r->data + r->body_off, take), take);
         return;
     }
     const struct sv_arg *ct = sv_tag_val(n, "content");
@@ -1387,7 +1744,7 @@ static void body_text(struct run *r, const struct sv_node *n, struct vals *out)
                 if (strcmp(cur->type, "text") == 0 && cs && charset_to_utf8(cs, buf_cstr(&dec), dec.len, &conv))
                     use = &conv;
                 size_t l = MIN(use->len, budget);
-                vals_add(out, xstrndup(buf_cstr(use), l), l);
+                vals_add(out, dupn(buf_cstr(use), l), l);
                 budget -= l;
                 buf_free(&dec);
                 buf_free(&conv);
@@ -1422,6 +1779,7 @@ static const char *spam_value(struct run *r, bool percent, char *buf, size_t bl,
     double max = r->cfg && r->cfg->spam_max > 0 ? r->cfg->spam_max : 10.0;
     if (!h)
         return "0";
+    step(r, 1 + r->nhdr / 64);
     for (size_t i = 0; i < r->nhdr; i++) {
         if (!name_eq(r->hdr[i].name, h, strlen(h)))
             continue;
@@ -1476,10 +1834,13 @@ static bool eval(struct run *r, const struct sv_node *n)
         return sv_has_tag(n, "over") ? r->len > lim : r->len < lim;
     }
     case SV_T_EXISTS:
+        if (sv_has_tag(n, "mime"))
+            return mime_test(r, n, 'e');
         for (size_t k = 0; k < n->pos[0]->nstrs; k++) {
             size_t nl;
             char *name = expand(r, &n->pos[0]->strs[k], &nl);
             bool found = false;
+            step(r, 1 + r->nhdr / 64);
             for (size_t i = 0; i < r->nhdr && !found; i++)
                 found = name_eq(r->hdr[i].name, name, nl);
             free(name);
@@ -1488,12 +1849,33 @@ static bool eval(struct run *r, const struct sv_node *n)
         }
         return true;
     case SV_T_HEADER:
-        header_values(r, n, n->pos[0], &vs, false);
+        if (sv_has_tag(n, "mime"))
+            return mime_test(r, n, 'h');
+        top_header_values(r, n, n->pos[0], &vs);
         res = match_values(r, n, &vs, n->pos[1]);
         break;
     case SV_T_ADDRESS: {
+        if (sv_has_tag(n, "mime"))
+            return mime_test(r, n, 'a');
         struct vals hv = {0};
-        header_values(r, n, n->pos[0], &hv, true);
+        /* names built at run time: fields without addresses are skipped */
+        struct sv_arg names = *n->pos[0];
+        struct sv_str *ok = xcalloc(names.nstrs, sizeof(*ok));
+        size_t nok = 0;
+        for (size_t k = 0; k < names.nstrs; k++) {
+            size_t l;
+            char *nm = expand(r, &names.strs[k], &l);
+            if (sv_address_header(nm))
+                ok[nok++] = (struct sv_str){nm, l, false};
+            else
+                free(nm);
+        }
+        names.strs = ok;
+        names.nstrs = nok;
+        top_header_values(r, n, &names, &hv);
+        for (size_t k = 0; k < nok; k++)
+            free(ok[k].s);
+        free(ok);
         for (size_t i = 0; i < hv.n; i++)
             addresses_of(r, n, hv.v[i], hv.l[i], &vs);
         vals_free(&hv);
@@ -1526,7 +1908,7 @@ static bool eval(struct run *r, const struct sv_node *n)
                 continue;
             }
             const char *at = strrchr(v, '@');
-            char *local = at ? xstrndup(v, (size_t)(at - v)) : xstrdup(v);
+            char *local = at ? dupn(v, (size_t)(at - v)) : xstrdup(v);
             address_part(r, n, local, at ? at + 1 : NULL, &vs);
             free(local);
         }
@@ -1650,6 +2032,7 @@ static bool eval(struct run *r, const struct sv_node *n)
         } else {
             /* RFC 7352 3.1: the Message-ID, or the :header field */
             char *hn = sv_tag_val(n, "header") ? expand0(r, sv_tag_val(n, "header")) : xstrdup("message-id");
+            step(r, 1 + r->nhdr / 64);
             for (size_t i = 0; i < r->nhdr && !value; i++)
                 if (name_eq(r->hdr[i].name, hn, strlen(hn)))
                     value = field_value(&r->hdr[i], &vl);
@@ -1673,6 +2056,7 @@ static bool eval(struct run *r, const struct sv_node *n)
             v = spam_value(r, sv_has_tag(n, "percent"), b, sizeof(b), &tested);
         } else if (r->cfg && r->cfg->virus_header) {
             const char *h = r->cfg->virus_header;
+            step(r, 1 + r->nhdr / 64);
             for (size_t i = 0; i < r->nhdr; i++) {
                 if (!name_eq(r->hdr[i].name, h, strlen(h)))
                     continue;
@@ -1705,12 +2089,91 @@ static bool eval(struct run *r, const struct sv_node *n)
 /* ---- commands ---- */
 
 static void exec_list(struct run *r, const struct sv_node *n, size_t count);
+static void do_foreverypart(struct run *r, const struct sv_node *c);
+static void do_extracttext(struct run *r, const struct sv_node *c);
 static void do_include(struct run *r, const struct sv_node *n);
+
+/* foreverypart (RFC 5703 3): the block once per part, depth first; at
+ * the top level every part of the message including the message itself,
+ * nested only the parts below the current one. */
+static void do_foreverypart(struct run *r, const struct sv_node *c)
+{
+    ensure_mime(r);
+    const struct mime_part **parts = xmalloc(MIME_MAX_PARTS * sizeof(*parts));
+    size_t np = r->cur ? collect_parts(r->cur, false, parts, 0, MIME_MAX_PARTS, 0)
+                       : collect_parts(&r->mime->root, true, parts, 0, MIME_MAX_PARTS, 0);
+    const struct sv_arg *nm = sv_tag_val(c, "name");
+    const struct mime_part *saved = r->cur;
+    for (size_t i = 0; i < np && !r->stop && !r->ret && !r->failed; i++) {
+        if (!step(r, 1))
+            break;
+        r->cur = parts[i];
+        exec_list(r, c->block, c->nblock);
+        if (r->brk) {
+            /* ours when unnamed or naming this loop; else it ends the
+             * outer loops up to the named one */
+            if (!r->brk_name || (nm && strcmp(nm->strs[0].s, r->brk_name) == 0)) {
+                r->brk = false;
+                r->brk_name = NULL;
+            }
+            break;
+        }
+    }
+    r->cur = saved;
+    free(parts);
+}
+
+/* extracttext (RFC 5703 7): the current part's text, transfer-decoded and
+ * converted to UTF-8; "" for a part that is not text or cannot be
+ * decoded, and outside a loop. */
+static void do_extracttext(struct run *r, const struct sv_node *c)
+{
+    char *name = expand0(r, c->pos[0]);
+    struct buf dec = BUF_INIT, conv = BUF_INIT;
+    const struct buf *use = NULL;
+    const struct mime_part *p = r->cur;
+    if (p && p->nchildren == 0 && !p->message && strcmp(p->type, "text") == 0) {
+        size_t take = MIN(p->body_len, r->lim.max_body);
+        if (mime_decode_transfer(p->encoding, r->data + p->body_off, take, &dec)) {
+            const char *cs = mime_param_get(p->params, p->nparams, "charset");
+            if (!cs || strcasecmp(cs, "us-ascii") == 0 || strcasecmp(cs, "utf-8") == 0)
+                use = &dec;
+            else if (charset_to_utf8(cs, buf_cstr(&dec), dec.len, &conv))
+                use = &conv;
+        }
+    }
+    size_t vl = use ? use->len : 0;
+    char *v = dupn(use ? buf_cstr(use) : "", vl);
+    buf_free(&dec);
+    buf_free(&conv);
+    const struct sv_arg *first = sv_tag_val(c, "first");
+    if (first) {
+        /* at most :first characters */
+        uint64_t chars = 0;
+        size_t i = 0;
+        while (i < vl && chars < first->num) {
+            i++;
+            while (i < vl && ((unsigned char)v[i] & 0xc0) == 0x80)
+                i++;
+            chars++;
+        }
+        vl = i;
+        v[vl] = '\0';
+    }
+    step(r, 1 + vl / 1024);
+    apply_modifiers(c, &v, &vl);
+    if (!valid_var_name_rt(name))
+        run_error(r, "extracttext: bad variable name");
+    else
+        var_set(r, name, v, vl);
+    free(v);
+    free(name);
+}
 
 static void exec_list(struct run *r, const struct sv_node *n, size_t count)
 {
     bool prev_taken = false; /* the if/elsif chain: a branch already ran */
-    for (size_t i = 0; i < count && !r->stop && !r->ret && !r->failed; i++) {
+    for (size_t i = 0; i < count && !r->stop && !r->ret && !r->brk && !r->failed; i++) {
         const struct sv_node *c = &n[i];
         if (!step(r, 1))
             return;
@@ -1736,6 +2199,18 @@ static void exec_list(struct run *r, const struct sv_node *n, size_t count)
             break;
         case SV_C_INCLUDE:
             do_include(r, c);
+            break;
+        case SV_C_FOREVERYPART:
+            do_foreverypart(r, c);
+            break;
+        case SV_C_BREAK: {
+            const struct sv_arg *nm = sv_tag_val(c, "name");
+            r->brk = true;
+            r->brk_name = nm ? nm->strs[0].s : NULL;
+            break;
+        }
+        case SV_C_EXTRACTTEXT:
+            do_extracttext(r, c);
             break;
         case SV_C_GLOBAL: {
             const struct sv_arg *l = c->pos[0];
@@ -1952,6 +2427,7 @@ enum sieve_run_status sieve_run(const struct sieve_script *script, const char *d
     for (size_t i = 0; i < r.nhdr; i++) {
         free(r.hdr[i].name);
         free(r.hdr[i].raw);
+        free(r.hdr[i].dec);
     }
     free(r.hdr);
     vars_free(&r.globals);

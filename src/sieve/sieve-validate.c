@@ -13,6 +13,7 @@
 #include "sieve-private.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <regex.h>
 
 /* ---- extensions ---- */
@@ -67,7 +68,8 @@ static const uint64_t ext_working =
     (1ull << SV_X_IHAVE) | (1ull << SV_X_DATE) | (1ull << SV_X_INDEX) | (1ull << SV_X_DUPLICATE) |
     (1ull << SV_X_EDITHEADER) | (1ull << SV_X_ENOTIFY) | (1ull << SV_X_SPAMTEST) |
     (1ull << SV_X_SPAMTESTPLUS) | (1ull << SV_X_VIRUSTEST) | (1ull << SV_X_SPECIAL_USE) |
-    (1ull << SV_X_FCC) | (1ull << SV_X_MAILBOXID) | (1ull << SV_X_INCLUDE) | (1ull << SV_X_REGEX);
+    (1ull << SV_X_FCC) | (1ull << SV_X_MAILBOXID) | (1ull << SV_X_INCLUDE) | (1ull << SV_X_REGEX) |
+    (1ull << SV_X_FOREVERYPART) | (1ull << SV_X_MIME) | (1ull << SV_X_EXTRACTTEXT);
 
 const char *sv_ext_name(int ext)
 {
@@ -109,18 +111,29 @@ bool sv_ext_allowed(const struct sieve_limits *l, int ext)
     return false;
 }
 
+static char ext_string[1024];
+static pthread_once_t ext_string_once = PTHREAD_ONCE_INIT;
+
+static void ext_string_build(void)
+{
+    size_t o = 0;
+    for (int i = 0; i < SV_X_COUNT; i++) {
+        if (!((ext_working >> i) & 1))
+            continue;
+        o += (size_t)snprintf(ext_string + o, sizeof(ext_string) - o, "%s%s", o ? " " : "", ext_names[i]);
+    }
+}
+
+/* Built once (pthread_once: callers may be job threads). */
 const char *sieve_extensions_string(void)
 {
-    static char s[1024];
-    if (!s[0]) {
-        size_t o = 0;
-        for (int i = 0; i < SV_X_COUNT; i++) {
-            if (!((ext_working >> i) & 1))
-                continue;
-            o += (size_t)snprintf(s + o, sizeof(s) - o, "%s%s", o ? " " : "", ext_names[i]);
-        }
-    }
-    return s;
+    pthread_once(&ext_string_once, ext_string_build);
+    return ext_string;
+}
+
+const char *sieve_notify_methods_string(void)
+{
+    return "mailto";
 }
 
 void sieve_limits_default(struct sieve_limits *l)
@@ -161,7 +174,7 @@ void sv_limits_fill(struct sieve_limits *out, const struct sieve_limits *in)
 
 enum tag_group {
     G_NONE = 0, G_CMP, G_MATCH, G_ADDR, G_SIZE, G_BODYXF, G_ZONE, G_DUPID, G_CASE, G_CASEFIRST,
-    G_DAYS, G_INCLOC,
+    G_DAYS, G_INCLOC, G_MIMEOPT,
 };
 
 struct tagdef {
@@ -178,6 +191,7 @@ struct tagdef {
 #define TS_MIME 16u
 #define TS_STORE 32u   /* :copy :create :flags :specialuse :mailboxid (fileinto) */
 #define TS_FCC 64u     /* :fcc and its :create :flags :specialuse :mailboxid */
+#define TS_MIMEOPTS 128u /* RFC 5703 4.1 MIMEOPTS (header only) */
 
 static const struct tagdef tags_cmp[] = {{"comparator", 's', -1, G_CMP}, {NULL, 0, 0, 0}};
 static const struct tagdef tags_match[] = {
@@ -192,6 +206,9 @@ static const struct tagdef tags_index[] = {{"index", 'n', SV_X_INDEX, G_NONE}, {
                                            {NULL, 0, 0, 0}};
 static const struct tagdef tags_mime[] = {{"mime", 0, SV_X_MIME, G_NONE},     {"anychild", 0, SV_X_MIME, G_NONE},
                                           {NULL, 0, 0, 0}};
+static const struct tagdef tags_mimeopts[] = {
+    {"type", 0, SV_X_MIME, G_MIMEOPT},        {"subtype", 0, SV_X_MIME, G_MIMEOPT},
+    {"contenttype", 0, SV_X_MIME, G_MIMEOPT}, {"param", 'l', SV_X_MIME, G_MIMEOPT}, {NULL, 0, 0, 0}};
 static const struct tagdef tags_store[] = {
     {"copy", 0, SV_X_COPY, G_NONE},     {"create", 0, SV_X_MAILBOX, G_NONE},
     {"flags", 'l', SV_X_IMAP4FLAGS, G_NONE}, {"specialuse", 's', SV_X_SPECIAL_USE, G_NONE},
@@ -228,6 +245,12 @@ static const struct tagdef t_include[] = {{"personal", 0, -1, G_INCLOC}, {"globa
                                           {"once", 0, -1, G_NONE}, {"optional", 0, -1, G_NONE}, {NULL, 0, 0, 0}};
 static const struct tagdef t_deleteheader[] = {{"index", 'n', -1, G_NONE}, {"last", 0, -1, G_NONE},
                                                {NULL, 0, 0, 0}};
+static const struct tagdef t_name[] = {{"name", 's', -1, G_NONE}, {NULL, 0, 0, 0}};
+static const struct tagdef t_extracttext[] = {
+    {"lower", 0, -1, G_CASE},          {"upper", 0, -1, G_CASE},   {"lowerfirst", 0, -1, G_CASEFIRST},
+    {"upperfirst", 0, -1, G_CASEFIRST}, {"quotewildcard", 0, -1, G_NONE}, {"length", 0, -1, G_NONE},
+    {"quoteregex", 0, SV_X_REGEX, G_NONE}, {"encodeurl", 0, SV_X_ENOTIFY, G_NONE}, {"first", 'n', -1, G_NONE},
+    {NULL, 0, 0, 0}};
 static const struct tagdef t_addheader[] = {{"last", 0, -1, G_NONE}, {NULL, 0, 0, 0}};
 
 struct cmddef {
@@ -252,6 +275,9 @@ static const struct cmddef cmds[] = {
     {"include", SV_C_INCLUDE, SV_X_INCLUDE, 'c', "s", 0, t_include, 0, false},
     {"return", SV_C_RETURN, SV_X_INCLUDE, 'c', "", 0, NULL, 0, false},
     {"global", SV_C_GLOBAL, SV_X_INCLUDE, 'c', "l", 0, NULL, 0, false},
+    {"foreverypart", SV_C_FOREVERYPART, SV_X_FOREVERYPART, 'c', "", 0, t_name, 0, true},
+    {"break", SV_C_BREAK, SV_X_FOREVERYPART, 'c', "", 0, t_name, 0, false},
+    {"extracttext", SV_C_EXTRACTTEXT, SV_X_EXTRACTTEXT, 'a', "s", 0, t_extracttext, 0, false},
     {"keep", SV_C_KEEP, -1, 'a', "", 0, t_keep, 0, false},
     {"fileinto", SV_C_FILEINTO, SV_X_FILEINTO, 'a', "s", TS_STORE, NULL, 0, false},
     {"redirect", SV_C_REDIRECT, -1, 'a', "s", 0, t_redirect, 0, false},
@@ -269,7 +295,7 @@ static const struct cmddef cmds[] = {
      false},
     {"address", SV_T_ADDRESS, -1, 't', "ll", TS_CMP | TS_MATCH | TS_ADDR | TS_INDEX | TS_MIME, NULL, 0, false},
     {"envelope", SV_T_ENVELOPE, SV_X_ENVELOPE, 't', "ll", TS_CMP | TS_MATCH | TS_ADDR, NULL, 0, false},
-    {"header", SV_T_HEADER, -1, 't', "ll", TS_CMP | TS_MATCH | TS_INDEX | TS_MIME, NULL, 0, false},
+    {"header", SV_T_HEADER, -1, 't', "ll", TS_CMP | TS_MATCH | TS_INDEX | TS_MIME | TS_MIMEOPTS, NULL, 0, false},
     {"exists", SV_T_EXISTS, -1, 't', "l", TS_MIME, NULL, 0, false},
     {"size", SV_T_SIZE, -1, 't', "n", 0, t_size, 0, false},
     {"true", SV_T_TRUE, -1, 't', "", 0, NULL, 0, false},
@@ -298,7 +324,7 @@ static const struct cmddef cmds[] = {
 static const struct cmddef *find_cmd(const char *name)
 {
     for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
-        if (strcmp(cmds[i].name, name) == 0)
+        if (cmds[i].name[0] == name[0] && strcmp(cmds[i].name, name) == 0)
             return &cmds[i];
     return NULL;
 }
@@ -306,7 +332,7 @@ static const struct cmddef *find_cmd(const char *name)
 bool sv_has_tag(const struct sv_node *n, const char *tag)
 {
     for (int i = 0; i < n->ntags; i++)
-        if (strcmp(n->tags[i].name, tag) == 0)
+        if (n->tags[i].name[0] == tag[0] && strcmp(n->tags[i].name, tag) == 0)
             return true;
     return false;
 }
@@ -314,9 +340,25 @@ bool sv_has_tag(const struct sv_node *n, const char *tag)
 const struct sv_arg *sv_tag_val(const struct sv_node *n, const char *tag)
 {
     for (int i = 0; i < n->ntags; i++)
-        if (strcmp(n->tags[i].name, tag) == 0)
+        if (n->tags[i].name[0] == tag[0] && strcmp(n->tags[i].name, tag) == 0)
             return n->tags[i].val;
     return NULL;
+}
+
+/* RFC 5228 5.1: the address test is restricted to header fields that
+ * hold addresses, at least From, To, Cc, Bcc, Sender, Resent-From and
+ * Resent-To (with :mime, RFC 5703 4.2, any field is read as addresses). */
+bool sv_address_header(const char *name)
+{
+    static const char *const names[] = {
+        "from", "to", "cc", "bcc", "sender", "reply-to", "resent-from", "resent-to", "resent-cc",
+        "resent-bcc", "resent-sender", "resent-reply-to", "return-path", "delivered-to", "envelope-to",
+        "x-original-to", "errors-to", "disposition-notification-to", "mail-followup-to", "mail-reply-to",
+        "original-recipient", "x-envelope-to", "x-envelope-from", "apparently-to"};
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+        if (strcasecmp(names[i], name) == 0)
+            return true;
+    return false;
 }
 
 /* ---- validation ---- */
@@ -327,7 +369,8 @@ struct vstate {
     struct sieve_diags *diags;
     uint64_t exts;          /* extensions usable here (required, or by ihave) */
     bool decode;            /* apply encoded-character (compile only, not on load) */
-    int foreverypart_depth;
+    const char *loops[64];  /* the :name of each enclosing foreverypart ("" without) */
+    int nloops;
     bool failed;
 };
 
@@ -450,6 +493,34 @@ static bool decode_encoded(struct vstate *v, struct sv_str *str, unsigned line, 
     return ok;
 }
 
+static bool valid_identifier(const char *s, size_t n);
+
+/* RFC 5229 3: a reference into a namespace ("${a.b}") needs the
+ * extension that defines it; Darius has none, so it is an error. */
+static void check_namespaces(struct vstate *v, const struct sv_str *s, unsigned line, unsigned col)
+{
+    for (const char *p = s->s; (p = memmem(p, s->len - (size_t)(p - s->s), "${", 2)) != NULL; p += 2) {
+        const char *q = p + 2, *end = s->s + s->len;
+        bool dot = false;
+        if (q >= end || !(isalpha((unsigned char)*q) || *q == '_'))
+            continue;
+        while (q < end && (isalnum((unsigned char)*q) || *q == '_' || *q == '.')) {
+            dot |= *q == '.';
+            q++;
+        }
+        if (dot && q < end && *q == '}') {
+            /* RFC 6609 3.4.2: "global.NAME" with include */
+            const char *nm = p + 2;
+            size_t rest = (size_t)(q - nm);
+            if (has_ext(v, SV_X_INCLUDE) && rest > 7 && strncasecmp(nm, "global.", 7) == 0 &&
+                valid_identifier(nm + 7, rest - 7))
+                continue;
+            verr(v, line, col, "unknown variable namespace in \"%.*s\"", (int)(q + 1 - p), p);
+            return;
+        }
+    }
+}
+
 static void check_strings(struct vstate *v, struct sv_arg *a)
 {
     for (size_t i = 0; i < a->nstrs; i++) {
@@ -457,6 +528,8 @@ static void check_strings(struct vstate *v, struct sv_arg *a)
         if (v->decode && has_ext(v, SV_X_ENCODED_CHARACTER))
             decode_encoded(v, s, a->line, a->col);
         s->has_var = has_ext(v, SV_X_VARIABLES) && memmem(s->s, s->len, "${", 2) != NULL;
+        if (s->has_var)
+            check_namespaces(v, s, a->line, a->col);
     }
 }
 
@@ -489,19 +562,6 @@ static bool valid_header_name(const char *s, size_t n)
     return true;
 }
 
-/* Are backreferences (which make POSIX matching exponential) absent? */
-static bool regex_bounded(const char *p, size_t n)
-{
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (p[i] == '\\') {
-            if (p[i + 1] >= '1' && p[i + 1] <= '9')
-                return false;
-            i++;
-        }
-    }
-    return true;
-}
-
 static void check_regex(struct vstate *v, const struct sv_arg *a, int cmp)
 {
     for (size_t i = 0; i < a->nstrs; i++) {
@@ -512,8 +572,8 @@ static void check_regex(struct vstate *v, const struct sv_arg *a, int cmp)
             verr(v, a->line, a->col, "regex longer than %zu bytes", v->lim->max_regex);
             continue;
         }
-        if (memchr(s->s, '\0', s->len) || !regex_bounded(s->s, s->len)) {
-            verr(v, a->line, a->col, "regex with a NUL or a backreference is not allowed");
+        if (memchr(s->s, '\0', s->len) || !sv_regex_safe(s->s, s->len)) {
+            verr(v, a->line, a->col, "regex with a NUL, a backreference or large repetition counts is not allowed");
             continue;
         }
         regex_t re;
@@ -580,12 +640,13 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
         if (d->sets & TS_ADDR) sets[ns++] = tags_addr;
         if (d->sets & TS_INDEX) sets[ns++] = tags_index;
         if (d->sets & TS_MIME) sets[ns++] = tags_mime;
+        if (d->sets & TS_MIMEOPTS) sets[ns++] = tags_mimeopts;
         if (d->sets & TS_STORE) sets[ns++] = tags_store;
         if (d->sets & TS_FCC) sets[ns++] = tags_fcc;
         if (d->tags) sets[ns++] = d->tags;
         for (int k = 0; k < ns && !td; k++)
             for (const struct tagdef *t = sets[k]; t->name; t++)
-                if (strcmp(t->name, a->tag) == 0) {
+                if (t->name[0] == a->tag[0] && strcmp(t->name, a->tag) == 0) {
                     td = t;
                     break;
                 }
@@ -749,6 +810,9 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
     (void)cmp_given;
     if (sv_has_tag(n, "last") && ((d->sets & TS_INDEX) || n->code == SV_C_DELETEHEADER) && !sv_has_tag(n, "index"))
         verr(v, n->line, n->col, ":last needs :index"); /* RFC 5260 6, RFC 5293 5 */
+    if (!sv_has_tag(n, "mime") && (sv_has_tag(n, "anychild") || sv_has_tag(n, "type") || sv_has_tag(n, "subtype") ||
+                                   sv_has_tag(n, "contenttype") || sv_has_tag(n, "param")))
+        verr(v, n->line, n->col, ":anychild, :type, :subtype, :contenttype and :param need :mime"); /* RFC 5703 4.1 */
     if (sv_has_tag(n, "index") && sv_tag_val(n, "index")->num == 0)
         verr(v, n->line, n->col, ":index must be 1 or more");
     switch (n->code) {
@@ -778,7 +842,10 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
             verr(v, n->line, n->col, "size needs :over or :under");
         break;
     case SV_C_SET:
-        if (constant(&n->pos[0]->strs[0]) && !valid_varname(n->pos[0]->strs[0].s, n->pos[0]->strs[0].len))
+        if (constant(&n->pos[0]->strs[0]) && !valid_varname(n->pos[0]->strs[0].s, n->pos[0]->strs[0].len) &&
+            !(has_ext(v, SV_X_INCLUDE) && n->pos[0]->strs[0].len > 7 &&
+              strncasecmp(n->pos[0]->strs[0].s, "global.", 7) == 0 &&
+              valid_identifier(n->pos[0]->strs[0].s + 7, n->pos[0]->strs[0].len - 7)))
             verr(v, n->pos[0]->line, n->pos[0]->col, "bad variable name \"%s\"", n->pos[0]->strs[0].s);
         break;
     case SV_C_SETFLAG: case SV_C_ADDFLAG: case SV_C_REMOVEFLAG: case SV_T_HASFLAG:
@@ -831,6 +898,8 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
             const struct sv_str *s = &n->pos[0]->strs[k];
             if (constant(s) && !valid_header_name(s->s, s->len))
                 verr(v, n->pos[0]->line, n->pos[0]->col, "bad header field name \"%s\"", s->s);
+            else if (n->code == SV_T_ADDRESS && constant(s) && !sv_has_tag(n, "mime") && !sv_address_header(s->s))
+                verr(v, n->pos[0]->line, n->pos[0]->col, "\"%s\" is not a header field holding addresses", s->s);
         }
         break;
     case SV_C_VACATION: {
@@ -838,12 +907,31 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
         (void)days;
         break;
     }
-    case SV_C_BREAK:
+    case SV_C_BREAK: {
+        /* RFC 5703 3: inside a loop, naming an enclosing one */
+        const struct sv_arg *nm = sv_tag_val(n, "name");
+        bool found = false;
+        for (int k = 0; k < v->nloops && !found; k++)
+            found = !nm || strcmp(v->loops[k], nm->strs[0].s) == 0;
+        if (!found)
+            verr(v, n->line, n->col, nm ? "break: no enclosing foreverypart named \"%s\"" : "break outside foreverypart%s",
+                 nm ? nm->strs[0].s : "");
+        break;
+    }
+    case SV_C_EXTRACTTEXT:
+        if (!has_ext(v, SV_X_VARIABLES))
+            verr(v, n->line, n->col, "\"extracttext\" needs require \"variables\"");
+        if (v->nloops == 0)
+            verr(v, n->line, n->col, "extracttext outside foreverypart"); /* RFC 5703 7: SHOULD */
+        if (constant(&n->pos[0]->strs[0]) && !valid_varname(n->pos[0]->strs[0].s, n->pos[0]->strs[0].len))
+            verr(v, n->pos[0]->line, n->pos[0]->col, "bad variable name \"%s\"", n->pos[0]->strs[0].s);
         break;
     case SV_C_RETURN:
         break;
     case SV_C_INCLUDE: {
         const struct sv_str *nm = &n->pos[0]->strs[0];
+        if (nm->has_var)
+            verr(v, n->pos[0]->line, n->pos[0]->col, "include: the script name must be a constant"); /* RFC 6609 3.2 */
         /* RFC 6609 3.2: a script name, never a path */
         if (memchr(nm->s, '/', nm->len) || nm->len == 0 || nm->s[0] == '.' || memchr(nm->s, '\0', nm->len))
             verr(v, n->pos[0]->line, n->pos[0]->col, "bad script name \"%s\"", nm->s);
@@ -879,6 +967,20 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
                 else
                     v->exts |= 1ull << e;
             }
+            if (!skip) {
+                /* the interpreter asks the script which extensions it uses */
+                for (size_t k = 0; k < l->nstrs; k++)
+                    v->s->exts |= 1ull << sv_ext_find(l->strs[k].s, l->strs[k].len);
+            }
+        }
+        bool loop = n->code == SV_C_FOREVERYPART;
+        if (loop) {
+            if (v->nloops >= (int)ARRAY_SIZE(v->loops)) {
+                verr(v, n->line, n->col, "foreverypart nested too deeply");
+                return;
+            }
+            const struct sv_arg *nm = sv_tag_val(n, "name");
+            v->loops[v->nloops++] = nm ? nm->strs[0].s : "";
         }
         if (skip) {
             /* never run: drop it so nothing unchecked reaches the interpreter */
@@ -888,6 +990,8 @@ static void validate_node(struct vstate *v, struct sv_node *n, bool test, bool *
         } else {
             validate_list(v, n->block, n->nblock, false, n);
         }
+        if (loop)
+            v->nloops--;
         v->exts = saved;
     }
 }
@@ -901,6 +1005,12 @@ static void validate_list(struct vstate *v, struct sv_node *n, size_t count, boo
         validate_node(v, &n[i], tests, &require_ok);
         if (tests)
             continue;
+        /* a warning for ManageSieve's CHECKSCRIPT/PUTSCRIPT (RFC 5804
+         * WARNINGS): what follows stop or return in a block never runs */
+        if (i > 0 && (n[i - 1].code == SV_C_STOP || n[i - 1].code == SV_C_RETURN) && v->decode &&
+            (i < 2 || (n[i - 2].code != SV_C_STOP && n[i - 2].code != SV_C_RETURN)))
+            sv_diag(v->diags, n[i].line, n[i].col, true, "\"%s\" after \"%s\" is never run", n[i].name,
+                    n[i - 1].name);
         if ((n[i].code == SV_C_ELSIF || n[i].code == SV_C_ELSE) &&
             (i == 0 || (n[i - 1].code != SV_C_IF && n[i - 1].code != SV_C_ELSIF)))
             verr(v, n[i].line, n[i].col, "\"%s\" without a preceding \"if\"", n[i].name);

@@ -41,7 +41,8 @@ struct sieve_limits {
      * extension sieve_extensions_string() lists. */
     const char *extensions;
     /* run time */
-    uint64_t max_steps;       /* interpreter steps (commands, tests, compared values), default 1000000 */
+    uint64_t max_steps;       /* interpreter steps (commands, tests, compared values, :matches and
+                                 regex work), default 1000000 */
     unsigned max_actions;     /* actions in the result, default 64 */
     unsigned max_redirects;   /* redirect actions (MAXREDIRECTS), default 4 */
     unsigned max_include_depth; /* nested includes, default 5 */
@@ -59,6 +60,9 @@ const char *sieve_extensions_string(void);
 /* Is the capability name (for example "fileinto", "comparator-i;octet")
  * implemented? */
 bool sieve_extension_known(const char *name);
+/* The enotify methods (ManageSieve's NOTIFY capability, RFC 5804 1.7):
+ * "mailto" (RFC 5436). */
+const char *sieve_notify_methods_string(void);
 
 /* ---- diagnostics ----
  * Errors and warnings of a compile, each with the 1-based line and column
@@ -91,13 +95,21 @@ bool sieve_compile(const char *src, size_t len, const struct sieve_limits *limit
  * payload, then the validated script tree. Loading verifies all of them
  * and validates the tree again, so neither damage nor a binary written by
  * an older Darius can reach the interpreter: on SIEVE_LOAD_VERSION or
- * SIEVE_LOAD_CORRUPT the caller recompiles from the source. */
+ * SIEVE_LOAD_CORRUPT the caller recompiles from the source. A script
+ * that needs an extension limits->extensions no longer allows also
+ * loads as SIEVE_LOAD_CORRUPT; recompiling then reports which one, and
+ * the caller keeps the mail (RFC 5228 2.10.6) until the user fixes it. */
 #define SIEVE_BINARY_VERSION 1
 enum sieve_load_status {
     SIEVE_LOAD_OK = 0,
     SIEVE_LOAD_CORRUPT,   /* bad magic, length, checksum or structure */
     SIEVE_LOAD_VERSION,   /* another format version: recompile */
 };
+/* A loaded script is immutable: sieve_run only reads it, so one load can
+ * serve every message and recipient (and threads) until the binary
+ * changes. Loading costs more than a run (a 30-rule script: about 150
+ * microseconds to load, 45 to run, on the development machine), so
+ * callers delivering many messages keep loaded scripts cached. */
 struct sieve_script;
 struct sieve_script *sieve_binary_load(const void *bin, size_t len, const struct sieve_limits *limits,
                                        enum sieve_load_status *status);
@@ -144,7 +156,9 @@ struct sieve_run_config {
     const char *remote_host, *remote_ip; /* environment, NULL = absent */
     /* spamtest/spamtestplus (RFC 5235): the header holding the spam score
      * as a number (for example "X-Spam-Score"), and the score that means
-     * certainly spam (spamtest 10, 100 %). NULL header: spamtest "0". */
+     * certainly spam (spamtest 10, 100 %; 0 means 10). A score s maps
+     * to spamtest 1 + round(9 s / max) and to round(100 s / max) %,
+     * clamped. NULL header or no such field: spamtest "0". */
     const char *spam_header;
     double spam_max;
     /* virustest: the header holding the RFC 5235 3.2 value 1..5
@@ -168,7 +182,31 @@ enum sieve_action_type {
     SIEVE_ACT_DELETEHEADER,
 };
 
-/* One action. Strings are owned by the result; unused fields are NULL/0. */
+/* One action. Strings are owned by the result; unused fields are NULL/0.
+ *
+ * The list is in the order the script executed the actions, with the
+ * implicit keep (when not cancelled) last. What the caller does:
+ *  - KEEP: store in INBOX (mailbox NULL) with flags when flags_set.
+ *    At most one KEEP is in the list, and none next to a FILEINTO
+ *    "INBOX" (RFC 5228 2.10.3: keep's mailbox is INBOX).
+ *  - FILEINTO: store in mailbox (create it first with :create; prefer
+ *    the :mailboxid or :specialuse mailbox when it exists, RFC 9042 /
+ *    RFC 8579); a failure there is a run-time error: keep instead.
+ *  - DISCARD: nothing; it only cancelled the implicit keep, other
+ *    actions in the list still happen (RFC 5228 4.4).
+ *  - REDIRECT: resend to address through the MTA, guarding against
+ *    loops (RFC 5228 4.2) and keeping the envelope sender.
+ *  - REJECT/EREJECT: refuse at LMTP time (550 5.7.1 text) or send an MDN
+ *    (RFC 5429 2.1/2.2); never combined with a delivery or a vacation.
+ *  - VACATION: the RFC 3834/5230 checks (not to lists, bulk,
+ *    auto-submitted mail or the user's own addresses, once per sender
+ *    and handle per seconds) are the caller's, then send text (a MIME
+ *    entity when mime) with subject/from, and store a copy in mailbox
+ *    when set (:fcc, RFC 8580).
+ *  - NOTIFY: the mailto method (RFC 5436) with from, importance,
+ *    options and message (NULL: the caller's default text).
+ *  - ADDHEADER/DELETEHEADER: informational; their effect is already in
+ *    sieve_result_header(). */
 struct sieve_action {
     enum sieve_action_type type;
     bool implicit;           /* KEEP: the implicit keep (RFC 5228 2.10.2) */

@@ -22,7 +22,8 @@ VN=$(printf 'Vacation r\303\250gles')   # a UTF-8 name (è)
 
 # --- help ---------------------------------------------------------------------
 run "" sieve --help;               expect_rc 0 "sieve --help"
-for c in "sieve list" "sieve get" "sieve put" "sieve activate" "sieve deactivate" "sieve delete" "sieve rename"; do
+for c in "sieve list" "sieve get" "sieve put" "sieve activate" "sieve deactivate" "sieve delete" "sieve rename" \
+         "sieve check" "sieve test"; do
     # shellcheck disable=SC2086
     run "" $c --help;              expect_rc 0 "$c --help"
     if [ -s "$ERR" ]; then fail "$c --help wrote to stderr"; else ok; fi
@@ -73,7 +74,7 @@ run "" -C "$SCONF" sieve list sue; expect_out "spam 8 bytes active" "failed acti
 run "" -C "$SCONF" sieve delete sue spam; expect_rc 1 "delete the active script"
 expect_err "ACTIVE: \"spam\" is sue's active script" "ACTIVE code"
 run "" -C "$SCONF" sieve list --json sue; expect_rc 0 "list --json"
-expect_json "list --json" "len(j)==3 and [s['name'] for s in j if s['active']]==['spam'] and all(s['compiled_version'] is None and s['mtime']>0 for s in j)"
+expect_json "list --json" "len(j)==3 and [s['name'] for s in j if s['active']]==['spam'] and all(s['compiled_version']==1 and s['mtime']>0 for s in j)"
 run "" -C "$SCONF" sieve get --json sue filter; expect_rc 0 "get --json"
 expect_json "get --json" "j['name']=='filter' and j['size']==74 and j['source'].startswith('require \"fileinto\";\\r\\n') and not j['active']"
 
@@ -114,6 +115,38 @@ run "" -C "$SCONF" sieve delete sue "Junk filter"; expect_rc 0 "delete after dea
 run "" -C "$SCONF" sieve list sue; expect_no_out "Junk filter.*" "deleted"
 run "" -C "$SCONF" sieve put --activate sue fresh "$SV/filter.sieve"; expect_rc 0 "put --activate"
 expect_out 'stored Sieve script "fresh" of sue (74 bytes), active' "put --activate message"
+
+# --- compile at upload, check, test ------------------------------------------------------
+printf 'require "fileinto";\nif true {\n  fileinto "X" }\n' > "$SV/err.sieve"
+run "" -C "$SCONF" sieve put sue broken "$SV/err.sieve"; expect_rc 65 "put: a script with errors is refused"
+expect_err "sieve put: broken: 3:16: error: " "put: the error with line:column"
+run "" -C "$SCONF" sieve list sue; expect_no_out "broken .*" "put with errors stored nothing"
+run "" -C "$SCONF" sieve list --json sue
+expect_json "put stores the compiled form" "[s['compiled_version'] for s in j if s['name']=='fresh']==[1]"
+run "" -C "$SCONF" sieve check sue fresh; expect_rc 0 "check a stored script"
+expect_out "fresh: OK" "check: OK"
+run "" -C "$SCONF" sieve check sue nope; expect_rc 1 "check a missing script"
+expect_err "NONEXISTENT" "check missing: code"
+run "" -C "$SCONF" sieve check sue --file "$SV/err.sieve"; expect_rc 65 "check --file with errors"
+expect_out "$SV/err.sieve:3:16: error: .*" "check: line:column"
+run "" -C "$SCONF" sieve check --json sue --file "$SV/err.sieve"; expect_rc 65 "check --json"
+expect_json "check --json" "not j['ok'] and j['diagnostics'][0]['line']==3 and j['diagnostics'][0]['column']==16 and j['diagnostics'][0]['severity']=='error'"
+run "" -C "$SCONF" sieve check sue fresh --file "$SV/err.sieve"; expect_rc 64 "check: NAME and --file"
+run "" -C "$SCONF" sieve check nobody --file "$SV/err.sieve"; expect_rc 67 "check --file: unknown user"
+printf 'require ["fileinto","imap4flags","envelope","vacation"];\nif envelope :is "from" "boss@example.org" { fileinto :flags "\\\\Flagged" "Boss"; stop; }\nif header :contains "subject" "money" { discard; stop; }\nvacation :days 3 "away";\n' > "$SV/t.sieve"
+printf 'From: boss@example.org\r\nTo: sue@example.org\r\nSubject: money\r\n\r\nhi\r\n' > "$SV/t.eml"
+run "" -C "$SCONF" sieve test --from boss@example.org sue "$SV/t.sieve" "$SV/t.eml"; expect_rc 0 "test"
+expect_out 'fileinto "Boss" flags=\\Flagged' "test: fileinto with flags (envelope from)"
+run "" -C "$SCONF" sieve test sue "$SV/t.sieve" "$SV/t.eml"; expect_rc 0 "test without --from"
+expect_out "discard" "test: discard"
+printf 'From: x@example.org\r\nSubject: hi\r\n\r\nhi\r\n' > "$SV/t2.eml"
+run "" -C "$SCONF" sieve test --json --from x@example.org --to sue@example.org sue "$SV/t.sieve" "$SV/t2.eml"
+expect_rc 0 "test --json"
+expect_json "test --json: vacation and the implicit keep" "j['error'] is None and [a['action'] for a in j['actions']]==['vacation','keep'] and j['actions'][0]['seconds']==259200 and j['actions'][1]['implicit']"
+run "" -C "$SCONF" sieve test sue "$SV/err.sieve" "$SV/t.eml"; expect_rc 65 "test: script with errors"
+expect_err "3:16: error" "test: the error with line:column"
+run "" -C "$SCONF" sieve test sue "$SV/t.sieve" "$SV/missing.eml"; expect_rc 66 "test: missing message"
+run "" -C "$SCONF" sieve test nobody "$SV/t.sieve" "$SV/t.eml"; expect_rc 67 "test: unknown user"
 
 # --- scripts follow the account -----------------------------------------------------------
 run "" -C "$SCONF" user rename sue sam; expect_rc 0 "user rename"

@@ -4,7 +4,9 @@
  * Input: byte 0 selects the mode; the rest is the argument.
  *   even: a script. It is compiled; a script that compiles is loaded from
  *         its binary (which must succeed: the binary of a valid script is
- *         valid) and run against a multipart message with an envelope,
+ *         valid) and run against a multipart message (or, when bit 1 of
+ *         byte 0 is set, against the text after the script's first NUL
+ *         byte, so the message is fuzzed too) with an envelope,
  *         every callback and small run limits; a script that does not
  *         compile must have produced an error with a line and column
  *         inside the script.
@@ -83,11 +85,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static void run(const struct sieve_script *s, const struct sieve_limits *lim)
+static void run(const struct sieve_script *s, const struct sieve_limits *lim, const char *m, size_t ml)
 {
     struct sieve_result *r1 = NULL, *r2 = NULL;
-    sieve_run(s, msg, sizeof(msg) - 1, &env, &cbs, &cfg, lim, &r1);
-    sieve_run(s, msg, sizeof(msg) - 1, &env, &cbs, &cfg, lim, &r2);
+    sieve_run(s, m, ml, &env, &cbs, &cfg, lim, &r1);
+    sieve_run(s, m, ml, &env, &cbs, &cfg, lim, &r2);
     if (sieve_result_count(r1) == 0)
         abort(); /* at least the implicit keep, a keep, a discard, ... */
     if (sieve_result_error(r1) &&
@@ -119,6 +121,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *src = (const char *)data + 1;
     size_t n = size - 1;
     if ((data[0] & 1) == 0) {
+        const char *m = msg;
+        size_t ml = sizeof(msg) - 1;
+        char *own_msg = NULL;
+        if (data[0] & 2) {
+            const char *nul = memchr(src, '\0', n);
+            if (nul) {
+                ml = n - (size_t)(nul + 1 - src);
+                own_msg = xmalloc(ml ? ml : 1); /* exactly ml bytes for ASan */
+                memcpy(own_msg, nul + 1, ml);
+                m = own_msg;
+                n = (size_t)(nul - src);
+            }
+        }
         char *copy = xmalloc(n ? n : 1); /* exactly n bytes for ASan */
         memcpy(copy, src, n);
         struct sieve_diags d;
@@ -130,7 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             struct sieve_script *s = sieve_binary_load(bin, bl, &lim, &st);
             if (!s || st != SIEVE_LOAD_OK)
                 abort(); /* the binary of a valid script must load */
-            run(s, &lim);
+            run(s, &lim, m, ml);
             sieve_script_free(s);
         } else {
             if (d.nerrors == 0)
@@ -149,6 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sieve_diags_free(&d);
         free(bin);
         free(copy);
+        free(own_msg);
     } else {
         unsigned char *b = xmalloc(20 + n);
         memcpy(b, "DSVB", 4);
@@ -167,7 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         enum sieve_load_status st;
         struct sieve_script *s = sieve_binary_load(b, 20 + n, &lim, &st);
         if (s)
-            run(s, &lim);
+            run(s, &lim, msg, sizeof(msg) - 1);
         sieve_script_free(s);
         free(b);
     }

@@ -86,6 +86,16 @@ static void test_validator_errors(void)
     free(e);
 }
 
+/* warnings do not stop a compile */
+static void test_warnings(void)
+{
+    char *e = sv_errors("keep;\nstop;\n  discard;\n", NULL);
+    CHECK_STR(e, "3:3: warning: \"discard\" after \"stop\" is never run\n");
+    free(e);
+    CHECK(sv_compiles("keep; stop; discard;"));
+    CHECK_RUN("stop; discard;", "keep (implicit)\n");
+}
+
 static void test_limits(void)
 {
     struct sieve_limits l;
@@ -153,6 +163,7 @@ static void test_capabilities(void)
     CHECK(sieve_extension_known("vacation-seconds"));
     CHECK(!sieve_extension_known("frobnicate"));
     CHECK(!sieve_extension_known(""));
+    CHECK_STR(sieve_notify_methods_string(), "mailto");
     /* every advertised extension can be required */
     char *copy = xstrdup(caps);
     for (char *save = NULL, *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
@@ -215,6 +226,21 @@ static void test_binary(void)
         struct sieve_script *x = sieve_binary_load(bin, n, NULL, &st);
         CHECK(x == NULL && st == SIEVE_LOAD_CORRUPT);
         sieve_script_free(x);
+    }
+    /* an extension no longer allowed: refused at load as well */
+    {
+        size_t vl = 0;
+        unsigned char *vb = compile_ok("require \"vacation\"; vacation \"x\";", &vl);
+        struct sieve_limits l;
+        memset(&l, 0, sizeof(l));
+        l.extensions = "fileinto";
+        struct sieve_script *x = sieve_binary_load(vb, vl, &l, &st);
+        CHECK(x == NULL && st == SIEVE_LOAD_CORRUPT);
+        sieve_script_free(x);
+        x = sieve_binary_load(vb, vl, NULL, &st);
+        CHECK(x != NULL && st == SIEVE_LOAD_OK);
+        sieve_script_free(x);
+        free(vb);
     }
     /* another format version: recompile */
     unsigned char *c = xmemdup(bin, bl);
@@ -279,6 +305,7 @@ int main(void)
     RUN(test_multiline);
     RUN(test_grammar_errors);
     RUN(test_validator_errors);
+    RUN(test_warnings);
     RUN(test_limits);
     RUN(test_capabilities);
     RUN(test_binary);

@@ -18,6 +18,10 @@ static void test_implicit_keep(void)
     CHECK_RUN("redirect \"x@example.com\";", "redirect \"x@example.com\"\n");
     CHECK_RUN("redirect \"x@example.com\"; redirect \"X@example.com\";", "redirect \"x@example.com\"\n");
     CHECK_RUN("stop; discard;", "keep (implicit)\n");
+    /* keep's mailbox is INBOX: never stored there twice (2.10.3) */
+    CHECK_RUN("require \"fileinto\"; keep; fileinto \"INBOX\";", "keep\n");
+    CHECK_RUN("require \"fileinto\"; fileinto \"inbox\"; keep;", "fileinto \"inbox\"\n");
+    CHECK_RUN("require [\"fileinto\", \"copy\"]; fileinto :copy \"INBOX\";", "fileinto \"INBOX\" :copy\n");
     CHECK_RUN("if false { discard; }", "keep (implicit)\n");
 }
 
@@ -86,6 +90,19 @@ static void test_matches(void)
     char *got = sv_run_full(buf_cstr(&b), buf_cstr(&m), &sv_env, NULL, NULL, NULL);
     CHECK(strstr(got, "keep (implicit)") != NULL);
     free(got);
+    /* the matcher's work counts against max_steps, and it stops when
+     * the budget is gone */
+    struct sieve_limits l;
+    memset(&l, 0, sizeof(l));
+    l.max_steps = 1000;
+    buf_reset(&b);
+    buf_puts(&b, "if header :matches \"subject\" \"*");
+    for (int i = 0; i < 1000; i++)
+        buf_putc(&b, 'a');
+    buf_puts(&b, "b\" { discard; }");
+    got = sv_run_full(buf_cstr(&b), buf_cstr(&m), &sv_env, NULL, NULL, &l);
+    CHECK_STR(got, "ERROR: script used more than 1000 steps\nkeep (implicit)\n");
+    free(got);
     buf_free(&b);
     buf_free(&m);
 }
@@ -101,6 +118,12 @@ static void test_address(void)
     CHECK_RUN("if address :is :all \"to\" \"roadrunner@acme.example.com\" { discard; }", "discard\n");
     CHECK_RUN("if address :is :all \"cc\" \"x@y.example\" { discard; }", "discard\n");
     CHECK_RUN("if address :contains :all \"from\" \"Wile\" { discard; }", "keep (implicit)\n");
+    /* 5.1: only fields that hold addresses */
+    CHECK_ERR("if address :is \"subject\" \"x@y\" {}", "\"subject\" is not a header field holding addresses");
+    CHECK_RUN("require \"variables\"; set \"h\" \"subject\"; if address :matches \"${h}\" \"*\" { discard; }",
+              "keep (implicit)\n");
+    CHECK_RUN("require \"variables\"; set \"h\" \"FROM\"; if address :matches \"${h}\" \"*@*\" { discard; }",
+              "discard\n");
     CHECK_RUN_MSG("if address :is :all \"to\" \"c@d.example\" { discard; }",
                   "To: undisclosed:;, \"A, B\" <a@b.example>, Group: c@d.example, e@f.example;\r\n\r\n",
                   "discard\n");
@@ -190,6 +213,22 @@ static void test_limits(void)
                       NULL, NULL, &l);
     CHECK_STR(got, "ERROR: more than 2 actions\nkeep (implicit)\n");
     free(got);
+    /* scanning a huge header for many names costs steps too */
+    {
+        struct buf m = BUF_INIT, sc = BUF_INIT;
+        for (int i = 0; i < 100000; i++)
+            buf_printf(&m, "X-%d: v\r\n", i);
+        buf_puts(&m, "\r\nbody\r\n");
+        buf_puts(&sc, "if header :is [");
+        for (int i = 0; i < 1000; i++)
+            buf_printf(&sc, "%s\"Y-%d\"", i ? "," : "", i);
+        buf_puts(&sc, "] \"v\" { discard; }");
+        char *g = sv_run_full(buf_cstr(&sc), buf_cstr(&m), &sv_env, NULL, NULL, NULL);
+        CHECK_STR(g, "ERROR: script used more than 1000000 steps\nkeep (implicit)\n");
+        free(g);
+        buf_free(&m);
+        buf_free(&sc);
+    }
     /* a run-time error throws away every action so far, keep only */
     CHECK_RUN("require [\"fileinto\", \"variables\"]; fileinto \"a\"; redirect \"b@c.example\"; fileinto \"${x}\";",
               "ERROR: fileinto: bad mailbox name\nkeep (implicit)\n");
@@ -202,6 +241,29 @@ static void test_bad_messages(void)
     CHECK_RUN_MSG("if exists \"subject\" { discard; }", "Subject x\r\nno colon\r\n", "keep (implicit)\n");
     CHECK_RUN_MSG("if address :all :is \"from\" \"\" { discard; }", "From: <>\r\n\r\n", "keep (implicit)\n");
     CHECK_RUN_MSG("if address :all :is \"from\" \"a@b\" { discard; }", "From: ((((a@b\r\n\r\n", "keep (implicit)\n");
+}
+
+/* RFC 5228 9, the extended example, through each of its branches */
+static void test_extended_example(void)
+{
+    const char *s = "#\n# Example Sieve Filter\n# Declare any optional features or extension used by the script\n#\n"
+                    "require [\"fileinto\"];\n"
+                    "if header :is \"Sender\" \"owner-ietf-mta-filters@imc.org\"\n"
+                    "        {\n        fileinto \"filter\";  # move to \"filter\" mailbox\n        }\n"
+                    "elsif address :DOMAIN :is [\"From\", \"To\"] \"example.com\"\n"
+                    "        {\n        keep;               # keep in \"In\" mailbox\n        }\n"
+                    "elsif anyof (NOT address :all :contains\n               [\"To\", \"Cc\", \"Bcc\"] \"me@example.com\",\n"
+                    "             header :matches \"subject\"\n"
+                    "               [\"*make*money*fast*\", \"*university*dipl*mas*\"])\n"
+                    "        {\n        fileinto \"spam\";   # move to \"spam\" mailbox\n        }\n"
+                    "else\n        {\n        fileinto \"personal\";\n        }\n";
+    CHECK_RUN_MSG(s, "Sender: owner-ietf-mta-filters@imc.org\r\nTo: me@example.com\r\n\r\n", "fileinto \"filter\"\n");
+    CHECK_RUN_MSG(s, "From: boss@EXAMPLE.com\r\nTo: me@example.com\r\n\r\n", "keep\n");
+    CHECK_RUN_MSG(s, "From: x@other.example\r\nTo: someone@else.example\r\n\r\n", "fileinto \"spam\"\n");
+    CHECK_RUN_MSG(s, "From: x@other.example\r\nTo: me@example.com.elsewhere.example\r\nSubject: Make Money Fast now\r\n\r\n",
+                  "fileinto \"spam\"\n");
+    CHECK_RUN_MSG(s, "From: x@other.example\r\nCc: Me <me@example.com>\r\nSubject: hello\r\n\r\n",
+                  "fileinto \"personal\"\n");
 }
 
 int main(void)
@@ -218,5 +280,6 @@ int main(void)
     RUN(test_redirect);
     RUN(test_limits);
     RUN(test_bad_messages);
+    RUN(test_extended_example);
     return unit_done();
 }
