@@ -87,7 +87,7 @@ static void capabilities(struct msv_session *s, struct buf *b)
     if (!s->user && !session_tls(s) && msv_tls() && !s->is_unix)
         cap_line(b, "STARTTLS", NULL);
     if (sieve_extension_known("enotify"))
-        cap_line(b, "NOTIFY", "mailto");
+        cap_line(b, "NOTIFY", sieve_notify_methods_string());
     char n[32];
     snprintf(n, sizeof(n), "%lld", config_int(CFG_SIEVE_MAXREDIRECTS));
     cap_line(b, "MAXREDIRECTS", n);

@@ -250,6 +250,19 @@ def scripts(s):
         raise dt.TestFailure("CHECKSCRIPT bad: %r" % st)
     if listscripts(c) != ['"s1"']:
         raise dt.TestFailure("CHECKSCRIPT stored something: %r" % listscripts(c))
+    # warnings (a command after stop): stored, OK (WARNINGS) with line:col
+    warn = "keep;\r\nstop;\r\ndiscard;\r\n"
+    st = put(c, "w", warn, "OK", "WARNINGS")
+    if "3:" not in st or "warning" not in st:
+        raise dt.TestFailure("PUTSCRIPT warnings: %r" % st)
+    lines, _ = c.ok('GETSCRIPT "w"')
+    if lines != [b"{" + warn.encode() + b"}"]:
+        raise dt.TestFailure("a script with warnings was not stored: %r" % lines)
+    c.ok('DELETESCRIPT "w"')
+    c.send_raw(b"CHECKSCRIPT " + dt.sieve_literal(warn) + b"\r\n")
+    _, st = c.response()
+    if not st.startswith("OK (WARNINGS)") or "3:" not in st:
+        raise dt.TestFailure("CHECKSCRIPT warnings: %r" % st)
     # HAVESPACE
     c.ok('HAVESPACE "s9" 100')
     c.no('HAVESPACE "s9" 100000', "QUOTA/MAXSIZE")
@@ -483,7 +496,7 @@ def main():
         R.run("AUTHENTICATE PLAIN (IR, continuation, literal), abort, bad base64, LOGIN", authenticate, s)
         R.run("AUTHENTICATE SCRAM-SHA-256, v= as a last challenge", scram_sha256, s)
         R.run("three failed authentications close the connection", three_failures_close, s)
-        R.run("PUTSCRIPT GETSCRIPT LISTSCRIPTS SETACTIVE DELETESCRIPT RENAMESCRIPT CHECKSCRIPT HAVESPACE",
+        R.run("PUTSCRIPT (errors, WARNINGS) GETSCRIPT LISTSCRIPTS SETACTIVE DELETESCRIPT RENAMESCRIPT CHECKSCRIPT HAVESPACE",
               scripts, s)
         R.run("UNAUTHENTICATE", unauthenticate, s)
         R.run("STARTTLS: capabilities re-sent, injection discarded", starttls, s)
