@@ -12,7 +12,8 @@
 static void expire_usage(FILE *f)
 {
     fprintf(f, "Usage: darius [-C FILE] expire [-E DAYS]\n\n"
-               "Remove duplicate-suppression entries older than DAYS days (default: duplicate_expire).\n");
+               "Remove duplicate-suppression entries older than DAYS days (default: duplicate_expire),\n"
+               "old vacation response records and expired Sieve duplicate-test entries.\n");
 }
 
 int cli_expire_main(const char *config_file, int argc, char **argv)
@@ -53,14 +54,17 @@ int cli_expire_main(const char *config_file, int argc, char **argv)
      * then for a year, the largest :days that makes sense). */
     long long keep = config_int(CFG_SIEVE_VACATION_MAX_RESPONSE);
     long nv = vacation_prune((int64_t)time(NULL) - (keep > 0 ? keep : 365LL * 86400));
+    /* Sieve duplicate-test entries carry their own expiry (RFC 7352 3.3). */
+    long ns = sieve_dup_prune((int64_t)time(NULL));
     duplicate_close();
     cli_teardown();
-    if (n < 0 || nv < 0) {
+    if (n < 0 || nv < 0 || ns < 0) {
         cli_error("expire: cannot prune the duplicate database");
         return EX_IOERR;
     }
     printf("expire: removed %ld duplicate delivery entr%s older than %ld day%s\n", n, n == 1 ? "y" : "ies", days,
            days == 1 ? "" : "s");
     printf("expire: removed %ld vacation response record%s\n", nv, nv == 1 ? "" : "s");
+    printf("expire: removed %ld expired sieve duplicate entr%s\n", ns, ns == 1 ? "y" : "ies");
     return 0;
 }

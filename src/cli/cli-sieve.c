@@ -12,6 +12,8 @@
  *   sieve check USER NAME | sieve check USER --file FILE   [--json]
  *   sieve test USER SCRIPTFILE MESSAGEFILE [--from A] [--to B] [--json]
  *   sieve import [--dry-run] [--json] USER DIR   (cli-sieve-import.c)
+ *   sieve log [--json] USER | sieve log --clear USER   (run-time errors at
+ *       delivery, kept in DATADIR/duplicate.db by delivery-sieve.c)
  *
  * Refusals name the RFC 5804 response code a ManageSieve client would
  * get (NONEXISTENT, ALREADYEXISTS, ACTIVE, QUOTA/MAXSIZE,
@@ -34,6 +36,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Print why r refused what (for script name) and return the exit code. */
@@ -668,6 +671,72 @@ static int cmd_test(int argc, char **argv)
     return 0;
 }
 
+/* ---- sieve log: the user's run-time errors (delivery-dup.c) ---- */
+
+static void log_one(void *arg, int64_t t, const char *script, const char *message)
+{
+    struct list_ctx *c = arg;
+    char when[32] = "?";
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (gmtime_r(&tt, &tm))
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (cli_opt_json) {
+        cli_json_begin_object(c->j);
+        cli_json_kv_int(c->j, "time", t);
+        cli_json_kv_string(c->j, "date", when);
+        cli_json_kv_string(c->j, "script", script ? script : "");
+        cli_json_kv_string(c->j, "message", message ? message : "");
+        cli_json_end_object(c->j);
+    } else {
+        buf_printf(c->b, "%s %s: %s\n", when, script ? script : "-", message ? message : "");
+    }
+}
+
+static int cmd_log(int argc, char **argv)
+{
+    (void)argc;
+    char user[AUTH_MAX_USERNAME + 1];
+    if (!cli_user_name(argv[0], user))
+        return EX_USAGE;
+    /* an account that is gone may still have entries: --clear works
+     * for it, listing asks for an existing user */
+    if (!cli_opt_clear) {
+        int rc = cli_require_user(user);
+        if (rc)
+            return rc;
+    }
+    if (cli_opt_clear) {
+        long n = sieve_log_clear(user);
+        duplicate_close();
+        if (n < 0) {
+            cli_error("sieve log: cannot clear the log of %s", user);
+            return EX_IOERR;
+        }
+        printf("sieve log: removed %ld entr%s for %s\n", n, n == 1 ? "y" : "ies", user);
+        return 0;
+    }
+    struct buf b = BUF_INIT;
+    struct cli_json j;
+    cli_json_init(&j, &b);
+    struct list_ctx c = {&b, &j};
+    if (cli_opt_json)
+        cli_json_begin_array(&j);
+    int r = sieve_log_list(user, log_one, &c);
+    if (cli_opt_json) {
+        cli_json_end_array(&j);
+        buf_putc(&b, '\n');
+    }
+    duplicate_close();
+    if (r != 0) {
+        buf_free(&b);
+        cli_error("sieve log: cannot read the log of %s", user);
+        return EX_IOERR;
+    }
+    cli_print_buf(&b);
+    return 0;
+}
+
 const struct cli_cmd cli_sieve_cmds[] = {
     {"sieve", "list", "[--json] USER",
      "List the user's Sieve scripts (\"NAME SIZE bytes [active]\"); --json: [{\"name\",\"active\",\"size\","
@@ -700,6 +769,11 @@ const struct cli_cmd cli_sieve_cmds[] = {
      2, 2, cmd_delete},
     {"sieve", "rename", "USER OLD NEW",
      "Rename a script (NONEXISTENT, ALREADYEXISTS); the active script stays active.", 3, 3, cmd_rename},
+    {"sieve", "log", "[--json] USER | --clear USER",
+     "Print the run-time errors of the user's Sieve scripts at delivery (the last 50, oldest first), one a line "
+     "as \"DATE SCRIPT: MESSAGE\" (DATE in UTC; a global script by its file name); --json: [{\"time\",\"date\","
+     "\"script\",\"message\"},...]. --clear removes them.",
+     1, 1, cmd_log},
     {"sieve", "import", "[--dry-run] [--json] USER DIR",
      "Import the user's scripts from a Cyrus sievedir (NAME.script, the defaultbc link) or a Dovecot home "
      "(sieve/NAME.sieve, the .dovecot.sieve link) or script directory; each is compiled, the active one "

@@ -45,6 +45,7 @@ int cli_sieve_import(int argc, char **argv);
 int cli_take_option(const char *group, const char *cmd, const char *opt, const char *next);
 extern bool cli_opt_json, cli_opt_dry_run, cli_opt_all, cli_opt_password_stdin, cli_opt_locked;
 extern bool cli_opt_activate;           /* sieve put */
+extern bool cli_opt_clear;              /* sieve log */
 extern const char *cli_opt_file;        /* sieve check --file; NULL = not given */
 extern const char *cli_opt_from, *cli_opt_to; /* sieve test envelope */
 extern const char *cli_opt_partition;   /* NULL = not given */

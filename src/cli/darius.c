@@ -55,7 +55,7 @@ static const struct group groups[] = {
 /* ---- command options ---------------------------------------------------------- */
 
 bool cli_opt_json, cli_opt_dry_run, cli_opt_all, cli_opt_password_stdin, cli_opt_locked;
-bool cli_opt_activate;
+bool cli_opt_activate, cli_opt_clear;
 const char *cli_opt_partition, *cli_opt_quota;
 const char *cli_opt_file, *cli_opt_from, *cli_opt_to;
 
@@ -79,7 +79,8 @@ static const struct cli_option options[] = {
     {"user", "add import", "--quota", NULL, &cli_opt_quota},
     {"user", "add passwd", "--password-stdin", &cli_opt_password_stdin, NULL},
     {"user", "add", "--locked", &cli_opt_locked, NULL},
-    {"sieve", "list get check test import", "--json", &cli_opt_json, NULL},
+    {"sieve", "list get check test import log", "--json", &cli_opt_json, NULL},
+    {"sieve", "log", "--clear", &cli_opt_clear, NULL},
     {"sieve", "import", "--dry-run", &cli_opt_dry_run, NULL},
     {"sieve", "check", "--file", NULL, &cli_opt_file},
     {"sieve", "test", "--from", NULL, &cli_opt_from},

@@ -66,7 +66,21 @@ static sqlite3 *db(void)
                      "CREATE TABLE IF NOT EXISTS vacation ("
                      " user TEXT NOT NULL, sender TEXT NOT NULL, handle TEXT NOT NULL,"
                      " time INTEGER NOT NULL, PRIMARY KEY (user, sender, handle)) WITHOUT ROWID;"
-                     "CREATE INDEX IF NOT EXISTS vacation_time ON vacation(time);",
+                     "CREATE INDEX IF NOT EXISTS vacation_time ON vacation(time);"
+                     /* The Sieve "duplicate" test (RFC 7352): unique ids
+                      * per user and :handle, until expires (unix time).
+                      * The id is a BLOB: compared byte for byte (3.1:
+                      * "matched case-sensitively"). */
+                     "CREATE TABLE IF NOT EXISTS sieve_duplicate ("
+                     " user TEXT NOT NULL, handle TEXT NOT NULL, id BLOB NOT NULL,"
+                     " expires INTEGER NOT NULL, PRIMARY KEY (user, handle, id)) WITHOUT ROWID;"
+                     "CREATE INDEX IF NOT EXISTS sieve_duplicate_expires ON sieve_duplicate(expires);"
+                     /* Sieve run-time errors shown to the user (`darius
+                      * sieve log`): the last SIEVE_LOG_KEEP per user. */
+                     "CREATE TABLE IF NOT EXISTS sieve_log ("
+                     " seq INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL,"
+                     " time INTEGER NOT NULL, script TEXT NOT NULL, message TEXT NOT NULL);"
+                     "CREATE INDEX IF NOT EXISTS sieve_log_user ON sieve_log(user, seq);",
                      NULL, NULL, &err) != SQLITE_OK) {
         log_err("delivery: %s: %s", path, err ? err : "error");
         sqlite3_free(err);
@@ -316,6 +330,180 @@ long vacation_prune(int64_t before)
             n = (long)sqlite3_changes(d);
         else
             log_err("delivery: vacation prune: %s", sqlite3_errmsg(d));
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&g_mu);
+    return n;
+}
+
+/* ---- the Sieve "duplicate" test (RFC 7352) ---- */
+
+int sieve_dup_check(const char *user, const char *handle, const void *id, size_t idlen, int64_t now)
+{
+    if (idlen > SIEVE_DUP_MAX_ID)
+        return 0;
+    pthread_mutex_lock(&g_mu);
+    sqlite3 *d = db();
+    sqlite3_stmt *st;
+    int r = -1;
+    if (d && sqlite3_prepare_v2(d, "SELECT expires FROM sieve_duplicate WHERE user=?1 AND handle=?2 AND id=?3", -1,
+                                &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, handle, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, idlen ? id : "", (int)idlen, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            r = sqlite3_column_int64(st, 0) > now ? 1 : 0;
+        else if (rc == SQLITE_DONE)
+            r = 0;
+        else
+            log_warn("delivery: sieve duplicate check: %s", sqlite3_errmsg(d));
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&g_mu);
+    return r;
+}
+
+int sieve_dup_record(const char *user, const char *handle, const void *id, size_t idlen, int64_t seconds, bool last,
+                     int64_t now)
+{
+    if (idlen > SIEVE_DUP_MAX_ID || seconds <= 0)
+        return 0;
+    /* RFC 7352 3.3: without :last the entry expires relative to its
+     * creation, so a live entry is left alone; with :last every run that
+     * checked it moves the expiry. An expired entry is a new one. */
+    pthread_mutex_lock(&g_mu);
+    sqlite3 *d = db();
+    sqlite3_stmt *st;
+    int r = -1;
+    if (d && sqlite3_prepare_v2(d,
+                                "INSERT INTO sieve_duplicate(user,handle,id,expires) VALUES(?1,?2,?3,?4)"
+                                " ON CONFLICT(user,handle,id) DO UPDATE SET expires=excluded.expires"
+                                " WHERE ?5 OR sieve_duplicate.expires <= ?6",
+                                -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, handle, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, idlen ? id : "", (int)idlen, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, now + seconds);
+        sqlite3_bind_int(st, 5, last ? 1 : 0);
+        sqlite3_bind_int64(st, 6, now);
+        if (sqlite3_step(st) == SQLITE_DONE)
+            r = 0;
+        else
+            log_warn("delivery: sieve duplicate record: %s", sqlite3_errmsg(d));
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&g_mu);
+    return r;
+}
+
+long sieve_dup_prune(int64_t now)
+{
+    pthread_mutex_lock(&g_mu);
+    sqlite3 *d = db();
+    sqlite3_stmt *st;
+    long n = -1;
+    if (d && sqlite3_prepare_v2(d, "DELETE FROM sieve_duplicate WHERE expires <= ?1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, now);
+        if (sqlite3_step(st) == SQLITE_DONE)
+            n = (long)sqlite3_changes(d);
+        else
+            log_err("delivery: sieve duplicate prune: %s", sqlite3_errmsg(d));
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&g_mu);
+    return n;
+}
+
+/* ---- Sieve run-time errors shown to the user ---- */
+
+/* Control characters (a hostile mailbox name carries CR/LF or ESC) become
+ * spaces; at most max bytes, cut at a UTF-8 character boundary. */
+static char *clean_text(const char *s, size_t max)
+{
+    size_t l = strlen(s);
+    if (l > max) {
+        l = max;
+        while (l > 0 && ((unsigned char)s[l] & 0xc0) == 0x80)
+            l--;
+    }
+    char *o = xmalloc(l + 1);
+    for (size_t i = 0; i < l; i++) {
+        unsigned char c = (unsigned char)s[i];
+        o[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+    }
+    o[l] = '\0';
+    return o;
+}
+
+int sieve_log_add(const char *user, const char *script, const char *message, int64_t now)
+{
+    char *sc = clean_text(script, 256);
+    char *msg = clean_text(message, SIEVE_LOG_MAX_TEXT);
+    pthread_mutex_lock(&g_mu);
+    sqlite3 *d = db();
+    sqlite3_stmt *st;
+    int r = -1;
+    if (d && sqlite3_prepare_v2(d, "INSERT INTO sieve_log(user,time,script,message) VALUES(?1,?2,?3,?4)", -1, &st,
+                                NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, now);
+        sqlite3_bind_text(st, 3, sc, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, msg, -1, SQLITE_STATIC);
+        r = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        sqlite3_finalize(st);
+    }
+    /* keep the newest SIEVE_LOG_KEEP: a script failing on every message
+     * must not grow the database */
+    if (r == 0 && sqlite3_prepare_v2(d,
+                                     "DELETE FROM sieve_log WHERE user=?1 AND seq <= (SELECT seq FROM sieve_log "
+                                     "WHERE user=?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+                                     -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, SIEVE_LOG_KEEP);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            r = -1;
+        sqlite3_finalize(st);
+    }
+    if (r != 0)
+        log_warn("delivery: sieve log for %s: %s", user, d ? sqlite3_errmsg(d) : "no database");
+    pthread_mutex_unlock(&g_mu);
+    free(sc);
+    free(msg);
+    return r;
+}
+
+int sieve_log_list(const char *user, void (*cb)(void *arg, int64_t time, const char *script, const char *message),
+                   void *arg)
+{
+    pthread_mutex_lock(&g_mu);
+    sqlite3 *d = db();
+    sqlite3_stmt *st;
+    int r = -1;
+    if (d && sqlite3_prepare_v2(d, "SELECT time, script, message FROM sieve_log WHERE user=?1 ORDER BY seq", -1,
+                                &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            cb(arg, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+               (const char *)sqlite3_column_text(st, 2));
+        r = rc == SQLITE_DONE ? 0 : -1;
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&g_mu);
+    return r;
+}
+
+long sieve_log_clear(const char *user)
+{
+    pthread_mutex_lock(&g_mu);
+    sqlite3 *d = db();
+    sqlite3_stmt *st;
+    long n = -1;
+    if (d && sqlite3_prepare_v2(d, "DELETE FROM sieve_log WHERE user=?1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_DONE)
+            n = (long)sqlite3_changes(d);
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&g_mu);

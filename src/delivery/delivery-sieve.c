@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -71,6 +72,16 @@ void dsieve_opts_from_config(struct dsieve_opts *o)
     o->run.host = o->host_buf;
     o->run.location = "MDA";
     o->run.phase = "during";
+    /* spamtest/virustest (RFC 5235): without a configured field the
+     * tests still compile and yield "0", the RFC's "not tested" */
+    const char *sh = config_str(CFG_SIEVE_SPAMTEST_STATUS_HEADER);
+    const char *vh = config_str(CFG_SIEVE_VIRUSTEST_STATUS_HEADER);
+    o->spam_buf = *sh ? xstrdup(sh) : NULL;
+    o->virus_buf = *vh ? xstrdup(vh) : NULL;
+    o->run.spam_header = o->spam_buf;
+    o->run.virus_header = o->virus_buf;
+    o->run.spam_max = strtod(config_str(CFG_SIEVE_SPAMTEST_MAX_VALUE), NULL); /* checked by the config */
+    o->run.spam_strlen = strcmp(config_str(CFG_SIEVE_SPAMTEST_STATUS_TYPE), "strlen") == 0;
 }
 
 void dsieve_opts_free(struct dsieve_opts *o)
@@ -84,6 +95,8 @@ void dsieve_opts_free(struct dsieve_opts *o)
     free(o->sharedprefix);
     free(o->domain_buf);
     free(o->host_buf);
+    free(o->spam_buf);
+    free(o->virus_buf);
     memset(o, 0, sizeof(*o));
 }
 
@@ -368,6 +381,71 @@ static char *cb_include_load(void *ctx, const char *name, bool global, size_t *l
     return src;
 }
 
+/* One unique id a duplicate test checked in this run. */
+struct dsieve_dup_pending {
+    char *handle;
+    char *id;
+    size_t idlen;
+    uint64_t seconds;
+    bool last;
+};
+/* Distinct (handle, id) pairs tracked per run: a script that tests more
+ * is answered from the database but only the first ones are recorded. */
+#define DSIEVE_DUP_MAX 32
+
+static bool cb_duplicate(void *ctx, const char *handle, const char *value, size_t vlen, uint64_t seconds, bool last)
+{
+    struct dsieve_cbctx *c = ctx;
+    /* RFC 7352 3.3: :seconds 0 is "false" unconditionally (and nothing
+     * to track); an id too long to track is never a duplicate. */
+    if (!c->user || seconds == 0 || vlen > SIEVE_DUP_MAX_ID)
+        return false;
+    int64_t now = c->now ? c->now : (int64_t)time(NULL);
+    /* RFC 7352 3: only earlier runs count, so every test of one run
+     * with the same arguments gives the same answer: the database is
+     * written after the run, never during it. */
+    int r = sieve_dup_check(c->user, handle, value, vlen, now);
+    struct dsieve_dup_pending *p = NULL;
+    for (size_t i = 0; i < c->ndup && !p; i++)
+        if (c->dup[i].idlen == vlen && memcmp(c->dup[i].id, value, vlen) == 0 &&
+            strcmp(c->dup[i].handle, handle) == 0)
+            p = &c->dup[i];
+    if (!p && c->ndup < DSIEVE_DUP_MAX) {
+        ARRAY_GROW(c->dup, c->ndup, c->capdup);
+        p = &c->dup[c->ndup++];
+        p->handle = xstrdup(handle);
+        p->id = xmalloc(vlen + 1);
+        memcpy(p->id, value, vlen);
+        p->idlen = vlen;
+    }
+    if (p) {
+        /* 3.3: the arguments of the test evaluated last */
+        p->seconds = seconds;
+        p->last = last;
+    }
+    return r == 1;
+}
+
+void dsieve_dup_commit(struct dsieve_cbctx *c)
+{
+    int64_t now = c->now ? c->now : (int64_t)time(NULL);
+    for (size_t i = 0; i < c->ndup; i++)
+        sieve_dup_record(c->user, c->dup[i].handle, c->dup[i].id, c->dup[i].idlen, (int64_t)c->dup[i].seconds,
+                         c->dup[i].last, now);
+    dsieve_dup_free(c);
+}
+
+void dsieve_dup_free(struct dsieve_cbctx *c)
+{
+    for (size_t i = 0; i < c->ndup; i++) {
+        free(c->dup[i].handle);
+        free(c->dup[i].id);
+    }
+    free(c->dup);
+    c->dup = NULL;
+    c->ndup = c->capdup = 0;
+}
+
 void dsieve_callbacks(struct sieve_callbacks *cb, struct dsieve_cbctx *ctx)
 {
     memset(cb, 0, sizeof(*cb));
@@ -376,9 +454,43 @@ void dsieve_callbacks(struct sieve_callbacks *cb, struct dsieve_cbctx *ctx)
     cb->specialuse_exists = cb_specialuse_exists;
     cb->mailboxid_exists = cb_mailboxid_exists;
     cb->include_load = cb_include_load;
+    cb->duplicate = cb_duplicate;
 }
 
 /* ---- carrying out the actions --------------------------------------------- */
+
+/* ---- run-time errors: logged, and recorded for the user ------------------ */
+
+/* How a script appears in the user's log: the user's own by its name, a
+ * global one (a path, sieve_before/after) by its file name only - the
+ * server's paths are none of the user's business. */
+static const char *shown_script(const char *script)
+{
+    if (!script || !*script)
+        return "-";
+    const char *sl = strrchr(script, '/');
+    return sl ? sl + 1 : script;
+}
+
+/* A run-time error (RFC 5228 2.10.6: the message is kept): the log line
+ * "sieve: user=U script=S: MSG" (or "sieve: user=U: MSG" when
+ * log_script is false), and an entry in the user's Sieve log (`darius
+ * sieve log`, sieve_log_add), so the user learns why a rule did not act. */
+static void runtime_error(const char *user, const char *script, bool log_script, const char *fmt, ...)
+    ATTR_PRINTF(4, 5);
+static void runtime_error(const char *user, const char *script, bool log_script, const char *fmt, ...)
+{
+    char msg[SIEVE_LOG_MAX_TEXT + 1];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (log_script)
+        log_warn("sieve: user=%s script=%s: %s", user, script ? script : "-", msg);
+    else
+        log_warn("sieve: user=%s: %s", user, msg);
+    sieve_log_add(user, shown_script(script), msg, (int64_t)time(NULL));
+}
 
 /* One copy to store. */
 struct target {
@@ -388,6 +500,7 @@ struct target {
     bool create;
     uint32_t special_use;   /* for :create with :specialuse */
     const char *what;       /* for the log: "keep", "fileinto X" */
+    const char *script;     /* the script whose action it is (for the user's log) */
     int res;                /* storage result; 1 = suppressed as a duplicate */
     int dup;                /* duplicate_begin's answer, -1 not checked */
     /* :fcc (RFC 8580): a copy of a message we sent, not of the incoming
@@ -426,6 +539,7 @@ static struct target *add_target(struct run *r, const char *name, const char *wh
     memset(t, 0, sizeof(*t));
     snprintf(t->name, sizeof(t->name), "%s", name);
     t->what = what;
+    t->script = r->script;
     t->flags = r->j->msg.flags;
     if (r->j->msg.keywords)
         buf_puts(&t->kw, r->j->msg.keywords);
@@ -551,8 +665,8 @@ static void store_pending(struct run *r)
             if (t->res == 0)
                 log_info("sieve: user=%s: %s stored in %s", r->user, t->what, t->name);
             else
-                log_warn("sieve: user=%s: %s could not be stored in %s: %s", r->user, t->what, t->name,
-                         storage_strerror(t->res));
+                runtime_error(r->user, t->script, false, "%s could not be stored in %s: %s", t->what, t->name,
+                              storage_strerror(t->res));
         } else if (t->res == 0) {
             r->kept = true;
             if (strcmp(t->name, "INBOX") == 0)
@@ -590,8 +704,7 @@ static void fcc_store(struct run *r, const struct sieve_action *a, const char *d
 {
     char in[STORAGE_MAX_MAILBOX_NAME + 1];
     if (!delivery_folder_name(a->mailbox, r->o->sep, r->o->userprefix, r->o->sharedprefix, in, sizeof(in))) {
-        log_warn("sieve: user=%s script=%s: :fcc \"%.200s\": not a valid mailbox name", r->user, r->script,
-                 a->mailbox);
+        runtime_error(r->user, r->script, true, ":fcc \"%.200s\": not a valid mailbox name", a->mailbox);
         return;
     }
     ARRAY_GROW(r->t, r->nt, r->capt);
@@ -599,6 +712,7 @@ static void fcc_store(struct run *r, const struct sieve_action *a, const char *d
     memset(t, 0, sizeof(*t));
     snprintf(t->name, sizeof(t->name), "%s", in);
     t->what = what;
+    t->script = r->script;
     t->create = a->create;
     t->flags = MSG_SEEN;   /* our own message, as a Sent copy */
     t->own_data = xmalloc(len ? len : 1);
@@ -786,11 +900,11 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
     struct sieve_result *results[MAX_SCRIPTS];
     size_t nres = 0;
     bool error = false;
-    struct dsieve_cbctx cbc = {.u = j->u, .o = o};
-    struct sieve_callbacks cb;
-    dsieve_callbacks(&cb, &cbc);
     struct sieve_run_config cfg = o->run;
     cfg.now = (int64_t)time(NULL);
+    struct dsieve_cbctx cbc = {.u = j->u, .o = o, .user = j->store, .now = cfg.now};
+    struct sieve_callbacks cb;
+    dsieve_callbacks(&cb, &cbc);
 
     int jr = storage_job_begin(j->u, NULL);
     if (jr != 0) {
@@ -813,8 +927,7 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
         } else {
             /* a stored script that does not compile (stored before
              * compile-at-upload, or by a newer language): keep */
-            log_warn("sieve: user=%s script=%s: does not compile, message kept: %s", r.user, user_script,
-                     err ? err : "");
+            runtime_error(r.user, user_script, true, "does not compile, message kept: %s", err ? err : "");
             user_error = true;
         }
         free(err);
@@ -831,8 +944,8 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
         enum sieve_run_status st = sieve_run(scripts[i], r.data, r.len, &ds->env, &cb, &cfg, &o->limits, &res);
         results[nres++] = res;
         if (st != SIEVE_RUN_OK) {
-            log_warn("sieve: user=%s script=%s: run-time error, message kept: %s", r.user, names[i],
-                     sieve_result_error(res) ? sieve_result_error(res) : "error");
+            runtime_error(r.user, names[i], true, "run-time error, message kept: %s",
+                          sieve_result_error(res) ? sieve_result_error(res) : "error");
             error = true;
         }
     }
@@ -912,9 +1025,8 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
                 if (f.found[0])
                     snprintf(in, sizeof(in), "%s", f.found);
                 else if (!delivery_folder_name(a->mailbox, o->sep, o->userprefix, o->sharedprefix, in, sizeof(in))) {
-                    log_warn("sieve: user=%s script=%s: fileinto \"%.200s\": not a valid mailbox name; kept in "
-                             "INBOX",
-                             r.user, r.script, a->mailbox);
+                    runtime_error(r.user, r.script, true,
+                                  "fileinto \"%.200s\": not a valid mailbox name; kept in INBOX", a->mailbox);
                     need_inbox = true;
                     continue;
                 }
@@ -996,8 +1108,7 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
             enum outgoing_result orr = delivery_sieve_action_send(reject, &ctx);
             j->result = orr == OUTGOING_FAILED ? DELIVER_TEMPFAIL : DELIVER_OK;
             if (orr == OUTGOING_FAILED)
-                log_warn("sieve: user=%s script=%s: the reject MDN could not be sent; temporary failure", r.user,
-                         r.script);
+                runtime_error(r.user, r.script, true, "the reject MDN could not be sent; temporary failure");
         }
         free(txt);
         goto done;
@@ -1010,8 +1121,8 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
     for (size_t i = 0; i < r.nt; i++) {
         struct target *t = &r.t[i];
         if (t->res < 0 && strcmp(t->name, "INBOX") != 0) {
-            log_warn("sieve: user=%s: %s into %s failed (%s); kept in INBOX", r.user, t->what, t->name,
-                     storage_strerror(t->res));
+            runtime_error(r.user, t->script, false, "%s into %s failed (%s); kept in INBOX", t->what, t->name,
+                          storage_strerror(t->res));
             need_inbox = true;
         }
     }
@@ -1027,15 +1138,15 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
         enum outgoing_result orr = OUTGOING_SUPPRESSED;
         if (a->type == SIEVE_ACT_REDIRECT) {
             if (!o->redirect_allowed) {
-                log_warn("sieve: user=%s script=%s: redirect to <%s> refused (sieve_maxredirects 0); kept in INBOX",
-                         r.user, r.script, a->address);
+                runtime_error(r.user, r.script, true, "redirect to <%s> refused (sieve_maxredirects 0); kept in INBOX",
+                              a->address);
                 need_inbox = true;
                 continue;
             }
             orr = delivery_sieve_action_send(a, &ctx);
             if (orr == OUTGOING_SUPPRESSED) {
-                log_warn("sieve: user=%s script=%s: redirect to <%s> refused (a mail loop); kept in INBOX", r.user,
-                         r.script, a->address);
+                runtime_error(r.user, r.script, true, "redirect to <%s> refused (a mail loop); kept in INBOX",
+                              a->address);
                 need_inbox = true;
             } else if (orr == OUTGOING_SENT) {
                 log_info("sieve: user=%s script=%s: redirected to <%s>", r.user, r.script, a->address);
@@ -1060,8 +1171,9 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
             continue;
         }
         if (orr == OUTGOING_FAILED) {
-            log_warn("sieve: user=%s script=%s: %s could not be sent", r.user, r.script,
-                     a->type == SIEVE_ACT_REDIRECT ? "redirect" : a->type == SIEVE_ACT_VACATION ? "vacation" : "notify");
+            runtime_error(r.user, r.script, true, "%s could not be sent",
+                          a->type == SIEVE_ACT_REDIRECT ? "redirect" : a->type == SIEVE_ACT_VACATION ? "vacation"
+                                                                                                        : "notify");
             out_failed = true;
         }
     }
@@ -1091,6 +1203,15 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
     }
 
 done:
+    /* RFC 7352 3: the ids the duplicate tests saw are tracked only when
+     * the run finished successfully: no run-time error in the scripts or
+     * in carrying out their actions, and an outcome the MTA will not
+     * retry (a retry must see the same answers, or a "discard if
+     * duplicate" would drop the retried message). */
+    if (!need_inbox && !out_failed && (j->result == DELIVER_OK || j->result == DELIVER_REJECTED))
+        dsieve_dup_commit(&cbc);
+    else
+        dsieve_dup_free(&cbc);
     for (size_t i = 0; i < r.nt; i++) {
         buf_free(&r.t[i].kw);
         free(r.t[i].own_data);

@@ -52,6 +52,7 @@ struct dsieve_opts {
     char sep;                       /* IMAP hierarchy separator */
     char *userprefix, *sharedprefix;
     char *domain_buf, *host_buf;    /* owned strings behind run.domain/host */
+    char *spam_buf, *virus_buf;     /* ... and run.spam_header/virus_header (NULL: not configured) */
 };
 void dsieve_opts_from_config(struct dsieve_opts *o);
 void dsieve_opts_free(struct dsieve_opts *o);
@@ -89,11 +90,23 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds);
 
 /* The mailbox tests of a run (RFC 5490 mailboxexists, RFC 8579, RFC 9042)
  * against store u (the caller holds its job connection, or owns it). */
+struct dsieve_dup_pending;
 struct dsieve_cbctx {
     struct mail_user *u;
     const struct dsieve_opts *o;
+    /* The "duplicate" test (RFC 7352): the store name whose entries it
+     * reads (NULL: the test is always false, as in `darius sieve test`)
+     * and the run's time; the (handle, id) pairs it saw are collected
+     * here and tracked by dsieve_dup_commit only when the whole run
+     * succeeded (RFC 7352 3), else dropped by dsieve_dup_free. */
+    const char *user;
+    int64_t now;
+    struct dsieve_dup_pending *dup;
+    size_t ndup, capdup;
 };
 void dsieve_callbacks(struct sieve_callbacks *cb, struct dsieve_cbctx *ctx);
+void dsieve_dup_commit(struct dsieve_cbctx *ctx);
+void dsieve_dup_free(struct dsieve_cbctx *ctx);
 
 /* Load a script from its stored binary, recompiling the source when the
  * binary is missing, damaged or of another format version; the new

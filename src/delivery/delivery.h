@@ -280,6 +280,35 @@ int duplicate_begin(const char *msgid, const char *user, const char *mailbox, in
 void duplicate_end(const char *msgid, const char *user, const char *mailbox, bool delivered);
 /* Remove entries older than days days; returns the count removed or -1. */
 long duplicate_prune(int days);
+
+/* The Sieve "duplicate" test (RFC 7352), table sieve_duplicate: unique
+ * ids per (user, :handle) with an expiry time. sieve_dup_check: 1 when
+ * id is tracked and not expired at now, 0 not, <0 a database error (the
+ * test is then false: RFC 7352 3 forbids an erroneous "true").
+ * sieve_dup_record: after a successful run only (RFC 7352 3), track id
+ * for seconds from now: a live entry keeps its expiry unless last
+ * (:last, 3.3). Ids longer than SIEVE_DUP_MAX_ID bytes are never
+ * tracked (the test is false for them). sieve_dup_prune (`darius
+ * expire`): drop the expired entries; their number, <0 on error. */
+#define SIEVE_DUP_MAX_ID 4096
+int sieve_dup_check(const char *user, const char *handle, const void *id, size_t idlen, int64_t now);
+int sieve_dup_record(const char *user, const char *handle, const void *id, size_t idlen, int64_t seconds, bool last,
+                     int64_t now);
+long sieve_dup_prune(int64_t now);
+
+/* Sieve run-time errors per user, for the user to see (`darius sieve
+ * log`; table sieve_log): the newest SIEVE_LOG_KEEP are kept, script
+ * names cut to 256 bytes and messages to SIEVE_LOG_MAX_TEXT, control
+ * characters replaced by spaces. sieve_log_add: 0 or <0 (logged; never
+ * blocks delivery). sieve_log_list calls cb oldest first (message and
+ * script valid during the call): 0 or <0. sieve_log_clear: entries
+ * removed, <0 on error. Any thread (the duplicate database's mutex). */
+#define SIEVE_LOG_KEEP 50
+#define SIEVE_LOG_MAX_TEXT 1000
+int sieve_log_add(const char *user, const char *script, const char *message, int64_t now);
+int sieve_log_list(const char *user, void (*cb)(void *arg, int64_t time, const char *script, const char *message),
+                   void *arg);
+long sieve_log_clear(const char *user);
 void duplicate_close(void);
 
 

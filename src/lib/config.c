@@ -108,6 +108,16 @@ static const struct config_desc descs[CFG__COUNT] = {
     [CFG_SIEVE_BEFORE] = {"sieve_before", CFG_T_STRING, "", 0, 0, NULL},
     [CFG_SIEVE_AFTER] = {"sieve_after", CFG_T_STRING, "", 0, 0, NULL},
     [CFG_SIEVE_GLOBAL_DIR] = {"sieve_global_dir", CFG_T_STRING, "", 0, 0, NULL},
+    /* Pigeonhole's keys for spamtest/virustest (RFC 5235), a subset:
+     * the field holding the spam score (a number, or with type strlen a
+     * run of characters such as SpamAssassin's X-Spam-Level "*****"),
+     * the score that means certainly spam, and the field holding the
+     * RFC 5235 3.2 virustest value 1..5 itself. Field names only:
+     * Pigeonhole's "header: regexp" form is refused (set_value). */
+    [CFG_SIEVE_SPAMTEST_STATUS_HEADER] = {"sieve_spamtest_status_header", CFG_T_STRING, "", 0, 0, NULL},
+    [CFG_SIEVE_SPAMTEST_STATUS_TYPE] = {"sieve_spamtest_status_type", CFG_T_ENUM, "score", 0, 0, "score|strlen"},
+    [CFG_SIEVE_SPAMTEST_MAX_VALUE] = {"sieve_spamtest_max_value", CFG_T_STRING, "10", 0, 0, NULL},
+    [CFG_SIEVE_VIRUSTEST_STATUS_HEADER] = {"sieve_virustest_status_header", CFG_T_STRING, "", 0, 0, NULL},
     /* ManageSieve: RFC 5804 1.8's port 4190 on loopback for the embedded
      * default (make run); host:port or a unix socket path, as listen_lmtp. */
     [CFG_LISTEN_SIEVE] = {"listen_sieve", CFG_T_STRING, "127.0.0.1:4190", 0, 0, NULL},
@@ -227,6 +237,28 @@ static bool set_value(struct config *c, enum config_key k, const char *value, ch
     const struct config_desc *d = &descs[k];
     switch (d->type) {
     case CFG_T_STRING:
+        if (k == CFG_SIEVE_SPAMTEST_STATUS_HEADER || k == CFG_SIEVE_VIRUSTEST_STATUS_HEADER) {
+            /* RFC 5322 2.2 field name: printable ASCII but ':' */
+            size_t n = strlen(value);
+            bool ok = n <= 200;
+            for (size_t i = 0; ok && i < n; i++)
+                ok = value[i] > 32 && value[i] < 127 && value[i] != ':';
+            if (!ok) {
+                snprintf(err, errlen,
+                         "%s: expected a header field name such as X-Spam-Score, got \"%s\" (Pigeonhole's "
+                         "\"field: regexp\" form is not supported)",
+                         d->name, value);
+                return false;
+            }
+        } else if (k == CFG_SIEVE_SPAMTEST_MAX_VALUE) {
+            char *end;
+            double v = strtod(value, &end);
+            if (end == value || *end || !(v > 0) || v > 1e9 || strpbrk(value, "xXnN")) {
+                snprintf(err, errlen, "%s: expected a positive number such as 10 or 5.0, got \"%s\"", d->name,
+                         value);
+                return false;
+            }
+        }
         break;
     case CFG_T_BOOL: {
         int b = config_parse_bool(value);

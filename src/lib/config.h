@@ -106,6 +106,11 @@ enum config_key {
     CFG_SIEVE_BEFORE,
     CFG_SIEVE_AFTER,
     CFG_SIEVE_GLOBAL_DIR,
+    /* spamtest / virustest (RFC 5235): the scanners' header fields */
+    CFG_SIEVE_SPAMTEST_STATUS_HEADER,
+    CFG_SIEVE_SPAMTEST_STATUS_TYPE,
+    CFG_SIEVE_SPAMTEST_MAX_VALUE,
+    CFG_SIEVE_VIRUSTEST_STATUS_HEADER,
     /* ManageSieve (RFC 5804) */
     CFG_LISTEN_SIEVE,
     CFG__COUNT

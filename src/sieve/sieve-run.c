@@ -1785,9 +1785,28 @@ static const char *spam_value(struct run *r, bool percent, char *buf, size_t bl,
             continue;
         size_t vl;
         char *v = field_value(&r->hdr[i], &vl);
-        char *e;
-        double score = strtod(v, &e);
-        bool ok = e != v && isfinite(score);
+        double score = 0;
+        bool ok;
+        if (r->cfg->spam_strlen) {
+            /* the characters of the run (UTF-8: count lead bytes) */
+            for (size_t k = 0; k < vl; k++)
+                if (((unsigned char)v[k] & 0xc0) != 0x80)
+                    score++;
+            ok = true;
+        } else {
+            /* a decimal number first: "5.3", "-1.2 / 5.0"; no hex,
+             * infinity or NaN, which strtod would take */
+            char *e = v;
+            if (*e == '-' || *e == '+')
+                e++;
+            ok = *e >= '0' && *e <= '9';
+            if (ok) {
+                score = strtod(v, &e);
+                ok = isfinite(score) && strspn(v, "+-0123456789.eE") >= (size_t)(e - v);
+                if (ok && *e && !strchr(" \t/;,(", *e))
+                    ok = false;   /* "5abc": not a score */
+            }
+        }
         free(v);
         if (!ok)
             return "0";

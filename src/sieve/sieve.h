@@ -135,9 +135,11 @@ struct sieve_callbacks {
     /* mailboxid (RFC 9042): does a mailbox with this id exist? NULL: false. */
     bool (*mailboxid_exists)(void *ctx, const char *id);
     /* duplicate (RFC 7352): was (handle, value) seen within seconds? The
-     * caller records the pair when the delivery succeeds (RFC 7352 3.1:
-     * only then); last asks for the :last semantics (the period runs from
-     * the last occurrence). NULL: never a duplicate. */
+     * caller records the pair when the whole run succeeds (RFC 7352 3:
+     * only then; delivery-sieve.c: after the delivery); last asks for the
+     * :last semantics (the period runs from the last occurrence). seconds
+     * is capped at 365 days; 0 must answer false (3.3). NULL: never a
+     * duplicate. */
     bool (*duplicate)(void *ctx, const char *handle, const char *value, size_t vlen, uint64_t seconds,
                       bool last);
     /* include (RFC 6609): the source of script name from the personal or
@@ -155,12 +157,17 @@ struct sieve_run_config {
     const char *phase;         /* environment "phase": "during" by default */
     const char *remote_host, *remote_ip; /* environment, NULL = absent */
     /* spamtest/spamtestplus (RFC 5235): the header holding the spam score
-     * as a number (for example "X-Spam-Score"), and the score that means
-     * certainly spam (spamtest 10, 100 %; 0 means 10). A score s maps
-     * to spamtest 1 + round(9 s / max) and to round(100 s / max) %,
-     * clamped. NULL header or no such field: spamtest "0". */
+     * (for example "X-Spam-Score"; at delivery sieve_spamtest_status_
+     * header), as a number that must start the value (no hex, inf, NaN),
+     * and the score that means certainly spam (spamtest 10, 100 %; 0
+     * means 10). A score s maps to spamtest 1 + round(9 s / max) and to
+     * round(100 s / max) %, clamped. NULL header, no such field or no
+     * number: spamtest "0" (not tested). */
     const char *spam_header;
     double spam_max;
+    /* the score is the value's length in characters, not a number (a
+     * run such as SpamAssassin's X-Spam-Level "*****") */
+    bool spam_strlen;
     /* virustest: the header holding the RFC 5235 3.2 value 1..5
      * directly. NULL: "0" (not tested). */
     const char *virus_header;

@@ -8,9 +8,13 @@ keep; fileinto with imap4flags, :create, a missing mailbox (kept in
 INBOX); discard; redirect and vacation through sendmail; reject and
 ereject answered at LMTP time (550 5.7.1) per recipient; a sendmail
 failure is 451 unless a copy is stored; a run-time error keeps the
-message; sieve_before / sieve_after; a stored compiled form of another
+message; the duplicate test (RFC 7352); spamtest/virustest from
+configured headers (RFC 5235); run-time errors in `darius sieve log`;
+sieve_before / sieve_after; a
+stored compiled form of another
 format version is recompiled and cached; `darius deliver` with Sieve."""
 
+import json
 import os
 import select
 import sqlite3
@@ -353,6 +357,121 @@ def runtime_error(s, mta):
     check("user=alice script=main: run-time error, message kept" in s.stderr_text(), "run-time error not logged")
 
 
+def duplicate(s, mta):
+    # RFC 7352: the same Message-ID a second time is a duplicate (the
+    # per-mailbox duplicate suppression is off in this server)
+    put_script(s, "alice", 'require "duplicate";\r\nif duplicate { discard; }\r\n')
+    deliver_ok(s, ["alice"], msg("dup1"))
+    check(count(s, "alice", "INBOX", "dup1") == 1, "duplicate: first copy not stored")
+    deliver_ok(s, ["alice"], msg("dup1"))
+    check(count(s, "alice", "INBOX", "dup1") == 1, "duplicate: second copy not discarded")
+    deliver_ok(s, ["alice"], msg("dup2"))
+    check(count(s, "alice", "INBOX", "dup2") == 1, "duplicate: another Message-ID discarded")
+    # per user: bob has not seen u1
+    put_script(s, "bob", 'require "duplicate";\r\nif duplicate { discard; }\r\n')
+    deliver_ok(s, ["bob"], msg("dup1", to="bob@example.org"))
+    check(count(s, "bob", "INBOX", "dup1") == 1, "duplicate: another user's id counted")
+    s.cli("sieve", "deactivate", "bob")
+    # :handle separates lists; :uniqueid replaces the Message-ID
+    put_script(s, "alice", 'require "duplicate";\r\nif duplicate :handle "h2" { discard; }\r\n')
+    deliver_ok(s, ["alice"], msg("dup1"))
+    check(count(s, "alice", "INBOX", "dup1") == 2, "duplicate :handle: not independent")
+    put_script(s, "alice", 'require "duplicate";\r\nif duplicate :uniqueid "fixed" { discard; }\r\n')
+    deliver_ok(s, ["alice"], msg("dup3"))
+    deliver_ok(s, ["alice"], msg("dup4"))
+    check(count(s, "alice", "INBOX", "dup3") == 1 and count(s, "alice", "INBOX", "dup4") == 0,
+          "duplicate :uniqueid: not used as the id")
+    # RFC 7352 3: a run that does not finish successfully tracks nothing:
+    # the retry after a temporary failure is not a duplicate
+    mta.reset()
+    mta.fail(1)
+    try:
+        put_script(s, "alice", 'require "duplicate";\r\nif duplicate { discard; stop; }\r\n'
+                   'redirect "fwd@example.net";\r\n')
+        rep = lmtp_deliver(s, ["alice"], msg("dup5"))
+        check(rep[0][0] == 451, "duplicate: sendmail failure not 451: %r" % rep)
+    finally:
+        mta.fail(0)
+    deliver_ok(s, ["alice"], msg("dup5"))
+    check(mta.count() == 2, "duplicate: the retry was taken for a duplicate (sendmail calls %d)" % mta.count())
+    deliver_ok(s, ["alice"], msg("dup5"))
+    check(mta.count() == 2, "duplicate: the third copy was redirected again")
+    # `darius expire` prunes the expired entries (none yet)
+    r = s.cli("expire")
+    check(r.returncode == 0 and "removed 0 expired sieve duplicate entries" in r.stdout,
+          "expire: %d %r" % (r.returncode, r.stdout))
+    s.cli("sieve", "deactivate", "alice")
+
+
+SPAM_MSG = ("From: s@example.org\r\nTo: alice@example.org\r\nSubject: offer\r\n%(extra)s"
+            "Message-ID: <%(mid)s@example.org>\r\n\r\nBuy %(mid)s\r\n")
+
+
+def spamtest(s, mta):
+    # RFC 5235 with sieve_spamtest_status_header X-Spam-Score, max 10:
+    # 7.5 is spamtest 8, 2.0 is 3, none is 0 ("not tested")
+    put_script(s, "alice", 'require ["spamtest", "relational", "comparator-i;ascii-numeric", "fileinto", '
+               '"mailbox"];\r\n'
+               'if spamtest :value "ge" :comparator "i;ascii-numeric" "6" { fileinto :create "Junk"; }\r\n'
+               'elsif spamtest "0" { fileinto :create "Untested"; }\r\n')
+    deliver_ok(s, ["alice"], SPAM_MSG % {"mid": "sp1", "extra": "X-Spam-Score: 7.5\r\n"})
+    deliver_ok(s, ["alice"], SPAM_MSG % {"mid": "sp2", "extra": "X-Spam-Score: 2.0\r\n"})
+    deliver_ok(s, ["alice"], SPAM_MSG % {"mid": "sp3", "extra": ""})
+    check(count(s, "alice", "Junk", "sp1") == 1, "spamtest: 7.5 of 10 not filed as spam")
+    check(count(s, "alice", "INBOX", "sp2") == 1, "spamtest: 2.0 of 10 not kept")
+    check(count(s, "alice", "Untested", "sp3") == 1, "spamtest: no header is not \"0\"")
+    # spamtestplus :percent: 7.5 of 10 is 75 %
+    put_script(s, "alice", 'require ["spamtestplus", "relational", "comparator-i;ascii-numeric"];\r\n'
+               'if spamtest :percent :value "eq" :comparator "i;ascii-numeric" "75" { discard; }\r\n')
+    deliver_ok(s, ["alice"], SPAM_MSG % {"mid": "sp4", "extra": "X-Spam-Score: 7.5\r\n"})
+    deliver_ok(s, ["alice"], SPAM_MSG % {"mid": "sp5", "extra": "X-Spam-Score: 7.4\r\n"})
+    check(count(s, "alice", "INBOX", "sp4") == 0 and count(s, "alice", "INBOX", "sp5") == 1,
+          "spamtestplus :percent: 75 % not matched exactly")
+    # virustest reads sieve_virustest_status_header's 1..5 as it is
+    put_script(s, "alice", 'require ["virustest", "relational", "comparator-i;ascii-numeric"];\r\n'
+               'if virustest :value "ge" :comparator "i;ascii-numeric" "4" { discard; }\r\n')
+    deliver_ok(s, ["alice"], SPAM_MSG % {"mid": "vt1", "extra": "X-Virus-Status: 5\r\n"})
+    deliver_ok(s, ["alice"], SPAM_MSG % {"mid": "vt2", "extra": "X-Virus-Status: 1\r\n"})
+    check(count(s, "alice", "INBOX", "vt1") == 0 and count(s, "alice", "INBOX", "vt2") == 1,
+          "virustest: 5 not discarded or 1 not kept")
+    s.cli("sieve", "deactivate", "alice")
+
+
+def sieve_log(s, mta):
+    # run-time errors are shown to the user: `darius sieve log USER`
+    r = s.cli("sieve", "log", "--clear", "alice")
+    check(r.returncode == 0, "sieve log --clear: %d %r" % (r.returncode, r.stderr))
+    put_script(s, "alice", 'require "fileinto";\r\nfileinto "Nope";\r\n', name="rules")
+    deliver_ok(s, ["alice"], msg("lg1"))
+    check(count(s, "alice", "INBOX", "lg1") == 1, "sieve log: fileinto a missing mailbox not kept")
+    mta.reset()
+    put_script(s, "alice", 'require "vacation";\r\nvacation :handle "a" "one";\r\nvacation :handle "b" "two";\r\n',
+               name="rules")
+    deliver_ok(s, ["alice"], msg("lg2"))
+    check(count(s, "alice", "INBOX", "lg2") == 1, "sieve log: run-time error not kept")
+    r = s.cli("sieve", "log", "alice")
+    lines = r.stdout.splitlines()
+    check(r.returncode == 0 and len(lines) == 2, "sieve log: %d %r" % (r.returncode, r.stdout))
+    check(" rules: fileinto into Nope failed" in lines[0] and "kept in INBOX" in lines[0],
+          "sieve log: the fileinto failure: %r" % lines)
+    check(" rules: run-time error, message kept: " in lines[1], "sieve log: the run-time error: %r" % lines)
+    check(lines[0][:4].isdigit() and lines[0][19:20] == "Z", "sieve log: no UTC date: %r" % lines[0])
+    # still logged for the operator, with user and script
+    check("sieve: user=alice script=rules: run-time error, message kept" in s.stderr_text(),
+          "sieve log: not in the server log")
+    r = s.cli("sieve", "log", "--json", "alice")
+    j = json.loads(r.stdout)
+    check(len(j) == 2 and j[0]["script"] == "rules" and "Nope" in j[0]["message"] and
+          j[0]["time"] <= j[1]["time"] and isinstance(j[1]["date"], str), "sieve log --json: %r" % j)
+    r = s.cli("sieve", "log", "--clear", "alice")
+    check(r.returncode == 0 and "removed 2 entries" in r.stdout, "sieve log --clear: %r" % r.stdout)
+    r = s.cli("sieve", "log", "alice")
+    check(r.returncode == 0 and r.stdout == "", "sieve log after --clear: %r" % r.stdout)
+    r = s.cli("sieve", "log", "nosuchuser")
+    check(r.returncode == 67, "sieve log of an unknown user: %d" % r.returncode)
+    s.cli("sieve", "deactivate", "alice")
+
+
 def recompile(s, mta):
     put_script(s, "alice", 'require "fileinto";\r\nfileinto "Work";\r\n')
     db = None
@@ -472,6 +591,9 @@ def main():
     try:
         mta = Sendmail(s)
         s.conf["sendmail"] = mta.path
+        s.conf["sieve_spamtest_status_header"] = "X-Spam-Score"
+        s.conf["sieve_spamtest_max_value"] = "10"
+        s.conf["sieve_virustest_status_header"] = "X-Virus-Status"
         s.write_config()
         for u, p in [("alice", "a1"), ("bob", "b1"), ("carol", "c1")]:
             s.add_user(u, p)
@@ -489,6 +611,9 @@ def main():
         R.run("notify mailto through sendmail; none for auto-submitted mail", notify, s, mta)
         R.run("sendmail failure: 451 unless a copy is stored", sendmail_failure, s, mta)
         R.run("run-time error: kept in INBOX, logged", runtime_error, s, mta)
+        R.run("duplicate (RFC 7352): same Message-ID discarded; tracked only after success", duplicate, s, mta)
+        R.run("spamtest/spamtestplus/virustest (RFC 5235) from the configured headers", spamtest, s, mta)
+        R.run("run-time errors shown to the user: darius sieve log [--json] [--clear]", sieve_log, s, mta)
         R.run("compiled form of another version: recompiled and cached", recompile, s, mta)
         R.run("darius deliver runs the script (fileinto, ereject exit 77)", cli_deliver, s, mta)
         s.stop()

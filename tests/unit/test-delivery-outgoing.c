@@ -816,6 +816,120 @@ static void test_hostile_headers(void)
     }
 }
 
+
+/* The Sieve "duplicate" test's table (RFC 7352 3.3): per user, handle
+ * and id (bytes, case-sensitive); expiry from creation unless :last. */
+static void test_sieve_duplicate_table(void)
+{
+    int64_t t0 = 1800000000, day = 86400;
+    const char *id = "<a1@x.example>";
+    CHECK_INT(sieve_dup_check("alice", "", id, strlen(id), t0), 0);
+    CHECK_INT(sieve_dup_record("alice", "", id, strlen(id), 7 * day, false, t0), 0);
+    CHECK_INT(sieve_dup_check("alice", "", id, strlen(id), t0 + 1), 1);
+    CHECK_INT(sieve_dup_check("alice", "", id, strlen(id), t0 + 7 * day - 1), 1);
+    CHECK_INT(sieve_dup_check("alice", "", id, strlen(id), t0 + 7 * day), 0);
+    /* independent per handle, per user; case-sensitive; binary-safe */
+    CHECK_INT(sieve_dup_check("alice", "h", id, strlen(id), t0 + 1), 0);
+    CHECK_INT(sieve_dup_check("bob", "", id, strlen(id), t0 + 1), 0);
+    CHECK_INT(sieve_dup_check("alice", "", "<A1@x.example>", 14, t0 + 1), 0);
+    CHECK_INT(sieve_dup_record("alice", "", "a\0b", 3, day, false, t0), 0);
+    CHECK_INT(sieve_dup_check("alice", "", "a\0c", 3, t0 + 1), 0);
+    CHECK_INT(sieve_dup_check("alice", "", "a\0b", 3, t0 + 1), 1);
+    CHECK_INT(sieve_dup_check("alice", "", "a", 1, t0 + 1), 0);
+    /* without :last a later run does not extend a live entry ... */
+    CHECK_INT(sieve_dup_record("alice", "", id, strlen(id), 7 * day, false, t0 + 6 * day), 0);
+    CHECK_INT(sieve_dup_check("alice", "", id, strlen(id), t0 + 7 * day), 0);
+    /* ... but an expired one starts again */
+    CHECK_INT(sieve_dup_record("alice", "", id, strlen(id), 7 * day, false, t0 + 8 * day), 0);
+    CHECK_INT(sieve_dup_check("alice", "", id, strlen(id), t0 + 14 * day), 1);
+    CHECK_INT(sieve_dup_check("alice", "", id, strlen(id), t0 + 15 * day), 0);
+    /* :last: each run that checked it moves the expiry */
+    const char *id2 = "<b2@x.example>";
+    CHECK_INT(sieve_dup_record("alice", "", id2, strlen(id2), 3600, true, t0), 0);
+    CHECK_INT(sieve_dup_record("alice", "", id2, strlen(id2), 3600, true, t0 + 3000), 0);
+    CHECK_INT(sieve_dup_check("alice", "", id2, strlen(id2), t0 + 6000), 1);
+    CHECK_INT(sieve_dup_check("alice", "", id2, strlen(id2), t0 + 6600), 0);
+    /* :seconds 0 tracks nothing; an over-long id is never a duplicate */
+    CHECK_INT(sieve_dup_record("alice", "z", id, strlen(id), 0, false, t0), 0);
+    CHECK_INT(sieve_dup_check("alice", "z", id, strlen(id), t0), 0);
+    char *big = xmalloc(SIEVE_DUP_MAX_ID + 1);
+    memset(big, 'x', SIEVE_DUP_MAX_ID + 1);
+    CHECK_INT(sieve_dup_record("alice", "", big, SIEVE_DUP_MAX_ID + 1, day, false, t0), 0);
+    CHECK_INT(sieve_dup_check("alice", "", big, SIEVE_DUP_MAX_ID + 1, t0 + 1), 0);
+    CHECK_INT(sieve_dup_record("alice", "", big, SIEVE_DUP_MAX_ID, day, false, t0), 0);
+    CHECK_INT(sieve_dup_check("alice", "", big, SIEVE_DUP_MAX_ID, t0 + 1), 1);
+    free(big);
+    /* prune drops what has expired at that time, and only that */
+    long n = sieve_dup_prune(t0 + 13 * day);
+    CHECK(n >= 3);
+    CHECK_INT(sieve_dup_check("alice", "", id, strlen(id), t0 + 13 * day), 1);
+    CHECK_INT(sieve_dup_prune(t0 + 13 * day), 0);
+}
+
+/* The users' Sieve error log: newest SIEVE_LOG_KEEP kept, oldest first,
+ * per user, control characters and length bounded, cleared. */
+struct log_rows {
+    int n;
+    int64_t first_t, last_t;
+    char last_msg[SIEVE_LOG_MAX_TEXT + 8];
+    char last_script[300];
+};
+
+static void log_rows_cb(void *arg, int64_t t, const char *script, const char *message)
+{
+    struct log_rows *r = arg;
+    if (r->n++ == 0)
+        r->first_t = t;
+    r->last_t = t;
+    snprintf(r->last_msg, sizeof(r->last_msg), "%s", message);
+    snprintf(r->last_script, sizeof(r->last_script), "%s", script);
+}
+
+static void test_sieve_log(void)
+{
+    int64_t t0 = 1800000000;
+    struct log_rows r = {0};
+    CHECK_INT(sieve_log_list("lena", log_rows_cb, &r), 0);
+    CHECK_INT(r.n, 0);
+    for (int i = 0; i < SIEVE_LOG_KEEP + 7; i++) {
+        char m[64];
+        snprintf(m, sizeof(m), "error %d", i);
+        CHECK_INT(sieve_log_add("lena", "main", m, t0 + i), 0);
+    }
+    CHECK_INT(sieve_log_add("otto", "x", "other user", t0), 0);
+    memset(&r, 0, sizeof(r));
+    CHECK_INT(sieve_log_list("lena", log_rows_cb, &r), 0);
+    CHECK_INT(r.n, SIEVE_LOG_KEEP);
+    CHECK_INT(r.first_t, t0 + 7);   /* the oldest went */
+    CHECK_INT(r.last_t, t0 + SIEVE_LOG_KEEP + 6);
+    CHECK_STR(r.last_msg, "error 56");
+    /* hostile text: CR/LF/ESC become spaces; long text is cut at a
+     * character boundary */
+    CHECK_INT(sieve_log_add("lena", "ma\nin", "fileinto \"a\r\nb\x1b[0m\"", t0 + 100), 0);
+    memset(&r, 0, sizeof(r));
+    sieve_log_list("lena", log_rows_cb, &r);
+    CHECK_STR(r.last_msg, "fileinto \"a  b [0m\"");
+    CHECK_STR(r.last_script, "ma in");
+    char *big = xmalloc(3 * SIEVE_LOG_MAX_TEXT + 1);
+    for (int i = 0; i < SIEVE_LOG_MAX_TEXT; i++)
+        memcpy(big + 3 * i, "\xe2\x82\xac", 3); /* U+20AC, 3 bytes */
+    big[3 * SIEVE_LOG_MAX_TEXT] = '\0';
+    CHECK_INT(sieve_log_add("lena", "main", big, t0 + 101), 0);
+    free(big);
+    memset(&r, 0, sizeof(r));
+    sieve_log_list("lena", log_rows_cb, &r);
+    CHECK(strlen(r.last_msg) <= SIEVE_LOG_MAX_TEXT && strlen(r.last_msg) % 3 == 0 && strlen(r.last_msg) > 900);
+    CHECK_INT(r.n, SIEVE_LOG_KEEP);
+    /* clear: this user only */
+    CHECK_INT(sieve_log_clear("lena"), SIEVE_LOG_KEEP);
+    memset(&r, 0, sizeof(r));
+    sieve_log_list("lena", log_rows_cb, &r);
+    CHECK_INT(r.n, 0);
+    memset(&r, 0, sizeof(r));
+    sieve_log_list("otto", log_rows_cb, &r);
+    CHECK_INT(r.n, 1);
+}
+
 int main(void)
 {
     if (delivery_harness_init("test-delivery-outgoing", "mx.test") != 0)
@@ -825,6 +939,8 @@ int main(void)
     RUN(test_vacation_eligibility);
     RUN(test_vacation_period_handle);
     RUN(test_vacation_tracking);
+    RUN(test_sieve_duplicate_table);
+    RUN(test_sieve_log);
     RUN(test_vacation_compose);
     RUN(test_redirect_guard);
     RUN(test_mdn);

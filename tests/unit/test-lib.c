@@ -122,6 +122,31 @@ static void test_config_errors(void)
 
     CHECK(config_load("/nonexistent/darius.conf", err, sizeof(err)) == NULL);
     CHECK(strstr(err, "cannot open") != NULL);
+
+    /* spamtest/virustest: a field name, not Pigeonhole's "field: regexp";
+     * a positive decimal maximum */
+    path = write_conf("sieve_spamtest_status_header: X-Spam-Status: Yes, score=([0-9.]+)\n");
+    CHECK(config_load(path, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "sieve_spamtest_status_header") && strstr(err, "not supported"));
+    path = write_conf("sieve_virustest_status_header: X Virus\n");
+    CHECK(config_load(path, err, sizeof(err)) == NULL);
+    path = write_conf("sieve_spamtest_max_value: 0\n");
+    CHECK(config_load(path, err, sizeof(err)) == NULL);
+    path = write_conf("sieve_spamtest_max_value: 0x10\n");
+    CHECK(config_load(path, err, sizeof(err)) == NULL);
+    path = write_conf("sieve_spamtest_max_value: nan\n");
+    CHECK(config_load(path, err, sizeof(err)) == NULL);
+    path = write_conf("sieve_spamtest_status_type: text\n");
+    CHECK(config_load(path, err, sizeof(err)) == NULL);
+    path = write_conf("sieve_spamtest_status_header: X-Spam-Score\nsieve_spamtest_max_value: 5.0\n"
+                      "sieve_spamtest_status_type: strlen\nsieve_virustest_status_header: X-Virus-Status\n");
+    struct config *c = config_load(path, err, sizeof(err));
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_STR(cfg_str(c, CFG_SIEVE_SPAMTEST_STATUS_HEADER), "X-Spam-Score");
+        CHECK_STR(cfg_str(c, CFG_SIEVE_SPAMTEST_MAX_VALUE), "5.0");
+        config_free(c);
+    }
 }
 
 /* Size suffixes must not overflow (found by tests/fuzz/fuzz-config):

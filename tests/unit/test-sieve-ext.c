@@ -590,6 +590,43 @@ static void test_spamtest(void)
              ":comparator \"i;ascii-numeric\" \"1\" { discard; }",
              "discard\n");
     CHECK_CB_MSG("require \"virustest\"; if virustest \"0\" { discard; }", "X-Virus-Status: 9\r\n\r\n", "discard\n");
+    /* the score field: a decimal number first, clamped to [0, max];
+     * hex, infinity, NaN and "5abc" are not scores ("0": not tested) */
+    static const struct {
+        const char *field, *want;
+    } sc[] = {{"5.3", "6"},       {" 10 ", "10"},   {"25", "10"},      {"-3.5", "1"}, {"0", "1"},
+              {"5.3 / 10.0", "6"}, {"4.5 (x)", "5"}, {"0x10", "0"},    {"inf", "0"},  {"nan", "0"},
+              {"5abc", "0"},       {"", "0"},       {"1e999", "0"},   {"abc", "0"}};
+    struct sieve_run_config c2 = cfg;
+    for (size_t i = 0; i < ARRAY_SIZE(sc); i++) {
+        char m[128], sv[256];
+        snprintf(m, sizeof(m), "X-Spam-Score: %s\r\n\r\n", sc[i].field);
+        snprintf(sv, sizeof(sv),
+                 "require [\"spamtest\", \"relational\", \"comparator-i;ascii-numeric\"]; if spamtest :value \"eq\" "
+                 ":comparator \"i;ascii-numeric\" \"%s\" { discard; }",
+                 sc[i].want);
+        char *got = sv_run_full(sv, m, &sv_env, &cbs, &c2, NULL);
+        CHECK_STR(got, "discard\n");
+        if (strcmp(got, "discard\n") != 0)
+            fprintf(stderr, "  X-Spam-Score: %s, want %s\n", sc[i].field, sc[i].want);
+        free(got);
+    }
+    /* type strlen: SpamAssassin's X-Spam-Level run of stars, max 10 */
+    c2.spam_header = "X-Spam-Level";
+    c2.spam_strlen = true;
+    const char *lv = "require [\"spamtestplus\", \"relational\", \"comparator-i;ascii-numeric\"]; if spamtest "
+                     ":percent :value \"eq\" :comparator \"i;ascii-numeric\" \"50\" { discard; }";
+    char *got = sv_run_full(lv, "X-Spam-Level: *****\r\n\r\n", &sv_env, &cbs, &c2, NULL);
+    CHECK_STR(got, "discard\n");
+    free(got);
+    got = sv_run_full("require \"spamtest\"; if spamtest \"1\" { discard; }", "X-Spam-Level: \r\n\r\n", &sv_env,
+                      &cbs, &c2, NULL);
+    CHECK_STR(got, "discard\n"); /* tested, no stars: clear */
+    free(got);
+    got = sv_run_full("require \"spamtest\"; if spamtest \"0\" { discard; }", "Subject: x\r\n\r\n", &sv_env, &cbs,
+                      &c2, NULL);
+    CHECK_STR(got, "discard\n"); /* no such field: not tested */
+    free(got);
 }
 
 /* ---- RFC 8579 special-use ---- */
