@@ -156,6 +156,7 @@ listen_imaps: 127.0.0.1:$PORTS
 listen_pop3:
 listen_pop3s:
 listen_lmtp: 127.0.0.1:$LMTP_PORT
+listen_sieve:
 workers: $NCPU
 allowplaintext: yes
 maxconnections: $MAXCONN

@@ -46,7 +46,7 @@ struct worker_slot {
 #define WORKER_BEAT_MS 250
 #define WORKER_STUCK_MS 2000
 
-enum listener_proto { PROTO_IMAP, PROTO_POP3, PROTO_LMTP };
+enum listener_proto { PROTO_IMAP, PROTO_POP3, PROTO_LMTP, PROTO_SIEVE };
 
 /* Complete a freshly loaded configuration with derived values: an absolute
  * datadir and the DATADIR/tls certificate paths when none are configured.

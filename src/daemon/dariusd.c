@@ -4,7 +4,8 @@
  *
  * Without -C the embedded default configuration is used (datadir ./var,
  * IMAP on 127.0.0.1:1143, IMAPS on 127.0.0.1:1993, POP3 on 127.0.0.1:1110,
- * POP3S on 127.0.0.1:1995), so "make run" gives a
+ * POP3S on 127.0.0.1:1995, LMTP on 127.0.0.1:1024, ManageSieve on
+ * 127.0.0.1:4190), so "make run" gives a
  * working server with no set-up at all.
  */
 #include "daemon.h"
@@ -108,7 +109,8 @@ static void usage(FILE *f)
             "usage: dariusd [-C FILE] [-t] [-h] [-v]\n"
             "  -C FILE  configuration file (default: built-in configuration,\n"
             "           datadir ./var, IMAP 127.0.0.1:1143, IMAPS 127.0.0.1:1993,\n"
-            "           POP3 127.0.0.1:1110, POP3S 127.0.0.1:1995, LMTP 127.0.0.1:1024)\n"
+            "           POP3 127.0.0.1:1110, POP3S 127.0.0.1:1995, LMTP 127.0.0.1:1024,\n"
+            "           ManageSieve 127.0.0.1:4190)\n"
             "  -t       check the configuration and exit\n"
             "  -h       this help\n"
             "  -v       print the version and exit\n");

@@ -292,13 +292,14 @@ static bool bind_all(void)
         {CFG_LISTEN_POP3, "listen_pop3", false, PROTO_POP3},
         {CFG_LISTEN_POP3S, "listen_pop3s", true, PROTO_POP3},
         {CFG_LISTEN_LMTP, "listen_lmtp", false, PROTO_LMTP},
+        {CFG_LISTEN_SIEVE, "listen_sieve", false, PROTO_SIEVE},
     };
     for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
         char **v;
         size_t n = listen_split(config_str(kinds[k].key), &v);
         for (size_t i = 0; i < n; i++) {
             char err[512];
-            bool is_unix = kinds[k].proto == PROTO_LMTP && v[i][0] == '/';
+            bool is_unix = (kinds[k].proto == PROTO_LMTP || kinds[k].proto == PROTO_SIEVE) && v[i][0] == '/';
             /* SO_REUSEPORT does not apply to unix sockets (one path, one
              * socket), and one worker needs no group. */
             size_t nfds = is_unix ? 1 : nworkers;
@@ -318,8 +319,8 @@ static bool bind_all(void)
         listen_split_free(v, n);
     }
     if (!nlisteners) {
-        log_err("nothing to listen on (listen_imap, listen_imaps, listen_pop3, listen_pop3s and listen_lmtp are "
-                "all empty)");
+        log_err("nothing to listen on (listen_imap, listen_imaps, listen_pop3, listen_pop3s, listen_lmtp and "
+                "listen_sieve are all empty)");
         return false;
     }
     return true;
@@ -339,14 +340,16 @@ static void print_ready(bool demo)
 {
     struct buf b = BUF_INIT;
     struct buf imap = BUF_INIT, imaps = BUF_INIT, pop3 = BUF_INIT, pop3s = BUF_INIT, lmtp = BUF_INIT;
+    struct buf sieve = BUF_INIT;
     char a[300];
     const char *first_imaps = NULL, *first_imap = NULL;
     for (size_t i = 0; i < nlisteners; i++) {
         bool tls = listeners[i].implicit_tls;
         if (listeners[i].slot > 0)
             continue; /* the same address as its slot 0 */
-        if (listeners[i].proto == PROTO_LMTP) {
-            buf_printf(&lmtp, "%s%s", lmtp.len ? ", " : "",
+        if (listeners[i].proto == PROTO_LMTP || listeners[i].proto == PROTO_SIEVE) {
+            struct buf *t = listeners[i].proto == PROTO_LMTP ? &lmtp : &sieve;
+            buf_printf(t, "%s%s", t->len ? ", " : "",
                        listeners[i].is_unix ? listeners[i].spec : connect_addr(listeners[i].spec, a, sizeof(a)));
             continue;
         }
@@ -377,8 +380,12 @@ static void print_ready(bool demo)
         buf_printf(&b, "%s POP3S %s", sep, pop3s.data);
         sep = ",";
     }
-    if (lmtp.len)
+    if (lmtp.len) {
         buf_printf(&b, "%s LMTP %s", sep, lmtp.data);
+        sep = ",";
+    }
+    if (sieve.len)
+        buf_printf(&b, "%s ManageSieve %s (STARTTLS)", sep, sieve.data);
     if (demo) {
         if (first_imaps)
             buf_printf(&b, "; log in as demo / demo (e.g. mutt -f imaps://demo@%s/)",
@@ -399,6 +406,7 @@ static void print_ready(bool demo)
     buf_free(&pop3);
     buf_free(&pop3s);
     buf_free(&lmtp);
+    buf_free(&sieve);
 }
 
 /* ---- workers ---------------------------------------------------------------- */
@@ -549,9 +557,10 @@ static void on_sighup(struct event_loop *loop, void *arg)
             strcmp(cfg_str(c, CFG_LISTEN_POP3), config_str(CFG_LISTEN_POP3)) != 0 ||
             strcmp(cfg_str(c, CFG_LISTEN_POP3S), config_str(CFG_LISTEN_POP3S)) != 0 ||
             strcmp(cfg_str(c, CFG_LISTEN_LMTP), config_str(CFG_LISTEN_LMTP)) != 0 ||
+            strcmp(cfg_str(c, CFG_LISTEN_SIEVE), config_str(CFG_LISTEN_SIEVE)) != 0 ||
             strcmp(cfg_str(c, CFG_DATADIR), config_str(CFG_DATADIR)) != 0 ||
             cfg_int(c, CFG_WORKERS) != config_int(CFG_WORKERS) || strcmp(cfg_str(c, CFG_USER), config_str(CFG_USER)))
-            log_warn("reload: changes to listen_imap, listen_imaps, listen_pop3, listen_pop3s, listen_lmtp, datadir, "
+            log_warn("reload: changes to listen_imap, listen_imaps, listen_pop3, listen_pop3s, listen_lmtp, listen_sieve, datadir, "
                      "workers "
                      "and user take effect "
                      "only after a restart");

@@ -6,7 +6,7 @@
  * socket, or every listener when there is one worker), registered with
  * EPOLLEXCLUSIVE so a new connection on a shared socket wakes one worker,
  * not all of them. The woken worker accepts until EAGAIN and hands every
- * socket to the IMAP, POP3 or LMTP layer (by listener). Every
+ * socket to the IMAP, POP3, LMTP or ManageSieve layer (by listener). Every
  * WORKER_BEAT_MS it records that its loop turns in the shared slot table
  * and adopts the sockets of any other slot whose worker is dead (waiting
  * for its restart) or stuck, until that one turns its loop again.
@@ -37,6 +37,7 @@
 #include "jobs.h"
 #include "pop3.h"
 #include "lmtp.h"
+#include "managesieve.h"
 #include "connlimits.h"
 #include "spool-limits.h"
 #include "log.h"
@@ -241,6 +242,8 @@ static void accept_ready(struct event_loop *loop, int fd, int events, void *arg)
         }
         if (l->proto == PROTO_LMTP)
             lmtp_accept(c, (struct sockaddr *)&ss, sl, l->is_unix);
+        else if (l->proto == PROTO_SIEVE)
+            managesieve_accept(c, (struct sockaddr *)&ss, sl, l->is_unix);
         else if (l->proto == PROTO_POP3)
             pop3_accept(c, (struct sockaddr *)&ss, sl, l->implicit_tls);
         else
@@ -299,6 +302,7 @@ static void load_tls(bool initial)
             imap_set_tls(NULL);
             pop3_set_tls(NULL);
             lmtp_set_tls(NULL);
+            managesieve_set_tls(NULL);
             have_tls = false;
         }
         return;
@@ -322,6 +326,14 @@ static void load_tls(bool initial)
     } else {
         lmtp_set_tls(l);
         tls_ctx_unref(l);
+    }
+    /* ManageSieve STARTTLS: ALPN id "managesieve" (IANA). */
+    struct tls_ctx *m = daemon_tls_ctx_alpn("managesieve", err, sizeof(err));
+    if (!m) {
+        log_err("TLS (managesieve): %s", err);
+    } else {
+        managesieve_set_tls(m);
+        tls_ctx_unref(m);
     }
     have_tls = true;
 }
@@ -458,6 +470,7 @@ void worker_run(int idx, struct listener *ls, size_t nls, struct worker_slot *sl
     imap_init(wloop);
     pop3_init(wloop);
     lmtp_init(wloop);
+    managesieve_init(wloop);
     load_tls(true);
 
     notify_fd = notify_listener_open();

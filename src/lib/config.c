@@ -118,6 +118,9 @@ static const struct config_desc descs[CFG__COUNT] = {
     [CFG_SIEVE_SPAMTEST_STATUS_TYPE] = {"sieve_spamtest_status_type", CFG_T_ENUM, "score", 0, 0, "score|strlen"},
     [CFG_SIEVE_SPAMTEST_MAX_VALUE] = {"sieve_spamtest_max_value", CFG_T_STRING, "10", 0, 0, NULL},
     [CFG_SIEVE_VIRUSTEST_STATUS_HEADER] = {"sieve_virustest_status_header", CFG_T_STRING, "", 0, 0, NULL},
+    /* ManageSieve: RFC 5804 1.8's port 4190 on loopback for the embedded
+     * default (make run); host:port or a unix socket path, as listen_lmtp. */
+    [CFG_LISTEN_SIEVE] = {"listen_sieve", CFG_T_STRING, "127.0.0.1:4190", 0, 0, NULL},
 };
 
 #define MAX_PARTITIONS 64

@@ -24,6 +24,7 @@ Environment:
                    (longer timeouts; stderr scanned for reports)
 """
 
+import base64
 import atexit
 import os
 import re
@@ -172,6 +173,7 @@ class Server:
         os.makedirs(self.datadir)
         self.host = "127.0.0.1"
         self.lmtp_socket = os.path.join(self.tmp, "lmtp.sock")
+        self.sieve_socket = os.path.join(self.tmp, "sieve.sock")
         self._pick_ports()
         self.conf = {
             "datadir": self.datadir,
@@ -195,18 +197,19 @@ class Server:
             self.start()
 
     def _pick_ports(self):
-        """Five distinct free ports: IMAP, IMAPS, POP3, POP3S, LMTP. The
+        """Six distinct free ports: IMAP, IMAPS, POP3, POP3S, LMTP, ManageSieve. The
         built-in defaults would collide between servers run in parallel;
         a port found free can still be taken by another test before the
         server binds it, which start() handles by picking again."""
         taken = set()
         ports = []
-        while len(ports) < 5:
+        while len(ports) < 6:
             p = free_port()
             if p not in taken:
                 taken.add(p)
                 ports.append(p)
-        self.port, self.tls_port, self.pop3_port, self.pop3s_port, self.lmtp_port = ports
+        (self.port, self.tls_port, self.pop3_port, self.pop3s_port, self.lmtp_port,
+         self.sieve_port) = ports
 
     def _listen_conf(self):
         return {
@@ -215,6 +218,7 @@ class Server:
             "listen_pop3": "%s:%d" % (self.host, self.pop3_port),
             "listen_pop3s": "%s:%d" % (self.host, self.pop3s_port),
             "listen_lmtp": "%s:%d, %s" % (self.host, self.lmtp_port, self.lmtp_socket),
+            "listen_sieve": "%s:%d, %s" % (self.host, self.sieve_port, self.sieve_socket),
         }
 
     # ---- files -----------------------------------------------------------
@@ -287,13 +291,13 @@ class Server:
             self.kill_group()
             raise TestFailure("dariusd not accepting on TLS port %d" % self.tls_port)
         # The master binds IMAP and IMAPS first and exits when a later
-        # listener (POP3, POP3S, LMTP) loses a port race; a connect to the
+        # listener (POP3, POP3S, LMTP, ManageSieve) loses a port race; a connect to the
         # first two can succeed in between. Ready means every TCP listener
         # is listening (the restart in start() then sees the bind error).
         # Checked in /proc, not by connecting: a probe connection would
         # count as an unauthenticated connection for a moment and could
         # evict a test's own connection when maxconnections is small.
-        for key in ("listen_pop3", "listen_pop3s", "listen_lmtp"):
+        for key in ("listen_pop3", "listen_pop3s", "listen_lmtp", "listen_sieve"):
             for item in str(self.conf.get(key, "")).replace(",", " ").split():
                 host, sep, port = item.rpartition(":")
                 if not sep or not port.isdigit() or item.startswith("/"):
@@ -449,6 +453,26 @@ class Server:
         else:
             c = Lmtp(self.host, self.lmtp_port, timeout=timeout)
         c.expect(220)
+        return c
+
+    def sieve(self, unix=False, timeout=None):
+        """A connected, greeted ManageSieve client (Sieve): TCP or the
+        unix socket. The greeting's capability lines are in .greet_caps."""
+        if unix:
+            c = Sieve(path=self.sieve_socket, timeout=timeout)
+        else:
+            c = Sieve(self.host, self.sieve_port, timeout=timeout)
+        lines, _ = c.greeting()
+        c.greet_caps = Sieve.caps(lines)
+        return c
+
+    def sieve_login(self, user=None, password=None):
+        """ManageSieve client authenticated with PLAIN (allowplaintext)."""
+        if user is None:
+            user, password = next(iter(self.users.items()))
+        c = self.sieve()
+        ir = base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode()
+        c.ok('AUTHENTICATE "PLAIN" "%s"' % ir)
         return c
 
     def login(self, user=None, password=None, tls=False):
@@ -678,6 +702,160 @@ class Pop3:
                 self.sock.settimeout(old)
             except OSError:
                 pass
+
+
+class Sieve:
+    """Raw ManageSieve client (RFC 5804): send commands, read responses.
+    A response is (lines, status_line): lines are the data lines before
+    the final OK/NO/BYE line, each with its literals inlined (bytes);
+    the status line is returned as text with its literals inlined."""
+
+    def __init__(self, host=None, port=None, path=None, tls=False, timeout=None):
+        self.timeout = (timeout or 5.0) * timeout_scale()
+        if path:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            sock.connect(path)
+        else:
+            sock = socket.create_connection((host, port), timeout=self.timeout)
+        if tls:
+            sock = Client._wrap(sock)
+        self.sock = sock
+        self.buf = bytearray()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send_raw(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.sock.sendall(data)
+
+    def send(self, line):
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        self.send_raw(line + b"\r\n")
+
+    def _fill(self):
+        try:
+            d = self.sock.recv(262144)
+        except socket.timeout:
+            raise TestFailure("timeout waiting for the ManageSieve server (%.1fs)" % self.sock.gettimeout())
+        except ssl.SSLError as e:
+            raise TestFailure("TLS error: %s" % e)
+        except ConnectionResetError:
+            d = b""
+        if not d:
+            raise EOFError("connection closed by server")
+        self.buf += d
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        d = bytes(self.buf[:n])
+        del self.buf[:n]
+        return d
+
+    def readline_raw(self):
+        while True:
+            i = self.buf.find(b"\r\n")
+            if i >= 0:
+                line = bytes(self.buf[:i + 2])
+                del self.buf[:i + 2]
+                return line
+            if len(self.buf) > 64 * 1024 * 1024:
+                raise TestFailure("ManageSieve line too long")
+            self._fill()
+
+    def line(self):
+        """One logical line: literals ({N} at the end) are inlined."""
+        out = b""
+        while True:
+            ln = self.readline_raw()[:-2]
+            m = re.search(rb"\{(\d+)\+?\}$", ln)
+            if not m:
+                return out + ln
+            out += ln[:m.start()] + b"{" + self._read(int(m.group(1))) + b"}"
+
+    def response(self):
+        lines = []
+        while True:
+            ln = self.line()
+            if re.match(rb"^(OK|NO|BYE)( |$)", ln):
+                return lines, ln.decode("utf-8", "replace")
+            lines.append(ln)
+
+    def cmd(self, line):
+        self.send(line)
+        return self.response()
+
+    def ok(self, line, code=None):
+        lines, st = self.cmd(line)
+        if not st.startswith("OK"):
+            raise TestFailure("expected OK for %r, got %r" % (line, st))
+        if code and not st.startswith("OK (%s" % code):
+            raise TestFailure("expected OK (%s) for %r, got %r" % (code, line, st))
+        return lines, st
+
+    def no(self, line, code=None):
+        lines, st = self.cmd(line)
+        if not st.startswith("NO"):
+            raise TestFailure("expected NO for %r, got %r" % (line, st))
+        if code and not st.startswith("NO (%s" % code):
+            raise TestFailure("expected NO (%s) for %r, got %r" % (code, line, st))
+        return lines, st
+
+    def greeting(self):
+        lines, st = self.response()
+        if not st.startswith("OK"):
+            raise TestFailure("bad ManageSieve greeting: %r" % st)
+        return lines, st
+
+    @staticmethod
+    def caps(lines):
+        """Capability lines as a dict name -> value (None without one)."""
+        out = {}
+        for ln in lines:
+            m = re.match(rb'^"([^"]*)"(?: "([^"]*)")?$', ln)
+            if not m:
+                raise TestFailure("bad capability line %r" % ln)
+            out[m.group(1).decode().upper()] = m.group(2).decode() if m.group(2) is not None else None
+        return out
+
+    def starttls(self):
+        self.ok("STARTTLS")
+        if self.buf:
+            raise TestFailure("data after STARTTLS OK before the handshake")
+        self.sock = Client._wrap(self.sock)
+        return self.greeting()
+
+    def at_eof(self, timeout=2.0):
+        old = self.sock.gettimeout()
+        self.sock.settimeout(timeout * timeout_scale())
+        try:
+            while True:
+                try:
+                    self._fill()
+                except EOFError:
+                    return True
+                except TestFailure:
+                    return False
+                except OSError:
+                    return True
+        finally:
+            try:
+                self.sock.settimeout(old)
+            except OSError:
+                pass
+
+
+def sieve_literal(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return b"{%d+}\r\n" % len(data) + data
 
 
 class Response:
