@@ -259,8 +259,12 @@ static enum line_result take_line(struct msv_reader *r, const char *line, size_t
     if (!lit)
         return r->cmd.nargs > 0 ? LINE_DONE : LINE_MORE;   /* an empty line is no command */
     size_t max = r->max_literal ? r->max_literal : MSV_MAX_LINE;
-    if (n > max || r->cmd.nargs >= MSV_MAX_ARGS) {
-        fail(r, n > max ? MSV_ERR_LITERAL : MSV_ERR_TOOLONG);
+    /* One big string per command is all any command needs (PUTSCRIPT's
+     * script): the literals of a command together stay within one
+     * literal's limit plus one line. */
+    bool over_total = r->lit_total + n > (uint64_t)max + MSV_MAX_LINE;
+    if (n > max || over_total || r->cmd.nargs >= MSV_MAX_ARGS) {
+        fail(r, n > max || over_total ? MSV_ERR_LITERAL : MSV_ERR_TOOLONG);
         r->skip_left = (size_t)n;
         return LINE_MORE;
     }
@@ -271,6 +275,7 @@ static enum line_result take_line(struct msv_reader *r, const char *line, size_t
     a->len = 0;
     r->lit = a;
     r->lit_left = (size_t)n;
+    r->lit_total += (size_t)n;
     return LINE_MORE;
 }
 
@@ -317,10 +322,12 @@ enum msv_read_status msv_reader_input(struct msv_reader *r, struct buf *in, stru
             *out = r->cmd;
             memset(&r->cmd, 0, sizeof(r->cmd));
             r->text_len = 0;
+            r->lit_total = 0;
             return MSV_READ_COMMAND;
         }
         if (lr == LINE_BAD_DONE) {
             r->text_len = 0;
+            r->lit_total = 0;
             return MSV_READ_ERROR;
         }
     }

@@ -13,8 +13,10 @@
  * connection's input buffer and reports a complete command, a need for
  * more input, or an error. Every size is bounded: the text outside
  * literals of one command (MSV_MAX_LINE), the number of arguments
- * (MSV_MAX_ARGS), and each literal (max_literal, set by the session:
- * small before authentication, sieve_maxscriptsize after). After an
+ * (MSV_MAX_ARGS), each literal (max_literal, set by the session:
+ * small before authentication, sieve_maxscriptsize after), and all
+ * literals of one command together (max_literal + MSV_MAX_LINE: no
+ * command needs more than one big string). After an
  * error the rest of the command (including the octets of any announced
  * literal, which the client sends without waiting) is skipped, so the
  * next command starts in the right place.
@@ -66,6 +68,7 @@ struct msv_reader {
     struct msv_arg *lit;        /* the literal being filled, or NULL */
     size_t lit_left;            /* octets of it still to come */
     size_t text_len;            /* command text outside literals so far */
+    size_t lit_total;           /* literal octets of the command so far */
     /* skipping after an error */
     bool skipping;
     size_t skip_left;           /* literal octets to discard */

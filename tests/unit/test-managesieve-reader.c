@@ -191,6 +191,41 @@ static void test_bounds(void)
     run_free(&t);
 }
 
+/* The literals of one command together stay within one literal's limit
+ * plus a line: six maximal literals would otherwise be held at once. */
+static void test_literal_total(void)
+{
+    struct run t;
+    run_init(&t, 10000);
+    struct msv_command c;
+    struct buf s = BUF_INIT;
+    buf_puts(&s, "PUTSCRIPT {9500+}\r\n");
+    for (int i = 0; i < 9500; i++)
+        buf_putc(&s, 'a');
+    buf_puts(&s, " {9500+}\r\n");
+    for (int i = 0; i < 9500; i++)
+        buf_putc(&s, 'b');
+    buf_puts(&s, "\r\nNOOP\r\n");
+    CHECK(feed(&t, buf_cstr(&s), 0, &c) == MSV_READ_ERROR);
+    CHECK(msv_reader_error(&t.r) == MSV_ERR_LITERAL);
+    CHECK(msv_reader_input(&t.r, &t.in, &c) == MSV_READ_COMMAND);
+    CHECK_STR(c.args[0].data, "NOOP");
+    msv_command_clear(&c);
+    /* one of them alone is fine, and the count starts again per command */
+    buf_reset(&s);
+    buf_puts(&s, "PUTSCRIPT \"x\" {9000+}\r\n");
+    for (int i = 0; i < 9000; i++)
+        buf_putc(&s, 'a');
+    buf_puts(&s, "\r\n");
+    for (int k = 0; k < 2; k++) {
+        CHECK(feed(&t, buf_cstr(&s), 0, &c) == MSV_READ_COMMAND);
+        CHECK(c.nargs == 3 && c.args[2].len == 9000);
+        msv_command_clear(&c);
+    }
+    buf_free(&s);
+    run_free(&t);
+}
+
 static void test_put_string(void)
 {
     struct buf b = BUF_INIT;
@@ -227,6 +262,7 @@ int main(void)
     RUN(test_literals);
     RUN(test_errors_resync);
     RUN(test_bounds);
+    RUN(test_literal_total);
     RUN(test_put_string);
     RUN(test_utf8);
     return unit_done();
