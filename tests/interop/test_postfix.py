@@ -12,7 +12,9 @@ needed. Two virtual domains:
 
 A message is submitted with smtplib to several recipients: two existing
 users, one unknown (550 5.1.1 -> bounced), one over quota (452 4.2.2 ->
-deferred), and one reached over TCP. The test polls Postfix's log for
+deferred), one reached over TCP, and two with Sieve scripts (issue 11):
+erin's erejects it (550 5.7.1 at LMTP time -> bounced with the reason),
+frank's files it into a folder it creates. The test polls Postfix's log for
 each recipient's outcome (with a deadline) and checks the mailboxes.
 Postfix is always stopped in a finally block."""
 
@@ -144,9 +146,9 @@ def wait_log(path, want, deadline_s):
     return False, text
 
 
-def search(s, user, mid):
+def search(s, user, mid, mailbox="INBOX"):
     c = s.login(user, s.users[user])
-    c.ok("EXAMINE INBOX")
+    c.ok("EXAMINE %s" % mailbox)
     u, _ = c.ok("UID SEARCH HEADER Message-ID %s" % mid)
     uids = []
     for r in u:
@@ -174,8 +176,23 @@ def main():
     pdir = tempfile.mkdtemp(prefix="darius-postfix-")
     started = False
     try:
-        for u in ("alice", "bob", "carol", "dave"):
+        for u in ("alice", "bob", "carol", "dave", "erin", "frank"):
             s.add_user(u, u + "pw")
+        scripts = {
+            # ereject: refused at LMTP time whatever the sender (the test
+            # submits with the null sender, for which a plain reject is
+            # dropped rather than answered, RFC 5429 2.2: no MDN to <>)
+            "erin": 'require "ereject";\r\nereject "erin does not take mail from Postfix tests";\r\n',
+            "frank": 'require ["fileinto", "mailbox"];\r\n'
+                     'if header :contains "subject" "via postfix" { fileinto :create "Postfix"; }\r\n',
+        }
+        for u, text in scripts.items():
+            path = os.path.join(s.tmp, u + ".sieve")
+            with open(path, "w") as f:
+                f.write(text)
+            r = s.cli("sieve", "put", "--activate", u, "main", path)
+            if r.returncode != 0:
+                raise dt.TestFailure("sieve put for %s: %s" % (u, r.stderr.strip()))
         # Postfix's lmtp client runs as "postfix": it must reach the socket.
         os.chmod(s.tmp, 0o755)
         s.start()
@@ -201,7 +218,7 @@ def main():
 
         mid = "<pf-%d@darius.test>" % os.getpid()
         rcpts = ["alice@darius.test", "bob+Nosuch@darius.test", "nobody@darius.test",
-                 "carol@darius.test", "dave@tcp.darius.test"]
+                 "carol@darius.test", "dave@tcp.darius.test", "erin@darius.test", "frank@darius.test"]
         msg = ("From: tester@example.org\r\nTo: undisclosed-recipients:;\r\nSubject: via postfix\r\n"
                "Message-ID: %s\r\n\r\nHello from Postfix.\r\n" % mid)
         with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as c:
@@ -213,12 +230,15 @@ def main():
         want = [r"to=<alice@darius\.test>.*status=sent \(250 2\.1\.5",
                 r"to=<bob\+Nosuch@darius\.test>.*status=sent \(250 2\.1\.5",
                 r"to=<nobody@darius\.test>.*status=bounced \(host .* said: 550 5\.1\.1",
-                r"to=<dave@tcp\.darius\.test>.*relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d.*status=sent" % s.lmtp_port]
+                r"to=<dave@tcp\.darius\.test>.*relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d.*status=sent" % s.lmtp_port,
+                r"to=<erin@darius\.test>.*status=bounced \(host .* said: 550 5\.7\.1 .*erin does not take mail",
+                r"to=<frank@darius\.test>.*status=sent \(250 2\.1\.5"]
         if quota_ok:
             want.append(r"to=<carol@darius\.test>.*status=deferred \(host .* said: 452 4\.2\.2")
         ok, text = wait_log(log, want, 60 * dt.timeout_scale())
         lines = [l for l in text.splitlines() if "to=<" in l]
-        R.check(ok, "Postfix logs per-recipient outcomes (sent, bounced 550 5.1.1, deferred 452 4.2.2, TCP)",
+        R.check(ok, "Postfix logs per-recipient outcomes (sent, bounced 550 5.1.1, deferred 452 4.2.2, TCP, "
+                "Sieve reject 550 5.7.1, Sieve fileinto)",
                 "\n".join(lines[-10:]) or text[-1500:])
 
         n, body = search(s, "alice", mid)
@@ -226,6 +246,9 @@ def main():
                 "alice has the message with Return-Path and Received", repr(body[:300]))
         R.check(search(s, "bob", mid)[0] == 1, "bob+Nosuch landed in bob's INBOX")
         R.check(search(s, "dave", mid)[0] == 1, "dave received over lmtp:inet")
+        R.check(search(s, "erin", mid)[0] == 0, "nothing stored for erin, whose script rejected it")
+        R.check(search(s, "frank", mid, "Postfix")[0] == 1 and search(s, "frank", mid)[0] == 0,
+                "frank's script filed it into the folder it created, not INBOX")
         if quota_ok:
             R.check(search(s, "carol", mid)[0] == 0, "nothing stored for the over-quota recipient")
         s.stop()
