@@ -43,10 +43,18 @@ static bool compile(struct script_job *j, unsigned char **bin, size_t *binlen)
 {
     struct sieve_diags d = {0};
     bool ok = sieve_compile(j->data, j->len, &j->limits, bin, binlen, &d);
-    sieve_diags_format(&d, &j->diags);
+    struct buf lf = BUF_INIT;
+    sieve_diags_format(&d, &lf);
     /* the last line's newline would end up in the response string */
-    while (j->diags.len && (j->diags.data[j->diags.len - 1] == '\n'))
-        j->diags.data[--j->diags.len] = '\0';
+    while (lf.len && lf.data[lf.len - 1] == '\n')
+        lf.data[--lf.len] = '\0';
+    /* RFC 5804 2.12: several messages in one string are separated by CRLF */
+    for (size_t i = 0; i < lf.len; i++) {
+        if (lf.data[i] == '\n')
+            buf_putc(&j->diags, '\r');
+        buf_putc(&j->diags, lf.data[i]);
+    }
+    buf_free(&lf);
     j->warnings = ok && d.n > 0;
     sieve_diags_free(&d);
     return ok;
@@ -233,10 +241,10 @@ static bool name_ok(const struct msv_arg *a)
     return !memchr(a->data, '\0', a->len);
 }
 
-/* RFC 5804 4: number = 1*DIGIT, 0..4294967295. */
+/* RFC 5804 4: number = (NZDIGIT *DIGIT) / "0", 0..4294967295. */
 static bool parse_number(const struct msv_arg *a, uint64_t *out)
 {
-    if (a->type != MSV_ARG_ATOM || a->len == 0 || a->len > 10)
+    if (a->type != MSV_ARG_ATOM || a->len == 0 || a->len > 10 || (a->len > 1 && a->data[0] == '0'))
         return false;
     uint64_t v = 0;
     for (size_t i = 0; i < a->len; i++) {

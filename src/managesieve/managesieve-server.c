@@ -266,6 +266,14 @@ void msv_session_kick(struct msv_session *s)
 void msv_process_input(struct msv_session *s)
 {
     while (!s->closed && s->conn && !s->quitting) {
+        /* A client that sends commands without reading the answers
+         * (GETSCRIPT returns a whole script per ~20 bytes sent) must not
+         * grow our output without bound: read no more until it drains
+         * (on_drain). */
+        if (conn_output_full(s->conn)) {
+            conn_pause_input(s->conn);
+            return;
+        }
         if (msv_session_blocked(s)) {
             /* pipelined commands wait: answered in order */
             conn_pause_input(s->conn);
@@ -311,6 +319,20 @@ static void on_input(struct conn *c, void *arg)
     msv_session_leave(s);
 }
 
+/* Output fell below the low-water mark after a client stopped reading:
+ * go on with its pipelined commands. */
+static void on_drain(struct conn *c, void *arg)
+{
+    (void)c;
+    struct msv_session *s = arg;
+    if (!s || s->closed)
+        return;
+    msv_session_enter(s);
+    if (!msv_session_blocked(s))
+        msv_session_kick(s);
+    msv_session_leave(s);
+}
+
 static void on_close(struct conn *c, void *arg)
 {
     (void)c;
@@ -323,7 +345,7 @@ static void on_close(struct conn *c, void *arg)
         session_free(s);
 }
 
-static const struct conn_callbacks callbacks = {on_input, NULL, on_close};
+static const struct conn_callbacks callbacks = {on_input, on_drain, on_close};
 
 void managesieve_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool is_unix)
 {

@@ -138,7 +138,9 @@ static void defer_cb(struct event_loop *loop, void *arg)
     s->defer_timer = 0;
     enum msv_deferred what = s->deferred;
     s->deferred = MSV_DEF_NONE;
-    if (s->closed)
+    /* closing (evicted, shut down, timed out) during the delay: no
+     * password check or store open for a connection that is going */
+    if (s->closed || s->quitting || !s->conn)
         return;
     msv_session_enter(s);
     run_deferred(s, what);
@@ -545,9 +547,13 @@ void msv_bad_command(struct msv_session *s)
         msv_reply(s, "NO", NULL, "Invalid SASL response");
         return;
     }
-    if (e == MSV_ERR_LITERAL && s->user &&
-        (strcasecmp(name, "PUTSCRIPT") == 0 || strcasecmp(name, "CHECKSCRIPT") == 0)) {
+    if (e == MSV_ERR_LITERAL && s->user && strcasecmp(name, "PUTSCRIPT") == 0) {
         msv_reply(s, "NO", "QUOTA/MAXSIZE", "Script is larger than sieve_maxscriptsize");
+        return;
+    }
+    if (e == MSV_ERR_LITERAL && s->user && strcasecmp(name, "CHECKSCRIPT") == 0) {
+        /* RFC 5804 2.12: CHECKSCRIPT checks no quota, so no QUOTA code */
+        msv_reply(s, "NO", NULL, "Script is larger than sieve_maxscriptsize");
         return;
     }
     msv_reply(s, "NO", NULL, msv_read_error_text(e));
