@@ -311,7 +311,7 @@ enum outgoing_result delivery_notify_mailto_send(const struct sendmail_opts *opt
     char err[128] = "";
     if (!mailto_parse(uri, &u, err, sizeof(err))) {
         log_warn("notify: %s", err);
-        return OUTGOING_FAILED;
+        return OUTGOING_ERROR;
     }
     const char *sender = "";
     size_t len = 0;
@@ -319,7 +319,7 @@ enum outgoing_result delivery_notify_mailto_send(const struct sendmail_opts *opt
     if (!msg) {
         mailto_free(&u);
         log_warn("notify: no usable From address");
-        return OUTGOING_FAILED;
+        return OUTGOING_ERROR;
     }
     const char **rcpts = xcalloc(u.nto + u.ncc + u.nbcc, sizeof(char *));
     size_t nr = 0;
@@ -334,5 +334,5 @@ enum outgoing_result delivery_notify_mailto_send(const struct sendmail_opts *opt
     free(rcpts);
     free(msg);
     mailto_free(&u);
-    return st == SENDMAIL_OK ? OUTGOING_SENT : OUTGOING_FAILED;
+    return outgoing_from_sendmail(st);
 }

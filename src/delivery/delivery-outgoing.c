@@ -44,7 +44,7 @@ enum outgoing_result delivery_vacation_send(const struct sendmail_opts *opts, co
                  "cannot be written in a header",
                  user, sender);
         vacation_unclaim(user, sender, handle);
-        return OUTGOING_FAILED;
+        return OUTGOING_ERROR;
     }
     const char *rcpts[] = {sender};
     struct sendmail_msg msg = {.head = reply, .head_len = len, .fd = -1};
@@ -52,10 +52,15 @@ enum outgoing_result delivery_vacation_send(const struct sendmail_opts *opts, co
     free(reply);
     if (st != SENDMAIL_OK) {
         vacation_unclaim(user, sender, handle);
-        return OUTGOING_FAILED;
+        return outgoing_from_sendmail(st);
     }
     log_info("vacation: user %s: replied to <%s>", user, sender);
     return OUTGOING_SENT;
+}
+
+enum outgoing_result outgoing_from_sendmail(enum sendmail_status st)
+{
+    return st == SENDMAIL_OK ? OUTGOING_SENT : st == SENDMAIL_BADARG ? OUTGOING_ERROR : OUTGOING_FAILED;
 }
 
 enum outgoing_result delivery_redirect_send(const struct sendmail_opts *opts, int fd, uint64_t size,
@@ -96,14 +101,14 @@ enum outgoing_result delivery_redirect_send(const struct sendmail_opts *opts, in
     char *marker = redirect_header(user_addr);
     if (!marker) {
         log_warn("redirect: user address unusable in a header: %s", user_addr);
-        return OUTGOING_FAILED;
+        return OUTGOING_ERROR;
     }
     const char *rcpts[] = {to};
     struct sendmail_msg msg = {.head = marker, .head_len = strlen(marker), .fd = fd, .fd_off = off,
                                .fd_len = size - off};
     enum sendmail_status st = delivery_sendmail(opts, envelope_from ? envelope_from : "", rcpts, 1, &msg, NULL);
     free(marker);
-    return st == SENDMAIL_OK ? OUTGOING_SENT : OUTGOING_FAILED;
+    return outgoing_from_sendmail(st);
 }
 
 enum outgoing_result delivery_reject_mdn_send(const struct sendmail_opts *opts, const struct mdn_msg *m,
@@ -121,7 +126,7 @@ enum outgoing_result delivery_reject_mdn_send(const struct sendmail_opts *opts, 
     struct sendmail_msg msg = {.head = mdn, .head_len = len, .fd = -1};
     enum sendmail_status st = delivery_sendmail(opts, "", rcpts, 1, &msg, NULL);
     free(mdn);
-    return st == SENDMAIL_OK ? OUTGOING_SENT : OUTGOING_FAILED;
+    return outgoing_from_sendmail(st);
 }
 
 /* A redirect of a message whose header the script edited (editheader,
@@ -137,7 +142,7 @@ static enum outgoing_result redirect_edited(const struct outgoing_ctx *c, const 
     char *marker = redirect_header(c->rcpt);
     if (!marker || c->body_off > c->size) {
         free(marker);
-        return OUTGOING_FAILED;
+        return OUTGOING_ERROR;
     }
     size_t off = redirect_skip_return_path(c->hdr, c->hdr_len);
     struct buf head = BUF_INIT;
@@ -149,7 +154,7 @@ static enum outgoing_result redirect_edited(const struct outgoing_ctx *c, const 
                                .fd_len = c->size - c->body_off};
     enum sendmail_status st = delivery_sendmail(&c->sendmail, c->envelope_from, rcpts, 1, &msg, NULL);
     buf_free(&head);
-    return st == SENDMAIL_OK ? OUTGOING_SENT : OUTGOING_FAILED;
+    return outgoing_from_sendmail(st);
 }
 
 enum outgoing_result delivery_sieve_action_send(const struct sieve_action *a, const struct outgoing_ctx *c)
@@ -157,7 +162,7 @@ enum outgoing_result delivery_sieve_action_send(const struct sieve_action *a, co
     switch (a->type) {
     case SIEVE_ACT_REDIRECT:
         if (!a->address)
-            return OUTGOING_FAILED;
+            return OUTGOING_ERROR;
         if (c->hdr_edited)
             return redirect_edited(c, a->address);
         return delivery_redirect_send(&c->sendmail, c->fd, c->size, c->envelope_from, c->rcpt, a->address, NULL);

@@ -226,7 +226,12 @@ static struct sieve_script *global_load(const char *path, const struct sieve_lim
         struct stat fst;
         char *src = read_file_bounded(path, limits->max_script_size, &len, &fst);
         if (!src) {
+            /* Not cached: a read that failed (EMFILE, ENOMEM, EACCES fixed
+             * by a chmod, which leaves the mtime alone) is tried again
+             * at the next delivery instead of skipping the script until
+             * the file changes. */
             log_warn("sieve: global script %s: %s", path, strerror(errno));
+            memset(&st, 0, sizeof(st));
         } else {
             struct sieve_diags d = {0};
             if (!sieve_compile(src, len, limits, &e->bin, &e->binlen, &d))
@@ -749,14 +754,15 @@ static enum outgoing_result vacation_fcc(struct run *r, const struct sieve_actio
     char *reply = vacation_compose(vm, vp, r->o->servername, now, &len);
     if (!reply) {
         vacation_unclaim(r->user, sender, handle);
-        return OUTGOING_FAILED;
+        return OUTGOING_ERROR;
     }
     const char *rcpts[] = {sender};
     struct sendmail_msg sm = {.head = reply, .head_len = len, .fd = -1};
-    if (delivery_sendmail(&r->o->sendmail, "", rcpts, 1, &sm, NULL) != SENDMAIL_OK) {
+    enum sendmail_status sst = delivery_sendmail(&r->o->sendmail, "", rcpts, 1, &sm, NULL);
+    if (sst != SENDMAIL_OK) {
         vacation_unclaim(r->user, sender, handle);
         free(reply);
-        return OUTGOING_FAILED;
+        return outgoing_from_sendmail(sst);
     }
     log_info("vacation: user %s: replied to <%s>", r->user, sender);
     fcc_store(r, a, reply, len, "vacation reply (:fcc)");
@@ -823,14 +829,14 @@ static enum outgoing_result notify_fcc(struct run *r, const struct sieve_action 
     char err[128] = "";
     if (!mailto_parse(a->address ? a->address : "", &u, err, sizeof(err))) {
         log_warn("notify: %s", err);
-        return OUTGOING_FAILED;
+        return OUTGOING_ERROR;
     }
     const char *sender = "";
     size_t len = 0;
     char *m = mailto_compose(&u, nm, a->from, a->text, r->o->servername, time(NULL), &sender, &len);
     if (!m) {
         mailto_free(&u);
-        return OUTGOING_FAILED;
+        return OUTGOING_ERROR;
     }
     const char **rcpts = xcalloc(u.nto + u.ncc + u.nbcc + 1, sizeof(char *));
     size_t nr = 0;
@@ -847,7 +853,7 @@ static enum outgoing_result notify_fcc(struct run *r, const struct sieve_action 
     if (st == SENDMAIL_OK)
         fcc_store(r, a, m, len, "notification (:fcc)");
     free(m);
-    return st == SENDMAIL_OK ? OUTGOING_SENT : OUTGOING_FAILED;
+    return outgoing_from_sendmail(st);
 }
 
 /* ---- the run ---------------------------------------------------------------- */
@@ -1106,12 +1112,20 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
             j->result = DELIVER_OK;
         } else {
             enum outgoing_result orr = delivery_sieve_action_send(reject, &ctx);
-            j->result = orr == OUTGOING_FAILED ? DELIVER_TEMPFAIL : DELIVER_OK;
-            if (orr == OUTGOING_FAILED)
-                runtime_error(r.user, r.script, true, "the reject MDN could not be sent; temporary failure");
+            if (orr == OUTGOING_ERROR) {
+                /* an MDN that can never be sent: a run-time error, so
+                 * the message is kept (RFC 5228 2.10.6) */
+                runtime_error(r.user, r.script, true, "the reject MDN cannot be sent; kept in INBOX");
+                need_inbox = true;
+            } else {
+                j->result = orr == OUTGOING_FAILED ? DELIVER_TEMPFAIL : DELIVER_OK;
+                if (orr == OUTGOING_FAILED)
+                    runtime_error(r.user, r.script, true, "the reject MDN could not be sent; temporary failure");
+            }
         }
         free(txt);
-        goto done;
+        if (!need_inbox)
+            goto done;
     }
 
     /* 1. the copies, durable before anything is sent */
@@ -1130,8 +1144,16 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
         keep_inbox(&r);
         store_pending(&r);
     }
+    if (!r.kept && r.last_err) {
+        /* No copy could be stored: the answer is a temporary failure and
+         * the MTA delivers again, so nothing may leave the server now
+         * (every retry would send the redirect or notification again). */
+        j->result = map_store_err(r.last_err);
+        goto done;
+    }
 
     /* 2. what leaves the server */
+    size_t nsent = 0;
     for (size_t i = 0; i < na; i++) {
         const struct sieve_action *a = acts[i];
         r.script = act_script[i];
@@ -1170,12 +1192,26 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
         } else {
             continue;
         }
-        if (orr == OUTGOING_FAILED) {
-            runtime_error(r.user, r.script, true, "%s could not be sent",
-                          a->type == SIEVE_ACT_REDIRECT ? "redirect" : a->type == SIEVE_ACT_VACATION ? "vacation"
-                                                                                                        : "notify");
+        const char *what = a->type == SIEVE_ACT_REDIRECT   ? "redirect"
+                           : a->type == SIEVE_ACT_VACATION ? "vacation"
+                                                           : "notify";
+        if (orr == OUTGOING_SENT) {
+            nsent++;
+        } else if (orr == OUTGOING_ERROR) {
+            /* never sendable as asked: a run-time error, keep (RFC 5228
+             * 2.10.6); failing temporarily would only repeat it */
+            runtime_error(r.user, r.script, true, "%s cannot be sent; kept in INBOX", what);
+            need_inbox = true;
+        } else if (orr == OUTGOING_FAILED) {
+            runtime_error(r.user, r.script, true, "%s could not be sent", what);
             out_failed = true;
         }
+    }
+    if (out_failed && nsent > 0 && !r.kept) {
+        /* Some mail went out and some did not: a temporary failure would
+         * make the MTA deliver again and send what went out a second
+         * time, so keep the message instead. */
+        need_inbox = true;
     }
     if (need_inbox && !r.inbox_done) {
         keep_inbox(&r);

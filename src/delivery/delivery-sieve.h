@@ -21,10 +21,16 @@
  *     mailbox, a redirect refused as a loop or to a bad address) keep the
  *     message in INBOX and are logged with user and script: nothing is
  *     lost;
- *   - the copies are stored first; a message that must leave the server
- *     (redirect, vacation, reject MDN, notify) and cannot be handed to
- *     sendmail makes the recipient's outcome a temporary failure, unless
- *     a copy was stored (then the failure is logged);
+ *   - the copies are stored first, and when none could be stored (the
+ *     outcome is then a temporary failure) nothing is sent: the MTA
+ *     delivers again and would otherwise get every redirect again;
+ *   - a message that must leave the server (redirect, vacation, reject
+ *     MDN, notify) and cannot be handed to sendmail now (OUTGOING_FAILED)
+ *     makes the outcome a temporary failure, unless a copy was stored or
+ *     another of its messages went out (then the message is kept in
+ *     INBOX: failing would send that one again); one that can never be
+ *     sent (OUTGOING_ERROR: an address unfit for a command line, an
+ *     invalid mailto URI) is a run-time error and the message is kept;
  *   - reject and ereject refuse the message for this recipient at LMTP
  *     time (550 5.7.1) when possible, else as an MDN (RFC 5429).
  */

@@ -542,8 +542,15 @@ char *mdn_reject_compose(const struct mdn_msg *m, const char *servername, time_t
 enum outgoing_result {
     OUTGOING_SENT = 0,          /* the MTA has it */
     OUTGOING_SUPPRESSED,        /* not to be sent (a rule said no): not an error */
-    OUTGOING_FAILED,            /* could not be sent now: a run-time error, keep the message */
+    OUTGOING_FAILED,            /* could not be sent now (sendmail failed, timed out, a database
+                                 * was unavailable): worth trying again */
+    OUTGOING_ERROR,             /* can never be sent as asked (an address unfit for the command
+                                 * line or a header, an invalid mailto URI): a run-time error,
+                                 * keep the message (RFC 5228 2.10.6) rather than fail again */
 };
+/* OUTGOING_SENT for SENDMAIL_OK, OUTGOING_ERROR for SENDMAIL_BADARG,
+ * else OUTGOING_FAILED. */
+enum outgoing_result outgoing_from_sendmail(enum sendmail_status st);
 
 /* Vacation: vacation_check, vacation_claim for (user, envelope sender,
  * handle) over period seconds (see vacation_period), vacation_compose,

@@ -386,6 +386,13 @@ static void test_redirect_send(void)
                                      "carol@elsewhere.example", NULL),
               OUTGOING_FAILED);
     drop("sendmail.exit");
+    /* An address the command line cannot carry: never sendable, not a
+     * temporary failure, and the MTA is not called. */
+    int n = calls();
+    CHECK_INT(delivery_redirect_send(&g_opts, fd2, strlen(back), "bob@x.example", "carol@example.org",
+                                     "carol smith@elsewhere.example", NULL),
+              OUTGOING_ERROR);
+    CHECK_INT(calls(), n);
     free(msg);
     close(fd);
     close(fd2);
@@ -439,8 +446,10 @@ static void test_notify_send(void)
                             .envelope_to = "alice@example.org"};
     CHECK_INT(delivery_notify_mailto_send(&g_opts, "mailto:n@example.net", &ma, NULL, NULL, "mx.test", 1800000000),
               OUTGOING_SUPPRESSED);
+    /* an invalid URI can never be sent: OUTGOING_ERROR (the caller keeps
+     * the message instead of failing temporarily again and again) */
     CHECK_INT(delivery_notify_mailto_send(&g_opts, "mailto:?subject=x", &m, NULL, NULL, "mx.test", 1800000000),
-              OUTGOING_FAILED);
+              OUTGOING_ERROR);
     CHECK_INT(calls(), before + 2);
 }
 
