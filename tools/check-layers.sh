@@ -19,7 +19,7 @@ allowed() {
     imap) echo "lib net frontend mail storage auth access imap" ;;
     pop3) echo "lib net frontend mail storage auth access pop3" ;;
     lmtp) echo "lib net frontend mail sieve storage delivery auth access lmtp" ;;
-    managesieve) echo "lib net frontend mail sieve storage auth access managesieve" ;;
+    managesieve) echo "lib net frontend mail sieve storage auth access delivery managesieve" ;;
     daemon) echo "lib net frontend mail sieve storage delivery auth access imap pop3 lmtp managesieve daemon" ;;
     cli) echo "lib mail sieve storage delivery auth access cli" ;;
     *) echo "" ;;

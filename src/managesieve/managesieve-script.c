@@ -15,6 +15,7 @@
  */
 #include "managesieve-private.h"
 #include "config.h"
+#include "delivery.h"
 #include "jobs.h"
 #include "log.h"
 #include "sieve.h"
@@ -26,6 +27,7 @@ enum sop { SOP_HAVESPACE, SOP_PUT, SOP_CHECK, SOP_LIST, SOP_SETACTIVE, SOP_GET, 
 struct script_job {
     enum sop op;
     struct mail_user *mu;
+    char *user;                 /* CHECKSCRIPT: whose delivery errors to show */
     char *name, *name2;
     char *data;                 /* PUTSCRIPT/CHECKSCRIPT: the script */
     size_t len;
@@ -71,6 +73,49 @@ static int list_cb(const struct sieve_store_info *info, void *arg)
     return 0;
 }
 
+/* Issue 11: run-time errors at delivery are shown to the user - in
+ * `darius sieve log` and as CHECKSCRIPT warnings (RFC 5804 2.12 allows
+ * OK (WARNINGS) with any human-readable text): the newest few from the
+ * log in duplicate.db, after the script's own diagnostics. */
+#define CHECK_SHOW_ERRORS 5
+
+struct log_ctx {
+    struct buf lines[CHECK_SHOW_ERRORS];   /* a ring of the newest */
+    size_t n;
+};
+
+static void log_cb(void *arg, int64_t t, const char *script, const char *message)
+{
+    struct log_ctx *c = arg;
+    struct buf *b = &c->lines[c->n++ % CHECK_SHOW_ERRORS];
+    buf_reset(b);
+    char when[32];
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (gmtime_r(&tt, &tm))
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+    else
+        snprintf(when, sizeof(when), "?");
+    buf_printf(b, "run-time error at delivery (%s, script \"%s\"): %s", when, script ? script : "", message);
+}
+
+static void add_delivery_errors(struct script_job *j)
+{
+    struct log_ctx c;
+    memset(&c, 0, sizeof(c));
+    if (sieve_log_list(j->user, log_cb, &c) < 0 || c.n == 0)
+        return;
+    size_t first = c.n > CHECK_SHOW_ERRORS ? c.n - CHECK_SHOW_ERRORS : 0;
+    for (size_t i = first; i < c.n; i++) {
+        if (j->diags.len)
+            buf_puts(&j->diags, "\r\n");
+        buf_append(&j->diags, c.lines[i % CHECK_SHOW_ERRORS].data, c.lines[i % CHECK_SHOW_ERRORS].len);
+    }
+    for (size_t i = 0; i < CHECK_SHOW_ERRORS; i++)
+        buf_free(&c.lines[i]);
+    j->warnings = true;
+}
+
 static void script_run(struct job *job, void *arg)
 {
     (void)job;
@@ -80,6 +125,8 @@ static void script_run(struct job *job, void *arg)
     if (j->op == SOP_CHECK) {
         j->err = compile(j, &bin, &binlen) ? 0 : ERR_COMPILE;
         free(bin);
+        if (j->err == 0)
+            add_delivery_errors(j);
         return;
     }
     if (j->op == SOP_PUT) {
@@ -148,6 +195,7 @@ static void script_run(struct job *job, void *arg)
 
 static void job_free(struct script_job *j)
 {
+    free(j->user);
     free(j->name);
     free(j->name2);
     if (j->data) {
@@ -321,6 +369,7 @@ bool msv_script_command(struct msv_session *s, const char *name, struct msv_comm
     j->limits.max_script_size = (size_t)config_int(CFG_SIEVE_MAXSCRIPTSIZE) * 1024;
     switch (op) {
     case SOP_CHECK:
+        j->user = xstrdup(s->user);
         j->data = take_string(&cmd->args[1], &j->len);
         break;
     case SOP_PUT:
