@@ -10,6 +10,7 @@
  * the grammar gives no safe point to resume from.
  */
 #include "sieve-private.h"
+#include "utf8.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -128,41 +129,6 @@ static bool skip_ws(struct lexer *lx)
         } else {
             break;
         }
-    }
-    return true;
-}
-
-/* Well-formed UTF-8 (RFC 3629), as RFC 5228 2.4.2 requires of strings. */
-static bool utf8_ok(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t k;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            k = 1, cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            k = 2, cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            k = 3, cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i <= k)
-            return false;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + j] & 0x3f);
-        }
-        if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += k + 1;
     }
     return true;
 }
@@ -309,7 +275,7 @@ static void next(struct lexer *lx, struct token *t)
     case '"':
         if (!lex_quoted(lx, t))
             t->type = T_ERR;
-        else if (!utf8_ok((const unsigned char *)t->text, t->len)) {
+        else if (!utf8_valid(t->text, t->len)) {
             lx_error(lx, t->line, t->col, "string is not valid UTF-8");
             free(t->text);
             t->text = NULL;
@@ -379,7 +345,7 @@ static void next(struct lexer *lx, struct token *t)
         if (!tag && n == 4 && strncasecmp(s, "text", 4) == 0 && e < lx->end && *e == ':') {
             if (!lex_multiline(lx, t))
                 t->type = T_ERR;
-            else if (!utf8_ok((const unsigned char *)t->text, t->len)) {
+            else if (!utf8_valid(t->text, t->len)) {
                 lx_error(lx, t->line, t->col, "string is not valid UTF-8");
                 free(t->text);
                 t->text = NULL;
