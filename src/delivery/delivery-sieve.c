@@ -945,15 +945,63 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
         if ((scripts[ns] = global_load(o->after[i], &o->limits)) != NULL)
             names[ns++] = o->after[i];
 
+    /* Each script sees the message as the scripts before it left it: an
+     * editheader change of a sieve_before script is visible to the
+     * user's tests (RFC 5293 4: later tests see the edited header). The
+     * header buffers are kept until the end (a result may point into
+     * the message it ran on). MAXREDIRECTS bounds one delivery, not one
+     * script: redirects are counted across all the scripts. */
+    char *edits[MAX_SCRIPTS];
+    size_t nedits = 0;
+    const char *cur = r.data;
+    size_t curlen = r.len;
+    unsigned max_redirects = o->limits.max_redirects, redirects = 0;
+    if (max_redirects == 0) {
+        struct sieve_limits dl;
+        sieve_limits_default(&dl);
+        max_redirects = dl.max_redirects;
+    }
     for (size_t i = 0; i < ns && !error; i++) {
         struct sieve_result *res = NULL;
-        enum sieve_run_status st = sieve_run(scripts[i], r.data, r.len, &ds->env, &cb, &cfg, &o->limits, &res);
+        enum sieve_run_status st = sieve_run(scripts[i], cur, curlen, &ds->env, &cb, &cfg, &o->limits, &res);
         results[nres++] = res;
         if (st != SIEVE_RUN_OK) {
             runtime_error(r.user, names[i], true, "run-time error, message kept: %s",
                           sieve_result_error(res) ? sieve_result_error(res) : "error");
             error = true;
+            break;
         }
+        for (size_t k = 0; k < sieve_result_count(res); k++)
+            if (sieve_result_action(res, k)->type == SIEVE_ACT_REDIRECT)
+                redirects++;
+        if (redirects > max_redirects) {
+            runtime_error(r.user, names[i], true,
+                          "more than %u redirects in this delivery (sieve_maxredirects), message kept",
+                          max_redirects);
+            error = true;
+            break;
+        }
+        size_t hl, bo;
+        const char *nh = sieve_result_header(res, &hl, &bo);
+        if (nh && bo <= curlen) {
+            size_t nlen = hl + (curlen - bo);
+            char *e = xmalloc(nlen + 1);
+            memcpy(e, nh, hl);
+            memcpy(e + hl, cur + bo, curlen - bo);
+            e[nlen] = '\0';
+            edits[nedits++] = e;
+            cur = e;
+            curlen = nlen;
+            /* the body is never edited: it starts where it did in the
+             * spool file, which the outgoing actions read */
+            r.edited_hdr_len = hl;
+            r.body_off = r.len - (nlen - hl);
+        }
+    }
+    if (!error && nedits) {
+        /* editheader (RFC 5293): the stored copies get the new header */
+        r.edited = edits[nedits - 1];
+        r.edited_len = curlen;
     }
     storage_job_end(j->u, NULL);
     for (size_t i = 0; i < ns; i++)
@@ -986,18 +1034,6 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
         }
         if (!has_implicit)
             all_implicit = false;
-        size_t hl, bo;
-        const char *nh = sieve_result_header(results[i], &hl, &bo);
-        if (nh && bo <= r.len) {
-            /* editheader (RFC 5293): the stored copies get the new header */
-            free(r.edited);
-            r.edited_hdr_len = hl;
-            r.body_off = bo;
-            r.edited_len = hl + (r.len - bo);
-            r.edited = xmalloc(r.edited_len + 1);
-            memcpy(r.edited, nh, hl);
-            memcpy(r.edited + hl, r.data + bo, r.len - bo);
-        }
     }
     if (!error && nres == 0 && !user_error)
         all_implicit = true;   /* nothing ran (scripts gone meanwhile): keep */
@@ -1257,7 +1293,8 @@ done:
     free(act_script);
     for (size_t i = 0; i < nres; i++)
         sieve_result_free(results[i]);
-    free(r.edited);
+    for (size_t i = 0; i < nedits; i++)
+        free(edits[i]);   /* r.edited is the last of them */
     munmap(map, j->msg.len);
 }
 
