@@ -461,7 +461,8 @@ void msg_cache_free(struct msg_cache *c);
 struct msg_content {
     const char *data;
     size_t len;
-    void *priv;
+    void *priv;     /* what msg_content_release gives back: a mapping, or (heap) a buffer */
+    bool heap;
 };
 int mailbox_get_content(struct mailbox *mb, uint32_t uid, struct msg_content *out);
 void msg_content_release(struct msg_content *c);
