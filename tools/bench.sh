@@ -258,7 +258,7 @@ summary() {
         cw="$(cat "$TMP/lmtp1_sieve1.cpu") $(cat "$TMP/lmtp1_sieve2.cpu") $(cat "$TMP/lmtp1_sieve3.cpu")"
         e="$(key lmtp1_nosieve1 errors)/$(key lmtp1_sieve1 errors)/$(key lmtp1_nosieve2 errors)/$(key lmtp1_sieve2 errors)/$(key lmtp1_nosieve3 errors)/$(key lmtp1_sieve3 errors)"
         # shellcheck disable=SC2086
-        printf '%-11s %s\n' "lmtp sieve" "$LMTP_CONNS conns x $LMTP_N msgs, 1 rcpt, after a warm-up run, alternating: no script $n, 30-rule script $w deliveries/s; $(echo $n $w | awk '{ split($1" "$2" "$3, a); split($4" "$5" "$6, b); for (i = 1; i <= 3; i++) for (j = i + 1; j <= 3; j++) { if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t } if (b[j] + 0 < b[i] + 0) { t = b[i]; b[i] = b[j]; b[j] = t } } if (a[2] > 0) printf "medians %s / %s: %+.1f%% with the script", a[2], b[2], (b[2] - a[2]) * 100 / a[2]; else print "?" }'), errors $e"
+        printf '%-11s %s\n' "lmtp sieve" "$LMTP_CONNS conns x $LMTP_N msgs, 1 rcpt, after two warm-up runs, alternating: no script $n, 30-rule script $w deliveries/s; $(echo $n $w | awk '{ split($1" "$2" "$3, a); split($4" "$5" "$6, b); for (i = 1; i <= 3; i++) for (j = i + 1; j <= 3; j++) { if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t } if (b[j] + 0 < b[i] + 0) { t = b[i]; b[i] = b[j]; b[j] = t } } if (a[2] > 0) printf "medians %s / %s: %+.1f%% with the script", a[2], b[2], (b[2] - a[2]) * 100 / a[2]; else print "?" }'), errors $e"
         # shellcheck disable=SC2086
         printf '%-11s %s\n' "" "server CPU per delivery (ms), not disturbed by other load: no script $cn, 30-rule script $cw; $(echo $cn $cw | awk '{ sa = $1 + $2 + $3; sb = $4 + $5 + $6; if (sa > 0) printf "%+.1f%% with the script", (sb - sa) * 100 / sa; else print "?" }')"
     fi
