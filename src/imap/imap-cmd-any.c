@@ -65,6 +65,8 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
      * rights beyond RFC 2086's; "n" is RFC 5464's and not listed there);
      * RFC 8440 LIST ... RETURN (MYRIGHTS). */
     buf_puts(out, " ACL RIGHTS=kxten LIST-MYRIGHTS");
+    /* RFC 5464 mailbox and server annotations, RFC 9590 */
+    buf_puts(out, " METADATA METADATA-SERVER LIST-METADATA");
 }
 
 IMAP_CMD(cmd_capability)
