@@ -268,9 +268,10 @@ int mailbox_set_sharedseen(struct mail_user *u, const char *name, bool shared);
  * kept in the store per (mailbox, reader). mailbox_status_as fills
  * unseen (and first unseen) for that reader. */
 int mailbox_status_as(struct mail_user *u, const char *name, const char *reader, struct mailbox_info *out);
-/* Account rename/delete: move every per-reader \Seen row of reader
- * `from` in this store to reader `to` (rows `to` already has are kept),
- * or drop them when to is NULL. One transaction; idempotent. */
+/* Account rename/delete: move every per-reader \Seen row and /private
+ * METADATA entry of reader `from` in this store to reader `to` (rows `to`
+ * already has are kept), or drop them when to is NULL. One transaction;
+ * idempotent. */
 int mail_user_rename_reader(struct mail_user *u, const char *from, const char *to);
 
 /* ---- an open mailbox -------------------------------------------------- */
