@@ -53,6 +53,10 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
         }
         buf_free(&m);
         buf_puts(out, " SASL-IR ID ENABLE IDLE LITERAL-");
+        /* Cyrus's cyradm (Cyrus::IMAP::Admin) decides whether mboxcfg,
+         * info and setinfo may be used from the list it reads before it
+         * authenticates, as Cyrus advertises it there (RFC 5464). */
+        buf_puts(out, " METADATA");
         return;
     }
     buf_puts(out, " LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS UNSELECT CHILDREN MOVE MULTIAPPEND BINARY"

@@ -14,7 +14,9 @@
  * Rights (RFC 5464 3.3 with RFC 4314): reading or writing a mailbox's
  * entries, /private and /shared alike, needs "l" and one of "r", "s",
  * "w", "i", "p" on it; without "l" the mailbox does not exist for the
- * session. Server entries: anyone may read them; /shared ones are set by
+ * session. Admins of the mailbox's store (who hold "l" and "a" on it, as
+ * in Cyrus) may read and set them as well: cyradm's mboxcfg and info.
+ * Server entries: anyone may read them; /shared ones are set by
  * the admins of the domain only (3.3 lets the server restrict that), the
  * /private ones by the user in its own store. /private/specialuse is
  * changed by the mailbox's owner (or a holder of "a"), with CREATE's
@@ -436,7 +438,7 @@ IMAP_CMD(cmd_getmetadata)
         acl_rights_t rights;
         if (!imap_resolve(s, cmd, &nm, ACL_LOOKUP, true, &ref, &store, &rights))
             return CMD_DONE;
-        if (!may_annotate(rights)) {
+        if (!may_annotate(rights) && !access_is_admin_of_store(&s->who, ref.store)) {
             mail_user_close(store);
             imap_tagged(s, cmd, "NO", "[NOPERM] No right to read annotations of this mailbox");
             return CMD_DONE;
@@ -654,7 +656,7 @@ IMAP_CMD(cmd_setmetadata)
             setmd_free(j);
             return CMD_DONE;
         }
-        if (!may_annotate(rights)) {
+        if (!may_annotate(rights) && !access_is_admin_of_store(&s->who, ref.store)) {
             setmd_free(j);
             imap_tagged(s, cmd, "NO", "[NOPERM] No right to change annotations of this mailbox");
             return CMD_DONE;
