@@ -581,12 +581,7 @@ IMAP_CMD(cmd_setmetadata)
 
     bool server = nm.len == 0 && !nm.file;
     bool anon = s->who.anonymous || !s->mu;
-    /* anonymous sessions change nothing (their "lr" would otherwise be
-     * enough for RFC 5464 3.3) */
-    if (s->who.anonymous) {
-        imap_tagged(s, cmd, "NO", "[NOPERM] Not permitted for anonymous users");
-        return CMD_DONE;
-    }
+
     size_t maxv = metadata_max_value_size();
     bool any_shared = false, any_private = false;
     int64_t special_use = -1;
@@ -615,6 +610,12 @@ IMAP_CMD(cmd_setmetadata)
             }
             special_use = use;
         }
+    }
+    /* anonymous sessions change nothing (their "lr" would otherwise be
+     * enough for RFC 5464 3.3); /private entries were NOPRIVATE above */
+    if (s->who.anonymous) {
+        imap_tagged(s, cmd, "NO", "[NOPERM] Not permitted for anonymous users");
+        return CMD_DONE;
     }
     if (server && any_shared && !access_is_admin_of(&s->who, s->who.domain)) {
         imap_tagged(s, cmd, "NO", "[NOPERM] Only administrators may set shared server annotations");

@@ -75,6 +75,15 @@ def main():
         R.check(md(a, "Old", ["/shared/comment"]) == {"/shared/comment": "inbox"},
                 "the mailbox RENAME INBOX made has a copy")
 
+        # a value literal bigger than the limit (and than the reader's
+        # in-memory literal size): MAXSIZE, nothing stored
+        u, t = a.command("SETMETADATA INBOX (/private/big %L)", [b"z" * 70000])
+        R.check(t.render().endswith("NO [METADATA MAXSIZE 16384] Annotation value too large"),
+                "a 70000-octet value is NO [METADATA MAXSIZE 16384]", t.render())
+        R.check(md(a, "INBOX", ["/private/big"]) == {"/private/big": None}, "and is not stored")
+        u, t = a.command("SETMETADATA INBOX (/private/big %L)", [b"z" * 16384])
+        R.check(ok(t), "a value of exactly metadata_max_value_size is stored", t.render())
+
         # bob's private entry on alice's mailbox
         b = s.login("bob", "secret")
         b.ok('SETMETADATA "Other Users/alice/Projects" (/private/comment "bob\'s note")')
