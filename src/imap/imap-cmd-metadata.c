@@ -721,7 +721,7 @@ void imap_list_metadata_write(struct imap_session *s, struct mail_user *store, c
 {
     /* RFC 9590 3: a mailbox whose annotations cannot be read gets no
      * METADATA response (here: without the rights of RFC 5464 3.3) */
-    if (!may_annotate(rights))
+    if (!may_annotate(rights) && !access_is_admin_of_store(&s->who, store_name))
         return;
     struct md_spec specs[IMAP_LIST_MD_MAX];
     for (size_t i = 0; i < md->n; i++) {
