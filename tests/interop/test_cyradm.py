@@ -118,6 +118,12 @@ def main():
                 "mboxcfg ... none removes the shared comment only", out + err)
         out, err = cyradm(s, 'mboxcfg user/bob/Lists comment "Lists of bob"\n')
         R.check(err.strip() == "", "mboxcfg sets the comment again", err)
+        out, err = cyradm(s, "setinfo comment Welcome\ninfo\nsetinfo admin mailto:x@example.com\n")
+        R.check(re.search(r"^    comment: Welcome$", out, re.M) is not None,
+                "setinfo comment sets the server's /shared/comment, info shows it", out + err)
+        R.check("read-only" in err, "setinfo admin is refused (/shared/admin is read-only)", err)
+        out, err = cyradm(s, "setinfo comment Nope\n", user="alice")
+        R.check(err.strip() != "", "a non-admin's setinfo is refused", out + err)
 
         # 4. rename the account
         out, err = cyradm(s, "renm user/bob user/carol\nlm\n")

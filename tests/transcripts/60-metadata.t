@@ -291,3 +291,27 @@ S: m2 OK SETMETADATA completed
 C: l9 GETMETADATA "" /shared/comment
 S: * METADATA "" ("/shared/comment" "Shared comment")
 S: l9 OK GETMETADATA completed
+
+# ---- RFC 9590 3: no METADATA for a listed mailbox the session may not read ----
+@connect plain bobagain
+S~ \* OK .*
+C: k10 LOGIN bob secret
+S~ k10 OK .*
+C: k11 SETACL shared alice l
+S~ k11 OK .*
+@use alice2
+C: l10 LIST "" "Other Users/bob/%" RETURN (METADATA (/shared/comment))
+S: * LIST (\HasNoChildren) "/" "Other Users/bob/shared"
+S: l10 OK LIST completed
+
+# ---- admins of a store read and set its annotations (cyradm) ----
+@use admin
+C: m3 GETMETADATA "user/bob/hidden" /shared/comment
+S: * METADATA "user/bob/hidden" ("/shared/comment" "secret")
+S: m3 OK GETMETADATA completed
+C: m4 SETMETADATA "user/bob/hidden" (/shared/comment "reviewed")
+S: m4 OK SETMETADATA completed
+C: m5 LIST "" "user/bob/h%" RETURN (METADATA (/shared/comment))
+S: * LIST (\HasNoChildren) "/" "user/bob/hidden"
+S: * METADATA "user/bob/hidden" ("/shared/comment" "reviewed")
+S: m5 OK LIST completed
