@@ -77,6 +77,12 @@ S: c5 OK GETMETADATA completed
 C: c6 GETMETADATA "INBOX" ("/shared/*")
 S~ \* METADATA "INBOX" \("/shared/comment" "x{1000}"\)
 S: c6 OK GETMETADATA completed
+C: c6b GETMETADATA "INBOX" ("/private/filters/values/%")
+S: * METADATA "INBOX" ("/private/filters/values/boss" "FROM \"boss@example.com\"" "/private/filters/values/small" "SMALLER 5000")
+S: c6b OK GETMETADATA completed
+# every value too big: no METADATA response, only LONGENTRIES
+C: c6c GETMETADATA (MAXSIZE 3 DEPTH 1) "INBOX" (/private/filters/values)
+S: c6c OK [METADATA LONGENTRIES 23] GETMETADATA completed
 C: c7 SETMETADATA INBOX (/private/filters/values/small NIL /private/filters/values/boss NIL /private/filters/values/boss/deep NIL)
 S: c7 OK SETMETADATA completed
 
