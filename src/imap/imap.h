@@ -24,6 +24,8 @@
  *   imap-cmd-idle.c    IDLE
  *   imap-cmd-quota.c   GETQUOTA GETQUOTAROOT SETQUOTA (RFC 9208), quotawarn
  *   imap-cmd-acl.c     SETACL DELETEACL GETACL LISTRIGHTS MYRIGHTS (RFC 4314)
+ *   imap-cmd-metadata.c GETMETADATA SETMETADATA (RFC 5464), LIST-METADATA
+ *                      responses (RFC 9590)
  *   imap-access.c      client name -> store + mailbox + rights (imap_resolve)
  */
 #ifndef DARIUS_IMAP_H
@@ -601,6 +603,20 @@ IMAP_CMD(cmd_copy); IMAP_CMD(cmd_move);
 IMAP_CMD(cmd_getquota); IMAP_CMD(cmd_getquotaroot); IMAP_CMD(cmd_setquota);
 IMAP_CMD(cmd_setacl); IMAP_CMD(cmd_deleteacl); IMAP_CMD(cmd_getacl); IMAP_CMD(cmd_listrights);
 IMAP_CMD(cmd_myrights);
+IMAP_CMD(cmd_getmetadata); IMAP_CMD(cmd_setmetadata);
+/* (added, imap-cmd-metadata.c) LIST ... RETURN (METADATA (entry...))
+ * (RFC 9590): the entries, parsed after the option name (false: BAD),
+ * and the METADATA response of one listed mailbox (in_store: its name
+ * in store; nothing without the rights RFC 5464 3.3 asks). */
+#define IMAP_LIST_MD_MAX 100
+struct imap_list_md {
+    char *entries[IMAP_LIST_MD_MAX];    /* lower case, owned by the command */
+    size_t n;
+};
+bool imap_list_metadata_parse(struct imap_session *s, struct imap_cmd *cmd, struct imap_list_md *md);
+void imap_list_metadata_write(struct imap_session *s, struct mail_user *store, const char *store_name,
+                              const char *in_store, uint32_t special_use, acl_rights_t rights,
+                              const struct imap_list_md *md);
 /* (added, imap-cmd-append.c) The reader announces a literal at offset
  * marker_off of an APPEND being assembled (ct: the text so far, the
  * marker last), n octets: before the first message literal is accepted
