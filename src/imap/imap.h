@@ -490,8 +490,19 @@ enum cmd_result imap_cmd_job_batch(struct imap_session *s, struct imap_cmd *cmd,
 void imap_session_close(struct imap_session *s, const char *bye);
 void imap_session_login(struct imap_session *s, const char *user); /* common post-auth steps */
 /* (added) Like imap_session_login but reports failure: returns NULL on
- * success or a "[CODE] text" reason for a NO reply. */
+ * success or a "[CODE] text" reason for a NO reply. Provisions the store
+ * inline: only for callers without a pool. */
 const char *imap_session_try_login(struct imap_session *s, const char *user, const char *mech);
+/* The same in steps, so that the slow middle runs on the pool: begin (the
+ * loop: anonymous rules, the login limits; *done when nothing more is
+ * needed - an anonymous login), then access_provision_user(user) as a job
+ * (it may create the store and its folders, and it reads the account
+ * journal), then end with its result (the loop: the store handle, the
+ * session's identity). Each returns NULL or a "[CODE] text" reason; after
+ * a reason from end, nothing is held. A session that went away during
+ * the job releases the login slot itself (limits_login_release). */
+const char *imap_session_login_begin(struct imap_session *s, const char *user, const char *mech, bool *done);
+const char *imap_session_login_end(struct imap_session *s, const char *user, const char *mech, int err);
 /* (added) Process buffered input (next pipelined command) soon. */
 void imap_session_kick(struct imap_session *s);
 /* (added) Is there a literal/partial command pending in the reader? */
