@@ -65,6 +65,9 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
      * rights beyond RFC 2086's; "n" is RFC 5464's and not listed there);
      * RFC 8440 LIST ... RETURN (MYRIGHTS). */
     buf_puts(out, " ACL RIGHTS=kxten LIST-MYRIGHTS");
+    /* RFC 4978: only once COMPRESS may be given, and not again. */
+    if (!s->conn || !conn_is_compressed(s->conn))
+        buf_puts(out, " COMPRESS=DEFLATE");
 }
 
 IMAP_CMD(cmd_capability)

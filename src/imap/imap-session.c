@@ -78,6 +78,7 @@ static const struct cmd_def commands[] = {
     {"GETACL", cmd_getacl, S_AUTHSEL, false},
     {"LISTRIGHTS", cmd_listrights, S_AUTHSEL, false},
     {"MYRIGHTS", cmd_myrights, S_AUTHSEL, false},
+    {"COMPRESS", cmd_compress, S_AUTHSEL, false},
 };
 
 static bool anonymous_refused(struct imap_session *s, struct imap_cmd *cmd, const char *name);
