@@ -95,7 +95,7 @@ int conn_compress_start(struct conn *c);
 bool conn_is_compressed(const struct conn *c);
 /* Deflate parameters for what the server sends: level 1..9, window
  * 2^WBITS bytes, zlib memLevel (docs/architecture.md, "Compression"). */
-#define CONN_DEFLATE_LEVEL 6
+#define CONN_DEFLATE_LEVEL 3
 #define CONN_DEFLATE_WBITS 13
 #define CONN_DEFLATE_MEMLEVEL 6
 
