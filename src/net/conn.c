@@ -1091,10 +1091,15 @@ size_t conn_count(void)
  * protocol sees inflated input in pieces no larger than one plaintext
  * read, and its own limits (line length, literal size, the connection
  * memory limit) bound what a decompression bomb can make the server
- * hold; nothing else is allocated for it. Nothing more is read from the
- * socket while zin is not empty, and at most INFLATE_STEPS_PER_TURN
- * steps run per loop turn, so one client's bomb costs CPU in slices and
- * other connections are served in between. The inflater must take the
+ * hold; nothing else is allocated for it. The next step runs only once
+ * the protocol has taken all it was given or has taken nothing (it needs
+ * more bytes for a partial line); when it took part (IMAP runs a few
+ * pipelined commands per turn) the rest is offered again next turn
+ * first, so inflated input never piles up faster than it is served.
+ * Nothing more is read from the socket while zin is not empty, and at
+ * most INFLATE_STEPS_PER_TURN steps run per loop turn, so one client's
+ * bomb costs CPU in slices and other connections are served in
+ * between. The inflater must take the
  * client's choice of window (up to 32 KiB, RFC 1951), so it is
  * windowBits -15; zlib allocates that window on the first output.
  */
@@ -1212,19 +1217,29 @@ static int inflate_step(struct conn *c)
  * pieces, one on_input per piece, while the protocol keeps reading. */
 static void feed_input(struct conn *c)
 {
+    size_t had = c->in.len;
     deliver_input(c);
     if (!c->z)
         return;
-    for (int i = 0; i < INFLATE_STEPS_PER_TURN; i++) {
+    for (int i = 0;; i++) {
         if (!reading_allowed(c) || !z_in_backlog(c))
             return;
+        /* The protocol took some of its input but not all (IMAP stops
+         * after a few pipelined commands for fairness): let it have the
+         * rest next turn before inflating more, so inflated input never
+         * piles up faster than it is served. When it took nothing it
+         * needs more bytes (a partial line): inflate on. */
+        if (c->in.len && c->in.len < had)
+            break;
+        if (i == INFLATE_STEPS_PER_TURN)
+            break;
         if (inflate_step(c) < 0)
             return;
+        had = c->in.len;
         deliver_input(c);
     }
     /* More to inflate: continue next turn, after other connections. */
-    if (reading_allowed(c) && z_in_backlog(c))
-        schedule_input(c);
+    schedule_input(c);
 }
 
 /* Deflate len bytes (or just flush) into zout. Returns -1 when killed. */

@@ -5,7 +5,8 @@ implicit TLS and after STARTTLS: commands and literals after COMPRESS,
 IDLE with an unsolicited EXISTS that must arrive decodable without any
 further client traffic (the server sync-flushes, RFC 4978 4), a large
 FETCH streamed compressed, a second COMPRESS (NO [COMPRESSIONACTIVE]),
-COMPRESS pipelined with the first compressed command, and hostile
+COMPRESS pipelined with the first compressed command, 40,000 pipelined
+compressed commands under a small conn_memory_limit, and hostile
 streams: a decompression bomb (one line of 256 MiB inflated from a few
 hundred KiB: BAD [TOOBIG], the session goes on, the worker's peak memory
 does not grow by anything like it), corrupt deflate data and data after
@@ -204,7 +205,7 @@ def big_fetch(s):
     rnd = base64.encodebytes(os.urandom(3 * 1024 * 1024)).decode().replace("\n", "\r\n")
     msg = dt.sample_message(8).split("\r\n\r\n")[0] + "\r\n\r\n" + rnd
     c.ok("APPEND INBOX %L", [msg])
-    zs.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    zs.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
     tag = c.next_tag()
     c.send(tag + " FETCH * (BODY.PEEK[])")
     u, t = c.collect(tag)
@@ -261,6 +262,32 @@ def bomb(s):
     return "%d KiB compressed -> 256 MiB, worker peak +%d KiB" % (sent // 1024, grown)
 
 
+def pipelined_flood(s):
+    """40,000 pipelined NOOPs (480 KB once inflated, a few KB on the wire)
+    under conn_memory_limit 256 KiB: inflation waits while the reader
+    works through what it has (32 commands a turn), so input never piles
+    up past the limit and every command is answered."""
+    c = s.login()
+    zs = compress(c)
+    n = 40000
+    zs.sendall(b"".join(b"n%d NOOP\r\n" % i for i in range(n)))
+    c.settimeout(60 * dt.timeout_scale())
+    ok = 0
+    last = None
+    while ok < n:
+        r = c.read()
+        last = r.render()
+        if last.startswith("* BYE"):
+            raise dt.TestFailure("closed after %d NOOPs: %s" % (ok, last))
+        if re.fullmatch(r"n\d+ OK .*", last):
+            ok += 1
+    if last != "n%d OK NOOP completed" % (n - 1):
+        raise dt.TestFailure("last reply: %s" % last)
+    c.ok("NOOP")
+    c.logout()
+    return "%d NOOPs from %d compressed bytes" % (n, zs.wire_out)
+
+
 def corrupt(s):
     for what, data in (("corrupt deflate data", b"\xff\xff\xff\xff\xff\xff\xff\xff"),
                        ("data after a final block", None)):
@@ -289,6 +316,9 @@ def main():
                          ("large FETCH compressed", big_fetch),
                          ("corrupt stream closes the connection", corrupt)):
             R.run(name, fn, s)
+        R.check_sanitizer(s)
+    with dt.server_with_user(config={"conn_memory_limit": "262144"}) as s:
+        R.run("pipelined compressed commands within conn_memory_limit", pipelined_flood, s)
         R.check_sanitizer(s)
     return R.done()
 
