@@ -735,7 +735,7 @@ static void on_peer_eof(struct conn *c)
 {
     c->eof = true;
     /* Let a final reply (e.g. to a pipelined LOGOUT) go out first. */
-    if (c->out_bytes) {
+    if (has_output(c)) {
         conn_close(c);
         return;
     }
