@@ -1,7 +1,7 @@
 /* imap-cmd-compress.c - COMPRESS (RFC 4978).
  *
  * The stream itself is the connection layer's (conn_compress_start in
- * src/net/conn.c: raw deflate below TLS, output sync-flushed whenever a
+ * src/net/conn.c: raw deflate, then TLS; output sync-flushed whenever a
  * response is complete, inflated input bounded by the reader's limits).
  * Here: the command, its states and errors. Offered only after login
  * (RFC 4978 5: command-auth), so never before STARTTLS, which is a

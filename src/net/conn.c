@@ -1067,9 +1067,9 @@ size_t conn_count(void)
 /* ---- COMPRESS=DEFLATE (RFC 4978) ------------------------------------------
  *
  * A raw deflate stream (RFC 1951, no zlib header: windowBits negative)
- * between the protocol's buffered I/O and the socket or TLS, so it sits
- * below TLS in the stack: data is compressed, then encrypted (RFC 4978
- * 3). Once started it never stops.
+ * between the protocol's buffered I/O and the socket or TLS: data is
+ * compressed, then encrypted, and decrypted, then inflated (RFC 4978 3).
+ * Once started it never stops.
  *
  * Output: the chunk queue keeps holding plaintext (so back-pressure,
  * conn_output_pending and file chunks work as before); flush_output

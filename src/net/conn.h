@@ -84,7 +84,7 @@ bool conn_tls_exporter(struct conn *c, unsigned char out[32]);
 const char *conn_tls_desc(const struct conn *c);
 
 /* RFC 4978 COMPRESS=DEFLATE: from now on both directions are a raw
- * deflate stream (below TLS). Output already queued (the tagged OK) is
+ * deflate stream (compressed, then encrypted under TLS). Output already queued (the tagged OK) is
  * sent uncompressed; input already buffered is taken as compressed.
  * Output is Z_SYNC_FLUSHed whenever the queue runs empty. Inflated input
  * reaches on_input in pieces of at most 64 KiB, so the protocol's input
