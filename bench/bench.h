@@ -240,6 +240,7 @@ int bench_mode_lmtp(void);      /* lmtp.c */
 int bench_mode_login(void);     /* storm.c */
 int bench_mode_searchload(void);
 int bench_mode_imapmix(void);
+int bench_mode_compress(void);  /* compress.c */
 int bench_verify_server(void);
 
 /* ---- server memory ---- */

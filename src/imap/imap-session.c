@@ -80,6 +80,7 @@ static const struct cmd_def commands[] = {
     {"MYRIGHTS", cmd_myrights, S_AUTHSEL, false},
     {"GETMETADATA", cmd_getmetadata, S_AUTHSEL, false},
     {"SETMETADATA", cmd_setmetadata, S_AUTHSEL, false},
+    {"COMPRESS", cmd_compress, S_AUTHSEL, false},
 };
 
 static bool anonymous_refused(struct imap_session *s, struct imap_cmd *cmd, const char *name);

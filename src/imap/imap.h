@@ -628,6 +628,7 @@ bool imap_list_metadata_parse(struct imap_session *s, struct imap_cmd *cmd, stru
 void imap_list_metadata_write(struct imap_session *s, struct mail_user *store, const char *store_name,
                               const char *in_store, uint32_t special_use, acl_rights_t rights,
                               const struct imap_list_md *md);
+IMAP_CMD(cmd_compress);
 /* (added, imap-cmd-append.c) The reader announces a literal at offset
  * marker_off of an APPEND being assembled (ct: the text so far, the
  * marker last), n octets: before the first message literal is accepted
