@@ -10,6 +10,7 @@
  */
 #include "sqlite-internal.h"
 #include "mime.h"
+#include "sortkey.h"
 #include "notify.h"
 #include "log.h"
 #include "buf.h"
@@ -652,6 +653,129 @@ int sq_search_headers(struct mailbox *mb, const uint32_t *uids, size_t n, unsign
     return r < 0 ? r : (int)MIN(k, (size_t)INT32_MAX);
 }
 
+/* ---- sort keys for SORT and THREAD ---------------------------------------- */
+
+int sq_sortkeys_put(struct mail_user *u, const char *guid, const char *data, size_t len)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_SK_PUT);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, len ? data : "", (int)MIN(len, (size_t)INT32_MAX), SQLITE_STATIC);
+    return sq_run(u, st, "insert sortkeys");
+}
+
+struct sk_fill {
+    char guid[33];
+    struct buf rec;
+};
+
+/* Save lazily built records: a cache fill, as save_hfields. */
+static void save_sortkeys(struct mail_user *u, const struct sk_fill *fills, size_t nfills)
+{
+    sqlite3 *db = sq(u)->db;
+    if (nfills == 0)
+        return;
+    sq_read_drop(u);
+    if (!sqlite3_get_autocommit(db))
+        return;
+    sqlite3_busy_timeout(db, 0);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    sqlite3_busy_timeout(db, SQ_BUSY_TIMEOUT_MS);
+    if (rc != SQLITE_OK)
+        return;
+    sq_quota_forget(u);
+    int r = 0;
+    for (size_t i = 0; i < nfills && r == 0; i++)
+        r = sq_sortkeys_put(u, fills[i].guid, fills[i].rec.data, fills[i].rec.len);
+    if (r == 0)
+        r = sq_commit(u);
+    else
+        sq_rollback(u);
+    if (r == 0)
+        log_debug("storage: %s: saved the sort keys of %zu older messages", u->name, nfills);
+}
+
+/* The record of an older blob, from its cached raw header (or its file
+ * when the header was too long to cache). */
+static int build_sortkeys(struct mail_user *u, const char *guid, struct buf *out)
+{
+    sqlite3_stmt *q = sq_stmt(u, SQ_BLOB_HEADER);
+    if (!q)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_text(q, 1, guid, -1, SQLITE_STATIC);
+    int e, qrc = sqlite3_step(q);
+    if (qrc == SQLITE_ROW) {
+        const char *h = sqlite3_column_blob(q, 0);
+        size_t hl = (size_t)sqlite3_column_bytes(q, 0);
+        bool cached = sqlite3_column_type(q, 0) != SQLITE_NULL;
+        e = storage_sortkeys_compute(u, guid, cached ? (h ? h : "") : NULL, hl, out);
+    } else {
+        e = STORAGE_ERR_NOTFOUND;
+    }
+    sqlite3_reset(q);
+    return e;
+}
+
+int sq_sort_keys(struct mailbox *mb, const uint32_t *uids, size_t n, sort_keys_cb cb, void *arg)
+{
+    struct mail_user *u = mb->user;
+    sqlite3_stmt *st = sq_stmt(u, SQ_SK_READ);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_int64(st, 1, mb->id);
+    sqlite3_bind_int64(st, 2, uids[0]);
+    sqlite3_bind_int64(st, 3, uids[n - 1]);
+    sqlite3_bind_text(st, 4, mb->info.mailboxid, -1, SQLITE_STATIC);
+    struct sk_fill *fills = NULL;
+    size_t nfills = 0, cfills = 0, i = 0, rows = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rows++;
+        uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
+        while (i < n && uids[i] < uid)
+            i++;
+        if (i == n)
+            break;
+        if (uids[i] != uid)
+            continue;
+        i++;
+        const char *d = sqlite3_column_blob(st, 2);
+        size_t dl = (size_t)sqlite3_column_bytes(st, 2);
+        if (d && mime_sortkeys_parse(d, dl, NULL)) {
+            cb(arg, uid, d, dl);
+            continue;
+        }
+        /* Stored before schema 9 (or of an older format): built now. */
+        const char *g = (const char *)sqlite3_column_text(st, 1);
+        struct sk_fill f = {.rec = BUF_INIT};
+        snprintf(f.guid, sizeof(f.guid), "%s", g ? g : "");
+        if (build_sortkeys(u, f.guid, &f.rec) < 0) {
+            buf_free(&f.rec);
+            buf_puts(&f.rec, ""); /* unreadable: sorts with empty keys */
+            mime_sortkeys_build(&f.rec, "", 0);
+            cb(arg, uid, f.rec.data, f.rec.len);
+            buf_free(&f.rec);
+            continue;
+        }
+        cb(arg, uid, f.rec.data, f.rec.len);
+        ARRAY_GROW(fills, nfills, cfills);
+        fills[nfills++] = f;
+    }
+    sqlite3_reset(st);
+    int r = 0;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = sq_error(u, rc, "sort keys");
+    else if (rows == 0)
+        r = sq_if_gone(mb, 0);
+    if (r == 0)
+        save_sortkeys(u, fills, nfills);
+    for (size_t f = 0; f < nfills; f++)
+        buf_free(&fills[f].rec);
+    free(fills);
+    return r;
+}
+
 /* ---- writing ------------------------------------------------------------- */
 
 static int insert_msg(struct mail_user *u, int64_t mbid, uint32_t uid, uint64_t modseq, const struct msg_record *r)
@@ -772,6 +896,8 @@ static int append_rows(struct append_commit *c)
         if ((r = sq_run(u, st, "insert blob")) < 0)
             break;
         if (it->hfields && (r = sq_hfields_put(u, it->guid, it->hfields, it->hfields_len)) < 0)
+            break;
+        if (it->sortkeys && (r = sq_sortkeys_put(u, it->guid, it->sortkeys, it->sortkeys_len)) < 0)
             break;
         struct msg_record rec;
         memset(&rec, 0, sizeof(rec));

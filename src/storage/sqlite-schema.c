@@ -31,7 +31,7 @@
  *  - blob is the per-body cache (ENVELOPE, BODYSTRUCTURE, header) plus
  *    the refcount that lets COPY/MOVE share one immutable file;
  *    hdrfields (schema 6) the decoded header fields SEARCH reads, per
- *    blob.
+ *    blob; sortkeys (schema 9) the SORT and THREAD keys, per blob.
  */
 #include "sqlite-internal.h"
 #include "log.h"
@@ -259,6 +259,21 @@ static const char *const migrations[] = {
     "  source BLOB NOT NULL,"
     "  compiled BLOB);"
     "CREATE UNIQUE INDEX sieve_script_active ON sieve_script(active) WHERE active!=0;",
+
+    /* 8 -> 9: sortkeys, per blob the record of SORT and THREAD keys
+     * (sortkey.h: casemapped base subject, first From/To/Cc mailbox,
+     * RFC 5957 display keys, sent date, normalized Message-ID,
+     * In-Reply-To and References), computed once at append time (issue
+     * 12: "sort keys are computed once at append time and stored") so
+     * SORT and THREAD read one small row per message and parse nothing.
+     * A table of its own keyed like blob, for the same reasons as
+     * hdrfields (schema 6): small rows, shared by COPY/MOVE, goes with
+     * the blob's last reference. Not filled here: older blobs get their
+     * row on first use by SORT or THREAD (sq_sort_keys), from the cached
+     * raw header. */
+    "CREATE TABLE sortkeys("
+    "  guid TEXT PRIMARY KEY,"
+    "  data BLOB NOT NULL) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))

@@ -120,6 +120,12 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_HF_SEARCH_FR] = HF_SEARCH("h.data,b.header",
                                   "LEFT JOIN hdrfields h ON h.guid=m.guid LEFT JOIN blob b ON b.guid=m.guid"),
     [SQ_BLOB_HEADER] = "SELECT header FROM blob WHERE guid=?",
+    /* sortkeys (schema 9): like hdrfields. */
+    [SQ_SK_PUT] = "INSERT OR REPLACE INTO sortkeys(guid,data) SELECT ?1,?2 WHERE EXISTS(SELECT 1 FROM blob "
+                  "WHERE guid=?1)",
+    [SQ_SK_DEAD_DEL] = "DELETE FROM sortkeys WHERE guid IN (SELECT guid FROM blob WHERE refcount<=0)",
+    [SQ_SK_READ] = "SELECT m.uid,m.guid,s.data FROM message m LEFT JOIN sortkeys s ON s.guid=m.guid "
+                   "WHERE m.mailbox_id=?1 AND m.uid BETWEEN ?2 AND ?3 AND " MB_IS("?1", "?4") " ORDER BY m.uid",
     /* covered by message_modseq (mailbox_id, modseq, uid) */
     [SQ_MSG_SINCE] = "SELECT uid FROM message WHERE mailbox_id=?1 AND modseq>?2 AND modseq<=?3 AND "
                      MB_IS("?1", "?4"),
@@ -925,6 +931,7 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .get_cache = sq_get_cache,
     .get_guid = sq_get_guid,
     .search_headers = sq_search_headers,
+    .sort_keys = sq_sort_keys,
     .append_commit = sq_append_commit,
     .store = sq_store,
     .expunge = sq_expunge,
