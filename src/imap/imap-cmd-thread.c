@@ -1,14 +1,14 @@
 /* imap-cmd-thread.c - THREAD and UID THREAD (RFC 5256 BASE.6.4.THREAD):
  * "THREAD alg charset search-keys". The search is SEARCH's, run as a read
  * job (search_run_then); on the same pool thread the matches' sort-key
- * records (sortkey.h, computed when each message was stored) become
+ * records (sortkey.h, computed when each message was stored, read with
+ * mailbox_sort_keys) become
  * imap-thread.h records and are threaded; the loop only writes the
  * "* THREAD" line.
  */
 #include "imap-search.h"
 #include "imap-thread.h"
 #include "sortkey.h"
-#include "mime.h"
 #include "config.h"
 
 #include <strings.h>
@@ -93,45 +93,6 @@ static void take_keys(void *arg, uint32_t uid, const char *rec, size_t len)
     t->nref[i] = t->nrefs - t->ref0[i];
 }
 
-/* INTERIM, until the stored keys (storage.h mailbox_sort_keys, branch
- * h-sort) are merged: the same records built here from each message's
- * cached raw header (its file when the header is too long to cache).
- * Same contract as mailbox_sort_keys. */
-static int thread_keys_from_headers(struct mailbox *mb, const uint32_t *uids, size_t n,
-                                    void (*cb)(void *arg, uint32_t uid, const char *rec, size_t len), void *arg)
-{
-    struct search_hdr_batch hb = {0};
-    struct buf rec = BUF_INIT;
-    int rc = 0;
-    for (size_t i = 0; i < n;) {
-        int k = mailbox_search_headers(mb, uids + i, n - i, SEARCH_HDR_RAW, &hb);
-        if (k <= 0) {
-            rc = k;
-            break;
-        }
-        for (size_t j = 0; j < (size_t)k; j++) {
-            const struct msg_search_hdr *h = &hb.v[j];
-            if (!h->uid)
-                continue;
-            buf_reset(&rec);
-            if (h->header) {
-                mime_sortkeys_build(&rec, h->header, h->header_len);
-            } else {
-                struct msg_content c;
-                if (mailbox_get_content(mb, h->uid, &c) != 0)
-                    continue;   /* gone meanwhile: no keys */
-                mime_sortkeys_build(&rec, c.data, mime_header_length(c.data, c.len));
-                msg_content_release(&c);
-            }
-            cb(arg, h->uid, rec.data, rec.len);
-        }
-        i += (size_t)k;
-    }
-    buf_free(&rec);
-    search_hdr_batch_free(&hb);
-    return rc;
-}
-
 /* On the pool, in the search's read transaction. */
 static int thread_post(const struct search_matches *m, void *arg)
 {
@@ -152,7 +113,7 @@ static int thread_post(const struct search_matches *m, void *arg)
         t->msgs[i].seq = m->msns[i];
         t->msgs[i].sent = m->internaldates[i];
     }
-    int rc = thread_keys_from_headers(m->mb, m->uids, n, take_keys, t);
+    int rc = mailbox_sort_keys(m->mb, m->uids, n, take_keys, t);
     t->m = NULL;
     if (rc < 0)
         return rc;
