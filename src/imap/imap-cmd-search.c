@@ -487,7 +487,7 @@ IMAP_CMD(cmd_search)
 /* THREAD and SORT: the search of cmd_search, always as a read job, then
  * post on the pool and write on the loop (imap-search.h). */
 enum cmd_result search_run_then(struct imap_session *s, struct imap_cmd *cmd, struct search_query *q,
-                                const char *what, search_post_fn post, search_write_fn write,
+                                const char *kind, const char *what, search_post_fn post, search_write_fn write,
                                 void (*free_arg)(void *arg), void *arg)
 {
     struct search_run *r = xcalloc(1, sizeof(*r));
@@ -510,5 +510,5 @@ enum cmd_result search_run_then(struct imap_session *s, struct imap_cmd *cmd, st
     size_t from = 0, to = v->count;
     narrow_range(r->q->root, v, &from, &to);
     imap_view_snap_range(&r->v, v, from, to);
-    return imap_cmd_job(s, cmd, what, NULL, search_job, search_done, r);
+    return imap_cmd_job(s, cmd, kind, NULL, search_job, search_done, r);
 }

@@ -202,5 +202,5 @@ IMAP_CMD(cmd_thread)
     struct thread_cmd *t = xcalloc(1, sizeof(*t));
     t->alg = alg;
     t->uid = cmd->uid;
-    return search_run_then(s, cmd, &q, "Thread", thread_post, thread_write, thread_cmd_free, t);
+    return search_run_then(s, cmd, &q, "thread", "Thread", thread_post, thread_write, thread_cmd_free, t);
 }

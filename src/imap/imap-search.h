@@ -141,12 +141,13 @@ unsigned search_needs(const struct skey *root);
 
 /* imap-cmd-search.c: the search of SEARCH for commands that go on with
  * its matches (THREAD, SORT). The query (from search_parse) is taken
- * over. Always a read job: after the scan, post(matches, arg) runs on the
- * pool inside the read transaction (it may read storage; a negative
- * storage error fails the command); then on the loop write(s, cmd, arg)
- * writes the untagged response before "OK <what> completed". Errors are
- * answered as SEARCH answers them. free_arg(arg) is called in every case
- * (also when the client went away). */
+ * over. Always a read job of the given kind (jobs.h): after the scan,
+ * post(matches, arg) runs on the pool inside the read transaction (it may
+ * read storage; a negative storage error fails the command); then on the
+ * loop write(s, cmd, arg) writes the untagged response before
+ * "OK <what> completed". Errors are answered as SEARCH answers them.
+ * free_arg(arg) is called in every case (also when the client went
+ * away). */
 struct search_matches {
     struct mailbox *mb;
     const uint32_t *uids, *msns;    /* ascending */
@@ -156,7 +157,7 @@ struct search_matches {
 typedef int (*search_post_fn)(const struct search_matches *m, void *arg);
 typedef void (*search_write_fn)(struct imap_session *s, struct imap_cmd *cmd, void *arg);
 enum cmd_result search_run_then(struct imap_session *s, struct imap_cmd *cmd, struct search_query *q,
-                                const char *what, search_post_fn post, search_write_fn write,
+                                const char *kind, const char *what, search_post_fn post, search_write_fn write,
                                 void (*free_arg)(void *arg), void *arg);
 
 /* Helpers shared with FETCH and the tests. */
