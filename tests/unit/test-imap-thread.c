@@ -446,6 +446,103 @@ static void test_tangle(void)
     }
 }
 
+/* RFC 5256 section 4's grammar, on our own output (small inputs: the
+ * recursion is the test's, bounded by its sizes):
+ *   thread-list    = "(" (thread-members / thread-nested) ")"
+ *   thread-members = nz-number *(SP nz-number) [SP thread-nested]
+ *   thread-nested  = 2*thread-list */
+static bool g_list(const char **p, int *seen, int n);
+
+static bool g_nested(const char **p, int *seen, int n)
+{
+    int k = 0;
+    while (**p == '(') {
+        if (!g_list(p, seen, n))
+            return false;
+        k++;
+    }
+    return k >= 2;
+}
+
+static bool g_list(const char **p, int *seen, int n)
+{
+    if (**p != '(')
+        return false;
+    (*p)++;
+    if (**p == '(') {
+        if (!g_nested(p, seen, n))
+            return false;
+    } else {
+        for (;;) {
+            if (**p < '1' || **p > '9')
+                return false;
+            char *e;
+            long v = strtol(*p, &e, 10);
+            if (v < 1 || v > n)
+                return false;
+            seen[v]++;
+            *p = e;
+            if (**p != ' ')
+                break;
+            (*p)++;
+            if (**p == '(') {
+                if (!g_nested(p, seen, n))
+                    return false;
+                break;
+            }
+        }
+    }
+    if (**p != ')')
+        return false;
+    (*p)++;
+    return true;
+}
+
+/* Random mailboxes (seeded): ids drawn from a small pool (duplicates,
+ * loops, self-references, missing parents), subjects from a few (merges),
+ * dates with ties. Every answer follows the grammar and names each
+ * message exactly once. */
+static void test_random_grammar(void)
+{
+    enum { MAXN = 60, POOL = 40 };
+    static char ids[POOL][16];
+    static const char *subjects[] = {"", "a", "b", "c", NULL};
+    for (int i = 0; i < POOL; i++)
+        snprintf(ids[i], sizeof(ids[i]), "<%d@x>", i);
+    unsigned seed = 12345;
+#define RND(m) ((seed = seed * 1103515245u + 12345u), (int)((seed >> 16) % (unsigned)(m)))
+    for (int iter = 0; iter < 400; iter++) {
+        int n = 1 + RND(MAXN);
+        struct thread_msg m[MAXN];
+        const char *refs[MAXN][8];
+        for (int i = 0; i < n; i++) {
+            int nr = RND(6);
+            for (int r = 0; r < nr; r++)
+                refs[i][r] = ids[RND(POOL)];
+            m[i] = (struct thread_msg){
+                .id = (uint32_t)(i + 1), .seq = (uint32_t)(i + 1), .sent = RND(5) - 2,
+                .subject = subjects[RND(5)], .is_reply = RND(2),
+                .message_id = RND(8) ? ids[RND(POOL)] : NULL, .refs = refs[i], .nrefs = (size_t)nr};
+        }
+        for (int alg = THREAD_ORDEREDSUBJECT; alg <= THREAD_REFS; alg++) {
+            struct buf out = BUF_INIT;
+            thread_run((enum thread_alg)alg, m, (size_t)n, &out);
+            int seen[MAXN + 1] = {0};
+            const char *p = buf_cstr(&out);
+            bool ok = true;
+            while (ok && *p)
+                ok = g_list(&p, seen, n);
+            CHECK(ok);
+            for (int i = 1; i <= n; i++)
+                CHECK(seen[i] == 1);
+            if (!ok)
+                fprintf(stderr, "iter %d alg %d: %s\n", iter, alg, buf_cstr(&out));
+            buf_free(&out);
+        }
+    }
+#undef RND
+}
+
 int main(void)
 {
     unit_deadline(60);
@@ -466,5 +563,6 @@ int main(void)
     RUN(test_deep_chain);
     RUN(test_reference_cap);
     RUN(test_tangle);
+    RUN(test_random_grammar);
     return unit_done();
 }
