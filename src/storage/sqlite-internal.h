@@ -117,6 +117,8 @@ enum sq_stmt_id {
     SQ_SK_PUT,
     SQ_SK_DEAD_DEL,
     SQ_SK_READ,
+    SQ_TH_GET,
+    SQ_TH_PUT,
     /* retained expunged messages and their viewers (sqlite-retain.c) */
     SQ_RET_INSERT,
     SQ_RET_RANGE,

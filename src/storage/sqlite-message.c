@@ -856,6 +856,84 @@ static int retain_state(struct mailbox *mb, int *state)
     return r;
 }
 
+static int th_lookup(struct mail_user *u, const char *id, size_t len, char threadid[33], bool *found)
+{
+    sqlite3_stmt *q = sq_stmt(u, SQ_TH_GET);
+    if (!q)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_text(q, 1, id, (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(q, 0);
+        size_t tl = t ? (size_t)sqlite3_column_bytes(q, 0) : 0;
+        if (tl > 0 && tl < 33) {
+            memcpy(threadid, t, tl);
+            threadid[tl] = '\0';
+            *found = true;
+        }
+    }
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORAGE_OK : sq_error(u, rc, "thread lookup");
+}
+
+static int th_put(struct mail_user *u, const char *id, size_t len, const char *threadid)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_TH_PUT);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_text(st, 1, id, (int)len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, threadid, -1, SQLITE_STATIC);
+    return sq_run(u, st, "thread insert");
+}
+
+/* RFC 8474 THREADID of a message being stored: the conversation's, found
+ * through the Message-IDs it names (References oldest first - the root
+ * is the likeliest to be known -, In-Reply-To, its own Message-ID, which
+ * an earlier reply may have named), else a new one: its own guid. Then
+ * every one of those Message-IDs maps to the result (first mapping
+ * wins: a THREADID never changes, so two conversations a message joins
+ * stay two). The keys are the normalized ids of its sort-key record (at
+ * most 64 references); a message without any keeps its own thread. The
+ * subject is not compared: a message that names a conversation's ids
+ * joins it, as REFERENCES threading would link it. */
+static int assign_threadid(struct mail_user *u, const struct append_item *it, char threadid[33])
+{
+    memcpy(threadid, it->guid, 33);
+    struct mime_sortkeys k;
+    if (!it->sortkeys || !mime_sortkeys_parse(it->sortkeys, it->sortkeys_len, &k))
+        return STORAGE_OK;
+    enum { MAXIDS = SORTKEY_MAX_REFS + 2 };
+    const char *ids[MAXIDS];
+    size_t lens[MAXIDS], n = 0, pos = 0;
+    const char *id;
+    size_t idlen;
+    while (n < SORTKEY_MAX_REFS && mime_sortkeys_next_ref(&k, &pos, &id, &idlen))
+        if (idlen > 0) {
+            ids[n] = id;
+            lens[n++] = idlen;
+        }
+    if (k.len[SK_INREPLYTO] > 0) {
+        ids[n] = k.s[SK_INREPLYTO];
+        lens[n++] = k.len[SK_INREPLYTO];
+    }
+    if (k.len[SK_MESSAGEID] > 0) {
+        ids[n] = k.s[SK_MESSAGEID];
+        lens[n++] = k.len[SK_MESSAGEID];
+    }
+    bool found = false;
+    for (size_t i = 0; i < n && !found; i++) {
+        int r = th_lookup(u, ids[i], lens[i], threadid, &found);
+        if (r < 0)
+            return r;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int r = th_put(u, ids[i], lens[i], threadid);
+        if (r < 0)
+            return r;
+    }
+    return STORAGE_OK;
+}
+
 /* The rows of one append transaction, inside the caller's write
  * transaction: UIDs from the mailbox's current UIDNEXT (re-read here, so
  * the transactions of a group commit get consecutive, distinct UIDs). */
@@ -908,9 +986,8 @@ static int append_rows(struct append_commit *c)
         rec.savedate = now;
         rec.size = it->size;
         memcpy(rec.guid, it->guid, 33);
-        /* Each message starts its own thread until threading exists; the
-         * guid is unique, so it is a valid RFC 8474 THREADID basis. */
-        memcpy(rec.threadid, it->guid, 33);
+        if ((r = assign_threadid(u, it, rec.threadid)) < 0)
+            break;
         if ((r = insert_msg(u, mb->id, uid, modseq, &rec)) < 0)
             break;
         if (!(it->flags & MSG_SEEN))

@@ -32,6 +32,7 @@
  *    the refcount that lets COPY/MOVE share one immutable file;
  *    hdrfields (schema 6) the decoded header fields SEARCH reads, per
  *    blob; sortkeys (schema 9) the SORT and THREAD keys, per blob.
+ *  - thread_msgid (schema 10): Message-ID -> RFC 8474 THREADID.
  */
 #include "sqlite-internal.h"
 #include "log.h"
@@ -274,6 +275,15 @@ static const char *const migrations[] = {
     "CREATE TABLE sortkeys("
     "  guid TEXT PRIMARY KEY,"
     "  data BLOB NOT NULL) WITHOUT ROWID;",
+
+    /* 9 -> 10: thread_msgid, the RFC 8474 THREADID of each Message-ID
+     * seen in a stored message's Message-ID, In-Reply-To or References
+     * (sqlite-message.c assign_threadid), so the messages of one
+     * conversation share a THREADID. Messages stored before keep theirs
+     * (their own guid): a THREADID never changes. */
+    "CREATE TABLE thread_msgid("
+    "  msgid TEXT PRIMARY KEY,"
+    "  threadid TEXT NOT NULL) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))

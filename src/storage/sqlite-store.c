@@ -126,6 +126,9 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_SK_DEAD_DEL] = "DELETE FROM sortkeys WHERE guid IN (SELECT guid FROM blob WHERE refcount<=0)",
     [SQ_SK_READ] = "SELECT m.uid,m.guid,s.data FROM message m LEFT JOIN sortkeys s ON s.guid=m.guid "
                    "WHERE m.mailbox_id=?1 AND m.uid BETWEEN ?2 AND ?3 AND " MB_IS("?1", "?4") " ORDER BY m.uid",
+    /* conversation threads (schema 10, sqlite-message.c assign_threadid) */
+    [SQ_TH_GET] = "SELECT threadid FROM thread_msgid WHERE msgid=?",
+    [SQ_TH_PUT] = "INSERT OR IGNORE INTO thread_msgid(msgid,threadid) VALUES(?,?)",
     /* covered by message_modseq (mailbox_id, modseq, uid) */
     [SQ_MSG_SINCE] = "SELECT uid FROM message WHERE mailbox_id=?1 AND modseq>?2 AND modseq<=?3 AND "
                      MB_IS("?1", "?4"),

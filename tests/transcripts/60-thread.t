@@ -77,6 +77,28 @@ C: e8 THREAD REFERENCES UTF-8 NOSUCHKEY
 S~ e8 BAD .*
 C: e9 THREAD (REFERENCES) UTF-8 ALL
 S~ e9 BAD .*
+# RFC 8474 THREADID: one per conversation, assigned when each message was
+# stored from the Message-IDs it names: 1-3 (References, In-Reply-To) and
+# 10 (the same Message-ID as 1); 5-6 (through the missing parent); 7-8
+# (the loop); 4 (subject only) and 9 (no ids) are threads of their own.
+C: o1 FETCH 1:10 (THREADID)
+S~ \* 1 FETCH \(THREADID \(T(?P<ta>[0-9a-f]{32})\)\)
+S: * 2 FETCH (THREADID (T${ta}))
+S: * 3 FETCH (THREADID (T${ta}))
+S~ \* 4 FETCH \(THREADID \(T(?!${ta})(?P<td>[0-9a-f]{32})\)\)
+S~ \* 5 FETCH \(THREADID \(T(?!${ta}|${td})(?P<tb>[0-9a-f]{32})\)\)
+S: * 6 FETCH (THREADID (T${tb}))
+S~ \* 7 FETCH \(THREADID \(T(?!${ta}|${td}|${tb})(?P<tl>[0-9a-f]{32})\)\)
+S: * 8 FETCH (THREADID (T${tl}))
+S~ \* 9 FETCH \(THREADID \(T(?!${ta}|${td}|${tb}|${tl})[0-9a-f]{32}\)\)
+S: * 10 FETCH (THREADID (T${ta}))
+S~ o1 OK .*
+C: o2 SEARCH THREADID T${ta}
+S: * SEARCH 1 2 3 10
+S~ o2 OK .*
+C: o3 UID SEARCH THREADID T${tl}
+S: * SEARCH 7 8
+S~ o3 OK .*
 # Expunge the original (UID 1): its duplicate, UID 10, now owns
 # <a1@example.org> and becomes the parent of UID 2. Sequence numbers
 # shift down by one; UID THREAD prints UIDs.
