@@ -1449,6 +1449,8 @@ struct xitem {
     int64_t lines;
     void *hfields;              /* NULL: the source has none (yet) */
     size_t hfields_len;
+    void *sortkeys;             /* NULL: the source has none (yet) */
+    size_t sortkeys_len;
     bool linked;                /* its file was created in the destination by this copy */
     bool skip;                  /* gone from the source meanwhile */
     bool ghost;                 /* expunged, kept for the source handle's client */
@@ -1488,6 +1490,13 @@ static int read_blob_row(struct mail_user *u, struct xitem *x)
             x->hfields = xmalloc(hfl);
             memcpy(x->hfields, hf, hfl);
             x->hfields_len = hfl;
+        }
+        const void *sk = sqlite3_column_blob(st, 7);
+        size_t skl = (size_t)sqlite3_column_bytes(st, 7);
+        if (sk && mime_sortkeys_parse(sk, skl, NULL)) {
+            x->sortkeys = xmalloc(skl);
+            memcpy(x->sortkeys, sk, skl);
+            x->sortkeys_len = skl;
         }
     } else {
         r = rc == SQLITE_DONE ? STORAGE_ERR_NOTFOUND : sq_error(u, rc, "blob row");
@@ -1539,6 +1548,7 @@ static void xitems_free(struct xitem *v, size_t n)
         free(v[i].body);
         free(v[i].header);
         free(v[i].hfields);
+        free(v[i].sortkeys);
     }
     free(v);
 }
@@ -1603,6 +1613,8 @@ static int copy_into(struct mail_user *su, struct mail_user *dest, const char *d
             r = sq_run(dest, st, "insert blob");
             if (r == 0 && x->hfields)
                 r = sq_hfields_put(dest, x->rec.guid, x->hfields, x->hfields_len);
+            if (r == 0 && x->sortkeys)
+                r = sq_sortkeys_put(dest, x->rec.guid, x->sortkeys, x->sortkeys_len);
         }
         if (r < 0)
             break;
