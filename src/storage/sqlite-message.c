@@ -717,12 +717,44 @@ static int build_sortkeys(struct mail_user *u, const char *guid, struct buf *out
     return e;
 }
 
+/* Page cache of a connection during a large sort-key scan. */
+#define SORT_CACHE_KIB 16384
+
+/* The connection's cache_size in KiB (it is set as a negative KiB
+ * figure), or 0 when unknown. */
+static int sort_cache_kib(sqlite3 *db)
+{
+    sqlite3_stmt *q;
+    int kib = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &q, NULL) != SQLITE_OK)
+        return 0;
+    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) < 0)
+        kib = -sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return kib;
+}
+
+static void set_cache_kib(sqlite3 *db, int kib)
+{
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d", kib);
+    sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
 int sq_sort_keys(struct mailbox *mb, const uint32_t *uids, size_t n, sort_keys_cb cb, void *arg)
 {
     struct mail_user *u = mb->user;
+    sqlite3 *db = sq(u)->db;
     sqlite3_stmt *st = sq_stmt(u, SQ_SK_READ);
     if (!st)
         return STORAGE_ERR_IO;
+    /* One primary-key lookup of sortkeys per message row: with the small
+     * page cache of a connection (sqlite-store.c) the two tables' pages
+     * keep evicting each other and every lookup becomes preads. A larger
+     * cache for this scan only, given back afterwards. */
+    int cache_kib = sort_cache_kib(db);
+    if (n > 1000 && cache_kib > 0)
+        set_cache_kib(db, SORT_CACHE_KIB);
     sqlite3_bind_int64(st, 1, mb->id);
     sqlite3_bind_int64(st, 2, uids[0]);
     sqlite3_bind_int64(st, 3, uids[n - 1]);
@@ -763,6 +795,8 @@ int sq_sort_keys(struct mailbox *mb, const uint32_t *uids, size_t n, sort_keys_c
         fills[nfills++] = f;
     }
     sqlite3_reset(st);
+    if (n > 1000 && cache_kib > 0)
+        set_cache_kib(db, cache_kib);
     int r = 0;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         r = sq_error(u, rc, "sort keys");
