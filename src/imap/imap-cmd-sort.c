@@ -42,7 +42,8 @@ struct sort_crit {
 
 struct sort_ent {
     int64_t date;                   /* sent date (or INTERNALDATE: RFC 5256 2.2) */
-    uint32_t off[SORT_NSTR], len[SORT_NSTR];   /* into the arena */
+    size_t off[SORT_NSTR];          /* into the arena (which may pass 4 GiB) */
+    uint32_t len[SORT_NSTR];        /* at most SORTKEY_MAX_KEY */
 };
 
 struct sort_run {
@@ -157,7 +158,7 @@ static void keys_cb(void *arg, uint32_t uid, const char *rec, size_t len)
         if (sl < 0 || e->len[sl])
             continue;
         enum sk_str f = slot_field[sl];
-        e->off[sl] = (uint32_t)r->arena.len;
+        e->off[sl] = r->arena.len;
         e->len[sl] = (uint32_t)k.len[f];
         buf_append(&r->arena, k.s[f], k.len[f]);
     }

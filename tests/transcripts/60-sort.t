@@ -186,6 +186,20 @@ S~ g14 BAD .*
 C: h1 SORT (SIZE SIZE) UTF-8 ALL
 S: * SORT 5 4 1 2 3
 S~ h1 OK .*
+# an empty mailbox
+C: i1 CREATE empty
+S~ i1 OK .*
+C: i2 SELECT empty
+S* i2 OK .*
+C: i3 SORT (SUBJECT) UTF-8 ALL
+S: * SORT
+S~ i3 OK .*
+C: i4 SORT RETURN (MIN MAX COUNT ALL) (DATE) UTF-8 ALL
+S: * ESEARCH (TAG "i4") COUNT 0
+S~ i4 OK .*
+C: i5 UID SORT (ARRIVAL) UTF-8 ALL
+S: * SORT
+S~ i5 OK .*
 C: z1 LOGOUT
 S~ \* BYE .*
 S~ z1 OK .*
