@@ -66,6 +66,8 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
      * rights beyond RFC 2086's; "n" is RFC 5464's and not listed there);
      * RFC 8440 LIST ... RETURN (MYRIGHTS). */
     buf_puts(out, " ACL RIGHTS=kxten LIST-MYRIGHTS");
+    /* RFC 5256, RFC 5957, RFC 5267 3 (imap-cmd-sort.c) */
+    buf_puts(out, " SORT SORT=DISPLAY ESORT");
 }
 
 IMAP_CMD(cmd_capability)

@@ -1,6 +1,7 @@
 /* imap-cmd-thread.c - THREAD and UID THREAD (RFC 5256 BASE.6.4.THREAD):
- * "THREAD alg charset search-keys". The search is SEARCH's, run as a read
- * job (search_run_then); on the same pool thread the matches' sort-key
+ * "THREAD alg charset search-keys". The search is SEARCH's (search_run_*
+ * in imap-search.h), always in a `thread` read job; in the same job and
+ * read transaction the matches' sort-key
  * records (sortkey.h, computed when each message was stored, read with
  * mailbox_sort_keys) become
  * imap-thread.h records and are threaded; the loop only writes the
@@ -10,12 +11,16 @@
 #include "imap-thread.h"
 #include "sortkey.h"
 #include "config.h"
+#include "jobs.h"
+#include "log.h"
 
 #include <strings.h>
 
 struct thread_cmd {
     enum thread_alg alg;
     bool uid;
+    struct search_run *run;
+    int rc;
     /* Built on the pool: */
     struct thread_msg *msgs;
     size_t n;
@@ -32,6 +37,7 @@ struct thread_cmd {
 static void thread_cmd_free(void *arg)
 {
     struct thread_cmd *t = arg;
+    search_run_free(t->run);
     free(t->msgs);
     free(t->subj);
     free(t->mid);
@@ -111,7 +117,7 @@ static int thread_post(const struct search_matches *m, void *arg)
         t->subj[i] = t->mid[i] = SIZE_MAX;
         t->msgs[i].id = t->uid ? m->uids[i] : m->msns[i];
         t->msgs[i].seq = m->msns[i];
-        t->msgs[i].sent = m->internaldates[i];
+        t->msgs[i].sent = m->idates[i];
     }
     int rc = mailbox_sort_keys(m->mb, m->uids, n, take_keys, t);
     t->m = NULL;
@@ -134,11 +140,27 @@ static int thread_post(const struct search_matches *m, void *arg)
     return 0;
 }
 
-/* On the loop: "* THREAD" and the lists, in pieces of 64 KiB. */
-static void thread_write(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+/* On the pool: the search, then the threading, in one read transaction
+ * of a reader connection. */
+static void thread_job(struct job *job, void *arg)
 {
-    (void)cmd;
+    (void)job;
     struct thread_cmd *t = arg;
+    struct search_matches m;
+    search_run_matches(t->run, &m);
+    struct mail_user *u = mailbox_user(m.mb);
+    t->rc = storage_read_begin(u);
+    if (t->rc < 0)
+        return;
+    search_run_exec(t->run);
+    search_run_matches(t->run, &m);
+    t->rc = m.rc < 0 ? m.rc : thread_post(&m, t);
+    storage_read_end(u);
+}
+
+/* On the loop: "* THREAD" and the lists, in pieces of 64 KiB. */
+static void thread_write(struct imap_session *s, struct thread_cmd *t)
+{
     imap_write(s, "* THREAD", 8);
     if (t->out.len > 0) {
         imap_write(s, " ", 1);
@@ -149,6 +171,29 @@ static void thread_write(struct imap_session *s, struct imap_cmd *cmd, void *arg
         }
     }
     imap_write(s, "\r\n", 2);
+}
+
+static enum cmd_result thread_done(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct thread_cmd *t = arg;
+    if (!s) {
+        thread_cmd_free(t);
+        return CMD_DONE;
+    }
+    int rc = t->rc;
+    if (!s->view) {
+        imap_tagged(s, cmd, "NO", "Mailbox closed");
+    } else if (imap_view_gone_err(s, rc)) {
+        imap_tagged(s, cmd, "NO", "[NONEXISTENT] Mailbox was deleted");
+    } else if (rc < 0) {
+        log_err("THREAD in %s failed: %s", mailbox_get_info(s->view->mb)->name, storage_strerror(rc));
+        imap_tagged(s, cmd, "NO", "[SERVERBUG] Thread failed");
+    } else {
+        thread_write(s, t);
+        imap_tagged(s, cmd, "OK", "Thread completed");
+    }
+    thread_cmd_free(t);
+    return CMD_DONE;
 }
 
 IMAP_CMD(cmd_thread)
@@ -199,8 +244,14 @@ IMAP_CMD(cmd_thread)
         imap_tagged(s, cmd, "BAD", "Invalid search criteria");
         return CMD_DONE;
     }
+    if (q.uses_modseq)
+        imap_enable_condstore(s);   /* RFC 7162 3.1, as SEARCH */
     struct thread_cmd *t = xcalloc(1, sizeof(*t));
     t->alg = alg;
     t->uid = cmd->uid;
-    return search_run_then(s, cmd, &q, "thread", "Thread", thread_post, thread_write, thread_cmd_free, t);
+    t->run = search_run_new(s, &q, true);
+    /* Always a job: the keys are read from the store even when the
+     * search itself could be answered from the records. The session is
+     * parked meanwhile, so no EXPUNGE can come between. */
+    return imap_cmd_job(s, cmd, "thread", NULL, thread_job, thread_done, t);
 }

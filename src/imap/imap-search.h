@@ -82,6 +82,14 @@ struct search_query {
  * "LIMIT") for semantic refusals. */
 bool search_parse(struct imap_parser *ps, struct imap_cmd *cmd, int maxdepth, struct search_query *q,
                   const char **status, const char **code, const char **err);
+/* SORT and THREAD (RFC 5256): "[RETURN (...)] <criteria> SP charset SP
+ * keys..." - RETURN only when allow_return (ESORT, RFC 5267 3); criteria
+ * parses what the command puts before the charset (SORT's list, THREAD's
+ * algorithm), returning false with *err for a BAD; the charset is
+ * mandatory and bare. Errors as search_parse. */
+bool search_parse_sort(struct imap_parser *ps, struct imap_cmd *cmd, int maxdepth, bool allow_return,
+                       bool (*criteria)(void *arg, struct imap_parser *ps, struct imap_cmd *cmd, const char **err),
+                       void *arg, struct search_query *q, const char **status, const char **code, const char **err);
 void search_query_free(struct search_query *q);
 void skey_free(struct skey *k);
 
@@ -133,32 +141,34 @@ struct search_msg {
 
 bool search_eval(const struct skey *k, const struct search_msg *m);
 
+/* A search of the selected mailbox for commands built on SEARCH (SORT,
+ * THREAD; imap-cmd-search.c). search_run_new takes q over (q is zeroed)
+ * and copies what it needs of the session's view, on the loop.
+ * search_run_exec scans: on the loop when search_run_inline_ok, else in a
+ * job on the pool between storage_read_begin and storage_read_end (the
+ * session parked). The matches are in UID (= sequence) order; with
+ * want_recs also each one's size and INTERNALDATE. */
+struct search_run;
+struct search_matches {
+    const uint32_t *uids, *msns;
+    const uint64_t *sizes;      /* want_recs */
+    const int64_t *idates;      /* want_recs */
+    size_t n;
+    int rc;                     /* storage error of the scan, or 0 */
+    struct mailbox *mb;
+    uint64_t maxmodseq;
+};
+struct search_run *search_run_new(struct imap_session *s, struct search_query *q, bool want_recs);
+bool search_run_inline_ok(const struct search_run *r);
+void search_run_exec(struct search_run *r);
+void search_run_matches(const struct search_run *r, struct search_matches *m);
+void search_run_free(struct search_run *r);
+
 /* What a program needs of each message's header, to fetch it for many
  * messages at once (storage.h SEARCH_HDR_*): SEARCH_HDR_FIELDS when it has
  * a key on Subject, From, To, Cc or Bcc, SEARCH_HDR_RAW when it has a key
  * that reads the raw header (HEADER on another field, SENT*, TEXT). */
 unsigned search_needs(const struct skey *root);
-
-/* imap-cmd-search.c: the search of SEARCH for commands that go on with
- * its matches (THREAD, SORT). The query (from search_parse) is taken
- * over. Always a read job of the given kind (jobs.h): after the scan,
- * post(matches, arg) runs on the pool inside the read transaction (it may
- * read storage; a negative storage error fails the command); then on the
- * loop write(s, cmd, arg) writes the untagged response before
- * "OK <what> completed". Errors are answered as SEARCH answers them.
- * free_arg(arg) is called in every case (also when the client went
- * away). */
-struct search_matches {
-    struct mailbox *mb;
-    const uint32_t *uids, *msns;    /* ascending */
-    const int64_t *internaldates;
-    size_t n;
-};
-typedef int (*search_post_fn)(const struct search_matches *m, void *arg);
-typedef void (*search_write_fn)(struct imap_session *s, struct imap_cmd *cmd, void *arg);
-enum cmd_result search_run_then(struct imap_session *s, struct imap_cmd *cmd, struct search_query *q,
-                                const char *kind, const char *what, search_post_fn post, search_write_fn write,
-                                void (*free_arg)(void *arg), void *arg);
 
 /* Helpers shared with FETCH and the tests. */
 int64_t search_day_of(int64_t t_utc, int tz_minutes);

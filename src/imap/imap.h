@@ -601,7 +601,8 @@ IMAP_CMD(cmd_copy); IMAP_CMD(cmd_move);
 IMAP_CMD(cmd_getquota); IMAP_CMD(cmd_getquotaroot); IMAP_CMD(cmd_setquota);
 IMAP_CMD(cmd_setacl); IMAP_CMD(cmd_deleteacl); IMAP_CMD(cmd_getacl); IMAP_CMD(cmd_listrights);
 IMAP_CMD(cmd_myrights);
-IMAP_CMD(cmd_thread);
+IMAP_CMD(cmd_sort); /* imap-cmd-sort.c: SORT, UID SORT (RFC 5256, 5957, 5267 ESORT) */
+IMAP_CMD(cmd_thread); /* imap-cmd-thread.c: THREAD, UID THREAD (RFC 5256) */
 /* (added, imap-cmd-append.c) The reader announces a literal at offset
  * marker_off of an APPEND being assembled (ct: the text so far, the
  * marker last), n octets: before the first message literal is accepted

@@ -717,12 +717,44 @@ static int build_sortkeys(struct mail_user *u, const char *guid, struct buf *out
     return e;
 }
 
+/* Page cache of a connection during a large sort-key scan. */
+#define SORT_CACHE_KIB 16384
+
+/* The connection's cache_size in KiB (it is set as a negative KiB
+ * figure), or 0 when unknown. */
+static int sort_cache_kib(sqlite3 *db)
+{
+    sqlite3_stmt *q;
+    int kib = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &q, NULL) != SQLITE_OK)
+        return 0;
+    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) < 0)
+        kib = -sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return kib;
+}
+
+static void set_cache_kib(sqlite3 *db, int kib)
+{
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d", kib);
+    sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
 int sq_sort_keys(struct mailbox *mb, const uint32_t *uids, size_t n, sort_keys_cb cb, void *arg)
 {
     struct mail_user *u = mb->user;
+    sqlite3 *db = sq(u)->db;
     sqlite3_stmt *st = sq_stmt(u, SQ_SK_READ);
     if (!st)
         return STORAGE_ERR_IO;
+    /* One primary-key lookup of sortkeys per message row: with the small
+     * page cache of a connection (sqlite-store.c) the two tables' pages
+     * keep evicting each other and every lookup becomes preads. A larger
+     * cache for this scan only, given back afterwards. */
+    int cache_kib = sort_cache_kib(db);
+    if (n > 1000 && cache_kib > 0)
+        set_cache_kib(db, SORT_CACHE_KIB);
     sqlite3_bind_int64(st, 1, mb->id);
     sqlite3_bind_int64(st, 2, uids[0]);
     sqlite3_bind_int64(st, 3, uids[n - 1]);
@@ -763,6 +795,8 @@ int sq_sort_keys(struct mailbox *mb, const uint32_t *uids, size_t n, sort_keys_c
         fills[nfills++] = f;
     }
     sqlite3_reset(st);
+    if (n > 1000 && cache_kib > 0)
+        set_cache_kib(db, cache_kib);
     int r = 0;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         r = sq_error(u, rc, "sort keys");
@@ -1526,6 +1560,8 @@ struct xitem {
     int64_t lines;
     void *hfields;              /* NULL: the source has none (yet) */
     size_t hfields_len;
+    void *sortkeys;             /* NULL: the source has none (yet) */
+    size_t sortkeys_len;
     bool linked;                /* its file was created in the destination by this copy */
     bool skip;                  /* gone from the source meanwhile */
     bool ghost;                 /* expunged, kept for the source handle's client */
@@ -1565,6 +1601,13 @@ static int read_blob_row(struct mail_user *u, struct xitem *x)
             x->hfields = xmalloc(hfl);
             memcpy(x->hfields, hf, hfl);
             x->hfields_len = hfl;
+        }
+        const void *sk = sqlite3_column_blob(st, 7);
+        size_t skl = (size_t)sqlite3_column_bytes(st, 7);
+        if (sk && mime_sortkeys_parse(sk, skl, NULL)) {
+            x->sortkeys = xmalloc(skl);
+            memcpy(x->sortkeys, sk, skl);
+            x->sortkeys_len = skl;
         }
     } else {
         r = rc == SQLITE_DONE ? STORAGE_ERR_NOTFOUND : sq_error(u, rc, "blob row");
@@ -1616,6 +1659,7 @@ static void xitems_free(struct xitem *v, size_t n)
         free(v[i].body);
         free(v[i].header);
         free(v[i].hfields);
+        free(v[i].sortkeys);
     }
     free(v);
 }
@@ -1680,6 +1724,8 @@ static int copy_into(struct mail_user *su, struct mail_user *dest, const char *d
             r = sq_run(dest, st, "insert blob");
             if (r == 0 && x->hfields)
                 r = sq_hfields_put(dest, x->rec.guid, x->hfields, x->hfields_len);
+            if (r == 0 && x->sortkeys)
+                r = sq_sortkeys_put(dest, x->rec.guid, x->sortkeys, x->sortkeys_len);
         }
         if (r < 0)
             break;

@@ -102,7 +102,8 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_MB_GET_ACL] = "SELECT acl FROM mailbox WHERE name=?",
     [SQ_MB_SET_SHAREDSEEN] = "UPDATE mailbox SET sharedseen=?2 WHERE name=?1",
     [SQ_BLOB_ROW] = "SELECT size,envelope,bodystructure,body,header,lines,"
-                    "(SELECT h.data FROM hdrfields h WHERE h.guid=blob.guid) FROM blob WHERE guid=?",
+                    "(SELECT h.data FROM hdrfields h WHERE h.guid=blob.guid),"
+                    "(SELECT k.data FROM sortkeys k WHERE k.guid=blob.guid) FROM blob WHERE guid=?",
     /* hdrfields (schema 6). A row is only written for a blob that exists
      * (lazy fills run in a later transaction than the read that found the
      * blob: it may have gone meanwhile), and goes with the blob. */
