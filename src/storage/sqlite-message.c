@@ -920,25 +920,16 @@ static int th_put(struct mail_user *u, const char *id, size_t len, const char *t
     return sq_run(u, st, "thread insert");
 }
 
-/* RFC 8474 THREADID of a message being stored: the conversation's, found
- * through the Message-IDs it names (References oldest first - the root
- * is the likeliest to be known -, In-Reply-To, its own Message-ID, which
- * an earlier reply may have named), else a new one: its own guid. Then
- * every one of those Message-IDs maps to the result (first mapping
- * wins: a THREADID never changes, so two conversations a message joins
- * stay two). The keys are the normalized ids of its sort-key record (at
- * most 64 references); a message without any keeps its own thread. The
- * subject is not compared: a message that names a conversation's ids
- * joins it, as REFERENCES threading would link it. */
-static int assign_threadid(struct mail_user *u, const struct append_item *it, char threadid[33])
+enum { TH_MAXIDS = SORTKEY_MAX_REFS + 2 };
+
+/* The Message-IDs a sort-key record names: References oldest first, then
+ * In-Reply-To, then the message's own. */
+static size_t thread_ids(const char *sortkeys, size_t len, const char *ids[TH_MAXIDS], size_t lens[TH_MAXIDS])
 {
-    memcpy(threadid, it->guid, 33);
     struct mime_sortkeys k;
-    if (!it->sortkeys || !mime_sortkeys_parse(it->sortkeys, it->sortkeys_len, &k))
-        return STORAGE_OK;
-    enum { MAXIDS = SORTKEY_MAX_REFS + 2 };
-    const char *ids[MAXIDS];
-    size_t lens[MAXIDS], n = 0, pos = 0;
+    if (!sortkeys || !mime_sortkeys_parse(sortkeys, len, &k))
+        return 0;
+    size_t n = 0, pos = 0;
     const char *id;
     size_t idlen;
     while (n < SORTKEY_MAX_REFS && mime_sortkeys_next_ref(&k, &pos, &id, &idlen))
@@ -954,18 +945,48 @@ static int assign_threadid(struct mail_user *u, const struct append_item *it, ch
         ids[n] = k.s[SK_MESSAGEID];
         lens[n++] = k.len[SK_MESSAGEID];
     }
-    bool found = false;
-    for (size_t i = 0; i < n && !found; i++) {
-        int r = th_lookup(u, ids[i], lens[i], threadid, &found);
-        if (r < 0)
-            return r;
-    }
+    return n;
+}
+
+/* Map every id of the record to threadid, unless already mapped. Also
+ * for a copy into another store (sq_copy_to): the copy keeps its
+ * THREADID, and mail stored there later joins it. */
+static int thread_register(struct mail_user *u, const char *sortkeys, size_t len, const char *threadid)
+{
+    const char *ids[TH_MAXIDS];
+    size_t lens[TH_MAXIDS];
+    size_t n = thread_ids(sortkeys, len, ids, lens);
     for (size_t i = 0; i < n; i++) {
         int r = th_put(u, ids[i], lens[i], threadid);
         if (r < 0)
             return r;
     }
     return STORAGE_OK;
+}
+
+/* RFC 8474 THREADID of a message being stored: the conversation's, found
+ * through the Message-IDs it names (References oldest first - the root
+ * is the likeliest to be known -, In-Reply-To, its own Message-ID, which
+ * an earlier reply may have named), else a new one: its own guid. Then
+ * every one of those Message-IDs maps to the result (first mapping
+ * wins: a THREADID never changes, so two conversations a message joins
+ * stay two). The keys are the normalized ids of its sort-key record (at
+ * most 64 references); a message without any keeps its own thread. The
+ * subject is not compared: a message that names a conversation's ids
+ * joins it, as REFERENCES threading would link it. */
+static int assign_threadid(struct mail_user *u, const struct append_item *it, char threadid[33])
+{
+    memcpy(threadid, it->guid, 33);
+    const char *ids[TH_MAXIDS];
+    size_t lens[TH_MAXIDS];
+    size_t n = thread_ids(it->sortkeys, it->sortkeys_len, ids, lens);
+    bool found = false;
+    for (size_t i = 0; i < n && !found; i++) {
+        int r = th_lookup(u, ids[i], lens[i], threadid, &found);
+        if (r < 0)
+            return r;
+    }
+    return thread_register(u, it->sortkeys, it->sortkeys_len, threadid);
 }
 
 /* The rows of one append transaction, inside the caller's write
@@ -1733,6 +1754,11 @@ static int copy_into(struct mail_user *su, struct mail_user *dest, const char *d
         nrec.savedate = now;
         if ((r = sq_keywords_register(dest, dinfo->id, nrec.keywords)) < 0 ||
             (r = insert_msg(dest, dinfo->id, uid, modseq, &nrec)) < 0)
+            break;
+        /* A new blob here: its ids lead later mail of this store to the
+         * copy's conversation (an existing blob registered them already). */
+        if (!have && x->sortkeys && nrec.threadid[0] &&
+            (r = thread_register(dest, x->sortkeys, x->sortkeys_len, nrec.threadid)) < 0)
             break;
         if (dst_uids)
             dst_uids[done] = uid;
