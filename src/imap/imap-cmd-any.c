@@ -64,6 +64,7 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
                   " LIST-STATUS STATUS=SIZE SAVEDATE");
     buf_printf(out, " APPENDLIMIT=%lld", config_int(CFG_MAXMESSAGESIZE));
     buf_puts(out, " UTF8=ACCEPT OBJECTID WITHIN");
+    buf_puts(out, " THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS");   /* RFC 5256 */
     buf_puts(out, " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE QUOTA=RES-MAILBOX QUOTASET");
     /* RFC 4314: ACL with the new rights k x t e (RIGHTS= lists only the
      * rights beyond RFC 2086's; "n" is RFC 5464's and not listed there);
@@ -74,6 +75,8 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
     /* RFC 4978: only once COMPRESS may be given, and not again. */
     if (!s->conn || !conn_is_compressed(s->conn))
         buf_puts(out, " COMPRESS=DEFLATE");
+    /* RFC 5256, RFC 5957, RFC 5267 3 (imap-cmd-sort.c) */
+    buf_puts(out, " SORT SORT=DISPLAY ESORT");
 }
 
 IMAP_CMD(cmd_capability)

@@ -66,6 +66,8 @@ static const struct cmd_def commands[] = {
     {"UNSELECT", cmd_unselect, S_SEL, false},
     {"EXPUNGE", cmd_expunge, S_SEL, true},
     {"SEARCH", cmd_search, S_SEL, true},
+    {"SORT", cmd_sort, S_SEL, true},
+    {"THREAD", cmd_thread, S_SEL, true},
     {"FETCH", cmd_fetch, S_SEL, true},
     {"STORE", cmd_store, S_SEL, true},
     {"COPY", cmd_copy, S_SEL, true},

@@ -629,6 +629,8 @@ void imap_list_metadata_write(struct imap_session *s, struct mail_user *store, c
                               const char *in_store, uint32_t special_use, acl_rights_t rights,
                               const struct imap_list_md *md);
 IMAP_CMD(cmd_compress);
+IMAP_CMD(cmd_sort); /* imap-cmd-sort.c: SORT, UID SORT (RFC 5256, 5957, 5267 ESORT) */
+IMAP_CMD(cmd_thread); /* imap-cmd-thread.c: THREAD, UID THREAD (RFC 5256) */
 /* (added, imap-cmd-append.c) The reader announces a literal at offset
  * marker_off of an APPEND being assembled (ct: the text so far, the
  * marker last), n octets: before the first message literal is accepted
