@@ -110,6 +110,13 @@ IMAP_CMD(cmd_logout)
         imap_tagged(s, cmd, "BAD", "Unexpected arguments");
         return CMD_DONE;
     }
+    /* The login slot (maxlogins_per_user) goes before the OK: a client
+     * that logs in again - over IMAP or POP3 - right after reading it
+     * must not be refused because the closing connection still counts. */
+    if (s->counted_user && s->user) {
+        limits_login_release(s->user, s->peer);
+        s->counted_user = false;
+    }
     imap_untagged(s, "BYE Logging out");
     imap_tagged(s, cmd, "OK", "LOGOUT completed");
     s->state = IMAP_LOGOUT;
