@@ -313,6 +313,11 @@ int access_list(const struct access_who *w, const char *pattern,
  * when either list is configured, as Cyrus's autocreate). partition
  * NULL = defaultpartition. Idempotent. */
 int access_provision_user(const char *user, const char *partition);
+/* The job key (jobs.h) under which front-ends run access_provision_user
+ * for a login off the loop: the same for every login of one name, so two
+ * first logins do not race to create one store (names hash onto a fixed
+ * set of keys; a collision only serialises two logins). */
+const void *access_provision_key(const char *user);
 
 /* Account operations (admin DELETE/RENAME of "<other>/bob", CLI user del
  * and rename) are journaled in shares.db and finished after a crash:
@@ -324,6 +329,14 @@ int access_provision_user(const char *user, const char *partition);
  * operation names the user (the front-ends say UNAVAILABLE / 451). */
 int access_recover_accounts(void);
 int access_account_settle(const char *name);
+/* Data about an account that higher layers keep outside its store
+ * (delivery's duplicate.db: vacation tracking, Sieve duplicate ids and
+ * run-time error log) follows a rename (new_ the new name) and goes with
+ * a delete (new_ NULL), so that a new account of the old name inherits
+ * nothing. The hook runs after the store and the user database changed,
+ * also when a crashed operation is finished, so it must be idempotent.
+ * Set once at start by the daemon and the CLI; NULL = none. */
+void access_set_account_hook(void (*fn)(const char *old, const char *new_));
 
 /* Share index: DATADIR/shares.db lists (store, mailbox, identifier)
  * triples for ACLs that grant rights to someone other than the owner, so

@@ -534,6 +534,13 @@ static bool store_exists(const char *store)
 
 /* The steps of a rename; idempotent. live: the first run (undo on a
  * definite user database refusal), else a recovery. */
+static void (*g_account_hook)(const char *old, const char *new_);
+
+void access_set_account_hook(void (*fn)(const char *old, const char *new_))
+{
+    g_account_hook = fn;
+}
+
 static int run_rename(const char *from, const char *to, bool live)
 {
     int rc;
@@ -593,6 +600,8 @@ static int run_rename(const char *from, const char *to, bool live)
     }
     share_hint_rename_store(from, to);
     rename_id_elsewhere(from, to);
+    if (g_account_hook)
+        g_account_hook(from, to);
     return 0;
 }
 
@@ -608,6 +617,8 @@ static int run_delete(const char *name)
         return map_auth(rc) ? map_auth(rc) : STORAGE_ERR_IO;
     share_hint_drop_store(name);
     rename_id_elsewhere(name, NULL);
+    if (g_account_hook)
+        g_account_hook(name, NULL);
     return 0;
 }
 
@@ -1322,6 +1333,15 @@ static void prov_subscribe(const char *name, void *arg)
     int rc = mailbox_subscribe(p->u, name, true);
     if (rc != 0 && !p->rc)
         p->rc = rc;
+}
+
+const void *access_provision_key(const char *user)
+{
+    static char keys[64];
+    size_t h = 5381;
+    for (const unsigned char *p = (const unsigned char *)user; *p; p++)
+        h = h * 33 + *p;
+    return &keys[h % sizeof(keys)];
 }
 
 int access_provision_user(const char *user, const char *partition)

@@ -13,7 +13,9 @@
  * read, so help works even with a broken configuration file.
  */
 #include "cli.h"
+#include "access.h"
 #include "auth.h"
+#include "delivery.h"
 #include "config.h"
 #include "log.h"
 #include "storage.h"
@@ -258,6 +260,9 @@ void cli_teardown(void)
 int main(int argc, char **argv)
 {
     const char *config_file = NULL;
+    /* account rename/delete (user rename/del, and any interrupted one
+     * finished here) also moves or drops the account's duplicate.db rows */
+    access_set_account_hook(duplicate_account_changed);
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];

@@ -31,6 +31,7 @@
 #include "auth.h"
 #include "auth-service.h"
 #include "daemon.h"
+#include "delivery.h"
 #include "event.h"
 #include "frontend.h"
 #include "imap.h"
@@ -456,6 +457,7 @@ void worker_run(int idx, struct listener *ls, size_t nls, struct worker_slot *sl
     int nrec = storage_partitions_recover();
     if (nrec > 0)
         log_notice("recovered %d interrupted store operation(s)", nrec);
+    access_set_account_hook(duplicate_account_changed);
     int arec = access_recover_accounts();
     if (arec > 0)
         log_notice("finished %d interrupted account operation(s)", arec);

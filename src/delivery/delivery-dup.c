@@ -510,6 +510,40 @@ long sieve_log_clear(const char *user)
     return n;
 }
 
+void duplicate_account_changed(const char *old, const char *new_)
+{
+    static const char *const tables[] = {"duplicate", "vacation", "sieve_duplicate", "sieve_log"};
+    pthread_mutex_lock(&g_mu);
+    sqlite3 *d = db();
+    bool ok = d && sqlite3_exec(d, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+    for (size_t i = 0; ok && i < ARRAY_SIZE(tables); i++) {
+        char sql[128];
+        /* OR REPLACE: rows of a finished earlier attempt, or of an account
+         * that had the new name before, give way to the renamed one's */
+        if (new_)
+            snprintf(sql, sizeof(sql), "UPDATE OR REPLACE %s SET user=?2 WHERE user=?1", tables[i]);
+        else
+            snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE user=?1", tables[i]);
+        sqlite3_stmt *st;
+        ok = sqlite3_prepare_v2(d, sql, -1, &st, NULL) == SQLITE_OK;
+        if (!ok)
+            break;
+        sqlite3_bind_text(st, 1, old, -1, SQLITE_STATIC);
+        if (new_)
+            sqlite3_bind_text(st, 2, new_, -1, SQLITE_STATIC);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+        sqlite3_finalize(st);
+    }
+    if (ok)
+        ok = sqlite3_exec(d, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+    if (!ok && d) {
+        log_warn("delivery: duplicate.db: account %s of %s: %s", new_ ? "rename" : "delete", old,
+                 sqlite3_errmsg(d));
+        sqlite3_exec(d, "ROLLBACK", NULL, NULL, NULL);
+    }
+    pthread_mutex_unlock(&g_mu);
+}
+
 void duplicate_close(void)
 {
     pthread_mutex_lock(&g_mu);

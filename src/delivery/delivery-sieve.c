@@ -127,6 +127,161 @@ bool dsieve_wanted(const struct delivery_job *j, const struct delivery_rcpt *rcp
     return sieve_store_stat(j->u, NULL, &info) == 0;
 }
 
+/* ---- loaded scripts: kept per process ------------------------------------- */
+
+/* Loading a compiled script validates its whole tree again (sieve.h) and
+ * costs about three times a run of it, and every delivery used to load
+ * the user's script and each global one. Loaded scripts are immutable and
+ * may be run by several job threads at once, so each is kept with the
+ * exact bytes it was loaded from: a delivery whose compiled form is
+ * byte-for-byte the same reuses it. Comparing the bytes (a few KiB, a
+ * memcmp) rather than a generation number or a time stamp means no
+ * account re-created under an old name and no edit within the same second
+ * can be served a stale script. A reference count keeps a script alive
+ * for a run that still uses it after its entry was replaced or evicted.
+ * Bounded by entries and by the bytes of the compiled forms; a change of
+ * the limits (SIGHUP) empties it, since loading checks against them. */
+struct loaded {
+    struct sieve_script *s;
+    unsigned char *bin;
+    size_t binlen;
+    unsigned refs;          /* the cache's own reference counts as one */
+};
+#define LOADED_CACHE_MAX 128
+#define LOADED_CACHE_BYTES ((size_t)8 << 20)
+struct loaded_slot {
+    char *key;              /* "u:" store name, or "g:" global script path */
+    struct loaded *l;
+    uint64_t used;
+};
+static struct loaded_slot l_cache[LOADED_CACHE_MAX];
+static size_t l_n, l_bytes;
+static uint64_t l_clock;
+static struct sieve_limits l_limits;
+static char *l_ext;
+static bool l_limits_set;
+static pthread_mutex_t l_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void loaded_unref_locked(struct loaded *l)
+{
+    if (--l->refs == 0) {
+        sieve_script_free(l->s);
+        free(l->bin);
+        free(l);
+    }
+}
+
+static void loaded_drop_slot_locked(size_t i)
+{
+    l_bytes -= l_cache[i].l->binlen;
+    loaded_unref_locked(l_cache[i].l);
+    free(l_cache[i].key);
+    l_cache[i] = l_cache[--l_n];
+}
+
+static bool str_same(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Are these the limits the cached scripts were loaded with? If not, empty
+ * the cache and remember them. */
+static void loaded_check_limits_locked(const struct sieve_limits *x)
+{
+    const struct sieve_limits *y = &l_limits;
+    if (l_limits_set && x->max_script_size == y->max_script_size && x->max_nesting == y->max_nesting &&
+        x->max_string == y->max_string && x->max_list == y->max_list && x->max_commands == y->max_commands &&
+        x->max_errors == y->max_errors && str_same(x->extensions, l_ext) && x->max_steps == y->max_steps &&
+        x->max_actions == y->max_actions && x->max_redirects == y->max_redirects &&
+        x->max_include_depth == y->max_include_depth && x->max_variables == y->max_variables &&
+        x->max_variable_size == y->max_variable_size && x->max_regex == y->max_regex && x->max_body == y->max_body)
+        return;
+    while (l_n)
+        loaded_drop_slot_locked(l_n - 1);
+    free(l_ext);
+    l_limits = *x;
+    l_ext = x->extensions ? xstrdup(x->extensions) : NULL;
+    l_limits.extensions = l_ext;
+    l_limits_set = true;
+}
+
+/* A referenced loaded script for key whose compiled form is bin, from the
+ * cache or loaded now (outside the lock: other threads go on meanwhile);
+ * NULL when it does not load (*ls tells why). Give it back with
+ * loaded_put. */
+static struct loaded *loaded_get(const char *key, const void *bin, size_t binlen, const struct sieve_limits *limits,
+                                 enum sieve_load_status *ls)
+{
+    pthread_mutex_lock(&l_mu);
+    loaded_check_limits_locked(limits);
+    for (size_t i = 0; i < l_n; i++) {
+        struct loaded *c = l_cache[i].l;
+        if (strcmp(l_cache[i].key, key) == 0 && c->binlen == binlen && memcmp(c->bin, bin, binlen) == 0) {
+            c->refs++;
+            l_cache[i].used = ++l_clock;
+            pthread_mutex_unlock(&l_mu);
+            *ls = SIEVE_LOAD_OK;
+            return c;
+        }
+    }
+    pthread_mutex_unlock(&l_mu);
+
+    struct sieve_script *s = sieve_binary_load(bin, binlen, limits, ls);
+    if (!s)
+        return NULL;
+    struct loaded *l = xcalloc(1, sizeof(*l));
+    l->s = s;
+    l->bin = xmalloc(binlen ? binlen : 1);
+    memcpy(l->bin, bin, binlen);
+    l->binlen = binlen;
+    l->refs = 1;
+    if (binlen > LOADED_CACHE_BYTES / 4)
+        return l;   /* too big to keep: this delivery only */
+
+    pthread_mutex_lock(&l_mu);
+    loaded_check_limits_locked(limits);
+    for (size_t i = 0; i < l_n; i++)
+        if (strcmp(l_cache[i].key, key) == 0) {
+            loaded_drop_slot_locked(i);   /* the script was replaced */
+            break;
+        }
+    while (l_n && (l_n == LOADED_CACHE_MAX || l_bytes + binlen > LOADED_CACHE_BYTES)) {
+        size_t lru = 0;
+        for (size_t i = 1; i < l_n; i++)
+            if (l_cache[i].used < l_cache[lru].used)
+                lru = i;
+        loaded_drop_slot_locked(lru);
+    }
+    l_cache[l_n].key = xstrdup(key);
+    l_cache[l_n].l = l;
+    l_cache[l_n].used = ++l_clock;
+    l_n++;
+    l_bytes += binlen;
+    l->refs++;
+    pthread_mutex_unlock(&l_mu);
+    return l;
+}
+
+static void loaded_put(struct loaded *l)
+{
+    if (!l)
+        return;
+    pthread_mutex_lock(&l_mu);
+    loaded_unref_locked(l);
+    pthread_mutex_unlock(&l_mu);
+}
+
+/* A script loaded outside the cache (just recompiled), with the same
+ * lifetime rules. */
+static struct loaded *loaded_wrap(struct sieve_script *s)
+{
+    struct loaded *l = xcalloc(1, sizeof(*l));
+    l->s = s;
+    l->bin = xmalloc(1);
+    l->refs = 1;
+    return l;
+}
+
 /* ---- global scripts: compiled on first use, kept per process ------------- */
 
 /* The compiled form of each global script file, valid while the file's
@@ -191,7 +346,7 @@ static void log_diags(const char *who, const char *what, const struct sieve_diag
 }
 
 /* A loaded global script, or NULL (missing file, errors: logged). */
-static struct sieve_script *global_load(const char *path, const struct sieve_limits *limits)
+static struct loaded *global_load(const char *path, const struct sieve_limits *limits)
 {
     struct stat st;
     if (stat(path, &st) < 0) {
@@ -247,10 +402,12 @@ static struct sieve_script *global_load(const char *path, const struct sieve_lim
         e->size = st.st_size;
         e->mtime = st.st_mtim;
     }
-    struct sieve_script *s = NULL;
+    struct loaded *s = NULL;
     if (e->bin) {
         enum sieve_load_status ls;
-        s = sieve_binary_load(e->bin, e->binlen, limits, &ls);
+        char key[4096];
+        snprintf(key, sizeof(key), "g:%s", path);
+        s = loaded_get(key, e->bin, e->binlen, limits, &ls);
     }
     pthread_mutex_unlock(&g_cache_mu);
     return s;
@@ -874,6 +1031,47 @@ static enum deliver_result map_store_err(int e)
     }
 }
 
+/* The message, read-only. Small messages are read into memory: a job
+ * thread's munmap makes the kernel flush the TLBs of every other thread
+ * of the worker (an IPI per core), which costs more than copying a few
+ * KiB; large ones are mapped so a 50 MB message is not copied. */
+#define MESSAGE_READ_MAX ((size_t)256 << 10)
+static void *message_map(int fd, size_t len)
+{
+    if (len == 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (len > MESSAGE_READ_MAX) {
+        void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+        return m == MAP_FAILED ? NULL : m;
+    }
+    char *b = xmalloc(len + 1);
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(fd, b + got, len - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;   /* the spool file is shorter than it was */
+            free(b);
+            return NULL;
+        }
+        got += (size_t)n;
+    }
+    b[len] = '\0';
+    return b;
+}
+
+static void message_unmap(void *m, size_t len)
+{
+    if (len > MESSAGE_READ_MAX)
+        munmap(m, len);
+    else
+        free(m);
+}
+
 void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
 {
     const struct dsieve_opts *o = ds->o;
@@ -883,18 +1081,16 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
     j->result = DELIVER_TEMPFAIL;
 
     /* the message: the spool file, read-only (it is never modified) */
-    void *map = MAP_FAILED;
-    if (j->msg.len)
-        map = mmap(NULL, j->msg.len, PROT_READ, MAP_PRIVATE, j->msg.fd, 0);
-    if (map == MAP_FAILED) {
-        log_err("sieve: user=%s: cannot map the message: %s", r.user, strerror(errno));
+    void *map = message_map(j->msg.fd, j->msg.len);
+    if (!map) {
+        log_err("sieve: user=%s: cannot read the message: %s", r.user, strerror(errno));
         return;
     }
     r.data = map;
     r.len = j->msg.len;
 
     /* the scripts: sieve_before..., the user's, sieve_after... */
-    struct sieve_script *scripts[MAX_SCRIPTS];
+    struct loaded *scripts[MAX_SCRIPTS];
     const char *names[MAX_SCRIPTS];
     size_t ns = 0;
     for (size_t i = 0; i < o->nbefore; i++)
@@ -917,8 +1113,8 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
         log_warn("sieve: user=%s: the store is busy: %s", r.user, storage_strerror(jr));
         j->result = map_store_err(jr);
         for (size_t i = 0; i < ns; i++)
-            sieve_script_free(scripts[i]);
-        munmap(map, j->msg.len);
+            loaded_put(scripts[i]);
+        message_unmap(map, j->msg.len);
         return;
     }
     int gr = sieve_store_get(j->u, NULL, true, &sc);
@@ -926,7 +1122,20 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
         have_sc = true;
         snprintf(user_script, sizeof(user_script), "%s", sc.info.name);
         char *err = NULL;
-        struct sieve_script *s = dsieve_load_stored(j->u, &sc, &o->limits, &err);
+        struct loaded *s = NULL;
+        if (sc.compiled && sc.info.compiled_version == SIEVE_BINARY_VERSION) {
+            enum sieve_load_status ls;
+            char key[sizeof(j->store) + 8];
+            snprintf(key, sizeof(key), "u:%s", j->store);
+            s = loaded_get(key, sc.compiled, sc.compiled_len, &o->limits, &ls);
+        }
+        if (!s) {
+            /* none, another version or damaged: recompiled and cached in
+             * the store, so the next delivery finds it in the cache */
+            struct sieve_script *ss = dsieve_load_stored(j->u, &sc, &o->limits, &err);
+            if (ss)
+                s = loaded_wrap(ss);
+        }
         if (s) {
             scripts[ns] = s;
             names[ns++] = user_script;
@@ -945,19 +1154,67 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
         if ((scripts[ns] = global_load(o->after[i], &o->limits)) != NULL)
             names[ns++] = o->after[i];
 
+    /* Each script sees the message as the scripts before it left it: an
+     * editheader change of a sieve_before script is visible to the
+     * user's tests (RFC 5293 4: later tests see the edited header). The
+     * header buffers are kept until the end (a result may point into
+     * the message it ran on). MAXREDIRECTS bounds one delivery, not one
+     * script: redirects are counted across all the scripts. */
+    char *edits[MAX_SCRIPTS];
+    size_t nedits = 0;
+    const char *cur = r.data;
+    size_t curlen = r.len;
+    unsigned max_redirects = o->limits.max_redirects, redirects = 0;
+    if (max_redirects == 0) {
+        struct sieve_limits dl;
+        sieve_limits_default(&dl);
+        max_redirects = dl.max_redirects;
+    }
     for (size_t i = 0; i < ns && !error; i++) {
         struct sieve_result *res = NULL;
-        enum sieve_run_status st = sieve_run(scripts[i], r.data, r.len, &ds->env, &cb, &cfg, &o->limits, &res);
+        enum sieve_run_status st = sieve_run(scripts[i]->s, cur, curlen, &ds->env, &cb, &cfg, &o->limits, &res);
         results[nres++] = res;
         if (st != SIEVE_RUN_OK) {
             runtime_error(r.user, names[i], true, "run-time error, message kept: %s",
                           sieve_result_error(res) ? sieve_result_error(res) : "error");
             error = true;
+            break;
         }
+        for (size_t k = 0; k < sieve_result_count(res); k++)
+            if (sieve_result_action(res, k)->type == SIEVE_ACT_REDIRECT)
+                redirects++;
+        if (redirects > max_redirects) {
+            runtime_error(r.user, names[i], true,
+                          "more than %u redirects in this delivery (sieve_maxredirects), message kept",
+                          max_redirects);
+            error = true;
+            break;
+        }
+        size_t hl, bo;
+        const char *nh = sieve_result_header(res, &hl, &bo);
+        if (nh && bo <= curlen) {
+            size_t nlen = hl + (curlen - bo);
+            char *e = xmalloc(nlen + 1);
+            memcpy(e, nh, hl);
+            memcpy(e + hl, cur + bo, curlen - bo);
+            e[nlen] = '\0';
+            edits[nedits++] = e;
+            cur = e;
+            curlen = nlen;
+            /* the body is never edited: it starts where it did in the
+             * spool file, which the outgoing actions read */
+            r.edited_hdr_len = hl;
+            r.body_off = r.len - (nlen - hl);
+        }
+    }
+    if (!error && nedits) {
+        /* editheader (RFC 5293): the stored copies get the new header */
+        r.edited = edits[nedits - 1];
+        r.edited_len = curlen;
     }
     storage_job_end(j->u, NULL);
     for (size_t i = 0; i < ns; i++)
-        sieve_script_free(scripts[i]);
+        loaded_put(scripts[i]);
     if (have_sc)
         sieve_store_free(&sc);
 
@@ -986,18 +1243,6 @@ void delivery_sieve_run(struct delivery_job *j, struct delivery_sieve *ds)
         }
         if (!has_implicit)
             all_implicit = false;
-        size_t hl, bo;
-        const char *nh = sieve_result_header(results[i], &hl, &bo);
-        if (nh && bo <= r.len) {
-            /* editheader (RFC 5293): the stored copies get the new header */
-            free(r.edited);
-            r.edited_hdr_len = hl;
-            r.body_off = bo;
-            r.edited_len = hl + (r.len - bo);
-            r.edited = xmalloc(r.edited_len + 1);
-            memcpy(r.edited, nh, hl);
-            memcpy(r.edited + hl, r.data + bo, r.len - bo);
-        }
     }
     if (!error && nres == 0 && !user_error)
         all_implicit = true;   /* nothing ran (scripts gone meanwhile): keep */
@@ -1257,8 +1502,9 @@ done:
     free(act_script);
     for (size_t i = 0; i < nres; i++)
         sieve_result_free(results[i]);
-    free(r.edited);
-    munmap(map, j->msg.len);
+    for (size_t i = 0; i < nedits; i++)
+        free(edits[i]);   /* r.edited is the last of them */
+    message_unmap(map, j->msg.len);
 }
 
 /* ---- `darius deliver`: the three steps inline ------------------------------ */

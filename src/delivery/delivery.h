@@ -309,6 +309,10 @@ int sieve_log_add(const char *user, const char *script, const char *message, int
 int sieve_log_list(const char *user, void (*cb)(void *arg, int64_t time, const char *script, const char *message),
                    void *arg);
 long sieve_log_clear(const char *user);
+/* An account was renamed (new_ its new name) or deleted (new_ NULL):
+ * its rows in every table here follow it or go (access_set_account_hook;
+ * idempotent). */
+void duplicate_account_changed(const char *old, const char *new_);
 void duplicate_close(void);
 
 

@@ -53,6 +53,10 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
         }
         buf_free(&m);
         buf_puts(out, " SASL-IR ID ENABLE IDLE LITERAL-");
+        /* Cyrus's cyradm (Cyrus::IMAP::Admin) decides whether mboxcfg,
+         * info and setinfo may be used from the list it reads before it
+         * authenticates, as Cyrus advertises it there (RFC 5464). */
+        buf_puts(out, " METADATA");
         return;
     }
     buf_puts(out, " LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS UNSELECT CHILDREN MOVE MULTIAPPEND BINARY"
@@ -65,6 +69,8 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
      * rights beyond RFC 2086's; "n" is RFC 5464's and not listed there);
      * RFC 8440 LIST ... RETURN (MYRIGHTS). */
     buf_puts(out, " ACL RIGHTS=kxten LIST-MYRIGHTS");
+    /* RFC 5464 mailbox and server annotations, RFC 9590 */
+    buf_puts(out, " METADATA METADATA-SERVER LIST-METADATA");
     /* RFC 5256, RFC 5957, RFC 5267 3 (imap-cmd-sort.c) */
     buf_puts(out, " SORT SORT=DISPLAY ESORT");
 }

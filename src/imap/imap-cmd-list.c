@@ -1,5 +1,6 @@
 /* imap-cmd-list.c - LIST (RFC 9051 6.3.9, RFC 5258 LIST-EXTENDED, RFC 5819
- * LIST-STATUS, RFC 6154 SPECIAL-USE) and LSUB (IMAP4rev1).
+ * LIST-STATUS, RFC 6154 SPECIAL-USE, RFC 9590 LIST-METADATA) and LSUB
+ * (IMAP4rev1).
  *
  * The hierarchy is implicit: "a/b" may exist without "a". We build one
  * sorted table of names: existing mailboxes, subscribed names and every
@@ -22,6 +23,7 @@ enum {
     RET_SPECIALUSE = 1u << 10,
     RET_STATUS = 1u << 11,
     RET_MYRIGHTS = 1u << 12,    /* RFC 8440 */
+    RET_METADATA = 1u << 13,    /* RFC 9590 */
 };
 
 #define MAX_PATTERNS IMAP_LIST_MAX_PATTERNS
@@ -325,8 +327,8 @@ static void put_special(struct buf *b, bool *first, uint32_t use)
             put_attr(b, first, t[i].name);
 }
 
-static bool p_opt_list(struct imap_parser *ps, struct imap_cmd *cmd, unsigned *opts, unsigned *status_items,
-                       bool ret)
+static bool p_opt_list(struct imap_session *s, struct imap_parser *ps, struct imap_cmd *cmd, unsigned *opts,
+                       unsigned *status_items, struct imap_list_md *md, bool ret)
 {
     if (!imap_p_char(ps, '('))
         return false;
@@ -362,6 +364,10 @@ static bool p_opt_list(struct imap_parser *ps, struct imap_cmd *cmd, unsigned *o
                 if (!imap_p_sp(ps) || !imap_p_status_items(ps, cmd, status_items))
                     return false;
                 *opts |= RET_STATUS;
+            } else if (strcasecmp(a, "METADATA") == 0 && !(*opts & RET_METADATA)) {
+                if (!imap_list_metadata_parse(s, cmd, md))
+                    return false;
+                *opts |= RET_METADATA;
             } else
                 return false;
         }
@@ -408,10 +414,38 @@ static void write_list_status(struct imap_session *s, struct status_cache *sc, s
     imap_write_status_as(s, sc->mu, x->name, &mine, items);
 }
 
+/* LIST-METADATA of a listed mailbox, from its store (the own one, or the
+ * one status_cache keeps open). */
+static void write_list_metadata(struct imap_session *s, struct status_cache *sc, struct list_ctx *c,
+                                const struct node *x, const struct imap_list_md *md)
+{
+    const struct mailbox_info *info = &c->infos[x->info];
+    const char *store = c->stores[x->info];
+    struct mail_user *mu;
+    if (s->mu && strcmp(store, mail_user_name(s->mu)) == 0) {
+        mu = s->mu;
+    } else {
+        if (!sc->mu || strcmp(mail_user_name(sc->mu), store) != 0) {
+            status_cache_free(sc);
+            struct mbox_ref ref;
+            memset(&ref, 0, sizeof(ref));
+            snprintf(ref.store, sizeof(ref.store), "%s", store);
+            if (access_open_store(&ref, &sc->mu) < 0) {
+                sc->mu = NULL;
+                return;
+            }
+        }
+        mu = sc->mu;
+    }
+    imap_list_metadata_write(s, mu, store, info->name, info->special_use, x->rights, md);
+}
+
 static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, bool lsub)
 {
     struct imap_parser *ps = &cmd->ps;
     unsigned opts = 0, status_items = 0;
+    struct imap_list_md md;
+    md.n = 0;
     bool extended = false;
     char *pats_raw[MAX_PATTERNS];
     size_t np = 0;
@@ -419,7 +453,7 @@ static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, boo
     if (!imap_p_sp(ps))
         goto bad;
     if (!lsub && imap_p_peek(ps, '(')) {
-        if (!p_opt_list(ps, cmd, &opts, &status_items, false) || !imap_p_sp(ps))
+        if (!p_opt_list(s, ps, cmd, &opts, &status_items, &md, false) || !imap_p_sp(ps))
             goto bad;
         extended = true;
         /* RFC 5258 3: RECURSIVEMATCH needs another selection option */
@@ -453,7 +487,7 @@ static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, boo
     if (!lsub && imap_p_char(ps, ' ')) {
         char *kw = imap_p_atom(ps, cmd);
         if (!kw || strcasecmp(kw, "RETURN") != 0 || !imap_p_sp(ps) ||
-            !p_opt_list(ps, cmd, &opts, &status_items, true))
+            !p_opt_list(s, ps, cmd, &opts, &status_items, &md, true))
             goto bad;
         extended = true;
     }
@@ -498,7 +532,7 @@ static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, boo
     }
 
     struct list_ctx c = {0};
-    c.want_info = (opts & RET_STATUS) != 0;
+    c.want_info = (opts & (RET_STATUS | RET_METADATA)) != 0;
     /* Every namespace at once (access_list): the pattern only lets it
      * skip stores that cannot match; each name is matched below. */
     int err = access_list(&s->who, npi == 1 ? pats_int[0] : "*", list_cb, &c);
@@ -598,6 +632,11 @@ static enum cmd_result do_list(struct imap_session *s, struct imap_cmd *cmd, boo
         /* ... and none without "r" on it (RFC 4314 4: STATUS needs r) */
         if ((opts & RET_STATUS) && selected && x->exists && x->info >= 0 && (x->rights & ACL_READ))
             write_list_status(s, &sc, &c, x, status_items);
+        /* RFC 9590 3: METADATA after the LIST line of every listed
+         * mailbox that meets the selection criteria (example 2: none
+         * for one returned for CHILDINFO only) */
+        if ((opts & RET_METADATA) && selected && x->exists && x->info >= 0)
+            write_list_metadata(s, &sc, &c, x, &md);
         /* RFC 8440 2: MYRIGHTS after the LIST line of every selectable
          * mailbox returned */
         if ((opts & RET_MYRIGHTS) && selected && x->exists && x->rights) {

@@ -24,6 +24,8 @@
  *   imap-cmd-idle.c    IDLE
  *   imap-cmd-quota.c   GETQUOTA GETQUOTAROOT SETQUOTA (RFC 9208), quotawarn
  *   imap-cmd-acl.c     SETACL DELETEACL GETACL LISTRIGHTS MYRIGHTS (RFC 4314)
+ *   imap-cmd-metadata.c GETMETADATA SETMETADATA (RFC 5464), LIST-METADATA
+ *                      responses (RFC 9590)
  *   imap-access.c      client name -> store + mailbox + rights (imap_resolve)
  */
 #ifndef DARIUS_IMAP_H
@@ -488,8 +490,19 @@ enum cmd_result imap_cmd_job_batch(struct imap_session *s, struct imap_cmd *cmd,
 void imap_session_close(struct imap_session *s, const char *bye);
 void imap_session_login(struct imap_session *s, const char *user); /* common post-auth steps */
 /* (added) Like imap_session_login but reports failure: returns NULL on
- * success or a "[CODE] text" reason for a NO reply. */
+ * success or a "[CODE] text" reason for a NO reply. Provisions the store
+ * inline: only for callers without a pool. */
 const char *imap_session_try_login(struct imap_session *s, const char *user, const char *mech);
+/* The same in steps, so that the slow middle runs on the pool: begin (the
+ * loop: anonymous rules, the login limits; *done when nothing more is
+ * needed - an anonymous login), then access_provision_user(user) as a job
+ * (it may create the store and its folders, and it reads the account
+ * journal), then end with its result (the loop: the store handle, the
+ * session's identity). Each returns NULL or a "[CODE] text" reason; after
+ * a reason from end, nothing is held. A session that went away during
+ * the job releases the login slot itself (limits_login_release). */
+const char *imap_session_login_begin(struct imap_session *s, const char *user, const char *mech, bool *done);
+const char *imap_session_login_end(struct imap_session *s, const char *user, const char *mech, int err);
 /* (added) Process buffered input (next pipelined command) soon. */
 void imap_session_kick(struct imap_session *s);
 /* (added) Is there a literal/partial command pending in the reader? */
@@ -601,6 +614,20 @@ IMAP_CMD(cmd_copy); IMAP_CMD(cmd_move);
 IMAP_CMD(cmd_getquota); IMAP_CMD(cmd_getquotaroot); IMAP_CMD(cmd_setquota);
 IMAP_CMD(cmd_setacl); IMAP_CMD(cmd_deleteacl); IMAP_CMD(cmd_getacl); IMAP_CMD(cmd_listrights);
 IMAP_CMD(cmd_myrights);
+IMAP_CMD(cmd_getmetadata); IMAP_CMD(cmd_setmetadata);
+/* (added, imap-cmd-metadata.c) LIST ... RETURN (METADATA (entry...))
+ * (RFC 9590): the entries, parsed after the option name (false: BAD),
+ * and the METADATA response of one listed mailbox (in_store: its name
+ * in store; nothing without the rights RFC 5464 3.3 asks). */
+#define IMAP_LIST_MD_MAX 100
+struct imap_list_md {
+    char *entries[IMAP_LIST_MD_MAX];    /* lower case, owned by the command */
+    size_t n;
+};
+bool imap_list_metadata_parse(struct imap_session *s, struct imap_cmd *cmd, struct imap_list_md *md);
+void imap_list_metadata_write(struct imap_session *s, struct mail_user *store, const char *store_name,
+                              const char *in_store, uint32_t special_use, acl_rights_t rights,
+                              const struct imap_list_md *md);
 IMAP_CMD(cmd_sort); /* imap-cmd-sort.c: SORT, UID SORT (RFC 5256, 5957, 5267 ESORT) */
 /* (added, imap-cmd-append.c) The reader announces a literal at offset
  * marker_off of an APPEND being assembled (ct: the text so far, the

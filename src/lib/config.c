@@ -121,6 +121,9 @@ static const struct config_desc descs[CFG__COUNT] = {
     /* ManageSieve: RFC 5804 1.8's port 4190 on loopback for the embedded
      * default (make run); host:port or a unix socket path, as listen_lmtp. */
     [CFG_LISTEN_SIEVE] = {"listen_sieve", CFG_T_STRING, "127.0.0.1:4190", 0, 0, NULL},
+    [CFG_METADATA_MAX_VALUE_SIZE] = {"metadata_max_value_size", CFG_T_INT, "16384", 1024, 65536, NULL},
+    [CFG_METADATA_MAX_ENTRIES] = {"metadata_max_entries", CFG_T_INT, "200", 10, 100000, NULL},
+    [CFG_METADATA_ADMIN] = {"metadata_admin", CFG_T_STRING, "", 0, 0, NULL},
 };
 
 #define MAX_PARTITIONS 64

@@ -346,6 +346,9 @@ int msgfile_link_into(const struct mail_user *src, const char *sguid, const stru
     return STORAGE_OK;
 }
 
+/* Message files up to this size are read into memory instead of mapped. */
+#define MSGFILE_READ_MAX ((uint64_t)64 << 10)
+
 int msgfile_map(const struct mail_user *u, const char *guid, struct msg_content *out)
 {
     memset(out, 0, sizeof(*out));
@@ -367,6 +370,35 @@ int msgfile_map(const struct mail_user *u, const char *guid, struct msg_content 
         /* mmap of length 0 fails; an empty message is legal. */
         close(fd);
         out->data = "";
+        return STORAGE_OK;
+    }
+    if ((uint64_t)st.st_size <= MSGFILE_READ_MAX) {
+        /* Small files are read, not mapped: these calls run on job
+         * threads, and every munmap in a multi-threaded worker makes the
+         * kernel flush the TLB of each core running one of its threads
+         * (an IPI each), which costs more than copying a few KiB. */
+        size_t n = (size_t)st.st_size, got = 0;
+        char *b = xmalloc(n + 1);
+        while (got < n) {
+            ssize_t k = pread(fd, b + got, n - got, (off_t)got);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                break;
+            got += (size_t)k;
+        }
+        int e = errno;
+        close(fd);
+        if (got < n) {
+            log_err("storage: read %s: %s", path, got ? "short read" : strerror(e));
+            free(b);
+            return STORAGE_ERR_IO;
+        }
+        b[n] = '\0';
+        out->data = b;
+        out->len = n;
+        out->priv = b;
+        out->heap = true;
         return STORAGE_OK;
     }
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);

@@ -206,11 +206,17 @@ int mail_user_rename_reader(struct mail_user *u, const char *from, const char *t
     int r = sq_begin(u);
     if (r < 0)
         return r;
-    static const char *const sql[2] = {
+    /* the reader's /private METADATA entries (sqlite-metadata.c) follow
+     * it the same way */
+    static const char *const sql[4] = {
         "UPDATE OR IGNORE seen SET reader=?2 WHERE reader=?1",   /* keep rows `to` already has */
         "DELETE FROM seen WHERE reader=?1",
+        "UPDATE OR IGNORE metadata SET owner=?2 WHERE owner=?1",
+        "DELETE FROM metadata WHERE owner=?1",
     };
-    for (int i = to ? 0 : 1; i < 2 && r == 0; i++) {
+    for (int i = 0; i < 4 && r == 0; i++) {
+        if (!to && i % 2 == 0)
+            continue;
         sqlite3_stmt *st = NULL;
         int rc = sqlite3_prepare_v2(sq(u)->db, sql[i], -1, &st, NULL);
         if (rc != SQLITE_OK) {
@@ -218,7 +224,7 @@ int mail_user_rename_reader(struct mail_user *u, const char *from, const char *t
             break;
         }
         sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
-        if (i == 0)
+        if (i % 2 == 0)
             sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
         if (rc != SQLITE_DONE)

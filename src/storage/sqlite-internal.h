@@ -386,6 +386,15 @@ int sq_sieve_activate(struct mail_user *u, const char *name);
 int sq_sieve_delete(struct mail_user *u, const char *name);
 int sq_sieve_rename(struct mail_user *u, const char *oldname, const char *newname);
 
+/* sqlite-metadata.c: RFC 5464 annotations (storage.h), the ops */
+int sq_metadata_get(struct mail_user *u, const char *mailbox, const char *reader, const char *entry, int depth,
+                    int (*cb)(const char *name, const void *value, size_t len, void *arg), void *arg);
+int sq_metadata_set(struct mail_user *u, const char *mailbox, const char *reader, const struct metadata_change *c,
+                    size_t n, int64_t special_use, int64_t max_entries);
+/* Inside RENAME INBOX's transaction: copy mailbox from's entries to to
+ * (RFC 5464 4.1: INBOX keeps its own). */
+int sq_metadata_copy(struct mail_user *u, int64_t from, int64_t to);
+
 /* sqlite-message.c: expunge uids[] (ascending or not) whatever their
  * \Deleted flag (the source half of a cross-store move). */
 int sq_expunge_uids(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg),

@@ -513,6 +513,10 @@ static int rename_inbox(struct mail_user *u, const char *newname, int64_t *inbox
     if (r == 0)
         r = sq_mailbox_bump(u, in.id, ms, in.uidnext, -(int64_t)in.messages, -(int64_t)in.unseen,
                             -(int64_t)in.deleted, -(int64_t)in.size);
+    /* RFC 5464 4.1: the new mailbox gets a copy of INBOX's annotations,
+     * INBOX keeps its own */
+    if (r == 0)
+        r = sq_metadata_copy(u, in.id, *new_id);
     return r;
 }
 

@@ -28,6 +28,8 @@
  *    session may still show them stay readable until it has been told
  *    (sqlite-retain.c).
  *  - sieve_script (schema 8): users' Sieve scripts (sqlite-sieve.c).
+ *  - metadata (schema 9 on this branch): RFC 5464 annotations
+ *    (sqlite-metadata.c).
  *  - blob is the per-body cache (ENVELOPE, BODYSTRUCTURE, header) plus
  *    the refcount that lets COPY/MOVE share one immutable file;
  *    hdrfields (schema 6) the decoded header fields SEARCH reads, per
@@ -260,7 +262,27 @@ static const char *const migrations[] = {
     "  compiled BLOB);"
     "CREATE UNIQUE INDEX sieve_script_active ON sieve_script(active) WHERE active!=0;",
 
-    /* 8 -> 9: sortkeys, per blob the record of SORT and THREAD keys
+    /* -> +1: METADATA annotations (RFC 5464, sqlite-metadata.c). Its
+     * own table and trigger, touching nothing else, so it may run before
+     * or after any other migration. mailbox_id 0 holds the store's server
+     * entries (GETMETADATA ""); owner '' marks /shared entries, '~' the
+     * store owner's /private ones (so they follow an account rename), any
+     * other value the user id of another reader's /private ones. name is
+     * the whole entry name in lower case ("/shared/comment"). No foreign
+     * key (0 names no mailbox): the trigger drops a mailbox's entries
+     * with its row (RFC 5464 4.1: a new mailbox of the same name must not
+     * inherit them); a rename keeps the id, so they follow it. */
+    "CREATE TABLE metadata("
+    "  mailbox_id INTEGER NOT NULL,"
+    "  owner TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  value BLOB NOT NULL,"
+    "  PRIMARY KEY(mailbox_id, owner, name)) WITHOUT ROWID;"
+    "CREATE INDEX metadata_owner ON metadata(owner);"
+    "CREATE TRIGGER metadata_mailbox_gone AFTER DELETE ON mailbox BEGIN "
+    "  DELETE FROM metadata WHERE mailbox_id=OLD.id; END;",
+
+    /* -> +1: sortkeys, per blob the record of SORT and THREAD keys
      * (sortkey.h: casemapped base subject, first From/To/Cc mailbox,
      * RFC 5957 display keys, sent date, normalized Message-ID,
      * In-Reply-To and References), computed once at append time (issue
@@ -270,7 +292,8 @@ static const char *const migrations[] = {
      * hdrfields (schema 6): small rows, shared by COPY/MOVE, goes with
      * the blob's last reference. Not filled here: older blobs get their
      * row on first use by SORT or THREAD (sq_sort_keys), from the cached
-     * raw header. */
+     * raw header. Its own table, touching nothing else: it may run
+     * before or after any other migration. */
     "CREATE TABLE sortkeys("
     "  guid TEXT PRIMARY KEY,"
     "  data BLOB NOT NULL) WITHOUT ROWID;",

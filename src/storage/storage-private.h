@@ -293,6 +293,13 @@ struct storage_backend_ops {
     int (*sieve_activate)(struct mail_user *u, const char *name);   /* NULL: deactivate */
     int (*sieve_delete)(struct mail_user *u, const char *name);
     int (*sieve_rename)(struct mail_user *u, const char *oldname, const char *newname);
+
+    /* METADATA (storage-metadata.c validates names and values and
+     * passes the entry limit in max_entries). */
+    int (*metadata_get)(struct mail_user *u, const char *mailbox, const char *reader, const char *entry, int depth,
+                        int (*cb)(const char *name, const void *value, size_t len, void *arg), void *arg);
+    int (*metadata_set)(struct mail_user *u, const char *mailbox, const char *reader,
+                        const struct metadata_change *c, size_t n, int64_t special_use, int64_t max_entries);
 };
 
 extern const struct storage_backend_ops storage_sqlite_ops;

@@ -891,7 +891,9 @@ void msg_content_release(struct msg_content *c)
 {
     if (!c)
         return;
-    if (c->priv && c->len)
+    if (c->heap)
+        free(c->priv);
+    else if (c->priv && c->len)
         munmap(c->priv, c->len);
     memset(c, 0, sizeof(*c));
 }

@@ -268,9 +268,10 @@ int mailbox_set_sharedseen(struct mail_user *u, const char *name, bool shared);
  * kept in the store per (mailbox, reader). mailbox_status_as fills
  * unseen (and first unseen) for that reader. */
 int mailbox_status_as(struct mail_user *u, const char *name, const char *reader, struct mailbox_info *out);
-/* Account rename/delete: move every per-reader \Seen row of reader
- * `from` in this store to reader `to` (rows `to` already has are kept),
- * or drop them when to is NULL. One transaction; idempotent. */
+/* Account rename/delete: move every per-reader \Seen row and /private
+ * METADATA entry of reader `from` in this store to reader `to` (rows `to`
+ * already has are kept), or drop them when to is NULL. One transaction;
+ * idempotent. */
 int mail_user_rename_reader(struct mail_user *u, const char *from, const char *to);
 
 /* ---- an open mailbox -------------------------------------------------- */
@@ -461,7 +462,8 @@ void msg_cache_free(struct msg_cache *c);
 struct msg_content {
     const char *data;
     size_t len;
-    void *priv;
+    void *priv;     /* what msg_content_release gives back: a mapping, or (heap) a buffer */
+    bool heap;
 };
 int mailbox_get_content(struct mailbox *mb, uint32_t uid, struct msg_content *out);
 void msg_content_release(struct msg_content *c);
@@ -803,6 +805,64 @@ int sieve_store_delete(struct mail_user *u, const char *name);
  * (RFC 5804 2.11). Renaming a script to its own name is EXISTS: the
  * new name exists. */
 int sieve_store_rename(struct mail_user *u, const char *oldname, const char *newname);
+
+/* ---- metadata (RFC 5464 annotations) ------------------------------------
+ *
+ * Entries of one store: per mailbox (mailbox = its name in the store),
+ * or the store's server entries (mailbox NULL). An entry name is the
+ * whole RFC 5464 name, "/shared/..." or "/private/...", checked by
+ * metadata_entry_valid and kept in lower case (names are
+ * case-insensitive, RFC 5464 3.2). /shared entries have one value per
+ * mailbox; /private ones one per reader: reader is the user id of the
+ * session's user (the store's owner's own entries are kept so that they
+ * move with the account when it is renamed). Entries live in the
+ * mailbox's rows: a rename keeps them (RENAME INBOX copies INBOX's to
+ * the new mailbox, RFC 5464 4.1), a delete drops them, and the whole
+ * store moves with the account. Values are opaque octets (NUL allowed).
+ *
+ * Limits (config): metadata_max_value_size (octets of one value: larger
+ * ones are MAXSIZE), metadata_max_entries (entries one owner may hold in
+ * one store - the /shared entries of the store together, each reader's
+ * /private ones apart: more is LIMIT; a change that does not add to a
+ * count over the limit is always allowed).
+ */
+#define METADATA_MAX_ENTRY_NAME 256     /* octets of an entry name */
+
+/* Is entry a valid entry name (RFC 5464 3.2: "/private" or "/shared"
+ * then at least one more component; printable ASCII without '*' and
+ * '%'; no "//", no trailing '/'; at most METADATA_MAX_ENTRY_NAME)?
+ * With bare_scope, "/private" and "/shared" alone are valid too (as a
+ * GETMETADATA DEPTH base). */
+bool metadata_entry_valid(const char *entry, size_t len, bool bare_scope);
+/* Is entry (valid) a /private one? */
+bool metadata_entry_private(const char *entry);
+/* The configured limits (octets of a value; entries per owner). */
+size_t metadata_max_value_size(void);
+int64_t metadata_max_entries(void);
+
+/* Entries named entry (lower case) and, depth 1, its children or,
+ * depth -1 (infinity), all its descendants, of mailbox (NULL: server
+ * entries), visible to reader (used for /private entries; NULL: none
+ * are visible). cb(name, value, len) in name order (values are not
+ * NUL-terminated); a non-zero return stops. NOTFOUND: no such mailbox. */
+int metadata_get(struct mail_user *u, const char *mailbox, const char *reader, const char *entry, int depth,
+                 int (*cb)(const char *name, const void *value, size_t len, void *arg), void *arg);
+
+/* One change of metadata_set: value NULL removes the entry. */
+struct metadata_change {
+    const char *entry;          /* valid, lower case */
+    const void *value;
+    size_t len;
+};
+/* Apply every change (all or none) to mailbox (NULL: the server
+ * entries) in one transaction; /private entries are reader's (NULL
+ * reader with a /private change: INVALID). special_use >= 0 sets the
+ * mailbox's special-use bits in the same transaction (RFC 6154 4's
+ * /private/specialuse). Errors: NOTFOUND (mailbox), MAXSIZE (a value
+ * over the limit), LIMIT (the entries of an owner would grow past
+ * metadata_max_entries), INVALID. */
+int metadata_set(struct mail_user *u, const char *mailbox, const char *reader, const struct metadata_change *c,
+                 size_t n, int64_t special_use);
 
 /* ---- consistency ------------------------------------------------------ */
 

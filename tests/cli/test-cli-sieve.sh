@@ -149,7 +149,13 @@ run "" -C "$SCONF" sieve test sue "$SV/t.sieve" "$SV/missing.eml"; expect_rc 66 
 run "" -C "$SCONF" sieve test nobody "$SV/t.sieve" "$SV/t.eml"; expect_rc 67 "test: unknown user"
 
 # --- scripts follow the account -----------------------------------------------------------
+# a run-time error at delivery puts an entry in duplicate.db's sieve_log,
+# which must follow the rename and go with the delete
+run "$(printf 'From: a@example.org\r\nSubject: x\r\n\r\nhi\r\n')" -C "$SCONF" deliver -f a@example.org sue
+expect_rc 0 "deliver: run-time error (fresh files into a missing X), kept"
+run "" -C "$SCONF" sieve log sue; expect_out '.* fresh: fileinto into X failed .*' "the run-time error is logged"
 run "" -C "$SCONF" user rename sue sam; expect_rc 0 "user rename"
+run "" -C "$SCONF" sieve log sam; expect_out '.* fresh: fileinto into X failed .*' "the sieve log follows the rename"
 run "" -C "$SCONF" sieve list sam; expect_out "fresh 74 bytes active" "scripts renamed with the account"
 run "" -C "$SCONF" sieve get sam filter; expect_file "$SV/k1" "script content after rename"
 run "" -C "$SCONF" sieve list sue; expect_rc 67 "old name gone"
@@ -162,3 +168,5 @@ run "pw
 " -C "$SCONF" user add sam;        expect_rc 0 "user add again"
 run "" -C "$SCONF" sieve list sam; expect_rc 0 "list of the new account"
 if [ -s "$OUT" ]; then fail "scripts of the deleted account came back"; else ok; fi
+run "" -C "$SCONF" sieve log sam; expect_rc 0 "sieve log of the new account"
+if [ -s "$OUT" ]; then fail "the deleted account's sieve log came back: $(cat "$OUT")"; else ok; fi

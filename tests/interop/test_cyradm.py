@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Interop: Debian's cyradm (package cyrus-admin) administering dariusd over
 IMAP as it would a Cyrus server: create an account (user/NAME) and a child
-mailbox, set and list ACLs, set and list quotas and quota roots, rename the
-account, delete it. Each step is checked both through cyradm's output and
+mailbox, set and list ACLs, set and list quotas and quota roots, set and show
+annotations (mboxcfg, info: RFC 5464 METADATA), rename the account, delete
+it. Each step is checked both through cyradm's output and
 through an independent view (the user's own IMAP session or the darius CLI).
 """
 
@@ -51,7 +52,8 @@ def main():
             R.skip("cyradm", "cyradm not installed")
         return R.done()
     part = tempfile.mkdtemp(prefix="darius-p2-")
-    s = dt.Server(config={"admins": "admin", "allowplaintext": "yes", "partition-p2": part})
+    s = dt.Server(config={"admins": "admin", "allowplaintext": "yes", "partition-p2": part,
+                          "metadata_admin": "mailto:postmaster@example.com"})
     try:
         s.add_user("admin", "secret")
         s.add_user("alice", "secret")
@@ -95,6 +97,34 @@ def main():
         q = s.cli("quota", "get", "bob").stdout
         R.check("1000" in q, "darius quota get bob agrees", q)
 
+        # 3b. annotations (RFC 5464): mboxcfg sends SETMETADATA, info
+        # GETMETADATA with Cyrus's "/shared/*" and "/private/*"
+        out, err = cyradm(s, 'mboxcfg user/bob/Lists comment "Mailing lists"\n'
+                             "mboxcfg --private user/bob/Lists comment mine\n"
+                             "info user/bob/Lists\ninfo\n")
+        R.check(err.strip() == "", "mboxcfg comment, mboxcfg --private, info: no error", err)
+        R.check(re.search(r"^\{user/bob/Lists\}:\n  private:\n    comment: mine\n  shared:\n"
+                          r"    comment: Mailing lists$", out, re.M) is not None,
+                "info user/bob/Lists shows the private and the shared comment", out)
+        R.check(re.search(r"^\{Server Wide\}\n  shared:\n    admin: mailto:postmaster@example\.com$", out, re.M)
+                is not None, "info shows the server's /shared/admin (metadata_admin)", out)
+        c = s.login("alice", "secret")
+        u, t = c.command('GETMETADATA "Other Users/bob/Lists" /shared/comment')
+        R.check(any('"/shared/comment" "Mailing lists"' in x.render() for x in u),
+                "alice (lrsip on Lists) reads the comment over IMAP", [x.render() for x in u] + [t.render()])
+        c.logout()
+        out, err = cyradm(s, "mboxcfg user/bob/Lists comment none\ninfo user/bob/Lists\n")
+        R.check(err.strip() == "" and "Mailing lists" not in out and "comment: mine" in out,
+                "mboxcfg ... none removes the shared comment only", out + err)
+        out, err = cyradm(s, 'mboxcfg user/bob/Lists comment "Lists of bob"\n')
+        R.check(err.strip() == "", "mboxcfg sets the comment again", err)
+        out, err = cyradm(s, "setinfo comment Welcome\ninfo\nsetinfo admin mailto:x@example.com\n")
+        R.check(re.search(r"^    comment: Welcome$", out, re.M) is not None,
+                "setinfo comment sets the server's /shared/comment, info shows it", out + err)
+        R.check("read-only" in err, "setinfo admin is refused (/shared/admin is read-only)", err)
+        out, err = cyradm(s, "setinfo comment Nope\n", user="alice")
+        R.check(err.strip() != "", "a non-admin's setinfo is refused", out + err)
+
         # 4. rename the account
         out, err = cyradm(s, "renm user/bob user/carol\nlm\n")
         R.check(err.strip() == "", "renm user/bob user/carol: no error", err)
@@ -104,6 +134,9 @@ def main():
         users = s.cli("user", "list").stdout
         R.check(re.search(r"^carol\b", users, re.M) and not re.search(r"^bob\b", users, re.M),
                 "the CLI sees carol, not bob", users)
+        out, err = cyradm(s, "info user/carol/Lists\n")
+        R.check(re.search(r"^    comment: Lists of bob$", out, re.M) is not None,
+                "the comment moved with the account (info user/carol/Lists)", out + err)
 
         # 5. delete the account
         out, err = cyradm(s, "dm user/carol\nlm\n")

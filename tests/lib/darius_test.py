@@ -1172,7 +1172,8 @@ def socket_owner_pid(server, client):
     client's connection, found via /proc/net/tcp inodes and /proc/PID/fd."""
     cport = client.sock.getsockname()[1]
     inodes = {ino for lp, rp, ino in _proc_net_tcp() if rp == cport and lp in (server.port, server.tls_port,
-                                                                   server.pop3_port, server.pop3s_port)}
+                                                                   server.pop3_port, server.pop3s_port,
+                                                                   server.sieve_port)}
     for pid in server.worker_pids() + [server.pid()]:
         try:
             for fd in os.listdir("/proc/%d/fd" % pid):

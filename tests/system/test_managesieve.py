@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -312,6 +311,58 @@ def pipelined_getscript(s):
     c.ok("LOGOUT")
 
 
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def never_reads(s):
+    """The back-pressure itself: a client that pipelines GETSCRIPTs of a
+    30 KB script and reads nothing would make the server queue 58 MB of
+    answers if it kept reading commands; it stops reading while its
+    output is full, so the worker's memory stays bounded, its other
+    sessions are served, and every answer still comes, in order, once
+    the client reads."""
+    c = s.sieve_login()
+    body = ("# " + "z" * 70 + "\r\n") * 400 + "keep;\r\n"     # about 29 KB
+    put(c, "huge", body)
+    pid = dt.socket_owner_pid(s, c)
+    if pid is None:
+        raise dt.TestFailure("no process owns the connection")
+    base = rss_kb(pid)
+    # 36 KB of commands, about 58 MB of answers: the kernel's socket
+    # buffers hold a few MB of them, the rest would be the worker's
+    n = 2000
+    c.send_raw(b'GETSCRIPT "huge"\r\n' * n)
+    peak = base
+    served = 0
+    deadline = time.monotonic() + 2.0 * dt.timeout_scale()
+    while time.monotonic() < deadline:     # watching for growth: a window, not a wait for an event
+        peak = max(peak, rss_kb(pid))
+        o = s.sieve_login()
+        o.ok("NOOP")
+        o.ok("LOGOUT")
+        served += 1
+    peak = max(peak, rss_kb(pid))
+    grow = (peak - base) // 1024
+    limit = 20 if not dt.sanitizer() else 48
+    if grow > limit:
+        raise dt.TestFailure("worker RSS grew by %d MB (limit %d) for unread GETSCRIPT answers" % (grow, limit))
+    if served == 0:
+        raise dt.TestFailure("no other session was served meanwhile")
+    want = b"{" + body.encode() + b"}"
+    for i in range(n):
+        lines, st = c.response()
+        if not st.startswith("OK") or lines != [want]:
+            raise dt.TestFailure("GETSCRIPT %d of %d: %r %r" % (i + 1, n, st, lines[:1]))
+    c.ok('DELETESCRIPT "huge"')
+    c.ok("LOGOUT")
+    return "RSS %d -> %d KB, %d other sessions served" % (base, peak, served)
+
+
 def limits(s):
     """sieve_maxscripts 2, sieve_maxscriptsize 1 (KiB)."""
     c = s.sieve_login()
@@ -530,6 +581,7 @@ def main():
               scripts, s)
         R.run("UNAUTHENTICATE", unauthenticate, s)
         R.run("3000 pipelined GETSCRIPTs: every answer, in order (output back-pressure)", pipelined_getscript, s)
+        R.run("a client that never reads: input paused, memory bounded, others served", never_reads, s)
         R.run("STARTTLS: capabilities re-sent, injection discarded", starttls, s)
         R.run("account renamed: BYE (TRYLATER), scripts move", kick_on_rename, s)
         R.run("shutdown file: BYE (TRYLATER) to open and new sessions", shutdown_file, s)

@@ -550,6 +550,44 @@ def global_scripts(s, mta):
     check(count(s, "alice", "AfterBox", "g4") == 1, "the edited sieve_after was not recompiled")
 
 
+def global_editheader(s, mta):
+    # RFC 5293 4: tests after an addheader see the new field; the user's
+    # script runs after sieve_before and must see it too
+    put_script(s, "alice", 'require "fileinto";\r\nif header :is "X-Audited" "yes" { fileinto "Seen-By-Audit"; }\r\n')
+    a = s.login("alice", s.users["alice"])
+    a.ok("CREATE Seen-By-Audit")
+    a.logout()
+    deliver_ok(s, ["alice"], msg("e1"))
+    check(count(s, "alice", "Seen-By-Audit", "e1") == 1 and count(s, "alice", "INBOX", "e1") == 0,
+          "the user's script did not see sieve_before's header: %r" %
+          [count(s, "alice", m, "e1") for m in ("Seen-By-Audit", "INBOX")])
+    c = s.login("alice", s.users["alice"])
+    c.ok('SELECT "Seen-By-Audit"')
+    u, t = c.command("FETCH 1 BODY.PEEK[HEADER.FIELDS (X-Audited)]")
+    c.logout()
+    check(any(b"X-Audited: yes" in lit for r in u for lit in r.literals),
+          "the stored copy lacks the added field: %r" % [(r.text, r.literals) for r in u])
+
+
+def global_maxredirects(s, mta):
+    # sieve_before redirects once, the user's script twice: three in one
+    # delivery against sieve_maxredirects 2 is a run-time error, so the
+    # message is kept and nothing is sent
+    mta.reset()
+    put_script(s, "alice", 'redirect "one@example.net";\r\nredirect "two@example.net";\r\n')
+    deliver_ok(s, ["alice"], msg("r1", subject="forward me"))
+    check(mta.count() == 0, "redirects beyond the limit were sent: %d calls" % mta.count())
+    check(count(s, "alice", "INBOX", "r1") == 1, "the message was not kept after the limit")
+    # within the limit (one before, one of the user's) both go out
+    put_script(s, "alice", 'redirect "one@example.net";\r\n')
+    deliver_ok(s, ["alice"], msg("r2", subject="forward me"))
+    check(mta.count() == 2, "two redirects within the limit: %d calls" % mta.count())
+    check(count(s, "alice", "INBOX", "r2") == 0, "redirected message also kept")
+    r = s.cli("sieve", "log", "alice")
+    check("sieve_maxredirects" in r.stdout, "the limit is not in the user's log: %r" % r.stdout)
+    s.cli("sieve", "deactivate", "alice")
+
+
 def wait_file(path, what):
     deadline = time.monotonic() + 20 * dt.timeout_scale()
     while time.monotonic() < deadline:
@@ -635,16 +673,24 @@ def main():
         before = os.path.join(s.tmp, "before.sieve")
         after = os.path.join(s.tmp, "after.sieve")
         with open(before, "w") as f:
-            f.write('require ["fileinto", "copy", "mailbox"];\nfileinto :copy :create "Audit";\n')
+            f.write('require ["fileinto", "copy", "mailbox", "editheader"];\n'
+                    'addheader "X-Audited" "yes";\n'
+                    'if header :contains "subject" "forward" { redirect :copy "archive@example.net"; }\n'
+                    'fileinto :copy :create "Audit";\n')
         with open(after, "w") as f:
             f.write('require "fileinto";\nif header :contains "subject" "after" { fileinto "AfterBox"; }\n')
         s.conf["sieve_before"] = before
         s.conf["sieve_after"] = after
+        mta = Sendmail(s)
+        s.conf["sendmail"] = mta.path
+        s.conf["sieve_maxredirects"] = "2"
         s.write_config()
         for u, p in [("alice", "a1"), ("bob", "b1")]:
             s.add_user(u, p)
         s.start()
         R.run("sieve_before / sieve_after", global_scripts, s, None)
+        R.run("sieve_before's header edits are seen by the user's script", global_editheader, s, mta)
+        R.run("sieve_maxredirects bounds the whole delivery, not each script", global_maxredirects, s, mta)
         s.stop()
     finally:
         s.cleanup()
