@@ -128,6 +128,7 @@ struct search_run {
     bool want_recs;
     uint64_t *sizes;
     int64_t *idates;
+    uint64_t *modseqs;
 };
 
 /* rec with its header data fetched for the batch (sh; NULL: loaded per
@@ -167,11 +168,13 @@ static void search_one(struct search_run *r, const struct msg_record *rec, const
             if (r->want_recs) {
                 r->sizes = xrealloc(r->sizes, r->cap * sizeof(*r->sizes));
                 r->idates = xrealloc(r->idates, r->cap * sizeof(*r->idates));
+                r->modseqs = xrealloc(r->modseqs, r->cap * sizeof(*r->modseqs));
             }
         }
         if (r->want_recs) {
             r->sizes[r->n] = rec->size;
             r->idates[r->n] = rec->internaldate;
+            r->modseqs[r->n] = rec->modseq;
         }
         r->uids[r->n] = rec->uid;
         r->msns[r->n] = msn;
@@ -401,6 +404,7 @@ void search_run_free(struct search_run *r)
     free(r->msns);
     free(r->sizes);
     free(r->idates);
+    free(r->modseqs);
     imap_view_snap_free(&r->v);
     search_query_free(&r->query);
     free(r);
@@ -474,6 +478,7 @@ void search_run_matches(const struct search_run *r, struct search_matches *m)
     m->msns = r->msns;
     m->sizes = r->sizes;
     m->idates = r->idates;
+    m->modseqs = r->modseqs;
     m->n = r->n;
     m->rc = r->rc;
     m->mb = r->mb;

@@ -340,8 +340,20 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
                 flush_if_big(s, &b);
             }
         }
-        if (r->uses_modseq && n > 0)
-            buf_printf(&b, " MODSEQ %llu", (unsigned long long)r->m.maxmodseq);
+        if (r->uses_modseq && n > 0) {
+            /* RFC 4731 3.2 / RFC 7162 3.1.10: the highest mod-sequence of
+             * the messages returned: with only MIN and/or MAX, of those
+             * (the first and last in sort order) */
+            uint64_t ms = r->m.maxmodseq;
+            if (!(ret & (SR_ALL | SR_COUNT)) && (ret & (SR_MIN | SR_MAX))) {
+                ms = 0;
+                if (ret & SR_MIN)
+                    ms = r->m.modseqs[r->order[0]];
+                if ((ret & SR_MAX) && r->m.modseqs[r->order[n - 1]] > ms)
+                    ms = r->m.modseqs[r->order[n - 1]];
+            }
+            buf_printf(&b, " MODSEQ %llu", (unsigned long long)ms);
+        }
     }
     buf_puts(&b, "\r\n");
     imap_write(s, b.data, b.len);

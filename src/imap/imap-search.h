@@ -147,12 +147,13 @@ bool search_eval(const struct skey *k, const struct search_msg *m);
  * search_run_exec scans: on the loop when search_run_inline_ok, else in a
  * job on the pool between storage_read_begin and storage_read_end (the
  * session parked). The matches are in UID (= sequence) order; with
- * want_recs also each one's size and INTERNALDATE. */
+ * want_recs also each one's size, INTERNALDATE and MODSEQ. */
 struct search_run;
 struct search_matches {
     const uint32_t *uids, *msns;
     const uint64_t *sizes;      /* want_recs */
     const int64_t *idates;      /* want_recs */
+    const uint64_t *modseqs;    /* want_recs */
     size_t n;
     int rc;                     /* storage error of the scan, or 0 */
     struct mailbox *mb;

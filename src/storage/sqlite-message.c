@@ -717,6 +717,11 @@ static int build_sortkeys(struct mail_user *u, const char *guid, struct buf *out
     return e;
 }
 
+/* Records built for older blobs that one call keeps to save: a store of
+ * a million messages from before schema 9 is filled over several SORTs,
+ * never with all its records in memory at once. */
+#define SORT_FILL_MAX 16384
+
 /* Page cache of a connection during a large sort-key scan. */
 #define SORT_CACHE_KIB 16384
 
@@ -791,6 +796,10 @@ int sq_sort_keys(struct mailbox *mb, const uint32_t *uids, size_t n, sort_keys_c
             continue;
         }
         cb(arg, uid, f.rec.data, f.rec.len);
+        if (nfills == SORT_FILL_MAX) { /* saved by a later call */
+            buf_free(&f.rec);
+            continue;
+        }
         ARRAY_GROW(fills, nfills, cfills);
         fills[nfills++] = f;
     }

@@ -293,7 +293,8 @@ static const char *const migrations[] = {
      * hdrfields (schema 6): small rows, shared by COPY/MOVE, goes with
      * the blob's last reference. Not filled here: older blobs get their
      * row on first use by SORT or THREAD (sq_sort_keys), from the cached
-     * raw header. */
+     * raw header. Its own table, touching nothing else: it may run
+     * before or after any other migration. */
     "CREATE TABLE sortkeys("
     "  guid TEXT PRIMARY KEY,"
     "  data BLOB NOT NULL) WITHOUT ROWID;",
