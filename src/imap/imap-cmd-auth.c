@@ -203,6 +203,8 @@ static enum cmd_result auth_succeeded(struct imap_session *s, struct imap_cmd *c
     const char *why = imap_session_login_begin(s, user, mech, &done);
     if (why || done)
         return logged_in(s, cmd, why);
+    if (mail_user_cached(user))   /* provisioned and open here: no store open, no job */
+        return logged_in(s, cmd, imap_session_login_end(s, user, mech, access_provision_user(user, NULL)));
     struct provision_wait *w = xcalloc(1, sizeof(*w));
     snprintf(w->user, sizeof(w->user), "%s", user);
     snprintf(w->mech, sizeof(w->mech), "%s", mech);

@@ -238,6 +238,10 @@ static void login(struct msv_session *s, const char *user, const char *mech)
                                                        : "Too many logins for this user");
         return;
     }
+    if (mail_user_cached(u)) {   /* provisioned and open here: no store open, no job */
+        login_provisioned(s, u, mech, access_provision_user(u, NULL));
+        return;
+    }
     struct login_provision *p = xcalloc(1, sizeof(*p));
     snprintf(p->user, sizeof(p->user), "%s", u);
     snprintf(p->mech, sizeof(p->mech), "%s", mech);

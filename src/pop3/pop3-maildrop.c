@@ -317,6 +317,10 @@ static void provision_finish(struct pop3_session *s, bool gone, void *arg)
 void pop3_maildrop_open(struct pop3_session *s, const char *user, const char *folder, pop3_opened_fn done,
                         void *arg)
 {
+    if (mail_user_cached(user)) {   /* provisioned and open here: no store open, no job */
+        open_provisioned(s, user, folder, access_provision_user(user, NULL), done, arg);
+        return;
+    }
     struct maildrop_provision *p = xcalloc(1, sizeof(*p));
     p->user = xstrdup(user);
     p->folder = folder ? xstrdup(folder) : NULL;

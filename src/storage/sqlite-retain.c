@@ -607,7 +607,12 @@ int sq_retained_recover(struct mail_user *u)
     self_id(&self, &self_start);
     bool any_retained = false, own_rows = false;
     int r = exists_query(u, SQ_RET_ANY, 0, 0, 0, &any_retained);
-    if (r == 0)
+    /* Rows under this pid are a failed close's only when no other handle
+     * of this process has the store: a pool thread's private handle is
+     * opened while the loop's may have viewers registered (their rows
+     * must stay, or another process's expunge would not keep the
+     * messages those sessions still show). */
+    if (r == 0 && u->first_in_process)
         r = exists_query(u, SQ_VW_OWN_ANY, 1, self, 0, &own_rows);
     if (r < 0 || (!any_retained && !own_rows))
         return r;
@@ -629,10 +634,12 @@ int sq_retained_recover(struct mail_user *u)
         return r;
     char (*dead)[33] = NULL;
     size_t ndead = 0, freed = 0;
-    /* A process that opens a store has no viewer of it: rows under its
-     * pid are a failed close's, or a previous process's with that pid. */
-    st = sq_stmt(u, SQ_VW_DELETE_PID);
-    if (!st) {
+    /* A process that opens a store it had no other handle of has no
+     * viewer of it: rows under its pid are a failed close's, or a
+     * previous process's with that pid. */
+    if (!u->first_in_process) {
+        r = 0;
+    } else if (!(st = sq_stmt(u, SQ_VW_DELETE_PID))) {
         r = STORAGE_ERR_IO;
     } else {
         sqlite3_bind_int64(st, 1, self);

@@ -61,6 +61,12 @@ struct mail_user {
     pthread_mutex_t viewers_mu;
     /* closed but kept open for a while (storage_set_linger) */
     bool lingering;
+    /* No other handle of this process had the store open when this one
+     * was opened (storage.c, process-wide count by name): only then may
+     * the open treat viewer rows under this process's pid as a failed
+     * close's (sqlite-retain.c). A pool thread opens private handles of
+     * stores the loop may have open with viewers. */
+    bool first_in_process;
     uint64_t idle_since;
     struct mailbox *viewers;
     bool viewer_rows_stale;     /* a viewer row of this process could not be updated */

@@ -289,6 +289,60 @@ void storage_new_objectid(char prefix, char *out, size_t outlen)
 
 static void user_really_close(struct mail_user *u);
 
+/* How many handles of each store this process has (the loop's shared
+ * table and every pool thread's private ones). Few entries: the stores
+ * open at once in one worker. */
+struct open_count {
+    struct open_count *next;
+    char *name;
+    unsigned n;
+};
+static struct open_count *g_open;
+static pthread_mutex_t g_open_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Count one more handle of name; true when it is the only one. */
+static bool open_count_inc(const char *name)
+{
+    pthread_mutex_lock(&g_open_mu);
+    struct open_count *c = g_open;
+    while (c && strcmp(c->name, name) != 0)
+        c = c->next;
+    if (!c) {
+        c = xcalloc(1, sizeof(*c));
+        c->name = xstrdup(name);
+        c->next = g_open;
+        g_open = c;
+    }
+    bool first = c->n++ == 0;
+    pthread_mutex_unlock(&g_open_mu);
+    return first;
+}
+
+static void open_count_dec(const char *name)
+{
+    pthread_mutex_lock(&g_open_mu);
+    for (struct open_count **pc = &g_open; *pc; pc = &(*pc)->next) {
+        struct open_count *c = *pc;
+        if (strcmp(c->name, name) == 0) {
+            if (--c->n == 0) {
+                *pc = c->next;
+                free(c->name);
+                free(c);
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_open_mu);
+}
+
+bool mail_user_cached(const char *username)
+{
+    for (struct mail_user *u = *users_table(); u; u = u->next)
+        if (strcmp(u->name, username) == 0)
+            return !u->is_new;
+    return false;
+}
+
 int mail_user_open(const char *username, bool create, struct mail_user **out)
 {
     *out = NULL;
@@ -332,8 +386,10 @@ int mail_user_open(const char *username, bool create, struct mail_user **out)
     pthread_mutex_init(&u->viewers_mu, NULL);
     pthread_mutex_init(&u->readers_mu, NULL);
     pthread_cond_init(&u->readers_cv, NULL);
+    u->first_in_process = open_count_inc(username);
     int r = u->ops->user_open(u, create);
     if (r < 0) {
+        open_count_dec(username);
         pthread_mutex_destroy(&u->job_mu);
         pthread_mutex_destroy(&u->viewers_mu);
         pthread_mutex_destroy(&u->readers_mu);
@@ -370,6 +426,7 @@ static uint64_t mono_ms(void)
 static void user_free(struct mail_user *u)
 {
     u->ops->user_close(u);
+    open_count_dec(u->name);
     pthread_mutex_destroy(&u->job_mu);
     pthread_mutex_destroy(&u->viewers_mu);
     pthread_mutex_destroy(&u->readers_mu);

@@ -153,6 +153,11 @@ int mail_user_delete_store(const char *username);
  * the store (first login/delivery: autocreate folders, quota). Cleared
  * by mail_user_clear_new. */
 bool mail_user_is_new(const struct mail_user *u);
+/* Does the calling thread's table hold a handle of this store (open, or
+ * lingering after its last close) that is not new? On the loop: the
+ * store exists and was provisioned, so a login can finish without a job
+ * (the provisioning left to do is an indexed read, not a store open). */
+bool mail_user_cached(const char *username);
 void mail_user_clear_new(struct mail_user *u);
 
 /* ---- partitions (partition.c) ----------------------------------------- */
