@@ -963,7 +963,7 @@ static bool msn_set_valid(const struct seqset *set, uint32_t count)
         uint32_t lo = set->r[i].lo, hi = set->r[i].hi;
         if (count == 0)
             return false;
-        if ((lo != UINT32_MAX && lo > count) || (hi != UINT32_MAX && hi > count))
+        if ((lo != SEQ_STAR && lo > count) || (hi != SEQ_STAR && hi > count))
             return false;
     }
     return true;

@@ -104,8 +104,8 @@ static int cmp_range(const void *a, const void *b)
 static void normalize_known(struct seqset *set, uint32_t maxuid)
 {
     for (size_t i = 0; i < set->n; i++) {
-        uint32_t lo = set->r[i].lo == UINT32_MAX ? maxuid : set->r[i].lo;
-        uint32_t hi = set->r[i].hi == UINT32_MAX ? maxuid : set->r[i].hi;
+        uint32_t lo = seq_value(set->r[i].lo, maxuid);
+        uint32_t hi = seq_value(set->r[i].hi, maxuid);
         set->r[i].lo = MIN(lo, hi);
         set->r[i].hi = MAX(lo, hi);
     }

@@ -284,10 +284,14 @@ static void narrow_range(const struct skey *k, const struct imap_view *v, size_t
     uint32_t max = k->op == SK_UID ? v->uids[v->count - 1] : v->count;
     uint32_t lo = UINT32_MAX, hi = 0;
     for (size_t i = 0; i < k->set.n; i++) {
-        uint32_t a = k->set.r[i].lo == UINT32_MAX ? max : k->set.r[i].lo;
-        uint32_t b = k->set.r[i].hi == UINT32_MAX ? max : k->set.r[i].hi;
+        uint32_t a = seq_value(k->set.r[i].lo, max);
+        uint32_t b = seq_value(k->set.r[i].hi, max);
         lo = MIN(lo, MIN(a, b));
         hi = MAX(hi, MAX(a, b));
+    }
+    if (k->set.star) {      /* a normalized "a:*" reads a:4294967295 */
+        lo = MIN(lo, max);
+        hi = MAX(hi, max);
     }
     size_t f, t;
     if (k->op == SK_UID) {

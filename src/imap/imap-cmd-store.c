@@ -133,7 +133,7 @@ static bool msn_set_ok(const struct seqset *set, uint32_t count)
         return true;
     for (size_t i = 0; i < set->n; i++) {
         uint32_t lo = set->r[i].lo, hi = set->r[i].hi;
-        if (count == 0 || (lo != UINT32_MAX && lo > count) || (hi != UINT32_MAX && hi > count))
+        if (count == 0 || (lo != SEQ_STAR && lo > count) || (hi != SEQ_STAR && hi > count))
             return false;
     }
     return true;

@@ -142,10 +142,11 @@ static bool parse_needle(struct sparse *sp, struct skey *k)
  * put in a form that answers in O(log ranges) instead of scanning every
  * range ("UID SEARCH UID 1,3,5,...,299999" on a million messages would
  * otherwise cost 10^11 steps): ranges ordered (lo <= hi), sorted by lo and
- * merged. '*' stays UINT32_MAX, so the value of '*' (the highest MSN/UID,
- * known only at evaluation) is not needed: with n <= max always, a range
- * "a:*" holds n iff n >= a or n == max (a > max), and after merging at
- * most the last range ends in '*'. */
+ * merged. The value of '*' (the highest MSN/UID, known only at
+ * evaluation) is not needed: with n <= max always, a range "a:*" holds n
+ * iff n >= a or n == max (a > max), so it becomes a:4294967295 and the set
+ * remembers (set->star, from the parser) that max is in it. A literal
+ * 4294967295 is a number, not '*' (RFC 9051 9), and adds no max. */
 static int cmp_range(const void *a, const void *b)
 {
     const struct seqrange *x = a, *y = b;
@@ -159,6 +160,10 @@ static void normalize_set(struct seqset *set)
     if (set->dollar || set->n == 0)
         return;
     for (size_t i = 0; i < set->n; i++) {
+        if (set->r[i].lo == SEQ_STAR)
+            set->r[i].lo = UINT32_MAX;
+        if (set->r[i].hi == SEQ_STAR)
+            set->r[i].hi = UINT32_MAX;
         if (set->r[i].lo > set->r[i].hi) {
             uint32_t t = set->r[i].lo;
             set->r[i].lo = set->r[i].hi;
@@ -192,7 +197,7 @@ static bool set_contains(const struct seqset *set, uint32_t n, uint32_t max)
     }
     if (lo > 0 && n <= set->r[lo - 1].hi)
         return true;
-    return set->n > 0 && set->r[set->n - 1].hi == UINT32_MAX && n == max;
+    return set->star && n == max;
 }
 
 /* entry-name of SEARCH MODSEQ (RFC 7162 7): "/flags/" attr-flag, where

@@ -342,8 +342,8 @@ uint32_t *imap_view_resolve(struct imap_session *s, const struct seqset *set, bo
     struct seqrange *r = xmalloc((set->n ? set->n : 1) * sizeof(*r));
     size_t nr = 0;
     for (size_t i = 0; i < set->n; i++) {
-        uint32_t lo = set->r[i].lo == UINT32_MAX ? maxv : set->r[i].lo;
-        uint32_t hi = set->r[i].hi == UINT32_MAX ? maxv : set->r[i].hi;
+        uint32_t lo = seq_value(set->r[i].lo, maxv);
+        uint32_t hi = seq_value(set->r[i].hi, maxv);
         if (lo > hi) {
             uint32_t t = lo;
             lo = hi;

@@ -120,12 +120,23 @@ struct imap_str {
     const struct imap_literal_file *file;
 };
 
-struct seqrange { uint32_t lo, hi; };   /* hi may be UINT32_MAX for '*' */
+/* '*' in a sequence set. It is 0, a value no seq-number can take (nz-number),
+ * so that a literal 4294967295 stays that number: "*" is the largest
+ * number in use, and uidnext:4294967295 names no message while uidnext:*
+ * names the last one (RFC 9051 9, seq-number). */
+#define SEQ_STAR 0u
+struct seqrange { uint32_t lo, hi; };   /* either may be SEQ_STAR */
 struct seqset {
     struct seqrange *r;
     size_t n, cap;
     bool dollar;                        /* "$" (SEARCHRES, RFC 5182) */
+    bool star;                          /* some range has '*' */
 };
+/* A range end with '*' resolved to max, the largest number in use. */
+static inline uint32_t seq_value(uint32_t v, uint32_t max)
+{
+    return v == SEQ_STAR ? max : v;
+}
 
 struct imap_cmd;
 

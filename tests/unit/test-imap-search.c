@@ -338,7 +338,7 @@ static void test_search_sets(void)
         for (int i = 0; i < nr; i++) {
             seed = seed * 6364136223846793005ull + 1442695040888963407ull;
             unsigned a = 1 + (unsigned)((seed >> 33) % 30), b = 1 + (unsigned)((seed >> 40) % 30);
-            int kind = (int)((seed >> 50) % 5);
+            int kind = (int)((seed >> 50) % 7);
             if (i)
                 buf_putc(&t, ',');
             if (kind == 0)
@@ -349,6 +349,10 @@ static void test_search_sets(void)
                 buf_printf(&t, "*:%u", a);
             else if (kind == 3)
                 buf_puts(&t, "*");
+            else if (kind == 5)     /* a number, not '*' (RFC 9051 9) */
+                buf_printf(&t, "%u:4294967295", a);
+            else if (kind == 6)
+                buf_puts(&t, "4294967295");
             else
                 buf_printf(&t, "%u:%u", a, b);
         }
