@@ -55,6 +55,7 @@ struct skey {
     uint64_t n;         /* sizes, seconds, modseq, flag bits */
     int64_t day;        /* date keys: days since 1970-01-01 */
     char *field;        /* HEADER field name (lowercase), KEYWORD name */
+    bool addr;          /* FROM/TO/CC/BCC: the field's mailboxes count too */
     char *str;          /* UTF-8 needle (NUL terminated, slen bytes) */
     size_t slen;
     struct seqset set;
