@@ -456,6 +456,9 @@ bool imap_is_own_store(const struct imap_session *s, const struct mail_user *sto
  * own store as is, another store through mailbox_status_as (per-reader
  * \Seen). */
 int imap_mailbox_status(struct imap_session *s, struct mail_user *store, const char *name, struct mailbox_info *out);
+/* STATUS RECENT of the selected mailbox: add the \Recent messages this
+ * session holds (imap-access.c). store: the mailbox's store name. */
+void imap_status_add_recent(struct imap_session *s, const char *store, struct mailbox_info *info);
 
 /* Capabilities for the current state (imap-cmd-any.c). */
 void imap_capabilities(struct imap_session *s, struct buf *out);
