@@ -71,6 +71,7 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
     buf_puts(out, " ACL RIGHTS=kxten LIST-MYRIGHTS");
     /* RFC 5464 mailbox and server annotations, RFC 9590 */
     buf_puts(out, " METADATA METADATA-SERVER LIST-METADATA");
+    buf_puts(out, " UNAUTHENTICATE");     /* RFC 8437: after login only */
 }
 
 IMAP_CMD(cmd_capability)

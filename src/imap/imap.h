@@ -503,6 +503,8 @@ enum cmd_result imap_cmd_job_batch(struct imap_session *s, struct imap_cmd *cmd,
                                    job_batch_fn fn, void *item, imap_job_finish_fn finish, void *arg);
 void imap_session_close(struct imap_session *s, const char *bye);
 void imap_session_login(struct imap_session *s, const char *user); /* common post-auth steps */
+/* (added) UNAUTHENTICATE's reset to not authenticated state (RFC 8437). */
+void imap_session_unauthenticate(struct imap_session *s);
 /* (added) Like imap_session_login but reports failure: returns NULL on
  * success or a "[CODE] text" reason for a NO reply. */
 const char *imap_session_try_login(struct imap_session *s, const char *user, const char *mech);
@@ -607,7 +609,7 @@ bool imap_session_has_pending(const struct imap_session *s);
 /* Command handlers, one per command (declared here, defined per file). */
 #define IMAP_CMD(fn) enum cmd_result fn(struct imap_session *s, struct imap_cmd *cmd)
 IMAP_CMD(cmd_capability); IMAP_CMD(cmd_noop); IMAP_CMD(cmd_logout); IMAP_CMD(cmd_id); IMAP_CMD(cmd_enable);
-IMAP_CMD(cmd_starttls); IMAP_CMD(cmd_authenticate); IMAP_CMD(cmd_login);
+IMAP_CMD(cmd_starttls); IMAP_CMD(cmd_authenticate); IMAP_CMD(cmd_login); IMAP_CMD(cmd_unauthenticate);
 IMAP_CMD(cmd_select); IMAP_CMD(cmd_examine); IMAP_CMD(cmd_create); IMAP_CMD(cmd_delete);
 IMAP_CMD(cmd_rename); IMAP_CMD(cmd_subscribe); IMAP_CMD(cmd_unsubscribe); IMAP_CMD(cmd_namespace);
 IMAP_CMD(cmd_status); IMAP_CMD(cmd_list); IMAP_CMD(cmd_lsub); IMAP_CMD(cmd_append);
