@@ -320,7 +320,7 @@ static void put_special(struct buf *b, bool *first, uint32_t use)
         uint32_t bit;
         const char *name;
     } t[] = {{SPECIAL_ALL, "\\All"},         {SPECIAL_ARCHIVE, "\\Archive"}, {SPECIAL_DRAFTS, "\\Drafts"},
-             {SPECIAL_FLAGGED, "\\Flagged"}, {SPECIAL_JUNK, "\\Junk"},       {SPECIAL_SENT, "\\Sent"},
+             {SPECIAL_FLAGGED, "\\Flagged"}, {SPECIAL_IMPORTANT, "\\Important"}, {SPECIAL_JUNK, "\\Junk"},       {SPECIAL_SENT, "\\Sent"},
              {SPECIAL_TRASH, "\\Trash"}};
     for (size_t i = 0; i < ARRAY_SIZE(t); i++)
         if (use & t[i].bit)

@@ -560,7 +560,7 @@ static bool special_use_bit(const char *a, uint32_t *bit)
         const char *name;
         uint32_t bit;
     } t[] = {{"\\All", SPECIAL_ALL},     {"\\Archive", SPECIAL_ARCHIVE}, {"\\Drafts", SPECIAL_DRAFTS},
-             {"\\Flagged", SPECIAL_FLAGGED}, {"\\Junk", SPECIAL_JUNK},   {"\\Sent", SPECIAL_SENT},
+             {"\\Flagged", SPECIAL_FLAGGED}, {"\\Important", SPECIAL_IMPORTANT}, {"\\Junk", SPECIAL_JUNK},   {"\\Sent", SPECIAL_SENT},
              {"\\Trash", SPECIAL_TRASH}};
     for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
         if (strcasecmp(a, t[i].name) == 0) {
