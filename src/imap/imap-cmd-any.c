@@ -72,6 +72,7 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
     /* RFC 5464 mailbox and server annotations, RFC 9590 */
     buf_puts(out, " METADATA METADATA-SERVER LIST-METADATA");
     buf_puts(out, " UNAUTHENTICATE");     /* RFC 8437: after login only */
+    buf_puts(out, " UIDONLY");            /* RFC 9586 */
 }
 
 IMAP_CMD(cmd_capability)
@@ -220,6 +221,9 @@ IMAP_CMD(cmd_enable)
         } else if (strcasecmp(a, "UTF8=ACCEPT") == 0) {
             bit = EN_UTF8;
             canon = "UTF8=ACCEPT";
+        } else if (strcasecmp(a, "UIDONLY") == 0) {
+            bit = EN_UIDONLY;
+            canon = "UIDONLY";
         }
         /* RFC 5161 3.1: unknown capabilities are ignored; only newly
          * enabled ones are listed in ENABLED. */

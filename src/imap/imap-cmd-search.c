@@ -419,6 +419,18 @@ static enum cmd_result search_done(struct imap_session *s, struct imap_cmd *cmd,
     return CMD_DONE;
 }
 
+/* RFC 9586 3.5: with UIDONLY the sequence-set key (message numbers) is
+ * refused, "$" (a saved result) and UID keys are not. */
+static bool has_msn_key(const struct skey *k)
+{
+    if (k->op == SK_SEQ && !k->set.dollar)
+        return true;
+    for (size_t i = 0; i < k->nkids; i++)
+        if (has_msn_key(k->kids[i]))
+            return true;
+    return false;
+}
+
 IMAP_CMD(cmd_search)
 {
     if (s->state != IMAP_SELECTED || !s->view) {
@@ -441,6 +453,11 @@ IMAP_CMD(cmd_search)
             imap_tagged(s, cmd, status, "[%s] %s", code, err);
         else
             imap_tagged(s, cmd, status, "%s", err);
+        search_run_free(r);
+        return CMD_DONE;
+    }
+    if ((s->enabled & EN_UIDONLY) && has_msn_key(qp->root)) {
+        imap_tagged(s, cmd, "BAD", "[UIDREQUIRED] Message numbers are not allowed once UIDONLY is enabled");
         search_run_free(r);
         return CMD_DONE;
     }

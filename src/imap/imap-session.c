@@ -581,6 +581,13 @@ void imap_session_execute(struct imap_session *s, struct imap_cmdtext *ct)
         return;
     }
     snprintf(cmd->name, sizeof(cmd->name), "%s%s", cmd->uid ? "UID " : "", def->name);
+    /* RFC 9586 3.2: with UIDONLY the forms that take message numbers are
+     * refused (their UID forms are not); EXPUNGE takes none. */
+    if ((s->enabled & EN_UIDONLY) && def->uid && !cmd->uid && def->fn != cmd_expunge) {
+        imap_tagged(s, cmd, "BAD", "[UIDREQUIRED] Message numbers are not allowed once UIDONLY is enabled");
+        cmd_free(s, cmd);
+        return;
+    }
     /* Rights on the selected mailbox as they are now (issue 9: an ACL or
      * group change since the last command), before the state check: a
      * session that lost "r" is no longer in the selected state (IMAP4rev2,

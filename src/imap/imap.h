@@ -76,6 +76,7 @@ enum imap_enabled {
     EN_QRESYNC = 1u << 1,
     EN_IMAP4REV2 = 1u << 2,
     EN_UTF8 = 1u << 3,     /* UTF8=ACCEPT */
+    EN_UIDONLY = 1u << 4,  /* RFC 9586: no message numbers either way */
 };
 
 /* A command's literal that was too big to keep in memory: its bytes are in
