@@ -24,9 +24,9 @@ WARN = -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-p
 CSTD = -std=c17 -D_GNU_SOURCE -pthread
 OPT ?= -O2 -g
 DEPFLAGS = -MMD -MP
-PKGS = openssl sqlite3 zlib libargon2
+PKGS = openssl sqlite3 zlib libargon2 icu-uc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lsqlite3 -lz -largon2)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lsqlite3 -lz -largon2 -licuuc)
 LIBS = $(PKG_LIBS) -lcrypt -lm -pthread
 
 ifeq ($(SAN),1)

@@ -60,7 +60,7 @@ double bench_now_sec(void);      /* CLOCK_MONOTONIC seconds */
 enum op {
     OP_CONNECT, OP_LOGIN, OP_SELECT, OP_FETCH_ENV, OP_FETCH_BODY, OP_STORE,
     OP_APPEND, OP_APPEND_BIG, OP_EXPUNGE, OP_IDLE, OP_NOOP, OP_LOGOUT, OP_COPY,
-    OP_FETCH_FLAGS, OP_SEARCH, OP_FETCH_RANGE, OP_EXPUNGE_ALL, OP__COUNT
+    OP_FETCH_FLAGS, OP_SEARCH, OP_FETCH_RANGE, OP_EXPUNGE_ALL, OP_SORT, OP__COUNT
 };
 const char *bench_op_name(enum op op);
 
@@ -120,7 +120,7 @@ struct bconn {
     unsigned long exists;
     unsigned long fetch_lines;
     uint32_t appenduid;
-    long search_hits;        /* numbers in the last "* SEARCH" (-1: none) */
+    long search_hits;        /* numbers in the last "* SEARCH" or "* SORT" (-1: none) */
     unsigned long long size_sum; /* sum of RFC822.SIZE in FETCH lines */
     uint32_t uids[64];
     int nuids;
@@ -240,6 +240,8 @@ int bench_mode_lmtp(void);      /* lmtp.c */
 int bench_mode_login(void);     /* storm.c */
 int bench_mode_searchload(void);
 int bench_mode_imapmix(void);
+int bench_mode_compress(void);  /* compress.c */
+int bench_mode_sort(void);      /* sort.c */
 int bench_verify_server(void);
 
 /* ---- server memory ---- */

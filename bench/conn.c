@@ -451,10 +451,12 @@ static void handle_line(struct bconn *c, const char *line, size_t len, bool *tag
             c->bye = true;
             return;
         }
-        if (end - p >= 6 && strncasecmp(p, "SEARCH", 6) == 0 && (end - p == 6 || p[6] == ' ')) {
-            /* RFC 3501 7.2.5: "* SEARCH 2 3 6": count the numbers. */
+        if ((end - p >= 6 && strncasecmp(p, "SEARCH", 6) == 0 && (end - p == 6 || p[6] == ' ')) ||
+            (end - p >= 4 && strncasecmp(p, "SORT", 4) == 0 && (end - p == 4 || p[4] == ' '))) {
+            /* RFC 3501 7.2.5: "* SEARCH 2 3 6": count the numbers (the
+             * same for RFC 5256's "* SORT 2 3 6"). */
             long hits = 0;
-            for (const char *q = p + 6; q < end; q++)
+            for (const char *q = p + 4; q < end; q++)
                 if (*q >= '0' && *q <= '9' && q[-1] == ' ')
                     hits++;
             c->search_hits = hits;

@@ -10,6 +10,9 @@
  *     searchload  -c clients loop SEARCH BODY on -n ~-s byte messages; NOOP probe
  *     imapmix     -c clients run a mail-client cycle, a new LOGIN each cycle
  *                 (or --persistent sessions): commands/s, NO/BAD counted
+ *     compress    in process, no server: COMPRESS=DEFLATE memory per idle
+ *                 connection (-c of them) and CPU per MiB sent (compress.c)
+ *     sort        fill one mailbox to -n messages of varied headers, time SORT by each key
  *     freeport    print a free 127.0.0.1 TCP port (for tools/bench.sh)
  *     wait        poll until the server greets, or fail after -d seconds
  */
@@ -41,7 +44,7 @@ static void usage(int rc)
 {
     fprintf(rc ? stderr : stdout,
             "usage: dariusbench MODE [options]\n"
-            "modes: mix | append | idle | bigmailbox | lmtp | login | searchload | imapmix |\n"
+            "modes: mix | append | idle | bigmailbox | lmtp | login | searchload | imapmix | compress | sort |\n"
             "       freeport | wait\n"
             "  -h HOST        server address (127.0.0.1)\n"
             "  -p PORT        IMAP port (1143)\n"
@@ -196,6 +199,12 @@ int main(int argc, char **argv)
         return bench_mode_searchload();
     if (strcmp(bench_opts.mode, "imapmix") == 0)
         return bench_mode_imapmix();
+    if (strcmp(bench_opts.mode, "compress") == 0) {
+        bench_raise_nofile(2 * (long)bench_opts.clients + 64);
+        return bench_mode_compress();
+    }
+    if (strcmp(bench_opts.mode, "sort") == 0)
+        return bench_mode_sort();
     fprintf(stderr, "dariusbench: unknown mode %s\n", bench_opts.mode);
     usage(2);
 }

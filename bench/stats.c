@@ -12,7 +12,7 @@ static const char *const names[OP__COUNT] = {
     [OP_APPEND] = "append",        [OP_APPEND_BIG] = "append_big", [OP_EXPUNGE] = "uid_expunge",
     [OP_IDLE] = "idle",            [OP_NOOP] = "noop",           [OP_LOGOUT] = "logout",
     [OP_COPY] = "copy",            [OP_FETCH_FLAGS] = "fetch_flags", [OP_SEARCH] = "search",
-    [OP_FETCH_RANGE] = "fetch_range", [OP_EXPUNGE_ALL] = "expunge",
+    [OP_FETCH_RANGE] = "fetch_range", [OP_EXPUNGE_ALL] = "expunge", [OP_SORT] = "sort",
 };
 
 const char *bench_op_name(enum op op)

@@ -20,6 +20,7 @@
 #   BENCH_MIX_CLIENTS (50)  BENCH_MIX_SECONDS (20)  BENCH_MIX_THREADS (1)
 #   BENCH_APPEND_CLIENTS (4) BENCH_APPEND_N (500)   BENCH_PRELOAD (300 per user)
 #   BENCH_IDLE_CONNS (10000) BENCH_BIG_N (1000000)  BENCH_USERS (10)
+#   BENCH_SORT_N (100000 messages in the sort mode's mailbox) BENCH_SORT_RUNS (5 per key)
 #   BENCH_LMTP_CONNS (4)    BENCH_LMTP_N (200 messages per connection)
 #   BENCH_LOGIN_CLIENTS (8) BENCH_LOGIN_SECONDS (10 per run, two runs)
 #   BENCH_SEARCH_CLIENTS (4) BENCH_SEARCH_SECONDS (15) BENCH_SEARCH_N (400)
@@ -27,7 +28,7 @@
 #   BENCH_IMAPMIX_CLIENTS (10) BENCH_IMAPMIX_USERS (5) BENCH_IMAPMIX_SECONDS (15 per run)
 #   BENCH_IMAPMIX_PRELOAD (200 messages per imapmix user)
 #   BENCH_ONLY="login searchload"  run only these modes (names: mix append lmtp
-#                           lmtpsieve tls idle bigmailbox login searchload imapmix; the
+#                           lmtpsieve tls idle bigmailbox sort login searchload imapmix; the
 #                           preload always runs, tls needs BENCH_TLS=1 too)
 #   BENCH_KEEP=1            keep the temporary directory (data, logs, outputs)
 #   BENCH_TLS=1             also run mix over implicit TLS (listen_imaps port)
@@ -54,6 +55,8 @@ APPEND_N=${BENCH_APPEND_N:-500}
 PRELOAD=${BENCH_PRELOAD:-300}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
 BIG_N=${BENCH_BIG_N:-1000000}
+SORT_N=${BENCH_SORT_N:-100000}
+SORT_RUNS=${BENCH_SORT_RUNS:-5}
 USERS=${BENCH_USERS:-10}
 LMTP_CONNS=${BENCH_LMTP_CONNS:-4}
 LMTP_N=${BENCH_LMTP_N:-200}
@@ -73,6 +76,7 @@ KEEP=${BENCH_KEEP:-0}
 TLS=${BENCH_TLS:-0}
 PASS=benchpass
 BIGUSER=bigbox
+SORTUSER=sortbox
 NOOPUSER=benchnoop
 SEARCHUSER=searchbox
 
@@ -180,6 +184,7 @@ while [ $i -lt "$USERS" ]; do
     i=$((i + 1))
 done
 adduser "$BIGUSER"
+adduser "$SORTUSER"
 adduser "$NOOPUSER"
 adduser "$SEARCHUSER"
 i=0
@@ -264,6 +269,7 @@ summary() {
     fi
     [ -s "$TMP/idle.out" ] && printf '%-11s %s\n' "idle" "$(key idle idling)/$IDLE_CONNS idling after $(key idle ramp_s) s, $(key idle bytes_per_conn) bytes/conn ($(key idle mem)), server ok: $(key idle server_ok)"
     [ -s "$TMP/bigmailbox.out" ] && printf '%-11s %s\n' "bigmailbox" "$(key bigmailbox messages) msgs: SELECT min/median $(key bigmailbox select_min_ms)/$(key bigmailbox select_median_ms) ms, UID FETCH 1:* (FLAGS) $(key bigmailbox fetch_min_ms)/$(key bigmailbox fetch_median_ms) ms, count ok: $(key bigmailbox count_ok)"
+    [ -s "$TMP/sort.out" ] && printf '%-11s %s\n' "sort" "$(key sort messages) msgs, SORT median ms: ARRIVAL $(key sort arrival_median_ms), DATE $(key sort date_median_ms), SUBJECT $(key sort subject_median_ms), FROM $(key sort from_median_ms), SIZE $(key sort size_median_ms), DISPLAYFROM $(key sort displayfrom_median_ms), count ok: $(key sort count_ok)"
     for r in login_cold login_warm; do
         [ -s "$TMP/$r.out" ] || continue
         printf '%-11s %s\n' "login ${r#login_}" "login storm $LOGIN_CLIENTS clients ${LOGIN_SECONDS}s: $(key $r logins_per_s) logins/s (login p50/p99 $(key $r login_p50)/$(key $r login_p99) ms); NOOP p50/p99/max $(key $r noop_p50)/$(key $r noop_p99)/$(key $r noop_max) ms ($(key $r noop_n) NOOPs), errors $(key $r errors)"
@@ -360,6 +366,8 @@ fi
 want idle && run idle idle $COMMON -u 'bench%d' -U "$USERS" -c "$IDLE_CONNS" -P "$SERVER_PID"
 # shellcheck disable=SC2086
 want bigmailbox && run bigmailbox bigmailbox $COMMON -u "$BIGUSER" -n "$BIG_N" -t 1800
+# shellcheck disable=SC2086
+want sort && run sort sort $COMMON -u "$SORTUSER" -n "$SORT_N" -r "$SORT_RUNS" -t 600
 
 # Issue 10 item 6: does one session wait for another? A restart first, so
 # the login storm's first run starts with nothing cached.

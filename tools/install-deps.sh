@@ -21,7 +21,7 @@ set -eu
 # would replace another MTA (e.g. exim4) on the machine, so `make run` must
 # never pull it in.
 BUILD_PKGS="build-essential pkg-config libssl-dev libsqlite3-dev zlib1g-dev
-libargon2-dev libcrypt-dev openssl"
+libargon2-dev libcrypt-dev openssl libicu-dev"
 TEST_PKGS="clang libclang-rt-14-dev python3 cyrus-clients cyrus-admin libsasl2-modules isync mutt
 ca-certificates procps fetchmail postfix"
 case "${1:-test}" in

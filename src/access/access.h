@@ -313,6 +313,11 @@ int access_list(const struct access_who *w, const char *pattern,
  * when either list is configured, as Cyrus's autocreate). partition
  * NULL = defaultpartition. Idempotent. */
 int access_provision_user(const char *user, const char *partition);
+/* The job key (jobs.h) under which front-ends run access_provision_user
+ * for a login off the loop: the same for every login of one name, so two
+ * first logins do not race to create one store (names hash onto a fixed
+ * set of keys; a collision only serialises two logins). */
+const void *access_provision_key(const char *user);
 
 /* Account operations (admin DELETE/RENAME of "<other>/bob", CLI user del
  * and rename) are journaled in shares.db and finished after a crash:

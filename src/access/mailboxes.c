@@ -1335,6 +1335,15 @@ static void prov_subscribe(const char *name, void *arg)
         p->rc = rc;
 }
 
+const void *access_provision_key(const char *user)
+{
+    static char keys[64];
+    size_t h = 5381;
+    for (const unsigned char *p = (const unsigned char *)user; *p; p++)
+        h = h * 33 + *p;
+    return &keys[h % sizeof(keys)];
+}
+
 int access_provision_user(const char *user, const char *partition)
 {
     /* An account operation naming this user is pending: finish it first

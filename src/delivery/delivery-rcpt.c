@@ -18,43 +18,10 @@
 #include "log.h"
 #include "storage.h"
 
+#include "utf8.h"
+
 #include <ctype.h>
 #include <strings.h>
-
-static bool valid_utf8(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        for (size_t k = 1; k <= n; k++) {
-            if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += n + 1;
-    }
-    return true;
-}
 
 bool delivery_parse_path(const char **pp, char *out, size_t outlen)
 {
@@ -98,7 +65,7 @@ bool delivery_parse_path(const char **pp, char *out, size_t outlen)
         p++;
     }
     out[n] = '\0';
-    if (!valid_utf8((const unsigned char *)out, n))
+    if (!utf8_valid(out, n))
         return false;
     *pp = p + 1;
     return true;
@@ -112,7 +79,7 @@ bool delivery_parse_path(const char **pp, char *out, size_t outlen)
 static bool map_name(const char *detail, char sep, char *out, size_t outlen)
 {
     size_t n = strlen(detail);
-    if (n == 0 || n >= outlen || n > STORAGE_MAX_MAILBOX_NAME || !valid_utf8((const unsigned char *)detail, n))
+    if (n == 0 || n >= outlen || n > STORAGE_MAX_MAILBOX_NAME || !utf8_valid(detail, n))
         return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)detail[i];

@@ -64,6 +64,7 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
                   " LIST-STATUS STATUS=SIZE SAVEDATE");
     buf_printf(out, " APPENDLIMIT=%lld", config_int(CFG_MAXMESSAGESIZE));
     buf_puts(out, " UTF8=ACCEPT OBJECTID WITHIN");
+    buf_puts(out, " THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS");   /* RFC 5256 */
     buf_puts(out, " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE QUOTA=RES-MAILBOX QUOTASET");
     /* RFC 4314: ACL with the new rights k x t e (RIGHTS= lists only the
      * rights beyond RFC 2086's; "n" is RFC 5464's and not listed there);
@@ -71,6 +72,11 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
     buf_puts(out, " ACL RIGHTS=kxten LIST-MYRIGHTS");
     /* RFC 5464 mailbox and server annotations, RFC 9590 */
     buf_puts(out, " METADATA METADATA-SERVER LIST-METADATA");
+    /* RFC 4978: only once COMPRESS may be given, and not again. */
+    if (!s->conn || !conn_is_compressed(s->conn))
+        buf_puts(out, " COMPRESS=DEFLATE");
+    /* RFC 5256, RFC 5957, RFC 5267 3 (imap-cmd-sort.c) */
+    buf_puts(out, " SORT SORT=DISPLAY ESORT");
     buf_puts(out, " UNAUTHENTICATE");     /* RFC 8437: after login only */
     buf_puts(out, " UIDONLY");            /* RFC 9586 */
 }
@@ -105,6 +111,13 @@ IMAP_CMD(cmd_logout)
     if (!imap_p_end(&cmd->ps)) {
         imap_tagged(s, cmd, "BAD", "Unexpected arguments");
         return CMD_DONE;
+    }
+    /* The login slot (maxlogins_per_user) goes before the OK: a client
+     * that logs in again - over IMAP or POP3 - right after reading it
+     * must not be refused because the closing connection still counts. */
+    if (s->counted_user && s->user) {
+        limits_login_release(s->user, s->peer);
+        s->counted_user = false;
     }
     imap_untagged(s, "BYE Logging out");
     imap_tagged(s, cmd, "OK", "LOGOUT completed");

@@ -151,10 +151,8 @@ static enum cmd_result auth_unavailable(struct imap_session *s, struct imap_cmd 
     return CMD_DONE;
 }
 
-static enum cmd_result auth_succeeded(struct imap_session *s, struct imap_cmd *cmd, const char *user,
-                                      const char *mech)
+static enum cmd_result logged_in(struct imap_session *s, struct imap_cmd *cmd, const char *why)
 {
-    const char *why = imap_session_try_login(s, user, mech);
     if (why) {
         imap_tagged(s, cmd, "NO", "%s", why);
         return CMD_DONE;
@@ -164,6 +162,52 @@ static enum cmd_result auth_succeeded(struct imap_session *s, struct imap_cmd *c
     imap_tagged(s, cmd, "OK", "[CAPABILITY %s] Logged in", buf_cstr(&b));
     buf_free(&b);
     return CMD_DONE;
+}
+
+/* The account's store is provisioned on the pool: the first login creates
+ * it with its autocreate folders (SQLite writes, fsyncs), and every login
+ * reads the account journal (access_account_settle), neither of which may
+ * run on the loop. Logins of one name queue on one key so they do not
+ * race to create the same store. */
+struct provision_wait {
+    char user[AUTH_MAX_USERNAME + 1];
+    char mech[32];
+    char peer[64];
+    int err;
+};
+
+static void provision_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct provision_wait *w = arg;
+    w->err = access_provision_user(w->user, NULL);
+}
+
+static enum cmd_result provision_done(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct provision_wait *w = arg;
+    if (!s) {
+        limits_login_release(w->user, w->peer);   /* the client went away */
+        free(w);
+        return CMD_DONE;
+    }
+    const char *why = imap_session_login_end(s, w->user, w->mech, w->err);
+    free(w);
+    return logged_in(s, cmd, why);
+}
+
+static enum cmd_result auth_succeeded(struct imap_session *s, struct imap_cmd *cmd, const char *user,
+                                      const char *mech)
+{
+    bool done;
+    const char *why = imap_session_login_begin(s, user, mech, &done);
+    if (why || done)
+        return logged_in(s, cmd, why);
+    struct provision_wait *w = xcalloc(1, sizeof(*w));
+    snprintf(w->user, sizeof(w->user), "%s", user);
+    snprintf(w->mech, sizeof(w->mech), "%s", mech);
+    snprintf(w->peer, sizeof(w->peer), "%s", s->peer);
+    return imap_cmd_job(s, cmd, "provision", access_provision_key(w->user), provision_run, provision_done, w);
 }
 
 /* ---- password checks (the authentication service) --------------------------- */

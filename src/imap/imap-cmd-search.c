@@ -124,6 +124,11 @@ struct search_run {
     size_t n, cap;
     uint64_t maxmodseq;
     uint64_t first_modseq, last_modseq;   /* of the MIN / MAX match (UID order) */
+    /* want_recs (SORT, THREAD): each match's size and INTERNALDATE too */
+    bool want_recs;
+    uint64_t *sizes;
+    int64_t *idates;
+    uint64_t *modseqs;
 };
 
 /* rec with its header data fetched for the batch (sh; NULL: loaded per
@@ -160,6 +165,16 @@ static void search_one(struct search_run *r, const struct msg_record *rec, const
             r->cap = r->cap ? r->cap * 2 : 256;
             r->uids = xrealloc(r->uids, r->cap * sizeof(*r->uids));
             r->msns = xrealloc(r->msns, r->cap * sizeof(*r->msns));
+            if (r->want_recs) {
+                r->sizes = xrealloc(r->sizes, r->cap * sizeof(*r->sizes));
+                r->idates = xrealloc(r->idates, r->cap * sizeof(*r->idates));
+                r->modseqs = xrealloc(r->modseqs, r->cap * sizeof(*r->modseqs));
+            }
+        }
+        if (r->want_recs) {
+            r->sizes[r->n] = rec->size;
+            r->idates[r->n] = rec->internaldate;
+            r->modseqs[r->n] = rec->modseq;
         }
         r->uids[r->n] = rec->uid;
         r->msns[r->n] = msn;
@@ -385,10 +400,15 @@ static void search_job(struct job *job, void *arg)
     storage_read_end(u);
 }
 
-static void search_run_free(struct search_run *r)
+void search_run_free(struct search_run *r)
 {
+    if (!r)
+        return;
     free(r->uids);
     free(r->msns);
+    free(r->sizes);
+    free(r->idates);
+    free(r->modseqs);
     imap_view_snap_free(&r->v);
     search_query_free(&r->query);
     free(r);
@@ -419,16 +439,64 @@ static enum cmd_result search_done(struct imap_session *s, struct imap_cmd *cmd,
     return CMD_DONE;
 }
 
-/* RFC 9586 3.5: with UIDONLY the sequence-set key (message numbers) is
- * refused, "$" (a saved result) and UID keys are not. */
-static bool has_msn_key(const struct skey *k)
+bool search_has_msn_key(const struct skey *k)
 {
     if (k->op == SK_SEQ && !k->set.dollar)
         return true;
     for (size_t i = 0; i < k->nkids; i++)
-        if (has_msn_key(k->kids[i]))
+        if (search_has_msn_key(k->kids[i]))
             return true;
     return false;
+}
+
+/* Everything a scan needs from the session, copied on the loop. */
+static void search_run_setup(struct imap_session *s, struct search_run *r)
+{
+    struct imap_view *v = s->view;
+    r->q = &r->query;
+    r->now = (int64_t)time(NULL);
+    r->mb = v->mb;
+    r->load.mb = v->mb;
+    r->load.maxtext = (size_t)config_int(CFG_MAXMESSAGESIZE);
+    r->max_uid = v->count ? v->uids[v->count - 1] : 0;
+    size_t from = 0, to = v->count;
+    narrow_range(r->q->root, v, &from, &to);
+    imap_view_snap_range(&r->v, v, from, to);
+}
+
+/* ---- for commands built on SEARCH (imap-search.h) ---- */
+
+struct search_run *search_run_new(struct imap_session *s, struct search_query *q, bool want_recs)
+{
+    struct search_run *r = xcalloc(1, sizeof(*r));
+    r->query = *q;
+    memset(q, 0, sizeof(*q));
+    r->want_recs = want_recs;
+    search_run_setup(s, r);
+    return r;
+}
+
+bool search_run_inline_ok(const struct search_run *r)
+{
+    return r->q->root->cost == SK_COST_RECORD && r->v.n <= SEARCH_INLINE_MAX;
+}
+
+void search_run_exec(struct search_run *r)
+{
+    search_scan(r);
+}
+
+void search_run_matches(const struct search_run *r, struct search_matches *m)
+{
+    m->uids = r->uids;
+    m->msns = r->msns;
+    m->sizes = r->sizes;
+    m->idates = r->idates;
+    m->modseqs = r->modseqs;
+    m->n = r->n;
+    m->rc = r->rc;
+    m->mb = r->mb;
+    m->maxmodseq = r->maxmodseq;
 }
 
 IMAP_CMD(cmd_search)
@@ -456,7 +524,7 @@ IMAP_CMD(cmd_search)
         search_run_free(r);
         return CMD_DONE;
     }
-    if ((s->enabled & EN_UIDONLY) && has_msn_key(qp->root)) {
+    if ((s->enabled & EN_UIDONLY) && search_has_msn_key(qp->root)) {
         imap_tagged(s, cmd, "BAD", "[UIDREQUIRED] Message numbers are not allowed once UIDONLY is enabled");
         search_run_free(r);
         return CMD_DONE;
@@ -464,17 +532,8 @@ IMAP_CMD(cmd_search)
     if (qp->uses_modseq)
         imap_enable_condstore(s);   /* RFC 7162 3.1: MODSEQ search enables CONDSTORE */
 
-    struct imap_view *v = s->view;
-    r->q = qp;
-    r->now = (int64_t)time(NULL);
-    r->mb = v->mb;
-    r->load.mb = v->mb;
-    r->load.maxtext = (size_t)config_int(CFG_MAXMESSAGESIZE);
-    r->max_uid = v->count ? v->uids[v->count - 1] : 0;
-    size_t from = 0, to = v->count;
-    narrow_range(qp->root, v, &from, &to);
-    imap_view_snap_range(&r->v, v, from, to);
-    if (qp->root->cost == SK_COST_RECORD && r->v.n <= SEARCH_INLINE_MAX) {
+    search_run_setup(s, r);
+    if (search_run_inline_ok(r)) {
         search_scan(r);
         return search_done(s, cmd, r);
     }

@@ -9,6 +9,7 @@
 #include "imap.h"
 #include "base64.h"
 #include "config.h"
+#include "utf8.h"
 
 #define MAX_DEPTH 64
 
@@ -214,19 +215,6 @@ void utf8_to_mutf7(const char *in, size_t len, struct buf *out)
 
 /* ---- validation --------------------------------------------------------- */
 
-static bool valid_utf8(const char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        size_t adv;
-        uint32_t cp = next_cp((const unsigned char *)s + i, len - i, &adv);
-        if (cp == 0xfffd && !(adv == 3 && (unsigned char)s[i] == 0xef))
-            return false;
-        i += adv;
-    }
-    return true;
-}
-
 /* Validate an internal name: non-empty levels, no controls, no
  * wildcards, bounded length and depth. */
 static bool valid_internal(const char *n, size_t len, size_t maxlen, unsigned max_depth, const char **why)
@@ -357,7 +345,7 @@ static bool from_client(struct imap_session *s, const char *name, size_t len, ch
         return false;
     }
     if (session_utf8(s)) {
-        if (!valid_utf8(name, len)) {
+        if (!utf8_valid(name, len)) {
             *why = "Invalid UTF-8 in mailbox name";
             return false;
         }

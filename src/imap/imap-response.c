@@ -33,13 +33,15 @@ void imap_untagged(struct imap_session *s, const char *fmt, ...)
 }
 
 /* RFC 9051 7.5.1: no EXPUNGE while answering FETCH, STORE or SEARCH (the
- * UID forms are exempt because they do not depend on sequence numbers). */
+ * UID forms are exempt because they do not depend on sequence numbers);
+ * RFC 5256 3 says the same of SORT and THREAD. */
 bool imap_cmd_forbids_expunge(const struct imap_cmd *cmd)
 {
     if (!cmd || cmd->uid)
         return false;
     return strcmp(cmd->name, "FETCH") == 0 || strcmp(cmd->name, "STORE") == 0 ||
-           strcmp(cmd->name, "SEARCH") == 0;
+           strcmp(cmd->name, "SEARCH") == 0 || strcmp(cmd->name, "SORT") == 0 ||
+           strcmp(cmd->name, "THREAD") == 0;
 }
 
 void imap_tagged(struct imap_session *s, struct imap_cmd *cmd, const char *status, const char *fmt, ...)

@@ -625,6 +625,22 @@ static bool parse_return(struct sparse *sp, struct search_query *q)
     return true;
 }
 
+/* charset = astring; known to iconv, or BADCHARSET (RFC 9051 6.4.4). */
+static bool parse_charset(struct sparse *sp, struct search_query *q)
+{
+    struct imap_str cs;
+    if (!imap_p_astring(sp->ps, sp->cmd, &cs) || cs.file || cs.len == 0 || cs.len > 64 ||
+        memchr(cs.s, '\0', cs.len))
+        return fail_bad(sp, "CHARSET needs a charset name");
+    q->charset = xstrndup(cs.s, cs.len);
+    if (strcasecmp(q->charset, "US-ASCII") != 0 && strcasecmp(q->charset, "UTF-8") != 0 &&
+        !charset_known(q->charset))
+        return fail_no(sp, "BADCHARSET (US-ASCII UTF-8)", "Unsupported charset");
+    if (strcasecmp(q->charset, "US-ASCII") != 0 && strcasecmp(q->charset, "UTF-8") != 0)
+        sp->charset = q->charset;
+    return true;
+}
+
 bool search_parse(struct imap_parser *ps, struct imap_cmd *cmd, int maxdepth, struct search_query *q,
                   const char **status, const char **code, const char **err)
 {
@@ -643,20 +659,12 @@ bool search_parse(struct imap_parser *ps, struct imap_cmd *cmd, int maxdepth, st
             if (!parse_return(&sp, q))
                 goto fail;
         } else if (atom && strcasecmp(atom, "CHARSET") == 0 && !q->charset) {
-            struct imap_str cs;
-            if (!imap_p_sp(ps) || !imap_p_astring(ps, cmd, &cs) || cs.file || cs.len == 0 || cs.len > 64 ||
-                memchr(cs.s, '\0', cs.len)) {
+            if (!imap_p_sp(ps)) {
                 fail_bad(&sp, "CHARSET needs a charset name");
                 goto fail;
             }
-            q->charset = xstrndup(cs.s, cs.len);
-            if (strcasecmp(q->charset, "US-ASCII") != 0 && strcasecmp(q->charset, "UTF-8") != 0 &&
-                !charset_known(q->charset)) {
-                fail_no(&sp, "BADCHARSET (US-ASCII UTF-8)", "Unsupported charset");
+            if (!parse_charset(&sp, q))
                 goto fail;
-            }
-            if (strcasecmp(q->charset, "US-ASCII") != 0 && strcasecmp(q->charset, "UTF-8") != 0)
-                sp.charset = q->charset;
             i = 1;
         } else {
             ps->p = save;
@@ -686,6 +694,68 @@ fail:
     *status = sp.status ? sp.status : "BAD";
     *code = sp.code;
     *err = sp.err ? sp.err : "Invalid search program";
+    return false;
+}
+
+bool search_parse_sort(struct imap_parser *ps, struct imap_cmd *cmd, int maxdepth, bool allow_return,
+                       bool (*criteria)(void *arg, struct imap_parser *ps, struct imap_cmd *cmd, const char **err),
+                       void *arg, struct search_query *q, const char **status, const char **code, const char **err)
+{
+    struct sparse sp = {.ps = ps, .cmd = cmd, .maxdepth = maxdepth > 0 ? maxdepth : 64};
+    memset(q, 0, sizeof(*q));
+    const char *cerr = NULL;
+    if (!imap_p_sp(ps)) {
+        fail_bad(&sp, "Missing arguments");
+        goto fail;
+    }
+    if (allow_return && peekc(ps) >= 'A') {
+        /* RFC 5267 3: RETURN (...) right after the command name */
+        const char *save = ps->p;
+        size_t savefile = ps->next_file;
+        char *atom = imap_p_atom(ps, cmd);
+        if (atom && strcasecmp(atom, "RETURN") == 0) {
+            if (!parse_return(&sp, q))
+                goto fail;
+            if (!imap_p_sp(ps)) {
+                fail_bad(&sp, "Missing arguments");
+                goto fail;
+            }
+        } else {
+            ps->p = save;
+            ps->next_file = savefile;
+            ps->error = NULL;
+        }
+    }
+    if (!criteria(arg, ps, cmd, &cerr)) {
+        fail_bad(&sp, cerr ? cerr : "Invalid criteria");
+        goto fail;
+    }
+    /* RFC 5256: the charset is mandatory here, and bare */
+    if (!imap_p_sp(ps)) {
+        fail_bad(&sp, "Missing charset");
+        goto fail;
+    }
+    if (!parse_charset(&sp, q))
+        goto fail;
+    if (!imap_p_sp(ps)) {
+        fail_bad(&sp, "Missing search keys");
+        goto fail;
+    }
+    q->root = parse_key_list(&sp, 1, false);
+    if (!q->root)
+        goto fail;
+    q->uses_modseq = tree_has_modseq(q->root);
+    return true;
+fail:
+    {
+        unsigned ret = q->ret;
+        search_query_free(q);
+        memset(q, 0, sizeof(*q));
+        q->ret = ret;
+    }
+    *status = sp.status ? sp.status : "BAD";
+    *code = sp.code;
+    *err = sp.err ? sp.err : "Invalid arguments";
     return false;
 }
 

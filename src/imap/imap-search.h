@@ -83,6 +83,14 @@ struct search_query {
  * "LIMIT") for semantic refusals. */
 bool search_parse(struct imap_parser *ps, struct imap_cmd *cmd, int maxdepth, struct search_query *q,
                   const char **status, const char **code, const char **err);
+/* SORT and THREAD (RFC 5256): "[RETURN (...)] <criteria> SP charset SP
+ * keys..." - RETURN only when allow_return (ESORT, RFC 5267 3); criteria
+ * parses what the command puts before the charset (SORT's list, THREAD's
+ * algorithm), returning false with *err for a BAD; the charset is
+ * mandatory and bare. Errors as search_parse. */
+bool search_parse_sort(struct imap_parser *ps, struct imap_cmd *cmd, int maxdepth, bool allow_return,
+                       bool (*criteria)(void *arg, struct imap_parser *ps, struct imap_cmd *cmd, const char **err),
+                       void *arg, struct search_query *q, const char **status, const char **code, const char **err);
 void search_query_free(struct search_query *q);
 void skey_free(struct skey *k);
 
@@ -133,6 +141,34 @@ struct search_msg {
 };
 
 bool search_eval(const struct skey *k, const struct search_msg *m);
+
+/* A search of the selected mailbox for commands built on SEARCH (SORT,
+ * THREAD; imap-cmd-search.c). search_run_new takes q over (q is zeroed)
+ * and copies what it needs of the session's view, on the loop.
+ * search_run_exec scans: on the loop when search_run_inline_ok, else in a
+ * job on the pool between storage_read_begin and storage_read_end (the
+ * session parked). The matches are in UID (= sequence) order; with
+ * want_recs also each one's size, INTERNALDATE and MODSEQ. */
+struct search_run;
+struct search_matches {
+    const uint32_t *uids, *msns;
+    const uint64_t *sizes;      /* want_recs */
+    const int64_t *idates;      /* want_recs */
+    const uint64_t *modseqs;    /* want_recs */
+    size_t n;
+    int rc;                     /* storage error of the scan, or 0 */
+    struct mailbox *mb;
+    uint64_t maxmodseq;
+};
+struct search_run *search_run_new(struct imap_session *s, struct search_query *q, bool want_recs);
+/* RFC 9586 3.5, 3.8: does the program hold the sequence-set key (message
+ * numbers; "$" is not one)? With UIDONLY that is BAD [UIDREQUIRED] in UID
+ * SEARCH, UID SORT and UID THREAD. */
+bool search_has_msn_key(const struct skey *k);
+bool search_run_inline_ok(const struct search_run *r);
+void search_run_exec(struct search_run *r);
+void search_run_matches(const struct search_run *r, struct search_matches *m);
+void search_run_free(struct search_run *r);
 
 /* What a program needs of each message's header, to fetch it for many
  * messages at once (storage.h SEARCH_HDR_*): SEARCH_HDR_FIELDS when it has

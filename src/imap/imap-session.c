@@ -67,6 +67,8 @@ static const struct cmd_def commands[] = {
     {"UNSELECT", cmd_unselect, S_SEL, false},
     {"EXPUNGE", cmd_expunge, S_SEL, true},
     {"SEARCH", cmd_search, S_SEL, true},
+    {"SORT", cmd_sort, S_SEL, true},
+    {"THREAD", cmd_thread, S_SEL, true},
     {"FETCH", cmd_fetch, S_SEL, true},
     {"STORE", cmd_store, S_SEL, true},
     {"COPY", cmd_copy, S_SEL, true},
@@ -81,6 +83,7 @@ static const struct cmd_def commands[] = {
     {"MYRIGHTS", cmd_myrights, S_AUTHSEL, false},
     {"GETMETADATA", cmd_getmetadata, S_AUTHSEL, false},
     {"SETMETADATA", cmd_setmetadata, S_AUTHSEL, false},
+    {"COMPRESS", cmd_compress, S_AUTHSEL, false},
 };
 
 static bool anonymous_refused(struct imap_session *s, struct imap_cmd *cmd, const char *name);
@@ -669,8 +672,9 @@ static void login_done(struct imap_session *s, const char *user, const char *mec
     send_motd(s);
 }
 
-const char *imap_session_try_login(struct imap_session *s, const char *user, const char *mech)
+const char *imap_session_login_begin(struct imap_session *s, const char *user, const char *mech, bool *done)
 {
+    *done = false;
     /* "anonymous" is never a userdb account (auth refuses the name), so
      * only the anonymous mechanisms (imap-cmd-auth.c) get here with it;
      * the check on mech is a second line of defence. */
@@ -693,11 +697,16 @@ const char *imap_session_try_login(struct imap_session *s, const char *user, con
         access_who_init_anonymous(&s->who);
         s->is_admin = false;
         login_done(s, user, mech);
+        *done = true;
         return NULL;
     }
+    return NULL;
+}
+
+const char *imap_session_login_end(struct imap_session *s, const char *user, const char *mech, int err)
+{
     struct mail_user *mu = NULL;
-    /* First login provisions the account (store, autocreate_inbox_folders). */
-    int err = access_provision_user(user, NULL);
+    /* err: access_provision_user's, run on the pool (imap-cmd-auth.c) */
     if (err >= 0)
         err = mail_user_open(user, false, &mu);
     if (err < 0) {
@@ -743,6 +752,15 @@ static bool anonymous_refused(struct imap_session *s, struct imap_cmd *cmd, cons
         }
     }
     return false;
+}
+
+const char *imap_session_try_login(struct imap_session *s, const char *user, const char *mech)
+{
+    bool done;
+    const char *why = imap_session_login_begin(s, user, mech, &done);
+    if (why || done)
+        return why;
+    return imap_session_login_end(s, user, mech, access_provision_user(user, NULL));
 }
 
 void imap_session_login(struct imap_session *s, const char *user)

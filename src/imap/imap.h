@@ -507,8 +507,19 @@ void imap_session_login(struct imap_session *s, const char *user); /* common pos
 /* (added) UNAUTHENTICATE's reset to not authenticated state (RFC 8437). */
 void imap_session_unauthenticate(struct imap_session *s);
 /* (added) Like imap_session_login but reports failure: returns NULL on
- * success or a "[CODE] text" reason for a NO reply. */
+ * success or a "[CODE] text" reason for a NO reply. Provisions the store
+ * inline: only for callers without a pool. */
 const char *imap_session_try_login(struct imap_session *s, const char *user, const char *mech);
+/* The same in steps, so that the slow middle runs on the pool: begin (the
+ * loop: anonymous rules, the login limits; *done when nothing more is
+ * needed - an anonymous login), then access_provision_user(user) as a job
+ * (it may create the store and its folders, and it reads the account
+ * journal), then end with its result (the loop: the store handle, the
+ * session's identity). Each returns NULL or a "[CODE] text" reason; after
+ * a reason from end, nothing is held. A session that went away during
+ * the job releases the login slot itself (limits_login_release). */
+const char *imap_session_login_begin(struct imap_session *s, const char *user, const char *mech, bool *done);
+const char *imap_session_login_end(struct imap_session *s, const char *user, const char *mech, int err);
 /* (added) Process buffered input (next pipelined command) soon. */
 void imap_session_kick(struct imap_session *s);
 /* (added) Is there a literal/partial command pending in the reader? */
@@ -634,6 +645,9 @@ bool imap_list_metadata_parse(struct imap_session *s, struct imap_cmd *cmd, stru
 void imap_list_metadata_write(struct imap_session *s, struct mail_user *store, const char *store_name,
                               const char *in_store, uint32_t special_use, acl_rights_t rights,
                               const struct imap_list_md *md);
+IMAP_CMD(cmd_compress);
+IMAP_CMD(cmd_sort); /* imap-cmd-sort.c: SORT, UID SORT (RFC 5256, 5957, 5267 ESORT) */
+IMAP_CMD(cmd_thread); /* imap-cmd-thread.c: THREAD, UID THREAD (RFC 5256) */
 /* (added, imap-cmd-append.c) The reader announces a literal at offset
  * marker_off of an APPEND being assembled (ct: the text so far, the
  * marker last), n octets: before the first message literal is accepted

@@ -210,7 +210,7 @@ static void utf8_sanitise(const char *s, size_t n, struct buf *out)
     buf_reserve(out, n);
     size_t i = 0;
     while (i < n) {
-        size_t l = mime_utf8_seq_len((const unsigned char *)s + i, n - i);
+        size_t l = utf8_seq_len((const unsigned char *)s + i, n - i);
         if (l) {
             buf_append(out, s + i, l);
             i += l;
@@ -229,7 +229,7 @@ static void utf8_repair_from(struct buf *out, size_t start)
 {
     size_t i = start;
     while (i < out->len) {
-        size_t l = mime_utf8_seq_len((const unsigned char *)out->data + i, out->len - i);
+        size_t l = utf8_seq_len((const unsigned char *)out->data + i, out->len - i);
         if (!l)
             break;
         i += l;
@@ -309,7 +309,7 @@ bool charset_to_utf8(const char *charset, const char *data, size_t len, struct b
         size_t i = 0;
         bool ok = true;
         while (i < len && ok) {
-            size_t l = mime_utf8_seq_len((const unsigned char *)data + i, len - i);
+            size_t l = utf8_seq_len((const unsigned char *)data + i, len - i);
             ok = l > 0;
             i += l;
         }

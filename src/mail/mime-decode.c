@@ -82,55 +82,11 @@ bool mime_decode_transfer(const char *encoding, const char *data, size_t len, st
 
 /* ---------- raw 8-bit text ---------- */
 
-/* Length of a valid UTF-8 sequence at s (1..4), or 0 when invalid. */
-size_t mime_utf8_seq_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
-static bool valid_utf8(const char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        size_t l = mime_utf8_seq_len((const unsigned char *)s + i, n - i);
-        if (!l)
-            return false;
-        i += l;
-    }
-    return true;
-}
-
 /* Raw header text: UTF-8 when valid, else Latin-1 (what real mail with
  * unencoded 8-bit headers almost always is). Folding is undone. */
 static void append_raw_text(struct buf *out, const char *s, size_t n)
 {
-    bool utf8 = valid_utf8(s, n);
+    bool utf8 = utf8_valid(s, n);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '\r')

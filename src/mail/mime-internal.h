@@ -4,6 +4,7 @@
 #define DARIUS_MIME_INTERNAL_H
 
 #include "mime.h"
+#include "utf8.h"
 
 /* One header field inside a header block, as byte offsets relative to the
  * block. A field spans its first line and all continuation lines (lines
@@ -36,6 +37,5 @@ void mime_parse_ctype(const char *v, char **first, char **second, struct mime_pa
 void mime_write_addresses(struct buf *out, const char *value);
 
 /* Length of the valid UTF-8 sequence at s (1..4), 0 when invalid. */
-size_t mime_utf8_seq_len(const unsigned char *s, size_t n);
 
 #endif

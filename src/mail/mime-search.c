@@ -174,7 +174,7 @@ static uint32_t fold(uint32_t c)
 
 static uint32_t next_cp(const unsigned char *s, size_t n, size_t *i)
 {
-    size_t l = mime_utf8_seq_len(s + *i, n - *i);
+    size_t l = utf8_seq_len(s + *i, n - *i);
     uint32_t c;
     if (l == 0) {
         c = 0x110000u + s[*i];

@@ -194,7 +194,36 @@ static void auth_unavailable(struct msv_session *s, const char *user, const char
 
 /* ---- login ---------------------------------------------------------------- */
 
-/* Authenticated as user: the login slot, the store, the OK. */
+/* Authenticated as user: the login slot, the store, the OK. The store is
+ * provisioned on the pool (the first login creates it with its autocreate
+ * folders, and every login reads the account journal: neither may run on
+ * the loop); logins of one name queue on one key so they do not race to
+ * create the same store. */
+struct login_provision {
+    char user[AUTH_MAX_USERNAME + 1];
+    char mech[SASL_EX_MECH_MAX];
+    int err;
+};
+
+static void provision_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct login_provision *p = arg;
+    p->err = access_provision_user(p->user, NULL);
+}
+
+static void login_provisioned(struct msv_session *s, const char *u, const char *mech, int err);
+
+static void provision_finish(struct msv_session *s, bool gone, void *arg)
+{
+    struct login_provision *p = arg;
+    if (gone)
+        limits_login_release(p->user, s->peer);
+    else
+        login_provisioned(s, p->user, p->mech, p->err);
+    free(p);
+}
+
 static void login(struct msv_session *s, const char *user, const char *mech)
 {
     char u[AUTH_MAX_USERNAME + 1];
@@ -209,8 +238,16 @@ static void login(struct msv_session *s, const char *user, const char *mech)
                                                        : "Too many logins for this user");
         return;
     }
+    struct login_provision *p = xcalloc(1, sizeof(*p));
+    snprintf(p->user, sizeof(p->user), "%s", u);
+    snprintf(p->mech, sizeof(p->mech), "%s", mech);
+    msv_park(s, "provision", access_provision_key(u), provision_run, provision_finish, p);
+}
+
+/* Step 2 (loop), after access_provision_user ran on the pool. */
+static void login_provisioned(struct msv_session *s, const char *u, const char *mech, int err)
+{
     struct mail_user *mu = NULL;
-    int err = access_provision_user(u, NULL);
     if (err >= 0)
         err = mail_user_open(u, false, &mu);
     if (err < 0) {

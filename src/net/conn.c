@@ -34,6 +34,7 @@
 #include <stdarg.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define SCRATCH_SIZE (64 * 1024)
 #define CLOSE_TIMEOUT_MS (30 * 1000)
@@ -50,6 +51,21 @@ struct chunk {
     char data[];
 };
 
+struct conn_z {
+    z_stream inf, def;
+    bool def_live;          /* deflater set up (between sync flushes) */
+    bool dirty;             /* deflated since the last sync flush */
+    bool plain_pending;     /* chunks up to plain_end still go uncompressed */
+    struct chunk *plain_end;
+    bool inf_more;          /* the last inflate filled its output */
+    bool inf_end;           /* the client's stream had its final block */
+    struct buf zin;         /* compressed input not yet inflated */
+    size_t zin_off;
+    struct buf zout;        /* compressed output not yet sent */
+    size_t zout_off;
+    size_t zmem;            /* bytes zlib holds now (conn_memory) */
+};
+
 enum tls_state { TLS_NONE, TLS_PENDING, TLS_HANDSHAKE, TLS_UP };
 
 struct conn {
@@ -62,6 +78,8 @@ struct conn {
     struct chunk *out_head, *out_tail;
     struct chunk *plain_end;    /* STARTTLS: last chunk to send in the clear */
     size_t out_bytes;
+
+    struct conn_z *z;           /* COMPRESS=DEFLATE state, NULL when off */
 
     SSL *ssl;
     struct tls_ctx *tls;        /* ref held while ssl exists or TLS is pending */
@@ -97,6 +115,13 @@ static void conn_kill(struct conn *c);
 static void update_events(struct conn *c);
 static void flush_output(struct conn *c);
 static void start_handshake(struct conn *c);
+static void z_free_all(struct conn *c);
+static bool z_in_backlog(const struct conn *c);
+static bool has_output(const struct conn *c);
+static int flush_z_step(struct conn *c, size_t *budget);
+static void feed_input(struct conn *c);
+static void schedule_input(struct conn *c);
+static size_t conn_z_memory(const struct conn *c);
 
 /* ---- holding / freeing ------------------------------------------------ */
 
@@ -126,6 +151,7 @@ static void release(struct conn *c)
     /* refs reaches 0 only after finalize (which holds the last ref). */
     chunk_free_all(c);
     buf_free(&c->in);
+    z_free_all(c);
     free(c);
 }
 
@@ -334,6 +360,27 @@ static ssize_t send_raw(struct conn *c, const void *p, size_t len)
     }
 }
 
+/* Read the next (at most SCRATCH_SIZE) bytes of a file chunk into
+ * scratch_out. Returns how many, or 0 when the conn was killed. */
+static size_t read_file_piece(struct conn *c, const struct chunk *ch)
+{
+    size_t want = MIN(ch->len - ch->off, (size_t)SCRATCH_SIZE);
+    off_t pos = ch->foff + (off_t)ch->off;
+    size_t got = 0;
+    while (got < want) {
+        ssize_t n = pread(ch->fd, scratch_out + got, want - got, pos + (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            log_err("conn %s: reading file to send: %s", c->peer, n < 0 ? strerror(errno) : "short file");
+            conn_kill(c);
+            return 0;
+        }
+        got += (size_t)n;
+    }
+    return want;
+}
+
 /* Send from a file chunk; same return convention. */
 static ssize_t send_file(struct conn *c, struct chunk *ch)
 {
@@ -360,26 +407,16 @@ static ssize_t send_file(struct conn *c, struct chunk *ch)
     }
     /* Same bytes on a retry after WANT_WRITE: the files are immutable
      * and we re-read the same offset and length. */
-    size_t want = MIN(left, (size_t)SCRATCH_SIZE);
-    size_t got = 0;
-    while (got < want) {
-        ssize_t n = pread(ch->fd, scratch_out + got, want - got, pos + (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            log_err("conn %s: reading file to send: %s", c->peer, n < 0 ? strerror(errno) : "short file");
-            conn_kill(c);
-            return -1;
-        }
-        got += (size_t)n;
-    }
+    size_t want = read_file_piece(c, ch);
+    if (!want)
+        return -1;
     return send_raw(c, scratch_out, want);
 }
 
 static bool drain_due(const struct conn *c)
 {
     return !c->dead && !c->closing &&
-           ((c->above_high && c->out_bytes < CONN_LOW_WATER) || (c->want_drain && c->out_bytes == 0));
+           ((c->above_high && c->out_bytes < CONN_LOW_WATER) || (c->want_drain && !has_output(c)));
 }
 
 static bool maybe_drain(struct conn *c)
@@ -391,7 +428,7 @@ static bool maybe_drain(struct conn *c)
         c->above_high = false;
         call = true;
     }
-    if (c->want_drain && c->out_bytes == 0) {
+    if (c->want_drain && !has_output(c)) {
         c->want_drain = false;
         call = true;
     }
@@ -429,7 +466,19 @@ static void flush_output(struct conn *c)
     /* Fairness: a fast reader of a huge message must not monopolise the
      * loop; past the budget EPOLLOUT brings us back next iteration. */
     size_t budget = FLUSH_BUDGET;
-    while (c->out_head && budget) {
+    while (budget) {
+        if (c->z && !c->z->plain_pending) {
+            /* COMPRESS active: the queue holds plaintext, deflated as
+             * the socket takes it. */
+            int r = flush_z_step(c, &budget);
+            if (r < 0)
+                return; /* killed */
+            if (r == 0)
+                break;
+            continue;
+        }
+        if (!c->out_head)
+            break;
         if (c->tls_state == TLS_PENDING && !c->plain_end)
             break; /* the rest was written after STARTTLS: encrypt it */
         struct chunk *ch = c->out_head;
@@ -444,6 +493,11 @@ static void flush_output(struct conn *c)
         if (ch->off == ch->len) {
             if (ch == c->plain_end)
                 c->plain_end = NULL;
+            if (c->z && ch == c->z->plain_end) {
+                /* the tagged OK to COMPRESS is out: deflate from here */
+                c->z->plain_end = NULL;
+                c->z->plain_pending = false;
+            }
             c->out_head = ch->next;
             if (!c->out_head)
                 c->out_tail = NULL;
@@ -457,7 +511,7 @@ static void flush_output(struct conn *c)
         start_handshake(c);
         return;
     }
-    if (c->out_head)
+    if (has_output(c))
         return;
     if (c->closing)
         finish_close(c);
@@ -533,7 +587,7 @@ static void note_queued(struct conn *c)
 
 static bool can_send_now(const struct conn *c)
 {
-    return !c->dead && !c->out_head && (c->tls_state == TLS_NONE || c->tls_state == TLS_UP) &&
+    return !c->dead && !c->out_head && !c->z && (c->tls_state == TLS_NONE || c->tls_state == TLS_UP) &&
            !c->ssl_write_wants_read;
 }
 
@@ -648,7 +702,7 @@ void conn_want_drain(struct conn *c)
     if (c->dead)
         return;
     c->want_drain = true;
-    if (c->out_bytes && (c->dispatch > 0 || c->flush_scheduled || (c->cur_events & EV_WRITE)))
+    if (has_output(c) && (c->dispatch > 0 || c->flush_scheduled || (c->cur_events & EV_WRITE)))
         return; /* the pending flush or EPOLLOUT reports it */
     /* Due now (or nothing will flush on its own): call back from the
      * loop, never from inside the caller. */
@@ -681,7 +735,7 @@ static void on_peer_eof(struct conn *c)
 {
     c->eof = true;
     /* Let a final reply (e.g. to a pipelined LOGOUT) go out first. */
-    if (c->out_bytes) {
+    if (has_output(c)) {
         conn_close(c);
         return;
     }
@@ -737,12 +791,20 @@ static ssize_t read_some(struct conn *c)
 
 static void input_ready(struct conn *c)
 {
-    for (int i = 0; i < READS_PER_EVENT && reading_allowed(c); i++) {
+    /* With COMPRESS, nothing more is read while earlier compressed input
+     * is still being inflated (feed_input continues it): at most one
+     * read's worth of compressed bytes waits per connection. */
+    for (int i = 0; i < READS_PER_EVENT && reading_allowed(c) && !z_in_backlog(c); i++) {
         ssize_t n = read_some(c);
         if (n <= 0)
             return;
-        buf_append(&c->in, scratch_in, (size_t)n);
-        deliver_input(c);
+        if (c->z) {
+            buf_append(&c->z->zin, scratch_in, (size_t)n);
+            feed_input(c);
+        } else {
+            buf_append(&c->in, scratch_in, (size_t)n);
+            deliver_input(c);
+        }
         if ((size_t)n < sizeof(scratch_in) && !(c->ssl && SSL_has_pending(c->ssl)))
             return;
     }
@@ -755,7 +817,7 @@ static void deferred_input(struct event_loop *loop, void *arg)
     c->input_scheduled = false;
     if (!c->dead) {
         c->dispatch++;
-        deliver_input(c);
+        feed_input(c);
         /* TLS may hold decrypted data epoll cannot see. */
         if (c->ssl && SSL_has_pending(c->ssl))
             input_ready(c);
@@ -764,6 +826,15 @@ static void deferred_input(struct event_loop *loop, void *arg)
             flush_and_notify(c);
     }
     release(c);
+}
+
+static void schedule_input(struct conn *c)
+{
+    if (c->input_scheduled || c->dead)
+        return;
+    c->input_scheduled = true;
+    hold(c);
+    ev_defer(c->loop, deferred_input, c);
 }
 
 void conn_pause_input(struct conn *c)
@@ -784,11 +855,8 @@ void conn_resume_input(struct conn *c)
         update_events(c);
     /* Input buffered while paused is delivered without waiting for more
      * bytes from the socket (which may never come). */
-    if ((c->in.len || (c->ssl && SSL_has_pending(c->ssl))) && !c->input_scheduled) {
-        c->input_scheduled = true;
-        hold(c);
-        ev_defer(c->loop, deferred_input, c);
-    }
+    if (c->in.len || z_in_backlog(c) || (c->ssl && SSL_has_pending(c->ssl)))
+        schedule_input(c);
 }
 
 /* ---- epoll interest and dispatch --------------------------------------- */
@@ -801,9 +869,9 @@ static void update_events(struct conn *c)
     if (c->tls_state == TLS_HANDSHAKE) {
         ev = c->ssl_read_wants_write ? EV_WRITE : EV_READ;
     } else {
-        if (reading_allowed(c))
+        if (reading_allowed(c) && !z_in_backlog(c))
             ev |= c->ssl_read_wants_write ? EV_WRITE : EV_READ;
-        if (c->out_head)
+        if (has_output(c))
             ev |= c->ssl_write_wants_read ? EV_READ : EV_WRITE;
     }
     if (ev != c->cur_events) {
@@ -835,11 +903,11 @@ static void conn_event(struct event_loop *loop, int fd, int events, void *arg)
         if (!c->dead && c->tls_state == TLS_UP)
             input_ready(c);
     } else {
-        if (c->out_head && (events & (c->ssl_write_wants_read ? EV_READ : EV_WRITE)))
+        if (has_output(c) && (events & (c->ssl_write_wants_read ? EV_READ : EV_WRITE)))
             flush_output(c);
         if (!c->dead && (events & (c->ssl_read_wants_write ? EV_WRITE : EV_READ)))
             input_ready(c);
-        if (!c->dead && c->closing && !c->out_head)
+        if (!c->dead && c->closing && !has_output(c))
             finish_close(c);
     }
     c->dispatch--;
@@ -852,7 +920,7 @@ static void conn_event(struct event_loop *loop, int fd, int events, void *arg)
 
 int conn_starttls(struct conn *c, struct tls_ctx *tls)
 {
-    if (c->dead || c->closing || c->ssl || c->tls_state != TLS_NONE || !tls)
+    if (c->dead || c->closing || c->ssl || c->tls_state != TLS_NONE || !tls || c->z)
         return -1;
     /* RFC 9051 6.2.1 / RFC 3207 4.2: anything the client pipelined after
      * STARTTLS was sent in the clear and must not be interpreted. */
@@ -920,7 +988,7 @@ void conn_close(struct conn *c)
         return;
     c->closing = true;
     buf_reset(&c->in);
-    if (!c->out_head && c->tls_state != TLS_HANDSHAKE && c->tls_state != TLS_PENDING) {
+    if (!has_output(c) && c->tls_state != TLS_HANDSHAKE && c->tls_state != TLS_PENDING) {
         finish_close(c);
         return;
     }
@@ -987,10 +1055,330 @@ size_t conn_memory(const struct conn *c)
         n += sizeof(*ch) + ch->cap;
     if (c->ssl)
         n += 2048; /* SSL object with released buffers, roughly */
+    n += conn_z_memory(c);
     return n;
 }
 
 size_t conn_count(void)
 {
     return live_conns;
+}
+
+/* ---- COMPRESS=DEFLATE (RFC 4978) ------------------------------------------
+ *
+ * A raw deflate stream (RFC 1951, no zlib header: windowBits negative)
+ * between the protocol's buffered I/O and the socket or TLS: data is
+ * compressed, then encrypted, and decrypted, then inflated (RFC 4978 3).
+ * Once started it never stops.
+ *
+ * Output: the chunk queue keeps holding plaintext (so back-pressure,
+ * conn_output_pending and file chunks work as before); flush_output
+ * deflates at most SCRATCH_SIZE of it at a time into zout, and deflates
+ * more only after zout has gone out, so compressed output waiting for
+ * the socket is bounded by one piece and deflate's CPU is spent only as
+ * fast as the client reads. Whenever the queue runs empty - the end of
+ * every response the protocol flushed, an IDLE continuation, an
+ * unsolicited EXISTS - the stream is Z_SYNC_FLUSHed so the client can
+ * decode everything sent so far (RFC 4978 4). After that flush the
+ * deflater is freed (a new raw stream may follow a sync flush: it ends
+ * on a byte boundary after an empty stored block, and the new stream
+ * refers only to its own data), so an idle connection pays for no
+ * deflate state; it is set up again by the next response.
+ *
+ * Input: compressed bytes read from the socket wait in zin; each inflate
+ * step writes at most INFLATE_STEP bytes into the connection's ordinary
+ * input buffer and hands them to on_input before the next step. So the
+ * protocol sees inflated input in pieces no larger than one plaintext
+ * read, and its own limits (line length, literal size, the connection
+ * memory limit) bound what a decompression bomb can make the server
+ * hold; nothing else is allocated for it. The next step runs only once
+ * the protocol has taken all it was given or has taken nothing (it needs
+ * more bytes for a partial line); when it took part (IMAP runs a few
+ * pipelined commands per turn) the rest is offered again next turn
+ * first, so inflated input never piles up faster than it is served.
+ * Nothing more is read from the socket while zin is not empty, and at
+ * most INFLATE_STEPS_PER_TURN steps run per loop turn, so one client's
+ * bomb costs CPU in slices and other connections are served in
+ * between. The inflater must take the
+ * client's choice of window (up to 32 KiB, RFC 1951), so it is
+ * windowBits -15; zlib allocates that window on the first output.
+ */
+
+#define INFLATE_STEP SCRATCH_SIZE
+#define INFLATE_STEPS_PER_TURN 16
+#define Z_HDR 16 /* size header of our zlib allocations, keeps alignment */
+
+
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
+{
+    struct conn_z *z = opaque;
+    if (size && items > (SIZE_MAX - Z_HDR) / size)
+        return Z_NULL;
+    size_t n = (size_t)items * size;
+    unsigned char *p = malloc(n + Z_HDR);
+    if (!p)
+        return Z_NULL;
+    memcpy(p, &n, sizeof(n));
+    z->zmem += n;
+    return p + Z_HDR;
+}
+
+static void z_release(voidpf opaque, voidpf addr)
+{
+    struct conn_z *z = opaque;
+    if (!addr)
+        return;
+    unsigned char *p = (unsigned char *)addr - Z_HDR;
+    size_t n;
+    memcpy(&n, p, sizeof(n));
+    z->zmem -= n;
+    free(p);
+}
+
+static void z_free_all(struct conn *c)
+{
+    struct conn_z *z = c->z;
+    if (!z)
+        return;
+    inflateEnd(&z->inf);
+    if (z->def_live)
+        deflateEnd(&z->def);
+    buf_free(&z->zin);
+    buf_free(&z->zout);
+    free(z);
+    c->z = NULL;
+}
+
+static size_t conn_z_memory(const struct conn *c)
+{
+    const struct conn_z *z = c->z;
+    if (!z)
+        return 0;
+    return sizeof(*z) + z->zmem + z->zin.cap + z->zout.cap;
+}
+
+static bool z_in_backlog(const struct conn *c)
+{
+    const struct conn_z *z = c->z;
+    return z && (z->zin.len > z->zin_off || z->inf_more);
+}
+
+static bool has_output(const struct conn *c)
+{
+    const struct conn_z *z = c->z;
+    return c->out_head || (z && (z->zout.len > z->zout_off || z->dirty));
+}
+
+/* Inflate at most INFLATE_STEP bytes into c->in. Returns -1 when the
+ * connection is closing (corrupt stream), else 0. */
+static int inflate_step(struct conn *c)
+{
+    struct conn_z *z = c->z;
+    size_t avail = z->zin.len - z->zin_off;
+    if (z->inf_end) {
+        /* Nothing may follow a final block: RFC 4978 has no way to end
+         * compression. */
+        log_debug("conn %s: data after the end of the compressed stream", c->peer);
+        conn_close(c);
+        return -1;
+    }
+    buf_reserve(&c->in, INFLATE_STEP);
+    z->inf.next_in = avail ? (Bytef *)z->zin.data + z->zin_off : Z_NULL;
+    z->inf.avail_in = (uInt)avail;
+    z->inf.next_out = (Bytef *)c->in.data + c->in.len;
+    z->inf.avail_out = INFLATE_STEP;
+    int r = inflate(&z->inf, Z_SYNC_FLUSH);
+    size_t used = avail - z->inf.avail_in;
+    size_t made = INFLATE_STEP - z->inf.avail_out;
+    c->in.len += made;
+    c->in.data[c->in.len] = '\0';
+    z->zin_off += used;
+    if (z->zin_off == z->zin.len) {
+        buf_free(&z->zin);
+        z->zin_off = 0;
+    }
+    z->inf_more = z->inf.avail_out == 0;
+    if (r == Z_STREAM_END) {
+        z->inf_end = true;
+        z->inf_more = false;
+        return 0;
+    }
+    if (r == Z_OK || (r == Z_BUF_ERROR && used == 0 && made == 0 && z->zin.len == 0)) {
+        if (used == 0 && made == 0)
+            z->inf_more = false; /* nothing more in there */
+        return 0;
+    }
+    log_debug("conn %s: bad compressed input: %s", c->peer, z->inf.msg ? z->inf.msg : "inflate error");
+    conn_close(c);
+    return -1;
+}
+
+/* Hand buffered input to the protocol; with COMPRESS inflate the next
+ * pieces, one on_input per piece, while the protocol keeps reading. */
+static void feed_input(struct conn *c)
+{
+    size_t had = c->in.len;
+    deliver_input(c);
+    if (!c->z)
+        return;
+    for (int i = 0;; i++) {
+        if (!reading_allowed(c) || !z_in_backlog(c))
+            return;
+        /* The protocol took some of its input but not all (IMAP stops
+         * after a few pipelined commands for fairness): let it have the
+         * rest next turn before inflating more, so inflated input never
+         * piles up faster than it is served. When it took nothing it
+         * needs more bytes (a partial line): inflate on. */
+        if (c->in.len && c->in.len < had)
+            break;
+        if (i == INFLATE_STEPS_PER_TURN)
+            break;
+        if (inflate_step(c) < 0)
+            return;
+        had = c->in.len;
+        deliver_input(c);
+    }
+    /* More to inflate: continue next turn, after other connections. */
+    schedule_input(c);
+}
+
+/* Deflate len bytes (or just flush) into zout. Returns -1 when killed. */
+static int deflate_into(struct conn *c, const void *p, size_t len, int flush)
+{
+    struct conn_z *z = c->z;
+    if (!z->def_live) {
+        memset(&z->def, 0, sizeof(z->def));
+        z->def.zalloc = z_alloc;
+        z->def.zfree = z_release;
+        z->def.opaque = z;
+        if (deflateInit2(&z->def, CONN_DEFLATE_LEVEL, Z_DEFLATED, -CONN_DEFLATE_WBITS, CONN_DEFLATE_MEMLEVEL,
+                         Z_DEFAULT_STRATEGY) != Z_OK) {
+            log_err("conn %s: deflateInit2 failed", c->peer);
+            conn_kill(c);
+            return -1;
+        }
+        z->def_live = true;
+    }
+    z->def.next_in = len ? (Bytef *)(uintptr_t)p : Z_NULL;
+    z->def.avail_in = (uInt)len;
+    do {
+        buf_reserve(&z->zout, 16 * 1024);
+        size_t room = z->zout.cap - z->zout.len - 1;
+        if (room > UINT32_MAX)
+            room = UINT32_MAX;
+        z->def.next_out = (Bytef *)z->zout.data + z->zout.len;
+        z->def.avail_out = (uInt)room;
+        int r = deflate(&z->def, flush);
+        size_t made = room - z->def.avail_out;
+        z->zout.len += made;
+        c->out_bytes += made;
+        if (r == Z_STREAM_ERROR) {
+            log_err("conn %s: deflate failed", c->peer);
+            conn_kill(c);
+            return -1;
+        }
+    } while (z->def.avail_in > 0 || z->def.avail_out == 0);
+    if (z->zout.len == 0)
+        buf_free(&z->zout);
+    return 0;
+}
+
+/* One step of compressed output: send pending compressed bytes, else
+ * deflate the next piece of the queue, else sync-flush. Returns 1 on
+ * progress, 0 when the socket is full or nothing is left, -1 when
+ * killed. */
+static int flush_z_step(struct conn *c, size_t *budget)
+{
+    struct conn_z *z = c->z;
+    if (z->zout.len > z->zout_off) {
+        ssize_t n = send_raw(c, z->zout.data + z->zout_off, z->zout.len - z->zout_off);
+        if (n <= 0)
+            return n < 0 ? -1 : 0;
+        z->zout_off += (size_t)n;
+        c->out_bytes -= (size_t)n;
+        *budget = (size_t)n >= *budget ? 0 : *budget - (size_t)n;
+        if (z->zout_off == z->zout.len) {
+            buf_free(&z->zout);
+            z->zout_off = 0;
+        }
+        return 1;
+    }
+    struct chunk *ch = c->out_head;
+    if (ch) {
+        size_t len;
+        const char *p;
+        if (ch->fd >= 0) {
+            len = read_file_piece(c, ch);
+            if (!len)
+                return -1;
+            p = scratch_out;
+        } else {
+            len = MIN(ch->len - ch->off, (size_t)SCRATCH_SIZE);
+            p = ch->data + ch->off;
+        }
+        if (deflate_into(c, p, len, Z_NO_FLUSH) < 0)
+            return -1;
+        z->dirty = true;
+        ch->off += len;
+        c->out_bytes -= len;
+        *budget = len >= *budget ? 0 : *budget - len;
+        if (ch->off == ch->len) {
+            c->out_head = ch->next;
+            if (!c->out_head)
+                c->out_tail = NULL;
+            if (ch->fd >= 0)
+                close(ch->fd);
+            free(ch);
+        }
+        return 1;
+    }
+    if (z->dirty) {
+        /* The queue is empty: everything the protocol wrote must reach
+         * the client now (RFC 4978 4), then the deflater goes. */
+        if (deflate_into(c, NULL, 0, Z_SYNC_FLUSH) < 0)
+            return -1;
+        z->dirty = false;
+        deflateEnd(&z->def);
+        z->def_live = false;
+        return 1;
+    }
+    return 0;
+}
+
+int conn_compress_start(struct conn *c)
+{
+    if (c->dead || c->closing || c->z || c->tls_state == TLS_PENDING || c->tls_state == TLS_HANDSHAKE)
+        return -1;
+    struct conn_z *z = xcalloc(1, sizeof(*z));
+    z->inf.zalloc = z_alloc;
+    z->inf.zfree = z_release;
+    z->inf.opaque = z;
+    if (inflateInit2(&z->inf, -15) != Z_OK) {
+        log_err("conn %s: inflateInit2 failed", c->peer);
+        free(z);
+        return -1;
+    }
+    if (c->out_tail) {
+        /* RFC 4978 3: what is queued (the tagged OK) goes out as it is;
+         * seal the last chunk so later writes start a compressed one. */
+        z->plain_pending = true;
+        z->plain_end = c->out_tail;
+        if (c->out_tail->fd < 0)
+            c->out_tail->cap = c->out_tail->len;
+    }
+    /* Input after the command line is already compressed (the client
+     * starts with the first command after COMPRESS). */
+    if (c->in.len) {
+        buf_append(&z->zin, c->in.data, c->in.len);
+        buf_reset(&c->in);
+    }
+    c->z = z;
+    if (z->zin.len)
+        schedule_input(c);
+    return 0;
+}
+
+bool conn_is_compressed(const struct conn *c)
+{
+    return c->z != NULL;
 }

@@ -83,6 +83,22 @@ bool conn_tls_exporter(struct conn *c, unsigned char out[32]);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" for logs, or "" */
 const char *conn_tls_desc(const struct conn *c);
 
+/* RFC 4978 COMPRESS=DEFLATE: from now on both directions are a raw
+ * deflate stream (compressed, then encrypted under TLS). Output already queued (the tagged OK) is
+ * sent uncompressed; input already buffered is taken as compressed.
+ * Output is Z_SYNC_FLUSHed whenever the queue runs empty. Inflated input
+ * reaches on_input in pieces of at most 64 KiB, so the protocol's input
+ * limits apply unchanged. Returns -1 (nothing changed) when already
+ * compressing, closing, or during a TLS handshake. Cannot be combined
+ * with a later conn_starttls. Memory: docs/architecture.md. */
+int conn_compress_start(struct conn *c);
+bool conn_is_compressed(const struct conn *c);
+/* Deflate parameters for what the server sends: level 1..9, window
+ * 2^WBITS bytes, zlib memLevel (docs/architecture.md, "Compression"). */
+#define CONN_DEFLATE_LEVEL 3
+#define CONN_DEFLATE_WBITS 13
+#define CONN_DEFLATE_MEMLEVEL 6
+
 /* Flush queued output, then close (on_close is called). */
 void conn_close(struct conn *c);
 /* Close now, discarding output. */

@@ -281,15 +281,57 @@ static void load_finish(struct pop3_session *s, bool gone, void *arg)
     free(l);
 }
 
+/* Step 1 of opening: the account's store is provisioned on the pool (the
+ * first login creates it with its autocreate folders, and every login
+ * reads the account journal: neither may run on the loop). Logins of one
+ * name queue on one key so they do not race to create the same store. */
+struct maildrop_provision {
+    char *user, *folder;
+    pop3_opened_fn done;
+    void *arg;
+    int err;
+};
+
+static void provision_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct maildrop_provision *p = arg;
+    p->err = access_provision_user(p->user, NULL);
+}
+
+static void open_provisioned(struct pop3_session *s, const char *user, const char *folder, int err,
+                             pop3_opened_fn done, void *arg);
+
+static void provision_finish(struct pop3_session *s, bool gone, void *arg)
+{
+    struct maildrop_provision *p = arg;
+    if (gone)
+        p->done(s, true, p->user, NULL, p->arg);
+    else
+        open_provisioned(s, p->user, p->folder, p->err, p->done, p->arg);
+    free(p->user);
+    free(p->folder);
+    free(p);
+}
+
 void pop3_maildrop_open(struct pop3_session *s, const char *user, const char *folder, pop3_opened_fn done,
                         void *arg)
 {
+    struct maildrop_provision *p = xcalloc(1, sizeof(*p));
+    p->user = xstrdup(user);
+    p->folder = folder ? xstrdup(folder) : NULL;
+    p->done = done;
+    p->arg = arg;
+    pop3_park(s, "provision", access_provision_key(user), provision_run, provision_finish, p);
+}
+
+/* Step 2, on the loop: open the store and the mailbox (the handles are
+ * shared by the worker's sessions), then read the maildrop on the pool. */
+static void open_provisioned(struct pop3_session *s, const char *user, const char *folder, int err,
+                             pop3_opened_fn done, void *arg)
+{
     const char *name = folder ? folder : "INBOX";
     struct mail_user *mu = NULL;
-    /* First login provisions the account as IMAP does (store,
-     * autocreate_inbox_folders). Opening the store and the mailbox stays
-     * on the loop (handles are shared by the worker's sessions). */
-    int err = access_provision_user(user, NULL);
     if (err >= 0)
         err = mail_user_open(user, false, &mu);
     if (err == STORAGE_ERR_BUSY) {

@@ -114,6 +114,11 @@ enum sq_stmt_id {
     SQ_HF_SEARCH_R,
     SQ_HF_SEARCH_FR,
     SQ_BLOB_HEADER,
+    SQ_SK_PUT,
+    SQ_SK_DEAD_DEL,
+    SQ_SK_READ,
+    SQ_TH_GET,
+    SQ_TH_PUT,
     /* retained expunged messages and their viewers (sqlite-retain.c) */
     SQ_RET_INSERT,
     SQ_RET_RANGE,
@@ -319,6 +324,9 @@ int sq_get_guid(struct mailbox *mb, uint32_t uid, char guid[33]);
 int sq_search_headers(struct mailbox *mb, const uint32_t *uids, size_t n, unsigned what, struct search_hdr_batch *b);
 /* Store the hfields of blob guid (hdrfields), inside a write transaction. */
 int sq_hfields_put(struct mail_user *u, const char *guid, const char *data, size_t len);
+/* Store the sort-key record (sortkey.h) of blob guid, inside a write transaction. */
+int sq_sortkeys_put(struct mail_user *u, const char *guid, const char *data, size_t len);
+int sq_sort_keys(struct mailbox *mb, const uint32_t *uids, size_t n, sort_keys_cb cb, void *arg);
 void sq_append_commit(struct append_commit *c, size_t n);
 int sq_store(struct mailbox *mb, const uint32_t *uids, size_t n, const struct store_req *req,
              msg_record_cb changed_cb, void *carg, int (*failed_cb)(uint32_t uid, void *arg), void *farg);

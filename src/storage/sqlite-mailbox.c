@@ -199,6 +199,8 @@ int sq_collect_dead(struct mail_user *u, char (**guids)[33], size_t *n)
     int r = sq_run(u, sq_stmt(u, SQ_HF_DEAD_DEL), "delete hdrfields");
     if (r < 0)
         return r;
+    if ((r = sq_run(u, sq_stmt(u, SQ_SK_DEAD_DEL), "delete sortkeys")) < 0)
+        return r;
     return sq_run(u, sq_stmt(u, SQ_BLOB_DEAD_DEL), "delete blobs");
 }
 

@@ -10,6 +10,7 @@
  */
 #include "sqlite-internal.h"
 #include "mime.h"
+#include "sortkey.h"
 #include "notify.h"
 #include "log.h"
 #include "buf.h"
@@ -652,6 +653,172 @@ int sq_search_headers(struct mailbox *mb, const uint32_t *uids, size_t n, unsign
     return r < 0 ? r : (int)MIN(k, (size_t)INT32_MAX);
 }
 
+/* ---- sort keys for SORT and THREAD ---------------------------------------- */
+
+int sq_sortkeys_put(struct mail_user *u, const char *guid, const char *data, size_t len)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_SK_PUT);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, len ? data : "", (int)MIN(len, (size_t)INT32_MAX), SQLITE_STATIC);
+    return sq_run(u, st, "insert sortkeys");
+}
+
+struct sk_fill {
+    char guid[33];
+    struct buf rec;
+};
+
+/* Save lazily built records: a cache fill, as save_hfields. */
+static void save_sortkeys(struct mail_user *u, const struct sk_fill *fills, size_t nfills)
+{
+    sqlite3 *db = sq(u)->db;
+    if (nfills == 0)
+        return;
+    sq_read_drop(u);
+    if (!sqlite3_get_autocommit(db))
+        return;
+    sqlite3_busy_timeout(db, 0);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    sqlite3_busy_timeout(db, SQ_BUSY_TIMEOUT_MS);
+    if (rc != SQLITE_OK)
+        return;
+    sq_quota_forget(u);
+    int r = 0;
+    for (size_t i = 0; i < nfills && r == 0; i++)
+        r = sq_sortkeys_put(u, fills[i].guid, fills[i].rec.data, fills[i].rec.len);
+    if (r == 0)
+        r = sq_commit(u);
+    else
+        sq_rollback(u);
+    if (r == 0)
+        log_debug("storage: %s: saved the sort keys of %zu older messages", u->name, nfills);
+}
+
+/* The record of an older blob, from its cached raw header (or its file
+ * when the header was too long to cache). */
+static int build_sortkeys(struct mail_user *u, const char *guid, struct buf *out)
+{
+    sqlite3_stmt *q = sq_stmt(u, SQ_BLOB_HEADER);
+    if (!q)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_text(q, 1, guid, -1, SQLITE_STATIC);
+    int e, qrc = sqlite3_step(q);
+    if (qrc == SQLITE_ROW) {
+        const char *h = sqlite3_column_blob(q, 0);
+        size_t hl = (size_t)sqlite3_column_bytes(q, 0);
+        bool cached = sqlite3_column_type(q, 0) != SQLITE_NULL;
+        e = storage_sortkeys_compute(u, guid, cached ? (h ? h : "") : NULL, hl, out);
+    } else {
+        e = STORAGE_ERR_NOTFOUND;
+    }
+    sqlite3_reset(q);
+    return e;
+}
+
+/* Records built for older blobs that one call keeps to save: a store of
+ * a million messages from before schema 9 is filled over several SORTs,
+ * never with all its records in memory at once. */
+#define SORT_FILL_MAX 16384
+
+/* Page cache of a connection during a large sort-key scan. */
+#define SORT_CACHE_KIB 16384
+
+/* The connection's cache_size in KiB (it is set as a negative KiB
+ * figure), or 0 when unknown. */
+static int sort_cache_kib(sqlite3 *db)
+{
+    sqlite3_stmt *q;
+    int kib = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &q, NULL) != SQLITE_OK)
+        return 0;
+    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) < 0)
+        kib = -sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return kib;
+}
+
+static void set_cache_kib(sqlite3 *db, int kib)
+{
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d", kib);
+    sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+int sq_sort_keys(struct mailbox *mb, const uint32_t *uids, size_t n, sort_keys_cb cb, void *arg)
+{
+    struct mail_user *u = mb->user;
+    sqlite3 *db = sq(u)->db;
+    sqlite3_stmt *st = sq_stmt(u, SQ_SK_READ);
+    if (!st)
+        return STORAGE_ERR_IO;
+    /* One primary-key lookup of sortkeys per message row: with the small
+     * page cache of a connection (sqlite-store.c) the two tables' pages
+     * keep evicting each other and every lookup becomes preads. A larger
+     * cache for this scan only, given back afterwards. */
+    int cache_kib = sort_cache_kib(db);
+    if (n > 1000 && cache_kib > 0)
+        set_cache_kib(db, SORT_CACHE_KIB);
+    sqlite3_bind_int64(st, 1, mb->id);
+    sqlite3_bind_int64(st, 2, uids[0]);
+    sqlite3_bind_int64(st, 3, uids[n - 1]);
+    sqlite3_bind_text(st, 4, mb->info.mailboxid, -1, SQLITE_STATIC);
+    struct sk_fill *fills = NULL;
+    size_t nfills = 0, cfills = 0, i = 0, rows = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rows++;
+        uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
+        while (i < n && uids[i] < uid)
+            i++;
+        if (i == n)
+            break;
+        if (uids[i] != uid)
+            continue;
+        i++;
+        const char *d = sqlite3_column_blob(st, 2);
+        size_t dl = (size_t)sqlite3_column_bytes(st, 2);
+        if (d && mime_sortkeys_parse(d, dl, NULL)) {
+            cb(arg, uid, d, dl);
+            continue;
+        }
+        /* Stored before schema 9 (or of an older format): built now. */
+        const char *g = (const char *)sqlite3_column_text(st, 1);
+        struct sk_fill f = {.rec = BUF_INIT};
+        snprintf(f.guid, sizeof(f.guid), "%s", g ? g : "");
+        if (build_sortkeys(u, f.guid, &f.rec) < 0) {
+            buf_free(&f.rec);
+            buf_puts(&f.rec, ""); /* unreadable: sorts with empty keys */
+            mime_sortkeys_build(&f.rec, "", 0);
+            cb(arg, uid, f.rec.data, f.rec.len);
+            buf_free(&f.rec);
+            continue;
+        }
+        cb(arg, uid, f.rec.data, f.rec.len);
+        if (nfills == SORT_FILL_MAX) { /* saved by a later call */
+            buf_free(&f.rec);
+            continue;
+        }
+        ARRAY_GROW(fills, nfills, cfills);
+        fills[nfills++] = f;
+    }
+    sqlite3_reset(st);
+    if (n > 1000 && cache_kib > 0)
+        set_cache_kib(db, cache_kib);
+    int r = 0;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = sq_error(u, rc, "sort keys");
+    else if (rows == 0)
+        r = sq_if_gone(mb, 0);
+    if (r == 0)
+        save_sortkeys(u, fills, nfills);
+    for (size_t f = 0; f < nfills; f++)
+        buf_free(&fills[f].rec);
+    free(fills);
+    return r;
+}
+
 /* ---- writing ------------------------------------------------------------- */
 
 static int insert_msg(struct mail_user *u, int64_t mbid, uint32_t uid, uint64_t modseq, const struct msg_record *r)
@@ -732,6 +899,105 @@ static int retain_state(struct mailbox *mb, int *state)
     return r;
 }
 
+static int th_lookup(struct mail_user *u, const char *id, size_t len, char threadid[33], bool *found)
+{
+    sqlite3_stmt *q = sq_stmt(u, SQ_TH_GET);
+    if (!q)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_text(q, 1, id, (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(q, 0);
+        size_t tl = t ? (size_t)sqlite3_column_bytes(q, 0) : 0;
+        if (tl > 0 && tl < 33) {
+            memcpy(threadid, t, tl);
+            threadid[tl] = '\0';
+            *found = true;
+        }
+    }
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORAGE_OK : sq_error(u, rc, "thread lookup");
+}
+
+static int th_put(struct mail_user *u, const char *id, size_t len, const char *threadid)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_TH_PUT);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_text(st, 1, id, (int)len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, threadid, -1, SQLITE_STATIC);
+    return sq_run(u, st, "thread insert");
+}
+
+enum { TH_MAXIDS = SORTKEY_MAX_REFS + 2 };
+
+/* The Message-IDs a sort-key record names: References oldest first, then
+ * In-Reply-To, then the message's own. */
+static size_t thread_ids(const char *sortkeys, size_t len, const char *ids[TH_MAXIDS], size_t lens[TH_MAXIDS])
+{
+    struct mime_sortkeys k;
+    if (!sortkeys || !mime_sortkeys_parse(sortkeys, len, &k))
+        return 0;
+    size_t n = 0, pos = 0;
+    const char *id;
+    size_t idlen;
+    while (n < SORTKEY_MAX_REFS && mime_sortkeys_next_ref(&k, &pos, &id, &idlen))
+        if (idlen > 0) {
+            ids[n] = id;
+            lens[n++] = idlen;
+        }
+    if (k.len[SK_INREPLYTO] > 0) {
+        ids[n] = k.s[SK_INREPLYTO];
+        lens[n++] = k.len[SK_INREPLYTO];
+    }
+    if (k.len[SK_MESSAGEID] > 0) {
+        ids[n] = k.s[SK_MESSAGEID];
+        lens[n++] = k.len[SK_MESSAGEID];
+    }
+    return n;
+}
+
+/* Map every id of the record to threadid, unless already mapped. Also
+ * for a copy into another store (sq_copy_to): the copy keeps its
+ * THREADID, and mail stored there later joins it. */
+static int thread_register(struct mail_user *u, const char *sortkeys, size_t len, const char *threadid)
+{
+    const char *ids[TH_MAXIDS];
+    size_t lens[TH_MAXIDS];
+    size_t n = thread_ids(sortkeys, len, ids, lens);
+    for (size_t i = 0; i < n; i++) {
+        int r = th_put(u, ids[i], lens[i], threadid);
+        if (r < 0)
+            return r;
+    }
+    return STORAGE_OK;
+}
+
+/* RFC 8474 THREADID of a message being stored: the conversation's, found
+ * through the Message-IDs it names (References oldest first - the root
+ * is the likeliest to be known -, In-Reply-To, its own Message-ID, which
+ * an earlier reply may have named), else a new one: its own guid. Then
+ * every one of those Message-IDs maps to the result (first mapping
+ * wins: a THREADID never changes, so two conversations a message joins
+ * stay two). The keys are the normalized ids of its sort-key record (at
+ * most 64 references); a message without any keeps its own thread. The
+ * subject is not compared: a message that names a conversation's ids
+ * joins it, as REFERENCES threading would link it. */
+static int assign_threadid(struct mail_user *u, const struct append_item *it, char threadid[33])
+{
+    memcpy(threadid, it->guid, 33);
+    const char *ids[TH_MAXIDS];
+    size_t lens[TH_MAXIDS];
+    size_t n = thread_ids(it->sortkeys, it->sortkeys_len, ids, lens);
+    bool found = false;
+    for (size_t i = 0; i < n && !found; i++) {
+        int r = th_lookup(u, ids[i], lens[i], threadid, &found);
+        if (r < 0)
+            return r;
+    }
+    return thread_register(u, it->sortkeys, it->sortkeys_len, threadid);
+}
+
 /* The rows of one append transaction, inside the caller's write
  * transaction: UIDs from the mailbox's current UIDNEXT (re-read here, so
  * the transactions of a group commit get consecutive, distinct UIDs). */
@@ -773,6 +1039,8 @@ static int append_rows(struct append_commit *c)
             break;
         if (it->hfields && (r = sq_hfields_put(u, it->guid, it->hfields, it->hfields_len)) < 0)
             break;
+        if (it->sortkeys && (r = sq_sortkeys_put(u, it->guid, it->sortkeys, it->sortkeys_len)) < 0)
+            break;
         struct msg_record rec;
         memset(&rec, 0, sizeof(rec));
         rec.flags = it->flags;
@@ -782,9 +1050,8 @@ static int append_rows(struct append_commit *c)
         rec.savedate = now;
         rec.size = it->size;
         memcpy(rec.guid, it->guid, 33);
-        /* Each message starts its own thread until threading exists; the
-         * guid is unique, so it is a valid RFC 8474 THREADID basis. */
-        memcpy(rec.threadid, it->guid, 33);
+        if ((r = assign_threadid(u, it, rec.threadid)) < 0)
+            break;
         if ((r = insert_msg(u, mb->id, uid, modseq, &rec)) < 0)
             break;
         if (!(it->flags & MSG_SEEN))
@@ -1323,6 +1590,8 @@ struct xitem {
     int64_t lines;
     void *hfields;              /* NULL: the source has none (yet) */
     size_t hfields_len;
+    void *sortkeys;             /* NULL: the source has none (yet) */
+    size_t sortkeys_len;
     bool linked;                /* its file was created in the destination by this copy */
     bool skip;                  /* gone from the source meanwhile */
     bool ghost;                 /* expunged, kept for the source handle's client */
@@ -1362,6 +1631,13 @@ static int read_blob_row(struct mail_user *u, struct xitem *x)
             x->hfields = xmalloc(hfl);
             memcpy(x->hfields, hf, hfl);
             x->hfields_len = hfl;
+        }
+        const void *sk = sqlite3_column_blob(st, 7);
+        size_t skl = (size_t)sqlite3_column_bytes(st, 7);
+        if (sk && mime_sortkeys_parse(sk, skl, NULL)) {
+            x->sortkeys = xmalloc(skl);
+            memcpy(x->sortkeys, sk, skl);
+            x->sortkeys_len = skl;
         }
     } else {
         r = rc == SQLITE_DONE ? STORAGE_ERR_NOTFOUND : sq_error(u, rc, "blob row");
@@ -1413,6 +1689,7 @@ static void xitems_free(struct xitem *v, size_t n)
         free(v[i].body);
         free(v[i].header);
         free(v[i].hfields);
+        free(v[i].sortkeys);
     }
     free(v);
 }
@@ -1477,6 +1754,8 @@ static int copy_into(struct mail_user *su, struct mail_user *dest, const char *d
             r = sq_run(dest, st, "insert blob");
             if (r == 0 && x->hfields)
                 r = sq_hfields_put(dest, x->rec.guid, x->hfields, x->hfields_len);
+            if (r == 0 && x->sortkeys)
+                r = sq_sortkeys_put(dest, x->rec.guid, x->sortkeys, x->sortkeys_len);
         }
         if (r < 0)
             break;
@@ -1484,6 +1763,11 @@ static int copy_into(struct mail_user *su, struct mail_user *dest, const char *d
         nrec.savedate = now;
         if ((r = sq_keywords_register(dest, dinfo->id, nrec.keywords)) < 0 ||
             (r = insert_msg(dest, dinfo->id, uid, modseq, &nrec)) < 0)
+            break;
+        /* A new blob here: its ids lead later mail of this store to the
+         * copy's conversation (an existing blob registered them already). */
+        if (!have && x->sortkeys && nrec.threadid[0] &&
+            (r = thread_register(dest, x->sortkeys, x->sortkeys_len, nrec.threadid)) < 0)
             break;
         if (dst_uids)
             dst_uids[done] = uid;

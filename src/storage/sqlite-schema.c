@@ -28,12 +28,13 @@
  *    session may still show them stay readable until it has been told
  *    (sqlite-retain.c).
  *  - sieve_script (schema 8): users' Sieve scripts (sqlite-sieve.c).
- *  - metadata (schema 9 on this branch): RFC 5464 annotations
+ *  - metadata (schema 9): RFC 5464 annotations
  *    (sqlite-metadata.c).
  *  - blob is the per-body cache (ENVELOPE, BODYSTRUCTURE, header) plus
  *    the refcount that lets COPY/MOVE share one immutable file;
  *    hdrfields (schema 6) the decoded header fields SEARCH reads, per
- *    blob.
+ *    blob; sortkeys (schema 10) the SORT and THREAD keys, per blob.
+ *  - thread_msgid (schema 11): Message-ID -> RFC 8474 THREADID.
  */
 #include "sqlite-internal.h"
 #include "log.h"
@@ -281,6 +282,31 @@ static const char *const migrations[] = {
     "CREATE INDEX metadata_owner ON metadata(owner);"
     "CREATE TRIGGER metadata_mailbox_gone AFTER DELETE ON mailbox BEGIN "
     "  DELETE FROM metadata WHERE mailbox_id=OLD.id; END;",
+
+    /* 9 -> 10: sortkeys, per blob the record of SORT and THREAD keys
+     * (sortkey.h: casemapped base subject, first From/To/Cc mailbox,
+     * RFC 5957 display keys, sent date, normalized Message-ID,
+     * In-Reply-To and References), computed once at append time (issue
+     * 12: "sort keys are computed once at append time and stored") so
+     * SORT and THREAD read one small row per message and parse nothing.
+     * A table of its own keyed like blob, for the same reasons as
+     * hdrfields (schema 6): small rows, shared by COPY/MOVE, goes with
+     * the blob's last reference. Not filled here: older blobs get their
+     * row on first use by SORT or THREAD (sq_sort_keys), from the cached
+     * raw header. Its own table, touching nothing else: it may run
+     * before or after any other migration. */
+    "CREATE TABLE sortkeys("
+    "  guid TEXT PRIMARY KEY,"
+    "  data BLOB NOT NULL) WITHOUT ROWID;",
+
+    /* 10 -> 11: thread_msgid, the RFC 8474 THREADID of each Message-ID
+     * seen in a stored message's Message-ID, In-Reply-To or References
+     * (sqlite-message.c assign_threadid), so the messages of one
+     * conversation share a THREADID. Messages stored before keep theirs
+     * (their own guid): a THREADID never changes. */
+    "CREATE TABLE thread_msgid("
+    "  msgid TEXT PRIMARY KEY,"
+    "  threadid TEXT NOT NULL) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))

@@ -102,7 +102,8 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_MB_GET_ACL] = "SELECT acl FROM mailbox WHERE name=?",
     [SQ_MB_SET_SHAREDSEEN] = "UPDATE mailbox SET sharedseen=?2 WHERE name=?1",
     [SQ_BLOB_ROW] = "SELECT size,envelope,bodystructure,body,header,lines,"
-                    "(SELECT h.data FROM hdrfields h WHERE h.guid=blob.guid) FROM blob WHERE guid=?",
+                    "(SELECT h.data FROM hdrfields h WHERE h.guid=blob.guid),"
+                    "(SELECT k.data FROM sortkeys k WHERE k.guid=blob.guid) FROM blob WHERE guid=?",
     /* hdrfields (schema 6). A row is only written for a blob that exists
      * (lazy fills run in a later transaction than the read that found the
      * blob: it may have gone meanwhile), and goes with the blob. */
@@ -120,6 +121,15 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_HF_SEARCH_FR] = HF_SEARCH("h.data,b.header",
                                   "LEFT JOIN hdrfields h ON h.guid=m.guid LEFT JOIN blob b ON b.guid=m.guid"),
     [SQ_BLOB_HEADER] = "SELECT header FROM blob WHERE guid=?",
+    /* sortkeys (schema 9): like hdrfields. */
+    [SQ_SK_PUT] = "INSERT OR REPLACE INTO sortkeys(guid,data) SELECT ?1,?2 WHERE EXISTS(SELECT 1 FROM blob "
+                  "WHERE guid=?1)",
+    [SQ_SK_DEAD_DEL] = "DELETE FROM sortkeys WHERE guid IN (SELECT guid FROM blob WHERE refcount<=0)",
+    [SQ_SK_READ] = "SELECT m.uid,m.guid,s.data FROM message m LEFT JOIN sortkeys s ON s.guid=m.guid "
+                   "WHERE m.mailbox_id=?1 AND m.uid BETWEEN ?2 AND ?3 AND " MB_IS("?1", "?4") " ORDER BY m.uid",
+    /* conversation threads (schema 10, sqlite-message.c assign_threadid) */
+    [SQ_TH_GET] = "SELECT threadid FROM thread_msgid WHERE msgid=?",
+    [SQ_TH_PUT] = "INSERT OR IGNORE INTO thread_msgid(msgid,threadid) VALUES(?,?)",
     /* covered by message_modseq (mailbox_id, modseq, uid) */
     [SQ_MSG_SINCE] = "SELECT uid FROM message WHERE mailbox_id=?1 AND modseq>?2 AND modseq<=?3 AND "
                      MB_IS("?1", "?4"),
@@ -925,6 +935,7 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .get_cache = sq_get_cache,
     .get_guid = sq_get_guid,
     .search_headers = sq_search_headers,
+    .sort_keys = sq_sort_keys,
     .append_commit = sq_append_commit,
     .store = sq_store,
     .expunge = sq_expunge,

@@ -141,6 +141,8 @@ struct append_item {
     size_t header_len;
     char *hfields;              /* mime_hfields_build of the whole header */
     size_t hfields_len;
+    char *sortkeys;             /* mime_sortkeys_build of the whole header */
+    size_t sortkeys_len;
     uint32_t lines;
     bool ignore_quota;          /* append_msg.ignore_quota */
 };
@@ -220,6 +222,10 @@ struct storage_backend_ops {
      * without waiting. */
     int (*search_headers)(struct mailbox *mb, const uint32_t *uids, size_t n, unsigned what,
                           struct search_hdr_batch *b);
+    /* mailbox_sort_keys (uids checked ascending, n > 0); records missing
+     * or of another format are built from the cached raw header and saved
+     * when the database allows it without waiting. */
+    int (*sort_keys)(struct mailbox *mb, const uint32_t *uids, size_t n, sort_keys_cb cb, void *arg);
 
     /* Commit c[0..n) (all of one store, every file already durable) in
      * one write transaction, each in its own savepoint with its own quota
@@ -320,6 +326,9 @@ void storage_new_objectid(char prefix, char *out, size_t outlen);
 struct buf;
 int storage_hfields_compute(const struct mail_user *u, const char *guid, const char *hdr, size_t hdr_len,
                             struct buf *out);
+/* The same for the sort-key record (sortkey.h mime_sortkeys_build). */
+int storage_sortkeys_compute(const struct mail_user *u, const char *guid, const char *hdr, size_t hdr_len,
+                             struct buf *out);
 
 /* ---- message files (msgfile.c) ------------------------------------------ */
 

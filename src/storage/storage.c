@@ -11,6 +11,7 @@
 #include "log.h"
 #include "buf.h"
 #include "mime.h"
+#include "sortkey.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -939,6 +940,35 @@ int storage_hfields_compute(const struct mail_user *u, const char *guid, const c
     return STORAGE_OK;
 }
 
+int storage_sortkeys_compute(const struct mail_user *u, const char *guid, const char *hdr, size_t hdr_len,
+                             struct buf *out)
+{
+    if (hdr) {
+        mime_sortkeys_build(out, hdr, hdr_len);
+        return STORAGE_OK;
+    }
+    struct msg_content c;
+    int r = msgfile_map(u, guid, &c);
+    if (r < 0)
+        return r;
+    size_t hl = mime_header_length(c.data, c.len);
+    mime_sortkeys_build(out, c.data, MIN(hl, c.len));
+    msg_content_release(&c);
+    return STORAGE_OK;
+}
+
+int mailbox_sort_keys(struct mailbox *mb, const uint32_t *uids, size_t n, sort_keys_cb cb, void *arg)
+{
+    if (n == 0)
+        return 0;
+    if (!uids || !cb)
+        return STORAGE_ERR_INVALID;
+    for (size_t i = 1; i < n; i++)
+        if (uids[i] <= uids[i - 1])
+            return STORAGE_ERR_INVALID;
+    return mb->user->ops->sort_keys(mb, uids, n, cb, arg);
+}
+
 void msg_content_prefault(const void *p, size_t len)
 {
     if (!p || len == 0)
@@ -981,6 +1011,7 @@ static void item_free(const struct mail_user *u, struct append_item *it, bool re
     free(it->body);
     free(it->header);
     free(it->hfields);
+    free(it->sortkeys);
 }
 
 /* Parse once at append time and keep the IMAP texts, so FETCH ENVELOPE /
@@ -1021,6 +1052,11 @@ static void fill_cache(struct append_item *it, const char *data, size_t len)
     mime_hfields_build(&hf, data, MIN(mime_header_length(data, len), len));
     it->hfields_len = hf.len;
     it->hfields = buf_release(&hf);
+    /* SORT and THREAD keys (sortkey.h), likewise once. */
+    struct buf sk = BUF_INIT;
+    mime_sortkeys_build(&sk, data, MIN(mime_header_length(data, len), len));
+    it->sortkeys_len = sk.len;
+    it->sortkeys = buf_release(&sk);
     it->lines = (uint32_t)MIN(m->root.body_lines, (size_t)UINT32_MAX);
     mime_free(m);
 }

@@ -512,6 +512,19 @@ int mailbox_search_headers(struct mailbox *mb, const uint32_t *uids, size_t n, u
                            struct search_hdr_batch *b);
 void search_hdr_batch_free(struct search_hdr_batch *b);
 
+/* What SORT and THREAD compare (RFC 5256, RFC 5957), computed once when a
+ * message was stored: for uids[0..n) (ascending), cb gets each message's
+ * sort-key record (sortkey.h: read it with mime_sortkeys_parse; always a
+ * current, well-formed one), in UID order, from one scan of the message
+ * rows. A uid without a message (expunged) is skipped. Size and
+ * INTERNALDATE (ARRIVAL, and the sent date when the record has none: RFC
+ * 5256 2.2) are in the message records. The pointer is valid during the
+ * call only. Messages stored before schema 9 get their record built from
+ * the cached raw header on first use and saved. A job on the pool calls
+ * this (it reads every message row of the range). */
+typedef void (*sort_keys_cb)(void *arg, uint32_t uid, const char *rec, size_t len);
+int mailbox_sort_keys(struct mailbox *mb, const uint32_t *uids, size_t n, sort_keys_cb cb, void *arg);
+
 /* ---- changes ---------------------------------------------------------- */
 
 /* Append, possibly several messages atomically (MULTIAPPEND, RFC 3502).

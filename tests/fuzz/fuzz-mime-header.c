@@ -30,7 +30,7 @@ static bool valid_utf8(const struct buf *b)
     const unsigned char *s = (const unsigned char *)buf_cstr(b);
     size_t i = 0;
     while (i < b->len) {
-        size_t k = mime_utf8_seq_len(s + i, b->len - i);
+        size_t k = utf8_seq_len(s + i, b->len - i);
         if (k == 0)
             return false;
         i += k;

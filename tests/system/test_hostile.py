@@ -78,6 +78,7 @@ COMMANDS = ["CAPABILITY", "NOOP", "LOGOUT", "ID", "ENABLE", "STARTTLS", "AUTHENT
             "UNSUBSCRIBE", "LIST", "LSUB", "NAMESPACE", "STATUS", "APPEND", "IDLE", "CHECK",
             "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE",
             "UID FETCH", "UID SEARCH", "UID STORE", "UID COPY", "UID MOVE", "UID EXPUNGE",
+            "SORT", "UID SORT", "THREAD", "UID THREAD",
             "UID", "XYZZY", ""]
 # commands that end the useful life of a fuzz connection are sent rarely
 RARE = {"LOGOUT", "STARTTLS", "IDLE", "AUTHENTICATE", "DELETE", "RENAME"}
@@ -212,6 +213,21 @@ def semi_valid():
         return "%sFETCH %s (%s)%s" % (rng.choice(["", "UID "]), seq, " ".join(atts),
                                       rng.choice(["", " (CHANGEDSINCE 1)", " (CHANGEDSINCE 1 VANISHED)",
                                                   " (CHANGEDSINCE 18446744073709551615)"]))
+    if c == 1 and rng.randrange(3) == 0:
+        keys = " ".join(rng.choice(SEARCH_KEYS + ["NOT", "OR", "(", ")"]) for _ in range(rng.randrange(1, 8)))
+        crit = " ".join(rng.choice(["ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM",
+                                    "DISPLAYTO", "REVERSE", "BOGUS", "(", ")"])
+                        for _ in range(rng.randrange(0, 6)))
+        return "%sSORT %s(%s) %s %s" % (rng.choice(["", "UID "]),
+                                        rng.choice(["", "RETURN (MIN MAX) ", "RETURN (SAVE) ", "RETURN () ",
+                                                    "RETURN (COUNT ALL) "]),
+                                        crit, rng.choice(["UTF-8", "US-ASCII", "BOGUS", "ISO-8859-1", ""]), keys)
+    if c == 1 and rng.randrange(3) == 0:
+        keys = " ".join(rng.choice(SEARCH_KEYS + ["NOT", "OR", "(", ")"]) for _ in range(rng.randrange(0, 8)))
+        return "%sTHREAD %s %s %s" % (rng.choice(["", "UID "]),
+                                      rng.choice(["REFERENCES", "REFS", "ORDEREDSUBJECT", "refs", "BOGUS", "(REFS)",
+                                                  '"REFS"', ""]),
+                                      rng.choice(["UTF-8", "US-ASCII", '"utf-8"', "BOGUS", "ISO-8859-1", ""]), keys)
     if c == 1:
         keys = " ".join(rng.choice(SEARCH_KEYS + ["NOT", "OR", "(", ")"]) for _ in range(rng.randrange(1, 8)))
         return "%sSEARCH %s%s%s" % (rng.choice(["", "UID "]),

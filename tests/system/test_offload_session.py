@@ -20,6 +20,7 @@ On a server that runs SELECT or STORE on the event loop nothing is held,
 K.started never appears and the tests fail.
 """
 
+import base64
 import os
 import select
 import shutil
@@ -191,13 +192,84 @@ def test_shutdown_waits_for_job(s):
     c.logout()
 
 
+def test_first_login_held(s):
+    """A user's first login provisions the store (creating it, its
+    autocreate folders and their subscriptions) as a job: while that is
+    held on the pool, bob's logged-in IMAP session is served, and the new
+    user's client gets nothing until it is released. The same for IMAP,
+    POP3 and ManageSieve logins (three users who never logged in)."""
+    b = s.login("bob", "secret")
+    # IMAP
+    hold("provision")
+    try:
+        a = s.client()
+        a.greeting()
+        tag = a.next_tag()
+        a.send('%s LOGIN carol secret' % tag)
+        wait_started("provision")
+        _, t = b.command("NOOP")
+        if not tagged_ok(t):
+            raise dt.TestFailure("bob's NOOP: %s" % t.render())
+        if not nothing_pending(a):
+            raise dt.TestFailure("carol got an answer while her first login was held")
+    finally:
+        release("provision")
+    _, t = a.collect(tag)
+    if not tagged_ok(t):
+        raise dt.TestFailure("carol's LOGIN: %s" % t.render())
+    u, _ = a.ok('LIST "" "*"')
+    if not any("Sent" in x.render() for x in u):
+        raise dt.TestFailure("carol's autocreate folders: %s" % [x.render() for x in u])
+    a.ok("SELECT INBOX")
+    a.logout()
+    # POP3
+    hold("provision")
+    try:
+        p = s.pop3()
+        p.ok("USER dave")
+        p.send("PASS secret")
+        wait_started("provision")
+        _, t = b.command("NOOP")
+        if not tagged_ok(t):
+            raise dt.TestFailure("bob's NOOP during the POP3 login: %s" % t.render())
+        if not nothing_pending(p):
+            raise dt.TestFailure("dave got an answer while his first login was held")
+    finally:
+        release("provision")
+    line = p.readline_raw()
+    if not line.startswith(b"+OK"):
+        raise dt.TestFailure("dave's PASS: %r" % line)
+    p.send("QUIT")
+    p.close()
+    # ManageSieve
+    hold("provision")
+    try:
+        m = s.sieve()
+        ir = base64.b64encode(b"\0erin\0secret").decode()
+        m.send('AUTHENTICATE "PLAIN" "%s"' % ir)
+        wait_started("provision")
+        _, t = b.command("NOOP")
+        if not tagged_ok(t):
+            raise dt.TestFailure("bob's NOOP during the ManageSieve login: %s" % t.render())
+        if not nothing_pending(m):
+            raise dt.TestFailure("erin got an answer while her first login was held")
+    finally:
+        release("provision")
+    _, st = m.response()
+    if not st.startswith("OK"):
+        raise dt.TestFailure("erin's AUTHENTICATE: %r" % st)
+    m.ok("LISTSCRIPTS")
+    m.close()
+    b.logout()
+
+
 def main():
     global HOLD
     HOLD = tempfile.mkdtemp(prefix="darius-hold-")
     os.environ["DARIUS_TEST_HOLD_DIR"] = HOLD
-    s = dt.Server(workers=1, start=False)
+    s = dt.Server(workers=1, start=False, config={"autocreate_inbox_folders": "Sent|Trash"})
     try:
-        for u in ("alice", "bob"):
+        for u in ("alice", "bob", "carol", "dave", "erin"):
             s.add_user(u, "secret")
         s.start()
         a = s.login("alice", "secret")
@@ -208,6 +280,7 @@ def main():
         R.run("client gone while its SELECT is held; server serves on", test_select_client_gone, s)
         R.run("reads of one store run in parallel: FETCH and STORE while a SEARCH of it is held",
               test_reads_of_one_store_in_parallel, s)
+        R.run("first logins (IMAP, POP3, ManageSieve) provision the store on the pool", test_first_login_held, s)
         R.run("SIGTERM during a held STORE: OK, then BYE; the change survives", test_shutdown_waits_for_job, s)
     except Exception as e:  # noqa: BLE001
         R.fail("setup", "%s: %s" % (type(e).__name__, e))

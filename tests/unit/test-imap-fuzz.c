@@ -50,10 +50,32 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* SORT-like criteria for search_parse_sort: "(" atom *(SP atom) ")". */
+static bool fuzz_criteria(void *arg, struct imap_parser *ps, struct imap_cmd *cmd, const char **err)
+{
+    (void)arg;
+    if (!imap_p_char(ps, '(')) {
+        *err = "no list";
+        return false;
+    }
+    for (;;) {
+        if (!imap_p_atom(ps, cmd)) {
+            *err = "no atom";
+            return false;
+        }
+        if (imap_p_char(ps, ')'))
+            return true;
+        if (!imap_p_sp(ps)) {
+            *err = "no SP";
+            return false;
+        }
+    }
+}
+
 /* ---- grammar generator -------------------------------------------------- */
 
 static const char *const WORDS[] = {
-    "FETCH", "SEARCH", "STORE", "COPY", "MOVE", "UID", "LIST", "LSUB", "STATUS", "APPEND",
+    "FETCH", "SEARCH", "SORT", "REVERSE", "SUBJECT", "STORE", "COPY", "MOVE", "UID", "LIST", "LSUB", "STATUS", "APPEND",
     "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "LOGIN", "AUTHENTICATE", "ENABLE",
     "ALL", "FAST", "FULL", "FLAGS", "UID", "ENVELOPE", "INTERNALDATE", "RFC822", "RFC822.SIZE",
     "RFC822.HEADER", "RFC822.TEXT", "BODY", "BODY.PEEK", "BODYSTRUCTURE", "BINARY",
@@ -573,6 +595,24 @@ static void fuzz_one(const char *data, size_t len)
             fail_input("search_parse failed without an error text", data, len);
         if (!in_text(&t, t.ps.p))
             fail_input("search_parse cursor out of range", data, len);
+        search_query_free(&q);
+    }
+    tp_free(&t);
+
+    /* SORT/THREAD program (search_parse_sort) with a criteria list */
+    tp_init(&t, data, len, utf8);
+    {
+        struct search_query q;
+        memset(&q, 0, sizeof(q));
+        const char *status = NULL, *code = NULL, *err = NULL;
+        bool ok = search_parse_sort(&t.ps, &t.cmd, 1 + (int)rn(64), rn(2) == 0, fuzz_criteria, NULL, &q,
+                                    &status, &code, &err);
+        if (ok && !q.root)
+            fail_input("search_parse_sort ok without a program", data, len);
+        if (!ok && !err)
+            fail_input("search_parse_sort failed without an error text", data, len);
+        if (!in_text(&t, t.ps.p))
+            fail_input("search_parse_sort cursor out of range", data, len);
         search_query_free(&q);
     }
     tp_free(&t);

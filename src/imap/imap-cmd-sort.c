@@ -1,0 +1,432 @@
+/* imap-cmd-sort.c - SORT and UID SORT (RFC 5256), the DISPLAYFROM and
+ * DISPLAYTO keys (RFC 5957, SORT=DISPLAY), and RETURN options answered
+ * with ESEARCH (RFC 5267 3, ESORT; RFC 5182 SAVE).
+ *
+ * The search is SEARCH's own (imap-search.h search_run_*); the keys are
+ * the records stored with each message at append time (storage.h
+ * mailbox_sort_keys, sortkey.h): strings are i;unicode-casemap keys
+ * (RFC 5051) compared with memcmp, so sorting parses and decodes
+ * nothing. Both the scan and the sort run as one job on the pool, unless
+ * the search is cheap enough to stay on the loop and every criterion is
+ * in the message records (ARRIVAL, SIZE).
+ */
+#include "imap-search.h"
+#include "sortkey.h"
+#include "config.h"
+#include "log.h"
+
+#include <stdlib.h>
+
+enum sort_key {
+    SO_ARRIVAL,
+    SO_CC,
+    SO_DATE,
+    SO_FROM,
+    SO_SIZE,
+    SO_SUBJECT,
+    SO_TO,
+    SO_DISPLAYFROM,
+    SO_DISPLAYTO,
+};
+
+/* More criteria than keys only repeats keys: the bound keeps a hostile
+ * list from making every comparison long. */
+#define SORT_MAX_CRITERIA 16
+/* The string keys, in the order of struct sort_ent's off/len. */
+#define SORT_NSTR 6
+
+struct sort_crit {
+    enum sort_key key;
+    bool reverse;
+};
+
+struct sort_ent {
+    int64_t date;                   /* sent date (or INTERNALDATE: RFC 5256 2.2) */
+    size_t off[SORT_NSTR];          /* into the arena (which may pass 4 GiB) */
+    uint32_t len[SORT_NSTR];        /* at most SORTKEY_MAX_KEY */
+};
+
+struct sort_run {
+    struct search_run *sr;
+    struct sort_crit crit[SORT_MAX_CRITERIA];
+    size_t ncrit;
+    unsigned ret;                   /* enum search_ret */
+    bool esearch, uses_modseq;
+    bool need_keys;                 /* a criterion needs the stored records */
+    /* the result: indexes into the matches, in sort order */
+    struct search_matches m;
+    struct sort_ent *ent;
+    uint32_t *order;
+    struct buf arena;
+    size_t cursor;                  /* keys callback: next match index */
+    int rc;
+};
+
+static const struct {
+    const char *name;
+    enum sort_key key;
+} sort_keys[] = {
+    {"ARRIVAL", SO_ARRIVAL}, {"CC", SO_CC},           {"DATE", SO_DATE},
+    {"FROM", SO_FROM},       {"SIZE", SO_SIZE},       {"SUBJECT", SO_SUBJECT},
+    {"TO", SO_TO},           {"DISPLAYFROM", SO_DISPLAYFROM}, {"DISPLAYTO", SO_DISPLAYTO},
+};
+
+/* Index of a string key in sort_ent, -1 for the others. */
+static int str_slot(enum sort_key k)
+{
+    switch (k) {
+    case SO_SUBJECT: return 0;
+    case SO_FROM: return 1;
+    case SO_TO: return 2;
+    case SO_CC: return 3;
+    case SO_DISPLAYFROM: return 4;
+    case SO_DISPLAYTO: return 5;
+    default: return -1;
+    }
+}
+
+static const enum sk_str slot_field[SORT_NSTR] = {SK_SUBJECT, SK_FROM, SK_TO, SK_CC, SK_DISPLAYFROM, SK_DISPLAYTO};
+
+/* sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"
+ * sort-criterion = ["REVERSE" SP] sort-key */
+static bool parse_criteria(void *arg, struct imap_parser *ps, struct imap_cmd *cmd, const char **err)
+{
+    struct sort_run *r = arg;
+    if (!imap_p_char(ps, '(')) {
+        *err = "Sort criteria must be a parenthesized list";
+        return false;
+    }
+    for (;;) {
+        bool reverse = false;
+        char *atom = imap_p_atom(ps, cmd);
+        if (atom && strcasecmp(atom, "REVERSE") == 0) {
+            reverse = true;
+            if (!imap_p_sp(ps) || !(atom = imap_p_atom(ps, cmd))) {
+                *err = "REVERSE needs a sort key";
+                return false;
+            }
+            if (strcasecmp(atom, "REVERSE") == 0) {
+                *err = "REVERSE applies to a sort key, not to REVERSE";
+                return false;
+            }
+        }
+        if (!atom) {
+            *err = "Missing sort key";
+            return false;
+        }
+        size_t i;
+        for (i = 0; i < ARRAY_SIZE(sort_keys); i++)
+            if (strcasecmp(atom, sort_keys[i].name) == 0)
+                break;
+        if (i == ARRAY_SIZE(sort_keys)) {
+            *err = "Unknown sort key";
+            return false;
+        }
+        if (r->ncrit == SORT_MAX_CRITERIA) {
+            *err = "Too many sort criteria";
+            return false;
+        }
+        r->crit[r->ncrit].key = sort_keys[i].key;
+        r->crit[r->ncrit].reverse = reverse;
+        r->ncrit++;
+        if (imap_p_char(ps, ')'))
+            return true;
+        if (!imap_p_sp(ps)) {
+            *err = "Expected SP or ')' in sort criteria";
+            return false;
+        }
+    }
+}
+
+/* ---- sorting (on the pool, or the loop for cheap ones) ---- */
+
+static void keys_cb(void *arg, uint32_t uid, const char *rec, size_t len)
+{
+    struct sort_run *r = arg;
+    while (r->cursor < r->m.n && r->m.uids[r->cursor] < uid)
+        r->cursor++;
+    if (r->cursor >= r->m.n || r->m.uids[r->cursor] != uid)
+        return;
+    struct sort_ent *e = &r->ent[r->cursor++];
+    struct mime_sortkeys k;
+    if (!mime_sortkeys_parse(rec, len, &k))
+        return;
+    if (k.flags & SK_F_DATE)
+        e->date = k.sent;
+    for (size_t c = 0; c < r->ncrit; c++) {
+        int sl = str_slot(r->crit[c].key);
+        if (sl < 0 || e->len[sl])
+            continue;
+        enum sk_str f = slot_field[sl];
+        e->off[sl] = r->arena.len;
+        e->len[sl] = (uint32_t)k.len[f];
+        buf_append(&r->arena, k.s[f], k.len[f]);
+    }
+}
+
+static int cmp_ent(const void *pa, const void *pb, void *ctx)
+{
+    const struct sort_run *r = ctx;
+    uint32_t ia = *(const uint32_t *)pa, ib = *(const uint32_t *)pb;
+    const struct sort_ent *a = &r->ent[ia], *b = &r->ent[ib];
+    for (size_t c = 0; c < r->ncrit; c++) {
+        int v = 0;
+        switch (r->crit[c].key) {
+        case SO_ARRIVAL:
+            v = (r->m.idates[ia] > r->m.idates[ib]) - (r->m.idates[ia] < r->m.idates[ib]);
+            break;
+        case SO_DATE:
+            v = (a->date > b->date) - (a->date < b->date);
+            break;
+        case SO_SIZE:
+            v = (r->m.sizes[ia] > r->m.sizes[ib]) - (r->m.sizes[ia] < r->m.sizes[ib]);
+            break;
+        default: {
+            /* i;unicode-casemap keys: octet order, the empty string first */
+            int sl = str_slot(r->crit[c].key);
+            uint32_t la = a->len[sl], lb = b->len[sl];
+            v = memcmp(r->arena.data + a->off[sl], r->arena.data + b->off[sl], la < lb ? la : lb);
+            if (v == 0)
+                v = (la > lb) - (la < lb);
+            break;
+        }
+        }
+        if (v)
+            return r->crit[c].reverse ? -v : v;
+    }
+    /* RFC 5256: the implicit last criterion, sequence number (REVERSE
+     * never applies to it); matches are in sequence order */
+    return (ia > ib) - (ia < ib);
+}
+
+static void sort_matches(struct sort_run *r)
+{
+    search_run_matches(r->sr, &r->m);
+    r->rc = r->m.rc;
+    if (r->rc < 0 || r->m.n == 0)
+        return;
+    size_t n = r->m.n;
+    r->ent = xcalloc(n, sizeof(*r->ent));
+    r->order = xmalloc(n * sizeof(*r->order));
+    for (size_t i = 0; i < n; i++) {
+        r->order[i] = (uint32_t)i;
+        r->ent[i].date = r->m.idates[i];  /* no stored record: INTERNALDATE */
+    }
+    if (r->need_keys) {
+        /* Messages another session expunged (still shown here) have no
+         * row: they keep empty keys and their INTERNALDATE. */
+        r->cursor = 0;
+        int rc = mailbox_sort_keys(r->m.mb, r->m.uids, n, keys_cb, r);
+        if (rc < 0 && rc != STORAGE_ERR_NOTFOUND) {
+            r->rc = rc;
+            return;
+        }
+    }
+    qsort_r(r->order, n, sizeof(*r->order), cmp_ent, r);
+}
+
+static void sort_job(struct job *job, void *arg)
+{
+    (void)job;
+    struct sort_run *r = arg;
+    struct search_matches m;
+    search_run_matches(r->sr, &m);
+    struct mail_user *u = mailbox_user(m.mb);
+    r->rc = storage_read_begin(u);
+    if (r->rc < 0)
+        return;
+    search_run_exec(r->sr);
+    sort_matches(r);
+    storage_read_end(u);
+}
+
+static void sort_run_free(struct sort_run *r)
+{
+    search_run_free(r->sr);
+    free(r->ent);
+    free(r->order);
+    buf_free(&r->arena);
+    free(r);
+}
+
+/* ---- the answer ---- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* RFC 5182 2.1 with RFC 5267: the saved result is the set of matches;
+ * with only MIN and/or MAX, just those (the first and last in sort
+ * order). Kept as ascending UIDs, as SEARCH keeps it. */
+static void save_result(struct imap_session *s, const struct sort_run *r)
+{
+    struct imap_view *v = s->view;
+    size_t n = r->m.n;
+    free(v->searchres);
+    v->searchres = NULL;
+    v->nsearchres = 0;
+    if (n == 0)
+        return;
+    if ((r->ret & (SR_MIN | SR_MAX)) && !(r->ret & (SR_ALL | SR_COUNT))) {
+        v->searchres = xmalloc(2 * sizeof(uint32_t));
+        if (r->ret & SR_MIN)
+            v->searchres[v->nsearchres++] = r->m.uids[r->order[0]];
+        if ((r->ret & SR_MAX) && (!(r->ret & SR_MIN) || n > 1))
+            v->searchres[v->nsearchres++] = r->m.uids[r->order[n - 1]];
+        if (v->nsearchres == 2 && v->searchres[0] > v->searchres[1]) {
+            uint32_t t = v->searchres[0];
+            v->searchres[0] = v->searchres[1];
+            v->searchres[1] = t;
+        }
+    } else {
+        v->searchres = xmalloc(n * sizeof(uint32_t));
+        memcpy(v->searchres, r->m.uids, n * sizeof(uint32_t)); /* ascending already */
+        v->nsearchres = n;
+        qsort(v->searchres, n, sizeof(uint32_t), cmp_u32);
+    }
+}
+
+static void flush_if_big(struct imap_session *s, struct buf *b)
+{
+    if (b->len >= 64 * 1024) {
+        imap_write(s, b->data, b->len);
+        buf_reset(b);
+    }
+}
+
+static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct sort_run *r)
+{
+    const uint32_t *nums = cmd->uid ? r->m.uids : r->m.msns;
+    size_t n = r->m.n;
+    unsigned ret = r->ret;
+    if (ret & SR_SAVE) {
+        save_result(s, r);
+        if (!(ret & ~SR_SAVE))
+            return; /* SAVE alone: no ESEARCH response (RFC 5182 2.1) */
+    }
+    struct buf b = BUF_INIT;
+    if (!r->esearch) {
+        buf_puts(&b, "* SORT");
+        for (size_t i = 0; i < n; i++) {
+            buf_printf(&b, " %u", nums[r->order[i]]);
+            flush_if_big(s, &b);
+        }
+        if (r->uses_modseq && n > 0)
+            buf_printf(&b, " (MODSEQ %llu)", (unsigned long long)r->m.maxmodseq);
+    } else {
+        buf_printf(&b, "* ESEARCH (TAG \"%s\")", cmd->tag);
+        if (cmd->uid)
+            buf_puts(&b, " UID");
+        /* RFC 5267 3.1: MIN and MAX are the first and last in sort order */
+        if ((ret & SR_MIN) && n > 0)
+            buf_printf(&b, " MIN %u", nums[r->order[0]]);
+        if ((ret & SR_MAX) && n > 0)
+            buf_printf(&b, " MAX %u", nums[r->order[n - 1]]);
+        if (ret & SR_COUNT)
+            buf_printf(&b, " COUNT %zu", n);
+        if ((ret & SR_ALL) && n > 0) {
+            /* in sort order; a range only for ascending runs (RFC 5267 3.2) */
+            buf_puts(&b, " ALL ");
+            for (size_t i = 0; i < n;) {
+                size_t j = i;
+                while (j + 1 < n && nums[r->order[j + 1]] == nums[r->order[j]] + 1)
+                    j++;
+                buf_printf(&b, "%s%u", i ? "," : "", nums[r->order[i]]);
+                if (j > i)
+                    buf_printf(&b, ":%u", nums[r->order[j]]);
+                i = j + 1;
+                flush_if_big(s, &b);
+            }
+        }
+        if (r->uses_modseq && n > 0) {
+            /* RFC 4731 3.2 / RFC 7162 3.1.10: the highest mod-sequence of
+             * the messages returned: with only MIN and/or MAX, of those
+             * (the first and last in sort order) */
+            uint64_t ms = r->m.maxmodseq;
+            if (!(ret & (SR_ALL | SR_COUNT)) && (ret & (SR_MIN | SR_MAX))) {
+                ms = 0;
+                if (ret & SR_MIN)
+                    ms = r->m.modseqs[r->order[0]];
+                if ((ret & SR_MAX) && r->m.modseqs[r->order[n - 1]] > ms)
+                    ms = r->m.modseqs[r->order[n - 1]];
+            }
+            buf_printf(&b, " MODSEQ %llu", (unsigned long long)ms);
+        }
+    }
+    buf_puts(&b, "\r\n");
+    imap_write(s, b.data, b.len);
+    buf_free(&b);
+}
+
+static enum cmd_result sort_done(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct sort_run *r = arg;
+    if (!s) {
+        sort_run_free(r);
+        return CMD_DONE;
+    }
+    int rc = r->rc;
+    if (!s->view) {
+        imap_tagged(s, cmd, "NO", "Mailbox closed");
+    } else if (imap_view_gone_err(s, rc)) {
+        imap_tagged(s, cmd, "NO", "[NONEXISTENT] Mailbox was deleted");
+    } else if (rc < 0) {
+        log_err("SORT in %s failed: %s", mailbox_get_info(s->view->mb)->name, storage_strerror(rc));
+        imap_tagged(s, cmd, "NO", "[SERVERBUG] Sort failed");
+    } else {
+        write_results(s, cmd, r);
+        imap_tagged(s, cmd, "OK", "Sort completed");
+    }
+    sort_run_free(r);
+    return CMD_DONE;
+}
+
+IMAP_CMD(cmd_sort)
+{
+    if (s->state != IMAP_SELECTED || !s->view) {
+        imap_tagged(s, cmd, "BAD", "No mailbox selected");
+        return CMD_DONE;
+    }
+    struct sort_run *r = xcalloc(1, sizeof(*r));
+    buf_init(&r->arena);
+    struct search_query q;
+    const char *status, *code, *err;
+    int maxdepth = (int)config_int(CFG_SEARCH_MAXDEPTH);
+    if (!search_parse_sort(&cmd->ps, cmd, maxdepth, true, parse_criteria, r, &q, &status, &code, &err)) {
+        /* RFC 5182 2.1: NO with SAVE empties the saved result, BAD not */
+        if ((q.ret & SR_SAVE) && strcmp(status, "NO") == 0) {
+            free(s->view->searchres);
+            s->view->searchres = NULL;
+            s->view->nsearchres = 0;
+        }
+        if (code)
+            imap_tagged(s, cmd, status, "[%s] %s", code, err);
+        else
+            imap_tagged(s, cmd, status, "%s", err);
+        sort_run_free(r);
+        return CMD_DONE;
+    }
+    if ((s->enabled & EN_UIDONLY) && search_has_msn_key(q.root)) {
+        search_query_free(&q);
+        sort_run_free(r);
+        imap_tagged(s, cmd, "BAD", "[UIDREQUIRED] Message numbers are not allowed once UIDONLY is enabled");
+        return CMD_DONE;
+    }
+    if (q.uses_modseq)
+        imap_enable_condstore(s);
+    r->ret = q.ret;
+    r->esearch = q.esearch;
+    r->uses_modseq = q.uses_modseq;
+    for (size_t c = 0; c < r->ncrit; c++)
+        if (r->crit[c].key != SO_ARRIVAL && r->crit[c].key != SO_SIZE)
+            r->need_keys = true;
+    r->sr = search_run_new(s, &q, true);
+    if (!r->need_keys && search_run_inline_ok(r->sr)) {
+        search_run_exec(r->sr);
+        sort_matches(r);
+        return sort_done(s, cmd, r);
+    }
+    return imap_cmd_job(s, cmd, "sort", NULL, sort_job, sort_done, r);
+}
