@@ -470,7 +470,7 @@ static uint32_t special_use_bit(const char *flag)
         const char *name;
         uint32_t bit;
     } t[] = {{"\\All", SPECIAL_ALL},     {"\\Archive", SPECIAL_ARCHIVE}, {"\\Drafts", SPECIAL_DRAFTS},
-             {"\\Flagged", SPECIAL_FLAGGED}, {"\\Junk", SPECIAL_JUNK},     {"\\Sent", SPECIAL_SENT},
+             {"\\Flagged", SPECIAL_FLAGGED}, {"\\Important", SPECIAL_IMPORTANT}, {"\\Junk", SPECIAL_JUNK},     {"\\Sent", SPECIAL_SENT},
              {"\\Trash", SPECIAL_TRASH}};
     for (size_t i = 0; i < ARRAY_SIZE(t); i++)
         if (strcasecmp(flag, t[i].name) == 0)

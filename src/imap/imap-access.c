@@ -138,9 +138,28 @@ bool imap_is_own_store(const struct imap_session *s, const struct mail_user *sto
     return store && s->mu && (store == s->mu || strcmp(mail_user_name(store), mail_user_name(s->mu)) == 0);
 }
 
+/* The storage counts the UIDs no session has claimed as \Recent yet.
+ * For the mailbox this read-write session has selected, the messages it
+ * holds \Recent on count too (RFC 3501 2.3.2, 6.3.10: STATUS RECENT is the
+ * number with \Recent set, which this session sees); the two are
+ * disjoint. A read-only view claims nothing: its \Recent messages are
+ * among the unclaimed ones already. */
+void imap_status_add_recent(struct imap_session *s, const char *store, struct mailbox_info *info)
+{
+    struct imap_view *v = s->state == IMAP_SELECTED ? s->view : NULL;
+    if (!v || !v->mb || v->gone || v->readonly || !info->mailboxid[0] || !store)
+        return;
+    const struct mailbox_info *sel = mailbox_get_info(v->mb);
+    struct mail_user *vu = mailbox_user(v->mb);
+    if (sel && vu && strcmp(sel->mailboxid, info->mailboxid) == 0 && strcmp(mail_user_name(vu), store) == 0)
+        info->recent += v->recent_count;
+}
+
 int imap_mailbox_status(struct imap_session *s, struct mail_user *store, const char *name, struct mailbox_info *out)
 {
-    if (imap_is_own_store(s, store))
-        return mailbox_status(store, name, out);
-    return mailbox_status_as(store, name, s->who.user, out);
+    int r = imap_is_own_store(s, store) ? mailbox_status(store, name, out)
+                                        : mailbox_status_as(store, name, s->who.user, out);
+    if (r == 0)
+        imap_status_add_recent(s, mail_user_name(store), out);
+    return r;
 }

@@ -77,6 +77,8 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
         buf_puts(out, " COMPRESS=DEFLATE");
     /* RFC 5256, RFC 5957, RFC 5267 3 (imap-cmd-sort.c) */
     buf_puts(out, " SORT SORT=DISPLAY ESORT");
+    buf_puts(out, " UNAUTHENTICATE");     /* RFC 8437: after login only */
+    buf_puts(out, " UIDONLY");            /* RFC 9586 */
 }
 
 IMAP_CMD(cmd_capability)
@@ -232,6 +234,9 @@ IMAP_CMD(cmd_enable)
         } else if (strcasecmp(a, "UTF8=ACCEPT") == 0) {
             bit = EN_UTF8;
             canon = "UTF8=ACCEPT";
+        } else if (strcasecmp(a, "UIDONLY") == 0) {
+            bit = EN_UIDONLY;
+            canon = "UIDONLY";
         }
         /* RFC 5161 3.1: unknown capabilities are ignored; only newly
          * enabled ones are listed in ENABLED. */

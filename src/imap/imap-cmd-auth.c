@@ -467,3 +467,20 @@ IMAP_CMD(cmd_authenticate)
     }
     return after(s, cmd, limits_auth_predelay(s->peer), auth_start);
 }
+
+/* ---- UNAUTHENTICATE (RFC 8437) ------------------------------------------- */
+
+/* Only BAD or OK (RFC 8437 3: a NO is not permitted, so that a client may
+ * pipeline the next AUTHENTICATE); the state machine refuses it before
+ * login. No SASL security layer is ever negotiated here, so nothing
+ * beyond the reset ends after the OK. */
+IMAP_CMD(cmd_unauthenticate)
+{
+    if (!imap_p_end(&cmd->ps)) {
+        imap_tagged(s, cmd, "BAD", "UNAUTHENTICATE takes no arguments");
+        return CMD_DONE;
+    }
+    imap_session_unauthenticate(s);
+    imap_tagged(s, cmd, "OK", "Now in not authenticated state");
+    return CMD_DONE;
+}

@@ -78,6 +78,7 @@ struct fetch_state {
     bool unknown_cte;
     bool failed;                /* storage error */
     bool uid_cmd;               /* UID FETCH: UID in every response */
+    bool uidonly;               /* RFC 9586: "* uid UIDFETCH (...)", UID item only when asked */
 
     /* what the building (a job, or the loop for small FETCHes) uses
      * instead of the session: copied on the loop */
@@ -518,9 +519,12 @@ static bool build_msg(struct fetch_state *st, const struct msg_record *rec, bool
      * small responses share one buffer and one write. */
     size_t out_start = o->len, mark_start = st->mark, segs_start = st->nsegs, ext_start = st->ext_bytes;
 
-    buf_printf(o, "* %u FETCH (", msn);
+    if (st->uidonly)
+        buf_printf(o, "* %u UIDFETCH (", rec->uid);
+    else
+        buf_printf(o, "* %u FETCH (", msn);
 #define SEP() do { if (!first) buf_putc(o, ' '); first = false; } while (0)
-    if (st->uid_cmd) {
+    if (st->uid_cmd && !st->uidonly) {
         SEP();
         buf_printf(o, "UID %u", rec->uid);
     }
@@ -528,7 +532,7 @@ static bool build_msg(struct fetch_state *st, const struct msg_record *rec, bool
         const struct fetch_item *it = &req->items[i];
         switch (it->type) {
         case FI_UID:
-            if (st->uid_cmd)
+            if (st->uid_cmd && !st->uidonly)
                 break;
             SEP();
             buf_printf(o, "UID %u", rec->uid);
@@ -963,7 +967,7 @@ static bool msn_set_valid(const struct seqset *set, uint32_t count)
         uint32_t lo = set->r[i].lo, hi = set->r[i].hi;
         if (count == 0)
             return false;
-        if ((lo != UINT32_MAX && lo > count) || (hi != UINT32_MAX && hi > count))
+        if ((lo != SEQ_STAR && lo > count) || (hi != SEQ_STAR && hi > count))
             return false;
     }
     return true;
@@ -1058,6 +1062,7 @@ IMAP_CMD(cmd_fetch)
      * already reported those UIDs as expunged. */
     st->batch.expunged_too = !st->req.vanished;
     st->uid_cmd = cmd->uid;
+    st->uidonly = (s->enabled & EN_UIDONLY) != 0;
     st->mb = s->view->mb;
     st->condstore = s->view->condstore;
     st->may_set_seen = imap_view_may_set_seen(s->view);

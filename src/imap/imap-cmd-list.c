@@ -320,7 +320,7 @@ static void put_special(struct buf *b, bool *first, uint32_t use)
         uint32_t bit;
         const char *name;
     } t[] = {{SPECIAL_ALL, "\\All"},         {SPECIAL_ARCHIVE, "\\Archive"}, {SPECIAL_DRAFTS, "\\Drafts"},
-             {SPECIAL_FLAGGED, "\\Flagged"}, {SPECIAL_JUNK, "\\Junk"},       {SPECIAL_SENT, "\\Sent"},
+             {SPECIAL_FLAGGED, "\\Flagged"}, {SPECIAL_IMPORTANT, "\\Important"}, {SPECIAL_JUNK, "\\Junk"},       {SPECIAL_SENT, "\\Sent"},
              {SPECIAL_TRASH, "\\Trash"}};
     for (size_t i = 0; i < ARRAY_SIZE(t); i++)
         if (use & t[i].bit)
@@ -395,7 +395,9 @@ static void write_list_status(struct imap_session *s, struct status_cache *sc, s
     const struct mailbox_info *info = &c->infos[x->info];
     const char *store = c->stores[x->info];
     if (s->mu && strcmp(store, mail_user_name(s->mu)) == 0) {
-        imap_write_status_as(s, s->mu, x->name, info, items);
+        struct mailbox_info mine = *info;
+        imap_status_add_recent(s, store, &mine);
+        imap_write_status_as(s, s->mu, x->name, &mine, items);
         return;
     }
     if (!sc->mu || strcmp(mail_user_name(sc->mu), store) != 0) {

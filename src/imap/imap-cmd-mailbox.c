@@ -104,8 +104,8 @@ static int cmp_range(const void *a, const void *b)
 static void normalize_known(struct seqset *set, uint32_t maxuid)
 {
     for (size_t i = 0; i < set->n; i++) {
-        uint32_t lo = set->r[i].lo == UINT32_MAX ? maxuid : set->r[i].lo;
-        uint32_t hi = set->r[i].hi == UINT32_MAX ? maxuid : set->r[i].hi;
+        uint32_t lo = seq_value(set->r[i].lo, maxuid);
+        uint32_t hi = seq_value(set->r[i].hi, maxuid);
         set->r[i].lo = MIN(lo, hi);
         set->r[i].hi = MAX(lo, hi);
     }
@@ -178,7 +178,10 @@ static bool p_select_params(struct imap_session *s, struct imap_cmd *cmd, bool *
                         goto close;
                 }
                 /* seq-match-data: we remember every expunge (horizon 0), so
-                 * it is parsed and ignored (RFC 7162 3.2.5.2). */
+                 * it is parsed and ignored (RFC 7162 3.2.5.2). It holds
+                 * message numbers: BAD once UIDONLY is on (RFC 9586 3.7). */
+                if (s->enabled & EN_UIDONLY)
+                    return false;
                 struct seqset a1 = {0}, a2 = {0};
                 const char *start = ps->p;
                 bool ok = imap_p_char(ps, '(') && imap_p_seqset(ps, &a1) && imap_p_sp(ps) &&
@@ -226,7 +229,10 @@ static int qr_changed(const struct msg_record *rec, void *arg)
         return 0;
     if (c->q->has_known && !known_contains(&c->q->known, rec->uid))
         return 0;
-    buf_printf(&c->out, "* %u FETCH (UID %u FLAGS ", msn, rec->uid);
+    if (c->s->enabled & EN_UIDONLY)
+        buf_printf(&c->out, "* %u UIDFETCH (FLAGS ", rec->uid);   /* RFC 9586 3.6 */
+    else
+        buf_printf(&c->out, "* %u FETCH (UID %u FLAGS ", msn, rec->uid);
     imap_write_flag_list(&c->out, rec->flags, rec->keywords,
                          imap_view_recent(v, rec->uid));
     buf_printf(&c->out, " MODSEQ (%llu))\r\n", (unsigned long long)rec->modseq);
@@ -335,7 +341,9 @@ static enum cmd_result select_finish(struct imap_session *s, struct imap_cmd *cm
         /* An index lookup, not a walk: a mostly-read 1M-message mailbox
          * must still SELECT in milliseconds. */
         uint32_t first_uid = 0;
-        if (info->unseen > 0 && mailbox_first_unseen(mb, &first_uid) == 0 && first_uid) {
+        /* [UNSEEN n] is a message number: not with UIDONLY (RFC 9586 3) */
+        if (info->unseen > 0 && !(s->enabled & EN_UIDONLY) && mailbox_first_unseen(mb, &first_uid) == 0 &&
+            first_uid) {
             uint32_t msn = imap_view_msn(v, first_uid);
             if (msn)
                 imap_untagged(s, "OK [UNSEEN %u] First unseen message", msn);
@@ -560,7 +568,7 @@ static bool special_use_bit(const char *a, uint32_t *bit)
         const char *name;
         uint32_t bit;
     } t[] = {{"\\All", SPECIAL_ALL},     {"\\Archive", SPECIAL_ARCHIVE}, {"\\Drafts", SPECIAL_DRAFTS},
-             {"\\Flagged", SPECIAL_FLAGGED}, {"\\Junk", SPECIAL_JUNK},   {"\\Sent", SPECIAL_SENT},
+             {"\\Flagged", SPECIAL_FLAGGED}, {"\\Important", SPECIAL_IMPORTANT}, {"\\Junk", SPECIAL_JUNK},   {"\\Sent", SPECIAL_SENT},
              {"\\Trash", SPECIAL_TRASH}};
     for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
         if (strcasecmp(a, t[i].name) == 0) {

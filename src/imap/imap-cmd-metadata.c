@@ -92,7 +92,7 @@ static const struct {
     uint32_t bit;
     const char *name;
 } special_names[] = {{SPECIAL_ALL, "\\All"},         {SPECIAL_ARCHIVE, "\\Archive"}, {SPECIAL_DRAFTS, "\\Drafts"},
-                     {SPECIAL_FLAGGED, "\\Flagged"}, {SPECIAL_JUNK, "\\Junk"},       {SPECIAL_SENT, "\\Sent"},
+                     {SPECIAL_FLAGGED, "\\Flagged"}, {SPECIAL_IMPORTANT, "\\Important"}, {SPECIAL_JUNK, "\\Junk"},       {SPECIAL_SENT, "\\Sent"},
                      {SPECIAL_TRASH, "\\Trash"}};
 
 /* "\Sent \Trash" as LIST shows them; "" for none. */

@@ -299,10 +299,14 @@ static void narrow_range(const struct skey *k, const struct imap_view *v, size_t
     uint32_t max = k->op == SK_UID ? v->uids[v->count - 1] : v->count;
     uint32_t lo = UINT32_MAX, hi = 0;
     for (size_t i = 0; i < k->set.n; i++) {
-        uint32_t a = k->set.r[i].lo == UINT32_MAX ? max : k->set.r[i].lo;
-        uint32_t b = k->set.r[i].hi == UINT32_MAX ? max : k->set.r[i].hi;
+        uint32_t a = seq_value(k->set.r[i].lo, max);
+        uint32_t b = seq_value(k->set.r[i].hi, max);
         lo = MIN(lo, MIN(a, b));
         hi = MAX(hi, MAX(a, b));
+    }
+    if (k->set.star) {      /* a normalized "a:*" reads a:4294967295 */
+        lo = MIN(lo, max);
+        hi = MAX(hi, max);
     }
     size_t f, t;
     if (k->op == SK_UID) {
@@ -435,6 +439,16 @@ static enum cmd_result search_done(struct imap_session *s, struct imap_cmd *cmd,
     return CMD_DONE;
 }
 
+bool search_has_msn_key(const struct skey *k)
+{
+    if (k->op == SK_SEQ && !k->set.dollar)
+        return true;
+    for (size_t i = 0; i < k->nkids; i++)
+        if (search_has_msn_key(k->kids[i]))
+            return true;
+    return false;
+}
+
 /* Everything a scan needs from the session, copied on the loop. */
 static void search_run_setup(struct imap_session *s, struct search_run *r)
 {
@@ -507,6 +521,11 @@ IMAP_CMD(cmd_search)
             imap_tagged(s, cmd, status, "[%s] %s", code, err);
         else
             imap_tagged(s, cmd, status, "%s", err);
+        search_run_free(r);
+        return CMD_DONE;
+    }
+    if ((s->enabled & EN_UIDONLY) && search_has_msn_key(qp->root)) {
+        imap_tagged(s, cmd, "BAD", "[UIDREQUIRED] Message numbers are not allowed once UIDONLY is enabled");
         search_run_free(r);
         return CMD_DONE;
     }

@@ -408,6 +408,12 @@ IMAP_CMD(cmd_sort)
         sort_run_free(r);
         return CMD_DONE;
     }
+    if ((s->enabled & EN_UIDONLY) && search_has_msn_key(q.root)) {
+        search_query_free(&q);
+        sort_run_free(r);
+        imap_tagged(s, cmd, "BAD", "[UIDREQUIRED] Message numbers are not allowed once UIDONLY is enabled");
+        return CMD_DONE;
+    }
     if (q.uses_modseq)
         imap_enable_condstore(s);
     r->ret = q.ret;

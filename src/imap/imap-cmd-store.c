@@ -133,7 +133,7 @@ static bool msn_set_ok(const struct seqset *set, uint32_t count)
         return true;
     for (size_t i = 0; i < set->n; i++) {
         uint32_t lo = set->r[i].lo, hi = set->r[i].hi;
-        if (count == 0 || (lo != UINT32_MAX && lo > count) || (hi != UINT32_MAX && hi > count))
+        if (count == 0 || (lo != SEQ_STAR && lo > count) || (hi != SEQ_STAR && hi > count))
             return false;
     }
     return true;
@@ -307,12 +307,16 @@ static enum cmd_result store_output(struct imap_session *s, struct imap_cmd *cmd
             uint32_t msn = imap_view_msn(v, rec->uid);
             if (!msn)
                 continue;
-            buf_printf(&out, "* %u FETCH (", msn);
+            bool uidonly = (s->enabled & EN_UIDONLY) != 0;
+            if (uidonly)
+                buf_printf(&out, "* %u UIDFETCH (", rec->uid);   /* RFC 9586 3.3 */
+            else
+                buf_printf(&out, "* %u FETCH (", msn);
             bool sp = false;
             /* RFC 7162 3.2.4 (we advertise QRESYNC): once CONDSTORE is
              * enabled, every untagged FETCH caused by a STORE carries
-             * UID and MODSEQ. */
-            if (cmd->uid || v->condstore) {
+             * UID and MODSEQ (a UIDFETCH has it in front). */
+            if (!uidonly && (cmd->uid || v->condstore)) {
                 buf_printf(&out, "UID %u", rec->uid);
                 sp = true;
             }

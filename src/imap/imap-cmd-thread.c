@@ -244,6 +244,11 @@ IMAP_CMD(cmd_thread)
         imap_tagged(s, cmd, "BAD", "Invalid search criteria");
         return CMD_DONE;
     }
+    if ((s->enabled & EN_UIDONLY) && search_has_msn_key(q.root)) {   /* RFC 9586 3.8 */
+        search_query_free(&q);
+        imap_tagged(s, cmd, "BAD", "[UIDREQUIRED] Message numbers are not allowed once UIDONLY is enabled");
+        return CMD_DONE;
+    }
     if (q.uses_modseq)
         imap_enable_condstore(s);   /* RFC 7162 3.1, as SEARCH */
     struct thread_cmd *t = xcalloc(1, sizeof(*t));

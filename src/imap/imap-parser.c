@@ -415,6 +415,7 @@ void seqset_free(struct seqset *s)
     s->r = NULL;
     s->n = s->cap = 0;
     s->dollar = false;
+    s->star = false;
 }
 
 void seqset_add(struct seqset *s, uint32_t lo, uint32_t hi)
@@ -433,8 +434,8 @@ void seqset_add(struct seqset *s, uint32_t lo, uint32_t hi)
 bool seqset_contains(const struct seqset *s, uint32_t n, uint32_t max)
 {
     for (size_t i = 0; i < s->n; i++) {
-        uint32_t lo = s->r[i].lo == UINT32_MAX ? max : s->r[i].lo;
-        uint32_t hi = s->r[i].hi == UINT32_MAX ? max : s->r[i].hi;
+        uint32_t lo = seq_value(s->r[i].lo, max);
+        uint32_t hi = seq_value(s->r[i].hi, max);
         if (lo > hi) {
             uint32_t t = lo;
             lo = hi;
@@ -468,7 +469,7 @@ void seqset_write_uids(struct buf *out, const uint32_t *uids, size_t n)
 static bool p_seqnum(struct imap_parser *ps, uint32_t *out)
 {
     if (imap_p_char(ps, '*')) {
-        *out = UINT32_MAX;
+        *out = SEQ_STAR;
         return true;
     }
     return imap_p_nznumber(ps, out);
@@ -491,8 +492,10 @@ bool imap_p_seqset(struct imap_parser *ps, struct seqset *out)
             return fail(ps, "Invalid sequence set");
         if (out->n >= SEQSET_MAX_RANGES)
             return fail(ps, "Sequence set too long");
-        /* '*' is kept as UINT32_MAX; a range with '*' resolves later, and
+        /* '*' is kept as SEQ_STAR; a range with '*' resolves later, and
          * either order is the same range (RFC 9051 9, seq-range). */
+        if (lo == SEQ_STAR || hi == SEQ_STAR)
+            out->star = true;
         seqset_add(out, lo, hi);
         if (!imap_p_char(ps, ','))
             break;

@@ -142,10 +142,11 @@ static bool parse_needle(struct sparse *sp, struct skey *k)
  * put in a form that answers in O(log ranges) instead of scanning every
  * range ("UID SEARCH UID 1,3,5,...,299999" on a million messages would
  * otherwise cost 10^11 steps): ranges ordered (lo <= hi), sorted by lo and
- * merged. '*' stays UINT32_MAX, so the value of '*' (the highest MSN/UID,
- * known only at evaluation) is not needed: with n <= max always, a range
- * "a:*" holds n iff n >= a or n == max (a > max), and after merging at
- * most the last range ends in '*'. */
+ * merged. The value of '*' (the highest MSN/UID, known only at
+ * evaluation) is not needed: with n <= max always, a range "a:*" holds n
+ * iff n >= a or n == max (a > max), so it becomes a:4294967295 and the set
+ * remembers (set->star, from the parser) that max is in it. A literal
+ * 4294967295 is a number, not '*' (RFC 9051 9), and adds no max. */
 static int cmp_range(const void *a, const void *b)
 {
     const struct seqrange *x = a, *y = b;
@@ -159,6 +160,10 @@ static void normalize_set(struct seqset *set)
     if (set->dollar || set->n == 0)
         return;
     for (size_t i = 0; i < set->n; i++) {
+        if (set->r[i].lo == SEQ_STAR)
+            set->r[i].lo = UINT32_MAX;
+        if (set->r[i].hi == SEQ_STAR)
+            set->r[i].hi = UINT32_MAX;
         if (set->r[i].lo > set->r[i].hi) {
             uint32_t t = set->r[i].lo;
             set->r[i].lo = set->r[i].hi;
@@ -192,7 +197,7 @@ static bool set_contains(const struct seqset *set, uint32_t n, uint32_t max)
     }
     if (lo > 0 && n <= set->r[lo - 1].hi)
         return true;
-    return set->n > 0 && set->r[set->n - 1].hi == UINT32_MAX && n == max;
+    return set->star && n == max;
 }
 
 /* entry-name of SEARCH MODSEQ (RFC 7162 7): "/flags/" attr-flag, where
@@ -382,6 +387,10 @@ static struct skey *parse_key(struct sparse *sp, int depth)
             k->field = xstrdup(addr_headers[i]);
             for (char *p = k->field; *p; p++)
                 *p = (char)tolower((unsigned char)*p);
+            /* RFC 9051 6.4.4: FROM, TO, CC and BCC look at the envelope's
+             * addresses: besides the field's text, its parsed mailboxes
+             * (mime_hfield_addresses), unlike HEADER FROM. */
+            k->addr = strcmp(k->field, "subject") != 0;
             if (!parse_needle(sp, k)) {
                 skey_free(k);
                 return NULL;
@@ -817,6 +826,7 @@ bool search_header_match(const char *hdr, size_t len, const char *name, const ch
 
 struct hgroup {
     const char *field;          /* lowercase (the keys' own string) */
+    bool addr;                  /* FROM/TO/CC/BCC keys, not HEADER ones */
     struct mime_multimatch *mm; /* the group's non-empty needles */
     uint8_t *seen;
     unsigned gen;               /* message generation of seen */
@@ -869,6 +879,8 @@ static int cmp_slot_field(const void *x, const void *y)
     int c = strcmp(a->k->field ? a->k->field : "", b->k->field ? b->k->field : "");
     if (c)
         return c;
+    if (a->k->addr != b->k->addr)
+        return a->k->addr ? 1 : -1;
     return (uintptr_t)a->k < (uintptr_t)b->k ? -1 : (uintptr_t)a->k > (uintptr_t)b->k;
 }
 
@@ -894,11 +906,13 @@ struct search_state *search_state_new(const struct skey *root)
             ks->id = mime_multimatch_add(st->text, ks->k->str, ks->k->slen);
             continue;
         }
-        if (!st->ngroups || strcmp(st->groups[st->ngroups - 1].field, ks->k->field) != 0) {
+        if (!st->ngroups || strcmp(st->groups[st->ngroups - 1].field, ks->k->field) != 0 ||
+            st->groups[st->ngroups - 1].addr != ks->k->addr) {
             st->groups = xrealloc(st->groups, (st->ngroups + 1) * sizeof(*st->groups));
             struct hgroup *g = &st->groups[st->ngroups++];
             memset(g, 0, sizeof(*g));
             g->field = ks->k->field;
+            g->addr = ks->k->addr;
             g->mm = mime_multimatch_new();
         }
         ks->group = st->ngroups - 1;
@@ -1091,9 +1105,17 @@ static bool hfields_key(struct search_state *st, const struct search_msg *m, con
         st->stats.hfield_scans++;
         memset(g->seen, 0, mime_multimatch_states(g->mm) + 1);
         size_t nseen = 0;
-        while (mime_hfields_next(m->hfields, m->hfields_len, &pos, &id, &val, &vlen))
-            if (id == want)
+        bool after_want = false;    /* MIME_HF_ADDRESSES follows its field */
+        while (mime_hfields_next(m->hfields, m->hfields_len, &pos, &id, &val, &vlen)) {
+            if (id == MIME_HF_ADDRESSES) {
+                if (after_want && g->addr)
+                    nseen = mime_multimatch_scan(g->mm, val, vlen, g->seen, nseen);
+                continue;
+            }
+            after_want = id == want;
+            if (after_want)
                 nseen = mime_multimatch_scan(g->mm, val, vlen, g->seen, nseen);
+        }
     }
     return mime_multimatch_found(g->mm, g->seen, ks->id);
 }
@@ -1128,6 +1150,11 @@ static bool header_key(struct search_state *st, const struct search_msg *m, cons
             st->stats.field_decodes++;
             mime_sfield_decode(&st->fields[j], &dec);
             nseen = mime_multimatch_scan(g->mm, buf_cstr(&dec), dec.len, g->seen, nseen);
+            if (g->addr) {  /* as hfields' MIME_HF_ADDRESSES */
+                buf_reset(&dec);
+                mime_hfield_addresses(&dec, st->fields[j].val, st->fields[j].val_len);
+                nseen = mime_multimatch_scan(g->mm, buf_cstr(&dec), dec.len, g->seen, nseen);
+            }
             buf_free(&dec);
         }
     }

@@ -55,6 +55,7 @@ struct skey {
     uint64_t n;         /* sizes, seconds, modseq, flag bits */
     int64_t day;        /* date keys: days since 1970-01-01 */
     char *field;        /* HEADER field name (lowercase), KEYWORD name */
+    bool addr;          /* FROM/TO/CC/BCC: the field's mailboxes count too */
     char *str;          /* UTF-8 needle (NUL terminated, slen bytes) */
     size_t slen;
     struct seqset set;
@@ -160,6 +161,10 @@ struct search_matches {
     uint64_t maxmodseq;
 };
 struct search_run *search_run_new(struct imap_session *s, struct search_query *q, bool want_recs);
+/* RFC 9586 3.5, 3.8: does the program hold the sequence-set key (message
+ * numbers; "$" is not one)? With UIDONLY that is BAD [UIDREQUIRED] in UID
+ * SEARCH, UID SORT and UID THREAD. */
+bool search_has_msn_key(const struct skey *k);
 bool search_run_inline_ok(const struct search_run *r);
 void search_run_exec(struct search_run *r);
 void search_run_matches(const struct search_run *r, struct search_matches *m);

@@ -48,6 +48,7 @@ static const struct cmd_def commands[] = {
     {"STARTTLS", cmd_starttls, S_NOTAUTH, false},
     {"AUTHENTICATE", cmd_authenticate, S_NOTAUTH, false},
     {"LOGIN", cmd_login, S_NOTAUTH, false},
+    {"UNAUTHENTICATE", cmd_unauthenticate, S_AUTHSEL, false},
     {"SELECT", cmd_select, S_AUTHSEL, false},
     {"EXAMINE", cmd_examine, S_AUTHSEL, false},
     {"CREATE", cmd_create, S_AUTHSEL, false},
@@ -583,6 +584,13 @@ void imap_session_execute(struct imap_session *s, struct imap_cmdtext *ct)
         return;
     }
     snprintf(cmd->name, sizeof(cmd->name), "%s%s", cmd->uid ? "UID " : "", def->name);
+    /* RFC 9586 3.2: with UIDONLY the forms that take message numbers are
+     * refused (their UID forms are not); EXPUNGE takes none. */
+    if ((s->enabled & EN_UIDONLY) && def->uid && !cmd->uid && def->fn != cmd_expunge) {
+        imap_tagged(s, cmd, "BAD", "[UIDREQUIRED] Message numbers are not allowed once UIDONLY is enabled");
+        cmd_free(s, cmd);
+        return;
+    }
     /* Rights on the selected mailbox as they are now (issue 9: an ACL or
      * group change since the last command), before the state check: a
      * session that lost "r" is no longer in the selected state (IMAP4rev2,
@@ -758,4 +766,39 @@ const char *imap_session_try_login(struct imap_session *s, const char *user, con
 void imap_session_login(struct imap_session *s, const char *user)
 {
     (void)imap_session_try_login(s, user, "unknown");
+}
+
+/* UNAUTHENTICATE (RFC 8437 3, 4.1): every state of the login goes, the
+ * TLS layer and ID's client name stay. The selected mailbox is left as
+ * UNSELECT leaves it (no expunge); with the view go its SEARCHRES result
+ * and CONDSTORE/QRESYNC state; ENABLEd extensions are forgotten; the
+ * identity (groups, admin) is dropped; the store and the login-limit slot
+ * are released. The pre-authentication time limit starts again; the
+ * connection is not counted as pre-authentication again (it logged in
+ * once; ManageSieve's UNAUTHENTICATE does the same). The failed-login
+ * count stays, so the throttling cannot be reset this way. */
+void imap_session_unauthenticate(struct imap_session *s)
+{
+    log_info("imap: unauthenticate: user=%s addr=%s", s->user ? s->user : "-", s->peer);
+    if (s->view) {
+        imap_view_free(s->view);    /* closes the mailbox, off the loop */
+        s->view = NULL;
+    }
+    if (s->mu) {
+        mail_user_close(s->mu);
+        s->mu = NULL;
+    }
+    if (s->counted_user && s->user)
+        limits_login_release(s->user, s->peer);
+    s->counted_user = false;
+    free(s->user);
+    s->user = NULL;
+    access_who_free(&s->who);
+    memset(&s->who, 0, sizeof(s->who));
+    s->is_admin = false;
+    s->enabled = 0;
+    s->state = IMAP_NOTAUTH;
+    if (imap_loop())
+        s->connected_at = event_loop_now(imap_loop());
+    imap_session_arm_timer(s);
 }

@@ -342,8 +342,8 @@ uint32_t *imap_view_resolve(struct imap_session *s, const struct seqset *set, bo
     struct seqrange *r = xmalloc((set->n ? set->n : 1) * sizeof(*r));
     size_t nr = 0;
     for (size_t i = 0; i < set->n; i++) {
-        uint32_t lo = set->r[i].lo == UINT32_MAX ? maxv : set->r[i].lo;
-        uint32_t hi = set->r[i].hi == UINT32_MAX ? maxv : set->r[i].hi;
+        uint32_t lo = seq_value(set->r[i].lo, maxv);
+        uint32_t hi = seq_value(set->r[i].hi, maxv);
         if (lo > hi) {
             uint32_t t = lo;
             lo = hi;
@@ -652,7 +652,7 @@ void imap_view_expunged(struct imap_session *s, uint32_t uid)
     v->count--;
     if (imap_view_recent(v, uid) && v->recent_count)
         v->recent_count--;
-    if (s->enabled & EN_QRESYNC) {
+    if (s->enabled & (EN_QRESYNC | EN_UIDONLY)) {   /* RFC 9586 3.4, 3.6: VANISHED */
         ARRAY_GROW(v->vanished, v->nvanished, v->cvanished);
         v->vanished[v->nvanished++] = uid;
     } else {
@@ -681,7 +681,7 @@ void imap_view_flush_vanished(struct imap_session *s)
 static void report_expunges(struct imap_session *s, const uint32_t *exp, size_t n)
 {
     struct imap_view *v = s->view;
-    bool qresync = (s->enabled & EN_QRESYNC) != 0;
+    bool qresync = (s->enabled & (EN_QRESYNC | EN_UIDONLY)) != 0;   /* VANISHED (RFC 9586 3.4) */
     struct buf b = BUF_INIT;
     size_t w = 0, k = 0;
     for (size_t i = 0; i < v->count; i++) {
@@ -981,7 +981,10 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
         uint32_t msn = imap_view_msn(v, r->uid);
         if (!msn)
             continue;
-        buf_printf(&b, "* %u FETCH (UID %u FLAGS ", msn, r->uid);
+        if (s->enabled & EN_UIDONLY)
+            buf_printf(&b, "* %u UIDFETCH (FLAGS ", r->uid);    /* RFC 9586 3.6 */
+        else
+            buf_printf(&b, "* %u FETCH (UID %u FLAGS ", msn, r->uid);
         imap_write_flag_list(&b, r->flags, r->keywords, imap_view_recent(v, r->uid));
         if (condstore)
             buf_printf(&b, " MODSEQ (%llu)", (unsigned long long)r->modseq);

@@ -76,6 +76,7 @@ enum imap_enabled {
     EN_QRESYNC = 1u << 1,
     EN_IMAP4REV2 = 1u << 2,
     EN_UTF8 = 1u << 3,     /* UTF8=ACCEPT */
+    EN_UIDONLY = 1u << 4,  /* RFC 9586: no message numbers either way */
 };
 
 /* A command's literal that was too big to keep in memory: its bytes are in
@@ -120,12 +121,23 @@ struct imap_str {
     const struct imap_literal_file *file;
 };
 
-struct seqrange { uint32_t lo, hi; };   /* hi may be UINT32_MAX for '*' */
+/* '*' in a sequence set. It is 0, a value no seq-number can take (nz-number),
+ * so that a literal 4294967295 stays that number: "*" is the largest
+ * number in use, and uidnext:4294967295 names no message while uidnext:*
+ * names the last one (RFC 9051 9, seq-number). */
+#define SEQ_STAR 0u
+struct seqrange { uint32_t lo, hi; };   /* either may be SEQ_STAR */
 struct seqset {
     struct seqrange *r;
     size_t n, cap;
     bool dollar;                        /* "$" (SEARCHRES, RFC 5182) */
+    bool star;                          /* some range has '*' */
 };
+/* A range end with '*' resolved to max, the largest number in use. */
+static inline uint32_t seq_value(uint32_t v, uint32_t max)
+{
+    return v == SEQ_STAR ? max : v;
+}
 
 struct imap_cmd;
 
@@ -445,6 +457,9 @@ bool imap_is_own_store(const struct imap_session *s, const struct mail_user *sto
  * own store as is, another store through mailbox_status_as (per-reader
  * \Seen). */
 int imap_mailbox_status(struct imap_session *s, struct mail_user *store, const char *name, struct mailbox_info *out);
+/* STATUS RECENT of the selected mailbox: add the \Recent messages this
+ * session holds (imap-access.c). store: the mailbox's store name. */
+void imap_status_add_recent(struct imap_session *s, const char *store, struct mailbox_info *info);
 
 /* Capabilities for the current state (imap-cmd-any.c). */
 void imap_capabilities(struct imap_session *s, struct buf *out);
@@ -489,6 +504,8 @@ enum cmd_result imap_cmd_job_batch(struct imap_session *s, struct imap_cmd *cmd,
                                    job_batch_fn fn, void *item, imap_job_finish_fn finish, void *arg);
 void imap_session_close(struct imap_session *s, const char *bye);
 void imap_session_login(struct imap_session *s, const char *user); /* common post-auth steps */
+/* (added) UNAUTHENTICATE's reset to not authenticated state (RFC 8437). */
+void imap_session_unauthenticate(struct imap_session *s);
 /* (added) Like imap_session_login but reports failure: returns NULL on
  * success or a "[CODE] text" reason for a NO reply. Provisions the store
  * inline: only for callers without a pool. */
@@ -604,7 +621,7 @@ bool imap_session_has_pending(const struct imap_session *s);
 /* Command handlers, one per command (declared here, defined per file). */
 #define IMAP_CMD(fn) enum cmd_result fn(struct imap_session *s, struct imap_cmd *cmd)
 IMAP_CMD(cmd_capability); IMAP_CMD(cmd_noop); IMAP_CMD(cmd_logout); IMAP_CMD(cmd_id); IMAP_CMD(cmd_enable);
-IMAP_CMD(cmd_starttls); IMAP_CMD(cmd_authenticate); IMAP_CMD(cmd_login);
+IMAP_CMD(cmd_starttls); IMAP_CMD(cmd_authenticate); IMAP_CMD(cmd_login); IMAP_CMD(cmd_unauthenticate);
 IMAP_CMD(cmd_select); IMAP_CMD(cmd_examine); IMAP_CMD(cmd_create); IMAP_CMD(cmd_delete);
 IMAP_CMD(cmd_rename); IMAP_CMD(cmd_subscribe); IMAP_CMD(cmd_unsubscribe); IMAP_CMD(cmd_namespace);
 IMAP_CMD(cmd_status); IMAP_CMD(cmd_list); IMAP_CMD(cmd_lsub); IMAP_CMD(cmd_append);

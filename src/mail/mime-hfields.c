@@ -9,7 +9,9 @@
  */
 #include "mime-internal.h"
 
-#define HF_FORMAT_COMPLETE 0x01
+/* 0x01: the decoded fields only; 0x02 adds MIME_HF_ADDRESSES after each
+ * address field, and stored 0x01 rows count as absent (rebuilt). */
+#define HF_FORMAT_COMPLETE 0x02
 #define HF_FORMAT_TOOLARGE 0x81
 
 bool mime_sfield_next(const char *hdr, size_t len, size_t *pos, struct mime_sfield *f)
@@ -76,6 +78,41 @@ enum mime_hfield mime_hfield_id(const char *name, size_t len)
     return MIME_HF_NONE;
 }
 
+struct addr_text {
+    struct buf *out;
+    size_t start;
+};
+
+static void addr_cb(void *arg, const char *name, const char *local, const char *domain)
+{
+    struct addr_text *t = arg;
+    if (t->out->len > t->start)
+        buf_puts(t->out, ", ");
+    if (*name) {
+        mime_decode_header_utf8(t->out, name, strlen(name));
+        buf_puts(t->out, " <");
+    }
+    buf_puts(t->out, local);
+    if (*domain) {
+        buf_putc(t->out, '@');
+        buf_puts(t->out, domain);
+    }
+    if (*name)
+        buf_putc(t->out, '>');
+}
+
+void mime_hfield_addresses(struct buf *out, const char *val, size_t len)
+{
+    struct buf raw = BUF_INIT;
+    buf_reserve(&raw, len);
+    for (size_t j = 0; j < len; j++)
+        if (val[j] != '\r' && val[j] != '\n')
+            buf_putc(&raw, val[j]);
+    struct addr_text t = {.out = out, .start = out->len};
+    mime_address_each(raw.data ? raw.data : "", raw.len, addr_cb, &t);
+    buf_free(&raw);
+}
+
 static void put_len(struct buf *out, size_t n)
 {
     do {
@@ -107,6 +144,18 @@ void mime_hfields_build(struct buf *out, const char *hdr, size_t len)
         buf_putc(out, (char)id);
         put_len(out, dec.len);
         buf_append(out, dec.data ? dec.data : "", dec.len);
+        if (id == MIME_HF_SUBJECT)
+            continue;
+        buf_reset(&dec);
+        mime_hfield_addresses(&dec, f.val, f.val_len);
+        if (out->len - start + 4 + dec.len > MIME_HFIELDS_MAX) {
+            buf_truncate(out, start);
+            buf_putc(out, (char)HF_FORMAT_TOOLARGE);
+            break;
+        }
+        buf_putc(out, (char)MIME_HF_ADDRESSES);
+        put_len(out, dec.len);
+        buf_append(out, dec.data ? dec.data : "", dec.len);
     }
     buf_free(&dec);
 }
@@ -120,7 +169,7 @@ static bool next_entry(const char *data, size_t len, size_t *pos, enum mime_hfie
     if (i >= len)
         return false;
     unsigned char c = (unsigned char)data[i++];
-    if (c < MIME_HF_SUBJECT || c > MIME_HF_BCC) {
+    if (c < MIME_HF_SUBJECT || c > MIME_HF_ADDRESSES) {
         *bad = true;
         return false;
     }

@@ -206,10 +206,20 @@ enum mime_hfield {
     MIME_HF_TO,
     MIME_HF_CC,
     MIME_HF_BCC,
+    /* The mailboxes of the From, To, Cc or Bcc occurrence just before it,
+     * as SEARCH FROM/TO/CC/BCC also match them (mime_hfield_addresses). */
+    MIME_HF_ADDRESSES,
 };
 #define MIME_HFIELDS_MAX (64 * 1024)
 /* The id of field name (case-insensitive), MIME_HF_NONE for other fields. */
 enum mime_hfield mime_hfield_id(const char *name, size_t len);
+/* The mailboxes of an address field's raw value (folding and all) as
+ * SEARCH FROM, TO, CC and BCC match them besides the field's text:
+ * "Name <local@domain>" per mailbox (the name RFC 2047 decoded, to UTF-8;
+ * "local@domain" alone without one), comments and folding gone, joined
+ * by ", ", appended to out. So From: <user (c)@ (c) domain.org> is found
+ * by FROM user@domain.org (RFC 9051 6.4.4: the envelope's FROM field). */
+void mime_hfield_addresses(struct buf *out, const char *val, size_t len);
 /* Append the hfields of the header block hdr (len bytes) to out. */
 void mime_hfields_build(struct buf *out, const char *hdr, size_t len);
 /* Does data hold a well-formed encoding of the current format (complete

@@ -19,7 +19,7 @@ static bool valid_acl(const char *acl) { return !acl || strlen(acl) <= STORAGE_M
 
 int mailbox_create_acl(struct mail_user *u, const char *name, uint32_t special_use, const char *acl)
 {
-    if (!storage_valid_mailbox_name(name) || (special_use & ~0x7fu) || !valid_acl(acl))
+    if (!storage_valid_mailbox_name(name) || (special_use & ~SPECIAL_USE_ALL) || !valid_acl(acl))
         return STORAGE_ERR_INVALID;
     return u->ops->create_acl(u, name, special_use, acl ? acl : "");
 }

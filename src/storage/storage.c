@@ -706,7 +706,7 @@ int mailbox_status(struct mail_user *u, const char *name, struct mailbox_info *o
 
 int mailbox_create(struct mail_user *u, const char *name, uint32_t special_use)
 {
-    if (!storage_valid_mailbox_name(name) || (special_use & ~0x7fu))
+    if (!storage_valid_mailbox_name(name) || (special_use & ~SPECIAL_USE_ALL))
         return STORAGE_ERR_INVALID;
     return u->ops->create(u, name, special_use);
 }
@@ -739,7 +739,7 @@ int mailbox_set_special_use(struct mail_user *u, const char *name, uint32_t spec
 {
     if (!storage_valid_mailbox_name(name))
         return STORAGE_ERR_NOTFOUND;
-    if (special_use & ~0x7fu)
+    if (special_use & ~SPECIAL_USE_ALL)
         return STORAGE_ERR_INVALID;
     return u->ops->set_special_use(u, name, special_use);
 }

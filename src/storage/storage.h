@@ -61,7 +61,7 @@ enum msg_flag {
     MSG_DRAFT = 1u << 4,
 };
 
-/* RFC 6154 special-use attributes. */
+/* RFC 6154 special-use attributes (and RFC 8457's \Important). */
 enum special_use {
     SPECIAL_ALL = 1u << 0,
     SPECIAL_ARCHIVE = 1u << 1,
@@ -70,7 +70,9 @@ enum special_use {
     SPECIAL_JUNK = 1u << 4,
     SPECIAL_SENT = 1u << 5,
     SPECIAL_TRASH = 1u << 6,
+    SPECIAL_IMPORTANT = 1u << 7,    /* RFC 8457 */
 };
+#define SPECIAL_USE_ALL 0xffu           /* every bit above */
 
 #define STORAGE_MAX_MAILBOX_NAME 1024   /* bytes, internal UTF-8 form */
 #define STORAGE_MAX_KEYWORD 128         /* bytes */

@@ -96,7 +96,7 @@ static bool op(struct tp *t, uint8_t code)
         if (ok && !set.dollar) {
             check(set.n > 0, "empty sequence set accepted");
             for (size_t i = 0; i < set.n; i++)
-                check(set.r[i].lo && set.r[i].hi, "0 in a sequence set");
+                check(set.star || (set.r[i].lo && set.r[i].hi), "0 in a sequence set");  /* 0 is SEQ_STAR */
             (void)seqset_contains(&set, 1, 1);
             (void)seqset_contains(&set, code, 1000);
             (void)seqset_contains(&set, UINT32_MAX, UINT32_MAX);

@@ -507,7 +507,8 @@ static bool walk_tokens(struct tp *t)
                 if (set.n == 0)
                     ok = false, snprintf(fail_note, sizeof(fail_note), " (empty seqset accepted)");
                 for (size_t i = 0; i < set.n; i++)
-                    if (set.r[i].lo == 0 || set.r[i].hi == 0) {
+                    /* 0 is SEQ_STAR; a literal 0 is refused */
+                    if ((set.r[i].lo == SEQ_STAR || set.r[i].hi == SEQ_STAR) && !set.star) {
                         snprintf(fail_note, sizeof(fail_note), " (seqset with 0)");
                         seqset_free(&set);
                         return false;

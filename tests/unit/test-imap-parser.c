@@ -183,6 +183,17 @@ static void test_seqset(void)
     CHECK(seqset_contains(&set, 3, 3)); /* 4:* with max 3 is 3:4 */
     CHECK(!seqset_contains(&set, 2, 3));
     seqset_free(&set);
+    /* 4294967295 is a number, not '*': 4:4294967295 with max 3 is empty */
+    SETUP("4:4294967295");
+    CHECK(imap_p_seqset(&ps, &set));
+    CHECK(!seqset_contains(&set, 3, 3));
+    CHECK(seqset_contains(&set, 5, 7));
+    CHECK(!set.star);
+    seqset_free(&set);
+    SETUP("4294967295:2");
+    CHECK(imap_p_seqset(&ps, &set));
+    CHECK(seqset_contains(&set, 3, 3) && !seqset_contains(&set, 1, 3));
+    seqset_free(&set);
     SETUP("$");
     CHECK(imap_p_seqset(&ps, &set) && set.dollar);
     seqset_free(&set);

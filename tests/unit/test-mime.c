@@ -928,6 +928,30 @@ static void test_header_filter_many(void)
     buf_free(&got);
 }
 
+/* The mailboxes SEARCH FROM/TO/CC/BCC match: comments and folding gone,
+ * display names decoded, group names dropped. */
+static void test_hfield_addresses(void)
+{
+    static const struct {
+        const char *in, *want;
+    } t[] = {
+        {" <user-from (comment)@ (comment) domain.org>", "user-from@domain.org"},
+        {" <user-from (comment)@ (comment)\r\n domain.org>", "user-from@domain.org"},
+        {" =?UTF-8?Q?J=C3=B6rg?= (boss) <joerg@example.org>, b@c",
+         "J\xc3\xb6rg <joerg@example.org>, b@c"},
+        {" \"Bob\r\n Smith\" <bob@example.org>", "Bob Smith <bob@example.org>"},
+        {" team: a@x, b@y (c);, c@z", "a@x, c <b@y>, c@z"},   /* a trailing comment names the mailbox, as in ENVELOPE */
+        {" undisclosed-recipients:;", ""},
+        {"", ""},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+        struct buf b = BUF_INIT;
+        mime_hfield_addresses(&b, t[i].in, strlen(t[i].in));
+        CHECK_STR(buf_cstr(&b), t[i].want);
+        buf_free(&b);
+    }
+}
+
 /* hfields: the decoded Subject/From/To/Cc/Bcc SEARCH keeps per message. */
 static void test_hfields(void)
 {
@@ -947,9 +971,12 @@ static void test_hfields(void)
         enum mime_hfield id;
         const char *val;
     } want[] = {{MIME_HF_TO, " a@example.com"},
+                {MIME_HF_ADDRESSES, "a@example.com"},
                 {MIME_HF_SUBJECT, " Caf\xc3\xa9\tau lait"},
                 {MIME_HF_CC, ""},
-                {MIME_HF_TO, " \xc3\xa9l\xc3\xa8ne <e@x>"}};
+                {MIME_HF_ADDRESSES, ""},
+                {MIME_HF_TO, " \xc3\xa9l\xc3\xa8ne <e@x>"},
+                {MIME_HF_ADDRESSES, "\xc3\xa9l\xc3\xa8ne <e@x>"}};
     size_t pos = 0, n = 0, vl;
     enum mime_hfield id;
     const char *v;
@@ -970,19 +997,20 @@ static void test_hfields(void)
         const char *d;
         size_t n;
     } bad[] = {{"", 0},
-               {"\x02", 1},                 /* unknown format */
-               {"\x01\x06\x00", 3},         /* unknown field id */
-               {"\x01\x01\x05" "abc", 6},   /* value past the end */
-               {"\x01\x01", 2},             /* no length */
-               {"\x01\x01\x80\x80\x80\x01", 6}, /* length too long */
+               {"\x03", 1},                 /* unknown format */
+               {"\x01", 1},                 /* an older format: rebuilt */
+               {"\x02\x07\x00", 3},         /* unknown field id */
+               {"\x02\x01\x05" "abc", 6},   /* value past the end */
+               {"\x02\x01", 2},             /* no length */
+               {"\x02\x01\x80\x80\x80\x01", 6}, /* length too long */
                {"\x81x", 2}};
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         CHECK(!mime_hfields_complete(bad[i].d, bad[i].n));
         CHECK(!mime_hfields_current(bad[i].d, bad[i].n));
     }
-    CHECK(mime_hfields_complete("\x01", 1));   /* no such fields at all */
+    CHECK(mime_hfields_complete("\x02", 1));   /* no such fields at all */
     pos = 0;
-    CHECK(!mime_hfields_next("\x01", 1, &pos, &id, &v, &vl));
+    CHECK(!mime_hfields_next("\x02", 1, &pos, &id, &v, &vl));
 
     /* Beyond MIME_HFIELDS_MAX: the "too large" form, readers decode the
      * raw header instead. */
@@ -1022,5 +1050,6 @@ int main(void)
     RUN(test_8bit_headers);
     RUN(test_misc);
     RUN(test_hfields);
+    RUN(test_hfield_addresses);
     return unit_done();
 }
