@@ -77,7 +77,9 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
         buf_puts(out, " COMPRESS=DEFLATE");
     /* RFC 5256, RFC 5957, RFC 5267 3 (imap-cmd-sort.c) */
     buf_puts(out, " SORT SORT=DISPLAY ESORT");
-    buf_puts(out, " UNAUTHENTICATE");     /* RFC 8437: after login only */
+    /* RFC 8437: after login only, and not with COMPRESS (imap-cmd-auth.c) */
+    if (!s->conn || !conn_is_compressed(s->conn))
+        buf_puts(out, " UNAUTHENTICATE");
     buf_puts(out, " UIDONLY");            /* RFC 9586 */
 }
 

@@ -480,6 +480,14 @@ IMAP_CMD(cmd_unauthenticate)
         imap_tagged(s, cmd, "BAD", "UNAUTHENTICATE takes no arguments");
         return CMD_DONE;
     }
+    /* RFC 8437 4.1 ends an active COMPRESS layer with the OK; the
+     * connection layer cannot end one (conn.c), so UNAUTHENTICATE is not
+     * offered once COMPRESS is on (imap_capabilities) and refused here:
+     * the client logs out and connects again. */
+    if (s->conn && conn_is_compressed(s->conn)) {
+        imap_tagged(s, cmd, "BAD", "[COMPRESSIONACTIVE] UNAUTHENTICATE is not available with COMPRESS");
+        return CMD_DONE;
+    }
     imap_session_unauthenticate(s);
     imap_tagged(s, cmd, "OK", "Now in not authenticated state");
     return CMD_DONE;

@@ -23,11 +23,11 @@ IMAP_CMD(cmd_compress)
         imap_tagged(s, cmd, "BAD", "Unknown compression mechanism");
         return CMD_DONE;
     }
-    /* RFC 4978 3: COMPRESSIONACTIVE when the mechanism is already in
-     * force (TLS compression is always off here, SSL_OP_NO_COMPRESSION,
-     * so that can only be an earlier COMPRESS). */
+    /* RFC 4978 3: BAD when COMPRESS is already active (NO is for
+     * compression in another layer, and TLS compression is always off
+     * here, SSL_OP_NO_COMPRESSION); the code says why. */
     if (!s->conn || conn_is_compressed(s->conn)) {
-        imap_tagged(s, cmd, "NO", "[COMPRESSIONACTIVE] DEFLATE active via COMPRESS");
+        imap_tagged(s, cmd, "BAD", "[COMPRESSIONACTIVE] DEFLATE already active via COMPRESS");
         return CMD_DONE;
     }
     /* The OK is queued first and goes out uncompressed; everything after

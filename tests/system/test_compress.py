@@ -4,7 +4,7 @@ client's compressor (raw deflate, wbits=-15) over a raw socket, over
 implicit TLS and after STARTTLS: commands and literals after COMPRESS,
 IDLE with an unsolicited EXISTS that must arrive decodable without any
 further client traffic (the server sync-flushes, RFC 4978 4), a large
-FETCH streamed compressed, a second COMPRESS (NO [COMPRESSIONACTIVE]),
+FETCH streamed compressed, a second COMPRESS (BAD [COMPRESSIONACTIVE]),
 COMPRESS pipelined with the first compressed command, 40,000 pipelined
 compressed commands under a small conn_memory_limit, and hostile
 streams: a decompression bomb (one line of 256 MiB inflated from a few
@@ -107,10 +107,16 @@ def session_works(c, how):
     u, t = c.ok("FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
     if not u or "Subject: test 1" not in u[0].render():
         raise dt.TestFailure("%s: FETCH: %r" % (how, [r.render() for r in u]))
-    # RFC 4978 3: a second COMPRESS is refused, the stream goes on
+    # RFC 4978 3: a second COMPRESS is BAD, the stream goes on
     u, t = c.command("COMPRESS DEFLATE")
-    if not re.fullmatch(r"t\d+ NO \[COMPRESSIONACTIVE\] .*", t.render()):
+    if not re.fullmatch(r"t\d+ BAD \[COMPRESSIONACTIVE\] .*", t.render()):
         raise dt.TestFailure("%s: second COMPRESS: %s" % (how, t.render()))
+    # RFC 8437 4.1 would end the compression layer: not offered, refused
+    if "UNAUTHENTICATE" in caps:
+        raise dt.TestFailure("%s: UNAUTHENTICATE offered with COMPRESS: %s" % (how, caps))
+    u, t = c.command("UNAUTHENTICATE")
+    if not re.fullmatch(r"t\d+ BAD \[COMPRESSIONACTIVE\] .*", t.render()):
+        raise dt.TestFailure("%s: UNAUTHENTICATE with COMPRESS: %s" % (how, t.render()))
     c.ok("NOOP")
     c.logout()
 
