@@ -960,12 +960,27 @@ static size_t thread_ids(const char *sortkeys, size_t len, const char *ids[TH_MA
 /* Map every id of the record to threadid, unless already mapped. Also
  * for a copy into another store (sq_copy_to): the copy keeps its
  * THREADID, and mail stored there later joins it. */
+/* Rows are never deleted, so what one message may add is bounded: its
+ * own Message-ID, In-Reply-To, the first Reference (the conversation's
+ * root) and the last TH_REG_TAIL ones (its nearest ancestors). A message
+ * that names a middle ancestor still finds the thread through that
+ * ancestor's own Message-ID once it is stored; the lookup itself
+ * (assign_threadid) reads every id. Without the bound one sender could
+ * add 66 rows per message. */
+enum { TH_REG_TAIL = 4 };
+
 static int thread_register(struct mail_user *u, const char *sortkeys, size_t len, const char *threadid)
 {
     const char *ids[TH_MAXIDS];
     size_t lens[TH_MAXIDS];
     size_t n = thread_ids(sortkeys, len, ids, lens);
+    struct mime_sortkeys k;
+    size_t nrefs = n;   /* ids[] holds the references first, then In-Reply-To and the Message-ID */
+    if (sortkeys && mime_sortkeys_parse(sortkeys, len, &k))
+        nrefs -= (k.len[SK_INREPLYTO] > 0) + (k.len[SK_MESSAGEID] > 0);
     for (size_t i = 0; i < n; i++) {
+        if (i > 0 && i < nrefs && i + TH_REG_TAIL < nrefs)
+            continue;   /* a middle reference */
         int r = th_put(u, ids[i], lens[i], threadid);
         if (r < 0)
             return r;
