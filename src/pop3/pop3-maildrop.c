@@ -182,8 +182,16 @@ static int take_lock(const char *user, const char *folder, long long minpoll, co
      * of the last one. */
     struct stat st;
     if (minpoll > 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
-        time_t now = time(NULL);
-        if (now >= st.st_mtime && (long long)(now - st.st_mtime) < minpoll * 60) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        long long elapsed = (long long)now.tv_sec - (long long)st.st_mtim.tv_sec;
+        /* The file's time may be a moment ahead of the clock read here
+         * (the kernel stamps files from its own, differently rounded
+         * clock): a login in the same second is not "in the future". A
+         * clock set back by more than that lets the user in. */
+        if (elapsed < 0 && elapsed > -60)
+            elapsed = 0;
+        if (elapsed >= 0 && elapsed < minpoll * 60) {
             close(fd);
             *err = "[LOGIN-DELAY] Minimum time between mail checks violation";
             return -1;
