@@ -348,9 +348,10 @@ def never_reads(s):
         served += 1
     peak = max(peak, rss_kb(pid))
     grow = (peak - base) // 1024
-    limit = 20 if not dt.sanitizer() else 48
-    if grow > limit:
-        raise dt.TestFailure("worker RSS grew by %d MB (limit %d) for unread GETSCRIPT answers" % (grow, limit))
+    # Under ASan freed memory sits in its quarantine (256 MB), so RSS says
+    # nothing there; the normal build checks the bound.
+    if grow > 20 and not dt.sanitizer():
+        raise dt.TestFailure("worker RSS grew by %d MB (limit 20) for unread GETSCRIPT answers" % grow)
     if served == 0:
         raise dt.TestFailure("no other session was served meanwhile")
     want = b"{" + body.encode() + b"}"
