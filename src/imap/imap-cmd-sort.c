@@ -32,7 +32,7 @@ enum sort_key {
 /* More criteria than keys only repeats keys: the bound keeps a hostile
  * list from making every comparison long. */
 #define SORT_MAX_CRITERIA 16
-/* The string keys, in the order of struct sort_ent's off/len. */
+/* The string keys, in the order of struct sort_keys's off/len. */
 #define SORT_NSTR 6
 
 struct sort_crit {
@@ -40,10 +40,22 @@ struct sort_crit {
     bool reverse;
 };
 
-struct sort_ent {
-    int64_t date;                   /* sent date (or INTERNALDATE: RFC 5256 2.2) */
-    size_t off[SORT_NSTR];          /* into the arena (which may pass 4 GiB) */
-    uint32_t len[SORT_NSTR];        /* at most SORTKEY_MAX_KEY */
+/* The stored keys of the matches, as parallel arrays indexed like the
+ * matches, only for what the criteria use: one string key costs 12 bytes
+ * a message (100,000 matches: 1.2 MB), not a record of every key. */
+struct sort_keys {
+    int64_t *date;                  /* sent date (or INTERNALDATE: RFC 5256 2.2); NULL without DATE */
+    size_t *off[SORT_NSTR];         /* into the arena (which may pass 4 GiB); NULL if unused */
+    uint32_t *len[SORT_NSTR];       /* at most SORTKEY_MAX_KEY */
+};
+
+/* What qsort moves: the first criterion's key folded into 64 bits so
+ * that most comparisons read only the array being sorted (sequentially,
+ * in a merge sort) and never the keys (randomly). Equal prefixes fall
+ * back to the full comparison, which decides. */
+struct sort_item {
+    uint64_t pfx;
+    uint32_t idx;
 };
 
 struct sort_run {
@@ -55,7 +67,7 @@ struct sort_run {
     bool need_keys;                 /* a criterion needs the stored records */
     /* the result: indexes into the matches, in sort order */
     struct search_matches m;
-    struct sort_ent *ent;
+    struct sort_keys k;
     uint32_t *order;
     struct buf arena;
     size_t cursor;                  /* keys callback: next match index */
@@ -71,7 +83,7 @@ static const struct {
     {"TO", SO_TO},           {"DISPLAYFROM", SO_DISPLAYFROM}, {"DISPLAYTO", SO_DISPLAYTO},
 };
 
-/* Index of a string key in sort_ent, -1 for the others. */
+/* Index of a string key in struct sort_keys, -1 for the others. */
 static int str_slot(enum sort_key k)
 {
     switch (k) {
@@ -147,56 +159,93 @@ static void keys_cb(void *arg, uint32_t uid, const char *rec, size_t len)
         r->cursor++;
     if (r->cursor >= r->m.n || r->m.uids[r->cursor] != uid)
         return;
-    struct sort_ent *e = &r->ent[r->cursor++];
+    size_t i = r->cursor++;
     struct mime_sortkeys k;
     if (!mime_sortkeys_parse(rec, len, &k))
         return;
-    if (k.flags & SK_F_DATE)
-        e->date = k.sent;
-    for (size_t c = 0; c < r->ncrit; c++) {
-        int sl = str_slot(r->crit[c].key);
-        if (sl < 0 || e->len[sl])
+    if (r->k.date && (k.flags & SK_F_DATE))
+        r->k.date[i] = k.sent;
+    for (int sl = 0; sl < SORT_NSTR; sl++) {
+        if (!r->k.len[sl])
             continue;
         enum sk_str f = slot_field[sl];
-        e->off[sl] = r->arena.len;
-        e->len[sl] = (uint32_t)k.len[f];
+        r->k.off[sl][i] = r->arena.len;
+        r->k.len[sl][i] = (uint32_t)k.len[f];
         buf_append(&r->arena, k.s[f], k.len[f]);
     }
 }
 
-static int cmp_ent(const void *pa, const void *pb, void *ctx)
+/* Criterion c on matches ia and ib, REVERSE not applied. */
+static int cmp_crit(const struct sort_run *r, size_t c, uint32_t ia, uint32_t ib)
 {
-    const struct sort_run *r = ctx;
-    uint32_t ia = *(const uint32_t *)pa, ib = *(const uint32_t *)pb;
-    const struct sort_ent *a = &r->ent[ia], *b = &r->ent[ib];
-    for (size_t c = 0; c < r->ncrit; c++) {
+    switch (r->crit[c].key) {
+    case SO_ARRIVAL:
+        return (r->m.idates[ia] > r->m.idates[ib]) - (r->m.idates[ia] < r->m.idates[ib]);
+    case SO_DATE:
+        return (r->k.date[ia] > r->k.date[ib]) - (r->k.date[ia] < r->k.date[ib]);
+    case SO_SIZE:
+        return (r->m.sizes[ia] > r->m.sizes[ib]) - (r->m.sizes[ia] < r->m.sizes[ib]);
+    default: {
+        /* i;unicode-casemap keys: octet order, the empty string first */
+        int sl = str_slot(r->crit[c].key);
+        uint32_t la = r->k.len[sl][ia], lb = r->k.len[sl][ib];
         int v = 0;
-        switch (r->crit[c].key) {
-        case SO_ARRIVAL:
-            v = (r->m.idates[ia] > r->m.idates[ib]) - (r->m.idates[ia] < r->m.idates[ib]);
-            break;
-        case SO_DATE:
-            v = (a->date > b->date) - (a->date < b->date);
-            break;
-        case SO_SIZE:
-            v = (r->m.sizes[ia] > r->m.sizes[ib]) - (r->m.sizes[ia] < r->m.sizes[ib]);
-            break;
-        default: {
-            /* i;unicode-casemap keys: octet order, the empty string first */
-            int sl = str_slot(r->crit[c].key);
-            uint32_t la = a->len[sl], lb = b->len[sl];
-            v = memcmp(r->arena.data + a->off[sl], r->arena.data + b->off[sl], la < lb ? la : lb);
-            if (v == 0)
-                v = (la > lb) - (la < lb);
-            break;
-        }
-        }
+        if (la && lb)
+            v = memcmp(r->arena.data + r->k.off[sl][ia], r->arena.data + r->k.off[sl][ib], la < lb ? la : lb);
+        return v ? v : (la > lb) - (la < lb);
+    }
+    }
+}
+
+static int cmp_ent(const struct sort_run *r, uint32_t ia, uint32_t ib)
+{
+    for (size_t c = 0; c < r->ncrit; c++) {
+        int v = cmp_crit(r, c, ia, ib);
         if (v)
             return r->crit[c].reverse ? -v : v;
     }
     /* RFC 5256: the implicit last criterion, sequence number (REVERSE
      * never applies to it); matches are in sequence order */
     return (ia > ib) - (ia < ib);
+}
+
+static int cmp_item(const void *pa, const void *pb, void *ctx)
+{
+    const struct sort_item *a = pa, *b = pb;
+    if (a->pfx != b->pfx)
+        return a->pfx < b->pfx ? -1 : 1;
+    return cmp_ent(ctx, a->idx, b->idx);
+}
+
+/* The first criterion's key of match i as an unsigned number ordered as
+ * the criterion orders (REVERSE included): numbers with the sign bit
+ * flipped; strings by their first 8 octets, big-endian and zero-padded
+ * (a key that is a prefix of another gets a prefix no greater than the
+ * other's, as octet order with the shorter string first wants). */
+static uint64_t sort_prefix(const struct sort_run *r, uint32_t i)
+{
+    uint64_t p;
+    switch (r->crit[0].key) {
+    case SO_ARRIVAL:
+        p = (uint64_t)r->m.idates[i] ^ (UINT64_C(1) << 63);
+        break;
+    case SO_DATE:
+        p = (uint64_t)r->k.date[i] ^ (UINT64_C(1) << 63);
+        break;
+    case SO_SIZE:
+        p = r->m.sizes[i];
+        break;
+    default: {
+        int sl = str_slot(r->crit[0].key);
+        uint32_t l = r->k.len[sl][i];
+        const unsigned char *d = l ? (const unsigned char *)r->arena.data + r->k.off[sl][i] : NULL;
+        p = 0;
+        for (uint32_t j = 0; j < 8; j++)
+            p = (p << 8) | (j < l ? d[j] : 0);
+        break;
+    }
+    }
+    return r->crit[0].reverse ? ~p : p;
 }
 
 static void sort_matches(struct sort_run *r)
@@ -206,11 +255,15 @@ static void sort_matches(struct sort_run *r)
     if (r->rc < 0 || r->m.n == 0)
         return;
     size_t n = r->m.n;
-    r->ent = xcalloc(n, sizeof(*r->ent));
-    r->order = xmalloc(n * sizeof(*r->order));
-    for (size_t i = 0; i < n; i++) {
-        r->order[i] = (uint32_t)i;
-        r->ent[i].date = r->m.idates[i];  /* no stored record: INTERNALDATE */
+    for (size_t c = 0; c < r->ncrit; c++) {
+        int sl = str_slot(r->crit[c].key);
+        if (sl >= 0 && !r->k.len[sl]) {
+            r->k.len[sl] = xcalloc(n, sizeof(uint32_t));
+            r->k.off[sl] = xcalloc(n, sizeof(size_t));
+        } else if (r->crit[c].key == SO_DATE && !r->k.date) {
+            r->k.date = xmalloc(n * sizeof(int64_t));
+            memcpy(r->k.date, r->m.idates, n * sizeof(int64_t)); /* no stored record: INTERNALDATE */
+        }
     }
     if (r->need_keys) {
         /* Messages another session expunged (still shown here) have no
@@ -222,7 +275,16 @@ static void sort_matches(struct sort_run *r)
             return;
         }
     }
-    qsort_r(r->order, n, sizeof(*r->order), cmp_ent, r);
+    struct sort_item *it = xmalloc(n * sizeof(*it));
+    for (size_t i = 0; i < n; i++) {
+        it[i].idx = (uint32_t)i;
+        it[i].pfx = sort_prefix(r, (uint32_t)i);
+    }
+    qsort_r(it, n, sizeof(*it), cmp_item, r);
+    r->order = xmalloc(n * sizeof(*r->order));
+    for (size_t i = 0; i < n; i++)
+        r->order[i] = it[i].idx;
+    free(it);
 }
 
 static void sort_job(struct job *job, void *arg)
@@ -243,7 +305,11 @@ static void sort_job(struct job *job, void *arg)
 static void sort_run_free(struct sort_run *r)
 {
     search_run_free(r->sr);
-    free(r->ent);
+    free(r->k.date);
+    for (int sl = 0; sl < SORT_NSTR; sl++) {
+        free(r->k.off[sl]);
+        free(r->k.len[sl]);
+    }
     free(r->order);
     buf_free(&r->arena);
     free(r);
@@ -310,7 +376,8 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
     if (!r->esearch) {
         buf_puts(&b, "* SORT");
         for (size_t i = 0; i < n; i++) {
-            buf_printf(&b, " %u", nums[r->order[i]]);
+            buf_putc(&b, ' ');
+            buf_put_uint(&b, nums[r->order[i]]);
             flush_if_big(s, &b);
         }
         if (r->uses_modseq && n > 0)
@@ -333,9 +400,13 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
                 size_t j = i;
                 while (j + 1 < n && nums[r->order[j + 1]] == nums[r->order[j]] + 1)
                     j++;
-                buf_printf(&b, "%s%u", i ? "," : "", nums[r->order[i]]);
-                if (j > i)
-                    buf_printf(&b, ":%u", nums[r->order[j]]);
+                if (i)
+                    buf_putc(&b, ',');
+                buf_put_uint(&b, nums[r->order[i]]);
+                if (j > i) {
+                    buf_putc(&b, ':');
+                    buf_put_uint(&b, nums[r->order[j]]);
+                }
                 i = j + 1;
                 flush_if_big(s, &b);
             }

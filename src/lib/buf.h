@@ -26,6 +26,9 @@ void buf_reserve(struct buf *b, size_t extra);
 void buf_append(struct buf *b, const void *p, size_t n);
 void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
+/* Decimal digits of v: what buf_printf("%llu") writes, without the two
+ * vsnprintf passes (a SORT or SEARCH answer writes 100,000 numbers). */
+void buf_put_uint(struct buf *b, uint64_t v);
 void buf_printf(struct buf *b, const char *fmt, ...) ATTR_PRINTF(2, 3);
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap) ATTR_PRINTF(2, 0);
 void buf_consume(struct buf *b, size_t n); /* drop n bytes from the front */

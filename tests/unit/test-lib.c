@@ -26,6 +26,21 @@ static void test_buf_basics(void)
     CHECK(b.data == NULL);
 }
 
+static void test_buf_put_uint(void)
+{
+    struct buf b = BUF_INIT;
+    const uint64_t v[] = {0, 7, 10, 99, 4294967295u, 18446744073709551615u};
+    char want[64];
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        buf_reset(&b);
+        buf_puts(&b, "n=");
+        buf_put_uint(&b, v[i]);
+        snprintf(want, sizeof(want), "n=%llu", (unsigned long long)v[i]);
+        CHECK_STR(buf_cstr(&b), want);
+    }
+    buf_free(&b);
+}
+
 static void test_buf_binary_and_growth(void)
 {
     struct buf b = BUF_INIT;
@@ -236,6 +251,7 @@ int main(void)
     RUN(test_base64);
     RUN(test_datetime);
     RUN(test_buf_basics);
+    RUN(test_buf_put_uint);
     RUN(test_buf_binary_and_growth);
     RUN(test_config_defaults);
     RUN(test_config_file);
