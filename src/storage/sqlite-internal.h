@@ -117,6 +117,8 @@ enum sq_stmt_id {
     SQ_SK_PUT,
     SQ_SK_DEAD_DEL,
     SQ_SK_READ,
+    SQ_MMAP_ON,
+    SQ_MMAP_OFF,
     SQ_TH_GET,
     SQ_TH_PUT,
     /* retained expunged messages and their viewers (sqlite-retain.c) */

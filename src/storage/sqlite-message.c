@@ -153,6 +153,30 @@ int sq_get_keywords(struct mailbox *mb, char **out)
     return STORAGE_OK;
 }
 
+/* A large scan (the sort keys of a SORT or THREAD, the records of a
+ * SEARCH over a big mailbox) reads its pages through a memory map for
+ * its duration: no page-cache allocation and no pread per page, which
+ * with the small cache of a connection (sq_open) were a quarter of a
+ * SORT over 100,000 messages. Only inside a transaction, where the
+ * snapshot cannot change and SQLite never drops the mapping mid-scan
+ * (sq_open says why connections otherwise run without one), and given
+ * back at the end: one munmap per large scan. Past the first GiB
+ * (SQ_MMAP_ON) the file is read as before. */
+#define SCAN_MMAP_MIN_ROWS 4096
+
+static bool scan_mmap_begin(struct mail_user *u, uint64_t rows)
+{
+    if (rows < SCAN_MMAP_MIN_ROWS || sqlite3_get_autocommit(sq(u)->db))
+        return false;
+    return sq_run(u, sq_stmt(u, SQ_MMAP_ON), "mmap on") == STORAGE_OK;
+}
+
+static void scan_mmap_end(struct mail_user *u, bool on)
+{
+    if (on)
+        (void)sq_run(u, sq_stmt(u, SQ_MMAP_OFF), "mmap off");
+}
+
 /* Rows per batch of mailbox_foreach_record: no cursor is held while the
  * callback runs (SQLite leaves a cursor's results undefined when the same
  * connection writes, and FETCH sets \\Seen from inside the callback), yet
@@ -166,6 +190,7 @@ int sq_foreach_record(struct mailbox *mb, uint32_t lo, uint32_t hi, msg_record_c
     int r = STORAGE_OK;
     uint64_t next = lo;
     size_t total = 0;
+    bool mapped = scan_mmap_begin(mb->user, (uint64_t)hi - lo + 1);
     while (next <= hi) {
         const char *reader = mailbox_seen_reader(mb);
         sqlite3_stmt *st = sq_stmt(mb->user, reader ? SQ_MSG_RANGE_AS : SQ_MSG_RANGE);
@@ -208,6 +233,7 @@ int sq_foreach_record(struct mailbox *mb, uint32_t lo, uint32_t hi, msg_record_c
             break;
     }
     free(v);
+    scan_mmap_end(mb->user, mapped);
     /* Rows are only returned while mb's row is still mb (MB_IS in the
      * statement); an empty result must tell "no such UIDs" from "no
      * mailbox". */
@@ -722,44 +748,16 @@ static int build_sortkeys(struct mail_user *u, const char *guid, struct buf *out
  * never with all its records in memory at once. */
 #define SORT_FILL_MAX 16384
 
-/* Page cache of a connection during a large sort-key scan. */
-#define SORT_CACHE_KIB 16384
-
-/* The connection's cache_size in KiB (it is set as a negative KiB
- * figure), or 0 when unknown. */
-static int sort_cache_kib(sqlite3 *db)
-{
-    sqlite3_stmt *q;
-    int kib = 0;
-    if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &q, NULL) != SQLITE_OK)
-        return 0;
-    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) < 0)
-        kib = -sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-    return kib;
-}
-
-static void set_cache_kib(sqlite3 *db, int kib)
-{
-    char sql[64];
-    snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d", kib);
-    sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
 int sq_sort_keys(struct mailbox *mb, const uint32_t *uids, size_t n, sort_keys_cb cb, void *arg)
 {
     struct mail_user *u = mb->user;
-    sqlite3 *db = sq(u)->db;
     sqlite3_stmt *st = sq_stmt(u, SQ_SK_READ);
     if (!st)
         return STORAGE_ERR_IO;
     /* One primary-key lookup of sortkeys per message row: with the small
      * page cache of a connection (sqlite-store.c) the two tables' pages
-     * keep evicting each other and every lookup becomes preads. A larger
-     * cache for this scan only, given back afterwards. */
-    int cache_kib = sort_cache_kib(db);
-    if (n > 1000 && cache_kib > 0)
-        set_cache_kib(db, SORT_CACHE_KIB);
+     * keep evicting each other and every lookup becomes preads. */
+    bool mapped = scan_mmap_begin(u, n);
     sqlite3_bind_int64(st, 1, mb->id);
     sqlite3_bind_int64(st, 2, uids[0]);
     sqlite3_bind_int64(st, 3, uids[n - 1]);
@@ -804,8 +802,7 @@ int sq_sort_keys(struct mailbox *mb, const uint32_t *uids, size_t n, sort_keys_c
         fills[nfills++] = f;
     }
     sqlite3_reset(st);
-    if (n > 1000 && cache_kib > 0)
-        set_cache_kib(db, cache_kib);
+    scan_mmap_end(u, mapped);
     int r = 0;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         r = sq_error(u, rc, "sort keys");

@@ -127,6 +127,9 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_SK_DEAD_DEL] = "DELETE FROM sortkeys WHERE guid IN (SELECT guid FROM blob WHERE refcount<=0)",
     [SQ_SK_READ] = "SELECT m.uid,m.guid,s.data FROM message m LEFT JOIN sortkeys s ON s.guid=m.guid "
                    "WHERE m.mailbox_id=?1 AND m.uid BETWEEN ?2 AND ?3 AND " MB_IS("?1", "?4") " ORDER BY m.uid",
+    /* a large scan's memory map (sqlite-message.c scan_mmap_begin) */
+    [SQ_MMAP_ON] = "PRAGMA mmap_size=1073741824",
+    [SQ_MMAP_OFF] = "PRAGMA mmap_size=0",
     /* conversation threads (schema 10, sqlite-message.c assign_threadid) */
     [SQ_TH_GET] = "SELECT threadid FROM thread_msgid WHERE msgid=?",
     [SQ_TH_PUT] = "INSERT OR IGNORE INTO thread_msgid(msgid,threadid) VALUES(?,?)",
@@ -459,7 +462,8 @@ static int sq_user_open(struct mail_user *u, bool create)
      * connection, reader connections and other workers writing the same
      * store that meant an munmap, with its TLB shootdown across every
      * thread of the worker, for most transactions (6% of the server's CPU
-     * in the imapmix benchmark). */
+     * in the imapmix benchmark). A large scan inside a transaction maps
+     * the file for its duration only (sqlite-message.c scan_mmap_begin). */
     sqlite3_busy_timeout(s->db, SQ_BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(s->db, 0);
     char *err = NULL;
