@@ -162,7 +162,10 @@ static void search_one(struct search_run *r, const struct msg_record *rec, const
     load_reset(&r->load);
     if (match) {
         if (r->n >= r->cap) {
-            r->cap = r->cap ? r->cap * 2 : 256;
+            /* At first room for every message of the view: arrays not
+             * copied as they grow, and pages never written (few matches)
+             * are never touched. */
+            r->cap = r->cap ? r->cap * 2 : MAX((size_t)r->v.n, 256);
             r->uids = xrealloc(r->uids, r->cap * sizeof(*r->uids));
             r->msns = xrealloc(r->msns, r->cap * sizeof(*r->msns));
             if (r->want_recs) {
@@ -230,7 +233,8 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
     if (!esearch) {
         buf_puts(&b, "* SEARCH");
         for (size_t i = 0; i < r->n; i++) {
-            buf_printf(&b, " %u", nums[i]);
+            buf_putc(&b, ' ');
+            buf_put_uint(&b, nums[i]);
             flush_if_big(s, &b);
         }
         if (q->uses_modseq && r->n > 0)

@@ -458,10 +458,11 @@ void seqset_write_uids(struct buf *out, const uint32_t *uids, size_t n)
         if (!first)
             buf_putc(out, ',');
         first = false;
-        if (j == i)
-            buf_printf(out, "%u", uids[i]);
-        else
-            buf_printf(out, "%u:%u", uids[i], uids[j]);
+        buf_put_uint(out, uids[i]);
+        if (j > i) {
+            buf_putc(out, ':');
+            buf_put_uint(out, uids[j]);
+        }
         i = j + 1;
     }
 }
