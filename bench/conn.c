@@ -462,6 +462,16 @@ static void handle_line(struct bconn *c, const char *line, size_t len, bool *tag
             c->search_hits = hits;
             return;
         }
+        if (end - p >= 6 && strncasecmp(p, "THREAD", 6) == 0 && (end - p == 6 || p[6] == ' ')) {
+            /* RFC 5256 4: "* THREAD (2)(3 6 (4 23)(44 7 96))": every
+             * number is a message. */
+            long hits = 0;
+            for (const char *q = p + 6; q < end; q++)
+                if (*q >= '0' && *q <= '9' && !(q[-1] >= '0' && q[-1] <= '9'))
+                    hits++;
+            c->search_hits = hits;
+            return;
+        }
         if (p < end && *p >= '0' && *p <= '9') {
             unsigned long n = 0;
             while (p < end && *p >= '0' && *p <= '9' && n < 1000000000ul)
