@@ -205,13 +205,26 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
     if (esearch && !q->esearch)
         ret = SR_ALL;   /* rev2 client without RETURN: ESEARCH ALL */
 
+    size_t pstart = 0, pend = 0;
+    if (ret & SR_PARTIAL)
+        partial_range_slice(&q->partial, r->n, &pstart, &pend);
     if (ret & SR_SAVE) {
         /* RFC 5182 2.1: with MIN/MAX (and no ALL/COUNT) only those are saved. */
         struct imap_view *v = s->view;
         free(v->searchres);
         v->searchres = NULL;
         v->nsearchres = 0;
-        if (r->n > 0 && (ret & (SR_MIN | SR_MAX)) && !(ret & (SR_ALL | SR_COUNT))) {
+        if (r->n > 0 && (ret & SR_PARTIAL) && !(ret & (SR_ALL | SR_COUNT))) {
+            /* RFC 9394 3.2 table 1: the PARTIAL results, and MIN and/or
+             * MAX when asked for (ascending UIDs, as always) */
+            v->searchres = xmalloc((pend - pstart + 2) * sizeof(uint32_t));
+            if ((ret & SR_MIN) && (pstart > 0 || pend == 0))
+                v->searchres[v->nsearchres++] = r->uids[0];
+            for (size_t i = pstart; i < pend; i++)
+                v->searchres[v->nsearchres++] = r->uids[i];
+            if ((ret & SR_MAX) && pend < r->n && !(v->nsearchres && v->searchres[v->nsearchres - 1] == r->uids[r->n - 1]))
+                v->searchres[v->nsearchres++] = r->uids[r->n - 1];
+        } else if (r->n > 0 && (ret & (SR_MIN | SR_MAX)) && !(ret & (SR_ALL | SR_COUNT))) {
             v->searchres = xmalloc(2 * sizeof(uint32_t));
             if (ret & SR_MIN)
                 v->searchres[v->nsearchres++] = r->uids[0];
@@ -223,7 +236,7 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
             v->nsearchres = r->n;
         }
         /* SAVE alone: no ESEARCH response (RFC 5182 2.1). */
-        if (!(ret & ~SR_SAVE))
+        if (!(ret & ~(SR_SAVE | SR_UPDATE | SR_CONTEXT)))
             return;
     }
 
@@ -249,6 +262,19 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
         if ((ret & SR_ALL) && r->n > 0) {
             buf_puts(&b, " ALL ");
             seqset_write_uids(&b, nums, r->n);
+        }
+        if (ret & SR_PARTIAL) {
+            /* RFC 9394 3.1: the requested range, then its results in
+             * mailbox order, or NIL */
+            buf_puts(&b, " PARTIAL (");
+            partial_range_write(&b, &q->partial);
+            if (pend > pstart) {
+                buf_putc(&b, ' ');
+                seqset_write_uids(&b, nums + pstart, pend - pstart);
+            } else {
+                buf_puts(&b, " NIL");
+            }
+            buf_putc(&b, ')');
         }
         if (q->uses_modseq && r->n > 0) {
             /* RFC 4731 3.2 / RFC 7162 3.1.10: the highest mod-sequence of

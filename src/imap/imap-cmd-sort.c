@@ -51,6 +51,7 @@ struct sort_run {
     struct sort_crit crit[SORT_MAX_CRITERIA];
     size_t ncrit;
     unsigned ret;                   /* enum search_ret */
+    struct partial_range partial;   /* SR_PARTIAL */
     bool esearch, uses_modseq;
     bool need_keys;                 /* a criterion needs the stored records */
     /* the result: indexes into the matches, in sort order */
@@ -269,7 +270,25 @@ static void save_result(struct imap_session *s, const struct sort_run *r)
     v->nsearchres = 0;
     if (n == 0)
         return;
-    if ((r->ret & (SR_MIN | SR_MAX)) && !(r->ret & (SR_ALL | SR_COUNT))) {
+    if ((r->ret & SR_PARTIAL) && !(r->ret & (SR_ALL | SR_COUNT))) {
+        /* RFC 9394 3.2 table 1: the PARTIAL results (in sort order) and
+         * the MIN and/or MAX ones */
+        size_t a, e;
+        partial_range_slice(&r->partial, n, &a, &e);
+        v->searchres = xmalloc((e - a + 2) * sizeof(uint32_t));
+        for (size_t i = a; i < e; i++)
+            v->searchres[v->nsearchres++] = r->m.uids[r->order[i]];
+        if (r->ret & SR_MIN)
+            v->searchres[v->nsearchres++] = r->m.uids[r->order[0]];
+        if (r->ret & SR_MAX)
+            v->searchres[v->nsearchres++] = r->m.uids[r->order[n - 1]];
+        qsort(v->searchres, v->nsearchres, sizeof(uint32_t), cmp_u32);
+        size_t w = 0;
+        for (size_t i = 0; i < v->nsearchres; i++)
+            if (w == 0 || v->searchres[w - 1] != v->searchres[i])
+                v->searchres[w++] = v->searchres[i];
+        v->nsearchres = w;
+    } else if ((r->ret & (SR_MIN | SR_MAX)) && !(r->ret & (SR_ALL | SR_COUNT))) {
         v->searchres = xmalloc(2 * sizeof(uint32_t));
         if (r->ret & SR_MIN)
             v->searchres[v->nsearchres++] = r->m.uids[r->order[0]];
@@ -296,6 +315,23 @@ static void flush_if_big(struct imap_session *s, struct buf *b)
     }
 }
 
+/* order[from..to) as a sequence-set in sort order; a range only for
+ * ascending runs (RFC 5267 3.2) */
+static void write_sorted_set(struct imap_session *s, struct buf *b, const uint32_t *nums, const uint32_t *order,
+                             size_t from, size_t to)
+{
+    for (size_t i = from; i < to;) {
+        size_t j = i;
+        while (j + 1 < to && nums[order[j + 1]] == nums[order[j]] + 1)
+            j++;
+        buf_printf(b, "%s%u", i > from ? "," : "", nums[order[i]]);
+        if (j > i)
+            buf_printf(b, ":%u", nums[order[j]]);
+        i = j + 1;
+        flush_if_big(s, b);
+    }
+}
+
 static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct sort_run *r)
 {
     const uint32_t *nums = cmd->uid ? r->m.uids : r->m.msns;
@@ -303,7 +339,7 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
     unsigned ret = r->ret;
     if (ret & SR_SAVE) {
         save_result(s, r);
-        if (!(ret & ~SR_SAVE))
+        if (!(ret & ~(SR_SAVE | SR_UPDATE | SR_CONTEXT)))
             return; /* SAVE alone: no ESEARCH response (RFC 5182 2.1) */
     }
     struct buf b = BUF_INIT;
@@ -327,18 +363,23 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
         if (ret & SR_COUNT)
             buf_printf(&b, " COUNT %zu", n);
         if ((ret & SR_ALL) && n > 0) {
-            /* in sort order; a range only for ascending runs (RFC 5267 3.2) */
             buf_puts(&b, " ALL ");
-            for (size_t i = 0; i < n;) {
-                size_t j = i;
-                while (j + 1 < n && nums[r->order[j + 1]] == nums[r->order[j]] + 1)
-                    j++;
-                buf_printf(&b, "%s%u", i ? "," : "", nums[r->order[i]]);
-                if (j > i)
-                    buf_printf(&b, ":%u", nums[r->order[j]]);
-                i = j + 1;
-                flush_if_big(s, &b);
+            write_sorted_set(s, &b, nums, r->order, 0, n);
+        }
+        if (ret & SR_PARTIAL) {
+            /* RFC 9394 3.1 / RFC 5267 4.4: the range of the results in
+             * sort order */
+            size_t a, e;
+            partial_range_slice(&r->partial, n, &a, &e);
+            buf_puts(&b, " PARTIAL (");
+            partial_range_write(&b, &r->partial);
+            if (e > a) {
+                buf_putc(&b, ' ');
+                write_sorted_set(s, &b, nums, r->order, a, e);
+            } else {
+                buf_puts(&b, " NIL");
             }
+            buf_putc(&b, ')');
         }
         if (r->uses_modseq && n > 0) {
             /* RFC 4731 3.2 / RFC 7162 3.1.10: the highest mod-sequence of
@@ -417,6 +458,7 @@ IMAP_CMD(cmd_sort)
     if (q.uses_modseq)
         imap_enable_condstore(s);
     r->ret = q.ret;
+    r->partial = q.partial;
     r->esearch = q.esearch;
     r->uses_modseq = q.uses_modseq;
     for (size_t c = 0; c < r->ncrit; c++)

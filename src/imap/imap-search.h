@@ -67,11 +67,29 @@ enum search_ret {
     SR_ALL = 1u << 2,
     SR_COUNT = 1u << 3,
     SR_SAVE = 1u << 4,
+    SR_PARTIAL = 1u << 5,   /* RFC 9394 3.1 / RFC 5267 4.4 */
+    SR_UPDATE = 1u << 6,    /* RFC 5267 4.3 (CONTEXT=SEARCH, CONTEXT=SORT) */
+    SR_CONTEXT = 1u << 7,   /* RFC 5267 4.2: a hint, ignored */
 };
+
+/* A PARTIAL range (RFC 9394 4): "a:b" (neg false) or "-a:-b" (neg true),
+ * a and b nz-numbers as the client wrote them (echoed in the answer). */
+struct partial_range {
+    uint32_t a, b;
+    bool neg;
+};
+/* Parse a partial-range from the atom s; false if it is not one. */
+bool partial_range_parse(const char *s, struct partial_range *pr);
+/* The part [*start, *end) of n results (in the requested order) that pr
+ * names; empty (start == end) when none of it exists. */
+void partial_range_slice(const struct partial_range *pr, size_t n, size_t *start, size_t *end);
+/* "a:b" or "-a:-b" as given */
+void partial_range_write(struct buf *b, const struct partial_range *pr);
 
 struct search_query {
     struct skey *root;
     unsigned ret;           /* enum search_ret */
+    struct partial_range partial;   /* SR_PARTIAL */
     bool esearch;           /* RETURN given: answer with ESEARCH */
     bool uses_modseq;       /* a MODSEQ key: CONDSTORE, "(MODSEQ n)" in result */
     char *charset;          /* as given, NULL = default */
