@@ -459,10 +459,47 @@ static enum cmd_result search_done(struct imap_session *s, struct imap_cmd *cmd,
         imap_tagged(s, cmd, "NO", "[SERVERBUG] Search failed");
     } else {
         write_results(s, cmd, r);
+        if (r->q->ret & SR_UPDATE) {
+            /* RFC 5267 4.3: the context starts from this result; changes
+             * from here on are reported (the sync before the tagged OK
+             * already may). Refused: untagged NO [NOUPDATE] (4.3.1). */
+            const char *why = update_ctx_refusal(s->view, r->q->root);
+            if (!why && update_ctx_tag_in_use(s->view, cmd->tag))
+                why = "Tag in use";
+            if (why) {
+                imap_untagged(s, "NO [NOUPDATE \"%s\"] %s", cmd->tag, why);
+            } else {
+                update_ctx_add_search(s->view, cmd->tag, cmd->uid, r->q->root, r->max_uid, r->uids, r->n);
+                r->q->root = NULL;
+            }
+        }
         imap_tagged(s, cmd, "OK", "Search completed");
     }
     search_run_free(r);
     return CMD_DONE;
+}
+
+struct skey *search_run_take_root(struct search_run *r)
+{
+    struct skey *k = r->q->root;
+    r->q->root = NULL;
+    return k;
+}
+
+uint32_t search_run_max_uid(const struct search_run *r)
+{
+    return r->max_uid;
+}
+
+/* RFC 5267 4.3: "An attempt to use UPDATE where a tag is already in use
+ * with a previous searching command that itself used UPDATE SHALL result
+ * in the server rejecting the searching command with a BAD response." */
+bool search_update_tag_reused(struct imap_session *s, struct imap_cmd *cmd, unsigned ret)
+{
+    if (!(ret & SR_UPDATE) || !update_ctx_tag_in_use(s->view, cmd->tag))
+        return false;
+    imap_tagged(s, cmd, "BAD", "[CLIENTBUG] Tag reuse: an updating context has this tag");
+    return true;
 }
 
 bool search_has_msn_key(const struct skey *k)
@@ -552,6 +589,10 @@ IMAP_CMD(cmd_search)
     }
     if ((s->enabled & EN_UIDONLY) && search_has_msn_key(qp->root)) {
         imap_tagged(s, cmd, "BAD", "[UIDREQUIRED] Message numbers are not allowed once UIDONLY is enabled");
+        search_run_free(r);
+        return CMD_DONE;
+    }
+    if (search_update_tag_reused(s, cmd, qp->ret)) {
         search_run_free(r);
         return CMD_DONE;
     }

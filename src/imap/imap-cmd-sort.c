@@ -401,6 +401,37 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
     buf_free(&b);
 }
 
+/* RFC 5267 4.3 (CONTEXT=SORT): only for criteria the message records
+ * hold (ARRIVAL, SIZE): the position of a new result is then known
+ * without reading the store (imap-context.c); others get NOUPDATE. */
+static void start_context(struct imap_session *s, struct imap_cmd *cmd, struct sort_run *r)
+{
+    struct update_crit crit[UPDATE_CTX_MAX_CRIT];
+    const char *why = NULL;
+    for (size_t c = 0; c < r->ncrit && !why; c++) {
+        if (r->crit[c].key != SO_ARRIVAL && r->crit[c].key != SO_SIZE)
+            why = "Updates are only provided for SORT by ARRIVAL and SIZE";
+        else
+            crit[c] = (struct update_crit){.key = r->crit[c].key == SO_SIZE ? UPDATE_CRIT_SIZE : UPDATE_CRIT_ARRIVAL,
+                                           .reverse = r->crit[c].reverse};
+    }
+    struct search_matches m;
+    search_run_matches(r->sr, &m);
+    if (!why) {
+        struct skey *root = search_run_take_root(r->sr);
+        why = update_ctx_refusal(s->view, root);
+        if (!why && update_ctx_tag_in_use(s->view, cmd->tag))
+            why = "Tag in use";
+        if (!why)
+            update_ctx_add_sort(s->view, cmd->tag, cmd->uid, root, search_run_max_uid(r->sr), crit, r->ncrit, m.uids,
+                                m.sizes, m.idates, r->order, m.n);
+        else
+            skey_free(root);
+    }
+    if (why)
+        imap_untagged(s, "NO [NOUPDATE \"%s\"] %s", cmd->tag, why);
+}
+
 static enum cmd_result sort_done(struct imap_session *s, struct imap_cmd *cmd, void *arg)
 {
     struct sort_run *r = arg;
@@ -418,6 +449,8 @@ static enum cmd_result sort_done(struct imap_session *s, struct imap_cmd *cmd, v
         imap_tagged(s, cmd, "NO", "[SERVERBUG] Sort failed");
     } else {
         write_results(s, cmd, r);
+        if (r->ret & SR_UPDATE)
+            start_context(s, cmd, r);
         imap_tagged(s, cmd, "OK", "Sort completed");
     }
     sort_run_free(r);
@@ -453,6 +486,11 @@ IMAP_CMD(cmd_sort)
         search_query_free(&q);
         sort_run_free(r);
         imap_tagged(s, cmd, "BAD", "[UIDREQUIRED] Message numbers are not allowed once UIDONLY is enabled");
+        return CMD_DONE;
+    }
+    if (search_update_tag_reused(s, cmd, q.ret)) {
+        search_query_free(&q);
+        sort_run_free(r);
         return CMD_DONE;
     }
     if (q.uses_modseq)
