@@ -348,6 +348,20 @@ void update_ctx_expunged(struct imap_session *s, const uint32_t *uids, size_t n)
     free(del);
 }
 
+/* SEARCH contexts: is uid a result (ent ascending by UID)? */
+static bool ent_find(const struct update_ctx *c, uint32_t uid)
+{
+    size_t lo = 0, hi = c->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->ent[mid].uid < uid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->n && c->ent[lo].uid == uid;
+}
+
 static int cmp_note(const void *a, const void *b)
 {
     const struct update_note *x = a, *y = b;
@@ -375,14 +389,21 @@ void update_ctx_apply(struct imap_session *s, struct update_batch *ub)
     struct buf b = BUF_INIT;
     for (size_t ci = 0; ci < v->nuctx && ci < UPDATE_CTX_MAX; ci++) {
         struct update_ctx *c = v->uctx[ci];
-        /* which noted UIDs are in the result now */
+        /* which noted UIDs are in the result now: SEARCH results are
+         * ascending UIDs (O(k log n)); SORT results are looked through */
         size_t nin = 0;
-        for (size_t i = 0; i < c->n; i++) {
-            struct update_note key = {.uid = c->ent[i].uid};
-            if (bsearch(&key, ub->notes, nn, sizeof(*ub->notes), cmp_note))
-                inset[nin++] = c->ent[i].uid;
+        if (!c->sort) {
+            for (size_t i = 0; i < nn; i++)
+                if (ent_find(c, ub->notes[i].uid))
+                    inset[nin++] = ub->notes[i].uid;
+        } else {
+            for (size_t i = 0; i < c->n; i++) {
+                struct update_note key = {.uid = c->ent[i].uid};
+                if (nin < nn && bsearch(&key, ub->notes, nn, sizeof(*ub->notes), cmp_note))
+                    inset[nin++] = c->ent[i].uid;
+            }
+            qsort(inset, nin, sizeof(*inset), cmp_u32);
         }
-        qsort(inset, nin, sizeof(*inset), cmp_u32);
         size_t ndel = 0, nadd = 0;
         for (size_t i = 0; i < nn; i++) {
             const struct update_note *no = &ub->notes[i];
