@@ -158,13 +158,34 @@ S: * ESEARCH (TAG "m3") UID ADDTO (0 6)
 S: * ESEARCH (TAG "m4") UID ADDTO (0 6)
 S: * ESEARCH (TAG "m5") UID ADDTO (1 6)
 S~ m7 OK .*
+# UPDATE with PARTIAL: the updates cover every result (RFC 9394 3.1)
+C: m8 CANCELUPDATE "m1" "m2"
+S: m8 OK No further updates
+C: p1 UID SEARCH RETURN (UPDATE PARTIAL 1:1) UNDELETED
+S: * ESEARCH (TAG "p1") UID PARTIAL (1:1 4)
+S: p1 OK Search completed
+C: p2 UID STORE 6 -FLAGS.SILENT (\Deleted)
+S: * ESEARCH (TAG "m3") UID REMOVEFROM (0 6)
+S: * ESEARCH (TAG "m4") UID REMOVEFROM (0 6)
+S: * ESEARCH (TAG "m5") UID REMOVEFROM (1 6)
+S: * ESEARCH (TAG "p1") UID ADDTO (0 6)
+S~ p2 OK .*
+# bounds: at most 64 tags in one CANCELUPDATE
+C: q1 CANCELUPDATE "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x" "x"
+S~ q1 BAD \[LIMIT\] .*
 # contexts end with the selection
 C: u1 UNSELECT
 S~ u1 OK .*
 C: u2 SELECT INBOX
 S* u2 OK .*
-C: u3 UID STORE 6 -FLAGS.SILENT (\Deleted)
+C: u3 UID STORE 6 +FLAGS.SILENT (\Deleted)
 S: u3 OK Store completed
+C: u5 CLOSE
+S~ u5 OK .*
+C: u6 CANCELUPDATE "b1"
+S~ u6 BAD .*
+C: u7 SEARCH RETURN (UPDATE) ALL
+S~ u7 BAD .*
 C: u4 LOGOUT
 S~ \* BYE .*
 S~ u4 OK .*
