@@ -363,8 +363,18 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
         if (ret & SR_COUNT)
             buf_printf(&b, " COUNT %zu", n);
         if ((ret & SR_ALL) && n > 0) {
+            /* in sort order; a range only for ascending runs (RFC 5267 3.2) */
             buf_puts(&b, " ALL ");
-            write_sorted_set(s, &b, nums, r->order, 0, n);
+            for (size_t i = 0; i < n;) {
+                size_t j = i;
+                while (j + 1 < n && nums[r->order[j + 1]] == nums[r->order[j]] + 1)
+                    j++;
+                buf_printf(&b, "%s%u", i ? "," : "", nums[r->order[i]]);
+                if (j > i)
+                    buf_printf(&b, ":%u", nums[r->order[j]]);
+                i = j + 1;
+                flush_if_big(s, &b);
+            }
         }
         if (ret & SR_PARTIAL) {
             /* RFC 9394 3.1 / RFC 5267 4.4: the range of the results in
