@@ -281,14 +281,19 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
              * the messages returned: with only MIN and/or MAX those are
              * just the lowest and/or highest match. */
             uint64_t ms = r->maxmodseq;
-            if (!(ret & (SR_ALL | SR_COUNT)) && (ret & (SR_MIN | SR_MAX))) {
+            if (!(ret & (SR_ALL | SR_COUNT)) && (ret & (SR_MIN | SR_MAX | SR_PARTIAL))) {
                 ms = 0;
                 if (ret & SR_MIN)
                     ms = r->first_modseq;
                 if ((ret & SR_MAX) && r->last_modseq > ms)
                     ms = r->last_modseq;
+                /* PARTIAL: of the messages in the range (want_recs) */
+                for (size_t i = pstart; i < pend && r->modseqs; i++)
+                    if (r->modseqs[i] > ms)
+                        ms = r->modseqs[i];
             }
-            buf_printf(&b, " MODSEQ %llu", (unsigned long long)ms);
+            if (ms)     /* none returned: no MODSEQ */
+                buf_printf(&b, " MODSEQ %llu", (unsigned long long)ms);
         }
         buf_puts(&b, "\r\n");
     }
@@ -598,6 +603,8 @@ IMAP_CMD(cmd_search)
     }
     if (qp->uses_modseq)
         imap_enable_condstore(s);   /* RFC 7162 3.1: MODSEQ search enables CONDSTORE */
+    /* the MODSEQ of a PARTIAL answer is that of its messages */
+    r->want_recs = qp->uses_modseq && (qp->ret & SR_PARTIAL);
 
     search_run_setup(s, r);
     if (search_run_inline_ok(r)) {

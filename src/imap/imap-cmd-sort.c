@@ -396,14 +396,22 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
              * the messages returned: with only MIN and/or MAX, of those
              * (the first and last in sort order) */
             uint64_t ms = r->m.maxmodseq;
-            if (!(ret & (SR_ALL | SR_COUNT)) && (ret & (SR_MIN | SR_MAX))) {
+            if (!(ret & (SR_ALL | SR_COUNT)) && (ret & (SR_MIN | SR_MAX | SR_PARTIAL))) {
                 ms = 0;
                 if (ret & SR_MIN)
                     ms = r->m.modseqs[r->order[0]];
                 if ((ret & SR_MAX) && r->m.modseqs[r->order[n - 1]] > ms)
                     ms = r->m.modseqs[r->order[n - 1]];
+                if (ret & SR_PARTIAL) {     /* of the messages in the range */
+                    size_t a, e;
+                    partial_range_slice(&r->partial, n, &a, &e);
+                    for (size_t i = a; i < e; i++)
+                        if (r->m.modseqs[r->order[i]] > ms)
+                            ms = r->m.modseqs[r->order[i]];
+                }
             }
-            buf_printf(&b, " MODSEQ %llu", (unsigned long long)ms);
+            if (ms)     /* none returned: no MODSEQ */
+                buf_printf(&b, " MODSEQ %llu", (unsigned long long)ms);
         }
     }
     buf_puts(&b, "\r\n");
