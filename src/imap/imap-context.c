@@ -263,11 +263,9 @@ static int ent_cmp(const struct update_ctx *c, const struct uctx_ent *a, const s
     return (a->uid > b->uid) - (a->uid < b->uid);
 }
 
-static const struct update_ctx *qsort_ctx;  /* the loop's thread only */
-
-static int ent_qcmp(const void *a, const void *b)
+static int ent_qcmp(const void *a, const void *b, void *ctx)
 {
-    return ent_cmp(qsort_ctx, a, b);
+    return ent_cmp(ctx, a, b);
 }
 
 static uint32_t num_of(const struct imap_session *s, const struct update_ctx *c, uint32_t uid)
@@ -427,8 +425,7 @@ void update_ctx_apply(struct imap_session *s, struct update_batch *ub)
                 c->cap = c->n + nadd + c->n / 4 + 16;
                 c->ent = xrealloc(c->ent, c->cap * sizeof(*c->ent));
             }
-            qsort_ctx = c;
-            qsort(add, nadd, sizeof(*add), ent_qcmp);  /* SEARCH: ascending UIDs (no criteria) */
+            qsort_r(add, nadd, sizeof(*add), ent_qcmp, c);  /* SEARCH: ascending UIDs (no criteria) */
             buf_puts(&b, " ADDTO (");
             if (!c->sort) {
                 uint32_t *au = xmalloc(nadd * sizeof(*au));
