@@ -77,6 +77,9 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
         buf_puts(out, " COMPRESS=DEFLATE");
     /* RFC 5256, RFC 5957, RFC 5267 3 (imap-cmd-sort.c) */
     buf_puts(out, " SORT SORT=DISPLAY ESORT");
+    /* RFC 9394 (imap-cmd-search.c, imap-cmd-sort.c, UID FETCH); RFC 5267
+     * 4 updating contexts (imap-context.c) */
+    buf_puts(out, " PARTIAL CONTEXT=SEARCH CONTEXT=SORT");
     /* RFC 8437: after login only, and not with COMPRESS (imap-cmd-auth.c) */
     if (!s->conn || !conn_is_compressed(s->conn))
         buf_puts(out, " UNAUTHENTICATE");

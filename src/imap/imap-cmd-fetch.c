@@ -1043,12 +1043,26 @@ IMAP_CMD(cmd_fetch)
         imap_tagged(s, cmd, "BAD", "VANISHED requires UID FETCH and ENABLE QRESYNC");
         goto out_free;
     }
+    if (st->req.has_partial && !cmd->uid) {
+        /* RFC 9394 3.3: the PARTIAL modifier extends UID FETCH */
+        imap_tagged(s, cmd, "BAD", "PARTIAL requires UID FETCH");
+        goto out_free;
+    }
     if (st->req.has_changedsince || st->req.has[FI_MODSEQ])
         imap_enable_condstore(s);      /* RFC 7162 3.1: enables CONDSTORE */
 
     st->uids = imap_view_resolve(s, &set, cmd->uid, &st->nuids);
     if (st->req.vanished)
         write_vanished_earlier(s, &set, st->req.changedsince);
+    if (st->req.has_partial && st->uids) {
+        /* RFC 9394 3.3: only the messages of the set (in UID order) that
+         * the range names; CHANGEDSINCE then filters those (3.4) */
+        struct partial_range pr = {.a = st->req.partial_a, .b = st->req.partial_b, .neg = st->req.partial_neg};
+        size_t a, e;
+        partial_range_slice(&pr, st->nuids, &a, &e);
+        memmove(st->uids, st->uids + a, (e - a) * sizeof(uint32_t));
+        st->nuids = e - a;
+    }
     seqset_free(&set);
     st->batch.uids = st->uids;
     st->batch.nuids = st->uids ? st->nuids : 0;

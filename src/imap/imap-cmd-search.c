@@ -208,13 +208,26 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
     if (esearch && !q->esearch)
         ret = SR_ALL;   /* rev2 client without RETURN: ESEARCH ALL */
 
+    size_t pstart = 0, pend = 0;
+    if (ret & SR_PARTIAL)
+        partial_range_slice(&q->partial, r->n, &pstart, &pend);
     if (ret & SR_SAVE) {
         /* RFC 5182 2.1: with MIN/MAX (and no ALL/COUNT) only those are saved. */
         struct imap_view *v = s->view;
         free(v->searchres);
         v->searchres = NULL;
         v->nsearchres = 0;
-        if (r->n > 0 && (ret & (SR_MIN | SR_MAX)) && !(ret & (SR_ALL | SR_COUNT))) {
+        if (r->n > 0 && (ret & SR_PARTIAL) && !(ret & (SR_ALL | SR_COUNT))) {
+            /* RFC 9394 3.2 table 1: the PARTIAL results, and MIN and/or
+             * MAX when asked for (ascending UIDs, as always) */
+            v->searchres = xmalloc((pend - pstart + 2) * sizeof(uint32_t));
+            if ((ret & SR_MIN) && (pstart > 0 || pend == 0))
+                v->searchres[v->nsearchres++] = r->uids[0];
+            for (size_t i = pstart; i < pend; i++)
+                v->searchres[v->nsearchres++] = r->uids[i];
+            if ((ret & SR_MAX) && pend < r->n && !(v->nsearchres && v->searchres[v->nsearchres - 1] == r->uids[r->n - 1]))
+                v->searchres[v->nsearchres++] = r->uids[r->n - 1];
+        } else if (r->n > 0 && (ret & (SR_MIN | SR_MAX)) && !(ret & (SR_ALL | SR_COUNT))) {
             v->searchres = xmalloc(2 * sizeof(uint32_t));
             if (ret & SR_MIN)
                 v->searchres[v->nsearchres++] = r->uids[0];
@@ -226,7 +239,7 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
             v->nsearchres = r->n;
         }
         /* SAVE alone: no ESEARCH response (RFC 5182 2.1). */
-        if (!(ret & ~SR_SAVE))
+        if (!(ret & ~(SR_SAVE | SR_UPDATE | SR_CONTEXT)))
             return;
     }
 
@@ -254,19 +267,37 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
             buf_puts(&b, " ALL ");
             seqset_write_uids(&b, nums, r->n);
         }
+        if (ret & SR_PARTIAL) {
+            /* RFC 9394 3.1: the requested range, then its results in
+             * mailbox order, or NIL */
+            buf_puts(&b, " PARTIAL (");
+            partial_range_write(&b, &q->partial);
+            if (pend > pstart) {
+                buf_putc(&b, ' ');
+                seqset_write_uids(&b, nums + pstart, pend - pstart);
+            } else {
+                buf_puts(&b, " NIL");
+            }
+            buf_putc(&b, ')');
+        }
         if (q->uses_modseq && r->n > 0) {
             /* RFC 4731 3.2 / RFC 7162 3.1.10: the highest mod-sequence of
              * the messages returned: with only MIN and/or MAX those are
              * just the lowest and/or highest match. */
             uint64_t ms = r->maxmodseq;
-            if (!(ret & (SR_ALL | SR_COUNT)) && (ret & (SR_MIN | SR_MAX))) {
+            if (!(ret & (SR_ALL | SR_COUNT)) && (ret & (SR_MIN | SR_MAX | SR_PARTIAL))) {
                 ms = 0;
                 if (ret & SR_MIN)
                     ms = r->first_modseq;
                 if ((ret & SR_MAX) && r->last_modseq > ms)
                     ms = r->last_modseq;
+                /* PARTIAL: of the messages in the range (want_recs) */
+                for (size_t i = pstart; i < pend && r->modseqs; i++)
+                    if (r->modseqs[i] > ms)
+                        ms = r->modseqs[i];
             }
-            buf_printf(&b, " MODSEQ %llu", (unsigned long long)ms);
+            if (ms)     /* none returned: no MODSEQ */
+                buf_printf(&b, " MODSEQ %llu", (unsigned long long)ms);
         }
         buf_puts(&b, "\r\n");
     }
@@ -437,10 +468,47 @@ static enum cmd_result search_done(struct imap_session *s, struct imap_cmd *cmd,
         imap_tagged(s, cmd, "NO", "[SERVERBUG] Search failed");
     } else {
         write_results(s, cmd, r);
+        if (r->q->ret & SR_UPDATE) {
+            /* RFC 5267 4.3: the context starts from this result; changes
+             * from here on are reported (the sync before the tagged OK
+             * already may). Refused: untagged NO [NOUPDATE] (4.3.1). */
+            const char *why = update_ctx_refusal(s->view, r->q->root);
+            if (!why && update_ctx_tag_in_use(s->view, cmd->tag))
+                why = "Tag in use";
+            if (why) {
+                imap_untagged(s, "NO [NOUPDATE \"%s\"] %s", cmd->tag, why);
+            } else {
+                update_ctx_add_search(s->view, cmd->tag, cmd->uid, r->q->root, r->max_uid, r->uids, r->n);
+                r->q->root = NULL;
+            }
+        }
         imap_tagged(s, cmd, "OK", "Search completed");
     }
     search_run_free(r);
     return CMD_DONE;
+}
+
+struct skey *search_run_take_root(struct search_run *r)
+{
+    struct skey *k = r->q->root;
+    r->q->root = NULL;
+    return k;
+}
+
+uint32_t search_run_max_uid(const struct search_run *r)
+{
+    return r->max_uid;
+}
+
+/* RFC 5267 4.3: "An attempt to use UPDATE where a tag is already in use
+ * with a previous searching command that itself used UPDATE SHALL result
+ * in the server rejecting the searching command with a BAD response." */
+bool search_update_tag_reused(struct imap_session *s, struct imap_cmd *cmd, unsigned ret)
+{
+    if (!(ret & SR_UPDATE) || !update_ctx_tag_in_use(s->view, cmd->tag))
+        return false;
+    imap_tagged(s, cmd, "BAD", "[CLIENTBUG] Tag reuse: an updating context has this tag");
+    return true;
 }
 
 bool search_has_msn_key(const struct skey *k)
@@ -533,8 +601,14 @@ IMAP_CMD(cmd_search)
         search_run_free(r);
         return CMD_DONE;
     }
+    if (search_update_tag_reused(s, cmd, qp->ret)) {
+        search_run_free(r);
+        return CMD_DONE;
+    }
     if (qp->uses_modseq)
         imap_enable_condstore(s);   /* RFC 7162 3.1: MODSEQ search enables CONDSTORE */
+    /* the MODSEQ of a PARTIAL answer is that of its messages */
+    r->want_recs = qp->uses_modseq && (qp->ret & SR_PARTIAL);
 
     search_run_setup(s, r);
     if (search_run_inline_ok(r)) {

@@ -63,6 +63,7 @@ struct sort_run {
     struct sort_crit crit[SORT_MAX_CRITERIA];
     size_t ncrit;
     unsigned ret;                   /* enum search_ret */
+    struct partial_range partial;   /* SR_PARTIAL */
     bool esearch, uses_modseq;
     bool need_keys;                 /* a criterion needs the stored records */
     /* the result: indexes into the matches, in sort order */
@@ -335,7 +336,25 @@ static void save_result(struct imap_session *s, const struct sort_run *r)
     v->nsearchres = 0;
     if (n == 0)
         return;
-    if ((r->ret & (SR_MIN | SR_MAX)) && !(r->ret & (SR_ALL | SR_COUNT))) {
+    if ((r->ret & SR_PARTIAL) && !(r->ret & (SR_ALL | SR_COUNT))) {
+        /* RFC 9394 3.2 table 1: the PARTIAL results (in sort order) and
+         * the MIN and/or MAX ones */
+        size_t a, e;
+        partial_range_slice(&r->partial, n, &a, &e);
+        v->searchres = xmalloc((e - a + 2) * sizeof(uint32_t));
+        for (size_t i = a; i < e; i++)
+            v->searchres[v->nsearchres++] = r->m.uids[r->order[i]];
+        if (r->ret & SR_MIN)
+            v->searchres[v->nsearchres++] = r->m.uids[r->order[0]];
+        if (r->ret & SR_MAX)
+            v->searchres[v->nsearchres++] = r->m.uids[r->order[n - 1]];
+        qsort(v->searchres, v->nsearchres, sizeof(uint32_t), cmp_u32);
+        size_t w = 0;
+        for (size_t i = 0; i < v->nsearchres; i++)
+            if (w == 0 || v->searchres[w - 1] != v->searchres[i])
+                v->searchres[w++] = v->searchres[i];
+        v->nsearchres = w;
+    } else if ((r->ret & (SR_MIN | SR_MAX)) && !(r->ret & (SR_ALL | SR_COUNT))) {
         v->searchres = xmalloc(2 * sizeof(uint32_t));
         if (r->ret & SR_MIN)
             v->searchres[v->nsearchres++] = r->m.uids[r->order[0]];
@@ -362,6 +381,23 @@ static void flush_if_big(struct imap_session *s, struct buf *b)
     }
 }
 
+/* order[from..to) as a sequence-set in sort order; a range only for
+ * ascending runs (RFC 5267 3.2) */
+static void write_sorted_set(struct imap_session *s, struct buf *b, const uint32_t *nums, const uint32_t *order,
+                             size_t from, size_t to)
+{
+    for (size_t i = from; i < to;) {
+        size_t j = i;
+        while (j + 1 < to && nums[order[j + 1]] == nums[order[j]] + 1)
+            j++;
+        buf_printf(b, "%s%u", i > from ? "," : "", nums[order[i]]);
+        if (j > i)
+            buf_printf(b, ":%u", nums[order[j]]);
+        i = j + 1;
+        flush_if_big(s, b);
+    }
+}
+
 static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct sort_run *r)
 {
     const uint32_t *nums = cmd->uid ? r->m.uids : r->m.msns;
@@ -369,7 +405,7 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
     unsigned ret = r->ret;
     if (ret & SR_SAVE) {
         save_result(s, r);
-        if (!(ret & ~SR_SAVE))
+        if (!(ret & ~(SR_SAVE | SR_UPDATE | SR_CONTEXT)))
             return; /* SAVE alone: no ESEARCH response (RFC 5182 2.1) */
     }
     struct buf b = BUF_INIT;
@@ -411,24 +447,78 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
                 flush_if_big(s, &b);
             }
         }
+        if (ret & SR_PARTIAL) {
+            /* RFC 9394 3.1 / RFC 5267 4.4: the range of the results in
+             * sort order */
+            size_t a, e;
+            partial_range_slice(&r->partial, n, &a, &e);
+            buf_puts(&b, " PARTIAL (");
+            partial_range_write(&b, &r->partial);
+            if (e > a) {
+                buf_putc(&b, ' ');
+                write_sorted_set(s, &b, nums, r->order, a, e);
+            } else {
+                buf_puts(&b, " NIL");
+            }
+            buf_putc(&b, ')');
+        }
         if (r->uses_modseq && n > 0) {
             /* RFC 4731 3.2 / RFC 7162 3.1.10: the highest mod-sequence of
              * the messages returned: with only MIN and/or MAX, of those
              * (the first and last in sort order) */
             uint64_t ms = r->m.maxmodseq;
-            if (!(ret & (SR_ALL | SR_COUNT)) && (ret & (SR_MIN | SR_MAX))) {
+            if (!(ret & (SR_ALL | SR_COUNT)) && (ret & (SR_MIN | SR_MAX | SR_PARTIAL))) {
                 ms = 0;
                 if (ret & SR_MIN)
                     ms = r->m.modseqs[r->order[0]];
                 if ((ret & SR_MAX) && r->m.modseqs[r->order[n - 1]] > ms)
                     ms = r->m.modseqs[r->order[n - 1]];
+                if (ret & SR_PARTIAL) {     /* of the messages in the range */
+                    size_t a, e;
+                    partial_range_slice(&r->partial, n, &a, &e);
+                    for (size_t i = a; i < e; i++)
+                        if (r->m.modseqs[r->order[i]] > ms)
+                            ms = r->m.modseqs[r->order[i]];
+                }
             }
-            buf_printf(&b, " MODSEQ %llu", (unsigned long long)ms);
+            if (ms)     /* none returned: no MODSEQ */
+                buf_printf(&b, " MODSEQ %llu", (unsigned long long)ms);
         }
     }
     buf_puts(&b, "\r\n");
     imap_write(s, b.data, b.len);
     buf_free(&b);
+}
+
+/* RFC 5267 4.3 (CONTEXT=SORT): only for criteria the message records
+ * hold (ARRIVAL, SIZE): the position of a new result is then known
+ * without reading the store (imap-context.c); others get NOUPDATE. */
+static void start_context(struct imap_session *s, struct imap_cmd *cmd, struct sort_run *r)
+{
+    struct update_crit crit[UPDATE_CTX_MAX_CRIT];
+    const char *why = NULL;
+    for (size_t c = 0; c < r->ncrit && !why; c++) {
+        if (r->crit[c].key != SO_ARRIVAL && r->crit[c].key != SO_SIZE)
+            why = "Updates are only provided for SORT by ARRIVAL and SIZE";
+        else
+            crit[c] = (struct update_crit){.key = r->crit[c].key == SO_SIZE ? UPDATE_CRIT_SIZE : UPDATE_CRIT_ARRIVAL,
+                                           .reverse = r->crit[c].reverse};
+    }
+    struct search_matches m;
+    search_run_matches(r->sr, &m);
+    if (!why) {
+        struct skey *root = search_run_take_root(r->sr);
+        why = update_ctx_refusal(s->view, root);
+        if (!why && update_ctx_tag_in_use(s->view, cmd->tag))
+            why = "Tag in use";
+        if (!why)
+            update_ctx_add_sort(s->view, cmd->tag, cmd->uid, root, search_run_max_uid(r->sr), crit, r->ncrit, m.uids,
+                                m.sizes, m.idates, r->order, m.n);
+        else
+            skey_free(root);
+    }
+    if (why)
+        imap_untagged(s, "NO [NOUPDATE \"%s\"] %s", cmd->tag, why);
 }
 
 static enum cmd_result sort_done(struct imap_session *s, struct imap_cmd *cmd, void *arg)
@@ -448,6 +538,8 @@ static enum cmd_result sort_done(struct imap_session *s, struct imap_cmd *cmd, v
         imap_tagged(s, cmd, "NO", "[SERVERBUG] Sort failed");
     } else {
         write_results(s, cmd, r);
+        if (r->ret & SR_UPDATE)
+            start_context(s, cmd, r);
         imap_tagged(s, cmd, "OK", "Sort completed");
     }
     sort_run_free(r);
@@ -485,9 +577,15 @@ IMAP_CMD(cmd_sort)
         imap_tagged(s, cmd, "BAD", "[UIDREQUIRED] Message numbers are not allowed once UIDONLY is enabled");
         return CMD_DONE;
     }
+    if (search_update_tag_reused(s, cmd, q.ret)) {
+        search_query_free(&q);
+        sort_run_free(r);
+        return CMD_DONE;
+    }
     if (q.uses_modseq)
         imap_enable_condstore(s);
     r->ret = q.ret;
+    r->partial = q.partial;
     r->esearch = q.esearch;
     r->uses_modseq = q.uses_modseq;
     for (size_t c = 0; c < r->ncrit; c++)

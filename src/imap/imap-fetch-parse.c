@@ -4,6 +4,7 @@
  * Kept apart from execution (imap-cmd-fetch.c) for unit tests.
  */
 #include "imap-fetch.h"
+#include "imap-search.h"
 
 #include <strings.h>
 #include <ctype.h>
@@ -367,6 +368,27 @@ static bool parse_modifiers(struct imap_parser *ps, struct fetch_req *req, const
             req->has_changedsince = true;
         } else if (strcmp(word, "VANISHED") == 0 && !req->vanished) {
             req->vanished = true;
+        } else if (strcmp(word, "PARTIAL") == 0 && !req->has_partial) {
+            /* RFC 9394 3.3: modifier-partial = "PARTIAL" SP partial-range */
+            char rng[32];
+            size_t n = 0;
+            struct partial_range pr;
+            if (!imap_p_sp(ps)) {
+                *err = "PARTIAL needs a range";
+                return false;
+            }
+            while (ps->p < ps->end && n + 1 < sizeof(rng) &&
+                   (isdigit((unsigned char)*ps->p) || *ps->p == ':' || *ps->p == '-'))
+                rng[n++] = *ps->p++;
+            rng[n] = '\0';
+            if (!partial_range_parse(rng, &pr)) {
+                *err = "PARTIAL needs a range (1:100 or -1:-100)";
+                return false;
+            }
+            req->has_partial = true;
+            req->partial_neg = pr.neg;
+            req->partial_a = pr.a;
+            req->partial_b = pr.b;
         } else {
             *err = "Unknown FETCH modifier";
             return false;

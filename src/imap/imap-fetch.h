@@ -85,6 +85,9 @@ struct fetch_req {
     uint64_t changedsince;
     bool has_changedsince;
     bool vanished;
+    /* RFC 9394 3.3: PARTIAL a:b / -a:-b (struct partial_range) */
+    bool has_partial, partial_neg;
+    uint32_t partial_a, partial_b;
 };
 
 /* Parse "att" or "(att ...)" plus the optional modifiers "(CHANGEDSINCE

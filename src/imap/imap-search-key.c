@@ -615,14 +615,90 @@ static bool parse_return(struct sparse *sp, struct search_query *q)
             q->ret |= SR_COUNT;
         else if (strcasecmp(opt, "SAVE") == 0)
             q->ret |= SR_SAVE;
-        else
+        else if (strcasecmp(opt, "UPDATE") == 0)
+            q->ret |= SR_UPDATE;
+        else if (strcasecmp(opt, "CONTEXT") == 0)
+            q->ret |= SR_CONTEXT;
+        else if (strcasecmp(opt, "PARTIAL") == 0) {
+            /* RFC 9394 3.1: at most one PARTIAL (checked against ALL below) */
+            if (q->ret & SR_PARTIAL)
+                return fail_bad(sp, "PARTIAL given twice");
+            char *rng = imap_p_sp(ps) ? imap_p_atom(ps, sp->cmd) : NULL;
+            if (!rng || !partial_range_parse(rng, &q->partial))
+                return fail_bad(sp, "PARTIAL needs a range (1:100 or -1:-100)");
+            q->ret |= SR_PARTIAL;
+        } else
             return fail_bad(sp, "Unknown RETURN option");
         if (imap_p_char(ps, ')'))
             break;
         if (!imap_p_sp(ps))
             return fail_bad(sp, "Expected SP or ')' in RETURN options");
     }
+    /* RFC 9394 3.1, RFC 5267 4.4: either one PARTIAL, one ALL, or neither */
+    if ((q->ret & SR_PARTIAL) && (q->ret & SR_ALL))
+        return fail_bad(sp, "PARTIAL and ALL cannot be combined");
+    /* CONTEXT and UPDATE ask for no result data (RFC 5267 4.2, 4.3): with
+     * nothing else the list is treated as empty, i.e. as (ALL) (RFC 4731
+     * 3.1), which gives an updating client its starting point. */
+    if (!(q->ret & (SR_MIN | SR_MAX | SR_ALL | SR_COUNT | SR_SAVE | SR_PARTIAL)))
+        q->ret |= SR_ALL;
     return true;
+}
+
+static bool parse_nz32(const char **p, uint32_t *out)
+{
+    const char *s = *p;
+    if (*s < '1' || *s > '9')
+        return false;
+    uint64_t v = 0;
+    while (*s >= '0' && *s <= '9') {
+        v = v * 10 + (uint64_t)(*s - '0');
+        if (v > UINT32_MAX)
+            return false;
+        s++;
+    }
+    *out = (uint32_t)v;
+    *p = s;
+    return true;
+}
+
+/* RFC 9394 4: partial-range-first = nz-number ":" nz-number,
+ * partial-range-last = MINUS nz-number ":" MINUS nz-number */
+bool partial_range_parse(const char *s, struct partial_range *pr)
+{
+    memset(pr, 0, sizeof(*pr));
+    pr->neg = *s == '-';
+    if (pr->neg)
+        s++;
+    if (!parse_nz32(&s, &pr->a) || *s++ != ':')
+        return false;
+    if (pr->neg && *s++ != '-')
+        return false;
+    return parse_nz32(&s, &pr->b) && *s == '\0';
+}
+
+void partial_range_slice(const struct partial_range *pr, size_t n, size_t *start, size_t *end)
+{
+    /* "500:400 is the same as 400:500" */
+    size_t lo = MIN(pr->a, pr->b), hi = MAX(pr->a, pr->b);
+    if (!pr->neg) {
+        *start = lo - 1;
+        *end = MIN(hi, n);
+    } else {
+        /* -1 is the last result: -lo:-hi are indexes n-hi .. n-lo */
+        *start = n >= hi ? n - hi : 0;
+        *end = n >= lo ? n - lo + 1 : 0;
+    }
+    if (*start >= *end)
+        *start = *end = 0;
+}
+
+void partial_range_write(struct buf *b, const struct partial_range *pr)
+{
+    if (pr->neg)
+        buf_printf(b, "-%u:-%u", pr->a, pr->b);
+    else
+        buf_printf(b, "%u:%u", pr->a, pr->b);
 }
 
 /* charset = astring; known to iconv, or BADCHARSET (RFC 9051 6.4.4). */

@@ -67,11 +67,29 @@ enum search_ret {
     SR_ALL = 1u << 2,
     SR_COUNT = 1u << 3,
     SR_SAVE = 1u << 4,
+    SR_PARTIAL = 1u << 5,   /* RFC 9394 3.1 / RFC 5267 4.4 */
+    SR_UPDATE = 1u << 6,    /* RFC 5267 4.3 (CONTEXT=SEARCH, CONTEXT=SORT) */
+    SR_CONTEXT = 1u << 7,   /* RFC 5267 4.2: a hint, ignored */
 };
+
+/* A PARTIAL range (RFC 9394 4): "a:b" (neg false) or "-a:-b" (neg true),
+ * a and b nz-numbers as the client wrote them (echoed in the answer). */
+struct partial_range {
+    uint32_t a, b;
+    bool neg;
+};
+/* Parse a partial-range from the atom s; false if it is not one. */
+bool partial_range_parse(const char *s, struct partial_range *pr);
+/* The part [*start, *end) of n results (in the requested order) that pr
+ * names; empty (start == end) when none of it exists. */
+void partial_range_slice(const struct partial_range *pr, size_t n, size_t *start, size_t *end);
+/* "a:b" or "-a:-b" as given */
+void partial_range_write(struct buf *b, const struct partial_range *pr);
 
 struct search_query {
     struct skey *root;
     unsigned ret;           /* enum search_ret */
+    struct partial_range partial;   /* SR_PARTIAL */
     bool esearch;           /* RETURN given: answer with ESEARCH */
     bool uses_modseq;       /* a MODSEQ key: CONDSTORE, "(MODSEQ n)" in result */
     char *charset;          /* as given, NULL = default */
@@ -169,6 +187,47 @@ bool search_run_inline_ok(const struct search_run *r);
 void search_run_exec(struct search_run *r);
 void search_run_matches(const struct search_run *r, struct search_matches *m);
 void search_run_free(struct search_run *r);
+
+/* Updating contexts (imap-context.c, RFC 5267 4.3): RETURN (UPDATE). */
+#define UPDATE_CTX_MAX 8            /* per selection; beyond: NOUPDATE */
+#define UPDATE_CTX_MAX_CRIT 16
+enum update_crit_key { UPDATE_CRIT_ARRIVAL, UPDATE_CRIT_SIZE };
+struct update_crit {
+    enum update_crit_key key;
+    bool reverse;
+};
+struct update_note;
+struct update_batch {               /* what one sync saw (imap-sync.c) */
+    struct update_note *notes;
+    size_t n, cap;
+};
+/* NULL if a context may be made for root in v, else the text of the
+ * NOUPDATE refusal. */
+const char *update_ctx_refusal(const struct imap_view *v, const struct skey *root);
+bool update_ctx_tag_in_use(const struct imap_view *v, const char *tag);
+/* Start a context: root is taken over; the result is uids[0..n) in UID
+ * order (SEARCH) or uids[order[i]] (SORT, with each one's size and
+ * INTERNALDATE). */
+void update_ctx_add_search(struct imap_view *v, const char *tag, bool uid, struct skey *root, uint32_t max_uid,
+                           const uint32_t *uids, size_t n);
+void update_ctx_add_sort(struct imap_view *v, const char *tag, bool uid, struct skey *root, uint32_t max_uid,
+                         const struct update_crit *crit, size_t ncrit, const uint32_t *uids, const uint64_t *sizes,
+                         const int64_t *idates, const uint32_t *order, size_t n);
+bool update_ctx_cancel(struct imap_view *v, const char *tag);
+void update_ctx_free_all(struct imap_view *v);
+/* imap_sync: note a new or changed record (evaluated now); report the
+ * differences once EXISTS and the FETCHes are out. */
+void update_ctx_eval(const struct imap_view *v, const struct msg_record *rec, struct update_batch *ub);
+void update_ctx_apply(struct imap_session *s, struct update_batch *ub);
+void update_batch_free(struct update_batch *ub);
+/* Before the EXPUNGE (or VANISHED) responses of uids (present in the
+ * view): REMOVEFROM with the message numbers still valid. */
+void update_ctx_expunged(struct imap_session *s, const uint32_t *uids, size_t n);
+/* The program of a search run (for its context), taken over. */
+struct skey *search_run_take_root(struct search_run *r);
+uint32_t search_run_max_uid(const struct search_run *r);
+/* BAD for an UPDATE whose tag names a live context (answered: true). */
+bool search_update_tag_reused(struct imap_session *s, struct imap_cmd *cmd, unsigned ret);
 
 /* What a program needs of each message's header, to fetch it for many
  * messages at once (storage.h SEARCH_HDR_*): SEARCH_HDR_FIELDS when it has

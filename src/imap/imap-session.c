@@ -69,6 +69,7 @@ static const struct cmd_def commands[] = {
     {"SEARCH", cmd_search, S_SEL, true},
     {"SORT", cmd_sort, S_SEL, true},
     {"THREAD", cmd_thread, S_SEL, true},
+    {"CANCELUPDATE", cmd_cancelupdate, S_SEL, false},
     {"FETCH", cmd_fetch, S_SEL, true},
     {"STORE", cmd_store, S_SEL, true},
     {"COPY", cmd_copy, S_SEL, true},

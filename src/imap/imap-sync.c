@@ -18,6 +18,7 @@
  */
 #include "jobs.h"
 #include "imap-fetch.h"
+#include "imap-search.h"
 #include "log.h"
 
 static int cmp_u32(const void *a, const void *b)
@@ -143,6 +144,7 @@ void imap_view_free(struct imap_view *v)
      * the mailbox handle, which lives in that store. */
     if (v->store)
         mail_user_close(v->store);
+    update_ctx_free_all(v);
     free(v->uids);
     free(v->keywords);
     free(v->searchres);
@@ -647,6 +649,7 @@ void imap_view_expunged(struct imap_session *s, uint32_t uid)
     uint32_t msn = imap_view_msn(v, uid);
     if (!msn)
         return;
+    update_ctx_expunged(s, &uid, 1);    /* RFC 5267 4.3.4: before the EXPUNGE */
     remove_from_pexp(v, uid);
     memmove(v->uids + msn - 1, v->uids + msn, (size_t)(v->count - msn) * sizeof(uint32_t));
     v->count--;
@@ -682,6 +685,7 @@ static void report_expunges(struct imap_session *s, const uint32_t *exp, size_t 
 {
     struct imap_view *v = s->view;
     bool qresync = (s->enabled & (EN_QRESYNC | EN_UIDONLY)) != 0;   /* VANISHED (RFC 9586 3.4) */
+    update_ctx_expunged(s, exp, n);     /* RFC 5267 4.3.4: before the EXPUNGEs */
     struct buf b = BUF_INIT;
     size_t w = 0, k = 0;
     for (size_t i = 0; i < v->count; i++) {
@@ -727,11 +731,16 @@ struct sync_ctx {
     size_t nnew, cnew;
     struct changed_rec *ch;
     size_t nch, cch;
+    struct update_batch ub;     /* RFC 5267 4.3 updating contexts */
 };
 
 static int sync_changed(const struct msg_record *rec, void *arg)
 {
     struct sync_ctx *c = arg;
+    /* Updating contexts see every new and changed message, this
+     * session's own changes too (its STORE may change a result). */
+    if (c->v->nuctx && (rec->uid > c->last_uid || imap_view_msn(c->v, rec->uid)))
+        update_ctx_eval(c->v, rec, &c->ub);
     if (rec->uid > c->last_uid) {
         ARRAY_GROW(c->newu, c->nnew, c->cnew);
         c->newu[c->nnew++] = rec->uid;
@@ -996,6 +1005,8 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
     }
     imap_write(s, b.data, b.len);
     buf_free(&b);
+    /* 5. RFC 5267 4.3.2: ADDTO/REMOVEFROM once EXISTS and FETCH are out */
+    update_ctx_apply(s, &c.ub);
     if (info->highestmodseq > v->modseq)
         v->modseq = info->highestmodseq;
     v->nown = 0;
@@ -1010,6 +1021,7 @@ out:
     free(c.ch);
     free(c.exp);
     free(c.newu);
+    update_batch_free(&c.ub);
 }
 
 /* RFC 7162 3.1: CONDSTORE is enabled for the rest of the session by the

@@ -222,6 +222,10 @@ struct imap_view {
      * paid by every selected connection.) */
     struct mail_user *store;
     acl_rights_t rights;
+    /* RFC 5267 4.3 updating contexts (imap-context.c), at most
+     * UPDATE_CTX_MAX */
+    struct update_ctx **uctx;
+    size_t nuctx, cuctx;
 };
 
 /* Result of a command handler. */
@@ -647,6 +651,7 @@ void imap_list_metadata_write(struct imap_session *s, struct mail_user *store, c
                               const struct imap_list_md *md);
 IMAP_CMD(cmd_compress);
 IMAP_CMD(cmd_sort); /* imap-cmd-sort.c: SORT, UID SORT (RFC 5256, 5957, 5267 ESORT) */
+IMAP_CMD(cmd_cancelupdate); /* imap-context.c: CANCELUPDATE (RFC 5267 4.3.5) */
 IMAP_CMD(cmd_thread); /* imap-cmd-thread.c: THREAD, UID THREAD (RFC 5256) */
 /* (added, imap-cmd-append.c) The reader announces a literal at offset
  * marker_off of an APPEND being assembled (ct: the text so far, the

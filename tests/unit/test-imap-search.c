@@ -1040,8 +1040,46 @@ static void test_search_needs(void)
     }
 }
 
+/* RFC 9394 4: partial-range syntax and which results a range names */
+static void test_partial_range(void)
+{
+    static const char *bad[] = {"", "1", "0:5", "5:0", "-1:5", "1:-5", "-0:-1", "1:*", "*:1", "1:4294967296",
+                                "--1:-2", "1:2:3", "1:2 ", " 1:2", "-1:--2", "01:2", "a:b", ":", "-:-"};
+    struct partial_range pr;
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        if (partial_range_parse(bad[i], &pr)) {
+            CHECK(!"accepted");
+            fprintf(stderr, "  range: \"%s\"\n", bad[i]);
+        }
+    }
+    static const struct {
+        const char *s;
+        size_t n, start, end;
+    } cases[] = {
+        {"1:3", 7, 0, 3},       {"3:1", 7, 0, 3},       {"6:100", 7, 5, 7},    {"8:9", 7, 0, 0},
+        {"7:7", 7, 6, 7},       {"-1:-3", 7, 4, 7},     {"-3:-1", 7, 4, 7},    {"-5:-100", 7, 0, 3},
+        {"-8:-9", 7, 0, 0},     {"-7:-7", 7, 0, 1},     {"1:4294967295", 3, 0, 3},
+        {"-1:-4294967295", 3, 0, 3}, {"4294967295:4294967295", 3, 0, 0}, {"1:1", 0, 0, 0}, {"-1:-1", 0, 0, 0},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        size_t a = 99, e = 99;
+        CHECK(partial_range_parse(cases[i].s, &pr));
+        partial_range_slice(&pr, cases[i].n, &a, &e);
+        if (a != cases[i].start || e != cases[i].end) {
+            CHECK_INT(a, cases[i].start);
+            CHECK_INT(e, cases[i].end);
+            fprintf(stderr, "  range %s of %zu\n", cases[i].s, cases[i].n);
+        }
+        struct buf b = BUF_INIT;
+        partial_range_write(&b, &pr);
+        CHECK(strcmp(buf_cstr(&b), cases[i].s) == 0);
+        buf_free(&b);
+    }
+}
+
 int main(void)
 {
+    RUN(test_partial_range);
     RUN(test_search_flags_and_sets);
     RUN(test_search_logic);
     RUN(test_search_strings);
