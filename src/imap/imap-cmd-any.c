@@ -81,6 +81,7 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
     if (!s->conn || !conn_is_compressed(s->conn))
         buf_puts(out, " UNAUTHENTICATE");
     buf_puts(out, " UIDONLY");            /* RFC 9586 */
+    buf_puts(out, " PREVIEW");            /* RFC 8970 (imap-cmd-fetch.c) */
 }
 
 IMAP_CMD(cmd_capability)

@@ -653,6 +653,68 @@ int sq_search_headers(struct mailbox *mb, const uint32_t *uids, size_t n, unsign
     return r < 0 ? r : (int)MIN(k, (size_t)INT32_MAX);
 }
 
+/* ---- PREVIEW (RFC 8970) ------------------------------------------------------ */
+
+int sq_preview_put(struct mail_user *u, const char *guid, const char *text)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_PV_PUT);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    return sq_run(u, st, "insert preview");
+}
+
+int sq_get_preview(struct mailbox *mb, uint32_t uid, char **text, char guid[33])
+{
+    int rc = SQLITE_ERROR;
+    sqlite3_stmt *st = point_lookup(mb, SQ_PV_GET, SQ_RET_PV_GET, uid, &rc);
+    if (!st)
+        return STORAGE_ERR_IO;
+    int r = STORAGE_OK;
+    if (rc == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (t)
+            *text = xstrdup(t);
+        const char *g = (const char *)sqlite3_column_text(st, 1);
+        if (guid)
+            snprintf(guid, 33, "%s", g ? g : "");
+    } else {
+        r = rc == SQLITE_DONE ? STORAGE_ERR_NOTFOUND : sq_error(mb->user, rc, "preview");
+        if (r == STORAGE_ERR_NOTFOUND) {
+            sqlite3_reset(st);
+            return sq_if_gone(mb, r);
+        }
+    }
+    sqlite3_reset(st);
+    return r;
+}
+
+/* Save lazily computed previews: a cache fill, as save_sortkeys (never
+ * waits for the write lock; a busy store simply computes them again). */
+void sq_save_previews(struct mail_user *u, const char (*guids)[33], char *const *texts, size_t n)
+{
+    sqlite3 *db = sq(u)->db;
+    sq_read_drop(u);
+    if (!sqlite3_get_autocommit(db))
+        return;
+    sqlite3_busy_timeout(db, 0);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    sqlite3_busy_timeout(db, SQ_BUSY_TIMEOUT_MS);
+    if (rc != SQLITE_OK)
+        return;
+    sq_quota_forget(u);
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++)
+        r = sq_preview_put(u, guids[i], texts[i]);
+    if (r == 0)
+        r = sq_commit(u);
+    else
+        sq_rollback(u);
+    if (r == 0)
+        log_debug("storage: %s: saved the previews of %zu older messages", u->name, n);
+}
+
 /* ---- sort keys for SORT and THREAD ---------------------------------------- */
 
 int sq_sortkeys_put(struct mail_user *u, const char *guid, const char *data, size_t len)
@@ -1055,6 +1117,8 @@ static int append_rows(struct append_commit *c)
         if (it->hfields && (r = sq_hfields_put(u, it->guid, it->hfields, it->hfields_len)) < 0)
             break;
         if (it->sortkeys && (r = sq_sortkeys_put(u, it->guid, it->sortkeys, it->sortkeys_len)) < 0)
+            break;
+        if (it->preview && (r = sq_preview_put(u, it->guid, it->preview)) < 0)
             break;
         struct msg_record rec;
         memset(&rec, 0, sizeof(rec));
@@ -1607,6 +1671,7 @@ struct xitem {
     size_t hfields_len;
     void *sortkeys;             /* NULL: the source has none (yet) */
     size_t sortkeys_len;
+    char *preview;              /* NULL: the source has none (yet) */
     bool linked;                /* its file was created in the destination by this copy */
     bool skip;                  /* gone from the source meanwhile */
     bool ghost;                 /* expunged, kept for the source handle's client */
@@ -1654,6 +1719,7 @@ static int read_blob_row(struct mail_user *u, struct xitem *x)
             memcpy(x->sortkeys, sk, skl);
             x->sortkeys_len = skl;
         }
+        x->preview = col_dup(st, 8);
     } else {
         r = rc == SQLITE_DONE ? STORAGE_ERR_NOTFOUND : sq_error(u, rc, "blob row");
     }
@@ -1705,6 +1771,7 @@ static void xitems_free(struct xitem *v, size_t n)
         free(v[i].header);
         free(v[i].hfields);
         free(v[i].sortkeys);
+        free(v[i].preview);
     }
     free(v);
 }
@@ -1771,6 +1838,8 @@ static int copy_into(struct mail_user *su, struct mail_user *dest, const char *d
                 r = sq_hfields_put(dest, x->rec.guid, x->hfields, x->hfields_len);
             if (r == 0 && x->sortkeys)
                 r = sq_sortkeys_put(dest, x->rec.guid, x->sortkeys, x->sortkeys_len);
+            if (r == 0 && x->preview)
+                r = sq_preview_put(dest, x->rec.guid, x->preview);
         }
         if (r < 0)
             break;

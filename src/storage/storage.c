@@ -1014,6 +1014,20 @@ int storage_sortkeys_compute(const struct mail_user *u, const char *guid, const 
     return STORAGE_OK;
 }
 
+int mailbox_get_preview(struct mailbox *mb, uint32_t uid, char **text, char guid[33])
+{
+    *text = NULL;
+    if (guid)
+        guid[0] = '\0';
+    return mb->user->ops->get_preview(mb, uid, text, guid);
+}
+
+void mailbox_save_previews(struct mailbox *mb, const char (*guids)[33], char *const *texts, size_t n)
+{
+    if (n > 0)
+        mb->user->ops->save_previews(mb->user, guids, texts, n);
+}
+
 int mailbox_sort_keys(struct mailbox *mb, const uint32_t *uids, size_t n, sort_keys_cb cb, void *arg)
 {
     if (n == 0)
@@ -1069,6 +1083,7 @@ static void item_free(const struct mail_user *u, struct append_item *it, bool re
     free(it->header);
     free(it->hfields);
     free(it->sortkeys);
+    free(it->preview);
 }
 
 /* Parse once at append time and keep the IMAP texts, so FETCH ENVELOPE /
@@ -1114,6 +1129,11 @@ static void fill_cache(struct append_item *it, const char *data, size_t len)
     mime_sortkeys_build(&sk, data, MIN(mime_header_length(data, len), len));
     it->sortkeys_len = sk.len;
     it->sortkeys = buf_release(&sk);
+    /* The PREVIEW text (RFC 8970), from the parse just made. */
+    struct buf pv = BUF_INIT;
+    mime_preview_build(&pv, m);
+    it->preview = xstrdup(buf_cstr(&pv));
+    buf_free(&pv);
     it->lines = (uint32_t)MIN(m->root.body_lines, (size_t)UINT32_MAX);
     mime_free(m);
 }

@@ -530,6 +530,17 @@ void search_hdr_batch_free(struct search_hdr_batch *b);
 typedef void (*sort_keys_cb)(void *arg, uint32_t uid, const char *rec, size_t len);
 int mailbox_sort_keys(struct mailbox *mb, const uint32_t *uids, size_t n, sort_keys_cb cb, void *arg);
 
+/* PREVIEW (RFC 8970): the stored preview text of message uid (also of a
+ * message kept for mb, as mailbox_get_cache), computed when it was
+ * appended (mime.h mime_preview_build). *text (free) is NULL when the
+ * message has none stored (appended before schema 13): the caller
+ * computes it from the content and may save it with
+ * mailbox_save_previews. guid (may be NULL) gets the message's guid. */
+int mailbox_get_preview(struct mailbox *mb, uint32_t uid, char **text, char guid[33]);
+/* Save computed previews of messages by guid (a cache fill: best effort,
+ * never waits for the write lock, silently skipped when busy). */
+void mailbox_save_previews(struct mailbox *mb, const char (*guids)[33], char *const *texts, size_t n);
+
 /* ---- changes ---------------------------------------------------------- */
 
 /* Append, possibly several messages atomically (MULTIAPPEND, RFC 3502).
