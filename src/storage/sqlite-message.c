@@ -1150,6 +1150,38 @@ static int append_rows(struct append_commit *c)
     return r;
 }
 
+/* REPLACE (RFC 8508): the replaced message's expunge, inside the append's
+ * transaction (or savepoint), after its rows: as expunge_common does for
+ * one UID, whatever its flags. */
+static int replace_expunge(struct append_commit *c)
+{
+    struct mailbox *mb = c->xmb;
+    struct mail_user *u = mb->user;
+    struct mailbox_info info;
+    int r = sq_mailbox_load_mb(mb, &info, NULL);
+    if (r < 0)
+        return r;
+    struct msg_record rec;
+    char *kw = NULL;
+    uint32_t raw = 0;
+    r = load_msg(mb, c->xuid, &rec, &kw, &raw);
+    if (r == STORAGE_ERR_NOTFOUND)
+        r = STORAGE_ERR_EXPUNGED;
+    uint64_t modseq = info.highestmodseq + 1;
+    int retain = -1;
+    if (r == 0)
+        r = retain_state(mb, &retain);
+    if (r == 0)
+        r = expunge_one(u, mb->id, &rec, modseq, retain > 0);
+    free(kw);
+    if (r == 0)
+        r = sq_ranges_remove(u, mb->id, &c->xuid, 1);
+    if (r == 0)
+        r = sq_mailbox_bump(u, mb->id, modseq, 0, -1, -(int64_t)!(raw & MSG_SEEN), -(int64_t)!!(raw & MSG_DELETED),
+                            -(int64_t)rec.size);
+    return r;
+}
+
 static int savepoint(struct mail_user *u, const char *sql)
 {
     int rc = sqlite3_exec(sq(u)->db, sql, NULL, NULL, NULL);
@@ -1186,6 +1218,8 @@ void sq_append_commit(struct append_commit *c, size_t n)
         int rr = group ? savepoint(u, "SAVEPOINT append") : STORAGE_OK;
         if (rr == 0)
             rr = append_rows(&c[i]);
+        if (rr == 0 && c[i].xmb)
+            rr = replace_expunge(&c[i]);
         if (rr == 0) {
             /* The quota as if this transaction were committed alone after
              * the ones before it: every root it raised must be within its
@@ -1221,11 +1255,31 @@ void sq_append_commit(struct append_commit *c, size_t n)
         else if (!group)
             break;
     }
-    r = ok ? sq_commit(u) : STORAGE_ERR_IO;
+    /* A REPLACE may have dropped a body's last reference: its row goes
+     * now, its file after the commit. */
+    char (*dead)[33] = NULL;
+    size_t ndead = 0;
+    bool replaced = false;
+    for (size_t i = 0; i < n; i++)
+        replaced = replaced || (c[i].result == 0 && c[i].xmb);
+    r = !ok ? STORAGE_ERR_IO : replaced ? sq_collect_dead(u, &dead, &ndead) : STORAGE_OK;
+    if (r == 0)
+        r = sq_commit(u);
+    else if (ok) {
+        sq_rollback(u);
+        free(dead);
+        for (size_t i = 0; i < n; i++)
+            if (c[i].result == 0)
+                c[i].result = r;
+        return;
+    }
     if (!ok) {
         sq_rollback(u);
         return;
     }
+    if (r == 0)
+        sq_unlink_dead(u, dead, ndead);
+    free(dead);
     if (r < 0) {
         /* sq_commit rolled back: nothing of the batch is there */
         for (size_t i = 0; i < n; i++)
@@ -1241,6 +1295,8 @@ void sq_append_commit(struct append_commit *c, size_t n)
             told = c[k].result == 0 && c[k].mb->id == c[i].mb->id;
         if (!told)
             notify_mailbox_changed(u->name, c[i].mb->id);
+        if (c[i].xmb && c[i].xmb->id != c[i].mb->id)
+            notify_mailbox_changed(u->name, c[i].xmb->id);
     }
 }
 

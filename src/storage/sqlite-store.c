@@ -951,6 +951,7 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .append_commit = sq_append_commit,
     .store = sq_store,
     .expunge = sq_expunge,
+    .expunge_uids = sq_expunge_uids,
     .copy = sq_copy,
     .check = sq_check,
     .quota_list = sq_quota_list,

@@ -175,6 +175,8 @@ struct append_commit {
     size_t maxuids;
     uint32_t uidvalidity;       /* out */
     int result;                 /* in: != 0 skips it; out: its result */
+    struct mailbox *xmb;        /* append_req.expunge_mb (REPLACE), or NULL */
+    uint32_t xuid;
 };
 
 /* The vtable. Semantics and return codes are those of the public function
@@ -244,6 +246,8 @@ struct storage_backend_ops {
                  msg_record_cb changed_cb, void *carg, int (*failed_cb)(uint32_t uid, void *arg), void *farg);
     int (*expunge)(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg),
                    void *arg);
+    int (*expunge_uids)(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg),
+                        void *arg);
     int (*copy)(struct mailbox *src, const uint32_t *uids, size_t n, const char *dest_name, bool move,
                 uint32_t *dest_uidvalidity, uint32_t *src_uids, uint32_t *dst_uids, size_t *ncopied,
                 int (*expunged_cb)(uint32_t uid, void *arg), void *earg);

@@ -1325,6 +1325,10 @@ void mailbox_append_batch(void **items, size_t n)
             q->result = jr < 0 ? jr : STORAGE_ERR_INVALID;
             continue;
         }
+        if (q->expunge_mb && (q->expunge_mb->user != u || q->expunge_mb->readonly || !q->expunge_uid)) {
+            q->result = q->expunge_mb->readonly ? STORAGE_ERR_NOPERM : STORAGE_ERR_INVALID;
+            continue;
+        }
         if (q->before && (q->result = q->before(q)) != 0)
             continue;
         struct mailbox *mb = q->mb;
@@ -1355,6 +1359,8 @@ void mailbox_append_batch(void **items, size_t n)
         tl[m] = t[i];
         c[m].uids = reqs[i]->uids;
         c[m].maxuids = reqs[i]->uids ? reqs[i]->nmsgs : 0;
+        c[m].xmb = reqs[i]->expunge_mb;
+        c[m].xuid = reqs[i]->expunge_uid;
         idx[m++] = i;
     }
     if (m)
@@ -1408,6 +1414,18 @@ int mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb
     if (uids && n == 0)
         return STORAGE_OK;
     return mb->user->ops->expunge(mb, uids, n, cb, arg);
+}
+
+int mailbox_expunge_uids(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg),
+                         void *arg)
+{
+    if (mb->readonly)
+        return STORAGE_ERR_NOPERM;
+    if (!uids)
+        return STORAGE_ERR_INVALID;
+    if (n == 0)
+        return STORAGE_OK;
+    return mb->user->ops->expunge_uids(mb, uids, n, cb, arg);
 }
 
 int mailbox_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *dest_name, bool move,
