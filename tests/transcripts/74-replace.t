@@ -154,6 +154,25 @@ S~ e10 OK .*
 C: f1 STATUS Drafts2 (MESSAGES)
 S: * STATUS Drafts2 (MESSAGES 0)
 S~ f1 OK .*
+# QRESYNC (RFC 8508 4.5): the replaced message is reported as VANISHED, as
+# by UID EXPUNGE; the new one has its own EMAILID (4.6)
+C: g1 ENABLE QRESYNC
+S~ \* ENABLED QRESYNC
+S* g1 OK .*
+C: g2 SELECT Drafts
+S* g2 OK .*
+C: g3 UID FETCH 2 (EMAILID)
+S~ \* 1 FETCH \(UID 2 EMAILID \((?P<old>M[0-9a-f]+)\)\)
+S~ g3 OK .*
+C: g4 UID REPLACE 2 Drafts {%d2}
+S~ \* OK \[APPENDUID \d+ 5\] Replacement Message ready
+S: * VANISHED 2
+S: * 1 EXISTS
+S~ \* \d+ RECENT
+S~ g4 OK .*
+C: g5 UID FETCH 5 (EMAILID)
+S~ \* 1 FETCH \(UID 5 EMAILID \((?!${old}\))M[0-9a-f]+\)\)
+S~ g5 OK .*
 C: f2 LOGOUT
 S~ \* BYE .*
 S~ f2 OK .*
