@@ -155,7 +155,9 @@ enum append_pre imap_append_precheck(struct imap_session *s, const struct imap_c
          * covering the target; the commit checks again (usage may change
          * meanwhile), this only spares reading what cannot fit. */
         struct room room = {INT64_MAX, INT64_MAX};
-        int r = quota_roots_of(store, ref.name, room_cb, &room);
+        /* REPLACE: the quota counts the net change (RFC 8508 3.4), which
+         * needs the replaced message's size: left to the commit. */
+        int r = strcmp(cmd.name, "REPLACE") == 0 ? 0 : quota_roots_of(store, ref.name, room_cb, &room);
         if (r < 0)
             log_warn("APPEND: quota of %s/%s: %s", mail_user_name(store), ref.name, storage_strerror(r));
         *room_bytes = room.bytes;

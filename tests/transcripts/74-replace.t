@@ -3,8 +3,11 @@
 # action; APPENDUID in an untagged OK before the EXPUNGE (4.3); the error
 # rules of APPEND (TRYCREATE, TOOBIG) and of UID STORE/EXPUNGE (rights,
 # read-only), a message that does not exist, UIDONLY (RFC 9586).
+@config admins admin
 @user alice secret
 @user bob secret
+@user carol secret
+@user admin secret
 @msg d1
 Subject: draft 1
 
@@ -26,6 +29,20 @@ Subject: draft 3
 
 Just saw the best fireworks show. Wish you were here.
 Hopefully next year you can join us.
+@end
+@msg big
+Subject: big
+
+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 @end
 @connect plain
 S~ \* OK .*
@@ -176,3 +193,31 @@ S~ g5 OK .*
 C: f2 LOGOUT
 S~ \* BYE .*
 S~ f2 OK .*
+# quota: only the net change counts (RFC 8508 3.4)
+@connect plain adm
+S~ \* OK .*
+C: h1 LOGIN admin secret
+S~ h1 OK .*
+C: h2 SETQUOTA "user/carol" (STORAGE 1 MESSAGE 1)
+S~ \* QUOTA .*
+S~ h2 OK .*
+@connect plain carol
+S~ \* OK .*
+C: i1 LOGIN carol secret
+S~ i1 OK .*
+C: i2 APPEND INBOX {%big}
+S~ i2 OK .*
+C: i3 SELECT INBOX
+S* i3 OK .*
+C: i4 APPEND INBOX {%big+}
+S~ i4 NO \[OVERQUOTA\] .*
+C: i5 REPLACE 1 INBOX {%big}
+S~ \* OK \[APPENDUID \d+ 2\] Replacement Message ready
+S: * 1 EXPUNGE
+S: * 1 EXISTS
+S~ \* \d+ RECENT
+S~ i5 OK .*
+C: i6 GETQUOTAROOT INBOX
+S~ \* QUOTAROOT .*
+S: * QUOTA "user/carol" (STORAGE 1 1 MESSAGE 1 1)
+S~ i6 OK .*
