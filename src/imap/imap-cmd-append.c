@@ -1,5 +1,6 @@
 /* imap-cmd-append.c - APPEND with MULTIAPPEND (RFC 9051 6.3.12, RFC 3502),
- * binary literals (RFC 3516) and APPENDUID (RFC 4315).
+ * binary literals (RFC 3516) and APPENDUID (RFC 4315); REPLACE and UID
+ * REPLACE (RFC 8508), which share its parsing, checks and job.
  *
  * Every message of the command is parsed and validated first; then all
  * are added in one append transaction, so either all become visible or

@@ -16,7 +16,7 @@
  *   imap-cmd-mailbox.c SELECT EXAMINE CREATE DELETE RENAME SUBSCRIBE
  *                      UNSUBSCRIBE NAMESPACE STATUS
  *   imap-cmd-list.c    LIST LSUB (LIST-EXTENDED, LIST-STATUS, SPECIAL-USE)
- *   imap-cmd-append.c  APPEND (MULTIAPPEND, BINARY literals)
+ *   imap-cmd-append.c  APPEND (MULTIAPPEND, BINARY literals), REPLACE
  *   imap-cmd-fetch.c   FETCH, UID FETCH (CHANGEDSINCE, VANISHED)
  *   imap-cmd-search.c  SEARCH, UID SEARCH (ESEARCH, SEARCHRES, CHARSET)
  *   imap-cmd-store.c   STORE (UNCHANGEDSINCE), COPY, MOVE, EXPUNGE,

@@ -137,6 +137,8 @@ C: d7 SETACL Drafts2 bob lrstei
 S~ d7 OK .*
 C: d8 APPEND Drafts2 {%d1}
 S~ d8 OK .*
+C: d9 APPEND Drafts2 {%d1}
+S~ d9 OK .*
 @connect plain bobc
 S~ \* OK .*
 C: e1 LOGIN bob secret
@@ -150,6 +152,15 @@ S* e4 OK .*
 # no "i" on the target (visible: NOPERM)
 C: e5 REPLACE 1 "Other Users/alice/Drafts" {%d1+}
 S~ e5 NO \[NOPERM\] .*
+# into the selected mailbox of alice's store (one transaction there)
+C: e5b REPLACE 1 "Other Users/alice/Drafts2" {%d3}
+S~ \* OK \[APPENDUID \d+ 3\] Replacement Message ready
+S: * 1 EXPUNGE
+S: * 2 EXISTS
+S* e5b OK .*
+C: e5c UID SEARCH ALL
+S: * SEARCH 2 3
+S~ e5c OK .*
 # into a mailbox of bob's own store: append there, then expunge here
 C: e6 REPLACE 1 INBOX {%d3}
 S~ \* OK \[APPENDUID \d+ 1\] Replacement Message ready
@@ -169,7 +180,7 @@ S~ \* BYE .*
 S~ e10 OK .*
 @use main
 C: f1 STATUS Drafts2 (MESSAGES)
-S: * STATUS Drafts2 (MESSAGES 0)
+S: * STATUS Drafts2 (MESSAGES 1)
 S~ f1 OK .*
 # QRESYNC (RFC 8508 4.5): the replaced message is reported as VANISHED, as
 # by UID EXPUNGE; the new one has its own EMAILID (4.6)
