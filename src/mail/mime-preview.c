@@ -27,7 +27,6 @@
 
 struct pv {
     struct buf *out;
-    size_t start;           /* out->len when we began */
     size_t chars;           /* characters written */
     bool space;             /* a space is pending (not written yet) */
     bool full;
@@ -271,7 +270,7 @@ void mime_preview_build(struct buf *out, const struct mime_message *m)
         charset_to_utf8("us-ascii", buf_cstr(&raw), raw.len, &utf);
     }
     buf_free(&raw);
-    struct pv pv = {.out = out, .start = out->len};
+    struct pv pv = {.out = out};
     if (html)
         pv_html(&pv, buf_cstr(&utf), utf.len);
     else
