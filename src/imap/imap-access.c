@@ -10,7 +10,7 @@
 #include "imap.h"
 #include "log.h"
 
-/* RFC 9051 6.3.3 / 6.3.12 / 6.4.7: APPEND, COPY and MOVE to a mailbox
+/* RFC 9051 6.3.3 / 6.3.12 / 6.4.7: APPEND, COPY, MOVE (and REPLACE) to a mailbox
  * that does not exist answer [TRYCREATE]. A hidden mailbox must answer the
  * same, so this depends only on the command. */
 static bool cmd_wants_trycreate(const struct imap_cmd *cmd)
@@ -19,7 +19,8 @@ static bool cmd_wants_trycreate(const struct imap_cmd *cmd)
         return false;
     return strcmp(cmd->name, "APPEND") == 0 || strcmp(cmd->name, "COPY") == 0 ||
            strcmp(cmd->name, "MOVE") == 0 || strcmp(cmd->name, "UID COPY") == 0 ||
-           strcmp(cmd->name, "UID MOVE") == 0;
+           strcmp(cmd->name, "UID MOVE") == 0 || strcmp(cmd->name, "REPLACE") == 0 ||
+           strcmp(cmd->name, "UID REPLACE") == 0;   /* RFC 8508 3.4: as APPEND */
 }
 
 void imap_reply_access_error(struct imap_session *s, struct imap_cmd *cmd, int err)

@@ -84,6 +84,8 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
     if (!s->conn || !conn_is_compressed(s->conn))
         buf_puts(out, " UNAUTHENTICATE");
     buf_puts(out, " UIDONLY");            /* RFC 9586 */
+    buf_puts(out, " PREVIEW");            /* RFC 8970 (imap-cmd-fetch.c) */
+    buf_puts(out, " REPLACE");            /* RFC 8508 (imap-cmd-append.c) */
 }
 
 IMAP_CMD(cmd_capability)

@@ -1,5 +1,6 @@
 /* imap-cmd-append.c - APPEND with MULTIAPPEND (RFC 9051 6.3.12, RFC 3502),
- * binary literals (RFC 3516) and APPENDUID (RFC 4315).
+ * binary literals (RFC 3516) and APPENDUID (RFC 4315); REPLACE and UID
+ * REPLACE (RFC 8508), which share its parsing, checks and job.
  *
  * Every message of the command is parsed and validated first; then all
  * are added in one append transaction, so either all become visible or
@@ -127,7 +128,16 @@ enum append_pre imap_append_precheck(struct imap_session *s, const struct imap_c
     struct mail_user *store = NULL;
     acl_rights_t rights = 0;
     s->in_cmd = true;   /* a BYE from the pre-reply sync waits for our reply */
-    if (!imap_p_sp(ps) || !imap_p_atom(ps, &cmd) || !imap_p_sp(ps)) {
+    const char *verb = NULL;
+    bool syntax = imap_p_sp(ps) && (verb = imap_p_atom(ps, &cmd)) != NULL && imap_p_sp(ps);
+    if (syntax && strcasecmp(verb, "UID") == 0)     /* UID REPLACE */
+        syntax = (verb = imap_p_atom(ps, &cmd)) != NULL && imap_p_sp(ps);
+    if (syntax && strcasecmp(verb, "REPLACE") == 0) {
+        /* RFC 8508: REPLACE message-id mailbox ...: the target as APPEND's */
+        snprintf(cmd.name, sizeof(cmd.name), "REPLACE");
+        syntax = imap_p_atom(ps, &cmd) != NULL && imap_p_sp(ps);
+    }
+    if (!syntax) {
         imap_tagged(s, &cmd, "BAD", "Expected: APPEND mailbox [flags] [date-time] literal");
     } else if (ps->p == t + marker_off) {
         /* This literal is the mailbox name itself; the message literals
@@ -146,7 +156,9 @@ enum append_pre imap_append_precheck(struct imap_session *s, const struct imap_c
          * covering the target; the commit checks again (usage may change
          * meanwhile), this only spares reading what cannot fit. */
         struct room room = {INT64_MAX, INT64_MAX};
-        int r = quota_roots_of(store, ref.name, room_cb, &room);
+        /* REPLACE: the quota counts the net change (RFC 8508 3.4), which
+         * needs the replaced message's size: left to the commit. */
+        int r = strcmp(cmd.name, "REPLACE") == 0 ? 0 : quota_roots_of(store, ref.name, room_cb, &room);
         if (r < 0)
             log_warn("APPEND: quota of %s/%s: %s", mail_user_name(store), ref.name, storage_strerror(r));
         *room_bytes = room.bytes;
@@ -182,6 +194,16 @@ struct append_job {
     bool check_8bit;
     bool reader_seen;
     bool *want_seen;
+    /* REPLACE (RFC 8508) */
+    uint32_t old_uid;           /* the message replaced (0: APPEND) */
+    struct mailbox *xmb;        /* same store: a handle of the source for the
+                                   one-transaction expunge (req.expunge_mb) */
+    bool cross;                 /* another store: expunged after the append */
+    struct mailbox *smb;        /* (cross) the selected mailbox, used on the
+                                   pool only while the session is parked */
+    struct mail_user *sstore;   /* (cross) its store, no reference */
+    int xr;                     /* (cross) the expunge's result */
+    bool xdone;                 /* (cross) it expunged the message */
 };
 
 /* On the pool thread, before anything is written. RFC 6855 4 (RFC 9755
@@ -222,6 +244,8 @@ static void append_after(struct append_req *r)
 
 static void append_job_free(struct append_job *j)
 {
+    if (j->xmb && j->xmb != j->mb)
+        mailbox_close(j->xmb);
     mailbox_close(j->mb);
     mail_user_close(j->store);
     free_items(j->items, j->nitems);
@@ -229,6 +253,78 @@ static void append_job_free(struct append_job *j)
     free(j->uids);
     free(j->want_seen);
     free(j);
+}
+
+/* ---- REPLACE (RFC 8508) ------------------------------------------------ */
+
+static int replace_expunged_cb(uint32_t uid, void *arg)
+{
+    struct append_job *j = arg;
+    j->xdone = j->xdone || uid == j->old_uid;
+    return 0;
+}
+
+/* (cross-store REPLACE, on the pool) The old message's expunge, after
+ * the new one is durable in the target: a crash in between leaves both,
+ * never neither. */
+static void replace_expunge_job(struct job *job, void *arg)
+{
+    (void)job;
+    struct append_job *j = arg;
+    if ((j->xr = storage_job_begin(j->sstore, NULL)) < 0)
+        return;
+    j->xr = mailbox_expunge_uids(j->smb, &j->old_uid, 1, replace_expunged_cb, j);
+    storage_job_end(j->sstore, NULL);
+}
+
+/* The replaced message is gone: its EXPUNGE (or VANISHED), then the
+ * tagged OK. RFC 8508 4.3: the APPENDUID went in an untagged OK before. */
+static enum cmd_result replace_done(struct imap_session *s, struct imap_cmd *cmd, struct append_job *j)
+{
+    imap_view_expunged_many(s, &j->old_uid, 1);
+    imap_tagged(s, cmd, "OK", "Replace completed");
+    append_job_free(j);
+    return CMD_DONE;
+}
+
+static enum cmd_result replace_expunge_finish(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct append_job *j = arg;
+    if (!s) {
+        append_job_free(j);
+        return CMD_DONE;
+    }
+    if (j->xr < 0 || !j->xdone) {
+        if (j->xr < 0 && imap_view_gone_err(s, j->xr))
+            imap_tagged(s, cmd, "NO", "[NONEXISTENT] Selected mailbox was deleted; the new message was appended");
+        else
+            imap_tagged(s, cmd, "NO", "[%s] The new message was appended, but the old one could not be removed%s%s",
+                        j->xr < 0 ? imap_storage_code(j->xr) : "EXPUNGEISSUED", j->xr < 0 ? ": " : "",
+                        j->xr < 0 ? storage_strerror(j->xr) : "");
+        append_job_free(j);
+        return CMD_DONE;
+    }
+    return replace_done(s, cmd, j);
+}
+
+/* (on the loop) The replacement is committed: APPENDUID in an untagged OK
+ * (RFC 8508 4.3), then - same store - the expunge committed with it is
+ * reported, or - another store - the expunge runs as a job of its own. */
+static enum cmd_result replace_appended(struct imap_session *s, struct imap_cmd *cmd, struct append_job *j)
+{
+    if (j->selected && j->items[0].m.keywords)
+        imap_view_announce_keywords(s, j->items[0].m.keywords);
+    imap_untagged(s, "OK [APPENDUID %u %u] Replacement Message ready", j->req.uidvalidity, j->uids[0]);
+    if (!j->cross)
+        return replace_done(s, cmd, j);
+    if (!s->view) {
+        imap_tagged(s, cmd, "NO", "[NONEXISTENT] Selected mailbox was closed; the new message was appended");
+        append_job_free(j);
+        return CMD_DONE;
+    }
+    j->smb = s->view->mb;
+    j->sstore = imap_view_store(s->view);
+    return imap_cmd_job(s, cmd, "replace", j->sstore, replace_expunge_job, replace_expunge_finish, j);
 }
 
 /* On the loop, after the job (s == NULL: the client went away; whatever
@@ -246,8 +342,13 @@ static enum cmd_result append_finish(struct imap_session *s, struct imap_cmd *cm
     } else if (r < 0) {
         if (r == STORAGE_ERR_IO)
             log_err("APPEND to %s: %s", mailbox_get_info(j->mb)->name, storage_strerror(r));
-        imap_tagged(s, cmd, "NO", "[%s] Append failed: %s",
-                    r == STORAGE_ERR_NOTFOUND ? "TRYCREATE" : imap_storage_code(r), storage_strerror(r));
+        if (j->old_uid && r == STORAGE_ERR_EXPUNGED)
+            imap_tagged(s, cmd, "NO", "Replace failed: the message to replace does not exist any more");
+        else
+            imap_tagged(s, cmd, "NO", "[%s] %s failed: %s", r == STORAGE_ERR_NOTFOUND ? "TRYCREATE" : imap_storage_code(r),
+                        j->old_uid ? "Replace" : "Append", storage_strerror(r));
+    } else if (j->old_uid) {
+        return replace_appended(s, cmd, j);
     } else {
         struct buf set = BUF_INIT;
         seqset_write_uids(&set, j->uids, j->nitems);
@@ -263,110 +364,96 @@ static enum cmd_result append_finish(struct imap_session *s, struct imap_cmd *cm
     return CMD_DONE;
 }
 
-IMAP_CMD(cmd_append)
+/* One message of APPEND or REPLACE (RFC 4466 append-message without
+ * extensions): [flag-list SP] [date-time SP] (literal / literal8 /
+ * "UTF8" SP "(" literal8 ")"), after its SP. *it is filled (keywords
+ * owned) on success; false with *err for a tagged BAD. A message that
+ * is empty or too large sets *no_code / *no_text (the first only) for
+ * the tagged NO given once the command is read. */
+static bool parse_message(struct imap_session *s, struct imap_cmd *cmd, struct buf *kw, struct append_item *it,
+                          long long maxsize, const char **err, const char **no_code, const char **no_text)
 {
     struct imap_parser *ps = &cmd->ps;
-    if (s->state != IMAP_AUTH && s->state != IMAP_SELECTED) {
-        imap_tagged(s, cmd, "BAD", "Not authenticated");
-        return CMD_DONE;
+    uint32_t flags = 0;
+    buf_reset(kw);
+    if (imap_p_peek(ps, '(')) {
+        if (!imap_parse_flags(ps, cmd, true, &flags, kw, err))
+            return false;
+        if (!imap_p_sp(ps)) {
+            *err = "Expected SP after flag list";
+            return false;
+        }
     }
-    struct imap_str mbox;
-    if (!imap_p_sp(ps) || !imap_p_astring(ps, cmd, &mbox) || mbox.file) {
-        imap_tagged(s, cmd, "BAD", "Expected: APPEND mailbox [flags] [date-time] literal");
-        return CMD_DONE;
+    int64_t date = 0;
+    int tz = 0;
+    if (imap_p_peek(ps, '"')) {
+        if (!imap_p_datetime(ps, &date, &tz)) {
+            *err = "Invalid date-time (expected \"dd-Mon-yyyy hh:mm:ss +zzzz\")";
+            return false;
+        }
+        if (!imap_p_sp(ps)) {
+            *err = "Expected SP after date-time";
+            return false;
+        }
     }
+    /* RFC 6855 4: after ENABLE UTF8=ACCEPT, "UTF8 (literal8)". */
+    bool utf8 = false;
+    if (imap_p_peek(ps, 'U') || imap_p_peek(ps, 'u')) {
+        char *a = imap_p_atom(ps, cmd);
+        if (!a || strcasecmp(a, "UTF8") != 0 || !(s->enabled & EN_UTF8) || !imap_p_sp(ps) ||
+            !imap_p_char(ps, '(')) {
+            *err = (s->enabled & EN_UTF8) ? "Expected UTF8 (literal8)" : "UTF8 data requires ENABLE UTF8=ACCEPT";
+            return false;
+        }
+        utf8 = true;
+    }
+    if (!imap_p_peek(ps, '{') && !imap_p_peek(ps, '~')) {
+        *err = "Message literal expected";
+        return false;
+    }
+    struct imap_str lit;
+    if (!imap_p_string(ps, cmd, &lit) || !lit.literal) {
+        *err = ps->error ? ps->error : "Invalid message literal";
+        return false;
+    }
+    if (utf8 && !imap_p_char(ps, ')')) {
+        *err = "Missing ')' after UTF8 literal";
+        return false;
+    }
+    size_t len = lit.file ? lit.file->len : lit.len;
+    if (!*no_code && len == 0) {
+        *no_code = "CANNOT";
+        *no_text = "Empty message";
+    }
+    if (!*no_code && maxsize > 0 && (unsigned long long)len > (unsigned long long)maxsize) {
+        *no_code = "TOOBIG";
+        *no_text = "Message too large";
+    }
+    memset(it, 0, sizeof(*it));
+    it->keywords = kw->len ? xstrdup(buf_cstr(kw)) : NULL;
+    it->m.data = lit.file ? NULL : lit.s;
+    it->m.fd = lit.file ? lit.file->fd : -1;
+    it->m.len = len;
+    it->m.flags = flags;
+    it->m.keywords = it->keywords;
+    it->m.internaldate = date;
+    it->m.internaldate_tz = tz;
+    return true;
+}
 
-    long long maxsize = config_int(CFG_MAXMESSAGESIZE);
-    struct append_item *items = NULL;
-    size_t nitems = 0;
-    const char *err = NULL;
-    const char *no_code = NULL, *no_text = NULL;
-    struct buf kw = BUF_INIT;
+/* The rest of APPEND and REPLACE once the command is parsed: the target
+ * (any namespace) and the "i" right on it (RFC 4314 4), the deferred NO
+ * of a message that is empty or too large, then the job. Takes items.
+ * old_uid: REPLACE's message in the selected mailbox (0: APPEND). */
+static enum cmd_result append_submit(struct imap_session *s, struct imap_cmd *cmd, const struct imap_str *mbox,
+                                     struct append_item *items, size_t nitems, const char *no_code,
+                                     const char *no_text, uint32_t old_uid)
+{
+    /* The target (any namespace) and the "i" right on it (RFC 4314 4). */
     struct mbox_ref ref;
     struct mail_user *store = NULL;
     acl_rights_t rights = 0;
-
-    /* 1*(SP [flag-list SP] [date-time SP] literal) */
-    do {
-        if (!imap_p_sp(ps)) {
-            err = "Expected SP before message";
-            goto bad;
-        }
-        if (nitems >= IMAP_MAX_LITERALS) {
-            err = "Too many messages in one APPEND";
-            goto bad;
-        }
-        uint32_t flags = 0;
-        buf_reset(&kw);
-        if (imap_p_peek(ps, '(')) {
-            if (!imap_parse_flags(ps, cmd, true, &flags, &kw, &err))
-                goto bad;
-            if (!imap_p_sp(ps)) {
-                err = "Expected SP after flag list";
-                goto bad;
-            }
-        }
-        int64_t date = 0;
-        int tz = 0;
-        if (imap_p_peek(ps, '"')) {
-            if (!imap_p_datetime(ps, &date, &tz)) {
-                err = "Invalid date-time (expected \"dd-Mon-yyyy hh:mm:ss +zzzz\")";
-                goto bad;
-            }
-            if (!imap_p_sp(ps)) {
-                err = "Expected SP after date-time";
-                goto bad;
-            }
-        }
-        /* RFC 6855 4: after ENABLE UTF8=ACCEPT, "UTF8 (literal8)". */
-        bool utf8 = false;
-        if (imap_p_peek(ps, 'U') || imap_p_peek(ps, 'u')) {
-            char *a = imap_p_atom(ps, cmd);
-            if (!a || strcasecmp(a, "UTF8") != 0 || !(s->enabled & EN_UTF8) || !imap_p_sp(ps) ||
-                !imap_p_char(ps, '(')) {
-                err = (s->enabled & EN_UTF8) ? "Expected UTF8 (literal8)" : "UTF8 data requires ENABLE UTF8=ACCEPT";
-                goto bad;
-            }
-            utf8 = true;
-        }
-        if (!imap_p_peek(ps, '{') && !imap_p_peek(ps, '~')) {
-            err = "Message literal expected";
-            goto bad;
-        }
-        struct imap_str lit;
-        if (!imap_p_string(ps, cmd, &lit) || !lit.literal) {
-            err = ps->error ? ps->error : "Invalid message literal";
-            goto bad;
-        }
-        if (utf8 && !imap_p_char(ps, ')')) {
-            err = "Missing ')' after UTF8 literal";
-            goto bad;
-        }
-        size_t len = lit.file ? lit.file->len : lit.len;
-        if (!no_code && len == 0) {
-            no_code = "CANNOT";
-            no_text = "Empty message";
-        }
-        if (!no_code && maxsize > 0 && (unsigned long long)len > (unsigned long long)maxsize) {
-            no_code = "TOOBIG";
-            no_text = "Message too large";
-        }
-        items = xrealloc(items, (nitems + 1) * sizeof(*items));
-        struct append_item *it = &items[nitems++];
-        memset(it, 0, sizeof(*it));
-        it->keywords = kw.len ? xstrdup(buf_cstr(&kw)) : NULL;
-        it->m.data = lit.file ? NULL : lit.s;
-        it->m.fd = lit.file ? lit.file->fd : -1;
-        it->m.len = len;
-        it->m.flags = flags;
-        it->m.keywords = it->keywords;
-        it->m.internaldate = date;
-        it->m.internaldate_tz = tz;
-    } while (!imap_p_end(ps));
-    buf_free(&kw);
-
-    /* The target (any namespace) and the "i" right on it (RFC 4314 4). */
-    if (!imap_resolve_target(s, cmd, &mbox, &ref, &store, &rights))
+    if (!imap_resolve_target(s, cmd, mbox, &ref, &store, &rights))
         goto out;
     const char *name = ref.name;
     if (no_code) {
@@ -390,8 +477,8 @@ IMAP_CMD(cmd_append)
      * the session's user, so that a per-reader \Seen given with the
      * message is that reader's. */
     struct mailbox *mb = NULL;
-    bool selected = s->view && strcmp(mail_user_name(imap_view_store(s->view)), mail_user_name(store)) == 0 &&
-                    strcmp(mailbox_get_info(s->view->mb)->name, name) == 0;
+    bool same_store = s->view && strcmp(mail_user_name(imap_view_store(s->view)), mail_user_name(store)) == 0;
+    bool selected = same_store && strcmp(mailbox_get_info(s->view->mb)->name, name) == 0;
     int r = imap_open_target(s, store, name, &mb);
     if (r < 0) {
         if (r == STORAGE_ERR_NOTFOUND || r == STORAGE_ERR_INVALID)
@@ -432,13 +519,150 @@ IMAP_CMD(cmd_append)
     j->req.uids = j->uids;
     j->req.before = append_before;
     j->req.after = append_after;
-    return imap_cmd_job_batch(s, cmd, "append", j->store, mailbox_append_batch, &j->req, append_finish, j);
-bad:
-    buf_free(&kw);
-    imap_tagged(s, cmd, "BAD", "%s", err);
+    if (old_uid) {
+        /* REPLACE: the old message of the selected mailbox goes in the
+         * same store transaction when it is in the target's store (a
+         * handle of the job's own, as for the target), else after the
+         * append (replace_appended). */
+        j->old_uid = old_uid;
+        j->cross = !same_store;
+        if (same_store) {
+            if (selected) {
+                j->xmb = mb;
+            } else if ((r = imap_open_target(s, j->store, mailbox_get_info(s->view->mb)->name, &j->xmb)) < 0) {
+                j->xmb = NULL;
+                imap_tagged(s, cmd, "NO", "[%s] Cannot open the selected mailbox: %s", imap_storage_code(r),
+                            storage_strerror(r));
+                append_job_free(j);
+                return CMD_DONE;
+            }
+            j->req.expunge_mb = j->xmb;
+            j->req.expunge_uid = old_uid;
+        }
+    }
+    return imap_cmd_job_batch(s, cmd, old_uid ? "replace" : "append", j->store, mailbox_append_batch, &j->req,
+                              append_finish, j);
 out:
     if (store)
         mail_user_close(store);
     free_items(items, nitems);
     return CMD_DONE;
+}
+
+IMAP_CMD(cmd_append)
+{
+    struct imap_parser *ps = &cmd->ps;
+    if (s->state != IMAP_AUTH && s->state != IMAP_SELECTED) {
+        imap_tagged(s, cmd, "BAD", "Not authenticated");
+        return CMD_DONE;
+    }
+    struct imap_str mbox;
+    if (!imap_p_sp(ps) || !imap_p_astring(ps, cmd, &mbox) || mbox.file) {
+        imap_tagged(s, cmd, "BAD", "Expected: APPEND mailbox [flags] [date-time] literal");
+        return CMD_DONE;
+    }
+
+    long long maxsize = config_int(CFG_MAXMESSAGESIZE);
+    struct append_item *items = NULL;
+    size_t nitems = 0;
+    const char *err = NULL;
+    const char *no_code = NULL, *no_text = NULL;
+    struct buf kw = BUF_INIT;
+
+    /* 1*(SP [flag-list SP] [date-time SP] literal) */
+    do {
+        if (!imap_p_sp(ps)) {
+            err = "Expected SP before message";
+            goto bad;
+        }
+        if (nitems >= IMAP_MAX_LITERALS) {
+            err = "Too many messages in one APPEND";
+            goto bad;
+        }
+        items = xrealloc(items, (nitems + 1) * sizeof(*items));
+        if (!parse_message(s, cmd, &kw, &items[nitems], maxsize, &err, &no_code, &no_text))
+            goto bad;
+        nitems++;
+    } while (!imap_p_end(ps));
+    buf_free(&kw);
+
+    return append_submit(s, cmd, &mbox, items, nitems, no_code, no_text, 0);
+bad:
+    buf_free(&kw);
+    imap_tagged(s, cmd, "BAD", "%s", err);
+    free_items(items, nitems);
+    return CMD_DONE;
+}
+
+/* REPLACE and UID REPLACE (RFC 8508): replace = "REPLACE" SP seq-number
+ * SP mailbox append-message (one message, as APPEND's), selected state
+ * only (the command table; UIDONLY refuses the message-number form,
+ * RFC 9586 3.2, before this runs). The new message is appended to the
+ * mailbox and the old one expunged from the selected mailbox as one
+ * action (3.4): one store transaction when both are in one store
+ * (mailbox_append_batch with append_req.expunge_mb), else the append
+ * first and then the expunge, so a crash never loses the message. The
+ * checks come before anything is written: the message exists, the rights
+ * of UID STORE \Deleted ("t") and UID EXPUNGE ("e") on the selected
+ * mailbox and of APPEND ("i") on the target (4.1), a read-write view. */
+IMAP_CMD(cmd_replace)
+{
+    struct imap_parser *ps = &cmd->ps;
+    if (s->state != IMAP_SELECTED || !s->view) {
+        imap_tagged(s, cmd, "BAD", "No mailbox selected");
+        return CMD_DONE;
+    }
+    struct seqset set = {0};
+    struct imap_str mbox;
+    if (!imap_p_sp(ps) || !imap_p_seqset(ps, &set) || set.dollar || set.n != 1 || set.r[0].lo != set.r[0].hi ||
+        !imap_p_sp(ps) || !imap_p_astring(ps, cmd, &mbox) || mbox.file || !imap_p_sp(ps)) {
+        seqset_free(&set);
+        imap_tagged(s, cmd, "BAD", "Expected: %s %s mailbox [flags] [date-time] literal", cmd->name,
+                    cmd->uid ? "uid" : "seq-number");
+        return CMD_DONE;
+    }
+    const char *err = NULL, *no_code = NULL, *no_text = NULL;
+    struct buf kw = BUF_INIT;
+    struct append_item *item = xcalloc(1, sizeof(*item));
+    bool parsed = parse_message(s, cmd, &kw, item, config_int(CFG_MAXMESSAGESIZE), &err, &no_code, &no_text);
+    buf_free(&kw);
+    if (parsed && !imap_p_end(ps)) {
+        err = "Junk after the message (REPLACE takes one message)";
+        parsed = false;
+    }
+    if (!parsed) {
+        seqset_free(&set);
+        imap_tagged(s, cmd, "BAD", "%s", err);
+        free_items(item, 1);
+        return CMD_DONE;
+    }
+    uint32_t count = s->view->count;
+    if (!cmd->uid && (count == 0 || (set.r[0].lo != SEQ_STAR && set.r[0].lo > count))) {
+        seqset_free(&set);
+        free_items(item, 1);
+        imap_tagged(s, cmd, "BAD", "Invalid message sequence number");
+        return CMD_DONE;
+    }
+    size_t n = 0;
+    uint32_t *uids = imap_view_resolve(s, &set, cmd->uid, &n);
+    seqset_free(&set);
+    uint32_t old_uid = uids && n == 1 ? uids[0] : 0;
+    free(uids);
+    if (!old_uid) {
+        /* UID REPLACE of a UID that is not (or no longer) in the mailbox */
+        imap_tagged(s, cmd, "NO", "Replace failed: no such message");
+        free_items(item, 1);
+        return CMD_DONE;
+    }
+    if (s->view->readonly) {
+        imap_tagged(s, cmd, "NO", "[READ-ONLY] Mailbox is read-only");
+        free_items(item, 1);
+        return CMD_DONE;
+    }
+    if ((imap_view_rights(s->view) & (ACL_DELETEMSG | ACL_EXPUNGE)) != (ACL_DELETEMSG | ACL_EXPUNGE)) {
+        imap_tagged(s, cmd, "NO", "[NOPERM] You may not remove messages from this mailbox");
+        free_items(item, 1);
+        return CMD_DONE;
+    }
+    return append_submit(s, cmd, &mbox, item, 1, no_code, no_text, old_uid);
 }

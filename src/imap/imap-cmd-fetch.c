@@ -1,5 +1,6 @@
 /* imap-cmd-fetch.c - FETCH and UID FETCH (RFC 9051 6.4.5, 7.5.2; RFC 3516
- * BINARY; RFC 7162 CHANGEDSINCE / VANISHED; RFC 8514; RFC 8474).
+ * BINARY; RFC 7162 CHANGEDSINCE / VANISHED; RFC 8514; RFC 8474; RFC 8970
+ * PREVIEW).
  *
  * Output is incremental with back-pressure: messages are handled in UID
  * order, records come in batches (imap-fetch-batch.c), and a chunk of
@@ -93,6 +94,11 @@ struct fetch_state {
     bool eof;                   /* every record has been read */
     int rc;                     /* error reading records (reported on the loop) */
     struct { uint32_t uid; uint64_t modseq; } *own; /* \Seen set: imap_view_note_own on the loop */
+    /* PREVIEW texts computed for messages stored without one, saved at
+     * the end of the step (mailbox_save_previews) */
+    char (*pv_guids)[33];
+    char **pv_texts;
+    size_t npv, cpv;
     size_t nown, cown;
     struct fetch_held *held;    /* messages of the chunk being written */
     size_t nheld, cheld;
@@ -226,7 +232,22 @@ static void fetch_state_free(void *p)
     free(st->seen_set);
     imap_view_snap_free(&st->vs);
     free(st->own);
+    for (size_t i = 0; i < st->npv; i++)
+        free(st->pv_texts[i]);
+    free(st->pv_texts);
+    free(st->pv_guids);
     free(st);
+}
+
+/* Save the previews computed by this step (a cache fill: best effort). */
+static void save_previews(struct fetch_state *st)
+{
+    if (!st->npv)
+        return;
+    mailbox_save_previews(st->mb, (const char(*)[33])st->pv_guids, st->pv_texts, st->npv);
+    for (size_t i = 0; i < st->npv; i++)
+        free(st->pv_texts[i]);
+    st->npv = 0;
 }
 
 /* Is the next n bytes of external segment segpos (from segoff) known to
@@ -370,6 +391,47 @@ static struct buf *new_buf(struct fetch_state *st)
     struct buf *b = &st->bufs[st->nbufs++];
     buf_init(b);
     return b;
+}
+
+/* The PREVIEW item (RFC 8970): the text stored with the message, else
+ * (not LAZY) computed from its content here, in the job, and kept to be
+ * saved; LAZY answers NIL instead (RFC 8970 4.1: not available "without
+ * undue delay"). */
+static bool preview_item(struct fetch_state *st, struct mailbox *mb, uint32_t uid, bool lazy, struct buf *o, int *err)
+{
+    char *pv = NULL;
+    char guid[33];
+    int r = mailbox_get_preview(mb, uid, &pv, guid);
+    if (r < 0) {
+        *err = r;
+        return false;
+    }
+    if (!pv && !lazy) {
+        if (!load_content(st, mb, uid, err))
+            return false;
+        if (!st->mime)
+            st->mime = mime_parse(st->content.data, st->content.len);
+        struct buf b = BUF_INIT;
+        mime_preview_build(&b, st->mime);
+        pv = xstrdup(buf_cstr(&b));
+        buf_free(&b);
+        if (guid[0] && st->npv < 4096) {
+            if (st->npv >= st->cpv) {
+                st->cpv = st->cpv ? st->cpv * 2 : 16;
+                st->pv_guids = xrealloc(st->pv_guids, st->cpv * sizeof(*st->pv_guids));
+                st->pv_texts = xrealloc(st->pv_texts, st->cpv * sizeof(*st->pv_texts));
+            }
+            memcpy(st->pv_guids[st->npv], guid, 33);
+            st->pv_texts[st->npv++] = xstrdup(pv);
+        }
+    }
+    buf_puts(o, "PREVIEW ");
+    if (pv)
+        mime_write_imap_string(o, pv, strlen(pv));
+    else
+        buf_puts(o, "NIL");
+    free(pv);
+    return true;
 }
 
 /* The data of a BODY[section]: *data NULL means NIL (no such part). */
@@ -596,6 +658,11 @@ static bool build_msg(struct fetch_state *st, const struct msg_record *rec, bool
             buf_printf(o, "%s %s", it->name, txt);
             break;
         }
+        case FI_PREVIEW:
+            SEP();
+            if (!preview_item(st, mb, rec->uid, it->lazy, o, &err))
+                goto fail;
+            break;
         case FI_SECTION: {
             const char *data;
             size_t len, start, n;
@@ -798,6 +865,7 @@ static void fetch_step(struct fetch_state *st)
             st->out.len + st->ext_bytes >= FETCH_PREP_BYTES || st->batch.pos >= st->win_end)
             break;
     }
+    save_previews(st);
     close_text(st);
 }
 

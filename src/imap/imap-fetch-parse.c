@@ -316,6 +316,36 @@ static bool parse_att(struct imap_parser *ps, struct imap_cmd *cmd, struct fetch
             add_item(req, FI_BODY, "BODY");
         return true;
     }
+    if (strcmp(word, "PREVIEW") == 0) {
+        /* RFC 8970 6: "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"],
+         * preview-mod = "LAZY". Outside a list "PREVIEW (" may also be the
+         * FETCH modifiers: a list whose first word is not LAZY is left to
+         * them. */
+        struct fetch_item *it = add_item(req, FI_PREVIEW, "PREVIEW");
+        const char *save = ps->p;
+        char mod[32];
+        if (imap_p_sp(ps) && imap_p_char(ps, '(') && read_word(ps, mod, sizeof(mod)) && strcmp(mod, "LAZY") == 0) {
+            it->lazy = true;
+            for (;;) {
+                if (imap_p_char(ps, ')'))
+                    break;
+                if (!imap_p_sp(ps) || read_word(ps, mod, sizeof(mod)) == 0 || strcmp(mod, "LAZY") != 0) {
+                    *err = "Invalid PREVIEW modifier (expected LAZY)";
+                    return false;
+                }
+            }
+        } else {
+            ps->p = save;
+            if (macros_ok || peekc(ps) != ' ')
+                return true;
+            /* inside a list: "PREVIEW (" is only a preview-mod list */
+            if (ps->p + 1 < ps->end && ps->p[1] == '(') {
+                *err = "Invalid PREVIEW modifier (expected LAZY)";
+                return false;
+            }
+        }
+        return true;
+    }
     if (strcmp(word, "RFC822") == 0 || strcmp(word, "RFC822.HEADER") == 0 || strcmp(word, "RFC822.TEXT") == 0) {
         struct fetch_item *it = add_item(req, FI_SECTION, word);
         it->sec.kind = word[6] == '\0' ? SEC_ALL : word[7] == 'H' ? SEC_HEADER : SEC_TEXT;
@@ -466,6 +496,15 @@ bool fetch_parse(struct imap_parser *ps, struct imap_cmd *cmd, struct fetch_req 
             break;
         case FI_BINARY_SIZE:
             req->need_content = true;
+            break;
+        case FI_PREVIEW:
+            /* LAZY reads only the stored text (NIL without one); without
+             * it an older message's text is computed from its file: a
+             * job, never the loop (fetch_on_loop). */
+            if (it->lazy)
+                req->need_cache = true;
+            else
+                req->need_content = true;
             break;
         default:
             break;

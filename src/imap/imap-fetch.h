@@ -64,6 +64,7 @@ enum fetch_item_type {
     FI_SAVEDATE,
     FI_EMAILID,
     FI_THREADID,
+    FI_PREVIEW,         /* RFC 8970 */
 };
 
 struct fetch_item {
@@ -73,12 +74,13 @@ struct fetch_item {
     bool partial;
     uint64_t offset, count;     /* <offset.count>: number64 "." nz-number64 (RFC 9051 9) */
     char *name;                 /* response item name, e.g. "BODY[HEADER]" or "RFC822" */
+    bool lazy;                  /* PREVIEW (LAZY): NIL when not stored (RFC 8970 4.1) */
 };
 
 struct fetch_req {
     struct fetch_item *items;
     size_t nitems;
-    bool has[FI_THREADID + 1];  /* which types are present */
+    bool has[FI_PREVIEW + 1];   /* which types are present */
     bool sets_seen;             /* a non-peek content item */
     bool need_cache;            /* ENVELOPE, BODY(STRUCTURE), HEADER of the whole message */
     bool need_content;          /* anything reading the message itself */

@@ -89,14 +89,23 @@ static const char *peek_tag(const char *text, size_t len, char *out, size_t outs
     return out;
 }
 
-/* Is the command being assembled an APPEND? (tag SP "APPEND" SP ...) */
+/* Is the command being assembled an APPEND, or a REPLACE (RFC 8508),
+ * whose message literal is checked and spooled like APPEND's? (tag SP
+ * "APPEND" SP ..., tag SP ["UID" SP] "REPLACE" SP ...) */
 static bool text_is_append(const char *text, size_t len)
 {
     const char *sp = memchr(text, ' ', len);
     if (!sp)
         return false;
-    size_t rest = len - (size_t)(sp + 1 - text);
-    return rest >= 7 && strncasecmp(sp + 1, "APPEND ", 7) == 0;
+    const char *r = sp + 1;
+    size_t rest = len - (size_t)(r - text);
+    if (rest >= 7 && strncasecmp(r, "APPEND ", 7) == 0)
+        return true;
+    if (rest >= 4 && strncasecmp(r, "UID ", 4) == 0) {
+        r += 4;
+        rest -= 4;
+    }
+    return rest >= 8 && strncasecmp(r, "REPLACE ", 8) == 0;
 }
 
 static void reply_error(struct imap_session *s, const char *text, size_t len, const char *status,

@@ -74,6 +74,7 @@ static const struct cmd_def commands[] = {
     {"STORE", cmd_store, S_SEL, true},
     {"COPY", cmd_copy, S_SEL, true},
     {"MOVE", cmd_move, S_SEL, true},
+    {"REPLACE", cmd_replace, S_SEL, true},
     {"GETQUOTA", cmd_getquota, S_AUTHSEL, false},
     {"GETQUOTAROOT", cmd_getquotaroot, S_AUTHSEL, false},
     {"SETQUOTA", cmd_setquota, S_AUTHSEL, false},

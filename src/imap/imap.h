@@ -16,7 +16,7 @@
  *   imap-cmd-mailbox.c SELECT EXAMINE CREATE DELETE RENAME SUBSCRIBE
  *                      UNSUBSCRIBE NAMESPACE STATUS
  *   imap-cmd-list.c    LIST LSUB (LIST-EXTENDED, LIST-STATUS, SPECIAL-USE)
- *   imap-cmd-append.c  APPEND (MULTIAPPEND, BINARY literals)
+ *   imap-cmd-append.c  APPEND (MULTIAPPEND, BINARY literals), REPLACE
  *   imap-cmd-fetch.c   FETCH, UID FETCH (CHANGEDSINCE, VANISHED)
  *   imap-cmd-search.c  SEARCH, UID SEARCH (ESEARCH, SEARCHRES, CHARSET)
  *   imap-cmd-store.c   STORE (UNCHANGEDSINCE), COPY, MOVE, EXPUNGE,
@@ -631,7 +631,7 @@ IMAP_CMD(cmd_rename); IMAP_CMD(cmd_subscribe); IMAP_CMD(cmd_unsubscribe); IMAP_C
 IMAP_CMD(cmd_status); IMAP_CMD(cmd_list); IMAP_CMD(cmd_lsub); IMAP_CMD(cmd_append);
 IMAP_CMD(cmd_idle); IMAP_CMD(cmd_check); IMAP_CMD(cmd_close); IMAP_CMD(cmd_unselect);
 IMAP_CMD(cmd_expunge); IMAP_CMD(cmd_search); IMAP_CMD(cmd_fetch); IMAP_CMD(cmd_store);
-IMAP_CMD(cmd_copy); IMAP_CMD(cmd_move);
+IMAP_CMD(cmd_copy); IMAP_CMD(cmd_move); IMAP_CMD(cmd_replace);
 IMAP_CMD(cmd_getquota); IMAP_CMD(cmd_getquotaroot); IMAP_CMD(cmd_setquota);
 IMAP_CMD(cmd_setacl); IMAP_CMD(cmd_deleteacl); IMAP_CMD(cmd_getacl); IMAP_CMD(cmd_listrights);
 IMAP_CMD(cmd_myrights);

@@ -233,6 +233,16 @@ bool mime_hfields_complete(const char *data, size_t len);
 bool mime_hfields_next(const char *data, size_t len, size_t *pos, enum mime_hfield *id, const char **val,
                        size_t *vlen);
 
+/* PREVIEW (RFC 8970, mime-preview.c): the plain-text preview of a
+ * message appended to out as UTF-8: the first non-attachment text/plain
+ * part (else text/html reduced to text), transfer-decoded and converted
+ * from its charset, white space collapsed, at most MIME_PREVIEW_MAX_CHARS
+ * characters (cut on a character boundary). "" when the message has no
+ * such part. At most 4 bytes per character: MIME_PREVIEW_MAX_BYTES. */
+#define MIME_PREVIEW_MAX_CHARS 256
+#define MIME_PREVIEW_MAX_BYTES (4 * MIME_PREVIEW_MAX_CHARS)
+void mime_preview_build(struct buf *out, const struct mime_message *m);
+
 /* Additions by the mail layer (not in the original contract). */
 
 /* Value of parameter 'name' (lowercase) or NULL. For RFC 2231 values the

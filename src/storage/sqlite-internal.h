@@ -115,6 +115,10 @@ enum sq_stmt_id {
     SQ_HF_SEARCH_FR,
     SQ_BLOB_HEADER,
     SQ_SK_PUT,
+    SQ_PV_PUT,
+    SQ_PV_DEAD_DEL,
+    SQ_PV_GET,
+    SQ_RET_PV_GET,
     SQ_SK_DEAD_DEL,
     SQ_SK_READ,
     SQ_MMAP_ON,
@@ -322,6 +326,11 @@ int sq_sync(struct mailbox *mb, uint64_t since, msg_record_cb changed, void *car
             int (*expunged)(uint32_t uid, void *arg), void *earg);
 int sq_vanished_since(struct mailbox *mb, uint64_t since, int (*cb)(uint32_t uid, void *arg), void *arg);
 int sq_get_cache(struct mailbox *mb, uint32_t uid, struct msg_cache *out);
+/* PREVIEW (schema 13): the stored text (mailbox_get_preview), saving
+ * lazily computed ones, and the put inside a write transaction. */
+int sq_get_preview(struct mailbox *mb, uint32_t uid, char **text, char guid[33]);
+void sq_save_previews(struct mail_user *u, const char (*guids)[33], char *const *texts, size_t n);
+int sq_preview_put(struct mail_user *u, const char *guid, const char *text);
 int sq_get_guid(struct mailbox *mb, uint32_t uid, char guid[33]);
 int sq_search_headers(struct mailbox *mb, const uint32_t *uids, size_t n, unsigned what, struct search_hdr_batch *b);
 /* Store the hfields of blob guid (hdrfields), inside a write transaction. */

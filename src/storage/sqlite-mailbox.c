@@ -201,6 +201,8 @@ int sq_collect_dead(struct mail_user *u, char (**guids)[33], size_t *n)
         return r;
     if ((r = sq_run(u, sq_stmt(u, SQ_SK_DEAD_DEL), "delete sortkeys")) < 0)
         return r;
+    if ((r = sq_run(u, sq_stmt(u, SQ_PV_DEAD_DEL), "delete preview")) < 0)
+        return r;
     return sq_run(u, sq_stmt(u, SQ_BLOB_DEAD_DEL), "delete blobs");
 }
 

@@ -679,6 +679,68 @@ int sq_search_headers(struct mailbox *mb, const uint32_t *uids, size_t n, unsign
     return r < 0 ? r : (int)MIN(k, (size_t)INT32_MAX);
 }
 
+/* ---- PREVIEW (RFC 8970) ------------------------------------------------------ */
+
+int sq_preview_put(struct mail_user *u, const char *guid, const char *text)
+{
+    sqlite3_stmt *st = sq_stmt(u, SQ_PV_PUT);
+    if (!st)
+        return STORAGE_ERR_IO;
+    sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    return sq_run(u, st, "insert preview");
+}
+
+int sq_get_preview(struct mailbox *mb, uint32_t uid, char **text, char guid[33])
+{
+    int rc = SQLITE_ERROR;
+    sqlite3_stmt *st = point_lookup(mb, SQ_PV_GET, SQ_RET_PV_GET, uid, &rc);
+    if (!st)
+        return STORAGE_ERR_IO;
+    int r = STORAGE_OK;
+    if (rc == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (t)
+            *text = xstrdup(t);
+        const char *g = (const char *)sqlite3_column_text(st, 1);
+        if (guid)
+            snprintf(guid, 33, "%s", g ? g : "");
+    } else {
+        r = rc == SQLITE_DONE ? STORAGE_ERR_NOTFOUND : sq_error(mb->user, rc, "preview");
+        if (r == STORAGE_ERR_NOTFOUND) {
+            sqlite3_reset(st);
+            return sq_if_gone(mb, r);
+        }
+    }
+    sqlite3_reset(st);
+    return r;
+}
+
+/* Save lazily computed previews: a cache fill, as save_sortkeys (never
+ * waits for the write lock; a busy store simply computes them again). */
+void sq_save_previews(struct mail_user *u, const char (*guids)[33], char *const *texts, size_t n)
+{
+    sqlite3 *db = sq(u)->db;
+    sq_read_drop(u);
+    if (!sqlite3_get_autocommit(db))
+        return;
+    sqlite3_busy_timeout(db, 0);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    sqlite3_busy_timeout(db, SQ_BUSY_TIMEOUT_MS);
+    if (rc != SQLITE_OK)
+        return;
+    sq_quota_forget(u);
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++)
+        r = sq_preview_put(u, guids[i], texts[i]);
+    if (r == 0)
+        r = sq_commit(u);
+    else
+        sq_rollback(u);
+    if (r == 0)
+        log_debug("storage: %s: saved the previews of %zu older messages", u->name, n);
+}
+
 /* ---- sort keys for SORT and THREAD ---------------------------------------- */
 
 int sq_sortkeys_put(struct mail_user *u, const char *guid, const char *data, size_t len)
@@ -1053,6 +1115,8 @@ static int append_rows(struct append_commit *c)
             break;
         if (it->sortkeys && (r = sq_sortkeys_put(u, it->guid, it->sortkeys, it->sortkeys_len)) < 0)
             break;
+        if (it->preview && (r = sq_preview_put(u, it->guid, it->preview)) < 0)
+            break;
         struct msg_record rec;
         memset(&rec, 0, sizeof(rec));
         rec.flags = it->flags;
@@ -1080,6 +1144,38 @@ static int append_rows(struct append_commit *c)
         r = sq_mailbox_bump(u, mb->id, modseq, uid, (int64_t)n, dunseen, ddeleted, dsize);
     if (r == 0)
         c->uidvalidity = info.uidvalidity;
+    return r;
+}
+
+/* REPLACE (RFC 8508): the replaced message's expunge, inside the append's
+ * transaction (or savepoint), after its rows: as expunge_common does for
+ * one UID, whatever its flags. */
+static int replace_expunge(struct append_commit *c)
+{
+    struct mailbox *mb = c->xmb;
+    struct mail_user *u = mb->user;
+    struct mailbox_info info;
+    int r = sq_mailbox_load_mb(mb, &info, NULL);
+    if (r < 0)
+        return r;
+    struct msg_record rec;
+    char *kw = NULL;
+    uint32_t raw = 0;
+    r = load_msg(mb, c->xuid, &rec, &kw, &raw);
+    if (r == STORAGE_ERR_NOTFOUND)
+        r = STORAGE_ERR_EXPUNGED;
+    uint64_t modseq = info.highestmodseq + 1;
+    int retain = -1;
+    if (r == 0)
+        r = retain_state(mb, &retain);
+    if (r == 0)
+        r = expunge_one(u, mb->id, &rec, modseq, retain > 0);
+    free(kw);
+    if (r == 0)
+        r = sq_ranges_remove(u, mb->id, &c->xuid, 1);
+    if (r == 0)
+        r = sq_mailbox_bump(u, mb->id, modseq, 0, -1, -(int64_t)!(raw & MSG_SEEN), -(int64_t)!!(raw & MSG_DELETED),
+                            -(int64_t)rec.size);
     return r;
 }
 
@@ -1119,6 +1215,8 @@ void sq_append_commit(struct append_commit *c, size_t n)
         int rr = group ? savepoint(u, "SAVEPOINT append") : STORAGE_OK;
         if (rr == 0)
             rr = append_rows(&c[i]);
+        if (rr == 0 && c[i].xmb)
+            rr = replace_expunge(&c[i]);
         if (rr == 0) {
             /* The quota as if this transaction were committed alone after
              * the ones before it: every root it raised must be within its
@@ -1154,11 +1252,31 @@ void sq_append_commit(struct append_commit *c, size_t n)
         else if (!group)
             break;
     }
-    r = ok ? sq_commit(u) : STORAGE_ERR_IO;
+    /* A REPLACE may have dropped a body's last reference: its row goes
+     * now, its file after the commit. */
+    char (*dead)[33] = NULL;
+    size_t ndead = 0;
+    bool replaced = false;
+    for (size_t i = 0; i < n; i++)
+        replaced = replaced || (c[i].result == 0 && c[i].xmb);
+    r = !ok ? STORAGE_ERR_IO : replaced ? sq_collect_dead(u, &dead, &ndead) : STORAGE_OK;
+    if (r == 0)
+        r = sq_commit(u);
+    else if (ok) {
+        sq_rollback(u);
+        free(dead);
+        for (size_t i = 0; i < n; i++)
+            if (c[i].result == 0)
+                c[i].result = r;
+        return;
+    }
     if (!ok) {
         sq_rollback(u);
         return;
     }
+    if (r == 0)
+        sq_unlink_dead(u, dead, ndead);
+    free(dead);
     if (r < 0) {
         /* sq_commit rolled back: nothing of the batch is there */
         for (size_t i = 0; i < n; i++)
@@ -1174,6 +1292,8 @@ void sq_append_commit(struct append_commit *c, size_t n)
             told = c[k].result == 0 && c[k].mb->id == c[i].mb->id;
         if (!told)
             notify_mailbox_changed(u->name, c[i].mb->id);
+        if (c[i].xmb && c[i].xmb->id != c[i].mb->id)
+            notify_mailbox_changed(u->name, c[i].xmb->id);
     }
 }
 
@@ -1604,6 +1724,7 @@ struct xitem {
     size_t hfields_len;
     void *sortkeys;             /* NULL: the source has none (yet) */
     size_t sortkeys_len;
+    char *preview;              /* NULL: the source has none (yet) */
     bool linked;                /* its file was created in the destination by this copy */
     bool skip;                  /* gone from the source meanwhile */
     bool ghost;                 /* expunged, kept for the source handle's client */
@@ -1651,6 +1772,7 @@ static int read_blob_row(struct mail_user *u, struct xitem *x)
             memcpy(x->sortkeys, sk, skl);
             x->sortkeys_len = skl;
         }
+        x->preview = col_dup(st, 8);
     } else {
         r = rc == SQLITE_DONE ? STORAGE_ERR_NOTFOUND : sq_error(u, rc, "blob row");
     }
@@ -1702,6 +1824,7 @@ static void xitems_free(struct xitem *v, size_t n)
         free(v[i].header);
         free(v[i].hfields);
         free(v[i].sortkeys);
+        free(v[i].preview);
     }
     free(v);
 }
@@ -1768,6 +1891,8 @@ static int copy_into(struct mail_user *su, struct mail_user *dest, const char *d
                 r = sq_hfields_put(dest, x->rec.guid, x->hfields, x->hfields_len);
             if (r == 0 && x->sortkeys)
                 r = sq_sortkeys_put(dest, x->rec.guid, x->sortkeys, x->sortkeys_len);
+            if (r == 0 && x->preview)
+                r = sq_preview_put(dest, x->rec.guid, x->preview);
         }
         if (r < 0)
             break;

@@ -35,6 +35,7 @@
  *    hdrfields (schema 6) the decoded header fields SEARCH reads, per
  *    blob; sortkeys (schema 10) the SORT and THREAD keys, per blob.
  *  - thread_msgid (schema 11): Message-ID -> RFC 8474 THREADID.
+ *  - preview (schema 13): the RFC 8970 PREVIEW text, per blob.
  */
 #include "sqlite-internal.h"
 #include "log.h"
@@ -307,6 +308,26 @@ static const char *const migrations[] = {
     "CREATE TABLE thread_msgid("
     "  msgid TEXT PRIMARY KEY,"
     "  threadid TEXT NOT NULL) WITHOUT ROWID;",
+
+    /* 11 -> 12: reserved for another branch's migration (CATENATE/URLAUTH,
+     * schema 12): nothing here. The merge replaces this entry with that
+     * migration; 12 -> 13 below does not depend on it. */
+    "SELECT 1;",
+
+    /* 12 -> 13: preview, per blob its RFC 8970 PREVIEW text (mime.h
+     * mime_preview_build: at most 256 characters of UTF-8), computed at
+     * append time where the message is parsed anyway (storage.c
+     * fill_cache) so FETCH PREVIEW reads one small row. A table of its
+     * own keyed like blob, for the reasons of hdrfields (schema 6): small
+     * rows, shared by COPY/MOVE, goes with the blob's last reference
+     * (sq_collect_dead). Not filled here: older blobs get their row on
+     * their first FETCH PREVIEW (without LAZY, which answers NIL for
+     * them), computed from the file in the FETCH job. IF NOT EXISTS and
+     * touching nothing else: it may run before or after any other
+     * migration, from schema 11 as well as 12. */
+    "CREATE TABLE IF NOT EXISTS preview("
+    "  guid TEXT PRIMARY KEY,"
+    "  text TEXT NOT NULL) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))

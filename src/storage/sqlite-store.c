@@ -103,7 +103,8 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_MB_SET_SHAREDSEEN] = "UPDATE mailbox SET sharedseen=?2 WHERE name=?1",
     [SQ_BLOB_ROW] = "SELECT size,envelope,bodystructure,body,header,lines,"
                     "(SELECT h.data FROM hdrfields h WHERE h.guid=blob.guid),"
-                    "(SELECT k.data FROM sortkeys k WHERE k.guid=blob.guid) FROM blob WHERE guid=?",
+                    "(SELECT k.data FROM sortkeys k WHERE k.guid=blob.guid),"
+                    "(SELECT p.text FROM preview p WHERE p.guid=blob.guid) FROM blob WHERE guid=?",
     /* hdrfields (schema 6). A row is only written for a blob that exists
      * (lazy fills run in a later transaction than the read that found the
      * blob: it may have gone meanwhile), and goes with the blob. */
@@ -124,6 +125,15 @@ static const char *const sq_sql[SQ__COUNT] = {
     /* sortkeys (schema 9): like hdrfields. */
     [SQ_SK_PUT] = "INSERT OR REPLACE INTO sortkeys(guid,data) SELECT ?1,?2 WHERE EXISTS(SELECT 1 FROM blob "
                   "WHERE guid=?1)",
+    /* preview (schema 13): like hdrfields; the point lookups as
+     * SQ_BLOB_CACHE / SQ_RET_CACHE (LEFT JOIN: NULL when not stored). */
+    [SQ_PV_PUT] = "INSERT OR REPLACE INTO preview(guid,text) SELECT ?1,?2 WHERE EXISTS(SELECT 1 FROM blob "
+                  "WHERE guid=?1)",
+    [SQ_PV_DEAD_DEL] = "DELETE FROM preview WHERE guid IN (SELECT guid FROM blob WHERE refcount<=0)",
+    [SQ_PV_GET] = "SELECT p.text,m.guid FROM message m LEFT JOIN preview p ON p.guid=m.guid "
+                  "WHERE m.mailbox_id=?1 AND m.uid=?2 AND " MB_IS("?1", "?3"),
+    [SQ_RET_PV_GET] = "SELECT p.text,r.guid FROM retained r LEFT JOIN preview p ON p.guid=r.guid "
+                      "WHERE r.mailbox_id=?1 AND r.uid=?2 AND r.expunge_modseq>?4 AND " MB_IS("?1", "?3"),
     [SQ_SK_DEAD_DEL] = "DELETE FROM sortkeys WHERE guid IN (SELECT guid FROM blob WHERE refcount<=0)",
     [SQ_SK_READ] = "SELECT m.uid,m.guid,s.data FROM message m LEFT JOIN sortkeys s ON s.guid=m.guid "
                    "WHERE m.mailbox_id=?1 AND m.uid BETWEEN ?2 AND ?3 AND " MB_IS("?1", "?4") " ORDER BY m.uid",
@@ -937,12 +947,15 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .sync = sq_sync,
     .vanished_since = sq_vanished_since,
     .get_cache = sq_get_cache,
+    .get_preview = sq_get_preview,
+    .save_previews = sq_save_previews,
     .get_guid = sq_get_guid,
     .search_headers = sq_search_headers,
     .sort_keys = sq_sort_keys,
     .append_commit = sq_append_commit,
     .store = sq_store,
     .expunge = sq_expunge,
+    .expunge_uids = sq_expunge_uids,
     .copy = sq_copy,
     .check = sq_check,
     .quota_list = sq_quota_list,

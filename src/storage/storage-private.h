@@ -149,6 +149,7 @@ struct append_item {
     size_t hfields_len;
     char *sortkeys;             /* mime_sortkeys_build of the whole header */
     size_t sortkeys_len;
+    char *preview;              /* mime_preview_build (RFC 8970) */
     uint32_t lines;
     bool ignore_quota;          /* append_msg.ignore_quota */
 };
@@ -174,6 +175,8 @@ struct append_commit {
     size_t maxuids;
     uint32_t uidvalidity;       /* out */
     int result;                 /* in: != 0 skips it; out: its result */
+    struct mailbox *xmb;        /* append_req.expunge_mb (REPLACE), or NULL */
+    uint32_t xuid;
 };
 
 /* The vtable. Semantics and return codes are those of the public function
@@ -221,6 +224,8 @@ struct storage_backend_ops {
                 int (*expunged)(uint32_t uid, void *arg), void *earg);
     int (*vanished_since)(struct mailbox *mb, uint64_t since, int (*cb)(uint32_t uid, void *arg), void *arg);
     int (*get_cache)(struct mailbox *mb, uint32_t uid, struct msg_cache *out);
+    int (*get_preview)(struct mailbox *mb, uint32_t uid, char **text, char guid[33]);
+    void (*save_previews)(struct mail_user *u, const char (*guids)[33], char *const *texts, size_t n);
     int (*get_guid)(struct mailbox *mb, uint32_t uid, char guid[33]);
     /* mailbox_search_headers (uids checked ascending, what valid, n > 0);
      * hfields missing or not mime_hfields_current are computed with
@@ -241,6 +246,8 @@ struct storage_backend_ops {
                  msg_record_cb changed_cb, void *carg, int (*failed_cb)(uint32_t uid, void *arg), void *farg);
     int (*expunge)(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg),
                    void *arg);
+    int (*expunge_uids)(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg),
+                        void *arg);
     int (*copy)(struct mailbox *src, const uint32_t *uids, size_t n, const char *dest_name, bool move,
                 uint32_t *dest_uidvalidity, uint32_t *src_uids, uint32_t *dst_uids, size_t *ncopied,
                 int (*expunged_cb)(uint32_t uid, void *arg), void *earg);

@@ -1014,6 +1014,20 @@ int storage_sortkeys_compute(const struct mail_user *u, const char *guid, const 
     return STORAGE_OK;
 }
 
+int mailbox_get_preview(struct mailbox *mb, uint32_t uid, char **text, char guid[33])
+{
+    *text = NULL;
+    if (guid)
+        guid[0] = '\0';
+    return mb->user->ops->get_preview(mb, uid, text, guid);
+}
+
+void mailbox_save_previews(struct mailbox *mb, const char (*guids)[33], char *const *texts, size_t n)
+{
+    if (n > 0)
+        mb->user->ops->save_previews(mb->user, guids, texts, n);
+}
+
 int mailbox_sort_keys(struct mailbox *mb, const uint32_t *uids, size_t n, sort_keys_cb cb, void *arg)
 {
     if (n == 0)
@@ -1069,6 +1083,7 @@ static void item_free(const struct mail_user *u, struct append_item *it, bool re
     free(it->header);
     free(it->hfields);
     free(it->sortkeys);
+    free(it->preview);
 }
 
 /* Parse once at append time and keep the IMAP texts, so FETCH ENVELOPE /
@@ -1114,6 +1129,11 @@ static void fill_cache(struct append_item *it, const char *data, size_t len)
     mime_sortkeys_build(&sk, data, MIN(mime_header_length(data, len), len));
     it->sortkeys_len = sk.len;
     it->sortkeys = buf_release(&sk);
+    /* The PREVIEW text (RFC 8970), from the parse just made. */
+    struct buf pv = BUF_INIT;
+    mime_preview_build(&pv, m);
+    it->preview = xstrdup(buf_cstr(&pv));
+    buf_free(&pv);
     it->lines = (uint32_t)MIN(m->root.body_lines, (size_t)UINT32_MAX);
     mime_free(m);
 }
@@ -1305,6 +1325,10 @@ void mailbox_append_batch(void **items, size_t n)
             q->result = jr < 0 ? jr : STORAGE_ERR_INVALID;
             continue;
         }
+        if (q->expunge_mb && (q->expunge_mb->user != u || q->expunge_mb->readonly || !q->expunge_uid)) {
+            q->result = q->expunge_mb->readonly ? STORAGE_ERR_NOPERM : STORAGE_ERR_INVALID;
+            continue;
+        }
         if (q->before && (q->result = q->before(q)) != 0)
             continue;
         struct mailbox *mb = q->mb;
@@ -1335,6 +1359,8 @@ void mailbox_append_batch(void **items, size_t n)
         tl[m] = t[i];
         c[m].uids = reqs[i]->uids;
         c[m].maxuids = reqs[i]->uids ? reqs[i]->nmsgs : 0;
+        c[m].xmb = reqs[i]->expunge_mb;
+        c[m].xuid = reqs[i]->expunge_uid;
         idx[m++] = i;
     }
     if (m)
@@ -1388,6 +1414,18 @@ int mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb
     if (uids && n == 0)
         return STORAGE_OK;
     return mb->user->ops->expunge(mb, uids, n, cb, arg);
+}
+
+int mailbox_expunge_uids(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg),
+                         void *arg)
+{
+    if (mb->readonly)
+        return STORAGE_ERR_NOPERM;
+    if (!uids)
+        return STORAGE_ERR_INVALID;
+    if (n == 0)
+        return STORAGE_OK;
+    return mb->user->ops->expunge_uids(mb, uids, n, cb, arg);
 }
 
 int mailbox_copy(struct mailbox *src, const uint32_t *uids, size_t n, const char *dest_name, bool move,

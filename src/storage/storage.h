@@ -530,6 +530,17 @@ void search_hdr_batch_free(struct search_hdr_batch *b);
 typedef void (*sort_keys_cb)(void *arg, uint32_t uid, const char *rec, size_t len);
 int mailbox_sort_keys(struct mailbox *mb, const uint32_t *uids, size_t n, sort_keys_cb cb, void *arg);
 
+/* PREVIEW (RFC 8970): the stored preview text of message uid (also of a
+ * message kept for mb, as mailbox_get_cache), computed when it was
+ * appended (mime.h mime_preview_build). *text (free) is NULL when the
+ * message has none stored (appended before schema 13): the caller
+ * computes it from the content and may save it with
+ * mailbox_save_previews. guid (may be NULL) gets the message's guid. */
+int mailbox_get_preview(struct mailbox *mb, uint32_t uid, char **text, char guid[33]);
+/* Save computed previews of messages by guid (a cache fill: best effort,
+ * never waits for the write lock, silently skipped when busy). */
+void mailbox_save_previews(struct mailbox *mb, const char (*guids)[33], char *const *texts, size_t n);
+
 /* ---- changes ---------------------------------------------------------- */
 
 /* Append, possibly several messages atomically (MULTIAPPEND, RFC 3502).
@@ -597,6 +608,14 @@ struct append_req {
      * further storage calls on the store. */
     int (*before)(struct append_req *r);
     void (*after)(struct append_req *r);
+    /* REPLACE (RFC 8508 3.4): when expunge_mb is set (a mailbox of the
+     * same store, open for writing), its message expunge_uid is expunged,
+     * whatever its flags, in the same transaction as the append (the
+     * quota verdict sees both: only the net change counts). When that
+     * message no longer exists the request fails with
+     * STORAGE_ERR_EXPUNGED and nothing is appended. */
+    struct mailbox *expunge_mb;
+    uint32_t expunge_uid;
     /* out */
     int result;                     /* 0 (durable), a storage error or before's value */
     uint32_t uidvalidity;
@@ -621,6 +640,10 @@ int mailbox_store(struct mailbox *mb, const uint32_t *uids, size_t n, const stru
                   msg_record_cb changed_cb, void *carg, int (*failed_cb)(uint32_t uid, void *arg),
                   void *farg);
 
+/* Expunge the UIDs in uids[] whatever their flags (MOVE, REPLACE of
+ * another store's message). cb as mailbox_expunge's. */
+int mailbox_expunge_uids(struct mailbox *mb, const uint32_t *uids, size_t n, int (*cb)(uint32_t uid, void *arg),
+                         void *arg);
 /* Expunge: the UIDs in uids[] that have \Deleted (uids NULL = every
  * \Deleted message). cb gets each expunged UID in ascending order. */
 int mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n,

@@ -75,7 +75,7 @@ static bool fuzz_criteria(void *arg, struct imap_parser *ps, struct imap_cmd *cm
 /* ---- grammar generator -------------------------------------------------- */
 
 static const char *const WORDS[] = {
-    "FETCH", "SEARCH", "SORT", "REVERSE", "SUBJECT", "STORE", "COPY", "MOVE", "UID", "LIST", "LSUB", "STATUS", "APPEND",
+    "FETCH", "SEARCH", "SORT", "REVERSE", "SUBJECT", "STORE", "COPY", "MOVE", "UID", "LIST", "LSUB", "STATUS", "APPEND", "REPLACE",
     "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "LOGIN", "AUTHENTICATE", "ENABLE",
     "ALL", "FAST", "FULL", "FLAGS", "UID", "ENVELOPE", "INTERNALDATE", "RFC822", "RFC822.SIZE",
     "RFC822.HEADER", "RFC822.TEXT", "BODY", "BODY.PEEK", "BODYSTRUCTURE", "BINARY",
@@ -288,6 +288,7 @@ static const char *const FETCH_ATTS[] = {
     "BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)]", "BODY[HEADER.FIELDS.NOT (DATE \"X-A\" {3}\r\nabc)]<5.4294967295>",
     "BINARY.PEEK[1]<4294967295.1>", "RFC822", "RFC822.HEADER", "RFC822.TEXT", "BODY[1.2.3.4.5.6.7.8.9.10]",
     "BINARY[1.MIME]", "BODY[0]", "BODY[]<0.0>", "BODY[]<4294967296.1>",
+    "PREVIEW", "PREVIEW (LAZY)", "PREVIEW (LAZY LAZY)", "PREVIEW (", "PREVIEW (FOO)", "PREVIEW ()",
 };
 static const char *const SEARCH_KEYS[] = {
     "ALL", "SEEN", "UNSEEN", "NEW", "OLD", "RECENT", "DELETED", "LARGER 10", "SMALLER 4294967296",

@@ -731,6 +731,73 @@ static void test_group_commit(void)
     mail_user_close(u);
 }
 
+/* REPLACE (RFC 8508, append_req.expunge_mb): the append and the old
+ * message's expunge in one transaction. The quota sees only the net
+ * change (3.4); a message that is gone fails the whole request, nothing
+ * appended; the old body's file, blob and preview rows go. */
+static void test_replace(void)
+{
+    struct mail_user *u = NULL;
+    CHECK_INT(mail_user_open("qr", true, &u), 0);
+    CHECK_INT(mailbox_create(u, "Drafts", 0), 0);
+    CHECK_INT(quota_set(u, "", 10, QUOTA_UNLIMITED, QUOTA_UNLIMITED), 0);   /* 10240 bytes */
+    struct mailbox *inbox, *drafts;
+    CHECK_INT(mailbox_open(u, "INBOX", false, false, NULL, &inbox), 0);
+    CHECK_INT(mailbox_open(u, "Drafts", false, false, NULL, &drafts), 0);
+    char *d6000 = make_msg(6000), *d100 = make_msg(100);
+    struct append_msg m6 = {.data = d6000, .fd = -1, .len = 6000};
+    struct append_msg m1 = {.data = d100, .fd = -1, .len = 100};
+    uint32_t u1 = 0, u2 = 0, u3 = 0, u4 = 0;
+    struct append_req r1 = {.store = u, .mb = inbox, .msgs = &m6, .nmsgs = 1, .uids = &u1};
+    void *one[] = {&r1};
+    mailbox_append_batch(one, 1);
+    CHECK_INT(r1.result, 0);
+    int files0 = count_files("qr");
+    /* 6000 replaced by 6000: 12000 would be over the limit, the net 6000 is not */
+    struct append_req r2 = {.store = u, .mb = inbox, .msgs = &m6, .nmsgs = 1, .uids = &u2, .expunge_mb = inbox,
+                            .expunge_uid = u1};
+    one[0] = &r2;
+    mailbox_append_batch(one, 1);
+    CHECK_INT(r2.result, 0);
+    CHECK_INT(u2, u1 + 1);
+    struct mailbox_info info;
+    CHECK_INT(mailbox_status(u, "INBOX", &info), 0);
+    CHECK_INT(info.messages, 1);
+    CHECK_INT(get(u, "").storage_used, 6000);
+    CHECK_INT(count_files("qr"), files0);
+    CHECK_INT(raw_int("qr", "SELECT count(*) FROM blob"), 1);
+    CHECK_INT(raw_int("qr", "SELECT count(*) FROM preview"), 1);
+    check_consistent(u, "");
+    /* the message to replace is gone: nothing appended */
+    struct append_req r3 = {.store = u, .mb = drafts, .msgs = &m1, .nmsgs = 1, .uids = &u3, .expunge_mb = inbox,
+                            .expunge_uid = u1};
+    one[0] = &r3;
+    mailbox_append_batch(one, 1);
+    CHECK_INT(r3.result, STORAGE_ERR_EXPUNGED);
+    CHECK_INT(mailbox_status(u, "Drafts", &info), 0);
+    CHECK_INT(info.messages, 0);
+    CHECK_INT(count_files("qr"), files0);
+    /* into another mailbox of the store: the old one leaves INBOX */
+    struct append_req r4 = {.store = u, .mb = drafts, .msgs = &m1, .nmsgs = 1, .uids = &u4, .expunge_mb = inbox,
+                            .expunge_uid = u2};
+    one[0] = &r4;
+    mailbox_append_batch(one, 1);
+    CHECK_INT(r4.result, 0);
+    CHECK_INT(mailbox_status(u, "INBOX", &info), 0);
+    CHECK_INT(info.messages, 0);
+    CHECK_INT(mailbox_status(u, "Drafts", &info), 0);
+    CHECK_INT(info.messages, 1);
+    CHECK_INT(get(u, "").storage_used, 100);
+    CHECK_INT(raw_int("qr", "SELECT count(*) FROM preview"), 1);
+    check_consistent(u, "");
+    CHECK_INT(mail_user_check(u, false, NULL, NULL), 0);
+    mailbox_close(drafts);
+    mailbox_close(inbox);
+    free(d6000);
+    free(d100);
+    mail_user_close(u);
+}
+
 int main(void)
 {
     if (store_harness_init("test-quota") != 0)
@@ -747,6 +814,7 @@ int main(void)
     RUN(test_deleted_size);
     RUN(test_crash);
     RUN(test_group_commit);
+    RUN(test_replace);
     storage_shutdown();
     return unit_done();
 }
