@@ -55,6 +55,11 @@ void imap_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool im
  * (NOTIFY_KICK_USER) and the shutdown file come through the front-end
  * layer (fe_kick_user_all, fe_set_shutdown_notice_all). */
 void imap_notify(const char *user, int64_t mailbox_id);
+/* (NOTIFY, RFC 5465) A store event (notify.h: mailbox created, deleted,
+ * renamed, (un)subscribed, metadata changed) for the sessions that asked
+ * for it with NOTIFY SET; the plain hint part goes to imap_notify. */
+struct notify_event;
+void imap_notify_event(const char *user, int64_t mailbox_id, const struct notify_event *ev);
 /* Close the unauthenticated sessions that another worker chose for
  * eviction (connlimits.h: the server was full); called when this
  * worker's wake fd is readable. */

@@ -16,6 +16,7 @@
  * synchronous=FULL (sq_commit), like every other write of the store.
  */
 #include "sqlite-internal.h"
+#include "notify.h"
 #include "log.h"
 
 /* The owner column of reader's /private entries in store u. */
@@ -184,6 +185,16 @@ out:
         r = sq_commit(u);
     else
         sq_rollback(u);
+    /* NOTIFY's MailboxMetadataChange / ServerMetadataChange (RFC 5465
+     * 5.6, 5.7): one event per changed entry (n is bounded by the
+     * command's entry limit), with the owner of a /private one so that
+     * only that user hears of it. */
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        bool priv = strncmp(c[i].entry, "/private", 8) == 0;
+        struct notify_event ev = {NOTIFY_EV_METADATA, mailbox ? mailbox : "", c[i].entry,
+                                  priv && reader ? reader : ""};
+        notify_mailbox_event(u->name, mailbox ? id : NOTIFY_EVENT_ONLY, &ev);
+    }
     return r;
 }
 
