@@ -62,6 +62,7 @@ static const struct cmd_def commands[] = {
     {"LSUB", cmd_lsub, S_AUTHSEL, false},
     {"APPEND", cmd_append, S_AUTHSEL, false},
     {"IDLE", cmd_idle, S_AUTHSEL, false},
+    {"NOTIFY", cmd_notify, S_AUTHSEL, false},
     {"CHECK", cmd_check, S_SEL, false},
     {"CLOSE", cmd_close, S_SEL, false},
     {"UNSELECT", cmd_unselect, S_SEL, false},
@@ -143,6 +144,7 @@ void imap_session_free(struct imap_session *s)
     struct imap_cmd *cmd = s->cmd;
     s->cmd = NULL;
     cmd_free(s, cmd);
+    imap_notify_session_free(s);
     if (s->view) {
         imap_view_free(s->view);
         s->view = NULL;
@@ -780,6 +782,7 @@ void imap_session_login(struct imap_session *s, const char *user)
 void imap_session_unauthenticate(struct imap_session *s)
 {
     log_info("imap: unauthenticate: user=%s addr=%s", s->user ? s->user : "-", s->peer);
+    imap_notify_session_free(s);
     if (s->view) {
         imap_view_free(s->view);    /* closes the mailbox, off the loop */
         s->view = NULL;

@@ -372,6 +372,11 @@ int sq_status(struct mail_user *u, const char *name, struct mailbox_info *out)
     return sq_mailbox_load_name(u, name, out, NULL);
 }
 
+int sq_status_id(struct mail_user *u, int64_t id, struct mailbox_info *out)
+{
+    return sq_mailbox_load_id(u, id, out, NULL);
+}
+
 int sq_create(struct mail_user *u, const char *name, uint32_t special_use)
 {
     int r = sq_begin(u);
