@@ -446,6 +446,18 @@ static void subs_set(struct imap_notify *nt, const char *client, bool on)
     }
 }
 
+/* " e1 e2": the event's '\n'-separated entry names (RFC 5464 4.4.2) */
+static void append_entries(struct buf *b, const char *list)
+{
+    while (*list) {
+        const char *e = strchr(list, '\n');
+        size_t l = e ? (size_t)(e - list) : strlen(list);
+        buf_putc(b, ' ');
+        imap_append_string(b, list, l);
+        list += l + (e ? 1 : 0);
+    }
+}
+
 void imap_notify_session_event(struct imap_session *s, const char *store, int64_t mailbox_id,
                                const struct notify_event *ev)
 {
@@ -463,8 +475,8 @@ void imap_notify_session_event(struct imap_session *s, const char *store, int64_
         if (!(ev->actor[0] ? mine : strcmp(store, shname) == 0))
             return;
         struct buf b = BUF_INIT;
-        buf_puts(&b, "* METADATA \"\" ");
-        imap_append_astring(&b, ev->extra);
+        buf_puts(&b, "* METADATA \"\"");
+        append_entries(&b, ev->extra);
         buf_puts(&b, "\r\n");
         emit(s, &b);
         buf_free(&b);
@@ -534,8 +546,7 @@ void imap_notify_session_event(struct imap_session *s, const char *store, int64_
         struct buf b = BUF_INIT;
         buf_puts(&b, "* METADATA ");
         imap_append_mailbox(s, &b, client);
-        buf_putc(&b, ' ');
-        imap_append_astring(&b, ev->extra);
+        append_entries(&b, ev->extra);
         buf_puts(&b, "\r\n");
         emit(s, &b);
         buf_free(&b);

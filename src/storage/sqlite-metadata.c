@@ -18,6 +18,7 @@
 #include "sqlite-internal.h"
 #include "notify.h"
 #include "log.h"
+#include "buf.h"
 
 /* The owner column of reader's /private entries in store u. */
 static const char *owner_of(const struct mail_user *u, const char *reader)
@@ -186,14 +187,35 @@ out:
     else
         sq_rollback(u);
     /* NOTIFY's MailboxMetadataChange / ServerMetadataChange (RFC 5465
-     * 5.6, 5.7): one event per changed entry (n is bounded by the
-     * command's entry limit), with the owner of a /private one so that
-     * only that user hears of it. */
-    for (size_t i = 0; r == 0 && i < n; i++) {
-        bool priv = strncmp(c[i].entry, "/private", 8) == 0;
-        struct notify_event ev = {NOTIFY_EV_METADATA, mailbox ? mailbox : "", c[i].entry,
-                                  priv && reader ? reader : ""};
-        notify_mailbox_event(u->name, mailbox ? id : NOTIFY_EVENT_ONLY, &ev);
+     * 5.6, 5.7): the changed entries, '\n'-separated (an entry name has
+     * no control character, RFC 5464 3.2), the /shared and the /private
+     * ones apart, the latter with their owner so that only that user
+     * hears of them; a datagram per 2 KiB of names (a burst of datagrams
+     * would overrun a worker's receive queue, net.unix.max_dgram_qlen). */
+    for (int pass = 0; r == 0 && pass < 2; pass++) {
+        struct buf names = BUF_INIT;
+        for (size_t i = 0; i <= n; i++) {
+            bool flush = i == n;
+            if (!flush) {
+                bool priv = strncmp(c[i].entry, "/private", 8) == 0;
+                if (priv != (pass == 1))
+                    continue;
+                if (names.len + strlen(c[i].entry) + 1 > 2048)
+                    flush = true;
+            }
+            if (flush && names.len) {
+                struct notify_event ev = {NOTIFY_EV_METADATA, mailbox ? mailbox : "", buf_cstr(&names),
+                                          pass == 1 && reader ? reader : ""};
+                notify_mailbox_event(u->name, mailbox ? id : NOTIFY_EVENT_ONLY, &ev);
+                buf_reset(&names);
+            }
+            if (i < n && (strncmp(c[i].entry, "/private", 8) == 0) == (pass == 1)) {
+                if (names.len)
+                    buf_putc(&names, '\n');
+                buf_puts(&names, c[i].entry);
+            }
+        }
+        buf_free(&names);
     }
     return r;
 }
