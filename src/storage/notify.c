@@ -68,8 +68,9 @@ void notify_listener_close(void)
 }
 
 /* The largest datagram: a user name, an id, and for an event two mailbox
- * names (RENAME) or a name and a metadata entry, plus the actor. */
-#define NOTIFY_MSG_MAX (3 * 1024 + 2 * STORAGE_MAX_MAILBOX_NAME + 64)
+ * names (RENAME) or a name and up to NOTIFY_EXTRA_MAX octets of metadata
+ * entry names, plus the actor. */
+#define NOTIFY_MSG_MAX (NOTIFY_EXTRA_MAX + 2 * STORAGE_MAX_MAILBOX_NAME + 2048)
 
 void notify_listener_read_ev(int fd,
                              void (*cb)(const char *user, int64_t mailbox_id, const struct notify_event *ev,

@@ -45,6 +45,8 @@ struct notify_event {
     const char *extra;          /* "" when unused */
     const char *actor;          /* "" when unused */
 };
+/* The most octets of ev->extra (a group of metadata entry names) */
+#define NOTIFY_EXTRA_MAX 12288
 /* mailbox_id value of an event that concerns no mailbox row (a
  * subscription, a server annotation): only the event part is meant. */
 #define NOTIFY_EVENT_ONLY (-3)

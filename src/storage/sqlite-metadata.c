@@ -190,8 +190,9 @@ out:
      * 5.6, 5.7): the changed entries, '\n'-separated (an entry name has
      * no control character, RFC 5464 3.2), the /shared and the /private
      * ones apart, the latter with their owner so that only that user
-     * hears of them; a datagram per 2 KiB of names (a burst of datagrams
-     * would overrun a worker's receive queue, net.unix.max_dgram_qlen). */
+     * hears of them; a datagram per NOTIFY_EXTRA_MAX octets of names (a
+     * burst of datagrams would overrun a worker's receive queue,
+     * net.unix.max_dgram_qlen). */
     for (int pass = 0; r == 0 && pass < 2; pass++) {
         struct buf names = BUF_INIT;
         for (size_t i = 0; i <= n; i++) {
@@ -200,7 +201,7 @@ out:
                 bool priv = strncmp(c[i].entry, "/private", 8) == 0;
                 if (priv != (pass == 1))
                     continue;
-                if (names.len + strlen(c[i].entry) + 1 > 2048)
+                if (names.len + strlen(c[i].entry) + 1 > NOTIFY_EXTRA_MAX)
                     flush = true;
             }
             if (flush && names.len) {

@@ -227,6 +227,39 @@ def acl_rules(s):
     bob.logout()
 
 
+def overflow(s):
+    """RFC 5465 5.8: while a command is being read (an APPEND waiting for
+    its literal) events are held; past the bound (256 KiB) the session gets
+    "* OK [NOTIFICATIONOVERFLOW]" (before the command's tagged reply) and
+    is as after NOTIFY NONE."""
+    a = s.login()
+    b = s.login()
+    a.ok("NOTIFY SET (personal (MailboxMetadataChange))")
+    m = dt.sample_message(1)
+    m = m.encode() if isinstance(m, str) else m
+    tag = a.next_tag()
+    a.send(tag + " APPEND INBOX {%d}" % len(m))
+    a.expect(r"\+.*")
+    entries = " ".join('/shared/e%03d%s "v"' % (i, "x" * 240) for i in range(100))
+    for k in range(20):     # about 26 KB of METADATA responses each
+        b.ok("SETMETADATA INBOX (%s)" % entries)
+    a.send_raw(m + b"\r\n")
+    u, t = a.collect(tag)
+    if not t.text.startswith(tag + " OK"):
+        raise dt.TestFailure("APPEND: %s" % t.render())
+    got = [r.render() for r in u]
+    ov = [x for x in got if re.fullmatch(r"\* OK \[NOTIFICATIONOVERFLOW\].*", x)]
+    if len(ov) != 1:
+        raise dt.TestFailure("no NOTIFICATIONOVERFLOW: %d responses, %r" % (len(got), got[-3:]))
+    if any(x.startswith("* METADATA") for x in got):
+        raise dt.TestFailure("METADATA responses sent with the overflow")
+    # NOTIFY is off now
+    b.ok("SETMETADATA INBOX (/shared/comment \"after\")")
+    nothing_but(a, None, r"\* METADATA .*", "after overflow")
+    a.logout()
+    b.logout()
+
+
 def many_sessions(s):
     n = 200
     cs = []
@@ -251,6 +284,7 @@ def main():
                          ("STATUS for other mailboxes, NOTIFY NONE", other_mailboxes, {}),
                          ("MailboxName, SubscriptionChange, metadata", mailbox_events, {}),
                          ("ACL: 'l'+'r' needed, \\NoAccess, revocation", acl_rules, {}),
+                         ("NOTIFICATIONOVERFLOW", overflow, {}),
                          ("200 NOTIFY sessions get one delivery", many_sessions,
                           {"config": {"maxlogins_per_host": "0", "maxlogins_per_user": "0"}})):
         def run(fn=fn, kw=kw):
