@@ -38,6 +38,8 @@
 #include "log.h"
 #include "notify.h"
 
+#include <unistd.h>
+
 #define NOTIFY_MAX_GROUPS 32           /* event groups in one NOTIFY SET */
 #define NOTIFY_MAX_NAMES 100           /* mailbox names in one NOTIFY SET */
 #define NOTIFY_QUEUE_MAX (256 * 1024)  /* responses held while a command runs */
@@ -341,10 +343,10 @@ static int64_t selected_id(struct imap_session *s)
     struct imap_notify *nt = s->notify;
     if (!s->view)
         return 0;
-    if (nt->sel_mb == s->view->mb)
-        return nt->sel_id;
+    /* a job may be using the view: the id read when it was safe, if
+     * the handle is still the same */
     if (s->in_job)
-        return -1;
+        return nt->sel_mb == s->view->mb ? nt->sel_id : -1;
     nt->sel_mb = s->view->mb;
     nt->sel_id = mailbox_get_info(s->view->mb)->id;
     return nt->sel_id;
@@ -458,12 +460,28 @@ static void append_entries(struct buf *b, const char *list)
     }
 }
 
+void imap_notify_origin(const struct imap_session *s, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%ld.%p", (long)getpid(), (const void *)s);
+}
+
 void imap_notify_session_event(struct imap_session *s, const char *store, int64_t mailbox_id,
                                const struct notify_event *ev)
 {
     struct imap_notify *nt = s->notify;
     if (!nt || nt->overflowed || s->closed || s->state == IMAP_NOTAUTH)
         return;
+    /* RFC 5465 5: not the client's own changes. Its subscription cache
+     * follows them all the same. */
+    char me[NOTIFY_ORIGIN_MAX];
+    imap_notify_origin(s, me, sizeof(me));
+    bool own_change = ev->origin && ev->origin[0] && strcmp(ev->origin, me) == 0;
+    if (own_change) {
+        if (nt->have_subs && (ev->kind == NOTIFY_EV_SUBSCRIBE || ev->kind == NOTIFY_EV_UNSUBSCRIBE) &&
+            is_own_store(s, store))
+            subs_set(nt, ev->name, ev->kind == NOTIFY_EV_SUBSCRIBE);
+        return;
+    }
     if (ev->kind == NOTIFY_EV_METADATA && mailbox_id == NOTIFY_EVENT_ONLY) {
         /* server annotations: /shared ones live in the domain's shared
          * store, /private ones in the user's own and are the user's */
@@ -496,9 +514,13 @@ void imap_notify_session_event(struct imap_session *s, const char *store, int64_
         if (!own)
             break;
         bool on = ev->kind == NOTIFY_EV_SUBSCRIBE;
+        /* SUBSCRIBED covers the name before an UNSUBSCRIBE and after a
+         * SUBSCRIBE (6.4: the list is re-evaluated) */
+        unsigned e = events_for(s, store, ev->name, ev->name);
         if (nt->have_subs)
             subs_set(nt, ev->name, on);
-        if (!(events_for(s, store, ev->name, ev->name) & NE_SUB))
+        e |= events_for(s, store, ev->name, ev->name);
+        if (!(e & NE_SUB))
             break;
         /* 5.5: the attributes accurately computed */
         struct mbox_ref ref;

@@ -19,6 +19,7 @@
 #include "connlimits.h"
 #include "jobs.h"
 #include "log.h"
+#include "notify.h"
 #include <ctype.h>
 
 #define IDLE_TICK_MS (30 * 1000)       /* periodic re-check in IDLE (dropped notify datagrams) */
@@ -399,12 +400,17 @@ struct imap_job {
     imap_job_run_fn run;
     imap_job_finish_fn finish;
     void *arg;
+    char origin[NOTIFY_ORIGIN_MAX];     /* imap_notify_origin of the session */
 };
 
 static void imap_job_run(struct job *job, void *arg)
 {
     struct imap_job *j = arg;
+    /* the events of this job's changes name the session (NOTIFY: it is
+     * not told of its own changes) */
+    notify_set_origin(j->origin);
     j->run(job, j->arg);
+    notify_set_origin(NULL);
 }
 
 void imap_cmd_park(struct imap_session *s, struct imap_cmd *cmd)
@@ -486,6 +492,8 @@ static struct imap_job *job_park(struct imap_session *s, struct imap_cmd *cmd, i
     j->run = run;
     j->finish = finish;
     j->arg = arg;
+    if (s->notify)
+        imap_notify_origin(s, j->origin, sizeof(j->origin));
     imap_cmd_park(s, cmd);
     return j;
 }
@@ -495,7 +503,9 @@ enum cmd_result imap_cmd_job(struct imap_session *s, struct imap_cmd *cmd, const
 {
     if (!jobs_running()) {
         /* No pool (unit tests, fuzz targets): the same steps, inline. */
-        struct imap_job j = {s, cmd, run, finish, arg};
+        struct imap_job j = {s, cmd, run, finish, arg, ""};
+        if (s->notify)
+            imap_notify_origin(s, j.origin, sizeof(j.origin));
         jobs_submit(kind, key, imap_job_run, imap_job_inline_done, &j);
         return finish(s, cmd, arg);
     }

@@ -654,6 +654,9 @@ void imap_notify_session_event(struct imap_session *s, const char *store, int64_
                                const struct notify_event *ev);
 bool imap_notify_push_selected(struct imap_session *s, bool *allow_expunge);
 void imap_notify_new_messages(struct imap_session *s, const uint32_t *uids, size_t n);
+/* The session's name in the events its own jobs cause
+ * (notify_set_origin), so that they are not reported back to it. */
+void imap_notify_origin(const struct imap_session *s, char *out, size_t outlen);
 
 /* Command handlers, one per command (declared here, defined per file). */
 #define IMAP_CMD(fn) enum cmd_result fn(struct imap_session *s, struct imap_cmd *cmd)

@@ -109,9 +109,9 @@ void notify_listener_read_ev(int fd,
                 cb(msg, (int64_t)v, NULL, arg);
             continue;
         }
-        const char *f[4];
+        const char *f[5] = {"", "", "", "", ""};
         int nf = 0;
-        while (nf < 4 && p < lim) {
+        while (nf < 5 && p < lim) {
             f[nf++] = p;
             p += strnlen(p, (size_t)(lim - p)) + 1;
         }
@@ -120,7 +120,7 @@ void notify_listener_read_ev(int fd,
         int kind = atoi(f[0]);
         if (kind < NOTIFY_EV_CREATE || kind > NOTIFY_EV_MAX_)
             continue;
-        struct notify_event ev = {(enum notify_event_kind)kind, f[1], f[2], f[3]};
+        struct notify_event ev = {(enum notify_event_kind)kind, f[1], f[2], f[3], f[4]};
         cb(msg, (int64_t)v, &ev, arg);
     }
 }
@@ -189,6 +189,13 @@ static void rescan(const char *dirpath)
     g_peers_valid = true;
 }
 
+static _Thread_local char t_origin[NOTIFY_ORIGIN_MAX];
+
+void notify_set_origin(const char *origin)
+{
+    snprintf(t_origin, sizeof(t_origin), "%s", origin ? origin : "");
+}
+
 /* One datagram "user\0id" (ev: and the event after it) to every listener
  * socket in run/notify. */
 static void send_all_ev(const char *user, int64_t mailbox_id, const struct notify_event *ev)
@@ -200,9 +207,9 @@ static void send_all_ev(const char *user, int64_t mailbox_id, const struct notif
     if (n <= 0 || (size_t)n >= sizeof(msg))
         return;
     if (ev) {
-        int m = snprintf(msg + n + 1, sizeof(msg) - (size_t)n - 1, "%d%c%s%c%s%c%s", (int)ev->kind, '\0',
+        int m = snprintf(msg + n + 1, sizeof(msg) - (size_t)n - 1, "%d%c%s%c%s%c%s%c%s", (int)ev->kind, '\0',
                          ev->name ? ev->name : "", '\0', ev->extra ? ev->extra : "", '\0',
-                         ev->actor ? ev->actor : "");
+                         ev->actor ? ev->actor : "", '\0', t_origin);
         if (m <= 0 || (size_t)m >= sizeof(msg) - (size_t)n - 1)
             return;
         n += 1 + m + 1;   /* the id's NUL, the fields, the last NUL */

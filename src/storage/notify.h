@@ -44,7 +44,17 @@ struct notify_event {
     const char *name;           /* a mailbox name inside the store */
     const char *extra;          /* "" when unused */
     const char *actor;          /* "" when unused */
+    /* Set by the receiver: the sender thread's origin (notify_set_origin),
+     * "" when none. Senders leave it NULL. */
+    const char *origin;
 };
+/* (NOTIFY) Who causes the changes this thread is about to make, sent with
+ * its events (not with plain hints): an IMAP session names itself while
+ * its command's job runs, so that it is not told of its own changes (RFC
+ * 5465 5). At most NOTIFY_ORIGIN_MAX-1 octets; NULL or "": nobody.
+ * Thread-local. */
+#define NOTIFY_ORIGIN_MAX 48
+void notify_set_origin(const char *origin);
 /* The most octets of ev->extra (a group of metadata entry names) */
 #define NOTIFY_EXTRA_MAX 12288
 /* mailbox_id value of an event that concerns no mailbox row (a

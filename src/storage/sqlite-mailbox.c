@@ -361,7 +361,7 @@ int sq_subscribe(struct mail_user *u, const char *name, bool subscribe)
     int r = sq_run(u, st, "subscribe");   /* one statement: autocommit is a transaction */
     if (r == 0) {
         /* NOTIFY's SubscriptionChange (RFC 5465 5.5); no mailbox hint */
-        struct notify_event ev = {subscribe ? NOTIFY_EV_SUBSCRIBE : NOTIFY_EV_UNSUBSCRIBE, name, "", ""};
+        struct notify_event ev = {subscribe ? NOTIFY_EV_SUBSCRIBE : NOTIFY_EV_UNSUBSCRIBE, name, "", "", NULL};
         notify_mailbox_event(u->name, NOTIFY_EVENT_ONLY, &ev);
     }
     return r;
@@ -390,7 +390,7 @@ int sq_create(struct mail_user *u, const char *name, uint32_t special_use)
         sq_rollback(u);
     if (r == 0) {
         /* the hint and, for NOTIFY's MailboxName (RFC 5465 5.4), the name */
-        struct notify_event ev = {NOTIFY_EV_CREATE, name, "", ""};
+        struct notify_event ev = {NOTIFY_EV_CREATE, name, "", "", NULL};
         notify_mailbox_event(u->name, id, &ev);
     }
     return r;
@@ -457,7 +457,7 @@ out:
         sq_rollback(u);
     if (r == 0) {
         sq_unlink_dead(u, dead, ndead);
-        struct notify_event ev = {NOTIFY_EV_DELETE, name, "", ""};   /* hint + MailboxName */
+        struct notify_event ev = {NOTIFY_EV_DELETE, name, "", "", NULL};   /* hint + MailboxName */
         notify_mailbox_event(u->name, info.id, &ev);
     }
     free(dead);
@@ -604,7 +604,7 @@ out:
         sq_rollback(u);
     if (r == 0) {
         /* hint + MailboxName with the old name (RFC 5465 5.4: OLDNAME) */
-        struct notify_event ev = {NOTIFY_EV_RENAME, newname, oldname, ""};
+        struct notify_event ev = {NOTIFY_EV_RENAME, newname, oldname, "", NULL};
         notify_mailbox_event(u->name, id1, &ev);
         if (id2)
             notify_mailbox_changed(u->name, id2);

@@ -206,7 +206,7 @@ out:
             }
             if (flush && names.len) {
                 struct notify_event ev = {NOTIFY_EV_METADATA, mailbox ? mailbox : "", buf_cstr(&names),
-                                          pass == 1 && reader ? reader : ""};
+                                          pass == 1 && reader ? reader : "", NULL};
                 notify_mailbox_event(u->name, mailbox ? id : NOTIFY_EVENT_ONLY, &ev);
                 buf_reset(&names);
             }
