@@ -14,7 +14,7 @@
  *   - other mailboxes, message events: "* STATUS" (5.1-5.3) computed as
  *     the STATUS command does, one indexed read of the mailbox row with
  *     its counters (mailbox_status_by_id), shared by every session of the
- *     store in the worker for one hint (imap_notify_hint_cache);
+ *     store in the worker for one hint (struct imap_notify_cache);
  *   - MailboxName, SubscriptionChange: "* LIST" (5.4, 5.5; OLDNAME for a
  *     rename); Mailbox/ServerMetadataChange: "* METADATA" (5.6, 5.7).
  *
