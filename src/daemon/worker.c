@@ -263,9 +263,15 @@ static void local_kick(const char *user)
     storage_linger_drop(user, 0);
 }
 
-static void notify_cb(const char *user, int64_t mailbox_id, void *arg)
+static void notify_cb(const char *user, int64_t mailbox_id, const struct notify_event *ev, void *arg)
 {
     (void)arg;
+    if (ev) {
+        /* NOTIFY events (RFC 5465): a hint too when it names a mailbox */
+        imap_notify_event(user, mailbox_id, ev);
+        if (mailbox_id == NOTIFY_EVENT_ONLY)
+            return;
+    }
     if (mailbox_id == NOTIFY_AUTH_FLUSH) {
         auth_service_flush_user(user);
         return;
@@ -281,7 +287,7 @@ static void notify_cb(const char *user, int64_t mailbox_id, void *arg)
 static void notify_ready(struct event_loop *loop, int fd, int events, void *arg)
 {
     (void)loop; (void)events; (void)arg;
-    notify_listener_read(fd, notify_cb, NULL);
+    notify_listener_read_ev(fd, notify_cb, NULL);
 }
 
 /* Another worker (or this one) admitted a connection in place of one of

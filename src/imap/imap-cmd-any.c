@@ -72,6 +72,8 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
     buf_puts(out, " ACL RIGHTS=kxten LIST-MYRIGHTS");
     /* RFC 5464 mailbox and server annotations, RFC 9590 */
     buf_puts(out, " METADATA METADATA-SERVER LIST-METADATA");
+    /* RFC 5465 (imap-cmd-notify.c) */
+    buf_puts(out, " NOTIFY");
     /* RFC 4978: only once COMPRESS may be given, and not again. */
     if (!s->conn || !conn_is_compressed(s->conn))
         buf_puts(out, " COMPRESS=DEFLATE");

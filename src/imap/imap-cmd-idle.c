@@ -27,6 +27,7 @@ IMAP_CMD(cmd_idle)
         return CMD_DONE;
     }
     imap_write(s, "+ idling\r\n", 10);
+    imap_notify_flush(s);   /* NOTIFY responses held so far (RFC 5465 4) */
     s->idling = true;
     s->idle_ticks = 0;
     if (s->view)

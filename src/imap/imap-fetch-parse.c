@@ -515,3 +515,32 @@ fail:
     fetch_req_free(req);
     return false;
 }
+
+/* (NOTIFY, RFC 5465 5.2) The fetch-att list of "MessageNew (...)": one
+ * parenthesised list, no macros, no modifiers, not to the end of the
+ * command; req->has tells which items were asked for. */
+bool fetch_parse_att_list(struct imap_parser *ps, struct imap_cmd *cmd, struct fetch_req *req, const char **err)
+{
+    memset(req, 0, sizeof(*req));
+    if (!imap_p_char(ps, '(')) {
+        *err = "Expected '(' before FETCH items";
+        return false;
+    }
+    for (;;) {
+        if (!parse_att(ps, cmd, req, false, err))
+            goto fail;
+        if (imap_p_char(ps, ')'))
+            break;
+        if (!imap_p_sp(ps)) {
+            *err = "Expected SP or ')' in FETCH items";
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < req->nitems; i++)
+        req->has[req->items[i].type] = true;
+    return true;
+fail:
+    fetch_req_free(req);
+    memset(req, 0, sizeof(*req));
+    return false;
+}

@@ -97,6 +97,8 @@ struct fetch_req {
  * *err is a static text for a tagged BAD. */
 bool fetch_parse(struct imap_parser *ps, struct imap_cmd *cmd, struct fetch_req *req, const char **err);
 void fetch_req_free(struct fetch_req *req);
+/* (NOTIFY) Only "(att ...)", stopping after the ')' (imap-cmd-notify.c). */
+bool fetch_parse_att_list(struct imap_parser *ps, struct imap_cmd *cmd, struct fetch_req *req, const char **err);
 
 /* Parse a section spec "1.2.HEADER.FIELDS (A B)" from just after '['
  * through the closing ']'. binary: only part numbers are allowed. */

@@ -48,6 +48,8 @@ void imap_tagged(struct imap_session *s, struct imap_cmd *cmd, const char *statu
 {
     if (s->view && s->state == IMAP_SELECTED && strcmp(status, "BAD") != 0)
         imap_sync(s, !imap_cmd_forbids_expunge(cmd));
+    if (s->notify)
+        imap_notify_flush(s);   /* NOTIFY responses held during the command */
     struct buf b = BUF_INIT;
     buf_printf(&b, "%s %s ", cmd && cmd->tag ? cmd->tag : "*", status);
     va_list ap;

@@ -188,6 +188,7 @@ static void notify_one(void *session, void *arg);
 struct notify_hint {
     const char *user;
     int64_t mailbox_id;
+    struct imap_notify_cache *cache;    /* NOTIFY STATUS, lazily allocated */
 };
 
 void imap_notify(const char *user, int64_t mailbox_id)
@@ -198,14 +199,40 @@ void imap_notify(const char *user, int64_t mailbox_id)
         fe_kick_user(&g_srv, user);
         return;
     }
-    struct notify_hint h = {user, mailbox_id};
+    struct notify_hint h = {user, mailbox_id, NULL};
     fe_each(&g_srv, notify_one, &h);
+    free(h.cache);
+}
+
+struct notify_ev_arg {
+    const char *user;
+    int64_t mailbox_id;
+    const struct notify_event *ev;
+};
+
+static void notify_ev_one(void *session, void *arg)
+{
+    struct imap_session *s = session;
+    const struct notify_ev_arg *a = arg;
+    if (s->notify && !s->closed) {
+        imap_session_enter(s);
+        imap_notify_session_event(s, a->user, a->mailbox_id, a->ev);
+        imap_session_leave(s);
+    }
+}
+
+void imap_notify_event(const char *user, int64_t mailbox_id, const struct notify_event *ev)
+{
+    if (!user || !ev)
+        return;
+    struct notify_ev_arg a = {user, mailbox_id, ev};
+    fe_each(&g_srv, notify_ev_one, &a);
 }
 
 static void notify_one(void *session, void *arg)
 {
     struct imap_session *s = session;
-    const struct notify_hint *h = arg;
+    struct notify_hint *h = arg;
     /* The hint names the store the mailbox is in: the selected mailbox
      * may be in another user's or a shared store (view->store), not only
      * the session user's own. */
@@ -216,15 +243,26 @@ static void notify_one(void *session, void *arg)
     if (!s->closed && s->view && store && strcmp(store, h->user) == 0 &&
         (s->in_job || mailbox_get_info(s->view->mb)->id == h->mailbox_id)) {
         s->view->pending = true;
-        if (s->idling) {
+        bool allow = true;
+        if (s->idling || imap_notify_push_selected(s, &allow)) {
             /* IDLE clients get the change at once (RFC 2177), also one to
              * their rights: an ACL change is announced with the mailbox's
-             * id like any other (sqlite-acl.c). */
+             * id like any other (sqlite-acl.c). So do NOTIFY clients
+             * between commands (RFC 5465 3.1; SELECTED-DELAYED: without
+             * EXPUNGEs, 6.1.2). */
             imap_session_enter(s);
             if (imap_view_recheck_rights(s))
-                imap_sync(s, true);
+                imap_sync(s, allow);
             imap_session_leave(s);
         }
+    }
+    /* NOTIFY: a change of another watched mailbox is a STATUS */
+    if (s->notify && !s->closed) {
+        if (!h->cache)
+            h->cache = xcalloc(1, sizeof(*h->cache));
+        imap_session_enter(s);
+        imap_notify_hint(s, h->user, h->mailbox_id, h->cache);
+        imap_session_leave(s);
     }
 }
 

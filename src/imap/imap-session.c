@@ -19,6 +19,7 @@
 #include "connlimits.h"
 #include "jobs.h"
 #include "log.h"
+#include "notify.h"
 #include <ctype.h>
 
 #define IDLE_TICK_MS (30 * 1000)       /* periodic re-check in IDLE (dropped notify datagrams) */
@@ -62,6 +63,7 @@ static const struct cmd_def commands[] = {
     {"LSUB", cmd_lsub, S_AUTHSEL, false},
     {"APPEND", cmd_append, S_AUTHSEL, false},
     {"IDLE", cmd_idle, S_AUTHSEL, false},
+    {"NOTIFY", cmd_notify, S_AUTHSEL, false},
     {"CHECK", cmd_check, S_SEL, false},
     {"CLOSE", cmd_close, S_SEL, false},
     {"UNSELECT", cmd_unselect, S_SEL, false},
@@ -145,6 +147,7 @@ void imap_session_free(struct imap_session *s)
     struct imap_cmd *cmd = s->cmd;
     s->cmd = NULL;
     cmd_free(s, cmd);
+    imap_notify_session_free(s);
     if (s->view) {
         imap_view_free(s->view);
         s->view = NULL;
@@ -399,12 +402,17 @@ struct imap_job {
     imap_job_run_fn run;
     imap_job_finish_fn finish;
     void *arg;
+    char origin[NOTIFY_ORIGIN_MAX];     /* imap_notify_origin of the session */
 };
 
 static void imap_job_run(struct job *job, void *arg)
 {
     struct imap_job *j = arg;
+    /* the events of this job's changes name the session (NOTIFY: it is
+     * not told of its own changes) */
+    notify_set_origin(j->origin);
     j->run(job, j->arg);
+    notify_set_origin(NULL);
 }
 
 void imap_cmd_park(struct imap_session *s, struct imap_cmd *cmd)
@@ -486,6 +494,8 @@ static struct imap_job *job_park(struct imap_session *s, struct imap_cmd *cmd, i
     j->run = run;
     j->finish = finish;
     j->arg = arg;
+    if (s->notify)
+        imap_notify_origin(s, j->origin, sizeof(j->origin));
     imap_cmd_park(s, cmd);
     return j;
 }
@@ -495,7 +505,9 @@ enum cmd_result imap_cmd_job(struct imap_session *s, struct imap_cmd *cmd, const
 {
     if (!jobs_running()) {
         /* No pool (unit tests, fuzz targets): the same steps, inline. */
-        struct imap_job j = {s, cmd, run, finish, arg};
+        struct imap_job j = {s, cmd, run, finish, arg, ""};
+        if (s->notify)
+            imap_notify_origin(s, j.origin, sizeof(j.origin));
         jobs_submit(kind, key, imap_job_run, imap_job_inline_done, &j);
         return finish(s, cmd, arg);
     }
@@ -782,6 +794,7 @@ void imap_session_login(struct imap_session *s, const char *user)
 void imap_session_unauthenticate(struct imap_session *s)
 {
     log_info("imap: unauthenticate: user=%s addr=%s", s->user ? s->user : "-", s->peer);
+    imap_notify_session_free(s);
     if (s->view) {
         imap_view_free(s->view);    /* closes the mailbox, off the loop */
         s->view = NULL;

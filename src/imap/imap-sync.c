@@ -963,6 +963,9 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
             view_recount_recent(v);
             imap_untagged(s, "%u RECENT", v->recent_count);
         }
+        /* NOTIFY MessageNew attributes follow EXISTS (RFC 5465 5.2) */
+        if (s->notify)
+            imap_notify_new_messages(s, c.newu, c.nnew);
     }
     const struct mailbox_info *info = mailbox_get_info(v->mb);
     if (info->uidnext > v->uidnext)

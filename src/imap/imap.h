@@ -22,6 +22,8 @@
  *   imap-cmd-store.c   STORE (UNCHANGEDSINCE), COPY, MOVE, EXPUNGE,
  *                      UID EXPUNGE, CLOSE, UNSELECT, CHECK
  *   imap-cmd-idle.c    IDLE
+ *   imap-cmd-notify.c  NOTIFY (RFC 5465): unsolicited updates for the
+ *                      selected and other mailboxes
  *   imap-cmd-quota.c   GETQUOTA GETQUOTAROOT SETQUOTA (RFC 9208), quotawarn
  *   imap-cmd-acl.c     SETACL DELETEACL GETACL LISTRIGHTS MYRIGHTS (RFC 4314)
  *   imap-cmd-metadata.c GETMETADATA SETMETADATA (RFC 5464), LIST-METADATA
@@ -55,6 +57,11 @@ void imap_accept(int fd, const struct sockaddr *peer, socklen_t peerlen, bool im
  * (NOTIFY_KICK_USER) and the shutdown file come through the front-end
  * layer (fe_kick_user_all, fe_set_shutdown_notice_all). */
 void imap_notify(const char *user, int64_t mailbox_id);
+/* (NOTIFY, RFC 5465) A store event (notify.h: mailbox created, deleted,
+ * renamed, (un)subscribed, metadata changed) for the sessions that asked
+ * for it with NOTIFY SET; the plain hint part goes to imap_notify. */
+struct notify_event;
+void imap_notify_event(const char *user, int64_t mailbox_id, const struct notify_event *ev);
 /* Close the unauthenticated sessions that another worker chose for
  * eviction (connlimits.h: the server was full); called when this
  * worker's wake fd is readable. */
@@ -324,6 +331,8 @@ struct imap_session {
      * the preauth_timeout deadline counts from */
     struct limits_preauth pa;
     uint64_t connected_at;
+    /* (added) NOTIFY SET in force (imap-cmd-notify.c), NULL: none */
+    struct imap_notify *notify;
 };
 
 /* Responses (imap-response.c). Every write goes through these so literal
@@ -622,6 +631,37 @@ bool imap_cmd_forbids_expunge(const struct imap_cmd *cmd);
 bool imap_session_has_pending(const struct imap_session *s);
 
 
+/* (added, imap-cmd-notify.c) NOTIFY (RFC 5465). The session's NOTIFY
+ * state is freed by imap_notify_session_free (NOTIFY NONE, overflow,
+ * UNAUTHENTICATE, the session's end). imap_notify_flush writes what was
+ * queued while a command ran (called by imap_tagged before the tagged
+ * reply, and by IDLE). imap_notify_hint: a change hint for mailbox id of
+ * store, reported as STATUS when the session watches that (non-selected)
+ * mailbox; cache is shared by the sessions one hint is fanned out to.
+ * imap_notify_session_event: an event datagram (notify.h) as LIST or
+ * METADATA. imap_notify_push_selected: should the selected mailbox be
+ * synchronised now, outside a command (and may EXPUNGEs go out)?
+ * imap_notify_new_messages: after imap_sync's EXISTS, the FETCH of the
+ * MessageNew attributes for the new UIDs (ascending). */
+struct imap_notify;
+struct notify_event;
+struct imap_notify_cache {
+    struct mail_user *u;
+    int64_t id;
+    bool done, ok;
+    struct mailbox_info info;
+};
+void imap_notify_session_free(struct imap_session *s);
+void imap_notify_flush(struct imap_session *s);
+void imap_notify_hint(struct imap_session *s, const char *store, int64_t mailbox_id, struct imap_notify_cache *cache);
+void imap_notify_session_event(struct imap_session *s, const char *store, int64_t mailbox_id,
+                               const struct notify_event *ev);
+bool imap_notify_push_selected(struct imap_session *s, bool *allow_expunge);
+void imap_notify_new_messages(struct imap_session *s, const uint32_t *uids, size_t n);
+/* The session's name in the events its own jobs cause
+ * (notify_set_origin), so that they are not reported back to it. */
+void imap_notify_origin(const struct imap_session *s, char *out, size_t outlen);
+
 /* Command handlers, one per command (declared here, defined per file). */
 #define IMAP_CMD(fn) enum cmd_result fn(struct imap_session *s, struct imap_cmd *cmd)
 IMAP_CMD(cmd_capability); IMAP_CMD(cmd_noop); IMAP_CMD(cmd_logout); IMAP_CMD(cmd_id); IMAP_CMD(cmd_enable);
@@ -629,7 +669,7 @@ IMAP_CMD(cmd_starttls); IMAP_CMD(cmd_authenticate); IMAP_CMD(cmd_login); IMAP_CM
 IMAP_CMD(cmd_select); IMAP_CMD(cmd_examine); IMAP_CMD(cmd_create); IMAP_CMD(cmd_delete);
 IMAP_CMD(cmd_rename); IMAP_CMD(cmd_subscribe); IMAP_CMD(cmd_unsubscribe); IMAP_CMD(cmd_namespace);
 IMAP_CMD(cmd_status); IMAP_CMD(cmd_list); IMAP_CMD(cmd_lsub); IMAP_CMD(cmd_append);
-IMAP_CMD(cmd_idle); IMAP_CMD(cmd_check); IMAP_CMD(cmd_close); IMAP_CMD(cmd_unselect);
+IMAP_CMD(cmd_idle); IMAP_CMD(cmd_notify); IMAP_CMD(cmd_check); IMAP_CMD(cmd_close); IMAP_CMD(cmd_unselect);
 IMAP_CMD(cmd_expunge); IMAP_CMD(cmd_search); IMAP_CMD(cmd_fetch); IMAP_CMD(cmd_store);
 IMAP_CMD(cmd_copy); IMAP_CMD(cmd_move); IMAP_CMD(cmd_replace);
 IMAP_CMD(cmd_getquota); IMAP_CMD(cmd_getquotaroot); IMAP_CMD(cmd_setquota);

@@ -67,9 +67,17 @@ void notify_listener_close(void)
     g_path[0] = '\0';
 }
 
-void notify_listener_read(int fd, void (*cb)(const char *user, int64_t mailbox_id, void *arg), void *arg)
+/* The largest datagram: a user name, an id, and for an event two mailbox
+ * names (RENAME) or a name and up to NOTIFY_EXTRA_MAX octets of metadata
+ * entry names, plus the actor. */
+#define NOTIFY_MSG_MAX (NOTIFY_EXTRA_MAX + 2 * STORAGE_MAX_MAILBOX_NAME + 2048)
+
+void notify_listener_read_ev(int fd,
+                             void (*cb)(const char *user, int64_t mailbox_id, const struct notify_event *ev,
+                                        void *arg),
+                             void *arg)
 {
-    char msg[512];
+    char msg[NOTIFY_MSG_MAX + 1];
     for (;;) {
         ssize_t n = recv(fd, msg, sizeof(msg) - 1, 0);
         if (n < 0) {
@@ -88,12 +96,52 @@ void notify_listener_read(int fd, void (*cb)(const char *user, int64_t mailbox_i
         errno = 0;
         long long v = strtoll(id, &end, 10);
         /* Mailbox ids are positive; the negative values are the per-user
-         * kick (NOTIFY_KICK_USER) and credential cache flush
-         * (NOTIFY_AUTH_FLUSH). */
-        if (errno || end == id || *end || (v <= 0 && v != NOTIFY_KICK_USER && v != NOTIFY_AUTH_FLUSH))
+         * kick (NOTIFY_KICK_USER), credential cache flush
+         * (NOTIFY_AUTH_FLUSH) and an event without a mailbox
+         * (NOTIFY_EVENT_ONLY). */
+        if (errno || end == id || *end ||
+            (v <= 0 && v != NOTIFY_KICK_USER && v != NOTIFY_AUTH_FLUSH && v != NOTIFY_EVENT_ONLY))
             continue;
-        cb(msg, (int64_t)v, arg);
+        /* An event follows the id's NUL: "kind\0name\0extra\0actor". */
+        const char *p = end + 1, *lim = msg + n;
+        if (p >= lim) {
+            if (v != NOTIFY_EVENT_ONLY)
+                cb(msg, (int64_t)v, NULL, arg);
+            continue;
+        }
+        const char *f[5] = {"", "", "", "", ""};
+        int nf = 0;
+        while (nf < 5 && p < lim) {
+            f[nf++] = p;
+            p += strnlen(p, (size_t)(lim - p)) + 1;
+        }
+        if (nf < 4 || v == NOTIFY_KICK_USER || v == NOTIFY_AUTH_FLUSH)
+            continue;
+        int kind = atoi(f[0]);
+        if (kind < NOTIFY_EV_CREATE || kind > NOTIFY_EV_MAX_)
+            continue;
+        struct notify_event ev = {(enum notify_event_kind)kind, f[1], f[2], f[3], f[4]};
+        cb(msg, (int64_t)v, &ev, arg);
     }
+}
+
+struct plain_cb {
+    void (*cb)(const char *user, int64_t mailbox_id, void *arg);
+    void *arg;
+};
+
+static void plain_one(const char *user, int64_t mailbox_id, const struct notify_event *ev, void *arg)
+{
+    (void)ev;
+    const struct plain_cb *p = arg;
+    if (mailbox_id != NOTIFY_EVENT_ONLY)
+        p->cb(user, mailbox_id, p->arg);
+}
+
+void notify_listener_read(int fd, void (*cb)(const char *user, int64_t mailbox_id, void *arg), void *arg)
+{
+    struct plain_cb p = {cb, arg};
+    notify_listener_read_ev(fd, plain_one, &p);
 }
 
 /* The listener sockets of run/notify, cached: every commit sends a hint,
@@ -141,15 +189,31 @@ static void rescan(const char *dirpath)
     g_peers_valid = true;
 }
 
-/* One datagram "user\0id" to every listener socket in run/notify. */
-static void send_all(const char *user, int64_t mailbox_id)
+static _Thread_local char t_origin[NOTIFY_ORIGIN_MAX];
+
+void notify_set_origin(const char *origin)
+{
+    snprintf(t_origin, sizeof(t_origin), "%s", origin ? origin : "");
+}
+
+/* One datagram "user\0id" (ev: and the event after it) to every listener
+ * socket in run/notify. */
+static void send_all_ev(const char *user, int64_t mailbox_id, const struct notify_event *ev)
 {
     char dirpath[4096];
     snprintf(dirpath, sizeof(dirpath), "%s/run/notify", storage_datadir());
-    char msg[512];
+    char msg[NOTIFY_MSG_MAX];
     int n = snprintf(msg, sizeof(msg), "%s%c%lld", user, '\0', (long long)mailbox_id);
     if (n <= 0 || (size_t)n >= sizeof(msg))
         return;
+    if (ev) {
+        int m = snprintf(msg + n + 1, sizeof(msg) - (size_t)n - 1, "%d%c%s%c%s%c%s%c%s", (int)ev->kind, '\0',
+                         ev->name ? ev->name : "", '\0', ev->extra ? ev->extra : "", '\0',
+                         ev->actor ? ev->actor : "", '\0', t_origin);
+        if (m <= 0 || (size_t)m >= sizeof(msg) - (size_t)n - 1)
+            return;
+        n += 1 + m + 1;   /* the id's NUL, the fields, the last NUL */
+    }
     struct stat st;
     if (stat(dirpath, &st) < 0)
         return;
@@ -178,6 +242,18 @@ static void send_all(const char *user, int64_t mailbox_id)
         }
     }
     pthread_mutex_unlock(&g_send_mu);
+}
+
+static void send_all(const char *user, int64_t mailbox_id)
+{
+    send_all_ev(user, mailbox_id, NULL);
+}
+
+void notify_mailbox_event(const char *user, int64_t mailbox_id, const struct notify_event *ev)
+{
+    if (!user || !ev || (mailbox_id <= 0 && mailbox_id != NOTIFY_EVENT_ONLY))
+        return;
+    send_all_ev(user, mailbox_id, ev);
 }
 
 void notify_mailbox_changed(const char *user, int64_t mailbox_id)

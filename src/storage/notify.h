@@ -20,8 +20,62 @@
 int notify_listener_open(void);
 void notify_listener_close(void);
 
-/* Drain pending datagrams from the listener fd, calling cb for each. */
+/* (NOTIFY, RFC 5465) What a plain hint does not say: the changes of a
+ * store's mailbox list, subscriptions and metadata, which an IMAP session
+ * reports to its client by name (LIST, METADATA responses) rather than by
+ * re-reading a mailbox. Sent after the commit like a hint; the datagram
+ * is the hint's "user\0id" followed by "\0kind\0name\0extra\0actor", so
+ * a receiver that only wants the hint reads it as one. Lost datagrams
+ * lose the event (NOTIFY's untagged responses are advisory; the state is
+ * in the database, as ever). */
+enum notify_event_kind {
+    NOTIFY_EV_CREATE = 1,       /* name: the new mailbox */
+    NOTIFY_EV_DELETE,           /* name: the deleted mailbox */
+    NOTIFY_EV_RENAME,           /* name: the new name; extra: the old one */
+    NOTIFY_EV_SUBSCRIBE,        /* name: subscribed (may not exist) */
+    NOTIFY_EV_UNSUBSCRIBE,
+    NOTIFY_EV_METADATA,         /* name: the mailbox ("" and id NOTIFY_EVENT_ONLY:
+                                   the server); extra: the entry; actor: the
+                                   owner of a /private entry, else "" */
+    NOTIFY_EV_MAX_ = NOTIFY_EV_METADATA,
+};
+struct notify_event {
+    enum notify_event_kind kind;
+    const char *name;           /* a mailbox name inside the store */
+    const char *extra;          /* "" when unused */
+    const char *actor;          /* "" when unused */
+    /* Set by the receiver: the sender thread's origin (notify_set_origin),
+     * "" when none. Senders leave it NULL. */
+    const char *origin;
+};
+/* (NOTIFY) Who causes the changes this thread is about to make, sent with
+ * its events (not with plain hints): an IMAP session names itself while
+ * its command's job runs, so that it is not told of its own changes (RFC
+ * 5465 5). At most NOTIFY_ORIGIN_MAX-1 octets; NULL or "": nobody.
+ * Thread-local. */
+#define NOTIFY_ORIGIN_MAX 48
+void notify_set_origin(const char *origin);
+/* The most octets of ev->extra (a group of metadata entry names) */
+#define NOTIFY_EXTRA_MAX 12288
+/* mailbox_id value of an event that concerns no mailbox row (a
+ * subscription, a server annotation): only the event part is meant. */
+#define NOTIFY_EVENT_ONLY (-3)
+/* Send ev about store user (mailbox_id: the mailbox's id, or
+ * NOTIFY_EVENT_ONLY) to every listener; with an id > 0 it is also that
+ * mailbox's plain hint. */
+void notify_mailbox_event(const char *user, int64_t mailbox_id, const struct notify_event *ev);
+
+/* Drain pending datagrams from the listener fd, calling cb for each hint
+ * and kick (the event part of an event datagram is ignored, and an event
+ * without a mailbox skipped). */
 void notify_listener_read(int fd, void (*cb)(const char *user, int64_t mailbox_id, void *arg), void *arg);
+/* The same with the events: ev is
+ * NULL for a plain hint (and the kicks), else the event it carries (valid
+ * during the call). */
+void notify_listener_read_ev(int fd,
+                             void (*cb)(const char *user, int64_t mailbox_id, const struct notify_event *ev,
+                                        void *arg),
+                             void *arg);
 
 /* Tell every listener (including ourselves) that mailbox_id of user
  * changed. Called by the storage layer after each committing change. */

@@ -47,8 +47,11 @@ int sq_create_acl(struct mail_user *u, const char *name, uint32_t special_use, c
         r = sq_commit(u);
     else
         sq_rollback(u);
-    if (r == 0)
-        notify_mailbox_changed(u->name, id);
+    if (r == 0) {
+        /* the hint and, for NOTIFY's MailboxName (RFC 5465 5.4), the name */
+        struct notify_event ev = {NOTIFY_EV_CREATE, name, "", "", NULL};
+        notify_mailbox_event(u->name, id, &ev);
+    }
     return r;
 }
 

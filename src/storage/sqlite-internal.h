@@ -308,6 +308,7 @@ int sq_list(struct mail_user *u, mailbox_list_cb cb, void *arg);
 int sq_list_subscriptions(struct mail_user *u, void (*cb)(const char *name, void *arg), void *arg);
 int sq_subscribe(struct mail_user *u, const char *name, bool subscribe);
 int sq_status(struct mail_user *u, const char *name, struct mailbox_info *out);
+int sq_status_id(struct mail_user *u, int64_t id, struct mailbox_info *out);
 int sq_create(struct mail_user *u, const char *name, uint32_t special_use);
 int sq_delete_mailbox(struct mail_user *u, const char *name);
 int sq_rename(struct mail_user *u, const char *oldname, const char *newname);

@@ -360,12 +360,23 @@ int sq_subscribe(struct mail_user *u, const char *name, bool subscribe)
     if (!st)
         return STORAGE_ERR_IO;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    return sq_run(u, st, "subscribe");   /* one statement: autocommit is a transaction */
+    int r = sq_run(u, st, "subscribe");   /* one statement: autocommit is a transaction */
+    if (r == 0) {
+        /* NOTIFY's SubscriptionChange (RFC 5465 5.5); no mailbox hint */
+        struct notify_event ev = {subscribe ? NOTIFY_EV_SUBSCRIBE : NOTIFY_EV_UNSUBSCRIBE, name, "", "", NULL};
+        notify_mailbox_event(u->name, NOTIFY_EVENT_ONLY, &ev);
+    }
+    return r;
 }
 
 int sq_status(struct mail_user *u, const char *name, struct mailbox_info *out)
 {
     return sq_mailbox_load_name(u, name, out, NULL);
+}
+
+int sq_status_id(struct mail_user *u, int64_t id, struct mailbox_info *out)
+{
+    return sq_mailbox_load_id(u, id, out, NULL);
 }
 
 int sq_create(struct mail_user *u, const char *name, uint32_t special_use)
@@ -379,8 +390,11 @@ int sq_create(struct mail_user *u, const char *name, uint32_t special_use)
         r = sq_commit(u);
     else
         sq_rollback(u);
-    if (r == 0)
-        notify_mailbox_changed(u->name, id);
+    if (r == 0) {
+        /* the hint and, for NOTIFY's MailboxName (RFC 5465 5.4), the name */
+        struct notify_event ev = {NOTIFY_EV_CREATE, name, "", "", NULL};
+        notify_mailbox_event(u->name, id, &ev);
+    }
     return r;
 }
 
@@ -445,7 +459,8 @@ out:
         sq_rollback(u);
     if (r == 0) {
         sq_unlink_dead(u, dead, ndead);
-        notify_mailbox_changed(u->name, info.id);
+        struct notify_event ev = {NOTIFY_EV_DELETE, name, "", "", NULL};   /* hint + MailboxName */
+        notify_mailbox_event(u->name, info.id, &ev);
     }
     free(dead);
     return r;
@@ -590,7 +605,9 @@ out:
     else
         sq_rollback(u);
     if (r == 0) {
-        notify_mailbox_changed(u->name, id1);
+        /* hint + MailboxName with the old name (RFC 5465 5.4: OLDNAME) */
+        struct notify_event ev = {NOTIFY_EV_RENAME, newname, oldname, "", NULL};
+        notify_mailbox_event(u->name, id1, &ev);
         if (id2)
             notify_mailbox_changed(u->name, id2);
     }

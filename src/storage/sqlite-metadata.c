@@ -16,7 +16,9 @@
  * synchronous=FULL (sq_commit), like every other write of the store.
  */
 #include "sqlite-internal.h"
+#include "notify.h"
 #include "log.h"
+#include "buf.h"
 
 /* The owner column of reader's /private entries in store u. */
 static const char *owner_of(const struct mail_user *u, const char *reader)
@@ -184,6 +186,38 @@ out:
         r = sq_commit(u);
     else
         sq_rollback(u);
+    /* NOTIFY's MailboxMetadataChange / ServerMetadataChange (RFC 5465
+     * 5.6, 5.7): the changed entries, '\n'-separated (an entry name has
+     * no control character, RFC 5464 3.2), the /shared and the /private
+     * ones apart, the latter with their owner so that only that user
+     * hears of them; a datagram per NOTIFY_EXTRA_MAX octets of names (a
+     * burst of datagrams would overrun a worker's receive queue,
+     * net.unix.max_dgram_qlen). */
+    for (int pass = 0; r == 0 && pass < 2; pass++) {
+        struct buf names = BUF_INIT;
+        for (size_t i = 0; i <= n; i++) {
+            bool flush = i == n;
+            if (!flush) {
+                bool priv = strncmp(c[i].entry, "/private", 8) == 0;
+                if (priv != (pass == 1))
+                    continue;
+                if (names.len + strlen(c[i].entry) + 1 > NOTIFY_EXTRA_MAX)
+                    flush = true;
+            }
+            if (flush && names.len) {
+                struct notify_event ev = {NOTIFY_EV_METADATA, mailbox ? mailbox : "", buf_cstr(&names),
+                                          pass == 1 && reader ? reader : "", NULL};
+                notify_mailbox_event(u->name, mailbox ? id : NOTIFY_EVENT_ONLY, &ev);
+                buf_reset(&names);
+            }
+            if (i < n && (strncmp(c[i].entry, "/private", 8) == 0) == (pass == 1)) {
+                if (names.len)
+                    buf_putc(&names, '\n');
+                buf_puts(&names, c[i].entry);
+            }
+        }
+        buf_free(&names);
+    }
     return r;
 }
 

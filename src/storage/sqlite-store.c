@@ -931,6 +931,7 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .list_subscriptions = sq_list_subscriptions,
     .subscribe = sq_subscribe,
     .status = sq_status,
+    .status_id = sq_status_id,
     .create = sq_create,
     .delete_mailbox = sq_delete_mailbox,
     .rename = sq_rename,

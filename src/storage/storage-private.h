@@ -205,6 +205,7 @@ struct storage_backend_ops {
     int (*list_subscriptions)(struct mail_user *u, void (*cb)(const char *name, void *arg), void *arg);
     int (*subscribe)(struct mail_user *u, const char *name, bool subscribe);
     int (*status)(struct mail_user *u, const char *name, struct mailbox_info *out);
+    int (*status_id)(struct mail_user *u, int64_t id, struct mailbox_info *out);   /* (NOTIFY) */
     int (*create)(struct mail_user *u, const char *name, uint32_t special_use);
     int (*delete_mailbox)(struct mail_user *u, const char *name);
     int (*rename)(struct mail_user *u, const char *oldname, const char *newname);

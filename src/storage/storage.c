@@ -704,6 +704,13 @@ int mailbox_status(struct mail_user *u, const char *name, struct mailbox_info *o
     return u->ops->status(u, name, out);
 }
 
+int mailbox_status_by_id(struct mail_user *u, int64_t id, struct mailbox_info *out)
+{
+    if (id <= 0)
+        return STORAGE_ERR_NOTFOUND;
+    return u->ops->status_id(u, id, out);
+}
+
 int mailbox_create(struct mail_user *u, const char *name, uint32_t special_use)
 {
     if (!storage_valid_mailbox_name(name) || (special_use & ~SPECIAL_USE_ALL))

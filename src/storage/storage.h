@@ -239,6 +239,10 @@ int mailbox_list_subscriptions(struct mail_user *u, void (*cb)(const char *name,
 int mailbox_subscribe(struct mail_user *u, const char *name, bool subscribe);
 
 int mailbox_status(struct mail_user *u, const char *name, struct mailbox_info *out);
+/* (NOTIFY) The same by the mailbox's id, as a change hint names it (one
+ * indexed read, like mailbox_status). NOTFOUND: no such mailbox (any
+ * more). */
+int mailbox_status_by_id(struct mail_user *u, int64_t id, struct mailbox_info *out);
 int mailbox_create(struct mail_user *u, const char *name, uint32_t special_use);
 /* Delete a mailbox and its messages. Children are not deleted (IMAP keeps
  * them; the caller decides on \Noselect semantics). INBOX: NOPERM. */

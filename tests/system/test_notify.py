@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""NOTIFY (RFC 5465) with two sessions: a NOTIFY session that issues no
+command sees what a second session (or an LMTP delivery) does, as untagged
+responses: EXISTS/FETCH/EXPUNGE for the selected mailbox (SELECTED, and
+SELECTED-DELAYED holding EXPUNGE back until a command), STATUS for other
+watched mailboxes, LIST for create/rename/delete and (un)subscribe,
+METADATA for mailbox and server annotations; nothing for mailboxes it does
+not watch, nothing after NOTIFY NONE; a mailbox of another user only with
+the 'l' and 'r' rights. And 200 NOTIFY sessions of one user, spread over
+the workers, all get the STATUS of one delivery. Every wait is a read with
+a socket timeout for the expected line, never a sleep."""
+
+import re
+import socket
+import sys
+import time
+
+import darius_test as dt
+
+R = dt.Report("notify")
+WAIT = 3.0  # seconds a NOTIFY session may wait for an update
+
+
+def read_until(c, regex, what, wait=WAIT):
+    """Read responses until one matches regex (returned with those seen
+    before it); a timeout is the failure."""
+    c.settimeout(wait * dt.timeout_scale())
+    seen = []
+    try:
+        while True:
+            r = c.read()
+            seen.append(r.render())
+            if re.fullmatch(regex, r.render()):
+                return r, seen
+    except dt.TestFailure as e:
+        raise dt.TestFailure("%s: no /%s/ within %.1fs (%s); got %r" % (what, regex, wait, e, seen))
+    finally:
+        c.settimeout(c.timeout)
+
+
+def nothing_but(c, tag, forbidden, what):
+    """Round-trip a NOOP on c and check that no response before its tagged
+    reply matches forbidden (a marker command: no sleep)."""
+    u, t = c.ok("NOOP")
+    bad = [r.render() for r in u if re.fullmatch(forbidden, r.render())]
+    if bad:
+        raise dt.TestFailure("%s: unexpected %r" % (what, bad))
+    return u
+
+
+def deliver(s, rcpt, body):
+    c = s.lmtp()
+    code, _ = c.cmd("LHLO client.example")
+    c.cmd("MAIL FROM:<sender@example.org>")
+    code, lines = c.cmd("RCPT TO:<%s>" % rcpt)
+    if code != 250:
+        raise dt.TestFailure("RCPT: %r" % lines)
+    code, lines = c.cmd("DATA")
+    if code != 354:
+        raise dt.TestFailure("DATA: %r" % lines)
+    c.send_raw(dt.lmtp_data(body))
+    code, lines = c.reply()
+    if code != 250:
+        raise dt.TestFailure("delivery: %r" % lines)
+    c.cmd("QUIT")
+    c.close()
+
+
+def msg(n):
+    return dt.sample_message(n).encode() if isinstance(dt.sample_message(n), str) else dt.sample_message(n)
+
+
+def selected_events(s):
+    a = s.login()
+    b = s.login()
+    b.ok("APPEND INBOX %L", [dt.sample_message(1)])
+    a.ok("SELECT INBOX")
+    a.ok("NOTIFY SET (selected (MessageNew (uid flags rfc822.size) MessageExpunge FlagChange))")
+    # a new message: EXISTS and then the FETCH of the asked attributes
+    b.ok("APPEND INBOX %L", [dt.sample_message(2)])
+    read_until(a, r"\* 2 EXISTS", "EXISTS after APPEND")
+    read_until(a, r"\* 2 FETCH \(UID 2 FLAGS \([^)]*\) RFC822\.SIZE \d+\)", "MessageNew FETCH")
+    # a flag change
+    b.ok("SELECT INBOX")
+    b.ok("STORE 1 +FLAGS.SILENT (\\Flagged)")
+    read_until(a, r"\* 1 FETCH \(UID 1 FLAGS \([^)]*\\Flagged[^)]*\)\)", "FlagChange FETCH")
+    # an expunge, at once (SELECTED)
+    b.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+    b.ok("EXPUNGE")
+    read_until(a, r"\* 1 EXPUNGE", "EXPUNGE")
+    # a delivery by LMTP
+    deliver(s, "alice", dt.sample_message(3))
+    read_until(a, r"\* 2 EXISTS", "EXISTS after LMTP delivery")
+    read_until(a, r"\* 2 FETCH \(UID 3 .*\)", "FETCH after LMTP delivery")
+    # the view is consistent
+    u, t = a.ok("UID FETCH 1:* (UID)")
+    got = [r.render() for r in u]
+    if got != ["* 1 FETCH (UID 2)", "* 2 FETCH (UID 3)"]:
+        raise dt.TestFailure("view: %r" % got)
+    a.logout()
+    b.logout()
+
+
+def selected_delayed(s):
+    a = s.login()
+    b = s.login()
+    for i in (1, 2):
+        b.ok("APPEND INBOX %L", [dt.sample_message(i)])
+    a.ok("SELECT INBOX")
+    a.ok("NOTIFY SET (selected-delayed (MessageNew MessageExpunge))")
+    b.ok("SELECT INBOX")
+    b.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+    b.ok("EXPUNGE")
+    # the expunge is held back; a new message is announced at once
+    b.ok("APPEND INBOX %L", [dt.sample_message(3)])
+    r, seen = read_until(a, r"\* 3 EXISTS", "EXISTS with SELECTED-DELAYED")
+    if any("EXPUNGE" in x for x in seen):
+        raise dt.TestFailure("EXPUNGE sent unsolicited with SELECTED-DELAYED: %r" % seen)
+    # ... and comes with the next command that allows it
+    u, t = a.ok("NOOP")
+    if "* 1 EXPUNGE" not in [x.render() for x in u]:
+        raise dt.TestFailure("NOOP after SELECTED-DELAYED: %r" % [x.render() for x in u])
+    a.logout()
+    b.logout()
+
+
+def other_mailboxes(s):
+    a = s.login()
+    b = s.login()
+    b.ok("CREATE Lists")
+    b.ok("CREATE Lists/Lemonade")
+    b.ok("CREATE Other")
+    u, t = a.ok("NOTIFY SET STATUS (subtree Lists (MessageNew MessageExpunge FlagChange))")
+    got = sorted(r.render() for r in u)
+    if len(got) != 2 or not all(re.fullmatch(r"\* STATUS (\"?Lists\"?|\"?Lists/Lemonade\"?) \(MESSAGES 0 UIDNEXT 1 "
+                                             r"UIDVALIDITY \d+ UNSEEN 0\)", x) for x in got):
+        raise dt.TestFailure("STATUS at NOTIFY SET: %r" % got)
+    # not watched: no STATUS (checked with the next watched event)
+    b.ok("APPEND Other %L", [dt.sample_message(1)])
+    b.ok("APPEND Lists/Lemonade %L", [dt.sample_message(2)])
+    r, seen = read_until(a, r"\* STATUS \"?Lists/Lemonade\"? \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 1\)",
+                         "STATUS after APPEND")
+    if any("Other" in x for x in seen):
+        raise dt.TestFailure("STATUS of an unwatched mailbox: %r" % seen)
+    b.ok("SELECT Lists/Lemonade")
+    b.ok("STORE 1 +FLAGS.SILENT (\\Seen)")
+    read_until(a, r"\* STATUS \"?Lists/Lemonade\"? \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 0\)",
+               "STATUS after flag change")
+    b.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+    b.ok("EXPUNGE")
+    read_until(a, r"\* STATUS \"?Lists/Lemonade\"? \(MESSAGES 0 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 0\)",
+               "STATUS after expunge")
+    # CONDSTORE adds HIGHESTMODSEQ
+    a.ok("ENABLE CONDSTORE")
+    b.ok("APPEND Lists %L", [dt.sample_message(3)])
+    read_until(a, r"\* STATUS \"?Lists\"? \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 1 HIGHESTMODSEQ \d+\)",
+               "STATUS with CONDSTORE")
+    # NOTIFY NONE: nothing more
+    a.ok("NOTIFY NONE")
+    b.ok("APPEND Lists %L", [dt.sample_message(4)])
+    b.ok("NOOP")
+    # the change is committed before b's OK; a's marker round trip after
+    # the hint could have arrived shows nothing
+    nothing_but(a, None, r"\* STATUS .*", "after NOTIFY NONE")
+    a.logout()
+    b.logout()
+
+
+def mailbox_events(s):
+    a = s.login()
+    b = s.login()
+    a.ok("NOTIFY SET (personal (MailboxName SubscriptionChange MailboxMetadataChange ServerMetadataChange))")
+    # the session's own changes are not reported back to it (RFC 5465 5)
+    u, t = a.ok("CREATE Mine")
+    u2, t = a.ok("SUBSCRIBE Mine")
+    b.ok("CREATE Projects")
+    r, seen = read_until(a, r"\* LIST \(\) \"/\" \"?Projects\"?", "LIST after CREATE")
+    if any("Mine" in x for x in seen + [r.render() for r in u + u2]):
+        raise dt.TestFailure("own CREATE/SUBSCRIBE reported: %r" % seen)
+    b.ok("RENAME Projects Archive")
+    read_until(a, r"\* LIST \(\) \"/\" \"?Archive\"? \(\"OLDNAME\" \(\"?Projects\"?\)\)", "LIST after RENAME")
+    b.ok("SUBSCRIBE Archive")
+    read_until(a, r"\* LIST \(\\Subscribed\) \"/\" \"?Archive\"?", "LIST after SUBSCRIBE")
+    b.ok("UNSUBSCRIBE Archive")
+    read_until(a, r"\* LIST \(\) \"/\" \"?Archive\"?", "LIST after UNSUBSCRIBE")
+    b.ok("SETMETADATA Archive (/private/comment \"hello\")")
+    read_until(a, r"\* METADATA \"?Archive\"? \"?/private/comment\"?", "METADATA after SETMETADATA")
+    b.ok("SETMETADATA \"\" (/private/comment \"1\")")
+    read_until(a, r"\* METADATA \"\" \"?/private/comment\"?", "server METADATA")
+    b.ok("DELETE Archive")
+    read_until(a, r"\* LIST \(\\NonExistent\) \"/\" \"?Archive\"?", "LIST after DELETE")
+    a.logout()
+    b.logout()
+
+
+def acl_rules(s):
+    s.add_user("bob", "secret")
+    a = s.login()                       # alice
+    bob = s.login("bob", "secret")
+    bob.ok("CREATE Shared")
+    bob.ok("CREATE Hidden")
+    bob.ok("CREATE Looky")
+    bob.ok("SETACL Shared alice lr")
+    bob.ok("SETACL Looky alice l")
+    u, t = a.ok("NOTIFY SET STATUS (mailboxes (\"Other Users/bob/Shared\" \"Other Users/bob/Hidden\" "
+                "\"Other Users/bob/Looky\") (MessageNew MessageExpunge))")
+    got = [r.render() for r in u]
+    if not any(re.fullmatch(r"\* STATUS \"?Other Users/bob/Shared\"? \(MESSAGES 0 UIDNEXT 1 UIDVALIDITY \d+\)", x)
+               for x in got):
+        raise dt.TestFailure("no STATUS for the shared mailbox: %r" % got)
+    if not any(re.fullmatch(r"\* LIST \(\\NoAccess\) \"/\" \"?Other Users/bob/Looky\"?", x) for x in got):
+        raise dt.TestFailure("no \\NoAccess for the l-only mailbox: %r" % got)
+    if any("Hidden" in x for x in got):
+        raise dt.TestFailure("a mailbox without rights shows: %r" % got)
+    bob.ok("APPEND Hidden %L", [dt.sample_message(1)])
+    bob.ok("APPEND Looky %L", [dt.sample_message(1)])
+    bob.ok("APPEND Shared %L", [dt.sample_message(2)])
+    r, seen = read_until(a, r"\* STATUS \"?Other Users/bob/Shared\"? \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+\)",
+                         "STATUS of a shared mailbox")
+    if any("Hidden" in x or "Looky" in x for x in seen):
+        raise dt.TestFailure("events of mailboxes without 'l'+'r': %r" % seen)
+    # the right is revoked: no more events
+    bob.ok("DELETEACL Shared alice")
+    bob.ok("APPEND Shared %L", [dt.sample_message(3)])
+    bob.ok("SETACL Looky alice lr")
+    bob.ok("APPEND Looky %L", [dt.sample_message(4)])
+    r, seen = read_until(a, r"\* STATUS \"?Other Users/bob/Looky\"? \(MESSAGES 2 UIDNEXT 3 UIDVALIDITY \d+\)",
+                         "STATUS once 'r' is granted")
+    if any("Shared" in x for x in seen):
+        raise dt.TestFailure("events after the rights were revoked: %r" % seen)
+    a.logout()
+    bob.logout()
+
+
+def overflow(s):
+    """RFC 5465 5.8: while a command is being read (an APPEND waiting for
+    its literal) events are held; past the bound (256 KiB) the session gets
+    "* OK [NOTIFICATIONOVERFLOW]" (before the command's tagged reply) and
+    is as after NOTIFY NONE."""
+    a = s.login()
+    b = s.login()
+    a.ok("NOTIFY SET (personal (MailboxMetadataChange))")
+    m = dt.sample_message(1)
+    m = m.encode() if isinstance(m, str) else m
+    tag = a.next_tag()
+    a.send(tag + " APPEND INBOX {%d}" % len(m))
+    a.expect(r"\+.*")
+    entries = " ".join('/shared/e%03d%s "v"' % (i, "x" * 240) for i in range(100))
+    for k in range(20):     # about 26 KB of METADATA responses each
+        b.ok("SETMETADATA INBOX (%s)" % entries)
+    a.send_raw(m + b"\r\n")
+    u, t = a.collect(tag)
+    if not t.text.startswith(tag + " OK"):
+        raise dt.TestFailure("APPEND: %s" % t.render())
+    got = [r.render() for r in u]
+    ov = [x for x in got if re.fullmatch(r"\* OK \[NOTIFICATIONOVERFLOW\].*", x)]
+    if len(ov) != 1:
+        raise dt.TestFailure("no NOTIFICATIONOVERFLOW: %d responses, %r" % (len(got), got[-3:]))
+    if any(x.startswith("* METADATA") for x in got):
+        raise dt.TestFailure("METADATA responses sent with the overflow")
+    # NOTIFY is off now
+    b.ok("SETMETADATA INBOX (/shared/comment \"after\")")
+    nothing_but(a, None, r"\* METADATA .*", "after overflow")
+    a.logout()
+    b.logout()
+
+
+def many_sessions(s):
+    n = 200
+    cs = []
+    for i in range(n):
+        c = s.login()
+        c.ok("NOTIFY SET (inboxes (MessageNew MessageExpunge))")
+        cs.append(c)
+    deliver(s, "alice", dt.sample_message(1))
+    t0 = time.monotonic()
+    for i, c in enumerate(cs):
+        read_until(c, r"\* STATUS \"?INBOX\"? \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+\)", "session %d" % i,
+                   wait=10.0)
+    took = time.monotonic() - t0
+    for c in cs:
+        c.close()
+    return "%d sessions notified, last after %.0f ms" % (n, took * 1000)
+
+
+def main():
+    for name, fn, kw in (("SELECTED: EXISTS+FETCH, FlagChange, EXPUNGE, LMTP", selected_events, {}),
+                         ("SELECTED-DELAYED holds EXPUNGE back", selected_delayed, {}),
+                         ("STATUS for other mailboxes, NOTIFY NONE", other_mailboxes, {}),
+                         ("MailboxName, SubscriptionChange, metadata", mailbox_events, {}),
+                         ("ACL: 'l'+'r' needed, \\NoAccess, revocation", acl_rules, {}),
+                         ("NOTIFICATIONOVERFLOW", overflow, {}),
+                         ("200 NOTIFY sessions get one delivery", many_sessions,
+                          {"config": {"maxlogins_per_host": "0", "maxlogins_per_user": "0"}})):
+        def run(fn=fn, kw=kw):
+            with dt.server_with_user(**kw) as s:
+                return fn(s)
+        R.run(name, run)
+    return R.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
