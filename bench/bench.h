@@ -17,6 +17,7 @@
  *   probe.c    the NOOP probe: one selected session sending NOOP every 20 ms
  *              from its own thread, every latency recorded
  *   corpus.c   realistic ~50 KB text messages for the searchload mailbox
+ *   notify.c   notify mode (NOTIFY fan-out to many sessions of one user)
  *   lmtp.c     lmtp mode (LMTP delivery throughput, threads + blocking sockets)
  *   stats.c    latency samples, percentiles, report printing
  *   procmem.c  server memory measurement (/proc smaps_rollup / status)
@@ -242,6 +243,7 @@ int bench_mode_searchload(void);
 int bench_mode_imapmix(void);
 int bench_mode_compress(void);  /* compress.c */
 int bench_mode_sort(void);      /* sort.c */
+int bench_mode_notify(void);    /* notify.c */
 int bench_verify_server(void);
 
 /* ---- server memory ---- */

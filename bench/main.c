@@ -45,6 +45,7 @@ static void usage(int rc)
     fprintf(rc ? stderr : stdout,
             "usage: dariusbench MODE [options]\n"
             "modes: mix | append | idle | bigmailbox | lmtp | login | searchload | imapmix | compress | sort |\n"
+            "       notify |\n"
             "       freeport | wait\n"
             "  -h HOST        server address (127.0.0.1)\n"
             "  -p PORT        IMAP port (1143)\n"
@@ -205,6 +206,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(bench_opts.mode, "sort") == 0)
         return bench_mode_sort();
+    if (strcmp(bench_opts.mode, "notify") == 0)
+        return bench_mode_notify();
     fprintf(stderr, "dariusbench: unknown mode %s\n", bench_opts.mode);
     usage(2);
 }

@@ -21,6 +21,7 @@
 #   BENCH_APPEND_CLIENTS (4) BENCH_APPEND_N (500)   BENCH_PRELOAD (300 per user)
 #   BENCH_IDLE_CONNS (10000) BENCH_BIG_N (1000000)  BENCH_USERS (10)
 #   BENCH_SORT_N (100000 messages in the sort mode's mailbox) BENCH_SORT_RUNS (5 per key)
+#   BENCH_NOTIFY_CONNS (1000 NOTIFY sessions of one user)
 #   BENCH_LMTP_CONNS (4)    BENCH_LMTP_N (200 messages per connection)
 #   BENCH_LOGIN_CLIENTS (8) BENCH_LOGIN_SECONDS (10 per run, two runs)
 #   BENCH_SEARCH_CLIENTS (4) BENCH_SEARCH_SECONDS (15) BENCH_SEARCH_N (400)
@@ -28,7 +29,7 @@
 #   BENCH_IMAPMIX_CLIENTS (10) BENCH_IMAPMIX_USERS (5) BENCH_IMAPMIX_SECONDS (15 per run)
 #   BENCH_IMAPMIX_PRELOAD (200 messages per imapmix user)
 #   BENCH_ONLY="login searchload"  run only these modes (names: mix append lmtp
-#                           lmtpsieve tls idle bigmailbox sort login searchload imapmix; the
+#                           lmtpsieve tls idle bigmailbox sort notify login searchload imapmix; the
 #                           preload always runs, tls needs BENCH_TLS=1 too)
 #   BENCH_KEEP=1            keep the temporary directory (data, logs, outputs)
 #   BENCH_TLS=1             also run mix over implicit TLS (listen_imaps port)
@@ -57,6 +58,7 @@ IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
 BIG_N=${BENCH_BIG_N:-1000000}
 SORT_N=${BENCH_SORT_N:-100000}
 SORT_RUNS=${BENCH_SORT_RUNS:-5}
+NOTIFY_CONNS=${BENCH_NOTIFY_CONNS:-1000}
 USERS=${BENCH_USERS:-10}
 LMTP_CONNS=${BENCH_LMTP_CONNS:-4}
 LMTP_N=${BENCH_LMTP_N:-200}
@@ -77,6 +79,7 @@ TLS=${BENCH_TLS:-0}
 PASS=benchpass
 BIGUSER=bigbox
 SORTUSER=sortbox
+NOTIFYUSER=notifybox
 NOOPUSER=benchnoop
 SEARCHUSER=searchbox
 
@@ -185,6 +188,7 @@ while [ $i -lt "$USERS" ]; do
 done
 adduser "$BIGUSER"
 adduser "$SORTUSER"
+adduser "$NOTIFYUSER"
 adduser "$NOOPUSER"
 adduser "$SEARCHUSER"
 i=0
@@ -270,6 +274,7 @@ summary() {
     [ -s "$TMP/idle.out" ] && printf '%-11s %s\n' "idle" "$(key idle idling)/$IDLE_CONNS idling after $(key idle ramp_s) s, $(key idle bytes_per_conn) bytes/conn ($(key idle mem)), server ok: $(key idle server_ok)"
     [ -s "$TMP/bigmailbox.out" ] && printf '%-11s %s\n' "bigmailbox" "$(key bigmailbox messages) msgs: SELECT min/median $(key bigmailbox select_min_ms)/$(key bigmailbox select_median_ms) ms, UID FETCH 1:* (FLAGS) $(key bigmailbox fetch_min_ms)/$(key bigmailbox fetch_median_ms) ms, count ok: $(key bigmailbox count_ok)"
     [ -s "$TMP/sort.out" ] && printf '%-11s %s\n' "sort" "$(key sort messages) msgs, SORT median ms: ARRIVAL $(key sort arrival_median_ms), DATE $(key sort date_median_ms), SUBJECT $(key sort subject_median_ms), FROM $(key sort from_median_ms), SIZE $(key sort size_median_ms), DISPLAYFROM $(key sort displayfrom_median_ms); THREAD median ms: REFERENCES $(key sort thread_references_median_ms), ORDEREDSUBJECT $(key sort thread_orderedsubject_median_ms); count ok: $(key sort count_ok)"
+    [ -s "$TMP/notify.out" ] && printf '%-11s %s\n' "notify" "$(key notify sessions) NOTIFY sessions of one user, APPEND by another: last session notified $(key notify fanout_median_ms) ms (median; max $(key notify fanout_max_ms)) after the APPEND's OK, $(key notify append_to_last_median_ms) ms after it was sent"
     for r in login_cold login_warm; do
         [ -s "$TMP/$r.out" ] || continue
         printf '%-11s %s\n' "login ${r#login_}" "login storm $LOGIN_CLIENTS clients ${LOGIN_SECONDS}s: $(key $r logins_per_s) logins/s (login p50/p99 $(key $r login_p50)/$(key $r login_p99) ms); NOOP p50/p99/max $(key $r noop_p50)/$(key $r noop_p99)/$(key $r noop_max) ms ($(key $r noop_n) NOOPs), errors $(key $r errors)"
@@ -368,6 +373,8 @@ want idle && run idle idle $COMMON -u 'bench%d' -U "$USERS" -c "$IDLE_CONNS" -P 
 want bigmailbox && run bigmailbox bigmailbox $COMMON -u "$BIGUSER" -n "$BIG_N" -t 1800
 # shellcheck disable=SC2086
 want sort && run sort sort $COMMON -u "$SORTUSER" -n "$SORT_N" -r "$SORT_RUNS" -t 600
+# shellcheck disable=SC2086
+want notify && run notify notify $COMMON -u "$NOTIFYUSER" -c "$NOTIFY_CONNS" -r 5 -t 60
 
 # Issue 10 item 6: does one session wait for another? A restart first, so
 # the login storm's first run starts with nothing cached.
