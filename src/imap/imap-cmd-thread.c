@@ -113,6 +113,9 @@ static int thread_post(const struct search_matches *m, void *arg)
     t->mid = xmalloc(n * sizeof(*t->mid));
     t->ref0 = xcalloc(n, sizeof(*t->ref0));
     t->nref = xcalloc(n, sizeof(*t->nref));
+    /* a subject and a Message-ID of some 30 octets each: the arena is
+     * then rarely copied as it grows */
+    buf_reserve(&t->strings, n * 64);
     for (size_t i = 0; i < n; i++) {
         t->subj[i] = t->mid[i] = SIZE_MAX;
         t->msgs[i].id = t->uid ? m->uids[i] : m->msns[i];

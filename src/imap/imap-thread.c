@@ -525,6 +525,15 @@ void thread_run(enum thread_alg alg, const struct thread_msg *msgs, size_t n, st
     if (n == 0)
         return;
     struct tctx c = {.msgs = msgs, .n = n};
+    /* Room for the nodes step 1 makes (one per message, one per
+     * referenced id at most, the root) and a few subject-merge dummies,
+     * so the arena is not copied as it grows. */
+    size_t nref = 0;
+    if (alg != THREAD_ORDEREDSUBJECT)
+        for (size_t i = 0; i < n; i++)
+            nref += msgs[i].nrefs < THREAD_MAX_REFS ? msgs[i].nrefs : THREAD_MAX_REFS;
+    c.cap = n + nref + 1 + n / 8;
+    c.nodes = xmalloc(c.cap * sizeof(*c.nodes));
     idx_t *msgnode = xmalloc(n * sizeof(*msgnode));
     for (size_t i = 0; i < n; i++)
         msgnode[i] = node_new(&c, (idx_t)i);
