@@ -16,7 +16,7 @@
  * after the commit returned. The checks before a literal is accepted
  * (imap_append_precheck: rights, size, quota) are unchanged.
  */
-#include "imap-fetch.h"
+#include "imap-catenate.h"
 #include "config.h"
 #include "log.h"
 
@@ -26,12 +26,15 @@
 struct append_item {
     struct append_msg m;
     char *keywords;         /* owned */
+    struct cat_msg *cat;    /* CATENATE (RFC 4469): the parts; owned */
 };
 
 static void free_items(struct append_item *items, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free(items[i].keywords);
+        imap_catenate_free(items[i].cat);
+    }
     free(items);
 }
 
@@ -263,6 +266,155 @@ static enum cmd_result append_finish(struct imap_session *s, struct imap_cmd *cm
     return CMD_DONE;
 }
 
+/* The checked target and messages to the append job (takes items and
+ * store). */
+static enum cmd_result append_submit(struct imap_session *s, struct imap_cmd *cmd, struct append_item *items,
+                                     size_t nitems, struct mail_user *store, const char *name, acl_rights_t rights)
+{
+    /* RFC 4314 4: each message keeps only the flags the user may set in
+     * the target (\Seen needs s, \Deleted t, the others and keywords w);
+     * the APPEND itself does not fail because of them. */
+    uint32_t allowed = imap_rights_flag_mask(rights);
+    for (size_t i = 0; i < nitems; i++) {
+        items[i].m.flags &= allowed;
+        if (!(rights & ACL_WRITE))
+            items[i].m.keywords = NULL;
+    }
+
+    /* A handle of its own for the job, also when the target is the
+     * selected mailbox: the session's view stays the loop's alone (its
+     * handle is read by notifications while the job runs). It is opened
+     * in the target's store (the quota that applies is that store's), as
+     * the session's user, so that a per-reader \Seen given with the
+     * message is that reader's. */
+    struct mailbox *mb = NULL;
+    bool selected = s->view && strcmp(mail_user_name(imap_view_store(s->view)), mail_user_name(store)) == 0 &&
+                    strcmp(mailbox_get_info(s->view->mb)->name, name) == 0;
+    int r = imap_open_target(s, store, name, &mb);
+    if (r < 0) {
+        if (r == STORAGE_ERR_NOTFOUND || r == STORAGE_ERR_INVALID)
+            imap_tagged(s, cmd, "NO", "[TRYCREATE] Mailbox does not exist");
+        else
+            imap_tagged(s, cmd, "NO", "[%s] Cannot open mailbox: %s", imap_storage_code(r), storage_strerror(r));
+        mail_user_close(store);
+        free_items(items, nitems);
+        return CMD_DONE;
+    }
+
+    struct append_job *j = xcalloc(1, sizeof(*j));
+    j->store = store;   /* the job's now: closed by its finish */
+    j->mb = mb;
+    j->items = items;
+    j->nitems = nitems;
+    j->selected = selected;
+    j->check_8bit = !(s->enabled & (EN_UTF8 | EN_IMAP4REV2));
+    /* Per-reader \Seen (a mailbox of another store without sharedseen):
+     * the message rows carry the owner's \Seen, so an appender's \Seen is
+     * not written with the message but set afterwards through this
+     * (reader) handle, as the appender's own state. */
+    j->reader_seen = !imap_is_own_store(s, j->store) && !mailbox_get_info(mb)->sharedseen;
+    j->want_seen = xcalloc(nitems, sizeof(bool));
+    j->msgs = xcalloc(nitems, sizeof(*j->msgs));
+    j->uids = xcalloc(nitems, sizeof(uint32_t));
+    for (size_t i = 0; i < nitems; i++) {
+        if (j->reader_seen) {
+            j->want_seen[i] = (j->items[i].m.flags & MSG_SEEN) != 0;
+            j->items[i].m.flags &= ~(uint32_t)MSG_SEEN;
+        }
+        j->msgs[i] = j->items[i].m;
+    }
+    j->req.store = j->store;
+    j->req.mb = mb;
+    j->req.msgs = j->msgs;
+    j->req.nmsgs = nitems;
+    j->req.uids = j->uids;
+    j->req.before = append_before;
+    j->req.after = append_after;
+    return imap_cmd_job_batch(s, cmd, "append", j->store, mailbox_append_batch, &j->req, append_finish, j);
+}
+
+/* ---- CATENATE: the messages built first, in a job of their own ---------- */
+
+struct cat_job {
+    struct append_item *items;
+    size_t nitems;
+    struct mail_user *store;    /* the target's */
+    char *name;
+    acl_rights_t rights;
+    uint64_t max;
+    int result;
+    struct cat_part *bad;
+};
+
+static void cat_job_free(struct cat_job *j)
+{
+    if (j->store)
+        mail_user_close(j->store);
+    free_items(j->items, j->nitems);
+    free(j->name);
+    free(j);
+}
+
+/* On the pool: every CATENATE message written to its temporary file,
+ * its source messages read here (never on the loop). */
+static void cat_job_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct cat_job *j = arg;
+    for (size_t i = 0; i < j->nitems && j->result == 0; i++)
+        if (j->items[i].cat)
+            j->result = imap_catenate_build(j->items[i].cat, j->max, &j->bad);
+}
+
+static enum cmd_result cat_job_finish(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct cat_job *j = arg;
+    if (!s) {
+        cat_job_free(j);
+        return CMD_DONE;
+    }
+    if (j->result == CAT_ERR_BADURL && j->bad) {
+        struct buf b = BUF_INIT;
+        imap_write_badurl(&b, j->bad);
+        imap_tagged(s, cmd, "NO", "[BADURL %s] CATENATE: the URL names no readable message or part", buf_cstr(&b));
+        buf_free(&b);
+        cat_job_free(j);
+        return CMD_DONE;
+    }
+    if (j->result == CAT_ERR_TOOBIG) {
+        imap_tagged(s, cmd, "NO", "[TOOBIG] Message too large");
+        cat_job_free(j);
+        return CMD_DONE;
+    }
+    if (j->result != 0) {
+        imap_tagged(s, cmd, "NO", "[%s] CATENATE failed: %s", imap_storage_code(j->result),
+                    storage_strerror(j->result));
+        cat_job_free(j);
+        return CMD_DONE;
+    }
+    for (size_t i = 0; i < j->nitems; i++) {
+        struct append_item *it = &j->items[i];
+        if (!it->cat)
+            continue;
+        if (it->cat->len == 0) {
+            imap_tagged(s, cmd, "NO", "[CANNOT] Empty message");
+            cat_job_free(j);
+            return CMD_DONE;
+        }
+        it->m.fd = it->cat->fd;     /* still the cat_msg's: closed with it */
+        it->m.len = it->cat->len;
+    }
+    struct append_item *items = j->items;
+    size_t nitems = j->nitems;
+    struct mail_user *store = j->store;
+    j->items = NULL;
+    j->nitems = 0;
+    j->store = NULL;
+    enum cmd_result r = append_submit(s, cmd, items, nitems, store, j->name, j->rights);
+    cat_job_free(j);
+    return r;
+}
+
 IMAP_CMD(cmd_append)
 {
     struct imap_parser *ps = &cmd->ps;
@@ -318,6 +470,29 @@ IMAP_CMD(cmd_append)
                 goto bad;
             }
         }
+        /* RFC 4469 5: "CATENATE" SP "(" cat-part *(SP cat-part) ")" */
+        struct cat_msg *cat = NULL;
+        if (imap_p_peek(ps, 'C') || imap_p_peek(ps, 'c')) {
+            char *a = imap_p_atom(ps, cmd);
+            if (!a || strcasecmp(a, "CATENATE") != 0 || !imap_p_sp(ps)) {
+                err = "Expected CATENATE (parts) or a message literal";
+                goto bad;
+            }
+            if (!imap_catenate_parse(s, cmd, &cat, &err))
+                goto bad;
+            items = xrealloc(items, (nitems + 1) * sizeof(*items));
+            struct append_item *it = &items[nitems++];
+            memset(it, 0, sizeof(*it));
+            it->cat = cat;
+            it->keywords = kw.len ? xstrdup(buf_cstr(&kw)) : NULL;
+            it->m.data = NULL;
+            it->m.fd = -1;
+            it->m.flags = flags;
+            it->m.keywords = it->keywords;
+            it->m.internaldate = date;
+            it->m.internaldate_tz = tz;
+            continue;
+        }
         /* RFC 6855 4: after ENABLE UTF8=ACCEPT, "UTF8 (literal8)". */
         bool utf8 = false;
         if (imap_p_peek(ps, 'U') || imap_p_peek(ps, 'u')) {
@@ -368,71 +543,41 @@ IMAP_CMD(cmd_append)
     /* The target (any namespace) and the "i" right on it (RFC 4314 4). */
     if (!imap_resolve_target(s, cmd, &mbox, &ref, &store, &rights))
         goto out;
-    const char *name = ref.name;
     if (no_code) {
         imap_tagged(s, cmd, "NO", "[%s] %s", no_code, no_text);
         goto out;
     }
-    /* RFC 4314 4: each message keeps only the flags the user may set in
-     * the target (\Seen needs s, \Deleted t, the others and keywords w);
-     * the APPEND itself does not fail because of them. */
-    uint32_t allowed = imap_rights_flag_mask(rights);
+    bool catenate = false;
     for (size_t i = 0; i < nitems; i++) {
-        items[i].m.flags &= allowed;
-        if (!(rights & ACL_WRITE))
-            items[i].m.keywords = NULL;
-    }
-
-    /* A handle of its own for the job, also when the target is the
-     * selected mailbox: the session's view stays the loop's alone (its
-     * handle is read by notifications while the job runs). It is opened
-     * in the target's store (the quota that applies is that store's), as
-     * the session's user, so that a per-reader \Seen given with the
-     * message is that reader's. */
-    struct mailbox *mb = NULL;
-    bool selected = s->view && strcmp(mail_user_name(imap_view_store(s->view)), mail_user_name(store)) == 0 &&
-                    strcmp(mailbox_get_info(s->view->mb)->name, name) == 0;
-    int r = imap_open_target(s, store, name, &mb);
-    if (r < 0) {
-        if (r == STORAGE_ERR_NOTFOUND || r == STORAGE_ERR_INVALID)
-            imap_tagged(s, cmd, "NO", "[TRYCREATE] Mailbox does not exist");
-        else
-            imap_tagged(s, cmd, "NO", "[%s] Cannot open mailbox: %s", imap_storage_code(r), storage_strerror(r));
-        goto out;
-    }
-
-    struct append_job *j = xcalloc(1, sizeof(*j));
-    j->store = store;
-    store = NULL;       /* the job's now: closed by its finish */
-    j->mb = mb;
-    j->items = items;
-    j->nitems = nitems;
-    items = NULL;
-    j->selected = selected;
-    j->check_8bit = !(s->enabled & (EN_UTF8 | EN_IMAP4REV2));
-    /* Per-reader \Seen (a mailbox of another store without sharedseen):
-     * the message rows carry the owner's \Seen, so an appender's \Seen is
-     * not written with the message but set afterwards through this
-     * (reader) handle, as the appender's own state. */
-    j->reader_seen = !imap_is_own_store(s, j->store) && !mailbox_get_info(mb)->sharedseen;
-    j->want_seen = xcalloc(nitems, sizeof(bool));
-    j->msgs = xcalloc(nitems, sizeof(*j->msgs));
-    j->uids = xcalloc(nitems, sizeof(uint32_t));
-    for (size_t i = 0; i < nitems; i++) {
-        if (j->reader_seen) {
-            j->want_seen[i] = (j->items[i].m.flags & MSG_SEEN) != 0;
-            j->items[i].m.flags &= ~(uint32_t)MSG_SEEN;
+        struct cat_part *badp = NULL;
+        if (items[i].cat && !imap_catenate_resolve(s, cmd, items[i].cat, &badp)) {
+            /* RFC 4469 4.1: the first URL that cannot be used */
+            struct buf b = BUF_INIT;
+            imap_write_badurl(&b, badp);
+            imap_tagged(s, cmd, "NO", "[BADURL %s] CATENATE: the URL names no readable message", buf_cstr(&b));
+            buf_free(&b);
+            goto out;
         }
-        j->msgs[i] = j->items[i].m;
+        catenate |= items[i].cat != NULL;
     }
-    j->req.store = j->store;
-    j->req.mb = mb;
-    j->req.msgs = j->msgs;
-    j->req.nmsgs = nitems;
-    j->req.uids = j->uids;
-    j->req.before = append_before;
-    j->req.after = append_after;
-    return imap_cmd_job_batch(s, cmd, "append", j->store, mailbox_append_batch, &j->req, append_finish, j);
+    if (catenate) {
+        struct cat_job *cj = xcalloc(1, sizeof(*cj));
+        cj->items = items;
+        cj->nitems = nitems;
+        cj->store = store;
+        cj->name = xstrdup(ref.name);
+        cj->rights = rights;
+        /* RFC 4469 4.2: TOOBIG over the server's limit, and never over 4 GB */
+        cj->max = maxsize > 0 ? (uint64_t)maxsize : UINT32_MAX;
+        return imap_cmd_job(s, cmd, "catenate", NULL, cat_job_run, cat_job_finish, cj);
+    }
+    {
+        struct mail_user *st = store;
+        store = NULL;
+        struct append_item *its = items;
+        items = NULL;
+        return append_submit(s, cmd, its, nitems, st, ref.name, rights);
+    }
 bad:
     buf_free(&kw);
     imap_tagged(s, cmd, "BAD", "%s", err);

@@ -1,0 +1,78 @@
+/* imap-catenate.h - CATENATE (RFC 4469) parts and the source messages
+ * IMAP URLs name (shared by imap-cmd-append.c and imap-cmd-urlauth.c).
+ * See imap-catenate.c.
+ */
+#ifndef DARIUS_IMAP_CATENATE_H
+#define DARIUS_IMAP_CATENATE_H
+
+#include "imap-fetch.h"
+#include "imap-url.h"
+
+#define CAT_MAX_PARTS 256           /* cat-parts in one message */
+/* Results of the build besides storage errors (positive, like
+ * append_req.before's own values). */
+enum { CAT_ERR_BADURL = 100, CAT_ERR_TOOBIG = 101 };
+
+/* One part: TEXT data, or a URL resolved to a source message (section). */
+struct cat_part {
+    bool url;
+    /* TEXT: in memory (data) or a spilled literal's file (fd); URL: the
+     * URL as sent (text, len: not NUL-terminated, in the command) */
+    const char *data;
+    int fd;
+    const char *text;
+    size_t len;
+    /* URL, once resolved (loop): the source */
+    struct mail_user *store;    /* a reference */
+    char *mbox;                 /* the name in store */
+    bool own;                   /* store is the session's own */
+    char reader[AUTH_MAX_USERNAME + 1];
+    uint32_t uid, uidvalidity;  /* uidvalidity 0: not given */
+    bool has_sec;
+    struct fetch_section sec;
+    bool partial;
+    uint32_t off, cnt;          /* cnt 0: to the end */
+};
+
+struct cat_msg {
+    struct cat_part *parts;
+    size_t n;
+    int fd;         /* the built message (unlinked temporary file), or -1 */
+    size_t len;
+};
+
+/* After "CATENATE SP": "(" cat-part *(SP cat-part) ")". */
+bool imap_catenate_parse(struct imap_session *s, struct imap_cmd *cmd, struct cat_msg **out, const char **err);
+/* Resolve the URL parts (loop); false with *bad the first unusable one. */
+bool imap_catenate_resolve(struct imap_session *s, struct imap_cmd *cmd, struct cat_msg *m, struct cat_part **bad);
+/* Build the message into m->fd (pool). 0, CAT_ERR_TOOBIG (over max),
+ * CAT_ERR_BADURL (*bad: the part) or a storage error. */
+int imap_catenate_build(struct cat_msg *m, uint64_t max, struct cat_part **bad);
+void imap_catenate_free(struct cat_msg *m);
+/* The URL of a part for "[BADURL url]" (TEXT-CHARs except ']'). */
+void imap_write_badurl(struct buf *b, const struct cat_part *p);
+
+/* ---- helpers for URL sources (also URLFETCH) ---------------------------- */
+
+/* servername, or the host name */
+const char *imap_server_name(void);
+/* Does the URL name this server (or no server at all)? */
+bool imap_url_is_local(const struct imap_url *u);
+/* A URL's (UTF-8) mailbox name to a store reference, the name in it and
+ * the session's rights there; false when it cannot be resolved. */
+bool imap_url_mailbox(struct imap_session *s, const char *name, struct mail_user **store, char **inname,
+                      acl_rights_t *rights);
+/* Fill p's source from a message URL the session reaches with the
+ * rights in need (loop); false when it cannot. */
+bool imap_url_fill_source(struct imap_session *s, struct imap_cmd *cmd, const struct imap_url *u,
+                          struct cat_part *p, acl_rights_t need);
+/* Read the source of p (pool): sink gets its octets (section, PARTIAL
+ * applied); returns 0, CAT_ERR_BADURL (gone, other UIDVALIDITY, no such
+ * part), sink's non-zero result, or a storage error. */
+int imap_url_read_source(const struct cat_part *p, int (*sink)(void *arg, const char *d, size_t n), void *arg);
+/* (imap-cmd-urlauth.c) A URLAUTH-authorized URL in CATENATE: verified
+ * and p filled; false when it does not authorize this session. */
+bool imap_urlauth_resolve(struct imap_session *s, struct imap_cmd *cmd, const struct imap_url *u, const char *text,
+                          size_t len, struct cat_part *p);
+
+#endif
