@@ -34,19 +34,30 @@
 #include <strings.h>
 #include <unistd.h>
 
+void imap_cat_part_clear(struct cat_part *p)
+{
+    if (p->store)
+        mail_user_close(p->store);
+    if (p->ua_owner)
+        mail_user_close(p->ua_owner);
+    free(p->mbox);
+    free(p->ua_rump);
+    free(p->ua_token);
+    for (size_t k = 0; k < p->sec.nfields; k++)
+        free(p->sec.fields[k]);
+    free(p->sec.fields);
+    p->store = p->ua_owner = NULL;
+    p->mbox = p->ua_rump = p->ua_token = NULL;
+    p->sec.fields = NULL;
+    p->sec.nfields = 0;
+}
+
 void imap_catenate_free(struct cat_msg *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->n; i++) {
-        struct cat_part *p = &m->parts[i];
-        if (p->store)
-            mail_user_close(p->store);
-        free(p->mbox);
-        for (size_t k = 0; k < p->sec.nfields; k++)
-            free(p->sec.fields[k]);
-        free(p->sec.fields);
-    }
+    for (size_t i = 0; i < m->n; i++)
+        imap_cat_part_clear(&m->parts[i]);
     free(m->parts);
     if (m->fd >= 0)
         close(m->fd);
@@ -142,8 +153,8 @@ bool imap_url_is_local(const struct imap_url *u)
 
 /* The mailbox of a URL (UTF-8, RFC 5092 3.2 / 9) to its store and the
  * session's rights there; true with p->store (a reference) and p->mbox. */
-bool imap_url_mailbox(struct imap_session *s, const char *name, struct mail_user **store, char **inname,
-                      acl_rights_t *rights)
+bool imap_url_mailbox(struct imap_session *s, const struct access_who *who, const char *name,
+                      struct mail_user **store, char **inname, acl_rights_t *rights)
 {
     *store = NULL;
     *inname = NULL;
@@ -163,7 +174,7 @@ bool imap_url_mailbox(struct imap_session *s, const char *name, struct mail_user
     if (!ok)
         return false;
     struct mbox_ref ref;
-    if (access_resolve(&s->who, internal, &ref) < 0)
+    if (access_resolve(who, internal, &ref) < 0)
         return false;
     int err = (s->mu && strcmp(ref.store, mail_user_name(s->mu)) == 0)
                   ? mail_user_open(mail_user_name(s->mu), false, store)
@@ -172,7 +183,7 @@ bool imap_url_mailbox(struct imap_session *s, const char *name, struct mail_user
         *store = NULL;
         return false;
     }
-    if (access_rights(&s->who, &ref, rights) < 0) {
+    if (access_rights(who, &ref, rights) < 0) {
         mail_user_close(*store);
         *store = NULL;
         return false;
@@ -203,12 +214,14 @@ static bool parse_url_section(struct imap_cmd *cmd, const char *text, struct fet
 }
 
 bool imap_url_fill_source(struct imap_session *s, struct imap_cmd *cmd, const struct imap_url *u,
-                          struct cat_part *p, acl_rights_t need)
+                          struct cat_part *p, acl_rights_t need, const struct access_who *who)
 {
     if (u->uid == 0 || u->search)
         return false;
     acl_rights_t rights = 0;
     if (!u->mailbox) {
+        if (who != &s->who)
+            return false;
         /* relative to the selected mailbox */
         if (s->state != IMAP_SELECTED || !s->view || s->view->gone)
             return false;
@@ -219,13 +232,13 @@ bool imap_url_fill_source(struct imap_session *s, struct imap_cmd *cmd, const st
         }
         p->mbox = xstrdup(mailbox_get_info(s->view->mb)->name);
         rights = s->view->rights;
-    } else if (!imap_url_mailbox(s, u->mailbox, &p->store, &p->mbox, &rights)) {
+    } else if (!imap_url_mailbox(s, who, u->mailbox, &p->store, &p->mbox, &rights)) {
         return false;
     }
     if ((rights & need) != need)
         return false;
-    p->own = imap_is_own_store(s, p->store);
-    snprintf(p->reader, sizeof(p->reader), "%s", s->who.user);
+    p->own = strcmp(mail_user_name(p->store), who->user) == 0;
+    snprintf(p->reader, sizeof(p->reader), "%s", who->user);
     p->uid = u->uid;
     p->uidvalidity = u->uidvalidity;
     if (u->section) {
@@ -252,7 +265,7 @@ static bool resolve_part(struct imap_session *s, struct imap_cmd *cmd, struct ca
         /* RFC 4469 3: URLs of the current session only: an absolute URL
          * must name this server and the session's user */
         ok = imap_url_is_local(&u) && (!u.has_server || (u.user && s->user && strcmp(u.user, s->user) == 0)) &&
-             imap_url_fill_source(s, cmd, &u, p, ACL_READ);
+             imap_url_fill_source(s, cmd, &u, p, ACL_READ, &s->who);
     }
     imap_url_free(&u);
     return ok;
@@ -400,12 +413,18 @@ static bool section_bytes(const char *d, size_t l, const struct cat_part *p, str
 
 int imap_url_read_source(const struct cat_part *p, int (*sink)(void *arg, const char *d, size_t n), void *arg)
 {
-    int r = storage_job_begin(p->store, NULL);
+    /* URLAUTH: the key is in the URL's user's store (maybe another) */
+    struct mail_user *other = p->ua_owner && strcmp(mail_user_name(p->ua_owner), mail_user_name(p->store)) != 0
+                                  ? p->ua_owner
+                                  : NULL;
+    int r = storage_job_begin(p->store, other);
     if (r < 0)
         return r;
     struct mailbox *mb = NULL;
     r = p->own ? mailbox_open(p->store, p->mbox, true, false, NULL, &mb)
                : mailbox_open_as(p->store, p->mbox, p->reader, true, NULL, &mb);
+    if (p->ua_owner && !imap_urlauth_verify(p, r == 0 ? mb : NULL))
+        r = CAT_ERR_BADURL;     /* (computed also without a mailbox: RFC 4467 6) */
     if (r == 0 && p->uidvalidity && mailbox_get_info(mb)->uidvalidity != p->uidvalidity)
         r = CAT_ERR_BADURL;
     struct msg_content c;
@@ -434,7 +453,7 @@ int imap_url_read_source(const struct cat_part *p, int (*sink)(void *arg, const 
         r = CAT_ERR_BADURL;     /* no such mailbox or message (expunged) */
     if (mb)
         mailbox_close(mb);
-    storage_job_end(p->store, NULL);
+    storage_job_end(p->store, other);
     return r;
 }
 
@@ -482,11 +501,4 @@ int imap_catenate_build(struct cat_msg *m, uint64_t max, struct cat_part **bad)
             return r;
     }
     return 0;
-}
-
-bool imap_urlauth_resolve(struct imap_session *s, struct imap_cmd *cmd, const struct imap_url *u, const char *text,
-                          size_t len, struct cat_part *p)
-{
-    (void)s, (void)cmd, (void)u, (void)text, (void)len, (void)p;
-    return false;   /* URLAUTH not built in */
 }

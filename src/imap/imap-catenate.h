@@ -32,6 +32,13 @@ struct cat_part {
     struct fetch_section sec;
     bool partial;
     uint32_t off, cnt;          /* cnt 0: to the end */
+    /* URLAUTH (RFC 4467 6, imap-cmd-urlauth.c): checked by the job, with
+     * the key of the URL's user (ua_owner: that user's store, a
+     * reference), before the source is read */
+    struct mail_user *ua_owner;
+    char *ua_rump;              /* the URL without ":mech:token" */
+    size_t ua_rump_len;
+    char *ua_token;
 };
 
 struct cat_msg {
@@ -49,6 +56,8 @@ bool imap_catenate_resolve(struct imap_session *s, struct imap_cmd *cmd, struct 
  * CAT_ERR_BADURL (*bad: the part) or a storage error. */
 int imap_catenate_build(struct cat_msg *m, uint64_t max, struct cat_part **bad);
 void imap_catenate_free(struct cat_msg *m);
+/* Release what a part holds (store references, copies). */
+void imap_cat_part_clear(struct cat_part *p);
 /* The URL of a part for "[BADURL url]" (TEXT-CHARs except ']'). */
 void imap_write_badurl(struct buf *b, const struct cat_part *p);
 
@@ -58,14 +67,20 @@ void imap_write_badurl(struct buf *b, const struct cat_part *p);
 const char *imap_server_name(void);
 /* Does the URL name this server (or no server at all)? */
 bool imap_url_is_local(const struct imap_url *u);
-/* A URL's (UTF-8) mailbox name to a store reference, the name in it and
- * the session's rights there; false when it cannot be resolved. */
-bool imap_url_mailbox(struct imap_session *s, const char *name, struct mail_user **store, char **inname,
-                      acl_rights_t *rights);
-/* Fill p's source from a message URL the session reaches with the
- * rights in need (loop); false when it cannot. */
+/* A URL's (UTF-8) mailbox name, as who names it, to a store reference,
+ * the name in it and who's rights there; false when it cannot be
+ * resolved. */
+bool imap_url_mailbox(struct imap_session *s, const struct access_who *who, const char *name,
+                      struct mail_user **store, char **inname, acl_rights_t *rights);
+/* Fill p's source from a message URL that who (the session's, or the
+ * URL's user for URLAUTH) reaches with the rights in need (loop); false
+ * when it cannot. A URL without a mailbox is the selected one (only for
+ * the session's own who). */
 bool imap_url_fill_source(struct imap_session *s, struct imap_cmd *cmd, const struct imap_url *u,
-                          struct cat_part *p, acl_rights_t need);
+                          struct cat_part *p, acl_rights_t need, const struct access_who *who);
+/* (imap-cmd-urlauth.c, pool) Is p's URLAUTH token right? Called by
+ * imap_url_read_source with p->store and p->ua_owner held and mb open. */
+bool imap_urlauth_verify(const struct cat_part *p, struct mailbox *mb);
 /* Read the source of p (pool): sink gets its octets (section, PARTIAL
  * applied); returns 0, CAT_ERR_BADURL (gone, other UIDVALIDITY, no such
  * part), sink's non-zero result, or a storage error. */

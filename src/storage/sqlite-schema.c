@@ -35,6 +35,8 @@
  *    hdrfields (schema 6) the decoded header fields SEARCH reads, per
  *    blob; sortkeys (schema 10) the SORT and THREAD keys, per blob.
  *  - thread_msgid (schema 11): Message-ID -> RFC 8474 THREADID.
+ *  - urlauth_key (schema 12): the RFC 4467 mailbox access keys of the
+ *    store's owner (sqlite-urlauth.c).
  */
 #include "sqlite-internal.h"
 #include "log.h"
@@ -307,6 +309,17 @@ static const char *const migrations[] = {
     "CREATE TABLE thread_msgid("
     "  msgid TEXT PRIMARY KEY,"
     "  threadid TEXT NOT NULL) WITHOUT ROWID;",
+
+    /* 11 -> 12: urlauth_key, the store owner's URLAUTH mailbox access
+     * keys (RFC 4467 2.2: per user and per mailbox), by the mailbox's
+     * store and MAILBOXID (RFC 8474), so a key follows a RENAME and a
+     * mailbox created again under the same name has a new one. Its own
+     * table, touching nothing else (sqlite-urlauth.c). */
+    "CREATE TABLE urlauth_key("
+    "  store TEXT NOT NULL,"
+    "  mailboxid TEXT NOT NULL,"
+    "  key BLOB NOT NULL,"
+    "  PRIMARY KEY(store, mailboxid)) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))
