@@ -411,7 +411,70 @@ static bool section_bytes(const char *d, size_t l, const struct cat_part *p, str
     return ok;
 }
 
+/* RFC 5524 3.2 for the part a URL names: its BODYPARTSTRUCTURE (as
+ * returned: with BINARY, the identity encoding and the decoded size) and
+ * its content without the transfer encoding. A section that is not a
+ * whole part (HEADER, TEXT, MIME, HEADER.FIELDS) has no structure (NIL)
+ * and no encoding to undo. A multipart or message/rfc822 part, or the
+ * whole message, has no transfer encoding of its own (RFC 2045 6.4). */
+static void part_info(const char *d, size_t l, const struct cat_part *p, struct url_part_info *info)
+{
+    bool whole = !p->has_sec || p->sec.kind == SEC_ALL;
+    struct mime_message *mm = whole ? mime_parse(d, l) : NULL;
+    const struct mime_part *mp = NULL;
+    if (mm)
+        mp = p->has_sec && p->sec.part[0] ? mime_find_section(mm, p->sec.part) : &mm->root;
+    const char *raw = d;
+    size_t rl = l;
+    bool leaf = mp && p->has_sec && p->sec.part[0] && !mp->nchildren && !mp->message;
+    if (mp && p->has_sec && p->sec.part[0]) {
+        raw = d + mp->body_off;
+        rl = mp->body_len;
+    }
+    if (info->want_binary) {
+        struct buf dec = BUF_INIT;
+        if (!mp) {
+            /* not a part: the section's octets as they are */
+            struct buf tmp = BUF_INIT;
+            const char *sd;
+            size_t sl;
+            info->bin_ok = section_bytes(d, l, p, &tmp, &sd, &sl);
+            if (info->bin_ok)
+                buf_append(&dec, sd, sl);
+            buf_free(&tmp);
+        } else {
+            info->bin_ok = leaf ? mime_decode_transfer(mp->encoding, raw, rl, &dec) : (buf_append(&dec, raw, rl), true);
+        }
+        if (info->bin_ok) {
+            size_t start = 0, cnt = dec.len;
+            if (p->partial)
+                fetch_partial_slice(dec.len, true, p->off, p->cnt ? p->cnt : (uint64_t)dec.len, &start, &cnt);
+            buf_append(&info->bin, dec.data ? dec.data + start : "", cnt);
+        }
+        buf_free(&dec);
+    }
+    if (info->want_bps && mp) {
+        struct mime_part cp = *mp;
+        if (leaf && info->want_binary && info->bin_ok) {
+            cp.encoding = (char *)"binary";
+            cp.body_len = info->bin.len;
+            size_t lines = 0;
+            for (size_t i = 0; i < info->bin.len; i++)
+                lines += info->bin.data[i] == '\n';
+            cp.body_lines = lines;
+        }
+        mime_write_bodystructure(&info->bps, d, &cp, false);
+    }
+    mime_free(mm);
+}
+
 int imap_url_read_source(const struct cat_part *p, int (*sink)(void *arg, const char *d, size_t n), void *arg)
+{
+    return imap_url_read_source_info(p, sink, arg, NULL);
+}
+
+int imap_url_read_source_info(const struct cat_part *p, int (*sink)(void *arg, const char *d, size_t n), void *arg,
+                              struct url_part_info *info)
 {
     /* URLAUTH: the key is in the URL's user's store (maybe another) */
     struct mail_user *other = p->ua_owner && strcmp(mail_user_name(p->ua_owner), mail_user_name(p->store)) != 0
@@ -442,6 +505,8 @@ int imap_url_read_source(const struct cat_part *p, int (*sink)(void *arg, const 
             if (p->partial)
                 fetch_partial_slice(n, true, p->off, p->cnt ? p->cnt : (uint64_t)n, &start, &cnt);
             r = sink(arg, d + start, cnt);
+            if (r == 0 && info)
+                part_info(c.data, c.len, p, info);
         }
         buf_free(&tmp);
         msg_content_release(&c);

@@ -85,6 +85,16 @@ bool imap_urlauth_verify(const struct cat_part *p, struct mailbox *mb);
  * applied); returns 0, CAT_ERR_BADURL (gone, other UIDVALIDITY, no such
  * part), sink's non-zero result, or a storage error. */
 int imap_url_read_source(const struct cat_part *p, int (*sink)(void *arg, const char *d, size_t n), void *arg);
+/* URLAUTH=BINARY (RFC 5524 3.2): what URLFETCH asks for besides the data. */
+struct url_part_info {
+    bool want_bps, want_binary;
+    struct buf bps;         /* BODYPARTSTRUCTURE; empty: NIL */
+    struct buf bin;         /* the content without its transfer encoding */
+    bool bin_ok;            /* false: the encoding is unknown (NIL) */
+};
+/* imap_url_read_source, also filling info (may be NULL). */
+int imap_url_read_source_info(const struct cat_part *p, int (*sink)(void *arg, const char *d, size_t n), void *arg,
+                              struct url_part_info *info);
 /* (imap-cmd-urlauth.c) A URLAUTH-authorized URL in CATENATE: verified
  * and p filled; false when it does not authorize this session. */
 bool imap_urlauth_resolve(struct imap_session *s, struct imap_cmd *cmd, const struct imap_url *u, const char *text,

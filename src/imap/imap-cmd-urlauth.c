@@ -470,10 +470,7 @@ struct uf_job {
     size_t max;
     struct buf data;        /* the part as stored */
     int r;
-    /* URLAUTH=BINARY */
-    struct buf bps;         /* BODYPARTSTRUCTURE */
-    struct buf bin;         /* decoded */
-    bool bin_ok;
+    struct url_part_info info;  /* URLAUTH=BINARY */
 };
 
 static int uf_sink(void *arg, const char *d, size_t n)
@@ -485,34 +482,19 @@ static int uf_sink(void *arg, const char *d, size_t n)
     return 0;
 }
 
-/* The MIME part a URL names (its section's part number; the whole
- * message without one), for BODYPARTSTRUCTURE and BINARY. */
-static void uf_binary(struct uf_job *j)
-{
-    if (!(j->it->want & (UF_BINARY | UF_BPS)))
-        return;
-    /* the section data is a part's body (or the whole message): parse
-     * it with the part's MIME header, which the message gives */
-    struct msg_content c;
-    memset(&c, 0, sizeof(c));
-    (void)c;
-}
-
 static void uf_job_run(struct job *job, void *arg)
 {
     (void)job;
     struct uf_job *j = arg;
-    j->r = imap_url_read_source(&j->p, uf_sink, j);
-    if (j->r == 0)
-        uf_binary(j);
+    j->r = imap_url_read_source_info(&j->p, uf_sink, j, &j->info);
 }
 
 static void uf_job_free(struct uf_job *j)
 {
     imap_cat_part_clear(&j->p);
     buf_free(&j->data);
-    buf_free(&j->bps);
-    buf_free(&j->bin);
+    buf_free(&j->info.bps);
+    buf_free(&j->info.bin);
     free(j);
 }
 
@@ -533,13 +515,22 @@ static void uf_write(struct imap_session *s, const struct uf_item *it, const str
         buf_append(&b, j->data.data ? j->data.data : "", j->data.len);
     } else {
         if (it->want & UF_BPS)
-            buf_printf(&b, " (BODYPARTSTRUCTURE %s)", j->bps.len ? buf_cstr((struct buf *)&j->bps) : "NIL");
+        {
+            buf_puts(&b, " (BODYPARTSTRUCTURE ");
+            if (j->info.bps.len)
+                buf_append(&b, j->info.bps.data, j->info.bps.len);
+            else
+                buf_puts(&b, "NIL");
+            buf_putc(&b, ')');
+        }
         if (it->want & UF_BINARY) {
-            if (!j->bin_ok) {
+            if (!j->info.bin_ok) {
                 buf_puts(&b, " (BINARY NIL)");
             } else {
-                buf_printf(&b, " (BINARY %s{%zu}\r\n", has_nul(j->bin.data, j->bin.len) ? "~" : "", j->bin.len);
-                buf_append(&b, j->bin.data ? j->bin.data : "", j->bin.len);
+                /* RFC 5524 3.1: literal8 when there is a NUL */
+                const struct buf *bin = &j->info.bin;
+                buf_printf(&b, " (BINARY %s{%zu}\r\n", has_nul(bin->data, bin->len) ? "~" : "", bin->len);
+                buf_append(&b, bin->data ? bin->data : "", bin->len);
                 buf_putc(&b, ')');
             }
         }
@@ -583,6 +574,8 @@ static enum cmd_result uf_step(struct imap_session *s, struct imap_cmd *cmd)
         struct uf_job *j = xcalloc(1, sizeof(*j));
         j->p.fd = -1;
         j->it = it;
+        j->info.want_bps = it->ext && (it->want & UF_BPS);
+        j->info.want_binary = it->ext && (it->want & UF_BINARY);
         long long maxsize = config_int(CFG_MAXMESSAGESIZE);
         j->max = maxsize > 0 ? (size_t)maxsize : UINT32_MAX;
         bool ok = imap_url_parse(it->url, it->len, &u, NULL);
