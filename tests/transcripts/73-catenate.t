@@ -7,6 +7,8 @@
 @config servername mail.example.org
 @user alice secret
 @user bob secret
+@user admin secret
+@config admins admin
 @sleepless
 @msg m1
 From: a@example.org
@@ -158,3 +160,17 @@ C: f8 APPEND INBOX CATENATE (URL ";UID=1")
 S: f8 NO [BADURL ;UID=1] CATENATE: the URL names no readable message
 C: f9 LOGOUT
 S* f9 OK .*
+# TEXT parts are pieces of one message: the reader's early quota check
+# counts the message once, not once per TEXT literal (RFC 9208 MESSAGE)
+@connect plain admin
+S~ \* OK .*
+C: g1 LOGIN admin secret
+S~ g1 OK .*
+C: g2 SETQUOTA "user/alice" (MESSAGE 9)
+S~ \* QUOTA "user/alice" \(MESSAGE 8 9\)
+S~ g2 OK .*
+@use alice
+C: g3 APPEND Drafts CATENATE (TEXT {%t1} TEXT {%t2})
+S* g3 OK \[APPENDUID \d+ 5\] .*
+C: g4 APPEND Drafts CATENATE (TEXT {10}
+S~ g4 NO \[OVERQUOTA\] .*
