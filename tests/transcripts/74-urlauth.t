@@ -107,6 +107,35 @@ C: d2 URLFETCH "${SUB}" "${USR}"
 S~ \* URLFETCH "[^"]*submit\+bob:[^"]*" \{26\}\\r\\nSi vis pacem, para bellum\.
 S~ \* URLFETCH "[^"]*user\+bob:[^"]*" NIL
 S~ d2 OK .*
+# a mailbox of another store: the URL works while its user (alice) may
+# read it, and gives NIL once she may not (RFC 4467 URLFETCH: the access
+# of the URL's user, as it is now)
+@use bob
+C: s1 CREATE shared
+S~ s1 OK .*
+C: s2 APPEND shared {%m1}
+S~ s2 OK .*
+C: s3 SETACL shared alice lr
+S~ s3 OK .*
+@use alice
+C: s4 GENURLAUTH "imap://alice@mail.example.org/Other%20Users/bob/shared/;uid=1/;section=2;urlauth=anonymous" INTERNAL
+S~ \* GENURLAUTH "(?P<SH>imap://alice@mail\.example\.org/Other%20Users/bob/shared/;uid=1/;section=2;urlauth=anonymous:internal:01[0-9a-f]{40})"
+S~ s4 OK .*
+C: s5 URLFETCH "${SH}"
+S~ \* URLFETCH "[^"]*" \{8\}\\r\\npart two
+S~ s5 OK .*
+@use bob
+C: s6 SETACL shared alice l
+S~ s6 OK .*
+C: s7 URLFETCH "${SH}"
+S~ \* URLFETCH "[^"]*" NIL
+S~ s7 OK .*
+@use alice
+C: s8 URLFETCH "${SH}"
+S~ \* URLFETCH "[^"]*" NIL
+S~ s8 OK .*
+C: s9 GENURLAUTH "imap://alice@mail.example.org/Other%20Users/bob/shared/;uid=1/;section=2;urlauth=anonymous" INTERNAL
+S~ s9 BAD .*
 # RESETKEY with a mailbox revokes that mailbox's URLs
 @use alice
 C: e1 RESETKEY INBOX
