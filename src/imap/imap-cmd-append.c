@@ -437,6 +437,7 @@ IMAP_CMD(cmd_append)
     struct mbox_ref ref;
     struct mail_user *store = NULL;
     acl_rights_t rights = 0;
+    size_t ncatparts = 0;
 
     /* 1*(SP [flag-list SP] [date-time SP] literal) */
     do {
@@ -480,6 +481,13 @@ IMAP_CMD(cmd_append)
             }
             if (!imap_catenate_parse(s, cmd, &cat, &err))
                 goto bad;
+            /* every part is resolved on the loop: bound them per command */
+            ncatparts += cat->n;
+            if (ncatparts > IMAP_MAX_LITERALS) {
+                imap_catenate_free(cat);
+                err = "Too many CATENATE parts in one APPEND";
+                goto bad;
+            }
             items = xrealloc(items, (nitems + 1) * sizeof(*items));
             struct append_item *it = &items[nitems++];
             memset(it, 0, sizeof(*it));
