@@ -63,6 +63,8 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
                   " ESEARCH SEARCHRES CONDSTORE QRESYNC SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED"
                   " LIST-STATUS STATUS=SIZE SAVEDATE");
     buf_printf(out, " APPENDLIMIT=%lld", config_int(CFG_MAXMESSAGESIZE));
+    /* RFC 4469, RFC 4467, RFC 5524 (imap-catenate.c, imap-cmd-urlauth.c) */
+    buf_puts(out, " CATENATE URLAUTH URLAUTH=BINARY");
     buf_puts(out, " UTF8=ACCEPT OBJECTID WITHIN");
     buf_puts(out, " THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS");   /* RFC 5256 */
     buf_puts(out, " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE QUOTA=RES-MAILBOX QUOTASET");

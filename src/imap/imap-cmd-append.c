@@ -18,6 +18,7 @@
  * (imap_append_precheck: rights, size, quota) are unchanged.
  */
 #include "imap-fetch.h"
+#include "imap-catenate.h"
 #include "config.h"
 #include "log.h"
 
@@ -27,12 +28,15 @@
 struct append_item {
     struct append_msg m;
     char *keywords;         /* owned */
+    struct cat_msg *cat;    /* CATENATE (RFC 4469): the parts; owned */
 };
 
 static void free_items(struct append_item *items, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free(items[i].keywords);
+        imap_catenate_free(items[i].cat);
+    }
     free(items);
 }
 
@@ -369,9 +373,12 @@ static enum cmd_result append_finish(struct imap_session *s, struct imap_cmd *cm
  * "UTF8" SP "(" literal8 ")"), after its SP. *it is filled (keywords
  * owned) on success; false with *err for a tagged BAD. A message that
  * is empty or too large sets *no_code / *no_text (the first only) for
- * the tagged NO given once the command is read. */
+ * the tagged NO given once the command is read. With ncatparts (APPEND,
+ * not REPLACE) the message may also be CATENATE (RFC 4469 5), whose
+ * parts are counted there. */
 static bool parse_message(struct imap_session *s, struct imap_cmd *cmd, struct buf *kw, struct append_item *it,
-                          long long maxsize, const char **err, const char **no_code, const char **no_text)
+                          long long maxsize, size_t *ncatparts, const char **err, const char **no_code,
+                          const char **no_text)
 {
     struct imap_parser *ps = &cmd->ps;
     uint32_t flags = 0;
@@ -395,6 +402,34 @@ static bool parse_message(struct imap_session *s, struct imap_cmd *cmd, struct b
             *err = "Expected SP after date-time";
             return false;
         }
+    }
+    /* RFC 4469 5: "CATENATE" SP "(" cat-part *(SP cat-part) ")" */
+    if (ncatparts && (imap_p_peek(ps, 'C') || imap_p_peek(ps, 'c'))) {
+        char *a = imap_p_atom(ps, cmd);
+        if (!a || strcasecmp(a, "CATENATE") != 0 || !imap_p_sp(ps)) {
+            *err = "Expected CATENATE (parts) or a message literal";
+            return false;
+        }
+        struct cat_msg *cat = NULL;
+        if (!imap_catenate_parse(s, cmd, &cat, err))
+            return false;
+        /* every part is resolved on the loop: bound them per command */
+        *ncatparts += cat->n;
+        if (*ncatparts > IMAP_MAX_LITERALS) {
+            imap_catenate_free(cat);
+            *err = "Too many CATENATE parts in one APPEND";
+            return false;
+        }
+        memset(it, 0, sizeof(*it));
+        it->cat = cat;
+        it->keywords = kw->len ? xstrdup(buf_cstr(kw)) : NULL;
+        it->m.data = NULL;
+        it->m.fd = -1;
+        it->m.flags = flags;
+        it->m.keywords = it->keywords;
+        it->m.internaldate = date;
+        it->m.internaldate_tz = tz;
+        return true;
     }
     /* RFC 6855 4: after ENABLE UTF8=ACCEPT, "UTF8 (literal8)". */
     bool utf8 = false;
@@ -441,25 +476,12 @@ static bool parse_message(struct imap_session *s, struct imap_cmd *cmd, struct b
     return true;
 }
 
-/* The rest of APPEND and REPLACE once the command is parsed: the target
- * (any namespace) and the "i" right on it (RFC 4314 4), the deferred NO
- * of a message that is empty or too large, then the job. Takes items.
- * old_uid: REPLACE's message in the selected mailbox (0: APPEND). */
-static enum cmd_result append_submit(struct imap_session *s, struct imap_cmd *cmd, const struct imap_str *mbox,
-                                     struct append_item *items, size_t nitems, const char *no_code,
-                                     const char *no_text, uint32_t old_uid)
+/* The checked target and messages to the append job (takes items and
+ * store). old_uid: REPLACE's message in the selected mailbox (0: APPEND). */
+static enum cmd_result append_queue(struct imap_session *s, struct imap_cmd *cmd, struct append_item *items,
+                                    size_t nitems, struct mail_user *store, const char *name, acl_rights_t rights,
+                                    uint32_t old_uid)
 {
-    /* The target (any namespace) and the "i" right on it (RFC 4314 4). */
-    struct mbox_ref ref;
-    struct mail_user *store = NULL;
-    acl_rights_t rights = 0;
-    if (!imap_resolve_target(s, cmd, mbox, &ref, &store, &rights))
-        goto out;
-    const char *name = ref.name;
-    if (no_code) {
-        imap_tagged(s, cmd, "NO", "[%s] %s", no_code, no_text);
-        goto out;
-    }
     /* RFC 4314 4: each message keeps only the flags the user may set in
      * the target (\Seen needs s, \Deleted t, the others and keywords w);
      * the APPEND itself does not fail because of them. */
@@ -549,6 +571,143 @@ out:
     return CMD_DONE;
 }
 
+/* ---- CATENATE: the messages built first, in a job of their own ---------- */
+
+struct cat_job {
+    struct append_item *items;
+    size_t nitems;
+    struct mail_user *store;    /* the target's */
+    char *name;
+    acl_rights_t rights;
+    uint64_t max;
+    int result;
+    struct cat_part *bad;
+};
+
+static void cat_job_free(struct cat_job *j)
+{
+    if (j->store)
+        mail_user_close(j->store);
+    free_items(j->items, j->nitems);
+    free(j->name);
+    free(j);
+}
+
+/* On the pool: every CATENATE message written to its temporary file,
+ * its source messages read here (never on the loop). */
+static void cat_job_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct cat_job *j = arg;
+    for (size_t i = 0; i < j->nitems && j->result == 0; i++)
+        if (j->items[i].cat)
+            j->result = imap_catenate_build(j->items[i].cat, j->max, &j->bad);
+}
+
+static enum cmd_result cat_job_finish(struct imap_session *s, struct imap_cmd *cmd, void *arg)
+{
+    struct cat_job *j = arg;
+    if (!s) {
+        cat_job_free(j);
+        return CMD_DONE;
+    }
+    if (j->result == CAT_ERR_BADURL && j->bad) {
+        struct buf b = BUF_INIT;
+        imap_write_badurl(&b, j->bad);
+        imap_tagged(s, cmd, "NO", "[BADURL %s] CATENATE: the URL names no readable message or part", buf_cstr(&b));
+        buf_free(&b);
+        cat_job_free(j);
+        return CMD_DONE;
+    }
+    if (j->result == CAT_ERR_TOOBIG) {
+        imap_tagged(s, cmd, "NO", "[TOOBIG] Message too large");
+        cat_job_free(j);
+        return CMD_DONE;
+    }
+    if (j->result != 0) {
+        imap_tagged(s, cmd, "NO", "[%s] CATENATE failed: %s", imap_storage_code(j->result),
+                    storage_strerror(j->result));
+        cat_job_free(j);
+        return CMD_DONE;
+    }
+    for (size_t i = 0; i < j->nitems; i++) {
+        struct append_item *it = &j->items[i];
+        if (!it->cat)
+            continue;
+        if (it->cat->len == 0) {
+            imap_tagged(s, cmd, "NO", "[CANNOT] Empty message");
+            cat_job_free(j);
+            return CMD_DONE;
+        }
+        it->m.fd = it->cat->fd;     /* still the cat_msg's: closed with it */
+        it->m.len = it->cat->len;
+    }
+    struct append_item *items = j->items;
+    size_t nitems = j->nitems;
+    struct mail_user *store = j->store;
+    j->items = NULL;
+    j->nitems = 0;
+    j->store = NULL;
+    enum cmd_result r = append_queue(s, cmd, items, nitems, store, j->name, j->rights, 0);
+    cat_job_free(j);
+    return r;
+}
+
+/* The rest of APPEND and REPLACE once the command is parsed: the target
+ * (any namespace) and the "i" right on it (RFC 4314 4), the deferred NO
+ * of a message that is empty or too large, then the job. Takes items.
+ * old_uid: REPLACE's message in the selected mailbox (0: APPEND). */
+static enum cmd_result append_submit(struct imap_session *s, struct imap_cmd *cmd, const struct imap_str *mbox,
+                                     struct append_item *items, size_t nitems, const char *no_code,
+                                     const char *no_text, uint32_t old_uid)
+{
+    /* The target (any namespace) and the "i" right on it (RFC 4314 4). */
+    struct mbox_ref ref;
+    struct mail_user *store = NULL;
+    acl_rights_t rights = 0;
+    if (!imap_resolve_target(s, cmd, mbox, &ref, &store, &rights))
+        goto out;
+    const char *name = ref.name;
+    if (no_code) {
+        imap_tagged(s, cmd, "NO", "[%s] %s", no_code, no_text);
+        goto out;
+    }
+    /* CATENATE (RFC 4469): the URLs checked here (the rights on their
+     * mailboxes), the messages built in a job that reads the sources,
+     * then the append job as for a literal. */
+    bool catenate = false;
+    for (size_t i = 0; i < nitems; i++) {
+        struct cat_part *badp = NULL;
+        if (items[i].cat && !imap_catenate_resolve(s, cmd, items[i].cat, &badp)) {
+            /* RFC 4469 4.1: the first URL that cannot be used */
+            struct buf b = BUF_INIT;
+            imap_write_badurl(&b, badp);
+            imap_tagged(s, cmd, "NO", "[BADURL %s] CATENATE: the URL names no readable message", buf_cstr(&b));
+            buf_free(&b);
+            goto out;
+        }
+        catenate |= items[i].cat != NULL;
+    }
+    if (catenate) {
+        struct cat_job *cj = xcalloc(1, sizeof(*cj));
+        cj->items = items;
+        cj->nitems = nitems;
+        cj->store = store;
+        cj->name = xstrdup(name);
+        cj->rights = rights;
+        /* RFC 4469 4.2: TOOBIG over the server's limit, and never over 4 GB */
+        long long maxsize = config_int(CFG_MAXMESSAGESIZE);
+        cj->max = maxsize > 0 ? (uint64_t)maxsize : UINT32_MAX;
+        return imap_cmd_job(s, cmd, "catenate", NULL, cat_job_run, cat_job_finish, cj);
+    }
+    return append_queue(s, cmd, items, nitems, store, name, rights, old_uid);
+out:
+    if (store)
+        mail_user_close(store);
+    free_items(items, nitems);
+    return CMD_DONE;
+}
+
 IMAP_CMD(cmd_append)
 {
     struct imap_parser *ps = &cmd->ps;
@@ -568,6 +727,7 @@ IMAP_CMD(cmd_append)
     const char *err = NULL;
     const char *no_code = NULL, *no_text = NULL;
     struct buf kw = BUF_INIT;
+    size_t ncatparts = 0;
 
     /* 1*(SP [flag-list SP] [date-time SP] literal) */
     do {
@@ -580,7 +740,7 @@ IMAP_CMD(cmd_append)
             goto bad;
         }
         items = xrealloc(items, (nitems + 1) * sizeof(*items));
-        if (!parse_message(s, cmd, &kw, &items[nitems], maxsize, &err, &no_code, &no_text))
+        if (!parse_message(s, cmd, &kw, &items[nitems], maxsize, &ncatparts, &err, &no_code, &no_text))
             goto bad;
         nitems++;
     } while (!imap_p_end(ps));
@@ -624,7 +784,7 @@ IMAP_CMD(cmd_replace)
     const char *err = NULL, *no_code = NULL, *no_text = NULL;
     struct buf kw = BUF_INIT;
     struct append_item *item = xcalloc(1, sizeof(*item));
-    bool parsed = parse_message(s, cmd, &kw, item, config_int(CFG_MAXMESSAGESIZE), &err, &no_code, &no_text);
+    bool parsed = parse_message(s, cmd, &kw, item, config_int(CFG_MAXMESSAGESIZE), NULL, &err, &no_code, &no_text);
     buf_free(&kw);
     if (parsed && !imap_p_end(ps)) {
         err = "Junk after the message (REPLACE takes one message)";

@@ -270,7 +270,10 @@ static bool command_line(struct imap_session *s, const char *line, size_t len)
             status = "NO";
         } else {
             append_msg = true;
-            s->append_msgs++;
+            /* a CATENATE TEXT part (RFC 4469) is a piece of a message,
+             * not one: its octets count, the message count does not */
+            if (!(line_off + m.start >= 5 && strncasecmp(t->data + line_off + m.start - 5, "TEXT ", 5) == 0))
+                s->append_msgs++;
             s->append_bytes += m.n;
             spill = m.n > IMAP_MAX_LITERAL_MEM || t->len + m.n > IMAP_MAX_CMD_MEM / 2;
         }

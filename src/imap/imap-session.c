@@ -88,6 +88,9 @@ static const struct cmd_def commands[] = {
     {"GETMETADATA", cmd_getmetadata, S_AUTHSEL, false},
     {"SETMETADATA", cmd_setmetadata, S_AUTHSEL, false},
     {"COMPRESS", cmd_compress, S_AUTHSEL, false},
+    {"GENURLAUTH", cmd_genurlauth, S_AUTHSEL, false},
+    {"RESETKEY", cmd_resetkey, S_AUTHSEL, false},
+    {"URLFETCH", cmd_urlfetch, S_AUTHSEL, false},
 };
 
 static bool anonymous_refused(struct imap_session *s, struct imap_cmd *cmd, const char *name);

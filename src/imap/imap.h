@@ -29,6 +29,9 @@
  *   imap-cmd-metadata.c GETMETADATA SETMETADATA (RFC 5464), LIST-METADATA
  *                      responses (RFC 9590)
  *   imap-access.c      client name -> store + mailbox + rights (imap_resolve)
+ *   imap-url.c         IMAP URL parser (RFC 5092, imap-url.h)
+ *   imap-catenate.c    APPEND CATENATE parts, URL sources (imap-catenate.h)
+ *   imap-cmd-urlauth.c GENURLAUTH RESETKEY URLFETCH (RFC 4467, 5524)
  */
 #ifndef DARIUS_IMAP_H
 #define DARIUS_IMAP_H
@@ -690,6 +693,8 @@ void imap_list_metadata_write(struct imap_session *s, struct mail_user *store, c
                               const char *in_store, uint32_t special_use, acl_rights_t rights,
                               const struct imap_list_md *md);
 IMAP_CMD(cmd_compress);
+/* imap-cmd-urlauth.c: URLAUTH (RFC 4467), URLAUTH=BINARY (RFC 5524) */
+IMAP_CMD(cmd_genurlauth); IMAP_CMD(cmd_resetkey); IMAP_CMD(cmd_urlfetch);
 IMAP_CMD(cmd_sort); /* imap-cmd-sort.c: SORT, UID SORT (RFC 5256, 5957, 5267 ESORT) */
 IMAP_CMD(cmd_cancelupdate); /* imap-context.c: CANCELUPDATE (RFC 5267 4.3.5) */
 IMAP_CMD(cmd_thread); /* imap-cmd-thread.c: THREAD, UID THREAD (RFC 5256) */

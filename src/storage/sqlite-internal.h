@@ -408,6 +408,9 @@ int sq_metadata_set(struct mail_user *u, const char *mailbox, const char *reader
 /* Inside RENAME INBOX's transaction: copy mailbox from's entries to to
  * (RFC 5464 4.1: INBOX keeps its own). */
 int sq_metadata_copy(struct mail_user *u, int64_t from, int64_t to);
+/* sqlite-urlauth.c */
+int sq_urlauth_key(struct mail_user *u, const char *store, const char *mailboxid, enum urlauth_key_op op,
+                   unsigned char key[URLAUTH_KEY_LEN]);
 
 /* sqlite-message.c: expunge uids[] (ascending or not) whatever their
  * \Deleted flag (the source half of a cross-store move). */

@@ -35,6 +35,8 @@
  *    hdrfields (schema 6) the decoded header fields SEARCH reads, per
  *    blob; sortkeys (schema 10) the SORT and THREAD keys, per blob.
  *  - thread_msgid (schema 11): Message-ID -> RFC 8474 THREADID.
+ *  - urlauth_key (schema 12): the RFC 4467 mailbox access keys of the
+ *    store's owner (sqlite-urlauth.c).
  *  - preview (schema 13): the RFC 8970 PREVIEW text, per blob.
  */
 #include "sqlite-internal.h"
@@ -309,10 +311,16 @@ static const char *const migrations[] = {
     "  msgid TEXT PRIMARY KEY,"
     "  threadid TEXT NOT NULL) WITHOUT ROWID;",
 
-    /* 11 -> 12: reserved for another branch's migration (CATENATE/URLAUTH,
-     * schema 12): nothing here. The merge replaces this entry with that
-     * migration; 12 -> 13 below does not depend on it. */
-    "SELECT 1;",
+    /* 11 -> 12: urlauth_key, the store owner's URLAUTH mailbox access
+     * keys (RFC 4467 2.2: per user and per mailbox), by the mailbox's
+     * store and MAILBOXID (RFC 8474), so a key follows a RENAME and a
+     * mailbox created again under the same name has a new one. Its own
+     * table, touching nothing else (sqlite-urlauth.c). */
+    "CREATE TABLE urlauth_key("
+    "  store TEXT NOT NULL,"
+    "  mailboxid TEXT NOT NULL,"
+    "  key BLOB NOT NULL,"
+    "  PRIMARY KEY(store, mailboxid)) WITHOUT ROWID;",
 
     /* 12 -> 13: preview, per blob its RFC 8970 PREVIEW text (mime.h
      * mime_preview_build: at most 256 characters of UTF-8), computed at

@@ -975,6 +975,7 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .sieve_rename = sq_sieve_rename,
     .metadata_get = sq_metadata_get,
     .metadata_set = sq_metadata_set,
+    .urlauth_key = sq_urlauth_key,
     .deleted_size = sq_deleted_size,
     .create_acl = sq_create_acl,
     .set_acl = sq_set_acl,

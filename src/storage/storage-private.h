@@ -314,6 +314,10 @@ struct storage_backend_ops {
                         int (*cb)(const char *name, const void *value, size_t len, void *arg), void *arg);
     int (*metadata_set)(struct mail_user *u, const char *mailbox, const char *reader,
                         const struct metadata_change *c, size_t n, int64_t special_use, int64_t max_entries);
+
+    /* URLAUTH mailbox access keys (storage-urlauth.c checks arguments) */
+    int (*urlauth_key)(struct mail_user *u, const char *store, const char *mailboxid, enum urlauth_key_op op,
+                       unsigned char key[URLAUTH_KEY_LEN]);
 };
 
 extern const struct storage_backend_ops storage_sqlite_ops;

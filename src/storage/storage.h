@@ -898,6 +898,23 @@ struct metadata_change {
 int metadata_set(struct mail_user *u, const char *mailbox, const char *reader, const struct metadata_change *c,
                  size_t n, int64_t special_use);
 
+/* ---- URLAUTH mailbox access keys (RFC 4467 2.2) ------------------------ */
+
+/* The table of the store owner's keys, one per mailbox the owner
+ * authorizes URLs for (in any store: store is that mailbox's store name,
+ * mailboxid its RFC 8474 MAILBOXID). The caller makes the keys (random,
+ * 128 bits); run these as a job (they write). Ops:
+ *  GET: the key into key; NOTFOUND when there is none;
+ *  GEN: the existing key into key, or key (the caller's new random one)
+ *       stored when there is none;
+ *  SET: key stored, replacing any (RESETKEY with a mailbox);
+ *  DROP_ALL: every key of the table removed (RESETKEY alone; store,
+ *       mailboxid and key unused, may be NULL). */
+#define URLAUTH_KEY_LEN 16
+enum urlauth_key_op { URLAUTH_KEY_GET, URLAUTH_KEY_GEN, URLAUTH_KEY_SET, URLAUTH_KEY_DROP_ALL };
+int urlauth_key(struct mail_user *u, const char *store, const char *mailboxid, enum urlauth_key_op op,
+                unsigned char key[URLAUTH_KEY_LEN]);
+
 /* ---- consistency ------------------------------------------------------ */
 
 /* Check (and with fix=true repair) a user's store: counters, orphan

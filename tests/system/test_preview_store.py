@@ -89,7 +89,7 @@ def run(s):
     # A store written before schema 13.
     s.stop()
     db = sqlite3.connect(maildb(s), timeout=10)
-    db.executescript("DROP TABLE preview; UPDATE schema_version SET version=11;")
+    db.executescript("DROP TABLE preview; DROP TABLE urlauth_key; UPDATE schema_version SET version=11;")
     db.close()
     s.start()
     c = s.login()

@@ -199,7 +199,8 @@ def run(s):
     # A store written before schema 6.
     s.stop()
     db = sqlite3.connect(maildb(s), timeout=10)
-    db.executescript("DROP TABLE IF EXISTS preview; DROP TABLE IF EXISTS thread_msgid; DROP TABLE IF EXISTS sortkeys; "
+    db.executescript("DROP TABLE IF EXISTS preview; DROP TABLE IF EXISTS urlauth_key; "
+                     "DROP TABLE IF EXISTS thread_msgid; DROP TABLE IF EXISTS sortkeys; "
                      "DROP TRIGGER IF EXISTS metadata_mailbox_gone; DROP TABLE IF EXISTS metadata; "
                      "DROP TABLE IF EXISTS sieve_script; DROP TABLE IF EXISTS viewer; DROP TABLE IF EXISTS retained; "
                      "DROP TABLE IF EXISTS hdrfields; UPDATE schema_version SET version=5;")

@@ -27,7 +27,7 @@ static char g_dir[256];          /* DATADIR of the test */
  * reopen it. STORE_UNDO_TO_5 undoes every migration after schema 5 (each
  * new migration adds its undo here, newest first); STORE_SCHEMA_VERSION
  * is the version an upgraded store ends at. */
-#define STORE_UNDO_TO_5 "DROP TABLE preview; DROP TABLE thread_msgid; DROP TABLE sortkeys; DROP TRIGGER metadata_mailbox_gone; DROP TABLE metadata; DROP TABLE sieve_script; DROP TABLE viewer; DROP TABLE retained; DROP TABLE hdrfields; "
+#define STORE_UNDO_TO_5 "DROP TABLE preview; DROP TABLE urlauth_key; DROP TABLE thread_msgid; DROP TABLE sortkeys; DROP TRIGGER metadata_mailbox_gone; DROP TABLE metadata; DROP TABLE sieve_script; DROP TABLE viewer; DROP TABLE retained; DROP TABLE hdrfields; "
 #define STORE_SCHEMA_VERSION 13
 
 /* Logging (errors only), g_dir = a new temporary directory, storage_init

@@ -491,7 +491,7 @@ static void test_upgrade(void)
     struct mail_user *u = open_user("old7");
     CHECK_INT(mailbox_create(u, "Keep", 0), 0);
     mail_user_close(u);
-    raw_exec("old7", "DROP TABLE preview; DROP TABLE thread_msgid; DROP TABLE sortkeys; DROP TRIGGER metadata_mailbox_gone; "
+    raw_exec("old7", "DROP TABLE preview; DROP TABLE urlauth_key; DROP TABLE thread_msgid; DROP TABLE sortkeys; DROP TRIGGER metadata_mailbox_gone; "
                      "DROP TABLE metadata; DROP TABLE sieve_script; UPDATE schema_version SET version=7;");
     CHECK_INT(raw_int("old7", "SELECT count(*) FROM sqlite_master WHERE name='sieve_script'"), 0);
     u = open_user("old7");

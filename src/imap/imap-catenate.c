@@ -1,0 +1,569 @@
+/* imap-catenate.c - APPEND ... CATENATE (RFC 4469): a message built from
+ * TEXT literals and IMAP URLs (RFC 5092) of messages on this server.
+ *
+ * Three steps, in imap-cmd-append.c's order:
+ *  - parse (loop): "CATENATE (" 1*cat-part ")" into a cat_msg; TEXT data
+ *    stays where the reader put it (in the command text or a spilled
+ *    literal's file), URLs are kept as sent;
+ *  - resolve (loop): every URL parsed (imap-url.h) and checked: a message
+ *    URL (with ;UID=) on this server (absolute URLs must name this
+ *    server's name and the session's user, RFC 4469 3: only URLs of the
+ *    current session are in scope), its mailbox visible with the "r"
+ *    right (RFC 4314), its section valid. A relative URL without a
+ *    mailbox (";UID=n") refers to the selected mailbox (the base URL is
+ *    "imap://user@server/mailbox", RFC 4469 3). URLAUTH URLs are
+ *    checked by imap-cmd-urlauth.c (imap_urlauth_resolve) when that
+ *    extension is built in. The first failing URL is returned for NO
+ *    [BADURL url] (RFC 4469 4.1);
+ *  - build (pool, a job): the parts written in order to an unlinked
+ *    temporary file in the store's tmp directory; each source message
+ *    is opened and read here (the UIDVALIDITY checked, the section cut
+ *    out and PARTIAL applied), never on the loop. The result may not
+ *    exceed maxmessagesize (or 4 GB): TOOBIG (RFC 4469 4.2), checked as
+ *    the parts are added so a hostile client cannot make us write more.
+ */
+#include "imap-catenate.h"
+#include "imap-url.h"
+#include "config.h"
+#include "log.h"
+#include "mime.h"
+#include "utf8.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <strings.h>
+#include <unistd.h>
+
+void imap_cat_part_clear(struct cat_part *p)
+{
+    if (p->store)
+        mail_user_close(p->store);
+    if (p->ua_owner)
+        mail_user_close(p->ua_owner);
+    free(p->mbox);
+    free(p->ua_rump);
+    free(p->ua_token);
+    for (size_t k = 0; k < p->sec.nfields; k++)
+        free(p->sec.fields[k]);
+    free(p->sec.fields);
+    p->store = p->ua_owner = NULL;
+    p->mbox = p->ua_rump = p->ua_token = NULL;
+    p->sec.fields = NULL;
+    p->sec.nfields = 0;
+}
+
+void imap_catenate_free(struct cat_msg *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        imap_cat_part_clear(&m->parts[i]);
+    free(m->parts);
+    if (m->fd >= 0)
+        close(m->fd);
+    free(m);
+}
+
+bool imap_catenate_parse(struct imap_session *s, struct imap_cmd *cmd, struct cat_msg **out, const char **err)
+{
+    (void)s;
+    struct imap_parser *ps = &cmd->ps;
+    *out = NULL;
+    if (!imap_p_char(ps, '(')) {
+        *err = "Expected ( after CATENATE";
+        return false;
+    }
+    struct cat_msg *m = xcalloc(1, sizeof(*m));
+    m->fd = -1;
+    size_t cap = 0;
+    for (;;) {
+        if (m->n >= CAT_MAX_PARTS) {
+            *err = "Too many CATENATE parts";
+            goto fail;
+        }
+        char *kw = imap_p_atom(ps, cmd);
+        if (!kw || !imap_p_sp(ps)) {
+            *err = "Expected TEXT or URL part in CATENATE";
+            goto fail;
+        }
+        ARRAY_GROW(m->parts, m->n, cap);
+        struct cat_part *p = &m->parts[m->n];
+        memset(p, 0, sizeof(*p));
+        p->fd = -1;
+        if (strcasecmp(kw, "TEXT") == 0) {
+            /* text-literal = "TEXT" SP literal (literal8 with BINARY) */
+            struct imap_str lit;
+            if ((!imap_p_peek(ps, '{') && !imap_p_peek(ps, '~')) || !imap_p_string(ps, cmd, &lit) || !lit.literal) {
+                *err = ps->error ? ps->error : "TEXT needs a literal";
+                goto fail;
+            }
+            p->data = lit.file ? NULL : lit.s;
+            p->fd = lit.file ? lit.file->fd : -1;
+            p->len = lit.file ? lit.file->len : lit.len;
+        } else if (strcasecmp(kw, "URL") == 0) {
+            struct imap_str u;
+            if (!imap_p_astring(ps, cmd, &u) || u.file) {
+                *err = "URL needs an astring";
+                goto fail;
+            }
+            p->url = true;
+            p->text = u.s;
+            p->len = u.len;
+        } else {
+            *err = "Expected TEXT or URL part in CATENATE";
+            goto fail;
+        }
+        m->n++;
+        if (imap_p_char(ps, ')'))
+            break;
+        if (!imap_p_sp(ps)) {
+            *err = "Expected SP or ) in CATENATE";
+            goto fail;
+        }
+    }
+    *out = m;
+    return true;
+fail:
+    imap_catenate_free(m);
+    return false;
+}
+
+/* ---- resolving the URLs (loop) ------------------------------------------ */
+
+const char *imap_server_name(void)
+{
+    static char host[256];
+    const char *n = config_str(CFG_SERVERNAME);
+    if (n && *n)
+        return n;
+    if (!host[0] && gethostname(host, sizeof(host) - 1) < 0)
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    return host[0] ? host : "localhost";
+}
+
+bool imap_url_is_local(const struct imap_url *u)
+{
+    if (!u->host)
+        return true;
+    if (u->host[0] == '[')
+        return false;
+    return strcasecmp(u->host, imap_server_name()) == 0;
+}
+
+/* The mailbox of a URL (UTF-8, RFC 5092 3.2 / 9) to its store and the
+ * session's rights there; true with p->store (a reference) and p->mbox. */
+bool imap_url_mailbox(struct imap_session *s, const struct access_who *who, const char *name,
+                      struct mail_user **store, char **inname, acl_rights_t *rights)
+{
+    *store = NULL;
+    *inname = NULL;
+    *rights = 0;
+    size_t len = strlen(name);
+    if (len > 4 * IMAP_MAX_CLIENT_NAME || !utf8_valid(name, len))
+        return false;
+    /* as the client would name it in this session */
+    struct buf cn = BUF_INIT;
+    if (s->enabled & (EN_UTF8 | EN_IMAP4REV2))
+        buf_append(&cn, name, len);
+    else
+        utf8_to_mutf7(name, len, &cn);
+    char internal[IMAP_MAX_CLIENT_NAME + 1];
+    bool ok = cn.len <= 4 * IMAP_MAX_CLIENT_NAME && imap_mailbox_from_client(s, buf_cstr(&cn), cn.len, internal, NULL);
+    buf_free(&cn);
+    if (!ok)
+        return false;
+    struct mbox_ref ref;
+    if (access_resolve(who, internal, &ref) < 0)
+        return false;
+    int err = (s->mu && strcmp(ref.store, mail_user_name(s->mu)) == 0)
+                  ? mail_user_open(mail_user_name(s->mu), false, store)
+                  : access_open_store(&ref, store);
+    if (err < 0) {
+        *store = NULL;
+        return false;
+    }
+    if (access_rights(who, &ref, rights) < 0) {
+        mail_user_close(*store);
+        *store = NULL;
+        return false;
+    }
+    *inname = xstrdup(ref.name);
+    return true;
+}
+
+/* A section-spec from a URL, parsed as FETCH parses BODY[...]. */
+static bool parse_url_section(struct imap_cmd *cmd, const char *text, struct fetch_section *sec)
+{
+    struct imap_cmdtext ct;
+    memset(&ct, 0, sizeof(ct));
+    buf_puts(&ct.text, text);
+    buf_putc(&ct.text, ']');
+    struct imap_parser ps;
+    imap_parser_init(&ps, &ct, 0, true);
+    const char *err = NULL;
+    bool ok = fetch_parse_section(&ps, cmd, false, sec, &err) && ps.p == ps.end;
+    if (!ok && err == NULL) {
+        for (size_t k = 0; k < sec->nfields; k++)
+            free(sec->fields[k]);
+        free(sec->fields);
+        memset(sec, 0, sizeof(*sec));
+    }
+    buf_free(&ct.text);
+    return ok;
+}
+
+bool imap_url_fill_source(struct imap_session *s, struct imap_cmd *cmd, const struct imap_url *u,
+                          struct cat_part *p, acl_rights_t need, const struct access_who *who)
+{
+    if (u->uid == 0 || u->search)
+        return false;
+    acl_rights_t rights = 0;
+    if (!u->mailbox) {
+        if (who != &s->who)
+            return false;
+        /* relative to the selected mailbox */
+        if (s->state != IMAP_SELECTED || !s->view || s->view->gone)
+            return false;
+        struct mail_user *vs = imap_view_store(s->view);
+        if (mail_user_open(mail_user_name(vs), false, &p->store) < 0) {
+            p->store = NULL;
+            return false;
+        }
+        p->mbox = xstrdup(mailbox_get_info(s->view->mb)->name);
+        rights = s->view->rights;
+    } else if (!imap_url_mailbox(s, who, u->mailbox, &p->store, &p->mbox, &rights)) {
+        return false;
+    }
+    if ((rights & need) != need)
+        return false;
+    p->own = strcmp(mail_user_name(p->store), who->user) == 0;
+    snprintf(p->reader, sizeof(p->reader), "%s", who->user);
+    p->uid = u->uid;
+    p->uidvalidity = u->uidvalidity;
+    if (u->section) {
+        if (!parse_url_section(cmd, u->section, &p->sec))
+            return false;
+        p->has_sec = true;
+    }
+    p->partial = u->has_partial;
+    p->off = u->partial_off;
+    p->cnt = u->partial_len;
+    return true;
+}
+
+/* One URL part: false when it is not usable (BADURL). */
+static bool resolve_part(struct imap_session *s, struct imap_cmd *cmd, struct cat_part *p)
+{
+    struct imap_url u;
+    if (p->len > IMAP_URL_MAX || !imap_url_parse(p->text, p->len, &u, NULL))
+        return false;
+    bool ok;
+    if (u.access != URL_ACCESS_NONE) {
+        ok = imap_urlauth_resolve(s, cmd, &u, p->text, p->len, p);
+    } else {
+        /* RFC 4469 3: URLs of the current session only: an absolute URL
+         * must name this server and the session's user */
+        ok = imap_url_is_local(&u) && (!u.has_server || (u.user && s->user && strcmp(u.user, s->user) == 0)) &&
+             imap_url_fill_source(s, cmd, &u, p, ACL_READ, &s->who);
+    }
+    imap_url_free(&u);
+    return ok;
+}
+
+bool imap_catenate_resolve(struct imap_session *s, struct imap_cmd *cmd, struct cat_msg *m, struct cat_part **bad)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->parts[i].url && !resolve_part(s, cmd, &m->parts[i])) {
+            *bad = &m->parts[i];
+            return false;
+        }
+    }
+    return true;
+}
+
+void imap_write_badurl(struct buf *b, const struct cat_part *p)
+{
+    /* url-resp-text: TEXT-CHARs except ']' (RFC 4469 5) */
+    size_t n = MIN(p->len, (size_t)1024);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p->text[i];
+        buf_putc(b, (c < 0x20 || c >= 0x7f || c == ']') ? '?' : (char)c);
+    }
+    if (n == 0)
+        buf_putc(b, '?');
+}
+
+/* ---- building (pool) ----------------------------------------------------- */
+
+static int tmpfile_open(void)
+{
+    const char *dir = storage_tmpdir();
+    if (!dir || !*dir)
+        dir = "/tmp";
+    int fd;
+#ifdef O_TMPFILE
+    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+#endif
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/imap-catenate-XXXXXX", dir);
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    unlink(path);
+    return fd;
+}
+
+static bool write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+static bool copy_fd(int out, int in, size_t len)
+{
+    char chunk[65536];
+    size_t off = 0;
+    while (off < len) {
+        ssize_t r = pread(in, chunk, MIN(sizeof(chunk), len - off), (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || !write_all(out, chunk, (size_t)r))
+            return false;
+        off += (size_t)r;
+    }
+    return true;
+}
+
+/* The octets of BODY[section] of the message d[0..l) (RFC 9051 6.4.5);
+ * false: no such part (NIL, which a URL may not name). Filtered header
+ * fields go to tmp. */
+static bool section_bytes(const char *d, size_t l, const struct cat_part *p, struct buf *tmp, const char **data,
+                          size_t *len)
+{
+    if (!p->has_sec || (!p->sec.part[0] && p->sec.kind == SEC_ALL)) {
+        *data = d;
+        *len = l;
+        return true;
+    }
+    const char *hdr, *body;
+    size_t hl, bl;
+    struct mime_message *mm = NULL;
+    bool ok = true;
+    if (!p->sec.part[0]) {
+        hl = mime_header_length(d, l);
+        hdr = d;
+        body = d + hl;
+        bl = l - hl;
+    } else {
+        mm = mime_parse(d, l);
+        const struct mime_part *mp = mm ? mime_find_section(mm, p->sec.part) : NULL;
+        if (!mp) {
+            mime_free(mm);
+            return false;
+        }
+        if (p->sec.kind == SEC_ALL || p->sec.kind == SEC_MIME) {
+            *data = d + (p->sec.kind == SEC_ALL ? mp->body_off : mp->hdr_off);
+            *len = p->sec.kind == SEC_ALL ? mp->body_len : mp->hdr_len;
+            mime_free(mm);
+            return true;
+        }
+        if (!mp->message) {
+            mime_free(mm);
+            return false;
+        }
+        hdr = d + mp->message->hdr_off;
+        hl = mp->message->hdr_len;
+        body = d + mp->message->body_off;
+        bl = mp->message->body_len;
+    }
+    switch (p->sec.kind) {
+    case SEC_HEADER:
+        *data = hdr;
+        *len = hl;
+        break;
+    case SEC_TEXT:
+        *data = body;
+        *len = bl;
+        break;
+    case SEC_HEADER_FIELDS:
+    case SEC_HEADER_FIELDS_NOT:
+        mime_header_filter(tmp, hdr, hl, (const char *const *)p->sec.fields, p->sec.nfields,
+                           p->sec.kind == SEC_HEADER_FIELDS_NOT);
+        *data = tmp->data ? tmp->data : "";
+        *len = tmp->len;
+        break;
+    default:
+        ok = false;
+        break;
+    }
+    mime_free(mm);
+    return ok;
+}
+
+/* RFC 5524 3.2 for the part a URL names: its BODYPARTSTRUCTURE (as
+ * returned: with BINARY, the identity encoding and the decoded size) and
+ * its content without the transfer encoding. A section that is not a
+ * whole part (HEADER, TEXT, MIME, HEADER.FIELDS) has no structure (NIL)
+ * and no encoding to undo. A multipart or message/rfc822 part, or the
+ * whole message, has no transfer encoding of its own (RFC 2045 6.4). */
+static void part_info(const char *d, size_t l, const struct cat_part *p, struct url_part_info *info)
+{
+    bool whole = !p->has_sec || p->sec.kind == SEC_ALL;
+    struct mime_message *mm = whole ? mime_parse(d, l) : NULL;
+    const struct mime_part *mp = NULL;
+    if (mm)
+        mp = p->has_sec && p->sec.part[0] ? mime_find_section(mm, p->sec.part) : &mm->root;
+    const char *raw = d;
+    size_t rl = l;
+    bool leaf = mp && p->has_sec && p->sec.part[0] && !mp->nchildren && !mp->message;
+    if (mp && p->has_sec && p->sec.part[0]) {
+        raw = d + mp->body_off;
+        rl = mp->body_len;
+    }
+    if (info->want_binary) {
+        struct buf dec = BUF_INIT;
+        if (!mp) {
+            /* not a part: the section's octets as they are */
+            struct buf tmp = BUF_INIT;
+            const char *sd;
+            size_t sl;
+            info->bin_ok = section_bytes(d, l, p, &tmp, &sd, &sl);
+            if (info->bin_ok)
+                buf_append(&dec, sd, sl);
+            buf_free(&tmp);
+        } else {
+            info->bin_ok = leaf ? mime_decode_transfer(mp->encoding, raw, rl, &dec) : (buf_append(&dec, raw, rl), true);
+        }
+        if (info->bin_ok) {
+            size_t start = 0, cnt = dec.len;
+            if (p->partial)
+                fetch_partial_slice(dec.len, true, p->off, p->cnt ? p->cnt : (uint64_t)dec.len, &start, &cnt);
+            buf_append(&info->bin, dec.data ? dec.data + start : "", cnt);
+        }
+        buf_free(&dec);
+    }
+    if (info->want_bps && mp) {
+        struct mime_part cp = *mp;
+        if (leaf && info->want_binary && info->bin_ok) {
+            cp.encoding = (char *)"binary";
+            cp.body_len = info->bin.len;
+            size_t lines = 0;
+            for (size_t i = 0; i < info->bin.len; i++)
+                lines += info->bin.data[i] == '\n';
+            cp.body_lines = lines;
+        }
+        mime_write_bodystructure(&info->bps, d, &cp, false);
+    }
+    mime_free(mm);
+}
+
+int imap_url_read_source(const struct cat_part *p, int (*sink)(void *arg, const char *d, size_t n), void *arg)
+{
+    return imap_url_read_source_info(p, sink, arg, NULL);
+}
+
+int imap_url_read_source_info(const struct cat_part *p, int (*sink)(void *arg, const char *d, size_t n), void *arg,
+                              struct url_part_info *info)
+{
+    /* URLAUTH: the key is in the URL's user's store (maybe another) */
+    struct mail_user *other = p->ua_owner && strcmp(mail_user_name(p->ua_owner), mail_user_name(p->store)) != 0
+                                  ? p->ua_owner
+                                  : NULL;
+    int r = storage_job_begin(p->store, other);
+    if (r < 0)
+        return r;
+    struct mailbox *mb = NULL;
+    r = p->own ? mailbox_open(p->store, p->mbox, true, false, NULL, &mb)
+               : mailbox_open_as(p->store, p->mbox, p->reader, true, NULL, &mb);
+    if (p->ua_owner && !imap_urlauth_verify(p, r == 0 ? mb : NULL))
+        r = CAT_ERR_BADURL;     /* (computed also without a mailbox: RFC 4467 6) */
+    if (r == 0 && p->uidvalidity && mailbox_get_info(mb)->uidvalidity != p->uidvalidity)
+        r = CAT_ERR_BADURL;
+    struct msg_content c;
+    memset(&c, 0, sizeof(c));
+    if (r == 0)
+        r = mailbox_get_content(mb, p->uid, &c);
+    if (r == 0) {
+        struct buf tmp = BUF_INIT;
+        const char *d = NULL;
+        size_t n = 0;
+        if (!section_bytes(c.data, c.len, p, &tmp, &d, &n)) {
+            r = CAT_ERR_BADURL;
+        } else {
+            size_t start = 0, cnt = n;
+            if (p->partial)
+                fetch_partial_slice(n, true, p->off, p->cnt ? p->cnt : (uint64_t)n, &start, &cnt);
+            r = sink(arg, d + start, cnt);
+            if (r == 0 && info)
+                part_info(c.data, c.len, p, info);
+        }
+        buf_free(&tmp);
+        msg_content_release(&c);
+    } else if (r != CAT_ERR_BADURL && r != STORAGE_ERR_NOTFOUND) {
+        log_warn("CATENATE: reading %s/%s UID %u: %s", mail_user_name(p->store), p->mbox, p->uid,
+                 storage_strerror(r));
+    }
+    if (r == STORAGE_ERR_NOTFOUND || r == STORAGE_ERR_INVALID)
+        r = CAT_ERR_BADURL;     /* no such mailbox or message (expunged) */
+    if (mb)
+        mailbox_close(mb);
+    storage_job_end(p->store, other);
+    return r;
+}
+
+struct cat_sink {
+    struct cat_msg *m;
+    uint64_t max;
+};
+
+static int cat_add(void *arg, const char *d, size_t n)
+{
+    struct cat_sink *k = arg;
+    if ((uint64_t)k->m->len + n > k->max)
+        return CAT_ERR_TOOBIG;
+    if (!write_all(k->m->fd, d, n))
+        return STORAGE_ERR_IO;
+    k->m->len += n;
+    return 0;
+}
+
+int imap_catenate_build(struct cat_msg *m, uint64_t max, struct cat_part **bad)
+{
+    *bad = NULL;
+    m->len = 0;
+    m->fd = tmpfile_open();
+    if (m->fd < 0) {
+        log_err("CATENATE: cannot create a temporary file in %s: %s", storage_tmpdir(), strerror(errno));
+        return STORAGE_ERR_IO;
+    }
+    struct cat_sink k = {m, max};
+    for (size_t i = 0; i < m->n; i++) {
+        struct cat_part *p = &m->parts[i];
+        int r;
+        if (!p->url) {
+            if ((uint64_t)m->len + p->len > max)
+                return CAT_ERR_TOOBIG;
+            if (!(p->fd >= 0 ? copy_fd(m->fd, p->fd, p->len) : write_all(m->fd, p->data, p->len)))
+                return STORAGE_ERR_IO;
+            m->len += p->len;
+            continue;
+        }
+        r = imap_url_read_source(p, cat_add, &k);
+        if (r == CAT_ERR_BADURL)
+            *bad = p;
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
