@@ -373,9 +373,9 @@ static enum cmd_result append_finish(struct imap_session *s, struct imap_cmd *cm
  * "UTF8" SP "(" literal8 ")"), after its SP. *it is filled (keywords
  * owned) on success; false with *err for a tagged BAD. A message that
  * is empty or too large sets *no_code / *no_text (the first only) for
- * the tagged NO given once the command is read. With ncatparts (APPEND,
- * not REPLACE) the message may also be CATENATE (RFC 4469 5), whose
- * parts are counted there. */
+ * the tagged NO given once the command is read. The message may also be
+ * CATENATE (RFC 4469 5; for REPLACE, RFC 8508 4.2), whose parts are
+ * counted in *ncatparts. */
 static bool parse_message(struct imap_session *s, struct imap_cmd *cmd, struct buf *kw, struct append_item *it,
                           long long maxsize, size_t *ncatparts, const char **err, const char **no_code,
                           const char **no_text)
@@ -579,6 +579,7 @@ struct cat_job {
     struct mail_user *store;    /* the target's */
     char *name;
     acl_rights_t rights;
+    uint32_t old_uid;           /* REPLACE (RFC 8508 4.2) */
     uint64_t max;
     int result;
     struct cat_part *bad;
@@ -648,7 +649,7 @@ static enum cmd_result cat_job_finish(struct imap_session *s, struct imap_cmd *c
     j->items = NULL;
     j->nitems = 0;
     j->store = NULL;
-    enum cmd_result r = append_queue(s, cmd, items, nitems, store, j->name, j->rights, 0);
+    enum cmd_result r = append_queue(s, cmd, items, nitems, store, j->name, j->rights, j->old_uid);
     cat_job_free(j);
     return r;
 }
@@ -695,6 +696,7 @@ static enum cmd_result append_submit(struct imap_session *s, struct imap_cmd *cm
         cj->store = store;
         cj->name = xstrdup(name);
         cj->rights = rights;
+        cj->old_uid = old_uid;
         /* RFC 4469 4.2: TOOBIG over the server's limit, and never over 4 GB */
         long long maxsize = config_int(CFG_MAXMESSAGESIZE);
         cj->max = maxsize > 0 ? (uint64_t)maxsize : UINT32_MAX;
@@ -784,7 +786,10 @@ IMAP_CMD(cmd_replace)
     const char *err = NULL, *no_code = NULL, *no_text = NULL;
     struct buf kw = BUF_INIT;
     struct append_item *item = xcalloc(1, sizeof(*item));
-    bool parsed = parse_message(s, cmd, &kw, item, config_int(CFG_MAXMESSAGESIZE), NULL, &err, &no_code, &no_text);
+    /* RFC 8508 4.2: with CATENATE advertised, REPLACE takes it too */
+    size_t ncatparts = 0;
+    bool parsed =
+        parse_message(s, cmd, &kw, item, config_int(CFG_MAXMESSAGESIZE), &ncatparts, &err, &no_code, &no_text);
     buf_free(&kw);
     if (parsed && !imap_p_end(ps)) {
         err = "Junk after the message (REPLACE takes one message)";
