@@ -81,6 +81,7 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
     if (!s->conn || !conn_is_compressed(s->conn))
         buf_puts(out, " UNAUTHENTICATE");
     buf_puts(out, " UIDONLY");            /* RFC 9586 */
+    buf_puts(out, " INPROGRESS");         /* RFC 9585 (imap_progress_start) */
 }
 
 IMAP_CMD(cmd_capability)

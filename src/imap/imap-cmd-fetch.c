@@ -782,6 +782,7 @@ static void fetch_step(struct fetch_state *st)
         }
         while (st->bi < st->batch.n && !st->unknown_cte && !st->failed) {
             size_t i = st->bi++;
+            imap_progress_add(1);   /* INPROGRESS (RFC 9585) */
             const struct msg_record *rec = &st->batch.recs[i];
             if (!wanted(st, rec))
                 continue;
@@ -870,6 +871,9 @@ static bool fetch_offload(struct imap_session *s, struct imap_cmd *cmd, struct f
     /* Key: the store when the step writes (\Seen; its job connection),
      * none when it only reads (a reader connection); the session is
      * parked and RFC 9051 7.5.1 holds: nothing is sent to it meanwhile. */
+    /* a literal's next window is fetched in the middle of a response:
+     * no INPROGRESS notification may be written then */
+    s->progress_mid = run == fetch_prefault_job;
     *r = imap_cmd_job(s, cmd, "fetch", fetch_reads_only(st) ? NULL : mailbox_user(st->mb), run, fetch_job_done,
                       st);
     return false;
@@ -1067,6 +1071,8 @@ IMAP_CMD(cmd_fetch)
     st->condstore = s->view->condstore;
     st->may_set_seen = imap_view_may_set_seen(s->view);
     st->on_loop = fetch_on_loop(&st->req, st->batch.nuids);
+    if (!st->on_loop)
+        imap_progress_start(s, st->batch.nuids);
     cmd->state = st;
     cmd->state_free = fetch_state_free;
     return fetch_run(s, cmd);

@@ -136,6 +136,7 @@ struct search_run {
 static void search_one(struct search_run *r, const struct msg_record *rec, const struct msg_search_hdr *sh)
 {
     const struct imap_view_snap *v = &r->v;
+    imap_progress_add(1);   /* INPROGRESS (RFC 9585): one more examined */
     uint32_t msn = imap_view_snap_msn(v, rec->uid);
     if (msn == 0)
         return;     /* not (yet) in this session's view */
@@ -481,6 +482,11 @@ bool search_run_inline_ok(const struct search_run *r)
     return r->q->root->cost == SK_COST_RECORD && r->v.n <= SEARCH_INLINE_MAX;
 }
 
+size_t search_run_size(const struct search_run *r)
+{
+    return r->v.n;
+}
+
 void search_run_exec(struct search_run *r)
 {
     search_scan(r);
@@ -541,5 +547,6 @@ IMAP_CMD(cmd_search)
      * store's other jobs. RFC 9051 7.5.1 holds as before: the session is
      * parked, nothing is sent to it until search_done writes the result
      * and the tagged reply. */
+    imap_progress_start(s, r->v.n);
     return imap_cmd_job(s, cmd, "search", NULL, search_job, search_done, r);
 }

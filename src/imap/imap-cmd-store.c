@@ -649,6 +649,7 @@ IMAP_CMD(cmd_store)
         j->silent = silent;
         j->has_unchanged = has_unchanged;
         buf_free(&kw);
+        imap_progress_start(s, 0);  /* INPROGRESS keepalives (RFC 9585) */
         return imap_cmd_job(s, cmd, "store", mailbox_user(v->mb), store_job_run, store_job_finish, j);
     }
     {
@@ -948,6 +949,7 @@ static enum cmd_result copy_or_move(struct imap_session *s, struct imap_cmd *cmd
     j->move = move;
     j->src = xmalloc(n * sizeof(uint32_t));
     j->dst = xmalloc(n * sizeof(uint32_t));
+    imap_progress_start(s, 0);      /* INPROGRESS keepalives (RFC 9585) */
     return imap_cmd_job(s, cmd, move ? "move" : "copy", dstore, copy_job_run, copy_job_finish, j);
 }
 
@@ -1053,6 +1055,7 @@ IMAP_CMD(cmd_expunge)
     j->report = true;
     if (!cmd->uid)
         free(uids);
+    imap_progress_start(s, 0);      /* INPROGRESS keepalives (RFC 9585) */
     return imap_cmd_job(s, cmd, "expunge", mailbox_user(v->mb), expunge_job_run, expunge_job_finish, j);
 }
 

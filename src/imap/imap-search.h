@@ -166,6 +166,8 @@ struct search_run *search_run_new(struct imap_session *s, struct search_query *q
  * SEARCH, UID SORT and UID THREAD. */
 bool search_has_msn_key(const struct skey *k);
 bool search_run_inline_ok(const struct search_run *r);
+/* Messages the scan examines (the INPROGRESS goal, RFC 9585). */
+size_t search_run_size(const struct search_run *r);
 void search_run_exec(struct search_run *r);
 void search_run_matches(const struct search_run *r, struct search_matches *m);
 void search_run_free(struct search_run *r);

@@ -32,6 +32,7 @@
 #define DARIUS_IMAP_H
 
 #include "common.h"
+#include <stdatomic.h>
 #include "buf.h"
 #include "conn.h"
 #include "storage.h"
@@ -255,6 +256,13 @@ struct imap_cmd {
 void *cmd_alloc(struct imap_cmd *cmd, size_t n);
 char *cmd_strndup(struct imap_cmd *cmd, const char *s, size_t n);
 
+/* INPROGRESS counters (RFC 9585 4): items done so far and the goal (0:
+ * not known). Atomics: a job writes them while the loop reads. */
+struct imap_progress {
+    _Atomic uint64_t count;
+    _Atomic uint64_t goal;
+};
+
 struct imap_session {
     struct conn *conn;
     enum imap_state state;
@@ -320,6 +328,15 @@ struct imap_session {
      * the preauth_timeout deadline counts from */
     struct limits_preauth pa;
     uint64_t connected_at;
+    /* (added) INPROGRESS (RFC 9585): the running command's progress,
+     * written by its jobs (imap_progress_add), read by progress_timer's
+     * callback on the loop, which sends "* OK [INPROGRESS ...]" while the
+     * session is parked in a job at a response boundary. */
+    struct imap_progress progress;
+    bool progress_on;           /* the running command reports progress */
+    bool progress_mid;          /* a job runs in the middle of a response
+                                   (FETCH's literal window): say nothing */
+    uint64_t progress_timer;
 };
 
 /* Responses (imap-response.c). Every write goes through these so literal
@@ -502,6 +519,17 @@ void imap_cmd_unpark(struct imap_session *s, struct imap_cmd *cmd, imap_job_fini
  * finish(s, cmd, arg) on the loop, as above. */
 enum cmd_result imap_cmd_job_batch(struct imap_session *s, struct imap_cmd *cmd, const char *kind, const void *key,
                                    job_batch_fn fn, void *item, imap_job_finish_fn finish, void *arg);
+/* INPROGRESS (RFC 9585). imap_progress_start (loop, before the command's
+ * first job): the command reports progress; goal is the number of items
+ * (messages) it will process, 0 when not known. While the session is
+ * parked in one of its jobs, every imap_inprogress_interval_ms an untagged
+ * "OK [INPROGRESS ("tag" count goal)]" is sent (NIL NIL when nothing is
+ * counted). imap_progress_add (in a job run by imap_cmd_job): n more items
+ * done. Test hook: with DARIUS_TEST_HOLD_DIR, while the file "progress"
+ * exists there a job waits once its count has reached half its goal
+ * (writing "progress.started"), so a test sees 0 < count < goal. */
+void imap_progress_start(struct imap_session *s, uint64_t goal);
+void imap_progress_add(uint64_t n);
 void imap_session_close(struct imap_session *s, const char *bye);
 void imap_session_login(struct imap_session *s, const char *user); /* common post-auth steps */
 /* (added) UNAUTHENTICATE's reset to not authenticated state (RFC 8437). */
