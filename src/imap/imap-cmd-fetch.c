@@ -741,13 +741,20 @@ static void fetch_finish(struct imap_session *s, struct imap_cmd *cmd, struct fe
         imap_tagged(s, cmd, "NO", "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
     else if (st->failed)
         imap_tagged(s, cmd, "NO", "[SERVERBUG] Internal error reading messages");
-    else if (!st->uid_cmd && (st->gone || st->batch.missing))
+    else if (!st->uid_cmd && (st->gone || st->batch.missing)) {
         /* RFC 9051 7.5.1: the MSNs still name messages another session
          * expunged whose data is not available any more (normally it is:
          * storage keeps it until this client is told, RFC 2180 4.1.1;
          * not e.g. for messages RENAME INBOX moved away); UID FETCH
-         * simply ignores UIDs that are gone. */
+         * simply ignores UIDs that are gone. RFC 9738 3.1: with both
+         * codes, MESSAGELIMIT goes in an untagged NO. */
+        if (*imap_msglimit_code(s))
+            imap_untagged(s, "NO %sFetch completed with %u partial results", imap_msglimit_code(s),
+                          imap_messagelimit());
         imap_tagged(s, cmd, "NO", "[EXPUNGEISSUED] Some messages were expunged");
+    } else if (*imap_msglimit_code(s))
+        imap_tagged(s, cmd, "OK", "%sFetch completed with %u partial results", imap_msglimit_code(s),
+                    imap_messagelimit());
     else
         imap_tagged(s, cmd, "OK", "Fetch completed");
 }
@@ -1053,6 +1060,7 @@ IMAP_CMD(cmd_fetch)
     st->uids = imap_view_resolve(s, &set, cmd->uid, &st->nuids);
     if (st->req.vanished)
         write_vanished_earlier(s, &set, st->req.changedsince);
+    imap_messagelimit_apply(s, st->uids, &st->nuids);   /* RFC 9738 */
     seqset_free(&set);
     st->batch.uids = st->uids;
     st->batch.nuids = st->uids ? st->nuids : 0;

@@ -295,6 +295,10 @@ static void narrow_range(const struct skey *k, const struct imap_view *v, size_t
             narrow_range(k->kids[i], v, from, to);
         return;
     }
+    if (k->op == SK_NOT && k->kids[0]->op == SK_ALL) {
+        *to = *from;    /* matches nothing ("UIDBEFORE 1", RFC 9738 3.2) */
+        return;
+    }
     if ((k->op != SK_UID && k->op != SK_SEQ) || k->set.dollar || k->set.n == 0 || v->count == 0)
         return;
     uint32_t max = k->op == SK_UID ? v->uids[v->count - 1] : v->count;
@@ -434,7 +438,11 @@ static enum cmd_result search_done(struct imap_session *s, struct imap_cmd *cmd,
         imap_tagged(s, cmd, "NO", "[SERVERBUG] Search failed");
     } else {
         write_results(s, cmd, r);
-        imap_tagged(s, cmd, "OK", "Search completed");
+        if (*imap_msglimit_code(s))
+            imap_tagged(s, cmd, "OK", "%sSearch completed with %u partial results", imap_msglimit_code(s),
+                        imap_messagelimit());
+        else
+            imap_tagged(s, cmd, "OK", "Search completed");
     }
     search_run_free(r);
     return CMD_DONE;
@@ -450,8 +458,11 @@ bool search_has_msn_key(const struct skey *k)
     return false;
 }
 
-/* Everything a scan needs from the session, copied on the loop. */
-static void search_run_setup(struct imap_session *s, struct search_run *r)
+/* Everything a scan needs from the session, copied on the loop. limit:
+ * SEARCH examines at most imap_messagelimit messages, the highest UIDs
+ * (RFC 9738 3.1: the count of messages searched, not of matches; SORT
+ * and THREAD are not limited, docs/imap-capabilities.md). */
+static void search_run_setup(struct imap_session *s, struct search_run *r, bool limit)
 {
     struct imap_view *v = s->view;
     r->q = &r->query;
@@ -462,6 +473,11 @@ static void search_run_setup(struct imap_session *s, struct search_run *r)
     r->max_uid = v->count ? v->uids[v->count - 1] : 0;
     size_t from = 0, to = v->count;
     narrow_range(r->q->root, v, &from, &to);
+    uint32_t lim = limit ? imap_messagelimit() : 0;
+    if (lim && to > from && to - from > lim) {
+        from = to - lim;
+        imap_messagelimit_note(s, v->uids[from]);
+    }
     imap_view_snap_range(&r->v, v, from, to);
 }
 
@@ -473,7 +489,7 @@ struct search_run *search_run_new(struct imap_session *s, struct search_query *q
     r->query = *q;
     memset(q, 0, sizeof(*q));
     r->want_recs = want_recs;
-    search_run_setup(s, r);
+    search_run_setup(s, r, false);
     return r;
 }
 
@@ -538,7 +554,7 @@ IMAP_CMD(cmd_search)
     if (qp->uses_modseq)
         imap_enable_condstore(s);   /* RFC 7162 3.1: MODSEQ search enables CONDSTORE */
 
-    search_run_setup(s, r);
+    search_run_setup(s, r, true);
     if (search_run_inline_ok(r)) {
         search_scan(r);
         return search_done(s, cmd, r);

@@ -129,6 +129,7 @@ static void cmd_free(struct imap_session *s, struct imap_cmd *cmd)
     }
     s->progress_on = false;
     s->progress_mid = false;
+    s->msglimit_code[0] = '\0';
     if (cmd->state_free && cmd->state)
         cmd->state_free(cmd->state);
     /* LOGIN's password may sit in the text (a literal) or in copies */
@@ -503,6 +504,35 @@ static void progress_cb(struct event_loop *loop, void *arg)
         buf_free(&b);
     }
     progress_arm(s);
+}
+
+/* ---- MESSAGELIMIT (RFC 9738) ---- */
+
+uint32_t imap_messagelimit(void)
+{
+    return (uint32_t)config_int(CFG_IMAP_MESSAGELIMIT);
+}
+
+bool imap_messagelimit_apply(struct imap_session *s, uint32_t *uids, size_t *n)
+{
+    uint32_t lim = imap_messagelimit();
+    if (lim == 0 || *n <= lim)
+        return false;
+    memmove(uids, uids + (*n - lim), lim * sizeof(uint32_t));
+    *n = lim;
+    snprintf(s->msglimit_code, sizeof(s->msglimit_code), "[MESSAGELIMIT %u %u] ", lim, uids[0]);
+    return true;
+}
+
+void imap_messagelimit_note(struct imap_session *s, uint32_t lowest_uid)
+{
+    snprintf(s->msglimit_code, sizeof(s->msglimit_code), "[MESSAGELIMIT %u %u] ", imap_messagelimit(),
+             lowest_uid);
+}
+
+const char *imap_msglimit_code(const struct imap_session *s)
+{
+    return s->msglimit_code;
 }
 
 static void imap_job_run(struct job *job, void *arg)

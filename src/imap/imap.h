@@ -337,6 +337,10 @@ struct imap_session {
     bool progress_mid;          /* a job runs in the middle of a response
                                    (FETCH's literal window): say nothing */
     uint64_t progress_timer;
+    /* (added) MESSAGELIMIT (RFC 9738): the running command processed only
+     * the highest imap_messagelimit messages; msglimit_code is the
+     * "[MESSAGELIMIT N uid] " its reply carries ("" otherwise). */
+    char msglimit_code[64];
 };
 
 /* Responses (imap-response.c). Every write goes through these so literal
@@ -529,6 +533,16 @@ enum cmd_result imap_cmd_job_batch(struct imap_session *s, struct imap_cmd *cmd,
  * exists there a job waits once its count has reached half its goal
  * (writing "progress.started"), so a test sees 0 < count < goal. */
 void imap_progress_start(struct imap_session *s, uint64_t goal);
+/* MESSAGELIMIT (RFC 9738 3.1). imap_messagelimit: the configured limit
+ * (0: none). imap_messagelimit_apply: uids (n ascending UIDs, the
+ * messages a command would process) keeps only the highest limit of them
+ * (the server processes from the highest UID down) and the session
+ * remembers the response code with the lowest processed UID; returns
+ * whether it cut. imap_msglimit_code: that "[MESSAGELIMIT N uid] " or "". */
+uint32_t imap_messagelimit(void);
+bool imap_messagelimit_apply(struct imap_session *s, uint32_t *uids, size_t *n);
+const char *imap_msglimit_code(const struct imap_session *s);
+void imap_messagelimit_note(struct imap_session *s, uint32_t lowest_uid);
 void imap_progress_add(uint64_t n);
 void imap_session_close(struct imap_session *s, const char *bye);
 void imap_session_login(struct imap_session *s, const char *user); /* common post-auth steps */
