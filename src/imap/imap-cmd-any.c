@@ -82,6 +82,7 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
         buf_puts(out, " UNAUTHENTICATE");
     buf_puts(out, " UIDONLY");            /* RFC 9586 */
     buf_puts(out, " INPROGRESS");         /* RFC 9585 (imap_progress_start) */
+    buf_puts(out, " MULTISEARCH");        /* RFC 7377 (imap-cmd-esearch.c) */
     if (imap_messagelimit())              /* RFC 9738 (imap_messagelimit_apply) */
         buf_printf(out, " MESSAGELIMIT=%u", imap_messagelimit());
 }

@@ -465,7 +465,8 @@ bool search_has_msn_key(const struct skey *k)
 static void search_run_setup(struct imap_session *s, struct search_run *r, bool limit)
 {
     struct imap_view *v = s->view;
-    r->q = &r->query;
+    if (!r->q)
+        r->q = &r->query;   /* else borrowed (search_run_new_selected) */
     r->now = (int64_t)time(NULL);
     r->mb = v->mb;
     r->load.mb = v->mb;
@@ -506,6 +507,39 @@ size_t search_run_size(const struct search_run *r)
 void search_run_exec(struct search_run *r)
 {
     search_scan(r);
+}
+
+struct search_run *search_run_new_selected(struct imap_session *s, struct search_query *q)
+{
+    struct search_run *r = xcalloc(1, sizeof(*r));
+    r->want_recs = true;
+    r->q = q;   /* borrowed: r->query stays empty */
+    search_run_setup(s, r, false);
+    return r;
+}
+
+struct search_run *search_run_new_other(struct search_query *q, struct mailbox *mb, uint32_t *uids, size_t n,
+                                        size_t maxtext)
+{
+    struct search_run *r = xcalloc(1, sizeof(*r));
+    r->want_recs = true;
+    r->q = q;
+    r->now = (int64_t)time(NULL);
+    r->mb = mb;
+    r->load.mb = mb;
+    r->load.maxtext = maxtext;
+    r->max_uid = n ? uids[n - 1] : 0;
+    r->v.uids = uids;
+    r->v.n = n;
+    r->v.count = (uint32_t)n;
+    r->v.max_uid = r->max_uid;
+    r->v.recent.recent_floor = UINT32_MAX;  /* nothing is \Recent */
+    return r;
+}
+
+void search_run_job_scan(struct search_run *r)
+{
+    search_job(NULL, r);
 }
 
 void search_run_matches(const struct search_run *r, struct search_matches *m)

@@ -70,6 +70,7 @@ static const struct cmd_def commands[] = {
     {"UNSELECT", cmd_unselect, S_SEL, false},
     {"EXPUNGE", cmd_expunge, S_SEL, true},
     {"SEARCH", cmd_search, S_SEL, true},
+    {"ESEARCH", cmd_esearch, S_AUTHSEL, false},
     {"SORT", cmd_sort, S_SEL, true},
     {"THREAD", cmd_thread, S_SEL, true},
     {"FETCH", cmd_fetch, S_SEL, true},

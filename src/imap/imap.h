@@ -668,6 +668,7 @@ IMAP_CMD(cmd_select); IMAP_CMD(cmd_examine); IMAP_CMD(cmd_create); IMAP_CMD(cmd_
 IMAP_CMD(cmd_rename); IMAP_CMD(cmd_subscribe); IMAP_CMD(cmd_unsubscribe); IMAP_CMD(cmd_namespace);
 IMAP_CMD(cmd_status); IMAP_CMD(cmd_list); IMAP_CMD(cmd_lsub); IMAP_CMD(cmd_append);
 IMAP_CMD(cmd_idle); IMAP_CMD(cmd_check); IMAP_CMD(cmd_close); IMAP_CMD(cmd_unselect);
+IMAP_CMD(cmd_esearch);
 IMAP_CMD(cmd_expunge); IMAP_CMD(cmd_search); IMAP_CMD(cmd_fetch); IMAP_CMD(cmd_store);
 IMAP_CMD(cmd_copy); IMAP_CMD(cmd_move);
 IMAP_CMD(cmd_getquota); IMAP_CMD(cmd_getquotaroot); IMAP_CMD(cmd_setquota);
