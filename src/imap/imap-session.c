@@ -445,7 +445,7 @@ void imap_progress_add(uint64_t n)
     uint64_t c = atomic_fetch_add_explicit(&p->count, n, memory_order_relaxed) + n;
     if (!tl_progress_held) {
         uint64_t g = atomic_load_explicit(&p->goal, memory_order_relaxed);
-        if (g > 1 && c >= g / 2 && c < g) {
+        if (g > 1 ? c >= g / 2 && c < g : g == 0) {
             tl_progress_held = true;
             progress_test_hold();
         }

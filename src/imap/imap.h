@@ -531,7 +531,8 @@ enum cmd_result imap_cmd_job_batch(struct imap_session *s, struct imap_cmd *cmd,
  * counted). imap_progress_add (in a job run by imap_cmd_job): n more items
  * done. Test hook: with DARIUS_TEST_HOLD_DIR, while the file "progress"
  * exists there a job waits once its count has reached half its goal
- * (writing "progress.started"), so a test sees 0 < count < goal. */
+ * (with no goal: once it counted its first item), writing
+ * "progress.started", so a test sees 0 < count < goal. */
 void imap_progress_start(struct imap_session *s, uint64_t goal);
 /* MESSAGELIMIT (RFC 9738 3.1). imap_messagelimit: the configured limit
  * (0: none). imap_messagelimit_apply: uids (n ascending UIDs, the
