@@ -101,6 +101,12 @@ static bool in_subtree(const char *name, const char *root, bool one_level)
 static void list_cb(const struct mailbox_info *info, void *arg)
 {
     struct es_ctx *x = arg;
+    /* Not named: "l" and "r" (checked again with access_rights later);
+     * filtering here keeps mailboxes the user cannot see out of the
+     * imap_multisearch_max_mailboxes count, which would reveal them. */
+    acl_rights_t r = acl_evaluate(info->acl, &x->s->who, x->store);
+    if ((r & (ACL_READ | ACL_LOOKUP)) != (ACL_READ | ACL_LOOKUP))
+        return;
     struct buf cn = BUF_INIT;
     access_client_name(&x->s->who, x->store, info->name, &cn);
     const char *name = buf_cstr(&cn);
