@@ -429,6 +429,12 @@ IMAP_CMD(cmd_esearch)
             imap_tagged(s, cmd, status, "%s", err);
         goto out;
     }
+    if (j->q.ret & ~(unsigned)(SR_MIN | SR_MAX | SR_ALL | SR_COUNT | SR_SAVE)) {
+        /* return options of other extensions (CONTEXT, PARTIAL) are not
+         * implemented per mailbox here */
+        err = "RETURN option not supported by ESEARCH";
+        goto bad;
+    }
     bool only_selected = flags == ES_SELECTED && nn == 0;
     if ((flags & ES_SELECTED) && (s->state != IMAP_SELECTED || !s->view)) {
         err = "No mailbox selected";    /* RFC 7377 2.2: BAD */
