@@ -90,6 +90,10 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
     buf_puts(out, " UIDONLY");            /* RFC 9586 */
     buf_puts(out, " PREVIEW");            /* RFC 8970 (imap-cmd-fetch.c) */
     buf_puts(out, " REPLACE");            /* RFC 8508 (imap-cmd-append.c) */
+    buf_puts(out, " INPROGRESS");         /* RFC 9585 (imap_progress_start) */
+    buf_puts(out, " MULTISEARCH");        /* RFC 7377 (imap-cmd-esearch.c) */
+    if (imap_messagelimit())              /* RFC 9738 (imap_messagelimit_apply) */
+        buf_printf(out, " MESSAGELIMIT=%u", imap_messagelimit());
 }
 
 IMAP_CMD(cmd_capability)

@@ -808,13 +808,20 @@ static void fetch_finish(struct imap_session *s, struct imap_cmd *cmd, struct fe
         imap_tagged(s, cmd, "NO", "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
     else if (st->failed)
         imap_tagged(s, cmd, "NO", "[SERVERBUG] Internal error reading messages");
-    else if (!st->uid_cmd && (st->gone || st->batch.missing))
+    else if (!st->uid_cmd && (st->gone || st->batch.missing)) {
         /* RFC 9051 7.5.1: the MSNs still name messages another session
          * expunged whose data is not available any more (normally it is:
          * storage keeps it until this client is told, RFC 2180 4.1.1;
          * not e.g. for messages RENAME INBOX moved away); UID FETCH
-         * simply ignores UIDs that are gone. */
+         * simply ignores UIDs that are gone. RFC 9738 3.1: with both
+         * codes, MESSAGELIMIT goes in an untagged NO. */
+        if (*imap_msglimit_code(s))
+            imap_untagged(s, "NO %sFetch completed with %u partial results", imap_msglimit_code(s),
+                          imap_messagelimit());
         imap_tagged(s, cmd, "NO", "[EXPUNGEISSUED] Some messages were expunged");
+    } else if (*imap_msglimit_code(s))
+        imap_tagged(s, cmd, "OK", "%sFetch completed with %u partial results", imap_msglimit_code(s),
+                    imap_messagelimit());
     else
         imap_tagged(s, cmd, "OK", "Fetch completed");
 }
@@ -849,6 +856,7 @@ static void fetch_step(struct fetch_state *st)
         }
         while (st->bi < st->batch.n && !st->unknown_cte && !st->failed) {
             size_t i = st->bi++;
+            imap_progress_add(1);   /* INPROGRESS (RFC 9585) */
             const struct msg_record *rec = &st->batch.recs[i];
             if (!wanted(st, rec))
                 continue;
@@ -938,6 +946,9 @@ static bool fetch_offload(struct imap_session *s, struct imap_cmd *cmd, struct f
     /* Key: the store when the step writes (\Seen; its job connection),
      * none when it only reads (a reader connection); the session is
      * parked and RFC 9051 7.5.1 holds: nothing is sent to it meanwhile. */
+    /* a literal's next window is fetched in the middle of a response:
+     * no INPROGRESS notification may be written then */
+    s->progress_mid = run == fetch_prefault_job;
     *r = imap_cmd_job(s, cmd, "fetch", fetch_reads_only(st) ? NULL : mailbox_user(st->mb), run, fetch_job_done,
                       st);
     return false;
@@ -1123,6 +1134,16 @@ IMAP_CMD(cmd_fetch)
     if (st->req.vanished)
         write_vanished_earlier(s, &set, st->req.changedsince);
     if (st->req.has_partial && st->uids) {
+        /* RFC 9738 4.1: a PARTIAL range larger than the limit is refused
+         * before any work (not cut down to the limit) */
+        uint32_t lim = imap_messagelimit();
+        uint64_t span = (uint64_t)(st->req.partial_b > st->req.partial_a ? st->req.partial_b - st->req.partial_a
+                                                                         : st->req.partial_a - st->req.partial_b) +
+                        1;
+        if (lim && span > lim) {
+            imap_tagged(s, cmd, "NO", "[MESSAGELIMIT %u] FETCH exceeds the maximum %u-message limit", lim, lim);
+            goto out_free;
+        }
         /* RFC 9394 3.3: only the messages of the set (in UID order) that
          * the range names; CHANGEDSINCE then filters those (3.4) */
         struct partial_range pr = {.a = st->req.partial_a, .b = st->req.partial_b, .neg = st->req.partial_neg};
@@ -1130,6 +1151,8 @@ IMAP_CMD(cmd_fetch)
         partial_range_slice(&pr, st->nuids, &a, &e);
         memmove(st->uids, st->uids + a, (e - a) * sizeof(uint32_t));
         st->nuids = e - a;
+    } else {
+        imap_messagelimit_apply(s, st->uids, &st->nuids);   /* RFC 9738 */
     }
     seqset_free(&set);
     st->batch.uids = st->uids;
@@ -1149,6 +1172,8 @@ IMAP_CMD(cmd_fetch)
     st->condstore = s->view->condstore;
     st->may_set_seen = imap_view_may_set_seen(s->view);
     st->on_loop = fetch_on_loop(&st->req, st->batch.nuids);
+    if (!st->on_loop)
+        imap_progress_start(s, st->batch.nuids);
     cmd->state = st;
     cmd->state_free = fetch_state_free;
     return fetch_run(s, cmd);

@@ -136,6 +136,7 @@ struct search_run {
 static void search_one(struct search_run *r, const struct msg_record *rec, const struct msg_search_hdr *sh)
 {
     const struct imap_view_snap *v = &r->v;
+    imap_progress_add(1);   /* INPROGRESS (RFC 9585): one more examined */
     uint32_t msn = imap_view_snap_msn(v, rec->uid);
     if (msn == 0)
         return;     /* not (yet) in this session's view */
@@ -329,6 +330,10 @@ static void narrow_range(const struct skey *k, const struct imap_view *v, size_t
             narrow_range(k->kids[i], v, from, to);
         return;
     }
+    if (k->op == SK_NOT && k->kids[0]->op == SK_ALL) {
+        *to = *from;    /* matches nothing ("UIDBEFORE 1", RFC 9738 3.2) */
+        return;
+    }
     if ((k->op != SK_UID && k->op != SK_SEQ) || k->set.dollar || k->set.n == 0 || v->count == 0)
         return;
     uint32_t max = k->op == SK_UID ? v->uids[v->count - 1] : v->count;
@@ -482,7 +487,11 @@ static enum cmd_result search_done(struct imap_session *s, struct imap_cmd *cmd,
                 r->q->root = NULL;
             }
         }
-        imap_tagged(s, cmd, "OK", "Search completed");
+        if (*imap_msglimit_code(s))
+            imap_tagged(s, cmd, "OK", "%sSearch completed with %u partial results", imap_msglimit_code(s),
+                        imap_messagelimit());
+        else
+            imap_tagged(s, cmd, "OK", "Search completed");
     }
     search_run_free(r);
     return CMD_DONE;
@@ -521,11 +530,15 @@ bool search_has_msn_key(const struct skey *k)
     return false;
 }
 
-/* Everything a scan needs from the session, copied on the loop. */
-static void search_run_setup(struct imap_session *s, struct search_run *r)
+/* Everything a scan needs from the session, copied on the loop. limit:
+ * SEARCH examines at most imap_messagelimit messages, the highest UIDs
+ * (RFC 9738 3.1: the count of messages searched, not of matches; SORT
+ * and THREAD are not limited, docs/imap-capabilities.md). */
+static void search_run_setup(struct imap_session *s, struct search_run *r, bool limit)
 {
     struct imap_view *v = s->view;
-    r->q = &r->query;
+    if (!r->q)
+        r->q = &r->query;   /* else borrowed (search_run_new_selected) */
     r->now = (int64_t)time(NULL);
     r->mb = v->mb;
     r->load.mb = v->mb;
@@ -533,6 +546,11 @@ static void search_run_setup(struct imap_session *s, struct search_run *r)
     r->max_uid = v->count ? v->uids[v->count - 1] : 0;
     size_t from = 0, to = v->count;
     narrow_range(r->q->root, v, &from, &to);
+    uint32_t lim = limit ? imap_messagelimit() : 0;
+    if (lim && to > from && to - from > lim) {
+        from = to - lim;
+        imap_messagelimit_note(s, v->uids[from]);
+    }
     imap_view_snap_range(&r->v, v, from, to);
 }
 
@@ -544,7 +562,7 @@ struct search_run *search_run_new(struct imap_session *s, struct search_query *q
     r->query = *q;
     memset(q, 0, sizeof(*q));
     r->want_recs = want_recs;
-    search_run_setup(s, r);
+    search_run_setup(s, r, false);
     return r;
 }
 
@@ -553,9 +571,47 @@ bool search_run_inline_ok(const struct search_run *r)
     return r->q->root->cost == SK_COST_RECORD && r->v.n <= SEARCH_INLINE_MAX;
 }
 
+size_t search_run_size(const struct search_run *r)
+{
+    return r->v.n;
+}
+
 void search_run_exec(struct search_run *r)
 {
     search_scan(r);
+}
+
+struct search_run *search_run_new_selected(struct imap_session *s, struct search_query *q)
+{
+    struct search_run *r = xcalloc(1, sizeof(*r));
+    r->want_recs = true;
+    r->q = q;   /* borrowed: r->query stays empty */
+    search_run_setup(s, r, false);
+    return r;
+}
+
+struct search_run *search_run_new_other(struct search_query *q, struct mailbox *mb, uint32_t *uids, size_t n,
+                                        size_t maxtext)
+{
+    struct search_run *r = xcalloc(1, sizeof(*r));
+    r->want_recs = true;
+    r->q = q;
+    r->now = (int64_t)time(NULL);
+    r->mb = mb;
+    r->load.mb = mb;
+    r->load.maxtext = maxtext;
+    r->max_uid = n ? uids[n - 1] : 0;
+    r->v.uids = uids;
+    r->v.n = n;
+    r->v.count = (uint32_t)n;
+    r->v.max_uid = r->max_uid;
+    r->v.recent.recent_floor = UINT32_MAX;  /* nothing is \Recent */
+    return r;
+}
+
+void search_run_job_scan(struct search_run *r)
+{
+    search_job(NULL, r);
 }
 
 void search_run_matches(const struct search_run *r, struct search_matches *m)
@@ -610,7 +666,7 @@ IMAP_CMD(cmd_search)
     /* the MODSEQ of a PARTIAL answer is that of its messages */
     r->want_recs = qp->uses_modseq && (qp->ret & SR_PARTIAL);
 
-    search_run_setup(s, r);
+    search_run_setup(s, r, true);
     if (search_run_inline_ok(r)) {
         search_scan(r);
         return search_done(s, cmd, r);
@@ -619,5 +675,6 @@ IMAP_CMD(cmd_search)
      * store's other jobs. RFC 9051 7.5.1 holds as before: the session is
      * parked, nothing is sent to it until search_done writes the result
      * and the tagged reply. */
+    imap_progress_start(s, r->v.n);
     return imap_cmd_job(s, cmd, "search", NULL, search_job, search_done, r);
 }

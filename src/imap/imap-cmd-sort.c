@@ -597,5 +597,6 @@ IMAP_CMD(cmd_sort)
         sort_matches(r);
         return sort_done(s, cmd, r);
     }
+    imap_progress_start(s, search_run_size(r->sr));
     return imap_cmd_job(s, cmd, "sort", NULL, sort_job, sort_done, r);
 }

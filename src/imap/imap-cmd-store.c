@@ -352,8 +352,15 @@ static enum cmd_result store_output(struct imap_session *s, struct imap_cmd *cmd
             seqset_write_uids(&set, msns, m);
             free(msns);
         }
+        /* RFC 9738 3.1: the tagged reply has a code already */
+        if (*imap_msglimit_code(s))
+            imap_untagged(s, "NO %sStore completed for the last %u messages", imap_msglimit_code(s),
+                          imap_messagelimit());
         imap_tagged(s, cmd, "OK", "[MODIFIED %s] Conditional STORE failed", buf_cstr(&set));
         buf_free(&set);
+    } else if (*imap_msglimit_code(s)) {
+        imap_tagged(s, cmd, "OK", "%sStore completed for the last %u messages", imap_msglimit_code(s),
+                    imap_messagelimit());
     } else {
         imap_tagged(s, cmd, "OK", "Store completed");
     }
@@ -522,6 +529,7 @@ IMAP_CMD(cmd_store)
     size_t n;
     if (!parse_set(s, cmd, &uids, &n))
         return CMD_DONE;
+    imap_messagelimit_apply(s, uids, &n);   /* RFC 9738: the highest N */
 
     uint64_t unchangedsince = 0;
     bool has_unchanged = false;
@@ -649,6 +657,7 @@ IMAP_CMD(cmd_store)
         j->silent = silent;
         j->has_unchanged = has_unchanged;
         buf_free(&kw);
+        imap_progress_start(s, 0);  /* INPROGRESS keepalives (RFC 9585) */
         return imap_cmd_job(s, cmd, "store", mailbox_user(v->mb), store_job_run, store_job_finish, j);
     }
     {
@@ -879,7 +888,11 @@ static enum cmd_result copy_job_finish(struct imap_session *s, struct imap_cmd *
         if (code.len)
             imap_untagged(s, "OK %sMoved", buf_cstr(&code));
         imap_view_expunged_many(s, j->expunged.v, j->expunged.n);
-        imap_tagged(s, cmd, "OK", "Move completed");
+        if (*imap_msglimit_code(s))
+            imap_tagged(s, cmd, "OK", "%sMove completed for the last %u messages", imap_msglimit_code(s),
+                        imap_messagelimit());
+        else
+            imap_tagged(s, cmd, "OK", "Move completed");
     } else {
         imap_tagged(s, cmd, "OK", "%sCopy completed", buf_cstr(&code));
     }
@@ -923,6 +936,14 @@ static enum cmd_result copy_or_move(struct imap_session *s, struct imap_cmd *cmd
         free(uids);
         return CMD_DONE;
     }
+    /* RFC 9738 3.1: COPY is atomic, so more than the limit copies
+     * nothing (NO); MOVE moves the highest N and says so in its OK. */
+    if (imap_messagelimit_apply(s, uids, &n) && !move) {
+        imap_tagged(s, cmd, "NO", "%sToo many messages to copy, try a smaller subset", imap_msglimit_code(s));
+        mail_user_close(dstore);
+        free(uids);
+        return CMD_DONE;
+    }
     if (n == 0) {
         /* Nothing matched (UID set of vanished messages); the target was
          * still checked so the client learns about TRYCREATE. */
@@ -948,6 +969,7 @@ static enum cmd_result copy_or_move(struct imap_session *s, struct imap_cmd *cmd
     j->move = move;
     j->src = xmalloc(n * sizeof(uint32_t));
     j->dst = xmalloc(n * sizeof(uint32_t));
+    imap_progress_start(s, 0);      /* INPROGRESS keepalives (RFC 9585) */
     return imap_cmd_job(s, cmd, move ? "move" : "copy", dstore, copy_job_run, copy_job_finish, j);
 }
 
@@ -970,9 +992,40 @@ struct expunge_job {
     uint32_t *uids;             /* UID EXPUNGE's set, NULL: every \Deleted message */
     size_t n;
     bool report;                /* collect the expunged UIDs (not for CLOSE) */
+    uint32_t limit;             /* RFC 9738 MESSAGELIMIT for UID EXPUNGE, 0: none */
+    uint32_t limit_uid;         /* results: the lowest UID expunged when limited */
     int r;
     struct u32vec gone;
 };
+
+/* RFC 9738 3.1: UID EXPUNGE removes at most `limit` \Deleted messages
+ * of its set, those with the highest UIDs; j->uids becomes them. (Only
+ * called when the set is larger than the limit.) */
+static int expunge_apply_limit(struct expunge_job *j)
+{
+    uint32_t *del = xmalloc(j->n * sizeof(uint32_t));
+    size_t k = 0;
+    struct rec_batch b = {.uids = j->uids, .nuids = j->n, .max = 4096};
+    int r;
+    while ((r = rec_batch_next(j->mb, &b)) >= 0 && b.n > 0)
+        for (size_t i = 0; i < b.n; i++)
+            if (b.recs[i].flags & MSG_DELETED)
+                del[k++] = b.recs[i].uid;
+    rec_batch_free(&b);
+    if (r < 0) {
+        free(del);
+        return r;
+    }
+    if (k > j->limit) {
+        memmove(del, del + (k - j->limit), j->limit * sizeof(uint32_t));
+        k = j->limit;
+        j->limit_uid = del[0];
+    }
+    free(j->uids);
+    j->uids = del;
+    j->n = k;
+    return 0;
+}
 
 static void expunge_job_free(struct expunge_job *j)
 {
@@ -988,7 +1041,14 @@ static void expunge_job_run(struct job *job, void *arg)
     struct mail_user *u = mailbox_user(j->mb);
     if ((j->r = storage_job_begin(u, NULL)) < 0)
         return;
-    j->r = mailbox_expunge(j->mb, j->uids, j->n, j->report ? u32_push_cb : NULL, &j->gone);
+    if (j->uids && j->limit && j->n > j->limit && (j->r = expunge_apply_limit(j)) < 0) {
+        storage_job_end(u, NULL);
+        return;
+    }
+    if (j->uids && j->n == 0)
+        j->r = 0;   /* none of the set is \Deleted */
+    else
+        j->r = mailbox_expunge(j->mb, j->uids, j->n, j->report ? u32_push_cb : NULL, &j->gone);
     storage_job_end(u, NULL);
 }
 
@@ -1007,7 +1067,11 @@ static enum cmd_result expunge_job_finish(struct imap_session *s, struct imap_cm
         imap_tagged(s, cmd, "NO", "[%s] Expunge failed", imap_storage_code(r));
     } else {
         imap_view_expunged_many(s, j->gone.v, j->gone.n);
-        imap_tagged(s, cmd, "OK", "Expunge completed");
+        if (j->limit_uid)
+            imap_tagged(s, cmd, "OK", "[MESSAGELIMIT %u %u] UID EXPUNGE completed for the last %u messages",
+                        j->limit, j->limit_uid, j->limit);
+        else
+            imap_tagged(s, cmd, "OK", "Expunge completed");
     }
     expunge_job_free(j);
     return CMD_DONE;
@@ -1051,8 +1115,11 @@ IMAP_CMD(cmd_expunge)
     j->uids = cmd->uid ? uids : NULL;
     j->n = n;
     j->report = true;
+    /* EXPUNGE (and CLOSE) MUST NOT be limited (RFC 9738 3.1) */
+    j->limit = cmd->uid ? imap_messagelimit() : 0;
     if (!cmd->uid)
         free(uids);
+    imap_progress_start(s, 0);      /* INPROGRESS keepalives (RFC 9585) */
     return imap_cmd_job(s, cmd, "expunge", mailbox_user(v->mb), expunge_job_run, expunge_job_finish, j);
 }
 

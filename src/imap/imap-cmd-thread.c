@@ -261,5 +261,6 @@ IMAP_CMD(cmd_thread)
     /* Always a job: the keys are read from the store even when the
      * search itself could be answered from the records. The session is
      * parked meanwhile, so no EXPUNGE can come between. */
+    imap_progress_start(s, search_run_size(t->run));
     return imap_cmd_job(s, cmd, "thread", NULL, thread_job, thread_done, t);
 }

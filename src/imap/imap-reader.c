@@ -221,6 +221,7 @@ static bool command_line(struct imap_session *s, const char *line, size_t len)
 
     /* Literal: check it against the limits before asking for it. */
     const char *why = NULL, *status = "BAD";
+    char limit_why[96];
     bool spill = false, answered = false, append_msg = false;
     uint64_t maxmsg = (uint64_t)config_int(CFG_MAXMESSAGESIZE);
     if (++s->nliterals > IMAP_MAX_LITERALS) {
@@ -256,6 +257,12 @@ static bool command_line(struct imap_session *s, const char *line, size_t len)
         } else if (s->literal_total + m.n > MULTIAPPEND_MAX_FACTOR * maxmsg) {
             /* bound the temporary disk one MULTIAPPEND may occupy */
             why = "[LIMIT] Too much data in one APPEND";
+            status = "NO";
+        } else if (imap_messagelimit() && s->append_msgs >= imap_messagelimit()) {
+            /* RFC 9738 3.1: MULTIAPPEND is atomic, nothing is appended */
+            snprintf(limit_why, sizeof(limit_why), "[MESSAGELIMIT %u] Too many messages in one APPEND",
+                     imap_messagelimit());
+            why = limit_why;
             status = "NO";
         } else if ((int64_t)s->append_msgs >= s->append_room_msgs ||
                    (int64_t)(s->append_bytes + m.n) > s->append_room_bytes) {

@@ -450,6 +450,28 @@ static struct skey *parse_key(struct sparse *sp, int depth)
         normalize_set(&k->set);
         return k;
     }
+    if (strcasecmp(atom, "UIDAFTER") == 0 || strcasecmp(atom, "UIDBEFORE") == 0) {
+        /* RFC 9738 3.2: UIDAFTER n = UIDs above n, UIDBEFORE n = UIDs
+         * below n ("UIDBEFORE 1" and "UIDAFTER 4294967295": none). */
+        bool after = toupper((unsigned char)atom[3]) == 'A';
+        uint64_t n;
+        if (!imap_p_sp(ps) || !imap_p_number64(ps, &n) || n == 0 || n > UINT32_MAX) {
+            fail_bad(sp, "UIDAFTER and UIDBEFORE need a UID");
+            return NULL;
+        }
+        if (after ? n == UINT32_MAX : n == 1) {
+            k = sk_new(SK_NOT, SK_COST_RECORD);
+            sk_add_kid(k, sk_new(SK_ALL, SK_COST_RECORD));
+            return k;
+        }
+        k = sk_new(SK_UID, SK_COST_RECORD);
+        if (after)
+            seqset_add(&k->set, (uint32_t)n + 1, UINT32_MAX);
+        else
+            seqset_add(&k->set, 1, (uint32_t)n - 1);
+        normalize_set(&k->set);
+        return k;
+    }
     if (strcasecmp(atom, "LARGER") == 0 || strcasecmp(atom, "SMALLER") == 0 ||
         strcasecmp(atom, "OLDER") == 0 || strcasecmp(atom, "YOUNGER") == 0) {
         enum sk_op op = toupper((unsigned char)atom[0]) == 'L'   ? SK_LARGER

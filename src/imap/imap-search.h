@@ -184,9 +184,22 @@ struct search_run *search_run_new(struct imap_session *s, struct search_query *q
  * SEARCH, UID SORT and UID THREAD. */
 bool search_has_msn_key(const struct skey *k);
 bool search_run_inline_ok(const struct search_run *r);
+/* Messages the scan examines (the INPROGRESS goal, RFC 9585). */
+size_t search_run_size(const struct search_run *r);
 void search_run_exec(struct search_run *r);
 void search_run_matches(const struct search_run *r, struct search_matches *m);
 void search_run_free(struct search_run *r);
+/* MULTISEARCH (RFC 7377, imap-cmd-esearch.c): runs that borrow q (the
+ * caller keeps it alive until search_run_free and frees it), with
+ * want_recs. _selected: the selected mailbox's view, as search_run_new
+ * (on the loop). _other: a mailbox that is not selected, opened by the
+ * caller (on the pool): its n ascending uids (taken over) numbered 1..n,
+ * nothing \Recent, no "$". search_run_job_scan: the scan between
+ * storage_read_begin and storage_read_end, as SEARCH's job does. */
+struct search_run *search_run_new_selected(struct imap_session *s, struct search_query *q);
+struct search_run *search_run_new_other(struct search_query *q, struct mailbox *mb, uint32_t *uids, size_t n,
+                                        size_t maxtext);
+void search_run_job_scan(struct search_run *r);
 
 /* Updating contexts (imap-context.c, RFC 5267 4.3): RETURN (UPDATE). */
 #define UPDATE_CTX_MAX 8            /* per selection; beyond: NOUPDATE */

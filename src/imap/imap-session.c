@@ -21,6 +21,9 @@
 #include "log.h"
 #include "notify.h"
 #include <ctype.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
 
 #define IDLE_TICK_MS (30 * 1000)       /* periodic re-check in IDLE (dropped notify datagrams) */
 #define IDLE_KEEPALIVE_TICKS 4         /* "* OK Still here" every ~2 min */
@@ -69,6 +72,7 @@ static const struct cmd_def commands[] = {
     {"UNSELECT", cmd_unselect, S_SEL, false},
     {"EXPUNGE", cmd_expunge, S_SEL, true},
     {"SEARCH", cmd_search, S_SEL, true},
+    {"ESEARCH", cmd_esearch, S_AUTHSEL, false},
     {"SORT", cmd_sort, S_SEL, true},
     {"THREAD", cmd_thread, S_SEL, true},
     {"CANCELUPDATE", cmd_cancelupdate, S_SEL, false},
@@ -127,6 +131,13 @@ static void cmd_free(struct imap_session *s, struct imap_cmd *cmd)
         ev_timer_cancel(imap_loop(), s->cmd_timer);
         s->cmd_timer = 0;
     }
+    if (s->progress_timer) {
+        ev_timer_cancel(imap_loop(), s->progress_timer);
+        s->progress_timer = 0;
+    }
+    s->progress_on = false;
+    s->progress_mid = false;
+    s->msglimit_code[0] = '\0';
     if (cmd->state_free && cmd->state)
         cmd->state_free(cmd->state);
     /* LOGIN's password may sit in the text (a literal) or in copies */
@@ -406,7 +417,133 @@ struct imap_job {
     imap_job_finish_fn finish;
     void *arg;
     char origin[NOTIFY_ORIGIN_MAX];     /* imap_notify_origin of the session */
+    struct imap_progress *prog;     /* &s->progress when it reports */
 };
+
+/* ---- INPROGRESS (RFC 9585) ---- */
+
+/* The progress counters of the command whose job this pool thread runs. */
+static _Thread_local struct imap_progress *tl_progress;
+static _Thread_local bool tl_progress_held;
+
+/* Test hook (imap.h): hold a job once it is half done. Polling is fine:
+ * a pool thread, tests only. */
+static void progress_test_hold(void)
+{
+    const char *dir = getenv("DARIUS_TEST_HOLD_DIR");
+    if (!dir)
+        return;
+    char path[4096], started[4200];
+    snprintf(path, sizeof(path), "%s/progress", dir);
+    if (access(path, F_OK) != 0)
+        return;
+    snprintf(started, sizeof(started), "%s.started", path);
+    int fd = open(started, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0)
+        close(fd);
+    struct timespec ts = {0, 2 * 1000 * 1000};
+    for (int i = 0; i < 60 * 500 && access(path, F_OK) == 0; i++)
+        nanosleep(&ts, NULL);
+}
+
+void imap_progress_add(uint64_t n)
+{
+    struct imap_progress *p = tl_progress;
+    if (!p || n == 0)
+        return;
+    uint64_t c = atomic_fetch_add_explicit(&p->count, n, memory_order_relaxed) + n;
+    if (!tl_progress_held) {
+        uint64_t g = atomic_load_explicit(&p->goal, memory_order_relaxed);
+        if (g > 1 ? c >= g / 2 && c < g : g == 0) {
+            tl_progress_held = true;
+            progress_test_hold();
+        }
+    }
+}
+
+static void progress_cb(struct event_loop *loop, void *arg);
+
+static void progress_arm(struct imap_session *s)
+{
+    int64_t ms = config_int(CFG_IMAP_INPROGRESS_INTERVAL_MS);
+    if (ms > 0 && !s->progress_timer && imap_loop())
+        s->progress_timer = ev_timer_add(imap_loop(), (uint64_t)ms, progress_cb, s);
+}
+
+void imap_progress_start(struct imap_session *s, uint64_t goal)
+{
+    atomic_store(&s->progress.count, 0);
+    atomic_store(&s->progress.goal, goal);
+    s->progress_on = true;
+    progress_arm(s);
+}
+
+/* On the loop, every interval while the command runs: the notification is
+ * sent only while the session is parked in one of the command's jobs (so
+ * everything written before is whole responses, RFC 9585 4: untagged OK
+ * only, never in the tagged reply) and never inside a response
+ * (progress_mid). PROGRESS is kept below GOAL (it MUST be less). */
+static void progress_cb(struct event_loop *loop, void *arg)
+{
+    (void)loop;
+    struct imap_session *s = arg;
+    s->progress_timer = 0;
+    if (s->closed || !s->conn || !s->cmd || !s->progress_on)
+        return;
+    if (s->in_job && !s->progress_mid && (s->state == IMAP_AUTH || s->state == IMAP_SELECTED)) {
+        uint64_t c = atomic_load(&s->progress.count);
+        uint64_t g = atomic_load(&s->progress.goal);
+        const char *tag = s->cmd->tag;
+        struct buf b = BUF_INIT;
+        if (strchr(tag, ']'))
+            buf_puts(&b, "OK [INPROGRESS (NIL");
+        else
+            buf_printf(&b, "OK [INPROGRESS (\"%s\"", tag);
+        if (g == 0 && c == 0) {
+            buf_puts(&b, " NIL NIL)] Still working on it");
+        } else if (g == 0) {
+            buf_printf(&b, " %llu NIL)] Processed %llu items so far", (unsigned long long)c,
+                       (unsigned long long)c);
+        } else {
+            if (c >= g)
+                c = g - 1;
+            buf_printf(&b, " %llu %llu)] Processed %llu%% of the items", (unsigned long long)c,
+                       (unsigned long long)g, (unsigned long long)(c * 100 / g));
+        }
+        imap_untagged(s, "%s", buf_cstr(&b));
+        buf_free(&b);
+    }
+    progress_arm(s);
+}
+
+/* ---- MESSAGELIMIT (RFC 9738) ---- */
+
+uint32_t imap_messagelimit(void)
+{
+    return (uint32_t)config_int(CFG_IMAP_MESSAGELIMIT);
+}
+
+bool imap_messagelimit_apply(struct imap_session *s, uint32_t *uids, size_t *n)
+{
+    uint32_t lim = imap_messagelimit();
+    if (lim == 0 || *n <= lim)
+        return false;
+    memmove(uids, uids + (*n - lim), lim * sizeof(uint32_t));
+    *n = lim;
+    snprintf(s->msglimit_code, sizeof(s->msglimit_code), "[MESSAGELIMIT %u %u] ", lim, uids[0]);
+    return true;
+}
+
+void imap_messagelimit_note(struct imap_session *s, uint32_t lowest_uid)
+{
+    snprintf(s->msglimit_code, sizeof(s->msglimit_code), "[MESSAGELIMIT %u %u] ", imap_messagelimit(),
+             lowest_uid);
+}
+
+const char *imap_msglimit_code(const struct imap_session *s)
+{
+    return s->msglimit_code;
+}
 
 static void imap_job_run(struct job *job, void *arg)
 {
@@ -414,7 +551,10 @@ static void imap_job_run(struct job *job, void *arg)
     /* the events of this job's changes name the session (NOTIFY: it is
      * not told of its own changes) */
     notify_set_origin(j->origin);
+    tl_progress = j->prog;
+    tl_progress_held = false;
     j->run(job, j->arg);
+    tl_progress = NULL;
     notify_set_origin(NULL);
 }
 
@@ -499,6 +639,7 @@ static struct imap_job *job_park(struct imap_session *s, struct imap_cmd *cmd, i
     j->arg = arg;
     if (s->notify)
         imap_notify_origin(s, j->origin, sizeof(j->origin));
+    j->prog = s->progress_on ? &s->progress : NULL;
     imap_cmd_park(s, cmd);
     return j;
 }
@@ -508,7 +649,7 @@ enum cmd_result imap_cmd_job(struct imap_session *s, struct imap_cmd *cmd, const
 {
     if (!jobs_running()) {
         /* No pool (unit tests, fuzz targets): the same steps, inline. */
-        struct imap_job j = {s, cmd, run, finish, arg, ""};
+        struct imap_job j = {s, cmd, run, finish, arg, "", NULL};
         if (s->notify)
             imap_notify_origin(s, j.origin, sizeof(j.origin));
         jobs_submit(kind, key, imap_job_run, imap_job_inline_done, &j);

@@ -37,6 +37,7 @@
 #define DARIUS_IMAP_H
 
 #include "common.h"
+#include <stdatomic.h>
 #include "buf.h"
 #include "conn.h"
 #include "storage.h"
@@ -269,6 +270,13 @@ struct imap_cmd {
 void *cmd_alloc(struct imap_cmd *cmd, size_t n);
 char *cmd_strndup(struct imap_cmd *cmd, const char *s, size_t n);
 
+/* INPROGRESS counters (RFC 9585 4): items done so far and the goal (0:
+ * not known). Atomics: a job writes them while the loop reads. */
+struct imap_progress {
+    _Atomic uint64_t count;
+    _Atomic uint64_t goal;
+};
+
 struct imap_session {
     struct conn *conn;
     enum imap_state state;
@@ -336,6 +344,19 @@ struct imap_session {
     uint64_t connected_at;
     /* (added) NOTIFY SET in force (imap-cmd-notify.c), NULL: none */
     struct imap_notify *notify;
+    /* (added) INPROGRESS (RFC 9585): the running command's progress,
+     * written by its jobs (imap_progress_add), read by progress_timer's
+     * callback on the loop, which sends "* OK [INPROGRESS ...]" while the
+     * session is parked in a job at a response boundary. */
+    struct imap_progress progress;
+    bool progress_on;           /* the running command reports progress */
+    bool progress_mid;          /* a job runs in the middle of a response
+                                   (FETCH's literal window): say nothing */
+    uint64_t progress_timer;
+    /* (added) MESSAGELIMIT (RFC 9738): the running command processed only
+     * the highest imap_messagelimit messages; msglimit_code is the
+     * "[MESSAGELIMIT N uid] " its reply carries ("" otherwise). */
+    char msglimit_code[64];
 };
 
 /* Responses (imap-response.c). Every write goes through these so literal
@@ -518,6 +539,28 @@ void imap_cmd_unpark(struct imap_session *s, struct imap_cmd *cmd, imap_job_fini
  * finish(s, cmd, arg) on the loop, as above. */
 enum cmd_result imap_cmd_job_batch(struct imap_session *s, struct imap_cmd *cmd, const char *kind, const void *key,
                                    job_batch_fn fn, void *item, imap_job_finish_fn finish, void *arg);
+/* INPROGRESS (RFC 9585). imap_progress_start (loop, before the command's
+ * first job): the command reports progress; goal is the number of items
+ * (messages) it will process, 0 when not known. While the session is
+ * parked in one of its jobs, every imap_inprogress_interval_ms an untagged
+ * "OK [INPROGRESS ("tag" count goal)]" is sent (NIL NIL when nothing is
+ * counted). imap_progress_add (in a job run by imap_cmd_job): n more items
+ * done. Test hook: with DARIUS_TEST_HOLD_DIR, while the file "progress"
+ * exists there a job waits once its count has reached half its goal
+ * (with no goal: once it counted its first item), writing
+ * "progress.started", so a test sees 0 < count < goal. */
+void imap_progress_start(struct imap_session *s, uint64_t goal);
+/* MESSAGELIMIT (RFC 9738 3.1). imap_messagelimit: the configured limit
+ * (0: none). imap_messagelimit_apply: uids (n ascending UIDs, the
+ * messages a command would process) keeps only the highest limit of them
+ * (the server processes from the highest UID down) and the session
+ * remembers the response code with the lowest processed UID; returns
+ * whether it cut. imap_msglimit_code: that "[MESSAGELIMIT N uid] " or "". */
+uint32_t imap_messagelimit(void);
+bool imap_messagelimit_apply(struct imap_session *s, uint32_t *uids, size_t *n);
+const char *imap_msglimit_code(const struct imap_session *s);
+void imap_messagelimit_note(struct imap_session *s, uint32_t lowest_uid);
+void imap_progress_add(uint64_t n);
 void imap_session_close(struct imap_session *s, const char *bye);
 void imap_session_login(struct imap_session *s, const char *user); /* common post-auth steps */
 /* (added) UNAUTHENTICATE's reset to not authenticated state (RFC 8437). */
@@ -673,6 +716,7 @@ IMAP_CMD(cmd_select); IMAP_CMD(cmd_examine); IMAP_CMD(cmd_create); IMAP_CMD(cmd_
 IMAP_CMD(cmd_rename); IMAP_CMD(cmd_subscribe); IMAP_CMD(cmd_unsubscribe); IMAP_CMD(cmd_namespace);
 IMAP_CMD(cmd_status); IMAP_CMD(cmd_list); IMAP_CMD(cmd_lsub); IMAP_CMD(cmd_append);
 IMAP_CMD(cmd_idle); IMAP_CMD(cmd_notify); IMAP_CMD(cmd_check); IMAP_CMD(cmd_close); IMAP_CMD(cmd_unselect);
+IMAP_CMD(cmd_esearch);
 IMAP_CMD(cmd_expunge); IMAP_CMD(cmd_search); IMAP_CMD(cmd_fetch); IMAP_CMD(cmd_store);
 IMAP_CMD(cmd_copy); IMAP_CMD(cmd_move); IMAP_CMD(cmd_replace);
 IMAP_CMD(cmd_getquota); IMAP_CMD(cmd_getquotaroot); IMAP_CMD(cmd_setquota);

@@ -124,6 +124,13 @@ static const struct config_desc descs[CFG__COUNT] = {
     [CFG_METADATA_MAX_VALUE_SIZE] = {"metadata_max_value_size", CFG_T_INT, "16384", 1024, 65536, NULL},
     [CFG_METADATA_MAX_ENTRIES] = {"metadata_max_entries", CFG_T_INT, "200", 10, 100000, NULL},
     [CFG_METADATA_ADMIN] = {"metadata_admin", CFG_T_STRING, "", 0, 0, NULL},
+    /* RFC 9738: 0 = no MESSAGELIMIT (not advertised, not enforced); the
+     * RFC says an advertised limit SHOULD NOT be below 1000 (3). */
+    [CFG_IMAP_MESSAGELIMIT] = {"imap_messagelimit", CFG_T_INT, "0", 0, 2147483647LL, NULL},
+    /* RFC 9585 4 recommends a notification every 10-15 s; 0 = never. */
+    [CFG_IMAP_INPROGRESS_INTERVAL_MS] = {"imap_inprogress_interval_ms", CFG_T_INT, "10000", 0, 3600000, NULL},
+    /* RFC 7377 2.4: mailboxes one ESEARCH may search (more: NO [LIMIT]). */
+    [CFG_IMAP_MULTISEARCH_MAX_MAILBOXES] = {"imap_multisearch_max_mailboxes", CFG_T_INT, "1000", 1, 100000, NULL},
 };
 
 #define MAX_PARTITIONS 64
