@@ -1134,7 +1134,7 @@ IMAP_CMD(cmd_fetch)
     if (st->req.vanished)
         write_vanished_earlier(s, &set, st->req.changedsince);
     if (st->req.has_partial && st->uids) {
-        /* RFC 9738 4.1: a PARTIAL range larger than the limit is refused
+        /* RFC 9738 3.1: a PARTIAL range larger than the limit is refused
          * before any work (not cut down to the limit) */
         uint32_t lim = imap_messagelimit();
         uint64_t span = (uint64_t)(st->req.partial_b > st->req.partial_a ? st->req.partial_b - st->req.partial_a
