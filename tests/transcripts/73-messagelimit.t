@@ -152,6 +152,14 @@ S* p2 OK .*
 C: p3 STATUS Dest (MESSAGES)
 S: * STATUS Dest (MESSAGES 3)
 S~ p3 OK .*
+# RFC 9738 3.1 with PARTIAL (RFC 9394): a range over the limit is
+# refused before any work, one within it is answered in full
+C: q1 UID FETCH 1:* (UID) (PARTIAL 1:5)
+S~ q1 NO \[MESSAGELIMIT 3\] .*
+C: q2 UID FETCH 1:* (UID) (PARTIAL -1:-2)
+S~ \* [0-9]+ FETCH \(UID [0-9]+\)
+S~ \* [0-9]+ FETCH \(UID [0-9]+\)
+S~ q2 OK .*
 C: z1 LOGOUT
 S~ \* BYE .*
 S~ z1 OK .*
