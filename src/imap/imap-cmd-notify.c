@@ -85,10 +85,6 @@ struct imap_notify {
     bool overflowed;
     bool direct;                /* NOTIFY SET's own responses: written as a
                                    command's output, not queued */
-    /* the selected mailbox's id, read when it was safe (notify_one may
-     * not read a view's info while a job uses it) */
-    const struct mailbox *sel_mb;
-    int64_t sel_id;
 };
 
 /* ---- state ---------------------------------------------------------------- */
@@ -336,20 +332,13 @@ static void write_status(struct imap_session *s, struct mail_user *store, const 
     buf_free(&b);
 }
 
-/* The selected mailbox's id, if it can be known without touching a view
- * a job is using; -1 otherwise. */
+/* The selected mailbox's id (0: none), kept in the view at SELECT so it
+ * can be read while a job uses the mailbox handle: a hint for the
+ * selected mailbox that arrives during a command is never mistaken for
+ * another mailbox's, nor dropped. */
 static int64_t selected_id(struct imap_session *s)
 {
-    struct imap_notify *nt = s->notify;
-    if (!s->view)
-        return 0;
-    /* a job may be using the view: the id read when it was safe, if
-     * the handle is still the same */
-    if (s->in_job)
-        return nt->sel_mb == s->view->mb ? nt->sel_id : -1;
-    nt->sel_mb = s->view->mb;
-    nt->sel_id = mailbox_get_info(s->view->mb)->id;
-    return nt->sel_id;
+    return s->view ? s->view->mbid : 0;
 }
 
 static const char *selected_store(struct imap_session *s)
@@ -367,8 +356,7 @@ void imap_notify_hint(struct imap_session *s, const char *store, int64_t mailbox
     if (s->view) {
         const char *ss = selected_store(s);
         if (ss && strcmp(ss, store) == 0) {
-            int64_t sid = selected_id(s);
-            if (sid < 0 || sid == mailbox_id)
+            if (selected_id(s) == mailbox_id)
                 return;
         }
     }
@@ -741,7 +729,7 @@ static bool p_event(struct imap_session *s, struct imap_cmd *cmd, struct parse_o
         }
         unsigned f = 0;
         bool other = false;
-        for (int t = 0; t <= FI_THREADID; t++) {
+        for (int t = 0; t < (int)ARRAY_SIZE(req.has); t++) {
             if (!req.has[t])
                 continue;
             switch (t) {
@@ -791,6 +779,9 @@ static bool p_group(struct imap_session *s, struct imap_cmd *cmd, struct parse_o
         if (!imap_p_sp(ps))
             goto fail;
         if (imap_p_char(ps, '(')) {
+            /* RFC 5465 8: many-mailboxes = "(" mailbox *(SP mailbox) ")" */
+            if (imap_p_peek(ps, ')'))
+                goto fail;
             for (bool first = true; !imap_p_char(ps, ')'); first = false)
                 if ((!first && !imap_p_sp(ps)) || !p_filter_name(s, cmd, o, &sp))
                     goto fail;
@@ -880,7 +871,7 @@ static void set_time_responses(struct imap_session *s, bool status)
     if (s->view) {
         const char *ss = selected_store(s);
         if (ss && is_own_store(s, ss))
-            sel_id = mailbox_get_info(s->view->mb)->id;
+            sel_id = selected_id(s);
     }
     if (status && (nt->other_events & NE_MESSAGE) && s->mu && !s->who.anonymous) {
         struct set_status_ctx c = {s, sel_id};

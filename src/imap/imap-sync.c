@@ -77,6 +77,7 @@ struct imap_view *imap_view_new(struct mailbox *mb, bool readonly)
     v->count = count;
     v->cap = count;
     const struct mailbox_info *info = mailbox_get_info(mb);
+    v->mbid = info->id;
     v->modseq = info->highestmodseq;
     v->uidnext = info->uidnext;
     char *kw = NULL;

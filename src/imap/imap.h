@@ -186,6 +186,7 @@ void seqset_write_uids(struct buf *out, const uint32_t *uids, size_t n);
 /* Selected-mailbox view (imap-sync.c). */
 struct imap_view {
     struct mailbox *mb;
+    int64_t mbid;               /* mb's id, fixed at SELECT: read while a job uses mb (NOTIFY) */
     bool readonly;
     uint32_t *uids;             /* index = MSN-1 */
     uint32_t count, cap;

@@ -10,15 +10,30 @@ the 'l' and 'r' rights. And 200 NOTIFY sessions of one user, spread over
 the workers, all get the STATUS of one delivery. Every wait is a read with
 a socket timeout for the expected line, never a sleep."""
 
+import os
 import re
 import socket
 import sys
+import tempfile
 import time
 
 import darius_test as dt
 
 R = dt.Report("notify")
 WAIT = 3.0  # seconds a NOTIFY session may wait for an update
+# src/net/jobs.h: a job of kind K waits while the file K exists here (and
+# creates K.started); only status_during_job creates one.
+HOLD = tempfile.mkdtemp(prefix="darius-notify-hold-")
+os.environ["DARIUS_TEST_HOLD_DIR"] = HOLD
+
+
+def wait_file(path, what):
+    deadline = time.monotonic() + 20 * dt.timeout_scale()
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            return
+        time.sleep(0.005)   # polling a condition (a file the server creates), with a deadline
+    raise dt.TestFailure("%s: %s never appeared" % (what, path))
 
 
 def read_until(c, regex, what, wait=WAIT):
@@ -265,6 +280,40 @@ def overflow(s):
     b.logout()
 
 
+def status_during_job(s):
+    """A change to another watched mailbox while the NOTIFY session runs a
+    command as a job (its SEARCH held on the pool) is reported once the
+    command is done: the hint that arrives meanwhile is neither dropped
+    nor taken for the selected mailbox's."""
+    a = s.login()
+    b = s.login()
+    b.ok("CREATE other")
+    b.ok("APPEND INBOX %L", [dt.sample_message(1)])
+    a.ok("SELECT INBOX")
+    a.ok("NOTIFY SET (selected (MessageNew MessageExpunge)) (personal (MessageNew MessageExpunge))")
+    hold = os.path.join(HOLD, "search")
+    open(hold, "w").close()
+    try:
+        tag = a.next_tag()
+        a.send(tag + " SEARCH TEXT nowhere")
+        wait_file(hold + ".started", "the SEARCH job")
+        b.ok("APPEND other %L", [dt.sample_message(2)])
+    finally:
+        for f in (hold, hold + ".started"):
+            try:
+                os.unlink(f)
+            except FileNotFoundError:
+                pass
+    u, t = a.collect(tag)
+    if not t.render().startswith(tag + " OK"):
+        raise dt.TestFailure("SEARCH: %s" % t.render())
+    got = [r.render() for r in u]
+    if not any(re.fullmatch(r"\* STATUS \"?other\"? \(MESSAGES 1 UIDNEXT 2.*", x) for x in got):
+        read_until(a, r"\* STATUS \"?other\"? \(MESSAGES 1 UIDNEXT 2.*", "STATUS of other after the job")
+    a.logout()
+    b.logout()
+
+
 def many_sessions(s):
     n = 200
     cs = []
@@ -290,6 +339,7 @@ def main():
                          ("MailboxName, SubscriptionChange, metadata", mailbox_events, {}),
                          ("ACL: 'l'+'r' needed, \\NoAccess, revocation", acl_rules, {}),
                          ("NOTIFICATIONOVERFLOW", overflow, {}),
+                         ("STATUS of a change made while a job runs", status_during_job, {}),
                          ("200 NOTIFY sessions get one delivery", many_sessions,
                           {"config": {"maxlogins_per_host": "0", "maxlogins_per_user": "0"}})):
         def run(fn=fn, kw=kw):

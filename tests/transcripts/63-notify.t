@@ -31,6 +31,9 @@ C: b4 NOTIFY BOGUS
 S~ b4 BAD .*
 C: b5 NOTIFY SET (elsewhere (MessageNew MessageExpunge))
 S~ b5 BAD .*
+# 8: many-mailboxes holds at least one mailbox
+C: b5a NOTIFY SET (mailboxes () (MessageNew MessageExpunge))
+S~ b5a BAD .*
 # 5: MessageNew and MessageExpunge together; FlagChange needs both
 C: b6 NOTIFY SET (selected (MessageNew))
 S~ b6 BAD .*
@@ -65,6 +68,8 @@ C: c2 NOTIFY SET (selected (MessageNew (uid envelope) MessageExpunge))
 S: c2 NO [CANNOT] MessageNew attributes supported: UID FLAGS INTERNALDATE RFC822.SIZE MODSEQ
 C: c3 NOTIFY SET (selected (MessageNew (uid body.peek[header.fields (from to subject)]) MessageExpunge))
 S~ c3 NO \[CANNOT\] .*
+C: c3a NOTIFY SET (selected (MessageNew (uid preview) MessageExpunge))
+S~ c3a NO \[CANNOT\] .*
 
 # ---- bounds: 100 mailbox names, 32 event groups (NO [LIMIT]) ----
 C: c4 NOTIFY SET (mailboxes (m0 m1 m2 m3 m4 m5 m6 m7 m8 m9 m10 m11 m12 m13 m14 m15 m16 m17 m18 m19 m20 m21 m22 m23 m24 m25 m26 m27 m28 m29 m30 m31 m32 m33 m34 m35 m36 m37 m38 m39 m40 m41 m42 m43 m44 m45 m46 m47 m48 m49 m50 m51 m52 m53 m54 m55 m56 m57 m58 m59 m60 m61 m62 m63 m64 m65 m66 m67 m68 m69 m70 m71 m72 m73 m74 m75 m76 m77 m78 m79 m80 m81 m82 m83 m84 m85 m86 m87 m88 m89 m90 m91 m92 m93 m94 m95 m96 m97 m98 m99 m100) (MailboxName))
