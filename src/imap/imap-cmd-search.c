@@ -477,7 +477,7 @@ static enum cmd_result search_done(struct imap_session *s, struct imap_cmd *cmd,
             /* RFC 5267 4.3: the context starts from this result; changes
              * from here on are reported (the sync before the tagged OK
              * already may). Refused: untagged NO [NOUPDATE] (4.3.1). */
-            const char *why = update_ctx_refusal(s->view, r->q->root);
+            const char *why = update_ctx_refusal(s->view, r->q->root, r->n);
             if (!why && update_ctx_tag_in_use(s->view, cmd->tag))
                 why = "Tag in use";
             if (why) {

@@ -32,6 +32,8 @@ enum sort_key {
 /* More criteria than keys only repeats keys: the bound keeps a hostile
  * list from making every comparison long. */
 #define SORT_MAX_CRITERIA 16
+/* an updating context copies the criteria (imap-context.c) */
+_Static_assert(SORT_MAX_CRITERIA <= UPDATE_CTX_MAX_CRIT, "SORT criteria fit an updating context");
 /* The string keys, in the order of struct sort_keys's off/len. */
 #define SORT_NSTR 6
 
@@ -508,7 +510,7 @@ static void start_context(struct imap_session *s, struct imap_cmd *cmd, struct s
     search_run_matches(r->sr, &m);
     if (!why) {
         struct skey *root = search_run_take_root(r->sr);
-        why = update_ctx_refusal(s->view, root);
+        why = update_ctx_refusal(s->view, root, m.n);
         if (!why && update_ctx_tag_in_use(s->view, cmd->tag))
             why = "Tag in use";
         if (!why)

@@ -132,10 +132,15 @@ static bool record_only(const struct skey *k)
     }
 }
 
-const char *update_ctx_refusal(const struct imap_view *v, const struct skey *root)
+const char *update_ctx_refusal(const struct imap_view *v, const struct skey *root, size_t n)
 {
     if (v->nuctx >= UPDATE_CTX_MAX)
         return "Too many updating contexts";
+    size_t held = n;
+    for (size_t i = 0; i < v->nuctx; i++)
+        held += v->uctx[i]->n;
+    if (held > UPDATE_CTX_MAX_RESULTS)
+        return "Too many results to keep updated";
     if (!record_only(root))
         return "Updates are only provided for searches on flags, keywords, sizes, dates and UIDs";
     return NULL;

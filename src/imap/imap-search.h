@@ -203,6 +203,10 @@ void search_run_job_scan(struct search_run *r);
 
 /* Updating contexts (imap-context.c, RFC 5267 4.3): RETURN (UPDATE). */
 #define UPDATE_CTX_MAX 8            /* per selection; beyond: NOUPDATE */
+/* Results held by all the contexts of a selection when one starts (24
+ * octets each: 6 MiB); beyond: NOUPDATE, so a client cannot make a
+ * session hold 8 copies of a million-message result. */
+#define UPDATE_CTX_MAX_RESULTS 262144
 #define UPDATE_CTX_MAX_CRIT 16
 enum update_crit_key { UPDATE_CRIT_ARRIVAL, UPDATE_CRIT_SIZE };
 struct update_crit {
@@ -214,9 +218,9 @@ struct update_batch {               /* what one sync saw (imap-sync.c) */
     struct update_note *notes;
     size_t n, cap;
 };
-/* NULL if a context may be made for root in v, else the text of the
- * NOUPDATE refusal. */
-const char *update_ctx_refusal(const struct imap_view *v, const struct skey *root);
+/* NULL if a context may be made for root (with n results now) in v,
+ * else the text of the NOUPDATE refusal. */
+const char *update_ctx_refusal(const struct imap_view *v, const struct skey *root, size_t n);
 bool update_ctx_tag_in_use(const struct imap_view *v, const char *tag);
 /* Start a context: root is taken over; the result is uids[0..n) in UID
  * order (SEARCH) or uids[order[i]] (SORT, with each one's size and

@@ -1077,8 +1077,45 @@ static void test_partial_range(void)
     }
 }
 
+/* RFC 5267 4.3.1: past UPDATE_CTX_MAX_RESULTS results held by a
+ * selection's contexts, a new one is refused (NOUPDATE), and past
+ * UPDATE_CTX_MAX contexts. */
+static void test_update_ctx_bounds(void)
+{
+    struct imap_view v;
+    memset(&v, 0, sizeof(v));
+    size_t n = UPDATE_CTX_MAX_RESULTS - 10;
+    uint32_t *uids = xmalloc(n * sizeof(uint32_t));
+    for (size_t i = 0; i < n; i++)
+        uids[i] = (uint32_t)i + 1;
+    struct search_query q;
+    const char *status, *code, *err;
+    CHECK(parse_q(" SEEN", &q, &status, &code, &err));
+    CHECK(update_ctx_refusal(&v, q.root, n) == NULL);
+    update_ctx_add_search(&v, "a1", true, q.root, n, uids, n);
+    q.root = NULL;
+    search_query_free(&q);
+    CHECK(parse_q(" FLAGGED", &q, &status, &code, &err));
+    CHECK(update_ctx_refusal(&v, q.root, 10) == NULL);
+    CHECK(update_ctx_refusal(&v, q.root, 11) != NULL);
+    for (int i = 0; i < UPDATE_CTX_MAX - 1; i++) {
+        char tag[8];
+        snprintf(tag, sizeof(tag), "b%d", i);
+        struct search_query q2;
+        CHECK(parse_q(" DRAFT", &q2, &status, &code, &err));
+        update_ctx_add_search(&v, tag, true, q2.root, 0, NULL, 0);
+        q2.root = NULL;
+        search_query_free(&q2);
+    }
+    CHECK(update_ctx_refusal(&v, q.root, 0) != NULL);
+    search_query_free(&q);
+    update_ctx_free_all(&v);
+    free(uids);
+}
+
 int main(void)
 {
+    RUN(test_update_ctx_bounds);
     RUN(test_partial_range);
     RUN(test_search_flags_and_sets);
     RUN(test_search_logic);
