@@ -139,10 +139,14 @@ enum append_pre imap_append_precheck(struct imap_session *s, const struct imap_c
     if (syntax && strcasecmp(verb, "REPLACE") == 0) {
         /* RFC 8508: REPLACE message-id mailbox ...: the target as APPEND's */
         snprintf(cmd.name, sizeof(cmd.name), "REPLACE");
-        syntax = imap_p_atom(ps, &cmd) != NULL && imap_p_sp(ps);
+        /* seq-number: a number or "*" (not an atom); cmd_replace checks it */
+        struct seqset set = {0};
+        syntax = imap_p_seqset(ps, &set) && imap_p_sp(ps);
+        seqset_free(&set);
     }
     if (!syntax) {
-        imap_tagged(s, &cmd, "BAD", "Expected: APPEND mailbox [flags] [date-time] literal");
+        imap_tagged(s, &cmd, "BAD", "Expected: %s mailbox [flags] [date-time] literal",
+                    strcmp(cmd.name, "REPLACE") == 0 ? "REPLACE seq-number" : "APPEND");
     } else if (ps->p == t + marker_off) {
         /* This literal is the mailbox name itself; the message literals
          * follow it and are checked then. A name that long cannot exist

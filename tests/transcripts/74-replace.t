@@ -232,3 +232,15 @@ C: i6 GETQUOTAROOT INBOX
 S~ \* QUOTAROOT .*
 S: * QUOTA "user/carol" (STORAGE 1 1 MESSAGE 1 1)
 S~ i6 OK .*
+
+# seq-number "*" (the last message, RFC 9051 seq-number), checked before
+# the literal is read as well as after
+C: j1 REPLACE * INBOX {%d1}
+S~ \* OK \[APPENDUID \d+ 3\] Replacement Message ready
+S: * 1 EXPUNGE
+S: * 1 EXISTS
+S~ \* \d+ RECENT
+S~ j1 OK .*
+C: j2 UID SEARCH ALL
+S: * SEARCH 3
+S~ j2 OK .*
