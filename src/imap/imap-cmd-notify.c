@@ -361,18 +361,15 @@ void imap_notify_hint(struct imap_session *s, const char *store, int64_t mailbox
         }
     }
     bool own = is_own_store(s, store);
-    struct mail_user *u = NULL;
-    if (own) {
-        u = s->mu;
-    } else if (mail_user_open(store, false, &u) < 0) {
-        return;
-    }
-    /* One indexed read per hint, shared by the worker's sessions of the
-     * store (they share its handle; imap_notify fans one hint out). */
-    struct imap_notify_cache *c = own ? cache : NULL, *tmp = NULL;
-    if (!c)
-        c = tmp = xcalloc(1, sizeof(*c));
-    if (!(c->done && c->u == u && c->id == mailbox_id)) {
+    struct mail_user *u = own ? s->mu : NULL;
+    /* One indexed read per hint, shared by all the worker's sessions that
+     * hear it (imap_notify fans one hint out with one cache), whichever
+     * store it is in; a session of another user opens that store only
+     * when the mailbox is one it watches. */
+    struct imap_notify_cache *c = cache;
+    if (!(c->done && c->id == mailbox_id)) {
+        if (!u && mail_user_open(store, false, &u) < 0)
+            return;
         c->u = u;
         c->id = mailbox_id;
         c->done = true;
@@ -386,7 +383,7 @@ void imap_notify_hint(struct imap_session *s, const char *store, int64_t mailbox
         if (ev && may_see(s, store, info->name, NULL)) {
             if (own) {
                 write_status(s, u, buf_cstr(&cn), info, status_items(s, ev));
-            } else {
+            } else if (u || mail_user_open(store, false, &u) == 0) {
                 /* the reader's own \Seen in another store */
                 struct mailbox_info *mine = xmalloc(sizeof(*mine));
                 if (imap_mailbox_status(s, u, info->name, mine) == 0)
@@ -396,8 +393,7 @@ void imap_notify_hint(struct imap_session *s, const char *store, int64_t mailbox
         }
         buf_free(&cn);
     }
-    free(tmp);
-    if (!own)
+    if (!own && u)
         mail_user_close(u);
 }
 
