@@ -51,12 +51,13 @@ struct sort_keys {
     uint32_t *len[SORT_NSTR];       /* at most SORTKEY_MAX_KEY */
 };
 
-/* What qsort moves: the first criterion's key folded into 64 bits so
- * that most comparisons read only the array being sorted (sequentially,
- * in a merge sort) and never the keys (randomly). Equal prefixes fall
- * back to the full comparison, which decides. */
+/* What qsort moves: the first criterion's key folded into two 64-bit
+ * words (a string's first 16 octets: base subjects often share their
+ * first 8) so that most comparisons read only the array being sorted
+ * (sequentially, in a merge sort) and never the keys (randomly). Equal
+ * prefixes fall back to the full comparison, which decides. */
 struct sort_item {
-    uint64_t pfx;
+    uint64_t pfx[2];
     uint32_t idx;
 };
 
@@ -215,40 +216,49 @@ static int cmp_ent(const struct sort_run *r, uint32_t ia, uint32_t ib)
 static int cmp_item(const void *pa, const void *pb, void *ctx)
 {
     const struct sort_item *a = pa, *b = pb;
-    if (a->pfx != b->pfx)
-        return a->pfx < b->pfx ? -1 : 1;
+    if (a->pfx[0] != b->pfx[0])
+        return a->pfx[0] < b->pfx[0] ? -1 : 1;
+    if (a->pfx[1] != b->pfx[1])
+        return a->pfx[1] < b->pfx[1] ? -1 : 1;
     return cmp_ent(ctx, a->idx, b->idx);
 }
 
-/* The first criterion's key of match i as an unsigned number ordered as
+/* The first criterion's key of match i as two unsigned words ordered as
  * the criterion orders (REVERSE included): numbers with the sign bit
- * flipped; strings by their first 8 octets, big-endian and zero-padded
- * (a key that is a prefix of another gets a prefix no greater than the
- * other's, as octet order with the shorter string first wants). */
-static uint64_t sort_prefix(const struct sort_run *r, uint32_t i)
+ * flipped (the second word 0); strings by their first 16 octets,
+ * big-endian and zero-padded (a key that is a prefix of another gets a
+ * prefix no greater than the other's, as octet order with the shorter
+ * string first wants). */
+static void sort_prefix(const struct sort_run *r, uint32_t i, uint64_t p[2])
 {
-    uint64_t p;
+    p[1] = 0;
     switch (r->crit[0].key) {
     case SO_ARRIVAL:
-        p = (uint64_t)r->m.idates[i] ^ (UINT64_C(1) << 63);
+        p[0] = (uint64_t)r->m.idates[i] ^ (UINT64_C(1) << 63);
         break;
     case SO_DATE:
-        p = (uint64_t)r->k.date[i] ^ (UINT64_C(1) << 63);
+        p[0] = (uint64_t)r->k.date[i] ^ (UINT64_C(1) << 63);
         break;
     case SO_SIZE:
-        p = r->m.sizes[i];
+        p[0] = r->m.sizes[i];
         break;
     default: {
         int sl = str_slot(r->crit[0].key);
         uint32_t l = r->k.len[sl][i];
         const unsigned char *d = l ? (const unsigned char *)r->arena.data + r->k.off[sl][i] : NULL;
-        p = 0;
-        for (uint32_t j = 0; j < 8; j++)
-            p = (p << 8) | (j < l ? d[j] : 0);
+        for (uint32_t w = 0; w < 2; w++) {
+            uint64_t v = 0;
+            for (uint32_t j = 8 * w; j < 8 * w + 8; j++)
+                v = (v << 8) | (j < l ? d[j] : 0);
+            p[w] = v;
+        }
         break;
     }
     }
-    return r->crit[0].reverse ? ~p : p;
+    if (r->crit[0].reverse) {
+        p[0] = ~p[0];
+        p[1] = ~p[1];
+    }
 }
 
 static void sort_matches(struct sort_run *r)
@@ -281,7 +291,7 @@ static void sort_matches(struct sort_run *r)
     struct sort_item *it = xmalloc(n * sizeof(*it));
     for (size_t i = 0; i < n; i++) {
         it[i].idx = (uint32_t)i;
-        it[i].pfx = sort_prefix(r, (uint32_t)i);
+        sort_prefix(r, (uint32_t)i, it[i].pfx);
     }
     qsort_r(it, n, sizeof(*it), cmp_item, r);
     r->order = xmalloc(n * sizeof(*r->order));
