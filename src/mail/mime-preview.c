@@ -9,8 +9,8 @@
  * become U+FFFD, mime-charset.c), then runs of white space and control
  * characters become one space, leading and trailing space is dropped and
  * the text is cut after MIME_PREVIEW_MAX_CHARS characters, never inside
- * a UTF-8 sequence (RFC 8970 3.3: "MUST NOT output preview text longer
- * than 256 preview characters"). No text part: the empty string (RFC 8970
+ * a UTF-8 sequence (RFC 8970 3.3: "SHOULD limit ... to 200 preview
+ * characters", "MUST NOT output preview text longer than 256"). No text part: the empty string (RFC 8970
  * 3.2: "no meaningful preview").
  *
  * Work is bounded whatever the message: at most MIME_PREVIEW_RAW_MAX

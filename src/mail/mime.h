@@ -239,7 +239,7 @@ bool mime_hfields_next(const char *data, size_t len, size_t *pos, enum mime_hfie
  * from its charset, white space collapsed, at most MIME_PREVIEW_MAX_CHARS
  * characters (cut on a character boundary). "" when the message has no
  * such part. At most 4 bytes per character: MIME_PREVIEW_MAX_BYTES. */
-#define MIME_PREVIEW_MAX_CHARS 256
+#define MIME_PREVIEW_MAX_CHARS 200   /* RFC 8970 3.3: SHOULD 200, MUST NOT pass 256 */
 #define MIME_PREVIEW_MAX_BYTES (4 * MIME_PREVIEW_MAX_CHARS)
 void mime_preview_build(struct buf *out, const struct mime_message *m);
 

@@ -1,7 +1,7 @@
 # PREVIEW (RFC 8970): the FETCH item and its LAZY modifier. The text is
 # computed at APPEND time (mime-preview.c): the first text/plain part, else
 # text/html reduced to text, transfer-decoded, converted from its charset,
-# white space collapsed, at most 256 characters (cut on a character
+# white space collapsed, at most 200 characters (cut on a character
 # boundary); "" when there is no text part. Non-ASCII text comes as a literal.
 @user alice secret
 @msg pv1
@@ -89,9 +89,9 @@ S~ b3 OK .*
 C: b4 FETCH 4 (PREVIEW)
 S: * 4 FETCH (PREVIEW "")
 S~ b4 OK .*
-# at most 256 characters, never a cut character
+# at most 200 characters (RFC 8970 3.3's SHOULD), never a cut character
 C: b5 FETCH 5 (PREVIEW)
-S: * 5 FETCH (PREVIEW {512}\r\néééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé)
+S: * 5 FETCH (PREVIEW {400}\r\néééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé)
 S~ b5 OK .*
 # example 2: LAZY (these were stored at APPEND: returned, not NIL)
 C: b6 FETCH 1:4 (UID PREVIEW (LAZY))

@@ -1,6 +1,6 @@
 /* test-mime-preview.c - the RFC 8970 PREVIEW text (mime-preview.c):
  * charsets, quoted-printable, base64, HTML, multipart/alternative,
- * attachments, no text part, white space, and the 256-character cut on a
+ * attachments, no text part, white space, and the 200-character cut on a
  * character boundary. */
 #include "unit.h"
 #include "mime.h"
@@ -126,7 +126,7 @@ static void test_cut(void)
     char *s = preview(buf_cstr(&m));
     CHECK_INT(strlen(s), MIME_PREVIEW_MAX_CHARS);
     free(s);
-    /* two-, three- and four-byte characters: 256 characters, whole ones */
+    /* two-, three- and four-byte characters: MIME_PREVIEW_MAX_CHARS characters, whole ones */
     static const char *const chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
     for (size_t k = 0; k < 3; k++) {
         buf_reset(&m);
