@@ -1099,7 +1099,7 @@ static void test_update_ctx_bounds(void)
     CHECK(update_ctx_refusal(&v, q.root, 10) == NULL);
     CHECK(update_ctx_refusal(&v, q.root, 11) != NULL);
     for (int i = 0; i < UPDATE_CTX_MAX - 1; i++) {
-        char tag[8];
+        char tag[16];
         snprintf(tag, sizeof(tag), "b%d", i);
         struct search_query q2;
         CHECK(parse_q(" DRAFT", &q2, &status, &code, &err));
