@@ -604,9 +604,21 @@ static void cat_job_run(struct job *job, void *arg)
 {
     (void)job;
     struct cat_job *j = arg;
-    for (size_t i = 0; i < j->nitems && j->result == 0; i++)
-        if (j->items[i].cat)
-            j->result = imap_catenate_build(j->items[i].cat, j->max, &j->bad);
+    /* The whole command is bounded as its literals are (imap-reader.c:
+     * IMAP_MULTIAPPEND_MAX_FACTOR x maxmessagesize): URL parts carry no
+     * literal, and up to IMAP_MAX_LITERALS messages each up to the
+     * message limit would otherwise all be written out first. */
+    uint64_t budget = j->max * IMAP_MULTIAPPEND_MAX_FACTOR;
+    for (size_t i = 0; i < j->nitems; i++)
+        if (!j->items[i].cat)
+            budget -= MIN(budget, (uint64_t)j->items[i].m.len);
+    for (size_t i = 0; i < j->nitems && j->result == 0; i++) {
+        struct cat_msg *c = j->items[i].cat;
+        if (!c)
+            continue;
+        j->result = imap_catenate_build(c, MIN(j->max, budget), &j->bad);
+        budget -= MIN(budget, (uint64_t)c->len);
+    }
 }
 
 static enum cmd_result cat_job_finish(struct imap_session *s, struct imap_cmd *cmd, void *arg)

@@ -32,7 +32,6 @@
 
 #define PREAUTH_MAX_NONSYNC 4096   /* RFC 7888 LITERAL-: 4096 octets */
 #define OVERFLOW_TAIL 32
-#define MULTIAPPEND_MAX_FACTOR 10  /* all literals of one APPEND <= 10 * maxmessagesize */
 #define PREAUTH_MAX_CMD (64 * 1024)   /* total command text before authentication */           /* bytes kept of an overlong line to see its literal marker */
 
 void imap_cmdtext_free(struct imap_cmdtext *ct)
@@ -254,7 +253,7 @@ static bool command_line(struct imap_session *s, const char *line, size_t len)
         } else if (m.n > maxmsg) {
             why = "[TOOBIG] Message too big";
             status = "NO";
-        } else if (s->literal_total + m.n > MULTIAPPEND_MAX_FACTOR * maxmsg) {
+        } else if (s->literal_total + m.n > IMAP_MULTIAPPEND_MAX_FACTOR * maxmsg) {
             /* bound the temporary disk one MULTIAPPEND may occupy */
             why = "[LIMIT] Too much data in one APPEND";
             status = "NO";

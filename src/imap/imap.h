@@ -762,6 +762,9 @@ void imap_quota_warn(struct imap_session *s, const char *internal_name);
 #define IMAP_MAX_LITERAL_MEM (64 * 1024)   /* larger literals go to a temp file */
 #define IMAP_MAX_CMD_MEM (1024 * 1024)     /* total in-memory command text */
 #define IMAP_MAX_LITERALS 1000             /* per command (MULTIAPPEND) */
+/* All the messages of one APPEND together (its literals, and the
+ * messages CATENATE builds) <= this x maxmessagesize. */
+#define IMAP_MULTIAPPEND_MAX_FACTOR 10
 #define IMAP_MAX_TAG 64
 #define IMAP_CMDS_PER_TURN 32              /* pipelined commands run per event-loop turn */
 

@@ -130,6 +130,22 @@ S~ d2 NO \[TOOBIG\] .*
 C: d3 STATUS Drafts (MESSAGES)
 S: * STATUS Drafts (MESSAGES 4)
 S~ d3 OK .*
+# the whole command is bounded too, at 10 x maxmessagesize as its
+# literals are: messages made of URLs alone carry no literal the reader
+# counts (11 x 3900 octets > 40960)
+C: k1 CREATE Big
+S~ k1 OK .*
+C: k2 APPEND Big {3900+}
+C: %{x*3898}
+C:
+S~ k2 OK \[APPENDUID \d+ 1\] .*
+C: k3 APPEND Big CATENATE (URL "/Big/;UID=1") CATENATE (URL "/Big/;UID=1") CATENATE (URL "/Big/;UID=1") CATENATE (URL "/Big/;UID=1") CATENATE (URL "/Big/;UID=1") CATENATE (URL "/Big/;UID=1") CATENATE (URL "/Big/;UID=1") CATENATE (URL "/Big/;UID=1") CATENATE (URL "/Big/;UID=1") CATENATE (URL "/Big/;UID=1") CATENATE (URL "/Big/;UID=1")
+S~ k3 NO \[TOOBIG\] .*
+C: k4 STATUS Big (MESSAGES)
+S: * STATUS Big (MESSAGES 1)
+S~ k4 OK .*
+C: k5 DELETE Big
+S~ k5 OK .*
 # a URL into a mailbox alice may see but not read ("l" without "r")
 C: e1 CREATE shared
 S~ e1 OK .*
