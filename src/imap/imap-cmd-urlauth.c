@@ -511,16 +511,29 @@ static void uf_write(struct imap_session *s, const struct uf_item *it, const str
     if (!j || j->r != 0) {
         buf_puts(&b, " NIL");
     } else if (!it->ext || it->want == 0) {
-        buf_printf(&b, " %s{%zu}\r\n", has_nul(j->data.data, j->data.len) ? "~" : "", j->data.len);
-        buf_append(&b, j->data.data ? j->data.data : "", j->data.len);
+        /* RFC 4467 9 / RFC 5524 5: urldata-simple is an nstring, which
+         * cannot carry a NUL octet (only BINARY may be a literal8) */
+        if (has_nul(j->data.data, j->data.len)) {
+            buf_puts(&b, " NIL");
+        } else {
+            buf_printf(&b, " {%zu}\r\n", j->data.len);
+            buf_append(&b, j->data.data ? j->data.data : "", j->data.len);
+        }
     } else {
         if (it->want & UF_BPS)
         {
             buf_puts(&b, " (BODYPARTSTRUCTURE ");
-            if (j->info.bps.len)
+            if (j->info.bps.len) {
                 buf_append(&b, j->info.bps.data, j->info.bps.len);
-            else
-                buf_puts(&b, "NIL");
+            } else {
+                /* a section that is no body part (HEADER, TEXT, MIME,
+                 * HEADER.FIELDS): RFC 5524 5 still wants a body, so
+                 * the data is described as the text it is */
+                size_t lines = 0;
+                for (size_t k = 0; k < j->data.len; k++)
+                    lines += j->data.data[k] == '\n';
+                buf_printf(&b, "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" %zu %zu)", j->data.len, lines);
+            }
             buf_putc(&b, ')');
         }
         if (it->want & UF_BINARY) {
@@ -535,9 +548,14 @@ static void uf_write(struct imap_session *s, const struct uf_item *it, const str
             }
         }
         if (it->want & UF_BODY) {
-            buf_printf(&b, " (BODY {%zu}\r\n", j->data.len);
-            buf_append(&b, j->data.data ? j->data.data : "", j->data.len);
-            buf_putc(&b, ')');
+            /* url-meta-body = "BODY" SP nstring: no NUL octet */
+            if (has_nul(j->data.data, j->data.len)) {
+                buf_puts(&b, " (BODY NIL)");
+            } else {
+                buf_printf(&b, " (BODY {%zu}\r\n", j->data.len);
+                buf_append(&b, j->data.data ? j->data.data : "", j->data.len);
+                buf_putc(&b, ')');
+            }
         }
     }
     buf_puts(&b, "\r\n");

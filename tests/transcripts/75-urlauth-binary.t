@@ -69,6 +69,13 @@ S~ \* URLFETCH "[^"]*" \(BINARY \{5\}\\r\\nworld\)
 S~ \* URLFETCH "[^"]*" \{20\}\\r\\nSGVsbG8sIHdvcmxkIQ==
 S~ \* URLFETCH "[^"]*" \{20\}\\r\\nSGVsbG8sIHdvcmxkIQ==
 S~ b8 OK .*
+# a section that is no body part: RFC 5524 5 wants a body all the same
+C: b9 GENURLAUTH "imap://alice@mail.example.org/INBOX/;uid=1/;section=header;urlauth=anonymous" INTERNAL
+S~ \* GENURLAUTH "(?P<PH>[^"]*)"
+S~ b9 OK .*
+C: b10 URLFETCH ("${PH}" BODYPARTSTRUCTURE)
+S~ \* URLFETCH "[^"]*" \(BODYPARTSTRUCTURE \("TEXT" "PLAIN" NIL NIL NIL "7BIT" \d+ \d+\)\)
+S~ b10 OK .*
 # syntax
 C: c1 URLFETCH ("${P1}" BINARY BODY)
 S~ c1 BAD .*
