@@ -402,9 +402,13 @@ static void write_sorted_set(struct imap_session *s, struct buf *b, const uint32
         size_t j = i;
         while (j + 1 < to && nums[order[j + 1]] == nums[order[j]] + 1)
             j++;
-        buf_printf(b, "%s%u", i > from ? "," : "", nums[order[i]]);
-        if (j > i)
-            buf_printf(b, ":%u", nums[order[j]]);
+        if (i > from)
+            buf_putc(b, ',');
+        buf_put_uint(b, nums[order[i]]);
+        if (j > i) {
+            buf_putc(b, ':');
+            buf_put_uint(b, nums[order[j]]);
+        }
         i = j + 1;
         flush_if_big(s, b);
     }
@@ -444,20 +448,7 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
         if ((ret & SR_ALL) && n > 0) {
             /* in sort order; a range only for ascending runs (RFC 5267 3.2) */
             buf_puts(&b, " ALL ");
-            for (size_t i = 0; i < n;) {
-                size_t j = i;
-                while (j + 1 < n && nums[r->order[j + 1]] == nums[r->order[j]] + 1)
-                    j++;
-                if (i)
-                    buf_putc(&b, ',');
-                buf_put_uint(&b, nums[r->order[i]]);
-                if (j > i) {
-                    buf_putc(&b, ':');
-                    buf_put_uint(&b, nums[r->order[j]]);
-                }
-                i = j + 1;
-                flush_if_big(s, &b);
-            }
+            write_sorted_set(s, &b, nums, r->order, 0, n);
         }
         if (ret & SR_PARTIAL) {
             /* RFC 9394 3.1 / RFC 5267 4.4: the range of the results in
