@@ -926,10 +926,10 @@ void imap_write_status(struct imap_session *s, const struct mailbox_info *info, 
     imap_write_status_as(s, s->mu, info->name, info, items);
 }
 
-void imap_write_status_as(struct imap_session *s, struct mail_user *store, const char *client_name,
-                          const struct mailbox_info *info, unsigned items)
+void imap_format_status(struct imap_session *s, struct mail_user *store, const char *client_name,
+                        const struct mailbox_info *info, unsigned items, struct buf *out)
 {
-    struct buf b = BUF_INIT;
+    struct buf b = *out;
     buf_puts(&b, "* STATUS ");
     imap_append_mailbox(s, &b, client_name);
     buf_puts(&b, " (");
@@ -985,6 +985,14 @@ void imap_write_status_as(struct imap_session *s, struct mail_user *store, const
     }
 #undef SEP
     buf_puts(&b, ")\r\n");
+    *out = b;
+}
+
+void imap_write_status_as(struct imap_session *s, struct mail_user *store, const char *client_name,
+                          const struct mailbox_info *info, unsigned items)
+{
+    struct buf b = BUF_INIT;
+    imap_format_status(s, store, client_name, info, items, &b);
     imap_write(s, b.data, b.len);
     buf_free(&b);
 }

@@ -297,37 +297,9 @@ static unsigned status_items(const struct imap_session *s, unsigned ev)
 static void write_status(struct imap_session *s, struct mail_user *store, const char *client,
                          const struct mailbox_info *info, unsigned items)
 {
-    /* imap_write_status_as writes; route it through the queue by
-     * building the line here instead. */
+    /* the STATUS command's line, through NOTIFY's queue (emit) */
     struct buf b = BUF_INIT;
-    buf_puts(&b, "* STATUS ");
-    imap_append_mailbox(s, &b, client);
-    buf_puts(&b, " (");
-    size_t start = b.len;
-#define SEP() do { if (b.len > start) buf_putc(&b, ' '); } while (0)
-    if (items & ST_MESSAGES) {
-        SEP();
-        buf_printf(&b, "MESSAGES %u", info->messages);
-    }
-    if (items & ST_UIDNEXT) {
-        SEP();
-        buf_printf(&b, "UIDNEXT %u", info->uidnext);
-    }
-    if (items & ST_UIDVALIDITY) {
-        SEP();
-        buf_printf(&b, "UIDVALIDITY %u", info->uidvalidity);
-    }
-    if (items & ST_UNSEEN) {
-        SEP();
-        buf_printf(&b, "UNSEEN %u", info->unseen);
-    }
-    if (items & ST_HIGHESTMODSEQ) {
-        SEP();
-        buf_printf(&b, "HIGHESTMODSEQ %llu", (unsigned long long)info->highestmodseq);
-    }
-#undef SEP
-    buf_puts(&b, ")\r\n");
-    (void)store;
+    imap_format_status(s, store, client, info, items, &b);
     emit(s, &b);
     buf_free(&b);
 }

@@ -622,6 +622,10 @@ bool imap_p_status_items(struct imap_parser *ps, struct imap_cmd *cmd, unsigned 
 void imap_write_status(struct imap_session *s, const struct mailbox_info *info, unsigned items);
 /* (added) the same for a mailbox of any store: info->name is the name
  * inside store, client_name the internal client name to show. */
+/* The "* STATUS" line of items appended to out (imap_write_status_as
+ * writes it; NOTIFY queues it). */
+void imap_format_status(struct imap_session *s, struct mail_user *store, const char *client_name,
+                        const struct mailbox_info *info, unsigned items, struct buf *out);
 void imap_write_status_as(struct imap_session *s, struct mail_user *store, const char *client_name,
                           const struct mailbox_info *info, unsigned items);
 /* Map a storage error to "NO [CODE] text" for cmd. */
