@@ -516,33 +516,46 @@ int sq_hfields_put(struct mail_user *u, const char *guid, const char *data, size
     return sq_run(u, st, "insert hdrfields");
 }
 
-/* Save lazily computed hfields. A cache fill: it never waits for the
- * write lock (another writer: the next SEARCH tries again) and its
- * failure never fails the SEARCH, which has its answer already. */
-static void save_hfields(struct mail_user *u, const struct hdr_fill *fills, size_t nfills, const struct buf *vals)
+/* A cache fill (rows computed lazily for older blobs: hfields, sort keys,
+ * previews) never waits for the write lock: with another writer the
+ * next command computes them again, and a failure never fails the
+ * command, which has its answer already. cache_fill_begin: false when
+ * the transaction could not start at once. */
+static bool cache_fill_begin(struct mail_user *u)
 {
     sqlite3 *db = sq(u)->db;
-    if (nfills == 0)
-        return;
     sq_read_drop(u);    /* a reader job's snapshot: the write cannot nest in it */
     if (!sqlite3_get_autocommit(db))
-        return;
+        return false;
     sqlite3_busy_timeout(db, 0);
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     sqlite3_busy_timeout(db, SQ_BUSY_TIMEOUT_MS);
     if (rc != SQLITE_OK)
-        return;
+        return false;
     sq_quota_forget(u);
-    int r = 0;
-    for (size_t i = 0; i < nfills && r == 0; i++)
-        if (vals[i].len)
-            r = sq_hfields_put(u, fills[i].guid, vals[i].data, vals[i].len);
+    return true;
+}
+
+static void cache_fill_end(struct mail_user *u, int r, const char *what, size_t n)
+{
     if (r == 0)
         r = sq_commit(u);
     else
         sq_rollback(u);
     if (r == 0)
-        log_debug("storage: %s: saved the search fields of %zu older messages", u->name, nfills);
+        log_debug("storage: %s: saved the %s of %zu older messages", u->name, what, n);
+}
+
+/* Save lazily computed hfields (a cache fill). */
+static void save_hfields(struct mail_user *u, const struct hdr_fill *fills, size_t nfills, const struct buf *vals)
+{
+    if (nfills == 0 || !cache_fill_begin(u))
+        return;
+    int r = 0;
+    for (size_t i = 0; i < nfills && r == 0; i++)
+        if (vals[i].len)
+            r = sq_hfields_put(u, fills[i].guid, vals[i].data, vals[i].len);
+    cache_fill_end(u, r, "search fields", nfills);
 }
 
 int sq_search_headers(struct mailbox *mb, const uint32_t *uids, size_t n, unsigned what, struct search_hdr_batch *b)
@@ -716,29 +729,15 @@ int sq_get_preview(struct mailbox *mb, uint32_t uid, char **text, char guid[33])
     return r;
 }
 
-/* Save lazily computed previews: a cache fill, as save_sortkeys (never
- * waits for the write lock; a busy store simply computes them again). */
+/* Save lazily computed previews (a cache fill). */
 void sq_save_previews(struct mail_user *u, const char (*guids)[33], char *const *texts, size_t n)
 {
-    sqlite3 *db = sq(u)->db;
-    sq_read_drop(u);
-    if (!sqlite3_get_autocommit(db))
+    if (!cache_fill_begin(u))
         return;
-    sqlite3_busy_timeout(db, 0);
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    sqlite3_busy_timeout(db, SQ_BUSY_TIMEOUT_MS);
-    if (rc != SQLITE_OK)
-        return;
-    sq_quota_forget(u);
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++)
         r = sq_preview_put(u, guids[i], texts[i]);
-    if (r == 0)
-        r = sq_commit(u);
-    else
-        sq_rollback(u);
-    if (r == 0)
-        log_debug("storage: %s: saved the previews of %zu older messages", u->name, n);
+    cache_fill_end(u, r, "previews", n);
 }
 
 /* ---- sort keys for SORT and THREAD ---------------------------------------- */
@@ -758,30 +757,15 @@ struct sk_fill {
     struct buf rec;
 };
 
-/* Save lazily built records: a cache fill, as save_hfields. */
+/* Save lazily built records (a cache fill). */
 static void save_sortkeys(struct mail_user *u, const struct sk_fill *fills, size_t nfills)
 {
-    sqlite3 *db = sq(u)->db;
-    if (nfills == 0)
+    if (nfills == 0 || !cache_fill_begin(u))
         return;
-    sq_read_drop(u);
-    if (!sqlite3_get_autocommit(db))
-        return;
-    sqlite3_busy_timeout(db, 0);
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    sqlite3_busy_timeout(db, SQ_BUSY_TIMEOUT_MS);
-    if (rc != SQLITE_OK)
-        return;
-    sq_quota_forget(u);
     int r = 0;
     for (size_t i = 0; i < nfills && r == 0; i++)
         r = sq_sortkeys_put(u, fills[i].guid, fills[i].rec.data, fills[i].rec.len);
-    if (r == 0)
-        r = sq_commit(u);
-    else
-        sq_rollback(u);
-    if (r == 0)
-        log_debug("storage: %s: saved the sort keys of %zu older messages", u->name, nfills);
+    cache_fill_end(u, r, "sort keys", nfills);
 }
 
 /* The record of an older blob, from its cached raw header (or its file
