@@ -282,21 +282,24 @@ class Server:
                                      stderr=self._stderr_file, start_new_session=True,
                                      env=env, cwd=self.tmp)
         deadline = time.monotonic() + timeout * timeout_scale()
-        if not wait_port(self.host, self.port, deadline, self.proc):
+        # Ready means every TCP listener is listening, read from /proc, not
+        # by connecting: a probe connection counts as an unauthenticated
+        # connection until its worker sees the close, and with a small
+        # maxconnections it evicts a test's own connection (seen in CI:
+        # ManageSieve's maxconnections test lost its second login to the
+        # IMAP probe). The master binds IMAP and IMAPS first and exits when
+        # a later listener (POP3, POP3S, LMTP, ManageSieve) loses a port
+        # race; wait_listening() sees the exit and start() retries.
+        if not wait_listening(self.port, deadline, self.proc):
             rc = self.proc.poll()
             self.kill_group()
             raise TestFailure("dariusd not accepting on %d (exit %s); stderr:\n%s"
                               % (self.port, rc, self.stderr_text()[-2000:]))
-        if not wait_port(self.host, self.tls_port, deadline, self.proc):
+        if not wait_listening(self.tls_port, deadline, self.proc):
+            rc = self.proc.poll()
             self.kill_group()
-            raise TestFailure("dariusd not accepting on TLS port %d" % self.tls_port)
-        # The master binds IMAP and IMAPS first and exits when a later
-        # listener (POP3, POP3S, LMTP, ManageSieve) loses a port race; a connect to the
-        # first two can succeed in between. Ready means every TCP listener
-        # is listening (the restart in start() then sees the bind error).
-        # Checked in /proc, not by connecting: a probe connection would
-        # count as an unauthenticated connection for a moment and could
-        # evict a test's own connection when maxconnections is small.
+            raise TestFailure("dariusd not accepting on TLS port %d (exit %s); stderr:\n%s"
+                              % (self.tls_port, rc, self.stderr_text()[-2000:]))
         for key in ("listen_pop3", "listen_pop3s", "listen_lmtp", "listen_sieve"):
             for item in str(self.conf.get(key, "")).replace(",", " ").split():
                 host, sep, port = item.rpartition(":")
