@@ -276,6 +276,11 @@ static void notify_cb(const char *user, int64_t mailbox_id, const struct notify_
         auth_service_flush_user(user);
         return;
     }
+    if (mailbox_id == NOTIFY_RESYNC_HINTS || mailbox_id == NOTIFY_RESYNC_ALL) {
+        /* our queue refused datagrams: re-read what they may have said */
+        imap_notify_resync(mailbox_id == NOTIFY_RESYNC_ALL);
+        return;
+    }
     if (mailbox_id == NOTIFY_KICK_USER) {
         fe_kick_user_all(user);
         storage_linger_drop(user, 0);
@@ -284,10 +289,52 @@ static void notify_cb(const char *user, int64_t mailbox_id, const struct notify_
     }
 }
 
+/* Test hook: with DARIUS_TEST_HOLD_DIR set, the notify socket is not
+ * read while the file "notify-read" exists there (its queue fills up as
+ * behind a busy loop); the socket is unwatched meanwhile and a timer
+ * looks again, so the loop never waits. */
+static char *notify_hold_path;
+static void notify_ready(struct event_loop *loop, int fd, int events, void *arg);
+
+static void notify_hold_check(struct event_loop *loop, void *arg)
+{
+    (void)arg;
+    if (notify_fd < 0 || shutting_down)
+        return;
+    if (access(notify_hold_path, F_OK) == 0) {
+        ev_timer_add(loop, 5, notify_hold_check, NULL);
+        return;
+    }
+    if (ev_fd_add(loop, notify_fd, EV_READ, notify_ready, NULL) < 0)
+        log_warn("cannot watch the notify socket: %s", strerror(errno));
+    notify_listener_read_ev(notify_fd, notify_cb, NULL);
+}
+
 static void notify_ready(struct event_loop *loop, int fd, int events, void *arg)
 {
-    (void)loop; (void)events; (void)arg;
+    (void)events; (void)arg;
+    if (notify_hold_path && access(notify_hold_path, F_OK) == 0) {
+        ev_fd_del(loop, fd);
+        ev_timer_add(loop, 5, notify_hold_check, NULL);
+        return;
+    }
     notify_listener_read_ev(fd, notify_cb, NULL);
+}
+
+/* Markers owed to listeners whose queue refused our datagrams
+ * (notify.h): retried every NOTIFY_RETRY_MS while any is owed, looked
+ * for every NOTIFY_RETRY_IDLE_MS otherwise (a send from a pool thread
+ * may have left one), and at every send. */
+#define NOTIFY_RETRY_MS 5
+#define NOTIFY_RETRY_IDLE_MS 50
+
+static void notify_retry_timer(struct event_loop *loop, void *arg)
+{
+    (void)arg;
+    if (shutting_down)
+        return;
+    bool left = notify_retry_pending();
+    ev_timer_add(loop, left ? NOTIFY_RETRY_MS : NOTIFY_RETRY_IDLE_MS, notify_retry_timer, NULL);
 }
 
 /* Another worker (or this one) admitted a connection in place of one of
@@ -486,6 +533,16 @@ void worker_run(int idx, struct listener *ls, size_t nls, struct worker_slot *sl
         log_warn("no notify socket: changes made by other processes are seen at the next command only");
     else if (ev_fd_add(wloop, notify_fd, EV_READ, notify_ready, NULL) < 0)
         log_warn("cannot watch the notify socket: %s", strerror(errno));
+    notify_set_async_retry(true);
+    ev_timer_add(wloop, NOTIFY_RETRY_IDLE_MS, notify_retry_timer, NULL);
+    {
+        const char *hold = getenv("DARIUS_TEST_HOLD_DIR");
+        if (hold && *hold) {
+            size_t l = strlen(hold) + sizeof("/notify-read");
+            notify_hold_path = xmalloc(l);
+            snprintf(notify_hold_path, l, "%s/notify-read", hold);
+        }
+    }
 
     int wake_fd = limits_wake_fd();
     if (wake_fd >= 0 && ev_fd_add(wloop, wake_fd, EV_READ, wake_ready, NULL) < 0)
@@ -523,6 +580,8 @@ void worker_run(int idx, struct listener *ls, size_t nls, struct worker_slot *sl
     storage_linger_drop(NULL, 0); /* checkpointed and closed cleanly */
     auth_service_shutdown();
     notify_listener_close();
+    free(notify_hold_path);
+    notify_hold_path = NULL;
     userdb_close();
     free(adopted);
     adopted = NULL;

@@ -85,6 +85,8 @@ struct imap_notify {
     bool overflowed;
     bool direct;                /* NOTIFY SET's own responses: written as a
                                    command's output, not queued */
+    bool resync;                /* a resync came while a job ran: STATUS of
+                                   every watched mailbox before the reply */
 };
 
 /* ---- state ---------------------------------------------------------------- */
@@ -176,11 +178,17 @@ static void emit(struct imap_session *s, const struct buf *b)
     buf_append(&nt->queue, b->data, b->len);
 }
 
+static void resync_status(struct imap_session *s);
+
 void imap_notify_flush(struct imap_session *s)
 {
     struct imap_notify *nt = s->notify;
     if (!nt || !s->conn || s->closed)
         return;
+    if (nt->resync && !nt->overflowed) {
+        nt->resync = false;
+        resync_status(s);     /* queued (a command is running), written below */
+    }
     if (nt->queue.len)
         imap_write(s, nt->queue.data, nt->queue.len);
     buf_reset(&nt->queue);
@@ -832,7 +840,7 @@ static void set_status_one(const struct mailbox_info *info, void *arg)
  * one listing (as LIST-STATUS does); named mailboxes of other stores one
  * by one. Names of other stores that the client may LIST but not read
  * get "\NoAccess" (3.1). */
-static void set_time_responses(struct imap_session *s, bool status)
+static void set_time_responses(struct imap_session *s, bool status, bool lists)
 {
     struct imap_notify *nt = s->notify;
     int64_t sel_id = 0;
@@ -855,7 +863,8 @@ static void set_time_responses(struct imap_session *s, bool status)
             if (access_rights(&s->who, &ref, &r) < 0 || !(r & ACL_LOOKUP))
                 continue;   /* not visible: ignored */
             if (!(r & ACL_READ)) {
-                write_list(s, "\\NoAccess", sp->names[k].client, NULL);
+                if (lists)
+                    write_list(s, "\\NoAccess", sp->names[k].client, NULL);
                 continue;
             }
             if (!status || !(sp->events & NE_MESSAGE) || (s->view && s->view->store &&
@@ -872,6 +881,34 @@ static void set_time_responses(struct imap_session *s, bool status)
             mail_user_close(u);
         }
     }
+}
+
+/* Lost change hints (imap_notify_resync): a STATUS for every watched
+ * non-selected mailbox, as NOTIFY SET STATUS gives - the client's view of
+ * their counters is right again, whatever the lost hints said. */
+static void resync_status(struct imap_session *s)
+{
+    set_time_responses(s, true, false);
+}
+
+void imap_notify_session_resync(struct imap_session *s, bool events_lost)
+{
+    struct imap_notify *nt = s->notify;
+    if (!nt || nt->overflowed || s->state == IMAP_NOTAUTH)
+        return;
+    /* LIST and METADATA events cannot be re-read: RFC 5465 5.8 */
+    if (events_lost && (nt->other_events & (NE_NAME | NE_SUB | NE_MBMETA | NE_SRVMETA))) {
+        overflow(s);
+        return;
+    }
+    if (!(nt->other_events & NE_MESSAGE))
+        return;
+    /* a job may be using the store handle: after it, before its reply */
+    if (s->in_job || s->in_cmd) {
+        nt->resync = true;
+        return;
+    }
+    resync_status(s);
 }
 
 IMAP_CMD(cmd_notify)
@@ -952,7 +989,7 @@ IMAP_CMD(cmd_notify)
         nt->have_subs = true;
     }
     nt->direct = true;
-    set_time_responses(s, status);
+    set_time_responses(s, status, true);
     nt->direct = false;
     /* the implicit NOOP (3.1): imap_tagged syncs the selected mailbox */
     imap_tagged(s, cmd, "OK", "NOTIFY completed");

@@ -229,6 +229,37 @@ void imap_notify_event(const char *user, int64_t mailbox_id, const struct notify
     fe_each(&g_srv, notify_ev_one, &a);
 }
 
+static void resync_one(void *session, void *arg)
+{
+    struct imap_session *s = session;
+    bool events_lost = *(const bool *)arg;
+    if (s->closed)
+        return;
+    if (s->view) {
+        /* as notify_one for a hint naming the selected mailbox */
+        s->view->pending = true;
+        bool allow = true;
+        if (!s->in_job && (s->idling || imap_notify_push_selected(s, &allow))) {
+            imap_session_enter(s);
+            if (imap_view_recheck_rights(s))
+                imap_sync(s, allow);
+            imap_session_leave(s);
+        }
+    }
+    if (s->notify && !s->closed) {
+        imap_session_enter(s);
+        imap_notify_session_resync(s, events_lost);
+        imap_session_leave(s);
+    }
+}
+
+void imap_notify_resync(bool events_lost)
+{
+    log_notice("imap: notify queue overflowed (lost %s): resyncing every session",
+               events_lost ? "hints and events" : "change hints");
+    fe_each(&g_srv, resync_one, &events_lost);
+}
+
 static void notify_one(void *session, void *arg)
 {
     struct imap_session *s = session;

@@ -66,6 +66,13 @@ void imap_notify(const char *user, int64_t mailbox_id);
  * for it with NOTIFY SET; the plain hint part goes to imap_notify. */
 struct notify_event;
 void imap_notify_event(const char *user, int64_t mailbox_id, const struct notify_event *ev);
+/* This worker's notify socket refused datagrams (notify.h's resync
+ * marker): every session re-reads what they may have announced - the
+ * selected mailbox as after a hint for it, NOTIFY's watched mailboxes as
+ * a STATUS each; events_lost: LIST/METADATA events were lost too, which
+ * NOTIFY sessions that asked for them learn as NOTIFICATIONOVERFLOW
+ * (RFC 5465 5.8). */
+void imap_notify_resync(bool events_lost);
 /* Close the unauthenticated sessions that another worker chose for
  * eviction (connlimits.h: the server was full); called when this
  * worker's wake fd is readable. */
@@ -704,6 +711,7 @@ struct imap_notify_cache {
 };
 void imap_notify_session_free(struct imap_session *s);
 void imap_notify_flush(struct imap_session *s);
+void imap_notify_session_resync(struct imap_session *s, bool events_lost);
 void imap_notify_hint(struct imap_session *s, const char *store, int64_t mailbox_id, struct imap_notify_cache *cache);
 void imap_notify_session_event(struct imap_session *s, const char *store, int64_t mailbox_id,
                                const struct notify_event *ev);

@@ -1,14 +1,19 @@
 /* notify.c - cross-process "mailbox changed" hints (see notify.h).
  *
  * Datagram sockets rather than a broker process: no single point of
- * failure, no ordering or delivery guarantees needed (the database is the
- * truth; a lost hint only delays a session until its next command).
+ * failure, no ordering guarantees needed (the database is the truth). A
+ * datagram a listener's full queue refuses is not lost silently: the
+ * listener is sent a resync marker as soon as its queue has room
+ * (pending_add, notify_retry_pending), and re-reads what it may have
+ * missed.
  */
 #include "notify.h"
 #include "storage.h"
 #include "log.h"
 
 #include <dirent.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -100,8 +105,14 @@ void notify_listener_read_ev(int fd,
          * (NOTIFY_AUTH_FLUSH) and an event without a mailbox
          * (NOTIFY_EVENT_ONLY). */
         if (errno || end == id || *end ||
-            (v <= 0 && v != NOTIFY_KICK_USER && v != NOTIFY_AUTH_FLUSH && v != NOTIFY_EVENT_ONLY))
+            (v <= 0 && v != NOTIFY_KICK_USER && v != NOTIFY_AUTH_FLUSH && v != NOTIFY_EVENT_ONLY &&
+             v != NOTIFY_RESYNC_HINTS && v != NOTIFY_RESYNC_ALL))
             continue;
+        if (v == NOTIFY_RESYNC_HINTS || v == NOTIFY_RESYNC_ALL) {
+            /* a sender lost datagrams to us (its notify_lost marker) */
+            cb(msg, (int64_t)v, NULL, arg);
+            continue;
+        }
         /* An event follows the id's NUL: "kind\0name\0extra\0actor". */
         const char *p = end + 1, *lim = msg + n;
         if (p >= lim) {
@@ -189,6 +200,116 @@ static void rescan(const char *dirpath)
     g_peers_valid = true;
 }
 
+/* Datagrams a listener's full queue refused (EAGAIN: its worker's loop
+ * has not read the max_dgram_qlen ones before them). They are not kept -
+ * one may be 12 KiB, and the state they announce is in the database - but
+ * the loss is: each such listener owes a marker (NOTIFY_RESYNC_*), sent
+ * before the next datagram to it and retried by notify_retry_pending (the
+ * worker's loop, on a timer, without waiting) until its queue has room
+ * or it is gone. At most one marker per listener is pending, so this is
+ * bounded by the number of listeners. */
+#define NOTIFY_PENDING_MAX 256
+struct pending_marker {
+    struct sockaddr_un sa;
+    bool events;                /* an event datagram was lost, not only hints */
+};
+static struct pending_marker g_pending[NOTIFY_PENDING_MAX];
+static size_t g_npending;
+static atomic_bool g_any_pending;
+static bool g_async_retry;      /* a loop calls notify_retry_pending */
+static unsigned long g_lost_total;
+
+static size_t pending_find(const struct sockaddr_un *sa)
+{
+    for (size_t i = 0; i < g_npending; i++)
+        if (strcmp(g_pending[i].sa.sun_path, sa->sun_path) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+static void pending_drop(size_t i)
+{
+    g_pending[i] = g_pending[--g_npending];
+    atomic_store(&g_any_pending, g_npending > 0);
+}
+
+/* The datagram was refused: remember that this listener lost one. (With
+ * the table full - hundreds of dead-slow listeners - the oldest entry's
+ * marker becomes an "everything" marker for the newcomer's slot; a
+ * listener is never forgotten while it is owed one.) */
+static void pending_add(const struct sockaddr_un *sa, bool events)
+{
+    g_lost_total++;
+    size_t i = pending_find(sa);
+    if (i == SIZE_MAX) {
+        if (g_npending == NOTIFY_PENDING_MAX) {
+            log_warn("notify: %d listeners owe a lost-notification marker; forgetting %s", NOTIFY_PENDING_MAX,
+                     g_pending[0].sa.sun_path);
+            pending_drop(0);
+        }
+        i = g_npending++;
+        g_pending[i].sa = *sa;
+        g_pending[i].events = false;
+    }
+    g_pending[i].events |= events;
+    atomic_store(&g_any_pending, true);
+}
+
+/* Try to send listener i its marker; true when it need no longer be
+ * retried (sent, or the listener is gone). Caller holds g_send_mu. */
+static bool pending_try(size_t i)
+{
+    char msg[32];
+    int n = snprintf(msg, sizeof(msg), "-%c%d", '\0',
+                     g_pending[i].events ? NOTIFY_RESYNC_ALL : NOTIFY_RESYNC_HINTS);
+    struct sockaddr_un *sa = &g_pending[i].sa;
+    if (sendto(g_send_fd, msg, (size_t)n, 0, (struct sockaddr *)sa, sizeof(*sa)) == 0 || errno == ECONNREFUSED ||
+        errno == ENOENT)
+        return true;
+    return false;
+}
+
+/* one pass over the pending markers; caller holds g_send_mu */
+static void pending_pass(void)
+{
+    for (size_t i = 0; i < g_npending;) {
+        if (pending_try(i))
+            pending_drop(i);
+        else
+            i++;
+    }
+}
+
+bool notify_retry_pending(void)
+{
+    if (!atomic_load(&g_any_pending))
+        return false;
+    pthread_mutex_lock(&g_send_mu);
+    if (g_send_fd >= 0)
+        pending_pass();
+    bool left = g_npending > 0;
+    pthread_mutex_unlock(&g_send_mu);
+    return left;
+}
+
+bool notify_retry_wanted(void)
+{
+    return atomic_load(&g_any_pending);
+}
+
+void notify_set_async_retry(bool on)
+{
+    g_async_retry = on;
+}
+
+unsigned long notify_lost_count(void)
+{
+    pthread_mutex_lock(&g_send_mu);
+    unsigned long n = g_lost_total;
+    pthread_mutex_unlock(&g_send_mu);
+    return n;
+}
+
 static _Thread_local char t_origin[NOTIFY_ORIGIN_MAX];
 
 void notify_set_origin(const char *origin)
@@ -233,13 +354,38 @@ static void send_all_ev(const char *user, int64_t mailbox_id, const struct notif
     }
     for (size_t i = 0; i < g_npeers; i++) {
         struct sockaddr_un *sa = &g_peers[i];
+        /* a listener owed a marker gets it first: a datagram must not
+         * get through while the loss before it is still unannounced */
+        size_t pi = g_npending ? pending_find(sa) : SIZE_MAX;
+        if (pi != SIZE_MAX) {
+            if (!pending_try(pi)) {
+                g_pending[pi].events |= ev != NULL;
+                g_lost_total++;
+                continue;
+            }
+            pending_drop(pi);
+        }
         if (sendto(g_send_fd, msg, (size_t)n, 0, (struct sockaddr *)sa, sizeof(*sa)) < 0) {
             if (errno == ECONNREFUSED || errno == ENOENT) {
                 unlink(sa->sun_path);   /* listener died: stale socket file */
                 g_peers_valid = false;
+            } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS || errno == ENOMEM) {
+                /* its queue is full: never wait (this may be a loop);
+                 * the listener is told of the loss instead */
+                pending_add(sa, ev != NULL);
             }
-            /* EAGAIN: receiver queue full; drop, it catches up later */
         }
+    }
+    /* A process without a loop to retry (the CLI: darius deliver and
+     * friends) may wait, a little, for the listeners to read. */
+    for (int k = 0; !g_async_retry && g_npending && k < 2000; k++) {
+        pending_pass();
+        if (!g_npending)
+            break;
+        pthread_mutex_unlock(&g_send_mu);
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&g_send_mu);
     }
     pthread_mutex_unlock(&g_send_mu);
 }

@@ -4,11 +4,15 @@
  * look (mailbox_sync). Each listening process (a dariusd worker) binds a
  * unix datagram socket in DATADIR/run/notify/; a writer (any worker, the
  * CLI, later LMTP/deliver) sends a tiny datagram "user\0mailbox_id" to every
- * socket there after its commit. Datagrams are fire-and-forget: if a socket
- * is gone (dead worker) the stale file is removed; if a receiver's queue is
- * full, the message is dropped and the receiver still catches up at the
- * session's next command or next periodic check, so nothing is lost, only
- * delayed.
+ * socket there after its commit. If a socket is gone (dead worker) the
+ * stale file is removed. A receiver's queue is short (the kernel's
+ * net.unix.max_dgram_qlen, 10 by default): when it is full, the datagram
+ * is dropped - a sender never waits, it may be an event loop - but the
+ * loss is detected: the receiver is owed a resync marker
+ * (NOTIFY_RESYNC_HINTS/_ALL), sent before anything else to it and retried
+ * (notify_retry_pending) until its queue has room, so every lost datagram
+ * is followed by a marker that makes the receiver re-read what it may
+ * have missed.
  */
 #ifndef DARIUS_NOTIFY_H
 #define DARIUS_NOTIFY_H
@@ -108,5 +112,24 @@ void notify_set_local_kick_hook(void (*hook)(const char *user));
  * seen by the lookup every login makes) and expire with their TTL. */
 #define NOTIFY_AUTH_FLUSH (-2)
 void notify_auth_flush(const char *user);
+
+/* mailbox_id values of a resync marker (user "-"): this listener's queue
+ * refused datagrams of some sender. HINTS: only change hints were lost
+ * (re-read every mailbox a session shows: the selected one, NOTIFY's
+ * STATUS); ALL: events too (NOTIFY's LIST/METADATA cannot be recovered:
+ * RFC 5465 5.8's NOTIFICATIONOVERFLOW). */
+#define NOTIFY_RESYNC_HINTS (-4)
+#define NOTIFY_RESYNC_ALL (-5)
+/* A process with an event loop (a worker) retries the owed markers
+ * itself: it calls notify_set_async_retry(true) at start and then
+ * notify_retry_pending() from a timer while notify_retry_wanted(); it
+ * never waits. Without it (the CLI) a send waits up to about 2 s for a
+ * full listener queue to have room for the marker. notify_retry_pending
+ * returns whether markers are still owed. */
+void notify_set_async_retry(bool on);
+bool notify_retry_wanted(void);
+bool notify_retry_pending(void);
+/* datagrams refused by full queues since start (tests, logs) */
+unsigned long notify_lost_count(void);
 
 #endif

@@ -314,6 +314,79 @@ def status_during_job(s):
     b.logout()
 
 
+def hold_notify_reads():
+    """Every worker stops reading its notify socket (worker.c's test hook)
+    until the returned function is called: its queue fills up as behind a
+    busy loop, and the datagrams after the max_dgram_qlen-th are refused."""
+    hold = os.path.join(HOLD, "notify-read")
+    open(hold, "w").close()
+
+    def release():
+        try:
+            os.unlink(hold)
+        except FileNotFoundError:
+            pass
+    return release
+
+
+def lost_hints(s):
+    """More than 100 deliveries (LMTP and APPENDs of several sessions,
+    spread over the workers) while every worker's notify queue is full: the
+    refused hints are followed by a resync marker, and the NOTIFY session
+    (another worker for some of them) ends up with the right EXISTS for its
+    selected mailbox and the right STATUS for the others."""
+    a = s.login()
+    bs = [s.login() for _ in range(4)]
+    bs[0].ok("CREATE Fill")
+    bs[0].ok("CREATE Burst")
+    a.ok("SELECT INBOX")
+    a.ok("NOTIFY SET (selected (MessageNew MessageExpunge)) (personal (MessageNew MessageExpunge))")
+    release = hold_notify_reads()
+    try:
+        # fills every queue (max_dgram_qlen is 10 by default) ...
+        for i in range(12):
+            bs[i % 4].ok("APPEND Fill %L", [dt.sample_message(i)])
+        # ... so that none of these hints gets through
+        for i in range(60):
+            deliver(s, "alice", dt.sample_message(i))
+        for i in range(50):
+            bs[i % 4].ok("APPEND Burst %L", [dt.sample_message(i)])
+    finally:
+        release()
+    got = []
+    for rx, what in ((r"\* 60 EXISTS", "EXISTS of the selected INBOX"),
+                     (r"\* STATUS \"?Burst\"? \(MESSAGES 50 UIDNEXT 51 UIDVALIDITY \d+\)", "STATUS of Burst"),
+                     (r"\* STATUS \"?Fill\"? \(MESSAGES 12 UIDNEXT 13 UIDVALIDITY \d+\)", "STATUS of Fill")):
+        if any(re.fullmatch(rx, x) for x in got):
+            continue
+        r, seen = read_until(a, rx, what)
+        got += seen
+    a.logout()
+    for b in bs:
+        b.logout()
+
+
+def lost_events(s):
+    """Lost LIST events cannot be re-read: a session that asked for
+    MailboxName gets NOTIFICATIONOVERFLOW (RFC 5465 5.8) rather than
+    silently missing some."""
+    a = s.login()
+    b = s.login()
+    a.ok("NOTIFY SET (personal (MailboxName))")
+    release = hold_notify_reads()
+    try:
+        for i in range(30):
+            b.ok("CREATE box%02d" % i)
+    finally:
+        release()
+    read_until(a, r"\* OK \[NOTIFICATIONOVERFLOW\].*", "NOTIFICATIONOVERFLOW after lost events")
+    # NOTIFY is off now: nothing more
+    b.ok("CREATE after")
+    nothing_but(a, None, r"\* LIST .*", "after the overflow")
+    a.logout()
+    b.logout()
+
+
 def many_sessions(s):
     n = 200
     cs = []
@@ -340,6 +413,8 @@ def main():
                          ("ACL: 'l'+'r' needed, \\NoAccess, revocation", acl_rules, {}),
                          ("NOTIFICATIONOVERFLOW", overflow, {}),
                          ("STATUS of a change made while a job runs", status_during_job, {}),
+                         ("110 deliveries while the notify queues are full", lost_hints, {}),
+                         ("lost LIST events: NOTIFICATIONOVERFLOW", lost_events, {}),
                          ("200 NOTIFY sessions get one delivery", many_sessions,
                           {"config": {"maxlogins_per_host": "0", "maxlogins_per_user": "0"}})):
         def run(fn=fn, kw=kw):
