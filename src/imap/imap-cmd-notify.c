@@ -28,8 +28,8 @@
  * Deliberate limits (docs/imap-capabilities.md): MessageNew's attributes
  * are those a message record answers (UID FLAGS INTERNALDATE RFC822.SIZE
  * MODSEQ), others are refused with NO [CANNOT]; AnnotationChange is
- * accepted and never fires (no ANNOTATE, RFC 5257: messages have no
- * annotations); INBOXES is INBOX; events in other users' and shared
+ * refused as an unsupported event, NO [BADEVENT] (no ANNOTATE, RFC 5257:
+ * messages have no annotations); INBOXES is INBOX; events in other users' and shared
  * stores are watched for mailboxes named with SUBTREE/MAILBOXES, with the
  * 'l' and 'r' rights checked at each event (5, 5.9).
  */
@@ -681,11 +681,14 @@ static bool p_event(struct imap_session *s, struct imap_cmd *cmd, struct parse_o
     for (i = 0; i < ARRAY_SIZE(event_names); i++)
         if (strcasecmp(a, event_names[i]) == 0)
             break;
-    if (i == ARRAY_SIZE(event_names)) {
+    unsigned bit = 1u << i;
+    /* AnnotationChange is about per-message annotations (RFC 5465 5.1,
+     * RFC 5257's ANNOTATE), which Darius does not have: an unsupported
+     * event like an unknown one (3.1), not accepted and never fired. */
+    if (i == ARRAY_SIZE(event_names) || bit == NE_ANNOT) {
         o->badevent = true;     /* event-ext: NO [BADEVENT] once parsed */
         return true;
     }
-    unsigned bit = 1u << i;
     if (selected && !(bit & NE_MESSAGE)) {
         o->bad = "Only message events apply to SELECTED";
         return true;
@@ -966,7 +969,9 @@ IMAP_CMD(cmd_notify)
     }
     if (o.badevent) {
         /* RFC 5465 3.1: NO, and BADEVENT lists what is supported */
-        imap_tagged(s, cmd, "NO", "[BADEVENT (MessageNew MessageExpunge FlagChange AnnotationChange MailboxName "
+        /* RFC 5465 3.1: NO, and BADEVENT lists all the supported events
+         * (AnnotationChange is not one: no per-message annotations) */
+        imap_tagged(s, cmd, "NO", "[BADEVENT (MessageNew MessageExpunge FlagChange MailboxName "
                                   "SubscriptionChange MailboxMetadataChange ServerMetadataChange)] "
                                   "Unsupported event");
         goto fail;
