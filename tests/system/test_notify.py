@@ -314,6 +314,28 @@ def status_during_job(s):
     b.logout()
 
 
+def own_changes(s):
+    """RFC 5465 5.2/5.3: the session's own APPEND, COPY and MOVE into a
+    watched mailbox that is not selected give it the STATUS too (only a
+    new message in the selected mailbox is not echoed as a FETCH)."""
+    a = s.login()
+    a.ok("CREATE Watched")
+    a.ok("CREATE Src")
+    a.ok("APPEND Src %L", [dt.sample_message(1)])
+    a.ok("APPEND Src %L", [dt.sample_message(2)])
+    a.ok("SELECT Src")
+    a.ok("NOTIFY SET (selected (MessageNew MessageExpunge)) (personal (MessageNew MessageExpunge))")
+    steps = (("APPEND Watched %L", [dt.sample_message(3)], 1),
+             ("COPY 1 Watched", [], 2),
+             ("MOVE 2 Watched", [], 3))
+    for cmd, lits, n in steps:
+        u, t = a.ok(cmd, lits)
+        rx = r"\* STATUS \"?Watched\"? \(MESSAGES %d UIDNEXT %d UIDVALIDITY \d+\)" % (n, n + 1)
+        if not any(re.fullmatch(rx, r.render()) for r in u):
+            read_until(a, rx, "STATUS after the session's own %s" % cmd.split()[0])
+    a.logout()
+
+
 def hold_notify_reads():
     """Every worker stops reading its notify socket (worker.c's test hook)
     until the returned function is called: its queue fills up as behind a
@@ -413,6 +435,7 @@ def main():
                          ("ACL: 'l'+'r' needed, \\NoAccess, revocation", acl_rules, {}),
                          ("NOTIFICATIONOVERFLOW", overflow, {}),
                          ("STATUS of a change made while a job runs", status_during_job, {}),
+                         ("the session's own APPEND/COPY/MOVE: STATUS", own_changes, {}),
                          ("110 deliveries while the notify queues are full", lost_hints, {}),
                          ("lost LIST events: NOTIFICATIONOVERFLOW", lost_events, {}),
                          ("200 NOTIFY sessions get one delivery", many_sessions,
