@@ -314,6 +314,42 @@ def status_during_job(s):
     b.logout()
 
 
+def login_elsewhere(s, other):
+    """A session on another worker than other's (the kernel spreads the
+    connections over the workers: a few tries; /proc tells the owner)."""
+    mine = dt.socket_owner_pid(s, other)
+    for _ in range(64):
+        c = s.login()
+        if dt.socket_owner_pid(s, c) != mine:
+            return c
+        c.logout()
+    raise dt.TestFailure("every connection went to worker %s" % mine)
+
+
+def metadata_across_workers(s):
+    """Mailbox/ServerMetadataChange made by a session on another worker
+    (an event datagram across processes)."""
+    a = s.login()
+    b = login_elsewhere(s, a)
+    b.ok("CREATE Meta")
+    a.ok("NOTIFY SET (personal (MailboxMetadataChange ServerMetadataChange))")
+    b.ok("SETMETADATA Meta (/shared/comment \"from the other worker\")")
+    read_until(a, r"\* METADATA \"?Meta\"? \"?/shared/comment\"?", "MailboxMetadataChange across workers")
+    b.ok("SETMETADATA INBOX (/private/comment \"x\" /shared/vendor/x/y \"z\")")
+    # the /private and the /shared entry in one METADATA or one each
+    want = {"/private/comment", "/shared/vendor/x/y"}
+    while want:
+        r, seen = read_until(a, r"\* METADATA \"?INBOX\"? .*", "MailboxMetadataChange of two entries")
+        want -= set(re.findall(r"/(?:private|shared)/[\w/]+", r.render()))
+    b.ok("SETMETADATA \"\" (/private/comment \"server\")")
+    read_until(a, r"\* METADATA \"\" \"?/private/comment\"?", "ServerMetadataChange across workers")
+    # removing an entry is a change too
+    b.ok("SETMETADATA Meta (/shared/comment NIL)")
+    read_until(a, r"\* METADATA \"?Meta\"? \"?/shared/comment\"?", "metadata removal across workers")
+    a.logout()
+    b.logout()
+
+
 def own_changes(s):
     """RFC 5465 5.2/5.3: the session's own APPEND, COPY and MOVE into a
     watched mailbox that is not selected give it the STATUS too (only a
@@ -358,7 +394,7 @@ def lost_hints(s):
     (another worker for some of them) ends up with the right EXISTS for its
     selected mailbox and the right STATUS for the others."""
     a = s.login()
-    bs = [s.login() for _ in range(4)]
+    bs = [login_elsewhere(s, a)] + [s.login() for _ in range(3)]
     bs[0].ok("CREATE Fill")
     bs[0].ok("CREATE Burst")
     a.ok("SELECT INBOX")
@@ -435,6 +471,7 @@ def main():
                          ("ACL: 'l'+'r' needed, \\NoAccess, revocation", acl_rules, {}),
                          ("NOTIFICATIONOVERFLOW", overflow, {}),
                          ("STATUS of a change made while a job runs", status_during_job, {}),
+                         ("metadata changes across workers", metadata_across_workers, {}),
                          ("the session's own APPEND/COPY/MOVE: STATUS", own_changes, {}),
                          ("110 deliveries while the notify queues are full", lost_hints, {}),
                          ("lost LIST events: NOTIFICATIONOVERFLOW", lost_events, {}),
