@@ -1183,3 +1183,153 @@ out_free:
     fetch_state_free(st);
     return CMD_DONE;
 }
+
+/* ---- NOTIFY: MessageNew's FETCH attributes (RFC 5465 5.2) ---------------- */
+
+struct fetch_notify_spec {
+    unsigned refs;              /* loop thread only */
+    struct fetch_req req;
+};
+
+struct fetch_notify_spec *fetch_notify_spec_new(struct fetch_req *req)
+{
+    struct fetch_notify_spec *sp = xcalloc(1, sizeof(*sp));
+    sp->refs = 1;
+    sp->req = *req;
+    memset(req, 0, sizeof(*req));
+    return sp;
+}
+
+void fetch_notify_spec_unref(struct fetch_notify_spec *sp)
+{
+    if (!sp || --sp->refs)
+        return;
+    fetch_req_free(&sp->req);
+    free(sp);
+}
+
+/* Items that need more than the message record (cache, content, the
+ * preview): built on the pool. */
+bool fetch_notify_spec_needs_job(const struct fetch_notify_spec *sp)
+{
+    const struct fetch_req *r = &sp->req;
+    return r->need_cache || r->need_content || r->has[FI_SECTION] || r->has[FI_BINARY] || r->has[FI_BINARY_SIZE] ||
+           r->has[FI_PREVIEW] || r->has[FI_ENVELOPE] || r->has[FI_BODY] || r->has[FI_BODYSTRUCTURE];
+}
+
+struct fetch_notify_job {
+    struct imap_session *s;     /* held (imap_session_enter) until done */
+    struct fetch_notify_spec *spec;
+    struct fetch_state *st;
+    struct mail_user *store;    /* a reference taken on the loop */
+    char *name;                 /* the mailbox inside store */
+    char *reader;               /* NULL: the owner (mailbox_open) */
+    int64_t mbid;
+    size_t max_text;
+    struct buf text;            /* the responses, literals inlined */
+    bool too_big;               /* more than max_text */
+    fetch_notify_done_fn done;
+};
+
+/* Append the chunk's segments to j->text (NULs of non-binary literals as
+ * in write_segs); false once past the bound. */
+static bool notify_flatten(struct fetch_notify_job *j)
+{
+    struct fetch_state *st = j->st;
+    for (size_t i = 0; i < st->nsegs; i++) {
+        const struct fetch_seg *g = &st->segs[i];
+        if (j->text.len + g->len > j->max_text)
+            return false;
+        const char *base = g->ext ? g->ext : st->out.data + g->off;
+        size_t at = j->text.len;
+        buf_append(&j->text, base, g->len);
+        if (g->nonul)
+            replace_nuls(j->text.data + at, g->len);
+    }
+    return true;
+}
+
+/* On the pool: the store's job connection, the mailbox opened read-only
+ * (no \Recent claim; a reader's own \Seen in someone else's mailbox), the
+ * responses built chunk by chunk as FETCH does, never setting \Seen. */
+static void fetch_notify_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct fetch_notify_job *j = arg;
+    struct fetch_state *st = j->st;
+    if (storage_job_begin(j->store, NULL) < 0)
+        return;
+    struct mailbox *mb = NULL;
+    int r = j->reader ? mailbox_open_as(j->store, j->name, j->reader, true, NULL, &mb)
+                      : mailbox_open(j->store, j->name, true, false, NULL, &mb);
+    if (r == 0 && mailbox_get_info(mb)->id == j->mbid) {
+        st->mb = mb;
+        st->win_end = st->batch.nuids;
+        while (!st->eof && !st->failed && !st->unknown_cte && !j->too_big) {
+            size_t pos = st->batch.pos, bi = st->bi;
+            fetch_step(st);
+            if (!notify_flatten(j))
+                j->too_big = true;
+            msg_release(st);
+            if (st->batch.pos == pos && st->bi == bi && !st->eof)
+                break;   /* no progress: never spin */
+        }
+        st->mb = NULL;
+    }
+    if (mb)
+        mailbox_close(mb);   /* j->store holds the store: not its last reference */
+    storage_job_end(j->store, NULL);
+}
+
+static void fetch_notify_finish(void *arg)
+{
+    struct fetch_notify_job *j = arg;
+    struct imap_session *s = j->s;
+    j->done(s, j->mbid, &j->st->vs, &j->text, j->too_big);
+    imap_session_leave(s);
+    memset(&j->st->req, 0, sizeof(j->st->req));   /* the spec's */
+    fetch_state_free(j->st);
+    fetch_notify_spec_unref(j->spec);
+    mail_user_close(j->store);
+    free(j->name);
+    free(j->reader);
+    buf_free(&j->text);
+    free(j);
+}
+
+void fetch_notify_submit(struct imap_session *s, struct fetch_notify_spec *spec, const uint32_t *uids, size_t n,
+                         size_t max_text, fetch_notify_done_fn done)
+{
+    struct imap_view *v = s->view;
+    struct mail_user *vstore = imap_view_store(v);
+    struct mail_user *store = NULL;
+    if (!n || !vstore || mail_user_open(mail_user_name(vstore), false, &store) < 0)
+        return;
+    struct fetch_notify_job *j = xcalloc(1, sizeof(*j));
+    struct fetch_state *st = xcalloc(1, sizeof(*st));
+    j->s = s;
+    j->spec = spec;
+    spec->refs++;
+    j->st = st;
+    j->store = store;
+    j->name = xstrdup(mailbox_get_info(v->mb)->name);
+    /* someone else's mailbox: that reader's own \Seen (as SELECT) */
+    j->reader = strcmp(mail_user_name(store), s->who.user) != 0 ? xstrdup(s->who.user) : NULL;
+    j->mbid = v->mbid;
+    j->max_text = max_text;
+    j->done = done;
+    st->req = spec->req;        /* shared, read only; not freed with st */
+    st->uids = xmalloc(n * sizeof(uint32_t));
+    memcpy(st->uids, uids, n * sizeof(uint32_t));
+    st->nuids = n;
+    st->batch.uids = st->uids;
+    st->batch.nuids = n;
+    st->batch.max = 64;
+    st->uid_cmd = true;         /* UID in every response (5.2's example) */
+    st->uidonly = (s->enabled & EN_UIDONLY) != 0;
+    st->condstore = v->condstore;
+    st->may_set_seen = false;   /* an unsolicited FETCH never sets \Seen */
+    imap_view_snap_uids(&st->vs, v, uids, n);
+    imap_session_enter(s);
+    jobs_submit("notify-fetch", store, fetch_notify_run, fetch_notify_finish, j);
+}

@@ -46,6 +46,7 @@
 #define NOTIFY_OUTPUT_MAX (1024 * 1024) /* unsent output before overflow */
 #define NOTIFY_MAX_NEW_FETCH 256       /* MessageNew FETCHes for one sync */
 #define NOTIFY_MAX_SUBS 10000          /* subscriptions cached for SUBSCRIBED */
+#define NOTIFY_MAX_FETCH_JOBS 4        /* MessageNew FETCH jobs in flight per session */
 
 enum notify_ev {
     NE_NEW = 1u << 0, NE_EXPUNGE = 1u << 1, NE_FLAG = 1u << 2, NE_ANNOT = 1u << 3,
@@ -74,6 +75,7 @@ struct imap_notify {
     unsigned sel_events;        /* SELECTED(-DELAYED) events, 0: none */
     bool sel_delayed;
     unsigned fetch;             /* NF_* */
+    struct fetch_notify_spec *spec; /* attributes beyond the record's: a job */
     struct notify_spec *specs;
     size_t nspecs;
     unsigned other_events;      /* union over specs */
@@ -120,6 +122,7 @@ void imap_notify_session_free(struct imap_session *s)
     specs_free(nt->specs, nt->nspecs);
     subs_free(nt);
     buf_free(&nt->queue);
+    fetch_notify_spec_unref(nt->spec);
     free(nt);
     s->notify = NULL;
 }
@@ -140,6 +143,8 @@ static void overflow(struct imap_session *s)
     nt->specs = NULL;
     nt->nspecs = 0;
     nt->other_events = nt->sel_events = nt->fetch = 0;
+    fetch_notify_spec_unref(nt->spec);
+    nt->spec = NULL;
     subs_free(nt);
     nt->have_subs = false;
     nt->overflowed = true;
@@ -609,15 +614,77 @@ static int newfetch_one(const struct msg_record *rec, void *arg)
     return 0;
 }
 
+static void newfetch_done(struct imap_session *s, int64_t mbid, const struct imap_view_snap *vs,
+                          const struct buf *text, bool too_big);
+
+static void newfetch_submit(struct imap_session *s, const uint32_t *uids, size_t n)
+{
+    struct imap_notify *nt = s->notify;
+    /* a client whose FETCHes pile up cannot keep up: 5.8 */
+    if (s->notify_fetch_jobs >= NOTIFY_MAX_FETCH_JOBS) {
+        overflow(s);
+        return;
+    }
+    s->notify_fetch_jobs++;
+    fetch_notify_submit(s, nt->spec, uids, n, NOTIFY_QUEUE_MAX, newfetch_done);
+}
+
+/* On the loop, after the job: the responses go out like any other
+ * notification (emit: now, or before the running command's tagged
+ * reply), if the session still wants them and their MSNs are still the
+ * client's; else they are built again (an EXPUNGE was sent meanwhile). */
+static void newfetch_done(struct imap_session *s, int64_t mbid, const struct imap_view_snap *vs,
+                          const struct buf *text, bool too_big)
+{
+    if (s->notify_fetch_jobs)
+        s->notify_fetch_jobs--;
+    struct imap_notify *nt = s->notify;
+    if (s->closed || !s->conn || !nt || nt->overflowed || !nt->spec || !(nt->sel_events & NE_NEW) || !s->view ||
+        s->view->mbid != mbid)
+        return;
+    if (too_big) {
+        overflow(s);
+        return;
+    }
+    uint32_t *again = NULL;
+    size_t nagain = 0;
+    bool stale = false;
+    for (size_t i = 0; i < vs->n; i++) {
+        uint32_t msn = vs->msns ? vs->msns[i] : vs->base + (uint32_t)i + 1;
+        uint32_t now = imap_view_msn(s->view, vs->uids[i]);
+        if (now != msn)
+            stale = true;
+        if (now) {
+            if (!again)
+                again = xmalloc(vs->n * sizeof(uint32_t));
+            again[nagain++] = vs->uids[i];
+        }
+    }
+    if (!stale) {
+        emit(s, text);
+    } else if (nagain && !(s->enabled & EN_UIDONLY)) {
+        newfetch_submit(s, again, nagain);
+    } else if (s->enabled & EN_UIDONLY) {
+        emit(s, text);          /* UIDFETCH responses carry no MSN */
+    }
+    free(again);
+}
+
 void imap_notify_new_messages(struct imap_session *s, const uint32_t *uids, size_t n)
 {
     struct imap_notify *nt = s->notify;
-    if (!nt || nt->overflowed || !nt->fetch || !(nt->sel_events & NE_NEW) || !n || !s->view)
+    if (!nt || nt->overflowed || !(nt->fetch || nt->spec) || !(nt->sel_events & NE_NEW) || !n || !s->view)
         return;
-    /* Bounded work on the loop: a burst bigger than this is left to the
-     * client's own FETCH (it has the EXISTS). */
+    /* Bounded work: a burst bigger than this is left to the client's own
+     * FETCH (it has the EXISTS). */
     if (n > NOTIFY_MAX_NEW_FETCH)
         uids += n - NOTIFY_MAX_NEW_FETCH, n = NOTIFY_MAX_NEW_FETCH;
+    if (nt->spec) {
+        /* ENVELOPE, BODYSTRUCTURE, sections, PREVIEW...: they read the
+         * cache or the message file, never on the loop (a job) */
+        newfetch_submit(s, uids, n);
+        return;
+    }
     struct buf b = BUF_INIT;
     struct newfetch_ctx c = {s, &b, nt->fetch,
                              s->view->condstore || (s->enabled & (EN_CONDSTORE | EN_QRESYNC))};
@@ -720,10 +787,18 @@ static bool p_event(struct imap_session *s, struct imap_cmd *cmd, struct parse_o
             default: other = true; break;
             }
         }
-        fetch_req_free(&req);
-        if (other && !o->no)
-            o->no = "[CANNOT] MessageNew attributes supported: UID FLAGS INTERNALDATE RFC822.SIZE MODSEQ";
-        o->nt->fetch |= f | NF_UID;   /* RFC 5465 5.2's example: UID is always there */
+        if (other) {
+            /* any fetch-att (5.2): what reads more than the record is
+             * built as a job (fetch_notify_submit); BODY[] never sets
+             * \Seen there */
+            fetch_notify_spec_unref(o->nt->spec);
+            o->nt->spec = fetch_notify_spec_new(&req);
+            o->nt->fetch = 0;
+        } else {
+            fetch_req_free(&req);
+            if (!o->nt->spec)
+                o->nt->fetch |= f | NF_UID;   /* RFC 5465 5.2's example: UID is always there */
+        }
     }
     return true;
 }
@@ -1001,6 +1076,7 @@ IMAP_CMD(cmd_notify)
     return CMD_DONE;
 fail:
     specs_free(nt->specs, nt->nspecs);
+    fetch_notify_spec_unref(nt->spec);
     free(nt);
     return CMD_DONE;
 }

@@ -100,6 +100,25 @@ void fetch_req_free(struct fetch_req *req);
 /* (NOTIFY) Only "(att ...)", stopping after the ')' (imap-cmd-notify.c). */
 bool fetch_parse_att_list(struct imap_parser *ps, struct imap_cmd *cmd, struct fetch_req *req, const char **err);
 
+/* (NOTIFY, RFC 5465 5.2) MessageNew's FETCH attributes, shared by a
+ * NOTIFY SET and the jobs that answer it (reference counted, loop thread
+ * only). fetch_notify_spec_new takes req over. */
+struct fetch_notify_spec;
+struct fetch_notify_spec *fetch_notify_spec_new(struct fetch_req *req);
+void fetch_notify_spec_unref(struct fetch_notify_spec *sp);
+bool fetch_notify_spec_needs_job(const struct fetch_notify_spec *sp);
+/* Build the FETCH responses of the new messages uids (sorted) of the
+ * selected mailbox as a job on the pool (a handle of its own, read-only,
+ * never setting \Seen), then call done on the loop with the MSN snapshot
+ * they were numbered with and their text (literals inlined), or too_big
+ * when it would pass max_text octets. The session is held meanwhile;
+ * done must check that it still wants them (closed, another mailbox
+ * selected, NOTIFY changed). */
+typedef void (*fetch_notify_done_fn)(struct imap_session *s, int64_t mbid, const struct imap_view_snap *vs,
+                                     const struct buf *text, bool too_big);
+void fetch_notify_submit(struct imap_session *s, struct fetch_notify_spec *spec, const uint32_t *uids, size_t n,
+                         size_t max_text, fetch_notify_done_fn done);
+
 /* Parse a section spec "1.2.HEADER.FIELDS (A B)" from just after '['
  * through the closing ']'. binary: only part numbers are allowed. */
 bool fetch_parse_section(struct imap_parser *ps, struct imap_cmd *cmd, bool binary, struct fetch_section *sec,

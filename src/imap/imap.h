@@ -352,6 +352,7 @@ struct imap_session {
     uint64_t connected_at;
     /* (added) NOTIFY SET in force (imap-cmd-notify.c), NULL: none */
     struct imap_notify *notify;
+    unsigned notify_fetch_jobs; /* MessageNew FETCH jobs in flight (fetch_notify_submit) */
     /* (added) INPROGRESS (RFC 9585): the running command's progress,
      * written by its jobs (imap_progress_add), read by progress_timer's
      * callback on the loop, which sends "* OK [INPROGRESS ...]" while the

@@ -116,6 +116,75 @@ def selected_events(s):
     b.logout()
 
 
+def fetch_atts(s):
+    """RFC 5465 5.2: MessageNew with any fetch-att. Each kind - record
+    items, cached ones (ENVELOPE, BODY, BODYSTRUCTURE), sections
+    (BODY.PEEK[HEADER.FIELDS], BODY[] and a partial one, BINARY), PREVIEW,
+    EMAILID/THREADID, MODSEQ - comes in the unsolicited FETCH after the
+    EXISTS, built as a job from the message itself; BODY[] there sets no
+    \\Seen; the FETCH answers what the client's own FETCH answers."""
+    a = s.login()
+    b = login_elsewhere(s, a)
+    a.ok("SELECT INBOX")
+    m = dt.sample_message(7, size=3000, subject="notify atts")
+    groups = (
+        ("UID FLAGS INTERNALDATE RFC822.SIZE MODSEQ", None),
+        ("UID ENVELOPE", r"ENVELOPE \(\"Mon, 7 Feb 1994 21:52:25 -0800\" \"notify atts\" .*"),
+        ("UID BODYSTRUCTURE", r"BODYSTRUCTURE \(\"TEXT\" \"PLAIN\" .*"),
+        ("UID BODY", r"BODY \(\"TEXT\" \"PLAIN\" .*"),
+        ("UID BODY.PEEK[HEADER.FIELDS (Subject From)]", r"(?i)BODY\[HEADER\.FIELDS \(\"?SUBJECT\"? \"?FROM\"?\)\] \{\d+\}\\r\\nFrom: .*Subject: notify atts"),
+        ("UID BODY[]", r"BODY\[\] .*"),
+        ("UID BODY.PEEK[TEXT]<0.10>", r"BODY\[TEXT\]<0> .*"),
+        ("UID BINARY.PEEK[1] BINARY.SIZE[1]", r"BINARY\[1\] .*"),
+        ("UID PREVIEW", r"PREVIEW .*"),
+        ("UID EMAILID THREADID", r"EMAILID \(.*"),
+        ("UID FLAGS ENVELOPE BODY.PEEK[HEADER] RFC822.SIZE", r"FLAGS .*ENVELOPE .*"),
+    )
+    for i, (atts, rx) in enumerate(groups):
+        a.ok("NOTIFY SET (selected (MessageNew (%s) MessageExpunge))" % atts)
+        b.ok("APPEND INBOX %L", [m])
+        n = i + 1
+        read_until(a, r"\* %d EXISTS" % n, "EXISTS (%s)" % atts)
+        r, seen = read_until(a, r"\* %d FETCH \(.*" % n, "MessageNew FETCH (%s)" % atts)
+        got = r.render()
+        if rx and not re.search(rx, got):
+            raise dt.TestFailure("MessageNew (%s): %r" % (atts, got))
+        # the same as the client's own FETCH of those items
+        items = atts.replace("BODY[]", "BODY.PEEK[]")
+        u, t = a.ok("UID FETCH %d (%s)" % (n, items))
+        own = [x.render() for x in u if x.render().startswith("* %d FETCH" % n)]
+        if len(own) != 1:
+            raise dt.TestFailure("own FETCH (%s): %r" % (atts, own))
+        if "UID %d" % n not in got:
+            raise dt.TestFailure("no UID in the MessageNew FETCH: %r" % got)
+        if got != own[0]:
+            raise dt.TestFailure("MessageNew FETCH %r differs from FETCH %r" % (got, own[0]))
+    # BODY[] in the MessageNew FETCH set no \Seen
+    u, t = a.ok("FETCH 6 (FLAGS)")
+    if any("\\Seen" in x.render() for x in u):
+        raise dt.TestFailure("BODY[] of MessageNew set \\Seen: %r" % [x.render() for x in u])
+    a.logout()
+    b.logout()
+
+
+def fetch_atts_burst(s):
+    """A burst of LMTP deliveries with ENVELOPE asked for: every new
+    message gets its FETCH, with the right MSN, in order of arrival."""
+    a = s.login()
+    a.ok("SELECT INBOX")
+    a.ok("NOTIFY SET (selected (MessageNew (UID ENVELOPE) MessageExpunge))")
+    for i in range(20):
+        deliver(s, "alice", dt.sample_message(i, subject="burst %d" % i))
+    want = {i + 1 for i in range(20)}
+    while want:
+        r, seen = read_until(a, r"\* \d+ FETCH \(UID \d+ ENVELOPE .*", "FETCH of the burst")
+        mm = re.match(r"\* (\d+) FETCH \(UID (\d+) ENVELOPE .*\"burst (\d+)\"", r.render())
+        if not mm or int(mm.group(1)) != int(mm.group(2)) or int(mm.group(3)) != int(mm.group(1)) - 1:
+            raise dt.TestFailure("burst FETCH: %r" % r.render())
+        want.discard(int(mm.group(1)))
+    a.logout()
+
+
 def selected_delayed(s):
     a = s.login()
     b = s.login()
@@ -465,6 +534,8 @@ def many_sessions(s):
 
 def main():
     for name, fn, kw in (("SELECTED: EXISTS+FETCH, FlagChange, EXPUNGE, LMTP", selected_events, {}),
+                         ("MessageNew with each kind of fetch-att", fetch_atts, {}),
+                         ("MessageNew ENVELOPE for a burst of deliveries", fetch_atts_burst, {}),
                          ("SELECTED-DELAYED holds EXPUNGE back", selected_delayed, {}),
                          ("STATUS for other mailboxes, NOTIFY NONE", other_mailboxes, {}),
                          ("MailboxName, SubscriptionChange, metadata", mailbox_events, {}),
