@@ -25,9 +25,14 @@
  * NOTIFY_QUEUE_MAX, or unsent output past NOTIFY_OUTPUT_MAX) gets
  * "* OK [NOTIFICATIONOVERFLOW]" and is as after NOTIFY NONE (5.8).
  *
- * Deliberate limits (docs/imap-capabilities.md): MessageNew's attributes
- * are those a message record answers (UID FLAGS INTERNALDATE RFC822.SIZE
- * MODSEQ), others are refused with NO [CANNOT]; AnnotationChange is
+ * MessageNew's attributes (5.2): record items (UID FLAGS INTERNALDATE
+ * RFC822.SIZE MODSEQ) are answered on the loop; any other fetch-att by
+ * FETCH's builder as a job (fetch_notify_submit), never setting \Seen.
+ * Lost datagrams (a worker's full queue) arrive as a resync
+ * (imap_notify_session_resync): STATUS again, or NOTIFICATIONOVERFLOW
+ * when LIST/METADATA events were lost.
+ *
+ * Deliberate limits (docs/imap-capabilities.md): AnnotationChange is
  * refused as an unsupported event, NO [BADEVENT] (no ANNOTATE, RFC 5257:
  * messages have no annotations); INBOXES is INBOX; events in other users' and shared
  * stores are watched for mailboxes named with SUBTREE/MAILBOXES, with the

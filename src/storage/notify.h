@@ -29,9 +29,9 @@ void notify_listener_close(void);
  * reports to its client by name (LIST, METADATA responses) rather than by
  * re-reading a mailbox. Sent after the commit like a hint; the datagram
  * is the hint's "user\0id" followed by "\0kind\0name\0extra\0actor", so
- * a receiver that only wants the hint reads it as one. Lost datagrams
- * lose the event (NOTIFY's untagged responses are advisory; the state is
- * in the database, as ever). */
+ * a receiver that only wants the hint reads it as one. A datagram a full
+ * queue refused is announced by a NOTIFY_RESYNC_ALL marker (below): the
+ * receiver cannot re-read the event, but knows it missed one. */
 enum notify_event_kind {
     NOTIFY_EV_CREATE = 1,       /* name: the new mailbox */
     NOTIFY_EV_DELETE,           /* name: the deleted mailbox */

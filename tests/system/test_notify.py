@@ -6,7 +6,12 @@ SELECTED-DELAYED holding EXPUNGE back until a command), STATUS for other
 watched mailboxes, LIST for create/rename/delete and (un)subscribe,
 METADATA for mailbox and server annotations; nothing for mailboxes it does
 not watch, nothing after NOTIFY NONE; a mailbox of another user only with
-the 'l' and 'r' rights. And 200 NOTIFY sessions of one user, spread over
+the 'l' and 'r' rights. MessageNew with every kind of fetch-att (built
+as a job), metadata events from another worker, the session's own
+APPEND/COPY/MOVE into a watched mailbox. Lost datagrams: with every
+worker's notify reads held (DARIUS_TEST_HOLD_DIR/notify-read) more than
+100 deliveries still end in the right EXISTS/STATUS, and lost LIST events
+in NOTIFICATIONOVERFLOW. And 200 NOTIFY sessions of one user, spread over
 the workers, all get the STATUS of one delivery. Every wait is a read with
 a socket timeout for the expected line, never a sleep."""
 
