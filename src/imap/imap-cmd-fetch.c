@@ -1331,5 +1331,7 @@ void fetch_notify_submit(struct imap_session *s, struct fetch_notify_spec *spec,
     st->may_set_seen = false;   /* an unsolicited FETCH never sets \Seen */
     imap_view_snap_uids(&st->vs, v, uids, n);
     imap_session_enter(s);
-    jobs_submit("notify-fetch", store, fetch_notify_run, fetch_notify_finish, j);
+    /* no key (as ESEARCH's): not queued behind the store's other jobs;
+     * storage_job_begin takes the store's job connection when it runs */
+    jobs_submit("notify-fetch", NULL, fetch_notify_run, fetch_notify_finish, j);
 }

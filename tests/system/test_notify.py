@@ -190,6 +190,47 @@ def fetch_atts_burst(s):
     a.logout()
 
 
+def fetch_job_held(s):
+    """The MessageNew FETCH job held on the pool (DARIUS_TEST_HOLD_DIR
+    "notify-fetch"): an EXPUNGE sent meanwhile changes the new message's
+    MSN, and the FETCH then carries the new one (rebuilt); a session that
+    drops NOTIFY or goes away while its job is held is no problem (the
+    sanitizer run checks the memory)."""
+    a = s.login()
+    b = s.login()
+    c = s.login()
+    b.ok("APPEND INBOX %L", [dt.sample_message(1)])
+    a.ok("SELECT INBOX")
+    a.ok("NOTIFY SET (selected (MessageNew (UID ENVELOPE) MessageExpunge))")
+    c.ok("SELECT INBOX")
+    c.ok("NOTIFY SET (selected (MessageNew (UID BODY[]) MessageExpunge))")
+    hold = os.path.join(HOLD, "notify-fetch")
+    open(hold, "w").close()
+    try:
+        b.ok("APPEND INBOX %L", [dt.sample_message(2, subject="held")])
+        wait_file(hold + ".started", "the MessageNew FETCH job")
+        read_until(a, r"\* 2 EXISTS", "EXISTS while the job is held")
+        # c: NOTIFY NONE, then away, with its job still held
+        c.ok("NOTIFY NONE")
+        c.close()
+        b.ok("SELECT INBOX")
+        b.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+        b.ok("EXPUNGE")
+        read_until(a, r"\* 1 EXPUNGE", "EXPUNGE while the job is held")
+    finally:
+        for f in (hold, hold + ".started"):
+            try:
+                os.unlink(f)
+            except FileNotFoundError:
+                pass
+    r, seen = read_until(a, r"\* \d+ FETCH \(UID 2 ENVELOPE .*", "FETCH after the held job")
+    if not r.render().startswith("* 1 FETCH (UID 2 ENVELOPE") or '"held"' not in r.render():
+        raise dt.TestFailure("FETCH with a stale MSN: %r" % r.render())
+    u, t = a.ok("NOOP")
+    a.logout()
+    b.logout()
+
+
 def selected_delayed(s):
     a = s.login()
     b = s.login()
@@ -541,6 +582,7 @@ def main():
     for name, fn, kw in (("SELECTED: EXISTS+FETCH, FlagChange, EXPUNGE, LMTP", selected_events, {}),
                          ("MessageNew with each kind of fetch-att", fetch_atts, {}),
                          ("MessageNew ENVELOPE for a burst of deliveries", fetch_atts_burst, {}),
+                         ("MessageNew job held: MSN after an EXPUNGE, session gone", fetch_job_held, {}),
                          ("SELECTED-DELAYED holds EXPUNGE back", selected_delayed, {}),
                          ("STATUS for other mailboxes, NOTIFY NONE", other_mailboxes, {}),
                          ("MailboxName, SubscriptionChange, metadata", mailbox_events, {}),
