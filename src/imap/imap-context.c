@@ -161,6 +161,7 @@ static void ctx_free(struct update_ctx *c)
 }
 
 static void job_detach(struct uctx_job *j);
+static void job_free(struct uctx_job *j);
 
 void update_ctx_free_all(struct imap_view *v)
 {
@@ -170,8 +171,11 @@ void update_ctx_free_all(struct imap_view *v)
     v->uctx = NULL;
     v->nuctx = 0;
     if (v->upend) {
-        if (v->upend->job)
-            job_detach(v->upend->job);
+        struct uctx_job *j = v->upend->job;
+        if (j && j->finished)
+            job_free(j);        /* done ran, its answers were waiting for a sync */
+        else if (j)
+            job_detach(j);      /* job_done frees it */
         free(v->upend->p);
         free(v->upend);
         v->upend = NULL;
