@@ -161,7 +161,6 @@ static void ctx_free(struct update_ctx *c)
 }
 
 static void job_detach(struct uctx_job *j);
-static void job_free(struct uctx_job *j);
 
 void update_ctx_free_all(struct imap_view *v)
 {
@@ -171,11 +170,8 @@ void update_ctx_free_all(struct imap_view *v)
     v->uctx = NULL;
     v->nuctx = 0;
     if (v->upend) {
-        struct uctx_job *j = v->upend->job;
-        if (j && j->finished)
-            job_free(j);        /* done ran, its answers were waiting for a sync */
-        else if (j)
-            job_detach(j);      /* job_done frees it */
+        if (v->upend->job)
+            job_detach(v->upend->job);
         free(v->upend->p);
         free(v->upend);
         v->upend = NULL;
@@ -821,8 +817,14 @@ static void job_free(struct uctx_job *j)
     free(j);
 }
 
+/* The view goes away: a running job frees itself when done; a finished
+ * one (its answers were waiting for a sync) goes now. */
 static void job_detach(struct uctx_job *j)
 {
+    if (j->finished) {
+        job_free(j);
+        return;
+    }
     j->detached = true;
     j->s = NULL;
 }
