@@ -10,13 +10,20 @@ UPDATE_CTX_MAX_PENDING (512) new messages waiting for one context's
 evaluation end it with NO [NOUPDATE], while a record-only context goes
 on."""
 
+import os
 import re
+import select
 import sys
+import tempfile
+import time
 
 import darius_test as dt
 
 R = dt.Report("context-content")
 WAIT = 5.0
+# src/net/jobs.h: a job of kind K waits while the file HOLD/K exists
+HOLD = tempfile.mkdtemp(prefix="darius-hold-")
+os.environ["DARIUS_TEST_HOLD_DIR"] = HOLD
 
 
 def msg(subject, frm, date, body):
@@ -178,10 +185,101 @@ def pending_bound(s):
     b.logout()
 
 
+def hold(kind):
+    try:
+        os.unlink(os.path.join(HOLD, kind + ".started"))
+    except FileNotFoundError:
+        pass
+    open(os.path.join(HOLD, kind), "w").close()
+
+
+def release(kind):
+    try:
+        os.unlink(os.path.join(HOLD, kind))
+    except FileNotFoundError:
+        pass
+
+
+def wait_started(kind):
+    deadline = time.monotonic() + WAIT * dt.timeout_scale()
+    while time.monotonic() < deadline:
+        if os.path.exists(os.path.join(HOLD, kind + ".started")):
+            return
+        time.sleep(0.005)   # poll interval, not synchronisation
+    raise dt.TestFailure("no %r job was held: the evaluation did not run on the pool" % kind)
+
+
+def no_esearch(u, what):
+    bad = [r.render() for r in u if "ESEARCH" in r.render() or "NOUPDATE" in r.render()]
+    if bad:
+        raise dt.TestFailure("%s: %r" % (what, bad))
+
+
+def held_job(s):
+    """The evaluation is a pool job; its answer uses the message numbers
+    of when it is sent (an expunge meanwhile renumbers); a cancelled
+    context or a closed selection drops a running job's answer."""
+    a = s.login()
+    b = s.login()
+    for m in (M2, M3):
+        b.ok("APPEND INBOX %L", [m])
+    b.ok("SELECT INBOX")
+    a.ok("SELECT INBOX")
+    a.send("c1 SEARCH RETURN (UPDATE ALL) SUBJECT foo")
+    u, _ = a.collect("c1")
+    if [r.render() for r in u] != ['* ESEARCH (TAG "c1") ALL 2']:
+        raise dt.TestFailure("c1: %r" % [r.render() for r in u])
+    try:
+        hold("context")
+        b.ok("APPEND INBOX %L", [M4])           # uid 3, message 3
+        u, _ = a.ok("NOOP")
+        if "* 3 EXISTS" not in [r.render() for r in u]:
+            raise dt.TestFailure("no EXISTS: %r" % [r.render() for r in u])
+        no_esearch(u, "ADDTO before the job ran")
+        wait_started("context")
+        # the session is served while its job waits; message 1 goes
+        b.ok("UID STORE 1 +FLAGS.SILENT (\\Deleted)")
+        b.ok("EXPUNGE")
+        u, _ = a.ok("NOOP")
+        if "* 1 EXPUNGE" not in [r.render() for r in u]:
+            raise dt.TestFailure("no EXPUNGE: %r" % [r.render() for r in u])
+        no_esearch(u, "while the job is held")
+        release("context")
+        # uid 3 is message 2 now
+        wait_lines(a, ['* ESEARCH (TAG "c1") ADDTO (0 2)'], "ADDTO after the held job")
+
+        # a job running while its context is cancelled and the mailbox closed
+        a.send("c2 UID SORT RETURN (UPDATE ALL) (DATE) UTF-8 BODY bar")
+        u, _ = a.collect("c2")
+        if [r.render() for r in u] != ['* ESEARCH (TAG "c2") UID ALL 3']:
+            raise dt.TestFailure("c2: %r" % [r.render() for r in u])
+        hold("context")
+        b.ok("APPEND INBOX %L", [M4])           # uid 4
+        u, _ = a.ok("NOOP")
+        no_esearch(u, "ADDTO before the job ran")
+        wait_started("context")
+        u, _ = a.ok('CANCELUPDATE "c1"')
+        no_esearch(u, "CANCELUPDATE")
+        u, _ = a.ok("UNSELECT")
+        no_esearch(u, "UNSELECT")
+    finally:
+        release("context")
+    u, _ = a.ok("SELECT INBOX")
+    no_esearch(u, "SELECT")
+    u, _ = a.ok("NOOP")
+    no_esearch(u, "after UNSELECT")
+    r, _, _ = select.select([a.sock], [], [], 0.2)
+    if r or a.buf:
+        raise dt.TestFailure("unexpected output: %r" % a.read().render())
+    a.logout()
+    b.logout()
+
+
 def main():
     for name, fn in (("SUBJECT/BODY/FROM searches and SUBJECT/DATE/FROM sorts updated with exact positions",
                       two_sessions),
-                     ("more than UPDATE_CTX_MAX_PENDING new messages: NOUPDATE", pending_bound)):
+                     ("more than UPDATE_CTX_MAX_PENDING new messages: NOUPDATE", pending_bound),
+                     ("held evaluation job: numbers when sent, cancelled context, closed selection", held_job)):
         def run(fn=fn):
             with dt.server_with_user() as s:
                 return fn(s)
