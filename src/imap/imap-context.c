@@ -688,7 +688,6 @@ static void remove_uids(struct imap_session *s, struct update_ctx *c, struct buf
     c->n = w;
     free(hit);
     free(pos);
-    keys_compact(c);
 }
 
 void update_ctx_expunged(struct imap_session *s, const uint32_t *uids, size_t n)
@@ -705,6 +704,7 @@ void update_ctx_expunged(struct imap_session *s, const uint32_t *uids, size_t n)
         start_line(&b, c);
         size_t mark = b.len;
         remove_uids(s, c, &b, del, n);
+        keys_compact(c);
         if (b.len > mark) {
             buf_puts(&b, "\r\n");
             imap_write(s, b.data, b.len);
@@ -798,6 +798,8 @@ static void report(struct imap_session *s, struct update_ctx *c, const uint32_t 
     buf_puts(&b, "\r\n");
     imap_write(s, b.data, b.len);
     buf_free(&b);
+    /* not before: the added results' keys are at the arena's end */
+    keys_compact(c);
 }
 
 /* ---- the evaluation job ---- */

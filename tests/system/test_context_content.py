@@ -215,6 +215,53 @@ def no_esearch(u, what):
         raise dt.TestFailure("%s: %r" % (what, bad))
 
 
+def noop_then(a, want, what):
+    """NOOP, then want: in its answer or (a job's) after it."""
+    u, _ = a.ok("NOOP")
+    left = list(want)
+    for r in u:
+        line = r.render()
+        if line.startswith("* ESEARCH"):
+            if line not in left:
+                raise dt.TestFailure("%s: unexpected %r" % (what, line))
+            left.remove(line)
+    if left:
+        wait_lines(a, left, what)
+
+
+def key_arena(s):
+    """SORT (SUBJECT) positions stay right after most of the stored keys
+    were dropped (long subjects appended and expunged: the context's key
+    arena is compacted)."""
+    a = s.login()
+    b = s.login()
+    for m in (M3, M2):
+        b.ok("APPEND INBOX %L", [m])
+    b.ok("SELECT INBOX")
+    a.ok("SELECT INBOX")
+    a.send("k1 UID SORT RETURN (UPDATE ALL) (SUBJECT) UTF-8 ALL")
+    u, _ = a.collect("k1")
+    if [r.render() for r in u] != ['* ESEARCH (TAG "k1") UID ALL 1:2']:
+        raise dt.TestFailure("k1: %r" % [r.render() for r in u])
+    n = 100
+    long = "m" + "x" * 1000     # "foo two" < long < "other"; ties: UID order
+    b.ok("APPEND INBOX" + " %L" * n, [msg(long, "x@example.org", "Mon, 1 Jan 2024 10:00:00 +0000", str(i))
+                                      for i in range(n)])
+    noop_then(a, ['* ESEARCH (TAG "k1") UID ADDTO (%s)' % " ".join("%d %d" % (i + 2, i + 3) for i in range(n))],
+              "%d long subjects" % n)
+    b.ok("UID STORE 3:%d +FLAGS.SILENT (\\Deleted)" % (n + 2))
+    b.ok("EXPUNGE")
+    noop_then(a, ['* ESEARCH (TAG "k1") UID REMOVEFROM (%s)' % " ".join("%d %d" % (i + 2, i + 3)
+                                                                        for i in reversed(range(n)))],
+              "their expunge")
+    b.ok("APPEND INBOX %L", [msg("g", "x@example.org", "Mon, 1 Jan 2024 10:00:00 +0000", "1")])
+    noop_then(a, ['* ESEARCH (TAG "k1") UID ADDTO (2 %d)' % (n + 3)], "after compaction")
+    b.ok("APPEND INBOX %L", [msg("zz", "x@example.org", "Mon, 1 Jan 2024 10:00:00 +0000", "1")])
+    noop_then(a, ['* ESEARCH (TAG "k1") UID ADDTO (4 %d)' % (n + 4)], "after compaction, last")
+    a.logout()
+    b.logout()
+
+
 def held_job(s):
     """The evaluation is a pool job; its answer uses the message numbers
     of when it is sent (an expunge meanwhile renumbers); a cancelled
@@ -282,6 +329,7 @@ def main():
     for name, fn in (("SUBJECT/BODY/FROM searches and SUBJECT/DATE/FROM sorts updated with exact positions",
                       two_sessions),
                      ("more than UPDATE_CTX_MAX_PENDING new messages: NOUPDATE", pending_bound),
+                     ("SORT (SUBJECT) positions after the stored keys were compacted", key_arena),
                      ("held evaluation job: numbers when sent, cancelled context, closed selection", held_job)):
         def run(fn=fn):
             with dt.server_with_user() as s:
