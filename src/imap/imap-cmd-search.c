@@ -509,6 +509,11 @@ uint32_t search_run_max_uid(const struct search_run *r)
     return r->max_uid;
 }
 
+void search_run_set_max_uid(struct search_run *r, uint32_t max_uid)
+{
+    r->max_uid = max_uid;
+}
+
 /* RFC 5267 4.3: "An attempt to use UPDATE where a tag is already in use
  * with a previous searching command that itself used UPDATE SHALL result
  * in the server rejecting the searching command with a BAD response." */

@@ -36,6 +36,7 @@ enum sort_key {
 _Static_assert(SORT_MAX_CRITERIA <= UPDATE_CTX_MAX_CRIT, "SORT criteria fit an updating context");
 /* The string keys, in the order of struct sort_keys's off/len. */
 #define SORT_NSTR 6
+_Static_assert(SORT_NSTR == UPDATE_NSTR, "an updating context keeps the same string keys");
 
 struct sort_crit {
     enum sort_key key;
@@ -493,33 +494,55 @@ static void write_results(struct imap_session *s, struct imap_cmd *cmd, struct s
     buf_free(&b);
 }
 
-/* RFC 5267 4.3 (CONTEXT=SORT): only for criteria the message records
- * hold (ARRIVAL, SIZE): the position of a new result is then known
- * without reading the store (imap-context.c); others get NOUPDATE. */
+/* The i-th result in sort order for its updating context. */
+static void context_ent(void *arg, size_t i, struct update_sort_ent *e)
+{
+    const struct sort_run *r = arg;
+    uint32_t x = r->order[i];
+    e->uid = r->m.uids[x];
+    e->size = r->m.sizes[x];
+    e->idate = r->m.idates[x];
+    e->date = r->k.date ? r->k.date[x] : r->m.idates[x];
+    for (int sl = 0; sl < SORT_NSTR; sl++) {
+        if (!r->k.len[sl])
+            continue;
+        e->len[sl] = r->k.len[sl][x];
+        e->s[sl] = e->len[sl] ? r->arena.data + r->k.off[sl][x] : NULL;
+    }
+}
+
+/* RFC 5267 4.3 (CONTEXT=SORT): the context keeps each result's sort
+ * values (the stored keys of the criteria), so that a new result's
+ * position is found without reading the store (imap-context.c). */
 static void start_context(struct imap_session *s, struct imap_cmd *cmd, struct sort_run *r)
 {
     struct update_crit crit[UPDATE_CTX_MAX_CRIT];
-    const char *why = NULL;
-    for (size_t c = 0; c < r->ncrit && !why; c++) {
-        if (r->crit[c].key != SO_ARRIVAL && r->crit[c].key != SO_SIZE)
-            why = "Updates are only provided for SORT by ARRIVAL and SIZE";
-        else
-            crit[c] = (struct update_crit){.key = r->crit[c].key == SO_SIZE ? UPDATE_CRIT_SIZE : UPDATE_CRIT_ARRIVAL,
-                                           .reverse = r->crit[c].reverse};
+    for (size_t c = 0; c < r->ncrit; c++) {
+        enum update_crit_key k = UPDATE_CRIT_ARRIVAL;
+        switch (r->crit[c].key) {
+        case SO_ARRIVAL: k = UPDATE_CRIT_ARRIVAL; break;
+        case SO_SIZE: k = UPDATE_CRIT_SIZE; break;
+        case SO_DATE: k = UPDATE_CRIT_DATE; break;
+        case SO_SUBJECT: k = UPDATE_CRIT_SUBJECT; break;
+        case SO_FROM: k = UPDATE_CRIT_FROM; break;
+        case SO_TO: k = UPDATE_CRIT_TO; break;
+        case SO_CC: k = UPDATE_CRIT_CC; break;
+        case SO_DISPLAYFROM: k = UPDATE_CRIT_DISPLAYFROM; break;
+        case SO_DISPLAYTO: k = UPDATE_CRIT_DISPLAYTO; break;
+        }
+        crit[c] = (struct update_crit){.key = k, .reverse = r->crit[c].reverse};
     }
     struct search_matches m;
     search_run_matches(r->sr, &m);
-    if (!why) {
-        struct skey *root = search_run_take_root(r->sr);
-        why = update_ctx_refusal(s->view, root, m.n);
-        if (!why && update_ctx_tag_in_use(s->view, cmd->tag))
-            why = "Tag in use";
-        if (!why)
-            update_ctx_add_sort(s->view, cmd->tag, cmd->uid, root, search_run_max_uid(r->sr), crit, r->ncrit, m.uids,
-                                m.sizes, m.idates, r->order, m.n);
-        else
-            skey_free(root);
-    }
+    struct skey *root = search_run_take_root(r->sr);
+    const char *why = update_ctx_refusal(s->view, root, m.n);
+    if (!why && update_ctx_tag_in_use(s->view, cmd->tag))
+        why = "Tag in use";
+    if (!why)
+        why = update_ctx_add_sort(s->view, cmd->tag, cmd->uid, root, search_run_max_uid(r->sr), crit, r->ncrit,
+                                  context_ent, r, m.n);
+    else
+        skey_free(root);
     if (why)
         imap_untagged(s, "NO [NOUPDATE \"%s\"] %s", cmd->tag, why);
 }

@@ -5,77 +5,162 @@
  * Design. A context keeps the search program (taken over from the
  * command), the UIDs of its current result in the requested order
  * (ascending UIDs for SEARCH; sort order for SORT, with each result's
- * sort values), and is kept by the selected view: it ends with the
- * selection or CANCELUPDATE. It is updated where the session tells the
- * client of changes (imap-sync.c):
+ * sort values: size, INTERNALDATE, sent date and the stored string keys
+ * of its criteria, sortkey.h), and is kept by the selected view: it ends
+ * with the selection or CANCELUPDATE. It is updated where the session
+ * tells the client of changes (imap-sync.c):
  *   - expunges: before the EXPUNGE responses (or VANISHED), the expunged
  *     results are reported in REMOVEFROM with the message numbers still
  *     valid (RFC 5267 4.3.4), then dropped;
  *   - new messages and changed flags: imap_sync already reads every new
  *     and changed message record from storage (mailbox_sync); each
  *     context's program is evaluated on those records as they pass
- *     (update_ctx_eval), and once the EXISTS and FETCH responses are out
- *     the differences are reported: REMOVEFROM, then ADDTO (RFC 5267
- *     4.3.3: after EXISTS, so the message numbers are valid).
- * Only programs that the message records answer are tracked (flags,
- * keywords, sizes, internal and save dates, UIDs, MODSEQ, object ids), and
- * for SORT only the ARRIVAL and SIZE criteria: then an update costs no
- * storage access beyond what the sync reads anyway and never blocks the
- * event loop. Programs that read headers or bodies (whose evaluation on
- * new messages would read the store), message numbers and "$" (fixed when
- * the command ran, RFC 5267 4.3), \Recent and OLDER/YOUNGER (which change
- * without the mailbox changing) are refused with an untagged
- * NO [NOUPDATE "tag"] (RFC 5267 4.3.1), as are contexts beyond
- * UPDATE_CTX_MAX per selection; the other return options are answered
- * as usual.
- * Cost per sync: O(changed records x contexts) record evaluations, and per
- * context with changes one merge pass over its result (O(n + k log k)).
+ *     (update_ctx_eval) as far as the record answers it: header, body and
+ *     sent-date keys are "unknown" there (three-valued: AND with a false
+ *     record key is false, OR with a true one true). Once the EXISTS and
+ *     FETCH responses are out the decided differences are reported:
+ *     REMOVEFROM, then ADDTO (RFC 5267 4.3.3: after EXISTS, so the message
+ *     numbers are valid).
+ *   - what the records leave undecided - a new message for a program with
+ *     header or body keys, a flag change where the rest of the program
+ *     needs the message, and every new result of a SORT by DATE, SUBJECT,
+ *     FROM, TO, CC, DISPLAYFROM or DISPLAYTO (its stored sort keys) - waits
+ *     in the view's pending list, and one job at a time per selection
+ *     (kind "context", keyed by the store so that it runs before the
+ *     view's close job) evaluates the full programs on those messages on
+ *     the pool (search_run_new_other: the message files and stored header
+ *     fields, as SEARCH reads them) and reads their stored sort keys
+ *     (mailbox_sort_keys). Its results are reported when it finishes if
+ *     the session is between commands or in IDLE, else at the next sync
+ *     (the end of the running command): the message numbers are those of
+ *     the view at that moment, and a message expunged meanwhile is left
+ *     out. A message changed again while its evaluation is pending or
+ *     running is evaluated again by the next job, whose answer wins. A
+ *     flag change cannot change the answer of a program without flag,
+ *     keyword or MODSEQ keys: no job then.
+ *   - SORT positions (ADDTO, REMOVEFROM): from the stored keys of the
+ *     results, compared as SORT compares them (imap-cmd-sort.c): nothing
+ *     is read or parsed on the loop.
+ * Bounds: UPDATE_CTX_MAX contexts per selection, UPDATE_CTX_MAX_RESULTS
+ * results and UPDATE_CTX_MAX_KEYBYTES key octets held when one starts,
+ * and UPDATE_CTX_MAX_PENDING messages waiting for a job per context: a
+ * sync that leaves more ends the context with an untagged
+ * NO [NOUPDATE "tag"] (the form of RFC 5267 4.3.1).
+ * Programs with message numbers or "$" (fixed when the command ran, RFC
+ * 5267 4.3), \Recent, NEW, OLD and OLDER/YOUNGER (which change without
+ * the mailbox changing) are refused with NOUPDATE when the command runs;
+ * the other return options are answered as usual.
+ * Cost per sync on the loop: O(changed records x contexts) record
+ * evaluations, and per context with changes one merge pass over its
+ * result (O(n + k log k)).
  */
 #include "imap-search.h"
+#include "sortkey.h"
+#include "config.h"
+#include "jobs.h"
 #include "log.h"
 
 #include <stdlib.h>
+
+_Static_assert(UPDATE_CRIT_DISPLAYTO - UPDATE_CRIT_SUBJECT + 1 == UPDATE_NSTR, "one string slot per string key");
+_Static_assert(SK_SUBJECT == 0 && SK_FROM == 1 && SK_TO == 2 && SK_CC == 3 && SK_DISPLAYFROM == 4 &&
+                   SK_DISPLAYTO == 5,
+               "string slots are sortkey.h's fields");
 
 struct uctx_ent {
     uint32_t uid;
     uint64_t size;      /* SORT only */
     int64_t idate;      /* SORT only */
+    int64_t date;       /* SORT by stored keys only */
+    size_t koff;        /* SORT by stored keys: its keys in the arena */
+};
+
+/* The program, shared with the evaluation job that may be running (the
+ * count is changed on the loop only). */
+struct uctx_prog {
+    struct skey *root;
+    unsigned refs;
 };
 
 struct update_ctx {
     char *tag;
+    uint64_t id;                /* per view, for the job's answers */
+    unsigned slot;              /* bit in the masks (update_note, pending) */
     bool uid;                   /* results as UIDs (UID SEARCH/SORT) */
     bool sort;
-    struct skey *root;
+    bool store;                 /* header/body keys: the records do not decide */
+    bool mut;                   /* keys on flags, keywords or MODSEQ */
+    bool keys;                  /* SORT by stored keys (a job reads a new result's) */
+    struct uctx_prog *prog;
     struct search_state *state;
     uint32_t max_uid;           /* "*" in UID sets: as when the command ran */
     struct update_crit crit[UPDATE_CTX_MAX_CRIT];
     size_t ncrit;
     struct uctx_ent *ent;       /* the result in the requested order */
     size_t n, cap;
+    /* keys: per result its UPDATE_NSTR string keys, each a 32-bit length
+     * and the octets (only the criteria's; the others empty) */
+    struct buf arena;
+    size_t garbage;             /* octets of removed results */
 };
 
-/* One new or changed message seen by a sync: which contexts it matches
- * (bit i: view->uctx[i]). */
+/* One new or changed message seen by a sync: per context slot, does the
+ * program match, is the answer left to a job (defer), or can the change
+ * not affect the result (skip)? */
 struct update_note {
     uint32_t uid;
-    uint32_t match;
+    uint32_t match, defer, skip;
     uint64_t size;
     int64_t idate;
 };
 
-_Static_assert(UPDATE_CTX_MAX <= 32, "update_note.match holds one bit per context");
+struct upend_item {
+    uint32_t uid;
+    uint32_t mask;              /* context slots to evaluate it for */
+};
+
+struct uctx_job;
+
+/* The view's evaluation work: messages waiting (ascending UIDs, unique,
+ * between syncs) and the job in flight or finished and not reported. */
+struct update_pending {
+    struct upend_item *p;
+    size_t n, cap;
+    struct uctx_job *job;
+    uint32_t slots;             /* context slots in use */
+    uint64_t next_id;
+};
+
+_Static_assert(UPDATE_CTX_MAX <= 32, "masks hold one bit per context");
+
+static struct update_pending *pend_get(struct imap_view *v)
+{
+    if (!v->upend)
+        v->upend = xcalloc(1, sizeof(*v->upend));
+    return v->upend;
+}
+
+static void prog_unref(struct uctx_prog *p)
+{
+    if (p && --p->refs == 0) {
+        skey_free(p->root);
+        free(p);
+    }
+}
 
 static void ctx_free(struct update_ctx *c)
 {
     if (!c)
         return;
     free(c->tag);
-    skey_free(c->root);
+    prog_unref(c->prog);
     search_state_free(c->state);
     free(c->ent);
+    buf_free(&c->arena);
     free(c);
 }
+
+static void job_detach(struct uctx_job *j);
 
 void update_ctx_free_all(struct imap_view *v)
 {
@@ -84,6 +169,13 @@ void update_ctx_free_all(struct imap_view *v)
     free(v->uctx);
     v->uctx = NULL;
     v->nuctx = 0;
+    if (v->upend) {
+        if (v->upend->job)
+            job_detach(v->upend->job);
+        free(v->upend->p);
+        free(v->upend);
+        v->upend = NULL;
+    }
 }
 
 bool update_ctx_tag_in_use(const struct imap_view *v, const char *tag)
@@ -94,42 +186,52 @@ bool update_ctx_tag_in_use(const struct imap_view *v, const char *tag)
     return false;
 }
 
-/* Can the message records alone answer k, with the same answer at any
- * later time for the same record? */
-static bool record_only(const struct skey *k)
+/* Does k's answer for a message stay the same while the mailbox does not
+ * change (no message numbers, "$", \Recent or age)? */
+static bool updatable(const struct skey *k)
 {
     switch (k->op) {
-    case SK_ALL:
+    case SK_SEQ:
+    case SK_RECENT:
+    case SK_NEW:
+    case SK_OLD:
+    case SK_OLDER:
+    case SK_YOUNGER:
+        return false;
+    case SK_UID:
+        return !k->set.dollar;
+    default:
+        for (size_t i = 0; i < k->nkids; i++)
+            if (!updatable(k->kids[i]))
+                return false;
+        return true;
+    }
+}
+
+/* Does k read what a flag change changes (flags, keywords, MODSEQ)? */
+static bool has_mutable(const struct skey *k)
+{
+    switch (k->op) {
     case SK_FLAGS_ON:
     case SK_FLAGS_OFF:
     case SK_KEYWORD:
     case SK_UNKEYWORD:
-    case SK_LARGER:
-    case SK_SMALLER:
-    case SK_BEFORE:
-    case SK_ON:
-    case SK_SINCE:
-    case SK_SAVEDBEFORE:
-    case SK_SAVEDON:
-    case SK_SAVEDSINCE:
-    case SK_SAVEDATESUPPORTED:
     case SK_MODSEQ:
-    case SK_EMAILID:
-    case SK_THREADID:
-        return true;
-    case SK_UID:
-        return !k->set.dollar;
-    case SK_AND:
-    case SK_OR:
-    case SK_NOT:
-        for (size_t i = 0; i < k->nkids; i++)
-            if (!record_only(k->kids[i]))
-                return false;
         return true;
     default:
-        /* SK_SEQ (and "$"), \Recent, OLDER/YOUNGER, SENT*, HEADER, BODY, TEXT */
+        for (size_t i = 0; i < k->nkids; i++)
+            if (has_mutable(k->kids[i]))
+                return true;
         return false;
     }
+}
+
+static size_t held_keybytes(const struct imap_view *v)
+{
+    size_t b = 0;
+    for (size_t i = 0; i < v->nuctx; i++)
+        b += v->uctx[i]->arena.len - v->uctx[i]->garbage;
+    return b;
 }
 
 const char *update_ctx_refusal(const struct imap_view *v, const struct skey *root, size_t n)
@@ -141,20 +243,31 @@ const char *update_ctx_refusal(const struct imap_view *v, const struct skey *roo
         held += v->uctx[i]->n;
     if (held > UPDATE_CTX_MAX_RESULTS)
         return "Too many results to keep updated";
-    if (!record_only(root))
-        return "Updates are only provided for searches on flags, keywords, sizes, dates and UIDs";
+    if (!updatable(root))
+        return "Updates are not provided for searches on message numbers, $, \\Recent, NEW, OLD, OLDER or YOUNGER";
     return NULL;
 }
 
 static struct update_ctx *ctx_new(struct imap_view *v, const char *tag, bool uid, struct skey *root,
                                   uint32_t max_uid)
 {
+    struct update_pending *up = pend_get(v);
     struct update_ctx *c = xcalloc(1, sizeof(*c));
     c->tag = xstrdup(tag);
+    c->id = ++up->next_id;
+    c->slot = 0;
+    while (up->slots & (1u << c->slot))
+        c->slot++;      /* nuctx < UPDATE_CTX_MAX (update_ctx_refusal): one is free */
+    up->slots |= 1u << c->slot;
     c->uid = uid;
-    c->root = root;
+    c->prog = xcalloc(1, sizeof(*c->prog));
+    c->prog->root = root;
+    c->prog->refs = 1;
+    c->store = root->cost != SK_COST_RECORD;
+    c->mut = has_mutable(root);
     c->state = search_state_new(root);
     c->max_uid = max_uid;
+    buf_init(&c->arena);
     ARRAY_GROW(v->uctx, v->nuctx, v->cuctx);
     v->uctx[v->nuctx++] = c;
     return c;
@@ -171,32 +284,204 @@ void update_ctx_add_search(struct imap_view *v, const char *tag, bool uid, struc
     c->n = n;
 }
 
-void update_ctx_add_sort(struct imap_view *v, const char *tag, bool uid, struct skey *root, uint32_t max_uid,
-                         const struct update_crit *crit, size_t ncrit, const uint32_t *uids, const uint64_t *sizes,
-                         const int64_t *idates, const uint32_t *order, size_t n)
+static bool crit_str(enum update_crit_key k)
+{
+    return k >= UPDATE_CRIT_SUBJECT && k <= UPDATE_CRIT_DISPLAYTO;
+}
+
+/* Append a result's string keys (those of the criteria) to the arena. */
+static size_t keys_put(struct update_ctx *c, const char *const *str, const uint32_t *len)
+{
+    size_t off = c->arena.len;
+    unsigned used = 0;
+    for (size_t i = 0; i < c->ncrit; i++)
+        if (crit_str(c->crit[i].key))
+            used |= 1u << (c->crit[i].key - UPDATE_CRIT_SUBJECT);
+    for (unsigned sl = 0; sl < UPDATE_NSTR; sl++) {
+        uint32_t l = (used & (1u << sl)) && str[sl] ? MIN(len[sl], (uint32_t)SORTKEY_MAX_KEY) : 0;
+        buf_append(&c->arena, &l, sizeof(l));
+        if (l)
+            buf_append(&c->arena, str[sl], l);
+    }
+    return off;
+}
+
+/* String key sl of a result, and the size of its whole key record. */
+static const char *keys_get(const struct update_ctx *c, size_t off, unsigned sl, uint32_t *len)
+{
+    const char *p = c->arena.data + off;
+    for (unsigned i = 0;; i++) {
+        uint32_t l;
+        memcpy(&l, p, sizeof(l));
+        if (i == sl) {
+            *len = l;
+            return p + sizeof(l);
+        }
+        p += sizeof(l) + l;
+    }
+}
+
+static size_t keys_size(const struct update_ctx *c, size_t off)
+{
+    uint32_t l;
+    const char *last = keys_get(c, off, UPDATE_NSTR - 1, &l);
+    return (size_t)(last + l - (c->arena.data + off));
+}
+
+/* Drop the key records of removed results once they are most of the
+ * arena. */
+static void keys_compact(struct update_ctx *c)
+{
+    if (!c->keys || c->garbage < 65536 || c->garbage < c->arena.len / 2)
+        return;
+    struct buf nb = BUF_INIT;
+    for (size_t i = 0; i < c->n; i++) {
+        size_t sz = keys_size(c, c->ent[i].koff);
+        size_t off = nb.len;
+        buf_append(&nb, c->arena.data + c->ent[i].koff, sz);
+        c->ent[i].koff = off;
+    }
+    buf_free(&c->arena);
+    c->arena = nb;
+    c->garbage = 0;
+}
+
+const char *update_ctx_add_sort(struct imap_view *v, const char *tag, bool uid, struct skey *root, uint32_t max_uid,
+                                const struct update_crit *crit, size_t ncrit,
+                                void (*get)(void *arg, size_t i, struct update_sort_ent *e), void *arg, size_t n)
 {
     struct update_ctx *c = ctx_new(v, tag, uid, root, max_uid);
     c->sort = true;
     c->ncrit = MIN(ncrit, (size_t)UPDATE_CTX_MAX_CRIT);
     memcpy(c->crit, crit, c->ncrit * sizeof(*crit));
+    for (size_t i = 0; i < c->ncrit; i++)
+        if (c->crit[i].key != UPDATE_CRIT_ARRIVAL && c->crit[i].key != UPDATE_CRIT_SIZE)
+            c->keys = true;
     c->cap = n ? n : 1;
     c->ent = xmalloc(c->cap * sizeof(*c->ent));
-    for (size_t i = 0; i < n; i++)
-        c->ent[i] = (struct uctx_ent){.uid = uids[order[i]], .size = sizes[order[i]], .idate = idates[order[i]]};
+    for (size_t i = 0; i < n; i++) {
+        struct update_sort_ent e;
+        memset(&e, 0, sizeof(e));
+        get(arg, i, &e);
+        c->ent[i] = (struct uctx_ent){.uid = e.uid, .size = e.size, .idate = e.idate, .date = e.date};
+        if (c->keys)
+            c->ent[i].koff = keys_put(c, e.s, e.len);
+    }
     c->n = n;
+    if (c->keys && held_keybytes(v) > UPDATE_CTX_MAX_KEYBYTES) {
+        update_ctx_cancel(v, tag);
+        return "Too many sort keys to keep updated";
+    }
+    return NULL;
+}
+
+static void ctx_remove_at(struct imap_view *v, size_t i)
+{
+    struct update_ctx *c = v->uctx[i];
+    struct update_pending *up = v->upend;
+    if (up) {
+        uint32_t bit = 1u << c->slot;
+        up->slots &= ~bit;
+        size_t w = 0;
+        for (size_t k = 0; k < up->n; k++) {
+            up->p[k].mask &= ~bit;
+            if (up->p[k].mask)
+                up->p[w++] = up->p[k];
+        }
+        up->n = w;
+    }
+    ctx_free(c);
+    memmove(v->uctx + i, v->uctx + i + 1, (v->nuctx - i - 1) * sizeof(*v->uctx));
+    v->nuctx--;
 }
 
 bool update_ctx_cancel(struct imap_view *v, const char *tag)
 {
     for (size_t i = 0; i < v->nuctx; i++) {
         if (strcmp(v->uctx[i]->tag, tag) == 0) {
-            ctx_free(v->uctx[i]);
-            memmove(v->uctx + i, v->uctx + i + 1, (v->nuctx - i - 1) * sizeof(*v->uctx));
-            v->nuctx--;
+            ctx_remove_at(v, i);
             return true;
         }
     }
     return false;
+}
+
+/* ---- pending evaluations ---- */
+
+static int cmp_item(const void *a, const void *b)
+{
+    const struct upend_item *x = a, *y = b;
+    return (x->uid > y->uid) - (x->uid < y->uid);
+}
+
+static bool items_have(const struct upend_item *it, size_t n, uint32_t uid, uint32_t bit)
+{
+    struct upend_item key = {.uid = uid};
+    const struct upend_item *f = bsearch(&key, it, n, sizeof(*it), cmp_item);
+    return f && (f->mask & bit);
+}
+
+struct uctx_job_ctx {
+    uint64_t id;
+    unsigned slot;
+    struct uctx_prog *prog;
+    uint32_t max_uid;
+    bool keys;
+};
+
+/* One evaluation job: the messages (ascending UIDs) with the contexts to
+ * evaluate each for, copies of what the pool needs, and the answers. */
+struct uctx_job {
+    struct imap_session *s;
+    bool detached;              /* the view went away: free when done */
+    bool finished;              /* done ran: answers to report */
+    struct mailbox *mb;
+    size_t maxtext;
+    struct upend_item *it;
+    size_t n;
+    struct uctx_job_ctx c[UPDATE_CTX_MAX];
+    size_t nc;
+    /* per message */
+    uint32_t *match;            /* slots whose program matched */
+    uint64_t *size;
+    int64_t *idate, *date;
+    uint32_t (*len)[UPDATE_NSTR];       /* the stored string keys: */
+    size_t (*soff)[UPDATE_NSTR];        /* their offsets into arena */
+    struct buf arena;
+    int rc;
+};
+
+/* Is uid waiting for, or in, an evaluation for the context in slot? */
+static bool pend_busy(const struct update_pending *up, uint32_t uid, unsigned slot)
+{
+    if (!up)
+        return false;
+    uint32_t bit = 1u << slot;
+    if (up->n && items_have(up->p, up->n, uid, bit))
+        return true;
+    return up->job && items_have(up->job->it, up->job->n, uid, bit);
+}
+
+static void pend_add(struct update_pending *up, uint32_t uid, uint32_t bit)
+{
+    ARRAY_GROW(up->p, up->n, up->cap);
+    up->p[up->n++] = (struct upend_item){.uid = uid, .mask = bit};
+}
+
+/* Ascending and unique again after pend_add (masks merged). */
+static void pend_sort(struct update_pending *up)
+{
+    if (up->n < 2)
+        return;
+    qsort(up->p, up->n, sizeof(*up->p), cmp_item);
+    size_t w = 0;
+    for (size_t i = 0; i < up->n; i++) {
+        if (w && up->p[w - 1].uid == up->p[i].uid)
+            up->p[w - 1].mask |= up->p[i].mask;
+        else
+            up->p[w++] = up->p[i];
+    }
+    up->n = w;
 }
 
 /* ---- evaluation while a sync reads the changes ---- */
@@ -206,16 +491,65 @@ static bool no_text(void *arg, const char **s, size_t *len)
     (void)arg;
     (void)s;
     (void)len;
-    return false;   /* never asked: record_only programs */
+    return false;   /* never asked: only record keys are evaluated here */
+}
+
+enum { T3_FALSE, T3_TRUE, T3_UNKNOWN };
+
+/* k on a message record alone: keys on its header or body are unknown. */
+static int eval3(const struct skey *k, const struct search_msg *m)
+{
+    switch (k->op) {
+    case SK_AND: {
+        int r = T3_TRUE;
+        for (size_t i = 0; i < k->nkids; i++) {
+            int x = eval3(k->kids[i], m);
+            if (x == T3_FALSE)
+                return T3_FALSE;
+            if (x == T3_UNKNOWN)
+                r = T3_UNKNOWN;
+        }
+        return r;
+    }
+    case SK_OR: {
+        int r = T3_FALSE;
+        for (size_t i = 0; i < k->nkids; i++) {
+            int x = eval3(k->kids[i], m);
+            if (x == T3_TRUE)
+                return T3_TRUE;
+            if (x == T3_UNKNOWN)
+                r = T3_UNKNOWN;
+        }
+        return r;
+    }
+    case SK_NOT: {
+        int x = eval3(k->kids[0], m);
+        return x == T3_UNKNOWN ? x : x == T3_TRUE ? T3_FALSE : T3_TRUE;
+    }
+    default:
+        if (k->cost != SK_COST_RECORD)
+            return T3_UNKNOWN;
+        return search_eval(k, m) ? T3_TRUE : T3_FALSE;
+    }
 }
 
 void update_ctx_eval(const struct imap_view *v, const struct msg_record *rec, struct update_batch *ub)
 {
     if (v->nuctx == 0)
         return;
-    uint32_t mask = 0;
+    bool isnew = imap_view_msn(v, rec->uid) == 0;   /* new UIDs join the view after the sync */
+    uint32_t match = 0, defer = 0, skip = 0;
     for (size_t i = 0; i < v->nuctx; i++) {
         struct update_ctx *c = v->uctx[i];
+        uint32_t bit = 1u << c->slot;
+        if (c->store && !isnew && !c->mut) {
+            skip |= bit;    /* a flag change cannot change the answer */
+            continue;
+        }
+        if (pend_busy(v->upend, rec->uid, c->slot)) {
+            defer |= bit;   /* the next job decides, with the newest record */
+            continue;
+        }
         struct search_msg m = {
             .state = c->state,
             .rec = rec,
@@ -225,12 +559,15 @@ void update_ctx_eval(const struct imap_view *v, const struct msg_record *rec, st
             .get_body_text = no_text,
         };
         search_state_next(c->state);
-        if (search_eval(c->root, &m))
-            mask |= 1u << i;
+        int r = c->store ? eval3(c->prog->root, &m) : search_eval(c->prog->root, &m) ? T3_TRUE : T3_FALSE;
+        if (r == T3_TRUE)
+            match |= bit;
+        else if (r == T3_UNKNOWN)
+            defer |= bit;
     }
     ARRAY_GROW(ub->notes, ub->n, ub->cap);
-    ub->notes[ub->n++] = (struct update_note){.uid = rec->uid, .match = mask, .size = rec->size,
-                                              .idate = rec->internaldate};
+    ub->notes[ub->n++] = (struct update_note){.uid = rec->uid, .match = match, .defer = defer, .skip = skip,
+                                              .size = rec->size, .idate = rec->internaldate};
 }
 
 void update_batch_free(struct update_batch *ub)
@@ -252,16 +589,39 @@ static bool uid_in(const uint32_t *a, size_t n, uint32_t uid)
     return bsearch(&uid, a, n, sizeof(*a), cmp_u32) != NULL;
 }
 
+/* Criterion i on a and b, REVERSE not applied: as imap-cmd-sort.c
+ * cmp_crit compares (i;unicode-casemap keys in octet order, the shorter
+ * first). */
+static int crit_cmp(const struct update_ctx *c, size_t i, const struct uctx_ent *a, const struct uctx_ent *b)
+{
+    switch (c->crit[i].key) {
+    case UPDATE_CRIT_SIZE:
+        return (a->size > b->size) - (a->size < b->size);
+    case UPDATE_CRIT_ARRIVAL:
+        return (a->idate > b->idate) - (a->idate < b->idate);
+    case UPDATE_CRIT_DATE:
+        return (a->date > b->date) - (a->date < b->date);
+    default: {
+        unsigned sl = (unsigned)(c->crit[i].key - UPDATE_CRIT_SUBJECT);
+        uint32_t la, lb;
+        const char *pa = keys_get(c, a->koff, sl, &la);
+        const char *pb = keys_get(c, b->koff, sl, &lb);
+        int r = 0;
+        if (la && lb)
+            r = memcmp(pa, pb, la < lb ? la : lb);
+        if (r)
+            return r < 0 ? -1 : 1;
+        return (la > lb) - (la < lb);
+    }
+    }
+}
+
 /* Sort order of two results: the criteria, then the UID (= message
  * number order, RFC 5256's implicit last criterion). */
 static int ent_cmp(const struct update_ctx *c, const struct uctx_ent *a, const struct uctx_ent *b)
 {
     for (size_t i = 0; i < c->ncrit; i++) {
-        int r;
-        if (c->crit[i].key == UPDATE_CRIT_SIZE)
-            r = (a->size > b->size) - (a->size < b->size);
-        else
-            r = (a->idate > b->idate) - (a->idate < b->idate);
+        int r = crit_cmp(c, i, a, b);
         if (r)
             return c->crit[i].reverse ? -r : r;
     }
@@ -308,6 +668,8 @@ static void remove_uids(struct imap_session *s, struct update_ctx *c, struct buf
             hit[nhit] = c->ent[i].uid;
             pos[nhit] = i + 1;
             nhit++;
+            if (c->keys)
+                c->garbage += keys_size(c, c->ent[i].koff);
             continue;
         }
         c->ent[w++] = c->ent[i];
@@ -342,6 +704,7 @@ void update_ctx_expunged(struct imap_session *s, const uint32_t *uids, size_t n)
         start_line(&b, c);
         size_t mark = b.len;
         remove_uids(s, c, &b, del, n);
+        keys_compact(c);
         if (b.len > mark) {
             buf_puts(&b, "\r\n");
             imap_write(s, b.data, b.len);
@@ -365,6 +728,346 @@ static bool ent_find(const struct update_ctx *c, uint32_t uid)
     return lo < c->n && c->ent[lo].uid == uid;
 }
 
+/* Which of the ascending, unique uids[0..n) are results now: into in
+ * (ascending). SEARCH results are ascending UIDs (O(k log n)); SORT
+ * results are looked through. */
+static size_t results_among(const struct update_ctx *c, const uint32_t *uids, size_t n, uint32_t *in)
+{
+    size_t nin = 0;
+    if (!c->sort) {
+        for (size_t i = 0; i < n; i++)
+            if (ent_find(c, uids[i]))
+                in[nin++] = uids[i];
+    } else {
+        for (size_t i = 0; i < c->n && nin < n; i++)
+            if (uid_in(uids, n, c->ent[i].uid))
+                in[nin++] = c->ent[i].uid;
+        qsort(in, nin, sizeof(*in), cmp_u32);
+    }
+    return nin;
+}
+
+/* Report one context's changes in one ESEARCH response: REMOVEFROM of
+ * del (ascending UIDs, results now), then ADDTO of add (not results;
+ * for SORT with their sort values; reordered here). */
+static void report(struct imap_session *s, struct update_ctx *c, const uint32_t *del, size_t ndel,
+                   struct uctx_ent *add, size_t nadd)
+{
+    if (ndel == 0 && nadd == 0)
+        return;
+    struct buf b = BUF_INIT;
+    start_line(&b, c);
+    if (ndel)
+        remove_uids(s, c, &b, del, ndel);
+    if (nadd) {
+        if (c->n + nadd > c->cap) {
+            c->cap = c->n + nadd + c->n / 4 + 16;
+            c->ent = xrealloc(c->ent, c->cap * sizeof(*c->ent));
+        }
+        qsort_r(add, nadd, sizeof(*add), ent_qcmp, c);  /* SEARCH: ascending UIDs (no criteria) */
+        buf_puts(&b, " ADDTO (");
+        if (!c->sort) {
+            uint32_t *au = xmalloc(nadd * sizeof(*au));
+            for (size_t i = 0; i < nadd; i++)
+                au[i] = add[i].uid;
+            buf_puts(&b, "0 ");
+            write_numset(s, c, &b, au, nadd);
+            free(au);
+        }
+        /* merge from the end: each added result's final position */
+        size_t i = c->n, j = nadd, k = c->n + nadd;
+        size_t *fpos = c->sort ? xmalloc(nadd * sizeof(*fpos)) : NULL;
+        while (j > 0) {
+            if (i > 0 && ent_cmp(c, &c->ent[i - 1], &add[j - 1]) > 0) {
+                c->ent[--k] = c->ent[--i];
+            } else {
+                c->ent[--k] = add[--j];
+                if (fpos)
+                    fpos[j] = k + 1;
+            }
+        }
+        c->n += nadd;
+        if (c->sort) {
+            /* ascending final positions: each insertion is valid when made */
+            for (size_t a = 0; a < nadd; a++)
+                buf_printf(&b, "%s%zu %u", a ? " " : "", fpos[a], num_of(s, c, add[a].uid));
+            free(fpos);
+        }
+        buf_putc(&b, ')');
+    }
+    buf_puts(&b, "\r\n");
+    imap_write(s, b.data, b.len);
+    buf_free(&b);
+    /* not before: the added results' keys are at the arena's end */
+    keys_compact(c);
+}
+
+/* ---- the evaluation job ---- */
+
+static void job_free(struct uctx_job *j)
+{
+    for (size_t k = 0; k < j->nc; k++)
+        prog_unref(j->c[k].prog);
+    free(j->it);
+    free(j->match);
+    free(j->size);
+    free(j->idate);
+    free(j->date);
+    free(j->len);
+    free(j->soff);
+    buf_free(&j->arena);
+    free(j);
+}
+
+/* The view goes away: a running job frees itself when done; a finished
+ * one (its answers were waiting for a sync) goes now. */
+static void job_detach(struct uctx_job *j)
+{
+    if (j->finished) {
+        job_free(j);
+        return;
+    }
+    j->detached = true;
+    j->s = NULL;
+}
+
+static size_t job_index(const struct uctx_job *j, uint32_t uid)
+{
+    struct upend_item key = {.uid = uid};
+    const struct upend_item *f = bsearch(&key, j->it, j->n, sizeof(*j->it), cmp_item);
+    return f ? (size_t)(f - j->it) : SIZE_MAX;
+}
+
+static void job_keys_cb(void *arg, uint32_t uid, const char *rec, size_t len)
+{
+    struct uctx_job *j = arg;
+    size_t i = job_index(j, uid);
+    struct mime_sortkeys k;
+    if (i == SIZE_MAX || !mime_sortkeys_parse(rec, len, &k))
+        return;
+    if (k.flags & SK_F_DATE)
+        j->date[i] = k.sent;
+    for (unsigned sl = 0; sl < UPDATE_NSTR; sl++) {
+        size_t l = MIN(k.len[sl], (size_t)SORTKEY_MAX_KEY);
+        j->soff[i][sl] = j->arena.len;
+        j->len[i][sl] = (uint32_t)l;
+        buf_append(&j->arena, k.s[sl], l);
+    }
+}
+
+/* On the pool: each context's program on its messages (as SEARCH runs
+ * it on a list of UIDs), then the stored sort keys of the matches of
+ * contexts that sort by them. */
+static void job_run(struct job *job, void *arg)
+{
+    (void)job;
+    struct uctx_job *j = arg;
+    uint32_t *u = xmalloc(j->n * sizeof(*u));
+    uint32_t keymask = 0;
+    for (size_t k = 0; k < j->nc && j->rc >= 0; k++) {
+        uint32_t bit = 1u << j->c[k].slot;
+        if (j->c[k].keys)
+            keymask |= bit;
+        size_t nu = 0;
+        for (size_t i = 0; i < j->n; i++)
+            if (j->it[i].mask & bit)
+                u[nu++] = j->it[i].uid;
+        if (nu == 0)
+            continue;
+        struct search_query q = {.root = j->c[k].prog->root};
+        struct search_run *r = search_run_new_other(&q, j->mb, xmemdup(u, nu * sizeof(*u)), nu, j->maxtext);
+        search_run_set_max_uid(r, j->c[k].max_uid);
+        search_run_job_scan(r);
+        struct search_matches m;
+        search_run_matches(r, &m);
+        if (m.rc < 0)
+            j->rc = m.rc;
+        for (size_t x = 0; x < m.n; x++) {
+            size_t i = job_index(j, m.uids[x]);
+            if (i == SIZE_MAX)
+                continue;
+            j->match[i] |= bit;
+            j->size[i] = m.sizes[x];
+            j->idate[i] = m.idates[x];
+            j->date[i] = m.idates[x];   /* without a sent date: INTERNALDATE (RFC 5256 2.2) */
+        }
+        search_run_free(r);
+    }
+    size_t nu = 0;
+    for (size_t i = 0; i < j->n; i++)
+        if (j->match[i] & keymask)
+            u[nu++] = j->it[i].uid;
+    if (nu && j->rc >= 0) {
+        struct mail_user *mu = mailbox_user(j->mb);
+        int rc = storage_read_begin(mu);
+        if (rc >= 0) {
+            rc = mailbox_sort_keys(j->mb, u, nu, job_keys_cb, j);
+            storage_read_end(mu);
+        }
+        if (rc < 0 && rc != STORAGE_ERR_NOTFOUND)   /* expunged meanwhile: empty keys, as SORT */
+            j->rc = rc;
+    }
+    free(u);
+}
+
+static void job_report(struct imap_session *s);
+static void job_start(struct imap_session *s);
+
+/* Can an untagged response go out now? Between commands and in IDLE;
+ * during a command (whose output may be a literal in progress) the sync
+ * before its tagged reply reports. */
+static bool may_write_now(const struct imap_session *s)
+{
+    return !s->closed && !s->in_cmd && !s->in_job && (!s->cmd || s->idling);
+}
+
+static void job_done(void *arg)
+{
+    struct uctx_job *j = arg;
+    if (j->detached) {
+        job_free(j);
+        return;
+    }
+    j->finished = true;
+    struct imap_session *s = j->s;
+    if (may_write_now(s)) {
+        imap_session_enter(s);
+        job_report(s);
+        job_start(s);
+        imap_session_leave(s);
+    }
+}
+
+static struct update_ctx *ctx_by_id(const struct imap_view *v, uint64_t id)
+{
+    for (size_t i = 0; i < v->nuctx; i++)
+        if (v->uctx[i]->id == id)
+            return v->uctx[i];
+    return NULL;
+}
+
+/* The finished job's answers, per context still there: a message in the
+ * view whose evaluation is not pending again is added or removed. */
+static void job_report(struct imap_session *s)
+{
+    struct imap_view *v = s->view;
+    struct update_pending *up = v ? v->upend : NULL;
+    if (!up || !up->job || !up->job->finished)
+        return;
+    struct uctx_job *j = up->job;
+    up->job = NULL;
+    for (size_t k = 0; k < j->nc; k++) {
+        struct update_ctx *c = ctx_by_id(v, j->c[k].id);
+        if (!c)
+            continue;   /* cancelled meanwhile */
+        if (j->rc < 0) {
+            log_warn("imap: updating context %s: evaluation failed: %s", c->tag, storage_strerror(j->rc));
+            imap_untagged(s, "NO [NOUPDATE \"%s\"] Updates failed", c->tag);
+            for (size_t i = 0; i < v->nuctx; i++)
+                if (v->uctx[i] == c)
+                    ctx_remove_at(v, i);
+            continue;
+        }
+        uint32_t bit = 1u << c->slot;
+        uint32_t *cand = xmalloc(j->n * sizeof(*cand));
+        size_t ncand = 0;
+        for (size_t i = 0; i < j->n; i++)
+            if ((j->it[i].mask & bit) && imap_view_msn(v, j->it[i].uid) &&
+                !(up->n && items_have(up->p, up->n, j->it[i].uid, bit)))
+                cand[ncand++] = j->it[i].uid;
+        uint32_t *in = xmalloc((ncand ? ncand : 1) * sizeof(*in));
+        uint32_t *del = xmalloc((ncand ? ncand : 1) * sizeof(*del));
+        struct uctx_ent *add = xmalloc((ncand ? ncand : 1) * sizeof(*add));
+        size_t nin = results_among(c, cand, ncand, in), ndel = 0, nadd = 0;
+        for (size_t x = 0; x < ncand; x++) {
+            size_t i = job_index(j, cand[x]);
+            bool match = (j->match[i] & bit) != 0, isin = uid_in(in, nin, cand[x]);
+            if (isin && !match) {
+                del[ndel++] = cand[x];
+            } else if (!isin && match) {
+                struct uctx_ent e = {.uid = cand[x], .size = j->size[i], .idate = j->idate[i], .date = j->date[i]};
+                if (c->keys) {
+                    const char *str[UPDATE_NSTR];
+                    for (unsigned sl = 0; sl < UPDATE_NSTR; sl++)
+                        str[sl] = j->len[i][sl] ? j->arena.data + j->soff[i][sl] : NULL;
+                    e.koff = keys_put(c, str, j->len[i]);
+                }
+                add[nadd++] = e;
+            }
+        }
+        report(s, c, del, ndel, add, nadd);
+        free(cand);
+        free(in);
+        free(del);
+        free(add);
+    }
+    job_free(j);
+}
+
+/* Hand what is pending to a job, unless one is running or unreported. */
+static void job_start(struct imap_session *s)
+{
+    struct imap_view *v = s->view;
+    struct update_pending *up = v ? v->upend : NULL;
+    if (!up || up->job || up->n == 0 || v->nuctx == 0)
+        return;
+    struct uctx_job *j = xcalloc(1, sizeof(*j));
+    j->s = s;
+    j->mb = v->mb;
+    j->maxtext = (size_t)config_int(CFG_MAXMESSAGESIZE);
+    j->it = up->p;
+    j->n = up->n;
+    up->p = NULL;
+    up->n = up->cap = 0;
+    uint32_t any = 0;
+    for (size_t i = 0; i < j->n; i++)
+        any |= j->it[i].mask;
+    for (size_t i = 0; i < v->nuctx; i++) {
+        struct update_ctx *c = v->uctx[i];
+        if (!(any & (1u << c->slot)))
+            continue;
+        c->prog->refs++;
+        j->c[j->nc++] = (struct uctx_job_ctx){.id = c->id, .slot = c->slot, .prog = c->prog,
+                                               .max_uid = c->max_uid, .keys = c->keys};
+    }
+    j->match = xcalloc(j->n, sizeof(*j->match));
+    j->size = xcalloc(j->n, sizeof(*j->size));
+    j->idate = xcalloc(j->n, sizeof(*j->idate));
+    j->date = xcalloc(j->n, sizeof(*j->date));
+    j->len = xcalloc(j->n, sizeof(*j->len));
+    j->soff = xcalloc(j->n, sizeof(*j->soff));
+    buf_init(&j->arena);
+    up->job = j;
+    /* Keyed by the store: it runs before the close job of the view
+     * (imap_view_free), so the mailbox handle outlives it. */
+    jobs_submit("context", mailbox_user(v->mb), job_run, job_done, j);
+}
+
+/* UPDATE_CTX_MAX_PENDING: end the contexts with too much waiting. */
+static void pend_limit(struct imap_session *s)
+{
+    struct imap_view *v = s->view;
+    struct update_pending *up = v->upend;
+    if (!up)
+        return;
+    for (size_t i = 0; i < v->nuctx;) {
+        struct update_ctx *c = v->uctx[i];
+        uint32_t bit = 1u << c->slot;
+        size_t n = 0;
+        for (size_t k = 0; k < up->n; k++)
+            n += (up->p[k].mask & bit) != 0;
+        if (up->job)
+            for (size_t k = 0; k < up->job->n; k++)
+                n += (up->job->it[k].mask & bit) != 0;
+        if (n > UPDATE_CTX_MAX_PENDING) {
+            imap_untagged(s, "NO [NOUPDATE \"%s\"] Too many changes to keep the result updated", c->tag);
+            ctx_remove_at(v, i);
+            continue;
+        }
+        i++;
+    }
+}
+
 static int cmp_note(const void *a, const void *b)
 {
     const struct update_note *x = a, *y = b;
@@ -374,100 +1077,60 @@ static int cmp_note(const void *a, const void *b)
 void update_ctx_apply(struct imap_session *s, struct update_batch *ub)
 {
     struct imap_view *v = s->view;
-    if (!v || v->nuctx == 0 || ub->n == 0)
+    if (!v || v->nuctx == 0)
         return;
-    /* One note per UID, the last one read wins (the newest record). */
-    qsort(ub->notes, ub->n, sizeof(*ub->notes), cmp_note);
-    size_t nn = 0;
-    for (size_t i = 0; i < ub->n; i++) {
-        if (nn && ub->notes[nn - 1].uid == ub->notes[i].uid)
-            ub->notes[nn - 1] = ub->notes[i];
-        else
-            ub->notes[nn++] = ub->notes[i];
-    }
-    ub->n = nn;
-    uint32_t *inset = xmalloc(nn * sizeof(*inset));
-    uint32_t *del = xmalloc(nn * sizeof(*del));
-    struct uctx_ent *add = xmalloc(nn * sizeof(*add));
-    struct buf b = BUF_INIT;
-    for (size_t ci = 0; ci < v->nuctx && ci < UPDATE_CTX_MAX; ci++) {
-        struct update_ctx *c = v->uctx[ci];
-        /* which noted UIDs are in the result now: SEARCH results are
-         * ascending UIDs (O(k log n)); SORT results are looked through */
-        size_t nin = 0;
-        if (!c->sort) {
-            for (size_t i = 0; i < nn; i++)
-                if (ent_find(c, ub->notes[i].uid))
-                    inset[nin++] = ub->notes[i].uid;
-        } else {
-            for (size_t i = 0; i < c->n; i++) {
-                struct update_note key = {.uid = c->ent[i].uid};
-                if (nin < nn && bsearch(&key, ub->notes, nn, sizeof(*ub->notes), cmp_note))
-                    inset[nin++] = c->ent[i].uid;
-            }
-            qsort(inset, nin, sizeof(*inset), cmp_u32);
+    /* a finished job first: its answers are older than this sync's */
+    job_report(s);
+    if (ub->n && v->nuctx) {
+        struct update_pending *up = pend_get(v);
+        /* One note per UID, the last one read wins (the newest record). */
+        qsort(ub->notes, ub->n, sizeof(*ub->notes), cmp_note);
+        size_t nn = 0;
+        for (size_t i = 0; i < ub->n; i++) {
+            if (nn && ub->notes[nn - 1].uid == ub->notes[i].uid)
+                ub->notes[nn - 1] = ub->notes[i];
+            else
+                ub->notes[nn++] = ub->notes[i];
         }
-        size_t ndel = 0, nadd = 0;
-        for (size_t i = 0; i < nn; i++) {
-            const struct update_note *no = &ub->notes[i];
-            if (!imap_view_msn(v, no->uid))
-                continue;   /* not (or no longer) in this session's view */
-            bool match = (no->match >> ci) & 1u;
-            bool in = uid_in(inset, nin, no->uid);
-            if (in && !match)
-                del[ndel++] = no->uid;
-            else if (!in && match)
-                add[nadd++] = (struct uctx_ent){.uid = no->uid, .size = no->size, .idate = no->idate};
-        }
-        if (ndel == 0 && nadd == 0)
-            continue;
-        buf_reset(&b);
-        start_line(&b, c);
-        if (ndel)
-            remove_uids(s, c, &b, del, ndel);
-        if (nadd) {
-            if (c->n + nadd > c->cap) {
-                c->cap = c->n + nadd + c->n / 4 + 16;
-                c->ent = xrealloc(c->ent, c->cap * sizeof(*c->ent));
-            }
-            qsort_r(add, nadd, sizeof(*add), ent_qcmp, c);  /* SEARCH: ascending UIDs (no criteria) */
-            buf_puts(&b, " ADDTO (");
-            if (!c->sort) {
-                uint32_t *au = xmalloc(nadd * sizeof(*au));
-                for (size_t i = 0; i < nadd; i++)
-                    au[i] = add[i].uid;
-                buf_puts(&b, "0 ");
-                write_numset(s, c, &b, au, nadd);
-                free(au);
-            }
-            /* merge from the end: each added result's final position */
-            size_t i = c->n, j = nadd, k = c->n + nadd;
-            size_t *fpos = c->sort ? xmalloc(nadd * sizeof(*fpos)) : NULL;
-            while (j > 0) {
-                if (i > 0 && ent_cmp(c, &c->ent[i - 1], &add[j - 1]) > 0) {
-                    c->ent[--k] = c->ent[--i];
-                } else {
-                    c->ent[--k] = add[--j];
-                    if (fpos)
-                        fpos[j] = k + 1;
+        ub->n = nn;
+        uint32_t *uids = xmalloc(nn * sizeof(*uids));
+        for (size_t i = 0; i < nn; i++)
+            uids[i] = ub->notes[i].uid;
+        uint32_t *inset = xmalloc(nn * sizeof(*inset));
+        uint32_t *del = xmalloc(nn * sizeof(*del));
+        struct uctx_ent *add = xmalloc(nn * sizeof(*add));
+        for (size_t ci = 0; ci < v->nuctx; ci++) {
+            struct update_ctx *c = v->uctx[ci];
+            uint32_t bit = 1u << c->slot;
+            size_t nin = results_among(c, uids, nn, inset);
+            size_t ndel = 0, nadd = 0;
+            for (size_t i = 0; i < nn; i++) {
+                const struct update_note *no = &ub->notes[i];
+                if (!imap_view_msn(v, no->uid) || (no->skip & bit))
+                    continue;   /* not (or no longer) in this session's view; or unaffected */
+                if (no->defer & bit) {
+                    pend_add(up, no->uid, bit);
+                    continue;
                 }
+                bool match = (no->match & bit) != 0;
+                bool in = uid_in(inset, nin, no->uid);
+                if (in && !match)
+                    del[ndel++] = no->uid;
+                else if (!in && match && c->keys)
+                    pend_add(up, no->uid, bit);     /* its sort keys are in the store */
+                else if (!in && match)
+                    add[nadd++] = (struct uctx_ent){.uid = no->uid, .size = no->size, .idate = no->idate};
             }
-            c->n += nadd;
-            if (c->sort) {
-                /* ascending final positions: each insertion is valid when made */
-                for (size_t a = 0; a < nadd; a++)
-                    buf_printf(&b, "%s%zu %u", a ? " " : "", fpos[a], num_of(s, c, add[a].uid));
-                free(fpos);
-            }
-            buf_putc(&b, ')');
+            report(s, c, del, ndel, add, nadd);
         }
-        buf_puts(&b, "\r\n");
-        imap_write(s, b.data, b.len);
+        free(uids);
+        free(inset);
+        free(del);
+        free(add);
+        pend_sort(up);
+        pend_limit(s);
     }
-    buf_free(&b);
-    free(inset);
-    free(del);
-    free(add);
+    job_start(s);
 }
 
 /* CANCELUPDATE 1*(SP quoted) (RFC 5267 4.3.5) */

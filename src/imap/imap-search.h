@@ -207,13 +207,47 @@ void search_run_job_scan(struct search_run *r);
  * octets each: 6 MiB); beyond: NOUPDATE, so a client cannot make a
  * session hold 8 copies of a million-message result. */
 #define UPDATE_CTX_MAX_RESULTS 262144
+/* Stored sort keys (SORT by SUBJECT, FROM...: at most SORTKEY_MAX_KEY
+ * octets each) held by all the contexts of a selection when one starts;
+ * beyond: NOUPDATE. */
+#define UPDATE_CTX_MAX_KEYBYTES (16u << 20)
+/* Messages one context may have waiting for (or in) an evaluation job
+ * (programs with header or body keys, SORT by stored keys: new messages
+ * are evaluated on the pool). A sync that leaves more waiting ends the
+ * context with an untagged NO [NOUPDATE "tag"]: the client searches
+ * again instead of the session reading a flood of messages. */
+#define UPDATE_CTX_MAX_PENDING 512
 #define UPDATE_CTX_MAX_CRIT 16
-enum update_crit_key { UPDATE_CRIT_ARRIVAL, UPDATE_CRIT_SIZE };
+enum update_crit_key {
+    UPDATE_CRIT_ARRIVAL,
+    UPDATE_CRIT_SIZE,
+    UPDATE_CRIT_DATE,           /* sent date, INTERNALDATE without one */
+    /* the stored string keys, in sortkey.h enum sk_str order */
+    UPDATE_CRIT_SUBJECT,
+    UPDATE_CRIT_FROM,
+    UPDATE_CRIT_TO,
+    UPDATE_CRIT_CC,
+    UPDATE_CRIT_DISPLAYFROM,
+    UPDATE_CRIT_DISPLAYTO,
+};
+#define UPDATE_NSTR 6
 struct update_crit {
     enum update_crit_key key;
     bool reverse;
 };
+/* One result of a SORT as it starts a context: its record values and
+ * its stored keys (s[i]/len[i]: the string key of UPDATE_CRIT_SUBJECT
+ * + i, valid during the call; only those of the criteria are read). */
+struct update_sort_ent {
+    uint32_t uid;
+    uint64_t size;
+    int64_t idate;
+    int64_t date;
+    const char *s[UPDATE_NSTR];
+    uint32_t len[UPDATE_NSTR];
+};
 struct update_note;
+struct update_pending;
 struct update_batch {               /* what one sync saw (imap-sync.c) */
     struct update_note *notes;
     size_t n, cap;
@@ -223,17 +257,21 @@ struct update_batch {               /* what one sync saw (imap-sync.c) */
 const char *update_ctx_refusal(const struct imap_view *v, const struct skey *root, size_t n);
 bool update_ctx_tag_in_use(const struct imap_view *v, const char *tag);
 /* Start a context: root is taken over; the result is uids[0..n) in UID
- * order (SEARCH) or uids[order[i]] (SORT, with each one's size and
- * INTERNALDATE). */
+ * order (SEARCH). */
 void update_ctx_add_search(struct imap_view *v, const char *tag, bool uid, struct skey *root, uint32_t max_uid,
                            const uint32_t *uids, size_t n);
-void update_ctx_add_sort(struct imap_view *v, const char *tag, bool uid, struct skey *root, uint32_t max_uid,
-                         const struct update_crit *crit, size_t ncrit, const uint32_t *uids, const uint64_t *sizes,
-                         const int64_t *idates, const uint32_t *order, size_t n);
+/* SORT: the result in sort order, get(arg, i, &e) giving the i-th
+ * (0 <= i < n). root is taken over either way; NULL, or the NOUPDATE
+ * refusal text (too many key octets held). */
+const char *update_ctx_add_sort(struct imap_view *v, const char *tag, bool uid, struct skey *root, uint32_t max_uid,
+                                const struct update_crit *crit, size_t ncrit,
+                                void (*get)(void *arg, size_t i, struct update_sort_ent *e), void *arg, size_t n);
 bool update_ctx_cancel(struct imap_view *v, const char *tag);
 void update_ctx_free_all(struct imap_view *v);
-/* imap_sync: note a new or changed record (evaluated now); report the
- * differences once EXISTS and the FETCHes are out. */
+/* imap_sync: note a new or changed record (evaluated now as far as the
+ * record answers); report the differences once EXISTS and the FETCHes
+ * are out, and start the evaluation job of what the record could not
+ * answer. */
 void update_ctx_eval(const struct imap_view *v, const struct msg_record *rec, struct update_batch *ub);
 void update_ctx_apply(struct imap_session *s, struct update_batch *ub);
 void update_batch_free(struct update_batch *ub);
@@ -243,6 +281,8 @@ void update_ctx_expunged(struct imap_session *s, const uint32_t *uids, size_t n)
 /* The program of a search run (for its context), taken over. */
 struct skey *search_run_take_root(struct search_run *r);
 uint32_t search_run_max_uid(const struct search_run *r);
+/* "*" of the program's UID sets (search_run_new_other: the last UID). */
+void search_run_set_max_uid(struct search_run *r, uint32_t max_uid);
 /* BAD for an UPDATE whose tag names a live context (answered: true). */
 bool search_update_tag_reused(struct imap_session *s, struct imap_cmd *cmd, unsigned ret);
 

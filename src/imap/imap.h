@@ -245,6 +245,7 @@ struct imap_view {
      * UPDATE_CTX_MAX */
     struct update_ctx **uctx;
     size_t nuctx, cuctx;
+    struct update_pending *upend;   /* their evaluation jobs (NULL: none) */
 };
 
 /* Result of a command handler. */

@@ -117,11 +117,11 @@ S~ i6 BAD .*
 C: d1 UID SEARCH RETURN (UPDATE COUNT) ALL
 S: * ESEARCH (TAG "d1") UID COUNT 2
 S: d1 OK Search completed
-# NOUPDATE (4.3.1): programs that need the message text, message numbers,
-# SORT criteria beyond ARRIVAL and SIZE; the other options are answered
+# header keys and SORT by stored keys are updated too (evaluated on the
+# pool: test_context_content.py); NOUPDATE (4.3.1) for message numbers
+# and age; the other options are answered
 C: n1 SEARCH RETURN (UPDATE COUNT) SUBJECT meeting
 S: * ESEARCH (TAG "n1") COUNT 1
-S~ \* NO \[NOUPDATE "n1"\] .*
 S: n1 OK Search completed
 C: n2 UID SEARCH RETURN (UPDATE MIN) 1:2
 S: * ESEARCH (TAG "n2") UID MIN 4
@@ -129,8 +129,13 @@ S~ \* NO \[NOUPDATE "n2"\] .*
 S: n2 OK Search completed
 C: n3 UID SORT RETURN (UPDATE COUNT) (SUBJECT) UTF-8 ALL
 S: * ESEARCH (TAG "n3") UID COUNT 2
-S~ \* NO \[NOUPDATE "n3"\] .*
 S: n3 OK Sort completed
+C: n4 UID SEARCH RETURN (UPDATE COUNT) YOUNGER 3600
+S: * ESEARCH (TAG "n4") UID COUNT 2
+S~ \* NO \[NOUPDATE "n4"\] .*
+S: n4 OK Search completed
+C: n5 CANCELUPDATE "n1" "n3"
+S: n5 OK No further updates
 # at most 8 contexts (b1 c1 d1 + 5)
 C: m1 UID SEARCH RETURN (UPDATE COUNT) DELETED
 S: * ESEARCH (TAG "m1") UID COUNT 0
