@@ -54,6 +54,7 @@
  * evaluations, and per context with changes one merge pass over its
  * result (O(n + k log k)).
  */
+#include "imap-fetch.h"
 #include "imap-search.h"
 #include "sortkey.h"
 #include "config.h"
@@ -61,6 +62,7 @@
 #include "log.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 _Static_assert(UPDATE_CRIT_DISPLAYTO - UPDATE_CRIT_SUBJECT + 1 == UPDATE_NSTR, "one string slot per string key");
 _Static_assert(SK_SUBJECT == 0 && SK_FROM == 1 && SK_TO == 2 && SK_CC == 3 && SK_DISPLAYFROM == 4 &&
@@ -435,7 +437,12 @@ struct uctx_job {
     struct imap_session *s;
     bool detached;              /* the view went away: free when done */
     bool finished;              /* done ran: answers to report */
-    struct mailbox *mb;
+    /* The job opens a read-only handle of its own by name and checks the
+     * id: the view's handle is the loop's, whose sync rewrites its
+     * mailbox_info while the job would read it (a data race). */
+    struct mail_user *store;    /* a reference of the job's own */
+    char *name, *reader;        /* reader: someone else's mailbox (as SELECT) */
+    int64_t mbid;
     size_t maxtext;
     struct upend_item *it;
     size_t n;
@@ -816,6 +823,10 @@ static void job_free(struct uctx_job *j)
     free(j->len);
     free(j->soff);
     buf_free(&j->arena);
+    if (j->store)
+        mail_user_close(j->store);
+    free(j->name);
+    free(j->reader);
     free(j);
 }
 
@@ -862,6 +873,23 @@ static void job_run(struct job *job, void *arg)
 {
     (void)job;
     struct uctx_job *j = arg;
+    if (!j->store) {
+        j->rc = STORAGE_ERR_IO;
+        return;
+    }
+    if ((j->rc = storage_job_begin(j->store, NULL)) < 0)
+        return;
+    struct mailbox *mb = NULL;
+    j->rc = j->reader ? mailbox_open_as(j->store, j->name, j->reader, true, NULL, &mb)
+                      : mailbox_open(j->store, j->name, true, false, NULL, &mb);
+    if (j->rc == 0 && mailbox_get_info(mb)->id != j->mbid)
+        j->rc = STORAGE_ERR_NOTFOUND;   /* renamed away and another made under its name */
+    if (j->rc < 0) {
+        if (mb)
+            mailbox_close(mb);
+        storage_job_end(j->store, NULL);
+        return;
+    }
     uint32_t *u = xmalloc(j->n * sizeof(*u));
     uint32_t keymask = 0;
     for (size_t k = 0; k < j->nc && j->rc >= 0; k++) {
@@ -875,7 +903,7 @@ static void job_run(struct job *job, void *arg)
         if (nu == 0)
             continue;
         struct search_query q = {.root = j->c[k].prog->root};
-        struct search_run *r = search_run_new_other(&q, j->mb, xmemdup(u, nu * sizeof(*u)), nu, j->maxtext);
+        struct search_run *r = search_run_new_other(&q, mb, xmemdup(u, nu * sizeof(*u)), nu, j->maxtext);
         search_run_set_max_uid(r, j->c[k].max_uid);
         search_run_job_scan(r);
         struct search_matches m;
@@ -898,16 +926,18 @@ static void job_run(struct job *job, void *arg)
         if (j->match[i] & keymask)
             u[nu++] = j->it[i].uid;
     if (nu && j->rc >= 0) {
-        struct mail_user *mu = mailbox_user(j->mb);
+        struct mail_user *mu = mailbox_user(mb);
         int rc = storage_read_begin(mu);
         if (rc >= 0) {
-            rc = mailbox_sort_keys(j->mb, u, nu, job_keys_cb, j);
+            rc = mailbox_sort_keys(mb, u, nu, job_keys_cb, j);
             storage_read_end(mu);
         }
         if (rc < 0 && rc != STORAGE_ERR_NOTFOUND)   /* expunged meanwhile: empty keys, as SORT */
             j->rc = rc;
     }
     free(u);
+    mailbox_close(mb);   /* j->store holds the store: not its last reference */
+    storage_job_end(j->store, NULL);
 }
 
 static void job_report(struct imap_session *s);
@@ -1013,7 +1043,12 @@ static void job_start(struct imap_session *s)
         return;
     struct uctx_job *j = xcalloc(1, sizeof(*j));
     j->s = s;
-    j->mb = v->mb;
+    struct mail_user *vstore = imap_view_store(v);
+    if (vstore && mail_user_open(mail_user_name(vstore), false, &j->store) < 0)
+        j->store = NULL;   /* the job answers STORAGE_ERR_IO: NOUPDATE */
+    j->name = xstrdup(mailbox_get_info(v->mb)->name);
+    j->reader = vstore && strcmp(mail_user_name(vstore), s->who.user) != 0 ? xstrdup(s->who.user) : NULL;
+    j->mbid = v->mbid;
     j->maxtext = (size_t)config_int(CFG_MAXMESSAGESIZE);
     j->it = up->p;
     j->n = up->n;
@@ -1038,9 +1073,10 @@ static void job_start(struct imap_session *s)
     j->soff = xcalloc(j->n, sizeof(*j->soff));
     buf_init(&j->arena);
     up->job = j;
-    /* Keyed by the store: it runs before the close job of the view
-     * (imap_view_free), so the mailbox handle outlives it. */
-    jobs_submit("context", mailbox_user(v->mb), job_run, job_done, j);
+    /* No key: with a handle of its own it need not queue behind the
+     * store's writes in this worker (storage_job_begin orders it with
+     * them), as NOTIFY's MessageNew FETCH job. */
+    jobs_submit("context", NULL, job_run, job_done, j);
 }
 
 /* UPDATE_CTX_MAX_PENDING: end the contexts with too much waiting. */
