@@ -261,6 +261,84 @@ static void sort_prefix(const struct sort_run *r, uint32_t i, uint64_t p[2])
     }
 }
 
+/* ---- PARTIAL with a small range: top-k selection ----
+ *
+ * RETURN (PARTIAL a:b) alone (RFC 9394 3.1; with MIN, MAX, COUNT or SAVE
+ * too, not with ALL or UPDATE) reads only order[a..e) and the first and
+ * last in sort order. When the range lies within the first or the last
+ * n/TOPK_DIV results, a bounded heap of the h = e (or n - start) items
+ * that come first (or last) replaces sorting all n: n log h comparisons
+ * instead of n log n, and the comparison is the same total order
+ * (cmp_item ends with the sequence number, RFC 5256), so the answer is
+ * identical to slicing the full sort. Then only order[a..e), order[0] and
+ * order[n-1] hold results. */
+#define TOPK_DIV 8
+
+static bool topk_range(const struct sort_run *r, size_t *a, size_t *e)
+{
+    if (!(r->ret & SR_PARTIAL) || (r->ret & (SR_ALL | SR_UPDATE)))
+        return false;
+    size_t n = r->m.n;
+    partial_range_slice(&r->partial, n, a, e);
+    size_t h = r->partial.neg ? n - *a : *e;
+    return h > 0 && h <= n / TOPK_DIV;
+}
+
+/* dir > 0: a max-heap (its root the greatest of the items kept, the
+ * first to leave when a smaller one comes); dir < 0: a min-heap. */
+static void heap_down(struct sort_item *hp, size_t h, size_t i, int dir, struct sort_run *r)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h)
+            return;
+        if (c + 1 < h && dir * cmp_item(&hp[c + 1], &hp[c], r) > 0)
+            c++;
+        if (dir * cmp_item(&hp[c], &hp[i], r) <= 0)
+            return;
+        struct sort_item t = hp[c];
+        hp[c] = hp[i];
+        hp[i] = t;
+        i = c;
+    }
+}
+
+static void sort_topk(struct sort_run *r, struct sort_item *it, size_t n, size_t a, size_t e)
+{
+    bool last = r->partial.neg;
+    size_t h = last ? n - a : e;
+    int dir = last ? -1 : 1;
+    /* the h smallest (largest) items gather in it[0..h) */
+    for (size_t i = h / 2; i-- > 0;)
+        heap_down(it, h, i, dir, r);
+    for (size_t i = h; i < n; i++) {
+        if (dir * cmp_item(&it[i], &it[0], r) < 0) {
+            /* swapped, not overwritten: it[] stays a permutation for
+             * the MIN/MAX scan below */
+            struct sort_item t = it[0];
+            it[0] = it[i];
+            it[i] = t;
+            heap_down(it, h, 0, dir, r);
+        }
+    }
+    /* the extremes (MIN/MAX, and a range's own ends) before it[] is
+     * reordered: a linear scan each */
+    size_t lo = 0, hi = 0;
+    for (size_t i = 1; i < n; i++) {
+        if (cmp_item(&it[i], &it[lo], r) < 0)
+            lo = i;
+        if (cmp_item(&it[i], &it[hi], r) > 0)
+            hi = i;
+    }
+    uint32_t first = it[lo].idx, lastidx = it[hi].idx;
+    qsort_r(it, h, sizeof(*it), cmp_item, r);
+    size_t base = last ? a : 0;   /* the sort position of it[0] */
+    for (size_t i = a; i < e; i++)
+        r->order[i] = it[i - base].idx;
+    r->order[0] = first;
+    r->order[n - 1] = lastidx;
+}
+
 static void sort_matches(struct sort_run *r)
 {
     search_run_matches(r->sr, &r->m);
@@ -293,10 +371,15 @@ static void sort_matches(struct sort_run *r)
         it[i].idx = (uint32_t)i;
         sort_prefix(r, (uint32_t)i, it[i].pfx);
     }
-    qsort_r(it, n, sizeof(*it), cmp_item, r);
     r->order = xmalloc(n * sizeof(*r->order));
-    for (size_t i = 0; i < n; i++)
-        r->order[i] = it[i].idx;
+    size_t a, e;
+    if (topk_range(r, &a, &e)) {
+        sort_topk(r, it, n, a, e);
+    } else {
+        qsort_r(it, n, sizeof(*it), cmp_item, r);
+        for (size_t i = 0; i < n; i++)
+            r->order[i] = it[i].idx;
+    }
     free(it);
 }
 
