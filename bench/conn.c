@@ -462,6 +462,43 @@ static void handle_line(struct bconn *c, const char *line, size_t len, bool *tag
             c->search_hits = hits;
             return;
         }
+        if (end - p >= 7 && strncasecmp(p, "ESEARCH", 7) == 0) {
+            /* RFC 9394 3.1: "* ESEARCH (TAG "x") PARTIAL (1:50 4,9:11)":
+             * the messages of the range's sequence-set (ranges expanded;
+             * NIL: none). Other ESEARCH answers leave search_hits -1. */
+            const char *q = p + 7;
+            while (q + 9 <= end && strncasecmp(q, "PARTIAL (", 9) != 0)
+                q++;
+            if (q + 9 > end)
+                return;
+            q += 9;
+            while (q < end && *q != ' ' && *q != ')')
+                q++;
+            long hits = 0;
+            unsigned long lo = 0, cur = 0;
+            bool range = false, num = false;
+            for (q++; q <= end; q++) {
+                char ch = q < end ? *q : ')';
+                if (ch >= '0' && ch <= '9') {
+                    cur = cur * 10 + (unsigned long)(ch - '0');
+                    num = true;
+                } else if (ch == ':') {
+                    lo = cur;
+                    cur = 0;
+                    range = true;
+                    num = false;
+                } else {
+                    if (num)
+                        hits += range ? (long)(cur > lo ? cur - lo : lo - cur) + 1 : 1;
+                    cur = 0;
+                    range = num = false;
+                    if (ch != ',')
+                        break;
+                }
+            }
+            c->search_hits = hits;
+            return;
+        }
         if (end - p >= 6 && strncasecmp(p, "THREAD", 6) == 0 && (end - p == 6 || p[6] == ' ')) {
             /* RFC 5256 4: "* THREAD (2)(3 6 (4 23)(44 7 96))": every
              * number is a message. */

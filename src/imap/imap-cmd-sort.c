@@ -62,6 +62,19 @@ struct sort_item {
     uint32_t idx;
 };
 
+/* What a cached result depends on besides the command: the view it was
+ * numbered in (taken on the loop at the command) and the mailbox as
+ * stored (read on the pool in the job's read transaction). */
+struct sort_fp {
+    uint32_t count, uidnext, recent_count;
+    uint64_t modseq;
+    size_t npexp;
+};
+struct sort_state {
+    uint32_t uidvalidity, uidnext, messages;
+    uint64_t highestmodseq;
+};
+
 struct sort_run {
     struct search_run *sr;
     struct sort_crit crit[SORT_MAX_CRITERIA];
@@ -77,6 +90,42 @@ struct sort_run {
     struct buf arena;
     size_t cursor;                  /* keys callback: next match index */
     int rc;
+    /* order[wlo..whi) hold results (top-k: a part), and always order[0]
+     * and order[n-1] */
+    size_t wlo, whi;
+    /* the result cache (see sort_cache) */
+    const char *ktext;              /* the criteria in the command text */
+    char *key;                      /* NULL: not cacheable */
+    size_t keylen;
+    struct sort_fp fp;
+    struct sort_cache *cache;       /* taken from the view: used if st matches */
+    struct sort_state st;
+    bool have_state, hit;
+};
+
+/* A selected mailbox's last SORT result (imap_view.sortcache), so that a
+ * webmail's paging (RETURN (PARTIAL 1:50), then 51:100, ...) or a repeated
+ * SORT costs a slice of it instead of a scan, the keys and a sort. Keyed
+ * by the command text from the criteria on (criteria, charset, search
+ * program: RETURN options may differ), the view's numbering and the
+ * mailbox's UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and message count:
+ * every flag change, append or expunge, by any session, raises one of
+ * them, so a stale result is never used. The store's values are read in
+ * the job (mailbox_peek_info), in the same read transaction as a scan
+ * would be. Not cached: programs whose result depends on more than the
+ * messages ("$", \Recent, OLDER/YOUNGER: the clock), commands with
+ * spilled literals, RETURN (UPDATE), results of more than
+ * SORT_CACHE_MAX matches (a session keeps about 40 octets a match). One
+ * entry a view, replaced by the next cacheable SORT, dropped by any
+ * other SORT and with the view (imap_view_free). */
+#define SORT_CACHE_MAX 262144
+#define SORT_CACHE_MAX_KEY 8192
+struct sort_cache {
+    char *key;
+    size_t keylen;
+    struct sort_fp fp;
+    struct sort_state st;
+    struct sort_run *run;           /* sr, m, order; no keys */
 };
 
 static const struct {
@@ -109,6 +158,7 @@ static const enum sk_str slot_field[SORT_NSTR] = {SK_SUBJECT, SK_FROM, SK_TO, SK
 static bool parse_criteria(void *arg, struct imap_parser *ps, struct imap_cmd *cmd, const char **err)
 {
     struct sort_run *r = arg;
+    r->ktext = ps->p;
     if (!imap_p_char(ps, '(')) {
         *err = "Sort criteria must be a parenthesized list";
         return false;
@@ -262,6 +312,95 @@ static void sort_prefix(const struct sort_run *r, uint32_t i, uint64_t p[2])
     }
 }
 
+/* ---- PARTIAL with a small range: top-k selection ----
+ *
+ * RETURN (PARTIAL a:b) alone (RFC 9394 3.1; with MIN, MAX, COUNT or SAVE
+ * too, not with ALL or UPDATE) reads only order[a..e) and the first and
+ * last in sort order. When the range lies within the first or the last
+ * n/TOPK_DIV results, a bounded heap of the h = e (or n - start) items
+ * that come first (or last) replaces sorting all n: n log h comparisons
+ * instead of n log n, and the comparison is the same total order
+ * (cmp_item ends with the sequence number, RFC 5256), so the answer is
+ * identical to slicing the full sort. Then only order[a..e), order[0] and
+ * order[n-1] hold results. */
+#define TOPK_DIV 8
+
+static bool topk_range(const struct sort_run *r, size_t *a, size_t *e)
+{
+    if (!(r->ret & SR_PARTIAL) || (r->ret & (SR_ALL | SR_UPDATE)))
+        return false;
+    size_t n = r->m.n;
+    partial_range_slice(&r->partial, n, a, e);
+    size_t h = r->partial.neg ? n - *a : *e;
+    return h > 0 && h <= n / TOPK_DIV;
+}
+
+/* The results a top-k keeps: at least TOPK_PREFETCH, so that the next
+ * pages of a PARTIAL paging come from the result cache. Past the first
+ * h, a heap of more items costs little: most items lose to its root. */
+#define TOPK_PREFETCH 1000
+
+/* dir > 0: a max-heap (its root the greatest of the items kept, the
+ * first to leave when a smaller one comes); dir < 0: a min-heap. */
+static void heap_down(struct sort_item *hp, size_t h, size_t i, int dir, struct sort_run *r)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h)
+            return;
+        if (c + 1 < h && dir * cmp_item(&hp[c + 1], &hp[c], r) > 0)
+            c++;
+        if (dir * cmp_item(&hp[c], &hp[i], r) <= 0)
+            return;
+        struct sort_item t = hp[c];
+        hp[c] = hp[i];
+        hp[i] = t;
+        i = c;
+    }
+}
+
+static void sort_topk(struct sort_run *r, struct sort_item *it, size_t n, size_t a, size_t e)
+{
+    bool last = r->partial.neg;
+    size_t h = last ? n - a : e;
+    if (h < TOPK_PREFETCH)
+        h = MIN((size_t)TOPK_PREFETCH, n / TOPK_DIV);
+    if (h < (last ? n - a : e))
+        h = last ? n - a : e;
+    int dir = last ? -1 : 1;
+    /* the h smallest (largest) items gather in it[0..h) */
+    for (size_t i = h / 2; i-- > 0;)
+        heap_down(it, h, i, dir, r);
+    for (size_t i = h; i < n; i++) {
+        if (dir * cmp_item(&it[i], &it[0], r) < 0) {
+            /* swapped, not overwritten: it[] stays a permutation for
+             * the MIN/MAX scan below */
+            struct sort_item t = it[0];
+            it[0] = it[i];
+            it[i] = t;
+            heap_down(it, h, 0, dir, r);
+        }
+    }
+    /* the extremes (MIN/MAX, and a range's own ends) before it[] is
+     * reordered: a linear scan each */
+    size_t lo = 0, hi = 0;
+    for (size_t i = 1; i < n; i++) {
+        if (cmp_item(&it[i], &it[lo], r) < 0)
+            lo = i;
+        if (cmp_item(&it[i], &it[hi], r) > 0)
+            hi = i;
+    }
+    uint32_t first = it[lo].idx, lastidx = it[hi].idx;
+    qsort_r(it, h, sizeof(*it), cmp_item, r);
+    size_t base = last ? n - h : 0;   /* the sort position of it[0] */
+    for (size_t i = 0; i < h; i++)
+        r->order[base + i] = it[i].idx;
+    r->wlo = base;
+    r->whi = base + h;
+    r->order[0] = first;
+    r->order[n - 1] = lastidx;
+}
+
 static void sort_matches(struct sort_run *r)
 {
     search_run_matches(r->sr, &r->m);
@@ -294,10 +433,17 @@ static void sort_matches(struct sort_run *r)
         it[i].idx = (uint32_t)i;
         sort_prefix(r, (uint32_t)i, it[i].pfx);
     }
-    qsort_r(it, n, sizeof(*it), cmp_item, r);
     r->order = xmalloc(n * sizeof(*r->order));
-    for (size_t i = 0; i < n; i++)
-        r->order[i] = it[i].idx;
+    size_t a, e;
+    if (topk_range(r, &a, &e)) {
+        sort_topk(r, it, n, a, e);
+    } else {
+        qsort_r(it, n, sizeof(*it), cmp_item, r);
+        for (size_t i = 0; i < n; i++)
+            r->order[i] = it[i].idx;
+        r->wlo = 0;
+        r->whi = n;
+    }
     free(it);
 }
 
@@ -311,13 +457,54 @@ static void sort_job(struct job *job, void *arg)
     r->rc = storage_read_begin(u);
     if (r->rc < 0)
         return;
+    struct mailbox_info mi;
+    if (r->key && mailbox_peek_info(m.mb, &mi) == 0) {
+        r->st = (struct sort_state){.uidvalidity = mi.uidvalidity, .uidnext = mi.uidnext,
+                                    .messages = mi.messages, .highestmodseq = mi.highestmodseq};
+        r->have_state = true;
+        const struct sort_state *c = r->cache ? &r->cache->st : NULL;
+        if (c && c->uidvalidity == r->st.uidvalidity && c->uidnext == r->st.uidnext &&
+            c->messages == r->st.messages && c->highestmodseq == r->st.highestmodseq) {
+            r->hit = true;  /* nothing changed: sort_done answers from it */
+            storage_read_end(u);
+            return;
+        }
+    }
     search_run_exec(r->sr);
     sort_matches(r);
     storage_read_end(u);
 }
 
+static void sort_run_free(struct sort_run *r);
+
+void sort_cache_free(struct sort_cache *c)
+{
+    if (!c)
+        return;
+    sort_run_free(c->run);
+    free(c->key);
+    free(c);
+}
+
+static void sort_keys_free(struct sort_run *r)
+{
+    free(r->k.date);
+    r->k.date = NULL;
+    for (int sl = 0; sl < SORT_NSTR; sl++) {
+        free(r->k.off[sl]);
+        free(r->k.len[sl]);
+        r->k.off[sl] = NULL;
+        r->k.len[sl] = NULL;
+    }
+    buf_free(&r->arena);
+}
+
 static void sort_run_free(struct sort_run *r)
 {
+    if (!r)
+        return;
+    sort_cache_free(r->cache);
+    free(r->key);
     search_run_free(r->sr);
     free(r->k.date);
     for (int sl = 0; sl < SORT_NSTR; sl++) {
@@ -327,6 +514,105 @@ static void sort_run_free(struct sort_run *r)
     free(r->order);
     buf_free(&r->arena);
     free(r);
+}
+
+/* order[lo..hi) that the answer reads (beyond order[0] and order[n-1]) */
+static void sort_needs(const struct sort_run *r, size_t n, size_t *lo, size_t *hi)
+{
+    *lo = *hi = 0;
+    if (!r->esearch || (r->ret & (SR_ALL | SR_UPDATE))) {
+        *hi = n;
+    } else if (r->ret & SR_PARTIAL) {
+        partial_range_slice(&r->partial, n, lo, hi);
+    }
+}
+
+static bool skey_cacheable(const struct skey *k)
+{
+    switch (k->op) {
+    case SK_SEQ:
+    case SK_UID:
+        if (k->set.dollar)
+            return false;
+        break;
+    case SK_RECENT:
+    case SK_NEW:
+    case SK_OLD:
+    case SK_OLDER:
+    case SK_YOUNGER:
+        return false;
+    default:
+        break;
+    }
+    for (size_t i = 0; i < k->nkids; i++)
+        if (!skey_cacheable(k->kids[i]))
+            return false;
+    return true;
+}
+
+static struct sort_fp view_fp(const struct imap_view *v)
+{
+    return (struct sort_fp){.count = v->count, .uidnext = v->uidnext, .recent_count = v->recent_count,
+                            .modseq = v->modseq, .npexp = v->npexp};
+}
+
+static bool fp_eq(const struct sort_fp *a, const struct sort_fp *b)
+{
+    return a->count == b->count && a->uidnext == b->uidnext && a->recent_count == b->recent_count &&
+           a->modseq == b->modseq && a->npexp == b->npexp;
+}
+
+/* On the loop, at the command: take the view's cached result if it may
+ * answer r (the store is checked in the job); any other is dropped. */
+static void cache_take(struct imap_session *s, struct sort_run *r)
+{
+    struct sort_cache *c = s->view->sortcache;
+    s->view->sortcache = NULL;
+    if (!c)
+        return;
+    size_t lo, hi;
+    sort_needs(r, c->run->m.n, &lo, &hi);
+    if (r->key && c->keylen == r->keylen && memcmp(c->key, r->key, r->keylen) == 0 && fp_eq(&c->fp, &r->fp) &&
+        (lo >= hi || (lo >= c->run->wlo && hi <= c->run->whi)))
+        r->cache = c;
+    else
+        sort_cache_free(c);
+}
+
+/* In sort_done, answering from the cache: its result becomes r's (and
+ * r's unused search run the cache's, freed with it). */
+static void cache_use(struct sort_run *r)
+{
+    struct sort_run *c = r->cache->run;
+#define SWAP(T, f) do { T t_ = r->f; r->f = c->f; c->f = t_; } while (0)
+    SWAP(struct search_run *, sr);
+    SWAP(struct search_matches, m);
+    SWAP(uint32_t *, order);
+    SWAP(size_t, wlo);
+    SWAP(size_t, whi);
+#undef SWAP
+}
+
+/* After the answer: keep r (without its keys) as the view's cache.
+ * False: r is not kept (the caller frees it). */
+static bool cache_keep(struct imap_session *s, struct sort_run *r)
+{
+    if (!r->key || !r->have_state || r->rc < 0 || r->m.n > SORT_CACHE_MAX || r->m.mb != s->view->mb)
+        return false;
+    struct sort_cache *c = r->cache ? r->cache : xcalloc(1, sizeof(*c));
+    r->cache = NULL;
+    sort_run_free(c->run);
+    free(c->key);
+    c->key = r->key;
+    c->keylen = r->keylen;
+    r->key = NULL;
+    c->fp = r->fp;
+    c->st = r->st;
+    sort_keys_free(r);
+    c->run = r;
+    sort_cache_free(s->view->sortcache);
+    s->view->sortcache = c;
+    return true;
 }
 
 /* ---- the answer ---- */
@@ -563,10 +849,14 @@ static enum cmd_result sort_done(struct imap_session *s, struct imap_cmd *cmd, v
         log_err("SORT in %s failed: %s", mailbox_get_info(s->view->mb)->name, storage_strerror(rc));
         imap_tagged(s, cmd, "NO", "[SERVERBUG] Sort failed");
     } else {
+        if (r->hit)
+            cache_use(r);
         write_results(s, cmd, r);
         if (r->ret & SR_UPDATE)
             start_context(s, cmd, r);
         imap_tagged(s, cmd, "OK", "Sort completed");
+        if (cache_keep(s, r))
+            return CMD_DONE;
     }
     sort_run_free(r);
     return CMD_DONE;
@@ -617,12 +907,25 @@ IMAP_CMD(cmd_sort)
     for (size_t c = 0; c < r->ncrit; c++)
         if (r->crit[c].key != SO_ARRIVAL && r->crit[c].key != SO_SIZE)
             r->need_keys = true;
+    bool cacheable = !(q.ret & SR_UPDATE) && skey_cacheable(q.root) && r->ktext && cmd->ps.end > r->ktext &&
+                     (size_t)(cmd->ps.end - r->ktext) <= SORT_CACHE_MAX_KEY && !(cmd->ps.ct && cmd->ps.ct->nfiles);
     r->sr = search_run_new(s, &q, true);
     if (!r->need_keys && search_run_inline_ok(r->sr)) {
+        if (s->view->sortcache) {       /* any other SORT drops it */
+            sort_cache_free(s->view->sortcache);
+            s->view->sortcache = NULL;
+        }
         search_run_exec(r->sr);
         sort_matches(r);
         return sort_done(s, cmd, r);
     }
+    if (cacheable) {
+        r->keylen = (size_t)(cmd->ps.end - r->ktext);
+        r->key = xmalloc(r->keylen);
+        memcpy(r->key, r->ktext, r->keylen);
+        r->fp = view_fp(s->view);
+    }
+    cache_take(s, r);
     imap_progress_start(s, search_run_size(r->sr));
     return imap_cmd_job(s, cmd, "sort", NULL, sort_job, sort_done, r);
 }

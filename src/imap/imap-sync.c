@@ -146,6 +146,7 @@ void imap_view_free(struct imap_view *v)
     if (v->store)
         mail_user_close(v->store);
     update_ctx_free_all(v);
+    sort_cache_free(v->sortcache);
     free(v->uids);
     free(v->keywords);
     free(v->searchres);

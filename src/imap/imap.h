@@ -246,6 +246,9 @@ struct imap_view {
     struct update_ctx **uctx;
     size_t nuctx, cuctx;
     struct update_pending *upend;   /* their evaluation jobs (NULL: none) */
+    /* the last SORT's result, for the next SORT of the same criteria and
+     * program (imap-cmd-sort.c; NULL: none) */
+    struct sort_cache *sortcache;
 };
 
 /* Result of a command handler. */
@@ -438,6 +441,8 @@ const char *imap_list_pattern_limit(const char *ref, const char *const *pats, si
 /* Views (imap-sync.c). */
 struct imap_view *imap_view_new(struct mailbox *mb, bool readonly);
 void imap_view_free(struct imap_view *v);
+/* imap-cmd-sort.c: free a view's cached SORT result (NULL: nothing) */
+void sort_cache_free(struct sort_cache *c);
 /* MSN for UID (0 if absent); binary search. */
 uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid);
 /* (added, issue 10) What a job on the pool needs of the view to number

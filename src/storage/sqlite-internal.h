@@ -315,6 +315,7 @@ int sq_rename(struct mail_user *u, const char *oldname, const char *newname);
 int sq_set_special_use(struct mail_user *u, const char *name, uint32_t special_use);
 int sq_open(struct mailbox *mb, const char *name, bool claim_recent, uint32_t *recent_uid_floor);
 int sq_refresh_info(struct mailbox *mb);
+int sq_peek_info(struct mailbox *mb, struct mailbox_info *out);
 int sq_claim_recent(struct mailbox *mb, uint32_t *floor_out, uint32_t *claimed_hi);
 int sq_is_deleted(struct mailbox *mb);
 

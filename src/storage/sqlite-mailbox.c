@@ -683,6 +683,11 @@ int sq_open(struct mailbox *mb, const char *name, bool claim_recent, uint32_t *r
     return STORAGE_OK;
 }
 
+int sq_peek_info(struct mailbox *mb, struct mailbox_info *out)
+{
+    return sq_mailbox_load_mb(mb, out, NULL);
+}
+
 int sq_refresh_info(struct mailbox *mb)
 {
     struct mailbox_info info;

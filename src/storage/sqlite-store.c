@@ -938,6 +938,7 @@ const struct storage_backend_ops storage_sqlite_ops = {
     .set_special_use = sq_set_special_use,
     .open = sq_open,
     .refresh_info = sq_refresh_info,
+    .peek_info = sq_peek_info,
     .claim_recent = sq_claim_recent,
     .is_deleted = sq_is_deleted,
     .get_uids = sq_get_uids,

@@ -213,6 +213,8 @@ struct storage_backend_ops {
 
     int (*open)(struct mailbox *mb, const char *name, bool claim_recent, uint32_t *recent_uid_floor);
     int (*refresh_info)(struct mailbox *mb);
+    /* mailbox_peek_info: the row as stored now; mb->info unchanged */
+    int (*peek_info)(struct mailbox *mb, struct mailbox_info *out);
     int (*claim_recent)(struct mailbox *mb, uint32_t *floor_out, uint32_t *claimed_hi);
     /* 1 deleted, 0 exists, <0 error */
     int (*is_deleted)(struct mailbox *mb);

@@ -802,6 +802,13 @@ void mailbox_close_work(struct mailbox *mb)
 const struct mailbox_info *mailbox_get_info(struct mailbox *mb) { return &mb->info; }
 struct mail_user *mailbox_user(struct mailbox *mb) { return mb->user; }
 
+int mailbox_peek_info(struct mailbox *mb, struct mailbox_info *out)
+{
+    if (!out)
+        return STORAGE_ERR_INVALID;
+    return mb->user->ops->peek_info(mb, out);
+}
+
 bool mailbox_is_deleted(struct mailbox *mb)
 {
     if (mb->deleted)

@@ -356,6 +356,14 @@ void mailbox_close(struct mailbox *mb);
  * both. */
 void mailbox_close_work(struct mailbox *mb);
 const struct mailbox_info *mailbox_get_info(struct mailbox *mb); /* refreshed by mailbox_sync */
+/* The mailbox's row as the database holds it now (within a read
+ * transaction: as of its snapshot): UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ
+ * (raised by every flag change, append and expunge) and the counters,
+ * without refreshing mailbox_get_info (a session's view of the mailbox
+ * follows mailbox_sync only). The unseen counter is the owner's. One
+ * primary-key read; NOTFOUND once the mailbox was deleted. For a cache
+ * that must notice any change (SORT's result cache, imap-cmd-sort.c). */
+int mailbox_peek_info(struct mailbox *mb, struct mailbox_info *out);
 /* True when the open mailbox no longer exists (deleted since open). One
  * primary-key lookup, none once deletion has been seen (it is sticky). A
  * database error counts as "not deleted" (the next operation reports it). */
