@@ -157,8 +157,12 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_MSG_COUNTERS] = "SELECT count(*),total((flags&1)=0),total((flags&8)!=0),total(size) FROM message "
                         "WHERE mailbox_id=?",
     [SQ_EXP_INSERT] = "INSERT OR REPLACE INTO expunged(mailbox_id,uid,modseq) VALUES(?,?,?)",
-    [SQ_EXP_SINCE] = "SELECT uid FROM expunged WHERE mailbox_id=?1 AND modseq>?2 AND modseq<=?3 AND "
-                     MB_IS("?1", "?4") " ORDER BY uid",
+    /* INDEXED BY: with ORDER BY uid (and no statistics) the planner walked
+     * the primary key over every expunge the mailbox ever had - it grows
+     * forever (QRESYNC) and every sync of every session paid for it. The
+     * modseq range is a handful of rows; report_uids sorts them. */
+    [SQ_EXP_SINCE] = "SELECT uid FROM expunged INDEXED BY expunged_modseq WHERE mailbox_id=?1 AND modseq>?2 "
+                     "AND modseq<=?3 AND " MB_IS("?1", "?4"),
     [SQ_EXP_DELETE_MAILBOX] = "DELETE FROM expunged WHERE mailbox_id=?",
     [SQ_EXP_FROM_MAILBOX] = "INSERT OR REPLACE INTO expunged(mailbox_id,uid,modseq) "
                             "SELECT ?1,uid,?2 FROM message WHERE mailbox_id=?1",
