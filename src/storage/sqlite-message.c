@@ -531,7 +531,7 @@ static bool cache_fill_begin(struct mail_user *u)
         return false;
     sqlite3_busy_timeout(db, 0);
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    sqlite3_busy_timeout(db, SQ_BUSY_TIMEOUT_MS);
+    sq_busy_wait(db);
     if (rc != SQLITE_OK)
         return false;
     sq_quota_forget(u);
