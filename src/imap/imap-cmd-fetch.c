@@ -345,7 +345,11 @@ static void emit_literal(struct fetch_state *st, const char *data, size_t len, b
     }
     bool has_nul = memchr(data, '\0', len) != NULL;
     bool lit8 = binary && has_nul;   /* RFC 3516 4.3 */
-    buf_printf(&st->out, "%s{%zu}\r\n", lit8 ? "~" : "", len);
+    if (lit8)
+        buf_putc(&st->out, '~');
+    buf_putc(&st->out, '{');
+    buf_put_uint(&st->out, len);
+    buf_puts(&st->out, "}\r\n");
     if (len <= FETCH_INLINE_MAX) {
         size_t at = st->out.len;
         buf_append(&st->out, data, len);
@@ -581,14 +585,16 @@ static bool build_msg(struct fetch_state *st, const struct msg_record *rec, bool
      * small responses share one buffer and one write. */
     size_t out_start = o->len, mark_start = st->mark, segs_start = st->nsegs, ext_start = st->ext_bytes;
 
-    if (st->uidonly)
-        buf_printf(o, "* %u UIDFETCH (", rec->uid);
-    else
-        buf_printf(o, "* %u FETCH (", msn);
+    /* No printf on this path: it runs for every message of every FETCH,
+     * and buf_printf formats twice (length, then text). */
+    buf_puts(o, "* ");
+    buf_put_uint(o, st->uidonly ? rec->uid : msn);
+    buf_puts(o, st->uidonly ? " UIDFETCH (" : " FETCH (");
 #define SEP() do { if (!first) buf_putc(o, ' '); first = false; } while (0)
     if (st->uid_cmd && !st->uidonly) {
         SEP();
-        buf_printf(o, "UID %u", rec->uid);
+        buf_puts(o, "UID ");
+            buf_put_uint(o, rec->uid);
     }
     for (size_t i = 0; i < req->nitems; i++) {
         const struct fetch_item *it = &req->items[i];
@@ -597,7 +603,8 @@ static bool build_msg(struct fetch_state *st, const struct msg_record *rec, bool
             if (st->uid_cmd && !st->uidonly)
                 break;
             SEP();
-            buf_printf(o, "UID %u", rec->uid);
+            buf_puts(o, "UID ");
+            buf_put_uint(o, rec->uid);
             break;
         case FI_FLAGS:
             SEP();
@@ -612,11 +619,14 @@ static bool build_msg(struct fetch_state *st, const struct msg_record *rec, bool
             break;
         case FI_RFC822_SIZE:
             SEP();
-            buf_printf(o, "RFC822.SIZE %llu", (unsigned long long)rec->size);
+            buf_puts(o, "RFC822.SIZE ");
+            buf_put_uint(o, rec->size);
             break;
         case FI_MODSEQ:
             SEP();
-            buf_printf(o, "MODSEQ (%llu)", (unsigned long long)rec->modseq);
+            buf_puts(o, "MODSEQ (");
+            buf_put_uint(o, rec->modseq);
+            buf_putc(o, ')');
             break;
         case FI_SAVEDATE:
             SEP();
@@ -655,7 +665,9 @@ static bool build_msg(struct fetch_state *st, const struct msg_record *rec, bool
                 goto fail;
             }
             SEP();
-            buf_printf(o, "%s %s", it->name, txt);
+            buf_puts(o, it->name);
+            buf_putc(o, ' ');
+            buf_puts(o, txt);
             break;
         }
         case FI_PREVIEW:
@@ -669,7 +681,8 @@ static bool build_msg(struct fetch_state *st, const struct msg_record *rec, bool
             if (!section_data(st, mb, rec->uid, &it->sec, &data, &len, &err))
                 goto fail;
             SEP();
-            buf_printf(o, "%s ", it->name);
+            buf_puts(o, it->name);
+            buf_putc(o, ' ');
             fetch_partial_slice(len, it->partial, it->offset, it->count, &start, &n);
             emit_literal(st, data ? data + start : NULL, n, false);
             break;
@@ -708,11 +721,14 @@ static bool build_msg(struct fetch_state *st, const struct msg_record *rec, bool
         }
         if (st->condstore && !st->uid_cmd && !req->has[FI_UID]) {
             SEP();
-            buf_printf(o, "UID %u", rec->uid);
+            buf_puts(o, "UID ");
+            buf_put_uint(o, rec->uid);
         }
         if (st->condstore && !req->has[FI_MODSEQ]) {
             SEP();
-            buf_printf(o, "MODSEQ (%llu)", (unsigned long long)rec->modseq);
+            buf_puts(o, "MODSEQ (");
+            buf_put_uint(o, rec->modseq);
+            buf_putc(o, ')');
         }
     }
 #undef SEP

@@ -201,6 +201,10 @@ static inline struct sq_user *sq(const struct mail_user *u) { return (struct sq_
 
 /* How long a statement waits for another connection's lock. */
 #define SQ_BUSY_TIMEOUT_MS 5000
+/* Make db wait up to SQ_BUSY_TIMEOUT_MS for another connection's lock
+ * (instead of sqlite3_busy_timeout: see sq_busy_cb for the steps);
+ * sqlite3_busy_timeout(db, 0) still makes it fail at once. */
+void sq_busy_wait(sqlite3 *db);
 
 /* The cached statement, reset and with bindings cleared; NULL (logged) if
  * it cannot be prepared. Callers must not nest two uses of the same id. */

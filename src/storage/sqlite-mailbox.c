@@ -735,7 +735,7 @@ int sq_claim_recent(struct mailbox *mb, uint32_t *floor_out, uint32_t *claimed_h
         }
         r = loop ? sq_try_begin(u) : sq_begin(u);
         if (loop) {
-            sqlite3_busy_timeout(sq(u)->db, SQ_BUSY_TIMEOUT_MS);
+            sq_busy_wait(sq(u)->db);
             if (r < 0)
                 (void)sq_run(u, sq_stmt(u, SQ_SYNC_FULL), "synchronous");
         }

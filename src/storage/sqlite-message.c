@@ -255,6 +255,12 @@ int sq_get_record(struct mailbox *mb, uint32_t uid, struct msg_record *out)
     return r;
 }
 
+static int cmp_uid(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int report_uids(struct mailbox *mb, uint64_t since, uint64_t upto,
                        int (*cb)(uint32_t uid, void *arg), void *arg, size_t *found)
 {
@@ -276,6 +282,8 @@ static int report_uids(struct mailbox *mb, uint64_t since, uint64_t upto,
     }
     sqlite3_reset(st);
     int r = rc == SQLITE_DONE ? STORAGE_OK : sq_error(u, rc, "expunged");
+    if (n > 1)   /* callers get them in UID order; the index gives modseq order */
+        qsort(v, n, sizeof(*v), cmp_uid);
     if (found)
         *found = n;
     for (size_t i = 0; r == 0 && i < n; i++)
@@ -283,12 +291,6 @@ static int report_uids(struct mailbox *mb, uint64_t since, uint64_t upto,
             break;
     free(v);
     return r;
-}
-
-static int cmp_uid(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 struct sync_filter {
@@ -529,7 +531,7 @@ static bool cache_fill_begin(struct mail_user *u)
         return false;
     sqlite3_busy_timeout(db, 0);
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    sqlite3_busy_timeout(db, SQ_BUSY_TIMEOUT_MS);
+    sq_busy_wait(db);
     if (rc != SQLITE_OK)
         return false;
     sq_quota_forget(u);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MBCOLS                                                                                     \
@@ -157,8 +158,12 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_MSG_COUNTERS] = "SELECT count(*),total((flags&1)=0),total((flags&8)!=0),total(size) FROM message "
                         "WHERE mailbox_id=?",
     [SQ_EXP_INSERT] = "INSERT OR REPLACE INTO expunged(mailbox_id,uid,modseq) VALUES(?,?,?)",
-    [SQ_EXP_SINCE] = "SELECT uid FROM expunged WHERE mailbox_id=?1 AND modseq>?2 AND modseq<=?3 AND "
-                     MB_IS("?1", "?4") " ORDER BY uid",
+    /* INDEXED BY: with ORDER BY uid (and no statistics) the planner walked
+     * the primary key over every expunge the mailbox ever had - it grows
+     * forever (QRESYNC) and every sync of every session paid for it. The
+     * modseq range is a handful of rows; report_uids sorts them. */
+    [SQ_EXP_SINCE] = "SELECT uid FROM expunged INDEXED BY expunged_modseq WHERE mailbox_id=?1 AND modseq>?2 "
+                     "AND modseq<=?3 AND " MB_IS("?1", "?4"),
     [SQ_EXP_DELETE_MAILBOX] = "DELETE FROM expunged WHERE mailbox_id=?",
     [SQ_EXP_FROM_MAILBOX] = "INSERT OR REPLACE INTO expunged(mailbox_id,uid,modseq) "
                             "SELECT ?1,uid,?2 FROM message WHERE mailbox_id=?1",
@@ -314,6 +319,36 @@ static const char *const sq_sql[SQ__COUNT] = {
     [SQ_SV_STAT_ACTIVE] = "SELECT " SVCOLS " FROM sieve_script WHERE active=1",
     [SQ_QR_BUMP_USER] = "UPDATE quotaroot SET storage_used=storage_used+?1 WHERE name='' RETURNING " QRCOLS,
 };
+
+/* SQLite's own busy handler (sqlite3_busy_timeout) sleeps 1, 2, 5, 10,
+ * 15, 20, 25... ms between attempts. The lock it waits for is another
+ * connection's write transaction (another worker's session of the same
+ * user, or this worker's loop claiming \Recent), which holds it for about
+ * a commit: 1-5 ms, mostly its fsync. Retrying only after 1+2+5 = 8 ms
+ * made a waiter that lost the race wait about twice as long as needed, and
+ * every later command of its session after it. Short steps first, then
+ * 10 ms, and the same total bound. */
+static int sq_busy_cb(void *arg, int count)
+{
+    (void)arg;
+    static const unsigned step_us[] = {100, 200, 300, 500, 1000, 1000, 2000, 2000, 5000};
+    const int nsteps = (int)(sizeof(step_us) / sizeof(step_us[0]));
+    uint64_t waited = 0;
+    for (int i = 0; i < count; i++)
+        waited += i < nsteps ? step_us[i] : 10000;
+    if (count < 0 || waited >= (uint64_t)SQ_BUSY_TIMEOUT_MS * 1000)
+        return 0;   /* give up: SQLITE_BUSY */
+    unsigned us = count < nsteps ? step_us[count] : 10000;
+    struct timespec ts = {0, (long)us * 1000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+    return 1;
+}
+
+void sq_busy_wait(sqlite3 *db)
+{
+    sqlite3_busy_handler(db, sq_busy_cb, NULL);
+}
 
 sqlite3_stmt *sq_stmt(struct mail_user *u, enum sq_stmt_id id)
 {
@@ -474,7 +509,7 @@ static int sq_user_open(struct mail_user *u, bool create)
      * thread of the worker, for most transactions (6% of the server's CPU
      * in the imapmix benchmark). A large scan inside a transaction maps
      * the file for its duration only (sqlite-message.c scan_mmap_begin). */
-    sqlite3_busy_timeout(s->db, SQ_BUSY_TIMEOUT_MS);
+    sq_busy_wait(s->db);
     sqlite3_extended_result_codes(s->db, 0);
     char *err = NULL;
     rc = sqlite3_exec(s->db,
@@ -556,7 +591,7 @@ static void *sq_conn_open(struct mail_user *u)
         sq_close_db(s);
         return NULL;
     }
-    sqlite3_busy_timeout(s->db, SQ_BUSY_TIMEOUT_MS);
+    sq_busy_wait(s->db);
     sqlite3_extended_result_codes(s->db, 0);
     char *err = NULL;
     rc = sqlite3_exec(s->db,
