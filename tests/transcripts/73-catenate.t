@@ -82,23 +82,23 @@ S: b1 NO [BADURL /INBOX;UIDVALIDITY=1/;UID=1] CATENATE: the URL names no readabl
 C: b2 APPEND Drafts CATENATE (URL "/INBOX/;UID=1/;SECTION=7")
 S: b2 NO [BADURL /INBOX/;UID=1/;SECTION=7] CATENATE: the URL names no readable message or part
 C: b3 APPEND Drafts CATENATE (URL "/INBOX/;UID=0")
-S: b3 NO [BADURL /INBOX/;UID=0] CATENATE: the URL names no readable message
+S: b3 NO [BADURL /INBOX/;UID=0] CATENATE: the URL names no readable message or part
 C: b4 APPEND Drafts CATENATE (URL "/INBOX/;UID=4294967296")
-S: b4 NO [BADURL /INBOX/;UID=4294967296] CATENATE: the URL names no readable message
+S: b4 NO [BADURL /INBOX/;UID=4294967296] CATENATE: the URL names no readable message or part
 C: b5 APPEND Drafts CATENATE (URL "imap://alice@other.example.net/INBOX/;UID=1")
-S: b5 NO [BADURL imap://alice@other.example.net/INBOX/;UID=1] CATENATE: the URL names no readable message
+S: b5 NO [BADURL imap://alice@other.example.net/INBOX/;UID=1] CATENATE: the URL names no readable message or part
 C: b6 APPEND Drafts CATENATE (URL "imap://bob@mail.example.org/INBOX/;UID=1")
-S: b6 NO [BADURL imap://bob@mail.example.org/INBOX/;UID=1] CATENATE: the URL names no readable message
+S: b6 NO [BADURL imap://bob@mail.example.org/INBOX/;UID=1] CATENATE: the URL names no readable message or part
 C: b7 APPEND Drafts CATENATE (URL "http://mail.example.org/x")
-S: b7 NO [BADURL http://mail.example.org/x] CATENATE: the URL names no readable message
+S: b7 NO [BADURL http://mail.example.org/x] CATENATE: the URL names no readable message or part
 C: b8 APPEND Drafts CATENATE (URL "/IN%ZZBOX/;UID=1")
-S: b8 NO [BADURL /IN%ZZBOX/;UID=1] CATENATE: the URL names no readable message
+S: b8 NO [BADURL /IN%ZZBOX/;UID=1] CATENATE: the URL names no readable message or part
 C: b9 APPEND Drafts CATENATE (URL "/nosuch/;UID=1")
-S: b9 NO [BADURL /nosuch/;UID=1] CATENATE: the URL names no readable message
+S: b9 NO [BADURL /nosuch/;UID=1] CATENATE: the URL names no readable message or part
 C: b10 APPEND Drafts CATENATE (URL "/INBOX")
-S: b10 NO [BADURL /INBOX] CATENATE: the URL names no readable message
+S: b10 NO [BADURL /INBOX] CATENATE: the URL names no readable message or part
 C: b11 APPEND Drafts CATENATE (URL "/INBOX/;UID=1]x")
-S: b11 NO [BADURL /INBOX/;UID=1?x] CATENATE: the URL names no readable message
+S: b11 NO [BADURL /INBOX/;UID=1?x] CATENATE: the URL names no readable message or part
 # the target is checked first
 C: b12 APPEND nosuch CATENATE (URL "/INBOX/;UID=99")
 S~ b12 NO \[TRYCREATE\] .*
@@ -164,9 +164,9 @@ S~ \* OK .*
 C: f1 LOGIN bob secret
 S~ f1 OK .*
 C: f2 APPEND INBOX CATENATE (URL "/Other%20Users/alice/shared/;UID=1")
-S: f2 NO [BADURL /Other%20Users/alice/shared/;UID=1] CATENATE: the URL names no readable message
+S: f2 NO [BADURL /Other%20Users/alice/shared/;UID=1] CATENATE: the URL names no readable message or part
 C: f3 APPEND INBOX CATENATE (URL "/Other%20Users/alice/INBOX/;UID=1")
-S: f3 NO [BADURL /Other%20Users/alice/INBOX/;UID=1] CATENATE: the URL names no readable message
+S: f3 NO [BADURL /Other%20Users/alice/INBOX/;UID=1] CATENATE: the URL names no readable message or part
 C: f4 APPEND INBOX CATENATE (URL "/Other%20Users/alice/open/;UID=1" TEXT {%=!})
 S~ f4 OK \[APPENDUID \d+ 1\] .*
 C: f5 SELECT INBOX
@@ -178,7 +178,7 @@ S~ f6 OK .*
 C: f7 UNSELECT
 S~ f7 OK .*
 C: f8 APPEND INBOX CATENATE (URL ";UID=1")
-S: f8 NO [BADURL ;UID=1] CATENATE: the URL names no readable message
+S: f8 NO [BADURL ;UID=1] CATENATE: the URL names no readable message or part
 C: f9 LOGOUT
 S* f9 OK .*
 # TEXT parts are pieces of one message: the reader's early quota check
