@@ -8,6 +8,7 @@
 @user alice secret
 @user bob secret
 @user admin secret
+@user carol secret
 @config admins admin
 @sleepless
 @msg m1
@@ -195,3 +196,46 @@ C: g3 APPEND Drafts CATENATE (TEXT {%t1} TEXT {%t2})
 S* g3 OK \[APPENDUID \d+ 5\] .*
 C: g4 APPEND Drafts CATENATE (TEXT {10}
 S~ g4 NO \[OVERQUOTA\] .*
+# CATENATE against the quota as a plain APPEND's literal is checked
+# before it is read (RFC 9208): the STORAGE left for the built message's
+# octets, with the command's other messages (OVERQUOTA; TOOBIG first when
+# it is over maxmessagesize as well, as the reader says for a literal),
+# and the MESSAGE count for every message of the command
+@connect plain carol
+S~ \* OK .*
+C: h1 LOGIN carol secret
+S~ h1 OK .*
+@use admin
+C: g5 SETQUOTA "user/carol" (STORAGE 1 MESSAGE 3)
+S~ \* QUOTA "user/carol" .*
+S~ g5 OK .*
+@use carol
+C: h2 APPEND INBOX {600+}
+C: %{x*598}
+C:
+S~ h2 OK \[APPENDUID \d+ 1\] .*
+# 600 more octets from a URL: over the 424 left
+C: h3 APPEND INBOX CATENATE (URL "/INBOX/;UID=1")
+S: h3 NO [OVERQUOTA] Quota exceeded
+# a literal of that size gets the same answer, before it is sent
+C: h4 APPEND INBOX {600}
+S: h4 NO [OVERQUOTA] Quota exceeded
+# within the room: accepted
+C: h5 APPEND INBOX CATENATE (TEXT {%=Subject: q\r\n\r\n} URL "/INBOX/;UID=1/;PARTIAL=0.100")
+S~ h5 OK \[APPENDUID \d+ 2\] .*
+# over maxmessagesize too (7 x 600 > 4096): TOOBIG
+C: h6 APPEND INBOX CATENATE (URL "/INBOX/;UID=1" URL "/INBOX/;UID=1" URL "/INBOX/;UID=1" URL "/INBOX/;UID=1" URL "/INBOX/;UID=1" URL "/INBOX/;UID=1" URL "/INBOX/;UID=1")
+S: h6 NO [TOOBIG] Message too large
+# 309 octets left: 300 would fit, not with the plain message's 14 before
+C: h7 APPEND INBOX {%=Subject: m\r\n\r\n+} CATENATE (URL "/INBOX/;UID=1/;PARTIAL=0.300")
+S: h7 NO [OVERQUOTA] Quota exceeded
+# MESSAGE: 2 of 3 used, two more are one too many (nothing appended)
+C: h8 APPEND INBOX CATENATE (URL "/INBOX/;UID=1/;PARTIAL=0.10") CATENATE (URL "/INBOX/;UID=1/;PARTIAL=0.10")
+S: h8 NO [OVERQUOTA] Quota exceeded
+C: h9 STATUS INBOX (MESSAGES)
+S: * STATUS INBOX (MESSAGES 2)
+S~ h9 OK .*
+C: h10 APPEND INBOX CATENATE (URL "/INBOX/;UID=1/;PARTIAL=0.300")
+S~ h10 OK \[APPENDUID \d+ 3\] .*
+C: h11 LOGOUT
+S* h11 OK .*
