@@ -30,6 +30,15 @@ S~ \* CAPABILITY .* URLAUTH .*
 S~ a2 OK .*
 C: a3 APPEND INBOX {%m1}
 S~ a3 OK .*
+# RFC 4467 8: URLMECH in an untagged OK to SELECT and EXAMINE
+C: m1 SELECT INBOX
+S* \* OK \[URLMECH INTERNAL\] .*
+S* m1 OK \[READ-WRITE\] .*
+C: m2 EXAMINE INBOX
+S* \* OK \[URLMECH INTERNAL\] .*
+S* m2 OK \[READ-ONLY\] .*
+C: m3 UNSELECT
+S~ m3 OK .*
 # RFC 4467 examples: the owner and the access identifier are required
 C: a4 GENURLAUTH "imap://alice@mail.example.org/INBOX/;uid=1/;section=1" INTERNAL
 S: a4 BAD missing access identifier in supplied URL
