@@ -524,21 +524,63 @@ static int url_src_open(const struct cat_part *p, struct url_src *src, const cha
     return 0;
 }
 
-static void url_src_close(struct url_src *src)
+/* Store handles a build keeps open between its URL parts (this pool
+ * thread's own: opening one is a full database open, and the parts of
+ * one message mostly name one or two stores); closed by url_keep_end. */
+#define URL_KEEP_MAX 4
+struct url_keep {
+    struct mail_user *u[URL_KEEP_MAX];
+    size_t n;
+};
+
+static void keep_or_close(struct url_keep *k, struct mail_user *u)
+{
+    if (!u)
+        return;
+    if (k) {
+        for (size_t i = 0; i < k->n; i++) {
+            if (k->u[i] == u) {
+                mail_user_close(u);     /* kept already: one reference is enough */
+                return;
+            }
+        }
+        if (k->n < URL_KEEP_MAX) {
+            k->u[k->n++] = u;
+            return;
+        }
+    }
+    mail_user_close(u);
+}
+
+static void url_keep_end(struct url_keep *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        mail_user_close(k->u[i]);
+    k->n = 0;
+}
+
+static void url_src_close(struct url_src *src, struct url_keep *keep)
 {
     if (src->mb)
         mailbox_close(src->mb);
-    if (src->store)
-        mail_user_close(src->store);
-    if (src->owner)
-        mail_user_close(src->owner);
+    keep_or_close(keep, src->store);
+    keep_or_close(keep, src->owner);
     if (src->who_set)
         access_who_free(&src->who);
     memset(src, 0, sizeof(*src));
 }
 
+static int url_read(const struct cat_part *p, int (*sink)(void *arg, const char *d, size_t n), void *arg,
+                    struct url_part_info *info, struct url_keep *keep);
+
 int imap_url_read_source_info(const struct cat_part *p, int (*sink)(void *arg, const char *d, size_t n), void *arg,
                               struct url_part_info *info)
+{
+    return url_read(p, sink, arg, info, NULL);
+}
+
+static int url_read(const struct cat_part *p, int (*sink)(void *arg, const char *d, size_t n), void *arg,
+                    struct url_part_info *info, struct url_keep *keep)
 {
     struct url_src src;
     memset(&src, 0, sizeof(src));
@@ -596,7 +638,7 @@ int imap_url_read_source_info(const struct cat_part *p, int (*sink)(void *arg, c
         log_warn("CATENATE: reading %s/%s UID %u: %s", src.store ? mail_user_name(src.store) : "?",
                  src.mb ? mailbox_get_info(src.mb)->name : "?", p->u.uid, storage_strerror(r));
     }
-    url_src_close(&src);
+    url_src_close(&src, keep);
     return r;
 }
 
@@ -654,20 +696,20 @@ int imap_catenate_build(struct cat_msg *m, uint64_t max, uint64_t room, struct c
         return STORAGE_ERR_IO;
     }
     struct cat_sink k = {m, max, room, false};
-    for (size_t i = 0; i < m->n; i++) {
+    struct url_keep keep = {{NULL}, 0};
+    int r = 0;
+    for (size_t i = 0; i < m->n && r == 0; i++) {
         struct cat_part *p = &m->parts[i];
-        int r;
         if (!p->url) {
-            if ((uint64_t)m->len + p->len > max)
-                return CAT_ERR_TOOBIG;
-            r = cat_add_text(&k, p);
+            r = (uint64_t)m->len + p->len > max ? CAT_ERR_TOOBIG : cat_add_text(&k, p);
         } else {
-            r = imap_url_read_source(p, cat_add, &k);
+            r = url_read(p, cat_add, &k, NULL, &keep);
             if (r == CAT_ERR_BADURL)
                 *bad = p;
         }
-        if (r != 0)
-            return r;
     }
+    url_keep_end(&keep);
+    if (r != 0)
+        return r;
     return k.over_room ? CAT_ERR_OVERQUOTA : 0;
 }
