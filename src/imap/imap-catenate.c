@@ -5,25 +5,30 @@
  *  - parse (loop): "CATENATE (" 1*cat-part ")" into a cat_msg; TEXT data
  *    stays where the reader put it (in the command text or a spilled
  *    literal's file), URLs are kept as sent;
- *  - resolve (loop): every URL parsed (imap-url.h) and checked: a message
- *    URL (with ;UID=) on this server (absolute URLs must name this
- *    server's name and the session's user, RFC 4469 3: only URLs of the
- *    current session are in scope), its mailbox visible with the "r"
- *    right (RFC 4314), its section valid. A relative URL without a
- *    mailbox (";UID=n") refers to the selected mailbox (the base URL is
- *    "imap://user@server/mailbox", RFC 4469 3). URLAUTH URLs are
- *    checked by imap-cmd-urlauth.c (imap_urlauth_resolve) when that
- *    extension is built in. The first failing URL is returned for NO
- *    [BADURL url] (RFC 4469 4.1);
+ *  - prepare (loop): every URL parsed (imap-url.h) and named, nothing
+ *    looked up (imap_url_prepare): for a plain URL, a message URL (with
+ *    ;UID=) on this server (absolute URLs must name this server's name
+ *    and the session's user, RFC 4469 3: only URLs of the current
+ *    session are in scope), its mailbox name turned into the internal
+ *    client name, its section parsed; a relative URL without a mailbox
+ *    (";UID=n") refers to the selected mailbox (the base URL is
+ *    "imap://user@server/mailbox", RFC 4469 3), noted. URLAUTH URLs
+ *    (RFC 4467) are only parsed: their user is looked up in the job, so
+ *    the loop does the same for a user that exists and one that does not;
  *  - build (pool, a job): the parts written in order to an unlinked
- *    temporary file in the store's tmp directory; each source message
- *    is opened and read here (the UIDVALIDITY checked, the section cut
- *    out and PARTIAL applied), never on the loop. The result may not
- *    exceed maxmessagesize (or 4 GB): TOOBIG (RFC 4469 4.2), checked as
+ *    temporary file in the store's tmp directory; each URL resolved here
+ *    (imap_url_read_source: the user, the mailbox through the namespaces,
+ *    the "r" right, for URLAUTH the key and the token), its message
+ *    opened and read (the UIDVALIDITY checked, the section cut out and
+ *    PARTIAL applied), never on the loop. The first URL that fails gives
+ *    NO [BADURL url] (RFC 4469 4.1), whatever the reason. The result may
+ *    not exceed maxmessagesize (or 4 GB): TOOBIG (RFC 4469 4.2), nor the
+ *    quota room the command was given: OVERQUOTA (RFC 9208), checked as
  *    the parts are added so a hostile client cannot make us write more.
  */
 #include "imap-catenate.h"
 #include "imap-url.h"
+#include "auth.h"
 #include "config.h"
 #include "log.h"
 #include "mime.h"
@@ -36,20 +41,22 @@
 
 void imap_cat_part_clear(struct cat_part *p)
 {
-    if (p->store)
-        mail_user_close(p->store);
-    if (p->ua_owner)
-        mail_user_close(p->ua_owner);
+    imap_url_free(&p->u);
     free(p->mbox);
-    free(p->ua_rump);
-    free(p->ua_token);
+    free(p->sel_store);
+    free(p->sel_mbox);
+    if (p->sess) {
+        access_who_free(p->sess);
+        free(p->sess);
+    }
     for (size_t k = 0; k < p->sec.nfields; k++)
         free(p->sec.fields[k]);
     free(p->sec.fields);
-    p->store = p->ua_owner = NULL;
-    p->mbox = p->ua_rump = p->ua_token = NULL;
+    p->mbox = p->sel_store = p->sel_mbox = NULL;
+    p->sess = NULL;
     p->sec.fields = NULL;
     p->sec.nfields = 0;
+    p->prep_ok = false;
 }
 
 void imap_catenate_free(struct cat_msg *m)
@@ -151,27 +158,33 @@ bool imap_url_is_local(const struct imap_url *u)
     return strcasecmp(u->host, imap_server_name()) == 0;
 }
 
-/* The mailbox of a URL (UTF-8, RFC 5092 3.2 / 9) to its store and the
- * session's rights there; true with p->store (a reference) and p->mbox. */
+/* The mailbox of a URL (UTF-8, RFC 5092 3.2 / 9) as the client would
+ * name it in this session, then as the internal client name. */
+bool imap_url_mailbox_name(struct imap_session *s, const char *name, char internal[IMAP_MAX_CLIENT_NAME + 1])
+{
+    size_t len = strlen(name);
+    if (len > 4 * IMAP_MAX_CLIENT_NAME || !utf8_valid(name, len))
+        return false;
+    struct buf cn = BUF_INIT;
+    if (s->enabled & (EN_UTF8 | EN_IMAP4REV2))
+        buf_append(&cn, name, len);
+    else
+        utf8_to_mutf7(name, len, &cn);
+    bool ok = cn.len <= 4 * IMAP_MAX_CLIENT_NAME && imap_mailbox_from_client(s, buf_cstr(&cn), cn.len, internal, NULL);
+    buf_free(&cn);
+    return ok;
+}
+
+/* ... and to its store and who's rights there; true with *store (a
+ * reference) and *inname. */
 bool imap_url_mailbox(struct imap_session *s, const struct access_who *who, const char *name,
                       struct mail_user **store, char **inname, acl_rights_t *rights)
 {
     *store = NULL;
     *inname = NULL;
     *rights = 0;
-    size_t len = strlen(name);
-    if (len > 4 * IMAP_MAX_CLIENT_NAME || !utf8_valid(name, len))
-        return false;
-    /* as the client would name it in this session */
-    struct buf cn = BUF_INIT;
-    if (s->enabled & (EN_UTF8 | EN_IMAP4REV2))
-        buf_append(&cn, name, len);
-    else
-        utf8_to_mutf7(name, len, &cn);
     char internal[IMAP_MAX_CLIENT_NAME + 1];
-    bool ok = cn.len <= 4 * IMAP_MAX_CLIENT_NAME && imap_mailbox_from_client(s, buf_cstr(&cn), cn.len, internal, NULL);
-    buf_free(&cn);
-    if (!ok)
+    if (!imap_url_mailbox_name(s, name, internal))
         return false;
     struct mbox_ref ref;
     if (access_resolve(who, internal, &ref) < 0)
@@ -213,73 +226,53 @@ static bool parse_url_section(struct imap_cmd *cmd, const char *text, struct fet
     return ok;
 }
 
-bool imap_url_fill_source(struct imap_session *s, struct imap_cmd *cmd, const struct imap_url *u,
-                          struct cat_part *p, acl_rights_t need, const struct access_who *who)
+void imap_url_prepare(struct imap_session *s, struct imap_cmd *cmd, struct cat_part *p, bool ua)
 {
-    if (u->uid == 0 || u->search)
-        return false;
-    acl_rights_t rights = 0;
-    if (!u->mailbox) {
-        if (who != &s->who)
-            return false;
-        /* relative to the selected mailbox */
-        if (s->state != IMAP_SELECTED || !s->view || s->view->gone)
-            return false;
-        struct mail_user *vs = imap_view_store(s->view);
-        if (mail_user_open(mail_user_name(vs), false, &p->store) < 0) {
-            p->store = NULL;
-            return false;
-        }
-        p->mbox = xstrdup(mailbox_get_info(s->view->mb)->name);
-        rights = s->view->rights;
-    } else if (!imap_url_mailbox(s, who, u->mailbox, &p->store, &p->mbox, &rights)) {
-        return false;
+    /* Only what needs the session and no lookup: the same steps for any
+     * URL, whoever and whatever it names (a URLAUTH URL's user and
+     * mailbox are looked up in the job, RFC 4467 6). */
+    p->prep_ok = false;
+    p->ua = ua;
+    p->sess = xmalloc(sizeof(*p->sess));
+    access_who_copy(p->sess, &s->who);
+    if (p->len > IMAP_URL_MAX || !imap_url_parse(p->text, p->len, &p->u, NULL))
+        return;
+    p->ua = ua || p->u.access != URL_ACCESS_NONE;
+    if (p->u.uid == 0 || p->u.search)
+        return;
+    if (!imap_url_is_local(&p->u))
+        return;     /* another server (the name compared here: config) */
+    if (!p->ua && p->u.has_server && !(p->u.user && s->user && strcmp(p->u.user, s->user) == 0))
+        return;     /* RFC 4469 3: URLs of the current session only: an
+                       absolute URL must name this server and its user */
+    if (p->u.mailbox) {
+        char internal[IMAP_MAX_CLIENT_NAME + 1];
+        if (!imap_url_mailbox_name(s, p->u.mailbox, internal))
+            return;
+        p->mbox = xstrdup(internal);
+    } else {
+        /* relative to the selected mailbox (the base URL is
+         * "imap://user@server/mailbox", RFC 4469 3): not for URLAUTH,
+         * whose URLs are absolute */
+        if (p->ua || s->state != IMAP_SELECTED || !s->view || s->view->gone)
+            return;
+        p->sel_store = xstrdup(mail_user_name(imap_view_store(s->view)));
+        p->sel_mbox = xstrdup(mailbox_get_info(s->view->mb)->name);
+        p->sel_rights = s->view->rights;
     }
-    if ((rights & need) != need)
-        return false;
-    p->own = strcmp(mail_user_name(p->store), who->user) == 0;
-    snprintf(p->reader, sizeof(p->reader), "%s", who->user);
-    p->uid = u->uid;
-    p->uidvalidity = u->uidvalidity;
-    if (u->section) {
-        if (!parse_url_section(cmd, u->section, &p->sec))
-            return false;
+    if (p->u.section) {
+        if (!parse_url_section(cmd, p->u.section, &p->sec))
+            return;
         p->has_sec = true;
     }
-    p->partial = u->has_partial;
-    p->off = u->partial_off;
-    p->cnt = u->partial_len;
-    return true;
+    p->prep_ok = true;
 }
 
-/* One URL part: false when it is not usable (BADURL). */
-static bool resolve_part(struct imap_session *s, struct imap_cmd *cmd, struct cat_part *p)
+void imap_catenate_prepare(struct imap_session *s, struct imap_cmd *cmd, struct cat_msg *m)
 {
-    struct imap_url u;
-    if (p->len > IMAP_URL_MAX || !imap_url_parse(p->text, p->len, &u, NULL))
-        return false;
-    bool ok;
-    if (u.access != URL_ACCESS_NONE) {
-        ok = imap_urlauth_resolve(s, cmd, &u, p->text, p->len, p);
-    } else {
-        /* RFC 4469 3: URLs of the current session only: an absolute URL
-         * must name this server and the session's user */
-        ok = imap_url_is_local(&u) && (!u.has_server || (u.user && s->user && strcmp(u.user, s->user) == 0)) &&
-             imap_url_fill_source(s, cmd, &u, p, ACL_READ, &s->who);
-    }
-    imap_url_free(&u);
-    return ok;
-}
-
-bool imap_catenate_resolve(struct imap_session *s, struct imap_cmd *cmd, struct cat_msg *m, struct cat_part **bad)
-{
-    for (size_t i = 0; i < m->n; i++) {
-        if (m->parts[i].url && !resolve_part(s, cmd, &m->parts[i])) {
-            *bad = &m->parts[i];
-            return false;
-        }
-    }
-    return true;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->parts[i].url)
+            imap_url_prepare(s, cmd, &m->parts[i], false);
 }
 
 void imap_write_badurl(struct buf *b, const struct cat_part *p)
@@ -326,21 +319,6 @@ static bool write_all(int fd, const char *p, size_t n)
             return false;
         p += w;
         n -= (size_t)w;
-    }
-    return true;
-}
-
-static bool copy_fd(int out, int in, size_t len)
-{
-    char chunk[65536];
-    size_t off = 0;
-    while (off < len) {
-        ssize_t r = pread(in, chunk, MIN(sizeof(chunk), len - off), (off_t)off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0 || !write_all(out, chunk, (size_t)r))
-            return false;
-        off += (size_t)r;
     }
     return true;
 }
@@ -447,8 +425,9 @@ static void part_info(const char *d, size_t l, const struct cat_part *p, struct 
         }
         if (info->bin_ok) {
             size_t start = 0, cnt = dec.len;
-            if (p->partial)
-                fetch_partial_slice(dec.len, true, p->off, p->cnt ? p->cnt : (uint64_t)dec.len, &start, &cnt);
+            if (p->u.has_partial)
+                fetch_partial_slice(dec.len, true, p->u.partial_off,
+                                    p->u.partial_len ? p->u.partial_len : (uint64_t)dec.len, &start, &cnt);
             buf_append(&info->bin, dec.data ? dec.data + start : "", cnt);
         }
         buf_free(&dec);
@@ -473,58 +452,201 @@ int imap_url_read_source(const struct cat_part *p, int (*sink)(void *arg, const 
     return imap_url_read_source_info(p, sink, arg, NULL);
 }
 
+/* Resolve p's source for the job: whose access (the session's, or for
+ * URLAUTH the URL's user's, RFC 4467 URLFETCH), the mailbox through the
+ * namespaces as that user, the stores (this thread's own handles), the
+ * "r" right (RFC 4314; RFC 4467: the URL's user's access as it is now),
+ * the mailbox opened read-only. 0, or CAT_ERR_BADURL / a storage error
+ * with *why; src holds what was opened either way (url_src_close). */
+static int url_src_open(const struct cat_part *p, struct url_src *src, const char **why)
+{
+    if (!p->prep_ok) {
+        *why = "not a usable message URL";
+        return CAT_ERR_BADURL;
+    }
+    if (p->ua) {
+        char owner[AUTH_MAX_USERNAME + 1];
+        if (!p->u.user || !userdb_normalize_name(p->u.user, owner)) {
+            *why = "no valid user in the URL";
+            return CAT_ERR_BADURL;
+        }
+        access_who_init(&src->who, owner);
+        src->who_set = true;
+        /* the key table's store: the URL's user's own */
+        if (mail_user_open(owner, false, &src->owner) < 0) {
+            src->owner = NULL;
+            *why = "no such user";
+            return CAT_ERR_BADURL;
+        }
+    } else {
+        access_who_copy(&src->who, p->sess);
+        src->who_set = true;
+    }
+    acl_rights_t rights = 0;
+    const char *name;
+    struct mbox_ref ref;
+    if (p->mbox) {
+        if (access_resolve(&src->who, p->mbox, &ref) < 0) {
+            *why = "no such mailbox";
+            return CAT_ERR_BADURL;
+        }
+        if (mail_user_open(ref.store, false, &src->store) < 0) {
+            src->store = NULL;
+            *why = "no such mailbox";
+            return CAT_ERR_BADURL;
+        }
+        if (access_rights(&src->who, &ref, &rights) < 0) {
+            *why = "no such mailbox";
+            return CAT_ERR_BADURL;
+        }
+        name = ref.name;
+    } else {
+        if (mail_user_open(p->sel_store, false, &src->store) < 0) {
+            src->store = NULL;
+            *why = "the selected mailbox's store is gone";
+            return CAT_ERR_BADURL;
+        }
+        rights = p->sel_rights;
+        name = p->sel_mbox;
+    }
+    if (!(rights & ACL_READ)) {
+        *why = "no read right on the mailbox";
+        return CAT_ERR_BADURL;
+    }
+    bool own = strcmp(mail_user_name(src->store), src->who.user) == 0;
+    int r = own ? mailbox_open(src->store, name, true, false, NULL, &src->mb)
+                : mailbox_open_as(src->store, name, src->who.user, true, NULL, &src->mb);
+    if (r < 0) {
+        src->mb = NULL;
+        *why = "the mailbox cannot be opened";
+        return r == STORAGE_ERR_NOTFOUND || r == STORAGE_ERR_INVALID ? CAT_ERR_BADURL : r;
+    }
+    return 0;
+}
+
+/* Store handles a build keeps open between its URL parts (this pool
+ * thread's own: opening one is a full database open, and the parts of
+ * one message mostly name one or two stores); closed by url_keep_end. */
+#define URL_KEEP_MAX 4
+struct url_keep {
+    struct mail_user *u[URL_KEEP_MAX];
+    size_t n;
+};
+
+static void keep_or_close(struct url_keep *k, struct mail_user *u)
+{
+    if (!u)
+        return;
+    if (k) {
+        for (size_t i = 0; i < k->n; i++) {
+            if (k->u[i] == u) {
+                mail_user_close(u);     /* kept already: one reference is enough */
+                return;
+            }
+        }
+        if (k->n < URL_KEEP_MAX) {
+            k->u[k->n++] = u;
+            return;
+        }
+    }
+    mail_user_close(u);
+}
+
+static void url_keep_end(struct url_keep *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        mail_user_close(k->u[i]);
+    k->n = 0;
+}
+
+static void url_src_close(struct url_src *src, struct url_keep *keep)
+{
+    if (src->mb)
+        mailbox_close(src->mb);
+    keep_or_close(keep, src->store);
+    keep_or_close(keep, src->owner);
+    if (src->who_set)
+        access_who_free(&src->who);
+    memset(src, 0, sizeof(*src));
+}
+
+static int url_read(const struct cat_part *p, int (*sink)(void *arg, const char *d, size_t n), void *arg,
+                    struct url_part_info *info, struct url_keep *keep);
+
 int imap_url_read_source_info(const struct cat_part *p, int (*sink)(void *arg, const char *d, size_t n), void *arg,
                               struct url_part_info *info)
 {
-    /* URLAUTH: the key is in the URL's user's store (maybe another) */
-    struct mail_user *other = p->ua_owner && strcmp(mail_user_name(p->ua_owner), mail_user_name(p->store)) != 0
-                                  ? p->ua_owner
-                                  : NULL;
-    int r = storage_job_begin(p->store, other);
-    if (r < 0)
-        return r;
-    struct mailbox *mb = NULL;
-    r = p->own ? mailbox_open(p->store, p->mbox, true, false, NULL, &mb)
-               : mailbox_open_as(p->store, p->mbox, p->reader, true, NULL, &mb);
-    if (p->ua_owner && !imap_urlauth_verify(p, r == 0 ? mb : NULL))
-        r = CAT_ERR_BADURL;     /* (computed also without a mailbox: RFC 4467 6) */
-    if (r == 0 && p->uidvalidity && mailbox_get_info(mb)->uidvalidity != p->uidvalidity)
+    return url_read(p, sink, arg, info, NULL);
+}
+
+static int url_read(const struct cat_part *p, int (*sink)(void *arg, const char *d, size_t n), void *arg,
+                    struct url_part_info *info, struct url_keep *keep)
+{
+    struct url_src src;
+    memset(&src, 0, sizeof(src));
+    const char *why = NULL;
+    int r = url_src_open(p, &src, &why);
+    /* URLAUTH (RFC 4467 6): one path for every failure - the token is
+     * computed in any case (with a random key when there is no mailbox or
+     * key), and whatever failed, the URL fails the same way. */
+    if (p->ua) {
+        const char *vwhy = NULL;
+        bool ok = imap_urlauth_verify(p, r == 0 ? &src : NULL, &vwhy);
+        if (r == 0 && !ok) {
+            r = CAT_ERR_BADURL;
+            why = vwhy;
+        }
+    }
+    if (r == 0 && p->u.uidvalidity && mailbox_get_info(src.mb)->uidvalidity != p->u.uidvalidity) {
         r = CAT_ERR_BADURL;
+        why = "another UIDVALIDITY";
+    }
     struct msg_content c;
     memset(&c, 0, sizeof(c));
-    if (r == 0)
-        r = mailbox_get_content(mb, p->uid, &c);
+    if (r == 0) {
+        r = mailbox_get_content(src.mb, p->u.uid, &c);
+        if (r < 0)
+            why = r == STORAGE_ERR_NOTFOUND || r == STORAGE_ERR_INVALID ? "no such message" : storage_strerror(r);
+    }
     if (r == 0) {
         struct buf tmp = BUF_INIT;
         const char *d = NULL;
         size_t n = 0;
         if (!section_bytes(c.data, c.len, p, &tmp, &d, &n)) {
             r = CAT_ERR_BADURL;
+            why = "no such part";
         } else {
             size_t start = 0, cnt = n;
-            if (p->partial)
-                fetch_partial_slice(n, true, p->off, p->cnt ? p->cnt : (uint64_t)n, &start, &cnt);
+            if (p->u.has_partial)
+                fetch_partial_slice(n, true, p->u.partial_off, p->u.partial_len ? p->u.partial_len : (uint64_t)n,
+                                    &start, &cnt);
             r = sink(arg, d + start, cnt);
             if (r == 0 && info)
                 part_info(c.data, c.len, p, info);
         }
         buf_free(&tmp);
         msg_content_release(&c);
-    } else if (r != CAT_ERR_BADURL && r != STORAGE_ERR_NOTFOUND) {
-        log_warn("CATENATE: reading %s/%s UID %u: %s", mail_user_name(p->store), p->mbox, p->uid,
-                 storage_strerror(r));
     }
     if (r == STORAGE_ERR_NOTFOUND || r == STORAGE_ERR_INVALID)
         r = CAT_ERR_BADURL;     /* no such mailbox or message (expunged) */
-    if (mb)
-        mailbox_close(mb);
-    storage_job_end(p->store, other);
+    if (r == CAT_ERR_BADURL || (p->ua && r < 0)) {
+        /* URLAUTH: the reason only at debug level, and only from here (a
+         * failure is one answer whatever the reason, RFC 4467 6) */
+        log_debug("%s: %.*s: %s", p->ua ? "URLAUTH" : "CATENATE", (int)MIN(p->len, (size_t)200), p->text,
+                  why ? why : "unusable");
+    } else if (r < 0) {
+        log_warn("CATENATE: reading %s/%s UID %u: %s", src.store ? mail_user_name(src.store) : "?",
+                 src.mb ? mailbox_get_info(src.mb)->name : "?", p->u.uid, storage_strerror(r));
+    }
+    url_src_close(&src, keep);
     return r;
 }
 
 struct cat_sink {
     struct cat_msg *m;
-    uint64_t max;
+    uint64_t max;       /* TOOBIG beyond */
+    uint64_t room;      /* OVERQUOTA beyond (unless also TOOBIG) */
+    bool over_room;     /* past room: only counted, no more written */
 };
 
 static int cat_add(void *arg, const char *d, size_t n)
@@ -532,13 +654,39 @@ static int cat_add(void *arg, const char *d, size_t n)
     struct cat_sink *k = arg;
     if ((uint64_t)k->m->len + n > k->max)
         return CAT_ERR_TOOBIG;
-    if (!write_all(k->m->fd, d, n))
+    /* Past the quota room the rest is still counted (not written), to
+     * tell TOOBIG, which a plain APPEND's precheck says first, from
+     * OVERQUOTA. */
+    if ((uint64_t)k->m->len + n > k->room)
+        k->over_room = true;
+    if (!k->over_room && !write_all(k->m->fd, d, n))
         return STORAGE_ERR_IO;
     k->m->len += n;
     return 0;
 }
 
-int imap_catenate_build(struct cat_msg *m, uint64_t max, struct cat_part **bad)
+/* A TEXT part (in memory or a spilled literal's file) into the sink. */
+static int cat_add_text(struct cat_sink *k, const struct cat_part *p)
+{
+    if (p->fd < 0)
+        return cat_add(k, p->data, p->len);
+    char chunk[65536];
+    size_t off = 0;
+    while (off < p->len) {
+        ssize_t r = pread(p->fd, chunk, MIN(sizeof(chunk), p->len - off), (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return STORAGE_ERR_IO;
+        int a = cat_add(k, chunk, (size_t)r);
+        if (a != 0)
+            return a;
+        off += (size_t)r;
+    }
+    return 0;
+}
+
+int imap_catenate_build(struct cat_msg *m, uint64_t max, uint64_t room, struct cat_part **bad)
 {
     *bad = NULL;
     m->len = 0;
@@ -547,23 +695,21 @@ int imap_catenate_build(struct cat_msg *m, uint64_t max, struct cat_part **bad)
         log_err("CATENATE: cannot create a temporary file in %s: %s", storage_tmpdir(), strerror(errno));
         return STORAGE_ERR_IO;
     }
-    struct cat_sink k = {m, max};
-    for (size_t i = 0; i < m->n; i++) {
+    struct cat_sink k = {m, max, room, false};
+    struct url_keep keep = {{NULL}, 0};
+    int r = 0;
+    for (size_t i = 0; i < m->n && r == 0; i++) {
         struct cat_part *p = &m->parts[i];
-        int r;
         if (!p->url) {
-            if ((uint64_t)m->len + p->len > max)
-                return CAT_ERR_TOOBIG;
-            if (!(p->fd >= 0 ? copy_fd(m->fd, p->fd, p->len) : write_all(m->fd, p->data, p->len)))
-                return STORAGE_ERR_IO;
-            m->len += p->len;
-            continue;
+            r = (uint64_t)m->len + p->len > max ? CAT_ERR_TOOBIG : cat_add_text(&k, p);
+        } else {
+            r = url_read(p, cat_add, &k, NULL, &keep);
+            if (r == CAT_ERR_BADURL)
+                *bad = p;
         }
-        r = imap_url_read_source(p, cat_add, &k);
-        if (r == CAT_ERR_BADURL)
-            *bad = p;
-        if (r != 0)
-            return r;
     }
-    return 0;
+    url_keep_end(&keep);
+    if (r != 0)
+        return r;
+    return k.over_room ? CAT_ERR_OVERQUOTA : 0;
 }

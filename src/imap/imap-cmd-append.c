@@ -417,7 +417,8 @@ static bool parse_message(struct imap_session *s, struct imap_cmd *cmd, struct b
         struct cat_msg *cat = NULL;
         if (!imap_catenate_parse(s, cmd, &cat, err))
             return false;
-        /* every part is resolved on the loop: bound them per command */
+        /* every part is prepared on the loop and resolved in the job:
+         * bound them per command */
         *ncatparts += cat->n;
         if (*ncatparts > IMAP_MAX_LITERALS) {
             imap_catenate_free(cat);
@@ -585,6 +586,7 @@ struct cat_job {
     acl_rights_t rights;
     uint32_t old_uid;           /* REPLACE (RFC 8508 4.2) */
     uint64_t max;
+    uint64_t room;              /* STORAGE quota left for the built messages */
     int result;
     struct cat_part *bad;
 };
@@ -616,8 +618,9 @@ static void cat_job_run(struct job *job, void *arg)
         struct cat_msg *c = j->items[i].cat;
         if (!c)
             continue;
-        j->result = imap_catenate_build(c, MIN(j->max, budget), &j->bad);
+        j->result = imap_catenate_build(c, MIN(j->max, budget), j->room, &j->bad);
         budget -= MIN(budget, (uint64_t)c->len);
+        j->room -= MIN(j->room, (uint64_t)c->len);
     }
 }
 
@@ -638,6 +641,11 @@ static enum cmd_result cat_job_finish(struct imap_session *s, struct imap_cmd *c
     }
     if (j->result == CAT_ERR_TOOBIG) {
         imap_tagged(s, cmd, "NO", "[TOOBIG] Message too large");
+        cat_job_free(j);
+        return CMD_DONE;
+    }
+    if (j->result == CAT_ERR_OVERQUOTA) {
+        imap_tagged(s, cmd, "NO", "[OVERQUOTA] Quota exceeded");
         cat_job_free(j);
         return CMD_DONE;
     }
@@ -689,23 +697,45 @@ static enum cmd_result append_submit(struct imap_session *s, struct imap_cmd *cm
         imap_tagged(s, cmd, "NO", "[%s] %s", no_code, no_text);
         goto out;
     }
-    /* CATENATE (RFC 4469): the URLs checked here (the rights on their
-     * mailboxes), the messages built in a job that reads the sources,
-     * then the append job as for a literal. */
+    /* CATENATE (RFC 4469): the URLs only prepared here (parsed and
+     * named: imap_catenate_prepare); the catenate job resolves them (the
+     * user, the mailbox, the rights on it, URLAUTH's key), reads the
+     * sources and builds the messages, then the append job follows as
+     * for a literal. */
     bool catenate = false;
+    uint64_t plain_bytes = 0;
     for (size_t i = 0; i < nitems; i++) {
-        struct cat_part *badp = NULL;
-        if (items[i].cat && !imap_catenate_resolve(s, cmd, items[i].cat, &badp)) {
-            /* RFC 4469 4.1: the first URL that cannot be used */
-            struct buf b = BUF_INIT;
-            imap_write_badurl(&b, badp);
-            imap_tagged(s, cmd, "NO", "[BADURL %s] CATENATE: the URL names no readable message", buf_cstr(&b));
-            buf_free(&b);
-            goto out;
-        }
         catenate |= items[i].cat != NULL;
+        if (!items[i].cat)
+            plain_bytes += items[i].m.len;
     }
     if (catenate) {
+        /* The checks the reader makes before a message literal is read
+         * (imap_append_precheck and its per-literal checks), which a
+         * CATENATE message, having no literal of its own, has not had:
+         * RFC 9738 3.1, MESSAGELIMIT counts every message of the command
+         * (MULTIAPPEND is atomic: nothing is appended); RFC 9208, the
+         * MESSAGE quota left for all of them, here, and the STORAGE quota
+         * left for their octets, in the job as the messages are built
+         * (OVERQUOTA before TOOBIG only when the message fits
+         * maxmessagesize, as for a literal). REPLACE leaves the quota to
+         * the commit (the net change, RFC 8508 3.4), as the reader does. */
+        uint32_t lim = imap_messagelimit();
+        if (lim && nitems > lim) {
+            imap_tagged(s, cmd, "NO", "[MESSAGELIMIT %u] Too many messages in one APPEND", lim);
+            goto out;
+        }
+        struct room room = {INT64_MAX, INT64_MAX};
+        int qr = old_uid ? 0 : quota_roots_of(store, name, room_cb, &room);
+        if (qr < 0)
+            log_warn("APPEND: quota of %s/%s: %s", mail_user_name(store), name, storage_strerror(qr));
+        if ((int64_t)nitems > room.msgs || (int64_t)plain_bytes > room.bytes) {
+            imap_tagged(s, cmd, "NO", "[OVERQUOTA] Quota exceeded");
+            goto out;
+        }
+        for (size_t i = 0; i < nitems; i++)
+            if (items[i].cat)
+                imap_catenate_prepare(s, cmd, items[i].cat);
         struct cat_job *cj = xcalloc(1, sizeof(*cj));
         cj->items = items;
         cj->nitems = nitems;
@@ -716,6 +746,7 @@ static enum cmd_result append_submit(struct imap_session *s, struct imap_cmd *cm
         /* RFC 4469 4.2: TOOBIG over the server's limit, and never over 4 GB */
         long long maxsize = config_int(CFG_MAXMESSAGESIZE);
         cj->max = maxsize > 0 ? (uint64_t)maxsize : UINT32_MAX;
+        cj->room = (uint64_t)(room.bytes - (int64_t)plain_bytes);
         return imap_cmd_job(s, cmd, "catenate", NULL, cat_job_run, cat_job_finish, cj);
     }
     return append_queue(s, cmd, items, nitems, store, name, rights, old_uid);

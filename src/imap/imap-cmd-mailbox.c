@@ -356,6 +356,9 @@ static enum cmd_result select_finish(struct imap_session *s, struct imap_cmd *cm
         imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)v->modseq);
     if (info->mailboxid[0])
         imap_untagged(s, "OK [MAILBOXID (%s)] Ok", info->mailboxid);
+    /* RFC 4467 8 (URLMECH): the URL authorization mechanisms, in an
+     * untagged OK to SELECT and EXAMINE (only INTERNAL here) */
+    imap_untagged(s, "OK [URLMECH INTERNAL] URLAUTH mechanisms");
     if (rev2)
         imap_list_one(s, name);
     imap_quota_warn(s, name);

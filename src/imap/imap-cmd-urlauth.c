@@ -14,7 +14,11 @@
  * (the URL exactly as sent up to ";URLAUTH=<access>", RFC 4467 5, 6)
  * keyed with the mailbox access key; compared in constant time.
  *
- * Validation of a URLAUTH URL (URLFETCH, CATENATE), RFC 4467 3, 6:
+ * Validation of a URLAUTH URL (URLFETCH, CATENATE), RFC 4467 3, 6. On
+ * the loop the URL is only parsed and its mailbox name converted
+ * (imap_url_prepare): the same steps whoever it names. Everything else
+ * runs in the job that reads the source (imap_url_read_source, then
+ * imap_urlauth_verify), with the handles of that pool thread:
  *  - an absolute URL of this server (servername) with a user, a UID, the
  *    INTERNAL mechanism and a token; not past its ;EXPIRE=;
  *  - the access identifier admits the session: "anonymous" anyone,
@@ -22,20 +26,25 @@
  *    "submit+NAME" the login NAME or a global admin (this server has no
  *    separate submission role; a submission server logs in as the user
  *    or as an admin);
- *  - the URL's user (the key table's owner) still holds "r" on the
- *    mailbox, named as that user names it (RFC 4467 URLFETCH: the access
- *    of the URL's user, as it is now);
- *  - on the pool, with the mailbox open: the key of that user for that
- *    mailbox, and the token. Without a mailbox or a key a token is still
- *    computed (with a random key) before failing (RFC 4467 6).
+ *  - the URL's user exists (the key table's owner: their store opened),
+ *    the mailbox, named as that user names it, exists, and that user
+ *    holds "r" on it now (RFC 4467 URLFETCH: the access of the URL's
+ *    user, as it is now);
+ *  - the key of that user for that mailbox, and the token, compared with
+ *    CRYPTO_memcmp. Whatever failed before, the token is computed (with
+ *    a random key when there is no mailbox or key, RFC 4467 6), so every
+ *    failure costs the same kind of work.
  * A URL that fails any of these is NIL in URLFETCH (RFC 4467 URLFETCH
- * response) and BADURL in CATENATE.
+ * response) and BADURL in CATENATE: one answer and one code path for
+ * every reason (no such user, mailbox, UID or part, no right, a wrong
+ * token, expired, an access identifier that does not admit the session);
+ * the reason is logged at debug level only, by the job.
  *
- * URLFETCH reads one URL per job (the source message is read on the
- * pool, never on the loop) and writes one "* URLFETCH url data" response
- * per URL (the grammar allows several URL/data pairs in one response;
- * one per URL keeps one message in memory at a time); output back
- * pressure is honoured between URLs.
+ * URLFETCH runs one job per URL, every URL (the source message is read
+ * and the response data built on the pool, never on the loop) and
+ * writes one "* URLFETCH url data" response per URL (the grammar allows
+ * several URL/data pairs in one response; one per URL keeps one message
+ * in memory at a time); output back pressure is honoured between URLs.
  */
 #include "imap-catenate.h"
 #include "auth.h"
@@ -78,90 +87,84 @@ static bool random_key(unsigned char key[URLAUTH_KEY_LEN])
     return RAND_bytes(key, URLAUTH_KEY_LEN) == 1;
 }
 
-bool imap_urlauth_verify(const struct cat_part *p, struct mailbox *mb)
-{
-    unsigned char key[URLAUTH_KEY_LEN];
-    bool have = false;
-    if (mb) {
-        const struct mailbox_info *info = mailbox_get_info(mb);
-        int r = urlauth_key(p->ua_owner, mail_user_name(p->store), info->mailboxid, URLAUTH_KEY_GET, key);
-        have = r == 0;
-        if (r < 0 && r != STORAGE_ERR_NOTFOUND)
-            log_warn("URLAUTH: reading the key of %s: %s", mail_user_name(p->ua_owner), storage_strerror(r));
-    }
-    if (!have && !random_key(key))
-        memset(key, 0x5a, sizeof(key));
-    char want[UA_TOKEN_HEX + 1];
-    ua_token(key, p->ua_rump, p->ua_rump_len, want);
-    OPENSSL_cleanse(key, sizeof(key));
-    size_t tl = strlen(p->ua_token);
-    char got[UA_TOKEN_HEX + 1];
-    if (tl != UA_TOKEN_HEX)
-        return false;
-    for (size_t i = 0; i < tl; i++)
-        got[i] = (char)((p->ua_token[i] >= 'A' && p->ua_token[i] <= 'F') ? p->ua_token[i] - 'A' + 'a' : p->ua_token[i]);
-    got[tl] = '\0';
-    return have && CRYPTO_memcmp(got, want, UA_TOKEN_HEX) == 0;
-}
-
-/* Does the access identifier admit this session? (RFC 4467 3) */
-static bool access_admits(const struct imap_session *s, const struct imap_url *u)
+/* Does the access identifier admit the session sess? (RFC 4467 3) */
+static bool access_admits(const struct access_who *sess, const struct imap_url *u)
 {
     switch (u->access) {
     case URL_ACCESS_ANONYMOUS:
         return true;
     case URL_ACCESS_AUTHUSER:
-        return !s->who.anonymous;
+        return !sess->anonymous;
     case URL_ACCESS_USER:
     case URL_ACCESS_SUBMIT: {
-        if (s->who.anonymous)
+        if (sess->anonymous)
             return false;
         char canon[AUTH_MAX_USERNAME + 1];
-        if (u->access == URL_ACCESS_SUBMIT && s->who.admin)
+        if (u->access == URL_ACCESS_SUBMIT && sess->admin)
             return true;
-        return userdb_normalize_name(u->access_user, canon) && strcmp(canon, s->who.user) == 0;
+        return u->access_user && userdb_normalize_name(u->access_user, canon) && strcmp(canon, sess->user) == 0;
     }
     default:
         return false;
     }
 }
 
-/* The loop's checks of a URLAUTH URL (u parsed from text[0..len)); true
- * with p filled (source, owner, rump, token). */
-static bool ua_resolve(struct imap_session *s, struct imap_cmd *cmd, const struct imap_url *u, const char *text,
-                       size_t len, struct cat_part *p)
+bool imap_urlauth_verify(const struct cat_part *p, const struct url_src *src, const char **why)
 {
-    (void)len;
-    if (u->access == URL_ACCESS_NONE || !u->mech || !u->token || !u->has_server || !u->user || !u->uid ||
-        u->search || !imap_url_is_local(u) || strcasecmp(u->mech, "INTERNAL") != 0)
-        return false;
-    if (u->has_expire && (int64_t)time(NULL) > u->expire)
-        return false;       /* RFC 4467 3: MUST reject an expired URL */
-    if (!access_admits(s, u))
-        return false;
-    char owner[AUTH_MAX_USERNAME + 1];
-    if (!userdb_normalize_name(u->user, owner))
-        return false;
-    struct access_who w;
-    memset(&w, 0, sizeof(w));
-    access_who_init(&w, owner);
-    bool ok = mail_user_open(owner, false, &p->ua_owner) == 0;
-    if (!ok)
-        p->ua_owner = NULL;
-    ok = ok && imap_url_fill_source(s, cmd, u, p, ACL_READ, &w);
-    access_who_free(&w);
-    if (!ok)
-        return false;
-    p->ua_rump = xstrndup(text, u->rump_len);
-    p->ua_rump_len = u->rump_len;
-    p->ua_token = xstrdup(u->token);
-    return true;
-}
-
-bool imap_urlauth_resolve(struct imap_session *s, struct imap_cmd *cmd, const struct imap_url *u, const char *text,
-                          size_t len, struct cat_part *p)
-{
-    return ua_resolve(s, cmd, u, text, len, p);
+    const struct imap_url *u = &p->u;
+    const char *fail = NULL;
+    /* Every check is made, whichever fails first, and the token is
+     * computed in every case: with the mailbox access key of the URL's
+     * user when there is one, else with a random "plausible" key (RFC
+     * 4467 6: against timing attacks on user and mailbox names). */
+    if (!p->prep_ok)
+        fail = "not a usable message URL";
+    else if (u->access == URL_ACCESS_NONE || !u->mech || !u->token)
+        fail = "no URLAUTH token";
+    else if (!u->has_server || !u->user)
+        fail = "no user in the URL";
+    else if (strcasecmp(u->mech, "INTERNAL") != 0)
+        fail = "unknown URLAUTH mechanism";
+    else if (u->has_expire && (int64_t)time(NULL) > u->expire)
+        fail = "expired";       /* RFC 4467 3: MUST reject an expired URL */
+    else if (!p->sess || !access_admits(p->sess, u))
+        fail = "the access identifier does not admit this session";
+    else if (!src || !src->owner || !src->store || !src->mb)
+        fail = "no such user, mailbox or right";
+    unsigned char key[URLAUTH_KEY_LEN];
+    bool have = false;
+    if (src && src->owner && src->store && src->mb) {
+        const struct mailbox_info *info = mailbox_get_info(src->mb);
+        int r = urlauth_key(src->owner, mail_user_name(src->store), info->mailboxid, URLAUTH_KEY_GET, key);
+        have = r == 0;
+        if (!have && !fail)
+            fail = r == STORAGE_ERR_NOTFOUND ? "no key for the mailbox" : storage_strerror(r);
+    }
+    if (!have && !random_key(key))
+        memset(key, 0x5a, sizeof(key));
+    /* the rump URL: the URL as sent up to ";URLAUTH=<access>" (RFC 4467
+     * 6: nothing decoded or case-folded); the whole text when it did not
+     * parse */
+    size_t rl = u->token && u->rump_len <= p->len ? u->rump_len : MIN(p->len, (size_t)IMAP_URL_MAX);
+    char want[UA_TOKEN_HEX + 1];
+    ua_token(key, p->text, rl, want);
+    OPENSSL_cleanse(key, sizeof(key));
+    char got[UA_TOKEN_HEX + 1];
+    memset(got, 0, sizeof(got));
+    size_t tl = u->token ? strlen(u->token) : 0;
+    if (tl == UA_TOKEN_HEX) {
+        for (size_t i = 0; i < tl; i++) {
+            char c = u->token[i];
+            got[i] = (char)((c >= 'A' && c <= 'F') ? c - 'A' + 'a' : c);
+        }
+    } else if (!fail) {
+        fail = "token of the wrong length";
+    }
+    bool same = CRYPTO_memcmp(got, want, UA_TOKEN_HEX) == 0;
+    if (!fail && !same)
+        fail = "the token does not verify";
+    *why = fail;
+    return !fail && have && same;
 }
 
 /* ---- GENURLAUTH (RFC 4467 7) ---------------------------------------------- */
@@ -471,6 +474,7 @@ struct uf_job {
     struct buf data;        /* the part as stored */
     int r;
     struct url_part_info info;  /* URLAUTH=BINARY */
+    struct buf resp;            /* the response, built by the job */
 };
 
 static int uf_sink(void *arg, const char *d, size_t n)
@@ -482,11 +486,17 @@ static int uf_sink(void *arg, const char *d, size_t n)
     return 0;
 }
 
+static void uf_build(struct buf *out, const struct uf_item *it, const struct uf_job *j);
+
 static void uf_job_run(struct job *job, void *arg)
 {
     (void)job;
     struct uf_job *j = arg;
     j->r = imap_url_read_source_info(&j->p, uf_sink, j, &j->info);
+    uf_build(&j->resp, j->it, j);
+    buf_free(&j->data);
+    buf_free(&j->info.bps);
+    buf_free(&j->info.bin);
 }
 
 static void uf_job_free(struct uf_job *j)
@@ -495,6 +505,7 @@ static void uf_job_free(struct uf_job *j)
     buf_free(&j->data);
     buf_free(&j->info.bps);
     buf_free(&j->info.bin);
+    buf_free(&j->resp);
     free(j);
 }
 
@@ -503,12 +514,14 @@ static bool has_nul(const char *d, size_t n)
     return n > 0 && memchr(d, '\0', n) != NULL;
 }
 
-static void uf_write(struct imap_session *s, const struct uf_item *it, const struct uf_job *j)
+/* The whole "* URLFETCH url data" response, built in the job (the
+ * literal's copy included), so the loop only hands it to the connection. */
+static void uf_build(struct buf *out, const struct uf_item *it, const struct uf_job *j)
 {
     struct buf b = BUF_INIT;
     buf_puts(&b, "* URLFETCH ");
     imap_append_string(&b, it->url, it->len);
-    if (!j || j->r != 0) {
+    if (j->r != 0) {
         buf_puts(&b, " NIL");
     } else if (!it->ext || it->want == 0) {
         /* RFC 4467 9 / RFC 5524 5: urldata-simple is an nstring, which
@@ -559,8 +572,7 @@ static void uf_write(struct imap_session *s, const struct uf_item *it, const str
         }
     }
     buf_puts(&b, "\r\n");
-    imap_write(s, b.data, b.len);
-    buf_free(&b);
+    *out = b;
 }
 
 static enum cmd_result uf_step(struct imap_session *s, struct imap_cmd *cmd);
@@ -572,9 +584,8 @@ static enum cmd_result uf_job_finish(struct imap_session *s, struct imap_cmd *cm
         uf_job_free(j);
         return CMD_DONE;
     }
-    if (j->r < 0 && j->r != STORAGE_ERR_NOTFOUND)
-        log_warn("URLFETCH: %s", storage_strerror(j->r));
-    uf_write(s, j->it, j);
+    /* one answer for every failure (the job logged why, at debug level) */
+    imap_write(s, j->resp.data, j->resp.len);
     uf_job_free(j);
     return uf_step(s, cmd);
 }
@@ -588,24 +599,22 @@ static enum cmd_result uf_step(struct imap_session *s, struct imap_cmd *cmd)
             return CMD_MORE;
         }
         struct uf_item *it = &st->items[st->next++];
-        struct imap_url u;
         struct uf_job *j = xcalloc(1, sizeof(*j));
         j->p.fd = -1;
+        j->p.url = true;
+        j->p.text = it->url;
+        j->p.len = it->len;
         j->it = it;
         j->info.want_bps = it->ext && (it->want & UF_BPS);
         j->info.want_binary = it->ext && (it->want & UF_BINARY);
         long long maxsize = config_int(CFG_MAXMESSAGESIZE);
         j->max = maxsize > 0 ? (size_t)maxsize : UINT32_MAX;
-        bool ok = imap_url_parse(it->url, it->len, &u, NULL);
-        if (ok) {
-            ok = ua_resolve(s, cmd, &u, it->url, it->len, &j->p);
-            imap_url_free(&u);
-        }
-        if (!ok) {
-            uf_write(s, it, NULL);      /* RFC 4467: NIL for an invalid URL */
-            uf_job_free(j);
-            continue;
-        }
+        /* Every URL goes through the job, whatever it names (or fails to
+         * name): the loop only parses it (imap_url_prepare); the user, the
+         * mailbox, the rights, the key, the token and the message are all
+         * looked at in the job, and any failure is the same NIL (RFC 4467
+         * 6 and URLFETCH response). */
+        imap_url_prepare(s, cmd, &j->p, true);
         return imap_cmd_job(s, cmd, "urlfetch", NULL, uf_job_run, uf_job_finish, j);
     }
     imap_tagged(s, cmd, "OK", "URLFETCH completed");

@@ -15,6 +15,7 @@ S& ~\* OK \[UIDNEXT 1\].*
 S& ?~\* OK \[HIGHESTMODSEQ [0-9]+\].*
 S& ?~\* OK \[MAILBOXID \([A-Za-z0-9_-]+\)\].*
 S& ?~\* LIST \(.*\) "/" INBOX
+S& ?~\* OK \[URLMECH INTERNAL\].*
 S~ a2 OK \[READ-WRITE\] .*
 @append INBOX simple.eml
 @append INBOX second.eml \Seen
@@ -32,6 +33,7 @@ S& ?~\* OK \[CLOSED\].*
 S& ?~\* OK \[HIGHESTMODSEQ [0-9]+\].*
 S& ?~\* OK \[MAILBOXID \([A-Za-z0-9_-]+\)\].*
 S& ?~\* LIST \(.*\) "/" INBOX
+S& ?~\* OK \[URLMECH INTERNAL\].*
 S~ a3 OK \[READ-WRITE\] .*
 C: a4 FETCH 1:3 (UID FLAGS)
 S& * 1 FETCH (UID 1 FLAGS (\Recent))
@@ -51,6 +53,7 @@ S& ?~\* OK \[CLOSED\].*
 S& ?~\* OK \[HIGHESTMODSEQ [0-9]+\].*
 S& ?~\* OK \[MAILBOXID \([A-Za-z0-9_-]+\)\].*
 S& ?~\* LIST \(.*\) "/" INBOX
+S& ?~\* OK \[URLMECH INTERNAL\].*
 S~ a5 OK \[READ-ONLY\] .*
 C: a6 STORE 1 +FLAGS (\Deleted)
 S~ a6 NO .*

@@ -20,6 +20,7 @@ S& ~\* OK \[UIDNEXT 2\].*
 S& ~\* LIST \(.*\) "/" INBOX
 S& ?~\* OK \[HIGHESTMODSEQ [0-9]+\].*
 S& ?~\* OK \[MAILBOXID \([A-Za-z0-9_-]+\)\].*
+S& ?~\* OK \[URLMECH INTERNAL\].*
 S~ a4 OK \[READ-WRITE\] .*
 C: a5 SELECT Drafts
 S& ~\* OK \[CLOSED\].*
@@ -31,6 +32,7 @@ S& ~\* OK \[UIDNEXT 1\].*
 S& ~\* LIST \(.*\) "/" Drafts
 S& ?~\* OK \[HIGHESTMODSEQ [0-9]+\].*
 S& ?~\* OK \[MAILBOXID \([A-Za-z0-9_-]+\)\].*
+S& ?~\* OK \[URLMECH INTERNAL\].*
 S~ a5 OK \[READ-WRITE\] .*
 # a failed SELECT closes the previous mailbox too
 C: a6 SELECT nosuch

@@ -46,6 +46,7 @@ S& ~\* OK \[UIDNEXT 4\].*
 S& ?~\* LIST \(.*\) "/" INBOX
 S& ?~\* OK \[HIGHESTMODSEQ \d+\].*
 S& ?~\* OK \[MAILBOXID \(.*\)\].*
+S& ?~\* OK \[URLMECH INTERNAL\].*
 S~ s8 OK \[READ-WRITE\] .*
 # errors
 C: e1 STORE 1 +FLAGS (\Recent)

@@ -24,6 +24,7 @@ S& ~\* OK \[UIDNEXT 6\].*
 S& ~\* OK \[HIGHESTMODSEQ (?P<hm>[1-9][0-9]*)\].*
 S& ?~\* OK \[MAILBOXID \(.*\)\].*
 S& ?~\* LIST \(.*\) "/" INBOX
+S& ?~\* OK \[URLMECH INTERNAL\].*
 S~ a3 OK \[READ-WRITE\] .*
 C: a4 UNSELECT
 S~ a4 OK .*
@@ -56,6 +57,7 @@ S& ?~\* OK \[MAILBOXID \(.*\)\].*
 S& ?~\* LIST \(.*\) "/" INBOX
 S& * VANISHED (EARLIER) 3,5
 S& ~\* 2 FETCH \((UID 2 FLAGS \(\\Seen\) MODSEQ \(\d+\)|FLAGS \(\\Seen\) UID 2 MODSEQ \(\d+\)|MODSEQ \(\d+\) UID 2 FLAGS \(\\Seen\)|UID 2 MODSEQ \(\d+\) FLAGS \(\\Seen\))\)
+S& ?~\* OK \[URLMECH INTERNAL\].*
 S~ b1 OK \[READ-WRITE\] .*
 # UID FETCH ... (CHANGEDSINCE m VANISHED)
 C: b2 UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${hm} VANISHED)
@@ -97,6 +99,7 @@ S& ~\* OK \[HIGHESTMODSEQ \d+\].*
 S& ?~\* OK \[MAILBOXID \(.*\)\].*
 S& ?~\* LIST \(.*\) "/" INBOX
 S& ~\* OK \[CLOSED\].*
+S& ?~\* OK \[URLMECH INTERNAL\].*
 S~ b8 OK \[READ-WRITE\] .*
 # SELECT (CONDSTORE) on a fresh session reports HIGHESTMODSEQ (RFC 7162 3.1.8)
 @connect plain third

@@ -32,6 +32,7 @@ S& ~\* OK \[(HIGHESTMODSEQ [0-9]+|NOMODSEQ)\].*
 S& ~\* OK \[MAILBOXID .*
 S& ?~\* OK \[UNSEEN [0-9]+\].*
 S& ?~\* OK \[CLOSED\].*
+S& ?~\* OK \[URLMECH INTERNAL\].*
 S~ b5 OK \[READ-WRITE\] .*
 C: b6 STORE 2 +FLAGS (\Seen)
 S~ \* 2 FETCH \((?=.*FLAGS \([^)]*\\Seen)(?=.*MODSEQ \([0-9]+\)).*\)

@@ -53,6 +53,7 @@ S& ?~\* OK \[UNSEEN [0-9]+\].*
 S& ~\* VANISHED \(EARLIER\) 2(,5)?
 S& ~\* 2 FETCH \((?=.*UID 3)(?=.*FLAGS \([^)]*\\Seen)(?=.*MODSEQ).*\)
 S& ?~\* 4 FETCH \((?=.*UID 6).*\)
+S& ?~\* OK \[URLMECH INTERNAL\].*
 S~ a6 OK \[READ-WRITE\] .*
 # wrong UIDVALIDITY: a normal SELECT, no VANISHED and no FETCH
 C: a8 UNSELECT
@@ -67,6 +68,7 @@ S& ~\* OK \[UIDNEXT 7\].*
 S& ~\* OK \[HIGHESTMODSEQ [0-9]+\].*
 S& ~\* OK \[MAILBOXID .*
 S& ?~\* OK \[UNSEEN [0-9]+\].*
+S& ?~\* OK \[URLMECH INTERNAL\].*
 S~ a9 OK \[READ-WRITE\] .*
 C: z LOGOUT
 S~ \* BYE .*

@@ -110,6 +110,7 @@ S~ \* .*
 S~ \* .*
 S~ \* .*
 S~ \* .*
+S~ \* .*
 S~ e2 OK .*
 C: e3 NOTIFY SET STATUS (subtree Lists (MessageNew MessageExpunge FlagChange)) (mailboxes (INBOX misc) (MessageNew MessageExpunge))
 S~ \* STATUS "?Lists/Lemonade"? \(MESSAGES 0 UIDNEXT 1 UIDVALIDITY \d+ UNSEEN 0\)

@@ -69,6 +69,7 @@ S& ~\* OK \[UIDVALIDITY [1-9][0-9]*\].*
 S& ~\* OK \[UIDNEXT 2\].*
 S& ?~\* OK \[HIGHESTMODSEQ [0-9]+\].*
 S& ?~\* OK \[MAILBOXID \([A-Za-z0-9_-]+\)\].*
+S& ?~\* OK \[URLMECH INTERNAL\].*
 S~ b3 OK \[READ-WRITE\] .*
 C: b4 FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]
 S: * 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {20}\r\nSubject: for bob\r\n\r\n)

@@ -20,6 +20,7 @@ S& ~\* OK \[UIDVALIDITY [1-9][0-9]*\].*
 S& ~\* OK \[UIDNEXT 4\].*
 S& ?~\* OK \[HIGHESTMODSEQ [0-9]+\].*
 S& ?~\* OK \[MAILBOXID \([A-Za-z0-9_-]+\)\].*
+S& ?~\* OK \[URLMECH INTERNAL\].*
 S~ a3 OK \[READ-WRITE\] .*
 # RFC 9586 3, 3.2: FETCH, STORE, SEARCH, COPY and MOVE are refused
 C: 07 FETCH 1:2 (UID FLAGS)

@@ -8,6 +8,7 @@
 @user alice secret
 @user bob secret
 @user admin secret
+@user carol secret
 @config admins admin
 @sleepless
 @msg m1
@@ -82,23 +83,23 @@ S: b1 NO [BADURL /INBOX;UIDVALIDITY=1/;UID=1] CATENATE: the URL names no readabl
 C: b2 APPEND Drafts CATENATE (URL "/INBOX/;UID=1/;SECTION=7")
 S: b2 NO [BADURL /INBOX/;UID=1/;SECTION=7] CATENATE: the URL names no readable message or part
 C: b3 APPEND Drafts CATENATE (URL "/INBOX/;UID=0")
-S: b3 NO [BADURL /INBOX/;UID=0] CATENATE: the URL names no readable message
+S: b3 NO [BADURL /INBOX/;UID=0] CATENATE: the URL names no readable message or part
 C: b4 APPEND Drafts CATENATE (URL "/INBOX/;UID=4294967296")
-S: b4 NO [BADURL /INBOX/;UID=4294967296] CATENATE: the URL names no readable message
+S: b4 NO [BADURL /INBOX/;UID=4294967296] CATENATE: the URL names no readable message or part
 C: b5 APPEND Drafts CATENATE (URL "imap://alice@other.example.net/INBOX/;UID=1")
-S: b5 NO [BADURL imap://alice@other.example.net/INBOX/;UID=1] CATENATE: the URL names no readable message
+S: b5 NO [BADURL imap://alice@other.example.net/INBOX/;UID=1] CATENATE: the URL names no readable message or part
 C: b6 APPEND Drafts CATENATE (URL "imap://bob@mail.example.org/INBOX/;UID=1")
-S: b6 NO [BADURL imap://bob@mail.example.org/INBOX/;UID=1] CATENATE: the URL names no readable message
+S: b6 NO [BADURL imap://bob@mail.example.org/INBOX/;UID=1] CATENATE: the URL names no readable message or part
 C: b7 APPEND Drafts CATENATE (URL "http://mail.example.org/x")
-S: b7 NO [BADURL http://mail.example.org/x] CATENATE: the URL names no readable message
+S: b7 NO [BADURL http://mail.example.org/x] CATENATE: the URL names no readable message or part
 C: b8 APPEND Drafts CATENATE (URL "/IN%ZZBOX/;UID=1")
-S: b8 NO [BADURL /IN%ZZBOX/;UID=1] CATENATE: the URL names no readable message
+S: b8 NO [BADURL /IN%ZZBOX/;UID=1] CATENATE: the URL names no readable message or part
 C: b9 APPEND Drafts CATENATE (URL "/nosuch/;UID=1")
-S: b9 NO [BADURL /nosuch/;UID=1] CATENATE: the URL names no readable message
+S: b9 NO [BADURL /nosuch/;UID=1] CATENATE: the URL names no readable message or part
 C: b10 APPEND Drafts CATENATE (URL "/INBOX")
-S: b10 NO [BADURL /INBOX] CATENATE: the URL names no readable message
+S: b10 NO [BADURL /INBOX] CATENATE: the URL names no readable message or part
 C: b11 APPEND Drafts CATENATE (URL "/INBOX/;UID=1]x")
-S: b11 NO [BADURL /INBOX/;UID=1?x] CATENATE: the URL names no readable message
+S: b11 NO [BADURL /INBOX/;UID=1?x] CATENATE: the URL names no readable message or part
 # the target is checked first
 C: b12 APPEND nosuch CATENATE (URL "/INBOX/;UID=99")
 S~ b12 NO \[TRYCREATE\] .*
@@ -164,9 +165,9 @@ S~ \* OK .*
 C: f1 LOGIN bob secret
 S~ f1 OK .*
 C: f2 APPEND INBOX CATENATE (URL "/Other%20Users/alice/shared/;UID=1")
-S: f2 NO [BADURL /Other%20Users/alice/shared/;UID=1] CATENATE: the URL names no readable message
+S: f2 NO [BADURL /Other%20Users/alice/shared/;UID=1] CATENATE: the URL names no readable message or part
 C: f3 APPEND INBOX CATENATE (URL "/Other%20Users/alice/INBOX/;UID=1")
-S: f3 NO [BADURL /Other%20Users/alice/INBOX/;UID=1] CATENATE: the URL names no readable message
+S: f3 NO [BADURL /Other%20Users/alice/INBOX/;UID=1] CATENATE: the URL names no readable message or part
 C: f4 APPEND INBOX CATENATE (URL "/Other%20Users/alice/open/;UID=1" TEXT {%=!})
 S~ f4 OK \[APPENDUID \d+ 1\] .*
 C: f5 SELECT INBOX
@@ -178,7 +179,7 @@ S~ f6 OK .*
 C: f7 UNSELECT
 S~ f7 OK .*
 C: f8 APPEND INBOX CATENATE (URL ";UID=1")
-S: f8 NO [BADURL ;UID=1] CATENATE: the URL names no readable message
+S: f8 NO [BADURL ;UID=1] CATENATE: the URL names no readable message or part
 C: f9 LOGOUT
 S* f9 OK .*
 # TEXT parts are pieces of one message: the reader's early quota check
@@ -195,3 +196,46 @@ C: g3 APPEND Drafts CATENATE (TEXT {%t1} TEXT {%t2})
 S* g3 OK \[APPENDUID \d+ 5\] .*
 C: g4 APPEND Drafts CATENATE (TEXT {10}
 S~ g4 NO \[OVERQUOTA\] .*
+# CATENATE against the quota as a plain APPEND's literal is checked
+# before it is read (RFC 9208): the STORAGE left for the built message's
+# octets, with the command's other messages (OVERQUOTA; TOOBIG first when
+# it is over maxmessagesize as well, as the reader says for a literal),
+# and the MESSAGE count for every message of the command
+@connect plain carol
+S~ \* OK .*
+C: h1 LOGIN carol secret
+S~ h1 OK .*
+@use admin
+C: g5 SETQUOTA "user/carol" (STORAGE 1 MESSAGE 3)
+S~ \* QUOTA "user/carol" .*
+S~ g5 OK .*
+@use carol
+C: h2 APPEND INBOX {600+}
+C: %{x*598}
+C:
+S~ h2 OK \[APPENDUID \d+ 1\] .*
+# 600 more octets from a URL: over the 424 left
+C: h3 APPEND INBOX CATENATE (URL "/INBOX/;UID=1")
+S: h3 NO [OVERQUOTA] Quota exceeded
+# a literal of that size gets the same answer, before it is sent
+C: h4 APPEND INBOX {600}
+S: h4 NO [OVERQUOTA] Quota exceeded
+# within the room: accepted
+C: h5 APPEND INBOX CATENATE (TEXT {%=Subject: q\r\n\r\n} URL "/INBOX/;UID=1/;PARTIAL=0.100")
+S~ h5 OK \[APPENDUID \d+ 2\] .*
+# over maxmessagesize too (7 x 600 > 4096): TOOBIG
+C: h6 APPEND INBOX CATENATE (URL "/INBOX/;UID=1" URL "/INBOX/;UID=1" URL "/INBOX/;UID=1" URL "/INBOX/;UID=1" URL "/INBOX/;UID=1" URL "/INBOX/;UID=1" URL "/INBOX/;UID=1")
+S: h6 NO [TOOBIG] Message too large
+# 309 octets left: 300 would fit, not with the plain message's 14 before
+C: h7 APPEND INBOX {%=Subject: m\r\n\r\n+} CATENATE (URL "/INBOX/;UID=1/;PARTIAL=0.300")
+S: h7 NO [OVERQUOTA] Quota exceeded
+# MESSAGE: 2 of 3 used, two more are one too many (nothing appended)
+C: h8 APPEND INBOX CATENATE (URL "/INBOX/;UID=1/;PARTIAL=0.10") CATENATE (URL "/INBOX/;UID=1/;PARTIAL=0.10")
+S: h8 NO [OVERQUOTA] Quota exceeded
+C: h9 STATUS INBOX (MESSAGES)
+S: * STATUS INBOX (MESSAGES 2)
+S~ h9 OK .*
+C: h10 APPEND INBOX CATENATE (URL "/INBOX/;UID=1/;PARTIAL=0.300")
+S~ h10 OK \[APPENDUID \d+ 3\] .*
+C: h11 LOGOUT
+S* h11 OK .*

@@ -148,10 +148,25 @@ C: p1 APPEND Dest {%simple.eml+} {%simple.eml+} {%simple.eml+} {%simple.eml+}
 S~ p1 NO \[MESSAGELIMIT 3\] .*
 C: p2 APPEND Dest {%simple.eml+} {%simple.eml+} {%simple.eml+}
 S~ \* [0-9]+ EXISTS
-S* p2 OK .*
+S* p2 OK \[APPENDUID \d+ (?P<U1>\d+):\d+\] .*
 C: p3 STATUS Dest (MESSAGES)
 S: * STATUS Dest (MESSAGES 3)
 S~ p3 OK .*
+# CATENATE messages (RFC 4469) count as messages of the command, as
+# literals do, though they carry none for the reader to count
+C: p4 APPEND Dest CATENATE (URL "/Dest/;UID=${U1}") CATENATE (URL "/Dest/;UID=${U1}") CATENATE (URL "/Dest/;UID=${U1}") CATENATE (URL "/Dest/;UID=${U1}")
+S: p4 NO [MESSAGELIMIT 3] Too many messages in one APPEND
+C: p5 APPEND Dest {%simple.eml+} {%simple.eml+} CATENATE (URL "/Dest/;UID=${U1}") CATENATE (URL "/Dest/;UID=${U1}")
+S: p5 NO [MESSAGELIMIT 3] Too many messages in one APPEND
+C: p6 STATUS Dest (MESSAGES)
+S: * STATUS Dest (MESSAGES 3)
+S~ p6 OK .*
+C: p7 APPEND Dest {%simple.eml+} CATENATE (URL "/Dest/;UID=${U1}") CATENATE (TEXT {%=x+})
+S~ \* [0-9]+ EXISTS
+S* p7 OK \[APPENDUID \d+ \d+:\d+\] .*
+C: p8 STATUS Dest (MESSAGES)
+S: * STATUS Dest (MESSAGES 6)
+S~ p8 OK .*
 # RFC 9738 3.1 with PARTIAL (RFC 9394): a range over the limit is
 # refused before any work, one within it is answered in full
 C: q1 UID FETCH 1:* (UID) (PARTIAL 1:5)

@@ -30,6 +30,15 @@ S~ \* CAPABILITY .* URLAUTH .*
 S~ a2 OK .*
 C: a3 APPEND INBOX {%m1}
 S~ a3 OK .*
+# RFC 4467 8: URLMECH in an untagged OK to SELECT and EXAMINE
+C: m1 SELECT INBOX
+S* \* OK \[URLMECH INTERNAL\] .*
+S* m1 OK \[READ-WRITE\] .*
+C: m2 EXAMINE INBOX
+S* \* OK \[URLMECH INTERNAL\] .*
+S* m2 OK \[READ-ONLY\] .*
+C: m3 UNSELECT
+S~ m3 OK .*
 # RFC 4467 examples: the owner and the access identifier are required
 C: a4 GENURLAUTH "imap://alice@mail.example.org/INBOX/;uid=1/;section=1" INTERNAL
 S: a4 BAD missing access identifier in supplied URL
@@ -76,6 +85,33 @@ S~ \* URLFETCH "[^"]*" NIL
 S~ \* URLFETCH "[^"]*" NIL
 S~ \* URLFETCH "[^"]*" NIL
 S~ b6 OK .*
+# One answer, the same bytes but for the URL itself, whatever fails
+# (RFC 4467 6 and the URLFETCH response): no such user, no such mailbox,
+# no such UID (under a token that verifies), a wrong token, a URL that
+# is no URLAUTH URL. All of them go through the urlfetch job, where the
+# user is looked up (tests/system/test_urlauth_oracle.py).
+C: n1 GENURLAUTH "imap://alice@mail.example.org/INBOX/;uid=99;urlauth=anonymous" INTERNAL
+S~ \* GENURLAUTH "(?P<U99>imap://alice@mail\.example\.org/INBOX/;uid=99;urlauth=anonymous:internal:01[0-9a-f]{40})"
+S~ n1 OK .*
+C: n2 URLFETCH "imap://ghost@mail.example.org/INBOX/;uid=1;urlauth=anonymous:internal:010123456789abcdef0123456789abcdef01234567"
+S: * URLFETCH "imap://ghost@mail.example.org/INBOX/;uid=1;urlauth=anonymous:internal:010123456789abcdef0123456789abcdef01234567" NIL
+S: n2 OK URLFETCH completed
+C: n3 URLFETCH "imap://alice@mail.example.org/Nosuch/;uid=1;urlauth=anonymous:internal:010123456789abcdef0123456789abcdef01234567"
+S: * URLFETCH "imap://alice@mail.example.org/Nosuch/;uid=1;urlauth=anonymous:internal:010123456789abcdef0123456789abcdef01234567" NIL
+S: n3 OK URLFETCH completed
+C: n4 URLFETCH "${U99}"
+S: * URLFETCH "${U99}" NIL
+S: n4 OK URLFETCH completed
+C: n5 URLFETCH "imap://alice@mail.example.org/INBOX/;uid=1;urlauth=anonymous:internal:010123456789abcdef0123456789abcdef01234567"
+S: * URLFETCH "imap://alice@mail.example.org/INBOX/;uid=1;urlauth=anonymous:internal:010123456789abcdef0123456789abcdef01234567" NIL
+S: n5 OK URLFETCH completed
+C: n6 URLFETCH "imap://ghost@mail.example.org/INBOX/;uid=1;urlauth=anonymous:internal:010123456789abcdef0123456789abcdef01234567" "imap://alice@mail.example.org/Nosuch/;uid=1;urlauth=anonymous:internal:010123456789abcdef0123456789abcdef01234567" "${U99}" "imap://alice@mail.example.org/INBOX/;uid=1;urlauth=anonymous:internal:010123456789abcdef0123456789abcdef01234567" "imap://alice@mail.example.org/INBOX/;uid=1"
+S: * URLFETCH "imap://ghost@mail.example.org/INBOX/;uid=1;urlauth=anonymous:internal:010123456789abcdef0123456789abcdef01234567" NIL
+S: * URLFETCH "imap://alice@mail.example.org/Nosuch/;uid=1;urlauth=anonymous:internal:010123456789abcdef0123456789abcdef01234567" NIL
+S: * URLFETCH "${U99}" NIL
+S: * URLFETCH "imap://alice@mail.example.org/INBOX/;uid=1;urlauth=anonymous:internal:010123456789abcdef0123456789abcdef01234567" NIL
+S: * URLFETCH "imap://alice@mail.example.org/INBOX/;uid=1" NIL
+S: n6 OK URLFETCH completed
 C: b7 URLFETCH "not a url" (
 S~ b7 BAD .*
 C: b8 URLFETCH
@@ -94,7 +130,12 @@ S~ c2 OK .*
 C: c3 APPEND INBOX CATENATE (TEXT {%=Subject: fwd\r\n\r\n} URL "${SUB}")
 S~ c3 OK \[APPENDUID \d+ 1\] .*
 C: c4 APPEND INBOX CATENATE (URL "imap://alice@mail.example.org/INBOX/;uid=1/;section=1;urlauth=submit+bob:internal:010000000000000000000000000000000000000000")
-S~ c4 NO \[BADURL imap://alice@mail\.example\.org/INBOX/;uid=1/;section=1;urlauth=submit\+bob:internal:0100+\] .*
+S: c4 NO [BADURL imap://alice@mail.example.org/INBOX/;uid=1/;section=1;urlauth=submit+bob:internal:010000000000000000000000000000000000000000] CATENATE: the URL names no readable message or part
+# the same answer for a user or a mailbox that does not exist
+C: c4a APPEND INBOX CATENATE (URL "imap://ghost@mail.example.org/INBOX/;uid=1/;section=1;urlauth=submit+bob:internal:010000000000000000000000000000000000000000")
+S: c4a NO [BADURL imap://ghost@mail.example.org/INBOX/;uid=1/;section=1;urlauth=submit+bob:internal:010000000000000000000000000000000000000000] CATENATE: the URL names no readable message or part
+C: c4b APPEND INBOX CATENATE (URL "imap://alice@mail.example.org/Nosuch/;uid=1/;section=1;urlauth=submit+bob:internal:010000000000000000000000000000000000000000")
+S: c4b NO [BADURL imap://alice@mail.example.org/Nosuch/;uid=1/;section=1;urlauth=submit+bob:internal:010000000000000000000000000000000000000000] CATENATE: the URL names no readable message or part
 # a plain URL to alice's mailbox is not bob's to use
 C: c5 APPEND INBOX CATENATE (URL "imap://alice@mail.example.org/INBOX/;uid=1/;section=1")
 S~ c5 NO \[BADURL .*
