@@ -15,6 +15,7 @@
 #include "config.h"
 #include "log.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 
 enum sort_key {
@@ -120,9 +121,17 @@ struct sort_run {
  * other SORT and with the view (imap_view_free). */
 #define SORT_CACHE_MAX 262144
 #define SORT_CACHE_MAX_KEY 8192
+/* What every cached result of one worker process may hold together: a
+ * thousand sessions each sorting a 100,000-message mailbox would
+ * otherwise keep 4 GB. Past it a result is simply not kept (the next
+ * page is a sort again), so the memory of an idle session stays small. */
+#define SORT_CACHE_WORKER_BUDGET ((size_t)64 << 20)
+#define SORT_CACHE_MATCH_BYTES 40   /* uid, msn, size, idate, modseq, order */
+static _Atomic size_t sort_cache_total;
 struct sort_cache {
     char *key;
     size_t keylen;
+    size_t bytes;                   /* counted in sort_cache_total */
     struct sort_fp fp;
     struct sort_state st;
     struct sort_run *run;           /* sr, m, order; no keys */
@@ -481,6 +490,7 @@ void sort_cache_free(struct sort_cache *c)
 {
     if (!c)
         return;
+    atomic_fetch_sub(&sort_cache_total, c->bytes);
     sort_run_free(c->run);
     free(c->key);
     free(c);
@@ -599,8 +609,15 @@ static bool cache_keep(struct imap_session *s, struct sort_run *r)
 {
     if (!r->key || !r->have_state || r->rc < 0 || r->m.n > SORT_CACHE_MAX || r->m.mb != s->view->mb)
         return false;
+    size_t bytes = r->m.n * SORT_CACHE_MATCH_BYTES + r->keylen;
+    size_t held = (r->cache ? r->cache->bytes : 0) + (s->view->sortcache ? s->view->sortcache->bytes : 0);
+    if (atomic_load(&sort_cache_total) - held + bytes > SORT_CACHE_WORKER_BUDGET)
+        return false;
     struct sort_cache *c = r->cache ? r->cache : xcalloc(1, sizeof(*c));
     r->cache = NULL;
+    atomic_fetch_sub(&sort_cache_total, c->bytes);
+    c->bytes = bytes;
+    atomic_fetch_add(&sort_cache_total, bytes);
     sort_run_free(c->run);
     free(c->key);
     c->key = r->key;
