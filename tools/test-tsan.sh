@@ -14,7 +14,7 @@ JOBS=${JOBS:-2}
 B=${DARIUS_TEST_BUILD_TSAN:-build-tsan}
 # Unit binaries and system tests that exercise threads.
 UNITS="test-jobs test-auth-cache test-delivery-sendmail"
-SYSTEM_FILTERS=${DARIUS_TSAN_FILTERS:-"test_offload test_auth_cache test_group_commit test_expunge_retained test_sieve_delivery"}
+SYSTEM_FILTERS=${DARIUS_TSAN_FILTERS:-"test_offload test_auth_cache test_group_commit test_expunge_retained test_sieve_delivery test_context_content test_notify test_urlauth_oracle test_catenate_offload"}
 P=0
 F=0
 if ! make -j"$JOBS" TSAN=1 BUILD="$B" all $(for u in $UNITS; do echo "$B/tests/$u"; done) > "$B.log" 2>&1; then
