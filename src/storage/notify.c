@@ -263,10 +263,13 @@ static bool pending_try(size_t i)
     int n = snprintf(msg, sizeof(msg), "-%c%d", '\0',
                      g_pending[i].events ? NOTIFY_RESYNC_ALL : NOTIFY_RESYNC_HINTS);
     struct sockaddr_un *sa = &g_pending[i].sa;
-    if (sendto(g_send_fd, msg, (size_t)n, 0, (struct sockaddr *)sa, sizeof(*sa)) == 0 || errno == ECONNREFUSED ||
-        errno == ENOENT)
+    /* sendto returns the octets sent; errno only means something when it
+     * failed (a stale ECONNREFUSED must not count, nor a success as a
+     * failure: the marker would be re-sent every few milliseconds) */
+    ssize_t r = sendto(g_send_fd, msg, (size_t)n, 0, (struct sockaddr *)sa, sizeof(*sa));
+    if (r == (ssize_t)n)
         return true;
-    return false;
+    return r < 0 && (errno == ECONNREFUSED || errno == ENOENT);
 }
 
 /* one pass over the pending markers; caller holds g_send_mu */

@@ -737,6 +737,50 @@ static void test_notify(void)
 }
 
 
+/* A listener whose queue is full loses datagrams: the sender owes it one
+ * resync marker, sends it once there is room, and then owes nothing (the
+ * marker was once counted as failed when sendto succeeded, so it was
+ * re-sent every few milliseconds forever). */
+struct resync_count { int markers, hints; int64_t last; };
+static void resync_cb(const char *user, int64_t id, void *arg)
+{
+    (void)user;
+    struct resync_count *c = arg;
+    if (id == NOTIFY_RESYNC_HINTS || id == NOTIFY_RESYNC_ALL)
+        c->markers++;
+    else
+        c->hints++;
+    c->last = id;
+}
+
+static void test_notify_lost_marker(void)
+{
+    int fd = notify_listener_open();
+    CHECK(fd >= 0);
+    notify_set_async_retry(true);   /* as a worker: never wait for room */
+    /* the listener reads nothing: its queue (net.unix.max_dgram_qlen,
+     * 10 by default, at most 512 here) fills and refuses the rest */
+    for (int i = 0; i < 600; i++)
+        notify_mailbox_changed("tester", 1 + i);
+    CHECK(notify_retry_wanted());
+    struct resync_count c = {0, 0, 0};
+    notify_listener_read(fd, resync_cb, &c);   /* room again */
+    CHECK(c.hints > 0 && c.hints < 600);
+    CHECK_INT(c.markers, 0);
+    CHECK(!notify_retry_pending());             /* sent, owed no more */
+    CHECK(!notify_retry_wanted());
+    c = (struct resync_count){0, 0, 0};
+    notify_listener_read(fd, resync_cb, &c);
+    CHECK_INT(c.markers, 1);
+    CHECK_INT(c.last, NOTIFY_RESYNC_HINTS);
+    CHECK(!notify_retry_pending());             /* and never again */
+    notify_listener_read(fd, resync_cb, &c);
+    CHECK_INT(c.markers, 1);
+    notify_set_async_retry(false);
+    notify_listener_close();
+}
+
+
 /* Another process (own connection, own handle table) appends; this
  * process sees it through mailbox_sync and gets the notification. */
 static void test_other_process(void)
@@ -2227,6 +2271,7 @@ int main(void)
     RUN(test_recent);
     RUN(test_reopen);
     RUN(test_notify);
+    RUN(test_notify_lost_marker);
     RUN(test_other_process);
     RUN(test_nested);
     RUN(test_bulk);
