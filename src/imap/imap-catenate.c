@@ -592,7 +592,12 @@ static int url_read(const struct cat_part *p, int (*sink)(void *arg, const char 
     if (p->ua) {
         const char *vwhy = NULL;
         bool ok = imap_urlauth_verify(p, r == 0 ? &src : NULL, &vwhy);
-        if (r == 0 && !ok) {
+        /* A storage error (busy, I/O) of a mailbox that exists must not
+         * answer otherwise than BADURL before the token verified: that
+         * would tell a forger the mailbox is there. */
+        if (!ok) {
+            if (r < 0)
+                log_debug("imap: CATENATE URLAUTH: %s (%s)", why ? why : "storage error", storage_strerror(r));
             r = CAT_ERR_BADURL;
             why = vwhy;
         }
