@@ -948,7 +948,10 @@ static void job_start(struct imap_session *s);
  * before its tagged reply reports. */
 static bool may_write_now(const struct imap_session *s)
 {
-    return !s->closed && !s->in_cmd && !s->in_job && (!s->cmd || s->idling);
+    /* as NOTIFY's: not after LOGOUT's answer, not inside a literal the
+     * reader is taking in */
+    return s->conn && !s->closed && !s->logout && !s->close_after_cmd && !s->in_cmd && !s->in_job &&
+           (!s->cmd || s->idling) && !imap_reader_busy(s);
 }
 
 static void job_done(void *arg)
@@ -1073,10 +1076,10 @@ static void job_start(struct imap_session *s)
     j->soff = xcalloc(j->n, sizeof(*j->soff));
     buf_init(&j->arena);
     up->job = j;
-    /* No key: with a handle of its own it need not queue behind the
-     * store's writes in this worker (storage_job_begin orders it with
-     * them), as NOTIFY's MessageNew FETCH job. */
-    jobs_submit("context", NULL, job_run, job_done, j);
+    /* Keyed by the store: storage_job_begin takes the store's job lock,
+     * and a job waiting for it must wait in the store's queue, not park a
+     * pool thread that other users' jobs need (jobs.h). */
+    jobs_submit("context", j->store, job_run, job_done, j);
 }
 
 /* UPDATE_CTX_MAX_PENDING: end the contexts with too much waiting. */
