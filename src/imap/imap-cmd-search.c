@@ -619,6 +619,16 @@ void search_run_job_scan(struct search_run *r)
     search_job(NULL, r);
 }
 
+size_t search_run_mem(const struct search_run *r)
+{
+    if (!r)
+        return 0;
+    size_t per = sizeof(*r->uids) + sizeof(*r->msns) +
+                 (r->want_recs ? sizeof(*r->sizes) + sizeof(*r->idates) + sizeof(*r->modseqs) : 0);
+    return sizeof(*r) + r->cap * per + r->v.n * sizeof(uint32_t) * (r->v.msns ? 2 : 1) +
+           r->v.nsearchres * sizeof(uint32_t);
+}
+
 void search_run_matches(const struct search_run *r, struct search_matches *m)
 {
     m->uids = r->uids;

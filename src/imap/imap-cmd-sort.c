@@ -116,7 +116,8 @@ struct sort_run {
  * would be. Not cached: programs whose result depends on more than the
  * messages ("$", \Recent, OLDER/YOUNGER: the clock), commands with
  * spilled literals, RETURN (UPDATE), results of more than
- * SORT_CACHE_MAX matches (a session keeps about 40 octets a match). One
+ * SORT_CACHE_MAX matches or SORT_CACHE_VIEW_MAX octets (the run's arrays
+ * are sized for the whole view), or past the worker's budget. One
  * entry a view, replaced by the next cacheable SORT, dropped by any
  * other SORT and with the view (imap_view_free). */
 #define SORT_CACHE_MAX 262144
@@ -126,7 +127,7 @@ struct sort_run {
  * otherwise keep 4 GB. Past it a result is simply not kept (the next
  * page is a sort again), so the memory of an idle session stays small. */
 #define SORT_CACHE_WORKER_BUDGET ((size_t)64 << 20)
-#define SORT_CACHE_MATCH_BYTES 40   /* uid, msn, size, idate, modseq, order */
+#define SORT_CACHE_VIEW_MAX ((size_t)16 << 20)   /* and one view's at most */
 static _Atomic size_t sort_cache_total;
 struct sort_cache {
     char *key;
@@ -609,7 +610,11 @@ static bool cache_keep(struct imap_session *s, struct sort_run *r)
 {
     if (!r->key || !r->have_state || r->rc < 0 || r->m.n > SORT_CACHE_MAX || r->m.mb != s->view->mb)
         return false;
-    size_t bytes = r->m.n * SORT_CACHE_MATCH_BYTES + r->keylen;
+    /* what the kept run really holds: the search run's arrays are sized
+     * for every message of the view, not for the matches */
+    size_t bytes = search_run_mem(r->sr) + r->m.n * sizeof(*r->order) + r->keylen;
+    if (bytes > SORT_CACHE_VIEW_MAX)
+        return false;
     size_t held = (r->cache ? r->cache->bytes : 0) + (s->view->sortcache ? s->view->sortcache->bytes : 0);
     if (atomic_load(&sort_cache_total) - held + bytes > SORT_CACHE_WORKER_BUDGET)
         return false;

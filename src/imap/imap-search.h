@@ -188,6 +188,10 @@ bool search_run_inline_ok(const struct search_run *r);
 size_t search_run_size(const struct search_run *r);
 void search_run_exec(struct search_run *r);
 void search_run_matches(const struct search_run *r, struct search_matches *m);
+/* The memory a finished run holds (its match arrays at their capacity,
+ * its copy of the view's UIDs and of $), for whoever keeps it (SORT's
+ * result cache counts it against its budgets). */
+size_t search_run_mem(const struct search_run *r);
 void search_run_free(struct search_run *r);
 /* MULTISEARCH (RFC 7377, imap-cmd-esearch.c): runs that borrow q (the
  * caller keeps it alive until search_run_free and frees it), with
