@@ -1245,6 +1245,7 @@ struct fetch_notify_job {
     struct buf text;            /* the responses, literals inlined */
     bool too_big;               /* more than max_text */
     fetch_notify_done_fn done;
+    uint64_t cookie;
 };
 
 /* Append the chunk's segments to j->text (NULs of non-binary literals as
@@ -1301,7 +1302,7 @@ static void fetch_notify_finish(void *arg)
 {
     struct fetch_notify_job *j = arg;
     struct imap_session *s = j->s;
-    j->done(s, j->mbid, &j->st->vs, &j->text, j->too_big);
+    j->done(s, j->mbid, &j->st->vs, &j->text, j->too_big, j->cookie);
     imap_session_leave(s);
     memset(&j->st->req, 0, sizeof(j->st->req));   /* the spec's */
     fetch_state_free(j->st);
@@ -1313,14 +1314,14 @@ static void fetch_notify_finish(void *arg)
     free(j);
 }
 
-void fetch_notify_submit(struct imap_session *s, struct fetch_notify_spec *spec, const uint32_t *uids, size_t n,
-                         size_t max_text, fetch_notify_done_fn done)
+bool fetch_notify_submit(struct imap_session *s, struct fetch_notify_spec *spec, const uint32_t *uids, size_t n,
+                         size_t max_text, fetch_notify_done_fn done, uint64_t cookie)
 {
     struct imap_view *v = s->view;
     struct mail_user *vstore = imap_view_store(v);
     struct mail_user *store = NULL;
     if (!n || !vstore || mail_user_open(mail_user_name(vstore), false, &store) < 0)
-        return;
+        return false;
     struct fetch_notify_job *j = xcalloc(1, sizeof(*j));
     struct fetch_state *st = xcalloc(1, sizeof(*st));
     j->s = s;
@@ -1334,6 +1335,7 @@ void fetch_notify_submit(struct imap_session *s, struct fetch_notify_spec *spec,
     j->mbid = v->mbid;
     j->max_text = max_text;
     j->done = done;
+    j->cookie = cookie;
     st->req = spec->req;        /* shared, read only; not freed with st */
     st->uids = xmalloc(n * sizeof(uint32_t));
     memcpy(st->uids, uids, n * sizeof(uint32_t));
@@ -1350,4 +1352,5 @@ void fetch_notify_submit(struct imap_session *s, struct fetch_notify_spec *spec,
     /* no key (as ESEARCH's): not queued behind the store's other jobs;
      * storage_job_begin takes the store's job connection when it runs */
     jobs_submit("notify-fetch", NULL, fetch_notify_run, fetch_notify_finish, j);
+    return true;
 }

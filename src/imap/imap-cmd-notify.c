@@ -89,6 +89,9 @@ struct imap_notify {
     size_t nsubs, csubs;
     bool have_subs;
     struct buf queue;           /* held while a command runs */
+    uint32_t *deferred;         /* MessageNew FETCH UIDs of the view mbid */
+    size_t ndeferred, cdeferred; /* deferred_mbid, built again after it */
+    int64_t deferred_mbid;
     bool overflowed;
     bool direct;                /* NOTIFY SET's own responses: written as a
                                    command's output, not queued */
@@ -127,6 +130,7 @@ void imap_notify_session_free(struct imap_session *s)
     specs_free(nt->specs, nt->nspecs);
     subs_free(nt);
     buf_free(&nt->queue);
+    free(nt->deferred);
     fetch_notify_spec_unref(nt->spec);
     free(nt);
     s->notify = NULL;
@@ -189,6 +193,7 @@ static void emit(struct imap_session *s, const struct buf *b)
 }
 
 static void resync_status(struct imap_session *s);
+static void newfetch_submit(struct imap_session *s, const uint32_t *uids, size_t n);
 
 void imap_notify_flush(struct imap_session *s)
 {
@@ -202,6 +207,14 @@ void imap_notify_flush(struct imap_session *s)
     if (nt->queue.len)
         imap_write(s, nt->queue.data, nt->queue.len);
     buf_reset(&nt->queue);
+    if (nt->ndeferred) {
+        /* MessageNew FETCHes that were ready while the command ran */
+        size_t n = nt->ndeferred;
+        nt->ndeferred = 0;
+        if (!nt->overflowed && nt->spec && s->view && s->view->mbid == nt->deferred_mbid &&
+            (nt->sel_events & NE_NEW))
+            newfetch_submit(s, nt->deferred, n);
+    }
     if (nt->overflowed)
         imap_notify_session_free(s);
 }
@@ -620,7 +633,7 @@ static int newfetch_one(const struct msg_record *rec, void *arg)
 }
 
 static void newfetch_done(struct imap_session *s, int64_t mbid, const struct imap_view_snap *vs,
-                          const struct buf *text, bool too_big);
+                          const struct buf *text, bool too_big, uint64_t flag_reports);
 
 static void newfetch_submit(struct imap_session *s, const uint32_t *uids, size_t n)
 {
@@ -630,8 +643,48 @@ static void newfetch_submit(struct imap_session *s, const uint32_t *uids, size_t
         overflow(s);
         return;
     }
-    s->notify_fetch_jobs++;
-    fetch_notify_submit(s, nt->spec, uids, n, NOTIFY_QUEUE_MAX, newfetch_done);
+    /* the flag reports so far: a newer one may be undone by the job's FLAGS */
+    if (fetch_notify_submit(s, nt->spec, uids, n, NOTIFY_QUEUE_MAX, newfetch_done, s->view->flag_reports))
+        s->notify_fetch_jobs++;
+}
+
+/* The FLAGS (and MODSEQ) of these messages as they are now, after a job's
+ * responses read them earlier: a flag change the sync reported meanwhile
+ * would otherwise be undone in the client by the job's older FLAGS (a
+ * FETCH response's FLAGS replace what the client knows). */
+static void newfetch_flags_again(struct imap_session *s, const uint32_t *uids, size_t n)
+{
+    if (!n)
+        return;
+    struct buf b = BUF_INIT;
+    struct newfetch_ctx c = {s, &b, NF_UID | NF_FLAGS,
+                             s->view->condstore || (s->enabled & (EN_CONDSTORE | EN_QRESYNC))};
+    /* one range read, as imap_notify_new_messages: new UIDs are the
+     * highest of the view (others in the range get their FLAGS too,
+     * which a server may send at any time) */
+    (void)mailbox_foreach_record(s->view->mb, uids[0], uids[n - 1], newfetch_one, &c);
+    emit(s, &b);
+    buf_free(&b);
+}
+
+/* A job's responses are ready while a command runs: not queued, because
+ * the command's own output or its tagged reply's sync may send EXPUNGEs
+ * before the queue is written, renumbering them; built again once it has
+ * answered (imap_notify_flush). */
+static void newfetch_defer(struct imap_session *s, const uint32_t *uids, size_t n)
+{
+    struct imap_notify *nt = s->notify;
+    if (nt->ndeferred && nt->deferred_mbid != s->view->mbid)
+        nt->ndeferred = 0;      /* another mailbox was selected meanwhile */
+    nt->deferred_mbid = s->view->mbid;
+    for (size_t i = 0; i < n; i++) {
+        if (nt->ndeferred == NOTIFY_MAX_NEW_FETCH) {
+            overflow(s);        /* 5.8: more than the client keeps up with */
+            return;
+        }
+        ARRAY_GROW(nt->deferred, nt->ndeferred, nt->cdeferred);
+        nt->deferred[nt->ndeferred++] = uids[i];
+    }
 }
 
 /* On the loop, after the job: the responses go out like any other
@@ -639,7 +692,7 @@ static void newfetch_submit(struct imap_session *s, const uint32_t *uids, size_t
  * reply), if the session still wants them and their MSNs are still the
  * client's; else they are built again (an EXPUNGE was sent meanwhile). */
 static void newfetch_done(struct imap_session *s, int64_t mbid, const struct imap_view_snap *vs,
-                          const struct buf *text, bool too_big)
+                          const struct buf *text, bool too_big, uint64_t flag_reports)
 {
     if (s->notify_fetch_jobs)
         s->notify_fetch_jobs--;
@@ -665,12 +718,16 @@ static void newfetch_done(struct imap_session *s, int64_t mbid, const struct ima
             again[nagain++] = vs->uids[i];
         }
     }
-    if (!stale) {
+    bool uidonly = (s->enabled & EN_UIDONLY) != 0;   /* UIDFETCH responses carry no MSN */
+    if (stale && !uidonly) {
+        if (nagain)
+            newfetch_submit(s, again, nagain);
+    } else if (!uidonly && !nt->direct && !can_write_now(s)) {
+        newfetch_defer(s, again, nagain);
+    } else {
         emit(s, text);
-    } else if (nagain && !(s->enabled & EN_UIDONLY)) {
-        newfetch_submit(s, again, nagain);
-    } else if (s->enabled & EN_UIDONLY) {
-        emit(s, text);          /* UIDFETCH responses carry no MSN */
+        if (s->view->flag_reports != flag_reports)
+            newfetch_flags_again(s, again, nagain);
     }
     free(again);
 }

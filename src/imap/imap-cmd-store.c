@@ -308,6 +308,7 @@ static enum cmd_result store_output(struct imap_session *s, struct imap_cmd *cmd
             if (!msn)
                 continue;
             bool uidonly = (s->enabled & EN_UIDONLY) != 0;
+            v->flag_reports++;
             if (uidonly)
                 buf_printf(&out, "* %u UIDFETCH (", rec->uid);   /* RFC 9586 3.3 */
             else

@@ -115,9 +115,11 @@ bool fetch_notify_spec_needs_job(const struct fetch_notify_spec *sp);
  * done must check that it still wants them (closed, another mailbox
  * selected, NOTIFY changed). */
 typedef void (*fetch_notify_done_fn)(struct imap_session *s, int64_t mbid, const struct imap_view_snap *vs,
-                                     const struct buf *text, bool too_big);
-void fetch_notify_submit(struct imap_session *s, struct fetch_notify_spec *spec, const uint32_t *uids, size_t n,
-                         size_t max_text, fetch_notify_done_fn done);
+                                     const struct buf *text, bool too_big, uint64_t cookie);
+/* cookie: given back to done (NOTIFY: the view's modseq at submit).
+ * False: not submitted (done will not be called). */
+bool fetch_notify_submit(struct imap_session *s, struct fetch_notify_spec *spec, const uint32_t *uids, size_t n,
+                         size_t max_text, fetch_notify_done_fn done, uint64_t cookie);
 
 /* Parse a section spec "1.2.HEADER.FIELDS (A B)" from just after '['
  * through the closing ']'. binary: only part numbers are allowed. */

@@ -1000,6 +1000,7 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
         else
             buf_printf(&b, "* %u FETCH (UID %u FLAGS ", msn, r->uid);
         imap_write_flag_list(&b, r->flags, r->keywords, imap_view_recent(v, r->uid));
+        v->flag_reports++;
         if (condstore)
             buf_printf(&b, " MODSEQ (%llu)", (unsigned long long)r->modseq);
         buf_puts(&b, ")\r\n");

@@ -208,6 +208,8 @@ struct imap_view {
     size_t nclaimed, cclaimed;
     uint32_t recent_count;
     uint64_t modseq;            /* highest modseq this session has reported */
+    uint64_t flag_reports;      /* FETCH FLAGS responses written (sync, STORE):
+                                   NOTIFY's MessageNew job checks for newer ones */
     uint32_t uidnext;           /* UIDNEXT as last reported */
     bool condstore;             /* CONDSTORE enabled in the session and
                                    HIGHESTMODSEQ already given for this
